@@ -1,0 +1,61 @@
+/*
+ * pt_host.h - the plugin host: loads plugins, applies the log to them, and
+ * answers queries.
+ *
+ * State lives in its own LMDB environment (<data_dir>/state): one database
+ * per plugin ("p.<name>") for the plugin's keys, "cursors" (plugin name ->
+ * last applied sequence, u64 big-endian) and "alerts" (key: sequence of the
+ * event that raised it, plugin name, ordinal -> msgpack alert map).  A
+ * plugin's writes for a batch and its cursor commit in one transaction, so
+ * after any crash every record is applied to every plugin exactly once.
+ *
+ * The log environment (<data_dir>/log) is opened read-only.
+ *
+ * pt_host_run() is the plugin host process's loop; the rest is also used
+ * in-process by tests and tools (rebuild, verify).
+ */
+#ifndef POVTRACK_PT_HOST_H
+#define POVTRACK_PT_HOST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "pt_config.h"
+
+struct pt_host;
+
+/* Open both environments and load every configured plugin (dlopen, ABI
+ * check, init).  A plugin that fails to load fails the open, with a message
+ * in err naming the plugin and the cause. */
+int pt_host_open(const struct pt_config *cfg, struct pt_host **out,
+                 char *err, size_t errlen);
+void pt_host_close(struct pt_host *h);
+
+/* Apply records the plugins have not seen yet, at most max_records per
+ * plugin in one transaction.  *applied gets the number of records read;
+ * 0 means every plugin is caught up. */
+int pt_host_catch_up(struct pt_host *h, size_t max_records, size_t *applied);
+
+/* Apply until every plugin has caught up with the log as it is now. */
+int pt_host_catch_up_all(struct pt_host *h);
+
+/* Answer one query-endpoint request (a msgpack map: op ping, stats, read,
+ * query, alerts) by packing the whole reply map into out.  Never fails for
+ * bad requests: those get {"ok": false, "error": ...}.  Returns non-zero
+ * only on an internal error. */
+int pt_host_request(struct pt_host *h, const msgpack_object *req,
+                    msgpack_packer *out);
+
+/* Lowest applied sequence over the loaded (not stopped) plugins. */
+uint64_t pt_host_applied_seq(const struct pt_host *h);
+
+/* The process loop: binds the query ROUTER and alerts PUB endpoints, applies
+ * the log as it grows (woken by notify_fd, a pipe the ingest process writes
+ * to after each commit, or by a timer), answers queries, publishes alerts,
+ * calls tick.  Returns when *stop becomes non-zero (set by a signal
+ * handler). */
+int pt_host_run(struct pt_host *h, int notify_fd, volatile int *stop);
+
+#endif /* POVTRACK_PT_HOST_H */
