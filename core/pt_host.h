@@ -17,6 +17,7 @@
 #ifndef POVTRACK_PT_HOST_H
 #define POVTRACK_PT_HOST_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,6 +57,6 @@ uint64_t pt_host_applied_seq(const struct pt_host *h);
  * to after each commit, or by a timer), answers queries, publishes alerts,
  * calls tick.  Returns when *stop becomes non-zero (set by a signal
  * handler). */
-int pt_host_run(struct pt_host *h, int notify_fd, volatile int *stop);
+int pt_host_run(struct pt_host *h, int notify_fd, volatile sig_atomic_t *stop);
 
 #endif /* POVTRACK_PT_HOST_H */

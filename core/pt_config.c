@@ -1,0 +1,318 @@
+#include "pt_config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "pt_log.h"
+
+/* Copy src into dst of size cap; refuse rather than truncate. */
+static int copy_str(char *dst, size_t cap, const char *src)
+{
+    size_t len = strlen(src);
+    if (len >= cap)
+        return -1;
+    memcpy(dst, src, len + 1);
+    return 0;
+}
+
+int pt_config_defaults(struct pt_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    strcpy(cfg->data_dir, PT_DEFAULT_DATA_DIR);
+    strcpy(cfg->ingest, PT_DEFAULT_INGEST);
+    strcpy(cfg->query, PT_DEFAULT_QUERY);
+    strcpy(cfg->alerts, PT_DEFAULT_ALERTS);
+    cfg->batch_max = 10000;
+    cfg->log_level = PT_LOG_INFO;
+
+    /* Plugins sit at ../lib/povtrack from the executable, in the build tree
+     * and in an install alike. */
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash != NULL)
+            *slash = '\0';
+        if (snprintf(cfg->plugin_dir, sizeof cfg->plugin_dir,
+                     "%s/../lib/povtrack", exe) >=
+            (int)sizeof cfg->plugin_dir)
+            cfg->plugin_dir[0] = '\0';
+    }
+    if (cfg->plugin_dir[0] == '\0')
+        strcpy(cfg->plugin_dir, ".");
+    char err[128];
+    return pt_config_set_plugins(cfg, PT_DEFAULT_PLUGINS, err, sizeof err);
+}
+
+static struct pt_plugin_conf *find_plugin(struct pt_config *cfg,
+                                          const char *name)
+{
+    for (size_t i = 0; i < cfg->nplugins; i++)
+        if (strcmp(cfg->plugins[i].name, name) == 0)
+            return &cfg->plugins[i];
+    return NULL;
+}
+
+static int valid_plugin_name(const char *name)
+{
+    if (*name == '\0' || strlen(name) >= PT_PLUGIN_NAME_MAX)
+        return 0;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+              *p == '_'))
+            return 0;
+    return 1;
+}
+
+/* Find or add a plugin section.  Sections named in the file but not in the
+ * "plugins" list are kept (configured, not loaded) so that the list can be
+ * given after the sections. */
+static struct pt_plugin_conf *plugin_section(struct pt_config *cfg,
+                                             const char *name)
+{
+    struct pt_plugin_conf *pc = find_plugin(cfg, name);
+    if (pc != NULL || !valid_plugin_name(name) ||
+        cfg->nplugins == PT_PLUGINS_MAX)
+        return pc;
+    pc = &cfg->plugins[cfg->nplugins++];
+    memset(pc, 0, sizeof *pc);
+    strcpy(pc->name, name);
+    return pc;
+}
+
+const char *pt_plugin_conf_get(const struct pt_plugin_conf *pc,
+                               const char *key)
+{
+    for (size_t i = 0; i < pc->nkeys; i++)
+        if (strcmp(pc->keys[i].key, key) == 0)
+            return pc->keys[i].value;
+    return NULL;
+}
+
+int pt_plugin_conf_set(struct pt_plugin_conf *pc, const char *key,
+                       const char *value)
+{
+    struct pt_kv *kv = NULL;
+    for (size_t i = 0; i < pc->nkeys && kv == NULL; i++)
+        if (strcmp(pc->keys[i].key, key) == 0)
+            kv = &pc->keys[i];
+    if (kv == NULL) {
+        if (pc->nkeys == PT_PLUGIN_KEYS_MAX)
+            return -1;
+        kv = &pc->keys[pc->nkeys];
+        if (copy_str(kv->key, sizeof kv->key, key) != 0)
+            return -1;
+        pc->nkeys++;
+    }
+    return copy_str(kv->value, sizeof kv->value, value);
+}
+
+int pt_config_set_plugins(struct pt_config *cfg, const char *names,
+                          char *err, size_t errlen)
+{
+    /* Reorder: listed plugins first, in list order; the rest are dropped
+     * from loading by moving them past the new count. */
+    struct pt_plugin_conf *list = calloc(PT_PLUGINS_MAX, sizeof *list);
+    if (list == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    size_t n = 0;
+    const char *p = names;
+    int rc = 0;
+    while (*p != '\0' && rc == 0) {
+        p += strspn(p, " \t,");
+        size_t len = strcspn(p, " \t,");
+        if (len == 0)
+            break;
+        char name[PT_PLUGIN_NAME_MAX];
+        if (len >= sizeof name) {
+            snprintf(err, errlen, "plugins: name too long: %.*s", (int)len,
+                     p);
+            rc = -1;
+            break;
+        }
+        memcpy(name, p, len);
+        name[len] = '\0';
+        p += len;
+        struct pt_plugin_conf *pc = plugin_section(cfg, name);
+        if (pc == NULL || n == PT_PLUGINS_MAX) {
+            snprintf(err, errlen,
+                     "plugins: \"%s\" is not a valid plugin name "
+                     "([a-z0-9_]+) or too many plugins",
+                     name);
+            rc = -1;
+            break;
+        }
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(list[i].name, name) == 0) {
+                snprintf(err, errlen, "plugins: \"%s\" listed twice", name);
+                rc = -1;
+            }
+        list[n++] = *pc;
+    }
+    if (rc == 0) {
+        memcpy(cfg->plugins, list, n * sizeof *list);
+        cfg->nplugins = n;
+    }
+    free(list);
+    return rc;
+}
+
+int pt_config_resolve(struct pt_config *cfg, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < cfg->nplugins; i++) {
+        struct pt_plugin_conf *pc = &cfg->plugins[i];
+        const char *path = pt_plugin_conf_get(pc, "path");
+        char buf[PATH_MAX];
+        int n;
+        if (path == NULL)
+            n = snprintf(buf, sizeof buf, "%s/%s.so", cfg->plugin_dir,
+                         pc->name);
+        else if (path[0] == '/')
+            n = snprintf(buf, sizeof buf, "%s", path);
+        else
+            n = snprintf(buf, sizeof buf, "%s/%s", cfg->plugin_dir, path);
+        if (n < 0 || (size_t)n >= sizeof buf) {
+            snprintf(err, errlen, "plugin %s: path too long", pc->name);
+            return -1;
+        }
+        strcpy(pc->path, buf);
+    }
+    return 0;
+}
+
+struct load_state {
+    struct pt_config *cfg;
+    const char *path;
+    char *err;
+    size_t errlen;
+    int failed;
+    char plugins[PT_PLUGINS_MAX * PT_PLUGIN_NAME_MAX]; /* applied at end */
+};
+
+static int daemon_key(struct load_state *ls, const char *key,
+                      const char *value)
+{
+    struct pt_config *cfg = ls->cfg;
+    struct {
+        const char *key;
+        char *dst;
+        size_t cap;
+    } strings[] = {
+        {"data_dir", cfg->data_dir, sizeof cfg->data_dir},
+        {"ingest", cfg->ingest, sizeof cfg->ingest},
+        {"query", cfg->query, sizeof cfg->query},
+        {"alerts", cfg->alerts, sizeof cfg->alerts},
+        {"plugin_dir", cfg->plugin_dir, sizeof cfg->plugin_dir},
+        {"plugins", ls->plugins, sizeof ls->plugins},
+    };
+    for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
+        if (strcmp(key, strings[i].key) != 0)
+            continue;
+        if (copy_str(strings[i].dst, strings[i].cap, value) == 0)
+            return 1;
+        snprintf(ls->err, ls->errlen, "%s: [daemon] %s: value too long", ls->path,
+                 key);
+        return 0;
+    }
+    if (strcmp(key, "batch_max") == 0) {
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(value, &end, 10);
+        if (errno != 0 || *end != '\0' || v < 1 || v > 100000) {
+            snprintf(ls->err, ls->errlen,
+                     "%s: [daemon] batch_max: must be an integer from 1 to "
+                     "100000",
+                     ls->path);
+            return 0;
+        }
+        cfg->batch_max = v;
+        return 1;
+    }
+    if (strcmp(key, "log_level") == 0) {
+        int level = pt_log_level_parse(value);
+        if (level < 0) {
+            snprintf(ls->err, ls->errlen,
+                     "%s: [daemon] log_level: must be debug, info, warn or "
+                     "error",
+                     ls->path);
+            return 0;
+        }
+        cfg->log_level = level;
+        return 1;
+    }
+    snprintf(ls->err, ls->errlen, "%s: [daemon] has no key \"%s\"", ls->path,
+             key);
+    return 0;
+}
+
+static int on_ini_entry(void *user, const char *section, const char *key,
+                        const char *value)
+{
+    struct load_state *ls = user;
+    if (ls->failed)
+        return 0;
+    int ok;
+    if (strcmp(section, "daemon") == 0) {
+        ok = daemon_key(ls, key, value);
+    } else if (strncmp(section, "plugin.", 7) == 0) {
+        struct pt_plugin_conf *pc = plugin_section(ls->cfg, section + 7);
+        if (pc == NULL) {
+            snprintf(ls->err, ls->errlen,
+                     "%s: [%s]: plugin names are [a-z0-9_]+ (at most %d "
+                     "plugins)",
+                     ls->path, section, PT_PLUGINS_MAX);
+            ok = 0;
+        } else {
+            ok = pt_plugin_conf_set(pc, key, value) == 0;
+            if (!ok)
+                snprintf(ls->err, ls->errlen,
+                         "%s: [%s] %s: too many keys or value too long",
+                         ls->path, section, key);
+        }
+    } else {
+        snprintf(ls->err, ls->errlen,
+                 "%s: unknown section [%s] (expected [daemon] or "
+                 "[plugin.NAME])",
+                 ls->path, section);
+        ok = 0;
+    }
+    if (!ok)
+        ls->failed = 1;
+    return ok;
+}
+
+int pt_config_load(struct pt_config *cfg, const char *path, char *err,
+                   size_t errlen)
+{
+    struct load_state ls = {
+        .cfg = cfg, .path = path, .err = err, .errlen = errlen};
+    /* Sections only configure; what loads is the "plugins" list, which
+     * keeps its current value when the file does not set it. */
+    for (size_t i = 0, off = 0; i < cfg->nplugins; i++)
+        off += (size_t)snprintf(ls.plugins + off, sizeof ls.plugins - off,
+                                "%s ", cfg->plugins[i].name);
+    int rc = ini_parse(path, on_ini_entry, &ls);
+    if (rc == -1) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    if (ls.failed)
+        return -1;
+    if (rc != 0) {
+        snprintf(err, errlen, "%s:%d: syntax error", path, rc);
+        return -1;
+    }
+    if (copy_str(cfg->config_file, sizeof cfg->config_file, path) != 0) {
+        snprintf(err, errlen, "%s: path too long", path);
+        return -1;
+    }
+    return pt_config_set_plugins(cfg, ls.plugins, err, errlen);
+}

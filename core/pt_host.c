@@ -1,0 +1,1357 @@
+/*
+ * pt_host.c - the plugin host: applies the log to plugins exactly once and
+ * answers queries.  See pt_host.h for the state layout.
+ */
+#include "pt_host.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <lmdb.h>
+#include <zmq.h>
+
+#include "ev_event.h"
+#include "povtrack_plugin.h"
+#include "pt_log.h"
+#include "pt_wire.h"
+#include "st_log.h"
+
+#define STATE_MAP_INITIAL ((size_t)64 << 20)
+#define APPLY_CHUNK 10000     /* records per apply transaction */
+#define READ_LIMIT_MAX 10000  /* records or alerts per read request */
+#define MIN_SEQ_WAIT_MS 5000  /* how long a query may wait for min_seq */
+#define PARKED_MAX 1024       /* queries waiting for min_seq */
+#define REQUEST_MAX (1 << 20) /* bytes of a query request */
+#define TICK_MS 1000
+
+struct pt_plugin {
+    const struct pt_plugin_conf *conf;
+    void *dl;
+    const struct povtrack_plugin *desc;
+    void *state;
+    MDB_dbi dbi;
+    uint64_t applied; /* committed cursor */
+    int stopped;      /* failed: no longer applied, state kept */
+    char error[256];
+};
+
+struct povtrack_ctx {
+    struct pt_host *host;
+    struct pt_plugin *plugin;
+    MDB_txn *txn;
+    int writable;
+    uint64_t seq;     /* record being applied; alert key */
+    int tick;         /* inside tick(): alerts keyed apart from apply's */
+    uint32_t ordinal; /* alerts raised so far under this (seq, plugin) */
+    int storage_rc;   /* first LMDB error seen by a host call */
+};
+
+struct pending_alert {
+    char topic[128];
+    char *body;
+    size_t len;
+};
+
+struct parked {
+    struct pt_request req;
+    uint64_t min_seq;
+    int64_t deadline_ms;
+};
+
+struct pt_host {
+    struct pt_config cfg;
+    struct pt_log log;
+    struct st_log *events;
+    struct st_reader *reader;
+    MDB_env *state;
+    MDB_dbi cursors_dbi;
+    MDB_dbi alerts_dbi;
+    size_t map_size;
+    struct pt_plugin plugins[PT_PLUGINS_MAX];
+    size_t nplugins;
+    msgpack_unpacked unpacked; /* the record being applied */
+    struct pending_alert *pending;
+    size_t npending, cappending;
+    void *pub; /* alerts PUB socket, NULL in-process */
+};
+
+static const struct povtrack_host host_api;
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void put_be64(unsigned char *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char)v;
+}
+
+static uint64_t get_be64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* ---- state environment ---- */
+
+static int state_open(struct pt_host *h, char *err, size_t errlen)
+{
+    char dir[PATH_MAX];
+    if (snprintf(dir, sizeof dir, "%s/state", h->cfg.data_dir) >=
+        (int)sizeof dir) {
+        snprintf(err, errlen, "%s: path too long", h->cfg.data_dir);
+        return -1;
+    }
+    if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "%s: cannot create: %s", dir, strerror(errno));
+        return -1;
+    }
+    int rc = mdb_env_create(&h->state);
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs(h->state, PT_PLUGINS_MAX + 4);
+    if (rc == 0)
+        rc = mdb_env_set_mapsize(h->state, h->map_size);
+    /* NOMETASYNC: one fsync per commit; a system crash may undo the last
+     * commit but never tears state from cursor, and undone applies are
+     * redone from the log. */
+    if (rc == 0)
+        rc = mdb_env_open(h->state, dir, MDB_NOTLS | MDB_NOMETASYNC, 0640);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: %s", dir, mdb_strerror(rc));
+        return -1;
+    }
+    MDB_envinfo info;
+    if (mdb_env_info(h->state, &info) == 0 && info.me_mapsize > h->map_size)
+        h->map_size = info.me_mapsize;
+    int dead = 0;
+    mdb_reader_check(h->state, &dead);
+
+    MDB_txn *txn;
+    rc = mdb_txn_begin(h->state, NULL, 0, &txn);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "cursors", MDB_CREATE, &h->cursors_dbi);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "alerts", MDB_CREATE, &h->alerts_dbi);
+    if (rc == 0)
+        rc = mdb_txn_commit(txn);
+    else
+        mdb_txn_abort(txn);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: %s", dir, mdb_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+static int state_grow(struct pt_host *h)
+{
+    if (h->map_size > SIZE_MAX / 2)
+        return MDB_MAP_FULL;
+    size_t size = h->map_size * 2;
+    int rc = mdb_env_set_mapsize(h->state, size);
+    if (rc == 0) {
+        h->map_size = size;
+        pt_logf(&h->log, PT_LOG_INFO, "state map grown to %zu MiB",
+                size >> 20);
+    }
+    return rc;
+}
+
+/* ---- plugins ---- */
+
+static int plugin_load(struct pt_host *h, struct pt_plugin *p,
+                       const struct pt_plugin_conf *conf, char *err,
+                       size_t errlen)
+{
+    p->conf = conf;
+    p->dl = dlopen(conf->path, RTLD_NOW | RTLD_LOCAL);
+    if (p->dl == NULL) {
+        snprintf(err, errlen, "plugin %s: cannot load %s: %s", conf->name,
+                 conf->path, dlerror());
+        return -1;
+    }
+    povtrack_plugin_entry_fn entry;
+    *(void **)&entry = dlsym(p->dl, POVTRACK_PLUGIN_ENTRY);
+    if (entry == NULL) {
+        snprintf(err, errlen, "plugin %s: %s does not export %s()",
+                 conf->name, conf->path, POVTRACK_PLUGIN_ENTRY);
+        return -1;
+    }
+    const struct povtrack_plugin *d = entry();
+    if (d == NULL || d->abi_version != POVTRACK_PLUGIN_ABI_VERSION) {
+        snprintf(err, errlen,
+                 "plugin %s: %s was built for plugin ABI %u, this povtrackd "
+                 "speaks ABI %d: rebuild it against this povtrack_plugin.h",
+                 conf->name, conf->path, d == NULL ? 0 : d->abi_version,
+                 POVTRACK_PLUGIN_ABI_VERSION);
+        return -1;
+    }
+    if (d->size < sizeof *d || d->name == NULL || d->version == NULL ||
+        d->apply == NULL || d->query == NULL) {
+        snprintf(err, errlen,
+                 "plugin %s: %s has an incomplete descriptor (size %u, "
+                 "name, version, apply and query are required)",
+                 conf->name, conf->path, d->size);
+        return -1;
+    }
+    if (strcmp(d->name, conf->name) != 0) {
+        snprintf(err, errlen,
+                 "plugin %s: %s calls itself \"%s\"; configure it as "
+                 "[plugin.%s]",
+                 conf->name, conf->path, d->name, d->name);
+        return -1;
+    }
+    p->desc = d;
+
+    char dbname[PT_PLUGIN_NAME_MAX + 2];
+    snprintf(dbname, sizeof dbname, "p.%s", d->name);
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(h->state, NULL, 0, &txn);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, dbname, MDB_CREATE, &p->dbi);
+    MDB_val key = {strlen(d->name), (void *)d->name}, val;
+    if (rc == 0) {
+        rc = mdb_get(txn, h->cursors_dbi, &key, &val);
+        if (rc == 0 && val.mv_size == 8)
+            p->applied = get_be64(val.mv_data);
+        else if (rc == MDB_NOTFOUND)
+            rc = 0;
+    }
+    if (rc == 0)
+        rc = mdb_txn_commit(txn);
+    else
+        mdb_txn_abort(txn);
+    if (rc != 0) {
+        snprintf(err, errlen, "plugin %s: state: %s", d->name,
+                 mdb_strerror(rc));
+        return -1;
+    }
+
+    if (d->init != NULL) {
+        struct povtrack_ctx ctx = {.host = h, .plugin = p};
+        if (d->init(&ctx, &host_api, &p->state) != 0) {
+            snprintf(err, errlen,
+                     "plugin %s: init failed (see the plugin's message "
+                     "above)",
+                     d->name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void plugin_unload(struct pt_plugin *p)
+{
+    if (p->desc != NULL && p->desc->fini != NULL)
+        p->desc->fini(p->state);
+    if (p->dl != NULL)
+        dlclose(p->dl);
+    memset(p, 0, sizeof *p);
+}
+
+static struct pt_plugin *plugin_find(struct pt_host *h, const char *name,
+                                     size_t len)
+{
+    for (size_t i = 0; i < h->nplugins; i++) {
+        const char *n = h->plugins[i].desc->name;
+        if (strlen(n) == len && memcmp(n, name, len) == 0)
+            return &h->plugins[i];
+    }
+    return NULL;
+}
+
+int pt_host_open(const struct pt_config *cfg, struct pt_host **out,
+                 char *err, size_t errlen)
+{
+    struct pt_host *h = calloc(1, sizeof *h);
+    if (h == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    h->cfg = *cfg;
+    h->log.level = cfg->log_level;
+    h->log.proc = "host";
+    h->map_size = STATE_MAP_INITIAL;
+    msgpack_unpacked_init(&h->unpacked);
+
+    char dir[PATH_MAX];
+    int rc = -1;
+    if (snprintf(dir, sizeof dir, "%s/log", cfg->data_dir) >=
+        (int)sizeof dir)
+        snprintf(err, errlen, "%s: path too long", cfg->data_dir);
+    else if (st_log_open(dir, ST_OPEN_READONLY, &h->events, err, errlen) ==
+             0) {
+        int src = st_reader_begin(h->events, &h->reader);
+        if (src != 0)
+            snprintf(err, errlen, "%s: %s", dir, st_strerror(src));
+        else
+            rc = state_open(h, err, errlen);
+    }
+    for (size_t i = 0; rc == 0 && i < h->cfg.nplugins; i++) {
+        rc = plugin_load(h, &h->plugins[i], &h->cfg.plugins[i], err, errlen);
+        h->nplugins = i + 1; /* unload what was loaded, even on failure */
+    }
+    if (rc != 0) {
+        pt_host_close(h);
+        return -1;
+    }
+    *out = h;
+    return 0;
+}
+
+static void pending_clear(struct pt_host *h)
+{
+    for (size_t i = 0; i < h->npending; i++)
+        free(h->pending[i].body);
+    h->npending = 0;
+}
+
+void pt_host_close(struct pt_host *h)
+{
+    if (h == NULL)
+        return;
+    for (size_t i = 0; i < h->nplugins; i++)
+        plugin_unload(&h->plugins[i]);
+    pending_clear(h);
+    free(h->pending);
+    msgpack_unpacked_destroy(&h->unpacked);
+    if (h->reader != NULL)
+        st_reader_end(h->reader);
+    st_log_close(h->events);
+    if (h->state != NULL)
+        mdb_env_close(h->state);
+    free(h);
+}
+
+/* ---- host functions handed to plugins ---- */
+
+/* Remember the first storage error: the host aborts the batch on it even
+ * if the plugin ignored the return code. */
+static int storage_error(povtrack_ctx *ctx, int rc)
+{
+    if (ctx->storage_rc == 0)
+        ctx->storage_rc = rc;
+    return POVTRACK_EIO;
+}
+
+static int host_get(povtrack_ctx *ctx, const void *key, size_t klen,
+                    const void **val, size_t *vlen)
+{
+    if (klen == 0 || klen > POVTRACK_KEY_MAX)
+        return POVTRACK_EINVAL;
+    MDB_val k = {klen, (void *)key}, v;
+    int rc = mdb_get(ctx->txn, ctx->plugin->dbi, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return POVTRACK_NOTFOUND;
+    if (rc != 0)
+        return storage_error(ctx, rc);
+    *val = v.mv_data;
+    *vlen = v.mv_size;
+    return 0;
+}
+
+static int host_put(povtrack_ctx *ctx, const void *key, size_t klen,
+                    const void *val, size_t vlen)
+{
+    if (!ctx->writable)
+        return POVTRACK_EROFS;
+    if (klen == 0 || klen > POVTRACK_KEY_MAX)
+        return POVTRACK_EINVAL;
+    MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
+    int rc = mdb_put(ctx->txn, ctx->plugin->dbi, &k, &v, 0);
+    return rc == 0 ? 0 : storage_error(ctx, rc);
+}
+
+static int host_del(povtrack_ctx *ctx, const void *key, size_t klen)
+{
+    if (!ctx->writable)
+        return POVTRACK_EROFS;
+    if (klen == 0 || klen > POVTRACK_KEY_MAX)
+        return POVTRACK_EINVAL;
+    MDB_val k = {klen, (void *)key};
+    int rc = mdb_del(ctx->txn, ctx->plugin->dbi, &k, NULL);
+    if (rc == MDB_NOTFOUND)
+        return POVTRACK_NOTFOUND;
+    return rc == 0 ? 0 : storage_error(ctx, rc);
+}
+
+/* Is key below the exclusive upper bound? */
+static int key_before(const MDB_val *k, const void *to, size_t tlen)
+{
+    if (to == NULL)
+        return 1;
+    size_t n = k->mv_size < tlen ? k->mv_size : tlen;
+    int c = memcmp(k->mv_data, to, n);
+    return c < 0 || (c == 0 && k->mv_size < tlen);
+}
+
+static int host_scan(povtrack_ctx *ctx, const void *from, size_t flen,
+                     const void *to, size_t tlen, povtrack_scan_fn fn,
+                     void *arg)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(ctx->txn, ctx->plugin->dbi, &cur);
+    if (rc != 0)
+        return storage_error(ctx, rc);
+    MDB_val k = {flen, (void *)from}, v;
+    rc = flen == 0 ? mdb_cursor_get(cur, &k, &v, MDB_FIRST)
+                   : mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    int ret = 0;
+    while (rc == 0 && key_before(&k, to, tlen)) {
+        ret = fn(arg, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
+        if (ret != 0)
+            break;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (ret != 0)
+        return ret;
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : storage_error(ctx, rc);
+}
+
+static int host_unit(povtrack_ctx *ctx, struct ev_str code,
+                     struct ev_unit *out)
+{
+    int rc = st_reader_unit(ctx->host->reader, code, out);
+    if (rc == ST_NOTFOUND)
+        return POVTRACK_NOTFOUND;
+    return rc == 0 ? 0 : storage_error(ctx, rc);
+}
+
+static const char *const severity_names[] = {"info", "warning", "critical"};
+
+static int pending_push(struct pt_host *h, const char *code,
+                        const msgpack_sbuffer *body)
+{
+    if (h->pub == NULL)
+        return 0; /* in-process: nobody to publish to */
+    if (h->npending == h->cappending) {
+        size_t cap = h->cappending ? h->cappending * 2 : 16;
+        void *p = realloc(h->pending, cap * sizeof *h->pending);
+        if (p == NULL)
+            return -1;
+        h->pending = p;
+        h->cappending = cap;
+    }
+    struct pending_alert *a = &h->pending[h->npending];
+    a->body = malloc(body->size);
+    if (a->body == NULL)
+        return -1;
+    memcpy(a->body, body->data, body->size);
+    a->len = body->size;
+    snprintf(a->topic, sizeof a->topic, "alert.%s", code);
+    h->npending++;
+    return 0;
+}
+
+static void pack_cstr(msgpack_packer *pk, const char *s)
+{
+    size_t n = strlen(s);
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+static int host_alert(povtrack_ctx *ctx, const struct povtrack_alert *a)
+{
+    struct pt_plugin *p = ctx->plugin;
+    const char *name = p->desc->name;
+    size_t nlen = strlen(name);
+    if (!ctx->writable || a == NULL || a->size < sizeof *a ||
+        a->code == NULL || strncmp(a->code, name, nlen) != 0 ||
+        a->code[nlen] != '.' || strlen(a->code) >= 96 ||
+        (unsigned)a->severity > POVTRACK_CRITICAL || a->unit == NULL ||
+        a->message == NULL) {
+        pt_logf(&ctx->host->log, PT_LOG_ERROR,
+                "plugin %s raised a malformed alert (code must start with "
+                "\"%s.\"; unit and message are required)",
+                name, name);
+        return POVTRACK_EINVAL;
+    }
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, a->household != NULL ? 8 : 7);
+    pack_cstr(&pk, "plugin");
+    pack_cstr(&pk, name);
+    pack_cstr(&pk, "code");
+    pack_cstr(&pk, a->code);
+    pack_cstr(&pk, "severity");
+    pack_cstr(&pk, severity_names[a->severity]);
+    pack_cstr(&pk, "unit");
+    pack_cstr(&pk, a->unit);
+    if (a->household != NULL) {
+        pack_cstr(&pk, "household");
+        pack_cstr(&pk, a->household);
+    }
+    pack_cstr(&pk, "message");
+    pack_cstr(&pk, a->message);
+    pack_cstr(&pk, "at");
+    msgpack_pack_int64(&pk, a->at);
+    pack_cstr(&pk, "seq");
+    msgpack_pack_uint64(&pk, ctx->seq);
+
+    /* Key: event seq, plugin, kind (0 apply, 1 tick), ordinal.  It depends
+     * only on the log, so a rebuild rewrites the same keys. */
+    unsigned char key[8 + PT_PLUGIN_NAME_MAX + 1 + 4];
+    put_be64(key, ctx->seq);
+    memcpy(key + 8, name, nlen);
+    key[8 + nlen] = ctx->tick ? 1 : 0;
+    uint32_t ord = ctx->ordinal++;
+    for (int i = 0; i < 4; i++)
+        key[8 + nlen + 1 + i] = (unsigned char)(ord >> (24 - 8 * i));
+    MDB_val k = {8 + nlen + 5, key}, v = {sb.size, sb.data};
+    int rc = mdb_put(ctx->txn, ctx->host->alerts_dbi, &k, &v, 0);
+    if (rc == 0 && pending_push(ctx->host, a->code, &sb) != 0)
+        rc = ENOMEM;
+    msgpack_sbuffer_destroy(&sb);
+    return rc == 0 ? 0 : storage_error(ctx, rc);
+}
+
+static const char *host_config(povtrack_ctx *ctx, const char *key)
+{
+    return pt_plugin_conf_get(ctx->plugin->conf, key);
+}
+
+static void host_log(povtrack_ctx *ctx, enum povtrack_log_level level,
+                     const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if ((unsigned)level > POVTRACK_LOG_ERROR)
+        level = POVTRACK_LOG_ERROR;
+    pt_logf(&ctx->host->log, (enum pt_log_level)level, "plugin %s: %s",
+            ctx->plugin->desc != NULL ? ctx->plugin->desc->name
+                                      : ctx->plugin->conf->name,
+            msg);
+}
+
+static const struct povtrack_host host_api = {
+    .abi_version = POVTRACK_PLUGIN_ABI_VERSION,
+    .size = sizeof(struct povtrack_host),
+    .get = host_get,
+    .put = host_put,
+    .del = host_del,
+    .scan = host_scan,
+    .unit = host_unit,
+    .alert = host_alert,
+    .config = host_config,
+    .log = host_log,
+};
+
+/* ---- applying the log ---- */
+
+static int active(const struct pt_plugin *p)
+{
+    return !p->stopped;
+}
+
+uint64_t pt_host_applied_seq(const struct pt_host *h)
+{
+    uint64_t min = UINT64_MAX;
+    for (size_t i = 0; i < h->nplugins; i++)
+        if (active(&h->plugins[i]) && h->plugins[i].applied < min)
+            min = h->plugins[i].applied;
+    return min;
+}
+
+static void plugin_stop(struct pt_host *h, struct pt_plugin *p, uint64_t seq,
+                        const char *why)
+{
+    p->stopped = 1;
+    snprintf(p->error, sizeof p->error, "stopped at seq %llu: %s",
+             (unsigned long long)seq, why);
+    pt_logf(&h->log, PT_LOG_ERROR,
+            "plugin %s %s; its state is kept at seq %llu, other plugins go "
+            "on",
+            p->desc->name, p->error, (unsigned long long)p->applied);
+}
+
+enum apply_result { APPLY_OK, APPLY_RETRY, APPLY_FAILED };
+
+/* Apply records lo..hi in txn.  On a plugin failure, stop that plugin and
+ * ask for a retry of the batch without it. */
+static enum apply_result apply_range(struct pt_host *h, MDB_txn *txn,
+                                     uint64_t lo, uint64_t hi, int *rc_out)
+{
+    int rc = st_reader_seek(h->reader, lo);
+    struct st_record rec;
+    while (rc == 0 && (rc = st_reader_next(h->reader, &rec)) == 0 &&
+           rec.seq <= hi) {
+        size_t off = 0;
+        struct ev_event ev;
+        struct ev_error everr = {"not msgpack"};
+        if (msgpack_unpack_next(&h->unpacked, rec.event, rec.event_len,
+                                &off) != MSGPACK_UNPACK_SUCCESS ||
+            ev_decode(&h->unpacked.data, INT64_MAX, &ev, &everr) != 0) {
+            /* The log only holds validated events: this is corruption or
+             * a catalogue that no longer accepts old events. */
+            pt_logf(&h->log, PT_LOG_ERROR,
+                    "log record %llu does not decode: %s",
+                    (unsigned long long)rec.seq, everr.msg);
+            *rc_out = ST_EFORMAT;
+            return APPLY_FAILED;
+        }
+        struct povtrack_record pr = {
+            .size = sizeof pr,
+            .seq = rec.seq,
+            .received = rec.received,
+            .publisher = rec.publisher,
+            .event = &ev,
+        };
+        for (size_t i = 0; i < h->nplugins; i++) {
+            struct pt_plugin *p = &h->plugins[i];
+            if (!active(p) || p->applied >= rec.seq ||
+                !(p->desc->event_mask & EV_TYPE_BIT(ev.type)))
+                continue;
+            struct povtrack_ctx ctx = {
+                .host = h, .plugin = p, .txn = txn, .writable = 1,
+                .seq = rec.seq};
+            int prc = p->desc->apply(p->state, &ctx, &pr);
+            if (ctx.storage_rc != 0) {
+                *rc_out = ctx.storage_rc;
+                return ctx.storage_rc == MDB_MAP_FULL ? APPLY_RETRY
+                                                      : APPLY_FAILED;
+            }
+            if (prc != 0) {
+                char why[96];
+                snprintf(why, sizeof why, "apply returned %d on %s", prc,
+                         ev_type_name(ev.type));
+                plugin_stop(h, p, rec.seq, why);
+                return APPLY_RETRY;
+            }
+        }
+    }
+    if (rc != 0 && rc != ST_END) {
+        *rc_out = rc;
+        return APPLY_FAILED;
+    }
+    /* Every active plugin has now seen everything up to hi. */
+    for (size_t i = 0; i < h->nplugins; i++) {
+        struct pt_plugin *p = &h->plugins[i];
+        if (!active(p) || p->applied >= hi)
+            continue;
+        unsigned char be[8];
+        put_be64(be, hi);
+        MDB_val k = {strlen(p->desc->name), (void *)p->desc->name};
+        MDB_val v = {8, be};
+        rc = mdb_put(txn, h->cursors_dbi, &k, &v, 0);
+        if (rc != 0) {
+            *rc_out = rc;
+            return rc == MDB_MAP_FULL ? APPLY_RETRY : APPLY_FAILED;
+        }
+    }
+    return APPLY_OK;
+}
+
+static void publish_pending(struct pt_host *h)
+{
+    for (size_t i = 0; i < h->npending && h->pub != NULL; i++) {
+        struct pending_alert *a = &h->pending[i];
+        /* PUB drops to slow subscribers rather than block; they recover
+         * the gap with the alerts op. */
+        zmq_send(h->pub, a->topic, strlen(a->topic),
+                 ZMQ_SNDMORE | ZMQ_DONTWAIT);
+        zmq_send(h->pub, a->body, a->len, ZMQ_DONTWAIT);
+    }
+    pending_clear(h);
+}
+
+int pt_host_catch_up(struct pt_host *h, size_t max_records, size_t *applied)
+{
+    *applied = 0;
+    if (max_records == 0)
+        max_records = 1;
+    for (;;) {
+        int rc = st_reader_renew(h->reader);
+        uint64_t last = 0;
+        if (rc == 0)
+            rc = st_reader_last_seq(h->reader, &last);
+        if (rc != 0) {
+            pt_logf(&h->log, PT_LOG_ERROR, "reading the log: %s",
+                    st_strerror(rc));
+            return rc;
+        }
+        uint64_t lo = pt_host_applied_seq(h);
+        if (lo == UINT64_MAX || lo >= last)
+            return 0; /* nothing active, or caught up */
+        lo++;
+        uint64_t hi = last - lo + 1 > max_records ? lo + max_records - 1
+                                                   : last;
+        MDB_txn *txn;
+        rc = mdb_txn_begin(h->state, NULL, 0, &txn);
+        if (rc != 0) {
+            pt_logf(&h->log, PT_LOG_ERROR, "state: %s", mdb_strerror(rc));
+            return rc;
+        }
+        int err = 0;
+        enum apply_result r = apply_range(h, txn, lo, hi, &err);
+        if (r == APPLY_OK) {
+            err = mdb_txn_commit(txn);
+            if (err == 0) {
+                for (size_t i = 0; i < h->nplugins; i++)
+                    if (active(&h->plugins[i]) &&
+                        h->plugins[i].applied < hi)
+                        h->plugins[i].applied = hi;
+                publish_pending(h);
+                *applied = (size_t)(hi - lo + 1);
+                return 0;
+            }
+            r = err == MDB_MAP_FULL ? APPLY_RETRY : APPLY_FAILED;
+        } else {
+            mdb_txn_abort(txn);
+        }
+        pending_clear(h);
+        if (r == APPLY_FAILED) {
+            pt_logf(&h->log, PT_LOG_ERROR,
+                    "applying seq %llu..%llu failed: %s",
+                    (unsigned long long)lo, (unsigned long long)hi,
+                    st_strerror(err));
+            return err;
+        }
+        if (err == MDB_MAP_FULL && (err = state_grow(h)) != 0) {
+            pt_logf(&h->log, PT_LOG_ERROR, "state map cannot grow: %s",
+                    mdb_strerror(err));
+            return err;
+        }
+    }
+}
+
+int pt_host_catch_up_all(struct pt_host *h)
+{
+    size_t n;
+    int rc;
+    do
+        rc = pt_host_catch_up(h, APPLY_CHUNK, &n);
+    while (rc == 0 && n > 0);
+    return rc;
+}
+
+static int host_tick(struct pt_host *h, int64_t now)
+{
+    int any = 0;
+    for (size_t i = 0; i < h->nplugins; i++)
+        any |= active(&h->plugins[i]) && h->plugins[i].desc->tick != NULL;
+    if (!any)
+        return 0;
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(h->state, NULL, 0, &txn);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < h->nplugins && rc == 0; i++) {
+        struct pt_plugin *p = &h->plugins[i];
+        if (!active(p) || p->desc->tick == NULL)
+            continue;
+        struct povtrack_ctx ctx = {.host = h, .plugin = p, .txn = txn,
+                                   .writable = 1, .seq = p->applied,
+                                   .tick = 1};
+        /* Tick alerts of one second share a key prefix; the wall clock
+         * makes them unique across ticks. */
+        ctx.ordinal = (uint32_t)now;
+        if (p->desc->tick(p->state, &ctx, now) != 0)
+            plugin_stop(h, p, p->applied, "tick failed");
+        rc = ctx.storage_rc;
+    }
+    if (rc == 0)
+        rc = mdb_txn_commit(txn);
+    else
+        mdb_txn_abort(txn);
+    if (rc == 0)
+        publish_pending(h);
+    else
+        pending_clear(h);
+    return rc;
+}
+
+/* ---- requests ---- */
+
+static void pack_str(msgpack_packer *pk, const char *s, size_t n)
+{
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+static void pack_error(msgpack_packer *pk, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void pack_error(msgpack_packer *pk, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    msgpack_pack_map(pk, 2);
+    pack_cstr(pk, "ok");
+    msgpack_pack_false(pk);
+    pack_cstr(pk, "error");
+    pack_cstr(pk, msg);
+}
+
+/* Append bytes that already are one msgpack object. */
+static int pack_raw(msgpack_packer *pk, const void *buf, size_t len)
+{
+    return pk->callback(pk->data, buf, len);
+}
+
+static const msgpack_object *map_get(const msgpack_object *map,
+                                     const char *key)
+{
+    size_t n = strlen(key);
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object *k = &map->via.map.ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
+            memcmp(k->via.str.ptr, key, n) == 0)
+            return &map->via.map.ptr[i].val;
+    }
+    return NULL;
+}
+
+/* Read an optional unsigned field; returns -1 after packing an error. */
+static int get_uint(msgpack_packer *pk, const msgpack_object *req,
+                    const char *key, uint64_t def, uint64_t max,
+                    uint64_t *out)
+{
+    const msgpack_object *o = map_get(req, key);
+    if (o == NULL || o->type == MSGPACK_OBJECT_NIL) {
+        *out = def;
+        return 0;
+    }
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > max) {
+        pack_error(pk, "%s: must be an integer from 0 to %llu", key,
+                   (unsigned long long)max);
+        return -1;
+    }
+    *out = o->via.u64;
+    return 0;
+}
+
+static int req_stats(struct pt_host *h, msgpack_packer *pk)
+{
+    uint64_t last = 0;
+    int rc = st_reader_renew(h->reader);
+    if (rc == 0)
+        rc = st_reader_last_seq(h->reader, &last);
+    if (rc != 0) {
+        pack_error(pk, "log: %s", st_strerror(rc));
+        return 0;
+    }
+    msgpack_pack_map(pk, 4);
+    pack_cstr(pk, "ok");
+    msgpack_pack_true(pk);
+    pack_cstr(pk, "events");
+    msgpack_pack_uint64(pk, last);
+    pack_cstr(pk, "last_seq");
+    msgpack_pack_uint64(pk, last);
+    pack_cstr(pk, "plugins");
+    msgpack_pack_array(pk, h->nplugins);
+    for (size_t i = 0; i < h->nplugins; i++) {
+        const struct pt_plugin *p = &h->plugins[i];
+        msgpack_pack_map(pk, p->stopped ? 6 : 5);
+        pack_cstr(pk, "name");
+        pack_cstr(pk, p->desc->name);
+        pack_cstr(pk, "version");
+        pack_cstr(pk, p->desc->version);
+        pack_cstr(pk, "applied_seq");
+        msgpack_pack_uint64(pk, p->applied);
+        pack_cstr(pk, "lag");
+        msgpack_pack_uint64(pk, last > p->applied ? last - p->applied : 0);
+        pack_cstr(pk, "status");
+        pack_cstr(pk, p->stopped ? "stopped" : "running");
+        if (p->stopped) {
+            pack_cstr(pk, "error");
+            pack_cstr(pk, p->error);
+        }
+    }
+    return 0;
+}
+
+static int req_read(struct pt_host *h, const msgpack_object *req,
+                    msgpack_packer *pk)
+{
+    uint64_t from, limit;
+    if (get_uint(pk, req, "from", 1, UINT64_MAX, &from) != 0 ||
+        get_uint(pk, req, "limit", 100, READ_LIMIT_MAX, &limit) != 0)
+        return 0;
+    uint64_t last = 0;
+    int rc = st_reader_renew(h->reader);
+    if (rc == 0)
+        rc = st_reader_last_seq(h->reader, &last);
+    if (rc != 0) {
+        pack_error(pk, "log: %s", st_strerror(rc));
+        return 0;
+    }
+    if (from == 0)
+        from = 1;
+    uint64_t n = from > last ? 0 : last - from + 1;
+    if (n > limit)
+        n = limit;
+    msgpack_pack_map(pk, 2);
+    pack_cstr(pk, "ok");
+    msgpack_pack_true(pk);
+    pack_cstr(pk, "records");
+    msgpack_pack_array(pk, (size_t)n);
+    rc = n ? st_reader_seek(h->reader, from) : 0;
+    /* The count is already packed, so a failure mid-way cannot become an
+     * error reply: report it to the caller as internal. */
+    for (uint64_t i = 0; i < n && rc == 0; i++) {
+        struct st_record rec;
+        rc = st_reader_next(h->reader, &rec);
+        if (rc != 0)
+            break;
+        msgpack_pack_map(pk, 4);
+        pack_cstr(pk, "seq");
+        msgpack_pack_uint64(pk, rec.seq);
+        pack_cstr(pk, "received");
+        msgpack_pack_int64(pk, rec.received);
+        pack_cstr(pk, "publisher");
+        pack_str(pk, rec.publisher.ptr, rec.publisher.len);
+        pack_cstr(pk, "event");
+        pack_raw(pk, rec.event, rec.event_len);
+    }
+    if (rc != 0)
+        pt_logf(&h->log, PT_LOG_ERROR, "read from %llu: %s",
+                (unsigned long long)from, st_strerror(rc));
+    return rc;
+}
+
+static int req_query(struct pt_host *h, const msgpack_object *req,
+                     msgpack_packer *pk)
+{
+    const msgpack_object *name = map_get(req, "plugin");
+    const msgpack_object *q = map_get(req, "q");
+    if (name == NULL || name->type != MSGPACK_OBJECT_STR) {
+        pack_error(pk, "plugin: required, a plugin name");
+        return 0;
+    }
+    struct pt_plugin *p =
+        plugin_find(h, name->via.str.ptr, name->via.str.size);
+    if (p == NULL) {
+        pack_error(pk, "plugin: no plugin named \"%.*s\" is loaded",
+                   (int)name->via.str.size, name->via.str.ptr);
+        return 0;
+    }
+    msgpack_object empty = {.type = MSGPACK_OBJECT_MAP};
+    if (q == NULL)
+        q = &empty;
+    if (q->type != MSGPACK_OBJECT_MAP) {
+        pack_error(pk, "q: must be a map");
+        return 0;
+    }
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(h->state, NULL, MDB_RDONLY, &txn);
+    if (rc != 0) {
+        pack_error(pk, "state: %s", mdb_strerror(rc));
+        return 0;
+    }
+    /* The reader snapshot also serves host->unit(); refresh it so units
+     * defined since the last apply are visible. */
+    st_reader_renew(h->reader);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer out;
+    msgpack_packer_init(&out, &sb, msgpack_sbuffer_write);
+    char err[256] = "";
+    struct povtrack_ctx ctx = {.host = h, .plugin = p, .txn = txn};
+    int prc = p->desc->query(p->state, &ctx, q, &out, err, sizeof err);
+    mdb_txn_abort(txn);
+    if (prc != 0 || ctx.storage_rc != 0 || sb.size == 0) {
+        if (ctx.storage_rc != 0)
+            pack_error(pk, "%s: state: %s", p->desc->name,
+                       mdb_strerror(ctx.storage_rc));
+        else
+            pack_error(pk, "%s: %s", p->desc->name,
+                       err[0] ? err : "query failed");
+    } else {
+        msgpack_pack_map(pk, 3);
+        pack_cstr(pk, "ok");
+        msgpack_pack_true(pk);
+        pack_cstr(pk, "applied_seq");
+        msgpack_pack_uint64(pk, p->applied);
+        pack_cstr(pk, "result");
+        pack_raw(pk, sb.data, sb.size);
+    }
+    msgpack_sbuffer_destroy(&sb);
+    return 0;
+}
+
+static int req_alerts(struct pt_host *h, const msgpack_object *req,
+                      msgpack_packer *pk)
+{
+    uint64_t since, limit;
+    if (get_uint(pk, req, "since", 0, UINT64_MAX - 1, &since) != 0 ||
+        get_uint(pk, req, "limit", 1000, READ_LIMIT_MAX, &limit) != 0)
+        return 0;
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    int rc = mdb_txn_begin(h->state, NULL, MDB_RDONLY, &txn);
+    if (rc == 0 && (rc = mdb_cursor_open(txn, h->alerts_dbi, &cur)) != 0)
+        mdb_txn_abort(txn);
+    if (rc != 0) {
+        pack_error(pk, "state: %s", mdb_strerror(rc));
+        return 0;
+    }
+    /* Two passes: count, then pack, so the array header is exact. */
+    unsigned char from[8];
+    put_be64(from, since + 1);
+    uint64_t n = 0;
+    MDB_val k = {8, from}, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+         rc == 0 && n < limit; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        n++;
+    msgpack_pack_map(pk, 2);
+    pack_cstr(pk, "ok");
+    msgpack_pack_true(pk);
+    pack_cstr(pk, "alerts");
+    msgpack_pack_array(pk, (size_t)n);
+    k.mv_size = 8;
+    k.mv_data = from;
+    uint64_t i = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && i < n;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), i++)
+        pack_raw(pk, v.mv_data, v.mv_size);
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return i == n ? 0 : MDB_CORRUPTED;
+}
+
+struct units_arg {
+    msgpack_packer *pk;
+    struct ev_str parent;
+    size_t count;
+    int pack;
+};
+
+static int unit_visit(void *arg, const struct ev_unit *u)
+{
+    struct units_arg *ua = arg;
+    int match = ua->parent.ptr == NULL
+                    ? u->parent.ptr == NULL
+                    : u->parent.ptr != NULL &&
+                          u->parent.len == ua->parent.len &&
+                          memcmp(u->parent.ptr, ua->parent.ptr,
+                                 u->parent.len) == 0;
+    if (!match)
+        return 0;
+    ua->count++;
+    if (!ua->pack)
+        return 0;
+    msgpack_pack_map(ua->pk, 4);
+    pack_cstr(ua->pk, "code");
+    pack_str(ua->pk, u->code.ptr, u->code.len);
+    pack_cstr(ua->pk, "name");
+    pack_str(ua->pk, u->name.ptr, u->name.len);
+    pack_cstr(ua->pk, "level");
+    pack_cstr(ua->pk, ev_level_name(u->level));
+    pack_cstr(ua->pk, "parent");
+    if (u->parent.ptr == NULL)
+        msgpack_pack_nil(ua->pk);
+    else
+        pack_str(ua->pk, u->parent.ptr, u->parent.len);
+    return 0;
+}
+
+static int req_units(struct pt_host *h, const msgpack_object *req,
+                     msgpack_packer *pk)
+{
+    const msgpack_object *parent = map_get(req, "parent");
+    struct units_arg ua = {.pk = pk};
+    if (parent != NULL && parent->type == MSGPACK_OBJECT_STR) {
+        ua.parent.ptr = parent->via.str.ptr;
+        ua.parent.len = parent->via.str.size;
+    } else if (parent != NULL && parent->type != MSGPACK_OBJECT_NIL) {
+        pack_error(pk, "parent: must be a unit code or nil");
+        return 0;
+    }
+    int rc = st_reader_renew(h->reader);
+    if (rc == 0)
+        rc = st_reader_units(h->reader, unit_visit, &ua);
+    if (rc != 0) {
+        pack_error(pk, "log: %s", st_strerror(rc));
+        return 0;
+    }
+    msgpack_pack_map(pk, 2);
+    pack_cstr(pk, "ok");
+    msgpack_pack_true(pk);
+    pack_cstr(pk, "units");
+    msgpack_pack_array(pk, ua.count);
+    ua.pack = 1;
+    ua.count = 0;
+    return st_reader_units(h->reader, unit_visit, &ua);
+}
+
+int pt_host_request(struct pt_host *h, const msgpack_object *req,
+                    msgpack_packer *pk)
+{
+    const msgpack_object *op =
+        req->type == MSGPACK_OBJECT_MAP ? map_get(req, "op") : NULL;
+    if (op == NULL || op->type != MSGPACK_OBJECT_STR) {
+        pack_error(pk, "op: required (ping, stats, read, query, alerts, "
+                       "units)");
+        return 0;
+    }
+    const char *s = op->via.str.ptr;
+    size_t n = op->via.str.size;
+#define OP_IS(name) (n == sizeof(name) - 1 && memcmp(s, name, n) == 0)
+    if (OP_IS("ping")) {
+        msgpack_pack_map(pk, 2);
+        pack_cstr(pk, "ok");
+        msgpack_pack_true(pk);
+        pack_cstr(pk, "version");
+        pack_cstr(pk, POVTRACK_VERSION);
+        return 0;
+    }
+    if (OP_IS("stats"))
+        return req_stats(h, pk);
+    if (OP_IS("read"))
+        return req_read(h, req, pk);
+    if (OP_IS("query"))
+        return req_query(h, req, pk);
+    if (OP_IS("alerts"))
+        return req_alerts(h, req, pk);
+    if (OP_IS("units"))
+        return req_units(h, req, pk);
+#undef OP_IS
+    pack_error(pk, "op: unknown operation \"%.*s\"", (int)n, s);
+    return 0;
+}
+
+/* ---- the process loop ---- */
+
+/* Decode a request body; on failure pack the error reply and return -1. */
+static int decode_request(struct pt_request *r, msgpack_unpacked *up,
+                          msgpack_packer *pk)
+{
+    const char *body = zmq_msg_data(&r->body);
+    size_t len = zmq_msg_size(&r->body);
+    struct ev_error err;
+    size_t off = 0;
+    if (r->nbody != 1) {
+        pack_error(pk, "request: must be exactly one frame after the "
+                       "envelope");
+        return -1;
+    }
+    if (len > REQUEST_MAX) {
+        pack_error(pk, "request: larger than %d bytes", REQUEST_MAX);
+        return -1;
+    }
+    if (ev_precheck(body, len, EV_DEPTH_MAX, &err) != 0) {
+        pack_error(pk, "request: %s", err.msg);
+        return -1;
+    }
+    if (msgpack_unpack_next(up, body, len, &off) != MSGPACK_UNPACK_SUCCESS ||
+        up->data.type != MSGPACK_OBJECT_MAP) {
+        pack_error(pk, "request: must be a msgpack map");
+        return -1;
+    }
+    return 0;
+}
+
+static int answer(struct pt_host *h, void *sock, struct pt_request *r)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    int rc = 0;
+    if (decode_request(r, &up, &pk) == 0) {
+        rc = pt_host_request(h, &up.data, &pk);
+        if (rc != 0) {
+            msgpack_sbuffer_clear(&sb);
+            pack_error(&pk, "internal error: %s", st_strerror(rc));
+        }
+    }
+    pt_wire_reply(sock, r, sb.data, sb.size);
+    msgpack_unpacked_destroy(&up);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+/* The min_seq of a query request, 0 when it has none or is malformed (the
+ * normal path then reports the problem). */
+static uint64_t request_min_seq(struct pt_request *r)
+{
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    uint64_t seq = 0;
+    if (decode_request(r, &up, &pk) == 0) {
+        const msgpack_object *o = map_get(&up.data, "min_seq");
+        if (o != NULL && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+            seq = o->via.u64;
+    }
+    msgpack_sbuffer_destroy(&sb);
+    msgpack_unpacked_destroy(&up);
+    return seq;
+}
+
+static void answer_parked(struct pt_host *h, void *sock, struct parked *pk,
+                          size_t *n, int all)
+{
+    int64_t now = now_ms();
+    uint64_t applied = pt_host_applied_seq(h);
+    for (size_t i = 0; i < *n;) {
+        struct parked *p = &pk[i];
+        if (all || applied >= p->min_seq || now >= p->deadline_ms) {
+            if (applied >= p->min_seq && !all)
+                answer(h, sock, &p->req);
+            else {
+                char msg[160];
+                int len = snprintf(msg, sizeof msg,
+                                   "min_seq: not applied within %d ms "
+                                   "(applied %llu, wanted %llu)",
+                                   MIN_SEQ_WAIT_MS,
+                                   (unsigned long long)applied,
+                                   (unsigned long long)p->min_seq);
+                msgpack_sbuffer sb;
+                msgpack_sbuffer_init(&sb);
+                msgpack_packer pkr;
+                msgpack_packer_init(&pkr, &sb, msgpack_sbuffer_write);
+                pack_error(&pkr, "%.*s", len, msg);
+                pt_wire_reply(sock, &p->req, sb.data, sb.size);
+                msgpack_sbuffer_destroy(&sb);
+            }
+            pt_wire_close(&p->req);
+            pk[i] = pk[--*n];
+            continue;
+        }
+        i++;
+    }
+}
+
+static void *bind_socket(struct pt_host *h, void *zctx, int type,
+                         const char *ep)
+{
+    void *s = zmq_socket(zctx, type);
+    int zero = 0;
+    int64_t maxmsg = REQUEST_MAX + 4096;
+    if (s != NULL) {
+        zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+        if (type == ZMQ_ROUTER)
+            zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    }
+    if (s == NULL || zmq_bind(s, ep) != 0) {
+        pt_logf(&h->log, PT_LOG_ERROR, "cannot bind %s: %s", ep,
+                zmq_strerror(zmq_errno()));
+        if (s != NULL)
+            zmq_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+int pt_host_run(struct pt_host *h, int notify_fd, volatile sig_atomic_t *stop)
+{
+    void *zctx = zmq_ctx_new();
+    if (zctx == NULL)
+        return -1;
+    void *router = bind_socket(h, zctx, ZMQ_ROUTER, h->cfg.query);
+    h->pub = router ? bind_socket(h, zctx, ZMQ_PUB, h->cfg.alerts) : NULL;
+    if (router == NULL || h->pub == NULL) {
+        if (router != NULL)
+            zmq_close(router);
+        zmq_ctx_term(zctx);
+        return -1;
+    }
+    struct parked *parked = calloc(PARKED_MAX, sizeof *parked);
+    size_t nparked = 0;
+    int rc = parked == NULL ? -1 : 0;
+    pt_logf(&h->log, PT_LOG_INFO,
+            "plugin host ready: query %s, alerts %s, %zu plugins",
+            h->cfg.query, h->cfg.alerts, h->nplugins);
+    int64_t next_tick = now_ms();
+    int more = 1; /* the log may have grown while we were down */
+    while (rc == 0 && !*stop) {
+        zmq_pollitem_t items[2] = {{router, 0, ZMQ_POLLIN, 0},
+                                   {NULL, notify_fd, ZMQ_POLLIN, 0}};
+        long timeout = more ? 0 : (long)(next_tick - now_ms());
+        if (timeout < 0)
+            timeout = 0;
+        if (nparked > 0 && timeout > 50)
+            timeout = 50;
+        if (zmq_poll(items, notify_fd >= 0 ? 2 : 1, timeout) < 0) {
+            if (zmq_errno() == EINTR)
+                continue;
+            rc = -1;
+            break;
+        }
+        if (notify_fd >= 0 && (items[1].revents & ZMQ_POLLIN)) {
+            char buf[256];
+            ssize_t r = read(notify_fd, buf, sizeof buf);
+            if (r == 0) {
+                pt_logf(&h->log, PT_LOG_WARN,
+                        "ingest process is gone; stopping");
+                break;
+            }
+            more = 1;
+        }
+        /* Answer what is waiting, a bounded number at a time, so a flood
+         * of queries cannot starve applying (or the reverse). */
+        for (int i = 0; i < 256; i++) {
+            struct pt_request req;
+            if (pt_wire_recv(router, &req, ZMQ_DONTWAIT) != 0)
+                break;
+            uint64_t min_seq = request_min_seq(&req);
+            if (min_seq > pt_host_applied_seq(h) && nparked < PARKED_MAX) {
+                struct parked *p = &parked[nparked++];
+                pt_wire_move(&p->req, &req);
+                p->min_seq = min_seq;
+                p->deadline_ms = now_ms() + MIN_SEQ_WAIT_MS;
+                pt_wire_close(&req);
+                continue;
+            }
+            answer(h, router, &req);
+            pt_wire_close(&req);
+        }
+        if (more) {
+            size_t n = 0;
+            if (pt_host_catch_up(h, APPLY_CHUNK, &n) != 0) {
+                rc = -1;
+                break;
+            }
+            more = n > 0;
+        }
+        if (nparked > 0)
+            answer_parked(h, router, parked, &nparked, 0);
+        if (now_ms() >= next_tick) {
+            host_tick(h, (int64_t)time(NULL));
+            next_tick = now_ms() + TICK_MS;
+            more = 1; /* also catches a missed notification */
+        }
+    }
+    if (parked != NULL) {
+        answer_parked(h, router, parked, &nparked, 1);
+        free(parked);
+    }
+    zmq_close(router);
+    zmq_close(h->pub);
+    h->pub = NULL;
+    pending_clear(h);
+    zmq_ctx_term(zctx);
+    pt_logf(&h->log, PT_LOG_INFO, "plugin host stopped at applied seq %llu",
+            (unsigned long long)pt_host_applied_seq(h));
+    return rc;
+}

@@ -1,0 +1,390 @@
+/*
+ * pt_ingest.c - validation, group commit and acknowledgement of events.
+ */
+#include "pt_ingest.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <msgpack.h>
+#include <zmq.h>
+
+#include "ev_event.h"
+#include "pt_wire.h"
+#include "st_log.h"
+
+#define GROUP_REQUESTS_MAX 1024
+
+/* One request of the group being committed. */
+struct ingest_req {
+    struct pt_request req;
+    msgpack_unpacked up; /* events point into req.body through this */
+    size_t first, count; /* its slots */
+    char error[EV_ERROR_MAX]; /* whole request rejected when set */
+};
+
+/* One event of the group.  item >= 0 indexes the storage batch; -1 means it
+ * was rejected before storage, for the reason in error. */
+struct slot {
+    struct ev_str id;
+    long item;
+    char error[EV_ERROR_MAX];
+};
+
+struct pt_ingest {
+    const struct pt_config *cfg;
+    const struct pt_log *log;
+    struct st_log *events;
+    void *zctx;
+    void *router;
+    int notify_fd;
+    size_t slots_cap;
+    struct ingest_req *reqs;
+    struct slot *slots;
+    struct st_item *items;
+    struct ev_event *evs;
+    size_t *enc_off; /* offset of items[i]'s canonical bytes in enc */
+    msgpack_sbuffer enc;
+    msgpack_sbuffer reply;
+};
+
+static const char publisher[] = PT_PUBLISHER_UNAUTH;
+
+int pt_ingest_open(const struct pt_config *cfg, const struct pt_log *log,
+                   struct pt_ingest **out, char *err, size_t errlen)
+{
+    struct pt_ingest *ig = calloc(1, sizeof *ig);
+    if (ig == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    ig->cfg = cfg;
+    ig->log = log;
+    ig->notify_fd = -1;
+    msgpack_sbuffer_init(&ig->enc);
+    msgpack_sbuffer_init(&ig->reply);
+    /* A group holds up to batch_max events, but never splits a request,
+     * so leave room for one whole request past the limit. */
+    ig->slots_cap = cfg->batch_max + PT_INGEST_EVENTS_MAX;
+    ig->reqs = calloc(GROUP_REQUESTS_MAX, sizeof *ig->reqs);
+    ig->slots = calloc(ig->slots_cap, sizeof *ig->slots);
+    ig->items = calloc(ig->slots_cap, sizeof *ig->items);
+    ig->evs = calloc(ig->slots_cap, sizeof *ig->evs);
+    ig->enc_off = calloc(ig->slots_cap, sizeof *ig->enc_off);
+    if (!ig->reqs || !ig->slots || !ig->items || !ig->evs || !ig->enc_off) {
+        snprintf(err, errlen, "out of memory for %zu event slots",
+                 ig->slots_cap);
+        pt_ingest_close(ig);
+        return -1;
+    }
+    for (size_t i = 0; i < GROUP_REQUESTS_MAX; i++)
+        msgpack_unpacked_init(&ig->reqs[i].up);
+
+    char dir[PATH_MAX];
+    if (snprintf(dir, sizeof dir, "%s/log", cfg->data_dir) >=
+        (int)sizeof dir) {
+        snprintf(err, errlen, "%s: path too long", cfg->data_dir);
+        pt_ingest_close(ig);
+        return -1;
+    }
+    if (st_log_open(dir, 0, &ig->events, err, errlen) != 0) {
+        pt_ingest_close(ig);
+        return -1;
+    }
+
+    ig->zctx = zmq_ctx_new();
+    ig->router = ig->zctx ? zmq_socket(ig->zctx, ZMQ_ROUTER) : NULL;
+    /* Frames past the limit are refused by libzmq itself (the peer is
+     * disconnected); frames between PT_INGEST_FRAME_MAX and this get a
+     * proper error reply. */
+    int64_t maxmsg = PT_INGEST_FRAME_MAX + (64 << 10);
+    int zero = 0;
+    if (ig->router == NULL ||
+        zmq_setsockopt(ig->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) ||
+        zmq_setsockopt(ig->router, ZMQ_LINGER, &zero, sizeof zero) ||
+        zmq_bind(ig->router, cfg->ingest) != 0) {
+        snprintf(err, errlen, "cannot bind ingest endpoint %s: %s",
+                 cfg->ingest, zmq_strerror(zmq_errno()));
+        pt_ingest_close(ig);
+        return -1;
+    }
+    *out = ig;
+    return 0;
+}
+
+void pt_ingest_close(struct pt_ingest *ig)
+{
+    if (ig == NULL)
+        return;
+    if (ig->router != NULL)
+        zmq_close(ig->router);
+    if (ig->zctx != NULL)
+        zmq_ctx_term(ig->zctx);
+    if (ig->reqs != NULL)
+        for (size_t i = 0; i < GROUP_REQUESTS_MAX; i++)
+            msgpack_unpacked_destroy(&ig->reqs[i].up);
+    st_log_close(ig->events);
+    msgpack_sbuffer_destroy(&ig->enc);
+    msgpack_sbuffer_destroy(&ig->reply);
+    free(ig->reqs);
+    free(ig->slots);
+    free(ig->items);
+    free(ig->evs);
+    free(ig->enc_off);
+    free(ig);
+}
+
+void pt_ingest_set_notify(struct pt_ingest *ig, int fd)
+{
+    ig->notify_fd = fd;
+}
+
+void pt_ingest_reader_check(struct pt_ingest *ig)
+{
+    int dead = 0;
+    if (st_log_reader_check(ig->events, &dead) == 0 && dead > 0)
+        pt_logf(ig->log, PT_LOG_INFO, "cleared %d stale log reader slot(s)",
+                dead);
+}
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The "id" of an event map, for the ack, even when the event is invalid. */
+static struct ev_str event_id(const msgpack_object *o)
+{
+    struct ev_str id = {NULL, 0};
+    if (o->type != MSGPACK_OBJECT_MAP)
+        return id;
+    for (uint32_t i = 0; i < o->via.map.size; i++) {
+        const msgpack_object *k = &o->via.map.ptr[i].key;
+        const msgpack_object *v = &o->via.map.ptr[i].val;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == 2 &&
+            memcmp(k->via.str.ptr, "id", 2) == 0 &&
+            v->type == MSGPACK_OBJECT_STR && v->via.str.size > 0 &&
+            v->via.str.size <= EV_ID_MAX) {
+            id.ptr = v->via.str.ptr;
+            id.len = v->via.str.size;
+        }
+    }
+    return id;
+}
+
+/* Decode one request's events into slots; a request that is not an array
+ * of events is rejected whole. */
+static void take_request(struct pt_ingest *ig, struct ingest_req *g,
+                         size_t *nslots, size_t *nitems, int64_t max_at)
+{
+    g->first = *nslots;
+    g->count = 0;
+    g->error[0] = '\0';
+    const char *body = zmq_msg_data(&g->req.body);
+    size_t len = zmq_msg_size(&g->req.body);
+    struct ev_error err;
+    size_t off = 0;
+    if (g->req.nbody != 1) {
+        snprintf(g->error, sizeof g->error,
+                 "request: must be exactly one frame after the envelope, "
+                 "got %zu",
+                 g->req.nbody);
+        return;
+    }
+    if (len > PT_INGEST_FRAME_MAX) {
+        snprintf(g->error, sizeof g->error,
+                 "request: frame of %zu bytes exceeds the %d-byte limit", len,
+                 PT_INGEST_FRAME_MAX);
+        return;
+    }
+    if (ev_precheck(body, len, EV_DEPTH_MAX, &err) != 0) {
+        snprintf(g->error, sizeof g->error, "request: %s", err.msg);
+        return;
+    }
+    if (msgpack_unpack_next(&g->up, body, len, &off) !=
+        MSGPACK_UNPACK_SUCCESS) {
+        snprintf(g->error, sizeof g->error, "request: not msgpack");
+        return;
+    }
+    const msgpack_object *arr = &g->up.data;
+    if (arr->type != MSGPACK_OBJECT_ARRAY || arr->via.array.size == 0 ||
+        arr->via.array.size > PT_INGEST_EVENTS_MAX) {
+        snprintf(g->error, sizeof g->error,
+                 "request: must be an array of 1 to %d events",
+                 PT_INGEST_EVENTS_MAX);
+        return;
+    }
+    for (uint32_t i = 0; i < arr->via.array.size; i++) {
+        const msgpack_object *o = &arr->via.array.ptr[i];
+        struct slot *s = &ig->slots[*nslots + i];
+        s->id = event_id(o);
+        s->item = -1;
+        struct ev_event *ev = &ig->evs[*nitems];
+        if (ev_decode(o, max_at, ev, &err) != 0) {
+            memcpy(s->error, err.msg, sizeof s->error);
+            continue;
+        }
+        size_t before = ig->enc.size;
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &ig->enc, msgpack_sbuffer_write);
+        if (ev_encode(ev, &pk) != 0) {
+            ig->enc.size = before;
+            snprintf(s->error, sizeof s->error, "event: cannot encode");
+            continue;
+        }
+        struct st_item *it = &ig->items[*nitems];
+        memset(it, 0, sizeof *it);
+        it->ev = ev;
+        it->len = ig->enc.size - before;
+        it->publisher.ptr = publisher;
+        it->publisher.len = sizeof publisher - 1;
+        ig->enc_off[*nitems] = before;
+        s->item = (long)(*nitems)++;
+    }
+    g->count = arr->via.array.size;
+    *nslots += g->count;
+}
+
+static int lookup_unit(void *arg, struct ev_str code, struct ev_unit *out)
+{
+    int rc = st_view_unit(arg, code, out);
+    return rc == ST_NOTFOUND ? EV_ENOTFOUND : rc;
+}
+
+static int check_refs(void *arg, struct st_view *view, struct st_item *item)
+{
+    (void)arg;
+    struct ev_error err;
+    int rc = ev_check_refs(item->ev, lookup_unit, view, &err);
+    if (rc == EV_EINVAL)
+        memcpy(item->error, err.msg, sizeof item->error);
+    return rc;
+}
+
+static void pack_cstr(msgpack_packer *pk, const char *s)
+{
+    size_t n = strlen(s);
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+static void pack_ack(msgpack_packer *pk, struct ev_str id, const char *status,
+                     uint64_t seq, const char *error)
+{
+    msgpack_pack_map(pk, 3);
+    pack_cstr(pk, "id");
+    if (id.ptr == NULL)
+        msgpack_pack_nil(pk);
+    else {
+        msgpack_pack_str(pk, id.len);
+        msgpack_pack_str_body(pk, id.ptr, id.len);
+    }
+    pack_cstr(pk, "status");
+    pack_cstr(pk, status);
+    pack_cstr(pk, error != NULL ? "error" : "seq");
+    if (error != NULL)
+        pack_cstr(pk, error);
+    else
+        msgpack_pack_uint64(pk, seq);
+}
+
+static void reply(struct pt_ingest *ig, struct ingest_req *g,
+                  const char *storage_error)
+{
+    msgpack_sbuffer_clear(&ig->reply);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &ig->reply, msgpack_sbuffer_write);
+    if (g->error[0] != '\0') {
+        msgpack_pack_array(&pk, 1);
+        pack_ack(&pk, (struct ev_str){NULL, 0}, "rejected", 0, g->error);
+    } else {
+        msgpack_pack_array(&pk, g->count);
+        for (size_t i = g->first; i < g->first + g->count; i++) {
+            const struct slot *s = &ig->slots[i];
+            if (s->item < 0) {
+                pack_ack(&pk, s->id, "rejected", 0, s->error);
+                continue;
+            }
+            const struct st_item *it = &ig->items[s->item];
+            if (storage_error != NULL)
+                pack_ack(&pk, s->id, "rejected", 0, storage_error);
+            else if (it->status == ST_ITEM_OK)
+                pack_ack(&pk, s->id, "ok", it->seq, NULL);
+            else if (it->status == ST_ITEM_DUPLICATE)
+                pack_ack(&pk, s->id, "duplicate", it->seq, NULL);
+            else
+                pack_ack(&pk, s->id, "rejected", 0, it->error);
+        }
+    }
+    if (pt_wire_reply(ig->router, &g->req, ig->reply.data, ig->reply.size) !=
+        0)
+        pt_logf(ig->log, PT_LOG_WARN,
+                "ack not delivered (client gone?): %s",
+                zmq_strerror(zmq_errno()));
+}
+
+int pt_ingest_step(struct pt_ingest *ig, int timeout_ms)
+{
+    zmq_pollitem_t item = {ig->router, 0, ZMQ_POLLIN, 0};
+    int n = zmq_poll(&item, 1, timeout_ms);
+    if (n < 0)
+        return zmq_errno() == EINTR ? 0 : -1;
+    if (n == 0)
+        return 0;
+
+    int64_t received = now_us();
+    int64_t max_at = received / 1000000 + EV_AT_SLACK;
+    size_t nreqs = 0, nslots = 0, nitems = 0;
+    msgpack_sbuffer_clear(&ig->enc);
+    /* Drain what is queued: this is the group that shares one commit. */
+    while (nreqs < GROUP_REQUESTS_MAX && nitems < ig->cfg->batch_max) {
+        struct ingest_req *g = &ig->reqs[nreqs];
+        if (pt_wire_recv(ig->router, &g->req, ZMQ_DONTWAIT) != 0) {
+            if (errno == EPROTO) {
+                pt_logf(ig->log, PT_LOG_WARN,
+                        "dropped a request with a malformed envelope");
+                continue;
+            }
+            break;
+        }
+        take_request(ig, g, &nslots, &nitems, max_at);
+        nreqs++;
+    }
+    /* The encode buffer may have moved while it grew: point items at their
+     * bytes only now. */
+    for (size_t i = 0; i < nitems; i++)
+        ig->items[i].bytes = ig->enc.data + ig->enc_off[i];
+
+    const char *storage_error = NULL;
+    char storage_msg[EV_ERROR_MAX];
+    if (nitems > 0) {
+        int rc = st_log_append_batch(ig->events, received, ig->items, nitems,
+                                     check_refs, NULL);
+        if (rc != 0) {
+            /* Nothing of the group is stored: say so, never ack. */
+            snprintf(storage_msg, sizeof storage_msg,
+                     "storage: %s; not stored, send again later",
+                     st_strerror(rc));
+            storage_error = storage_msg;
+            pt_logf(ig->log, PT_LOG_ERROR,
+                    "commit of %zu events failed: %s", nitems,
+                    st_strerror(rc));
+        } else if (ig->notify_fd >= 0) {
+            /* A full pipe already holds a wake-up: nothing is lost. */
+            ssize_t w = write(ig->notify_fd, "", 1);
+            (void)w;
+        }
+    }
+    for (size_t i = 0; i < nreqs; i++) {
+        reply(ig, &ig->reqs[i], storage_error);
+        pt_wire_close(&ig->reqs[i].req);
+    }
+    return 0;
+}

@@ -1,0 +1,38 @@
+/*
+ * pt_ingest.h - the ingest side of povtrackd: a ROUTER socket that takes
+ * event batches, validates them, appends them to the log in group commits
+ * and acknowledges each event only once its commit is durable.
+ *
+ * Group commit: every request that arrived while the previous commit was
+ * syncing is drained into the next transaction (up to batch_max events), so
+ * one fsync covers many clients.
+ */
+#ifndef POVTRACK_PT_INGEST_H
+#define POVTRACK_PT_INGEST_H
+
+#include "pt_config.h"
+#include "pt_log.h"
+
+#define PT_INGEST_FRAME_MAX (4 << 20) /* bytes of one request */
+#define PT_INGEST_EVENTS_MAX 10000    /* events of one request */
+#define PT_PUBLISHER_UNAUTH "unauthenticated"
+
+struct pt_ingest;
+
+/* Open (creating) the log in <data_dir>/log and bind cfg->ingest. */
+int pt_ingest_open(const struct pt_config *cfg, const struct pt_log *log,
+                   struct pt_ingest **out, char *err, size_t errlen);
+void pt_ingest_close(struct pt_ingest *ig);
+
+/* Where to signal each commit (a pipe to the plugin host); -1 for none. */
+void pt_ingest_set_notify(struct pt_ingest *ig, int fd);
+
+/* Wait up to timeout_ms for requests, then process one group: validate,
+ * commit, acknowledge.  Returns 0 (also on timeout or EINTR), or -1 on a
+ * fatal error that was logged. */
+int pt_ingest_step(struct pt_ingest *ig, int timeout_ms);
+
+/* Clear reader slots of dead readers (after the plugin host died). */
+void pt_ingest_reader_check(struct pt_ingest *ig);
+
+#endif /* POVTRACK_PT_INGEST_H */

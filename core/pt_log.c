@@ -1,0 +1,56 @@
+#include "pt_log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+void pt_logf(const struct pt_log *log, enum pt_log_level level,
+             const char *fmt, ...)
+{
+    if (log != NULL && (int)level < log->level)
+        return;
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    struct tm tm;
+    gmtime_r(&tv.tv_sec, &tm);
+    char stamp[32];
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+
+    /* Format the whole line first and write it with one call, so lines
+     * from the two processes sharing stderr never interleave. */
+    char line[2048];
+    int n = snprintf(line, sizeof line, "%s.%03ldZ povtrackd[%ld] %s %s: ",
+                     stamp, (long)(tv.tv_usec / 1000), (long)getpid(),
+                     log != NULL && log->proc != NULL ? log->proc : "-",
+                     level_names[level]);
+    if (n < 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    va_end(ap);
+    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
+    if (len >= sizeof line - 1) {
+        /* Say so rather than cut silently. */
+        static const char cut[] = "...[truncated]";
+        len = sizeof line - 1 - sizeof cut;
+        memcpy(line + len, cut, sizeof cut - 1);
+        len += sizeof cut - 1;
+    }
+    line[len++] = '\n';
+    ssize_t w = write(STDERR_FILENO, line, len);
+    (void)w;
+}
+
+int pt_log_level_parse(const char *name)
+{
+    for (size_t i = 0; i < sizeof level_names / sizeof level_names[0]; i++)
+        if (strcmp(name, level_names[i]) == 0)
+            return (int)i;
+    return -1;
+}

@@ -1,0 +1,332 @@
+/*
+ * pt_main.c - povtrackd: option handling, signals, and the two processes.
+ *
+ * The process started by the operator is the ingest process; it re-executes
+ * itself with --plugin-host for the plugin host and supervises it.  The only
+ * mutable globals of povtrackd are the signal flags below.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pt_config.h"
+#include "pt_host.h"
+#include "pt_ingest.h"
+#include "pt_log.h"
+#include "pt_supervisor.h"
+
+static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t child_exited;
+static volatile sig_atomic_t hup_received;
+
+static void on_signal(int sig)
+{
+    if (sig == SIGCHLD)
+        child_exited = 1;
+    else if (sig == SIGHUP)
+        hup_received = 1;
+    else
+        stop_requested = 1;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: povtrackd [OPTION]...\n"
+            "Receive poverty-reduction events over ZeroMQ, keep them in a "
+            "durable log,\n"
+            "and compute indicators with plugins.\n"
+            "\n"
+            "  -d, --data-dir DIR    data directory (default %s)\n"
+            "  -c, --config FILE     INI configuration file (options given "
+            "here win)\n"
+            "      --ingest EP       ingest endpoint (default %s)\n"
+            "      --query EP        query endpoint (default %s)\n"
+            "      --alerts EP       alerts endpoint (default %s)\n"
+            "      --plugins LIST    plugins to load, e.g. \"poverty fund\" "
+            "(default \"%s\")\n"
+            "      --plugin-dir DIR  where plugin NAME.so files are "
+            "(default: ../lib/povtrack\n"
+            "                        next to this executable)\n"
+            "      --batch-max N     most events in one group commit "
+            "(default 10000)\n"
+            "      --log-level L     debug, info, warn or error (default "
+            "info)\n"
+            "  -h, --help            show this help and exit\n"
+            "  -V, --version         show the version and exit\n"
+            "\n"
+            "Signals: SIGTERM or SIGINT stop cleanly (the batch in progress "
+            "is committed\n"
+            "and acknowledged first).\n"
+            "Exit status: 0 after a clean stop, 1 on a start-up or fatal "
+            "error, 2 on a usage error.\n",
+            PT_DEFAULT_DATA_DIR, PT_DEFAULT_INGEST, PT_DEFAULT_QUERY,
+            PT_DEFAULT_ALERTS, PT_DEFAULT_PLUGINS);
+}
+
+enum {
+    OPT_INGEST = 256,
+    OPT_QUERY,
+    OPT_ALERTS,
+    OPT_PLUGINS,
+    OPT_PLUGIN_DIR,
+    OPT_BATCH_MAX,
+    OPT_LOG_LEVEL,
+    OPT_PLUGIN_HOST,
+    OPT_NOTIFY_FD
+};
+
+static const struct option options[] = {
+    {"data-dir", required_argument, NULL, 'd'},
+    {"config", required_argument, NULL, 'c'},
+    {"ingest", required_argument, NULL, OPT_INGEST},
+    {"query", required_argument, NULL, OPT_QUERY},
+    {"alerts", required_argument, NULL, OPT_ALERTS},
+    {"plugins", required_argument, NULL, OPT_PLUGINS},
+    {"plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR},
+    {"batch-max", required_argument, NULL, OPT_BATCH_MAX},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {"plugin-host", no_argument, NULL, OPT_PLUGIN_HOST},
+    {"notify-fd", required_argument, NULL, OPT_NOTIFY_FD},
+    {NULL, 0, NULL, 0},
+};
+
+struct run_mode {
+    int plugin_host;
+    int notify_fd;
+};
+
+static int set_string(char *dst, size_t cap, const char *value,
+                      const char *opt)
+{
+    if (strlen(value) >= cap) {
+        fprintf(stderr, "povtrackd: --%s: value too long\n", opt);
+        return -1;
+    }
+    strcpy(dst, value);
+    return 0;
+}
+
+/* Options are read twice: first for --config, --help and --version, then,
+ * over the file's settings, for everything else. */
+static int parse_args(int argc, char **argv, struct pt_config *cfg,
+                      struct run_mode *mode)
+{
+    char err[512];
+    int c;
+    opterr = 1;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "d:c:hV", options, NULL)) != -1) {
+        if (c == 'h') {
+            usage(stdout);
+            exit(0);
+        }
+        if (c == 'V') {
+            printf("povtrackd %s (wire protocol 1, plugin ABI 1)\n",
+                   POVTRACK_VERSION);
+            exit(0);
+        }
+        if (c == '?')
+            return 2;
+        if (c == 'c' && pt_config_load(cfg, optarg, err, sizeof err) != 0) {
+            fprintf(stderr, "povtrackd: %s\n", err);
+            return 1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "povtrackd: unexpected argument \"%s\"\n",
+                argv[optind]);
+        return 2;
+    }
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "d:c:hV", options, NULL)) != -1) {
+        int rc = 0;
+        char *end;
+        switch (c) {
+        case 'd':
+            rc = set_string(cfg->data_dir, sizeof cfg->data_dir, optarg,
+                            "data-dir");
+            break;
+        case OPT_INGEST:
+            rc = set_string(cfg->ingest, sizeof cfg->ingest, optarg,
+                            "ingest");
+            break;
+        case OPT_QUERY:
+            rc = set_string(cfg->query, sizeof cfg->query, optarg, "query");
+            break;
+        case OPT_ALERTS:
+            rc = set_string(cfg->alerts, sizeof cfg->alerts, optarg,
+                            "alerts");
+            break;
+        case OPT_PLUGIN_DIR:
+            rc = set_string(cfg->plugin_dir, sizeof cfg->plugin_dir, optarg,
+                            "plugin-dir");
+            break;
+        case OPT_PLUGINS:
+            if (pt_config_set_plugins(cfg, optarg, err, sizeof err) != 0) {
+                fprintf(stderr, "povtrackd: --%s\n", err);
+                rc = -1;
+            }
+            break;
+        case OPT_BATCH_MAX: {
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (*end != '\0' || v < 1 || v > 100000) {
+                fprintf(stderr, "povtrackd: --batch-max: must be an integer "
+                                "from 1 to 100000\n");
+                rc = -1;
+            }
+            cfg->batch_max = v;
+            break;
+        }
+        case OPT_LOG_LEVEL:
+            cfg->log_level = pt_log_level_parse(optarg);
+            if (cfg->log_level < 0) {
+                fprintf(stderr, "povtrackd: --log-level: must be debug, "
+                                "info, warn or error\n");
+                rc = -1;
+            }
+            break;
+        case OPT_PLUGIN_HOST:
+            mode->plugin_host = 1;
+            break;
+        case OPT_NOTIFY_FD:
+            mode->notify_fd = (int)strtol(optarg, &end, 10);
+            if (*end != '\0' || mode->notify_fd < 0)
+                rc = -1;
+            break;
+        default:
+            break;
+        }
+        if (rc != 0)
+            return 2;
+    }
+    if (pt_config_resolve(cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "povtrackd: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGCHLD, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static int run_plugin_host(const struct pt_config *cfg, int notify_fd)
+{
+    struct pt_log log = {cfg->log_level, "host"};
+    char err[512];
+    struct pt_host *h;
+    if (pt_host_open(cfg, &h, err, sizeof err) != 0) {
+        pt_logf(&log, PT_LOG_ERROR, "%s", err);
+        return 1;
+    }
+    int rc = pt_host_run(h, notify_fd, &stop_requested);
+    pt_host_close(h);
+    return rc == 0 ? 0 : 1;
+}
+
+static int run_ingest(const struct pt_config *cfg, int argc, char **argv)
+{
+    struct pt_log log = {cfg->log_level, "ingest"};
+    char err[512];
+
+    if (mkdir(cfg->data_dir, 0750) != 0 && errno != EEXIST) {
+        pt_logf(&log, PT_LOG_ERROR, "%s: cannot create: %s", cfg->data_dir,
+                strerror(errno));
+        return 1;
+    }
+    struct pt_ingest *ig;
+    if (pt_ingest_open(cfg, &log, &ig, err, sizeof err) != 0) {
+        pt_logf(&log, PT_LOG_ERROR, "%s", err);
+        return 1;
+    }
+    /* Load the plugins once here so that a bad plugin or config stops the
+     * daemon at start with its message, instead of a host restart loop. */
+    struct pt_host *probe;
+    if (pt_host_open(cfg, &probe, err, sizeof err) != 0) {
+        pt_logf(&log, PT_LOG_ERROR, "%s", err);
+        pt_ingest_close(ig);
+        return 1;
+    }
+    pt_host_close(probe);
+
+    struct pt_supervisor sup;
+    if (pt_supervisor_init(&sup, &log, argc, argv) != 0 ||
+        pt_supervisor_start(&sup) != 0) {
+        pt_logf(&log, PT_LOG_ERROR, "cannot start the plugin host");
+        pt_ingest_close(ig);
+        return 1;
+    }
+    pt_ingest_set_notify(ig, sup.notify_fd);
+    pt_logf(&log, PT_LOG_INFO, "povtrackd %s ready: data %s, ingest %s",
+            POVTRACK_VERSION, cfg->data_dir, cfg->ingest);
+
+    int rc = 0;
+    while (!stop_requested) {
+        if (pt_ingest_step(ig, 250) != 0) {
+            rc = 1;
+            break;
+        }
+        if (hup_received) {
+            hup_received = 0;
+            pt_logf(&log, PT_LOG_WARN,
+                    "SIGHUP: configuration reload is not supported yet; "
+                    "restart povtrackd to apply changes");
+        }
+        if (child_exited || sup.pid == 0) {
+            child_exited = 0;
+            int dead;
+            int fd = pt_supervisor_poll(&sup, &dead);
+            if (dead)
+                pt_ingest_reader_check(ig);
+            pt_ingest_set_notify(ig, fd);
+        }
+    }
+    pt_logf(&log, PT_LOG_INFO, "stopping");
+    pt_supervisor_stop(&sup, 10000);
+    pt_ingest_close(ig);
+    pt_logf(&log, PT_LOG_INFO, "stopped");
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct pt_config *cfg = malloc(sizeof *cfg);
+    if (cfg == NULL || pt_config_defaults(cfg) != 0) {
+        fprintf(stderr, "povtrackd: out of memory\n");
+        free(cfg);
+        return 1;
+    }
+    struct run_mode mode = {0, -1};
+    int rc = parse_args(argc, argv, cfg, &mode);
+    if (rc != 0) {
+        if (rc == 2)
+            fprintf(stderr, "Try 'povtrackd --help'.\n");
+        free(cfg);
+        return rc;
+    }
+    install_signals();
+    if (mode.plugin_host)
+        rc = run_plugin_host(cfg, mode.notify_fd);
+    else
+        rc = run_ingest(cfg, argc, argv);
+    free(cfg);
+    return rc;
+}

@@ -1,0 +1,224 @@
+#include "daemon.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int td_init(struct td *d)
+{
+    memset(d, 0, sizeof *d);
+    snprintf(d->dir, sizeof d->dir, "/tmp/povtrack-test-XXXXXX");
+    if (mkdtemp(d->dir) == NULL)
+        return -1;
+    snprintf(d->data_dir, sizeof d->data_dir, "%s/data", d->dir);
+    snprintf(d->ingest, sizeof d->ingest, "ipc://%s/ingest", d->dir);
+    snprintf(d->query, sizeof d->query, "ipc://%s/query", d->dir);
+    snprintf(d->alerts, sizeof d->alerts, "ipc://%s/alerts", d->dir);
+    d->zctx = zmq_ctx_new();
+    return d->zctx ? 0 : -1;
+}
+
+static void *dealer(struct td *d, const char *ep)
+{
+    void *s = zmq_socket(d->zctx, ZMQ_DEALER);
+    int zero = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    if (zmq_connect(s, ep) != 0) {
+        zmq_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+static void close_socks(struct td *d)
+{
+    if (d->ingest_sock)
+        zmq_close(d->ingest_sock);
+    if (d->query_sock)
+        zmq_close(d->query_sock);
+    d->ingest_sock = d->query_sock = NULL;
+}
+
+int td_start(struct td *d, const char *const *extra)
+{
+    const char *argv[32] = {POVTRACK_BIN_DIR "/povtrackd",
+                            "--data-dir", d->data_dir,
+                            "--ingest", d->ingest,
+                            "--query", d->query,
+                            "--alerts", d->alerts,
+                            "--plugin-dir", POVTRACK_PLUGIN_DIR,
+                            "--log-level", "warn"};
+    size_t n = 13;
+    for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 31; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    d->pid = pid;
+    close_socks(d);
+    d->ingest_sock = dealer(d, d->ingest);
+    d->query_sock = dealer(d, d->query);
+    if (d->ingest_sock == NULL || d->query_sock == NULL)
+        return -1;
+    return td_wait_ping(d, 20000);
+}
+
+int td_stop(struct td *d)
+{
+    if (d->pid <= 0)
+        return -1;
+    kill(d->pid, SIGTERM);
+    int status;
+    int64_t deadline = mono_ms() + 20000;
+    pid_t r;
+    while ((r = waitpid(d->pid, &status, WNOHANG)) == 0 &&
+           mono_ms() < deadline) {
+        /* Bounded wait for the process to be reaped. */
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (r == 0) {
+        kill(d->pid, SIGKILL);
+        waitpid(d->pid, &status, 0);
+        d->pid = 0;
+        return -1;
+    }
+    d->pid = 0;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+void td_destroy(struct td *d)
+{
+    if (d->pid > 0)
+        td_stop(d);
+    close_socks(d);
+    if (d->zctx)
+        zmq_ctx_term(d->zctx);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d->dir);
+    if (d->dir[0] != '\0' && system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", d->dir);
+}
+
+pid_t td_host_pid(const struct td *d)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/task/%ld/children", (long)d->pid,
+             (long)d->pid);
+    FILE *f = fopen(path, "r");
+    long pid = 0;
+    if (f != NULL) {
+        if (fscanf(f, "%ld", &pid) != 1)
+            pid = 0;
+        fclose(f);
+    }
+    return (pid_t)pid;
+}
+
+/* DEALER request/reply with an empty delimiter, as REQ would send. */
+static int roundtrip(void **sock, struct td *d, const char *ep,
+                     const void *buf, size_t len, msgpack_unpacked *up,
+                     int timeout_ms)
+{
+    if (zmq_send(*sock, "", 0, ZMQ_SNDMORE) < 0 ||
+        zmq_send(*sock, buf, len, 0) < 0)
+        return -1;
+    zmq_pollitem_t it = {*sock, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&it, 1, timeout_ms) <= 0) {
+        /* Lazy Pirate: a socket that timed out may still get the late
+         * reply; replace it so the next request cannot read that. */
+        zmq_close(*sock);
+        *sock = dealer(d, ep);
+        return -1;
+    }
+    zmq_msg_t delim, body;
+    zmq_msg_init(&delim);
+    zmq_msg_init(&body);
+    int rc = -1;
+    if (zmq_msg_recv(&delim, *sock, 0) >= 0 && zmq_msg_more(&delim) &&
+        zmq_msg_recv(&body, *sock, 0) >= 0) {
+        size_t off = 0;
+        if (msgpack_unpack_next(up, zmq_msg_data(&body), zmq_msg_size(&body),
+                                &off) == MSGPACK_UNPACK_SUCCESS)
+            rc = 0;
+    }
+    zmq_msg_close(&delim);
+    zmq_msg_close(&body);
+    return rc;
+}
+
+int td_ingest_raw(struct td *d, const void *buf, size_t len,
+                  msgpack_unpacked *up, int timeout_ms)
+{
+    return roundtrip(&d->ingest_sock, d, d->ingest, buf, len, up,
+                     timeout_ms);
+}
+
+int td_request_raw(struct td *d, const void *buf, size_t len,
+                   msgpack_unpacked *up, int timeout_ms)
+{
+    return roundtrip(&d->query_sock, d, d->query, buf, len, up, timeout_ms);
+}
+
+int td_wait_ping(struct td *d, int timeout_ms)
+{
+    static const unsigned char ping[] = {0x81, 0xa2, 'o', 'p', 0xa4,
+                                         'p',  'i',  'n', 'g'};
+    int64_t deadline = mono_ms() + timeout_ms;
+    while (mono_ms() < deadline) {
+        if (d->pid > 0 && waitpid(d->pid, NULL, WNOHANG) == d->pid) {
+            d->pid = 0;
+            return -1; /* died during start-up */
+        }
+        msgpack_unpacked up;
+        msgpack_unpacked_init(&up);
+        int rc = td_request_raw(d, ping, sizeof ping, &up, 500);
+        int ok = rc == 0 && td_get(&up.data, "ok") != NULL &&
+                 td_get(&up.data, "ok")->type == MSGPACK_OBJECT_BOOLEAN &&
+                 td_get(&up.data, "ok")->via.boolean;
+        msgpack_unpacked_destroy(&up);
+        if (ok)
+            return 0;
+    }
+    return -1;
+}
+
+const msgpack_object *td_get(const msgpack_object *map, const char *key)
+{
+    if (map->type != MSGPACK_OBJECT_MAP)
+        return NULL;
+    size_t n = strlen(key);
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object *k = &map->via.map.ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
+            memcmp(k->via.str.ptr, key, n) == 0)
+            return &map->via.map.ptr[i].val;
+    }
+    return NULL;
+}
+
+int td_str_eq(const msgpack_object *o, const char *s)
+{
+    return o != NULL && o->type == MSGPACK_OBJECT_STR &&
+           o->via.str.size == strlen(s) &&
+           memcmp(o->via.str.ptr, s, o->via.str.size) == 0;
+}

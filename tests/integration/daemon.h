@@ -1,0 +1,52 @@
+/*
+ * daemon.h - start the real povtrackd for a test and talk to it over its
+ * real sockets (ipc:// endpoints inside a fresh temporary directory).
+ *
+ * Every wait is a handshake with a bounded timeout (a ping answered, an ack
+ * received, a process reaped), never a sleep.
+ */
+#ifndef POVTRACK_TEST_DAEMON_H
+#define POVTRACK_TEST_DAEMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <msgpack.h>
+
+struct td {
+    char dir[256];      /* temporary directory, removed by td_destroy */
+    char data_dir[300];
+    char ingest[320], query[320], alerts[320];
+    pid_t pid;
+    void *zctx;
+    void *ingest_sock; /* DEALER */
+    void *query_sock;  /* DEALER */
+};
+
+/* Create the directory and endpoints; does not start the daemon. */
+int td_init(struct td *d);
+/* Start povtrackd with extra arguments (NULL-terminated, may be NULL) and
+ * wait until its plugin host answers a ping. */
+int td_start(struct td *d, const char *const *extra);
+/* SIGTERM and wait for exit; returns the exit status (or -1). */
+int td_stop(struct td *d);
+void td_destroy(struct td *d);
+
+/* pid of the plugin host (the daemon's child), 0 if none. */
+pid_t td_host_pid(const struct td *d);
+
+/* Send raw bytes as one ingest request; the reply is unpacked into up. */
+int td_ingest_raw(struct td *d, const void *buf, size_t len,
+                  msgpack_unpacked *up, int timeout_ms);
+/* Send one query-endpoint request map given as raw msgpack. */
+int td_request_raw(struct td *d, const void *buf, size_t len,
+                   msgpack_unpacked *up, int timeout_ms);
+/* Wait for a ping answer (re-creating the socket after each timeout). */
+int td_wait_ping(struct td *d, int timeout_ms);
+
+/* Helpers on unpacked replies. */
+const msgpack_object *td_get(const msgpack_object *map, const char *key);
+int td_str_eq(const msgpack_object *o, const char *s);
+
+#endif

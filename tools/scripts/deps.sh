@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages povtrack needs, only those missing.
+# Sourced by demo.sh and test.sh; safe to run on its own.
+set -euo pipefail
+
+POVTRACK_PACKAGES=(
+  build-essential cmake pkg-config
+  libzmq3-dev libmsgpack-dev liblmdb-dev libjansson-dev libinih-dev libcsv-dev
+  libcmocka-dev clang-format lmdb-utils
+)
+
+missing=()
+for p in "${POVTRACK_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+    || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "povtrack: installing missing packages: ${missing[*]}" >&2
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite: install what is missing, build twice (release with
+# -Werror, and ASan+UBSan), check formatting, run every test under ctest
+# on the sanitizer build.  Exit status is ctest's.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+bash tools/scripts/deps.sh
+
+jobs=$(nproc 2>/dev/null || echo 2)
+
+echo "== formatting (clang-format, .clang-format)"
+files=$(git ls-files '*.c' '*.h' 2>/dev/null || find core events storage plugins tools tests -name '*.[ch]')
+clang-format --dry-run -Werror $files
+
+echo "== release build (build/)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$jobs"
+
+echo "== sanitizer build (build-asan/)"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPOVTRACK_SANITIZE=ON >/dev/null
+cmake --build build-asan -j"$jobs"
+
+echo "== tests (ctest on the ASan+UBSan build)"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+cd build-asan
+ctest --output-on-failure --timeout 600 -j"$jobs"
