@@ -21,6 +21,19 @@
  * st_log_append_batch() returns 0, every item it marked ST_ITEM_OK is
  * durable.  On MDB_MAP_FULL the batch is aborted, the map grown and the whole
  * batch retried; callers never see it.
+ *
+ * Threads and handles: a struct st_log and the readers begun on it are used
+ * by one thread at a time.  Open a log directory at most once per process
+ * (LMDB's rule: a second MDB_env on the same files in one process breaks
+ * its fcntl locks); share the handle instead.
+ *
+ * Map size: growing the map remaps the file, which would invalidate what a
+ * live snapshot of the same handle points at.  So the writer grows only
+ * while no st_reader of its handle is live (begun or renewed, and not yet
+ * reset or ended); otherwise the batch fails with MDB_MAP_FULL.  Likewise a
+ * reader handle adopts the writer's larger map (MDB_MAP_RESIZED) at
+ * st_reader_begin / st_reader_renew only while none of its other readers is
+ * live, and returns MDB_MAP_RESIZED otherwise.  Keep snapshots short.
  */
 #ifndef POVTRACK_ST_LOG_H
 #define POVTRACK_ST_LOG_H
@@ -32,12 +45,14 @@
 
 #define ST_PUBLISHER_MAX 255
 #define ST_FORMAT "povtrack-log-1"
+/* Map size a new log starts with (bytes); the file itself grows with use. */
+#define ST_DEFAULT_MAP_SIZE ((size_t)64 << 20)
 
 /* Return codes: 0 success, ST_* below, or an LMDB error code (see
  * st_strerror for either). */
 enum st_rc {
     ST_OK = 0,
-    ST_END = -30000,     /* iteration reached the end of the log */
+    ST_END = -30000, /* iteration reached the end of the log */
     ST_NOTFOUND = -30001,
     ST_EFORMAT = -30002, /* the environment is not a povtrack log or a record
                             is corrupt */
@@ -54,13 +69,23 @@ enum st_open_flags {
 };
 
 /* Open (creating when writable and absent) the log in directory dir.
- * On failure *err gets a message naming the directory and cause. */
-int st_log_open(const char *dir, unsigned flags, struct st_log **out,
-                char *err, size_t errlen);
+ * On failure *err gets a message naming the directory and cause.
+ * A writer creates dir itself (not its parents) when missing, and creates a
+ * new log only in a directory that is empty (but for a stale lock.mdb).
+ * ST_EFORMAT: dir holds something that is not a povtrack log of this
+ * format. */
+int st_log_open(const char *dir, unsigned flags, struct st_log **out, char *err,
+                size_t errlen);
+/* The same, with the map size of a writer: a new log starts with
+ * initial_map_size bytes (rounded up to whole pages), an existing one is
+ * grown to it if smaller.  0 means ST_DEFAULT_MAP_SIZE; ignored by readers,
+ * which always map what the writer set. */
+int st_log_open_sized(const char *dir, unsigned flags, size_t initial_map_size,
+                      struct st_log **out, char *err, size_t errlen);
 void st_log_close(struct st_log *log);
 
-/* Clear reader slots left by dead processes (call at start, and in the
- * writer after a reader process died). */
+/* Clear reader slots left by dead processes (st_log_open does it once; call
+ * it in the writer after a reader process died).  dead may be NULL. */
 int st_log_reader_check(struct st_log *log, int *dead);
 
 /* Current map size in bytes (it grows on demand). */
@@ -88,14 +113,18 @@ struct st_item {
 };
 
 /* Read-only view of the log's state inside the batch's transaction: what
- * earlier items of the same batch wrote is visible. */
+ * earlier items of the same batch wrote is visible.  Valid only during the
+ * check() call it is passed to.  st_view_unit returns 0, ST_NOTFOUND,
+ * ST_EFORMAT or an LMDB error; out->code is the code argument, the other
+ * strings point into the map. */
 struct st_view;
-int st_view_unit(struct st_view *view, struct ev_str code,
-                 struct ev_unit *out);
+int st_view_unit(struct st_view *view, struct ev_str code, struct ev_unit *out);
 
 /* Called for each item that is not a duplicate, before it is appended; a
  * non-zero return other than EV_EINVAL fails the whole batch.  Returning
- * EV_EINVAL with item->error set rejects that item alone. */
+ * EV_EINVAL with item->error set rejects that item alone.  It may run more
+ * than once for an item (a batch retried after growing the map), so it
+ * must only look, not act. */
 typedef int (*st_check_fn)(void *arg, struct st_view *view,
                            struct st_item *item);
 
@@ -107,7 +136,10 @@ typedef int (*st_check_fn)(void *arg, struct st_view *view,
  * runs and, if it passes, the record is appended (and a unit.defined event
  * updates "units").  received is unix microseconds.  Returns 0 once the
  * transaction is durably committed; on error nothing of the batch is stored
- * and every item's status is meaningless.
+ * and every item's status is meaningless.  n == 0 is a no-op.  ST_EINVAL
+ * (nothing stored) for a read-only log or an item breaking the contract:
+ * ev, bytes or id missing, len 0, unit.defined without unit code or valid
+ * level.  A publisher longer than ST_PUBLISHER_MAX rejects that item.
  */
 int st_log_append_batch(struct st_log *log, int64_t received,
                         struct st_item *items, size_t n, st_check_fn check,
@@ -124,23 +156,41 @@ struct st_record {
 };
 
 /* A read snapshot.  Records and units it returns point into the map and
- * stay valid until st_reader_end() or st_reader_renew(). */
+ * stay valid until st_reader_end(), st_reader_renew() or st_reader_reset().
+ * End every reader before st_log_close().  After a failed st_reader_renew
+ * the reader holds no snapshot: renew it again or end it (other calls
+ * return ST_EINVAL). */
 struct st_reader;
 int st_reader_begin(struct st_log *log, struct st_reader **out);
 /* Drop the snapshot and take a fresh one (cheap; keeps the handle). */
 int st_reader_renew(struct st_reader *r);
+/* Drop the snapshot now, keeping the handle for a later st_reader_renew:
+ * between batches of reading, so that old pages can be reused and the map
+ * can grow.  Calls other than renew and end return ST_EINVAL until then. */
+void st_reader_reset(struct st_reader *r);
 void st_reader_end(struct st_reader *r);
 
-/* Last sequence in the snapshot (0 for an empty log). */
+/* Last sequence in the snapshot (0 for an empty log); it is also the
+ * number of events, as there are no gaps. */
 int st_reader_last_seq(struct st_reader *r, uint64_t *seq);
-/* Number of events (equals the last sequence: there are no gaps). */
+/* Record seq, or ST_NOTFOUND. */
 int st_reader_get(struct st_reader *r, uint64_t seq, struct st_record *out);
+/* Sequence of the event with this id, or ST_NOTFOUND. */
 int st_reader_find_id(struct st_reader *r, struct ev_str id, uint64_t *seq);
+/* The unit registry, or ST_NOTFOUND; out->code is the code argument. */
 int st_reader_unit(struct st_reader *r, struct ev_str code,
                    struct ev_unit *out);
 
+/* Call fn for every defined unit, in code order; stops at and returns
+ * fn's first non-zero value.  The unit's strings point into the map. */
+typedef int (*st_unit_fn)(void *arg, const struct ev_unit *unit);
+int st_reader_units(struct st_reader *r, st_unit_fn fn, void *arg);
+
 /* Iterate records with seq >= from: st_reader_seek then st_reader_next
- * until ST_END. */
+ * until ST_END (without a seek, iteration starts at 1).  The position
+ * survives st_reader_renew: after ST_END, renew and call next again to get
+ * what was appended since.  st_reader_last_seq moves the cursor, but next
+ * still continues where it was. */
 int st_reader_seek(struct st_reader *r, uint64_t from);
 int st_reader_next(struct st_reader *r, struct st_record *out);
 

@@ -1,0 +1,348 @@
+/*
+ * st_append.c - the write side: one batch, one transaction, one commit.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "st_internal.h"
+
+int st_view_unit(struct st_view *view, struct ev_str code, struct ev_unit *out)
+{
+    if (view == NULL || view->txn == NULL || out == NULL)
+        return ST_EINVAL;
+    return st_unit_get(view->txn, view->log->units, code, out);
+}
+
+/* Bytes of a msgpack str header for len (the shortest form, as msgpack-c's
+ * packer writes it). */
+static size_t str_hdr_len(uint32_t len)
+{
+    if (len < 32)
+        return 1;
+    if (len <= 0xff)
+        return 2;
+    if (len <= 0xffff)
+        return 3;
+    return 5;
+}
+
+static unsigned char *put_str(unsigned char *p, const char *s, uint32_t len)
+{
+    if (len < 32) {
+        *p++ = (unsigned char)(0xa0u | len);
+    } else if (len <= 0xff) {
+        *p++ = 0xd9;
+        *p++ = (unsigned char)len;
+    } else if (len <= 0xffff) {
+        *p++ = 0xda;
+        *p++ = (unsigned char)(len >> 8);
+        *p++ = (unsigned char)len;
+    } else {
+        *p++ = 0xdb;
+        *p++ = (unsigned char)(len >> 24);
+        *p++ = (unsigned char)(len >> 16);
+        *p++ = (unsigned char)(len >> 8);
+        *p++ = (unsigned char)len;
+    }
+    if (len != 0)
+        memcpy(p, s, len);
+    return p + len;
+}
+
+/* units[code] = [name, parent|nil, level], written straight into the space
+ * LMDB reserves (the value is small and fully determined here). */
+static int put_unit(const struct st_log *log, MDB_txn *txn,
+                    const struct ev_event *ev)
+{
+    const char *level = st_level_name(ev->data.level);
+    uint32_t level_len = (uint32_t)strlen(level);
+    const struct ev_str *name = &ev->data.name, *parent = &ev->data.parent;
+    MDB_val k = {ev->unit.len, (void *)ev->unit.ptr};
+    MDB_val v;
+    unsigned char *p;
+    int rc;
+
+    v.mv_size = 1 + str_hdr_len(name->len) + name->len +
+                (parent->ptr ? str_hdr_len(parent->len) + parent->len : 1) +
+                str_hdr_len(level_len) + level_len;
+    v.mv_data = NULL;
+    rc = mdb_put(txn, log->units, &k, &v, MDB_RESERVE);
+    if (rc != 0)
+        return rc;
+    p = v.mv_data;
+    *p++ = 0x93; /* fixarray of 3 */
+    p = put_str(p, name->ptr, name->len);
+    if (parent->ptr != NULL)
+        p = put_str(p, parent->ptr, parent->len);
+    else
+        *p++ = 0xc0; /* nil: a province */
+    put_str(p, level, level_len);
+    return 0;
+}
+
+/* Reject the batch before touching LMDB if an item breaks the calling
+ * contract (the daemon hands over decoded, valid events; anything else is a
+ * bug, not a publisher's mistake). */
+static int check_items(const struct st_log *log, const struct st_item *items,
+                       size_t n)
+{
+    size_t maxkey = (size_t)mdb_env_get_maxkeysize(log->env);
+
+    if (items == NULL)
+        return ST_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        const struct st_item *it = &items[i];
+        const struct ev_event *ev = it->ev;
+
+        if (ev == NULL || it->bytes == NULL || it->len == 0 ||
+            it->len > SIZE_MAX - ST_REC_HDR - ST_PUBLISHER_MAX)
+            return ST_EINVAL;
+        if (ev->id.ptr == NULL || ev->id.len == 0 || ev->id.len > maxkey)
+            return ST_EINVAL;
+        if (it->publisher.ptr == NULL && it->publisher.len != 0)
+            return ST_EINVAL;
+        if (ev->type == EV_UNIT_DEFINED &&
+            (ev->unit.ptr == NULL || ev->unit.len == 0 ||
+             ev->unit.len > maxkey ||
+             (ev->data.name.ptr == NULL && ev->data.name.len != 0) ||
+             st_level_name(ev->data.level) == NULL))
+            return ST_EINVAL;
+    }
+    return 0;
+}
+
+static void reject(struct st_item *it, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void reject(struct st_item *it, const char *fmt, ...)
+{
+    va_list ap;
+
+    it->status = ST_ITEM_REJECTED;
+    va_start(ap, fmt);
+    vsnprintf(it->error, sizeof(it->error), fmt, ap);
+    va_end(ap);
+}
+
+/*
+ * One item inside the batch's transaction.  Returns 0 when the item got a
+ * status (OK, DUPLICATE or REJECTED) and an error that fails the batch
+ * otherwise; *from_check tells a check() failure apart from LMDB's own (only
+ * LMDB's MDB_MAP_FULL means "grow and retry").
+ */
+static int append_item(struct st_log *log, MDB_txn *txn, struct st_view *view,
+                       int64_t received, struct st_item *it, uint64_t *next,
+                       st_check_fn check, void *arg, int *from_check)
+{
+    const struct ev_event *ev = it->ev;
+    unsigned char kb[8], sb[8];
+    MDB_val idk = {ev->id.len, (void *)ev->id.ptr};
+    MDB_val k = {sizeof(kb), kb}, v;
+    int rc;
+
+    /* The ids lookup sees what earlier items of this batch put. */
+    rc = mdb_get(txn, log->ids, &idk, &v);
+    if (rc == 0) {
+        struct st_record rec;
+        uint64_t seq;
+
+        if (v.mv_size != 8)
+            return ST_EFORMAT;
+        seq = st_get_u64be(v.mv_data);
+        st_put_u64be(kb, seq);
+        rc = mdb_get(txn, log->events, &k, &v);
+        if (rc == MDB_NOTFOUND)
+            return ST_EFORMAT; /* "ids" points at no record */
+        if (rc != 0)
+            return rc;
+        rc = st_record_parse(seq, v.mv_data, v.mv_size, &rec);
+        if (rc != 0)
+            return rc;
+        if (rec.event_len == it->len &&
+            memcmp(rec.event, it->bytes, it->len) == 0) {
+            it->status = ST_ITEM_DUPLICATE;
+            it->seq = seq;
+        } else {
+            reject(it,
+                   "id: reused with different content (first stored at seq "
+                   "%" PRIu64 ")",
+                   seq);
+        }
+        return 0;
+    }
+    if (rc != MDB_NOTFOUND)
+        return rc;
+
+    if (it->publisher.len > ST_PUBLISHER_MAX) {
+        reject(it, "publisher: longer than %d bytes", ST_PUBLISHER_MAX);
+        return 0;
+    }
+    if (check != NULL) {
+        rc = check(arg, view, it);
+        if (rc == EV_EINVAL) {
+            it->status = ST_ITEM_REJECTED;
+            it->error[sizeof(it->error) - 1] = '\0';
+            if (it->error[0] == '\0')
+                snprintf(it->error, sizeof(it->error), "rejected");
+            return 0;
+        }
+        if (rc != 0) {
+            *from_check = 1;
+            return rc;
+        }
+        /* A passing check leaves no message behind. */
+        it->error[0] = '\0';
+    }
+
+    if (*next == 0)
+        return ST_EFORMAT; /* the sequence wrapped: cannot happen honestly */
+    st_put_u64be(kb, *next);
+    v.mv_size = ST_REC_HDR + it->publisher.len + it->len;
+    v.mv_data = NULL;
+    rc = mdb_put(txn, log->events, &k, &v, MDB_APPEND | MDB_RESERVE);
+    if (rc != 0)
+        return rc;
+    {
+        unsigned char *p = v.mv_data;
+        uint64_t r;
+
+        /* Two's complement big-endian, whatever the sign. */
+        memcpy(&r, &received, sizeof(r));
+        st_put_u64be(p, r);
+        p[8] = (unsigned char)it->publisher.len;
+        if (it->publisher.len != 0)
+            memcpy(p + ST_REC_HDR, it->publisher.ptr, it->publisher.len);
+        memcpy(p + ST_REC_HDR + it->publisher.len, it->bytes, it->len);
+    }
+
+    st_put_u64be(sb, *next);
+    v.mv_size = sizeof(sb);
+    v.mv_data = sb;
+    rc = mdb_put(txn, log->ids, &idk, &v, MDB_NOOVERWRITE);
+    if (rc != 0)
+        return rc;
+    if (ev->type == EV_UNIT_DEFINED) {
+        rc = put_unit(log, txn, ev);
+        if (rc != 0)
+            return rc;
+    }
+    it->status = ST_ITEM_OK;
+    it->seq = (*next)++;
+    return 0;
+}
+
+/* One attempt at the whole batch.  Sets *map_full when LMDB ran out of map
+ * (as opposed to a check() returning that code). */
+static int append_once(struct st_log *log, int64_t received,
+                       struct st_item *items, size_t n, st_check_fn check,
+                       void *arg, int *map_full)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    struct st_view view;
+    uint64_t next = 1;
+    int from_check = 0;
+    int rc;
+
+    *map_full = 0;
+    rc = mdb_txn_begin(log->env, NULL, 0, &txn);
+    if (rc != 0)
+        return rc;
+
+    /* next = last key + 1: sequences are gapless, so this is also the
+     * number of events plus one. */
+    rc = mdb_cursor_open(txn, log->events, &cur);
+    if (rc != 0)
+        goto fail;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    mdb_cursor_close(cur);
+    if (rc == 0) {
+        if (k.mv_size != 8) {
+            rc = ST_EFORMAT;
+            goto fail;
+        }
+        next = st_get_u64be(k.mv_data) + 1;
+    } else if (rc != MDB_NOTFOUND) {
+        goto fail;
+    }
+
+    view.txn = txn;
+    view.log = log;
+    for (size_t i = 0; i < n; i++) {
+        rc = append_item(log, txn, &view, received, &items[i], &next, check,
+                         arg, &from_check);
+        if (rc != 0)
+            goto fail;
+    }
+
+    /* The commit frees txn whether it succeeds or not.  It can itself run
+     * out of map (saving the free list allocates pages). */
+    rc = mdb_txn_commit(txn);
+    *map_full = rc == MDB_MAP_FULL;
+    return rc;
+
+fail:
+    *map_full = rc == MDB_MAP_FULL && !from_check;
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+/*
+ * Double the map.  Only with no live read snapshot in this process: the
+ * remap would leave their pointers dangling, so then the batch fails with
+ * MDB_MAP_FULL instead.  A failed remap leaves LMDB without a map; the log
+ * is marked broken so nothing touches it again.
+ */
+static int grow_map(struct st_log *log)
+{
+    MDB_envinfo info;
+    int rc;
+
+    if (log->live_snapshots != 0)
+        return MDB_MAP_FULL;
+    rc = mdb_env_info(log->env, &info);
+    if (rc != 0)
+        return rc;
+    if (info.me_mapsize > SIZE_MAX / 2)
+        return MDB_MAP_FULL;
+    rc = mdb_env_set_mapsize(log->env, info.me_mapsize * 2);
+    if (rc != 0)
+        log->broken = rc;
+    return rc;
+}
+
+int st_log_append_batch(struct st_log *log, int64_t received,
+                        struct st_item *items, size_t n, st_check_fn check,
+                        void *arg)
+{
+    int rc, map_full;
+
+    if (log == NULL || log->readonly)
+        return ST_EINVAL;
+    if (log->broken)
+        return log->broken;
+    if (n == 0)
+        return 0;
+    rc = check_items(log, items, n);
+    if (rc != 0)
+        return rc;
+
+    for (;;) {
+        /* Every attempt starts from scratch: a retried batch must not see
+         * the statuses of the attempt that ran out of map. */
+        for (size_t i = 0; i < n; i++) {
+            items[i].status = ST_ITEM_PENDING;
+            items[i].seq = 0;
+            items[i].error[0] = '\0';
+        }
+        rc = append_once(log, received, items, n, check, arg, &map_full);
+        if (rc == 0 || !map_full)
+            return rc;
+        rc = grow_map(log);
+        if (rc != 0)
+            return rc;
+    }
+}

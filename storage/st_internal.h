@@ -1,0 +1,62 @@
+/*
+ * st_internal.h - what the storage module's .c files share.  Not installed,
+ * not included outside storage/.
+ */
+#ifndef POVTRACK_ST_INTERNAL_H
+#define POVTRACK_ST_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lmdb.h>
+
+#include "st_log.h"
+
+/* Bytes of a record before the publisher: received (8) and the publisher
+ * length (1). */
+#define ST_REC_HDR 9
+
+struct st_log {
+    MDB_env *env;
+    MDB_dbi events;
+    MDB_dbi ids;
+    MDB_dbi units;
+    MDB_dbi meta;
+    int readonly;
+    /* Read snapshots of this handle that are live (begun or renewed, not yet
+     * reset or ended).  mdb_env_set_mapsize() unmaps and remaps the file, so
+     * it may only run while this is zero: every pointer a live snapshot has
+     * handed out would dangle. */
+    size_t live_snapshots;
+    /* Set when a remap failed: LMDB leaves the environment without a map,
+     * so every later call must fail instead of touching it. */
+    int broken;
+};
+
+struct st_view {
+    MDB_txn *txn;
+    const struct st_log *log;
+};
+
+/* u64 <-> 8 bytes big-endian: keys of "events" sort in sequence order with
+ * LMDB's default memcmp comparison. */
+void st_put_u64be(unsigned char *p, uint64_t v);
+uint64_t st_get_u64be(const unsigned char *p);
+
+/* Read units[code] inside txn and parse it into out (code is copied from the
+ * argument; name and parent point into the map). */
+int st_unit_get(MDB_txn *txn, MDB_dbi units, struct ev_str code,
+                struct ev_unit *out);
+
+/* Begin a read transaction on log, adopting a map grown by another process
+ * (MDB_MAP_RESIZED) when that is safe. */
+int st_txn_begin_read(struct st_log *log, MDB_txn **txn);
+/* Remap at the size the environment records; tries counts earlier attempts
+ * (the caller gives up after a few). */
+int st_adopt_map_size(struct st_log *log, int tries);
+
+/* Level names as stored in "units" (a private table so that the stored form
+ * does not depend on another module's implementation). */
+const char *st_level_name(enum ev_level level);
+
+#endif /* POVTRACK_ST_INTERNAL_H */

@@ -1,0 +1,520 @@
+/*
+ * st_log.c - opening and closing the log environment, error strings and the
+ * small helpers the other storage files share.
+ *
+ * Appending is in st_append.c, reading in st_read.c.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "st_internal.h"
+
+/* events, ids, units, meta. */
+#define ST_MAX_DBS 4
+
+/* Files and the directory are created group-accessible and left to the
+ * umask: a reader process opens lock.mdb read-write (its reader slot lives
+ * there), so a reader running under another user of the group needs write
+ * access to it.  Narrowing this is the administrator's umask. */
+#define ST_FILE_MODE 0660
+#define ST_DIR_MODE 0770
+
+const char *st_strerror(int rc)
+{
+    switch (rc) {
+    case ST_OK:
+        return "success";
+    case ST_END:
+        return "end of the log";
+    case ST_NOTFOUND:
+        return "not found";
+    case ST_EFORMAT:
+        return "not a povtrack log, or a corrupt record";
+    case ST_ENOMEM:
+        return "out of memory";
+    case ST_EINVAL:
+        return "invalid argument";
+    default:
+        /* mdb_strerror covers LMDB's codes and falls back to strerror() for
+         * errno values. */
+        return mdb_strerror(rc);
+    }
+}
+
+void st_put_u64be(unsigned char *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (unsigned char)(v & 0xffu);
+        v >>= 8;
+    }
+}
+
+uint64_t st_get_u64be(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+const char *st_level_name(enum ev_level level)
+{
+    switch (level) {
+    case EV_LEVEL_CENTRAL:
+        return "central";
+    case EV_LEVEL_PROVINCE:
+        return "province";
+    case EV_LEVEL_DISTRICT:
+        return "district";
+    case EV_LEVEL_COMMUNE:
+        return "commune";
+    case EV_LEVEL_NONE:
+        break;
+    }
+    return NULL;
+}
+
+/* printf into the caller's error buffer, which may be absent. */
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* Copy what a foreign "format" value says into buf, printable ASCII only and
+ * bounded, so that the message stays readable whatever the file holds. */
+static void printable(char *buf, size_t buflen, const void *p, size_t len)
+{
+    const unsigned char *s = p;
+    size_t o = 0;
+
+    for (size_t i = 0; i < len && o + 1 < buflen; i++)
+        buf[o++] = (s[i] >= 0x20 && s[i] < 0x7f) ? (char)s[i] : '?';
+    buf[o] = '\0';
+}
+
+/*
+ * Make sure dir can hold a log before LMDB creates anything in it.  *fresh
+ * is set when there is no data.mdb yet (a writer will create one).  A writer
+ * refuses to create a log in a directory holding anything but a stale
+ * lock.mdb: pointing the daemon at the wrong directory must not litter it.
+ */
+static int prepare_dir(const char *dir, int readonly, int *fresh, char *err,
+                       size_t errlen)
+{
+    struct stat sb;
+    char *path;
+    size_t plen = strlen(dir) + sizeof("/data.mdb");
+    int rc = 0;
+
+    *fresh = 0;
+    if (stat(dir, &sb) != 0) {
+        rc = errno;
+        if (rc != ENOENT || readonly) {
+            set_err(err, errlen, "%s: %s", dir, strerror(rc));
+            return rc;
+        }
+        /* Only the last component is created: a missing parent means a
+         * wrong path more often than a missing directory. */
+        if (mkdir(dir, ST_DIR_MODE) != 0 && errno != EEXIST) {
+            rc = errno;
+            set_err(err, errlen, "%s: cannot create the directory: %s", dir,
+                    strerror(rc));
+            return rc;
+        }
+        if (stat(dir, &sb) != 0) {
+            rc = errno;
+            set_err(err, errlen, "%s: %s", dir, strerror(rc));
+            return rc;
+        }
+    }
+    if (!S_ISDIR(sb.st_mode)) {
+        set_err(err, errlen, "%s: not a directory", dir);
+        return ENOTDIR;
+    }
+
+    path = malloc(plen);
+    if (path == NULL) {
+        set_err(err, errlen, "%s: out of memory", dir);
+        return ST_ENOMEM;
+    }
+    snprintf(path, plen, "%s/data.mdb", dir);
+    if (stat(path, &sb) == 0) {
+        if (!S_ISREG(sb.st_mode)) {
+            set_err(err, errlen, "%s: data.mdb is not a regular file", dir);
+            rc = ST_EFORMAT;
+        }
+        free(path);
+        return rc;
+    }
+    rc = errno;
+    free(path);
+    if (rc != ENOENT) {
+        set_err(err, errlen, "%s/data.mdb: %s", dir, strerror(rc));
+        return rc;
+    }
+    if (readonly) {
+        /* Checked here rather than left to LMDB, which would first create
+         * lock.mdb in a directory that is not a log. */
+        set_err(err, errlen, "%s: no povtrack log here (no data.mdb)", dir);
+        return ENOENT;
+    }
+
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        rc = errno;
+        set_err(err, errlen, "%s: %s", dir, strerror(rc));
+        return rc;
+    }
+    for (;;) {
+        struct dirent *de;
+
+        errno = 0;
+        de = readdir(d);
+        if (de == NULL) {
+            rc = errno;
+            if (rc != 0)
+                set_err(err, errlen, "%s: %s", dir, strerror(rc));
+            break;
+        }
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+            strcmp(de->d_name, "lock.mdb") == 0)
+            continue;
+        set_err(err, errlen,
+                "%s: not a povtrack log directory (it holds \"%s\" and no "
+                "data.mdb); refusing to create a log there",
+                dir, de->d_name);
+        rc = ST_EFORMAT;
+        break;
+    }
+    closedir(d);
+    if (rc == 0)
+        *fresh = 1;
+    return rc;
+}
+
+/* Begin a read transaction, adopting a map grown by the writer process. */
+int st_txn_begin_read(struct st_log *log, MDB_txn **txn)
+{
+    int rc;
+
+    for (int tries = 0;; tries++) {
+        rc = mdb_txn_begin(log->env, NULL, MDB_RDONLY, txn);
+        if (rc != MDB_MAP_RESIZED)
+            return rc;
+        rc = st_adopt_map_size(log, tries);
+        if (rc != 0)
+            return rc;
+    }
+}
+
+/*
+ * Another process grew the map past ours (MDB_MAP_RESIZED): remap at the
+ * size recorded in the environment.  Only safe with no live snapshot in
+ * this process (mdb_env_set_mapsize unmaps the file); with one, the caller
+ * gets MDB_MAP_RESIZED and must end its other readers first.  Bounded so
+ * that a writer growing without pause cannot keep us looping.
+ */
+int st_adopt_map_size(struct st_log *log, int tries)
+{
+    int rc;
+
+    if (log->live_snapshots != 0 || tries >= 16)
+        return MDB_MAP_RESIZED;
+    rc = mdb_env_set_mapsize(log->env, 0);
+    if (rc != 0)
+        log->broken = rc;
+    return rc;
+}
+
+/*
+ * Open the four databases and check (or, for a new environment, write) the
+ * format marker.  A writer creates the databases only in an environment
+ * whose main database is empty: one holding anything else belongs to
+ * someone else and is left untouched.
+ */
+static int open_dbs(struct st_log *log, const char *dir, char *err,
+                    size_t errlen)
+{
+    static const char format_key[] = "format";
+    MDB_txn *txn = NULL;
+    MDB_val k = {sizeof(format_key) - 1, (void *)format_key};
+    MDB_val v;
+    int rc;
+
+    if (log->readonly)
+        rc = st_txn_begin_read(log, &txn);
+    else
+        rc = mdb_txn_begin(log->env, NULL, 0, &txn);
+    if (rc != 0) {
+        set_err(err, errlen, "%s: cannot begin a transaction: %s", dir,
+                st_strerror(rc));
+        return rc;
+    }
+
+    rc = mdb_dbi_open(txn, "meta", 0, &log->meta);
+    if (rc == MDB_NOTFOUND) {
+        MDB_dbi main_dbi;
+        MDB_stat st;
+
+        if (log->readonly) {
+            set_err(err, errlen,
+                    "%s: not a povtrack log (no \"meta\" database)", dir);
+            rc = ST_EFORMAT;
+            goto fail;
+        }
+        rc = mdb_dbi_open(txn, NULL, 0, &main_dbi);
+        if (rc == 0)
+            rc = mdb_stat(txn, main_dbi, &st);
+        if (rc != 0) {
+            set_err(err, errlen, "%s: cannot read the environment: %s", dir,
+                    st_strerror(rc));
+            goto fail;
+        }
+        if (st.ms_entries != 0) {
+            set_err(err, errlen,
+                    "%s: not a povtrack log (an LMDB environment holding other "
+                    "data)",
+                    dir);
+            rc = ST_EFORMAT;
+            goto fail;
+        }
+        /* A new environment: create everything in this one transaction so
+         * that a reader sees either no log or a complete one. */
+        rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &log->meta);
+        if (rc == 0)
+            rc = mdb_dbi_open(txn, "events", MDB_CREATE, &log->events);
+        if (rc == 0)
+            rc = mdb_dbi_open(txn, "ids", MDB_CREATE, &log->ids);
+        if (rc == 0)
+            rc = mdb_dbi_open(txn, "units", MDB_CREATE, &log->units);
+        if (rc == 0) {
+            v.mv_size = sizeof(ST_FORMAT) - 1;
+            v.mv_data = (void *)ST_FORMAT;
+            rc = mdb_put(txn, log->meta, &k, &v, MDB_NOOVERWRITE);
+        }
+        if (rc != 0) {
+            set_err(err, errlen, "%s: cannot create the log: %s", dir,
+                    st_strerror(rc));
+            goto fail;
+        }
+    } else if (rc == MDB_INCOMPATIBLE) {
+        /* "meta" exists as a plain key of the main database. */
+        set_err(err, errlen,
+                "%s: not a povtrack log (\"meta\" is not a database)", dir);
+        rc = ST_EFORMAT;
+        goto fail;
+    } else if (rc != 0) {
+        set_err(err, errlen, "%s: cannot open the \"meta\" database: %s", dir,
+                st_strerror(rc));
+        goto fail;
+    } else {
+        rc = mdb_get(txn, log->meta, &k, &v);
+        if (rc == MDB_NOTFOUND) {
+            set_err(err, errlen, "%s: not a povtrack log (no format marker)",
+                    dir);
+            rc = ST_EFORMAT;
+            goto fail;
+        }
+        if (rc != 0) {
+            set_err(err, errlen, "%s: cannot read the format marker: %s", dir,
+                    st_strerror(rc));
+            goto fail;
+        }
+        if (v.mv_size != sizeof(ST_FORMAT) - 1 ||
+            memcmp(v.mv_data, ST_FORMAT, v.mv_size) != 0) {
+            char found[64];
+
+            printable(found, sizeof(found), v.mv_data, v.mv_size);
+            set_err(err, errlen,
+                    "%s: format mismatch: the log is \"%s\", this program "
+                    "reads \"%s\"",
+                    dir, found, ST_FORMAT);
+            rc = ST_EFORMAT;
+            goto fail;
+        }
+        static const char *const names[] = {"events", "ids", "units"};
+        MDB_dbi *dbis[] = {&log->events, &log->ids, &log->units};
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+            rc = mdb_dbi_open(txn, names[i], 0, dbis[i]);
+            if (rc != 0) {
+                set_err(err, errlen, "%s: cannot open the \"%s\" database: %s",
+                        dir, names[i],
+                        rc == MDB_NOTFOUND ? "missing" : st_strerror(rc));
+                if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE)
+                    rc = ST_EFORMAT;
+                goto fail;
+            }
+        }
+    }
+
+    /* Committing (even the read-only transaction) is what keeps the
+     * database handles open in the environment after the transaction. */
+    rc = mdb_txn_commit(txn);
+    if (rc != 0)
+        set_err(err, errlen, "%s: cannot commit: %s", dir, st_strerror(rc));
+    return rc;
+
+fail:
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int st_log_open(const char *dir, unsigned flags, struct st_log **out, char *err,
+                size_t errlen)
+{
+    return st_log_open_sized(dir, flags, 0, out, err, errlen);
+}
+
+int st_log_open_sized(const char *dir, unsigned flags, size_t initial_map_size,
+                      struct st_log **out, char *err, size_t errlen)
+{
+    struct st_log *log;
+    long page = sysconf(_SC_PAGESIZE);
+    size_t map_size = initial_map_size ? initial_map_size : ST_DEFAULT_MAP_SIZE;
+    int fresh = 0, dead = 0, rc;
+
+    set_err(err, errlen, "%s", "");
+    if (out != NULL)
+        *out = NULL;
+    if (dir == NULL || out == NULL || (flags & ~(unsigned)ST_OPEN_READONLY)) {
+        set_err(err, errlen, "st_log_open: invalid argument");
+        return ST_EINVAL;
+    }
+    if (page <= 0)
+        page = 4096;
+    /* A whole number of pages, as LMDB asks. */
+    if (map_size > SIZE_MAX - (size_t)page) {
+        set_err(err, errlen, "%s: map size %zu too large", dir, map_size);
+        return ST_EINVAL;
+    }
+    map_size = (map_size + (size_t)page - 1) / (size_t)page * (size_t)page;
+    /* Room for creating the log itself (meta pages, five database roots and
+     * the free list), which is not retried on MDB_MAP_FULL. */
+    if (map_size < 16 * (size_t)page)
+        map_size = 16 * (size_t)page;
+
+    log = calloc(1, sizeof(*log));
+    if (log == NULL) {
+        set_err(err, errlen, "%s: out of memory", dir);
+        return ST_ENOMEM;
+    }
+    log->readonly = (flags & ST_OPEN_READONLY) != 0;
+
+    rc = prepare_dir(dir, log->readonly, &fresh, err, errlen);
+    if (rc != 0) {
+        free(log);
+        return rc;
+    }
+
+    rc = mdb_env_create(&log->env);
+    if (rc != 0) {
+        set_err(err, errlen, "%s: mdb_env_create: %s", dir, st_strerror(rc));
+        free(log);
+        return rc;
+    }
+    rc = mdb_env_set_maxdbs(log->env, ST_MAX_DBS);
+    /* Before mdb_env_open the size only matters for a new file: for an
+     * existing one LMDB would shrink the map to the used space if we asked
+     * for less than the file records, so that case is handled after. */
+    if (rc == 0 && !log->readonly && fresh)
+        rc = mdb_env_set_mapsize(log->env, map_size);
+    if (rc != 0) {
+        set_err(err, errlen, "%s: cannot configure LMDB: %s", dir,
+                st_strerror(rc));
+        goto fail;
+    }
+    /* MDB_NOTLS: reader slots belong to our read transactions, not to
+     * threads, so one thread may hold several st_readers (and the writer
+     * its write transaction beside them).  Durability flags stay at LMDB's
+     * defaults: every commit syncs data, then the meta page. */
+    rc = mdb_env_open(log->env, dir,
+                      MDB_NOTLS | (log->readonly ? MDB_RDONLY : 0),
+                      ST_FILE_MODE);
+    if (rc != 0) {
+        if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH) {
+            set_err(err, errlen, "%s: not a povtrack log: %s", dir,
+                    mdb_strerror(rc));
+            rc = ST_EFORMAT;
+        } else {
+            set_err(err, errlen, "%s: cannot open the log: %s", dir,
+                    st_strerror(rc));
+        }
+        goto fail;
+    }
+    /* Slots left by dead readers pin old pages and make the file grow. */
+    rc = mdb_reader_check(log->env, &dead);
+    if (rc != 0) {
+        set_err(err, errlen, "%s: mdb_reader_check: %s", dir, st_strerror(rc));
+        goto fail;
+    }
+    if (!log->readonly && !fresh) {
+        MDB_envinfo info;
+
+        rc = mdb_env_info(log->env, &info);
+        if (rc == 0 && info.me_mapsize < map_size)
+            rc = mdb_env_set_mapsize(log->env, map_size);
+        if (rc != 0) {
+            set_err(err, errlen, "%s: cannot set the map size: %s", dir,
+                    st_strerror(rc));
+            goto fail;
+        }
+    }
+    rc = open_dbs(log, dir, err, errlen);
+    if (rc != 0)
+        goto fail;
+
+    *out = log;
+    return 0;
+
+fail:
+    /* Required after a failed mdb_env_open too. */
+    mdb_env_close(log->env);
+    free(log);
+    return rc;
+}
+
+void st_log_close(struct st_log *log)
+{
+    if (log == NULL)
+        return;
+    mdb_env_close(log->env);
+    free(log);
+}
+
+int st_log_reader_check(struct st_log *log, int *dead)
+{
+    int n = 0, rc;
+
+    if (log == NULL)
+        return ST_EINVAL;
+    if (log->broken)
+        return log->broken;
+    rc = mdb_reader_check(log->env, &n);
+    if (dead != NULL)
+        *dead = rc == 0 ? n : 0;
+    return rc;
+}
+
+size_t st_log_map_size(const struct st_log *log)
+{
+    MDB_envinfo info;
+
+    if (log == NULL || log->broken || mdb_env_info(log->env, &info) != 0)
+        return 0;
+    return info.me_mapsize;
+}

@@ -1,0 +1,406 @@
+/*
+ * st_read.c - read snapshots: records, ids, units, iteration.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "st_internal.h"
+
+struct st_reader {
+    struct st_log *log;
+    MDB_txn *txn;    /* live, or reset between st_reader_renew's halves */
+    MDB_cursor *cur; /* over "events", opened on first use */
+    int live;        /* txn holds a snapshot (counted in the log) */
+    int positioned;  /* cur sits on the record before from */
+    uint64_t from;   /* the sequence st_reader_next looks for next */
+};
+
+int st_record_parse(uint64_t seq, const void *val, size_t len,
+                    struct st_record *out)
+{
+    const unsigned char *p = val;
+    uint64_t r;
+    size_t plen;
+
+    if (out == NULL)
+        return ST_EINVAL;
+    /* Header, publisher, and an event of at least one byte. */
+    if (p == NULL || len < ST_REC_HDR + 1)
+        return ST_EFORMAT;
+    plen = p[8];
+    if (len < ST_REC_HDR + plen + 1)
+        return ST_EFORMAT;
+    r = st_get_u64be(p);
+    out->seq = seq;
+    memcpy(&out->received, &r, sizeof(r));
+    out->publisher.ptr = (const char *)p + ST_REC_HDR;
+    out->publisher.len = (uint32_t)plen;
+    out->event = p + ST_REC_HDR + plen;
+    out->event_len = len - ST_REC_HDR - plen;
+    return 0;
+}
+
+/* ---- the units value: msgpack [name, parent|nil, level] ---- */
+
+struct rd {
+    const unsigned char *p, *end;
+};
+
+static int rd_uint(struct rd *c, unsigned nbytes, uint32_t *v)
+{
+    if ((size_t)(c->end - c->p) < nbytes)
+        return ST_EFORMAT;
+    *v = 0;
+    for (unsigned i = 0; i < nbytes; i++)
+        *v = (*v << 8) | *c->p++;
+    return 0;
+}
+
+/* A str (any of its four forms), or nil when nil_ok. */
+static int rd_str(struct rd *c, struct ev_str *s, int nil_ok)
+{
+    unsigned b;
+    uint32_t len;
+    int rc = 0;
+
+    if (c->p >= c->end)
+        return ST_EFORMAT;
+    b = *c->p++;
+    if (b == 0xc0 && nil_ok) {
+        s->ptr = NULL;
+        s->len = 0;
+        return 0;
+    }
+    if ((b & 0xe0u) == 0xa0u)
+        len = b & 0x1fu;
+    else if (b == 0xd9)
+        rc = rd_uint(c, 1, &len);
+    else if (b == 0xda)
+        rc = rd_uint(c, 2, &len);
+    else if (b == 0xdb)
+        rc = rd_uint(c, 4, &len);
+    else
+        return ST_EFORMAT;
+    if (rc != 0 || (size_t)(c->end - c->p) < len)
+        return ST_EFORMAT;
+    s->ptr = (const char *)c->p;
+    s->len = len;
+    c->p += len;
+    return 0;
+}
+
+static int parse_unit(const void *val, size_t len, struct ev_unit *out)
+{
+    struct rd c = {val, (const unsigned char *)val + len};
+    struct ev_str level;
+    uint32_t n = 0;
+    unsigned b;
+    int rc = 0;
+
+    if (len == 0)
+        return ST_EFORMAT;
+    b = *c.p++;
+    if ((b & 0xf0u) == 0x90u)
+        n = b & 0x0fu;
+    else if (b == 0xdc)
+        rc = rd_uint(&c, 2, &n);
+    else if (b == 0xdd)
+        rc = rd_uint(&c, 4, &n);
+    else
+        return ST_EFORMAT;
+    if (rc != 0 || n != 3)
+        return ST_EFORMAT;
+    if (rd_str(&c, &out->name, 0) != 0 || rd_str(&c, &out->parent, 1) != 0 ||
+        rd_str(&c, &level, 0) != 0 || c.p != c.end)
+        return ST_EFORMAT;
+    for (int l = EV_LEVEL_CENTRAL; l <= EV_LEVEL_COMMUNE; l++) {
+        const char *name = st_level_name((enum ev_level)l);
+
+        if (strlen(name) == level.len &&
+            memcmp(name, level.ptr, level.len) == 0) {
+            out->level = (enum ev_level)l;
+            return 0;
+        }
+    }
+    return ST_EFORMAT;
+}
+
+int st_unit_get(MDB_txn *txn, MDB_dbi units, struct ev_str code,
+                struct ev_unit *out)
+{
+    MDB_val k = {code.len, (void *)code.ptr}, v;
+    struct ev_unit u;
+    int rc;
+
+    if (out == NULL || code.ptr == NULL || code.len == 0)
+        return ST_EINVAL;
+    /* A key LMDB could not store is simply not there (mdb_get would say
+     * MDB_BAD_VALSIZE). */
+    if (code.len > (uint32_t)mdb_env_get_maxkeysize(mdb_txn_env(txn)))
+        return ST_NOTFOUND;
+    rc = mdb_get(txn, units, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return ST_NOTFOUND;
+    if (rc != 0)
+        return rc;
+    /* Parse into a local so that *out is untouched on corruption. */
+    rc = parse_unit(v.mv_data, v.mv_size, &u);
+    if (rc != 0)
+        return rc;
+    u.code = code;
+    *out = u;
+    return 0;
+}
+
+/* ---- readers ---- */
+
+int st_reader_begin(struct st_log *log, struct st_reader **out)
+{
+    struct st_reader *r;
+    int rc;
+
+    if (out != NULL)
+        *out = NULL;
+    if (log == NULL || out == NULL)
+        return ST_EINVAL;
+    if (log->broken)
+        return log->broken;
+    r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return ST_ENOMEM;
+    rc = st_txn_begin_read(log, &r->txn);
+    if (rc != 0) {
+        free(r);
+        return rc;
+    }
+    r->log = log;
+    r->live = 1;
+    r->from = 1;
+    log->live_snapshots++;
+    *out = r;
+    return 0;
+}
+
+void st_reader_reset(struct st_reader *r)
+{
+    if (r == NULL)
+        return;
+    /* The cursor's position belongs to the old snapshot; st_reader_next
+     * seeks again from r->from. */
+    r->positioned = 0;
+    if (!r->live)
+        return;
+    mdb_txn_reset(r->txn);
+    r->live = 0;
+    r->log->live_snapshots--;
+}
+
+int st_reader_renew(struct st_reader *r)
+{
+    int rc;
+
+    if (r == NULL)
+        return ST_EINVAL;
+    st_reader_reset(r);
+    if (r->log->broken)
+        return r->log->broken;
+    for (int tries = 0;; tries++) {
+        rc = mdb_txn_renew(r->txn);
+        if (rc != MDB_MAP_RESIZED)
+            break;
+        /* A failed renew leaves the transaction reset, so it is not live
+         * and the remap is safe if no other snapshot is. */
+        rc = st_adopt_map_size(r->log, tries);
+        if (rc != 0)
+            return rc;
+    }
+    if (rc != 0)
+        return rc; /* still reset: renew may be retried, or end */
+    if (r->cur != NULL && mdb_cursor_renew(r->txn, r->cur) != 0) {
+        /* Reopened on next use. */
+        mdb_cursor_close(r->cur);
+        r->cur = NULL;
+    }
+    r->live = 1;
+    r->log->live_snapshots++;
+    return 0;
+}
+
+void st_reader_end(struct st_reader *r)
+{
+    if (r == NULL)
+        return;
+    /* A read-only cursor must be closed explicitly. */
+    if (r->cur != NULL)
+        mdb_cursor_close(r->cur);
+    if (r->live)
+        r->log->live_snapshots--;
+    /* Abort also releases the reader slot (MDB_NOTLS), reset or not. */
+    mdb_txn_abort(r->txn);
+    free(r);
+}
+
+static int need_live(const struct st_reader *r)
+{
+    if (r == NULL || !r->live)
+        return ST_EINVAL;
+    return 0;
+}
+
+static int need_cursor(struct st_reader *r)
+{
+    if (r->cur != NULL)
+        return 0;
+    r->positioned = 0;
+    return mdb_cursor_open(r->txn, r->log->events, &r->cur);
+}
+
+int st_reader_last_seq(struct st_reader *r, uint64_t *seq)
+{
+    MDB_val k, v;
+    int rc = need_live(r);
+
+    if (rc == 0 && seq == NULL)
+        rc = ST_EINVAL;
+    if (rc == 0)
+        rc = need_cursor(r);
+    if (rc != 0)
+        return rc;
+    /* This moves the iteration cursor: the next st_reader_next seeks. */
+    r->positioned = 0;
+    rc = mdb_cursor_get(r->cur, &k, &v, MDB_LAST);
+    if (rc == MDB_NOTFOUND) {
+        *seq = 0;
+        return 0;
+    }
+    if (rc != 0)
+        return rc;
+    if (k.mv_size != 8)
+        return ST_EFORMAT;
+    *seq = st_get_u64be(k.mv_data);
+    return 0;
+}
+
+int st_reader_get(struct st_reader *r, uint64_t seq, struct st_record *out)
+{
+    unsigned char kb[8];
+    MDB_val k = {sizeof(kb), kb}, v;
+    int rc = need_live(r);
+
+    if (rc == 0 && out == NULL)
+        rc = ST_EINVAL;
+    if (rc != 0)
+        return rc;
+    st_put_u64be(kb, seq);
+    rc = mdb_get(r->txn, r->log->events, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return ST_NOTFOUND;
+    if (rc != 0)
+        return rc;
+    return st_record_parse(seq, v.mv_data, v.mv_size, out);
+}
+
+int st_reader_find_id(struct st_reader *r, struct ev_str id, uint64_t *seq)
+{
+    MDB_val k = {id.len, (void *)id.ptr}, v;
+    int rc = need_live(r);
+
+    if (rc == 0 && (seq == NULL || id.ptr == NULL || id.len == 0))
+        rc = ST_EINVAL;
+    if (rc != 0)
+        return rc;
+    if (id.len > (uint32_t)mdb_env_get_maxkeysize(r->log->env))
+        return ST_NOTFOUND;
+    rc = mdb_get(r->txn, r->log->ids, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return ST_NOTFOUND;
+    if (rc != 0)
+        return rc;
+    if (v.mv_size != 8)
+        return ST_EFORMAT;
+    *seq = st_get_u64be(v.mv_data);
+    return 0;
+}
+
+int st_reader_unit(struct st_reader *r, struct ev_str code, struct ev_unit *out)
+{
+    int rc = need_live(r);
+
+    if (rc != 0)
+        return rc;
+    return st_unit_get(r->txn, r->log->units, code, out);
+}
+
+int st_reader_seek(struct st_reader *r, uint64_t from)
+{
+    if (r == NULL)
+        return ST_EINVAL;
+    /* Sequences start at 1. */
+    r->from = from ? from : 1;
+    r->positioned = 0;
+    return 0;
+}
+
+int st_reader_next(struct st_reader *r, struct st_record *out)
+{
+    unsigned char kb[8];
+    MDB_val k, v;
+    uint64_t seq;
+    int rc = need_live(r);
+
+    if (rc == 0 && out == NULL)
+        rc = ST_EINVAL;
+    if (rc == 0)
+        rc = need_cursor(r);
+    if (rc != 0)
+        return rc;
+    /* Until this call succeeds, where the cursor sits is not trusted. */
+    if (r->positioned) {
+        rc = mdb_cursor_get(r->cur, &k, &v, MDB_NEXT);
+    } else {
+        st_put_u64be(kb, r->from);
+        k.mv_size = sizeof(kb);
+        k.mv_data = kb;
+        rc = mdb_cursor_get(r->cur, &k, &v, MDB_SET_RANGE);
+    }
+    r->positioned = 0;
+    if (rc == MDB_NOTFOUND)
+        return ST_END; /* seek again next time: after a renew, more */
+    if (rc != 0)
+        return rc;
+    if (k.mv_size != 8)
+        return ST_EFORMAT;
+    seq = st_get_u64be(k.mv_data);
+    rc = st_record_parse(seq, v.mv_data, v.mv_size, out);
+    if (rc != 0)
+        return rc;
+    r->positioned = 1;
+    r->from = seq + 1;
+    return 0;
+}
+
+int st_reader_units(struct st_reader *r, st_unit_fn fn, void *arg)
+{
+    int rc = need_live(r);
+    if (rc != 0)
+        return rc;
+    MDB_cursor *cur;
+    rc = mdb_cursor_open(r->txn, r->log->units, &cur);
+    if (rc != 0)
+        return rc;
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        struct ev_unit u;
+        rc = parse_unit(v.mv_data, v.mv_size, &u);
+        if (rc != 0)
+            break;
+        u.code.ptr = k.mv_data;
+        u.code.len = (uint32_t)k.mv_size;
+        rc = fn(arg, &u);
+        if (rc != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}

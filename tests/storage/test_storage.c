@@ -1,0 +1,1355 @@
+/*
+ * test_storage.c - the storage module against its contract (st_log.h).
+ *
+ * Events are built with msgpack-c directly and struct ev_event filled by
+ * hand: the log treats event bytes as opaque, so the tests do not depend on
+ * the events module's implementation.  Every test runs in a fresh mkdtemp
+ * directory, removed afterwards.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <lmdb.h>
+#include <msgpack.h>
+
+#include "st_log.h"
+
+#define PUB "pub-a"
+#define RECEIVED INT64_C(1700000000123456)
+
+/* ---- fixture: a temporary directory, the log in its "log" child ---- */
+
+struct fx {
+    char root[64];
+    char dir[96];
+};
+
+static void rm_rf(const char *path)
+{
+    struct stat sb;
+    DIR *d;
+    struct dirent *de;
+
+    if (lstat(path, &sb) != 0)
+        return;
+    if (!S_ISDIR(sb.st_mode)) {
+        unlink(path);
+        return;
+    }
+    d = opendir(path);
+    if (d != NULL) {
+        while ((de = readdir(d)) != NULL) {
+            char sub[512];
+
+            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                continue;
+            snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
+            rm_rf(sub);
+        }
+        closedir(d);
+    }
+    rmdir(path);
+}
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+
+    if (f == NULL)
+        return -1;
+    snprintf(f->root, sizeof(f->root), "/tmp/povtrack-st-XXXXXX");
+    if (mkdtemp(f->root) == NULL) {
+        free(f);
+        return -1;
+    }
+    snprintf(f->dir, sizeof(f->dir), "%s/log", f->root);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+
+    rm_rf(f->root);
+    free(f);
+    return 0;
+}
+
+/* ---- events ---- */
+
+/* One test event: the decoded struct and its bytes.  The ev_str fields
+ * point into this struct, so it must not be copied after tev_*(). */
+struct tev {
+    struct ev_event ev;
+    msgpack_sbuffer sb;
+    char id[EV_ID_MAX + 1];
+    char unit[8];
+    char name[64];
+    char parent[8];
+};
+
+static struct ev_str str_of(const char *s)
+{
+    struct ev_str r = {s, (uint32_t)strlen(s)};
+    return r;
+}
+
+static void pack_str(msgpack_packer *pk, const char *s, size_t len)
+{
+    msgpack_pack_str(pk, len);
+    msgpack_pack_str_body(pk, s, len);
+}
+
+static void pack_cstr(msgpack_packer *pk, const char *s)
+{
+    pack_str(pk, s, strlen(s));
+}
+
+/* Common head of the event map: v, id, type, at, unit (then "data"). */
+static void pack_head(msgpack_packer *pk, const struct tev *t, const char *type)
+{
+    msgpack_pack_map(pk, 6);
+    pack_cstr(pk, "v");
+    msgpack_pack_int(pk, 1);
+    pack_cstr(pk, "id");
+    pack_cstr(pk, t->id);
+    pack_cstr(pk, "type");
+    pack_cstr(pk, type);
+    pack_cstr(pk, "at");
+    msgpack_pack_int64(pk, t->ev.at);
+    pack_cstr(pk, "unit");
+    pack_cstr(pk, t->unit);
+    pack_cstr(pk, "data");
+}
+
+/* A household.status-like event; variant changes its bytes, pad makes it
+ * bigger. */
+static void tev_status(struct tev *t, const char *id, int64_t variant,
+                       size_t pad)
+{
+    msgpack_packer pk;
+    char padding[1024];
+
+    assert_true(pad <= sizeof(padding));
+    memset(t, 0, sizeof(*t));
+    snprintf(t->id, sizeof(t->id), "%s", id);
+    snprintf(t->unit, sizeof(t->unit), "01");
+    t->ev.type = EV_HOUSEHOLD_STATUS;
+    t->ev.id = str_of(t->id);
+    t->ev.at = 1700000000;
+    t->ev.unit = str_of(t->unit);
+    t->ev.data.year = variant;
+    msgpack_sbuffer_init(&t->sb);
+    msgpack_packer_init(&pk, &t->sb, msgpack_sbuffer_write);
+    pack_head(&pk, t, "household.status");
+    msgpack_pack_map(&pk, pad ? 2 : 1);
+    pack_cstr(&pk, "year");
+    msgpack_pack_int64(&pk, variant);
+    if (pad) {
+        memset(padding, 'x', pad);
+        pack_cstr(&pk, "pad");
+        pack_str(&pk, padding, pad);
+    }
+}
+
+/* A unit.defined event; parent NULL for a province. */
+static void tev_unit(struct tev *t, const char *id, const char *code,
+                     const char *name, const char *parent, enum ev_level level)
+{
+    static const char *const levels[] = {"", "central", "province", "district",
+                                         "commune"};
+    msgpack_packer pk;
+
+    memset(t, 0, sizeof(*t));
+    snprintf(t->id, sizeof(t->id), "%s", id);
+    snprintf(t->unit, sizeof(t->unit), "%s", code);
+    snprintf(t->name, sizeof(t->name), "%s", name);
+    t->ev.type = EV_UNIT_DEFINED;
+    t->ev.id = str_of(t->id);
+    t->ev.at = 1700000000;
+    t->ev.unit = str_of(t->unit);
+    t->ev.data.name = str_of(t->name);
+    if (parent != NULL) {
+        snprintf(t->parent, sizeof(t->parent), "%s", parent);
+        t->ev.data.parent = str_of(t->parent);
+    }
+    t->ev.data.level = level;
+    msgpack_sbuffer_init(&t->sb);
+    msgpack_packer_init(&pk, &t->sb, msgpack_sbuffer_write);
+    pack_head(&pk, t, "unit.defined");
+    msgpack_pack_map(&pk, 3);
+    pack_cstr(&pk, "name");
+    pack_cstr(&pk, name);
+    pack_cstr(&pk, "parent");
+    if (parent != NULL)
+        pack_cstr(&pk, parent);
+    else
+        msgpack_pack_nil(&pk);
+    pack_cstr(&pk, "level");
+    pack_cstr(&pk, levels[level]);
+}
+
+static void tev_free(struct tev *t)
+{
+    msgpack_sbuffer_destroy(&t->sb);
+}
+
+static void item_of(struct st_item *it, const struct tev *t)
+{
+    memset(it, 0, sizeof(*it));
+    it->ev = &t->ev;
+    it->bytes = t->sb.data;
+    it->len = t->sb.size;
+    it->publisher = str_of(PUB);
+}
+
+static struct st_log *open_log(const char *dir, unsigned flags, size_t map)
+{
+    struct st_log *log = NULL;
+    char err[256] = "";
+    int rc = st_log_open_sized(dir, flags, map, &log, err, sizeof(err));
+
+    if (rc != 0)
+        fail_msg("st_log_open(%s): %s: %s", dir, st_strerror(rc), err);
+    return log;
+}
+
+/* Append n status events id-<base+i> in one batch; all must be stored. */
+static void append_n(struct st_log *log, int base, int n, size_t pad)
+{
+    struct tev *t = calloc((size_t)n, sizeof(*t));
+    struct st_item *items = calloc((size_t)n, sizeof(*items));
+    char id[32];
+
+    assert_non_null(t);
+    assert_non_null(items);
+    for (int i = 0; i < n; i++) {
+        snprintf(id, sizeof(id), "id-%d", base + i);
+        tev_status(&t[i], id, base + i, pad);
+        item_of(&items[i], &t[i]);
+    }
+    assert_int_equal(
+        st_log_append_batch(log, RECEIVED, items, (size_t)n, NULL, NULL), 0);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(items[i].status, ST_ITEM_OK);
+        tev_free(&t[i]);
+    }
+    free(items);
+    free(t);
+}
+
+static uint64_t last_seq(struct st_log *log)
+{
+    struct st_reader *r;
+    uint64_t seq = UINT64_MAX;
+
+    assert_int_equal(st_reader_begin(log, &r), 0);
+    assert_int_equal(st_reader_last_seq(r, &seq), 0);
+    st_reader_end(r);
+    return seq;
+}
+
+static void assert_record(const struct st_record *rec, uint64_t seq,
+                          const struct tev *t)
+{
+    assert_int_equal(rec->seq, seq);
+    assert_true(rec->received == RECEIVED);
+    assert_int_equal(rec->publisher.len, strlen(PUB));
+    assert_memory_equal(rec->publisher.ptr, PUB, strlen(PUB));
+    assert_int_equal(rec->event_len, t->sb.size);
+    assert_memory_equal(rec->event, t->sb.data, t->sb.size);
+}
+
+/* ---- tests ---- */
+
+static void test_append_read_back(void **state)
+{
+    struct fx *f = *state;
+    struct st_log *log = open_log(f->dir, 0, 0);
+    struct tev t[3];
+    struct st_item items[3];
+    struct st_reader *r;
+    struct st_record rec;
+    uint64_t seq;
+
+    tev_status(&t[0], "a", 1, 0);
+    tev_status(&t[1], "b", 2, 0);
+    tev_unit(&t[2], "c", "01", "Ha Giang", NULL, EV_LEVEL_PROVINCE);
+    for (int i = 0; i < 3; i++)
+        item_of(&items[i], &t[i]);
+    assert_int_equal(st_log_append_batch(log, RECEIVED, items, 3, NULL, NULL),
+                     0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(items[i].status, ST_ITEM_OK);
+        assert_int_equal(items[i].seq, (uint64_t)i + 1);
+        assert_string_equal(items[i].error, "");
+    }
+
+    assert_int_equal(st_reader_begin(log, &r), 0);
+    assert_int_equal(st_reader_last_seq(r, &seq), 0);
+    assert_int_equal(seq, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(st_reader_get(r, (uint64_t)i + 1, &rec), 0);
+        assert_record(&rec, (uint64_t)i + 1, &t[i]);
+    }
+    assert_int_equal(st_reader_get(r, 4, &rec), ST_NOTFOUND);
+    assert_int_equal(st_reader_get(r, 0, &rec), ST_NOTFOUND);
+    st_reader_end(r);
+
+    for (int i = 0; i < 3; i++)
+        tev_free(&t[i]);
+    st_log_close(log);
+}
+
+static void test_empty_log(void **state)
+{
+    struct fx *f = *state;
+    struct st_log *log = open_log(f->dir, 0, 0);
+    struct st_reader *r;
+    struct st_record rec;
+
+    assert_int_equal(last_seq(log), 0);
+    assert_int_equal(st_reader_begin(log, &r), 0);
+    assert_int_equal(st_reader_next(r, &rec), ST_END);
+    st_reader_end(r);
+    /* An empty batch commits nothing and succeeds. */
+    assert_int_equal(st_log_append_batch(log, RECEIVED, NULL, 0, NULL, NULL),
+                     0);
+    st_log_close(log);
+}
+
+static void test_gapless(void **state)
+{
+    struct fx *f = *state;
+    struct st_log *log = open_log(f->dir, 0, 0);
+    struct tev t[4];
+    struct st_item items[4];
+    struct st_reader *r;
+    struct st_record rec;
+    uint64_t expect = 1;
+
+    append_n(log, 0, 3, 0);   /* 1..3 */
+    append_n(log, 100, 1, 0); /* 4 */
+
+    /* Rejected and duplicate items in between consume no sequence. */
+    tev_status(&t[0], "id-0", 0, 0);  /* duplicate of seq 1 */
+    tev_status(&t[1], "id-1", 99, 0); /* reused id */
+    tev_status(&t[2], "fresh-1", 5, 0);
+    tev_status(&t[3], "fresh-2", 6, 0);
+    for (int i = 0; i < 4; i++)
+        item_of(&items[i], &t[i]);
+    assert_int_equal(st_log_append_batch(log, RECEIVED, items, 4, NULL, NULL),
+                     0);
+    assert_int_equal(items[0].status, ST_ITEM_DUPLICATE);
+    assert_int_equal(items[1].status, ST_ITEM_REJECTED);
+    assert_int_equal(items[2].status, ST_ITEM_OK);
+    assert_int_equal(items[2].seq, 5);
+    assert_int_equal(items[3].status, ST_ITEM_OK);
+    assert_int_equal(items[3].seq, 6);
+
+    assert_int_equal(st_reader_begin(log, &r), 0);
+    assert_int_equal(st_reader_seek(r, 1), 0);
+    while (st_reader_next(r, &rec) == 0)
+        assert_int_equal(rec.seq, expect++);
+    assert_int_equal(expect, 7);
+    st_reader_end(r);
+    for (int i = 0; i < 4; i++)
+        tev_free(&t[i]);
+    st_log_close(log);
+}
+
+static void test_duplicate_across_batches(void **state)
+{
+    struct fx *f = *state;
+    struct st_log *log = open_log(f->dir, 0, 0);
+    struct tev a, b;
+    struct st_item it;
+
+    tev_status(&a, "dup", 1, 0);
+    tev_status(&b, "other", 1, 0);
+    item_of(&it, &b);
+    assert_int_equal(st_log_append_batch(log, RECEIVED, &it, 1, NULL, NULL), 0);
+    item_of(&it, &a);
+    assert_int_equal(st_log_append_batch(log, RECEIVED, &it, 1, NULL, NULL), 0);
+    assert_int_equal(it.status, ST_ITEM_OK);
+    assert_int_equal(it.seq, 2);
+
+    /* Same id, same bytes, even from another publisher at another time. */
+    item_of(&it, &a);
+    it.publisher = str_of("someone-else");
+    assert_int_equal(st_log_append_batch(log, RECEIVED + 5, &it, 1, NULL, NULL),
+                     0);
+    assert_int_equal(it.status, ST_ITEM_DUPLICATE);
+    assert_int_equal(it.seq, 2);
+    assert_string_equal(it.error, "");
+    assert_int_equal(last_seq(log), 2);
+
+    tev_free(&a);
+    tev_free(&b);
+    st_log_close(log);
+}
+
+static void test_reused_id_rejected(void **state)
+{
+    struct fx *f = *state;
+    struct st_log *log = open_log(f->dir, 0, 0);
+    struct tev a, a2;
+    struct st_item it;
+
+    tev_status(&a, "same-id", 1, 0);
+    tev_status(&a2, "same-id", 2, 0);
+    item_of(&it, &a);
+    assert_int_equal(st_log_append_batch(log, RECEIVED, &it, 1, NULL, NULL), 0);
+    item_of(&it, &a2);
+    assert_int_equal(st_log_append_batch(log, RECEIVED, &it, 1, NULL, NULL), 0);
+    assert_int_equal(it.status, ST_ITEM_REJECTED);
+    assert_string_equal(
+        it.error, "id: reused with different content (first stored at seq 1)");
+    assert_int_equal(last_seq(log), 1);
+
+    tev_free(&a);
+    tev_free(&a2);
+    st_log_close(log);
+}
+
+static void test_dup_and_reuse_in_one_batch(void **state)
+{
+    struct fx *f = *state;
+    struct st_log *log = open_log(f->dir, 0, 0);
+    struct tev t[4];
+    struct st_item items[4];
+
+    tev_status(&t[0], "x", 1, 0);
+    tev_status(&t[1], "y", 1, 0);
+    tev_status(&t[2], "x", 1, 0); /* same bytes as items[0] */
+    tev_status(&t[3], "x", 2, 0); /* other bytes */
+    for (int i = 0; i < 4; i++)
+        item_of(&items[i], &t[i]);
+    assert_int_equal(st_log_append_batch(log, RECEIVED, items, 4, NULL, NULL),
+                     0);
+    assert_int_equal(items[0].status, ST_ITEM_OK);
+    assert_int_equal(items[0].seq, 1);
+    assert_int_equal(items[1].status, ST_ITEM_OK);
+    assert_int_equal(items[1].seq, 2);
+    assert_int_equal(items[2].status, ST_ITEM_DUPLICATE);
+    assert_int_equal(items[2].seq, 1);
+    assert_int_equal(items[3].status, ST_ITEM_REJECTED);
+    assert_string_equal(
+        items[3].error,
+        "id: reused with different content (first stored at seq 1)");
+    assert_int_equal(last_seq(log), 2);
+
+    for (int i = 0; i < 4; i++)
+        tev_free(&t[i]);
+    st_log_close(log);
+}
+
+/* check(): rejects ids starting with "bad", fails the batch on "boom". */
+struct ck {
+    int calls;
+};
+
+static int ck_ids(void *arg, struct st_view *view, struct st_item *item)
+{
+    struct ck *c = arg;
+    const struct ev_event *ev = item->ev;
+
+    (void)view;
+    c->calls++;
+    if (ev->id.len >= 3 && memcmp(ev->id.ptr, "bad", 3) == 0) {
+        snprintf(item->error, sizeof(item->error), "id: looks bad");
+        return EV_EINVAL;
+    }
+    if (ev->id.len == 4 && memcmp(ev->id.ptr, "boom", 4) == 0)
+        return EV_ENOMEM;
+    return 0;
+}
+
+static void test_check_rejects_one(void **state)
+{
+    struct fx *f = *state;
+    struct st_log *log = open_log(f->dir, 0, 0);
+    struct tev t[3];
+    struct st_item items[3];
+    struct st_reader *r;
+    struct st_record rec;
+    uint64_t seq;
+    struct ck c = {0};
+
+    tev_status(&t[0], "good-1", 1, 0);
+    tev_status(&t[1], "bad-1", 1, 0);
+    tev_status(&t[2], "good-2", 1, 0);
+    for (int i = 0; i < 3; i++)
+        item_of(&items[i], &t[i]);
+    assert_int_equal(st_log_append_batch(log, RECEIVED, items, 3, ck_ids, &c),
+                     0);
+    assert_int_equal(c.calls, 3);
+    assert_int_equal(items[0].status, ST_ITEM_OK);
+    assert_int_equal(items[0].seq, 1);
+    assert_int_equal(items[1].status, ST_ITEM_REJECTED);
+    assert_string_equal(items[1].error, "id: looks bad");
+    assert_int_equal(items[2].status, ST_ITEM_OK);
+    assert_int_equal(items[2].seq, 2);
+
+    assert_int_equal(st_reader_begin(log, &r), 0);
+    assert_int_equal(st_reader_get(r, 2, &rec), 0);
+    assert_record(&rec, 2, &t[2]);
+    /* Nothing of the rejected item is stored, not even its id. */
+    assert_int_equal(st_reader_find_id(r, str_of("bad-1"), &seq), ST_NOTFOUND);
+    st_reader_end(r);
+
+    /* A rejected id may come back later with other content. */
+    tev_free(&t[1]);
+    tev_status(&t[1], "bad-1", 2, 0);
+    item_of(&items[0], &t[1]);
+    assert_int_equal(st_log_append_batch(log, RECEIVED, items, 1, NULL, NULL),
+                     0);
+    assert_int_equal(items[0].status, ST_ITEM_OK);
+    assert_int_equal(items[0].seq, 3);
+
+    for (int i = 0; i < 3; i++)
+        tev_free(&t[i]);
+    st_log_close(log);
+}
+
+static void test_check_fails_batch(void **state)
+{
+    struct fx *f = *state;
+    struct st_log *log = open_log(f->dir, 0, 0);
+    struct tev t[3];
+    struct st_item items[3];
+    struct ck c = {0};
+
+    tev_status(&t[0], "good-1", 1, 0);
+    tev_status(&t[1], "boom", 1, 0);
+    tev_status(&t[2], "good-2", 1, 0);
+    for (int i = 0; i < 3; i++)
+        item_of(&items[i], &t[i]);
+    /* The callback's own error comes back and nothing is stored. */
+    assert_int_equal(st_log_append_batch(log, RECEIVED, items, 3, ck_ids, &c),
+                     EV_ENOMEM);
+    assert_int_equal(c.calls, 2);
+    assert_int_equal(last_seq(log), 0);
+
+    /* The log is still usable and sequences start at 1. */
+    item_of(&items[0], &t[2]);
+    assert_int_equal(st_log_append_batch(log, RECEIVED, items, 1, ck_ids, &c),
+                     0);
+    assert_int_equal(items[0].status, ST_ITEM_OK);
+    assert_int_equal(items[0].seq, 1);
+
+    for (int i = 0; i < 3; i++)
+        tev_free(&t[i]);
+    st_log_close(log);
+}
+
+/* check(): a unit.defined's parent must be defined (possibly earlier in the
+ * same batch); records what it saw. */
+struct unit_ck {
+    int found;
+    enum ev_level parent_level;
+    char parent_name[64];
+};
+
+static int ck_parent(void *arg, struct st_view *view, struct st_item *item)
+{
+    struct unit_ck *c = arg;
+    const struct ev_event *ev = item->ev;
+    struct ev_unit u;
+    int rc;
+
+    if (ev->type != EV_UNIT_DEFINED || ev->data.parent.ptr == NULL)
+        return 0;
+    rc = st_view_unit(view, ev->data.parent, &u);
+    if (rc == ST_NOTFOUND) {
+        snprintf(item->error, sizeof(item->error),
+                 "data.parent: unit %.*s is not defined",
+                 (int)ev->data.parent.len, ev->data.parent.ptr);
+        return EV_EINVAL;
+    }
+    if (rc != 0)
+        return rc;
+    c->found++;
+    c->parent_level = u.level;
+    snprintf(c->parent_name, sizeof(c->parent_name), "%.*s", (int)u.name.len,
+             u.name.ptr);
+    assert_int_equal(u.code.len, ev->data.parent.len);
+    assert_memory_equal(u.code.ptr, ev->data.parent.ptr, u.code.len);
+    return 0;
+}
+
+static void test_check_sees_unit_in_batch(void **state)
+{
+    struct fx *f = *state;
+    struct st_log *log = open_log(f->dir, 0, 0);
+    struct tev t[3];
+    struct st_item items[3];
+    struct st_reader *r;
+    struct ev_unit u;
+    struct unit_ck c = {0};
+
+    tev_unit(&t[0], "u1", "02", "Ha Giang", NULL, EV_LEVEL_PROVINCE);
+    tev_unit(&t[1], "u2", "024", "Dong Van", "02", EV_LEVEL_DISTRICT);
+    tev_unit(&t[2], "u3", "00700", "Lung Cu", "999", EV_LEVEL_COMMUNE);
+    for (int i = 0; i < 3; i++)
+        item_of(&items[i], &t[i]);
+    assert_int_equal(
+        st_log_append_batch(log, RECEIVED, items, 3, ck_parent, &c), 0);
+    assert_int_equal(items[0].status, ST_ITEM_OK);
+    assert_int_equal(items[1].status, ST_ITEM_OK);
+    assert_int_equal(items[2].status, ST_ITEM_REJECTED);
+    assert_string_equal(items[2].error, "data.parent: unit 999 is not defined");
+    assert_int_equal(c.found, 1);
+    assert_int_equal(c.parent_level, EV_LEVEL_PROVINCE);
+    assert_string_equal(c.parent_name, "Ha Giang");
+
+    /* The registry as readers see it. */
+    assert_int_equal(st_reader_begin(log, &r), 0);
+    assert_int_equal(st_reader_unit(r, str_of("024"), &u), 0);
+    assert_int_equal(u.name.len, strlen("Dong Van"));
+    assert_memory_equal(u.name.ptr, "Dong Van", u.name.len);
+    assert_int_equal(u.parent.len, 2);
+    assert_memory_equal(u.parent.ptr, "02", 2);
+    assert_int_equal(u.level, EV_LEVEL_DISTRICT);
+    assert_int_equal(u.code.len, 3);
+    assert_int_equal(st_reader_unit(r, str_of("02"), &u), 0);
+    assert_null(u.parent.ptr);
+    assert_int_equal(u.level, EV_LEVEL_PROVINCE);
+    /* A rejected unit.defined leaves no unit behind. */
+    assert_int_equal(st_reader_unit(r, str_of("00700"), &u), ST_NOTFOUND);
+    st_reader_end(r);
+
+    /* Redefining a unit replaces its registry entry (here: a new name). */
+    tev_free(&t[0]);
+    tev_unit(&t[0], "u1-renamed", "02", "Tuyen Quang", NULL, EV_LEVEL_PROVINCE);
+    item_of(&items[0], &t[0]);
+    assert_int_equal(
+        st_log_append_batch(log, RECEIVED, items, 1, ck_parent, &c), 0);
+    assert_int_equal(items[0].status, ST_ITEM_OK);
+    assert_int_equal(st_reader_begin(log, &r), 0);
+    assert_int_equal(st_reader_unit(r, str_of("02"), &u), 0);
+    assert_int_equal(u.name.len, strlen("Tuyen Quang"));
+    assert_memory_equal(u.name.ptr, "Tuyen Quang", u.name.len);
+    st_reader_end(r);
+
+    for (int i = 0; i < 3; i++)
+        tev_free(&t[i]);
+    st_log_close(log);
+}
+
+/* Names of every msgpack str size class survive the registry. */
+static void test_unit_long_names(void **state)
+{
+    struct fx *f = *state;
+    struct st_log *log = open_log(f->dir, 0, 0);
+    static const size_t lens[] = {0, 31, 32, 255, 256, 1000};
+    char name[1001], code[8];
+    struct st_reader *r;
+    struct ev_unit u;
+
+    for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+        struct tev t;
+        struct st_item it;
+
+        memset(name, 'n', lens[i]);
+        name[lens[i]] = '\0';
+        snprintf(code, sizeof(code), "1%zu", i);
+        /* tev_unit keeps at most 63 bytes of the name: point it at ours. */
+        tev_unit(&t, code, code, "x", i ? "10" : NULL,
+                 i ? EV_LEVEL_DISTRICT : EV_LEVEL_PROVINCE);
+        t.ev.data.name = str_of(name);
+        item_of(&it, &t);
+        assert_int_equal(st_log_append_batch(log, RECEIVED, &it, 1, NULL, NULL),
+                         0);
+        assert_int_equal(it.status, ST_ITEM_OK);
+        tev_free(&t);
+    }
+    assert_int_equal(st_reader_begin(log, &r), 0);
+    for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+        snprintf(code, sizeof(code), "1%zu", i);
+        assert_int_equal(st_reader_unit(r, str_of(code), &u), 0);
+        assert_int_equal(u.name.len, lens[i]);
+        for (size_t j = 0; j < lens[i]; j++)
+            assert_int_equal(u.name.ptr[j], 'n');
+        assert_int_equal(u.level, i ? EV_LEVEL_DISTRICT : EV_LEVEL_PROVINCE);
+    }
+    st_reader_end(r);
+    st_log_close(log);
+}
+
+static void test_restart(void **state)
+{
+    struct fx *f = *state;
+    struct st_log *log = open_log(f->dir, 0, 0);
+    struct tev a;
+    struct st_item it;
+    struct st_reader *r;
+    struct st_record rec;
+    struct ev_unit u;
+
+    append_n(log, 0, 5, 0);
+    tev_unit(&a, "unit-01", "01", "Ha Noi", NULL, EV_LEVEL_PROVINCE);
+    item_of(&it, &a);
+    assert_int_equal(st_log_append_batch(log, RECEIVED, &it, 1, NULL, NULL), 0);
+    assert_int_equal(it.seq, 6);
+    st_log_close(log);
+
+    log = open_log(f->dir, 0, 0);
+    assert_int_equal(last_seq(log), 6);
+    /* Duplicates are still recognised... */
+    item_of(&it, &a);
+    assert_int_equal(st_log_append_batch(log, RECEIVED, &it, 1, NULL, NULL), 0);
+    assert_int_equal(it.status, ST_ITEM_DUPLICATE);
+    assert_int_equal(it.seq, 6);
+    /* ...and the sequence continues. */
+    append_n(log, 10, 2, 0);
+    assert_int_equal(last_seq(log), 8);
+
+    assert_int_equal(st_reader_begin(log, &r), 0);
+    assert_int_equal(st_reader_get(r, 6, &rec), 0);
+    assert_record(&rec, 6, &a);
+    assert_int_equal(st_reader_unit(r, str_of("01"), &u), 0);
+    assert_int_equal(u.level, EV_LEVEL_PROVINCE);
+    st_reader_end(r);
+    st_log_close(log);
+
+    /* A reader opened afterwards sees the same. */
+    log = open_log(f->dir, ST_OPEN_READONLY, 0);
+    assert_int_equal(last_seq(log), 8);
+    /* A read-only log refuses to append. */
+    assert_int_equal(st_log_append_batch(log, RECEIVED, &it, 1, NULL, NULL),
+                     ST_EINVAL);
+    st_log_close(log);
+    tev_free(&a);
+}
+
+#define TINY_MAP ((size_t)64 << 10)
+
+static void test_map_growth(void **state)
+{
+    struct fx *f = *state;
+    struct st_log *log = open_log(f->dir, 0, TINY_MAP);
+    size_t before = st_log_map_size(log);
+    struct st_reader *r;
+    struct st_record rec;
+    uint64_t expect = 1;
+
+    assert_true(before >= TINY_MAP);
+    assert_true(before < (size_t)1 << 20);
+    /* 60 batches of 20 events of ~600 bytes: ~700 KiB, ten times the map. */
+    for (int b = 0; b < 60; b++)
+        append_n(log, b * 20, 20, 600);
+    assert_true(st_log_map_size(log) > before);
+    assert_int_equal(last_seq(log), 1200);
+
+    assert_int_equal(st_reader_begin(log, &r), 0);
+    while (st_reader_next(r, &rec) == 0) {
+        assert_int_equal(rec.seq, expect++);
+        assert_true(rec.event_len > 600);
+    }
+    assert_int_equal(expect, 1201);
+    st_reader_end(r);
+    st_log_close(log);
+
+    /* The grown size persists; reopening with a tiny size does not shrink. */
+    log = open_log(f->dir, 0, TINY_MAP);
+    assert_true(st_log_map_size(log) > before);
+    assert_int_equal(last_seq(log), 1200);
+    st_log_close(log);
+}
+
+/* A reader of the writer's own handle: growth waits for reset snapshots. */
+static void test_reader_same_handle_growth(void **state)
+{
+    struct fx *f = *state;
+    struct st_log *log = open_log(f->dir, 0, TINY_MAP);
+    struct st_reader *r;
+    struct st_record rec;
+    size_t before = st_log_map_size(log);
+    struct tev t[20];
+    struct st_item items[20];
+    uint64_t seq, expect;
+    int rc = 0, b;
+
+    append_n(log, 0, 5, 0);
+    assert_int_equal(st_reader_begin(log, &r), 0);
+    assert_int_equal(st_reader_last_seq(r, &seq), 0);
+    assert_int_equal(seq, 5);
+
+    /* With the snapshot live the map cannot be remapped: the batch that
+     * needs more room fails whole, and nothing of it is stored. */
+    for (b = 0; b < 100 && rc == 0; b++) {
+        char id[32];
+
+        for (int i = 0; i < 20; i++) {
+            snprintf(id, sizeof(id), "live-%d-%d", b, i);
+            tev_status(&t[i], id, i, 600);
+            item_of(&items[i], &t[i]);
+        }
+        rc = st_log_append_batch(log, RECEIVED, items, 20, NULL, NULL);
+        for (int i = 0; i < 20; i++)
+            tev_free(&t[i]);
+    }
+    assert_int_equal(rc, MDB_MAP_FULL);
+    assert_int_equal(st_log_map_size(log), before);
+    seq = 5 + (uint64_t)(b - 1) * 20;
+    /* The snapshot still reads what it saw. */
+    assert_int_equal(st_reader_get(r, 5, &rec), 0);
+    assert_int_equal(st_reader_get(r, 6, &rec), ST_NOTFOUND);
+
+    /* Reset: the writer may now grow. */
+    st_reader_reset(r);
+    assert_int_equal(st_reader_get(r, 5, &rec), ST_EINVAL);
+    append_n(log, 1000, 20, 600);
+    append_n(log, 2000, 20, 600);
+    assert_true(st_log_map_size(log) > before);
+    seq += 40;
+
+    /* After renew the reader sees everything, iterating from where it
+     * left off. */
+    assert_int_equal(st_reader_renew(r), 0);
+    assert_int_equal(st_reader_seek(r, 5), 0);
+    expect = 5;
+    while (st_reader_next(r, &rec) == 0)
+        assert_int_equal(rec.seq, expect++);
+    assert_int_equal(expect, seq + 1);
+    st_reader_end(r);
+    st_log_close(log);
+}
+
+/* ---- a reader in another process (MDB_MAP_RESIZED) ---- */
+
+static int wait_byte(int fd, char *c)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+
+    if (poll(&p, 1, 30000) != 1)
+        return -1;
+    return read(fd, c, 1) == 1 ? 0 : -1;
+}
+
+static int wait_u64(int fd, uint64_t *v)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+
+    if (poll(&p, 1, 30000) != 1)
+        return -1;
+    return read(fd, v, sizeof(*v)) == (ssize_t)sizeof(*v) ? 0 : -1;
+}
+
+/* The child: returns 0 on success, a step number on failure. */
+static int child_reader(const char *dir, int in, int out)
+{
+    struct st_log *log = NULL;
+    struct st_reader *r = NULL, *r2 = NULL;
+    struct st_record rec;
+    char err[256], c;
+    uint64_t n = 0, seq = 0, expect = 1;
+    size_t map0;
+    int rc;
+
+    if (wait_byte(in, &c) != 0)
+        return 1;
+    if (st_log_open(dir, ST_OPEN_READONLY, &log, err, sizeof(err)) != 0) {
+        fprintf(stderr, "child: %s\n", err);
+        return 2;
+    }
+    if (st_reader_begin(log, &r) != 0 || st_reader_last_seq(r, &seq) != 0 ||
+        seq != 5)
+        return 3;
+    map0 = st_log_map_size(log);
+    if (write(out, "r", 1) != 1)
+        return 4;
+
+    /* The writer grows its map far past ours and appends. */
+    if (wait_u64(in, &n) != 0)
+        return 5;
+    /* With r live, a second reader cannot adopt the new size. */
+    if (st_reader_begin(log, &r2) != MDB_MAP_RESIZED || r2 != NULL)
+        return 6;
+    /* r's renew resets it first, so it may remap. */
+    rc = st_reader_renew(r);
+    if (rc != 0) {
+        fprintf(stderr, "child: renew: %s\n", st_strerror(rc));
+        return 7;
+    }
+    if (st_log_map_size(log) <= map0)
+        return 8;
+    if (st_reader_last_seq(r, &seq) != 0 || seq != n)
+        return 9;
+    if (st_reader_seek(r, 1) != 0)
+        return 10;
+    while ((rc = st_reader_next(r, &rec)) == 0) {
+        if (rec.seq != expect++ || rec.publisher.len != strlen(PUB) ||
+            memcmp(rec.publisher.ptr, PUB, rec.publisher.len) != 0)
+            return 11;
+    }
+    if (rc != ST_END || expect != n + 1)
+        return 12;
+    if (st_reader_begin(log, &r2) != 0)
+        return 13;
+    st_reader_end(r2);
+    st_reader_end(r);
+    st_log_close(log);
+    if (write(out, "d", 1) != 1)
+        return 14;
+    return 0;
+}
+
+static void test_reader_process_growth(void **state)
+{
+    struct fx *f = *state;
+    int to_child[2], to_parent[2], status = 0;
+    struct st_log *log;
+    uint64_t n;
+    size_t before;
+    pid_t pid;
+    char c;
+
+    assert_int_equal(pipe(to_child), 0);
+    assert_int_equal(pipe(to_parent), 0);
+    /* Fork before the writer opens anything: the child must not inherit a
+     * live LMDB environment. */
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int rc;
+
+        close(to_child[1]);
+        close(to_parent[0]);
+        rc = child_reader(f->dir, to_child[0], to_parent[1]);
+        close(to_child[0]);
+        close(to_parent[1]);
+        exit(rc);
+    }
+    close(to_child[0]);
+    close(to_parent[1]);
+
+    log = open_log(f->dir, 0, TINY_MAP);
+    before = st_log_map_size(log);
+    append_n(log, 0, 5, 0);
+    assert_int_equal(write(to_child[1], "a", 1), 1);
+    assert_int_equal(wait_byte(to_parent[0], &c), 0);
+    assert_int_equal(c, 'r');
+
+    for (int b = 0; b < 40; b++)
+        append_n(log, 100 + b * 20, 20, 600);
+    assert_true(st_log_map_size(log) > before);
+    n = 5 + 40 * 20;
+    assert_int_equal(write(to_child[1], &n, sizeof(n)), sizeof(n));
+    assert_int_equal(wait_byte(to_parent[0], &c), 0);
+    assert_int_equal(c, 'd');
+
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    close(to_child[1]);
+    close(to_parent[0]);
+    /* The writer cleared no slot: the child ended its readers. */
+    {
+        int dead = -1;
+
+        assert_int_equal(st_log_reader_check(log, &dead), 0);
+        assert_int_equal(dead, 0);
+    }
+    st_log_close(log);
+}
+
+/* ---- rejection of what is not a log ---- */
+
+static void expect_open_fails(const char *dir, unsigned flags, int want,
+                              const char *msg_part)
+{
+    struct st_log *log = (struct st_log *)1;
+    char err[256] = "";
+    int rc = st_log_open(dir, flags, &log, err, sizeof(err));
+
+    if (rc != want || strstr(err, msg_part) == NULL)
+        fail_msg("open %s: rc %d (%s), err \"%s\"; wanted %d and \"%s\"", dir,
+                 rc, st_strerror(rc), err, want, msg_part);
+    assert_null(log);
+    /* The message names the directory. */
+    assert_non_null(strstr(err, dir));
+}
+
+/* Write key=val into database name (NULL: main) of a raw LMDB environment. */
+static void raw_put(const char *dir, const char *name, const char *key,
+                    const char *val)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_val k = {strlen(key), (void *)key}, v = {strlen(val), (void *)val};
+
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, name, name ? MDB_CREATE : 0, &dbi), 0);
+    assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+static void test_not_a_log(void **state)
+{
+    struct fx *f = *state;
+    char dir[160], path[200];
+    struct stat sb;
+    FILE *fp;
+
+    /* Another program's LMDB environment. */
+    snprintf(dir, sizeof(dir), "%s/foreign", f->root);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    raw_put(dir, NULL, "hello", "world");
+    expect_open_fails(dir, 0, ST_EFORMAT, "not a povtrack log");
+    expect_open_fails(dir, ST_OPEN_READONLY, ST_EFORMAT, "not a povtrack log");
+
+    /* A log of another format. */
+    snprintf(dir, sizeof(dir), "%s/other-format", f->root);
+    st_log_close(open_log(dir, 0, 0));
+    raw_put(dir, "meta", "format", "povtrack-log-0");
+    expect_open_fails(dir, 0, ST_EFORMAT,
+                      "format mismatch: the log is \"povtrack-log-0\"");
+    expect_open_fails(dir, ST_OPEN_READONLY, ST_EFORMAT, "format mismatch");
+
+    /* A data.mdb that is not LMDB at all. */
+    snprintf(dir, sizeof(dir), "%s/garbage", f->root);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    snprintf(path, sizeof(path), "%s/data.mdb", dir);
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    for (int i = 0; i < 16384; i++)
+        fputc('x', fp);
+    fclose(fp);
+    expect_open_fails(dir, 0, ST_EFORMAT, "not a povtrack log");
+    expect_open_fails(dir, ST_OPEN_READONLY, ST_EFORMAT, "not a povtrack log");
+
+    /* A directory of other files: no log is created there. */
+    snprintf(dir, sizeof(dir), "%s/documents", f->root);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    snprintf(path, sizeof(path), "%s/notes.txt", dir);
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    expect_open_fails(dir, 0, ST_EFORMAT, "not a povtrack log directory");
+    snprintf(path, sizeof(path), "%s/data.mdb", dir);
+    assert_int_not_equal(stat(path, &sb), 0);
+
+    /* A reader does not create anything. */
+    snprintf(dir, sizeof(dir), "%s/absent", f->root);
+    expect_open_fails(dir, ST_OPEN_READONLY, ENOENT, "No such file");
+    assert_int_not_equal(stat(dir, &sb), 0);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    expect_open_fails(dir, ST_OPEN_READONLY, ENOENT, "no povtrack log here");
+    snprintf(path, sizeof(path), "%s/lock.mdb", dir);
+    assert_int_not_equal(stat(path, &sb), 0);
+
+    /* A file where the directory should be. */
+    snprintf(path, sizeof(path), "%s/documents/notes.txt", f->root);
+    expect_open_fails(path, 0, ENOTDIR, "not a directory");
+
+    /* Bad arguments. */
+    {
+        struct st_log *log;
+        char err[64];
+
+        assert_int_equal(st_log_open(NULL, 0, &log, err, sizeof(err)),
+                         ST_EINVAL);
+        assert_int_equal(st_log_open(f->dir, 0x80, &log, err, sizeof(err)),
+                         ST_EINVAL);
+        assert_null(log);
+    }
+}
+
+static void test_find_id(void **state)
+{
+    struct fx *f = *state;
+    struct st_log *log = open_log(f->dir, 0, 0);
+    struct st_reader *r;
+    uint64_t seq = 0;
+    char longid[600];
+
+    append_n(log, 0, 10, 0);
+    assert_int_equal(st_reader_begin(log, &r), 0);
+    assert_int_equal(st_reader_find_id(r, str_of("id-0"), &seq), 0);
+    assert_int_equal(seq, 1);
+    assert_int_equal(st_reader_find_id(r, str_of("id-7"), &seq), 0);
+    assert_int_equal(seq, 8);
+    assert_int_equal(st_reader_find_id(r, str_of("id-10"), &seq), ST_NOTFOUND);
+    assert_int_equal(st_reader_find_id(r, str_of("id-"), &seq), ST_NOTFOUND);
+    /* Longer than any stored key: simply not there. */
+    memset(longid, 'k', sizeof(longid) - 1);
+    longid[sizeof(longid) - 1] = '\0';
+    assert_int_equal(st_reader_find_id(r, str_of(longid), &seq), ST_NOTFOUND);
+    assert_int_equal(st_reader_find_id(r, str_of(""), &seq), ST_EINVAL);
+    assert_int_equal(st_reader_unit(r, str_of(longid), NULL), ST_EINVAL);
+    st_reader_end(r);
+    st_log_close(log);
+}
+
+static void test_seek_next(void **state)
+{
+    struct fx *f = *state;
+    struct st_log *log = open_log(f->dir, 0, 0);
+    struct st_reader *r;
+    struct st_record rec;
+    uint64_t expect, last;
+
+    append_n(log, 0, 10, 0);
+    assert_int_equal(st_reader_begin(log, &r), 0);
+
+    /* Without a seek, from 1. */
+    for (expect = 1; st_reader_next(r, &rec) == 0; expect++)
+        assert_int_equal(rec.seq, expect);
+    assert_int_equal(expect, 11);
+    assert_int_equal(st_reader_next(r, &rec), ST_END);
+
+    assert_int_equal(st_reader_seek(r, 4), 0);
+    assert_int_equal(st_reader_next(r, &rec), 0);
+    assert_int_equal(rec.seq, 4);
+    /* last_seq in between does not disturb the iteration. */
+    assert_int_equal(st_reader_last_seq(r, &last), 0);
+    assert_int_equal(last, 10);
+    for (expect = 5; st_reader_next(r, &rec) == 0; expect++)
+        assert_int_equal(rec.seq, expect);
+    assert_int_equal(expect, 11);
+
+    /* Past the end, and 0 meaning the start. */
+    assert_int_equal(st_reader_seek(r, 11), 0);
+    assert_int_equal(st_reader_next(r, &rec), ST_END);
+    assert_int_equal(st_reader_seek(r, UINT64_MAX), 0);
+    assert_int_equal(st_reader_next(r, &rec), ST_END);
+    assert_int_equal(st_reader_seek(r, 0), 0);
+    assert_int_equal(st_reader_next(r, &rec), 0);
+    assert_int_equal(rec.seq, 1);
+
+    /* Tail the log: at ST_END, renew, and next continues with new ones. */
+    assert_int_equal(st_reader_seek(r, 9), 0);
+    assert_int_equal(st_reader_next(r, &rec), 0);
+    assert_int_equal(st_reader_next(r, &rec), 0);
+    assert_int_equal(rec.seq, 10);
+    assert_int_equal(st_reader_next(r, &rec), ST_END);
+    append_n(log, 100, 3, 0);
+    /* The old snapshot does not see them... */
+    assert_int_equal(st_reader_next(r, &rec), ST_END);
+    /* ...a renewed one does. */
+    assert_int_equal(st_reader_renew(r), 0);
+    for (expect = 11; st_reader_next(r, &rec) == 0; expect++)
+        assert_int_equal(rec.seq, expect);
+    assert_int_equal(expect, 14);
+
+    /* Renew in the middle keeps the position too. */
+    assert_int_equal(st_reader_seek(r, 2), 0);
+    assert_int_equal(st_reader_next(r, &rec), 0);
+    assert_int_equal(st_reader_renew(r), 0);
+    assert_int_equal(st_reader_next(r, &rec), 0);
+    assert_int_equal(rec.seq, 3);
+    st_reader_end(r);
+    st_log_close(log);
+}
+
+static void test_record_parse(void **state)
+{
+    unsigned char v[32] = {0};
+    struct st_record rec;
+
+    (void)state;
+    /* received = -2 (two's complement), publisher "ab", event 3 bytes. */
+    memset(v, 0xff, 8);
+    v[7] = 0xfe;
+    v[8] = 2;
+    memcpy(v + 9, "ab", 2);
+    memcpy(v + 11, "\x81\xa1x", 3);
+    assert_int_equal(st_record_parse(7, v, 14, &rec), 0);
+    assert_int_equal(rec.seq, 7);
+    assert_true(rec.received == -2);
+    assert_int_equal(rec.publisher.len, 2);
+    assert_memory_equal(rec.publisher.ptr, "ab", 2);
+    assert_int_equal(rec.event_len, 3);
+    assert_ptr_equal(rec.event, v + 11);
+
+    /* Empty publisher. */
+    v[8] = 0;
+    assert_int_equal(st_record_parse(1, v, 10, &rec), 0);
+    assert_int_equal(rec.publisher.len, 0);
+    assert_int_equal(rec.event_len, 1);
+
+    /* Short or inconsistent values. */
+    assert_int_equal(st_record_parse(1, v, 0, &rec), ST_EFORMAT);
+    assert_int_equal(st_record_parse(1, v, 8, &rec), ST_EFORMAT);
+    assert_int_equal(st_record_parse(1, v, 9, &rec), ST_EFORMAT); /* no event */
+    assert_int_equal(st_record_parse(1, NULL, 14, &rec), ST_EFORMAT);
+    v[8] = 200; /* publisher longer than the value */
+    assert_int_equal(st_record_parse(1, v, 32, &rec), ST_EFORMAT);
+    v[8] = 22; /* publisher fills the rest: no event */
+    assert_int_equal(st_record_parse(1, v, 31, &rec), ST_EFORMAT);
+    assert_int_equal(st_record_parse(1, v, 32, &rec), 0);
+    assert_int_equal(rec.event_len, 1);
+    assert_int_equal(st_record_parse(1, v, 32, NULL), ST_EINVAL);
+}
+
+/* A corrupt units value is reported, not trusted. */
+static void test_corrupt_unit(void **state)
+{
+    struct fx *f = *state;
+    struct st_log *log = open_log(f->dir, 0, 0);
+    struct st_reader *r;
+    struct ev_unit u;
+    static const char *const bad[] = {
+        "",              /* empty */
+        "\x92\xa1x\xc0", /* two elements */
+        "\x93\xa1x\xc0\xa5"
+        "bogus",                      /* unknown level */
+        "\x93\xa1x\xc0\xa8province",  /* string runs past the end */
+        "\x93\xc0\xc0\xa8province",   /* nil name */
+        "\x93\xa1x\xc0\xa8provincez", /* trailing byte */
+    };
+    static const size_t badlen[] = {0, 4, 10, 11, 11, 14};
+    char code[8];
+
+    st_log_close(log);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        MDB_env *env;
+        MDB_txn *txn;
+        MDB_dbi dbi;
+        MDB_val k, v = {badlen[i], (void *)bad[i]};
+
+        snprintf(code, sizeof(code), "9%zu", i);
+        k.mv_size = strlen(code);
+        k.mv_data = code;
+        assert_int_equal(mdb_env_create(&env), 0);
+        assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+        assert_int_equal(mdb_env_open(env, f->dir, 0, 0600), 0);
+        assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+        assert_int_equal(mdb_dbi_open(txn, "units", 0, &dbi), 0);
+        assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+        assert_int_equal(mdb_txn_commit(txn), 0);
+        mdb_env_close(env);
+    }
+    log = open_log(f->dir, ST_OPEN_READONLY, 0);
+    assert_int_equal(st_reader_begin(log, &r), 0);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(code, sizeof(code), "9%zu", i);
+        u.level = EV_LEVEL_DISTRICT;
+        if (st_reader_unit(r, str_of(code), &u) != ST_EFORMAT)
+            fail_msg("corrupt unit value %zu accepted", i);
+        assert_int_equal(u.level, EV_LEVEL_DISTRICT); /* untouched */
+    }
+    st_reader_end(r);
+    st_log_close(log);
+}
+
+static void test_bad_items(void **state)
+{
+    struct fx *f = *state;
+    struct st_log *log = open_log(f->dir, 0, 0);
+    struct tev a;
+    struct st_item it;
+    char longpub[300];
+
+    tev_status(&a, "a", 1, 0);
+    item_of(&it, &a);
+    it.ev = NULL;
+    assert_int_equal(st_log_append_batch(log, RECEIVED, &it, 1, NULL, NULL),
+                     ST_EINVAL);
+    item_of(&it, &a);
+    it.len = 0;
+    assert_int_equal(st_log_append_batch(log, RECEIVED, &it, 1, NULL, NULL),
+                     ST_EINVAL);
+    assert_int_equal(st_log_append_batch(log, RECEIVED, NULL, 1, NULL, NULL),
+                     ST_EINVAL);
+    assert_int_equal(st_log_append_batch(NULL, RECEIVED, &it, 1, NULL, NULL),
+                     ST_EINVAL);
+
+    /* A publisher name too long for the record rejects that item. */
+    memset(longpub, 'p', sizeof(longpub) - 1);
+    longpub[sizeof(longpub) - 1] = '\0';
+    item_of(&it, &a);
+    it.publisher = str_of(longpub);
+    assert_int_equal(st_log_append_batch(log, RECEIVED, &it, 1, NULL, NULL), 0);
+    assert_int_equal(it.status, ST_ITEM_REJECTED);
+    assert_non_null(strstr(it.error, "publisher"));
+    assert_int_equal(last_seq(log), 0);
+
+    /* Negative received times round-trip. */
+    item_of(&it, &a);
+    assert_int_equal(st_log_append_batch(log, -42, &it, 1, NULL, NULL), 0);
+    {
+        struct st_reader *r;
+        struct st_record rec;
+
+        assert_int_equal(st_reader_begin(log, &r), 0);
+        assert_int_equal(st_reader_get(r, 1, &rec), 0);
+        assert_true(rec.received == -42);
+        st_reader_end(r);
+    }
+    tev_free(&a);
+    st_log_close(log);
+}
+
+static void test_strerror(void **state)
+{
+    (void)state;
+    assert_string_equal(st_strerror(ST_OK), "success");
+    assert_non_null(strstr(st_strerror(ST_END), "end"));
+    assert_non_null(strstr(st_strerror(ST_NOTFOUND), "not found"));
+    assert_non_null(strstr(st_strerror(ST_EFORMAT), "not a povtrack log"));
+    assert_non_null(strstr(st_strerror(ST_ENOMEM), "memory"));
+    assert_non_null(strstr(st_strerror(ST_EINVAL), "invalid"));
+    assert_non_null(strstr(st_strerror(MDB_MAP_FULL), "MDB_MAP_FULL"));
+    assert_string_equal(st_strerror(ENOENT), strerror(ENOENT));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_append_read_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_empty_log, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gapless, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_duplicate_across_batches, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_reused_id_rejected, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_dup_and_reuse_in_one_batch, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_check_rejects_one, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_check_fails_batch, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_check_sees_unit_in_batch, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_unit_long_names, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_map_growth, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reader_same_handle_growth, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_reader_process_growth, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_not_a_log, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_find_id, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_seek_next, setup, teardown),
+        cmocka_unit_test(test_record_parse),
+        cmocka_unit_test_setup_teardown(test_corrupt_unit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_items, setup, teardown),
+        cmocka_unit_test(test_strerror),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
