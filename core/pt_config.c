@@ -40,8 +40,7 @@ int pt_config_defaults(struct pt_config *cfg)
         if (slash != NULL)
             *slash = '\0';
         if (snprintf(cfg->plugin_dir, sizeof cfg->plugin_dir,
-                     "%s/../lib/povtrack", exe) >=
-            (int)sizeof cfg->plugin_dir)
+                     "%s/../lib/povtrack", exe) >= (int)sizeof cfg->plugin_dir)
             cfg->plugin_dir[0] = '\0';
     }
     if (cfg->plugin_dir[0] == '\0')
@@ -86,8 +85,7 @@ static struct pt_plugin_conf *plugin_section(struct pt_config *cfg,
     return pc;
 }
 
-const char *pt_plugin_conf_get(const struct pt_plugin_conf *pc,
-                               const char *key)
+const char *pt_plugin_conf_get(const struct pt_plugin_conf *pc, const char *key)
 {
     for (size_t i = 0; i < pc->nkeys; i++)
         if (strcmp(pc->keys[i].key, key) == 0)
@@ -113,8 +111,8 @@ int pt_plugin_conf_set(struct pt_plugin_conf *pc, const char *key,
     return copy_str(kv->value, sizeof kv->value, value);
 }
 
-int pt_config_set_plugins(struct pt_config *cfg, const char *names,
-                          char *err, size_t errlen)
+int pt_config_set_plugins(struct pt_config *cfg, const char *names, char *err,
+                          size_t errlen)
 {
     /* Reorder: listed plugins first, in list order; the rest are dropped
      * from loading by moving them past the new count. */
@@ -133,8 +131,7 @@ int pt_config_set_plugins(struct pt_config *cfg, const char *names,
             break;
         char name[PT_PLUGIN_NAME_MAX];
         if (len >= sizeof name) {
-            snprintf(err, errlen, "plugins: name too long: %.*s", (int)len,
-                     p);
+            snprintf(err, errlen, "plugins: name too long: %.*s", (int)len, p);
             rc = -1;
             break;
         }
@@ -197,8 +194,7 @@ struct load_state {
     char plugins[PT_PLUGINS_MAX * PT_PLUGIN_NAME_MAX]; /* applied at end */
 };
 
-static int daemon_key(struct load_state *ls, const char *key,
-                      const char *value)
+static int daemon_key(struct load_state *ls, const char *key, const char *value)
 {
     struct pt_config *cfg = ls->cfg;
     struct {
@@ -218,8 +214,8 @@ static int daemon_key(struct load_state *ls, const char *key,
             continue;
         if (copy_str(strings[i].dst, strings[i].cap, value) == 0)
             return 1;
-        snprintf(ls->err, ls->errlen, "%s: [daemon] %s: value too long", ls->path,
-                 key);
+        snprintf(ls->err, ls->errlen, "%s: [daemon] %s: value too long",
+                 ls->path, key);
         return 0;
     }
     if (strcmp(key, "batch_max") == 0) {

@@ -70,8 +70,8 @@ int pt_config_load(struct pt_config *cfg, const char *path, char *err,
 /* Set the plugin list from a space-separated list of names (creating empty
  * sections for names not yet configured), then resolve every plugin path
  * against plugin_dir. */
-int pt_config_set_plugins(struct pt_config *cfg, const char *names,
-                          char *err, size_t errlen);
+int pt_config_set_plugins(struct pt_config *cfg, const char *names, char *err,
+                          size_t errlen);
 int pt_config_resolve(struct pt_config *cfg, char *err, size_t errlen);
 
 /* Value of key in a plugin's section, or NULL. */

@@ -71,6 +71,7 @@ struct pt_host {
     struct pt_config cfg;
     struct pt_log log;
     struct st_log *events;
+    int owns_events; /* opened here, read-only; else borrowed */
     struct st_reader *reader;
     MDB_env *state;
     MDB_dbi cursors_dbi;
@@ -166,17 +167,16 @@ static int state_grow(struct pt_host *h)
     int rc = mdb_env_set_mapsize(h->state, size);
     if (rc == 0) {
         h->map_size = size;
-        pt_logf(&h->log, PT_LOG_INFO, "state map grown to %zu MiB",
-                size >> 20);
+        pt_logf(&h->log, PT_LOG_INFO, "state map grown to %zu MiB", size >> 20);
     }
     return rc;
 }
 
 /* ---- plugins ---- */
 
-static int plugin_load(struct pt_host *h, struct pt_plugin *p,
-                       const struct pt_plugin_conf *conf, char *err,
-                       size_t errlen)
+/* dlopen the plugin and check its descriptor against this host. */
+static int plugin_bind(struct pt_plugin *p, const struct pt_plugin_conf *conf,
+                       char *err, size_t errlen)
 {
     p->conf = conf;
     p->dl = dlopen(conf->path, RTLD_NOW | RTLD_LOCAL);
@@ -188,8 +188,8 @@ static int plugin_load(struct pt_host *h, struct pt_plugin *p,
     povtrack_plugin_entry_fn entry;
     *(void **)&entry = dlsym(p->dl, POVTRACK_PLUGIN_ENTRY);
     if (entry == NULL) {
-        snprintf(err, errlen, "plugin %s: %s does not export %s()",
-                 conf->name, conf->path, POVTRACK_PLUGIN_ENTRY);
+        snprintf(err, errlen, "plugin %s: %s does not export %s()", conf->name,
+                 conf->path, POVTRACK_PLUGIN_ENTRY);
         return -1;
     }
     const struct povtrack_plugin *d = entry();
@@ -204,7 +204,7 @@ static int plugin_load(struct pt_host *h, struct pt_plugin *p,
     if (d->size < sizeof *d || d->name == NULL || d->version == NULL ||
         d->apply == NULL || d->query == NULL) {
         snprintf(err, errlen,
-                 "plugin %s: %s has an incomplete descriptor (size %u, "
+                 "plugin %s: %s has an incomplete descriptor (size %u; "
                  "name, version, apply and query are required)",
                  conf->name, conf->path, d->size);
         return -1;
@@ -217,14 +217,36 @@ static int plugin_load(struct pt_host *h, struct pt_plugin *p,
         return -1;
     }
     p->desc = d;
+    return 0;
+}
 
+static int plugin_init(struct pt_host *h, struct pt_plugin *p, char *err,
+                       size_t errlen)
+{
+    if (p->desc->init == NULL)
+        return 0;
+    struct povtrack_ctx ctx = {.host = h, .plugin = p};
+    if (p->desc->init(&ctx, &host_api, &p->state) != 0) {
+        snprintf(err, errlen,
+                 "plugin %s: init failed (see the plugin's message above)",
+                 p->desc->name);
+        return -1;
+    }
+    return 0;
+}
+
+/* Open the plugin's database and read its cursor. */
+static int plugin_attach(struct pt_host *h, struct pt_plugin *p, char *err,
+                         size_t errlen)
+{
+    const char *name = p->desc->name;
     char dbname[PT_PLUGIN_NAME_MAX + 2];
-    snprintf(dbname, sizeof dbname, "p.%s", d->name);
+    snprintf(dbname, sizeof dbname, "p.%s", name);
     MDB_txn *txn;
     int rc = mdb_txn_begin(h->state, NULL, 0, &txn);
     if (rc == 0)
         rc = mdb_dbi_open(txn, dbname, MDB_CREATE, &p->dbi);
-    MDB_val key = {strlen(d->name), (void *)d->name}, val;
+    MDB_val key = {strlen(name), (void *)name}, val;
     if (rc == 0) {
         rc = mdb_get(txn, h->cursors_dbi, &key, &val);
         if (rc == 0 && val.mv_size == 8)
@@ -237,20 +259,8 @@ static int plugin_load(struct pt_host *h, struct pt_plugin *p,
     else
         mdb_txn_abort(txn);
     if (rc != 0) {
-        snprintf(err, errlen, "plugin %s: state: %s", d->name,
-                 mdb_strerror(rc));
+        snprintf(err, errlen, "plugin %s: state: %s", name, mdb_strerror(rc));
         return -1;
-    }
-
-    if (d->init != NULL) {
-        struct povtrack_ctx ctx = {.host = h, .plugin = p};
-        if (d->init(&ctx, &host_api, &p->state) != 0) {
-            snprintf(err, errlen,
-                     "plugin %s: init failed (see the plugin's message "
-                     "above)",
-                     d->name);
-            return -1;
-        }
     }
     return 0;
 }
@@ -275,36 +285,57 @@ static struct pt_plugin *plugin_find(struct pt_host *h, const char *name,
     return NULL;
 }
 
-int pt_host_open(const struct pt_config *cfg, struct pt_host **out,
-                 char *err, size_t errlen)
+static struct pt_host *host_new(const struct pt_config *cfg)
 {
     struct pt_host *h = calloc(1, sizeof *h);
-    if (h == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
+    if (h == NULL)
+        return NULL;
     h->cfg = *cfg;
     h->log.level = cfg->log_level;
     h->log.proc = "host";
     h->map_size = STATE_MAP_INITIAL;
     msgpack_unpacked_init(&h->unpacked);
+    return h;
+}
 
+static int host_start(struct pt_host *h, char *err, size_t errlen)
+{
+    int src = st_reader_begin(h->events, &h->reader);
+    if (src != 0) {
+        snprintf(err, errlen, "%s/log: %s", h->cfg.data_dir, st_strerror(src));
+        return -1;
+    }
+    /* Hold no snapshot between operations: it would pin old pages and
+     * stop the writer from growing the map. */
+    st_reader_reset(h->reader);
+    int rc = state_open(h, err, errlen);
+    for (size_t i = 0; rc == 0 && i < h->cfg.nplugins; i++) {
+        struct pt_plugin *p = &h->plugins[i];
+        h->nplugins = i + 1; /* unload what was loaded, even on failure */
+        rc = plugin_bind(p, &h->cfg.plugins[i], err, errlen);
+        if (rc == 0)
+            rc = plugin_attach(h, p, err, errlen);
+        if (rc == 0)
+            rc = plugin_init(h, p, err, errlen);
+    }
+    return rc;
+}
+
+int pt_host_open(const struct pt_config *cfg, struct pt_host **out, char *err,
+                 size_t errlen)
+{
+    struct pt_host *h = host_new(cfg);
+    if (h == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     char dir[PATH_MAX];
     int rc = -1;
-    if (snprintf(dir, sizeof dir, "%s/log", cfg->data_dir) >=
-        (int)sizeof dir)
+    if (snprintf(dir, sizeof dir, "%s/log", cfg->data_dir) >= (int)sizeof dir)
         snprintf(err, errlen, "%s: path too long", cfg->data_dir);
-    else if (st_log_open(dir, ST_OPEN_READONLY, &h->events, err, errlen) ==
-             0) {
-        int src = st_reader_begin(h->events, &h->reader);
-        if (src != 0)
-            snprintf(err, errlen, "%s: %s", dir, st_strerror(src));
-        else
-            rc = state_open(h, err, errlen);
-    }
-    for (size_t i = 0; rc == 0 && i < h->cfg.nplugins; i++) {
-        rc = plugin_load(h, &h->plugins[i], &h->cfg.plugins[i], err, errlen);
-        h->nplugins = i + 1; /* unload what was loaded, even on failure */
+    else if (st_log_open(dir, ST_OPEN_READONLY, &h->events, err, errlen) == 0) {
+        h->owns_events = 1;
+        rc = host_start(h, err, errlen);
     }
     if (rc != 0) {
         pt_host_close(h);
@@ -312,6 +343,41 @@ int pt_host_open(const struct pt_config *cfg, struct pt_host **out,
     }
     *out = h;
     return 0;
+}
+
+int pt_host_open_log(const struct pt_config *cfg, struct st_log *events,
+                     struct pt_host **out, char *err, size_t errlen)
+{
+    struct pt_host *h = host_new(cfg);
+    if (h == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    h->events = events;
+    if (host_start(h, err, errlen) != 0) {
+        pt_host_close(h);
+        return -1;
+    }
+    *out = h;
+    return 0;
+}
+
+int pt_host_check_plugins(const struct pt_config *cfg, char *err, size_t errlen)
+{
+    struct pt_host *h = host_new(cfg);
+    if (h == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < h->cfg.nplugins; i++) {
+        h->nplugins = i + 1;
+        rc = plugin_bind(&h->plugins[i], &h->cfg.plugins[i], err, errlen);
+        if (rc == 0)
+            rc = plugin_init(h, &h->plugins[i], err, errlen);
+    }
+    pt_host_close(h);
+    return rc;
 }
 
 static void pending_clear(struct pt_host *h)
@@ -332,7 +398,8 @@ void pt_host_close(struct pt_host *h)
     msgpack_unpacked_destroy(&h->unpacked);
     if (h->reader != NULL)
         st_reader_end(h->reader);
-    st_log_close(h->events);
+    if (h->owns_events)
+        st_log_close(h->events);
     if (h->state != NULL)
         mdb_env_close(h->state);
     free(h);
@@ -352,6 +419,8 @@ static int storage_error(povtrack_ctx *ctx, int rc)
 static int host_get(povtrack_ctx *ctx, const void *key, size_t klen,
                     const void **val, size_t *vlen)
 {
+    if (ctx->txn == NULL)
+        return POVTRACK_EIO;
     if (klen == 0 || klen > POVTRACK_KEY_MAX)
         return POVTRACK_EINVAL;
     MDB_val k = {klen, (void *)key}, v;
@@ -368,7 +437,7 @@ static int host_get(povtrack_ctx *ctx, const void *key, size_t klen,
 static int host_put(povtrack_ctx *ctx, const void *key, size_t klen,
                     const void *val, size_t vlen)
 {
-    if (!ctx->writable)
+    if (!ctx->writable || ctx->txn == NULL)
         return POVTRACK_EROFS;
     if (klen == 0 || klen > POVTRACK_KEY_MAX)
         return POVTRACK_EINVAL;
@@ -379,6 +448,8 @@ static int host_put(povtrack_ctx *ctx, const void *key, size_t klen,
 
 static int host_del(povtrack_ctx *ctx, const void *key, size_t klen)
 {
+    if (ctx->txn == NULL)
+        return POVTRACK_EIO;
     if (!ctx->writable)
         return POVTRACK_EROFS;
     if (klen == 0 || klen > POVTRACK_KEY_MAX)
@@ -404,6 +475,8 @@ static int host_scan(povtrack_ctx *ctx, const void *from, size_t flen,
                      const void *to, size_t tlen, povtrack_scan_fn fn,
                      void *arg)
 {
+    if (ctx->txn == NULL)
+        return POVTRACK_EIO;
     MDB_cursor *cur;
     int rc = mdb_cursor_open(ctx->txn, ctx->plugin->dbi, &cur);
     if (rc != 0)
@@ -424,9 +497,10 @@ static int host_scan(povtrack_ctx *ctx, const void *from, size_t flen,
     return rc == 0 || rc == MDB_NOTFOUND ? 0 : storage_error(ctx, rc);
 }
 
-static int host_unit(povtrack_ctx *ctx, struct ev_str code,
-                     struct ev_unit *out)
+static int host_unit(povtrack_ctx *ctx, struct ev_str code, struct ev_unit *out)
 {
+    if (ctx->txn == NULL)
+        return POVTRACK_EIO;
     int rc = st_reader_unit(ctx->host->reader, code, out);
     if (rc == ST_NOTFOUND)
         return POVTRACK_NOTFOUND;
@@ -471,11 +545,10 @@ static int host_alert(povtrack_ctx *ctx, const struct povtrack_alert *a)
     struct pt_plugin *p = ctx->plugin;
     const char *name = p->desc->name;
     size_t nlen = strlen(name);
-    if (!ctx->writable || a == NULL || a->size < sizeof *a ||
-        a->code == NULL || strncmp(a->code, name, nlen) != 0 ||
-        a->code[nlen] != '.' || strlen(a->code) >= 96 ||
-        (unsigned)a->severity > POVTRACK_CRITICAL || a->unit == NULL ||
-        a->message == NULL) {
+    if (!ctx->writable || a == NULL || a->size < sizeof *a || a->code == NULL ||
+        strncmp(a->code, name, nlen) != 0 || a->code[nlen] != '.' ||
+        strlen(a->code) >= 96 || (unsigned)a->severity > POVTRACK_CRITICAL ||
+        a->unit == NULL || a->message == NULL) {
         pt_logf(&ctx->host->log, PT_LOG_ERROR,
                 "plugin %s raised a malformed alert (code must start with "
                 "\"%s.\"; unit and message are required)",
@@ -599,8 +672,8 @@ static enum apply_result apply_range(struct pt_host *h, MDB_txn *txn,
         size_t off = 0;
         struct ev_event ev;
         struct ev_error everr = {"not msgpack"};
-        if (msgpack_unpack_next(&h->unpacked, rec.event, rec.event_len,
-                                &off) != MSGPACK_UNPACK_SUCCESS ||
+        if (msgpack_unpack_next(&h->unpacked, rec.event, rec.event_len, &off) !=
+                MSGPACK_UNPACK_SUCCESS ||
             ev_decode(&h->unpacked.data, INT64_MAX, &ev, &everr) != 0) {
             /* The log only holds validated events: this is corruption or
              * a catalogue that no longer accepts old events. */
@@ -622,9 +695,11 @@ static enum apply_result apply_range(struct pt_host *h, MDB_txn *txn,
             if (!active(p) || p->applied >= rec.seq ||
                 !(p->desc->event_mask & EV_TYPE_BIT(ev.type)))
                 continue;
-            struct povtrack_ctx ctx = {
-                .host = h, .plugin = p, .txn = txn, .writable = 1,
-                .seq = rec.seq};
+            struct povtrack_ctx ctx = {.host = h,
+                                       .plugin = p,
+                                       .txn = txn,
+                                       .writable = 1,
+                                       .seq = rec.seq};
             int prc = p->desc->apply(p->state, &ctx, &pr);
             if (ctx.storage_rc != 0) {
                 *rc_out = ctx.storage_rc;
@@ -675,7 +750,7 @@ static void publish_pending(struct pt_host *h)
     pending_clear(h);
 }
 
-int pt_host_catch_up(struct pt_host *h, size_t max_records, size_t *applied)
+static int catch_up(struct pt_host *h, size_t max_records, size_t *applied)
 {
     *applied = 0;
     if (max_records == 0)
@@ -694,8 +769,7 @@ int pt_host_catch_up(struct pt_host *h, size_t max_records, size_t *applied)
         if (lo == UINT64_MAX || lo >= last)
             return 0; /* nothing active, or caught up */
         lo++;
-        uint64_t hi = last - lo + 1 > max_records ? lo + max_records - 1
-                                                   : last;
+        uint64_t hi = last - lo + 1 > max_records ? lo + max_records - 1 : last;
         MDB_txn *txn;
         rc = mdb_txn_begin(h->state, NULL, 0, &txn);
         if (rc != 0) {
@@ -708,8 +782,7 @@ int pt_host_catch_up(struct pt_host *h, size_t max_records, size_t *applied)
             err = mdb_txn_commit(txn);
             if (err == 0) {
                 for (size_t i = 0; i < h->nplugins; i++)
-                    if (active(&h->plugins[i]) &&
-                        h->plugins[i].applied < hi)
+                    if (active(&h->plugins[i]) && h->plugins[i].applied < hi)
                         h->plugins[i].applied = hi;
                 publish_pending(h);
                 *applied = (size_t)(hi - lo + 1);
@@ -721,8 +794,7 @@ int pt_host_catch_up(struct pt_host *h, size_t max_records, size_t *applied)
         }
         pending_clear(h);
         if (r == APPLY_FAILED) {
-            pt_logf(&h->log, PT_LOG_ERROR,
-                    "applying seq %llu..%llu failed: %s",
+            pt_logf(&h->log, PT_LOG_ERROR, "applying seq %llu..%llu failed: %s",
                     (unsigned long long)lo, (unsigned long long)hi,
                     st_strerror(err));
             return err;
@@ -733,6 +805,13 @@ int pt_host_catch_up(struct pt_host *h, size_t max_records, size_t *applied)
             return err;
         }
     }
+}
+
+int pt_host_catch_up(struct pt_host *h, size_t max_records, size_t *applied)
+{
+    int rc = catch_up(h, max_records, applied);
+    st_reader_reset(h->reader);
+    return rc;
 }
 
 int pt_host_catch_up_all(struct pt_host *h)
@@ -760,8 +839,11 @@ static int host_tick(struct pt_host *h, int64_t now)
         struct pt_plugin *p = &h->plugins[i];
         if (!active(p) || p->desc->tick == NULL)
             continue;
-        struct povtrack_ctx ctx = {.host = h, .plugin = p, .txn = txn,
-                                   .writable = 1, .seq = p->applied,
+        struct povtrack_ctx ctx = {.host = h,
+                                   .plugin = p,
+                                   .txn = txn,
+                                   .writable = 1,
+                                   .seq = p->applied,
                                    .tick = 1};
         /* Tick alerts of one second share a key prefix; the wall clock
          * makes them unique across ticks. */
@@ -812,8 +894,7 @@ static int pack_raw(msgpack_packer *pk, const void *buf, size_t len)
     return pk->callback(pk->data, buf, len);
 }
 
-static const msgpack_object *map_get(const msgpack_object *map,
-                                     const char *key)
+static const msgpack_object *map_get(const msgpack_object *map, const char *key)
 {
     size_t n = strlen(key);
     for (uint32_t i = 0; i < map->via.map.size; i++) {
@@ -827,8 +908,7 @@ static const msgpack_object *map_get(const msgpack_object *map,
 
 /* Read an optional unsigned field; returns -1 after packing an error. */
 static int get_uint(msgpack_packer *pk, const msgpack_object *req,
-                    const char *key, uint64_t def, uint64_t max,
-                    uint64_t *out)
+                    const char *key, uint64_t def, uint64_t max, uint64_t *out)
 {
     const msgpack_object *o = map_get(req, key);
     if (o == NULL || o->type == MSGPACK_OBJECT_NIL) {
@@ -942,8 +1022,7 @@ static int req_query(struct pt_host *h, const msgpack_object *req,
         pack_error(pk, "plugin: required, a plugin name");
         return 0;
     }
-    struct pt_plugin *p =
-        plugin_find(h, name->via.str.ptr, name->via.str.size);
+    struct pt_plugin *p = plugin_find(h, name->via.str.ptr, name->via.str.size);
     if (p == NULL) {
         pack_error(pk, "plugin: no plugin named \"%.*s\" is loaded",
                    (int)name->via.str.size, name->via.str.ptr);
@@ -1014,8 +1093,8 @@ static int req_alerts(struct pt_host *h, const msgpack_object *req,
     put_be64(from, since + 1);
     uint64_t n = 0;
     MDB_val k = {8, from}, v;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-         rc == 0 && n < limit; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && n < limit;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
         n++;
     msgpack_pack_map(pk, 2);
     pack_cstr(pk, "ok");
@@ -1043,12 +1122,11 @@ struct units_arg {
 static int unit_visit(void *arg, const struct ev_unit *u)
 {
     struct units_arg *ua = arg;
-    int match = ua->parent.ptr == NULL
-                    ? u->parent.ptr == NULL
-                    : u->parent.ptr != NULL &&
-                          u->parent.len == ua->parent.len &&
-                          memcmp(u->parent.ptr, ua->parent.ptr,
-                                 u->parent.len) == 0;
+    int match =
+        ua->parent.ptr == NULL
+            ? u->parent.ptr == NULL
+            : u->parent.ptr != NULL && u->parent.len == ua->parent.len &&
+                  memcmp(u->parent.ptr, ua->parent.ptr, u->parent.len) == 0;
     if (!match)
         return 0;
     ua->count++;
@@ -1098,8 +1176,8 @@ static int req_units(struct pt_host *h, const msgpack_object *req,
     return st_reader_units(h->reader, unit_visit, &ua);
 }
 
-int pt_host_request(struct pt_host *h, const msgpack_object *req,
-                    msgpack_packer *pk)
+static int request(struct pt_host *h, const msgpack_object *req,
+                   msgpack_packer *pk)
 {
     const msgpack_object *op =
         req->type == MSGPACK_OBJECT_MAP ? map_get(req, "op") : NULL;
@@ -1132,6 +1210,14 @@ int pt_host_request(struct pt_host *h, const msgpack_object *req,
 #undef OP_IS
     pack_error(pk, "op: unknown operation \"%.*s\"", (int)n, s);
     return 0;
+}
+
+int pt_host_request(struct pt_host *h, const msgpack_object *req,
+                    msgpack_packer *pk)
+{
+    int rc = request(h, req, pk);
+    st_reader_reset(h->reader);
+    return rc;
 }
 
 /* ---- the process loop ---- */
@@ -1223,8 +1309,7 @@ static void answer_parked(struct pt_host *h, void *sock, struct parked *pk,
                 int len = snprintf(msg, sizeof msg,
                                    "min_seq: not applied within %d ms "
                                    "(applied %llu, wanted %llu)",
-                                   MIN_SEQ_WAIT_MS,
-                                   (unsigned long long)applied,
+                                   MIN_SEQ_WAIT_MS, (unsigned long long)applied,
                                    (unsigned long long)p->min_seq);
                 msgpack_sbuffer sb;
                 msgpack_sbuffer_init(&sb);
@@ -1280,8 +1365,8 @@ int pt_host_run(struct pt_host *h, int notify_fd, volatile sig_atomic_t *stop)
     size_t nparked = 0;
     int rc = parked == NULL ? -1 : 0;
     pt_logf(&h->log, PT_LOG_INFO,
-            "plugin host ready: query %s, alerts %s, %zu plugins",
-            h->cfg.query, h->cfg.alerts, h->nplugins);
+            "plugin host ready: query %s, alerts %s, %zu plugins", h->cfg.query,
+            h->cfg.alerts, h->nplugins);
     int64_t next_tick = now_ms();
     int more = 1; /* the log may have grown while we were down */
     while (rc == 0 && !*stop) {

@@ -30,9 +30,22 @@ struct pt_host;
 /* Open both environments and load every configured plugin (dlopen, ABI
  * check, init).  A plugin that fails to load fails the open, with a message
  * in err naming the plugin and the cause. */
-int pt_host_open(const struct pt_config *cfg, struct pt_host **out,
-                 char *err, size_t errlen);
+int pt_host_open(const struct pt_config *cfg, struct pt_host **out, char *err,
+                 size_t errlen);
 void pt_host_close(struct pt_host *h);
+
+/* The same on a log the caller has open (in-process use: tests, tools).
+ * LMDB forbids opening one environment twice in a process, so a process
+ * that writes the log hands its handle here.  The log must outlive h. */
+struct st_log;
+int pt_host_open_log(const struct pt_config *cfg, struct st_log *events,
+                     struct pt_host **out, char *err, size_t errlen);
+
+/* Load and init every configured plugin, then unload them, touching
+ * neither environment: lets the ingest process refuse to start with a
+ * plugin that cannot load, without opening the log a second time. */
+int pt_host_check_plugins(const struct pt_config *cfg, char *err,
+                          size_t errlen);
 
 /* Apply records the plugins have not seen yet, at most max_records per
  * plugin in one transaction.  *applied gets the number of records read;

@@ -23,9 +23,9 @@
 /* One request of the group being committed. */
 struct ingest_req {
     struct pt_request req;
-    msgpack_unpacked up; /* events point into req.body through this */
-    size_t first, count; /* its slots */
-    char error[EV_ERROR_MAX]; /* whole request rejected when set */
+    msgpack_unpacked up;           /* events point into req.body through this */
+    size_t first, count;           /* its slots */
+    char error[EV_ERROR_MAX + 32]; /* whole request rejected when set */
 };
 
 /* One event of the group.  item >= 0 indexes the storage batch; -1 means it
@@ -86,8 +86,7 @@ int pt_ingest_open(const struct pt_config *cfg, const struct pt_log *log,
         msgpack_unpacked_init(&ig->reqs[i].up);
 
     char dir[PATH_MAX];
-    if (snprintf(dir, sizeof dir, "%s/log", cfg->data_dir) >=
-        (int)sizeof dir) {
+    if (snprintf(dir, sizeof dir, "%s/log", cfg->data_dir) >= (int)sizeof dir) {
         snprintf(err, errlen, "%s: path too long", cfg->data_dir);
         pt_ingest_close(ig);
         return -1;
@@ -108,8 +107,8 @@ int pt_ingest_open(const struct pt_config *cfg, const struct pt_log *log,
         zmq_setsockopt(ig->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) ||
         zmq_setsockopt(ig->router, ZMQ_LINGER, &zero, sizeof zero) ||
         zmq_bind(ig->router, cfg->ingest) != 0) {
-        snprintf(err, errlen, "cannot bind ingest endpoint %s: %s",
-                 cfg->ingest, zmq_strerror(zmq_errno()));
+        snprintf(err, errlen, "cannot bind ingest endpoint %s: %s", cfg->ingest,
+                 zmq_strerror(zmq_errno()));
         pt_ingest_close(ig);
         return -1;
     }
@@ -323,10 +322,8 @@ static void reply(struct pt_ingest *ig, struct ingest_req *g,
                 pack_ack(&pk, s->id, "rejected", 0, it->error);
         }
     }
-    if (pt_wire_reply(ig->router, &g->req, ig->reply.data, ig->reply.size) !=
-        0)
-        pt_logf(ig->log, PT_LOG_WARN,
-                "ack not delivered (client gone?): %s",
+    if (pt_wire_reply(ig->router, &g->req, ig->reply.data, ig->reply.size) != 0)
+        pt_logf(ig->log, PT_LOG_WARN, "ack not delivered (client gone?): %s",
                 zmq_strerror(zmq_errno()));
 }
 
@@ -373,9 +370,8 @@ int pt_ingest_step(struct pt_ingest *ig, int timeout_ms)
                      "storage: %s; not stored, send again later",
                      st_strerror(rc));
             storage_error = storage_msg;
-            pt_logf(ig->log, PT_LOG_ERROR,
-                    "commit of %zu events failed: %s", nitems,
-                    st_strerror(rc));
+            pt_logf(ig->log, PT_LOG_ERROR, "commit of %zu events failed: %s",
+                    nitems, st_strerror(rc));
         } else if (ig->notify_fd >= 0) {
             /* A full pipe already holds a wake-up: nothing is lost. */
             ssize_t w = write(ig->notify_fd, "", 1);

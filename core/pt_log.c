@@ -9,8 +9,8 @@
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
-void pt_logf(const struct pt_log *log, enum pt_log_level level,
-             const char *fmt, ...)
+void pt_logf(const struct pt_log *log, enum pt_log_level level, const char *fmt,
+             ...)
 {
     if (log != NULL && (int)level < log->level)
         return;
@@ -24,10 +24,10 @@ void pt_logf(const struct pt_log *log, enum pt_log_level level,
     /* Format the whole line first and write it with one call, so lines
      * from the two processes sharing stderr never interleave. */
     char line[2048];
-    int n = snprintf(line, sizeof line, "%s.%03ldZ povtrackd[%ld] %s %s: ",
-                     stamp, (long)(tv.tv_usec / 1000), (long)getpid(),
-                     log != NULL && log->proc != NULL ? log->proc : "-",
-                     level_names[level]);
+    int n = snprintf(
+        line, sizeof line, "%s.%03ldZ povtrackd[%ld] %s %s: ", stamp,
+        (long)(tv.tv_usec / 1000), (long)getpid(),
+        log != NULL && log->proc != NULL ? log->proc : "-", level_names[level]);
     if (n < 0)
         return;
     va_list ap;

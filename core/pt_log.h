@@ -16,8 +16,8 @@ struct pt_log {
     const char *proc; /* "ingest", "host", ... */
 };
 
-void pt_logf(const struct pt_log *log, enum pt_log_level level,
-             const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void pt_logf(const struct pt_log *log, enum pt_log_level level, const char *fmt,
+             ...) __attribute__((format(printf, 3, 4)));
 
 /* "debug", "info", "warn", "error" -> level; -1 when unknown. */
 int pt_log_level_parse(const char *name);

@@ -103,8 +103,7 @@ struct run_mode {
     int notify_fd;
 };
 
-static int set_string(char *dst, size_t cap, const char *value,
-                      const char *opt)
+static int set_string(char *dst, size_t cap, const char *value, const char *opt)
 {
     if (strlen(value) >= cap) {
         fprintf(stderr, "povtrackd: --%s: value too long\n", opt);
@@ -156,15 +155,13 @@ static int parse_args(int argc, char **argv, struct pt_config *cfg,
                             "data-dir");
             break;
         case OPT_INGEST:
-            rc = set_string(cfg->ingest, sizeof cfg->ingest, optarg,
-                            "ingest");
+            rc = set_string(cfg->ingest, sizeof cfg->ingest, optarg, "ingest");
             break;
         case OPT_QUERY:
             rc = set_string(cfg->query, sizeof cfg->query, optarg, "query");
             break;
         case OPT_ALERTS:
-            rc = set_string(cfg->alerts, sizeof cfg->alerts, optarg,
-                            "alerts");
+            rc = set_string(cfg->alerts, sizeof cfg->alerts, optarg, "alerts");
             break;
         case OPT_PLUGIN_DIR:
             rc = set_string(cfg->plugin_dir, sizeof cfg->plugin_dir, optarg,
@@ -259,13 +256,11 @@ static int run_ingest(const struct pt_config *cfg, int argc, char **argv)
     }
     /* Load the plugins once here so that a bad plugin or config stops the
      * daemon at start with its message, instead of a host restart loop. */
-    struct pt_host *probe;
-    if (pt_host_open(cfg, &probe, err, sizeof err) != 0) {
+    if (pt_host_check_plugins(cfg, err, sizeof err) != 0) {
         pt_logf(&log, PT_LOG_ERROR, "%s", err);
         pt_ingest_close(ig);
         return 1;
     }
-    pt_host_close(probe);
 
     struct pt_supervisor sup;
     if (pt_supervisor_init(&sup, &log, argc, argv) != 0 ||

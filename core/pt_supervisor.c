@@ -79,8 +79,8 @@ int pt_supervisor_poll(struct pt_supervisor *s, int *dead)
         *dead = 1;
         if (WIFEXITED(status))
             pt_logf(s->log, PT_LOG_ERROR,
-                    "plugin host (pid %ld) exited with status %d",
-                    (long)pid, WEXITSTATUS(status));
+                    "plugin host (pid %ld) exited with status %d", (long)pid,
+                    WEXITSTATUS(status));
         else
             pt_logf(s->log, PT_LOG_ERROR,
                     "plugin host (pid %ld) killed by signal %d", (long)pid,

@@ -56,12 +56,18 @@ static void close_socks(struct td *d)
 int td_start(struct td *d, const char *const *extra)
 {
     const char *argv[32] = {POVTRACK_BIN_DIR "/povtrackd",
-                            "--data-dir", d->data_dir,
-                            "--ingest", d->ingest,
-                            "--query", d->query,
-                            "--alerts", d->alerts,
-                            "--plugin-dir", POVTRACK_PLUGIN_DIR,
-                            "--log-level", "warn"};
+                            "--data-dir",
+                            d->data_dir,
+                            "--ingest",
+                            d->ingest,
+                            "--query",
+                            d->query,
+                            "--alerts",
+                            d->alerts,
+                            "--plugin-dir",
+                            POVTRACK_PLUGIN_DIR,
+                            "--log-level",
+                            "warn"};
     size_t n = 13;
     for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 31; i++)
         argv[n++] = extra[i];
@@ -135,9 +141,8 @@ pid_t td_host_pid(const struct td *d)
 }
 
 /* DEALER request/reply with an empty delimiter, as REQ would send. */
-static int roundtrip(void **sock, struct td *d, const char *ep,
-                     const void *buf, size_t len, msgpack_unpacked *up,
-                     int timeout_ms)
+static int roundtrip(void **sock, struct td *d, const char *ep, const void *buf,
+                     size_t len, msgpack_unpacked *up, int timeout_ms)
 {
     if (zmq_send(*sock, "", 0, ZMQ_SNDMORE) < 0 ||
         zmq_send(*sock, buf, len, 0) < 0)
@@ -169,8 +174,7 @@ static int roundtrip(void **sock, struct td *d, const char *ep,
 int td_ingest_raw(struct td *d, const void *buf, size_t len,
                   msgpack_unpacked *up, int timeout_ms)
 {
-    return roundtrip(&d->ingest_sock, d, d->ingest, buf, len, up,
-                     timeout_ms);
+    return roundtrip(&d->ingest_sock, d, d->ingest, buf, len, up, timeout_ms);
 }
 
 int td_request_raw(struct td *d, const void *buf, size_t len,

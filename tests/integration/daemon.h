@@ -15,7 +15,7 @@
 #include <msgpack.h>
 
 struct td {
-    char dir[256];      /* temporary directory, removed by td_destroy */
+    char dir[256]; /* temporary directory, removed by td_destroy */
     char data_dir[300];
     char ingest[320], query[320], alerts[320];
     pid_t pid;
