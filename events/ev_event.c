@@ -1,0 +1,1143 @@
+/*
+ * ev_event.c - decoding, validation and canonical encoding of events.
+ *
+ * The catalogue is data, not code.  fields[] describes every data field once
+ * (wire name, kind, where it lands in struct ev_data, which values it takes)
+ * and types[] says which fields each event type requires or allows.  The
+ * decoder and the encoder both walk those tables, so a new field or type is a
+ * table edit, not a new function.
+ *
+ * fields[] is kept in ascending byte order of the wire names: the encoder
+ * emits data keys in table order, and that order is the canonical one.
+ */
+#include "ev_event.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define BIT(f) (UINT32_C(1) << (f))
+
+/* Longest piece of untrusted input quoted in an error message, so that the
+ * field path and the reason always fit in EV_ERROR_MAX. */
+#define QUOTE_MAX 32
+
+/* ------------------------------------------------------------------------ */
+/* Names                                                                    */
+
+static const char *const level_names[] = {NULL, "central", "province",
+                                          "district", "commune"};
+static const char *const area_names[] = {NULL, "rural", "urban"};
+static const char *const status_names[] = {NULL, "poor", "near_poor", "average",
+                                           "none"};
+static const char *const donor_kind_names[] = {NULL, "person", "organisation",
+                                               "business", "anonymous"};
+static const char *const purpose_names[] = {
+    NULL,     "housing", "livelihood", "education",
+    "health", "tet",     "disaster",   "other"};
+static const char *const reason_names[] = {NULL,      "landslide", "flood",
+                                           "erosion", "forest",    "other"};
+static const char *const item_names[] = {NULL, "land", "housing", "water",
+                                         "livelihood"};
+
+static const char *const indicator_names[EV_IND_COUNT] = {
+    [EV_IND_EMPLOYMENT] = "employment",
+    [EV_IND_DEPENDANTS] = "dependants",
+    [EV_IND_NUTRITION] = "nutrition",
+    [EV_IND_HEALTH_INSURANCE] = "health_insurance",
+    [EV_IND_ADULT_EDUCATION] = "adult_education",
+    [EV_IND_SCHOOL_ATTENDANCE] = "school_attendance",
+    [EV_IND_HOUSING_QUALITY] = "housing_quality",
+    [EV_IND_HOUSING_AREA] = "housing_area",
+    [EV_IND_WATER] = "water",
+    [EV_IND_LATRINE] = "latrine",
+    [EV_IND_TELECOM] = "telecom",
+    [EV_IND_INFORMATION_ACCESS] = "information_access",
+    [EV_IND_WASTE_TREATMENT] = "waste_treatment",
+};
+
+static const char *const indicator_dimensions[EV_IND_COUNT] = {
+    [EV_IND_EMPLOYMENT] = "employment",
+    [EV_IND_DEPENDANTS] = "employment",
+    [EV_IND_NUTRITION] = "health",
+    [EV_IND_HEALTH_INSURANCE] = "health",
+    [EV_IND_ADULT_EDUCATION] = "education",
+    [EV_IND_SCHOOL_ATTENDANCE] = "education",
+    [EV_IND_HOUSING_QUALITY] = "housing",
+    [EV_IND_HOUSING_AREA] = "housing",
+    [EV_IND_WATER] = "water_sanitation",
+    [EV_IND_LATRINE] = "water_sanitation",
+    [EV_IND_TELECOM] = "information",
+    [EV_IND_INFORMATION_ACCESS] = "information",
+    /* Decree 351/2025 groups waste treatment with water and latrines. */
+    [EV_IND_WASTE_TREATMENT] = "water_sanitation",
+};
+
+/* Enumerated fields are stored through their offset in struct ev_data; that
+ * is only sound while every enum has the size of an int. */
+_Static_assert(sizeof(enum ev_level) == sizeof(int) &&
+                   sizeof(enum ev_area) == sizeof(int) &&
+                   sizeof(enum ev_status) == sizeof(int) &&
+                   sizeof(enum ev_donor_kind) == sizeof(int) &&
+                   sizeof(enum ev_purpose) == sizeof(int) &&
+                   sizeof(enum ev_reason) == sizeof(int) &&
+                   sizeof(enum ev_item) == sizeof(int),
+               "enum fields must be int-sized");
+_Static_assert(EV_IND_COUNT <= 32, "deprived is a 32-bit set");
+
+/* ------------------------------------------------------------------------ */
+/* The catalogue                                                            */
+
+enum kind {
+    K_INT,     /* integer in [lo, hi] */
+    K_TEXT,    /* non-empty UTF-8, at most EV_TEXT_MAX bytes */
+    K_UNIT,    /* unit code */
+    K_PARENT,  /* unit code or nil */
+    K_ENUM,    /* one of names[lo..hi] */
+    K_BOOL,    /* true or false */
+    K_DEPRIVED /* array of indicators of the standard for data.year */
+};
+
+/* In ascending byte order of the wire names (see the top of the file).
+ * "level" appears twice: a unit cannot be "central", a donation can. */
+enum field {
+    F_AMOUNT,
+    F_AREA,
+    F_DECISION,
+    F_DEPRIVED,
+    F_DONOR,
+    F_DONOR_KIND,
+    F_DUE,
+    F_FROM,
+    F_HOUSEHOLDS,
+    F_IN_KIND,
+    F_INCOME,
+    F_ITEM,
+    F_LEVEL,
+    F_UNIT_LEVEL,
+    F_LOAN,
+    F_MEMBERS,
+    F_NAME,
+    F_ORG,
+    F_PARENT,
+    F_PLEDGE,
+    F_PROGRAM,
+    F_PURPOSE,
+    F_REASON,
+    F_REPORT,
+    F_STATUS,
+    F_YEAR,
+    F_COUNT
+};
+_Static_assert(F_COUNT <= 32, "field sets are 32-bit masks");
+
+struct field_desc {
+    const char *name;
+    unsigned char kind;
+    unsigned short off;       /* offset in struct ev_data */
+    int64_t lo, hi;           /* K_INT range; K_ENUM values allowed */
+    const char *const *names; /* K_ENUM */
+};
+
+#define INT_FIELD(n, m, l, h)                                                  \
+    {                                                                          \
+        .name = n, .kind = K_INT, .off = offsetof(struct ev_data, m), .lo = l, \
+        .hi = h                                                                \
+    }
+#define FIELD(n, k, m)                                                         \
+    {                                                                          \
+        .name = n, .kind = k, .off = offsetof(struct ev_data, m)               \
+    }
+#define ENUM_FIELD(n, m, tab, l, h)                                            \
+    {                                                                          \
+        .name = n, .kind = K_ENUM, .off = offsetof(struct ev_data, m),         \
+        .lo = l, .hi = h, .names = tab                                         \
+    }
+
+/* The last "due" date accepted: 2100-01-01T00:00:00Z. */
+#define DUE_MAX INT64_C(4102444800)
+
+static const struct field_desc fields[F_COUNT] = {
+    [F_AMOUNT] = INT_FIELD("amount", amount, 1, INT64_MAX),
+    [F_AREA] =
+        ENUM_FIELD("area", area, area_names, EV_AREA_RURAL, EV_AREA_URBAN),
+    [F_DECISION] = FIELD("decision", K_TEXT, decision),
+    [F_DEPRIVED] = FIELD("deprived", K_DEPRIVED, deprived),
+    [F_DONOR] = FIELD("donor", K_TEXT, donor),
+    [F_DONOR_KIND] = ENUM_FIELD("donor_kind", donor_kind, donor_kind_names,
+                                EV_DONOR_PERSON, EV_DONOR_ANONYMOUS),
+    [F_DUE] = INT_FIELD("due", due, EV_AT_MIN, DUE_MAX),
+    [F_FROM] = FIELD("from", K_UNIT, from),
+    [F_HOUSEHOLDS] = INT_FIELD("households", households, 0, INT64_MAX),
+    [F_IN_KIND] = FIELD("in_kind", K_BOOL, in_kind),
+    [F_INCOME] = INT_FIELD("income", income, 0, INT64_MAX),
+    [F_ITEM] =
+        ENUM_FIELD("item", item, item_names, EV_ITEM_LAND, EV_ITEM_LIVELIHOOD),
+    [F_LEVEL] = ENUM_FIELD("level", level, level_names, EV_LEVEL_CENTRAL,
+                           EV_LEVEL_COMMUNE),
+    [F_UNIT_LEVEL] = ENUM_FIELD("level", level, level_names, EV_LEVEL_PROVINCE,
+                                EV_LEVEL_COMMUNE),
+    [F_LOAN] = FIELD("loan", K_TEXT, loan),
+    [F_MEMBERS] = INT_FIELD("members", members, 1, INT64_MAX),
+    [F_NAME] = FIELD("name", K_TEXT, name),
+    [F_ORG] = FIELD("org", K_TEXT, org),
+    [F_PARENT] = FIELD("parent", K_PARENT, parent),
+    [F_PLEDGE] = FIELD("pledge", K_TEXT, pledge),
+    [F_PROGRAM] = FIELD("program", K_TEXT, program),
+    [F_PURPOSE] = ENUM_FIELD("purpose", purpose, purpose_names,
+                             EV_PURPOSE_HOUSING, EV_PURPOSE_OTHER),
+    [F_REASON] = ENUM_FIELD("reason", reason, reason_names, EV_REASON_LANDSLIDE,
+                            EV_REASON_OTHER),
+    [F_REPORT] = FIELD("report", K_TEXT, report),
+    [F_STATUS] = ENUM_FIELD("status", status, status_names, EV_STATUS_POOR,
+                            EV_STATUS_NONE),
+    [F_YEAR] = INT_FIELD("year", year, 2000, 2100),
+};
+
+enum household_rule { HH_NO, HH_REQUIRED, HH_OPTIONAL };
+
+struct type_desc {
+    const char *name;
+    uint32_t required; /* BIT(enum field) */
+    uint32_t optional;
+    unsigned char household;
+};
+
+static const struct type_desc types[EV_TYPE_COUNT] = {
+    [EV_UNIT_DEFINED] = {"unit.defined",
+                         BIT(F_NAME) | BIT(F_PARENT) | BIT(F_UNIT_LEVEL), 0,
+                         HH_NO},
+    [EV_UNIT_HOUSEHOLDS] = {"unit.households", BIT(F_YEAR) | BIT(F_HOUSEHOLDS),
+                            0, HH_NO},
+    [EV_HOUSEHOLD_ASSESSED] = {"household.assessed",
+                               BIT(F_YEAR) | BIT(F_AREA) | BIT(F_MEMBERS) |
+                                   BIT(F_INCOME) | BIT(F_DEPRIVED),
+                               0, HH_REQUIRED},
+    [EV_HOUSEHOLD_STATUS] = {"household.status", BIT(F_YEAR) | BIT(F_STATUS),
+                             BIT(F_DECISION), HH_REQUIRED},
+    [EV_REVIEW_CLOSED] = {"review.closed", BIT(F_YEAR), 0, HH_NO},
+    [EV_DONATION_PLEDGED] = {"donation.pledged",
+                             BIT(F_PLEDGE) | BIT(F_AMOUNT) | BIT(F_DONOR) |
+                                 BIT(F_DUE),
+                             0, HH_NO},
+    [EV_DONATION_RECEIVED] = {"donation.received",
+                              BIT(F_AMOUNT) | BIT(F_DONOR) | BIT(F_DONOR_KIND) |
+                                  BIT(F_LEVEL),
+                              BIT(F_PLEDGE) | BIT(F_IN_KIND), HH_NO},
+    [EV_FUND_DISBURSED] = {"fund.disbursed",
+                           BIT(F_AMOUNT) | BIT(F_PURPOSE) | BIT(F_LEVEL), 0,
+                           HH_OPTIONAL},
+    [EV_RELOCATION_COMPLETED] = {"relocation.completed",
+                                 BIT(F_FROM) | BIT(F_REASON), 0, HH_REQUIRED},
+    [EV_RELOCATION_SUPPORT] = {"relocation.support", BIT(F_ITEM), BIT(F_AMOUNT),
+                               HH_REQUIRED},
+    [EV_CREDIT_DISBURSED] = {"credit.disbursed",
+                             BIT(F_LOAN) | BIT(F_PROGRAM) | BIT(F_AMOUNT), 0,
+                             HH_REQUIRED},
+    [EV_CREDIT_REPAID] = {"credit.repaid", BIT(F_LOAN) | BIT(F_AMOUNT), 0,
+                          HH_REQUIRED},
+    [EV_REPORT_DUE] = {"report.due", BIT(F_ORG) | BIT(F_REPORT) | BIT(F_DUE), 0,
+                       HH_NO},
+    [EV_REPORT_SUBMITTED] = {"report.submitted", BIT(F_ORG) | BIT(F_REPORT), 0,
+                             HH_NO},
+};
+
+/* Top-level keys, in canonical order. */
+enum top { T_V, T_ID, T_TYPE, T_AT, T_UNIT, T_HOUSEHOLD, T_DATA, T_COUNT };
+
+static const struct field_desc top_keys[T_COUNT] = {
+    [T_V] = {.name = "v"},       [T_ID] = {.name = "id"},
+    [T_TYPE] = {.name = "type"}, [T_AT] = {.name = "at"},
+    [T_UNIT] = {.name = "unit"}, [T_HOUSEHOLD] = {.name = "household"},
+    [T_DATA] = {.name = "data"},
+};
+
+/* Digits of a unit code by level: GSO codes are 2, 3 and 5 digits. */
+static const unsigned char code_digits[] = {
+    [EV_LEVEL_PROVINCE] = 2, [EV_LEVEL_DISTRICT] = 3, [EV_LEVEL_COMMUNE] = 5};
+
+/* ------------------------------------------------------------------------ */
+/* Small helpers                                                            */
+
+static void set_error(struct ev_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void set_error(struct ev_error *err, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+}
+
+/* The usual way out of a validator: message, then EV_EINVAL.  A macro so
+ * that the format string is still checked by the compiler. */
+#define FAIL(err, ...) (set_error((err), __VA_ARGS__), EV_EINVAL)
+
+/* Untrusted bytes made safe to print: at most QUOTE_MAX bytes of input,
+ * anything but printable ASCII, quotes and backslashes as \xNN. */
+static const char *escape(char *buf, size_t cap, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0, i;
+
+    for (i = 0; i < len && i < QUOTE_MAX && o + 5 < cap; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            buf[o++] = (char)c;
+        } else {
+            buf[o++] = '\\';
+            buf[o++] = 'x';
+            buf[o++] = hex[c >> 4];
+            buf[o++] = hex[c & 15];
+        }
+    }
+    if (i < len && o + 4 <= cap) {
+        memcpy(buf + o, "...", 3);
+        o += 3;
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+#define ESCAPED_MAX (QUOTE_MAX * 4 + 4)
+
+static bool str_same(struct ev_str a, struct ev_str b)
+{
+    if (a.ptr == NULL || b.ptr == NULL)
+        return a.ptr == b.ptr;
+    return a.len == b.len && memcmp(a.ptr, b.ptr, a.len) == 0;
+}
+
+bool ev_str_eq(struct ev_str s, const char *cstr)
+{
+    return s.ptr != NULL && cstr != NULL && strlen(cstr) == s.len &&
+           memcmp(s.ptr, cstr, s.len) == 0;
+}
+
+static const char *name_at(const char *const *names, size_t n, unsigned v)
+{
+    return v < n ? names[v] : NULL;
+}
+
+/* Index of s in names[lo..hi], or 0 (every table's "absent"). */
+static unsigned name_index(const char *const *names, unsigned lo, unsigned hi,
+                           const char *s, size_t len)
+{
+    unsigned i;
+
+    for (i = lo; i <= hi; i++)
+        if (strlen(names[i]) == len && memcmp(names[i], s, len) == 0)
+            return i;
+    return 0;
+}
+
+/* Strict UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF.
+ * Returns the offset of the first bad byte, or len. */
+static size_t utf8_valid_prefix(const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        unsigned char c = s[i];
+        size_t n, k;
+        unsigned char lo = 0x80, hi = 0xbf; /* range of the 2nd byte */
+
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 2;
+            if (c == 0xe0)
+                lo = 0xa0;
+            else if (c == 0xed)
+                hi = 0x9f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3;
+            if (c == 0xf0)
+                lo = 0x90;
+            else if (c == 0xf4)
+                hi = 0x8f;
+        } else {
+            return i;
+        }
+        if (len - i <= n || s[i + 1] < lo || s[i + 1] > hi)
+            return i;
+        for (k = 2; k <= n; k++)
+            if ((s[i + k] & 0xc0) != 0x80)
+                return i;
+        i += n + 1;
+    }
+    return len;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Scalar validators.  Each takes the field path for its messages.          */
+
+static int need(const msgpack_object *o, const char *path, struct ev_error *err)
+{
+    return o != NULL ? EV_OK : FAIL(err, "%s: required", path);
+}
+
+static int get_int(const msgpack_object *o, const char *path, int64_t *v,
+                   struct ev_error *err)
+{
+    switch (o->type) {
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        if (o->via.u64 > (uint64_t)INT64_MAX)
+            return FAIL(err, "%s: integer out of range", path);
+        *v = (int64_t)o->via.u64;
+        return EV_OK;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        *v = o->via.i64;
+        return EV_OK;
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        return FAIL(err, "%s: must be an integer, not a float", path);
+    default:
+        return FAIL(err, "%s: must be an integer", path);
+    }
+}
+
+static int check_range(int64_t v, int64_t lo, int64_t hi, const char *path,
+                       struct ev_error *err)
+{
+    if (v >= lo && v <= hi)
+        return EV_OK;
+    if (hi == INT64_MAX && lo == 1)
+        return FAIL(err, "%s: must be a positive integer", path);
+    if (hi == INT64_MAX && lo == 0)
+        return FAIL(err, "%s: must not be negative", path);
+    return FAIL(err, "%s: must be between %" PRId64 " and %" PRId64, path, lo,
+                hi);
+}
+
+static int get_str(const msgpack_object *o, const char *path, struct ev_str *s,
+                   struct ev_error *err)
+{
+    if (o->type != MSGPACK_OBJECT_STR)
+        return FAIL(err, "%s: must be a string", path);
+    s->ptr = o->via.str.ptr;
+    s->len = o->via.str.size;
+    return EV_OK;
+}
+
+static int check_text(struct ev_str s, size_t max, const char *path,
+                      struct ev_error *err)
+{
+    size_t bad;
+
+    if (s.len == 0)
+        return FAIL(err, "%s: must not be empty", path);
+    if (s.len > max)
+        return FAIL(err, "%s: must be at most %zu bytes, not %" PRIu32, path,
+                    max, s.len);
+    bad = utf8_valid_prefix((const unsigned char *)s.ptr, s.len);
+    if (bad != s.len)
+        return FAIL(err, "%s: invalid UTF-8 at byte %zu", path, bad);
+    return EV_OK;
+}
+
+static int check_unit_code(struct ev_str s, const char *path,
+                           struct ev_error *err)
+{
+    uint32_t i;
+
+    if (s.len != 2 && s.len != 3 && s.len != 5)
+        return FAIL(err, "%s: must be 2, 3 or 5 decimal digits", path);
+    for (i = 0; i < s.len; i++)
+        if (s.ptr[i] < '0' || s.ptr[i] > '9')
+            return FAIL(err, "%s: must be 2, 3 or 5 decimal digits", path);
+    return EV_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Decoding                                                                 */
+
+/*
+ * Sort the entries of a map into slot[] by key, rejecting keys that are not
+ * strings, not in allowed, or repeated.  parent is the map's own path (NULL
+ * at the top level) and owner the event type the keys belong to, if any.
+ */
+static int collect(const msgpack_object *map, const struct field_desc *tab,
+                   unsigned n, uint32_t allowed, const char *parent,
+                   const char *owner, const msgpack_object **slot,
+                   struct ev_error *err)
+{
+    const char *dot = parent != NULL ? "." : "";
+    char esc[ESCAPED_MAX];
+    uint32_t i;
+    unsigned f;
+
+    if (parent == NULL)
+        parent = "";
+    for (i = 0; i < map->via.map.size; i++) {
+        const msgpack_object_kv *kv = &map->via.map.ptr[i];
+        const char *key;
+        uint32_t len;
+
+        if (kv->key.type != MSGPACK_OBJECT_STR)
+            return FAIL(err, "%s: keys must be strings",
+                        *parent != '\0' ? parent : "event");
+        key = kv->key.via.str.ptr;
+        len = kv->key.via.str.size;
+        for (f = 0; f < n; f++)
+            if ((allowed & BIT(f)) && strlen(tab[f].name) == len &&
+                memcmp(tab[f].name, key, len) == 0)
+                break;
+        if (f == n)
+            return FAIL(err, "%s%s%s: unknown field%s%s", parent, dot,
+                        escape(esc, sizeof esc, key, len),
+                        owner != NULL ? " for " : "",
+                        owner != NULL ? owner : "");
+        if (slot[f] != NULL)
+            return FAIL(err, "%s%s%s: duplicate key", parent, dot,
+                        escape(esc, sizeof esc, key, len));
+        slot[f] = &kv->val;
+    }
+    return EV_OK;
+}
+
+/* Where field f lands in d; the member's type follows from the field's
+ * kind (int64_t, struct ev_str, uint32_t, ...). */
+static void *member(struct ev_data *d, unsigned f)
+{
+    return (char *)d + fields[f].off;
+}
+
+static const void *const_member(const struct ev_data *d, unsigned f)
+{
+    return (const char *)d + fields[f].off;
+}
+
+/* Enum members are written as int; see the _Static_assert above. */
+static void store_enum(struct ev_data *d, unsigned f, unsigned v)
+{
+    int i = (int)v;
+
+    memcpy(member(d, f), &i, sizeof i);
+}
+
+static unsigned load_enum(const struct ev_data *d, unsigned f)
+{
+    int i;
+
+    memcpy(&i, const_member(d, f), sizeof i);
+    return (unsigned)i;
+}
+
+static int decode_enum(unsigned f, const msgpack_object *o, const char *path,
+                       struct ev_data *d, struct ev_error *err)
+{
+    const struct field_desc *fd = &fields[f];
+    char esc[ESCAPED_MAX], expected[128];
+    struct ev_str s;
+    size_t used = 0;
+    unsigned v, i;
+    int rc;
+
+    if ((rc = get_str(o, path, &s, err)) != EV_OK)
+        return rc;
+    v = name_index(fd->names, (unsigned)fd->lo, (unsigned)fd->hi, s.ptr, s.len);
+    if (v != 0) {
+        store_enum(d, f, v);
+        return EV_OK;
+    }
+    for (i = (unsigned)fd->lo; i <= (unsigned)fd->hi; i++) {
+        used += (size_t)snprintf(expected + used, sizeof expected - used,
+                                 "%s%s", i > fd->lo ? "|" : "", fd->names[i]);
+        if (used >= sizeof expected)
+            break; /* cannot happen with the tables above; never overrun */
+    }
+    return FAIL(err, "%s: unknown value \"%s\" (expected %s)", path,
+                escape(esc, sizeof esc, s.ptr, s.len), expected);
+}
+
+static int decode_deprived(const msgpack_object *o, int64_t year, uint32_t *out,
+                           struct ev_error *err)
+{
+    uint32_t valid = ev_indicators_for_year(year), seen = 0, i;
+    char path[32], esc[ESCAPED_MAX];
+
+    if (o->type != MSGPACK_OBJECT_ARRAY)
+        return FAIL(err, "data.deprived: must be an array");
+    for (i = 0; i < o->via.array.size; i++) {
+        const msgpack_object *e = &o->via.array.ptr[i];
+        struct ev_str s;
+        unsigned ind;
+        int rc;
+
+        snprintf(path, sizeof path, "data.deprived[%" PRIu32 "]", i);
+        if ((rc = get_str(e, path, &s, err)) != EV_OK)
+            return rc;
+        for (ind = 0; ind < EV_IND_COUNT; ind++)
+            if (ev_str_eq(s, indicator_names[ind]))
+                break;
+        escape(esc, sizeof esc, s.ptr, s.len);
+        if (ind == EV_IND_COUNT || !(valid & BIT(ind)))
+            return FAIL(err, "%s: unknown indicator \"%s\" for %" PRId64, path,
+                        esc, year);
+        if (seen & BIT(ind))
+            return FAIL(err, "%s: duplicate indicator \"%s\"", path, esc);
+        seen |= BIT(ind);
+    }
+    *out = seen;
+    return EV_OK;
+}
+
+static int decode_field(unsigned f, const msgpack_object *o,
+                        const struct type_desc *td, struct ev_data *d,
+                        struct ev_error *err)
+{
+    const struct field_desc *fd = &fields[f];
+    struct ev_str *s;
+    char path[32];
+    int64_t v;
+    int rc;
+
+    snprintf(path, sizeof path, "data.%s", fd->name);
+    if (o == NULL)
+        return (td->required & BIT(f))
+                   ? FAIL(err, "%s: required for %s", path, td->name)
+                   : EV_OK;
+    switch (fd->kind) {
+    case K_INT:
+        if ((rc = get_int(o, path, &v, err)) != EV_OK ||
+            (rc = check_range(v, fd->lo, fd->hi, path, err)) != EV_OK)
+            return rc;
+        *(int64_t *)member(d, f) = v;
+        if (f == F_AMOUNT)
+            d->has_amount = true;
+        return EV_OK;
+    case K_PARENT:
+        if (o->type == MSGPACK_OBJECT_NIL)
+            return EV_OK;
+        /* fall through */
+    case K_UNIT:
+    case K_TEXT:
+        s = member(d, f);
+        if ((rc = get_str(o, path, s, err)) != EV_OK)
+            return rc;
+        return fd->kind == K_TEXT ? check_text(*s, EV_TEXT_MAX, path, err)
+                                  : check_unit_code(*s, path, err);
+    case K_ENUM:
+        return decode_enum(f, o, path, d, err);
+    case K_BOOL:
+        if (o->type != MSGPACK_OBJECT_BOOLEAN)
+            return FAIL(err, "%s: must be true or false", path);
+        d->in_kind = o->via.boolean;
+        d->has_in_kind = true;
+        return EV_OK;
+    case K_DEPRIVED:
+        return decode_deprived(o, d->year, &d->deprived, err);
+    }
+    return FAIL(err, "%s: internal error: bad field kind", path);
+}
+
+/* unit.defined: a province is the only unit without a parent. */
+static int check_parent_presence(const struct ev_data *d, struct ev_error *err)
+{
+    if (d->level == EV_LEVEL_PROVINCE && d->parent.ptr != NULL)
+        return FAIL(err, "data.parent: must be nil for a province");
+    if (d->level != EV_LEVEL_PROVINCE && d->parent.ptr == NULL)
+        return FAIL(err, "data.parent: required for a %s",
+                    ev_level_name(d->level));
+    return EV_OK;
+}
+
+static int decode_data(const msgpack_object *o, enum ev_type type,
+                       struct ev_data *d, struct ev_error *err)
+{
+    const struct type_desc *td = &types[type];
+    const msgpack_object *slot[F_COUNT] = {NULL};
+    uint32_t want = td->required | td->optional;
+    unsigned f;
+    int rc;
+
+    if ((rc = need(o, "data", err)) != EV_OK)
+        return rc;
+    if (o->type != MSGPACK_OBJECT_MAP)
+        return FAIL(err, "data: must be a map");
+    rc = collect(o, fields, F_COUNT, want, "data", td->name, slot, err);
+    if (rc != EV_OK)
+        return rc;
+    /* deprived goes last: which indicators exist depends on data.year. */
+    for (f = 0; f < F_COUNT; f++)
+        if ((want & BIT(f)) && f != F_DEPRIVED &&
+            (rc = decode_field(f, slot[f], td, d, err)) != EV_OK)
+            return rc;
+    if ((want & BIT(F_DEPRIVED)) &&
+        (rc = decode_field(F_DEPRIVED, slot[F_DEPRIVED], td, d, err)) != EV_OK)
+        return rc;
+    return type == EV_UNIT_DEFINED ? check_parent_presence(d, err) : EV_OK;
+}
+
+static int decode_version(const msgpack_object *o, struct ev_error *err)
+{
+    int64_t v;
+    int rc;
+
+    if ((rc = need(o, "v", err)) != EV_OK ||
+        (rc = get_int(o, "v", &v, err)) != EV_OK)
+        return rc;
+    if (v != EV_VERSION)
+        return FAIL(err, "v: unsupported version %" PRId64 " (expected %d)", v,
+                    EV_VERSION);
+    return EV_OK;
+}
+
+static int decode_id(const msgpack_object *o, struct ev_str *id,
+                     struct ev_error *err)
+{
+    uint32_t i;
+    int rc;
+
+    if ((rc = need(o, "id", err)) != EV_OK ||
+        (rc = get_str(o, "id", id, err)) != EV_OK)
+        return rc;
+    if (id->len == 0)
+        return FAIL(err, "id: must not be empty");
+    if (id->len > EV_ID_MAX)
+        return FAIL(err, "id: must be at most %d bytes, not %" PRIu32,
+                    EV_ID_MAX, id->len);
+    for (i = 0; i < id->len; i++)
+        if (id->ptr[i] < 0x21 || id->ptr[i] > 0x7e)
+            return FAIL(err,
+                        "id: byte %" PRIu32 " is not printable ASCII "
+                        "(0x21..0x7e)",
+                        i);
+    return EV_OK;
+}
+
+static int decode_type(const msgpack_object *o, enum ev_type *type,
+                       struct ev_error *err)
+{
+    char esc[ESCAPED_MAX];
+    struct ev_str s;
+    int rc;
+
+    if ((rc = need(o, "type", err)) != EV_OK ||
+        (rc = get_str(o, "type", &s, err)) != EV_OK)
+        return rc;
+    *type = ev_type_from_name(s.ptr, s.len);
+    if (*type == EV_TYPE_NONE)
+        return FAIL(err, "type: unknown event type \"%s\"",
+                    escape(esc, sizeof esc, s.ptr, s.len));
+    return EV_OK;
+}
+
+static int decode_at(const msgpack_object *o, int64_t max_at, int64_t *at,
+                     struct ev_error *err)
+{
+    int rc;
+
+    if ((rc = need(o, "at", err)) != EV_OK ||
+        (rc = get_int(o, "at", at, err)) != EV_OK)
+        return rc;
+    if (*at < EV_AT_MIN)
+        return FAIL(err, "at: %" PRId64 " is before 2000-01-01 (%" PRId64 ")",
+                    *at, EV_AT_MIN);
+    if (*at > max_at)
+        return FAIL(err, "at: %" PRId64 " is later than %" PRId64, *at, max_at);
+    return EV_OK;
+}
+
+static int decode_unit(const msgpack_object *o, struct ev_str *unit,
+                       struct ev_error *err)
+{
+    int rc;
+
+    if ((rc = need(o, "unit", err)) != EV_OK ||
+        (rc = get_str(o, "unit", unit, err)) != EV_OK)
+        return rc;
+    return check_unit_code(*unit, "unit", err);
+}
+
+static int decode_household(const msgpack_object *o, const struct type_desc *td,
+                            struct ev_str *hh, struct ev_error *err)
+{
+    int rc;
+
+    if (o == NULL)
+        return td->household == HH_REQUIRED
+                   ? FAIL(err, "household: required for %s", td->name)
+                   : EV_OK;
+    if (td->household == HH_NO)
+        return FAIL(err, "household: not allowed for %s", td->name);
+    if ((rc = get_str(o, "household", hh, err)) != EV_OK)
+        return rc;
+    return check_text(*hh, EV_HOUSEHOLD_MAX, "household", err);
+}
+
+int ev_decode(const msgpack_object *obj, int64_t max_at, struct ev_event *out,
+              struct ev_error *err)
+{
+    const msgpack_object *slot[T_COUNT] = {NULL};
+    int rc;
+
+    if (out == NULL)
+        return FAIL(err, "event: no output");
+    memset(out, 0, sizeof *out);
+    if (obj == NULL || obj->type != MSGPACK_OBJECT_MAP)
+        return FAIL(err, "event: must be a map");
+    /* Keys are checked in wire order, values in canonical order, so the
+     * error reported for a bad value does not depend on key order. */
+    rc = collect(obj, top_keys, T_COUNT, BIT(T_COUNT) - 1, NULL, NULL, slot,
+                 err);
+    if (rc == EV_OK)
+        rc = decode_version(slot[T_V], err);
+    if (rc == EV_OK)
+        rc = decode_id(slot[T_ID], &out->id, err);
+    if (rc == EV_OK)
+        rc = decode_type(slot[T_TYPE], &out->type, err);
+    if (rc == EV_OK)
+        rc = decode_at(slot[T_AT], max_at, &out->at, err);
+    if (rc == EV_OK)
+        rc = decode_unit(slot[T_UNIT], &out->unit, err);
+    if (rc == EV_OK)
+        rc = decode_household(slot[T_HOUSEHOLD], &types[out->type],
+                              &out->household, err);
+    if (rc == EV_OK)
+        rc = decode_data(slot[T_DATA], out->type, &out->data, err);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reference checks                                                         */
+
+/* Lookup that tells "not defined" (EV_ENOTFOUND, no message) from a failing
+ * registry (its code, with a message). */
+static int find_unit(ev_unit_lookup_fn lookup, void *arg, struct ev_str code,
+                     const char *path, struct ev_unit *u, struct ev_error *err)
+{
+    int rc;
+
+    memset(u, 0, sizeof *u);
+    rc = lookup(arg, code, u);
+    if (rc != EV_OK && rc != EV_ENOTFOUND)
+        set_error(err, "%s: unit lookup failed (error %d)", path, rc);
+    return rc;
+}
+
+static int need_unit(ev_unit_lookup_fn lookup, void *arg, struct ev_str code,
+                     const char *path, struct ev_error *err)
+{
+    char esc[ESCAPED_MAX];
+    struct ev_unit u;
+    int rc = find_unit(lookup, arg, code, path, &u, err);
+
+    if (rc == EV_ENOTFOUND)
+        return FAIL(err, "%s: %s is not defined", path,
+                    escape(esc, sizeof esc, code.ptr, code.len));
+    return rc;
+}
+
+static const char *level_or_unknown(enum ev_level v)
+{
+    const char *s = ev_level_name(v);
+
+    return s != NULL ? s : "unknown";
+}
+
+static int check_unit_defined(const struct ev_event *ev,
+                              ev_unit_lookup_fn lookup, void *arg,
+                              struct ev_error *err)
+{
+    const struct ev_data *d = &ev->data;
+    char esc[ESCAPED_MAX];
+    struct ev_unit u;
+    unsigned digits;
+    int rc;
+
+    digits =
+        (unsigned)d->level < ARRAY_LEN(code_digits) ? code_digits[d->level] : 0;
+    if (digits == 0)
+        return FAIL(err, "data.level: %s is not a unit level",
+                    level_or_unknown(d->level));
+    if (ev->unit.len != digits)
+        return FAIL(err, "unit: a %s code has %u digits, not %" PRIu32,
+                    ev_level_name(d->level), digits, ev->unit.len);
+
+    rc = find_unit(lookup, arg, ev->unit, "unit", &u, err);
+    if (rc == EV_OK) {
+        /* Redefinition may rename a unit, never move it. */
+        if (u.level == d->level && str_same(u.parent, d->parent))
+            return EV_OK;
+        if (u.parent.ptr != NULL)
+            escape(esc, sizeof esc, u.parent.ptr, u.parent.len);
+        return FAIL(err, "unit: already defined with parent %s level %s",
+                    u.parent.ptr != NULL ? esc : "nil",
+                    level_or_unknown(u.level));
+    }
+    if (rc != EV_ENOTFOUND)
+        return rc;
+    if (d->parent.ptr == NULL)
+        return EV_OK;
+
+    rc = find_unit(lookup, arg, d->parent, "data.parent", &u, err);
+    escape(esc, sizeof esc, d->parent.ptr, d->parent.len);
+    if (rc == EV_ENOTFOUND)
+        return FAIL(err, "data.parent: %s is not defined", esc);
+    if (rc != EV_OK)
+        return rc;
+    /* Higher, not necessarily adjacent: since July 2025 communes sit
+     * directly under provinces. */
+    if (u.level < EV_LEVEL_PROVINCE || u.level >= d->level)
+        return FAIL(err, "data.parent: %s is a %s, not above a %s", esc,
+                    level_or_unknown(u.level), ev_level_name(d->level));
+    return EV_OK;
+}
+
+int ev_check_refs(const struct ev_event *ev, ev_unit_lookup_fn lookup,
+                  void *arg, struct ev_error *err)
+{
+    int rc;
+
+    if (ev == NULL || lookup == NULL)
+        return FAIL(err, "event: no event or no unit lookup");
+    if (ev->type == EV_UNIT_DEFINED)
+        return check_unit_defined(ev, lookup, arg, err);
+    rc = need_unit(lookup, arg, ev->unit, "unit", err);
+    if (rc == EV_OK && ev->type == EV_RELOCATION_COMPLETED)
+        rc = need_unit(lookup, arg, ev->data.from, "data.from", err);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Canonical encoding                                                       */
+
+/* Optional fields whose zero value means something carry a flag; optional
+ * text is present when it points somewhere. */
+static bool optional_present(const struct ev_data *d, unsigned f)
+{
+    switch (f) {
+    case F_AMOUNT:
+        return d->has_amount;
+    case F_IN_KIND:
+        return d->has_in_kind;
+    default:
+        return ((const struct ev_str *)const_member(d, f))->ptr != NULL;
+    }
+}
+
+static int pack_cstr(msgpack_packer *pk, const char *s)
+{
+    return msgpack_pack_str_with_body(pk, s, strlen(s));
+}
+
+static int pack_str(msgpack_packer *pk, struct ev_str s)
+{
+    return msgpack_pack_str_with_body(pk, s.ptr, s.len);
+}
+
+static unsigned popcount32(uint32_t x)
+{
+    unsigned n = 0;
+
+    for (; x != 0; x &= x - 1)
+        n++;
+    return n;
+}
+
+static int pack_deprived(msgpack_packer *pk, uint32_t set)
+{
+    unsigned i;
+    int r;
+
+    set &= BIT(EV_IND_COUNT) - 1;
+    r = msgpack_pack_array(pk, popcount32(set));
+    for (i = 0; i < EV_IND_COUNT; i++)
+        if (set & BIT(i))
+            r |= pack_cstr(pk, indicator_names[i]);
+    return r;
+}
+
+/* A value no decoded event holds: a required string missing, an enum out
+ * of its field's range.  Checked before anything is packed, so that a
+ * rejected event leaves nothing half-written in the packer. */
+static bool field_encodable(const struct ev_data *d, unsigned f)
+{
+    const struct field_desc *fd = &fields[f];
+    unsigned v;
+
+    switch (fd->kind) {
+    case K_TEXT:
+    case K_UNIT:
+        return ((const struct ev_str *)const_member(d, f))->ptr != NULL;
+    case K_ENUM:
+        v = load_enum(d, f);
+        return v >= fd->lo && v <= fd->hi;
+    default:
+        return true;
+    }
+}
+
+static int pack_field(msgpack_packer *pk, const struct ev_data *d, unsigned f)
+{
+    const struct field_desc *fd = &fields[f];
+    const struct ev_str *s;
+
+    switch (fd->kind) {
+    case K_INT:
+        return msgpack_pack_int64(pk, *(const int64_t *)const_member(d, f));
+    case K_PARENT:
+    case K_TEXT:
+    case K_UNIT:
+        s = const_member(d, f);
+        return s->ptr != NULL ? pack_str(pk, *s) : msgpack_pack_nil(pk);
+    case K_ENUM:
+        return pack_cstr(pk, fd->names[load_enum(d, f)]);
+    case K_BOOL:
+        return d->in_kind ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+    case K_DEPRIVED:
+        return pack_deprived(pk, d->deprived);
+    }
+    return -1;
+}
+
+/* The data fields to encode, or 0 when d cannot be encoded (every type has
+ * a required field, so 0 is never a valid set). */
+static uint32_t fields_to_encode(const struct type_desc *td,
+                                 const struct ev_data *d)
+{
+    uint32_t out = td->required;
+    unsigned f;
+
+    for (f = 0; f < F_COUNT; f++)
+        if ((td->optional & BIT(f)) && optional_present(d, f))
+            out |= BIT(f);
+    for (f = 0; f < F_COUNT; f++)
+        if ((out & BIT(f)) && !field_encodable(d, f))
+            return 0;
+    return out;
+}
+
+int ev_encode(const struct ev_event *ev, msgpack_packer *pk)
+{
+    const struct type_desc *td;
+    uint32_t data;
+    unsigned f;
+    bool hh;
+    int r;
+
+    if (ev == NULL || pk == NULL || ev->type <= EV_TYPE_NONE ||
+        ev->type >= EV_TYPE_COUNT || ev->id.ptr == NULL || ev->unit.ptr == NULL)
+        return EV_EINVAL;
+    td = &types[ev->type];
+    hh = ev->household.ptr != NULL;
+    if ((hh && td->household == HH_NO) || (!hh && td->household == HH_REQUIRED))
+        return EV_EINVAL;
+    if ((data = fields_to_encode(td, &ev->data)) == 0)
+        return EV_EINVAL;
+
+    /* Packer calls return 0 or -1; only whether one failed matters. */
+    r = msgpack_pack_map(pk, hh ? T_COUNT : T_COUNT - 1);
+    r |= pack_cstr(pk, "v");
+    r |= msgpack_pack_int64(pk, EV_VERSION);
+    r |= pack_cstr(pk, "id");
+    r |= pack_str(pk, ev->id);
+    r |= pack_cstr(pk, "type");
+    r |= pack_cstr(pk, td->name);
+    r |= pack_cstr(pk, "at");
+    r |= msgpack_pack_int64(pk, ev->at);
+    r |= pack_cstr(pk, "unit");
+    r |= pack_str(pk, ev->unit);
+    if (hh) {
+        r |= pack_cstr(pk, "household");
+        r |= pack_str(pk, ev->household);
+    }
+    r |= pack_cstr(pk, "data");
+    r |= msgpack_pack_map(pk, popcount32(data));
+    for (f = 0; f < F_COUNT; f++) {
+        if (data & BIT(f)) {
+            r |= pack_cstr(pk, fields[f].name);
+            r |= pack_field(pk, &ev->data, f);
+        }
+    }
+    return r == 0 ? EV_OK : EV_ENOMEM;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Names, public                                                            */
+
+const char *ev_type_name(enum ev_type t)
+{
+    return (unsigned)t < EV_TYPE_COUNT ? types[t].name : NULL;
+}
+
+enum ev_type ev_type_from_name(const char *s, size_t len)
+{
+    unsigned t;
+
+    if (s == NULL)
+        return EV_TYPE_NONE;
+    for (t = EV_TYPE_NONE + 1; t < EV_TYPE_COUNT; t++)
+        if (strlen(types[t].name) == len && memcmp(types[t].name, s, len) == 0)
+            return (enum ev_type)t;
+    return EV_TYPE_NONE;
+}
+
+const char *ev_level_name(enum ev_level v)
+{
+    return name_at(level_names, ARRAY_LEN(level_names), (unsigned)v);
+}
+
+const char *ev_area_name(enum ev_area v)
+{
+    return name_at(area_names, ARRAY_LEN(area_names), (unsigned)v);
+}
+
+const char *ev_status_name(enum ev_status v)
+{
+    return name_at(status_names, ARRAY_LEN(status_names), (unsigned)v);
+}
+
+const char *ev_donor_kind_name(enum ev_donor_kind v)
+{
+    return name_at(donor_kind_names, ARRAY_LEN(donor_kind_names), (unsigned)v);
+}
+
+const char *ev_purpose_name(enum ev_purpose v)
+{
+    return name_at(purpose_names, ARRAY_LEN(purpose_names), (unsigned)v);
+}
+
+const char *ev_reason_name(enum ev_reason v)
+{
+    return name_at(reason_names, ARRAY_LEN(reason_names), (unsigned)v);
+}
+
+const char *ev_item_name(enum ev_item v)
+{
+    return name_at(item_names, ARRAY_LEN(item_names), (unsigned)v);
+}
+
+const char *ev_indicator_name(enum ev_indicator v)
+{
+    return name_at(indicator_names, ARRAY_LEN(indicator_names), (unsigned)v);
+}
+
+const char *ev_indicator_dimension(enum ev_indicator v)
+{
+    return name_at(indicator_dimensions, ARRAY_LEN(indicator_dimensions),
+                   (unsigned)v);
+}
+
+uint32_t ev_indicators_for_year(int64_t year)
+{
+    /* Decree 07/2021 (extended through 2026): the first twelve. */
+    uint32_t set = BIT(EV_IND_WASTE_TREATMENT) - 1;
+
+    /* Decree 351/2025 from 2027: information access out, waste in. */
+    if (year >= 2027)
+        set = (set & ~BIT(EV_IND_INFORMATION_ACCESS)) |
+              BIT(EV_IND_WASTE_TREATMENT);
+    return set;
+}

@@ -1,0 +1,1614 @@
+/*
+ * test_events.c - the events module against its contract (ev_event.h).
+ *
+ * Events are written in a compact msgpack notation so that each case reads
+ * like the event it is:
+ *
+ *   {k:v,...}  map        [a,b]  array       nil true false
+ *   'text'     str        b'..'  bin         word  str (letters, digits, _ .)
+ *   'a'*300    str of 300 a's    \xNN \' \\  escapes inside quotes
+ *   12  -3     shortest int      #12         the same int as uint 64
+ *   1.5        float 64          1.5f        float 32
+ *
+ * Every case goes through the real ingest path: pack, ev_precheck,
+ * msgpack_unpack_next, ev_decode.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ev_event.h"
+
+#define NOW INT64_C(1750000000) /* 2025-06-15 */
+#define MAX_AT (NOW + EV_AT_SLACK)
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ------------------------------------------------------------------------ */
+/* The notation                                                             */
+
+struct notation {
+    const char *s;
+    msgpack_packer *pk;
+};
+
+static void skip_ws(struct notation *n)
+{
+    while (*n->s == ' ' || *n->s == '\n')
+        n->s++;
+}
+
+static const char *skip_quoted(const char *s)
+{
+    for (s++; *s != '\0' && *s != '\''; s++)
+        if (*s == '\\' && s[1] != '\0')
+            s++;
+    return *s == '\'' ? s + 1 : s;
+}
+
+/* Elements of the container whose opening bracket is at s. */
+static uint32_t count_elements(const char *s)
+{
+    uint32_t count = 0;
+    int depth = 0;
+    bool any = false;
+
+    for (s++; *s != '\0'; s++) {
+        if (*s == '\'') {
+            s = skip_quoted(s) - 1;
+            any = true;
+        } else if (*s == '{' || *s == '[') {
+            depth++;
+            any = true;
+        } else if (*s == '}' || *s == ']') {
+            if (depth-- == 0)
+                break;
+        } else if (*s == ',' && depth == 0) {
+            count++;
+        } else if (*s != ' ') {
+            any = true;
+        }
+    }
+    return any ? count + 1 : 0;
+}
+
+static size_t unquote(const char **sp, char *out, size_t cap)
+{
+    const char *s = *sp + 1;
+    size_t len = 0;
+
+    while (*s != '\'') {
+        char c = *s++;
+        assert_true(c != '\0');
+        if (c == '\\') {
+            if (*s == 'x') {
+                char hex[3] = {s[1], s[2], '\0'};
+                c = (char)strtoul(hex, NULL, 16);
+                s += 3;
+            } else {
+                c = *s++;
+            }
+        }
+        assert_true(len < cap);
+        out[len++] = c;
+    }
+    s++;
+    if (*s == '*') { /* 'abc'*N repeats the body */
+        char *end;
+        unsigned long times = strtoul(s + 1, &end, 10);
+        size_t body = len;
+        assert_true(body * times <= cap);
+        for (len = body; len < body * times; len++)
+            out[len] = out[len - body];
+        s = end;
+    }
+    *sp = s;
+    return len;
+}
+
+static void pack_value(struct notation *n);
+
+static void pack_container(struct notation *n, bool map)
+{
+    uint32_t count = count_elements(n->s), i;
+
+    if (map)
+        msgpack_pack_map(n->pk, count);
+    else
+        msgpack_pack_array(n->pk, count);
+    n->s++;
+    for (i = 0; i < count; i++) {
+        if (i > 0) {
+            skip_ws(n);
+            assert_int_equal(*n->s, ',');
+            n->s++;
+        }
+        pack_value(n);
+        if (map) {
+            skip_ws(n);
+            assert_int_equal(*n->s, ':');
+            n->s++;
+            pack_value(n);
+        }
+    }
+    skip_ws(n);
+    assert_int_equal(*n->s, map ? '}' : ']');
+    n->s++;
+}
+
+static void pack_number(struct notation *n)
+{
+    const char *s = n->s;
+    char *end;
+
+    if (*s == '#') {
+        msgpack_pack_fix_uint64(n->pk, strtoull(s + 1, &end, 10));
+    } else if (strspn(s, "-0123456789") < strspn(s, "-0123456789.")) {
+        double d = strtod(s, &end);
+        if (*end == 'f') {
+            msgpack_pack_float(n->pk, (float)d);
+            end++;
+        } else {
+            msgpack_pack_double(n->pk, d);
+        }
+    } else if (*s == '-') {
+        msgpack_pack_int64(n->pk, strtoll(s, &end, 10));
+    } else {
+        msgpack_pack_uint64(n->pk, strtoull(s, &end, 10));
+    }
+    n->s = end;
+}
+
+static void pack_value(struct notation *n)
+{
+    static char text[100000];
+    const char *start;
+    size_t len;
+
+    skip_ws(n);
+    start = n->s;
+    if (*start == '{' || *start == '[') {
+        pack_container(n, *start == '{');
+    } else if (*start == '\'' || (*start == 'b' && start[1] == '\'')) {
+        if (*start == 'b')
+            n->s++;
+        len = unquote(&n->s, text, sizeof text);
+        if (*start == 'b') {
+            msgpack_pack_bin(n->pk, len);
+            msgpack_pack_bin_body(n->pk, text, len);
+        } else {
+            msgpack_pack_str_with_body(n->pk, text, len);
+        }
+    } else if (*start == '-' || *start == '#' ||
+               (*start >= '0' && *start <= '9')) {
+        pack_number(n);
+    } else {
+        len = strspn(start, "abcdefghijklmnopqrstuvwxyz"
+                            "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.");
+        assert_true(len > 0);
+        n->s += len;
+        if (len == 3 && memcmp(start, "nil", 3) == 0)
+            msgpack_pack_nil(n->pk);
+        else if (len == 4 && memcmp(start, "true", 4) == 0)
+            msgpack_pack_true(n->pk);
+        else if (len == 5 && memcmp(start, "false", 5) == 0)
+            msgpack_pack_false(n->pk);
+        else
+            msgpack_pack_str_with_body(n->pk, start, len);
+    }
+}
+
+static void pack_text(msgpack_sbuffer *sb, const char *text)
+{
+    msgpack_packer pk;
+    struct notation n = {text, &pk};
+
+    msgpack_sbuffer_init(sb);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    pack_value(&n);
+    skip_ws(&n);
+    if (*n.s != '\0')
+        fail_msg("notation: junk at \"%s\" in %s", n.s, text);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Decoding through the ingest path                                         */
+
+struct doc {
+    msgpack_sbuffer sb;
+    msgpack_unpacked up;
+    struct ev_event ev;
+    struct ev_error err;
+};
+
+static int doc_unpack(struct doc *d)
+{
+    size_t off = 0;
+    int rc;
+
+    msgpack_unpacked_init(&d->up);
+    rc = ev_precheck(d->sb.data, d->sb.size, EV_DEPTH_MAX, &d->err);
+    if (rc != EV_OK)
+        return rc;
+    assert_int_equal(msgpack_unpack_next(&d->up, d->sb.data, d->sb.size, &off),
+                     MSGPACK_UNPACK_SUCCESS);
+    assert_int_equal(off, d->sb.size);
+    return EV_OK;
+}
+
+static int doc_decode(struct doc *d, const char *text)
+{
+    int rc;
+
+    memset(d, 0, sizeof *d);
+    pack_text(&d->sb, text);
+    rc = doc_unpack(d);
+    if (rc == EV_OK)
+        rc = ev_decode(&d->up.data, MAX_AT, &d->ev, &d->err);
+    return rc;
+}
+
+static void doc_free(struct doc *d)
+{
+    msgpack_unpacked_destroy(&d->up);
+    msgpack_sbuffer_destroy(&d->sb);
+}
+
+/* Canonical bytes of a decoded event. */
+static void encode(const struct ev_event *ev, msgpack_sbuffer *sb)
+{
+    msgpack_packer pk;
+
+    msgpack_sbuffer_init(sb);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    assert_int_equal(ev_encode(ev, &pk), EV_OK);
+}
+
+static bool str_same(struct ev_str a, struct ev_str b)
+{
+    if (a.ptr == NULL || b.ptr == NULL)
+        return a.ptr == b.ptr;
+    return a.len == b.len && memcmp(a.ptr, b.ptr, a.len) == 0;
+}
+
+static bool event_same(const struct ev_event *a, const struct ev_event *b)
+{
+    const struct ev_data *x = &a->data, *y = &b->data;
+
+    return a->type == b->type && str_same(a->id, b->id) && a->at == b->at &&
+           str_same(a->unit, b->unit) && str_same(a->household, b->household) &&
+           x->year == y->year && x->households == y->households &&
+           x->members == y->members && x->income == y->income &&
+           x->amount == y->amount && x->due == y->due &&
+           str_same(x->name, y->name) && str_same(x->parent, y->parent) &&
+           str_same(x->decision, y->decision) &&
+           str_same(x->pledge, y->pledge) && str_same(x->donor, y->donor) &&
+           str_same(x->from, y->from) && str_same(x->loan, y->loan) &&
+           str_same(x->program, y->program) && str_same(x->org, y->org) &&
+           str_same(x->report, y->report) && x->deprived == y->deprived &&
+           x->level == y->level && x->area == y->area &&
+           x->status == y->status && x->donor_kind == y->donor_kind &&
+           x->purpose == y->purpose && x->reason == y->reason &&
+           x->item == y->item && x->has_amount == y->has_amount &&
+           x->has_in_kind == y->has_in_kind && x->in_kind == y->in_kind;
+}
+
+struct reject {
+    const char *text;
+    const char *msg; /* expected prefix of the message */
+};
+
+static void check_rejects(const struct reject *cases, size_t n)
+{
+    size_t i, bad = 0;
+
+    for (i = 0; i < n; i++) {
+        struct doc d;
+        int rc = doc_decode(&d, cases[i].text);
+
+        if (rc != EV_EINVAL ||
+            strncmp(d.err.msg, cases[i].msg, strlen(cases[i].msg)) != 0) {
+            print_error("case %zu: %.300s\n  rc %d, got  \"%s\"\n  want "
+                        "\"%s...\"\n",
+                        i, cases[i].text, rc, rc ? d.err.msg : "",
+                        cases[i].msg);
+            bad++;
+        }
+        assert_true(strlen(d.err.msg) < EV_ERROR_MAX);
+        doc_free(&d);
+    }
+    assert_int_equal(bad, 0);
+}
+
+/* Headers of the test events: a commune and a province. */
+#define HDR(type) "v:1,id:e1,type:" type ",at:1700000000,unit:'22924'"
+#define HDRP(type) "v:1,id:e1,type:" type ",at:1700000000,unit:'60'"
+#define HH "household:'HH-0001'"
+
+/* One valid event of every type, all optional fields present. */
+static const char *const valid_events[EV_TYPE_COUNT] = {
+    [EV_UNIT_DEFINED] =
+        "{" HDRP("unit.defined") ",data:{name:'Bình "
+                                 "Thuận',parent:nil,level:province}}",
+    [EV_UNIT_HOUSEHOLDS] = "{" HDRP("unit.households") ",data:{year:2024,"
+                                                       "households:300000}}",
+    [EV_HOUSEHOLD_ASSESSED] =
+        "{" HDR("household.assessed") "," HH
+                                      ",data:{year:2024,area:urban,members:4,"
+                                      "income:1200000,deprived:[water,latrine,"
+                                      "telecom]}}",
+    [EV_HOUSEHOLD_STATUS] =
+        "{" HDR("household.status") "," HH
+                                    ",data:{year:2024,status:poor,decision:'QĐ "
+                                    "123/2024'}}",
+    [EV_REVIEW_CLOSED] = "{" HDR("review.closed") ",data:{year:2024}}",
+    [EV_DONATION_PLEDGED] =
+        "{" HDRP("donation.pledged") ",data:{pledge:'P-1',"
+                                     "amount:50000000,donor:'Công ty A',"
+                                     "due:1735689600}}",
+    [EV_DONATION_RECEIVED] = "{" HDRP(
+        "donation.received") ",data:{amount:"
+                             "20000000,donor:'Công ty A',donor_kind:business,"
+                             "level:province,pledge:'P-1',in_kind:false}}",
+    [EV_FUND_DISBURSED] = "{" HDR(
+        "fund.disbursed") "," HH
+                          ",data:{amount:5000000,purpose:tet,level:commune}}",
+    [EV_RELOCATION_COMPLETED] = "{" HDR(
+        "relocation.completed") "," HH ",data:{from:'22930',reason:landslide}}",
+    [EV_RELOCATION_SUPPORT] = "{" HDR(
+        "relocation.support") "," HH ",data:{item:housing,amount:40000000}}",
+    [EV_CREDIT_DISBURSED] =
+        "{" HDR("credit.disbursed") "," HH
+                                    ",data:{loan:'L-77',program:'VBSP poor "
+                                    "households',amount:100000000}}",
+    [EV_CREDIT_REPAID] =
+        "{" HDR("credit.repaid") "," HH ",data:{loan:'L-77',amount:10000000}}",
+    [EV_REPORT_DUE] =
+        "{" HDRP("report.due") ",data:{org:'Sở LĐTBXH',"
+                               "report:'annual review 2024',due:1734134400}}",
+    [EV_REPORT_SUBMITTED] =
+        "{" HDRP("report.submitted") ",data:{org:'Sở "
+                                     "LĐTBXH',report:'annual review 2024'}}",
+};
+
+/* ------------------------------------------------------------------------ */
+/* Names                                                                    */
+
+static void test_names(void **state)
+{
+    int t;
+
+    (void)state;
+    for (t = EV_TYPE_NONE + 1; t < EV_TYPE_COUNT; t++) {
+        const char *name = ev_type_name((enum ev_type)t);
+        assert_non_null(name);
+        assert_int_equal(ev_type_from_name(name, strlen(name)), t);
+    }
+    assert_null(ev_type_name(EV_TYPE_NONE));
+    assert_null(ev_type_name(EV_TYPE_COUNT));
+    assert_int_equal(ev_type_from_name("unit.define", 11), EV_TYPE_NONE);
+    assert_int_equal(ev_type_from_name("unit.definedx", 13), EV_TYPE_NONE);
+    assert_int_equal(ev_type_from_name("unit.definedx", 12), EV_UNIT_DEFINED);
+
+    assert_string_equal(ev_level_name(EV_LEVEL_CENTRAL), "central");
+    assert_string_equal(ev_level_name(EV_LEVEL_COMMUNE), "commune");
+    assert_null(ev_level_name(EV_LEVEL_NONE));
+    assert_null(ev_level_name((enum ev_level)99));
+    assert_string_equal(ev_area_name(EV_AREA_URBAN), "urban");
+    assert_string_equal(ev_status_name(EV_STATUS_NEAR_POOR), "near_poor");
+    assert_string_equal(ev_status_name(EV_STATUS_NONE), "none");
+    assert_string_equal(ev_donor_kind_name(EV_DONOR_ORGANISATION),
+                        "organisation");
+    assert_string_equal(ev_purpose_name(EV_PURPOSE_TET), "tet");
+    assert_null(ev_purpose_name(EV_PURPOSE_COUNT));
+    assert_string_equal(ev_reason_name(EV_REASON_EROSION), "erosion");
+    assert_string_equal(ev_item_name(EV_ITEM_WATER), "water");
+    assert_null(ev_item_name((enum ev_item)5));
+    assert_string_equal(ev_indicator_name(EV_IND_HEALTH_INSURANCE),
+                        "health_insurance");
+    assert_string_equal(ev_indicator_name(EV_IND_WASTE_TREATMENT),
+                        "waste_treatment");
+    assert_null(ev_indicator_name(EV_IND_COUNT));
+    assert_string_equal(ev_indicator_dimension(EV_IND_DEPENDANTS),
+                        "employment");
+    assert_string_equal(ev_indicator_dimension(EV_IND_LATRINE),
+                        "water_sanitation");
+    assert_string_equal(ev_indicator_dimension(EV_IND_INFORMATION_ACCESS),
+                        "information");
+    assert_null(ev_indicator_dimension(EV_IND_COUNT));
+
+    assert_int_equal(ev_indicators_for_year(2022), 0xfff);
+    assert_int_equal(ev_indicators_for_year(2026), 0xfff);
+    assert_int_equal(ev_indicators_for_year(2027),
+                     (0xfff & ~(1u << EV_IND_INFORMATION_ACCESS)) |
+                         (1u << EV_IND_WASTE_TREATMENT));
+
+    assert_true(ev_str_eq((struct ev_str){"abc", 3}, "abc"));
+    assert_false(ev_str_eq((struct ev_str){"abc", 2}, "abc"));
+    assert_false(ev_str_eq((struct ev_str){NULL, 0}, ""));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Valid events                                                             */
+
+/* Data keys of canonical bytes must be strictly ascending. */
+static void assert_canonical_layout(const msgpack_object *o)
+{
+    static const char *const top[] = {"v",    "id",        "type", "at",
+                                      "unit", "household", "data"};
+    const msgpack_object_map *m = &o->via.map, *d;
+    uint32_t i, k = 0;
+
+    assert_int_equal(o->type, MSGPACK_OBJECT_MAP);
+    for (i = 0; i < m->size; i++, k++) {
+        if (m->size == 6 && k == 5)
+            k++; /* no household */
+        assert_int_equal(m->ptr[i].key.via.str.size, strlen(top[k]));
+        assert_memory_equal(m->ptr[i].key.via.str.ptr, top[k], strlen(top[k]));
+    }
+    d = &m->ptr[m->size - 1].val.via.map;
+    for (i = 1; i < d->size; i++) {
+        const msgpack_object_str *a = &d->ptr[i - 1].key.via.str;
+        const msgpack_object_str *b = &d->ptr[i].key.via.str;
+        uint32_t n = a->size < b->size ? a->size : b->size;
+        int c = memcmp(a->ptr, b->ptr, n);
+        assert_true(c < 0 || (c == 0 && a->size < b->size));
+    }
+}
+
+static void test_valid_all_types(void **state)
+{
+    int t;
+
+    (void)state;
+    for (t = EV_TYPE_NONE + 1; t < EV_TYPE_COUNT; t++) {
+        struct doc a, b;
+        msgpack_sbuffer once, twice;
+
+        if (doc_decode(&a, valid_events[t]) != EV_OK)
+            fail_msg("%s: %s", ev_type_name((enum ev_type)t), a.err.msg);
+        assert_int_equal(a.ev.type, t);
+
+        /* decode(encode(decode(x))) == decode(x), and encoding is a fixed
+         * point. */
+        encode(&a.ev, &once);
+        memset(&b, 0, sizeof b);
+        b.sb = once;
+        assert_int_equal(doc_unpack(&b), EV_OK);
+        assert_canonical_layout(&b.up.data);
+        assert_int_equal(ev_decode(&b.up.data, MAX_AT, &b.ev, &b.err), EV_OK);
+        assert_true(event_same(&a.ev, &b.ev));
+        encode(&b.ev, &twice);
+        assert_int_equal(once.size, twice.size);
+        assert_memory_equal(once.data, twice.data, once.size);
+
+        msgpack_sbuffer_destroy(&twice);
+        doc_free(&b);
+        doc_free(&a);
+    }
+}
+
+static void test_decoded_values(void **state)
+{
+    struct doc d;
+
+    (void)state;
+    assert_int_equal(doc_decode(&d, valid_events[EV_UNIT_DEFINED]), EV_OK);
+    assert_true(ev_str_eq(d.ev.id, "e1"));
+    assert_true(ev_str_eq(d.ev.unit, "60"));
+    assert_int_equal(d.ev.at, 1700000000);
+    assert_null(d.ev.household.ptr);
+    assert_true(ev_str_eq(d.ev.data.name, "Bình Thuận"));
+    assert_null(d.ev.data.parent.ptr);
+    assert_int_equal(d.ev.data.level, EV_LEVEL_PROVINCE);
+    doc_free(&d);
+
+    assert_int_equal(doc_decode(&d, valid_events[EV_HOUSEHOLD_ASSESSED]),
+                     EV_OK);
+    assert_true(ev_str_eq(d.ev.household, "HH-0001"));
+    assert_int_equal(d.ev.data.year, 2024);
+    assert_int_equal(d.ev.data.area, EV_AREA_URBAN);
+    assert_int_equal(d.ev.data.members, 4);
+    assert_int_equal(d.ev.data.income, 1200000);
+    assert_int_equal(d.ev.data.deprived, (1u << EV_IND_WATER) |
+                                             (1u << EV_IND_LATRINE) |
+                                             (1u << EV_IND_TELECOM));
+    doc_free(&d);
+
+    assert_int_equal(doc_decode(&d, valid_events[EV_DONATION_RECEIVED]), EV_OK);
+    assert_int_equal(d.ev.data.amount, 20000000);
+    assert_true(d.ev.data.has_amount);
+    assert_int_equal(d.ev.data.donor_kind, EV_DONOR_BUSINESS);
+    assert_int_equal(d.ev.data.level, EV_LEVEL_PROVINCE);
+    assert_true(ev_str_eq(d.ev.data.pledge, "P-1"));
+    assert_true(d.ev.data.has_in_kind);
+    assert_false(d.ev.data.in_kind);
+    doc_free(&d);
+
+    /* Optional fields left out decode as absent. */
+    assert_int_equal(
+        doc_decode(&d,
+                   "{" HDR("relocation.support") "," HH ",data:{item:land}}"),
+        EV_OK);
+    assert_false(d.ev.data.has_amount);
+    assert_int_equal(d.ev.data.item, EV_ITEM_LAND);
+    doc_free(&d);
+
+    /* Edges of every limit are inside it. */
+    static const char *const edges[] = {
+        "{v:1,id:'"
+        "x"
+        "'*128,type:review.closed,at:946684800,unit:'12345',data:{year:2000}}",
+        "{v:1,id:'!~',type:review.closed,at:1750086400,unit:'123',"
+        "data:{year:2100}}",
+        "{" HDR(
+            "household.assessed") ",household:'h'*64,data:{year:2027,"
+                                  "area:rural,members:1,income:0,deprived:[]}}",
+        "{" HDR("household.assessed") ",household:'\xf0\x9f\x98\x80',data:{"
+                                      "year:2027,area:rural,members:1,income:0,"
+                                      "deprived:[waste_treatment,"
+                                      "employment]}}",
+        "{" HDRP("donation.pledged") ",data:{pledge:'p'*256,amount:1,donor:"
+                                     "'d',due:4102444800}}",
+        "{" HDRP("unit.households") ",data:{year:2024,households:0}}",
+        "{" HDR("fund.disbursed") ",data:{amount:1,purpose:other,"
+                                  "level:central}}",
+        "{" HDR("donation.received") ",data:{amount:#9223372036854775807,"
+                                     "donor:x,donor_kind:anonymous,level:"
+                                     "central,in_kind:true}}",
+    };
+    for (size_t i = 0; i < ARRAY_LEN(edges); i++) {
+        if (doc_decode(&d, edges[i]) != EV_OK)
+            fail_msg("edge %zu: %s", i, d.err.msg);
+        doc_free(&d);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Rejections                                                               */
+
+static void test_reject_envelope(void **state)
+{
+    static const struct reject cases[] = {
+        {"[1,2]", "event: must be a map"},
+        {"'x'", "event: must be a map"},
+        {"{" HDR("review.closed") ",data:{year:2024},extra:1}",
+         "extra: unknown field"},
+        {"{" HDR("review.closed") ",v:1,data:{year:2024}}", "v: duplicate key"},
+        {"{1:2," HDR("review.closed") ",data:{year:2024}}",
+         "event: keys must be strings"},
+        /* v */
+        {"{id:e1,type:review.closed,at:1700000000,unit:'60',data:{year:2024}}",
+         "v: required"},
+        {"{v:2,id:e1,type:review.closed,at:1700000000,unit:'60',data:{}}",
+         "v: unsupported version 2"},
+        {"{v:0,id:e1,type:review.closed,at:1700000000,unit:'60',data:{}}",
+         "v: unsupported version 0"},
+        {"{v:'1',id:e1,type:review.closed,at:1700000000,unit:'60',data:{}}",
+         "v: must be an integer"},
+        {"{v:1.0,id:e1,type:review.closed,at:1700000000,unit:'60',data:{}}",
+         "v: must be an integer, not a float"},
+        /* id */
+        {"{v:1,type:review.closed,at:1700000000,unit:'60',data:{year:2024}}",
+         "id: required"},
+        {"{v:1,id:'',type:review.closed,at:1700000000,unit:'60',data:{}}",
+         "id: must not be empty"},
+        {"{v:1,id:'x'*129,type:review.closed,at:1700000000,unit:'60',"
+         "data:{}}",
+         "id: must be at most 128 bytes, not 129"},
+        {"{v:1,id:'a b',type:review.closed,at:1700000000,unit:'60',data:{}}",
+         "id: byte 1 is not printable ASCII"},
+        {"{v:1,id:'a\\x7f',type:review.closed,at:1700000000,unit:'60',"
+         "data:{}}",
+         "id: byte 1 is not printable ASCII"},
+        {"{v:1,id:'é',type:review.closed,at:1700000000,unit:'60',data:{}}",
+         "id: byte 0 is not printable ASCII"},
+        {"{v:1,id:'\\x00',type:review.closed,at:1700000000,unit:'60',"
+         "data:{}}",
+         "id: byte 0 is not printable ASCII"},
+        {"{v:1,id:7,type:review.closed,at:1700000000,unit:'60',data:{}}",
+         "id: must be a string"},
+        {"{v:1,id:b'x',type:review.closed,at:1700000000,unit:'60',data:{}}",
+         "id: must be a string"},
+        /* type */
+        {"{v:1,id:e1,at:1700000000,unit:'60',data:{year:2024}}",
+         "type: required"},
+        {"{v:1,id:e1,type:3,at:1700000000,unit:'60',data:{year:2024}}",
+         "type: must be a string"},
+        {"{v:1,id:e1,type:foo.bar,at:1700000000,unit:'60',data:{}}",
+         "type: unknown event type \"foo.bar\""},
+        {"{v:1,id:e1,type:'unit.defined\\x00',at:1700000000,unit:'60',"
+         "data:{}}",
+         "type: unknown event type \"unit.defined\\x00\""},
+        /* at */
+        {"{v:1,id:e1,type:review.closed,unit:'60',data:{year:2024}}",
+         "at: required"},
+        {"{v:1,id:e1,type:review.closed,at:1700000000.5,unit:'60',data:{}}",
+         "at: must be an integer, not a float"},
+        {"{v:1,id:e1,type:review.closed,at:1.7e9f,unit:'60',data:{}}",
+         "at: must be an integer, not a float"},
+        {"{v:1,id:e1,type:review.closed,at:'1700000000',unit:'60',data:{}}",
+         "at: must be an integer"},
+        {"{v:1,id:e1,type:review.closed,at:946684799,unit:'60',data:{}}",
+         "at: 946684799 is before 2000-01-01"},
+        {"{v:1,id:e1,type:review.closed,at:-1,unit:'60',data:{}}",
+         "at: -1 is before 2000-01-01"},
+        {"{v:1,id:e1,type:review.closed,at:1750086401,unit:'60',data:{}}",
+         "at: 1750086401 is later than 1750086400"},
+        {"{v:1,id:e1,type:review.closed,at:18446744073709551615,unit:'60',"
+         "data:{}}",
+         "at: integer out of range"},
+        /* unit */
+        {"{v:1,id:e1,type:review.closed,at:1700000000,data:{year:2024}}",
+         "unit: required"},
+        {"{v:1,id:e1,type:review.closed,at:1700000000,unit:60,data:{}}",
+         "unit: must be a string"},
+        {"{v:1,id:e1,type:review.closed,at:1700000000,unit:'6',data:{}}",
+         "unit: must be 2, 3 or 5 decimal digits"},
+        {"{v:1,id:e1,type:review.closed,at:1700000000,unit:'1234',data:{}}",
+         "unit: must be 2, 3 or 5 decimal digits"},
+        {"{v:1,id:e1,type:review.closed,at:1700000000,unit:'123456',"
+         "data:{}}",
+         "unit: must be 2, 3 or 5 decimal digits"},
+        {"{v:1,id:e1,type:review.closed,at:1700000000,unit:'6a',data:{}}",
+         "unit: must be 2, 3 or 5 decimal digits"},
+        {"{v:1,id:e1,type:review.closed,at:1700000000,unit:'',data:{}}",
+         "unit: must be 2, 3 or 5 decimal digits"},
+        /* data */
+        {"{" HDR("review.closed") "}", "data: required"},
+        {"{" HDR("review.closed") ",data:[2024]}", "data: must be a map"},
+        {"{" HDR("review.closed") ",data:nil}", "data: must be a map"},
+    };
+
+    (void)state;
+    check_rejects(cases, ARRAY_LEN(cases));
+}
+
+static void test_reject_household(void **state)
+{
+    static const struct reject cases[] = {
+        {"{" HDRP("donation.received") "," HH ",data:{amount:1,donor:x,"
+                                       "donor_kind:person,level:province}}",
+         "household: not allowed for donation.received"},
+        {"{" HDR("review.closed") "," HH ",data:{year:2024}}",
+         "household: not allowed for review.closed"},
+        {"{" HDRP("unit.defined") ",household:nil,data:{name:x,parent:nil,"
+                                  "level:province}}",
+         "household: not allowed for unit.defined"},
+        {"{" HDR("credit.repaid") ",data:{loan:l,amount:1}}",
+         "household: required for credit.repaid"},
+        {"{" HDR("household.assessed") ",data:{year:2024,area:rural,members:1,"
+                                       "income:0,deprived:[]}}",
+         "household: required for household.assessed"},
+        {"{" HDR("household.status") ",data:{year:2024,status:poor}}",
+         "household: required for household.status"},
+        {"{" HDR("relocation.completed") ",data:{from:'22930',reason:flood}}",
+         "household: required for relocation.completed"},
+        {"{" HDR("relocation.support") ",data:{item:land}}",
+         "household: required for relocation.support"},
+        {"{" HDR("credit.disbursed") ",data:{loan:l,program:p,amount:1}}",
+         "household: required for credit.disbursed"},
+        {"{" HDR("credit.repaid") ",household:'',data:{loan:l,amount:1}}",
+         "household: must not be empty"},
+        {"{" HDR("credit.repaid") ",household:'h'*65,data:{loan:l,amount:1}}",
+         "household: must be at most 64 bytes, not 65"},
+        {"{" HDR("credit.repaid") ",household:'ab\\xff',data:{loan:l,"
+                                  "amount:1}}",
+         "household: invalid UTF-8 at byte 2"},
+        {"{" HDR("credit.repaid") ",household:42,data:{loan:l,amount:1}}",
+         "household: must be a string"},
+        {"{" HDR("fund.disbursed") ",household:nil,data:{amount:1,"
+                                   "purpose:tet,level:commune}}",
+         "household: must be a string"},
+    };
+
+    (void)state;
+    check_rejects(cases, ARRAY_LEN(cases));
+}
+
+static void test_reject_data_keys(void **state)
+{
+    static const struct reject cases[] = {
+        {"{" HDRP(
+             "donation.received") ",data:{amount:1,donor:x,"
+                                  "donor_kind:person,level:province,foo:1}}",
+         "data.foo: unknown field for donation.received"},
+        {"{" HDR("review.closed") ",data:{year:2024,amount:5}}",
+         "data.amount: unknown field for review.closed"},
+        {"{" HDR("review.closed") ",data:{year:2024,year:2024}}",
+         "data.year: duplicate key"},
+        {"{" HDR("review.closed") ",data:{year:2024,7:1}}",
+         "data: keys must be strings"},
+        {"{" HDR("review.closed") ",data:{year:2024,nil:1}}",
+         "data: keys must be strings"},
+        {"{" HDR("review.closed") ",data:{year:2024,'YEAR':1}}",
+         "data.YEAR: unknown field for review.closed"},
+        /* every required field of every type */
+        {"{" HDR("review.closed") ",data:{}}",
+         "data.year: required for review.closed"},
+        {"{" HDRP("unit.defined") ",data:{parent:nil,level:province}}",
+         "data.name: required for unit.defined"},
+        {"{" HDRP("unit.defined") ",data:{name:x,level:province}}",
+         "data.parent: required for unit.defined"},
+        {"{" HDRP("unit.defined") ",data:{name:x,parent:nil}}",
+         "data.level: required for unit.defined"},
+        {"{" HDRP("unit.households") ",data:{year:2024}}",
+         "data.households: required for unit.households"},
+        {"{" HDR("household.assessed") "," HH ",data:{year:2024,members:1,"
+                                       "income:0,deprived:[]}}",
+         "data.area: required for household.assessed"},
+        {"{" HDR("household.assessed") "," HH ",data:{year:2024,area:rural,"
+                                       "income:0,deprived:[]}}",
+         "data.members: required for household.assessed"},
+        {"{" HDR("household.assessed") "," HH ",data:{year:2024,area:rural,"
+                                       "members:1,deprived:[]}}",
+         "data.income: required for household.assessed"},
+        {"{" HDR("household.assessed") "," HH ",data:{year:2024,area:rural,"
+                                       "members:1,income:0}}",
+         "data.deprived: required for household.assessed"},
+        {"{" HDR("household.status") "," HH ",data:{year:2024}}",
+         "data.status: required for household.status"},
+        {"{" HDRP("donation.pledged") ",data:{amount:1,donor:d,due:"
+                                      "1735689600}}",
+         "data.pledge: required for donation.pledged"},
+        {"{" HDRP("donation.pledged") ",data:{pledge:p,amount:1,donor:d}}",
+         "data.due: required for donation.pledged"},
+        {"{" HDRP("donation.received") ",data:{amount:1,donor:x,"
+                                       "level:province}}",
+         "data.donor_kind: required for donation.received"},
+        {"{" HDRP("donation.received") ",data:{donor:x,donor_kind:person,"
+                                       "level:province}}",
+         "data.amount: required for donation.received"},
+        {"{" HDRP("donation.received") ",data:{amount:1,donor_kind:person,"
+                                       "level:province}}",
+         "data.donor: required for donation.received"},
+        {"{" HDR("fund.disbursed") ",data:{amount:1,level:commune}}",
+         "data.purpose: required for fund.disbursed"},
+        {"{" HDR("fund.disbursed") ",data:{amount:1,purpose:tet}}",
+         "data.level: required for fund.disbursed"},
+        {"{" HDR("relocation.completed") "," HH ",data:{reason:flood}}",
+         "data.from: required for relocation.completed"},
+        {"{" HDR("relocation.completed") "," HH ",data:{from:'22930'}}",
+         "data.reason: required for relocation.completed"},
+        {"{" HDR("relocation.support") "," HH ",data:{amount:1}}",
+         "data.item: required for relocation.support"},
+        {"{" HDR("credit.disbursed") "," HH ",data:{loan:l,amount:1}}",
+         "data.program: required for credit.disbursed"},
+        {"{" HDR("credit.repaid") "," HH ",data:{amount:1}}",
+         "data.loan: required for credit.repaid"},
+        {"{" HDRP("report.due") ",data:{org:o,report:r}}",
+         "data.due: required for report.due"},
+        {"{" HDRP("report.submitted") ",data:{report:r}}",
+         "data.org: required for report.submitted"},
+        {"{" HDRP("report.submitted") ",data:{org:o}}",
+         "data.report: required for report.submitted"},
+    };
+
+    (void)state;
+    check_rejects(cases, ARRAY_LEN(cases));
+}
+
+#define RECV(fields)                                                           \
+    "{" HDRP("donation.received") ",data:{donor:x,donor_kind:person,"          \
+                                  "level:province," fields "}}"
+
+static void test_reject_integers(void **state)
+{
+    static const struct reject cases[] = {
+        {RECV("amount:1.5"), "data.amount: must be an integer, not a float"},
+        {RECV("amount:100.0"), "data.amount: must be an integer, not a float"},
+        {RECV("amount:100.0f"), "data.amount: must be an integer, not a float"},
+        {RECV("amount:'100'"), "data.amount: must be an integer"},
+        {RECV("amount:true"), "data.amount: must be an integer"},
+        {RECV("amount:nil"), "data.amount: must be an integer"},
+        {RECV("amount:0"), "data.amount: must be a positive integer"},
+        {RECV("amount:-5"), "data.amount: must be a positive integer"},
+        {RECV("amount:18446744073709551615"),
+         "data.amount: integer out of range"},
+        {"{" HDR("relocation.support") "," HH ",data:{item:land,amount:0}}",
+         "data.amount: must be a positive integer"},
+        {"{" HDRP("unit.households") ",data:{year:2024,households:-1}}",
+         "data.households: must not be negative"},
+        {"{" HDRP("unit.households") ",data:{year:2024,households:1.0}}",
+         "data.households: must be an integer, not a float"},
+        {"{" HDR("household.assessed") "," HH ",data:{year:2024,area:rural,"
+                                       "members:0,income:0,deprived:[]}}",
+         "data.members: must be a positive integer"},
+        {"{" HDR("household.assessed") "," HH ",data:{year:2024,area:rural,"
+                                       "members:1,income:-1,deprived:[]}}",
+         "data.income: must not be negative"},
+        {"{" HDR("review.closed") ",data:{year:1999}}",
+         "data.year: must be between 2000 and 2100"},
+        {"{" HDR("review.closed") ",data:{year:2101}}",
+         "data.year: must be between 2000 and 2100"},
+        {"{" HDR("review.closed") ",data:{year:2024.0}}",
+         "data.year: must be an integer, not a float"},
+        {"{" HDRP("report.due") ",data:{org:o,report:r,due:946684799}}",
+         "data.due: must be between 946684800 and 4102444800"},
+        {"{" HDRP("report.due") ",data:{org:o,report:r,due:4102444801}}",
+         "data.due: must be between 946684800 and 4102444800"},
+        {RECV("amount:1,in_kind:1"), "data.in_kind: must be true or false"},
+        {RECV("amount:1,in_kind:'yes'"), "data.in_kind: must be true or false"},
+    };
+
+    (void)state;
+    check_rejects(cases, ARRAY_LEN(cases));
+}
+
+static void test_reject_text(void **state)
+{
+    static const struct reject cases[] = {
+        {"{" HDRP("unit.defined") ",data:{name:'',parent:nil,"
+                                  "level:province}}",
+         "data.name: must not be empty"},
+        {"{" HDRP("unit.defined") ",data:{name:5,parent:nil,level:province}}",
+         "data.name: must be a string"},
+        {"{" HDRP("donation.received") ",data:{amount:1,donor:'d'*257,"
+                                       "donor_kind:person,level:province}}",
+         "data.donor: must be at most 256 bytes, not 257"},
+        {RECV("amount:1,pledge:''"), "data.pledge: must not be empty"},
+        {RECV("amount:1,pledge:'\\xc0\\xaf'"),
+         "data.pledge: invalid UTF-8 at byte 0"}, /* overlong '/' */
+        {RECV("amount:1,pledge:'ok\\xed\\xa0\\x80'"),
+         "data.pledge: invalid UTF-8 at byte 2"}, /* surrogate */
+        {RECV("amount:1,pledge:'\\xf4\\x90\\x80\\x80'"),
+         "data.pledge: invalid UTF-8 at byte 0"}, /* past U+10FFFF */
+        {RECV("amount:1,pledge:'\\xe1\\x80'"),
+         "data.pledge: invalid UTF-8 at byte 0"}, /* cut short */
+        {RECV("amount:1,pledge:'\\x80'"),
+         "data.pledge: invalid UTF-8 at byte 0"}, /* lone continuation */
+        {RECV("amount:1,pledge:'\\xe0\\x80\\xaf'"),
+         "data.pledge: invalid UTF-8 at byte 0"}, /* overlong, 3 bytes */
+        {RECV("amount:1,pledge:'\\xe1\\x80\\x41'"),
+         "data.pledge: invalid UTF-8 at byte 0"}, /* bad 3rd byte */
+        {RECV("amount:1,pledge:'\\xf5\\x80\\x80\\x80'"),
+         "data.pledge: invalid UTF-8 at byte 0"},
+        {RECV("amount:1,pledge:b'bin'"), "data.pledge: must be a string"},
+        {"{" HDR("household.status") "," HH ",data:{year:2024,status:poor,"
+                                     "decision:''}}",
+         "data.decision: must not be empty"},
+        {"{" HDR("household.status") "," HH ",data:{year:2024,status:poor,"
+                                     "decision:'q'*257}}",
+         "data.decision: must be at most 256 bytes"},
+        {"{" HDR("credit.disbursed") "," HH ",data:{loan:'',program:p,"
+                                     "amount:1}}",
+         "data.loan: must not be empty"},
+        {"{" HDR("credit.disbursed") "," HH ",data:{loan:l,program:'\\xff',"
+                                     "amount:1}}",
+         "data.program: invalid UTF-8"},
+        {"{" HDRP("report.submitted") ",data:{org:'',report:r}}",
+         "data.org: must not be empty"},
+        {"{" HDRP("report.submitted") ",data:{org:o,report:'r'*300}}",
+         "data.report: must be at most 256 bytes, not 300"},
+        /* unit codes inside data */
+        {"{" HDR("relocation.completed") "," HH ",data:{from:'2293',"
+                                         "reason:flood}}",
+         "data.from: must be 2, 3 or 5 decimal digits"},
+        {"{" HDR("relocation.completed") "," HH ",data:{from:22930,"
+                                         "reason:flood}}",
+         "data.from: must be a string"},
+        {"{" HDR("relocation.completed") "," HH ",data:{from:nil,"
+                                         "reason:flood}}",
+         "data.from: must be a string"},
+        {"{" HDR("unit.defined") ",data:{name:x,parent:'6',level:commune}}",
+         "data.parent: must be 2, 3 or 5 decimal digits"},
+        {"{" HDR("unit.defined") ",data:{name:x,parent:593,level:commune}}",
+         "data.parent: must be a string"},
+    };
+
+    (void)state;
+    check_rejects(cases, ARRAY_LEN(cases));
+}
+
+static void test_reject_enums(void **state)
+{
+    static const struct reject cases[] = {
+        {"{" HDRP("unit.defined") ",data:{name:x,parent:nil,level:central}}",
+         "data.level: unknown value \"central\" (expected "
+         "province|district|commune)"},
+        {"{" HDRP("donation.received") ",data:{amount:1,donor:x,"
+                                       "donor_kind:person,level:nation}}",
+         "data.level: unknown value \"nation\" (expected "
+         "central|province|district|commune)"},
+        {"{" HDR("fund.disbursed") ",data:{amount:1,purpose:tet,"
+                                   "level:Commune}}",
+         "data.level: unknown value \"Commune\""},
+        {"{" HDR("fund.disbursed") ",data:{amount:1,purpose:food,"
+                                   "level:commune}}",
+         "data.purpose: unknown value \"food\" (expected housing|livelihood|"
+         "education|health|tet|disaster|other)"},
+        {"{" HDRP("donation.received") ",data:{amount:1,donor:x,"
+                                       "donor_kind:robot,level:province}}",
+         "data.donor_kind: unknown value \"robot\" (expected person|"
+         "organisation|business|anonymous)"},
+        {"{" HDR("household.assessed") "," HH ",data:{year:2024,area:suburb,"
+                                       "members:1,income:0,deprived:[]}}",
+         "data.area: unknown value \"suburb\" (expected rural|urban)"},
+        {"{" HDR("household.status") "," HH ",data:{year:2024,status:rich}}",
+         "data.status: unknown value \"rich\" (expected poor|near_poor|"
+         "average|none)"},
+        {"{" HDR("household.status") "," HH ",data:{year:2024,status:1}}",
+         "data.status: must be a string"},
+        {"{" HDR("household.status") "," HH ",data:{year:2024,status:''}}",
+         "data.status: unknown value \"\""},
+        {"{" HDR("relocation.completed") "," HH ",data:{from:'22930',"
+                                         "reason:storm}}",
+         "data.reason: unknown value \"storm\" (expected landslide|flood|"
+         "erosion|forest|other)"},
+        {"{" HDR("relocation.support") "," HH ",data:{item:car}}",
+         "data.item: unknown value \"car\" (expected land|housing|water|"
+         "livelihood)"},
+    };
+
+    (void)state;
+    check_rejects(cases, ARRAY_LEN(cases));
+}
+
+#define ASSESSED(year, deprived)                                               \
+    "{" HDR("household.assessed") "," HH ",data:{year:" year ",area:rural,"    \
+                                  "members:3,income:0,deprived:" deprived "}}"
+
+static void test_reject_deprived(void **state)
+{
+    static const struct reject cases[] = {
+        {ASSESSED("2024", "water"), "data.deprived: must be an array"},
+        {ASSESSED("2024", "{water:true}"), "data.deprived: must be an array"},
+        {ASSESSED("2024", "[water,latrine,foo]"),
+         "data.deprived[2]: unknown indicator \"foo\" for 2024"},
+        {ASSESSED("2024", "[waste_treatment]"),
+         "data.deprived[0]: unknown indicator \"waste_treatment\" for 2024"},
+        {ASSESSED("2026", "[telecom,waste_treatment]"),
+         "data.deprived[1]: unknown indicator \"waste_treatment\" for 2026"},
+        {ASSESSED("2027", "[information_access]"),
+         "data.deprived[0]: unknown indicator \"information_access\" for 2027"},
+        {ASSESSED("2024", "[water,water]"),
+         "data.deprived[1]: duplicate indicator \"water\""},
+        {ASSESSED("2024", "[water,latrine,telecom,latrine]"),
+         "data.deprived[3]: duplicate indicator \"latrine\""},
+        {ASSESSED("2024", "[1]"), "data.deprived[0]: must be a string"},
+        {ASSESSED("2024", "[water,nil]"), "data.deprived[1]: must be a string"},
+        {ASSESSED("2024", "[water,[latrine]]"),
+         "data.deprived[1]: must be a string"},
+        {ASSESSED("2024", "['WATER']"),
+         "data.deprived[0]: unknown indicator \"WATER\" for 2024"},
+    };
+    struct doc d;
+    const char *all12 = ASSESSED(
+        "2026", "[information_access,telecom,latrine,water,housing_area,"
+                "housing_quality,school_attendance,adult_education,"
+                "health_insurance,nutrition,dependants,employment]");
+
+    (void)state;
+    check_rejects(cases, ARRAY_LEN(cases));
+    assert_int_equal(doc_decode(&d, all12), EV_OK);
+    assert_int_equal(d.ev.data.deprived, 0xfff);
+    doc_free(&d);
+}
+
+static void test_reject_unit_defined(void **state)
+{
+    static const struct reject cases[] = {
+        {"{v:1,id:e1,type:unit.defined,at:1700000000,unit:'61',"
+         "data:{name:x,parent:'60',level:province}}",
+         "data.parent: must be nil for a province"},
+        {"{v:1,id:e1,type:unit.defined,at:1700000000,unit:'594',"
+         "data:{name:x,parent:nil,level:district}}",
+         "data.parent: required for a district"},
+        {"{v:1,id:e1,type:unit.defined,at:1700000000,unit:'22925',"
+         "data:{name:x,parent:nil,level:commune}}",
+         "data.parent: required for a commune"},
+    };
+
+    (void)state;
+    check_rejects(cases, ARRAY_LEN(cases));
+}
+
+static void test_first_error_wins(void **state)
+{
+    static const struct reject cases[] = {
+        /* envelope fields in canonical order, whatever the key order */
+        {"{data:{},unit:'6',at:1,type:x,id:'',v:2}", "v: unsupported"},
+        {"{data:{},unit:'6',at:1,type:x,id:'',v:1}", "id: must not be empty"},
+        {"{data:{},unit:'6',at:1,type:x,id:a,v:1}", "type: unknown"},
+        {"{data:{},unit:'6',at:1,type:review.closed,id:a,v:1}", "at: 1 is"},
+        {"{data:{},unit:'6',at:1700000000,type:review.closed,id:a,v:1}",
+         "unit: must be"},
+        /* key problems come first, in wire order */
+        {"{v:9,id:'',zz:1,v:1}", "zz: unknown field"},
+        /* data values in table order, deprived after year */
+        {ASSESSED("1999", "[foo]"), "data.year: must be between"},
+        {"{" HDR("household.assessed") "," HH ",data:{year:2024,area:x,"
+                                       "members:0,income:0,deprived:[]}}",
+         "data.area:"},
+        {"{" HDR("household.assessed") "," HH ",data:{deprived:[foo],"
+                                       "income:-1,members:0,area:x,year:2024}}",
+         "data.area:"},
+    };
+
+    (void)state;
+    check_rejects(cases, ARRAY_LEN(cases));
+}
+
+static void test_error_fits(void **state)
+{
+    static const struct reject cases[] = {
+        {"{" HDR("review.closed") ",data:{year:2024,'k'*5000:1}}", "data.kkk"},
+        {"{v:1,id:e1,type:'t'*5000,at:1700000000,unit:'60',data:{}}",
+         "type: unknown event type \"ttt"},
+        {"{" HDR("fund.disbursed") ",data:{amount:1,purpose:'p'*5000,"
+                                   "level:commune}}",
+         "data.purpose: unknown value \"ppp"},
+        {ASSESSED("2024", "['\\x01'*5000]"),
+         "data.deprived[0]: unknown indicator \"\\x01\\x01"},
+    };
+    struct doc d;
+
+    (void)state;
+    check_rejects(cases, ARRAY_LEN(cases));
+    assert_int_equal(doc_decode(&d, cases[0].text), EV_EINVAL);
+    assert_non_null(strstr(d.err.msg, "...: unknown field for review.closed"));
+    doc_free(&d);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Canonical encoding                                                       */
+
+static void encode_text(const char *text, msgpack_sbuffer *out)
+{
+    struct doc d;
+
+    if (doc_decode(&d, text) != EV_OK)
+        fail_msg("%s: %s", text, d.err.msg);
+    encode(&d.ev, out);
+    doc_free(&d);
+}
+
+static void test_canonical_bytes(void **state)
+{
+    static const unsigned char want[] = {
+        0x86, 0xa1, 'v',  0x01, 0xa2, 'i',  'd',  0xa2, 'e',  '1',  0xa4, 't',
+        'y',  'p',  'e',  0xad, 'r',  'e',  'v',  'i',  'e',  'w',  '.',  'c',
+        'l',  'o',  's',  'e',  'd',  0xa2, 'a',  't',  0xce, 0x65, 0x53, 0xf1,
+        0x00, 0xa4, 'u',  'n',  'i',  't',  0xa2, '6',  '0',  0xa4, 'd',  'a',
+        't',  'a',  0x81, 0xa4, 'y',  'e',  'a',  'r',  0xcd, 0x07, 0xe8};
+    msgpack_sbuffer sb;
+
+    (void)state;
+    encode_text("{data:{year:#2024},unit:'60',at:#1700000000,type:"
+                "review.closed,id:e1,v:#1}",
+                &sb);
+    assert_int_equal(sb.size, sizeof want);
+    assert_memory_equal(sb.data, want, sizeof want);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void test_canonical_key_order(void **state)
+{
+    static const char *const same[] = {
+        "{v:1,id:e1,type:household.assessed,at:1700000000,unit:'22924',"
+        "household:h,data:{year:2024,area:urban,members:4,income:1200000,"
+        "deprived:[water,latrine,telecom]}}",
+        "{data:{deprived:[telecom,water,latrine],income:1200000,members:4,"
+        "area:urban,year:2024},household:h,unit:'22924',at:1700000000,"
+        "type:household.assessed,id:e1,v:1}",
+        "{household:h,at:#1700000000,v:#1,data:{members:#4,year:#2024,"
+        "deprived:[latrine,telecom,water],area:urban,income:#1200000},"
+        "id:e1,unit:'22924',type:household.assessed}",
+    };
+    msgpack_sbuffer first, other;
+    size_t i;
+
+    (void)state;
+    encode_text(same[0], &first);
+    for (i = 1; i < ARRAY_LEN(same); i++) {
+        encode_text(same[i], &other);
+        assert_int_equal(other.size, first.size);
+        assert_memory_equal(other.data, first.data, first.size);
+        msgpack_sbuffer_destroy(&other);
+    }
+    msgpack_sbuffer_destroy(&first);
+}
+
+/* Count of entries in the canonical top-level map and in its data map. */
+static void check_shape(const char *text, uint32_t top, uint32_t data,
+                        const char *data_key, msgpack_object_type data_type)
+{
+    msgpack_sbuffer sb;
+    struct doc d;
+    const msgpack_object_map *m, *dm;
+    uint32_t i;
+    bool found = data_key == NULL;
+
+    encode_text(text, &sb);
+    memset(&d, 0, sizeof d);
+    d.sb = sb;
+    assert_int_equal(doc_unpack(&d), EV_OK);
+    m = &d.up.data.via.map;
+    assert_int_equal(m->size, top);
+    dm = &m->ptr[top - 1].val.via.map;
+    assert_int_equal(dm->size, data);
+    for (i = 0; i < dm->size && data_key != NULL; i++)
+        if (dm->ptr[i].key.via.str.size == strlen(data_key) &&
+            memcmp(dm->ptr[i].key.via.str.ptr, data_key, strlen(data_key)) ==
+                0) {
+            assert_int_equal(dm->ptr[i].val.type, data_type);
+            found = true;
+        }
+    assert_true(found);
+    doc_free(&d);
+}
+
+static void test_canonical_optional(void **state)
+{
+    (void)state;
+    check_shape(
+        "{" HDRP("donation.received") ",data:{amount:1,donor:x,"
+                                      "donor_kind:person,level:province}}",
+        6, 4, NULL, MSGPACK_OBJECT_NIL);
+    check_shape("{" HDRP("donation.received") ",data:{amount:1,donor:x,"
+                                              "donor_kind:person,level:"
+                                              "province,in_kind:false}}",
+                6, 5, "in_kind", MSGPACK_OBJECT_BOOLEAN);
+    check_shape(valid_events[EV_DONATION_RECEIVED], 6, 6, "pledge",
+                MSGPACK_OBJECT_STR);
+    check_shape("{" HDR("relocation.support") "," HH ",data:{item:land}}", 7, 1,
+                NULL, MSGPACK_OBJECT_NIL);
+    check_shape(valid_events[EV_RELOCATION_SUPPORT], 7, 2, "amount",
+                MSGPACK_OBJECT_POSITIVE_INTEGER);
+    check_shape("{" HDR("fund.disbursed") ",data:{amount:1,purpose:tet,"
+                                          "level:commune}}",
+                6, 3, NULL, MSGPACK_OBJECT_NIL);
+    check_shape(valid_events[EV_FUND_DISBURSED], 7, 3, NULL,
+                MSGPACK_OBJECT_NIL);
+    check_shape(valid_events[EV_UNIT_DEFINED], 6, 3, "parent",
+                MSGPACK_OBJECT_NIL);
+    check_shape("{" HDR("household.status") "," HH ",data:{year:2024,"
+                                            "status:none}}",
+                7, 2, NULL, MSGPACK_OBJECT_NIL);
+    check_shape(ASSESSED("2024", "[]"), 7, 5, "deprived", MSGPACK_OBJECT_ARRAY);
+}
+
+static void test_encode_rejects_nonsense(void **state)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    struct ev_event ev;
+    struct doc d;
+
+    (void)state;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    memset(&ev, 0, sizeof ev);
+    assert_int_equal(ev_encode(&ev, &pk), EV_EINVAL);
+    assert_int_equal(ev_encode(NULL, &pk), EV_EINVAL);
+
+    assert_int_equal(doc_decode(&d, valid_events[EV_DONATION_RECEIVED]), EV_OK);
+    ev = d.ev;
+    ev.household = (struct ev_str){"h", 1};
+    assert_int_equal(ev_encode(&ev, &pk), EV_EINVAL);
+    ev = d.ev;
+    ev.data.donor_kind = (enum ev_donor_kind)42;
+    assert_int_equal(ev_encode(&ev, &pk), EV_EINVAL);
+    ev = d.ev;
+    ev.type = EV_TYPE_COUNT;
+    assert_int_equal(ev_encode(&ev, &pk), EV_EINVAL);
+    doc_free(&d);
+
+    assert_int_equal(doc_decode(&d, valid_events[EV_CREDIT_REPAID]), EV_OK);
+    ev = d.ev;
+    ev.household.ptr = NULL;
+    assert_int_equal(ev_encode(&ev, &pk), EV_EINVAL);
+    ev = d.ev;
+    ev.data.loan.ptr = NULL;
+    assert_int_equal(ev_encode(&ev, &pk), EV_EINVAL);
+    doc_free(&d);
+
+    assert_int_equal(doc_decode(&d, valid_events[EV_UNIT_DEFINED]), EV_OK);
+    ev = d.ev;
+    ev.data.level = EV_LEVEL_CENTRAL; /* a donation level, not a unit's */
+    assert_int_equal(ev_encode(&ev, &pk), EV_EINVAL);
+    doc_free(&d);
+
+    /* A rejected event leaves nothing behind in the packer. */
+    assert_int_equal(sb.size, 0);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* ------------------------------------------------------------------------ */
+/* ev_precheck                                                              */
+
+static void expect_precheck(const void *buf, size_t len, unsigned depth,
+                            const char *msg)
+{
+    struct ev_error err = {{0}};
+    int rc = ev_precheck(buf, len, depth, &err);
+
+    if (msg == NULL) {
+        if (rc != EV_OK)
+            fail_msg("precheck rejected: %s", err.msg);
+        return;
+    }
+    assert_int_equal(rc, EV_EINVAL);
+    if (strncmp(err.msg, msg, strlen(msg)) != 0)
+        fail_msg("got \"%s\", want \"%s...\"", err.msg, msg);
+}
+
+static void test_precheck_bombs(void **state)
+{
+    static const unsigned char array32[] = {0xdd, 0xff, 0x00, 0x00, 0x00};
+    static const unsigned char map32[] = {0xdf, 0xff, 0xff, 0xff, 0xff};
+    static const unsigned char map16[] = {0xde, 0x00, 0x02, 0xa3,
+                                          'a',  'b',  'c',  0x01};
+    static const unsigned char str32[] = {0xdb, 0xff, 0xff, 0xff, 0xff, 'a'};
+    static const unsigned char bin32[] = {0xc6, 0x7f, 0xff, 0xff, 0xff};
+    static const unsigned char ext32[] = {0xc9, 0x00, 0x00, 0x00,
+                                          0x03, 0x01, 'a',  'b'};
+    static const unsigned char str8[] = {0xd9, 0x03, 'a', 'b'};
+    static const unsigned char fixstr[] = {0xa5, 'a', 'b'};
+    static const unsigned char fixarray[] = {0x93, 0x01, 0x02};
+    static const unsigned char nested[] = {0x91, 0x91, 0xdd, 0x00,
+                                           0x00, 0x10, 0x00};
+
+    (void)state;
+    expect_precheck(array32, sizeof array32, EV_DEPTH_MAX,
+                    "event: array of 4278190080 elements exceeds the 0 "
+                    "bytes left");
+    expect_precheck(map32, sizeof map32, EV_DEPTH_MAX, "event: map of");
+    expect_precheck(map16, sizeof map16, EV_DEPTH_MAX,
+                    "event: truncated"); /* fits the bound, yet incomplete */
+    expect_precheck(str32, sizeof str32, EV_DEPTH_MAX,
+                    "event: payload of 4294967295 bytes exceeds the 1 bytes "
+                    "left");
+    expect_precheck(bin32, sizeof bin32, EV_DEPTH_MAX,
+                    "event: payload of 2147483647 bytes");
+    expect_precheck(ext32, sizeof ext32, EV_DEPTH_MAX,
+                    "event: payload of 4 bytes exceeds the 3 bytes left");
+    expect_precheck(str8, sizeof str8, EV_DEPTH_MAX, "event: payload of");
+    expect_precheck(fixstr, sizeof fixstr, EV_DEPTH_MAX, "event: payload of");
+    expect_precheck(fixarray, sizeof fixarray, EV_DEPTH_MAX,
+                    "event: array of 3");
+    expect_precheck(nested, sizeof nested, EV_DEPTH_MAX, "event: array of");
+}
+
+static void test_precheck_malformed(void **state)
+{
+    static const unsigned char c1[] = {0xc1};
+    static const unsigned char trailing[] = {0x81, 0xa1, 'v', 0x01, 0xc0};
+    static const unsigned char two[] = {0x01, 0x02};
+    static const unsigned char cut_int[] = {0xcf, 0, 0, 0};
+    static const unsigned char cut_hdr[] = {0xda, 0x00};
+    static const unsigned char cut_fixext[] = {0xd8, 0x01, 0, 0, 0};
+    static const unsigned char in_map[] = {0x82, 0xa1, 'a', 0xc1, 0, 0};
+
+    (void)state;
+    expect_precheck(c1, sizeof c1, EV_DEPTH_MAX,
+                    "event: invalid msgpack byte 0xc1");
+    expect_precheck(in_map, sizeof in_map, EV_DEPTH_MAX,
+                    "event: invalid msgpack byte 0xc1");
+    expect_precheck(trailing, sizeof trailing, EV_DEPTH_MAX,
+                    "event: trailing bytes after the msgpack object");
+    expect_precheck(two, sizeof two, EV_DEPTH_MAX,
+                    "event: trailing bytes after the msgpack object");
+    expect_precheck(cut_int, sizeof cut_int, EV_DEPTH_MAX, "event: truncated");
+    expect_precheck(cut_hdr, sizeof cut_hdr, EV_DEPTH_MAX, "event: truncated");
+    expect_precheck(cut_fixext, sizeof cut_fixext, EV_DEPTH_MAX,
+                    "event: truncated");
+    expect_precheck("", 0, EV_DEPTH_MAX, "event: empty buffer");
+    expect_precheck(NULL, 0, EV_DEPTH_MAX, "event: empty buffer");
+    assert_int_equal(ev_precheck(two, 1, EV_DEPTH_MAX, NULL), EV_OK);
+    assert_int_equal(ev_precheck(two, 2, EV_DEPTH_MAX, NULL), EV_EINVAL);
+}
+
+/* n arrays, each the only element of the one around it. */
+static void nest(unsigned char *buf, size_t n, unsigned char innermost)
+{
+    memset(buf, 0x91, n);
+    buf[n] = innermost;
+}
+
+static void test_precheck_depth(void **state)
+{
+    unsigned char buf[128];
+
+    (void)state;
+    nest(buf, EV_DEPTH_MAX, 0x01);
+    expect_precheck(buf, EV_DEPTH_MAX + 1, EV_DEPTH_MAX, NULL);
+    nest(buf, EV_DEPTH_MAX, 0x90); /* an empty array is a level too */
+    expect_precheck(buf, EV_DEPTH_MAX + 1, EV_DEPTH_MAX,
+                    "event: nesting deeper than 8 levels");
+    nest(buf, EV_DEPTH_MAX, 0x80);
+    expect_precheck(buf, EV_DEPTH_MAX + 1, EV_DEPTH_MAX,
+                    "event: nesting deeper than 8 levels");
+    nest(buf, EV_DEPTH_MAX + 1, 0x01);
+    expect_precheck(buf, EV_DEPTH_MAX + 2, EV_DEPTH_MAX,
+                    "event: nesting deeper than 8 levels");
+    /* maps nest like arrays */
+    {
+        static const unsigned char maps[] = {0x81, 0x01, 0x81, 0x01, 0x80};
+        expect_precheck(maps, sizeof maps, 3, NULL);
+        expect_precheck(maps, sizeof maps, 2, "event: nesting deeper");
+    }
+    expect_precheck(buf + EV_DEPTH_MAX + 1, 1, 0, NULL); /* a scalar */
+    expect_precheck(buf, 2, 0, "event: nesting deeper than 0 levels");
+    /* the walker's own stack caps max_depth, never lifts it */
+    nest(buf, 64, 0x01);
+    expect_precheck(buf, 65, UINT32_MAX, NULL);
+    nest(buf, 65, 0x01);
+    expect_precheck(buf, 66, UINT32_MAX, "event: nesting deeper than 64");
+    /* siblings do not add up */
+    {
+        static const unsigned char wide[] = {0x93, 0x91, 0x91, 0x01,
+                                             0x91, 0x01, 0x91, 0x01};
+        expect_precheck(wide, sizeof wide, 3, NULL);
+    }
+}
+
+static void test_precheck_valid_event(void **state)
+{
+    msgpack_sbuffer sb;
+    size_t n;
+
+    (void)state;
+    pack_text(&sb, valid_events[EV_HOUSEHOLD_ASSESSED]);
+    expect_precheck(sb.data, sb.size, EV_DEPTH_MAX, NULL);
+    expect_precheck(sb.data, sb.size, 3, NULL);
+    expect_precheck(sb.data, sb.size, 2, "event: nesting deeper than 2");
+    for (n = 0; n < sb.size; n++) {
+        struct ev_error err;
+        if (ev_precheck(sb.data, n, EV_DEPTH_MAX, &err) != EV_EINVAL)
+            fail_msg("prefix of %zu bytes accepted", n);
+    }
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* Every msgpack format, each truncation of it rejected. */
+static void test_precheck_all_formats(void **state)
+{
+    static char big[70000];
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    size_t i, n, off = 0;
+    msgpack_unpacked up;
+
+    (void)state;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 38);
+    msgpack_pack_nil(&pk);
+    msgpack_pack_true(&pk);
+    msgpack_pack_false(&pk);
+    msgpack_pack_int64(&pk, 5);
+    msgpack_pack_int64(&pk, -5);
+    msgpack_pack_int64(&pk, 200);
+    msgpack_pack_int64(&pk, 60000);
+    msgpack_pack_int64(&pk, 4000000000);
+    msgpack_pack_uint64(&pk, UINT64_MAX);
+    msgpack_pack_int64(&pk, -100);
+    msgpack_pack_int64(&pk, -30000);
+    msgpack_pack_int64(&pk, -2000000000);
+    msgpack_pack_int64(&pk, INT64_MIN);
+    msgpack_pack_float(&pk, 1.5f);
+    msgpack_pack_double(&pk, 2.5);
+    msgpack_pack_str_with_body(&pk, "fix", 3);
+    msgpack_pack_str_with_body(&pk, big, 40);    /* str 8 */
+    msgpack_pack_str_with_body(&pk, big, 300);   /* str 16 */
+    msgpack_pack_str_with_body(&pk, big, 66000); /* str 32 */
+    msgpack_pack_bin_with_body(&pk, big, 10);    /* bin 8 */
+    msgpack_pack_bin_with_body(&pk, big, 300);   /* bin 16 */
+    msgpack_pack_bin_with_body(&pk, big, 66000); /* bin 32 */
+    for (n = 1; n <= 16; n *= 2) {               /* fixext 1, 2, 4, 8, 16 */
+        msgpack_pack_ext(&pk, n, 7);
+        msgpack_pack_ext_body(&pk, big, n);
+    }
+    msgpack_pack_ext(&pk, 3, 7); /* ext 8 */
+    msgpack_pack_ext_body(&pk, big, 3);
+    msgpack_pack_ext(&pk, 300, 7); /* ext 16 */
+    msgpack_pack_ext_body(&pk, big, 300);
+    msgpack_pack_ext(&pk, 66000, 7); /* ext 32 */
+    msgpack_pack_ext_body(&pk, big, 66000);
+    msgpack_pack_array(&pk, 16); /* array 16 */
+    for (i = 0; i < 16; i++)
+        msgpack_pack_nil(&pk);
+    msgpack_pack_map(&pk, 16); /* map 16 */
+    for (i = 0; i < 32; i++)
+        msgpack_pack_int64(&pk, (int64_t)i);
+    msgpack_pack_array(&pk, 0);
+    msgpack_pack_map(&pk, 0);
+    msgpack_pack_str_with_body(&pk, "", 0);
+    msgpack_pack_bin_with_body(&pk, "", 0);
+    msgpack_pack_ext(&pk, 0, 1);
+    msgpack_pack_int64(&pk, -1);
+
+    expect_precheck(sb.data, sb.size, EV_DEPTH_MAX, NULL);
+    msgpack_unpacked_init(&up);
+    assert_int_equal(msgpack_unpack_next(&up, sb.data, sb.size, &off),
+                     MSGPACK_UNPACK_SUCCESS);
+    assert_int_equal(off, sb.size);
+    assert_int_equal(up.data.via.array.size, 38);
+    msgpack_unpacked_destroy(&up);
+    /* Truncations: every cut in the small head, a sample in the bulk. */
+    for (n = 0; n < sb.size; n += n < 512 ? 1 : 997)
+        assert_int_equal(ev_precheck(sb.data, n, EV_DEPTH_MAX, NULL),
+                         EV_EINVAL);
+    assert_int_equal(ev_precheck(sb.data, sb.size - 1, EV_DEPTH_MAX, NULL),
+                     EV_EINVAL);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* ------------------------------------------------------------------------ */
+/* ev_check_refs                                                            */
+
+struct registry {
+    const struct ev_unit *units;
+    size_t n;
+    int fail_rc; /* nonzero: every lookup fails with it */
+};
+
+#define S(lit)                                                                 \
+    {                                                                          \
+        lit, sizeof lit - 1                                                    \
+    }
+
+static const struct ev_unit units[] = {
+    {S("60"), S("Bình Thuận"), {NULL, 0}, EV_LEVEL_PROVINCE},
+    {S("593"), S("Phan Thiết"), S("60"), EV_LEVEL_DISTRICT},
+    {S("22924"), S("Phú Thủy"), S("593"), EV_LEVEL_COMMUNE},
+    {S("22930"), S("Phú Trinh"), S("593"), EV_LEVEL_COMMUNE},
+};
+
+static int lookup(void *arg, struct ev_str code, struct ev_unit *out)
+{
+    const struct registry *r = arg;
+    size_t i;
+
+    if (r->fail_rc != 0)
+        return r->fail_rc;
+    for (i = 0; i < r->n; i++)
+        if (str_same(r->units[i].code, code)) {
+            *out = r->units[i];
+            return EV_OK;
+        }
+    return EV_ENOTFOUND;
+}
+
+struct refcase {
+    const char *text;
+    int rc;
+    const char *msg; /* prefix, when rc is EV_EINVAL */
+};
+
+#define DEF(unit, parent, level)                                               \
+    "{v:1,id:d,type:unit.defined,at:1700000000,unit:'" unit                    \
+    "',data:{name:'Tên mới',parent:" parent ",level:" level "}}"
+
+static void test_check_refs(void **state)
+{
+    static const struct refcase cases[] = {
+        {DEF("61", "nil", "province"), EV_OK, NULL},
+        {DEF("60", "nil", "province"), EV_OK, NULL}, /* rename */
+        {DEF("593", "'60'", "district"), EV_OK, NULL},
+        {DEF("594", "'60'", "district"), EV_OK, NULL},
+        {DEF("22925", "'593'", "commune"), EV_OK, NULL},
+        {DEF("22925", "'60'", "commune"), EV_OK, NULL}, /* no district */
+        {DEF("593", "'61'", "district"), EV_EINVAL,
+         "unit: already defined with parent 60 level district"},
+        {DEF("22924", "'60'", "commune"), EV_EINVAL,
+         "unit: already defined with parent 593 level commune"},
+        {DEF("22924", "'594'", "commune"), EV_EINVAL,
+         "unit: already defined with parent 593 level commune"},
+        {DEF("22925", "'599'", "commune"), EV_EINVAL,
+         "data.parent: 599 is not defined"},
+        {DEF("594", "'593'", "district"), EV_EINVAL,
+         "data.parent: 593 is a district, not above a district"},
+        {DEF("22925", "'22924'", "commune"), EV_EINVAL,
+         "data.parent: 22924 is a commune, not above a commune"},
+        {DEF("594", "'22924'", "district"), EV_EINVAL,
+         "data.parent: 22924 is a commune, not above a district"},
+        {DEF("594", "'593'", "commune"), EV_EINVAL,
+         "unit: a commune code has 5 digits, not 3"},
+        {DEF("22926", "'60'", "district"), EV_EINVAL,
+         "unit: a district code has 3 digits, not 5"},
+        {DEF("61", "'60'", "district"), EV_EINVAL,
+         "unit: a district code has 3 digits, not 2"},
+        {DEF("593", "nil", "province"), EV_EINVAL,
+         "unit: a province code has 2 digits, not 3"},
+        {"{" HDR("review.closed") ",data:{year:2024}}", EV_OK, NULL},
+        {"{" HDRP("report.submitted") ",data:{org:o,report:r}}", EV_OK, NULL},
+        {"{v:1,id:e,type:review.closed,at:1700000000,unit:'22870',"
+         "data:{year:2024}}",
+         EV_EINVAL, "unit: 22870 is not defined"},
+        {"{v:1,id:e,type:unit.households,at:1700000000,unit:'61',"
+         "data:{year:2024,households:1}}",
+         EV_EINVAL, "unit: 61 is not defined"},
+        {"{" HDR("relocation.completed") "," HH ",data:{from:'22930',"
+                                         "reason:erosion}}",
+         EV_OK, NULL},
+        {"{" HDR("relocation.completed") "," HH ",data:{from:'22870',"
+                                         "reason:erosion}}",
+         EV_EINVAL, "data.from: 22870 is not defined"},
+        {"{v:1,id:e,type:relocation.completed,at:1700000000,unit:'22870'," HH
+         ",data:{from:'22870',reason:erosion}}",
+         EV_EINVAL, "unit: 22870 is not defined"},
+    };
+    struct registry reg = {units, ARRAY_LEN(units), 0};
+    size_t i, bad = 0;
+
+    (void)state;
+    for (i = 0; i < ARRAY_LEN(cases); i++) {
+        struct doc d;
+        struct ev_error err = {{0}};
+        int rc;
+
+        if (doc_decode(&d, cases[i].text) != EV_OK)
+            fail_msg("case %zu does not decode: %s", i, d.err.msg);
+        rc = ev_check_refs(&d.ev, lookup, &reg, &err);
+        if (rc != cases[i].rc ||
+            (cases[i].msg != NULL &&
+             strncmp(err.msg, cases[i].msg, strlen(cases[i].msg)) != 0)) {
+            print_error("case %zu: rc %d \"%s\", want rc %d \"%s\"\n", i, rc,
+                        err.msg, cases[i].rc, cases[i].msg ? cases[i].msg : "");
+            bad++;
+        }
+        doc_free(&d);
+    }
+    assert_int_equal(bad, 0);
+}
+
+static void test_check_refs_lookup_error(void **state)
+{
+    struct registry reg = {units, ARRAY_LEN(units), EV_ENOMEM};
+    struct ev_error err = {{0}};
+    struct doc d;
+
+    (void)state;
+    assert_int_equal(doc_decode(&d, valid_events[EV_REVIEW_CLOSED]), EV_OK);
+    assert_int_equal(ev_check_refs(&d.ev, lookup, &reg, &err), EV_ENOMEM);
+    assert_string_equal(err.msg, "unit: unit lookup failed (error 3)");
+    doc_free(&d);
+
+    assert_int_equal(doc_decode(&d, DEF("594", "'60'", "district")), EV_OK);
+    assert_int_equal(ev_check_refs(&d.ev, lookup, &reg, &err), EV_ENOMEM);
+    doc_free(&d);
+
+    assert_int_equal(ev_check_refs(NULL, lookup, &reg, &err), EV_EINVAL);
+    assert_int_equal(doc_decode(&d, valid_events[EV_REVIEW_CLOSED]), EV_OK);
+    assert_int_equal(ev_check_refs(&d.ev, NULL, &reg, &err), EV_EINVAL);
+    doc_free(&d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_valid_all_types),
+        cmocka_unit_test(test_decoded_values),
+        cmocka_unit_test(test_reject_envelope),
+        cmocka_unit_test(test_reject_household),
+        cmocka_unit_test(test_reject_data_keys),
+        cmocka_unit_test(test_reject_integers),
+        cmocka_unit_test(test_reject_text),
+        cmocka_unit_test(test_reject_enums),
+        cmocka_unit_test(test_reject_deprived),
+        cmocka_unit_test(test_reject_unit_defined),
+        cmocka_unit_test(test_first_error_wins),
+        cmocka_unit_test(test_error_fits),
+        cmocka_unit_test(test_canonical_bytes),
+        cmocka_unit_test(test_canonical_key_order),
+        cmocka_unit_test(test_canonical_optional),
+        cmocka_unit_test(test_encode_rejects_nonsense),
+        cmocka_unit_test(test_precheck_bombs),
+        cmocka_unit_test(test_precheck_malformed),
+        cmocka_unit_test(test_precheck_depth),
+        cmocka_unit_test(test_precheck_valid_event),
+        cmocka_unit_test(test_precheck_all_formats),
+        cmocka_unit_test(test_check_refs),
+        cmocka_unit_test(test_check_refs_lookup_error),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
