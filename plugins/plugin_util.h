@@ -1,0 +1,350 @@
+/*
+ * plugin_util.h - small helpers shared by the built-in plugins (poverty,
+ * fund): fixed-width key/value encoding, unit ancestry, query argument
+ * parsing and config parsing.
+ *
+ * Everything here is static inline so that each plugin (a separate shared
+ * object with hidden visibility) gets its own copy and no symbol crosses
+ * the plugin boundary.
+ *
+ * Encoding conventions used by every built-in plugin's state:
+ *   - every integer is BIG-ENDIAN, in keys and in values, so one set of
+ *     helpers serves both and keys sort numerically;
+ *   - signed integers in KEYS have their sign bit flipped (pu_put_key_i64)
+ *     so that byte order equals numeric order, negative values included;
+ *     signed integers in VALUES are plain two's complement;
+ *   - a unit code in a key takes exactly PU_UNIT_W bytes, NUL-padded: codes
+ *     are 2, 3 or 5 digits, so the padding keeps them unique and keeps the
+ *     fields after the code at a fixed offset.
+ */
+#ifndef POVTRACK_PLUGIN_UTIL_H
+#define POVTRACK_PLUGIN_UTIL_H
+
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "povtrack_plugin.h"
+
+#define PU_UNIT_W EV_UNIT_MAX /* bytes of a unit code in a key */
+/* Deepest unit chain accepted (the registry has 3 levels); guards against a
+ * corrupt registry with a cycle. */
+#define PU_CHAIN_MAX 8
+
+/* ---- fixed-width integers ---- */
+
+static inline void pu_put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)(v & 0xffu);
+        v >>= 8;
+    }
+}
+
+static inline uint64_t pu_get_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static inline void pu_put_i64(uint8_t *p, int64_t v)
+{
+    pu_put_u64(p, (uint64_t)v);
+}
+
+static inline int64_t pu_get_i64(const uint8_t *p)
+{
+    uint64_t u = pu_get_u64(p);
+    int64_t v;
+    memcpy(&v, &u, sizeof v); /* two's complement, no UB on conversion */
+    return v;
+}
+
+/* Signed integer in a key: sign bit flipped so byte order = numeric order. */
+static inline void pu_put_key_i64(uint8_t *p, int64_t v)
+{
+    pu_put_u64(p, (uint64_t)v ^ (UINT64_C(1) << 63));
+}
+
+/* ---- unit codes ---- */
+
+/* Write code into a PU_UNIT_W-byte key field; -1 when it does not fit. */
+static inline int pu_put_unit(uint8_t *p, struct ev_str code)
+{
+    if (code.ptr == NULL || code.len == 0 || code.len > PU_UNIT_W)
+        return -1;
+    memset(p, 0, PU_UNIT_W);
+    memcpy(p, code.ptr, code.len);
+    return 0;
+}
+
+/* The code stored in a key field (points into p). */
+static inline struct ev_str pu_get_unit(const uint8_t *p)
+{
+    struct ev_str s = {(const char *)p, 0};
+    while (s.len < PU_UNIT_W && p[s.len] != 0)
+        s.len++;
+    return s;
+}
+
+/* A unit and its ancestors, the unit first.  Codes are copied because the
+ * registry's strings are only valid until the next host call. */
+struct pu_chain {
+    uint8_t code[PU_CHAIN_MAX][PU_UNIT_W];
+    enum ev_level level; /* level of code[0] */
+    int n;
+};
+
+/*
+ * Walk the parents of unit through the host's registry.  Returns 0,
+ * POVTRACK_NOTFOUND when unit itself is undefined, or POVTRACK_EIO (logged)
+ * on a storage error or an inconsistent registry: an event's unit passed the
+ * reference checks at ingest, so a missing ancestor means the log is
+ * damaged.
+ */
+static inline int pu_ancestors(const struct povtrack_host *host,
+                               povtrack_ctx *ctx, struct ev_str unit,
+                               struct pu_chain *out)
+{
+    uint8_t cur[PU_UNIT_W];
+    out->n = 0;
+    out->level = EV_LEVEL_NONE;
+    if (pu_put_unit(cur, unit) != 0)
+        return POVTRACK_NOTFOUND;
+    for (;;) {
+        struct ev_unit u;
+        int rc = host->unit(ctx, pu_get_unit(cur), &u);
+        if (rc == POVTRACK_NOTFOUND && out->n == 0)
+            return POVTRACK_NOTFOUND;
+        if (rc != 0) {
+            struct ev_str c = pu_get_unit(cur);
+            host->log(ctx, POVTRACK_LOG_ERROR,
+                      "unit registry lookup of %.*s failed (%d)", (int)c.len,
+                      c.ptr, rc);
+            return POVTRACK_EIO;
+        }
+        if (out->n == PU_CHAIN_MAX) {
+            host->log(ctx, POVTRACK_LOG_ERROR,
+                      "unit registry: chain above %.*s deeper than %d",
+                      (int)unit.len, unit.ptr, PU_CHAIN_MAX);
+            return POVTRACK_EIO;
+        }
+        if (out->n == 0)
+            out->level = u.level;
+        memcpy(out->code[out->n++], cur, PU_UNIT_W);
+        if (u.parent.ptr == NULL)
+            return 0;
+        if (pu_put_unit(cur, u.parent) != 0) {
+            host->log(ctx, POVTRACK_LOG_ERROR,
+                      "unit registry: bad parent code under %.*s",
+                      (int)unit.len, unit.ptr);
+            return POVTRACK_EIO;
+        }
+    }
+}
+
+/* Host get() that tells "absent" from "failed": 1 found, 0 absent,
+ * POVTRACK_EIO otherwise (logged). */
+static inline int pu_get(const struct povtrack_host *host, povtrack_ctx *ctx,
+                         const void *key, size_t klen, const void **val,
+                         size_t *vlen)
+{
+    int rc = host->get(ctx, key, klen, val, vlen);
+    if (rc == 0)
+        return 1;
+    if (rc == POVTRACK_NOTFOUND)
+        return 0;
+    host->log(ctx, POVTRACK_LOG_ERROR, "state get failed (%d)", rc);
+    return POVTRACK_EIO;
+}
+
+/* Host put() with its failure logged and mapped to POVTRACK_EIO. */
+static inline int pu_put(const struct povtrack_host *host, povtrack_ctx *ctx,
+                         const void *key, size_t klen, const void *val,
+                         size_t vlen)
+{
+    int rc = host->put(ctx, key, klen, val, vlen);
+    if (rc == 0)
+        return 0;
+    host->log(ctx, POVTRACK_LOG_ERROR, "state put failed (%d)", rc);
+    return POVTRACK_EIO;
+}
+
+/* Copy an ev_str into a NUL-terminated buffer, truncating to fit. */
+static inline const char *pu_cstr(struct ev_str s, char *buf, size_t n)
+{
+    size_t len = s.ptr == NULL ? 0 : s.len;
+    if (len >= n)
+        len = n - 1;
+    if (len > 0)
+        memcpy(buf, s.ptr, len);
+    buf[len] = '\0';
+    return buf;
+}
+
+/* ---- config ---- */
+
+/* Parse a finite double config value; keeps *out when the key is absent.
+ * Returns 0 or -1 (logged, naming the key). */
+static inline int pu_config_double(const struct povtrack_host *host,
+                                   povtrack_ctx *ctx, const char *key,
+                                   double *out)
+{
+    const char *s = host->config(ctx, key);
+    if (s == NULL)
+        return 0;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || errno != 0 || !isfinite(v)) {
+        host->log(ctx, POVTRACK_LOG_ERROR, "%s: must be a number, got '%s'",
+                  key, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Parse a positive integer config value; keeps *out when absent. */
+static inline int pu_config_pos_i64(const struct povtrack_host *host,
+                                    povtrack_ctx *ctx, const char *key,
+                                    int64_t *out)
+{
+    const char *s = host->config(ctx, key);
+    if (s == NULL)
+        return 0;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || *end != '\0' || errno != 0 || v <= 0) {
+        host->log(ctx, POVTRACK_LOG_ERROR,
+                  "%s: must be a positive integer, got '%s'", key, s);
+        return -1;
+    }
+    *out = (int64_t)v;
+    return 0;
+}
+
+/* ---- query arguments ---- */
+
+static inline const msgpack_object *pu_map_get(const msgpack_object *map,
+                                               const char *key)
+{
+    if (map == NULL || map->type != MSGPACK_OBJECT_MAP)
+        return NULL;
+    size_t klen = strlen(key);
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object *k = &map->via.map.ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == klen &&
+            memcmp(k->via.str.ptr, key, klen) == 0)
+            return &map->via.map.ptr[i].val;
+    }
+    return NULL;
+}
+
+/* Read an integer argument.  Absent (or nil) optional: *present = false.
+ * Errors name the field: "year: required", "year: must be an integer". */
+static inline int pu_arg_i64(const msgpack_object *q, const char *name,
+                             bool required, int64_t *out, bool *present,
+                             char *err, size_t errlen)
+{
+    const msgpack_object *o = pu_map_get(q, name);
+    *present = false;
+    if (o == NULL || o->type == MSGPACK_OBJECT_NIL) {
+        if (required) {
+            snprintf(err, errlen, "%s: required", name);
+            return -1;
+        }
+        return 0;
+    }
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+        o->via.u64 <= (uint64_t)INT64_MAX) {
+        *out = (int64_t)o->via.u64;
+    } else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+        *out = o->via.i64;
+    } else {
+        snprintf(err, errlen, "%s: must be an integer", name);
+        return -1;
+    }
+    *present = true;
+    return 0;
+}
+
+/*
+ * Read the "unit" argument of q (which must be a map) and resolve its
+ * ancestry.  Returns 0, -1 with err set for a bad argument, or POVTRACK_EIO.
+ */
+static inline int pu_arg_unit(const struct povtrack_host *host,
+                              povtrack_ctx *ctx, const msgpack_object *q,
+                              struct pu_chain *chain, char *err, size_t errlen)
+{
+    if (q == NULL || q->type != MSGPACK_OBJECT_MAP) {
+        snprintf(err, errlen, "q: must be a map");
+        return -1;
+    }
+    const msgpack_object *o = pu_map_get(q, "unit");
+    if (o == NULL || o->type == MSGPACK_OBJECT_NIL) {
+        snprintf(err, errlen, "unit: required");
+        return -1;
+    }
+    if (o->type != MSGPACK_OBJECT_STR) {
+        snprintf(err, errlen, "unit: must be a string");
+        return -1;
+    }
+    struct ev_str code = {o->via.str.ptr, o->via.str.size};
+    int rc = code.len == 0 || code.len > PU_UNIT_W
+                 ? POVTRACK_NOTFOUND
+                 : pu_ancestors(host, ctx, code, chain);
+    if (rc == POVTRACK_NOTFOUND) {
+        snprintf(err, errlen, "unit: '%.*s' is not a defined unit",
+                 (int)(code.len > PU_UNIT_W ? PU_UNIT_W : code.len), code.ptr);
+        return -1;
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "internal error: unit registry");
+        return POVTRACK_EIO;
+    }
+    return 0;
+}
+
+/* ---- packing ---- */
+
+static inline int pu_pack_str(msgpack_packer *pk, const char *s, size_t len)
+{
+    if (msgpack_pack_str(pk, len) != 0)
+        return -1;
+    return msgpack_pack_str_body(pk, s, len);
+}
+
+static inline int pu_pack_key(msgpack_packer *pk, const char *s)
+{
+    return pu_pack_str(pk, s, strlen(s));
+}
+
+/* Format v with thousands separators ("150,000,000") for messages. */
+static inline const char *pu_fmt_thousands(int64_t v, char *buf, size_t n)
+{
+    char digits[32];
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    int nd = snprintf(digits, sizeof digits, "%llu", (unsigned long long)u);
+    size_t o = 0;
+    if (v < 0 && o + 1 < n)
+        buf[o++] = '-';
+    for (int i = 0; i < nd && o + 1 < n; i++) {
+        if (i > 0 && (nd - i) % 3 == 0 && o + 2 < n)
+            buf[o++] = ',';
+        buf[o++] = digits[i];
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+#endif /* POVTRACK_PLUGIN_UTIL_H */

@@ -1,0 +1,120 @@
+/*
+ * fixture.h - test fixtures for the built-in plugins: a throw-away data
+ * directory with a real log (events built from compact C calls, encoded
+ * with ev_encode, checked with ev_check_refs and appended with
+ * st_log_append_batch), and the real plugin host opened on it in-process.
+ *
+ * Every helper fails the running cmocka test on error, so tests read as a
+ * list of events and expectations.
+ *
+ * LMDB forbids opening one environment twice in a process, so the log is
+ * open only while a batch is appended, and the host is closed meanwhile
+ * (fx_sync does that dance and then catches the host up).
+ */
+#ifndef POVTRACK_TEST_PLUGIN_FIXTURE_H
+#define POVTRACK_TEST_PLUGIN_FIXTURE_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "ev_event.h"
+#include "pt_config.h"
+#include "pt_host.h"
+
+struct fx_item; /* one pending event */
+
+struct fx {
+    char dir[PATH_MAX];
+    struct fx_item **items; /* pending, not yet appended */
+    size_t n, cap;
+    unsigned next_id;
+    int64_t received;    /* fixed "received" times: runs are reproducible */
+    const char *plugins; /* "poverty fund" */
+    struct {
+        char plugin[PT_PLUGIN_NAME_MAX];
+        char key[64];
+        char value[64];
+    } conf[16];
+    size_t nconf;
+    struct pt_config *cfg;
+    struct pt_host *host;
+};
+
+/* mkdtemp a data dir; plugins is the list given to pt_config_set_plugins. */
+struct fx *fx_new(const char *plugins);
+/* Close everything and remove the data dir. */
+void fx_free(struct fx *fx);
+
+/* Set a plugin config key (applies at the next host open). */
+void fx_conf(struct fx *fx, const char *plugin, const char *key,
+             const char *value);
+
+/* Queue an event (its id is assigned when id.ptr is NULL). */
+void fx_add(struct fx *fx, const struct ev_event *ev);
+
+/* Append the queued events (host closed meanwhile), open the host if
+ * needed and catch it up fully. */
+void fx_sync(struct fx *fx);
+/* Append the queued events only (host closed, left closed). */
+void fx_commit(struct fx *fx);
+/* Open the host without catching up; returns pt_host_open's code and, on
+ * failure, leaves the message in err. */
+int fx_host_open(struct fx *fx, char *err, size_t errlen);
+void fx_host_close(struct fx *fx);
+/* Remove <dir>/state (the host must be closed): the next open rebuilds. */
+void fx_drop_state(struct fx *fx);
+
+/* ---- event builders ---- */
+void fx_unit(struct fx *fx, const char *code, const char *parent,
+             enum ev_level level);
+void fx_households(struct fx *fx, int64_t at, const char *unit, int64_t year,
+                   int64_t households);
+void fx_status(struct fx *fx, int64_t at, const char *unit, const char *hh,
+               int64_t year, enum ev_status status);
+void fx_review(struct fx *fx, int64_t at, const char *unit, int64_t year);
+void fx_pledge(struct fx *fx, int64_t at, const char *unit, const char *pledge,
+               int64_t amount, const char *donor);
+void fx_received(struct fx *fx, int64_t at, const char *unit, int64_t amount,
+                 const char *donor, const char *pledge);
+void fx_disbursed(struct fx *fx, int64_t at, const char *unit, const char *hh,
+                  int64_t amount, enum ev_purpose purpose);
+
+/* ---- requests ---- */
+
+/* A reply: the unpacked map and the raw bytes it came from. */
+struct fx_reply {
+    msgpack_sbuffer buf;
+    msgpack_unpacked up;
+    const msgpack_object *root;
+};
+
+/* Send a request written as JSON (converted to msgpack) and unpack the
+ * reply.  Free with fx_reply_free. */
+void fx_request(struct fx *fx, struct fx_reply *r, const char *json);
+/* {"op":"query","plugin":plugin,"q":<q_json>}: asserts ok and returns the
+ * "result" object. */
+const msgpack_object *fx_query(struct fx *fx, struct fx_reply *r,
+                               const char *plugin, const char *q_json);
+/* Same, expecting {"ok": false}: returns the error message. */
+const char *fx_query_error(struct fx *fx, struct fx_reply *r,
+                           const char *plugin, const char *q_json);
+void fx_reply_free(struct fx_reply *r);
+
+/* Map access; fail the test when the key is missing or mistyped. */
+const msgpack_object *fx_get(const msgpack_object *map, const char *key);
+int64_t fx_i64(const msgpack_object *map, const char *key);
+double fx_f64(const msgpack_object *map, const char *key);
+bool fx_is_nil(const msgpack_object *map, const char *key);
+/* A string value, copied NUL-terminated into a static-free buffer. */
+const char *fx_str(const msgpack_object *map, const char *key, char *buf,
+                   size_t n);
+
+/* The canonical bytes of an object (for replies compared across runs);
+ * caller frees *out. */
+size_t fx_pack(const msgpack_object *o, char **out);
+
+#endif /* POVTRACK_TEST_PLUGIN_FIXTURE_H */
