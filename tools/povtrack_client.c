@@ -1,0 +1,834 @@
+/*
+ * povtrack_client.c - the client library (see povtrack_client.h).
+ */
+#include "povtrack_client.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zmq.h>
+
+#define ERR_MAX 512
+/* Replies nest records > event > data > arrays: 32 is far more than v1
+ * needs and matches msgpack-c's own parse stack. */
+#define DEPTH_MAX 32
+
+struct povtrack_client {
+    void *ctx;
+    void *sock[3];
+    char *endpoint[3];
+    int timeout_ms;
+    char err[ERR_MAX];
+};
+
+static const char *const endpoint_names[3] = {"ingest", "query", "alerts"};
+
+static int fail(povtrack_client *c, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(povtrack_client *c, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->err, sizeof(c->err), fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+const char *povtrack_client_strerror(int rc)
+{
+    switch (rc) {
+    case POVTRACK_CLIENT_OK:
+        return "success";
+    case POVTRACK_CLIENT_EINVAL:
+        return "invalid argument";
+    case POVTRACK_CLIENT_ENOMEM:
+        return "out of memory";
+    case POVTRACK_CLIENT_ETIMEDOUT:
+        return "timed out";
+    case POVTRACK_CLIENT_EZMQ:
+        return "ZeroMQ error";
+    case POVTRACK_CLIENT_EPROTO:
+        return "protocol error";
+    case POVTRACK_CLIENT_ETOOBIG:
+        return "request too large";
+    case POVTRACK_CLIENT_EINTR:
+        return "interrupted";
+    case POVTRACK_CLIENT_EREFUSED:
+        return "refused by povtrackd";
+    default:
+        return "unknown error";
+    }
+}
+
+int povtrack_client_open(povtrack_client **out)
+{
+    static const char *const defaults[3] = {POVTRACK_CLIENT_INGEST_DEFAULT,
+                                            POVTRACK_CLIENT_QUERY_DEFAULT,
+                                            POVTRACK_CLIENT_ALERTS_DEFAULT};
+    povtrack_client *c;
+
+    *out = NULL;
+    c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return POVTRACK_CLIENT_ENOMEM;
+    for (int i = 0; i < 3; i++) {
+        c->endpoint[i] = strdup(defaults[i]);
+        if (c->endpoint[i] == NULL) {
+            povtrack_client_close(c);
+            return POVTRACK_CLIENT_ENOMEM;
+        }
+    }
+    c->ctx = zmq_ctx_new();
+    if (c->ctx == NULL) {
+        povtrack_client_close(c);
+        return POVTRACK_CLIENT_EZMQ;
+    }
+    c->timeout_ms = POVTRACK_CLIENT_TIMEOUT_DEFAULT;
+    *out = c;
+    return POVTRACK_CLIENT_OK;
+}
+
+static void close_socket(povtrack_client *c, int which)
+{
+    if (c->sock[which] != NULL) {
+        zmq_close(c->sock[which]);
+        c->sock[which] = NULL;
+    }
+}
+
+void povtrack_client_close(povtrack_client *c)
+{
+    if (c == NULL)
+        return;
+    for (int i = 0; i < 3; i++) {
+        close_socket(c, i);
+        free(c->endpoint[i]);
+    }
+    if (c->ctx != NULL)
+        zmq_ctx_term(c->ctx);
+    free(c);
+}
+
+int povtrack_client_set_endpoint(povtrack_client *c,
+                                 enum povtrack_client_endpoint which,
+                                 const char *endpoint)
+{
+    char *copy;
+
+    if ((unsigned)which > 2 || endpoint == NULL || endpoint[0] == '\0')
+        return fail(c, POVTRACK_CLIENT_EINVAL, "empty or unknown endpoint");
+    copy = strdup(endpoint);
+    if (copy == NULL)
+        return fail(c, POVTRACK_CLIENT_ENOMEM, "out of memory");
+    close_socket(c, which);
+    free(c->endpoint[which]);
+    c->endpoint[which] = copy;
+    return POVTRACK_CLIENT_OK;
+}
+
+const char *povtrack_client_endpoint(const povtrack_client *c,
+                                     enum povtrack_client_endpoint which)
+{
+    return (unsigned)which > 2 ? NULL : c->endpoint[which];
+}
+
+int povtrack_client_set_timeout(povtrack_client *c, int timeout_ms)
+{
+    if (timeout_ms <= 0)
+        return fail(c, POVTRACK_CLIENT_EINVAL,
+                    "timeout must be a positive number of ms, got %d",
+                    timeout_ms);
+    c->timeout_ms = timeout_ms;
+    /* SNDTIMEO was set from the old value: reconnect with the new one. */
+    close_socket(c, POVTRACK_CLIENT_INGEST);
+    close_socket(c, POVTRACK_CLIENT_QUERY);
+    return POVTRACK_CLIENT_OK;
+}
+
+int povtrack_client_timeout(const povtrack_client *c)
+{
+    return c->timeout_ms;
+}
+
+const char *povtrack_client_error(const povtrack_client *c)
+{
+    return c->err;
+}
+
+/* ---- msgpack helpers -------------------------------------------------- */
+
+static uint64_t be(const unsigned char *p, unsigned n)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < n; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/*
+ * Non-allocating walk of one msgpack object: every declared length must fit
+ * in the bytes left and nesting must stay within max_depth.  msgpack-c would
+ * otherwise allocate what a hostile or corrupt header declares before
+ * noticing the input is short (msgpack-c issue #1013).  Each container
+ * element takes at least one byte, so a count above the bytes left is
+ * impossible.
+ */
+static bool precheck(const unsigned char *p, size_t len)
+{
+    uint64_t pending[DEPTH_MAX + 1];
+    unsigned depth = 0;
+    size_t off = 0;
+
+    pending[0] = 1;
+    for (;;) {
+        unsigned char b;
+        uint64_t n = 0, skip = 0;
+        unsigned lenbytes = 0;
+        bool container = false;
+
+        while (pending[depth] == 0) {
+            if (depth == 0)
+                return off == len;
+            depth--;
+        }
+        pending[depth]--;
+        if (off >= len)
+            return false;
+        b = p[off++];
+        if (b <= 0x7f || b >= 0xe0) {
+            /* fixint */
+        } else if (b <= 0x8f) {
+            n = (uint64_t)(b & 0x0f) * 2;
+            container = true;
+        } else if (b <= 0x9f) {
+            n = b & 0x0f;
+            container = true;
+        } else if (b <= 0xbf) {
+            skip = b & 0x1f;
+        } else {
+            switch (b) {
+            case 0xc0: /* nil, false, true */
+            case 0xc2:
+            case 0xc3:
+                break;
+            case 0xc4: /* bin 8/16/32, str 8/16/32 */
+            case 0xd9:
+                lenbytes = 1;
+                break;
+            case 0xc5:
+            case 0xda:
+                lenbytes = 2;
+                break;
+            case 0xc6:
+            case 0xdb:
+                lenbytes = 4;
+                break;
+            case 0xc7: /* ext 8/16/32: length, then type byte */
+                lenbytes = 1;
+                skip = 1;
+                break;
+            case 0xc8:
+                lenbytes = 2;
+                skip = 1;
+                break;
+            case 0xc9:
+                lenbytes = 4;
+                skip = 1;
+                break;
+            case 0xca:
+                skip = 4;
+                break;
+            case 0xcb:
+                skip = 8;
+                break;
+            case 0xcc:
+            case 0xd0:
+                skip = 1;
+                break;
+            case 0xcd:
+            case 0xd1:
+                skip = 2;
+                break;
+            case 0xce:
+            case 0xd2:
+                skip = 4;
+                break;
+            case 0xcf:
+            case 0xd3:
+                skip = 8;
+                break;
+            case 0xd4: /* fixext 1/2/4/8/16 */
+                skip = 2;
+                break;
+            case 0xd5:
+                skip = 3;
+                break;
+            case 0xd6:
+                skip = 5;
+                break;
+            case 0xd7:
+                skip = 9;
+                break;
+            case 0xd8:
+                skip = 17;
+                break;
+            case 0xdc:
+            case 0xdd:
+            case 0xde:
+            case 0xdf: {
+                unsigned w = (b == 0xdc || b == 0xde) ? 2 : 4;
+                if (len - off < w)
+                    return false;
+                n = be(p + off, w);
+                off += w;
+                if (b >= 0xde)
+                    n *= 2;
+                container = true;
+                break;
+            }
+            default: /* 0xc1 is never used */
+                return false;
+            }
+        }
+        if (lenbytes != 0) {
+            if (len - off < lenbytes)
+                return false;
+            skip += be(p + off, lenbytes);
+            off += lenbytes;
+        }
+        if (container) {
+            if (n > len - off || depth == DEPTH_MAX)
+                return false;
+            pending[++depth] = n;
+        } else {
+            if (skip > len - off)
+                return false;
+            off += (size_t)skip;
+        }
+    }
+}
+
+void povtrack_client_msg_free(struct povtrack_client_msg *msg)
+{
+    if (msg == NULL)
+        return;
+    if (msg->zone_ != NULL)
+        msgpack_zone_free(msg->zone_);
+    free(msg->buf_);
+    memset(msg, 0, sizeof(*msg));
+}
+
+/* Decode exactly one object from data into msg (which takes a copy of the
+ * bytes, since msgpack-c's objects point into them). */
+static int decode(povtrack_client *c, const void *data, size_t len,
+                  const char *what, struct povtrack_client_msg *msg)
+{
+    size_t off = 0;
+    msgpack_unpack_return ur;
+
+    if (!precheck(data, len))
+        return fail(c, POVTRACK_CLIENT_EPROTO,
+                    "%s from %s: not one well-formed msgpack object (%zu "
+                    "bytes)",
+                    what, c->endpoint[POVTRACK_CLIENT_QUERY], len);
+    msg->buf_ = malloc(len > 0 ? len : 1);
+    msg->zone_ = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE);
+    if (msg->buf_ == NULL || msg->zone_ == NULL)
+        return fail(c, POVTRACK_CLIENT_ENOMEM, "out of memory decoding %s",
+                    what);
+    memcpy(msg->buf_, data, len);
+    ur = msgpack_unpack(msg->buf_, len, &off, msg->zone_, &msg->obj);
+    if (ur == MSGPACK_UNPACK_NOMEM_ERROR)
+        return fail(c, POVTRACK_CLIENT_ENOMEM, "out of memory decoding %s",
+                    what);
+    if (ur != MSGPACK_UNPACK_SUCCESS || off != len)
+        return fail(c, POVTRACK_CLIENT_EPROTO, "%s: malformed msgpack", what);
+    return POVTRACK_CLIENT_OK;
+}
+
+const msgpack_object *povtrack_client_map_get(const msgpack_object *map,
+                                              const char *key)
+{
+    size_t klen;
+
+    if (map == NULL || map->type != MSGPACK_OBJECT_MAP)
+        return NULL;
+    klen = strlen(key);
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object *k = &map->via.map.ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == klen &&
+            memcmp(k->via.str.ptr, key, klen) == 0)
+            return &map->via.map.ptr[i].val;
+    }
+    return NULL;
+}
+
+/* ---- request/reply ---------------------------------------------------- */
+
+static int set_int(void *sock, int opt, int v)
+{
+    return zmq_setsockopt(sock, opt, &v, sizeof(v));
+}
+
+static int open_socket(povtrack_client *c, int which)
+{
+    void *s;
+    int64_t maxmsg = which == POVTRACK_CLIENT_ALERTS
+                         ? (int64_t)POVTRACK_CLIENT_ALERT_MAX
+                         : (int64_t)POVTRACK_CLIENT_REPLY_MAX;
+
+    if (c->sock[which] != NULL)
+        return POVTRACK_CLIENT_OK;
+    s = zmq_socket(c->ctx,
+                   which == POVTRACK_CLIENT_ALERTS ? ZMQ_SUB : ZMQ_DEALER);
+    if (s == NULL)
+        return fail(c, POVTRACK_CLIENT_EZMQ, "cannot create %s socket: %s",
+                    endpoint_names[which], zmq_strerror(zmq_errno()));
+    /* Linger 0: a request nobody answered must not keep close() waiting.
+     * MAXMSGSIZE: a peer that is not povtrackd cannot make us buffer
+     * unbounded input (the connection is dropped instead). */
+    if (set_int(s, ZMQ_LINGER, 0) != 0 ||
+        zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) != 0 ||
+        (which != POVTRACK_CLIENT_ALERTS &&
+         set_int(s, ZMQ_SNDTIMEO, c->timeout_ms) != 0) ||
+        zmq_connect(s, c->endpoint[which]) != 0) {
+        int e = zmq_errno();
+        zmq_close(s);
+        return fail(c, POVTRACK_CLIENT_EZMQ, "cannot connect to %s: %s",
+                    c->endpoint[which], zmq_strerror(e));
+    }
+    c->sock[which] = s;
+    return POVTRACK_CLIENT_OK;
+}
+
+static int timed_out(povtrack_client *c, int which)
+{
+    close_socket(c, which);
+    return fail(c, POVTRACK_CLIENT_ETIMEDOUT,
+                "cannot reach povtrackd at %s: timed out after %d ms",
+                c->endpoint[which], c->timeout_ms);
+}
+
+/* Receive the rest of a multipart message and throw it away. */
+static void drain(void *sock)
+{
+    int more = 1;
+    size_t sz = sizeof(more);
+
+    while (zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &sz) == 0 && more) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            return;
+        }
+        zmq_msg_close(&m);
+    }
+}
+
+/* One round trip on a DEALER: [empty, payload] out, [empty, payload] in.
+ * Any failure after the send closes the socket so that whatever the daemon
+ * sends later for this request is dropped with it. */
+static int roundtrip(povtrack_client *c, int which, const void *data,
+                     size_t len, const char *what,
+                     struct povtrack_client_msg *reply)
+{
+    void *s;
+    zmq_pollitem_t item;
+    zmq_msg_t delim, payload;
+    int rc, n;
+
+    rc = open_socket(c, which);
+    if (rc != 0)
+        return rc;
+    s = c->sock[which];
+    if (zmq_send(s, "", 0, ZMQ_SNDMORE) < 0 || zmq_send(s, data, len, 0) < 0) {
+        int e = zmq_errno();
+        if (e == EAGAIN)
+            return timed_out(c, which);
+        close_socket(c, which);
+        if (e == EINTR)
+            return fail(c, POVTRACK_CLIENT_EINTR, "interrupted");
+        return fail(c, POVTRACK_CLIENT_EZMQ, "cannot send to %s: %s",
+                    c->endpoint[which], zmq_strerror(e));
+    }
+    item.socket = s;
+    item.fd = -1;
+    item.events = ZMQ_POLLIN;
+    item.revents = 0;
+    n = zmq_poll(&item, 1, c->timeout_ms);
+    if (n < 0) {
+        int e = zmq_errno();
+        close_socket(c, which);
+        if (e == EINTR)
+            return fail(c, POVTRACK_CLIENT_EINTR, "interrupted");
+        return fail(c, POVTRACK_CLIENT_EZMQ, "poll on %s: %s",
+                    c->endpoint[which], zmq_strerror(e));
+    }
+    if (n == 0)
+        return timed_out(c, which);
+
+    /* Frames of one message arrive together, so DONTWAIT cannot split it. */
+    zmq_msg_init(&delim);
+    zmq_msg_init(&payload);
+    if (zmq_msg_recv(&delim, s, ZMQ_DONTWAIT) < 0 ||
+        zmq_msg_size(&delim) != 0 || !zmq_msg_more(&delim) ||
+        zmq_msg_recv(&payload, s, ZMQ_DONTWAIT) < 0 || zmq_msg_more(&payload)) {
+        drain(s);
+        close_socket(c, which);
+        rc = fail(c, POVTRACK_CLIENT_EPROTO,
+                  "%s from %s: expected an empty delimiter and one payload "
+                  "frame",
+                  what, c->endpoint[which]);
+    } else {
+        rc = decode(c, zmq_msg_data(&payload), zmq_msg_size(&payload), what,
+                    reply);
+    }
+    zmq_msg_close(&delim);
+    zmq_msg_close(&payload);
+    return rc;
+}
+
+/* ---- ingest ----------------------------------------------------------- */
+
+void povtrack_client_acks_free(struct povtrack_client_acks *acks)
+{
+    if (acks == NULL)
+        return;
+    free(acks->storage_);
+    memset(acks, 0, sizeof(*acks));
+}
+
+/* Read the element count of the array header at the start of frame. */
+static bool array_count(const unsigned char *p, size_t len, uint64_t *count)
+{
+    if (len >= 1 && p[0] >= 0x90 && p[0] <= 0x9f) {
+        *count = p[0] & 0x0f;
+        return true;
+    }
+    if (len >= 3 && p[0] == 0xdc) {
+        *count = be(p + 1, 2);
+        return true;
+    }
+    if (len >= 5 && p[0] == 0xdd) {
+        *count = be(p + 1, 4);
+        return true;
+    }
+    return false;
+}
+
+static bool get_str(const msgpack_object *o, const char **ptr, size_t *len)
+{
+    if (o == NULL || o->type != MSGPACK_OBJECT_STR ||
+        memchr(o->via.str.ptr, '\0', o->via.str.size) != NULL)
+        return false;
+    *ptr = o->via.str.ptr;
+    *len = o->via.str.size;
+    return true;
+}
+
+static bool str_is(const char *p, size_t n, const char *s)
+{
+    return strlen(s) == n && memcmp(p, s, n) == 0;
+}
+
+/* Copy the ack array of reply into out: one allocation holding the ack
+ * structs followed by their NUL-terminated strings. */
+static int parse_acks(povtrack_client *c, const msgpack_object *arr,
+                      struct povtrack_client_acks *out)
+{
+    size_t bytes, n;
+    char *pool = NULL;
+    struct povtrack_client_ack *acks = NULL;
+
+    if (arr->type != MSGPACK_OBJECT_ARRAY)
+        return fail(c, POVTRACK_CLIENT_EPROTO,
+                    "ingest reply from %s is not an array",
+                    c->endpoint[POVTRACK_CLIENT_INGEST]);
+    n = arr->via.array.size;
+    bytes = n * sizeof(*acks);
+    for (size_t pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < n; i++) {
+            const msgpack_object *a = &arr->via.array.ptr[i];
+            const msgpack_object *id = povtrack_client_map_get(a, "id");
+            const msgpack_object *st = povtrack_client_map_get(a, "status");
+            const msgpack_object *seq = povtrack_client_map_get(a, "seq");
+            const msgpack_object *er = povtrack_client_map_get(a, "error");
+            const char *p = NULL, *e = NULL;
+            size_t plen = 0, elen = 0;
+            enum povtrack_client_ack_status status;
+
+            if (!get_str(st, &p, &plen))
+                return fail(c, POVTRACK_CLIENT_EPROTO, "ack %zu has no status",
+                            i);
+            if (str_is(p, plen, "ok"))
+                status = POVTRACK_ACK_OK;
+            else if (str_is(p, plen, "duplicate"))
+                status = POVTRACK_ACK_DUPLICATE;
+            else if (str_is(p, plen, "rejected"))
+                status = POVTRACK_ACK_REJECTED;
+            else
+                return fail(c, POVTRACK_CLIENT_EPROTO,
+                            "ack %zu: unknown status \"%.*s\"", i, (int)plen,
+                            p);
+            p = NULL;
+            plen = 0;
+            if (id != NULL && id->type != MSGPACK_OBJECT_NIL &&
+                !get_str(id, &p, &plen))
+                return fail(c, POVTRACK_CLIENT_EPROTO,
+                            "ack %zu: id is not a string", i);
+            if (status == POVTRACK_ACK_REJECTED) {
+                if (!get_str(er, &e, &elen))
+                    return fail(c, POVTRACK_CLIENT_EPROTO,
+                                "ack %zu: rejected without an error", i);
+            } else if (seq == NULL ||
+                       seq->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+                return fail(c, POVTRACK_CLIENT_EPROTO,
+                            "ack %zu: accepted without a seq", i);
+            }
+            if (pass == 0) {
+                bytes +=
+                    (p != NULL ? plen + 1 : 0) + (e != NULL ? elen + 1 : 0);
+                continue;
+            }
+            acks[i].status = status;
+            acks[i].seq = status == POVTRACK_ACK_REJECTED ? 0 : seq->via.u64;
+            acks[i].id = NULL;
+            acks[i].error = NULL;
+            if (p != NULL) {
+                memcpy(pool, p, plen);
+                pool[plen] = '\0';
+                acks[i].id = pool;
+                pool += plen + 1;
+            }
+            if (e != NULL) {
+                memcpy(pool, e, elen);
+                pool[elen] = '\0';
+                acks[i].error = pool;
+                pool += elen + 1;
+            }
+        }
+        if (pass == 0) {
+            out->storage_ = malloc(bytes > 0 ? bytes : 1);
+            if (out->storage_ == NULL)
+                return fail(c, POVTRACK_CLIENT_ENOMEM, "out of memory");
+            acks = out->storage_;
+            pool = (char *)(acks + n);
+        }
+    }
+    out->acks = acks;
+    out->count = n;
+    return POVTRACK_CLIENT_OK;
+}
+
+int povtrack_client_publish(povtrack_client *c, const void *frame, size_t len,
+                            struct povtrack_client_acks *out)
+{
+    struct povtrack_client_msg reply;
+    uint64_t count;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (frame == NULL || !array_count(frame, len, &count) || count == 0)
+        return fail(c, POVTRACK_CLIENT_EINVAL,
+                    "the ingest frame must be a msgpack array of events");
+    if (count > POVTRACK_CLIENT_BATCH_MAX || len > POVTRACK_CLIENT_FRAME_MAX)
+        return fail(c, POVTRACK_CLIENT_ETOOBIG,
+                    "ingest frame of %llu events, %zu bytes: the limits "
+                    "are %u events and %u bytes",
+                    (unsigned long long)count, len, POVTRACK_CLIENT_BATCH_MAX,
+                    POVTRACK_CLIENT_FRAME_MAX);
+    memset(&reply, 0, sizeof(reply));
+    rc = roundtrip(c, POVTRACK_CLIENT_INGEST, frame, len, "ingest reply",
+                   &reply);
+    if (rc == 0)
+        rc = parse_acks(c, &reply.obj, out);
+    povtrack_client_msg_free(&reply);
+    if (rc != 0) {
+        povtrack_client_acks_free(out);
+        return rc;
+    }
+    if (out->count == count)
+        return POVTRACK_CLIENT_OK;
+    if (out->count == 1 && out->acks[0].id == NULL &&
+        out->acks[0].status == POVTRACK_ACK_REJECTED)
+        return fail(c, POVTRACK_CLIENT_EREFUSED,
+                    "povtrackd refused the whole frame: %s",
+                    out->acks[0].error);
+    rc = fail(c, POVTRACK_CLIENT_EPROTO,
+              "povtrackd sent %zu acks for %llu events", out->count,
+              (unsigned long long)count);
+    povtrack_client_acks_free(out);
+    return rc;
+}
+
+int povtrack_client_publish_events(povtrack_client *c,
+                                   const msgpack_sbuffer *events, size_t count,
+                                   struct povtrack_client_acks *out)
+{
+    unsigned char *frame;
+    size_t hdr;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (events == NULL || count == 0)
+        return fail(c, POVTRACK_CLIENT_EINVAL, "no events to publish");
+    if (count > POVTRACK_CLIENT_BATCH_MAX ||
+        events->size > POVTRACK_CLIENT_FRAME_MAX - 3)
+        return fail(c, POVTRACK_CLIENT_ETOOBIG,
+                    "batch of %zu events, %zu bytes: the limits are %u "
+                    "events and %u bytes per frame",
+                    count, events->size, POVTRACK_CLIENT_BATCH_MAX,
+                    POVTRACK_CLIENT_FRAME_MAX);
+    frame = malloc(events->size + 3);
+    if (frame == NULL)
+        return fail(c, POVTRACK_CLIENT_ENOMEM, "out of memory");
+    if (count <= 15) {
+        frame[0] = (unsigned char)(0x90 | count);
+        hdr = 1;
+    } else {
+        frame[0] = 0xdc;
+        frame[1] = (unsigned char)(count >> 8);
+        frame[2] = (unsigned char)count;
+        hdr = 3;
+    }
+    if (events->size > 0)
+        memcpy(frame + hdr, events->data, events->size);
+    rc = povtrack_client_publish(c, frame, hdr + events->size, out);
+    free(frame);
+    return rc;
+}
+
+/* ---- query ------------------------------------------------------------ */
+
+int povtrack_client_request(povtrack_client *c, const void *req, size_t len,
+                            struct povtrack_client_msg *reply)
+{
+    const msgpack_object *ok, *err;
+    int rc;
+
+    memset(reply, 0, sizeof(*reply));
+    if (req == NULL || len == 0)
+        return fail(c, POVTRACK_CLIENT_EINVAL, "empty query request");
+    if (len > POVTRACK_CLIENT_FRAME_MAX)
+        return fail(c, POVTRACK_CLIENT_ETOOBIG,
+                    "query request of %zu bytes: the limit is %u", len,
+                    POVTRACK_CLIENT_FRAME_MAX);
+    rc = roundtrip(c, POVTRACK_CLIENT_QUERY, req, len, "query reply", reply);
+    if (rc != 0)
+        return rc;
+    ok = povtrack_client_map_get(&reply->obj, "ok");
+    if (ok == NULL || ok->type != MSGPACK_OBJECT_BOOLEAN)
+        return fail(c, POVTRACK_CLIENT_EPROTO,
+                    "query reply from %s has no \"ok\"",
+                    c->endpoint[POVTRACK_CLIENT_QUERY]);
+    if (ok->via.boolean)
+        return POVTRACK_CLIENT_OK;
+    err = povtrack_client_map_get(&reply->obj, "error");
+    if (err != NULL && err->type == MSGPACK_OBJECT_STR)
+        return fail(c, POVTRACK_CLIENT_EREFUSED, "povtrackd: %.*s",
+                    (int)err->via.str.size, err->via.str.ptr);
+    return fail(c, POVTRACK_CLIENT_EREFUSED,
+                "povtrackd: request failed (no message)");
+}
+
+int povtrack_client_simple(povtrack_client *c, const char *op,
+                           struct povtrack_client_msg *reply)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    size_t n = strlen(op);
+    int rc;
+
+    memset(reply, 0, sizeof(*reply));
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    if (msgpack_pack_map(&pk, 1) != 0 || msgpack_pack_str(&pk, 2) != 0 ||
+        msgpack_pack_str_body(&pk, "op", 2) != 0 ||
+        msgpack_pack_str(&pk, n) != 0 ||
+        msgpack_pack_str_body(&pk, op, n) != 0) {
+        msgpack_sbuffer_destroy(&sb);
+        return fail(c, POVTRACK_CLIENT_ENOMEM, "out of memory");
+    }
+    rc = povtrack_client_request(c, sb.data, sb.size, reply);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+/* ---- alerts ----------------------------------------------------------- */
+
+int povtrack_client_subscribe(povtrack_client *c, const char *prefix)
+{
+    int rc = open_socket(c, POVTRACK_CLIENT_ALERTS);
+
+    if (rc != 0)
+        return rc;
+    if (zmq_setsockopt(c->sock[POVTRACK_CLIENT_ALERTS], ZMQ_SUBSCRIBE, prefix,
+                       strlen(prefix)) != 0)
+        return fail(c, POVTRACK_CLIENT_EZMQ, "cannot subscribe to \"%s\": %s",
+                    prefix, zmq_strerror(zmq_errno()));
+    return POVTRACK_CLIENT_OK;
+}
+
+int povtrack_client_recv_alert(povtrack_client *c, int timeout_ms,
+                               struct povtrack_client_msg *msg)
+{
+    void *s = c->sock[POVTRACK_CLIENT_ALERTS];
+    zmq_pollitem_t item;
+    zmq_msg_t topic, body;
+    int n, rc;
+
+    memset(msg, 0, sizeof(*msg));
+    if (s == NULL || timeout_ms < 0)
+        return fail(c, POVTRACK_CLIENT_EINVAL,
+                    s == NULL ? "not subscribed to alerts"
+                              : "negative alert timeout");
+    item.socket = s;
+    item.fd = -1;
+    item.events = ZMQ_POLLIN;
+    item.revents = 0;
+    n = zmq_poll(&item, 1, timeout_ms);
+    if (n < 0) {
+        int e = zmq_errno();
+        if (e == EINTR)
+            return fail(c, POVTRACK_CLIENT_EINTR, "interrupted");
+        return fail(c, POVTRACK_CLIENT_EZMQ, "poll on %s: %s",
+                    c->endpoint[POVTRACK_CLIENT_ALERTS], zmq_strerror(e));
+    }
+    if (n == 0)
+        return fail(c, POVTRACK_CLIENT_ETIMEDOUT,
+                    "no alert from %s within %d ms",
+                    c->endpoint[POVTRACK_CLIENT_ALERTS], timeout_ms);
+    zmq_msg_init(&topic);
+    zmq_msg_init(&body);
+    if (zmq_msg_recv(&topic, s, ZMQ_DONTWAIT) < 0 || !zmq_msg_more(&topic) ||
+        zmq_msg_recv(&body, s, ZMQ_DONTWAIT) < 0 || zmq_msg_more(&body)) {
+        drain(s);
+        rc = fail(c, POVTRACK_CLIENT_EPROTO,
+                  "alert from %s: expected a topic and one body frame",
+                  c->endpoint[POVTRACK_CLIENT_ALERTS]);
+    } else if (zmq_msg_size(&topic) >= sizeof(msg->topic) ||
+               memchr(zmq_msg_data(&topic), '\0', zmq_msg_size(&topic))) {
+        rc = fail(c, POVTRACK_CLIENT_EPROTO,
+                  "alert topic of %zu bytes is too long or not text",
+                  zmq_msg_size(&topic));
+    } else {
+        rc = decode(c, zmq_msg_data(&body), zmq_msg_size(&body), "alert", msg);
+        if (rc == 0 && msg->obj.type != MSGPACK_OBJECT_MAP)
+            rc = fail(c, POVTRACK_CLIENT_EPROTO, "alert body is not a map");
+        if (rc == 0) {
+            memcpy(msg->topic, zmq_msg_data(&topic), zmq_msg_size(&topic));
+            msg->topic[zmq_msg_size(&topic)] = '\0';
+        }
+    }
+    zmq_msg_close(&topic);
+    zmq_msg_close(&body);
+    if (rc != 0)
+        povtrack_client_msg_free(msg);
+    return rc;
+}

@@ -1,0 +1,203 @@
+/*
+ * povtrack_client.h - talk to povtrackd: publish events, query, alerts.
+ *
+ * This header is the whole contract of the client library.  An agency's own
+ * C program links libpovtrack_client (plus libzmq and libmsgpackc) and uses
+ * only what is declared here.  The wire protocol it speaks is v1:
+ *
+ *   ingest  (ROUTER, default tcp://127.0.0.1:7170): one frame, a msgpack
+ *           array of 1..10000 event maps, at most 4 MiB; the reply is an
+ *           array of acks in the same order.
+ *   query   (ROUTER, default tcp://127.0.0.1:7171): one msgpack map with
+ *           an "op"; the reply is a map {"ok": true, ...} or
+ *           {"ok": false, "error": str}.
+ *   alerts  (PUB, default tcp://127.0.0.1:7172): two frames, the topic
+ *           "alert.<plugin>.<code>" and a msgpack map.
+ *
+ * Sockets are created on first use.  Every call that waits for the daemon
+ * waits at most the client's timeout: ZeroMQ never reports "daemon down",
+ * only silence, so a timeout is how unreachability shows.  After a timeout
+ * the request socket is closed and recreated ("Lazy Pirate"), so a reply that
+ * arrives late can never be taken for the reply to the next request.
+ * Requests are therefore at-most-once per call; ingest is safe to retry
+ * because the daemon deduplicates events by id.
+ *
+ * Errors: every function that can fail returns 0 or a negative
+ * enum povtrack_client_rc; povtrack_client_error() then describes the first
+ * failure of that call with its context (endpoint, timeout, daemon message).
+ *
+ * Threads: a client is not thread-safe; use one client per thread.  The
+ * library keeps no global state.
+ */
+#ifndef POVTRACK_CLIENT_H
+#define POVTRACK_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define POVTRACK_CLIENT_PROTOCOL 1
+
+#define POVTRACK_CLIENT_INGEST_DEFAULT "tcp://127.0.0.1:7170"
+#define POVTRACK_CLIENT_QUERY_DEFAULT "tcp://127.0.0.1:7171"
+#define POVTRACK_CLIENT_ALERTS_DEFAULT "tcp://127.0.0.1:7172"
+#define POVTRACK_CLIENT_TIMEOUT_DEFAULT 5000 /* milliseconds */
+
+/* Protocol limits.  A request above them is refused locally with
+ * POVTRACK_CLIENT_ETOOBIG rather than sent to be refused. */
+#define POVTRACK_CLIENT_FRAME_MAX (4u * 1024u * 1024u) /* ingest frame */
+#define POVTRACK_CLIENT_BATCH_MAX 10000u /* events per ingest frame */
+/* Largest reply accepted (ZMQ_MAXMSGSIZE of the client's sockets).  An ack
+ * array for 10000 events with 128-byte ids and long rejection messages stays
+ * well under 8 MiB; a "read" of 10000 records of 4 MiB/10000 bytes each is
+ * bounded by the ingest frame limit. */
+#define POVTRACK_CLIENT_REPLY_MAX (64u * 1024u * 1024u)
+#define POVTRACK_CLIENT_ALERT_MAX (1u * 1024u * 1024u)
+#define POVTRACK_CLIENT_TOPIC_MAX 256u /* bytes, NUL included */
+
+enum povtrack_client_rc {
+    POVTRACK_CLIENT_OK = 0,
+    POVTRACK_CLIENT_EINVAL = -1,    /* bad argument */
+    POVTRACK_CLIENT_ENOMEM = -2,    /* out of memory */
+    POVTRACK_CLIENT_ETIMEDOUT = -3, /* no reply in time: daemon unreachable */
+    POVTRACK_CLIENT_EZMQ = -4,      /* ZeroMQ refused (bad endpoint...) */
+    POVTRACK_CLIENT_EPROTO = -5,    /* the reply breaks the protocol */
+    POVTRACK_CLIENT_ETOOBIG = -6,   /* request above the protocol limits */
+    POVTRACK_CLIENT_EINTR = -7,     /* a signal interrupted the wait */
+    POVTRACK_CLIENT_EREFUSED = -8   /* daemon answered with an error */
+};
+
+/* Which endpoint, for povtrack_client_set_endpoint(). */
+enum povtrack_client_endpoint {
+    POVTRACK_CLIENT_INGEST = 0,
+    POVTRACK_CLIENT_QUERY = 1,
+    POVTRACK_CLIENT_ALERTS = 2
+};
+
+typedef struct povtrack_client povtrack_client;
+
+/* Create a client with the default endpoints and timeout.  Connects to
+ * nothing yet.  Returns 0, POVTRACK_CLIENT_ENOMEM or POVTRACK_CLIENT_EZMQ
+ * (no error message is available then: *out is NULL). */
+int povtrack_client_open(povtrack_client **out);
+
+/* Close every socket without lingering (queued requests are dropped) and
+ * free the client.  NULL is allowed. */
+void povtrack_client_close(povtrack_client *c);
+
+/* Change an endpoint ("tcp://host:port", "ipc://path"...).  Takes effect
+ * for the next connection: an open socket for that endpoint is closed. */
+int povtrack_client_set_endpoint(povtrack_client *c,
+                                 enum povtrack_client_endpoint which,
+                                 const char *endpoint);
+const char *povtrack_client_endpoint(const povtrack_client *c,
+                                     enum povtrack_client_endpoint which);
+
+/* Receive timeout in milliseconds, > 0. */
+int povtrack_client_set_timeout(povtrack_client *c, int timeout_ms);
+int povtrack_client_timeout(const povtrack_client *c);
+
+/* What the last failing call failed on, e.g. "cannot reach povtrackd at
+ * tcp://127.0.0.1:7170: timed out after 5000 ms".  Never NULL; valid until
+ * the next call on c. */
+const char *povtrack_client_error(const povtrack_client *c);
+
+/* Short name of a return code ("timed out", ...). */
+const char *povtrack_client_strerror(int rc);
+
+/* ---- Ingest ---------------------------------------------------------- */
+
+enum povtrack_client_ack_status {
+    POVTRACK_ACK_OK = 0,
+    POVTRACK_ACK_DUPLICATE = 1,
+    POVTRACK_ACK_REJECTED = 2
+};
+
+/* One ack.  Strings are NUL-terminated copies owned by the ack array.  A
+ * string that contains a NUL byte is refused as a protocol error. */
+struct povtrack_client_ack {
+    const char *id; /* NULL when the daemon could not read the id */
+    enum povtrack_client_ack_status status;
+    uint64_t seq;      /* ok, duplicate: sequence number in the log */
+    const char *error; /* rejected: field and reason; else NULL */
+};
+
+struct povtrack_client_acks {
+    size_t count;
+    struct povtrack_client_ack *acks;
+    void *storage_; /* private */
+};
+
+/* Send frame (an already packed msgpack array of event maps) and wait for
+ * the acks.  On 0, out holds one ack per element of the frame, in order;
+ * free it with povtrack_client_acks_free().  If the daemon rejects the frame
+ * as a whole (a single ack with a nil id for a frame of several events),
+ * returns POVTRACK_CLIENT_EREFUSED with the daemon's message and out holds
+ * that one ack.  out is always safe to free afterwards. */
+int povtrack_client_publish(povtrack_client *c, const void *frame, size_t len,
+                            struct povtrack_client_acks *out);
+
+/* Same, for count event maps packed one after another in events (no array
+ * header: pack each map with the packer of events).  The array header is
+ * added here.  count must be 1..POVTRACK_CLIENT_BATCH_MAX. */
+int povtrack_client_publish_events(povtrack_client *c,
+                                   const msgpack_sbuffer *events, size_t count,
+                                   struct povtrack_client_acks *out);
+
+void povtrack_client_acks_free(struct povtrack_client_acks *acks);
+
+/* ---- Query ----------------------------------------------------------- */
+
+/* A decoded message.  obj and every string in it stay valid until
+ * povtrack_client_msg_free(); strings are NOT NUL-terminated. */
+struct povtrack_client_msg {
+    msgpack_object obj;
+    char topic[POVTRACK_CLIENT_TOPIC_MAX]; /* alerts only; else "" */
+    void *buf_;                            /* private */
+    msgpack_zone *zone_;                   /* private */
+};
+
+/* Send a packed query map and wait for the reply.  Returns 0 when the reply
+ * is a map with "ok": true; POVTRACK_CLIENT_EREFUSED when "ok" is false
+ * (povtrack_client_error() gives the daemon's "error"; reply is still
+ * filled); other codes for transport and protocol failures.  reply is
+ * always safe to free afterwards. */
+int povtrack_client_request(povtrack_client *c, const void *req, size_t len,
+                            struct povtrack_client_msg *reply);
+
+/* Convenience: {"op": op} with no other field (ping, stats). */
+int povtrack_client_simple(povtrack_client *c, const char *op,
+                           struct povtrack_client_msg *reply);
+
+void povtrack_client_msg_free(struct povtrack_client_msg *msg);
+
+/* The value of key in a msgpack map, NULL if absent or obj is not a map. */
+const msgpack_object *povtrack_client_map_get(const msgpack_object *map,
+                                              const char *key);
+
+/* ---- Alerts ---------------------------------------------------------- */
+
+/* Connect to the alerts endpoint and subscribe to topics starting with
+ * prefix ("alert." for all, "alert.poverty." for one plugin).  May be called
+ * several times for several prefixes.  Messages published before the
+ * subscription reaches the daemon are not seen: subscribe, then list past
+ * alerts with the "alerts" query op, then receive. */
+int povtrack_client_subscribe(povtrack_client *c, const char *prefix);
+
+/* Wait up to timeout_ms (>= 0) for one alert; fills msg->topic and msg->obj
+ * (the alert map).  POVTRACK_CLIENT_ETIMEDOUT when none came (not a failure
+ * of the connection: PUB/SUB is silent when idle), POVTRACK_CLIENT_EINTR on
+ * a signal. */
+int povtrack_client_recv_alert(povtrack_client *c, int timeout_ms,
+                               struct povtrack_client_msg *msg);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* POVTRACK_CLIENT_H */

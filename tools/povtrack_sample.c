@@ -1,0 +1,955 @@
+/*
+ * povtrack_sample.c - generate a sample province's events as JSON lines.
+ *
+ * The output is a plausible five years of one province for demos and load
+ * tests: the unit hierarchy, household counts, the yearly poor and near-poor
+ * lists with households that escape, relapse and newly fall into poverty,
+ * the closing of each review, and the For the Poor fund's pledges, donations
+ * and disbursements.  It is a function of the units file and the options
+ * only: the same --seed gives the same bytes.  Floating point is limited to
+ * +, -, *, / (no libm), which IEEE 754 makes reproducible.
+ */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <csv.h>
+#include <jansson.h>
+
+#include "tl_rng.h"
+
+#define YEARS_MAX 20
+#define VN_OFFSET (7 * 3600) /* Vietnam is UTC+7 all year */
+
+enum level { L_PROVINCE = 0, L_DISTRICT = 1, L_COMMUNE = 2 };
+static const char *const level_names[3] = {"province", "district", "commune"};
+
+enum hstate { H_NONE = 0, H_POOR = 1, H_NEAR = 2 };
+#define H_STATUS 3u
+#define H_ESCAPED 4u /* was poor once, is not now */
+#define H_MOVED 8u   /* changed status this year: keep it */
+
+struct unit {
+    char *code, *name, *parent;
+    enum level level;
+    size_t parent_idx;
+    size_t order; /* row in the file, for a stable sort */
+};
+
+struct commune {
+    size_t unit, district; /* indices in units[] and districts[] */
+    double base_hh, rate, near;
+    int64_t hh;
+    uint8_t *state; /* per household h-<code>-<n>, index n - 1 */
+    size_t n, cap;
+};
+
+struct district {
+    size_t unit;
+    double base_decline;
+};
+
+enum evtype {
+    T_UNIT_DEFINED,
+    T_UNIT_HOUSEHOLDS,
+    T_HOUSEHOLD_STATUS,
+    T_REVIEW_CLOSED,
+    T_DONATION_PLEDGED,
+    T_DONATION_RECEIVED,
+    T_FUND_DISBURSED,
+    T_COUNT
+};
+static const char *const type_names[T_COUNT] = {
+    "unit.defined",  "unit.households",  "household.status",
+    "review.closed", "donation.pledged", "donation.received",
+    "fund.disbursed"};
+
+struct gen {
+    struct tl_rng rng;
+    uint64_t seed;
+    double scale;
+    int from, to;
+    int64_t now;
+    FILE *out;
+    struct unit *units;
+    size_t nunits;
+    struct district *districts;
+    size_t ndistricts;
+    struct commune *communes;
+    size_t ncommunes;
+    size_t root;
+    uint64_t next_id;
+    uint64_t counts[T_COUNT];
+    size_t rise_district;
+    int rise_year;
+};
+
+static void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n);
+
+    if (q == NULL) {
+        fprintf(stderr, "povtrack-sample: out of memory\n");
+        exit(1);
+    }
+    return q;
+}
+
+/* ---- units file ------------------------------------------------------- */
+
+struct csv_state {
+    struct gen *g;
+    char *cells[8];
+    size_t ncells;
+    size_t row;
+    int col[5]; /* code, name, type, parent, level */
+    int err;
+};
+
+static void on_cell(void *s, size_t len, void *arg)
+{
+    struct csv_state *cs = arg;
+
+    if (cs->ncells < 8) {
+        char *c = xrealloc(NULL, len + 1);
+        memcpy(c, s != NULL ? s : "", len);
+        c[len] = '\0';
+        cs->cells[cs->ncells] = c;
+    }
+    cs->ncells++;
+}
+
+static int level_of(const char *s)
+{
+    for (int i = 0; i < 3; i++)
+        if (strcmp(s, level_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+static void on_row(int term, void *arg)
+{
+    static const char *const want[5] = {"code", "name", "type", "parent",
+                                        "level"};
+    struct csv_state *cs = arg;
+    size_t n = cs->ncells < 8 ? cs->ncells : 8;
+
+    (void)term;
+    cs->row++;
+    if (cs->err == 0 && cs->row == 1) {
+        for (int k = 0; k < 5; k++) {
+            cs->col[k] = -1;
+            for (size_t i = 0; i < n; i++)
+                if (strcmp(cs->cells[i], want[k]) == 0)
+                    cs->col[k] = (int)i;
+            if (cs->col[k] < 0 && k != 2) {
+                fprintf(stderr,
+                        "povtrack-sample: units file: no \"%s\" column\n",
+                        want[k]);
+                cs->err = 1;
+            }
+        }
+    } else if (cs->err == 0) {
+        struct gen *g = cs->g;
+        struct unit u;
+        int lv;
+
+        if ((size_t)cs->col[0] >= n || (size_t)cs->col[1] >= n ||
+            (size_t)cs->col[3] >= n || (size_t)cs->col[4] >= n) {
+            fprintf(stderr, "povtrack-sample: units file row %zu: short\n",
+                    cs->row);
+            cs->err = 1;
+        } else if ((lv = level_of(cs->cells[cs->col[4]])) < 0) {
+            fprintf(stderr,
+                    "povtrack-sample: units file row %zu: unknown level "
+                    "\"%s\"\n",
+                    cs->row, cs->cells[cs->col[4]]);
+            cs->err = 1;
+        } else {
+            u.code = strdup(cs->cells[cs->col[0]]);
+            u.name = strdup(cs->cells[cs->col[1]]);
+            u.parent = cs->cells[cs->col[3]][0] != '\0'
+                           ? strdup(cs->cells[cs->col[3]])
+                           : NULL;
+            u.level = (enum level)lv;
+            u.parent_idx = SIZE_MAX;
+            u.order = g->nunits;
+            g->units = xrealloc(g->units, (g->nunits + 1) * sizeof(u));
+            g->units[g->nunits++] = u;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        free(cs->cells[i]);
+    cs->ncells = 0;
+}
+
+static int unit_cmp(const void *a, const void *b)
+{
+    const struct unit *x = a, *y = b;
+
+    if (x->level != y->level)
+        return x->level < y->level ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static int load_units(struct gen *g, const char *path)
+{
+    struct csv_parser p;
+    struct csv_state cs;
+    char buf[65536];
+    size_t n;
+    FILE *f = fopen(path, "r");
+
+    if (f == NULL) {
+        fprintf(stderr, "povtrack-sample: cannot open %s: %m\n", path);
+        return -1;
+    }
+    memset(&cs, 0, sizeof(cs));
+    cs.g = g;
+    if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI) != 0) {
+        fclose(f);
+        return -1;
+    }
+    while (cs.err == 0 && (n = fread(buf, 1, sizeof(buf), f)) > 0) {
+        size_t skip =
+            cs.row == 0 && n >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0 ? 3
+                                                                         : 0;
+        if (csv_parse(&p, buf + skip, n - skip, on_cell, on_row, &cs) !=
+            n - skip) {
+            fprintf(stderr, "povtrack-sample: %s: %s\n", path,
+                    csv_strerror(csv_error(&p)));
+            cs.err = 1;
+        }
+    }
+    if (cs.err == 0 && csv_fini(&p, on_cell, on_row, &cs) != 0) {
+        fprintf(stderr, "povtrack-sample: %s: %s\n", path,
+                csv_strerror(csv_error(&p)));
+        cs.err = 1;
+    }
+    csv_free(&p);
+    fclose(f);
+    return cs.err ? -1 : 0;
+}
+
+static size_t find_unit(const struct gen *g, const char *code)
+{
+    for (size_t i = 0; i < g->nunits; i++)
+        if (strcmp(g->units[i].code, code) == 0)
+            return i;
+    return SIZE_MAX;
+}
+
+/* Keep the subtree of the chosen province, parents before children. */
+static int select_province(struct gen *g, const char *province)
+{
+    size_t kept = 0;
+
+    qsort(g->units, g->nunits, sizeof(*g->units), unit_cmp);
+    g->root = SIZE_MAX;
+    for (size_t i = 0; i < g->nunits; i++)
+        if (g->units[i].level == L_PROVINCE &&
+            (province == NULL || strcmp(g->units[i].code, province) == 0)) {
+            g->root = i;
+            break;
+        }
+    if (g->root == SIZE_MAX) {
+        fprintf(stderr, "povtrack-sample: no province %s in the units file\n",
+                province ? province : "at all");
+        return -1;
+    }
+    /* Sorted by level, so a unit's parent is decided before the unit. */
+    bool *in = calloc(g->nunits, sizeof(bool));
+    if (in == NULL)
+        return -1;
+    in[g->root] = true;
+    for (size_t i = 0; i < g->nunits; i++) {
+        struct unit *u = &g->units[i];
+        if (u->parent == NULL)
+            continue;
+        size_t p = find_unit(g, u->parent);
+        if (p != SIZE_MAX && in[p] && u->level == g->units[p].level + 1)
+            in[i] = true;
+    }
+    for (size_t i = 0; i < g->nunits; i++) {
+        if (in[i]) {
+            g->units[kept++] = g->units[i];
+        } else {
+            free(g->units[i].code);
+            free(g->units[i].name);
+            free(g->units[i].parent);
+        }
+    }
+    free(in);
+    g->nunits = kept;
+    g->root = 0;
+    for (size_t i = 1; i < g->nunits; i++)
+        g->units[i].parent_idx = find_unit(g, g->units[i].parent);
+    return 0;
+}
+
+/* ---- output ----------------------------------------------------------- */
+
+/* 00:00 in Vietnam on y-m-d, as unix seconds. */
+static int64_t vn_day(int y, int m, int d)
+{
+    static const int before[12] = {0,   31,  59,  90,  120, 151,
+                                   181, 212, 243, 273, 304, 334};
+    int64_t days = 0;
+
+    for (int k = 1970; k < y; k++)
+        days += (k % 4 == 0 && (k % 100 != 0 || k % 400 == 0)) ? 366 : 365;
+    days += before[m - 1] + d - 1;
+    if (m > 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))
+        days++;
+    return days * 86400 - VN_OFFSET;
+}
+
+/* Write one event; data is stolen.  Times after --now are pulled back to
+ * it: the daemon refuses events more than a day ahead. */
+static void emit(struct gen *g, enum evtype t, int64_t at, const char *unit,
+                 const char *household, json_t *data)
+{
+    char id[64];
+    json_t *ev;
+
+    if (at > g->now)
+        at = g->now;
+    snprintf(id, sizeof(id), "gen-%llu-%llu", (unsigned long long)g->seed,
+             (unsigned long long)++g->next_id);
+    ev = json_pack("{s:i,s:s,s:s,s:I,s:s,s:s*,s:o}", "v", 1, "id", id, "type",
+                   type_names[t], "at", (json_int_t)at, "unit", unit,
+                   "household", household, "data", data);
+    if (ev == NULL ||
+        json_dumpf(ev, g->out, JSON_COMPACT | JSON_PRESERVE_ORDER) != 0 ||
+        fputc('\n', g->out) == EOF) {
+        fprintf(stderr, "povtrack-sample: cannot write output\n");
+        exit(1);
+    }
+    json_decref(ev);
+    g->counts[t]++;
+}
+
+/* A time on a random day in [from, to] (inclusive, as unix seconds of
+ * 00:00), at a random office hour. */
+static int64_t some_time(struct gen *g, int64_t from, int64_t to)
+{
+    int64_t days = (to - from) / 86400;
+
+    return from + tl_rng_range(&g->rng, 0, days) * 86400 +
+           tl_rng_range(&g->rng, 7 * 3600, 17 * 3600);
+}
+
+/* ---- households ------------------------------------------------------- */
+
+static size_t add_household(struct commune *c, uint8_t st)
+{
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 256;
+        c->state = xrealloc(c->state, c->cap);
+    }
+    c->state[c->n] = st;
+    return c->n++;
+}
+
+/* Pick up to want of the households matching pred, uniformly; returns the
+ * number picked and their indices in pick[]. */
+static size_t choose(struct gen *g, struct commune *c, size_t want,
+                     bool (*pred)(uint8_t), size_t **pick)
+{
+    size_t n = 0;
+
+    *pick = xrealloc(*pick, (c->n + 1) * sizeof(**pick));
+    for (size_t i = 0; i < c->n; i++)
+        if (pred(c->state[i]))
+            (*pick)[n++] = i;
+    if (want > n)
+        want = n;
+    for (size_t i = 0; i < want; i++) {
+        size_t j = i + (size_t)tl_rng_below(&g->rng, n - i);
+        size_t t = (*pick)[i];
+        (*pick)[i] = (*pick)[j];
+        (*pick)[j] = t;
+    }
+    return want;
+}
+
+static bool is_poor(uint8_t s)
+{
+    return (s & H_STATUS) == H_POOR;
+}
+static bool is_escaped(uint8_t s)
+{
+    return (s & H_STATUS) != H_POOR && (s & H_ESCAPED);
+}
+static bool is_near_never_poor(uint8_t s)
+{
+    return (s & H_STATUS) == H_NEAR && !(s & H_ESCAPED);
+}
+static bool is_near_unmoved(uint8_t s)
+{
+    return (s & H_STATUS) == H_NEAR && !(s & H_MOVED);
+}
+
+static void set_status(struct commune *c, size_t i, uint8_t st)
+{
+    c->state[i] = (uint8_t)((c->state[i] & ~H_STATUS) | st | H_MOVED);
+}
+
+static size_t round_sz(double x)
+{
+    return x <= 0 ? 0 : (size_t)(x + 0.5);
+}
+
+/* One year of one commune: move households between lists to meet the
+ * commune's poor and near-poor targets, then write the lists. */
+static void commune_year(struct gen *g, struct commune *c, int year, bool first,
+                         size_t **pick)
+{
+    const char *code = g->units[c->unit].code;
+    size_t P = round_sz((double)c->hh * c->rate / 100.0);
+    size_t N = round_sz((double)c->hh * c->near / 100.0);
+    size_t prev = 0, k;
+
+    for (size_t i = 0; i < c->n; i++) {
+        c->state[i] &= (uint8_t)~H_MOVED;
+        prev += is_poor(c->state[i]);
+    }
+    if (first) {
+        for (size_t i = 0; i < P; i++)
+            add_household(c, H_POOR);
+        for (size_t i = 0; i < N; i++)
+            add_household(c, H_NEAR);
+    } else {
+        /* A few relapse, some near-poor and some new households fall
+         * into poverty, the rest of the target stays poor. */
+        size_t relapse =
+            round_sz((double)P * (0.01 + 0.04 * tl_rng_unit(&g->rng)));
+        size_t newly =
+            round_sz((double)P * (0.05 + 0.08 * tl_rng_unit(&g->rng)));
+        size_t stay;
+
+        if (relapse + newly > P)
+            relapse = newly = P / 2;
+        stay = P - relapse - newly;
+        if (stay > prev) {
+            newly += stay - prev;
+            stay = prev;
+        }
+        k = choose(g, c, prev - stay, is_poor, pick);
+        for (size_t i = 0; i < k; i++) {
+            size_t h = (*pick)[i];
+            /* Most who escape stay near the line for a while. */
+            set_status(c, h, tl_rng_below(&g->rng, 10) < 6 ? H_NEAR : H_NONE);
+            c->state[h] |= H_ESCAPED;
+        }
+        k = choose(g, c, relapse, is_escaped, pick);
+        for (size_t i = 0; i < k; i++)
+            set_status(c, (*pick)[i], H_POOR);
+        newly += relapse - k;
+        k = choose(g, c, newly / 2, is_near_never_poor, pick);
+        for (size_t i = 0; i < k; i++)
+            set_status(c, (*pick)[i], H_POOR);
+        for (size_t i = k; i < newly; i++)
+            add_household(c, H_POOR | H_MOVED);
+        /* Near-poor list to its target: surplus leave it (implicitly
+         * "none"), shortfall comes from households not listed before. */
+        size_t near = 0;
+        for (size_t i = 0; i < c->n; i++)
+            near += (c->state[i] & H_STATUS) == H_NEAR;
+        if (near > N) {
+            k = choose(g, c, near - N, is_near_unmoved, pick);
+            for (size_t i = 0; i < k; i++)
+                c->state[(*pick)[i]] &= (uint8_t)~H_STATUS;
+        }
+        for (size_t i = near; i < N; i++)
+            add_household(c, H_NEAR | H_MOVED);
+    }
+    for (size_t i = 0; i < c->n; i++) {
+        uint8_t st = c->state[i] & H_STATUS;
+        char hh[64];
+        /* Escapers get an explicit status, "none" included, so that the
+         * year they leave the list is on record. */
+        if (st == H_NONE &&
+            !((c->state[i] & H_MOVED) && (c->state[i] & H_ESCAPED)))
+            continue;
+        snprintf(hh, sizeof(hh), "h-%s-%zu", code, i + 1);
+        emit(g, T_HOUSEHOLD_STATUS,
+             some_time(g, vn_day(year, 12, 1), vn_day(year, 12, 14)), code, hh,
+             json_pack("{s:i,s:s}", "year", year, "status",
+                       st == H_POOR   ? "poor"
+                       : st == H_NEAR ? "near_poor"
+                                      : "none"));
+    }
+}
+
+/* ---- the fund --------------------------------------------------------- */
+
+static const char *const family[] = {"Nguyễn", "Trần",  "Lê", "Phạm",
+                                     "Hoàng",  "Huỳnh", "Võ", "Phan",
+                                     "Đặng",   "Bùi",   "Đỗ", "Ngô"};
+static const char *const middle[] = {"Văn",  "Thị",  "Hữu",
+                                     "Minh", "Ngọc", "Thanh"};
+static const char *const given[] = {"An",  "Bình", "Cường", "Dũng",  "Hà",
+                                    "Hải", "Hạnh", "Hùng",  "Lan",   "Long",
+                                    "Mai", "Nam",  "Phúc",  "Quang", "Sơn",
+                                    "Tâm", "Thảo", "Trung", "Tuấn",  "Yến"};
+static const char *const firms[] = {
+    "Công ty TNHH Thanh Long Hàm Thuận", "Công ty CP Nước mắm Phan Thiết",
+    "Công ty CP Điện gió Tuy Phong",     "Công ty TNHH Du lịch Mũi Né",
+    "Công ty CP Hải sản La Gi",          "Ngân hàng TMCP chi nhánh Bình Thuận",
+    "Công ty TNHH Cát trắng Bắc Bình",   "Hợp tác xã Nông nghiệp Đức Linh"};
+static const char *const orgs[] = {"Hội Nông dân",       "Hội Liên hiệp Phụ nữ",
+                                   "Đoàn Thanh niên",    "Công đoàn ngành Y tế",
+                                   "Hội Cựu chiến binh", "Trường THPT"};
+
+#define PICK(arr) (arr)[tl_rng_below(&g->rng, sizeof(arr) / sizeof((arr)[0]))]
+
+/* Amount in [lo, hi] rounded to step, spread evenly over the decades in
+ * between (a cheap log-uniform without libm). */
+static int64_t amount(struct gen *g, int64_t lo, int64_t hi, int64_t step)
+{
+    int64_t a = lo, b = lo * 10;
+    int decades = 0;
+
+    for (int64_t x = lo; x < hi; x *= 10)
+        decades++;
+    int d = decades > 0 ? (int)tl_rng_below(&g->rng, (uint64_t)decades) : 0;
+    for (int i = 0; i < d; i++) {
+        a *= 10;
+        b *= 10;
+    }
+    if (b > hi)
+        b = hi;
+    int64_t v = tl_rng_range(&g->rng, a, b);
+    v = v / step * step;
+    return v < lo ? lo : v;
+}
+
+static void donor(struct gen *g, const char **kind, char *name, size_t cap,
+                  const char *unit_name)
+{
+    uint64_t r = tl_rng_below(&g->rng, 100);
+
+    if (r < 55) {
+        *kind = "person";
+        snprintf(name, cap, "%s %s %s", PICK(family), PICK(middle),
+                 PICK(given));
+    } else if (r < 75) {
+        *kind = "organisation";
+        snprintf(name, cap, "%s %s", PICK(orgs), unit_name);
+    } else if (r < 95) {
+        *kind = "business";
+        snprintf(name, cap, "%s", PICK(firms));
+    } else {
+        *kind = "anonymous";
+        snprintf(name, cap, "Nhà hảo tâm");
+    }
+}
+
+/* A day, more often in the "month for the poor" (17 Oct - 18 Nov). */
+static int64_t donation_time(struct gen *g, int year)
+{
+    if (tl_rng_below(&g->rng, 2) == 0)
+        return some_time(g, vn_day(year, 10, 17), vn_day(year, 11, 18));
+    return some_time(g, vn_day(year, 1, 1), vn_day(year, 12, 31));
+}
+
+/* A poor household of a commune under unit u (for housing support), or
+ * NULL when there is none. */
+static const char *poor_household(struct gen *g, size_t u, char *buf,
+                                  size_t cap)
+{
+    for (int tries = 0; tries < 8; tries++) {
+        struct commune *c = &g->communes[tl_rng_below(&g->rng, g->ncommunes)];
+        const struct unit *cu = &g->units[c->unit];
+        if (g->units[u].level == L_DISTRICT &&
+            strcmp(cu->parent, g->units[u].code) != 0)
+            continue;
+        for (size_t t = 0; t < 16 && c->n > 0; t++) {
+            size_t i = (size_t)tl_rng_below(&g->rng, c->n);
+            if (is_poor(c->state[i])) {
+                snprintf(buf, cap, "h-%s-%zu", cu->code, i + 1);
+                return buf;
+            }
+        }
+    }
+    return NULL;
+}
+
+static void fund_year(struct gen *g, size_t u, int year, uint64_t *pledge_no)
+{
+    static const struct {
+        const char *name;
+        int share; /* percent of the year's disbursements */
+        int64_t lo, hi;
+    } purposes[] = {{"housing", 40, 40000000, 60000000},
+                    {"livelihood", 15, 3000000, 20000000},
+                    {"education", 10, 1000000, 5000000},
+                    {"health", 10, 1000000, 10000000},
+                    {"tet", 15, 5000000, 30000000},
+                    {"disaster", 5, 5000000, 50000000},
+                    {"other", 5, 1000000, 10000000}};
+    const struct unit *un = &g->units[u];
+    const char *level = level_names[un->level];
+    int64_t received = 0;
+    size_t ndon = round_sz((un->level == L_PROVINCE ? 40 : 20) * g->scale);
+    size_t npledge = 1 + (size_t)tl_rng_below(&g->rng, 4);
+    char name[160], hh[64];
+    const char *kind;
+
+    if (ndon < 3)
+        ndon = 3;
+    /* Pledges from businesses at the opening of the campaign; most are
+     * paid in full, some in part, a few not at all. */
+    for (size_t i = 0; i < npledge; i++) {
+        char pledge[48];
+        int64_t amt = amount(g, 20000000, 500000000, 1000000);
+        uint64_t fate = tl_rng_below(&g->rng, 10);
+        int64_t at = some_time(g, vn_day(year, 10, 17), vn_day(year, 10, 31));
+
+        snprintf(pledge, sizeof(pledge), "CK-%d-%s-%llu", year, un->code,
+                 (unsigned long long)++*pledge_no);
+        snprintf(name, sizeof(name), "%s", PICK(firms));
+        emit(g, T_DONATION_PLEDGED, at, un->code, NULL,
+             json_pack("{s:s,s:I,s:s,s:I}", "pledge", pledge, "amount",
+                       (json_int_t)amt, "donor", name, "due",
+                       (json_int_t)vn_day(year, 12, 31)));
+        if (fate == 9)
+            continue;
+        if (fate >= 7)
+            amt = amt / 2 / 1000000 * 1000000;
+        emit(g, T_DONATION_RECEIVED,
+             some_time(g, vn_day(year, 11, 1), vn_day(year, 12, 20)), un->code,
+             NULL,
+             json_pack("{s:I,s:s,s:s,s:s,s:s}", "amount", (json_int_t)amt,
+                       "donor", name, "donor_kind", "business", "level", level,
+                       "pledge", pledge));
+        received += amt;
+    }
+    for (size_t i = 0; i < ndon; i++) {
+        int64_t amt;
+        json_t *data;
+
+        donor(g, &kind, name, sizeof(name), un->name);
+        if (strcmp(kind, "business") == 0)
+            amt = tl_rng_below(&g->rng, 100) < 15
+                      ? amount(g, 100000000, 300000000, 1000000)
+                      : amount(g, 5000000, 50000000, 100000);
+        else if (strcmp(kind, "organisation") == 0)
+            amt = amount(g, 1000000, 50000000, 100000);
+        else
+            amt = amount(g, 200000, 10000000, 10000);
+        data = json_pack("{s:I,s:s,s:s,s:s}", "amount", (json_int_t)amt,
+                         "donor", name, "donor_kind", kind, "level", level);
+        if (tl_rng_below(&g->rng, 20) == 0)
+            json_object_set_new(data, "in_kind", json_true());
+        emit(g, T_DONATION_RECEIVED, donation_time(g, year), un->code, NULL,
+             data);
+        received += amt;
+    }
+    /* Spend 70-95% of the year's receipts, by purpose. */
+    int64_t budget = received / 100 * (70 + (int64_t)tl_rng_below(&g->rng, 26));
+    for (size_t p = 0; p < sizeof(purposes) / sizeof(purposes[0]); p++) {
+        int64_t left = budget / 100 * purposes[p].share;
+        while (left >= 200000) {
+            int64_t amt = amount(g, purposes[p].lo, purposes[p].hi, 100000);
+            const char *h = NULL;
+            int64_t at;
+            if (amt > left)
+                amt = left / 100000 * 100000;
+            if (amt < 200000)
+                break;
+            left -= amt;
+            if (strcmp(purposes[p].name, "housing") == 0)
+                h = poor_household(g, u, hh, sizeof(hh));
+            if (strcmp(purposes[p].name, "tet") == 0)
+                at = some_time(g, vn_day(year, 1, 5), vn_day(year, 2, 5));
+            else if (strcmp(purposes[p].name, "education") == 0)
+                at = some_time(g, vn_day(year, 8, 15), vn_day(year, 9, 15));
+            else
+                at = some_time(g, vn_day(year, 3, 1), vn_day(year, 12, 31));
+            emit(g, T_FUND_DISBURSED, at, un->code, h,
+                 json_pack("{s:I,s:s,s:s}", "amount", (json_int_t)amt,
+                           "purpose", purposes[p].name, "level", level));
+        }
+    }
+}
+
+/* ---- the whole run ---------------------------------------------------- */
+
+static void setup(struct gen *g)
+{
+    for (size_t i = 0; i < g->nunits; i++) {
+        if (g->units[i].level == L_DISTRICT) {
+            struct district d = {i, 0.45 + 0.70 * tl_rng_unit(&g->rng)};
+            g->districts =
+                xrealloc(g->districts, (g->ndistricts + 1) * sizeof(d));
+            g->districts[g->ndistricts++] = d;
+        }
+    }
+    for (size_t i = 0; i < g->nunits; i++) {
+        struct commune c;
+        if (g->units[i].level != L_COMMUNE)
+            continue;
+        memset(&c, 0, sizeof(c));
+        c.unit = i;
+        for (size_t d = 0; d < g->ndistricts; d++)
+            if (g->districts[d].unit == g->units[i].parent_idx)
+                c.district = d;
+        c.base_hh = (double)tl_rng_range(&g->rng, 1000, 6000) * g->scale;
+        c.rate = 4.0 + 2.0 * tl_rng_unit(&g->rng);
+        c.near = 3.0 + 2.0 * tl_rng_unit(&g->rng);
+        g->communes = xrealloc(g->communes, (g->ncommunes + 1) * sizeof(c));
+        g->communes[g->ncommunes++] = c;
+    }
+    /* One district's rate rises in one year (a storm, a closed factory). */
+    g->rise_district =
+        g->ndistricts > 0 ? (size_t)tl_rng_below(&g->rng, g->ndistricts) : 0;
+    g->rise_year =
+        g->to > g->from
+            ? g->from + 1 +
+                  (int)tl_rng_below(&g->rng, (uint64_t)(g->to - g->from))
+            : g->from;
+}
+
+static void run(struct gen *g)
+{
+    size_t *pick = NULL;
+    uint64_t pledge_no = 0;
+    double growth = 1.0;
+
+    for (size_t i = 0; i < g->nunits; i++) {
+        const struct unit *u = &g->units[i];
+        emit(g, T_UNIT_DEFINED, vn_day(g->from, 1, 1), u->code, NULL,
+             json_pack("{s:s,s:s?,s:s}", "name", u->name, "parent", u->parent,
+                       "level", level_names[u->level]));
+    }
+    for (int year = g->from; year <= g->to; year++) {
+        bool first = year == g->from;
+
+        for (size_t c = 0; c < g->ncommunes; c++) {
+            struct commune *cm = &g->communes[c];
+            cm->hh = (int64_t)(cm->base_hh * growth + 0.5);
+            if (cm->hh < 50)
+                cm->hh = 50;
+            emit(g, T_UNIT_HOUSEHOLDS, vn_day(year, 9, 1),
+                 g->units[cm->unit].code, NULL,
+                 json_pack("{s:i,s:I}", "year", year, "households",
+                           (json_int_t)cm->hh));
+        }
+        for (size_t c = 0; c < g->ncommunes; c++) {
+            struct commune *cm = &g->communes[c];
+            if (!first) {
+                const struct district *d = &g->districts[cm->district];
+                double drop =
+                    d->base_decline - 0.25 + 0.5 * tl_rng_unit(&g->rng);
+                if (cm->district == g->rise_district && year == g->rise_year)
+                    drop = -(0.3 + 0.4 * tl_rng_unit(&g->rng));
+                cm->rate -= drop;
+                if (cm->rate < 0.2)
+                    cm->rate = 0.2;
+                cm->near -= 0.2 + 0.4 * tl_rng_unit(&g->rng);
+                if (cm->near < 0.5)
+                    cm->near = 0.5;
+            }
+            commune_year(g, cm, year, first, &pick);
+        }
+        fund_year(g, g->root, year, &pledge_no);
+        for (size_t d = 0; d < g->ndistricts; d++)
+            fund_year(g, g->districts[d].unit, year, &pledge_no);
+        for (size_t d = 0; d < g->ndistricts; d++)
+            emit(g, T_REVIEW_CLOSED, vn_day(year, 12, 15),
+                 g->units[g->districts[d].unit].code, NULL,
+                 json_pack("{s:i}", "year", year));
+        emit(g, T_REVIEW_CLOSED, vn_day(year, 12, 15), g->units[g->root].code,
+             NULL, json_pack("{s:i}", "year", year));
+        growth *= 1.01;
+    }
+    free(pick);
+}
+
+static const char usage[] =
+    "Usage: povtrack-sample --units FILE [--province CODE] [--seed N]\n"
+    "                       [--scale F] [--from-year Y] [--to-year Y]\n"
+    "                       [--now UNIX]\n"
+    "\n"
+    "Write a sample province's events as JSON lines on standard output, for\n"
+    "'povtrack send'.  Counts per event type go to standard error.\n"
+    "\n"
+    "  --units FILE     units CSV (columns code,name,type,parent,level), e.g.\n"
+    "                   shared/data/units-binh-thuan-2025-03-01.csv; the\n"
+    "                   national list works too (see --province)\n"
+    "  --province CODE  the province to generate (default: the first one)\n"
+    "  --seed N         PRNG seed (default 1); the same seed, file and\n"
+    "                   options give byte-identical output\n"
+    "  --scale F        multiply household counts and the number of\n"
+    "                   donations by F (default 1.0; 0.01..100)\n"
+    "  --from-year Y, --to-year Y   years to cover (default 2021..2025)\n"
+    "  --now UNIX       events later than this time (default: now) are\n"
+    "                   dated at it, as povtrackd refuses events more than a\n"
+    "                   day ahead; give it to make output independent of the\n"
+    "                   day of the run when the years reach the present\n"
+    "\n"
+    "What is generated, in this order:\n"
+    " - unit.defined for every unit of the province, parents first, dated\n"
+    "   1 January of the first year;\n"
+    " - per year: unit.households per commune (1,000-6,000 x F households,\n"
+    "   growing 1%% a year), dated 1 September;\n"
+    " - household.status for every poor and near-poor household (ids\n"
+    "   h-<commune>-<n>, stable across years), dated 1-14 December.  About\n"
+    "   4-6%% of households start poor; the rate falls by about 0.8 points a\n"
+    "   year, by district (some districts miss the 0.7-point target, one\n"
+    "   district's rate rises in one year).  Households that escape get an\n"
+    "   explicit near_poor or none status that year; a few relapse later;\n"
+    "   others fall into poverty for the first time;\n"
+    " - the For the Poor fund of the province and of each district:\n"
+    "   donation.pledged by businesses (17-31 October, due 31 December),\n"
+    "   donation.received naming most pledges, other donations of 200,000\n"
+    "   to 50,000,000 VND (some businesses 100,000,000 or more), half of\n"
+    "   them in the month for the poor (17 October - 18 November);\n"
+    "   fund.disbursed of 70-95%% of the year's receipts by purpose\n"
+    "   (housing to named poor households, Tet in January...);\n"
+    " - review.closed for each district and then the province, dated 15\n"
+    "   December.\n"
+    "Event ids are gen-<seed>-<n>.  Times are 00:00 or office hours in\n"
+    "Vietnam (UTC+7).\n";
+
+static void free_gen(struct gen *g)
+{
+    for (size_t i = 0; i < g->nunits; i++) {
+        free(g->units[i].code);
+        free(g->units[i].name);
+        free(g->units[i].parent);
+    }
+    for (size_t i = 0; i < g->ncommunes; i++)
+        free(g->communes[i].state);
+    free(g->units);
+    free(g->districts);
+    free(g->communes);
+}
+
+static int parse_ll(const char *opt, const char *arg, long long lo,
+                    long long hi, long long *out)
+{
+    char *end;
+    long long v = strtoll(arg, &end, 10);
+
+    if (end == arg || *end != '\0' || v < lo || v > hi) {
+        fprintf(stderr,
+                "povtrack-sample: %s: \"%s\" is not an integer in "
+                "%lld..%lld\nTry 'povtrack-sample --help'.\n",
+                opt, arg, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"units", required_argument, NULL, 'u'},
+        {"province", required_argument, NULL, 'p'},
+        {"seed", required_argument, NULL, 's'},
+        {"scale", required_argument, NULL, 'k'},
+        {"from-year", required_argument, NULL, 'f'},
+        {"to-year", required_argument, NULL, 't'},
+        {"now", required_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+        {0}};
+    struct gen g;
+    const char *units = NULL, *province = NULL;
+    long long v;
+    char *end;
+    int c;
+
+    memset(&g, 0, sizeof(g));
+    g.seed = 1;
+    g.scale = 1.0;
+    g.from = 2021;
+    g.to = 2025;
+    g.now = (int64_t)time(NULL);
+    g.out = stdout;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'u':
+            units = optarg;
+            break;
+        case 'p':
+            province = optarg;
+            break;
+        case 's':
+            if (parse_ll("--seed", optarg, 0, INT64_MAX, &v) != 0)
+                return 2;
+            g.seed = (uint64_t)v;
+            break;
+        case 'k':
+            g.scale = strtod(optarg, &end);
+            if (end == optarg || *end != '\0' || !(g.scale >= 0.01) ||
+                g.scale > 100) {
+                fprintf(stderr, "povtrack-sample: --scale must be a number "
+                                "in 0.01..100\n");
+                return 2;
+            }
+            break;
+        case 'f':
+            if (parse_ll("--from-year", optarg, 2000, 2100, &v) != 0)
+                return 2;
+            g.from = (int)v;
+            break;
+        case 't':
+            if (parse_ll("--to-year", optarg, 2000, 2100, &v) != 0)
+                return 2;
+            g.to = (int)v;
+            break;
+        case 'n':
+            if (parse_ll("--now", optarg, 946684800, INT64_MAX, &v) != 0)
+                return 2;
+            g.now = v;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return 0;
+        default:
+            fprintf(stderr, "Try 'povtrack-sample --help'.\n");
+            return 2;
+        }
+    }
+    if (units == NULL || optind < argc) {
+        fprintf(stderr, "povtrack-sample: %s\nTry 'povtrack-sample --help'.\n",
+                units == NULL ? "--units FILE is required"
+                              : "unexpected argument");
+        return 2;
+    }
+    if (g.to < g.from || g.to - g.from >= YEARS_MAX) {
+        fprintf(stderr,
+                "povtrack-sample: need from-year <= to-year < "
+                "from-year + %d\n",
+                YEARS_MAX);
+        return 2;
+    }
+    tl_rng_seed(&g.rng, g.seed);
+    if (load_units(&g, units) != 0 || select_province(&g, province) != 0) {
+        free_gen(&g);
+        return 1;
+    }
+    setup(&g);
+    run(&g);
+    free_gen(&g);
+    if (fflush(stdout) != 0) {
+        fprintf(stderr, "povtrack-sample: cannot write output\n");
+        return 1;
+    }
+    uint64_t total = 0;
+    for (int t = 0; t < T_COUNT; t++) {
+        fprintf(stderr, "%-20s %llu\n", type_names[t],
+                (unsigned long long)g.counts[t]);
+        total += g.counts[t];
+    }
+    fprintf(stderr, "%-20s %llu\n", "total", (unsigned long long)total);
+    return 0;
+}

@@ -1,0 +1,94 @@
+/*
+ * tl_cli.h - what the commands of `povtrack` share: exit codes, the client,
+ * option parsing, and turning failures into one message and an exit code.
+ */
+#ifndef POVTRACK_TL_CLI_H
+#define POVTRACK_TL_CLI_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "povtrack_client.h"
+
+enum tl_exit {
+    TL_EXIT_OK = 0,
+    TL_EXIT_FAIL = 1,       /* events rejected, query refused, I/O */
+    TL_EXIT_USAGE = 2,      /* bad command line */
+    TL_EXIT_UNREACHABLE = 3 /* no answer from povtrackd */
+};
+
+struct tl_cli {
+    povtrack_client *client;
+    bool json;
+    FILE *out;
+};
+
+/* Long options every command accepts, so that "povtrack query ... --json"
+ * works as well as "povtrack --json query ...".  Their codes start at 1000
+ * to stay clear of the commands' own. */
+enum {
+    TL_OPT_INGEST = 1000,
+    TL_OPT_QUERY,
+    TL_OPT_ALERTS,
+    TL_OPT_TIMEOUT,
+    TL_OPT_JSON,
+    TL_OPT_HELP
+};
+#define TL_COMMON_OPTIONS                                                      \
+    {"ingest", required_argument, NULL, TL_OPT_INGEST},                        \
+        {"query", required_argument, NULL, TL_OPT_QUERY},                      \
+        {"alerts", required_argument, NULL, TL_OPT_ALERTS},                    \
+        {"timeout", required_argument, NULL, TL_OPT_TIMEOUT},                  \
+        {"json", no_argument, NULL, TL_OPT_JSON},                              \
+    {                                                                          \
+        "help", no_argument, NULL, TL_OPT_HELP                                 \
+    }
+
+/* Handle a common option c (a TL_OPT_* code).  Returns 0, or an exit code
+ * (TL_EXIT_USAGE after printing why). */
+int tl_cli_common(struct tl_cli *cli, int c, const char *arg);
+
+/* Print "povtrack CMD: msg" and a pointer to --help; returns TL_EXIT_USAGE. */
+int tl_cli_usage(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* After getopt_long() printed its complaint: point to --help, return
+ * TL_EXIT_USAGE. */
+int tl_cli_badopt(const char *cmd);
+
+/* Print the client's error once and map rc to an exit code. */
+int tl_cli_client_fail(struct tl_cli *cli, int rc);
+
+/* Send req (a JSON object, packed to msgpack) to the query endpoint.  On
+ * success returns 0 with reply filled; otherwise prints the failure and
+ * returns the exit code (reply is then empty). */
+int tl_cli_request(struct tl_cli *cli, const json_t *req,
+                   struct povtrack_client_msg *reply);
+
+/* Parse a non-negative decimal integer option; exit code on error. */
+int tl_cli_uint(const char *cmd, const char *opt, const char *arg,
+                long long max, long long *out);
+
+/* Print a reply as one JSON line; returns an exit code. */
+int tl_cli_print_json(struct tl_cli *cli, const msgpack_object *o);
+
+/* Print a fund plugin result as "name  value" lines (query, summary). */
+void tl_show_fund(FILE *f, const msgpack_object *result);
+
+/* Print one alert map as a line (or JSON with --json). */
+int tl_print_alert(struct tl_cli *cli, const msgpack_object *alert);
+
+/* Commands.  argv[0] is the command's name; each returns an exit code. */
+int tl_cmd_send(struct tl_cli *cli, int argc, char **argv);
+int tl_cmd_import_csv(struct tl_cli *cli, int argc, char **argv);
+int tl_cmd_query(struct tl_cli *cli, int argc, char **argv);
+int tl_cmd_ping(struct tl_cli *cli, int argc, char **argv);
+int tl_cmd_stats(struct tl_cli *cli, int argc, char **argv);
+int tl_cmd_log(struct tl_cli *cli, int argc, char **argv);
+int tl_cmd_alerts(struct tl_cli *cli, int argc, char **argv);
+int tl_cmd_summary(struct tl_cli *cli, int argc, char **argv);
+
+#endif /* POVTRACK_TL_CLI_H */

@@ -1,0 +1,588 @@
+/*
+ * tl_cmd_summary.c - `povtrack summary`: the province report of the demo.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tl_cli.h"
+#include "tl_fmt.h"
+#include "tl_json.h"
+#include "tl_mp.h"
+
+#define YEARS_MAX 30
+#define NAME_MAX_BYTES 256
+#define ALERT_PAGE 10000
+
+static const char summary_usage[] =
+    "Usage: povtrack summary --unit CODE [--from-year Y] [--to-year Y]\n"
+    "                        [--target-min PP] [--target-max PP]\n"
+    "                        [--messages N]\n"
+    "\n"
+    "Report on unit CODE (a province, usually) and each of its child units:\n"
+    " - the poor-household rate per year (poverty plugin), units as rows,\n"
+    "   years as columns (default 2021 to 2025);\n"
+    " - its reduction in percentage points per year and the average of the\n"
+    "   known yearly reductions, against the target band (default 0.7 to\n"
+    "   1.0 points a year): \"-\" below the band, \"ok\" within, \"+\" above;\n"
+    "   \"n/a\" where the daemon has no rate (no review, or no rate the year\n"
+    "   before);\n"
+    " - the For the Poor fund of the unit over those years (fund plugin);\n"
+    " - the alerts raised for the unit and its descendants: a count per\n"
+    "   code, then the first N messages (default 5).\n"
+    "--json prints the same as one JSON object.\n";
+
+struct unit_row {
+    char code[16];
+    char name[NAME_MAX_BYTES];
+    bool known[YEARS_MAX], red_known[YEARS_MAX];
+    double rate[YEARS_MAX], red[YEARS_MAX];
+    bool avg_known;
+    double avg;
+};
+
+struct summary {
+    struct tl_cli *cli;
+    long long from, to;
+    double tmin, tmax;
+    struct unit_row *rows;
+    size_t nrows;
+    char **subtree; /* every unit code under the root, root included */
+    size_t nsub, capsub;
+};
+
+static int add_code(struct summary *s, const char *code)
+{
+    if (s->nsub == s->capsub) {
+        size_t cap = s->capsub ? s->capsub * 2 : 64;
+        char **p = realloc(s->subtree, cap * sizeof(*p));
+        if (p == NULL)
+            return -1;
+        s->subtree = p;
+        s->capsub = cap;
+    }
+    s->subtree[s->nsub] = strdup(code);
+    return s->subtree[s->nsub++] == NULL ? -1 : 0;
+}
+
+/* The children of parent (NULL: provinces) as the daemon knows them.  rows
+ * is grown when want_rows, else only the subtree set is. */
+static int children(struct summary *s, const char *parent, bool want_rows,
+                    const char *only)
+{
+    struct povtrack_client_msg reply;
+    const msgpack_object *units;
+    json_t *req = json_pack("{s:s,s:s?}", "op", "units", "parent", parent);
+    int rc;
+
+    if (req == NULL)
+        return TL_EXIT_FAIL;
+    rc = tl_cli_request(s->cli, req, &reply);
+    json_decref(req);
+    if (rc != 0)
+        return rc;
+    units = tl_mp_get(&reply.obj, "units");
+    if (units == NULL || units->type != MSGPACK_OBJECT_ARRAY) {
+        povtrack_client_msg_free(&reply);
+        fprintf(stderr, "povtrack: the units reply has no units\n");
+        return TL_EXIT_FAIL;
+    }
+    for (uint32_t i = 0; rc == 0 && i < units->via.array.size; i++) {
+        const msgpack_object *u = &units->via.array.ptr[i];
+        struct unit_row r;
+
+        memset(&r, 0, sizeof(r));
+        if (!tl_mp_str(u, "code", r.code, sizeof(r.code)))
+            continue;
+        if (!tl_mp_str(u, "name", r.name, sizeof(r.name)))
+            snprintf(r.name, sizeof(r.name), "%s", r.code);
+        if (only != NULL && strcmp(only, r.code) != 0)
+            continue;
+        if (want_rows) {
+            struct unit_row *p = realloc(s->rows, (s->nrows + 1) * sizeof(*p));
+            if (p == NULL) {
+                rc = TL_EXIT_FAIL;
+                break;
+            }
+            s->rows = p;
+            s->rows[s->nrows++] = r;
+        }
+        if (only == NULL && add_code(s, r.code) != 0)
+            rc = TL_EXIT_FAIL;
+    }
+    povtrack_client_msg_free(&reply);
+    if (rc != 0)
+        fprintf(stderr, "povtrack: out of memory\n");
+    return rc;
+}
+
+static int rates(struct summary *s, struct unit_row *r)
+{
+    double sum = 0;
+    int n = 0;
+
+    for (long long y = s->from; y <= s->to; y++) {
+        size_t i = (size_t)(y - s->from);
+        struct povtrack_client_msg reply;
+        const msgpack_object *res;
+        json_t *req =
+            json_pack("{s:s,s:s,s:{s:s,s:I}}", "op", "query", "plugin",
+                      "poverty", "q", "unit", r->code, "year", (json_int_t)y);
+        int rc;
+
+        if (req == NULL)
+            return TL_EXIT_FAIL;
+        rc = tl_cli_request(s->cli, req, &reply);
+        json_decref(req);
+        if (rc != 0)
+            return rc;
+        res = tl_mp_get(&reply.obj, "result");
+        r->known[i] = tl_mp_num(res, "poor_rate", &r->rate[i]);
+        r->red_known[i] = tl_mp_num(res, "reduction_pp", &r->red[i]);
+        if (r->red_known[i]) {
+            sum += r->red[i];
+            n++;
+        }
+        povtrack_client_msg_free(&reply);
+    }
+    r->avg_known = n > 0;
+    r->avg = n > 0 ? sum / n : 0;
+    return TL_EXIT_OK;
+}
+
+static const char *mark(const struct summary *s, double pp)
+{
+    /* A small epsilon: 0.7 computed from two rates must count as 0.7. */
+    if (pp < s->tmin - 1e-9)
+        return "-";
+    if (pp > s->tmax + 1e-9)
+        return "+";
+    return "ok";
+}
+
+static size_t name_width(const struct summary *s)
+{
+    size_t w = 4;
+
+    for (size_t i = 0; i < s->nrows; i++) {
+        size_t n = tl_utf8_width(s->rows[i].name) + (i > 0 ? 2 : 0);
+        if (n > w)
+            w = n;
+    }
+    return w;
+}
+
+static void name_cell(FILE *f, const struct summary *s, size_t i, size_t w)
+{
+    char buf[NAME_MAX_BYTES + 4];
+
+    snprintf(buf, sizeof(buf), "%s%s", i > 0 ? "  " : "", s->rows[i].name);
+    tl_print_cell(f, buf, w, false);
+}
+
+static void print_tables(const struct summary *s)
+{
+    FILE *f = s->cli->out;
+    size_t w = name_width(s);
+    char cell[32];
+
+    fprintf(f, "%s (%s): poor-household rate, %lld-%lld\n", s->rows[0].name,
+            s->rows[0].code, s->from, s->to);
+    fprintf(f, "target: down %.2f to %.2f percentage points a year\n\n",
+            s->tmin, s->tmax);
+    fprintf(f, "Poor-household rate (%%)\n");
+    tl_print_cell(f, "unit", w, false);
+    for (long long y = s->from; y <= s->to; y++)
+        fprintf(f, " %8lld", y);
+    fputc('\n', f);
+    for (size_t i = 0; i < s->nrows; i++) {
+        name_cell(f, s, i, w);
+        for (long long y = s->from; y <= s->to; y++) {
+            size_t k = (size_t)(y - s->from);
+            if (s->rows[i].known[k])
+                snprintf(cell, sizeof(cell), "%.2f", s->rows[i].rate[k]);
+            else
+                snprintf(cell, sizeof(cell), "n/a");
+            fprintf(f, " %8s", cell);
+        }
+        fputc('\n', f);
+    }
+    fprintf(f,
+            "\nReduction (pp; \"-\" below %.2f, \"ok\" within, \"+\" above "
+            "%.2f)\n",
+            s->tmin, s->tmax);
+    tl_print_cell(f, "unit", w, false);
+    for (long long y = s->from; y <= s->to; y++)
+        fprintf(f, " %10lld", y);
+    fprintf(f, " %10s\n", "average");
+    for (size_t i = 0; i < s->nrows; i++) {
+        const struct unit_row *r = &s->rows[i];
+        name_cell(f, s, i, w);
+        for (long long y = s->from; y <= s->to + 1; y++) {
+            size_t k = (size_t)(y - s->from);
+            bool known = y <= s->to ? r->red_known[k] : r->avg_known;
+            double v = y <= s->to ? r->red[k] : r->avg;
+            if (known)
+                snprintf(cell, sizeof(cell), "%.2f %s", v, mark(s, v));
+            else
+                snprintf(cell, sizeof(cell), "n/a");
+            fprintf(f, " %10s", cell);
+        }
+        fputc('\n', f);
+    }
+}
+
+static json_t *rows_json(const struct summary *s)
+{
+    json_t *rows = json_array();
+
+    for (size_t i = 0; rows != NULL && i < s->nrows; i++) {
+        const struct unit_row *r = &s->rows[i];
+        json_t *rate = json_object(), *red = json_object();
+        json_t *o = json_pack("{s:s,s:s,s:o,s:o}", "unit", r->code, "name",
+                              r->name, "poor_rate", rate, "reduction_pp", red);
+        if (o == NULL || json_array_append_new(rows, o) != 0) {
+            json_decref(rows);
+            return NULL;
+        }
+        for (long long y = s->from; y <= s->to; y++) {
+            size_t k = (size_t)(y - s->from);
+            char year[16];
+            snprintf(year, sizeof(year), "%lld", y);
+            json_object_set_new(
+                rate, year, r->known[k] ? json_real(r->rate[k]) : json_null());
+            json_object_set_new(red, year,
+                                r->red_known[k] ? json_real(r->red[k])
+                                                : json_null());
+        }
+        json_object_set_new(o, "average_pp",
+                            r->avg_known ? json_real(r->avg) : json_null());
+        json_object_set_new(
+            o, "target",
+            r->avg_known
+                ? json_string(strcmp(mark(s, r->avg), "-") == 0   ? "below"
+                              : strcmp(mark(s, r->avg), "+") == 0 ? "above"
+                                                                  : "within")
+                : json_null());
+    }
+    return rows;
+}
+
+/* 00:00 on 1 January of year in Vietnam (UTC+7), in unix seconds. */
+static int64_t year_start(long long y)
+{
+    int64_t days = 0;
+
+    for (long long k = 1970; k < y; k++)
+        days += (k % 4 == 0 && (k % 100 != 0 || k % 400 == 0)) ? 366 : 365;
+    return days * 86400 - 7 * 3600;
+}
+
+static int fund(struct summary *s, json_t *out)
+{
+    struct povtrack_client_msg reply;
+    json_t *req = json_pack("{s:s,s:s,s:{s:s,s:I,s:I}}", "op", "query",
+                            "plugin", "fund", "q", "unit", s->rows[0].code,
+                            "from", (json_int_t)year_start(s->from), "to",
+                            (json_int_t)year_start(s->to + 1));
+    const msgpack_object *res;
+    int rc;
+
+    if (req == NULL)
+        return TL_EXIT_FAIL;
+    rc = tl_cli_request(s->cli, req, &reply);
+    json_decref(req);
+    if (rc != 0)
+        return rc;
+    res = tl_mp_get(&reply.obj, "result");
+    if (out != NULL) {
+        struct tl_error err = {{0}};
+        json_t *v = NULL;
+        if (res == NULL || tl_json_from_msgpack(res, &v, &err) != 0 ||
+            json_object_set_new(out, "fund", v) != 0)
+            rc = TL_EXIT_FAIL;
+    } else if (res != NULL) {
+        fprintf(s->cli->out, "\nFor the Poor fund, %s (%s), %lld-%lld\n",
+                s->rows[0].name, s->rows[0].code, s->from, s->to);
+        tl_show_fund(s->cli->out, res);
+    }
+    povtrack_client_msg_free(&reply);
+    return rc;
+}
+
+static int code_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void print_alert_json(FILE *f, json_t *a)
+{
+    const char *code = "?", *sev = "?", *unit = "?", *msg = "";
+    json_int_t seq = 0, at = 0;
+    char when[TL_FMT_TIME_MAX];
+
+    json_unpack(a, "{s?I,s?I,s?s,s?s,s?s,s?s}", "seq", &seq, "at", &at, "code",
+                &code, "severity", &sev, "unit", &unit, "message", &msg);
+    fprintf(f, "  #%lld  %s  %-8s  %s  unit %s  %s\n", (long long)seq,
+            tl_fmt_time(at, false, when), sev, code, unit, msg);
+}
+
+struct code_count {
+    char code[96];
+    long long n;
+};
+
+/* Count the alerts of the subtree by code and keep the first few. */
+static int alerts(struct summary *s, long long nmsg, json_t *out)
+{
+    struct code_count *counts = NULL;
+    size_t ncounts = 0;
+    long long total = 0, shown = 0, since = 0;
+    json_t *first = json_array();
+    int rc = first != NULL ? 0 : TL_EXIT_FAIL;
+
+    qsort(s->subtree, s->nsub, sizeof(*s->subtree), code_cmp);
+    if (out == NULL)
+        fprintf(s->cli->out, "\nAlerts\n");
+    while (rc == 0) {
+        struct povtrack_client_msg reply;
+        const msgpack_object *arr;
+        json_t *req = json_pack("{s:s,s:I,s:i}", "op", "alerts", "since",
+                                (json_int_t)since, "limit", ALERT_PAGE);
+        int64_t last = since;
+
+        if (req == NULL) {
+            rc = TL_EXIT_FAIL;
+            break;
+        }
+        rc = tl_cli_request(s->cli, req, &reply);
+        json_decref(req);
+        if (rc != 0)
+            break;
+        arr = tl_mp_get(&reply.obj, "alerts");
+        for (uint32_t i = 0; arr != NULL && arr->type == MSGPACK_OBJECT_ARRAY &&
+                             i < arr->via.array.size;
+             i++) {
+            const msgpack_object *a = &arr->via.array.ptr[i];
+            char unit[16] = "", code[96] = "?";
+            const char *key = unit;
+            int64_t seq;
+            size_t c;
+
+            if (tl_mp_i64(a, "seq", &seq) && seq > last)
+                last = seq;
+            if (!tl_mp_str(a, "unit", unit, sizeof(unit)) ||
+                bsearch(&key, s->subtree, s->nsub, sizeof(*s->subtree),
+                        code_cmp) == NULL)
+                continue;
+            tl_mp_str(a, "code", code, sizeof(code));
+            for (c = 0; c < ncounts; c++)
+                if (strcmp(counts[c].code, code) == 0)
+                    break;
+            if (c == ncounts) {
+                struct code_count *p =
+                    realloc(counts, (ncounts + 1) * sizeof(*p));
+                if (p == NULL) {
+                    rc = TL_EXIT_FAIL;
+                    break;
+                }
+                counts = p;
+                snprintf(counts[ncounts].code, sizeof(counts[0].code), "%s",
+                         code);
+                counts[ncounts++].n = 0;
+            }
+            counts[c].n++;
+            total++;
+            if (shown < nmsg) {
+                struct tl_error err = {{0}};
+                json_t *v;
+                shown++;
+                if (tl_json_from_msgpack(a, &v, &err) != 0 ||
+                    json_array_append_new(first, v) != 0) {
+                    fprintf(stderr, "povtrack: alert: %s\n", err.msg);
+                    rc = TL_EXIT_FAIL;
+                    break;
+                }
+            }
+        }
+        /* Alerts of one event share its seq; a page ending inside one
+         * would be resumed past it.  Pages of 10000 make that a corner
+         * case the report tolerates rather than re-reading. */
+        bool more = arr != NULL && arr->type == MSGPACK_OBJECT_ARRAY &&
+                    arr->via.array.size == ALERT_PAGE && last > since;
+        povtrack_client_msg_free(&reply);
+        if (rc != 0 || !more)
+            break;
+        since = last;
+    }
+    if (rc == 0 && out != NULL) {
+        json_t *by = json_object();
+        for (size_t c = 0; by != NULL && c < ncounts; c++)
+            json_object_set_new(by, counts[c].code, json_integer(counts[c].n));
+        json_object_set_new(out, "alerts",
+                            json_pack("{s:I,s:o,s:o}", "count",
+                                      (json_int_t)total, "by_code", by, "first",
+                                      first));
+        first = NULL;
+    } else if (rc == 0) {
+        char n[TL_FMT_INT_MAX];
+        fprintf(s->cli->out, "%s alerts\n", tl_fmt_int(total, n));
+        for (size_t c = 0; c < ncounts; c++) {
+            fprintf(s->cli->out, "  ");
+            tl_print_cell(s->cli->out, counts[c].code, 32, false);
+            fprintf(s->cli->out, " %s\n", tl_fmt_int(counts[c].n, n));
+        }
+        if (shown > 0)
+            fprintf(s->cli->out, "first %lld:\n", shown);
+        for (size_t i = 0; i < json_array_size(first); i++)
+            print_alert_json(s->cli->out, json_array_get(first, i));
+    }
+    json_decref(first);
+    free(counts);
+    return rc;
+}
+
+static int parse_double(const char *opt, const char *arg, double *out)
+{
+    char *end;
+    double v = strtod(arg, &end);
+
+    if (end == arg || *end != '\0' || v < 0 || v > 100)
+        return tl_cli_usage("summary", "%s: \"%s\" is not a number 0..100", opt,
+                            arg);
+    *out = v;
+    return 0;
+}
+
+static int run(struct summary *s, const char *unit, long long nmsg)
+{
+    json_t *out = NULL;
+    int rc;
+
+    /* The root's own name: from the list of its parent's children.  For
+     * a province that is the list of provinces; below, the root's parent
+     * is unknown here, so the code stands for the name. */
+    if (strlen(unit) == 2) {
+        rc = children(s, NULL, true, unit);
+    } else {
+        struct unit_row r;
+        memset(&r, 0, sizeof(r));
+        snprintf(r.code, sizeof(r.code), "%s", unit);
+        snprintf(r.name, sizeof(r.name), "%s", unit);
+        s->rows = malloc(sizeof(r));
+        rc = s->rows == NULL ? TL_EXIT_FAIL : 0;
+        if (rc == 0)
+            s->rows[s->nrows++] = r;
+    }
+    if (rc != 0)
+        return rc;
+    if (s->nrows == 0) {
+        fprintf(stderr, "povtrack: povtrackd knows no unit %s\n", unit);
+        return TL_EXIT_FAIL;
+    }
+    if (add_code(s, unit) != 0)
+        return TL_EXIT_FAIL;
+    rc = children(s, unit, true, NULL);
+    /* Grandchildren (communes) only matter for attributing alerts. */
+    for (size_t i = 1; rc == 0 && i < s->nrows; i++)
+        rc = children(s, s->rows[i].code, false, NULL);
+    for (size_t i = 0; rc == 0 && i < s->nrows; i++)
+        rc = rates(s, &s->rows[i]);
+    if (rc != 0)
+        return rc;
+    if (s->cli->json) {
+        out = json_pack("{s:s,s:s,s:I,s:I,s:[f,f],s:o}", "unit",
+                        s->rows[0].code, "name", s->rows[0].name, "from_year",
+                        (json_int_t)s->from, "to_year", (json_int_t)s->to,
+                        "target_pp", s->tmin, s->tmax, "rows", rows_json(s));
+        if (out == NULL)
+            return TL_EXIT_FAIL;
+    } else {
+        print_tables(s);
+    }
+    rc = fund(s, out);
+    if (rc == 0)
+        rc = alerts(s, nmsg, out);
+    if (rc == 0 && out != NULL) {
+        if (json_dumpf(out, s->cli->out,
+                       JSON_COMPACT | JSON_PRESERVE_ORDER |
+                           JSON_REAL_PRECISION(6)) != 0 ||
+            fputc('\n', s->cli->out) == EOF)
+            rc = TL_EXIT_FAIL;
+    }
+    json_decref(out);
+    return rc;
+}
+
+int tl_cmd_summary(struct tl_cli *cli, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        TL_COMMON_OPTIONS,
+        {"unit", required_argument, NULL, 'u'},
+        {"from-year", required_argument, NULL, 'f'},
+        {"to-year", required_argument, NULL, 't'},
+        {"target-min", required_argument, NULL, 'm'},
+        {"target-max", required_argument, NULL, 'M'},
+        {"messages", required_argument, NULL, 'n'},
+        {0}};
+    struct summary s;
+    const char *unit = NULL;
+    long long nmsg = 5;
+    int c, rc = 0;
+
+    memset(&s, 0, sizeof(s));
+    s.cli = cli;
+    s.from = 2021;
+    s.to = 2025;
+    s.tmin = 0.7;
+    s.tmax = 1.0;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case TL_OPT_HELP:
+            fputs(summary_usage, stdout);
+            return TL_EXIT_OK;
+        case 'u':
+            unit = optarg;
+            break;
+        case 'f':
+            rc = tl_cli_uint("summary", "--from-year", optarg, 9999, &s.from);
+            break;
+        case 't':
+            rc = tl_cli_uint("summary", "--to-year", optarg, 9999, &s.to);
+            break;
+        case 'm':
+            rc = parse_double("--target-min", optarg, &s.tmin);
+            break;
+        case 'M':
+            rc = parse_double("--target-max", optarg, &s.tmax);
+            break;
+        case 'n':
+            rc = tl_cli_uint("summary", "--messages", optarg, 1000, &nmsg);
+            break;
+        case '?':
+            return tl_cli_badopt("summary");
+        default:
+            rc = tl_cli_common(cli, c, optarg);
+            break;
+        }
+        if (rc != 0)
+            return rc;
+    }
+    if (optind < argc)
+        return tl_cli_usage("summary", "unexpected argument \"%s\"",
+                            argv[optind]);
+    if (unit == NULL || strlen(unit) == 0 || strlen(unit) > 5)
+        return tl_cli_usage("summary", "give --unit CODE");
+    if (s.from < 2000 || s.to < s.from || s.to - s.from >= YEARS_MAX)
+        return tl_cli_usage("summary",
+                            "years must satisfy 2000 <= from <= to < from + "
+                            "%d",
+                            YEARS_MAX);
+    if (s.tmin > s.tmax)
+        return tl_cli_usage("summary", "--target-min is above --target-max");
+    rc = run(&s, unit, nmsg);
+    for (size_t i = 0; i < s.nsub; i++)
+        free(s.subtree[i]);
+    free(s.subtree);
+    free(s.rows);
+    return rc;
+}

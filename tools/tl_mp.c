@@ -1,0 +1,137 @@
+/*
+ * tl_mp.c - see tl_mp.h.
+ */
+#include "tl_mp.h"
+
+#include <string.h>
+
+#include "povtrack_client.h"
+#include "tl_fmt.h"
+
+const msgpack_object *tl_mp_get(const msgpack_object *map, const char *key)
+{
+    return povtrack_client_map_get(map, key);
+}
+
+bool tl_mp_i64(const msgpack_object *map, const char *key, int64_t *v)
+{
+    const msgpack_object *o = tl_mp_get(map, key);
+
+    if (o == NULL)
+        return false;
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+        o->via.u64 <= (uint64_t)INT64_MAX) {
+        *v = (int64_t)o->via.u64;
+        return true;
+    }
+    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+        *v = o->via.i64;
+        return true;
+    }
+    return false;
+}
+
+bool tl_mp_num(const msgpack_object *map, const char *key, double *v)
+{
+    const msgpack_object *o = tl_mp_get(map, key);
+    int64_t i;
+
+    if (o == NULL)
+        return false;
+    if (o->type == MSGPACK_OBJECT_FLOAT32 ||
+        o->type == MSGPACK_OBJECT_FLOAT64) {
+        *v = o->via.f64;
+        return true;
+    }
+    if (tl_mp_i64(map, key, &i)) {
+        *v = (double)i;
+        return true;
+    }
+    return false;
+}
+
+bool tl_mp_str(const msgpack_object *map, const char *key, char *buf,
+               size_t cap)
+{
+    const msgpack_object *o = tl_mp_get(map, key);
+
+    if (o == NULL || o->type != MSGPACK_OBJECT_STR || o->via.str.size >= cap ||
+        memchr(o->via.str.ptr, '\0', o->via.str.size) != NULL)
+        return false;
+    memcpy(buf, o->via.str.ptr, o->via.str.size);
+    buf[o->via.str.size] = '\0';
+    return true;
+}
+
+static int show_scalar(FILE *f, const msgpack_object *o)
+{
+    char buf[TL_FMT_INT_MAX];
+
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL:
+        return fputs("-", f) == EOF ? -1 : 0;
+    case MSGPACK_OBJECT_BOOLEAN:
+        return fputs(o->via.boolean ? "true" : "false", f) == EOF ? -1 : 0;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        if (o->via.u64 > (uint64_t)INT64_MAX)
+            return fprintf(f, "%llu", (unsigned long long)o->via.u64) < 0;
+        return fputs(tl_fmt_int((int64_t)o->via.u64, buf), f) == EOF ? -1 : 0;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        return fputs(tl_fmt_int(o->via.i64, buf), f) == EOF ? -1 : 0;
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        return fprintf(f, "%.4g", o->via.f64) < 0 ? -1 : 0;
+    case MSGPACK_OBJECT_STR:
+        return fwrite(o->via.str.ptr, 1, o->via.str.size, f) == o->via.str.size
+                   ? 0
+                   : -1;
+    default:
+        return fputs("<binary>", f) == EOF ? -1 : 0;
+    }
+}
+
+static bool is_container(const msgpack_object *o)
+{
+    return (o->type == MSGPACK_OBJECT_MAP && o->via.map.size > 0) ||
+           (o->type == MSGPACK_OBJECT_ARRAY && o->via.array.size > 0);
+}
+
+int tl_mp_show(FILE *f, const msgpack_object *o, int indent)
+{
+    if (o->type == MSGPACK_OBJECT_MAP) {
+        for (uint32_t i = 0; i < o->via.map.size; i++) {
+            const msgpack_object *k = &o->via.map.ptr[i].key;
+            const msgpack_object *v = &o->via.map.ptr[i].val;
+            if (fprintf(f, "%*s", indent, "") < 0 || show_scalar(f, k) != 0 ||
+                fputs(":", f) == EOF)
+                return -1;
+            if (is_container(v)) {
+                if (fputc('\n', f) == EOF || tl_mp_show(f, v, indent + 2))
+                    return -1;
+            } else if (fputc(' ', f) == EOF || show_scalar(f, v) != 0 ||
+                       fputc('\n', f) == EOF) {
+                return -1;
+            }
+        }
+        return 0;
+    }
+    if (o->type == MSGPACK_OBJECT_ARRAY) {
+        for (uint32_t i = 0; i < o->via.array.size; i++) {
+            const msgpack_object *v = &o->via.array.ptr[i];
+            if (fprintf(f, "%*s-", indent, "") < 0)
+                return -1;
+            if (is_container(v)) {
+                if (fputc('\n', f) == EOF || tl_mp_show(f, v, indent + 2))
+                    return -1;
+            } else if (fputc(' ', f) == EOF || show_scalar(f, v) != 0 ||
+                       fputc('\n', f) == EOF) {
+                return -1;
+            }
+        }
+        return 0;
+    }
+    if (fprintf(f, "%*s", indent, "") < 0 || show_scalar(f, o) != 0 ||
+        fputc('\n', f) == EOF)
+        return -1;
+    return 0;
+}
