@@ -6,7 +6,7 @@ set -euo pipefail
 POVTRACK_PACKAGES=(
   build-essential cmake pkg-config
   libzmq3-dev libmsgpack-dev liblmdb-dev libjansson-dev libinih-dev libcsv-dev
-  libcmocka-dev clang-format lmdb-utils
+  libcmocka-dev clang-format lmdb-utils strace
 )
 
 missing=()
