@@ -453,6 +453,41 @@ static int parse_double(const char *opt, const char *arg, double *out)
     return 0;
 }
 
+/* A summary right after publishing must include what was published: wait,
+ * through min_seq, until both plugins have applied the log as it is now. */
+static int wait_caught_up(struct summary *s, const char *unit)
+{
+    struct povtrack_client_msg reply;
+    json_t *req = json_pack("{s:s}", "op", "stats");
+    if (req == NULL)
+        return TL_EXIT_FAIL;
+    int rc = tl_cli_request(s->cli, req, &reply);
+    json_decref(req);
+    if (rc != 0)
+        return rc;
+    const msgpack_object *last = tl_mp_get(&reply.obj, "last_seq");
+    json_int_t seq =
+        last != NULL && last->type == MSGPACK_OBJECT_POSITIVE_INTEGER
+            ? (json_int_t)last->via.u64
+            : 0;
+    povtrack_client_msg_free(&reply);
+    static const char *const plugins[] = {"poverty", "fund"};
+    for (size_t i = 0; rc == 0 && i < 2; i++) {
+        req = json_pack("{s:s,s:s,s:{s:s,s:I},s:I}", "op", "query", "plugin",
+                        plugins[i], "q", "unit", unit, "year",
+                        (json_int_t)s->from, "min_seq", seq);
+        if (req == NULL)
+            return TL_EXIT_FAIL;
+        if (i == 1) /* fund takes no year */
+            json_object_del(json_object_get(req, "q"), "year");
+        rc = tl_cli_request(s->cli, req, &reply);
+        json_decref(req);
+        if (rc == 0)
+            povtrack_client_msg_free(&reply);
+    }
+    return rc;
+}
+
 static int run(struct summary *s, const char *unit, long long nmsg)
 {
     json_t *out = NULL;
@@ -481,7 +516,9 @@ static int run(struct summary *s, const char *unit, long long nmsg)
     }
     if (add_code(s, unit) != 0)
         return TL_EXIT_FAIL;
-    rc = children(s, unit, true, NULL);
+    rc = wait_caught_up(s, unit);
+    if (rc == 0)
+        rc = children(s, unit, true, NULL);
     /* Grandchildren (communes) only matter for attributing alerts. */
     for (size_t i = 1; rc == 0 && i < s->nrows; i++)
         rc = children(s, s->rows[i].code, false, NULL);

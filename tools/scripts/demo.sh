@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# The demo: install what is missing, build, start povtrackd on a fresh data
+# directory, publish a sample Binh Thuan province (the real unit list plus
+# generated households, statuses, donations and disbursements, 2021-2025),
+# print the province summary, and stop the daemon.
+#
+#   tools/scripts/demo.sh [--scale F] [--seed N]
+#
+# The data stays in ./demo-data for exploring afterwards (see the end).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+
+scale=1.0
+seed=2021
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --scale) scale=$2; shift 2 ;;
+    --seed) seed=$2; shift 2 ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "demo.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+units=${POVTRACK_UNITS:-$root/../shared/data/units-binh-thuan-2025-03-01.csv}
+if [ ! -r "$units" ]; then
+  echo "demo.sh: cannot read the unit list $units" >&2
+  echo "  (the repository expects ../shared/ beside it; or set POVTRACK_UNITS)" >&2
+  exit 1
+fi
+
+bash tools/scripts/deps.sh
+echo "== building (release) in build/"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOVTRACK_TESTS=OFF >/dev/null
+cmake --build build -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
+
+bin=$root/build/bin
+data=$root/demo-data
+rm -rf "$data"
+mkdir -p "$data"
+# ipc endpoints inside the demo directory: no clash with a daemon already
+# listening on the default tcp ports.
+export POVTRACK_INGEST="ipc://$data/ingest.sock"
+export POVTRACK_QUERY="ipc://$data/query.sock"
+export POVTRACK_ALERTS="ipc://$data/alerts.sock"
+
+echo "== starting povtrackd (log: demo-data/povtrackd.log)"
+"$bin/povtrackd" --data-dir "$data/db" --ingest "$POVTRACK_INGEST" \
+  --query "$POVTRACK_QUERY" --alerts "$POVTRACK_ALERTS" 2>"$data/povtrackd.log" &
+daemon=$!
+stop_daemon() {
+  if kill -0 "$daemon" 2>/dev/null; then
+    kill -TERM "$daemon"
+    wait "$daemon" || true
+  fi
+}
+trap stop_daemon EXIT
+
+# Handshake: wait until the daemon answers (or give up with its log).
+if ! "$bin/povtrack" ping --timeout 15000 >/dev/null; then
+  echo "demo.sh: povtrackd did not answer; its log:" >&2
+  cat "$data/povtrackd.log" >&2
+  exit 1
+fi
+
+echo "== publishing the sample province (seed $seed, scale $scale)"
+"$bin/povtrack-sample" --units "$units" --seed "$seed" --scale "$scale" \
+  | "$bin/povtrack" send --batch 1000
+
+echo
+"$bin/povtrack" summary --unit 60 --from-year 2021 --to-year 2025 --timeout 15000
+
+echo
+echo "== stopping povtrackd"
+trap - EXIT
+kill -TERM "$daemon"
+if wait "$daemon"; then
+  echo "povtrackd stopped cleanly."
+else
+  echo "povtrackd exited with status $?; its log is demo-data/povtrackd.log" >&2
+  exit 1
+fi
+cat <<MSG
+
+The data is in demo-data/.  To look around:
+  build/bin/povtrackd --data-dir demo-data/db --ingest $POVTRACK_INGEST \\
+      --query $POVTRACK_QUERY --alerts $POVTRACK_ALERTS &
+  export POVTRACK_INGEST=$POVTRACK_INGEST POVTRACK_QUERY=$POVTRACK_QUERY POVTRACK_ALERTS=$POVTRACK_ALERTS
+  build/bin/povtrack query poverty unit=593 year=2024
+  build/bin/povtrack alerts
+MSG
