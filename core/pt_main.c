@@ -6,11 +6,13 @@
  * mutable globals of povtrackd are the signal flags below.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -239,6 +241,41 @@ static int run_plugin_host(const struct pt_config *cfg, int notify_fd)
     return rc == 0 ? 0 : 1;
 }
 
+/* One daemon per data directory: a second one would bind over the first's
+ * ipc sockets and interleave writers on the log.  The lock dies with the
+ * process, so a crash never leaves the directory locked. */
+static int lock_data_dir(const struct pt_config *cfg, const struct pt_log *log)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/povtrackd.pid", cfg->data_dir) >=
+        (int)sizeof path) {
+        pt_logf(log, PT_LOG_ERROR, "%s: path too long", cfg->data_dir);
+        return -1;
+    }
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        pt_logf(log, PT_LOG_ERROR, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "";
+        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        pt_logf(log, PT_LOG_ERROR,
+                "another povtrackd (pid %s) is running on data directory %s",
+                pid[0] ? pid : "?", cfg->data_dir);
+        close(fd);
+        return -1;
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len)
+        pt_logf(log, PT_LOG_WARN, "%s: cannot record the pid: %s", path,
+                strerror(errno));
+    return fd; /* held open, and locked, until the process ends */
+}
+
 static int run_ingest(const struct pt_config *cfg, int argc, char **argv)
 {
     struct pt_log log = {cfg->log_level, "ingest"};
@@ -249,6 +286,9 @@ static int run_ingest(const struct pt_config *cfg, int argc, char **argv)
                 strerror(errno));
         return 1;
     }
+    int lock_fd = lock_data_dir(cfg, &log);
+    if (lock_fd < 0)
+        return 1;
     struct pt_ingest *ig;
     if (pt_ingest_open(cfg, &log, &ig, err, sizeof err) != 0) {
         pt_logf(&log, PT_LOG_ERROR, "%s", err);
@@ -298,6 +338,7 @@ static int run_ingest(const struct pt_config *cfg, int argc, char **argv)
     pt_supervisor_stop(&sup, 10000);
     pt_ingest_close(ig);
     pt_logf(&log, PT_LOG_INFO, "stopped");
+    close(lock_fd);
     return rc;
 }
 

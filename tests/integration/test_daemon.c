@@ -3,6 +3,7 @@
  * acknowledgement, idempotent ids, bad input among good, restart, and the
  * plugin host killed and restarted by its supervisor.
  */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -545,6 +546,31 @@ static void test_alerts_published_and_kept(void **state)
     msgpack_unpacked_destroy(&up);
 }
 
+static void test_second_daemon_on_same_data_refused(void **state)
+{
+    struct fixture *f = *state;
+    char ingest[400], query[400], alerts[400];
+    snprintf(ingest, sizeof ingest, "%s2", f->d.ingest);
+    snprintf(query, sizeof query, "%s2", f->d.query);
+    snprintf(alerts, sizeof alerts, "%s2", f->d.alerts);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 2);
+        execl(POVTRACK_BIN_DIR "/povtrackd", "povtrackd", "--data-dir",
+              f->d.data_dir, "--ingest", ingest, "--query", query, "--alerts",
+              alerts, "--plugin-dir", POVTRACK_PLUGIN_DIR, (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 1);
+    /* The first daemon is untouched. */
+    assert_int_equal(td_wait_ping(&f->d, TIMEOUT_MS), 0);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -561,6 +587,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_alerts_published_and_kept, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_second_daemon_on_same_data_refused,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests_name("integration", tests, NULL, NULL);
 }
