@@ -30,12 +30,12 @@
 
 /* Limits of the v1 catalogue.  Exceeding one is a rejection, never a
  * truncation. */
-#define EV_ID_MAX 128        /* bytes of printable ASCII */
-#define EV_UNIT_MAX 5        /* decimal digits: 2, 3 or 5 */
-#define EV_HOUSEHOLD_MAX 64  /* bytes */
-#define EV_TEXT_MAX 256      /* names, donors, pledges, loans, orgs... */
-#define EV_DEPTH_MAX 8       /* msgpack nesting accepted by ev_precheck */
-#define EV_ERROR_MAX 256     /* bytes of an error message, NUL included */
+#define EV_ID_MAX 128       /* bytes of printable ASCII */
+#define EV_UNIT_MAX 5       /* decimal digits: 2, 3 or 5 */
+#define EV_HOUSEHOLD_MAX 64 /* bytes */
+#define EV_TEXT_MAX 256     /* names, donors, pledges, loans, orgs... */
+#define EV_DEPTH_MAX 8      /* msgpack nesting accepted by ev_precheck */
+#define EV_ERROR_MAX 256    /* bytes of an error message, NUL included */
 #define EV_AT_MIN INT64_C(946684800) /* 2000-01-01T00:00:00Z */
 #define EV_AT_SLACK INT64_C(86400)   /* "at" may be up to one day ahead */
 
@@ -70,7 +70,7 @@ enum ev_type {
 /* Values of enumerated fields.  0 always means "absent". */
 enum ev_level {
     EV_LEVEL_NONE = 0,
-    EV_LEVEL_CENTRAL,  /* donation/fund level only */
+    EV_LEVEL_CENTRAL, /* donation/fund level only */
     EV_LEVEL_PROVINCE,
     EV_LEVEL_DISTRICT,
     EV_LEVEL_COMMUNE
@@ -208,7 +208,7 @@ struct ev_unit {
 /* Return codes.  0 is success. */
 enum ev_rc {
     EV_OK = 0,
-    EV_EINVAL = 1,   /* the input is not a valid event; see err */
+    EV_EINVAL = 1,    /* the input is not a valid event; see err */
     EV_ENOTFOUND = 2, /* unit lookup: no such unit */
     EV_ENOMEM = 3
 };

@@ -93,8 +93,8 @@ struct povtrack_host {
 
     int (*get)(povtrack_ctx *ctx, const void *key, size_t klen,
                const void **val, size_t *vlen);
-    int (*put)(povtrack_ctx *ctx, const void *key, size_t klen,
-               const void *val, size_t vlen);
+    int (*put)(povtrack_ctx *ctx, const void *key, size_t klen, const void *val,
+               size_t vlen);
     int (*del)(povtrack_ctx *ctx, const void *key, size_t klen);
     /* Calls fn for each key in [from, to) in byte order (to NULL: to the
      * end); stops early and returns fn's value when fn returns non-zero. */
@@ -112,8 +112,7 @@ struct povtrack_host {
     const char *(*config)(povtrack_ctx *ctx, const char *key);
 
     void (*log)(povtrack_ctx *ctx, enum povtrack_log_level level,
-                const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+                const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 };
 
 struct povtrack_plugin {
