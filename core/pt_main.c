@@ -335,7 +335,8 @@ static int run_ingest(const struct pt_config *cfg, int argc, char **argv)
         }
     }
     pt_logf(&log, PT_LOG_INFO, "stopping");
-    pt_supervisor_stop(&sup, 10000);
+    if (pt_supervisor_stop(&sup, 10000) != 0)
+        rc = 1;
     pt_ingest_close(ig);
     pt_logf(&log, PT_LOG_INFO, "stopped");
     close(lock_fd);

@@ -105,13 +105,13 @@ int pt_supervisor_poll(struct pt_supervisor *s, int *dead)
     return s->notify_fd;
 }
 
-void pt_supervisor_stop(struct pt_supervisor *s, int timeout_ms)
+int pt_supervisor_stop(struct pt_supervisor *s, int timeout_ms)
 {
     if (s->pid == 0)
-        return;
+        return 0;
     kill(s->pid, SIGTERM);
     int64_t deadline = mono_ms() + timeout_ms;
-    int status;
+    int status = 0;
     while (waitpid(s->pid, &status, WNOHANG) == 0) {
         if (mono_ms() >= deadline) {
             pt_logf(s->log, PT_LOG_WARN,
@@ -127,4 +127,10 @@ void pt_supervisor_stop(struct pt_supervisor *s, int timeout_ms)
     close(s->notify_fd);
     s->notify_fd = -1;
     s->pid = 0;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    pt_logf(s->log, PT_LOG_ERROR, "plugin host did not stop cleanly (%s %d)",
+            WIFEXITED(status) ? "exit status" : "signal",
+            WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    return -1;
 }

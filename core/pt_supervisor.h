@@ -44,7 +44,8 @@ int pt_supervisor_start(struct pt_supervisor *s);
  * reaped so the caller can clear its stale LMDB reader slot. */
 int pt_supervisor_poll(struct pt_supervisor *s, int *dead);
 
-/* SIGTERM the host and wait up to timeout_ms, then SIGKILL. */
-void pt_supervisor_stop(struct pt_supervisor *s, int timeout_ms);
+/* SIGTERM the host and wait up to timeout_ms, then SIGKILL.  Returns 0
+ * when the host exited with status 0, -1 otherwise (logged). */
+int pt_supervisor_stop(struct pt_supervisor *s, int timeout_ms);
 
 #endif /* POVTRACK_PT_SUPERVISOR_H */
