@@ -824,7 +824,7 @@ int pt_host_catch_up_all(struct pt_host *h)
     return rc;
 }
 
-static int host_tick(struct pt_host *h, int64_t now)
+int pt_host_tick(struct pt_host *h, int64_t now)
 {
     int any = 0;
     for (size_t i = 0; i < h->nplugins; i++)
@@ -1422,7 +1422,7 @@ int pt_host_run(struct pt_host *h, int notify_fd, volatile sig_atomic_t *stop)
         if (nparked > 0)
             answer_parked(h, router, parked, &nparked, 0);
         if (now_ms() >= next_tick) {
-            host_tick(h, (int64_t)time(NULL));
+            pt_host_tick(h, (int64_t)time(NULL));
             next_tick = now_ms() + TICK_MS;
             more = 1; /* also catches a missed notification */
         }

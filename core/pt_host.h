@@ -52,6 +52,11 @@ int pt_host_check_plugins(const struct pt_config *cfg, char *err,
  * 0 means every plugin is caught up. */
 int pt_host_catch_up(struct pt_host *h, size_t max_records, size_t *applied);
 
+/* Call every plugin's tick(now) in one transaction; alerts it raises are
+ * stored and published after the commit.  The process loop calls it once a
+ * second with the wall clock; tests call it with a chosen time. */
+int pt_host_tick(struct pt_host *h, int64_t now);
+
 /* Apply until every plugin has caught up with the log as it is now. */
 int pt_host_catch_up_all(struct pt_host *h);
 
