@@ -51,6 +51,7 @@ struct povtrack_ctx {
     int writable;
     uint64_t seq;     /* record being applied; alert key */
     int tick;         /* inside tick(): alerts keyed apart from apply's */
+    int64_t now;      /* tick's time, part of a tick alert's key */
     uint32_t ordinal; /* alerts raised so far under this (seq, plugin) */
     int storage_rc;   /* first LMDB error seen by a host call */
 };
@@ -579,16 +580,23 @@ static int host_alert(povtrack_ctx *ctx, const struct povtrack_alert *a)
     pack_cstr(&pk, "seq");
     msgpack_pack_uint64(&pk, ctx->seq);
 
-    /* Key: event seq, plugin, kind (0 apply, 1 tick), ordinal.  It depends
-     * only on the log, so a rebuild rewrites the same keys. */
-    unsigned char key[8 + PT_PLUGIN_NAME_MAX + 1 + 4];
+    /* Key: event seq, plugin, kind, then for apply (0) an ordinal: it
+     * depends only on the log, so a rebuild rewrites the same keys; for
+     * tick (1) the tick's time and an ordinal, unique across ticks. */
+    unsigned char key[8 + PT_PLUGIN_NAME_MAX + 1 + 8 + 4];
+    size_t klen = 0;
     put_be64(key, ctx->seq);
     memcpy(key + 8, name, nlen);
-    key[8 + nlen] = ctx->tick ? 1 : 0;
+    klen = 8 + nlen;
+    key[klen++] = ctx->tick ? 1 : 0;
+    if (ctx->tick) {
+        put_be64(key + klen, (uint64_t)ctx->now);
+        klen += 8;
+    }
     uint32_t ord = ctx->ordinal++;
     for (int i = 0; i < 4; i++)
-        key[8 + nlen + 1 + i] = (unsigned char)(ord >> (24 - 8 * i));
-    MDB_val k = {8 + nlen + 5, key}, v = {sb.size, sb.data};
+        key[klen++] = (unsigned char)(ord >> (24 - 8 * i));
+    MDB_val k = {klen, key}, v = {sb.size, sb.data};
     int rc = mdb_put(ctx->txn, ctx->host->alerts_dbi, &k, &v, 0);
     if (rc == 0 && pending_push(ctx->host, a->code, &sb) != 0)
         rc = ENOMEM;
@@ -844,10 +852,8 @@ int pt_host_tick(struct pt_host *h, int64_t now)
                                    .txn = txn,
                                    .writable = 1,
                                    .seq = p->applied,
-                                   .tick = 1};
-        /* Tick alerts of one second share a key prefix; the wall clock
-         * makes them unique across ticks. */
-        ctx.ordinal = (uint32_t)now;
+                                   .tick = 1,
+                                   .now = now};
         if (p->desc->tick(p->state, &ctx, now) != 0)
             plugin_stop(h, p, p->applied, "tick failed");
         rc = ctx.storage_rc;
