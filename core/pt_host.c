@@ -1,113 +1,24 @@
 /*
- * pt_host.c - the plugin host: applies the log to plugins exactly once and
- * answers queries.  See pt_host.h for the state layout.
+ * pt_host.c - the plugin host: loads plugins and applies the log to them
+ * exactly once.  See pt_host.h for the state layout; pt_request.c answers
+ * the query endpoint and pt_host_loop.c is the process loop.
  */
 #include "pt_host.h"
 
 #include <dlfcn.h>
 #include <errno.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
-#include <lmdb.h>
 #include <zmq.h>
 
 #include "ev_event.h"
-#include "povtrack_plugin.h"
-#include "pt_log.h"
-#include "pt_wire.h"
-#include "st_log.h"
-
-#define STATE_MAP_INITIAL ((size_t)64 << 20)
-#define APPLY_CHUNK 10000     /* records per apply transaction */
-#define READ_LIMIT_MAX 10000  /* records or alerts per read request */
-#define MIN_SEQ_WAIT_MS 5000  /* how long a query may wait for min_seq */
-#define PARKED_MAX 1024       /* queries waiting for min_seq */
-#define REQUEST_MAX (1 << 20) /* bytes of a query request */
-#define TICK_MS 1000
-
-struct pt_plugin {
-    const struct pt_plugin_conf *conf;
-    void *dl;
-    const struct povtrack_plugin *desc;
-    void *state;
-    MDB_dbi dbi;
-    uint64_t applied; /* committed cursor */
-    int stopped;      /* failed: no longer applied, state kept */
-    char error[256];
-};
-
-struct povtrack_ctx {
-    struct pt_host *host;
-    struct pt_plugin *plugin;
-    MDB_txn *txn;
-    int writable;
-    uint64_t seq;     /* record being applied; alert key */
-    int tick;         /* inside tick(): alerts keyed apart from apply's */
-    int64_t now;      /* tick's time, part of a tick alert's key */
-    uint32_t ordinal; /* alerts raised so far under this (seq, plugin) */
-    int storage_rc;   /* first LMDB error seen by a host call */
-};
-
-struct pending_alert {
-    char topic[128];
-    char *body;
-    size_t len;
-};
-
-struct parked {
-    struct pt_request req;
-    uint64_t min_seq;
-    int64_t deadline_ms;
-};
-
-struct pt_host {
-    struct pt_config cfg;
-    struct pt_log log;
-    struct st_log *events;
-    int owns_events; /* opened here, read-only; else borrowed */
-    struct st_reader *reader;
-    MDB_env *state;
-    MDB_dbi cursors_dbi;
-    MDB_dbi alerts_dbi;
-    size_t map_size;
-    struct pt_plugin plugins[PT_PLUGINS_MAX];
-    size_t nplugins;
-    msgpack_unpacked unpacked; /* the record being applied */
-    struct pending_alert *pending;
-    size_t npending, cappending;
-    void *pub; /* alerts PUB socket, NULL in-process */
-};
+#include "pt_host_internal.h"
 
 static const struct povtrack_host host_api;
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void put_be64(unsigned char *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (unsigned char)v;
-}
-
-static uint64_t get_be64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
 
 /* ---- state environment ---- */
 
@@ -251,7 +162,7 @@ static int plugin_attach(struct pt_host *h, struct pt_plugin *p, char *err,
     if (rc == 0) {
         rc = mdb_get(txn, h->cursors_dbi, &key, &val);
         if (rc == 0 && val.mv_size == 8)
-            p->applied = get_be64(val.mv_data);
+            p->applied = pt_get_be64(val.mv_data);
         else if (rc == MDB_NOTFOUND)
             rc = 0;
     }
@@ -275,8 +186,8 @@ static void plugin_unload(struct pt_plugin *p)
     memset(p, 0, sizeof *p);
 }
 
-static struct pt_plugin *plugin_find(struct pt_host *h, const char *name,
-                                     size_t len)
+struct pt_plugin *pt_host_plugin(struct pt_host *h, const char *name,
+                                 size_t len)
 {
     for (size_t i = 0; i < h->nplugins; i++) {
         const char *n = h->plugins[i].desc->name;
@@ -534,7 +445,7 @@ static int pending_push(struct pt_host *h, const char *code,
     return 0;
 }
 
-static void pack_cstr(msgpack_packer *pk, const char *s)
+void pt_pack_cstr(msgpack_packer *pk, const char *s)
 {
     size_t n = strlen(s);
     msgpack_pack_str(pk, n);
@@ -561,23 +472,23 @@ static int host_alert(povtrack_ctx *ctx, const struct povtrack_alert *a)
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     msgpack_pack_map(&pk, a->household != NULL ? 8 : 7);
-    pack_cstr(&pk, "plugin");
-    pack_cstr(&pk, name);
-    pack_cstr(&pk, "code");
-    pack_cstr(&pk, a->code);
-    pack_cstr(&pk, "severity");
-    pack_cstr(&pk, severity_names[a->severity]);
-    pack_cstr(&pk, "unit");
-    pack_cstr(&pk, a->unit);
+    pt_pack_cstr(&pk, "plugin");
+    pt_pack_cstr(&pk, name);
+    pt_pack_cstr(&pk, "code");
+    pt_pack_cstr(&pk, a->code);
+    pt_pack_cstr(&pk, "severity");
+    pt_pack_cstr(&pk, severity_names[a->severity]);
+    pt_pack_cstr(&pk, "unit");
+    pt_pack_cstr(&pk, a->unit);
     if (a->household != NULL) {
-        pack_cstr(&pk, "household");
-        pack_cstr(&pk, a->household);
+        pt_pack_cstr(&pk, "household");
+        pt_pack_cstr(&pk, a->household);
     }
-    pack_cstr(&pk, "message");
-    pack_cstr(&pk, a->message);
-    pack_cstr(&pk, "at");
+    pt_pack_cstr(&pk, "message");
+    pt_pack_cstr(&pk, a->message);
+    pt_pack_cstr(&pk, "at");
     msgpack_pack_int64(&pk, a->at);
-    pack_cstr(&pk, "seq");
+    pt_pack_cstr(&pk, "seq");
     msgpack_pack_uint64(&pk, ctx->seq);
 
     /* Key: event seq, plugin, kind, then for apply (0) an ordinal: it
@@ -585,12 +496,12 @@ static int host_alert(povtrack_ctx *ctx, const struct povtrack_alert *a)
      * tick (1) the tick's time and an ordinal, unique across ticks. */
     unsigned char key[8 + PT_PLUGIN_NAME_MAX + 1 + 8 + 4];
     size_t klen = 0;
-    put_be64(key, ctx->seq);
+    pt_put_be64(key, ctx->seq);
     memcpy(key + 8, name, nlen);
     klen = 8 + nlen;
     key[klen++] = ctx->tick ? 1 : 0;
     if (ctx->tick) {
-        put_be64(key + klen, (uint64_t)ctx->now);
+        pt_put_be64(key + klen, (uint64_t)ctx->now);
         klen += 8;
     }
     uint32_t ord = ctx->ordinal++;
@@ -733,7 +644,7 @@ static enum apply_result apply_range(struct pt_host *h, MDB_txn *txn,
         if (!active(p) || p->applied >= hi)
             continue;
         unsigned char be[8];
-        put_be64(be, hi);
+        pt_put_be64(be, hi);
         MDB_val k = {strlen(p->desc->name), (void *)p->desc->name};
         MDB_val v = {8, be};
         rc = mdb_put(txn, h->cursors_dbi, &k, &v, 0);
@@ -866,583 +777,5 @@ int pt_host_tick(struct pt_host *h, int64_t now)
         publish_pending(h);
     else
         pending_clear(h);
-    return rc;
-}
-
-/* ---- requests ---- */
-
-static void pack_str(msgpack_packer *pk, const char *s, size_t n)
-{
-    msgpack_pack_str(pk, n);
-    msgpack_pack_str_body(pk, s, n);
-}
-
-static void pack_error(msgpack_packer *pk, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void pack_error(msgpack_packer *pk, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    msgpack_pack_map(pk, 2);
-    pack_cstr(pk, "ok");
-    msgpack_pack_false(pk);
-    pack_cstr(pk, "error");
-    pack_cstr(pk, msg);
-}
-
-/* Append bytes that already are one msgpack object. */
-static int pack_raw(msgpack_packer *pk, const void *buf, size_t len)
-{
-    return pk->callback(pk->data, buf, len);
-}
-
-static const msgpack_object *map_get(const msgpack_object *map, const char *key)
-{
-    size_t n = strlen(key);
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object *k = &map->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
-            memcmp(k->via.str.ptr, key, n) == 0)
-            return &map->via.map.ptr[i].val;
-    }
-    return NULL;
-}
-
-/* Read an optional unsigned field; returns -1 after packing an error. */
-static int get_uint(msgpack_packer *pk, const msgpack_object *req,
-                    const char *key, uint64_t def, uint64_t max, uint64_t *out)
-{
-    const msgpack_object *o = map_get(req, key);
-    if (o == NULL || o->type == MSGPACK_OBJECT_NIL) {
-        *out = def;
-        return 0;
-    }
-    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > max) {
-        pack_error(pk, "%s: must be an integer from 0 to %llu", key,
-                   (unsigned long long)max);
-        return -1;
-    }
-    *out = o->via.u64;
-    return 0;
-}
-
-static int req_stats(struct pt_host *h, msgpack_packer *pk)
-{
-    uint64_t last = 0;
-    int rc = st_reader_renew(h->reader);
-    if (rc == 0)
-        rc = st_reader_last_seq(h->reader, &last);
-    if (rc != 0) {
-        pack_error(pk, "log: %s", st_strerror(rc));
-        return 0;
-    }
-    msgpack_pack_map(pk, 4);
-    pack_cstr(pk, "ok");
-    msgpack_pack_true(pk);
-    pack_cstr(pk, "events");
-    msgpack_pack_uint64(pk, last);
-    pack_cstr(pk, "last_seq");
-    msgpack_pack_uint64(pk, last);
-    pack_cstr(pk, "plugins");
-    msgpack_pack_array(pk, h->nplugins);
-    for (size_t i = 0; i < h->nplugins; i++) {
-        const struct pt_plugin *p = &h->plugins[i];
-        msgpack_pack_map(pk, p->stopped ? 6 : 5);
-        pack_cstr(pk, "name");
-        pack_cstr(pk, p->desc->name);
-        pack_cstr(pk, "version");
-        pack_cstr(pk, p->desc->version);
-        pack_cstr(pk, "applied_seq");
-        msgpack_pack_uint64(pk, p->applied);
-        pack_cstr(pk, "lag");
-        msgpack_pack_uint64(pk, last > p->applied ? last - p->applied : 0);
-        pack_cstr(pk, "status");
-        pack_cstr(pk, p->stopped ? "stopped" : "running");
-        if (p->stopped) {
-            pack_cstr(pk, "error");
-            pack_cstr(pk, p->error);
-        }
-    }
-    return 0;
-}
-
-static int req_read(struct pt_host *h, const msgpack_object *req,
-                    msgpack_packer *pk)
-{
-    uint64_t from, limit;
-    if (get_uint(pk, req, "from", 1, UINT64_MAX, &from) != 0 ||
-        get_uint(pk, req, "limit", 100, READ_LIMIT_MAX, &limit) != 0)
-        return 0;
-    uint64_t last = 0;
-    int rc = st_reader_renew(h->reader);
-    if (rc == 0)
-        rc = st_reader_last_seq(h->reader, &last);
-    if (rc != 0) {
-        pack_error(pk, "log: %s", st_strerror(rc));
-        return 0;
-    }
-    if (from == 0)
-        from = 1;
-    uint64_t n = from > last ? 0 : last - from + 1;
-    if (n > limit)
-        n = limit;
-    msgpack_pack_map(pk, 2);
-    pack_cstr(pk, "ok");
-    msgpack_pack_true(pk);
-    pack_cstr(pk, "records");
-    msgpack_pack_array(pk, (size_t)n);
-    rc = n ? st_reader_seek(h->reader, from) : 0;
-    /* The count is already packed, so a failure mid-way cannot become an
-     * error reply: report it to the caller as internal. */
-    for (uint64_t i = 0; i < n && rc == 0; i++) {
-        struct st_record rec;
-        rc = st_reader_next(h->reader, &rec);
-        if (rc != 0)
-            break;
-        msgpack_pack_map(pk, 4);
-        pack_cstr(pk, "seq");
-        msgpack_pack_uint64(pk, rec.seq);
-        pack_cstr(pk, "received");
-        msgpack_pack_int64(pk, rec.received);
-        pack_cstr(pk, "publisher");
-        pack_str(pk, rec.publisher.ptr, rec.publisher.len);
-        pack_cstr(pk, "event");
-        pack_raw(pk, rec.event, rec.event_len);
-    }
-    if (rc != 0)
-        pt_logf(&h->log, PT_LOG_ERROR, "read from %llu: %s",
-                (unsigned long long)from, st_strerror(rc));
-    return rc;
-}
-
-static int req_query(struct pt_host *h, const msgpack_object *req,
-                     msgpack_packer *pk)
-{
-    const msgpack_object *name = map_get(req, "plugin");
-    const msgpack_object *q = map_get(req, "q");
-    if (name == NULL || name->type != MSGPACK_OBJECT_STR) {
-        pack_error(pk, "plugin: required, a plugin name");
-        return 0;
-    }
-    struct pt_plugin *p = plugin_find(h, name->via.str.ptr, name->via.str.size);
-    if (p == NULL) {
-        pack_error(pk, "plugin: no plugin named \"%.*s\" is loaded",
-                   (int)name->via.str.size, name->via.str.ptr);
-        return 0;
-    }
-    msgpack_object empty = {.type = MSGPACK_OBJECT_MAP};
-    if (q == NULL)
-        q = &empty;
-    if (q->type != MSGPACK_OBJECT_MAP) {
-        pack_error(pk, "q: must be a map");
-        return 0;
-    }
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(h->state, NULL, MDB_RDONLY, &txn);
-    if (rc != 0) {
-        pack_error(pk, "state: %s", mdb_strerror(rc));
-        return 0;
-    }
-    /* The reader snapshot also serves host->unit(); refresh it so units
-     * defined since the last apply are visible. */
-    st_reader_renew(h->reader);
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer out;
-    msgpack_packer_init(&out, &sb, msgpack_sbuffer_write);
-    char err[256] = "";
-    struct povtrack_ctx ctx = {.host = h, .plugin = p, .txn = txn};
-    int prc = p->desc->query(p->state, &ctx, q, &out, err, sizeof err);
-    mdb_txn_abort(txn);
-    if (prc != 0 || ctx.storage_rc != 0 || sb.size == 0) {
-        if (ctx.storage_rc != 0)
-            pack_error(pk, "%s: state: %s", p->desc->name,
-                       mdb_strerror(ctx.storage_rc));
-        else
-            pack_error(pk, "%s: %s", p->desc->name,
-                       err[0] ? err : "query failed");
-    } else {
-        msgpack_pack_map(pk, 3);
-        pack_cstr(pk, "ok");
-        msgpack_pack_true(pk);
-        pack_cstr(pk, "applied_seq");
-        msgpack_pack_uint64(pk, p->applied);
-        pack_cstr(pk, "result");
-        pack_raw(pk, sb.data, sb.size);
-    }
-    msgpack_sbuffer_destroy(&sb);
-    return 0;
-}
-
-static int req_alerts(struct pt_host *h, const msgpack_object *req,
-                      msgpack_packer *pk)
-{
-    uint64_t since, limit;
-    if (get_uint(pk, req, "since", 0, UINT64_MAX - 1, &since) != 0 ||
-        get_uint(pk, req, "limit", 1000, READ_LIMIT_MAX, &limit) != 0)
-        return 0;
-    MDB_txn *txn;
-    MDB_cursor *cur;
-    int rc = mdb_txn_begin(h->state, NULL, MDB_RDONLY, &txn);
-    if (rc == 0 && (rc = mdb_cursor_open(txn, h->alerts_dbi, &cur)) != 0)
-        mdb_txn_abort(txn);
-    if (rc != 0) {
-        pack_error(pk, "state: %s", mdb_strerror(rc));
-        return 0;
-    }
-    /* Two passes: count, then pack, so the array header is exact. */
-    unsigned char from[8];
-    put_be64(from, since + 1);
-    uint64_t n = 0;
-    MDB_val k = {8, from}, v;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && n < limit;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
-        n++;
-    msgpack_pack_map(pk, 2);
-    pack_cstr(pk, "ok");
-    msgpack_pack_true(pk);
-    pack_cstr(pk, "alerts");
-    msgpack_pack_array(pk, (size_t)n);
-    k.mv_size = 8;
-    k.mv_data = from;
-    uint64_t i = 0;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && i < n;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), i++)
-        pack_raw(pk, v.mv_data, v.mv_size);
-    mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
-    return i == n ? 0 : MDB_CORRUPTED;
-}
-
-struct units_arg {
-    msgpack_packer *pk;
-    struct ev_str parent;
-    size_t count;
-    int pack;
-};
-
-static int unit_visit(void *arg, const struct ev_unit *u)
-{
-    struct units_arg *ua = arg;
-    int match =
-        ua->parent.ptr == NULL
-            ? u->parent.ptr == NULL
-            : u->parent.ptr != NULL && u->parent.len == ua->parent.len &&
-                  memcmp(u->parent.ptr, ua->parent.ptr, u->parent.len) == 0;
-    if (!match)
-        return 0;
-    ua->count++;
-    if (!ua->pack)
-        return 0;
-    msgpack_pack_map(ua->pk, 4);
-    pack_cstr(ua->pk, "code");
-    pack_str(ua->pk, u->code.ptr, u->code.len);
-    pack_cstr(ua->pk, "name");
-    pack_str(ua->pk, u->name.ptr, u->name.len);
-    pack_cstr(ua->pk, "level");
-    pack_cstr(ua->pk, ev_level_name(u->level));
-    pack_cstr(ua->pk, "parent");
-    if (u->parent.ptr == NULL)
-        msgpack_pack_nil(ua->pk);
-    else
-        pack_str(ua->pk, u->parent.ptr, u->parent.len);
-    return 0;
-}
-
-static int req_units(struct pt_host *h, const msgpack_object *req,
-                     msgpack_packer *pk)
-{
-    const msgpack_object *parent = map_get(req, "parent");
-    struct units_arg ua = {.pk = pk};
-    if (parent != NULL && parent->type == MSGPACK_OBJECT_STR) {
-        ua.parent.ptr = parent->via.str.ptr;
-        ua.parent.len = parent->via.str.size;
-    } else if (parent != NULL && parent->type != MSGPACK_OBJECT_NIL) {
-        pack_error(pk, "parent: must be a unit code or nil");
-        return 0;
-    }
-    int rc = st_reader_renew(h->reader);
-    if (rc == 0)
-        rc = st_reader_units(h->reader, unit_visit, &ua);
-    if (rc != 0) {
-        pack_error(pk, "log: %s", st_strerror(rc));
-        return 0;
-    }
-    msgpack_pack_map(pk, 2);
-    pack_cstr(pk, "ok");
-    msgpack_pack_true(pk);
-    pack_cstr(pk, "units");
-    msgpack_pack_array(pk, ua.count);
-    ua.pack = 1;
-    ua.count = 0;
-    return st_reader_units(h->reader, unit_visit, &ua);
-}
-
-static int request(struct pt_host *h, const msgpack_object *req,
-                   msgpack_packer *pk)
-{
-    const msgpack_object *op =
-        req->type == MSGPACK_OBJECT_MAP ? map_get(req, "op") : NULL;
-    if (op == NULL || op->type != MSGPACK_OBJECT_STR) {
-        pack_error(pk, "op: required (ping, stats, read, query, alerts, "
-                       "units)");
-        return 0;
-    }
-    const char *s = op->via.str.ptr;
-    size_t n = op->via.str.size;
-#define OP_IS(name) (n == sizeof(name) - 1 && memcmp(s, name, n) == 0)
-    if (OP_IS("ping")) {
-        msgpack_pack_map(pk, 2);
-        pack_cstr(pk, "ok");
-        msgpack_pack_true(pk);
-        pack_cstr(pk, "version");
-        pack_cstr(pk, POVTRACK_VERSION);
-        return 0;
-    }
-    if (OP_IS("stats"))
-        return req_stats(h, pk);
-    if (OP_IS("read"))
-        return req_read(h, req, pk);
-    if (OP_IS("query"))
-        return req_query(h, req, pk);
-    if (OP_IS("alerts"))
-        return req_alerts(h, req, pk);
-    if (OP_IS("units"))
-        return req_units(h, req, pk);
-#undef OP_IS
-    pack_error(pk, "op: unknown operation \"%.*s\"", (int)n, s);
-    return 0;
-}
-
-int pt_host_request(struct pt_host *h, const msgpack_object *req,
-                    msgpack_packer *pk)
-{
-    int rc = request(h, req, pk);
-    st_reader_reset(h->reader);
-    return rc;
-}
-
-/* ---- the process loop ---- */
-
-/* Decode a request body; on failure pack the error reply and return -1. */
-static int decode_request(struct pt_request *r, msgpack_unpacked *up,
-                          msgpack_packer *pk)
-{
-    const char *body = zmq_msg_data(&r->body);
-    size_t len = zmq_msg_size(&r->body);
-    struct ev_error err;
-    size_t off = 0;
-    if (r->nbody != 1) {
-        pack_error(pk, "request: must be exactly one frame after the "
-                       "envelope");
-        return -1;
-    }
-    if (len > REQUEST_MAX) {
-        pack_error(pk, "request: larger than %d bytes", REQUEST_MAX);
-        return -1;
-    }
-    if (ev_precheck(body, len, EV_DEPTH_MAX, &err) != 0) {
-        pack_error(pk, "request: %s", err.msg);
-        return -1;
-    }
-    if (msgpack_unpack_next(up, body, len, &off) != MSGPACK_UNPACK_SUCCESS ||
-        up->data.type != MSGPACK_OBJECT_MAP) {
-        pack_error(pk, "request: must be a msgpack map");
-        return -1;
-    }
-    return 0;
-}
-
-static int answer(struct pt_host *h, void *sock, struct pt_request *r)
-{
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_unpacked up;
-    msgpack_unpacked_init(&up);
-    int rc = 0;
-    if (decode_request(r, &up, &pk) == 0) {
-        rc = pt_host_request(h, &up.data, &pk);
-        if (rc != 0) {
-            msgpack_sbuffer_clear(&sb);
-            pack_error(&pk, "internal error: %s", st_strerror(rc));
-        }
-    }
-    pt_wire_reply(sock, r, sb.data, sb.size);
-    msgpack_unpacked_destroy(&up);
-    msgpack_sbuffer_destroy(&sb);
-    return rc;
-}
-
-/* The min_seq of a query request, 0 when it has none or is malformed (the
- * normal path then reports the problem). */
-static uint64_t request_min_seq(struct pt_request *r)
-{
-    msgpack_unpacked up;
-    msgpack_unpacked_init(&up);
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    uint64_t seq = 0;
-    if (decode_request(r, &up, &pk) == 0) {
-        const msgpack_object *o = map_get(&up.data, "min_seq");
-        if (o != NULL && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-            seq = o->via.u64;
-    }
-    msgpack_sbuffer_destroy(&sb);
-    msgpack_unpacked_destroy(&up);
-    return seq;
-}
-
-static void answer_parked(struct pt_host *h, void *sock, struct parked *pk,
-                          size_t *n, int all)
-{
-    int64_t now = now_ms();
-    uint64_t applied = pt_host_applied_seq(h);
-    for (size_t i = 0; i < *n;) {
-        struct parked *p = &pk[i];
-        if (all || applied >= p->min_seq || now >= p->deadline_ms) {
-            if (applied >= p->min_seq && !all)
-                answer(h, sock, &p->req);
-            else {
-                char msg[160];
-                int len = snprintf(msg, sizeof msg,
-                                   "min_seq: not applied within %d ms "
-                                   "(applied %llu, wanted %llu)",
-                                   MIN_SEQ_WAIT_MS, (unsigned long long)applied,
-                                   (unsigned long long)p->min_seq);
-                msgpack_sbuffer sb;
-                msgpack_sbuffer_init(&sb);
-                msgpack_packer pkr;
-                msgpack_packer_init(&pkr, &sb, msgpack_sbuffer_write);
-                pack_error(&pkr, "%.*s", len, msg);
-                pt_wire_reply(sock, &p->req, sb.data, sb.size);
-                msgpack_sbuffer_destroy(&sb);
-            }
-            pt_wire_close(&p->req);
-            pk[i] = pk[--*n];
-            continue;
-        }
-        i++;
-    }
-}
-
-static void *bind_socket(struct pt_host *h, void *zctx, int type,
-                         const char *ep)
-{
-    void *s = zmq_socket(zctx, type);
-    int zero = 0;
-    int64_t maxmsg = REQUEST_MAX + 4096;
-    if (s != NULL) {
-        zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
-        if (type == ZMQ_ROUTER)
-            zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
-    }
-    if (s == NULL || zmq_bind(s, ep) != 0) {
-        pt_logf(&h->log, PT_LOG_ERROR, "cannot bind %s: %s", ep,
-                zmq_strerror(zmq_errno()));
-        if (s != NULL)
-            zmq_close(s);
-        return NULL;
-    }
-    return s;
-}
-
-int pt_host_run(struct pt_host *h, int notify_fd, volatile sig_atomic_t *stop)
-{
-    void *zctx = zmq_ctx_new();
-    if (zctx == NULL)
-        return -1;
-    void *router = bind_socket(h, zctx, ZMQ_ROUTER, h->cfg.query);
-    h->pub = router ? bind_socket(h, zctx, ZMQ_PUB, h->cfg.alerts) : NULL;
-    if (router == NULL || h->pub == NULL) {
-        if (router != NULL)
-            zmq_close(router);
-        zmq_ctx_term(zctx);
-        return -1;
-    }
-    struct parked *parked = calloc(PARKED_MAX, sizeof *parked);
-    size_t nparked = 0;
-    int rc = parked == NULL ? -1 : 0;
-    pt_logf(&h->log, PT_LOG_INFO,
-            "plugin host ready: query %s, alerts %s, %zu plugins", h->cfg.query,
-            h->cfg.alerts, h->nplugins);
-    int64_t next_tick = now_ms();
-    int more = 1; /* the log may have grown while we were down */
-    while (rc == 0 && !*stop) {
-        zmq_pollitem_t items[2] = {{router, 0, ZMQ_POLLIN, 0},
-                                   {NULL, notify_fd, ZMQ_POLLIN, 0}};
-        long timeout = more ? 0 : (long)(next_tick - now_ms());
-        if (timeout < 0)
-            timeout = 0;
-        if (nparked > 0 && timeout > 50)
-            timeout = 50;
-        if (zmq_poll(items, notify_fd >= 0 ? 2 : 1, timeout) < 0) {
-            if (zmq_errno() == EINTR)
-                continue;
-            rc = -1;
-            break;
-        }
-        if (notify_fd >= 0 && (items[1].revents & ZMQ_POLLIN)) {
-            char buf[256];
-            ssize_t r = read(notify_fd, buf, sizeof buf);
-            if (r == 0) {
-                pt_logf(&h->log, PT_LOG_WARN,
-                        "ingest process is gone; stopping");
-                break;
-            }
-            more = 1;
-        }
-        /* Answer what is waiting, a bounded number at a time, so a flood
-         * of queries cannot starve applying (or the reverse). */
-        for (int i = 0; i < 256; i++) {
-            struct pt_request req;
-            if (pt_wire_recv(router, &req, ZMQ_DONTWAIT) != 0)
-                break;
-            uint64_t min_seq = request_min_seq(&req);
-            if (min_seq > pt_host_applied_seq(h) && nparked < PARKED_MAX) {
-                struct parked *p = &parked[nparked++];
-                pt_wire_move(&p->req, &req);
-                p->min_seq = min_seq;
-                p->deadline_ms = now_ms() + MIN_SEQ_WAIT_MS;
-                pt_wire_close(&req);
-                continue;
-            }
-            answer(h, router, &req);
-            pt_wire_close(&req);
-        }
-        if (more) {
-            size_t n = 0;
-            if (pt_host_catch_up(h, APPLY_CHUNK, &n) != 0) {
-                rc = -1;
-                break;
-            }
-            more = n > 0;
-        }
-        if (nparked > 0)
-            answer_parked(h, router, parked, &nparked, 0);
-        if (now_ms() >= next_tick) {
-            pt_host_tick(h, (int64_t)time(NULL));
-            next_tick = now_ms() + TICK_MS;
-            more = 1; /* also catches a missed notification */
-        }
-    }
-    if (parked != NULL) {
-        answer_parked(h, router, parked, &nparked, 1);
-        free(parked);
-    }
-    zmq_close(router);
-    zmq_close(h->pub);
-    h->pub = NULL;
-    pending_clear(h);
-    zmq_ctx_term(zctx);
-    pt_logf(&h->log, PT_LOG_INFO, "plugin host stopped at applied seq %llu",
-            (unsigned long long)pt_host_applied_seq(h));
     return rc;
 }

@@ -1,0 +1,103 @@
+/*
+ * pt_host_internal.h - what the plugin host's own files share: the host's
+ * state and a few helpers.  Not a contract for anyone else.
+ */
+#ifndef POVTRACK_PT_HOST_INTERNAL_H
+#define POVTRACK_PT_HOST_INTERNAL_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include <lmdb.h>
+#include <msgpack.h>
+
+#include "povtrack_plugin.h"
+#include "pt_config.h"
+#include "pt_host.h"
+#include "pt_log.h"
+#include "st_log.h"
+
+#define STATE_MAP_INITIAL ((size_t)64 << 20)
+#define APPLY_CHUNK 10000     /* records per apply transaction */
+#define READ_LIMIT_MAX 10000  /* records or alerts per read request */
+#define MIN_SEQ_WAIT_MS 5000  /* how long a query may wait for min_seq */
+#define PARKED_MAX 1024       /* queries waiting for min_seq */
+#define REQUEST_MAX (1 << 20) /* bytes of a query request */
+#define TICK_MS 1000
+
+struct pt_plugin {
+    const struct pt_plugin_conf *conf;
+    void *dl;
+    const struct povtrack_plugin *desc;
+    void *state;
+    MDB_dbi dbi;
+    uint64_t applied; /* committed cursor */
+    int stopped;      /* failed: no longer applied, state kept */
+    char error[256];
+};
+
+struct povtrack_ctx {
+    struct pt_host *host;
+    struct pt_plugin *plugin;
+    MDB_txn *txn;
+    int writable;
+    uint64_t seq;     /* record being applied; alert key */
+    int tick;         /* inside tick(): alerts keyed apart from apply's */
+    int64_t now;      /* tick's time, part of a tick alert's key */
+    uint32_t ordinal; /* alerts raised so far under this (seq, plugin) */
+    int storage_rc;   /* first LMDB error seen by a host call */
+};
+
+struct pending_alert {
+    char topic[128];
+    char *body;
+    size_t len;
+};
+
+struct pt_host {
+    struct pt_config cfg;
+    struct pt_log log;
+    struct st_log *events;
+    int owns_events; /* opened here, read-only; else borrowed */
+    struct st_reader *reader;
+    MDB_env *state;
+    MDB_dbi cursors_dbi;
+    MDB_dbi alerts_dbi;
+    size_t map_size;
+    struct pt_plugin plugins[PT_PLUGINS_MAX];
+    size_t nplugins;
+    msgpack_unpacked unpacked; /* the record being applied */
+    struct pending_alert *pending;
+    size_t npending, cappending;
+    void *pub; /* alerts PUB socket, NULL in-process */
+};
+
+static inline void pt_put_be64(unsigned char *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char)v;
+}
+
+static inline uint64_t pt_get_be64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* The loaded plugin called name, or NULL. */
+struct pt_plugin *pt_host_plugin(struct pt_host *h, const char *name,
+                                 size_t len);
+
+/* Append a msgpack string. */
+void pt_pack_cstr(msgpack_packer *pk, const char *s);
+
+/* Pack {"ok": false, "error": <formatted>}. */
+void pt_pack_error(msgpack_packer *pk, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* The value of key in a msgpack map, or NULL. */
+const msgpack_object *pt_map_get(const msgpack_object *map, const char *key);
+
+#endif /* POVTRACK_PT_HOST_INTERNAL_H */

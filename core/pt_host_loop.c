@@ -1,0 +1,251 @@
+/*
+ * pt_host_loop.c - the plugin host process: binds the query and alerts
+ * endpoints, applies the log as it grows, answers requests (parking those
+ * that wait for min_seq) and ticks the plugins.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "ev_event.h"
+#include "pt_host_internal.h"
+#include "pt_wire.h"
+
+struct parked {
+    struct pt_request req;
+    uint64_t min_seq;
+    int64_t deadline_ms;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- the process loop ---- */
+
+/* Decode a request body; on failure pack the error reply and return -1. */
+static int decode_request(struct pt_request *r, msgpack_unpacked *up,
+                          msgpack_packer *pk)
+{
+    const char *body = zmq_msg_data(&r->body);
+    size_t len = zmq_msg_size(&r->body);
+    struct ev_error err;
+    size_t off = 0;
+    if (r->nbody != 1) {
+        pt_pack_error(pk, "request: must be exactly one frame after the "
+                          "envelope");
+        return -1;
+    }
+    if (len > REQUEST_MAX) {
+        pt_pack_error(pk, "request: larger than %d bytes", REQUEST_MAX);
+        return -1;
+    }
+    if (ev_precheck(body, len, EV_DEPTH_MAX, &err) != 0) {
+        pt_pack_error(pk, "request: %s", err.msg);
+        return -1;
+    }
+    if (msgpack_unpack_next(up, body, len, &off) != MSGPACK_UNPACK_SUCCESS ||
+        up->data.type != MSGPACK_OBJECT_MAP) {
+        pt_pack_error(pk, "request: must be a msgpack map");
+        return -1;
+    }
+    return 0;
+}
+
+static int answer(struct pt_host *h, void *sock, struct pt_request *r)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    int rc = 0;
+    if (decode_request(r, &up, &pk) == 0) {
+        rc = pt_host_request(h, &up.data, &pk);
+        if (rc != 0) {
+            msgpack_sbuffer_clear(&sb);
+            pt_pack_error(&pk, "internal error: %s", st_strerror(rc));
+        }
+    }
+    pt_wire_reply(sock, r, sb.data, sb.size);
+    msgpack_unpacked_destroy(&up);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+/* The min_seq of a query request, 0 when it has none or is malformed (the
+ * normal path then reports the problem). */
+static uint64_t request_min_seq(struct pt_request *r)
+{
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    uint64_t seq = 0;
+    if (decode_request(r, &up, &pk) == 0) {
+        const msgpack_object *o = pt_map_get(&up.data, "min_seq");
+        if (o != NULL && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+            seq = o->via.u64;
+    }
+    msgpack_sbuffer_destroy(&sb);
+    msgpack_unpacked_destroy(&up);
+    return seq;
+}
+
+static void answer_parked(struct pt_host *h, void *sock, struct parked *pk,
+                          size_t *n, int all)
+{
+    int64_t now = now_ms();
+    uint64_t applied = pt_host_applied_seq(h);
+    for (size_t i = 0; i < *n;) {
+        struct parked *p = &pk[i];
+        if (all || applied >= p->min_seq || now >= p->deadline_ms) {
+            if (applied >= p->min_seq && !all)
+                answer(h, sock, &p->req);
+            else {
+                char msg[160];
+                int len = snprintf(msg, sizeof msg,
+                                   "min_seq: not applied within %d ms "
+                                   "(applied %llu, wanted %llu)",
+                                   MIN_SEQ_WAIT_MS, (unsigned long long)applied,
+                                   (unsigned long long)p->min_seq);
+                msgpack_sbuffer sb;
+                msgpack_sbuffer_init(&sb);
+                msgpack_packer pkr;
+                msgpack_packer_init(&pkr, &sb, msgpack_sbuffer_write);
+                pt_pack_error(&pkr, "%.*s", len, msg);
+                pt_wire_reply(sock, &p->req, sb.data, sb.size);
+                msgpack_sbuffer_destroy(&sb);
+            }
+            pt_wire_close(&p->req);
+            pk[i] = pk[--*n];
+            continue;
+        }
+        i++;
+    }
+}
+
+static void *bind_socket(struct pt_host *h, void *zctx, int type,
+                         const char *ep)
+{
+    void *s = zmq_socket(zctx, type);
+    int zero = 0;
+    int64_t maxmsg = REQUEST_MAX + 4096;
+    if (s != NULL) {
+        zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+        if (type == ZMQ_ROUTER)
+            zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    }
+    if (s == NULL || zmq_bind(s, ep) != 0) {
+        pt_logf(&h->log, PT_LOG_ERROR, "cannot bind %s: %s", ep,
+                zmq_strerror(zmq_errno()));
+        if (s != NULL)
+            zmq_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+int pt_host_run(struct pt_host *h, int notify_fd, volatile sig_atomic_t *stop)
+{
+    void *zctx = zmq_ctx_new();
+    if (zctx == NULL)
+        return -1;
+    void *router = bind_socket(h, zctx, ZMQ_ROUTER, h->cfg.query);
+    h->pub = router ? bind_socket(h, zctx, ZMQ_PUB, h->cfg.alerts) : NULL;
+    if (router == NULL || h->pub == NULL) {
+        if (router != NULL)
+            zmq_close(router);
+        zmq_ctx_term(zctx);
+        return -1;
+    }
+    struct parked *parked = calloc(PARKED_MAX, sizeof *parked);
+    size_t nparked = 0;
+    int rc = parked == NULL ? -1 : 0;
+    pt_logf(&h->log, PT_LOG_INFO,
+            "plugin host ready: query %s, alerts %s, %zu plugins", h->cfg.query,
+            h->cfg.alerts, h->nplugins);
+    int64_t next_tick = now_ms();
+    int more = 1; /* the log may have grown while we were down */
+    while (rc == 0 && !*stop) {
+        zmq_pollitem_t items[2] = {{router, 0, ZMQ_POLLIN, 0},
+                                   {NULL, notify_fd, ZMQ_POLLIN, 0}};
+        long timeout = more ? 0 : (long)(next_tick - now_ms());
+        if (timeout < 0)
+            timeout = 0;
+        if (nparked > 0 && timeout > 50)
+            timeout = 50;
+        if (zmq_poll(items, notify_fd >= 0 ? 2 : 1, timeout) < 0) {
+            if (zmq_errno() == EINTR)
+                continue;
+            rc = -1;
+            break;
+        }
+        if (notify_fd >= 0 && (items[1].revents & ZMQ_POLLIN)) {
+            char buf[256];
+            ssize_t r = read(notify_fd, buf, sizeof buf);
+            if (r == 0) {
+                pt_logf(&h->log, PT_LOG_WARN,
+                        "ingest process is gone; stopping");
+                break;
+            }
+            more = 1;
+        }
+        /* Answer what is waiting, a bounded number at a time, so a flood
+         * of queries cannot starve applying (or the reverse). */
+        for (int i = 0; i < 256; i++) {
+            struct pt_request req;
+            if (pt_wire_recv(router, &req, ZMQ_DONTWAIT) != 0)
+                break;
+            uint64_t min_seq = request_min_seq(&req);
+            if (min_seq > pt_host_applied_seq(h) && nparked < PARKED_MAX) {
+                struct parked *p = &parked[nparked++];
+                pt_wire_move(&p->req, &req);
+                p->min_seq = min_seq;
+                p->deadline_ms = now_ms() + MIN_SEQ_WAIT_MS;
+                pt_wire_close(&req);
+                continue;
+            }
+            answer(h, router, &req);
+            pt_wire_close(&req);
+        }
+        if (more) {
+            size_t n = 0;
+            if (pt_host_catch_up(h, APPLY_CHUNK, &n) != 0) {
+                rc = -1;
+                break;
+            }
+            more = n > 0;
+        }
+        if (nparked > 0)
+            answer_parked(h, router, parked, &nparked, 0);
+        if (now_ms() >= next_tick) {
+            pt_host_tick(h, (int64_t)time(NULL));
+            next_tick = now_ms() + TICK_MS;
+            more = 1; /* also catches a missed notification */
+        }
+    }
+    if (parked != NULL) {
+        answer_parked(h, router, parked, &nparked, 1);
+        free(parked);
+    }
+    zmq_close(router);
+    zmq_close(h->pub);
+    h->pub = NULL;
+    zmq_ctx_term(zctx);
+    pt_logf(&h->log, PT_LOG_INFO, "plugin host stopped at applied seq %llu",
+            (unsigned long long)pt_host_applied_seq(h));
+    return rc;
+}

@@ -1,0 +1,367 @@
+/*
+ * pt_request.c - answers to the query endpoint's requests: ping, stats,
+ * read, query, alerts, units.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ev_event.h"
+#include "pt_host_internal.h"
+
+/* ---- requests ---- */
+
+static void pack_str(msgpack_packer *pk, const char *s, size_t n)
+{
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+void pt_pack_error(msgpack_packer *pk, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    msgpack_pack_map(pk, 2);
+    pt_pack_cstr(pk, "ok");
+    msgpack_pack_false(pk);
+    pt_pack_cstr(pk, "error");
+    pt_pack_cstr(pk, msg);
+}
+
+/* Append bytes that already are one msgpack object. */
+static int pack_raw(msgpack_packer *pk, const void *buf, size_t len)
+{
+    return pk->callback(pk->data, buf, len);
+}
+
+const msgpack_object *pt_map_get(const msgpack_object *map, const char *key)
+{
+    size_t n = strlen(key);
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object *k = &map->via.map.ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
+            memcmp(k->via.str.ptr, key, n) == 0)
+            return &map->via.map.ptr[i].val;
+    }
+    return NULL;
+}
+
+/* Read an optional unsigned field; returns -1 after packing an error. */
+static int get_uint(msgpack_packer *pk, const msgpack_object *req,
+                    const char *key, uint64_t def, uint64_t max, uint64_t *out)
+{
+    const msgpack_object *o = pt_map_get(req, key);
+    if (o == NULL || o->type == MSGPACK_OBJECT_NIL) {
+        *out = def;
+        return 0;
+    }
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > max) {
+        pt_pack_error(pk, "%s: must be an integer from 0 to %llu", key,
+                      (unsigned long long)max);
+        return -1;
+    }
+    *out = o->via.u64;
+    return 0;
+}
+
+static int req_stats(struct pt_host *h, msgpack_packer *pk)
+{
+    uint64_t last = 0;
+    int rc = st_reader_renew(h->reader);
+    if (rc == 0)
+        rc = st_reader_last_seq(h->reader, &last);
+    if (rc != 0) {
+        pt_pack_error(pk, "log: %s", st_strerror(rc));
+        return 0;
+    }
+    msgpack_pack_map(pk, 4);
+    pt_pack_cstr(pk, "ok");
+    msgpack_pack_true(pk);
+    pt_pack_cstr(pk, "events");
+    msgpack_pack_uint64(pk, last);
+    pt_pack_cstr(pk, "last_seq");
+    msgpack_pack_uint64(pk, last);
+    pt_pack_cstr(pk, "plugins");
+    msgpack_pack_array(pk, h->nplugins);
+    for (size_t i = 0; i < h->nplugins; i++) {
+        const struct pt_plugin *p = &h->plugins[i];
+        msgpack_pack_map(pk, p->stopped ? 6 : 5);
+        pt_pack_cstr(pk, "name");
+        pt_pack_cstr(pk, p->desc->name);
+        pt_pack_cstr(pk, "version");
+        pt_pack_cstr(pk, p->desc->version);
+        pt_pack_cstr(pk, "applied_seq");
+        msgpack_pack_uint64(pk, p->applied);
+        pt_pack_cstr(pk, "lag");
+        msgpack_pack_uint64(pk, last > p->applied ? last - p->applied : 0);
+        pt_pack_cstr(pk, "status");
+        pt_pack_cstr(pk, p->stopped ? "stopped" : "running");
+        if (p->stopped) {
+            pt_pack_cstr(pk, "error");
+            pt_pack_cstr(pk, p->error);
+        }
+    }
+    return 0;
+}
+
+static int req_read(struct pt_host *h, const msgpack_object *req,
+                    msgpack_packer *pk)
+{
+    uint64_t from, limit;
+    if (get_uint(pk, req, "from", 1, UINT64_MAX, &from) != 0 ||
+        get_uint(pk, req, "limit", 100, READ_LIMIT_MAX, &limit) != 0)
+        return 0;
+    uint64_t last = 0;
+    int rc = st_reader_renew(h->reader);
+    if (rc == 0)
+        rc = st_reader_last_seq(h->reader, &last);
+    if (rc != 0) {
+        pt_pack_error(pk, "log: %s", st_strerror(rc));
+        return 0;
+    }
+    if (from == 0)
+        from = 1;
+    uint64_t n = from > last ? 0 : last - from + 1;
+    if (n > limit)
+        n = limit;
+    msgpack_pack_map(pk, 2);
+    pt_pack_cstr(pk, "ok");
+    msgpack_pack_true(pk);
+    pt_pack_cstr(pk, "records");
+    msgpack_pack_array(pk, (size_t)n);
+    rc = n ? st_reader_seek(h->reader, from) : 0;
+    /* The count is already packed, so a failure mid-way cannot become an
+     * error reply: report it to the caller as internal. */
+    for (uint64_t i = 0; i < n && rc == 0; i++) {
+        struct st_record rec;
+        rc = st_reader_next(h->reader, &rec);
+        if (rc != 0)
+            break;
+        msgpack_pack_map(pk, 4);
+        pt_pack_cstr(pk, "seq");
+        msgpack_pack_uint64(pk, rec.seq);
+        pt_pack_cstr(pk, "received");
+        msgpack_pack_int64(pk, rec.received);
+        pt_pack_cstr(pk, "publisher");
+        pack_str(pk, rec.publisher.ptr, rec.publisher.len);
+        pt_pack_cstr(pk, "event");
+        pack_raw(pk, rec.event, rec.event_len);
+    }
+    if (rc != 0)
+        pt_logf(&h->log, PT_LOG_ERROR, "read from %llu: %s",
+                (unsigned long long)from, st_strerror(rc));
+    return rc;
+}
+
+static int req_query(struct pt_host *h, const msgpack_object *req,
+                     msgpack_packer *pk)
+{
+    const msgpack_object *name = pt_map_get(req, "plugin");
+    const msgpack_object *q = pt_map_get(req, "q");
+    if (name == NULL || name->type != MSGPACK_OBJECT_STR) {
+        pt_pack_error(pk, "plugin: required, a plugin name");
+        return 0;
+    }
+    struct pt_plugin *p =
+        pt_host_plugin(h, name->via.str.ptr, name->via.str.size);
+    if (p == NULL) {
+        pt_pack_error(pk, "plugin: no plugin named \"%.*s\" is loaded",
+                      (int)name->via.str.size, name->via.str.ptr);
+        return 0;
+    }
+    msgpack_object empty = {.type = MSGPACK_OBJECT_MAP};
+    if (q == NULL)
+        q = &empty;
+    if (q->type != MSGPACK_OBJECT_MAP) {
+        pt_pack_error(pk, "q: must be a map");
+        return 0;
+    }
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(h->state, NULL, MDB_RDONLY, &txn);
+    if (rc != 0) {
+        pt_pack_error(pk, "state: %s", mdb_strerror(rc));
+        return 0;
+    }
+    /* The reader snapshot also serves host->unit(); refresh it so units
+     * defined since the last apply are visible. */
+    st_reader_renew(h->reader);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer out;
+    msgpack_packer_init(&out, &sb, msgpack_sbuffer_write);
+    char err[256] = "";
+    struct povtrack_ctx ctx = {.host = h, .plugin = p, .txn = txn};
+    int prc = p->desc->query(p->state, &ctx, q, &out, err, sizeof err);
+    mdb_txn_abort(txn);
+    if (prc != 0 || ctx.storage_rc != 0 || sb.size == 0) {
+        if (ctx.storage_rc != 0)
+            pt_pack_error(pk, "%s: state: %s", p->desc->name,
+                          mdb_strerror(ctx.storage_rc));
+        else
+            pt_pack_error(pk, "%s: %s", p->desc->name,
+                          err[0] ? err : "query failed");
+    } else {
+        msgpack_pack_map(pk, 3);
+        pt_pack_cstr(pk, "ok");
+        msgpack_pack_true(pk);
+        pt_pack_cstr(pk, "applied_seq");
+        msgpack_pack_uint64(pk, p->applied);
+        pt_pack_cstr(pk, "result");
+        pack_raw(pk, sb.data, sb.size);
+    }
+    msgpack_sbuffer_destroy(&sb);
+    return 0;
+}
+
+static int req_alerts(struct pt_host *h, const msgpack_object *req,
+                      msgpack_packer *pk)
+{
+    uint64_t since, limit;
+    if (get_uint(pk, req, "since", 0, UINT64_MAX - 1, &since) != 0 ||
+        get_uint(pk, req, "limit", 1000, READ_LIMIT_MAX, &limit) != 0)
+        return 0;
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    int rc = mdb_txn_begin(h->state, NULL, MDB_RDONLY, &txn);
+    if (rc == 0 && (rc = mdb_cursor_open(txn, h->alerts_dbi, &cur)) != 0)
+        mdb_txn_abort(txn);
+    if (rc != 0) {
+        pt_pack_error(pk, "state: %s", mdb_strerror(rc));
+        return 0;
+    }
+    /* Two passes: count, then pack, so the array header is exact. */
+    unsigned char from[8];
+    pt_put_be64(from, since + 1);
+    uint64_t n = 0;
+    MDB_val k = {8, from}, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && n < limit;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        n++;
+    msgpack_pack_map(pk, 2);
+    pt_pack_cstr(pk, "ok");
+    msgpack_pack_true(pk);
+    pt_pack_cstr(pk, "alerts");
+    msgpack_pack_array(pk, (size_t)n);
+    k.mv_size = 8;
+    k.mv_data = from;
+    uint64_t i = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && i < n;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), i++)
+        pack_raw(pk, v.mv_data, v.mv_size);
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return i == n ? 0 : MDB_CORRUPTED;
+}
+
+struct units_arg {
+    msgpack_packer *pk;
+    struct ev_str parent;
+    size_t count;
+    int pack;
+};
+
+static int unit_visit(void *arg, const struct ev_unit *u)
+{
+    struct units_arg *ua = arg;
+    int match =
+        ua->parent.ptr == NULL
+            ? u->parent.ptr == NULL
+            : u->parent.ptr != NULL && u->parent.len == ua->parent.len &&
+                  memcmp(u->parent.ptr, ua->parent.ptr, u->parent.len) == 0;
+    if (!match)
+        return 0;
+    ua->count++;
+    if (!ua->pack)
+        return 0;
+    msgpack_pack_map(ua->pk, 4);
+    pt_pack_cstr(ua->pk, "code");
+    pack_str(ua->pk, u->code.ptr, u->code.len);
+    pt_pack_cstr(ua->pk, "name");
+    pack_str(ua->pk, u->name.ptr, u->name.len);
+    pt_pack_cstr(ua->pk, "level");
+    pt_pack_cstr(ua->pk, ev_level_name(u->level));
+    pt_pack_cstr(ua->pk, "parent");
+    if (u->parent.ptr == NULL)
+        msgpack_pack_nil(ua->pk);
+    else
+        pack_str(ua->pk, u->parent.ptr, u->parent.len);
+    return 0;
+}
+
+static int req_units(struct pt_host *h, const msgpack_object *req,
+                     msgpack_packer *pk)
+{
+    const msgpack_object *parent = pt_map_get(req, "parent");
+    struct units_arg ua = {.pk = pk};
+    if (parent != NULL && parent->type == MSGPACK_OBJECT_STR) {
+        ua.parent.ptr = parent->via.str.ptr;
+        ua.parent.len = parent->via.str.size;
+    } else if (parent != NULL && parent->type != MSGPACK_OBJECT_NIL) {
+        pt_pack_error(pk, "parent: must be a unit code or nil");
+        return 0;
+    }
+    int rc = st_reader_renew(h->reader);
+    if (rc == 0)
+        rc = st_reader_units(h->reader, unit_visit, &ua);
+    if (rc != 0) {
+        pt_pack_error(pk, "log: %s", st_strerror(rc));
+        return 0;
+    }
+    msgpack_pack_map(pk, 2);
+    pt_pack_cstr(pk, "ok");
+    msgpack_pack_true(pk);
+    pt_pack_cstr(pk, "units");
+    msgpack_pack_array(pk, ua.count);
+    ua.pack = 1;
+    ua.count = 0;
+    return st_reader_units(h->reader, unit_visit, &ua);
+}
+
+static int request(struct pt_host *h, const msgpack_object *req,
+                   msgpack_packer *pk)
+{
+    const msgpack_object *op =
+        req->type == MSGPACK_OBJECT_MAP ? pt_map_get(req, "op") : NULL;
+    if (op == NULL || op->type != MSGPACK_OBJECT_STR) {
+        pt_pack_error(pk, "op: required (ping, stats, read, query, alerts, "
+                          "units)");
+        return 0;
+    }
+    const char *s = op->via.str.ptr;
+    size_t n = op->via.str.size;
+#define OP_IS(name) (n == sizeof(name) - 1 && memcmp(s, name, n) == 0)
+    if (OP_IS("ping")) {
+        msgpack_pack_map(pk, 2);
+        pt_pack_cstr(pk, "ok");
+        msgpack_pack_true(pk);
+        pt_pack_cstr(pk, "version");
+        pt_pack_cstr(pk, POVTRACK_VERSION);
+        return 0;
+    }
+    if (OP_IS("stats"))
+        return req_stats(h, pk);
+    if (OP_IS("read"))
+        return req_read(h, req, pk);
+    if (OP_IS("query"))
+        return req_query(h, req, pk);
+    if (OP_IS("alerts"))
+        return req_alerts(h, req, pk);
+    if (OP_IS("units"))
+        return req_units(h, req, pk);
+#undef OP_IS
+    pt_pack_error(pk, "op: unknown operation \"%.*s\"", (int)n, s);
+    return 0;
+}
+
+int pt_host_request(struct pt_host *h, const msgpack_object *req,
+                    msgpack_packer *pk)
+{
+    int rc = request(h, req, pk);
+    st_reader_reset(h->reader);
+    return rc;
+}
