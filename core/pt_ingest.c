@@ -340,8 +340,11 @@ int pt_ingest_step(struct pt_ingest *ig, int timeout_ms)
     int64_t max_at = received / 1000000 + EV_AT_SLACK;
     size_t nreqs = 0, nslots = 0, nitems = 0;
     msgpack_sbuffer_clear(&ig->enc);
-    /* Drain what is queued: this is the group that shares one commit. */
-    while (nreqs < GROUP_REQUESTS_MAX && nitems < ig->cfg->batch_max) {
+    /* Drain what is queued: this is the group that shares one commit.  Every
+     * event takes a slot, valid or not, so the bound is on slots: a request
+     * may then add at most PT_INGEST_EVENTS_MAX past batch_max, which the
+     * arrays leave room for. */
+    while (nreqs < GROUP_REQUESTS_MAX && nslots < ig->cfg->batch_max) {
         struct ingest_req *g = &ig->reqs[nreqs];
         if (pt_wire_recv(ig->router, &g->req, ZMQ_DONTWAIT) != 0) {
             if (errno == EPROTO) {

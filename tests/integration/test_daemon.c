@@ -546,6 +546,48 @@ static void test_alerts_published_and_kept(void **state)
     msgpack_unpacked_destroy(&up);
 }
 
+/* Requests queued together form one group; a group of events that are all
+ * invalid must be bounded like any other (each event takes a slot). */
+static void test_pipelined_invalid_requests(void **state)
+{
+    struct fixture *f = *state;
+    enum { REQS = 4, EVENTS = 10000 };
+    /* An array of 10000 integers: every element is rejected. */
+    static unsigned char frame[5 + EVENTS];
+    frame[0] = 0xdc;
+    frame[1] = EVENTS >> 8;
+    frame[2] = EVENTS & 0xff;
+    memset(frame + 3, 0x11, EVENTS);
+    void *s = f->d.ingest_sock;
+    for (int i = 0; i < REQS; i++) {
+        assert_int_equal(zmq_send(s, "", 0, ZMQ_SNDMORE), 0);
+        assert_int_equal(zmq_send(s, frame, 3 + EVENTS, 0), 3 + EVENTS);
+    }
+    for (int i = 0; i < REQS; i++) {
+        zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
+        assert_int_equal(zmq_poll(&it, 1, TIMEOUT_MS), 1);
+        zmq_msg_t delim, body;
+        zmq_msg_init(&delim);
+        zmq_msg_init(&body);
+        assert_true(zmq_msg_recv(&delim, s, 0) == 0);
+        assert_true(zmq_msg_recv(&body, s, 0) > 0);
+        msgpack_unpacked up;
+        msgpack_unpacked_init(&up);
+        size_t off = 0;
+        assert_int_equal(msgpack_unpack_next(&up, zmq_msg_data(&body),
+                                             zmq_msg_size(&body), &off),
+                         MSGPACK_UNPACK_SUCCESS);
+        assert_int_equal(up.data.via.array.size, EVENTS);
+        assert_rejected(&up, 0, "event: ");
+        assert_rejected(&up, EVENTS - 1, "event: ");
+        msgpack_unpacked_destroy(&up);
+        zmq_msg_close(&delim);
+        zmq_msg_close(&body);
+    }
+    assert_int_equal(td_wait_ping(&f->d, TIMEOUT_MS), 0);
+    assert_true(kill(f->d.pid, 0) == 0); /* ingest still running */
+}
+
 static void test_second_daemon_on_same_data_refused(void **state)
 {
     struct fixture *f = *state;
@@ -586,6 +628,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_plugin_host_killed, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_alerts_published_and_kept, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_pipelined_invalid_requests, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_second_daemon_on_same_data_refused,
                                         setup, teardown),
