@@ -227,10 +227,42 @@ static void install_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
+/* One plugin host per data directory at a time.  After ingest is killed,
+ * the old host exits on its own (PR_SET_PDEATHSIG); closing its sockets
+ * unlinks ipc socket files, so a new host must not bind before the old one
+ * is gone, or it would lose its endpoints.  The lock is released when the
+ * old process ends. */
+static int lock_host(const struct pt_config *cfg, const struct pt_log *log)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/host.lock", cfg->data_dir) >=
+        (int)sizeof path)
+        return -1;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        pt_logf(log, PT_LOG_ERROR, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        pt_logf(log, PT_LOG_INFO, "waiting for the previous plugin host "
+                                  "to exit");
+        while (flock(fd, LOCK_EX) != 0) {
+            if (errno != EINTR || stop_requested) {
+                close(fd);
+                return -1;
+            }
+        }
+    }
+    return fd;
+}
+
 static int run_plugin_host(const struct pt_config *cfg, int notify_fd)
 {
     struct pt_log log = {cfg->log_level, "host"};
     char err[512];
+    int lock_fd = lock_host(cfg, &log);
+    if (lock_fd < 0)
+        return 1;
     struct pt_host *h;
     if (pt_host_open(cfg, &h, err, sizeof err) != 0) {
         pt_logf(&log, PT_LOG_ERROR, "%s", err);
@@ -238,6 +270,7 @@ static int run_plugin_host(const struct pt_config *cfg, int notify_fd)
     }
     int rc = pt_host_run(h, notify_fd, &stop_requested);
     pt_host_close(h);
+    close(lock_fd);
     return rc == 0 ? 0 : 1;
 }
 
