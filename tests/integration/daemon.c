@@ -161,10 +161,19 @@ static int roundtrip(void **sock, struct td *d, const char *ep, const void *buf,
     int rc = -1;
     if (zmq_msg_recv(&delim, *sock, 0) >= 0 && zmq_msg_more(&delim) &&
         zmq_msg_recv(&body, *sock, 0) >= 0) {
-        size_t off = 0;
-        if (msgpack_unpack_next(up, zmq_msg_data(&body), zmq_msg_size(&body),
-                                &off) == MSGPACK_UNPACK_SUCCESS)
-            rc = 0;
+        /* Unpacked strings point into the bytes they came from, and the
+         * message is closed below: give a copy to the unpacked zone. */
+        size_t n = zmq_msg_size(&body), off = 0;
+        char *copy = malloc(n ? n : 1);
+        if (copy != NULL) {
+            memcpy(copy, zmq_msg_data(&body), n);
+            if (msgpack_unpack_next(up, copy, n, &off) ==
+                    MSGPACK_UNPACK_SUCCESS &&
+                msgpack_zone_push_finalizer(up->zone, free, copy))
+                rc = 0;
+            else
+                free(copy);
+        }
     }
     zmq_msg_close(&delim);
     zmq_msg_close(&body);
