@@ -1,0 +1,588 @@
+/*
+ * credit.c - the built-in "credit" plugin: social policy credit (Vietnam
+ * Bank for Social Policies) per administrative unit and programme: loans,
+ * amounts disbursed and repaid, outstanding balance, and the share of poor
+ * and near-poor households that have a policy loan (domain-reference §6).
+ *
+ * Query q {"unit"} -> {"unit", "loans", "disbursed", "repaid",
+ * "outstanding", "by_program": {program: {"loans", "disbursed", "repaid",
+ * "outstanding"}}} over the unit and its descendants; q {"unit", "year"}
+ * adds "coverage": {"poor_near_poor", "with_loan", "rate"}.
+ *
+ * Rules:
+ *   - A loan lies where its credit.disbursed says: unit, programme,
+ *     household of the FIRST credit.disbursed naming it (log order).  A
+ *     later credit.disbursed for the same loan is a further tranche: its
+ *     amount adds to the loan's disbursed amount at the loan's place.
+ *   - A credit.repaid applies to the loan it names; its own unit and
+ *     household are not used.  Before the loan exists the repayment is
+ *     kept in the loan's record and counted when the loan arrives.
+ *   - "repaid" counts every repayment in full, over-payments included;
+ *     a loan's outstanding balance is max(0, disbursed - repaid), so
+ *     summed "outstanding" can exceed "disbursed" - "repaid" (over-payment
+ *     of one loan never offsets another's debt).
+ *   - Coverage of (unit, year): households whose status for that year (last
+ *     household.status for (h, y) in log order, counted in that event's
+ *     unit and its ancestors) is poor or near_poor, and of those the ones
+ *     whose earliest loan disbursement falls in that year or before (UTC+7
+ *     calendar year), repaid or not.  rate = 100 * with_loan /
+ *     poor_near_poor, nil when there are none.
+ *
+ * State (integers big-endian, years in keys sign-flipped, unit codes
+ * NUL-padded to 5 bytes).  Every counter is kept for the unit of the event
+ * and each ancestor, so a query reads two keys and scans one unit's
+ * programmes.  A vector is 4 i64: loans, disbursed, repaid, outstanding.
+ *   'U' unit[5]              -> vector, all programmes
+ *   'P' unit[5] program      -> vector of one programme
+ *   'L' loan                 -> u8 has_loan, 7 zero, i64 disbursed,
+ *                               i64 repaid, i64 first at, unit[5], 3 zero,
+ *                               u16 program len, u16 household len,
+ *                               4 zero, program, household (48 + n bytes);
+ *                               has_loan 0: only repayments seen so far
+ *   'F' household            -> i64 earliest disbursement of its loans
+ *   'S' u8 len household year[8] -> u8 status, unit[5]: last status of
+ *                               (h, y); length-prefixed so one household's
+ *                               years are one small prefix scan
+ *   'C' unit[5] year[8]      -> i64 poor_near_poor, i64 with_loan
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plugin_util.h"
+#include "povtrack_plugin.h"
+
+#define CR_TZ_OFFSET INT64_C(25200) /* Vietnam: UTC+7, no DST */
+#define CR_YEAR_MIN 2000
+#define CR_YEAR_MAX 2100
+#define CR_L_HDR 48
+
+enum { V_LOANS, V_DISBURSED, V_REPAID, V_OUTSTANDING, NV };
+
+struct credit {
+    const struct povtrack_host *host;
+};
+
+struct loan {
+    bool has_loan;
+    int64_t disbursed, repaid, at;
+    uint8_t unit[PU_UNIT_W];
+    struct ev_str program, household; /* point into buf */
+    char buf[EV_TEXT_MAX + EV_HOUSEHOLD_MAX];
+};
+
+/* Calendar year (UTC+7) of t: civil-from-days, Howard Hinnant's method. */
+static int64_t year_of(int64_t t)
+{
+    int64_t s = t + CR_TZ_OFFSET;
+    int64_t z = (s >= 0 ? s / 86400 : -((-s + 86399) / 86400)) + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    return yoe + era * 400 + (mp >= 10);
+}
+
+static int64_t outstanding(int64_t disbursed, int64_t repaid)
+{
+    return disbursed > repaid ? disbursed - repaid : 0;
+}
+
+/* Add d[0..n) to the i64 vector at key (absent reads as zeros). */
+static int vec_add(struct credit *c, povtrack_ctx *ctx, const uint8_t *k,
+                   size_t kl, const int64_t *d, int n)
+{
+    const void *val;
+    size_t vlen;
+    int64_t v[NV] = {0};
+    int rc = pu_get(c->host, ctx, k, kl, &val, &vlen);
+    if (rc < 0)
+        return rc;
+    if (rc == 1 && vlen != (size_t)n * 8) {
+        c->host->log(ctx, POVTRACK_LOG_ERROR, "credit: corrupt counters");
+        return POVTRACK_EIO;
+    }
+    uint8_t b[8 * NV];
+    for (int i = 0; i < n; i++) {
+        v[i] = rc == 1 ? pu_get_i64((const uint8_t *)val + 8 * i) : 0;
+        pu_put_i64(b + 8 * i, v[i] + d[i]);
+    }
+    return pu_put(c->host, ctx, k, kl, b, (size_t)n * 8);
+}
+
+/* Add a loan vector to 'U' and 'P' of unit and each ancestor. */
+static int loan_add(struct credit *c, povtrack_ctx *ctx, const struct loan *l,
+                    const int64_t d[NV])
+{
+    struct pu_chain ch;
+    if (pu_ancestors(c->host, ctx, pu_get_unit(l->unit), &ch) != 0)
+        return POVTRACK_EIO; /* the unit passed the reference checks */
+    for (int i = 0; i < ch.n; i++) {
+        uint8_t k[1 + PU_UNIT_W + EV_TEXT_MAX];
+        k[0] = 'U';
+        memcpy(k + 1, ch.code[i], PU_UNIT_W);
+        int rc = vec_add(c, ctx, k, 1 + PU_UNIT_W, d, NV);
+        k[0] = 'P';
+        memcpy(k + 1 + PU_UNIT_W, l->program.ptr, l->program.len);
+        if (rc == 0)
+            rc = vec_add(c, ctx, k, 1 + PU_UNIT_W + l->program.len, d, NV);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Add (poor_near_poor, with_loan) to 'C' (unit, year) and ancestors. */
+static int cov_add(struct credit *c, povtrack_ctx *ctx, const uint8_t *unit,
+                   int64_t year, int64_t pnp, int64_t wl)
+{
+    struct pu_chain ch;
+    int64_t d[2] = {pnp, wl};
+    if (pnp == 0 && wl == 0)
+        return 0;
+    if (pu_ancestors(c->host, ctx, pu_get_unit(unit), &ch) != 0)
+        return POVTRACK_EIO;
+    for (int i = 0; i < ch.n; i++) {
+        uint8_t k[1 + PU_UNIT_W + 8];
+        k[0] = 'C';
+        memcpy(k + 1, ch.code[i], PU_UNIT_W);
+        pu_put_key_i64(k + 1 + PU_UNIT_W, year);
+        int rc = vec_add(c, ctx, k, sizeof k, d, 2);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- loans ---- */
+
+static size_t loan_key(uint8_t *k, struct ev_str loan)
+{
+    k[0] = 'L';
+    memcpy(k + 1, loan.ptr, loan.len);
+    return 1 + loan.len;
+}
+
+static int loan_get(struct credit *c, povtrack_ctx *ctx, const uint8_t *k,
+                    size_t kl, struct loan *l)
+{
+    const void *val;
+    size_t vlen;
+    memset(l, 0, sizeof *l);
+    int rc = pu_get(c->host, ctx, k, kl, &val, &vlen);
+    if (rc <= 0)
+        return rc;
+    const uint8_t *b = val;
+    size_t pl = vlen >= CR_L_HDR ? (size_t)b[40] << 8 | b[41] : 0;
+    size_t hl = vlen >= CR_L_HDR ? (size_t)b[42] << 8 | b[43] : 0;
+    if (vlen < CR_L_HDR || vlen != CR_L_HDR + pl + hl || pl > EV_TEXT_MAX ||
+        hl > EV_HOUSEHOLD_MAX) {
+        c->host->log(ctx, POVTRACK_LOG_ERROR, "credit: corrupt loan record");
+        return POVTRACK_EIO;
+    }
+    l->has_loan = b[0] != 0;
+    l->disbursed = pu_get_i64(b + 8);
+    l->repaid = pu_get_i64(b + 16);
+    l->at = pu_get_i64(b + 24);
+    memcpy(l->unit, b + 32, PU_UNIT_W);
+    memcpy(l->buf, b + CR_L_HDR, pl + hl);
+    l->program = (struct ev_str){l->buf, (uint32_t)pl};
+    l->household = (struct ev_str){l->buf + pl, (uint32_t)hl};
+    return 1;
+}
+
+static int loan_put(struct credit *c, povtrack_ctx *ctx, const uint8_t *k,
+                    size_t kl, const struct loan *l)
+{
+    uint8_t b[CR_L_HDR + EV_TEXT_MAX + EV_HOUSEHOLD_MAX] = {0};
+    b[0] = l->has_loan;
+    pu_put_i64(b + 8, l->disbursed);
+    pu_put_i64(b + 16, l->repaid);
+    pu_put_i64(b + 24, l->at);
+    memcpy(b + 32, l->unit, PU_UNIT_W);
+    b[40] = (uint8_t)(l->program.len >> 8);
+    b[41] = (uint8_t)l->program.len;
+    b[42] = (uint8_t)(l->household.len >> 8);
+    b[43] = (uint8_t)l->household.len;
+    if (l->has_loan) { /* a pending repayment has neither string */
+        memcpy(b + CR_L_HDR, l->program.ptr, l->program.len);
+        memcpy(b + CR_L_HDR + l->program.len, l->household.ptr,
+               l->household.len);
+    }
+    return pu_put(c->host, ctx, k, kl, b,
+                  CR_L_HDR + l->program.len + l->household.len);
+}
+
+/* ---- households ---- */
+
+static size_t status_key(uint8_t *k, struct ev_str hh, const int64_t *year)
+{
+    k[0] = 'S';
+    k[1] = (uint8_t)hh.len;
+    memcpy(k + 2, hh.ptr, hh.len);
+    if (year == NULL)
+        return 2 + hh.len;
+    pu_put_key_i64(k + 2 + hh.len, *year);
+    return 2 + hh.len + 8;
+}
+
+/* Earliest disbursement time of the household's loans: 1 found, 0 none. */
+static int first_loan(struct credit *c, povtrack_ctx *ctx, struct ev_str hh,
+                      int64_t *at)
+{
+    uint8_t k[1 + EV_HOUSEHOLD_MAX];
+    const void *val;
+    size_t vlen;
+    k[0] = 'F';
+    memcpy(k + 1, hh.ptr, hh.len);
+    int rc = pu_get(c->host, ctx, k, 1 + hh.len, &val, &vlen);
+    if (rc == 1 && vlen != 8) {
+        c->host->log(ctx, POVTRACK_LOG_ERROR, "credit: corrupt first loan");
+        return POVTRACK_EIO;
+    }
+    if (rc == 1)
+        *at = pu_get_i64(val);
+    return rc;
+}
+
+/* One household's poor or near-poor years, from a prefix scan. */
+struct pnp_years {
+    int64_t year[CR_YEAR_MAX - CR_YEAR_MIN + 1];
+    uint8_t unit[CR_YEAR_MAX - CR_YEAR_MIN + 1][PU_UNIT_W];
+    int n;
+    bool bad;
+};
+
+static int years_cb(void *arg, const void *key, size_t klen, const void *val,
+                    size_t vlen)
+{
+    struct pnp_years *y = arg;
+    const uint8_t *k = key, *v = val;
+    if (klen < 10 || vlen != 1 + PU_UNIT_W ||
+        y->n == CR_YEAR_MAX - CR_YEAR_MIN + 1) {
+        y->bad = true;
+        return 1;
+    }
+    if (v[0] != EV_STATUS_POOR && v[0] != EV_STATUS_NEAR_POOR)
+        return 0;
+    y->year[y->n] = pu_get_i64(k + klen - 8) ^ INT64_MIN;
+    memcpy(y->unit[y->n++], v + 1, PU_UNIT_W);
+    return 0;
+}
+
+/* A loan of hh disbursed at: when it is the household's earliest, the
+ * years between its new and old first-loan year gain a household with a
+ * loan (those years where it is poor or near-poor). */
+static int household_loan(struct credit *c, povtrack_ctx *ctx, struct ev_str hh,
+                          int64_t at)
+{
+    int64_t old = 0;
+    int rc = first_loan(c, ctx, hh, &old);
+    if (rc < 0 || (rc == 1 && old <= at))
+        return rc < 0 ? rc : 0;
+    int64_t old_year = rc == 1 ? year_of(old) : INT64_MAX;
+    int64_t new_year = year_of(at);
+    uint8_t k[1 + EV_HOUSEHOLD_MAX + 8], b[8];
+    k[0] = 'F';
+    memcpy(k + 1, hh.ptr, hh.len);
+    pu_put_i64(b, at);
+    if ((rc = pu_put(c->host, ctx, k, 1 + hh.len, b, 8)) != 0)
+        return rc;
+    if (new_year >= old_year)
+        return 0;
+    struct pnp_years *y = calloc(1, sizeof *y);
+    if (y == NULL)
+        return POVTRACK_EIO;
+    uint8_t to[2 + EV_HOUSEHOLD_MAX + 8];
+    int64_t hi = old_year == INT64_MAX ? CR_YEAR_MAX + 1 : old_year;
+    size_t fl = status_key(k, hh, &new_year), tl = status_key(to, hh, &hi);
+    rc = c->host->scan(ctx, k, fl, to, tl, years_cb, y);
+    if (y->bad || rc < 0) {
+        c->host->log(ctx, POVTRACK_LOG_ERROR, "credit: status scan failed");
+        rc = POVTRACK_EIO;
+    } else {
+        rc = 0;
+    }
+    for (int i = 0; i < y->n && rc == 0; i++)
+        rc = cov_add(c, ctx, y->unit[i], y->year[i], 0, 1);
+    free(y);
+    return rc;
+}
+
+/* ---- apply ---- */
+
+static int apply_disbursed(struct credit *c, povtrack_ctx *ctx,
+                           const struct ev_event *ev)
+{
+    uint8_t k[1 + EV_TEXT_MAX];
+    size_t kl = loan_key(k, ev->data.loan);
+    struct loan l;
+    int rc = loan_get(c, ctx, k, kl, &l);
+    if (rc < 0)
+        return rc;
+    int64_t d[NV] = {0};
+    int64_t before = outstanding(l.disbursed, l.repaid);
+    if (!l.has_loan) {
+        l.has_loan = true;
+        l.at = ev->at;
+        l.program = ev->data.program;
+        l.household = ev->household;
+        if (pu_put_unit(l.unit, ev->unit) != 0)
+            return POVTRACK_EIO;
+        d[V_LOANS] = 1;
+        d[V_REPAID] = l.repaid; /* repayments that came first */
+        before = 0;
+    } else if (ev->at < l.at) {
+        l.at = ev->at;
+    }
+    l.disbursed += ev->data.amount;
+    d[V_DISBURSED] = ev->data.amount;
+    d[V_OUTSTANDING] = outstanding(l.disbursed, l.repaid) - before;
+    rc = loan_add(c, ctx, &l, d);
+    if (rc == 0)
+        rc = household_loan(c, ctx, l.household, l.at);
+    return rc != 0 ? rc : loan_put(c, ctx, k, kl, &l);
+}
+
+static int apply_repaid(struct credit *c, povtrack_ctx *ctx,
+                        const struct ev_event *ev)
+{
+    uint8_t k[1 + EV_TEXT_MAX];
+    size_t kl = loan_key(k, ev->data.loan);
+    struct loan l;
+    int rc = loan_get(c, ctx, k, kl, &l);
+    if (rc < 0)
+        return rc;
+    int64_t before = outstanding(l.disbursed, l.repaid);
+    l.repaid += ev->data.amount;
+    if (l.has_loan) {
+        int64_t d[NV] = {0, 0, ev->data.amount,
+                         outstanding(l.disbursed, l.repaid) - before};
+        if ((rc = loan_add(c, ctx, &l, d)) != 0)
+            return rc;
+    }
+    return loan_put(c, ctx, k, kl, &l);
+}
+
+static bool is_pnp(unsigned status)
+{
+    return status == EV_STATUS_POOR || status == EV_STATUS_NEAR_POOR;
+}
+
+static int apply_status(struct credit *c, povtrack_ctx *ctx,
+                        const struct ev_event *ev)
+{
+    uint8_t k[2 + EV_HOUSEHOLD_MAX + 8], nv[1 + PU_UNIT_W], ov[1 + PU_UNIT_W];
+    size_t kl = status_key(k, ev->household, &ev->data.year);
+    const void *val;
+    size_t vlen;
+    int rc = pu_get(c->host, ctx, k, kl, &val, &vlen);
+    if (rc == 1 && vlen != sizeof ov) {
+        c->host->log(ctx, POVTRACK_LOG_ERROR, "credit: corrupt status");
+        return POVTRACK_EIO;
+    }
+    if (rc < 0)
+        return rc;
+    bool had = rc == 1;
+    if (had)
+        memcpy(ov, val, sizeof ov);
+    nv[0] = (uint8_t)ev->data.status;
+    if (pu_put_unit(nv + 1, ev->unit) != 0)
+        return POVTRACK_EIO;
+    if (had && memcmp(ov, nv, sizeof nv) == 0)
+        return 0;
+    int64_t first = 0;
+    rc = first_loan(c, ctx, ev->household, &first);
+    if (rc < 0)
+        return rc;
+    int64_t wl = rc == 1 && year_of(first) <= ev->data.year ? 1 : 0;
+    /* Counters move by difference: out of the old (status, unit), into
+     * the new one. */
+    if (had && is_pnp(ov[0]) &&
+        (rc = cov_add(c, ctx, ov + 1, ev->data.year, -1, -wl)) != 0)
+        return rc;
+    if (is_pnp(nv[0]) &&
+        (rc = cov_add(c, ctx, nv + 1, ev->data.year, 1, wl)) != 0)
+        return rc;
+    return pu_put(c->host, ctx, k, kl, nv, sizeof nv);
+}
+
+static int credit_apply(void *state, povtrack_ctx *ctx,
+                        const struct povtrack_record *rec)
+{
+    struct credit *c = state;
+    const struct ev_event *ev = rec->event;
+    switch (ev->type) {
+    case EV_CREDIT_DISBURSED:
+        return apply_disbursed(c, ctx, ev);
+    case EV_CREDIT_REPAID:
+        return apply_repaid(c, ctx, ev);
+    case EV_HOUSEHOLD_STATUS:
+        return apply_status(c, ctx, ev);
+    default:
+        return 0; /* not in the mask */
+    }
+}
+
+/* ---- query ---- */
+
+static int pack_vec(msgpack_packer *pk, const int64_t v[NV])
+{
+    static const char *const names[NV] = {"loans", "disbursed", "repaid",
+                                          "outstanding"};
+    int e = 0;
+    for (int i = 0; i < NV; i++)
+        e |= pu_pack_key(pk, names[i]) | msgpack_pack_int64(pk, v[i]);
+    return e;
+}
+
+struct progs {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    uint32_t n;
+    bool bad;
+};
+
+static int progs_cb(void *arg, const void *key, size_t klen, const void *val,
+                    size_t vlen)
+{
+    struct progs *p = arg;
+    int64_t v[NV];
+    if (vlen != 8 * NV || klen < 1 + PU_UNIT_W) {
+        p->bad = true;
+        return 1;
+    }
+    for (int i = 0; i < NV; i++)
+        v[i] = pu_get_i64((const uint8_t *)val + 8 * i);
+    p->n++;
+    int e = pu_pack_str(&p->pk, (const char *)key + 1 + PU_UNIT_W,
+                        klen - 1 - PU_UNIT_W) |
+            msgpack_pack_map(&p->pk, NV) | pack_vec(&p->pk, v);
+    return e != 0 ? (p->bad = true, 1) : 0;
+}
+
+/* Read n i64 at key; zeros when absent.  0 or POVTRACK_EIO. */
+static int read_vec(struct credit *c, povtrack_ctx *ctx, const uint8_t *k,
+                    size_t kl, int64_t *v, int n)
+{
+    const void *val;
+    size_t vlen;
+    memset(v, 0, sizeof *v * (size_t)n);
+    int rc = pu_get(c->host, ctx, k, kl, &val, &vlen);
+    if (rc < 0 || (rc == 1 && vlen != 8 * (size_t)n))
+        return POVTRACK_EIO;
+    for (int i = 0; rc == 1 && i < n; i++)
+        v[i] = pu_get_i64((const uint8_t *)val + 8 * i);
+    return 0;
+}
+
+static int credit_query(void *state, povtrack_ctx *ctx, const msgpack_object *q,
+                        msgpack_packer *pk, char *err, size_t errlen)
+{
+    struct credit *c = state;
+    struct pu_chain ch;
+    int rc = pu_arg_unit(c->host, ctx, q, &ch, err, errlen);
+    if (rc != 0)
+        return rc;
+    int64_t year = 0;
+    bool has_year;
+    if (pu_arg_i64(q, "year", false, &year, &has_year, err, errlen) != 0)
+        return -1;
+    if (has_year && (year < CR_YEAR_MIN || year > CR_YEAR_MAX)) {
+        snprintf(err, errlen, "year: must be between %d and %d", CR_YEAR_MIN,
+                 CR_YEAR_MAX);
+        return -1;
+    }
+    uint8_t k[1 + PU_UNIT_W + 8], to[1 + PU_UNIT_W];
+    int64_t tot[NV], cov[2] = {0, 0};
+    k[0] = 'U';
+    memcpy(k + 1, ch.code[0], PU_UNIT_W);
+    rc = read_vec(c, ctx, k, 1 + PU_UNIT_W, tot, NV);
+    if (rc == 0 && has_year) {
+        k[0] = 'C';
+        pu_put_key_i64(k + 1 + PU_UNIT_W, year);
+        rc = read_vec(c, ctx, k, sizeof k, cov, 2);
+    }
+    /* by_program: the unit's 'P' keys, one per programme it has seen. */
+    struct progs p = {.n = 0};
+    msgpack_sbuffer_init(&p.sb);
+    msgpack_packer_init(&p.pk, &p.sb, msgpack_sbuffer_write);
+    k[0] = 'P';
+    memcpy(to, k, sizeof to);
+    to[PU_UNIT_W]++; /* just past unit[5]: the last byte is a digit or 0 */
+    if (rc == 0)
+        rc = c->host->scan(ctx, k, 1 + PU_UNIT_W, to, sizeof to, progs_cb, &p);
+    int e = p.bad || rc < 0;
+    if (!e) {
+        struct ev_str unit = pu_get_unit(ch.code[0]);
+        e = msgpack_pack_map(pk, has_year ? 7 : 6);
+        e |= pu_pack_key(pk, "unit") | pu_pack_str(pk, unit.ptr, unit.len);
+        e |= pack_vec(pk, tot);
+        e |= pu_pack_key(pk, "by_program") | msgpack_pack_map(pk, p.n);
+        if (e == 0 && p.sb.size > 0)
+            e = pk->callback(pk->data, p.sb.data, p.sb.size);
+        if (has_year) {
+            e |= pu_pack_key(pk, "coverage") | msgpack_pack_map(pk, 3);
+            e |= pu_pack_key(pk, "poor_near_poor") |
+                 msgpack_pack_int64(pk, cov[0]);
+            e |= pu_pack_key(pk, "with_loan") | msgpack_pack_int64(pk, cov[1]);
+            e |= pu_pack_key(pk, "rate") |
+                 (cov[0] > 0 ? msgpack_pack_double(pk, 100.0 * (double)cov[1] /
+                                                           (double)cov[0])
+                             : msgpack_pack_nil(pk));
+        }
+    }
+    msgpack_sbuffer_destroy(&p.sb);
+    if (e != 0) {
+        snprintf(err, errlen, "internal error: state read failed");
+        return POVTRACK_EIO;
+    }
+    return 0;
+}
+
+/* ---- plugin callbacks ---- */
+
+static int credit_init(povtrack_ctx *ctx, const struct povtrack_host *host,
+                       void **state)
+{
+    /* No settings: programmes and amounts come from the events. */
+    struct credit *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        host->log(ctx, POVTRACK_LOG_ERROR, "credit: out of memory");
+        return -1;
+    }
+    c->host = host;
+    *state = c;
+    return 0;
+}
+
+static void credit_fini(void *state)
+{
+    free(state);
+}
+
+static const struct povtrack_plugin credit_plugin = {
+    .abi_version = POVTRACK_PLUGIN_ABI_VERSION,
+    .size = sizeof(struct povtrack_plugin),
+    .name = "credit",
+    .version = "1.0.0",
+    .event_mask = EV_TYPE_BIT(EV_CREDIT_DISBURSED) |
+                  EV_TYPE_BIT(EV_CREDIT_REPAID) |
+                  EV_TYPE_BIT(EV_HOUSEHOLD_STATUS),
+    .init = credit_init,
+    .apply = credit_apply,
+    .query = credit_query,
+    .tick = NULL,
+    .fini = credit_fini,
+};
+
+__attribute__((visibility("default"))) const struct povtrack_plugin *
+povtrack_plugin_entry(void);
+
+const struct povtrack_plugin *povtrack_plugin_entry(void)
+{
+    return &credit_plugin;
+}

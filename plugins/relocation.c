@@ -1,0 +1,619 @@
+/*
+ * relocation.c - the built-in "relocation" plugin: households moved out of
+ * disaster areas (Decision 590/QĐ-TTg, domain-reference §5) and the
+ * support each received at its destination: land, housing, water,
+ * livelihood.
+ *
+ * Query q {"unit"} -> {"unit", "relocated", "fully_supported",
+ * "share_fully_supported" (percent, nil when nothing was relocated),
+ * "missing": {item: relocated households still without it},
+ * "by_reason": {reason: n} (all five reasons)}, over the unit and its
+ * descendants.  q {"unit", "list": "missing", "limit"?: 1..1000 (100)} ->
+ * {"households": [{"household", "unit", "relocated_at", "missing":
+ * [items]}], "more": bool}, by relocation time, then household.
+ *
+ * Rules:
+ *   - A household counts in the unit of its relocation.completed (the
+ *     destination) and each ancestor.  A later relocation.completed for the
+ *     same household replaces the earlier one (place, time, reason).
+ *   - relocation.support records, per item, the earliest "at" and the sum
+ *     of the amounts.  Support that arrives before the relocation is kept
+ *     and counts as soon as the relocation arrives.
+ *   - Alerts, from tick(now), once per household and code, when now >= at
+ *     + follow_up_days (config, default 180): relocation.livelihood_missing
+ *     (warning) when no livelihood support is dated at or before that
+ *     deadline, relocation.incomplete (info) when land, housing or water is
+ *     not.  Judging support by its date (not by whether it was applied
+ *     before the tick) keeps the alerts a function of the log; a support
+ *     event published after the tick that should have seen it cannot undo
+ *     an alert already raised.
+ *
+ * State (integers big-endian, times in keys sign-flipped, unit codes
+ * NUL-padded to 5 bytes):
+ *   'H' household -> u8 relocated, u8 reason, u8 items (bit item-1), u8
+ *        alerted (1 livelihood_missing, 2 incomplete), 4 zero, i64 at,
+ *        unit[5], from[5], 6 zero, i64 first at[4], i64 amount[4] (96 bytes)
+ *   'U' unit[5] -> i64 relocated, fully, missing[4], by_reason[5]
+ *   'M' unit[5] at[8] household -> u8 missing items, unit[5] (destination):
+ *        relocated households still missing something, for the unit and
+ *        each ancestor: the "list" query is one prefix scan
+ *   'Q' at[8] household -> 1 byte: relocated households not yet checked
+ *        for the follow-up alerts, by relocation time.  tick() scans the
+ *        head (at <= now - follow-up) and deletes what it checked, so each
+ *        tick reads only the households whose deadline passed since the
+ *        last tick, plus any relocation applied after its deadline had
+ *        already passed (a cursor over a permanent index would miss
+ *        those: log order is not time order).  The queue's head is thus
+ *        the "checked up to" point, kept without a per-second write.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plugin_util.h"
+#include "povtrack_plugin.h"
+
+#define RL_DAY INT64_C(86400)
+#define RL_DEFAULT_FOLLOW_UP 180
+#define RL_FOLLOW_UP_MAX 36500 /* keeps day arithmetic far from overflow */
+#define RL_H_LEN 96
+#define RL_LIMIT_DEFAULT 100
+#define RL_LIMIT_MAX 1000
+#define RL_TICK_BATCH 1024 /* households checked per tick; the rest next */
+#define NITEM 4
+#define NREASON 5
+#define ALL_ITEMS 0xfu
+
+enum {
+    V_RELOCATED,
+    V_FULLY,
+    V_MISSING,
+    V_REASON = V_MISSING + NITEM,
+    NV = V_REASON + NREASON
+};
+
+#define A_LIVELIHOOD 1u
+#define A_INCOMPLETE 2u
+
+struct relocation {
+    const struct povtrack_host *host;
+    int64_t follow_up; /* seconds */
+};
+
+struct household {
+    bool relocated;
+    uint8_t reason, items, alerted;
+    int64_t at;
+    uint8_t unit[PU_UNIT_W], from[PU_UNIT_W];
+    int64_t first_at[NITEM], amount[NITEM];
+};
+
+static int del_key(struct relocation *r, povtrack_ctx *ctx, const uint8_t *k,
+                   size_t kl)
+{
+    int rc = r->host->del(ctx, k, kl);
+    if (rc == 0 || rc == POVTRACK_NOTFOUND)
+        return 0;
+    r->host->log(ctx, POVTRACK_LOG_ERROR, "relocation: del failed (%d)", rc);
+    return POVTRACK_EIO;
+}
+
+/* ---- households ---- */
+
+static size_t hh_key(uint8_t *k, struct ev_str hh)
+{
+    k[0] = 'H';
+    memcpy(k + 1, hh.ptr, hh.len);
+    return 1 + hh.len;
+}
+
+static int hh_get(struct relocation *r, povtrack_ctx *ctx, const uint8_t *k,
+                  size_t kl, struct household *h)
+{
+    const void *val;
+    size_t vlen;
+    memset(h, 0, sizeof *h);
+    int rc = pu_get(r->host, ctx, k, kl, &val, &vlen);
+    if (rc <= 0)
+        return rc;
+    if (vlen != RL_H_LEN) {
+        r->host->log(ctx, POVTRACK_LOG_ERROR, "relocation: corrupt record");
+        return POVTRACK_EIO;
+    }
+    const uint8_t *b = val;
+    h->relocated = b[0] != 0;
+    h->reason = b[1];
+    h->items = b[2];
+    h->alerted = b[3];
+    h->at = pu_get_i64(b + 8);
+    memcpy(h->unit, b + 16, PU_UNIT_W);
+    memcpy(h->from, b + 21, PU_UNIT_W);
+    for (int i = 0; i < NITEM; i++) {
+        h->first_at[i] = pu_get_i64(b + 32 + 8 * i);
+        h->amount[i] = pu_get_i64(b + 64 + 8 * i);
+    }
+    return 1;
+}
+
+static int hh_put(struct relocation *r, povtrack_ctx *ctx, const uint8_t *k,
+                  size_t kl, const struct household *h)
+{
+    uint8_t b[RL_H_LEN] = {0};
+    b[0] = h->relocated;
+    b[1] = h->reason;
+    b[2] = h->items;
+    b[3] = h->alerted;
+    pu_put_i64(b + 8, h->at);
+    memcpy(b + 16, h->unit, PU_UNIT_W);
+    memcpy(b + 21, h->from, PU_UNIT_W);
+    for (int i = 0; i < NITEM; i++) {
+        pu_put_i64(b + 32 + 8 * i, h->first_at[i]);
+        pu_put_i64(b + 64 + 8 * i, h->amount[i]);
+    }
+    return pu_put(r->host, ctx, k, kl, b, sizeof b);
+}
+
+/* 'M' unit[5] at[8] household, or 'Q' at[8] household (unit NULL). */
+static size_t idx_key(uint8_t *k, const uint8_t *unit, int64_t at,
+                      struct ev_str hh)
+{
+    size_t n = 0;
+    k[n++] = unit != NULL ? 'M' : 'Q';
+    if (unit != NULL) {
+        memcpy(k + n, unit, PU_UNIT_W);
+        n += PU_UNIT_W;
+    }
+    pu_put_key_i64(k + n, at);
+    memcpy(k + n + 8, hh.ptr, hh.len);
+    return n + 8 + hh.len;
+}
+
+/*
+ * Count (sign +1) or uncount (-1) a relocated household: its counters in
+ * the destination and each ancestor, and its 'M' entries there (written
+ * when counting with something missing, deleted when uncounting).
+ */
+static int hh_count(struct relocation *r, povtrack_ctx *ctx, struct ev_str hh,
+                    const struct household *h, int64_t sign)
+{
+    struct pu_chain ch;
+    if (pu_ancestors(r->host, ctx, pu_get_unit(h->unit), &ch) != 0)
+        return POVTRACK_EIO; /* the unit passed the reference checks */
+    uint8_t missing = (uint8_t)(~h->items & ALL_ITEMS);
+    int64_t d[NV] = {0};
+    d[V_RELOCATED] = sign;
+    d[V_FULLY] = missing == 0 ? sign : 0;
+    for (int i = 0; i < NITEM; i++)
+        d[V_MISSING + i] = missing & (1u << i) ? sign : 0;
+    if (h->reason >= 1 && h->reason <= NREASON)
+        d[V_REASON + h->reason - 1] = sign;
+    for (int c = 0; c < ch.n; c++) {
+        uint8_t k[1 + PU_UNIT_W + 8 + EV_HOUSEHOLD_MAX], b[8 * NV];
+        const void *val;
+        size_t vlen;
+        k[0] = 'U';
+        memcpy(k + 1, ch.code[c], PU_UNIT_W);
+        int rc = pu_get(r->host, ctx, k, 1 + PU_UNIT_W, &val, &vlen);
+        if (rc < 0)
+            return rc;
+        if (rc == 1 && vlen != sizeof b) {
+            r->host->log(ctx, POVTRACK_LOG_ERROR,
+                         "relocation: corrupt counters");
+            return POVTRACK_EIO;
+        }
+        for (int i = 0; i < NV; i++)
+            pu_put_i64(
+                b + 8 * i,
+                (rc == 1 ? pu_get_i64((const uint8_t *)val + 8 * i) : 0) +
+                    d[i]);
+        rc = pu_put(r->host, ctx, k, 1 + PU_UNIT_W, b, sizeof b);
+        size_t kl = idx_key(k, ch.code[c], h->at, hh);
+        if (rc == 0 && sign < 0)
+            rc = del_key(r, ctx, k, kl);
+        if (rc == 0 && sign > 0 && missing != 0) {
+            uint8_t m[1 + PU_UNIT_W] = {missing};
+            memcpy(m + 1, h->unit, PU_UNIT_W);
+            rc = pu_put(r->host, ctx, k, kl, m, sizeof m);
+        }
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- apply ---- */
+
+static int apply_completed(struct relocation *r, povtrack_ctx *ctx,
+                           const struct ev_event *ev)
+{
+    uint8_t k[1 + EV_HOUSEHOLD_MAX], q[9 + EV_HOUSEHOLD_MAX], one = 1;
+    size_t kl = hh_key(k, ev->household);
+    struct household h;
+    int rc = hh_get(r, ctx, k, kl, &h);
+    if (rc < 0)
+        return rc;
+    if (h.relocated) { /* replaced: out of the old place and queue */
+        rc = hh_count(r, ctx, ev->household, &h, -1);
+        if (rc == 0)
+            rc = del_key(r, ctx, q, idx_key(q, NULL, h.at, ev->household));
+        if (rc != 0)
+            return rc;
+    }
+    h.relocated = true;
+    h.reason = (uint8_t)ev->data.reason;
+    h.at = ev->at;
+    if (pu_put_unit(h.unit, ev->unit) != 0 ||
+        pu_put_unit(h.from, ev->data.from) != 0)
+        return POVTRACK_EIO;
+    rc = hh_count(r, ctx, ev->household, &h, 1);
+    if (rc == 0)
+        rc = pu_put(r->host, ctx, q, idx_key(q, NULL, h.at, ev->household),
+                    &one, 1);
+    return rc != 0 ? rc : hh_put(r, ctx, k, kl, &h);
+}
+
+static int apply_support(struct relocation *r, povtrack_ctx *ctx,
+                         const struct ev_event *ev)
+{
+    uint8_t k[1 + EV_HOUSEHOLD_MAX];
+    size_t kl = hh_key(k, ev->household);
+    struct household h;
+    int rc = hh_get(r, ctx, k, kl, &h);
+    if (rc < 0)
+        return rc;
+    int i = (int)ev->data.item - 1;
+    if (i < 0 || i >= NITEM)
+        return POVTRACK_EIO; /* validated at ingest: the log is damaged */
+    uint8_t bit = (uint8_t)(1u << i);
+    bool newly = !(h.items & bit);
+    if (newly || ev->at < h.first_at[i])
+        h.first_at[i] = ev->at;
+    if (ev->data.has_amount)
+        h.amount[i] += ev->data.amount;
+    if (newly && h.relocated) {
+        rc = hh_count(r, ctx, ev->household, &h, -1);
+        h.items |= bit;
+        if (rc == 0)
+            rc = hh_count(r, ctx, ev->household, &h, 1);
+        if (rc != 0)
+            return rc;
+    }
+    h.items |= bit;
+    return hh_put(r, ctx, k, kl, &h);
+}
+
+static int relocation_apply(void *state, povtrack_ctx *ctx,
+                            const struct povtrack_record *rec)
+{
+    struct relocation *r = state;
+    switch (rec->event->type) {
+    case EV_RELOCATION_COMPLETED:
+        return apply_completed(r, ctx, rec->event);
+    case EV_RELOCATION_SUPPORT:
+        return apply_support(r, ctx, rec->event);
+    default:
+        return 0; /* not in the mask */
+    }
+}
+
+/* ---- tick ---- */
+
+struct due {
+    uint8_t (*keys)[9 + EV_HOUSEHOLD_MAX];
+    size_t *lens;
+    size_t n;
+};
+
+static int due_cb(void *arg, const void *key, size_t klen, const void *val,
+                  size_t vlen)
+{
+    struct due *l = arg;
+    (void)val;
+    (void)vlen;
+    if (l->n == RL_TICK_BATCH || klen > sizeof l->keys[0] || klen < 10)
+        return 1;
+    memcpy(l->keys[l->n], key, klen);
+    l->lens[l->n++] = klen;
+    return 0;
+}
+
+static int rl_alert(struct relocation *r, povtrack_ctx *ctx, const char *code,
+                    enum povtrack_severity sev, struct ev_str hh,
+                    const struct household *h, const char *what)
+{
+    char unit[PU_UNIT_W + 1], hs[EV_HOUSEHOLD_MAX + 1], date[PU_DATE_LEN],
+        msg[512];
+    pu_cstr(pu_get_unit(h->unit), unit, sizeof unit);
+    pu_cstr(hh, hs, sizeof hs);
+    snprintf(msg, sizeof msg,
+             "household %s, relocated to %s on %s, %s after %lld days", hs,
+             unit, pu_fmt_date(h->at, date, sizeof date), what,
+             (long long)(r->follow_up / RL_DAY));
+    struct povtrack_alert a = {.size = sizeof a,
+                               .code = code,
+                               .severity = sev,
+                               .unit = unit,
+                               .household = hs,
+                               .message = msg,
+                               .at = h->at + r->follow_up};
+    int rc = r->host->alert(ctx, &a);
+    if (rc != 0) {
+        r->host->log(ctx, POVTRACK_LOG_ERROR, "relocation: alert failed (%d)",
+                     rc);
+        return POVTRACK_EIO;
+    }
+    return 0;
+}
+
+/* Check one household at its deadline: support counts when dated at or
+ * before it. */
+static int check(struct relocation *r, povtrack_ctx *ctx, struct ev_str hh,
+                 struct household *h)
+{
+    int64_t deadline = h->at + r->follow_up;
+    uint8_t missing = 0;
+    for (int i = 0; i < NITEM; i++)
+        if (!(h->items & (1u << i)) || h->first_at[i] > deadline)
+            missing |= (uint8_t)(1u << i);
+    int rc = 0;
+    uint8_t liv = 1u << (EV_ITEM_LIVELIHOOD - 1);
+    if ((missing & liv) && !(h->alerted & A_LIVELIHOOD)) {
+        h->alerted |= A_LIVELIHOOD;
+        rc = rl_alert(r, ctx, "relocation.livelihood_missing", POVTRACK_WARNING,
+                      hh, h, "has no livelihood support");
+    }
+    if (rc == 0 && (missing & ~liv) && !(h->alerted & A_INCOMPLETE)) {
+        char what[64] = "still lacks";
+        const char *sep = " ";
+        for (int i = 0; i < NITEM; i++) {
+            if (!(missing & ~liv & (1u << i)))
+                continue;
+            strcat(what, sep);
+            strcat(what, ev_item_name((enum ev_item)(i + 1)));
+            sep = ", ";
+        }
+        h->alerted |= A_INCOMPLETE;
+        rc = rl_alert(r, ctx, "relocation.incomplete", POVTRACK_INFO, hh, h,
+                      what);
+    }
+    return rc;
+}
+
+/* The wall clock is accepted here, and only here: whether a follow-up
+ * period has run out depends on it.  The alert's "at" is the deadline. */
+static int relocation_tick(void *state, povtrack_ctx *ctx, int64_t now)
+{
+    struct relocation *r = state;
+    struct due l = {malloc(RL_TICK_BATCH * sizeof *l.keys),
+                    malloc(RL_TICK_BATCH * sizeof *l.lens), 0};
+    int rc = 0;
+    if (l.keys == NULL || l.lens == NULL) {
+        r->host->log(ctx, POVTRACK_LOG_ERROR, "relocation: out of memory");
+        rc = -1;
+        goto out;
+    }
+    /* Due: at + follow_up <= now, i.e. at < now - follow_up + 1. */
+    uint8_t from[1] = {'Q'}, to[9] = {'Q'};
+    pu_put_key_i64(to + 1, now - r->follow_up + 1);
+    rc = r->host->scan(ctx, from, 1, to, sizeof to, due_cb, &l);
+    if (rc < 0) {
+        r->host->log(ctx, POVTRACK_LOG_ERROR, "relocation: scan failed (%d)",
+                     rc);
+        rc = POVTRACK_EIO;
+        goto out;
+    }
+    rc = 0;
+    for (size_t i = 0; i < l.n && rc == 0; i++) {
+        struct ev_str hh = {(const char *)l.keys[i] + 9,
+                            (uint32_t)(l.lens[i] - 9)};
+        uint8_t k[1 + EV_HOUSEHOLD_MAX];
+        size_t kl = hh_key(k, hh);
+        struct household h;
+        rc = del_key(r, ctx, l.keys[i], l.lens[i]);
+        int g = rc == 0 ? hh_get(r, ctx, k, kl, &h) : rc;
+        if (g < 0)
+            rc = g;
+        else if (g == 1 && h.relocated && h.at == pu_get_key_i64(l.keys[i] + 1))
+            if ((rc = check(r, ctx, hh, &h)) == 0)
+                rc = hh_put(r, ctx, k, kl, &h);
+    }
+out:
+    free(l.keys);
+    free(l.lens);
+    return rc;
+}
+
+/* ---- query ---- */
+
+struct list {
+    msgpack_packer *pk;
+    int64_t limit, n;
+    bool more, bad;
+};
+
+static int list_cb(void *arg, const void *key, size_t klen, const void *val,
+                   size_t vlen)
+{
+    struct list *l = arg;
+    const uint8_t *k = key, *v = val;
+    size_t off = 1 + PU_UNIT_W + 8;
+    if (l->n == l->limit) {
+        l->more = true;
+        return 1;
+    }
+    if (klen <= off || vlen != 1 + PU_UNIT_W) {
+        l->bad = true;
+        return 1;
+    }
+    struct ev_str unit = pu_get_unit(v + 1);
+    msgpack_packer *pk = l->pk;
+    int nm = 0;
+    for (int i = 0; i < NITEM; i++)
+        nm += (v[0] >> i) & 1;
+    int e = msgpack_pack_map(pk, 4);
+    e |= pu_pack_key(pk, "household") |
+         pu_pack_str(pk, (const char *)k + off, klen - off);
+    e |= pu_pack_key(pk, "unit") | pu_pack_str(pk, unit.ptr, unit.len);
+    e |= pu_pack_key(pk, "relocated_at") |
+         msgpack_pack_int64(pk, pu_get_key_i64(k + 1 + PU_UNIT_W));
+    e |= pu_pack_key(pk, "missing") | msgpack_pack_array(pk, (size_t)nm);
+    for (int i = 0; i < NITEM; i++)
+        if (v[0] & (1u << i))
+            e |= pu_pack_key(pk, ev_item_name((enum ev_item)(i + 1)));
+    l->n++;
+    return e != 0 ? (l->bad = true, 1) : 0;
+}
+
+static int query_list(struct relocation *r, povtrack_ctx *ctx,
+                      const msgpack_object *q, const uint8_t *unit,
+                      msgpack_packer *pk, char *err, size_t errlen)
+{
+    const msgpack_object *o = pu_map_get(q, "list");
+    bool has_limit;
+    int64_t limit = RL_LIMIT_DEFAULT;
+    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size != 7 ||
+        memcmp(o->via.str.ptr, "missing", 7) != 0) {
+        snprintf(err, errlen, "list: must be \"missing\"");
+        return -1;
+    }
+    if (pu_arg_i64(q, "limit", false, &limit, &has_limit, err, errlen) != 0)
+        return -1;
+    if (limit < 1 || limit > RL_LIMIT_MAX) {
+        snprintf(err, errlen, "limit: must be between 1 and %d", RL_LIMIT_MAX);
+        return -1;
+    }
+    /* The array length is known only after the scan: pack the entries into
+     * a side buffer, then the header and the bytes. */
+    msgpack_sbuffer sb;
+    msgpack_packer side;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&side, &sb, msgpack_sbuffer_write);
+    struct list l = {.pk = &side, .limit = limit};
+    uint8_t from[1 + PU_UNIT_W], to[1 + PU_UNIT_W];
+    from[0] = 'M';
+    memcpy(from + 1, unit, PU_UNIT_W);
+    memcpy(to, from, sizeof to);
+    to[PU_UNIT_W]++; /* past unit[5]: its last byte is a digit or 0 */
+    int rc = r->host->scan(ctx, from, sizeof from, to, sizeof to, list_cb, &l);
+    int e = l.bad || rc < 0;
+    if (!e) {
+        e = msgpack_pack_map(pk, 2) | pu_pack_key(pk, "households") |
+            msgpack_pack_array(pk, (size_t)l.n);
+        if (e == 0 && sb.size > 0)
+            e = pk->callback(pk->data, sb.data, sb.size);
+        e |= pu_pack_key(pk, "more") |
+             (l.more ? msgpack_pack_true(pk) : msgpack_pack_false(pk));
+    }
+    msgpack_sbuffer_destroy(&sb);
+    if (e != 0) {
+        snprintf(err, errlen, "internal error: state read failed");
+        return POVTRACK_EIO;
+    }
+    return 0;
+}
+
+static int relocation_query(void *state, povtrack_ctx *ctx,
+                            const msgpack_object *q, msgpack_packer *pk,
+                            char *err, size_t errlen)
+{
+    struct relocation *r = state;
+    struct pu_chain ch;
+    int rc = pu_arg_unit(r->host, ctx, q, &ch, err, errlen);
+    if (rc != 0)
+        return rc;
+    const msgpack_object *lo = pu_map_get(q, "list");
+    if (lo != NULL && lo->type != MSGPACK_OBJECT_NIL)
+        return query_list(r, ctx, q, ch.code[0], pk, err, errlen);
+
+    uint8_t k[1 + PU_UNIT_W];
+    const void *val;
+    size_t vlen;
+    int64_t v[NV] = {0};
+    k[0] = 'U';
+    memcpy(k + 1, ch.code[0], PU_UNIT_W);
+    rc = pu_get(r->host, ctx, k, sizeof k, &val, &vlen);
+    if (rc < 0 || (rc == 1 && vlen != 8 * NV)) {
+        snprintf(err, errlen, "internal error: state read failed");
+        return POVTRACK_EIO;
+    }
+    for (int i = 0; rc == 1 && i < NV; i++)
+        v[i] = pu_get_i64((const uint8_t *)val + 8 * i);
+    struct ev_str unit = pu_get_unit(ch.code[0]);
+    int e = msgpack_pack_map(pk, 6);
+    e |= pu_pack_key(pk, "unit") | pu_pack_str(pk, unit.ptr, unit.len);
+    e |= pu_pack_key(pk, "relocated") | msgpack_pack_int64(pk, v[V_RELOCATED]);
+    e |=
+        pu_pack_key(pk, "fully_supported") | msgpack_pack_int64(pk, v[V_FULLY]);
+    e |= pu_pack_key(pk, "share_fully_supported") |
+         (v[V_RELOCATED] > 0
+              ? msgpack_pack_double(pk, 100.0 * (double)v[V_FULLY] /
+                                            (double)v[V_RELOCATED])
+              : msgpack_pack_nil(pk));
+    e |= pu_pack_key(pk, "missing") | msgpack_pack_map(pk, NITEM);
+    for (int i = 0; i < NITEM; i++)
+        e |= pu_pack_key(pk, ev_item_name((enum ev_item)(i + 1))) |
+             msgpack_pack_int64(pk, v[V_MISSING + i]);
+    e |= pu_pack_key(pk, "by_reason") | msgpack_pack_map(pk, NREASON);
+    for (int i = 0; i < NREASON; i++)
+        e |= pu_pack_key(pk, ev_reason_name((enum ev_reason)(i + 1))) |
+             msgpack_pack_int64(pk, v[V_REASON + i]);
+    if (e != 0) {
+        snprintf(err, errlen, "internal error: packing failed");
+        return POVTRACK_EIO;
+    }
+    return 0;
+}
+
+/* ---- plugin callbacks ---- */
+
+static int relocation_init(povtrack_ctx *ctx, const struct povtrack_host *host,
+                           void **state)
+{
+    int64_t days = RL_DEFAULT_FOLLOW_UP;
+    if (pu_config_pos_i64(host, ctx, "follow_up_days", &days) != 0)
+        return -1;
+    if (days > RL_FOLLOW_UP_MAX) {
+        host->log(ctx, POVTRACK_LOG_ERROR,
+                  "follow_up_days: must be at most %d, got %lld",
+                  RL_FOLLOW_UP_MAX, (long long)days);
+        return -1;
+    }
+    struct relocation *r = calloc(1, sizeof *r);
+    if (r == NULL) {
+        host->log(ctx, POVTRACK_LOG_ERROR, "relocation: out of memory");
+        return -1;
+    }
+    r->host = host;
+    r->follow_up = days * RL_DAY;
+    *state = r;
+    return 0;
+}
+
+static void relocation_fini(void *state)
+{
+    free(state);
+}
+
+static const struct povtrack_plugin relocation_plugin = {
+    .abi_version = POVTRACK_PLUGIN_ABI_VERSION,
+    .size = sizeof(struct povtrack_plugin),
+    .name = "relocation",
+    .version = "1.0.0",
+    .event_mask = EV_TYPE_BIT(EV_RELOCATION_COMPLETED) |
+                  EV_TYPE_BIT(EV_RELOCATION_SUPPORT),
+    .init = relocation_init,
+    .apply = relocation_apply,
+    .query = relocation_query,
+    .tick = relocation_tick,
+    .fini = relocation_fini,
+};
+
+__attribute__((visibility("default"))) const struct povtrack_plugin *
+povtrack_plugin_entry(void);
+
+const struct povtrack_plugin *povtrack_plugin_entry(void)
+{
+    return &relocation_plugin;
+}

@@ -1,0 +1,379 @@
+/*
+ * test_deadlines.c - the deadlines plugin through the real log and host,
+ * with tick() driven by pt_host_tick at chosen times.
+ *
+ * Plan III.1: implementation plans due before 30 October 2021; DUE =
+ * 2021-10-30 00:00 +07.  Reports ("plan" unless named; D = one day):
+ *
+ *   org                due            submitted              state
+ *   doan-thanh-nien    DUE (593)      DUE+2D (22901), logged late: the due
+ *                                     BEFORE the due event   date makes it
+ *                                                            late at apply
+ *   hoi-nong-dan       DUE (593)      DUE, again DUE+5D      submitted
+ *                                     (earliest counts)      (boundary)
+ *   huyen-uy           DUE (593)      DUE-10D                submitted
+ *   mttq               DUE (60)       DUE+1                  late
+ *   mttq-tinh          DUE (60)       -                      (prefix test)
+ *   so-ldtbxh          DUE (60)       -                      overdue
+ *   so-ldtbxh q4       DUE+30D, corrected to DUE+60D (60)    pending
+ *
+ *   Latest "at" seen: DUE+5D, the default "now" of queries.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fixture.h"
+
+#define DUE INT64_C(1635526800) /* 2021-10-30 00:00 +07 */
+#define D INT64_C(86400)
+
+static struct ev_str s_(const char *s)
+{
+    struct ev_str r = {s, s != NULL ? (uint32_t)strlen(s) : 0};
+    return r;
+}
+
+static void due(struct fx *fx, int64_t at, const char *unit, const char *org,
+                const char *report, int64_t when)
+{
+    struct ev_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = EV_REPORT_DUE;
+    ev.at = at;
+    ev.unit = s_(unit);
+    ev.data.org = s_(org);
+    ev.data.report = s_(report);
+    ev.data.due = when;
+    fx_add(fx, &ev);
+}
+
+static void submitted(struct fx *fx, int64_t at, const char *unit,
+                      const char *org, const char *report)
+{
+    struct ev_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = EV_REPORT_SUBMITTED;
+    ev.at = at;
+    ev.unit = s_(unit);
+    ev.data.org = s_(org);
+    ev.data.report = s_(report);
+    fx_add(fx, &ev);
+}
+
+static void units(struct fx *fx)
+{
+    fx_unit(fx, "60", NULL, EV_LEVEL_PROVINCE);
+    fx_unit(fx, "593", "60", EV_LEVEL_DISTRICT);
+    fx_unit(fx, "22901", "593", EV_LEVEL_COMMUNE);
+}
+
+static void scenario(struct fx *fx)
+{
+    units(fx);
+    int64_t at = DUE - 30 * D; /* when the plan set the deadlines */
+    submitted(fx, DUE + 2 * D, "22901", "doan-thanh-nien", "plan");
+    fx_commit(fx); /* the submission is applied before its due date */
+    due(fx, at, "593", "doan-thanh-nien", "plan", DUE);
+    due(fx, at, "593", "hoi-nong-dan", "plan", DUE);
+    due(fx, at, "593", "huyen-uy", "plan", DUE);
+    due(fx, at, "60", "mttq", "plan", DUE);
+    due(fx, at, "60", "mttq-tinh", "plan", DUE);
+    due(fx, at, "60", "so-ldtbxh", "plan", DUE);
+    due(fx, at, "60", "so-ldtbxh", "q4", DUE + 30 * D);
+    due(fx, at + 1, "60", "so-ldtbxh", "q4", DUE + 60 * D);
+    submitted(fx, DUE, "593", "hoi-nong-dan", "plan");
+    submitted(fx, DUE + 5 * D, "593", "hoi-nong-dan", "plan");
+    submitted(fx, DUE - 10 * D, "593", "huyen-uy", "plan");
+    submitted(fx, DUE + 1, "60", "mttq", "plan");
+    /* mttq-tinh submits too, so the overdue set is only so-ldtbxh. */
+    submitted(fx, DUE - D, "60", "mttq-tinh", "plan");
+}
+
+static void expect_entry(const msgpack_object *e, const char *org,
+                         const char *report, const char *unit, int64_t d,
+                         int64_t sub, const char *st)
+{
+    char s[300];
+    assert_int_equal(e->via.map.size, 6);
+    assert_string_equal(fx_str(e, "org", s, sizeof s), org);
+    assert_string_equal(fx_str(e, "report", s, sizeof s), report);
+    assert_string_equal(fx_str(e, "unit", s, sizeof s), unit);
+    assert_int_equal(fx_i64(e, "due"), d);
+    if (sub < 0)
+        assert_true(fx_is_nil(e, "submitted"));
+    else
+        assert_int_equal(fx_i64(e, "submitted"), sub);
+    assert_string_equal(fx_str(e, "state", s, sizeof s), st);
+}
+
+static void test_states(void **state)
+{
+    (void)state;
+    struct fx *fx = fx_new("deadlines");
+    scenario(fx);
+    fx_sync(fx);
+    struct fx_reply r;
+    const msgpack_object *res = fx_query(fx, &r, "deadlines", "{}");
+    assert_int_equal(res->via.map.size, 1);
+    const msgpack_object *l = fx_get(res, "reports");
+    assert_int_equal(l->via.array.size, 7);
+    const msgpack_object *e = l->via.array.ptr;
+    expect_entry(&e[0], "doan-thanh-nien", "plan", "593", DUE, DUE + 2 * D,
+                 "late");
+    expect_entry(&e[1], "hoi-nong-dan", "plan", "593", DUE, DUE, "submitted");
+    expect_entry(&e[2], "huyen-uy", "plan", "593", DUE, DUE - 10 * D,
+                 "submitted");
+    expect_entry(&e[3], "mttq", "plan", "60", DUE, DUE + 1, "late");
+    expect_entry(&e[4], "mttq-tinh", "plan", "60", DUE, DUE - D, "submitted");
+    /* Default now: the latest "at" seen, DUE+5D. */
+    expect_entry(&e[5], "so-ldtbxh", "plan", "60", DUE, -1, "overdue");
+    expect_entry(&e[6], "so-ldtbxh", "q4", "60", DUE + 60 * D, -1, "pending");
+    fx_reply_free(&r);
+
+    /* "now" at exactly the due date: not yet overdue; one second later
+     * it is. */
+    res = fx_query(fx, &r, "deadlines",
+                   "{\"org\":\"so-ldtbxh\",\"report\":\"plan\",\"now\":"
+                   "1635526800}");
+    expect_entry(res, "so-ldtbxh", "plan", "60", DUE, -1, "pending");
+    fx_reply_free(&r);
+    res = fx_query(fx, &r, "deadlines",
+                   "{\"org\":\"so-ldtbxh\",\"report\":\"plan\",\"now\":"
+                   "1635526801}");
+    expect_entry(res, "so-ldtbxh", "plan", "60", DUE, -1, "overdue");
+    fx_reply_free(&r);
+
+    /* One org: "mttq" is not "mttq-tinh". */
+    res = fx_query(fx, &r, "deadlines", "{\"org\":\"mttq\"}");
+    l = fx_get(res, "reports");
+    assert_int_equal(l->via.array.size, 1);
+    expect_entry(&l->via.array.ptr[0], "mttq", "plan", "60", DUE, DUE + 1,
+                 "late");
+    fx_reply_free(&r);
+    res = fx_query(fx, &r, "deadlines",
+                   "{\"org\":\"so-ldtbxh\",\"now\":1700000000}");
+    l = fx_get(res, "reports");
+    assert_int_equal(l->via.array.size, 2);
+    expect_entry(&l->via.array.ptr[1], "so-ldtbxh", "q4", "60", DUE + 60 * D,
+                 -1, "overdue");
+    fx_reply_free(&r);
+    res = fx_query(fx, &r, "deadlines", "{\"org\":\"nobody\"}");
+    assert_int_equal(fx_get(res, "reports")->via.array.size, 0);
+    fx_reply_free(&r);
+
+    assert_string_equal(fx_query_error(fx, &r, "deadlines",
+                                       "{\"org\":\"mttq\",\"report\":\"q4\"}"),
+                        "deadlines: report: no such report for org");
+    fx_reply_free(&r);
+    assert_string_equal(
+        fx_query_error(fx, &r, "deadlines", "{\"report\":\"plan\"}"),
+        "deadlines: org: required with report");
+    fx_reply_free(&r);
+    assert_string_equal(fx_query_error(fx, &r, "deadlines", "{\"org\":5}"),
+                        "deadlines: org: must be a non-empty string");
+    fx_reply_free(&r);
+    assert_string_equal(fx_query_error(fx, &r, "deadlines", "{\"now\":\"x\"}"),
+                        "deadlines: now: must be an integer");
+    fx_reply_free(&r);
+    fx_free(fx);
+}
+
+/* Names longer than a key can hold whole: found by their full strings. */
+static void test_long_names(void **state)
+{
+    (void)state;
+    char org[257], org2[257], rep[257], q[1024];
+    memset(org, 'a', 256);
+    org[256] = '\0';
+    memcpy(org2, org, sizeof org2);
+    org2[255] = 'b'; /* same first 255 bytes */
+    memset(rep, 'r', 256);
+    rep[256] = '\0';
+    struct fx *fx = fx_new("deadlines");
+    units(fx);
+    due(fx, DUE - D, "60", org, rep, DUE);
+    due(fx, DUE - D, "60", org2, rep, DUE + D);
+    submitted(fx, DUE - 1, "60", org2, rep);
+    fx_sync(fx);
+    struct fx_reply r;
+    snprintf(q, sizeof q, "{\"org\":\"%s\",\"report\":\"%s\"}", org, rep);
+    const msgpack_object *res = fx_query(fx, &r, "deadlines", q);
+    expect_entry(res, org, rep, "60", DUE, -1, "pending");
+    fx_reply_free(&r);
+    snprintf(q, sizeof q, "{\"org\":\"%s\"}", org2);
+    res = fx_query(fx, &r, "deadlines", q);
+    const msgpack_object *l = fx_get(res, "reports");
+    assert_int_equal(l->via.array.size, 1);
+    expect_entry(&l->via.array.ptr[0], org2, rep, "60", DUE + D, DUE - 1,
+                 "submitted");
+    fx_reply_free(&r);
+    fx_free(fx);
+}
+
+/* The deadlines alerts so far as "code org|message" lines. */
+static void alerts(struct fx *fx, char *out, size_t n)
+{
+    struct fx_reply r;
+    char code[64], msg[512], sev[16];
+    out[0] = '\0';
+    fx_request(fx, &r, "{\"op\":\"alerts\",\"since\":0}");
+    const msgpack_object *a = fx_get(r.root, "alerts");
+    for (uint32_t i = 0; i < a->via.array.size; i++) {
+        const msgpack_object *e = &a->via.array.ptr[i];
+        snprintf(out + strlen(out), n - strlen(out), "%s%s %s %s @%lld",
+                 i ? "\n" : "", fx_str(e, "code", code, sizeof code),
+                 fx_str(e, "severity", sev, sizeof sev),
+                 fx_str(e, "message", msg, sizeof msg),
+                 (long long)fx_i64(e, "at"));
+    }
+    fx_reply_free(&r);
+}
+
+static void tick(struct fx *fx, int64_t now)
+{
+    assert_int_equal(pt_host_tick(fx->host, now), 0);
+}
+
+#define LATE_DTN                                                               \
+    "deadlines.report_late info doan-thanh-nien submitted report \"plan\" "    \
+    "on 2021-11-01, after its due date 2021-10-30 @1635699600"
+#define LATE_MTTQ                                                              \
+    "deadlines.report_late info mttq submitted report \"plan\" on "            \
+    "2021-10-30, after its due date 2021-10-30 @1635526801"
+#define OVERDUE_SO                                                             \
+    "deadlines.report_overdue warning so-ldtbxh has not submitted report "     \
+    "\"plan\", due 2021-10-30 @1635526800"
+#define OVERDUE_Q4                                                             \
+    "deadlines.report_overdue warning so-ldtbxh has not submitted report "     \
+    "\"q4\", due 2021-12-29 @1640710800"
+
+static void test_alerts(void **state)
+{
+    (void)state;
+    struct fx *fx = fx_new("deadlines");
+    scenario(fx);
+    fx_sync(fx);
+    char got[2048];
+    /* At apply: doan-thanh-nien (its due came after its submission) and
+     * mttq (one second late); hoi-nong-dan at exactly DUE is on time. */
+    alerts(fx, got, sizeof got);
+    assert_string_equal(got, LATE_DTN "\n" LATE_MTTQ);
+
+    tick(fx, DUE); /* due, not yet passed */
+    alerts(fx, got, sizeof got);
+    assert_string_equal(got, LATE_DTN "\n" LATE_MTTQ);
+    tick(fx, DUE + 1);
+    alerts(fx, got, sizeof got);
+    assert_string_equal(got, LATE_DTN "\n" LATE_MTTQ "\n" OVERDUE_SO);
+    tick(fx, DUE + 100);
+    /* q4's first due date was corrected: nothing at DUE+30D+1. */
+    tick(fx, DUE + 30 * D + 1);
+    tick(fx, DUE + 60 * D);
+    alerts(fx, got, sizeof got);
+    assert_string_equal(got, LATE_DTN "\n" LATE_MTTQ "\n" OVERDUE_SO);
+    tick(fx, DUE + 60 * D + 1);
+    alerts(fx, got, sizeof got);
+    assert_string_equal(got, LATE_DTN "\n" LATE_MTTQ "\n" OVERDUE_SO
+                                      "\n" OVERDUE_Q4);
+
+    /* Once per (org, report): a new due date, passed again, and the late
+     * submission raise only report_late for so-ldtbxh plan. */
+    due(fx, DUE + 61 * D, "60", "so-ldtbxh", "plan", DUE + 62 * D);
+    submitted(fx, DUE + 70 * D, "60", "so-ldtbxh", "plan");
+    fx_sync(fx);
+    tick(fx, DUE + 63 * D);
+    tick(fx, DUE + 80 * D);
+    alerts(fx, got, sizeof got);
+    assert_non_null(strstr(got, OVERDUE_Q4 "\ndeadlines.report_late info "
+                                           "so-ldtbxh submitted report "
+                                           "\"plan\" on 2022-01-08, after "
+                                           "its due date 2021-12-31"));
+    int n = 0;
+    for (const char *p = got; (p = strstr(p, "report_overdue")) != NULL; p++)
+        n++;
+    assert_int_equal(n, 2);
+    /* A due date applied after it has passed is still caught. */
+    due(fx, DUE + 90 * D, "593", "huyen-uy", "plan-2", DUE);
+    fx_sync(fx);
+    tick(fx, DUE + 91 * D);
+    alerts(fx, got, sizeof got);
+    assert_non_null(strstr(got, "huyen-uy has not submitted report "
+                                "\"plan-2\", due 2021-10-30"));
+    fx_free(fx);
+}
+
+#define NQ 8
+
+static void snap(struct fx *fx, char **b, size_t *len, size_t *n)
+{
+    static const char *const q[] = {
+        "{}",
+        "{\"now\":1640000000}",
+        "{\"org\":\"so-ldtbxh\"}",
+        "{\"org\":\"mttq\",\"report\":\"plan\"}",
+    };
+    struct fx_reply r;
+    *n = 0;
+    for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
+        len[*n] = fx_pack(fx_query(fx, &r, "deadlines", q[i]), &b[*n]);
+        (*n)++;
+        fx_reply_free(&r);
+    }
+    fx_request(fx, &r, "{\"op\":\"alerts\",\"since\":0}");
+    assert_int_equal(fx_get(r.root, "alerts")->via.array.size, 4);
+    len[*n] = fx_pack(fx_get(r.root, "alerts"), &b[*n]);
+    (*n)++;
+    fx_reply_free(&r);
+}
+
+static void test_rebuild(void **state)
+{
+    (void)state;
+    struct fx *fx = fx_new("deadlines");
+    scenario(fx);
+    fx_sync(fx);
+    tick(fx, DUE + 61 * D);
+    char *a[NQ], *b[NQ];
+    size_t la[NQ], lb[NQ], na, nb;
+    snap(fx, a, la, &na);
+    fx_host_close(fx);
+
+    fx_drop_state(fx);
+    char err[512] = "";
+    if (fx_host_open(fx, err, sizeof err) != 0)
+        fail_msg("pt_host_open: %s", err);
+    size_t applied, rounds = 0;
+    do {
+        assert_int_equal(pt_host_catch_up(fx->host, 1, &applied), 0);
+        rounds++;
+    } while (applied != 0);
+    assert_true(rounds > 15);
+    tick(fx, DUE + 61 * D);
+    snap(fx, b, lb, &nb);
+    assert_int_equal(na, nb);
+    for (size_t i = 0; i < na; i++) {
+        assert_int_equal(la[i], lb[i]);
+        assert_memory_equal(a[i], b[i], la[i]);
+        free(a[i]);
+        free(b[i]);
+    }
+    fx_free(fx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_states),
+        cmocka_unit_test(test_long_names),
+        cmocka_unit_test(test_alerts),
+        cmocka_unit_test(test_rebuild),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

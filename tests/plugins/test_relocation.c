@@ -1,0 +1,484 @@
+/*
+ * test_relocation.c - the relocation plugin through the real log and host
+ * (units of scenarios.h), with tick() driven by pt_host_tick at chosen
+ * times.
+ *
+ * Scenario (T0 = SC_D0, 2024-10-17 00:00 +07; F = 180 days):
+ *
+ *   hh  destination  at      reason     support (at)
+ *   r1  22901        T0      landslide  land T0+1d, housing T0+2d,
+ *                                       water T0+3d, livelihood T0+10d
+ *   r2  22901        T0+1h   flood      land T0+1d
+ *   r3  22950        T0+2h   erosion    livelihood T0-5d (logged BEFORE the
+ *                                       relocation), housing T0+2h+F
+ *                                       (exactly the deadline), land
+ *                                       T0+2h+F+1 (one second late)
+ *   r4  22902        T0+3h   flood      none
+ *
+ *   missing now: r2 housing water livelihood; r3 water; r4 all four.
+ *   22901: relocated 2, fully 1 (r1), missing housing/water/livelihood 1.
+ *   593 (r1 r2 r4): 3, fully 1, land 1, housing 2, water 2, livelihood 2,
+ *        landslide 1, flood 2; share 100/3.
+ *   60: 4, fully 1, land 1, housing 2, water 3, livelihood 2, landslide 1,
+ *        flood 2, erosion 1; share 25.
+ *
+ *   Alerts at deadline (support dated <= deadline counts):
+ *   r1 (T0+F): none.  r2 (T0+1h+F): livelihood_missing, incomplete
+ *   (housing, water).  r3 (T0+2h+F): incomplete (land, water): its land
+ *   came 1 s late.  r4 (T0+3h+F): livelihood_missing, incomplete (land,
+ *   housing, water).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fixture.h"
+#include "scenarios.h"
+
+#define T0 SC_D0
+#define H SC_H
+#define DAY SC_DAY
+#define F (180 * SC_DAY)
+
+static struct ev_str s_(const char *s)
+{
+    struct ev_str r = {s, s != NULL ? (uint32_t)strlen(s) : 0};
+    return r;
+}
+
+static void relocated(struct fx *fx, int64_t at, const char *unit,
+                      const char *hh, const char *from, enum ev_reason reason)
+{
+    struct ev_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = EV_RELOCATION_COMPLETED;
+    ev.at = at;
+    ev.unit = s_(unit);
+    ev.household = s_(hh);
+    ev.data.from = s_(from);
+    ev.data.reason = reason;
+    fx_add(fx, &ev);
+}
+
+static void support(struct fx *fx, int64_t at, const char *unit, const char *hh,
+                    enum ev_item item, int64_t amount)
+{
+    struct ev_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = EV_RELOCATION_SUPPORT;
+    ev.at = at;
+    ev.unit = s_(unit);
+    ev.household = s_(hh);
+    ev.data.item = item;
+    ev.data.has_amount = amount > 0;
+    ev.data.amount = amount;
+    fx_add(fx, &ev);
+}
+
+static void scenario(struct fx *fx)
+{
+    sc_units(fx);
+    support(fx, T0 - 5 * DAY, "22950", "r3", EV_ITEM_LIVELIHOOD, 5000000);
+    fx_commit(fx); /* r3's support is applied before its relocation */
+    relocated(fx, T0, "22901", "r1", "22902", EV_REASON_LANDSLIDE);
+    support(fx, T0 + 1 * DAY, "22901", "r1", EV_ITEM_LAND, 0);
+    support(fx, T0 + 2 * DAY, "22901", "r1", EV_ITEM_HOUSING, 40000000);
+    support(fx, T0 + 3 * DAY, "22901", "r1", EV_ITEM_WATER, 0);
+    support(fx, T0 + 10 * DAY, "22901", "r1", EV_ITEM_LIVELIHOOD, 0);
+    relocated(fx, T0 + 1 * H, "22901", "r2", "22902", EV_REASON_FLOOD);
+    support(fx, T0 + 1 * DAY, "22901", "r2", EV_ITEM_LAND, 0);
+    relocated(fx, T0 + 2 * H, "22950", "r3", "22950", EV_REASON_EROSION);
+    support(fx, T0 + 2 * H + F, "22950", "r3", EV_ITEM_HOUSING, 0);
+    support(fx, T0 + 2 * H + F + 1, "22950", "r3", EV_ITEM_LAND, 0);
+    relocated(fx, T0 + 3 * H, "22902", "r4", "22903", EV_REASON_FLOOD);
+}
+
+struct want {
+    int64_t relocated, fully, land, housing, water, livelihood;
+    int64_t landslide, flood, erosion;
+    double share; /* < 0: nil */
+};
+
+static void expect(struct fx *fx, const char *unit, const struct want *w)
+{
+    char q[64], s[16];
+    snprintf(q, sizeof q, "{\"unit\":\"%s\"}", unit);
+    struct fx_reply r;
+    const msgpack_object *res = fx_query(fx, &r, "relocation", q);
+    assert_int_equal(res->via.map.size, 6);
+    assert_string_equal(fx_str(res, "unit", s, sizeof s), unit);
+    assert_int_equal(fx_i64(res, "relocated"), w->relocated);
+    assert_int_equal(fx_i64(res, "fully_supported"), w->fully);
+    if (w->share < 0)
+        assert_true(fx_is_nil(res, "share_fully_supported"));
+    else
+        assert_true(fx_f64(res, "share_fully_supported") > w->share - 1e-9 &&
+                    fx_f64(res, "share_fully_supported") < w->share + 1e-9);
+    const msgpack_object *m = fx_get(res, "missing");
+    assert_int_equal(m->via.map.size, 4);
+    assert_int_equal(fx_i64(m, "land"), w->land);
+    assert_int_equal(fx_i64(m, "housing"), w->housing);
+    assert_int_equal(fx_i64(m, "water"), w->water);
+    assert_int_equal(fx_i64(m, "livelihood"), w->livelihood);
+    const msgpack_object *b = fx_get(res, "by_reason");
+    assert_int_equal(b->via.map.size, 5);
+    assert_int_equal(fx_i64(b, "landslide"), w->landslide);
+    assert_int_equal(fx_i64(b, "flood"), w->flood);
+    assert_int_equal(fx_i64(b, "erosion"), w->erosion);
+    assert_int_equal(fx_i64(b, "forest"), 0);
+    assert_int_equal(fx_i64(b, "other"), 0);
+    fx_reply_free(&r);
+}
+
+static void test_rollup(void **state)
+{
+    (void)state;
+    struct fx *fx = fx_new("relocation");
+    sc_units(fx);
+    support(fx, T0 - 5 * DAY, "22950", "r3", EV_ITEM_LIVELIHOOD, 5000000);
+    fx_sync(fx);
+    /* Support alone relocates no one. */
+    struct want none = {.share = -1};
+    expect(fx, "594", &none);
+
+    fx_free(fx);
+    fx = fx_new("relocation");
+    scenario(fx);
+    fx_sync(fx);
+    struct want w22901 = {2, 1, 0, 1, 1, 1, 1, 1, 0, 50.0};
+    expect(fx, "22901", &w22901);
+    struct want w593 = {3, 1, 1, 2, 2, 2, 1, 2, 0, 100.0 / 3};
+    expect(fx, "593", &w593);
+    /* r3: livelihood (before), housing, land; water missing. */
+    struct want w594 = {1, 0, 0, 0, 1, 0, 0, 0, 1, 0.0};
+    expect(fx, "594", &w594);
+    expect(fx, "22950", &w594);
+    struct want w60 = {4, 1, 1, 2, 3, 2, 1, 2, 1, 25.0};
+    expect(fx, "60", &w60);
+    expect(fx, "22903", &none);
+
+    /* r4 gets water, r3 gets water: r3 becomes fully supported. */
+    support(fx, T0 + 50 * DAY, "22902", "r4", EV_ITEM_WATER, 0);
+    support(fx, T0 + 60 * DAY, "22950", "r3", EV_ITEM_WATER, 0);
+    fx_sync(fx);
+    struct want w60b = {4, 2, 1, 2, 1, 2, 1, 2, 1, 50.0};
+    expect(fx, "60", &w60b);
+
+    /* A second relocation.completed for r2 moves it to 22950 (other). */
+    relocated(fx, T0 + 4 * H, "22950", "r2", "22901", EV_REASON_OTHER);
+    fx_sync(fx);
+    struct want w22901b = {1, 1, 0, 0, 0, 0, 1, 0, 0, 100.0};
+    expect(fx, "22901", &w22901b);
+    struct want w593b = {2, 1, 1, 1, 0, 1, 1, 1, 0, 50.0};
+    expect(fx, "593", &w593b);
+    fx_free(fx);
+}
+
+/* One entry of the missing list. */
+static void expect_entry(const msgpack_object *e, const char *hh,
+                         const char *unit, int64_t at, const char *items)
+{
+    char s[64], got[64] = "";
+    assert_string_equal(fx_str(e, "household", s, sizeof s), hh);
+    assert_string_equal(fx_str(e, "unit", s, sizeof s), unit);
+    assert_int_equal(fx_i64(e, "relocated_at"), at);
+    const msgpack_object *m = fx_get(e, "missing");
+    assert_int_equal(m->type, MSGPACK_OBJECT_ARRAY);
+    for (uint32_t i = 0; i < m->via.array.size; i++) {
+        const msgpack_object *o = &m->via.array.ptr[i];
+        assert_int_equal(o->type, MSGPACK_OBJECT_STR);
+        snprintf(got + strlen(got), sizeof got - strlen(got), "%s%.*s",
+                 i ? " " : "", (int)o->via.str.size, o->via.str.ptr);
+    }
+    assert_string_equal(got, items);
+}
+
+static void test_missing_list(void **state)
+{
+    (void)state;
+    struct fx *fx = fx_new("relocation");
+    scenario(fx);
+    fx_sync(fx);
+    struct fx_reply r;
+    /* By relocation time: r2 (T0+1h), r3 (T0+2h), r4 (T0+3h); r1 is
+     * complete. */
+    const msgpack_object *res = fx_query(
+        fx, &r, "relocation", "{\"unit\":\"60\",\"list\":\"missing\"}");
+    const msgpack_object *l = fx_get(res, "households");
+    assert_int_equal(l->via.array.size, 3);
+    expect_entry(&l->via.array.ptr[0], "r2", "22901", T0 + 1 * H,
+                 "housing water livelihood");
+    expect_entry(&l->via.array.ptr[1], "r3", "22950", T0 + 2 * H, "water");
+    expect_entry(&l->via.array.ptr[2], "r4", "22902", T0 + 3 * H,
+                 "land housing water livelihood");
+    assert_false(fx_get(res, "more")->via.boolean);
+    fx_reply_free(&r);
+
+    res = fx_query(fx, &r, "relocation",
+                   "{\"unit\":\"60\",\"list\":\"missing\",\"limit\":2}");
+    assert_int_equal(fx_get(res, "households")->via.array.size, 2);
+    assert_true(fx_get(res, "more")->via.boolean);
+    fx_reply_free(&r);
+    res = fx_query(fx, &r, "relocation",
+                   "{\"unit\":\"60\",\"list\":\"missing\",\"limit\":3}");
+    assert_int_equal(fx_get(res, "households")->via.array.size, 3);
+    assert_false(fx_get(res, "more")->via.boolean);
+    fx_reply_free(&r);
+
+    /* The subtree only: 593 has r2 and r4; 22901 only r2; 22903 none. */
+    res = fx_query(fx, &r, "relocation",
+                   "{\"unit\":\"593\",\"list\":\"missing\"}");
+    l = fx_get(res, "households");
+    assert_int_equal(l->via.array.size, 2);
+    expect_entry(&l->via.array.ptr[1], "r4", "22902", T0 + 3 * H,
+                 "land housing water livelihood");
+    fx_reply_free(&r);
+    res = fx_query(fx, &r, "relocation",
+                   "{\"unit\":\"22903\",\"list\":\"missing\"}");
+    assert_int_equal(fx_get(res, "households")->via.array.size, 0);
+    fx_reply_free(&r);
+
+    /* Once r3 has water it leaves every list. */
+    support(fx, T0 + 60 * DAY, "22950", "r3", EV_ITEM_WATER, 0);
+    fx_sync(fx);
+    res = fx_query(fx, &r, "relocation",
+                   "{\"unit\":\"594\",\"list\":\"missing\"}");
+    assert_int_equal(fx_get(res, "households")->via.array.size, 0);
+    fx_reply_free(&r);
+
+    assert_string_equal(
+        fx_query_error(fx, &r, "relocation",
+                       "{\"unit\":\"60\",\"list\":\"complete\"}"),
+        "relocation: list: must be \"missing\"");
+    fx_reply_free(&r);
+    assert_string_equal(
+        fx_query_error(fx, &r, "relocation",
+                       "{\"unit\":\"60\",\"list\":\"missing\",\"limit\":0}"),
+        "relocation: limit: must be between 1 and 1000");
+    fx_reply_free(&r);
+    assert_string_equal(fx_query_error(fx, &r, "relocation", "{}"),
+                        "relocation: unit: required");
+    fx_reply_free(&r);
+    fx_free(fx);
+}
+
+/* The relocation alerts stored so far, as "code household" lines. */
+static void alerts(struct fx *fx, char *out, size_t n)
+{
+    struct fx_reply r;
+    char code[64], hh[16], msg[256];
+    out[0] = '\0';
+    fx_request(fx, &r, "{\"op\":\"alerts\",\"since\":0}");
+    const msgpack_object *a = fx_get(r.root, "alerts");
+    for (uint32_t i = 0; i < a->via.array.size; i++) {
+        const msgpack_object *e = &a->via.array.ptr[i];
+        fx_str(e, "code", code, sizeof code);
+        fx_str(e, "household", hh, sizeof hh);
+        fx_str(e, "message", msg, sizeof msg);
+        snprintf(out + strlen(out), n - strlen(out), "%s%s %s", i ? "; " : "",
+                 code, hh);
+    }
+    fx_reply_free(&r);
+}
+
+static void tick(struct fx *fx, int64_t now)
+{
+    assert_int_equal(pt_host_tick(fx->host, now), 0);
+}
+
+static void test_alerts(void **state)
+{
+    (void)state;
+    struct fx *fx = fx_new("relocation");
+    scenario(fx);
+    fx_sync(fx);
+    char got[1024];
+
+    tick(fx, T0 + F - 1); /* one second before r1's deadline */
+    alerts(fx, got, sizeof got);
+    assert_string_equal(got, "");
+    tick(fx, T0 + F); /* r1's deadline: complete, nothing */
+    tick(fx, T0 + F + 1 * H - 1);
+    alerts(fx, got, sizeof got);
+    assert_string_equal(got, "");
+
+    tick(fx, T0 + F + 1 * H); /* exactly r2's deadline */
+    alerts(fx, got, sizeof got);
+    assert_string_equal(got, "relocation.livelihood_missing r2; "
+                             "relocation.incomplete r2");
+
+    /* r3 and r4 at once; every alert checked in full for r3. */
+    tick(fx, T0 + F + 3 * H);
+    struct fx_reply r;
+    fx_request(fx, &r, "{\"op\":\"alerts\",\"since\":0}");
+    const msgpack_object *a = fx_get(r.root, "alerts");
+    assert_int_equal(a->via.array.size, 5);
+    char s[256];
+    const msgpack_object *e = &a->via.array.ptr[2];
+    assert_string_equal(fx_str(e, "code", s, sizeof s),
+                        "relocation.incomplete");
+    assert_string_equal(fx_str(e, "severity", s, sizeof s), "info");
+    assert_string_equal(fx_str(e, "unit", s, sizeof s), "22950");
+    assert_string_equal(fx_str(e, "household", s, sizeof s), "r3");
+    assert_int_equal(fx_i64(e, "at"), T0 + 2 * H + F);
+    /* 2024-10-17 02:00 +07 */
+    assert_string_equal(fx_str(e, "message", s, sizeof s),
+                        "household r3, relocated to 22950 on 2024-10-17, "
+                        "still lacks land, water after 180 days");
+    e = &a->via.array.ptr[3];
+    assert_string_equal(fx_str(e, "code", s, sizeof s),
+                        "relocation.livelihood_missing");
+    assert_string_equal(fx_str(e, "severity", s, sizeof s), "warning");
+    assert_string_equal(fx_str(e, "message", s, sizeof s),
+                        "household r4, relocated to 22902 on 2024-10-17, "
+                        "has no livelihood support after 180 days");
+    e = &a->via.array.ptr[4];
+    assert_string_equal(fx_str(e, "message", s, sizeof s),
+                        "household r4, relocated to 22902 on 2024-10-17, "
+                        "still lacks land, housing, water after 180 days");
+    fx_reply_free(&r);
+
+    /* Once per household and code: later ticks and later support, even a
+     * new relocation of r4, raise nothing more. */
+    support(fx, T0 + F + 5 * H, "22901", "r2", EV_ITEM_LIVELIHOOD, 0);
+    relocated(fx, T0 + 5 * H, "22903", "r4", "22902", EV_REASON_FLOOD);
+    fx_sync(fx);
+    tick(fx, T0 + F + 10 * DAY);
+    alerts(fx, got, sizeof got);
+    assert_string_equal(got, "relocation.livelihood_missing r2; "
+                             "relocation.incomplete r2; "
+                             "relocation.incomplete r3; "
+                             "relocation.livelihood_missing r4; "
+                             "relocation.incomplete r4");
+
+    /* A relocation applied after its deadline has passed is still
+     * checked, at the next tick. */
+    relocated(fx, T0, "22903", "r5", "22902", EV_REASON_OTHER);
+    for (int i = 1; i <= 4; i++)
+        support(fx, T0 + DAY, "22903", "r5", (enum ev_item)i, 0);
+    relocated(fx, T0, "22903", "r6", "22902", EV_REASON_OTHER);
+    support(fx, T0 + DAY, "22903", "r6", EV_ITEM_LIVELIHOOD, 0);
+    fx_sync(fx);
+    tick(fx, T0 + F + 20 * DAY);
+    alerts(fx, got, sizeof got);
+    assert_non_null(strstr(got, "; relocation.incomplete r6"));
+    assert_null(strstr(got, "r5"));
+    assert_null(strstr(got, "livelihood_missing r6"));
+    fx_free(fx);
+}
+
+/* follow_up_days moves the deadline; bad values stop the host opening. */
+static void test_config(void **state)
+{
+    (void)state;
+    struct fx *fx = fx_new("relocation");
+    fx_conf(fx, "relocation", "follow_up_days", "30");
+    scenario(fx);
+    fx_sync(fx);
+    char got[512];
+    tick(fx, T0 + 30 * DAY + 1 * H - 1);
+    alerts(fx, got, sizeof got);
+    assert_string_equal(got, "");
+    tick(fx, T0 + 30 * DAY + 1 * H);
+    alerts(fx, got, sizeof got);
+    /* At 30 days r2 lacks housing, water and livelihood (as at 180). */
+    assert_string_equal(got, "relocation.livelihood_missing r2; "
+                             "relocation.incomplete r2");
+    fx_free(fx);
+
+    static const char *const bad[] = {"0", "-3", "x", "36501", "1.5"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        fx = fx_new("relocation");
+        char err[512] = "";
+        fx_conf(fx, "relocation", "follow_up_days", bad[i]);
+        fx_unit(fx, "60", NULL, EV_LEVEL_PROVINCE);
+        fx_commit(fx);
+        assert_int_not_equal(fx_host_open(fx, err, sizeof err), 0);
+        fx_free(fx);
+    }
+}
+
+#define NQ 16
+
+struct snap {
+    char *b[NQ];
+    size_t len[NQ], n;
+};
+
+static void snap_take(struct fx *fx, struct snap *s)
+{
+    static const char *const q[] = {
+        "{\"unit\":\"60\"}",
+        "{\"unit\":\"593\"}",
+        "{\"unit\":\"594\"}",
+        "{\"unit\":\"22901\"}",
+        "{\"unit\":\"22903\"}",
+        "{\"unit\":\"60\",\"list\":\"missing\"}",
+        "{\"unit\":\"593\",\"list\":\"missing\",\"limit\":1}",
+    };
+    struct fx_reply r;
+    memset(s, 0, sizeof *s);
+    for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
+        s->len[s->n] =
+            fx_pack(fx_query(fx, &r, "relocation", q[i]), &s->b[s->n]);
+        s->n++;
+        fx_reply_free(&r);
+    }
+    fx_request(fx, &r, "{\"op\":\"alerts\",\"since\":0}");
+    assert_int_equal(fx_get(r.root, "alerts")->via.array.size, 5);
+    s->len[s->n] = fx_pack(fx_get(r.root, "alerts"), &s->b[s->n]);
+    s->n++;
+    fx_reply_free(&r);
+}
+
+static void test_rebuild(void **state)
+{
+    (void)state;
+    struct fx *fx = fx_new("relocation");
+    scenario(fx);
+    fx_commit(fx);
+    support(fx, T0 + 60 * DAY, "22950", "r4", EV_ITEM_LAND, 7);
+    relocated(fx, T0 + 4 * H, "22950", "r2", "22901", EV_REASON_OTHER);
+    fx_sync(fx);
+    tick(fx, T0 + F + 10 * DAY);
+    struct snap a, b;
+    snap_take(fx, &a);
+    fx_host_close(fx);
+
+    fx_drop_state(fx);
+    char err[512] = "";
+    if (fx_host_open(fx, err, sizeof err) != 0)
+        fail_msg("pt_host_open: %s", err);
+    size_t applied, rounds = 0;
+    do {
+        assert_int_equal(pt_host_catch_up(fx->host, 1, &applied), 0);
+        rounds++;
+    } while (applied != 0);
+    assert_true(rounds > 15);
+    tick(fx, T0 + F + 10 * DAY);
+    snap_take(fx, &b);
+    assert_int_equal(a.n, b.n);
+    for (size_t i = 0; i < a.n; i++) {
+        assert_int_equal(a.len[i], b.len[i]);
+        assert_memory_equal(a.b[i], b.b[i], a.len[i]);
+        free(a.b[i]);
+        free(b.b[i]);
+    }
+    fx_free(fx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rollup),  cmocka_unit_test(test_missing_list),
+        cmocka_unit_test(test_alerts),  cmocka_unit_test(test_config),
+        cmocka_unit_test(test_rebuild),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
