@@ -1,38 +1,87 @@
 /*
  * fund.c - the built-in "fund" plugin: the For the Poor fund (Quỹ "Vì
  * người nghèo") per administrative unit: donations received, pledges and
- * what remains outstanding on them, disbursements by purpose, balance.
+ * what remains outstanding on them, disbursements by purpose and level,
+ * what reached households recognised as poor or near-poor, balance.
  *
  * Query q {"unit": code, "from": unix?, "to": unix?} -> {"unit",
  * "received", "donations", "pledged", "pledge_outstanding", "disbursed",
- * "balance", "by_purpose": {purpose: amount} (all 7 purposes)}, summed over
- * the unit and its descendants, over events with from <= at < to.
+ * "balance", "by_purpose": {purpose: amount} (all 7 purposes),
+ * "disbursed_by_level": {"central", "province", "district", "commune"},
+ * "to_households", "to_recognised", "recognised_share"}, summed over the
+ * unit and its descendants, over events with from <= at < to.
+ *   to_households: fund.disbursed naming a household;
+ *   to_recognised: of that, to households whose official status (the last
+ *     household.status in the log) for the local (UTC+7) calendar year of
+ *     the disbursement's "at" is poor or near_poor -- as known now: a
+ *     status arriving or changing later moves the amount;
+ *   recognised_share: percent to_recognised / to_households, nil when 0.
+ * Query q {"unit", "year": int} is the range [1 January year, 1 January
+ * year+1) local time, with "year", "beneficiaries" (distinct households
+ * with a disbursement of that year in the unit or below) and
+ * "support_per_beneficiary" (to_households / beneficiaries, a double, nil
+ * when no beneficiary) added.  "year" with "from" or "to" is refused.
  *
  * pledge_outstanding: a pledge lies at its own (unit, at); its outstanding
  * amount is its pledged amount minus every donation.received naming it
  * (whenever that donation arrived, before the pledge included), floored at
  * 0.  A repeated donation.pledged with the same pledge id is a correction:
- * it replaces the earlier one (amount and place).
+ * it replaces the earlier one (amount, place and due).
+ *
+ * Alerts: fund.large_donation (info, apply); fund.beneficiary_not_poor
+ * (warning, apply: a household-year with a disbursement and a known
+ * official status neither poor nor near-poor, once per household-year);
+ * fund.pledge_overdue (info, tick: due < now and outstanding > 0, once per
+ * pledge); fund.idle_balance (warning, tick: all-time balance of a unit
+ * above idle_balance and no disbursement for idle_days).  Tick alerts
+ * depend on the wall clock by nature (a deadline passes whether or not an
+ * event arrives), so they are not a function of the log: a rebuild raises
+ * them again at its first ticks.  The state they write (markers 'O', 'A',
+ * 'h' and consumption of 'Q') is never read by apply or query, which stay
+ * a function of the log.
  *
  * State (see plugin_util.h: integers big-endian, times in keys
  * sign-flipped, unit codes NUL-padded to 5 bytes).  A metrics vector is
- * NM i64: received, donations, pledged, outstanding, disbursed, then the
- * disbursed amount of each purpose (ev_purpose 1..7).
+ * NM i64: received, donations, pledged, outstanding, disbursed, the
+ * disbursed amount of each purpose (ev_purpose 1..7) and of each level
+ * (ev_level central..commune), to_households, to_recognised.
  *
- *   'T' unit[5]                 -> dense vector (96 bytes): all time
+ *   'T' unit[5]                 -> dense vector (8 * NM bytes): all time
  *   'D' unit[5] day[8]          -> dense vector: one day (UTC+7 calendar
  *                                  day, the day number since 1970-01-01)
- *   'E' unit[5] at[8] seq[8]    -> sparse vector (u16 bitmap of the
+ *   'E' unit[5] at[8] seq[8]    -> sparse vector (u32 bitmap of the
  *                                  non-zero slots, then an i64 each): one
  *                                  event, read only for the partial days
  *                                  at the edges of a range
  *   'P' pledge                  -> u8 has_pledge, 7 zero, i64 amount,
  *                                  i64 paid, unit[5], 3 zero, i64 at,
- *                                  u64 seq                   (48 bytes)
+ *                                  u64 seq, i64 due          (56 bytes)
+ *   'Q' due[8] pledge           -> empty: pledges whose due the tick has
+ *                                  not passed yet (a correction re-adds)
+ *   'O' pledge                  -> empty: pledge_overdue raised (tick)
+ *   'S' year[8] household       -> u8 official status for that year
+ *   'B' year[8] household       -> u8 alerted (beneficiary_not_poor), 7
+ *                                  zero, then per disbursement to the
+ *                                  household in that year: unit[5], 3
+ *                                  zero, i64 at, u64 seq, i64 amount (32
+ *                                  bytes): what a status change moves
+ *                                  between the recognised buckets
+ *   'Y' unit[5] year[8]         -> i64 beneficiaries of the year
+ *   'L' unit[5]                 -> u8 has_disbursed, 7 zero, i64 last:
+ *                                  latest disbursement "at" in the unit
+ *                                  or below (the first donation's while
+ *                                  there is none)                (16 bytes)
+ *   'I' last[8] unit[5]         -> empty: units by 'L' time, for the tick
+ *   'A' unit[5]                 -> i64 'L' time of the idle episode
+ *                                  already alerted (tick)
+ *   'h'                         -> i64 wall time of the last idle check
  *
- * T, D and E are kept for the event's unit AND each ancestor, so a query
- * never needs to enumerate descendants: all time is one key, a range is
- * its whole days plus at most two partial days of per-event entries.
+ * T, D, E, Y and L are kept for the event's unit AND each ancestor, so a
+ * query never needs to enumerate descendants: all time is one key, a range
+ * is its whole days plus at most two partial days of per-event entries.
+ *
+ * A state written by version 1.0 (shorter vectors) is refused as corrupt
+ * rather than misread: rebuild it (remove DATA/state) after upgrading.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -43,10 +92,15 @@
 #include "plugin_util.h"
 #include "povtrack_plugin.h"
 
-#define FUND_DEFAULT_LARGE INT64_C(100000000) /* VND */
-/* Vietnam is UTC+7 all year (no DST): a day bucket is a local day. */
-#define FUND_TZ_OFFSET INT64_C(25200)
-#define FUND_DAY INT64_C(86400)
+#define FUND_DEFAULT_LARGE INT64_C(100000000)        /* VND */
+#define FUND_DEFAULT_IDLE_BALANCE INT64_C(500000000) /* VND */
+#define FUND_DEFAULT_IDLE_DAYS INT64_C(90)
+#define FUND_IDLE_DAYS_MAX INT64_C(36500)
+/* The idle check reads every idle unit's total: once an hour is plenty
+ * for a condition measured in months. */
+#define FUND_IDLE_CHECK_EVERY INT64_C(3600)
+/* Overdue pledges handled per tick; the rest wait for the next second. */
+#define FUND_TICK_BATCH 256
 /* Query bounds are clamped into [0, FUND_TIME_MAX]: every event's "at" is
  * inside (EV_AT_MIN > 0), and day arithmetic cannot overflow. */
 #define FUND_TIME_MAX (INT64_C(1) << 52)
@@ -58,16 +112,27 @@ enum fund_metric {
     M_OUTSTANDING,
     M_DISBURSED,
     M_PURPOSE, /* + purpose - 1, for the 7 purposes */
-    NM = M_PURPOSE + EV_PURPOSE_COUNT - 1
+    M_LEVEL = M_PURPOSE + EV_PURPOSE_COUNT - 1, /* + level - 1 */
+    M_TO_HH = M_LEVEL + EV_LEVEL_COMMUNE,
+    M_TO_RECOG,
+    NM
 };
 
 #define FUND_DENSE_LEN (8 * NM)
-#define FUND_SPARSE_MAX (2 + 8 * NM)
-#define FUND_P_LEN 48
+#define FUND_SPARSE_HDR 4
+#define FUND_SPARSE_MAX (FUND_SPARSE_HDR + 8 * NM)
+#define FUND_P_LEN 56
+#define FUND_B_HDR 8
+#define FUND_B_ENTRY 32
+#define FUND_L_LEN 16
+/* 'S'/'B' year[8] household */
+#define FUND_HKEY_MAX (1 + 8 + EV_HOUSEHOLD_MAX)
 
 struct fund {
     const struct povtrack_host *host;
     int64_t large_donation;
+    int64_t idle_balance;
+    int64_t idle_secs;
 };
 
 struct pledge {
@@ -77,18 +142,10 @@ struct pledge {
     uint8_t unit[PU_UNIT_W];
     int64_t at;
     uint64_t seq;
+    int64_t due;
 };
 
-static int64_t day_of(int64_t at)
-{
-    int64_t t = at + FUND_TZ_OFFSET;
-    return t >= 0 ? t / FUND_DAY : -((-t + FUND_DAY - 1) / FUND_DAY);
-}
-
-static int64_t day_start(int64_t day)
-{
-    return day * FUND_DAY - FUND_TZ_OFFSET;
-}
+_Static_assert(NM <= 32, "the sparse bitmap is 32 bits");
 
 /* ---- vector encodings ---- */
 
@@ -105,38 +162,44 @@ static size_t dense_encode(const int64_t v[NM], uint8_t *b)
     return FUND_DENSE_LEN;
 }
 
+static uint32_t get_u32(const uint8_t *b)
+{
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 |
+           b[3];
+}
+
 /* 0, or -1 when b is not a valid sparse vector. */
 static int sparse_decode(const uint8_t *b, size_t len, int64_t v[NM])
 {
     memset(v, 0, sizeof(int64_t) * NM);
-    if (len < 2)
+    if (len < FUND_SPARSE_HDR)
         return -1;
-    unsigned bits = (unsigned)b[0] << 8 | b[1];
-    size_t o = 2;
+    uint32_t bits = get_u32(b);
+    size_t o = FUND_SPARSE_HDR;
     for (int i = 0; i < NM; i++) {
-        if (!(bits & (1u << i)))
+        if (!(bits & (UINT32_C(1) << i)))
             continue;
         if (o + 8 > len)
             return -1;
         v[i] = pu_get_i64(b + o);
         o += 8;
     }
-    return o == len ? 0 : -1;
+    return o == len && bits >> NM == 0 ? 0 : -1;
 }
 
 static size_t sparse_encode(const int64_t v[NM], uint8_t *b)
 {
-    unsigned bits = 0;
-    size_t o = 2;
+    uint32_t bits = 0;
+    size_t o = FUND_SPARSE_HDR;
     for (int i = 0; i < NM; i++) {
         if (v[i] == 0)
             continue;
-        bits |= 1u << i;
+        bits |= UINT32_C(1) << i;
         pu_put_i64(b + o, v[i]);
         o += 8;
     }
-    b[0] = (uint8_t)(bits >> 8);
-    b[1] = (uint8_t)bits;
+    for (int i = 0; i < 4; i++)
+        b[i] = (uint8_t)(bits >> (24 - 8 * i));
     return o;
 }
 
@@ -217,7 +280,7 @@ static int fund_add(struct fund *f, povtrack_ctx *ctx, struct ev_str unit,
     struct pu_chain ch;
     if (pu_ancestors(f->host, ctx, unit, &ch) != 0)
         return POVTRACK_EIO; /* the unit passed the reference checks */
-    int64_t day = day_of(at);
+    int64_t day = pu_local_day(at);
     for (int i = 0; i < ch.n; i++) {
         uint8_t k[1 + PU_UNIT_W + 16];
         size_t kl = fund_key(k, 'T', ch.code[i], NULL, NULL);
@@ -243,13 +306,25 @@ static int64_t outstanding(int64_t amount, int64_t paid)
     return amount > paid ? amount - paid : 0;
 }
 
-static size_t pledge_key(uint8_t *k, struct ev_str id)
+/* 'X' id: the pledge record ('P') and its overdue marker ('O'). */
+static size_t pledge_key(uint8_t *k, char prefix, struct ev_str id)
 {
     size_t n = id.len > EV_TEXT_MAX ? EV_TEXT_MAX : id.len;
-    k[0] = 'P';
+    k[0] = (uint8_t)prefix;
     if (n > 0)
         memcpy(k + 1, id.ptr, n);
     return 1 + n;
+}
+
+/* 'Q' due[8] id: the pledge waits for its due in the tick's index. */
+static size_t due_key(uint8_t *k, int64_t due, struct ev_str id)
+{
+    size_t n = id.len > EV_TEXT_MAX ? EV_TEXT_MAX : id.len;
+    k[0] = 'Q';
+    pu_put_key_i64(k + 1, due);
+    if (n > 0)
+        memcpy(k + 9, id.ptr, n);
+    return 9 + n;
 }
 
 static int pledge_get(struct fund *f, povtrack_ctx *ctx, const uint8_t *k,
@@ -272,6 +347,7 @@ static int pledge_get(struct fund *f, povtrack_ctx *ctx, const uint8_t *k,
     memcpy(pl->unit, b + 24, PU_UNIT_W);
     pl->at = pu_get_i64(b + 32);
     pl->seq = pu_get_u64(b + 40);
+    pl->due = pu_get_i64(b + 48);
     return 0;
 }
 
@@ -285,6 +361,7 @@ static int pledge_put(struct fund *f, povtrack_ctx *ctx, const uint8_t *k,
     memcpy(b + 24, pl->unit, PU_UNIT_W);
     pu_put_i64(b + 32, pl->at);
     pu_put_u64(b + 40, pl->seq);
+    pu_put_i64(b + 48, pl->due);
     return pu_put(f->host, ctx, k, kl, b, sizeof b);
 }
 
@@ -304,8 +381,8 @@ static int apply_pledged(struct fund *f, povtrack_ctx *ctx,
                          const struct povtrack_record *rec)
 {
     const struct ev_event *ev = rec->event;
-    uint8_t k[1 + EV_TEXT_MAX];
-    size_t kl = pledge_key(k, ev->data.pledge);
+    uint8_t k[1 + EV_TEXT_MAX], q[9 + EV_TEXT_MAX];
+    size_t kl = pledge_key(k, 'P', ev->data.pledge);
     struct pledge pl;
     int rc = pledge_get(f, ctx, k, kl, &pl);
     if (rc != 0)
@@ -313,6 +390,9 @@ static int apply_pledged(struct fund *f, povtrack_ctx *ctx,
     if (pl.has_pledge) {
         rc = pledge_contrib(f, ctx, &pl, -pl.amount,
                             -outstanding(pl.amount, pl.paid));
+        /* The tick may have consumed the old due entry already. */
+        if (rc == 0)
+            rc = pu_del(f->host, ctx, q, due_key(q, pl.due, ev->data.pledge));
         if (rc != 0)
             return rc;
     }
@@ -322,10 +402,14 @@ static int apply_pledged(struct fund *f, povtrack_ctx *ctx,
         return POVTRACK_EIO;
     pl.at = ev->at;
     pl.seq = rec->seq;
+    pl.due = ev->data.due;
     rc =
         pledge_contrib(f, ctx, &pl, pl.amount, outstanding(pl.amount, pl.paid));
     if (rc == 0)
         rc = pledge_put(f, ctx, k, kl, &pl);
+    if (rc == 0)
+        rc =
+            pu_put(f->host, ctx, q, due_key(q, pl.due, ev->data.pledge), "", 0);
     return rc;
 }
 
@@ -336,7 +420,7 @@ static int pay_pledge(struct fund *f, povtrack_ctx *ctx,
                       const struct ev_event *ev)
 {
     uint8_t k[1 + EV_TEXT_MAX];
-    size_t kl = pledge_key(k, ev->data.pledge);
+    size_t kl = pledge_key(k, 'P', ev->data.pledge);
     struct pledge pl;
     int rc = pledge_get(f, ctx, k, kl, &pl);
     if (rc != 0)
@@ -352,6 +436,74 @@ static int pay_pledge(struct fund *f, povtrack_ctx *ctx,
     return pledge_put(f, ctx, k, kl, &pl);
 }
 
+/* ---- idle balances: last activity per unit ---- */
+
+static size_t idle_key(uint8_t *k, int64_t last, const uint8_t *unit)
+{
+    k[0] = 'I';
+    pu_put_key_i64(k + 1, last);
+    memcpy(k + 9, unit, PU_UNIT_W);
+    return 9 + PU_UNIT_W;
+}
+
+/* 1 found, 0 absent, or POVTRACK_EIO. */
+static int last_get(struct fund *f, povtrack_ctx *ctx, const uint8_t *unit,
+                    bool *has_disb, int64_t *last)
+{
+    uint8_t k[1 + PU_UNIT_W];
+    const void *val;
+    size_t vlen;
+    fund_key(k, 'L', unit, NULL, NULL);
+    int rc = pu_get(f->host, ctx, k, sizeof k, &val, &vlen);
+    if (rc <= 0)
+        return rc;
+    if (vlen != FUND_L_LEN) {
+        f->host->log(ctx, POVTRACK_LOG_ERROR, "fund: corrupt 'L' value");
+        return POVTRACK_EIO;
+    }
+    *has_disb = ((const uint8_t *)val)[0] != 0;
+    *last = pu_get_i64((const uint8_t *)val + 8);
+    return 1;
+}
+
+/*
+ * Note activity at `at` in unit and its ancestors: a disbursement moves
+ * the unit's last-disbursement time forward (a new idle episode); a
+ * donation only sets the start of the clock while nothing was ever
+ * disbursed (its earliest donation).  The 'I' index follows.
+ */
+static int idle_touch(struct fund *f, povtrack_ctx *ctx, struct ev_str unit,
+                      int64_t at, bool disbursed)
+{
+    struct pu_chain ch;
+    if (pu_ancestors(f->host, ctx, unit, &ch) != 0)
+        return POVTRACK_EIO;
+    for (int i = 0; i < ch.n; i++) {
+        bool has = false;
+        int64_t last = 0;
+        int found = last_get(f, ctx, ch.code[i], &has, &last);
+        if (found < 0)
+            return found;
+        bool update = disbursed ? !found || !has || at > last
+                                : !found || (!has && at < last);
+        if (!update)
+            continue;
+        uint8_t k[9 + PU_UNIT_W], v[FUND_L_LEN] = {0};
+        int rc =
+            found ? pu_del(f->host, ctx, k, idle_key(k, last, ch.code[i])) : 0;
+        if (rc == 0)
+            rc = pu_put(f->host, ctx, k, idle_key(k, at, ch.code[i]), "", 0);
+        v[0] = disbursed || has ? 1 : 0;
+        pu_put_i64(v + 8, at);
+        fund_key(k, 'L', ch.code[i], NULL, NULL);
+        if (rc == 0)
+            rc = pu_put(f->host, ctx, k, 1 + PU_UNIT_W, v, sizeof v);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 static int apply_received(struct fund *f, povtrack_ctx *ctx,
                           const struct povtrack_record *rec)
 {
@@ -360,6 +512,8 @@ static int apply_received(struct fund *f, povtrack_ctx *ctx,
     d[M_RECEIVED] = ev->data.amount;
     d[M_DONATIONS] = 1;
     int rc = fund_add(f, ctx, ev->unit, ev->at, rec->seq, d);
+    if (rc == 0)
+        rc = idle_touch(f, ctx, ev->unit, ev->at, false);
     if (rc == 0 && ev->data.pledge.ptr != NULL)
         rc = pay_pledge(f, ctx, ev);
     if (rc != 0 || ev->data.amount < f->large_donation)
@@ -372,21 +526,173 @@ static int apply_received(struct fund *f, povtrack_ctx *ctx,
     pu_fmt_thousands(ev->data.amount, amount, sizeof amount);
     snprintf(msg, sizeof msg, "large donation: %s VND from %s to unit %s",
              amount, donor, unit);
-    struct povtrack_alert a = {
-        .size = sizeof a,
-        .code = "fund.large_donation",
-        .severity = POVTRACK_INFO,
-        .unit = unit,
-        .household = ev->household.ptr == NULL
-                         ? NULL
-                         : pu_cstr(ev->household, hh, sizeof hh),
-        .message = msg,
-        .at = ev->at,
-    };
-    rc = f->host->alert(ctx, &a);
-    if (rc != 0) {
-        f->host->log(ctx, POVTRACK_LOG_ERROR, "fund: alert failed (%d)", rc);
+    return pu_alert(f->host, ctx, "fund.large_donation", POVTRACK_INFO, unit,
+                    ev->household.ptr == NULL
+                        ? NULL
+                        : pu_cstr(ev->household, hh, sizeof hh),
+                    msg, ev->at);
+}
+
+/* ---- households: official status and disbursements per year ---- */
+
+static bool recognised(enum ev_status st)
+{
+    return st == EV_STATUS_POOR || st == EV_STATUS_NEAR_POOR;
+}
+
+/* 'S' or 'B' year[8] household; 0 when the household does not fit. */
+static size_t hh_key(uint8_t *k, char prefix, int64_t year, struct ev_str hh)
+{
+    if (hh.ptr == NULL || hh.len == 0 || hh.len > EV_HOUSEHOLD_MAX)
+        return 0;
+    k[0] = (uint8_t)prefix;
+    pu_put_key_i64(k + 1, year);
+    memcpy(k + 9, hh.ptr, hh.len);
+    return 9 + hh.len;
+}
+
+/* Official status of (household, year): EV_STATUS_NONE_SET when none. */
+static int status_get(struct fund *f, povtrack_ctx *ctx, int64_t year,
+                      struct ev_str hh, enum ev_status *st)
+{
+    uint8_t k[FUND_HKEY_MAX];
+    const void *val;
+    size_t vlen;
+    *st = EV_STATUS_NONE_SET;
+    int rc = pu_get(f->host, ctx, k, hh_key(k, 'S', year, hh), &val, &vlen);
+    if (rc <= 0)
+        return rc;
+    if (vlen != 1) {
+        f->host->log(ctx, POVTRACK_LOG_ERROR, "fund: corrupt status value");
         return POVTRACK_EIO;
+    }
+    *st = (enum ev_status)((const uint8_t *)val)[0];
+    return 0;
+}
+
+/* The disbursements of one (household, year): a heap copy of the 'B'
+ * value, with room for one more entry. */
+struct blist {
+    uint8_t *b;
+    size_t n; /* entries */
+};
+
+static const uint8_t *bl_entry(const struct blist *bl, size_t i)
+{
+    return bl->b + FUND_B_HDR + i * FUND_B_ENTRY;
+}
+
+static int bl_load(struct fund *f, povtrack_ctx *ctx, const uint8_t *k,
+                   size_t kl, struct blist *bl)
+{
+    const void *val;
+    size_t vlen = 0;
+    int rc = pu_get(f->host, ctx, k, kl, &val, &vlen);
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
+        vlen = FUND_B_HDR;
+    else if (vlen < FUND_B_HDR || (vlen - FUND_B_HDR) % FUND_B_ENTRY != 0) {
+        f->host->log(ctx, POVTRACK_LOG_ERROR, "fund: corrupt 'B' value");
+        return POVTRACK_EIO;
+    }
+    bl->b = calloc(1, vlen + FUND_B_ENTRY);
+    if (bl->b == NULL)
+        return POVTRACK_EIO;
+    if (rc == 1)
+        memcpy(bl->b, val, vlen);
+    bl->n = (vlen - FUND_B_HDR) / FUND_B_ENTRY;
+    return 0;
+}
+
+static int64_t bl_total(const struct blist *bl)
+{
+    int64_t t = 0;
+    for (size_t i = 0; i < bl->n; i++)
+        t += pu_get_i64(bl_entry(bl, i) + 24);
+    return t;
+}
+
+/*
+ * beneficiary_not_poor, once per household-year (the 'B' header flag):
+ * the household got money from the fund in a year for which its official
+ * status is known and is neither poor nor near-poor.  at is the time of
+ * the event that revealed it (the disbursement or the status).
+ */
+static int check_not_poor(struct fund *f, povtrack_ctx *ctx, struct blist *bl,
+                          struct ev_str hh, int64_t year, enum ev_status st,
+                          int64_t at)
+{
+    if (bl->n == 0 || bl->b[0] != 0 || st == EV_STATUS_NONE_SET ||
+        recognised(st))
+        return 0;
+    bl->b[0] = 1;
+    char unit[PU_UNIT_W + 1], hbuf[EV_HOUSEHOLD_MAX + 1], amount[40];
+    char msg[512];
+    struct ev_str u = pu_get_unit(bl_entry(bl, 0));
+    const char *sname = ev_status_name(st);
+    pu_cstr(u, unit, sizeof unit);
+    pu_cstr(hh, hbuf, sizeof hbuf);
+    snprintf(msg, sizeof msg,
+             "household %s received %s VND from the fund in %lld but its "
+             "official status for %lld is %s, neither poor nor near-poor",
+             hbuf, pu_fmt_thousands(bl_total(bl), amount, sizeof amount),
+             (long long)year, (long long)year, sname != NULL ? sname : "?");
+    return pu_alert(f->host, ctx, "fund.beneficiary_not_poor", POVTRACK_WARNING,
+                    unit, hbuf, msg, at);
+}
+
+static int bl_store(struct fund *f, povtrack_ctx *ctx, const uint8_t *k,
+                    size_t kl, const struct blist *bl)
+{
+    return pu_put(f->host, ctx, k, kl, bl->b,
+                  FUND_B_HDR + bl->n * FUND_B_ENTRY);
+}
+
+/* +1 to 'Y' unit year. */
+static int beneficiary_add(struct fund *f, povtrack_ctx *ctx,
+                           const uint8_t *unit, int64_t year)
+{
+    uint8_t k[1 + PU_UNIT_W + 8];
+    const void *val;
+    size_t vlen;
+    size_t kl = fund_key(k, 'Y', unit, &year, NULL);
+    int rc = pu_get(f->host, ctx, k, kl, &val, &vlen);
+    if (rc < 0)
+        return rc;
+    if (rc == 1 && vlen != 8) {
+        f->host->log(ctx, POVTRACK_LOG_ERROR, "fund: corrupt 'Y' value");
+        return POVTRACK_EIO;
+    }
+    uint8_t v[8];
+    pu_put_i64(v, (rc == 1 ? pu_get_i64(val) : 0) + 1);
+    return pu_put(f->host, ctx, k, kl, v, sizeof v);
+}
+
+/*
+ * A household counts once per year as a beneficiary of each unit whose
+ * subtree paid it: the new disbursement's unit and ancestors that no
+ * earlier disbursement of the year already covered get +1.  The list is
+ * the household's own year, a handful of entries.
+ */
+static int count_beneficiary(struct fund *f, povtrack_ctx *ctx,
+                             const struct blist *bl, const struct pu_chain *ch,
+                             int64_t year)
+{
+    bool covered[PU_CHAIN_MAX] = {false};
+    for (size_t e = 0; e < bl->n; e++) {
+        struct pu_chain ech;
+        if (pu_ancestors(f->host, ctx, pu_get_unit(bl_entry(bl, e)), &ech) != 0)
+            return POVTRACK_EIO;
+        for (int i = 0; i < ch->n; i++)
+            for (int j = 0; j < ech.n; j++)
+                covered[i] = covered[i] ||
+                             memcmp(ch->code[i], ech.code[j], PU_UNIT_W) == 0;
+    }
+    for (int i = 0; i < ch->n; i++) {
+        int rc = covered[i] ? 0 : beneficiary_add(f, ctx, ch->code[i], year);
+        if (rc != 0)
+            return rc;
     }
     return 0;
 }
@@ -397,15 +703,100 @@ static int apply_disbursed(struct fund *f, povtrack_ctx *ctx,
     const struct ev_event *ev = rec->event;
     int64_t d[NM] = {0};
     enum ev_purpose pur = ev->data.purpose;
-    if (pur <= EV_PURPOSE_NONE || pur >= EV_PURPOSE_COUNT) {
+    enum ev_level lvl = ev->data.level;
+    if (pur <= EV_PURPOSE_NONE || pur >= EV_PURPOSE_COUNT ||
+        lvl < EV_LEVEL_CENTRAL || lvl > EV_LEVEL_COMMUNE) {
         f->host->log(ctx, POVTRACK_LOG_ERROR,
-                     "fund: fund.disbursed at seq %llu has no purpose",
+                     "fund: fund.disbursed at seq %llu has no purpose or level",
                      (unsigned long long)rec->seq);
         return POVTRACK_EIO;
     }
     d[M_DISBURSED] = ev->data.amount;
     d[M_PURPOSE + pur - 1] = ev->data.amount;
-    return fund_add(f, ctx, ev->unit, ev->at, rec->seq, d);
+    d[M_LEVEL + lvl - 1] = ev->data.amount;
+    if (ev->household.ptr == NULL) {
+        int rc = fund_add(f, ctx, ev->unit, ev->at, rec->seq, d);
+        return rc != 0 ? rc : idle_touch(f, ctx, ev->unit, ev->at, true);
+    }
+
+    int64_t year = pu_local_year(ev->at);
+    enum ev_status st;
+    uint8_t k[FUND_HKEY_MAX];
+    size_t kl = hh_key(k, 'B', year, ev->household);
+    struct pu_chain ch;
+    if (kl == 0 || pu_ancestors(f->host, ctx, ev->unit, &ch) != 0)
+        return POVTRACK_EIO; /* validated at ingest: the log is damaged */
+    int rc = status_get(f, ctx, year, ev->household, &st);
+    if (rc != 0)
+        return rc;
+    d[M_TO_HH] = ev->data.amount;
+    d[M_TO_RECOG] = recognised(st) ? ev->data.amount : 0;
+    if ((rc = fund_add(f, ctx, ev->unit, ev->at, rec->seq, d)) != 0 ||
+        (rc = idle_touch(f, ctx, ev->unit, ev->at, true)) != 0)
+        return rc;
+
+    struct blist bl;
+    if ((rc = bl_load(f, ctx, k, kl, &bl)) != 0)
+        return rc;
+    rc = count_beneficiary(f, ctx, &bl, &ch, year);
+    uint8_t *e = bl.b + FUND_B_HDR + bl.n * FUND_B_ENTRY;
+    memcpy(e, ch.code[0], PU_UNIT_W);
+    pu_put_i64(e + 8, ev->at);
+    pu_put_u64(e + 16, rec->seq);
+    pu_put_i64(e + 24, ev->data.amount);
+    bl.n++;
+    if (rc == 0)
+        rc = check_not_poor(f, ctx, &bl, ev->household, year, st, ev->at);
+    if (rc == 0)
+        rc = bl_store(f, ctx, k, kl, &bl);
+    free(bl.b);
+    return rc;
+}
+
+/*
+ * status(h, y) replaced: when it crosses the poor-or-near-poor line, every
+ * disbursement of (h, y) moves between the recognised buckets where it
+ * lies (its unit, day and event entry), from the household's own list.
+ */
+static int apply_status(struct fund *f, povtrack_ctx *ctx,
+                        const struct ev_event *ev)
+{
+    uint8_t sk[FUND_HKEY_MAX], bk[FUND_HKEY_MAX];
+    int64_t year = ev->data.year;
+    size_t skl = hh_key(sk, 'S', year, ev->household);
+    size_t bkl = hh_key(bk, 'B', year, ev->household);
+    if (skl == 0 || bkl == 0) {
+        f->host->log(ctx, POVTRACK_LOG_ERROR,
+                     "fund: household.status without a valid household");
+        return POVTRACK_EIO;
+    }
+    enum ev_status old, st = ev->data.status;
+    int rc = status_get(f, ctx, year, ev->household, &old);
+    uint8_t sv = (uint8_t)st;
+    if (rc == 0)
+        rc = pu_put(f->host, ctx, sk, skl, &sv, 1);
+    struct blist bl = {NULL, 0};
+    if (rc == 0)
+        rc = bl_load(f, ctx, bk, bkl, &bl);
+    if (rc != 0 || bl.n == 0) {
+        free(bl.b);
+        return rc;
+    }
+    int64_t sign = (int64_t)recognised(st) - (int64_t)recognised(old);
+    for (size_t i = 0; i < bl.n && sign != 0 && rc == 0; i++) {
+        const uint8_t *e = bl_entry(&bl, i);
+        int64_t d[NM] = {0};
+        d[M_TO_RECOG] = sign * pu_get_i64(e + 24);
+        rc = fund_add(f, ctx, pu_get_unit(e), pu_get_i64(e + 8),
+                      pu_get_u64(e + 16), d);
+    }
+    bool was_alerted = bl.b[0] != 0;
+    if (rc == 0)
+        rc = check_not_poor(f, ctx, &bl, ev->household, year, st, ev->at);
+    if (rc == 0 && bl.b[0] != 0 && !was_alerted)
+        rc = bl_store(f, ctx, bk, bkl, &bl);
+    free(bl.b);
+    return rc;
 }
 
 /* ---- query ---- */
@@ -487,15 +878,15 @@ static int fund_sum(struct fund *f, povtrack_ctx *ctx, const uint8_t *unit,
     int64_t dlo = 0, dhi = 0;
     bool part_lo = false, part_hi = false;
     if (has_from) {
-        dlo = day_of(from);
-        if (day_start(dlo) != from) {
+        dlo = pu_local_day(from);
+        if (pu_day_start(dlo) != from) {
             part_lo = true;
             dlo++;
         }
     }
     if (has_to) {
-        dhi = day_of(to);
-        part_hi = day_start(dhi) != to;
+        dhi = pu_local_day(to);
+        part_hi = pu_day_start(dhi) != to;
     }
     if (has_from && has_to && dlo > dhi) {
         /* from and to inside the same day: one partial range. */
@@ -503,17 +894,35 @@ static int fund_sum(struct fund *f, povtrack_ctx *ctx, const uint8_t *unit,
     }
     int rc = 0;
     if (part_lo) {
-        int64_t end = day_start(dlo);
+        int64_t end = pu_day_start(dlo);
         rc = sum_range(f, ctx, s, 'E', unit, &from, &end);
     }
     if (rc == 0 && (!has_from || !has_to || dlo < dhi))
         rc = sum_range(f, ctx, s, 'D', unit, has_from ? &dlo : NULL,
                        has_to ? &dhi : NULL);
     if (rc == 0 && part_hi) {
-        int64_t start = day_start(dhi);
+        int64_t start = pu_day_start(dhi);
         rc = sum_range(f, ctx, s, 'E', unit, &start, &to);
     }
     return rc;
+}
+
+/* 'Y' unit year: beneficiaries (0 when absent). */
+static int beneficiaries_get(struct fund *f, povtrack_ctx *ctx,
+                             const uint8_t *unit, int64_t year, int64_t *out)
+{
+    uint8_t k[1 + PU_UNIT_W + 8];
+    const void *val;
+    size_t vlen;
+    *out = 0;
+    int rc = pu_get(f->host, ctx, k, fund_key(k, 'Y', unit, &year, NULL), &val,
+                    &vlen);
+    if (rc <= 0)
+        return rc;
+    if (vlen != 8)
+        return POVTRACK_EIO;
+    *out = pu_get_i64(val);
+    return 0;
 }
 
 static int fund_query(void *state, povtrack_ctx *ctx, const msgpack_object *q,
@@ -524,22 +933,39 @@ static int fund_query(void *state, povtrack_ctx *ctx, const msgpack_object *q,
     int rc = pu_arg_unit(f->host, ctx, q, &ch, err, errlen);
     if (rc != 0)
         return rc;
-    int64_t from = 0, to = 0;
-    bool has_from, has_to;
+    int64_t from = 0, to = 0, year = 0, benef = 0;
+    bool has_from, has_to, has_year;
     if (pu_arg_i64(q, "from", false, &from, &has_from, err, errlen) != 0 ||
-        pu_arg_i64(q, "to", false, &to, &has_to, err, errlen) != 0)
+        pu_arg_i64(q, "to", false, &to, &has_to, err, errlen) != 0 ||
+        pu_arg_i64(q, "year", false, &year, &has_year, err, errlen) != 0)
         return -1;
     if (has_from && has_to && to < from) {
         snprintf(err, errlen, "to: must not be before from");
         return -1;
     }
+    if (has_year && (has_from || has_to)) {
+        snprintf(err, errlen, "year: not with from or to");
+        return -1;
+    }
+    if (has_year && (year < 1970 || year > 9999)) {
+        snprintf(err, errlen, "year: must be 1970-9999");
+        return -1;
+    }
+    if (has_year) {
+        /* The local calendar year, as every year of this plugin. */
+        has_from = has_to = true;
+        from = pu_year_start(year);
+        to = pu_year_start(year + 1);
+    }
     struct sum s;
-    if (fund_sum(f, ctx, ch.code[0], has_from, from, has_to, to, &s) != 0) {
+    if (fund_sum(f, ctx, ch.code[0], has_from, from, has_to, to, &s) != 0 ||
+        (has_year &&
+         beneficiaries_get(f, ctx, ch.code[0], year, &benef) != 0)) {
         snprintf(err, errlen, "internal error: state read failed");
         return POVTRACK_EIO;
     }
     struct ev_str unit = pu_get_unit(ch.code[0]);
-    int e = msgpack_pack_map(pk, 8);
+    int e = msgpack_pack_map(pk, has_year ? 15 : 12);
     e |= pu_pack_key(pk, "unit") | pu_pack_str(pk, unit.ptr, unit.len);
     e |= pu_pack_key(pk, "received") | msgpack_pack_int64(pk, s.v[M_RECEIVED]);
     e |=
@@ -558,11 +984,225 @@ static int fund_query(void *state, povtrack_ctx *ctx, const msgpack_object *q,
         e |= pu_pack_key(pk, name != NULL ? name : "?") |
              msgpack_pack_int64(pk, s.v[M_PURPOSE + p - 1]);
     }
+    e |= pu_pack_key(pk, "disbursed_by_level") |
+         msgpack_pack_map(pk, EV_LEVEL_COMMUNE);
+    for (int l = EV_LEVEL_CENTRAL; l <= EV_LEVEL_COMMUNE; l++) {
+        const char *name = ev_level_name((enum ev_level)l);
+        e |= pu_pack_key(pk, name != NULL ? name : "?") |
+             msgpack_pack_int64(pk, s.v[M_LEVEL + l - 1]);
+    }
+    e |=
+        pu_pack_key(pk, "to_households") | msgpack_pack_int64(pk, s.v[M_TO_HH]);
+    e |= pu_pack_key(pk, "to_recognised") |
+         msgpack_pack_int64(pk, s.v[M_TO_RECOG]);
+    e |= pu_pack_key(pk, "recognised_share") |
+         pu_pack_percent(pk, s.v[M_TO_RECOG], s.v[M_TO_HH]);
+    if (has_year) {
+        e |= pu_pack_key(pk, "year") | msgpack_pack_int64(pk, year);
+        e |= pu_pack_key(pk, "beneficiaries") | msgpack_pack_int64(pk, benef);
+        e |= pu_pack_key(pk, "support_per_beneficiary") |
+             pu_pack_opt_double(pk, benef > 0,
+                                benef > 0 ? (double)s.v[M_TO_HH] / (double)benef
+                                          : 0.0);
+    }
     if (e != 0) {
         snprintf(err, errlen, "internal error: packing failed");
         return POVTRACK_EIO;
     }
     return 0;
+}
+
+/* ---- tick: deadlines and idle money (wall clock) ---- */
+
+/* Keys of a scan, copied: the host's pointers die at the next write. */
+struct keys {
+    uint8_t (*k)[9 + EV_TEXT_MAX];
+    size_t *len;
+    size_t n, max;
+};
+
+static int keys_cb(void *arg, const void *key, size_t klen, const void *val,
+                   size_t vlen)
+{
+    struct keys *ks = arg;
+    (void)val;
+    (void)vlen;
+    if (ks->n == ks->max)
+        return 1; /* full: the rest next time */
+    if (klen > sizeof ks->k[0])
+        return POVTRACK_EIO;
+    memcpy(ks->k[ks->n], key, klen);
+    ks->len[ks->n++] = klen;
+    return 0;
+}
+
+/* Collect up to max keys in [from, to). */
+static int keys_scan(struct fund *f, povtrack_ctx *ctx, const uint8_t *from,
+                     size_t fl, const uint8_t *to, size_t tl, size_t max,
+                     struct keys *ks)
+{
+    ks->n = 0;
+    ks->max = max;
+    ks->k = calloc(max, sizeof ks->k[0]);
+    ks->len = calloc(max, sizeof ks->len[0]);
+    if (ks->k == NULL || ks->len == NULL)
+        return POVTRACK_EIO;
+    int rc = f->host->scan(ctx, from, fl, to, tl, keys_cb, ks);
+    if (rc == 0 || rc == 1 || rc == POVTRACK_NOTFOUND)
+        return 0;
+    f->host->log(ctx, POVTRACK_LOG_ERROR, "fund: state scan failed (%d)", rc);
+    return POVTRACK_EIO;
+}
+
+static void keys_free(struct keys *ks)
+{
+    free(ks->k);
+    free(ks->len);
+}
+
+static int overdue_one(struct fund *f, povtrack_ctx *ctx, const uint8_t *qk,
+                       size_t qkl)
+{
+    struct ev_str id = {(const char *)qk + 9, (uint32_t)(qkl - 9)};
+    int64_t due = pu_get_key_i64(qk + 1);
+    uint8_t k[1 + EV_TEXT_MAX];
+    const void *val;
+    size_t vlen;
+    struct pledge pl;
+    int rc = pledge_get(f, ctx, k, pledge_key(k, 'P', id), &pl);
+    int64_t out = outstanding(pl.amount, pl.paid);
+    size_t ol = pledge_key(k, 'O', id);
+    /* A corrected pledge has its own entry at its new due. */
+    if (rc != 0 || !pl.has_pledge || pl.due != due || out == 0)
+        return rc;
+    if ((rc = pu_get(f->host, ctx, k, ol, &val, &vlen)) != 0)
+        return rc < 0 ? rc : 0; /* raised before */
+    char unit[PU_UNIT_W + 1], pid[EV_TEXT_MAX + 1], a[40], b[40],
+        date[PU_DATE_LEN];
+    char msg[512];
+    pu_cstr(pu_get_unit(pl.unit), unit, sizeof unit);
+    snprintf(msg, sizeof msg, "pledge %s: %s VND of %s outstanding, due %s",
+             pu_cstr(id, pid, sizeof pid), pu_fmt_thousands(out, a, sizeof a),
+             pu_fmt_thousands(pl.amount, b, sizeof b),
+             pu_fmt_date(due, date, sizeof date));
+    if ((rc = pu_put(f->host, ctx, k, ol, "", 0)) != 0)
+        return rc;
+    return pu_alert(f->host, ctx, "fund.pledge_overdue", POVTRACK_INFO, unit,
+                    NULL, msg, due);
+}
+
+/*
+ * Pledges whose due is now past: only the 'Q' entries with due < now,
+ * which the tick then consumes, so each pledge is looked at once after
+ * its due (and again only if a correction re-adds it).  This is the
+ * "(last_checked, now]" window with the boundary kept in the index itself,
+ * so a correction whose due is already past is not missed.
+ */
+static int overdue_tick(struct fund *f, povtrack_ctx *ctx, int64_t now)
+{
+    uint8_t from[1] = {'Q'}, to[9];
+    to[0] = 'Q';
+    pu_put_key_i64(to + 1, now);
+    struct keys ks;
+    int rc = keys_scan(f, ctx, from, 1, to, sizeof to, FUND_TICK_BATCH, &ks);
+    for (size_t i = 0; i < ks.n && rc == 0; i++) {
+        rc = overdue_one(f, ctx, ks.k[i], ks.len[i]);
+        if (rc == 0)
+            rc = pu_del(f->host, ctx, ks.k[i], ks.len[i]);
+    }
+    keys_free(&ks);
+    return rc;
+}
+
+static int idle_one(struct fund *f, povtrack_ctx *ctx, const uint8_t *ik,
+                    int64_t now)
+{
+    const uint8_t *code = ik + 9;
+    int64_t last = pu_get_key_i64(ik + 1);
+    uint8_t k[1 + PU_UNIT_W];
+    const void *val;
+    size_t vlen;
+    fund_key(k, 'A', code, NULL, NULL);
+    int rc = pu_get(f->host, ctx, k, sizeof k, &val, &vlen);
+    if (rc < 0)
+        return rc;
+    if (rc == 1 && vlen == 8 && pu_get_i64(val) == last)
+        return 0; /* this episode was reported */
+    struct sum s;
+    bool has = false;
+    int64_t l2;
+    if (fund_sum(f, ctx, code, false, 0, false, 0, &s) != 0 ||
+        last_get(f, ctx, code, &has, &l2) < 0)
+        return POVTRACK_EIO;
+    int64_t balance = s.v[M_RECEIVED] - s.v[M_DISBURSED];
+    if (balance <= f->idle_balance)
+        return 0;
+    char unit[PU_UNIT_W + 1], bal[40], lim[40], date[PU_DATE_LEN], msg[512];
+    pu_cstr(pu_get_unit(code), unit, sizeof unit);
+    snprintf(msg, sizeof msg,
+             "unit %s: balance %s VND above %s with no disbursement since "
+             "%s%s (%lld days)",
+             unit, pu_fmt_thousands(balance, bal, sizeof bal),
+             pu_fmt_thousands(f->idle_balance, lim, sizeof lim),
+             has ? "" : "its first donation on ",
+             pu_fmt_date(last, date, sizeof date),
+             (long long)((now - last) / PU_DAY));
+    uint8_t v[8];
+    pu_put_i64(v, last);
+    if ((rc = pu_put(f->host, ctx, k, sizeof k, v, sizeof v)) != 0)
+        return rc;
+    /* at: when the unit became idle, the same whenever the tick runs. */
+    return pu_alert(f->host, ctx, "fund.idle_balance", POVTRACK_WARNING, unit,
+                    NULL, msg, last + f->idle_secs);
+}
+
+/*
+ * Units idle for idle_days: the 'I' entries with last <= now - idle_secs,
+ * at most once per FUND_IDLE_CHECK_EVERY of wall time ('h').  The balance
+ * checked is the current all-time one: only a disbursement lowers a
+ * balance, so above the threshold now means money has been sitting there
+ * (new donations included) since the last disbursement.
+ */
+static int idle_tick(struct fund *f, povtrack_ctx *ctx, int64_t now)
+{
+    uint8_t hk[1] = {'h'}, hv[8];
+    const void *val;
+    size_t vlen;
+    int rc = pu_get(f->host, ctx, hk, 1, &val, &vlen);
+    if (rc < 0)
+        return rc;
+    if (rc == 1 && vlen == 8) {
+        int64_t prev = pu_get_i64(val);
+        if (now >= prev && now - prev < FUND_IDLE_CHECK_EVERY)
+            return 0;
+    }
+    pu_put_i64(hv, now);
+    if ((rc = pu_put(f->host, ctx, hk, 1, hv, sizeof hv)) != 0)
+        return rc;
+    uint8_t from[1] = {'I'}, to[9];
+    to[0] = 'I';
+    pu_put_key_i64(to + 1, now - f->idle_secs + 1);
+    struct keys ks;
+    size_t max = 1024;
+    /* Every idle unit is checked: grow the batch until the scan fits. */
+    for (;;) {
+        rc = keys_scan(f, ctx, from, 1, to, sizeof to, max, &ks);
+        if (rc != 0 || ks.n < max)
+            break;
+        keys_free(&ks);
+        max *= 4;
+    }
+    for (size_t i = 0; i < ks.n && rc == 0; i++)
+        rc = idle_one(f, ctx, ks.k[i], now);
+    keys_free(&ks);
+    return rc;
+}
+
+static int fund_tick(void *state, povtrack_ctx *ctx, int64_t now)
+{
+    struct fund *f = state;
+    int rc = overdue_tick(f, ctx, now);
+    return rc != 0 ? rc : idle_tick(f, ctx, now);
 }
 
 /* ---- plugin callbacks ---- */
@@ -571,8 +1211,17 @@ static int fund_init(povtrack_ctx *ctx, const struct povtrack_host *host,
                      void **state)
 {
     int64_t large = FUND_DEFAULT_LARGE;
-    if (pu_config_pos_i64(host, ctx, "large_donation", &large) != 0)
+    int64_t idle_balance = FUND_DEFAULT_IDLE_BALANCE;
+    int64_t idle_days = FUND_DEFAULT_IDLE_DAYS;
+    if (pu_config_pos_i64(host, ctx, "large_donation", &large) != 0 ||
+        pu_config_pos_i64(host, ctx, "idle_balance", &idle_balance) != 0 ||
+        pu_config_pos_i64(host, ctx, "idle_days", &idle_days) != 0)
         return -1;
+    if (idle_days > FUND_IDLE_DAYS_MAX) {
+        host->log(ctx, POVTRACK_LOG_ERROR, "idle_days: at most %lld, got %lld",
+                  (long long)FUND_IDLE_DAYS_MAX, (long long)idle_days);
+        return -1;
+    }
     struct fund *f = calloc(1, sizeof *f);
     if (f == NULL) {
         host->log(ctx, POVTRACK_LOG_ERROR, "fund: out of memory");
@@ -580,6 +1229,8 @@ static int fund_init(povtrack_ctx *ctx, const struct povtrack_host *host,
     }
     f->host = host;
     f->large_donation = large;
+    f->idle_balance = idle_balance;
+    f->idle_secs = idle_days * PU_DAY;
     *state = f;
     return 0;
 }
@@ -589,6 +1240,8 @@ static int fund_apply(void *state, povtrack_ctx *ctx,
 {
     struct fund *f = state;
     switch (rec->event->type) {
+    case EV_HOUSEHOLD_STATUS:
+        return apply_status(f, ctx, rec->event);
     case EV_DONATION_PLEDGED:
         return apply_pledged(f, ctx, rec);
     case EV_DONATION_RECEIVED:
@@ -609,14 +1262,14 @@ static const struct povtrack_plugin fund_plugin = {
     .abi_version = POVTRACK_PLUGIN_ABI_VERSION,
     .size = sizeof(struct povtrack_plugin),
     .name = "fund",
-    .version = "1.0.0",
-    .event_mask = EV_TYPE_BIT(EV_DONATION_PLEDGED) |
-                  EV_TYPE_BIT(EV_DONATION_RECEIVED) |
-                  EV_TYPE_BIT(EV_FUND_DISBURSED),
+    .version = "1.1.0",
+    .event_mask =
+        EV_TYPE_BIT(EV_HOUSEHOLD_STATUS) | EV_TYPE_BIT(EV_DONATION_PLEDGED) |
+        EV_TYPE_BIT(EV_DONATION_RECEIVED) | EV_TYPE_BIT(EV_FUND_DISBURSED),
     .init = fund_init,
     .apply = fund_apply,
     .query = fund_query,
-    .tick = NULL,
+    .tick = fund_tick,
     .fini = fund_fini,
 };
 

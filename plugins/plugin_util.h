@@ -1,7 +1,7 @@
 /*
  * plugin_util.h - small helpers shared by the built-in plugins (poverty,
- * fund): fixed-width key/value encoding, unit ancestry, query argument
- * parsing and config parsing.
+ * fund): fixed-width key/value encoding, unit ancestry, Vietnam-local
+ * calendar arithmetic, alerts, query argument parsing and config parsing.
  *
  * Everything here is static inline so that each plugin (a separate shared
  * object with hidden visibility) gets its own copy and no symbol crosses
@@ -72,6 +72,14 @@ static inline int64_t pu_get_i64(const uint8_t *p)
 static inline void pu_put_key_i64(uint8_t *p, int64_t v)
 {
     pu_put_u64(p, (uint64_t)v ^ (UINT64_C(1) << 63));
+}
+
+static inline int64_t pu_get_key_i64(const uint8_t *p)
+{
+    uint64_t u = pu_get_u64(p) ^ (UINT64_C(1) << 63);
+    int64_t v;
+    memcpy(&v, &u, sizeof v);
+    return v;
 }
 
 /* ---- unit codes ---- */
@@ -178,6 +186,41 @@ static inline int pu_put(const struct povtrack_host *host, povtrack_ctx *ctx,
     return POVTRACK_EIO;
 }
 
+/* Host del() where an absent key is not an error (the caller wants it
+ * gone); failure logged and mapped to POVTRACK_EIO. */
+static inline int pu_del(const struct povtrack_host *host, povtrack_ctx *ctx,
+                         const void *key, size_t klen)
+{
+    int rc = host->del(ctx, key, klen);
+    if (rc == 0 || rc == POVTRACK_NOTFOUND)
+        return 0;
+    host->log(ctx, POVTRACK_LOG_ERROR, "state del failed (%d)", rc);
+    return POVTRACK_EIO;
+}
+
+/* Raise an alert; a refused alert is a failed apply/tick (POVTRACK_EIO,
+ * logged), never silently dropped. household may be NULL. */
+static inline int pu_alert(const struct povtrack_host *host, povtrack_ctx *ctx,
+                           const char *code, enum povtrack_severity sev,
+                           const char *unit, const char *household,
+                           const char *msg, int64_t at)
+{
+    struct povtrack_alert a = {
+        .size = sizeof a,
+        .code = code,
+        .severity = sev,
+        .unit = unit,
+        .household = household,
+        .message = msg,
+        .at = at,
+    };
+    int rc = host->alert(ctx, &a);
+    if (rc == 0)
+        return 0;
+    host->log(ctx, POVTRACK_LOG_ERROR, "alert %s failed (%d)", code, rc);
+    return POVTRACK_EIO;
+}
+
 /* Copy an ev_str into a NUL-terminated buffer, truncating to fit. */
 static inline const char *pu_cstr(struct ev_str s, char *buf, size_t n)
 {
@@ -187,6 +230,78 @@ static inline const char *pu_cstr(struct ev_str s, char *buf, size_t n)
     if (len > 0)
         memcpy(buf, s.ptr, len);
     buf[len] = '\0';
+    return buf;
+}
+
+/* ---- Vietnam-local calendar ---- */
+
+/* Vietnam is UTC+7 all year (no DST): days and years of the fund and of
+ * deadlines are local ones, as the Fatherland Front books them. */
+#define PU_TZ_OFFSET INT64_C(25200)
+#define PU_DAY INT64_C(86400)
+
+/* Local day number (days since 1970-01-01 local) of unix time at. */
+static inline int64_t pu_local_day(int64_t at)
+{
+    int64_t t = at + PU_TZ_OFFSET;
+    return t >= 0 ? t / PU_DAY : -((-t + PU_DAY - 1) / PU_DAY);
+}
+
+/* Unix time of the local midnight starting day. */
+static inline int64_t pu_day_start(int64_t day)
+{
+    return day * PU_DAY - PU_TZ_OFFSET;
+}
+
+/* Proleptic Gregorian conversions (H. Hinnant's algorithms), exact for any
+ * day number this code meets. */
+static inline int64_t pu_days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static inline void pu_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+/* Local calendar year of unix time at. */
+static inline int64_t pu_local_year(int64_t at)
+{
+    int64_t y;
+    int m, d;
+    pu_civil_from_days(pu_local_day(at), &y, &m, &d);
+    return y;
+}
+
+/* Unix time of local 1 January 00:00 of year. */
+static inline int64_t pu_year_start(int64_t year)
+{
+    return pu_day_start(pu_days_from_civil(year, 1, 1));
+}
+
+/* "YYYY-MM-DD", the local date of at, for messages.  PU_DATE_LEN bytes
+ * hold any int64 year (the compiler checks the worst case). */
+#define PU_DATE_LEN 48
+static inline const char *pu_fmt_date(int64_t at, char *buf, size_t n)
+{
+    int64_t y;
+    int m, d;
+    pu_civil_from_days(pu_local_day(at), &y, &m, &d);
+    snprintf(buf, n, "%04lld-%02d-%02d", (long long)y, m, d);
     return buf;
 }
 
@@ -327,6 +442,23 @@ static inline int pu_pack_str(msgpack_packer *pk, const char *s, size_t len)
 static inline int pu_pack_key(msgpack_packer *pk, const char *s)
 {
     return pu_pack_str(pk, s, strlen(s));
+}
+
+static inline int pu_pack_opt_i64(msgpack_packer *pk, bool known, int64_t v)
+{
+    return known ? msgpack_pack_int64(pk, v) : msgpack_pack_nil(pk);
+}
+
+static inline int pu_pack_opt_double(msgpack_packer *pk, bool known, double v)
+{
+    return known ? msgpack_pack_double(pk, v) : msgpack_pack_nil(pk);
+}
+
+/* Percent num/den, packed as a double; nil when den is 0 (no base). */
+static inline int pu_pack_percent(msgpack_packer *pk, int64_t num, int64_t den)
+{
+    return pu_pack_opt_double(
+        pk, den != 0, den != 0 ? 100.0 * (double)num / (double)den : 0.0);
 }
 
 /* Format v with thousands separators ("150,000,000") for messages. */

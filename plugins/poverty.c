@@ -2,11 +2,27 @@
  * poverty.c - the built-in "poverty" plugin: poor and near-poor household
  * counts, rates, flows (escaped, newly poor, relapsed) and the yearly
  * reduction of the poor-household rate per administrative unit, with alerts
- * when a closed review misses the reduction target.
+ * when a closed review misses the reduction target; and whether escapes
+ * last ("sustainable escape", Directive 05-CT/TW): per escape cohort, how
+ * many households fell back into poverty within 1, 2 and 3 years.
  *
  * Query q {"unit": code, "year": int} -> {"unit", "year", "households",
  * "poor", "near_poor", "poor_rate", "near_poor_rate", "escaped",
- * "newly_poor", "relapsed", "reduction_pp"} (unknown values are nil).
+ * "newly_poor", "relapsed", "reduction_pp", "near_poor_formerly_poor"}
+ * (unknown values are nil).  near_poor_formerly_poor: near-poor in year,
+ * poor in some earlier year (escaped, but not far).
+ *
+ * Query q {"unit": code, "cohort": int} -> {"unit", "cohort", "escaped",
+ * "relapsed_1y", "relapsed_2y", "relapsed_3y", "rate_1y", "rate_2y",
+ * "rate_3y"}: the households that escaped in the cohort year c (poor in
+ * c-1, an explicit non-poor status in c), counted in the unit of their
+ * year-c status and its ancestors; relapsed_ky of them were poor again in
+ * some year of c+1..c+k (cumulative); rate_ky is the percent of escaped,
+ * nil when nothing escaped.  "year" and "cohort" together are refused.
+ *
+ * Alert poverty.relapse_high (warning) on review.closed(u, y): for each
+ * k = 1..3 and cohort c = y-k, when rate_ky(u, c) > relapse_max_share
+ * (config, percent, default 10), once per (unit, cohort, k).
  *
  * State (see plugin_util.h for the encoding: all integers big-endian, years
  * in keys sign-flipped, unit codes NUL-padded to 5 bytes).  Everything a
@@ -14,9 +30,12 @@
  * whatever the number of households:
  *
  *   'C' unit[5] year[8] -> i64 poor, near_poor, escaped, newly_poor,
- *                          relapsed                              (40 bytes)
+ *                          relapsed, near_poor_formerly_poor,
+ *                          relapsed_1y, relapsed_2y, relapsed_3y (72 bytes)
  *        counters of the unit, INCLUDING every household of its
  *        descendants: a household counts in its unit and all ancestors.
+ *        The relapsed_ky counters are keyed by the cohort year (the year
+ *        of the escape), so a cohort query is this one key.
  *   'N' unit[5] year[8] -> u8 has_published, 7 bytes zero, i64 published,
  *                          i64 childsum, i64 childknown          (32 bytes)
  *        the household denominator.  eff = published when has_published,
@@ -27,6 +46,11 @@
  *        the household's history (16 bytes an entry, sorted by year), so
  *        that a changed status recomputes that household's flows and
  *        applies only the differences to the counters.
+ *   'R' unit[5] cohort[8] k[1] -> empty
+ *        relapse_high already raised for (unit, cohort, k).
+ *
+ * A state written by version 1.0 (40-byte counters) is refused as corrupt
+ * rather than misread: rebuild it (remove DATA/state) after upgrading.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -39,8 +63,20 @@
 
 #define POV_DEFAULT_TARGET_MIN 0.7
 #define POV_DEFAULT_TARGET_MAX 1.0
+#define POV_DEFAULT_RELAPSE_MAX 10.0 /* percent of a cohort */
+#define POV_RELAPSE_YEARS 3          /* relapsed_1y .. relapsed_3y */
 
-enum pov_counter { C_POOR, C_NEAR, C_ESCAPED, C_NEWLY, C_RELAPSED, C_COUNT };
+enum pov_counter {
+    C_POOR,
+    C_NEAR,
+    C_ESCAPED,
+    C_NEWLY,
+    C_RELAPSED,
+    C_NEAR_FORMER, /* near-poor, poor in an earlier year */
+    C_REL1,        /* escaped this year, poor again within 1 year; C_REL1 +
+                      k - 1 for k years */
+    C_COUNT = C_REL1 + POV_RELAPSE_YEARS
+};
 
 #define POV_YKEY_LEN (1 + PU_UNIT_W + 8)
 #define POV_C_VLEN (8 * C_COUNT)
@@ -51,6 +87,7 @@ struct poverty {
     const struct povtrack_host *host;
     double target_min_pp;
     double target_max_pp;
+    double relapse_max_share; /* percent */
 };
 
 /* One entry of a household's history. */
@@ -110,7 +147,10 @@ static int counters_get(struct poverty *p, povtrack_ctx *ctx,
     if (rc <= 0)
         return rc;
     if (vlen != POV_C_VLEN) {
-        p->host->log(ctx, POVTRACK_LOG_ERROR, "poverty: bad counter value");
+        p->host->log(ctx, POVTRACK_LOG_ERROR,
+                     "poverty: bad counter value (%zu bytes; a state of an "
+                     "older version must be rebuilt)",
+                     vlen);
         return POVTRACK_EIO;
     }
     for (int i = 0; i < C_COUNT; i++)
@@ -289,11 +329,23 @@ static void delta_add(struct delta *ds, size_t *nd, const uint8_t *unit,
     d->d[c] = by;
 }
 
+/* Whether the history has a poor year in [lo, hi]. */
+static bool poor_in(const struct hist *h, size_t n, int64_t lo, int64_t hi)
+{
+    for (size_t j = 0; j < n; j++)
+        if (h[j].year >= lo && h[j].year <= hi && h[j].status == EV_STATUS_POOR)
+            return true;
+    return false;
+}
+
 /*
  * Add sign times every counter contribution of a household's history to
- * ds: its stock status per year, and its flow of year y (escaped, newly
- * poor or relapsed), attributed to the unit of its year-y status.  ds must
- * have room for 2 * n entries.
+ * ds: its stock status per year, and its flows of year y (escaped, newly
+ * poor or relapsed; near-poor formerly poor; and, for an escape, whether
+ * it was poor again within 1..3 years), all attributed to the unit of its
+ * year-y status, so all of one entry's counters land in one delta.  ds
+ * must have room for 2 * n entries.  Years are 2000-2100 (the catalogue's
+ * range), so year +- 3 cannot overflow.
  */
 static void hist_contrib(const struct hist *h, size_t n, int64_t sign,
                          struct delta *ds, size_t *nd)
@@ -305,22 +357,27 @@ static void hist_contrib(const struct hist *h, size_t n, int64_t sign,
         else if (e->status == EV_STATUS_NEAR_POOR)
             delta_add(ds, nd, e->unit, e->year, C_NEAR, sign);
 
-        const struct hist *prev =
-            e->year == INT64_MIN ? NULL : hist_find(h, n, e->year - 1);
+        const struct hist *prev = hist_find(h, n, e->year - 1);
         bool prev_poor = prev != NULL && prev->status == EV_STATUS_POOR;
         if (e->status != EV_STATUS_POOR) {
+            if (e->status == EV_STATUS_NEAR_POOR &&
+                poor_in(h, n, INT64_MIN, e->year - 1))
+                delta_add(ds, nd, e->unit, e->year, C_NEAR_FORMER, sign);
             /* Only an explicit non-poor status escapes: a missing year is
              * no information, not an escape. */
-            if (prev_poor)
-                delta_add(ds, nd, e->unit, e->year, C_ESCAPED, sign);
+            if (!prev_poor)
+                continue;
+            delta_add(ds, nd, e->unit, e->year, C_ESCAPED, sign);
+            /* Cumulative: poor again in year+1 counts for 1, 2 and 3. */
+            for (int k = 1; k <= POV_RELAPSE_YEARS; k++)
+                if (poor_in(h, n, e->year + 1, e->year + k))
+                    delta_add(ds, nd, e->unit, e->year,
+                              (enum pov_counter)(C_REL1 + k - 1), sign);
             continue;
         }
         if (prev_poor)
             continue;
-        bool poor_before = false;
-        for (size_t j = 0; j < n && !poor_before; j++)
-            poor_before =
-                h[j].year < e->year - 1 && h[j].status == EV_STATUS_POOR;
+        bool poor_before = poor_in(h, n, INT64_MIN, e->year - 2);
         delta_add(ds, nd, e->unit, e->year, poor_before ? C_RELAPSED : C_NEWLY,
                   sign);
     }
@@ -471,60 +528,94 @@ static int load_stats(struct poverty *p, povtrack_ctx *ctx, const uint8_t *unit,
 
 /* ---- review.closed ---- */
 
-static int pov_alert(struct poverty *p, povtrack_ctx *ctx, const char *code,
-                     enum povtrack_severity sev, const char *unit,
-                     const char *msg, int64_t at)
-{
-    struct povtrack_alert a = {
-        .size = sizeof a,
-        .code = code,
-        .severity = sev,
-        .unit = unit,
-        .household = NULL,
-        .message = msg,
-        .at = at,
-    };
-    int rc = p->host->alert(ctx, &a);
-    if (rc != 0) {
-        p->host->log(ctx, POVTRACK_LOG_ERROR, "poverty: alert failed (%d)", rc);
-        return POVTRACK_EIO;
-    }
-    return 0;
-}
-
 /*
  * A closed review fixes the year's figures: compare the reduction of the
  * poor-household rate with the target.  No alert when either year's rate
  * is unknown (nothing to compare).
  */
+static int check_target(struct poverty *p, povtrack_ctx *ctx,
+                        const struct ev_event *ev, const struct pu_chain *ch,
+                        const char *unit, const char *level)
+{
+    struct pov_stats st;
+    int rc = load_stats(p, ctx, ch->code[0], ev->data.year, &st);
+    if (rc != 0 || !st.reduction_known || !(st.reduction_pp < p->target_min_pp))
+        return rc;
+    char msg[256];
+    double r = st.reduction_pp;
+    snprintf(msg, sizeof msg,
+             "%s %s: poor-household rate %.2f%% in %lld, %s %.2f points "
+             "from %.2f%% (target %.2f-%.2f)",
+             level, unit, st.poor_rate, (long long)ev->data.year,
+             r < 0 ? "up" : "down", r < 0 ? -r : r, st.prev_poor_rate,
+             p->target_min_pp, p->target_max_pp);
+    rc = pu_alert(p->host, ctx, "poverty.target_missed", POVTRACK_WARNING, unit,
+                  NULL, msg, ev->at);
+    if (rc == 0 && r < 0)
+        rc = pu_alert(p->host, ctx, "poverty.rate_rose", POVTRACK_CRITICAL,
+                      unit, NULL, msg, ev->at);
+    return rc;
+}
+
+/*
+ * Closing year y also closes the k-year window of cohort y-k: by then the
+ * cohort's relapses within k years are as final as the review makes them.
+ * The 'R' marker keeps a re-closed review from repeating an alert.  The
+ * rate is 100.0 * relapsed / escaped: both are exact in a double and the
+ * quotient is correctly rounded, so exactly the threshold never fires.
+ */
+static int check_relapse(struct poverty *p, povtrack_ctx *ctx,
+                         const struct ev_event *ev, const struct pu_chain *ch,
+                         const char *unit, const char *level)
+{
+    for (int k = 1; k <= POV_RELAPSE_YEARS; k++) {
+        int64_t cohort = ev->data.year - k, c[C_COUNT];
+        int rc = counters_get(p, ctx, ch->code[0], cohort, c);
+        if (rc != 0)
+            return rc;
+        int64_t esc = c[C_ESCAPED], rel = c[C_REL1 + k - 1];
+        double rate = esc > 0 ? 100.0 * (double)rel / (double)esc : 0.0;
+        if (esc <= 0 || !(rate > p->relapse_max_share))
+            continue;
+        uint8_t key[POV_YKEY_LEN + 1];
+        const void *v;
+        size_t vlen;
+        ykey(key, 'R', ch->code[0], cohort);
+        key[POV_YKEY_LEN] = (uint8_t)k;
+        if ((rc = pu_get(p->host, ctx, key, sizeof key, &v, &vlen)) != 0) {
+            if (rc < 0)
+                return rc;
+            continue; /* raised before */
+        }
+        char msg[256];
+        snprintf(msg, sizeof msg,
+                 "%s %s: %lld of %lld households that escaped poverty in "
+                 "%lld were poor again within %d year%s (%.2f%%, above "
+                 "%.2f%%)",
+                 level, unit, (long long)rel, (long long)esc, (long long)cohort,
+                 k, k == 1 ? "" : "s", rate, p->relapse_max_share);
+        if ((rc = pu_put(p->host, ctx, key, sizeof key, "", 0)) != 0 ||
+            (rc = pu_alert(p->host, ctx, "poverty.relapse_high",
+                           POVTRACK_WARNING, unit, NULL, msg, ev->at)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
 static int apply_review(struct poverty *p, povtrack_ctx *ctx,
                         const struct ev_event *ev)
 {
     struct pu_chain ch;
     if (pu_ancestors(p->host, ctx, ev->unit, &ch) != 0)
         return POVTRACK_EIO;
-    struct pov_stats st;
-    int rc = load_stats(p, ctx, ch.code[0], ev->data.year, &st);
-    if (rc != 0 || !st.reduction_known)
-        return rc;
-    if (!(st.reduction_pp < p->target_min_pp))
-        return 0;
-
-    char unit[PU_UNIT_W + 1], msg[256];
+    char unit[PU_UNIT_W + 1];
     pu_cstr(ev->unit, unit, sizeof unit);
     const char *level = ev_level_name(ch.level);
-    double r = st.reduction_pp;
-    snprintf(msg, sizeof msg,
-             "%s %s: poor-household rate %.2f%% in %lld, %s %.2f points "
-             "from %.2f%% (target %.2f-%.2f)",
-             level != NULL ? level : "unit", unit, st.poor_rate,
-             (long long)ev->data.year, r < 0 ? "up" : "down", r < 0 ? -r : r,
-             st.prev_poor_rate, p->target_min_pp, p->target_max_pp);
-    rc = pov_alert(p, ctx, "poverty.target_missed", POVTRACK_WARNING, unit, msg,
-                   ev->at);
-    if (rc == 0 && r < 0)
-        rc = pov_alert(p, ctx, "poverty.rate_rose", POVTRACK_CRITICAL, unit,
-                       msg, ev->at);
+    if (level == NULL)
+        level = "unit";
+    int rc = check_target(p, ctx, ev, &ch, unit, level);
+    if (rc == 0)
+        rc = check_relapse(p, ctx, ev, &ch, unit, level);
     return rc;
 }
 
@@ -534,9 +625,17 @@ static int poverty_init(povtrack_ctx *ctx, const struct povtrack_host *host,
                         void **state)
 {
     double lo = POV_DEFAULT_TARGET_MIN, hi = POV_DEFAULT_TARGET_MAX;
+    double relapse = POV_DEFAULT_RELAPSE_MAX;
     if (pu_config_double(host, ctx, "target_min_pp", &lo) != 0 ||
-        pu_config_double(host, ctx, "target_max_pp", &hi) != 0)
+        pu_config_double(host, ctx, "target_max_pp", &hi) != 0 ||
+        pu_config_double(host, ctx, "relapse_max_share", &relapse) != 0)
         return -1;
+    if (relapse < 0 || relapse > 100) {
+        host->log(ctx, POVTRACK_LOG_ERROR,
+                  "relapse_max_share: must be a percent in 0-100, got %g",
+                  relapse);
+        return -1;
+    }
     if (lo > hi) {
         host->log(ctx, POVTRACK_LOG_ERROR,
                   "target_min_pp (%g) must not exceed target_max_pp (%g)", lo,
@@ -551,6 +650,7 @@ static int poverty_init(povtrack_ctx *ctx, const struct povtrack_host *host,
     p->host = host;
     p->target_min_pp = lo;
     p->target_max_pp = hi;
+    p->relapse_max_share = relapse;
     *state = p;
     return 0;
 }
@@ -572,14 +672,33 @@ static int poverty_apply(void *state, povtrack_ctx *ctx,
     }
 }
 
-static int pack_opt_i64(msgpack_packer *pk, bool known, int64_t v)
+static int pack_cohort(struct poverty *p, povtrack_ctx *ctx,
+                       const uint8_t *unit, int64_t cohort, msgpack_packer *pk,
+                       char *err, size_t errlen)
 {
-    return known ? msgpack_pack_int64(pk, v) : msgpack_pack_nil(pk);
-}
-
-static int pack_opt_double(msgpack_packer *pk, bool known, double v)
-{
-    return known ? msgpack_pack_double(pk, v) : msgpack_pack_nil(pk);
+    int64_t c[C_COUNT];
+    if (counters_get(p, ctx, unit, cohort, c) != 0) {
+        snprintf(err, errlen, "internal error: state read failed");
+        return POVTRACK_EIO;
+    }
+    static const char *const rel[] = {"relapsed_1y", "relapsed_2y",
+                                      "relapsed_3y"};
+    static const char *const rate[] = {"rate_1y", "rate_2y", "rate_3y"};
+    struct ev_str u = pu_get_unit(unit);
+    int e = msgpack_pack_map(pk, 3 + 2 * POV_RELAPSE_YEARS);
+    e |= pu_pack_key(pk, "unit") | pu_pack_str(pk, u.ptr, u.len);
+    e |= pu_pack_key(pk, "cohort") | msgpack_pack_int64(pk, cohort);
+    e |= pu_pack_key(pk, "escaped") | msgpack_pack_int64(pk, c[C_ESCAPED]);
+    for (int k = 0; k < POV_RELAPSE_YEARS; k++)
+        e |= pu_pack_key(pk, rel[k]) | msgpack_pack_int64(pk, c[C_REL1 + k]);
+    for (int k = 0; k < POV_RELAPSE_YEARS; k++)
+        e |= pu_pack_key(pk, rate[k]) |
+             pu_pack_percent(pk, c[C_REL1 + k], c[C_ESCAPED]);
+    if (e != 0) {
+        snprintf(err, errlen, "internal error: packing failed");
+        return POVTRACK_EIO;
+    }
+    return 0;
 }
 
 static int poverty_query(void *state, povtrack_ctx *ctx,
@@ -591,32 +710,42 @@ static int poverty_query(void *state, povtrack_ctx *ctx,
     int rc = pu_arg_unit(p->host, ctx, q, &ch, err, errlen);
     if (rc != 0)
         return rc;
-    int64_t year;
-    bool has_year;
-    if (pu_arg_i64(q, "year", true, &year, &has_year, err, errlen) != 0)
+    int64_t year = 0, cohort = 0;
+    bool has_year, has_cohort;
+    if (pu_arg_i64(q, "cohort", false, &cohort, &has_cohort, err, errlen) !=
+            0 ||
+        pu_arg_i64(q, "year", !has_cohort, &year, &has_year, err, errlen) != 0)
         return -1;
+    if (has_cohort && has_year) {
+        snprintf(err, errlen, "cohort: not with year (two kinds of query)");
+        return -1;
+    }
+    if (has_cohort)
+        return pack_cohort(p, ctx, ch.code[0], cohort, pk, err, errlen);
     struct pov_stats st;
     if (load_stats(p, ctx, ch.code[0], year, &st) != 0) {
         snprintf(err, errlen, "internal error: state read failed");
         return POVTRACK_EIO;
     }
     struct ev_str unit = pu_get_unit(ch.code[0]);
-    int e = msgpack_pack_map(pk, 11);
+    int e = msgpack_pack_map(pk, 12);
     e |= pu_pack_key(pk, "unit") | pu_pack_str(pk, unit.ptr, unit.len);
     e |= pu_pack_key(pk, "year") | msgpack_pack_int64(pk, year);
     e |= pu_pack_key(pk, "households") |
-         pack_opt_i64(pk, st.hh_known, st.households);
+         pu_pack_opt_i64(pk, st.hh_known, st.households);
     e |= pu_pack_key(pk, "poor") | msgpack_pack_int64(pk, st.c[C_POOR]);
     e |= pu_pack_key(pk, "near_poor") | msgpack_pack_int64(pk, st.c[C_NEAR]);
     e |= pu_pack_key(pk, "poor_rate") |
-         pack_opt_double(pk, st.rate_known, st.poor_rate);
+         pu_pack_opt_double(pk, st.rate_known, st.poor_rate);
     e |= pu_pack_key(pk, "near_poor_rate") |
-         pack_opt_double(pk, st.rate_known, st.near_rate);
+         pu_pack_opt_double(pk, st.rate_known, st.near_rate);
     e |= pu_pack_key(pk, "escaped") | msgpack_pack_int64(pk, st.c[C_ESCAPED]);
     e |= pu_pack_key(pk, "newly_poor") | msgpack_pack_int64(pk, st.c[C_NEWLY]);
     e |= pu_pack_key(pk, "relapsed") | msgpack_pack_int64(pk, st.c[C_RELAPSED]);
     e |= pu_pack_key(pk, "reduction_pp") |
-         pack_opt_double(pk, st.reduction_known, st.reduction_pp);
+         pu_pack_opt_double(pk, st.reduction_known, st.reduction_pp);
+    e |= pu_pack_key(pk, "near_poor_formerly_poor") |
+         msgpack_pack_int64(pk, st.c[C_NEAR_FORMER]);
     if (e != 0) {
         snprintf(err, errlen, "internal error: packing failed");
         return POVTRACK_EIO;
@@ -633,7 +762,7 @@ static const struct povtrack_plugin poverty_plugin = {
     .abi_version = POVTRACK_PLUGIN_ABI_VERSION,
     .size = sizeof(struct povtrack_plugin),
     .name = "poverty",
-    .version = "1.0.0",
+    .version = "1.1.0",
     .event_mask = EV_TYPE_BIT(EV_UNIT_HOUSEHOLDS) |
                   EV_TYPE_BIT(EV_HOUSEHOLD_STATUS) |
                   EV_TYPE_BIT(EV_REVIEW_CLOSED),

@@ -36,4 +36,19 @@ void sc_poverty_alerts(struct fx *fx);
 void sc_fund_part1(struct fx *fx);
 void sc_fund_part2(struct fx *fx);
 
+/* Escape cohorts 2020-2024 in commune 22902 (one household moving to
+ * 22950 for a year), with review.closed events of 22902; then the
+ * out-of-order correction of one 2022 status.  See scenarios.c. */
+void sc_poverty_cohorts(struct fx *fx);
+void sc_poverty_cohorts_fix(struct fx *fx);
+
+/* 2024-10-17 .. 2025-01-01 local: the first instant of local year 2025. */
+#define SC_Y2025 INT64_C(1735664400) /* 2025-01-01T00:00:00+07:00 */
+
+/* Disbursements to households hX, hY, hZ and their official statuses, in
+ * three stages (see scenarios.c). */
+void sc_fund_households1(struct fx *fx);
+void sc_fund_households2(struct fx *fx);
+void sc_fund_households3(struct fx *fx);
+
 #endif /* POVTRACK_TEST_PLUGIN_SCENARIOS_H */

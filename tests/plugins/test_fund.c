@@ -230,14 +230,358 @@ static void test_large_donation_alert(void **state)
     fx_free(fx);
 }
 
+/* Fields of the household part of a fund result; share < 0: nil. */
+struct hwant {
+    int64_t to_households, to_recognised;
+    double share;
+};
+
+static void expect_hh(const msgpack_object *res, const struct hwant *w)
+{
+    assert_int_equal(fx_i64(res, "to_households"), w->to_households);
+    assert_int_equal(fx_i64(res, "to_recognised"), w->to_recognised);
+    if (w->share < 0)
+        assert_true(fx_is_nil(res, "recognised_share"));
+    else
+        assert_float_equal(fx_f64(res, "recognised_share"), w->share, 1e-9);
+}
+
+/* Query {"unit", "year"} and check the household part, beneficiaries and
+ * support per beneficiary (nil when no beneficiary). */
+static void expect_year(struct fx *fx, const char *unit, int year,
+                        const struct hwant *w, int64_t beneficiaries)
+{
+    char q[96];
+    struct fx_reply r;
+    snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%d}", unit, year);
+    const msgpack_object *res = fx_query(fx, &r, "fund", q);
+    assert_int_equal(res->via.map.size, 15);
+    expect_hh(res, w);
+    assert_int_equal(fx_i64(res, "year"), year);
+    assert_int_equal(fx_i64(res, "beneficiaries"), beneficiaries);
+    if (beneficiaries == 0)
+        assert_true(fx_is_nil(res, "support_per_beneficiary"));
+    else
+        assert_float_equal(fx_f64(res, "support_per_beneficiary"),
+                           (double)w->to_households / (double)beneficiaries,
+                           1e-6);
+    fx_reply_free(&r);
+}
+
+/* Query {"unit", "from"?, "to"?} (negative: absent), check the household
+ * part. */
+static void expect_range_hh(struct fx *fx, const char *unit, int64_t from,
+                            int64_t to, const struct hwant *w)
+{
+    char q[160];
+    struct fx_reply r;
+    if (from < 0)
+        snprintf(q, sizeof q, "{\"unit\":\"%s\"}", unit);
+    else
+        snprintf(q, sizeof q, "{\"unit\":\"%s\",\"from\":%lld,\"to\":%lld}",
+                 unit, (long long)from, (long long)to);
+    const msgpack_object *res = fx_query(fx, &r, "fund", q);
+    assert_int_equal(res->via.map.size, 12);
+    expect_hh(res, w);
+    fx_reply_free(&r);
+}
+
+/* Alerts of one code, in store order, into out[] (up to max). */
+static size_t alerts_of(const msgpack_object *alerts, const char *code,
+                        const msgpack_object **out, size_t max)
+{
+    char c[64];
+    size_t n = 0;
+    for (uint32_t i = 0; i < alerts->via.array.size; i++) {
+        const msgpack_object *a = &alerts->via.array.ptr[i];
+        if (strcmp(fx_str(a, "code", c, sizeof c), code) == 0) {
+            if (n < max)
+                out[n] = a;
+            n++;
+        }
+    }
+    return n;
+}
+
+/* Check one alert's unit, household (NULL: none), message and at. */
+static void expect_alert(const msgpack_object *a, const char *sev,
+                         const char *unit, const char *hh, const char *msg,
+                         int64_t at)
+{
+    char buf[512];
+    assert_string_equal(fx_str(a, "severity", buf, sizeof buf), sev);
+    assert_string_equal(fx_str(a, "unit", buf, sizeof buf), unit);
+    if (hh != NULL)
+        assert_string_equal(fx_str(a, "household", buf, sizeof buf), hh);
+    assert_string_equal(fx_str(a, "message", buf, sizeof buf), msg);
+    assert_int_equal(fx_i64(a, "at"), at);
+}
+
+/*
+ * Disbursements to households (sc_fund_households*, figures in
+ * scenarios.c): levels, the recognised share with statuses before and
+ * after the disbursements and changed later, beneficiaries per year and
+ * beneficiary_not_poor once per household-year.
+ */
+static void test_households(void **state)
+{
+    (void)state;
+    struct fx *fx = fx_new("fund");
+    struct fx_reply r;
+    const msgpack_object *res, *al[4];
+    sc_units(fx);
+    sc_fund_households1(fx);
+    fx_sync(fx);
+
+    res = fx_query(fx, &r, "fund", "{\"unit\":\"60\"}");
+    assert_int_equal(fx_i64(res, "disbursed"), 37 * M);
+    const msgpack_object *lv = fx_get(res, "disbursed_by_level");
+    assert_int_equal(lv->type, MSGPACK_OBJECT_MAP);
+    assert_int_equal(lv->via.map.size, 4);
+    assert_int_equal(fx_i64(lv, "central"), 7 * M);
+    assert_int_equal(fx_i64(lv, "province"), 2 * M);
+    assert_int_equal(fx_i64(lv, "district"), 6 * M);
+    assert_int_equal(fx_i64(lv, "commune"), 22 * M); /* g1 g2 g4 g7 */
+    struct hwant all1 = {30 * M, 12 * M, 40.0};
+    expect_hh(res, &all1);
+    fx_reply_free(&r);
+    /* Local year 2024 = [2024-01-01, 2025-01-01) UTC+7: g1..g6. */
+    res = fx_query(fx, &r, "fund", "{\"unit\":\"60\",\"year\":2024}");
+    assert_int_equal(fx_i64(res, "disbursed"), 34 * M);
+    assert_int_equal(fx_i64(fx_get(res, "disbursed_by_level"), "commune"),
+                     19 * M);
+    fx_reply_free(&r);
+    struct hwant y60 = {27 * M, 12 * M, 1200.0 / 27.0};
+    expect_year(fx, "60", 2024, &y60, 3);
+    /* g7 at 2025-01-01 03:00 local (2024 in UTC) is 2025's. */
+    struct hwant y25 = {3 * M, 0, 0.0};
+    expect_year(fx, "60", 2025, &y25, 1);
+    struct hwant none = {0, 0, -1};
+    expect_year(fx, "60", 2023, &none, 0);
+    struct hwant y593 = {25 * M, 10 * M, 40.0};
+    expect_year(fx, "593", 2024, &y593, 3); /* hY once for g2 and g3 */
+    struct hwant y22901 = {14 * M, 10 * M, 10.0 / 14.0 * 100.0};
+    expect_year(fx, "22901", 2024, &y22901, 2);
+    expect_range_hh(fx, "594", -1, -1, &none);
+
+    fx_request(fx, &r, "{\"op\":\"alerts\",\"since\":0}");
+    const msgpack_object *alerts = fx_get(r.root, "alerts");
+    assert_int_equal(alerts_of(alerts, "fund.beneficiary_not_poor", al, 4), 1);
+    expect_alert(al[0], "warning", "22901", "hY",
+                 "household hY received 4,000,000 VND from the fund in 2024 "
+                 "but its official status for 2024 is average, neither poor "
+                 "nor near-poor",
+                 D0 + 2 * H);
+    fx_reply_free(&r);
+
+    /* Stage 2: hZ's status arrives after g4; hX's changes to none. */
+    sc_fund_households2(fx);
+    fx_sync(fx);
+    struct hwant all2 = {30 * M, 5 * M, 500.0 / 30.0};
+    expect_range_hh(fx, "60", -1, -1, &all2);
+    /* The moved amounts are in the event entries and the day buckets. */
+    struct hwant g4 = {5 * M, 5 * M, 100.0};
+    expect_range_hh(fx, "60", D0 + 4 * H, D0 + 5 * H, &g4);
+    struct hwant d0 = {25 * M, 5 * M, 20.0}; /* g1 g2 g3 g4 */
+    expect_range_hh(fx, "593", D0, D1, &d0);
+    struct hwant y60b = {27 * M, 5 * M, 500.0 / 27.0};
+    expect_year(fx, "60", 2024, &y60b, 3);
+    fx_request(fx, &r, "{\"op\":\"alerts\",\"since\":0}");
+    alerts = fx_get(r.root, "alerts");
+    assert_int_equal(alerts_of(alerts, "fund.beneficiary_not_poor", al, 4), 2);
+    expect_alert(al[1], "warning", "22901", "hX",
+                 "household hX received 12,000,000 VND from the fund in 2024 "
+                 "but its official status for 2024 is none, neither poor nor "
+                 "near-poor",
+                 D1 + H);
+    fx_reply_free(&r);
+
+    /* Stage 3: hX poor again; another disbursement to hY (reported). */
+    sc_fund_households3(fx);
+    fx_sync(fx);
+    struct hwant all3 = {31 * M, 17 * M, 1700.0 / 31.0};
+    expect_range_hh(fx, "60", -1, -1, &all3);
+    struct hwant y22901c = {15 * M, 10 * M, 1000.0 / 15.0};
+    expect_year(fx, "22901", 2024, &y22901c, 2);
+    fx_request(fx, &r, "{\"op\":\"alerts\",\"since\":0}");
+    alerts = fx_get(r.root, "alerts");
+    assert_int_equal(alerts_of(alerts, "fund.beneficiary_not_poor", al, 4), 2);
+    assert_int_equal(alerts->via.array.size, 2);
+    fx_reply_free(&r);
+    fx_free(fx);
+}
+
+/* All alerts of the fixture's host. */
+static const msgpack_object *all_alerts(struct fx *fx, struct fx_reply *r)
+{
+    fx_request(fx, r, "{\"op\":\"alerts\",\"since\":0}");
+    return fx_get(r->root, "alerts");
+}
+
+static size_t count_of(struct fx *fx, const char *code)
+{
+    struct fx_reply r;
+    const msgpack_object *al[1];
+    size_t n = alerts_of(all_alerts(fx, &r), code, al, 0);
+    fx_reply_free(&r);
+    return n;
+}
+
+/*
+ * pledge_overdue through the host's tick (pt_host_tick with chosen
+ * times).  Dues are at + 30 days: P1 D0+3h+30d (7M of 10M outstanding
+ * after part 2), P4 D0+12h+30d (1.5M), P2 D1+4h+30d (over-paid: 0), P3
+ * D2+1h+30d (6M).  Ticks are hours apart: the host keys tick alerts by
+ * (applied seq, now + ordinal).
+ */
+static void test_pledge_overdue(void **state)
+{
+    (void)state;
+    struct fx *fx = fund_fx();
+    struct fx_reply r;
+    const msgpack_object *al[4];
+    const int64_t P1_DUE = D0 + 3 * H + 30 * SC_DAY;
+    sc_fund_part2(fx);
+    fx_sync(fx);
+
+    assert_int_equal(pt_host_tick(fx->host, D0 + 10 * SC_DAY), 0);
+    assert_int_equal(count_of(fx, "fund.pledge_overdue"), 0);
+    /* due < now, strictly. */
+    assert_int_equal(pt_host_tick(fx->host, P1_DUE), 0);
+    assert_int_equal(count_of(fx, "fund.pledge_overdue"), 0);
+    assert_int_equal(pt_host_tick(fx->host, P1_DUE + 1), 0);
+    assert_int_equal(
+        alerts_of(all_alerts(fx, &r), "fund.pledge_overdue", al, 4), 1);
+    expect_alert(al[0], "info", "22901", NULL,
+                 "pledge P1: 7,000,000 VND of 10,000,000 outstanding, due "
+                 "2024-11-16",
+                 P1_DUE);
+    fx_reply_free(&r);
+
+    /* P4 and P3 later; P2 owes nothing; P1 is not repeated. */
+    assert_int_equal(pt_host_tick(fx->host, D2 + 40 * SC_DAY), 0);
+    assert_int_equal(pt_host_tick(fx->host, D2 + 41 * SC_DAY), 0);
+    assert_int_equal(
+        alerts_of(all_alerts(fx, &r), "fund.pledge_overdue", al, 4), 3);
+    expect_alert(al[1], "info", "22901", NULL,
+                 "pledge P4: 1,500,000 VND of 2,000,000 outstanding, due "
+                 "2024-11-16",
+                 D0 + 12 * H + 30 * SC_DAY);
+    expect_alert(al[2], "info", "22950", NULL,
+                 "pledge P3: 6,000,000 VND of 6,000,000 outstanding, due "
+                 "2024-11-18",
+                 D2 + 1 * H + 30 * SC_DAY);
+    fx_reply_free(&r);
+
+    /* P2 corrected to 9M (5M paid): 4M outstanding, due already past. */
+    fx_pledge(fx, D1 + 4 * H, "593", "P2", 9 * M, "Hoi Nong dan");
+    fx_sync(fx);
+    assert_int_equal(pt_host_tick(fx->host, D2 + 42 * SC_DAY), 0);
+    assert_int_equal(
+        alerts_of(all_alerts(fx, &r), "fund.pledge_overdue", al, 4), 4);
+    expect_alert(al[3], "info", "593", NULL,
+                 "pledge P2: 4,000,000 VND of 9,000,000 outstanding, due "
+                 "2024-11-17",
+                 D1 + 4 * H + 30 * SC_DAY);
+    fx_reply_free(&r);
+    fx_free(fx);
+}
+
+/*
+ * idle_balance through the host's tick, idle_balance 50,000,000 and the
+ * default 90 days.  Balances (part 1 + 2, plus 90M received by 22903 at
+ * D0+30min): 60 239.5M, 593 236.5M, 22901 142.5M, 22903 90M, 594 and
+ * 22950 3M.  Last disbursement: 22901 and 593 d1 D1+6h; 60 d3 D2+2h;
+ * 22903 none (its first donation D0+30min).
+ */
+static void test_idle_balance(void **state)
+{
+    (void)state;
+    struct fx *fx = fx_new("fund");
+    struct fx_reply r;
+    const msgpack_object *al[8];
+    const int64_t IDLE = 90 * SC_DAY;
+    fx_conf(fx, "fund", "idle_balance", "50000000");
+    sc_units(fx);
+    sc_fund_part1(fx);
+    sc_fund_part2(fx);
+    fx_received(fx, D0 + 1800, "22903", 90 * M, "Ho I", NULL);
+    fx_sync(fx);
+
+    const int64_t t1 = D0 + 1800 + IDLE - 1;
+    assert_int_equal(pt_host_tick(fx->host, t1), 0);
+    assert_int_equal(count_of(fx, "fund.idle_balance"), 0);
+    assert_int_equal(pt_host_tick(fx->host, t1 + 3600), 0);
+    assert_int_equal(alerts_of(all_alerts(fx, &r), "fund.idle_balance", al, 8),
+                     1);
+    expect_alert(al[0], "warning", "22903", NULL,
+                 "unit 22903: balance 90,000,000 VND above 50,000,000 with no "
+                 "disbursement since its first donation on 2024-10-17 (90 "
+                 "days)",
+                 D0 + 1800 + IDLE);
+    fx_reply_free(&r);
+
+    /* 593 and 22901 idle; 60 not yet (D2+2h+90d). */
+    const int64_t t3 = D2 + 2 * H + IDLE - 1800;
+    assert_int_equal(pt_host_tick(fx->host, t3), 0);
+    assert_int_equal(alerts_of(all_alerts(fx, &r), "fund.idle_balance", al, 8),
+                     3);
+    expect_alert(al[1], "warning", "22901", NULL,
+                 "unit 22901: balance 142,500,000 VND above 50,000,000 with "
+                 "no disbursement since 2024-10-18 (90 days)",
+                 D1 + 6 * H + IDLE);
+    expect_alert(al[2], "warning", "593", NULL,
+                 "unit 593: balance 236,500,000 VND above 50,000,000 with no "
+                 "disbursement since 2024-10-18 (90 days)",
+                 D1 + 6 * H + IDLE);
+    fx_reply_free(&r);
+    /* 31 minutes later 60 qualifies, but the check runs once an hour. */
+    assert_int_equal(pt_host_tick(fx->host, D2 + 2 * H + IDLE + 60), 0);
+    assert_int_equal(count_of(fx, "fund.idle_balance"), 3);
+    assert_int_equal(pt_host_tick(fx->host, t3 + 3600), 0);
+    assert_int_equal(alerts_of(all_alerts(fx, &r), "fund.idle_balance", al, 8),
+                     4);
+    expect_alert(al[3], "warning", "60", NULL,
+                 "unit 60: balance 239,500,000 VND above 50,000,000 with no "
+                 "disbursement since 2024-10-19 (90 days)",
+                 D2 + 2 * H + IDLE);
+    fx_reply_free(&r);
+    /* Same episodes: nothing again. */
+    assert_int_equal(pt_host_tick(fx->host, t3 + 2 * 3600), 0);
+    assert_int_equal(count_of(fx, "fund.idle_balance"), 4);
+
+    /* A disbursement in 22901 at D2+100d ends the episode of 22901, 593
+     * and 60; 90 days after it they are reported again, 22903 is not. */
+    fx_disbursed(fx, D2 + 100 * SC_DAY, "22901", NULL, 1 * M, EV_PURPOSE_OTHER);
+    fx_sync(fx);
+    assert_int_equal(pt_host_tick(fx->host, t3 + 3 * 3600), 0);
+    assert_int_equal(count_of(fx, "fund.idle_balance"), 4);
+    assert_int_equal(pt_host_tick(fx->host, D2 + 100 * SC_DAY + IDLE), 0);
+    assert_int_equal(alerts_of(all_alerts(fx, &r), "fund.idle_balance", al, 8),
+                     7);
+    char u[3][16];
+    for (int i = 0; i < 3; i++)
+        fx_str(al[4 + i], "unit", u[i], sizeof u[i]);
+    assert_string_equal(u[0], "22901");
+    assert_string_equal(u[1], "593");
+    assert_string_equal(u[2], "60");
+    fx_reply_free(&r);
+    fx_free(fx);
+}
+
 static void test_bad_config(void **state)
 {
     (void)state;
-    static const char *const bad[] = {"0", "-5", "abc", "12x"};
+    static const char *const bad[][2] = {
+        {"large_donation", "0"},   {"large_donation", "-5"},
+        {"large_donation", "abc"}, {"large_donation", "12x"},
+        {"idle_balance", "0"},     {"idle_days", "x"},
+        {"idle_days", "36501"},
+    };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct fx *fx = fx_new("fund");
         char err[512] = "";
-        fx_conf(fx, "fund", "large_donation", bad[i]);
+        fx_conf(fx, "fund", bad[i][0], bad[i][1]);
         fx_unit(fx, "60", NULL, EV_LEVEL_PROVINCE);
         fx_commit(fx);
         assert_int_not_equal(fx_host_open(fx, err, sizeof err), 0);
@@ -269,6 +613,15 @@ static void test_query_errors(void **state)
     assert_string_equal(fx_query_error(fx, &r, "fund", "{\"unit\":\"599\"}"),
                         "fund: unit: '599' is not a defined unit");
     fx_reply_free(&r);
+    assert_string_equal(
+        fx_query_error(fx, &r, "fund",
+                       "{\"unit\":\"60\",\"year\":2024,\"from\":0}"),
+        "fund: year: not with from or to");
+    fx_reply_free(&r);
+    assert_string_equal(
+        fx_query_error(fx, &r, "fund", "{\"unit\":\"60\",\"year\":1969}"),
+        "fund: year: must be 1970-9999");
+    fx_reply_free(&r);
     fx_free(fx);
 }
 
@@ -279,6 +632,9 @@ int main(void)
         cmocka_unit_test(test_ranges),
         cmocka_unit_test(test_pledge_corrected),
         cmocka_unit_test(test_large_donation_alert),
+        cmocka_unit_test(test_households),
+        cmocka_unit_test(test_pledge_overdue),
+        cmocka_unit_test(test_idle_balance),
         cmocka_unit_test(test_bad_config),
         cmocka_unit_test(test_query_errors),
     };

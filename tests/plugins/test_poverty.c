@@ -317,8 +317,10 @@ static void test_reduction_and_alerts(void **state)
     fx_request(fx, &r, "{\"op\":\"alerts\",\"since\":0}");
     const msgpack_object *alerts = fx_get(r.root, "alerts");
     assert_int_equal(alerts->type, MSGPACK_OBJECT_ARRAY);
-    /* 593/2023, 60/2023: target_missed; 593/2024: both. */
-    assert_int_equal(alerts->via.array.size, 4);
+    /* 593/2023, 60/2023: target_missed; 593/2024: both, and relapse_high:
+     * a31..a34 escaped in 2023, a31 a32 poor again in 2024 (2 of 4, 50%
+     * > 10%, cohort 2023 within 1 year). */
+    assert_int_equal(alerts->via.array.size, 5);
 
     char buf[256];
     const msgpack_object *a =
@@ -344,6 +346,13 @@ static void test_reduction_and_alerts(void **state)
                         "district 593: poor-household rate 3.30% in 2024, "
                         "up 0.20 points from 3.10% (target 0.70-1.00)");
     assert_int_equal(fx_i64(a, "at"), AT + 200);
+    a = find_alert(alerts, "poverty.relapse_high", "593");
+    assert_non_null(a);
+    assert_string_equal(fx_str(a, "message", buf, sizeof buf),
+                        "district 593: 2 of 4 households that escaped poverty "
+                        "in 2023 were poor again within 1 year (50.00%, above "
+                        "10.00%)");
+    assert_int_equal(fx_i64(a, "at"), AT + 200);
     assert_null(find_alert(alerts, "poverty.target_missed", "22901"));
     assert_null(find_alert(alerts, "poverty.target_missed", "594"));
     fx_reply_free(&r);
@@ -363,7 +372,8 @@ static void test_config_target(void **state)
     fx_sync(fx);
     fx_request(fx, &r, "{\"op\":\"alerts\",\"since\":0}");
     const msgpack_object *alerts = fx_get(r.root, "alerts");
-    assert_int_equal(alerts->via.array.size, 2); /* 593/2024 only */
+    /* 593/2024 only (target_missed, rate_rose), plus its relapse_high. */
+    assert_int_equal(alerts->via.array.size, 3);
     char buf[256];
     const msgpack_object *a =
         find_alert(alerts, "poverty.target_missed", "593");
@@ -375,13 +385,206 @@ static void test_config_target(void **state)
     fx_free(fx);
 }
 
+/* Query the escape cohort (unit, cohort) and check every field; a
+ * negative escaped count means rates nil. */
+static void expect_cohort(struct fx *fx, const char *unit, int cohort,
+                          int64_t escaped, int64_t r1, int64_t r2, int64_t r3)
+{
+    struct fx_reply r;
+    char q[128], s[16];
+    snprintf(q, sizeof q, "{\"unit\":\"%s\",\"cohort\":%d}", unit, cohort);
+    const msgpack_object *res = fx_query(fx, &r, "poverty", q);
+    assert_int_equal(res->via.map.size, 9);
+    assert_string_equal(fx_str(res, "unit", s, sizeof s), unit);
+    assert_int_equal(fx_i64(res, "cohort"), cohort);
+    assert_int_equal(fx_i64(res, "escaped"), escaped);
+    assert_int_equal(fx_i64(res, "relapsed_1y"), r1);
+    assert_int_equal(fx_i64(res, "relapsed_2y"), r2);
+    assert_int_equal(fx_i64(res, "relapsed_3y"), r3);
+    if (escaped == 0) {
+        assert_true(fx_is_nil(res, "rate_1y"));
+        assert_true(fx_is_nil(res, "rate_2y"));
+        assert_true(fx_is_nil(res, "rate_3y"));
+    } else {
+        double e = (double)escaped;
+        assert_float_equal(fx_f64(res, "rate_1y"), 100.0 * (double)r1 / e, EPS);
+        assert_float_equal(fx_f64(res, "rate_2y"), 100.0 * (double)r2 / e, EPS);
+        assert_float_equal(fx_f64(res, "rate_3y"), 100.0 * (double)r3 / e, EPS);
+    }
+    fx_reply_free(&r);
+}
+
+static int64_t near_former(struct fx *fx, const char *unit, int year)
+{
+    struct fx_reply r;
+    const msgpack_object *res = pq(fx, &r, unit, year);
+    int64_t v = fx_i64(res, "near_poor_formerly_poor");
+    fx_reply_free(&r);
+    return v;
+}
+
+/* Count the alerts of one code. */
+static size_t count_alerts(const msgpack_object *alerts, const char *code)
+{
+    char c[64];
+    size_t n = 0;
+    for (uint32_t i = 0; i < alerts->via.array.size; i++)
+        n += strcmp(fx_str(&alerts->via.array.ptr[i], "code", c, sizeof c),
+                    code) == 0;
+    return n;
+}
+
+/* The cohorts of sc_poverty_cohorts (figures worked out in scenarios.c),
+ * before and after the out-of-order correction of k4's 2022 status. */
+static void test_cohorts(void **state)
+{
+    (void)state;
+    struct fx *fx = fx_new("poverty");
+    struct fx_reply r;
+    char buf[256];
+    sc_units(fx);
+    sc_poverty_cohorts(fx);
+    fx_sync(fx);
+
+    /* The commune and its ancestors. */
+    const char *up[] = {"22902", "593", "60"};
+    for (size_t u = 0; u < 3; u++) {
+        expect_cohort(fx, up[u], 2020, 0, 0, 0, 0);
+        expect_cohort(fx, up[u], 2021, 4, 1, 2, 3);
+        expect_cohort(fx, up[u], 2023, 1, 0, 0, 0);
+        expect_cohort(fx, up[u], 2024, 1, 0, 0, 0);
+    }
+    /* Cohort 2022: k5 escaped in 22902, k6 in 22950 (its 2022 unit). */
+    expect_cohort(fx, "22902", 2022, 1, 0, 1, 1);
+    expect_cohort(fx, "593", 2022, 1, 0, 1, 1);
+    expect_cohort(fx, "22950", 2022, 1, 1, 1, 1);
+    expect_cohort(fx, "594", 2022, 1, 1, 1, 1);
+    expect_cohort(fx, "60", 2022, 2, 1, 2, 2);
+    expect_cohort(fx, "22901", 2021, 0, 0, 0, 0);
+
+    assert_int_equal(near_former(fx, "22902", 2020), 0);
+    assert_int_equal(near_former(fx, "22902", 2021), 2); /* k1 k4 */
+    assert_int_equal(near_former(fx, "60", 2022), 2);    /* k4 k5, not k7 */
+    assert_int_equal(near_former(fx, "593", 2023), 2);   /* k1 k4 */
+    assert_int_equal(near_former(fx, "22902", 2024), 2); /* k1 k4 */
+    assert_int_equal(near_former(fx, "594", 2022), 0);   /* k6 is "none" */
+
+    fx_request(fx, &r, "{\"op\":\"alerts\",\"since\":0}");
+    const msgpack_object *alerts = fx_get(r.root, "alerts");
+    assert_int_equal(alerts->via.array.size, 4);
+    static const char *const msgs[] = {
+        "commune 22902: 1 of 4 households that escaped poverty in 2021 were "
+        "poor again within 1 year (25.00%, above 10.00%)",
+        "commune 22902: 2 of 4 households that escaped poverty in 2021 were "
+        "poor again within 2 years (50.00%, above 10.00%)",
+        "commune 22902: 1 of 1 households that escaped poverty in 2022 were "
+        "poor again within 2 years (100.00%, above 10.00%)",
+        "commune 22902: 3 of 4 households that escaped poverty in 2021 were "
+        "poor again within 3 years (75.00%, above 10.00%)",
+    };
+    static const int64_t at[] = {AT + 300, AT + 301, AT + 302, AT + 302};
+    for (uint32_t i = 0; i < 4; i++) {
+        const msgpack_object *a = &alerts->via.array.ptr[i];
+        assert_string_equal(fx_str(a, "code", buf, sizeof buf),
+                            "poverty.relapse_high");
+        assert_string_equal(fx_str(a, "severity", buf, sizeof buf), "warning");
+        assert_string_equal(fx_str(a, "unit", buf, sizeof buf), "22902");
+        assert_string_equal(fx_str(a, "message", buf, sizeof buf), msgs[i]);
+        assert_int_equal(fx_i64(a, "at"), at[i]);
+    }
+    fx_reply_free(&r);
+
+    /* The out-of-order correction (k4 poor in 2022) and a re-closed 2022
+     * review: 2021 gains a 1-year relapse, 2023 an escape. */
+    sc_poverty_cohorts_fix(fx);
+    fx_sync(fx);
+    expect_cohort(fx, "22902", 2021, 4, 2, 3, 4);
+    expect_cohort(fx, "60", 2021, 4, 2, 3, 4);
+    expect_cohort(fx, "22902", 2022, 1, 0, 1, 1); /* k4 is no escape */
+    expect_cohort(fx, "22902", 2023, 2, 0, 0, 0); /* k1 k4 */
+    expect_cohort(fx, "22902", 2024, 1, 0, 0, 0);
+    assert_int_equal(near_former(fx, "22902", 2022), 1); /* k5 */
+    assert_int_equal(near_former(fx, "22902", 2023), 2);
+    /* 2022 flows: k1 and now k4 relapsed (near 2021, poor 2020). */
+    const msgpack_object *res = pq(fx, &r, "22902", 2022);
+    assert_int_equal(fx_i64(res, "relapsed"), 2);
+    fx_reply_free(&r);
+    /* Cohort 2021 within 1 year is 50% now, but was reported: no alert. */
+    fx_request(fx, &r, "{\"op\":\"alerts\",\"since\":0}");
+    alerts = fx_get(r.root, "alerts");
+    assert_int_equal(alerts->via.array.size, 4);
+    fx_reply_free(&r);
+    fx_free(fx);
+}
+
+/*
+ * The threshold is strict: 1 relapse of 10 escapes is exactly 10% and
+ * raises nothing; a second relapse (20%) raises on the next closing of
+ * the review, and a third closing repeats nothing.
+ */
+static void test_relapse_threshold(void **state)
+{
+    (void)state;
+    struct fx *fx = fx_new("poverty");
+    struct fx_reply r;
+    char hh[8], buf[256];
+    sc_units(fx);
+    for (int i = 0; i < 10; i++) {
+        snprintf(hh, sizeof hh, "e%d", i);
+        fx_status(fx, AT, "22903", hh, 2021, EV_STATUS_POOR);
+        fx_status(fx, AT, "22903", hh, 2022, EV_STATUS_NEAR_POOR);
+    }
+    fx_status(fx, AT, "22903", "e0", 2023, EV_STATUS_POOR);
+    fx_review(fx, AT + 1, "22903", 2023);
+    fx_sync(fx);
+    expect_cohort(fx, "22903", 2022, 10, 1, 1, 1);
+    fx_request(fx, &r, "{\"op\":\"alerts\",\"since\":0}");
+    assert_int_equal(fx_get(r.root, "alerts")->via.array.size, 0);
+    fx_reply_free(&r);
+
+    fx_status(fx, AT + 2, "22903", "e1", 2023, EV_STATUS_POOR);
+    fx_review(fx, AT + 3, "22903", 2023);
+    fx_review(fx, AT + 4, "22903", 2023);
+    fx_sync(fx);
+    fx_request(fx, &r, "{\"op\":\"alerts\",\"since\":0}");
+    const msgpack_object *alerts = fx_get(r.root, "alerts");
+    assert_int_equal(alerts->via.array.size, 1);
+    assert_int_equal(count_alerts(alerts, "poverty.relapse_high"), 1);
+    const msgpack_object *a = &alerts->via.array.ptr[0];
+    assert_string_equal(fx_str(a, "message", buf, sizeof buf),
+                        "commune 22903: 2 of 10 households that escaped "
+                        "poverty in 2022 were poor again within 1 year "
+                        "(20.00%, above 10.00%)");
+    assert_int_equal(fx_i64(a, "at"), AT + 3);
+    fx_reply_free(&r);
+    fx_free(fx);
+
+    /* relapse_max_share from the config: 25% lets 20% pass. */
+    fx = fx_new("poverty");
+    fx_conf(fx, "poverty", "relapse_max_share", "25");
+    sc_units(fx);
+    for (int i = 0; i < 10; i++) {
+        snprintf(hh, sizeof hh, "e%d", i);
+        fx_status(fx, AT, "22903", hh, 2021, EV_STATUS_POOR);
+        fx_status(fx, AT, "22903", hh, 2022, EV_STATUS_NEAR_POOR);
+    }
+    fx_status(fx, AT, "22903", "e0", 2023, EV_STATUS_POOR);
+    fx_status(fx, AT, "22903", "e1", 2023, EV_STATUS_POOR);
+    fx_review(fx, AT + 1, "22903", 2023);
+    fx_sync(fx);
+    fx_request(fx, &r, "{\"op\":\"alerts\",\"since\":0}");
+    assert_int_equal(fx_get(r.root, "alerts")->via.array.size, 0);
+    fx_reply_free(&r);
+    fx_free(fx);
+}
+
 static void test_bad_config(void **state)
 {
     (void)state;
     static const char *const bad[][2] = {
-        {"target_min_pp", "abc"},
-        {"target_max_pp", "1.0x"},
+        {"target_min_pp", "abc"},     {"target_max_pp", "1.0x"},
         {"target_min_pp", "2"}, /* above the default max 1.0 */
+        {"relapse_max_share", "150"}, {"relapse_max_share", "-1"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct fx *fx = fx_new("poverty");
@@ -420,6 +623,15 @@ static void test_query_errors(void **state)
         fx_query_error(fx, &r, "poverty", "{\"unit\":\"99999\",\"year\":2023}"),
         "poverty: unit: '99999' is not a defined unit");
     fx_reply_free(&r);
+    assert_string_equal(
+        fx_query_error(fx, &r, "poverty",
+                       "{\"unit\":\"593\",\"cohort\":2022,\"year\":2023}"),
+        "poverty: cohort: not with year (two kinds of query)");
+    fx_reply_free(&r);
+    assert_string_equal(fx_query_error(fx, &r, "poverty",
+                                       "{\"unit\":\"593\",\"cohort\":\"x\"}"),
+                        "poverty: cohort: must be an integer");
+    fx_reply_free(&r);
     fx_free(fx);
 }
 
@@ -431,6 +643,8 @@ int main(void)
         cmocka_unit_test(test_flows_four_years),
         cmocka_unit_test(test_reduction_and_alerts),
         cmocka_unit_test(test_config_target),
+        cmocka_unit_test(test_cohorts),
+        cmocka_unit_test(test_relapse_threshold),
         cmocka_unit_test(test_bad_config),
         cmocka_unit_test(test_query_errors),
     };
