@@ -23,6 +23,8 @@ static const struct {
     {"query", tl_cmd_query, "ask a plugin for an indicator"},
     {"summary", tl_cmd_summary,
      "province summary: poor-household rates, target, fund, alerts"},
+    {"report", tl_cmd_report,
+     "yearly report for the standing committee (md, csv, html)"},
     {"stats", tl_cmd_stats, "log size and plugin progress"},
     {"log", tl_cmd_log, "print records of the event log"},
     {"alerts", tl_cmd_alerts, "list alerts, and follow new ones"},

@@ -32,6 +32,7 @@ enum hstate { H_NONE = 0, H_POOR = 1, H_NEAR = 2 };
 #define H_STATUS 3u
 #define H_ESCAPED 4u /* was poor once, is not now */
 #define H_MOVED 8u   /* changed status this year: keep it */
+#define H_LOAN 16u   /* has a policy loan (extra stream only) */
 
 struct unit {
     char *code, *name, *parent;
@@ -61,15 +62,31 @@ enum evtype {
     T_DONATION_PLEDGED,
     T_DONATION_RECEIVED,
     T_FUND_DISBURSED,
+    T_HOUSEHOLD_ASSESSED,
+    T_RELOCATION_COMPLETED,
+    T_RELOCATION_SUPPORT,
+    T_CREDIT_DISBURSED,
+    T_CREDIT_REPAID,
+    T_REPORT_DUE,
+    T_REPORT_SUBMITTED,
     T_COUNT
 };
 static const char *const type_names[T_COUNT] = {
-    "unit.defined",  "unit.households",  "household.status",
-    "review.closed", "donation.pledged", "donation.received",
-    "fund.disbursed"};
+    "unit.defined",       "unit.households",    "household.status",
+    "review.closed",      "donation.pledged",   "donation.received",
+    "fund.disbursed",     "household.assessed", "relocation.completed",
+    "relocation.support", "credit.disbursed",   "credit.repaid",
+    "report.due",         "report.submitted"};
 
 struct gen {
     struct tl_rng rng;
+    /* The assessments, relocations, loans, household grants and reports
+     * draw from their own stream and number their ids apart
+     * (gen-<seed>-x<n>), so the events of the original types stay the
+     * same bytes whether or not these are generated between them. */
+    struct tl_rng xrng;
+    uint64_t next_xid;
+    uint64_t loan_no;
     uint64_t seed;
     double scale;
     int from, to;
@@ -308,18 +325,15 @@ static int64_t vn_day(int y, int m, int d)
     return days * 86400 - VN_OFFSET;
 }
 
-/* Write one event; data is stolen.  Times after --now are pulled back to
- * it: the daemon refuses events more than a day ahead. */
-static void emit(struct gen *g, enum evtype t, int64_t at, const char *unit,
-                 const char *household, json_t *data)
+/* Write one event with id; data is stolen.  Times after --now are pulled
+ * back to it: the daemon refuses events more than a day ahead. */
+static void emit_id(struct gen *g, const char *id, enum evtype t, int64_t at,
+                    const char *unit, const char *household, json_t *data)
 {
-    char id[64];
     json_t *ev;
 
     if (at > g->now)
         at = g->now;
-    snprintf(id, sizeof(id), "gen-%llu-%llu", (unsigned long long)g->seed,
-             (unsigned long long)++g->next_id);
     ev = json_pack("{s:i,s:s,s:s,s:I,s:s,s:s*,s:o}", "v", 1, "id", id, "type",
                    type_names[t], "at", (json_int_t)at, "unit", unit,
                    "household", household, "data", data);
@@ -331,6 +345,28 @@ static void emit(struct gen *g, enum evtype t, int64_t at, const char *unit,
     }
     json_decref(ev);
     g->counts[t]++;
+}
+
+/* An event of the original stream: id gen-<seed>-<n>. */
+static void emit(struct gen *g, enum evtype t, int64_t at, const char *unit,
+                 const char *household, json_t *data)
+{
+    char id[64];
+
+    snprintf(id, sizeof(id), "gen-%llu-%llu", (unsigned long long)g->seed,
+             (unsigned long long)++g->next_id);
+    emit_id(g, id, t, at, unit, household, data);
+}
+
+/* An event of the extra stream: id gen-<seed>-x<n>. */
+static void emit_x(struct gen *g, enum evtype t, int64_t at, const char *unit,
+                   const char *household, json_t *data)
+{
+    char id[64];
+
+    snprintf(id, sizeof(id), "gen-%llu-x%llu", (unsigned long long)g->seed,
+             (unsigned long long)++g->next_xid);
+    emit_id(g, id, t, at, unit, household, data);
 }
 
 /* A time on a random day in [from, to] (inclusive, as unix seconds of
@@ -679,6 +715,348 @@ static void fund_year(struct gen *g, size_t u, int year, uint64_t *pledge_no)
     }
 }
 
+/* ---- the extra stream: assessments, loans, grants, relocation, reports */
+
+/* some_time() on the extra stream. */
+static int64_t xtime(struct gen *g, int64_t from, int64_t to)
+{
+    int64_t days = (to - from) / 86400;
+
+    return from + tl_rng_range(&g->xrng, 0, days) * 86400 +
+           tl_rng_range(&g->xrng, 7 * 3600, 17 * 3600);
+}
+
+#define XPICK(arr) (arr)[tl_rng_below(&g->xrng, sizeof(arr) / sizeof((arr)[0]))]
+
+/* The indicators of the multidimensional standard for year (Decree
+ * 07/2021; from 2027 waste treatment replaces information access). */
+static const char *const indicators[12] = {
+    "employment",       "dependants",      "nutrition",
+    "health_insurance", "adult_education", "school_attendance",
+    "housing_quality",  "housing_area",    "water",
+    "latrine",          "telecom",         "information_access"};
+
+static bool is_urban(const struct unit *u)
+{
+    return strncmp(u->name, "Phường", strlen("Phường")) == 0 ||
+           strncmp(u->name, "Thị trấn", strlen("Thị trấn")) == 0;
+}
+
+/* The poverty line, VND per person per month, of the standard in force. */
+static int64_t poverty_line(int year, bool urban)
+{
+    if (year >= 2027)
+        return urban ? 2800000 : 2200000;
+    return urban ? 2000000 : 1500000;
+}
+
+/* n distinct indicators, in the catalogue's order. */
+static json_t *deprived(struct gen *g, int year, int n)
+{
+    bool on[12] = {false};
+    json_t *a = json_array();
+
+    for (int k = 0; k < n && k < 12;) {
+        size_t i = (size_t)tl_rng_below(&g->xrng, 12);
+        if (!on[i]) {
+            on[i] = true;
+            k++;
+        }
+    }
+    for (size_t i = 0; i < 12; i++)
+        if (on[i])
+            json_array_append_new(a, json_string(i == 11 && year >= 2027
+                                                     ? "waste_treatment"
+                                                     : indicators[i]));
+    return a;
+}
+
+enum assess { A_POOR, A_NEAR, A_ABOVE, A_SKIP };
+
+static void assess(struct gen *g, const struct commune *c, size_t i, int year,
+                   enum assess a)
+{
+    const struct unit *u = &g->units[c->unit];
+    bool urban = is_urban(u);
+    int64_t line = poverty_line(year, urban), income;
+    char hh[64];
+    int ndep;
+
+    if (a == A_SKIP)
+        return;
+    /* Incomes in tens of thousands of VND, around the line: the poor and
+     * near-poor at or below it, the others up to 2.5 times above. */
+    if (a == A_POOR) {
+        income = tl_rng_range(&g->xrng, line * 45 / 100, line * 95 / 100);
+        ndep = 3 + (int)tl_rng_below(&g->xrng, 4);
+    } else if (a == A_NEAR) {
+        income = tl_rng_range(&g->xrng, line * 60 / 100, line);
+        ndep = (int)tl_rng_below(&g->xrng, 3);
+    } else {
+        income = tl_rng_range(&g->xrng, line * 105 / 100, line * 25 / 10);
+        ndep = (int)tl_rng_below(&g->xrng, 4);
+    }
+    income = income / 10000 * 10000;
+    snprintf(hh, sizeof(hh), "h-%s-%zu", u->code, i + 1);
+    emit_x(g, T_HOUSEHOLD_ASSESSED,
+           xtime(g, vn_day(year, 9, 1), vn_day(year, 11, 20)), u->code, hh,
+           json_pack("{s:i,s:s,s:I,s:I,s:o}", "year", year, "area",
+                     urban ? "urban" : "rural", "members",
+                     (json_int_t)(1 + tl_rng_below(&g->xrng, 7)), "income",
+                     (json_int_t)income, "deprived", deprived(g, year, ndep)));
+}
+
+/* The year's assessments of a commune: every poor and near-poor household
+ * and one in five of the others, consistent with the status except a few
+ * deliberate cases a quarter of the communes each get one of: assessed
+ * poor but not on the list (unrecognised), on the poor list but assessed
+ * above the line (recognition unsupported), on the poor list and never
+ * assessed (no assessment). */
+static void commune_assessments(struct gen *g, const struct commune *c,
+                                int year)
+{
+    size_t unrec = SIZE_MAX, unsup = SIZE_MAX, skip = SIZE_MAX;
+    size_t npoor = 0, nnone = 0;
+
+    for (size_t i = 0; i < c->n; i++) {
+        npoor += is_poor(c->state[i]);
+        nnone += (c->state[i] & H_STATUS) == H_NONE;
+    }
+    /* The k-th poor (or other) household of the commune is the odd one. */
+    if (nnone > 0 && tl_rng_below(&g->xrng, 4) == 0)
+        unrec = (size_t)tl_rng_below(&g->xrng, nnone);
+    if (npoor > 2 && tl_rng_below(&g->xrng, 4) == 0)
+        unsup = (size_t)tl_rng_below(&g->xrng, npoor);
+    if (npoor > 2 && tl_rng_below(&g->xrng, 4) == 0)
+        skip = (size_t)tl_rng_below(&g->xrng, npoor);
+    for (size_t i = 0, kp = 0, kn = 0; i < c->n; i++) {
+        uint8_t st = c->state[i] & H_STATUS;
+        if (st == H_POOR) {
+            assess(g, c, i, year,
+                   kp == skip    ? A_SKIP
+                   : kp == unsup ? A_ABOVE
+                                 : A_POOR);
+            kp++;
+        } else if (st == H_NEAR) {
+            assess(g, c, i, year, A_NEAR);
+        } else {
+            if (kn == unrec)
+                assess(g, c, i, year, A_POOR);
+            else if (tl_rng_below(&g->xrng, 5) == 0)
+                assess(g, c, i, year, A_ABOVE);
+            kn++;
+        }
+    }
+}
+
+/* Policy loans (Bank for Social Policies) to some poor and near-poor
+ * households without one, a third of them partly repaid within the year. */
+static void commune_credit(struct gen *g, struct commune *c, int year)
+{
+    const char *code = g->units[c->unit].code;
+
+    for (size_t i = 0; i < c->n; i++) {
+        uint8_t st = c->state[i] & H_STATUS;
+        const char *program;
+        int64_t amt, at;
+        char hh[64], loan[64];
+
+        if ((st != H_POOR && st != H_NEAR) || (c->state[i] & H_LOAN) ||
+            tl_rng_below(&g->xrng, 100) >= (st == H_POOR ? 18u : 10u))
+            continue;
+        if (tl_rng_below(&g->xrng, 5) == 0) {
+            program = "nước sạch và vệ sinh môi trường";
+            amt = tl_rng_range(&g->xrng, 10, 25) * 1000000;
+        } else {
+            program =
+                st == H_POOR ? "cho vay hộ nghèo" : "cho vay hộ cận nghèo";
+            amt = tl_rng_range(&g->xrng, 30, 100) * 1000000;
+        }
+        c->state[i] |= H_LOAN;
+        snprintf(hh, sizeof(hh), "h-%s-%zu", code, i + 1);
+        snprintf(loan, sizeof(loan), "NHCS-%s-%d-%llu", code, year,
+                 (unsigned long long)++g->loan_no);
+        at = xtime(g, vn_day(year, 2, 1), vn_day(year, 10, 31));
+        emit_x(g, T_CREDIT_DISBURSED, at, code, hh,
+               json_pack("{s:s,s:s,s:I}", "loan", loan, "program", program,
+                         "amount", (json_int_t)amt));
+        if (tl_rng_below(&g->xrng, 3) == 0)
+            emit_x(g, T_CREDIT_REPAID,
+                   xtime(g, vn_day(year, 11, 1), vn_day(year, 12, 31)), code,
+                   hh,
+                   json_pack("{s:s,s:I}", "loan", loan, "amount",
+                             (json_int_t)(amt / 4 / 100000 * 100000)));
+    }
+}
+
+/* Grants of the district's For the Poor fund to named households of a
+ * commune (school things, health insurance, seedlings: small sums): one or
+ * two to poor or near-poor households, and now and then one to a household
+ * whose status this year is "none" (which the fund plugin questions). */
+static void commune_grants(struct gen *g, const struct commune *c, int year)
+{
+    static const char *const purposes[] = {"livelihood", "education", "health"};
+    const char *code = g->units[c->unit].code;
+    int n = g->scale >= 0.5 ? 2 : 1;
+    bool stray = tl_rng_below(&g->xrng, 8) == 0;
+
+    for (int k = 0; k < n + stray && c->n > 0; k++) {
+        for (int tries = 0; tries < 64; tries++) {
+            size_t i = (size_t)tl_rng_below(&g->xrng, c->n);
+            uint8_t s = c->state[i];
+            /* An explicit "none" this year: an escaper of this year. */
+            bool none =
+                (s & H_STATUS) == H_NONE && (s & H_MOVED) && (s & H_ESCAPED);
+            char hh[64];
+            if (k == n ? !none : (s & H_STATUS) == H_NONE)
+                continue;
+            snprintf(hh, sizeof(hh), "h-%s-%zu", code, i + 1);
+            emit_x(
+                g, T_FUND_DISBURSED,
+                xtime(g, vn_day(year, 3, 1), vn_day(year, 11, 30)), code, hh,
+                json_pack("{s:I,s:s,s:s}", "amount",
+                          (json_int_t)(tl_rng_range(&g->xrng, 5, 30) * 100000),
+                          "purpose", XPICK(purposes), "level", "district"));
+            break;
+        }
+    }
+}
+
+/* A few households a year leave a commune hit by landslides, floods or
+ * erosion for another commune of the same district, with the support
+ * items of the relocation policy; some still lack water or livelihood. */
+static void relocations(struct gen *g, int year)
+{
+    static const char *const reasons[] = {"landslide", "flood", "erosion"};
+    static const struct {
+        const char *item;
+        unsigned pct;
+        int64_t lo, hi; /* millions of VND */
+    } items[] = {{"land", 95, 30, 80},
+                 {"housing", 95, 40, 60},
+                 {"water", 80, 3, 10},
+                 {"livelihood", 70, 5, 20}};
+
+    for (int k = 0; k < 8 && g->ncommunes > 1; k++) {
+        const struct commune *from =
+            &g->communes[tl_rng_below(&g->xrng, g->ncommunes)];
+        const struct commune *to = NULL;
+        size_t others = 0;
+        int64_t at = xtime(g, vn_day(year, 3, 1), vn_day(year, 9, 30));
+        char hh[64];
+
+        /* The destination: another commune of the same district. */
+        for (size_t i = 0; i < g->ncommunes; i++)
+            others += &g->communes[i] != from &&
+                      g->communes[i].district == from->district;
+        if (others == 0 || from->n == 0)
+            continue;
+        others = (size_t)tl_rng_below(&g->xrng, others);
+        for (size_t i = 0; to == NULL && i < g->ncommunes; i++)
+            if (&g->communes[i] != from &&
+                g->communes[i].district == from->district && others-- == 0)
+                to = &g->communes[i];
+        snprintf(hh, sizeof(hh), "h-%s-%zu", g->units[from->unit].code,
+                 (size_t)tl_rng_below(&g->xrng, from->n) + 1);
+        emit_x(g, T_RELOCATION_COMPLETED, at, g->units[to->unit].code, hh,
+               json_pack("{s:s,s:s}", "from", g->units[from->unit].code,
+                         "reason", XPICK(reasons)));
+        for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++) {
+            if (tl_rng_below(&g->xrng, 100) >= items[i].pct)
+                continue;
+            emit_x(g, T_RELOCATION_SUPPORT,
+                   at + (int64_t)(1 + tl_rng_below(&g->xrng, 60)) * 86400,
+                   g->units[to->unit].code, hh,
+                   json_pack("{s:s,s:I}", "item", items[i].item, "amount",
+                             (json_int_t)(tl_rng_range(&g->xrng, items[i].lo,
+                                                       items[i].hi) *
+                                          1000000)));
+        }
+    }
+}
+
+/* The organisations that owe the plan and the yearly reports: the
+ * province's Fatherland Front committee and departments (at the province)
+ * and each district's Party committee. */
+struct org {
+    char name[320];
+    size_t unit;
+};
+
+static size_t orgs_of(const struct gen *g, struct org *o, size_t cap)
+{
+    static const char *const depts[] = {
+        "Sở Lao động - Thương binh và Xã hội",
+        "Sở Nông nghiệp và Phát triển nông thôn",
+        "Sở Kế hoạch và Đầu tư",
+        "Sở Tài chính",
+        "Ngân hàng Chính sách xã hội chi nhánh tỉnh",
+        "Hội Nông dân tỉnh",
+        "Hội Liên hiệp Phụ nữ tỉnh"};
+    const char *pname = g->units[g->root].name;
+    size_t n = 0;
+
+    if (strncmp(pname, "Tỉnh ", strlen("Tỉnh ")) == 0)
+        pname += strlen("Tỉnh ");
+    snprintf(o[n].name, sizeof(o[n].name),
+             "Ủy ban Mặt trận Tổ quốc Việt Nam tỉnh %s", pname);
+    o[n++].unit = g->root;
+    for (size_t i = 0; i < sizeof(depts) / sizeof(depts[0]) && n < cap; i++) {
+        snprintf(o[n].name, sizeof(o[n].name), "%s", depts[i]);
+        o[n++].unit = g->root;
+    }
+    for (size_t d = 0; d < g->ndistricts && n < cap; d++) {
+        static const struct {
+            const char *prefix, *committee;
+        } kinds[] = {{"Huyện ", "Huyện ủy"},
+                     {"Thành phố ", "Thành ủy"},
+                     {"Thị xã ", "Thị ủy"}};
+        const char *dn = g->units[g->districts[d].unit].name;
+        const char *committee = "Cấp ủy";
+        for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+            if (strncmp(dn, kinds[k].prefix, strlen(kinds[k].prefix)) == 0) {
+                dn += strlen(kinds[k].prefix);
+                committee = kinds[k].committee;
+            }
+        snprintf(o[n].name, sizeof(o[n].name), "Ban Thường vụ %s %s", committee,
+                 dn);
+        o[n++].unit = g->districts[d].unit;
+    }
+    return n;
+}
+
+/* One report owed by every organisation, due at the end of the day due_day
+ * (UTC+7): most submit in the weeks before, some late, never_max at most
+ * never (overdue once the date has passed). */
+static void reports(struct gen *g, const char *report, int64_t due_day,
+                    unsigned late_pct, unsigned never_max)
+{
+    struct org o[64];
+    size_t n = orgs_of(g, o, 64);
+    int64_t due = due_day + 86399;
+    size_t never1 = (size_t)tl_rng_below(&g->xrng, n);
+    size_t never2 = never_max > 1 ? (size_t)tl_rng_below(&g->xrng, n) : n;
+
+    for (size_t i = 0; i < n; i++) {
+        const char *unit = g->units[o[i].unit].code;
+        emit_x(g, T_REPORT_DUE, due_day - 60 * 86400, unit, NULL,
+               json_pack("{s:s,s:s,s:I}", "org", o[i].name, "report", report,
+                         "due", (json_int_t)due));
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *unit = g->units[o[i].unit].code;
+        int64_t at;
+        if (never_max > 0 && (i == never1 || i == never2))
+            continue;
+        if (tl_rng_below(&g->xrng, 100) < late_pct)
+            at = xtime(g, due_day + 2 * 86400, due_day + 45 * 86400);
+        else
+            at = xtime(g, due_day - 25 * 86400, due_day - 86400);
+        emit_x(g, T_REPORT_SUBMITTED, at, unit, NULL,
+               json_pack("{s:s,s:s}", "org", o[i].name, "report", report));
+    }
+}
+
 /* ---- the whole run ---------------------------------------------------- */
 
 static void setup(struct gen *g)
@@ -721,6 +1099,7 @@ static void run(struct gen *g)
     size_t *pick = NULL;
     uint64_t pledge_no = 0;
     double growth = 1.0;
+    char title[128];
 
     for (size_t i = 0; i < g->nunits; i++) {
         const struct unit *u = &g->units[i];
@@ -757,7 +1136,11 @@ static void run(struct gen *g)
                     cm->near = 0.5;
             }
             commune_year(g, cm, year, first, &pick);
+            commune_assessments(g, cm, year);
+            commune_credit(g, cm, year);
+            commune_grants(g, cm, year);
         }
+        relocations(g, year);
         fund_year(g, g->root, year, &pledge_no);
         for (size_t d = 0; d < g->ndistricts; d++)
             fund_year(g, g->districts[d].unit, year, &pledge_no);
@@ -767,6 +1150,15 @@ static void run(struct gen *g)
                  json_pack("{s:i}", "year", year));
         emit(g, T_REVIEW_CLOSED, vn_day(year, 12, 15), g->units[g->root].code,
              NULL, json_pack("{s:i}", "year", year));
+        /* Plan III.1: implementation plans due before 30 October 2021;
+         * then a progress report every 15 December. */
+        if (year == 2021)
+            reports(g, "Kế hoạch thực hiện Chỉ thị 05-CT/TW",
+                    vn_day(2021, 10, 30), 12, 2);
+        snprintf(title, sizeof(title),
+                 "Báo cáo kết quả thực hiện Chỉ thị 05-CT/TW năm %d", year);
+        reports(g, title, vn_day(year, 12, 15), 8,
+                (unsigned)tl_rng_below(&g->xrng, 2));
         growth *= 1.01;
     }
     free(pick);
@@ -815,6 +1207,33 @@ static const char usage[] =
     "   (housing to named poor households, Tet in January...);\n"
     " - review.closed for each district and then the province, dated 15\n"
     "   December.\n"
+    "Between them, from a second random stream (ids gen-<seed>-x<n>, so the\n"
+    "events above are the same bytes as without them):\n"
+    " - household.assessed each year (1 September - 20 November) for every\n"
+    "   poor and near-poor household and one in five of the others: income\n"
+    "   per person around the poverty line (2022-2026: rural 1,500,000, urban\n"
+    "   2,000,000 VND a month; \"Phường\" and \"Thị trấn\" communes urban),\n"
+    "   the poor with 3-6 of the 12 indicators deprived.  A quarter of the\n"
+    "   communes each get one household assessed poor but not listed\n"
+    "   (unrecognised), one listed poor but assessed above the line\n"
+    "   (recognition unsupported), one listed poor and never assessed;\n"
+    " - credit.disbursed to some poor (18%) and near-poor (10%) households\n"
+    "   without a loan (programmes \"cho vay hộ nghèo\", \"cho vay hộ cận\n"
+    "   nghèo\", \"nước sạch và vệ sinh môi trường\"), a third partly repaid\n"
+    "   (credit.repaid);\n"
+    " - fund.disbursed of the district fund to one or two poor or near-poor\n"
+    "   households per commune, and in one commune in eight to a household\n"
+    "   whose status that year is none (fund.beneficiary_not_poor);\n"
+    " - relocation.completed for up to 8 households a year (landslide, flood,\n"
+    "   erosion) to another commune of the same district, with\n"
+    "   relocation.support items (land, housing 95%, water 80%, livelihood\n"
+    "   70%: some still missing);\n"
+    " - report.due and report.submitted for the provincial Fatherland Front\n"
+    "   committee, seven departments and organisations, and each district\n"
+    "   Party committee: \"Kế hoạch thực hiện Chỉ thị 05-CT/TW\" due\n"
+    "   30 October 2021 (most before, some late, one or two never), then the\n"
+    "   year's progress report due 15 December (a few late, now and then\n"
+    "   one never).\n"
     "Event ids are gen-<seed>-<n>.  Times are 00:00 or office hours in\n"
     "Vietnam (UTC+7).\n";
 
@@ -933,6 +1352,7 @@ int main(int argc, char **argv)
         return 2;
     }
     tl_rng_seed(&g.rng, g.seed);
+    tl_rng_seed(&g.xrng, g.seed ^ 0x9E3779B97F4A7C15ull);
     if (load_units(&g, units) != 0 || select_province(&g, province) != 0) {
         free_gen(&g);
         return 1;

@@ -90,5 +90,6 @@ int tl_cmd_stats(struct tl_cli *cli, int argc, char **argv);
 int tl_cmd_log(struct tl_cli *cli, int argc, char **argv);
 int tl_cmd_alerts(struct tl_cli *cli, int argc, char **argv);
 int tl_cmd_summary(struct tl_cli *cli, int argc, char **argv);
+int tl_cmd_report(struct tl_cli *cli, int argc, char **argv);
 
 #endif /* POVTRACK_TL_CLI_H */

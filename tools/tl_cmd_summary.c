@@ -8,6 +8,7 @@
 #include "tl_fmt.h"
 #include "tl_json.h"
 #include "tl_mp.h"
+#include "tl_query.h"
 
 #define YEARS_MAX 30
 #define NAME_MAX_BYTES 256
@@ -457,34 +458,15 @@ static int parse_double(const char *opt, const char *arg, double *out)
  * through min_seq, until both plugins have applied the log as it is now. */
 static int wait_caught_up(struct summary *s, const char *unit)
 {
-    struct povtrack_client_msg reply;
-    json_t *req = json_pack("{s:s}", "op", "stats");
-    if (req == NULL)
-        return TL_EXIT_FAIL;
-    int rc = tl_cli_request(s->cli, req, &reply);
-    json_decref(req);
-    if (rc != 0)
-        return rc;
-    const msgpack_object *last = tl_mp_get(&reply.obj, "last_seq");
-    json_int_t seq =
-        last != NULL && last->type == MSGPACK_OBJECT_POSITIVE_INTEGER
-            ? (json_int_t)last->via.u64
-            : 0;
-    povtrack_client_msg_free(&reply);
-    static const char *const plugins[] = {"poverty", "fund"};
-    for (size_t i = 0; rc == 0 && i < 2; i++) {
-        req = json_pack("{s:s,s:s,s:{s:s,s:I},s:I}", "op", "query", "plugin",
-                        plugins[i], "q", "unit", unit, "year",
-                        (json_int_t)s->from, "min_seq", seq);
-        if (req == NULL)
-            return TL_EXIT_FAIL;
-        if (i == 1) /* fund takes no year */
-            json_object_del(json_object_get(req, "q"), "year");
-        rc = tl_cli_request(s->cli, req, &reply);
-        json_decref(req);
-        if (rc == 0)
-            povtrack_client_msg_free(&reply);
-    }
+    json_t *qp =
+        json_pack("{s:s,s:I}", "unit", unit, "year", (json_int_t)s->from);
+    json_t *qf = json_pack("{s:s}", "unit", unit); /* fund takes no year */
+    struct tl_wait_target t[2] = {{"poverty", qp, false}, {"fund", qf, false}};
+    int rc = qp != NULL && qf != NULL ? tl_wait_caught_up(s->cli, t, 2, false)
+                                      : TL_EXIT_FAIL;
+
+    json_decref(qp);
+    json_decref(qf);
     return rc;
 }
 

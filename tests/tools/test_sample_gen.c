@@ -70,6 +70,12 @@ static void test_same_seed_same_bytes(void **state)
     assert_non_null(strstr(a, "\"unit\":\"60\""));
     assert_non_null(strstr(a, "\"type\":\"review.closed\""));
     assert_non_null(strstr(a, "\"status\":\"none\""));
+    /* The later catalogue's types, from their own stream of ids. */
+    assert_non_null(strstr(a, "\"type\":\"household.assessed\""));
+    assert_non_null(strstr(a, "\"type\":\"relocation.completed\""));
+    assert_non_null(strstr(a, "\"type\":\"credit.disbursed\""));
+    assert_non_null(strstr(a, "\"type\":\"report.due\""));
+    assert_non_null(strstr(a, "\"id\":\"gen-42-x1\""));
     free(a);
     free(b);
     free(c);

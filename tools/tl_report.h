@@ -1,0 +1,202 @@
+/*
+ * tl_report.h - the yearly report of `povtrack report` as a document model,
+ * and its rendering to Markdown, CSV and HTML.
+ *
+ * The model is filled by tl_cmd_report.c from the daemon's answers; this
+ * module is pure (no I/O but the FILE it writes to, no daemon), so that the
+ * layout, the labels, the escaping and the chart geometry can be tested on
+ * a hand-built document.
+ *
+ * Conventions.  A value the daemon did not give is "not known" and shows as
+ * "-" (Markdown, HTML) or an empty cell (CSV).  Markdown and HTML write
+ * numbers as people of the chosen language read them (Vietnamese
+ * "1.500.000" and "3,12%", English "1,500,000" and "3.12%"); CSV writes them
+ * for programs: no thousands separators, a decimal point, rates and points
+ * with two decimals.  Every string that came from the daemon is escaped for
+ * the output format (HTML entities, Markdown punctuation, CSV quoting).
+ */
+#ifndef POVTRACK_TL_REPORT_H
+#define POVTRACK_TL_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "tl_error.h"
+
+#define TL_REP_YEARS 30    /* chart years, from_year..year */
+#define TL_REP_CODE_MAX 16 /* unit codes are at most 5 digits */
+#define TL_REP_NAME_MAX 260
+
+enum tl_rep_lang { TL_REP_VI = 0, TL_REP_EN = 1 };
+enum tl_rep_format { TL_REP_MD, TL_REP_CSV, TL_REP_HTML };
+
+/* The document's sections; all but the alerts are one plugin's. */
+enum tl_rep_sec {
+    TL_SEC_POVERTY,
+    TL_SEC_STANDARD,
+    TL_SEC_FUND,
+    TL_SEC_RELOCATION,
+    TL_SEC_CREDIT,
+    TL_SEC_DEADLINES,
+    TL_SEC_ALERTS,
+    TL_SEC_COUNT
+};
+
+/* The plugin a section comes from ("poverty"...), NULL for the alerts. */
+const char *tl_report_sec_plugin(enum tl_rep_sec s);
+
+/* Per-unit columns: the rows of the unit tables and of the CSV. */
+enum tl_rep_col {
+    TL_COL_HOUSEHOLDS,
+    TL_COL_POOR,
+    TL_COL_POOR_RATE,
+    TL_COL_NEAR,
+    TL_COL_NEAR_RATE,
+    TL_COL_REDUCTION,
+    TL_COL_TARGET, /* 1 met (reduction >= target_min), 0 missed */
+    TL_COL_ESCAPED,
+    TL_COL_RELAPSED,
+    TL_COL_NEWLY,
+    TL_COL_ASSESSED,
+    TL_COL_UNRECOGNISED,
+    TL_COL_UNSUPPORTED,
+    TL_COL_NO_ASSESSMENT,
+    TL_COL_FUND_RECEIVED,
+    TL_COL_FUND_DISBURSED,
+    TL_COL_FUND_BALANCE,
+    TL_COL_RELOCATED,
+    TL_COL_FULLY_SUPPORTED,
+    TL_COL_LOANS,
+    TL_COL_CREDIT_OUTSTANDING,
+    TL_COL_COVERAGE_RATE,
+    TL_COL_REPORTS_LATE,
+    TL_COL_REPORTS_OVERDUE,
+    TL_COL_COUNT
+};
+
+/* How a value is written. */
+enum tl_rep_kind {
+    TL_KIND_INT,  /* a count */
+    TL_KIND_RATE, /* percent */
+    TL_KIND_PP,   /* percentage points */
+    TL_KIND_VND,  /* money */
+    TL_KIND_NUM,  /* a plain number with two decimals */
+    TL_KIND_TARGET
+};
+
+struct tl_rep_unit {
+    char code[TL_REP_CODE_MAX];
+    char name[TL_REP_NAME_MAX];
+    size_t parent; /* index in doc->units, SIZE_MAX for the root */
+    int depth;     /* 0 the root, 1 its children, 2 grandchildren */
+    bool has[TL_COL_COUNT];
+    double v[TL_COL_COUNT];
+    /* Poor rate over from_year..year (the chart). */
+    bool hist_known[TL_REP_YEARS];
+    double hist[TL_REP_YEARS];
+};
+
+/* A named figure: key is an indicator, purpose, item... translated through
+ * the term table when it knows it, else shown as it came. */
+struct tl_rep_kv {
+    char *key;
+    enum tl_rep_kind kind;
+    bool known;
+    double v;
+};
+
+struct tl_rep_kvs {
+    struct tl_rep_kv *v;
+    size_t n;
+};
+
+/* Escapes and relapses of the households that escaped in one year. */
+struct tl_rep_cohort {
+    int year;
+    bool known[7];
+    double v[7]; /* escaped, relapsed_1y..3y, rate_1y..3y */
+};
+
+struct tl_rep_program {
+    char *name;
+    bool known[4];
+    double v[4]; /* loans, disbursed, repaid, outstanding */
+};
+
+struct tl_rep_report {
+    char *org, *report, *unit, *state;
+    bool has_due, has_submitted;
+    int64_t due, submitted;
+};
+
+struct tl_rep_alert {
+    char *code, *severity, *unit, *message;
+    int64_t at, seq;
+};
+
+struct tl_rep_doc {
+    enum tl_rep_lang lang;
+    int year, from_year;
+    double tmin, tmax;
+    int64_t generated;         /* unix seconds, shown in UTC+7 */
+    struct tl_rep_unit *units; /* units[0] is the root, then depth first */
+    size_t nunits;
+    /* present[s]: the plugin answered; otherwise the section is left out
+     * with a note. */
+    bool present[TL_SEC_COUNT];
+    struct tl_rep_cohort *cohorts;
+    size_t ncohorts;
+    struct tl_rep_kvs standard, deprivation, dimensions;
+    struct tl_rep_kvs fund, by_purpose, by_level;
+    struct tl_rep_kvs relocation, missing, by_reason;
+    struct tl_rep_kvs credit;
+    struct tl_rep_program *programs;
+    size_t nprograms;
+    struct tl_rep_report *reports; /* of the root's subtree */
+    size_t nreports;
+    /* Alerts of the year and the subtree, listed in this order. */
+    struct tl_rep_alert *alerts;
+    size_t nalerts;
+    size_t alerts_max; /* alerts listed one by one; all are counted */
+};
+
+/* Free what the document owns (units, lists, strings) and zero it. */
+void tl_report_doc_free(struct tl_rep_doc *d);
+
+/* Append to a list; key is copied.  Return 0 or TL_ENOMEM. */
+int tl_report_kv_add(struct tl_rep_kvs *l, const char *key,
+                     enum tl_rep_kind kind, bool known, double v);
+
+/* The label of a term (an indicator code, a fund purpose, a support item,
+ * a report state...) in lang; NULL when the table does not know it. */
+const char *tl_report_term(enum tl_rep_lang lang, const char *key);
+
+/* Write d as fmt.  Returns 0, or TL_EIO (message in err) when the stream
+ * refused a write. */
+int tl_report_render(FILE *f, const struct tl_rep_doc *d,
+                     enum tl_rep_format fmt, struct tl_error *err);
+
+/* Pieces, exposed for the tests. */
+
+/* s escaped for HTML text and attribute values (& < > " '). */
+int tl_report_html_escape(FILE *f, const char *s);
+
+/* One CSV field: quoted when it holds a comma, quote, CR or LF; a text
+ * starting with = + - @ or a tab gets a leading apostrophe so that a
+ * spreadsheet never runs it as a formula. */
+int tl_report_csv_field(FILE *f, const char *s);
+
+/* v formatted for CSV (kind decides the decimals) into buf (>= 40). */
+const char *tl_report_csv_num(enum tl_rep_kind kind, double v, char *buf);
+
+/* v formatted for people in lang into buf (>= 48). */
+const char *tl_report_num(enum tl_rep_lang lang, enum tl_rep_kind kind,
+                          double v, char *buf);
+
+/* The inline SVG line chart of the poor rate of each child unit of the
+ * root (one polyline each) over from_year..year. */
+int tl_report_chart_svg(FILE *f, const struct tl_rep_doc *d);
+
+#endif /* POVTRACK_TL_REPORT_H */
