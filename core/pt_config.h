@@ -32,7 +32,7 @@
 #define PT_DEFAULT_INGEST "tcp://127.0.0.1:7170"
 #define PT_DEFAULT_QUERY "tcp://127.0.0.1:7171"
 #define PT_DEFAULT_ALERTS "tcp://127.0.0.1:7172"
-#define PT_DEFAULT_PLUGINS "poverty fund"
+#define PT_DEFAULT_PLUGINS "poverty fund standard relocation credit deadlines"
 
 struct pt_kv {
     char key[PT_CONFIG_VALUE_MAX];

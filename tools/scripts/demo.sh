@@ -46,18 +46,9 @@ export POVTRACK_INGEST="ipc://$data/ingest.sock"
 export POVTRACK_QUERY="ipc://$data/query.sock"
 export POVTRACK_ALERTS="ipc://$data/alerts.sock"
 
-# The plugins of issue 3 land one by one: load those that are built, so the
-# demo runs whatever is there (the report notes the sections left out).
-plugins=
-for p in poverty fund standard relocation credit deadlines; do
-  if [ -f "$root/build/lib/povtrack/$p.so" ]; then
-    plugins="${plugins:+$plugins }$p"
-  fi
-done
-echo "== starting povtrackd with plugins: $plugins (log: demo-data/povtrackd.log)"
+echo "== starting povtrackd, all built-in plugins (log: demo-data/povtrackd.log)"
 "$bin/povtrackd" --data-dir "$data/db" --ingest "$POVTRACK_INGEST" \
-  --query "$POVTRACK_QUERY" --alerts "$POVTRACK_ALERTS" \
-  --plugins "$plugins" 2>"$data/povtrackd.log" &
+  --query "$POVTRACK_QUERY" --alerts "$POVTRACK_ALERTS" 2>"$data/povtrackd.log" &
 daemon=$!
 stop_daemon() {
   if kill -0 "$daemon" 2>/dev/null; then
@@ -103,7 +94,7 @@ cat <<MSG
 
 The data is in demo-data/.  To look around:
   build/bin/povtrackd --data-dir demo-data/db --ingest $POVTRACK_INGEST \\
-      --query $POVTRACK_QUERY --alerts $POVTRACK_ALERTS --plugins "$plugins" &
+      --query $POVTRACK_QUERY --alerts $POVTRACK_ALERTS &
   export POVTRACK_INGEST=$POVTRACK_INGEST POVTRACK_QUERY=$POVTRACK_QUERY POVTRACK_ALERTS=$POVTRACK_ALERTS
   build/bin/povtrack query poverty unit=593 year=2024
   build/bin/povtrack alerts
