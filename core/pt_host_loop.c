@@ -17,6 +17,8 @@
 #include "pt_host_internal.h"
 #include "pt_wire.h"
 
+#define TICK_LATE_MS 60000 /* tick even while catching up, this late */
+
 struct parked {
     struct pt_request req;
     uint64_t min_seq;
@@ -231,7 +233,11 @@ int pt_host_run(struct pt_host *h, int notify_fd, volatile sig_atomic_t *stop)
         }
         if (nparked > 0)
             answer_parked(h, router, parked, &nparked, 0);
-        if (now_ms() >= next_tick) {
+        /* Wall-clock checks (deadlines, idle money) must see the log as it
+         * is, not half applied: tick once caught up, unless a steady flood
+         * of events has kept it waiting for a minute. */
+        int64_t t = now_ms();
+        if (t >= next_tick && (!more || t >= next_tick + TICK_LATE_MS)) {
             pt_host_tick(h, (int64_t)time(NULL));
             next_tick = now_ms() + TICK_MS;
             more = 1; /* also catches a missed notification */

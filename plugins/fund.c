@@ -133,6 +133,9 @@ struct fund {
     int64_t large_donation;
     int64_t idle_balance;
     int64_t idle_secs;
+    /* Money moved since the last idle check (in memory only: a restart
+     * starts dirty, so the first tick checks). */
+    bool idle_dirty;
 };
 
 struct pledge {
@@ -475,6 +478,7 @@ static int last_get(struct fund *f, povtrack_ctx *ctx, const uint8_t *unit,
 static int idle_touch(struct fund *f, povtrack_ctx *ctx, struct ev_str unit,
                       int64_t at, bool disbursed)
 {
+    f->idle_dirty = true;
     struct pu_chain ch;
     if (pu_ancestors(f->host, ctx, unit, &ch) != 0)
         return POVTRACK_EIO;
@@ -1158,7 +1162,8 @@ static int idle_one(struct fund *f, povtrack_ctx *ctx, const uint8_t *ik,
 
 /*
  * Units idle for idle_days: the 'I' entries with last <= now - idle_secs,
- * at most once per FUND_IDLE_CHECK_EVERY of wall time ('h').  The balance
+ * at most once per FUND_IDLE_CHECK_EVERY of wall time ('h') unless money
+ * moved since the last check.  The balance
  * checked is the current all-time one: only a disbursement lowers a
  * balance, so above the threshold now means money has been sitting there
  * (new donations included) since the last disbursement.
@@ -1171,11 +1176,12 @@ static int idle_tick(struct fund *f, povtrack_ctx *ctx, int64_t now)
     int rc = pu_get(f->host, ctx, hk, 1, &val, &vlen);
     if (rc < 0)
         return rc;
-    if (rc == 1 && vlen == 8) {
+    if (rc == 1 && vlen == 8 && !f->idle_dirty) {
         int64_t prev = pu_get_i64(val);
         if (now >= prev && now - prev < FUND_IDLE_CHECK_EVERY)
             return 0;
     }
+    f->idle_dirty = false;
     pu_put_i64(hv, now);
     if ((rc = pu_put(f->host, ctx, hk, 1, hv, sizeof hv)) != 0)
         return rc;
@@ -1230,6 +1236,7 @@ static int fund_init(povtrack_ctx *ctx, const struct povtrack_host *host,
     f->host = host;
     f->large_donation = large;
     f->idle_balance = idle_balance;
+    f->idle_dirty = true;
     f->idle_secs = idle_days * PU_DAY;
     *state = f;
     return 0;
