@@ -244,8 +244,9 @@ static int lock_host(const struct pt_config *cfg, const struct pt_log *log)
         return -1;
     }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        pt_logf(log, PT_LOG_INFO, "waiting for the previous plugin host "
-                                  "to exit");
+        pt_logf(log, PT_LOG_INFO,
+                "waiting for the previous plugin host "
+                "to exit");
         while (flock(fd, LOCK_EX) != 0) {
             if (errno != EINTR || stop_requested) {
                 close(fd);
