@@ -20,7 +20,9 @@
  * year+1) local time, with "year", "beneficiaries" (distinct households
  * with a disbursement of that year in the unit or below) and
  * "support_per_beneficiary" (to_households / beneficiaries, a double, nil
- * when no beneficiary) added.  "year" with "from" or "to" is refused.
+ * when no beneficiary) and "month_for_the_poor" {"from", "to", "received",
+ * "donations"} (the Front's campaign month, 17 October to 18 November of
+ * that year, local days) added.  "year" with "from" or "to" is refused.
  *
  * pledge_outstanding: a pledge lies at its own (unit, at); its outstanding
  * amount is its pledged amount minus every donation.received naming it
@@ -961,15 +963,24 @@ static int fund_query(void *state, povtrack_ctx *ctx, const msgpack_object *q,
         from = pu_year_start(year);
         to = pu_year_start(year + 1);
     }
-    struct sum s;
+    /* The Front's "month for the poor", 17 October to 18 November, is
+     * when most money is raised: its own totals, from the same buckets. */
+    int64_t peak_from = 0, peak_to = 0;
+    struct sum s, peak;
+    if (has_year) {
+        peak_from = pu_day_start(pu_days_from_civil(year, 10, 17));
+        peak_to = pu_day_start(pu_days_from_civil(year, 11, 19));
+    }
     if (fund_sum(f, ctx, ch.code[0], has_from, from, has_to, to, &s) != 0 ||
         (has_year &&
-         beneficiaries_get(f, ctx, ch.code[0], year, &benef) != 0)) {
+         (beneficiaries_get(f, ctx, ch.code[0], year, &benef) != 0 ||
+          fund_sum(f, ctx, ch.code[0], true, peak_from, true, peak_to, &peak) !=
+              0))) {
         snprintf(err, errlen, "internal error: state read failed");
         return POVTRACK_EIO;
     }
     struct ev_str unit = pu_get_unit(ch.code[0]);
-    int e = msgpack_pack_map(pk, has_year ? 15 : 12);
+    int e = msgpack_pack_map(pk, has_year ? 16 : 12);
     e |= pu_pack_key(pk, "unit") | pu_pack_str(pk, unit.ptr, unit.len);
     e |= pu_pack_key(pk, "received") | msgpack_pack_int64(pk, s.v[M_RECEIVED]);
     e |=
@@ -1008,6 +1019,13 @@ static int fund_query(void *state, povtrack_ctx *ctx, const msgpack_object *q,
              pu_pack_opt_double(pk, benef > 0,
                                 benef > 0 ? (double)s.v[M_TO_HH] / (double)benef
                                           : 0.0);
+        e |= pu_pack_key(pk, "month_for_the_poor") | msgpack_pack_map(pk, 4);
+        e |= pu_pack_key(pk, "from") | msgpack_pack_int64(pk, peak_from);
+        e |= pu_pack_key(pk, "to") | msgpack_pack_int64(pk, peak_to);
+        e |= pu_pack_key(pk, "received") |
+             msgpack_pack_int64(pk, peak.v[M_RECEIVED]);
+        e |= pu_pack_key(pk, "donations") |
+             msgpack_pack_int64(pk, peak.v[M_DONATIONS]);
     }
     if (e != 0) {
         snprintf(err, errlen, "internal error: packing failed");

@@ -255,7 +255,7 @@ static void expect_year(struct fx *fx, const char *unit, int year,
     struct fx_reply r;
     snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%d}", unit, year);
     const msgpack_object *res = fx_query(fx, &r, "fund", q);
-    assert_int_equal(res->via.map.size, 15);
+    assert_int_equal(res->via.map.size, 16);
     expect_hh(res, w);
     assert_int_equal(fx_i64(res, "year"), year);
     assert_int_equal(fx_i64(res, "beneficiaries"), beneficiaries);
@@ -569,6 +569,38 @@ static void test_idle_balance(void **state)
     fx_free(fx);
 }
 
+/* The "month for the poor" of 2024 is [17 Oct 2024 00:00, 19 Nov 2024
+ * 00:00) local time = [1729098000, 1731949200) UTC.  Donations one second
+ * either side of each edge: only the two inside count. */
+static void test_month_for_the_poor(void **state)
+{
+    (void)state;
+    struct fx *fx = fx_new("fund");
+    sc_units(fx);
+    fx_received(fx, 1729098000 - 1, "22901", 1 * M, "before", NULL);
+    fx_received(fx, 1729098000, "22901", 2 * M, "first day", NULL);
+    fx_received(fx, 1731949200 - 1, "22901", 4 * M, "last second", NULL);
+    fx_received(fx, 1731949200, "22901", 8 * M, "after", NULL);
+    fx_sync(fx);
+    struct fx_reply r;
+    const msgpack_object *res =
+        fx_query(fx, &r, "fund", "{\"unit\":\"60\",\"year\":2024}");
+    assert_int_equal(fx_i64(res, "received"), 15 * M);
+    const msgpack_object *m = fx_get(res, "month_for_the_poor");
+    assert_non_null(m);
+    assert_int_equal(fx_i64(m, "from"), 1729098000);
+    assert_int_equal(fx_i64(m, "to"), 1731949200);
+    assert_int_equal(fx_i64(m, "received"), 6 * M);
+    assert_int_equal(fx_i64(m, "donations"), 2);
+    fx_reply_free(&r);
+    /* Without a year there is no campaign month: the 12 keys of a range
+     * query only. */
+    res = fx_query(fx, &r, "fund", "{\"unit\":\"60\"}");
+    assert_int_equal(res->via.map.size, 12);
+    fx_reply_free(&r);
+    fx_free(fx);
+}
+
 static void test_bad_config(void **state)
 {
     (void)state;
@@ -635,6 +667,7 @@ int main(void)
         cmocka_unit_test(test_households),
         cmocka_unit_test(test_pledge_overdue),
         cmocka_unit_test(test_idle_balance),
+        cmocka_unit_test(test_month_for_the_poor),
         cmocka_unit_test(test_bad_config),
         cmocka_unit_test(test_query_errors),
     };
