@@ -442,6 +442,10 @@ static int fund(struct rep *r, size_t idx)
         {"recognised_share", NULL, TL_KIND_RATE},
         {"beneficiaries", NULL, TL_KIND_INT},
         {"support_per_beneficiary", NULL, TL_KIND_VND}};
+    /* Inside "month_for_the_poor": the Front's campaign month. */
+    static const struct fact month[] = {
+        {"received", "fund:month_received", TL_KIND_VND},
+        {"donations", "fund:month_donations", TL_KIND_INT}};
     struct tl_rep_doc *d = &r->doc;
     struct tl_rep_unit *u = &d->units[idx];
     struct povtrack_client_msg m;
@@ -460,6 +464,10 @@ static int fund(struct rep *r, size_t idx)
         put(u, TL_COL_FUND_BALANCE, res, "balance");
         if (idx == 0) {
             rc = facts(&d->fund, res, f, sizeof(f) / sizeof(f[0]));
+            const msgpack_object *mp = tl_mp_get(res, "month_for_the_poor");
+            if (rc == 0 && mp != NULL)
+                rc = facts(&d->fund, mp, month,
+                           sizeof(month) / sizeof(month[0]));
             if (rc == 0)
                 rc = map_kvs(&d->by_purpose, res, "by_purpose", TL_KIND_VND);
             if (rc == 0)

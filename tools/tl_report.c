@@ -319,6 +319,10 @@ static const struct {
     {"beneficiaries", "Số hộ được hỗ trợ", "Households supported"},
     {"support_per_beneficiary", "Hỗ trợ bình quân mỗi hộ",
      "Support per household"},
+    {"fund:month_received", "Vận động trong Tháng cao điểm vì người nghèo",
+     "Raised in the month for the poor (17 Oct - 18 Nov)"},
+    {"fund:month_donations", "Số lượt ủng hộ trong Tháng cao điểm",
+     "Donations in the month for the poor"},
     /* relocation */
     {"relocated", "Hộ đã di dời", "Households relocated"},
     {"fully_supported", "Hộ được hỗ trợ đủ (đất, nhà, nước, sinh kế)",
