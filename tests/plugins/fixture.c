@@ -240,6 +240,21 @@ void fx_drop_state(struct fx *fx)
     rm_tree(path);
 }
 
+size_t fx_rebuild_one_by_one(struct fx *fx)
+{
+    fx_host_close(fx);
+    fx_drop_state(fx);
+    char err[512] = "";
+    if (fx_host_open(fx, err, sizeof err) != 0)
+        fail_msg("pt_host_open: %s", err);
+    size_t applied, rounds = 0;
+    do {
+        assert_int_equal(pt_host_catch_up(fx->host, 1, &applied), 0);
+        rounds++;
+    } while (applied != 0);
+    return rounds;
+}
+
 /* ---- event builders ---- */
 
 static struct ev_event ev_base(enum ev_type type, int64_t at, const char *unit)

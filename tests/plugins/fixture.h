@@ -67,6 +67,10 @@ int fx_host_open(struct fx *fx, char *err, size_t errlen);
 void fx_host_close(struct fx *fx);
 /* Remove <dir>/state (the host must be closed): the next open rebuilds. */
 void fx_drop_state(struct fx *fx);
+/* Rebuild from the log the slow way: close the host, drop its state, reopen
+ * and apply one record per transaction.  Returns the transactions it took,
+ * so a test can check it really went one record at a time. */
+size_t fx_rebuild_one_by_one(struct fx *fx);
 
 /* ---- event builders ---- */
 void fx_unit(struct fx *fx, const char *code, const char *parent,

@@ -315,18 +315,8 @@ static void test_rebuild(void **state)
     char *a[NQ], *b[NQ];
     size_t la[NQ], lb[NQ], na, nb;
     snap(fx, a, la, &na);
-    fx_host_close(fx);
 
-    fx_drop_state(fx);
-    char err[512] = "";
-    if (fx_host_open(fx, err, sizeof err) != 0)
-        fail_msg("pt_host_open: %s", err);
-    size_t applied, rounds = 0;
-    do {
-        assert_int_equal(pt_host_catch_up(fx->host, 1, &applied), 0);
-        rounds++;
-    } while (applied != 0);
-    assert_true(rounds > 25);
+    assert_true(fx_rebuild_one_by_one(fx) > 25);
     snap(fx, b, lb, &nb);
     assert_int_equal(na, nb);
     for (size_t i = 0; i < na; i++) {

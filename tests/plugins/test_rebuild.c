@@ -140,19 +140,9 @@ static void test_one_batch_vs_batches_of_one(void **state)
     fx_sync(fx);
     ticks(fx);
     snapshot(fx, &a);
-    fx_host_close(fx);
 
     /* Run 2: rebuild from scratch, one record per transaction. */
-    fx_drop_state(fx);
-    char err[512] = "";
-    if (fx_host_open(fx, err, sizeof err) != 0)
-        fail_msg("pt_host_open: %s", err);
-    size_t applied, rounds = 0;
-    do {
-        assert_int_equal(pt_host_catch_up(fx->host, 1, &applied), 0);
-        rounds++;
-    } while (applied != 0);
-    assert_true(rounds > 100); /* really one at a time */
+    assert_true(fx_rebuild_one_by_one(fx) > 100); /* really one at a time */
     ticks(fx);
     snapshot(fx, &b);
 

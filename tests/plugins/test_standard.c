@@ -768,18 +768,8 @@ static void test_rebuild(void **state)
     struct snapshot a, b;
     fx_sync(fx);
     snapshot(fx, &a);
-    fx_host_close(fx);
 
-    fx_drop_state(fx);
-    char err[512] = "";
-    if (fx_host_open(fx, err, sizeof err) != 0)
-        fail_msg("pt_host_open: %s", err);
-    size_t applied, rounds = 0;
-    do {
-        assert_int_equal(pt_host_catch_up(fx->host, 1, &applied), 0);
-        rounds++;
-    } while (applied != 0);
-    assert_true(rounds > 20); /* really one at a time */
+    assert_true(fx_rebuild_one_by_one(fx) > 20); /* really one at a time */
     snapshot(fx, &b);
 
     assert_int_equal(a.n, b.n);
