@@ -215,6 +215,51 @@ int td_wait_ping(struct td *d, int timeout_ms)
     return -1;
 }
 
+void td_pack_cstr(msgpack_packer *pk, const char *s)
+{
+    msgpack_pack_str(pk, strlen(s));
+    msgpack_pack_str_body(pk, s, strlen(s));
+}
+
+int td_define_province(struct td *d, const char *id)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_map(&pk, 6);
+    td_pack_cstr(&pk, "v");
+    msgpack_pack_int(&pk, 1);
+    td_pack_cstr(&pk, "id");
+    td_pack_cstr(&pk, id);
+    td_pack_cstr(&pk, "type");
+    td_pack_cstr(&pk, "unit.defined");
+    td_pack_cstr(&pk, "at");
+    msgpack_pack_int64(&pk, 1609459200);
+    td_pack_cstr(&pk, "unit");
+    td_pack_cstr(&pk, "60");
+    td_pack_cstr(&pk, "data");
+    msgpack_pack_map(&pk, 3);
+    td_pack_cstr(&pk, "name");
+    td_pack_cstr(&pk, "Binh Thuan");
+    td_pack_cstr(&pk, "parent");
+    msgpack_pack_nil(&pk);
+    td_pack_cstr(&pk, "level");
+    td_pack_cstr(&pk, "province");
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    int rc = -1;
+    if (td_ingest_raw(d, sb.data, sb.size, &up, 10000) == 0 &&
+        up.data.type == MSGPACK_OBJECT_ARRAY && up.data.via.array.size == 1) {
+        const msgpack_object *st = td_get(&up.data.via.array.ptr[0], "status");
+        rc = td_str_eq(st, "ok") ? 0 : td_str_eq(st, "duplicate") ? 1 : -1;
+    }
+    msgpack_unpacked_destroy(&up);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
 const msgpack_object *td_get(const msgpack_object *map, const char *key)
 {
     if (map->type != MSGPACK_OBJECT_MAP)

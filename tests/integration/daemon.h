@@ -45,6 +45,12 @@ int td_request_raw(struct td *d, const void *buf, size_t len,
 /* Wait for a ping answer (re-creating the socket after each timeout). */
 int td_wait_ping(struct td *d, int timeout_ms);
 
+/* Append a msgpack string. */
+void td_pack_cstr(msgpack_packer *pk, const char *s);
+/* Publish one unit.defined event for province 60 (Binh Thuan) under id
+ * and wait for its ack: 0 when "ok", 1 when "duplicate", -1 otherwise. */
+int td_define_province(struct td *d, const char *id);
+
 /* Helpers on unpacked replies. */
 const msgpack_object *td_get(const msgpack_object *map, const char *key);
 int td_str_eq(const msgpack_object *o, const char *s);

@@ -54,12 +54,6 @@ struct publisher {
     char error[256];
 };
 
-static void pack_cstr(msgpack_packer *pk, const char *s)
-{
-    msgpack_pack_str(pk, strlen(s));
-    msgpack_pack_str_body(pk, s, strlen(s));
-}
-
 static void pack_batch(msgpack_sbuffer *sb, int pub, int batch)
 {
     msgpack_packer pk;
@@ -69,26 +63,26 @@ static void pack_batch(msgpack_sbuffer *sb, int pub, int batch)
         char id[48];
         snprintf(id, sizeof id, "p%d-b%d-e%d", pub, batch, i);
         msgpack_pack_map(&pk, 6);
-        pack_cstr(&pk, "v");
+        td_pack_cstr(&pk, "v");
         msgpack_pack_int(&pk, 1);
-        pack_cstr(&pk, "id");
-        pack_cstr(&pk, id);
-        pack_cstr(&pk, "type");
-        pack_cstr(&pk, "donation.received");
-        pack_cstr(&pk, "at");
+        td_pack_cstr(&pk, "id");
+        td_pack_cstr(&pk, id);
+        td_pack_cstr(&pk, "type");
+        td_pack_cstr(&pk, "donation.received");
+        td_pack_cstr(&pk, "at");
         msgpack_pack_int64(&pk, 1730000000 + batch);
-        pack_cstr(&pk, "unit");
-        pack_cstr(&pk, "60");
-        pack_cstr(&pk, "data");
+        td_pack_cstr(&pk, "unit");
+        td_pack_cstr(&pk, "60");
+        td_pack_cstr(&pk, "data");
         msgpack_pack_map(&pk, 4);
-        pack_cstr(&pk, "amount");
+        td_pack_cstr(&pk, "amount");
         msgpack_pack_int(&pk, AMOUNT);
-        pack_cstr(&pk, "donor");
-        pack_cstr(&pk, "Nguoi hao tam");
-        pack_cstr(&pk, "donor_kind");
-        pack_cstr(&pk, "person");
-        pack_cstr(&pk, "level");
-        pack_cstr(&pk, "province");
+        td_pack_cstr(&pk, "donor");
+        td_pack_cstr(&pk, "Nguoi hao tam");
+        td_pack_cstr(&pk, "donor_kind");
+        td_pack_cstr(&pk, "person");
+        td_pack_cstr(&pk, "level");
+        td_pack_cstr(&pk, "province");
     }
 }
 
@@ -197,12 +191,12 @@ static void request_map(struct td *d, msgpack_sbuffer *sb, const char *op,
     msgpack_packer pk;
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
     msgpack_pack_map(&pk, from ? 3 : 1);
-    pack_cstr(&pk, "op");
-    pack_cstr(&pk, op);
+    td_pack_cstr(&pk, "op");
+    td_pack_cstr(&pk, op);
     if (from) {
-        pack_cstr(&pk, "from");
+        td_pack_cstr(&pk, "from");
         msgpack_pack_uint64(&pk, from);
-        pack_cstr(&pk, "limit");
+        td_pack_cstr(&pk, "limit");
         msgpack_pack_uint64(&pk, 10000);
     }
     (void)d;
@@ -234,35 +228,10 @@ static void test_kills_lose_nothing_and_duplicate_nothing(void **state)
     struct td *d = *state;
 
     /* The province the donations name. */
+    assert_int_equal(td_define_province(d, "unit-60"), 0);
     msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 1);
-    msgpack_pack_map(&pk, 6);
-    pack_cstr(&pk, "v");
-    msgpack_pack_int(&pk, 1);
-    pack_cstr(&pk, "id");
-    pack_cstr(&pk, "unit-60");
-    pack_cstr(&pk, "type");
-    pack_cstr(&pk, "unit.defined");
-    pack_cstr(&pk, "at");
-    msgpack_pack_int64(&pk, 1609459200);
-    pack_cstr(&pk, "unit");
-    pack_cstr(&pk, "60");
-    pack_cstr(&pk, "data");
-    msgpack_pack_map(&pk, 3);
-    pack_cstr(&pk, "name");
-    pack_cstr(&pk, "Binh Thuan");
-    pack_cstr(&pk, "parent");
-    msgpack_pack_nil(&pk);
-    pack_cstr(&pk, "level");
-    pack_cstr(&pk, "province");
     msgpack_unpacked up;
-    msgpack_unpacked_init(&up);
-    assert_int_equal(td_ingest_raw(d, sb.data, sb.size, &up, 10000), 0);
-    msgpack_unpacked_destroy(&up);
-    msgpack_sbuffer_destroy(&sb);
 
     struct shared sh = {.ingest = d->ingest, .zctx = d->zctx};
     pthread_mutex_init(&sh.lock, NULL);
@@ -354,15 +323,15 @@ static void test_kills_lose_nothing_and_duplicate_nothing(void **state)
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     msgpack_pack_map(&pk, 4);
-    pack_cstr(&pk, "op");
-    pack_cstr(&pk, "query");
-    pack_cstr(&pk, "plugin");
-    pack_cstr(&pk, "fund");
-    pack_cstr(&pk, "q");
+    td_pack_cstr(&pk, "op");
+    td_pack_cstr(&pk, "query");
+    td_pack_cstr(&pk, "plugin");
+    td_pack_cstr(&pk, "fund");
+    td_pack_cstr(&pk, "q");
     msgpack_pack_map(&pk, 1);
-    pack_cstr(&pk, "unit");
-    pack_cstr(&pk, "60");
-    pack_cstr(&pk, "min_seq");
+    td_pack_cstr(&pk, "unit");
+    td_pack_cstr(&pk, "60");
+    td_pack_cstr(&pk, "min_seq");
     msgpack_pack_uint64(&pk, (uint64_t)expected);
     msgpack_unpacked_init(&up);
     assert_int_equal(td_request_raw(d, sb.data, sb.size, &up, 15000), 0);

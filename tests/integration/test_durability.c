@@ -27,48 +27,12 @@
 
 #define REQUESTS 5
 
-static void pack_cstr(msgpack_packer *pk, const char *s)
-{
-    msgpack_pack_str(pk, strlen(s));
-    msgpack_pack_str_body(pk, s, strlen(s));
-}
-
 /* One unit.defined event, id u<i>, in a one-event request. */
 static void publish_one(struct td *d, int i)
 {
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     char id[16];
     snprintf(id, sizeof id, "u%d", i);
-    msgpack_pack_array(&pk, 1);
-    msgpack_pack_map(&pk, 6);
-    pack_cstr(&pk, "v");
-    msgpack_pack_int(&pk, 1);
-    pack_cstr(&pk, "id");
-    pack_cstr(&pk, id);
-    pack_cstr(&pk, "type");
-    pack_cstr(&pk, "unit.defined");
-    pack_cstr(&pk, "at");
-    msgpack_pack_int64(&pk, 1609459200);
-    pack_cstr(&pk, "unit");
-    pack_cstr(&pk, "60");
-    pack_cstr(&pk, "data");
-    msgpack_pack_map(&pk, 3);
-    pack_cstr(&pk, "name");
-    pack_cstr(&pk, "Binh Thuan");
-    pack_cstr(&pk, "parent");
-    msgpack_pack_nil(&pk);
-    pack_cstr(&pk, "level");
-    pack_cstr(&pk, "province");
-    msgpack_unpacked up;
-    msgpack_unpacked_init(&up);
-    assert_int_equal(td_ingest_raw(d, sb.data, sb.size, &up, 10000), 0);
-    const msgpack_object *st = td_get(&up.data.via.array.ptr[0], "status");
-    assert_true(td_str_eq(st, "ok"));
-    msgpack_unpacked_destroy(&up);
-    msgpack_sbuffer_destroy(&sb);
+    assert_int_equal(td_define_province(d, id), 0);
 }
 
 /* Is fd of process pid open with O_DSYNC? */
