@@ -4,21 +4,35 @@
  * support each received at its destination: land, housing, water,
  * livelihood.
  *
- * Query q {"unit"} -> {"unit", "relocated", "fully_supported",
- * "share_fully_supported" (percent, nil when nothing was relocated),
- * "missing": {item: relocated households still without it},
- * "by_reason": {reason: n} (all five reasons)}, over the unit and its
- * descendants.  q {"unit", "list": "missing", "limit"?: 1..1000 (100)} ->
- * {"households": [{"household", "unit", "relocated_at", "missing":
- * [items]}], "more": bool}, by relocation time, then household.
+ * Queries, each over the unit and its descendants:
+ *   q {"unit"} -> {"unit", "relocated", "fully_supported",
+ *     "share_fully_supported" (percent, nil when nothing was relocated),
+ *     "missing": {item: relocated households still without it},
+ *     "by_reason": {reason: n} (all five reasons)}.
+ *   q {"unit", "year": 1970..9999} -> {"unit", "year", then the same keys
+ *     as above}, counting only the households whose relocation's "at" falls
+ *     in that calendar year, Vietnam time (UTC+7).
+ *   q {"unit", "list": "missing", "year"?, "limit"?: 1..1000 (100)} ->
+ *     {"households": [{"household", "unit", "relocated_at", "missing":
+ *     [items]}], "more": bool}: relocated households still missing an item.
+ *   q {"unit", "list": "households", "year"?, "limit"?} -> {"households":
+ *     [{"household", "unit" (destination), "from", "reason",
+ *     "relocated_at", "items": {"land", "housing", "water", "livelihood":
+ *     {"at": first arrival, "amount": sum of the amounts given, nil when
+ *     none had one} or nil when the item has not arrived}}], "more": bool}:
+ *     every relocated household.
+ *   Lists run by relocation time, then household; "year" keeps the
+ *   households relocated in that local year; "more" tells that the limit
+ *   cut the list.
  *
  * Rules:
  *   - A household counts in the unit of its relocation.completed (the
  *     destination) and each ancestor.  A later relocation.completed for the
  *     same household replaces the earlier one (place, time, reason).
  *   - relocation.support records, per item, the earliest "at" and the sum
- *     of the amounts.  Support that arrives before the relocation is kept
- *     and counts as soon as the relocation arrives.
+ *     of the amounts (saturating at INT64_MAX).  Support that arrives
+ *     before the relocation is kept and counts as soon as the relocation
+ *     arrives.
  *   - Alerts, from tick(now), once per household and code, when now >= at
  *     + follow_up_days (config, default 180): relocation.livelihood_missing
  *     (warning) when no livelihood support is dated at or before that
@@ -34,9 +48,20 @@
  *        alerted (1 livelihood_missing, 2 incomplete), 4 zero, i64 at,
  *        unit[5], from[5], 6 zero, i64 first at[4], i64 amount[4] (96 bytes)
  *   'U' unit[5] -> i64 relocated, fully, missing[4], by_reason[5]
+ *   'Y' unit[5] year[8] -> the same counters, for the households whose
+ *        relocation "at" falls in that local year (the unit and each
+ *        ancestor).  Kept by the same deltas as 'U': a repeated
+ *        relocation.completed uncounts the household from its old year
+ *        and counts it in the new one; a support item arriving moves it
+ *        within its relocation's year.  The "year" query is one get.
  *   'M' unit[5] at[8] household -> u8 missing items, unit[5] (destination):
  *        relocated households still missing something, for the unit and
- *        each ancestor: the "list" query is one prefix scan
+ *        each ancestor: the "missing" list is one prefix scan (with a
+ *        year, one range scan: at is in the key)
+ *   'R' unit[5] at[8] household -> 1 byte: every relocated household, for
+ *        the destination and each ancestor, written and deleted with the
+ *        relocation (support does not touch it); the "households" list
+ *        scans it and reads each household's 'H' record
  *   'Q' at[8] household -> 1 byte: relocated households not yet checked
  *        for the follow-up alerts, by relocation time.  tick() scans the
  *        head (at <= now - follow-up) and deletes what it checked, so each
@@ -62,6 +87,8 @@
 #define RL_LIMIT_DEFAULT 100
 #define RL_LIMIT_MAX 1000
 #define RL_TICK_BATCH 1024 /* households checked per tick; the rest next */
+#define RL_YEAR_MIN 1970
+#define RL_YEAR_MAX 9999
 #define NITEM 4
 #define NREASON 5
 #define ALL_ITEMS 0xfu
@@ -155,12 +182,13 @@ static int hh_put(struct relocation *r, povtrack_ctx *ctx, const uint8_t *k,
     return pu_put(r->host, ctx, k, kl, b, sizeof b);
 }
 
-/* 'M' unit[5] at[8] household, or 'Q' at[8] household (unit NULL). */
-static size_t idx_key(uint8_t *k, const uint8_t *unit, int64_t at,
+/* tag ('M' or 'R') unit[5] at[8] household, or 'Q' at[8] household (unit
+ * NULL). */
+static size_t idx_key(uint8_t *k, uint8_t tag, const uint8_t *unit, int64_t at,
                       struct ev_str hh)
 {
     size_t n = 0;
-    k[n++] = unit != NULL ? 'M' : 'Q';
+    k[n++] = tag;
     if (unit != NULL) {
         memcpy(k + n, unit, PU_UNIT_W);
         n += PU_UNIT_W;
@@ -170,19 +198,50 @@ static size_t idx_key(uint8_t *k, const uint8_t *unit, int64_t at,
     return n + 8 + hh.len;
 }
 
+/* Local year of a relocation; an "at" too near INT64_MAX for the UTC+7
+ * shift (only in a damaged log) is clamped rather than overflowed. */
+static int64_t rl_year(int64_t at)
+{
+    return pu_local_year(
+        at > INT64_MAX - PU_TZ_OFFSET ? INT64_MAX - PU_TZ_OFFSET : at);
+}
+
+/* Add d to the NV counters at key k ('U' or 'Y'). */
+static int add_counters(struct relocation *r, povtrack_ctx *ctx,
+                        const uint8_t *k, size_t kl, const int64_t *d)
+{
+    uint8_t b[8 * NV];
+    const void *val;
+    size_t vlen;
+    int rc = pu_get(r->host, ctx, k, kl, &val, &vlen);
+    if (rc < 0)
+        return rc;
+    if (rc == 1 && vlen != sizeof b) {
+        r->host->log(ctx, POVTRACK_LOG_ERROR, "relocation: corrupt counters");
+        return POVTRACK_EIO;
+    }
+    for (int i = 0; i < NV; i++)
+        pu_put_i64(b + 8 * i,
+                   (rc == 1 ? pu_get_i64((const uint8_t *)val + 8 * i) : 0) +
+                       d[i]);
+    return pu_put(r->host, ctx, k, kl, b, sizeof b);
+}
+
 /*
- * Count (sign +1) or uncount (-1) a relocated household: its counters in
- * the destination and each ancestor, and its 'M' entries there (written
- * when counting with something missing, deleted when uncounting).
+ * Count (sign +1) or uncount (-1) a relocated household: its counters ('U'
+ * and its year's 'Y') in the destination and each ancestor, and its 'M'
+ * entries there (written when counting with something missing, deleted when
+ * uncounting).  placed: the relocation itself comes or goes (not just a
+ * support item), so its 'R' entries are written or deleted too.
  */
 static int hh_count(struct relocation *r, povtrack_ctx *ctx, struct ev_str hh,
-                    const struct household *h, int64_t sign)
+                    const struct household *h, int64_t sign, bool placed)
 {
     struct pu_chain ch;
     if (pu_ancestors(r->host, ctx, pu_get_unit(h->unit), &ch) != 0)
         return POVTRACK_EIO; /* the unit passed the reference checks */
-    uint8_t missing = (uint8_t)(~h->items & ALL_ITEMS);
-    int64_t d[NV] = {0};
+    uint8_t missing = (uint8_t)(~h->items & ALL_ITEMS), one = 1;
+    int64_t d[NV] = {0}, year = rl_year(h->at);
     d[V_RELOCATED] = sign;
     d[V_FULLY] = missing == 0 ? sign : 0;
     for (int i = 0; i < NITEM; i++)
@@ -190,32 +249,27 @@ static int hh_count(struct relocation *r, povtrack_ctx *ctx, struct ev_str hh,
     if (h->reason >= 1 && h->reason <= NREASON)
         d[V_REASON + h->reason - 1] = sign;
     for (int c = 0; c < ch.n; c++) {
-        uint8_t k[1 + PU_UNIT_W + 8 + EV_HOUSEHOLD_MAX], b[8 * NV];
-        const void *val;
-        size_t vlen;
+        uint8_t k[1 + PU_UNIT_W + 8 + EV_HOUSEHOLD_MAX];
         k[0] = 'U';
         memcpy(k + 1, ch.code[c], PU_UNIT_W);
-        int rc = pu_get(r->host, ctx, k, 1 + PU_UNIT_W, &val, &vlen);
-        if (rc < 0)
-            return rc;
-        if (rc == 1 && vlen != sizeof b) {
-            r->host->log(ctx, POVTRACK_LOG_ERROR,
-                         "relocation: corrupt counters");
-            return POVTRACK_EIO;
+        int rc = add_counters(r, ctx, k, 1 + PU_UNIT_W, d);
+        if (rc == 0) {
+            k[0] = 'Y';
+            pu_put_key_i64(k + 1 + PU_UNIT_W, year);
+            rc = add_counters(r, ctx, k, 1 + PU_UNIT_W + 8, d);
         }
-        for (int i = 0; i < NV; i++)
-            pu_put_i64(
-                b + 8 * i,
-                (rc == 1 ? pu_get_i64((const uint8_t *)val + 8 * i) : 0) +
-                    d[i]);
-        rc = pu_put(r->host, ctx, k, 1 + PU_UNIT_W, b, sizeof b);
-        size_t kl = idx_key(k, ch.code[c], h->at, hh);
+        size_t kl = idx_key(k, 'M', ch.code[c], h->at, hh);
         if (rc == 0 && sign < 0)
             rc = del_key(r, ctx, k, kl);
         if (rc == 0 && sign > 0 && missing != 0) {
             uint8_t m[1 + PU_UNIT_W] = {missing};
             memcpy(m + 1, h->unit, PU_UNIT_W);
             rc = pu_put(r->host, ctx, k, kl, m, sizeof m);
+        }
+        if (rc == 0 && placed) {
+            kl = idx_key(k, 'R', ch.code[c], h->at, hh);
+            rc = sign < 0 ? del_key(r, ctx, k, kl)
+                          : pu_put(r->host, ctx, k, kl, &one, 1);
         }
         if (rc != 0)
             return rc;
@@ -235,9 +289,9 @@ static int apply_completed(struct relocation *r, povtrack_ctx *ctx,
     if (rc < 0)
         return rc;
     if (h.relocated) { /* replaced: out of the old place and queue */
-        rc = hh_count(r, ctx, ev->household, &h, -1);
+        rc = hh_count(r, ctx, ev->household, &h, -1, true);
         if (rc == 0)
-            rc = del_key(r, ctx, q, idx_key(q, NULL, h.at, ev->household));
+            rc = del_key(r, ctx, q, idx_key(q, 'Q', NULL, h.at, ev->household));
         if (rc != 0)
             return rc;
     }
@@ -247,9 +301,9 @@ static int apply_completed(struct relocation *r, povtrack_ctx *ctx,
     if (pu_put_unit(h.unit, ev->unit) != 0 ||
         pu_put_unit(h.from, ev->data.from) != 0)
         return POVTRACK_EIO;
-    rc = hh_count(r, ctx, ev->household, &h, 1);
+    rc = hh_count(r, ctx, ev->household, &h, 1, true);
     if (rc == 0)
-        rc = pu_put(r->host, ctx, q, idx_key(q, NULL, h.at, ev->household),
+        rc = pu_put(r->host, ctx, q, idx_key(q, 'Q', NULL, h.at, ev->household),
                     &one, 1);
     return rc != 0 ? rc : hh_put(r, ctx, k, kl, &h);
 }
@@ -270,13 +324,15 @@ static int apply_support(struct relocation *r, povtrack_ctx *ctx,
     bool newly = !(h.items & bit);
     if (newly || ev->at < h.first_at[i])
         h.first_at[i] = ev->at;
-    if (ev->data.has_amount)
-        h.amount[i] += ev->data.amount;
+    if (ev->data.has_amount) /* amounts are positive: saturate */
+        h.amount[i] = ev->data.amount > INT64_MAX - h.amount[i]
+                          ? INT64_MAX
+                          : h.amount[i] + ev->data.amount;
     if (newly && h.relocated) {
-        rc = hh_count(r, ctx, ev->household, &h, -1);
+        rc = hh_count(r, ctx, ev->household, &h, -1, false);
         h.items |= bit;
         if (rc == 0)
-            rc = hh_count(r, ctx, ev->household, &h, 1);
+            rc = hh_count(r, ctx, ev->household, &h, 1, false);
         if (rc != 0)
             return rc;
     }
@@ -428,13 +484,16 @@ out:
 /* ---- query ---- */
 
 struct list {
+    struct relocation *r;
+    povtrack_ctx *ctx;
     msgpack_packer *pk;
     int64_t limit, n;
     bool more, bad;
 };
 
-static int list_cb(void *arg, const void *key, size_t klen, const void *val,
-                   size_t vlen)
+/* One 'M' entry: {"household", "unit", "relocated_at", "missing"}. */
+static int missing_cb(void *arg, const void *key, size_t klen, const void *val,
+                      size_t vlen)
 {
     struct list *l = arg;
     const uint8_t *k = key, *v = val;
@@ -466,19 +525,98 @@ static int list_cb(void *arg, const void *key, size_t klen, const void *val,
     return e != 0 ? (l->bad = true, 1) : 0;
 }
 
+/* One 'R' entry, with the household's 'H' record: {"household", "unit",
+ * "from", "reason", "relocated_at", "items"}. */
+static int households_cb(void *arg, const void *key, size_t klen,
+                         const void *val, size_t vlen)
+{
+    struct list *l = arg;
+    const uint8_t *k = key;
+    size_t off = 1 + PU_UNIT_W + 8;
+    (void)val;
+    (void)vlen;
+    if (l->n == l->limit) {
+        l->more = true;
+        return 1;
+    }
+    if (klen <= off || klen - off > EV_HOUSEHOLD_MAX) {
+        l->bad = true;
+        return 1;
+    }
+    /* The household is copied into hk before the get. */
+    uint8_t hk[1 + EV_HOUSEHOLD_MAX];
+    struct ev_str hh = {(const char *)k + off, (uint32_t)(klen - off)};
+    size_t hkl = hh_key(hk, hh);
+    int64_t at = pu_get_key_i64(k + 1 + PU_UNIT_W);
+    struct household h;
+    int rc = hh_get(l->r, l->ctx, hk, hkl, &h);
+    if (rc != 1 || !h.relocated || h.at != at || h.reason < 1 ||
+        h.reason > NREASON) {
+        if (rc >= 0)
+            l->r->host->log(l->ctx, POVTRACK_LOG_ERROR,
+                            "relocation: index entry without its household");
+        l->bad = true;
+        return 1;
+    }
+    struct ev_str unit = pu_get_unit(h.unit), from = pu_get_unit(h.from);
+    msgpack_packer *pk = l->pk;
+    int e = msgpack_pack_map(pk, 6);
+    e |= pu_pack_key(pk, "household") |
+         pu_pack_str(pk, (const char *)hk + 1, hkl - 1);
+    e |= pu_pack_key(pk, "unit") | pu_pack_str(pk, unit.ptr, unit.len);
+    e |= pu_pack_key(pk, "from") | pu_pack_str(pk, from.ptr, from.len);
+    e |= pu_pack_key(pk, "reason") |
+         pu_pack_key(pk, ev_reason_name((enum ev_reason)h.reason));
+    e |= pu_pack_key(pk, "relocated_at") | msgpack_pack_int64(pk, h.at);
+    e |= pu_pack_key(pk, "items") | msgpack_pack_map(pk, NITEM);
+    for (int i = 0; i < NITEM; i++) {
+        e |= pu_pack_key(pk, ev_item_name((enum ev_item)(i + 1)));
+        if (!(h.items & (1u << i))) {
+            e |= msgpack_pack_nil(pk);
+            continue;
+        }
+        e |= msgpack_pack_map(pk, 2) | pu_pack_key(pk, "at") |
+             msgpack_pack_int64(pk, h.first_at[i]) | pu_pack_key(pk, "amount") |
+             pu_pack_opt_i64(pk, h.amount[i] != 0, h.amount[i]);
+    }
+    l->n++;
+    return e != 0 ? (l->bad = true, 1) : 0;
+}
+
+/* "year": absent, or 1970..9999.  Returns 0 or -1 with err set. */
+static int arg_year(const msgpack_object *q, int64_t *year, bool *has_year,
+                    char *err, size_t errlen)
+{
+    if (pu_arg_i64(q, "year", false, year, has_year, err, errlen) != 0)
+        return -1;
+    if (*has_year && (*year < RL_YEAR_MIN || *year > RL_YEAR_MAX)) {
+        snprintf(err, errlen, "year: must be %d-%d", RL_YEAR_MIN, RL_YEAR_MAX);
+        return -1;
+    }
+    return 0;
+}
+
+static bool str_is(const msgpack_object *o, const char *s)
+{
+    size_t n = strlen(s);
+    return o->type == MSGPACK_OBJECT_STR && o->via.str.size == n &&
+           memcmp(o->via.str.ptr, s, n) == 0;
+}
+
 static int query_list(struct relocation *r, povtrack_ctx *ctx,
                       const msgpack_object *q, const uint8_t *unit,
                       msgpack_packer *pk, char *err, size_t errlen)
 {
     const msgpack_object *o = pu_map_get(q, "list");
-    bool has_limit;
-    int64_t limit = RL_LIMIT_DEFAULT;
-    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size != 7 ||
-        memcmp(o->via.str.ptr, "missing", 7) != 0) {
-        snprintf(err, errlen, "list: must be \"missing\"");
+    bool has_limit, has_year;
+    int64_t limit = RL_LIMIT_DEFAULT, year = 0;
+    bool households = str_is(o, "households");
+    if (!households && !str_is(o, "missing")) {
+        snprintf(err, errlen, "list: must be \"missing\" or \"households\"");
         return -1;
     }
-    if (pu_arg_i64(q, "limit", false, &limit, &has_limit, err, errlen) != 0)
+    if (pu_arg_i64(q, "limit", false, &limit, &has_limit, err, errlen) != 0 ||
+        arg_year(q, &year, &has_year, err, errlen) != 0)
         return -1;
     if (limit < 1 || limit > RL_LIMIT_MAX) {
         snprintf(err, errlen, "limit: must be between 1 and %d", RL_LIMIT_MAX);
@@ -490,13 +628,23 @@ static int query_list(struct relocation *r, povtrack_ctx *ctx,
     msgpack_packer side;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&side, &sb, msgpack_sbuffer_write);
-    struct list l = {.pk = &side, .limit = limit};
-    uint8_t from[1 + PU_UNIT_W], to[1 + PU_UNIT_W];
-    from[0] = 'M';
+    struct list l = {.r = r, .ctx = ctx, .pk = &side, .limit = limit};
+    /* [tag unit, tag unit+1), or with a year [tag unit start(year), tag
+     * unit start(year + 1)): at follows the unit in the key. */
+    uint8_t from[1 + PU_UNIT_W + 8], to[1 + PU_UNIT_W + 8];
+    size_t len = 1 + PU_UNIT_W;
+    from[0] = households ? 'R' : 'M';
     memcpy(from + 1, unit, PU_UNIT_W);
-    memcpy(to, from, sizeof to);
-    to[PU_UNIT_W]++; /* past unit[5]: its last byte is a digit or 0 */
-    int rc = r->host->scan(ctx, from, sizeof from, to, sizeof to, list_cb, &l);
+    memcpy(to, from, len);
+    if (has_year) {
+        pu_put_key_i64(from + len, pu_year_start(year));
+        pu_put_key_i64(to + len, pu_year_start(year + 1));
+        len += 8;
+    } else {
+        to[PU_UNIT_W]++; /* past unit[5]: its last byte is a digit or 0 */
+    }
+    int rc = r->host->scan(ctx, from, len, to, len,
+                           households ? households_cb : missing_cb, &l);
     int e = l.bad || rc < 0;
     if (!e) {
         e = msgpack_pack_map(pk, 2) | pu_pack_key(pk, "households") |
@@ -526,14 +674,24 @@ static int relocation_query(void *state, povtrack_ctx *ctx,
     const msgpack_object *lo = pu_map_get(q, "list");
     if (lo != NULL && lo->type != MSGPACK_OBJECT_NIL)
         return query_list(r, ctx, q, ch.code[0], pk, err, errlen);
+    int64_t year = 0;
+    bool has_year;
+    if (arg_year(q, &year, &has_year, err, errlen) != 0)
+        return -1;
 
-    uint8_t k[1 + PU_UNIT_W];
+    /* 'U' unit, or 'Y' unit year. */
+    uint8_t k[1 + PU_UNIT_W + 8];
+    size_t kl = 1 + PU_UNIT_W;
     const void *val;
     size_t vlen;
     int64_t v[NV] = {0};
-    k[0] = 'U';
+    k[0] = has_year ? 'Y' : 'U';
     memcpy(k + 1, ch.code[0], PU_UNIT_W);
-    rc = pu_get(r->host, ctx, k, sizeof k, &val, &vlen);
+    if (has_year) {
+        pu_put_key_i64(k + kl, year);
+        kl += 8;
+    }
+    rc = pu_get(r->host, ctx, k, kl, &val, &vlen);
     if (rc < 0 || (rc == 1 && vlen != 8 * NV)) {
         snprintf(err, errlen, "internal error: state read failed");
         return POVTRACK_EIO;
@@ -541,8 +699,10 @@ static int relocation_query(void *state, povtrack_ctx *ctx,
     for (int i = 0; rc == 1 && i < NV; i++)
         v[i] = pu_get_i64((const uint8_t *)val + 8 * i);
     struct ev_str unit = pu_get_unit(ch.code[0]);
-    int e = msgpack_pack_map(pk, 6);
+    int e = msgpack_pack_map(pk, has_year ? 7 : 6);
     e |= pu_pack_key(pk, "unit") | pu_pack_str(pk, unit.ptr, unit.len);
+    if (has_year)
+        e |= pu_pack_key(pk, "year") | msgpack_pack_int64(pk, year);
     e |= pu_pack_key(pk, "relocated") | msgpack_pack_int64(pk, v[V_RELOCATED]);
     e |=
         pu_pack_key(pk, "fully_supported") | msgpack_pack_int64(pk, v[V_FULLY]);
@@ -600,7 +760,7 @@ static const struct povtrack_plugin relocation_plugin = {
     .abi_version = POVTRACK_PLUGIN_ABI_VERSION,
     .size = sizeof(struct povtrack_plugin),
     .name = "relocation",
-    .version = "1.0.0",
+    .version = "1.1.0",
     .event_mask = EV_TYPE_BIT(EV_RELOCATION_COMPLETED) |
                   EV_TYPE_BIT(EV_RELOCATION_SUPPORT),
     .init = relocation_init,

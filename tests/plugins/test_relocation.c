@@ -103,16 +103,26 @@ struct want {
     int64_t relocated, fully, land, housing, water, livelihood;
     int64_t landslide, flood, erosion;
     double share; /* < 0: nil */
+    int64_t other;
 };
 
-static void expect(struct fx *fx, const char *unit, const struct want *w)
+/* q {"unit"} (year 0) or q {"unit", "year"}: the year's reply has the
+ * same keys plus "year". */
+static void expect_year(struct fx *fx, const char *unit, int64_t year,
+                        const struct want *w)
 {
-    char q[64], s[16];
-    snprintf(q, sizeof q, "{\"unit\":\"%s\"}", unit);
+    char q[96], s[16];
+    if (year != 0)
+        snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%lld}", unit,
+                 (long long)year);
+    else
+        snprintf(q, sizeof q, "{\"unit\":\"%s\"}", unit);
     struct fx_reply r;
     const msgpack_object *res = fx_query(fx, &r, "relocation", q);
-    assert_int_equal(res->via.map.size, 6);
+    assert_int_equal(res->via.map.size, year != 0 ? 7 : 6);
     assert_string_equal(fx_str(res, "unit", s, sizeof s), unit);
+    if (year != 0)
+        assert_int_equal(fx_i64(res, "year"), year);
     assert_int_equal(fx_i64(res, "relocated"), w->relocated);
     assert_int_equal(fx_i64(res, "fully_supported"), w->fully);
     if (w->share < 0)
@@ -132,8 +142,13 @@ static void expect(struct fx *fx, const char *unit, const struct want *w)
     assert_int_equal(fx_i64(b, "flood"), w->flood);
     assert_int_equal(fx_i64(b, "erosion"), w->erosion);
     assert_int_equal(fx_i64(b, "forest"), 0);
-    assert_int_equal(fx_i64(b, "other"), 0);
+    assert_int_equal(fx_i64(b, "other"), w->other);
     fx_reply_free(&r);
+}
+
+static void expect(struct fx *fx, const char *unit, const struct want *w)
+{
+    expect_year(fx, unit, 0, w);
 }
 
 static void test_rollup(void **state)
@@ -151,15 +166,15 @@ static void test_rollup(void **state)
     fx = fx_new("relocation");
     scenario(fx);
     fx_sync(fx);
-    struct want w22901 = {2, 1, 0, 1, 1, 1, 1, 1, 0, 50.0};
+    struct want w22901 = {2, 1, 0, 1, 1, 1, 1, 1, 0, 50.0, 0};
     expect(fx, "22901", &w22901);
-    struct want w593 = {3, 1, 1, 2, 2, 2, 1, 2, 0, 100.0 / 3};
+    struct want w593 = {3, 1, 1, 2, 2, 2, 1, 2, 0, 100.0 / 3, 0};
     expect(fx, "593", &w593);
     /* r3: livelihood (before), housing, land; water missing. */
-    struct want w594 = {1, 0, 0, 0, 1, 0, 0, 0, 1, 0.0};
+    struct want w594 = {1, 0, 0, 0, 1, 0, 0, 0, 1, 0.0, 0};
     expect(fx, "594", &w594);
     expect(fx, "22950", &w594);
-    struct want w60 = {4, 1, 1, 2, 3, 2, 1, 2, 1, 25.0};
+    struct want w60 = {4, 1, 1, 2, 3, 2, 1, 2, 1, 25.0, 0};
     expect(fx, "60", &w60);
     expect(fx, "22903", &none);
 
@@ -167,16 +182,19 @@ static void test_rollup(void **state)
     support(fx, T0 + 50 * DAY, "22902", "r4", EV_ITEM_WATER, 0);
     support(fx, T0 + 60 * DAY, "22950", "r3", EV_ITEM_WATER, 0);
     fx_sync(fx);
-    struct want w60b = {4, 2, 1, 2, 1, 2, 1, 2, 1, 50.0};
+    struct want w60b = {4, 2, 1, 2, 1, 2, 1, 2, 1, 50.0, 0};
     expect(fx, "60", &w60b);
 
     /* A second relocation.completed for r2 moves it to 22950 (other). */
     relocated(fx, T0 + 4 * H, "22950", "r2", "22901", EV_REASON_OTHER);
     fx_sync(fx);
-    struct want w22901b = {1, 1, 0, 0, 0, 0, 1, 0, 0, 100.0};
+    struct want w22901b = {1, 1, 0, 0, 0, 0, 1, 0, 0, 100.0, 0};
     expect(fx, "22901", &w22901b);
-    struct want w593b = {2, 1, 1, 1, 0, 1, 1, 1, 0, 50.0};
+    struct want w593b = {2, 1, 1, 1, 0, 1, 1, 1, 0, 50.0, 0};
     expect(fx, "593", &w593b);
+    /* r2 now in 594: r3 (water since T0+60d) and r2 (land; other). */
+    struct want w594b = {2, 1, 0, 1, 1, 1, 0, 0, 1, 50.0, 1};
+    expect(fx, "594", &w594b);
     fx_free(fx);
 }
 
@@ -255,7 +273,7 @@ static void test_missing_list(void **state)
     assert_string_equal(
         fx_query_error(fx, &r, "relocation",
                        "{\"unit\":\"60\",\"list\":\"complete\"}"),
-        "relocation: list: must be \"missing\"");
+        "relocation: list: must be \"missing\" or \"households\"");
     fx_reply_free(&r);
     assert_string_equal(
         fx_query_error(fx, &r, "relocation",
@@ -264,6 +282,286 @@ static void test_missing_list(void **state)
     fx_reply_free(&r);
     assert_string_equal(fx_query_error(fx, &r, "relocation", "{}"),
                         "relocation: unit: required");
+    fx_reply_free(&r);
+    fx_free(fx);
+}
+
+/*
+ * Years (Y = SC_Y2025, local 2025-01-01 00:00 = 2024-12-31 17:00 UTC):
+ *
+ *   stage 1 (one batch, in this log order):
+ *     y1 land Y-120s amount 1000 (logged before y1's relocation)
+ *     y1 -> 22901 at Y-60 (31 Dec 23:59 local: 2024), landslide, from 22902
+ *     y2 livelihood Y-10d (before its relocation, no amount)
+ *     y2 -> 22902 at Y (1 Jan 00:00 local: 2025, though UTC says 2024),
+ *        flood, from 22903
+ *     y3 -> 22950 at T0 (2024), erosion, from 22950; water T0+1d amount 700
+ *   stage 2: y1 housing Y+1d 2000, housing Y+2d 500, water Y+3d, livelihood
+ *     Y+4d 300: y1 complete, counted in 2024 (its relocation's year) though
+ *     the support came in 2025.
+ *   stage 3: y3 -> 22901 again at Y+10d (2025), other, from 22950: it moves
+ *     from 594/2024 to 593/2025, keeping its water.
+ */
+static void years_stage1(struct fx *fx)
+{
+    sc_units(fx);
+    support(fx, SC_Y2025 - 120, "22901", "y1", EV_ITEM_LAND, 1000);
+    relocated(fx, SC_Y2025 - 60, "22901", "y1", "22902", EV_REASON_LANDSLIDE);
+    support(fx, SC_Y2025 - 10 * DAY, "22902", "y2", EV_ITEM_LIVELIHOOD, 0);
+    relocated(fx, SC_Y2025, "22902", "y2", "22903", EV_REASON_FLOOD);
+    relocated(fx, T0, "22950", "y3", "22950", EV_REASON_EROSION);
+    support(fx, T0 + DAY, "22950", "y3", EV_ITEM_WATER, 700);
+}
+
+static void years_stage2(struct fx *fx)
+{
+    support(fx, SC_Y2025 + DAY, "22901", "y1", EV_ITEM_HOUSING, 2000);
+    support(fx, SC_Y2025 + 2 * DAY, "22901", "y1", EV_ITEM_HOUSING, 500);
+    support(fx, SC_Y2025 + 3 * DAY, "22901", "y1", EV_ITEM_WATER, 0);
+    support(fx, SC_Y2025 + 4 * DAY, "22901", "y1", EV_ITEM_LIVELIHOOD, 300);
+}
+
+static void years_stage3(struct fx *fx)
+{
+    relocated(fx, SC_Y2025 + 10 * DAY, "22901", "y3", "22950", EV_REASON_OTHER);
+}
+
+static void test_years(void **state)
+{
+    (void)state;
+    struct fx *fx = fx_new("relocation");
+    years_stage1(fx);
+    fx_sync(fx);
+    /* Field order: relocated, fully, missing land housing water
+     * livelihood, landslide flood erosion, share, other. */
+    struct want none = {.share = -1};
+    /* 2024: y1 (lacks housing water livelihood), y3 (has water). */
+    struct want w60_24 = {2, 0, 1, 2, 1, 2, 1, 0, 1, 0.0, 0};
+    expect_year(fx, "60", 2024, &w60_24);
+    struct want w593_24 = {1, 0, 0, 1, 1, 1, 1, 0, 0, 0.0, 0};
+    expect_year(fx, "593", 2024, &w593_24);
+    expect_year(fx, "22901", 2024, &w593_24);
+    struct want w594_24 = {1, 0, 1, 1, 0, 1, 0, 0, 1, 0.0, 0};
+    expect_year(fx, "594", 2024, &w594_24);
+    /* 2025: y2 alone (has livelihood, from before its relocation). */
+    struct want w60_25 = {1, 0, 1, 1, 1, 0, 0, 1, 0, 0.0, 0};
+    expect_year(fx, "60", 2025, &w60_25);
+    expect_year(fx, "593", 2025, &w60_25);
+    expect_year(fx, "22902", 2025, &w60_25);
+    expect_year(fx, "22902", 2024, &none);
+    expect_year(fx, "22901", 2025, &none);
+    expect_year(fx, "60", 2023, &none);
+    /* The totals are the sum of the years. */
+    struct want w60 = {3, 0, 2, 3, 2, 2, 1, 1, 1, 0.0, 0};
+    expect(fx, "60", &w60);
+
+    years_stage2(fx);
+    fx_sync(fx);
+    /* y1 complete: 2024 fully 1 of 2, only y3's gaps left. */
+    struct want w60_24b = {2, 1, 1, 1, 0, 1, 1, 0, 1, 50.0, 0};
+    expect_year(fx, "60", 2024, &w60_24b);
+    struct want w593_24b = {1, 1, 0, 0, 0, 0, 1, 0, 0, 100.0, 0};
+    expect_year(fx, "593", 2024, &w593_24b);
+    expect_year(fx, "60", 2025, &w60_25); /* untouched */
+
+    years_stage3(fx);
+    fx_sync(fx);
+    /* 2024: y1 only; 594 had only y3 and is empty again. */
+    expect_year(fx, "60", 2024, &w593_24b);
+    expect_year(fx, "593", 2024, &w593_24b);
+    struct want zero = {0, 0, 0, 0, 0, 0, 0, 0, 0, -1, 0};
+    expect_year(fx, "594", 2024, &zero);
+    expect_year(fx, "22950", 2024, &zero);
+    /* 2025: y2 (lacks land housing water) and y3 (lacks land housing
+     * livelihood; other). */
+    struct want w60_25c = {2, 0, 2, 2, 1, 1, 0, 1, 0, 0.0, 1};
+    expect_year(fx, "60", 2025, &w60_25c);
+    expect_year(fx, "593", 2025, &w60_25c);
+    struct want w22901_25 = {1, 0, 1, 1, 0, 1, 0, 0, 0, 0.0, 1};
+    expect_year(fx, "22901", 2025, &w22901_25);
+    struct want w60c = {3, 1, 2, 2, 1, 1, 1, 1, 0, 100.0 / 3, 1};
+    expect(fx, "60", &w60c);
+
+    struct fx_reply r;
+    assert_string_equal(fx_query_error(fx, &r, "relocation",
+                                       "{\"unit\":\"60\",\"year\":\"x\"}"),
+                        "relocation: year: must be an integer");
+    fx_reply_free(&r);
+    assert_string_equal(
+        fx_query_error(fx, &r, "relocation", "{\"unit\":\"60\",\"year\":1969}"),
+        "relocation: year: must be 1970-9999");
+    fx_reply_free(&r);
+    assert_string_equal(
+        fx_query_error(fx, &r, "relocation",
+                       "{\"unit\":\"60\",\"list\":\"households\","
+                       "\"year\":10000}"),
+        "relocation: year: must be 1970-9999");
+    fx_reply_free(&r);
+    fx_free(fx);
+}
+
+/* One entry of the households list; item_at 0: the item is nil; amount 0:
+ * its amount is nil.  Items in order land, housing, water, livelihood. */
+struct hw {
+    const char *hh, *unit, *from, *reason;
+    int64_t at, item_at[4], amount[4];
+};
+
+static void expect_hh(const msgpack_object *e, const struct hw *w)
+{
+    static const char *const names[] = {"land", "housing", "water",
+                                        "livelihood"};
+    char s[64];
+    assert_int_equal(e->via.map.size, 6);
+    assert_string_equal(fx_str(e, "household", s, sizeof s), w->hh);
+    assert_string_equal(fx_str(e, "unit", s, sizeof s), w->unit);
+    assert_string_equal(fx_str(e, "from", s, sizeof s), w->from);
+    assert_string_equal(fx_str(e, "reason", s, sizeof s), w->reason);
+    assert_int_equal(fx_i64(e, "relocated_at"), w->at);
+    const msgpack_object *items = fx_get(e, "items");
+    assert_int_equal(items->type, MSGPACK_OBJECT_MAP);
+    assert_int_equal(items->via.map.size, 4);
+    for (int i = 0; i < 4; i++) {
+        /* The map's keys come in item order. */
+        const msgpack_object *k = &items->via.map.ptr[i].key;
+        assert_int_equal(k->type, MSGPACK_OBJECT_STR);
+        assert_int_equal(k->via.str.size, strlen(names[i]));
+        assert_memory_equal(k->via.str.ptr, names[i], k->via.str.size);
+        if (w->item_at[i] == 0) {
+            assert_true(fx_is_nil(items, names[i]));
+            continue;
+        }
+        const msgpack_object *it = fx_get(items, names[i]);
+        assert_int_equal(it->via.map.size, 2);
+        assert_int_equal(fx_i64(it, "at"), w->item_at[i]);
+        if (w->amount[i] == 0)
+            assert_true(fx_is_nil(it, "amount"));
+        else
+            assert_int_equal(fx_i64(it, "amount"), w->amount[i]);
+    }
+}
+
+/* The households of a list reply, as "hh hh ..."; returns "more". */
+static bool list_names(struct fx *fx, const char *q, char *out, size_t n)
+{
+    struct fx_reply r;
+    char s[64];
+    const msgpack_object *res = fx_query(fx, &r, "relocation", q);
+    const msgpack_object *l = fx_get(res, "households");
+    out[0] = '\0';
+    for (uint32_t i = 0; i < l->via.array.size; i++)
+        snprintf(out + strlen(out), n - strlen(out), "%s%s", i ? " " : "",
+                 fx_str(&l->via.array.ptr[i], "household", s, sizeof s));
+    bool more = fx_get(res, "more")->via.boolean;
+    fx_reply_free(&r);
+    return more;
+}
+
+static void test_households_list(void **state)
+{
+    (void)state;
+    struct fx *fx = fx_new("relocation");
+    years_stage1(fx);
+    fx_sync(fx);
+    char got[256];
+    /* Before y3 moves: by relocation time y3 (T0), y1 (Y-60), y2 (Y). */
+    assert_false(list_names(fx, "{\"unit\":\"60\",\"list\":\"households\"}",
+                            got, sizeof got));
+    assert_string_equal(got, "y3 y1 y2");
+    assert_false(list_names(fx, "{\"unit\":\"594\",\"list\":\"households\"}",
+                            got, sizeof got));
+    assert_string_equal(got, "y3");
+
+    years_stage2(fx);
+    years_stage3(fx);
+    fx_sync(fx);
+    struct fx_reply r;
+    const msgpack_object *res = fx_query(
+        fx, &r, "relocation", "{\"unit\":\"60\",\"list\":\"households\"}");
+    assert_int_equal(res->via.map.size, 2);
+    const msgpack_object *l = fx_get(res, "households");
+    assert_int_equal(l->via.array.size, 3);
+    /* y1: land before the relocation (Y-120, 1000); housing first at Y+1d,
+     * amounts 2000 + 500; water with no amount; livelihood Y+4d, 300. */
+    struct hw y1 = {"y1",
+                    "22901",
+                    "22902",
+                    "landslide",
+                    SC_Y2025 - 60,
+                    {SC_Y2025 - 120, SC_Y2025 + DAY, SC_Y2025 + 3 * DAY,
+                     SC_Y2025 + 4 * DAY},
+                    {1000, 2500, 0, 300}};
+    expect_hh(&l->via.array.ptr[0], &y1);
+    /* y2: only livelihood, from before its relocation, without amount. */
+    struct hw y2 = {"y2",        "22902",  "22903",
+                    "flood",     SC_Y2025, {0, 0, 0, SC_Y2025 - 10 * DAY},
+                    {0, 0, 0, 0}};
+    expect_hh(&l->via.array.ptr[1], &y2);
+    /* y3: its second relocation; the water of the first stays. */
+    struct hw y3 = {"y3",
+                    "22901",
+                    "22950",
+                    "other",
+                    SC_Y2025 + 10 * DAY,
+                    {0, 0, T0 + DAY, 0},
+                    {0, 0, 700, 0}};
+    expect_hh(&l->via.array.ptr[2], &y3);
+    assert_false(fx_get(res, "more")->via.boolean);
+    fx_reply_free(&r);
+
+    /* The subtree: 594 lost y3; 22901 has y1 and y3. */
+    assert_false(list_names(fx, "{\"unit\":\"594\",\"list\":\"households\"}",
+                            got, sizeof got));
+    assert_string_equal(got, "");
+    assert_false(list_names(fx, "{\"unit\":\"22901\",\"list\":\"households\"}",
+                            got, sizeof got));
+    assert_string_equal(got, "y1 y3");
+
+    /* The year filter: 31 Dec 23:59 local is 2024, 1 Jan 00:00 2025. */
+    assert_false(list_names(
+        fx, "{\"unit\":\"60\",\"list\":\"households\",\"year\":2024}", got,
+        sizeof got));
+    assert_string_equal(got, "y1");
+    res = fx_query(fx, &r, "relocation",
+                   "{\"unit\":\"60\",\"list\":\"households\",\"year\":2025}");
+    l = fx_get(res, "households");
+    assert_int_equal(l->via.array.size, 2);
+    expect_hh(&l->via.array.ptr[0], &y2);
+    expect_hh(&l->via.array.ptr[1], &y3);
+    fx_reply_free(&r);
+    assert_false(list_names(
+        fx, "{\"unit\":\"60\",\"list\":\"households\",\"year\":2023}", got,
+        sizeof got));
+    assert_string_equal(got, "");
+    /* ... and it applies to the missing list too: y1 is complete. */
+    assert_false(
+        list_names(fx, "{\"unit\":\"60\",\"list\":\"missing\",\"year\":2025}",
+                   got, sizeof got));
+    assert_string_equal(got, "y2 y3");
+    assert_false(
+        list_names(fx, "{\"unit\":\"60\",\"list\":\"missing\",\"year\":2024}",
+                   got, sizeof got));
+    assert_string_equal(got, "");
+
+    /* limit and more. */
+    assert_true(
+        list_names(fx, "{\"unit\":\"60\",\"list\":\"households\",\"limit\":2}",
+                   got, sizeof got));
+    assert_string_equal(got, "y1 y2");
+    assert_false(
+        list_names(fx, "{\"unit\":\"60\",\"list\":\"households\",\"limit\":3}",
+                   got, sizeof got));
+    assert_string_equal(got, "y1 y2 y3");
+    assert_true(list_names(fx,
+                           "{\"unit\":\"60\",\"list\":\"households\","
+                           "\"year\":2025,\"limit\":1}",
+                           got, sizeof got));
+    assert_string_equal(got, "y2");
+    assert_string_equal(
+        fx_query_error(fx, &r, "relocation",
+                       "{\"unit\":\"60\",\"list\":\"households\","
+                       "\"limit\":1001}"),
+        "relocation: limit: must be between 1 and 1000");
     fx_reply_free(&r);
     fx_free(fx);
 }
@@ -421,7 +719,16 @@ static void snap_take(struct fx *fx, struct snap *s)
         "{\"unit\":\"22903\"}",
         "{\"unit\":\"60\",\"list\":\"missing\"}",
         "{\"unit\":\"593\",\"list\":\"missing\",\"limit\":1}",
+        "{\"unit\":\"60\",\"year\":2024}",
+        "{\"unit\":\"60\",\"year\":2025}",
+        "{\"unit\":\"594\",\"year\":2025}",
+        "{\"unit\":\"22950\",\"year\":2024}",
+        "{\"unit\":\"60\",\"list\":\"households\"}",
+        "{\"unit\":\"60\",\"list\":\"households\",\"year\":2025}",
+        "{\"unit\":\"593\",\"list\":\"households\",\"limit\":2}",
+        "{\"unit\":\"60\",\"list\":\"missing\",\"year\":2024}",
     };
+    _Static_assert(sizeof q / sizeof q[0] < NQ, "snap too small");
     struct fx_reply r;
     memset(s, 0, sizeof *s);
     for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
@@ -445,22 +752,20 @@ static void test_rebuild(void **state)
     fx_commit(fx);
     support(fx, T0 + 60 * DAY, "22950", "r4", EV_ITEM_LAND, 7);
     relocated(fx, T0 + 4 * H, "22950", "r2", "22901", EV_REASON_OTHER);
+    /* Across the year boundary (deadlines after the tick: no new alerts):
+     * r7 on 31 Dec 23:59 local with support in 2025; r8 on 1 Jan 00:00,
+     * then moved back to 2024 by a second relocation. */
+    relocated(fx, SC_Y2025 - 60, "22903", "r7", "22902", EV_REASON_FOREST);
+    support(fx, SC_Y2025 + DAY, "22903", "r7", EV_ITEM_HOUSING, 9);
+    relocated(fx, SC_Y2025, "22950", "r8", "22903", EV_REASON_FLOOD);
+    support(fx, SC_Y2025 + 2 * DAY, "22950", "r8", EV_ITEM_WATER, 0);
+    relocated(fx, SC_Y2025 - 1, "22902", "r8", "22950", EV_REASON_FLOOD);
     fx_sync(fx);
     tick(fx, T0 + F + 10 * DAY);
     struct snap a, b;
     snap_take(fx, &a);
-    fx_host_close(fx);
 
-    fx_drop_state(fx);
-    char err[512] = "";
-    if (fx_host_open(fx, err, sizeof err) != 0)
-        fail_msg("pt_host_open: %s", err);
-    size_t applied, rounds = 0;
-    do {
-        assert_int_equal(pt_host_catch_up(fx->host, 1, &applied), 0);
-        rounds++;
-    } while (applied != 0);
-    assert_true(rounds > 15);
+    assert_true(fx_rebuild_one_by_one(fx) > 15);
     tick(fx, T0 + F + 10 * DAY);
     snap_take(fx, &b);
     assert_int_equal(a.n, b.n);
@@ -478,6 +783,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rollup),  cmocka_unit_test(test_missing_list),
         cmocka_unit_test(test_alerts),  cmocka_unit_test(test_config),
+        cmocka_unit_test(test_years),   cmocka_unit_test(test_households_list),
         cmocka_unit_test(test_rebuild),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
