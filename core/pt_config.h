@@ -9,7 +9,8 @@
  *   query = tcp://127.0.0.1:7171
  *   alerts = tcp://127.0.0.1:7172
  *   plugin_dir = <dir of povtrackd>/../lib/povtrack
- *   plugins = poverty fund         ; which plugins to load, in order
+ *   plugins = poverty fund standard relocation credit deadlines
+ *                                   ; which plugins to load, in order
  *   batch_max = 10000               ; most events in one group commit
  *   log_level = info
  *   [plugin.NAME]

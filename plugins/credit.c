@@ -54,7 +54,6 @@
 #include "plugin_util.h"
 #include "povtrack_plugin.h"
 
-#define CR_TZ_OFFSET INT64_C(25200) /* Vietnam: UTC+7, no DST */
 #define CR_YEAR_MIN 2000
 #define CR_YEAR_MAX 2100
 #define CR_L_HDR 48
@@ -72,19 +71,6 @@ struct loan {
     struct ev_str program, household; /* point into buf */
     char buf[EV_TEXT_MAX + EV_HOUSEHOLD_MAX];
 };
-
-/* Calendar year (UTC+7) of t: civil-from-days, Howard Hinnant's method. */
-static int64_t year_of(int64_t t)
-{
-    int64_t s = t + CR_TZ_OFFSET;
-    int64_t z = (s >= 0 ? s / 86400 : -((-s + 86399) / 86400)) + 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    return yoe + era * 400 + (mp >= 10);
-}
 
 static int64_t outstanding(int64_t disbursed, int64_t repaid)
 {
@@ -283,8 +269,8 @@ static int household_loan(struct credit *c, povtrack_ctx *ctx, struct ev_str hh,
     int rc = first_loan(c, ctx, hh, &old);
     if (rc < 0 || (rc == 1 && old <= at))
         return rc < 0 ? rc : 0;
-    int64_t old_year = rc == 1 ? year_of(old) : INT64_MAX;
-    int64_t new_year = year_of(at);
+    int64_t old_year = rc == 1 ? pu_local_year(old) : INT64_MAX;
+    int64_t new_year = pu_local_year(at);
     uint8_t k[1 + EV_HOUSEHOLD_MAX + 8], b[8];
     k[0] = 'F';
     memcpy(k + 1, hh.ptr, hh.len);
@@ -398,7 +384,7 @@ static int apply_status(struct credit *c, povtrack_ctx *ctx,
     rc = first_loan(c, ctx, ev->household, &first);
     if (rc < 0)
         return rc;
-    int64_t wl = rc == 1 && year_of(first) <= ev->data.year ? 1 : 0;
+    int64_t wl = rc == 1 && pu_local_year(first) <= ev->data.year ? 1 : 0;
     /* Counters move by difference: out of the old (status, unit), into
      * the new one. */
     if (had && is_pnp(ov[0]) &&

@@ -117,7 +117,7 @@ static size_t qkey(uint8_t *k, int64_t due, const uint8_t *rk, size_t rklen)
     return 8 + rklen;
 }
 
-/* Inverse of pu_put_key_i64. */
+/* Byte equality of two strings. */
 static bool str_eq(struct ev_str a, struct ev_str b)
 {
     return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
@@ -192,7 +192,7 @@ static int del_key(struct deadlines *d, povtrack_ctx *ctx, const uint8_t *k,
     return POVTRACK_EIO;
 }
 
-/* YYYY-MM-DD of t in UTC+7 (days-from-civil inverse, Howard Hinnant). */
+/* Raise code for report r, with its due (and submission) date. */
 static int dl_alert(struct deadlines *d, povtrack_ctx *ctx, const char *code,
                     enum povtrack_severity sev, const struct report *r,
                     int64_t at)

@@ -1,6 +1,6 @@
 /*
- * plugin_util.h - small helpers shared by the built-in plugins (poverty,
- * fund): fixed-width key/value encoding, unit ancestry, Vietnam-local
+ * plugin_util.h - small helpers shared by the built-in plugins:
+ * fixed-width key/value encoding, unit ancestry, Vietnam-local
  * calendar arithmetic, alerts, query argument parsing and config parsing.
  *
  * Everything here is static inline so that each plugin (a separate shared

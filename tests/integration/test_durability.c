@@ -57,12 +57,15 @@ static int fd_is_dsync(pid_t pid, int fd)
 static const char *syscall_of(const char *line, int *completed, int *ok)
 {
     /* "<tid> <time> name(args) = rc", "... <unfinished ...>", or
-     * "<tid> <time> <... name resumed>...) = rc". */
-    const char *p = strchr(line, ' ');
-    p = p ? strchr(p + 1, ' ') : NULL;
-    if (p == NULL)
+     * "<tid> <time> <... name resumed>...) = rc".  strace pads the tid
+     * column when tids differ in width: skip runs of blanks. */
+    const char *p = line;
+    for (int field = 0; field < 2; field++) {
+        p += strcspn(p, " ");
+        p += strspn(p, " ");
+    }
+    if (*p == '\0')
         return NULL;
-    p++;
     const char *eq = strstr(line, ") ");
     const char *res = NULL;
     for (const char *q = line; (q = strstr(q, " = ")) != NULL; q += 3)
@@ -75,18 +78,36 @@ static const char *syscall_of(const char *line, int *completed, int *ok)
     return p;
 }
 
+static int setup(void **state)
+{
+    struct td *d = calloc(1, sizeof *d);
+    if (d == NULL || td_init(d) != 0 || td_start(d, NULL) != 0) {
+        if (d != NULL)
+            td_destroy(d);
+        free(d);
+        return -1;
+    }
+    *state = d;
+    return 0;
+}
+
+/* Runs even when an assertion failed: no daemon outlives the test. */
+static int teardown(void **state)
+{
+    td_destroy(*state);
+    free(*state);
+    return 0;
+}
+
 static void test_ack_follows_durable_commit(void **state)
 {
-    (void)state;
-    struct td d;
-    assert_int_equal(td_init(&d), 0);
-    assert_int_equal(td_start(&d, NULL), 0);
+    struct td *d = *state;
     /* Warm up: the client's ZMTP handshake and the log's first pages. */
-    publish_one(&d, 0);
+    publish_one(d, 0);
 
     char trace[400], pidarg[16];
-    snprintf(trace, sizeof trace, "%s/strace.out", d.dir);
-    snprintf(pidarg, sizeof pidarg, "%ld", (long)d.pid);
+    snprintf(trace, sizeof trace, "%s/strace.out", d->dir);
+    snprintf(pidarg, sizeof pidarg, "%ld", (long)d->pid);
     int errpipe[2];
     assert_int_equal(pipe(errpipe), 0);
     pid_t st = fork();
@@ -117,7 +138,7 @@ static void test_ack_follows_durable_commit(void **state)
         fail_msg("strace did not attach to povtrackd: %s", msg);
 
     for (int i = 1; i <= REQUESTS; i++)
-        publish_one(&d, i);
+        publish_one(d, i);
 
     kill(st, SIGINT);
     int status;
@@ -153,11 +174,11 @@ static void test_ack_follows_durable_commit(void **state)
         } else if (strncmp(sc, "pwrite64(", 9) == 0) {
             int fd = atoi(sc + 9);
             *pfd_slot = fd;
-            if (ok && synced && fd != data_fd && fd_is_dsync(d.pid, fd))
+            if (ok && synced && fd != data_fd && fd_is_dsync(d->pid, fd))
                 meta_written = 1;
         } else if (strncmp(sc, "pwrite64 resumed", 16) == 0) {
             if (ok && synced && *pfd_slot != data_fd &&
-                fd_is_dsync(d.pid, *pfd_slot))
+                fd_is_dsync(d->pid, *pfd_slot))
                 meta_written = 1;
         } else if (strncmp(sc, "sendto(", 7) == 0 &&
                    strstr(sc, "status") != NULL) {
@@ -172,15 +193,15 @@ static void test_ack_follows_durable_commit(void **state)
     }
     fclose(f);
     assert_int_equal(acks, REQUESTS);
-    assert_int_equal(td_stop(&d), 0);
-    td_destroy(&d);
+    assert_int_equal(td_stop(d), 0);
 }
 
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ack_follows_durable_commit),
+        cmocka_unit_test_setup_teardown(test_ack_follows_durable_commit, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests_name("durability", tests, NULL, NULL);
 }
