@@ -538,3 +538,32 @@ size_t fx_pack(const msgpack_object *o, char **out)
     msgpack_sbuffer_destroy(&sb);
     return n;
 }
+
+void fx_snap_add(struct fx_snap *s, const msgpack_object *o)
+{
+    assert_true(s->n < FX_SNAP_MAX);
+    s->len[s->n] = fx_pack(o, &s->bytes[s->n]);
+    s->n++;
+}
+
+void fx_snap_query(struct fx *fx, struct fx_snap *s, const char *plugin,
+                   const char *q_json)
+{
+    struct fx_reply r;
+    fx_snap_add(s, fx_query(fx, &r, plugin, q_json));
+    fx_reply_free(&r);
+}
+
+void fx_snap_assert_equal(struct fx_snap *a, struct fx_snap *b)
+{
+    assert_int_equal(a->n, b->n);
+    for (size_t i = 0; i < a->n; i++) {
+        assert_int_equal(a->len[i], b->len[i]);
+        assert_memory_equal(a->bytes[i], b->bytes[i], a->len[i]);
+    }
+    for (size_t i = 0; i < a->n; i++) {
+        free(a->bytes[i]);
+        free(b->bytes[i]);
+    }
+    a->n = b->n = 0;
+}

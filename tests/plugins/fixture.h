@@ -121,4 +121,19 @@ const char *fx_str(const msgpack_object *map, const char *key, char *buf,
  * caller frees *out. */
 size_t fx_pack(const msgpack_object *o, char **out);
 
+/* Answers packed to bytes, to compare a run with a rebuild byte for
+ * byte.  Start from {0}. */
+#define FX_SNAP_MAX 256
+struct fx_snap {
+    char *bytes[FX_SNAP_MAX];
+    size_t len[FX_SNAP_MAX];
+    size_t n;
+};
+void fx_snap_add(struct fx_snap *s, const msgpack_object *o);
+/* Add the result of a query (asserting it succeeded). */
+void fx_snap_query(struct fx *fx, struct fx_snap *s, const char *plugin,
+                   const char *q_json);
+/* Assert a and b hold the same answers, byte for byte; frees both. */
+void fx_snap_assert_equal(struct fx_snap *a, struct fx_snap *b);
+
 #endif /* POVTRACK_TEST_PLUGIN_FIXTURE_H */

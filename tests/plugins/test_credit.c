@@ -280,25 +280,17 @@ static void test_coverage(void **state)
     fx_free(fx);
 }
 
-#define NQ 32
-
-static void snap(struct fx *fx, char **b, size_t *len, size_t *n)
+static void snap(struct fx *fx, struct fx_snap *s)
 {
     static const char *const units[] = {"60", "593", "594", "22901", "22903"};
-    struct fx_reply r;
     char q[64];
-    *n = 0;
     for (size_t u = 0; u < 5; u++) {
         for (int y = 2022; y <= 2025; y++) {
             snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%d}", units[u], y);
-            len[*n] = fx_pack(fx_query(fx, &r, "credit", q), &b[*n]);
-            (*n)++;
-            fx_reply_free(&r);
+            fx_snap_query(fx, s, "credit", q);
         }
         snprintf(q, sizeof q, "{\"unit\":\"%s\"}", units[u]);
-        len[*n] = fx_pack(fx_query(fx, &r, "credit", q), &b[*n]);
-        (*n)++;
-        fx_reply_free(&r);
+        fx_snap_query(fx, s, "credit", q);
     }
 }
 
@@ -312,19 +304,12 @@ static void test_rebuild(void **state)
     fx_status(fx, T24 + 9, "22901", "hB", 2024, EV_STATUS_AVERAGE);
     lend(fx, T24, "22950", "hC", "L5", "poor", 1 * M);
     fx_sync(fx);
-    char *a[NQ], *b[NQ];
-    size_t la[NQ], lb[NQ], na, nb;
-    snap(fx, a, la, &na);
+    struct fx_snap a = {0}, b = {0};
+    snap(fx, &a);
 
     assert_true(fx_rebuild_one_by_one(fx) > 25);
-    snap(fx, b, lb, &nb);
-    assert_int_equal(na, nb);
-    for (size_t i = 0; i < na; i++) {
-        assert_int_equal(la[i], lb[i]);
-        assert_memory_equal(a[i], b[i], la[i]);
-        free(a[i]);
-        free(b[i]);
-    }
+    snap(fx, &b);
+    fx_snap_assert_equal(&a, &b);
     fx_free(fx);
 }
 

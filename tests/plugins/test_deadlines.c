@@ -309,9 +309,7 @@ static void test_alerts(void **state)
     fx_free(fx);
 }
 
-#define NQ 8
-
-static void snap(struct fx *fx, char **b, size_t *len, size_t *n)
+static void snap(struct fx *fx, struct fx_snap *s)
 {
     static const char *const q[] = {
         "{}",
@@ -320,16 +318,11 @@ static void snap(struct fx *fx, char **b, size_t *len, size_t *n)
         "{\"org\":\"mttq\",\"report\":\"plan\"}",
     };
     struct fx_reply r;
-    *n = 0;
-    for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
-        len[*n] = fx_pack(fx_query(fx, &r, "deadlines", q[i]), &b[*n]);
-        (*n)++;
-        fx_reply_free(&r);
-    }
+    for (size_t i = 0; i < sizeof q / sizeof q[0]; i++)
+        fx_snap_query(fx, s, "deadlines", q[i]);
     fx_request(fx, &r, "{\"op\":\"alerts\",\"since\":0}");
     assert_int_equal(fx_get(r.root, "alerts")->via.array.size, 4);
-    len[*n] = fx_pack(fx_get(r.root, "alerts"), &b[*n]);
-    (*n)++;
+    fx_snap_add(s, fx_get(r.root, "alerts"));
     fx_reply_free(&r);
 }
 
@@ -340,20 +333,13 @@ static void test_rebuild(void **state)
     scenario(fx);
     fx_sync(fx);
     tick(fx, DUE + 61 * D);
-    char *a[NQ], *b[NQ];
-    size_t la[NQ], lb[NQ], na, nb;
-    snap(fx, a, la, &na);
+    struct fx_snap a = {0}, b = {0};
+    snap(fx, &a);
 
     assert_true(fx_rebuild_one_by_one(fx) > 15);
     tick(fx, DUE + 61 * D);
-    snap(fx, b, lb, &nb);
-    assert_int_equal(na, nb);
-    for (size_t i = 0; i < na; i++) {
-        assert_int_equal(la[i], lb[i]);
-        assert_memory_equal(a[i], b[i], la[i]);
-        free(a[i]);
-        free(b[i]);
-    }
+    snap(fx, &b);
+    fx_snap_assert_equal(&a, &b);
     fx_free(fx);
 }
 

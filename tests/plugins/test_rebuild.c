@@ -20,21 +20,6 @@
 #include "fixture.h"
 #include "scenarios.h"
 
-#define NQ 128
-
-struct snapshot {
-    char *bytes[NQ];
-    size_t len[NQ];
-    size_t n;
-};
-
-static void snap_add(struct snapshot *s, const msgpack_object *o)
-{
-    assert_true(s->n < NQ);
-    s->len[s->n] = fx_pack(o, &s->bytes[s->n]);
-    s->n++;
-}
-
 /* Number of alerts with this code. */
 static size_t count_code(const msgpack_object *alerts, const char *code)
 {
@@ -55,37 +40,36 @@ static void ticks(struct fx *fx)
 }
 
 /* Every query the tests care about, plus all alerts. */
-static void snapshot(struct fx *fx, struct snapshot *s)
+static void snapshot(struct fx *fx, struct fx_snap *s)
 {
     static const char *const units[] = {"60", "593", "594", "22901", "22950"};
     struct fx_reply r;
     char q[160];
-    memset(s, 0, sizeof *s);
     for (size_t u = 0; u < 5; u++) {
         for (int y = 2020; y <= 2024; y++) {
             if (u >= 3 && y != 2023)
                 continue;
             snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%d}", units[u], y);
-            snap_add(s, fx_query(fx, &r, "poverty", q));
+            fx_snap_add(s, fx_query(fx, &r, "poverty", q));
             fx_reply_free(&r);
         }
         snprintf(q, sizeof q, "{\"unit\":\"%s\"}", units[u]);
-        snap_add(s, fx_query(fx, &r, "fund", q));
+        fx_snap_add(s, fx_query(fx, &r, "fund", q));
         fx_reply_free(&r);
         snprintf(q, sizeof q, "{\"unit\":\"%s\",\"from\":%lld,\"to\":%lld}",
                  units[u], (long long)(SC_D0 + 2 * SC_H),
                  (long long)(SC_D0 + SC_DAY + 3 * SC_H));
-        snap_add(s, fx_query(fx, &r, "fund", q));
+        fx_snap_add(s, fx_query(fx, &r, "fund", q));
         fx_reply_free(&r);
         for (int c = 2020; c <= 2024; c++) {
             snprintf(q, sizeof q, "{\"unit\":\"%s\",\"cohort\":%d}", units[u],
                      c);
-            snap_add(s, fx_query(fx, &r, "poverty", q));
+            fx_snap_add(s, fx_query(fx, &r, "poverty", q));
             fx_reply_free(&r);
         }
         for (int y = 2024; y <= 2025; y++) {
             snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%d}", units[u], y);
-            snap_add(s, fx_query(fx, &r, "fund", q));
+            fx_snap_add(s, fx_query(fx, &r, "fund", q));
             fx_reply_free(&r);
         }
     }
@@ -101,14 +85,8 @@ static void snapshot(struct fx *fx, struct snapshot *s)
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
         if (count_code(alerts, codes[i]) == 0)
             fail_msg("no %s alert: the scenario did not run", codes[i]);
-    snap_add(s, alerts);
+    fx_snap_add(s, alerts);
     fx_reply_free(&r);
-}
-
-static void snap_free(struct snapshot *s)
-{
-    for (size_t i = 0; i < s->n; i++)
-        free(s->bytes[i]);
 }
 
 static void test_one_batch_vs_batches_of_one(void **state)
@@ -136,7 +114,7 @@ static void test_one_batch_vs_batches_of_one(void **state)
     fx_commit(fx);
 
     /* Run 1: everything in as few transactions as the host likes. */
-    struct snapshot a, b;
+    struct fx_snap a = {0}, b = {0};
     fx_sync(fx);
     ticks(fx);
     snapshot(fx, &a);
@@ -146,13 +124,7 @@ static void test_one_batch_vs_batches_of_one(void **state)
     ticks(fx);
     snapshot(fx, &b);
 
-    assert_int_equal(a.n, b.n);
-    for (size_t i = 0; i < a.n; i++) {
-        assert_int_equal(a.len[i], b.len[i]);
-        assert_memory_equal(a.bytes[i], b.bytes[i], a.len[i]);
-    }
-    snap_free(&a);
-    snap_free(&b);
+    fx_snap_assert_equal(&a, &b);
     fx_free(fx);
 }
 

@@ -702,14 +702,7 @@ static void test_config(void **state)
     }
 }
 
-#define NQ 16
-
-struct snap {
-    char *b[NQ];
-    size_t len[NQ], n;
-};
-
-static void snap_take(struct fx *fx, struct snap *s)
+static void snap_take(struct fx *fx, struct fx_snap *s)
 {
     static const char *const q[] = {
         "{\"unit\":\"60\"}",
@@ -728,19 +721,14 @@ static void snap_take(struct fx *fx, struct snap *s)
         "{\"unit\":\"593\",\"list\":\"households\",\"limit\":2}",
         "{\"unit\":\"60\",\"list\":\"missing\",\"year\":2024}",
     };
-    _Static_assert(sizeof q / sizeof q[0] < NQ, "snap too small");
+    _Static_assert(sizeof q / sizeof q[0] < FX_SNAP_MAX, "snap too small");
     struct fx_reply r;
-    memset(s, 0, sizeof *s);
     for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
-        s->len[s->n] =
-            fx_pack(fx_query(fx, &r, "relocation", q[i]), &s->b[s->n]);
-        s->n++;
-        fx_reply_free(&r);
+        fx_snap_query(fx, s, "relocation", q[i]);
     }
     fx_request(fx, &r, "{\"op\":\"alerts\",\"since\":0}");
     assert_int_equal(fx_get(r.root, "alerts")->via.array.size, 5);
-    s->len[s->n] = fx_pack(fx_get(r.root, "alerts"), &s->b[s->n]);
-    s->n++;
+    fx_snap_add(s, fx_get(r.root, "alerts"));
     fx_reply_free(&r);
 }
 
@@ -762,19 +750,13 @@ static void test_rebuild(void **state)
     relocated(fx, SC_Y2025 - 1, "22902", "r8", "22950", EV_REASON_FLOOD);
     fx_sync(fx);
     tick(fx, T0 + F + 10 * DAY);
-    struct snap a, b;
+    struct fx_snap a = {0}, b = {0};
     snap_take(fx, &a);
 
     assert_true(fx_rebuild_one_by_one(fx) > 15);
     tick(fx, T0 + F + 10 * DAY);
     snap_take(fx, &b);
-    assert_int_equal(a.n, b.n);
-    for (size_t i = 0; i < a.n; i++) {
-        assert_int_equal(a.len[i], b.len[i]);
-        assert_memory_equal(a.b[i], b.b[i], a.len[i]);
-        free(a.b[i]);
-        free(b.b[i]);
-    }
+    fx_snap_assert_equal(&a, &b);
     fx_free(fx);
 }
 

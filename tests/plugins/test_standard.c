@@ -706,22 +706,7 @@ static void test_query_errors(void **state)
 
 /* ---- rebuild determinism (see test_rebuild.c) ---- */
 
-#define NQ 64
-
-struct snapshot {
-    char *bytes[NQ];
-    size_t len[NQ];
-    size_t n;
-};
-
-static void snap_add(struct snapshot *s, const msgpack_object *o)
-{
-    assert_true(s->n < NQ);
-    s->len[s->n] = fx_pack(o, &s->bytes[s->n]);
-    s->n++;
-}
-
-static void snapshot(struct fx *fx, struct snapshot *s)
+static void snapshot(struct fx *fx, struct fx_snap *s)
 {
     static const char *const units[] = {"60",    "593",   "594",
                                         "22901", "22902", "22950"};
@@ -729,25 +714,24 @@ static void snapshot(struct fx *fx, struct snapshot *s)
         "unrecognised", "recognition_unsupported", "no_assessment"};
     struct fx_reply r;
     char q[160];
-    memset(s, 0, sizeof *s);
     for (size_t u = 0; u < 6; u++) {
         for (int y = 2023; y <= 2024; y++) {
             snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%d}", units[u], y);
-            snap_add(s, fx_query(fx, &r, "standard", q));
+            fx_snap_add(s, fx_query(fx, &r, "standard", q));
             fx_reply_free(&r);
         }
         for (size_t l = 0; l < 3; l++) {
             snprintf(q, sizeof q,
                      "{\"unit\":\"%s\",\"year\":2024,\"list\":\"%s\"}",
                      units[u], lists[l]);
-            snap_add(s, fx_query(fx, &r, "standard", q));
+            fx_snap_add(s, fx_query(fx, &r, "standard", q));
             fx_reply_free(&r);
         }
     }
     fx_request(fx, &r, "{\"op\":\"alerts\",\"since\":0}");
     const msgpack_object *alerts = fx_get(r.root, "alerts");
     assert_int_equal(alerts->via.array.size, 8); /* as in test_lnob */
-    snap_add(s, alerts);
+    fx_snap_add(s, alerts);
     fx_reply_free(&r);
 }
 
@@ -765,20 +749,14 @@ static void test_rebuild(void **state)
     assess(fx, AT + 3, "22902", "hW", 2024, U, 1800000, B(TELECOM));
     fx_commit(fx);
 
-    struct snapshot a, b;
+    struct fx_snap a = {0}, b = {0};
     fx_sync(fx);
     snapshot(fx, &a);
 
     assert_true(fx_rebuild_one_by_one(fx) > 20); /* really one at a time */
     snapshot(fx, &b);
 
-    assert_int_equal(a.n, b.n);
-    for (size_t i = 0; i < a.n; i++) {
-        assert_int_equal(a.len[i], b.len[i]);
-        assert_memory_equal(a.bytes[i], b.bytes[i], a.len[i]);
-        free(a.bytes[i]);
-        free(b.bytes[i]);
-    }
+    fx_snap_assert_equal(&a, &b);
     fx_free(fx);
 }
 
