@@ -184,22 +184,19 @@ static int wait_progress(struct shared *sh, int more, int total)
     return rc;
 }
 
-static void request_map(struct td *d, msgpack_sbuffer *sb, const char *op,
-                        uint64_t from)
+/* {"op": "read", "from": from, "limit": 10000} */
+static void read_request(msgpack_sbuffer *sb, uint64_t from)
 {
     msgpack_sbuffer_init(sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, from ? 3 : 1);
+    msgpack_pack_map(&pk, 3);
     td_pack_cstr(&pk, "op");
-    td_pack_cstr(&pk, op);
-    if (from) {
-        td_pack_cstr(&pk, "from");
-        msgpack_pack_uint64(&pk, from);
-        td_pack_cstr(&pk, "limit");
-        msgpack_pack_uint64(&pk, 10000);
-    }
-    (void)d;
+    td_pack_cstr(&pk, "read");
+    td_pack_cstr(&pk, "from");
+    msgpack_pack_uint64(&pk, from);
+    td_pack_cstr(&pk, "limit");
+    msgpack_pack_uint64(&pk, 10000);
 }
 
 static int setup(void **state)
@@ -285,7 +282,7 @@ static void test_kills_lose_nothing_and_duplicate_nothing(void **state)
     assert_non_null(seen);
     uint64_t next = 1;
     while (next <= (uint64_t)expected) {
-        request_map(d, &sb, "read", next);
+        read_request(&sb, next);
         msgpack_unpacked_init(&up);
         assert_int_equal(td_request_raw(d, sb.data, sb.size, &up, 10000), 0);
         msgpack_sbuffer_destroy(&sb);
