@@ -8,6 +8,8 @@
 
 #include <ini.h>
 
+#include "ev_event.h"
+
 #include "pt_log.h"
 
 /* Copy src into dst of size cap; refuse rather than truncate. */
@@ -29,6 +31,12 @@ int pt_config_defaults(struct pt_config *cfg)
     strcpy(cfg->alerts, PT_DEFAULT_ALERTS);
     cfg->batch_max = 10000;
     cfg->log_level = PT_LOG_INFO;
+    cfg->limits.frame_max = PT_LIMIT_FRAME_MAX;
+    cfg->limits.events_max = PT_LIMIT_EVENTS_MAX;
+    cfg->limits.string_max = 4096;
+    cfg->limits.depth_max = 8;
+    cfg->limits.container_max = 64;
+    cfg->limits.requests_per_second = 10000;
 
     /* Plugins sit at ../lib/povtrack from the executable, in the build tree
      * and in an install alike. */
@@ -249,6 +257,99 @@ static int daemon_key(struct load_state *ls, const char *key, const char *value)
     return 0;
 }
 
+static int parse_range(struct load_state *ls, const char *section,
+                       const char *key, const char *value, unsigned long min,
+                       unsigned long max, unsigned long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(value, &end, 10);
+    if (errno != 0 || end == value || *end != '\0' || value[0] == '-' ||
+        v < min || v > max) {
+        snprintf(ls->err, ls->errlen,
+                 "%s: [%s] %s: must be an integer from %lu to %lu", ls->path,
+                 section, key, min, max);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+/* The lower bounds keep every valid event of the catalogue acceptable:
+ * strings of EV_TEXT_MAX bytes, events four levels deep (request array,
+ * event, data, deprived), the 13 deprivation indicators. */
+static int limits_key(struct load_state *ls, const char *key, const char *value)
+{
+    struct pt_limits *l = &ls->cfg->limits;
+    unsigned long v;
+    if (strcmp(key, "frame_max") == 0) {
+        if (!parse_range(ls, "limits", key, value, 1024, PT_LIMIT_FRAME_MAX,
+                         &v))
+            return 0;
+        l->frame_max = v;
+    } else if (strcmp(key, "events_max") == 0) {
+        if (!parse_range(ls, "limits", key, value, 1, PT_LIMIT_EVENTS_MAX, &v))
+            return 0;
+        l->events_max = v;
+    } else if (strcmp(key, "string_max") == 0) {
+        if (!parse_range(ls, "limits", key, value, EV_TEXT_MAX, 1u << 20, &v))
+            return 0;
+        l->string_max = (uint32_t)v;
+    } else if (strcmp(key, "depth_max") == 0) {
+        if (!parse_range(ls, "limits", key, value, 4, EV_DEPTH_MAX, &v))
+            return 0;
+        l->depth_max = (unsigned)v;
+    } else if (strcmp(key, "container_max") == 0) {
+        if (!parse_range(ls, "limits", key, value, 16, 65535, &v))
+            return 0;
+        l->container_max = (uint32_t)v;
+    } else if (strcmp(key, "requests_per_second") == 0) {
+        if (!parse_range(ls, "limits", key, value, 0, 1000000, &v))
+            return 0;
+        l->requests_per_second = (unsigned)v;
+    } else {
+        snprintf(ls->err, ls->errlen,
+                 "%s: [limits] has no key \"%s\" (known: frame_max, "
+                 "events_max, string_max, depth_max, container_max, "
+                 "requests_per_second)",
+                 ls->path, key);
+        return 0;
+    }
+    return 1;
+}
+
+/* Relative key and registry paths are relative to the config file, so a
+ * config directory can be moved as a whole. */
+static int security_key(struct load_state *ls, const char *key,
+                        const char *value)
+{
+    char *dst;
+    if (strcmp(key, "curve_key") == 0)
+        dst = ls->cfg->curve_key_file;
+    else if (strcmp(key, "registry") == 0)
+        dst = ls->cfg->registry_file;
+    else {
+        snprintf(ls->err, ls->errlen,
+                 "%s: [security] has no key \"%s\" (known: curve_key, "
+                 "registry)",
+                 ls->path, key);
+        return 0;
+    }
+    const char *slash = strrchr(ls->path, '/');
+    int n;
+    if (value[0] == '/' || slash == NULL)
+        n = snprintf(dst, PATH_MAX, "%s", value);
+    else
+        n = snprintf(dst, PATH_MAX, "%.*s/%s", (int)(slash - ls->path),
+                     ls->path, value);
+    if (n < 0 || n >= PATH_MAX) {
+        snprintf(ls->err, ls->errlen, "%s: [security] %s: path too long",
+                 ls->path, key);
+        return 0;
+    }
+    return 1;
+}
+
 static int on_ini_entry(void *user, const char *section, const char *key,
                         const char *value)
 {
@@ -258,6 +359,10 @@ static int on_ini_entry(void *user, const char *section, const char *key,
     int ok;
     if (strcmp(section, "daemon") == 0) {
         ok = daemon_key(ls, key, value);
+    } else if (strcmp(section, "limits") == 0) {
+        ok = limits_key(ls, key, value);
+    } else if (strcmp(section, "security") == 0) {
+        ok = security_key(ls, key, value);
     } else if (strncmp(section, "plugin.", 7) == 0) {
         struct pt_plugin_conf *pc = plugin_section(ls->cfg, section + 7);
         if (pc == NULL) {
@@ -275,8 +380,8 @@ static int on_ini_entry(void *user, const char *section, const char *key,
         }
     } else {
         snprintf(ls->err, ls->errlen,
-                 "%s: unknown section [%s] (expected [daemon] or "
-                 "[plugin.NAME])",
+                 "%s: unknown section [%s] (expected [daemon], [security], "
+                 "[limits] or [plugin.NAME])",
                  ls->path, section);
         ok = 0;
     }
@@ -311,4 +416,42 @@ int pt_config_load(struct pt_config *cfg, const char *path, char *err,
         return -1;
     }
     return pt_config_set_plugins(cfg, ls.plugins, err, errlen);
+}
+
+int pt_endpoint_is_local(const char *ep)
+{
+    if (strncmp(ep, "ipc://", 6) == 0 || strncmp(ep, "inproc://", 9) == 0)
+        return 1;
+    if (strncmp(ep, "tcp://", 6) != 0)
+        return 0;
+    const char *host = ep + 6;
+    return strncmp(host, "127.", 4) == 0 ||
+           strncmp(host, "localhost:", 10) == 0 ||
+           strncmp(host, "[::1]:", 6) == 0;
+}
+
+int pt_config_check_security(const struct pt_config *cfg, char *err,
+                             size_t errlen)
+{
+    int curve = cfg->curve_key_file[0] != '\0';
+    if (curve != (cfg->registry_file[0] != '\0')) {
+        snprintf(err, errlen,
+                 "[security]: curve_key and registry go together: CURVE "
+                 "admits exactly the keys of the registry");
+        return -1;
+    }
+    if (curve)
+        return 0;
+    const char *eps[] = {cfg->ingest, cfg->query, cfg->alerts};
+    for (size_t i = 0; i < 3; i++) {
+        if (!pt_endpoint_is_local(eps[i])) {
+            snprintf(err, errlen,
+                     "endpoint %s is reachable from other machines, and "
+                     "CURVE is off: set [security] curve_key and registry "
+                     "(see povtrack keygen), or bind to 127.0.0.1 or ipc://",
+                     eps[i]);
+            return -1;
+        }
+    }
+    return 0;
 }

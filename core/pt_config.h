@@ -13,15 +13,35 @@
  *                                   ; which plugins to load, in order
  *   batch_max = 10000               ; most events in one group commit
  *   log_level = info
+ *   [security]
+ *   curve_key = server.key          ; the daemon's CURVE key pair (written
+ *                                   ; by povtrack keygen); turns CURVE on
+ *                                   ; for the ingest, query and alerts
+ *                                   ; endpoints
+ *   registry = publishers.ini       ; who may connect (pt_registry.h);
+ *                                   ; required with curve_key
+ *   [limits]                        ; hostile-input limits, see pt_limits
+ *   frame_max = 4194304
+ *   events_max = 10000
+ *   string_max = 4096
+ *   depth_max = 8
+ *   container_max = 64
+ *   requests_per_second = 10000
  *   [plugin.NAME]
  *   path = NAME.so                  ; relative paths are under plugin_dir
  *   any_key = value                 ; handed to the plugin via host->config
+ *
+ * Without [security] every endpoint must be on this machine (ipc://,
+ * inproc://, tcp://127.x.x.x, tcp://localhost, tcp://[::1]): the daemon
+ * refuses to start otherwise, so household data never crosses a network in
+ * clear text.
  */
 #ifndef POVTRACK_PT_CONFIG_H
 #define POVTRACK_PT_CONFIG_H
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define PT_ENDPOINT_MAX 256
 #define PT_PLUGINS_MAX 32
@@ -47,6 +67,22 @@ struct pt_plugin_conf {
     size_t nkeys;
 };
 
+/* Limits on what one request may hold.  Each has a safe default, each is
+ * configurable, and a request over one is refused with a message naming the
+ * limit ("limits.string_max").  The protocol's own ceilings (4 MiB frames,
+ * 10000 events) can be lowered here, not raised. */
+struct pt_limits {
+    size_t frame_max;             /* bytes of one ingest request frame */
+    size_t events_max;            /* events in one ingest request */
+    uint32_t string_max;          /* bytes of any string in a request */
+    unsigned depth_max;           /* nesting of a request, top level is 1 */
+    uint32_t container_max;       /* elements of a nested array or map */
+    unsigned requests_per_second; /* per publisher; 0: no limit */
+};
+
+#define PT_LIMIT_FRAME_MAX (4u << 20)
+#define PT_LIMIT_EVENTS_MAX 10000u
+
 struct pt_config {
     char data_dir[PATH_MAX];
     char ingest[PT_ENDPOINT_MAX];
@@ -55,7 +91,10 @@ struct pt_config {
     char plugin_dir[PATH_MAX];
     char config_file[PATH_MAX]; /* "" when none */
     size_t batch_max;
-    int log_level; /* enum pt_log_level */
+    int log_level;                 /* enum pt_log_level */
+    char curve_key_file[PATH_MAX]; /* "" when CURVE is off */
+    char registry_file[PATH_MAX];  /* "" when CURVE is off */
+    struct pt_limits limits;
     struct pt_plugin_conf plugins[PT_PLUGINS_MAX];
     size_t nplugins;
 };
@@ -74,6 +113,14 @@ int pt_config_load(struct pt_config *cfg, const char *path, char *err,
 int pt_config_set_plugins(struct pt_config *cfg, const char *names, char *err,
                           size_t errlen);
 int pt_config_resolve(struct pt_config *cfg, char *err, size_t errlen);
+
+/* Refuse an endpoint that leaves this machine while CURVE is off, and
+ * curve_key without registry (or the reverse). */
+int pt_config_check_security(const struct pt_config *cfg, char *err,
+                             size_t errlen);
+
+/* Is endpoint reachable only from this machine? */
+int pt_endpoint_is_local(const char *endpoint);
 
 /* Value of key in a plugin's section, or NULL. */
 const char *pt_plugin_conf_get(const struct pt_plugin_conf *pc,

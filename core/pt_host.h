@@ -74,7 +74,9 @@ uint64_t pt_host_applied_seq(const struct pt_host *h);
  * the log as it grows (woken by notify_fd, a pipe the ingest process writes
  * to after each commit, or by a timer), answers queries, publishes alerts,
  * calls tick.  Returns when *stop becomes non-zero (set by a signal
- * handler). */
-int pt_host_run(struct pt_host *h, int notify_fd, volatile sig_atomic_t *stop);
+ * handler); reads the publisher registry again when *reload is non-zero,
+ * and clears it. */
+int pt_host_run(struct pt_host *h, int notify_fd, volatile sig_atomic_t *stop,
+                volatile sig_atomic_t *reload);
 
 #endif /* POVTRACK_PT_HOST_H */

@@ -14,6 +14,7 @@
 #include <zmq.h>
 
 #include "ev_event.h"
+#include "pt_auth.h"
 #include "pt_host_internal.h"
 #include "pt_wire.h"
 
@@ -35,9 +36,12 @@ static int64_t now_ms(void)
 /* ---- the process loop ---- */
 
 /* Decode a request body; on failure pack the error reply and return -1. */
-static int decode_request(struct pt_request *r, msgpack_unpacked *up,
-                          msgpack_packer *pk)
+static int decode_request(const struct pt_host *h, struct pt_request *r,
+                          msgpack_unpacked *up, msgpack_packer *pk)
 {
+    const struct pt_limits *lim = &h->cfg.limits;
+    struct ev_limits el = {lim->depth_max, lim->string_max, lim->container_max,
+                           lim->container_max};
     const char *body = zmq_msg_data(&r->body);
     size_t len = zmq_msg_size(&r->body);
     struct ev_error err;
@@ -51,7 +55,7 @@ static int decode_request(struct pt_request *r, msgpack_unpacked *up,
         pt_pack_error(pk, "request: larger than %d bytes", REQUEST_MAX);
         return -1;
     }
-    if (ev_precheck(body, len, EV_DEPTH_MAX, &err) != 0) {
+    if (ev_precheck_limits(body, len, &el, &err) != 0) {
         pt_pack_error(pk, "request: %s", err.msg);
         return -1;
     }
@@ -63,7 +67,54 @@ static int decode_request(struct pt_request *r, msgpack_unpacked *up,
     return 0;
 }
 
-static int answer(struct pt_host *h, void *sock, struct pt_request *r)
+/* May the sender of r make request req?  0, or -1 after packing the
+ * refusal.  Rights are looked up by name on every request, so a reload of
+ * the registry applies to open connections too. */
+static int authorise(const struct pt_auth *auth, struct pt_request *r,
+                     const msgpack_object *req, msgpack_packer *pk)
+{
+    const struct pt_publisher *p = pt_auth_sender(auth, &r->body);
+    if (p == NULL) {
+        pt_pack_error(pk, "publisher: no longer in the publisher registry");
+        return -1;
+    }
+    const msgpack_object *op = pt_map_get(req, "op");
+    if (op == NULL || op->type != MSGPACK_OBJECT_STR)
+        return 0; /* the request path reports that */
+    const char *s = op->via.str.ptr;
+    size_t n = op->via.str.size;
+    if (n == 5 && memcmp(s, "query", 5) == 0) {
+        const msgpack_object *pl = pt_map_get(req, "plugin");
+        if (pl != NULL && pl->type == MSGPACK_OBJECT_STR &&
+            !pt_publisher_may_query(p, pl->via.str.ptr, pl->via.str.size)) {
+            pt_pack_error(pk,
+                          "plugin: publisher \"%s\" may not query plugin "
+                          "%.*s (add it to query = in the registry)",
+                          p->name, (int)pl->via.str.size, pl->via.str.ptr);
+            return -1;
+        }
+    } else if (n == 4 && memcmp(s, "read", 4) == 0) {
+        if (!p->query_log) {
+            pt_pack_error(pk,
+                          "op: publisher \"%s\" may not read the log's "
+                          "records (needs query = log or *)",
+                          p->name);
+            return -1;
+        }
+    } else if (n == 6 && memcmp(s, "alerts", 6) == 0) {
+        if (!p->alerts) {
+            pt_pack_error(pk,
+                          "op: publisher \"%s\" may not list alerts "
+                          "(needs alerts = yes)",
+                          p->name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int answer(struct pt_host *h, const struct pt_auth *auth, void *sock,
+                  struct pt_request *r)
 {
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
@@ -72,7 +123,8 @@ static int answer(struct pt_host *h, void *sock, struct pt_request *r)
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
     int rc = 0;
-    if (decode_request(r, &up, &pk) == 0) {
+    if (decode_request(h, r, &up, &pk) == 0 &&
+        authorise(auth, r, &up.data, &pk) == 0) {
         rc = pt_host_request(h, &up.data, &pk);
         if (rc != 0) {
             msgpack_sbuffer_clear(&sb);
@@ -87,7 +139,7 @@ static int answer(struct pt_host *h, void *sock, struct pt_request *r)
 
 /* The min_seq of a query request, 0 when it has none or is malformed (the
  * normal path then reports the problem). */
-static uint64_t request_min_seq(struct pt_request *r)
+static uint64_t request_min_seq(const struct pt_host *h, struct pt_request *r)
 {
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
@@ -96,7 +148,7 @@ static uint64_t request_min_seq(struct pt_request *r)
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     uint64_t seq = 0;
-    if (decode_request(r, &up, &pk) == 0) {
+    if (decode_request(h, r, &up, &pk) == 0) {
         const msgpack_object *o = pt_map_get(&up.data, "min_seq");
         if (o != NULL && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
             seq = o->via.u64;
@@ -106,8 +158,8 @@ static uint64_t request_min_seq(struct pt_request *r)
     return seq;
 }
 
-static void answer_parked(struct pt_host *h, void *sock, struct parked *pk,
-                          size_t *n, int all)
+static void answer_parked(struct pt_host *h, const struct pt_auth *auth,
+                          void *sock, struct parked *pk, size_t *n, int all)
 {
     int64_t now = now_ms();
     uint64_t applied = pt_host_applied_seq(h);
@@ -115,7 +167,7 @@ static void answer_parked(struct pt_host *h, void *sock, struct parked *pk,
         struct parked *p = &pk[i];
         if (all || applied >= p->min_seq || now >= p->deadline_ms) {
             if (applied >= p->min_seq && !all)
-                answer(h, sock, &p->req);
+                answer(h, auth, sock, &p->req);
             else {
                 char msg[160];
                 int len = snprintf(msg, sizeof msg,
@@ -139,18 +191,21 @@ static void answer_parked(struct pt_host *h, void *sock, struct parked *pk,
     }
 }
 
-static void *bind_socket(struct pt_host *h, void *zctx, int type,
-                         const char *ep)
+static void *bind_socket(struct pt_host *h, struct pt_auth *auth, void *zctx,
+                         int type, const char *ep)
 {
     void *s = zmq_socket(zctx, type);
     int zero = 0;
     int64_t maxmsg = REQUEST_MAX + 4096;
     if (s != NULL) {
         zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
-        if (type == ZMQ_ROUTER)
-            zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+        /* Also on PUB: subscribers send only subscriptions. */
+        zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     }
-    if (s == NULL || zmq_bind(s, ep) != 0) {
+    if (s == NULL ||
+        pt_auth_server_socket(auth, s,
+                              type == ZMQ_ROUTER ? "query" : "alerts") != 0 ||
+        zmq_bind(s, ep) != 0) {
         pt_logf(&h->log, PT_LOG_ERROR, "cannot bind %s: %s", ep,
                 zmq_strerror(zmq_errno()));
         if (s != NULL)
@@ -160,16 +215,25 @@ static void *bind_socket(struct pt_host *h, void *zctx, int type,
     return s;
 }
 
-int pt_host_run(struct pt_host *h, int notify_fd, volatile sig_atomic_t *stop)
+int pt_host_run(struct pt_host *h, int notify_fd, volatile sig_atomic_t *stop,
+                volatile sig_atomic_t *reload)
 {
     void *zctx = zmq_ctx_new();
     if (zctx == NULL)
         return -1;
-    void *router = bind_socket(h, zctx, ZMQ_ROUTER, h->cfg.query);
-    h->pub = router ? bind_socket(h, zctx, ZMQ_PUB, h->cfg.alerts) : NULL;
+    struct pt_auth *auth;
+    char err[512];
+    if (pt_auth_open(&h->cfg, &h->log, zctx, &auth, err, sizeof err) != 0) {
+        pt_logf(&h->log, PT_LOG_ERROR, "%s", err);
+        zmq_ctx_term(zctx);
+        return -1;
+    }
+    void *router = bind_socket(h, auth, zctx, ZMQ_ROUTER, h->cfg.query);
+    h->pub = router ? bind_socket(h, auth, zctx, ZMQ_PUB, h->cfg.alerts) : NULL;
     if (router == NULL || h->pub == NULL) {
         if (router != NULL)
             zmq_close(router);
+        pt_auth_close(auth);
         zmq_ctx_term(zctx);
         return -1;
     }
@@ -182,19 +246,34 @@ int pt_host_run(struct pt_host *h, int notify_fd, volatile sig_atomic_t *stop)
     int64_t next_tick = now_ms();
     int more = 1; /* the log may have grown while we were down */
     while (rc == 0 && !*stop) {
-        zmq_pollitem_t items[2] = {{router, 0, ZMQ_POLLIN, 0},
-                                   {NULL, notify_fd, ZMQ_POLLIN, 0}};
+        if (*reload) {
+            *reload = 0;
+            if (pt_auth_reload(auth, err, sizeof err) != 0)
+                pt_logf(&h->log, PT_LOG_ERROR,
+                        "SIGHUP: %s; the previous publisher registry stays "
+                        "in force",
+                        err);
+        }
+        zmq_pollitem_t items[3] = {
+            {router, 0, ZMQ_POLLIN, 0},
+            {NULL, notify_fd, ZMQ_POLLIN, 0},
+            {pt_auth_zap_socket(auth), 0, ZMQ_POLLIN, 0}};
         long timeout = more ? 0 : (long)(next_tick - now_ms());
         if (timeout < 0)
             timeout = 0;
         if (nparked > 0 && timeout > 50)
             timeout = 50;
-        if (zmq_poll(items, notify_fd >= 0 ? 2 : 1, timeout) < 0) {
+        /* The notify pipe may be absent; keep the ZAP socket in reach. */
+        int nitems = notify_fd >= 0 ? 2 : 1;
+        if (items[2].socket != NULL)
+            items[nitems++] = items[2];
+        if (zmq_poll(items, nitems, timeout) < 0) {
             if (zmq_errno() == EINTR)
                 continue;
             rc = -1;
             break;
         }
+        pt_auth_zap_handle(auth);
         if (notify_fd >= 0 && (items[1].revents & ZMQ_POLLIN)) {
             char buf[256];
             ssize_t r = read(notify_fd, buf, sizeof buf);
@@ -211,7 +290,7 @@ int pt_host_run(struct pt_host *h, int notify_fd, volatile sig_atomic_t *stop)
             struct pt_request req;
             if (pt_wire_recv(router, &req, ZMQ_DONTWAIT) != 0)
                 break;
-            uint64_t min_seq = request_min_seq(&req);
+            uint64_t min_seq = request_min_seq(h, &req);
             if (min_seq > pt_host_applied_seq(h) && nparked < PARKED_MAX) {
                 struct parked *p = &parked[nparked++];
                 pt_wire_move(&p->req, &req);
@@ -220,7 +299,7 @@ int pt_host_run(struct pt_host *h, int notify_fd, volatile sig_atomic_t *stop)
                 pt_wire_close(&req);
                 continue;
             }
-            answer(h, router, &req);
+            answer(h, auth, router, &req);
             pt_wire_close(&req);
         }
         if (more) {
@@ -232,7 +311,7 @@ int pt_host_run(struct pt_host *h, int notify_fd, volatile sig_atomic_t *stop)
             more = n > 0;
         }
         if (nparked > 0)
-            answer_parked(h, router, parked, &nparked, 0);
+            answer_parked(h, auth, router, parked, &nparked, 0);
         /* Wall-clock checks (deadlines, idle money) must see the log as it
          * is, not half applied: tick once caught up, unless a steady flood
          * of events has kept it waiting for a minute. */
@@ -244,12 +323,13 @@ int pt_host_run(struct pt_host *h, int notify_fd, volatile sig_atomic_t *stop)
         }
     }
     if (parked != NULL) {
-        answer_parked(h, router, parked, &nparked, 1);
+        answer_parked(h, auth, router, parked, &nparked, 1);
         free(parked);
     }
     zmq_close(router);
     zmq_close(h->pub);
     h->pub = NULL;
+    pt_auth_close(auth);
     zmq_ctx_term(zctx);
     pt_logf(&h->log, PT_LOG_INFO, "plugin host stopped at applied seq %llu",
             (unsigned long long)pt_host_applied_seq(h));

@@ -15,6 +15,7 @@
 #include <zmq.h>
 
 #include "ev_event.h"
+#include "pt_auth.h"
 #include "pt_wire.h"
 #include "st_log.h"
 
@@ -26,6 +27,14 @@ struct ingest_req {
     msgpack_unpacked up;           /* events point into req.body through this */
     size_t first, count;           /* its slots */
     char error[EV_ERROR_MAX + 32]; /* whole request rejected when set */
+};
+
+/* Requests per second of one publisher: a token bucket holding up to one
+ * second's worth. */
+struct rate {
+    char name[PT_PUBLISHER_NAME_MAX + 1];
+    double tokens;
+    int64_t last_us;
 };
 
 /* One event of the group.  item >= 0 indexes the storage batch; -1 means it
@@ -42,18 +51,21 @@ struct pt_ingest {
     struct st_log *events;
     void *zctx;
     void *router;
+    struct pt_auth *auth;
+    struct ev_limits limits;
+    struct rate *rates;
+    size_t nrates, caprates;
     int notify_fd;
     size_t slots_cap;
     struct ingest_req *reqs;
     struct slot *slots;
     struct st_item *items;
     struct ev_event *evs;
+    const struct pt_publisher **pubs; /* sender of items[i] */
     size_t *enc_off; /* offset of items[i]'s canonical bytes in enc */
     msgpack_sbuffer enc;
     msgpack_sbuffer reply;
 };
-
-static const char publisher[] = PT_PUBLISHER_UNAUTH;
 
 int pt_ingest_open(const struct pt_config *cfg, const struct pt_log *log,
                    struct pt_ingest **out, char *err, size_t errlen)
@@ -70,13 +82,19 @@ int pt_ingest_open(const struct pt_config *cfg, const struct pt_log *log,
     msgpack_sbuffer_init(&ig->reply);
     /* A group holds up to batch_max events, but never splits a request,
      * so leave room for one whole request past the limit. */
-    ig->slots_cap = cfg->batch_max + PT_INGEST_EVENTS_MAX;
+    ig->slots_cap = cfg->batch_max + cfg->limits.events_max;
+    ig->limits.depth_max = cfg->limits.depth_max;
+    ig->limits.string_max = cfg->limits.string_max;
+    ig->limits.container_max = cfg->limits.container_max;
+    ig->limits.top_max = (uint32_t)cfg->limits.events_max;
     ig->reqs = calloc(GROUP_REQUESTS_MAX, sizeof *ig->reqs);
     ig->slots = calloc(ig->slots_cap, sizeof *ig->slots);
     ig->items = calloc(ig->slots_cap, sizeof *ig->items);
     ig->evs = calloc(ig->slots_cap, sizeof *ig->evs);
     ig->enc_off = calloc(ig->slots_cap, sizeof *ig->enc_off);
-    if (!ig->reqs || !ig->slots || !ig->items || !ig->evs || !ig->enc_off) {
+    ig->pubs = calloc(ig->slots_cap, sizeof *ig->pubs);
+    if (!ig->reqs || !ig->slots || !ig->items || !ig->evs || !ig->enc_off ||
+        !ig->pubs) {
         snprintf(err, errlen, "out of memory for %zu event slots",
                  ig->slots_cap);
         pt_ingest_close(ig);
@@ -97,15 +115,26 @@ int pt_ingest_open(const struct pt_config *cfg, const struct pt_log *log,
     }
 
     ig->zctx = zmq_ctx_new();
-    ig->router = ig->zctx ? zmq_socket(ig->zctx, ZMQ_ROUTER) : NULL;
+    if (ig->zctx == NULL) {
+        snprintf(err, errlen, "cannot create a ZeroMQ context: %s",
+                 zmq_strerror(zmq_errno()));
+        pt_ingest_close(ig);
+        return -1;
+    }
+    if (pt_auth_open(cfg, log, ig->zctx, &ig->auth, err, errlen) != 0) {
+        pt_ingest_close(ig);
+        return -1;
+    }
+    ig->router = zmq_socket(ig->zctx, ZMQ_ROUTER);
     /* Frames past the limit are refused by libzmq itself (the peer is
-     * disconnected); frames between PT_INGEST_FRAME_MAX and this get a
-     * proper error reply. */
-    int64_t maxmsg = PT_INGEST_FRAME_MAX + (64 << 10);
+     * disconnected); frames between frame_max and this get a proper error
+     * reply. */
+    int64_t maxmsg = (int64_t)cfg->limits.frame_max + (64 << 10);
     int zero = 0;
     if (ig->router == NULL ||
         zmq_setsockopt(ig->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) ||
         zmq_setsockopt(ig->router, ZMQ_LINGER, &zero, sizeof zero) ||
+        pt_auth_server_socket(ig->auth, ig->router, "ingest") != 0 ||
         zmq_bind(ig->router, cfg->ingest) != 0) {
         snprintf(err, errlen, "cannot bind ingest endpoint %s: %s", cfg->ingest,
                  zmq_strerror(zmq_errno()));
@@ -122,6 +151,7 @@ void pt_ingest_close(struct pt_ingest *ig)
         return;
     if (ig->router != NULL)
         zmq_close(ig->router);
+    pt_auth_close(ig->auth);
     if (ig->zctx != NULL)
         zmq_ctx_term(ig->zctx);
     if (ig->reqs != NULL)
@@ -135,12 +165,24 @@ void pt_ingest_close(struct pt_ingest *ig)
     free(ig->items);
     free(ig->evs);
     free(ig->enc_off);
+    free(ig->pubs);
+    free(ig->rates);
     free(ig);
 }
 
 void pt_ingest_set_notify(struct pt_ingest *ig, int fd)
 {
     ig->notify_fd = fd;
+}
+
+void pt_ingest_reload(struct pt_ingest *ig)
+{
+    char err[512];
+    if (pt_auth_reload(ig->auth, err, sizeof err) != 0)
+        pt_logf(ig->log, PT_LOG_ERROR,
+                "SIGHUP: %s; the previous publisher registry stays in force",
+                err);
+    /* Buckets are per name; a removed publisher's bucket is harmless. */
 }
 
 void pt_ingest_reader_check(struct pt_ingest *ig)
@@ -180,9 +222,46 @@ static struct ev_str event_id(const msgpack_object *o)
 
 /* Decode one request's events into slots; a request that is not an array
  * of events is rejected whole. */
-static void take_request(struct pt_ingest *ig, struct ingest_req *g,
-                         size_t *nslots, size_t *nitems, int64_t max_at)
+/* Take one request's token from p's bucket; 0, or -1 when it has none. */
+static int rate_take(struct pt_ingest *ig, const struct pt_publisher *p,
+                     int64_t now)
 {
+    unsigned per_s = ig->cfg->limits.requests_per_second;
+    if (per_s == 0)
+        return 0;
+    struct rate *r = NULL;
+    for (size_t i = 0; i < ig->nrates; i++)
+        if (strcmp(ig->rates[i].name, p->name) == 0)
+            r = &ig->rates[i];
+    if (r == NULL) {
+        if (ig->nrates == ig->caprates) {
+            size_t cap = ig->caprates ? ig->caprates * 2 : 8;
+            struct rate *nr = realloc(ig->rates, cap * sizeof *nr);
+            if (nr == NULL)
+                return -1;
+            ig->rates = nr;
+            ig->caprates = cap;
+        }
+        r = &ig->rates[ig->nrates++];
+        strcpy(r->name, p->name);
+        r->tokens = per_s;
+        r->last_us = now;
+    }
+    r->tokens += (double)(now - r->last_us) * per_s / 1e6;
+    if (r->tokens > per_s)
+        r->tokens = per_s;
+    r->last_us = now;
+    if (r->tokens < 1.0)
+        return -1;
+    r->tokens -= 1.0;
+    return 0;
+}
+
+static void take_request(struct pt_ingest *ig, struct ingest_req *g,
+                         size_t *nslots, size_t *nitems, int64_t now_us_)
+{
+    int64_t max_at = now_us_ / 1000000 + EV_AT_SLACK;
+    const struct pt_limits *lim = &ig->cfg->limits;
     g->first = *nslots;
     g->count = 0;
     g->error[0] = '\0';
@@ -197,13 +276,28 @@ static void take_request(struct pt_ingest *ig, struct ingest_req *g,
                  g->req.nbody);
         return;
     }
-    if (len > PT_INGEST_FRAME_MAX) {
+    const struct pt_publisher *pub = pt_auth_sender(ig->auth, &g->req.body);
+    if (pub == NULL) {
+        const char *user = zmq_msg_gets(&g->req.body, "User-Id");
         snprintf(g->error, sizeof g->error,
-                 "request: frame of %zu bytes exceeds the %d-byte limit", len,
-                 PT_INGEST_FRAME_MAX);
+                 "publisher: \"%s\" is no longer in the publisher registry",
+                 user ? user : "?");
         return;
     }
-    if (ev_precheck(body, len, EV_DEPTH_MAX, &err) != 0) {
+    if (rate_take(ig, pub, now_us_) != 0) {
+        snprintf(g->error, sizeof g->error,
+                 "request: publisher \"%s\" is over limits.requests_per_second "
+                 "(%u); nothing stored, send again later",
+                 pub->name, lim->requests_per_second);
+        return;
+    }
+    if (len > lim->frame_max) {
+        snprintf(g->error, sizeof g->error,
+                 "request: frame of %zu bytes exceeds limits.frame_max (%zu)",
+                 len, lim->frame_max);
+        return;
+    }
+    if (ev_precheck_limits(body, len, &ig->limits, &err) != 0) {
         snprintf(g->error, sizeof g->error, "request: %s", err.msg);
         return;
     }
@@ -214,10 +308,11 @@ static void take_request(struct pt_ingest *ig, struct ingest_req *g,
     }
     const msgpack_object *arr = &g->up.data;
     if (arr->type != MSGPACK_OBJECT_ARRAY || arr->via.array.size == 0 ||
-        arr->via.array.size > PT_INGEST_EVENTS_MAX) {
+        arr->via.array.size > lim->events_max) {
         snprintf(g->error, sizeof g->error,
-                 "request: must be an array of 1 to %d events",
-                 PT_INGEST_EVENTS_MAX);
+                 "request: must be an array of 1 to %zu events "
+                 "(limits.events_max)",
+                 lim->events_max);
         return;
     }
     for (uint32_t i = 0; i < arr->via.array.size; i++) {
@@ -230,6 +325,9 @@ static void take_request(struct pt_ingest *ig, struct ingest_req *g,
             memcpy(s->error, err.msg, sizeof s->error);
             continue;
         }
+        if (pt_publisher_check_type(pub, ev->type, s->error, sizeof s->error) !=
+            0)
+            continue;
         size_t before = ig->enc.size;
         msgpack_packer pk;
         msgpack_packer_init(&pk, &ig->enc, msgpack_sbuffer_write);
@@ -242,8 +340,9 @@ static void take_request(struct pt_ingest *ig, struct ingest_req *g,
         memset(it, 0, sizeof *it);
         it->ev = ev;
         it->len = ig->enc.size - before;
-        it->publisher.ptr = publisher;
-        it->publisher.len = sizeof publisher - 1;
+        it->publisher.ptr = pub->name;
+        it->publisher.len = (uint32_t)strlen(pub->name);
+        ig->pubs[*nitems] = pub;
         ig->enc_off[*nitems] = before;
         s->item = (long)(*nitems)++;
     }
@@ -257,14 +356,20 @@ static int lookup_unit(void *arg, struct ev_str code, struct ev_unit *out)
     return rc == ST_NOTFOUND ? EV_ENOTFOUND : rc;
 }
 
+/* Inside the commit's write transaction: the unit registry as of this
+ * commit, including units defined earlier in the same group. */
 static int check_refs(void *arg, struct st_view *view, struct st_item *item)
 {
-    (void)arg;
+    struct pt_ingest *ig = arg;
     struct ev_error err;
     int rc = ev_check_refs(item->ev, lookup_unit, view, &err);
     if (rc == EV_EINVAL)
         memcpy(item->error, err.msg, sizeof item->error);
-    return rc;
+    if (rc != EV_OK)
+        return rc;
+    const struct pt_publisher *pub = ig->pubs[item - ig->items];
+    return pt_publisher_check_unit(pub, item->ev, lookup_unit, view,
+                                   item->error, sizeof item->error);
 }
 
 static void pack_cstr(msgpack_packer *pk, const char *s)
@@ -329,20 +434,22 @@ static void reply(struct pt_ingest *ig, struct ingest_req *g,
 
 int pt_ingest_step(struct pt_ingest *ig, int timeout_ms)
 {
-    zmq_pollitem_t item = {ig->router, 0, ZMQ_POLLIN, 0};
-    int n = zmq_poll(&item, 1, timeout_ms);
+    zmq_pollitem_t items[2] = {
+        {ig->router, 0, ZMQ_POLLIN, 0},
+        {pt_auth_zap_socket(ig->auth), 0, ZMQ_POLLIN, 0}};
+    int n = zmq_poll(items, items[1].socket ? 2 : 1, timeout_ms);
     if (n < 0)
         return zmq_errno() == EINTR ? 0 : -1;
-    if (n == 0)
+    pt_auth_zap_handle(ig->auth);
+    if (!(items[0].revents & ZMQ_POLLIN))
         return 0;
 
     int64_t received = now_us();
-    int64_t max_at = received / 1000000 + EV_AT_SLACK;
     size_t nreqs = 0, nslots = 0, nitems = 0;
     msgpack_sbuffer_clear(&ig->enc);
     /* Drain what is queued: this is the group that shares one commit.  Every
      * event takes a slot, valid or not, so the bound is on slots: a request
-     * may then add at most PT_INGEST_EVENTS_MAX past batch_max, which the
+     * may then add at most limits.events_max past batch_max, which the
      * arrays leave room for. */
     while (nreqs < GROUP_REQUESTS_MAX && nslots < ig->cfg->batch_max) {
         struct ingest_req *g = &ig->reqs[nreqs];
@@ -354,7 +461,7 @@ int pt_ingest_step(struct pt_ingest *ig, int timeout_ms)
             }
             break;
         }
-        take_request(ig, g, &nslots, &nitems, max_at);
+        take_request(ig, g, &nslots, &nitems, received);
         nreqs++;
     }
     /* The encode buffer may have moved while it grew: point items at their
@@ -366,7 +473,7 @@ int pt_ingest_step(struct pt_ingest *ig, int timeout_ms)
     char storage_msg[EV_ERROR_MAX];
     if (nitems > 0) {
         int rc = st_log_append_batch(ig->events, received, ig->items, nitems,
-                                     check_refs, NULL);
+                                     check_refs, ig);
         if (rc != 0) {
             /* Nothing of the group is stored: say so, never ack. */
             snprintf(storage_msg, sizeof storage_msg,

@@ -6,16 +6,18 @@
  * Group commit: every request that arrived while the previous commit was
  * syncing is drained into the next transaction (up to batch_max events), so
  * one fsync covers many clients.
+ *
+ * Who sent a request is what the connection authenticated as (pt_auth.h);
+ * that name is stored with each event, and the publisher's rights in the
+ * registry decide which of its events may be stored at all.  Requests over
+ * cfg->limits, or over the publisher's requests_per_second, are refused
+ * whole with a message naming the limit.
  */
 #ifndef POVTRACK_PT_INGEST_H
 #define POVTRACK_PT_INGEST_H
 
 #include "pt_config.h"
 #include "pt_log.h"
-
-#define PT_INGEST_FRAME_MAX (4 << 20) /* bytes of one request */
-#define PT_INGEST_EVENTS_MAX 10000    /* events of one request */
-#define PT_PUBLISHER_UNAUTH "unauthenticated"
 
 struct pt_ingest;
 
@@ -31,6 +33,10 @@ void pt_ingest_set_notify(struct pt_ingest *ig, int fd);
  * commit, acknowledge.  Returns 0 (also on timeout or EINTR), or -1 on a
  * fatal error that was logged. */
 int pt_ingest_step(struct pt_ingest *ig, int timeout_ms);
+
+/* Read the publisher registry again (SIGHUP); the old one stays in force
+ * when the new one has an error, which is logged. */
+void pt_ingest_reload(struct pt_ingest *ig);
 
 /* Clear reader slots of dead readers (after the plugin host died). */
 void pt_ingest_reader_check(struct pt_ingest *ig);

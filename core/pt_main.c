@@ -64,7 +64,11 @@ static void usage(FILE *out)
             "\n"
             "Signals: SIGTERM or SIGINT stop cleanly (the batch in progress "
             "is committed\n"
-            "and acknowledged first).\n"
+            "and acknowledged first); SIGHUP reads the publisher registry "
+            "again.\n"
+            "Security: endpoints off this machine need [security] curve_key "
+            "and registry\n"
+            "in the config file (see README, Security).\n"
             "Exit status: 0 after a clean stop, 1 on a start-up or fatal "
             "error, 2 on a usage error.\n",
             PT_DEFAULT_DATA_DIR, PT_DEFAULT_INGEST, PT_DEFAULT_QUERY,
@@ -207,7 +211,8 @@ static int parse_args(int argc, char **argv, struct pt_config *cfg,
         if (rc != 0)
             return 2;
     }
-    if (pt_config_resolve(cfg, err, sizeof err) != 0) {
+    if (pt_config_resolve(cfg, err, sizeof err) != 0 ||
+        pt_config_check_security(cfg, err, sizeof err) != 0) {
         fprintf(stderr, "povtrackd: %s\n", err);
         return 1;
     }
@@ -269,7 +274,7 @@ static int run_plugin_host(const struct pt_config *cfg, int notify_fd)
         pt_logf(&log, PT_LOG_ERROR, "%s", err);
         return 1;
     }
-    int rc = pt_host_run(h, notify_fd, &stop_requested);
+    int rc = pt_host_run(h, notify_fd, &stop_requested, &hup_received);
     pt_host_close(h);
     close(lock_fd);
     return rc == 0 ? 0 : 1;
@@ -344,8 +349,15 @@ static int run_ingest(const struct pt_config *cfg, int argc, char **argv)
         return 1;
     }
     pt_ingest_set_notify(ig, sup.notify_fd);
-    pt_logf(&log, PT_LOG_INFO, "povtrackd %s ready: data %s, ingest %s",
-            POVTRACK_VERSION, cfg->data_dir, cfg->ingest);
+    if (cfg->curve_key_file[0] == '\0')
+        pt_logf(&log, PT_LOG_WARN,
+                "INSECURE: CURVE is off; anyone on this machine may publish "
+                "and query, unauthenticated and unencrypted. For "
+                "development and demos only: configure [security] "
+                "curve_key and registry for real data");
+    pt_logf(&log, PT_LOG_INFO, "povtrackd %s ready: data %s, ingest %s%s",
+            POVTRACK_VERSION, cfg->data_dir, cfg->ingest,
+            cfg->curve_key_file[0] ? " (CURVE)" : " (plain)");
 
     int rc = 0;
     while (!stop_requested) {
@@ -355,9 +367,11 @@ static int run_ingest(const struct pt_config *cfg, int argc, char **argv)
         }
         if (hup_received) {
             hup_received = 0;
-            pt_logf(&log, PT_LOG_WARN,
-                    "SIGHUP: configuration reload is not supported yet; "
-                    "restart povtrackd to apply changes");
+            pt_logf(&log, PT_LOG_INFO,
+                    "SIGHUP: reloading the publisher "
+                    "registry");
+            pt_ingest_reload(ig);
+            pt_supervisor_signal(&sup, SIGHUP);
         }
         if (child_exited || sup.pid == 0) {
             child_exited = 0;

@@ -134,3 +134,9 @@ int pt_supervisor_stop(struct pt_supervisor *s, int timeout_ms)
             WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
     return -1;
 }
+
+void pt_supervisor_signal(struct pt_supervisor *s, int sig)
+{
+    if (s->pid > 0)
+        kill(s->pid, sig);
+}

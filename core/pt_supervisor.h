@@ -44,6 +44,9 @@ int pt_supervisor_start(struct pt_supervisor *s);
  * reaped so the caller can clear its stale LMDB reader slot. */
 int pt_supervisor_poll(struct pt_supervisor *s, int *dead);
 
+/* Pass sig (SIGHUP) on to the host, if one runs. */
+void pt_supervisor_signal(struct pt_supervisor *s, int sig);
+
 /* SIGTERM the host and wait up to timeout_ms, then SIGKILL.  Returns 0
  * when the host exited with status 0, -1 otherwise (logged). */
 int pt_supervisor_stop(struct pt_supervisor *s, int timeout_ms);

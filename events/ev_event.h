@@ -229,6 +229,20 @@ struct ev_error {
 int ev_precheck(const void *buf, size_t len, unsigned max_depth,
                 struct ev_error *err);
 
+/* What a frame may hold, checked by ev_precheck_limits() while it scans.
+ * The names are those of the daemon's [limits] configuration, and each
+ * rejection message names its limit ("limits.string_max"). */
+struct ev_limits {
+    unsigned depth_max;     /* nesting; the top-level object is depth 1 */
+    uint32_t string_max;    /* bytes of any str, bin or ext */
+    uint32_t container_max; /* elements of an array or map below the top */
+    uint32_t top_max;       /* elements of the top-level array or map */
+};
+
+/* ev_precheck() with every limit of lim as well. */
+int ev_precheck_limits(const void *buf, size_t len, const struct ev_limits *lim,
+                       struct ev_error *err);
+
 /*
  * Decode and validate one event map.  Checks everything that can be checked
  * from the event alone: keys, types, required and optional fields, enums,

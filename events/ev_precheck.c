@@ -134,6 +134,14 @@ static int read_header(const unsigned char **pp, const unsigned char *end,
 int ev_precheck(const void *buf, size_t len, unsigned max_depth,
                 struct ev_error *err)
 {
+    struct ev_limits lim = {max_depth, UINT32_MAX, UINT32_MAX, UINT32_MAX};
+    return ev_precheck_limits(buf, len, &lim, err);
+}
+
+int ev_precheck_limits(const void *buf, size_t len, const struct ev_limits *lim,
+                       struct ev_error *err)
+{
+    unsigned max_depth = lim->depth_max;
     size_t open[STACK_MAX]; /* elements still unread, per open container */
     const unsigned char *p = buf, *end;
     unsigned depth = 0, kind = H_BAD;
@@ -153,6 +161,20 @@ int ev_precheck(const void *buf, size_t len, unsigned max_depth,
         if ((rc = read_header(&p, end, &kind, &n, err)) != EV_OK)
             return rc;
         left = (size_t)(end - p);
+        if (kind == H_BLOB && n > lim->string_max)
+            return fail(err,
+                        "event: string of %" PRIu64
+                        " bytes exceeds limits.string_max (%" PRIu32 ")",
+                        n, lim->string_max);
+        if ((kind == H_ARRAY || kind == H_MAP) &&
+            n > (depth == 0 ? lim->top_max : lim->container_max))
+            return fail(err,
+                        "event: %s of %" PRIu64 " elements exceeds %s (%" PRIu32
+                        ")",
+                        kind == H_MAP ? "map" : "array", n,
+                        depth == 0 ? "the most events in one request"
+                                   : "limits.container_max",
+                        depth == 0 ? lim->top_max : lim->container_max);
         if (kind == H_SCALAR || kind == H_BLOB) {
             if (n > left)
                 return kind == H_BLOB
@@ -164,7 +186,9 @@ int ev_precheck(const void *buf, size_t len, unsigned max_depth,
             p += n;
         } else {
             if (depth == max_depth)
-                return fail(err, "event: nesting deeper than %u levels",
+                return fail(err,
+                            "event: nesting deeper than %u levels "
+                            "(limits.depth_max)",
                             max_depth);
             /* Every element takes at least one byte, a map entry two. */
             if (n > (kind == H_MAP ? left / 2 : left))

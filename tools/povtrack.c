@@ -29,6 +29,7 @@ static const struct {
     {"log", tl_cmd_log, "print records of the event log"},
     {"alerts", tl_cmd_alerts, "list alerts, and follow new ones"},
     {"ping", tl_cmd_ping, "check that povtrackd answers"},
+    {"keygen", tl_cmd_keygen, "write a CURVE key pair for a publisher"},
 };
 
 static void usage(FILE *f)
@@ -48,6 +49,12 @@ static void usage(FILE *f)
             "  --query EP     query endpoint [$POVTRACK_QUERY or %s]\n"
             "  --alerts EP    alerts endpoint [$POVTRACK_ALERTS or %s]\n"
             "  --timeout MS   wait at most MS ms for each reply [%d]\n"
+            "  --server-key K the daemon's CURVE public key, or its .pub "
+            "file\n"
+            "                 [$POVTRACK_SERVER_KEY]; turns CURVE on\n"
+            "  --key FILE     this publisher's key pair, from 'povtrack "
+            "keygen'\n"
+            "                 [$POVTRACK_KEY]\n"
             "  --json         machine-readable output (JSON lines)\n"
             "  --help         this help; 'povtrack COMMAND --help' for a "
             "command\n"
@@ -67,7 +74,9 @@ static int from_env(struct tl_cli *cli)
         int opt;
     } env[] = {{"POVTRACK_INGEST", TL_OPT_INGEST},
                {"POVTRACK_QUERY", TL_OPT_QUERY},
-               {"POVTRACK_ALERTS", TL_OPT_ALERTS}};
+               {"POVTRACK_ALERTS", TL_OPT_ALERTS},
+               {"POVTRACK_SERVER_KEY", TL_OPT_SERVER_KEY},
+               {"POVTRACK_KEY", TL_OPT_KEY}};
 
     for (size_t i = 0; i < sizeof(env) / sizeof(env[0]); i++) {
         const char *v = getenv(env[i].var);
@@ -84,7 +93,7 @@ int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
         TL_COMMON_OPTIONS, {"version", no_argument, NULL, 'V'}, {0}};
-    struct tl_cli cli = {NULL, false, stdout};
+    struct tl_cli cli = {.client = NULL, .json = false, .out = stdout};
     int c, rc;
 
     rc = povtrack_client_open(&cli.client);

@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
+#include <ini.h>
 #include <zmq.h>
 
 #define ERR_MAX 512
@@ -21,7 +24,12 @@ struct povtrack_client {
     void *ctx;
     void *sock[3];
     char *endpoint[3];
+    void *monitor[3]; /* CURVE only: handshake events of sock[i] */
     int timeout_ms;
+    bool curve;
+    char server_key[POVTRACK_CLIENT_KEY_Z85];
+    char public_key[POVTRACK_CLIENT_KEY_Z85];
+    char secret_key[POVTRACK_CLIENT_KEY_Z85];
     char err[ERR_MAX];
 };
 
@@ -99,6 +107,10 @@ static void close_socket(povtrack_client *c, int which)
         zmq_close(c->sock[which]);
         c->sock[which] = NULL;
     }
+    if (c->monitor[which] != NULL) {
+        zmq_close(c->monitor[which]);
+        c->monitor[which] = NULL;
+    }
 }
 
 void povtrack_client_close(povtrack_client *c)
@@ -111,7 +123,106 @@ void povtrack_client_close(povtrack_client *c)
     }
     if (c->ctx != NULL)
         zmq_ctx_term(c->ctx);
+    /* The secret key must not outlive the client in freed memory. */
+    memset(c->secret_key, 0, sizeof(c->secret_key));
     free(c);
+}
+
+static bool valid_z85_key(const char *k)
+{
+    uint8_t bin[32];
+    return k != NULL && strlen(k) == POVTRACK_CLIENT_KEY_Z85 - 1 &&
+           zmq_z85_decode(bin, k) != NULL;
+}
+
+int povtrack_client_set_curve(povtrack_client *c, const char *server_key,
+                              const char *public_key, const char *secret_key)
+{
+    if (server_key == NULL) {
+        c->curve = false;
+    } else {
+        if (!valid_z85_key(server_key))
+            return fail(c, POVTRACK_CLIENT_EINVAL,
+                        "server key: not a 40-character Z85 CURVE key");
+        if (!valid_z85_key(public_key) || !valid_z85_key(secret_key))
+            return fail(c, POVTRACK_CLIENT_EINVAL,
+                        "client key pair: not 40-character Z85 CURVE keys");
+        memcpy(c->server_key, server_key, POVTRACK_CLIENT_KEY_Z85);
+        memcpy(c->public_key, public_key, POVTRACK_CLIENT_KEY_Z85);
+        memcpy(c->secret_key, secret_key, POVTRACK_CLIENT_KEY_Z85);
+        c->curve = true;
+    }
+    for (int i = 0; i < 3; i++)
+        close_socket(c, i);
+    return POVTRACK_CLIENT_OK;
+}
+
+struct keyfile {
+    char public_key[POVTRACK_CLIENT_KEY_Z85];
+    char secret_key[POVTRACK_CLIENT_KEY_Z85];
+    char bad[64]; /* first unknown or malformed key */
+};
+
+static int on_key_line(void *user, const char *section, const char *name,
+                       const char *value)
+{
+    struct keyfile *kf = user;
+    char *dst = NULL;
+    (void)section;
+    if (strcmp(name, "public-key") == 0)
+        dst = kf->public_key;
+    else if (strcmp(name, "secret-key") == 0)
+        dst = kf->secret_key;
+    if (dst == NULL || !valid_z85_key(value)) {
+        if (kf->bad[0] == '\0')
+            snprintf(kf->bad, sizeof(kf->bad), "%s", name);
+        return 0;
+    }
+    memcpy(dst, value, POVTRACK_CLIENT_KEY_Z85);
+    return 1;
+}
+
+int povtrack_client_read_keyfile(const char *path,
+                                 char public_key[POVTRACK_CLIENT_KEY_Z85],
+                                 char secret_key[POVTRACK_CLIENT_KEY_Z85],
+                                 char *err, size_t errlen)
+{
+    struct keyfile kf;
+    struct stat st;
+    memset(&kf, 0, sizeof(kf));
+    if (stat(path, &st) != 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return POVTRACK_CLIENT_EINVAL;
+    }
+    int line = ini_parse(path, on_key_line, &kf);
+    int rc = POVTRACK_CLIENT_EINVAL;
+    if (line < 0)
+        snprintf(err, errlen, "%s: cannot read", path);
+    else if (line > 0)
+        snprintf(err, errlen,
+                 "%s:%d: %s is not a key this file may hold (public-key, "
+                 "secret-key: 40 characters of Z85)",
+                 path, line, kf.bad[0] ? kf.bad : "the line");
+    else if (kf.public_key[0] == '\0')
+        snprintf(err, errlen, "%s: no public-key", path);
+    else if (secret_key != NULL && kf.secret_key[0] == '\0')
+        snprintf(err, errlen,
+                 "%s: no secret-key (this is a public key file; use the "
+                 ".key file that povtrack keygen wrote beside it)",
+                 path);
+    else if (secret_key != NULL && (st.st_mode & 077) != 0)
+        snprintf(err, errlen,
+                 "%s: a secret key file must be readable by its owner only "
+                 "(chmod 600 %s)",
+                 path, path);
+    else {
+        memcpy(public_key, kf.public_key, POVTRACK_CLIENT_KEY_Z85);
+        if (secret_key != NULL)
+            memcpy(secret_key, kf.secret_key, POVTRACK_CLIENT_KEY_Z85);
+        rc = POVTRACK_CLIENT_OK;
+    }
+    memset(&kf, 0, sizeof(kf));
+    return rc;
 }
 
 int povtrack_client_set_endpoint(povtrack_client *c,
@@ -375,6 +486,68 @@ static int set_int(void *sock, int opt, int v)
     return zmq_setsockopt(sock, opt, &v, sizeof(v));
 }
 
+/* CURVE keys on s, and a monitor that tells us when the daemon refused
+ * the handshake: ZeroMQ otherwise shows a refused key only as silence. */
+static int secure(povtrack_client *c, void *s, int which)
+{
+    char ep[64];
+    if (zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, c->server_key, 40) != 0 ||
+        zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, c->public_key, 40) != 0 ||
+        zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, c->secret_key, 40) != 0)
+        return -1;
+    snprintf(ep, sizeof(ep), "inproc://povtrack-monitor-%p-%d", (void *)c,
+             which);
+    if (zmq_socket_monitor(s, ep,
+                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0)
+        return -1;
+    void *m = zmq_socket(c->ctx, ZMQ_PAIR);
+    if (m == NULL)
+        return -1;
+    if (set_int(m, ZMQ_LINGER, 0) != 0 || zmq_connect(m, ep) != 0) {
+        zmq_close(m);
+        return -1;
+    }
+    c->monitor[which] = m;
+    return 0;
+}
+
+/* The ZAP status of a refused handshake seen on the monitor of which (e.g.
+ * 400), 1 for another handshake failure, 0 for none. */
+static int handshake_refused(povtrack_client *c, int which)
+{
+    int refused = 0;
+    void *m = c->monitor[which];
+    while (m != NULL) {
+        zmq_msg_t ev, addr;
+        zmq_msg_init(&ev);
+        if (zmq_msg_recv(&ev, m, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&ev);
+            break;
+        }
+        /* Frame 1: uint16 event, uint32 value; frame 2: the address. */
+        if (zmq_msg_size(&ev) == 6) {
+            const uint8_t *d = zmq_msg_data(&ev);
+            uint16_t event;
+            uint32_t value;
+            memcpy(&event, d, 2);
+            memcpy(&value, d + 2, 4);
+            if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+                refused = (int)value;
+            else if (refused == 0)
+                refused = 1;
+        }
+        int more = zmq_msg_more(&ev);
+        zmq_msg_close(&ev);
+        zmq_msg_init(&addr);
+        if (more)
+            zmq_msg_recv(&addr, m, ZMQ_DONTWAIT);
+        zmq_msg_close(&addr);
+    }
+    return refused;
+}
+
 static int open_socket(povtrack_client *c, int which)
 {
     void *s;
@@ -394,6 +567,7 @@ static int open_socket(povtrack_client *c, int which)
      * unbounded input (the connection is dropped instead). */
     if (set_int(s, ZMQ_LINGER, 0) != 0 ||
         zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) != 0 ||
+        (c->curve && secure(c, s, which) != 0) ||
         (which != POVTRACK_CLIENT_ALERTS &&
          set_int(s, ZMQ_SNDTIMEO, c->timeout_ms) != 0) ||
         zmq_connect(s, c->endpoint[which]) != 0) {
@@ -408,7 +582,19 @@ static int open_socket(povtrack_client *c, int which)
 
 static int timed_out(povtrack_client *c, int which)
 {
+    int refused = handshake_refused(c, which);
     close_socket(c, which);
+    if (refused > 1)
+        return fail(c, POVTRACK_CLIENT_EREFUSED,
+                    "povtrackd at %s refused this client's key (status %d): "
+                    "is its public key in the daemon's publisher registry, "
+                    "with the right to use this endpoint?",
+                    c->endpoint[which], refused);
+    if (refused == 1)
+        return fail(c, POVTRACK_CLIENT_EREFUSED,
+                    "CURVE handshake with %s failed: is --server-key the "
+                    "daemon's public key, and does the daemon use CURVE?",
+                    c->endpoint[which]);
     return fail(c, POVTRACK_CLIENT_ETIMEDOUT,
                 "cannot reach povtrackd at %s: timed out after %d ms",
                 c->endpoint[which], c->timeout_ms);

@@ -102,6 +102,32 @@ const char *povtrack_client_endpoint(const povtrack_client *c,
 int povtrack_client_set_timeout(povtrack_client *c, int timeout_ms);
 int povtrack_client_timeout(const povtrack_client *c);
 
+/* ---- CURVE ------------------------------------------------------------ */
+
+/* A CURVE key in Z85: 40 characters and the NUL. */
+#define POVTRACK_CLIENT_KEY_Z85 41
+
+/* Speak CURVE (encrypted, authenticated) on every connection: server_key is
+ * the daemon's public key, public_key and secret_key this client's key
+ * pair, all in Z85.  The daemon admits the client only if its public key is
+ * in the publisher registry.  server_key NULL turns CURVE off.  Open sockets
+ * are closed; the next call connects with the new keys.  When the daemon
+ * refuses the key, calls fail with POVTRACK_CLIENT_EREFUSED and say so. */
+int povtrack_client_set_curve(povtrack_client *c, const char *server_key,
+                              const char *public_key, const char *secret_key);
+
+/* Read a key file written by `povtrack keygen`: INI lines
+ *   public-key = <Z85>
+ *   secret-key = <Z85>     (only in the secret file, mode 0600)
+ * Fills public_key, and secret_key when it is not NULL (a file without a
+ * secret key is then an error).  A secret key file readable by group or
+ * others is refused.  Returns 0 or POVTRACK_CLIENT_EINVAL with err set,
+ * naming the file and the problem. */
+int povtrack_client_read_keyfile(const char *path,
+                                 char public_key[POVTRACK_CLIENT_KEY_Z85],
+                                 char secret_key[POVTRACK_CLIENT_KEY_Z85],
+                                 char *err, size_t errlen);
+
 /* What the last failing call failed on, e.g. "cannot reach povtrackd at
  * tcp://127.0.0.1:7170: timed out after 5000 ms".  Never NULL; valid until
  * the next call on c. */

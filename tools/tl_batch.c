@@ -70,12 +70,14 @@ int tl_batch_flush(struct tl_batch *b, struct tl_error *err)
     if (b->count == 0)
         return TL_OK;
     rc = povtrack_client_publish_events(b->client, &b->body, b->count, &acks);
-    if (rc == POVTRACK_CLIENT_EREFUSED) {
+    /* Refused without acks: the connection itself (CURVE key not
+     * admitted), which no later frame can get past either. */
+    if (rc == POVTRACK_CLIENT_EREFUSED && acks.count > 0) {
         /* The daemon refused the frame as a whole: every event in it. */
         char msg[TL_ERROR_MAX];
         snprintf(msg, sizeof(msg), "frame of %s %zu to %zu refused: %s",
                  b->what, b->where[0], b->where[b->count - 1],
-                 acks.count > 0 ? acks.acks[0].error : "(no message)");
+                 acks.acks[0].error);
         b->rejected += b->count;
         b->sent += b->count;
         rc = report(b, b->where[0], NULL, msg);

@@ -8,7 +8,58 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zmq.h>
+
 #include "tl_json.h"
+
+/* Hand the keys given so far to the client.  A server key without --key
+ * gets a throw-away key pair: the daemon then refuses it with a message
+ * that says the key is not registered, which is the truth. */
+static int apply_curve(struct tl_cli *cli)
+{
+    char pub[POVTRACK_CLIENT_KEY_Z85], sec[POVTRACK_CLIENT_KEY_Z85];
+    if (cli->server_key[0] == '\0')
+        return 0;
+    if (cli->public_key[0] == '\0') {
+        if (zmq_curve_keypair(pub, sec) != 0)
+            return tl_cli_usage(NULL, "cannot make a CURVE key pair: %s",
+                                zmq_strerror(zmq_errno()));
+    } else {
+        memcpy(pub, cli->public_key, sizeof pub);
+        memcpy(sec, cli->secret_key, sizeof sec);
+    }
+    int rc = povtrack_client_set_curve(cli->client, cli->server_key, pub, sec);
+    memset(sec, 0, sizeof sec);
+    if (rc != 0)
+        return tl_cli_usage(NULL, "%s", povtrack_client_error(cli->client));
+    return 0;
+}
+
+static int set_server_key(struct tl_cli *cli, const char *arg)
+{
+    char err[512];
+    uint8_t bin[32];
+    /* A key itself, or the .pub file that povtrack keygen wrote. */
+    if (strlen(arg) == POVTRACK_CLIENT_KEY_Z85 - 1 &&
+        zmq_z85_decode(bin, arg) != NULL)
+        memcpy(cli->server_key, arg, POVTRACK_CLIENT_KEY_Z85);
+    else if (povtrack_client_read_keyfile(arg, cli->server_key, NULL, err,
+                                          sizeof err) != 0)
+        return tl_cli_usage(NULL,
+                            "--server-key: neither a 40-character Z85 key "
+                            "nor a key file: %s",
+                            err);
+    return apply_curve(cli);
+}
+
+static int set_key(struct tl_cli *cli, const char *arg)
+{
+    char err[512];
+    if (povtrack_client_read_keyfile(arg, cli->public_key, cli->secret_key, err,
+                                     sizeof err) != 0)
+        return tl_cli_usage(NULL, "--key: %s", err);
+    return apply_curve(cli);
+}
 
 int tl_cli_usage(const char *cmd, const char *fmt, ...)
 {
@@ -70,6 +121,10 @@ int tl_cli_common(struct tl_cli *cli, int c, const char *arg)
     case TL_OPT_JSON:
         cli->json = true;
         return 0;
+    case TL_OPT_SERVER_KEY:
+        return set_server_key(cli, arg);
+    case TL_OPT_KEY:
+        return set_key(cli, arg);
     default:
         return TL_EXIT_USAGE;
     }
@@ -78,6 +133,16 @@ int tl_cli_common(struct tl_cli *cli, int c, const char *arg)
 int tl_cli_client_fail(struct tl_cli *cli, int rc)
 {
     fprintf(stderr, "povtrack: %s\n", povtrack_client_error(cli->client));
+    if (rc == POVTRACK_CLIENT_EREFUSED && cli->server_key[0] != '\0' &&
+        cli->public_key[0] == '\0')
+        fprintf(stderr, "povtrack: hint: --server-key was given without "
+                        "--key (or $POVTRACK_KEY), so a throw-away key was "
+                        "used\n");
+    if (rc == POVTRACK_CLIENT_ETIMEDOUT && cli->server_key[0] == '\0' &&
+        cli->public_key[0] != '\0')
+        fprintf(stderr, "povtrack: hint: --key was given without "
+                        "--server-key (or $POVTRACK_SERVER_KEY), so CURVE "
+                        "is off\n");
     return rc == POVTRACK_CLIENT_ETIMEDOUT ? TL_EXIT_UNREACHABLE : TL_EXIT_FAIL;
 }
 

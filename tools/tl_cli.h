@@ -24,6 +24,11 @@ struct tl_cli {
     povtrack_client *client;
     bool json;
     FILE *out;
+    /* CURVE: the daemon's public key and this client's key pair (Z85);
+     * "" when not given. */
+    char server_key[POVTRACK_CLIENT_KEY_Z85];
+    char public_key[POVTRACK_CLIENT_KEY_Z85];
+    char secret_key[POVTRACK_CLIENT_KEY_Z85];
 };
 
 /* Long options every command accepts, so that "povtrack query ... --json"
@@ -35,7 +40,9 @@ enum {
     TL_OPT_ALERTS,
     TL_OPT_TIMEOUT,
     TL_OPT_JSON,
-    TL_OPT_HELP
+    TL_OPT_HELP,
+    TL_OPT_SERVER_KEY,
+    TL_OPT_KEY
 };
 #define TL_COMMON_OPTIONS                                                      \
     {"ingest", required_argument, NULL, TL_OPT_INGEST},                        \
@@ -43,6 +50,8 @@ enum {
         {"alerts", required_argument, NULL, TL_OPT_ALERTS},                    \
         {"timeout", required_argument, NULL, TL_OPT_TIMEOUT},                  \
         {"json", no_argument, NULL, TL_OPT_JSON},                              \
+        {"server-key", required_argument, NULL, TL_OPT_SERVER_KEY},            \
+        {"key", required_argument, NULL, TL_OPT_KEY},                          \
     {                                                                          \
         "help", no_argument, NULL, TL_OPT_HELP                                 \
     }
@@ -91,5 +100,6 @@ int tl_cmd_log(struct tl_cli *cli, int argc, char **argv);
 int tl_cmd_alerts(struct tl_cli *cli, int argc, char **argv);
 int tl_cmd_summary(struct tl_cli *cli, int argc, char **argv);
 int tl_cmd_report(struct tl_cli *cli, int argc, char **argv);
+int tl_cmd_keygen(struct tl_cli *cli, int argc, char **argv);
 
 #endif /* POVTRACK_TL_CLI_H */

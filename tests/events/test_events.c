@@ -1367,6 +1367,70 @@ static void test_precheck_valid_event(void **state)
 }
 
 /* Every msgpack format, each truncation of it rejected. */
+/* The configurable limits: each bound is inclusive, each rejection names
+ * its limit. */
+static void test_precheck_limits(void **state)
+{
+    (void)state;
+    struct ev_limits lim = {4, 8, 3, 2};
+    struct ev_error err;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    /* [ {"k": "12345678", "a": [1, 2, 3]} ]: everything at its limit. */
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_map(&pk, 2);
+    msgpack_pack_str_with_body(&pk, "k", 1);
+    msgpack_pack_str_with_body(&pk, "12345678", 8);
+    msgpack_pack_str_with_body(&pk, "a", 1);
+    msgpack_pack_array(&pk, 3);
+    for (int i = 1; i <= 3; i++)
+        msgpack_pack_int(&pk, i);
+    assert_int_equal(ev_precheck_limits(sb.data, sb.size, &lim, &err), EV_OK);
+
+    lim.string_max = 7;
+    assert_int_equal(ev_precheck_limits(sb.data, sb.size, &lim, &err),
+                     EV_EINVAL);
+    assert_string_equal(err.msg, "event: string of 8 bytes exceeds "
+                                 "limits.string_max (7)");
+    lim.string_max = 8;
+    lim.container_max = 2; /* the nested array of 3; the map has 2 */
+    assert_int_equal(ev_precheck_limits(sb.data, sb.size, &lim, &err),
+                     EV_EINVAL);
+    assert_string_equal(err.msg, "event: array of 3 elements exceeds "
+                                 "limits.container_max (2)");
+    lim.container_max = 3;
+    lim.depth_max = 2;
+    assert_int_equal(ev_precheck_limits(sb.data, sb.size, &lim, &err),
+                     EV_EINVAL);
+    assert_string_equal(err.msg, "event: nesting deeper than 2 levels "
+                                 "(limits.depth_max)");
+
+    /* The top level has its own bound: events in one request. */
+    msgpack_sbuffer_clear(&sb);
+    msgpack_pack_array(&pk, 3);
+    for (int i = 0; i < 3; i++)
+        msgpack_pack_nil(&pk);
+    lim.depth_max = 4;
+    assert_int_equal(ev_precheck_limits(sb.data, sb.size, &lim, &err),
+                     EV_EINVAL);
+    assert_string_equal(err.msg, "event: array of 3 elements exceeds the most "
+                                 "events in one request (2)");
+    lim.top_max = 3;
+    assert_int_equal(ev_precheck_limits(sb.data, sb.size, &lim, &err), EV_OK);
+    /* bin and ext count as strings: a declared 9-byte bin is refused
+     * before its length is compared with what is left. */
+    static const unsigned char bin9[] = {0xc4, 9};
+    lim.string_max = 8;
+    assert_int_equal(ev_precheck_limits(bin9, sizeof bin9, &lim, &err),
+                     EV_EINVAL);
+    assert_string_equal(err.msg, "event: string of 9 bytes exceeds "
+                                 "limits.string_max (8)");
+    msgpack_sbuffer_destroy(&sb);
+}
+
 static void test_precheck_all_formats(void **state)
 {
     static char big[70000];
@@ -1606,6 +1670,7 @@ int main(void)
         cmocka_unit_test(test_precheck_depth),
         cmocka_unit_test(test_precheck_valid_event),
         cmocka_unit_test(test_precheck_all_formats),
+        cmocka_unit_test(test_precheck_limits),
         cmocka_unit_test(test_check_refs),
         cmocka_unit_test(test_check_refs_lookup_error),
     };

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,16 +33,81 @@ int td_init(struct td *d)
     return d->zctx ? 0 : -1;
 }
 
-static void *dealer(struct td *d, const char *ep)
+void *td_dealer(struct td *d, const char *ep, const char *public_key,
+                const char *secret_key)
 {
     void *s = zmq_socket(d->zctx, ZMQ_DEALER);
     int zero = 0;
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    if (d->server_public[0] != '\0') {
+        if (public_key == NULL) {
+            public_key = d->client_public;
+            secret_key = d->client_secret;
+        }
+        zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, d->server_public, 40);
+        zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, public_key, 40);
+        zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, secret_key, 40);
+    }
     if (zmq_connect(s, ep) != 0) {
         zmq_close(s);
         return NULL;
     }
     return s;
+}
+
+static void *dealer(struct td *d, const char *ep)
+{
+    return td_dealer(d, ep, NULL, NULL);
+}
+
+static int write_text(const char *path, int mode, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return -1;
+    int rc = fputs(text, f) < 0 ? -1 : 0;
+    if (fclose(f) != 0)
+        rc = -1;
+    return rc == 0 ? chmod(path, (mode_t)mode) : -1;
+}
+
+int td_write_registry(struct td *d, const char *registry_extra)
+{
+    char text[8192];
+    int n = snprintf(text, sizeof text,
+                     "[tester]\nkey = %s\npublish = *\nunits = *\n"
+                     "query = *\nalerts = yes\n\n%s\n",
+                     d->client_public, registry_extra ? registry_extra : "");
+    if (n < 0 || (size_t)n >= sizeof text)
+        return -1;
+    /* Written whole and renamed, so a SIGHUP never reads half a file. */
+    char tmp[400];
+    snprintf(tmp, sizeof tmp, "%s.tmp", d->registry);
+    if (write_text(tmp, 0644, text) != 0)
+        return -1;
+    return rename(tmp, d->registry);
+}
+
+int td_curve_setup(struct td *d, const char *registry_extra,
+                   const char *config_extra)
+{
+    if (zmq_curve_keypair(d->server_public, d->server_secret) != 0 ||
+        zmq_curve_keypair(d->client_public, d->client_secret) != 0)
+        return -1;
+    char path[400], text[8192];
+    snprintf(path, sizeof path, "%s/server.key", d->dir);
+    snprintf(text, sizeof text, "public-key = %s\nsecret-key = %s\n",
+             d->server_public, d->server_secret);
+    if (write_text(path, 0600, text) != 0)
+        return -1;
+    snprintf(d->registry, sizeof d->registry, "%s/publishers.ini", d->dir);
+    if (td_write_registry(d, registry_extra) != 0)
+        return -1;
+    snprintf(d->config, sizeof d->config, "%s/povtrackd.ini", d->dir);
+    snprintf(text, sizeof text,
+             "[security]\ncurve_key = %s\nregistry = %s\n\n%s\n", path,
+             d->registry, config_extra ? config_extra : "");
+    return write_text(d->config, 0644, text);
 }
 
 static void close_socks(struct td *d)

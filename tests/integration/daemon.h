@@ -22,6 +22,12 @@ struct td {
     void *zctx;
     void *ingest_sock; /* DEALER */
     void *query_sock;  /* DEALER */
+    /* CURVE (td_curve_setup): the daemon's public key and the key pair of
+     * the harness's own sockets, Z85; "" for plain sockets. */
+    char server_public[41], server_secret[41];
+    char client_public[41], client_secret[41];
+    char config[320]; /* the config file td_curve_setup wrote */
+    char registry[320];
 };
 
 /* Create the directory and endpoints; does not start the daemon. */
@@ -32,6 +38,21 @@ int td_start(struct td *d, const char *const *extra);
 /* SIGTERM and wait for exit; returns the exit status (or -1). */
 int td_stop(struct td *d);
 void td_destroy(struct td *d);
+
+/* Turn CURVE on for the next td_start: make the daemon's key pair and the
+ * harness's ("tester", every right), write the registry (tester's entry,
+ * then registry_extra verbatim) and a config file with [security] and
+ * config_extra (more sections, may be NULL); the harness's sockets then
+ * speak CURVE.  Start with td_start(d, (const char *[]){"-c", d->config,
+ * NULL}). */
+int td_curve_setup(struct td *d, const char *registry_extra,
+                   const char *config_extra);
+/* Rewrite the registry: tester's entry and then registry_extra. */
+int td_write_registry(struct td *d, const char *registry_extra);
+/* A DEALER connected to ep, speaking CURVE with the given client key pair
+ * when the daemon does (public/secret NULL: the harness's own). */
+void *td_dealer(struct td *d, const char *ep, const char *public_key,
+                const char *secret_key);
 
 /* pid of the plugin host (the daemon's child), 0 if none. */
 pid_t td_host_pid(const struct td *d);

@@ -1,0 +1,246 @@
+/*
+ * pt_auth.c - CURVE on the server sockets and the ZAP handler that admits
+ * the keys of the publisher registry.
+ */
+#include "pt_auth.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "povtrack_client.h"
+
+#define ZAP_FRAMES_MAX 8
+#define DENIAL_LOG_SECONDS 60 /* one log line per refused key this often */
+
+struct pt_auth {
+    const struct pt_log *log;
+    char registry_path[PATH_MAX];
+    bool curve;
+    char secret_key[POVTRACK_CLIENT_KEY_Z85];
+    char public_key[POVTRACK_CLIENT_KEY_Z85];
+    struct pt_registry *reg;
+    struct pt_publisher everyone; /* plain mode */
+    void *zap;
+    /* A refused client retries every 100 ms; log it once a minute. */
+    uint8_t last_denied[PT_CURVE_KEY_BYTES];
+    time_t last_denied_at;
+};
+
+int pt_auth_open(const struct pt_config *cfg, const struct pt_log *log,
+                 void *zctx, struct pt_auth **out, char *err, size_t errlen)
+{
+    struct pt_auth *a = calloc(1, sizeof *a);
+    if (a == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    a->log = log;
+    pt_publisher_everyone(&a->everyone, PT_PUBLISHER_UNAUTH);
+    if (cfg->curve_key_file[0] == '\0') {
+        *out = a;
+        return 0;
+    }
+    a->curve = true;
+    snprintf(a->registry_path, sizeof a->registry_path, "%s",
+             cfg->registry_file);
+    char kerr[512];
+    if (povtrack_client_read_keyfile(cfg->curve_key_file, a->public_key,
+                                     a->secret_key, kerr, sizeof kerr) != 0) {
+        snprintf(err, errlen, "[security] curve_key: %s", kerr);
+        pt_auth_close(a);
+        return -1;
+    }
+    if (pt_registry_load(a->registry_path, &a->reg, err, errlen) != 0) {
+        pt_auth_close(a);
+        return -1;
+    }
+    /* RFC 27: the handler of a context is whoever binds this address; it
+     * must be there before the first handshake. */
+    int zero = 0;
+    a->zap = zmq_socket(zctx, ZMQ_REP);
+    if (a->zap == NULL ||
+        zmq_setsockopt(a->zap, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+        zmq_bind(a->zap, "inproc://zeromq.zap.01") != 0) {
+        snprintf(err, errlen, "cannot start the ZAP handler: %s",
+                 zmq_strerror(zmq_errno()));
+        pt_auth_close(a);
+        return -1;
+    }
+    *out = a;
+    return 0;
+}
+
+void pt_auth_close(struct pt_auth *a)
+{
+    if (a == NULL)
+        return;
+    if (a->zap != NULL)
+        zmq_close(a->zap);
+    pt_registry_free(a->reg);
+    memset(a->secret_key, 0, sizeof a->secret_key);
+    free(a);
+}
+
+bool pt_auth_secure(const struct pt_auth *a)
+{
+    return a->curve;
+}
+
+int pt_auth_server_socket(struct pt_auth *a, void *sock, const char *domain)
+{
+    if (!a->curve)
+        return 0;
+    int one = 1;
+    if (zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one, sizeof one) != 0 ||
+        zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, a->secret_key, 40) != 0 ||
+        zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, domain, strlen(domain)) != 0)
+        return -1;
+    return 0;
+}
+
+void *pt_auth_zap_socket(const struct pt_auth *a)
+{
+    return a->zap;
+}
+
+static bool frame_is(zmq_msg_t *m, const char *s)
+{
+    size_t n = strlen(s);
+    return zmq_msg_size(m) == n && memcmp(zmq_msg_data(m), s, n) == 0;
+}
+
+/* May p use the endpoint of domain?  NULL when it may, else why not. */
+static const char *refusal(const struct pt_publisher *p, zmq_msg_t *domain)
+{
+    if (p == NULL)
+        return "key not in the publisher registry";
+    if (frame_is(domain, "ingest"))
+        return pt_publisher_may_publish_any(p) ? NULL : "no right to publish";
+    if (frame_is(domain, "query"))
+        return pt_publisher_may_query_any(p) ? NULL : "no right to query";
+    if (frame_is(domain, "alerts"))
+        return p->alerts ? NULL : "no right to alerts";
+    return "unknown ZAP domain";
+}
+
+static void send_str(void *sock, const char *s, int more)
+{
+    zmq_send(sock, s, strlen(s), more ? ZMQ_SNDMORE : 0);
+}
+
+/* One request: version, request id, domain, address, routing id,
+ * mechanism, credentials (the client's public key for CURVE). */
+static void handle_one(struct pt_auth *a)
+{
+    zmq_msg_t f[ZAP_FRAMES_MAX];
+    size_t n = 0;
+    int more = 1;
+    while (more) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, a->zap, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            break;
+        }
+        more = zmq_msg_more(&m);
+        if (n < ZAP_FRAMES_MAX)
+            f[n++] = m;
+        else
+            zmq_msg_close(&m);
+    }
+    if (n == 0)
+        return;
+    if (n < 7 || !frame_is(&f[0], "1.0")) {
+        /* Not ZAP 1.0: answer something so the REP socket can go on. */
+        send_str(a->zap, "1.0", 1);
+        if (n >= 2)
+            zmq_send(a->zap, zmq_msg_data(&f[1]), zmq_msg_size(&f[1]),
+                     ZMQ_SNDMORE);
+        else
+            send_str(a->zap, "", 1);
+        send_str(a->zap, "500", 1);
+        send_str(a->zap, "malformed ZAP request", 1);
+        send_str(a->zap, "", 1);
+        send_str(a->zap, "", 0);
+    } else {
+        const struct pt_publisher *p = NULL;
+        const char *why = "not a CURVE handshake";
+        if (frame_is(&f[5], "CURVE") &&
+            zmq_msg_size(&f[6]) == PT_CURVE_KEY_BYTES) {
+            p = pt_registry_find_key(a->reg, zmq_msg_data(&f[6]));
+            why = refusal(p, &f[2]);
+        }
+        if (why != NULL) {
+            time_t now = time(NULL);
+            const uint8_t *key = zmq_msg_size(&f[6]) == PT_CURVE_KEY_BYTES
+                                     ? zmq_msg_data(&f[6])
+                                     : NULL;
+            if (key == NULL || now - a->last_denied_at >= DENIAL_LOG_SECONDS ||
+                memcmp(key, a->last_denied, sizeof a->last_denied) != 0) {
+                char z85[POVTRACK_CLIENT_KEY_Z85] = "?";
+                if (key != NULL) {
+                    zmq_z85_encode(z85, key, PT_CURVE_KEY_BYTES);
+                    memcpy(a->last_denied, key, sizeof a->last_denied);
+                }
+                a->last_denied_at = now;
+                pt_logf(
+                    a->log, PT_LOG_WARN,
+                    "refused %.*s connection from %.*s, key %s%s%s: %s",
+                    (int)zmq_msg_size(&f[2]), (const char *)zmq_msg_data(&f[2]),
+                    (int)zmq_msg_size(&f[3]), (const char *)zmq_msg_data(&f[3]),
+                    z85, p ? " of " : "", p ? p->name : "", why);
+            }
+        }
+        send_str(a->zap, "1.0", 1);
+        zmq_send(a->zap, zmq_msg_data(&f[1]), zmq_msg_size(&f[1]), ZMQ_SNDMORE);
+        send_str(a->zap, why == NULL ? "200" : "400", 1);
+        send_str(a->zap, why == NULL ? "OK" : why, 1);
+        send_str(a->zap, why == NULL ? p->name : "", 1);
+        send_str(a->zap, "", 0);
+    }
+    for (size_t i = 0; i < n; i++)
+        zmq_msg_close(&f[i]);
+}
+
+void pt_auth_zap_handle(struct pt_auth *a)
+{
+    if (a->zap == NULL)
+        return;
+    for (;;) {
+        int events = 0;
+        size_t len = sizeof events;
+        if (zmq_getsockopt(a->zap, ZMQ_EVENTS, &events, &len) != 0 ||
+            !(events & ZMQ_POLLIN))
+            return;
+        handle_one(a);
+    }
+}
+
+int pt_auth_reload(struct pt_auth *a, char *err, size_t errlen)
+{
+    if (!a->curve)
+        return 0;
+    struct pt_registry *reg;
+    if (pt_registry_load(a->registry_path, &reg, err, errlen) != 0)
+        return -1;
+    pt_registry_free(a->reg);
+    a->reg = reg;
+    pt_logf(a->log, PT_LOG_INFO,
+            "publisher registry %s reloaded: %zu "
+            "publishers",
+            a->registry_path, reg->count);
+    return 0;
+}
+
+const struct pt_publisher *pt_auth_sender(const struct pt_auth *a,
+                                          zmq_msg_t *msg)
+{
+    if (!a->curve)
+        return &a->everyone;
+    const char *user = zmq_msg_gets(msg, "User-Id");
+    if (user == NULL)
+        return NULL;
+    return pt_registry_find_name(a->reg, user, strlen(user));
+}

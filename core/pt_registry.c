@@ -1,0 +1,423 @@
+/*
+ * pt_registry.c - reading the publisher registry and answering rights
+ * questions.
+ */
+#include "pt_registry.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+#include <zmq.h>
+
+/* Parser state across inih callbacks.  The first error wins: the callback
+ * then returns 0 and inih reports that line. */
+struct load_state {
+    struct pt_registry *reg;
+    size_t cap;
+    struct pt_publisher *cur; /* publisher of the section being read */
+    char msg[256];
+};
+
+static int failf(struct load_state *ls, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int failf(struct load_state *ls, const char *fmt, ...)
+{
+    va_list ap;
+    if (ls->msg[0] == '\0') {
+        va_start(ap, fmt);
+        vsnprintf(ls->msg, sizeof ls->msg, fmt, ap);
+        va_end(ap);
+    }
+    return 0;
+}
+
+static bool valid_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > PT_PUBLISHER_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static bool valid_unit_code(const char *s, size_t n)
+{
+    if (n != 2 && n != 3 && n != 5)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+/* Split value into space-separated words; call fn for each.  Returns what
+ * the first failing fn returns, or 1. */
+static int each_word(struct load_state *ls, const char *value,
+                     int (*fn)(struct load_state *, const char *, size_t))
+{
+    const char *p = value;
+    int seen = 0;
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        if (*p == '\0')
+            break;
+        const char *w = p;
+        while (*p != '\0' && *p != ' ' && *p != '\t' && *p != ',')
+            p++;
+        seen = 1;
+        if (fn(ls, w, (size_t)(p - w)) == 0)
+            return 0;
+    }
+    if (!seen)
+        return failf(ls, "empty list (leave the key out to grant nothing)");
+    return 1;
+}
+
+static int add_type(struct load_state *ls, const char *w, size_t n)
+{
+    struct pt_publisher *p = ls->cur;
+    if (n == 1 && w[0] == '*') {
+        for (int t = EV_TYPE_NONE + 1; t < EV_TYPE_COUNT; t++)
+            p->types |= EV_TYPE_BIT(t);
+        return 1;
+    }
+    /* "donation.*" matches every type that starts with "donation." */
+    size_t prefix = n >= 2 && w[n - 1] == '*' && w[n - 2] == '.' ? n - 1 : 0;
+    uint64_t matched = 0;
+    for (int t = EV_TYPE_NONE + 1; t < EV_TYPE_COUNT; t++) {
+        const char *name = ev_type_name((enum ev_type)t);
+        size_t len = strlen(name);
+        if (prefix > 0 ? len > prefix && memcmp(name, w, prefix) == 0
+                       : len == n && memcmp(name, w, n) == 0)
+            matched |= EV_TYPE_BIT(t);
+    }
+    if (matched == 0)
+        return failf(ls, "publish: \"%.*s\" matches no event type", (int)n, w);
+    p->types |= matched;
+    return 1;
+}
+
+static int add_unit(struct load_state *ls, const char *w, size_t n)
+{
+    struct pt_publisher *p = ls->cur;
+    if (n == 1 && w[0] == '*') {
+        p->all_units = true;
+        return 1;
+    }
+    if (!valid_unit_code(w, n))
+        return failf(ls,
+                     "units: \"%.*s\" is not a unit code (2, 3 or 5 "
+                     "digits) or \"*\"",
+                     (int)n, w);
+    if (p->nunits == PT_RIGHTS_UNITS_MAX)
+        return failf(ls, "units: more than %d codes", PT_RIGHTS_UNITS_MAX);
+    memcpy(p->units[p->nunits], w, n);
+    p->units[p->nunits][n] = '\0';
+    p->nunits++;
+    return 1;
+}
+
+static int add_plugin(struct load_state *ls, const char *w, size_t n)
+{
+    struct pt_publisher *p = ls->cur;
+    if (n == 1 && w[0] == '*') {
+        p->query_all = true;
+        p->query_log = true;
+        return 1;
+    }
+    if (n == 3 && memcmp(w, "log", 3) == 0) {
+        p->query_log = true;
+        return 1;
+    }
+    char name[PT_PUBLISHER_NAME_MAX + 1];
+    if (n > PT_PUBLISHER_NAME_MAX)
+        return failf(ls, "query: plugin name longer than %d bytes",
+                     PT_PUBLISHER_NAME_MAX);
+    memcpy(name, w, n);
+    name[n] = '\0';
+    if (!valid_name(name))
+        return failf(ls, "query: \"%s\" is not a plugin name", name);
+    if (p->nplugins == PT_RIGHTS_PLUGINS_MAX)
+        return failf(ls, "query: more than %d plugins", PT_RIGHTS_PLUGINS_MAX);
+    memcpy(p->plugins[p->nplugins++], name, n + 1);
+    return 1;
+}
+
+static int copy_text(struct load_state *ls, char *dst, const char *key,
+                     const char *value)
+{
+    if (strlen(value) >= PT_RIGHTS_TEXT_MAX)
+        return failf(ls, "%s: longer than %d bytes", key,
+                     PT_RIGHTS_TEXT_MAX - 1);
+    strcpy(dst, value);
+    return 1;
+}
+
+static int set_key(struct load_state *ls, const char *value)
+{
+    struct pt_publisher *p = ls->cur;
+    if (strlen(value) != PT_CURVE_KEY_Z85 - 1 ||
+        zmq_z85_decode(p->key, value) == NULL)
+        return failf(ls, "key: must be a CURVE public key, 40 characters of "
+                         "Z85 (see povtrack keygen)");
+    for (size_t i = 0; i < ls->reg->count; i++) {
+        const struct pt_publisher *o = &ls->reg->pubs[i];
+        if (o != p && o->has_key && memcmp(o->key, p->key, sizeof p->key) == 0)
+            return failf(ls, "key: already the key of [%s]", o->name);
+    }
+    p->has_key = true;
+    return 1;
+}
+
+static struct pt_publisher *find_or_add(struct load_state *ls,
+                                        const char *section)
+{
+    struct pt_registry *r = ls->reg;
+    if (ls->cur != NULL && strcmp(ls->cur->name, section) == 0)
+        return ls->cur;
+    if (pt_registry_find_name(r, section, strlen(section)) != NULL) {
+        failf(ls, "[%s] appears twice", section);
+        return NULL;
+    }
+    if (!valid_name(section)) {
+        failf(ls,
+              "[%s]: a publisher's name is 1 to %d letters, digits, '.', "
+              "'_' or '-'",
+              section, PT_PUBLISHER_NAME_MAX);
+        return NULL;
+    }
+    if (r->count == PT_PUBLISHERS_MAX) {
+        failf(ls, "more than %d publishers", PT_PUBLISHERS_MAX);
+        return NULL;
+    }
+    if (r->count == ls->cap) {
+        size_t cap = ls->cap ? ls->cap * 2 : 16;
+        struct pt_publisher *np = realloc(r->pubs, cap * sizeof *np);
+        if (np == NULL) {
+            failf(ls, "out of memory");
+            return NULL;
+        }
+        r->pubs = np;
+        ls->cap = cap;
+    }
+    struct pt_publisher *p = &r->pubs[r->count++];
+    memset(p, 0, sizeof *p);
+    strcpy(p->name, section);
+    return p;
+}
+
+static int on_entry(void *user, const char *section, const char *key,
+                    const char *value)
+{
+    struct load_state *ls = user;
+    if (ls->msg[0] != '\0')
+        return 0;
+    if (section[0] == '\0')
+        return failf(ls, "\"%s\" outside a [publisher] section", key);
+    if ((ls->cur = find_or_add(ls, section)) == NULL)
+        return 0;
+    if (strcmp(key, "key") == 0)
+        return set_key(ls, value);
+    if (strcmp(key, "publish") == 0)
+        return copy_text(ls, ls->cur->publish_text, key, value) &&
+               each_word(ls, value, add_type);
+    if (strcmp(key, "units") == 0)
+        return copy_text(ls, ls->cur->units_text, key, value) &&
+               each_word(ls, value, add_unit);
+    if (strcmp(key, "query") == 0)
+        return each_word(ls, value, add_plugin);
+    if (strcmp(key, "alerts") == 0) {
+        if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0)
+            ls->cur->alerts = true;
+        else if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0)
+            ls->cur->alerts = false;
+        else
+            return failf(ls, "alerts: must be yes or no");
+        return 1;
+    }
+    return failf(ls,
+                 "unknown key \"%s\" (known: key, publish, units, query, "
+                 "alerts)",
+                 key);
+}
+
+int pt_registry_load(const char *path, struct pt_registry **out, char *err,
+                     size_t errlen)
+{
+    struct load_state ls;
+    memset(&ls, 0, sizeof ls);
+    ls.reg = calloc(1, sizeof *ls.reg);
+    if (ls.reg == NULL) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    int line = ini_parse(path, on_entry, &ls);
+    if (line == -1)
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    else if (line == -2)
+        snprintf(err, errlen, "%s: out of memory", path);
+    else if (line > 0 && ls.msg[0] == '\0')
+        snprintf(err, errlen, "%s:%d: not a \"key = value\" or [section] line",
+                 path, line);
+    else if (line > 0)
+        snprintf(err, errlen, "%s:%d: %s%s%s%s", path, line, ls.cur ? "[" : "",
+                 ls.cur ? ls.cur->name : "", ls.cur ? "] " : "", ls.msg);
+    if (line != 0) {
+        pt_registry_free(ls.reg);
+        return -1;
+    }
+    for (size_t i = 0; i < ls.reg->count; i++) {
+        const struct pt_publisher *p = &ls.reg->pubs[i];
+        if (!p->has_key) {
+            snprintf(err, errlen, "%s: [%s] has no key", path, p->name);
+            pt_registry_free(ls.reg);
+            return -1;
+        }
+        if (p->types != 0 && !p->all_units && p->nunits == 0) {
+            snprintf(err, errlen,
+                     "%s: [%s] may publish but has no units (add units = "
+                     "CODE... or units = *)",
+                     path, p->name);
+            pt_registry_free(ls.reg);
+            return -1;
+        }
+    }
+    *out = ls.reg;
+    return 0;
+}
+
+void pt_registry_free(struct pt_registry *r)
+{
+    if (r == NULL)
+        return;
+    free(r->pubs);
+    free(r);
+}
+
+const struct pt_publisher *pt_registry_find_key(const struct pt_registry *r,
+                                                const uint8_t *key)
+{
+    for (size_t i = 0; i < r->count; i++)
+        if (r->pubs[i].has_key &&
+            memcmp(r->pubs[i].key, key, PT_CURVE_KEY_BYTES) == 0)
+            return &r->pubs[i];
+    return NULL;
+}
+
+const struct pt_publisher *pt_registry_find_name(const struct pt_registry *r,
+                                                 const char *name, size_t len)
+{
+    for (size_t i = 0; i < r->count; i++)
+        if (strlen(r->pubs[i].name) == len &&
+            memcmp(r->pubs[i].name, name, len) == 0)
+            return &r->pubs[i];
+    return NULL;
+}
+
+void pt_publisher_everyone(struct pt_publisher *p, const char *name)
+{
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "%s", name);
+    for (int t = EV_TYPE_NONE + 1; t < EV_TYPE_COUNT; t++)
+        p->types |= EV_TYPE_BIT(t);
+    p->all_units = true;
+    p->query_all = true;
+    p->query_log = true;
+    p->alerts = true;
+    strcpy(p->publish_text, "*");
+    strcpy(p->units_text, "*");
+}
+
+int pt_publisher_check_type(const struct pt_publisher *p, enum ev_type t,
+                            char *err, size_t errlen)
+{
+    if (p->types & EV_TYPE_BIT(t))
+        return 0;
+    const char *name = ev_type_name(t);
+    snprintf(err, errlen,
+             "type: publisher \"%s\" may not publish %s (its rights: "
+             "publish = %s)",
+             p->name, name ? name : "this type",
+             p->publish_text[0] ? p->publish_text : "nothing");
+    return -1;
+}
+
+static bool unit_granted(const struct pt_publisher *p, struct ev_str code)
+{
+    for (size_t i = 0; i < p->nunits; i++)
+        if (ev_str_eq(code, p->units[i]))
+            return true;
+    return false;
+}
+
+int pt_publisher_check_unit(const struct pt_publisher *p,
+                            const struct ev_event *ev, ev_unit_lookup_fn lookup,
+                            void *arg, char *err, size_t errlen)
+{
+    if (p->all_units || unit_granted(p, ev->unit))
+        return EV_OK;
+    /* A unit being defined is not in the registry yet: its place in the
+     * tree is the parent it declares. */
+    struct ev_str code =
+        ev->type == EV_UNIT_DEFINED ? ev->data.parent : ev->unit;
+    if (ev->type != EV_UNIT_DEFINED) {
+        struct ev_unit u;
+        int rc = lookup(arg, code, &u);
+        if (rc != EV_OK && rc != EV_ENOTFOUND)
+            return rc;
+        code = rc == EV_OK ? u.parent : (struct ev_str){NULL, 0};
+    }
+    /* Province, district, commune: no chain is longer than three. */
+    for (int depth = 0; depth < 4 && code.ptr != NULL; depth++) {
+        if (unit_granted(p, code))
+            return EV_OK;
+        struct ev_unit u;
+        int rc = lookup(arg, code, &u);
+        if (rc == EV_ENOTFOUND)
+            break;
+        if (rc != EV_OK)
+            return rc;
+        code = u.parent;
+    }
+    snprintf(err, errlen,
+             "unit: publisher \"%s\" may not publish for unit %.*s (its "
+             "rights: units = %s)",
+             p->name, (int)ev->unit.len, ev->unit.ptr,
+             p->units_text[0] ? p->units_text : "none");
+    return EV_EINVAL;
+}
+
+bool pt_publisher_may_query(const struct pt_publisher *p, const char *plugin,
+                            size_t len)
+{
+    if (len == 3 && memcmp(plugin, "log", 3) == 0)
+        return p->query_log;
+    if (p->query_all)
+        return true;
+    for (size_t i = 0; i < p->nplugins; i++)
+        if (strlen(p->plugins[i]) == len &&
+            memcmp(p->plugins[i], plugin, len) == 0)
+            return true;
+    return false;
+}
+
+bool pt_publisher_may_query_any(const struct pt_publisher *p)
+{
+    return p->query_all || p->query_log || p->nplugins > 0 || p->alerts;
+}
+
+bool pt_publisher_may_publish_any(const struct pt_publisher *p)
+{
+    return p->types != 0;
+}

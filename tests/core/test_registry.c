@@ -1,0 +1,408 @@
+/*
+ * test_registry.c - the publisher registry (core/pt_registry.h) and the
+ * configuration's security rules (pt_config_check_security, [limits]).
+ *
+ * Registry files are written to a temporary directory and read back with
+ * the real parser; rights are checked against a small in-memory unit tree
+ * (province 60 > district 593 > commune 22924; district 594).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <zmq.h>
+
+#include "pt_config.h"
+#include "pt_registry.h"
+
+struct fixture {
+    char dir[64];
+    char path[128];
+    char key_a[41], key_b[41];
+    char err[512];
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    char secret[41];
+    if (f == NULL)
+        return -1;
+    snprintf(f->dir, sizeof f->dir, "/tmp/povtrack-registry-XXXXXX");
+    if (mkdtemp(f->dir) == NULL || zmq_curve_keypair(f->key_a, secret) != 0 ||
+        zmq_curve_keypair(f->key_b, secret) != 0) {
+        free(f);
+        return -1;
+    }
+    snprintf(f->path, sizeof f->path, "%s/publishers.ini", f->dir);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    unlink(f->path);
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Write text with every "A" and "B" line value standing for key_a/key_b. */
+static void write_registry(struct fixture *f, const char *fmt, ...)
+{
+    char text[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    FILE *out = fopen(f->path, "w");
+    assert_non_null(out);
+    assert_true(fputs(text, out) >= 0);
+    assert_int_equal(fclose(out), 0);
+}
+
+static struct pt_registry *load_ok(struct fixture *f)
+{
+    struct pt_registry *r = NULL;
+    if (pt_registry_load(f->path, &r, f->err, sizeof f->err) != 0)
+        fail_msg("registry refused: %s", f->err);
+    return r;
+}
+
+static void expect_error(struct fixture *f, const char *want)
+{
+    struct pt_registry *r = NULL;
+    assert_int_equal(pt_registry_load(f->path, &r, f->err, sizeof f->err), -1);
+    assert_null(r);
+    if (strstr(f->err, want) == NULL)
+        fail_msg("error \"%s\" does not contain \"%s\"", f->err, want);
+}
+
+/* ---- the unit tree ---- */
+
+static int lookup(void *arg, struct ev_str code, struct ev_unit *out)
+{
+    static const struct {
+        const char *code, *parent;
+    } tree[] = {{"60", NULL}, {"593", "60"}, {"594", "60"}, {"22924", "593"}};
+    (void)arg;
+    for (size_t i = 0; i < sizeof tree / sizeof tree[0]; i++) {
+        if (!ev_str_eq(code, tree[i].code))
+            continue;
+        memset(out, 0, sizeof *out);
+        out->code = code;
+        if (tree[i].parent != NULL) {
+            out->parent.ptr = tree[i].parent;
+            out->parent.len = (uint32_t)strlen(tree[i].parent);
+        }
+        return EV_OK;
+    }
+    return EV_ENOTFOUND;
+}
+
+static struct ev_str str(const char *s)
+{
+    struct ev_str v = {s, (uint32_t)strlen(s)};
+    return v;
+}
+
+static int check_unit(const struct pt_publisher *p, enum ev_type t,
+                      const char *unit, const char *parent, char *err,
+                      size_t errlen)
+{
+    struct ev_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = t;
+    ev.unit = str(unit);
+    if (parent != NULL)
+        ev.data.parent = str(parent);
+    return pt_publisher_check_unit(p, &ev, lookup, NULL, err, errlen);
+}
+
+/* ---- tests ---- */
+
+static void test_rights(void **state)
+{
+    struct fixture *f = *state;
+    write_registry(f,
+                   "# the Fatherland Front of district 593\n"
+                   "[mttq-593]\n"
+                   "key = %s\n"
+                   "publish = donation.* fund.disbursed\n"
+                   "units = 593\n"
+                   "query = fund\n"
+                   "alerts = yes\n"
+                   "\n"
+                   "[auditor]\n"
+                   "key = %s\n"
+                   "query = log\n",
+                   f->key_a, f->key_b);
+    struct pt_registry *r = load_ok(f);
+    assert_int_equal(r->count, 2);
+
+    uint8_t bin[32];
+    assert_non_null(zmq_z85_decode(bin, f->key_a));
+    const struct pt_publisher *p = pt_registry_find_key(r, bin);
+    assert_non_null(p);
+    assert_string_equal(p->name, "mttq-593");
+    assert_ptr_equal(pt_registry_find_name(r, "mttq-593", 8), p);
+    assert_null(pt_registry_find_name(r, "mttq-59", 7));
+
+    char err[256];
+    assert_int_equal(
+        pt_publisher_check_type(p, EV_DONATION_RECEIVED, err, sizeof err), 0);
+    assert_int_equal(
+        pt_publisher_check_type(p, EV_DONATION_PLEDGED, err, sizeof err), 0);
+    assert_int_equal(
+        pt_publisher_check_type(p, EV_FUND_DISBURSED, err, sizeof err), 0);
+    assert_int_equal(
+        pt_publisher_check_type(p, EV_HOUSEHOLD_STATUS, err, sizeof err), -1);
+    assert_string_equal(err,
+                        "type: publisher \"mttq-593\" may not publish "
+                        "household.status (its rights: publish = donation.* "
+                        "fund.disbursed)");
+
+    /* The district itself and the commune under it; not the neighbour, not
+     * the province above. */
+    assert_int_equal(
+        check_unit(p, EV_DONATION_RECEIVED, "593", NULL, err, sizeof err),
+        EV_OK);
+    assert_int_equal(
+        check_unit(p, EV_DONATION_RECEIVED, "22924", NULL, err, sizeof err),
+        EV_OK);
+    assert_int_equal(
+        check_unit(p, EV_DONATION_RECEIVED, "594", NULL, err, sizeof err),
+        EV_EINVAL);
+    assert_string_equal(err, "unit: publisher \"mttq-593\" may not publish "
+                             "for unit 594 (its rights: units = 593)");
+    assert_int_equal(
+        check_unit(p, EV_DONATION_RECEIVED, "60", NULL, err, sizeof err),
+        EV_EINVAL);
+    /* A commune being defined is placed by the parent it declares. */
+    assert_int_equal(
+        check_unit(p, EV_UNIT_DEFINED, "22925", "593", err, sizeof err), EV_OK);
+    assert_int_equal(
+        check_unit(p, EV_UNIT_DEFINED, "22990", "594", err, sizeof err),
+        EV_EINVAL);
+
+    assert_true(pt_publisher_may_query(p, "fund", 4));
+    assert_false(pt_publisher_may_query(p, "poverty", 7));
+    assert_false(pt_publisher_may_query(p, "log", 3));
+    assert_true(pt_publisher_may_query_any(p));
+    assert_true(pt_publisher_may_publish_any(p));
+
+    const struct pt_publisher *a = pt_registry_find_name(r, "auditor", 7);
+    assert_non_null(a);
+    assert_false(pt_publisher_may_publish_any(a));
+    assert_true(pt_publisher_may_query(a, "log", 3));
+    assert_false(pt_publisher_may_query(a, "fund", 4));
+    assert_false(a->alerts);
+    assert_int_equal(
+        pt_publisher_check_type(a, EV_DONATION_RECEIVED, err, sizeof err), -1);
+    assert_non_null(strstr(err, "publish = nothing"));
+    pt_registry_free(r);
+}
+
+static void test_wildcards(void **state)
+{
+    struct fixture *f = *state;
+    write_registry(f,
+                   "[province-60]\nkey = %s\npublish = *\nunits = *\n"
+                   "query = *\n",
+                   f->key_a);
+    struct pt_registry *r = load_ok(f);
+    const struct pt_publisher *p = &r->pubs[0];
+    char err[256];
+    for (int t = EV_TYPE_NONE + 1; t < EV_TYPE_COUNT; t++)
+        assert_int_equal(
+            pt_publisher_check_type(p, (enum ev_type)t, err, sizeof err), 0);
+    assert_int_equal(
+        check_unit(p, EV_HOUSEHOLD_STATUS, "594", NULL, err, sizeof err),
+        EV_OK);
+    /* A unit nobody defined is still "all units"; ingest's reference
+     * check rejects it for its own reason. */
+    assert_int_equal(
+        check_unit(p, EV_HOUSEHOLD_STATUS, "99999", NULL, err, sizeof err),
+        EV_OK);
+    assert_true(pt_publisher_may_query(p, "anything", 8));
+    assert_true(pt_publisher_may_query(p, "log", 3));
+    pt_registry_free(r);
+}
+
+static void test_bad_files(void **state)
+{
+    struct fixture *f = *state;
+
+    write_registry(f, "[a]\nkey = %s\npublish = donation.x\nunits = 593\n",
+                   f->key_a);
+    expect_error(f, "publishers.ini:3: [a] publish: \"donation.x\" matches no "
+                    "event type");
+    write_registry(f, "[a]\nkey = not-a-key\n");
+    expect_error(f, ":2: [a] key: must be a CURVE public key");
+    write_registry(f, "[a]\nkey = %s\n[b]\nkey = %s\n", f->key_a, f->key_a);
+    expect_error(f, ":4: [b] key: already the key of [a]");
+    write_registry(f, "[a]\nkey = %s\n[b]\nkey = %s\n[a]\nalerts = yes\n",
+                   f->key_a, f->key_b);
+    expect_error(f, ":6: [a] appears twice");
+    write_registry(f, "[a]\npublish = *\nunits = *\n");
+    expect_error(f, "[a] has no key");
+    write_registry(f, "[a]\nkey = %s\npublish = *\n", f->key_a);
+    expect_error(f, "[a] may publish but has no units");
+    write_registry(f, "[a]\nkey = %s\nunits = 5930\n", f->key_a);
+    expect_error(f, ":3: [a] units: \"5930\" is not a unit code");
+    write_registry(f, "[a]\nkey = %s\nquery = fund Pov/erty\n", f->key_a);
+    expect_error(f, ":3: [a] query: \"Pov/erty\" is not a plugin name");
+    write_registry(f, "[a]\nkey = %s\nalerts = maybe\n", f->key_a);
+    expect_error(f, ":3: [a] alerts: must be yes or no");
+    write_registry(f, "[a]\nkey = %s\nrights = all\n", f->key_a);
+    expect_error(f, ":3: [a] unknown key \"rights\"");
+    write_registry(f, "key = %s\n", f->key_a);
+    expect_error(f, ":1: \"key\" outside a [publisher] section");
+    write_registry(f, "[a b]\nkey = %s\n", f->key_a);
+    expect_error(f, "[a b]: a publisher's name is");
+    write_registry(f, "[a]\nkey = %s\n[broken\n", f->key_a);
+    expect_error(f, ":3: not a \"key = value\" or [section] line");
+    write_registry(f, "[a]\nkey = %s\npublish =\n", f->key_a);
+    expect_error(f, ":3: [a] empty list");
+
+    struct pt_registry *r = NULL;
+    unlink(f->path);
+    assert_int_equal(pt_registry_load(f->path, &r, f->err, sizeof f->err), -1);
+    assert_non_null(strstr(f->err, "cannot open"));
+
+    /* An empty registry is valid: it admits no one. */
+    write_registry(f, "# nobody yet\n");
+    r = load_ok(f);
+    assert_int_equal(r->count, 0);
+    pt_registry_free(r);
+}
+
+static void test_everyone(void **state)
+{
+    (void)state;
+    struct pt_publisher p;
+    char err[256];
+    pt_publisher_everyone(&p, "unauthenticated");
+    assert_string_equal(p.name, "unauthenticated");
+    assert_int_equal(
+        pt_publisher_check_type(&p, EV_REPORT_DUE, err, sizeof err), 0);
+    assert_int_equal(
+        check_unit(&p, EV_DONATION_RECEIVED, "594", NULL, err, sizeof err),
+        EV_OK);
+    assert_true(pt_publisher_may_query(&p, "log", 3));
+    assert_true(p.alerts);
+}
+
+/* ---- configuration ---- */
+
+static void test_secure_by_default(void **state)
+{
+    (void)state;
+    struct pt_config *cfg = malloc(sizeof *cfg);
+    char err[512];
+    assert_non_null(cfg);
+    assert_int_equal(pt_config_defaults(cfg), 0);
+    assert_int_equal(pt_config_check_security(cfg, err, sizeof err), 0);
+
+    assert_true(pt_endpoint_is_local("ipc:///tmp/x"));
+    assert_true(pt_endpoint_is_local("inproc://x"));
+    assert_true(pt_endpoint_is_local("tcp://127.0.0.1:7170"));
+    assert_true(pt_endpoint_is_local("tcp://localhost:7170"));
+    assert_true(pt_endpoint_is_local("tcp://[::1]:7170"));
+    assert_false(pt_endpoint_is_local("tcp://0.0.0.0:7170"));
+    assert_false(pt_endpoint_is_local("tcp://*:7170"));
+    assert_false(pt_endpoint_is_local("tcp://eth0:7170"));
+    assert_false(pt_endpoint_is_local("tcp://localhost.example.org:7170"));
+    assert_false(pt_endpoint_is_local("tcp://10.0.0.1:7170"));
+
+    strcpy(cfg->query, "tcp://0.0.0.0:7171");
+    assert_int_equal(pt_config_check_security(cfg, err, sizeof err), -1);
+    assert_non_null(strstr(err, "tcp://0.0.0.0:7171"));
+    assert_non_null(strstr(err, "CURVE is off"));
+
+    strcpy(cfg->curve_key_file, "/etc/povtrack/server.key");
+    assert_int_equal(pt_config_check_security(cfg, err, sizeof err), -1);
+    assert_non_null(strstr(err, "curve_key and registry go together"));
+    strcpy(cfg->registry_file, "/etc/povtrack/publishers.ini");
+    assert_int_equal(pt_config_check_security(cfg, err, sizeof err), 0);
+    free(cfg);
+}
+
+static void write_config(struct fixture *f, const char *text)
+{
+    FILE *out = fopen(f->path, "w");
+    assert_non_null(out);
+    assert_true(fputs(text, out) >= 0);
+    assert_int_equal(fclose(out), 0);
+}
+
+static void test_config_sections(void **state)
+{
+    struct fixture *f = *state;
+    struct pt_config *cfg = malloc(sizeof *cfg);
+    assert_non_null(cfg);
+    assert_int_equal(pt_config_defaults(cfg), 0);
+    assert_int_equal(cfg->limits.frame_max, PT_LIMIT_FRAME_MAX);
+    assert_int_equal(cfg->limits.events_max, PT_LIMIT_EVENTS_MAX);
+    assert_true(cfg->limits.requests_per_second > 0);
+
+    write_config(f, "[security]\ncurve_key = keys/server.key\n"
+                    "registry = /etc/povtrack/publishers.ini\n"
+                    "[limits]\nframe_max = 65536\nevents_max = 100\n"
+                    "string_max = 1024\ndepth_max = 6\ncontainer_max = 32\n"
+                    "requests_per_second = 0\n");
+    assert_int_equal(pt_config_load(cfg, f->path, f->err, sizeof f->err), 0);
+    char want[256];
+    snprintf(want, sizeof want, "%s/keys/server.key", f->dir);
+    /* Relative to the config file, so the directory moves as a whole. */
+    assert_string_equal(cfg->curve_key_file, want);
+    assert_string_equal(cfg->registry_file, "/etc/povtrack/publishers.ini");
+    assert_int_equal(cfg->limits.frame_max, 65536);
+    assert_int_equal(cfg->limits.events_max, 100);
+    assert_int_equal(cfg->limits.string_max, 1024);
+    assert_int_equal(cfg->limits.depth_max, 6);
+    assert_int_equal(cfg->limits.container_max, 32);
+    assert_int_equal(cfg->limits.requests_per_second, 0);
+
+    static const struct {
+        const char *text, *want;
+    } bad[] = {
+        {"[limits]\nframe_max = 8388608\n",
+         "[limits] frame_max: must be an integer from 1024 to 4194304"},
+        {"[limits]\nstring_max = 100\n",
+         "[limits] string_max: must be an integer from 256"},
+        {"[limits]\ndepth_max = 3\n", "[limits] depth_max: must be"},
+        {"[limits]\nevents_max = -1\n", "[limits] events_max: must be"},
+        {"[limits]\nspeed = 1\n", "[limits] has no key \"speed\""},
+        {"[security]\nkey = x\n", "[security] has no key \"key\""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_config(f, bad[i].text);
+        assert_int_equal(pt_config_load(cfg, f->path, f->err, sizeof f->err),
+                         -1);
+        if (strstr(f->err, bad[i].want) == NULL)
+            fail_msg("error \"%s\" does not contain \"%s\"", f->err,
+                     bad[i].want);
+    }
+    free(cfg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_rights, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wildcards, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_files, setup, teardown),
+        cmocka_unit_test(test_everyone),
+        cmocka_unit_test(test_secure_by_default),
+        cmocka_unit_test_setup_teardown(test_config_sections, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
