@@ -49,6 +49,9 @@ static void usage(FILE *f)
             "  --query EP     query endpoint [$POVTRACK_QUERY or %s]\n"
             "  --alerts EP    alerts endpoint [$POVTRACK_ALERTS or %s]\n"
             "  --timeout MS   wait at most MS ms for each reply [%d]\n"
+            "  --retries N    send a request N more times after a timeout, "
+            "with the\n"
+            "                 same event ids (duplicates are harmless) [%d]\n"
             "  --server-key K the daemon's CURVE public key, or its .pub "
             "file\n"
             "                 [$POVTRACK_SERVER_KEY]; turns CURVE on\n"
@@ -64,7 +67,8 @@ static void usage(FILE *f)
             "failure;\n"
             "2 usage error; 3 povtrackd unreachable (no reply in time).\n",
             POVTRACK_CLIENT_INGEST_DEFAULT, POVTRACK_CLIENT_QUERY_DEFAULT,
-            POVTRACK_CLIENT_ALERTS_DEFAULT, POVTRACK_CLIENT_TIMEOUT_DEFAULT);
+            POVTRACK_CLIENT_ALERTS_DEFAULT, POVTRACK_CLIENT_TIMEOUT_DEFAULT,
+            POVTRACK_CLIENT_RETRIES_DEFAULT);
 }
 
 static int from_env(struct tl_cli *cli)

@@ -26,6 +26,7 @@ struct povtrack_client {
     char *endpoint[3];
     void *monitor[3]; /* CURVE only: handshake events of sock[i] */
     int timeout_ms;
+    int retries;
     bool curve;
     char server_key[POVTRACK_CLIENT_KEY_Z85];
     char public_key[POVTRACK_CLIENT_KEY_Z85];
@@ -97,6 +98,7 @@ int povtrack_client_open(povtrack_client **out)
         return POVTRACK_CLIENT_EZMQ;
     }
     c->timeout_ms = POVTRACK_CLIENT_TIMEOUT_DEFAULT;
+    c->retries = POVTRACK_CLIENT_RETRIES_DEFAULT;
     *out = c;
     return POVTRACK_CLIENT_OK;
 }
@@ -246,6 +248,20 @@ const char *povtrack_client_endpoint(const povtrack_client *c,
                                      enum povtrack_client_endpoint which)
 {
     return (unsigned)which > 2 ? NULL : c->endpoint[which];
+}
+
+int povtrack_client_set_retries(povtrack_client *c, int retries)
+{
+    if (retries < 0 || retries > POVTRACK_CLIENT_RETRIES_MAX)
+        return fail(c, POVTRACK_CLIENT_EINVAL, "retries must be 0 to %d",
+                    POVTRACK_CLIENT_RETRIES_MAX);
+    c->retries = retries;
+    return POVTRACK_CLIENT_OK;
+}
+
+int povtrack_client_retries(const povtrack_client *c)
+{
+    return c->retries;
 }
 
 int povtrack_client_set_timeout(povtrack_client *c, int timeout_ms)
@@ -620,9 +636,8 @@ static void drain(void *sock)
 /* One round trip on a DEALER: [empty, payload] out, [empty, payload] in.
  * Any failure after the send closes the socket so that whatever the daemon
  * sends later for this request is dropped with it. */
-static int roundtrip(povtrack_client *c, int which, const void *data,
-                     size_t len, const char *what,
-                     struct povtrack_client_msg *reply)
+static int attempt(povtrack_client *c, int which, const void *data, size_t len,
+                   const char *what, struct povtrack_client_msg *reply)
 {
     void *s;
     zmq_pollitem_t item;
@@ -677,6 +692,24 @@ static int roundtrip(povtrack_client *c, int which, const void *data,
     }
     zmq_msg_close(&delim);
     zmq_msg_close(&payload);
+    return rc;
+}
+
+/* Lazy Pirate: after a timeout the socket is already closed (a late reply
+ * dies with it), so send the very same bytes again on a fresh one.  Safe
+ * because ingest deduplicates by id and queries only read. */
+static int roundtrip(povtrack_client *c, int which, const void *data,
+                     size_t len, const char *what,
+                     struct povtrack_client_msg *reply)
+{
+    int rc = attempt(c, which, data, len, what, reply);
+    for (int i = 0; i < c->retries && rc == POVTRACK_CLIENT_ETIMEDOUT; i++)
+        rc = attempt(c, which, data, len, what, reply);
+    if (rc == POVTRACK_CLIENT_ETIMEDOUT && c->retries > 0)
+        fail(c, POVTRACK_CLIENT_ETIMEDOUT,
+             "cannot reach povtrackd at %s: timed out after %d attempts of "
+             "%d ms",
+             c->endpoint[which], c->retries + 1, c->timeout_ms);
     return rc;
 }
 
@@ -986,10 +1019,17 @@ int povtrack_client_recv_alert(povtrack_client *c, int timeout_ms,
         return fail(c, POVTRACK_CLIENT_EZMQ, "poll on %s: %s",
                     c->endpoint[POVTRACK_CLIENT_ALERTS], zmq_strerror(e));
     }
-    if (n == 0)
+    if (n == 0) {
+        /* Silence on a SUB socket is normal, unless the daemon refused us. */
+        if (handshake_refused(c, POVTRACK_CLIENT_ALERTS) > 1)
+            return fail(c, POVTRACK_CLIENT_EREFUSED,
+                        "povtrackd at %s refused this client's key: is it "
+                        "in the publisher registry with alerts = yes?",
+                        c->endpoint[POVTRACK_CLIENT_ALERTS]);
         return fail(c, POVTRACK_CLIENT_ETIMEDOUT,
                     "no alert from %s within %d ms",
                     c->endpoint[POVTRACK_CLIENT_ALERTS], timeout_ms);
+    }
     zmq_msg_init(&topic);
     zmq_msg_init(&body);
     if (zmq_msg_recv(&topic, s, ZMQ_DONTWAIT) < 0 || !zmq_msg_more(&topic) ||

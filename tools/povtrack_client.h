@@ -17,10 +17,12 @@
  * Sockets are created on first use.  Every call that waits for the daemon
  * waits at most the client's timeout: ZeroMQ never reports "daemon down",
  * only silence, so a timeout is how unreachability shows.  After a timeout
- * the request socket is closed and recreated ("Lazy Pirate"), so a reply that
- * arrives late can never be taken for the reply to the next request.
- * Requests are therefore at-most-once per call; ingest is safe to retry
- * because the daemon deduplicates events by id.
+ * the request socket is closed and recreated and the same request is sent
+ * again, up to the client's retries ("Lazy Pirate"), so a reply that
+ * arrives late can never be taken for the reply to another request.  That
+ * is safe: ingest deduplicates events by id (what was stored comes back
+ * "duplicate"), and queries only read.  A publisher whose call finally
+ * times out may send the same events again later, as often as it likes.
  *
  * Errors: every function that can fail returns 0 or a negative
  * enum povtrack_client_rc; povtrack_client_error() then describes the first
@@ -47,6 +49,8 @@ extern "C" {
 #define POVTRACK_CLIENT_QUERY_DEFAULT "tcp://127.0.0.1:7171"
 #define POVTRACK_CLIENT_ALERTS_DEFAULT "tcp://127.0.0.1:7172"
 #define POVTRACK_CLIENT_TIMEOUT_DEFAULT 5000 /* milliseconds */
+#define POVTRACK_CLIENT_RETRIES_DEFAULT 2    /* sends after the first */
+#define POVTRACK_CLIENT_RETRIES_MAX 100
 
 /* Protocol limits.  A request above them is refused locally with
  * POVTRACK_CLIENT_ETOOBIG rather than sent to be refused. */
@@ -98,7 +102,12 @@ int povtrack_client_set_endpoint(povtrack_client *c,
 const char *povtrack_client_endpoint(const povtrack_client *c,
                                      enum povtrack_client_endpoint which);
 
-/* Receive timeout in milliseconds, > 0. */
+/* How many times a request that timed out is sent again (each on a fresh
+ * socket, each waiting the timeout), 0..POVTRACK_CLIENT_RETRIES_MAX. */
+int povtrack_client_set_retries(povtrack_client *c, int retries);
+int povtrack_client_retries(const povtrack_client *c);
+
+/* Receive timeout in milliseconds, > 0, per attempt. */
 int povtrack_client_set_timeout(povtrack_client *c, int timeout_ms);
 int povtrack_client_timeout(const povtrack_client *c);
 

@@ -121,6 +121,13 @@ int tl_cli_common(struct tl_cli *cli, int c, const char *arg)
     case TL_OPT_JSON:
         cli->json = true;
         return 0;
+    case TL_OPT_RETRIES:
+        rc = tl_cli_uint(NULL, "--retries", arg, POVTRACK_CLIENT_RETRIES_MAX,
+                         &ms);
+        if (rc != 0)
+            return rc;
+        povtrack_client_set_retries(cli->client, (int)ms);
+        return 0;
     case TL_OPT_SERVER_KEY:
         return set_server_key(cli, arg);
     case TL_OPT_KEY:

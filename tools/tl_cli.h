@@ -42,7 +42,8 @@ enum {
     TL_OPT_JSON,
     TL_OPT_HELP,
     TL_OPT_SERVER_KEY,
-    TL_OPT_KEY
+    TL_OPT_KEY,
+    TL_OPT_RETRIES
 };
 #define TL_COMMON_OPTIONS                                                      \
     {"ingest", required_argument, NULL, TL_OPT_INGEST},                        \
@@ -52,6 +53,7 @@ enum {
         {"json", no_argument, NULL, TL_OPT_JSON},                              \
         {"server-key", required_argument, NULL, TL_OPT_SERVER_KEY},            \
         {"key", required_argument, NULL, TL_OPT_KEY},                          \
+        {"retries", required_argument, NULL, TL_OPT_RETRIES},                  \
     {                                                                          \
         "help", no_argument, NULL, TL_OPT_HELP                                 \
     }

@@ -4,6 +4,7 @@
  * plugin host killed and restarted by its supervisor.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -21,6 +22,7 @@
 #include <zmq.h>
 
 #include "daemon.h"
+#include "povtrack_client.h"
 #include "tl_json.h"
 
 #define TIMEOUT_MS 10000
@@ -613,6 +615,80 @@ static void test_second_daemon_on_same_data_refused(void **state)
     assert_int_equal(td_wait_ping(&f->d, TIMEOUT_MS), 0);
 }
 
+/* Lazy Pirate in the client library: with the ingest process stopped, the
+ * first attempts time out; the library resends the same frame on fresh
+ * sockets until the daemon runs again, and the event is stored once. */
+struct pirate {
+    povtrack_client *c;
+    msgpack_sbuffer frame;
+    struct povtrack_client_acks acks;
+    int rc;
+};
+
+static void *pirate_publish(void *arg)
+{
+    struct pirate *p = arg;
+    p->rc =
+        povtrack_client_publish(p->c, p->frame.data, p->frame.size, &p->acks);
+    return NULL;
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void test_client_retries_until_stored(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(td_define_province(&f->d, "u-60"), 0);
+
+    struct pirate p;
+    memset(&p, 0, sizeof p);
+    assert_int_equal(povtrack_client_open(&p.c), 0);
+    assert_int_equal(
+        povtrack_client_set_endpoint(p.c, POVTRACK_CLIENT_INGEST, f->d.ingest),
+        0);
+    assert_int_equal(povtrack_client_set_timeout(p.c, 100), 0);
+    assert_int_equal(povtrack_client_set_retries(p.c, 100), 0);
+    pack_json(&p.frame,
+              "[{\"v\":1,\"id\":\"pirate-1\",\"type\":"
+              "\"donation.received\",\"at\":1700000000,\"unit\":\"60\","
+              "\"data\":{\"amount\":500000,\"donor\":\"A\","
+              "\"donor_kind\":\"person\",\"level\":\"province\"}}]");
+
+    assert_int_equal(kill(f->d.pid, SIGSTOP), 0);
+    double t0 = mono_s();
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, pirate_publish, &p), 0);
+    /* The stimulus, not a synchronisation: keep ingest stopped across
+     * several 100 ms attempts.  The assertions below hold however the
+     * attempts and the resume interleave. */
+    struct timespec hold = {0, 450 * 1000 * 1000};
+    nanosleep(&hold, NULL);
+    assert_int_equal(kill(f->d.pid, SIGCONT), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+
+    assert_int_equal(p.rc, POVTRACK_CLIENT_OK);
+    assert_true(mono_s() - t0 >= 0.4);
+    assert_int_equal(p.acks.count, 1);
+    /* "duplicate" when an earlier attempt's frame was committed after the
+     * resume and only its reply was lost: either way it is stored. */
+    assert_true(p.acks.acks[0].status == POVTRACK_ACK_OK ||
+                p.acks.acks[0].status == POVTRACK_ACK_DUPLICATE);
+    assert_int_equal(p.acks.acks[0].seq, 2);
+    povtrack_client_acks_free(&p.acks);
+    msgpack_sbuffer_destroy(&p.frame);
+    povtrack_client_close(p.c);
+
+    msgpack_unpacked up;
+    request(&f->d, "{\"op\":\"stats\"}", &up);
+    assert_int_equal(get_u64(&up.data, "events"), 2);
+    msgpack_unpacked_destroy(&up);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -633,6 +709,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_second_daemon_on_same_data_refused,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_retries_until_stored, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests_name("integration", tests, NULL, NULL);
 }

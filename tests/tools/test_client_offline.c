@@ -55,6 +55,11 @@ static void test_timeout(void **state)
     assert_int_equal(
         povtrack_client_set_endpoint(c, POVTRACK_CLIENT_QUERY, NOWHERE), 0);
     assert_int_equal(povtrack_client_set_timeout(c, 200), 0);
+    assert_int_equal(povtrack_client_retries(c),
+                     POVTRACK_CLIENT_RETRIES_DEFAULT);
+    assert_int_equal(povtrack_client_set_retries(c, -1),
+                     POVTRACK_CLIENT_EINVAL);
+    assert_int_equal(povtrack_client_set_retries(c, 0), 0);
     /* Twice: the second request goes out on a fresh socket. */
     for (int i = 0; i < 2; i++) {
         t0 = now_ms();
@@ -66,6 +71,16 @@ static void test_timeout(void **state)
                             ": timed out after 200 ms");
         povtrack_client_msg_free(&reply);
     }
+    /* With retries, each attempt waits the whole timeout. */
+    assert_int_equal(povtrack_client_set_retries(c, 2), 0);
+    t0 = now_ms();
+    assert_int_equal(povtrack_client_simple(c, "ping", &reply),
+                     POVTRACK_CLIENT_ETIMEDOUT);
+    assert_true(now_ms() - t0 >= 3 * 200 - 5);
+    assert_string_equal(povtrack_client_error(c),
+                        "cannot reach povtrackd at " NOWHERE
+                        ": timed out after 3 attempts of 200 ms");
+    povtrack_client_msg_free(&reply);
     povtrack_client_close(c);
 }
 
