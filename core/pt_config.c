@@ -31,6 +31,7 @@ int pt_config_defaults(struct pt_config *cfg)
     strcpy(cfg->alerts, PT_DEFAULT_ALERTS);
     cfg->batch_max = 10000;
     cfg->log_level = PT_LOG_INFO;
+    cfg->syslog_facility = pt_log_facility_parse("daemon");
     cfg->limits.frame_max = PT_LIMIT_FRAME_MAX;
     cfg->limits.events_max = PT_LIMIT_EVENTS_MAX;
     cfg->limits.string_max = 4096;
@@ -238,6 +239,27 @@ static int daemon_key(struct load_state *ls, const char *key, const char *value)
             return 0;
         }
         cfg->batch_max = v;
+        return 1;
+    }
+    if (strcmp(key, "syslog") == 0) {
+        if (strcmp(value, "yes") == 0 || strcmp(value, "no") == 0) {
+            cfg->syslog = strcmp(value, "yes") == 0;
+            return 1;
+        }
+        snprintf(ls->err, ls->errlen, "%s: [daemon] syslog: must be yes or no",
+                 ls->path);
+        return 0;
+    }
+    if (strcmp(key, "syslog_facility") == 0) {
+        int f = pt_log_facility_parse(value);
+        if (f < 0) {
+            snprintf(ls->err, ls->errlen,
+                     "%s: [daemon] syslog_facility: must be daemon, user or "
+                     "local0 to local7",
+                     ls->path);
+            return 0;
+        }
+        cfg->syslog_facility = f;
         return 1;
     }
     if (strcmp(key, "log_level") == 0) {
@@ -454,4 +476,58 @@ int pt_config_check_security(const struct pt_config *cfg, char *err,
         }
     }
     return 0;
+}
+
+static void note(char *buf, size_t len, const char *what)
+{
+    size_t used = strlen(buf);
+    if (used < len)
+        snprintf(buf + used, len - used, "%s%s", used ? " " : "", what);
+}
+
+static int plugins_differ(const struct pt_config *a, const struct pt_config *b)
+{
+    if (a->nplugins != b->nplugins || strcmp(a->plugin_dir, b->plugin_dir))
+        return 1;
+    for (size_t i = 0; i < a->nplugins; i++) {
+        const struct pt_plugin_conf *x = &a->plugins[i], *y = &b->plugins[i];
+        if (strcmp(x->name, y->name) || strcmp(x->path, y->path) ||
+            x->nkeys != y->nkeys)
+            return 1;
+        for (size_t k = 0; k < x->nkeys; k++)
+            if (strcmp(x->keys[k].key, y->keys[k].key) ||
+                strcmp(x->keys[k].value, y->keys[k].value))
+                return 1;
+    }
+    return 0;
+}
+
+void pt_config_apply_reload(struct pt_config *cur,
+                            const struct pt_config *fresh, char *restart,
+                            size_t restartlen)
+{
+    restart[0] = '\0';
+    if (strcmp(cur->data_dir, fresh->data_dir) != 0)
+        note(restart, restartlen, "data_dir");
+    if (strcmp(cur->ingest, fresh->ingest) != 0 ||
+        strcmp(cur->query, fresh->query) != 0 ||
+        strcmp(cur->alerts, fresh->alerts) != 0)
+        note(restart, restartlen, "endpoints");
+    if (plugins_differ(cur, fresh))
+        note(restart, restartlen, "plugins");
+    if (cur->batch_max != fresh->batch_max)
+        note(restart, restartlen, "batch_max");
+    if (strcmp(cur->curve_key_file, fresh->curve_key_file) != 0 ||
+        strcmp(cur->registry_file, fresh->registry_file) != 0)
+        note(restart, restartlen, "[security]");
+    if (cur->limits.frame_max != fresh->limits.frame_max ||
+        cur->limits.events_max != fresh->limits.events_max)
+        note(restart, restartlen, "frame_max/events_max");
+    cur->log_level = fresh->log_level;
+    cur->syslog = fresh->syslog;
+    cur->syslog_facility = fresh->syslog_facility;
+    cur->limits.string_max = fresh->limits.string_max;
+    cur->limits.depth_max = fresh->limits.depth_max;
+    cur->limits.container_max = fresh->limits.container_max;
+    cur->limits.requests_per_second = fresh->limits.requests_per_second;
 }

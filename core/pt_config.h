@@ -13,6 +13,8 @@
  *                                   ; which plugins to load, in order
  *   batch_max = 10000               ; most events in one group commit
  *   log_level = info
+ *   syslog = no                     ; yes: also log to syslog/journald
+ *   syslog_facility = daemon        ; daemon, user, local0..local7
  *   [security]
  *   curve_key = server.key          ; the daemon's CURVE key pair (written
  *                                   ; by povtrack keygen); turns CURVE on
@@ -92,6 +94,8 @@ struct pt_config {
     char config_file[PATH_MAX]; /* "" when none */
     size_t batch_max;
     int log_level;                 /* enum pt_log_level */
+    int syslog;                    /* 1: also log to syslog */
+    int syslog_facility;           /* LOG_* of <syslog.h> */
     char curve_key_file[PATH_MAX]; /* "" when CURVE is off */
     char registry_file[PATH_MAX];  /* "" when CURVE is off */
     struct pt_limits limits;
@@ -121,6 +125,14 @@ int pt_config_check_security(const struct pt_config *cfg, char *err,
 
 /* Is endpoint reachable only from this machine? */
 int pt_endpoint_is_local(const char *endpoint);
+
+/* SIGHUP: copy into cur what a running daemon can change (log_level,
+ * syslog, and the limits other than frame_max and events_max, which size
+ * buffers and sockets), and list in restart, space-separated, the settings
+ * of fresh that differ but take a restart ("" when none). */
+void pt_config_apply_reload(struct pt_config *cur,
+                            const struct pt_config *fresh, char *restart,
+                            size_t restartlen);
 
 /* Value of key in a plugin's section, or NULL. */
 const char *pt_plugin_conf_get(const struct pt_plugin_conf *pc,

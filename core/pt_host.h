@@ -70,13 +70,23 @@ int pt_host_request(struct pt_host *h, const msgpack_object *req,
 /* Lowest applied sequence over the loaded (not stopped) plugins. */
 uint64_t pt_host_applied_seq(const struct pt_host *h);
 
+/* What the process loop watches besides its sockets: flags set by signal
+ * handlers, and how to build the configuration afresh on a reload. */
+struct pt_host_signals {
+    volatile sig_atomic_t *stop;   /* non-zero: return */
+    volatile sig_atomic_t *reload; /* non-zero: reload, then cleared */
+    /* Defaults, file and command line again, as at start; 0 or -1. */
+    int (*reconfigure)(void *arg, struct pt_config *fresh);
+    void *arg;
+};
+
 /* The process loop: binds the query ROUTER and alerts PUB endpoints, applies
  * the log as it grows (woken by notify_fd, a pipe the ingest process writes
  * to after each commit, or by a timer), answers queries, publishes alerts,
- * calls tick.  Returns when *stop becomes non-zero (set by a signal
- * handler); reads the publisher registry again when *reload is non-zero,
- * and clears it. */
-int pt_host_run(struct pt_host *h, int notify_fd, volatile sig_atomic_t *stop,
-                volatile sig_atomic_t *reload);
+ * calls tick.  Returns when *sig->stop becomes non-zero.  On *sig->reload
+ * it applies what can change live (log level, syslog, limits) and reads
+ * the publisher registry again. */
+int pt_host_run(struct pt_host *h, int notify_fd,
+                const struct pt_host_signals *sig);
 
 #endif /* POVTRACK_PT_HOST_H */

@@ -215,9 +215,31 @@ static void *bind_socket(struct pt_host *h, struct pt_auth *auth, void *zctx,
     return s;
 }
 
-int pt_host_run(struct pt_host *h, int notify_fd, volatile sig_atomic_t *stop,
-                volatile sig_atomic_t *reload)
+static void reload(struct pt_host *h, struct pt_auth *auth,
+                   const struct pt_host_signals *sig)
 {
+    char err[512];
+    struct pt_config *fresh = malloc(sizeof *fresh);
+    if (fresh == NULL || sig->reconfigure(sig->arg, fresh) != 0) {
+        /* The ingest process reports the configuration's errors. */
+        free(fresh);
+        return;
+    }
+    char restart[256];
+    pt_config_apply_reload(&h->cfg, fresh, restart, sizeof restart);
+    free(fresh);
+    h->log.level = h->cfg.log_level;
+    h->log.syslog = h->cfg.syslog;
+    if (pt_auth_reload(auth, err, sizeof err) != 0)
+        pt_logf(&h->log, PT_LOG_ERROR,
+                "SIGHUP: %s; the previous publisher registry stays in force",
+                err);
+}
+
+int pt_host_run(struct pt_host *h, int notify_fd,
+                const struct pt_host_signals *sig)
+{
+    volatile sig_atomic_t *stop = sig->stop;
     void *zctx = zmq_ctx_new();
     if (zctx == NULL)
         return -1;
@@ -246,13 +268,9 @@ int pt_host_run(struct pt_host *h, int notify_fd, volatile sig_atomic_t *stop,
     int64_t next_tick = now_ms();
     int more = 1; /* the log may have grown while we were down */
     while (rc == 0 && !*stop) {
-        if (*reload) {
-            *reload = 0;
-            if (pt_auth_reload(auth, err, sizeof err) != 0)
-                pt_logf(&h->log, PT_LOG_ERROR,
-                        "SIGHUP: %s; the previous publisher registry stays "
-                        "in force",
-                        err);
+        if (*sig->reload) {
+            *sig->reload = 0;
+            reload(h, auth, sig);
         }
         zmq_pollitem_t items[3] = {
             {router, 0, ZMQ_POLLIN, 0},

@@ -67,6 +67,8 @@ struct pt_ingest {
     msgpack_sbuffer reply;
 };
 
+static void derive_limits(struct pt_ingest *ig);
+
 int pt_ingest_open(const struct pt_config *cfg, const struct pt_log *log,
                    struct pt_ingest **out, char *err, size_t errlen)
 {
@@ -83,10 +85,7 @@ int pt_ingest_open(const struct pt_config *cfg, const struct pt_log *log,
     /* A group holds up to batch_max events, but never splits a request,
      * so leave room for one whole request past the limit. */
     ig->slots_cap = cfg->batch_max + cfg->limits.events_max;
-    ig->limits.depth_max = cfg->limits.depth_max;
-    ig->limits.string_max = cfg->limits.string_max;
-    ig->limits.container_max = cfg->limits.container_max;
-    ig->limits.top_max = (uint32_t)cfg->limits.events_max;
+    derive_limits(ig);
     ig->reqs = calloc(GROUP_REQUESTS_MAX, sizeof *ig->reqs);
     ig->slots = calloc(ig->slots_cap, sizeof *ig->slots);
     ig->items = calloc(ig->slots_cap, sizeof *ig->items);
@@ -175,9 +174,19 @@ void pt_ingest_set_notify(struct pt_ingest *ig, int fd)
     ig->notify_fd = fd;
 }
 
+static void derive_limits(struct pt_ingest *ig)
+{
+    const struct pt_limits *l = &ig->cfg->limits;
+    ig->limits.depth_max = l->depth_max;
+    ig->limits.string_max = l->string_max;
+    ig->limits.container_max = l->container_max;
+    ig->limits.top_max = (uint32_t)l->events_max;
+}
+
 void pt_ingest_reload(struct pt_ingest *ig)
 {
     char err[512];
+    derive_limits(ig);
     if (pt_auth_reload(ig->auth, err, sizeof err) != 0)
         pt_logf(ig->log, PT_LOG_ERROR,
                 "SIGHUP: %s; the previous publisher registry stays in force",

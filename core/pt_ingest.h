@@ -34,8 +34,10 @@ void pt_ingest_set_notify(struct pt_ingest *ig, int fd);
  * fatal error that was logged. */
 int pt_ingest_step(struct pt_ingest *ig, int timeout_ms);
 
-/* Read the publisher registry again (SIGHUP); the old one stays in force
- * when the new one has an error, which is logged. */
+/* SIGHUP, after the caller updated the live settings of its config (see
+ * pt_config_apply_reload): take the new limits, and read the publisher
+ * registry again; the old registry stays in force when the new one has an
+ * error, which is logged. */
 void pt_ingest_reload(struct pt_ingest *ig);
 
 /* Clear reader slots of dead readers (after the plugin host died). */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,6 +46,33 @@ void pt_logf(const struct pt_log *log, enum pt_log_level level, const char *fmt,
     line[len++] = '\n';
     ssize_t w = write(STDERR_FILENO, line, len);
     (void)w;
+    if (log != NULL && log->syslog) {
+        static const int prio[] = {LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR};
+        /* From the process name on: syslog stamps time and pid itself. */
+        size_t skip = strcspn(line, "]");
+        syslog(prio[level], "%.*s", (int)(len - 1 - skip - 2), line + skip + 2);
+    }
+}
+
+void pt_log_open_syslog(int facility)
+{
+    openlog("povtrackd", LOG_PID | LOG_NDELAY, facility);
+}
+
+int pt_log_facility_parse(const char *name)
+{
+    static const struct {
+        const char *name;
+        int facility;
+    } names[] = {{"daemon", LOG_DAEMON}, {"user", LOG_USER},
+                 {"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1},
+                 {"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3},
+                 {"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5},
+                 {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(name, names[i].name) == 0)
+            return names[i].facility;
+    return -1;
 }
 
 int pt_log_level_parse(const char *name)

@@ -4,7 +4,9 @@
  *   2026-11-27T03:50:00.123Z povtrackd[1234] ingest info: message
  *
  * A struct pt_log is passed to whoever logs rather than kept in a global,
- * so each process (ingest, plugin host) names itself.
+ * so each process (ingest, plugin host) names itself.  With syslog on, each
+ * message also goes to syslog (journald reads it there) at the matching
+ * priority, without the time stamp, which syslog adds itself.
  */
 #ifndef POVTRACK_PT_LOG_H
 #define POVTRACK_PT_LOG_H
@@ -14,7 +16,15 @@ enum pt_log_level { PT_LOG_DEBUG = 0, PT_LOG_INFO, PT_LOG_WARN, PT_LOG_ERROR };
 struct pt_log {
     int level;        /* messages below this level are dropped */
     const char *proc; /* "ingest", "host", ... */
+    int syslog;       /* also to syslog (journald), after pt_log_open_syslog */
 };
+
+/* Open the syslog connection for this process (ident "povtrackd", with the
+ * pid); facility is a LOG_* value from <syslog.h>. */
+void pt_log_open_syslog(int facility);
+
+/* "daemon", "user", "local0".."local7" -> LOG_* facility; -1 when unknown. */
+int pt_log_facility_parse(const char *name);
 
 void pt_logf(const struct pt_log *log, enum pt_log_level level, const char *fmt,
              ...) __attribute__((format(printf, 3, 4)));

@@ -262,9 +262,26 @@ static int lock_host(const struct pt_config *cfg, const struct pt_log *log)
     return fd;
 }
 
-static int run_plugin_host(const struct pt_config *cfg, int notify_fd)
+/* The command line, kept to build the configuration again on SIGHUP. */
+struct cmdline {
+    int argc;
+    char **argv;
+};
+
+static int load_config(int argc, char **argv, struct pt_config *cfg,
+                       struct run_mode *mode);
+
+static int reconfigure(void *arg, struct pt_config *fresh)
 {
-    struct pt_log log = {cfg->log_level, "host"};
+    const struct cmdline *cl = arg;
+    struct run_mode mode = {0, -1};
+    return load_config(cl->argc, cl->argv, fresh, &mode);
+}
+
+static int run_plugin_host(const struct pt_config *cfg, int notify_fd,
+                           struct cmdline *cl)
+{
+    struct pt_log log = {cfg->log_level, "host", cfg->syslog};
     char err[512];
     int lock_fd = lock_host(cfg, &log);
     if (lock_fd < 0)
@@ -274,7 +291,9 @@ static int run_plugin_host(const struct pt_config *cfg, int notify_fd)
         pt_logf(&log, PT_LOG_ERROR, "%s", err);
         return 1;
     }
-    int rc = pt_host_run(h, notify_fd, &stop_requested, &hup_received);
+    struct pt_host_signals sig = {&stop_requested, &hup_received, reconfigure,
+                                  cl};
+    int rc = pt_host_run(h, notify_fd, &sig);
     pt_host_close(h);
     close(lock_fd);
     return rc == 0 ? 0 : 1;
@@ -315,9 +334,41 @@ static int lock_data_dir(const struct pt_config *cfg, const struct pt_log *log)
     return fd; /* held open, and locked, until the process ends */
 }
 
-static int run_ingest(const struct pt_config *cfg, int argc, char **argv)
+/* SIGHUP in the ingest process: build the configuration again and apply
+ * what can change live; the plugin host does the same on the signal passed
+ * on to it. */
+static void reload(struct pt_config *cfg, struct pt_log *log,
+                   struct pt_ingest *ig, struct cmdline *cl)
 {
-    struct pt_log log = {cfg->log_level, "ingest"};
+    struct pt_config *fresh = malloc(sizeof *fresh);
+    if (fresh == NULL || reconfigure(cl, fresh) != 0) {
+        pt_logf(log, PT_LOG_ERROR,
+                "SIGHUP: the configuration has errors (see above); the "
+                "running one stays in force");
+        free(fresh);
+        return;
+    }
+    char restart[256];
+    pt_config_apply_reload(cfg, fresh, restart, sizeof restart);
+    free(fresh);
+    log->level = cfg->log_level;
+    if (cfg->syslog && !log->syslog)
+        pt_log_open_syslog(cfg->syslog_facility);
+    log->syslog = cfg->syslog;
+    pt_ingest_reload(ig);
+    pt_logf(log, PT_LOG_INFO,
+            "SIGHUP: configuration reloaded (log level, syslog, limits, "
+            "publisher registry)");
+    if (restart[0] != '\0')
+        pt_logf(log, PT_LOG_WARN,
+                "SIGHUP: changed settings that need a restart of povtrackd "
+                "to apply: %s",
+                restart);
+}
+
+static int run_ingest(struct pt_config *cfg, struct cmdline *cl)
+{
+    struct pt_log log = {cfg->log_level, "ingest", cfg->syslog};
     char err[512];
 
     if (mkdir(cfg->data_dir, 0750) != 0 && errno != EEXIST) {
@@ -342,7 +393,7 @@ static int run_ingest(const struct pt_config *cfg, int argc, char **argv)
     }
 
     struct pt_supervisor sup;
-    if (pt_supervisor_init(&sup, &log, argc, argv) != 0 ||
+    if (pt_supervisor_init(&sup, &log, cl->argc, cl->argv) != 0 ||
         pt_supervisor_start(&sup) != 0) {
         pt_logf(&log, PT_LOG_ERROR, "cannot start the plugin host");
         pt_ingest_close(ig);
@@ -367,10 +418,7 @@ static int run_ingest(const struct pt_config *cfg, int argc, char **argv)
         }
         if (hup_received) {
             hup_received = 0;
-            pt_logf(&log, PT_LOG_INFO,
-                    "SIGHUP: reloading the publisher "
-                    "registry");
-            pt_ingest_reload(ig);
+            reload(cfg, &log, ig, cl);
             pt_supervisor_signal(&sup, SIGHUP);
         }
         if (child_exited || sup.pid == 0) {
@@ -391,27 +439,43 @@ static int run_ingest(const struct pt_config *cfg, int argc, char **argv)
     return rc;
 }
 
+/* Defaults, then the file, then the command line: at start and on every
+ * SIGHUP.  Returns 0, 1 (bad configuration) or 2 (usage). */
+static int load_config(int argc, char **argv, struct pt_config *cfg,
+                       struct run_mode *mode)
+{
+    if (pt_config_defaults(cfg) != 0) {
+        fprintf(stderr, "povtrackd: cannot set the defaults\n");
+        return 1;
+    }
+    int rc = parse_args(argc, argv, cfg, mode);
+    if (rc == 2)
+        fprintf(stderr, "Try 'povtrackd --help'.\n");
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     struct pt_config *cfg = malloc(sizeof *cfg);
-    if (cfg == NULL || pt_config_defaults(cfg) != 0) {
+    if (cfg == NULL) {
         fprintf(stderr, "povtrackd: out of memory\n");
         free(cfg);
         return 1;
     }
     struct run_mode mode = {0, -1};
-    int rc = parse_args(argc, argv, cfg, &mode);
+    int rc = load_config(argc, argv, cfg, &mode);
     if (rc != 0) {
-        if (rc == 2)
-            fprintf(stderr, "Try 'povtrackd --help'.\n");
         free(cfg);
         return rc;
     }
     install_signals();
+    if (cfg->syslog)
+        pt_log_open_syslog(cfg->syslog_facility);
+    struct cmdline cl = {argc, argv};
     if (mode.plugin_host)
-        rc = run_plugin_host(cfg, mode.notify_fd);
+        rc = run_plugin_host(cfg, mode.notify_fd, &cl);
     else
-        rc = run_ingest(cfg, argc, argv);
+        rc = run_ingest(cfg, &cl);
     free(cfg);
     return rc;
 }
