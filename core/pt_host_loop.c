@@ -19,6 +19,9 @@
 #include "pt_wire.h"
 
 #define TICK_LATE_MS 60000 /* tick even while catching up, this late */
+#define DISK_FULL_RETRY_MS                                                     \
+    1000 /* apply again this often while disk is full                          \
+          */
 
 struct parked {
     struct pt_request req;
@@ -267,6 +270,8 @@ int pt_host_run(struct pt_host *h, int notify_fd,
             h->cfg.alerts, h->nplugins);
     int64_t next_tick = now_ms();
     int more = 1; /* the log may have grown while we were down */
+    int disk_full = 0;
+    int64_t retry_at = 0;
     while (rc == 0 && !*stop) {
         if (*sig->reload) {
             *sig->reload = 0;
@@ -277,6 +282,8 @@ int pt_host_run(struct pt_host *h, int notify_fd,
             {NULL, notify_fd, ZMQ_POLLIN, 0},
             {pt_auth_zap_socket(auth), 0, ZMQ_POLLIN, 0}};
         long timeout = more ? 0 : (long)(next_tick - now_ms());
+        if (disk_full)
+            timeout = (long)(retry_at - now_ms());
         if (timeout < 0)
             timeout = 0;
         if (nparked > 0 && timeout > 50)
@@ -320,13 +327,33 @@ int pt_host_run(struct pt_host *h, int notify_fd,
             answer(h, auth, router, &req);
             pt_wire_close(&req);
         }
-        if (more) {
+        if (more && now_ms() >= retry_at) {
             size_t n = 0;
-            if (pt_host_catch_up(h, APPLY_CHUNK, &n) != 0) {
+            int arc = pt_host_catch_up(h, APPLY_CHUNK, &n);
+            if (arc == ENOSPC || arc == EDQUOT || arc == MDB_MAP_FULL ||
+                arc == EIO) {
+                /* A full disk is not a reason to die: queries go on from
+                 * the applied state, and applying resumes when space
+                 * returns.  (LMDB reports a short write as EIO; a failing
+                 * disk gets the same patient retries, which a restart
+                 * would not improve on.)  Say so once per episode. */
+                if (!disk_full)
+                    pt_logf(&h->log, PT_LOG_ERROR,
+                            "state: %s; applying paused, retrying every "
+                            "%d ms",
+                            st_strerror(arc), DISK_FULL_RETRY_MS);
+                disk_full = 1;
+                retry_at = now_ms() + DISK_FULL_RETRY_MS;
+                n = 0;
+            } else if (arc != 0) {
                 rc = -1;
                 break;
+            } else if (disk_full && n > 0) {
+                pt_logf(&h->log, PT_LOG_INFO,
+                        "state: space is back; applying resumed");
+                disk_full = 0;
             }
-            more = n > 0;
+            more = n > 0 || disk_full;
         }
         if (nparked > 0)
             answer_parked(h, auth, router, parked, &nparked, 0);

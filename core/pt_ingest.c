@@ -8,9 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <lmdb.h>
 #include <msgpack.h>
 #include <zmq.h>
 
@@ -359,6 +361,26 @@ static void take_request(struct pt_ingest *ig, struct ingest_req *g,
     *nslots += g->count;
 }
 
+/* Did the commit fail for want of space?  LMDB reports a short write as
+ * EIO, which a full file system causes as well as a failing disk: ask the
+ * file system which it is. */
+static int storage_full(const struct pt_ingest *ig, int rc, size_t bytes)
+{
+    if (rc == ENOSPC || rc == EDQUOT || rc == MDB_MAP_FULL)
+        return 1;
+    if (rc != EIO)
+        return 0;
+    struct statvfs vfs;
+    char dir[PATH_MAX];
+    if (snprintf(dir, sizeof dir, "%s/log", ig->cfg->data_dir) >=
+            (int)sizeof dir ||
+        statvfs(dir, &vfs) != 0)
+        return 0;
+    /* A commit writes its pages, the free-list and two meta pages. */
+    uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+    return avail < 2 * (uint64_t)bytes + (1u << 20);
+}
+
 static int lookup_unit(void *arg, struct ev_str code, struct ev_unit *out)
 {
     int rc = st_view_unit(arg, code, out);
@@ -485,9 +507,15 @@ int pt_ingest_step(struct pt_ingest *ig, int timeout_ms)
                                      check_refs, ig);
         if (rc != 0) {
             /* Nothing of the group is stored: say so, never ack. */
-            snprintf(storage_msg, sizeof storage_msg,
-                     "storage: %s; not stored, send again later",
-                     st_strerror(rc));
+            if (storage_full(ig, rc, ig->enc.size))
+                snprintf(storage_msg, sizeof storage_msg,
+                         "storage full (%s): nothing of this request is "
+                         "stored; send it again later",
+                         st_strerror(rc));
+            else
+                snprintf(storage_msg, sizeof storage_msg,
+                         "storage: %s; not stored, send again later",
+                         st_strerror(rc));
             storage_error = storage_msg;
             pt_logf(ig->log, PT_LOG_ERROR, "commit of %zu events failed: %s",
                     nitems, st_strerror(rc));
