@@ -84,10 +84,14 @@ static inline int64_t pu_get_key_i64(const uint8_t *p)
 
 /* ---- unit codes ---- */
 
-/* Write code into a PU_UNIT_W-byte key field; -1 when it does not fit. */
+/* Write code into a PU_UNIT_W-byte key field; -1 when it does not fit.  A
+ * NUL byte does not fit either: the field is NUL-padded, so "593\0" would
+ * read back as "593".  Codes from events are digits, but a query's "unit"
+ * arrives from the client as it is. */
 static inline int pu_put_unit(uint8_t *p, struct ev_str code)
 {
-    if (code.ptr == NULL || code.len == 0 || code.len > PU_UNIT_W)
+    if (code.ptr == NULL || code.len == 0 || code.len > PU_UNIT_W ||
+        memchr(code.ptr, '\0', code.len) != NULL)
         return -1;
     memset(p, 0, PU_UNIT_W);
     memcpy(p, code.ptr, code.len);
@@ -418,6 +422,12 @@ static inline int pu_arg_unit(const struct povtrack_host *host,
     int rc = code.len == 0 || code.len > PU_UNIT_W
                  ? POVTRACK_NOTFOUND
                  : pu_ancestors(host, ctx, code, chain);
+    if (rc == POVTRACK_NOTFOUND && code.len > 0 &&
+        memchr(code.ptr, '\0', code.len) != NULL) {
+        /* Quoted, it would read as the defined code before the NUL. */
+        snprintf(err, errlen, "unit: not a unit code (holds a NUL byte)");
+        return -1;
+    }
     if (rc == POVTRACK_NOTFOUND) {
         snprintf(err, errlen, "unit: '%.*s' is not a defined unit",
                  (int)(code.len > PU_UNIT_W ? PU_UNIT_W : code.len), code.ptr);

@@ -513,6 +513,17 @@ static int set(json_t *obj, const char *key, json_t *v, struct tl_error *err)
     return TL_OK;
 }
 
+/* jansson holds only UTF-8 (json_string() returns NULL for other bytes),
+ * so a cell from a spreadsheet saved in another encoding must become a bad
+ * row here, not a failure to build the event. */
+static bool is_utf8(const char *s)
+{
+    json_t *v = json_string(s);
+
+    json_decref(v);
+    return v != NULL;
+}
+
 /* A bad row: report it through the sink; the row is skipped. */
 static int bad(struct importer *im, size_t c, const char *what)
 {
@@ -571,6 +582,11 @@ static int row_event(struct importer *im)
         if (s[0] == '\0' && im->map[c] != F_AT && im->map[c] != F_AMOUNT)
             continue; /* empty optional cell: field absent */
         cell.msg[0] = '\0';
+        if (im->map[c] != F_IGNORE && !is_utf8(s)) {
+            tl_fail(&cell, TL_EINVAL,
+                    "not UTF-8 text: save the spreadsheet as CSV UTF-8");
+            goto bad_cell;
+        }
         switch (im->map[c]) {
         case F_IGNORE:
             break;

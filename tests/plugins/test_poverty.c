@@ -623,6 +623,18 @@ static void test_query_errors(void **state)
         fx_query_error(fx, &r, "poverty", "{\"unit\":\"99999\",\"year\":2023}"),
         "poverty: unit: '99999' is not a defined unit");
     fx_reply_free(&r);
+    /* A unit code cannot hold a NUL: "593\0" used to be answered as 593,
+     * and "\0" logged a registry failure and replied with a storage error
+     * (found by tests/fuzz/fuzz_query). */
+    assert_string_equal(
+        fx_query_error(fx, &r, "poverty",
+                       "{\"unit\":\"593\\u0000\",\"year\":2023}"),
+        "poverty: unit: not a unit code (holds a NUL byte)");
+    fx_reply_free(&r);
+    assert_string_equal(fx_query_error(fx, &r, "poverty",
+                                       "{\"unit\":\"\\u0000\",\"year\":2023}"),
+                        "poverty: unit: not a unit code (holds a NUL byte)");
+    fx_reply_free(&r);
     assert_string_equal(
         fx_query_error(fx, &r, "poverty",
                        "{\"unit\":\"593\",\"cohort\":2022,\"year\":2023}"),

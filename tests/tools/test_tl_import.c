@@ -326,13 +326,41 @@ static void test_notes_and_bom(void **state)
     release(&c);
 }
 
+/* A cell that is not UTF-8 (a spreadsheet saved as Windows-1258, say) is a
+ * bad row; it used to stop the whole import as "out of memory building an
+ * event" (found by tests/fuzz/fuzz_csv). */
+static void test_not_utf8(void **state)
+{
+    const char text[] = "ngay,nha_tai_tro,so_tien\n"
+                        "2024-10-17,Nguy\xe9n,1000\n"
+                        "2024-10-18,An,2000\n";
+    struct tl_import_opts o = {NULL, "593", NULL, "p", 0};
+    struct collected c;
+    struct tl_import_sink sink = {&c, on_event, on_bad, on_note};
+    struct tl_error err = {{0}};
+    FILE *f = fmemopen((void *)text, sizeof(text) - 1, "r");
+
+    (void)state;
+    memset(&c, 0, sizeof(c));
+    c.events = json_array();
+    assert_int_equal(tl_import_csv(f, &o, &sink, &err), TL_OK);
+    fclose(f);
+    assert_int_equal(c.nbad, 1);
+    assert_int_equal(c.bad_rows[0], 2);
+    assert_string_equal(c.bad[0], "row 2, column nha_tai_tro: not UTF-8 "
+                                  "text: save the spreadsheet as CSV UTF-8");
+    assert_int_equal(json_array_size(c.events), 1);
+    event_with_id(c.events, "p-r3");
+    release(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dates),         cmocka_unit_test(test_amounts),
         cmocka_unit_test(test_id_prefix),     cmocka_unit_test(test_sample_csv),
         cmocka_unit_test(test_map_override),  cmocka_unit_test(test_map_errors),
-        cmocka_unit_test(test_notes_and_bom),
+        cmocka_unit_test(test_notes_and_bom), cmocka_unit_test(test_not_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

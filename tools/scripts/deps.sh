@@ -3,10 +3,12 @@
 # Sourced by demo.sh and test.sh; safe to run on its own.
 set -euo pipefail
 
+# clang builds the fuzz targets (tools/scripts/fuzz.sh); libFuzzer and the
+# sanitizer runtimes are in libclang-rt-dev, which clang only recommends.
 POVTRACK_PACKAGES=(
   build-essential cmake pkg-config
   libzmq3-dev libmsgpack-dev liblmdb-dev libjansson-dev libinih-dev libcsv-dev
-  libcmocka-dev clang-format lmdb-utils strace
+  libcmocka-dev clang-format lmdb-utils strace clang libclang-rt-dev
 )
 
 missing=()

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: install what is missing, build twice (release with
 # -Werror, and ASan+UBSan), check formatting, run every test under ctest
-# on the sanitizer build.  Exit status is ctest's.
+# on the sanitizer build, then every fuzz target for 60 s (fuzz.sh).  Both
+# steps always run; the exit status is ctest's when it failed, else
+# fuzz.sh's.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -24,5 +26,19 @@ cmake --build build-asan -j"$jobs"
 echo "== tests (ctest on the ASan+UBSan build)"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-cd build-asan
-ctest --output-on-failure --timeout 600 -j"$jobs"
+ctest_rc=0
+(cd build-asan && ctest --output-on-failure --timeout 600 -j"$jobs") ||
+  ctest_rc=$?
+
+echo "== fuzzing (libFuzzer on the clang ASan+UBSan build, build-fuzz/)"
+fuzz_rc=0
+bash tools/scripts/fuzz.sh 60 || fuzz_rc=$?
+
+if [ "$ctest_rc" -ne 0 ]; then
+  echo "test.sh: ctest failed (exit $ctest_rc)" >&2
+  exit "$ctest_rc"
+fi
+if [ "$fuzz_rc" -ne 0 ]; then
+  echo "test.sh: fuzzing failed (exit $fuzz_rc)" >&2
+  exit "$fuzz_rc"
+fi

@@ -1,0 +1,232 @@
+/*
+ * fuzz_event.c - libFuzzer target: one ingest request frame.
+ *
+ * Runs what the ingest process runs on a request (core/pt_ingest.c): the
+ * non-allocating pre-check with the daemon's default limits, the unpack,
+ * then for every element ev_decode at a fixed "now", and for the valid ones
+ * the reference checks against a small in-memory unit registry and the
+ * canonical encoding.
+ *
+ * Beyond crashes it checks one invariant of the catalogue: the canonical
+ * form is a fixed point.  The canonical bytes of a valid event must pass the
+ * pre-check, decode as a valid event with the same reference-check outcome,
+ * and encode to the very same bytes.  Idempotency in the log compares those
+ * bytes, so a drift here would turn a resent event into a rejection.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "ev_event.h"
+#include "pt_config.h"
+
+/* 2026-01-01T00:00:00Z: a fixed "now", so that a crashing input replays
+ * the same whatever the day. */
+#define FUZZ_NOW INT64_C(1767225600)
+
+/* Units a request may define on top of the fixed ones. */
+#define EXTRA_UNITS 32
+
+/* The daemon's default request limits, read once from pt_config_defaults
+ * so that the target follows the daemon when they change.  The one static
+ * fixture of this harness: set in LLVMFuzzerInitialize, read-only after. */
+static struct {
+    struct ev_limits limits;
+    size_t frame_max;
+    size_t events_max;
+} fixture;
+
+/* A unit registry of a province, two districts and a commune, plus the
+ * units the request itself defines (their strings point into the unpacked
+ * request, alive for the whole input). */
+struct registry {
+    struct ev_unit units[4 + EXTRA_UNITS];
+    size_t n;
+};
+
+static struct ev_str cstr(const char *s)
+{
+    struct ev_str r = {s, s != NULL ? (uint32_t)strlen(s) : 0};
+    return r;
+}
+
+static void registry_init(struct registry *r)
+{
+    static const struct {
+        const char *code, *name, *parent;
+        enum ev_level level;
+    } base[] = {
+        {"60", "Bình Thuận", NULL, EV_LEVEL_PROVINCE},
+        {"593", "Phan Thiết", "60", EV_LEVEL_DISTRICT},
+        {"594", "La Gi", "60", EV_LEVEL_DISTRICT},
+        {"22870", "Mũi Né", "593", EV_LEVEL_COMMUNE},
+    };
+    r->n = 0;
+    for (size_t i = 0; i < sizeof base / sizeof base[0]; i++) {
+        struct ev_unit *u = &r->units[r->n++];
+        u->code = cstr(base[i].code);
+        u->name = cstr(base[i].name);
+        u->parent = cstr(base[i].parent);
+        u->level = base[i].level;
+    }
+}
+
+static int registry_lookup(void *arg, struct ev_str code, struct ev_unit *out)
+{
+    const struct registry *r = arg;
+    for (size_t i = 0; i < r->n; i++) {
+        const struct ev_unit *u = &r->units[i];
+        if (u->code.len == code.len &&
+            memcmp(u->code.ptr, code.ptr, code.len) == 0) {
+            *out = *u;
+            out->code = code;
+            return EV_OK;
+        }
+    }
+    return EV_ENOTFOUND;
+}
+
+/* What the log does after an accepted unit.defined: (re)define it. */
+static void registry_define(struct registry *r, const struct ev_event *ev)
+{
+    struct ev_unit u = {ev->unit, ev->data.name, ev->data.parent,
+                        ev->data.level};
+    for (size_t i = 0; i < r->n; i++) {
+        if (r->units[i].code.len == u.code.len &&
+            memcmp(r->units[i].code.ptr, u.code.ptr, u.code.len) == 0) {
+            r->units[i] = u;
+            return;
+        }
+    }
+    if (r->n < sizeof r->units / sizeof r->units[0])
+        r->units[r->n++] = u;
+}
+
+static void die(const char *what, const struct ev_error *err)
+{
+    fprintf(stderr, "fuzz_event: invariant broken: %s%s%s\n", what,
+            err != NULL ? ": " : "", err != NULL ? err->msg : "");
+    abort();
+}
+
+/* The canonical bytes enc of ev (whose reference check gave refs_rc) must
+ * decode to an event with the same outcome and the same bytes. */
+static void check_fixed_point(const msgpack_sbuffer *enc, int64_t max_at,
+                              struct registry *reg, int refs_rc)
+{
+    struct ev_error err = {{0}};
+    if (ev_precheck_limits(enc->data, enc->size, &fixture.limits, &err) != 0)
+        die("canonical encoding fails the pre-check", &err);
+
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    size_t off = 0;
+    if (msgpack_unpack_next(&up, enc->data, enc->size, &off) !=
+            MSGPACK_UNPACK_SUCCESS ||
+        off != enc->size)
+        die("canonical encoding is not one msgpack object", NULL);
+
+    struct ev_event again;
+    if (ev_decode(&up.data, max_at, &again, &err) != EV_OK)
+        die("canonical encoding does not decode", &err);
+    struct ev_error err2 = {{0}};
+    if (ev_check_refs(&again, registry_lookup, reg, &err2) != refs_rc)
+        die("reference check differs on the canonical encoding", &err2);
+
+    msgpack_sbuffer enc2;
+    msgpack_sbuffer_init(&enc2);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &enc2, msgpack_sbuffer_write);
+    if (ev_encode(&again, &pk) != EV_OK)
+        die("canonical encoding does not encode again", NULL);
+    if (enc2.size != enc->size || memcmp(enc2.data, enc->data, enc->size) != 0)
+        die("canonical encoding is not a fixed point", NULL);
+    msgpack_sbuffer_destroy(&enc2);
+    msgpack_unpacked_destroy(&up);
+}
+
+static void one_event(const msgpack_object *o, int64_t max_at,
+                      struct registry *reg)
+{
+    struct ev_event ev;
+    struct ev_error err = {{0}};
+    if (ev_decode(o, max_at, &ev, &err) != EV_OK) {
+        /* A rejection always says why. */
+        if (err.msg[0] == '\0')
+            die("rejection without a message", NULL);
+        return;
+    }
+    int refs_rc = ev_check_refs(&ev, registry_lookup, reg, &err);
+    if (refs_rc != EV_OK && refs_rc != EV_EINVAL)
+        die("reference check failed with a lookup that cannot fail", &err);
+
+    msgpack_sbuffer enc;
+    msgpack_sbuffer_init(&enc);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &enc, msgpack_sbuffer_write);
+    if (ev_encode(&ev, &pk) != EV_OK)
+        die("a decoded event does not encode", NULL);
+    check_fixed_point(&enc, max_at, reg, refs_rc);
+    msgpack_sbuffer_destroy(&enc);
+
+    if (refs_rc == EV_OK && ev.type == EV_UNIT_DEFINED)
+        registry_define(reg, &ev);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    /* struct pt_config is large: keep it off the stack. */
+    struct pt_config *cfg = calloc(1, sizeof *cfg);
+    if (cfg == NULL || pt_config_defaults(cfg) != 0) {
+        fprintf(stderr, "fuzz_event: cannot read the default limits\n");
+        exit(1);
+    }
+    /* The ingest process's ev_limits, as built in pt_ingest.c. */
+    fixture.limits.depth_max = cfg->limits.depth_max;
+    fixture.limits.string_max = cfg->limits.string_max;
+    fixture.limits.container_max = cfg->limits.container_max;
+    fixture.limits.top_max = (uint32_t)cfg->limits.events_max;
+    fixture.frame_max = cfg->limits.frame_max;
+    fixture.events_max = cfg->limits.events_max;
+    free(cfg);
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const int64_t max_at = FUZZ_NOW + EV_AT_SLACK;
+    struct ev_error err = {{0}};
+    if (size > fixture.frame_max)
+        return 0; /* refused before anything is parsed */
+    if (ev_precheck_limits(data, size, &fixture.limits, &err) != 0)
+        return 0;
+
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    size_t off = 0;
+    if (msgpack_unpack_next(&up, (const char *)data, size, &off) !=
+        MSGPACK_UNPACK_SUCCESS) {
+        /* The pre-check promised exactly one well-formed object. */
+        die("pre-checked input does not unpack", NULL);
+    }
+    if (off != size)
+        die("pre-checked input has trailing bytes", NULL);
+    const msgpack_object *arr = &up.data;
+    if (arr->type == MSGPACK_OBJECT_ARRAY && arr->via.array.size > 0 &&
+        arr->via.array.size <= fixture.events_max) {
+        struct registry reg;
+        registry_init(&reg);
+        for (uint32_t i = 0; i < arr->via.array.size; i++)
+            one_event(&arr->via.array.ptr[i], max_at, &reg);
+    }
+    msgpack_unpacked_destroy(&up);
+    return 0;
+}
