@@ -55,6 +55,11 @@ int st_txn_begin_read(struct st_log *log, MDB_txn **txn);
  * (the caller gives up after a few). */
 int st_adopt_map_size(struct st_log *log, int tries);
 
+/* Copy bytes read from a file into buf as printable ASCII ('?' for the
+ * rest), bounded and NUL-terminated, so that a message quoting them stays
+ * readable whatever the file holds. */
+void st_printable(char *buf, size_t buflen, const void *p, size_t len);
+
 /* Level names as stored in "units" (a private table so that the stored form
  * does not depend on another module's implementation). */
 const char *st_level_name(enum ev_level level);

@@ -95,9 +95,7 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Copy what a foreign "format" value says into buf, printable ASCII only and
- * bounded, so that the message stays readable whatever the file holds. */
-static void printable(char *buf, size_t buflen, const void *p, size_t len)
+void st_printable(char *buf, size_t buflen, const void *p, size_t len)
 {
     const unsigned char *s = p;
     size_t o = 0;
@@ -339,7 +337,7 @@ static int open_dbs(struct st_log *log, const char *dir, char *err,
             memcmp(v.mv_data, ST_FORMAT, v.mv_size) != 0) {
             char found[64];
 
-            printable(found, sizeof(found), v.mv_data, v.mv_size);
+            st_printable(found, sizeof(found), v.mv_data, v.mv_size);
             set_err(err, errlen,
                     "%s: format mismatch: the log is \"%s\", this program "
                     "reads \"%s\"",
@@ -391,7 +389,9 @@ int st_log_open_sized(const char *dir, unsigned flags, size_t initial_map_size,
     set_err(err, errlen, "%s", "");
     if (out != NULL)
         *out = NULL;
-    if (dir == NULL || out == NULL || (flags & ~(unsigned)ST_OPEN_READONLY)) {
+    if (dir == NULL || out == NULL ||
+        (flags & ~(unsigned)(ST_OPEN_READONLY | ST_OPEN_SNAPSHOT)) ||
+        ((flags & ST_OPEN_SNAPSHOT) && !(flags & ST_OPEN_READONLY))) {
         set_err(err, errlen, "st_log_open: invalid argument");
         return ST_EINVAL;
     }
@@ -441,9 +441,11 @@ int st_log_open_sized(const char *dir, unsigned flags, size_t initial_map_size,
     /* MDB_NOTLS: reader slots belong to our read transactions, not to
      * threads, so one thread may hold several st_readers (and the writer
      * its write transaction beside them).  Durability flags stay at LMDB's
-     * defaults: every commit syncs data, then the meta page. */
+     * defaults: every commit syncs data, then the meta page.  A snapshot
+     * (a backup) has no writer to coordinate with, hence no lock file. */
     rc = mdb_env_open(log->env, dir,
-                      MDB_NOTLS | (log->readonly ? MDB_RDONLY : 0),
+                      MDB_NOTLS | (log->readonly ? MDB_RDONLY : 0) |
+                          ((flags & ST_OPEN_SNAPSHOT) ? MDB_NOLOCK : 0),
                       ST_FILE_MODE);
     if (rc != 0) {
         if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH) {
@@ -517,4 +519,56 @@ size_t st_log_map_size(const struct st_log *log)
     if (log == NULL || log->broken || mdb_env_info(log->env, &info) != 0)
         return 0;
     return info.me_mapsize;
+}
+
+int st_log_copy(struct st_log *log, const char *dir, char *err, size_t errlen)
+{
+    struct stat sb;
+    char *path;
+    size_t plen;
+    int rc;
+
+    set_err(err, errlen, "%s", "");
+    if (log == NULL || dir == NULL) {
+        set_err(err, errlen, "st_log_copy: invalid argument");
+        return ST_EINVAL;
+    }
+    if (log->broken) {
+        set_err(err, errlen, "%s: the log handle is unusable: %s", dir,
+                st_strerror(log->broken));
+        return log->broken;
+    }
+    plen = strlen(dir) + sizeof("/data.mdb");
+    path = malloc(plen);
+    if (path == NULL) {
+        set_err(err, errlen, "%s: out of memory", dir);
+        return ST_ENOMEM;
+    }
+    snprintf(path, plen, "%s/data.mdb", dir);
+    /* Checked first so that the clean-up below only ever removes a file
+     * this call created. */
+    if (lstat(path, &sb) == 0) {
+        set_err(err, errlen, "%s: already exists", path);
+        free(path);
+        return EEXIST;
+    }
+    for (int tries = 0;; tries++) {
+        rc = mdb_env_copy2(log->env, dir, MDB_CP_COMPACT);
+        if (rc != MDB_MAP_RESIZED)
+            break;
+        /* The writer grew the map past ours, so the copy's read transaction
+         * could not begin; mdb_env_copy2 has created the (empty) file
+         * already.  Adopt the new size and start again. */
+        unlink(path);
+        rc = st_adopt_map_size(log, tries);
+        if (rc != 0)
+            break;
+    }
+    if (rc != 0) {
+        set_err(err, errlen, "%s: cannot copy the log: %s", dir,
+                st_strerror(rc));
+        unlink(path);
+    }
+    free(path);
+    return rc;
 }

@@ -66,6 +66,11 @@ struct st_log;
 
 enum st_open_flags {
     ST_OPEN_READONLY = 1 << 0, /* reader process: never writes */
+    /* With ST_OPEN_READONLY: a copy that no process writes (a backup).
+     * LMDB's lock file is neither used nor created, so a backup can be read
+     * where it lies, read-only media included.  Never use it on a live log:
+     * without the lock file the writer cannot see this reader. */
+    ST_OPEN_SNAPSHOT = 1 << 1,
 };
 
 /* Open (creating when writable and absent) the log in directory dir.
@@ -83,6 +88,18 @@ int st_log_open(const char *dir, unsigned flags, struct st_log **out, char *err,
 int st_log_open_sized(const char *dir, unsigned flags, size_t initial_map_size,
                       struct st_log **out, char *err, size_t errlen);
 void st_log_close(struct st_log *log);
+
+/*
+ * Write a compacted copy of the log into dir, an existing directory without
+ * a data.mdb, as dir/data.mdb: LMDB's mdb_env_copy2 with MDB_CP_COMPACT,
+ * which walks one read snapshot and never takes the writer's lock, so the
+ * writer (another process) goes on meanwhile.  The copy is a log that
+ * st_log_open accepts; it holds exactly the records of that snapshot.  It
+ * is not synced: the caller fsyncs what it wants durable.  On failure
+ * dir/data.mdb is removed (unless it was there before: EEXIST) and *err
+ * says why.
+ */
+int st_log_copy(struct st_log *log, const char *dir, char *err, size_t errlen);
 
 /* Clear reader slots left by dead processes (st_log_open does it once; call
  * it in the writer after a reader process died).  dead may be NULL. */

@@ -1,0 +1,92 @@
+/*
+ * pt_state.h - the layout of a data directory and the plugin host's state
+ * environment, for programs that read them from outside the daemon
+ * (`povtrack backup`, `restore`, `verify`).
+ *
+ * A data directory holds:
+ *   PT_DATA_LOG_SUBDIR    the event log, an LMDB environment (st_log.h)
+ *   PT_DATA_STATE_SUBDIR  the plugin host's state, an LMDB environment
+ *   PT_DATA_LOCK_FILE     flock()ed by the running povtrackd, holding its pid
+ *   PT_DATA_HOST_LOCK_FILE  flock()ed by its plugin host, which may outlive
+ *                         a killed povtrackd for a moment
+ *
+ * In the state environment, the database PT_STATE_CURSORS_DB maps a plugin's
+ * name to the sequence of the last log record applied to it (8 bytes,
+ * big-endian); the plugins' own databases and the alerts sit beside it (see
+ * pt_host.h).  The host applies only records committed to the log, and
+ * commits a plugin's state with its cursor, so in any snapshot of the state
+ * every cursor is at most the log's last sequence at that moment.
+ *
+ * Errors: functions return 0, an errno value or an LMDB error code, with a
+ * message in err naming the directory.
+ */
+#ifndef POVTRACK_PT_STATE_H
+#define POVTRACK_PT_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lmdb.h>
+
+#include "pt_config.h"
+
+#define PT_DATA_LOG_SUBDIR "log"
+#define PT_DATA_STATE_SUBDIR "state"
+#define PT_DATA_LOCK_FILE "povtrackd.pid"
+#define PT_DATA_HOST_LOCK_FILE "host.lock"
+
+#define PT_STATE_CURSORS_DB "cursors"
+/* Modes the host creates the state directory and files with. */
+#define PT_STATE_DIR_MODE 0750
+#define PT_STATE_FILE_MODE 0640
+
+enum pt_state_open_flags {
+    /* dir is a copy that no process writes (a backup): LMDB's lock file is
+     * neither used nor created.  Never on the live state. */
+    PT_STATE_SNAPSHOT = 1 << 0
+};
+
+/* Open the state environment in dir (<data_dir>/state, or a copy of it)
+ * read-only.  The plugin host may be running: this is one more reader, and
+ * it never takes the host's write lock.  ENOENT when dir holds no data.mdb
+ * (the host never ran there).  Close with mdb_env_close(). */
+int pt_state_open_readonly(const char *dir, unsigned flags, MDB_env **out,
+                           char *err, size_t errlen);
+
+/* One plugin's cursor. */
+struct pt_state_cursor {
+    char plugin[PT_PLUGIN_NAME_MAX + 1]; /* cut to fit, NUL-terminated */
+    uint64_t seq;
+    int valid; /* 0: the stored value is not a sequence (seq is then 0) */
+};
+
+/* Every plugin cursor of a state, in name order. */
+struct pt_state_cursors {
+    struct pt_state_cursor *v;
+    size_t n;
+};
+
+/* Read every plugin cursor in one read transaction into *out (free it with
+ * pt_state_cursors_free).  A state without cursors (no plugin has applied
+ * anything yet) has none.  ENOMEM when memory runs out. */
+int pt_state_read_cursors(MDB_env *env, struct pt_state_cursors *out, char *err,
+                          size_t errlen);
+void pt_state_cursors_free(struct pt_state_cursors *c);
+
+/* Check cursors against the last sequence of the log they belong to: a
+ * cursor past it, or one that is not a sequence, would mean plugin state
+ * counting events the log does not hold.  Returns how many are wrong and
+ * describes the first in why; *min gets the lowest valid cursor (0 when
+ * there is none). */
+size_t pt_state_cursors_check(const struct pt_state_cursors *c,
+                              uint64_t last_seq, uint64_t *min, char *why,
+                              size_t whylen);
+
+/* Write a compacted copy of the state into dir, an existing directory
+ * without a data.mdb, as dir/data.mdb: mdb_env_copy2 with MDB_CP_COMPACT,
+ * which walks one read snapshot and never blocks the host.  Not synced: the
+ * caller fsyncs.  On failure dir/data.mdb is removed (unless it was there
+ * before: EEXIST). */
+int pt_state_copy(MDB_env *env, const char *dir, char *err, size_t errlen);
+
+#endif /* POVTRACK_PT_STATE_H */

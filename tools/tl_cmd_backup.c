@@ -1,0 +1,70 @@
+/*
+ * tl_cmd_backup.c - `povtrack backup`: options and messages; the work is in
+ * tl_backup.c.
+ */
+#include "pt_config.h"
+#include "tl_backup.h"
+#include "tl_cli.h"
+
+static const char backup_usage[] =
+    "Usage: povtrack backup [-d DATA_DIR] DEST_DIR\n"
+    "\n"
+    "Copy the event log and the plugin state of DATA_DIR "
+    "(default " PT_DEFAULT_DATA_DIR ")\n"
+    "into DEST_DIR while povtrackd keeps running and ingesting.  Each LMDB\n"
+    "environment is copied compacted from one read snapshot, without taking\n"
+    "the daemon's locks; the state is copied before the log, so the plugins'\n"
+    "progress in the copy never runs ahead of the copied log.\n"
+    "\n"
+    "DEST_DIR must not exist or be an empty directory.  The copy is written\n"
+    "into DEST_DIR.tmp-XXXXXX beside it, checked (both copies open, no plugin\n"
+    "cursor is ahead of the log), synced to disk and only then renamed to\n"
+    "DEST_DIR: a DEST_DIR that exists is a complete backup.  It holds\n"
+    "log/data.mdb, state/data.mdb and a text manifest (format, povtrack\n"
+    "version, time, data directory, last sequence, sizes).  Put it back\n"
+    "with 'povtrack restore'.\n"
+    "\n"
+    "Run it as the user povtrackd runs as (a reader needs write access to the\n"
+    "environments' lock files).  Progress and a summary (sizes, last\n"
+    "sequence, time taken) go to standard error.\n"
+    "\n"
+    "  -d, --data-dir DIR  the daemon's data directory\n"
+    "\n"
+    "Exit status: 0 done; 1 failed (DEST_DIR not acceptable, copy failed);\n"
+    "2 usage error; 3 DATA_DIR's log or state cannot be opened.\n";
+
+int tl_cmd_backup(struct tl_cli *cli, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"data-dir", required_argument, NULL, 'd'}, TL_COMMON_OPTIONS, {0}};
+    const char *data_dir = PT_DEFAULT_DATA_DIR;
+    struct tl_backup_summary sum;
+    struct tl_error err = {{0}};
+    int c, rc;
+
+    while ((c = getopt_long(argc, argv, "d:", longopts, NULL)) != -1) {
+        if (c == TL_OPT_HELP) {
+            fputs(backup_usage, stdout);
+            return TL_EXIT_OK;
+        }
+        if (c == 'd')
+            data_dir = optarg;
+        else if (c == '?')
+            return tl_cli_badopt("backup");
+        else if ((rc = tl_cli_common(cli, c, optarg)) != 0)
+            return rc;
+    }
+    if (optind >= argc)
+        return tl_cli_usage("backup", "where to? (DEST_DIR)");
+    if (optind + 1 < argc)
+        return tl_cli_usage("backup", "unexpected argument \"%s\"",
+                            argv[optind + 1]);
+    rc = tl_backup(data_dir, argv[optind], stderr, &sum, &err);
+    if (rc != 0) {
+        fprintf(stderr, "povtrack backup: %s\n", err.msg);
+        /* 3, as for a daemon that cannot be reached: the data cannot. */
+        return rc == TL_BACKUP_ESOURCE ? TL_EXIT_UNREACHABLE : TL_EXIT_FAIL;
+    }
+    tl_backup_print_summary(stderr, "backup", argv[optind], &sum);
+    return TL_EXIT_OK;
+}
