@@ -30,6 +30,7 @@ int pt_config_defaults(struct pt_config *cfg)
     strcpy(cfg->query, PT_DEFAULT_QUERY);
     strcpy(cfg->alerts, PT_DEFAULT_ALERTS);
     cfg->batch_max = 10000;
+    cfg->plugin_timeout_ms = 10000;
     cfg->log_level = PT_LOG_INFO;
     cfg->syslog_facility = pt_log_facility_parse("daemon");
     cfg->limits.frame_max = PT_LIMIT_FRAME_MAX;
@@ -203,6 +204,24 @@ struct load_state {
     char plugins[PT_PLUGINS_MAX * PT_PLUGIN_NAME_MAX]; /* applied at end */
 };
 
+static int parse_range(struct load_state *ls, const char *section,
+                       const char *key, const char *value, unsigned long min,
+                       unsigned long max, unsigned long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(value, &end, 10);
+    if (errno != 0 || end == value || *end != '\0' || value[0] == '-' ||
+        v < min || v > max) {
+        snprintf(ls->err, ls->errlen,
+                 "%s: [%s] %s: must be an integer from %lu to %lu", ls->path,
+                 section, key, min, max);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
 static int daemon_key(struct load_state *ls, const char *key, const char *value)
 {
     struct pt_config *cfg = ls->cfg;
@@ -241,6 +260,13 @@ static int daemon_key(struct load_state *ls, const char *key, const char *value)
         cfg->batch_max = v;
         return 1;
     }
+    if (strcmp(key, "plugin_timeout") == 0) {
+        unsigned long v;
+        if (!parse_range(ls, "daemon", key, value, 0, 3600000, &v))
+            return 0;
+        cfg->plugin_timeout_ms = (unsigned)v;
+        return 1;
+    }
     if (strcmp(key, "syslog") == 0) {
         if (strcmp(value, "yes") == 0 || strcmp(value, "no") == 0) {
             cfg->syslog = strcmp(value, "yes") == 0;
@@ -277,24 +303,6 @@ static int daemon_key(struct load_state *ls, const char *key, const char *value)
     snprintf(ls->err, ls->errlen, "%s: [daemon] has no key \"%s\"", ls->path,
              key);
     return 0;
-}
-
-static int parse_range(struct load_state *ls, const char *section,
-                       const char *key, const char *value, unsigned long min,
-                       unsigned long max, unsigned long *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(value, &end, 10);
-    if (errno != 0 || end == value || *end != '\0' || value[0] == '-' ||
-        v < min || v > max) {
-        snprintf(ls->err, ls->errlen,
-                 "%s: [%s] %s: must be an integer from %lu to %lu", ls->path,
-                 section, key, min, max);
-        return 0;
-    }
-    *out = v;
-    return 1;
 }
 
 /* The lower bounds keep every valid event of the catalogue acceptable:

@@ -12,6 +12,8 @@
  *   plugins = poverty fund standard relocation credit deadlines
  *                                   ; which plugins to load, in order
  *   batch_max = 10000               ; most events in one group commit
+ *   plugin_timeout = 10000          ; ms one plugin call may take before
+ *                                   ; the watchdog kills the host; 0: none
  *   log_level = info
  *   syslog = no                     ; yes: also log to syslog/journald
  *   syslog_facility = daemon        ; daemon, user, local0..local7
@@ -93,6 +95,7 @@ struct pt_config {
     char plugin_dir[PATH_MAX];
     char config_file[PATH_MAX]; /* "" when none */
     size_t batch_max;
+    unsigned plugin_timeout_ms;
     int log_level;                 /* enum pt_log_level */
     int syslog;                    /* 1: also log to syslog */
     int syslog_facility;           /* LOG_* of <syslog.h> */

@@ -11,26 +11,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 
 #include <zmq.h>
 
 #include "ev_event.h"
 #include "pt_host_internal.h"
+#include "pt_state.h"
 
 static const struct povtrack_host host_api;
+static void publish_pending(struct pt_host *h);
+static void pending_clear(struct pt_host *h);
 
 /* ---- state environment ---- */
 
 static int state_open(struct pt_host *h, char *err, size_t errlen)
 {
     char dir[PATH_MAX];
-    if (snprintf(dir, sizeof dir, "%s/state", h->cfg.data_dir) >=
-        (int)sizeof dir) {
+    if (snprintf(dir, sizeof dir, "%s/" PT_DATA_STATE_SUBDIR,
+                 h->cfg.data_dir) >= (int)sizeof dir) {
         snprintf(err, errlen, "%s: path too long", h->cfg.data_dir);
         return -1;
     }
-    if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+    if (mkdir(dir, PT_STATE_DIR_MODE) != 0 && errno != EEXIST) {
         snprintf(err, errlen, "%s: cannot create: %s", dir, strerror(errno));
         return -1;
     }
@@ -43,7 +47,8 @@ static int state_open(struct pt_host *h, char *err, size_t errlen)
      * commit but never tears state from cursor, and undone applies are
      * redone from the log. */
     if (rc == 0)
-        rc = mdb_env_open(h->state, dir, MDB_NOTLS | MDB_NOMETASYNC, 0640);
+        rc = mdb_env_open(h->state, dir, MDB_NOTLS | MDB_NOMETASYNC,
+                          PT_STATE_FILE_MODE);
     if (rc != 0) {
         snprintf(err, errlen, "%s: %s", dir, mdb_strerror(rc));
         return -1;
@@ -57,9 +62,12 @@ static int state_open(struct pt_host *h, char *err, size_t errlen)
     MDB_txn *txn;
     rc = mdb_txn_begin(h->state, NULL, 0, &txn);
     if (rc == 0)
-        rc = mdb_dbi_open(txn, "cursors", MDB_CREATE, &h->cursors_dbi);
+        rc =
+            mdb_dbi_open(txn, PT_STATE_CURSORS_DB, MDB_CREATE, &h->cursors_dbi);
     if (rc == 0)
         rc = mdb_dbi_open(txn, "alerts", MDB_CREATE, &h->alerts_dbi);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "quarantine", MDB_CREATE, &h->quarantine_dbi);
     if (rc == 0)
         rc = mdb_txn_commit(txn);
     else
@@ -138,7 +146,10 @@ static int plugin_init(struct pt_host *h, struct pt_plugin *p, char *err,
     if (p->desc->init == NULL)
         return 0;
     struct povtrack_ctx ctx = {.host = h, .plugin = p};
-    if (p->desc->init(&ctx, &host_api, &p->state) != 0) {
+    pt_guard_enter(h->guard, p->desc->name, PT_CALL_INIT, p->applied);
+    int rc = p->desc->init(&ctx, &host_api, &p->state);
+    pt_guard_leave(h->guard);
+    if (rc != 0) {
         snprintf(err, errlen,
                  "plugin %s: init failed (see the plugin's message above)",
                  p->desc->name);
@@ -177,20 +188,29 @@ static int plugin_attach(struct pt_host *h, struct pt_plugin *p, char *err,
     return 0;
 }
 
+/* Unload the code; the slot keeps its configuration, cursor and
+ * quarantine. */
 static void plugin_unload(struct pt_plugin *p)
 {
-    if (p->desc != NULL && p->desc->fini != NULL)
+    if (p->desc != NULL && p->desc->fini != NULL && p->state != NULL)
         p->desc->fini(p->state);
     if (p->dl != NULL)
         dlclose(p->dl);
-    memset(p, 0, sizeof *p);
+    p->dl = NULL;
+    p->desc = NULL;
+    p->state = NULL;
+}
+
+const char *pt_plugin_name(const struct pt_plugin *p)
+{
+    return p->desc != NULL ? p->desc->name : p->conf->name;
 }
 
 struct pt_plugin *pt_host_plugin(struct pt_host *h, const char *name,
                                  size_t len)
 {
     for (size_t i = 0; i < h->nplugins; i++) {
-        const char *n = h->plugins[i].desc->name;
+        const char *n = pt_plugin_name(&h->plugins[i]);
         if (strlen(n) == len && memcmp(n, name, len) == 0)
             return &h->plugins[i];
     }
@@ -210,7 +230,92 @@ static struct pt_host *host_new(const struct pt_config *cfg)
     return h;
 }
 
-static int host_start(struct pt_host *h, char *err, size_t errlen)
+static int quarantine_save(struct pt_host *h, MDB_txn *txn,
+                           struct pt_plugin *p);
+
+/* Quarantine p now, in a transaction of its own (no other may be open). */
+static void quarantine_now(struct pt_host *h, struct pt_plugin *p,
+                           const char *why)
+{
+    p->quarantined = 1;
+    p->quarantine_unsaved = 1;
+    snprintf(p->error, sizeof p->error, "%s", why);
+    pt_logf(&h->log, PT_LOG_ERROR,
+            "plugin %s quarantined: %s; its state is kept at seq %llu and the "
+            "other plugins go on ('povtrack plugin resume %s' once it is "
+            "fixed)",
+            pt_plugin_name(p), p->error, (unsigned long long)p->applied,
+            pt_plugin_name(p));
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(h->state, NULL, 0, &txn);
+    if (rc == 0)
+        rc = quarantine_save(h, txn, p);
+    if (rc == 0)
+        rc = mdb_txn_commit(txn);
+    else
+        mdb_txn_abort(txn);
+    if (rc == 0) {
+        p->quarantine_unsaved = 0;
+        publish_pending(h);
+    } else {
+        pending_clear(h);
+        pt_logf(&h->log, PT_LOG_ERROR,
+                "plugin %s: cannot record the quarantine yet: %s (retried "
+                "with the next commit)",
+                pt_plugin_name(p), mdb_strerror(rc));
+    }
+}
+
+/* Read p's cursor and quarantine record; 0, or an LMDB error. */
+static int plugin_status(struct pt_host *h, struct pt_plugin *p)
+{
+    const char *name = pt_plugin_name(p);
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(h->state, NULL, MDB_RDONLY, &txn);
+    if (rc != 0)
+        return rc;
+    MDB_val key = {strlen(name), (void *)name}, val;
+    rc = mdb_get(txn, h->cursors_dbi, &key, &val);
+    if (rc == 0 && val.mv_size == 8)
+        p->applied = pt_get_be64(val.mv_data);
+    if (rc == 0 || rc == MDB_NOTFOUND)
+        rc = mdb_get(txn, h->quarantine_dbi, &key, &val);
+    if (rc == 0) {
+        p->quarantined = 1;
+        size_t n = val.mv_size < sizeof p->error - 1 ? val.mv_size
+                                                     : sizeof p->error - 1;
+        memcpy(p->error, val.mv_data, n);
+        p->error[n] = '\0';
+    }
+    mdb_txn_abort(txn);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Load p's code: dlopen, descriptor, database, init.  0, or -1 with err
+ * set and nothing of p loaded. */
+static int plugin_load(struct pt_host *h, struct pt_plugin *p, char *err,
+                       size_t errlen)
+{
+    if (plugin_bind(p, p->conf, err, errlen) != 0 ||
+        plugin_attach(h, p, err, errlen) != 0 ||
+        plugin_init(h, p, err, errlen) != 0) {
+        plugin_unload(p);
+        return -1;
+    }
+    return 0;
+}
+
+/* The daemon's way: a plugin that cannot load is quarantined with the
+ * reason, never the host stopped. */
+static void plugin_load_or_quarantine(struct pt_host *h, struct pt_plugin *p)
+{
+    char err[PATH_MAX + 512];
+    if (plugin_load(h, p, err, sizeof err) != 0)
+        quarantine_now(h, p, err);
+}
+
+static int host_start(struct pt_host *h, int use_guard, char *err,
+                      size_t errlen)
 {
     int src = st_reader_begin(h->events, &h->reader);
     if (src != 0) {
@@ -220,21 +325,68 @@ static int host_start(struct pt_host *h, char *err, size_t errlen)
     /* Hold no snapshot between operations: it would pin old pages and
      * stop the writer from growing the map. */
     st_reader_reset(h->reader);
-    int rc = state_open(h, err, errlen);
-    for (size_t i = 0; rc == 0 && i < h->cfg.nplugins; i++) {
-        struct pt_plugin *p = &h->plugins[i];
-        h->nplugins = i + 1; /* unload what was loaded, even on failure */
-        rc = plugin_bind(p, &h->cfg.plugins[i], err, errlen);
-        if (rc == 0)
-            rc = plugin_attach(h, p, err, errlen);
-        if (rc == 0)
-            rc = plugin_init(h, p, err, errlen);
+    if (state_open(h, err, errlen) != 0)
+        return -1;
+    struct pt_guard_failure last;
+    memset(&last, 0, sizeof last);
+    if (use_guard) {
+        char path[PATH_MAX];
+        if (snprintf(path, sizeof path, "%s/host.guard", h->cfg.data_dir) >=
+                (int)sizeof path ||
+            pt_guard_open(path, h->cfg.plugin_timeout_ms, &h->log, &h->guard,
+                          &last, err, errlen) != 0)
+            return -1;
+        if (last.died_in_call)
+            pt_logf(&h->log, PT_LOG_WARN,
+                    "the previous plugin host %s in %s of plugin %s at seq "
+                    "%llu (%u of %d strikes)",
+                    last.hung ? "hung" : "crashed",
+                    pt_guard_call_name(last.call), last.plugin,
+                    (unsigned long long)last.seq, last.strikes,
+                    PT_GUARD_STRIKES);
     }
-    return rc;
+    for (size_t i = 0; i < h->cfg.nplugins; i++) {
+        struct pt_plugin *p = &h->plugins[i];
+        h->nplugins = i + 1;
+        p->conf = &h->cfg.plugins[i];
+        int rc = plugin_status(h, p);
+        if (rc != 0) {
+            snprintf(err, errlen, "plugin %s: state: %s", p->conf->name,
+                     mdb_strerror(rc));
+            return -1;
+        }
+        if (p->quarantined) {
+            pt_logf(&h->log, PT_LOG_WARN,
+                    "plugin %s is quarantined (%s): not loaded; 'povtrack "
+                    "plugin resume %s' after fixing it",
+                    p->conf->name, p->error, p->conf->name);
+            continue;
+        }
+        if (last.died_in_call && last.strikes >= PT_GUARD_STRIKES &&
+            strcmp(last.plugin, p->conf->name) == 0) {
+            char why[256];
+            snprintf(why, sizeof why, "%s %d times in %s of seq %llu",
+                     last.hung ? "hung" : "crashed the plugin host",
+                     PT_GUARD_STRIKES, pt_guard_call_name(last.call),
+                     (unsigned long long)last.seq);
+            quarantine_now(h, p, why);
+            pt_guard_forgive(h->guard, p->conf->name);
+            continue;
+        }
+        /* In-process (tests, tools) a plugin that cannot load fails the
+         * open: there is no operator to resume it. */
+        if (!use_guard) {
+            if (plugin_load(h, p, err, errlen) != 0)
+                return -1;
+        } else {
+            plugin_load_or_quarantine(h, p);
+        }
+    }
+    return 0;
 }
 
-int pt_host_open(const struct pt_config *cfg, struct pt_host **out, char *err,
-                 size_t errlen)
+static int host_open(const struct pt_config *cfg, int guarded,
+                     struct pt_host **out, char *err, size_t errlen)
 {
     struct pt_host *h = host_new(cfg);
     if (h == NULL) {
@@ -243,11 +395,12 @@ int pt_host_open(const struct pt_config *cfg, struct pt_host **out, char *err,
     }
     char dir[PATH_MAX];
     int rc = -1;
-    if (snprintf(dir, sizeof dir, "%s/log", cfg->data_dir) >= (int)sizeof dir)
+    if (snprintf(dir, sizeof dir, "%s/" PT_DATA_LOG_SUBDIR, cfg->data_dir) >=
+        (int)sizeof dir)
         snprintf(err, errlen, "%s: path too long", cfg->data_dir);
     else if (st_log_open(dir, ST_OPEN_READONLY, &h->events, err, errlen) == 0) {
         h->owns_events = 1;
-        rc = host_start(h, err, errlen);
+        rc = host_start(h, guarded, err, errlen);
     }
     if (rc != 0) {
         pt_host_close(h);
@@ -255,6 +408,18 @@ int pt_host_open(const struct pt_config *cfg, struct pt_host **out, char *err,
     }
     *out = h;
     return 0;
+}
+
+int pt_host_open(const struct pt_config *cfg, struct pt_host **out, char *err,
+                 size_t errlen)
+{
+    return host_open(cfg, 0, out, err, errlen);
+}
+
+int pt_host_open_guarded(const struct pt_config *cfg, struct pt_host **out,
+                         char *err, size_t errlen)
+{
+    return host_open(cfg, 1, out, err, errlen);
 }
 
 int pt_host_open_log(const struct pt_config *cfg, struct st_log *events,
@@ -266,30 +431,12 @@ int pt_host_open_log(const struct pt_config *cfg, struct st_log *events,
         return -1;
     }
     h->events = events;
-    if (host_start(h, err, errlen) != 0) {
+    if (host_start(h, 0, err, errlen) != 0) {
         pt_host_close(h);
         return -1;
     }
     *out = h;
     return 0;
-}
-
-int pt_host_check_plugins(const struct pt_config *cfg, char *err, size_t errlen)
-{
-    struct pt_host *h = host_new(cfg);
-    if (h == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < h->cfg.nplugins; i++) {
-        h->nplugins = i + 1;
-        rc = plugin_bind(&h->plugins[i], &h->cfg.plugins[i], err, errlen);
-        if (rc == 0)
-            rc = plugin_init(h, &h->plugins[i], err, errlen);
-    }
-    pt_host_close(h);
-    return rc;
 }
 
 static void pending_clear(struct pt_host *h)
@@ -314,6 +461,7 @@ void pt_host_close(struct pt_host *h)
         st_log_close(h->events);
     if (h->state != NULL)
         mdb_env_close(h->state);
+    pt_guard_close(h->guard);
     free(h);
 }
 
@@ -452,28 +600,22 @@ void pt_pack_cstr(msgpack_packer *pk, const char *s)
     msgpack_pack_str_body(pk, s, n);
 }
 
-static int host_alert(povtrack_ctx *ctx, const struct povtrack_alert *a)
+/* Store an alert under (seq, source, kind[, now], ordinal) in txn and queue
+ * it for publishing after the commit.  kind 0 is apply (the key depends
+ * only on the log, so a rebuild rewrites the same keys), 1 is tick (the
+ * tick's time makes it unique across ticks), 2 is the host's own. */
+static int alert_store(struct pt_host *h, MDB_txn *txn, const char *source,
+                       int kind, uint64_t seq, int64_t now, uint32_t ordinal,
+                       const struct povtrack_alert *a)
 {
-    struct pt_plugin *p = ctx->plugin;
-    const char *name = p->desc->name;
-    size_t nlen = strlen(name);
-    if (!ctx->writable || a == NULL || a->size < sizeof *a || a->code == NULL ||
-        strncmp(a->code, name, nlen) != 0 || a->code[nlen] != '.' ||
-        strlen(a->code) >= 96 || (unsigned)a->severity > POVTRACK_CRITICAL ||
-        a->unit == NULL || a->message == NULL) {
-        pt_logf(&ctx->host->log, PT_LOG_ERROR,
-                "plugin %s raised a malformed alert (code must start with "
-                "\"%s.\"; unit and message are required)",
-                name, name);
-        return POVTRACK_EINVAL;
-    }
+    size_t nlen = strlen(source);
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     msgpack_pack_map(&pk, a->household != NULL ? 8 : 7);
     pt_pack_cstr(&pk, "plugin");
-    pt_pack_cstr(&pk, name);
+    pt_pack_cstr(&pk, source);
     pt_pack_cstr(&pk, "code");
     pt_pack_cstr(&pk, a->code);
     pt_pack_cstr(&pk, "severity");
@@ -489,30 +631,97 @@ static int host_alert(povtrack_ctx *ctx, const struct povtrack_alert *a)
     pt_pack_cstr(&pk, "at");
     msgpack_pack_int64(&pk, a->at);
     pt_pack_cstr(&pk, "seq");
-    msgpack_pack_uint64(&pk, ctx->seq);
+    msgpack_pack_uint64(&pk, seq);
 
-    /* Key: event seq, plugin, kind, then for apply (0) an ordinal: it
-     * depends only on the log, so a rebuild rewrites the same keys; for
-     * tick (1) the tick's time and an ordinal, unique across ticks. */
     unsigned char key[8 + PT_PLUGIN_NAME_MAX + 1 + 8 + 4];
     size_t klen = 0;
-    pt_put_be64(key, ctx->seq);
-    memcpy(key + 8, name, nlen);
+    pt_put_be64(key, seq);
+    memcpy(key + 8, source, nlen);
     klen = 8 + nlen;
-    key[klen++] = ctx->tick ? 1 : 0;
-    if (ctx->tick) {
-        pt_put_be64(key + klen, (uint64_t)ctx->now);
+    key[klen++] = (unsigned char)kind;
+    if (kind != 0) {
+        pt_put_be64(key + klen, (uint64_t)now);
         klen += 8;
     }
-    uint32_t ord = ctx->ordinal++;
     for (int i = 0; i < 4; i++)
-        key[klen++] = (unsigned char)(ord >> (24 - 8 * i));
+        key[klen++] = (unsigned char)(ordinal >> (24 - 8 * i));
     MDB_val k = {klen, key}, v = {sb.size, sb.data};
-    int rc = mdb_put(ctx->txn, ctx->host->alerts_dbi, &k, &v, 0);
-    if (rc == 0 && pending_push(ctx->host, a->code, &sb) != 0)
+    int rc = mdb_put(txn, h->alerts_dbi, &k, &v, 0);
+    if (rc == 0 && pending_push(h, a->code, &sb) != 0)
         rc = ENOMEM;
     msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+static int host_alert(povtrack_ctx *ctx, const struct povtrack_alert *a)
+{
+    struct pt_plugin *p = ctx->plugin;
+    const char *name = p->desc->name;
+    size_t nlen = strlen(name);
+    if (!ctx->writable || a == NULL || a->size < sizeof *a || a->code == NULL ||
+        strncmp(a->code, name, nlen) != 0 || a->code[nlen] != '.' ||
+        strlen(a->code) >= 96 || (unsigned)a->severity > POVTRACK_CRITICAL ||
+        a->unit == NULL || a->message == NULL) {
+        pt_logf(&ctx->host->log, PT_LOG_ERROR,
+                "plugin %s raised a malformed alert (code must start with "
+                "\"%s.\"; unit and message are required)",
+                name, name);
+        return POVTRACK_EINVAL;
+    }
+    int rc = alert_store(ctx->host, ctx->txn, name, ctx->tick ? 1 : 0, ctx->seq,
+                         ctx->now, ctx->ordinal++, a);
     return rc == 0 ? 0 : storage_error(ctx, rc);
+}
+
+/* Record p's quarantine (its reason under its name) and raise the critical
+ * alert host.plugin_quarantined, in txn. */
+static int quarantine_save(struct pt_host *h, MDB_txn *txn, struct pt_plugin *p)
+{
+    const char *name = pt_plugin_name(p);
+    MDB_val k = {strlen(name), (void *)name};
+    MDB_val v = {strlen(p->error), p->error};
+    int rc = mdb_put(txn, h->quarantine_dbi, &k, &v, 0);
+    if (rc != 0)
+        return rc;
+    char msg[sizeof p->error + 256];
+    snprintf(msg, sizeof msg,
+             "plugin %s quarantined: %s; its indicators stay at seq %llu "
+             "until an operator runs 'povtrack plugin resume %s'",
+             name, p->error, (unsigned long long)p->applied, name);
+    struct povtrack_alert a = {.size = sizeof a,
+                               .code = "host.plugin_quarantined",
+                               .severity = POVTRACK_CRITICAL,
+                               .unit = "",
+                               .message = msg,
+                               .at = (int64_t)time(NULL)};
+    /* The host's own alerts depend on what happened to the process, not on
+     * the log: key them just past the log's end now (so "alerts since the
+     * last seq I saw" lists them) and by time. */
+    uint64_t last = 0;
+    if (st_reader_renew(h->reader) == 0)
+        st_reader_last_seq(h->reader, &last);
+    st_reader_reset(h->reader);
+    return alert_store(h, txn, "host", 2, last + 1, a.at, 0, &a);
+}
+
+/* Save the quarantines decided during this transaction's work. */
+static int quarantines_save(struct pt_host *h, MDB_txn *txn)
+{
+    for (size_t i = 0; i < h->nplugins; i++) {
+        struct pt_plugin *p = &h->plugins[i];
+        if (p->quarantine_unsaved) {
+            int rc = quarantine_save(h, txn, p);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+static void quarantines_saved(struct pt_host *h)
+{
+    for (size_t i = 0; i < h->nplugins; i++)
+        h->plugins[i].quarantine_unsaved = 0;
 }
 
 static const char *host_config(povtrack_ctx *ctx, const char *key)
@@ -553,7 +762,7 @@ static const struct povtrack_host host_api = {
 
 static int active(const struct pt_plugin *p)
 {
-    return !p->stopped;
+    return !p->quarantined;
 }
 
 uint64_t pt_host_applied_seq(const struct pt_host *h)
@@ -565,16 +774,21 @@ uint64_t pt_host_applied_seq(const struct pt_host *h)
     return min;
 }
 
+/* A plugin call failed inside a transaction: quarantine p in memory now;
+ * the record is saved with the next commit. */
 static void plugin_stop(struct pt_host *h, struct pt_plugin *p, uint64_t seq,
                         const char *why)
 {
-    p->stopped = 1;
-    snprintf(p->error, sizeof p->error, "stopped at seq %llu: %s",
-             (unsigned long long)seq, why);
+    p->quarantined = 1;
+    p->quarantine_unsaved = 1;
+    snprintf(p->error, sizeof p->error, "%s at seq %llu", why,
+             (unsigned long long)seq);
     pt_logf(&h->log, PT_LOG_ERROR,
-            "plugin %s %s; its state is kept at seq %llu, other plugins go "
-            "on",
-            p->desc->name, p->error, (unsigned long long)p->applied);
+            "plugin %s quarantined: %s; its state is kept at seq %llu and "
+            "the other plugins go on ('povtrack plugin resume %s' once it "
+            "is fixed)",
+            p->desc->name, p->error, (unsigned long long)p->applied,
+            p->desc->name);
 }
 
 enum apply_result { APPLY_OK, APPLY_RETRY, APPLY_FAILED };
@@ -619,7 +833,9 @@ static enum apply_result apply_range(struct pt_host *h, MDB_txn *txn,
                                        .txn = txn,
                                        .writable = 1,
                                        .seq = rec.seq};
+            pt_guard_enter(h->guard, p->desc->name, PT_CALL_APPLY, rec.seq);
             int prc = p->desc->apply(p->state, &ctx, &pr);
+            pt_guard_leave(h->guard);
             if (ctx.storage_rc != 0) {
                 *rc_out = ctx.storage_rc;
                 return ctx.storage_rc == MDB_MAP_FULL ? APPLY_RETRY
@@ -637,6 +853,10 @@ static enum apply_result apply_range(struct pt_host *h, MDB_txn *txn,
     if (rc != 0 && rc != ST_END) {
         *rc_out = rc;
         return APPLY_FAILED;
+    }
+    if ((rc = quarantines_save(h, txn)) != 0) {
+        *rc_out = rc;
+        return rc == MDB_MAP_FULL ? APPLY_RETRY : APPLY_FAILED;
     }
     /* Every active plugin has now seen everything up to hi. */
     for (size_t i = 0; i < h->nplugins; i++) {
@@ -703,6 +923,7 @@ static int catch_up(struct pt_host *h, size_t max_records, size_t *applied)
                 for (size_t i = 0; i < h->nplugins; i++)
                     if (active(&h->plugins[i]) && h->plugins[i].applied < hi)
                         h->plugins[i].applied = hi;
+                quarantines_saved(h);
                 publish_pending(h);
                 *applied = (size_t)(hi - lo + 1);
                 return 0;
@@ -765,17 +986,116 @@ int pt_host_tick(struct pt_host *h, int64_t now)
                                    .seq = p->applied,
                                    .tick = 1,
                                    .now = now};
-        if (p->desc->tick(p->state, &ctx, now) != 0)
+        pt_guard_enter(h->guard, p->desc->name, PT_CALL_TICK, p->applied);
+        int trc = p->desc->tick(p->state, &ctx, now);
+        pt_guard_leave(h->guard);
+        if (trc != 0)
             plugin_stop(h, p, p->applied, "tick failed");
         rc = ctx.storage_rc;
+    }
+    if (rc == 0)
+        rc = quarantines_save(h, txn);
+    if (rc == 0)
+        rc = mdb_txn_commit(txn);
+    else
+        mdb_txn_abort(txn);
+    if (rc == 0) {
+        quarantines_saved(h);
+        publish_pending(h);
+    } else {
+        pending_clear(h);
+    }
+    return rc;
+}
+
+/* ---- operator actions ---- */
+
+int pt_host_resume(struct pt_host *h, struct pt_plugin *p, char *err,
+                   size_t errlen)
+{
+    const char *name = pt_plugin_name(p);
+    if (!p->quarantined) {
+        snprintf(err, errlen, "plugin %s is not quarantined", name);
+        return -1;
+    }
+    /* The operator replaced the .so (or its config): load it afresh. */
+    plugin_unload(p);
+    MDB_txn *txn;
+    MDB_val k = {strlen(name), (void *)name};
+    int rc = mdb_txn_begin(h->state, NULL, 0, &txn);
+    if (rc == 0) {
+        rc = mdb_del(txn, h->quarantine_dbi, &k, NULL);
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
     }
     if (rc == 0)
         rc = mdb_txn_commit(txn);
     else
         mdb_txn_abort(txn);
+    if (rc != 0) {
+        snprintf(err, errlen, "plugin %s: state: %s", name, mdb_strerror(rc));
+        return -1;
+    }
+    pt_guard_forgive(h->guard, name);
+    p->quarantined = 0;
+    p->quarantine_unsaved = 0;
+    p->error[0] = '\0';
+    plugin_load_or_quarantine(h, p);
+    if (p->quarantined) {
+        snprintf(err, errlen, "plugin %s is quarantined again: %s", name,
+                 p->error);
+        return -1;
+    }
+    pt_logf(&h->log, PT_LOG_INFO,
+            "plugin %s %s resumed at seq %llu by an operator", name,
+            p->desc->version, (unsigned long long)p->applied);
+    return 0;
+}
+
+int pt_host_rebuild(struct pt_host *h, struct pt_plugin *p, char *err,
+                    size_t errlen)
+{
+    const char *name = pt_plugin_name(p);
+    if (p->quarantined) {
+        snprintf(err, errlen, "plugin %s is quarantined: resume it first (%s)",
+                 name, p->error);
+        return -1;
+    }
+    /* Its state, its cursor and the alerts it raised while applying go in
+     * one transaction; the host then applies the whole log to it again in
+     * chunks, between queries, while ingest goes on.  Its apply alerts
+     * come back under the same keys. */
+    MDB_txn *txn;
+    MDB_val k = {strlen(name), (void *)name};
+    int rc = mdb_txn_begin(h->state, NULL, 0, &txn);
     if (rc == 0)
-        publish_pending(h);
+        rc = mdb_drop(txn, p->dbi, 0);
+    if (rc == 0) {
+        rc = mdb_del(txn, h->cursors_dbi, &k, NULL);
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+    }
+    if (rc == 0)
+        rc = mdb_txn_commit(txn);
     else
-        pending_clear(h);
-    return rc;
+        mdb_txn_abort(txn);
+    if (rc != 0) {
+        snprintf(err, errlen, "plugin %s: state: %s", name, mdb_strerror(rc));
+        return -1;
+    }
+    uint64_t was = p->applied;
+    p->applied = 0;
+    /* Whatever the plugin cached from its old state goes too. */
+    plugin_unload(p);
+    plugin_load_or_quarantine(h, p);
+    if (p->quarantined) {
+        snprintf(err, errlen, "plugin %s could not be loaded again: %s", name,
+                 p->error);
+        return -1;
+    }
+    pt_logf(&h->log, PT_LOG_INFO,
+            "plugin %s: state dropped at seq %llu by an operator; applying "
+            "the whole log again",
+            name, (unsigned long long)was);
+    return 0;
 }

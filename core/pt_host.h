@@ -32,6 +32,16 @@ struct pt_host;
  * in err naming the plugin and the cause. */
 int pt_host_open(const struct pt_config *cfg, struct pt_host **out, char *err,
                  size_t errlen);
+
+/* The plugin host process's open: a plugin that fails to load is
+ * quarantined with the cause instead (logged, kept in the state, shown by
+ * stats, raised as the critical alert host.plugin_quarantined) and the
+ * others go on; so is one that crashed or hung the previous host
+ * PT_GUARD_STRIKES times on the same record.  The record of calls in
+ * progress lives in <data_dir>/host.guard, watched by the hang watchdog
+ * (pt_guard.h). */
+int pt_host_open_guarded(const struct pt_config *cfg, struct pt_host **out,
+                         char *err, size_t errlen);
 void pt_host_close(struct pt_host *h);
 
 /* The same on a log the caller has open (in-process use: tests, tools).
@@ -40,12 +50,6 @@ void pt_host_close(struct pt_host *h);
 struct st_log;
 int pt_host_open_log(const struct pt_config *cfg, struct st_log *events,
                      struct pt_host **out, char *err, size_t errlen);
-
-/* Load and init every configured plugin, then unload them, touching
- * neither environment: lets the ingest process refuse to start with a
- * plugin that cannot load, without opening the log a second time. */
-int pt_host_check_plugins(const struct pt_config *cfg, char *err,
-                          size_t errlen);
 
 /* Apply records the plugins have not seen yet, at most max_records per
  * plugin in one transaction.  *applied gets the number of records read;

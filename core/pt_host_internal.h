@@ -13,6 +13,7 @@
 
 #include "povtrack_plugin.h"
 #include "pt_config.h"
+#include "pt_guard.h"
 #include "pt_host.h"
 #include "pt_log.h"
 #include "st_log.h"
@@ -32,8 +33,11 @@ struct pt_plugin {
     void *state;
     MDB_dbi dbi;
     uint64_t applied; /* committed cursor */
-    int stopped;      /* failed: no longer applied, state kept */
-    char error[256];
+    /* Quarantined: not applied, not queried, state kept, until an
+     * operator resumes it.  desc is NULL when it never loaded. */
+    int quarantined;
+    int quarantine_unsaved; /* set in memory, not yet committed */
+    char error[1024];
 };
 
 struct povtrack_ctx {
@@ -69,8 +73,21 @@ struct pt_host {
     msgpack_unpacked unpacked; /* the record being applied */
     struct pending_alert *pending;
     size_t npending, cappending;
-    void *pub; /* alerts PUB socket, NULL in-process */
+    void *pub;              /* alerts PUB socket, NULL in-process */
+    MDB_dbi quarantine_dbi; /* plugin name -> why, while quarantined */
+    struct pt_guard *guard; /* NULL in-process */
 };
+
+/* The plugin's name, also when it never loaded. */
+const char *pt_plugin_name(const struct pt_plugin *p);
+
+/* Quarantined plugins: resume (load the .so again, apply from its cursor)
+ * and rebuild (drop its state, apply the whole log again).  0, or -1 with
+ * err set. */
+int pt_host_resume(struct pt_host *h, struct pt_plugin *p, char *err,
+                   size_t errlen);
+int pt_host_rebuild(struct pt_host *h, struct pt_plugin *p, char *err,
+                    size_t errlen);
 
 static inline void pt_put_be64(unsigned char *p, uint64_t v)
 {

@@ -104,6 +104,15 @@ static int authorise(const struct pt_auth *auth, struct pt_request *r,
                           p->name);
             return -1;
         }
+    } else if ((n == 6 && memcmp(s, "resume", 6) == 0) ||
+               (n == 7 && memcmp(s, "rebuild", 7) == 0)) {
+        if (!p->admin) {
+            pt_pack_error(pk,
+                          "op: publisher \"%s\" may not %.*s plugins "
+                          "(needs admin = yes)",
+                          p->name, (int)n, s);
+            return -1;
+        }
     } else if (n == 6 && memcmp(s, "alerts", 6) == 0) {
         if (!p->alerts) {
             pt_pack_error(pk,

@@ -287,7 +287,7 @@ static int run_plugin_host(const struct pt_config *cfg, int notify_fd,
     if (lock_fd < 0)
         return 1;
     struct pt_host *h;
-    if (pt_host_open(cfg, &h, err, sizeof err) != 0) {
+    if (pt_host_open_guarded(cfg, &h, err, sizeof err) != 0) {
         pt_logf(&log, PT_LOG_ERROR, "%s", err);
         return 1;
     }
@@ -384,14 +384,8 @@ static int run_ingest(struct pt_config *cfg, struct cmdline *cl)
         pt_logf(&log, PT_LOG_ERROR, "%s", err);
         return 1;
     }
-    /* Load the plugins once here so that a bad plugin or config stops the
-     * daemon at start with its message, instead of a host restart loop. */
-    if (pt_host_check_plugins(cfg, err, sizeof err) != 0) {
-        pt_logf(&log, PT_LOG_ERROR, "%s", err);
-        pt_ingest_close(ig);
-        return 1;
-    }
-
+    /* Plugins are loaded by the plugin host only: one that cannot load, or
+     * crashes, is quarantined there and never touches this process. */
     struct pt_supervisor sup;
     if (pt_supervisor_init(&sup, &log, cl->argc, cl->argv) != 0 ||
         pt_supervisor_start(&sup) != 0) {

@@ -237,18 +237,19 @@ static int on_entry(void *user, const char *section, const char *key,
                each_word(ls, value, add_unit);
     if (strcmp(key, "query") == 0)
         return each_word(ls, value, add_plugin);
-    if (strcmp(key, "alerts") == 0) {
+    if (strcmp(key, "alerts") == 0 || strcmp(key, "admin") == 0) {
+        bool *dst = key[1] == 'l' ? &ls->cur->alerts : &ls->cur->admin;
         if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0)
-            ls->cur->alerts = true;
+            *dst = true;
         else if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0)
-            ls->cur->alerts = false;
+            *dst = false;
         else
-            return failf(ls, "alerts: must be yes or no");
+            return failf(ls, "%s: must be yes or no", key);
         return 1;
     }
     return failf(ls,
                  "unknown key \"%s\" (known: key, publish, units, query, "
-                 "alerts)",
+                 "alerts, admin)",
                  key);
 }
 
@@ -335,6 +336,7 @@ void pt_publisher_everyone(struct pt_publisher *p, const char *name)
     p->query_all = true;
     p->query_log = true;
     p->alerts = true;
+    p->admin = true;
     strcpy(p->publish_text, "*");
     strcpy(p->units_text, "*");
 }
@@ -414,7 +416,8 @@ bool pt_publisher_may_query(const struct pt_publisher *p, const char *plugin,
 
 bool pt_publisher_may_query_any(const struct pt_publisher *p)
 {
-    return p->query_all || p->query_log || p->nplugins > 0 || p->alerts;
+    return p->query_all || p->query_log || p->nplugins > 0 || p->alerts ||
+           p->admin;
 }
 
 bool pt_publisher_may_publish_any(const struct pt_publisher *p)

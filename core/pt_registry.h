@@ -16,6 +16,7 @@
  *   query = fund poverty          ; plugins it may query; "*" for all;
  *                                 ; "log" also lets it read raw events
  *   alerts = yes                  ; may subscribe to alerts (default no)
+ *   admin = yes                   ; may resume and rebuild plugins
  *
  * A publisher may publish an event when the event's type matches "publish"
  * and the event's unit is one of "units" or lies under one of them (for
@@ -53,6 +54,7 @@ struct pt_publisher {
     char plugins[PT_RIGHTS_PLUGINS_MAX][PT_PUBLISHER_NAME_MAX + 1];
     size_t nplugins;
     bool alerts;
+    bool admin; /* resume, rebuild */
     /* The rights as the operator wrote them, quoted in rejections. */
     char publish_text[PT_RIGHTS_TEXT_MAX];
     char units_text[PT_RIGHTS_TEXT_MAX];

@@ -90,18 +90,18 @@ static int req_stats(struct pt_host *h, msgpack_packer *pk)
     msgpack_pack_array(pk, h->nplugins);
     for (size_t i = 0; i < h->nplugins; i++) {
         const struct pt_plugin *p = &h->plugins[i];
-        msgpack_pack_map(pk, p->stopped ? 6 : 5);
+        msgpack_pack_map(pk, p->quarantined ? 6 : 5);
         pt_pack_cstr(pk, "name");
-        pt_pack_cstr(pk, p->desc->name);
+        pt_pack_cstr(pk, pt_plugin_name(p));
         pt_pack_cstr(pk, "version");
-        pt_pack_cstr(pk, p->desc->version);
+        pt_pack_cstr(pk, p->desc != NULL ? p->desc->version : "-");
         pt_pack_cstr(pk, "applied_seq");
         msgpack_pack_uint64(pk, p->applied);
         pt_pack_cstr(pk, "lag");
         msgpack_pack_uint64(pk, last > p->applied ? last - p->applied : 0);
         pt_pack_cstr(pk, "status");
-        pt_pack_cstr(pk, p->stopped ? "stopped" : "running");
-        if (p->stopped) {
+        pt_pack_cstr(pk, p->quarantined ? "quarantined" : "running");
+        if (p->quarantined) {
             pt_pack_cstr(pk, "error");
             pt_pack_cstr(pk, p->error);
         }
@@ -174,6 +174,11 @@ static int req_query(struct pt_host *h, const msgpack_object *req,
                       (int)name->via.str.size, name->via.str.ptr);
         return 0;
     }
+    if (p->quarantined) {
+        pt_pack_error(pk, "plugin: %s is quarantined (%s)", pt_plugin_name(p),
+                      p->error);
+        return 0;
+    }
     msgpack_object empty = {.type = MSGPACK_OBJECT_MAP};
     if (q == NULL)
         q = &empty;
@@ -196,7 +201,9 @@ static int req_query(struct pt_host *h, const msgpack_object *req,
     msgpack_packer_init(&out, &sb, msgpack_sbuffer_write);
     char err[256] = "";
     struct povtrack_ctx ctx = {.host = h, .plugin = p, .txn = txn};
+    pt_guard_enter(h->guard, p->desc->name, PT_CALL_QUERY, p->applied);
     int prc = p->desc->query(p->state, &ctx, q, &out, err, sizeof err);
+    pt_guard_leave(h->guard);
     mdb_txn_abort(txn);
     if (prc != 0 || ctx.storage_rc != 0 || sb.size == 0) {
         if (ctx.storage_rc != 0)
@@ -322,6 +329,43 @@ static int req_units(struct pt_host *h, const msgpack_object *req,
     return st_reader_units(h->reader, unit_visit, &ua);
 }
 
+/* resume and rebuild: {"op": ..., "plugin": NAME}. */
+static int req_plugin_action(struct pt_host *h, const msgpack_object *req,
+                             msgpack_packer *pk, int rebuild)
+{
+    const msgpack_object *name = pt_map_get(req, "plugin");
+    if (name == NULL || name->type != MSGPACK_OBJECT_STR) {
+        pt_pack_error(pk, "plugin: required, a plugin name");
+        return 0;
+    }
+    struct pt_plugin *p =
+        pt_host_plugin(h, name->via.str.ptr, name->via.str.size);
+    if (p == NULL) {
+        pt_pack_error(pk, "plugin: no plugin named \"%.*s\" is configured",
+                      (int)name->via.str.size, name->via.str.ptr);
+        return 0;
+    }
+    char err[1200];
+    int rc = rebuild ? pt_host_rebuild(h, p, err, sizeof err)
+                     : pt_host_resume(h, p, err, sizeof err);
+    if (rc != 0) {
+        pt_pack_error(pk, "%s", err);
+        return 0;
+    }
+    uint64_t last = 0;
+    if (st_reader_renew(h->reader) == 0)
+        st_reader_last_seq(h->reader, &last);
+    st_reader_reset(h->reader);
+    msgpack_pack_map(pk, 3);
+    pt_pack_cstr(pk, "ok");
+    msgpack_pack_true(pk);
+    pt_pack_cstr(pk, "applied_seq");
+    msgpack_pack_uint64(pk, p->applied);
+    pt_pack_cstr(pk, "last_seq");
+    msgpack_pack_uint64(pk, last);
+    return 0;
+}
+
 static int request(struct pt_host *h, const msgpack_object *req,
                    msgpack_packer *pk)
 {
@@ -329,7 +373,7 @@ static int request(struct pt_host *h, const msgpack_object *req,
         req->type == MSGPACK_OBJECT_MAP ? pt_map_get(req, "op") : NULL;
     if (op == NULL || op->type != MSGPACK_OBJECT_STR) {
         pt_pack_error(pk, "op: required (ping, stats, read, query, alerts, "
-                          "units)");
+                          "units, resume, rebuild)");
         return 0;
     }
     const char *s = op->via.str.ptr;
@@ -353,6 +397,10 @@ static int request(struct pt_host *h, const msgpack_object *req,
         return req_alerts(h, req, pk);
     if (OP_IS("units"))
         return req_units(h, req, pk);
+    if (OP_IS("resume"))
+        return req_plugin_action(h, req, pk, 0);
+    if (OP_IS("rebuild"))
+        return req_plugin_action(h, req, pk, 1);
 #undef OP_IS
     pt_pack_error(pk, "op: unknown operation \"%.*s\"", (int)n, s);
     return 0;

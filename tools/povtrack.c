@@ -30,6 +30,12 @@ static const struct {
     {"alerts", tl_cmd_alerts, "list alerts, and follow new ones"},
     {"ping", tl_cmd_ping, "check that povtrackd answers"},
     {"keygen", tl_cmd_keygen, "write a CURVE key pair for a publisher"},
+    {"backup", tl_cmd_backup, "online copy of the log and plugin state"},
+    {"restore", tl_cmd_restore, "put a backup in place as a data directory"},
+    {"verify", tl_cmd_verify, "check the log and plugin cursors (for cron)"},
+    {"plugin", tl_cmd_plugin, "list plugins; resume a quarantined one"},
+    {"rebuild", tl_cmd_rebuild,
+     "drop a plugin's state and apply the log again"},
 };
 
 static void usage(FILE *f)

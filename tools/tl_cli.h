@@ -103,5 +103,10 @@ int tl_cmd_alerts(struct tl_cli *cli, int argc, char **argv);
 int tl_cmd_summary(struct tl_cli *cli, int argc, char **argv);
 int tl_cmd_report(struct tl_cli *cli, int argc, char **argv);
 int tl_cmd_keygen(struct tl_cli *cli, int argc, char **argv);
+int tl_cmd_plugin(struct tl_cli *cli, int argc, char **argv);
+int tl_cmd_rebuild(struct tl_cli *cli, int argc, char **argv);
+int tl_cmd_backup(struct tl_cli *cli, int argc, char **argv);
+int tl_cmd_restore(struct tl_cli *cli, int argc, char **argv);
+int tl_cmd_verify(struct tl_cli *cli, int argc, char **argv);
 
 #endif /* POVTRACK_TL_CLI_H */

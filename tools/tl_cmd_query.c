@@ -349,18 +349,22 @@ int tl_cmd_stats(struct tl_cli *cli, int argc, char **argv)
     plugins = tl_mp_get(&reply.obj, "plugins");
     if (plugins != NULL && plugins->type == MSGPACK_OBJECT_ARRAY &&
         plugins->via.array.size > 0) {
-        fprintf(cli->out, "\n%-16s %-10s %14s %10s\n", "plugin", "version",
-                "applied_seq", "lag");
+        fprintf(cli->out, "\n%-16s %-10s %14s %10s  %s\n", "plugin", "version",
+                "applied_seq", "lag", "status");
         for (uint32_t i = 0; i < plugins->via.array.size; i++) {
             const msgpack_object *p = &plugins->via.array.ptr[i];
-            char name[64] = "?", ver[32] = "?";
+            char name[64] = "?", ver[32] = "?", status[32] = "?";
+            char error[1200] = "";
             tl_mp_str(p, "name", name, sizeof(name));
             tl_mp_str(p, "version", ver, sizeof(ver));
+            tl_mp_str(p, "status", status, sizeof(status));
+            tl_mp_str(p, "error", error, sizeof(error));
             tl_print_cell(cli->out, name, 16, false);
             fputc(' ', cli->out);
             tl_print_cell(cli->out, ver, 10, false);
             fprintf(cli->out, " %14s", num_or_dash(p, "applied_seq", a));
-            fprintf(cli->out, " %10s\n", num_or_dash(p, "lag", a));
+            fprintf(cli->out, " %10s  %s%s%s\n", num_or_dash(p, "lag", a),
+                    status, error[0] ? ": " : "", error);
         }
     }
     povtrack_client_msg_free(&reply);

@@ -1,0 +1,73 @@
+/*
+ * pt_guard.h - which plugin call the plugin host is in, kept where a crash
+ * cannot erase it, and a watchdog for calls that hang.
+ *
+ * Before each call into a plugin (init, apply, tick, query) the host writes
+ * the plugin and the sequence into a small file mapped shared
+ * (<data_dir>/host.guard): a few stores, no system call, so it costs
+ * nothing per event, and the page outlives the process.  When the host
+ * dies inside a call (segfault, abort, or the watchdog's kill), the next
+ * host reads what the dead one was doing and counts a failure against that
+ * plugin and sequence; after PT_GUARD_STRIKES failures on the same one the
+ * plugin is quarantined (pt_host.c).
+ *
+ * The watchdog is a thread that looks at the record every tenth of the
+ * limit; a call that has run longer than the limit gets the process killed
+ * with SIGKILL (nothing half-done is committed: plugin writes and cursor
+ * commit together or not at all), and the supervisor starts a new host.
+ */
+#ifndef POVTRACK_PT_GUARD_H
+#define POVTRACK_PT_GUARD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pt_log.h"
+
+#define PT_GUARD_STRIKES 3 /* failures on one sequence before quarantine */
+#define PT_GUARD_NAME_MAX 64
+
+enum pt_guard_call {
+    PT_CALL_NONE = 0,
+    PT_CALL_INIT,
+    PT_CALL_APPLY,
+    PT_CALL_TICK,
+    PT_CALL_QUERY
+};
+
+/* What the previous host was doing when it died, and the running count of
+ * failures on that same plugin call. */
+struct pt_guard_failure {
+    int died_in_call; /* 0: the previous host exited cleanly, or none ran */
+    char plugin[PT_GUARD_NAME_MAX + 1];
+    enum pt_guard_call call;
+    uint64_t seq;
+    int hung;         /* the watchdog killed it */
+    unsigned strikes; /* failures in a row on this plugin and seq */
+};
+
+struct pt_guard;
+
+/* Map path (creating it), read what the previous host left into *last,
+ * count its failure, and start the watchdog with hang_ms per call (0: no
+ * watchdog).  Returns 0, or -1 with err set. */
+int pt_guard_open(const char *path, unsigned hang_ms, const struct pt_log *log,
+                  struct pt_guard **out, struct pt_guard_failure *last,
+                  char *err, size_t errlen);
+
+/* Stop the watchdog and mark a clean exit. */
+void pt_guard_close(struct pt_guard *g);
+
+/* Forget the strikes against plugin (after a quarantine, or a resume). */
+void pt_guard_forgive(struct pt_guard *g, const char *plugin);
+
+/* Around every call into a plugin.  plugin must stay valid until leave.
+ * NULL g is allowed (in-process hosts: tests, tools). */
+void pt_guard_enter(struct pt_guard *g, const char *plugin,
+                    enum pt_guard_call call, uint64_t seq);
+void pt_guard_leave(struct pt_guard *g);
+
+/* "init", "apply", "tick", "query". */
+const char *pt_guard_call_name(enum pt_guard_call call);
+
+#endif /* POVTRACK_PT_GUARD_H */

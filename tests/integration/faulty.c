@@ -1,0 +1,129 @@
+/*
+ * faulty.c - a deliberately faulty plugin for the fault tests.
+ *
+ * It counts donation.received events (state key "n"; query {} answers
+ * {"n": count}) and misbehaves as configured:
+ *
+ *   [plugin.faulty]
+ *   mode = crash | abort | hang | fail_init | ok
+ *   at = <event id>        ; apply of this event crashes, aborts or hangs
+ *
+ * Built three times: faulty.so; faulty_fixed.so (FAULTY_FIXED: the same
+ * plugin with the bug fixed, ignoring mode), which a test puts in place of
+ * faulty.so before resuming it; and faulty_abi.so with FAULTY_ABI set to an
+ * ABI version no host speaks.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "povtrack_plugin.h"
+
+#ifndef FAULTY_ABI
+#define FAULTY_ABI POVTRACK_PLUGIN_ABI_VERSION
+#endif
+
+struct faulty {
+    const struct povtrack_host *host;
+    char mode[16];
+    char at[EV_ID_MAX + 1];
+};
+
+static int faulty_init(povtrack_ctx *ctx, const struct povtrack_host *host,
+                       void **state)
+{
+    struct faulty *f = calloc(1, sizeof *f);
+    if (f == NULL)
+        return -1;
+    f->host = host;
+    const char *mode = host->config(ctx, "mode");
+    const char *at = host->config(ctx, "at");
+    snprintf(f->mode, sizeof f->mode, "%s", mode ? mode : "ok");
+    snprintf(f->at, sizeof f->at, "%s", at ? at : "");
+#ifndef FAULTY_FIXED
+    if (strcmp(f->mode, "fail_init") == 0) {
+        host->log(ctx, POVTRACK_LOG_ERROR, "mode = fail_init: refusing");
+        free(f);
+        return -1;
+    }
+#endif
+    *state = f;
+    return 0;
+}
+
+static int faulty_apply(void *state, povtrack_ctx *ctx,
+                        const struct povtrack_record *rec)
+{
+    struct faulty *f = state;
+#ifdef FAULTY_FIXED
+    int fixed = 1;
+#else
+    int fixed = 0;
+#endif
+    if (!fixed && f->at[0] != '\0' && ev_str_eq(rec->event->id, f->at)) {
+        if (strcmp(f->mode, "crash") == 0) {
+            volatile int *nowhere = NULL;
+            *nowhere = 1; /* a real segfault, as a buggy plugin has */
+        } else if (strcmp(f->mode, "abort") == 0) {
+            raise(SIGABRT);
+        } else if (strcmp(f->mode, "hang") == 0) {
+            for (;;)
+                pause();
+        }
+    }
+    uint64_t n = 0;
+    const void *v;
+    size_t vlen;
+    int rc = f->host->get(ctx, "n", 1, &v, &vlen);
+    if (rc == 0 && vlen == sizeof n)
+        memcpy(&n, v, sizeof n);
+    else if (rc != POVTRACK_NOTFOUND)
+        return rc;
+    n++;
+    return f->host->put(ctx, "n", 1, &n, sizeof n);
+}
+
+static int faulty_query(void *state, povtrack_ctx *ctx, const msgpack_object *q,
+                        msgpack_packer *out, char *err, size_t errlen)
+{
+    struct faulty *f = state;
+    (void)q;
+    (void)err;
+    (void)errlen;
+    uint64_t n = 0;
+    const void *v;
+    size_t vlen;
+    if (f->host->get(ctx, "n", 1, &v, &vlen) == 0 && vlen == sizeof n)
+        memcpy(&n, v, sizeof n);
+    msgpack_pack_map(out, 1);
+    msgpack_pack_str_with_body(out, "n", 1);
+    msgpack_pack_uint64(out, n);
+    return 0;
+}
+
+static void faulty_fini(void *state)
+{
+    free(state);
+}
+
+static const struct povtrack_plugin faulty_plugin = {
+    .abi_version = FAULTY_ABI,
+    .size = sizeof(struct povtrack_plugin),
+    .name = "faulty",
+    .version = "1.0.0",
+    .event_mask = EV_TYPE_BIT(EV_DONATION_RECEIVED),
+    .init = faulty_init,
+    .apply = faulty_apply,
+    .query = faulty_query,
+    .fini = faulty_fini,
+};
+
+__attribute__((visibility("default"))) const struct povtrack_plugin *
+povtrack_plugin_entry(void);
+
+const struct povtrack_plugin *povtrack_plugin_entry(void)
+{
+    return &faulty_plugin;
+}
