@@ -90,6 +90,12 @@ bool pt_auth_secure(const struct pt_auth *a)
 
 int pt_auth_server_socket(struct pt_auth *a, void *sock, const char *domain)
 {
+    /* A peer that connects and stalls in the handshake holds a connection
+     * for this long (libzmq's default is 30 s). */
+    int handshake_ms = PT_AUTH_HANDSHAKE_MS;
+    if (zmq_setsockopt(sock, ZMQ_HANDSHAKE_IVL, &handshake_ms,
+                       sizeof handshake_ms) != 0)
+        return -1;
     if (!a->curve)
         return 0;
     int one = 1;

@@ -33,6 +33,7 @@
 #include "pt_registry.h"
 
 #define PT_PUBLISHER_UNAUTH "unauthenticated"
+#define PT_AUTH_HANDSHAKE_MS 5000 /* a handshake must finish within this */
 
 struct pt_auth;
 
@@ -47,7 +48,8 @@ void pt_auth_close(struct pt_auth *a);
 bool pt_auth_secure(const struct pt_auth *a);
 
 /* Make sock a CURVE server for domain ("ingest", "query", "alerts"), before
- * it binds.  Nothing in plain mode.  Returns 0 or -1 (zmq_errno set). */
+ * it binds; in plain mode only bound the handshake time.  Returns 0 or -1
+ * (zmq_errno set). */
 int pt_auth_server_socket(struct pt_auth *a, void *sock, const char *domain);
 
 /* The ZAP socket to poll for ZMQ_POLLIN; NULL in plain mode. */

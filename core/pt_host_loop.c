@@ -44,7 +44,7 @@ static int decode_request(const struct pt_host *h, struct pt_request *r,
 {
     const struct pt_limits *lim = &h->cfg.limits;
     struct ev_limits el = {lim->depth_max, lim->string_max, lim->container_max,
-                           lim->container_max};
+                           lim->container_max, "limits.container_max"};
     const char *body = zmq_msg_data(&r->body);
     size_t len = zmq_msg_size(&r->body);
     struct ev_error err;
@@ -78,7 +78,11 @@ static int authorise(const struct pt_auth *auth, struct pt_request *r,
 {
     const struct pt_publisher *p = pt_auth_sender(auth, &r->body);
     if (p == NULL) {
-        pt_pack_error(pk, "publisher: no longer in the publisher registry");
+        const char *user = zmq_msg_gets(&r->body, "User-Id");
+        pt_pack_error(pk,
+                      "publisher: \"%s\" is no longer in the publisher "
+                      "registry",
+                      user ? user : "?");
         return -1;
     }
     const msgpack_object *op = pt_map_get(req, "op");

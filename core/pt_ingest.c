@@ -183,6 +183,7 @@ static void derive_limits(struct pt_ingest *ig)
     ig->limits.string_max = l->string_max;
     ig->limits.container_max = l->container_max;
     ig->limits.top_max = (uint32_t)l->events_max;
+    ig->limits.top_name = "limits.events_max";
 }
 
 void pt_ingest_reload(struct pt_ingest *ig)

@@ -237,6 +237,9 @@ struct ev_limits {
     uint32_t string_max;    /* bytes of any str, bin or ext */
     uint32_t container_max; /* elements of an array or map below the top */
     uint32_t top_max;       /* elements of the top-level array or map */
+    /* The name of top_max in messages ("limits.events_max"); NULL: "the
+     * top-level limit". */
+    const char *top_name;
 };
 
 /* ev_precheck() with every limit of lim as well. */

@@ -134,7 +134,8 @@ static int read_header(const unsigned char **pp, const unsigned char *end,
 int ev_precheck(const void *buf, size_t len, unsigned max_depth,
                 struct ev_error *err)
 {
-    struct ev_limits lim = {max_depth, UINT32_MAX, UINT32_MAX, UINT32_MAX};
+    struct ev_limits lim = {max_depth, UINT32_MAX, UINT32_MAX, UINT32_MAX,
+                            NULL};
     return ev_precheck_limits(buf, len, &lim, err);
 }
 
@@ -172,8 +173,9 @@ int ev_precheck_limits(const void *buf, size_t len, const struct ev_limits *lim,
                         "event: %s of %" PRIu64 " elements exceeds %s (%" PRIu32
                         ")",
                         kind == H_MAP ? "map" : "array", n,
-                        depth == 0 ? "the most events in one request"
-                                   : "limits.container_max",
+                        depth > 0               ? "limits.container_max"
+                        : lim->top_name != NULL ? lim->top_name
+                                                : "the top-level limit",
                         depth == 0 ? lim->top_max : lim->container_max);
         if (kind == H_SCALAR || kind == H_BLOB) {
             if (n > left)

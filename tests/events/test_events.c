@@ -1372,7 +1372,7 @@ static void test_precheck_valid_event(void **state)
 static void test_precheck_limits(void **state)
 {
     (void)state;
-    struct ev_limits lim = {4, 8, 3, 2};
+    struct ev_limits lim = {4, 8, 3, 2, "limits.events_max"};
     struct ev_error err;
     msgpack_sbuffer sb;
     msgpack_packer pk;
@@ -1416,8 +1416,8 @@ static void test_precheck_limits(void **state)
     lim.depth_max = 4;
     assert_int_equal(ev_precheck_limits(sb.data, sb.size, &lim, &err),
                      EV_EINVAL);
-    assert_string_equal(err.msg, "event: array of 3 elements exceeds the most "
-                                 "events in one request (2)");
+    assert_string_equal(err.msg, "event: array of 3 elements exceeds "
+                                 "limits.events_max (2)");
     lim.top_max = 3;
     assert_int_equal(ev_precheck_limits(sb.data, sb.size, &lim, &err), EV_OK);
     /* bin and ext count as strings: a declared 9-byte bin is refused

@@ -1345,11 +1345,11 @@ static void ingest_structure_garbage(struct hostile *h)
     /* Headers declaring 4 GiB: refused on the header, nothing allocated.
      * At the top level the bound is the request's event count. */
     ingest_garbage1(h, LIT("\xdd\xff\xff\xff\xff"),
-                    "array of 4294967295 elements exceeds the most events "
-                    "in one request (100)");
+                    "array of 4294967295 elements exceeds limits.events_max "
+                    "(100)");
     ingest_garbage1(h, LIT("\xdf\xff\xff\xff\xff"),
-                    "map of 4294967295 elements exceeds the most events in "
-                    "one request (100)");
+                    "map of 4294967295 elements exceeds limits.events_max "
+                    "(100)");
     ingest_garbage1(h, LIT("\xdb\xff\xff\xff\xff"),
                     "string of 4294967295 bytes exceeds limits.string_max "
                     "(1024)");
@@ -1423,8 +1423,8 @@ static void ingest_limit_garbage(struct hostile *h)
         101, "{\"v\":1,\"id\":\"g-many-%d\",\"type\":\"review.closed\","
              "\"at\":1734220800,\"unit\":\"593\",\"data\":{\"year\":2024}}");
     ingest_garbage_json(h, json,
-                        "array of 101 elements exceeds the most events in "
-                        "one request (100)");
+                        "array of 101 elements exceeds limits.events_max "
+                        "(100)");
     free(json);
     static unsigned char hundred[3 + 100];
     hundred[0] = 0xdc;
