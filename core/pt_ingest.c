@@ -20,6 +20,7 @@
 #include "pt_auth.h"
 #include "pt_wire.h"
 #include "st_log.h"
+#include "pt_state.h"
 
 #define GROUP_REQUESTS_MAX 1024
 
@@ -105,7 +106,8 @@ int pt_ingest_open(const struct pt_config *cfg, const struct pt_log *log,
         msgpack_unpacked_init(&ig->reqs[i].up);
 
     char dir[PATH_MAX];
-    if (snprintf(dir, sizeof dir, "%s/log", cfg->data_dir) >= (int)sizeof dir) {
+    if (snprintf(dir, sizeof dir, "%s/" PT_DATA_LOG_SUBDIR, cfg->data_dir) >=
+        (int)sizeof dir) {
         snprintf(err, errlen, "%s: path too long", cfg->data_dir);
         pt_ingest_close(ig);
         return -1;
@@ -373,8 +375,8 @@ static int storage_full(const struct pt_ingest *ig, int rc, size_t bytes)
         return 0;
     struct statvfs vfs;
     char dir[PATH_MAX];
-    if (snprintf(dir, sizeof dir, "%s/log", ig->cfg->data_dir) >=
-            (int)sizeof dir ||
+    if (snprintf(dir, sizeof dir, "%s/" PT_DATA_LOG_SUBDIR,
+                 ig->cfg->data_dir) >= (int)sizeof dir ||
         statvfs(dir, &vfs) != 0)
         return 0;
     /* A commit writes its pages, the free-list and two meta pages. */

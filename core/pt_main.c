@@ -21,6 +21,7 @@
 #include "pt_ingest.h"
 #include "pt_log.h"
 #include "pt_supervisor.h"
+#include "pt_state.h"
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t child_exited;
@@ -240,8 +241,8 @@ static void install_signals(void)
 static int lock_host(const struct pt_config *cfg, const struct pt_log *log)
 {
     char path[PATH_MAX];
-    if (snprintf(path, sizeof path, "%s/host.lock", cfg->data_dir) >=
-        (int)sizeof path)
+    if (snprintf(path, sizeof path, "%s/" PT_DATA_HOST_LOCK_FILE,
+                 cfg->data_dir) >= (int)sizeof path)
         return -1;
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
     if (fd < 0) {
@@ -305,7 +306,7 @@ static int run_plugin_host(const struct pt_config *cfg, int notify_fd,
 static int lock_data_dir(const struct pt_config *cfg, const struct pt_log *log)
 {
     char path[PATH_MAX];
-    if (snprintf(path, sizeof path, "%s/povtrackd.pid", cfg->data_dir) >=
+    if (snprintf(path, sizeof path, "%s/" PT_DATA_LOCK_FILE, cfg->data_dir) >=
         (int)sizeof path) {
         pt_logf(log, PT_LOG_ERROR, "%s: path too long", cfg->data_dir);
         return -1;

@@ -9,6 +9,7 @@
  *   PT_DATA_LOCK_FILE     flock()ed by the running povtrackd, holding its pid
  *   PT_DATA_HOST_LOCK_FILE  flock()ed by its plugin host, which may outlive
  *                         a killed povtrackd for a moment
+ *   PT_DATA_GUARD_FILE    the plugin call in progress (pt_guard.h)
  *
  * In the state environment, the database PT_STATE_CURSORS_DB maps a plugin's
  * name to the sequence of the last log record applied to it (8 bytes,
@@ -34,6 +35,7 @@
 #define PT_DATA_STATE_SUBDIR "state"
 #define PT_DATA_LOCK_FILE "povtrackd.pid"
 #define PT_DATA_HOST_LOCK_FILE "host.lock"
+#define PT_DATA_GUARD_FILE "host.guard" /* pt_guard.h */
 
 #define PT_STATE_CURSORS_DB "cursors"
 /* Modes the host creates the state directory and files with. */
