@@ -346,3 +346,84 @@ int td_str_eq(const msgpack_object *o, const char *s)
            o->via.str.size == strlen(s) &&
            memcmp(o->via.str.ptr, s, o->via.str.size) == 0;
 }
+
+void td_pack_donations(msgpack_sbuffer *sb, const char *prefix, int batch,
+                       int n, int64_t amount)
+{
+    msgpack_packer pk;
+    msgpack_sbuffer_clear(sb);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, (uint32_t)n);
+    for (int i = 0; i < n; i++) {
+        char id[64];
+        snprintf(id, sizeof id, "%s-%d-%d", prefix, batch, i);
+        msgpack_pack_map(&pk, 6);
+        td_pack_cstr(&pk, "v");
+        msgpack_pack_int(&pk, 1);
+        td_pack_cstr(&pk, "id");
+        td_pack_cstr(&pk, id);
+        td_pack_cstr(&pk, "type");
+        td_pack_cstr(&pk, "donation.received");
+        td_pack_cstr(&pk, "at");
+        msgpack_pack_int64(&pk, 1730000000 + batch);
+        td_pack_cstr(&pk, "unit");
+        td_pack_cstr(&pk, "60");
+        td_pack_cstr(&pk, "data");
+        msgpack_pack_map(&pk, 4);
+        td_pack_cstr(&pk, "amount");
+        msgpack_pack_int64(&pk, amount);
+        /* Long enough that a batch takes real space, as real donors do. */
+        td_pack_cstr(&pk, "donor");
+        td_pack_cstr(&pk, "Hội Liên hiệp Phụ nữ tỉnh Bình Thuận, chi hội "
+                          "khu phố 3, phường Phú Thủy");
+        td_pack_cstr(&pk, "donor_kind");
+        td_pack_cstr(&pk, "organisation");
+        td_pack_cstr(&pk, "level");
+        td_pack_cstr(&pk, "province");
+    }
+}
+
+int td_query(struct td *d, const char *plugin, int year, uint64_t min_seq,
+             msgpack_unpacked *up, int timeout_ms)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, min_seq > 0 ? 4 : 3);
+    td_pack_cstr(&pk, "op");
+    td_pack_cstr(&pk, "query");
+    td_pack_cstr(&pk, "plugin");
+    td_pack_cstr(&pk, plugin);
+    td_pack_cstr(&pk, "q");
+    msgpack_pack_map(&pk, year > 0 ? 2 : 1);
+    td_pack_cstr(&pk, "unit");
+    td_pack_cstr(&pk, "60");
+    if (year > 0) {
+        td_pack_cstr(&pk, "year");
+        msgpack_pack_int(&pk, year);
+    }
+    if (min_seq > 0) {
+        td_pack_cstr(&pk, "min_seq");
+        msgpack_pack_uint64(&pk, min_seq);
+    }
+    msgpack_unpacked_init(up);
+    int rc = td_request_raw(d, sb.data, sb.size, up, timeout_ms);
+    msgpack_sbuffer_destroy(&sb);
+    if (rc != 0)
+        msgpack_unpacked_destroy(up);
+    return rc;
+}
+
+uint64_t td_result_u64(const msgpack_unpacked *up, const char *key)
+{
+    const msgpack_object *res = td_get(&up->data, "result");
+    const msgpack_object *v = res != NULL ? td_get(res, key) : NULL;
+    if (v == NULL || v->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        const msgpack_object *e = td_get(&up->data, "error");
+        fprintf(stderr, "no result field %s: %.*s\n", key,
+                e ? (int)e->via.str.size : 0, e ? e->via.str.ptr : "");
+        return UINT64_MAX;
+    }
+    return v->via.u64;
+}

@@ -72,6 +72,24 @@ void td_pack_cstr(msgpack_packer *pk, const char *s);
  * and wait for its ack: 0 when "ok", 1 when "duplicate", -1 otherwise. */
 int td_define_province(struct td *d, const char *id);
 
+/* Pack into sb (cleared first) one ingest request: an array of n
+ * donation.received events of amount VND each for province 60, ids
+ * "<prefix>-<batch>-<i>", at 1730000000 + batch. */
+void td_pack_donations(msgpack_sbuffer *sb, const char *prefix, int batch,
+                       int n, int64_t amount);
+
+/* Ask plugin for province 60 once it has applied min_seq (0: no wait),
+ * with "year" when year > 0.  Returns 0 with the whole reply in up (the
+ * caller destroys it), or -1 (up left empty) when no reply came within
+ * timeout_ms. */
+int td_query(struct td *d, const char *plugin, int year, uint64_t min_seq,
+             msgpack_unpacked *up, int timeout_ms);
+
+/* An unsigned field of a query reply's result; UINT64_MAX (after printing
+ * the daemon's error) when there is no result or no such field, which no
+ * assertion of a count expects. */
+uint64_t td_result_u64(const msgpack_unpacked *up, const char *key);
+
 /* Helpers on unpacked replies. */
 const msgpack_object *td_get(const msgpack_object *map, const char *key);
 int td_str_eq(const msgpack_object *o, const char *s);

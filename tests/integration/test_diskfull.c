@@ -86,41 +86,6 @@ static void enter_namespace(void)
                  strerror(errno));
 }
 
-static void pack_batch(msgpack_sbuffer *sb, int batch)
-{
-    msgpack_packer pk;
-    msgpack_sbuffer_clear(sb);
-    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, BATCH);
-    for (int i = 0; i < BATCH; i++) {
-        char id[48];
-        snprintf(id, sizeof id, "full-b%d-e%d", batch, i);
-        msgpack_pack_map(&pk, 6);
-        td_pack_cstr(&pk, "v");
-        msgpack_pack_int(&pk, 1);
-        td_pack_cstr(&pk, "id");
-        td_pack_cstr(&pk, id);
-        td_pack_cstr(&pk, "type");
-        td_pack_cstr(&pk, "donation.received");
-        td_pack_cstr(&pk, "at");
-        msgpack_pack_int64(&pk, 1730000000 + batch);
-        td_pack_cstr(&pk, "unit");
-        td_pack_cstr(&pk, "60");
-        td_pack_cstr(&pk, "data");
-        msgpack_pack_map(&pk, 4);
-        td_pack_cstr(&pk, "amount");
-        msgpack_pack_int(&pk, AMOUNT);
-        /* A longer donor makes each batch take real space. */
-        td_pack_cstr(&pk, "donor");
-        td_pack_cstr(&pk, "Hội Liên hiệp Phụ nữ tỉnh Bình Thuận, chi hội "
-                          "khu phố 3, phường Phú Thủy, thành phố Phan Thiết");
-        td_pack_cstr(&pk, "donor_kind");
-        td_pack_cstr(&pk, "organisation");
-        td_pack_cstr(&pk, "level");
-        td_pack_cstr(&pk, "province");
-    }
-}
-
 enum outcome { ALL_OK, ALL_FULL };
 
 /* Publish batch; every ack must be ok (or duplicate on a resend), or every
@@ -129,7 +94,7 @@ static enum outcome publish(struct td *d, msgpack_sbuffer *sb, int batch)
 {
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
-    pack_batch(sb, batch);
+    td_pack_donations(sb, "full", batch, BATCH, AMOUNT);
     assert_int_equal(td_ingest_raw(d, sb->data, sb->size, &up, 15000), 0);
     assert_int_equal(up.data.type, MSGPACK_OBJECT_ARRAY);
     assert_int_equal(up.data.via.array.size, BATCH);
@@ -256,33 +221,12 @@ static void test_disk_full_refuses_then_recovers(void **state)
     assert_int_equal(stats_events(d), expected);
 
     /* The plugin host paused while its state could not grow and caught up
-     * afterwards: every donation counted once. */
-    msgpack_packer pk;
-    msgpack_sbuffer_clear(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 4);
-    td_pack_cstr(&pk, "op");
-    td_pack_cstr(&pk, "query");
-    td_pack_cstr(&pk, "plugin");
-    td_pack_cstr(&pk, "fund");
-    td_pack_cstr(&pk, "q");
-    msgpack_pack_map(&pk, 1);
-    td_pack_cstr(&pk, "unit");
-    td_pack_cstr(&pk, "60");
-    td_pack_cstr(&pk, "min_seq");
-    msgpack_pack_uint64(&pk, expected);
+     * afterwards (it retries a full disk once a second): every donation
+     * counted once. */
     msgpack_unpacked up;
-    msgpack_unpacked_init(&up);
-    /* The host retries a full disk once a second. */
-    assert_int_equal(td_request_raw(d, sb.data, sb.size, &up, 15000), 0);
-    const msgpack_object *res = td_get(&up.data, "result");
-    if (res == NULL) {
-        const msgpack_object *e = td_get(&up.data, "error");
-        fail_msg("fund query failed: %.*s", e ? (int)e->via.str.size : 0,
-                 e ? e->via.str.ptr : "");
-    }
-    assert_int_equal(td_get(res, "donations")->via.u64, expected - 1);
-    assert_int_equal(td_get(res, "received")->via.u64, (expected - 1) * AMOUNT);
+    assert_int_equal(td_query(d, "fund", 0, expected, &up, 15000), 0);
+    assert_int_equal(td_result_u64(&up, "donations"), expected - 1);
+    assert_int_equal(td_result_u64(&up, "received"), (expected - 1) * AMOUNT);
     msgpack_unpacked_destroy(&up);
     msgpack_sbuffer_destroy(&sb);
 

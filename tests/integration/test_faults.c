@@ -239,16 +239,8 @@ static uint64_t result_u64(struct td *d, const char *plugin, const char *key,
                            uint64_t min_seq)
 {
     msgpack_unpacked up;
-    request(d, &up, "query", plugin, min_seq);
-    const msgpack_object *res = td_get(&up.data, "result");
-    if (res == NULL) {
-        const msgpack_object *e = td_get(&up.data, "error");
-        fail_msg("query %s failed: %.*s", plugin, e ? (int)e->via.str.size : 0,
-                 e ? e->via.str.ptr : "");
-    }
-    const msgpack_object *v = td_get(res, key);
-    assert_non_null(v);
-    uint64_t n = v->via.u64;
+    assert_int_equal(td_query(d, plugin, 0, min_seq, &up, 15000), 0);
+    uint64_t n = td_result_u64(&up, key);
     msgpack_unpacked_destroy(&up);
     return n;
 }

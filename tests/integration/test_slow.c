@@ -75,39 +75,6 @@ static long rss_anon_kb(pid_t pid)
     return kb;
 }
 
-static void pack_batch(msgpack_sbuffer *sb, const char *prefix, int batch)
-{
-    msgpack_packer pk;
-    msgpack_sbuffer_clear(sb);
-    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, BATCH);
-    for (int i = 0; i < BATCH; i++) {
-        char id[48];
-        snprintf(id, sizeof id, "%s-%d-%d", prefix, batch, i);
-        msgpack_pack_map(&pk, 6);
-        td_pack_cstr(&pk, "v");
-        msgpack_pack_int(&pk, 1);
-        td_pack_cstr(&pk, "id");
-        td_pack_cstr(&pk, id);
-        td_pack_cstr(&pk, "type");
-        td_pack_cstr(&pk, "donation.received");
-        td_pack_cstr(&pk, "at");
-        msgpack_pack_int64(&pk, 1730000000 + batch);
-        td_pack_cstr(&pk, "unit");
-        td_pack_cstr(&pk, "60");
-        td_pack_cstr(&pk, "data");
-        msgpack_pack_map(&pk, 4);
-        td_pack_cstr(&pk, "amount");
-        msgpack_pack_int(&pk, 1000);
-        td_pack_cstr(&pk, "donor");
-        td_pack_cstr(&pk, "Công ty TNHH Thanh Long Bình Thuận");
-        td_pack_cstr(&pk, "donor_kind");
-        td_pack_cstr(&pk, "business");
-        td_pack_cstr(&pk, "level");
-        td_pack_cstr(&pk, "province");
-    }
-}
-
 static void test_slow_consumers_cost_nothing(void **state)
 {
     struct fixture *f = *state;
@@ -134,7 +101,7 @@ static void test_slow_consumers_cost_nothing(void **state)
     assert_non_null(lazy);
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
-    pack_batch(&sb, "warm", 0);
+    td_pack_donations(&sb, "warm", 0, BATCH, 1000);
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
     assert_int_equal(td_ingest_raw(d, sb.data, sb.size, &up, 10000), 0);
@@ -157,7 +124,7 @@ static void test_slow_consumers_cost_nothing(void **state)
     }
     /* The good publisher is answered every time, alerts or not. */
     for (int b = 1; b <= BATCHES; b++) {
-        pack_batch(&sb, "good", b);
+        td_pack_donations(&sb, "good", b, BATCH, 1000);
         msgpack_unpacked_init(&up);
         assert_int_equal(td_ingest_raw(d, sb.data, sb.size, &up, 10000), 0);
         assert_int_equal(up.data.via.array.size, BATCH);
@@ -169,25 +136,8 @@ static void test_slow_consumers_cost_nothing(void **state)
     uint64_t last = 1 + (uint64_t)(BATCHES + 1) * BATCH;
 
     /* Wait until the host has applied (and so published) everything. */
-    msgpack_packer pk;
-    msgpack_sbuffer_clear(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 4);
-    td_pack_cstr(&pk, "op");
-    td_pack_cstr(&pk, "query");
-    td_pack_cstr(&pk, "plugin");
-    td_pack_cstr(&pk, "fund");
-    td_pack_cstr(&pk, "q");
-    msgpack_pack_map(&pk, 1);
-    td_pack_cstr(&pk, "unit");
-    td_pack_cstr(&pk, "60");
-    td_pack_cstr(&pk, "min_seq");
-    msgpack_pack_uint64(&pk, last);
-    msgpack_unpacked_init(&up);
-    assert_int_equal(td_request_raw(d, sb.data, sb.size, &up, 30000), 0);
-    const msgpack_object *res = td_get(&up.data, "result");
-    assert_non_null(res);
-    assert_int_equal(td_get(res, "donations")->via.u64, last - 1);
+    assert_int_equal(td_query(d, "fund", 0, last, &up, 30000), 0);
+    assert_int_equal(td_result_u64(&up, "donations"), last - 1);
     msgpack_unpacked_destroy(&up);
 
     long ingest1 = rss_anon_kb(d->pid), host1 = rss_anon_kb(host);
@@ -200,7 +150,9 @@ static void test_slow_consumers_cost_nothing(void **state)
     assert_int_equal(td_host_pid(d), host);
 
     /* What the subscriber missed is still in the store. */
+    msgpack_packer pk;
     msgpack_sbuffer_clear(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     msgpack_pack_map(&pk, 3);
     td_pack_cstr(&pk, "op");
     td_pack_cstr(&pk, "alerts");
