@@ -2017,6 +2017,66 @@ static int run_to_exit(const char *const *argv, char *out, size_t cap)
     return WEXITSTATUS(status);
 }
 
+/* Alerts go out on CURVE too: a key with alerts = yes receives them, a key
+ * without the right is refused at the handshake, and the client library
+ * says so rather than staying silent. */
+static void test_alerts_over_curve(void **state)
+{
+    struct fixture *f = *state;
+    struct td *d = fx_daemon(f);
+    char npub[41], nsec[41];
+    char reg[512];
+    assert_int_equal(zmq_curve_keypair(npub, nsec), 0);
+    snprintf(reg, sizeof reg, "[noalerts]\nkey = %s\nquery = fund\n", npub);
+    assert_int_equal(td_curve_setup(d, reg, NULL), 0);
+    assert_int_equal(td_start(d, (const char *[]){"-c", d->config, NULL}), 0);
+    define_units(d->ingest_sock);
+
+    povtrack_client *ok = fx_client(f, d, d->client_public, d->client_secret);
+    povtrack_client *no = fx_client(f, d, npub, nsec);
+    assert_int_equal(
+        povtrack_client_set_endpoint(ok, POVTRACK_CLIENT_ALERTS, d->alerts), 0);
+    assert_int_equal(
+        povtrack_client_set_endpoint(no, POVTRACK_CLIENT_ALERTS, d->alerts), 0);
+    assert_int_equal(povtrack_client_subscribe(ok, "alert.fund."), 0);
+    assert_int_equal(povtrack_client_subscribe(no, "alert."), 0);
+
+    /* A subscription takes effect some time after the handshake: publish
+     * large donations (fund.large_donation, 100,000,000 VND by default)
+     * until one arrives, each under a new id. */
+    int64_t deadline = mono_ms() + TIMEOUT_MS;
+    int got = 0;
+    for (int i = 0; !got && mono_ms() < deadline; i++) {
+        char id[32], ev[512], req[600];
+        snprintf(id, sizeof id, "big-%d", i);
+        donation(ev, sizeof ev, id, "593", 200000000);
+        snprintf(req, sizeof req, "[%s]", ev);
+        msgpack_unpacked up;
+        call_json(d->ingest_sock, req, &up);
+        assert_true(ack_ok(&up, 0, id) > 0);
+        msgpack_unpacked_destroy(&up);
+        struct povtrack_client_msg m;
+        int rc = povtrack_client_recv_alert(ok, 300, &m);
+        if (rc == 0) {
+            assert_string_equal(m.topic, "alert.fund.large_donation");
+            assert_non_null(povtrack_client_map_get(&m.obj, "message"));
+            povtrack_client_msg_free(&m);
+            got = 1;
+        } else {
+            assert_int_equal(rc, POVTRACK_CLIENT_ETIMEDOUT);
+        }
+    }
+    assert_true(got);
+
+    /* The key without alerts = yes: refused, and told so. */
+    struct povtrack_client_msg m;
+    int rc = POVTRACK_CLIENT_ETIMEDOUT;
+    for (int i = 0; i < 20 && rc == POVTRACK_CLIENT_ETIMEDOUT; i++)
+        rc = povtrack_client_recv_alert(no, 200, &m);
+    assert_int_equal(rc, POVTRACK_CLIENT_EREFUSED);
+    assert_contains(povtrack_client_error(no), "alerts = yes");
+}
+
 static void test_secure_by_default(void **state)
 {
     struct fixture *f = *state;
@@ -2082,6 +2142,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sighup_reload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alerts_over_curve, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_secure_by_default, setup,
                                         teardown),
     };
