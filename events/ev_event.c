@@ -602,7 +602,15 @@ static int decode_field(unsigned f, const msgpack_object *o,
     int64_t v;
     int rc;
 
-    snprintf(path, sizeof path, "data.%s", fd->name);
+    /* "data.<name>" for messages, built on every field of every event:
+     * memcpy, not snprintf, which was a tenth of ingest's CPU.  Field names
+     * are the catalogue's own constants, all far shorter than path. */
+    size_t n = strlen(fd->name);
+    if (n > sizeof path - 6)
+        n = sizeof path - 6;
+    memcpy(path, "data.", 5);
+    memcpy(path + 5, fd->name, n);
+    path[5 + n] = '\0';
     if (o == NULL)
         return (td->required & BIT(f))
                    ? FAIL(err, "%s: required for %s", path, td->name)

@@ -142,9 +142,16 @@ static int append_item(struct st_log *log, MDB_txn *txn, struct st_view *view,
     MDB_val k = {sizeof(kb), kb}, v;
     int rc;
 
-    /* The ids lookup sees what earlier items of this batch put. */
-    rc = mdb_get(txn, log->ids, &idk, &v);
-    if (rc == 0) {
+    /* Claim the id with its would-be sequence: one search of the ids tree
+     * instead of a lookup and then an insert.  On MDB_KEYEXIST, v holds
+     * the stored sequence. */
+    if (*next == 0)
+        return ST_EFORMAT;
+    st_put_u64be(sb, *next);
+    v.mv_size = sizeof(sb);
+    v.mv_data = sb;
+    rc = mdb_put(txn, log->ids, &idk, &v, MDB_NOOVERWRITE);
+    if (rc == MDB_KEYEXIST) {
         struct st_record rec;
         uint64_t seq;
 
@@ -172,12 +179,12 @@ static int append_item(struct st_log *log, MDB_txn *txn, struct st_view *view,
         }
         return 0;
     }
-    if (rc != MDB_NOTFOUND)
+    if (rc != 0)
         return rc;
 
     if (it->publisher.len > ST_PUBLISHER_MAX) {
         reject(it, "publisher: longer than %d bytes", ST_PUBLISHER_MAX);
-        return 0;
+        return mdb_del(txn, log->ids, &idk, NULL);
     }
     if (check != NULL) {
         rc = check(arg, view, it);
@@ -186,7 +193,7 @@ static int append_item(struct st_log *log, MDB_txn *txn, struct st_view *view,
             it->error[sizeof(it->error) - 1] = '\0';
             if (it->error[0] == '\0')
                 snprintf(it->error, sizeof(it->error), "rejected");
-            return 0;
+            return mdb_del(txn, log->ids, &idk, NULL);
         }
         if (rc != 0) {
             *from_check = 1;
@@ -217,12 +224,6 @@ static int append_item(struct st_log *log, MDB_txn *txn, struct st_view *view,
         memcpy(p + ST_REC_HDR + it->publisher.len, it->bytes, it->len);
     }
 
-    st_put_u64be(sb, *next);
-    v.mv_size = sizeof(sb);
-    v.mv_data = sb;
-    rc = mdb_put(txn, log->ids, &idk, &v, MDB_NOOVERWRITE);
-    if (rc != 0)
-        return rc;
     if (ev->type == EV_UNIT_DEFINED) {
         rc = put_unit(log, txn, ev);
         if (rc != 0)
