@@ -226,7 +226,15 @@ static struct pt_host *host_new(const struct pt_config *cfg)
     h->log.level = cfg->log_level;
     h->log.proc = "host";
     h->map_size = STATE_MAP_INITIAL;
-    msgpack_unpacked_init(&h->unpacked);
+    if (!msgpack_zone_init(&h->zone, MSGPACK_ZONE_CHUNK_SIZE)) {
+        free(h);
+        return NULL;
+    }
+    if ((h->wcache = pt_wcache_new()) == NULL) {
+        msgpack_zone_destroy(&h->zone);
+        free(h);
+        return NULL;
+    }
     return h;
 }
 
@@ -331,8 +339,8 @@ static int host_start(struct pt_host *h, int use_guard, char *err,
     memset(&last, 0, sizeof last);
     if (use_guard) {
         char path[PATH_MAX];
-        if (snprintf(path, sizeof path, "%s/host.guard", h->cfg.data_dir) >=
-                (int)sizeof path ||
+        if (snprintf(path, sizeof path, "%s/" PT_DATA_GUARD_FILE,
+                     h->cfg.data_dir) >= (int)sizeof path ||
             pt_guard_open(path, h->cfg.plugin_timeout_ms, &h->log, &h->guard,
                           &last, err, errlen) != 0)
             return -1;
@@ -454,7 +462,8 @@ void pt_host_close(struct pt_host *h)
         plugin_unload(&h->plugins[i]);
     pending_clear(h);
     free(h->pending);
-    msgpack_unpacked_destroy(&h->unpacked);
+    msgpack_zone_destroy(&h->zone);
+    pt_wcache_free(h->wcache);
     if (h->reader != NULL)
         st_reader_end(h->reader);
     if (h->owns_events)
@@ -483,6 +492,13 @@ static int host_get(povtrack_ctx *ctx, const void *key, size_t klen,
         return POVTRACK_EIO;
     if (klen == 0 || klen > POVTRACK_KEY_MAX)
         return POVTRACK_EINVAL;
+    if (ctx->cached) {
+        int rc = pt_wcache_get(ctx->host->wcache, ctx->txn, ctx->plugin->dbi,
+                               key, klen, val, vlen);
+        if (rc == MDB_NOTFOUND)
+            return POVTRACK_NOTFOUND;
+        return rc == 0 ? 0 : storage_error(ctx, rc);
+    }
     MDB_val k = {klen, (void *)key}, v;
     int rc = mdb_get(ctx->txn, ctx->plugin->dbi, &k, &v);
     if (rc == MDB_NOTFOUND)
@@ -501,8 +517,14 @@ static int host_put(povtrack_ctx *ctx, const void *key, size_t klen,
         return POVTRACK_EROFS;
     if (klen == 0 || klen > POVTRACK_KEY_MAX)
         return POVTRACK_EINVAL;
-    MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
-    int rc = mdb_put(ctx->txn, ctx->plugin->dbi, &k, &v, 0);
+    int rc;
+    if (ctx->cached) {
+        rc = pt_wcache_put(ctx->host->wcache, ctx->txn, ctx->plugin->dbi, key,
+                           klen, val, vlen);
+    } else {
+        MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
+        rc = mdb_put(ctx->txn, ctx->plugin->dbi, &k, &v, 0);
+    }
     return rc == 0 ? 0 : storage_error(ctx, rc);
 }
 
@@ -515,7 +537,9 @@ static int host_del(povtrack_ctx *ctx, const void *key, size_t klen)
     if (klen == 0 || klen > POVTRACK_KEY_MAX)
         return POVTRACK_EINVAL;
     MDB_val k = {klen, (void *)key};
-    int rc = mdb_del(ctx->txn, ctx->plugin->dbi, &k, NULL);
+    int rc = ctx->cached ? pt_wcache_del(ctx->host->wcache, ctx->txn,
+                                         ctx->plugin->dbi, key, klen)
+                         : mdb_del(ctx->txn, ctx->plugin->dbi, &k, NULL);
     if (rc == MDB_NOTFOUND)
         return POVTRACK_NOTFOUND;
     return rc == 0 ? 0 : storage_error(ctx, rc);
@@ -537,8 +561,14 @@ static int host_scan(povtrack_ctx *ctx, const void *from, size_t flen,
 {
     if (ctx->txn == NULL)
         return POVTRACK_EIO;
+    /* The scan reads LMDB: first the writes it has not seen. */
+    int rc = ctx->cached ? pt_wcache_flush(ctx->host->wcache, ctx->txn,
+                                           ctx->plugin->dbi, 0)
+                         : 0;
+    if (rc != 0)
+        return storage_error(ctx, rc);
     MDB_cursor *cur;
-    int rc = mdb_cursor_open(ctx->txn, ctx->plugin->dbi, &cur);
+    rc = mdb_cursor_open(ctx->txn, ctx->plugin->dbi, &cur);
     if (rc != 0)
         return storage_error(ctx, rc);
     MDB_val k = {flen, (void *)from}, v;
@@ -793,21 +823,104 @@ static void plugin_stop(struct pt_host *h, struct pt_plugin *p, uint64_t seq,
 
 enum apply_result { APPLY_OK, APPLY_RETRY, APPLY_FAILED };
 
-/* Apply records lo..hi in txn.  On a plugin failure, stop that plugin and
- * ask for a retry of the batch without it. */
-static enum apply_result apply_range(struct pt_host *h, MDB_txn *txn,
-                                     uint64_t lo, uint64_t hi, int *rc_out)
+/*
+ * The type of a stored event, read from its first bytes without unpacking
+ * it: ev_encode writes a map whose first keys are "v" (1), "id" and
+ * "type", in that order.  EV_TYPE_NONE when the bytes have another shape;
+ * the full decode then decides, as it always did.
+ */
+static enum ev_type peek_type(const void *buf, size_t len)
 {
+    const unsigned char *p = buf, *end = p + len;
+    size_t n;
+    if (len < 1 || (p[0] & 0xf0u) != 0x80u)
+        return EV_TYPE_NONE;
+    p++;
+    if (end - p < 6 || memcmp(p, "\xa1v\x01\xa2id", 6) != 0)
+        return EV_TYPE_NONE;
+    p += 6;
+    if (p < end && (p[0] & 0xe0u) == 0xa0u) {
+        n = p[0] & 0x1fu;
+        p++;
+    } else if (end - p >= 2 && p[0] == 0xd9) {
+        n = p[1];
+        p += 2;
+    } else {
+        return EV_TYPE_NONE;
+    }
+    if ((size_t)(end - p) < n)
+        return EV_TYPE_NONE;
+    p += n;
+    if (end - p < 6 || memcmp(p, "\xa4type", 5) != 0 || (p[5] & 0xe0u) != 0xa0u)
+        return EV_TYPE_NONE;
+    n = p[5] & 0x1fu;
+    p += 6;
+    if ((size_t)(end - p) < n)
+        return EV_TYPE_NONE;
+    return ev_type_from_name((const char *)p, n);
+}
+
+/* Does some active plugin still have to see record seq of this type? */
+static int wanted(const struct pt_host *h, uint64_t seq, enum ev_type type)
+{
+    for (size_t i = 0; i < h->nplugins; i++) {
+        const struct pt_plugin *p = &h->plugins[i];
+        if (active(p) && p->applied < seq &&
+            (p->desc->event_mask & EV_TYPE_BIT(type)))
+            return 1;
+    }
+    return 0;
+}
+
+/* Milliseconds of a monotonic clock, read for every record applied: the
+ * coarse clock costs a few nanoseconds (the vDSO reads a variable) and its
+ * few milliseconds of resolution are plenty for a 250 ms budget. */
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+#ifdef CLOCK_MONOTONIC_COARSE
+    if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) != 0)
+#endif
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Apply records lo..*hi in txn.  On a plugin failure, stop that plugin and
+ * ask for a retry of the batch without it.  A chunk that has taken
+ * APPLY_BUDGET_MS stops after the record in hand and *hi becomes the last
+ * record applied: queries are answered between chunks, and a few records
+ * can be slow (a province's review.closed visits each of its households).
+ * Where a chunk ends never changes the state (plugin state is a function
+ * of the log, whatever the transactions). */
+static enum apply_result apply_range(struct pt_host *h, MDB_txn *txn,
+                                     uint64_t lo, uint64_t *hi_io, int *rc_out)
+{
+    uint64_t hi = *hi_io;
+    int64_t deadline = mono_ms() + APPLY_BUDGET_MS;
     int rc = st_reader_seek(h->reader, lo);
     struct st_record rec;
     while (rc == 0 && (rc = st_reader_next(h->reader, &rec)) == 0 &&
            rec.seq <= hi) {
+        if (rec.seq > lo && mono_ms() >= deadline) {
+            hi = rec.seq - 1;
+            break;
+        }
+        /* A record no plugin wants (household.assessed when only poverty
+         * and fund run, or what the other plugins have applied while one
+         * rebuilds) is neither unpacked nor decoded. */
+        enum ev_type type = peek_type(rec.event, rec.event_len);
+        if (type != EV_TYPE_NONE && !wanted(h, rec.seq, type))
+            continue;
         size_t off = 0;
+        msgpack_object obj;
         struct ev_event ev;
         struct ev_error everr = {"not msgpack"};
-        if (msgpack_unpack_next(&h->unpacked, rec.event, rec.event_len, &off) !=
-                MSGPACK_UNPACK_SUCCESS ||
-            ev_decode(&h->unpacked.data, INT64_MAX, &ev, &everr) != 0) {
+        msgpack_zone_clear(&h->zone);
+        msgpack_unpack_return ur = msgpack_unpack(
+            (const char *)rec.event, rec.event_len, &off, &h->zone, &obj);
+        if ((ur != MSGPACK_UNPACK_SUCCESS &&
+             ur != MSGPACK_UNPACK_EXTRA_BYTES) ||
+            ev_decode(&obj, INT64_MAX, &ev, &everr) != 0) {
             /* The log only holds validated events: this is corruption or
              * a catalogue that no longer accepts old events. */
             pt_logf(&h->log, PT_LOG_ERROR,
@@ -832,7 +945,8 @@ static enum apply_result apply_range(struct pt_host *h, MDB_txn *txn,
                                        .plugin = p,
                                        .txn = txn,
                                        .writable = 1,
-                                       .seq = rec.seq};
+                                       .seq = rec.seq,
+                                       .cached = 1};
             pt_guard_enter(h->guard, p->desc->name, PT_CALL_APPLY, rec.seq);
             int prc = p->desc->apply(p->state, &ctx, &pr);
             pt_guard_leave(h->guard);
@@ -854,10 +968,13 @@ static enum apply_result apply_range(struct pt_host *h, MDB_txn *txn,
         *rc_out = rc;
         return APPLY_FAILED;
     }
-    if ((rc = quarantines_save(h, txn)) != 0) {
+    /* What the plugins wrote goes in before their cursors. */
+    if ((rc = pt_wcache_flush(h->wcache, txn, 0, 1)) != 0 ||
+        (rc = quarantines_save(h, txn)) != 0) {
         *rc_out = rc;
         return rc == MDB_MAP_FULL ? APPLY_RETRY : APPLY_FAILED;
     }
+    *hi_io = hi;
     /* Every active plugin has now seen everything up to hi. */
     for (size_t i = 0; i < h->nplugins; i++) {
         struct pt_plugin *p = &h->plugins[i];
@@ -916,9 +1033,10 @@ static int catch_up(struct pt_host *h, size_t max_records, size_t *applied)
             return rc;
         }
         int err = 0;
-        enum apply_result r = apply_range(h, txn, lo, hi, &err);
+        enum apply_result r = apply_range(h, txn, lo, &hi, &err);
         if (r == APPLY_OK) {
             err = mdb_txn_commit(txn);
+            pt_wcache_reset(h->wcache);
             if (err == 0) {
                 for (size_t i = 0; i < h->nplugins; i++)
                     if (active(&h->plugins[i]) && h->plugins[i].applied < hi)
@@ -931,6 +1049,7 @@ static int catch_up(struct pt_host *h, size_t max_records, size_t *applied)
             r = err == MDB_MAP_FULL ? APPLY_RETRY : APPLY_FAILED;
         } else {
             mdb_txn_abort(txn);
+            pt_wcache_reset(h->wcache);
         }
         pending_clear(h);
         if (r == APPLY_FAILED) {

@@ -16,10 +16,12 @@
 #include "pt_guard.h"
 #include "pt_host.h"
 #include "pt_log.h"
+#include "pt_wcache.h"
 #include "st_log.h"
 
 #define STATE_MAP_INITIAL ((size_t)64 << 20)
 #define APPLY_CHUNK 10000     /* records per apply transaction */
+#define APPLY_BUDGET_MS 250   /* ... or fewer, when they take this long */
 #define READ_LIMIT_MAX 10000  /* records or alerts per read request */
 #define MIN_SEQ_WAIT_MS 5000  /* how long a query may wait for min_seq */
 #define PARKED_MAX 1024       /* queries waiting for min_seq */
@@ -50,6 +52,7 @@ struct povtrack_ctx {
     int64_t now;      /* tick's time, part of a tick alert's key */
     uint32_t ordinal; /* alerts raised so far under this (seq, plugin) */
     int storage_rc;   /* first LMDB error seen by a host call */
+    int cached;       /* get/put/del go through host->wcache (apply) */
 };
 
 struct pending_alert {
@@ -70,7 +73,11 @@ struct pt_host {
     size_t map_size;
     struct pt_plugin plugins[PT_PLUGINS_MAX];
     size_t nplugins;
-    msgpack_unpacked unpacked; /* the record being applied */
+    /* The record being applied is unpacked here; cleared, not freed,
+     * between records, so applying allocates nothing per record. */
+    msgpack_zone zone;
+    /* Plugin writes of the apply transaction, flushed before its commit. */
+    struct pt_wcache *wcache;
     struct pending_alert *pending;
     size_t npending, cappending;
     void *pub;              /* alerts PUB socket, NULL in-process */

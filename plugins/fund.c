@@ -138,6 +138,7 @@ struct fund {
     /* Money moved since the last idle check (in memory only: a restart
      * starts dirty, so the first tick checks). */
     bool idle_dirty;
+    struct pu_units units; /* unit chains met so far */
 };
 
 struct pledge {
@@ -220,14 +221,15 @@ static int decode_value(bool sparse, const void *val, size_t vlen,
 }
 
 /* Add d to the vector at key (absent reads as zeros).  A per-event entry
- * that drops to all zeros is deleted: it no longer contributes. */
+ * that drops to all zeros is deleted: it no longer contributes.  fresh:
+ * the key is known to be absent, so it is not looked up (see fund_add). */
 static int vec_add(struct fund *f, povtrack_ctx *ctx, const uint8_t *key,
-                   size_t klen, const int64_t d[NM], bool sparse)
+                   size_t klen, const int64_t d[NM], bool sparse, bool fresh)
 {
     const void *val;
     size_t vlen;
     int64_t v[NM] = {0};
-    int rc = pu_get(f->host, ctx, key, klen, &val, &vlen);
+    int rc = fresh ? 0 : pu_get(f->host, ctx, key, klen, &val, &vlen);
     if (rc < 0)
         return rc;
     if (rc == 1 && decode_value(sparse, val, vlen, v) != 0) {
@@ -277,26 +279,30 @@ static size_t fund_key(uint8_t *k, char prefix, const uint8_t *unit,
 /*
  * Add d, the contribution of the event at (unit, at, seq), to the all-time
  * total, the day bucket and the per-event entry of the unit and each of its
- * ancestors.
+ * ancestors.  fresh: seq is the record being applied, adding its own
+ * contribution once; no record before it can have written an entry keyed
+ * by its sequence, so the per-event entries are new and not looked up (a
+ * lookup that always misses, on a page of its own: the per-event entries
+ * arrive in no particular time order).
  */
 static int fund_add(struct fund *f, povtrack_ctx *ctx, struct ev_str unit,
-                    int64_t at, uint64_t seq, const int64_t d[NM])
+                    int64_t at, uint64_t seq, const int64_t d[NM], bool fresh)
 {
     struct pu_chain ch;
-    if (pu_ancestors(f->host, ctx, unit, &ch) != 0)
+    if (pu_ancestors_cached(f->host, ctx, &f->units, unit, &ch) != 0)
         return POVTRACK_EIO; /* the unit passed the reference checks */
     int64_t day = pu_local_day(at);
     for (int i = 0; i < ch.n; i++) {
         uint8_t k[1 + PU_UNIT_W + 16];
         size_t kl = fund_key(k, 'T', ch.code[i], NULL, NULL);
-        int rc = vec_add(f, ctx, k, kl, d, false);
+        int rc = vec_add(f, ctx, k, kl, d, false, false);
         if (rc == 0) {
             kl = fund_key(k, 'D', ch.code[i], &day, NULL);
-            rc = vec_add(f, ctx, k, kl, d, false);
+            rc = vec_add(f, ctx, k, kl, d, false, false);
         }
         if (rc == 0) {
             kl = fund_key(k, 'E', ch.code[i], &at, &seq);
-            rc = vec_add(f, ctx, k, kl, d, true);
+            rc = vec_add(f, ctx, k, kl, d, true, fresh);
         }
         if (rc != 0)
             return rc;
@@ -379,7 +385,7 @@ static int pledge_contrib(struct fund *f, povtrack_ctx *ctx,
     d[M_OUTSTANDING] = out;
     if (pledged == 0 && out == 0)
         return 0;
-    return fund_add(f, ctx, pu_get_unit(pl->unit), pl->at, pl->seq, d);
+    return fund_add(f, ctx, pu_get_unit(pl->unit), pl->at, pl->seq, d, false);
 }
 
 static int apply_pledged(struct fund *f, povtrack_ctx *ctx,
@@ -482,7 +488,7 @@ static int idle_touch(struct fund *f, povtrack_ctx *ctx, struct ev_str unit,
 {
     f->idle_dirty = true;
     struct pu_chain ch;
-    if (pu_ancestors(f->host, ctx, unit, &ch) != 0)
+    if (pu_ancestors_cached(f->host, ctx, &f->units, unit, &ch) != 0)
         return POVTRACK_EIO;
     for (int i = 0; i < ch.n; i++) {
         bool has = false;
@@ -517,7 +523,7 @@ static int apply_received(struct fund *f, povtrack_ctx *ctx,
     int64_t d[NM] = {0};
     d[M_RECEIVED] = ev->data.amount;
     d[M_DONATIONS] = 1;
-    int rc = fund_add(f, ctx, ev->unit, ev->at, rec->seq, d);
+    int rc = fund_add(f, ctx, ev->unit, ev->at, rec->seq, d, true);
     if (rc == 0)
         rc = idle_touch(f, ctx, ev->unit, ev->at, false);
     if (rc == 0 && ev->data.pledge.ptr != NULL)
@@ -688,7 +694,8 @@ static int count_beneficiary(struct fund *f, povtrack_ctx *ctx,
     bool covered[PU_CHAIN_MAX] = {false};
     for (size_t e = 0; e < bl->n; e++) {
         struct pu_chain ech;
-        if (pu_ancestors(f->host, ctx, pu_get_unit(bl_entry(bl, e)), &ech) != 0)
+        if (pu_ancestors_cached(f->host, ctx, &f->units,
+                                pu_get_unit(bl_entry(bl, e)), &ech) != 0)
             return POVTRACK_EIO;
         for (int i = 0; i < ch->n; i++)
             for (int j = 0; j < ech.n; j++)
@@ -721,7 +728,7 @@ static int apply_disbursed(struct fund *f, povtrack_ctx *ctx,
     d[M_PURPOSE + pur - 1] = ev->data.amount;
     d[M_LEVEL + lvl - 1] = ev->data.amount;
     if (ev->household.ptr == NULL) {
-        int rc = fund_add(f, ctx, ev->unit, ev->at, rec->seq, d);
+        int rc = fund_add(f, ctx, ev->unit, ev->at, rec->seq, d, true);
         return rc != 0 ? rc : idle_touch(f, ctx, ev->unit, ev->at, true);
     }
 
@@ -730,14 +737,15 @@ static int apply_disbursed(struct fund *f, povtrack_ctx *ctx,
     uint8_t k[FUND_HKEY_MAX];
     size_t kl = hh_key(k, 'B', year, ev->household);
     struct pu_chain ch;
-    if (kl == 0 || pu_ancestors(f->host, ctx, ev->unit, &ch) != 0)
+    if (kl == 0 ||
+        pu_ancestors_cached(f->host, ctx, &f->units, ev->unit, &ch) != 0)
         return POVTRACK_EIO; /* validated at ingest: the log is damaged */
     int rc = status_get(f, ctx, year, ev->household, &st);
     if (rc != 0)
         return rc;
     d[M_TO_HH] = ev->data.amount;
     d[M_TO_RECOG] = recognised(st) ? ev->data.amount : 0;
-    if ((rc = fund_add(f, ctx, ev->unit, ev->at, rec->seq, d)) != 0 ||
+    if ((rc = fund_add(f, ctx, ev->unit, ev->at, rec->seq, d, true)) != 0 ||
         (rc = idle_touch(f, ctx, ev->unit, ev->at, true)) != 0)
         return rc;
 
@@ -776,14 +784,16 @@ static int apply_status(struct fund *f, povtrack_ctx *ctx,
                      "fund: household.status without a valid household");
         return POVTRACK_EIO;
     }
-    enum ev_status old, st = ev->data.status;
-    int rc = status_get(f, ctx, year, ev->household, &old);
+    enum ev_status old = EV_STATUS_NONE_SET, st = ev->data.status;
     uint8_t sv = (uint8_t)st;
+    /* The old status matters only to the household-year's disbursements:
+     * without any (nearly always), the new one is just recorded. */
+    struct blist bl = {NULL, 0};
+    int rc = bl_load(f, ctx, bk, bkl, &bl);
+    if (rc == 0 && bl.n > 0)
+        rc = status_get(f, ctx, year, ev->household, &old);
     if (rc == 0)
         rc = pu_put(f->host, ctx, sk, skl, &sv, 1);
-    struct blist bl = {NULL, 0};
-    if (rc == 0)
-        rc = bl_load(f, ctx, bk, bkl, &bl);
     if (rc != 0 || bl.n == 0) {
         free(bl.b);
         return rc;
@@ -794,7 +804,7 @@ static int apply_status(struct fund *f, povtrack_ctx *ctx,
         int64_t d[NM] = {0};
         d[M_TO_RECOG] = sign * pu_get_i64(e + 24);
         rc = fund_add(f, ctx, pu_get_unit(e), pu_get_i64(e + 8),
-                      pu_get_u64(e + 16), d);
+                      pu_get_u64(e + 16), d, false);
     }
     bool was_alerted = bl.b[0] != 0;
     if (rc == 0)
@@ -1280,7 +1290,9 @@ static int fund_apply(void *state, povtrack_ctx *ctx,
 
 static void fund_fini(void *state)
 {
-    free(state);
+    struct fund *f = state;
+    pu_units_free(&f->units);
+    free(f);
 }
 
 static const struct povtrack_plugin fund_plugin = {

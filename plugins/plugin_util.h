@@ -163,6 +163,107 @@ static inline int pu_ancestors(const struct povtrack_host *host,
     }
 }
 
+/* ---- a cache of unit chains ---- */
+
+/*
+ * Every apply walks its unit's ancestors, three registry lookups through
+ * the log, for the same few hundred (at most some ten thousand) units.  A
+ * chain, once found, never changes: the catalogue lets a unit be defined
+ * again only with the same parent and level (ev_check_refs), so a chain
+ * read from any snapshot of the log is the chain for every record and
+ * query that can name the unit.  Only chains that were found are kept: an
+ * undefined code is looked up again each time, as it may be defined later.
+ * The cache belongs to one plugin instance (no global state) and holds at
+ * most one entry per defined unit.
+ */
+struct pu_units_slot {
+    uint8_t code[PU_UNIT_W];
+    bool used;
+    struct pu_chain chain;
+};
+
+struct pu_units {
+    struct pu_units_slot *slot;
+    size_t cap; /* a power of two, or 0 before the first insert */
+    size_t n;
+};
+
+static inline void pu_units_free(struct pu_units *u)
+{
+    free(u->slot);
+    u->slot = NULL;
+    u->cap = u->n = 0;
+}
+
+static inline size_t pu_units_hash(const uint8_t *code)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    for (int i = 0; i < PU_UNIT_W; i++)
+        h = (h ^ code[i]) * UINT64_C(0x100000001b3);
+    return (size_t)(h ^ (h >> 32));
+}
+
+static inline struct pu_units_slot *pu_units_find(const struct pu_units *u,
+                                                  const uint8_t *code)
+{
+    if (u->cap == 0)
+        return NULL;
+    for (size_t i = pu_units_hash(code) & (u->cap - 1);;
+         i = (i + 1) & (u->cap - 1)) {
+        struct pu_units_slot *s = &u->slot[i];
+        if (!s->used)
+            return NULL;
+        if (memcmp(s->code, code, PU_UNIT_W) == 0)
+            return s;
+    }
+}
+
+/* Remember a chain; out of memory only means it is looked up again. */
+static inline void pu_units_add(struct pu_units *u, const uint8_t *code,
+                                const struct pu_chain *chain)
+{
+    if ((u->n + 1) * 2 > u->cap) {
+        size_t cap = u->cap ? u->cap * 2 : 256;
+        struct pu_units_slot *slot = calloc(cap, sizeof *slot);
+        if (slot == NULL)
+            return;
+        struct pu_units old = *u;
+        u->slot = slot;
+        u->cap = cap;
+        u->n = 0;
+        for (size_t i = 0; i < old.cap; i++)
+            if (old.slot[i].used)
+                pu_units_add(u, old.slot[i].code, &old.slot[i].chain);
+        free(old.slot);
+    }
+    size_t i = pu_units_hash(code) & (u->cap - 1);
+    while (u->slot[i].used)
+        i = (i + 1) & (u->cap - 1);
+    memcpy(u->slot[i].code, code, PU_UNIT_W);
+    u->slot[i].chain = *chain;
+    u->slot[i].used = true;
+    u->n++;
+}
+
+/* pu_ancestors through the plugin's cache. */
+static inline int pu_ancestors_cached(const struct povtrack_host *host,
+                                      povtrack_ctx *ctx, struct pu_units *cache,
+                                      struct ev_str unit, struct pu_chain *out)
+{
+    uint8_t code[PU_UNIT_W];
+    if (pu_put_unit(code, unit) != 0)
+        return pu_ancestors(host, ctx, unit, out);
+    const struct pu_units_slot *s = pu_units_find(cache, code);
+    if (s != NULL) {
+        *out = s->chain;
+        return 0;
+    }
+    int rc = pu_ancestors(host, ctx, unit, out);
+    if (rc == 0)
+        pu_units_add(cache, code, out);
+    return rc;
+}
+
 /* Host get() that tells "absent" from "failed": 1 found, 0 absent,
  * POVTRACK_EIO otherwise (logged). */
 static inline int pu_get(const struct povtrack_host *host, povtrack_ctx *ctx,

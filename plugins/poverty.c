@@ -88,6 +88,7 @@ struct poverty {
     double target_min_pp;
     double target_max_pp;
     double relapse_max_share; /* percent */
+    struct pu_units units;    /* unit chains met so far */
 };
 
 /* One entry of a household's history. */
@@ -220,7 +221,7 @@ static int apply_households(struct poverty *p, povtrack_ctx *ctx,
                             const struct ev_event *ev)
 {
     struct pu_chain ch;
-    int rc = pu_ancestors(p->host, ctx, ev->unit, &ch);
+    int rc = pu_ancestors_cached(p->host, ctx, &p->units, ev->unit, &ch);
     if (rc != 0)
         return POVTRACK_EIO; /* the unit passed the reference checks */
     int64_t year = ev->data.year;
@@ -257,12 +258,20 @@ static int apply_households(struct poverty *p, povtrack_ctx *ctx,
 
 /* ---- household.status ---- */
 
+/* Histories up to this many years are handled in stack buffers; longer
+ * ones (a household followed for decades) on the heap. */
+#define POV_HIST_STACK 16
+
+/* Load a household's history into buf (room for cap entries) or, when it
+ * does not fit with one entry to spare, into a heap array the caller
+ * frees (*out != buf). */
 static int hist_load(struct poverty *p, povtrack_ctx *ctx, const uint8_t *key,
-                     size_t klen, struct hist **out, size_t *n)
+                     size_t klen, struct hist *buf, size_t cap,
+                     struct hist **out, size_t *n)
 {
     const void *v;
     size_t vlen;
-    *out = NULL;
+    *out = buf;
     *n = 0;
     int rc = pu_get(p->host, ctx, key, klen, &v, &vlen);
     if (rc < 0)
@@ -273,9 +282,10 @@ static int hist_load(struct poverty *p, povtrack_ctx *ctx, const uint8_t *key,
         return POVTRACK_EIO;
     }
     /* One spare entry for the year the caller may insert. */
-    struct hist *h = calloc(cnt + 1, sizeof *h);
+    struct hist *h = cnt + 1 <= cap ? buf : calloc(cnt + 1, sizeof *h);
     if (h == NULL)
         return POVTRACK_EIO;
+    memset(h, 0, (cnt + 1) * sizeof *h);
     for (size_t i = 0; i < cnt; i++) {
         const uint8_t *e = (const uint8_t *)v + i * POV_H_ENTRY;
         h[i].year = pu_get_i64(e);
@@ -290,9 +300,11 @@ static int hist_load(struct poverty *p, povtrack_ctx *ctx, const uint8_t *key,
 static int hist_store(struct poverty *p, povtrack_ctx *ctx, const uint8_t *key,
                       size_t klen, const struct hist *h, size_t n)
 {
-    uint8_t *v = calloc(n, POV_H_ENTRY);
+    uint8_t buf[POV_HIST_STACK * POV_H_ENTRY];
+    uint8_t *v = n <= POV_HIST_STACK ? buf : calloc(n, POV_H_ENTRY);
     if (v == NULL)
         return POVTRACK_EIO;
+    memset(v, 0, n * POV_H_ENTRY);
     for (size_t i = 0; i < n; i++) {
         uint8_t *e = v + i * POV_H_ENTRY;
         pu_put_i64(e, h[i].year);
@@ -300,7 +312,8 @@ static int hist_store(struct poverty *p, povtrack_ctx *ctx, const uint8_t *key,
         memcpy(e + 9, h[i].unit, PU_UNIT_W);
     }
     int rc = pu_put(p->host, ctx, key, klen, v, n * POV_H_ENTRY);
-    free(v);
+    if (v != buf)
+        free(v);
     return rc;
 }
 
@@ -393,7 +406,8 @@ static int delta_apply(struct poverty *p, povtrack_ctx *ctx,
     if (zero)
         return 0;
     struct pu_chain ch;
-    if (pu_ancestors(p->host, ctx, pu_get_unit(d->unit), &ch) != 0)
+    if (pu_ancestors_cached(p->host, ctx, &p->units, pu_get_unit(d->unit),
+                            &ch) != 0)
         return POVTRACK_EIO;
     for (int i = 0; i < ch.n; i++) {
         int rc = counters_add(p, ctx, ch.code[i], d->year, d->d);
@@ -425,16 +439,20 @@ static int apply_status(struct poverty *p, povtrack_ctx *ctx,
     memcpy(key + 1, ev->household.ptr, ev->household.len);
     size_t klen = 1 + ev->household.len;
 
-    struct hist *h;
+    struct hist hbuf[POV_HIST_STACK], *h;
     size_t n;
-    int rc = hist_load(p, ctx, key, klen, &h, &n);
+    int rc = hist_load(p, ctx, key, klen, hbuf, POV_HIST_STACK, &h, &n);
     if (rc != 0)
         return rc;
     /* Each history entry contributes at most 2 counters, before and after
      * (the history grows by at most one entry). */
-    struct delta *ds = calloc(4 * (n + 1), sizeof *ds);
+    struct delta dbuf[4 * POV_HIST_STACK];
+    struct delta *ds = 4 * (n + 1) <= 4 * POV_HIST_STACK
+                           ? dbuf
+                           : calloc(4 * (n + 1), sizeof *ds);
     if (ds == NULL) {
-        free(h);
+        if (h != hbuf)
+            free(h);
         return POVTRACK_EIO;
     }
     size_t nd = 0;
@@ -462,8 +480,10 @@ static int apply_status(struct poverty *p, povtrack_ctx *ctx,
     if (rc == 0)
         rc = hist_store(p, ctx, key, klen, h, n);
 out:
-    free(ds);
-    free(h);
+    if (ds != dbuf)
+        free(ds);
+    if (h != hbuf)
+        free(h);
     return rc;
 }
 
@@ -606,7 +626,7 @@ static int apply_review(struct poverty *p, povtrack_ctx *ctx,
                         const struct ev_event *ev)
 {
     struct pu_chain ch;
-    if (pu_ancestors(p->host, ctx, ev->unit, &ch) != 0)
+    if (pu_ancestors_cached(p->host, ctx, &p->units, ev->unit, &ch) != 0)
         return POVTRACK_EIO;
     char unit[PU_UNIT_W + 1];
     pu_cstr(ev->unit, unit, sizeof unit);
@@ -755,7 +775,9 @@ static int poverty_query(void *state, povtrack_ctx *ctx,
 
 static void poverty_fini(void *state)
 {
-    free(state);
+    struct poverty *p = state;
+    pu_units_free(&p->units);
+    free(p);
 }
 
 static const struct povtrack_plugin poverty_plugin = {

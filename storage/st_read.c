@@ -6,6 +6,22 @@
 
 #include "st_internal.h"
 
+/* Units looked up in the current snapshot.  The plugin host walks the
+ * same few units' parents for nearly every record it applies; a snapshot
+ * never changes, so what it said about a code (the unit, or that there is
+ * none) holds until the snapshot is dropped, when this is emptied.  The
+ * strings point into the map like any unit this module returns. */
+#define UNIT_CACHE_SLOTS 4096 /* a power of two */
+#define UNIT_CACHE_CODE 8     /* longer codes are not cached */
+
+struct unit_slot {
+    uint32_t gen; /* in use when equal to the reader's gen */
+    uint8_t len;
+    uint8_t found;
+    char code[UNIT_CACHE_CODE];
+    struct ev_unit unit;
+};
+
 struct st_reader {
     struct st_log *log;
     MDB_txn *txn;    /* live, or reset between st_reader_renew's halves */
@@ -13,6 +29,9 @@ struct st_reader {
     int live;        /* txn holds a snapshot (counted in the log) */
     int positioned;  /* cur sits on the record before from */
     uint64_t from;   /* the sequence st_reader_next looks for next */
+    struct unit_slot *units; /* UNIT_CACHE_SLOTS, allocated on first use */
+    size_t nunits;           /* slots in use (at most half are filled) */
+    uint32_t gen;            /* a new snapshot empties the table */
 };
 
 int st_record_parse(uint64_t seq, const void *val, size_t len,
@@ -181,10 +200,23 @@ int st_reader_begin(struct st_log *log, struct st_reader **out)
     return 0;
 }
 
+static void unit_cache_clear(struct st_reader *r)
+{
+    if (r->nunits == 0)
+        return;
+    r->nunits = 0;
+    /* Emptied by moving on to the next generation: no memset per query. */
+    if (++r->gen == 0) {
+        memset(r->units, 0, UNIT_CACHE_SLOTS * sizeof *r->units);
+        r->gen = 1;
+    }
+}
+
 void st_reader_reset(struct st_reader *r)
 {
     if (r == NULL)
         return;
+    unit_cache_clear(r);
     /* The cursor's position belongs to the old snapshot; st_reader_next
      * seeks again from r->from. */
     r->positioned = 0;
@@ -237,6 +269,7 @@ void st_reader_end(struct st_reader *r)
         r->log->live_snapshots--;
     /* Abort also releases the reader slot (MDB_NOTLS), reset or not. */
     mdb_txn_abort(r->txn);
+    free(r->units);
     free(r);
 }
 
@@ -328,7 +361,41 @@ int st_reader_unit(struct st_reader *r, struct ev_str code, struct ev_unit *out)
 
     if (rc != 0)
         return rc;
-    return st_unit_get(r->txn, r->log->units, code, out);
+    if (code.ptr == NULL || code.len == 0 || code.len > UNIT_CACHE_CODE)
+        return st_unit_get(r->txn, r->log->units, code, out);
+    if (r->units == NULL) {
+        if ((r->units = calloc(UNIT_CACHE_SLOTS, sizeof *r->units)) == NULL)
+            return st_unit_get(r->txn, r->log->units, code, out);
+        r->gen = 1;
+    }
+    uint32_t h = 2166136261u;
+    for (uint32_t i = 0; i < code.len; i++)
+        h = (h ^ (unsigned char)code.ptr[i]) * 16777619u;
+    size_t i = h & (UNIT_CACHE_SLOTS - 1);
+    for (; r->units[i].gen == r->gen; i = (i + 1) & (UNIT_CACHE_SLOTS - 1)) {
+        const struct unit_slot *u = &r->units[i];
+        if (u->len == code.len && memcmp(u->code, code.ptr, code.len) == 0) {
+            if (!u->found)
+                return ST_NOTFOUND;
+            *out = u->unit;
+            out->code = code;
+            return 0;
+        }
+    }
+    rc = st_unit_get(r->txn, r->log->units, code, out);
+    /* Only answers, not errors, are remembered; a full table stops
+     * remembering until the next snapshot. */
+    if ((rc == 0 || rc == ST_NOTFOUND) && r->nunits < UNIT_CACHE_SLOTS / 2) {
+        struct unit_slot *u = &r->units[i];
+        u->gen = r->gen;
+        memcpy(u->code, code.ptr, code.len);
+        u->len = (uint8_t)code.len;
+        u->found = rc == 0;
+        if (rc == 0)
+            u->unit = *out;
+        r->nunits++;
+    }
+    return rc;
 }
 
 int st_reader_seek(struct st_reader *r, uint64_t from)

@@ -1164,6 +1164,337 @@ static void run(struct gen *g)
     free(pick);
 }
 
+/* ---- national mode ---------------------------------------------------- */
+
+/*
+ * --national: every province of the units file (or those --province
+ * lists), one year, every household.  Nothing is kept per household: each
+ * commune's households are drawn from a random stream of its own, seeded
+ * by the seed and the commune's code, so a run over some provinces writes
+ * the same households, statuses and assessments as those provinces have in
+ * the run over the whole country (only the event ids, numbered in order,
+ * differ).  The hot events are written with fprintf rather than jansson:
+ * 27 million households make 54 million lines.
+ */
+#define NAT_HOUSEHOLDS 26900000 /* Viet Nam, 2019 census (domain.md) */
+#define NT_STATUS 1u
+#define NT_ASSESSED 2u
+#define NT_DONATIONS 4u
+
+struct nat {
+    int year;
+    unsigned types;
+    int64_t households; /* total of the selection; 0: the country's share */
+    int64_t total;      /* households written */
+};
+
+static uint64_t code_hash(const char *code)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    for (; *code != '\0'; code++)
+        h = (h ^ (unsigned char)*code) * UINT64_C(0x100000001b3);
+    return h;
+}
+
+/* A stream of its own for (unit, purpose). */
+static void unit_rng(const struct gen *g, struct tl_rng *r, const char *code,
+                     uint64_t purpose)
+{
+    tl_rng_seed(r, g->seed * UINT64_C(0x9E3779B97F4A7C15) ^ code_hash(code) ^
+                       purpose * UINT64_C(0xD6E8FEB86659FD93));
+}
+
+/* Keep the provinces listed in list ("01,79"; NULL: all) with their
+ * districts and communes, parents before children. */
+static int select_provinces(struct gen *g, const char *list)
+{
+    qsort(g->units, g->nunits, sizeof(*g->units), unit_cmp);
+    bool *in = calloc(g->nunits ? g->nunits : 1, sizeof(bool));
+    size_t kept = 0, provinces = 0;
+    if (in == NULL)
+        return -1;
+    for (size_t i = 0; i < g->nunits; i++) {
+        struct unit *u = &g->units[i];
+        if (u->level == L_PROVINCE) {
+            size_t n = strlen(u->code);
+            const char *p = list;
+            in[i] = list == NULL;
+            while (p != NULL && !in[i]) {
+                in[i] = strncmp(p, u->code, n) == 0 &&
+                        (p[n] == ',' || p[n] == '\0');
+                p = strchr(p, ',');
+                p = p != NULL ? p + 1 : NULL;
+            }
+            provinces += in[i];
+        } else if (u->parent != NULL) {
+            size_t p = find_unit(g, u->parent);
+            in[i] = p != SIZE_MAX && in[p] && u->level == g->units[p].level + 1;
+        }
+    }
+    if (provinces == 0) {
+        fprintf(stderr, "povtrack-sample: no province %s in the units file\n",
+                list != NULL ? list : "at all");
+        free(in);
+        return -1;
+    }
+    for (size_t i = 0; i < g->nunits; i++) {
+        if (in[i]) {
+            g->units[kept++] = g->units[i];
+        } else {
+            free(g->units[i].code);
+            free(g->units[i].name);
+            free(g->units[i].parent);
+        }
+    }
+    free(in);
+    g->nunits = kept;
+    g->root = 0;
+    for (size_t i = 0; i < g->nunits; i++)
+        g->units[i].parent_idx = g->units[i].parent != NULL
+                                     ? find_unit(g, g->units[i].parent)
+                                     : SIZE_MAX;
+    return 0;
+}
+
+/* A commune's share of the households (0.4..1.6 of the mean) and its
+ * poor, near-poor and average shares in per mille. */
+struct nat_commune {
+    double weight;
+    unsigned poor, near, average;
+};
+
+static struct nat_commune nat_commune(const struct gen *g, const char *code)
+{
+    struct tl_rng r;
+    struct nat_commune c;
+    unit_rng(g, &r, code, 1);
+    c.weight = 0.4 + 1.2 * tl_rng_unit(&r);
+    c.poor = 5 + (unsigned)tl_rng_below(&r, 66);      /* 0.5-7.0% */
+    c.near = 15 + (unsigned)tl_rng_below(&r, 41);     /* 1.5-5.5% */
+    c.average = 120 + (unsigned)tl_rng_below(&r, 81); /* 12-20% */
+    return c;
+}
+
+/* One line of JSON written by hand (the caller's strings need no
+ * escaping: codes, ids and catalogue names); data is the data map. */
+static void emit_raw(struct gen *g, enum evtype t, int64_t at, const char *unit,
+                     const char *household, const char *data)
+{
+    if (at > g->now)
+        at = g->now;
+    if (fprintf(g->out,
+                "{\"v\":1,\"id\":\"gen-%llu-%llu\",\"type\":\"%s\",\"at\":%lld,"
+                "\"unit\":\"%s\",\"household\":\"%s\",\"data\":%s}\n",
+                (unsigned long long)g->seed, (unsigned long long)++g->next_id,
+                type_names[t], (long long)at, unit, household, data) < 0) {
+        fprintf(stderr, "povtrack-sample: cannot write output\n");
+        exit(1);
+    }
+    g->counts[t]++;
+}
+
+/* The households of one commune: an assessment and a status each. */
+static void nat_households(struct gen *g, const struct nat *n,
+                           const struct unit *u, int64_t hh)
+{
+    static const char *const names[4] = {"poor", "near_poor", "average",
+                                         "none"};
+    struct nat_commune c = nat_commune(g, u->code);
+    bool urban = is_urban(u);
+    int64_t line = poverty_line(n->year, urban);
+    char id[64], data[512];
+
+    unit_rng(g, &g->rng, u->code, 2);
+    for (int64_t i = 1; i <= hh; i++) {
+        unsigned r = (unsigned)tl_rng_below(&g->rng, 1000);
+        int st = r < c.poor                        ? 0
+                 : r < c.poor + c.near             ? 1
+                 : r < c.poor + c.near + c.average ? 2
+                                                   : 3;
+        snprintf(id, sizeof(id), "h-%s-%lld", u->code, (long long)i);
+        if (n->types & NT_ASSESSED) {
+            int64_t income;
+            int ndep;
+            if (st == 0) {
+                income =
+                    tl_rng_range(&g->rng, line * 45 / 100, line * 95 / 100);
+                ndep = 3 + (int)tl_rng_below(&g->rng, 4);
+            } else if (st == 1) {
+                income = tl_rng_range(&g->rng, line * 60 / 100, line);
+                ndep = (int)tl_rng_below(&g->rng, 3);
+            } else {
+                income = tl_rng_range(&g->rng, line * 105 / 100,
+                                      st == 2 ? line * 15 / 10 : line * 4);
+                ndep = (int)tl_rng_below(&g->rng, 3);
+            }
+            bool on[12] = {false};
+            for (int k = 0; k < ndep;) {
+                size_t j = (size_t)tl_rng_below(&g->rng, 12);
+                if (!on[j]) {
+                    on[j] = true;
+                    k++;
+                }
+            }
+            int len = snprintf(
+                data, sizeof(data),
+                "{\"year\":%d,\"area\":\"%s\",\"members\":%d,\"income\":%lld,"
+                "\"deprived\":[",
+                n->year, urban ? "urban" : "rural",
+                1 + (int)tl_rng_below(&g->rng, 7),
+                (long long)(income / 10000 * 10000));
+            bool first = true;
+            for (size_t j = 0; j < 12; j++)
+                if (on[j]) {
+                    len +=
+                        snprintf(data + len, sizeof(data) - (size_t)len,
+                                 "%s\"%s\"", first ? "" : ",",
+                                 j == 11 && n->year >= 2027 ? "waste_treatment"
+                                                            : indicators[j]);
+                    first = false;
+                }
+            snprintf(data + len, sizeof(data) - (size_t)len, "]}");
+            emit_raw(
+                g, T_HOUSEHOLD_ASSESSED,
+                some_time(g, vn_day(n->year, 9, 1), vn_day(n->year, 11, 20)),
+                u->code, id, data);
+        }
+        if (n->types & NT_STATUS) {
+            snprintf(data, sizeof(data), "{\"year\":%d,\"status\":\"%s\"}",
+                     n->year, names[st]);
+            emit_raw(
+                g, T_HOUSEHOLD_STATUS,
+                some_time(g, vn_day(n->year, 12, 1), vn_day(n->year, 12, 14)),
+                u->code, id, data);
+        }
+    }
+}
+
+/* A unit's donations of the year that fall in month m (1-12): the times
+ * are drawn alike for every month, so each donation is written once, and
+ * the year's donations come out in month order. */
+static void nat_donations(struct gen *g, const struct nat *n,
+                          const struct unit *u, size_t k, int m)
+{
+    struct tl_rng times;
+    char name[160];
+    const char *kind;
+    int64_t from = vn_day(n->year, m, 1);
+    int64_t to =
+        m == 12 ? vn_day(n->year + 1, 1, 1) : vn_day(n->year, m + 1, 1);
+
+    unit_rng(g, &times, u->code, 3);
+    for (size_t j = 0; j < k; j++) {
+        int64_t at;
+        /* Half in the month for the poor (17 October - 18 November). */
+        if (tl_rng_below(&times, 2) == 0)
+            at = vn_day(n->year, 10, 17) + tl_rng_range(&times, 0, 32) * 86400;
+        else
+            at = vn_day(n->year, 1, 1) + tl_rng_range(&times, 0, 364) * 86400;
+        at += tl_rng_range(&times, 7 * 3600, 17 * 3600);
+        if (at < from || at >= to)
+            continue;
+        unit_rng(g, &g->rng, u->code, 1000 + j);
+        donor(g, &kind, name, sizeof(name), u->name);
+        int64_t amt = strcmp(kind, "business") == 0
+                          ? amount(g, 5000000, 300000000, 100000)
+                      : strcmp(kind, "organisation") == 0
+                          ? amount(g, 1000000, 50000000, 100000)
+                          : amount(g, 200000, 10000000, 10000);
+        emit(g, T_DONATION_RECEIVED, at, u->code, NULL,
+             json_pack("{s:I,s:s,s:s,s:s}", "amount", (json_int_t)amt, "donor",
+                       name, "donor_kind", kind, "level",
+                       level_names[u->level]));
+    }
+}
+
+static void nat_run(struct gen *g, struct nat *n)
+{
+    double wsum = 0;
+    size_t ncommunes = 0;
+
+    for (size_t i = 0; i < g->nunits; i++) {
+        const struct unit *u = &g->units[i];
+        emit(g, T_UNIT_DEFINED, vn_day(n->year, 1, 1), u->code, NULL,
+             json_pack("{s:s,s:s?,s:s}", "name", u->name, "parent", u->parent,
+                       "level", level_names[u->level]));
+        if (u->level == L_COMMUNE) {
+            wsum += nat_commune(g, u->code).weight;
+            ncommunes++;
+        }
+    }
+    /* The country's households spread over its communes; a selection of
+     * provinces gets its share unless --households says otherwise. */
+    double total = n->households > 0
+                       ? (double)n->households
+                       : (double)NAT_HOUSEHOLDS * (double)ncommunes / 10047.0;
+    for (size_t i = 0; i < g->nunits; i++) {
+        const struct unit *u = &g->units[i];
+        if (u->level != L_COMMUNE)
+            continue;
+        int64_t hh =
+            (int64_t)(total * nat_commune(g, u->code).weight / wsum + 0.5);
+        emit(g, T_UNIT_HOUSEHOLDS, vn_day(n->year, 9, 1), u->code, NULL,
+             json_pack("{s:i,s:I}", "year", n->year, "households",
+                       (json_int_t)hh));
+    }
+    for (size_t i = 0; i < g->nunits; i++) {
+        const struct unit *u = &g->units[i];
+        if (u->level != L_COMMUNE)
+            continue;
+        int64_t hh =
+            (int64_t)(total * nat_commune(g, u->code).weight / wsum + 0.5);
+        if (n->types & (NT_STATUS | NT_ASSESSED))
+            nat_households(g, n, u, hh);
+        n->total += hh;
+    }
+    /* A year of donations to the fund of every province (100), district
+     * and commune (40 each), times --scale. */
+    for (int m = 1; m <= 12 && (n->types & NT_DONATIONS); m++)
+        for (size_t i = 0; i < g->nunits; i++) {
+            const struct unit *u = &g->units[i];
+            nat_donations(
+                g, n, u,
+                round_sz((u->level == L_PROVINCE ? 100 : 40) * g->scale), m);
+        }
+    for (int level = L_DISTRICT; level >= L_PROVINCE; level--)
+        for (size_t i = 0; i < g->nunits; i++)
+            if ((int)g->units[i].level == level)
+                emit(g, T_REVIEW_CLOSED, vn_day(n->year, 12, 15),
+                     g->units[i].code, NULL,
+                     json_pack("{s:i}", "year", n->year));
+}
+
+static int parse_types(const char *arg, unsigned *out)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } t[] = {{"status", NT_STATUS},
+             {"assessed", NT_ASSESSED},
+             {"donations", NT_DONATIONS}};
+    *out = 0;
+    for (const char *p = arg; *p != '\0';) {
+        size_t len = strcspn(p, ",");
+        bool found = false;
+        for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+            if (strlen(t[i].name) == len && strncmp(t[i].name, p, len) == 0) {
+                *out |= t[i].bit;
+                found = true;
+            }
+        if (!found) {
+            fprintf(stderr,
+                    "povtrack-sample: --types: \"%.*s\" is not status, "
+                    "assessed or donations\n",
+                    (int)len, p);
+            return -1;
+        }
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
 static const char usage[] =
     "Usage: povtrack-sample --units FILE [--province CODE] [--seed N]\n"
     "                       [--scale F] [--from-year Y] [--to-year Y]\n"
@@ -1235,7 +1566,26 @@ static const char usage[] =
     "   year's progress report due 15 December (a few late, now and then\n"
     "   one never).\n"
     "Event ids are gen-<seed>-<n>.  Times are 00:00 or office hours in\n"
-    "Vietnam (UTC+7).\n";
+    "Vietnam (UTC+7).\n"
+    "\n"
+    "National mode, for scale tests:\n"
+    "  povtrack-sample --national --units FILE [--province CODE,CODE...]\n"
+    "                  [--year Y] [--households N] [--types LIST]\n"
+    "                  [--scale F] [--seed N] [--now UNIX]\n"
+    "writes every province of FILE (or those listed), one year Y (default\n"
+    "2024): unit.defined for every unit; unit.households for every commune,\n"
+    "N households in all (default: 26,900,000 for the whole country, 2019\n"
+    "census, and a selection of provinces its share by communes), spread\n"
+    "0.4-1.6 times the mean over the communes; for every household\n"
+    "(h-<commune>-<n>) a household.assessed and a household.status (poor\n"
+    "0.5-7%, near_poor 1.5-5.5%, average 12-20% by commune, the rest\n"
+    "none); a year of donation.received, 100 per province and 40 per\n"
+    "district and commune (times F), half in the month for the poor, in\n"
+    "month order; review.closed for every district, then every province.\n"
+    "--types status,assessed,donations picks the household and donation\n"
+    "events (default all three).  Each commune draws from a stream seeded by\n"
+    "its code, so some provinces alone get the households they have in the\n"
+    "whole country.  Nothing is kept per household: memory stays small.\n";
 
 static void free_gen(struct gen *g)
 {
@@ -1278,10 +1628,16 @@ int main(int argc, char **argv)
         {"from-year", required_argument, NULL, 'f'},
         {"to-year", required_argument, NULL, 't'},
         {"now", required_argument, NULL, 'n'},
+        {"national", no_argument, NULL, 'N'},
+        {"year", required_argument, NULL, 'y'},
+        {"households", required_argument, NULL, 'H'},
+        {"types", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {0}};
     struct gen g;
     const char *units = NULL, *province = NULL;
+    struct nat nat = {2024, NT_STATUS | NT_ASSESSED | NT_DONATIONS, 0, 0};
+    bool national = false, years_given = false;
     long long v;
     char *end;
     int c;
@@ -1319,11 +1675,30 @@ int main(int argc, char **argv)
             if (parse_ll("--from-year", optarg, 2000, 2100, &v) != 0)
                 return 2;
             g.from = (int)v;
+            years_given = true;
             break;
         case 't':
             if (parse_ll("--to-year", optarg, 2000, 2100, &v) != 0)
                 return 2;
             g.to = (int)v;
+            years_given = true;
+            break;
+        case 'N':
+            national = true;
+            break;
+        case 'y':
+            if (parse_ll("--year", optarg, 2000, 2100, &v) != 0)
+                return 2;
+            nat.year = (int)v;
+            break;
+        case 'H':
+            if (parse_ll("--households", optarg, 1, 1000000000, &v) != 0)
+                return 2;
+            nat.households = v;
+            break;
+        case 'T':
+            if (parse_types(optarg, &nat.types) != 0)
+                return 2;
             break;
         case 'n':
             if (parse_ll("--now", optarg, 946684800, INT64_MAX, &v) != 0)
@@ -1351,14 +1726,26 @@ int main(int argc, char **argv)
                 YEARS_MAX);
         return 2;
     }
+    if (national && years_given) {
+        fprintf(stderr, "povtrack-sample: --national writes one --year, not "
+                        "--from-year/--to-year\n");
+        return 2;
+    }
     tl_rng_seed(&g.rng, g.seed);
     tl_rng_seed(&g.xrng, g.seed ^ 0x9E3779B97F4A7C15ull);
-    if (load_units(&g, units) != 0 || select_province(&g, province) != 0) {
+    if (load_units(&g, units) != 0 ||
+        (national ? select_provinces(&g, province)
+                  : select_province(&g, province)) != 0) {
         free_gen(&g);
         return 1;
     }
-    setup(&g);
-    run(&g);
+    if (national) {
+        nat_run(&g, &nat);
+        fprintf(stderr, "%-20s %lld\n", "households", (long long)nat.total);
+    } else {
+        setup(&g);
+        run(&g);
+    }
     free_gen(&g);
     if (fflush(stdout) != 0) {
         fprintf(stderr, "povtrack-sample: cannot write output\n");
