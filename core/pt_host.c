@@ -1129,21 +1129,19 @@ int pt_host_tick(struct pt_host *h, int64_t now)
 
 /* ---- operator actions ---- */
 
-int pt_host_resume(struct pt_host *h, struct pt_plugin *p, char *err,
-                   size_t errlen)
+/* In one transaction: empty the database *drop (when not NULL) and delete
+ * name's entry in keyed (the quarantine record, or the cursor).  0, or -1
+ * with err set and nothing changed. */
+static int state_forget(struct pt_host *h, const char *name, MDB_dbi keyed,
+                        const MDB_dbi *drop, char *err, size_t errlen)
 {
-    const char *name = pt_plugin_name(p);
-    if (!p->quarantined) {
-        snprintf(err, errlen, "plugin %s is not quarantined", name);
-        return -1;
-    }
-    /* The operator replaced the .so (or its config): load it afresh. */
-    plugin_unload(p);
     MDB_txn *txn;
     MDB_val k = {strlen(name), (void *)name};
     int rc = mdb_txn_begin(h->state, NULL, 0, &txn);
+    if (rc == 0 && drop != NULL)
+        rc = mdb_drop(txn, *drop, 0);
     if (rc == 0) {
-        rc = mdb_del(txn, h->quarantine_dbi, &k, NULL);
+        rc = mdb_del(txn, keyed, &k, NULL);
         if (rc == MDB_NOTFOUND)
             rc = 0;
     }
@@ -1155,6 +1153,21 @@ int pt_host_resume(struct pt_host *h, struct pt_plugin *p, char *err,
         snprintf(err, errlen, "plugin %s: state: %s", name, mdb_strerror(rc));
         return -1;
     }
+    return 0;
+}
+
+int pt_host_resume(struct pt_host *h, struct pt_plugin *p, char *err,
+                   size_t errlen)
+{
+    const char *name = pt_plugin_name(p);
+    if (!p->quarantined) {
+        snprintf(err, errlen, "plugin %s is not quarantined", name);
+        return -1;
+    }
+    /* The operator replaced the .so (or its config): load it afresh. */
+    plugin_unload(p);
+    if (state_forget(h, name, h->quarantine_dbi, NULL, err, errlen) != 0)
+        return -1;
     pt_guard_forgive(h->guard, name);
     p->quarantined = 0;
     p->quarantine_unsaved = 0;
@@ -1184,24 +1197,8 @@ int pt_host_rebuild(struct pt_host *h, struct pt_plugin *p, char *err,
      * one transaction; the host then applies the whole log to it again in
      * chunks, between queries, while ingest goes on.  Its apply alerts
      * come back under the same keys. */
-    MDB_txn *txn;
-    MDB_val k = {strlen(name), (void *)name};
-    int rc = mdb_txn_begin(h->state, NULL, 0, &txn);
-    if (rc == 0)
-        rc = mdb_drop(txn, p->dbi, 0);
-    if (rc == 0) {
-        rc = mdb_del(txn, h->cursors_dbi, &k, NULL);
-        if (rc == MDB_NOTFOUND)
-            rc = 0;
-    }
-    if (rc == 0)
-        rc = mdb_txn_commit(txn);
-    else
-        mdb_txn_abort(txn);
-    if (rc != 0) {
-        snprintf(err, errlen, "plugin %s: state: %s", name, mdb_strerror(rc));
+    if (state_forget(h, name, h->cursors_dbi, &p->dbi, err, errlen) != 0)
         return -1;
-    }
     uint64_t was = p->applied;
     p->applied = 0;
     /* Whatever the plugin cached from its old state goes too. */
