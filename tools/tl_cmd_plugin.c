@@ -12,6 +12,8 @@
 #include "tl_mp.h"
 
 #define REBUILD_POLL_MS 200
+#define ACTION_TIMEOUT_MS 600000 /* resume and rebuild answer after the work   \
+                                  */
 
 static const char plugin_usage[] =
     "Usage: povtrack plugin list\n"
@@ -80,7 +82,17 @@ static int action(struct tl_cli *cli, const char *op, const char *plugin,
         fprintf(stderr, "povtrack: out of memory\n");
         return TL_EXIT_FAIL;
     }
+    /* Not idempotent: a rebuild sent again would drop the state a second
+     * time, and dropping a large plugin's state takes seconds.  Send it
+     * once and wait long for the answer. */
+    int retries = povtrack_client_retries(cli->client);
+    int timeout = povtrack_client_timeout(cli->client);
+    povtrack_client_set_retries(cli->client, 0);
+    if (timeout < ACTION_TIMEOUT_MS)
+        povtrack_client_set_timeout(cli->client, ACTION_TIMEOUT_MS);
     int rc = tl_cli_request(cli, req, reply);
+    povtrack_client_set_retries(cli->client, retries);
+    povtrack_client_set_timeout(cli->client, timeout);
     json_decref(req);
     return rc;
 }
