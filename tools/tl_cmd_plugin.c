@@ -12,8 +12,8 @@
 #include "tl_mp.h"
 
 #define REBUILD_POLL_MS 200
-#define ACTION_TIMEOUT_MS 600000 /* resume and rebuild answer after the work   \
-                                  */
+/* resume and rebuild answer once the work is done */
+#define ACTION_TIMEOUT_MS 600000
 
 static const char plugin_usage[] =
     "Usage: povtrack plugin list\n"
