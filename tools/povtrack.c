@@ -20,6 +20,8 @@ static const struct {
     {"send", tl_cmd_send, "publish events given as JSON lines"},
     {"import-csv", tl_cmd_import_csv,
      "publish donations kept in a spreadsheet (CSV)"},
+    {"unitmap", tl_cmd_unitmap,
+     "turn the official unit mapping table (CSV) into unit events"},
     {"query", tl_cmd_query, "ask a plugin for an indicator"},
     {"summary", tl_cmd_summary,
      "province summary: poor-household rates, target, fund, alerts"},

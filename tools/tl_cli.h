@@ -108,5 +108,6 @@ int tl_cmd_rebuild(struct tl_cli *cli, int argc, char **argv);
 int tl_cmd_backup(struct tl_cli *cli, int argc, char **argv);
 int tl_cmd_restore(struct tl_cli *cli, int argc, char **argv);
 int tl_cmd_verify(struct tl_cli *cli, int argc, char **argv);
+int tl_cmd_unitmap(struct tl_cli *cli, int argc, char **argv);
 
 #endif /* POVTRACK_TL_CLI_H */
