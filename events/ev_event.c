@@ -11,6 +11,7 @@
  * emits data keys in table order, and that order is the canonical one.
  */
 #include "ev_event.h"
+#include "ev_internal.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -19,10 +20,6 @@
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define BIT(f) (UINT32_C(1) << (f))
-
-/* Longest piece of untrusted input quoted in an error message, so that the
- * field path and the reason always fit in EV_ERROR_MAX. */
-#define QUOTE_MAX 32
 
 /* ------------------------------------------------------------------------ */
 /* Names                                                                    */
@@ -41,6 +38,10 @@ static const char *const reason_names[] = {NULL,      "landslide", "flood",
                                            "erosion", "forest",    "other"};
 static const char *const item_names[] = {NULL, "land", "housing", "water",
                                          "livelihood"};
+static const char *const change_names[] = {NULL,     "merge",    "split",
+                                           "rename", "reparent", "abolish"};
+static const char *const exit_names[] = {NULL, "died", "moved_out", "split",
+                                         "merged"};
 
 static const char *const indicator_names[EV_IND_COUNT] = {
     [EV_IND_EMPLOYMENT] = "employment",
@@ -83,7 +84,9 @@ _Static_assert(sizeof(enum ev_level) == sizeof(int) &&
                    sizeof(enum ev_donor_kind) == sizeof(int) &&
                    sizeof(enum ev_purpose) == sizeof(int) &&
                    sizeof(enum ev_reason) == sizeof(int) &&
-                   sizeof(enum ev_item) == sizeof(int),
+                   sizeof(enum ev_item) == sizeof(int) &&
+                   sizeof(enum ev_change) == sizeof(int) &&
+                   sizeof(enum ev_exit) == sizeof(int),
                "enum fields must be int-sized");
 _Static_assert(EV_IND_COUNT <= 32, "deprived is a 32-bit set");
 
@@ -91,17 +94,19 @@ _Static_assert(EV_IND_COUNT <= 32, "deprived is a 32-bit set");
 /* The catalogue                                                            */
 
 enum kind {
-    K_INT,     /* integer in [lo, hi] */
-    K_TEXT,    /* non-empty UTF-8, at most EV_TEXT_MAX bytes */
-    K_UNIT,    /* unit code */
-    K_PARENT,  /* unit code or nil */
-    K_ENUM,    /* one of names[lo..hi] */
-    K_BOOL,    /* true or false */
-    K_DEPRIVED /* array of indicators of the standard for data.year */
+    K_INT,      /* integer in [lo, hi] */
+    K_TEXT,     /* non-empty UTF-8, at most EV_TEXT_MAX bytes */
+    K_UNIT,     /* unit code */
+    K_PARENT,   /* unit code or nil */
+    K_ENUM,     /* one of names[lo..hi] */
+    K_BOOL,     /* true or false */
+    K_DEPRIVED, /* array of indicators of the standard for data.year */
+    K_UNITS     /* array of 1..EV_CODES_MAX distinct unit codes */
 };
 
 /* In ascending byte order of the wire names (see the top of the file).
- * "level" appears twice: a unit cannot be "central", a donation can. */
+ * "level" appears twice: a unit cannot be "central", a donation can;
+ * "reason" too: a relocation's hazard, a household's exit. */
 enum field {
     F_AMOUNT,
     F_AREA,
@@ -110,11 +115,13 @@ enum field {
     F_DONOR,
     F_DONOR_KIND,
     F_DUE,
+    F_EFFECTIVE,
     F_FROM,
     F_HOUSEHOLDS,
     F_IN_KIND,
     F_INCOME,
     F_ITEM,
+    F_KIND,
     F_LEVEL,
     F_UNIT_LEVEL,
     F_LOAN,
@@ -123,11 +130,15 @@ enum field {
     F_ORG,
     F_PARENT,
     F_PLEDGE,
+    F_PREDECESSORS,
     F_PROGRAM,
     F_PURPOSE,
     F_REASON,
+    F_EXIT_REASON,
     F_REPORT,
     F_STATUS,
+    F_SUCCESSOR,
+    F_SUCCESSORS,
     F_YEAR,
     F_COUNT
 };
@@ -169,12 +180,16 @@ static const struct field_desc fields[F_COUNT] = {
     [F_DONOR_KIND] = ENUM_FIELD("donor_kind", donor_kind, donor_kind_names,
                                 EV_DONOR_PERSON, EV_DONOR_ANONYMOUS),
     [F_DUE] = INT_FIELD("due", due, EV_AT_MIN, DUE_MAX),
+    /* Units are older than the log: any date from 1970. */
+    [F_EFFECTIVE] = INT_FIELD("effective", effective, 0, DUE_MAX),
     [F_FROM] = FIELD("from", K_UNIT, from),
     [F_HOUSEHOLDS] = INT_FIELD("households", households, 0, INT64_MAX),
     [F_IN_KIND] = FIELD("in_kind", K_BOOL, in_kind),
     [F_INCOME] = INT_FIELD("income", income, 0, INT64_MAX),
     [F_ITEM] =
         ENUM_FIELD("item", item, item_names, EV_ITEM_LAND, EV_ITEM_LIVELIHOOD),
+    [F_KIND] = ENUM_FIELD("kind", change, change_names, EV_CHANGE_MERGE,
+                          EV_CHANGE_ABOLISH),
     [F_LEVEL] = ENUM_FIELD("level", level, level_names, EV_LEVEL_CENTRAL,
                            EV_LEVEL_COMMUNE),
     [F_UNIT_LEVEL] = ENUM_FIELD("level", level, level_names, EV_LEVEL_PROVINCE,
@@ -185,14 +200,19 @@ static const struct field_desc fields[F_COUNT] = {
     [F_ORG] = FIELD("org", K_TEXT, org),
     [F_PARENT] = FIELD("parent", K_PARENT, parent),
     [F_PLEDGE] = FIELD("pledge", K_TEXT, pledge),
+    [F_PREDECESSORS] = FIELD("predecessors", K_UNITS, predecessors),
     [F_PROGRAM] = FIELD("program", K_TEXT, program),
     [F_PURPOSE] = ENUM_FIELD("purpose", purpose, purpose_names,
                              EV_PURPOSE_HOUSING, EV_PURPOSE_OTHER),
     [F_REASON] = ENUM_FIELD("reason", reason, reason_names, EV_REASON_LANDSLIDE,
                             EV_REASON_OTHER),
+    [F_EXIT_REASON] = ENUM_FIELD("reason", exit_reason, exit_names,
+                                 EV_EXIT_DIED, EV_EXIT_MERGED),
     [F_REPORT] = FIELD("report", K_TEXT, report),
     [F_STATUS] = ENUM_FIELD("status", status, status_names, EV_STATUS_POOR,
                             EV_STATUS_NONE),
+    [F_SUCCESSOR] = FIELD("successor", K_UNIT, successor),
+    [F_SUCCESSORS] = FIELD("successors", K_UNITS, successors),
     [F_YEAR] = INT_FIELD("year", year, 2000, 2100),
 };
 
@@ -207,8 +227,8 @@ struct type_desc {
 
 static const struct type_desc types[EV_TYPE_COUNT] = {
     [EV_UNIT_DEFINED] = {"unit.defined",
-                         BIT(F_NAME) | BIT(F_PARENT) | BIT(F_UNIT_LEVEL), 0,
-                         HH_NO},
+                         BIT(F_NAME) | BIT(F_PARENT) | BIT(F_UNIT_LEVEL),
+                         BIT(F_EFFECTIVE), HH_NO},
     [EV_UNIT_HOUSEHOLDS] = {"unit.households", BIT(F_YEAR) | BIT(F_HOUSEHOLDS),
                             0, HH_NO},
     [EV_HOUSEHOLD_ASSESSED] = {"household.assessed",
@@ -242,6 +262,14 @@ static const struct type_desc types[EV_TYPE_COUNT] = {
                        HH_NO},
     [EV_REPORT_SUBMITTED] = {"report.submitted", BIT(F_ORG) | BIT(F_REPORT), 0,
                              HH_NO},
+    /* Which of the optional fields a kind takes: check_change(). */
+    [EV_UNIT_CHANGED] = {"unit.changed",
+                         BIT(F_KIND) | BIT(F_EFFECTIVE) | BIT(F_PREDECESSORS),
+                         BIT(F_SUCCESSOR) | BIT(F_SUCCESSORS) | BIT(F_NAME) |
+                             BIT(F_PARENT),
+                         HH_NO},
+    [EV_HOUSEHOLD_EXITED] = {"household.exited",
+                             BIT(F_EXIT_REASON) | BIT(F_YEAR), 0, HH_REQUIRED},
 };
 
 /* Top-level keys, in canonical order. */
@@ -254,17 +282,10 @@ static const struct field_desc top_keys[T_COUNT] = {
     [T_DATA] = {.name = "data"},
 };
 
-/* Digits of a unit code by level: GSO codes are 2, 3 and 5 digits. */
-static const unsigned char code_digits[] = {
-    [EV_LEVEL_PROVINCE] = 2, [EV_LEVEL_DISTRICT] = 3, [EV_LEVEL_COMMUNE] = 5};
-
 /* ------------------------------------------------------------------------ */
 /* Small helpers                                                            */
 
-static void set_error(struct ev_error *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void set_error(struct ev_error *err, const char *fmt, ...)
+void ev_set_error(struct ev_error *err, const char *fmt, ...)
 {
     va_list ap;
 
@@ -275,13 +296,7 @@ static void set_error(struct ev_error *err, const char *fmt, ...)
     va_end(ap);
 }
 
-/* The usual way out of a validator: message, then EV_EINVAL.  A macro so
- * that the format string is still checked by the compiler. */
-#define FAIL(err, ...) (set_error((err), __VA_ARGS__), EV_EINVAL)
-
-/* Untrusted bytes made safe to print: at most QUOTE_MAX bytes of input,
- * anything but printable ASCII, quotes and backslashes as \xNN. */
-static const char *escape(char *buf, size_t cap, const char *s, size_t len)
+const char *ev_quote(char *buf, size_t cap, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     size_t o = 0, i;
@@ -305,9 +320,7 @@ static const char *escape(char *buf, size_t cap, const char *s, size_t len)
     return buf;
 }
 
-#define ESCAPED_MAX (QUOTE_MAX * 4 + 4)
-
-static bool str_same(struct ev_str a, struct ev_str b)
+bool ev_str_same(struct ev_str a, struct ev_str b)
 {
     if (a.ptr == NULL || b.ptr == NULL)
         return a.ptr == b.ptr;
@@ -494,12 +507,12 @@ static int collect(const msgpack_object *map, const struct field_desc *tab,
                 break;
         if (f == n)
             return FAIL(err, "%s%s%s: unknown field%s%s", parent, dot,
-                        escape(esc, sizeof esc, key, len),
+                        ev_quote(esc, sizeof esc, key, len),
                         owner != NULL ? " for " : "",
                         owner != NULL ? owner : "");
         if (slot[f] != NULL)
             return FAIL(err, "%s%s%s: duplicate key", parent, dot,
-                        escape(esc, sizeof esc, key, len));
+                        ev_quote(esc, sizeof esc, key, len));
         slot[f] = &kv->val;
     }
     return EV_OK;
@@ -557,7 +570,7 @@ static int decode_enum(unsigned f, const msgpack_object *o, const char *path,
             break; /* cannot happen with the tables above; never overrun */
     }
     return FAIL(err, "%s: unknown value \"%s\" (expected %s)", path,
-                escape(esc, sizeof esc, s.ptr, s.len), expected);
+                ev_quote(esc, sizeof esc, s.ptr, s.len), expected);
 }
 
 static int decode_deprived(const msgpack_object *o, int64_t year, uint32_t *out,
@@ -580,7 +593,7 @@ static int decode_deprived(const msgpack_object *o, int64_t year, uint32_t *out,
         for (ind = 0; ind < EV_IND_COUNT; ind++)
             if (ev_str_eq(s, indicator_names[ind]))
                 break;
-        escape(esc, sizeof esc, s.ptr, s.len);
+        ev_quote(esc, sizeof esc, s.ptr, s.len);
         if (ind == EV_IND_COUNT || !(valid & BIT(ind)))
             return FAIL(err, "%s: unknown indicator \"%s\" for %" PRId64, path,
                         esc, year);
@@ -589,6 +602,40 @@ static int decode_deprived(const msgpack_object *o, int64_t year, uint32_t *out,
         seen |= BIT(ind);
     }
     *out = seen;
+    return EV_OK;
+}
+
+/* An array of distinct unit codes, 1 to EV_CODES_MAX of them. */
+static int decode_codes(const msgpack_object *o, const char *path,
+                        struct ev_codes *out, struct ev_error *err)
+{
+    char epath[48], esc[ESCAPED_MAX];
+    uint32_t i, j;
+    int rc;
+
+    if (o->type != MSGPACK_OBJECT_ARRAY)
+        return FAIL(err, "%s: must be an array of unit codes", path);
+    if (o->via.array.size == 0)
+        return FAIL(err, "%s: must not be empty", path);
+    if (o->via.array.size > EV_CODES_MAX)
+        return FAIL(err, "%s: at most %d codes, not %" PRIu32, path,
+                    EV_CODES_MAX, o->via.array.size);
+    for (i = 0; i < o->via.array.size; i++) {
+        const msgpack_object *e = &o->via.array.ptr[i];
+        struct ev_str s;
+
+        snprintf(epath, sizeof epath, "%s[%" PRIu32 "]", path, i);
+        if ((rc = get_str(e, epath, &s, err)) != EV_OK ||
+            (rc = check_unit_code(s, epath, err)) != EV_OK)
+            return rc;
+        for (j = 0; j < i; j++)
+            if (o->via.array.ptr[j].via.str.size == s.len &&
+                memcmp(o->via.array.ptr[j].via.str.ptr, s.ptr, s.len) == 0)
+                return FAIL(err, "%s: %s is listed twice", epath,
+                            ev_quote(esc, sizeof esc, s.ptr, s.len));
+    }
+    out->items = o->via.array.ptr;
+    out->n = o->via.array.size;
     return EV_OK;
 }
 
@@ -623,6 +670,8 @@ static int decode_field(unsigned f, const msgpack_object *o,
         *(int64_t *)member(d, f) = v;
         if (f == F_AMOUNT)
             d->has_amount = true;
+        if (f == F_EFFECTIVE)
+            d->has_effective = true;
         return EV_OK;
     case K_PARENT:
         if (o->type == MSGPACK_OBJECT_NIL)
@@ -645,6 +694,8 @@ static int decode_field(unsigned f, const msgpack_object *o,
         return EV_OK;
     case K_DEPRIVED:
         return decode_deprived(o, d->year, &d->deprived, err);
+    case K_UNITS:
+        return decode_codes(o, path, member(d, f), err);
     }
     return FAIL(err, "%s: internal error: bad field kind", path);
 }
@@ -660,8 +711,90 @@ static int check_parent_presence(const struct ev_data *d, struct ev_error *err)
     return EV_OK;
 }
 
+/*
+ * unit.changed: which of the optional fields each kind takes, and which
+ * unit the event is about ("unit": the successor of a merge, else the first
+ * predecessor), so that rights and listings name one unit.
+ */
+static int check_change(const struct ev_str unit, const struct ev_data *d,
+                        struct ev_error *err)
+{
+    const char *kind = change_names[d->change];
+    bool succ = d->successor.ptr != NULL, succs = d->successors.n > 0;
+    bool name = d->name.ptr != NULL, parent = d->parent.ptr != NULL;
+    struct ev_str first = ev_codes_at(d->predecessors, 0);
+    char esc[ESCAPED_MAX];
+
+    if (d->change != EV_CHANGE_SPLIT && succs)
+        return FAIL(err,
+                    "data.successors: only for a split (a %s has "
+                    "data.successor)",
+                    kind);
+    if ((d->change == EV_CHANGE_SPLIT || d->change == EV_CHANGE_ABOLISH) &&
+        succ)
+        return FAIL(err, "data.successor: not allowed for a %s", kind);
+    if ((d->change == EV_CHANGE_SPLIT || d->change == EV_CHANGE_ABOLISH) &&
+        (name || parent))
+        return FAIL(err,
+                    "data.%s: not allowed for a %s (define new units "
+                    "with unit.defined)",
+                    name ? "name" : "parent", kind);
+    switch (d->change) {
+    case EV_CHANGE_MERGE:
+        if (!succ)
+            return FAIL(err, "data.successor: required for a merge");
+        if (!ev_str_same(unit, d->successor))
+            return FAIL(
+                err, "unit: must be the successor of a merge (%s)",
+                ev_quote(esc, sizeof esc, d->successor.ptr, d->successor.len));
+        for (uint32_t i = 0; i < d->predecessors.n; i++)
+            if (ev_codes_at(d->predecessors, i).len != d->successor.len)
+                return FAIL(err,
+                            "data.predecessors[%" PRIu32 "]: not of the "
+                            "successor's level (%" PRIu32 " digits)",
+                            i, d->successor.len);
+        return EV_OK;
+    case EV_CHANGE_SPLIT:
+        if (d->predecessors.n != 1)
+            return FAIL(err, "data.predecessors: a split has one");
+        if (d->successors.n < 2)
+            return FAIL(err, "data.successors: a split has at least two");
+        for (uint32_t i = 0; i < d->successors.n; i++)
+            if (ev_codes_at(d->successors, i).len != first.len)
+                return FAIL(err,
+                            "data.successors[%" PRIu32 "]: not of the "
+                            "predecessor's level (%" PRIu32 " digits)",
+                            i, first.len);
+        break;
+    case EV_CHANGE_RENAME:
+    case EV_CHANGE_REPARENT:
+        if (d->predecessors.n != 1)
+            return FAIL(err, "data.predecessors: a %s has one", kind);
+        if (succ && !ev_str_same(d->successor, first))
+            return FAIL(err,
+                        "data.successor: a %s keeps the code (%s), or "
+                        "leave it out",
+                        kind, ev_quote(esc, sizeof esc, first.ptr, first.len));
+        if (d->change == EV_CHANGE_RENAME && !name)
+            return FAIL(err, "data.name: required for a rename");
+        if (d->change == EV_CHANGE_RENAME && parent)
+            return FAIL(err, "data.parent: not allowed for a rename (send a "
+                             "reparent)");
+        if (d->change == EV_CHANGE_REPARENT && !parent)
+            return FAIL(err, "data.parent: required for a reparent");
+        break;
+    default:
+        break;
+    }
+    if (!ev_str_same(unit, first))
+        return FAIL(err, "unit: must be the first predecessor of a %s (%s)",
+                    kind, ev_quote(esc, sizeof esc, first.ptr, first.len));
+    return EV_OK;
+}
+
 static int decode_data(const msgpack_object *o, enum ev_type type,
-                       struct ev_data *d, struct ev_error *err)
+                       struct ev_str unit, struct ev_data *d,
+                       struct ev_error *err)
 {
     const struct type_desc *td = &types[type];
     const msgpack_object *slot[F_COUNT] = {NULL};
@@ -684,7 +817,11 @@ static int decode_data(const msgpack_object *o, enum ev_type type,
     if ((want & BIT(F_DEPRIVED)) &&
         (rc = decode_field(F_DEPRIVED, slot[F_DEPRIVED], td, d, err)) != EV_OK)
         return rc;
-    return type == EV_UNIT_DEFINED ? check_parent_presence(d, err) : EV_OK;
+    if (type == EV_UNIT_DEFINED)
+        return check_parent_presence(d, err);
+    if (type == EV_UNIT_CHANGED)
+        return check_change(unit, d, err);
+    return EV_OK;
 }
 
 static int decode_version(const msgpack_object *o, struct ev_error *err)
@@ -737,7 +874,7 @@ static int decode_type(const msgpack_object *o, enum ev_type *type,
     *type = ev_type_from_name(s.ptr, s.len);
     if (*type == EV_TYPE_NONE)
         return FAIL(err, "type: unknown event type \"%s\"",
-                    escape(esc, sizeof esc, s.ptr, s.len));
+                    ev_quote(esc, sizeof esc, s.ptr, s.len));
     return EV_OK;
 }
 
@@ -813,108 +950,7 @@ int ev_decode(const msgpack_object *obj, int64_t max_at, struct ev_event *out,
         rc = decode_household(slot[T_HOUSEHOLD], &types[out->type],
                               &out->household, err);
     if (rc == EV_OK)
-        rc = decode_data(slot[T_DATA], out->type, &out->data, err);
-    return rc;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Reference checks                                                         */
-
-/* Lookup that tells "not defined" (EV_ENOTFOUND, no message) from a failing
- * registry (its code, with a message). */
-static int find_unit(ev_unit_lookup_fn lookup, void *arg, struct ev_str code,
-                     const char *path, struct ev_unit *u, struct ev_error *err)
-{
-    int rc;
-
-    memset(u, 0, sizeof *u);
-    rc = lookup(arg, code, u);
-    if (rc != EV_OK && rc != EV_ENOTFOUND)
-        set_error(err, "%s: unit lookup failed (error %d)", path, rc);
-    return rc;
-}
-
-static int need_unit(ev_unit_lookup_fn lookup, void *arg, struct ev_str code,
-                     const char *path, struct ev_error *err)
-{
-    char esc[ESCAPED_MAX];
-    struct ev_unit u;
-    int rc = find_unit(lookup, arg, code, path, &u, err);
-
-    if (rc == EV_ENOTFOUND)
-        return FAIL(err, "%s: %s is not defined", path,
-                    escape(esc, sizeof esc, code.ptr, code.len));
-    return rc;
-}
-
-static const char *level_or_unknown(enum ev_level v)
-{
-    const char *s = ev_level_name(v);
-
-    return s != NULL ? s : "unknown";
-}
-
-static int check_unit_defined(const struct ev_event *ev,
-                              ev_unit_lookup_fn lookup, void *arg,
-                              struct ev_error *err)
-{
-    const struct ev_data *d = &ev->data;
-    char esc[ESCAPED_MAX];
-    struct ev_unit u;
-    unsigned digits;
-    int rc;
-
-    digits =
-        (unsigned)d->level < ARRAY_LEN(code_digits) ? code_digits[d->level] : 0;
-    if (digits == 0)
-        return FAIL(err, "data.level: %s is not a unit level",
-                    level_or_unknown(d->level));
-    if (ev->unit.len != digits)
-        return FAIL(err, "unit: a %s code has %u digits, not %" PRIu32,
-                    ev_level_name(d->level), digits, ev->unit.len);
-
-    rc = find_unit(lookup, arg, ev->unit, "unit", &u, err);
-    if (rc == EV_OK) {
-        /* Redefinition may rename a unit, never move it. */
-        if (u.level == d->level && str_same(u.parent, d->parent))
-            return EV_OK;
-        if (u.parent.ptr != NULL)
-            escape(esc, sizeof esc, u.parent.ptr, u.parent.len);
-        return FAIL(err, "unit: already defined with parent %s level %s",
-                    u.parent.ptr != NULL ? esc : "nil",
-                    level_or_unknown(u.level));
-    }
-    if (rc != EV_ENOTFOUND)
-        return rc;
-    if (d->parent.ptr == NULL)
-        return EV_OK;
-
-    rc = find_unit(lookup, arg, d->parent, "data.parent", &u, err);
-    escape(esc, sizeof esc, d->parent.ptr, d->parent.len);
-    if (rc == EV_ENOTFOUND)
-        return FAIL(err, "data.parent: %s is not defined", esc);
-    if (rc != EV_OK)
-        return rc;
-    /* Higher, not necessarily adjacent: since July 2025 communes sit
-     * directly under provinces. */
-    if (u.level < EV_LEVEL_PROVINCE || u.level >= d->level)
-        return FAIL(err, "data.parent: %s is a %s, not above a %s", esc,
-                    level_or_unknown(u.level), ev_level_name(d->level));
-    return EV_OK;
-}
-
-int ev_check_refs(const struct ev_event *ev, ev_unit_lookup_fn lookup,
-                  void *arg, struct ev_error *err)
-{
-    int rc;
-
-    if (ev == NULL || lookup == NULL)
-        return FAIL(err, "event: no event or no unit lookup");
-    if (ev->type == EV_UNIT_DEFINED)
-        return check_unit_defined(ev, lookup, arg, err);
-    rc = need_unit(lookup, arg, ev->unit, "unit", err);
-    if (rc == EV_OK && ev->type == EV_RELOCATION_COMPLETED)
-        rc = need_unit(lookup, arg, ev->data.from, "data.from", err);
+        rc = decode_data(slot[T_DATA], out->type, out->unit, &out->data, err);
     return rc;
 }
 
@@ -930,6 +966,10 @@ static bool optional_present(const struct ev_data *d, unsigned f)
         return d->has_amount;
     case F_IN_KIND:
         return d->has_in_kind;
+    case F_EFFECTIVE:
+        return d->has_effective;
+    case F_SUCCESSORS:
+        return d->successors.n > 0;
     default:
         return ((const struct ev_str *)const_member(d, f))->ptr != NULL;
     }
@@ -982,9 +1022,20 @@ static bool field_encodable(const struct ev_data *d, unsigned f)
     case K_ENUM:
         v = load_enum(d, f);
         return v >= fd->lo && v <= fd->hi;
+    case K_UNITS:
+        return ((const struct ev_codes *)const_member(d, f))->n > 0;
     default:
         return true;
     }
+}
+
+static int pack_codes(msgpack_packer *pk, struct ev_codes c)
+{
+    int r = msgpack_pack_array(pk, c.n);
+
+    for (uint32_t i = 0; i < c.n; i++)
+        r |= pack_str(pk, ev_codes_at(c, i));
+    return r;
 }
 
 static int pack_field(msgpack_packer *pk, const struct ev_data *d, unsigned f)
@@ -1006,6 +1057,8 @@ static int pack_field(msgpack_packer *pk, const struct ev_data *d, unsigned f)
         return d->in_kind ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
     case K_DEPRIVED:
         return pack_deprived(pk, d->deprived);
+    case K_UNITS:
+        return pack_codes(pk, *(const struct ev_codes *)const_member(d, f));
     }
     return -1;
 }
@@ -1125,6 +1178,16 @@ const char *ev_reason_name(enum ev_reason v)
 const char *ev_item_name(enum ev_item v)
 {
     return name_at(item_names, ARRAY_LEN(item_names), (unsigned)v);
+}
+
+const char *ev_change_name(enum ev_change v)
+{
+    return name_at(change_names, ARRAY_LEN(change_names), (unsigned)v);
+}
+
+const char *ev_exit_name(enum ev_exit v)
+{
+    return name_at(exit_names, ARRAY_LEN(exit_names), (unsigned)v);
 }
 
 const char *ev_indicator_name(enum ev_indicator v)

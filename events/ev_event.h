@@ -61,6 +61,10 @@ enum ev_type {
     EV_CREDIT_REPAID,
     EV_REPORT_DUE,
     EV_REPORT_SUBMITTED,
+    /* Appended, so that the bits of the types above stay where plugins
+     * built earlier expect them. */
+    EV_UNIT_CHANGED,
+    EV_HOUSEHOLD_EXITED,
     EV_TYPE_COUNT
 };
 
@@ -117,6 +121,42 @@ enum ev_item {
     EV_ITEM_LIVELIHOOD
 };
 
+/* How a unit.changed reorganises units (and how a unit's span ended). */
+enum ev_change {
+    EV_CHANGE_NONE = 0,
+    EV_CHANGE_MERGE,    /* predecessors -> one successor */
+    EV_CHANGE_SPLIT,    /* one predecessor -> successors */
+    EV_CHANGE_RENAME,   /* one unit, new name */
+    EV_CHANGE_REPARENT, /* one unit, new parent (and maybe name) */
+    EV_CHANGE_ABOLISH   /* predecessors end, no successor */
+};
+/* Why a household left the register (household.exited). */
+enum ev_exit {
+    EV_EXIT_NONE = 0,
+    EV_EXIT_DIED,
+    EV_EXIT_MOVED_OUT,
+    EV_EXIT_SPLIT,
+    EV_EXIT_MERGED
+};
+
+/* Most unit codes in one list of a unit.changed. */
+#define EV_CODES_MAX 32
+
+/* A list of unit codes (unit.changed's predecessors and successors): the
+ * elements of a decoded msgpack array, every one a valid unit code string.
+ * Like struct ev_str it points into the decoded buffer.  n == 0: absent. */
+struct ev_codes {
+    const msgpack_object *items;
+    uint32_t n;
+};
+
+/* The i-th code (i < n). */
+static inline struct ev_str ev_codes_at(struct ev_codes c, uint32_t i)
+{
+    struct ev_str s = {c.items[i].via.str.ptr, c.items[i].via.str.size};
+    return s;
+}
+
 /* Deprivation indicators of the multidimensional poverty standard
  * (../shared/brief/domain.md).  A household's "deprived" array decodes to a
  * bit set of these.  The 12 indicators of Decree 07/2021 apply to years up to
@@ -143,7 +183,7 @@ enum ev_indicator {
  * A decoded event.  Which data fields are meaningful depends on type; the
  * rest are zero.  The catalogue (field names as on the wire):
  *
- *   unit.defined         name, parent (str or nil), level
+ *   unit.defined         name, parent (str or nil), level, effective?
  *   unit.households      year, households
  *   household.assessed   [household] year, area, members, income, deprived
  *   household.status     [household] year, status, decision?
@@ -157,6 +197,9 @@ enum ev_indicator {
  *   credit.repaid        [household] loan, amount
  *   report.due           org, report, due
  *   report.submitted     org, report
+ *   unit.changed         kind, effective, predecessors, successor?,
+ *                        successors?, name?, parent?  (see ev_unit.h)
+ *   household.exited     [household] reason (exit_reason), year
  */
 struct ev_data {
     int64_t year;
@@ -186,6 +229,14 @@ struct ev_data {
     bool has_amount; /* relocation.support: amount is optional */
     bool has_in_kind;
     bool in_kind;
+    /* Appended (plugin ABI: members above keep their offsets). */
+    bool has_effective;
+    int64_t effective;     /* unix seconds: first instant a unit change holds */
+    enum ev_change change; /* unit.changed: wire "kind" */
+    enum ev_exit exit_reason; /* household.exited: wire "reason" */
+    struct ev_str successor;
+    struct ev_codes predecessors;
+    struct ev_codes successors;
 };
 
 struct ev_event {
@@ -256,21 +307,8 @@ int ev_precheck_limits(const void *buf, size_t len, const struct ev_limits *lim,
 int ev_decode(const msgpack_object *obj, int64_t max_at, struct ev_event *out,
               struct ev_error *err);
 
-/* Look up a defined unit by code; returns EV_OK, EV_ENOTFOUND or an error.
- * The struct ev_str fields of out may point into the lookup's storage. */
-typedef int (*ev_unit_lookup_fn)(void *arg, struct ev_str code,
-                                 struct ev_unit *out);
-
-/*
- * Reference checks that need the log's state: the event's unit (and
- * relocation.completed's "from") must be defined; unit.defined's parent must
- * exist and sit at a higher level, its code length must match its level
- * (province 2, district 3, commune 5 digits), and a unit already defined may
- * be defined again only with the same parent and level.  Returns EV_OK,
- * EV_EINVAL (err set) or the lookup's error.
- */
-int ev_check_refs(const struct ev_event *ev, ev_unit_lookup_fn lookup,
-                  void *arg, struct ev_error *err);
+/* Reference checks against the unit registry (ev_check_refs) are declared
+ * in ev_unit.h, with the registry's history of each code. */
 
 /* Canonical msgpack encoding of a valid event, appended to pk. */
 int ev_encode(const struct ev_event *ev, msgpack_packer *pk);
@@ -286,6 +324,8 @@ const char *ev_donor_kind_name(enum ev_donor_kind v);
 const char *ev_purpose_name(enum ev_purpose v);
 const char *ev_reason_name(enum ev_reason v);
 const char *ev_item_name(enum ev_item v);
+const char *ev_change_name(enum ev_change v);
+const char *ev_exit_name(enum ev_exit v);
 const char *ev_indicator_name(enum ev_indicator v);
 /* Dimension ("employment", "health", "education", "housing",
  * "water_sanitation", "information") of an indicator. */
