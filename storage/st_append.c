@@ -8,80 +8,6 @@
 
 #include "st_internal.h"
 
-int st_view_unit(struct st_view *view, struct ev_str code, struct ev_unit *out)
-{
-    if (view == NULL || view->txn == NULL || out == NULL)
-        return ST_EINVAL;
-    return st_unit_get(view->txn, view->log->units, code, out);
-}
-
-/* Bytes of a msgpack str header for len (the shortest form, as msgpack-c's
- * packer writes it). */
-static size_t str_hdr_len(uint32_t len)
-{
-    if (len < 32)
-        return 1;
-    if (len <= 0xff)
-        return 2;
-    if (len <= 0xffff)
-        return 3;
-    return 5;
-}
-
-static unsigned char *put_str(unsigned char *p, const char *s, uint32_t len)
-{
-    if (len < 32) {
-        *p++ = (unsigned char)(0xa0u | len);
-    } else if (len <= 0xff) {
-        *p++ = 0xd9;
-        *p++ = (unsigned char)len;
-    } else if (len <= 0xffff) {
-        *p++ = 0xda;
-        *p++ = (unsigned char)(len >> 8);
-        *p++ = (unsigned char)len;
-    } else {
-        *p++ = 0xdb;
-        *p++ = (unsigned char)(len >> 24);
-        *p++ = (unsigned char)(len >> 16);
-        *p++ = (unsigned char)(len >> 8);
-        *p++ = (unsigned char)len;
-    }
-    if (len != 0)
-        memcpy(p, s, len);
-    return p + len;
-}
-
-/* units[code] = [name, parent|nil, level], written straight into the space
- * LMDB reserves (the value is small and fully determined here). */
-static int put_unit(const struct st_log *log, MDB_txn *txn,
-                    const struct ev_event *ev)
-{
-    const char *level = st_level_name(ev->data.level);
-    uint32_t level_len = (uint32_t)strlen(level);
-    const struct ev_str *name = &ev->data.name, *parent = &ev->data.parent;
-    MDB_val k = {ev->unit.len, (void *)ev->unit.ptr};
-    MDB_val v;
-    unsigned char *p;
-    int rc;
-
-    v.mv_size = 1 + str_hdr_len(name->len) + name->len +
-                (parent->ptr ? str_hdr_len(parent->len) + parent->len : 1) +
-                str_hdr_len(level_len) + level_len;
-    v.mv_data = NULL;
-    rc = mdb_put(txn, log->units, &k, &v, MDB_RESERVE);
-    if (rc != 0)
-        return rc;
-    p = v.mv_data;
-    *p++ = 0x93; /* fixarray of 3 */
-    p = put_str(p, name->ptr, name->len);
-    if (parent->ptr != NULL)
-        p = put_str(p, parent->ptr, parent->len);
-    else
-        *p++ = 0xc0; /* nil: a province */
-    put_str(p, level, level_len);
-    return 0;
-}
-
 /* Reject the batch before touching LMDB if an item breaks the calling
  * contract (the daemon hands over decoded, valid events; anything else is a
  * bug, not a publisher's mistake). */
@@ -103,11 +29,9 @@ static int check_items(const struct st_log *log, const struct st_item *items,
             return ST_EINVAL;
         if (it->publisher.ptr == NULL && it->publisher.len != 0)
             return ST_EINVAL;
-        if (ev->type == EV_UNIT_DEFINED &&
+        if ((ev->type == EV_UNIT_DEFINED || ev->type == EV_UNIT_CHANGED) &&
             (ev->unit.ptr == NULL || ev->unit.len == 0 ||
-             ev->unit.len > maxkey ||
-             (ev->data.name.ptr == NULL && ev->data.name.len != 0) ||
-             st_level_name(ev->data.level) == NULL))
+             ev->unit.len > EV_UNIT_MAX))
             return ST_EINVAL;
     }
     return 0;
@@ -205,6 +129,17 @@ static int append_item(struct st_log *log, MDB_txn *txn, struct st_view *view,
 
     if (*next == 0)
         return ST_EFORMAT; /* the sequence wrapped: cannot happen honestly */
+    if (ev->type == EV_UNIT_DEFINED || ev->type == EV_UNIT_CHANGED) {
+        /* Before the record, so that a change the rules refuse stores
+         * nothing; a refused one leaves the transaction as it was. */
+        rc = st_units_apply(view, ev, *next, it);
+        if (rc == EV_EINVAL) {
+            it->status = ST_ITEM_REJECTED;
+            return mdb_del(txn, log->ids, &idk, NULL);
+        }
+        if (rc != 0)
+            return rc;
+    }
     st_put_u64be(kb, *next);
     v.mv_size = ST_REC_HDR + it->publisher.len + it->len;
     v.mv_data = NULL;
@@ -224,11 +159,6 @@ static int append_item(struct st_log *log, MDB_txn *txn, struct st_view *view,
         memcpy(p + ST_REC_HDR + it->publisher.len, it->bytes, it->len);
     }
 
-    if (ev->type == EV_UNIT_DEFINED) {
-        rc = put_unit(log, txn, ev);
-        if (rc != 0)
-            return rc;
-    }
     it->status = ST_ITEM_OK;
     it->seq = (*next)++;
     return 0;

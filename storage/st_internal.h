@@ -21,6 +21,7 @@ struct st_log {
     MDB_dbi events;
     MDB_dbi ids;
     MDB_dbi units;
+    MDB_dbi unitseq; /* 0 in a read-only log written before it existed */
     MDB_dbi meta;
     int readonly;
     /* Read snapshots of this handle that are live (begun or renewed, not yet
@@ -43,10 +44,26 @@ struct st_view {
 void st_put_u64be(unsigned char *p, uint64_t v);
 uint64_t st_get_u64be(const unsigned char *p);
 
-/* Read units[code] inside txn and parse it into out (code is copied from the
- * argument; name and parent point into the map). */
-int st_unit_get(MDB_txn *txn, MDB_dbi units, struct ev_str code,
-                struct ev_unit *out);
+/* ---- the unit registry (st_units.c) ---- */
+
+/* Parse a stored history (either form) of code; strings point into val. */
+int st_history_parse(struct ev_str code, const void *val, size_t len,
+                     struct ev_history *out);
+/* Read and parse units[code] inside txn: 0, ST_NOTFOUND, ST_EFORMAT or an
+ * LMDB error. */
+int st_history_get(MDB_txn *txn, MDB_dbi units, struct ev_str code,
+                   struct ev_history *out);
+/* The latest span of h (n > 0) as the ev_unit of the plugin ABI. */
+void st_history_latest(const struct ev_history *h, struct ev_unit *out);
+/* Some unit with a span ending after t under parent (ev_registry's
+ * child_after): 0 with *child set (pointing into the map), ST_NOTFOUND. */
+int st_child_after(MDB_txn *txn, MDB_dbi units, struct ev_str parent, int64_t t,
+                   struct ev_str *child);
+/* Write the histories a unit.defined or unit.changed leaves behind, as
+ * record seq, and note seq in "unitseq".  EV_EINVAL (it->error set) when
+ * the event breaks the rules (only possible without a check()). */
+int st_units_apply(struct st_view *view, const struct ev_event *ev,
+                   uint64_t seq, struct st_item *it);
 
 /* Begin a read transaction on log, adopting a map grown by another process
  * (MDB_MAP_RESIZED) when that is safe. */

@@ -16,8 +16,8 @@
 
 #include "st_internal.h"
 
-/* events, ids, units, meta. */
-#define ST_MAX_DBS 4
+/* events, ids, units, unitseq, meta. */
+#define ST_MAX_DBS 5
 
 /* Files and the directory are created group-accessible and left to the
  * umask: a reader process opens lock.mdb read-write (its reader slot lives
@@ -300,6 +300,8 @@ static int open_dbs(struct st_log *log, const char *dir, char *err,
             rc = mdb_dbi_open(txn, "ids", MDB_CREATE, &log->ids);
         if (rc == 0)
             rc = mdb_dbi_open(txn, "units", MDB_CREATE, &log->units);
+        if (rc == 0)
+            rc = mdb_dbi_open(txn, "unitseq", MDB_CREATE, &log->unitseq);
         if (rc == 0) {
             v.mv_size = sizeof(ST_FORMAT) - 1;
             v.mv_data = (void *)ST_FORMAT;
@@ -357,6 +359,19 @@ static int open_dbs(struct st_log *log, const char *dir, char *err,
                     rc = ST_EFORMAT;
                 goto fail;
             }
+        }
+        /* "unitseq" came later: a writer adds it to an older log, a reader
+         * of one reads it as "no unit ever changed". */
+        rc = mdb_dbi_open(txn, "unitseq", log->readonly ? 0 : MDB_CREATE,
+                          &log->unitseq);
+        if (rc == MDB_NOTFOUND && log->readonly) {
+            log->unitseq = 0;
+            rc = 0;
+        }
+        if (rc != 0) {
+            set_err(err, errlen, "%s: cannot open the \"unitseq\" database: %s",
+                    dir, st_strerror(rc));
+            goto fail;
         }
     }
 

@@ -7,7 +7,13 @@
  *   "events"  u64 sequence (8 bytes, big-endian) -> record, appended with
  *             MDB_APPEND; sequences start at 1 and have no gaps.
  *   "ids"     event id (bytes) -> u64 sequence (big-endian)
- *   "units"   unit code (bytes) -> msgpack [name, parent|nil, level]
+ *   "units"   unit code (bytes) -> the code's history (ev_unit.h): msgpack
+ *             array of spans [from|nil, to|nil, name, parent|nil, level,
+ *             ended_by|nil, successor|nil, since_seq, closed_seq]; a log
+ *             written before histories holds [name, parent|nil, level],
+ *             read as one span open at both ends
+ *   "unitseq" u64 sequence (big-endian) -> empty, for every record that
+ *             changed "units" (unit.defined, unit.changed)
  *   "meta"    "format" -> "povtrack-log-1"
  *
  * A record (the value in "events") is:
@@ -42,6 +48,7 @@
 #include <stdint.h>
 
 #include "ev_event.h"
+#include "ev_unit.h"
 
 #define ST_PUBLISHER_MAX 255
 #define ST_FORMAT "povtrack-log-1"
@@ -136,6 +143,9 @@ struct st_item {
  * strings point into the map. */
 struct st_view;
 int st_view_unit(struct st_view *view, struct ev_str code, struct ev_unit *out);
+/* The registry as of this commit (ev_unit.h), for ev_check_refs: arg is
+ * view, valid as view is. */
+void st_view_registry(struct st_view *view, struct ev_registry *out);
 
 /* Called for each item that is not a duplicate, before it is appended; a
  * non-zero return other than EV_EINVAL fails the whole batch.  Returning
@@ -194,14 +204,41 @@ int st_reader_last_seq(struct st_reader *r, uint64_t *seq);
 int st_reader_get(struct st_reader *r, uint64_t seq, struct st_record *out);
 /* Sequence of the event with this id, or ST_NOTFOUND. */
 int st_reader_find_id(struct st_reader *r, struct ev_str id, uint64_t *seq);
-/* The unit registry, or ST_NOTFOUND; out->code is the code argument. */
+/* The unit registry: a code's latest span, or ST_NOTFOUND; out->code is
+ * the code argument. */
 int st_reader_unit(struct st_reader *r, struct ev_str code,
                    struct ev_unit *out);
+/* A code's whole history (ev_unit.h), or ST_NOTFOUND. */
+int st_reader_history(struct st_reader *r, struct ev_str code,
+                      struct ev_history *out);
+/* The registry version at seq: *version is the last record <= seq that
+ * changed units (0: none), *next the first one after seq (UINT64_MAX:
+ * none yet), so the answer holds for every seq in [*version, *next). */
+int st_reader_units_seq(struct st_reader *r, uint64_t seq, uint64_t *version,
+                        uint64_t *next);
 
-/* Call fn for every defined unit, in code order; stops at and returns
- * fn's first non-zero value.  The unit's strings point into the map. */
+/* Some unit with a span ending after t under parent, or ST_NOTFOUND. */
+int st_reader_child_after(struct st_reader *r, struct ev_str parent, int64_t t,
+                          struct ev_str *child);
+
+/* The registry of a snapshot as the log knew it after record as_of
+ * (UINT64_MAX: all of it), as an ev_registry whose arg is this struct. */
+struct st_registry {
+    struct ev_registry reg;
+    struct st_reader *reader;
+    uint64_t as_of;
+};
+void st_reader_registry(struct st_reader *r, uint64_t as_of,
+                        struct st_registry *out);
+
+/* Call fn for every defined unit (its latest span), in code order; stops
+ * at and returns fn's first non-zero value.  The unit's strings point into
+ * the map. */
 typedef int (*st_unit_fn)(void *arg, const struct ev_unit *unit);
 int st_reader_units(struct st_reader *r, st_unit_fn fn, void *arg);
+/* The same with every code's whole history. */
+typedef int (*st_history_fn)(void *arg, const struct ev_history *h);
+int st_reader_histories(struct st_reader *r, st_history_fn fn, void *arg);
 
 /* Iterate records with seq >= from: st_reader_seek then st_reader_next
  * until ST_END (without a seek, iteration starts at 1).  The position

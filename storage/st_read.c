@@ -8,9 +8,10 @@
 
 /* Units looked up in the current snapshot.  The plugin host walks the
  * same few units' parents for nearly every record it applies; a snapshot
- * never changes, so what it said about a code (the unit, or that there is
- * none) holds until the snapshot is dropped, when this is emptied.  The
- * strings point into the map like any unit this module returns. */
+ * never changes, so what it said about a code (the stored history, or
+ * that there is none) holds until the snapshot is dropped, when this is
+ * emptied.  The value points into the map; it is parsed on each use (a
+ * few spans), which keeps the slots small. */
 #define UNIT_CACHE_SLOTS 4096 /* a power of two */
 #define UNIT_CACHE_CODE 8     /* longer codes are not cached */
 
@@ -19,7 +20,7 @@ struct unit_slot {
     uint8_t len;
     uint8_t found;
     char code[UNIT_CACHE_CODE];
-    struct ev_unit unit;
+    MDB_val val;
 };
 
 struct st_reader {
@@ -56,118 +57,6 @@ int st_record_parse(uint64_t seq, const void *val, size_t len,
     out->publisher.len = (uint32_t)plen;
     out->event = p + ST_REC_HDR + plen;
     out->event_len = len - ST_REC_HDR - plen;
-    return 0;
-}
-
-/* ---- the units value: msgpack [name, parent|nil, level] ---- */
-
-struct rd {
-    const unsigned char *p, *end;
-};
-
-static int rd_uint(struct rd *c, unsigned nbytes, uint32_t *v)
-{
-    if ((size_t)(c->end - c->p) < nbytes)
-        return ST_EFORMAT;
-    *v = 0;
-    for (unsigned i = 0; i < nbytes; i++)
-        *v = (*v << 8) | *c->p++;
-    return 0;
-}
-
-/* A str (any of its four forms), or nil when nil_ok. */
-static int rd_str(struct rd *c, struct ev_str *s, int nil_ok)
-{
-    unsigned b;
-    uint32_t len;
-    int rc = 0;
-
-    if (c->p >= c->end)
-        return ST_EFORMAT;
-    b = *c->p++;
-    if (b == 0xc0 && nil_ok) {
-        s->ptr = NULL;
-        s->len = 0;
-        return 0;
-    }
-    if ((b & 0xe0u) == 0xa0u)
-        len = b & 0x1fu;
-    else if (b == 0xd9)
-        rc = rd_uint(c, 1, &len);
-    else if (b == 0xda)
-        rc = rd_uint(c, 2, &len);
-    else if (b == 0xdb)
-        rc = rd_uint(c, 4, &len);
-    else
-        return ST_EFORMAT;
-    if (rc != 0 || (size_t)(c->end - c->p) < len)
-        return ST_EFORMAT;
-    s->ptr = (const char *)c->p;
-    s->len = len;
-    c->p += len;
-    return 0;
-}
-
-static int parse_unit(const void *val, size_t len, struct ev_unit *out)
-{
-    struct rd c = {val, (const unsigned char *)val + len};
-    struct ev_str level;
-    uint32_t n = 0;
-    unsigned b;
-    int rc = 0;
-
-    if (len == 0)
-        return ST_EFORMAT;
-    b = *c.p++;
-    if ((b & 0xf0u) == 0x90u)
-        n = b & 0x0fu;
-    else if (b == 0xdc)
-        rc = rd_uint(&c, 2, &n);
-    else if (b == 0xdd)
-        rc = rd_uint(&c, 4, &n);
-    else
-        return ST_EFORMAT;
-    if (rc != 0 || n != 3)
-        return ST_EFORMAT;
-    if (rd_str(&c, &out->name, 0) != 0 || rd_str(&c, &out->parent, 1) != 0 ||
-        rd_str(&c, &level, 0) != 0 || c.p != c.end)
-        return ST_EFORMAT;
-    for (int l = EV_LEVEL_CENTRAL; l <= EV_LEVEL_COMMUNE; l++) {
-        const char *name = st_level_name((enum ev_level)l);
-
-        if (strlen(name) == level.len &&
-            memcmp(name, level.ptr, level.len) == 0) {
-            out->level = (enum ev_level)l;
-            return 0;
-        }
-    }
-    return ST_EFORMAT;
-}
-
-int st_unit_get(MDB_txn *txn, MDB_dbi units, struct ev_str code,
-                struct ev_unit *out)
-{
-    MDB_val k = {code.len, (void *)code.ptr}, v;
-    struct ev_unit u;
-    int rc;
-
-    if (out == NULL || code.ptr == NULL || code.len == 0)
-        return ST_EINVAL;
-    /* A key LMDB could not store is simply not there (mdb_get would say
-     * MDB_BAD_VALSIZE). */
-    if (code.len > (uint32_t)mdb_env_get_maxkeysize(mdb_txn_env(txn)))
-        return ST_NOTFOUND;
-    rc = mdb_get(txn, units, &k, &v);
-    if (rc == MDB_NOTFOUND)
-        return ST_NOTFOUND;
-    if (rc != 0)
-        return rc;
-    /* Parse into a local so that *out is untouched on corruption. */
-    rc = parse_unit(v.mv_data, v.mv_size, &u);
-    if (rc != 0)
-        return rc;
-    u.code = code;
-    *out = u;
     return 0;
 }
 
@@ -355,19 +244,25 @@ int st_reader_find_id(struct st_reader *r, struct ev_str id, uint64_t *seq)
     return 0;
 }
 
-int st_reader_unit(struct st_reader *r, struct ev_str code, struct ev_unit *out)
+/* The stored history of code, through the snapshot's cache. */
+static int history_val(struct st_reader *r, struct ev_str code, MDB_val *val)
 {
-    int rc = need_live(r);
+    MDB_val k = {code.len, (void *)code.ptr};
+    int rc;
 
-    if (rc != 0)
-        return rc;
-    if (code.ptr == NULL || code.len == 0 || code.len > UNIT_CACHE_CODE)
-        return st_unit_get(r->txn, r->log->units, code, out);
-    if (r->units == NULL) {
-        if ((r->units = calloc(UNIT_CACHE_SLOTS, sizeof *r->units)) == NULL)
-            return st_unit_get(r->txn, r->log->units, code, out);
-        r->gen = 1;
+    if (code.ptr == NULL || code.len == 0)
+        return ST_EINVAL;
+    /* A key LMDB could not store is simply not there. */
+    if (code.len > (uint32_t)mdb_env_get_maxkeysize(r->log->env))
+        return ST_NOTFOUND;
+    if (code.len > UNIT_CACHE_CODE ||
+        (r->units == NULL &&
+         (r->units = calloc(UNIT_CACHE_SLOTS, sizeof *r->units)) == NULL)) {
+        rc = mdb_get(r->txn, r->log->units, &k, val);
+        return rc == MDB_NOTFOUND ? ST_NOTFOUND : rc;
     }
+    if (r->gen == 0)
+        r->gen = 1;
     uint32_t h = 2166136261u;
     for (uint32_t i = 0; i < code.len; i++)
         h = (h ^ (unsigned char)code.ptr[i]) * 16777619u;
@@ -377,12 +272,13 @@ int st_reader_unit(struct st_reader *r, struct ev_str code, struct ev_unit *out)
         if (u->len == code.len && memcmp(u->code, code.ptr, code.len) == 0) {
             if (!u->found)
                 return ST_NOTFOUND;
-            *out = u->unit;
-            out->code = code;
+            *val = u->val;
             return 0;
         }
     }
-    rc = st_unit_get(r->txn, r->log->units, code, out);
+    rc = mdb_get(r->txn, r->log->units, &k, val);
+    if (rc == MDB_NOTFOUND)
+        rc = ST_NOTFOUND;
     /* Only answers, not errors, are remembered; a full table stops
      * remembering until the next snapshot. */
     if ((rc == 0 || rc == ST_NOTFOUND) && r->nunits < UNIT_CACHE_SLOTS / 2) {
@@ -392,10 +288,75 @@ int st_reader_unit(struct st_reader *r, struct ev_str code, struct ev_unit *out)
         u->len = (uint8_t)code.len;
         u->found = rc == 0;
         if (rc == 0)
-            u->unit = *out;
+            u->val = *val;
         r->nunits++;
     }
     return rc;
+}
+
+int st_reader_history(struct st_reader *r, struct ev_str code,
+                      struct ev_history *out)
+{
+    MDB_val v;
+    int rc = need_live(r);
+
+    if (rc == 0 && out == NULL)
+        rc = ST_EINVAL;
+    if (rc == 0)
+        rc = history_val(r, code, &v);
+    if (rc != 0)
+        return rc;
+    return st_history_parse(code, v.mv_data, v.mv_size, out);
+}
+
+int st_reader_unit(struct st_reader *r, struct ev_str code, struct ev_unit *out)
+{
+    struct ev_history h;
+    int rc = out != NULL ? st_reader_history(r, code, &h) : ST_EINVAL;
+
+    if (rc == 0)
+        st_history_latest(&h, out);
+    return rc;
+}
+
+int st_reader_units_seq(struct st_reader *r, uint64_t seq, uint64_t *version,
+                        uint64_t *next)
+{
+    unsigned char kb[8];
+    MDB_cursor *cur;
+    MDB_val k = {sizeof kb, kb}, v;
+    int rc = need_live(r);
+
+    if (rc == 0 && (version == NULL || next == NULL))
+        rc = ST_EINVAL;
+    if (rc != 0)
+        return rc;
+    *version = 0;
+    *next = UINT64_MAX;
+    if (r->log->unitseq == 0)
+        return 0; /* a log from before versions: nothing ever changed */
+    if ((rc = mdb_cursor_open(r->txn, r->log->unitseq, &cur)) != 0)
+        return rc;
+    st_put_u64be(kb, seq == UINT64_MAX ? seq : seq + 1);
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (rc == 0 && k.mv_size == 8 && st_get_u64be(k.mv_data) > seq)
+        *next = st_get_u64be(k.mv_data);
+    rc = rc == 0 || rc == MDB_NOTFOUND
+             ? mdb_cursor_get(cur, &k, &v, rc == 0 ? MDB_PREV : MDB_LAST)
+             : rc;
+    if (rc == 0 && k.mv_size == 8 && st_get_u64be(k.mv_data) <= seq)
+        *version = st_get_u64be(k.mv_data);
+    mdb_cursor_close(cur);
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int st_reader_child_after(struct st_reader *r, struct ev_str parent, int64_t t,
+                          struct ev_str *child)
+{
+    int rc = need_live(r);
+
+    return rc != 0 ? rc
+                   : st_child_after(r->txn, r->log->units, parent, t, child);
 }
 
 int st_reader_seek(struct st_reader *r, uint64_t from)
@@ -446,7 +407,7 @@ int st_reader_next(struct st_reader *r, struct st_record *out)
     return 0;
 }
 
-int st_reader_units(struct st_reader *r, st_unit_fn fn, void *arg)
+int st_reader_histories(struct st_reader *r, st_history_fn fn, void *arg)
 {
     int rc = need_live(r);
     if (rc != 0)
@@ -458,16 +419,33 @@ int st_reader_units(struct st_reader *r, st_unit_fn fn, void *arg)
     MDB_val k, v;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        struct ev_unit u;
-        rc = parse_unit(v.mv_data, v.mv_size, &u);
-        if (rc != 0)
-            break;
-        u.code.ptr = k.mv_data;
-        u.code.len = (uint32_t)k.mv_size;
-        rc = fn(arg, &u);
-        if (rc != 0)
+        struct ev_history h;
+        struct ev_str code = {k.mv_data, (uint32_t)k.mv_size};
+        if ((rc = st_history_parse(code, v.mv_data, v.mv_size, &h)) != 0 ||
+            (rc = fn(arg, &h)) != 0)
             break;
     }
     mdb_cursor_close(cur);
     return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+struct latest_arg {
+    st_unit_fn fn;
+    void *arg;
+};
+
+static int visit_latest(void *arg, const struct ev_history *h)
+{
+    const struct latest_arg *a = arg;
+    struct ev_unit u;
+
+    st_history_latest(h, &u);
+    return a->fn(a->arg, &u);
+}
+
+int st_reader_units(struct st_reader *r, st_unit_fn fn, void *arg)
+{
+    struct latest_arg a = {fn, arg};
+
+    return st_reader_histories(r, visit_latest, &a);
 }
