@@ -17,6 +17,7 @@
 #include <zmq.h>
 
 #include "ev_event.h"
+#include "ev_unit.h"
 #include "pt_host_internal.h"
 #include "pt_state.h"
 
@@ -597,6 +598,105 @@ static int host_unit(povtrack_ctx *ctx, struct ev_str code, struct ev_unit *out)
     return rc == 0 ? 0 : storage_error(ctx, rc);
 }
 
+/* The registry a call sees: apply and tick see it as of the record the
+ * plugin is at, so that a change recorded later never alters what was
+ * rolled up before it (rebuilds give the live state); a query sees the
+ * whole log. */
+static uint64_t units_as_of(const povtrack_ctx *ctx)
+{
+    return ctx->writable ? ctx->seq : UINT64_MAX;
+}
+
+static int host_unit_at_as_of(povtrack_ctx *ctx, struct ev_str code, int64_t at,
+                              uint64_t version, struct povtrack_unit *out)
+{
+    if (ctx->txn == NULL)
+        return POVTRACK_EIO;
+    if (out == NULL || out->size < offsetof(struct povtrack_unit, level))
+        return POVTRACK_EINVAL;
+    struct ev_history h;
+    int rc = st_reader_history(ctx->host->reader, code, &h);
+    if (rc == ST_NOTFOUND)
+        return POVTRACK_NOTFOUND;
+    if (rc != 0)
+        return storage_error(ctx, rc);
+    uint64_t as_of = units_as_of(ctx);
+    ev_history_as_of(&h, version < as_of ? version : as_of);
+    if (h.n == 0)
+        return POVTRACK_NOTFOUND;
+    int i = ev_history_find(&h, at), ret = 0;
+    if (i < 0) {
+        i = ev_history_latest(&h, at);
+        if (i < 0)
+            i = 0;
+        ret = POVTRACK_NOTINFORCE;
+    }
+    const struct ev_span *s = &h.span[i];
+    struct povtrack_unit u = {
+        .size = out->size,
+        .code = code,
+        .name = s->name,
+        .parent = s->parent,
+        .level = s->level,
+        .from = s->from,
+        .to = s->to,
+        .ended_by = s->ended_by,
+        .successor = s->successor,
+    };
+    /* A plugin built with a smaller struct gets what fits. */
+    memcpy(out, &u, out->size < sizeof u ? out->size : sizeof u);
+    return ret;
+}
+
+static int host_unit_at(povtrack_ctx *ctx, struct ev_str code, int64_t at,
+                        struct povtrack_unit *out)
+{
+    return host_unit_at_as_of(ctx, code, at, UINT64_MAX, out);
+}
+
+static int host_unit_map_as_of(povtrack_ctx *ctx, struct ev_str code,
+                               int64_t from, int64_t to, uint64_t version,
+                               struct ev_str *out)
+{
+    if (ctx->txn == NULL)
+        return POVTRACK_EIO;
+    if (out == NULL)
+        return POVTRACK_EINVAL;
+    struct st_registry sr;
+    uint64_t as_of = units_as_of(ctx);
+    st_reader_registry(ctx->host->reader, version < as_of ? version : as_of,
+                       &sr);
+    int rc = ev_unit_map(&sr.reg, code, from, to, out);
+    switch (rc) {
+    case EV_OK:
+        return 0;
+    case EV_ENOTFOUND:
+        return POVTRACK_NOTFOUND;
+    case EV_EINVAL:
+        return POVTRACK_EINVAL;
+    default:
+        return storage_error(ctx, rc);
+    }
+}
+
+static int host_unit_map(povtrack_ctx *ctx, struct ev_str code, int64_t from,
+                         int64_t to, struct ev_str *out)
+{
+    return host_unit_map_as_of(ctx, code, from, to, UINT64_MAX, out);
+}
+
+static uint64_t host_units_seq(povtrack_ctx *ctx)
+{
+    if (ctx->writable && !ctx->tick)
+        return ctx->host->units_version;
+    uint64_t version = 0, next;
+    if (ctx->txn == NULL ||
+        st_reader_units_seq(ctx->host->reader, units_as_of(ctx), &version,
+                            &next) != 0)
+        return UINT64_MAX; /* no version: nothing may be kept */
+    return version;
+}
+
 static const char *const severity_names[] = {"info", "warning", "critical"};
 
 static int pending_push(struct pt_host *h, const char *code,
@@ -783,6 +883,11 @@ static const struct povtrack_host host_api = {
     .del = host_del,
     .scan = host_scan,
     .unit = host_unit,
+    .unit_at = host_unit_at,
+    .unit_map = host_unit_map,
+    .units_seq = host_units_seq,
+    .unit_at_as_of = host_unit_at_as_of,
+    .unit_map_as_of = host_unit_map_as_of,
     .alert = host_alert,
     .config = host_config,
     .log = host_log,
@@ -897,7 +1002,11 @@ static enum apply_result apply_range(struct pt_host *h, MDB_txn *txn,
 {
     uint64_t hi = *hi_io;
     int64_t deadline = mono_ms() + APPLY_BUDGET_MS;
-    int rc = st_reader_seek(h->reader, lo);
+    uint64_t next_change;
+    int rc = st_reader_units_seq(h->reader, lo > 0 ? lo - 1 : 0,
+                                 &h->units_version, &next_change);
+    if (rc == 0)
+        rc = st_reader_seek(h->reader, lo);
     struct st_record rec;
     while (rc == 0 && (rc = st_reader_next(h->reader, &rec)) == 0 &&
            rec.seq <= hi) {
@@ -909,6 +1018,8 @@ static enum apply_result apply_range(struct pt_host *h, MDB_txn *txn,
          * and fund run, or what the other plugins have applied while one
          * rebuilds) is neither unpacked nor decoded. */
         enum ev_type type = peek_type(rec.event, rec.event_len);
+        if (type == EV_UNIT_DEFINED || type == EV_UNIT_CHANGED)
+            h->units_version = rec.seq;
         if (type != EV_TYPE_NONE && !wanted(h, rec.seq, type))
             continue;
         size_t off = 0;
@@ -929,6 +1040,8 @@ static enum apply_result apply_range(struct pt_host *h, MDB_txn *txn,
             *rc_out = ST_EFORMAT;
             return APPLY_FAILED;
         }
+        if (ev.type == EV_UNIT_DEFINED || ev.type == EV_UNIT_CHANGED)
+            h->units_version = rec.seq;
         struct povtrack_record pr = {
             .size = sizeof pr,
             .seq = rec.seq,

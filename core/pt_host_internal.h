@@ -67,6 +67,9 @@ struct pt_host {
     struct st_log *events;
     int owns_events; /* opened here, read-only; else borrowed */
     struct st_reader *reader;
+    /* The registry version (host units_seq) at the record apply_range is
+     * at: the last unit.defined or unit.changed at or before it. */
+    uint64_t units_version;
     MDB_env *state;
     MDB_dbi cursors_dbi;
     MDB_dbi alerts_dbi;

@@ -384,26 +384,22 @@ static int storage_full(const struct pt_ingest *ig, int rc, size_t bytes)
     return avail < 2 * (uint64_t)bytes + (1u << 20);
 }
 
-static int lookup_unit(void *arg, struct ev_str code, struct ev_unit *out)
-{
-    int rc = st_view_unit(arg, code, out);
-    return rc == ST_NOTFOUND ? EV_ENOTFOUND : rc;
-}
-
 /* Inside the commit's write transaction: the unit registry as of this
  * commit, including units defined earlier in the same group. */
 static int check_refs(void *arg, struct st_view *view, struct st_item *item)
 {
     struct pt_ingest *ig = arg;
     struct ev_error err;
-    int rc = ev_check_refs(item->ev, lookup_unit, view, &err);
+    struct ev_registry reg;
+    st_view_registry(view, &reg);
+    int rc = ev_check_refs(item->ev, &reg, &err);
     if (rc == EV_EINVAL)
         memcpy(item->error, err.msg, sizeof item->error);
     if (rc != EV_OK)
         return rc;
     const struct pt_publisher *pub = ig->pubs[item - ig->items];
-    return pt_publisher_check_unit(pub, item->ev, lookup_unit, view,
-                                   item->error, sizeof item->error);
+    return pt_publisher_check_unit(pub, item->ev, &reg, item->error,
+                                   sizeof item->error);
 }
 
 static void pack_cstr(msgpack_packer *pk, const char *s)

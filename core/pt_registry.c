@@ -363,35 +363,66 @@ static bool unit_granted(const struct pt_publisher *p, struct ev_str code)
     return false;
 }
 
-int pt_publisher_check_unit(const struct pt_publisher *p,
-                            const struct ev_event *ev, ev_unit_lookup_fn lookup,
-                            void *arg, char *err, size_t errlen)
+/* Is code, or a unit above it as the hierarchy stood at t, granted?  A
+ * code not in force at t is placed by its span nearest to t. */
+static int granted_at(const struct pt_publisher *p,
+                      const struct ev_registry *reg, struct ev_str code,
+                      int64_t t, bool *ok)
 {
-    if (p->all_units || unit_granted(p, ev->unit))
-        return EV_OK;
-    /* A unit being defined is not in the registry yet: its place in the
-     * tree is the parent it declares. */
-    struct ev_str code =
-        ev->type == EV_UNIT_DEFINED ? ev->data.parent : ev->unit;
-    if (ev->type != EV_UNIT_DEFINED) {
-        struct ev_unit u;
-        int rc = lookup(arg, code, &u);
-        if (rc != EV_OK && rc != EV_ENOTFOUND)
-            return rc;
-        code = rc == EV_OK ? u.parent : (struct ev_str){NULL, 0};
-    }
+    *ok = false;
     /* Province, district, commune: no chain is longer than three. */
     for (int depth = 0; depth < 4 && code.ptr != NULL; depth++) {
-        if (unit_granted(p, code))
+        if (unit_granted(p, code)) {
+            *ok = true;
             return EV_OK;
-        struct ev_unit u;
-        int rc = lookup(arg, code, &u);
+        }
+        struct ev_history h;
+        int rc = reg->history(reg->arg, code, &h);
         if (rc == EV_ENOTFOUND)
-            break;
+            return EV_OK;
         if (rc != EV_OK)
             return rc;
-        code = u.parent;
+        int i = ev_history_find(&h, t);
+        if (i < 0)
+            i = ev_history_latest(&h, t);
+        if (i < 0)
+            i = 0;
+        code = h.span[i].parent;
     }
+    return EV_OK;
+}
+
+int pt_publisher_check_unit(const struct pt_publisher *p,
+                            const struct ev_event *ev,
+                            const struct ev_registry *reg, char *err,
+                            size_t errlen)
+{
+    const struct ev_data *d = &ev->data;
+    bool ok = true;
+    int rc = EV_OK;
+
+    if (p->all_units)
+        return EV_OK;
+    if (ev->type == EV_UNIT_DEFINED) {
+        /* A unit being defined may not be in the registry yet: its place
+         * in the tree is the parent it declares. */
+        int64_t t = d->has_effective ? d->effective : EV_TIME_MIN;
+        ok = unit_granted(p, ev->unit);
+        if (!ok)
+            rc = granted_at(p, reg, d->parent, t, &ok);
+    } else if (ev->type == EV_UNIT_CHANGED) {
+        /* Every unit it ends or moves, where it stood the day before, and
+         * the parent it moves one to. */
+        for (uint32_t i = 0; rc == EV_OK && ok && i < d->predecessors.n; i++)
+            rc = granted_at(p, reg, ev_codes_at(d->predecessors, i),
+                            d->effective - 1, &ok);
+        if (rc == EV_OK && ok && d->parent.ptr != NULL)
+            rc = granted_at(p, reg, d->parent, d->effective, &ok);
+    } else {
+        rc = granted_at(p, reg, ev->unit, ev->at, &ok);
+    }
+    if (rc != EV_OK || ok)
+        return rc;
     snprintf(err, errlen,
              "unit: publisher \"%s\" may not publish for unit %.*s (its "
              "rights: units = %s)",

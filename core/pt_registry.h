@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "ev_event.h"
+#include "ev_unit.h"
 
 #define PT_PUBLISHER_NAME_MAX 64 /* bytes of a publisher's name */
 #define PT_PUBLISHERS_MAX 4096   /* sections in one registry */
@@ -90,12 +91,15 @@ int pt_publisher_check_type(const struct pt_publisher *p, enum ev_type t,
                             char *err, size_t errlen);
 
 /* May p publish ev, as far as units go?  Walks up from the event's unit
- * with lookup (the registry of units as of this commit).  Returns EV_OK,
- * EV_EINVAL with err naming the unit and the right, or the lookup's error
- * code. */
+ * through reg (the registry as of this commit), on the hierarchy of the
+ * event's "at"; a unit.changed needs every predecessor (the day before the
+ * change) and its new parent; a unit.defined its code or declared parent.
+ * Returns EV_OK, EV_EINVAL with err naming the unit and the right, or the
+ * registry's error code. */
 int pt_publisher_check_unit(const struct pt_publisher *p,
-                            const struct ev_event *ev, ev_unit_lookup_fn lookup,
-                            void *arg, char *err, size_t errlen);
+                            const struct ev_event *ev,
+                            const struct ev_registry *reg, char *err,
+                            size_t errlen);
 
 /* May p query plugin (len bytes)?  "log" asks for the read op. */
 bool pt_publisher_may_query(const struct pt_publisher *p, const char *plugin,

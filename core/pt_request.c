@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ev_event.h"
+#include "ev_unit.h"
 #include "pt_host_internal.h"
 
 /* ---- requests ---- */
@@ -268,13 +269,27 @@ static int req_alerts(struct pt_host *h, const msgpack_object *req,
 struct units_arg {
     msgpack_packer *pk;
     struct ev_str parent;
+    bool has_at; /* list the units in force at "at", else each one's latest */
+    int64_t at;
     size_t count;
     int pack;
 };
 
-static int unit_visit(void *arg, const struct ev_unit *u)
+static void pack_time(msgpack_packer *pk, int64_t t, int64_t open)
+{
+    if (t == open)
+        msgpack_pack_nil(pk);
+    else
+        msgpack_pack_int64(pk, t);
+}
+
+static int unit_visit(void *arg, const struct ev_history *h)
 {
     struct units_arg *ua = arg;
+    int i = ua->has_at ? ev_history_find(h, ua->at) : (int)h->n - 1;
+    if (i < 0)
+        return 0;
+    const struct ev_span *u = &h->span[i];
     int match =
         ua->parent.ptr == NULL
             ? u->parent.ptr == NULL
@@ -285,9 +300,9 @@ static int unit_visit(void *arg, const struct ev_unit *u)
     ua->count++;
     if (!ua->pack)
         return 0;
-    msgpack_pack_map(ua->pk, 4);
+    msgpack_pack_map(ua->pk, 6);
     pt_pack_cstr(ua->pk, "code");
-    pack_str(ua->pk, u->code.ptr, u->code.len);
+    pack_str(ua->pk, h->code.ptr, h->code.len);
     pt_pack_cstr(ua->pk, "name");
     pack_str(ua->pk, u->name.ptr, u->name.len);
     pt_pack_cstr(ua->pk, "level");
@@ -297,13 +312,20 @@ static int unit_visit(void *arg, const struct ev_unit *u)
         msgpack_pack_nil(ua->pk);
     else
         pack_str(ua->pk, u->parent.ptr, u->parent.len);
+    pt_pack_cstr(ua->pk, "from");
+    pack_time(ua->pk, u->from, EV_TIME_MIN);
+    pt_pack_cstr(ua->pk, "to");
+    pack_time(ua->pk, u->to, EV_TIME_MAX);
     return 0;
 }
 
+/* units: {"parent": code|nil, "at"?: unix seconds}: the units under parent
+ * (nil: the provinces) as they stood at "at", or as each last stood. */
 static int req_units(struct pt_host *h, const msgpack_object *req,
                      msgpack_packer *pk)
 {
     const msgpack_object *parent = pt_map_get(req, "parent");
+    const msgpack_object *at = pt_map_get(req, "at");
     struct units_arg ua = {.pk = pk};
     if (parent != NULL && parent->type == MSGPACK_OBJECT_STR) {
         ua.parent.ptr = parent->via.str.ptr;
@@ -312,9 +334,20 @@ static int req_units(struct pt_host *h, const msgpack_object *req,
         pt_pack_error(pk, "parent: must be a unit code or nil");
         return 0;
     }
+    if (at != NULL && at->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+        at->via.u64 <= (uint64_t)INT64_MAX) {
+        ua.has_at = true;
+        ua.at = (int64_t)at->via.u64;
+    } else if (at != NULL && at->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+        ua.has_at = true;
+        ua.at = at->via.i64;
+    } else if (at != NULL && at->type != MSGPACK_OBJECT_NIL) {
+        pt_pack_error(pk, "at: must be unix seconds (an integer) or nil");
+        return 0;
+    }
     int rc = st_reader_renew(h->reader);
     if (rc == 0)
-        rc = st_reader_units(h->reader, unit_visit, &ua);
+        rc = st_reader_histories(h->reader, unit_visit, &ua);
     if (rc != 0) {
         pt_pack_error(pk, "log: %s", st_strerror(rc));
         return 0;
@@ -326,7 +359,7 @@ static int req_units(struct pt_host *h, const msgpack_object *req,
     msgpack_pack_array(pk, ua.count);
     ua.pack = 1;
     ua.count = 0;
-    return st_reader_units(h->reader, unit_visit, &ua);
+    return st_reader_histories(h->reader, unit_visit, &ua);
 }
 
 /* resume and rebuild: {"op": ..., "plugin": NAME}. */

@@ -87,7 +87,8 @@ static void expect_error(struct fixture *f, const char *want)
 
 /* ---- the unit tree ---- */
 
-static int lookup(void *arg, struct ev_str code, struct ev_unit *out)
+/* The tree as a registry of histories, each one span open at both ends. */
+static int history(void *arg, struct ev_str code, struct ev_history *out)
 {
     static const struct {
         const char *code, *parent;
@@ -98,9 +99,12 @@ static int lookup(void *arg, struct ev_str code, struct ev_unit *out)
             continue;
         memset(out, 0, sizeof *out);
         out->code = code;
+        out->n = 1;
+        out->span[0].from = EV_TIME_MIN;
+        out->span[0].to = EV_TIME_MAX;
         if (tree[i].parent != NULL) {
-            out->parent.ptr = tree[i].parent;
-            out->parent.len = (uint32_t)strlen(tree[i].parent);
+            out->span[0].parent.ptr = tree[i].parent;
+            out->span[0].parent.len = (uint32_t)strlen(tree[i].parent);
         }
         return EV_OK;
     }
@@ -123,7 +127,8 @@ static int check_unit(const struct pt_publisher *p, enum ev_type t,
     ev.unit = str(unit);
     if (parent != NULL)
         ev.data.parent = str(parent);
-    return pt_publisher_check_unit(p, &ev, lookup, NULL, err, errlen);
+    struct ev_registry reg = {NULL, history, NULL};
+    return pt_publisher_check_unit(p, &ev, &reg, err, errlen);
 }
 
 /* ---- tests ---- */

@@ -208,20 +208,14 @@ static struct ev_str s_(const char *s)
     return r;
 }
 
-static int view_lookup(void *arg, struct ev_str code, struct ev_unit *out)
-{
-    int rc = st_view_unit(arg, code, out);
-    if (rc == ST_NOTFOUND)
-        return EV_ENOTFOUND;
-    return rc == 0 ? EV_OK : rc;
-}
-
 /* The reference checks the ingest process runs before appending. */
 static int check_refs(void *arg, struct st_view *view, struct st_item *item)
 {
     struct ev_error err = {{0}};
+    struct ev_registry reg;
     (void)arg;
-    int rc = ev_check_refs(item->ev, view_lookup, view, &err);
+    st_view_registry(view, &reg);
+    int rc = ev_check_refs(item->ev, &reg, &err);
     if (rc == EV_EINVAL)
         snprintf(item->error, sizeof item->error, "%s", err.msg);
     return rc;
