@@ -107,40 +107,84 @@ static inline struct ev_str pu_get_unit(const uint8_t *p)
     return s;
 }
 
-/* A unit and its ancestors, the unit first.  Codes are copied because the
- * registry's strings are only valid until the next host call. */
+/* A unit and its ancestors, the unit first, as the hierarchy stood at one
+ * instant; [from, to) is when this very chain holds (the overlap of the
+ * spans it was read from).  Codes are copied because the registry's
+ * strings are only valid until the next host call. */
 struct pu_chain {
     uint8_t code[PU_CHAIN_MAX][PU_UNIT_W];
     enum ev_level level; /* level of code[0] */
     int n;
+    int64_t from, to;
+    bool mapped; /* code[0] is where the unit asked for went (see below) */
+    /* The registry version it was read from (host units_seq): keep it with
+     * what was counted under this chain, and read the chain again with
+     * pu_ancestors_as_of(..., version) to take it back. */
+    uint64_t version;
 };
 
+/* The version a call asks for, made concrete: the call's own registry,
+ * or an earlier one it was given. */
+static inline uint64_t pu_version(const struct povtrack_host *host,
+                                  povtrack_ctx *ctx, uint64_t version)
+{
+    uint64_t own = host->units_seq(ctx);
+    return version < own ? version : own;
+}
+
 /*
- * Walk the parents of unit through the host's registry.  Returns 0,
- * POVTRACK_NOTFOUND when unit itself is undefined, or POVTRACK_EIO (logged)
- * on a storage error or an inconsistent registry: an event's unit passed the
- * reference checks at ingest, so a missing ancestor means the log is
- * damaged.
+ * The chain of unit at unix time at, on the registry as it stood at
+ * version (UINT64_MAX: as the call sees it; see povtrack_plugin.h).  A
+ * unit not in force at "at" (a record's unit read on another date: a 2025
+ * status of a commune merged in July 2025, read at the end of 2025) is
+ * first followed to where its households went (host unit_map), and
+ * out->mapped is set.  Returns 0, POVTRACK_NOTFOUND when unit was never
+ * defined or leads nowhere at "at", or POVTRACK_EIO (logged) on a storage
+ * error or an inconsistent registry.
  */
-static inline int pu_ancestors(const struct povtrack_host *host,
-                               povtrack_ctx *ctx, struct ev_str unit,
-                               struct pu_chain *out)
+static inline int pu_ancestors_as_of(const struct povtrack_host *host,
+                                     povtrack_ctx *ctx, struct ev_str unit,
+                                     int64_t at, uint64_t version,
+                                     struct pu_chain *out)
 {
     uint8_t cur[PU_UNIT_W];
+    struct povtrack_unit u = {.size = sizeof u};
     out->n = 0;
     out->level = EV_LEVEL_NONE;
+    out->from = INT64_MIN;
+    out->to = INT64_MAX;
+    out->mapped = false;
     if (pu_put_unit(cur, unit) != 0)
         return POVTRACK_NOTFOUND;
-    for (;;) {
-        struct ev_unit u;
-        int rc = host->unit(ctx, pu_get_unit(cur), &u);
-        if (rc == POVTRACK_NOTFOUND && out->n == 0)
-            return POVTRACK_NOTFOUND;
-        if (rc != 0) {
-            struct ev_str c = pu_get_unit(cur);
+    if (host->size < POVTRACK_HOST_SIZE_UNITS) {
+        host->log(ctx, POVTRACK_LOG_ERROR,
+                  "the plugin host is too old: it has no unit_at_as_of");
+        return POVTRACK_EIO;
+    }
+    out->version = pu_version(host, ctx, version);
+    int rc = host->unit_at_as_of(ctx, unit, at, out->version, &u);
+    if (rc == POVTRACK_NOTINFORCE) {
+        struct ev_str to;
+        rc = host->unit_map_as_of(ctx, unit, at, at, out->version, &to);
+        if (rc == POVTRACK_NOTFOUND)
+            return rc;
+        if (rc != 0 || pu_put_unit(cur, to) != 0) {
             host->log(ctx, POVTRACK_LOG_ERROR,
-                      "unit registry lookup of %.*s failed (%d)", (int)c.len,
-                      c.ptr, rc);
+                      "unit registry: mapping %.*s failed (%d)", (int)unit.len,
+                      unit.ptr, rc);
+            return POVTRACK_EIO;
+        }
+        out->mapped = true;
+    } else if (rc != 0) {
+        return rc == POVTRACK_NOTFOUND ? rc : POVTRACK_EIO;
+    }
+    for (;;) {
+        struct ev_str c = pu_get_unit(cur);
+        rc = host->unit_at_as_of(ctx, c, at, out->version, &u);
+        if (rc != 0) {
+            host->log(ctx, POVTRACK_LOG_ERROR,
+                      "unit registry lookup of %.*s at %lld failed (%d)",
+                      (int)c.len, c.ptr, (long long)at, rc);
             return POVTRACK_EIO;
         }
         if (out->n == PU_CHAIN_MAX) {
@@ -151,6 +195,10 @@ static inline int pu_ancestors(const struct povtrack_host *host,
         }
         if (out->n == 0)
             out->level = u.level;
+        if (u.from > out->from)
+            out->from = u.from;
+        if (u.to < out->to)
+            out->to = u.to;
         memcpy(out->code[out->n++], cur, PU_UNIT_W);
         if (u.parent.ptr == NULL)
             return 0;
@@ -163,22 +211,51 @@ static inline int pu_ancestors(const struct povtrack_host *host,
     }
 }
 
+/* pu_ancestors_as_of on the registry as the call sees it. */
+static inline int pu_ancestors_at(const struct povtrack_host *host,
+                                  povtrack_ctx *ctx, struct ev_str unit,
+                                  int64_t at, struct pu_chain *out)
+{
+    return pu_ancestors_as_of(host, ctx, unit, at, UINT64_MAX, out);
+}
+
+/*
+ * The chain a query's unit names: the unit as it last stood (now, or on
+ * its last day when it has ended), so that a query may name any code that
+ * was ever defined.  Returns as pu_ancestors_at.
+ */
+static inline int pu_ancestors_latest(const struct povtrack_host *host,
+                                      povtrack_ctx *ctx, struct ev_str unit,
+                                      struct pu_chain *out)
+{
+    struct povtrack_unit u = {.size = sizeof u};
+    int64_t at = INT64_MAX - 1;
+    if (host->size < POVTRACK_HOST_SIZE_UNITS)
+        return pu_ancestors_at(host, ctx, unit, at, out); /* logs */
+    int rc = host->unit_at(ctx, unit, at, &u);
+    if (rc == POVTRACK_NOTINFORCE)
+        at = u.to - 1;
+    else if (rc != 0)
+        return rc == POVTRACK_NOTFOUND ? rc : POVTRACK_EIO;
+    return pu_ancestors_at(host, ctx, unit, at, out);
+}
+
 /* ---- a cache of unit chains ---- */
 
 /*
  * Every apply walks its unit's ancestors, three registry lookups through
  * the log, for the same few hundred (at most some ten thousand) units.  A
- * chain, once found, never changes: the catalogue lets a unit be defined
- * again only with the same parent and level (ev_check_refs), so a chain
- * read from any snapshot of the log is the chain for every record and
- * query that can name the unit.  Only chains that were found are kept: an
- * undefined code is looked up again each time, as it may be defined later.
- * The cache belongs to one plugin instance (no global state) and holds at
- * most one entry per defined unit.
+ * chain read at one instant holds for all of [from, to) for as long as the
+ * registry version (host units_seq) stays the same.  A chain of a mapped
+ * unit is not kept (it depends on more than its window); nor is an
+ * undefined code, which may be defined later.  The cache belongs to one
+ * plugin instance (no global state) and holds one chain per unit: the last
+ * one used.
  */
 struct pu_units_slot {
     uint8_t code[PU_UNIT_W];
     bool used;
+    uint64_t units_seq; /* the registry version the chain was read from */
     struct pu_chain chain;
 };
 
@@ -220,8 +297,15 @@ static inline struct pu_units_slot *pu_units_find(const struct pu_units *u,
 
 /* Remember a chain; out of memory only means it is looked up again. */
 static inline void pu_units_add(struct pu_units *u, const uint8_t *code,
+                                uint64_t units_seq,
                                 const struct pu_chain *chain)
 {
+    struct pu_units_slot *s = pu_units_find(u, code);
+    if (s != NULL) {
+        s->chain = *chain;
+        s->units_seq = units_seq;
+        return;
+    }
     if ((u->n + 1) * 2 > u->cap) {
         size_t cap = u->cap ? u->cap * 2 : 256;
         struct pu_units_slot *slot = calloc(cap, sizeof *slot);
@@ -233,35 +317,51 @@ static inline void pu_units_add(struct pu_units *u, const uint8_t *code,
         u->n = 0;
         for (size_t i = 0; i < old.cap; i++)
             if (old.slot[i].used)
-                pu_units_add(u, old.slot[i].code, &old.slot[i].chain);
+                pu_units_add(u, old.slot[i].code, old.slot[i].units_seq,
+                             &old.slot[i].chain);
         free(old.slot);
     }
     size_t i = pu_units_hash(code) & (u->cap - 1);
     while (u->slot[i].used)
         i = (i + 1) & (u->cap - 1);
     memcpy(u->slot[i].code, code, PU_UNIT_W);
+    u->slot[i].units_seq = units_seq;
     u->slot[i].chain = *chain;
     u->slot[i].used = true;
     u->n++;
 }
 
-/* pu_ancestors through the plugin's cache. */
-static inline int pu_ancestors_cached(const struct povtrack_host *host,
-                                      povtrack_ctx *ctx, struct pu_units *cache,
-                                      struct ev_str unit, struct pu_chain *out)
+/* pu_ancestors_as_of through the plugin's cache. */
+static inline int
+pu_ancestors_cached_as_of(const struct povtrack_host *host, povtrack_ctx *ctx,
+                          struct pu_units *cache, struct ev_str unit,
+                          int64_t at, uint64_t version, struct pu_chain *out)
 {
     uint8_t code[PU_UNIT_W];
-    if (pu_put_unit(code, unit) != 0)
-        return pu_ancestors(host, ctx, unit, out);
+    if (pu_put_unit(code, unit) != 0 || host->size < POVTRACK_HOST_SIZE_UNITS)
+        return pu_ancestors_as_of(host, ctx, unit, at, version, out);
+    uint64_t v = pu_version(host, ctx, version);
     const struct pu_units_slot *s = pu_units_find(cache, code);
-    if (s != NULL) {
+    if (s != NULL && s->units_seq == v && s->chain.from <= at &&
+        at < s->chain.to) {
         *out = s->chain;
         return 0;
     }
-    int rc = pu_ancestors(host, ctx, unit, out);
-    if (rc == 0)
-        pu_units_add(cache, code, out);
+    int rc = pu_ancestors_as_of(host, ctx, unit, at, v, out);
+    if (rc == 0 && !out->mapped)
+        pu_units_add(cache, code, v, out);
     return rc;
+}
+
+/* pu_ancestors_cached_as_of on the registry as the call sees it. */
+static inline int pu_ancestors_cached_at(const struct povtrack_host *host,
+                                         povtrack_ctx *ctx,
+                                         struct pu_units *cache,
+                                         struct ev_str unit, int64_t at,
+                                         struct pu_chain *out)
+{
+    return pu_ancestors_cached_as_of(host, ctx, cache, unit, at, UINT64_MAX,
+                                     out);
 }
 
 /* Host get() that tells "absent" from "failed": 1 found, 0 absent,
@@ -398,6 +498,13 @@ static inline int64_t pu_year_start(int64_t year)
     return pu_day_start(pu_days_from_civil(year, 1, 1));
 }
 
+/* The last instant of a (Vietnam-local) year: a year's figures are read on
+ * the hierarchy of its last day, as the review fixes them then. */
+static inline int64_t pu_year_end(int64_t year)
+{
+    return pu_year_start(year + 1) - 1;
+}
+
 /* "YYYY-MM-DD", the local date of at, for messages.  PU_DATE_LEN bytes
  * hold any int64 year (the compiler checks the worst case). */
 #define PU_DATE_LEN 48
@@ -522,7 +629,7 @@ static inline int pu_arg_unit(const struct povtrack_host *host,
     struct ev_str code = {o->via.str.ptr, o->via.str.size};
     int rc = code.len == 0 || code.len > PU_UNIT_W
                  ? POVTRACK_NOTFOUND
-                 : pu_ancestors(host, ctx, code, chain);
+                 : pu_ancestors_latest(host, ctx, code, chain);
     if (rc == POVTRACK_NOTFOUND && code.len > 0 &&
         memchr(code.ptr, '\0', code.len) != NULL) {
         /* Quoted, it would read as the defined code before the NUL. */

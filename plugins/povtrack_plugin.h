@@ -13,7 +13,11 @@
  *
  * Determinism.  A plugin's state must be a function of the log alone:
  * rebuilding it from the log gives the same indicators.  Inside apply(), use
- * the record's times, never the wall clock, and no randomness.
+ * the record's times, never the wall clock, and no randomness.  The unit
+ * registry apply() sees (unit_at, unit_map) is the registry as it stood
+ * when the record was appended, not as the log now ends: a change of units
+ * recorded later does not move what was rolled up before it, in a live
+ * apply and in a rebuild alike.
  *
  * Transactions.  apply() runs inside the host's write transaction on the
  * plugin state environment; get/put/del/scan land in that transaction, and
@@ -45,6 +49,9 @@
 #define POVTRACK_EROFS (-2)
 #define POVTRACK_EINVAL (-3)
 #define POVTRACK_EIO (-4) /* storage error: return it from apply */
+/* unit_at: the code is defined, but not in force at the time asked; out
+ * holds its last span that started before then (or its first span). */
+#define POVTRACK_NOTINFORCE (-5)
 
 enum povtrack_severity {
     POVTRACK_INFO = 0,
@@ -80,6 +87,25 @@ struct povtrack_alert {
     int64_t at; /* the time the alert is about (an event's "at") */
 };
 
+/* One span of a unit's history (see events/ev_unit.h): the unit as it was
+ * from "from" (inclusive) to "to" (exclusive), unix seconds; INT64_MIN and
+ * INT64_MAX for open ends.  The caller sets size to sizeof(struct
+ * povtrack_unit); the host fills what fits, so the struct may grow. */
+struct povtrack_unit {
+    uint32_t size;
+    struct ev_str code;
+    struct ev_str name;
+    struct ev_str parent; /* ptr NULL for a province */
+    enum ev_level level;
+    int64_t from;
+    int64_t to;
+    /* How the span ended when the code did not go on (merge, split,
+     * abolish), else EV_CHANGE_NONE; and for a merge or split, where its
+     * households went. */
+    enum ev_change ended_by;
+    struct ev_str successor;
+};
+
 /* Opaque: the host's context of the current call. */
 typedef struct povtrack_ctx povtrack_ctx;
 
@@ -101,7 +127,9 @@ struct povtrack_host {
     int (*scan)(povtrack_ctx *ctx, const void *from, size_t flen,
                 const void *to, size_t tlen, povtrack_scan_fn fn, void *arg);
 
-    /* The unit registry of the log: POVTRACK_NOTFOUND when undefined. */
+    /* The unit registry of the log: the code's latest definition, or
+     * POVTRACK_NOTFOUND when the code was never defined.  Units change
+     * over time: roll-ups use unit_at() below. */
     int (*unit)(povtrack_ctx *ctx, struct ev_str code, struct ev_unit *out);
 
     /* Raise an alert (apply or tick only).  It is stored with the plugin's
@@ -113,7 +141,45 @@ struct povtrack_host {
 
     void (*log)(povtrack_ctx *ctx, enum povtrack_log_level level,
                 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+    /* ---- appended in ABI 1, host size >= POVTRACK_HOST_SIZE_UNITS ---- */
+
+    /* The span of code in force at unix time at: 0; POVTRACK_NOTINFORCE
+     * (out filled, see above) when the code is defined but not in force
+     * then; POVTRACK_NOTFOUND when it was never defined.  Strings point
+     * into the map (valid as for get()). */
+    int (*unit_at)(povtrack_ctx *ctx, struct ev_str code, int64_t at,
+                   struct povtrack_unit *out);
+    /* Where the households of code (as it stood at from, or as it last
+     * stood before from when it was not in force then) are at to >= from:
+     * a code in force at to, following merges, splits (to the first
+     * successor) and abolitions (to the parent).  POVTRACK_NOTFOUND when
+     * the trail ends; POVTRACK_EINVAL when to < from. */
+    int (*unit_map)(povtrack_ctx *ctx, struct ev_str code, int64_t from,
+                    int64_t to, struct ev_str *out);
+    /* The version of the registry these answers come from: the sequence
+     * of the last unit.defined or unit.changed at or before the record
+     * being applied (in apply), or in the log (in query and tick).  A
+     * plugin that caches what unit_at said keeps it only while this stays
+     * the same. */
+    uint64_t (*units_seq)(povtrack_ctx *ctx);
+    /* unit_at and unit_map as the registry stood at version (a value
+     * units_seq returned, kept in the plugin's state; a version later than
+     * the call's own is read as the call's own).  A plugin that counts an
+     * entry under the units of one version and must later take it back
+     * uses the same version, so that counting and uncounting hit the same
+     * units whatever changed in between. */
+    int (*unit_at_as_of)(povtrack_ctx *ctx, struct ev_str code, int64_t at,
+                         uint64_t version, struct povtrack_unit *out);
+    int (*unit_map_as_of)(povtrack_ctx *ctx, struct ev_str code, int64_t from,
+                          int64_t to, uint64_t version, struct ev_str *out);
 };
+
+/* A host at least this large provides unit_at, unit_map, units_seq and
+ * their _as_of forms. */
+#define POVTRACK_HOST_SIZE_UNITS                                               \
+    (offsetof(struct povtrack_host, unit_map_as_of) +                          \
+     sizeof(((struct povtrack_host *)0)->unit_map_as_of))
 
 struct povtrack_plugin {
     uint32_t abi_version; /* POVTRACK_PLUGIN_ABI_VERSION */

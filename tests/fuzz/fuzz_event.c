@@ -13,6 +13,7 @@
  * and encode to the very same bytes.  Idempotency in the log compares those
  * bytes, so a drift here would turn a resent event into a rejection.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include <msgpack.h>
 
 #include "ev_event.h"
+#include "ev_unit.h"
 #include "pt_config.h"
 
 /* 2026-01-01T00:00:00Z: a fixed "now", so that a crashing input replays
@@ -40,11 +42,12 @@ static struct {
 } fixture;
 
 /* A unit registry of a province, two districts and a commune, plus the
- * units the request itself defines (their strings point into the unpacked
- * request, alive for the whole input). */
+ * units the request itself defines or changes (their strings point into
+ * the unpacked request, alive for the whole input). */
 struct registry {
-    struct ev_unit units[4 + EXTRA_UNITS];
+    struct ev_history units[4 + EXTRA_UNITS];
     size_t n;
+    bool full; /* a unit was dropped: the invariants are no longer checked */
 };
 
 static struct ev_str cstr(const char *s)
@@ -64,45 +67,53 @@ static void registry_init(struct registry *r)
         {"594", "La Gi", "60", EV_LEVEL_DISTRICT},
         {"22870", "Mũi Né", "593", EV_LEVEL_COMMUNE},
     };
-    r->n = 0;
+    memset(r, 0, sizeof *r);
     for (size_t i = 0; i < sizeof base / sizeof base[0]; i++) {
-        struct ev_unit *u = &r->units[r->n++];
-        u->code = cstr(base[i].code);
-        u->name = cstr(base[i].name);
-        u->parent = cstr(base[i].parent);
-        u->level = base[i].level;
+        struct ev_history *h = &r->units[r->n++];
+        h->code = cstr(base[i].code);
+        h->n = 1;
+        h->span[0].from = EV_TIME_MIN;
+        h->span[0].to = EV_TIME_MAX;
+        h->span[0].name = cstr(base[i].name);
+        h->span[0].parent = cstr(base[i].parent);
+        h->span[0].level = base[i].level;
     }
 }
 
-static int registry_lookup(void *arg, struct ev_str code, struct ev_unit *out)
+static struct ev_history *registry_find(struct registry *r, struct ev_str code)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (r->units[i].code.len == code.len &&
+            memcmp(r->units[i].code.ptr, code.ptr, code.len) == 0)
+            return &r->units[i];
+    return NULL;
+}
+
+static int registry_history(void *arg, struct ev_str code,
+                            struct ev_history *out)
+{
+    const struct ev_history *h = registry_find(arg, code);
+    if (h == NULL)
+        return EV_ENOTFOUND;
+    *out = *h;
+    return EV_OK;
+}
+
+static int registry_child_after(void *arg, struct ev_str parent, int64_t t,
+                                struct ev_str *child)
 {
     const struct registry *r = arg;
-    for (size_t i = 0; i < r->n; i++) {
-        const struct ev_unit *u = &r->units[i];
-        if (u->code.len == code.len &&
-            memcmp(u->code.ptr, code.ptr, code.len) == 0) {
-            *out = *u;
-            out->code = code;
-            return EV_OK;
+    for (size_t i = 0; i < r->n; i++)
+        for (uint32_t j = 0; j < r->units[i].n; j++) {
+            const struct ev_span *s = &r->units[i].span[j];
+            if (s->to > t && s->parent.ptr != NULL &&
+                s->parent.len == parent.len &&
+                memcmp(s->parent.ptr, parent.ptr, parent.len) == 0) {
+                *child = r->units[i].code;
+                return EV_OK;
+            }
         }
-    }
     return EV_ENOTFOUND;
-}
-
-/* What the log does after an accepted unit.defined: (re)define it. */
-static void registry_define(struct registry *r, const struct ev_event *ev)
-{
-    struct ev_unit u = {ev->unit, ev->data.name, ev->data.parent,
-                        ev->data.level};
-    for (size_t i = 0; i < r->n; i++) {
-        if (r->units[i].code.len == u.code.len &&
-            memcmp(r->units[i].code.ptr, u.code.ptr, u.code.len) == 0) {
-            r->units[i] = u;
-            return;
-        }
-    }
-    if (r->n < sizeof r->units / sizeof r->units[0])
-        r->units[r->n++] = u;
 }
 
 static void die(const char *what, const struct ev_error *err)
@@ -110,6 +121,60 @@ static void die(const char *what, const struct ev_error *err)
     fprintf(stderr, "fuzz_event: invariant broken: %s%s%s\n", what,
             err != NULL ? ": " : "", err != NULL ? err->msg : "");
     abort();
+}
+
+/* The promise of the rules (ev_unit.h): every code's spans are sorted and
+ * apart, and while a span is in force its parent is, at a higher level. */
+static void registry_check(struct registry *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        const struct ev_history *h = &r->units[i];
+        if (h->n == 0 || h->n > EV_SPANS_MAX)
+            die("a history with no span or too many", NULL);
+        for (uint32_t j = 0; j < h->n; j++) {
+            const struct ev_span *s = &h->span[j];
+            if (s->from >= s->to || (j > 0 && s->from < h->span[j - 1].to))
+                die("spans overlap or are empty", NULL);
+            if (s->parent.ptr == NULL)
+                continue;
+            const struct ev_history *p = registry_find(r, s->parent);
+            if (p == NULL || p->span[0].level >= s->level)
+                die("a parent missing or not above its child", NULL);
+            int k = ev_history_find(p, s->from);
+            if (k < 0)
+                die("a parent not in force when its child starts", NULL);
+            while (p->span[k].to < s->to) {
+                if ((uint32_t)k + 1 >= p->n ||
+                    p->span[k + 1].from != p->span[k].to)
+                    die("a parent ends before its child", NULL);
+                k++;
+            }
+        }
+    }
+}
+
+/* What the log does after an accepted unit.defined or unit.changed. */
+static void registry_apply(struct registry *r, const struct ev_event *ev)
+{
+    struct ev_registry reg = {r, registry_history, registry_child_after};
+    struct ev_unit_update *u = malloc(sizeof *u);
+    struct ev_error err = {{0}};
+    if (u == NULL)
+        abort();
+    if (ev_unit_update(ev, &reg, u, &err) != EV_OK)
+        die("an accepted unit event does not apply", &err);
+    for (uint32_t i = 0; i < u->n; i++) {
+        struct ev_history *h = registry_find(r, u->hist[i].code);
+        if (h == NULL && r->n < sizeof r->units / sizeof r->units[0])
+            h = &r->units[r->n++];
+        if (h != NULL)
+            *h = u->hist[i];
+        else
+            r->full = true;
+    }
+    free(u);
+    if (!r->full)
+        registry_check(r);
 }
 
 /* The canonical bytes enc of ev (whose reference check gave refs_rc) must
@@ -133,7 +198,8 @@ static void check_fixed_point(const msgpack_sbuffer *enc, int64_t max_at,
     if (ev_decode(&up.data, max_at, &again, &err) != EV_OK)
         die("canonical encoding does not decode", &err);
     struct ev_error err2 = {{0}};
-    if (ev_check_refs(&again, registry_lookup, reg, &err2) != refs_rc)
+    struct ev_registry er = {reg, registry_history, registry_child_after};
+    if (ev_check_refs(&again, &er, &err2) != refs_rc)
         die("reference check differs on the canonical encoding", &err2);
 
     msgpack_sbuffer enc2;
@@ -159,7 +225,8 @@ static void one_event(const msgpack_object *o, int64_t max_at,
             die("rejection without a message", NULL);
         return;
     }
-    int refs_rc = ev_check_refs(&ev, registry_lookup, reg, &err);
+    struct ev_registry er = {reg, registry_history, registry_child_after};
+    int refs_rc = ev_check_refs(&ev, &er, &err);
     if (refs_rc != EV_OK && refs_rc != EV_EINVAL)
         die("reference check failed with a lookup that cannot fail", &err);
 
@@ -172,8 +239,9 @@ static void one_event(const msgpack_object *o, int64_t max_at,
     check_fixed_point(&enc, max_at, reg, refs_rc);
     msgpack_sbuffer_destroy(&enc);
 
-    if (refs_rc == EV_OK && ev.type == EV_UNIT_DEFINED)
-        registry_define(reg, &ev);
+    if (refs_rc == EV_OK &&
+        (ev.type == EV_UNIT_DEFINED || ev.type == EV_UNIT_CHANGED))
+        registry_apply(reg, &ev);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);

@@ -280,18 +280,14 @@ static void fail(const char *what, const char *why)
     exit(1);
 }
 
-static int view_lookup(void *arg, struct ev_str code, struct ev_unit *out)
-{
-    int rc = st_view_unit(arg, code, out);
-    return rc == ST_NOTFOUND ? EV_ENOTFOUND : rc;
-}
-
 /* The reference checks the ingest process runs before it appends. */
 static int check_refs(void *arg, struct st_view *view, struct st_item *item)
 {
     struct ev_error err = {{0}};
+    struct ev_registry reg;
     (void)arg;
-    int rc = ev_check_refs(item->ev, view_lookup, view, &err);
+    st_view_registry(view, &reg);
+    int rc = ev_check_refs(item->ev, &reg, &err);
     if (rc == EV_EINVAL)
         snprintf(item->error, sizeof item->error, "%s", err.msg);
     return rc;

@@ -104,6 +104,7 @@ def write(target, name, data):
 # ---- fuzz_event: one ingest request frame ----------------------------------
 
 AT = 1704042000  # 2024-01-01 00:00 UTC+7; the target's "now" is 2026-01-01
+JUL_2025 = 1751302800  # 2025-07-01 00:00 UTC+7: the reorganisation
 
 
 def ev(id_, type_, unit, data, household=None, at=AT):
@@ -149,6 +150,11 @@ CATALOGUE = [
        {"org": "UBND-60", "report": "bc-2024", "due": AT + 340 * 86400}),
     ev("rs-1", "report.submitted", "60",
        {"org": "UBND-60", "report": "bc-2024"}),
+    ev("ex-1", "household.exited", "22870",
+       {"reason": "moved_out", "year": 2024}, household="hh-1"),
+    ev("uc-1", "unit.changed", "594",
+       {"kind": "rename", "effective": JUL_2025, "predecessors": ["594"],
+        "name": "Thị xã La Gi mới"}),
 ]
 
 
@@ -168,6 +174,38 @@ def event_seeds():
            {"name": "TP Phan Thiết", "parent": "60", "level": "district"}),
         ev("u-8", "unit.defined", "593",
            {"name": "moved", "parent": "594", "level": "district"}),
+    ]))
+    # The 2025 reorganisation in the order the rules want: a new province,
+    # the commune moved under it, the district abolished, provinces merged;
+    # then a split into a successor defined first, and records after it.
+    write("fuzz_event", "reorganisation-2025", pack([
+        ev("r-0", "unit.defined", "68",
+           {"name": "Lâm Đồng", "parent": None, "level": "province"}),
+        ev("r-1", "unit.changed", "22870",
+           {"kind": "reparent", "effective": JUL_2025,
+            "predecessors": ["22870"], "parent": "68"}),
+        ev("r-2", "unit.changed", "593",
+           {"kind": "abolish", "effective": JUL_2025,
+            "predecessors": ["593"]}),
+        ev("r-3", "unit.defined", "22871",
+           {"name": "Mũi Né 2", "parent": "68", "level": "commune",
+            "effective": JUL_2025 + 86400}),
+        ev("r-4", "unit.changed", "22870",
+           {"kind": "split", "effective": JUL_2025 + 86400,
+            "predecessors": ["22870"], "successors": ["22870", "22871"]}),
+        ev("r-5", "unit.changed", "594",
+           {"kind": "abolish", "effective": JUL_2025,
+            "predecessors": ["594"]}),
+        ev("r-6", "unit.changed", "68",
+           {"kind": "merge", "effective": JUL_2025,
+            "predecessors": ["60", "68"], "successor": "68",
+            "name": "Tỉnh Lâm Đồng"}),
+        ev("r-7", "household.status", "22871",
+           {"year": 2025, "status": "poor"}, household="hh-7",
+           at=JUL_2025 + 2 * 86400),
+        ev("r-8", "household.status", "593",
+           {"year": 2025, "status": "poor"}, household="hh-8",
+           at=JUL_2025 + 2 * 86400),
     ]))
     write("fuzz_event", "deprived-2027", pack([ev(
         "as-2027", "household.assessed", "22870",
