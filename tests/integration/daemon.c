@@ -1,6 +1,8 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -426,4 +428,92 @@ uint64_t td_result_u64(const msgpack_unpacked *up, const char *key)
         return UINT64_MAX;
     }
     return v->via.u64;
+}
+
+/* ---- running the CLI ---- */
+
+extern char **environ;
+
+/*
+ * Start the real povtrack with args (NULL-terminated); env holds "NAME=value"
+ * strings (NULL-terminated, may be NULL) that replace or add to the test's
+ * environment.  Standard output and error go to files in tmpdir.  The
+ * argument and environment arrays are built before fork: the test has a
+ * thread running, so the child only calls async-signal-safe functions.
+ */
+int td_cli_start(struct td_cli *r, const char *tmpdir, const char *const *args,
+                 const char *const *env)
+{
+    const char *argv[16] = {POVTRACK_BIN_DIR "/povtrack"};
+    size_t n = 1;
+    for (; args[n - 1] != NULL && n < 15; n++)
+        argv[n] = args[n - 1];
+    argv[n] = NULL;
+
+    size_t nenv = 0, nextra = 0;
+    while (environ[nenv] != NULL)
+        nenv++;
+    while (env != NULL && env[nextra] != NULL)
+        nextra++;
+    const char **envp = calloc(nenv + nextra + 1, sizeof(*envp));
+    if (envp == NULL)
+        return -1;
+    size_t k = 0;
+    for (size_t i = 0; i < nenv; i++) {
+        bool replaced = false;
+        for (size_t j = 0; j < nextra && !replaced; j++) {
+            size_t len = strcspn(env[j], "=") + 1;
+            replaced = strncmp(environ[i], env[j], len) == 0;
+        }
+        if (!replaced)
+            envp[k++] = environ[i];
+    }
+    for (size_t j = 0; j < nextra; j++)
+        envp[k++] = env[j];
+    envp[k] = NULL;
+
+    snprintf(r->opath, sizeof r->opath, "%s/cli.out", tmpdir);
+    snprintf(r->epath, sizeof r->epath, "%s/cli.err", tmpdir);
+    r->pid = fork();
+    if (r->pid == 0) {
+        int o = open(r->opath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int e = open(r->epath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
+            _exit(126);
+        execve(argv[0], (char *const *)argv, (char *const *)envp);
+        _exit(127);
+    }
+    free(envp);
+    return r->pid > 0 ? 0 : -1;
+}
+
+/* Wait for the CLI to exit; its standard output is left in out and its
+ * standard error in err (NUL-terminated, cut to fit).  Returns the exit
+ * status, or -1 when it did not exit normally. */
+int td_cli_wait(struct td_cli *r, char *out, size_t outlen, char *err,
+                size_t errlen)
+{
+    int status;
+    if (waitpid(r->pid, &status, 0) != r->pid)
+        return -1;
+    const char *paths[2] = {r->opath, r->epath};
+    char *bufs[2] = {out, err};
+    size_t lens[2] = {outlen, errlen};
+    for (int i = 0; i < 2; i++) {
+        FILE *f = fopen(paths[i], "r");
+        size_t got = f ? fread(bufs[i], 1, lens[i] - 1, f) : 0;
+        bufs[i][got] = '\0';
+        if (f)
+            fclose(f);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int td_cli_run(const char *tmpdir, const char *const *args, char *out,
+               size_t outlen, char *err, size_t errlen)
+{
+    struct td_cli r;
+    if (td_cli_start(&r, tmpdir, args, NULL) != 0)
+        return -1;
+    return td_cli_wait(&r, out, outlen, err, errlen);
 }

@@ -94,4 +94,23 @@ uint64_t td_result_u64(const msgpack_unpacked *up, const char *key);
 const msgpack_object *td_get(const msgpack_object *map, const char *key);
 int td_str_eq(const msgpack_object *o, const char *s);
 
+/* ---- the povtrack command line tool, run for real ---- */
+struct td_cli {
+    pid_t pid;
+    char opath[400], epath[400];
+};
+/* Start POVTRACK_BIN_DIR/povtrack with args (NULL-terminated, at most 14);
+ * env holds "NAME=value" strings (NULL-terminated, may be NULL) that
+ * replace or add to the environment.  Standard output and error go to
+ * files in tmpdir.  Safe with threads running (the child only execs). */
+int td_cli_start(struct td_cli *r, const char *tmpdir, const char *const *args,
+                 const char *const *env);
+/* Wait for it; stdout into out and stderr into err (cut to fit).  Returns
+ * the exit status, or -1 when it did not exit normally. */
+int td_cli_wait(struct td_cli *r, char *out, size_t outlen, char *err,
+                size_t errlen);
+/* Both, without extra environment. */
+int td_cli_run(const char *tmpdir, const char *const *args, char *out,
+               size_t outlen, char *err, size_t errlen);
+
 #endif

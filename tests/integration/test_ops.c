@@ -50,7 +50,6 @@
 #define TIMEOUT_MS 10000
 #define HOUSEHOLDS 400      /* per year, in commune 22870 */
 #define CONCURRENT_BATCH 50 /* donations per request of the publisher */
-#define CLI POVTRACK_BIN_DIR "/povtrack"
 
 /* ---- acknowledged events ---- */
 
@@ -360,103 +359,12 @@ static size_t publisher_count(struct publisher *p)
 
 /* ---- running the CLI ---- */
 
-extern char **environ;
-
-struct cli_run {
-    pid_t pid;
-    char opath[400], epath[400];
-};
-
-/*
- * Start the real povtrack with args (NULL-terminated); env holds "NAME=value"
- * strings (NULL-terminated, may be NULL) that replace or add to the test's
- * environment.  Standard output and error go to files in tmpdir.  The
- * argument and environment arrays are built before fork: the test has a
- * thread running, so the child only calls async-signal-safe functions.
- */
-static int cli_start(struct cli_run *r, const char *tmpdir,
-                     const char *const *args, const char *const *env)
-{
-    const char *argv[16] = {CLI};
-    size_t n = 1;
-    for (; args[n - 1] != NULL && n < 15; n++)
-        argv[n] = args[n - 1];
-    argv[n] = NULL;
-
-    size_t nenv = 0, nextra = 0;
-    while (environ[nenv] != NULL)
-        nenv++;
-    while (env != NULL && env[nextra] != NULL)
-        nextra++;
-    const char **envp = calloc(nenv + nextra + 1, sizeof(*envp));
-    if (envp == NULL)
-        return -1;
-    size_t k = 0;
-    for (size_t i = 0; i < nenv; i++) {
-        bool replaced = false;
-        for (size_t j = 0; j < nextra && !replaced; j++) {
-            size_t len = strcspn(env[j], "=") + 1;
-            replaced = strncmp(environ[i], env[j], len) == 0;
-        }
-        if (!replaced)
-            envp[k++] = environ[i];
-    }
-    for (size_t j = 0; j < nextra; j++)
-        envp[k++] = env[j];
-    envp[k] = NULL;
-
-    snprintf(r->opath, sizeof r->opath, "%s/cli.out", tmpdir);
-    snprintf(r->epath, sizeof r->epath, "%s/cli.err", tmpdir);
-    r->pid = fork();
-    if (r->pid == 0) {
-        int o = open(r->opath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int e = open(r->epath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
-            _exit(126);
-        execve(argv[0], (char *const *)argv, (char *const *)envp);
-        _exit(127);
-    }
-    free(envp);
-    return r->pid > 0 ? 0 : -1;
-}
-
-/* Wait for the CLI to exit; its standard output is left in out and its
- * standard error in err (NUL-terminated, cut to fit).  Returns the exit
- * status, or -1 when it did not exit normally. */
-static int cli_wait(struct cli_run *r, char *out, size_t outlen, char *err,
-                    size_t errlen)
-{
-    int status;
-    if (waitpid(r->pid, &status, 0) != r->pid)
-        return -1;
-    const char *paths[2] = {r->opath, r->epath};
-    char *bufs[2] = {out, err};
-    size_t lens[2] = {outlen, errlen};
-    for (int i = 0; i < 2; i++) {
-        FILE *f = fopen(paths[i], "r");
-        size_t got = f ? fread(bufs[i], 1, lens[i] - 1, f) : 0;
-        bufs[i][got] = '\0';
-        if (f)
-            fclose(f);
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static int run_cli(const char *tmpdir, const char *const *args, char *out,
-                   size_t outlen, char *err, size_t errlen)
-{
-    struct cli_run r;
-    if (cli_start(&r, tmpdir, args, NULL) != 0)
-        return -1;
-    return cli_wait(&r, out, outlen, err, errlen);
-}
-
 /* Run the CLI and require exit status want; returns its stdout in out. */
 static void expect_cli(const char *tmpdir, int want, const char *const *args,
                        char *out, size_t outlen)
 {
     char err[4096];
-    int rc = run_cli(tmpdir, args, out, outlen, err, sizeof err);
+    int rc = td_cli_run(tmpdir, args, out, outlen, err, sizeof err);
     if (rc != want)
         fail_msg("povtrack %s %s: exit %d, wanted %d\nstdout: %s\nstderr: %s",
                  args[0], args[1] ? args[1] : "", rc, want, out, err);
@@ -466,7 +374,7 @@ static void expect_cli_err(const char *tmpdir, int want,
                            const char *const *args, const char *err_part)
 {
     char out[4096], err[4096];
-    int rc = run_cli(tmpdir, args, out, sizeof out, err, sizeof err);
+    int rc = td_cli_run(tmpdir, args, out, sizeof out, err, sizeof err);
     if (rc != want || strstr(err, err_part) == NULL)
         fail_msg("povtrack %s: exit %d, wanted %d with \"%s\" on stderr\n"
                  "stdout: %s\nstderr: %s",
@@ -711,8 +619,8 @@ static int backup_paused(struct ops *o, const char *backup, struct publisher *p,
     snprintf(asan, sizeof asan, "ASAN_OPTIONS=%s%sverify_asan_link_order=0",
              prev ? prev : "", prev && prev[0] ? ":" : "");
     const char *env[] = {fds, "LD_PRELOAD=" COPY_PAUSE_SO, asan, NULL};
-    struct cli_run r;
-    int rc = cli_start(
+    struct td_cli r;
+    int rc = td_cli_start(
         &r, o->tmp,
         (const char *[]){"backup", "-d", o->orig.data_dir, backup, NULL}, env);
     close(to_test[1]);
@@ -746,7 +654,7 @@ static int backup_paused(struct ops *o, const char *backup, struct publisher *p,
         snprintf(pz->why, sizeof pz->why, "cannot resume the backup");
     close(to_cli[1]);
     close(to_test[0]);
-    return rc == 0 ? cli_wait(&r, out, outlen, err, errlen) : -1;
+    return rc == 0 ? td_cli_wait(&r, out, outlen, err, errlen) : -1;
 }
 
 /* ---- tests ---- */
@@ -781,12 +689,11 @@ static void test_backup_while_ingesting(void **state)
     double backup_s = now_s() - tb;
     size_t acked_after = publisher_count(&p);
     /* verify on the running original, still ingesting. */
-    int vrc =
-        started
-            ? run_cli(o->tmp,
-                      (const char *[]){"verify", "-d", o->orig.data_dir, NULL},
-                      vout, sizeof vout, verr, sizeof verr)
-            : -1;
+    int vrc = started ? td_cli_run(o->tmp,
+                                   (const char *[]){"verify", "-d",
+                                                    o->orig.data_dir, NULL},
+                                   vout, sizeof vout, verr, sizeof verr)
+                      : -1;
     /* More events after the backup, so the original holds some past the
      * backup's last sequence. */
     if (started)
