@@ -719,24 +719,29 @@ static int check_parent_presence(const struct ev_data *d, struct ev_error *err)
 static int check_change(const struct ev_str unit, const struct ev_data *d,
                         struct ev_error *err)
 {
-    const char *kind = change_names[d->change];
+    /* "a merge", "an abolish": the kind with its article. */
+    static const char *const a_kind[] = {
+        NULL, "a merge", "a split", "a rename", "a reparent", "an abolish"};
+    const char *kind = a_kind[d->change];
     bool succ = d->successor.ptr != NULL, succs = d->successors.n > 0;
     bool name = d->name.ptr != NULL, parent = d->parent.ptr != NULL;
     struct ev_str first = ev_codes_at(d->predecessors, 0);
     char esc[ESCAPED_MAX];
 
     if (d->change != EV_CHANGE_SPLIT && succs)
-        return FAIL(err,
-                    "data.successors: only for a split (a %s has "
-                    "data.successor)",
-                    kind);
+        return d->change == EV_CHANGE_ABOLISH
+                   ? FAIL(err, "data.successors: not allowed for %s", kind)
+                   : FAIL(err,
+                          "data.successors: only for a split (%s has "
+                          "data.successor)",
+                          kind);
     if ((d->change == EV_CHANGE_SPLIT || d->change == EV_CHANGE_ABOLISH) &&
         succ)
-        return FAIL(err, "data.successor: not allowed for a %s", kind);
+        return FAIL(err, "data.successor: not allowed for %s", kind);
     if ((d->change == EV_CHANGE_SPLIT || d->change == EV_CHANGE_ABOLISH) &&
         (name || parent))
         return FAIL(err,
-                    "data.%s: not allowed for a %s (define new units "
+                    "data.%s: not allowed for %s (define new units "
                     "with unit.defined)",
                     name ? "name" : "parent", kind);
     switch (d->change) {
@@ -769,10 +774,10 @@ static int check_change(const struct ev_str unit, const struct ev_data *d,
     case EV_CHANGE_RENAME:
     case EV_CHANGE_REPARENT:
         if (d->predecessors.n != 1)
-            return FAIL(err, "data.predecessors: a %s has one", kind);
+            return FAIL(err, "data.predecessors: %s has one", kind);
         if (succ && !ev_str_same(d->successor, first))
             return FAIL(err,
-                        "data.successor: a %s keeps the code (%s), or "
+                        "data.successor: %s keeps the code (%s), or "
                         "leave it out",
                         kind, ev_quote(esc, sizeof esc, first.ptr, first.len));
         if (d->change == EV_CHANGE_RENAME && !name)
@@ -787,8 +792,8 @@ static int check_change(const struct ev_str unit, const struct ev_data *d,
         break;
     }
     if (!ev_str_same(unit, first))
-        return FAIL(err, "unit: must be the first predecessor of a %s (%s)",
-                    kind, ev_quote(esc, sizeof esc, first.ptr, first.len));
+        return FAIL(err, "unit: must be the first predecessor of %s (%s)", kind,
+                    ev_quote(esc, sizeof esc, first.ptr, first.len));
     return EV_OK;
 }
 

@@ -389,9 +389,17 @@ static int apply_successor(struct work *w, struct ev_str code, const char *path)
     if (ev_str_same(name, s->name) && ev_str_same(parent, s->parent))
         return EV_OK; /* goes on as it is */
     if (s->from == e) {
+        /* A span begun at E by an earlier record may be renamed, not moved:
+         * readers of the registry as of that record must keep seeing where
+         * it was (a span's parent is not versioned, only its ends). */
+        if (!ev_str_same(parent, s->parent))
+            return FAIL(w->err,
+                        "data.parent: %s is defined from %s under another "
+                        "parent; a unit begun on a date keeps its parent "
+                        "that day (define it with the parent you want)",
+                        esc, ev_fmt_date(e, dt));
         s->name = name;
-        s->parent = parent;
-        return check_parent(w, "data.parent", s->level, parent, e, s->to);
+        return EV_OK;
     }
     if (s->to != EV_TIME_MAX)
         return FAIL(w->err,
@@ -444,8 +452,10 @@ static int end_predecessor(struct work *w, struct ev_str code, const char *path,
     s->ended_by = d->change;
     s->successor = successor;
 
+    /* Communes are the lowest level: nothing can sit under one, and the
+     * scan below reads every unit. */
     bool found = child_in_work(w, code, e, &child);
-    if (!found) {
+    if (!found && level_of_code(code) != EV_LEVEL_COMMUNE) {
         rc = w->reg->child_after(w->reg->arg, code, e, &child);
         if (rc != EV_OK && rc != EV_ENOTFOUND) {
             ev_set_error(w->err, "%s: unit registry scan failed (error %d)",
@@ -485,8 +495,10 @@ static int changed_update(struct work *w)
     for (uint32_t i = 0; i < nsucc; i++) {
         if (d->change == EV_CHANGE_SPLIT)
             snprintf(path, sizeof path, "data.successors[%" PRIu32 "]", i);
-        else
+        else if (d->change == EV_CHANGE_MERGE)
             snprintf(path, sizeof path, "data.successor");
+        else
+            snprintf(path, sizeof path, "unit");
         if ((rc = apply_successor(w, succ[i], path)) != EV_OK)
             return rc;
     }
@@ -501,6 +513,22 @@ static int changed_update(struct work *w)
             return rc;
     }
     return EV_OK;
+}
+
+static bool history_same(const struct ev_history *a, const struct ev_history *b)
+{
+    if (a->n != b->n)
+        return false;
+    for (uint32_t i = 0; i < a->n; i++) {
+        const struct ev_span *x = &a->span[i], *y = &b->span[i];
+        if (x->from != y->from || x->to != y->to || x->level != y->level ||
+            x->ended_by != y->ended_by || x->since_seq != y->since_seq ||
+            x->closed_seq != y->closed_seq || !ev_str_same(x->name, y->name) ||
+            !ev_str_same(x->parent, y->parent) ||
+            !ev_str_same(x->successor, y->successor))
+            return false;
+    }
+    return true;
 }
 
 int ev_unit_update(const struct ev_event *ev, const struct ev_registry *reg,
@@ -521,11 +549,21 @@ int ev_unit_update(const struct ev_event *ev, const struct ev_registry *reg,
                     ev_type_name(ev->type) ? ev_type_name(ev->type) : "?");
     if (rc != EV_OK)
         return rc;
-    /* Codes only looked at, never defined, have nothing to store. */
+    /* Codes only looked at (a parent, a successor that goes on as it is)
+     * have nothing new to store. */
     uint32_t kept = 0;
-    for (uint32_t i = 0; i < out->n; i++)
-        if (out->hist[i].n > 0)
+    for (uint32_t i = 0; i < out->n; i++) {
+        struct ev_history was;
+        memset(&was, 0, sizeof was);
+        rc = reg->history(reg->arg, out->hist[i].code, &was);
+        if (rc != EV_OK && rc != EV_ENOTFOUND) {
+            ev_set_error(err, "unit: unit registry lookup failed (error %d)",
+                         rc);
+            return rc;
+        }
+        if (out->hist[i].n > 0 && !history_same(&out->hist[i], &was))
             out->hist[kept++] = out->hist[i];
+    }
     out->n = kept;
     return EV_OK;
 }

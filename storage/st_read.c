@@ -333,8 +333,17 @@ int st_reader_units_seq(struct st_reader *r, uint64_t seq, uint64_t *version,
         return rc;
     *version = 0;
     *next = UINT64_MAX;
-    if (r->log->unitseq == 0)
-        return 0; /* a log from before versions: nothing ever changed */
+    if (r->log->unitseq == 0) {
+        /* Opened read-only before a writer added "unitseq" to an older
+         * log: which records changed units is unknown, so every record is
+         * taken for a new version (caches keyed by it never go stale). */
+        if (seq != UINT64_MAX) {
+            *version = seq;
+            *next = seq + 1;
+            return 0;
+        }
+        return st_reader_last_seq(r, version);
+    }
     if ((rc = mdb_cursor_open(r->txn, r->log->unitseq, &cur)) != 0)
         return rc;
     st_put_u64be(kb, seq == UINT64_MAX ? seq : seq + 1);

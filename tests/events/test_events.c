@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "ev_event.h"
+#include "ev_unit.h"
 
 #define NOW INT64_C(1750000000) /* 2025-06-15 */
 #define MAX_AT (NOW + EV_AT_SLACK)
@@ -276,6 +277,16 @@ static bool str_same(struct ev_str a, struct ev_str b)
     return a.len == b.len && memcmp(a.ptr, b.ptr, a.len) == 0;
 }
 
+static bool codes_same(struct ev_codes a, struct ev_codes b)
+{
+    if (a.n != b.n)
+        return false;
+    for (uint32_t i = 0; i < a.n; i++)
+        if (!str_same(ev_codes_at(a, i), ev_codes_at(b, i)))
+            return false;
+    return true;
+}
+
 static bool event_same(const struct ev_event *a, const struct ev_event *b)
 {
     const struct ev_data *x = &a->data, *y = &b->data;
@@ -295,7 +306,13 @@ static bool event_same(const struct ev_event *a, const struct ev_event *b)
            x->status == y->status && x->donor_kind == y->donor_kind &&
            x->purpose == y->purpose && x->reason == y->reason &&
            x->item == y->item && x->has_amount == y->has_amount &&
-           x->has_in_kind == y->has_in_kind && x->in_kind == y->in_kind;
+           x->has_in_kind == y->has_in_kind && x->in_kind == y->in_kind &&
+           x->has_effective == y->has_effective &&
+           x->effective == y->effective && x->change == y->change &&
+           x->exit_reason == y->exit_reason &&
+           str_same(x->successor, y->successor) &&
+           codes_same(x->predecessors, y->predecessors) &&
+           codes_same(x->successors, y->successors);
 }
 
 struct reject {
@@ -334,7 +351,8 @@ static void check_rejects(const struct reject *cases, size_t n)
 static const char *const valid_events[EV_TYPE_COUNT] = {
     [EV_UNIT_DEFINED] =
         "{" HDRP("unit.defined") ",data:{name:'Bình "
-                                 "Thuận',parent:nil,level:province}}",
+                                 "Thuận',parent:nil,level:province,"
+                                 "effective:1751302800}}",
     [EV_UNIT_HOUSEHOLDS] = "{" HDRP("unit.households") ",data:{year:2024,"
                                                        "households:300000}}",
     [EV_HOUSEHOLD_ASSESSED] =
@@ -374,6 +392,14 @@ static const char *const valid_events[EV_TYPE_COUNT] = {
     [EV_REPORT_SUBMITTED] =
         "{" HDRP("report.submitted") ",data:{org:'Sở "
                                      "LĐTBXH',report:'annual review 2024'}}",
+    /* A merge: the only kind that takes successor, name and parent. */
+    [EV_UNIT_CHANGED] =
+        "{" HDR("unit.changed") ",data:{kind:merge,effective:1751302800,"
+                                "predecessors:['22921','22924','22936'],"
+                                "successor:'22924',name:'Phú Thủy',"
+                                "parent:'68'}}",
+    [EV_HOUSEHOLD_EXITED] = "{" HDR(
+        "household.exited") "," HH ",data:{reason:moved_out,year:2025}}",
 };
 
 /* ------------------------------------------------------------------------ */
@@ -506,6 +532,31 @@ static void test_decoded_values(void **state)
     assert_true(ev_str_eq(d.ev.data.name, "Bình Thuận"));
     assert_null(d.ev.data.parent.ptr);
     assert_int_equal(d.ev.data.level, EV_LEVEL_PROVINCE);
+    assert_true(d.ev.data.has_effective);
+    assert_int_equal(d.ev.data.effective, 1751302800);
+    doc_free(&d);
+
+    assert_int_equal(doc_decode(&d, valid_events[EV_UNIT_CHANGED]), EV_OK);
+    assert_true(ev_str_eq(d.ev.unit, "22924"));
+    assert_int_equal(d.ev.data.change, EV_CHANGE_MERGE);
+    assert_true(d.ev.data.has_effective);
+    assert_int_equal(d.ev.data.effective, 1751302800);
+    assert_int_equal(d.ev.data.predecessors.n, 3);
+    assert_true(ev_str_eq(ev_codes_at(d.ev.data.predecessors, 0), "22921"));
+    assert_true(ev_str_eq(ev_codes_at(d.ev.data.predecessors, 1), "22924"));
+    assert_true(ev_str_eq(ev_codes_at(d.ev.data.predecessors, 2), "22936"));
+    assert_true(ev_str_eq(d.ev.data.successor, "22924"));
+    assert_int_equal(d.ev.data.successors.n, 0);
+    assert_true(ev_str_eq(d.ev.data.name, "Phú Thủy"));
+    assert_true(ev_str_eq(d.ev.data.parent, "68"));
+    assert_int_equal(d.ev.data.level, EV_LEVEL_NONE);
+    doc_free(&d);
+
+    assert_int_equal(doc_decode(&d, valid_events[EV_HOUSEHOLD_EXITED]), EV_OK);
+    assert_true(ev_str_eq(d.ev.household, "HH-0001"));
+    assert_int_equal(d.ev.data.exit_reason, EV_EXIT_MOVED_OUT);
+    assert_int_equal(d.ev.data.reason, EV_REASON_NONE); /* not a hazard */
+    assert_int_equal(d.ev.data.year, 2025);
     doc_free(&d);
 
     assert_int_equal(doc_decode(&d, valid_events[EV_HOUSEHOLD_ASSESSED]),
@@ -1008,6 +1059,303 @@ static void test_reject_unit_defined(void **state)
     check_rejects(cases, ARRAY_LEN(cases));
 }
 
+/* unit.changed with unit u and data fields f. */
+#define CHG(u, f)                                                              \
+    "{v:1,id:c1,type:unit.changed,at:1700000000,unit:'" u "',data:{" f "}}"
+#define EFF "effective:1751302800,"
+
+/* A list of n codes 10000, 10001, ... as notation, for the 32-code limit. */
+static const char *codes_text(char *buf, size_t cap, int n, const char *head,
+                              const char *tail)
+{
+    size_t used = (size_t)snprintf(buf, cap, "%s[", head);
+
+    for (int i = 0; i < n; i++)
+        used += (size_t)snprintf(buf + used, cap - used, "%s'%d'", i ? "," : "",
+                                 10000 + i);
+    snprintf(buf + used, cap - used, "]%s", tail);
+    return buf;
+}
+
+/* One valid unit.changed of every kind, and the edges of the lists. */
+static void test_unit_changed_kinds(void **state)
+{
+    static const char *const valid[] = {
+        CHG("22924", "kind:merge," EFF "predecessors:['22921','22924'],"
+                     "successor:'22924'"),
+        /* merge into a code that is not a predecessor, moved and renamed */
+        CHG("22950", "kind:merge," EFF "predecessors:['22921','22924'],"
+                     "successor:'22950',name:'Phú Thủy',parent:'68'"),
+        CHG("60", "kind:merge," EFF "predecessors:['60','68'],successor:'60'"),
+        CHG("593", "kind:split," EFF "predecessors:['593'],"
+                   "successors:['593','594','595']"),
+        CHG("593", "kind:split," EFF "predecessors:['593'],"
+                   "successors:['594','595']"),
+        CHG("22924", "kind:rename," EFF "predecessors:['22924'],name:'Mũi Né'"),
+        CHG("22924", "kind:rename," EFF "predecessors:['22924'],"
+                     "successor:'22924',name:'Mũi Né'"),
+        CHG("22924", "kind:reparent," EFF "predecessors:['22924'],"
+                     "parent:'68'"),
+        CHG("22924", "kind:reparent," EFF "predecessors:['22924'],"
+                     "successor:'22924',parent:'68',name:'Mũi Né'"),
+        CHG("593", "kind:abolish," EFF "predecessors:['593']"),
+        /* an abolish may end units of several levels */
+        CHG("593", "kind:abolish," EFF "predecessors:['593','22921','60']"),
+        CHG("593", "kind:abolish,effective:0,predecessors:['593']"),
+        CHG("593", "kind:abolish,effective:4102444800,predecessors:['593']"),
+    };
+    char many[512];
+
+    (void)state;
+    for (size_t i = 0; i < ARRAY_LEN(valid); i++) {
+        struct doc a, b;
+        msgpack_sbuffer sb;
+
+        if (doc_decode(&a, valid[i]) != EV_OK)
+            fail_msg("case %zu: %s", i, a.err.msg);
+        assert_int_equal(a.ev.type, EV_UNIT_CHANGED);
+        encode(&a.ev, &sb);
+        memset(&b, 0, sizeof b);
+        b.sb = sb;
+        assert_int_equal(doc_unpack(&b), EV_OK);
+        assert_canonical_layout(&b.up.data);
+        assert_int_equal(ev_decode(&b.up.data, MAX_AT, &b.ev, &b.err), EV_OK);
+        if (!event_same(&a.ev, &b.ev))
+            fail_msg("case %zu does not survive encoding", i);
+        doc_free(&b);
+        doc_free(&a);
+    }
+
+    /* Exactly EV_CODES_MAX predecessors are accepted. */
+    codes_text(many, sizeof many, EV_CODES_MAX,
+               "{v:1,id:c1,type:unit.changed,at:1700000000,unit:'10000',"
+               "data:{kind:abolish," EFF "predecessors:",
+               "}}");
+    struct doc d;
+    if (doc_decode(&d, many) != EV_OK)
+        fail_msg("%d predecessors: %s", EV_CODES_MAX, d.err.msg);
+    assert_int_equal(d.ev.data.predecessors.n, EV_CODES_MAX);
+    assert_true(ev_str_eq(ev_codes_at(d.ev.data.predecessors, 31), "10031"));
+    doc_free(&d);
+
+    /* The split's successors as decoded. */
+    assert_int_equal(doc_decode(&d, valid[3]), EV_OK);
+    assert_int_equal(d.ev.data.change, EV_CHANGE_SPLIT);
+    assert_int_equal(d.ev.data.successors.n, 3);
+    assert_true(ev_str_eq(ev_codes_at(d.ev.data.successors, 2), "595"));
+    assert_null(d.ev.data.successor.ptr);
+    assert_null(d.ev.data.name.ptr);
+    assert_null(d.ev.data.parent.ptr);
+    doc_free(&d);
+}
+
+static void test_reject_unit_changed(void **state)
+{
+    static const struct reject cases[] = {
+        /* required fields, each value's type */
+        {CHG("593", EFF "predecessors:['593']"),
+         "data.kind: required for unit.changed"},
+        {CHG("593", "kind:abolish,predecessors:['593']"),
+         "data.effective: required for unit.changed"},
+        {CHG("593", "kind:abolish," EFF "successor:'593'"),
+         "data.predecessors: required for unit.changed"},
+        {CHG("593", "kind:move," EFF "predecessors:['593']"),
+         "data.kind: unknown value \"move\" (expected "
+         "merge|split|rename|reparent|abolish)"},
+        {CHG("593", "kind:abolish,effective:-1,predecessors:['593']"),
+         "data.effective: must be between 0 and 4102444800"},
+        {CHG("593", "kind:abolish,effective:4102444801,predecessors:['593']"),
+         "data.effective: must be between 0 and 4102444800"},
+        {CHG("593", "kind:abolish,effective:1751302800.0,predecessors:['593']"),
+         "data.effective: must be an integer, not a float"},
+        {CHG("593", "kind:abolish," EFF "predecessors:'593'"),
+         "data.predecessors: must be an array of unit codes"},
+        {CHG("593", "kind:abolish," EFF "predecessors:[]"),
+         "data.predecessors: must not be empty"},
+        {CHG("593", "kind:abolish," EFF "predecessors:['593',594]"),
+         "data.predecessors[1]: must be a string"},
+        {CHG("593", "kind:abolish," EFF "predecessors:['593','5940']"),
+         "data.predecessors[1]: must be 2, 3 or 5 decimal digits"},
+        {CHG("593", "kind:abolish," EFF "predecessors:['593','59a']"),
+         "data.predecessors[1]: must be 2, 3 or 5 decimal digits"},
+        {CHG("22924", "kind:merge," EFF "predecessors:['22921','22924',"
+                      "'22921'],successor:'22924'"),
+         "data.predecessors[2]: 22921 is listed twice"},
+        {CHG("593", "kind:split," EFF "predecessors:['593'],"
+                    "successors:['594','595','594']"),
+         "data.successors[2]: 594 is listed twice"},
+        {CHG("593", "kind:split," EFF "predecessors:['593'],successors:[]"),
+         "data.successors: must not be empty"},
+        {CHG("22924", "kind:merge," EFF "predecessors:['22924'],"
+                      "successor:22924"),
+         "data.successor: must be a string"},
+        {CHG("22924", "kind:merge," EFF "predecessors:['22924'],"
+                      "successor:'2292'"),
+         "data.successor: must be 2, 3 or 5 decimal digits"},
+        {CHG("22924", "kind:rename," EFF "predecessors:['22924'],name:''"),
+         "data.name: must not be empty"},
+        {CHG("22924", "kind:reparent," EFF "predecessors:['22924'],"
+                      "parent:'6'"),
+         "data.parent: must be 2, 3 or 5 decimal digits"},
+        {CHG("593", "kind:abolish," EFF "predecessors:['593'],level:district"),
+         "data.level: unknown field for unit.changed"},
+        {CHG("593", "kind:abolish," EFF "predecessors:['593'],year:2025"),
+         "data.year: unknown field for unit.changed"},
+        {"{v:1,id:c1,type:unit.changed,at:1700000000,unit:'593',"
+         "household:h,data:{kind:abolish," EFF "predecessors:['593']}}",
+         "household: not allowed for unit.changed"},
+        /* merge */
+        {CHG("22924", "kind:merge," EFF "predecessors:['22921','22924']"),
+         "data.successor: required for a merge"},
+        {CHG("22921", "kind:merge," EFF "predecessors:['22921','22924'],"
+                      "successor:'22924'"),
+         "unit: must be the successor of a merge (22924)"},
+        {CHG("22924", "kind:merge," EFF "predecessors:['22921','593'],"
+                      "successor:'22924'"),
+         "data.predecessors[1]: not of the successor's level (5 digits)"},
+        {CHG("68", "kind:merge," EFF "predecessors:['60','68'],"
+                   "successor:'68',successors:['60','68']"),
+         "data.successors: only for a split (a merge has data.successor)"},
+        /* split */
+        {CHG("593", "kind:split," EFF "predecessors:['593']"),
+         "data.successors: a split has at least two"},
+        {CHG("593", "kind:split," EFF "predecessors:['593'],"
+                    "successors:['594']"),
+         "data.successors: a split has at least two"},
+        {CHG("593", "kind:split," EFF "predecessors:['593','594'],"
+                    "successors:['595','596']"),
+         "data.predecessors: a split has one"},
+        {CHG("593", "kind:split," EFF "predecessors:['593'],"
+                    "successors:['594','22925']"),
+         "data.successors[1]: not of the predecessor's level (3 digits)"},
+        {CHG("593", "kind:split," EFF "predecessors:['593'],"
+                    "successor:'594'"),
+         "data.successor: not allowed for a split"},
+        {CHG("593", "kind:split," EFF "predecessors:['593'],"
+                    "successors:['593','594'],name:x"),
+         "data.name: not allowed for a split (define new units with "
+         "unit.defined)"},
+        {CHG("593", "kind:split," EFF "predecessors:['593'],"
+                    "successors:['593','594'],parent:'60'"),
+         "data.parent: not allowed for a split (define new units with "
+         "unit.defined)"},
+        {CHG("594", "kind:split," EFF "predecessors:['593'],"
+                    "successors:['593','594']"),
+         "unit: must be the first predecessor of a split (593)"},
+        /* rename */
+        {CHG("22924", "kind:rename," EFF "predecessors:['22924']"),
+         "data.name: required for a rename"},
+        {CHG("22924", "kind:rename," EFF "predecessors:['22924'],name:x,"
+                      "parent:'68'"),
+         "data.parent: not allowed for a rename (send a reparent)"},
+        {CHG("22924", "kind:rename," EFF "predecessors:['22924'],name:x,"
+                      "successor:'22925'"),
+         "data.successor: a rename keeps the code (22924), or leave it out"},
+        {CHG("22924", "kind:rename," EFF "predecessors:['22924','22925'],"
+                      "name:x"),
+         "data.predecessors: a rename has one"},
+        {CHG("22924", "kind:rename," EFF "predecessors:['22924'],name:x,"
+                      "successors:['22924','22925']"),
+         "data.successors: only for a split (a rename has data.successor)"},
+        {CHG("22925", "kind:rename," EFF "predecessors:['22924'],name:x"),
+         "unit: must be the first predecessor of a rename (22924)"},
+        /* reparent */
+        {CHG("22924", "kind:reparent," EFF "predecessors:['22924']"),
+         "data.parent: required for a reparent"},
+        {CHG("22924", "kind:reparent," EFF "predecessors:['22924'],"
+                      "parent:nil"),
+         "data.parent: required for a reparent"},
+        {CHG("22924", "kind:reparent," EFF "predecessors:['22924'],"
+                      "parent:'68',successor:'22921'"),
+         "data.successor: a reparent keeps the code (22924), or leave it out"},
+        {CHG("22924", "kind:reparent," EFF "predecessors:['22924','22921'],"
+                      "parent:'68'"),
+         "data.predecessors: a reparent has one"},
+        /* abolish */
+        {CHG("593", "kind:abolish," EFF "predecessors:['593'],"
+                    "successor:'594'"),
+         "data.successor: not allowed for an abolish"},
+        {CHG("593", "kind:abolish," EFF "predecessors:['593'],name:x"),
+         "data.name: not allowed for an abolish (define new units with "
+         "unit.defined)"},
+        {CHG("593", "kind:abolish," EFF "predecessors:['593'],parent:'60'"),
+         "data.parent: not allowed for an abolish (define new units with "
+         "unit.defined)"},
+        {CHG("593", "kind:abolish," EFF "predecessors:['593'],"
+                    "successors:['594','595']"),
+         "data.successors: not allowed for an abolish"},
+        {CHG("594", "kind:abolish," EFF "predecessors:['593','594']"),
+         "unit: must be the first predecessor of an abolish (593)"},
+    };
+    char a[512], b[512];
+
+    (void)state;
+    check_rejects(cases, ARRAY_LEN(cases));
+
+    /* More than EV_CODES_MAX codes in either list. */
+    const struct reject big[] = {
+        {codes_text(a, sizeof a, EV_CODES_MAX + 1,
+                    "{v:1,id:c1,type:unit.changed,at:1700000000,unit:'10000',"
+                    "data:{kind:abolish," EFF "predecessors:",
+                    "}}"),
+         "data.predecessors: at most 32 codes, not 33"},
+        {codes_text(b, sizeof b, EV_CODES_MAX + 1,
+                    "{v:1,id:c1,type:unit.changed,at:1700000000,unit:'10000',"
+                    "data:{kind:split," EFF "predecessors:['10000'],"
+                    "successors:",
+                    "}}"),
+         "data.successors: at most 32 codes, not 33"},
+    };
+    check_rejects(big, ARRAY_LEN(big));
+}
+
+#define EXITED(f)                                                              \
+    "{v:1,id:x1,type:household.exited,at:1700000000,unit:'22924'," HH          \
+    ",data:{" f "}}"
+
+static void test_household_exited(void **state)
+{
+    static const char *const reasons[] = {"died", "moved_out", "split",
+                                          "merged"};
+    static const struct reject cases[] = {
+        {EXITED("reason:fled,year:2025"),
+         "data.reason: unknown value \"fled\" (expected "
+         "died|moved_out|split|merged)"},
+        /* the relocation hazards are another field of the same name */
+        {EXITED("reason:landslide,year:2025"),
+         "data.reason: unknown value \"landslide\" (expected "
+         "died|moved_out|split|merged)"},
+        {"{" HDR("relocation.completed") "," HH ",data:{from:'22930',"
+                                         "reason:died}}",
+         "data.reason: unknown value \"died\" (expected "
+         "landslide|flood|erosion|forest|other)"},
+        {EXITED("reason:3,year:2025"), "data.reason: must be a string"},
+        {EXITED("year:2025"), "data.reason: required for household.exited"},
+        {EXITED("reason:died"), "data.year: required for household.exited"},
+        {EXITED("reason:died,year:1999"),
+         "data.year: must be between 2000 and 2100"},
+        {EXITED("reason:died,year:2025,from:'22930'"),
+         "data.from: unknown field for household.exited"},
+        {"{v:1,id:x1,type:household.exited,at:1700000000,unit:'22924',"
+         "data:{reason:died,year:2025}}",
+         "household: required for household.exited"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < ARRAY_LEN(reasons); i++) {
+        char text[256];
+        struct doc d;
+
+        snprintf(text, sizeof text, EXITED("reason:%s,year:2025"), reasons[i]);
+        if (doc_decode(&d, text) != EV_OK)
+            fail_msg("%s: %s", reasons[i], d.err.msg);
+        assert_int_equal(d.ev.data.exit_reason, (enum ev_exit)(i + 1));
+        assert_string_equal(ev_exit_name(d.ev.data.exit_reason), reasons[i]);
+        doc_free(&d);
+    }
+    check_rejects(cases, ARRAY_LEN(cases));
+}
+
 static void test_first_error_wins(void **state)
 {
     static const struct reject cases[] = {
@@ -1165,8 +1513,26 @@ static void test_canonical_optional(void **state)
                 6, 3, NULL, MSGPACK_OBJECT_NIL);
     check_shape(valid_events[EV_FUND_DISBURSED], 7, 3, NULL,
                 MSGPACK_OBJECT_NIL);
-    check_shape(valid_events[EV_UNIT_DEFINED], 6, 3, "parent",
+    check_shape(valid_events[EV_UNIT_DEFINED], 6, 4, "parent",
                 MSGPACK_OBJECT_NIL);
+    check_shape(valid_events[EV_UNIT_DEFINED], 6, 4, "effective",
+                MSGPACK_OBJECT_POSITIVE_INTEGER);
+    check_shape("{" HDRP("unit.defined") ",data:{name:x,parent:nil,"
+                                         "level:province}}",
+                6, 3, NULL, MSGPACK_OBJECT_NIL);
+    check_shape(valid_events[EV_UNIT_CHANGED], 6, 6, "predecessors",
+                MSGPACK_OBJECT_ARRAY);
+    /* parent: nil is "absent" for a unit.changed, and left out. */
+    check_shape("{" HDR("unit.changed") ",data:{kind:merge,effective:1,"
+                                        "predecessors:['22921','22924'],"
+                                        "successor:'22924',parent:nil}}",
+                6, 4, "successor", MSGPACK_OBJECT_STR);
+    check_shape("{" HDR("unit.changed") ",data:{kind:split,effective:0,"
+                                        "predecessors:['22924'],successors:"
+                                        "['22924','22940']}}",
+                6, 4, "successors", MSGPACK_OBJECT_ARRAY);
+    check_shape(valid_events[EV_HOUSEHOLD_EXITED], 7, 2, "reason",
+                MSGPACK_OBJECT_STR);
     check_shape("{" HDR("household.status") "," HH ",data:{year:2024,"
                                             "status:none}}",
                 7, 2, NULL, MSGPACK_OBJECT_NIL);
@@ -1211,6 +1577,33 @@ static void test_encode_rejects_nonsense(void **state)
     assert_int_equal(doc_decode(&d, valid_events[EV_UNIT_DEFINED]), EV_OK);
     ev = d.ev;
     ev.data.level = EV_LEVEL_CENTRAL; /* a donation level, not a unit's */
+    assert_int_equal(ev_encode(&ev, &pk), EV_EINVAL);
+    doc_free(&d);
+
+    assert_int_equal(doc_decode(&d, valid_events[EV_UNIT_CHANGED]), EV_OK);
+    ev = d.ev;
+    ev.data.change = (enum ev_change)42;
+    assert_int_equal(ev_encode(&ev, &pk), EV_EINVAL);
+    ev = d.ev;
+    ev.data.change = EV_CHANGE_NONE;
+    assert_int_equal(ev_encode(&ev, &pk), EV_EINVAL);
+    ev = d.ev;
+    ev.data.predecessors.n = 0; /* required, so never empty */
+    assert_int_equal(ev_encode(&ev, &pk), EV_EINVAL);
+    ev = d.ev;
+    ev.household = (struct ev_str){"h", 1};
+    assert_int_equal(ev_encode(&ev, &pk), EV_EINVAL);
+    doc_free(&d);
+
+    assert_int_equal(doc_decode(&d, valid_events[EV_HOUSEHOLD_EXITED]), EV_OK);
+    ev = d.ev;
+    ev.data.exit_reason = EV_EXIT_NONE;
+    assert_int_equal(ev_encode(&ev, &pk), EV_EINVAL);
+    ev = d.ev;
+    ev.data.exit_reason = (enum ev_exit)5;
+    assert_int_equal(ev_encode(&ev, &pk), EV_EINVAL);
+    ev = d.ev;
+    ev.household.ptr = NULL;
     assert_int_equal(ev_encode(&ev, &pk), EV_EINVAL);
     doc_free(&d);
 
@@ -1507,10 +1900,13 @@ static void test_precheck_all_formats(void **state)
 /* ------------------------------------------------------------------------ */
 /* ev_check_refs                                                            */
 
+/* The registry of the unit tables below: every unit one span, in force
+ * from the beginning of time, never ending. */
 struct registry {
     const struct ev_unit *units;
     size_t n;
-    int fail_rc; /* nonzero: every lookup fails with it */
+    int fail_rc;  /* nonzero: every history() fails with it */
+    int child_rc; /* nonzero: every child_after() fails with it */
 };
 
 #define S(lit)                                                                 \
@@ -1520,35 +1916,73 @@ struct registry {
 
 static const struct ev_unit units[] = {
     {S("60"), S("Bình Thuận"), {NULL, 0}, EV_LEVEL_PROVINCE},
+    {S("68"), S("Lâm Đồng"), {NULL, 0}, EV_LEVEL_PROVINCE},
     {S("593"), S("Phan Thiết"), S("60"), EV_LEVEL_DISTRICT},
     {S("22924"), S("Phú Thủy"), S("593"), EV_LEVEL_COMMUNE},
     {S("22930"), S("Phú Trinh"), S("593"), EV_LEVEL_COMMUNE},
 };
 
-static int lookup(void *arg, struct ev_str code, struct ev_unit *out)
+static int reg_history(void *arg, struct ev_str code, struct ev_history *out)
 {
     const struct registry *r = arg;
-    size_t i;
 
     if (r->fail_rc != 0)
         return r->fail_rc;
-    for (i = 0; i < r->n; i++)
-        if (str_same(r->units[i].code, code)) {
-            *out = r->units[i];
+    for (size_t i = 0; i < r->n; i++) {
+        const struct ev_unit *u = &r->units[i];
+        if (str_same(u->code, code)) {
+            memset(out, 0, sizeof *out);
+            out->code = u->code;
+            out->n = 1;
+            out->span[0].from = EV_TIME_MIN;
+            out->span[0].to = EV_TIME_MAX;
+            out->span[0].name = u->name;
+            out->span[0].parent = u->parent;
+            out->span[0].level = u->level;
             return EV_OK;
         }
+    }
     return EV_ENOTFOUND;
+}
+
+static int reg_child_after(void *arg, struct ev_str parent, int64_t t,
+                           struct ev_str *child)
+{
+    const struct registry *r = arg;
+
+    (void)t; /* every span ends at EV_TIME_MAX, after any t */
+    if (r->child_rc != 0)
+        return r->child_rc;
+    for (size_t i = 0; i < r->n; i++) {
+        if (r->units[i].parent.ptr != NULL &&
+            str_same(r->units[i].parent, parent)) {
+            *child = r->units[i].code;
+            return EV_OK;
+        }
+    }
+    return EV_ENOTFOUND;
+}
+
+static void registry_of(struct registry *r, struct ev_registry *reg)
+{
+    reg->arg = r;
+    reg->history = reg_history;
+    reg->child_after = reg_child_after;
 }
 
 struct refcase {
     const char *text;
     int rc;
-    const char *msg; /* prefix, when rc is EV_EINVAL */
+    const char *msg; /* the whole message, when rc is EV_EINVAL */
 };
 
 #define DEF(unit, parent, level)                                               \
     "{v:1,id:d,type:unit.defined,at:1700000000,unit:'" unit                    \
     "',data:{name:'Tên mới',parent:" parent ",level:" level "}}"
+#define DEFE(unit, parent, level)                                              \
+    "{v:1,id:d,type:unit.defined,at:1700000000,unit:'" unit                    \
+    "',data:{name:'Tên mới',parent:" parent ",level:" level                    \
+    ",effective:1751302800}}"
 
 static void test_check_refs(void **state)
 {
@@ -1559,12 +1993,24 @@ static void test_check_refs(void **state)
         {DEF("594", "'60'", "district"), EV_OK, NULL},
         {DEF("22925", "'593'", "commune"), EV_OK, NULL},
         {DEF("22925", "'60'", "commune"), EV_OK, NULL}, /* no district */
-        {DEF("593", "'61'", "district"), EV_EINVAL,
-         "unit: already defined with parent 60 level district"},
+        {DEF("593", "'68'", "district"), EV_EINVAL,
+         "unit: 593 is already defined from the beginning with parent 60; "
+         "to move it, give a later data.effective or send a unit.changed "
+         "reparent"},
         {DEF("22924", "'60'", "commune"), EV_EINVAL,
-         "unit: already defined with parent 593 level commune"},
+         "unit: 22924 is already defined from the beginning with parent "
+         "593; to move it, give a later data.effective or send a "
+         "unit.changed reparent"},
+        /* the redefinition is refused before the parent is looked up */
         {DEF("22924", "'594'", "commune"), EV_EINVAL,
-         "unit: already defined with parent 593 level commune"},
+         "unit: 22924 is already defined from the beginning with parent "
+         "593; to move it, give a later data.effective or send a "
+         "unit.changed reparent"},
+        /* with data.effective: the unit goes on under the new parent */
+        {DEFE("593", "'68'", "district"), EV_OK, NULL},
+        {DEFE("22940", "'68'", "commune"), EV_OK, NULL},
+        {DEFE("593", "'61'", "district"), EV_EINVAL,
+         "data.parent: 61 is not defined"},
         {DEF("22925", "'599'", "commune"), EV_EINVAL,
          "data.parent: 599 is not defined"},
         {DEF("594", "'593'", "district"), EV_EINVAL,
@@ -1598,11 +2044,60 @@ static void test_check_refs(void **state)
         {"{v:1,id:e,type:relocation.completed,at:1700000000,unit:'22870'," HH
          ",data:{from:'22870',reason:erosion}}",
          EV_EINVAL, "unit: 22870 is not defined"},
+        {valid_events[EV_HOUSEHOLD_EXITED], EV_OK, NULL},
+        {"{v:1,id:x,type:household.exited,at:1700000000,unit:'22870'," HH
+         ",data:{reason:died,year:2025}}",
+         EV_EINVAL, "unit: 22870 is not defined"},
+        /* unit.changed against the registry */
+        {CHG("22924", "kind:rename," EFF "predecessors:['22924'],name:x"),
+         EV_OK, NULL},
+        {CHG("22924", "kind:reparent," EFF "predecessors:['22924'],"
+                      "parent:'60'"),
+         EV_OK, NULL},
+        {CHG("22924", "kind:merge," EFF "predecessors:['22930','22924'],"
+                      "successor:'22924'"),
+         EV_OK, NULL},
+        {CHG("22930", "kind:abolish," EFF "predecessors:['22930']"), EV_OK,
+         NULL},
+        {CHG("593", "kind:abolish," EFF "predecessors:['593']"), EV_EINVAL,
+         "data.predecessors[0]: 593 still has 22924 under it on 2025-07-01; "
+         "move or end that unit first"},
+        {CHG("60", "kind:merge," EFF "predecessors:['60','68'],"
+                   "successor:'60'"),
+         EV_OK, NULL}, /* 68 has nothing under it */
+        {CHG("68", "kind:merge," EFF "predecessors:['60','68'],"
+                   "successor:'68'"),
+         EV_EINVAL,
+         "data.predecessors[0]: 60 still has 593 under it on 2025-07-01; "
+         "move or end that unit first"},
+        {CHG("22940", "kind:merge," EFF "predecessors:['22924','22930'],"
+                      "successor:'22940',name:'Phú Thủy',parent:'68'"),
+         EV_OK, NULL},
+        {CHG("22940", "kind:merge," EFF "predecessors:['22924','22930'],"
+                      "successor:'22940',parent:'68'"),
+         EV_EINVAL,
+         "data.name: required to create the successor 22940 (not defined "
+         "on 2025-07-01)"},
+        {CHG("22940", "kind:merge," EFF "predecessors:['22924','22930'],"
+                      "successor:'22940',name:x"),
+         EV_EINVAL, "data.parent: required for a commune"},
+        {CHG("593", "kind:split," EFF "predecessors:['593'],"
+                    "successors:['593','594']"),
+         EV_EINVAL,
+         "data.successors[1]: 594 is not defined on 2025-07-01; define it "
+         "first with unit.defined and data.effective"},
+        {CHG("22870", "kind:rename," EFF "predecessors:['22870'],name:x"),
+         EV_EINVAL, "data.predecessors[0]: 22870 is not defined"},
+        {CHG("22924", "kind:reparent," EFF "predecessors:['22924'],"
+                      "parent:'22930'"),
+         EV_EINVAL, "data.parent: 22930 is a commune, not above a commune"},
     };
-    struct registry reg = {units, ARRAY_LEN(units), 0};
+    struct registry r = {units, ARRAY_LEN(units), 0, 0};
+    struct ev_registry reg;
     size_t i, bad = 0;
 
     (void)state;
+    registry_of(&r, &reg);
     for (i = 0; i < ARRAY_LEN(cases); i++) {
         struct doc d;
         struct ev_error err = {{0}};
@@ -1610,10 +2105,9 @@ static void test_check_refs(void **state)
 
         if (doc_decode(&d, cases[i].text) != EV_OK)
             fail_msg("case %zu does not decode: %s", i, d.err.msg);
-        rc = ev_check_refs(&d.ev, lookup, &reg, &err);
+        rc = ev_check_refs(&d.ev, &reg, &err);
         if (rc != cases[i].rc ||
-            (cases[i].msg != NULL &&
-             strncmp(err.msg, cases[i].msg, strlen(cases[i].msg)) != 0)) {
+            (cases[i].msg != NULL && strcmp(err.msg, cases[i].msg) != 0)) {
             print_error("case %zu: rc %d \"%s\", want rc %d \"%s\"\n", i, rc,
                         err.msg, cases[i].rc, cases[i].msg ? cases[i].msg : "");
             bad++;
@@ -1625,23 +2119,40 @@ static void test_check_refs(void **state)
 
 static void test_check_refs_lookup_error(void **state)
 {
-    struct registry reg = {units, ARRAY_LEN(units), EV_ENOMEM};
+    struct registry r = {units, ARRAY_LEN(units), EV_ENOMEM, 0};
+    struct ev_registry reg;
     struct ev_error err = {{0}};
     struct doc d;
 
     (void)state;
+    registry_of(&r, &reg);
     assert_int_equal(doc_decode(&d, valid_events[EV_REVIEW_CLOSED]), EV_OK);
-    assert_int_equal(ev_check_refs(&d.ev, lookup, &reg, &err), EV_ENOMEM);
-    assert_string_equal(err.msg, "unit: unit lookup failed (error 3)");
+    assert_int_equal(ev_check_refs(&d.ev, &reg, &err), EV_ENOMEM);
+    assert_string_equal(err.msg, "unit: unit registry lookup failed (error 3)");
     doc_free(&d);
 
     assert_int_equal(doc_decode(&d, DEF("594", "'60'", "district")), EV_OK);
-    assert_int_equal(ev_check_refs(&d.ev, lookup, &reg, &err), EV_ENOMEM);
+    assert_int_equal(ev_check_refs(&d.ev, &reg, &err), EV_ENOMEM);
+    assert_string_equal(err.msg, "unit: unit registry lookup failed (error 3)");
     doc_free(&d);
 
-    assert_int_equal(ev_check_refs(NULL, lookup, &reg, &err), EV_EINVAL);
+    /* The scan for units left under an ending one fails the same way (a
+     * district: nothing can be under a commune, which is not scanned). */
+    r.fail_rc = 0;
+    r.child_rc = EV_ENOMEM;
+    assert_int_equal(
+        doc_decode(&d, CHG("593", "kind:abolish," EFF "predecessors:"
+                                  "['593']")),
+        EV_OK);
+    assert_int_equal(ev_check_refs(&d.ev, &reg, &err), EV_ENOMEM);
+    assert_string_equal(err.msg,
+                        "data.predecessors[0]: unit registry scan failed "
+                        "(error 3)");
+    doc_free(&d);
+
+    assert_int_equal(ev_check_refs(NULL, &reg, &err), EV_EINVAL);
     assert_int_equal(doc_decode(&d, valid_events[EV_REVIEW_CLOSED]), EV_OK);
-    assert_int_equal(ev_check_refs(&d.ev, NULL, &reg, &err), EV_EINVAL);
+    assert_int_equal(ev_check_refs(&d.ev, NULL, &err), EV_EINVAL);
     doc_free(&d);
 }
 
@@ -1659,6 +2170,9 @@ int main(void)
         cmocka_unit_test(test_reject_enums),
         cmocka_unit_test(test_reject_deprived),
         cmocka_unit_test(test_reject_unit_defined),
+        cmocka_unit_test(test_unit_changed_kinds),
+        cmocka_unit_test(test_reject_unit_changed),
+        cmocka_unit_test(test_household_exited),
         cmocka_unit_test(test_first_error_wins),
         cmocka_unit_test(test_error_fits),
         cmocka_unit_test(test_canonical_bytes),
