@@ -24,6 +24,7 @@ enum lbl {
     L_PARENT,
     L_GENERATED,
     L_TARGET_BAND,
+    L_MD_TARGET_BAND,
     L_PP_PER_YEAR,
     L_SEC_POVERTY,
     L_SEC_STANDARD,
@@ -91,6 +92,8 @@ static const char *const labels[L_COUNT][2] = {
     [L_GENERATED] = {"Lập lúc", "Generated"},
     [L_TARGET_BAND] = {"Mục tiêu giảm tỷ lệ hộ nghèo",
                        "Target reduction of the poor rate"},
+    [L_MD_TARGET_BAND] = {"Mục tiêu giảm tỷ lệ nghèo đa chiều",
+                          "Target reduction of the multidimensional rate"},
     [L_PP_PER_YEAR] = {"điểm %/năm", "points a year"},
     [L_SEC_POVERTY] = {"1. Hộ nghèo, hộ cận nghèo",
                        "1. Poor and near-poor households"},
@@ -181,6 +184,16 @@ static const struct {
                           TL_KIND_PP,
                           {"Giảm (điểm %)", "Reduction (points)"}},
     [TL_COL_TARGET] = {TL_SEC_POVERTY, TL_KIND_TARGET, {"Mục tiêu", "Target"}},
+    [TL_COL_MD_RATE] = {TL_SEC_POVERTY,
+                        TL_KIND_RATE,
+                        {"Tỷ lệ nghèo đa chiều", "Multidimensional rate"}},
+    [TL_COL_MD_REDUCTION] = {TL_SEC_POVERTY,
+                             TL_KIND_PP,
+                             {"Giảm nghèo đa chiều (điểm %)",
+                              "Multidimensional reduction (points)"}},
+    [TL_COL_MD_TARGET] = {TL_SEC_POVERTY,
+                          TL_KIND_TARGET,
+                          {"Mục tiêu đa chiều", "Multidimensional target"}},
     [TL_COL_ESCAPED] = {TL_SEC_POVERTY,
                         TL_KIND_INT,
                         {"Thoát nghèo", "Escaped"}},
@@ -994,9 +1007,11 @@ static void section(struct out *o, enum tl_rep_sec s)
 {
     const struct tl_rep_doc *d = o->d;
     static const enum tl_rep_col pov[] = {
-        TL_COL_HOUSEHOLDS, TL_COL_POOR,      TL_COL_POOR_RATE, TL_COL_NEAR,
-        TL_COL_NEAR_RATE,  TL_COL_REDUCTION, TL_COL_TARGET,    TL_COL_ESCAPED,
-        TL_COL_RELAPSED,   TL_COL_NEWLY};
+        TL_COL_HOUSEHOLDS, TL_COL_POOR,      TL_COL_POOR_RATE,
+        TL_COL_NEAR,       TL_COL_NEAR_RATE, TL_COL_REDUCTION,
+        TL_COL_TARGET,     TL_COL_MD_RATE,   TL_COL_MD_REDUCTION,
+        TL_COL_MD_TARGET,  TL_COL_ESCAPED,   TL_COL_RELAPSED,
+        TL_COL_NEWLY};
     static const enum tl_rep_col std[] = {TL_COL_ASSESSED, TL_COL_UNRECOGNISED,
                                           TL_COL_UNSUPPORTED,
                                           TL_COL_NO_ASSESSMENT};
@@ -1062,7 +1077,7 @@ static void section(struct out *o, enum tl_rep_sec s)
 #undef N
 }
 
-/* Title, unit, time of generation and the target band. */
+/* Title, unit, time of generation and the target bands. */
 static void header(const struct out *o)
 {
     const struct tl_rep_doc *d = o->d;
@@ -1088,6 +1103,12 @@ static void header(const struct out *o)
     text(o, L(d, L_TARGET_BAND));
     fprintf(o->f, ": %s–%s ", tl_report_num(d->lang, TL_KIND_PP, d->tmin, lo),
             tl_report_num(d->lang, TL_KIND_PP, d->tmax, hi));
+    text(o, L(d, L_PP_PER_YEAR));
+    fputs(" · ", o->f);
+    text(o, L(d, L_MD_TARGET_BAND));
+    fprintf(o->f, ": %s–%s ",
+            tl_report_num(d->lang, TL_KIND_PP, d->md_tmin, lo),
+            tl_report_num(d->lang, TL_KIND_PP, d->md_tmax, hi));
     text(o, L(d, L_PP_PER_YEAR));
     fputs(o->fmt == TL_REP_HTML ? "</p>\n" : "\n", o->f);
 }

@@ -56,6 +56,11 @@ enum tl_rep_col {
     TL_COL_NEAR_RATE,
     TL_COL_REDUCTION,
     TL_COL_TARGET, /* 1 met (reduction >= target_min), 0 missed */
+    /* The ministry's multidimensional rate: poor + near-poor over all
+     * households, its reduction, and the reduction against md_tmin. */
+    TL_COL_MD_RATE,
+    TL_COL_MD_REDUCTION,
+    TL_COL_MD_TARGET,
     TL_COL_ESCAPED,
     TL_COL_RELAPSED,
     TL_COL_NEWLY,
@@ -139,7 +144,8 @@ struct tl_rep_alert {
 struct tl_rep_doc {
     enum tl_rep_lang lang;
     int year, from_year;
-    double tmin, tmax;
+    double tmin, tmax;         /* band of the poor-rate reduction, points */
+    double md_tmin, md_tmax;   /* band of the multidimensional reduction */
     int64_t generated;         /* unix seconds, shown in UTC+7 */
     struct tl_rep_unit *units; /* units[0] is the root, then depth first */
     size_t nunits;

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <lmdb.h>
+
 #include "fixture.h"
 #include "scenarios.h"
 
@@ -293,6 +295,17 @@ static const msgpack_object *find_alert(const msgpack_object *alerts,
     return NULL;
 }
 
+/* Count the alerts of one code. */
+static size_t count_alerts(const msgpack_object *alerts, const char *code)
+{
+    char c[64];
+    size_t n = 0;
+    for (uint32_t i = 0; i < alerts->via.array.size; i++)
+        n += strcmp(fx_str(&alerts->via.array.ptr[i], "code", c, sizeof c),
+                    code) == 0;
+    return n;
+}
+
 static void test_reduction_and_alerts(void **state)
 {
     (void)state;
@@ -319,8 +332,17 @@ static void test_reduction_and_alerts(void **state)
     assert_int_equal(alerts->type, MSGPACK_OBJECT_ARRAY);
     /* 593/2023, 60/2023: target_missed; 593/2024: both, and relapse_high:
      * a31..a34 escaped in 2023, a31 a32 poor again in 2024 (2 of 4, 50%
-     * > 10%, cohort 2023 within 1 year). */
-    assert_int_equal(alerts->via.array.size, 5);
+     * > 10%, cohort 2023 within 1 year).  The multidimensional rate (poor +
+     * near-poor: 40 households every year) does not move: 593/2023,
+     * 22901/2023, 60/2023 and 593/2024 miss the 1.0-1.5 band.  The flows
+     * balance (every household has a status every year): nothing else. */
+    assert_int_equal(alerts->via.array.size, 9);
+    assert_int_equal(count_alerts(alerts, "poverty.target_missed"), 3);
+    assert_int_equal(count_alerts(alerts, "poverty.rate_rose"), 1);
+    assert_int_equal(count_alerts(alerts, "poverty.relapse_high"), 1);
+    assert_int_equal(
+        count_alerts(alerts, "poverty.multidimensional_target_missed"), 4);
+    assert_int_equal(count_alerts(alerts, "poverty.flow_mismatch"), 0);
 
     char buf[256];
     const msgpack_object *a =
@@ -355,6 +377,23 @@ static void test_reduction_and_alerts(void **state)
     assert_int_equal(fx_i64(a, "at"), AT + 200);
     assert_null(find_alert(alerts, "poverty.target_missed", "22901"));
     assert_null(find_alert(alerts, "poverty.target_missed", "594"));
+    /* 593/2023: 40 of 1000 both years, 4.00%. */
+    a = find_alert(alerts, "poverty.multidimensional_target_missed", "593");
+    assert_non_null(a);
+    assert_string_equal(fx_str(a, "message", buf, sizeof buf),
+                        "district 593: multidimensional poverty rate 4.00% in "
+                        "2023, down 0.00 points from 4.00% (target "
+                        "1.00-1.50)");
+    assert_string_equal(fx_str(a, "severity", buf, sizeof buf), "warning");
+    /* 22901: 40 of 500, 8.00%. */
+    a = find_alert(alerts, "poverty.multidimensional_target_missed", "22901");
+    assert_non_null(a);
+    assert_string_equal(fx_str(a, "message", buf, sizeof buf),
+                        "commune 22901: multidimensional poverty rate 8.00% in "
+                        "2023, down 0.00 points from 8.00% (target "
+                        "1.00-1.50)");
+    assert_null(
+        find_alert(alerts, "poverty.multidimensional_target_missed", "594"));
     fx_reply_free(&r);
     fx_free(fx);
 }
@@ -372,8 +411,10 @@ static void test_config_target(void **state)
     fx_sync(fx);
     fx_request(fx, &r, "{\"op\":\"alerts\",\"since\":0}");
     const msgpack_object *alerts = fx_get(r.root, "alerts");
-    /* 593/2024 only (target_missed, rate_rose), plus its relapse_high. */
-    assert_int_equal(alerts->via.array.size, 3);
+    /* 593/2024 only (target_missed, rate_rose), plus its relapse_high and
+     * the four multidimensional ones (that band is not configured here). */
+    assert_int_equal(alerts->via.array.size, 7);
+    assert_int_equal(count_alerts(alerts, "poverty.target_missed"), 1);
     char buf[256];
     const msgpack_object *a =
         find_alert(alerts, "poverty.target_missed", "593");
@@ -423,17 +464,6 @@ static int64_t near_former(struct fx *fx, const char *unit, int year)
     return v;
 }
 
-/* Count the alerts of one code. */
-static size_t count_alerts(const msgpack_object *alerts, const char *code)
-{
-    char c[64];
-    size_t n = 0;
-    for (uint32_t i = 0; i < alerts->via.array.size; i++)
-        n += strcmp(fx_str(&alerts->via.array.ptr[i], "code", c, sizeof c),
-                    code) == 0;
-    return n;
-}
-
 /* The cohorts of sc_poverty_cohorts (figures worked out in scenarios.c),
  * before and after the out-of-order correction of k4's 2022 status. */
 static void test_cohorts(void **state)
@@ -471,7 +501,9 @@ static void test_cohorts(void **state)
 
     fx_request(fx, &r, "{\"op\":\"alerts\",\"since\":0}");
     const msgpack_object *alerts = fx_get(r.root, "alerts");
-    assert_int_equal(alerts->via.array.size, 4);
+    /* Four relapse_high, and two flow_mismatch of 22902 (below). */
+    assert_int_equal(alerts->via.array.size, 6);
+    assert_int_equal(count_alerts(alerts, "poverty.relapse_high"), 4);
     static const char *const msgs[] = {
         "commune 22902: 1 of 4 households that escaped poverty in 2021 were "
         "poor again within 1 year (25.00%, above 10.00%)",
@@ -483,15 +515,46 @@ static void test_cohorts(void **state)
         "poor again within 3 years (75.00%, above 10.00%)",
     };
     static const int64_t at[] = {AT + 300, AT + 301, AT + 302, AT + 302};
-    for (uint32_t i = 0; i < 4; i++) {
+    /*
+     * The flows of 22902 (its review checks them too):
+     *   2022: start k5 k6 (poor in 2021 in 22902) = 2; relapsed k1; escaped
+     *     k5 (k6's escape is 22950's: it moved); poor k1.  2 + 0 + 1 - 1 -
+     *     0 = 2, but 1: k6 moved out while poor.
+     *   2023: start k1; escaped k1; relapsed k2 k6 (k6 back, "none" in
+     *     2022): 1 + 0 + 2 - 1 - 0 = 2 = poor k2 k6.  Balanced.
+     *   2024: start k2 k6; escaped k2; relapsed k3 k5; k6 has no status:
+     *     2 + 0 + 2 - 1 - 0 = 3, but 2 (k3 k5).
+     */
+    static const char *const flow_msgs[] = {
+        "commune 22902: 2022 flows do not balance: 2 poor at the start + 0 "
+        "newly poor + 1 relapsed - 1 escaped - 0 exited = 2, but 1 is poor at "
+        "the end (1 missing record?)",
+        "commune 22902: 2024 flows do not balance: 2 poor at the start + 0 "
+        "newly poor + 2 relapsed - 1 escaped - 0 exited = 3, but 2 are poor "
+        "at the end (1 missing record?)",
+    };
+    static const int64_t flow_at[] = {AT + 300, AT + 302};
+    uint32_t nrel = 0, nflow = 0;
+    for (uint32_t i = 0; i < alerts->via.array.size; i++) {
         const msgpack_object *a = &alerts->via.array.ptr[i];
-        assert_string_equal(fx_str(a, "code", buf, sizeof buf),
-                            "poverty.relapse_high");
         assert_string_equal(fx_str(a, "severity", buf, sizeof buf), "warning");
         assert_string_equal(fx_str(a, "unit", buf, sizeof buf), "22902");
-        assert_string_equal(fx_str(a, "message", buf, sizeof buf), msgs[i]);
-        assert_int_equal(fx_i64(a, "at"), at[i]);
+        if (strcmp(fx_str(a, "code", buf, sizeof buf),
+                   "poverty.flow_mismatch") == 0) {
+            assert_string_equal(fx_str(a, "message", buf, sizeof buf),
+                                flow_msgs[nflow]);
+            assert_int_equal(fx_i64(a, "at"), flow_at[nflow]);
+            nflow++;
+            continue;
+        }
+        assert_string_equal(fx_str(a, "code", buf, sizeof buf),
+                            "poverty.relapse_high");
+        assert_string_equal(fx_str(a, "message", buf, sizeof buf), msgs[nrel]);
+        assert_int_equal(fx_i64(a, "at"), at[nrel]);
+        nrel++;
     }
+    assert_int_equal(nrel, 4);
+    assert_int_equal(nflow, 2);
     fx_reply_free(&r);
 
     /* The out-of-order correction (k4 poor in 2022) and a re-closed 2022
@@ -509,10 +572,19 @@ static void test_cohorts(void **state)
     const msgpack_object *res = pq(fx, &r, "22902", 2022);
     assert_int_equal(fx_i64(res, "relapsed"), 2);
     fx_reply_free(&r);
-    /* Cohort 2021 within 1 year is 50% now, but was reported: no alert. */
+    /* Cohort 2021 within 1 year is 50% now, but was reported: no alert.
+     * The 2022 flows still do not balance, with other numbers now (k4
+     * relapsed): 2 + 0 + 2 - 1 - 0 = 3, but 2 (k1 k4): raised again. */
     fx_request(fx, &r, "{\"op\":\"alerts\",\"since\":0}");
     alerts = fx_get(r.root, "alerts");
-    assert_int_equal(alerts->via.array.size, 4);
+    assert_int_equal(alerts->via.array.size, 7);
+    assert_int_equal(count_alerts(alerts, "poverty.relapse_high"), 4);
+    assert_int_equal(count_alerts(alerts, "poverty.flow_mismatch"), 3);
+    assert_string_equal(
+        fx_str(&alerts->via.array.ptr[6], "message", buf, sizeof buf),
+        "commune 22902: 2022 flows do not balance: 2 poor at the start + 0 "
+        "newly poor + 2 relapsed - 1 escaped - 0 exited = 3, but 2 are poor at "
+        "the end (1 missing record?)");
     fx_reply_free(&r);
     fx_free(fx);
 }
@@ -582,9 +654,14 @@ static void test_bad_config(void **state)
 {
     (void)state;
     static const char *const bad[][2] = {
-        {"target_min_pp", "abc"},     {"target_max_pp", "1.0x"},
+        {"target_min_pp", "abc"},
+        {"target_max_pp", "1.0x"},
         {"target_min_pp", "2"}, /* above the default max 1.0 */
-        {"relapse_max_share", "150"}, {"relapse_max_share", "-1"},
+        {"relapse_max_share", "150"},
+        {"relapse_max_share", "-1"},
+        {"multidimensional_target_min_pp", "x"},
+        {"multidimensional_target_max_pp", "1.5pp"},
+        {"multidimensional_target_min_pp", "2"}, /* above the default 1.5 */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct fx *fx = fx_new("poverty");
@@ -596,6 +673,67 @@ static void test_bad_config(void **state)
         assert_non_null(strstr(err, "poverty"));
         fx_free(fx);
     }
+}
+
+/*
+ * The two rates (sc_poverty_alerts: 593 publishes 1000 households, 22901
+ * 500; 40 households, poor 35, 31, 33 in 2022-2024, the others near-poor):
+ * the multidimensional rate counts both, 40 / 1000 = 4% in 593 each year,
+ * so its reduction is 0; the poor rate goes 3.5, 3.1, 3.3.  The bands come
+ * back with every answer.  A band from the config (0-0.5) stops the
+ * multidimensional alerts (0 is not below 0).
+ */
+static void test_two_rates(void **state)
+{
+    (void)state;
+    struct fx *fx = fx_new("poverty");
+    struct fx_reply r;
+    fx_conf(fx, "poverty", "multidimensional_target_min_pp", "0");
+    fx_conf(fx, "poverty", "multidimensional_target_max_pp", "0.5");
+    sc_units(fx);
+    sc_poverty_alerts(fx);
+    fx_sync(fx);
+
+    const msgpack_object *res = pq(fx, &r, "593", 2023);
+    assert_float_equal(fx_f64(res, "poor_rate"), 3.1, EPS);
+    assert_float_equal(fx_f64(res, "near_poor_rate"), 0.9, EPS);
+    assert_float_equal(fx_f64(res, "multidimensional_rate"), 4.0, EPS);
+    assert_float_equal(fx_f64(res, "reduction_pp"), 0.4, EPS);
+    assert_float_equal(fx_f64(res, "multidimensional_reduction_pp"), 0.0, EPS);
+    const msgpack_object *band = fx_get(res, "target_pp");
+    assert_int_equal(band->type, MSGPACK_OBJECT_ARRAY);
+    assert_int_equal(band->via.array.size, 2);
+    assert_float_equal(band->via.array.ptr[0].via.f64, 0.7, EPS);
+    assert_float_equal(band->via.array.ptr[1].via.f64, 1.0, EPS);
+    band = fx_get(res, "multidimensional_target_pp");
+    assert_int_equal(band->via.array.size, 2);
+    assert_float_equal(band->via.array.ptr[0].via.f64, 0.0, EPS);
+    assert_float_equal(band->via.array.ptr[1].via.f64, 0.5, EPS);
+    fx_reply_free(&r);
+
+    /* 22901: 40 of 500 = 8%. */
+    res = pq(fx, &r, "22901", 2024);
+    assert_float_equal(fx_f64(res, "multidimensional_rate"), 8.0, EPS);
+    assert_float_equal(fx_f64(res, "poor_rate"), 6.6, EPS);
+    fx_reply_free(&r);
+
+    /* No households in 2021: rates and both reductions nil. */
+    res = pq(fx, &r, "593", 2022);
+    assert_float_equal(fx_f64(res, "multidimensional_rate"), 4.0, EPS);
+    assert_true(fx_is_nil(res, "reduction_pp"));
+    assert_true(fx_is_nil(res, "multidimensional_reduction_pp"));
+    fx_reply_free(&r);
+    res = pq(fx, &r, "594", 2023);
+    assert_true(fx_is_nil(res, "multidimensional_rate"));
+    fx_reply_free(&r);
+
+    fx_request(fx, &r, "{\"op\":\"alerts\",\"since\":0}");
+    const msgpack_object *alerts = fx_get(r.root, "alerts");
+    assert_int_equal(alerts->via.array.size, 5); /* as before the two rates */
+    assert_int_equal(
+        count_alerts(alerts, "poverty.multidimensional_target_missed"), 0);
+    fx_reply_free(&r);
+    fx_free(fx);
 }
 
 static void test_query_errors(void **state)
@@ -644,6 +782,737 @@ static void test_query_errors(void **state)
                                        "{\"unit\":\"593\",\"cohort\":\"x\"}"),
                         "poverty: cohort: must be an integer");
     fx_reply_free(&r);
+    assert_string_equal(
+        fx_query_error(fx, &r, "poverty",
+                       "{\"unit\":\"593\",\"year\":-9223372036854775808}"),
+        "poverty: year: must be a year in 1000-9999");
+    fx_reply_free(&r);
+    assert_string_equal(fx_query_error(fx, &r, "poverty",
+                                       "{\"unit\":\"593\",\"cohort\":99999}"),
+                        "poverty: cohort: must be a year in 1000-9999");
+    fx_reply_free(&r);
+    /* 2023 ends at 2023-12-31T23:59:59+07:00 = 1704041999. */
+    assert_string_equal(
+        fx_query_error(fx, &r, "poverty",
+                       "{\"unit\":\"593\",\"year\":2023,\"as_of\":1704041998}"),
+        "poverty: as_of: must not be before the end of 2023");
+    fx_reply_free(&r);
+    assert_string_equal(
+        fx_query_error(fx, &r, "poverty",
+                       "{\"unit\":\"593\",\"year\":2023,\"as_of\":\"now\"}"),
+        "poverty: as_of: must be an integer");
+    fx_reply_free(&r);
+    assert_string_equal(
+        fx_query_error(
+            fx, &r, "poverty",
+            "{\"unit\":\"593\",\"cohort\":2023,\"as_of\":1704041999}"),
+        "poverty: as_of: only with year");
+    fx_reply_free(&r);
+    /* Exactly the end of the year is accepted; so is the far future. */
+    const msgpack_object *res =
+        fx_query(fx, &r, "poverty",
+                 "{\"unit\":\"593\",\"year\":2023,\"as_of\":1704041999}");
+    assert_int_equal(fx_i64(res, "as_of"), INT64_C(1704041999));
+    fx_reply_free(&r);
+    res = fx_query(fx, &r, "poverty",
+                   "{\"unit\":\"593\",\"year\":2023,"
+                   "\"as_of\":9223372036854775807}");
+    assert_int_equal(fx_i64(res, "as_of"), INT64_MAX);
+    assert_true(fx_is_nil(res, "households"));
+    fx_reply_free(&r);
+    fx_free(fx);
+}
+
+/* Query poverty for (unit, year) as of T into r. */
+static const msgpack_object *pq_as_of(struct fx *fx, struct fx_reply *r,
+                                      const char *unit, int year, int64_t t)
+{
+    char q[160];
+    snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%d,\"as_of\":%lld}", unit,
+             year, (long long)t);
+    return fx_query(fx, r, "poverty", q);
+}
+
+/* Check the flow fields of a year answer. */
+static void expect_start(const msgpack_object *res, int64_t poor_start,
+                         int64_t exited, int64_t gap)
+{
+    assert_int_equal(fx_i64(res, "poor_start"), poor_start);
+    assert_int_equal(fx_i64(res, "exited"), exited);
+    assert_int_equal(fx_i64(res, "flow_gap"), gap);
+    const msgpack_object *b = fx_get(res, "flow_balanced");
+    assert_int_equal(b->type, MSGPACK_OBJECT_BOOLEAN);
+    assert_int_equal(b->via.boolean, gap == 0);
+}
+
+/* The messages of the alerts of one code and unit, in log order, joined
+ * by '|' into buf. */
+static const char *alert_msgs(struct fx *fx, const char *code, const char *unit,
+                              char *buf, size_t n)
+{
+    struct fx_reply r;
+    char c[64], u[16], m[512];
+    size_t o = 0;
+    buf[0] = '\0';
+    fx_request(fx, &r, "{\"op\":\"alerts\",\"since\":0}");
+    const msgpack_object *alerts = fx_get(r.root, "alerts");
+    for (uint32_t i = 0; i < alerts->via.array.size; i++) {
+        const msgpack_object *a = &alerts->via.array.ptr[i];
+        if (strcmp(fx_str(a, "code", c, sizeof c), code) != 0 ||
+            strcmp(fx_str(a, "unit", u, sizeof u), unit) != 0)
+            continue;
+        int len = snprintf(buf + o, n - o, "%s%s", o > 0 ? "|" : "",
+                           fx_str(a, "message", m, sizeof m));
+        assert_true(len > 0 && (size_t)len < n - o);
+        o += (size_t)len;
+    }
+    fx_reply_free(&r);
+    return buf;
+}
+
+/*
+ * household.exited and the flow identity, in the sc_units tree (households
+ * 100 in 22901 and 22950, both years):
+ *
+ *         2023            2024
+ *   x1    poor            exited (died)
+ *   x2    poor            poor
+ *   x3    poor            near
+ *   x4    poor            -                 (later: exited, moved out)
+ *   x5    none            poor
+ *   x6    poor            exited            (the exit recorded first)
+ *   x8    near            exited            (not poor: not counted)
+ *   x9    poor @22950     exited @22901     (counts where it was poor)
+ *
+ * 22901, 2024: start x1 x2 x3 x4 x6 = 5; newly x5; escaped x3; exited x1
+ *   x6 = 2: 5 + 1 + 0 - 1 - 2 = 3, but 2 (x2 x5): x4 is missing.
+ * 594, 2024: start x9, exited x9: 1 - 1 = 0 = poor.  Balanced.
+ * 60: start 6, exited 3: 6 + 1 - 1 - 3 = 3, but 2.
+ */
+static void test_exited_flows(void **state)
+{
+    (void)state;
+    struct fx *fx = fx_new("poverty");
+    struct fx_reply r;
+    const msgpack_object *res;
+    char buf[2048];
+    sc_units(fx);
+    for (int y = 2023; y <= 2024; y++) {
+        fx_households(fx, AT, "22901", y, 100);
+        fx_households(fx, AT, "22950", y, 100);
+    }
+    fx_status(fx, AT, "22901", "x1", 2023, EV_STATUS_POOR);
+    fx_exited(fx, AT, "22901", "x1", 2024, EV_EXIT_DIED);
+    fx_status(fx, AT, "22901", "x2", 2023, EV_STATUS_POOR);
+    fx_status(fx, AT, "22901", "x2", 2024, EV_STATUS_POOR);
+    fx_status(fx, AT, "22901", "x3", 2023, EV_STATUS_POOR);
+    fx_status(fx, AT, "22901", "x3", 2024, EV_STATUS_NEAR_POOR);
+    fx_status(fx, AT, "22901", "x4", 2023, EV_STATUS_POOR);
+    fx_status(fx, AT, "22901", "x5", 2023, EV_STATUS_NONE);
+    fx_status(fx, AT, "22901", "x5", 2024, EV_STATUS_POOR);
+    fx_exited(fx, AT, "22901", "x6", 2024, EV_EXIT_MOVED_OUT);
+    fx_status(fx, AT, "22901", "x6", 2023, EV_STATUS_POOR);
+    fx_status(fx, AT, "22901", "x8", 2023, EV_STATUS_NEAR_POOR);
+    fx_exited(fx, AT, "22901", "x8", 2024, EV_EXIT_MERGED);
+    fx_status(fx, AT, "22950", "x9", 2023, EV_STATUS_POOR);
+    fx_exited(fx, AT, "22901", "x9", 2024, EV_EXIT_SPLIT);
+    fx_review(fx, AT + 10, "22901", 2024);
+    fx_review(fx, AT + 11, "22901", 2024); /* the same numbers: once */
+    fx_sync(fx);
+
+    res = pq(fx, &r, "22901", 2024);
+    expect_counts(res, 100, 2, 1);
+    expect_flows(res, 1, 1, 0);
+    expect_start(res, 5, 2, -1);
+    fx_reply_free(&r);
+    res = pq(fx, &r, "594", 2024);
+    expect_counts(res, 100, 0, 0);
+    expect_start(res, 1, 1, 0);
+    fx_reply_free(&r);
+    res = pq(fx, &r, "60", 2024);
+    expect_start(res, 6, 3, -1);
+    fx_reply_free(&r);
+    /* 2023: nothing before it, every poor household is newly poor. */
+    res = pq(fx, &r, "22901", 2023);
+    expect_counts(res, 100, 5, 1);
+    expect_flows(res, 0, 5, 0);
+    expect_start(res, 0, 0, 0);
+    fx_reply_free(&r);
+    assert_string_equal(
+        alert_msgs(fx, "poverty.flow_mismatch", "22901", buf, sizeof buf),
+        "commune 22901: 2024 flows do not balance: 5 poor at the start + 1 "
+        "newly poor + 0 relapsed - 1 escaped - 2 exited = 3, but 2 are poor "
+        "at the end (1 missing record?)");
+
+    /* x4's exit arrives: balanced, and closing again raises nothing. */
+    fx_exited(fx, AT + 20, "22901", "x4", 2024, EV_EXIT_MOVED_OUT);
+    fx_review(fx, AT + 21, "22901", 2024);
+    fx_sync(fx);
+    res = pq(fx, &r, "22901", 2024);
+    expect_start(res, 5, 3, 0);
+    fx_reply_free(&r);
+    assert_string_equal(
+        alert_msgs(fx, "poverty.flow_mismatch", "22901", buf, sizeof buf),
+        "commune 22901: 2024 flows do not balance: 5 poor at the start + 1 "
+        "newly poor + 0 relapsed - 1 escaped - 2 exited = 3, but 2 are poor "
+        "at the end (1 missing record?)");
+
+    /* x7 recorded twice: poor in 2024 and exited in 2024.  6 + 1 - 1 - 4 =
+     * 2, but 3: shown, not hidden. */
+    fx_status(fx, AT + 30, "22901", "x7", 2023, EV_STATUS_POOR);
+    fx_status(fx, AT + 30, "22901", "x7", 2024, EV_STATUS_POOR);
+    fx_exited(fx, AT + 30, "22901", "x7", 2024, EV_EXIT_DIED);
+    fx_review(fx, AT + 31, "22901", 2024);
+    /* A later exit for (x1, 2024) replaces the first; x2 leaves in 2025. */
+    fx_exited(fx, AT + 32, "22901", "x1", 2024, EV_EXIT_MOVED_OUT);
+    fx_exited(fx, AT + 32, "22901", "x2", 2025, EV_EXIT_DIED);
+    fx_sync(fx);
+    res = pq(fx, &r, "22901", 2024);
+    expect_counts(res, 100, 3, 1);
+    expect_start(res, 6, 4, 1);
+    fx_reply_free(&r);
+    /* 2025: start x2 x5 x7 = 3, x2 exited; nothing recorded yet. */
+    res = pq(fx, &r, "22901", 2025);
+    expect_start(res, 3, 1, -2);
+    fx_reply_free(&r);
+    assert_string_equal(
+        alert_msgs(fx, "poverty.flow_mismatch", "22901", buf, sizeof buf),
+        "commune 22901: 2024 flows do not balance: 5 poor at the start + 1 "
+        "newly poor + 0 relapsed - 1 escaped - 2 exited = 3, but 2 are poor "
+        "at the end (1 missing record?)|"
+        "commune 22901: 2024 flows do not balance: 6 poor at the start + 1 "
+        "newly poor + 0 relapsed - 1 escaped - 4 exited = 2, but 3 are poor "
+        "at the end (1 more than the flows explain: moved in or recorded "
+        "twice?)");
+
+    /* The same answers from a rebuild. */
+    struct fx_snap a = {0}, b = {0};
+    const char *units[] = {"22901", "594", "60"};
+    for (int pass = 0; pass < 2; pass++) {
+        struct fx_snap *sn = pass == 0 ? &a : &b;
+        if (pass == 1)
+            fx_rebuild_one_by_one(fx);
+        for (size_t u = 0; u < 3; u++) {
+            for (int y = 2023; y <= 2025; y++) {
+                char q[96];
+                snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%d}", units[u],
+                         y);
+                fx_snap_query(fx, sn, "poverty", q);
+            }
+        }
+    }
+    fx_snap_assert_equal(&a, &b);
+    fx_free(fx);
+}
+
+/*
+ * Units over time: the Phan Thiet merger and Binh Thuan into Lam Dong, on
+ * 2025-07-01 (E).  Before:
+ *
+ *   60 Binh Thuan                    67 Dak Nong    68 Lam Dong
+ *   +-- 593                                         +-- 672
+ *       +-- 22921, 22924, 22936                         +-- 24820
+ *
+ * After: 68 Lam Dong (60 and 67 merged into it), with communes 22924 (the
+ * new Phu Thuy: 22921 + 22924 + 22936) and 24820 directly under it;
+ * districts 593 and 672 abolished.
+ *
+ * Households (unit.households):
+ *          22921  22924  22936  24820
+ *   2023    100    200    300    400
+ *   2024    110    210    310    410
+ *   2025      -    640  (300)    420    (22936's 2025 sent before E)
+ *   2026      -    650      -    430
+ *
+ * Statuses ("-": none; 2023-2024 in the old communes, recorded before the
+ * change; 2025-2026 in the new ones):
+ *
+ *        unit     2023   2024   2025          2026
+ *   a1   22921    poor   poor   poor          average
+ *   a2   22921    poor   near   -             -
+ *   a3   22921    near   poor   near          near
+ *   b1   22924    poor   poor   poor          poor
+ *   b2   22924    -      poor   poor          poor
+ *   c1   22936    poor   poor   near          near
+ *   c2   22936    near   poor   exited (died) -
+ *   c3   22936    -      poor   - (later poor) poor
+ *   e1   22924    -      -      poor          poor
+ *   d1   24820    poor   poor   near          poor
+ *   d2   24820    near   near   poor          poor
+ *
+ * 2023: 593 (= 60): 600 households; poor a1 a2 b1 c1 = 4; near a3 c2 = 2.
+ *   68 (= 672): 400; poor d1; near d2.
+ * 2024: 593: 630; poor a1 a3 b1 b2 c1 c2 c3 = 7; near a2; escaped a2;
+ *   newly a3 b2 c2 c3 = 4; start 4: 4 + 4 - 1 = 7.  22924 (the old ward):
+ *   210; poor b1 b2.  68: 410; poor d1.
+ * 2025, on the new units: 2024's poor regrouped: 22924 gets a1 a3 b1 b2 c1
+ *   c2 c3 = 7 (22921 and 22936 merged into it), 68 gets those and d1 = 8.
+ *   22924: 640; poor a1 b1 b2 e1 = 4; near a3 c1; escaped a3 c1; newly
+ *   e1; exited c2: 7 + 1 + 0 - 2 - 1 = 5, but 4 (c3 missing).  68: 1060;
+ *   poor + d2 = 5; near + d1 = 3; escaped 3; newly e1 d2 = 2: 8 + 2 - 3 -
+ *   1 = 6, but 5.  With c3's 2025 status (poor): 22924 5 = 5, balanced.
+ * 2026: 68: 1080; poor b1 b2 e1 c3 d1 d2 = 6; near a3 c1; escaped a1;
+ *   relapsed d1; start 6 (2025's poor): 6 + 0 + 1 - 1 = 6.
+ * As of 2026-07-01: 2023 in 22924 = the three old wards: 600, poor 4,
+ *   near 2; in 68: 600 + 400 = 1000, poor 5, near 3.  2024 in 22924: 630,
+ *   poor 7, near 1, start 4 (2023 regrouped), reduction 4/600 - 7/630.
+ */
+#define U_E INT64_C(1751302800)    /* 2025-07-01T00:00:00+07:00 */
+#define U_T24 INT64_C(1734663600)  /* 2024-12-20T10:00:00+07:00 */
+#define U_T25 INT64_C(1766199600)  /* 2025-12-20 */
+#define U_T26 INT64_C(1797735600)  /* 2026-12-20 */
+#define U_AS26 INT64_C(1782838800) /* 2026-07-01T00:00:00+07:00 */
+
+static void units_old(struct fx *fx)
+{
+    fx_unit(fx, "60", NULL, EV_LEVEL_PROVINCE);
+    fx_unit(fx, "67", NULL, EV_LEVEL_PROVINCE);
+    fx_unit(fx, "68", NULL, EV_LEVEL_PROVINCE);
+    fx_unit(fx, "593", "60", EV_LEVEL_DISTRICT);
+    fx_unit(fx, "672", "68", EV_LEVEL_DISTRICT);
+    fx_unit(fx, "22921", "593", EV_LEVEL_COMMUNE);
+    fx_unit(fx, "22924", "593", EV_LEVEL_COMMUNE);
+    fx_unit(fx, "22936", "593", EV_LEVEL_COMMUNE);
+    fx_unit(fx, "24820", "672", EV_LEVEL_COMMUNE);
+}
+
+/* Communes first, then districts, then provinces. */
+static void units_change(struct fx *fx)
+{
+    fx_changed(fx, U_E, EV_CHANGE_MERGE, U_E, "22921,22924,22936", "22924",
+               "Phu Thuy", "68");
+    fx_changed(fx, U_E, EV_CHANGE_REPARENT, U_E, "24820", "24820", NULL, "68");
+    fx_changed(fx, U_E, EV_CHANGE_ABOLISH, U_E, "593", NULL, NULL, NULL);
+    fx_changed(fx, U_E, EV_CHANGE_ABOLISH, U_E, "672", NULL, NULL, NULL);
+    fx_changed(fx, U_E, EV_CHANGE_MERGE, U_E, "60,67,68", "68", "Lam Dong",
+               NULL);
+}
+
+struct u_status {
+    const char *hh, *unit;
+    int year;
+    enum ev_status st;
+};
+
+static void u_statuses(struct fx *fx, int64_t at, const struct u_status *v,
+                       size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        fx_status(fx, at, v[i].unit, v[i].hh, v[i].year, v[i].st);
+}
+
+#define P EV_STATUS_POOR
+#define N EV_STATUS_NEAR_POOR
+
+/* 2023 and 2024, recorded in December of each year (before E). */
+static void units_data_old(struct fx *fx)
+{
+    static const struct u_status v23[] = {
+        {"a1", "22921", 2023, P}, {"a2", "22921", 2023, P},
+        {"a3", "22921", 2023, N}, {"b1", "22924", 2023, P},
+        {"c1", "22936", 2023, P}, {"c2", "22936", 2023, N},
+        {"d1", "24820", 2023, P}, {"d2", "24820", 2023, N},
+    };
+    static const struct u_status v24[] = {
+        {"a1", "22921", 2024, P}, {"a2", "22921", 2024, N},
+        {"a3", "22921", 2024, P}, {"b1", "22924", 2024, P},
+        {"b2", "22924", 2024, P}, {"c1", "22936", 2024, P},
+        {"c2", "22936", 2024, P}, {"c3", "22936", 2024, P},
+        {"d1", "24820", 2024, P}, {"d2", "24820", 2024, N},
+    };
+    static const char *const old[] = {"22921", "22924", "22936", "24820"};
+    for (int i = 0; i < 4; i++) {
+        fx_households(fx, AT, old[i], 2023, 100 * (i + 1));
+        fx_households(fx, U_T24, old[i], 2024, 100 * (i + 1) + 10);
+    }
+    u_statuses(fx, AT, v23, sizeof v23 / sizeof v23[0]);
+    u_statuses(fx, U_T24, v24, sizeof v24 / sizeof v24[0]);
+    /* Published for 2025 before the merger: counts in the successor. */
+    fx_households(fx, U_T24 + 1, "22936", 2025, 300);
+}
+
+/* 2025, without c3's status, and the reviews. */
+static void units_data_2025(struct fx *fx)
+{
+    static const struct u_status v25[] = {
+        {"a1", "22924", 2025, P}, {"a3", "22924", 2025, N},
+        {"b1", "22924", 2025, P}, {"b2", "22924", 2025, P},
+        {"c1", "22924", 2025, N}, {"e1", "22924", 2025, P},
+        {"d1", "24820", 2025, N}, {"d2", "24820", 2025, P},
+    };
+    fx_households(fx, U_T25, "22924", 2025, 640);
+    fx_households(fx, U_T25, "24820", 2025, 420);
+    u_statuses(fx, U_T25, v25, sizeof v25 / sizeof v25[0]);
+    fx_exited(fx, U_T25, "22924", "c2", 2025, EV_EXIT_DIED);
+    fx_review(fx, U_T25 + 100, "22924", 2025);
+    fx_review(fx, U_T25 + 101, "68", 2025);
+    fx_review(fx, U_T25 + 102, "22924", 2025); /* same numbers: no repeat */
+}
+
+/* c3's missing record, the review again, and 2026. */
+static void units_data_late(struct fx *fx)
+{
+    static const struct u_status v26[] = {
+        {"a1", "22924", 2026, EV_STATUS_AVERAGE},
+        {"a3", "22924", 2026, N},
+        {"b1", "22924", 2026, P},
+        {"b2", "22924", 2026, P},
+        {"c1", "22924", 2026, N},
+        {"c3", "22924", 2026, P},
+        {"e1", "22924", 2026, P},
+        {"d1", "24820", 2026, P},
+        {"d2", "24820", 2026, P},
+    };
+    fx_status(fx, U_T25 + 200, "22924", "c3", 2025, P);
+    fx_review(fx, U_T25 + 201, "22924", 2025);
+    fx_households(fx, U_T26, "22924", 2026, 650);
+    fx_households(fx, U_T26, "24820", 2026, 430);
+    u_statuses(fx, U_T26, v26, sizeof v26 / sizeof v26[0]);
+}
+
+#undef P
+#undef N
+
+/* Add a query reply's answer to sn: its result, or its error. */
+static void snap_answer(struct fx_snap *sn, const struct fx_reply *r)
+{
+    const msgpack_object *ok = fx_get(r->root, "ok");
+    fx_snap_add(sn, fx_get(r->root, ok->via.boolean ? "result" : "error"));
+}
+
+/* The answers compared across runs and rebuilds. */
+static void units_snapshot(struct fx *fx, struct fx_snap *sn)
+{
+    static const char *const units[] = {
+        "60", "67", "68", "593", "672", "22921", "22924", "22936", "24820"};
+    char q[128];
+    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
+        for (int y = 2023; y <= 2026; y++) {
+            struct fx_reply r;
+            /* Units not in force at the end of the year are refused. */
+            snprintf(q, sizeof q,
+                     "{\"op\":\"query\",\"plugin\":\"poverty\",\"q\":"
+                     "{\"unit\":\"%s\",\"year\":%d}}",
+                     units[u], y);
+            fx_request(fx, &r, q);
+            snap_answer(sn, &r);
+            fx_reply_free(&r);
+            snprintf(q, sizeof q,
+                     "{\"op\":\"query\",\"plugin\":\"poverty\",\"q\":"
+                     "{\"unit\":\"%s\",\"year\":%d,\"as_of\":%lld}}",
+                     units[u], y, (long long)U_AS26);
+            fx_request(fx, &r, q);
+            snap_answer(sn, &r);
+            fx_reply_free(&r);
+            snprintf(q, sizeof q,
+                     "{\"op\":\"query\",\"plugin\":\"poverty\",\"q\":"
+                     "{\"unit\":\"%s\",\"cohort\":%d}}",
+                     units[u], y);
+            fx_request(fx, &r, q);
+            snap_answer(sn, &r);
+            fx_reply_free(&r);
+        }
+    }
+}
+
+static void test_units_over_time(void **state)
+{
+    (void)state;
+    struct fx *fx = fx_new("poverty");
+    struct fx_reply r;
+    const msgpack_object *res;
+    char buf[2048];
+
+    /* 1. Before anyone knows of the change. */
+    units_old(fx);
+    units_data_old(fx);
+    fx_sync(fx);
+    res = pq(fx, &r, "593", 2023);
+    expect_counts(res, 600, 4, 2);
+    fx_reply_free(&r);
+    res = pq(fx, &r, "593", 2024);
+    expect_counts(res, 630, 7, 1);
+    expect_flows(res, 1, 4, 0);
+    expect_start(res, 4, 0, 0);
+    fx_reply_free(&r);
+
+    /* 2. The change is recorded (after the 2023-2024 records).  Nothing
+     * else: the years it touches are answered from the own counters. */
+    units_change(fx);
+    fx_sync(fx);
+    struct fx_snap dirty = {0}, clean = {0};
+    units_snapshot(fx, &dirty);
+    /* 2023 and 2024 on their own hierarchies, as before. */
+    res = pq(fx, &r, "593", 2023);
+    expect_counts(res, 600, 4, 2);
+    assert_float_equal(fx_f64(res, "poor_rate"), 400.0 / 600.0, EPS);
+    assert_float_equal(fx_f64(res, "multidimensional_rate"), 1.0, EPS);
+    fx_reply_free(&r);
+    res = pq(fx, &r, "60", 2023);
+    expect_counts(res, 600, 4, 2);
+    fx_reply_free(&r);
+    res = pq(fx, &r, "593", 2024);
+    expect_counts(res, 630, 7, 1);
+    expect_start(res, 4, 0, 0);
+    fx_reply_free(&r);
+    res = pq(fx, &r, "22924", 2024); /* the old ward */
+    expect_counts(res, 210, 2, 0);
+    fx_reply_free(&r);
+    /* 2025 starts from 2024's poor regrouped: 7 in 22924, 8 in 68; the
+     * only 2025 households so far are 22936's, now 22924's. */
+    res = pq(fx, &r, "22924", 2025);
+    expect_counts(res, 300, 0, 0);
+    expect_start(res, 7, 0, -7);
+    fx_reply_free(&r);
+    res = pq(fx, &r, "68", 2025);
+    expect_counts(res, 300, 0, 0);
+    expect_start(res, 8, 0, -8);
+    fx_reply_free(&r);
+    assert_string_equal(
+        fx_query_error(fx, &r, "poverty", "{\"unit\":\"22921\",\"year\":2025}"),
+        "poverty: unit: '22921' was not in force at the end "
+        "of 2025 (its households are in 22924)");
+    fx_reply_free(&r);
+    assert_string_equal(
+        fx_query_error(fx, &r, "poverty", "{\"unit\":\"593\",\"year\":2025}"),
+        "poverty: unit: '593' was not in force at the end "
+        "of 2025 (its households are in 68)");
+    fx_reply_free(&r);
+
+    /* A record of another kind rebuilds the rolled-up keys: the answers
+     * do not change.  (593's review of 2023 raises nothing: no 2022, and
+     * its four poor households of 2023 are all newly poor.) */
+    fx_review(fx, U_E - 1, "593", 2023);
+    fx_sync(fx);
+    units_snapshot(fx, &clean);
+    fx_snap_assert_equal(&dirty, &clean);
+
+    /* 3. 2025. */
+    units_data_2025(fx);
+    fx_sync(fx);
+    res = pq(fx, &r, "22924", 2025);
+    expect_counts(res, 640, 4, 2);
+    expect_flows(res, 2, 1, 0);
+    expect_start(res, 7, 1, -1);
+    assert_float_equal(fx_f64(res, "poor_rate"), 400.0 / 640.0, EPS);
+    assert_float_equal(fx_f64(res, "multidimensional_rate"), 600.0 / 640.0,
+                       EPS);
+    /* Compared with the old ward's 2024 (2 of 210). */
+    assert_float_equal(fx_f64(res, "reduction_pp"),
+                       200.0 / 210.0 - 400.0 / 640.0, EPS);
+    fx_reply_free(&r);
+    res = pq(fx, &r, "68", 2025);
+    expect_counts(res, 1060, 5, 3);
+    expect_flows(res, 3, 2, 0);
+    expect_start(res, 8, 1, -1);
+    fx_reply_free(&r);
+    assert_string_equal(
+        alert_msgs(fx, "poverty.flow_mismatch", "22924", buf, sizeof buf),
+        "commune 22924: 2025 flows do not balance: 7 poor at the start + 1 "
+        "newly poor + 0 relapsed - 2 escaped - 1 exited = 5, but 4 are poor "
+        "at the end (1 missing record?)");
+    assert_string_equal(
+        alert_msgs(fx, "poverty.flow_mismatch", "68", buf, sizeof buf),
+        "province 68: 2025 flows do not balance: 8 poor at the start + 2 "
+        "newly poor + 0 relapsed - 3 escaped - 1 exited = 6, but 5 are poor "
+        "at the end (1 missing record?)");
+
+    /* 4. c3's status arrives: 22924 balances; the review raises nothing
+     * new.  Then 2026. */
+    units_data_late(fx);
+    fx_sync(fx);
+    res = pq(fx, &r, "22924", 2025);
+    expect_counts(res, 640, 5, 2);
+    expect_start(res, 7, 1, 0);
+    fx_reply_free(&r);
+    assert_string_equal(
+        alert_msgs(fx, "poverty.flow_mismatch", "22924", buf, sizeof buf),
+        "commune 22924: 2025 flows do not balance: 7 poor at the start + 1 "
+        "newly poor + 0 relapsed - 2 escaped - 1 exited = 5, but 4 are poor "
+        "at the end (1 missing record?)");
+    /* 2026 in 68 includes old Binh Thuan's households. */
+    res = pq(fx, &r, "68", 2026);
+    expect_counts(res, 1080, 6, 2);
+    expect_flows(res, 1, 0, 1);
+    expect_start(res, 6, 0, 0);
+    fx_reply_free(&r);
+    /* 2023 and 2024 are still answered on their own hierarchies. */
+    res = pq(fx, &r, "593", 2023);
+    expect_counts(res, 600, 4, 2);
+    fx_reply_free(&r);
+    res = pq(fx, &r, "68", 2023);
+    expect_counts(res, 400, 1, 1);
+    fx_reply_free(&r);
+
+    /* As of 2026: earlier years in today's units. */
+    res = pq_as_of(fx, &r, "22924", 2023, U_AS26);
+    expect_counts(res, 600, 4, 2);
+    assert_int_equal(fx_i64(res, "as_of"), U_AS26);
+    assert_true(fx_is_nil(res, "reduction_pp")); /* no 2022 */
+    expect_start(res, 0, 0, 0);
+    fx_reply_free(&r);
+    res = pq_as_of(fx, &r, "68", 2023, U_AS26);
+    expect_counts(res, 1000, 5, 3);
+    fx_reply_free(&r);
+    res = pq_as_of(fx, &r, "22924", 2024, U_AS26);
+    expect_counts(res, 630, 7, 1);
+    expect_flows(res, 1, 4, 0);
+    expect_start(res, 4, 0, 0);
+    assert_float_equal(fx_f64(res, "reduction_pp"),
+                       400.0 / 600.0 - 700.0 / 630.0, EPS);
+    assert_float_equal(fx_f64(res, "multidimensional_reduction_pp"),
+                       600.0 / 600.0 - 800.0 / 630.0, EPS);
+    fx_reply_free(&r);
+    /* 2025 as of 2026 is 2025 as it stands, but compared with 2024 in the
+     * same units: 7 of 630 in the three wards. */
+    res = pq_as_of(fx, &r, "22924", 2025, U_AS26);
+    expect_counts(res, 640, 5, 2);
+    expect_start(res, 7, 1, 0);
+    assert_float_equal(fx_f64(res, "reduction_pp"),
+                       700.0 / 630.0 - 500.0 / 640.0, EPS);
+    fx_reply_free(&r);
+    assert_string_equal(
+        fx_query_error(
+            fx, &r, "poverty",
+            "{\"unit\":\"22924\",\"year\":2025,\"as_of\":1751302800}"),
+        "poverty: as_of: must not be before the end of 2025");
+    fx_reply_free(&r);
+    assert_string_equal(
+        fx_query_error(
+            fx, &r, "poverty",
+            "{\"unit\":\"22921\",\"year\":2024,\"as_of\":1782838800}"),
+        "poverty: unit: '22921' was not in force at as_of (its households "
+        "are in 22924)");
+    fx_reply_free(&r);
+
+    /* Rebuilds give the same answers (and the same alerts). */
+    struct fx_snap a = {0}, b = {0}, c = {0};
+    units_snapshot(fx, &a);
+    fx_request(fx, &r, "{\"op\":\"alerts\",\"since\":0}");
+    fx_snap_add(&a, fx_get(r.root, "alerts"));
+    fx_reply_free(&r);
+    assert_true(fx_rebuild_one_by_one(fx) > 50);
+    units_snapshot(fx, &b);
+    fx_request(fx, &r, "{\"op\":\"alerts\",\"since\":0}");
+    fx_snap_add(&b, fx_get(r.root, "alerts"));
+    fx_reply_free(&r);
+    fx_snap_assert_equal(&a, &b);
+
+    units_snapshot(fx, &a);
+    fx_host_close(fx);
+    fx_drop_state(fx);
+    fx_sync(fx);
+    units_snapshot(fx, &c);
+    fx_snap_assert_equal(&a, &c);
+    fx_free(fx);
+}
+
+/*
+ * The same log, but with the change recorded before the 2023-2024
+ * records (their "at" is still before E): the registry never moves what
+ * was rolled up, yet every answer is the same.  Both runs also have a 2025
+ * status of f1 filed under 22921 in December 2024 (before E, so 22921 is
+ * in force at its "at"): 22921 is gone at the end of 2025, so f1 counts in
+ * 22924 (poor 5 + f1 = 6, newly e1 f1 = 2), whichever was recorded first.
+ */
+static void test_units_record_order(void **state)
+{
+    (void)state;
+    struct fx_snap a = {0}, b = {0};
+    for (int run = 0; run < 2; run++) {
+        struct fx *fx = fx_new("poverty");
+        struct fx_reply r;
+        units_old(fx);
+        if (run == 0) {
+            units_data_old(fx);
+            fx_status(fx, U_T24 + 2, "22921", "f1", 2025, EV_STATUS_POOR);
+            fx_commit(fx);
+            units_change(fx);
+        } else {
+            units_change(fx);
+            fx_commit(fx);
+            units_data_old(fx);
+            fx_status(fx, U_T24 + 2, "22921", "f1", 2025, EV_STATUS_POOR);
+        }
+        fx_commit(fx);
+        units_data_2025(fx);
+        units_data_late(fx);
+        fx_sync(fx);
+        const msgpack_object *res = pq(fx, &r, "22924", 2025);
+        expect_counts(res, 640, 6, 2);
+        expect_flows(res, 2, 2, 0);
+        expect_start(res, 7, 1, 0);
+        fx_reply_free(&r);
+        res = pq(fx, &r, "68", 2025);
+        expect_counts(res, 1060, 7, 3);
+        fx_reply_free(&r);
+        units_snapshot(fx, run == 0 ? &a : &b);
+        fx_free(fx);
+    }
+    fx_snap_assert_equal(&a, &b);
+}
+
+/* Make the poverty state look like one of version 1.1: no layout marker,
+ * a 72-byte counter under a unit-first key (the host must be closed). */
+static void state_make_old(struct fx *fx)
+{
+    char path[PATH_MAX + 8];
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    snprintf(path, sizeof path, "%s/state", fx->dir);
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
+    assert_int_equal(mdb_env_open(env, path, MDB_NOTLS, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "p.poverty", 0, &dbi), 0);
+    MDB_val k = {1, "M"}, v;
+    assert_int_equal(mdb_del(txn, dbi, &k, NULL), 0);
+    uint8_t key[14] = {'C', '5', '9', '3', 0, 0,    0x80,
+                       0,   0,   0,   0,   0, 0x07, 0xe7};
+    uint8_t val[72] = {0};
+    k = (MDB_val){sizeof key, key};
+    v = (MDB_val){sizeof val, val};
+    assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+/*
+ * A state written by an older version (unit-first keys, no layout marker)
+ * is refused, not misread: queries fail and so does the next apply (the
+ * plugin stops); a rebuild brings it back.
+ */
+static void test_old_state_refused(void **state)
+{
+    (void)state;
+    struct fx *fx = fx_new("poverty");
+    struct fx_reply r;
+    sc_units(fx);
+    fx_households(fx, AT, "22901", 2023, 100);
+    fx_status(fx, AT, "22901", "h1", 2023, EV_STATUS_POOR);
+    fx_sync(fx);
+    fx_host_close(fx);
+    state_make_old(fx);
+    fx_sync(fx);
+    assert_string_equal(
+        fx_query_error(fx, &r, "poverty", "{\"unit\":\"593\",\"year\":2023}"),
+        "poverty: internal error: the state was written by an older version "
+        "of the plugin: rebuild it");
+    fx_reply_free(&r);
+    /* The next record stops the plugin. */
+    fx_status(fx, AT, "22901", "h2", 2023, EV_STATUS_POOR);
+    fx_sync(fx);
+    assert_string_equal(
+        fx_query_error(fx, &r, "poverty", "{\"unit\":\"593\",\"year\":2023}"),
+        "plugin: poverty is quarantined (apply returned -3 on "
+        "household.status at seq 10)");
+    fx_reply_free(&r);
+    /* Rebuilt from the log: both households. */
+    fx_rebuild_one_by_one(fx);
+    const msgpack_object *res = pq(fx, &r, "593", 2023);
+    expect_counts(res, 100, 2, 0);
+    fx_reply_free(&r);
     fx_free(fx);
 }
 
@@ -658,7 +1527,12 @@ int main(void)
         cmocka_unit_test(test_cohorts),
         cmocka_unit_test(test_relapse_threshold),
         cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_two_rates),
         cmocka_unit_test(test_query_errors),
+        cmocka_unit_test(test_exited_flows),
+        cmocka_unit_test(test_units_over_time),
+        cmocka_unit_test(test_units_record_order),
+        cmocka_unit_test(test_old_state_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

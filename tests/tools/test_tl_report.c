@@ -48,6 +48,8 @@ static void build(struct tl_rep_doc *d, enum tl_rep_lang lang)
     d->from_year = 2021;
     d->tmin = 0.7;
     d->tmax = 1.0;
+    d->md_tmin = 1.0;
+    d->md_tmax = 1.5;
     d->generated = 1764200000;
     d->alerts_max = 1;
     for (int s = 0; s < TL_SEC_COUNT; s++)
@@ -65,10 +67,15 @@ static void build(struct tl_rep_doc *d, enum tl_rep_lang lang)
     set(p, TL_COL_POOR_RATE, 3.1234);
     set(p, TL_COL_REDUCTION, 0.85);
     set(p, TL_COL_TARGET, 1);
+    set(p, TL_COL_MD_RATE, 4.5);
+    set(p, TL_COL_MD_REDUCTION, 1.2);
+    set(p, TL_COL_MD_TARGET, 1);
     set(p, TL_COL_FUND_RECEIVED, 1500000);
     set(a, TL_COL_POOR_RATE, 4.5);
     set(a, TL_COL_REDUCTION, 0.4);
     set(a, TL_COL_TARGET, 0);
+    set(a, TL_COL_MD_REDUCTION, 0.3);
+    set(a, TL_COL_MD_TARGET, 0);
     set(c, TL_COL_POOR_RATE, -0.001);
     set(c, TL_COL_ASSESSED, 12); /* standard absent: never shown */
     for (int y = 0; y < 4; y++) {
@@ -138,6 +145,16 @@ static void test_markdown_vi(void **state)
     assert_non_null(strstr(md, "**1.500.000**"));
     assert_non_null(strstr(md, "**3,12%**"));
     assert_non_null(strstr(md, "0,70–1,00 điểm %/năm"));
+    /* Both rates, both reductions, both bands. */
+    assert_non_null(strstr(md, "Mục tiêu giảm tỷ lệ nghèo đa chiều: "
+                               "1,00–1,50 điểm %/năm"));
+    assert_non_null(strstr(md, "| Tỷ lệ nghèo đa chiều |"));
+    assert_non_null(strstr(md, "| Giảm nghèo đa chiều (điểm %) |"));
+    assert_non_null(strstr(md, "| Mục tiêu đa chiều |"));
+    /* 60: 0.85 met, then 4.50% and 1.20 met; 593: 0.40 and 0.30 missed. */
+    assert_non_null(
+        strstr(md, "| **0,85** | **Đạt** | **4,50%** | **1,20** | **Đạt** |"));
+    assert_non_null(strstr(md, "| 0,40 | Không đạt | - | 0,30 | Không đạt |"));
     assert_non_null(strstr(md, "| 0,00% |")); /* no "-0,00" */
     /* A missing plugin leaves a note, not a table. */
     assert_non_null(strstr(md, "chưa nạp plugin \"standard\""));
@@ -174,6 +191,13 @@ static void test_markdown_en(void **state)
     assert_non_null(strstr(md, "| Missed |"));
     assert_non_null(strstr(md, "**1,500,000**"));
     assert_non_null(strstr(md, "**3.12%**"));
+    assert_non_null(strstr(md, "Target reduction of the poor rate: "
+                               "0.70–1.00 points a year · Target reduction of "
+                               "the multidimensional rate: 1.00–1.50 points a "
+                               "year"));
+    assert_non_null(strstr(md, "| Multidimensional rate |"));
+    assert_non_null(strstr(md, "| Multidimensional reduction (points) |"));
+    assert_non_null(strstr(md, "| Multidimensional target |"));
     assert_non_null(strstr(md, "| Spent | 2,500,000 VND |"));
     assert_non_null(strstr(md, "has not loaded the plugin \"standard\""));
     assert_null(strstr(md, "Tỷ lệ hộ nghèo"));
@@ -193,7 +217,9 @@ static void test_csv(void **state)
                              strlen("Mã,Đơn vị,Mã đơn vị cấp trên,Số hộ,")),
                      0);
     assert_non_null(strstr(csv, ",Tỷ lệ hộ nghèo,"));
-    assert_non_null(strstr(csv, ",Giảm (điểm %),"));
+    assert_non_null(strstr(csv, ",Giảm (điểm %),Mục tiêu,Tỷ lệ nghèo đa chiều,"
+                                "Giảm nghèo đa chiều (điểm %),Mục tiêu đa "
+                                "chiều,Thoát nghèo,"));
     /* One header and one row per unit. */
     assert_int_equal(count(csv, "\r\n"), 1 + d.nunits);
     /* Machine numbers: no separators, rates with two decimals, target as
@@ -201,10 +227,12 @@ static void test_csv(void **state)
     line2 = strstr(csv, "\r\n60,");
     assert_non_null(line2);
     assert_int_equal(
-        strncmp(line2, "\r\n60,Tỉnh Bình Thuận,,1500000,,3.12,,,0.85,1,",
-                strlen("\r\n60,Tỉnh Bình Thuận,,1500000,,3.12,,,0.85,1,")),
+        strncmp(line2,
+                "\r\n60,Tỉnh Bình Thuận,,1500000,,3.12,,,0.85,1,4.50,1.20,1,",
+                strlen("\r\n60,Tỉnh Bình Thuận,,1500000,,3.12,,,0.85,1,4.50,"
+                       "1.20,1,")),
         0);
-    assert_non_null(strstr(csv, ",4.50,,,0.40,0,"));
+    assert_non_null(strstr(csv, ",4.50,,,0.40,0,,0.30,0,"));
     assert_non_null(strstr(csv, ",0.00,"));
     /* Quoting and no formula: the commune's name. */
     assert_non_null(strstr(csv, "\r\n22870,\"'=SUM(A1), \"\"Xã\"\" | *A*_b_\","
