@@ -1,0 +1,360 @@
+/*
+ * test_units.c - units that change over time, end to end: the real
+ * povtrackd, events published with the real `povtrack send`, the 2025
+ * reorganisation of Phan Thiet and Binh Thuan turned into events by the real
+ * `povtrack unitmap` from the sample mapping table in tests/tools, and the
+ * figures asked back with `povtrack query --json`.
+ *
+ * The figures, worked out by hand (households h1..h4; "units" columns are
+ * the households published with unit.households):
+ *
+ *   year  22921 Phu Hai  22924 Phu Thuy  22936 Thanh Hai    after 1 Jul 2025
+ *   2023  h1 poor        h2 poor         h3 poor, h4 near   -
+ *         1,000 units    2,000 units     1,500 units
+ *   2024  h1 poor        h2 none         h3 poor, h4 near   -
+ *         1,000          2,000           1,500
+ *   2025  -              -               -                  new 22924 (68):
+ *                                                           h1 poor, h2 none,
+ *                                                           h3 near, h4 near;
+ *                                                           4,500 units
+ *   2026                                                    h1 near, h2 none,
+ *                                                           h3 near, h4 poor;
+ *                                                           4,400 units
+ *
+ *   2023, district 593 and province 60: 4,500 households, poor 3 (h1 h2 h3),
+ *   near-poor 1 (h4).  Old ward 22924 alone: 2,000, poor 1.
+ *   2024, 593: poor 2 (h1 h3), near 1, escaped 1 (h2).
+ *   2025, province 68 (Lam Dong): 4,500 households, poor 1 (h1), near 2
+ *   (h3 h4), escaped 1 (h3: poor in 2024 in Thanh Hai, near-poor in 2025
+ *   in the new Phu Thuy).
+ *   2026, 68: 4,400, poor 1 (h4), near 2 (h1 h3).  District 593 and
+ *   province 60 have no 2025 or 2026 figures: they ended on 1 July 2025,
+ *   and a query for them says where their households went.
+ *   2023 regrouped as of 2026 into the new ward 22924: the three old wards,
+ *   4,500 households, poor 3, near-poor 1.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "daemon.h"
+
+#define JUL_2025 INT64_C(1751302800) /* 2025-07-01 00:00 +07 */
+#define AT_2023 INT64_C(1685552400)  /* 2023-06-01 */
+#define AT_2024 INT64_C(1717174800)  /* 2024-06-01 */
+#define AT_2025 INT64_C(1759251600)  /* 2025-10-01 */
+#define AT_2026 INT64_C(1772298000)  /* 2026-03-01 */
+#define END_2026 INT64_C(1798736399) /* 2026-12-31 23:59:59 +07 */
+
+struct fx {
+    struct td d;
+    char tmp[64];
+    unsigned next_id;
+};
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    if (f == NULL || td_init(&f->d) != 0)
+        return -1;
+    snprintf(f->tmp, sizeof f->tmp, "%s", f->d.dir);
+    if (td_start(&f->d, NULL) != 0)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    td_stop(&f->d);
+    td_destroy(&f->d);
+    free(f);
+    return 0;
+}
+
+/* Run povtrack with args after the command and its endpoint options. */
+static int cli(struct fx *f, const char *cmd, const char *const *args,
+               char *out, size_t outlen, char *err, size_t errlen)
+{
+    const char *argv[15] = {cmd};
+    size_t n = 1;
+    if (strcmp(cmd, "unitmap") != 0) {
+        argv[n++] = "--ingest";
+        argv[n++] = f->d.ingest;
+        argv[n++] = "--query";
+        argv[n++] = f->d.query;
+    }
+    for (size_t i = 0; args[i] != NULL && n < 14; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    return td_cli_run(f->tmp, argv, out, outlen, err, errlen);
+}
+
+/* Write lines to a file and `povtrack send` it; returns send's exit
+ * status, its stdout (one line per rejection) in out. */
+static int send_lines(struct fx *f, const char *lines, char *out, size_t outlen)
+{
+    char path[128], err[4096];
+    snprintf(path, sizeof path, "%s/events-%u.jsonl", f->tmp, ++f->next_id);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(lines, fp);
+    assert_int_equal(fclose(fp), 0);
+    int rc = cli(f, "send", (const char *[]){path, NULL}, out, outlen, err,
+                 sizeof err);
+    if (rc != 0 && rc != 1)
+        fail_msg("povtrack send: exit %d\n%s\n%s", rc, out, err);
+    return rc;
+}
+
+static void send_ok(struct fx *f, const char *lines)
+{
+    char out[8192];
+    int rc = send_lines(f, lines, out, sizeof out);
+    if (rc != 0)
+        fail_msg("povtrack send refused some events:\n%s", out);
+}
+
+/* The last sequence in the log, from `povtrack stats --json`. */
+static uint64_t last_seq(struct fx *f)
+{
+    char out[8192], err[2048];
+    assert_int_equal(cli(f, "stats", (const char *[]){"--json", NULL}, out,
+                         sizeof out, err, sizeof err),
+                     0);
+    json_error_t je;
+    json_t *j = json_loads(out, 0, &je);
+    assert_non_null(j);
+    json_t *res = json_object_get(j, "result");
+    json_t *seq = json_object_get(res != NULL ? res : j, "last_seq");
+    assert_true(json_is_integer(seq));
+    uint64_t v = (uint64_t)json_integer_value(seq);
+    json_decref(j);
+    return v;
+}
+
+/* `povtrack query poverty ... --json` once the plugin has applied the whole
+ * log; returns the reply's result (the caller json_decrefs the root). */
+static json_t *query(struct fx *f, json_t **root, const char *const *kv)
+{
+    char out[16384], err[4096], minseq[32];
+    const char *args[12] = {"poverty"};
+    size_t n = 1;
+    for (size_t i = 0; kv[i] != NULL; i++)
+        args[n++] = kv[i];
+    snprintf(minseq, sizeof minseq, "%" PRIu64, last_seq(f));
+    args[n++] = "--min-seq";
+    args[n++] = minseq;
+    args[n++] = "--json";
+    args[n] = NULL;
+    int rc = cli(f, "query", args, out, sizeof out, err, sizeof err);
+    if (rc != 0)
+        fail_msg("povtrack query: exit %d\n%s\n%s", rc, out, err);
+    json_error_t je;
+    *root = json_loads(out, 0, &je);
+    if (*root == NULL)
+        fail_msg("query output is not JSON: %s (%s)", je.text, out);
+    json_t *res = json_object_get(*root, "result");
+    if (res == NULL)
+        fail_msg("no result: %s", out);
+    return res;
+}
+
+/* The same, for a query the plugin refuses: its message holds want. */
+static void query_refused(struct fx *f, const char *const *kv, const char *want)
+{
+    char out[16384], err[4096];
+    const char *args[12] = {"poverty"};
+    size_t n = 1;
+    for (size_t i = 0; kv[i] != NULL; i++)
+        args[n++] = kv[i];
+    args[n] = NULL;
+    int rc = cli(f, "query", args, out, sizeof out, err, sizeof err);
+    if (rc != 1 || strstr(err, want) == NULL)
+        fail_msg("povtrack query: exit %d, wanted 1 with \"%s\"\n%s\n%s", rc,
+                 want, out, err);
+}
+
+static int64_t num(json_t *res, const char *key)
+{
+    json_t *v = json_object_get(res, key);
+    if (!json_is_integer(v)) {
+        char *s = json_dumps(res, 0);
+        fail_msg("%s is not an integer in %s", key, s);
+    }
+    return (int64_t)json_integer_value(v);
+}
+
+#define UNIT(code, name, parent, level)                                        \
+    "{\"v\":1,\"id\":\"u-" code "\",\"type\":\"unit.defined\",\"at\":"         \
+    "1672531200,\"unit\":\"" code "\",\"data\":{\"name\":\"" name              \
+    "\",\"parent\":" parent ",\"level\":\"" level "\"}}\n"
+#define HH(id, at, unit, year, n)                                              \
+    "{\"v\":1,\"id\":\"" id "\",\"type\":\"unit.households\",\"at\":" at       \
+    ",\"unit\":\"" unit "\",\"data\":{\"year\":" year ",\"households\":" n     \
+    "}}\n"
+#define ST(id, at, unit, hh, year, status)                                     \
+    "{\"v\":1,\"id\":\"" id "\",\"type\":\"household.status\",\"at\":" at      \
+    ",\"unit\":\"" unit "\",\"household\":\"" hh "\",\"data\":{\"year\":" year \
+    ",\"status\":\"" status "\"}}\n"
+
+static const char units_before[] =
+    UNIT("60", "Tỉnh Bình Thuận", "null",
+         "province") UNIT("67", "Tỉnh Đắk Nông", "null", "province")
+        UNIT("68", "Tỉnh Lâm Đồng", "null", "province")
+            UNIT("593", "Thành phố Phan Thiết", "\"60\"", "district")
+                UNIT("22921", "Phường Phú Hài", "\"593\"", "commune")
+                    UNIT("22924", "Phường Phú Thủy", "\"593\"", "commune")
+                        UNIT("22936", "Phường Thanh Hải", "\"593\"", "commune");
+
+static const char figures_before[] = HH("n23a", "1685552400", "22921", "2023",
+                                        "1000") HH("n23b", "1685552400",
+                                                   "22924", "2023", "2000")
+    HH("n23c", "1685552400", "22936", "2023",
+       "1500") HH("n24a", "1717174800", "22921", "2024",
+                  "1000") HH("n24b", "1717174800", "22924", "2024", "2000")
+        HH("n24c", "1717174800", "22936", "2024",
+           "1500") ST("s23-1", "1685552400", "22921", "h1", "2023", "poor")
+            ST("s23-2", "1685552400", "22924", "h2", "2023",
+               "poor") ST("s23-3", "1685552400", "22936", "h3", "2023", "poor")
+                ST("s23-4", "1685552400", "22936", "h4", "2023", "near_poor")
+                    ST("s24-1", "1717174800", "22921", "h1", "2024", "poor")
+                        ST("s24-2", "1717174800", "22924", "h2", "2024", "none")
+                            ST("s24-3", "1717174800", "22936", "h3", "2024",
+                               "poor") ST("s24-4", "1717174800", "22936", "h4",
+                                          "2024", "near_poor");
+
+static const char figures_after[] = HH("n25", "1759251600", "22924", "2025",
+                                       "4500") HH("n26", "1772298000", "22924",
+                                                  "2026", "4400")
+    ST("s25-1", "1759251600", "22924", "h1", "2025",
+       "poor") ST("s25-2", "1759251600", "22924", "h2", "2025", "none")
+        ST("s25-3", "1759251600", "22924", "h3", "2025", "near_poor")
+            ST("s25-4", "1759251600", "22924", "h4", "2025", "near_poor")
+                ST("s26-1", "1772298000", "22924", "h1", "2026", "near_poor")
+                    ST("s26-2", "1772298000", "22924", "h2", "2026", "none")
+                        ST("s26-3", "1772298000", "22924", "h3", "2026",
+                           "near_poor") ST("s26-4", "1772298000", "22924", "h4",
+                                           "2026", "poor");
+
+/* povtrack unitmap on the sample table, its events sent with povtrack
+ * send. */
+static void reorganise(struct fx *f)
+{
+    char out[16384], err[4096];
+    int rc =
+        cli(f, "unitmap",
+            (const char *[]){TOOLS_TEST_DIR "/unit-mapping-binh-thuan-lam-dong"
+                                            ".csv",
+                             NULL},
+            out, sizeof out, err, sizeof err);
+    if (rc != 0)
+        fail_msg("povtrack unitmap: exit %d\n%s", rc, err);
+    assert_non_null(strstr(out, "\"kind\":\"merge\""));
+    send_ok(f, out);
+}
+
+static void test_phan_thiet_and_lam_dong(void **state)
+{
+    struct fx *f = *state;
+    json_t *root, *r;
+    char out[8192];
+
+    send_ok(f, units_before);
+    send_ok(f, figures_before);
+
+    /* Order matters: district 593 cannot end while wards sit under it. */
+    assert_int_equal(
+        send_lines(f,
+                   "{\"v\":1,\"id\":\"early\",\"type\":\"unit.changed\","
+                   "\"at\":1751302800,\"unit\":\"593\",\"data\":{\"kind\":"
+                   "\"abolish\",\"effective\":1751302800,\"predecessors\":"
+                   "[\"593\"]}}\n",
+                   out, sizeof out),
+        1);
+    assert_non_null(strstr(out, "593 still has 22921 under it on 2025-07-01"));
+
+    reorganise(f);
+
+    /* A record for a ward that merged, dated after the merger. */
+    assert_int_equal(
+        send_lines(f, ST("late", "1772298000", "22936", "h9", "2026", "poor"),
+                   out, sizeof out),
+        1);
+    assert_non_null(strstr(out, "unit: 22936 is not in force on 2026-03-01: "
+                                "merged into 22924 on 2025-07-01"));
+    send_ok(f, figures_after);
+
+    /* 2023 works as it did: district 593 and province 60. */
+    r = query(f, &root, (const char *[]){"unit=593", "year=2023", NULL});
+    assert_int_equal(num(r, "households"), 4500);
+    assert_int_equal(num(r, "poor"), 3);
+    assert_int_equal(num(r, "near_poor"), 1);
+    json_decref(root);
+    r = query(f, &root, (const char *[]){"unit=60", "year=2023", NULL});
+    assert_int_equal(num(r, "households"), 4500);
+    assert_int_equal(num(r, "poor"), 3);
+    json_decref(root);
+    r = query(f, &root, (const char *[]){"unit=22924", "year=2023", NULL});
+    assert_int_equal(num(r, "households"), 2000);
+    assert_int_equal(num(r, "poor"), 1);
+    json_decref(root);
+    r = query(f, &root, (const char *[]){"unit=593", "year=2024", NULL});
+    assert_int_equal(num(r, "poor"), 2);
+    assert_int_equal(num(r, "escaped"), 1);
+    json_decref(root);
+
+    /* 2025 and 2026: the new province 68 holds what came from Binh
+     * Thuan; 60 and 593 hold nothing. */
+    r = query(f, &root, (const char *[]){"unit=68", "year=2025", NULL});
+    assert_int_equal(num(r, "households"), 4500);
+    assert_int_equal(num(r, "poor"), 1);
+    assert_int_equal(num(r, "near_poor"), 2);
+    assert_int_equal(num(r, "escaped"), 1);
+    json_decref(root);
+    r = query(f, &root, (const char *[]){"unit=68", "year=2026", NULL});
+    assert_int_equal(num(r, "households"), 4400);
+    assert_int_equal(num(r, "poor"), 1);
+    assert_int_equal(num(r, "near_poor"), 2);
+    json_decref(root);
+    query_refused(f, (const char *[]){"unit=60", "year=2026", NULL},
+                  "'60' was not in force at the end of 2026 (its households "
+                  "are in 68)");
+    query_refused(f, (const char *[]){"unit=593", "year=2025", NULL},
+                  "'593' was not in force at the end of 2025 (its households "
+                  "are in 68)");
+
+    /* 2023 regrouped into the units of 2026. */
+    char as_of[64];
+    snprintf(as_of, sizeof as_of, "as_of=%" PRId64, END_2026);
+    r = query(f, &root,
+              (const char *[]){"unit=22924", "year=2023", as_of, NULL});
+    assert_int_equal(num(r, "households"), 4500);
+    assert_int_equal(num(r, "poor"), 3);
+    assert_int_equal(num(r, "near_poor"), 1);
+    json_decref(root);
+    r = query(f, &root, (const char *[]){"unit=68", "year=2023", as_of, NULL});
+    assert_int_equal(num(r, "households"), 4500);
+    assert_int_equal(num(r, "poor"), 3);
+    json_decref(root);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_phan_thiet_and_lam_dong, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
