@@ -81,6 +81,35 @@ int tl_cli_badopt(const char *cmd)
     return TL_EXIT_USAGE;
 }
 
+int tl_cli_delimiter(const char *cmd, const char *arg, char *delim)
+{
+    if (strlen(arg) != 1)
+        return tl_cli_usage(cmd, "--delimiter must be one character");
+    *delim = arg[0];
+    return 0;
+}
+
+int tl_cli_open(const char *cmd, const char *path, FILE **in)
+{
+    if (strcmp(path, "-") == 0) {
+        *in = stdin;
+        return 0;
+    }
+    *in = fopen(path, "r");
+    if (*in == NULL) {
+        fprintf(stderr, "povtrack %s: cannot open %s: %s\n", cmd, path,
+                strerror(errno));
+        return TL_EXIT_USAGE;
+    }
+    return 0;
+}
+
+void tl_cli_close(FILE *in)
+{
+    if (in != NULL && in != stdin)
+        fclose(in);
+}
+
 int tl_cli_uint(const char *cmd, const char *opt, const char *arg,
                 long long max, long long *out)
 {

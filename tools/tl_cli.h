@@ -70,6 +70,18 @@ int tl_cli_usage(const char *cmd, const char *fmt, ...)
  * TL_EXIT_USAGE. */
 int tl_cli_badopt(const char *cmd);
 
+/* --delimiter C of the CSV readers: one byte into *delim; otherwise an exit
+ * code after printing why. */
+int tl_cli_delimiter(const char *cmd, const char *arg, char *delim);
+
+/* Open a command's input: "-" is standard input, anything else a file to
+ * read.  Returns 0 with *in set, or prints "povtrack CMD: cannot open PATH:
+ * why" and returns TL_EXIT_USAGE.  Close it with tl_cli_close(). */
+int tl_cli_open(const char *cmd, const char *path, FILE **in);
+
+/* Close what tl_cli_open() gave, unless it is standard input. */
+void tl_cli_close(FILE *in);
+
 /* Print the client's error once and map rc to an exit code. */
 int tl_cli_client_fail(struct tl_cli *cli, int rc);
 

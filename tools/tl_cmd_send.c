@@ -168,12 +168,12 @@ int tl_cmd_send(struct tl_cli *cli, int argc, char **argv)
     if (optind >= argc)
         return finish(cli, &b, send_stream(&b, stdin, &err), &err);
     for (int i = optind; rc == 0 && i < argc; i++) {
-        FILE *in = stdin;
+        FILE *in;
 
-        if (strcmp(argv[i], "-") != 0 && (in = fopen(argv[i], "r")) == NULL) {
-            fprintf(stderr, "povtrack send: cannot open %s: %m\n", argv[i]);
+        rc = tl_cli_open("send", argv[i], &in);
+        if (rc != 0) {
             tl_batch_free(&b);
-            return TL_EXIT_USAGE;
+            return rc;
         }
         /* With several files, messages name the file; a frame never mixes
          * two files so that each ack maps to one name. */
@@ -184,8 +184,7 @@ int tl_cmd_send(struct tl_cli *cli, int argc, char **argv)
         rc = send_stream(&b, in, &err);
         if (rc == 0 && argc - optind > 1)
             rc = tl_batch_flush(&b, &err);
-        if (in != stdin)
-            fclose(in);
+        tl_cli_close(in);
     }
     return finish(cli, &b, rc, &err);
 }
@@ -263,10 +262,7 @@ int tl_cmd_import_csv(struct tl_cli *cli, int argc, char **argv)
             o.id_prefix = optarg;
             break;
         case 'd':
-            if (strlen(optarg) != 1)
-                return tl_cli_usage("import-csv",
-                                    "--delimiter must be one character");
-            o.delim = optarg[0];
+            rc = tl_cli_delimiter("import-csv", optarg, &o.delim);
             break;
         case 'b':
             rc = batch_option("import-csv", optarg, &batch);
@@ -291,22 +287,17 @@ int tl_cmd_import_csv(struct tl_cli *cli, int argc, char **argv)
             return tl_cli_usage("import-csv", "%s", err.msg);
         o.id_prefix = prefix;
     }
-    in = strcmp(argv[optind], "-") == 0 ? stdin : fopen(argv[optind], "r");
-    if (in == NULL) {
-        fprintf(stderr, "povtrack import-csv: cannot open %s: %m\n",
-                argv[optind]);
-        return TL_EXIT_USAGE;
-    }
+    rc = tl_cli_open("import-csv", argv[optind], &in);
+    if (rc != 0)
+        return rc;
     if (tl_batch_init(&b, cli->client, "row", batch, cli->out, cli->json,
                       isatty(STDERR_FILENO)) != 0) {
-        if (in != stdin)
-            fclose(in);
+        tl_cli_close(in);
         fprintf(stderr, "povtrack: out of memory\n");
         return TL_EXIT_FAIL;
     }
     rc = tl_import_csv(in, &o, &sink, &err);
-    if (in != stdin)
-        fclose(in);
+    tl_cli_close(in);
     if (rc == TL_EINVAL && b.client_rc == 0) {
         /* A bad header or --map (nothing read: a usage error), or a CSV
          * syntax error part way (what came before is still sent). */

@@ -177,10 +177,7 @@ int tl_cmd_unitmap(struct tl_cli *cli, int argc, char **argv)
                                     TL_UNITMAP_PREFIX_MAX);
             break;
         case 'd':
-            if (strlen(optarg) != 1)
-                return tl_cli_usage("unitmap",
-                                    "--delimiter must be one character");
-            o.delim = optarg[0];
+            rc = tl_cli_delimiter("unitmap", optarg, &o.delim);
             break;
         case '?':
             return tl_cli_badopt("unitmap");
@@ -194,20 +191,17 @@ int tl_cmd_unitmap(struct tl_cli *cli, int argc, char **argv)
     if (argc - optind != 1)
         return tl_cli_usage("unitmap", "give exactly one FILE.csv");
     path = argv[optind];
-    in = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-    if (in == NULL) {
-        fprintf(stderr, "povtrack unitmap: cannot open %s: %m\n", path);
-        return TL_EXIT_USAGE;
-    }
+    rc = tl_cli_open("unitmap", path, &in);
+    if (rc != 0)
+        return rc;
     rc = tl_unitmap_csv(in, &o, &sink, &n, &err);
-    if (in != stdin)
-        fclose(in);
+    tl_cli_close(in);
     if (rc == 0 && fflush(cli->out) != 0)
         rc = tl_fail(&err, TL_EIO, "cannot write the events: %s",
                      strerror(errno));
     if (rc != 0) {
         fprintf(stderr, "povtrack unitmap: %s: %s\n",
-                in == stdin ? "standard input" : path, err.msg);
+                strcmp(path, "-") == 0 ? "standard input" : path, err.msg);
         return TL_EXIT_FAIL;
     }
     fprintf(stderr,

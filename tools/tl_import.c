@@ -8,10 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <csv.h>
+#include "tl_csv.h"
 
 #define DEFAULT_TYPE "donation.received"
-#define CHUNK 65536
 
 enum field {
     F_IGNORE = 0,
@@ -326,29 +325,16 @@ struct importer {
     const struct tl_import_opts *o;
     const struct tl_import_sink *sink;
     struct tl_error *err;
-    int rc; /* first failure; stops everything */
+    /* The data row being read, set for the call only (tl_csv_read owns it). */
     size_t row;
-    int last_term; /* terminator of the previous row, to fold CRLF */
-    /* The row being read. */
     char **cells;
-    size_t ncells, cap;
+    size_t ncells;
     /* The header: column names and what each maps to. */
     char **header;
     size_t ncols;
     enum field *map;
     bool has_field[F_COUNT];
 };
-
-/* Lower-case ASCII letters and turn spaces into '_', in place. */
-static void normalise(char *s)
-{
-    for (; *s != '\0'; s++) {
-        if (*s == ' ')
-            *s = '_';
-        else if (*s >= 'A' && *s <= 'Z')
-            *s = (char)(*s - 'A' + 'a');
-    }
-}
 
 static int field_by_name(const char *name, size_t len)
 {
@@ -357,25 +343,6 @@ static int field_by_name(const char *name, size_t len)
             memcmp(field_names[f], name, len) == 0)
             return f;
     return -1;
-}
-
-static char *trim_dup(const char *s, size_t len)
-{
-    char *d;
-
-    while (len > 0 && (*s == ' ' || *s == '\t')) {
-        s++;
-        len--;
-    }
-    while (len > 0 &&
-           (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r'))
-        len--;
-    d = malloc(len + 1);
-    if (d != NULL) {
-        memcpy(d, s, len);
-        d[len] = '\0';
-    }
-    return d;
 }
 
 static void note(struct importer *im, const char *fmt, const char *a,
@@ -389,11 +356,15 @@ static void note(struct importer *im, const char *fmt, const char *a,
     im->sink->note(im->sink->arg, msg);
 }
 
-/* Apply --map, then the aliases, to the header row. */
-static int build_map(struct importer *im)
+/* The header row (tl_csv_sink.header): keep it, then apply --map and the
+ * aliases to its columns. */
+static int build_map(void *arg, char **names, size_t ncols)
 {
+    struct importer *im = arg;
     const char *p = im->o->map;
 
+    im->header = names;
+    im->ncols = ncols;
     im->map = calloc(im->ncols > 0 ? im->ncols : 1, sizeof(*im->map));
     if (im->map == NULL)
         return tl_fail(im->err, TL_ENOMEM, "out of memory");
@@ -415,7 +386,7 @@ static int build_map(struct importer *im)
         }
         memcpy(col, p, (size_t)(eq - p));
         col[eq - p] = '\0';
-        normalise(col);
+        tl_csv_normalise(col);
         f = field_by_name(eq + 1, len - (size_t)(eq - p) - 1);
         if (f < 0) {
             free(mapped);
@@ -499,7 +470,7 @@ static const char *enum_value(enum field f, const char *cell, char *tmp,
                               size_t cap)
 {
     snprintf(tmp, cap, "%s", cell);
-    normalise(tmp);
+    tl_csv_normalise(tmp);
     for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
         if (values[i].field == f && strcmp(values[i].text, tmp) == 0)
             return values[i].wire;
@@ -537,26 +508,25 @@ static int bad(struct importer *im, size_t c, const char *what)
     return im->sink->bad_row(im->sink->arg, im->row, msg);
 }
 
-static int row_event(struct importer *im)
+/* A data row (tl_csv_sink.row): one event or one bad row. */
+static int row_event(void *arg, size_t row, char **cells, size_t ncells)
 {
+    struct importer *im = arg;
     json_t *ev = json_object(), *data = json_object();
     const char *unit = im->o->unit, *id = NULL;
     char idbuf[TL_ID_PREFIX_MAX + 32], tmp[256];
     struct tl_error cell;
-    bool empty = true;
     int rc = 0;
 
-    for (size_t c = 0; c < im->ncells; c++)
-        if (im->cells[c][0] != '\0')
-            empty = false;
+    /* Blank rows, what spreadsheets leave at the end, never come here. */
+    im->row = row;
+    im->cells = cells;
+    im->ncells = ncells;
     if (ev == NULL || data == NULL) {
         json_decref(ev);
         json_decref(data);
         return tl_fail(im->err, TL_ENOMEM, "out of memory");
     }
-    /* Blank rows are what spreadsheets leave at the end: skip them. */
-    if (empty)
-        goto out;
     if (im->ncells > im->ncols) {
         snprintf(tmp, sizeof(tmp), "%zu cells but the header has %zu columns",
                  im->ncells, im->ncols);
@@ -613,7 +583,7 @@ static int row_event(struct importer *im)
             break;
         case F_IN_KIND:
             snprintf(tmp, sizeof(tmp), "%s", s);
-            normalise(tmp);
+            tl_csv_normalise(tmp);
             if (parse_bool(tmp, &b) != 0) {
                 tl_fail(&cell, TL_EINVAL,
                         "\"%s\" is not yes/no (có/không, 1/0, x)", s);
@@ -680,112 +650,19 @@ out:
     return rc;
 }
 
-static void free_cells(char **cells, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(cells[i]);
-}
-
-static void on_cell(void *s, size_t len, void *arg)
-{
-    struct importer *im = arg;
-    char *cell;
-
-    if (im->rc != 0)
-        return;
-    if (im->ncells == im->cap) {
-        size_t cap = im->cap ? im->cap * 2 : 16;
-        char **p = realloc(im->cells, cap * sizeof(*p));
-        if (p == NULL) {
-            im->rc = tl_fail(im->err, TL_ENOMEM, "out of memory");
-            return;
-        }
-        im->cells = p;
-        im->cap = cap;
-    }
-    cell = trim_dup(s != NULL ? s : "", s != NULL ? len : 0);
-    if (cell == NULL) {
-        im->rc = tl_fail(im->err, TL_ENOMEM, "out of memory");
-        return;
-    }
-    im->cells[im->ncells++] = cell;
-}
-
-static void on_row(int term, void *arg)
-{
-    struct importer *im = arg;
-    int prev = im->last_term;
-
-    im->last_term = term;
-    if (im->rc != 0)
-        return;
-    /* CSV_REPALL_NL reports empty lines too, so that row numbers follow the
-     * file; the '\n' of a CRLF is not a row of its own. */
-    if (im->ncells == 0 && term == '\n' && prev == '\r')
-        return;
-    im->row++;
-    if (im->header == NULL) {
-        im->header = im->cells;
-        im->ncols = im->ncells;
-        im->cells = NULL;
-        im->ncells = im->cap = 0;
-        for (size_t c = 0; c < im->ncols; c++)
-            normalise(im->header[c]);
-        im->rc = build_map(im);
-        return;
-    }
-    if (im->ncells > 0)
-        im->rc = row_event(im);
-    free_cells(im->cells, im->ncells);
-    im->ncells = 0;
-}
-
 int tl_import_csv(FILE *in, const struct tl_import_opts *o,
                   const struct tl_import_sink *sink, struct tl_error *err)
 {
-    struct csv_parser p;
     struct importer im;
-    char *buf;
-    size_t n;
-    bool first = true;
+    struct tl_csv_sink csink = {&im, build_map, row_event};
+    int rc;
 
     memset(&im, 0, sizeof(im));
     im.o = o;
     im.sink = sink;
     im.err = err;
-    buf = malloc(CHUNK);
-    if (buf == NULL ||
-        csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_REPALL_NL) != 0) {
-        free(buf);
-        return tl_fail(err, TL_ENOMEM, "out of memory");
-    }
-    csv_set_delim(&p, o->delim ? (unsigned char)o->delim : CSV_COMMA);
-    while (im.rc == 0 && (n = fread(buf, 1, CHUNK, in)) > 0) {
-        size_t skip = 0;
-        /* Excel writes UTF-8 with a byte order mark. */
-        if (first && n >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
-            skip = 3;
-        first = false;
-        if (csv_parse(&p, buf + skip, n - skip, on_cell, on_row, &im) !=
-                n - skip &&
-            im.rc == 0)
-            im.rc =
-                tl_fail(err, TL_EINVAL, "CSV syntax error after row %zu: %s",
-                        im.row, csv_strerror(csv_error(&p)));
-    }
-    if (im.rc == 0 && ferror(in))
-        im.rc = tl_fail(err, TL_EIO, "read error");
-    if (im.rc == 0 && csv_fini(&p, on_cell, on_row, &im) != 0 && im.rc == 0)
-        im.rc = tl_fail(err, TL_EINVAL, "CSV syntax error at the end: %s",
-                        csv_strerror(csv_error(&p)));
-    if (im.rc == 0 && im.header == NULL)
-        im.rc = tl_fail(err, TL_EINVAL, "empty file: no header row");
-    csv_free(&p);
-    free(buf);
-    free_cells(im.cells, im.ncells);
-    free(im.cells);
-    free_cells(im.header, im.ncols);
-    free(im.header);
+    rc = tl_csv_read(in, o->delim, &csink, err);
+    tl_csv_free(im.header, im.ncols);
     free(im.map);
-    return im.rc;
+    return rc;
 }

@@ -15,11 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <csv.h>
-
+#include "tl_csv.h"
 #include "tl_import.h" /* tl_parse_date */
-
-#define CHUNK 65536
 
 enum col {
     C_IGNORE = 0,
@@ -110,11 +107,10 @@ struct um {
     struct tl_error *err;
     const char *prefix;
     int rc; /* first failure; stops everything */
+    /* The data row being read, set for the call only (tl_csv_read owns it). */
     size_t row;
-    int last_term; /* terminator of the previous row, to fold CRLF */
-    /* The row being read. */
     char **cells;
-    size_t ncells, cap;
+    size_t ncells;
     /* The header and which column gives each field (-1: none). */
     char **header;
     size_t ncols;
@@ -153,36 +149,6 @@ static int nomem(struct um *u)
     if (u->rc == 0)
         u->rc = tl_fail(u->err, TL_ENOMEM, "out of memory");
     return u->rc;
-}
-
-/* Lower-case ASCII letters and turn spaces into '_', in place. */
-static void normalise(char *s)
-{
-    for (; *s != '\0'; s++) {
-        if (*s == ' ')
-            *s = '_';
-        else if (*s >= 'A' && *s <= 'Z')
-            *s = (char)(*s - 'A' + 'a');
-    }
-}
-
-static char *trim_dup(const char *s, size_t len)
-{
-    char *d;
-
-    while (len > 0 && (*s == ' ' || *s == '\t')) {
-        s++;
-        len--;
-    }
-    while (len > 0 &&
-           (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r'))
-        len--;
-    d = malloc(len + 1);
-    if (d != NULL) {
-        memcpy(d, s, len);
-        d[len] = '\0';
-    }
-    return d;
 }
 
 /* jansson holds only UTF-8: a cell in another encoding is a bad row. */
@@ -314,8 +280,13 @@ static void note(struct um *u, const char *fmt, ...)
 
 /* ---- reading the table ------------------------------------------------ */
 
-static int build_map(struct um *u)
+/* The header row (tl_csv_sink.header): keep it and map its columns. */
+static int build_map(void *arg, char **names, size_t ncols)
 {
+    struct um *u = arg;
+
+    u->header = names;
+    u->ncols = ncols;
     u->map = calloc(u->ncols > 0 ? u->ncols : 1, sizeof(*u->map));
     if (u->map == NULL)
         return nomem(u);
@@ -386,25 +357,26 @@ static int bad_code(struct um *u, enum col c, const char *s)
                        : "");
 }
 
-/* Check the cells of the row just read; keep it when its old code and date
- * could be read (marked bad when another cell could not). */
-static int read_row(struct um *u)
+/* A data row (tl_csv_sink.row): check its cells; keep it when its old code
+ * and date could be read (marked bad when another cell could not). */
+static int read_row(void *arg, size_t row, char **cells, size_t ncells)
 {
-    const char *old = cell(u, C_OLD), *new_code = cell(u, C_NEW);
-    const char *name = cell(u, C_NAME), *parent = cell(u, C_PARENT);
-    const char *eff_cell = cell(u, C_EFF);
+    struct um *u = arg;
+    const char *old, *new_code, *name, *parent, *eff_cell;
     struct tl_error cerr = {{0}};
     struct mrow *r;
     int64_t eff = 0;
-    bool empty = true;
     size_t nbads;
 
-    for (size_t c = 0; c < u->ncells; c++)
-        if (u->cells[c][0] != '\0')
-            empty = false;
-    /* Blank rows are what spreadsheets leave at the end: skip them. */
-    if (empty)
-        return TL_OK;
+    u->row = row;
+    u->cells = cells;
+    u->ncells = ncells;
+    old = cell(u, C_OLD);
+    new_code = cell(u, C_NEW);
+    name = cell(u, C_NAME);
+    parent = cell(u, C_PARENT);
+    eff_cell = cell(u, C_EFF);
+    /* Blank rows, what spreadsheets leave at the end, never come here. */
     u->counts->rows++;
     if (u->ncells > u->ncols)
         return add_bad(u, u->row, C_NONE,
@@ -475,102 +447,6 @@ static int read_row(struct um *u)
         r->parent == NULL || r->old_name == NULL)
         return nomem(u);
     return TL_OK;
-}
-
-static void free_cells(char **cells, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(cells[i]);
-}
-
-static void on_cell(void *s, size_t len, void *arg)
-{
-    struct um *u = arg;
-    char *c;
-
-    if (u->rc != 0)
-        return;
-    if (u->ncells == u->cap) {
-        char **p = grow(u->cells, &u->cap, u->ncells, sizeof(*p));
-        if (p == NULL) {
-            nomem(u);
-            return;
-        }
-        u->cells = p;
-    }
-    c = trim_dup(s != NULL ? s : "", s != NULL ? len : 0);
-    if (c == NULL) {
-        nomem(u);
-        return;
-    }
-    u->cells[u->ncells++] = c;
-}
-
-static void on_row(int term, void *arg)
-{
-    struct um *u = arg;
-    int prev = u->last_term;
-
-    u->last_term = term;
-    if (u->rc != 0)
-        return;
-    /* CSV_REPALL_NL reports empty lines too, so that row numbers follow the
-     * file; the '\n' of a CRLF is not a row of its own. */
-    if (u->ncells == 0 && term == '\n' && prev == '\r')
-        return;
-    u->row++;
-    if (u->header == NULL) {
-        u->header = u->cells;
-        u->ncols = u->ncells;
-        u->cells = NULL;
-        u->ncells = u->cap = 0;
-        for (size_t c = 0; c < u->ncols; c++)
-            normalise(u->header[c]);
-        u->rc = build_map(u);
-        return;
-    }
-    if (u->ncells > 0)
-        u->rc = read_row(u);
-    free_cells(u->cells, u->ncells);
-    u->ncells = 0;
-}
-
-static int read_table(struct um *u, FILE *in)
-{
-    struct csv_parser p;
-    char *buf = malloc(CHUNK);
-    bool first = true;
-    size_t n;
-
-    if (buf == NULL ||
-        csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_REPALL_NL) != 0) {
-        free(buf);
-        return nomem(u);
-    }
-    csv_set_delim(&p, u->o->delim ? (unsigned char)u->o->delim : CSV_COMMA);
-    while (u->rc == 0 && (n = fread(buf, 1, CHUNK, in)) > 0) {
-        size_t skip = 0;
-        /* Excel writes UTF-8 with a byte order mark. */
-        if (first && n >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
-            skip = 3;
-        first = false;
-        if (csv_parse(&p, buf + skip, n - skip, on_cell, on_row, u) !=
-                n - skip &&
-            u->rc == 0)
-            u->rc =
-                tl_fail(u->err, TL_EINVAL, "CSV syntax error after row %zu: %s",
-                        u->row, csv_strerror(csv_error(&p)));
-    }
-    if (u->rc == 0 && ferror(in))
-        u->rc = tl_fail(u->err, TL_EIO, "read error");
-    if (u->rc == 0 && csv_fini(&p, on_cell, on_row, u) != 0 && u->rc == 0)
-        u->rc = tl_fail(u->err, TL_EINVAL, "CSV syntax error at the end: %s",
-                        csv_strerror(csv_error(&p)));
-    if (u->rc == 0 && u->header == NULL)
-        u->rc = tl_fail(u->err, TL_EINVAL, "empty file: no header row");
-    csv_free(&p);
-    free(buf);
-    return u->rc;
 }
 
 /* ---- sorted views ----------------------------------------------------- */
@@ -1217,6 +1093,7 @@ int tl_unitmap_csv(FILE *in, const struct tl_unitmap_opts *o,
 {
     struct tl_unitmap_counts local;
     struct um u;
+    struct tl_csv_sink csink = {&u, build_map, read_row};
 
     memset(&u, 0, sizeof(u));
     u.o = o;
@@ -1232,12 +1109,10 @@ int tl_unitmap_csv(FILE *in, const struct tl_unitmap_opts *o,
                        "the id prefix must be 1 to %d printable ASCII "
                        "characters without spaces",
                        TL_UNITMAP_PREFIX_MAX);
-    if (read_table(&u, in) == 0)
+    u.rc = tl_csv_read(in, o->delim, &csink, err);
+    if (u.rc == 0)
         convert(&u);
-    free_cells(u.cells, u.ncells);
-    free(u.cells);
-    free_cells(u.header, u.ncols);
-    free(u.header);
+    tl_csv_free(u.header, u.ncols);
     free(u.map);
     for (size_t i = 0; i < u.nrows; i++) {
         free(u.rows[i].old);
