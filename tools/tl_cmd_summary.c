@@ -21,7 +21,10 @@ static const char summary_usage[] =
     "\n"
     "Report on unit CODE (a province, usually) and each of its child units:\n"
     " - the poor-household rate per year (poverty plugin), units as rows,\n"
-    "   years as columns (default 2021 to 2025);\n"
+    "   years as columns (default 2021 to 2025).  The rows are the units as\n"
+    "   they stand at the end of the last year, and each year's figures are\n"
+    "   regrouped into them (so years before a reorganisation, such as the\n"
+    "   one of 1 July 2025, line up with the units after it);\n"
     " - its reduction in percentage points per year and the average of the\n"
     "   known yearly reductions, against the target band (default 0.7 to\n"
     "   1.0 points a year): \"-\" below the band, \"ok\" within, \"+\" above;\n"
@@ -65,14 +68,33 @@ static int add_code(struct summary *s, const char *code)
     return s->subtree[s->nsub++] == NULL ? -1 : 0;
 }
 
-/* The children of parent (NULL: provinces) as the daemon knows them.  rows
- * is grown when want_rows, else only the subtree set is. */
+/* 00:00 on 1 January of year in Vietnam (UTC+7), in unix seconds. */
+static int64_t year_start(long long y)
+{
+    int64_t days = 0;
+
+    for (long long k = 1970; k < y; k++)
+        days += (k % 4 == 0 && (k % 100 != 0 || k % 400 == 0)) ? 366 : 365;
+    return days * 86400 - 7 * 3600;
+}
+
+/* The last instant of the summary's last year: rows are the units as they
+ * stand then, and every year's figures are regrouped into them. */
+static int64_t summary_as_of(const struct summary *s)
+{
+    return year_start(s->to + 1) - 1;
+}
+
+/* The children of parent (NULL: provinces) as the daemon knows them at the
+ * end of the last year.  rows is grown when want_rows, else only the
+ * subtree set is. */
 static int children(struct summary *s, const char *parent, bool want_rows,
                     const char *only)
 {
     struct povtrack_client_msg reply;
     const msgpack_object *units;
-    json_t *req = json_pack("{s:s,s:s?}", "op", "units", "parent", parent);
+    json_t *req = json_pack("{s:s,s:s?,s:I}", "op", "units", "parent", parent,
+                            "at", (json_int_t)summary_as_of(s));
     int rc;
 
     if (req == NULL)
@@ -126,8 +148,9 @@ static int rates(struct summary *s, struct unit_row *r)
         struct povtrack_client_msg reply;
         const msgpack_object *res;
         json_t *req =
-            json_pack("{s:s,s:s,s:{s:s,s:I}}", "op", "query", "plugin",
-                      "poverty", "q", "unit", r->code, "year", (json_int_t)y);
+            json_pack("{s:s,s:s,s:{s:s,s:I,s:I}}", "op", "query", "plugin",
+                      "poverty", "q", "unit", r->code, "year", (json_int_t)y,
+                      "as_of", (json_int_t)summary_as_of(s));
         int rc;
 
         if (req == NULL)
@@ -266,16 +289,6 @@ static json_t *rows_json(const struct summary *s)
                 : json_null());
     }
     return rows;
-}
-
-/* 00:00 on 1 January of year in Vietnam (UTC+7), in unix seconds. */
-static int64_t year_start(long long y)
-{
-    int64_t days = 0;
-
-    for (long long k = 1970; k < y; k++)
-        days += (k % 4 == 0 && (k % 100 != 0 || k % 400 == 0)) ? 366 : 365;
-    return days * 86400 - 7 * 3600;
 }
 
 static int fund(struct summary *s, json_t *out)
@@ -459,7 +472,8 @@ static int parse_double(const char *opt, const char *arg, double *out)
 static int wait_caught_up(struct summary *s, const char *unit)
 {
     json_t *qp =
-        json_pack("{s:s,s:I}", "unit", unit, "year", (json_int_t)s->from);
+        json_pack("{s:s,s:I,s:I}", "unit", unit, "year", (json_int_t)s->from,
+                  "as_of", (json_int_t)summary_as_of(s));
     json_t *qf = json_pack("{s:s}", "unit", unit); /* fund takes no year */
     struct tl_wait_target t[2] = {{"poverty", qp, false}, {"fund", qf, false}};
     int rc = qp != NULL && qf != NULL ? tl_wait_caught_up(s->cli, t, 2, false)
