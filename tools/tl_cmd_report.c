@@ -39,6 +39,9 @@ static const char report_usage[] =
     " 5. policy credit and its coverage of poor households (credit);\n"
     " 6. plans and reports due, late and overdue (deadlines);\n"
     " 7. the alerts raised by events of the year (UTC+7) in the unit.\n"
+    "The units are those in force at the end of Y (after 1 July 2025 the\n"
+    "communes sit directly under the province); the chart's earlier years are\n"
+    "regrouped into them.\n"
     "A section whose plugin povtrackd has not loaded is left out with a note.\n"
     "It first waits until the plugins have applied the whole log.\n"
     "\n"
@@ -178,6 +181,23 @@ static int add_unit(struct rep *r, const char *code, const char *name,
     return 0;
 }
 
+/* 00:00 on 1 January of year in Vietnam, as unix seconds. */
+static int64_t year_start(int y)
+{
+    int64_t days = 0;
+
+    for (int k = 1970; k < y; k++)
+        days += (k % 4 == 0 && (k % 100 != 0 || k % 400 == 0)) ? 366 : 365;
+    return days * 86400 - VN_OFFSET;
+}
+
+/* The last instant of the report's year: the report is on the units in
+ * force then, and earlier years are regrouped into them. */
+static int64_t report_as_of(const struct rep *r)
+{
+    return year_start(r->doc.year + 1) - 1;
+}
+
 /* Add the children of units[idx] and, depth first, theirs: communes come
  * right after their district. */
 static int walk(struct rep *r, size_t idx)
@@ -192,7 +212,8 @@ static int walk(struct rep *r, size_t idx)
     if (strlen(r->doc.units[idx].code) >= 5)
         return 0;
     snprintf(code, sizeof(code), "%s", r->doc.units[idx].code);
-    req = json_pack("{s:s,s:s}", "op", "units", "parent", code);
+    req = json_pack("{s:s,s:s,s:I}", "op", "units", "parent", code, "at",
+                    (json_int_t)report_as_of(r));
     if (req == NULL)
         return oom();
     rc = tl_cli_request(r->cli, req, &reply);
@@ -228,7 +249,8 @@ static int root(struct rep *r, const char *unit)
     snprintf(name, sizeof(name), "%s", unit);
     if (strlen(unit) == 2) {
         struct povtrack_client_msg reply;
-        json_t *req = json_pack("{s:s,s:n}", "op", "units", "parent");
+        json_t *req = json_pack("{s:s,s:n,s:I}", "op", "units", "parent", "at",
+                                (json_int_t)report_as_of(r));
         const msgpack_object *units;
         bool found = false;
 
@@ -311,16 +333,6 @@ static const msgpack_object *result(const struct povtrack_client_msg *m)
     return tl_mp_get(&m->obj, "result");
 }
 
-/* 00:00 on 1 January of year in Vietnam, as unix seconds. */
-static int64_t year_start(int y)
-{
-    int64_t days = 0;
-
-    for (int k = 1970; k < y; k++)
-        days += (k % 4 == 0 && (k % 100 != 0 || k % 400 == 0)) ? 366 : 365;
-    return days * 86400 - VN_OFFSET;
-}
-
 /* A band [min, max] of a poverty answer into lo, hi (kept when absent or
  * malformed). */
 static void band(const msgpack_object *res, const char *key, double *lo,
@@ -363,8 +375,13 @@ static int poverty(struct rep *r, size_t idx)
         const msgpack_object *res;
         int k = y - d->from_year;
 
+        /* Earlier years on the units of the report's year. */
         rc = ask(r, TL_SEC_POVERTY,
-                 json_pack("{s:s,s:i}", "unit", u->code, "year", y), &m);
+                 y < d->year
+                     ? json_pack("{s:s,s:i,s:I}", "unit", u->code, "year", y,
+                                 "as_of", (json_int_t)report_as_of(r))
+                     : json_pack("{s:s,s:i}", "unit", u->code, "year", y),
+                 &m);
         res = result(&m);
         if (rc == 0 && res != NULL && k >= 0 && k < TL_REP_YEARS)
             u->hist_known[k] = tl_mp_num(res, "poor_rate", &u->hist[k]);

@@ -348,6 +348,20 @@ static void test_phan_thiet_and_lam_dong(void **state)
     assert_int_equal(num(r, "households"), 4500);
     assert_int_equal(num(r, "poor"), 3);
     json_decref(root);
+
+    /* The 2026 report on Lam Dong lists the units of 2026: the new ward
+     * right under the province, no district, no merged ward. */
+    char rep[16384], err[4096];
+    int rc = cli(f, "report",
+                 (const char *[]){"--unit", "68", "--year", "2026", "--format",
+                                  "csv", "--lang", "en", NULL},
+                 rep, sizeof rep, err, sizeof err);
+    if (rc != 0)
+        fail_msg("povtrack report: exit %d\n%s\n%s", rc, rep, err);
+    assert_non_null(strstr(rep, "\n68,"));
+    assert_non_null(strstr(rep, "\n22924,"));
+    assert_null(strstr(rep, "593,"));
+    assert_null(strstr(rep, "22936,"));
 }
 
 int main(void)
