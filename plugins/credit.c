@@ -28,6 +28,43 @@
  *     calendar year), repaid or not.  rate = 100 * with_loan /
  *     poor_near_poor, nil when there are none.
  *
+ * Units change over time (events/ev_unit.h); each roll-up uses the
+ * hierarchy in force on one date:
+ *   - a loan's figures (loans, disbursed, repaid, outstanding, overall and
+ *     by programme): the "at" of the credit.disbursed that created the
+ *     loan, kept in 'L' as "placed".  Later tranches and repayments, even
+ *     dated after a change of units, land where the loan was counted, so a
+ *     change of the loan is never split across two hierarchies;
+ *   - coverage of (unit, year): the end of that year (pu_year_end), for
+ *     both poor_near_poor and with_loan: a status whose unit was merged or
+ *     abolished during the year counts where its households went (a 2025
+ *     status in commune 22921, merged into 22924 under province 68 on
+ *     2025-07-01, counts in 22924 and 68, not in 22921, 593 or 60).
+ * The same date each time, and the same registry: apply() reads the unit
+ * registry as the log stood at the record being applied, so a change of
+ * units recorded after a loan was placed (or a status counted), effective
+ * before its date, would resolve that date differently for the records
+ * after it.  So each entry that is counted and may later be changed or
+ * taken back keeps the registry version it was counted under (the chain's
+ * .version, host units_seq): a loan in 'L', a household-year status in
+ * 'S'.  Every later change of it (a tranche, a repayment, a corrected
+ * status, a with_loan added by an earlier loan) reads the chain again with
+ * pu_ancestors_cached_as_of(its date, its version), so counting and
+ * uncounting hit the same units whatever was recorded in between.  A new
+ * entry (a loan's first disbursement, a replacing status, even the same
+ * status from the same unit when it was counted on an older registry) is
+ * counted on the registry as it now stands and keeps that version.  A loan in
+ * 22921 dated 2025-07-02, logged before the merger was recorded, thus stays in
+ * 22921, 593 and 60 when repaid after it; a 2025 status in 22921 logged in
+ * March and corrected after the merger was recorded is uncounted there,
+ * and the correction counted where the registry now puts it.  A query's
+ * unit is read as it last stood (pu_arg_unit).
+ *
+ * A state written by version 1.0 (48-byte loan header, no "placed") or 1.1
+ * (56-byte loan header and 6-byte status, no version) is refused as
+ * corrupt rather than misread: rebuild it (remove DATA/state) after
+ * upgrading.
+ *
  * State (integers big-endian, years in keys sign-flipped, unit codes
  * NUL-padded to 5 bytes).  Every counter is kept for the unit of the event
  * and each ancestor, so a query reads two keys and scans one unit's
@@ -37,12 +74,22 @@
  *   'L' loan                 -> u8 has_loan, 7 zero, i64 disbursed,
  *                               i64 repaid, i64 first at, unit[5], 3 zero,
  *                               u16 program len, u16 household len,
- *                               4 zero, program, household (48 + n bytes);
- *                               has_loan 0: only repayments seen so far
+ *                               4 zero, i64 placed, u64 version,
+ *                               program, household (64 + n bytes);
+ *                               has_loan 0: only repayments seen so far.
+ *                               first at: the earliest disbursement
+ *                               (coverage); placed: the "at" of the
+ *                               first credit.disbursed in log order, the
+ *                               date of its roll-ups; version: the
+ *                               registry version they were read on
  *   'F' household            -> i64 earliest disbursement of its loans
- *   'S' u8 len household year[8] -> u8 status, unit[5]: last status of
- *                               (h, y); length-prefixed so one household's
- *                               years are one small prefix scan
+ *   'S' u8 len household year[8] -> u8 status, unit[5], 2 zero, u64
+ *                               version (16 bytes): last status of (h, y)
+ *                               and, when poor or near-poor, the registry
+ *                               version its coverage was counted on (0
+ *                               otherwise); length-prefixed so one
+ *                               household's years are one small prefix
+ *                               scan
  *   'C' unit[5] year[8]      -> i64 poor_near_poor, i64 with_loan
  */
 #include <stdbool.h>
@@ -56,17 +103,21 @@
 
 #define CR_YEAR_MIN 2000
 #define CR_YEAR_MAX 2100
-#define CR_L_HDR 48
+#define CR_L_HDR 64
+#define CR_S_LEN 16
 
 enum { V_LOANS, V_DISBURSED, V_REPAID, V_OUTSTANDING, NV };
 
 struct credit {
     const struct povtrack_host *host;
+    struct pu_units units; /* unit chains met so far */
 };
 
 struct loan {
     bool has_loan;
     int64_t disbursed, repaid, at;
+    int64_t placed;   /* the "at" its figures are rolled up on */
+    uint64_t version; /* the registry version they are rolled up on */
     uint8_t unit[PU_UNIT_W];
     struct ev_str program, household; /* point into buf */
     char buf[EV_TEXT_MAX + EV_HOUSEHOLD_MAX];
@@ -99,13 +150,18 @@ static int vec_add(struct credit *c, povtrack_ctx *ctx, const uint8_t *k,
     return pu_put(c->host, ctx, k, kl, b, (size_t)n * 8);
 }
 
-/* Add a loan vector to 'U' and 'P' of unit and each ancestor. */
-static int loan_add(struct credit *c, povtrack_ctx *ctx, const struct loan *l,
+/* Add a loan vector to 'U' and 'P' of unit and each ancestor, as the
+ * hierarchy stood when the loan was placed, on the registry version it was
+ * placed on (UINT64_MAX for a new loan: l->version is set to the version
+ * used): every change of the loan lands where the loan was counted. */
+static int loan_add(struct credit *c, povtrack_ctx *ctx, struct loan *l,
                     const int64_t d[NV])
 {
     struct pu_chain ch;
-    if (pu_ancestors(c->host, ctx, pu_get_unit(l->unit), &ch) != 0)
+    if (pu_ancestors_cached_as_of(c->host, ctx, &c->units, pu_get_unit(l->unit),
+                                  l->placed, l->version, &ch) != 0)
         return POVTRACK_EIO; /* the unit passed the reference checks */
+    l->version = ch.version;
     for (int i = 0; i < ch.n; i++) {
         uint8_t k[1 + PU_UNIT_W + EV_TEXT_MAX];
         k[0] = 'U';
@@ -121,16 +177,21 @@ static int loan_add(struct credit *c, povtrack_ctx *ctx, const struct loan *l,
     return 0;
 }
 
-/* Add (poor_near_poor, with_loan) to 'C' (unit, year) and ancestors. */
+/* Add (poor_near_poor, with_loan) to 'C' (unit, year) and ancestors, as
+ * the hierarchy stood at the end of year (a unit that ended during the year
+ * counts where its households went), on the registry version *version (the
+ * status entry's; UINT64_MAX for a new one: set to the version used). */
 static int cov_add(struct credit *c, povtrack_ctx *ctx, const uint8_t *unit,
-                   int64_t year, int64_t pnp, int64_t wl)
+                   int64_t year, uint64_t *version, int64_t pnp, int64_t wl)
 {
     struct pu_chain ch;
     int64_t d[2] = {pnp, wl};
     if (pnp == 0 && wl == 0)
         return 0;
-    if (pu_ancestors(c->host, ctx, pu_get_unit(unit), &ch) != 0)
+    if (pu_ancestors_cached_as_of(c->host, ctx, &c->units, pu_get_unit(unit),
+                                  pu_year_end(year), *version, &ch) != 0)
         return POVTRACK_EIO;
+    *version = ch.version;
     for (int i = 0; i < ch.n; i++) {
         uint8_t k[1 + PU_UNIT_W + 8];
         k[0] = 'C';
@@ -166,7 +227,9 @@ static int loan_get(struct credit *c, povtrack_ctx *ctx, const uint8_t *k,
     size_t hl = vlen >= CR_L_HDR ? (size_t)b[42] << 8 | b[43] : 0;
     if (vlen < CR_L_HDR || vlen != CR_L_HDR + pl + hl || pl > EV_TEXT_MAX ||
         hl > EV_HOUSEHOLD_MAX) {
-        c->host->log(ctx, POVTRACK_LOG_ERROR, "credit: corrupt loan record");
+        c->host->log(ctx, POVTRACK_LOG_ERROR,
+                     "credit: corrupt loan record (a state of version 1.0 "
+                     "or 1.1 must be rebuilt)");
         return POVTRACK_EIO;
     }
     l->has_loan = b[0] != 0;
@@ -174,6 +237,8 @@ static int loan_get(struct credit *c, povtrack_ctx *ctx, const uint8_t *k,
     l->repaid = pu_get_i64(b + 16);
     l->at = pu_get_i64(b + 24);
     memcpy(l->unit, b + 32, PU_UNIT_W);
+    l->placed = pu_get_i64(b + 48);
+    l->version = pu_get_u64(b + 56);
     memcpy(l->buf, b + CR_L_HDR, pl + hl);
     l->program = (struct ev_str){l->buf, (uint32_t)pl};
     l->household = (struct ev_str){l->buf + pl, (uint32_t)hl};
@@ -193,6 +258,8 @@ static int loan_put(struct credit *c, povtrack_ctx *ctx, const uint8_t *k,
     b[41] = (uint8_t)l->program.len;
     b[42] = (uint8_t)(l->household.len >> 8);
     b[43] = (uint8_t)l->household.len;
+    pu_put_i64(b + 48, l->placed);
+    pu_put_u64(b + 56, l->version);
     if (l->has_loan) { /* a pending repayment has neither string */
         memcpy(b + CR_L_HDR, l->program.ptr, l->program.len);
         memcpy(b + CR_L_HDR + l->program.len, l->household.ptr,
@@ -234,10 +301,12 @@ static int first_loan(struct credit *c, povtrack_ctx *ctx, struct ev_str hh,
     return rc;
 }
 
-/* One household's poor or near-poor years, from a prefix scan. */
+/* One household's poor or near-poor years, from a prefix scan: each
+ * year's status unit and the registry version it was counted on. */
 struct pnp_years {
     int64_t year[CR_YEAR_MAX - CR_YEAR_MIN + 1];
     uint8_t unit[CR_YEAR_MAX - CR_YEAR_MIN + 1][PU_UNIT_W];
+    uint64_t version[CR_YEAR_MAX - CR_YEAR_MIN + 1];
     int n;
     bool bad;
 };
@@ -247,7 +316,7 @@ static int years_cb(void *arg, const void *key, size_t klen, const void *val,
 {
     struct pnp_years *y = arg;
     const uint8_t *k = key, *v = val;
-    if (klen < 10 || vlen != 1 + PU_UNIT_W ||
+    if (klen < 10 || vlen != CR_S_LEN ||
         y->n == CR_YEAR_MAX - CR_YEAR_MIN + 1) {
         y->bad = true;
         return 1;
@@ -255,6 +324,7 @@ static int years_cb(void *arg, const void *key, size_t klen, const void *val,
     if (v[0] != EV_STATUS_POOR && v[0] != EV_STATUS_NEAR_POOR)
         return 0;
     y->year[y->n] = pu_get_i64(k + klen - 8) ^ INT64_MIN;
+    y->version[y->n] = pu_get_u64(v + 8);
     memcpy(y->unit[y->n++], v + 1, PU_UNIT_W);
     return 0;
 }
@@ -287,13 +357,15 @@ static int household_loan(struct credit *c, povtrack_ctx *ctx, struct ev_str hh,
     size_t fl = status_key(k, hh, &new_year), tl = status_key(to, hh, &hi);
     rc = c->host->scan(ctx, k, fl, to, tl, years_cb, y);
     if (y->bad || rc < 0) {
-        c->host->log(ctx, POVTRACK_LOG_ERROR, "credit: status scan failed");
+        c->host->log(ctx, POVTRACK_LOG_ERROR,
+                     "credit: status scan failed (a state of version 1.1 "
+                     "must be rebuilt)");
         rc = POVTRACK_EIO;
     } else {
         rc = 0;
     }
     for (int i = 0; i < y->n && rc == 0; i++)
-        rc = cov_add(c, ctx, y->unit[i], y->year[i], 0, 1);
+        rc = cov_add(c, ctx, y->unit[i], y->year[i], &y->version[i], 0, 1);
     free(y);
     return rc;
 }
@@ -314,6 +386,8 @@ static int apply_disbursed(struct credit *c, povtrack_ctx *ctx,
     if (!l.has_loan) {
         l.has_loan = true;
         l.at = ev->at;
+        l.placed = ev->at;
+        l.version = UINT64_MAX; /* the registry as it now stands */
         l.program = ev->data.program;
         l.household = ev->household;
         if (pu_put_unit(l.unit, ev->unit) != 0)
@@ -361,13 +435,15 @@ static bool is_pnp(unsigned status)
 static int apply_status(struct credit *c, povtrack_ctx *ctx,
                         const struct ev_event *ev)
 {
-    uint8_t k[2 + EV_HOUSEHOLD_MAX + 8], nv[1 + PU_UNIT_W], ov[1 + PU_UNIT_W];
+    uint8_t k[2 + EV_HOUSEHOLD_MAX + 8], nv[CR_S_LEN] = {0}, ov[CR_S_LEN];
     size_t kl = status_key(k, ev->household, &ev->data.year);
     const void *val;
     size_t vlen;
     int rc = pu_get(c->host, ctx, k, kl, &val, &vlen);
     if (rc == 1 && vlen != sizeof ov) {
-        c->host->log(ctx, POVTRACK_LOG_ERROR, "credit: corrupt status");
+        c->host->log(ctx, POVTRACK_LOG_ERROR,
+                     "credit: corrupt status (a state of version 1.1 must be "
+                     "rebuilt)");
         return POVTRACK_EIO;
     }
     if (rc < 0)
@@ -378,21 +454,30 @@ static int apply_status(struct credit *c, povtrack_ctx *ctx,
     nv[0] = (uint8_t)ev->data.status;
     if (pu_put_unit(nv + 1, ev->unit) != 0)
         return POVTRACK_EIO;
-    if (had && memcmp(ov, nv, sizeof nv) == 0)
+    /* The same status from the same unit, counted on the registry as it
+     * now stands (or counted nowhere): nothing moves.  Counted on an older
+     * registry, it is counted anew like any replacing status. */
+    if (had && memcmp(ov, nv, 1 + PU_UNIT_W) == 0 &&
+        (!is_pnp(ov[0]) ||
+         pu_get_u64(ov + 8) == pu_version(c->host, ctx, UINT64_MAX)))
         return 0;
     int64_t first = 0;
     rc = first_loan(c, ctx, ev->household, &first);
     if (rc < 0)
         return rc;
     int64_t wl = rc == 1 && pu_local_year(first) <= ev->data.year ? 1 : 0;
-    /* Counters move by difference: out of the old (status, unit), into
-     * the new one. */
+    /* Counters move by difference: out of the old (status, unit), on the
+     * registry version it was counted on, into the new one, on the
+     * registry as it now stands (the version used is kept). */
+    uint64_t over = had ? pu_get_u64(ov + 8) : 0, nver = UINT64_MAX;
     if (had && is_pnp(ov[0]) &&
-        (rc = cov_add(c, ctx, ov + 1, ev->data.year, -1, -wl)) != 0)
+        (rc = cov_add(c, ctx, ov + 1, ev->data.year, &over, -1, -wl)) != 0)
         return rc;
-    if (is_pnp(nv[0]) &&
-        (rc = cov_add(c, ctx, nv + 1, ev->data.year, 1, wl)) != 0)
+    if (!is_pnp(nv[0]))
+        nver = 0; /* counted nowhere */
+    else if ((rc = cov_add(c, ctx, nv + 1, ev->data.year, &nver, 1, wl)) != 0)
         return rc;
+    pu_put_u64(nv + 8, nver);
     return pu_put(c->host, ctx, k, kl, nv, sizeof nv);
 }
 
@@ -547,14 +632,16 @@ static int credit_init(povtrack_ctx *ctx, const struct povtrack_host *host,
 
 static void credit_fini(void *state)
 {
-    free(state);
+    struct credit *c = state;
+    pu_units_free(&c->units);
+    free(c);
 }
 
 static const struct povtrack_plugin credit_plugin = {
     .abi_version = POVTRACK_PLUGIN_ABI_VERSION,
     .size = sizeof(struct povtrack_plugin),
     .name = "credit",
-    .version = "1.0.0",
+    .version = "1.2.0",
     .event_mask = EV_TYPE_BIT(EV_CREDIT_DISBURSED) |
                   EV_TYPE_BIT(EV_CREDIT_REPAID) |
                   EV_TYPE_BIT(EV_HOUSEHOLD_STATUS),

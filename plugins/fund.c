@@ -42,6 +42,40 @@
  * 'h' and consumption of 'Q') is never read by apply or query, which stay
  * a function of the log.
  *
+ * Units change over time (events/ev_unit.h).  Every figure of this plugin
+ * is about an event, so each roll-up uses the hierarchy in force at that
+ * event's "at" (pu_ancestors_cached_as_of):
+ *   - a donation.received: at its own "at";
+ *   - a fund.disbursed: its amounts, its beneficiary count and its unit's
+ *     idle clock at its own "at", and so does the recognised share that a
+ *     later household.status moves (the "at" is kept in its 'B' entry);
+ *   - a pledge: pledged and outstanding, payments included, at the "at" of
+ *     the donation.pledged that placed it (kept in 'P'); a correction
+ *     uncounts it at the old place and time and counts it at the new.
+ * So what was counted is uncounted on the same date, in the same units,
+ * and nothing moves when units change later: donations to commune 22924
+ * in 2024 lie in district 593 and province 60, those of 2026 (after the
+ * 2025 merger) in province 68 only.
+ *
+ * The same date is not enough: apply() reads the unit registry as the log
+ * stood at the record being applied, so a change recorded only after
+ * events dated past its effective day (a pledge in 22921 on 2025-07-02,
+ * logged before the merger of 2025-07-01 was recorded) would resolve that
+ * date differently for the records after it.  So what may be changed or
+ * taken back later keeps the registry version it was counted on (the
+ * chain's .version, host units_seq) next to its date: a pledge in 'P', a
+ * disbursement to a household in its 'B' entry.  A payment, a correction
+ * (its uncounting half), a status moving the recognised amount and the
+ * beneficiary check of a later disbursement read that entry's chain with
+ * pu_ancestors_cached_as_of(its "at", its version); what is counted anew
+ * (an event's own figures, a correction's new place) uses the registry as
+ * it now stands and keeps that version.  Such a pledge thus stays in
+ * 22921, 593 and 60 however it is paid after the merger is recorded, and
+ * a correction takes it out of there.  The range and "year" queries
+ * select events by their "at", wherever each was counted.  A query's unit
+ * is read as it last stood (pu_arg_unit): a unit that ended answers with
+ * what was counted in it while it stood.
+ *
  * State (see plugin_util.h: integers big-endian, times in keys
  * sign-flipped, unit codes NUL-padded to 5 bytes).  A metrics vector is
  * NM i64: received, donations, pledged, outstanding, disbursed, the
@@ -57,17 +91,21 @@
  *                                  at the edges of a range
  *   'P' pledge                  -> u8 has_pledge, 7 zero, i64 amount,
  *                                  i64 paid, unit[5], 3 zero, i64 at,
- *                                  u64 seq, i64 due          (56 bytes)
+ *                                  u64 seq, i64 due, u64 version: the
+ *                                  registry version it is counted on
+ *                                  (64 bytes)
  *   'Q' due[8] pledge           -> empty: pledges whose due the tick has
  *                                  not passed yet (a correction re-adds)
  *   'O' pledge                  -> empty: pledge_overdue raised (tick)
  *   'S' year[8] household       -> u8 official status for that year
- *   'B' year[8] household       -> u8 alerted (beneficiary_not_poor), 7
- *                                  zero, then per disbursement to the
- *                                  household in that year: unit[5], 3
- *                                  zero, i64 at, u64 seq, i64 amount (32
+ *   'B' year[8] household       -> u8 alerted (beneficiary_not_poor), u8
+ *                                  layout (2), 6 zero, then per
+ *                                  disbursement to the household in that
+ *                                  year: unit[5], 3 zero, i64 at, u64
+ *                                  seq, i64 amount, u64 version (40
  *                                  bytes): what a status change moves
- *                                  between the recognised buckets
+ *                                  between the recognised buckets, on the
+ *                                  registry version it was counted on
  *   'Y' unit[5] year[8]         -> i64 beneficiaries of the year
  *   'L' unit[5]                 -> u8 has_disbursed, 7 zero, i64 last:
  *                                  latest disbursement "at" in the unit
@@ -82,8 +120,10 @@
  * query never needs to enumerate descendants: all time is one key, a range
  * is its whole days plus at most two partial days of per-event entries.
  *
- * A state written by version 1.0 (shorter vectors) is refused as corrupt
- * rather than misread: rebuild it (remove DATA/state) after upgrading.
+ * A state written by version 1.0 (shorter vectors) or 1.1 (56-byte 'P',
+ * 'B' without its layout byte and 32-byte entries, no versions) is refused
+ * as corrupt rather than misread: rebuild it (remove DATA/state) after
+ * upgrading.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -123,9 +163,10 @@ enum fund_metric {
 #define FUND_DENSE_LEN (8 * NM)
 #define FUND_SPARSE_HDR 4
 #define FUND_SPARSE_MAX (FUND_SPARSE_HDR + 8 * NM)
-#define FUND_P_LEN 56
+#define FUND_P_LEN 64
 #define FUND_B_HDR 8
-#define FUND_B_ENTRY 32
+#define FUND_B_ENTRY 40
+#define FUND_B_LAYOUT 2 /* byte 1 of a 'B' value; 0 in version 1.1 */
 #define FUND_L_LEN 16
 /* 'S'/'B' year[8] household */
 #define FUND_HKEY_MAX (1 + 8 + EV_HOUSEHOLD_MAX)
@@ -149,6 +190,7 @@ struct pledge {
     int64_t at;
     uint64_t seq;
     int64_t due;
+    uint64_t version; /* the registry version it is counted on */
 };
 
 _Static_assert(NM <= 32, "the sparse bitmap is 32 bits");
@@ -279,18 +321,23 @@ static size_t fund_key(uint8_t *k, char prefix, const uint8_t *unit,
 /*
  * Add d, the contribution of the event at (unit, at, seq), to the all-time
  * total, the day bucket and the per-event entry of the unit and each of its
- * ancestors.  fresh: seq is the record being applied, adding its own
+ * ancestors, on the registry version *version (the one the entry was
+ * counted on; UINT64_MAX for what is counted anew: set to the version
+ * used).  fresh: seq is the record being applied, adding its own
  * contribution once; no record before it can have written an entry keyed
  * by its sequence, so the per-event entries are new and not looked up (a
  * lookup that always misses, on a page of its own: the per-event entries
  * arrive in no particular time order).
  */
 static int fund_add(struct fund *f, povtrack_ctx *ctx, struct ev_str unit,
-                    int64_t at, uint64_t seq, const int64_t d[NM], bool fresh)
+                    int64_t at, uint64_t seq, uint64_t *version,
+                    const int64_t d[NM], bool fresh)
 {
     struct pu_chain ch;
-    if (pu_ancestors_cached(f->host, ctx, &f->units, unit, &ch) != 0)
+    if (pu_ancestors_cached_as_of(f->host, ctx, &f->units, unit, at, *version,
+                                  &ch) != 0)
         return POVTRACK_EIO; /* the unit passed the reference checks */
+    *version = ch.version;
     int64_t day = pu_local_day(at);
     for (int i = 0; i < ch.n; i++) {
         uint8_t k[1 + PU_UNIT_W + 16];
@@ -348,7 +395,9 @@ static int pledge_get(struct fund *f, povtrack_ctx *ctx, const uint8_t *k,
     if (rc <= 0)
         return rc;
     if (vlen != FUND_P_LEN) {
-        f->host->log(ctx, POVTRACK_LOG_ERROR, "fund: corrupt pledge value");
+        f->host->log(ctx, POVTRACK_LOG_ERROR,
+                     "fund: corrupt pledge value (a state of version 1.1 "
+                     "must be rebuilt)");
         return POVTRACK_EIO;
     }
     const uint8_t *b = val;
@@ -359,6 +408,7 @@ static int pledge_get(struct fund *f, povtrack_ctx *ctx, const uint8_t *k,
     pl->at = pu_get_i64(b + 32);
     pl->seq = pu_get_u64(b + 40);
     pl->due = pu_get_i64(b + 48);
+    pl->version = pu_get_u64(b + 56);
     return 0;
 }
 
@@ -373,19 +423,22 @@ static int pledge_put(struct fund *f, povtrack_ctx *ctx, const uint8_t *k,
     pu_put_i64(b + 32, pl->at);
     pu_put_u64(b + 40, pl->seq);
     pu_put_i64(b + 48, pl->due);
+    pu_put_u64(b + 56, pl->version);
     return pu_put(f->host, ctx, k, kl, b, sizeof b);
 }
 
-/* Add (pledged, outstanding) at the pledge's own place. */
-static int pledge_contrib(struct fund *f, povtrack_ctx *ctx,
-                          const struct pledge *pl, int64_t pledged, int64_t out)
+/* Add (pledged, outstanding) at the pledge's own place, on the registry
+ * version it is counted on (UINT64_MAX when placed: then set). */
+static int pledge_contrib(struct fund *f, povtrack_ctx *ctx, struct pledge *pl,
+                          int64_t pledged, int64_t out)
 {
     int64_t d[NM] = {0};
     d[M_PLEDGED] = pledged;
     d[M_OUTSTANDING] = out;
     if (pledged == 0 && out == 0)
         return 0;
-    return fund_add(f, ctx, pu_get_unit(pl->unit), pl->at, pl->seq, d, false);
+    return fund_add(f, ctx, pu_get_unit(pl->unit), pl->at, pl->seq,
+                    &pl->version, d, false);
 }
 
 static int apply_pledged(struct fund *f, povtrack_ctx *ctx,
@@ -414,6 +467,7 @@ static int apply_pledged(struct fund *f, povtrack_ctx *ctx,
     pl.at = ev->at;
     pl.seq = rec->seq;
     pl.due = ev->data.due;
+    pl.version = UINT64_MAX; /* placed anew: the registry as it now stands */
     rc =
         pledge_contrib(f, ctx, &pl, pl.amount, outstanding(pl.amount, pl.paid));
     if (rc == 0)
@@ -488,7 +542,7 @@ static int idle_touch(struct fund *f, povtrack_ctx *ctx, struct ev_str unit,
 {
     f->idle_dirty = true;
     struct pu_chain ch;
-    if (pu_ancestors_cached(f->host, ctx, &f->units, unit, &ch) != 0)
+    if (pu_ancestors_cached_at(f->host, ctx, &f->units, unit, at, &ch) != 0)
         return POVTRACK_EIO;
     for (int i = 0; i < ch.n; i++) {
         bool has = false;
@@ -523,7 +577,8 @@ static int apply_received(struct fund *f, povtrack_ctx *ctx,
     int64_t d[NM] = {0};
     d[M_RECEIVED] = ev->data.amount;
     d[M_DONATIONS] = 1;
-    int rc = fund_add(f, ctx, ev->unit, ev->at, rec->seq, d, true);
+    uint64_t version = UINT64_MAX; /* never taken back */
+    int rc = fund_add(f, ctx, ev->unit, ev->at, rec->seq, &version, d, true);
     if (rc == 0)
         rc = idle_touch(f, ctx, ev->unit, ev->at, false);
     if (rc == 0 && ev->data.pledge.ptr != NULL)
@@ -608,11 +663,19 @@ static int bl_load(struct fund *f, povtrack_ctx *ctx, const uint8_t *k,
         f->host->log(ctx, POVTRACK_LOG_ERROR, "fund: corrupt 'B' value");
         return POVTRACK_EIO;
     }
+    if (rc == 1 && ((const uint8_t *)val)[1] != FUND_B_LAYOUT) {
+        f->host->log(ctx, POVTRACK_LOG_ERROR,
+                     "fund: corrupt 'B' value (a state of version 1.1 must "
+                     "be rebuilt)");
+        return POVTRACK_EIO;
+    }
     bl->b = calloc(1, vlen + FUND_B_ENTRY);
     if (bl->b == NULL)
         return POVTRACK_EIO;
     if (rc == 1)
         memcpy(bl->b, val, vlen);
+    else
+        bl->b[1] = FUND_B_LAYOUT;
     bl->n = (vlen - FUND_B_HDR) / FUND_B_ENTRY;
     return 0;
 }
@@ -693,9 +756,13 @@ static int count_beneficiary(struct fund *f, povtrack_ctx *ctx,
 {
     bool covered[PU_CHAIN_MAX] = {false};
     for (size_t e = 0; e < bl->n; e++) {
+        /* Each earlier disbursement where it was counted: at its own
+         * "at", on its own registry version (its entry's). */
         struct pu_chain ech;
-        if (pu_ancestors_cached(f->host, ctx, &f->units,
-                                pu_get_unit(bl_entry(bl, e)), &ech) != 0)
+        const uint8_t *be = bl_entry(bl, e);
+        if (pu_ancestors_cached_as_of(f->host, ctx, &f->units, pu_get_unit(be),
+                                      pu_get_i64(be + 8), pu_get_u64(be + 32),
+                                      &ech) != 0)
             return POVTRACK_EIO;
         for (int i = 0; i < ch->n; i++)
             for (int j = 0; j < ech.n; j++)
@@ -728,7 +795,9 @@ static int apply_disbursed(struct fund *f, povtrack_ctx *ctx,
     d[M_PURPOSE + pur - 1] = ev->data.amount;
     d[M_LEVEL + lvl - 1] = ev->data.amount;
     if (ev->household.ptr == NULL) {
-        int rc = fund_add(f, ctx, ev->unit, ev->at, rec->seq, d, true);
+        uint64_t version = UINT64_MAX; /* never taken back */
+        int rc =
+            fund_add(f, ctx, ev->unit, ev->at, rec->seq, &version, d, true);
         return rc != 0 ? rc : idle_touch(f, ctx, ev->unit, ev->at, true);
     }
 
@@ -737,15 +806,19 @@ static int apply_disbursed(struct fund *f, povtrack_ctx *ctx,
     uint8_t k[FUND_HKEY_MAX];
     size_t kl = hh_key(k, 'B', year, ev->household);
     struct pu_chain ch;
-    if (kl == 0 ||
-        pu_ancestors_cached(f->host, ctx, &f->units, ev->unit, &ch) != 0)
+    if (kl == 0 || pu_ancestors_cached_at(f->host, ctx, &f->units, ev->unit,
+                                          ev->at, &ch) != 0)
         return POVTRACK_EIO; /* validated at ingest: the log is damaged */
     int rc = status_get(f, ctx, year, ev->household, &st);
     if (rc != 0)
         return rc;
     d[M_TO_HH] = ev->data.amount;
     d[M_TO_RECOG] = recognised(st) ? ev->data.amount : 0;
-    if ((rc = fund_add(f, ctx, ev->unit, ev->at, rec->seq, d, true)) != 0 ||
+    /* Counted on the registry as it now stands (ch.version), which the
+     * entry keeps for the statuses that move it later. */
+    uint64_t version = ch.version;
+    if ((rc = fund_add(f, ctx, ev->unit, ev->at, rec->seq, &version, d,
+                       true)) != 0 ||
         (rc = idle_touch(f, ctx, ev->unit, ev->at, true)) != 0)
         return rc;
 
@@ -758,6 +831,7 @@ static int apply_disbursed(struct fund *f, povtrack_ctx *ctx,
     pu_put_i64(e + 8, ev->at);
     pu_put_u64(e + 16, rec->seq);
     pu_put_i64(e + 24, ev->data.amount);
+    pu_put_u64(e + 32, version);
     bl.n++;
     if (rc == 0)
         rc = check_not_poor(f, ctx, &bl, ev->household, year, st, ev->at);
@@ -802,9 +876,10 @@ static int apply_status(struct fund *f, povtrack_ctx *ctx,
     for (size_t i = 0; i < bl.n && sign != 0 && rc == 0; i++) {
         const uint8_t *e = bl_entry(&bl, i);
         int64_t d[NM] = {0};
+        uint64_t version = pu_get_u64(e + 32); /* where it was counted */
         d[M_TO_RECOG] = sign * pu_get_i64(e + 24);
         rc = fund_add(f, ctx, pu_get_unit(e), pu_get_i64(e + 8),
-                      pu_get_u64(e + 16), d, false);
+                      pu_get_u64(e + 16), &version, d, false);
     }
     bool was_alerted = bl.b[0] != 0;
     if (rc == 0)
@@ -1299,7 +1374,7 @@ static const struct povtrack_plugin fund_plugin = {
     .abi_version = POVTRACK_PLUGIN_ABI_VERSION,
     .size = sizeof(struct povtrack_plugin),
     .name = "fund",
-    .version = "1.1.0",
+    .version = "1.2.0",
     .event_mask =
         EV_TYPE_BIT(EV_HOUSEHOLD_STATUS) | EV_TYPE_BIT(EV_DONATION_PLEDGED) |
         EV_TYPE_BIT(EV_DONATION_RECEIVED) | EV_TYPE_BIT(EV_FUND_DISBURSED),

@@ -42,11 +42,38 @@
  *     event published after the tick that should have seen it cannot undo
  *     an alert already raised.
  *
+ * Units change over time (events/ev_unit.h).  A relocated household is
+ * rolled up on the hierarchy in force at its relocation.completed's "at"
+ * (kept in 'H'), for every figure: 'U', 'Y', 'M' and 'R'.  A support item
+ * that arrives later, even after a change of units, moves the household
+ * within the same units; a replacing relocation.completed uncounts it at
+ * the old place and time and counts it at the new.  A household relocated
+ * to commune 22924 in 2024 thus stays in district 593 and province 60; one
+ * relocated there in 2026 (after the 2025 merger) counts in province 68.
+ * The same date is not enough: apply() reads the unit registry as the log
+ * stood at the record being applied, so a change recorded after a
+ * relocation was counted, effective before its date (a relocation to
+ * 22921 on 2025-07-02, logged before the merger of 2025-07-01 was
+ * recorded), would resolve that date differently for the records after
+ * it.  So 'H' also keeps the registry version the household was counted
+ * on (the chain's .version, host units_seq), and every recount (a support
+ * item) and uncount (a replacing relocation) reads the chain with
+ * pu_ancestors_cached_as_of(at, version): the household moves within, or
+ * leaves, the very units it was counted in.  A relocation counted anew
+ * uses the registry as it now stands and keeps that version.  "year"
+ * selects households by the local year of that "at".  A query's unit is
+ * read as it last stood (pu_arg_unit).
+ *
+ * A state written by version 1.1 or earlier (96-byte 'H', no version) is
+ * refused as corrupt rather than misread: rebuild it (remove DATA/state)
+ * after upgrading.
+ *
  * State (integers big-endian, times in keys sign-flipped, unit codes
  * NUL-padded to 5 bytes):
  *   'H' household -> u8 relocated, u8 reason, u8 items (bit item-1), u8
  *        alerted (1 livelihood_missing, 2 incomplete), 4 zero, i64 at,
- *        unit[5], from[5], 6 zero, i64 first at[4], i64 amount[4] (96 bytes)
+ *        unit[5], from[5], 6 zero, i64 first at[4], i64 amount[4], u64
+ *        version: the registry version it is counted on (104 bytes)
  *   'U' unit[5] -> i64 relocated, fully, missing[4], by_reason[5]
  *   'Y' unit[5] year[8] -> the same counters, for the households whose
  *        relocation "at" falls in that local year (the unit and each
@@ -83,7 +110,7 @@
 #define RL_DAY INT64_C(86400)
 #define RL_DEFAULT_FOLLOW_UP 180
 #define RL_FOLLOW_UP_MAX 36500 /* keeps day arithmetic far from overflow */
-#define RL_H_LEN 96
+#define RL_H_LEN 104
 #define RL_LIMIT_DEFAULT 100
 #define RL_LIMIT_MAX 1000
 #define RL_TICK_BATCH 1024 /* households checked per tick; the rest next */
@@ -106,7 +133,8 @@ enum {
 
 struct relocation {
     const struct povtrack_host *host;
-    int64_t follow_up; /* seconds */
+    int64_t follow_up;     /* seconds */
+    struct pu_units units; /* unit chains met so far */
 };
 
 struct household {
@@ -115,6 +143,7 @@ struct household {
     int64_t at;
     uint8_t unit[PU_UNIT_W], from[PU_UNIT_W];
     int64_t first_at[NITEM], amount[NITEM];
+    uint64_t version; /* the registry version it is counted on */
 };
 
 static int del_key(struct relocation *r, povtrack_ctx *ctx, const uint8_t *k,
@@ -146,7 +175,9 @@ static int hh_get(struct relocation *r, povtrack_ctx *ctx, const uint8_t *k,
     if (rc <= 0)
         return rc;
     if (vlen != RL_H_LEN) {
-        r->host->log(ctx, POVTRACK_LOG_ERROR, "relocation: corrupt record");
+        r->host->log(ctx, POVTRACK_LOG_ERROR,
+                     "relocation: corrupt record (a state of version 1.1 "
+                     "must be rebuilt)");
         return POVTRACK_EIO;
     }
     const uint8_t *b = val;
@@ -161,6 +192,7 @@ static int hh_get(struct relocation *r, povtrack_ctx *ctx, const uint8_t *k,
         h->first_at[i] = pu_get_i64(b + 32 + 8 * i);
         h->amount[i] = pu_get_i64(b + 64 + 8 * i);
     }
+    h->version = pu_get_u64(b + 96);
     return 1;
 }
 
@@ -179,6 +211,7 @@ static int hh_put(struct relocation *r, povtrack_ctx *ctx, const uint8_t *k,
         pu_put_i64(b + 32 + 8 * i, h->first_at[i]);
         pu_put_i64(b + 64 + 8 * i, h->amount[i]);
     }
+    pu_put_u64(b + 96, h->version);
     return pu_put(r->host, ctx, k, kl, b, sizeof b);
 }
 
@@ -232,14 +265,20 @@ static int add_counters(struct relocation *r, povtrack_ctx *ctx,
  * and its year's 'Y') in the destination and each ancestor, and its 'M'
  * entries there (written when counting with something missing, deleted when
  * uncounting).  placed: the relocation itself comes or goes (not just a
- * support item), so its 'R' entries are written or deleted too.
+ * support item), so its 'R' entries are written or deleted too.  The
+ * ancestors are those of the relocation's "at" (h->at) on the registry
+ * version it was counted on (h->version), whenever the count changes: a
+ * support item recounts the household where it was counted.  A relocation
+ * counted anew has version UINT64_MAX, set here to the version used.
  */
 static int hh_count(struct relocation *r, povtrack_ctx *ctx, struct ev_str hh,
-                    const struct household *h, int64_t sign, bool placed)
+                    struct household *h, int64_t sign, bool placed)
 {
     struct pu_chain ch;
-    if (pu_ancestors(r->host, ctx, pu_get_unit(h->unit), &ch) != 0)
+    if (pu_ancestors_cached_as_of(r->host, ctx, &r->units, pu_get_unit(h->unit),
+                                  h->at, h->version, &ch) != 0)
         return POVTRACK_EIO; /* the unit passed the reference checks */
+    h->version = ch.version;
     uint8_t missing = (uint8_t)(~h->items & ALL_ITEMS), one = 1;
     int64_t d[NV] = {0}, year = rl_year(h->at);
     d[V_RELOCATED] = sign;
@@ -298,6 +337,7 @@ static int apply_completed(struct relocation *r, povtrack_ctx *ctx,
     h.relocated = true;
     h.reason = (uint8_t)ev->data.reason;
     h.at = ev->at;
+    h.version = UINT64_MAX; /* counted anew: the registry as it now stands */
     if (pu_put_unit(h.unit, ev->unit) != 0 ||
         pu_put_unit(h.from, ev->data.from) != 0)
         return POVTRACK_EIO;
@@ -753,14 +793,16 @@ static int relocation_init(povtrack_ctx *ctx, const struct povtrack_host *host,
 
 static void relocation_fini(void *state)
 {
-    free(state);
+    struct relocation *r = state;
+    pu_units_free(&r->units);
+    free(r);
 }
 
 static const struct povtrack_plugin relocation_plugin = {
     .abi_version = POVTRACK_PLUGIN_ABI_VERSION,
     .size = sizeof(struct povtrack_plugin),
     .name = "relocation",
-    .version = "1.1.0",
+    .version = "1.2.0",
     .event_mask = EV_TYPE_BIT(EV_RELOCATION_COMPLETED) |
                   EV_TYPE_BIT(EV_RELOCATION_SUPPORT),
     .init = relocation_init,

@@ -36,11 +36,14 @@
  *
  * State (integers big-endian, years in keys sign-flipped, unit codes
  * NUL-padded to 5 bytes; see plugin_util.h):
- *   'R' year[8] household -> record (REC_LEN bytes): the last assessment
- *        (unit, area, income, line used, deprived & set, class) and the
- *        last official status (unit, status) of (household, year), which
- *        LNOB list it is on and which alerts were raised.  Self-contained,
- *        so a replacement subtracts exactly what was added.
+ *   'R' year[8] household -> record (REC_LEN = 56 bytes): the last
+ *        assessment (unit, area, income, line used, deprived & set, class)
+ *        and the last official status (unit, status) of (household,
+ *        year), which LNOB list it is on and which alerts were raised, and
+ *        for each of the assessment and the status the registry version
+ *        its units were read on (u64 each, see below).  Self-contained, so
+ *        a replacement subtracts exactly what was added, where it was
+ *        added.
  *   'C' unit[5] year[8] -> i64[V_N] aggregates of the unit INCLUDING its
  *        descendants (a household counts in its unit and every ancestor).
  *   'Z' unit[5] year[8] -> "" the unit's review for the year is closed.
@@ -50,6 +53,42 @@
  *   'L' unit[5] year[8] list[1] household -> LNOB unit[5]: list members,
  *        under the LNOB unit and every ancestor, for the list query.
  *   'V' -> u64 fingerprint of the standards table the state was built with.
+ *
+ * Units change over time (events/ev_unit.h).  Every figure here is about a
+ * year (an assessment or a status of (household, year), a year's
+ * review.closed), so every roll-up - 'C', 'M', 'L', 'Z' and the unit an
+ * alert names - uses the hierarchy in force at the end of that year
+ * (pu_year_end), the same date however often the record is replaced.  A
+ * household's unit that ended during the year (a commune merged on
+ * 2025-07-01) counts where its households went (pu_ancestors_at maps it):
+ * a 2025 status in commune 22921, merged into 22924 under province 68,
+ * counts in 22924 and 68, and its 'L' entries name 22924.  A review.closed
+ * of year y closes the unit its code leads to at the end of y (a review of
+ * a commune merged during y closes the merged commune).
+ *
+ * The same date is not enough: apply() reads the registry as the log stood
+ * at the record being applied, so a change effective in y but recorded
+ * after a record of y was counted resolves the end of y differently for
+ * the records after it.  So the 'R' record keeps, for its assessment and
+ * for its status, the registry version their units were read on (the
+ * chain's .version, host units_seq): the assessment's figures roll up on
+ * the chain of (assessment unit, end of y, its version), the LNOB list
+ * figures and the 'M' and 'L' entries on that of the LNOB unit and its
+ * part's version.  Whatever recomputes a record later (a replacing
+ * assessment or status subtracting the old one, a review.closed listing
+ * it, the other part arriving) reads the old part's chains on its stored
+ * version, so what is taken back leaves the very units it was counted in;
+ * the part an event replaces is counted on the registry as it now stands
+ * and keeps that version.  A 2025 assessment in 22921 logged in March and
+ * corrected after the merger was recorded thus leaves 22921, 593 and 60
+ * (where it was counted) and the correction counts in 22924 and 68.  (A
+ * record left on the older version stays under the units of that version:
+ * a review.closed of a unit the newer registry names does not reach it.)
+ * A query's unit is read as it last stood (pu_arg_unit).
+ *
+ * A state written by version 1.0 (40-byte records, no versions) is refused
+ * as corrupt rather than misread: rebuild it (remove DATA/state) after
+ * upgrading.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -95,7 +134,7 @@ enum {
 };
 
 #define YKEY_LEN (1 + PU_UNIT_W + 8)
-#define REC_LEN 40
+#define REC_LEN 56
 #define F_ASSESSED 1u
 #define F_STATUS 2u
 
@@ -111,7 +150,8 @@ struct standard {
     struct period p[STD_PERIODS_MAX];
     int n;
     uint64_t fingerprint;
-    bool fp_checked; /* the 'V' key was compared in this process */
+    bool fp_checked;       /* the 'V' key was compared in this process */
+    struct pu_units units; /* unit chains met so far */
 };
 
 /* Everything known of (household, year). */
@@ -124,6 +164,10 @@ struct rec {
     uint8_t a_unit[PU_UNIT_W], s_unit[PU_UNIT_W];
     uint32_t deprived;
     int64_t income, line;
+    /* The registry versions the assessment's and the status's units were
+     * read on (UINT64_MAX: the part is new, read it as the registry now
+     * stands). */
+    uint64_t a_ver, s_ver;
 };
 
 /* ---- the standards table ---- */
@@ -382,7 +426,9 @@ static int rec_load(struct standard *s, povtrack_ctx *ctx, int64_t year,
     if (rc <= 0)
         return rc;
     if (vlen != REC_LEN) {
-        s->host->log(ctx, POVTRACK_LOG_ERROR, "standard: bad record value");
+        s->host->log(ctx, POVTRACK_LOG_ERROR,
+                     "standard: bad record value (a state of version 1.0 "
+                     "must be rebuilt)");
         return POVTRACK_EIO;
     }
     const uint8_t *b = v;
@@ -399,6 +445,8 @@ static int rec_load(struct standard *s, povtrack_ctx *ctx, int64_t year,
                   (uint32_t)b[22] << 8 | b[23];
     r->income = pu_get_i64(b + 24);
     r->line = pu_get_i64(b + 32);
+    r->a_ver = pu_get_u64(b + 40);
+    r->s_ver = pu_get_u64(b + 48);
     if (r->cls >= CLS_COUNT) {
         s->host->log(ctx, POVTRACK_LOG_ERROR, "standard: bad record class");
         return POVTRACK_EIO;
@@ -423,6 +471,8 @@ static int rec_store(struct standard *s, povtrack_ctx *ctx, int64_t year,
         b[20 + i] = (uint8_t)(r->deprived >> (24 - 8 * i));
     pu_put_i64(b + 24, r->income);
     pu_put_i64(b + 32, r->line);
+    pu_put_u64(b + 40, r->a_ver);
+    pu_put_u64(b + 48, r->s_ver);
     return pu_put(s->host, ctx, k, rkey(k, year, hh), b, sizeof b);
 }
 
@@ -430,6 +480,12 @@ static int rec_store(struct standard *s, povtrack_ctx *ctx, int64_t year,
 static const uint8_t *lnob_unit(const struct rec *r)
 {
     return (r->flags & F_STATUS) ? r->s_unit : r->a_unit;
+}
+
+/* The registry version lnob_unit was read on. */
+static uint64_t lnob_ver(const struct rec *r)
+{
+    return (r->flags & F_STATUS) ? r->s_ver : r->a_ver;
 }
 
 /* Which LNOB list the record belongs on, closure aside. */
@@ -449,18 +505,23 @@ static int lnob_list(const struct rec *r)
 
 /* ---- aggregates ---- */
 
+/* What moves under one unit, as read on one registry version. */
 struct delta {
     uint8_t unit[PU_UNIT_W];
+    uint64_t version;
     int64_t v[V_N];
 };
 
-static int64_t *delta_for(struct delta *ds, int *nd, const uint8_t *unit)
+static int64_t *delta_for(struct delta *ds, int *nd, const uint8_t *unit,
+                          uint64_t version)
 {
     for (int i = 0; i < *nd; i++)
-        if (memcmp(ds[i].unit, unit, PU_UNIT_W) == 0)
+        if (memcmp(ds[i].unit, unit, PU_UNIT_W) == 0 &&
+            ds[i].version == version)
             return ds[i].v;
     memset(&ds[*nd], 0, sizeof ds[*nd]);
     memcpy(ds[*nd].unit, unit, PU_UNIT_W);
+    ds[*nd].version = version;
     return ds[(*nd)++].v;
 }
 
@@ -469,7 +530,7 @@ static void contrib(const struct rec *r, int64_t sign, struct delta *ds,
                     int *nd)
 {
     if (r->flags & F_ASSESSED) {
-        int64_t *v = delta_for(ds, nd, r->a_unit);
+        int64_t *v = delta_for(ds, nd, r->a_unit, r->a_ver);
         unsigned dims = 0;
         v[V_ASSESSED] += sign;
         v[V_CLASS + r->cls] += sign;
@@ -489,7 +550,8 @@ static void contrib(const struct rec *r, int64_t sign, struct delta *ds,
             v[V_SUMDEP] += sign * r->ndep;
     }
     if (r->list != L_NONE)
-        delta_for(ds, nd, lnob_unit(r))[V_LIST + r->list - 1] += sign;
+        delta_for(ds, nd, lnob_unit(r), lnob_ver(r))[V_LIST + r->list - 1] +=
+            sign;
 }
 
 static int counters_get(struct standard *s, povtrack_ctx *ctx,
@@ -512,6 +574,17 @@ static int counters_get(struct standard *s, povtrack_ctx *ctx,
     return 0;
 }
 
+/* The chain of unit as the hierarchy stood at the end of year (every
+ * roll-up of this plugin is about a year), on the registry version given
+ * (UINT64_MAX: as it now stands; ch->version tells which it was). */
+static int year_chain(struct standard *s, povtrack_ctx *ctx,
+                      const uint8_t *unit, int64_t year, uint64_t version,
+                      struct pu_chain *ch)
+{
+    return pu_ancestors_cached_as_of(s->host, ctx, &s->units, pu_get_unit(unit),
+                                     pu_year_end(year), version, ch);
+}
+
 /* Add d to the unit and every ancestor. */
 static int delta_apply(struct standard *s, povtrack_ctx *ctx,
                        const struct delta *d, int64_t year)
@@ -522,7 +595,7 @@ static int delta_apply(struct standard *s, povtrack_ctx *ctx,
     struct pu_chain ch;
     if (zero)
         return 0;
-    if (pu_ancestors(s->host, ctx, pu_get_unit(d->unit), &ch) != 0)
+    if (year_chain(s, ctx, d->unit, year, d->version, &ch) != 0)
         return POVTRACK_EIO; /* units passed the reference checks */
     for (int u = 0; u < ch.n; u++) {
         int64_t c[V_N];
@@ -633,24 +706,45 @@ static int lnob_alert(struct standard *s, povtrack_ctx *ctx,
     return 0;
 }
 
+/* A part of nw just replaced (version UINT64_MAX) gets the version the
+ * registry now stands at, read with its unit's chain. */
+static int pin_version(struct standard *s, povtrack_ctx *ctx,
+                       const uint8_t *unit, int64_t year, uint64_t *version)
+{
+    struct pu_chain ch;
+    if (*version != UINT64_MAX)
+        return 0;
+    if (year_chain(s, ctx, unit, year, UINT64_MAX, &ch) != 0)
+        return POVTRACK_EIO;
+    *version = ch.version;
+    return 0;
+}
+
 /*
  * Move (household, year) from record old (had_old: it existed) to nw:
  * re-evaluate the LNOB condition (only once the review is closed; an alert
  * at most once per list), keep the indexes where the LNOB unit is, apply
- * the aggregate differences and store nw.
+ * the aggregate differences and store nw.  Each part of old is taken back
+ * on the registry version it was counted on; the part of nw an event
+ * replaced is counted on the registry as it now stands.
  */
 static int settle(struct standard *s, povtrack_ctx *ctx, int64_t year,
                   struct ev_str hh, const struct rec *old, bool had_old,
                   struct rec *nw, int64_t at)
 {
     struct pu_chain cn, co;
-    if (pu_ancestors(s->host, ctx, pu_get_unit(lnob_unit(nw)), &cn) != 0)
+    if (((nw->flags & F_ASSESSED) &&
+         pin_version(s, ctx, nw->a_unit, year, &nw->a_ver) != 0) ||
+        ((nw->flags & F_STATUS) &&
+         pin_version(s, ctx, nw->s_unit, year, &nw->s_ver) != 0) ||
+        year_chain(s, ctx, lnob_unit(nw), year, lnob_ver(nw), &cn) != 0)
         return POVTRACK_EIO;
     bool moved =
-        had_old && memcmp(lnob_unit(old), lnob_unit(nw), PU_UNIT_W) != 0;
+        had_old && (memcmp(lnob_unit(old), lnob_unit(nw), PU_UNIT_W) != 0 ||
+                    lnob_ver(old) != lnob_ver(nw));
     co = cn;
     if (moved &&
-        pu_ancestors(s->host, ctx, pu_get_unit(lnob_unit(old)), &co) != 0)
+        year_chain(s, ctx, lnob_unit(old), year, lnob_ver(old), &co) != 0)
         return POVTRACK_EIO;
     int rc = closed(s, ctx, &cn, year);
     if (rc < 0)
@@ -702,6 +796,7 @@ static int apply_household(struct standard *s, povtrack_ctx *ctx,
         nw.flags |= F_STATUS;
         nw.status = ev->data.status;
         memcpy(nw.s_unit, unit, PU_UNIT_W);
+        nw.s_ver = UINT64_MAX; /* replaced: read as the registry now stands */
     } else {
         const struct period *p = period_for(s, year);
         int urban = ev->data.area == EV_AREA_URBAN;
@@ -718,6 +813,7 @@ static int apply_household(struct standard *s, povtrack_ctx *ctx,
         else
             nw.cls = nw.income <= avg_line(p, urban) ? CLS_AVERAGE : CLS_ABOVE;
         memcpy(nw.a_unit, unit, PU_UNIT_W);
+        nw.a_ver = UINT64_MAX; /* replaced: read as the registry now stands */
     }
     return settle(s, ctx, year, hh, &old, had == 1, &nw, ev->at);
 }
@@ -757,7 +853,9 @@ static int apply_review(struct standard *s, povtrack_ctx *ctx,
 {
     struct pu_chain ch;
     int64_t year = ev->data.year;
-    if (pu_ancestors(s->host, ctx, ev->unit, &ch) != 0)
+    uint8_t unit[PU_UNIT_W];
+    if (pu_put_unit(unit, ev->unit) != 0 ||
+        year_chain(s, ctx, unit, year, UINT64_MAX, &ch) != 0)
         return POVTRACK_EIO;
     int rc = closed(s, ctx, &ch, year);
     if (rc != 0)
@@ -1016,14 +1114,16 @@ static int standard_query(void *state, povtrack_ctx *ctx,
 
 static void standard_fini(void *state)
 {
-    free(state);
+    struct standard *s = state;
+    pu_units_free(&s->units);
+    free(s);
 }
 
 static const struct povtrack_plugin standard_plugin = {
     .abi_version = POVTRACK_PLUGIN_ABI_VERSION,
     .size = sizeof(struct povtrack_plugin),
     .name = "standard",
-    .version = "1.0.0",
+    .version = "1.1.0",
     .event_mask = EV_TYPE_BIT(EV_HOUSEHOLD_ASSESSED) |
                   EV_TYPE_BIT(EV_HOUSEHOLD_STATUS) |
                   EV_TYPE_BIT(EV_REVIEW_CLOSED),

@@ -18,6 +18,8 @@
 #include <jansson.h>
 
 #include "fixture.h"
+
+#include "ev_unit.h"
 #include "st_log.h"
 
 /* Every fixture event not about a specific time happens here. */
@@ -130,20 +132,14 @@ void fx_add(struct fx *fx, const struct ev_event *in)
     fx->items[fx->n++] = it;
 }
 
-static int view_lookup(void *arg, struct ev_str code, struct ev_unit *out)
-{
-    int rc = st_view_unit(arg, code, out);
-    if (rc == ST_NOTFOUND)
-        return EV_ENOTFOUND;
-    return rc == 0 ? EV_OK : rc;
-}
-
 /* The reference checks the ingest process runs before appending. */
 static int check_refs(void *arg, struct st_view *view, struct st_item *item)
 {
     struct ev_error err = {{0}};
+    struct ev_registry reg;
     (void)arg;
-    int rc = ev_check_refs(item->ev, view_lookup, view, &err);
+    st_view_registry(view, &reg);
+    int rc = ev_check_refs(item->ev, &reg, &err);
     if (rc == EV_EINVAL)
         snprintf(item->error, sizeof item->error, "%s", err.msg);
     return rc;
@@ -276,6 +272,75 @@ void fx_unit(struct fx *fx, const char *code, const char *parent,
     ev.data.name = s_(name);
     ev.data.parent = s_(parent);
     ev.data.level = level;
+    fx_add(fx, &ev);
+}
+
+void fx_unit_from(struct fx *fx, const char *code, const char *parent,
+                  enum ev_level level, const char *name, int64_t effective)
+{
+    struct ev_event ev = ev_base(EV_UNIT_DEFINED, FX_AT_DEFAULT, code);
+    ev.data.name = s_(name);
+    ev.data.parent = s_(parent);
+    ev.data.level = level;
+    ev.data.has_effective = true;
+    ev.data.effective = effective;
+    fx_add(fx, &ev);
+}
+
+/* "a,b,c" into msgpack str objects pointing into list (kept by the caller
+ * until fx_add has encoded them). */
+static struct ev_codes codes_(char *list, msgpack_object *items)
+{
+    struct ev_codes c = {items, 0};
+    if (list == NULL)
+        return (struct ev_codes){NULL, 0};
+    for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok != NULL;
+         tok = strtok_r(NULL, ",", &save)) {
+        assert_true(c.n < EV_CODES_MAX);
+        items[c.n].type = MSGPACK_OBJECT_STR;
+        items[c.n].via.str.ptr = tok;
+        items[c.n].via.str.size = (uint32_t)strlen(tok);
+        c.n++;
+    }
+    return c;
+}
+
+void fx_changed(struct fx *fx, int64_t at, enum ev_change kind,
+                int64_t effective, const char *predecessors,
+                const char *successors, const char *name, const char *parent)
+{
+    char pbuf[EV_CODES_MAX * 6 + 1], sbuf[EV_CODES_MAX * 6 + 1];
+    msgpack_object pitems[EV_CODES_MAX], sitems[EV_CODES_MAX];
+    snprintf(pbuf, sizeof pbuf, "%s", predecessors);
+    snprintf(sbuf, sizeof sbuf, "%s", successors != NULL ? successors : "");
+    struct ev_codes preds = codes_(pbuf, pitems);
+    struct ev_codes succs = codes_(successors != NULL ? sbuf : NULL, sitems);
+    struct ev_str unit = ev_codes_at(preds, 0);
+    char ubuf[8];
+    if (kind == EV_CHANGE_MERGE)
+        unit = ev_codes_at(succs, 0);
+    snprintf(ubuf, sizeof ubuf, "%.*s", (int)unit.len, unit.ptr);
+    struct ev_event ev = ev_base(EV_UNIT_CHANGED, at, ubuf);
+    ev.data.change = kind;
+    ev.data.has_effective = true;
+    ev.data.effective = effective;
+    ev.data.predecessors = preds;
+    if (kind == EV_CHANGE_SPLIT)
+        ev.data.successors = succs;
+    else if (succs.n > 0)
+        ev.data.successor = ev_codes_at(succs, 0);
+    ev.data.name = s_(name);
+    ev.data.parent = s_(parent);
+    fx_add(fx, &ev);
+}
+
+void fx_exited(struct fx *fx, int64_t at, const char *unit, const char *hh,
+               int64_t year, enum ev_exit reason)
+{
+    struct ev_event ev = ev_base(EV_HOUSEHOLD_EXITED, at, unit);
+    ev.household = s_(hh);
+    ev.data.year = year;
+    ev.data.exit_reason = reason;
     fx_add(fx, &ev);
 }
 
@@ -567,4 +632,101 @@ void fx_snap_assert_equal(struct fx_snap *a, struct fx_snap *b)
         free(b->bytes[i]);
     }
     a->n = b->n = 0;
+}
+
+/* ---- the 2025 reorganisation of units ---- */
+
+void fx_r25_units(struct fx *fx)
+{
+    fx_unit(fx, "68", NULL, EV_LEVEL_PROVINCE);
+    fx_unit(fx, "60", NULL, EV_LEVEL_PROVINCE);
+    fx_unit(fx, "593", "60", EV_LEVEL_DISTRICT);
+    fx_unit(fx, "22921", "593", EV_LEVEL_COMMUNE);
+    fx_unit(fx, "22924", "593", EV_LEVEL_COMMUNE);
+    fx_unit(fx, "22936", "593", EV_LEVEL_COMMUNE);
+}
+
+void fx_r25_changes(struct fx *fx, int64_t at)
+{
+    fx_changed(fx, at, EV_CHANGE_MERGE, FX_R25_EFFECTIVE, "22921,22924,22936",
+               "22924", "Phường Phú Thủy", "68");
+    fx_changed(fx, at, EV_CHANGE_ABOLISH, FX_R25_EFFECTIVE, "593", NULL, NULL,
+               NULL);
+    fx_changed(fx, at, EV_CHANGE_MERGE, FX_R25_EFFECTIVE, "60,68", "68", NULL,
+               NULL);
+}
+
+/* Walk o; path is the key that led here (for the message). */
+static void no_negative(const msgpack_object *o, const char *what,
+                        const char *path)
+{
+    char key[64];
+    switch (o->type) {
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        fail_msg("%s: %s is %lld", what, path, (long long)o->via.i64);
+        break;
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        if (o->via.f64 < 0)
+            fail_msg("%s: %s is %g", what, path, o->via.f64);
+        break;
+    case MSGPACK_OBJECT_ARRAY:
+        for (uint32_t i = 0; i < o->via.array.size; i++)
+            no_negative(&o->via.array.ptr[i], what, path);
+        break;
+    case MSGPACK_OBJECT_MAP:
+        for (uint32_t i = 0; i < o->via.map.size; i++) {
+            const msgpack_object *k = &o->via.map.ptr[i].key;
+            if (k->type == MSGPACK_OBJECT_STR)
+                snprintf(key, sizeof key, "%.*s",
+                         (int)(k->via.str.size < 60 ? k->via.str.size : 60),
+                         k->via.str.ptr);
+            else
+                snprintf(key, sizeof key, "?");
+            no_negative(&o->via.map.ptr[i].val, what, key);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+void fx_assert_no_negative(const msgpack_object *o, const char *what)
+{
+    no_negative(o, what, "(reply)");
+}
+
+/* ---- states of older versions ---- */
+
+#include <lmdb.h>
+
+void fx_state_put(struct fx *fx, const char *plugin, const void *key,
+                  size_t klen, const void *val, size_t vlen)
+{
+    char path[PATH_MAX + 8], db[64];
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    fx_host_close(fx);
+    snprintf(path, sizeof path, "%s/state", fx->dir);
+    snprintf(db, sizeof db, "p.%s", plugin);
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 64), 0);
+    assert_int_equal(mdb_env_open(env, path, 0, 0640), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, db, 0, &dbi), 0);
+    MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
+    assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+void fx_assert_quarantined(struct fx *fx, const char *plugin,
+                           const char *q_json)
+{
+    struct fx_reply r;
+    const char *e = fx_query_error(fx, &r, plugin, q_json);
+    if (strstr(e, "quarantined") == NULL)
+        fail_msg("%s not quarantined: %s", plugin, e);
+    fx_reply_free(&r);
 }

@@ -75,6 +75,17 @@ size_t fx_rebuild_one_by_one(struct fx *fx);
 /* ---- event builders ---- */
 void fx_unit(struct fx *fx, const char *code, const char *parent,
              enum ev_level level);
+/* unit.defined with data.effective (and a name of the caller's). */
+void fx_unit_from(struct fx *fx, const char *code, const char *parent,
+                  enum ev_level level, const char *name, int64_t effective);
+/* unit.changed: predecessors and successors as "22921,22924,22936"
+ * (successors NULL for abolish; one code for merge, rename, reparent); name
+ * and parent may be NULL.  "unit" is derived as the catalogue wants it. */
+void fx_changed(struct fx *fx, int64_t at, enum ev_change kind,
+                int64_t effective, const char *predecessors,
+                const char *successors, const char *name, const char *parent);
+void fx_exited(struct fx *fx, int64_t at, const char *unit, const char *hh,
+               int64_t year, enum ev_exit reason);
 void fx_households(struct fx *fx, int64_t at, const char *unit, int64_t year,
                    int64_t households);
 void fx_status(struct fx *fx, int64_t at, const char *unit, const char *hh,
@@ -135,5 +146,49 @@ void fx_snap_query(struct fx *fx, struct fx_snap *s, const char *plugin,
                    const char *q_json);
 /* Assert a and b hold the same answers, byte for byte; frees both. */
 void fx_snap_assert_equal(struct fx_snap *a, struct fx_snap *b);
+
+/* ---- the 2025 reorganisation of units ---- */
+
+/* 2025-07-01T00:00:00+07:00: districts abolished, provinces and communes
+ * merged (an enlarged commune may keep a predecessor's code). */
+#define FX_R25_EFFECTIVE INT64_C(1751302800)
+/* Dates around it, Vietnam time. */
+#define FX_R25_T2024 INT64_C(1709262000)    /* 2024-03-01 10:00 */
+#define FX_R25_T2025 INT64_C(1740798000)    /* 2025-03-01 10:00, before */
+#define FX_R25_RECORDED INT64_C(1749956400) /* 2025-06-15 10:00 */
+#define FX_R25_T2026 INT64_C(1769914800)    /* 2026-02-01 10:00 */
+
+/* The units before it: province 60 > district 593 > communes 22921, 22924,
+ * 22936; province 68, with nothing under it. */
+void fx_r25_units(struct fx *fx);
+/* The changes effective FX_R25_EFFECTIVE, as events recorded at "at"
+ * (communes first, then districts, then provinces): 22921, 22924 and 22936
+ * merge into 22924 ("Phường Phú Thủy", directly under 68); district 593 is
+ * abolished; provinces 60 and 68 merge into 68. */
+void fx_r25_changes(struct fx *fx, int64_t at);
+
+/* A change recorded late: events dated after FX_R25_EFFECTIVE in units it
+ * ends (a loan in 22921 on 2025-07-02) are logged before fx_r25_changes
+ * is, at FX_R25_LATE_RECORDED; what follows is logged after it. */
+#define FX_R25_T0702 INT64_C(1751425200)         /* 2025-07-02 10:00 */
+#define FX_R25_LATE_RECORDED INT64_C(1752548400) /* 2025-07-15 10:00 */
+#define FX_R25_T0801 INT64_C(1754017200)         /* 2025-08-01 10:00 */
+
+/* Fail the test when o (a reply, walked through maps and arrays) holds a
+ * negative number anywhere; what names it in the message. */
+void fx_assert_no_negative(const msgpack_object *o, const char *what);
+
+/* 2025-06-20 10:00 +07: before FX_R25_EFFECTIVE, for a record logged
+ * after the changes but dated while the ended units were in force. */
+#define FX_R25_T0620 INT64_C(1750388400)
+
+/* Write key -> val into plugin's state database behind the host's back
+ * (closes the host), as an older version of the plugin would have left
+ * it. */
+void fx_state_put(struct fx *fx, const char *plugin, const void *key,
+                  size_t klen, const void *val, size_t vlen);
+/* Assert that plugin is quarantined: a query of it fails saying so. */
+void fx_assert_quarantined(struct fx *fx, const char *plugin,
+                           const char *q_json);
 
 #endif /* POVTRACK_TEST_PLUGIN_FIXTURE_H */

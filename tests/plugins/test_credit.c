@@ -37,6 +37,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <lmdb.h>
+
 #include "fixture.h"
 #include "scenarios.h"
 
@@ -313,12 +315,356 @@ static void test_rebuild(void **state)
     fx_free(fx);
 }
 
+/*
+ * Units over time: the 2025 reorganisation (fixture.h).  Commune 22924
+ * keeps its code but moves from district 593 (province 60) to province 68
+ * on 2025-07-01.  A loan rolls up on the hierarchy of the day it was
+ * placed, whatever comes later; coverage on that of the end of its year.
+ *   L1 22924 h1 poor       50M 2024, repaid 10M; in 2026 a 20M tranche
+ *                          and a 15M repayment: all in 593 and 60
+ *   L3 22921 h3 poor        6M 2025-03 (before the merger, logged after
+ *                          it was recorded), repaid 1M in 2026
+ *   L2 22924 h2 near_poor  30M 2026: in 68, and so is a 5M tranche
+ *                          logged after it but dated 2024 (the loan's
+ *                          earliest "at" moves, its place does not)
+ *   L9 22924 h9 poor        8M 2026, its 2M repayment logged in 2024
+ * Statuses: h1 poor 2024 (22924); h3 near_poor 2025 in 22921, logged in
+ * 2025-03: 22921 has ended by the end of 2025, so it counts in 22924 and
+ * 68; h2 near_poor 2026 (22924).
+ */
+static void r25_snap(struct fx *fx, struct fx_snap *s)
+{
+    static const char *const units[] = {"68",    "60",    "593",
+                                        "22921", "22924", "22936"};
+    char q[64];
+    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
+        for (int y = 2024; y <= 2026; y++) {
+            snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%d}", units[u], y);
+            fx_snap_query(fx, s, "credit", q);
+        }
+        snprintf(q, sizeof q, "{\"unit\":\"%s\"}", units[u]);
+        fx_snap_query(fx, s, "credit", q);
+    }
+}
+
+static void test_reorg_2025(void **state)
+{
+    (void)state;
+    const int64_t R24 = FX_R25_T2024, R25 = FX_R25_T2025, R26 = FX_R25_T2026;
+    const int64_t H = 3600;
+    struct fx *fx = fx_new("credit");
+    struct fx_reply r;
+    fx_r25_units(fx);
+    lend(fx, R24, "22924", "h1", "L1", "poor", 50 * M);
+    repay(fx, R24 + H, "22924", "h1", "L1", 10 * M);
+    repay(fx, R24 + 2 * H, "22924", "h9", "L9", 2 * M); /* before L9 */
+    fx_status(fx, R24, "22924", "h1", 2024, EV_STATUS_POOR);
+    fx_sync(fx);
+    struct vec l1 = {1, 50 * M, 10 * M, 40 * M};
+    expect_totals(fx, &r, "60", &l1, 1);
+    fx_reply_free(&r);
+    expect_cov(fx, "593", 2024, 1, 1, 100.0);
+
+    fx_r25_changes(fx, FX_R25_RECORDED);
+    lend(fx, R25, "22921", "h3", "L3", "poor", 6 * M);
+    fx_status(fx, R25, "22921", "h3", 2025, EV_STATUS_NEAR_POOR);
+    fx_sync(fx);
+    /* h3's 2025 status: where 22921's households are at the end of 2025.
+     * A query of 22921 reads it as it last stood (under 593 and 60). */
+    expect_cov(fx, "22924", 2025, 1, 1, 100.0);
+    expect_cov(fx, "68", 2025, 1, 1, 100.0);
+    expect_cov(fx, "22921", 2025, 0, 0, -1);
+    expect_cov(fx, "593", 2025, 0, 0, -1);
+    expect_cov(fx, "60", 2025, 0, 0, -1);
+    /* L3 itself lies where 22921 was on its day. */
+    struct vec l3 = {1, 6 * M, 0, 6 * M};
+    expect_totals(fx, &r, "22921", &l3, 1);
+    fx_reply_free(&r);
+
+    lend(fx, R26, "22924", "h1", "L1", "poor", 20 * M);
+    repay(fx, R26 + H, "22924", "h1", "L1", 15 * M);
+    lend(fx, R26 + 2 * H, "22924", "h2", "L2", "near_poor", 30 * M);
+    lend(fx, R26 + 3 * H, "22924", "h9", "L9", "poor", 8 * M);
+    lend(fx, R24 + 3 * H, "22924", "h2", "L2", "near_poor", 5 * M);
+    repay(fx, R26 + 4 * H, "22924", "h3", "L3", 1 * M);
+    fx_status(fx, R26, "22924", "h2", 2026, EV_STATUS_NEAR_POOR);
+    fx_sync(fx);
+
+    /* 60 and 593: L1 (70M, 25M repaid) and L3 (6M, 1M repaid). */
+    struct vec v60 = {2, 76 * M, 26 * M, 50 * M};
+    const msgpack_object *bp = expect_totals(fx, &r, "60", &v60, 1);
+    expect_vec(fx_get(bp, "poor"), &v60);
+    fx_reply_free(&r);
+    expect_totals(fx, &r, "593", &v60, 1);
+    fx_reply_free(&r);
+    /* 68: L2 and L9 only. */
+    struct vec v68 = {2, 43 * M, 2 * M, 41 * M};
+    bp = expect_totals(fx, &r, "68", &v68, 2);
+    struct vec l9 = {1, 8 * M, 2 * M, 6 * M};
+    expect_vec(fx_get(bp, "poor"), &l9);
+    fx_reply_free(&r);
+    /* The code 22924 answers for both of its spans. */
+    struct vec v22924 = {3, 113 * M, 27 * M, 86 * M};
+    expect_totals(fx, &r, "22924", &v22924, 2);
+    fx_reply_free(&r);
+    struct vec l3b = {1, 6 * M, 1 * M, 5 * M};
+    expect_totals(fx, &r, "22921", &l3b, 1);
+    fx_reply_free(&r);
+    struct vec zero = {0};
+    expect_totals(fx, &r, "22936", &zero, 0);
+    fx_reply_free(&r);
+    expect_cov(fx, "60", 2024, 1, 1, 100.0);
+    expect_cov(fx, "68", 2024, 0, 0, -1);
+    expect_cov(fx, "68", 2026, 1, 1, 100.0);
+    expect_cov(fx, "60", 2026, 0, 0, -1);
+
+    /* h3's 2025 status replaced from 22924: uncounted where it was
+     * counted (the end of 2025 in both cases). */
+    fx_status(fx, R26 + 5 * H, "22924", "h3", 2025, EV_STATUS_AVERAGE);
+    fx_sync(fx);
+    expect_cov(fx, "68", 2025, 0, 0, -1);
+    expect_cov(fx, "22924", 2025, 0, 0, -1);
+    expect_cov(fx, "22921", 2025, 0, 0, -1);
+
+    /* A rebuild, in one go and one record at a time, answers the same. */
+    struct fx_snap a = {0}, b = {0};
+    r25_snap(fx, &a);
+    fx_host_close(fx);
+    fx_drop_state(fx);
+    fx_sync(fx);
+    r25_snap(fx, &b);
+    fx_snap_assert_equal(&a, &b);
+    r25_snap(fx, &a);
+    assert_true(fx_rebuild_one_by_one(fx) > 15);
+    r25_snap(fx, &b);
+    fx_snap_assert_equal(&a, &b);
+    fx_free(fx);
+}
+
+/*
+ * A change of units recorded late (fixture.h): the merger of 2025-07-01 is
+ * logged only on 2025-07-15, after records dated past it in 22921.  What
+ * was counted before it was recorded is changed and taken back where it
+ * was counted (on the registry version kept with it), and what is new
+ * after it counts where the registry now puts it:
+ *   L1 22921 h1 10M 2025-07-02, logged before: in 22921, 593 and 60;
+ *      repaid 4M after the change (from 22924): there too
+ *   L3 22924 h3  3M 2025-08-01, after: in 22924 and 68
+ *   statuses 2025 (logged in March, 22921): h1, h2, h3, h4 poor, counted
+ *      in 22921, 593 and 60 (with_loan h1, and h3 once L3 arrives);
+ *      corrected after the change from 22924: h1 near_poor (now in 22924
+ *      and 68, with its loan), h2 and h3 average; h4's recorded again,
+ *      dated June, from 22921 itself: the same code, now read on the
+ *      registry that knows the merger, so it moves to 22924 and 68
+ */
+static void late_snap(struct fx *fx, struct fx_snap *s)
+{
+    static const char *const units[] = {"68",    "60",    "593",
+                                        "22921", "22924", "22936"};
+    char q[64];
+    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
+        struct fx_reply r;
+        snprintf(q, sizeof q, "{\"unit\":\"%s\"}", units[u]);
+        fx_assert_no_negative(fx_query(fx, &r, "credit", q), q);
+        fx_reply_free(&r);
+        fx_snap_query(fx, s, "credit", q);
+        for (int y = 2024; y <= 2026; y++) {
+            snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%d}", units[u], y);
+            fx_assert_no_negative(fx_query(fx, &r, "credit", q), q);
+            fx_reply_free(&r);
+            fx_snap_query(fx, s, "credit", q);
+        }
+    }
+}
+
+static void test_late_change(void **state)
+{
+    (void)state;
+    const int64_t H = 3600, T0801 = FX_R25_T0801;
+    const int64_t T0620 = FX_R25_T0620;
+    static const char *const old[] = {"22921", "593", "60"},
+                             *now[] = {"22924", "68"};
+    struct fx *fx = fx_new("credit");
+    struct fx_reply r;
+    struct fx_snap a = {0}, b = {0};
+    fx_r25_units(fx);
+    fx_status(fx, FX_R25_T2025, "22921", "h1", 2025, EV_STATUS_POOR);
+    fx_status(fx, FX_R25_T2025, "22921", "h2", 2025, EV_STATUS_POOR);
+    fx_status(fx, FX_R25_T2025, "22921", "h3", 2025, EV_STATUS_POOR);
+    fx_status(fx, FX_R25_T2025, "22921", "h4", 2025, EV_STATUS_POOR);
+    lend(fx, FX_R25_T0702, "22921", "h1", "L1", "poor", 10 * M);
+    fx_sync(fx);
+    struct vec l1 = {1, 10 * M, 0, 10 * M}, zero = {0};
+    for (size_t u = 0; u < 3; u++) {
+        expect_totals(fx, &r, old[u], &l1, 1);
+        fx_reply_free(&r);
+        expect_cov(fx, old[u], 2025, 4, 1, 25.0);
+    }
+
+    fx_r25_changes(fx, FX_R25_LATE_RECORDED);
+    fx_sync(fx);
+    repay(fx, T0801, "22924", "h1", "L1", 4 * M);
+    lend(fx, T0801 + H, "22924", "h3", "L3", "poor", 3 * M);
+    fx_sync(fx);
+    /* The repayment lands where L1 was counted; L3's first loan year adds
+     * h3's with_loan where h3's status was counted. */
+    struct vec l1b = {1, 10 * M, 4 * M, 6 * M}, l3 = {1, 3 * M, 0, 3 * M};
+    for (size_t u = 0; u < 3; u++) {
+        const msgpack_object *bp = expect_totals(fx, &r, old[u], &l1b, 1);
+        expect_vec(fx_get(bp, "poor"), &l1b);
+        fx_reply_free(&r);
+        expect_cov(fx, old[u], 2025, 4, 2, 50.0);
+    }
+    for (size_t u = 0; u < 2; u++) {
+        expect_totals(fx, &r, now[u], &l3, 1);
+        fx_reply_free(&r);
+        expect_cov(fx, now[u], 2025, 0, 0, -1);
+    }
+
+    fx_status(fx, T0801 + 2 * H, "22924", "h1", 2025, EV_STATUS_NEAR_POOR);
+    fx_status(fx, T0801 + 2 * H, "22924", "h2", 2025, EV_STATUS_AVERAGE);
+    fx_status(fx, T0801 + 2 * H, "22924", "h3", 2025, EV_STATUS_AVERAGE);
+    fx_status(fx, T0620, "22921", "h4", 2025, EV_STATUS_POOR);
+    fx_sync(fx);
+    /* Taken back where they were counted: the old units are back to zero
+     * for 2025; h1's and h4's count where 22921's households now are. */
+    for (size_t u = 0; u < 3; u++) {
+        expect_cov(fx, old[u], 2025, 0, 0, -1);
+        expect_totals(fx, &r, old[u], &l1b, 1);
+        fx_reply_free(&r);
+    }
+    for (size_t u = 0; u < 2; u++) {
+        expect_cov(fx, now[u], 2025, 2, 1, 50.0);
+        expect_totals(fx, &r, now[u], &l3, 1);
+        fx_reply_free(&r);
+    }
+    expect_totals(fx, &r, "22936", &zero, 0);
+    fx_reply_free(&r);
+
+    /* A rebuild, in one go and one record at a time, answers the same. */
+    late_snap(fx, &a);
+    fx_host_close(fx);
+    fx_drop_state(fx);
+    fx_sync(fx);
+    late_snap(fx, &b);
+    fx_snap_assert_equal(&a, &b);
+    late_snap(fx, &a);
+    assert_true(fx_rebuild_one_by_one(fx) > 10);
+    late_snap(fx, &b);
+    fx_snap_assert_equal(&a, &b);
+    fx_free(fx);
+}
+
+/*
+ * A state of version 1.0 (48-byte loan header, no "placed" date) is
+ * refused as corrupt, not misread: the loan record is rewritten in the
+ * old layout behind the host's back, and the next change of the loan
+ * quarantines the plugin.
+ */
+static void test_old_state_refused(void **state)
+{
+    (void)state;
+    struct fx *fx = fx_new("credit");
+    struct fx_reply r;
+    sc_units(fx);
+    lend(fx, T24, "22901", "hA", "L1", "poor", 50 * M);
+    fx_sync(fx);
+    fx_host_close(fx);
+
+    char path[PATH_MAX + 8];
+    snprintf(path, sizeof path, "%s/state", fx->dir);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 64), 0);
+    assert_int_equal(mdb_env_open(env, path, 0, 0640), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "p.credit", 0, &dbi), 0);
+    /* 1.0: has_loan, disbursed, repaid, first at, unit, lengths, then
+     * "poor" and "hA" right after the 48-byte header. */
+    uint8_t old[48 + 6] = {1};
+    for (int i = 0; i < 8; i++) {
+        old[8 + i] = (uint8_t)((uint64_t)(50 * M) >> (56 - 8 * i));
+        old[24 + i] = (uint8_t)((uint64_t)T24 >> (56 - 8 * i));
+    }
+    memcpy(old + 32, "22901", 5);
+    old[41] = 4;
+    old[43] = 2;
+    memcpy(old + 48, "poorhA", 6);
+    MDB_val k = {3, "LL1"}, v = {sizeof old, old};
+    assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+
+    repay(fx, T24 + 1, "22901", "hA", "L1", 1 * M);
+    fx_sync(fx);
+    const char *e = fx_query_error(fx, &r, "credit", "{\"unit\":\"60\"}");
+    if (strstr(e, "quarantined") == NULL)
+        fail_msg("credit not quarantined: %s", e);
+    fx_reply_free(&r);
+    fx_free(fx);
+}
+
+/* A big-endian u64 at p (the state's integer encoding). */
+static void be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)(v & 0xffu);
+}
+
+/*
+ * A state of version 1.1 (56-byte loan header and 6-byte status, no
+ * registry versions) is refused as corrupt, not misread: each record is
+ * rewritten in the old layout behind the host's back, and the next change
+ * of it quarantines the plugin.
+ */
+static void test_v11_state_refused(void **state)
+{
+    (void)state;
+    const int64_t R24 = FX_R25_T2024;
+    struct fx *fx = fx_new("credit");
+    fx_r25_units(fx);
+    lend(fx, R24, "22924", "hA", "L1", "poor", 50 * M);
+    fx_sync(fx);
+    uint8_t loan[56 + 6] = {1};
+    be64(loan + 8, (uint64_t)(50 * M));
+    be64(loan + 24, (uint64_t)R24);
+    memcpy(loan + 32, "22924", 5);
+    loan[41] = 4;
+    loan[43] = 2;
+    be64(loan + 48, (uint64_t)R24);
+    memcpy(loan + 56, "poorhA", 6);
+    fx_state_put(fx, "credit", "LL1", 3, loan, sizeof loan);
+    repay(fx, R24 + 1, "22924", "hA", "L1", 1 * M);
+    fx_sync(fx);
+    fx_assert_quarantined(fx, "credit", "{\"unit\":\"60\"}");
+    fx_free(fx);
+
+    fx = fx_new("credit");
+    fx_r25_units(fx);
+    fx_status(fx, R24, "22924", "hA", 2024, EV_STATUS_POOR);
+    fx_sync(fx);
+    uint8_t k[2 + 2 + 8] = {'S', 2, 'h', 'A'}, st[6] = {EV_STATUS_POOR};
+    be64(k + 4, (uint64_t)2024 ^ (UINT64_C(1) << 63));
+    memcpy(st + 1, "22924", 5);
+    fx_state_put(fx, "credit", k, sizeof k, st, sizeof st);
+    fx_status(fx, R24 + 1, "22924", "hA", 2024, EV_STATUS_AVERAGE);
+    fx_sync(fx);
+    fx_assert_quarantined(fx, "credit", "{\"unit\":\"60\"}");
+    fx_free(fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_loans),
         cmocka_unit_test(test_coverage),
         cmocka_unit_test(test_rebuild),
+        cmocka_unit_test(test_reorg_2025),
+        cmocka_unit_test(test_late_change),
+        cmocka_unit_test(test_old_state_refused),
+        cmocka_unit_test(test_v11_state_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

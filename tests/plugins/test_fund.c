@@ -657,6 +657,306 @@ static void test_query_errors(void **state)
     fx_free(fx);
 }
 
+/* ---- units over time: the 2025 reorganisation ---- */
+
+struct r25 {
+    int64_t received, donations, pledged, outstanding, disbursed;
+    int64_t to_households, to_recognised, beneficiaries;
+};
+
+/* Query unit for a local year (0: all time) and compare. */
+static void expect_r25(struct fx *fx, const char *unit, int year,
+                       const struct r25 *w)
+{
+    char q[96], s[16];
+    struct fx_reply r;
+    if (year != 0)
+        snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%d}", unit, year);
+    else
+        snprintf(q, sizeof q, "{\"unit\":\"%s\"}", unit);
+    const msgpack_object *res = fx_query(fx, &r, "fund", q);
+    assert_string_equal(fx_str(res, "unit", s, sizeof s), unit);
+    assert_int_equal(fx_i64(res, "received"), w->received);
+    assert_int_equal(fx_i64(res, "donations"), w->donations);
+    assert_int_equal(fx_i64(res, "pledged"), w->pledged);
+    assert_int_equal(fx_i64(res, "pledge_outstanding"), w->outstanding);
+    assert_int_equal(fx_i64(res, "disbursed"), w->disbursed);
+    assert_int_equal(fx_i64(fx_get(res, "by_purpose"), "housing"),
+                     w->disbursed);
+    assert_int_equal(fx_i64(res, "to_households"), w->to_households);
+    assert_int_equal(fx_i64(res, "to_recognised"), w->to_recognised);
+    if (year != 0)
+        assert_int_equal(fx_i64(res, "beneficiaries"), w->beneficiaries);
+    fx_reply_free(&r);
+}
+
+static const char *const r25_units[] = {"68",    "60",    "593",
+                                        "22921", "22924", "22936"};
+
+static void r25_snap(struct fx *fx, struct fx_snap *s)
+{
+    char q[96];
+    for (size_t u = 0; u < sizeof r25_units / sizeof r25_units[0]; u++) {
+        snprintf(q, sizeof q, "{\"unit\":\"%s\"}", r25_units[u]);
+        fx_snap_query(fx, s, "fund", q);
+        for (int y = 2024; y <= 2026; y++) {
+            snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%d}", r25_units[u],
+                     y);
+            fx_snap_query(fx, s, "fund", q);
+        }
+    }
+}
+
+/* The 2024 answers of the old district and province. */
+static void r25_snap_2024(struct fx *fx, struct fx_snap *s)
+{
+    fx_snap_query(fx, s, "fund", "{\"unit\":\"593\",\"year\":2024}");
+    fx_snap_query(fx, s, "fund", "{\"unit\":\"60\",\"year\":2024}");
+}
+
+/*
+ * Commune 22924 keeps its code through the merger of 2025-07-01 but moves
+ * from district 593 (province 60) to province 68.  Every figure is rolled
+ * up on the hierarchy of its event's "at":
+ *   2024  r1 22924 10M; r2 22921 5M; P1 22921 pledge 8M; d1 22924 hA 2M
+ *   2025-03 (before the merger, logged after it was recorded) r3 22921 3M
+ *   2026  r4 22924 7M; r5 68 1M; r6 22924 4M paying P1; d2 22924 hA 3M;
+ *         hA poor in 2024 and 2026 (statuses logged in 2026)
+ */
+static void test_reorg_2025(void **state)
+{
+    (void)state;
+    const int64_t T24 = FX_R25_T2024, T26 = FX_R25_T2026;
+    struct fx *fx = fx_new("fund");
+    fx_r25_units(fx);
+    fx_received(fx, T24, "22924", 10 * M, "Donor A", NULL);
+    fx_received(fx, T24 + H, "22921", 5 * M, "Donor B", NULL);
+    fx_pledge(fx, T24, "22921", "P1", 8 * M, "Donor C");
+    fx_disbursed(fx, T24 + 2 * H, "22924", "hA", 2 * M, EV_PURPOSE_HOUSING);
+    fx_sync(fx);
+    struct r25 w24 = {15 * M, 2, 8 * M, 8 * M, 2 * M, 2 * M, 0, 1};
+    expect_r25(fx, "593", 2024, &w24);
+    expect_r25(fx, "60", 2024, &w24);
+    struct fx_snap before = {0}, after = {0};
+    r25_snap_2024(fx, &before);
+
+    /* The changes are recorded: nothing counted before moves. */
+    fx_r25_changes(fx, FX_R25_RECORDED);
+    fx_received(fx, FX_R25_T2025, "22921", 3 * M, "Donor D", NULL);
+    fx_sync(fx);
+    r25_snap_2024(fx, &after);
+    fx_snap_assert_equal(&before, &after);
+
+    fx_received(fx, T26, "22924", 7 * M, "Donor E", NULL);
+    fx_received(fx, T26 + H, "68", 1 * M, "Donor F", NULL);
+    fx_received(fx, T26 + 2 * H, "22924", 4 * M, "Donor C", "P1");
+    fx_disbursed(fx, T26 + 3 * H, "22924", "hA", 3 * M, EV_PURPOSE_HOUSING);
+    fx_status(fx, T26 + 4 * H, "22924", "hA", 2024, EV_STATUS_POOR);
+    fx_status(fx, T26 + 4 * H, "22924", "hA", 2026, EV_STATUS_POOR);
+    fx_sync(fx);
+
+    /* 2026 lands in 68 and not in 593 or 60. */
+    struct r25 w68 = {12 * M, 3, 0, 0, 3 * M, 3 * M, 3 * M, 1};
+    expect_r25(fx, "68", 2026, &w68);
+    expect_r25(fx, "68", 0, &w68);
+    struct r25 none = {0};
+    expect_r25(fx, "593", 2026, &none);
+    expect_r25(fx, "60", 2026, &none);
+    /* 2024 in 593 and 60 as before, but for what is about the 2024 events
+     * themselves, and lands where they were counted: P1 paid down by r6
+     * (a 2026 donation, to 22924 under 68) and d1 recognised by a status
+     * logged in 2026. */
+    struct r25 w24b = {15 * M, 2, 8 * M, 4 * M, 2 * M, 2 * M, 2 * M, 1};
+    expect_r25(fx, "593", 2024, &w24b);
+    expect_r25(fx, "60", 2024, &w24b);
+    expect_r25(fx, "68", 2024, &none);
+    /* r3: 22921 was in force at its "at"; it stays in 593 and 60 even
+     * though at the end of 2025 22921's households are in 22924 and 68. */
+    struct r25 w25 = {3 * M, 1, 0, 0, 0, 0, 0, 0};
+    expect_r25(fx, "60", 2025, &w25);
+    expect_r25(fx, "593", 2025, &w25);
+    expect_r25(fx, "22921", 2025, &w25);
+    expect_r25(fx, "68", 2025, &none);
+    expect_r25(fx, "22924", 2025, &none);
+    /* All time: the code 22924 answers for both of its spans. */
+    struct r25 w22924 = {21 * M, 3, 0, 0, 5 * M, 5 * M, 5 * M, 0};
+    expect_r25(fx, "22924", 0, &w22924);
+    struct r25 w60 = {18 * M, 3, 8 * M, 4 * M, 2 * M, 2 * M, 2 * M, 0};
+    expect_r25(fx, "60", 0, &w60);
+    expect_r25(fx, "593", 0, &w60);
+    struct r25 w22921 = {8 * M, 2, 8 * M, 4 * M, 0, 0, 0, 0};
+    expect_r25(fx, "22921", 0, &w22921);
+    expect_r25(fx, "22936", 0, &none);
+    struct r25 hA24 = {10 * M, 1, 0, 0, 2 * M, 2 * M, 2 * M, 1};
+    expect_r25(fx, "22924", 2024, &hA24);
+    struct r25 hA26 = {11 * M, 2, 0, 0, 3 * M, 3 * M, 3 * M, 1};
+    expect_r25(fx, "22924", 2026, &hA26);
+
+    /* A rebuild, in one go and one record at a time, answers the same. */
+    struct fx_snap a = {0}, b = {0};
+    r25_snap(fx, &a);
+    fx_host_close(fx);
+    fx_drop_state(fx);
+    fx_sync(fx);
+    r25_snap(fx, &b);
+    fx_snap_assert_equal(&a, &b);
+    r25_snap(fx, &a);
+    assert_true(fx_rebuild_one_by_one(fx) > 15);
+    r25_snap(fx, &b);
+    fx_snap_assert_equal(&a, &b);
+    fx_free(fx);
+}
+
+/*
+ * A change of units recorded late (fixture.h): the merger of 2025-07-01 is
+ * logged only on 2025-07-15, after records dated past it in 22921.  What
+ * was counted before it was recorded is changed and taken back where it
+ * was counted (on the registry version kept with it); what is new after it
+ * counts where the registry now puts it.  All of it is 2025:
+ *   before  r1 22921 50M (March); P1 22921 pledge 10M (07-02); d1 22921
+ *           h1 5M (07-02): in 22921, 593 and 60
+ *   after   r2 22924 4M paying P1; r3 22924 50M; d2 22924 h1 2M: in 22924
+ *           and 68, and P1's outstanding drops to 6M where P1 lies; h1
+ *           poor for 2025: d1 recognised in 22921, 593 and 60, d2 in 22924
+ *           and 68; h1 is a beneficiary of 68 too (d2), though d1 was
+ *           counted elsewhere
+ *   then    P1 corrected from 22924 to 12M: out of 22921, 593 and 60, into
+ *           22924 and 68 (8M outstanding); h1 average: nothing recognised
+ */
+static void late_snap(struct fx *fx, struct fx_snap *s)
+{
+    char q[96];
+    for (size_t u = 0; u < sizeof r25_units / sizeof r25_units[0]; u++) {
+        for (int y = 2024; y <= 2026; y++) {
+            struct fx_reply r;
+            if (y == 2024)
+                snprintf(q, sizeof q, "{\"unit\":\"%s\"}", r25_units[u]);
+            else
+                snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%d}",
+                         r25_units[u], y);
+            fx_assert_no_negative(fx_query(fx, &r, "fund", q), q);
+            fx_reply_free(&r);
+            fx_snap_query(fx, s, "fund", q);
+        }
+    }
+}
+
+static void test_late_change(void **state)
+{
+    (void)state;
+    const int64_t T0702 = FX_R25_T0702, T0801 = FX_R25_T0801;
+    static const char *const old[] = {"22921", "593", "60"},
+                             *now[] = {"22924", "68"};
+    struct fx *fx = fx_new("fund");
+    struct fx_snap a = {0}, b = {0};
+    fx_r25_units(fx);
+    fx_received(fx, FX_R25_T2025, "22921", 50 * M, "Donor A", NULL);
+    fx_pledge(fx, T0702, "22921", "P1", 10 * M, "Donor B");
+    fx_disbursed(fx, T0702 + H, "22921", "h1", 5 * M, EV_PURPOSE_HOUSING);
+    fx_sync(fx);
+    struct r25 w0 = {50 * M, 1, 10 * M, 10 * M, 5 * M, 5 * M, 0, 1};
+    for (size_t u = 0; u < 3; u++)
+        expect_r25(fx, old[u], 2025, &w0);
+
+    fx_r25_changes(fx, FX_R25_LATE_RECORDED);
+    fx_sync(fx);
+    fx_received(fx, T0801, "22924", 4 * M, "Donor B", "P1");
+    fx_received(fx, T0801 + H, "22924", 50 * M, "Donor C", NULL);
+    fx_disbursed(fx, T0801 + 2 * H, "22924", "h1", 2 * M, EV_PURPOSE_HOUSING);
+    fx_status(fx, T0801 + 3 * H, "22924", "h1", 2025, EV_STATUS_POOR);
+    fx_sync(fx);
+    struct r25 o1 = {50 * M, 1, 10 * M, 6 * M, 5 * M, 5 * M, 5 * M, 1};
+    struct r25 n1 = {54 * M, 2, 0, 0, 2 * M, 2 * M, 2 * M, 1};
+    for (size_t u = 0; u < 3; u++)
+        expect_r25(fx, old[u], 2025, &o1);
+    for (size_t u = 0; u < 2; u++)
+        expect_r25(fx, now[u], 2025, &n1);
+
+    fx_pledge(fx, T0801 + 4 * H, "22924", "P1", 12 * M, "Donor B");
+    fx_status(fx, T0801 + 4 * H, "22924", "h1", 2025, EV_STATUS_AVERAGE);
+    fx_sync(fx);
+    /* P1 and d1's recognition are taken back where they were counted. */
+    struct r25 o2 = {50 * M, 1, 0, 0, 5 * M, 5 * M, 0, 1};
+    struct r25 n2 = {54 * M, 2, 12 * M, 8 * M, 2 * M, 2 * M, 0, 1};
+    for (size_t u = 0; u < 3; u++) {
+        expect_r25(fx, old[u], 2025, &o2);
+        expect_r25(fx, old[u], 0, &o2);
+    }
+    for (size_t u = 0; u < 2; u++) {
+        expect_r25(fx, now[u], 2025, &n2);
+        expect_r25(fx, now[u], 0, &n2);
+    }
+    struct r25 none = {0};
+    expect_r25(fx, "22936", 0, &none);
+
+    /* A rebuild, in one go and one record at a time, answers the same. */
+    late_snap(fx, &a);
+    fx_host_close(fx);
+    fx_drop_state(fx);
+    fx_sync(fx);
+    late_snap(fx, &b);
+    fx_snap_assert_equal(&a, &b);
+    late_snap(fx, &a);
+    assert_true(fx_rebuild_one_by_one(fx) > 10);
+    late_snap(fx, &b);
+    fx_snap_assert_equal(&a, &b);
+    fx_free(fx);
+}
+
+/* A big-endian u64 at p (the state's integer encoding). */
+static void be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)(v & 0xffu);
+}
+
+/*
+ * A state of version 1.1 (56-byte pledge, 'B' entries of 32 bytes without
+ * the layout byte: no registry versions) is refused as corrupt, not
+ * misread: each record is rewritten in the old layout behind the host's
+ * back, and the next change of it quarantines the plugin.  Five old 'B'
+ * entries (160 bytes) would even divide into four new ones.
+ */
+static void test_v11_state_refused(void **state)
+{
+    (void)state;
+    const int64_t R24 = FX_R25_T2024;
+    struct fx *fx = fx_new("fund");
+    fx_r25_units(fx);
+    fx_pledge(fx, R24, "22924", "P1", 8 * M, "Donor C");
+    fx_sync(fx);
+    uint8_t pl[56] = {1};
+    be64(pl + 8, (uint64_t)(8 * M));
+    memcpy(pl + 24, "22924", 5);
+    be64(pl + 32, (uint64_t)R24);
+    be64(pl + 40, 7);
+    be64(pl + 48, (uint64_t)(R24 + 30 * 86400));
+    fx_state_put(fx, "fund", "PP1", 3, pl, sizeof pl);
+    fx_received(fx, R24 + H, "22924", 4 * M, "Donor C", "P1");
+    fx_sync(fx);
+    fx_assert_quarantined(fx, "fund", "{\"unit\":\"60\"}");
+    fx_free(fx);
+
+    fx = fx_new("fund");
+    fx_r25_units(fx);
+    fx_disbursed(fx, R24, "22924", "hA", 2 * M, EV_PURPOSE_HOUSING);
+    fx_sync(fx);
+    uint8_t k[1 + 8 + 2] = {'B'}, b[8 + 5 * 32] = {0};
+    be64(k + 1, (uint64_t)2024 ^ (UINT64_C(1) << 63));
+    memcpy(k + 9, "hA", 2);
+    for (int i = 0; i < 5; i++) {
+        memcpy(b + 8 + 32 * i, "22924", 5);
+        be64(b + 8 + 32 * i + 8, (uint64_t)R24);
+        be64(b + 8 + 32 * i + 16, 7);
+        be64(b + 8 + 32 * i + 24, (uint64_t)(2 * M));
+    }
+    fx_state_put(fx, "fund", k, sizeof k, b, sizeof b);
+    fx_status(fx, R24 + H, "22924", "hA", 2024, EV_STATUS_POOR);
+    fx_sync(fx);
+    fx_assert_quarantined(fx, "fund", "{\"unit\":\"60\"}");
+    fx_free(fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -670,6 +970,9 @@ int main(void)
         cmocka_unit_test(test_month_for_the_poor),
         cmocka_unit_test(test_bad_config),
         cmocka_unit_test(test_query_errors),
+        cmocka_unit_test(test_reorg_2025),
+        cmocka_unit_test(test_late_change),
+        cmocka_unit_test(test_v11_state_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

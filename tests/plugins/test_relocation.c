@@ -760,13 +760,272 @@ static void test_rebuild(void **state)
     fx_free(fx);
 }
 
+/*
+ * Units over time: the 2025 reorganisation (fixture.h).  Commune 22924
+ * keeps its code but moves from district 593 (province 60) to province 68
+ * on 2025-07-01.  A household counts on the hierarchy of its relocation's
+ * "at", whatever support comes later:
+ *   q1  22924  2024     landslide  land 2024; housing, water, livelihood
+ *                                  in 2026: fully supported, in 593 and 60
+ *   q2  22936  2024     flood      relocated again in 2026, to 22924: out
+ *                                  of 593 and 60, into 68
+ *   q3  22921  2025-03  erosion    before the merger (logged after it was
+ *                                  recorded); land in 2026: stays in 593
+ *                                  and 60, in their 2025
+ *   q4  22924  2026     flood      in 68
+ */
+static void r25_snap(struct fx *fx, struct fx_snap *s)
+{
+    static const char *const units[] = {"68",    "60",    "593",
+                                        "22921", "22924", "22936"};
+    char q[96];
+    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
+        snprintf(q, sizeof q, "{\"unit\":\"%s\"}", units[u]);
+        fx_snap_query(fx, s, "relocation", q);
+        for (int y = 2024; y <= 2026; y++) {
+            snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%d}", units[u], y);
+            fx_snap_query(fx, s, "relocation", q);
+        }
+        snprintf(q, sizeof q, "{\"unit\":\"%s\",\"list\":\"households\"}",
+                 units[u]);
+        fx_snap_query(fx, s, "relocation", q);
+        snprintf(q, sizeof q, "{\"unit\":\"%s\",\"list\":\"missing\"}",
+                 units[u]);
+        fx_snap_query(fx, s, "relocation", q);
+    }
+}
+
+static void test_reorg_2025(void **state)
+{
+    (void)state;
+    const int64_t R24 = FX_R25_T2024, R25 = FX_R25_T2025, R26 = FX_R25_T2026;
+    struct fx *fx = fx_new("relocation");
+    char got[256];
+    fx_r25_units(fx);
+    relocated(fx, R24, "22924", "q1", "22921", EV_REASON_LANDSLIDE);
+    support(fx, R24 + DAY, "22924", "q1", EV_ITEM_LAND, 0);
+    relocated(fx, R24 + H, "22936", "q2", "22921", EV_REASON_FLOOD);
+    fx_sync(fx);
+    struct want w24 = {2, 0, 1, 2, 2, 2, 1, 1, 0, 0.0, 0};
+    expect(fx, "593", &w24);
+    expect(fx, "60", &w24);
+
+    fx_r25_changes(fx, FX_R25_RECORDED);
+    relocated(fx, R25, "22921", "q3", "22936", EV_REASON_EROSION);
+    fx_commit(fx);
+    support(fx, R26, "22924", "q1", EV_ITEM_HOUSING, 0);
+    support(fx, R26, "22924", "q1", EV_ITEM_WATER, 0);
+    support(fx, R26, "22924", "q1", EV_ITEM_LIVELIHOOD, 0);
+    relocated(fx, R26, "22924", "q4", "22924", EV_REASON_FLOOD);
+    relocated(fx, R26 + H, "22924", "q2", "22924", EV_REASON_FLOOD);
+    support(fx, R26 + 2 * H, "22924", "q3", EV_ITEM_LAND, 0);
+    fx_sync(fx);
+
+    /* 593 and 60: q1 (now fully supported) and q3. */
+    struct want w60 = {2, 1, 0, 1, 1, 1, 1, 0, 1, 50.0, 0};
+    expect(fx, "60", &w60);
+    expect(fx, "593", &w60);
+    /* 68: q4 and q2, nothing supported. */
+    struct want w68 = {2, 0, 2, 2, 2, 2, 0, 2, 0, 0.0, 0};
+    expect(fx, "68", &w68);
+    expect_year(fx, "68", 2026, &w68);
+    /* The code 22924 answers for both of its spans; 22936 lost q2. */
+    struct want w22924 = {3, 1, 2, 2, 2, 2, 1, 2, 0, 100.0 / 3, 0};
+    expect(fx, "22924", &w22924);
+    struct want none = {0, 0, 0, 0, 0, 0, 0, 0, 0, -1, 0};
+    expect(fx, "22936", &none);
+    struct want q3 = {1, 0, 0, 1, 1, 1, 0, 0, 1, 0.0, 0};
+    expect(fx, "22921", &q3);
+    /* Years, by the relocation's "at" and on its hierarchy: q3 of 2025
+     * stays in 60's 2025 though 22921's households are in 68 at the end
+     * of 2025. */
+    struct want q1 = {1, 1, 0, 0, 0, 0, 1, 0, 0, 100.0, 0};
+    expect_year(fx, "60", 2024, &q1);
+    expect_year(fx, "60", 2025, &q3);
+    expect_year(fx, "593", 2025, &q3);
+    expect_year(fx, "68", 2025, &none);
+    expect_year(fx, "68", 2024, &none);
+    expect_year(fx, "60", 2026, &none);
+    assert_false(list_names(fx, "{\"unit\":\"60\",\"list\":\"households\"}",
+                            got, sizeof got));
+    assert_string_equal(got, "q1 q3");
+    assert_false(list_names(fx, "{\"unit\":\"68\",\"list\":\"households\"}",
+                            got, sizeof got));
+    assert_string_equal(got, "q4 q2");
+    assert_false(list_names(fx, "{\"unit\":\"60\",\"list\":\"missing\"}", got,
+                            sizeof got));
+    assert_string_equal(got, "q3");
+    assert_false(list_names(fx, "{\"unit\":\"22936\",\"list\":\"households\"}",
+                            got, sizeof got));
+    assert_string_equal(got, "");
+
+    /* A rebuild, in one go and one record at a time, answers the same. */
+    struct fx_snap a = {0}, b = {0};
+    r25_snap(fx, &a);
+    fx_host_close(fx);
+    fx_drop_state(fx);
+    fx_sync(fx);
+    r25_snap(fx, &b);
+    fx_snap_assert_equal(&a, &b);
+    r25_snap(fx, &a);
+    assert_true(fx_rebuild_one_by_one(fx) > 15);
+    r25_snap(fx, &b);
+    fx_snap_assert_equal(&a, &b);
+    fx_free(fx);
+}
+
+/*
+ * A change of units recorded late (fixture.h): the merger of 2025-07-01 is
+ * logged only on 2025-07-15, after two relocations to 22921 dated
+ * 2025-07-02 (counted in 22921, 593 and 60).  After it is recorded:
+ *   r1  supported (land and housing, then water and livelihood): it moves
+ *       within 22921, 593 and 60, where it was counted, to fully
+ *       supported
+ *   r2  relocated again, to 22924 on 2025-08-01: out of 22921, 593 and 60
+ *       (back to zero for it), into 22924 and 68
+ */
+static void late_snap(struct fx *fx, struct fx_snap *s)
+{
+    static const char *const units[] = {"68",    "60",    "593",
+                                        "22921", "22924", "22936"};
+    static const char *const tails[] = {"", ",\"year\":2025",
+                                        ",\"list\":\"households\"",
+                                        ",\"list\":\"missing\""};
+    char q[96];
+    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++)
+        for (size_t t = 0; t < sizeof tails / sizeof tails[0]; t++) {
+            struct fx_reply r;
+            snprintf(q, sizeof q, "{\"unit\":\"%s\"%s}", units[u], tails[t]);
+            fx_assert_no_negative(fx_query(fx, &r, "relocation", q), q);
+            fx_reply_free(&r);
+            fx_snap_query(fx, s, "relocation", q);
+        }
+}
+
+static void test_late_change(void **state)
+{
+    (void)state;
+    const int64_t T0702 = FX_R25_T0702, T0801 = FX_R25_T0801;
+    static const char *const old[] = {"22921", "593", "60"},
+                             *now[] = {"22924", "68"};
+    struct fx *fx = fx_new("relocation");
+    struct fx_snap a = {0}, b = {0};
+    char got[256];
+    fx_r25_units(fx);
+    relocated(fx, T0702, "22921", "r1", "22936", EV_REASON_LANDSLIDE);
+    relocated(fx, T0702 + H, "22921", "r2", "22936", EV_REASON_FLOOD);
+    fx_sync(fx);
+    struct want w0 = {2, 0, 2, 2, 2, 2, 1, 1, 0, 0.0, 0};
+    for (size_t u = 0; u < 3; u++) {
+        expect(fx, old[u], &w0);
+        expect_year(fx, old[u], 2025, &w0);
+    }
+
+    fx_r25_changes(fx, FX_R25_LATE_RECORDED);
+    fx_sync(fx);
+    support(fx, T0801, "22924", "r1", EV_ITEM_LAND, 0);
+    support(fx, T0801, "22924", "r1", EV_ITEM_HOUSING, 0);
+    relocated(fx, T0801 + H, "22924", "r2", "22924", EV_REASON_FLOOD);
+    fx_sync(fx);
+    struct want o1 = {1, 0, 0, 0, 1, 1, 1, 0, 0, 0.0, 0};
+    struct want n1 = {1, 0, 1, 1, 1, 1, 0, 1, 0, 0.0, 0};
+    for (size_t u = 0; u < 3; u++) {
+        expect(fx, old[u], &o1);
+        expect_year(fx, old[u], 2025, &o1);
+    }
+    for (size_t u = 0; u < 2; u++) {
+        expect(fx, now[u], &n1);
+        expect_year(fx, now[u], 2025, &n1);
+    }
+    assert_false(list_names(fx, "{\"unit\":\"60\",\"list\":\"missing\"}", got,
+                            sizeof got));
+    assert_string_equal(got, "r1");
+    assert_false(list_names(fx, "{\"unit\":\"68\",\"list\":\"missing\"}", got,
+                            sizeof got));
+    assert_string_equal(got, "r2");
+
+    support(fx, T0801 + 2 * H, "22924", "r1", EV_ITEM_WATER, 0);
+    support(fx, T0801 + 2 * H, "22924", "r1", EV_ITEM_LIVELIHOOD, 0);
+    fx_sync(fx);
+    struct want o2 = {1, 1, 0, 0, 0, 0, 1, 0, 0, 100.0, 0};
+    for (size_t u = 0; u < 3; u++) {
+        expect(fx, old[u], &o2);
+        expect_year(fx, old[u], 2025, &o2);
+        expect_year(fx, old[u], 2026, &(struct want){.share = -1});
+    }
+    for (size_t u = 0; u < 2; u++)
+        expect(fx, now[u], &n1);
+    struct want none = {0, 0, 0, 0, 0, 0, 0, 0, 0, -1, 0};
+    expect(fx, "22936", &none);
+    assert_false(list_names(fx, "{\"unit\":\"60\",\"list\":\"households\"}",
+                            got, sizeof got));
+    assert_string_equal(got, "r1");
+    assert_false(list_names(fx, "{\"unit\":\"593\",\"list\":\"missing\"}", got,
+                            sizeof got));
+    assert_string_equal(got, "");
+    assert_false(list_names(fx, "{\"unit\":\"68\",\"list\":\"households\"}",
+                            got, sizeof got));
+    assert_string_equal(got, "r2");
+
+    /* A rebuild, in one go and one record at a time, answers the same. */
+    late_snap(fx, &a);
+    fx_host_close(fx);
+    fx_drop_state(fx);
+    fx_sync(fx);
+    late_snap(fx, &b);
+    fx_snap_assert_equal(&a, &b);
+    late_snap(fx, &a);
+    assert_true(fx_rebuild_one_by_one(fx) > 10);
+    late_snap(fx, &b);
+    fx_snap_assert_equal(&a, &b);
+    fx_free(fx);
+}
+
+/* A big-endian u64 at p (the state's integer encoding). */
+static void be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)(v & 0xffu);
+}
+
+/*
+ * A state of version 1.1 (96-byte household record, no registry version)
+ * is refused as corrupt, not misread: the record is rewritten in the old
+ * layout behind the host's back, and the next support quarantines the
+ * plugin.
+ */
+static void test_v11_state_refused(void **state)
+{
+    (void)state;
+    const int64_t R24 = FX_R25_T2024;
+    struct fx *fx = fx_new("relocation");
+    fx_r25_units(fx);
+    relocated(fx, R24, "22924", "r1", "22921", EV_REASON_FLOOD);
+    fx_sync(fx);
+    uint8_t h[96] = {1, EV_REASON_FLOOD};
+    be64(h + 8, (uint64_t)R24);
+    memcpy(h + 16, "22924", 5);
+    memcpy(h + 21, "22921", 5);
+    fx_state_put(fx, "relocation", "Hr1", 3, h, sizeof h);
+    support(fx, R24 + DAY, "22924", "r1", EV_ITEM_LAND, 0);
+    fx_sync(fx);
+    fx_assert_quarantined(fx, "relocation", "{\"unit\":\"60\"}");
+    fx_free(fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rollup),  cmocka_unit_test(test_missing_list),
-        cmocka_unit_test(test_alerts),  cmocka_unit_test(test_config),
-        cmocka_unit_test(test_years),   cmocka_unit_test(test_households_list),
+        cmocka_unit_test(test_rollup),
+        cmocka_unit_test(test_missing_list),
+        cmocka_unit_test(test_alerts),
+        cmocka_unit_test(test_config),
+        cmocka_unit_test(test_years),
+        cmocka_unit_test(test_households_list),
         cmocka_unit_test(test_rebuild),
+        cmocka_unit_test(test_reorg_2025),
+        cmocka_unit_test(test_late_change),
+        cmocka_unit_test(test_v11_state_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

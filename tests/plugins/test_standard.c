@@ -760,6 +760,348 @@ static void test_rebuild(void **state)
     fx_free(fx);
 }
 
+/* ---- units over time: the 2025 reorganisation (fixture.h) ---- */
+
+static void r25_snap(struct fx *fx, struct fx_snap *s)
+{
+    static const char *const units[] = {"68",    "60",    "593",
+                                        "22921", "22924", "22936"};
+    static const char *const lists[] = {
+        "unrecognised", "recognition_unsupported", "no_assessment"};
+    struct fx_reply r;
+    char q[160];
+    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
+        for (int y = 2024; y <= 2026; y++) {
+            snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%d}", units[u], y);
+            fx_snap_query(fx, s, "standard", q);
+            for (size_t l = 0; l < 3; l++) {
+                snprintf(q, sizeof q,
+                         "{\"unit\":\"%s\",\"year\":%d,\"list\":\"%s\"}",
+                         units[u], y, lists[l]);
+                fx_snap_query(fx, s, "standard", q);
+            }
+        }
+    }
+    fx_request(fx, &r, "{\"op\":\"alerts\",\"since\":0}");
+    const msgpack_object *alerts = fx_get(r.root, "alerts");
+    assert_int_equal(alerts->via.array.size, 3);
+    fx_snap_add(s, alerts);
+    fx_reply_free(&r);
+}
+
+/*
+ * Commune 22924 keeps its code but moves from district 593 (province 60)
+ * to province 68 on 2025-07-01; 22921 and 22936 merge into it.  Every
+ * figure is about a year and rolls up on the hierarchy of that year's end:
+ *   2024  a1 (22924) assessed poor, near_poor: recognised
+ *         a2 (22921) assessed poor, no status; 593 closes 2024: alert
+ *            in 22921; in 2026 a status for 2024 from 22924 recognises it
+ *   2025  b1 (22921, assessed 2025-03, before the merger) poor, no status;
+ *         b2 (22936, 2025-03) officially poor, no assessment: at the end
+ *         of 2025 both communes are part of 22924, under 68, where they
+ *         count; 68 closes 2025 (in 2026): both alerted in 22924
+ *   2026  c1 (22924) assessed average: in 68
+ */
+static void test_reorg_2025(void **state)
+{
+    (void)state;
+    const int64_t R24 = FX_R25_T2024, R25 = FX_R25_T2025, R26 = FX_R25_T2026;
+    uint32_t three = B(EMPLOYMENT) | B(NUTRITION) | B(WATER);
+    struct fx *fx = fx_new("standard");
+    struct fx_reply r;
+    const msgpack_object *res, *hs;
+    char buf[32];
+    fx_r25_units(fx);
+    assess(fx, R24, "22924", "a1", 2024, R, 1000000, three);
+    fx_status(fx, R24, "22924", "a1", 2024, EV_STATUS_NEAR_POOR);
+    assess(fx, R24, "22921", "a2", 2024, R, 1000000, three);
+    fx_review(fx, R24 + 1, "593", 2024);
+    fx_sync(fx);
+    res = sq(fx, &r, "60", 2024);
+    expect_classes(res, 2, 2, 0, 0, 0);
+    expect_lists(res, 1, 0, 0);
+    fx_reply_free(&r);
+    expect_alert(fx, "standard.unrecognised", "a2", "22921", "warning", NULL);
+
+    fx_r25_changes(fx, FX_R25_RECORDED);
+    assess(fx, R25, "22921", "b1", 2025, R, 1000000, three);
+    fx_status(fx, R25, "22936", "b2", 2025, EV_STATUS_POOR);
+    fx_sync(fx);
+    /* 2025: where 22921's and 22936's households are at its end.  The
+     * ended communes, queried as they last stood, have none. */
+    const char *in[] = {"22924", "68"},
+               *out[] = {"22921", "22936", "593", "60"};
+    for (size_t u = 0; u < 2; u++) {
+        res = sq(fx, &r, in[u], 2025);
+        expect_classes(res, 1, 1, 0, 0, 0);
+        expect_lists(res, 0, 0, 0); /* 2025 is not closed yet */
+        fx_reply_free(&r);
+    }
+    for (size_t u = 0; u < 4; u++) {
+        res = sq(fx, &r, out[u], 2025);
+        expect_classes(res, 0, 0, 0, 0, 0);
+        fx_reply_free(&r);
+    }
+
+    fx_review(fx, R26, "68", 2025);
+    assess(fx, R26, "22924", "c1", 2026, R, 1600000, 0);
+    fx_status(fx, R26, "22924", "a2", 2024, EV_STATUS_POOR);
+    fx_sync(fx);
+    expect_alert(fx, "standard.unrecognised", "b1", "22924", "warning",
+                 "household b1 in commune 22924, 2025: assessed poor (income "
+                 "1,000,000 <= rural line 1,500,000 VND, 3 deprivations) but "
+                 "no official status");
+    expect_alert(fx, "standard.no_assessment", "b2", "22924", "info",
+                 "household b2 in commune 22924, 2025: recognised poor with "
+                 "no assessment");
+    assert_int_equal(count_alerts(fx, NULL, NULL), 3);
+    for (size_t u = 0; u < 2; u++) {
+        res = sq(fx, &r, in[u], 2025);
+        expect_lists(res, 1, 0, 1);
+        fx_reply_free(&r);
+    }
+    res = fx_query(fx, &r, "standard",
+                   "{\"unit\":\"68\",\"year\":2025,\"list\":\"unrecognised\"}");
+    hs = fx_get(res, "households");
+    assert_int_equal(hs->via.array.size, 1);
+    assert_string_equal(
+        fx_str(&hs->via.array.ptr[0], "household", buf, sizeof buf), "b1");
+    assert_string_equal(fx_str(&hs->via.array.ptr[0], "unit", buf, sizeof buf),
+                        "22924");
+    fx_reply_free(&r);
+    /* 2024 stays with 593 and 60; a2's new status (from 22924, read at the
+     * end of 2024: under 593) takes it off the list there. */
+    static const int64_t assessed24[] = {1 /* a2 */, 0, 2, 2};
+    for (size_t u = 0; u < 4; u++) {
+        res = sq(fx, &r, out[u], 2024);
+        expect_classes(res, assessed24[u], assessed24[u], 0, 0, 0);
+        expect_lists(res, 0, 0, 0);
+        fx_reply_free(&r);
+    }
+    res = sq(fx, &r, "68", 2024);
+    expect_classes(res, 0, 0, 0, 0, 0);
+    fx_reply_free(&r);
+    res = sq(fx, &r, "68", 2026);
+    expect_classes(res, 1, 0, 0, 1, 0);
+    fx_reply_free(&r);
+    res = sq(fx, &r, "60", 2026);
+    expect_classes(res, 0, 0, 0, 0, 0);
+    fx_reply_free(&r);
+    res =
+        fx_query(fx, &r, "standard",
+                 "{\"unit\":\"593\",\"year\":2024,\"list\":\"unrecognised\"}");
+    assert_int_equal(fx_get(res, "households")->via.array.size, 0);
+    fx_reply_free(&r);
+
+    /* A rebuild, in one go and one record at a time, answers the same. */
+    struct fx_snap a = {0}, b = {0};
+    r25_snap(fx, &a);
+    fx_host_close(fx);
+    fx_drop_state(fx);
+    fx_sync(fx);
+    r25_snap(fx, &b);
+    fx_snap_assert_equal(&a, &b);
+    r25_snap(fx, &a);
+    assert_true(fx_rebuild_one_by_one(fx) > 12);
+    r25_snap(fx, &b);
+    fx_snap_assert_equal(&a, &b);
+    fx_free(fx);
+}
+
+/*
+ * A change of units recorded late (fixture.h): the merger of 2025-07-01 is
+ * logged only on 2025-07-15.  Logged before it, in March, for 2025 (all
+ * in 22921, counted in 22921, 593 and 60, whose 2025 review 593 closes):
+ *   a1  assessed poor, no status: unrecognised (alert)
+ *   k1  assessed poor, no status: unrecognised (alert)
+ *   s1  officially poor, no assessment: no_assessment (alert)
+ *   t1  officially poor, no assessment: no_assessment (alert)
+ * After it is recorded, from 22924:
+ *   a1  assessed again, average: out of 22921, 593 and 60 (taken back on
+ *       the registry it was counted on), into 22924 and 68
+ *   s1  near_poor: off the list, nothing left in the old units
+ *   k1  officially poor: its assessment stays where it was counted; its
+ *       LNOB unit is now 22924 (not closed there): off the list
+ * and t1's status recorded again, dated June, from 22921 itself: the same
+ * code, now read on the registry that knows the merger, so it leaves
+ * 22921, 593 and 60 for 22924 and 68.  Then 68 closes 2025: t1 is on its
+ * no_assessment list (in 22924; alerted before), no one else.
+ */
+static void late_snap(struct fx *fx, struct fx_snap *s)
+{
+    static const char *const units[] = {"68",    "60",    "593",
+                                        "22921", "22924", "22936"};
+    static const char *const lists[] = {
+        "unrecognised", "recognition_unsupported", "no_assessment"};
+    struct fx_reply r;
+    char q[160];
+    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
+        for (int y = 2024; y <= 2026; y++) {
+            snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%d}", units[u], y);
+            fx_assert_no_negative(sq(fx, &r, units[u], y), q);
+            fx_reply_free(&r);
+            fx_snap_query(fx, s, "standard", q);
+            for (size_t l = 0; l < 3; l++) {
+                snprintf(q, sizeof q,
+                         "{\"unit\":\"%s\",\"year\":%d,\"list\":\"%s\"}",
+                         units[u], y, lists[l]);
+                fx_snap_query(fx, s, "standard", q);
+            }
+        }
+    }
+    fx_request(fx, &r, "{\"op\":\"alerts\",\"since\":0}");
+    fx_snap_add(s, fx_get(r.root, "alerts"));
+    fx_reply_free(&r);
+}
+
+/* The households of unit's 2025 list, space-separated. */
+static const char *list_of(struct fx *fx, const char *unit, const char *list,
+                           char *out, size_t n)
+{
+    struct fx_reply r;
+    char q[128], h[64];
+    snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":2025,\"list\":\"%s\"}",
+             unit, list);
+    const msgpack_object *hs =
+        fx_get(fx_query(fx, &r, "standard", q), "households");
+    out[0] = '\0';
+    for (uint32_t i = 0; i < hs->via.array.size; i++)
+        snprintf(out + strlen(out), n - strlen(out), "%s%s", i ? " " : "",
+                 fx_str(&hs->via.array.ptr[i], "household", h, sizeof h));
+    fx_reply_free(&r);
+    return out;
+}
+
+static void test_late_change(void **state)
+{
+    (void)state;
+    const int64_t R25 = FX_R25_T2025, T0801 = FX_R25_T0801;
+    const int64_t T0620 = FX_R25_T0620;
+    uint32_t three = B(EMPLOYMENT) | B(NUTRITION) | B(WATER);
+    static const char *const old[] = {"22921", "593", "60"},
+                             *now[] = {"22924", "68"};
+    struct fx *fx = fx_new("standard");
+    struct fx_reply r;
+    struct fx_snap a = {0}, b = {0};
+    const msgpack_object *res;
+    char buf[64];
+    fx_r25_units(fx);
+    assess(fx, R25, "22921", "a1", 2025, R, 1000000, three);
+    assess(fx, R25, "22921", "k1", 2025, R, 1000000, three);
+    fx_status(fx, R25, "22921", "s1", 2025, EV_STATUS_POOR);
+    fx_status(fx, R25, "22921", "t1", 2025, EV_STATUS_POOR);
+    fx_review(fx, R25 + 1, "593", 2025);
+    fx_sync(fx);
+    for (size_t u = 0; u < 3; u++) {
+        res = sq(fx, &r, old[u], 2025);
+        expect_classes(res, 2, 2, 0, 0, 0);
+        expect_lists(res, 2, 0, 2);
+        fx_reply_free(&r);
+    }
+    assert_string_equal(list_of(fx, "593", "unrecognised", buf, sizeof buf),
+                        "a1 k1");
+    assert_string_equal(list_of(fx, "593", "no_assessment", buf, sizeof buf),
+                        "s1 t1");
+    assert_int_equal(count_alerts(fx, NULL, NULL), 4);
+
+    fx_r25_changes(fx, FX_R25_LATE_RECORDED);
+    fx_sync(fx);
+    assess(fx, T0801, "22924", "a1", 2025, R, 1600000, 0);
+    fx_status(fx, T0801, "22924", "s1", 2025, EV_STATUS_NEAR_POOR);
+    fx_status(fx, T0801, "22924", "k1", 2025, EV_STATUS_POOR);
+    fx_status(fx, T0620, "22921", "t1", 2025, EV_STATUS_POOR);
+    fx_sync(fx);
+    /* Taken back where they were counted: only k1's assessment is left in
+     * the old units, and no list there holds anyone. */
+    for (size_t u = 0; u < 3; u++) {
+        res = sq(fx, &r, old[u], 2025);
+        expect_classes(res, 1, 1, 0, 0, 0);
+        expect_lists(res, 0, 0, 0);
+        fx_reply_free(&r);
+        assert_string_equal(
+            list_of(fx, old[u], "unrecognised", buf, sizeof buf), "");
+        assert_string_equal(
+            list_of(fx, old[u], "no_assessment", buf, sizeof buf), "");
+    }
+    for (size_t u = 0; u < 2; u++) {
+        res = sq(fx, &r, now[u], 2025);
+        expect_classes(res, 1, 0, 0, 1, 0);
+        expect_lists(res, 0, 0, 0);
+        fx_reply_free(&r);
+    }
+
+    fx_review(fx, T0801 + 3600, "68", 2025);
+    fx_sync(fx);
+    for (size_t u = 0; u < 2; u++) {
+        res = sq(fx, &r, now[u], 2025);
+        expect_classes(res, 1, 0, 0, 1, 0);
+        expect_lists(res, 0, 0, 1);
+        fx_reply_free(&r);
+        assert_string_equal(
+            list_of(fx, now[u], "no_assessment", buf, sizeof buf), "t1");
+    }
+    for (size_t u = 0; u < 3; u++) {
+        res = sq(fx, &r, old[u], 2025);
+        expect_lists(res, 0, 0, 0);
+        fx_reply_free(&r);
+    }
+    res =
+        fx_query(fx, &r, "standard",
+                 "{\"unit\":\"68\",\"year\":2025,\"list\":\"no_assessment\"}");
+    assert_string_equal(fx_str(&fx_get(res, "households")->via.array.ptr[0],
+                               "unit", buf, sizeof buf),
+                        "22924");
+    fx_reply_free(&r);
+    assert_int_equal(count_alerts(fx, NULL, NULL), 4);
+
+    /* A rebuild, in one go and one record at a time, answers the same. */
+    late_snap(fx, &a);
+    fx_host_close(fx);
+    fx_drop_state(fx);
+    fx_sync(fx);
+    late_snap(fx, &b);
+    fx_snap_assert_equal(&a, &b);
+    late_snap(fx, &a);
+    assert_true(fx_rebuild_one_by_one(fx) > 8);
+    late_snap(fx, &b);
+    fx_snap_assert_equal(&a, &b);
+    fx_free(fx);
+}
+
+/* A big-endian u64 at p (the state's integer encoding). */
+static void be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)(v & 0xffu);
+}
+
+/*
+ * A state of version 1.0 (40-byte household records, no registry
+ * versions) is refused as corrupt, not misread: the record is rewritten
+ * in the old layout behind the host's back, and the next assessment of the
+ * household-year quarantines the plugin.
+ */
+static void test_v10_state_refused(void **state)
+{
+    (void)state;
+    const int64_t R24 = FX_R25_T2024;
+    struct fx *fx = fx_new("standard");
+    fx_r25_units(fx);
+    assess(fx, R24, "22924", "h1", 2024, R, 1000000, 0);
+    fx_sync(fx);
+    uint8_t k[1 + 8 + 2] = {'R'}, rec[40] = {1, R, 1 /* near_poor */};
+    be64(k + 1, (uint64_t)2024 ^ (UINT64_C(1) << 63));
+    memcpy(k + 9, "h1", 2);
+    memcpy(rec + 8, "22924", 5);
+    be64(rec + 24, 1000000);
+    be64(rec + 32, 1500000);
+    fx_state_put(fx, "standard", k, sizeof k, rec, sizeof rec);
+    assess(fx, R24 + 1, "22924", "h1", 2024, R, 3000000, 0);
+    fx_sync(fx);
+    fx_assert_quarantined(fx, "standard", "{\"unit\":\"60\",\"year\":2024}");
+    fx_free(fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -772,6 +1114,9 @@ int main(void)
         cmocka_unit_test(test_bad_config),
         cmocka_unit_test(test_query_errors),
         cmocka_unit_test(test_rebuild),
+        cmocka_unit_test(test_reorg_2025),
+        cmocka_unit_test(test_late_change),
+        cmocka_unit_test(test_v10_state_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
