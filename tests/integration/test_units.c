@@ -58,7 +58,7 @@
 
 struct fx {
     struct td d;
-    char tmp[64];
+    char tmp[sizeof(((struct td *)0)->dir)];
     unsigned next_id;
 };
 
@@ -105,7 +105,7 @@ static int cli(struct fx *f, const char *cmd, const char *const *args,
  * status, its stdout (one line per rejection) in out. */
 static int send_lines(struct fx *f, const char *lines, char *out, size_t outlen)
 {
-    char path[128], err[4096];
+    char path[sizeof f->tmp + 32], err[4096];
     snprintf(path, sizeof path, "%s/events-%u.jsonl", f->tmp, ++f->next_id);
     FILE *fp = fopen(path, "w");
     assert_non_null(fp);
