@@ -385,18 +385,16 @@ static int storage_full(const struct pt_ingest *ig, int rc, size_t bytes)
 }
 
 /* Inside the commit's write transaction: the unit registry as of this
- * commit, including units defined earlier in the same group. */
+ * commit, including units defined earlier in the same group; then the
+ * publisher's rights on the same registry. */
 static int check_refs(void *arg, struct st_view *view, struct st_item *item)
 {
     struct pt_ingest *ig = arg;
-    struct ev_error err;
-    struct ev_registry reg;
-    st_view_registry(view, &reg);
-    int rc = ev_check_refs(item->ev, &reg, &err);
-    if (rc == EV_EINVAL)
-        memcpy(item->error, err.msg, sizeof item->error);
+    int rc = st_check_refs(NULL, view, item);
     if (rc != EV_OK)
         return rc;
+    struct ev_registry reg;
+    st_view_registry(view, &reg);
     const struct pt_publisher *pub = ig->pubs[item - ig->items];
     return pt_publisher_check_unit(pub, item->ev, &reg, item->error,
                                    sizeof item->error);

@@ -147,6 +147,11 @@ int st_view_unit(struct st_view *view, struct ev_str code, struct ev_unit *out);
  * view, valid as view is. */
 void st_view_registry(struct st_view *view, struct ev_registry *out);
 
+/* The reference checks of ev_check_refs against the registry as of this
+ * commit, as an st_check_fn (arg unused): what ingest runs before its
+ * rights checks, and what tools and tests that append events run. */
+int st_check_refs(void *arg, struct st_view *view, struct st_item *item);
+
 /* Called for each item that is not a duplicate, before it is appended; a
  * non-zero return other than EV_EINVAL fails the whole batch.  Returning
  * EV_EINVAL with item->error set rejects that item alone.  It may run more

@@ -11,6 +11,7 @@
  * msgpack-c's packer.  A log written before histories holds
  * [name, parent|nil, level]: one span open at both ends.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -394,6 +395,20 @@ void st_view_registry(struct st_view *view, struct ev_registry *out)
     out->arg = view;
     out->history = view_history;
     out->child_after = view_child_after;
+}
+
+int st_check_refs(void *arg, struct st_view *view, struct st_item *item)
+{
+    struct ev_error err = {{0}};
+    struct ev_registry reg;
+    int rc;
+
+    (void)arg;
+    st_view_registry(view, &reg);
+    rc = ev_check_refs(item->ev, &reg, &err);
+    if (rc == EV_EINVAL)
+        snprintf(item->error, sizeof item->error, "%s", err.msg);
+    return rc;
 }
 
 int st_view_unit(struct st_view *view, struct ev_str code, struct ev_unit *out)

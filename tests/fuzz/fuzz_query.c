@@ -280,19 +280,6 @@ static void fail(const char *what, const char *why)
     exit(1);
 }
 
-/* The reference checks the ingest process runs before it appends. */
-static int check_refs(void *arg, struct st_view *view, struct st_item *item)
-{
-    struct ev_error err = {{0}};
-    struct ev_registry reg;
-    (void)arg;
-    st_view_registry(view, &reg);
-    int rc = ev_check_refs(item->ev, &reg, &err);
-    if (rc == EV_EINVAL)
-        snprintf(item->error, sizeof item->error, "%s", err.msg);
-    return rc;
-}
-
 /* Append the seed log in one batch, the way ingest does. */
 static void write_seed_log(void)
 {
@@ -317,7 +304,7 @@ static void write_seed_log(void)
         items[i].publisher.len = 4;
     }
     int rc = st_log_append_batch(log, FUZZ_NOW * 1000000, items, NSEED,
-                                 check_refs, NULL);
+                                 st_check_refs, NULL);
     if (rc != 0)
         fail("st_log_append_batch", st_strerror(rc));
     for (size_t i = 0; i < NSEED; i++) {

@@ -132,19 +132,6 @@ void fx_add(struct fx *fx, const struct ev_event *in)
     fx->items[fx->n++] = it;
 }
 
-/* The reference checks the ingest process runs before appending. */
-static int check_refs(void *arg, struct st_view *view, struct st_item *item)
-{
-    struct ev_error err = {{0}};
-    struct ev_registry reg;
-    (void)arg;
-    st_view_registry(view, &reg);
-    int rc = ev_check_refs(item->ev, &reg, &err);
-    if (rc == EV_EINVAL)
-        snprintf(item->error, sizeof item->error, "%s", err.msg);
-    return rc;
-}
-
 void fx_commit(struct fx *fx)
 {
     fx_host_close(fx);
@@ -165,7 +152,8 @@ void fx_commit(struct fx *fx)
         items[i].len = fx->items[i]->len;
         items[i].publisher = s_("fixture");
     }
-    rc = st_log_append_batch(log, fx->received, items, fx->n, check_refs, NULL);
+    rc = st_log_append_batch(log, fx->received, items, fx->n, st_check_refs,
+                             NULL);
     fx->received += 1000000;
     if (rc != 0)
         fail_msg("st_log_append_batch: %s", st_strerror(rc));

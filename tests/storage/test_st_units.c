@@ -269,20 +269,6 @@ static struct tev *mk_review(const char *id, const char *unit, int64_t at)
 
 /* ---- appending ---- */
 
-/* The reference checks ingest runs (tests/plugins/fixture.c). */
-static int check_refs(void *arg, struct st_view *view, struct st_item *item)
-{
-    struct ev_error err = {{0}};
-    struct ev_registry reg;
-
-    (void)arg;
-    st_view_registry(view, &reg);
-    int rc = ev_check_refs(item->ev, &reg, &err);
-    if (rc == EV_EINVAL)
-        snprintf(item->error, sizeof item->error, "%s", err.msg);
-    return rc;
-}
-
 #define BATCH_MAX 16
 
 /* Append t[0..n) in one batch, then free them; items get the results. */
@@ -310,7 +296,7 @@ static void append_ok(struct st_log *log, uint64_t first, struct tev **t,
 {
     struct st_item items[BATCH_MAX];
 
-    batch(log, check_refs, t, n, items);
+    batch(log, st_check_refs, t, n, items);
     for (size_t i = 0; i < n; i++) {
         if (items[i].status != ST_ITEM_OK)
             fail_msg("item %zu: status %d: %s", i, items[i].status,
@@ -650,7 +636,7 @@ static void test_refused_change(void **state)
         struct tev *t[] = {mk_review("rv-1", "22924", D_2024),
                            abolish_593("abolish-593"),
                            mk_review("rv-2", "22936", D_2024)};
-        batch(log, check_refs, t, 3, items);
+        batch(log, st_check_refs, t, 3, items);
     }
     assert_int_equal(items[0].status, ST_ITEM_OK);
     assert_int_equal(items[0].seq, 7);
@@ -692,7 +678,7 @@ static void test_refused_change(void **state)
                        "22936,22940", NULL, NULL),
             mk_defined("22940", "Mới", "68", E),
         };
-        batch(log, check_refs, t, 3, items);
+        batch(log, st_check_refs, t, 3, items);
     }
     assert_int_equal(items[0].status, ST_ITEM_OK);
     assert_int_equal(items[0].seq, 11);
@@ -734,7 +720,7 @@ static void test_refused_change(void **state)
     /* 68 changed on 2026-01-01: merging it on 2025-07-01 comes too late. */
     {
         struct tev *t[] = {merge_provinces("chg-3")};
-        batch(log, check_refs, t, 1, items);
+        batch(log, st_check_refs, t, 1, items);
     }
     assert_int_equal(items[0].status, ST_ITEM_REJECTED);
     assert_string_equal(items[0].error,
@@ -965,7 +951,7 @@ static void test_full_history(void **state)
     {
         struct tev *t[] = {mk_changed("rn-8", "rename", "593", D_2026, "593",
                                       NULL, NULL, "one more", NULL)};
-        batch(log, check_refs, t, 1, items);
+        batch(log, st_check_refs, t, 1, items);
     }
     assert_int_equal(items[0].status, ST_ITEM_REJECTED);
     assert_string_equal(items[0].error, "unit: 593 has changed 7 "
@@ -1111,7 +1097,7 @@ static void test_corrupt_history(void **state)
             items[i].len = t[i]->sb.size;
         }
         assert_int_equal(
-            st_log_append_batch(log, RECEIVED, items, 2, check_refs, NULL),
+            st_log_append_batch(log, RECEIVED, items, 2, st_check_refs, NULL),
             ST_EFORMAT);
         /* and so does a unit event whose rules read it, without check() */
         struct tev *m = mk_changed("chg", "merge", "60", E, "93,60", "60", NULL,

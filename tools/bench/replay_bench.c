@@ -208,19 +208,6 @@ static struct ev_str s_(const char *s)
     return r;
 }
 
-/* The reference checks the ingest process runs before appending. */
-static int check_refs(void *arg, struct st_view *view, struct st_item *item)
-{
-    struct ev_error err = {{0}};
-    struct ev_registry reg;
-    (void)arg;
-    st_view_registry(view, &reg);
-    int rc = ev_check_refs(item->ev, &reg, &err);
-    if (rc == EV_EINVAL)
-        snprintf(item->error, sizeof item->error, "%s", err.msg);
-    return rc;
-}
-
 static int flush(struct gen *g)
 {
     if (g->n == 0)
@@ -235,7 +222,7 @@ static int flush(struct gen *g)
     }
     int rc =
         st_log_append_batch(g->log, (RECEIVED0 + (int64_t)g->batches) * 1000000,
-                            g->items, g->n, check_refs, NULL);
+                            g->items, g->n, st_check_refs, NULL);
     if (rc != 0) {
         fprintf(stderr, "replay-bench: append: %s\n", st_strerror(rc));
         return -1;
