@@ -3,8 +3,9 @@
  * by unit.defined and unit.changed, reference checks at an event's date,
  * and where a unit's households go.
  *
- * Events are packed with msgpack-c and decoded by ev_decode, so every case
- * is an event the daemon would accept.  The registry is in memory and
+ * Events are built by ev_builders.h (packed with msgpack-c and decoded by
+ * ev_decode), so every case is an event the daemon would accept.  The
+ * registry is in memory and
  * applies ev_unit_update's output to itself (copying the strings, which
  * point into the event or the registry), so that a sequence of events can
  * be played as the log would record it.
@@ -25,19 +26,20 @@
 
 #include <cmocka.h>
 
+#include "ev_builders.h"
 #include "ev_event.h"
 #include "ev_unit.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Local (UTC+7) midnights. */
-#define E INT64_C(1751302800)      /* 2025-07-01: the reorganisation */
+#define E TEV_AT                   /* 2025-07-01: the reorganisation */
 #define D_2024 INT64_C(1717174800) /* 2024-06-01 */
 #define D_2024_12_31 INT64_C(1735578000)
 #define D_2025_03 INT64_C(1740762000) /* 2025-03-01 */
 #define D_2026 INT64_C(1767200400)    /* 2026-01-01 */
 #define DAY INT64_C(86400)
-#define NO_EFF INT64_MIN /* mk_defined: no data.effective */
+#define NO_EFF TEV_NO_EFF /* mk_defined: no data.effective */
 
 #define MIN EV_TIME_MIN
 #define MAX EV_TIME_MAX
@@ -45,158 +47,18 @@
 /* ------------------------------------------------------------------------ */
 /* Events                                                                   */
 
-/* An event and the buffers it points into. */
-struct tev {
-    msgpack_sbuffer sb;
-    msgpack_unpacked up;
-    struct ev_event ev;
-};
-
-static void pack_s(msgpack_packer *pk, const char *s)
-{
-    msgpack_pack_str_with_body(pk, s, strlen(s));
-}
-
-/* "a,b,c" as an array of strings. */
-static void pack_list(msgpack_packer *pk, const char *list)
-{
-    uint32_t n = 1;
-    const char *p;
-
-    for (p = list; *p != '\0'; p++)
-        n += *p == ',';
-    msgpack_pack_array(pk, n);
-    for (p = list;;) {
-        size_t len = strcspn(p, ",");
-        msgpack_pack_str_with_body(pk, p, len);
-        if (p[len] == '\0')
-            break;
-        p += len + 1;
-    }
-}
-
-static struct tev *tev_begin(msgpack_packer *pk, const char *type,
-                             const char *unit, int64_t at, const char *hh,
-                             uint32_t ndata)
-{
-    static unsigned serial;
-    struct tev *t = calloc(1, sizeof *t);
-    char id[32];
-
-    assert_non_null(t);
-    msgpack_sbuffer_init(&t->sb);
-    msgpack_packer_init(pk, &t->sb, msgpack_sbuffer_write);
-    snprintf(id, sizeof id, "ev-%u", ++serial);
-    msgpack_pack_map(pk, hh != NULL ? 7 : 6);
-    pack_s(pk, "v");
-    msgpack_pack_int(pk, 1);
-    pack_s(pk, "id");
-    pack_s(pk, id);
-    pack_s(pk, "type");
-    pack_s(pk, type);
-    pack_s(pk, "at");
-    msgpack_pack_int64(pk, at);
-    pack_s(pk, "unit");
-    pack_s(pk, unit);
-    if (hh != NULL) {
-        pack_s(pk, "household");
-        pack_s(pk, hh);
-    }
-    pack_s(pk, "data");
-    msgpack_pack_map(pk, ndata);
-    return t;
-}
-
-static struct tev *tev_end(struct tev *t)
-{
-    struct ev_error err = {{0}};
-    size_t off = 0;
-
-    msgpack_unpacked_init(&t->up);
-    assert_int_equal(msgpack_unpack_next(&t->up, t->sb.data, t->sb.size, &off),
-                     MSGPACK_UNPACK_SUCCESS);
-    if (ev_decode(&t->up.data, INT64_MAX, &t->ev, &err) != EV_OK)
-        fail_msg("test event does not decode: %s", err.msg);
-    return t;
-}
-
-static void tev_free(struct tev *t)
-{
-    msgpack_unpacked_destroy(&t->up);
-    msgpack_sbuffer_destroy(&t->sb);
-    free(t);
-}
-
-/* unit.defined; parent NULL for a province, effective NO_EFF for none. */
+/* unit.defined (ev_builders.h), with the next "ev-<n>" id. */
 static struct tev *mk_defined(const char *code, const char *name,
                               const char *parent, int64_t effective)
 {
-    static const char *const levels[] = {
-        [2] = "province", [3] = "district", [5] = "commune"};
-    size_t len = strlen(code);
-    msgpack_packer pk;
-    struct tev *t;
-
-    assert_true(len == 2 || len == 3 || len == 5);
-    t = tev_begin(&pk, "unit.defined", code, E, NULL,
-                  effective != NO_EFF ? 4 : 3);
-    pack_s(&pk, "name");
-    pack_s(&pk, name);
-    pack_s(&pk, "parent");
-    if (parent != NULL)
-        pack_s(&pk, parent);
-    else
-        msgpack_pack_nil(&pk);
-    pack_s(&pk, "level");
-    pack_s(&pk, levels[len]);
-    if (effective != NO_EFF) {
-        pack_s(&pk, "effective");
-        msgpack_pack_int64(&pk, effective);
-    }
-    return tev_end(t);
-}
-
-/* unit.changed; NULL leaves a field out.  Lists are "a,b,c". */
-static struct tev *mk_changed(const char *kind, const char *unit,
-                              int64_t effective, const char *preds,
-                              const char *succ, const char *succs,
-                              const char *name, const char *parent)
-{
-    msgpack_packer pk;
-    uint32_t n = 3 + (succ != NULL) + (succs != NULL) + (name != NULL) +
-                 (parent != NULL);
-    struct tev *t = tev_begin(&pk, "unit.changed", unit, E, NULL, n);
-
-    pack_s(&pk, "kind");
-    pack_s(&pk, kind);
-    pack_s(&pk, "effective");
-    msgpack_pack_int64(&pk, effective);
-    pack_s(&pk, "predecessors");
-    pack_list(&pk, preds);
-    if (succ != NULL) {
-        pack_s(&pk, "successor");
-        pack_s(&pk, succ);
-    }
-    if (succs != NULL) {
-        pack_s(&pk, "successors");
-        pack_list(&pk, succs);
-    }
-    if (name != NULL) {
-        pack_s(&pk, "name");
-        pack_s(&pk, name);
-    }
-    if (parent != NULL) {
-        pack_s(&pk, "parent");
-        pack_s(&pk, parent);
-    }
-    return tev_end(t);
+    return tev_defined(NULL, code, name, parent, effective);
 }
 
 /* A merge into succ (the event's unit). */
 static struct tev *mk_merge(int64_t e, const char *preds, const char *succ,
                             const char *name, const char *parent)
 {
-    return mk_changed("merge", succ, e, preds, succ, NULL, name, parent);
+    return tev_changed(NULL, "merge", succ, e, preds, succ, NULL, name, parent);
 }
 
 /* A change of one predecessor, the event's unit: the first code of preds. */
@@ -207,24 +69,20 @@ static struct tev *mk_one(const char *kind, int64_t e, const char *preds,
     char unit[8];
 
     snprintf(unit, sizeof unit, "%.*s", (int)strcspn(preds, ","), preds);
-    return mk_changed(kind, unit, e, preds, NULL, succs, name, parent);
+    return tev_changed(NULL, kind, unit, e, preds, NULL, succs, name, parent);
 }
 
 /* review.closed: an event that only needs its unit in force at "at". */
 static struct tev *mk_review(const char *unit, int64_t at)
 {
-    msgpack_packer pk;
-    struct tev *t = tev_begin(&pk, "review.closed", unit, at, NULL, 1);
-
-    pack_s(&pk, "year");
-    msgpack_pack_int(&pk, 2025);
-    return tev_end(t);
+    return tev_review(NULL, unit, at);
 }
 
 static struct tev *mk_relocated(const char *unit, const char *from, int64_t at)
 {
     msgpack_packer pk;
-    struct tev *t = tev_begin(&pk, "relocation.completed", unit, at, "HH-1", 2);
+    struct tev *t =
+        tev_begin(&pk, NULL, "relocation.completed", unit, at, "HH-1", 2);
 
     pack_s(&pk, "from");
     pack_s(&pk, from);
@@ -236,7 +94,8 @@ static struct tev *mk_relocated(const char *unit, const char *from, int64_t at)
 static struct tev *mk_exited(const char *unit, int64_t at)
 {
     msgpack_packer pk;
-    struct tev *t = tev_begin(&pk, "household.exited", unit, at, "HH-1", 2);
+    struct tev *t =
+        tev_begin(&pk, NULL, "household.exited", unit, at, "HH-1", 2);
 
     pack_s(&pk, "reason");
     pack_s(&pk, "moved_out");
@@ -485,18 +344,6 @@ static struct ev_history history(struct mreg *m, const char *code)
         EV_OK)
         fail_msg("%s: no history", code);
     return h;
-}
-
-static void assert_str(struct ev_str s, const char *want, const char *what)
-{
-    if (want == NULL) {
-        if (s.ptr != NULL)
-            fail_msg("%s: \"%.*s\", want absent", what, (int)s.len, s.ptr);
-        return;
-    }
-    if (s.ptr == NULL || s.len != strlen(want) || memcmp(s.ptr, want, s.len))
-        fail_msg("%s: \"%.*s\", want \"%s\"", what, s.ptr ? (int)s.len : 6,
-                 s.ptr ? s.ptr : "(null)", want);
 }
 
 /* Span i of code (of n spans in all) is exactly this. */

@@ -89,7 +89,7 @@ void fx_conf(struct fx *fx, const char *plugin, const char *key,
     fx->nconf++;
 }
 
-static struct ev_str s_(const char *s)
+struct ev_str fx_ev_str(const char *s)
 {
     struct ev_str r = {s, s != NULL ? (uint32_t)strlen(s) : 0};
     return r;
@@ -101,7 +101,7 @@ void fx_add(struct fx *fx, const struct ev_event *in)
     char id[32];
     if (ev.id.ptr == NULL) {
         snprintf(id, sizeof id, "fx-%u", ++fx->next_id);
-        ev.id = s_(id);
+        ev.id = fx_ev_str(id);
     }
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
@@ -150,7 +150,7 @@ void fx_commit(struct fx *fx)
         items[i].ev = &fx->items[i]->ev;
         items[i].bytes = fx->items[i]->bytes;
         items[i].len = fx->items[i]->len;
-        items[i].publisher = s_("fixture");
+        items[i].publisher = fx_ev_str("fixture");
     }
     rc = st_log_append_batch(log, fx->received, items, fx->n, st_check_refs,
                              NULL);
@@ -247,7 +247,7 @@ static struct ev_event ev_base(enum ev_type type, int64_t at, const char *unit)
     memset(&ev, 0, sizeof ev);
     ev.type = type;
     ev.at = at;
-    ev.unit = s_(unit);
+    ev.unit = fx_ev_str(unit);
     return ev;
 }
 
@@ -257,8 +257,8 @@ void fx_unit(struct fx *fx, const char *code, const char *parent,
     char name[32];
     snprintf(name, sizeof name, "Unit %s", code);
     struct ev_event ev = ev_base(EV_UNIT_DEFINED, FX_AT_DEFAULT, code);
-    ev.data.name = s_(name);
-    ev.data.parent = s_(parent);
+    ev.data.name = fx_ev_str(name);
+    ev.data.parent = fx_ev_str(parent);
     ev.data.level = level;
     fx_add(fx, &ev);
 }
@@ -267,8 +267,8 @@ void fx_unit_from(struct fx *fx, const char *code, const char *parent,
                   enum ev_level level, const char *name, int64_t effective)
 {
     struct ev_event ev = ev_base(EV_UNIT_DEFINED, FX_AT_DEFAULT, code);
-    ev.data.name = s_(name);
-    ev.data.parent = s_(parent);
+    ev.data.name = fx_ev_str(name);
+    ev.data.parent = fx_ev_str(parent);
     ev.data.level = level;
     ev.data.has_effective = true;
     ev.data.effective = effective;
@@ -317,8 +317,8 @@ void fx_changed(struct fx *fx, int64_t at, enum ev_change kind,
         ev.data.successors = succs;
     else if (succs.n > 0)
         ev.data.successor = ev_codes_at(succs, 0);
-    ev.data.name = s_(name);
-    ev.data.parent = s_(parent);
+    ev.data.name = fx_ev_str(name);
+    ev.data.parent = fx_ev_str(parent);
     fx_add(fx, &ev);
 }
 
@@ -326,7 +326,7 @@ void fx_exited(struct fx *fx, int64_t at, const char *unit, const char *hh,
                int64_t year, enum ev_exit reason)
 {
     struct ev_event ev = ev_base(EV_HOUSEHOLD_EXITED, at, unit);
-    ev.household = s_(hh);
+    ev.household = fx_ev_str(hh);
     ev.data.year = year;
     ev.data.exit_reason = reason;
     fx_add(fx, &ev);
@@ -345,7 +345,7 @@ void fx_status(struct fx *fx, int64_t at, const char *unit, const char *hh,
                int64_t year, enum ev_status status)
 {
     struct ev_event ev = ev_base(EV_HOUSEHOLD_STATUS, at, unit);
-    ev.household = s_(hh);
+    ev.household = fx_ev_str(hh);
     ev.data.year = year;
     ev.data.status = status;
     fx_add(fx, &ev);
@@ -362,9 +362,9 @@ void fx_pledge(struct fx *fx, int64_t at, const char *unit, const char *pledge,
                int64_t amount, const char *donor)
 {
     struct ev_event ev = ev_base(EV_DONATION_PLEDGED, at, unit);
-    ev.data.pledge = s_(pledge);
+    ev.data.pledge = fx_ev_str(pledge);
     ev.data.amount = amount;
-    ev.data.donor = s_(donor);
+    ev.data.donor = fx_ev_str(donor);
     ev.data.due = at + 30 * 86400;
     fx_add(fx, &ev);
 }
@@ -374,12 +374,12 @@ void fx_received(struct fx *fx, int64_t at, const char *unit, int64_t amount,
 {
     struct ev_event ev = ev_base(EV_DONATION_RECEIVED, at, unit);
     ev.data.amount = amount;
-    ev.data.donor = s_(donor);
+    ev.data.donor = fx_ev_str(donor);
     ev.data.donor_kind = EV_DONOR_ORGANISATION;
     ev.data.level = strlen(unit) == 2   ? EV_LEVEL_PROVINCE
                     : strlen(unit) == 3 ? EV_LEVEL_DISTRICT
                                         : EV_LEVEL_COMMUNE;
-    ev.data.pledge = s_(pledge);
+    ev.data.pledge = fx_ev_str(pledge);
     fx_add(fx, &ev);
 }
 
@@ -387,7 +387,7 @@ void fx_disbursed(struct fx *fx, int64_t at, const char *unit, const char *hh,
                   int64_t amount, enum ev_purpose purpose)
 {
     struct ev_event ev = ev_base(EV_FUND_DISBURSED, at, unit);
-    ev.household = s_(hh);
+    ev.household = fx_ev_str(hh);
     ev.data.amount = amount;
     ev.data.purpose = purpose;
     ev.data.level = strlen(unit) == 2   ? EV_LEVEL_PROVINCE
@@ -622,7 +622,97 @@ void fx_snap_assert_equal(struct fx_snap *a, struct fx_snap *b)
     a->n = b->n = 0;
 }
 
+size_t fx_snap_alerts(struct fx *fx, struct fx_snap *s)
+{
+    struct fx_reply r;
+    fx_request(fx, &r, "{\"op\":\"alerts\",\"since\":0}");
+    const msgpack_object *alerts = fx_get(r.root, "alerts");
+    assert_int_equal(alerts->type, MSGPACK_OBJECT_ARRAY);
+    size_t n = alerts->via.array.size;
+    fx_snap_add(s, alerts);
+    fx_reply_free(&r);
+    return n;
+}
+
+void fx_snap_query_nonneg(struct fx *fx, struct fx_snap *s, const char *plugin,
+                          const char *q_json)
+{
+    struct fx_reply r;
+    const msgpack_object *res = fx_query(fx, &r, plugin, q_json);
+    fx_assert_no_negative(res, q_json);
+    fx_snap_add(s, res);
+    fx_reply_free(&r);
+}
+
+/* ---- rebuilds ---- */
+
+void fx_assert_rebuild_in_one_go_same(struct fx *fx,
+                                      void (*snap)(struct fx *,
+                                                   struct fx_snap *))
+{
+    struct fx_snap a = {0}, b = {0};
+    assert_int_equal(fx->n, 0);
+    snap(fx, &a);
+    fx_host_close(fx);
+    fx_drop_state(fx);
+    fx_sync(fx);
+    snap(fx, &b);
+    fx_snap_assert_equal(&a, &b);
+}
+
+void fx_assert_rebuild_one_by_one_same(struct fx *fx,
+                                       void (*snap)(struct fx *,
+                                                    struct fx_snap *),
+                                       size_t min_rounds)
+{
+    struct fx_snap a = {0}, b = {0};
+    assert_int_equal(fx->n, 0);
+    snap(fx, &a);
+    size_t rounds = fx_rebuild_one_by_one(fx);
+    if (rounds <= min_rounds)
+        fail_msg("the rebuild took %zu transactions, want more than %zu: "
+                 "not one record at a time",
+                 rounds, min_rounds);
+    snap(fx, &b);
+    fx_snap_assert_equal(&a, &b);
+}
+
+void fx_assert_rebuild_same(struct fx *fx,
+                            void (*snap)(struct fx *, struct fx_snap *),
+                            size_t min_rounds)
+{
+    fx_assert_rebuild_in_one_go_same(fx, snap);
+    fx_assert_rebuild_one_by_one_same(fx, snap, min_rounds);
+}
+
+void fx_tick(struct fx *fx, int64_t now)
+{
+    assert_non_null(fx->host);
+    assert_int_equal(pt_host_tick(fx->host, now), 0);
+}
+
 /* ---- the 2025 reorganisation of units ---- */
+
+const char *const fx_r25_codes[FX_R25_NCODES] = {"68",    "60",    "593",
+                                                 "22921", "22924", "22936"};
+const char *const fx_r25_old[FX_R25_NOLD] = {"22921", "593", "60"};
+const char *const fx_r25_now[FX_R25_NNOW] = {"22924", "68"};
+
+void fx_snap_r25(struct fx *fx, struct fx_snap *s, const char *plugin,
+                 const char *const *tails, size_t ntails, bool nonneg)
+{
+    char q[256];
+    for (size_t u = 0; u < FX_R25_NCODES; u++)
+        for (size_t t = 0; t < ntails; t++) {
+            int len = snprintf(q, sizeof q, "{\"unit\":\"%s\"%s}",
+                               fx_r25_codes[u], tails[t]);
+            assert_true(len > 0 && (size_t)len < sizeof q);
+            if (nonneg)
+                fx_snap_query_nonneg(fx, s, plugin, q);
+            else
+                fx_snap_query(fx, s, plugin, q);
+        }
+}
 
 void fx_r25_units(struct fx *fx)
 {
@@ -684,7 +774,24 @@ void fx_assert_no_negative(const msgpack_object *o, const char *what)
     no_negative(o, what, "(reply)");
 }
 
+size_t fx_count_alerts(const msgpack_object *alerts, const char *code)
+{
+    char c[64];
+    size_t n = 0;
+    assert_int_equal(alerts->type, MSGPACK_OBJECT_ARRAY);
+    for (uint32_t i = 0; i < alerts->via.array.size; i++)
+        n += strcmp(fx_str(&alerts->via.array.ptr[i], "code", c, sizeof c),
+                    code) == 0;
+    return n;
+}
+
 /* ---- states of older versions ---- */
+
+void fx_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)(v & 0xffu);
+}
 
 #include <lmdb.h>
 

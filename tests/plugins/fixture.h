@@ -25,6 +25,9 @@
 #include "pt_config.h"
 #include "pt_host.h"
 
+/* The number of elements of an array. */
+#define FX_NELEMS(a) (sizeof(a) / sizeof((a)[0]))
+
 struct fx_item; /* one pending event */
 
 struct fx {
@@ -73,6 +76,11 @@ void fx_drop_state(struct fx *fx);
 size_t fx_rebuild_one_by_one(struct fx *fx);
 
 /* ---- event builders ---- */
+
+/* s as an ev_str (NULL: absent), for events a test builds itself; the
+ * string must live until fx_add has encoded the event. */
+struct ev_str fx_ev_str(const char *s);
+
 void fx_unit(struct fx *fx, const char *code, const char *parent,
              enum ev_level level);
 /* unit.defined with data.effective (and a name of the caller's). */
@@ -127,6 +135,8 @@ bool fx_is_nil(const msgpack_object *map, const char *key);
 /* A string value, copied NUL-terminated into a static-free buffer. */
 const char *fx_str(const msgpack_object *map, const char *key, char *buf,
                    size_t n);
+/* How many of alerts (an "alerts" array) have this code. */
+size_t fx_count_alerts(const msgpack_object *alerts, const char *code);
 
 /* The canonical bytes of an object (for replies compared across runs);
  * caller frees *out. */
@@ -146,6 +156,46 @@ void fx_snap_query(struct fx *fx, struct fx_snap *s, const char *plugin,
                    const char *q_json);
 /* Assert a and b hold the same answers, byte for byte; frees both. */
 void fx_snap_assert_equal(struct fx_snap *a, struct fx_snap *b);
+/* Add every alert stored so far ({"op":"alerts","since":0}) to s, as one
+ * answer; returns how many there are. */
+size_t fx_snap_alerts(struct fx *fx, struct fx_snap *s);
+/* fx_snap_query, also asserting (fx_assert_no_negative, named by q_json)
+ * that the answer holds no negative number. */
+void fx_snap_query_nonneg(struct fx *fx, struct fx_snap *s, const char *plugin,
+                          const char *q_json);
+
+/* ---- rebuilds: the state is a function of the log alone ---- */
+
+/* snap adds the answers a test compares across a rebuild to its second
+ * argument; it is called once before and once after the rebuild, on the
+ * open host, and may tick the host or assert on what it reads first. */
+
+/* Assert that rebuilding in one go answers the same: snap; close the host,
+ * drop its state (fx_drop_state) and fx_sync, which reopens it and catches
+ * up in as few transactions as the host likes; snap again; assert the two
+ * snaps equal byte for byte (fx_snap_assert_equal).  Nothing may be queued
+ * (fx_add without fx_sync): it would be appended in between.  The host is
+ * left open on the rebuilt state. */
+void fx_assert_rebuild_in_one_go_same(struct fx *fx,
+                                      void (*snap)(struct fx *,
+                                                   struct fx_snap *));
+/* Assert that rebuilding one record per transaction answers the same:
+ * snap; fx_rebuild_one_by_one, asserting that it took more than min_rounds
+ * transactions (that it really went one record at a time); snap again;
+ * assert the two snaps equal byte for byte.  Nothing may be queued.  The
+ * host is left open on the rebuilt state. */
+void fx_assert_rebuild_one_by_one_same(struct fx *fx,
+                                       void (*snap)(struct fx *,
+                                                    struct fx_snap *),
+                                       size_t min_rounds);
+/* Both, in that order: fx_assert_rebuild_in_one_go_same, then
+ * fx_assert_rebuild_one_by_one_same (snap is called four times). */
+void fx_assert_rebuild_same(struct fx *fx,
+                            void (*snap)(struct fx *, struct fx_snap *),
+                            size_t min_rounds);
+
+/* pt_host_tick at now (the host's wall clock), asserting it succeeds. */
+void fx_tick(struct fx *fx, int64_t now);
 
 /* ---- the 2025 reorganisation of units ---- */
 
@@ -167,12 +217,30 @@ void fx_r25_units(struct fx *fx);
  * abolished; provinces 60 and 68 merge into 68. */
 void fx_r25_changes(struct fx *fx, int64_t at);
 
+/* Every code fx_r25_units defines, in the order the tests' snapshots walk
+ * them: 68, 60, 593, 22921, 22924, 22936. */
+#define FX_R25_NCODES 6
+extern const char *const fx_r25_codes[FX_R25_NCODES];
+/* For each of fx_r25_codes in turn, and for each of tails (the rest of a
+ * query after its unit: "" for all time, ",\"year\":2025", ...), add
+ * plugin's answer to {"unit":"<code>"<tail>} to s: with fx_snap_query, or
+ * with fx_snap_query_nonneg when nonneg. */
+void fx_snap_r25(struct fx *fx, struct fx_snap *s, const char *plugin,
+                 const char *const *tails, size_t ntails, bool nonneg);
+
 /* A change recorded late: events dated after FX_R25_EFFECTIVE in units it
  * ends (a loan in 22921 on 2025-07-02) are logged before fx_r25_changes
  * is, at FX_R25_LATE_RECORDED; what follows is logged after it. */
 #define FX_R25_T0702 INT64_C(1751425200)         /* 2025-07-02 10:00 */
 #define FX_R25_LATE_RECORDED INT64_C(1752548400) /* 2025-07-15 10:00 */
 #define FX_R25_T0801 INT64_C(1754017200)         /* 2025-08-01 10:00 */
+/* Where what is logged before the late change in 22921 counts: 22921 and
+ * the district and province above it then (22921, 593, 60); and where its
+ * households are after it: 22924 and its province (22924, 68). */
+#define FX_R25_NOLD 3
+#define FX_R25_NNOW 2
+extern const char *const fx_r25_old[FX_R25_NOLD];
+extern const char *const fx_r25_now[FX_R25_NNOW];
 
 /* Fail the test when o (a reply, walked through maps and arrays) holds a
  * negative number anywhere; what names it in the message. */
@@ -181,6 +249,10 @@ void fx_assert_no_negative(const msgpack_object *o, const char *what);
 /* 2025-06-20 10:00 +07: before FX_R25_EFFECTIVE, for a record logged
  * after the changes but dated while the ended units were in force. */
 #define FX_R25_T0620 INT64_C(1750388400)
+
+/* Write v big-endian at p[0..8): the plugins' state encodes integers so,
+ * for tests that write a state by hand. */
+void fx_be64(uint8_t *p, uint64_t v);
 
 /* Write key -> val into plugin's state database behind the host's back
  * (closes the host), as an older version of the plugin would have left

@@ -37,8 +37,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <lmdb.h>
-
 #include "fixture.h"
 #include "scenarios.h"
 
@@ -47,12 +45,6 @@
 #define T24 INT64_C(1717174800) /* 2024-06-01 00:00 +07 */
 #define Y25 INT64_C(1735664400) /* 2025-01-01 00:00 +07 */
 
-static struct ev_str s_(const char *s)
-{
-    struct ev_str r = {s, s != NULL ? (uint32_t)strlen(s) : 0};
-    return r;
-}
-
 static void lend(struct fx *fx, int64_t at, const char *unit, const char *hh,
                  const char *loan, const char *program, int64_t amount)
 {
@@ -60,10 +52,10 @@ static void lend(struct fx *fx, int64_t at, const char *unit, const char *hh,
     memset(&ev, 0, sizeof ev);
     ev.type = EV_CREDIT_DISBURSED;
     ev.at = at;
-    ev.unit = s_(unit);
-    ev.household = s_(hh);
-    ev.data.loan = s_(loan);
-    ev.data.program = s_(program);
+    ev.unit = fx_ev_str(unit);
+    ev.household = fx_ev_str(hh);
+    ev.data.loan = fx_ev_str(loan);
+    ev.data.program = fx_ev_str(program);
     ev.data.amount = amount;
     fx_add(fx, &ev);
 }
@@ -75,9 +67,9 @@ static void repay(struct fx *fx, int64_t at, const char *unit, const char *hh,
     memset(&ev, 0, sizeof ev);
     ev.type = EV_CREDIT_REPAID;
     ev.at = at;
-    ev.unit = s_(unit);
-    ev.household = s_(hh);
-    ev.data.loan = s_(loan);
+    ev.unit = fx_ev_str(unit);
+    ev.household = fx_ev_str(hh);
+    ev.data.loan = fx_ev_str(loan);
     ev.data.amount = amount;
     fx_add(fx, &ev);
 }
@@ -306,14 +298,14 @@ static void test_rebuild(void **state)
     fx_status(fx, T24 + 9, "22901", "hB", 2024, EV_STATUS_AVERAGE);
     lend(fx, T24, "22950", "hC", "L5", "poor", 1 * M);
     fx_sync(fx);
-    struct fx_snap a = {0}, b = {0};
-    snap(fx, &a);
-
-    assert_true(fx_rebuild_one_by_one(fx) > 25);
-    snap(fx, &b);
-    fx_snap_assert_equal(&a, &b);
+    fx_assert_rebuild_one_by_one_same(fx, snap, 25);
     fx_free(fx);
 }
+
+/* What r25_snap and late_snap compare across a rebuild, for every unit of
+ * the reorganisation: all time and 2024 to 2026. */
+static const char *const r25_tails[] = {"", ",\"year\":2024", ",\"year\":2025",
+                                        ",\"year\":2026"};
 
 /*
  * Units over time: the 2025 reorganisation (fixture.h).  Commune 22924
@@ -334,17 +326,7 @@ static void test_rebuild(void **state)
  */
 static void r25_snap(struct fx *fx, struct fx_snap *s)
 {
-    static const char *const units[] = {"68",    "60",    "593",
-                                        "22921", "22924", "22936"};
-    char q[64];
-    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
-        for (int y = 2024; y <= 2026; y++) {
-            snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%d}", units[u], y);
-            fx_snap_query(fx, s, "credit", q);
-        }
-        snprintf(q, sizeof q, "{\"unit\":\"%s\"}", units[u]);
-        fx_snap_query(fx, s, "credit", q);
-    }
+    fx_snap_r25(fx, s, "credit", r25_tails, FX_NELEMS(r25_tails), false);
 }
 
 static void test_reorg_2025(void **state)
@@ -427,17 +409,7 @@ static void test_reorg_2025(void **state)
     expect_cov(fx, "22921", 2025, 0, 0, -1);
 
     /* A rebuild, in one go and one record at a time, answers the same. */
-    struct fx_snap a = {0}, b = {0};
-    r25_snap(fx, &a);
-    fx_host_close(fx);
-    fx_drop_state(fx);
-    fx_sync(fx);
-    r25_snap(fx, &b);
-    fx_snap_assert_equal(&a, &b);
-    r25_snap(fx, &a);
-    assert_true(fx_rebuild_one_by_one(fx) > 15);
-    r25_snap(fx, &b);
-    fx_snap_assert_equal(&a, &b);
+    fx_assert_rebuild_same(fx, r25_snap, 15);
     fx_free(fx);
 }
 
@@ -459,22 +431,7 @@ static void test_reorg_2025(void **state)
  */
 static void late_snap(struct fx *fx, struct fx_snap *s)
 {
-    static const char *const units[] = {"68",    "60",    "593",
-                                        "22921", "22924", "22936"};
-    char q[64];
-    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
-        struct fx_reply r;
-        snprintf(q, sizeof q, "{\"unit\":\"%s\"}", units[u]);
-        fx_assert_no_negative(fx_query(fx, &r, "credit", q), q);
-        fx_reply_free(&r);
-        fx_snap_query(fx, s, "credit", q);
-        for (int y = 2024; y <= 2026; y++) {
-            snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%d}", units[u], y);
-            fx_assert_no_negative(fx_query(fx, &r, "credit", q), q);
-            fx_reply_free(&r);
-            fx_snap_query(fx, s, "credit", q);
-        }
-    }
+    fx_snap_r25(fx, s, "credit", r25_tails, FX_NELEMS(r25_tails), true);
 }
 
 static void test_late_change(void **state)
@@ -482,11 +439,9 @@ static void test_late_change(void **state)
     (void)state;
     const int64_t H = 3600, T0801 = FX_R25_T0801;
     const int64_t T0620 = FX_R25_T0620;
-    static const char *const old[] = {"22921", "593", "60"},
-                             *now[] = {"22924", "68"};
+    const char *const *old = fx_r25_old, *const *now = fx_r25_now;
     struct fx *fx = fx_new("credit");
     struct fx_reply r;
-    struct fx_snap a = {0}, b = {0};
     fx_r25_units(fx);
     fx_status(fx, FX_R25_T2025, "22921", "h1", 2025, EV_STATUS_POOR);
     fx_status(fx, FX_R25_T2025, "22921", "h2", 2025, EV_STATUS_POOR);
@@ -495,7 +450,7 @@ static void test_late_change(void **state)
     lend(fx, FX_R25_T0702, "22921", "h1", "L1", "poor", 10 * M);
     fx_sync(fx);
     struct vec l1 = {1, 10 * M, 0, 10 * M}, zero = {0};
-    for (size_t u = 0; u < 3; u++) {
+    for (size_t u = 0; u < FX_R25_NOLD; u++) {
         expect_totals(fx, &r, old[u], &l1, 1);
         fx_reply_free(&r);
         expect_cov(fx, old[u], 2025, 4, 1, 25.0);
@@ -509,13 +464,13 @@ static void test_late_change(void **state)
     /* The repayment lands where L1 was counted; L3's first loan year adds
      * h3's with_loan where h3's status was counted. */
     struct vec l1b = {1, 10 * M, 4 * M, 6 * M}, l3 = {1, 3 * M, 0, 3 * M};
-    for (size_t u = 0; u < 3; u++) {
+    for (size_t u = 0; u < FX_R25_NOLD; u++) {
         const msgpack_object *bp = expect_totals(fx, &r, old[u], &l1b, 1);
         expect_vec(fx_get(bp, "poor"), &l1b);
         fx_reply_free(&r);
         expect_cov(fx, old[u], 2025, 4, 2, 50.0);
     }
-    for (size_t u = 0; u < 2; u++) {
+    for (size_t u = 0; u < FX_R25_NNOW; u++) {
         expect_totals(fx, &r, now[u], &l3, 1);
         fx_reply_free(&r);
         expect_cov(fx, now[u], 2025, 0, 0, -1);
@@ -528,12 +483,12 @@ static void test_late_change(void **state)
     fx_sync(fx);
     /* Taken back where they were counted: the old units are back to zero
      * for 2025; h1's and h4's count where 22921's households now are. */
-    for (size_t u = 0; u < 3; u++) {
+    for (size_t u = 0; u < FX_R25_NOLD; u++) {
         expect_cov(fx, old[u], 2025, 0, 0, -1);
         expect_totals(fx, &r, old[u], &l1b, 1);
         fx_reply_free(&r);
     }
-    for (size_t u = 0; u < 2; u++) {
+    for (size_t u = 0; u < FX_R25_NNOW; u++) {
         expect_cov(fx, now[u], 2025, 2, 1, 50.0);
         expect_totals(fx, &r, now[u], &l3, 1);
         fx_reply_free(&r);
@@ -542,16 +497,7 @@ static void test_late_change(void **state)
     fx_reply_free(&r);
 
     /* A rebuild, in one go and one record at a time, answers the same. */
-    late_snap(fx, &a);
-    fx_host_close(fx);
-    fx_drop_state(fx);
-    fx_sync(fx);
-    late_snap(fx, &b);
-    fx_snap_assert_equal(&a, &b);
-    late_snap(fx, &a);
-    assert_true(fx_rebuild_one_by_one(fx) > 10);
-    late_snap(fx, &b);
-    fx_snap_assert_equal(&a, &b);
+    fx_assert_rebuild_same(fx, late_snap, 10);
     fx_free(fx);
 }
 
@@ -565,52 +511,25 @@ static void test_old_state_refused(void **state)
 {
     (void)state;
     struct fx *fx = fx_new("credit");
-    struct fx_reply r;
     sc_units(fx);
     lend(fx, T24, "22901", "hA", "L1", "poor", 50 * M);
     fx_sync(fx);
-    fx_host_close(fx);
 
-    char path[PATH_MAX + 8];
-    snprintf(path, sizeof path, "%s/state", fx->dir);
-    MDB_env *env;
-    MDB_txn *txn;
-    MDB_dbi dbi;
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 64), 0);
-    assert_int_equal(mdb_env_open(env, path, 0, 0640), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    assert_int_equal(mdb_dbi_open(txn, "p.credit", 0, &dbi), 0);
     /* 1.0: has_loan, disbursed, repaid, first at, unit, lengths, then
      * "poor" and "hA" right after the 48-byte header. */
     uint8_t old[48 + 6] = {1};
-    for (int i = 0; i < 8; i++) {
-        old[8 + i] = (uint8_t)((uint64_t)(50 * M) >> (56 - 8 * i));
-        old[24 + i] = (uint8_t)((uint64_t)T24 >> (56 - 8 * i));
-    }
+    fx_be64(old + 8, (uint64_t)(50 * M));
+    fx_be64(old + 24, (uint64_t)T24);
     memcpy(old + 32, "22901", 5);
     old[41] = 4;
     old[43] = 2;
     memcpy(old + 48, "poorhA", 6);
-    MDB_val k = {3, "LL1"}, v = {sizeof old, old};
-    assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
-    assert_int_equal(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
+    fx_state_put(fx, "credit", "LL1", 3, old, sizeof old);
 
     repay(fx, T24 + 1, "22901", "hA", "L1", 1 * M);
     fx_sync(fx);
-    const char *e = fx_query_error(fx, &r, "credit", "{\"unit\":\"60\"}");
-    if (strstr(e, "quarantined") == NULL)
-        fail_msg("credit not quarantined: %s", e);
-    fx_reply_free(&r);
+    fx_assert_quarantined(fx, "credit", "{\"unit\":\"60\"}");
     fx_free(fx);
-}
-
-/* A big-endian u64 at p (the state's integer encoding). */
-static void be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)(v & 0xffu);
 }
 
 /*
@@ -628,12 +547,12 @@ static void test_v11_state_refused(void **state)
     lend(fx, R24, "22924", "hA", "L1", "poor", 50 * M);
     fx_sync(fx);
     uint8_t loan[56 + 6] = {1};
-    be64(loan + 8, (uint64_t)(50 * M));
-    be64(loan + 24, (uint64_t)R24);
+    fx_be64(loan + 8, (uint64_t)(50 * M));
+    fx_be64(loan + 24, (uint64_t)R24);
     memcpy(loan + 32, "22924", 5);
     loan[41] = 4;
     loan[43] = 2;
-    be64(loan + 48, (uint64_t)R24);
+    fx_be64(loan + 48, (uint64_t)R24);
     memcpy(loan + 56, "poorhA", 6);
     fx_state_put(fx, "credit", "LL1", 3, loan, sizeof loan);
     repay(fx, R24 + 1, "22924", "hA", "L1", 1 * M);
@@ -646,7 +565,7 @@ static void test_v11_state_refused(void **state)
     fx_status(fx, R24, "22924", "hA", 2024, EV_STATUS_POOR);
     fx_sync(fx);
     uint8_t k[2 + 2 + 8] = {'S', 2, 'h', 'A'}, st[6] = {EV_STATUS_POOR};
-    be64(k + 4, (uint64_t)2024 ^ (UINT64_C(1) << 63));
+    fx_be64(k + 4, (uint64_t)2024 ^ (UINT64_C(1) << 63));
     memcpy(st + 1, "22924", 5);
     fx_state_put(fx, "credit", k, sizeof k, st, sizeof st);
     fx_status(fx, R24 + 1, "22924", "hA", 2024, EV_STATUS_AVERAGE);

@@ -1,6 +1,6 @@
 /*
  * test_deadlines.c - the deadlines plugin through the real log and host,
- * with tick() driven by pt_host_tick at chosen times.
+ * with fx_tick() driving pt_host_tick at chosen times.
  *
  * Plan III.1: implementation plans due before 30 October 2021; DUE =
  * 2021-10-30 00:00 +07.  Reports ("plan" unless named; D = one day):
@@ -34,12 +34,6 @@
 #define DUE INT64_C(1635526800) /* 2021-10-30 00:00 +07 */
 #define D INT64_C(86400)
 
-static struct ev_str s_(const char *s)
-{
-    struct ev_str r = {s, s != NULL ? (uint32_t)strlen(s) : 0};
-    return r;
-}
-
 static void due(struct fx *fx, int64_t at, const char *unit, const char *org,
                 const char *report, int64_t when)
 {
@@ -47,9 +41,9 @@ static void due(struct fx *fx, int64_t at, const char *unit, const char *org,
     memset(&ev, 0, sizeof ev);
     ev.type = EV_REPORT_DUE;
     ev.at = at;
-    ev.unit = s_(unit);
-    ev.data.org = s_(org);
-    ev.data.report = s_(report);
+    ev.unit = fx_ev_str(unit);
+    ev.data.org = fx_ev_str(org);
+    ev.data.report = fx_ev_str(report);
     ev.data.due = when;
     fx_add(fx, &ev);
 }
@@ -61,9 +55,9 @@ static void submitted(struct fx *fx, int64_t at, const char *unit,
     memset(&ev, 0, sizeof ev);
     ev.type = EV_REPORT_SUBMITTED;
     ev.at = at;
-    ev.unit = s_(unit);
-    ev.data.org = s_(org);
-    ev.data.report = s_(report);
+    ev.unit = fx_ev_str(unit);
+    ev.data.org = fx_ev_str(org);
+    ev.data.report = fx_ev_str(report);
     fx_add(fx, &ev);
 }
 
@@ -236,11 +230,6 @@ static void alerts(struct fx *fx, char *out, size_t n)
     fx_reply_free(&r);
 }
 
-static void tick(struct fx *fx, int64_t now)
-{
-    assert_int_equal(pt_host_tick(fx->host, now), 0);
-}
-
 #define LATE_DTN                                                               \
     "deadlines.report_late info doan-thanh-nien submitted report \"plan\" "    \
     "on 2021-11-01, after its due date 2021-10-30 @1635699600"
@@ -266,19 +255,19 @@ static void test_alerts(void **state)
     alerts(fx, got, sizeof got);
     assert_string_equal(got, LATE_DTN "\n" LATE_MTTQ);
 
-    tick(fx, DUE); /* due, not yet passed */
+    fx_tick(fx, DUE); /* due, not yet passed */
     alerts(fx, got, sizeof got);
     assert_string_equal(got, LATE_DTN "\n" LATE_MTTQ);
-    tick(fx, DUE + 1);
+    fx_tick(fx, DUE + 1);
     alerts(fx, got, sizeof got);
     assert_string_equal(got, LATE_DTN "\n" LATE_MTTQ "\n" OVERDUE_SO);
-    tick(fx, DUE + 100);
+    fx_tick(fx, DUE + 100);
     /* q4's first due date was corrected: nothing at DUE+30D+1. */
-    tick(fx, DUE + 30 * D + 1);
-    tick(fx, DUE + 60 * D);
+    fx_tick(fx, DUE + 30 * D + 1);
+    fx_tick(fx, DUE + 60 * D);
     alerts(fx, got, sizeof got);
     assert_string_equal(got, LATE_DTN "\n" LATE_MTTQ "\n" OVERDUE_SO);
-    tick(fx, DUE + 60 * D + 1);
+    fx_tick(fx, DUE + 60 * D + 1);
     alerts(fx, got, sizeof got);
     assert_string_equal(got, LATE_DTN "\n" LATE_MTTQ "\n" OVERDUE_SO
                                       "\n" OVERDUE_Q4);
@@ -288,8 +277,8 @@ static void test_alerts(void **state)
     due(fx, DUE + 61 * D, "60", "so-ldtbxh", "plan", DUE + 62 * D);
     submitted(fx, DUE + 70 * D, "60", "so-ldtbxh", "plan");
     fx_sync(fx);
-    tick(fx, DUE + 63 * D);
-    tick(fx, DUE + 80 * D);
+    fx_tick(fx, DUE + 63 * D);
+    fx_tick(fx, DUE + 80 * D);
     alerts(fx, got, sizeof got);
     assert_non_null(strstr(got, OVERDUE_Q4 "\ndeadlines.report_late info "
                                            "so-ldtbxh submitted report "
@@ -302,13 +291,15 @@ static void test_alerts(void **state)
     /* A due date applied after it has passed is still caught. */
     due(fx, DUE + 90 * D, "593", "huyen-uy", "plan-2", DUE);
     fx_sync(fx);
-    tick(fx, DUE + 91 * D);
+    fx_tick(fx, DUE + 91 * D);
     alerts(fx, got, sizeof got);
     assert_non_null(strstr(got, "huyen-uy has not submitted report "
                                 "\"plan-2\", due 2021-10-30"));
     fx_free(fx);
 }
 
+/* Tick at DUE + 61 days (the same tick before and after a rebuild), then
+ * take the answers and the alerts. */
 static void snap(struct fx *fx, struct fx_snap *s)
 {
     static const char *const q[] = {
@@ -317,13 +308,10 @@ static void snap(struct fx *fx, struct fx_snap *s)
         "{\"org\":\"so-ldtbxh\"}",
         "{\"org\":\"mttq\",\"report\":\"plan\"}",
     };
-    struct fx_reply r;
+    fx_tick(fx, DUE + 61 * D);
     for (size_t i = 0; i < sizeof q / sizeof q[0]; i++)
         fx_snap_query(fx, s, "deadlines", q[i]);
-    fx_request(fx, &r, "{\"op\":\"alerts\",\"since\":0}");
-    assert_int_equal(fx_get(r.root, "alerts")->via.array.size, 4);
-    fx_snap_add(s, fx_get(r.root, "alerts"));
-    fx_reply_free(&r);
+    assert_int_equal(fx_snap_alerts(fx, s), 4);
 }
 
 static void test_rebuild(void **state)
@@ -332,14 +320,7 @@ static void test_rebuild(void **state)
     struct fx *fx = fx_new("deadlines");
     scenario(fx);
     fx_sync(fx);
-    tick(fx, DUE + 61 * D);
-    struct fx_snap a = {0}, b = {0};
-    snap(fx, &a);
-
-    assert_true(fx_rebuild_one_by_one(fx) > 15);
-    tick(fx, DUE + 61 * D);
-    snap(fx, &b);
-    fx_snap_assert_equal(&a, &b);
+    fx_assert_rebuild_one_by_one_same(fx, snap, 15);
     fx_free(fx);
 }
 

@@ -690,21 +690,12 @@ static void expect_r25(struct fx *fx, const char *unit, int year,
     fx_reply_free(&r);
 }
 
-static const char *const r25_units[] = {"68",    "60",    "593",
-                                        "22921", "22924", "22936"};
-
+/* All time and 2024 to 2026. */
 static void r25_snap(struct fx *fx, struct fx_snap *s)
 {
-    char q[96];
-    for (size_t u = 0; u < sizeof r25_units / sizeof r25_units[0]; u++) {
-        snprintf(q, sizeof q, "{\"unit\":\"%s\"}", r25_units[u]);
-        fx_snap_query(fx, s, "fund", q);
-        for (int y = 2024; y <= 2026; y++) {
-            snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%d}", r25_units[u],
-                     y);
-            fx_snap_query(fx, s, "fund", q);
-        }
-    }
+    static const char *const tails[] = {"", ",\"year\":2024", ",\"year\":2025",
+                                        ",\"year\":2026"};
+    fx_snap_r25(fx, s, "fund", tails, FX_NELEMS(tails), false);
 }
 
 /* The 2024 answers of the old district and province. */
@@ -793,17 +784,7 @@ static void test_reorg_2025(void **state)
     expect_r25(fx, "22924", 2026, &hA26);
 
     /* A rebuild, in one go and one record at a time, answers the same. */
-    struct fx_snap a = {0}, b = {0};
-    r25_snap(fx, &a);
-    fx_host_close(fx);
-    fx_drop_state(fx);
-    fx_sync(fx);
-    r25_snap(fx, &b);
-    fx_snap_assert_equal(&a, &b);
-    r25_snap(fx, &a);
-    assert_true(fx_rebuild_one_by_one(fx) > 15);
-    r25_snap(fx, &b);
-    fx_snap_assert_equal(&a, &b);
+    fx_assert_rebuild_same(fx, r25_snap, 15);
     fx_free(fx);
 }
 
@@ -823,39 +804,26 @@ static void test_reorg_2025(void **state)
  *   then    P1 corrected from 22924 to 12M: out of 22921, 593 and 60, into
  *           22924 and 68 (8M outstanding); h1 average: nothing recognised
  */
+/* All time, 2025 and 2026. */
 static void late_snap(struct fx *fx, struct fx_snap *s)
 {
-    char q[96];
-    for (size_t u = 0; u < sizeof r25_units / sizeof r25_units[0]; u++) {
-        for (int y = 2024; y <= 2026; y++) {
-            struct fx_reply r;
-            if (y == 2024)
-                snprintf(q, sizeof q, "{\"unit\":\"%s\"}", r25_units[u]);
-            else
-                snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%d}",
-                         r25_units[u], y);
-            fx_assert_no_negative(fx_query(fx, &r, "fund", q), q);
-            fx_reply_free(&r);
-            fx_snap_query(fx, s, "fund", q);
-        }
-    }
+    static const char *const tails[] = {"", ",\"year\":2025", ",\"year\":2026"};
+    fx_snap_r25(fx, s, "fund", tails, FX_NELEMS(tails), true);
 }
 
 static void test_late_change(void **state)
 {
     (void)state;
     const int64_t T0702 = FX_R25_T0702, T0801 = FX_R25_T0801;
-    static const char *const old[] = {"22921", "593", "60"},
-                             *now[] = {"22924", "68"};
+    const char *const *old = fx_r25_old, *const *now = fx_r25_now;
     struct fx *fx = fx_new("fund");
-    struct fx_snap a = {0}, b = {0};
     fx_r25_units(fx);
     fx_received(fx, FX_R25_T2025, "22921", 50 * M, "Donor A", NULL);
     fx_pledge(fx, T0702, "22921", "P1", 10 * M, "Donor B");
     fx_disbursed(fx, T0702 + H, "22921", "h1", 5 * M, EV_PURPOSE_HOUSING);
     fx_sync(fx);
     struct r25 w0 = {50 * M, 1, 10 * M, 10 * M, 5 * M, 5 * M, 0, 1};
-    for (size_t u = 0; u < 3; u++)
+    for (size_t u = 0; u < FX_R25_NOLD; u++)
         expect_r25(fx, old[u], 2025, &w0);
 
     fx_r25_changes(fx, FX_R25_LATE_RECORDED);
@@ -867,9 +835,9 @@ static void test_late_change(void **state)
     fx_sync(fx);
     struct r25 o1 = {50 * M, 1, 10 * M, 6 * M, 5 * M, 5 * M, 5 * M, 1};
     struct r25 n1 = {54 * M, 2, 0, 0, 2 * M, 2 * M, 2 * M, 1};
-    for (size_t u = 0; u < 3; u++)
+    for (size_t u = 0; u < FX_R25_NOLD; u++)
         expect_r25(fx, old[u], 2025, &o1);
-    for (size_t u = 0; u < 2; u++)
+    for (size_t u = 0; u < FX_R25_NNOW; u++)
         expect_r25(fx, now[u], 2025, &n1);
 
     fx_pledge(fx, T0801 + 4 * H, "22924", "P1", 12 * M, "Donor B");
@@ -878,11 +846,11 @@ static void test_late_change(void **state)
     /* P1 and d1's recognition are taken back where they were counted. */
     struct r25 o2 = {50 * M, 1, 0, 0, 5 * M, 5 * M, 0, 1};
     struct r25 n2 = {54 * M, 2, 12 * M, 8 * M, 2 * M, 2 * M, 0, 1};
-    for (size_t u = 0; u < 3; u++) {
+    for (size_t u = 0; u < FX_R25_NOLD; u++) {
         expect_r25(fx, old[u], 2025, &o2);
         expect_r25(fx, old[u], 0, &o2);
     }
-    for (size_t u = 0; u < 2; u++) {
+    for (size_t u = 0; u < FX_R25_NNOW; u++) {
         expect_r25(fx, now[u], 2025, &n2);
         expect_r25(fx, now[u], 0, &n2);
     }
@@ -890,24 +858,8 @@ static void test_late_change(void **state)
     expect_r25(fx, "22936", 0, &none);
 
     /* A rebuild, in one go and one record at a time, answers the same. */
-    late_snap(fx, &a);
-    fx_host_close(fx);
-    fx_drop_state(fx);
-    fx_sync(fx);
-    late_snap(fx, &b);
-    fx_snap_assert_equal(&a, &b);
-    late_snap(fx, &a);
-    assert_true(fx_rebuild_one_by_one(fx) > 10);
-    late_snap(fx, &b);
-    fx_snap_assert_equal(&a, &b);
+    fx_assert_rebuild_same(fx, late_snap, 10);
     fx_free(fx);
-}
-
-/* A big-endian u64 at p (the state's integer encoding). */
-static void be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)(v & 0xffu);
 }
 
 /*
@@ -926,11 +878,11 @@ static void test_v11_state_refused(void **state)
     fx_pledge(fx, R24, "22924", "P1", 8 * M, "Donor C");
     fx_sync(fx);
     uint8_t pl[56] = {1};
-    be64(pl + 8, (uint64_t)(8 * M));
+    fx_be64(pl + 8, (uint64_t)(8 * M));
     memcpy(pl + 24, "22924", 5);
-    be64(pl + 32, (uint64_t)R24);
-    be64(pl + 40, 7);
-    be64(pl + 48, (uint64_t)(R24 + 30 * 86400));
+    fx_be64(pl + 32, (uint64_t)R24);
+    fx_be64(pl + 40, 7);
+    fx_be64(pl + 48, (uint64_t)(R24 + 30 * 86400));
     fx_state_put(fx, "fund", "PP1", 3, pl, sizeof pl);
     fx_received(fx, R24 + H, "22924", 4 * M, "Donor C", "P1");
     fx_sync(fx);
@@ -942,13 +894,13 @@ static void test_v11_state_refused(void **state)
     fx_disbursed(fx, R24, "22924", "hA", 2 * M, EV_PURPOSE_HOUSING);
     fx_sync(fx);
     uint8_t k[1 + 8 + 2] = {'B'}, b[8 + 5 * 32] = {0};
-    be64(k + 1, (uint64_t)2024 ^ (UINT64_C(1) << 63));
+    fx_be64(k + 1, (uint64_t)2024 ^ (UINT64_C(1) << 63));
     memcpy(k + 9, "hA", 2);
     for (int i = 0; i < 5; i++) {
         memcpy(b + 8 + 32 * i, "22924", 5);
-        be64(b + 8 + 32 * i + 8, (uint64_t)R24);
-        be64(b + 8 + 32 * i + 16, 7);
-        be64(b + 8 + 32 * i + 24, (uint64_t)(2 * M));
+        fx_be64(b + 8 + 32 * i + 8, (uint64_t)R24);
+        fx_be64(b + 8 + 32 * i + 16, 7);
+        fx_be64(b + 8 + 32 * i + 24, (uint64_t)(2 * M));
     }
     fx_state_put(fx, "fund", k, sizeof k, b, sizeof b);
     fx_status(fx, R24 + H, "22924", "hA", 2024, EV_STATUS_POOR);

@@ -295,17 +295,6 @@ static const msgpack_object *find_alert(const msgpack_object *alerts,
     return NULL;
 }
 
-/* Count the alerts of one code. */
-static size_t count_alerts(const msgpack_object *alerts, const char *code)
-{
-    char c[64];
-    size_t n = 0;
-    for (uint32_t i = 0; i < alerts->via.array.size; i++)
-        n += strcmp(fx_str(&alerts->via.array.ptr[i], "code", c, sizeof c),
-                    code) == 0;
-    return n;
-}
-
 static void test_reduction_and_alerts(void **state)
 {
     (void)state;
@@ -337,12 +326,12 @@ static void test_reduction_and_alerts(void **state)
      * 22901/2023, 60/2023 and 593/2024 miss the 1.0-1.5 band.  The flows
      * balance (every household has a status every year): nothing else. */
     assert_int_equal(alerts->via.array.size, 9);
-    assert_int_equal(count_alerts(alerts, "poverty.target_missed"), 3);
-    assert_int_equal(count_alerts(alerts, "poverty.rate_rose"), 1);
-    assert_int_equal(count_alerts(alerts, "poverty.relapse_high"), 1);
+    assert_int_equal(fx_count_alerts(alerts, "poverty.target_missed"), 3);
+    assert_int_equal(fx_count_alerts(alerts, "poverty.rate_rose"), 1);
+    assert_int_equal(fx_count_alerts(alerts, "poverty.relapse_high"), 1);
     assert_int_equal(
-        count_alerts(alerts, "poverty.multidimensional_target_missed"), 4);
-    assert_int_equal(count_alerts(alerts, "poverty.flow_mismatch"), 0);
+        fx_count_alerts(alerts, "poverty.multidimensional_target_missed"), 4);
+    assert_int_equal(fx_count_alerts(alerts, "poverty.flow_mismatch"), 0);
 
     char buf[256];
     const msgpack_object *a =
@@ -414,7 +403,7 @@ static void test_config_target(void **state)
     /* 593/2024 only (target_missed, rate_rose), plus its relapse_high and
      * the four multidimensional ones (that band is not configured here). */
     assert_int_equal(alerts->via.array.size, 7);
-    assert_int_equal(count_alerts(alerts, "poverty.target_missed"), 1);
+    assert_int_equal(fx_count_alerts(alerts, "poverty.target_missed"), 1);
     char buf[256];
     const msgpack_object *a =
         find_alert(alerts, "poverty.target_missed", "593");
@@ -503,7 +492,7 @@ static void test_cohorts(void **state)
     const msgpack_object *alerts = fx_get(r.root, "alerts");
     /* Four relapse_high, and two flow_mismatch of 22902 (below). */
     assert_int_equal(alerts->via.array.size, 6);
-    assert_int_equal(count_alerts(alerts, "poverty.relapse_high"), 4);
+    assert_int_equal(fx_count_alerts(alerts, "poverty.relapse_high"), 4);
     static const char *const msgs[] = {
         "commune 22902: 1 of 4 households that escaped poverty in 2021 were "
         "poor again within 1 year (25.00%, above 10.00%)",
@@ -578,8 +567,8 @@ static void test_cohorts(void **state)
     fx_request(fx, &r, "{\"op\":\"alerts\",\"since\":0}");
     alerts = fx_get(r.root, "alerts");
     assert_int_equal(alerts->via.array.size, 7);
-    assert_int_equal(count_alerts(alerts, "poverty.relapse_high"), 4);
-    assert_int_equal(count_alerts(alerts, "poverty.flow_mismatch"), 3);
+    assert_int_equal(fx_count_alerts(alerts, "poverty.relapse_high"), 4);
+    assert_int_equal(fx_count_alerts(alerts, "poverty.flow_mismatch"), 3);
     assert_string_equal(
         fx_str(&alerts->via.array.ptr[6], "message", buf, sizeof buf),
         "commune 22902: 2022 flows do not balance: 2 poor at the start + 0 "
@@ -621,7 +610,7 @@ static void test_relapse_threshold(void **state)
     fx_request(fx, &r, "{\"op\":\"alerts\",\"since\":0}");
     const msgpack_object *alerts = fx_get(r.root, "alerts");
     assert_int_equal(alerts->via.array.size, 1);
-    assert_int_equal(count_alerts(alerts, "poverty.relapse_high"), 1);
+    assert_int_equal(fx_count_alerts(alerts, "poverty.relapse_high"), 1);
     const msgpack_object *a = &alerts->via.array.ptr[0];
     assert_string_equal(fx_str(a, "message", buf, sizeof buf),
                         "commune 22903: 2 of 10 households that escaped "
@@ -731,7 +720,7 @@ static void test_two_rates(void **state)
     const msgpack_object *alerts = fx_get(r.root, "alerts");
     assert_int_equal(alerts->via.array.size, 5); /* as before the two rates */
     assert_int_equal(
-        count_alerts(alerts, "poverty.multidimensional_target_missed"), 0);
+        fx_count_alerts(alerts, "poverty.multidimensional_target_missed"), 0);
     fx_reply_free(&r);
     fx_free(fx);
 }
@@ -870,6 +859,19 @@ static const char *alert_msgs(struct fx *fx, const char *code, const char *unit,
     return buf;
 }
 
+/* The years of test_exited_flows, compared across a rebuild. */
+static void exited_snap(struct fx *fx, struct fx_snap *sn)
+{
+    const char *units[] = {"22901", "594", "60"};
+    for (size_t u = 0; u < 3; u++) {
+        for (int y = 2023; y <= 2025; y++) {
+            char q[96];
+            snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%d}", units[u], y);
+            fx_snap_query(fx, sn, "poverty", q);
+        }
+    }
+}
+
 /*
  * household.exited and the flow identity, in the sc_units tree (households
  * 100 in 22901 and 22950, both years):
@@ -985,23 +987,8 @@ static void test_exited_flows(void **state)
         "at the end (1 more than the flows explain: moved in or recorded "
         "twice?)");
 
-    /* The same answers from a rebuild. */
-    struct fx_snap a = {0}, b = {0};
-    const char *units[] = {"22901", "594", "60"};
-    for (int pass = 0; pass < 2; pass++) {
-        struct fx_snap *sn = pass == 0 ? &a : &b;
-        if (pass == 1)
-            fx_rebuild_one_by_one(fx);
-        for (size_t u = 0; u < 3; u++) {
-            for (int y = 2023; y <= 2025; y++) {
-                char q[96];
-                snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%d}", units[u],
-                         y);
-                fx_snap_query(fx, sn, "poverty", q);
-            }
-        }
-    }
-    fx_snap_assert_equal(&a, &b);
+    /* The same answers from a rebuild (in however many transactions). */
+    fx_assert_rebuild_one_by_one_same(fx, exited_snap, 0);
     fx_free(fx);
 }
 
@@ -1215,6 +1202,13 @@ static void units_snapshot(struct fx *fx, struct fx_snap *sn)
     }
 }
 
+/* units_snapshot and the alerts. */
+static void units_snapshot_alerts(struct fx *fx, struct fx_snap *sn)
+{
+    units_snapshot(fx, sn);
+    fx_snap_alerts(fx, sn);
+}
+
 static void test_units_over_time(void **state)
 {
     (void)state;
@@ -1385,25 +1379,10 @@ static void test_units_over_time(void **state)
         "are in 22924)");
     fx_reply_free(&r);
 
-    /* Rebuilds give the same answers (and the same alerts). */
-    struct fx_snap a = {0}, b = {0}, c = {0};
-    units_snapshot(fx, &a);
-    fx_request(fx, &r, "{\"op\":\"alerts\",\"since\":0}");
-    fx_snap_add(&a, fx_get(r.root, "alerts"));
-    fx_reply_free(&r);
-    assert_true(fx_rebuild_one_by_one(fx) > 50);
-    units_snapshot(fx, &b);
-    fx_request(fx, &r, "{\"op\":\"alerts\",\"since\":0}");
-    fx_snap_add(&b, fx_get(r.root, "alerts"));
-    fx_reply_free(&r);
-    fx_snap_assert_equal(&a, &b);
-
-    units_snapshot(fx, &a);
-    fx_host_close(fx);
-    fx_drop_state(fx);
-    fx_sync(fx);
-    units_snapshot(fx, &c);
-    fx_snap_assert_equal(&a, &c);
+    /* Rebuilds give the same answers (and, one record at a time, the same
+     * alerts). */
+    fx_assert_rebuild_one_by_one_same(fx, units_snapshot_alerts, 50);
+    fx_assert_rebuild_in_one_go_same(fx, units_snapshot);
     fx_free(fx);
 }
 

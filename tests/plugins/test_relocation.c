@@ -1,6 +1,6 @@
 /*
  * test_relocation.c - the relocation plugin through the real log and host
- * (units of scenarios.h), with tick() driven by pt_host_tick at chosen
+ * (units of scenarios.h), with fx_tick() driving pt_host_tick at chosen
  * times.
  *
  * Scenario (T0 = SC_D0, 2024-10-17 00:00 +07; F = 180 days):
@@ -46,12 +46,6 @@
 #define DAY SC_DAY
 #define F (180 * SC_DAY)
 
-static struct ev_str s_(const char *s)
-{
-    struct ev_str r = {s, s != NULL ? (uint32_t)strlen(s) : 0};
-    return r;
-}
-
 static void relocated(struct fx *fx, int64_t at, const char *unit,
                       const char *hh, const char *from, enum ev_reason reason)
 {
@@ -59,9 +53,9 @@ static void relocated(struct fx *fx, int64_t at, const char *unit,
     memset(&ev, 0, sizeof ev);
     ev.type = EV_RELOCATION_COMPLETED;
     ev.at = at;
-    ev.unit = s_(unit);
-    ev.household = s_(hh);
-    ev.data.from = s_(from);
+    ev.unit = fx_ev_str(unit);
+    ev.household = fx_ev_str(hh);
+    ev.data.from = fx_ev_str(from);
     ev.data.reason = reason;
     fx_add(fx, &ev);
 }
@@ -73,8 +67,8 @@ static void support(struct fx *fx, int64_t at, const char *unit, const char *hh,
     memset(&ev, 0, sizeof ev);
     ev.type = EV_RELOCATION_SUPPORT;
     ev.at = at;
-    ev.unit = s_(unit);
-    ev.household = s_(hh);
+    ev.unit = fx_ev_str(unit);
+    ev.household = fx_ev_str(hh);
     ev.data.item = item;
     ev.data.has_amount = amount > 0;
     ev.data.amount = amount;
@@ -585,11 +579,6 @@ static void alerts(struct fx *fx, char *out, size_t n)
     fx_reply_free(&r);
 }
 
-static void tick(struct fx *fx, int64_t now)
-{
-    assert_int_equal(pt_host_tick(fx->host, now), 0);
-}
-
 static void test_alerts(void **state)
 {
     (void)state;
@@ -598,21 +587,21 @@ static void test_alerts(void **state)
     fx_sync(fx);
     char got[1024];
 
-    tick(fx, T0 + F - 1); /* one second before r1's deadline */
+    fx_tick(fx, T0 + F - 1); /* one second before r1's deadline */
     alerts(fx, got, sizeof got);
     assert_string_equal(got, "");
-    tick(fx, T0 + F); /* r1's deadline: complete, nothing */
-    tick(fx, T0 + F + 1 * H - 1);
+    fx_tick(fx, T0 + F); /* r1's deadline: complete, nothing */
+    fx_tick(fx, T0 + F + 1 * H - 1);
     alerts(fx, got, sizeof got);
     assert_string_equal(got, "");
 
-    tick(fx, T0 + F + 1 * H); /* exactly r2's deadline */
+    fx_tick(fx, T0 + F + 1 * H); /* exactly r2's deadline */
     alerts(fx, got, sizeof got);
     assert_string_equal(got, "relocation.livelihood_missing r2; "
                              "relocation.incomplete r2");
 
     /* r3 and r4 at once; every alert checked in full for r3. */
-    tick(fx, T0 + F + 3 * H);
+    fx_tick(fx, T0 + F + 3 * H);
     struct fx_reply r;
     fx_request(fx, &r, "{\"op\":\"alerts\",\"since\":0}");
     const msgpack_object *a = fx_get(r.root, "alerts");
@@ -647,7 +636,7 @@ static void test_alerts(void **state)
     support(fx, T0 + F + 5 * H, "22901", "r2", EV_ITEM_LIVELIHOOD, 0);
     relocated(fx, T0 + 5 * H, "22903", "r4", "22902", EV_REASON_FLOOD);
     fx_sync(fx);
-    tick(fx, T0 + F + 10 * DAY);
+    fx_tick(fx, T0 + F + 10 * DAY);
     alerts(fx, got, sizeof got);
     assert_string_equal(got, "relocation.livelihood_missing r2; "
                              "relocation.incomplete r2; "
@@ -663,7 +652,7 @@ static void test_alerts(void **state)
     relocated(fx, T0, "22903", "r6", "22902", EV_REASON_OTHER);
     support(fx, T0 + DAY, "22903", "r6", EV_ITEM_LIVELIHOOD, 0);
     fx_sync(fx);
-    tick(fx, T0 + F + 20 * DAY);
+    fx_tick(fx, T0 + F + 20 * DAY);
     alerts(fx, got, sizeof got);
     assert_non_null(strstr(got, "; relocation.incomplete r6"));
     assert_null(strstr(got, "r5"));
@@ -680,10 +669,10 @@ static void test_config(void **state)
     scenario(fx);
     fx_sync(fx);
     char got[512];
-    tick(fx, T0 + 30 * DAY + 1 * H - 1);
+    fx_tick(fx, T0 + 30 * DAY + 1 * H - 1);
     alerts(fx, got, sizeof got);
     assert_string_equal(got, "");
-    tick(fx, T0 + 30 * DAY + 1 * H);
+    fx_tick(fx, T0 + 30 * DAY + 1 * H);
     alerts(fx, got, sizeof got);
     /* At 30 days r2 lacks housing, water and livelihood (as at 180). */
     assert_string_equal(got, "relocation.livelihood_missing r2; "
@@ -702,6 +691,8 @@ static void test_config(void **state)
     }
 }
 
+/* Tick at T0 + F + 10 days (the same tick before and after a rebuild),
+ * then take the answers and the alerts. */
 static void snap_take(struct fx *fx, struct fx_snap *s)
 {
     static const char *const q[] = {
@@ -722,14 +713,11 @@ static void snap_take(struct fx *fx, struct fx_snap *s)
         "{\"unit\":\"60\",\"list\":\"missing\",\"year\":2024}",
     };
     _Static_assert(sizeof q / sizeof q[0] < FX_SNAP_MAX, "snap too small");
-    struct fx_reply r;
+    fx_tick(fx, T0 + F + 10 * DAY);
     for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
         fx_snap_query(fx, s, "relocation", q[i]);
     }
-    fx_request(fx, &r, "{\"op\":\"alerts\",\"since\":0}");
-    assert_int_equal(fx_get(r.root, "alerts")->via.array.size, 5);
-    fx_snap_add(s, fx_get(r.root, "alerts"));
-    fx_reply_free(&r);
+    assert_int_equal(fx_snap_alerts(fx, s), 5);
 }
 
 static void test_rebuild(void **state)
@@ -749,14 +737,7 @@ static void test_rebuild(void **state)
     support(fx, SC_Y2025 + 2 * DAY, "22950", "r8", EV_ITEM_WATER, 0);
     relocated(fx, SC_Y2025 - 1, "22902", "r8", "22950", EV_REASON_FLOOD);
     fx_sync(fx);
-    tick(fx, T0 + F + 10 * DAY);
-    struct fx_snap a = {0}, b = {0};
-    snap_take(fx, &a);
-
-    assert_true(fx_rebuild_one_by_one(fx) > 15);
-    tick(fx, T0 + F + 10 * DAY);
-    snap_take(fx, &b);
-    fx_snap_assert_equal(&a, &b);
+    fx_assert_rebuild_one_by_one_same(fx, snap_take, 15);
     fx_free(fx);
 }
 
@@ -776,23 +757,13 @@ static void test_rebuild(void **state)
  */
 static void r25_snap(struct fx *fx, struct fx_snap *s)
 {
-    static const char *const units[] = {"68",    "60",    "593",
-                                        "22921", "22924", "22936"};
-    char q[96];
-    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
-        snprintf(q, sizeof q, "{\"unit\":\"%s\"}", units[u]);
-        fx_snap_query(fx, s, "relocation", q);
-        for (int y = 2024; y <= 2026; y++) {
-            snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%d}", units[u], y);
-            fx_snap_query(fx, s, "relocation", q);
-        }
-        snprintf(q, sizeof q, "{\"unit\":\"%s\",\"list\":\"households\"}",
-                 units[u]);
-        fx_snap_query(fx, s, "relocation", q);
-        snprintf(q, sizeof q, "{\"unit\":\"%s\",\"list\":\"missing\"}",
-                 units[u]);
-        fx_snap_query(fx, s, "relocation", q);
-    }
+    static const char *const tails[] = {"",
+                                        ",\"year\":2024",
+                                        ",\"year\":2025",
+                                        ",\"year\":2026",
+                                        ",\"list\":\"households\"",
+                                        ",\"list\":\"missing\""};
+    fx_snap_r25(fx, s, "relocation", tails, FX_NELEMS(tails), false);
 }
 
 static void test_reorg_2025(void **state)
@@ -860,17 +831,7 @@ static void test_reorg_2025(void **state)
     assert_string_equal(got, "");
 
     /* A rebuild, in one go and one record at a time, answers the same. */
-    struct fx_snap a = {0}, b = {0};
-    r25_snap(fx, &a);
-    fx_host_close(fx);
-    fx_drop_state(fx);
-    fx_sync(fx);
-    r25_snap(fx, &b);
-    fx_snap_assert_equal(&a, &b);
-    r25_snap(fx, &a);
-    assert_true(fx_rebuild_one_by_one(fx) > 15);
-    r25_snap(fx, &b);
-    fx_snap_assert_equal(&a, &b);
+    fx_assert_rebuild_same(fx, r25_snap, 15);
     fx_free(fx);
 }
 
@@ -886,37 +847,25 @@ static void test_reorg_2025(void **state)
  */
 static void late_snap(struct fx *fx, struct fx_snap *s)
 {
-    static const char *const units[] = {"68",    "60",    "593",
-                                        "22921", "22924", "22936"};
     static const char *const tails[] = {"", ",\"year\":2025",
                                         ",\"list\":\"households\"",
                                         ",\"list\":\"missing\""};
-    char q[96];
-    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++)
-        for (size_t t = 0; t < sizeof tails / sizeof tails[0]; t++) {
-            struct fx_reply r;
-            snprintf(q, sizeof q, "{\"unit\":\"%s\"%s}", units[u], tails[t]);
-            fx_assert_no_negative(fx_query(fx, &r, "relocation", q), q);
-            fx_reply_free(&r);
-            fx_snap_query(fx, s, "relocation", q);
-        }
+    fx_snap_r25(fx, s, "relocation", tails, FX_NELEMS(tails), true);
 }
 
 static void test_late_change(void **state)
 {
     (void)state;
     const int64_t T0702 = FX_R25_T0702, T0801 = FX_R25_T0801;
-    static const char *const old[] = {"22921", "593", "60"},
-                             *now[] = {"22924", "68"};
+    const char *const *old = fx_r25_old, *const *now = fx_r25_now;
     struct fx *fx = fx_new("relocation");
-    struct fx_snap a = {0}, b = {0};
     char got[256];
     fx_r25_units(fx);
     relocated(fx, T0702, "22921", "r1", "22936", EV_REASON_LANDSLIDE);
     relocated(fx, T0702 + H, "22921", "r2", "22936", EV_REASON_FLOOD);
     fx_sync(fx);
     struct want w0 = {2, 0, 2, 2, 2, 2, 1, 1, 0, 0.0, 0};
-    for (size_t u = 0; u < 3; u++) {
+    for (size_t u = 0; u < FX_R25_NOLD; u++) {
         expect(fx, old[u], &w0);
         expect_year(fx, old[u], 2025, &w0);
     }
@@ -929,11 +878,11 @@ static void test_late_change(void **state)
     fx_sync(fx);
     struct want o1 = {1, 0, 0, 0, 1, 1, 1, 0, 0, 0.0, 0};
     struct want n1 = {1, 0, 1, 1, 1, 1, 0, 1, 0, 0.0, 0};
-    for (size_t u = 0; u < 3; u++) {
+    for (size_t u = 0; u < FX_R25_NOLD; u++) {
         expect(fx, old[u], &o1);
         expect_year(fx, old[u], 2025, &o1);
     }
-    for (size_t u = 0; u < 2; u++) {
+    for (size_t u = 0; u < FX_R25_NNOW; u++) {
         expect(fx, now[u], &n1);
         expect_year(fx, now[u], 2025, &n1);
     }
@@ -948,12 +897,12 @@ static void test_late_change(void **state)
     support(fx, T0801 + 2 * H, "22924", "r1", EV_ITEM_LIVELIHOOD, 0);
     fx_sync(fx);
     struct want o2 = {1, 1, 0, 0, 0, 0, 1, 0, 0, 100.0, 0};
-    for (size_t u = 0; u < 3; u++) {
+    for (size_t u = 0; u < FX_R25_NOLD; u++) {
         expect(fx, old[u], &o2);
         expect_year(fx, old[u], 2025, &o2);
         expect_year(fx, old[u], 2026, &(struct want){.share = -1});
     }
-    for (size_t u = 0; u < 2; u++)
+    for (size_t u = 0; u < FX_R25_NNOW; u++)
         expect(fx, now[u], &n1);
     struct want none = {0, 0, 0, 0, 0, 0, 0, 0, 0, -1, 0};
     expect(fx, "22936", &none);
@@ -968,24 +917,8 @@ static void test_late_change(void **state)
     assert_string_equal(got, "r2");
 
     /* A rebuild, in one go and one record at a time, answers the same. */
-    late_snap(fx, &a);
-    fx_host_close(fx);
-    fx_drop_state(fx);
-    fx_sync(fx);
-    late_snap(fx, &b);
-    fx_snap_assert_equal(&a, &b);
-    late_snap(fx, &a);
-    assert_true(fx_rebuild_one_by_one(fx) > 10);
-    late_snap(fx, &b);
-    fx_snap_assert_equal(&a, &b);
+    fx_assert_rebuild_same(fx, late_snap, 10);
     fx_free(fx);
-}
-
-/* A big-endian u64 at p (the state's integer encoding). */
-static void be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)(v & 0xffu);
 }
 
 /*
@@ -1003,7 +936,7 @@ static void test_v11_state_refused(void **state)
     relocated(fx, R24, "22924", "r1", "22921", EV_REASON_FLOOD);
     fx_sync(fx);
     uint8_t h[96] = {1, EV_REASON_FLOOD};
-    be64(h + 8, (uint64_t)R24);
+    fx_be64(h + 8, (uint64_t)R24);
     memcpy(h + 16, "22924", 5);
     memcpy(h + 21, "22921", 5);
     fx_state_put(fx, "relocation", "Hr1", 3, h, sizeof h);

@@ -25,12 +25,6 @@
 #define R EV_AREA_RURAL
 #define U EV_AREA_URBAN
 
-static struct ev_str s_(const char *s)
-{
-    struct ev_str r = {s, s != NULL ? (uint32_t)strlen(s) : 0};
-    return r;
-}
-
 /* Queue a household.assessed event (the fixture has no builder for it). */
 static void assess(struct fx *fx, int64_t at, const char *unit, const char *hh,
                    int64_t year, enum ev_area area, int64_t income,
@@ -40,8 +34,8 @@ static void assess(struct fx *fx, int64_t at, const char *unit, const char *hh,
     memset(&ev, 0, sizeof ev);
     ev.type = EV_HOUSEHOLD_ASSESSED;
     ev.at = at;
-    ev.unit = s_(unit);
-    ev.household = s_(hh);
+    ev.unit = fx_ev_str(unit);
+    ev.household = fx_ev_str(hh);
     ev.data.year = year;
     ev.data.area = area;
     ev.data.members = 4;
@@ -712,27 +706,20 @@ static void snapshot(struct fx *fx, struct fx_snap *s)
                                         "22901", "22902", "22950"};
     static const char *const lists[] = {
         "unrecognised", "recognition_unsupported", "no_assessment"};
-    struct fx_reply r;
     char q[160];
     for (size_t u = 0; u < 6; u++) {
         for (int y = 2023; y <= 2024; y++) {
             snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%d}", units[u], y);
-            fx_snap_add(s, fx_query(fx, &r, "standard", q));
-            fx_reply_free(&r);
+            fx_snap_query(fx, s, "standard", q);
         }
         for (size_t l = 0; l < 3; l++) {
             snprintf(q, sizeof q,
                      "{\"unit\":\"%s\",\"year\":2024,\"list\":\"%s\"}",
                      units[u], lists[l]);
-            fx_snap_add(s, fx_query(fx, &r, "standard", q));
-            fx_reply_free(&r);
+            fx_snap_query(fx, s, "standard", q);
         }
     }
-    fx_request(fx, &r, "{\"op\":\"alerts\",\"since\":0}");
-    const msgpack_object *alerts = fx_get(r.root, "alerts");
-    assert_int_equal(alerts->via.array.size, 8); /* as in test_lnob */
-    fx_snap_add(s, alerts);
-    fx_reply_free(&r);
+    assert_int_equal(fx_snap_alerts(fx, s), 8); /* as in test_lnob */
 }
 
 static void test_rebuild(void **state)
@@ -749,44 +736,33 @@ static void test_rebuild(void **state)
     assess(fx, AT + 3, "22902", "hW", 2024, U, 1800000, B(TELECOM));
     fx_commit(fx);
 
-    struct fx_snap a = {0}, b = {0};
     fx_sync(fx);
-    snapshot(fx, &a);
-
-    assert_true(fx_rebuild_one_by_one(fx) > 20); /* really one at a time */
-    snapshot(fx, &b);
-
-    fx_snap_assert_equal(&a, &b);
+    fx_assert_rebuild_one_by_one_same(fx, snapshot, 20);
     fx_free(fx);
 }
 
 /* ---- units over time: the 2025 reorganisation (fixture.h) ---- */
 
+/* The years and lists the 2025 tests compare across a rebuild. */
+static const char *const r25_years[] = {",\"year\":2024", ",\"year\":2025",
+                                        ",\"year\":2026"};
+static const char *const r25_lists[] = {
+    ",\"year\":2024,\"list\":\"unrecognised\"",
+    ",\"year\":2024,\"list\":\"recognition_unsupported\"",
+    ",\"year\":2024,\"list\":\"no_assessment\"",
+    ",\"year\":2025,\"list\":\"unrecognised\"",
+    ",\"year\":2025,\"list\":\"recognition_unsupported\"",
+    ",\"year\":2025,\"list\":\"no_assessment\"",
+    ",\"year\":2026,\"list\":\"unrecognised\"",
+    ",\"year\":2026,\"list\":\"recognition_unsupported\"",
+    ",\"year\":2026,\"list\":\"no_assessment\"",
+};
+
 static void r25_snap(struct fx *fx, struct fx_snap *s)
 {
-    static const char *const units[] = {"68",    "60",    "593",
-                                        "22921", "22924", "22936"};
-    static const char *const lists[] = {
-        "unrecognised", "recognition_unsupported", "no_assessment"};
-    struct fx_reply r;
-    char q[160];
-    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
-        for (int y = 2024; y <= 2026; y++) {
-            snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%d}", units[u], y);
-            fx_snap_query(fx, s, "standard", q);
-            for (size_t l = 0; l < 3; l++) {
-                snprintf(q, sizeof q,
-                         "{\"unit\":\"%s\",\"year\":%d,\"list\":\"%s\"}",
-                         units[u], y, lists[l]);
-                fx_snap_query(fx, s, "standard", q);
-            }
-        }
-    }
-    fx_request(fx, &r, "{\"op\":\"alerts\",\"since\":0}");
-    const msgpack_object *alerts = fx_get(r.root, "alerts");
-    assert_int_equal(alerts->via.array.size, 3);
-    fx_snap_add(s, alerts);
-    fx_reply_free(&r);
+    fx_snap_r25(fx, s, "standard", r25_years, FX_NELEMS(r25_years), false);
+    fx_snap_r25(fx, s, "standard", r25_lists, FX_NELEMS(r25_lists), false);
+    assert_int_equal(fx_snap_alerts(fx, s), 3);
 }
 
 /*
@@ -894,17 +870,7 @@ static void test_reorg_2025(void **state)
     fx_reply_free(&r);
 
     /* A rebuild, in one go and one record at a time, answers the same. */
-    struct fx_snap a = {0}, b = {0};
-    r25_snap(fx, &a);
-    fx_host_close(fx);
-    fx_drop_state(fx);
-    fx_sync(fx);
-    r25_snap(fx, &b);
-    fx_snap_assert_equal(&a, &b);
-    r25_snap(fx, &a);
-    assert_true(fx_rebuild_one_by_one(fx) > 12);
-    r25_snap(fx, &b);
-    fx_snap_assert_equal(&a, &b);
+    fx_assert_rebuild_same(fx, r25_snap, 12);
     fx_free(fx);
 }
 
@@ -927,31 +893,12 @@ static void test_reorg_2025(void **state)
  * 22921, 593 and 60 for 22924 and 68.  Then 68 closes 2025: t1 is on its
  * no_assessment list (in 22924; alerted before), no one else.
  */
+/* As r25_snap, the years' answers also holding no negative number. */
 static void late_snap(struct fx *fx, struct fx_snap *s)
 {
-    static const char *const units[] = {"68",    "60",    "593",
-                                        "22921", "22924", "22936"};
-    static const char *const lists[] = {
-        "unrecognised", "recognition_unsupported", "no_assessment"};
-    struct fx_reply r;
-    char q[160];
-    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
-        for (int y = 2024; y <= 2026; y++) {
-            snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%d}", units[u], y);
-            fx_assert_no_negative(sq(fx, &r, units[u], y), q);
-            fx_reply_free(&r);
-            fx_snap_query(fx, s, "standard", q);
-            for (size_t l = 0; l < 3; l++) {
-                snprintf(q, sizeof q,
-                         "{\"unit\":\"%s\",\"year\":%d,\"list\":\"%s\"}",
-                         units[u], y, lists[l]);
-                fx_snap_query(fx, s, "standard", q);
-            }
-        }
-    }
-    fx_request(fx, &r, "{\"op\":\"alerts\",\"since\":0}");
-    fx_snap_add(s, fx_get(r.root, "alerts"));
-    fx_reply_free(&r);
+    fx_snap_r25(fx, s, "standard", r25_years, FX_NELEMS(r25_years), true);
+    fx_snap_r25(fx, s, "standard", r25_lists, FX_NELEMS(r25_lists), false);
+    fx_snap_alerts(fx, s);
 }
 
 /* The households of unit's 2025 list, space-separated. */
@@ -978,11 +925,9 @@ static void test_late_change(void **state)
     const int64_t R25 = FX_R25_T2025, T0801 = FX_R25_T0801;
     const int64_t T0620 = FX_R25_T0620;
     uint32_t three = B(EMPLOYMENT) | B(NUTRITION) | B(WATER);
-    static const char *const old[] = {"22921", "593", "60"},
-                             *now[] = {"22924", "68"};
+    const char *const *old = fx_r25_old, *const *now = fx_r25_now;
     struct fx *fx = fx_new("standard");
     struct fx_reply r;
-    struct fx_snap a = {0}, b = {0};
     const msgpack_object *res;
     char buf[64];
     fx_r25_units(fx);
@@ -992,7 +937,7 @@ static void test_late_change(void **state)
     fx_status(fx, R25, "22921", "t1", 2025, EV_STATUS_POOR);
     fx_review(fx, R25 + 1, "593", 2025);
     fx_sync(fx);
-    for (size_t u = 0; u < 3; u++) {
+    for (size_t u = 0; u < FX_R25_NOLD; u++) {
         res = sq(fx, &r, old[u], 2025);
         expect_classes(res, 2, 2, 0, 0, 0);
         expect_lists(res, 2, 0, 2);
@@ -1013,7 +958,7 @@ static void test_late_change(void **state)
     fx_sync(fx);
     /* Taken back where they were counted: only k1's assessment is left in
      * the old units, and no list there holds anyone. */
-    for (size_t u = 0; u < 3; u++) {
+    for (size_t u = 0; u < FX_R25_NOLD; u++) {
         res = sq(fx, &r, old[u], 2025);
         expect_classes(res, 1, 1, 0, 0, 0);
         expect_lists(res, 0, 0, 0);
@@ -1023,7 +968,7 @@ static void test_late_change(void **state)
         assert_string_equal(
             list_of(fx, old[u], "no_assessment", buf, sizeof buf), "");
     }
-    for (size_t u = 0; u < 2; u++) {
+    for (size_t u = 0; u < FX_R25_NNOW; u++) {
         res = sq(fx, &r, now[u], 2025);
         expect_classes(res, 1, 0, 0, 1, 0);
         expect_lists(res, 0, 0, 0);
@@ -1032,7 +977,7 @@ static void test_late_change(void **state)
 
     fx_review(fx, T0801 + 3600, "68", 2025);
     fx_sync(fx);
-    for (size_t u = 0; u < 2; u++) {
+    for (size_t u = 0; u < FX_R25_NNOW; u++) {
         res = sq(fx, &r, now[u], 2025);
         expect_classes(res, 1, 0, 0, 1, 0);
         expect_lists(res, 0, 0, 1);
@@ -1040,7 +985,7 @@ static void test_late_change(void **state)
         assert_string_equal(
             list_of(fx, now[u], "no_assessment", buf, sizeof buf), "t1");
     }
-    for (size_t u = 0; u < 3; u++) {
+    for (size_t u = 0; u < FX_R25_NOLD; u++) {
         res = sq(fx, &r, old[u], 2025);
         expect_lists(res, 0, 0, 0);
         fx_reply_free(&r);
@@ -1055,24 +1000,8 @@ static void test_late_change(void **state)
     assert_int_equal(count_alerts(fx, NULL, NULL), 4);
 
     /* A rebuild, in one go and one record at a time, answers the same. */
-    late_snap(fx, &a);
-    fx_host_close(fx);
-    fx_drop_state(fx);
-    fx_sync(fx);
-    late_snap(fx, &b);
-    fx_snap_assert_equal(&a, &b);
-    late_snap(fx, &a);
-    assert_true(fx_rebuild_one_by_one(fx) > 8);
-    late_snap(fx, &b);
-    fx_snap_assert_equal(&a, &b);
+    fx_assert_rebuild_same(fx, late_snap, 8);
     fx_free(fx);
-}
-
-/* A big-endian u64 at p (the state's integer encoding). */
-static void be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)(v & 0xffu);
 }
 
 /*
@@ -1090,11 +1019,11 @@ static void test_v10_state_refused(void **state)
     assess(fx, R24, "22924", "h1", 2024, R, 1000000, 0);
     fx_sync(fx);
     uint8_t k[1 + 8 + 2] = {'R'}, rec[40] = {1, R, 1 /* near_poor */};
-    be64(k + 1, (uint64_t)2024 ^ (UINT64_C(1) << 63));
+    fx_be64(k + 1, (uint64_t)2024 ^ (UINT64_C(1) << 63));
     memcpy(k + 9, "h1", 2);
     memcpy(rec + 8, "22924", 5);
-    be64(rec + 24, 1000000);
-    be64(rec + 32, 1500000);
+    fx_be64(rec + 24, 1000000);
+    fx_be64(rec + 32, 1500000);
     fx_state_put(fx, "standard", k, sizeof k, rec, sizeof rec);
     assess(fx, R24 + 1, "22924", "h1", 2024, R, 3000000, 0);
     fx_sync(fx);

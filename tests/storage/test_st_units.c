@@ -4,17 +4,15 @@
  * stamped on spans, the registry versions, the registry as of a record,
  * logs written before histories, and refused changes.
  *
- * Events are packed with msgpack-c and decoded by ev_decode, and appended
- * with the reference checks ingest runs (ev_check_refs on st_view_registry,
- * as tests/plugins/fixture.c does).  Every test runs in a fresh mkdtemp
- * directory, removed afterwards.
+ * Events are built by tests/events/ev_builders.h (packed with msgpack-c
+ * and decoded by ev_decode), and appended with the reference checks ingest
+ * runs (ev_check_refs on st_view_registry, as tests/plugins/fixture.c
+ * does).  Every test runs in a fresh mkdtemp directory (harness.h), removed
+ * afterwards.
  */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,247 +22,33 @@
 #include <lmdb.h>
 #include <msgpack.h>
 
+#include "ev_builders.h"
 #include "ev_unit.h"
+#include "harness.h"
 #include "st_log.h"
 
 #define RECEIVED INT64_C(1751302800000000)
 /* Local (UTC+7) midnights. */
-#define E INT64_C(1751302800)      /* 2025-07-01 */
+#define E TEV_AT                   /* 2025-07-01 */
 #define D_2024 INT64_C(1717174800) /* 2024-06-01 */
 #define D_2026 INT64_C(1767200400) /* 2026-01-01 */
-#define NO_EFF INT64_MIN
+#define NO_EFF TEV_NO_EFF
 #define MIN EV_TIME_MIN
 #define MAX EV_TIME_MAX
 
-/* ---- fixture: a temporary directory, the log in its "log" child ---- */
-
-struct fx {
-    char root[64];
-    char dir[96];
-};
-
-static void rm_rf(const char *path)
-{
-    struct stat sb;
-    DIR *d;
-    struct dirent *de;
-
-    if (lstat(path, &sb) != 0)
-        return;
-    if (!S_ISDIR(sb.st_mode)) {
-        unlink(path);
-        return;
-    }
-    d = opendir(path);
-    if (d != NULL) {
-        while ((de = readdir(d)) != NULL) {
-            char sub[512];
-
-            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                continue;
-            snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-            rm_rf(sub);
-        }
-        closedir(d);
-    }
-    rmdir(path);
-}
-
-static int setup(void **state)
-{
-    struct fx *f = calloc(1, sizeof(*f));
-
-    if (f == NULL)
-        return -1;
-    snprintf(f->root, sizeof(f->root), "/tmp/povtrack-stu-XXXXXX");
-    if (mkdtemp(f->root) == NULL) {
-        free(f);
-        return -1;
-    }
-    snprintf(f->dir, sizeof(f->dir), "%s/log", f->root);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-
-    rm_rf(f->root);
-    free(f);
-    return 0;
-}
-
-static struct st_log *open_log(const char *dir, unsigned flags)
-{
-    struct st_log *log = NULL;
-    char err[256] = "";
-    int rc = st_log_open(dir, flags, &log, err, sizeof(err));
-
-    if (rc != 0)
-        fail_msg("st_log_open(%s): %s: %s", dir, st_strerror(rc), err);
-    return log;
-}
-
-static struct ev_str str_of(const char *s)
-{
-    struct ev_str r = {s, (uint32_t)strlen(s)};
-    return r;
-}
-
-/* ---- events ---- */
-
-struct tev {
-    msgpack_sbuffer sb;
-    msgpack_unpacked up;
-    struct ev_event ev;
-};
-
-static void pack_s(msgpack_packer *pk, const char *s)
-{
-    msgpack_pack_str_with_body(pk, s, strlen(s));
-}
-
-/* "a,b,c" as an array of strings. */
-static void pack_list(msgpack_packer *pk, const char *list)
-{
-    uint32_t n = 1;
-    const char *p;
-
-    for (p = list; *p != '\0'; p++)
-        n += *p == ',';
-    msgpack_pack_array(pk, n);
-    for (p = list;;) {
-        size_t len = strcspn(p, ",");
-        msgpack_pack_str_with_body(pk, p, len);
-        if (p[len] == '\0')
-            break;
-        p += len + 1;
-    }
-}
-
-static struct tev *tev_begin(msgpack_packer *pk, const char *id,
-                             const char *type, const char *unit, int64_t at,
-                             uint32_t ndata)
-{
-    struct tev *t = calloc(1, sizeof *t);
-
-    assert_non_null(t);
-    msgpack_sbuffer_init(&t->sb);
-    msgpack_packer_init(pk, &t->sb, msgpack_sbuffer_write);
-    msgpack_pack_map(pk, 6);
-    pack_s(pk, "v");
-    msgpack_pack_int(pk, 1);
-    pack_s(pk, "id");
-    pack_s(pk, id);
-    pack_s(pk, "type");
-    pack_s(pk, type);
-    pack_s(pk, "at");
-    msgpack_pack_int64(pk, at);
-    pack_s(pk, "unit");
-    pack_s(pk, unit);
-    pack_s(pk, "data");
-    msgpack_pack_map(pk, ndata);
-    return t;
-}
-
-static struct tev *tev_end(struct tev *t)
-{
-    struct ev_error err = {{0}};
-    size_t off = 0;
-
-    msgpack_unpacked_init(&t->up);
-    assert_int_equal(msgpack_unpack_next(&t->up, t->sb.data, t->sb.size, &off),
-                     MSGPACK_UNPACK_SUCCESS);
-    if (ev_decode(&t->up.data, INT64_MAX, &t->ev, &err) != EV_OK)
-        fail_msg("test event does not decode: %s", err.msg);
-    return t;
-}
-
-static void tev_free(struct tev *t)
-{
-    msgpack_unpacked_destroy(&t->up);
-    msgpack_sbuffer_destroy(&t->sb);
-    free(t);
-}
+/* ---- events (ev_builders.h) ---- */
 
 /* unit.defined with id "def-<code>[-<effective>]". */
 static struct tev *mk_defined(const char *code, const char *name,
                               const char *parent, int64_t effective)
 {
-    static const char *const levels[] = {
-        [2] = "province", [3] = "district", [5] = "commune"};
-    msgpack_packer pk;
     char id[64];
-    struct tev *t;
 
     if (effective == NO_EFF)
         snprintf(id, sizeof id, "def-%s", code);
     else
         snprintf(id, sizeof id, "def-%s-%lld", code, (long long)effective);
-    t = tev_begin(&pk, id, "unit.defined", code, E,
-                  effective != NO_EFF ? 4 : 3);
-    pack_s(&pk, "name");
-    pack_s(&pk, name);
-    pack_s(&pk, "parent");
-    if (parent != NULL)
-        pack_s(&pk, parent);
-    else
-        msgpack_pack_nil(&pk);
-    pack_s(&pk, "level");
-    pack_s(&pk, levels[strlen(code)]);
-    if (effective != NO_EFF) {
-        pack_s(&pk, "effective");
-        msgpack_pack_int64(&pk, effective);
-    }
-    return tev_end(t);
-}
-
-/* unit.changed; NULL leaves a field out.  Lists are "a,b,c". */
-static struct tev *mk_changed(const char *id, const char *kind,
-                              const char *unit, int64_t effective,
-                              const char *preds, const char *succ,
-                              const char *succs, const char *name,
-                              const char *parent)
-{
-    msgpack_packer pk;
-    uint32_t n = 3 + (succ != NULL) + (succs != NULL) + (name != NULL) +
-                 (parent != NULL);
-    struct tev *t = tev_begin(&pk, id, "unit.changed", unit, E, n);
-
-    pack_s(&pk, "kind");
-    pack_s(&pk, kind);
-    pack_s(&pk, "effective");
-    msgpack_pack_int64(&pk, effective);
-    pack_s(&pk, "predecessors");
-    pack_list(&pk, preds);
-    if (succ != NULL) {
-        pack_s(&pk, "successor");
-        pack_s(&pk, succ);
-    }
-    if (succs != NULL) {
-        pack_s(&pk, "successors");
-        pack_list(&pk, succs);
-    }
-    if (name != NULL) {
-        pack_s(&pk, "name");
-        pack_s(&pk, name);
-    }
-    if (parent != NULL) {
-        pack_s(&pk, "parent");
-        pack_s(&pk, parent);
-    }
-    return tev_end(t);
-}
-
-static struct tev *mk_review(const char *id, const char *unit, int64_t at)
-{
-    msgpack_packer pk;
-    struct tev *t = tev_begin(&pk, id, "review.closed", unit, at, 1);
-
-    pack_s(&pk, "year");
-    msgpack_pack_int(&pk, 2025);
-    return tev_end(t);
+    return tev_defined(id, code, name, parent, effective);
 }
 
 /* ---- appending ---- */
@@ -276,13 +60,8 @@ static void batch(struct st_log *log, st_check_fn check, struct tev **t,
                   size_t n, struct st_item *items)
 {
     assert_true(n <= BATCH_MAX);
-    for (size_t i = 0; i < n; i++) {
-        memset(&items[i], 0, sizeof items[i]);
-        items[i].ev = &t[i]->ev;
-        items[i].bytes = t[i]->sb.data;
-        items[i].len = t[i]->sb.size;
-        items[i].publisher = str_of("test");
-    }
+    for (size_t i = 0; i < n; i++)
+        sth_item(&items[i], &t[i]->ev, t[i]->sb.data, t[i]->sb.size, "test");
     assert_int_equal(st_log_append_batch(log, RECEIVED, items, n, check, NULL),
                      0);
     for (size_t i = 0; i < n; i++)
@@ -297,27 +76,10 @@ static void append_ok(struct st_log *log, uint64_t first, struct tev **t,
     struct st_item items[BATCH_MAX];
 
     batch(log, st_check_refs, t, n, items);
-    for (size_t i = 0; i < n; i++) {
-        if (items[i].status != ST_ITEM_OK)
-            fail_msg("item %zu: status %d: %s", i, items[i].status,
-                     items[i].error);
-        assert_int_equal(items[i].seq, first + i);
-    }
+    sth_assert_stored(items, n, first);
 }
 
 /* ---- reading ---- */
-
-static void assert_str(struct ev_str s, const char *want, const char *what)
-{
-    if (want == NULL) {
-        if (s.ptr != NULL)
-            fail_msg("%s: \"%.*s\", want absent", what, (int)s.len, s.ptr);
-        return;
-    }
-    if (s.ptr == NULL || s.len != strlen(want) || memcmp(s.ptr, want, s.len))
-        fail_msg("%s: \"%.*s\", want \"%s\"", what, s.ptr ? (int)s.len : 6,
-                 s.ptr ? s.ptr : "(null)", want);
-}
 
 struct want {
     int64_t from, to;
@@ -337,7 +99,7 @@ static void history_is(const struct ev_registry *reg, const char *code,
     int rc;
 
     memset(&h, 0, sizeof h);
-    rc = reg->history(reg->arg, str_of(code), &h);
+    rc = reg->history(reg->arg, sth_str(code), &h);
     if (rc != EV_OK)
         fail_msg("%s: history rc %d", code, rc);
     assert_str(h.code, code, "code");
@@ -378,7 +140,7 @@ static void reader_history_is(struct st_reader *r, const char *code,
     history_is(&sr.reg, code, want, n);
     /* st_reader_history says the same. */
     struct ev_history h;
-    assert_int_equal(st_reader_history(r, str_of(code), &h), 0);
+    assert_int_equal(st_reader_history(r, sth_str(code), &h), 0);
     assert_int_equal(h.n, n);
 }
 
@@ -399,7 +161,7 @@ static void units_seq_is(struct st_reader *r, uint64_t seq, uint64_t version,
 static void refs_are(const struct ev_registry *reg, const char *unit,
                      int64_t at, const char *msg)
 {
-    struct tev *t = mk_review("r", unit, at);
+    struct tev *t = tev_review("r", unit, at);
     struct ev_error err = {{0}};
     int rc = ev_check_refs(&t->ev, reg, &err);
 
@@ -414,7 +176,7 @@ static void map_is(const struct ev_registry *reg, const char *code, int64_t t0,
                    int64_t t1, const char *want)
 {
     struct ev_str out = {NULL, 0};
-    int rc = ev_unit_map(reg, str_of(code), t0, t1, &out);
+    int rc = ev_unit_map(reg, sth_str(code), t0, t1, &out);
 
     if (want == NULL) {
         assert_int_equal(rc, EV_ENOTFOUND);
@@ -442,18 +204,18 @@ static void append_base(struct st_log *log)
 
 static struct tev *merge_communes(const char *id)
 {
-    return mk_changed(id, "merge", "22924", E, "22921,22924,22936", "22924",
-                      NULL, "Phường Phú Thủy", "68");
+    return tev_changed(id, "merge", "22924", E, "22921,22924,22936", "22924",
+                       NULL, "Phường Phú Thủy", "68");
 }
 
 static struct tev *abolish_593(const char *id)
 {
-    return mk_changed(id, "abolish", "593", E, "593", NULL, NULL, NULL, NULL);
+    return tev_changed(id, "abolish", "593", E, "593", NULL, NULL, NULL, NULL);
 }
 
 static struct tev *merge_provinces(const char *id)
 {
-    return mk_changed(id, "merge", "68", E, "60,68", "68", NULL, NULL, NULL);
+    return tev_changed(id, "merge", "68", E, "60,68", "68", NULL, NULL, NULL);
 }
 
 /* ---- tests ---- */
@@ -475,7 +237,7 @@ static int visit_history(void *arg, const struct ev_history *h)
 static void test_phan_thiet_stamps(void **state)
 {
     struct fx *f = *state;
-    struct st_log *log = open_log(f->dir, 0);
+    struct st_log *log = sth_open(f->dir, 0, 0);
     struct st_reader *r;
     struct st_registry sr;
     struct ev_unit u;
@@ -483,7 +245,7 @@ static void test_phan_thiet_stamps(void **state)
 
     append_base(log);
     {
-        struct tev *t[] = {mk_review("rv-1", "22936", D_2024)};
+        struct tev *t[] = {tev_review("rv-1", "22936", D_2024)};
         append_ok(log, 7, t, 1);
     }
     {
@@ -491,7 +253,7 @@ static void test_phan_thiet_stamps(void **state)
         append_ok(log, 8, t, 2);
     }
     {
-        struct tev *t[] = {mk_review("rv-2", "22924", D_2026),
+        struct tev *t[] = {tev_review("rv-2", "22924", D_2026),
                            merge_provinces("chg-3")};
         append_ok(log, 10, t, 2);
     }
@@ -519,11 +281,11 @@ static void test_phan_thiet_stamps(void **state)
         reader_history_is(r, "22936", w22936, 1);
     }
     /* The latest span, for the plugin ABI. */
-    assert_int_equal(st_reader_unit(r, str_of("22924"), &u), 0);
+    assert_int_equal(st_reader_unit(r, sth_str("22924"), &u), 0);
     assert_str(u.name, "Phường Phú Thủy", "unit name");
     assert_str(u.parent, "68", "unit parent");
     assert_int_equal(u.level, EV_LEVEL_COMMUNE);
-    assert_int_equal(st_reader_unit(r, str_of("22999"), &u), ST_NOTFOUND);
+    assert_int_equal(st_reader_unit(r, sth_str("22999"), &u), ST_NOTFOUND);
 
     /* Versions: records 1-6, 8, 9 and 11 changed units. */
     units_seq_is(r, 0, 0, 1);
@@ -582,13 +344,14 @@ static void test_phan_thiet_stamps(void **state)
     refs_are(&sr.reg, "60", D_2024, "unit: 60 is not defined");
 
     /* Children after a date. */
-    assert_int_equal(st_reader_child_after(r, str_of("593"), E - 1, &child), 0);
+    assert_int_equal(st_reader_child_after(r, sth_str("593"), E - 1, &child),
+                     0);
     assert_true(child.len == 5);
-    assert_int_equal(st_reader_child_after(r, str_of("593"), E, &child),
+    assert_int_equal(st_reader_child_after(r, sth_str("593"), E, &child),
                      ST_NOTFOUND);
-    assert_int_equal(st_reader_child_after(r, str_of("68"), E, &child), 0);
+    assert_int_equal(st_reader_child_after(r, sth_str("68"), E, &child), 0);
     assert_str(child, "22924", "child of 68");
-    assert_int_equal(st_reader_child_after(r, str_of("60"), E, &child),
+    assert_int_equal(st_reader_child_after(r, sth_str("60"), E, &child),
                      ST_NOTFOUND);
 
     /* Every history, in code order. */
@@ -605,7 +368,7 @@ static void test_phan_thiet_stamps(void **state)
     st_log_close(log);
 
     /* The same after reopening, read-only. */
-    log = open_log(f->dir, ST_OPEN_READONLY);
+    log = sth_open(f->dir, ST_OPEN_READONLY, 0);
     assert_int_equal(st_reader_begin(log, &r), 0);
     units_seq_is(r, 10, 9, 11);
     {
@@ -622,7 +385,7 @@ static void test_phan_thiet_stamps(void **state)
 static void test_refused_change(void **state)
 {
     struct fx *f = *state;
-    struct st_log *log = open_log(f->dir, 0);
+    struct st_log *log = sth_open(f->dir, 0, 0);
     struct st_item items[BATCH_MAX];
     struct st_reader *r;
     uint64_t seq;
@@ -633,9 +396,9 @@ static void test_refused_change(void **state)
 
     append_base(log);
     {
-        struct tev *t[] = {mk_review("rv-1", "22924", D_2024),
+        struct tev *t[] = {tev_review("rv-1", "22924", D_2024),
                            abolish_593("abolish-593"),
-                           mk_review("rv-2", "22936", D_2024)};
+                           tev_review("rv-2", "22936", D_2024)};
         batch(log, st_check_refs, t, 3, items);
     }
     assert_int_equal(items[0].status, ST_ITEM_OK);
@@ -647,9 +410,9 @@ static void test_refused_change(void **state)
 
     /* Without a check(), the log's own rules refuse it the same way. */
     {
-        struct tev *t[] = {mk_review("rv-3", "22924", D_2024),
+        struct tev *t[] = {tev_review("rv-3", "22924", D_2024),
                            abolish_593("abolish-593"),
-                           mk_review("rv-4", "22936", D_2024)};
+                           tev_review("rv-4", "22936", D_2024)};
         batch(log, NULL, t, 3, items);
     }
     assert_int_equal(items[0].status, ST_ITEM_OK);
@@ -662,7 +425,7 @@ static void test_refused_change(void **state)
     assert_int_equal(st_reader_begin(log, &r), 0);
     assert_int_equal(st_reader_last_seq(r, &seq), 0);
     assert_int_equal(seq, 10);
-    assert_int_equal(st_reader_find_id(r, str_of("abolish-593"), &seq),
+    assert_int_equal(st_reader_find_id(r, sth_str("abolish-593"), &seq),
                      ST_NOTFOUND);
     units_seq_is(r, 10, 6, UINT64_MAX);
     reader_history_is(r, "593", w593, 1);
@@ -672,10 +435,10 @@ static void test_refused_change(void **state)
      * it are stored and versioned. */
     {
         struct tev *t[] = {
-            mk_changed("chg-a", "rename", "68", D_2026, "68", NULL, NULL,
-                       "Lâm Đồng (mới)", NULL),
-            mk_changed("chg-b", "split", "22936", E, "22936", NULL,
-                       "22936,22940", NULL, NULL),
+            tev_changed("chg-a", "rename", "68", D_2026, "68", NULL, NULL,
+                        "Lâm Đồng (mới)", NULL),
+            tev_changed("chg-b", "split", "22936", E, "22936", NULL,
+                        "22936,22940", NULL, NULL),
             mk_defined("22940", "Mới", "68", E),
         };
         batch(log, st_check_refs, t, 3, items);
@@ -693,7 +456,7 @@ static void test_refused_change(void **state)
     units_seq_is(r, 10, 6, 11);
     units_seq_is(r, 11, 11, 12);
     units_seq_is(r, 12, 12, UINT64_MAX);
-    assert_int_equal(st_reader_find_id(r, str_of("chg-b"), &seq), ST_NOTFOUND);
+    assert_int_equal(st_reader_find_id(r, sth_str("chg-b"), &seq), ST_NOTFOUND);
     {
         const struct want w22936[] = {
             {MIN, MAX, "Thanh Hải", "593", EV_CHANGE_NONE, NULL, 6, 0}};
@@ -712,7 +475,7 @@ static void test_refused_change(void **state)
             {MIN, E, "Phan Thiết", "60", EV_CHANGE_ABOLISH, NULL, 3, 14}};
         reader_history_is(r, "593", w593b, 1);
     }
-    assert_int_equal(st_reader_find_id(r, str_of("abolish-593"), &seq), 0);
+    assert_int_equal(st_reader_find_id(r, sth_str("abolish-593"), &seq), 0);
     assert_int_equal(seq, 14);
     units_seq_is(r, 13, 13, 14);
     st_reader_end(r);
@@ -733,7 +496,7 @@ static void test_refused_change(void **state)
 static void test_split_in_one_batch(void **state)
 {
     struct fx *f = *state;
-    struct st_log *log = open_log(f->dir, 0);
+    struct st_log *log = sth_open(f->dir, 0, 0);
     struct st_reader *r;
     struct st_registry sr;
 
@@ -742,10 +505,10 @@ static void test_split_in_one_batch(void **state)
         struct tev *t[] = {
             mk_defined("22940", "Phường Mới", "593", E),
             mk_defined("22941", "Phường Mới 2", "593", E),
-            mk_changed("split-1", "split", "22936", E, "22936", NULL,
-                       "22940,22941", NULL, NULL),
-            mk_changed("split-2", "split", "22924", E, "22924", NULL,
-                       "22924,22941", NULL, NULL),
+            tev_changed("split-1", "split", "22936", E, "22936", NULL,
+                        "22940,22941", NULL, NULL),
+            tev_changed("split-2", "split", "22924", E, "22924", NULL,
+                        "22924,22941", NULL, NULL),
         };
         append_ok(log, 7, t, 4);
     }
@@ -838,7 +601,7 @@ static void put_old_unit(const char *dir, const char *code, const char *name,
 static void test_old_units_form(void **state)
 {
     struct fx *f = *state;
-    struct st_log *log = open_log(f->dir, 0);
+    struct st_log *log = sth_open(f->dir, 0, 0);
     struct st_reader *r;
     struct st_registry sr;
     struct ev_unit u;
@@ -854,7 +617,7 @@ static void test_old_units_form(void **state)
     /* A log from before "unitseq" too. */
     raw_drop(f->dir, "unitseq");
 
-    log = open_log(f->dir, ST_OPEN_READONLY);
+    log = sth_open(f->dir, ST_OPEN_READONLY, 0);
     assert_int_equal(st_reader_begin(log, &r), 0);
     {
         const struct want w60[] = {
@@ -870,7 +633,7 @@ static void test_old_units_form(void **state)
         st_reader_registry(r, 0, &sr);
         history_is(&sr.reg, "593", w593, 1);
     }
-    assert_int_equal(st_reader_unit(r, str_of("593"), &u), 0);
+    assert_int_equal(st_reader_unit(r, sth_str("593"), &u), 0);
     assert_int_equal(u.level, EV_LEVEL_DISTRICT);
     /* No "unitseq" yet (read-only, before a writer added it): which
      * records changed units is unknown, so each is its own version. */
@@ -880,14 +643,14 @@ static void test_old_units_form(void **state)
     st_log_close(log);
 
     /* A writer adds "unitseq" and goes on with histories. */
-    log = open_log(f->dir, 0);
+    log = sth_open(f->dir, 0, 0);
     {
         struct tev *t[] = {
-            mk_changed("mv-1", "reparent", "22936", E, "22936", NULL, NULL,
-                       NULL, "60"),
-            mk_changed("rn-1", "rename", "593", E, "593", NULL, NULL,
-                       "Thành phố Phan Thiết", NULL),
-            mk_review("rv-1", "22924", D_2026),
+            tev_changed("mv-1", "reparent", "22936", E, "22936", NULL, NULL,
+                        NULL, "60"),
+            tev_changed("rn-1", "rename", "593", E, "593", NULL, NULL,
+                        "Thành phố Phan Thiết", NULL),
+            tev_review("rv-1", "22924", D_2026),
         };
         append_ok(log, 1, t, 3);
     }
@@ -924,7 +687,7 @@ static void test_old_units_form(void **state)
 static void test_full_history(void **state)
 {
     struct fx *f = *state;
-    struct st_log *log = open_log(f->dir, 0);
+    struct st_log *log = sth_open(f->dir, 0, 0);
     struct st_item items[BATCH_MAX];
     struct st_reader *r;
     struct want w[EV_SPANS_MAX];
@@ -938,7 +701,7 @@ static void test_full_history(void **state)
         snprintf(id, sizeof id, "rn-%d", k);
         snprintf(name, sizeof name, "tên %d", k);
         struct tev *t[] = {
-            mk_changed(id, "rename", "593", e, "593", NULL, NULL, name, NULL)};
+            tev_changed(id, "rename", "593", e, "593", NULL, NULL, name, NULL)};
         append_ok(log, 6 + (uint64_t)k, t, 1);
         w[k - 1].to = e;
         w[k - 1].closed_seq = 6 + (uint64_t)k;
@@ -949,8 +712,8 @@ static void test_full_history(void **state)
         st_reader_end(r);
     }
     {
-        struct tev *t[] = {mk_changed("rn-8", "rename", "593", D_2026, "593",
-                                      NULL, NULL, "one more", NULL)};
+        struct tev *t[] = {tev_changed("rn-8", "rename", "593", D_2026, "593",
+                                       NULL, NULL, "one more", NULL)};
         batch(log, st_check_refs, t, 1, items);
     }
     assert_int_equal(items[0].status, ST_ITEM_REJECTED);
@@ -1000,7 +763,7 @@ static void pack_span(msgpack_packer *pk, int64_t from, int64_t to,
 static void test_corrupt_history(void **state)
 {
     struct fx *f = *state;
-    struct st_log *log = open_log(f->dir, 0);
+    struct st_log *log = sth_open(f->dir, 0, 0);
     struct st_reader *r;
     struct ev_history h;
     struct ev_unit u;
@@ -1072,13 +835,13 @@ static void test_corrupt_history(void **state)
         msgpack_sbuffer_destroy(&sb);
     }
 
-    log = open_log(f->dir, 0);
+    log = sth_open(f->dir, 0, 0);
     assert_int_equal(st_reader_begin(log, &r), 0);
     for (int i = 0; i < NBAD; i++) {
         snprintf(code, sizeof code, "9%d", i);
-        if (st_reader_history(r, str_of(code), &h) != ST_EFORMAT)
+        if (st_reader_history(r, sth_str(code), &h) != ST_EFORMAT)
             fail_msg("corrupt history %d accepted", i);
-        assert_int_equal(st_reader_unit(r, str_of(code), &u), ST_EFORMAT);
+        assert_int_equal(st_reader_unit(r, sth_str(code), &u), ST_EFORMAT);
     }
     assert_int_equal(
         st_reader_histories(r, visit_history, &(struct codes_seen){.n = 0}),
@@ -1089,25 +852,17 @@ static void test_corrupt_history(void **state)
     {
         struct st_item items[BATCH_MAX];
         struct tev *t[] = {mk_defined("60", "Bình Thuận", NULL, NO_EFF),
-                           mk_review("rv", "93", D_2024)};
-        for (size_t i = 0; i < 2; i++) {
-            memset(&items[i], 0, sizeof items[i]);
-            items[i].ev = &t[i]->ev;
-            items[i].bytes = t[i]->sb.data;
-            items[i].len = t[i]->sb.size;
-        }
+                           tev_review("rv", "93", D_2024)};
+        for (size_t i = 0; i < 2; i++)
+            sth_item(&items[i], &t[i]->ev, t[i]->sb.data, t[i]->sb.size, NULL);
         assert_int_equal(
             st_log_append_batch(log, RECEIVED, items, 2, st_check_refs, NULL),
             ST_EFORMAT);
         /* and so does a unit event whose rules read it, without check() */
-        struct tev *m = mk_changed("chg", "merge", "60", E, "93,60", "60", NULL,
-                                   NULL, NULL);
-        items[0].ev = &t[0]->ev;
-        items[0].bytes = t[0]->sb.data;
-        items[0].len = t[0]->sb.size;
-        items[1].ev = &m->ev;
-        items[1].bytes = m->sb.data;
-        items[1].len = m->sb.size;
+        struct tev *m = tev_changed("chg", "merge", "60", E, "93,60", "60",
+                                    NULL, NULL, NULL);
+        sth_item(&items[0], &t[0]->ev, t[0]->sb.data, t[0]->sb.size, NULL);
+        sth_item(&items[1], &m->ev, m->sb.data, m->sb.size, NULL);
         assert_int_equal(
             st_log_append_batch(log, RECEIVED, items, 2, NULL, NULL),
             ST_EFORMAT);
@@ -1117,7 +872,7 @@ static void test_corrupt_history(void **state)
     }
     assert_int_equal(st_reader_begin(log, &r), 0);
     units_seq_is(r, UINT64_MAX, 0, UINT64_MAX);
-    assert_int_equal(st_reader_history(r, str_of("60"), &h), ST_NOTFOUND);
+    assert_int_equal(st_reader_history(r, sth_str("60"), &h), ST_NOTFOUND);
     st_reader_end(r);
     st_log_close(log);
 }
@@ -1125,14 +880,9 @@ static void test_corrupt_history(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_phan_thiet_stamps, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_refused_change, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_split_in_one_batch, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_old_units_form, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_full_history, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_corrupt_history, setup, teardown),
+        STH_TEST(test_phan_thiet_stamps),  STH_TEST(test_refused_change),
+        STH_TEST(test_split_in_one_batch), STH_TEST(test_old_units_form),
+        STH_TEST(test_full_history),       STH_TEST(test_corrupt_history),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,7 +8,6 @@
  * events module), since the checker validates them.  Every test runs in a
  * fresh mkdtemp directory, removed afterwards.
  */
-#include <dirent.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -16,8 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <setjmp.h>
 #include <cmocka.h>
@@ -25,66 +22,13 @@
 #include <lmdb.h>
 #include <msgpack.h>
 
+#include "harness.h"
 #include "st_log.h"
 #include "st_verify.h"
 
 #define NEVENTS 50
 #define PUB "test"
 #define RECEIVED INT64_C(1700000000123456)
-
-struct fx {
-    char root[64];
-    char dir[96];
-};
-
-static void rm_rf(const char *path)
-{
-    struct stat sb;
-    DIR *d;
-    struct dirent *de;
-
-    if (lstat(path, &sb) != 0)
-        return;
-    if (S_ISDIR(sb.st_mode) && (d = opendir(path)) != NULL) {
-        while ((de = readdir(d)) != NULL) {
-            char sub[512];
-
-            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                continue;
-            snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-            rm_rf(sub);
-        }
-        closedir(d);
-        rmdir(path);
-        return;
-    }
-    unlink(path);
-}
-
-static int setup(void **state)
-{
-    struct fx *f = calloc(1, sizeof(*f));
-
-    if (f == NULL)
-        return -1;
-    snprintf(f->root, sizeof(f->root), "/tmp/ops-verify-XXXXXX");
-    if (mkdtemp(f->root) == NULL) {
-        free(f);
-        return -1;
-    }
-    snprintf(f->dir, sizeof(f->dir), "%s/log", f->root);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-
-    rm_rf(f->root);
-    free(f);
-    return 0;
-}
 
 /* ---- events ---- */
 
@@ -181,29 +125,20 @@ static void build_log(const char *dir, int n)
     /* At least one element: calloc(0) may return NULL. */
     struct evb *b = calloc((size_t)n + 1, sizeof(*b));
     struct st_item *items = calloc((size_t)n + 1, sizeof(*items));
-    struct st_log *log = NULL;
-    char err[256] = "", id[32];
+    struct st_log *log;
+    char id[32];
 
     assert_non_null(b);
     assert_non_null(items);
-    if (st_log_open(dir, 0, &log, err, sizeof(err)) != 0)
-        fail_msg("st_log_open: %s", err);
+    log = sth_open(dir, 0, 0);
     for (int i = 0; i < n; i++) {
         snprintf(id, sizeof(id), "ev-%d", i + 1);
         evb_make(&b[i], id, 1000 + i);
-        items[i].ev = &b[i].ev;
-        items[i].bytes = b[i].canon.data;
-        items[i].len = b[i].canon.size;
-        items[i].publisher.ptr = PUB;
-        items[i].publisher.len = sizeof(PUB) - 1;
+        sth_item(&items[i], &b[i].ev, b[i].canon.data, b[i].canon.size, PUB);
     }
-    assert_int_equal(
-        st_log_append_batch(log, RECEIVED, items, (size_t)n, NULL, NULL), 0);
-    for (int i = 0; i < n; i++) {
-        assert_int_equal(items[i].status, ST_ITEM_OK);
-        assert_int_equal(items[i].seq, (uint64_t)i + 1);
+    sth_append_stored(log, RECEIVED, items, (size_t)n, NULL, 1);
+    for (int i = 0; i < n; i++)
         evb_free(&b[i]);
-    }
     st_log_close(log);
     free(items);
     free(b);
@@ -212,13 +147,9 @@ static void build_log(const char *dir, int n)
 /* Verify dir through a read-only handle, as `povtrack verify` does. */
 static void verify_dir(const char *dir, struct st_verify_report *rep)
 {
-    struct st_log *log = NULL;
-    char err[256] = "";
-    int rc;
+    struct st_log *log = sth_open(dir, ST_OPEN_READONLY, 0);
+    int rc = st_verify(log, rep, NULL, NULL);
 
-    if (st_log_open(dir, ST_OPEN_READONLY, &log, err, sizeof(err)) != 0)
-        fail_msg("st_log_open: %s", err);
-    rc = st_verify(log, rep, NULL, NULL);
     st_log_close(log);
     if (rc != 0)
         fail_msg("st_verify: %s", st_strerror(rc));
@@ -552,13 +483,11 @@ static void test_writer_handle_and_progress(void **state)
 {
     struct fx *f = *state;
     struct st_verify_report rep;
-    struct st_log *log = NULL;
+    struct st_log *log;
     struct prog p = {0, 0, 0};
-    char err[256];
 
     build_log(f->dir, NEVENTS);
-    if (st_log_open(f->dir, 0, &log, err, sizeof(err)) != 0)
-        fail_msg("st_log_open: %s", err);
+    log = sth_open(f->dir, 0, 0);
     assert_int_equal(st_verify(log, &rep, on_progress, &p), 0);
     for (int c = 0; c < ST_VERIFY_NCHECKS; c++)
         expect_pass(&rep, (enum st_verify_check)c);
@@ -574,26 +503,18 @@ static void test_writer_handle_and_progress(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_healthy_log_passes, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_empty_log_passes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_missing_index_entry, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_missing_record, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_missing_first_records, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_corrupt_record, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_invalid_event, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_non_canonical_event, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_stray_index_entry, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_index_points_elsewhere, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_duplicate_id_in_log, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_writer_handle_and_progress, setup,
-                                        teardown),
+        STH_TEST(test_healthy_log_passes),
+        STH_TEST(test_empty_log_passes),
+        STH_TEST(test_missing_index_entry),
+        STH_TEST(test_missing_record),
+        STH_TEST(test_missing_first_records),
+        STH_TEST(test_corrupt_record),
+        STH_TEST(test_invalid_event),
+        STH_TEST(test_non_canonical_event),
+        STH_TEST(test_stray_index_entry),
+        STH_TEST(test_index_points_elsewhere),
+        STH_TEST(test_duplicate_id_in_log),
+        STH_TEST(test_writer_handle_and_progress),
     };
     return cmocka_run_group_tests_name("storage_verify", tests, NULL, NULL);
 }

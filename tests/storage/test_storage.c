@@ -8,7 +8,6 @@
  * (a code's length matches its level).  Unit histories: test_st_units.c.  Every
  * test runs in a fresh mkdtemp directory, removed afterwards.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -29,69 +28,11 @@
 #include <lmdb.h>
 #include <msgpack.h>
 
+#include "harness.h"
 #include "st_log.h"
 
 #define PUB "pub-a"
 #define RECEIVED INT64_C(1700000000123456)
-
-/* ---- fixture: a temporary directory, the log in its "log" child ---- */
-
-struct fx {
-    char root[64];
-    char dir[96];
-};
-
-static void rm_rf(const char *path)
-{
-    struct stat sb;
-    DIR *d;
-    struct dirent *de;
-
-    if (lstat(path, &sb) != 0)
-        return;
-    if (!S_ISDIR(sb.st_mode)) {
-        unlink(path);
-        return;
-    }
-    d = opendir(path);
-    if (d != NULL) {
-        while ((de = readdir(d)) != NULL) {
-            char sub[512];
-
-            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                continue;
-            snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-            rm_rf(sub);
-        }
-        closedir(d);
-    }
-    rmdir(path);
-}
-
-static int setup(void **state)
-{
-    struct fx *f = calloc(1, sizeof(*f));
-
-    if (f == NULL)
-        return -1;
-    snprintf(f->root, sizeof(f->root), "/tmp/povtrack-st-XXXXXX");
-    if (mkdtemp(f->root) == NULL) {
-        free(f);
-        return -1;
-    }
-    snprintf(f->dir, sizeof(f->dir), "%s/log", f->root);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-
-    rm_rf(f->root);
-    free(f);
-    return 0;
-}
 
 /* ---- events ---- */
 
@@ -105,12 +46,6 @@ struct tev {
     char name[64];
     char parent[8];
 };
-
-static struct ev_str str_of(const char *s)
-{
-    struct ev_str r = {s, (uint32_t)strlen(s)};
-    return r;
-}
 
 static void pack_str(msgpack_packer *pk, const char *s, size_t len)
 {
@@ -153,9 +88,9 @@ static void tev_status(struct tev *t, const char *id, int64_t variant,
     snprintf(t->id, sizeof(t->id), "%s", id);
     snprintf(t->unit, sizeof(t->unit), "01");
     t->ev.type = EV_HOUSEHOLD_STATUS;
-    t->ev.id = str_of(t->id);
+    t->ev.id = sth_str(t->id);
     t->ev.at = 1700000000;
-    t->ev.unit = str_of(t->unit);
+    t->ev.unit = sth_str(t->unit);
     t->ev.data.year = variant;
     msgpack_sbuffer_init(&t->sb);
     msgpack_packer_init(&pk, &t->sb, msgpack_sbuffer_write);
@@ -183,13 +118,13 @@ static void tev_unit(struct tev *t, const char *id, const char *code,
     snprintf(t->unit, sizeof(t->unit), "%s", code);
     snprintf(t->name, sizeof(t->name), "%s", name);
     t->ev.type = EV_UNIT_DEFINED;
-    t->ev.id = str_of(t->id);
+    t->ev.id = sth_str(t->id);
     t->ev.at = 1700000000;
-    t->ev.unit = str_of(t->unit);
-    t->ev.data.name = str_of(t->name);
+    t->ev.unit = sth_str(t->unit);
+    t->ev.data.name = sth_str(t->name);
     if (parent != NULL) {
         snprintf(t->parent, sizeof(t->parent), "%s", parent);
-        t->ev.data.parent = str_of(t->parent);
+        t->ev.data.parent = sth_str(t->parent);
     }
     t->ev.data.level = level;
     msgpack_sbuffer_init(&t->sb);
@@ -214,22 +149,7 @@ static void tev_free(struct tev *t)
 
 static void item_of(struct st_item *it, const struct tev *t)
 {
-    memset(it, 0, sizeof(*it));
-    it->ev = &t->ev;
-    it->bytes = t->sb.data;
-    it->len = t->sb.size;
-    it->publisher = str_of(PUB);
-}
-
-static struct st_log *open_log(const char *dir, unsigned flags, size_t map)
-{
-    struct st_log *log = NULL;
-    char err[256] = "";
-    int rc = st_log_open_sized(dir, flags, map, &log, err, sizeof(err));
-
-    if (rc != 0)
-        fail_msg("st_log_open(%s): %s: %s", dir, st_strerror(rc), err);
-    return log;
+    sth_item(it, &t->ev, t->sb.data, t->sb.size, PUB);
 }
 
 /* Append n status events id-<base+i> in one batch; all must be stored. */
@@ -246,12 +166,9 @@ static void append_n(struct st_log *log, int base, int n, size_t pad)
         tev_status(&t[i], id, base + i, pad);
         item_of(&items[i], &t[i]);
     }
-    assert_int_equal(
-        st_log_append_batch(log, RECEIVED, items, (size_t)n, NULL, NULL), 0);
-    for (int i = 0; i < n; i++) {
-        assert_int_equal(items[i].status, ST_ITEM_OK);
+    sth_append_stored(log, RECEIVED, items, (size_t)n, NULL, 0);
+    for (int i = 0; i < n; i++)
         tev_free(&t[i]);
-    }
     free(items);
     free(t);
 }
@@ -283,7 +200,7 @@ static void assert_record(const struct st_record *rec, uint64_t seq,
 static void test_append_read_back(void **state)
 {
     struct fx *f = *state;
-    struct st_log *log = open_log(f->dir, 0, 0);
+    struct st_log *log = sth_open(f->dir, 0, 0);
     struct tev t[3];
     struct st_item items[3];
     struct st_reader *r;
@@ -322,7 +239,7 @@ static void test_append_read_back(void **state)
 static void test_empty_log(void **state)
 {
     struct fx *f = *state;
-    struct st_log *log = open_log(f->dir, 0, 0);
+    struct st_log *log = sth_open(f->dir, 0, 0);
     struct st_reader *r;
     struct st_record rec;
 
@@ -339,7 +256,7 @@ static void test_empty_log(void **state)
 static void test_gapless(void **state)
 {
     struct fx *f = *state;
-    struct st_log *log = open_log(f->dir, 0, 0);
+    struct st_log *log = sth_open(f->dir, 0, 0);
     struct tev t[4];
     struct st_item items[4];
     struct st_reader *r;
@@ -379,7 +296,7 @@ static void test_gapless(void **state)
 static void test_duplicate_across_batches(void **state)
 {
     struct fx *f = *state;
-    struct st_log *log = open_log(f->dir, 0, 0);
+    struct st_log *log = sth_open(f->dir, 0, 0);
     struct tev a, b;
     struct st_item it;
 
@@ -394,7 +311,7 @@ static void test_duplicate_across_batches(void **state)
 
     /* Same id, same bytes, even from another publisher at another time. */
     item_of(&it, &a);
-    it.publisher = str_of("someone-else");
+    it.publisher = sth_str("someone-else");
     assert_int_equal(st_log_append_batch(log, RECEIVED + 5, &it, 1, NULL, NULL),
                      0);
     assert_int_equal(it.status, ST_ITEM_DUPLICATE);
@@ -410,7 +327,7 @@ static void test_duplicate_across_batches(void **state)
 static void test_reused_id_rejected(void **state)
 {
     struct fx *f = *state;
-    struct st_log *log = open_log(f->dir, 0, 0);
+    struct st_log *log = sth_open(f->dir, 0, 0);
     struct tev a, a2;
     struct st_item it;
 
@@ -433,7 +350,7 @@ static void test_reused_id_rejected(void **state)
 static void test_dup_and_reuse_in_one_batch(void **state)
 {
     struct fx *f = *state;
-    struct st_log *log = open_log(f->dir, 0, 0);
+    struct st_log *log = sth_open(f->dir, 0, 0);
     struct tev t[4];
     struct st_item items[4];
 
@@ -486,7 +403,7 @@ static int ck_ids(void *arg, struct st_view *view, struct st_item *item)
 static void test_check_rejects_one(void **state)
 {
     struct fx *f = *state;
-    struct st_log *log = open_log(f->dir, 0, 0);
+    struct st_log *log = sth_open(f->dir, 0, 0);
     struct tev t[3];
     struct st_item items[3];
     struct st_reader *r;
@@ -513,7 +430,7 @@ static void test_check_rejects_one(void **state)
     assert_int_equal(st_reader_get(r, 2, &rec), 0);
     assert_record(&rec, 2, &t[2]);
     /* Nothing of the rejected item is stored, not even its id. */
-    assert_int_equal(st_reader_find_id(r, str_of("bad-1"), &seq), ST_NOTFOUND);
+    assert_int_equal(st_reader_find_id(r, sth_str("bad-1"), &seq), ST_NOTFOUND);
     st_reader_end(r);
 
     /* A rejected id may come back later with other content. */
@@ -533,7 +450,7 @@ static void test_check_rejects_one(void **state)
 static void test_check_fails_batch(void **state)
 {
     struct fx *f = *state;
-    struct st_log *log = open_log(f->dir, 0, 0);
+    struct st_log *log = sth_open(f->dir, 0, 0);
     struct tev t[3];
     struct st_item items[3];
     struct ck c = {0};
@@ -599,7 +516,7 @@ static int ck_parent(void *arg, struct st_view *view, struct st_item *item)
 static void test_check_sees_unit_in_batch(void **state)
 {
     struct fx *f = *state;
-    struct st_log *log = open_log(f->dir, 0, 0);
+    struct st_log *log = sth_open(f->dir, 0, 0);
     struct tev t[3];
     struct st_item items[3];
     struct st_reader *r;
@@ -623,18 +540,18 @@ static void test_check_sees_unit_in_batch(void **state)
 
     /* The registry as readers see it. */
     assert_int_equal(st_reader_begin(log, &r), 0);
-    assert_int_equal(st_reader_unit(r, str_of("024"), &u), 0);
+    assert_int_equal(st_reader_unit(r, sth_str("024"), &u), 0);
     assert_int_equal(u.name.len, strlen("Dong Van"));
     assert_memory_equal(u.name.ptr, "Dong Van", u.name.len);
     assert_int_equal(u.parent.len, 2);
     assert_memory_equal(u.parent.ptr, "02", 2);
     assert_int_equal(u.level, EV_LEVEL_DISTRICT);
     assert_int_equal(u.code.len, 3);
-    assert_int_equal(st_reader_unit(r, str_of("02"), &u), 0);
+    assert_int_equal(st_reader_unit(r, sth_str("02"), &u), 0);
     assert_null(u.parent.ptr);
     assert_int_equal(u.level, EV_LEVEL_PROVINCE);
     /* A rejected unit.defined leaves no unit behind. */
-    assert_int_equal(st_reader_unit(r, str_of("00700"), &u), ST_NOTFOUND);
+    assert_int_equal(st_reader_unit(r, sth_str("00700"), &u), ST_NOTFOUND);
     st_reader_end(r);
 
     /* Redefining a unit replaces its registry entry (here: a new name). */
@@ -645,7 +562,7 @@ static void test_check_sees_unit_in_batch(void **state)
         st_log_append_batch(log, RECEIVED, items, 1, ck_parent, &c), 0);
     assert_int_equal(items[0].status, ST_ITEM_OK);
     assert_int_equal(st_reader_begin(log, &r), 0);
-    assert_int_equal(st_reader_unit(r, str_of("02"), &u), 0);
+    assert_int_equal(st_reader_unit(r, sth_str("02"), &u), 0);
     assert_int_equal(u.name.len, strlen("Tuyen Quang"));
     assert_memory_equal(u.name.ptr, "Tuyen Quang", u.name.len);
     st_reader_end(r);
@@ -659,7 +576,7 @@ static void test_check_sees_unit_in_batch(void **state)
 static void test_unit_long_names(void **state)
 {
     struct fx *f = *state;
-    struct st_log *log = open_log(f->dir, 0, 0);
+    struct st_log *log = sth_open(f->dir, 0, 0);
     static const size_t lens[] = {0, 31, 32, 255, 256, 1000};
     char name[1001], code[8];
     struct st_reader *r;
@@ -680,7 +597,7 @@ static void test_unit_long_names(void **state)
         /* tev_unit keeps at most 63 bytes of the name: point it at ours. */
         tev_unit(&t, code, code, "x", i ? "10" : NULL,
                  i ? EV_LEVEL_DISTRICT : EV_LEVEL_PROVINCE);
-        t.ev.data.name = str_of(name);
+        t.ev.data.name = sth_str(name);
         item_of(&it, &t);
         assert_int_equal(st_log_append_batch(log, RECEIVED, &it, 1, NULL, NULL),
                          0);
@@ -693,7 +610,7 @@ static void test_unit_long_names(void **state)
             snprintf(code, sizeof(code), "10");
         else
             snprintf(code, sizeof(code), "10%zu", i);
-        assert_int_equal(st_reader_unit(r, str_of(code), &u), 0);
+        assert_int_equal(st_reader_unit(r, sth_str(code), &u), 0);
         assert_int_equal(u.name.len, lens[i]);
         for (size_t j = 0; j < lens[i]; j++)
             assert_int_equal(u.name.ptr[j], 'n');
@@ -706,7 +623,7 @@ static void test_unit_long_names(void **state)
 static void test_restart(void **state)
 {
     struct fx *f = *state;
-    struct st_log *log = open_log(f->dir, 0, 0);
+    struct st_log *log = sth_open(f->dir, 0, 0);
     struct tev a;
     struct st_item it;
     struct st_reader *r;
@@ -720,7 +637,7 @@ static void test_restart(void **state)
     assert_int_equal(it.seq, 6);
     st_log_close(log);
 
-    log = open_log(f->dir, 0, 0);
+    log = sth_open(f->dir, 0, 0);
     assert_int_equal(last_seq(log), 6);
     /* Duplicates are still recognised... */
     item_of(&it, &a);
@@ -734,13 +651,13 @@ static void test_restart(void **state)
     assert_int_equal(st_reader_begin(log, &r), 0);
     assert_int_equal(st_reader_get(r, 6, &rec), 0);
     assert_record(&rec, 6, &a);
-    assert_int_equal(st_reader_unit(r, str_of("01"), &u), 0);
+    assert_int_equal(st_reader_unit(r, sth_str("01"), &u), 0);
     assert_int_equal(u.level, EV_LEVEL_PROVINCE);
     st_reader_end(r);
     st_log_close(log);
 
     /* A reader opened afterwards sees the same. */
-    log = open_log(f->dir, ST_OPEN_READONLY, 0);
+    log = sth_open(f->dir, ST_OPEN_READONLY, 0);
     assert_int_equal(last_seq(log), 8);
     /* A read-only log refuses to append. */
     assert_int_equal(st_log_append_batch(log, RECEIVED, &it, 1, NULL, NULL),
@@ -754,7 +671,7 @@ static void test_restart(void **state)
 static void test_map_growth(void **state)
 {
     struct fx *f = *state;
-    struct st_log *log = open_log(f->dir, 0, TINY_MAP);
+    struct st_log *log = sth_open(f->dir, 0, TINY_MAP);
     size_t before = st_log_map_size(log);
     struct st_reader *r;
     struct st_record rec;
@@ -778,7 +695,7 @@ static void test_map_growth(void **state)
     st_log_close(log);
 
     /* The grown size persists; reopening with a tiny size does not shrink. */
-    log = open_log(f->dir, 0, TINY_MAP);
+    log = sth_open(f->dir, 0, TINY_MAP);
     assert_true(st_log_map_size(log) > before);
     assert_int_equal(last_seq(log), 1200);
     st_log_close(log);
@@ -788,7 +705,7 @@ static void test_map_growth(void **state)
 static void test_reader_same_handle_growth(void **state)
 {
     struct fx *f = *state;
-    struct st_log *log = open_log(f->dir, 0, TINY_MAP);
+    struct st_log *log = sth_open(f->dir, 0, TINY_MAP);
     struct st_reader *r;
     struct st_record rec;
     size_t before = st_log_map_size(log);
@@ -951,7 +868,7 @@ static void test_reader_process_growth(void **state)
     close(to_child[0]);
     close(to_parent[1]);
 
-    log = open_log(f->dir, 0, TINY_MAP);
+    log = sth_open(f->dir, 0, TINY_MAP);
     before = st_log_map_size(log);
     append_n(log, 0, 5, 0);
     assert_int_equal(write(to_child[1], "a", 1), 1);
@@ -1033,7 +950,7 @@ static void test_not_a_log(void **state)
 
     /* A log of another format. */
     snprintf(dir, sizeof(dir), "%s/other-format", f->root);
-    st_log_close(open_log(dir, 0, 0));
+    st_log_close(sth_open(dir, 0, 0));
     raw_put(dir, "meta", "format", "povtrack-log-0");
     expect_open_fails(dir, 0, ST_EFORMAT,
                       "format mismatch: the log is \"povtrack-log-0\"");
@@ -1091,25 +1008,25 @@ static void test_not_a_log(void **state)
 static void test_find_id(void **state)
 {
     struct fx *f = *state;
-    struct st_log *log = open_log(f->dir, 0, 0);
+    struct st_log *log = sth_open(f->dir, 0, 0);
     struct st_reader *r;
     uint64_t seq = 0;
     char longid[600];
 
     append_n(log, 0, 10, 0);
     assert_int_equal(st_reader_begin(log, &r), 0);
-    assert_int_equal(st_reader_find_id(r, str_of("id-0"), &seq), 0);
+    assert_int_equal(st_reader_find_id(r, sth_str("id-0"), &seq), 0);
     assert_int_equal(seq, 1);
-    assert_int_equal(st_reader_find_id(r, str_of("id-7"), &seq), 0);
+    assert_int_equal(st_reader_find_id(r, sth_str("id-7"), &seq), 0);
     assert_int_equal(seq, 8);
-    assert_int_equal(st_reader_find_id(r, str_of("id-10"), &seq), ST_NOTFOUND);
-    assert_int_equal(st_reader_find_id(r, str_of("id-"), &seq), ST_NOTFOUND);
+    assert_int_equal(st_reader_find_id(r, sth_str("id-10"), &seq), ST_NOTFOUND);
+    assert_int_equal(st_reader_find_id(r, sth_str("id-"), &seq), ST_NOTFOUND);
     /* Longer than any stored key: simply not there. */
     memset(longid, 'k', sizeof(longid) - 1);
     longid[sizeof(longid) - 1] = '\0';
-    assert_int_equal(st_reader_find_id(r, str_of(longid), &seq), ST_NOTFOUND);
-    assert_int_equal(st_reader_find_id(r, str_of(""), &seq), ST_EINVAL);
-    assert_int_equal(st_reader_unit(r, str_of(longid), NULL), ST_EINVAL);
+    assert_int_equal(st_reader_find_id(r, sth_str(longid), &seq), ST_NOTFOUND);
+    assert_int_equal(st_reader_find_id(r, sth_str(""), &seq), ST_EINVAL);
+    assert_int_equal(st_reader_unit(r, sth_str(longid), NULL), ST_EINVAL);
     st_reader_end(r);
     st_log_close(log);
 }
@@ -1117,7 +1034,7 @@ static void test_find_id(void **state)
 static void test_seek_next(void **state)
 {
     struct fx *f = *state;
-    struct st_log *log = open_log(f->dir, 0, 0);
+    struct st_log *log = sth_open(f->dir, 0, 0);
     struct st_reader *r;
     struct st_record rec;
     uint64_t expect, last;
@@ -1219,7 +1136,7 @@ static void test_record_parse(void **state)
 static void test_corrupt_unit(void **state)
 {
     struct fx *f = *state;
-    struct st_log *log = open_log(f->dir, 0, 0);
+    struct st_log *log = sth_open(f->dir, 0, 0);
     struct st_reader *r;
     struct ev_unit u;
     static const char *const bad[] = {
@@ -1253,12 +1170,12 @@ static void test_corrupt_unit(void **state)
         assert_int_equal(mdb_txn_commit(txn), 0);
         mdb_env_close(env);
     }
-    log = open_log(f->dir, ST_OPEN_READONLY, 0);
+    log = sth_open(f->dir, ST_OPEN_READONLY, 0);
     assert_int_equal(st_reader_begin(log, &r), 0);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         snprintf(code, sizeof(code), "9%zu", i);
         u.level = EV_LEVEL_DISTRICT;
-        if (st_reader_unit(r, str_of(code), &u) != ST_EFORMAT)
+        if (st_reader_unit(r, sth_str(code), &u) != ST_EFORMAT)
             fail_msg("corrupt unit value %zu accepted", i);
         assert_int_equal(u.level, EV_LEVEL_DISTRICT); /* untouched */
     }
@@ -1269,7 +1186,7 @@ static void test_corrupt_unit(void **state)
 static void test_bad_items(void **state)
 {
     struct fx *f = *state;
-    struct st_log *log = open_log(f->dir, 0, 0);
+    struct st_log *log = sth_open(f->dir, 0, 0);
     struct tev a;
     struct st_item it;
     char longpub[300];
@@ -1292,7 +1209,7 @@ static void test_bad_items(void **state)
     memset(longpub, 'p', sizeof(longpub) - 1);
     longpub[sizeof(longpub) - 1] = '\0';
     item_of(&it, &a);
-    it.publisher = str_of(longpub);
+    it.publisher = sth_str(longpub);
     assert_int_equal(st_log_append_batch(log, RECEIVED, &it, 1, NULL, NULL), 0);
     assert_int_equal(it.status, ST_ITEM_REJECTED);
     assert_non_null(strstr(it.error, "publisher"));
@@ -1330,34 +1247,26 @@ static void test_strerror(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_append_read_back, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_empty_log, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_gapless, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_duplicate_across_batches, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_reused_id_rejected, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_dup_and_reuse_in_one_batch, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_check_rejects_one, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_check_fails_batch, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_check_sees_unit_in_batch, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_unit_long_names, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_map_growth, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reader_same_handle_growth, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_reader_process_growth, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_not_a_log, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_find_id, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_seek_next, setup, teardown),
+        STH_TEST(test_append_read_back),
+        STH_TEST(test_empty_log),
+        STH_TEST(test_gapless),
+        STH_TEST(test_duplicate_across_batches),
+        STH_TEST(test_reused_id_rejected),
+        STH_TEST(test_dup_and_reuse_in_one_batch),
+        STH_TEST(test_check_rejects_one),
+        STH_TEST(test_check_fails_batch),
+        STH_TEST(test_check_sees_unit_in_batch),
+        STH_TEST(test_unit_long_names),
+        STH_TEST(test_restart),
+        STH_TEST(test_map_growth),
+        STH_TEST(test_reader_same_handle_growth),
+        STH_TEST(test_reader_process_growth),
+        STH_TEST(test_not_a_log),
+        STH_TEST(test_find_id),
+        STH_TEST(test_seek_next),
         cmocka_unit_test(test_record_parse),
-        cmocka_unit_test_setup_teardown(test_corrupt_unit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_items, setup, teardown),
+        STH_TEST(test_corrupt_unit),
+        STH_TEST(test_bad_items),
         cmocka_unit_test(test_strerror),
     };
 
