@@ -681,7 +681,7 @@ static const struct povtrack_plugin poverty_plugin = {
     .abi_version = POVTRACK_PLUGIN_ABI_VERSION,
     .size = sizeof(struct povtrack_plugin),
     .name = "poverty",
-    .version = "2.0.0",
+    .version = "2.1.0",
     .event_mask =
         EV_TYPE_BIT(EV_UNIT_DEFINED) | EV_TYPE_BIT(EV_UNIT_CHANGED) |
         EV_TYPE_BIT(EV_UNIT_HOUSEHOLDS) | EV_TYPE_BIT(EV_HOUSEHOLD_STATUS) |

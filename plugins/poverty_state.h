@@ -14,7 +14,7 @@
  * keys sign-flipped, unit codes NUL-padded to 5 bytes.  Keys of yearly
  * figures are year first so that a year's units can be scanned.
  *
- *   'M' -> u8 layout (2), 7 bytes zero, i64 dirty_from        (16 bytes)
+ *   'M' -> u8 layout (3), 7 bytes zero, i64 dirty_from        (16 bytes)
  *        the layout marker, and the first year whose rolled-up keys must
  *        be rebuilt (INT64_MAX: none).  A state without it that holds
  *        anything was written by an older version and is refused.
@@ -32,8 +32,13 @@
  *   'B' year[8] unit[5] -> i64 poor_start, i64 exited          (16 bytes)
  *        poor and exited_next of year-1 regrouped onto the end-of-year
  *        hierarchy (poverty_units.h), rolled up.
- *   'D' year[8] unit[5] -> i64 published                        (8 bytes)
- *        the last unit.households of (unit, year), as published.
+ *   'D' year[8] unit[5] -> i64 published, i64 span_from        (16 bytes)
+ *        the last unit.households of (unit, year), as published, and the
+ *        start of the unit's span in force when it was published
+ *        (INT64_MIN: open): a code that goes on under a new span in the
+ *        year (the ward 22924 that absorbed two others on 2025-07-01) is
+ *        another unit at the end of the year than the one that published
+ *        early in it, so that count is the successor's child, not its own.
  *   'N' year[8] unit[5] -> u8 has_published, 7 bytes zero, i64 published,
  *                          i64 childsum, i64 childknown          (32 bytes)
  *        the household denominator on the end-of-year hierarchy.  eff =
@@ -73,7 +78,7 @@
 
 #define POV_RELAPSE_YEARS 3 /* relapsed_1y .. relapsed_3y */
 
-#define POV_LAYOUT 2
+#define POV_LAYOUT 3
 #define POV_CLEAN INT64_MAX /* dirty_from when nothing is dirty */
 
 enum pov_counter {
@@ -92,7 +97,7 @@ enum pov_counter {
 #define POV_YKEY_LEN (1 + 8 + PU_UNIT_W)
 #define POV_C_VLEN (8 * C_COUNT)
 #define POV_B_VLEN 16
-#define POV_D_VLEN 8
+#define POV_D_VLEN 16
 #define POV_N_VLEN 32
 #define POV_M_VLEN 16
 

@@ -85,66 +85,102 @@ static int denom_propagate(struct poverty *p, povtrack_ctx *ctx, int64_t year,
     return 0;
 }
 
-/*
- * Publish households(unit, year) = value ('D') and move the effective
- * values on the end-of-year hierarchy ('N').  A unit in force then holds
- * the value as published; one that is not counts as a child of where its
- * households went.  replay: rebuilding 'N' from 'D' (the unit had no
- * contribution yet, and 'D' stays as it is).
- */
-static int households_set(struct poverty *p, povtrack_ctx *ctx, int64_t year,
-                          const uint8_t *unit, int64_t value, bool replay)
+/* The start of unit's span in force at "at": 0, POVTRACK_NOTFOUND (not in
+ * force then) or POVTRACK_EIO (logged). */
+static int span_from_at(struct poverty *p, povtrack_ctx *ctx,
+                        const uint8_t *unit, int64_t at, int64_t *from)
 {
-    bool dk = false;
-    int64_t dv = 0;
-    int rc;
-    if (!replay) {
-        uint8_t k[POV_YKEY_LEN], v[POV_D_VLEN];
-        const void *old;
-        size_t vlen;
-        pov_ykey(k, 'D', year, unit);
-        if ((rc = pu_get(p->host, ctx, k, sizeof k, &old, &vlen)) < 0)
-            return rc;
-        if (rc == 1) {
-            if (vlen != POV_D_VLEN) {
-                p->host->log(ctx, POVTRACK_LOG_ERROR, "poverty: bad 'D' value");
-                return POVTRACK_EIO;
-            }
-            dk = true;
-            dv = pu_get_i64(old);
-        }
-        pu_put_i64(v, value);
-        if ((rc = pu_put(p->host, ctx, k, sizeof k, v, sizeof v)) != 0)
-            return rc;
+    struct povtrack_unit u = {.size = sizeof u};
+    int rc = p->host->unit_at(ctx, pu_get_unit(unit), at, &u);
+    if (rc == 0) {
+        *from = u.from;
+        return 0;
     }
+    if (rc == POVTRACK_NOTFOUND || rc == POVTRACK_NOTINFORCE)
+        return POVTRACK_NOTFOUND;
+    p->host->log(ctx, POVTRACK_LOG_ERROR,
+                 "poverty: unit registry lookup failed (%d)", rc);
+    return POVTRACK_EIO;
+}
+
+/*
+ * Add (sign +1) or take back (-1) households(unit, year) = value,
+ * published while unit's span from span_from was in force, on the end-of-
+ * year hierarchy ('N').  The unit as it stands at the end of the year
+ * holds the value as its own when it is the span that published it; a
+ * unit not in force then, or a code that went on under a new span since
+ * (the ward that absorbed two others), counts it as a child of where its
+ * households went.
+ */
+static int households_contrib(struct poverty *p, povtrack_ctx *ctx,
+                              int64_t year, const uint8_t *unit, int64_t value,
+                              int64_t span_from, int sign)
+{
     struct pu_chain ch;
-    rc = pov_chain_at(p, ctx, &p->units, unit, pu_year_end(year), &ch);
+    int64_t end = pu_year_end(year), from;
+    int rc = pov_chain_at(p, ctx, &p->units, unit, end, &ch);
     if (rc == POVTRACK_NOTFOUND)
         return 0; /* leads nowhere at the end of the year */
     if (rc != 0)
         return rc;
-    if (ch.mapped)
-        return denom_propagate(p, ctx, year, &ch, 0, dk, dv, true, value);
+    bool own = !ch.mapped;
+    if (own) {
+        if ((rc = span_from_at(p, ctx, unit, end, &from)) != 0)
+            return rc == POVTRACK_NOTFOUND ? POVTRACK_EIO : rc;
+        own = from == span_from;
+    }
+    if (!own)
+        return sign > 0 ? denom_propagate(p, ctx, year, &ch, 0, false, 0, true,
+                                          value)
+                        : denom_propagate(p, ctx, year, &ch, 0, true, value,
+                                          false, 0);
     struct pov_denom n;
     if ((rc = pov_denom_get(p, ctx, year, ch.code[0], &n)) != 0)
         return rc;
     bool ok = pov_denom_known(&n);
     int64_t ov = pov_denom_value(&n);
-    n.has_published = true;
-    n.published = value;
+    n.has_published = sign > 0;
+    n.published = sign > 0 ? value : 0;
     if ((rc = pov_denom_put(p, ctx, year, ch.code[0], &n)) != 0)
         return rc;
-    return denom_propagate(p, ctx, year, &ch, 1, ok, ov, true, value);
+    return denom_propagate(p, ctx, year, &ch, 1, ok, ov, pov_denom_known(&n),
+                           pov_denom_value(&n));
 }
 
 int pov_apply_households(struct poverty *p, povtrack_ctx *ctx,
                          const struct ev_event *ev)
 {
-    uint8_t unit[PU_UNIT_W];
+    uint8_t unit[PU_UNIT_W], k[POV_YKEY_LEN], v[POV_D_VLEN];
+    int64_t year = ev->data.year, span_from;
+    const void *old;
+    size_t vlen;
     if (pu_put_unit(unit, ev->unit) != 0)
         return POVTRACK_EIO; /* the unit passed the reference checks */
-    return households_set(p, ctx, ev->data.year, unit, ev->data.households,
-                          false);
+    /* In force at "at": the reference checks saw to it. */
+    int rc = span_from_at(p, ctx, unit, ev->at, &span_from);
+    if (rc != 0)
+        return rc == POVTRACK_NOTFOUND ? POVTRACK_EIO : rc;
+    pov_ykey(k, 'D', year, unit);
+    if ((rc = pu_get(p->host, ctx, k, sizeof k, &old, &vlen)) < 0)
+        return rc;
+    if (rc == 1) {
+        if (vlen != POV_D_VLEN) {
+            p->host->log(ctx, POVTRACK_LOG_ERROR, "poverty: bad 'D' value");
+            return POVTRACK_EIO;
+        }
+        /* The latest publication replaces the earlier one; copy it out of
+         * the map before the writes below. */
+        int64_t ov = pu_get_i64(old);
+        int64_t ospan = pu_get_i64((const uint8_t *)old + 8);
+        if ((rc = households_contrib(p, ctx, year, unit, ov, ospan, -1)) != 0)
+            return rc;
+    }
+    pu_put_i64(v, ev->data.households);
+    pu_put_i64(v + 8, span_from);
+    if ((rc = pu_put(p->host, ctx, k, sizeof k, v, sizeof v)) != 0)
+        return rc;
+    return households_contrib(p, ctx, year, unit, ev->data.households,
+                              span_from, +1);
 }
 
 /* ---- counters: rolled up, and regrouped into the next year ---- */
@@ -214,7 +250,8 @@ static int reconcile_year(struct poverty *p, povtrack_ctx *ctx, int64_t year)
     rc = pov_coll_year(p->host, ctx, 'D', year, &dn);
     for (size_t i = 0; rc == 0 && i < dn.n; i++) {
         const uint8_t *e = pov_coll_at(&dn, i);
-        rc = households_set(p, ctx, year, e, pu_get_i64(e + PU_UNIT_W), true);
+        rc = households_contrib(p, ctx, year, e, pu_get_i64(e + PU_UNIT_W),
+                                pu_get_i64(e + PU_UNIT_W + 8), +1);
     }
     free(dn.buf);
     return rc;
@@ -391,15 +428,10 @@ static int rg_in(struct rg *g, const uint8_t *code, int *in)
     return cmap_put(&g->in, code, *in);
 }
 
-/* The node of code (created under parent when new). */
-static int rg_node_of(struct rg *g, const uint8_t *code, int32_t parent,
-                      int32_t *out)
+/* A new node for code under parent, not found by code (rg_node_of). */
+static int rg_node_new(struct rg *g, const uint8_t *code, int32_t parent,
+                       int32_t *out)
 {
-    int32_t v = cmap_get(&g->idx, code);
-    if (v != INT32_MIN) {
-        *out = v;
-        return 0;
-    }
     if (g->nnode == g->capnode) {
         size_t cap = g->capnode ? g->capnode * 2 : 64;
         struct rg_node *nn = realloc(g->node, cap * sizeof *nn);
@@ -414,7 +446,20 @@ static int rg_node_of(struct rg *g, const uint8_t *code, int32_t parent,
     nd->parent = parent;
     nd->depth = parent < 0 ? 0 : g->node[parent].depth + 1;
     *out = (int32_t)g->nnode++;
-    return cmap_put(&g->idx, code, *out);
+    return 0;
+}
+
+/* The node of code (created under parent when new). */
+static int rg_node_of(struct rg *g, const uint8_t *code, int32_t parent,
+                      int32_t *out)
+{
+    int32_t v = cmap_get(&g->idx, code);
+    if (v != INT32_MIN) {
+        *out = v;
+        return 0;
+    }
+    int rc = rg_node_new(g, code, parent, out);
+    return rc == 0 ? cmap_put(&g->idx, code, *out) : rc;
 }
 
 /* Node indexes ordered deepest first. */
@@ -433,7 +478,7 @@ static int rg_order_cmp(const void *a, const void *b)
 
 /*
  * The households of year regrouped: the effective households of the end-
- * of-year units (rebuilt from 'D' as households_set keeps them in 'N'),
+ * of-year units (rebuilt from 'D' as households_contrib keeps them in 'N'),
  * summed over the topmost of them that map into g->unit's subtree.
  */
 static int rg_households(struct rg *g, int64_t year, struct pov_rg_result *out)
@@ -453,8 +498,19 @@ static int rg_households(struct rg *g, int64_t year, struct pov_rg_result *out)
             rc = rg_node_of(g, ch.code[j], parent, &at);
             parent = at;
         }
-        if (rc == 0 && ch.mapped)
+        if (rc == 0 && ch.mapped) {
             rc = rg_node_of(g, e, parent, &at); /* a child of its successor */
+        } else if (rc == 0) {
+            /* Published by an earlier span of a code that went on: a child
+             * of the unit the code is at the end of the year, on a node of
+             * its own (households_contrib). */
+            int64_t from;
+            rc = span_from_at(g->p, g->ctx, e, g->from, &from);
+            if (rc == 0 && from != pu_get_i64(e + PU_UNIT_W + 8))
+                rc = rg_node_new(g, e, parent, &at);
+            else if (rc == POVTRACK_NOTFOUND)
+                rc = POVTRACK_EIO;
+        }
         if (rc == 0) {
             g->node[at].published = true;
             g->node[at].pub = pu_get_i64(e + PU_UNIT_W);

@@ -19,9 +19,12 @@
  *     successor; abolished -> the parent (and on from there); rename and
  *     reparent keep the code.  Such a unit's published households count
  *     like a child's in the successor (unless the successor publishes its
- *     own).  A record whose unit was not yet defined at the end of its
- *     year counts nowhere on that year's hierarchy (unit_map finds no
- *     trail).
+ *     own), and so does a count published by an earlier span of a code
+ *     that went on under a new one: the old ward 22924's 2025 count,
+ *     published in March, is at the end of 2025 a child of the new, larger
+ *     22924 beside 22921's and 22936's ('D' keeps the span).  A record
+ *     whose unit was not yet defined at the end of its year counts nowhere
+ *     on that year's hierarchy (unit_map finds no trail).
  *   - poor_start(u, Y) and exited(u, Y) are the poor of Y-1 (and those of
  *     them that exited in Y) regrouped onto the hierarchy of the end of Y:
  *     each (unit c, year Y-1) goes to unit_map(c, end Y-1, end Y) and its

@@ -1458,6 +1458,59 @@ static void state_make_old(struct fx *fx)
 }
 
 /*
+ * A code that goes on under a new span is another unit at the end of the
+ * year than the one that published early in it.  2025 households published
+ * in March, before the merger of 1 July: 22921 1,000, 22924 2,000 (the old
+ * ward), 22936 1,500.  At the end of 2025 the new 22924 holds all three
+ * (4,500), not only the old ward's 2,000; so does 68.  The changes are
+ * logged after the March figures or before them: the same answers.  Then
+ * the new ward publishes its own count in November (4,400), which replaces
+ * the old ward's and is taken as the new ward's own.
+ */
+static void households_span_case(bool change_first)
+{
+    struct fx *fx = fx_new("poverty");
+    struct fx_reply r;
+    const int64_t march = INT64_C(1740762000); /* 2025-03-01 */
+    units_old(fx);
+    if (change_first)
+        units_change(fx);
+    fx_households(fx, march, "22921", 2025, 1000);
+    fx_households(fx, march, "22924", 2025, 2000);
+    fx_households(fx, march, "22936", 2025, 1500);
+    fx_status(fx, march, "22924", "s1", 2025, EV_STATUS_POOR);
+    if (!change_first)
+        units_change(fx);
+    fx_status(fx, U_T25, "22924", "s2", 2025, EV_STATUS_POOR);
+    fx_sync(fx);
+    expect_counts(pq(fx, &r, "22924", 2025), 4500, 2, 0);
+    fx_reply_free(&r);
+    expect_counts(pq(fx, &r, "68", 2025), 4500, 2, 0);
+    fx_reply_free(&r);
+    expect_counts(pq_as_of(fx, &r, "22924", 2025, U_AS26), 4500, 2, 0);
+    fx_reply_free(&r);
+
+    fx_households(fx, INT64_C(1761930000) /* 2025-11-01 */, "22924", 2025,
+                  4400);
+    fx_sync(fx);
+    expect_counts(pq(fx, &r, "22924", 2025), 4400, 2, 0);
+    fx_reply_free(&r);
+    expect_counts(pq(fx, &r, "68", 2025), 4400, 2, 0);
+    fx_reply_free(&r);
+    expect_counts(pq_as_of(fx, &r, "68", 2025, U_AS26), 4400, 2, 0);
+    fx_reply_free(&r);
+    fx_assert_rebuild_same(fx, units_snapshot, 5);
+    fx_free(fx);
+}
+
+static void test_households_of_a_code_that_goes_on(void **state)
+{
+    (void)state;
+    households_span_case(false);
+    households_span_case(true);
+}
+
+/*
  * A state written by an older version (unit-first keys, no layout marker)
  * is refused, not misread: queries fail and so does the next apply (the
  * plugin stops); a rebuild brings it back.
@@ -1511,6 +1564,7 @@ int main(void)
         cmocka_unit_test(test_exited_flows),
         cmocka_unit_test(test_units_over_time),
         cmocka_unit_test(test_units_record_order),
+        cmocka_unit_test(test_households_of_a_code_that_goes_on),
         cmocka_unit_test(test_old_state_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
