@@ -3,8 +3,9 @@
 # directory, publish a sample Binh Thuan province (the real unit list plus
 # generated households, statuses, assessments, donations, disbursements,
 # relocations, loans and report deadlines, 2021-2025), print the province
-# summary and the 2025 report (Markdown here, HTML in demo-data/), and stop
-# the daemon.
+# summary and the 2025 report (Markdown here, HTML in demo-data/), record
+# the July 2025 reorganisation (Binh Thuan into Lam Dong, communes merged)
+# and print the years again on the new units, and stop the daemon.
 #
 #   tools/scripts/demo.sh [--scale F] [--seed N]
 #
@@ -80,6 +81,20 @@ echo "== the 2025 report for the provincial standing committee (Markdown)"
 echo
 echo "== the same report as one HTML file (opens offline): demo-data/report-2025.html"
 
+# On 1 July 2025 Binh Thuan (60) became part of Lam Dong (68), districts
+# were abolished and communes merged.  The official mapping table is not in
+# the repository: demo-reform-binh-thuan.csv has the real Phan Thiet merger
+# (Phu Hai, Phu Thuy, Thanh Hai into Phu Thuy 22924) and merges the other
+# communes of each district in threes, 121 into 40 (the real count was 45).
+echo
+echo "== the July 2025 reorganisation: Binh Thuan into Lam Dong (68)"
+"$bin/povtrack" unitmap tools/scripts/demo-reform-binh-thuan.csv \
+  | "$bin/povtrack" send
+echo
+echo "== the same years on the units of Lam Dong at the end of 2025"
+"$bin/povtrack" summary --unit 68 --from-year 2021 --to-year 2025 \
+  --messages 0 --timeout 15000
+
 echo
 echo "== stopping povtrackd"
 trap - EXIT
@@ -99,4 +114,5 @@ The data is in demo-data/.  To look around:
   build/bin/povtrack query poverty unit=593 year=2024
   build/bin/povtrack alerts
   build/bin/povtrack report --unit 60 --year 2024 --lang en --format csv
+  build/bin/povtrack query poverty unit=68 year=2023 as_of=1767200399
 MSG
