@@ -59,6 +59,14 @@ void st_history_latest(const struct ev_history *h, struct ev_unit *out);
  * child_after): 0 with *child set (pointing into the map), ST_NOTFOUND. */
 int st_child_after(MDB_txn *txn, MDB_dbi units, struct ev_str parent, int64_t t,
                    struct ev_str *child);
+/* Stamp what record seq changed in h, the new history of a code whose
+ * history was old (NULL: a new code): a span not in old (no span of old
+ * starts where it starts) gets since_seq = seq, a span that old had open
+ * and h ends gets closed_seq = seq; the other stamps are left as they are
+ * (ev_unit_update carries them over from old).  What st_units_apply does
+ * before it writes, and what st_verify's replay does. */
+void st_history_stamp(struct ev_history *h, const struct ev_history *old,
+                      uint64_t seq);
 /* Write the histories a unit.defined or unit.changed leaves behind, as
  * record seq, and note seq in "unitseq".  EV_EINVAL (it->error set) when
  * the event breaks the rules (only possible without a check()). */

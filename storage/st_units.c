@@ -322,9 +322,10 @@ static int pack_history(msgpack_packer *pk, const struct ev_history *h)
     return r;
 }
 
-/* Stamp what record seq changed: spans it began, and ends it gave. */
-static void stamp(struct ev_history *h, const struct ev_history *old,
-                  uint64_t seq)
+/* Stamp what record seq changed: spans it began, and ends it gave (see
+ * st_internal.h). */
+void st_history_stamp(struct ev_history *h, const struct ev_history *old,
+                      uint64_t seq)
 {
     for (uint32_t i = 0; i < h->n; i++) {
         struct ev_span *s = &h->span[i];
@@ -458,7 +459,7 @@ int st_units_apply(struct st_view *view, const struct ev_event *ev,
             rc = got;
             break;
         }
-        stamp(&u->hist[i], got == 0 ? &old : NULL, seq);
+        st_history_stamp(&u->hist[i], got == 0 ? &old : NULL, seq);
         off[i] = sb.size;
         if (pack_history(&pk, &u->hist[i]) != 0)
             rc = ST_ENOMEM;

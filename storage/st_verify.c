@@ -9,12 +9,23 @@
  * distinct entries, and when the index holds no more than that there is no
  * entry left over for a scan to find.  This keeps a healthy log at one read
  * of each record and one index lookup per record.
+ *
+ * The same pass replays the unit events into a registry in memory (struct
+ * replay): one history per code (about 700 bytes; a national log defines
+ * some 11,000 codes), found through an open-addressing hash table on the
+ * code, and an index from each parent to the codes that ever had it as
+ * parent, so that the rules' "anything still under this unit?" looks at
+ * those codes only.  Strings point into the records of the snapshot, which
+ * stay mapped until it ends.  After the pass, "units" and "unitseq" are
+ * read once each and compared with the replay.
  */
 #include "st_verify.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <msgpack.h>
@@ -24,6 +35,50 @@
 /* Records between two progress calls. */
 #define PROGRESS_EVERY 16384
 
+/* No index (rcode, rlink), and an empty slot of the hash table. */
+#define NONE UINT32_MAX
+
+/* A code of the replayed registry. */
+struct rcode {
+    /* The replayed history; n == 0 while the code was only named as a
+     * parent.  h.code is the key of the hash table. */
+    struct ev_history h;
+    uint64_t changed_at; /* the last record that changed it */
+    uint32_t children;   /* first rlink with this code as parent, or NONE */
+    uint32_t parents;    /* first rlink with this code as child, or NONE */
+    bool stored;         /* found in "units" by the comparison */
+};
+
+/* child has or had parent as the parent of a span: the lists that
+ * rp_child_after() walks.  A link is never removed; it only narrows where
+ * rp_child_after() looks, which then reads the child's spans. */
+struct rlink {
+    uint32_t parent, child; /* rcode indexes */
+    uint32_t next_child;    /* next link of the same parent, or NONE */
+    uint32_t next_parent;   /* next link of the same child, or NONE */
+};
+
+/* A unit event: its sequence and unit, for the "unitseq" comparison. */
+struct useq {
+    uint64_t seq;
+    struct ev_str unit;
+};
+
+struct replay {
+    struct rcode *code;
+    size_t ncode, capcode;
+    uint32_t *slot; /* rcode index or NONE; nslot is a power of two */
+    size_t nslot;
+    struct rlink *link;
+    size_t nlink, caplink;
+    struct useq *ev; /* the unit events, in sequence order */
+    size_t nev, capev;
+    struct ev_unit_update *upd; /* ev_unit_update's output (40 KiB) */
+    /* Unit events below this sequence were written before histories:
+     * stamped 0, no "unitseq" entry (0: there are none). */
+    uint64_t legacy_below;
+};
+
 struct walk {
     struct st_log *log;
     MDB_txn *txn;
@@ -32,10 +87,11 @@ struct walk {
     msgpack_sbuffer enc; /* its canonical re-encoding */
     msgpack_packer pk;
     uint64_t ids_ok; /* records whose index entry names them */
+    struct replay units;
 };
 
-static const char *const check_names[ST_VERIFY_NCHECKS] = {"sequence",
-                                                           "records", "ids"};
+static const char *const check_names[ST_VERIFY_NCHECKS] = {
+    "sequence", "records", "ids", "units"};
 
 const char *st_verify_check_name(enum st_verify_check c)
 {
@@ -159,6 +215,237 @@ static int check_id(struct walk *w, uint64_t seq, const struct ev_event *ev)
     return 0;
 }
 
+/* ---- the replayed unit registry ---- */
+
+static bool str_same(struct ev_str a, struct ev_str b)
+{
+    if (a.ptr == NULL || b.ptr == NULL)
+        return a.ptr == b.ptr;
+    return a.len == b.len && memcmp(a.ptr, b.ptr, a.len) == 0;
+}
+
+static uint32_t str_hash(struct ev_str s)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+
+    for (uint32_t i = 0; i < s.len; i++) {
+        h ^= (unsigned char)s.ptr[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+/* Make room for need elements of size bytes in *p (capacity *cap). */
+static int grow(void **p, size_t *cap, size_t need, size_t size)
+{
+    size_t ncap = *cap != 0 ? *cap : 64;
+    void *q;
+
+    if (need <= *cap)
+        return 0;
+    while (ncap < need) {
+        if (ncap > SIZE_MAX / 2)
+            return ST_ENOMEM;
+        ncap *= 2;
+    }
+    if (ncap > SIZE_MAX / size)
+        return ST_ENOMEM;
+    q = realloc(*p, ncap * size);
+    if (q == NULL)
+        return ST_ENOMEM;
+    *p = q;
+    *cap = ncap;
+    return 0;
+}
+
+static uint32_t rp_find(const struct replay *rp, struct ev_str code)
+{
+    size_t mask = rp->nslot - 1;
+
+    if (rp->nslot == 0)
+        return NONE;
+    for (size_t i = str_hash(code) & mask;; i = (i + 1) & mask) {
+        uint32_t at = rp->slot[i];
+        if (at == NONE || str_same(rp->code[at].h.code, code))
+            return at;
+    }
+}
+
+/* Double the hash table (kept at most half full) and place every code. */
+static int rp_rehash(struct replay *rp)
+{
+    size_t n = rp->nslot != 0 ? rp->nslot * 2 : 1024;
+    uint32_t *slot;
+
+    if (n > SIZE_MAX / sizeof(*slot))
+        return ST_ENOMEM;
+    slot = malloc(n * sizeof(*slot));
+    if (slot == NULL)
+        return ST_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        slot[i] = NONE;
+    for (size_t c = 0; c < rp->ncode; c++) {
+        size_t i = str_hash(rp->code[c].h.code) & (n - 1);
+        while (slot[i] != NONE)
+            i = (i + 1) & (n - 1);
+        slot[i] = (uint32_t)c;
+    }
+    free(rp->slot);
+    rp->slot = slot;
+    rp->nslot = n;
+    return 0;
+}
+
+/* The index of code, added with an empty history when new.  May move
+ * rp->code: hold indexes, not pointers, across it. */
+static int rp_intern(struct replay *rp, struct ev_str code, uint32_t *at)
+{
+    struct rcode *c;
+    size_t i;
+    int rc;
+
+    if ((*at = rp_find(rp, code)) != NONE)
+        return 0;
+    if (rp->ncode >= NONE - 1)
+        return ST_ENOMEM;
+    if ((rp->ncode + 1) * 2 > rp->nslot && (rc = rp_rehash(rp)) != 0)
+        return rc;
+    rc = grow((void **)&rp->code, &rp->capcode, rp->ncode + 1,
+              sizeof(*rp->code));
+    if (rc != 0)
+        return rc;
+    c = &rp->code[rp->ncode];
+    memset(c, 0, sizeof(*c));
+    c->h.code = code;
+    c->children = NONE;
+    c->parents = NONE;
+    for (i = str_hash(code) & (rp->nslot - 1); rp->slot[i] != NONE;
+         i = (i + 1) & (rp->nslot - 1))
+        continue;
+    rp->slot[i] = (uint32_t)rp->ncode;
+    *at = (uint32_t)rp->ncode++;
+    return 0;
+}
+
+/* Note that code child has a span under parent. */
+static int rp_link(struct replay *rp, struct ev_str parent, uint32_t child)
+{
+    uint32_t p;
+    int rc;
+
+    for (uint32_t l = rp->code[child].parents; l != NONE;
+         l = rp->link[l].next_parent)
+        if (str_same(rp->code[rp->link[l].parent].h.code, parent))
+            return 0;
+    if ((rc = rp_intern(rp, parent, &p)) != 0)
+        return rc;
+    if (rp->nlink >= NONE - 1)
+        return ST_ENOMEM;
+    rc = grow((void **)&rp->link, &rp->caplink, rp->nlink + 1,
+              sizeof(*rp->link));
+    if (rc != 0)
+        return rc;
+    rp->link[rp->nlink] =
+        (struct rlink){p, child, rp->code[p].children, rp->code[child].parents};
+    rp->code[p].children = (uint32_t)rp->nlink;
+    rp->code[child].parents = (uint32_t)rp->nlink;
+    rp->nlink++;
+    return 0;
+}
+
+/* The replay as an ev_registry: what view_history and view_child_after
+ * (st_units.c) answer on append from "units". */
+static int rp_history(void *arg, struct ev_str code, struct ev_history *out)
+{
+    const struct replay *rp = arg;
+    uint32_t at = rp_find(rp, code);
+
+    if (at == NONE || rp->code[at].h.n == 0)
+        return EV_ENOTFOUND;
+    *out = rp->code[at].h;
+    return EV_OK;
+}
+
+static int rp_child_after(void *arg, struct ev_str parent, int64_t t,
+                          struct ev_str *child)
+{
+    const struct replay *rp = arg;
+    uint32_t at = rp_find(rp, parent);
+
+    if (at == NONE)
+        return EV_ENOTFOUND;
+    for (uint32_t l = rp->code[at].children; l != NONE;
+         l = rp->link[l].next_child) {
+        const struct ev_history *h = &rp->code[rp->link[l].child].h;
+        for (uint32_t i = 0; i < h->n; i++) {
+            if (h->span[i].to > t && str_same(h->span[i].parent, parent)) {
+                *child = h->code;
+                return EV_OK;
+            }
+        }
+    }
+    return EV_ENOTFOUND;
+}
+
+static void rp_free(struct replay *rp)
+{
+    free(rp->code);
+    free(rp->slot);
+    free(rp->link);
+    free(rp->ev);
+    free(rp->upd);
+}
+
+/* Apply the unit event ev of record seq to the replay, as st_units_apply
+ * applies it to "units" on append. */
+static int replay_unit(struct walk *w, uint64_t seq, const struct ev_event *ev)
+{
+    struct replay *rp = &w->units;
+    struct ev_registry reg = {rp, rp_history, rp_child_after};
+    struct ev_error err = {{0}};
+    /* An old writer left no stamps: 0, as its values read back. */
+    uint64_t stamp_seq = seq < rp->legacy_below ? 0 : seq;
+    const char *type = ev_type_name(ev->type);
+    int rc;
+
+    w->rep->unit_events++;
+    w->rep->check[ST_VERIFY_UNITS].checked++;
+    if (stamp_seq == 0)
+        w->rep->legacy_unit_events++;
+    rc = grow((void **)&rp->ev, &rp->capev, rp->nev + 1, sizeof(*rp->ev));
+    if (rc != 0)
+        return rc;
+    rp->ev[rp->nev++] = (struct useq){seq, ev->unit};
+    rc = ev_unit_update(ev, &reg, rp->upd, &err);
+    if (rc == EV_ENOMEM)
+        return ST_ENOMEM;
+    if (rc != EV_OK) {
+        /* EV_EINVAL: the replay's registry has no error of its own. */
+        fail(w, ST_VERIFY_UNITS, 1,
+             "seq %" PRIu64 ": %s of %.*s is refused on replay: %s", seq,
+             type != NULL ? type : "?", (int)ev->unit.len, ev->unit.ptr,
+             rc == EV_EINVAL ? err.msg : "registry error");
+        return 0;
+    }
+    for (uint32_t i = 0; i < rp->upd->n; i++) {
+        struct ev_history *h = &rp->upd->hist[i];
+        uint32_t at;
+
+        if ((rc = rp_intern(rp, h->code, &at)) != 0)
+            return rc;
+        st_history_stamp(h, rp->code[at].h.n > 0 ? &rp->code[at].h : NULL,
+                         stamp_seq);
+        h->code = rp->code[at].h.code; /* the key: the same bytes */
+        rp->code[at].h = *h;
+        rp->code[at].changed_at = seq;
+        for (uint32_t k = 0; k < h->n; k++)
+            if (h->span[k].parent.ptr != NULL &&
+                (rc = rp_link(rp, h->span[k].parent, at)) != 0)
+                return rc;
+    }
+    return 0;
+}
+
 static int check_record(struct walk *w, uint64_t seq, const MDB_val *v)
 {
     char why[ST_VERIFY_MSG_MAX - 32];
@@ -172,7 +459,10 @@ static int check_record(struct walk *w, uint64_t seq, const MDB_val *v)
         fail(w, ST_VERIFY_RECORDS, 1, "seq %" PRIu64 ": %s", seq, why);
         return 0;
     }
-    return check_id(w, seq, &ev);
+    rc = check_id(w, seq, &ev);
+    if (rc == 0 && (ev.type == EV_UNIT_DEFINED || ev.type == EV_UNIT_CHANGED))
+        rc = replay_unit(w, seq, &ev);
+    return rc;
 }
 
 /* The pass over "events": sequence, records, and each record's index
@@ -292,6 +582,338 @@ static int scan_index(struct walk *w)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* ---- the units check: "units" and "unitseq" against the replay ---- */
+
+/* s for a message: quoted, control bytes as '?', at most 40 bytes;
+ * "none" when absent. */
+static const char *show_str(char *buf, size_t len, struct ev_str s)
+{
+    size_t o = 0;
+
+    if (s.ptr == NULL) {
+        snprintf(buf, len, "none");
+        return buf;
+    }
+    buf[o++] = '"';
+    for (uint32_t i = 0; i < s.len && i < 40 && o + 2 < len; i++) {
+        unsigned char c = (unsigned char)s.ptr[i];
+        buf[o++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    }
+    buf[o++] = '"';
+    buf[o] = '\0';
+    return buf;
+}
+
+static const char *show_time(char *buf, size_t len, int64_t t)
+{
+    char d[EV_DATE_LEN];
+
+    if (t == EV_TIME_MIN || t == EV_TIME_MAX)
+        snprintf(buf, len, "%s", ev_fmt_date(t, d));
+    else
+        snprintf(buf, len, "%s (%" PRId64 ")", ev_fmt_date(t, d), t);
+    return buf;
+}
+
+static const char *show_level(enum ev_level l)
+{
+    const char *name = st_level_name(l);
+    return name != NULL ? name : "?";
+}
+
+static const char *show_change(enum ev_change c)
+{
+    const char *name = c == EV_CHANGE_NONE ? "none" : ev_change_name(c);
+    return name != NULL ? name : "?";
+}
+
+/* Where stored (parsed from "units") first differs from the replayed
+ * history of its code, in words: 0 and "" when they are equal. */
+static int history_diff(const struct ev_history *stored,
+                        const struct ev_history *replayed, char *why,
+                        size_t len)
+{
+    char a[64], b[64];
+
+    why[0] = '\0';
+    if (stored->n != replayed->n) {
+        snprintf(why, len, "%u spans stored, %u replayed", stored->n,
+                 replayed->n);
+        return 1;
+    }
+    for (uint32_t i = 0; i < stored->n; i++) {
+        const struct ev_span *s = &stored->span[i], *r = &replayed->span[i];
+        const char *field = NULL;
+
+        if (s->from != r->from) {
+            field = "from";
+            show_time(a, sizeof(a), s->from);
+            show_time(b, sizeof(b), r->from);
+        } else if (s->to != r->to) {
+            field = "to";
+            show_time(a, sizeof(a), s->to);
+            show_time(b, sizeof(b), r->to);
+        } else if (!str_same(s->name, r->name)) {
+            field = "name";
+            show_str(a, sizeof(a), s->name);
+            show_str(b, sizeof(b), r->name);
+        } else if (!str_same(s->parent, r->parent)) {
+            field = "parent";
+            show_str(a, sizeof(a), s->parent);
+            show_str(b, sizeof(b), r->parent);
+        } else if (s->level != r->level) {
+            field = "level";
+            snprintf(a, sizeof(a), "%s", show_level(s->level));
+            snprintf(b, sizeof(b), "%s", show_level(r->level));
+        } else if (s->ended_by != r->ended_by) {
+            field = "ended_by";
+            snprintf(a, sizeof(a), "%s", show_change(s->ended_by));
+            snprintf(b, sizeof(b), "%s", show_change(r->ended_by));
+        } else if (!str_same(s->successor, r->successor)) {
+            field = "successor";
+            show_str(a, sizeof(a), s->successor);
+            show_str(b, sizeof(b), r->successor);
+        } else if (s->since_seq != r->since_seq) {
+            field = "since_seq";
+            snprintf(a, sizeof(a), "%" PRIu64, s->since_seq);
+            snprintf(b, sizeof(b), "%" PRIu64, r->since_seq);
+        } else if (s->closed_seq != r->closed_seq) {
+            field = "closed_seq";
+            snprintf(a, sizeof(a), "%" PRIu64, s->closed_seq);
+            snprintf(b, sizeof(b), "%" PRIu64, r->closed_seq);
+        }
+        if (field != NULL) {
+            snprintf(why, len, "span %u %s: stored %s, replayed %s", i, field,
+                     a, b);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Some stored span has since_seq 0, which no record of today stamps: the
+ * log was begun by a writer before histories (st_verify.h). */
+static int find_old_writer(struct walk *w, bool *found)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc = mdb_cursor_open(w->txn, w->log->units, &cur);
+
+    *found = false;
+    if (rc != 0)
+        return rc;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && !*found;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        struct ev_str code = {k.mv_data, (uint32_t)k.mv_size};
+        struct ev_history h;
+
+        /* One that does not parse fails the comparison later. */
+        if (st_history_parse(code, v.mv_data, v.mv_size, &h) != 0)
+            continue;
+        for (uint32_t i = 0; i < h.n; i++)
+            if (h.span[i].since_seq == 0)
+                *found = true;
+    }
+    mdb_cursor_close(cur);
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Set w->units.legacy_below before the walk: the first "unitseq" entry,
+ * or all of the log when there is none, if an old writer began the log;
+ * 0 (no legacy records) otherwise. */
+static int find_legacy(struct walk *w)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    bool old;
+    int rc = find_old_writer(w, &old);
+
+    w->units.legacy_below = 0;
+    if (rc != 0 || !old)
+        return rc;
+    w->units.legacy_below = UINT64_MAX;
+    if (w->log->unitseq == 0)
+        return 0;
+    if ((rc = mdb_cursor_open(w->txn, w->log->unitseq, &cur)) != 0)
+        return rc;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size == 8) {
+            w->units.legacy_below = st_get_u64be(k.mv_data);
+            break;
+        }
+    }
+    mdb_cursor_close(cur);
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Every "units" entry against the replay, then the codes replayed but not
+ * stored. */
+static int compare_units(struct walk *w)
+{
+    struct replay *rp = &w->units;
+    const struct rcode *missing = NULL;
+    uint64_t nmissing = 0;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc = mdb_cursor_open(w->txn, w->log->units, &cur);
+
+    if (rc != 0)
+        return rc;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        struct ev_str code = {k.mv_data, (uint32_t)k.mv_size};
+        char shown[48], why[ST_VERIFY_MSG_MAX - 64];
+        struct ev_history h;
+        uint32_t at = rp_find(rp, code);
+
+        w->rep->unit_entries++;
+        w->rep->check[ST_VERIFY_UNITS].checked++;
+        st_printable(shown, sizeof(shown), k.mv_data, k.mv_size);
+        if (at == NONE || rp->code[at].h.n == 0) {
+            fail(w, ST_VERIFY_UNITS, 1,
+                 "unit %s is in \"units\", but no unit event of the log "
+                 "defines it",
+                 shown);
+            continue;
+        }
+        rp->code[at].stored = true;
+        if (st_history_parse(code, v.mv_data, v.mv_size, &h) != 0) {
+            fail(w, ST_VERIFY_UNITS, 1,
+                 "unit %s: the stored history does not parse (%zu bytes; "
+                 "last changed by seq %" PRIu64 ")",
+                 shown, v.mv_size, rp->code[at].changed_at);
+            continue;
+        }
+        if (history_diff(&h, &rp->code[at].h, why, sizeof(why)) != 0)
+            fail(w, ST_VERIFY_UNITS, 1,
+                 "unit %s %s (last changed by seq %" PRIu64 ")", shown, why,
+                 rp->code[at].changed_at);
+    }
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND)
+        return rc;
+    /* Named by the smallest code, as LMDB orders keys. */
+    for (size_t i = 0; i < rp->ncode; i++) {
+        const struct rcode *c = &rp->code[i];
+        if (c->h.n == 0 || c->stored)
+            continue;
+        nmissing++;
+        if (missing == NULL) {
+            missing = c;
+            continue;
+        }
+        uint32_t n = c->h.code.len < missing->h.code.len ? c->h.code.len
+                                                         : missing->h.code.len;
+        int cmp = memcmp(c->h.code.ptr, missing->h.code.ptr, n);
+        if (cmp < 0 || (cmp == 0 && c->h.code.len < missing->h.code.len))
+            missing = c;
+    }
+    if (missing != NULL)
+        fail(w, ST_VERIFY_UNITS, nmissing,
+             "unit %.*s is missing from \"units\" (last changed by seq "
+             "%" PRIu64 ")",
+             (int)missing->h.code.len, missing->h.code.ptr,
+             missing->changed_at);
+    return 0;
+}
+
+/* A "unitseq" entry seq that names no unit event: what its record is. */
+static int stray_unitseq(struct walk *w, uint64_t seq)
+{
+    char why[ST_VERIFY_MSG_MAX];
+    unsigned char kb[8];
+    MDB_val k = {sizeof(kb), kb}, v;
+    struct ev_event ev;
+    const char *type;
+    int rc;
+
+    st_put_u64be(kb, seq);
+    rc = mdb_get(w->txn, w->log->events, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        fail(w, ST_VERIFY_UNITS, 1,
+             "\"unitseq\" names seq %" PRIu64 ", which is not in the log", seq);
+        return 0;
+    }
+    if (rc != 0)
+        return rc;
+    rc = decode_record(w, seq, &v, &ev, why, sizeof(why));
+    if (rc != 0)
+        return rc < 0 ? rc : 0; /* that record fails already */
+    type = ev_type_name(ev.type);
+    fail(w, ST_VERIFY_UNITS, 1,
+         "\"unitseq\" names seq %" PRIu64 ", a %s of %.*s, which changes no "
+         "unit",
+         seq, type != NULL ? type : "?", (int)ev.unit.len, ev.unit.ptr);
+    return 0;
+}
+
+/* A unit event without its "unitseq" entry (one of an old writer needs
+ * none). */
+static void missing_unitseq(struct walk *w, const struct useq *u)
+{
+    if (u->seq < w->units.legacy_below)
+        return;
+    fail(w, ST_VERIFY_UNITS, 1,
+         "seq %" PRIu64 " (a unit event of %.*s) has no \"unitseq\" entry",
+         u->seq, (int)u->unit.len, u->unit.ptr);
+}
+
+/* "unitseq" against the sequences of the unit events, both in order. */
+static int compare_unitseq(struct walk *w)
+{
+    const struct replay *rp = &w->units;
+    size_t j = 0;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc;
+
+    if (w->log->unitseq == 0) {
+        w->rep->unitseq_absent = 1;
+        return 0;
+    }
+    if ((rc = mdb_cursor_open(w->txn, w->log->unitseq, &cur)) != 0)
+        return rc;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        uint64_t seq;
+
+        w->rep->unitseq_entries++;
+        if (k.mv_size != 8) {
+            char shown[40];
+
+            st_printable(shown, sizeof(shown), k.mv_data, k.mv_size);
+            fail(w, ST_VERIFY_UNITS, 1,
+                 "a \"unitseq\" key of %zu bytes (\"%s\") is not a sequence",
+                 k.mv_size, shown);
+            continue;
+        }
+        seq = st_get_u64be(k.mv_data);
+        for (; j < rp->nev && rp->ev[j].seq < seq; j++)
+            missing_unitseq(w, &rp->ev[j]);
+        if (j < rp->nev && rp->ev[j].seq == seq) {
+            if (v.mv_size != 0)
+                fail(w, ST_VERIFY_UNITS, 1,
+                     "the \"unitseq\" entry of seq %" PRIu64 " (%.*s) holds "
+                     "%zu bytes, not none",
+                     seq, (int)rp->ev[j].unit.len, rp->ev[j].unit.ptr,
+                     v.mv_size);
+            j++;
+            continue;
+        }
+        /* A key that is not a sequence sorts anywhere: the others still
+         * come in order. */
+        if ((rc = stray_unitseq(w, seq)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    for (; j < rp->nev; j++)
+        missing_unitseq(w, &rp->ev[j]);
+    return 0;
+}
+
 int st_verify(struct st_log *log, struct st_verify_report *out,
               st_verify_progress_fn progress, void *arg)
 {
@@ -307,8 +929,13 @@ int st_verify(struct st_log *log, struct st_verify_report *out,
     memset(&w, 0, sizeof(w));
     w.log = log;
     w.rep = out;
-    if (!msgpack_zone_init(&w.zone, MSGPACK_ZONE_CHUNK_SIZE))
+    w.units.upd = malloc(sizeof(*w.units.upd));
+    if (w.units.upd == NULL)
         return ST_ENOMEM;
+    if (!msgpack_zone_init(&w.zone, MSGPACK_ZONE_CHUNK_SIZE)) {
+        free(w.units.upd);
+        return ST_ENOMEM;
+    }
     msgpack_sbuffer_init(&w.enc);
     msgpack_packer_init(&w.pk, &w.enc, msgpack_sbuffer_write);
 
@@ -321,16 +948,23 @@ int st_verify(struct st_log *log, struct st_verify_report *out,
         if (rc == 0)
             rc = mdb_stat(w.txn, log->ids, &ist);
         if (rc == 0)
+            rc = find_legacy(&w);
+        if (rc == 0)
             rc = walk_events(&w, est.ms_entries, progress, arg);
         if (rc == 0) {
             out->index_entries = ist.ms_entries;
             if (ist.ms_entries != w.ids_ok)
                 rc = scan_index(&w);
         }
+        if (rc == 0)
+            rc = compare_units(&w);
+        if (rc == 0)
+            rc = compare_unitseq(&w);
         mdb_txn_abort(w.txn);
         log->live_snapshots--;
     }
     msgpack_sbuffer_destroy(&w.enc);
     msgpack_zone_destroy(&w.zone);
+    rp_free(&w.units);
     return rc;
 }

@@ -6,8 +6,11 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "pt_config.h"
 #include "pt_state.h"
@@ -30,8 +33,12 @@ static const char verify_usage[] =
     "            decodes it) and is stored in canonical form\n"
     "  ids       the id index maps each record's id to that record and has\n"
     "            exactly one entry per record\n"
+    "  units     the unit registry (\"units\") and its versions (\"unitseq\")\n"
+    "            are what replaying the log's unit events gives\n"
     "  cursors   no plugin has applied past the last sequence of the log\n"
-    "then a final line.  On a terminal, progress goes to standard error.\n"
+    "then a final line.  With --json, one JSON object instead: \"ok\", the\n"
+    "counts, and \"checks\": [{\"check\", \"ok\", \"checked\", \"failed\",\n"
+    "\"first\"}].  On a terminal, progress goes to standard error.\n"
     "\n"
     "  -d, --data-dir DIR  the daemon's data directory\n"
     "\n"
@@ -93,7 +100,9 @@ static int print_log_checks(FILE *f, const struct st_verify_report *r)
     const struct st_verify_outcome *sq = &r->check[ST_VERIFY_SEQUENCE];
     const struct st_verify_outcome *rc = &r->check[ST_VERIFY_RECORDS];
     const struct st_verify_outcome *ids = &r->check[ST_VERIFY_IDS];
-    int failed = 0;
+    const struct st_verify_outcome *un = &r->check[ST_VERIFY_UNITS];
+    char useq[200];
+    int failed = 0, n;
 
     if (sq->failed == 0)
         line(f, true, "sequence",
@@ -118,33 +127,118 @@ static int print_log_checks(FILE *f, const struct st_verify_report *r)
              "%" PRIu64 " records checked, %" PRIu64 " index entries, %" PRIu64
              " failed: %s",
              ids->checked, r->index_entries, ids->failed, ids->first);
+    if (r->unitseq_absent)
+        n = snprintf(useq, sizeof(useq),
+                     "no \"unitseq\" in this log (written before it): not "
+                     "checked");
+    else
+        n = snprintf(useq, sizeof(useq), "%" PRIu64 " \"unitseq\" entries",
+                     r->unitseq_entries);
+    if (r->legacy_unit_events != 0 && n > 0 && (size_t)n < sizeof(useq))
+        snprintf(useq + n, sizeof(useq) - (size_t)n,
+                 "; %" PRIu64 " unit events of a writer before histories "
+                 "(stamped 0, no entry needed)",
+                 r->legacy_unit_events);
+    if (un->failed == 0)
+        line(f, true, "units",
+             "%" PRIu64 " unit events replayed, %" PRIu64
+             " histories equal to the replay, %s",
+             r->unit_events, r->unit_entries, useq);
+    else
+        line(f, false, "units",
+             "%" PRIu64 " unit events replayed, %" PRIu64
+             " histories, %s, %" PRIu64 " failed: %s",
+             r->unit_events, r->unit_entries, useq, un->failed, un->first);
     failed += sq->failed != 0;
     failed += rc->failed != 0;
     failed += ids->failed != 0;
+    failed += un->failed != 0;
     return failed;
 }
 
+/* The cursor check: no plugin's cursor past the log's last sequence. */
+struct cursor_outcome {
+    size_t plugins, bad;
+    uint64_t lowest;
+    char why[256];
+};
+
+static void cursor_check(const struct pt_state_cursors *cs, bool have_state,
+                         uint64_t last_seq, struct cursor_outcome *o)
+{
+    memset(o, 0, sizeof *o);
+    if (!have_state)
+        return;
+    o->plugins = cs->n;
+    o->bad = pt_state_cursors_check(cs, last_seq, &o->lowest, o->why,
+                                    sizeof(o->why));
+}
+
 /* Print the cursor check; returns 1 when it failed. */
-static int print_cursor_check(FILE *f, const struct pt_state_cursors *cs,
+static int print_cursor_check(FILE *f, const struct cursor_outcome *o,
                               bool have_state, uint64_t last_seq)
 {
-    char why[256];
-    uint64_t min;
-    size_t bad;
-
     if (!have_state) {
         line(f, true, "cursors", "no plugin state yet");
         return 0;
     }
-    bad = pt_state_cursors_check(cs, last_seq, &min, why, sizeof(why));
-    if (bad == 0) {
+    if (o->bad == 0) {
         line(f, true, "cursors",
              "%zu plugins, none ahead of seq %" PRIu64 " (lowest %" PRIu64 ")",
-             cs->n, last_seq, min);
+             o->plugins, last_seq, o->lowest);
         return 0;
     }
-    line(f, false, "cursors", "%zu plugins, %zu failed: %s", cs->n, bad, why);
+    line(f, false, "cursors", "%zu plugins, %zu failed: %s", o->plugins, o->bad,
+         o->why);
     return 1;
+}
+
+/* --json: one object with every check.  Returns an exit code. */
+static int print_json(struct tl_cli *cli, const char *data_dir,
+                      const struct st_verify_report *r,
+                      const struct cursor_outcome *co, double seconds)
+{
+    json_t *checks = json_array(), *o = NULL;
+    int failed = co->bad != 0, bad = checks == NULL;
+
+    for (int i = 0; !bad && i < ST_VERIFY_NCHECKS; i++) {
+        const struct st_verify_outcome *c = &r->check[i];
+        failed += c->failed != 0;
+        bad |= json_array_append_new(
+                   checks,
+                   json_pack("{s:s,s:b,s:I,s:I,s:s}", "check",
+                             st_verify_check_name((enum st_verify_check)i),
+                             "ok", c->failed == 0, "checked",
+                             (json_int_t)c->checked, "failed",
+                             (json_int_t)c->failed, "first", c->first)) != 0;
+    }
+    bad |= bad ||
+           json_array_append_new(
+               checks,
+               json_pack("{s:s,s:b,s:I,s:I,s:s}", "check", "cursors", "ok",
+                         co->bad == 0, "checked", (json_int_t)co->plugins,
+                         "failed", (json_int_t)co->bad, "first", co->why)) != 0;
+    if (!bad)
+        o = json_pack("{s:b,s:s,s:I,s:I,s:I,s:f,s:{s:I,s:I,s:I,s:I,s:b},s:o}",
+                      "ok", failed == 0, "data_dir", data_dir, "last_seq",
+                      (json_int_t)r->last_seq, "records",
+                      (json_int_t)r->records, "index_entries",
+                      (json_int_t)r->index_entries, "seconds", seconds, "units",
+                      "unit_events", (json_int_t)r->unit_events, "unit_entries",
+                      (json_int_t)r->unit_entries, "unitseq_entries",
+                      (json_int_t)r->unitseq_entries, "legacy_unit_events",
+                      (json_int_t)r->legacy_unit_events, "unitseq_absent",
+                      (int)r->unitseq_absent, "checks", checks);
+    else
+        json_decref(checks);
+    if (o == NULL || json_dumpf(o, cli->out, JSON_COMPACT) != 0) {
+        json_decref(o);
+        fprintf(stderr, "povtrack verify: out of memory\n");
+        return TL_EXIT_FAIL;
+    }
+    fputc('\n', cli->out);
+    json_decref(o);
+    return failed == 0 ? TL_EXIT_OK : TL_EXIT_FAIL;
 }
 
 /* Read the cursors of data_dir's state (none when there is no state yet).
@@ -242,18 +336,24 @@ int tl_cmd_verify(struct tl_cli *cli, int argc, char **argv)
         return rc;
     }
 
-    failed = print_log_checks(cli->out, &rep);
-    failed += print_cursor_check(cli->out, &cs, have_state, rep.last_seq);
+    struct cursor_outcome co;
+    cursor_check(&cs, have_state, rep.last_seq, &co);
     pt_state_cursors_free(&cs);
+    if (cli->json)
+        return print_json(cli, data_dir, &rep, &co, now_s() - t0);
+    failed = print_log_checks(cli->out, &rep);
+    failed += print_cursor_check(cli->out, &co, have_state, rep.last_seq);
+    /* The log's checks and the cursors. */
     if (failed == 0)
         fprintf(cli->out,
-                "verify OK: 4 checks passed on %s (last seq %" PRIu64
+                "verify OK: %d checks passed on %s (last seq %" PRIu64
                 ", %.2f s)\n",
-                data_dir, rep.last_seq, now_s() - t0);
+                ST_VERIFY_NCHECKS + 1, data_dir, rep.last_seq, now_s() - t0);
     else
         fprintf(cli->out,
-                "verify FAIL: %d of 4 checks failed on %s (last seq %" PRIu64
+                "verify FAIL: %d of %d checks failed on %s (last seq %" PRIu64
                 ", %.2f s)\n",
-                failed, data_dir, rep.last_seq, now_s() - t0);
+                failed, ST_VERIFY_NCHECKS + 1, data_dir, rep.last_seq,
+                now_s() - t0);
     return failed == 0 ? TL_EXIT_OK : TL_EXIT_FAIL;
 }

@@ -968,8 +968,15 @@ static void test_refusals(void **state)
                sizeof out);
     if (strstr(out, "FAIL cursors") == NULL ||
         strstr(out, "OK   sequence") == NULL ||
-        strstr(out, "verify FAIL: 1 of 4") == NULL)
+        strstr(out, "verify FAIL: 1 of 5") == NULL)
         fail_msg("verify on a state ahead of its log printed:\n%s", out);
+    /* The same as one JSON object: the failed check named, the others ok. */
+    expect_cli(o->tmp, 1, (const char *[]){"verify", "-d", x, "--json", NULL},
+               out, sizeof out);
+    if (strstr(out, "\"ok\":false") == NULL ||
+        strstr(out, "{\"check\":\"cursors\",\"ok\":false") == NULL ||
+        strstr(out, "{\"check\":\"units\",\"ok\":true") == NULL)
+        fail_msg("verify --json on a state ahead of its log printed:\n%s", out);
     /* Backing it up fails after copying, and leaves nothing behind that
      * could pass for a backup. */
     snprintf(dest, sizeof dest, "%s/d", o->tmp);
