@@ -8,6 +8,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,18 @@
 static const struct povtrack_host host_api;
 static void publish_pending(struct pt_host *h);
 static void pending_clear(struct pt_host *h);
+static int state_forget(struct pt_host *h, const char *name, MDB_dbi keyed,
+                        const MDB_dbi *drop, char *err, size_t errlen);
+
+/* A descriptor of this size has every field up to fini: plugins built
+ * before state_layout was appended. */
+#define PLUGIN_SIZE_MIN                                                        \
+    (offsetof(struct povtrack_plugin, fini) +                                  \
+     sizeof(((struct povtrack_plugin *)0)->fini))
+/* ... and of this size, state_layout too. */
+#define PLUGIN_SIZE_LAYOUT                                                     \
+    (offsetof(struct povtrack_plugin, state_layout) +                          \
+     sizeof(((struct povtrack_plugin *)0)->state_layout))
 
 /* ---- state environment ---- */
 
@@ -40,6 +53,7 @@ static int state_open(struct pt_host *h, char *err, size_t errlen)
         return -1;
     }
     int rc = mdb_env_create(&h->state);
+    /* One database per plugin, and cursors, layouts, alerts, quarantine. */
     if (rc == 0)
         rc = mdb_env_set_maxdbs(h->state, PT_PLUGINS_MAX + 4);
     if (rc == 0)
@@ -65,6 +79,9 @@ static int state_open(struct pt_host *h, char *err, size_t errlen)
     if (rc == 0)
         rc =
             mdb_dbi_open(txn, PT_STATE_CURSORS_DB, MDB_CREATE, &h->cursors_dbi);
+    if (rc == 0)
+        rc =
+            mdb_dbi_open(txn, PT_STATE_LAYOUTS_DB, MDB_CREATE, &h->layouts_dbi);
     if (rc == 0)
         rc = mdb_dbi_open(txn, "alerts", MDB_CREATE, &h->alerts_dbi);
     if (rc == 0)
@@ -122,7 +139,7 @@ static int plugin_bind(struct pt_plugin *p, const struct pt_plugin_conf *conf,
                  POVTRACK_PLUGIN_ABI_VERSION);
         return -1;
     }
-    if (d->size < sizeof *d || d->name == NULL || d->version == NULL ||
+    if (d->size < PLUGIN_SIZE_MIN || d->name == NULL || d->version == NULL ||
         d->apply == NULL || d->query == NULL) {
         snprintf(err, errlen,
                  "plugin %s: %s has an incomplete descriptor (size %u; "
@@ -159,13 +176,28 @@ static int plugin_init(struct pt_host *h, struct pt_plugin *p, char *err,
     return 0;
 }
 
-/* Open the plugin's database and read its cursor. */
-static int plugin_attach(struct pt_host *h, struct pt_plugin *p, char *err,
-                         size_t errlen)
+/* The state layout a plugin declares: 0 (none) for a descriptor from
+ * before the field. */
+static uint32_t plugin_layout(const struct povtrack_plugin *d)
+{
+    return d->size >= PLUGIN_SIZE_LAYOUT ? d->state_layout : 0;
+}
+
+/* What the layouts database says of a plugin's state. */
+struct layout_record {
+    int found; /* 0: none, or not PT_STATE_LAYOUT_LEN bytes */
+    uint32_t layout;
+    uint64_t seq; /* the cursor it was recorded with */
+};
+
+/* Open the plugin's database and read its cursor and recorded layout. */
+static int plugin_attach(struct pt_host *h, struct pt_plugin *p,
+                         struct layout_record *lr, char *err, size_t errlen)
 {
     const char *name = p->desc->name;
     char dbname[PT_PLUGIN_NAME_MAX + 2];
     snprintf(dbname, sizeof dbname, "p.%s", name);
+    memset(lr, 0, sizeof *lr);
     MDB_txn *txn;
     int rc = mdb_txn_begin(h->state, NULL, 0, &txn);
     if (rc == 0)
@@ -177,6 +209,16 @@ static int plugin_attach(struct pt_host *h, struct pt_plugin *p, char *err,
             p->applied = pt_get_be64(val.mv_data);
         else if (rc == MDB_NOTFOUND)
             rc = 0;
+    }
+    if (rc == 0) {
+        rc = mdb_get(txn, h->layouts_dbi, &key, &val);
+        if (rc == 0 && val.mv_size == PT_STATE_LAYOUT_LEN) {
+            lr->found = 1;
+            lr->layout = pt_get_be32(val.mv_data);
+            lr->seq = pt_get_be64((const unsigned char *)val.mv_data + 4);
+        } else if (rc == MDB_NOTFOUND) {
+            rc = 0;
+        }
     }
     if (rc == 0)
         rc = mdb_txn_commit(txn);
@@ -300,14 +342,69 @@ static int plugin_status(struct pt_host *h, struct pt_plugin *p)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-/* Load p's code: dlopen, descriptor, database, init.  0, or -1 with err
- * set and nothing of p loaded. */
+/*
+ * p is loaded: when it declares a state layout and its state (cursor > 0)
+ * was built with another one, or none is recorded for its cursor (a state
+ * from before layouts were recorded, or advanced since by a host that did
+ * not record them), drop its state and cursor as `povtrack rebuild` does;
+ * the catch-up then applies the whole log to it again.  Done after init, so
+ * that a plugin that cannot load keeps the state an older version may still
+ * use; init cannot read the state, so nothing it keeps is stale.  0, or -1
+ * with err set and nothing changed.
+ */
+static int plugin_check_layout(struct pt_host *h, struct pt_plugin *p,
+                               const struct layout_record *lr, char *err,
+                               size_t errlen)
+{
+    const char *name = p->desc->name;
+    uint32_t want = plugin_layout(p->desc);
+    if (want == 0 || p->applied == 0 ||
+        (lr->found && lr->seq == p->applied && lr->layout == want))
+        return 0;
+    char why[256];
+    if (!lr->found)
+        snprintf(why, sizeof why,
+                 "its state records no layout, it was written before layouts "
+                 "were recorded");
+    else if (lr->seq != p->applied)
+        snprintf(why, sizeof why,
+                 "its state was recorded with layout %u at seq %llu and "
+                 "applied up to seq %llu since by a povtrackd that does not "
+                 "record layouts",
+                 lr->layout, (unsigned long long)lr->seq,
+                 (unsigned long long)p->applied);
+    else if (lr->layout == 0)
+        snprintf(why, sizeof why,
+                 "its state was written by a version that declared no layout");
+    else
+        snprintf(why, sizeof why, "state layout %u was written by %s version",
+                 lr->layout, lr->layout < want ? "an older" : "another");
+    char ferr[512];
+    if (state_forget(h, name, h->cursors_dbi, &p->dbi, ferr, sizeof ferr) !=
+        0) {
+        snprintf(err, errlen,
+                 "plugin %s: %s (this one writes %u); dropping it "
+                 "for a rebuild failed: %s",
+                 name, why, want, ferr);
+        return -1;
+    }
+    pt_logf(&h->log, PT_LOG_WARN,
+            "plugin %s: %s (this one writes %u): rebuilding it from the log",
+            name, why, want);
+    p->applied = 0;
+    return 0;
+}
+
+/* Load p's code: dlopen, descriptor, database, init, and drop a state of
+ * another layout.  0, or -1 with err set and nothing of p loaded. */
 static int plugin_load(struct pt_host *h, struct pt_plugin *p, char *err,
                        size_t errlen)
 {
+    struct layout_record lr;
     if (plugin_bind(p, p->conf, err, errlen) != 0 ||
-        plugin_attach(h, p, err, errlen) != 0 ||
-        plugin_init(h, p, err, errlen) != 0) {
+        plugin_attach(h, p, &lr, err, errlen) != 0 ||
+        plugin_init(h, p, err, errlen) != 0 ||
+        plugin_check_layout(h, p, &lr, err, errlen) != 0) {
         plugin_unload(p);
         return -1;
     }
@@ -1093,11 +1190,17 @@ static enum apply_result apply_range(struct pt_host *h, MDB_txn *txn,
         struct pt_plugin *p = &h->plugins[i];
         if (!active(p) || p->applied >= hi)
             continue;
-        unsigned char be[8];
+        unsigned char be[8], lb[PT_STATE_LAYOUT_LEN];
         pt_put_be64(be, hi);
+        pt_put_be32(lb, plugin_layout(p->desc));
+        pt_put_be64(lb + 4, hi);
         MDB_val k = {strlen(p->desc->name), (void *)p->desc->name};
-        MDB_val v = {8, be};
+        MDB_val v = {8, be}, lv = {sizeof lb, lb};
         rc = mdb_put(txn, h->cursors_dbi, &k, &v, 0);
+        /* The layout the state is now built with, and the cursor it goes
+         * with (pt_state.h). */
+        if (rc == 0)
+            rc = mdb_put(txn, h->layouts_dbi, &k, &lv, 0);
         if (rc != 0) {
             *rc_out = rc;
             return rc == MDB_MAP_FULL ? APPLY_RETRY : APPLY_FAILED;
@@ -1243,8 +1346,9 @@ int pt_host_tick(struct pt_host *h, int64_t now)
 /* ---- operator actions ---- */
 
 /* In one transaction: empty the database *drop (when not NULL) and delete
- * name's entry in keyed (the quarantine record, or the cursor).  0, or -1
- * with err set and nothing changed. */
+ * name's entry in keyed (the quarantine record, or the cursor with the
+ * layout recorded beside it).  0, or -1 with err set and nothing
+ * changed. */
 static int state_forget(struct pt_host *h, const char *name, MDB_dbi keyed,
                         const MDB_dbi *drop, char *err, size_t errlen)
 {
@@ -1255,6 +1359,11 @@ static int state_forget(struct pt_host *h, const char *name, MDB_dbi keyed,
         rc = mdb_drop(txn, *drop, 0);
     if (rc == 0) {
         rc = mdb_del(txn, keyed, &k, NULL);
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+    }
+    if (rc == 0 && keyed == h->cursors_dbi) {
+        rc = mdb_del(txn, h->layouts_dbi, &k, NULL);
         if (rc == MDB_NOTFOUND)
             rc = 0;
     }

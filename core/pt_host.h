@@ -4,10 +4,18 @@
  *
  * State lives in its own LMDB environment (<data_dir>/state): one database
  * per plugin ("p.<name>") for the plugin's keys, "cursors" (plugin name ->
- * last applied sequence, u64 big-endian) and "alerts" (key: sequence of the
- * event that raised it, plugin name, ordinal -> msgpack alert map).  A
- * plugin's writes for a batch and its cursor commit in one transaction, so
+ * last applied sequence, u64 big-endian), "layouts" (plugin name -> the
+ * state layout its state was built with and the cursor it goes with, see
+ * pt_state.h), "alerts" (key: sequence of the event that raised it, plugin
+ * name, ordinal -> msgpack alert map) and "quarantine".  A plugin's writes
+ * for a batch, its cursor and its layout commit in one transaction, so
  * after any crash every record is applied to every plugin exactly once.
+ *
+ * A plugin that declares a state layout (struct povtrack_plugin's
+ * state_layout) and finds its state built with another one, or with none
+ * recorded, when it is loaded (at open, or on resume) has that state and
+ * cursor dropped, with a warning, and the log applied to it again from the
+ * start: plugin state is a function of the log.
  *
  * The log environment (<data_dir>/log) is opened read-only.
  *

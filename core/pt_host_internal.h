@@ -72,6 +72,7 @@ struct pt_host {
     uint64_t units_version;
     MDB_env *state;
     MDB_dbi cursors_dbi;
+    MDB_dbi layouts_dbi; /* plugin name -> state layout, beside the cursor */
     MDB_dbi alerts_dbi;
     size_t map_size;
     struct pt_plugin plugins[PT_PLUGINS_MAX];
@@ -91,9 +92,10 @@ struct pt_host {
 /* The plugin's name, also when it never loaded. */
 const char *pt_plugin_name(const struct pt_plugin *p);
 
-/* Quarantined plugins: resume (load the .so again, apply from its cursor)
- * and rebuild (drop its state, apply the whole log again).  0, or -1 with
- * err set. */
+/* Quarantined plugins: resume (load the .so again, apply from its cursor,
+ * or from the start when the new .so writes another state layout) and
+ * rebuild (drop its state, apply the whole log again).  0, or -1 with err
+ * set. */
 int pt_host_resume(struct pt_host *h, struct pt_plugin *p, char *err,
                    size_t errlen);
 int pt_host_rebuild(struct pt_host *h, struct pt_plugin *p, char *err,
@@ -103,6 +105,20 @@ static inline void pt_put_be64(unsigned char *p, uint64_t v)
 {
     for (int i = 7; i >= 0; i--, v >>= 8)
         p[i] = (unsigned char)v;
+}
+
+static inline void pt_put_be32(unsigned char *p, uint32_t v)
+{
+    for (int i = 3; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char)v;
+}
+
+static inline uint32_t pt_get_be32(const unsigned char *p)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++)
+        v = v << 8 | p[i];
+    return v;
 }
 
 static inline uint64_t pt_get_be64(const unsigned char *p)

@@ -18,6 +18,17 @@
  * commits a plugin's state with its cursor, so in any snapshot of the state
  * every cursor is at most the log's last sequence at that moment.
  *
+ * The database PT_STATE_LAYOUTS_DB maps a plugin's name to the state layout
+ * (struct povtrack_plugin's state_layout) its state was built with and the
+ * cursor it was recorded with: u32 layout then u64 sequence, big-endian
+ * (PT_STATE_LAYOUT_LEN bytes).  The host writes it with every cursor, in
+ * the same transaction, and deletes it with the cursor; a record whose
+ * sequence is not the cursor's was left behind by a host that did not keep
+ * layouts, and counts as none.  At start the host rebuilds from the log a
+ * plugin whose state (cursor > 0) has another layout, or none, than the one
+ * the loaded plugin declares.  Readers outside the host need not look at
+ * it: the cursors keep their form.
+ *
  * Errors: functions return 0, an errno value or an LMDB error code, with a
  * message in err naming the directory.
  */
@@ -38,6 +49,8 @@
 #define PT_DATA_GUARD_FILE "host.guard" /* pt_guard.h */
 
 #define PT_STATE_CURSORS_DB "cursors"
+#define PT_STATE_LAYOUTS_DB "layouts"
+#define PT_STATE_LAYOUT_LEN 12 /* u32 layout, u64 seq */
 /* Modes the host creates the state directory and files with. */
 #define PT_STATE_DIR_MODE 0750
 #define PT_STATE_FILE_MODE 0640

@@ -650,6 +650,7 @@ static const struct povtrack_plugin credit_plugin = {
     .query = credit_query,
     .tick = NULL,
     .fini = credit_fini,
+    .state_layout = 2, /* bump when the stored values change */
 };
 
 __attribute__((visibility("default"))) const struct povtrack_plugin *

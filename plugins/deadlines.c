@@ -551,6 +551,7 @@ static const struct povtrack_plugin deadlines_plugin = {
     .query = deadlines_query,
     .tick = deadlines_tick,
     .fini = deadlines_fini,
+    .state_layout = 1, /* bump when the stored values change */
 };
 
 __attribute__((visibility("default"))) const struct povtrack_plugin *

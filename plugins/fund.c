@@ -1383,6 +1383,7 @@ static const struct povtrack_plugin fund_plugin = {
     .query = fund_query,
     .tick = fund_tick,
     .fini = fund_fini,
+    .state_layout = 2, /* bump when the stored values change */
 };
 
 __attribute__((visibility("default"))) const struct povtrack_plugin *

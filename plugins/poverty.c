@@ -691,6 +691,9 @@ static const struct povtrack_plugin poverty_plugin = {
     .query = poverty_query,
     .tick = NULL,
     .fini = poverty_fini,
+    /* The layout its 'M' marker also holds (poverty_state.h): bump when the
+     * stored values change. */
+    .state_layout = POV_LAYOUT,
 };
 
 __attribute__((visibility("default"))) const struct povtrack_plugin *

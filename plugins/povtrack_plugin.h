@@ -203,6 +203,15 @@ struct povtrack_plugin {
      * Alerts that depend on "now" (deadlines) belong here. */
     int (*tick)(void *state, povtrack_ctx *ctx, int64_t now);
     void (*fini)(void *state);
+
+    /* ---- appended in ABI 1: read by the host only when size covers it ---- */
+
+    /* The layout of the state this plugin writes; change it whenever stored
+     * values change meaning or size.  0: not declared (the host never
+     * rebuilds on its account).  The host records the layout beside the
+     * plugin's cursor, and at start rebuilds from the log a state that was
+     * built with another layout (or before layouts were recorded). */
+    uint32_t state_layout;
 };
 
 /* The one symbol a plugin exports. */

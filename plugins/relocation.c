@@ -810,6 +810,7 @@ static const struct povtrack_plugin relocation_plugin = {
     .query = relocation_query,
     .tick = relocation_tick,
     .fini = relocation_fini,
+    .state_layout = 2, /* bump when the stored values change */
 };
 
 __attribute__((visibility("default"))) const struct povtrack_plugin *

@@ -1132,6 +1132,7 @@ static const struct povtrack_plugin standard_plugin = {
     .query = standard_query,
     .tick = NULL,
     .fini = standard_fini,
+    .state_layout = 2, /* bump when the stored values change */
 };
 
 __attribute__((visibility("default"))) const struct povtrack_plugin *
