@@ -417,6 +417,52 @@ int td_query(struct td *d, const char *plugin, int year, uint64_t min_seq,
     return rc;
 }
 
+char *td_query_packed(struct td *d, const char *plugin, const void *q,
+                      size_t qlen, uint64_t min_seq, int timeout_ms,
+                      size_t *len, char *why, size_t whylen)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 4);
+    td_pack_cstr(&pk, "op");
+    td_pack_cstr(&pk, "query");
+    td_pack_cstr(&pk, "plugin");
+    td_pack_cstr(&pk, plugin);
+    td_pack_cstr(&pk, "q");
+    msgpack_sbuffer_write(&sb, q, qlen);
+    td_pack_cstr(&pk, "min_seq");
+    msgpack_pack_uint64(&pk, min_seq);
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    int rc = td_request_raw(d, sb.data, sb.size, &up, timeout_ms);
+    msgpack_sbuffer_destroy(&sb);
+    if (rc != 0) {
+        snprintf(why, whylen, "no reply within %d ms", timeout_ms);
+        msgpack_unpacked_destroy(&up);
+        return NULL;
+    }
+    const msgpack_object *ok = td_get(&up.data, "ok");
+    const msgpack_object *res = td_get(&up.data, "result");
+    if (ok == NULL || ok->type != MSGPACK_OBJECT_BOOLEAN || !ok->via.boolean ||
+        res == NULL) {
+        const msgpack_object *e = td_get(&up.data, "error");
+        snprintf(
+            why, whylen, "%.*s",
+            e != NULL && e->type == MSGPACK_OBJECT_STR ? (int)e->via.str.size
+                                                       : 0,
+            e != NULL && e->type == MSGPACK_OBJECT_STR ? e->via.str.ptr : "");
+        msgpack_unpacked_destroy(&up);
+        return NULL;
+    }
+    msgpack_sbuffer_init(&sb);
+    msgpack_pack_object(&pk, *res);
+    msgpack_unpacked_destroy(&up);
+    *len = sb.size;
+    return sb.data;
+}
+
 uint64_t td_result_u64(const msgpack_unpacked *up, const char *key)
 {
     const msgpack_object *res = td_get(&up->data, "result");

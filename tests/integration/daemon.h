@@ -85,6 +85,14 @@ void td_pack_donations(msgpack_sbuffer *sb, const char *prefix, int batch,
 int td_query(struct td *d, const char *plugin, int year, uint64_t min_seq,
              msgpack_unpacked *up, int timeout_ms);
 
+/* Ask plugin with the query map q (qlen bytes of packed msgpack) once it
+ * has applied min_seq.  Returns the reply's "result" packed on its own
+ * (the caller frees it, *len its size), or NULL with why set: no reply
+ * within timeout_ms, or the daemon's error. */
+char *td_query_packed(struct td *d, const char *plugin, const void *q,
+                      size_t qlen, uint64_t min_seq, int timeout_ms,
+                      size_t *len, char *why, size_t whylen);
+
 /* An unsigned field of a query reply's result; UINT64_MAX (after printing
  * the daemon's error) when there is no result or no such field, which no
  * assertion of a count expects. */

@@ -403,16 +403,11 @@ static uint64_t manifest_last_seq(const char *backup)
 static char *query_result(struct td *d, const char *plugin, const char *unit,
                           int year, uint64_t min_seq, size_t *len)
 {
-    msgpack_sbuffer sb;
+    msgpack_sbuffer q;
     msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 4);
-    td_pack_cstr(&pk, "op");
-    td_pack_cstr(&pk, "query");
-    td_pack_cstr(&pk, "plugin");
-    td_pack_cstr(&pk, plugin);
-    td_pack_cstr(&pk, "q");
+    char why[256];
+    msgpack_sbuffer_init(&q);
+    msgpack_packer_init(&pk, &q, msgpack_sbuffer_write);
     msgpack_pack_map(&pk, year ? 2 : 1);
     td_pack_cstr(&pk, "unit");
     td_pack_cstr(&pk, unit);
@@ -420,25 +415,12 @@ static char *query_result(struct td *d, const char *plugin, const char *unit,
         td_pack_cstr(&pk, "year");
         msgpack_pack_int(&pk, year);
     }
-    td_pack_cstr(&pk, "min_seq");
-    msgpack_pack_uint64(&pk, min_seq);
-    msgpack_unpacked up;
-    msgpack_unpacked_init(&up);
-    assert_int_equal(td_request_raw(d, sb.data, sb.size, &up, TIMEOUT_MS), 0);
-    msgpack_sbuffer_destroy(&sb);
-    const msgpack_object *ok = td_get(&up.data, "ok");
-    if (ok == NULL || ok->type != MSGPACK_OBJECT_BOOLEAN || !ok->via.boolean) {
-        const msgpack_object *e = td_get(&up.data, "error");
-        fail_msg("query %s %s failed: %.*s", plugin, unit,
-                 e ? (int)e->via.str.size : 0, e ? e->via.str.ptr : "");
-    }
-    const msgpack_object *res = td_get(&up.data, "result");
-    assert_non_null(res);
-    msgpack_sbuffer_init(&sb);
-    msgpack_pack_object(&pk, *res);
-    msgpack_unpacked_destroy(&up);
-    *len = sb.size;
-    return sb.data;
+    char *res = td_query_packed(d, plugin, q.data, q.size, min_seq, TIMEOUT_MS,
+                                len, why, sizeof why);
+    msgpack_sbuffer_destroy(&q);
+    if (res == NULL)
+        fail_msg("query %s %s failed: %s", plugin, unit, why);
+    return res;
 }
 
 static int64_t result_i64(const char *res, size_t len, const char *key)

@@ -255,36 +255,15 @@ static char *query_result(struct td *d, const char *plugin, const char *q,
                           uint64_t min_seq, size_t *len)
 {
     msgpack_sbuffer sb;
+    char why[256];
     msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 4);
-    td_pack_cstr(&pk, "op");
-    td_pack_cstr(&pk, "query");
-    td_pack_cstr(&pk, "plugin");
-    td_pack_cstr(&pk, plugin);
-    td_pack_cstr(&pk, "q");
     pack_json(&sb, q);
-    td_pack_cstr(&pk, "min_seq");
-    msgpack_pack_uint64(&pk, min_seq);
-    msgpack_unpacked up;
-    msgpack_unpacked_init(&up);
-    assert_int_equal(td_request_raw(d, sb.data, sb.size, &up, TIMEOUT_MS), 0);
+    char *res = td_query_packed(d, plugin, sb.data, sb.size, min_seq,
+                                TIMEOUT_MS, len, why, sizeof why);
     msgpack_sbuffer_destroy(&sb);
-    const msgpack_object *ok = td_get(&up.data, "ok");
-    if (ok == NULL || ok->type != MSGPACK_OBJECT_BOOLEAN || !ok->via.boolean) {
-        const msgpack_object *e = td_get(&up.data, "error");
-        fail_msg("query %s %s failed: %.*s", plugin, q,
-                 e != NULL ? (int)e->via.str.size : 0,
-                 e != NULL ? e->via.str.ptr : "");
-    }
-    const msgpack_object *res = td_get(&up.data, "result");
-    assert_non_null(res);
-    msgpack_sbuffer_init(&sb);
-    msgpack_pack_object(&pk, *res);
-    msgpack_unpacked_destroy(&up);
-    *len = sb.size;
-    return sb.data;
+    if (res == NULL)
+        fail_msg("query %s %s failed: %s", plugin, q, why);
+    return res;
 }
 
 static void ask_all(struct td *d, uint64_t min_seq, struct answers *out)
