@@ -417,6 +417,36 @@ int td_query(struct td *d, const char *plugin, int year, uint64_t min_seq,
     return rc;
 }
 
+char *td_read_file(const char *path)
+{
+    FILE *in = fopen(path, "r");
+    if (in == NULL)
+        return NULL;
+    size_t cap = 4096, n = 0, got;
+    char *buf = malloc(cap);
+    while (buf != NULL && (got = fread(buf + n, 1, cap - n - 1, in)) > 0) {
+        n += got;
+        if (cap - n - 1 == 0) {
+            char *bigger = realloc(buf, cap * 2);
+            if (bigger == NULL) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+    }
+    if (buf != NULL && ferror(in)) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(in);
+    if (buf != NULL)
+        buf[n] = '\0';
+    return buf;
+}
+
 char *td_query_packed(struct td *d, const char *plugin, const void *q,
                       size_t qlen, uint64_t min_seq, int timeout_ms,
                       size_t *len, char *why, size_t whylen)

@@ -102,6 +102,10 @@ uint64_t td_result_u64(const msgpack_unpacked *up, const char *key);
 const msgpack_object *td_get(const msgpack_object *map, const char *key);
 int td_str_eq(const msgpack_object *o, const char *s);
 
+/* The whole of a text file (a daemon's log), NUL-terminated; the caller
+ * frees it.  NULL when it cannot be read or memory runs out. */
+char *td_read_file(const char *path);
+
 /* ---- the povtrack command line tool, run for real ---- */
 struct td_cli {
     pid_t pid;

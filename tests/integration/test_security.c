@@ -184,23 +184,10 @@ static int64_t mono_ms(void)
 
 static char *read_file(const char *path)
 {
-    FILE *in = fopen(path, "r");
-    assert_non_null(in);
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    assert_non_null(buf);
-    size_t r;
-    while ((r = fread(buf + n, 1, cap - n - 1, in)) > 0) {
-        n += r;
-        if (cap - n - 1 == 0) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            assert_non_null(buf);
-        }
-    }
-    fclose(in);
-    buf[n] = '\0';
-    return buf;
+    char *text = td_read_file(path);
+    if (text == NULL)
+        fail_msg("cannot read %s", path);
+    return text;
 }
 
 /* Lines of the file holding both a and b. */

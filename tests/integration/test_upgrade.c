@@ -328,23 +328,10 @@ static void start_logged(struct fixture *f)
 /* The daemon's log since start_logged (the caller frees it). */
 static char *read_log(const struct fixture *f)
 {
-    FILE *in = fopen(f->log_path, "r");
-    assert_non_null(in);
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    assert_non_null(buf);
-    size_t got;
-    while ((got = fread(buf + n, 1, cap - n - 1, in)) > 0) {
-        n += got;
-        if (cap - n - 1 == 0) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            assert_non_null(buf);
-        }
-    }
-    fclose(in);
-    buf[n] = '\0';
-    return buf;
+    char *text = td_read_file(f->log_path);
+    if (text == NULL)
+        fail_msg("cannot read %s", f->log_path);
+    return text;
 }
 
 static size_t count(const char *hay, const char *needle)
