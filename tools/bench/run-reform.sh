@@ -52,8 +52,9 @@
 #               steps 2-3 (DIR/perf-change.data; -F 999 --call-graph dwarf)
 #               and print the top symbols
 #
-# Needs python3 (for the mapping) and, with --perf, perf.  About 80 s on
-# 2 cores with the defaults (after the build), and 2.2 GB of disk.
+# Installs python3 (for the mapping) when missing; --perf needs perf.
+# About 80 s on 2 cores with the defaults (after the build), and 2.2 GB of
+# disk.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 
@@ -78,8 +79,16 @@ case "$build" in /*) ;; *) build=$root/$build ;; esac
 bin=$build/bin
 units=$root/../shared/data/units-vn-2025-03-01.csv
 [ -r "$units" ] || { echo "run-reform.sh: $units is missing" >&2; exit 2; }
-command -v python3 >/dev/null ||
-  { echo "run-reform.sh: needs python3 (tools/bench/reform_mapping.py)" >&2; exit 2; }
+if ! command -v python3 >/dev/null; then
+  # The mapping generator (tools/bench/reform_mapping.py) needs it; a fresh
+  # Debian 12 may not have it.
+  echo "run-reform.sh: installing python3" >&2
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+    --no-install-recommends python3 >/dev/null
+fi
 [ "$perf" = 0 ] || command -v perf >/dev/null ||
   { echo "run-reform.sh: --perf needs perf (apt-get install linux-perf)" >&2; exit 2; }
 
