@@ -236,12 +236,8 @@ struct st_registry {
 void st_reader_registry(struct st_reader *r, uint64_t as_of,
                         struct st_registry *out);
 
-/* Call fn for every defined unit (its latest span), in code order; stops
- * at and returns fn's first non-zero value.  The unit's strings point into
- * the map. */
-typedef int (*st_unit_fn)(void *arg, const struct ev_unit *unit);
-int st_reader_units(struct st_reader *r, st_unit_fn fn, void *arg);
-/* The same with every code's whole history. */
+/* Call fn for every code's whole history, in code order; stops at and
+ * returns fn's first non-zero value.  Strings point into the map. */
 typedef int (*st_history_fn)(void *arg, const struct ev_history *h);
 int st_reader_histories(struct st_reader *r, st_history_fn fn, void *arg);
 

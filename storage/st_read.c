@@ -437,24 +437,3 @@ int st_reader_histories(struct st_reader *r, st_history_fn fn, void *arg)
     mdb_cursor_close(cur);
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
-
-struct latest_arg {
-    st_unit_fn fn;
-    void *arg;
-};
-
-static int visit_latest(void *arg, const struct ev_history *h)
-{
-    const struct latest_arg *a = arg;
-    struct ev_unit u;
-
-    st_history_latest(h, &u);
-    return a->fn(a->arg, &u);
-}
-
-int st_reader_units(struct st_reader *r, st_unit_fn fn, void *arg)
-{
-    struct latest_arg a = {fn, arg};
-
-    return st_reader_histories(r, visit_latest, &a);
-}
