@@ -188,15 +188,18 @@ static void derive_limits(struct pt_ingest *ig)
     ig->limits.top_name = "limits.events_max";
 }
 
-void pt_ingest_reload(struct pt_ingest *ig)
+int pt_ingest_reload(struct pt_ingest *ig)
 {
     char err[512];
     derive_limits(ig);
-    if (pt_auth_reload(ig->auth, err, sizeof err) != 0)
+    if (pt_auth_reload(ig->auth, err, sizeof err) != 0) {
         pt_logf(ig->log, PT_LOG_ERROR,
                 "SIGHUP: %s; the previous publisher registry stays in force",
                 err);
+        return -1;
+    }
     /* Buckets are per name; a removed publisher's bucket is harmless. */
+    return 0;
 }
 
 void pt_ingest_reader_check(struct pt_ingest *ig)

@@ -36,9 +36,9 @@ int pt_ingest_step(struct pt_ingest *ig, int timeout_ms);
 
 /* SIGHUP, after the caller updated the live settings of its config (see
  * pt_config_apply_reload): take the new limits, and read the publisher
- * registry again; the old registry stays in force when the new one has an
- * error, which is logged. */
-void pt_ingest_reload(struct pt_ingest *ig);
+ * registry again.  Returns 0, or -1 when the new registry has an error,
+ * which is logged, and the old registry stays in force. */
+int pt_ingest_reload(struct pt_ingest *ig);
 
 /* Clear reader slots of dead readers (after the plugin host died). */
 void pt_ingest_reader_check(struct pt_ingest *ig);
