@@ -4,15 +4,16 @@
  */
 #include "pt_auth.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "povtrack_client.h"
+#include "pt_refusals.h"
 
 #define ZAP_FRAMES_MAX 8
-#define DENIAL_LOG_SECONDS 60 /* one log line per refused key this often */
 
 struct pt_auth {
     const struct pt_log *log;
@@ -23,9 +24,7 @@ struct pt_auth {
     struct pt_registry *reg;
     struct pt_publisher everyone; /* plain mode */
     void *zap;
-    /* A refused client retries every 100 ms; log it once a minute. */
-    uint8_t last_denied[PT_CURVE_KEY_BYTES];
-    time_t last_denied_at;
+    struct pt_refusals refused; /* which refusals to log */
 };
 
 int pt_auth_open(const struct pt_config *cfg, const struct pt_log *log,
@@ -131,6 +130,28 @@ static const char *refusal(const struct pt_publisher *p, zmq_msg_t *domain)
     return "unknown ZAP domain";
 }
 
+/* Log a refusal of key (NULL when the client offered none), unless this
+ * key was logged less than a minute ago. */
+static void log_refusal(struct pt_auth *a, const uint8_t *key, const char *fmt,
+                        ...) __attribute__((format(printf, 3, 4)));
+
+static void log_refusal(struct pt_auth *a, const uint8_t *key, const char *fmt,
+                        ...)
+{
+    static const uint8_t none[PT_CURVE_KEY_BYTES];
+    if (!pt_refusals_due(&a->refused, key != NULL ? key : none, time(NULL)))
+        return;
+    char z85[POVTRACK_CLIENT_KEY_Z85] = "(none)";
+    if (key != NULL)
+        zmq_z85_encode(z85, key, PT_CURVE_KEY_BYTES);
+    char what[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    pt_logf(a->log, PT_LOG_WARN, "refused %s (key %s)", what, z85);
+}
+
 static void send_str(void *sock, const char *s, int more)
 {
     zmq_send(sock, s, strlen(s), more ? ZMQ_SNDMORE : 0);
@@ -172,33 +193,20 @@ static void handle_one(struct pt_auth *a)
         send_str(a->zap, "", 0);
     } else {
         const struct pt_publisher *p = NULL;
+        const uint8_t *key = NULL;
         const char *why = "not a CURVE handshake";
         if (frame_is(&f[5], "CURVE") &&
             zmq_msg_size(&f[6]) == PT_CURVE_KEY_BYTES) {
-            p = pt_registry_find_key(a->reg, zmq_msg_data(&f[6]));
+            key = zmq_msg_data(&f[6]);
+            p = pt_registry_find_key(a->reg, key);
             why = refusal(p, &f[2]);
         }
-        if (why != NULL) {
-            time_t now = time(NULL);
-            const uint8_t *key = zmq_msg_size(&f[6]) == PT_CURVE_KEY_BYTES
-                                     ? zmq_msg_data(&f[6])
-                                     : NULL;
-            if (key == NULL || now - a->last_denied_at >= DENIAL_LOG_SECONDS ||
-                memcmp(key, a->last_denied, sizeof a->last_denied) != 0) {
-                char z85[POVTRACK_CLIENT_KEY_Z85] = "?";
-                if (key != NULL) {
-                    zmq_z85_encode(z85, key, PT_CURVE_KEY_BYTES);
-                    memcpy(a->last_denied, key, sizeof a->last_denied);
-                }
-                a->last_denied_at = now;
-                pt_logf(
-                    a->log, PT_LOG_WARN,
-                    "refused %.*s connection from %.*s, key %s%s%s: %s",
-                    (int)zmq_msg_size(&f[2]), (const char *)zmq_msg_data(&f[2]),
-                    (int)zmq_msg_size(&f[3]), (const char *)zmq_msg_data(&f[3]),
-                    z85, p ? " of " : "", p ? p->name : "", why);
-            }
-        }
+        if (why != NULL)
+            log_refusal(
+                a, key, "%.*s connection from %.*s%s%s%s: %s",
+                (int)zmq_msg_size(&f[2]), (const char *)zmq_msg_data(&f[2]),
+                (int)zmq_msg_size(&f[3]), (const char *)zmq_msg_data(&f[3]),
+                p ? " as \"" : "", p ? p->name : "", p ? "\"" : "", why);
         send_str(a->zap, "1.0", 1);
         zmq_send(a->zap, zmq_msg_data(&f[1]), zmq_msg_size(&f[1]), ZMQ_SNDMORE);
         send_str(a->zap, why == NULL ? "200" : "400", 1);

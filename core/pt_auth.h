@@ -16,6 +16,8 @@
  * authenticated and every client is the publisher "unauthenticated" with
  * every right; the daemon says so loudly at start.
  *
+ * Refusals are logged at most once a minute per key (pt_refusals.h).
+ *
  * The ZAP handler is not a thread: the owner polls pt_auth_zap_socket() in
  * its loop and calls pt_auth_zap_handle() when it is readable.  A handshake
  * waits at most one loop turn.
