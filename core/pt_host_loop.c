@@ -71,18 +71,17 @@ static int decode_request(const struct pt_host *h, struct pt_request *r,
 }
 
 /* May the sender of r make request req?  0, or -1 after packing the
- * refusal.  Rights are looked up by name on every request, so a reload of
- * the registry applies to open connections too. */
-static int authorise(const struct pt_auth *auth, struct pt_request *r,
+ * refusal.  The sender is looked up by its connection's key in the
+ * registry in force now, on every request (parked ones when answered), so
+ * a reload applies to open connections too. */
+static int authorise(struct pt_auth *auth, struct pt_request *r,
                      const msgpack_object *req, msgpack_packer *pk)
 {
-    const struct pt_publisher *p = pt_auth_sender(auth, &r->body);
+    char revoked[512];
+    const struct pt_publisher *p =
+        pt_auth_sender(auth, &r->body, "query", revoked, sizeof revoked);
     if (p == NULL) {
-        const char *user = zmq_msg_gets(&r->body, "User-Id");
-        pt_pack_error(pk,
-                      "publisher: \"%s\" is no longer in the publisher "
-                      "registry",
-                      user ? user : "?");
+        pt_pack_error(pk, "publisher: %s", revoked);
         return -1;
     }
     const msgpack_object *op = pt_map_get(req, "op");
@@ -129,8 +128,10 @@ static int authorise(const struct pt_auth *auth, struct pt_request *r,
     return 0;
 }
 
-static int answer(struct pt_host *h, const struct pt_auth *auth, void *sock,
-                  struct pt_request *r)
+/* Answer r, once decoded and authorised: with late NULL, the request's
+ * answer; else the error late (a min_seq not applied in time). */
+static int answer(struct pt_host *h, struct pt_auth *auth, void *sock,
+                  struct pt_request *r, const char *late)
 {
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
@@ -141,7 +142,10 @@ static int answer(struct pt_host *h, const struct pt_auth *auth, void *sock,
     int rc = 0;
     if (decode_request(h, r, &up, &pk) == 0 &&
         authorise(auth, r, &up.data, &pk) == 0) {
-        rc = pt_host_request(h, &up.data, &pk);
+        if (late != NULL)
+            pt_pack_error(&pk, "%s", late);
+        else
+            rc = pt_host_request(h, &up.data, &pk);
         if (rc != 0) {
             msgpack_sbuffer_clear(&sb);
             pt_pack_error(&pk, "internal error: %s", st_strerror(rc));
@@ -174,30 +178,24 @@ static uint64_t request_min_seq(const struct pt_host *h, struct pt_request *r)
     return seq;
 }
 
-static void answer_parked(struct pt_host *h, const struct pt_auth *auth,
-                          void *sock, struct parked *pk, size_t *n, int all)
+static void answer_parked(struct pt_host *h, struct pt_auth *auth, void *sock,
+                          struct parked *pk, size_t *n, int all)
 {
     int64_t now = now_ms();
     uint64_t applied = pt_host_applied_seq(h);
     for (size_t i = 0; i < *n;) {
         struct parked *p = &pk[i];
         if (all || applied >= p->min_seq || now >= p->deadline_ms) {
-            if (applied >= p->min_seq && !all)
-                answer(h, auth, sock, &p->req);
-            else {
-                char msg[160];
-                int len = snprintf(msg, sizeof msg,
-                                   "min_seq: not applied within %d ms "
-                                   "(applied %llu, wanted %llu)",
-                                   MIN_SEQ_WAIT_MS, (unsigned long long)applied,
-                                   (unsigned long long)p->min_seq);
-                msgpack_sbuffer sb;
-                msgpack_sbuffer_init(&sb);
-                msgpack_packer pkr;
-                msgpack_packer_init(&pkr, &sb, msgpack_sbuffer_write);
-                pt_pack_error(&pkr, "%.*s", len, msg);
-                pt_wire_reply(sock, &p->req, sb.data, sb.size);
-                msgpack_sbuffer_destroy(&sb);
+            if (applied >= p->min_seq && !all) {
+                answer(h, auth, sock, &p->req, NULL);
+            } else {
+                char late[160];
+                snprintf(late, sizeof late,
+                         "min_seq: not applied within %d ms "
+                         "(applied %llu, wanted %llu)",
+                         MIN_SEQ_WAIT_MS, (unsigned long long)applied,
+                         (unsigned long long)p->min_seq);
+                answer(h, auth, sock, &p->req, late);
             }
             pt_wire_close(&p->req);
             pk[i] = pk[--*n];
@@ -337,7 +335,7 @@ int pt_host_run(struct pt_host *h, int notify_fd,
                 pt_wire_close(&req);
                 continue;
             }
-            answer(h, auth, router, &req);
+            answer(h, auth, router, &req, NULL);
             pt_wire_close(&req);
         }
         if (more && now_ms() >= retry_at) {
