@@ -267,13 +267,34 @@ void pt_auth_zap_handle(struct pt_auth *a)
     }
 }
 
-int pt_auth_reload(struct pt_auth *a, char *err, size_t errlen)
+/* Keys with alerts = yes in old that lack it in new. */
+static size_t count_alerts_lost(const struct pt_registry *old,
+                                const struct pt_registry *new)
 {
+    size_t lost = 0;
+    for (size_t i = 0; i < old->count; i++) {
+        const struct pt_publisher *was = &old->pubs[i];
+        if (!was->alerts || !was->has_key)
+            continue;
+        const struct pt_publisher *now = pt_registry_find_key(new, was->key);
+        if (now == NULL || !now->alerts)
+            lost++;
+    }
+    return lost;
+}
+
+int pt_auth_reload(struct pt_auth *a, size_t *alerts_lost, char *err,
+                   size_t errlen)
+{
+    if (alerts_lost != NULL)
+        *alerts_lost = 0;
     if (!a->curve)
         return 0;
     struct pt_registry *reg;
     if (pt_registry_load(a->registry_path, &reg, err, errlen) != 0)
         return -1;
+    if (alerts_lost != NULL)
+        *alerts_lost = count_alerts_lost(a->reg, reg);
     pt_registry_free(a->reg);
     a->reg = reg;
     pt_logf(a->log, PT_LOG_INFO,

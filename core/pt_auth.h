@@ -70,8 +70,12 @@ void pt_auth_zap_handle(struct pt_auth *a);
  * force and err says why.  Connections stay up; each request is checked by
  * its connection's key against the registry in force (pt_auth_sender), so
  * a narrowed, moved or removed key loses its rights from its next request
- * on.  Returns 0 or -1 (plain mode: 0, nothing read). */
-int pt_auth_reload(struct pt_auth *a, char *err, size_t errlen);
+ * on.  Subscriptions have no requests: *alerts_lost (may be NULL) is set to
+ * the number of keys that had alerts = yes and no longer have it (removed,
+ * replaced or alerts = no), for the owner of the alerts socket to drop
+ * their connections.  Returns 0 or -1 (plain mode: 0, nothing read). */
+int pt_auth_reload(struct pt_auth *a, size_t *alerts_lost, char *err,
+                   size_t errlen);
 
 /* The publisher who sent msg (any frame received from a server socket set
  * up here for domain, "ingest" or "query"), looked up by the key its

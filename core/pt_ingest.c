@@ -196,7 +196,7 @@ int pt_ingest_reload(struct pt_ingest *ig)
 {
     char err[512];
     derive_limits(ig);
-    if (pt_auth_reload(ig->auth, err, sizeof err) != 0) {
+    if (pt_auth_reload(ig->auth, NULL, err, sizeof err) != 0) {
         pt_logf(ig->log, PT_LOG_ERROR,
                 "SIGHUP: %s; the previous publisher registry stays in force",
                 err);
