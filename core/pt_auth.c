@@ -4,15 +4,16 @@
  */
 #include "pt_auth.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "povtrack_client.h"
+#include "pt_refusals.h"
 
 #define ZAP_FRAMES_MAX 8
-#define DENIAL_LOG_SECONDS 60 /* one log line per refused key this often */
 
 struct pt_auth {
     const struct pt_log *log;
@@ -23,9 +24,7 @@ struct pt_auth {
     struct pt_registry *reg;
     struct pt_publisher everyone; /* plain mode */
     void *zap;
-    /* A refused client retries every 100 ms; log it once a minute. */
-    uint8_t last_denied[PT_CURVE_KEY_BYTES];
-    time_t last_denied_at;
+    struct pt_refusals refused; /* which refusals to log */
 };
 
 int pt_auth_open(const struct pt_config *cfg, const struct pt_log *log,
@@ -117,23 +116,67 @@ static bool frame_is(zmq_msg_t *m, const char *s)
     return zmq_msg_size(m) == n && memcmp(zmq_msg_data(m), s, n) == 0;
 }
 
-/* May p use the endpoint of domain?  NULL when it may, else why not. */
-static const char *refusal(const struct pt_publisher *p, zmq_msg_t *domain)
+/* The right p lacks on the endpoint of domain (len bytes), or NULL when it
+ * has it: the one rule for admitting a handshake and for keeping a
+ * connection's requests coming after a reload. */
+static const char *missing_right(const struct pt_publisher *p,
+                                 const char *domain, size_t len)
 {
-    if (p == NULL)
-        return "key not in the publisher registry";
-    if (frame_is(domain, "ingest"))
-        return pt_publisher_may_publish_any(p) ? NULL : "no right to publish";
-    if (frame_is(domain, "query"))
-        return pt_publisher_may_query_any(p) ? NULL : "no right to query";
-    if (frame_is(domain, "alerts"))
-        return p->alerts ? NULL : "no right to alerts";
-    return "unknown ZAP domain";
+    if (len == 6 && memcmp(domain, "ingest", 6) == 0)
+        return pt_publisher_may_publish_any(p) ? NULL : "publish";
+    if (len == 5 && memcmp(domain, "query", 5) == 0)
+        return pt_publisher_may_query_any(p) ? NULL : "query";
+    if (len == 6 && memcmp(domain, "alerts", 6) == 0)
+        return p->alerts ? NULL : "alerts";
+    return "use an unknown ZAP domain";
+}
+
+/* Log a refusal of key (NULL when the client offered none), unless this
+ * key was logged less than a minute ago. */
+static void log_refusal(struct pt_auth *a, const uint8_t *key, const char *fmt,
+                        ...) __attribute__((format(printf, 3, 4)));
+
+static void log_refusal(struct pt_auth *a, const uint8_t *key, const char *fmt,
+                        ...)
+{
+    static const uint8_t none[PT_CURVE_KEY_BYTES];
+    if (!pt_refusals_due(&a->refused, key != NULL ? key : none, time(NULL)))
+        return;
+    char z85[POVTRACK_CLIENT_KEY_Z85] = "(none)";
+    if (key != NULL)
+        zmq_z85_encode(z85, key, PT_CURVE_KEY_BYTES);
+    char what[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    pt_logf(a->log, PT_LOG_WARN, "refused %s (key %s)", what, z85);
 }
 
 static void send_str(void *sock, const char *s, int more)
 {
     zmq_send(sock, s, strlen(s), more ? ZMQ_SNDMORE : 0);
+}
+
+/* The ZAP reply's metadata (ZMTP property encoding: name length, name,
+ * 4-byte big-endian value length, value): the key the client proved it
+ * holds, which pt_auth_sender looks up on every request. */
+static void send_key_metadata(void *sock, const uint8_t *key)
+{
+    static const char name[] = PT_AUTH_KEY_PROPERTY;
+    const size_t nlen = sizeof name - 1, vlen = POVTRACK_CLIENT_KEY_Z85 - 1;
+    unsigned char meta[1 + sizeof name - 1 + 4 + POVTRACK_CLIENT_KEY_Z85];
+    size_t n = 0;
+    meta[n++] = (unsigned char)nlen;
+    memcpy(meta + n, name, nlen);
+    n += nlen;
+    meta[n++] = 0;
+    meta[n++] = 0;
+    meta[n++] = 0;
+    meta[n++] = (unsigned char)vlen;
+    zmq_z85_encode((char *)meta + n, key, PT_CURVE_KEY_BYTES);
+    n += vlen;
+    zmq_send(sock, meta, n, 0);
 }
 
 /* One request: version, request id, domain, address, routing id,
@@ -172,39 +215,39 @@ static void handle_one(struct pt_auth *a)
         send_str(a->zap, "", 0);
     } else {
         const struct pt_publisher *p = NULL;
+        const uint8_t *key = NULL;
         const char *why = "not a CURVE handshake";
+        char whybuf[64];
         if (frame_is(&f[5], "CURVE") &&
             zmq_msg_size(&f[6]) == PT_CURVE_KEY_BYTES) {
-            p = pt_registry_find_key(a->reg, zmq_msg_data(&f[6]));
-            why = refusal(p, &f[2]);
-        }
-        if (why != NULL) {
-            time_t now = time(NULL);
-            const uint8_t *key = zmq_msg_size(&f[6]) == PT_CURVE_KEY_BYTES
-                                     ? zmq_msg_data(&f[6])
-                                     : NULL;
-            if (key == NULL || now - a->last_denied_at >= DENIAL_LOG_SECONDS ||
-                memcmp(key, a->last_denied, sizeof a->last_denied) != 0) {
-                char z85[POVTRACK_CLIENT_KEY_Z85] = "?";
-                if (key != NULL) {
-                    zmq_z85_encode(z85, key, PT_CURVE_KEY_BYTES);
-                    memcpy(a->last_denied, key, sizeof a->last_denied);
+            key = zmq_msg_data(&f[6]);
+            p = pt_registry_find_key(a->reg, key);
+            why = "key not in the publisher registry";
+            if (p != NULL) {
+                const char *right =
+                    missing_right(p, zmq_msg_data(&f[2]), zmq_msg_size(&f[2]));
+                why = NULL;
+                if (right != NULL) {
+                    snprintf(whybuf, sizeof whybuf, "no right to %s", right);
+                    why = whybuf;
                 }
-                a->last_denied_at = now;
-                pt_logf(
-                    a->log, PT_LOG_WARN,
-                    "refused %.*s connection from %.*s, key %s%s%s: %s",
-                    (int)zmq_msg_size(&f[2]), (const char *)zmq_msg_data(&f[2]),
-                    (int)zmq_msg_size(&f[3]), (const char *)zmq_msg_data(&f[3]),
-                    z85, p ? " of " : "", p ? p->name : "", why);
             }
         }
+        if (why != NULL)
+            log_refusal(
+                a, key, "%.*s connection from %.*s%s%s%s: %s",
+                (int)zmq_msg_size(&f[2]), (const char *)zmq_msg_data(&f[2]),
+                (int)zmq_msg_size(&f[3]), (const char *)zmq_msg_data(&f[3]),
+                p ? " as \"" : "", p ? p->name : "", p ? "\"" : "", why);
         send_str(a->zap, "1.0", 1);
         zmq_send(a->zap, zmq_msg_data(&f[1]), zmq_msg_size(&f[1]), ZMQ_SNDMORE);
         send_str(a->zap, why == NULL ? "200" : "400", 1);
         send_str(a->zap, why == NULL ? "OK" : why, 1);
         send_str(a->zap, why == NULL ? p->name : "", 1);
-        send_str(a->zap, "", 0);
+        if (why == NULL)
+            send_key_metadata(a->zap, key);
+        else
+            send_str(a->zap, "", 0);
     }
     for (size_t i = 0; i < n; i++)
         zmq_msg_close(&f[i]);
@@ -224,13 +267,34 @@ void pt_auth_zap_handle(struct pt_auth *a)
     }
 }
 
-int pt_auth_reload(struct pt_auth *a, char *err, size_t errlen)
+/* Keys with alerts = yes in old that lack it in new. */
+static size_t count_alerts_lost(const struct pt_registry *old,
+                                const struct pt_registry *new)
 {
+    size_t lost = 0;
+    for (size_t i = 0; i < old->count; i++) {
+        const struct pt_publisher *was = &old->pubs[i];
+        if (!was->alerts || !was->has_key)
+            continue;
+        const struct pt_publisher *now = pt_registry_find_key(new, was->key);
+        if (now == NULL || !now->alerts)
+            lost++;
+    }
+    return lost;
+}
+
+int pt_auth_reload(struct pt_auth *a, size_t *alerts_lost, char *err,
+                   size_t errlen)
+{
+    if (alerts_lost != NULL)
+        *alerts_lost = 0;
     if (!a->curve)
         return 0;
     struct pt_registry *reg;
     if (pt_registry_load(a->registry_path, &reg, err, errlen) != 0)
         return -1;
+    if (alerts_lost != NULL)
+        *alerts_lost = count_alerts_lost(a->reg, reg);
     pt_registry_free(a->reg);
     a->reg = reg;
     pt_logf(a->log, PT_LOG_INFO,
@@ -240,13 +304,47 @@ int pt_auth_reload(struct pt_auth *a, char *err, size_t errlen)
     return 0;
 }
 
-const struct pt_publisher *pt_auth_sender(const struct pt_auth *a,
-                                          zmq_msg_t *msg)
+const struct pt_publisher *pt_auth_sender(struct pt_auth *a, zmq_msg_t *msg,
+                                          const char *domain, char *why,
+                                          size_t whylen)
 {
     if (!a->curve)
         return &a->everyone;
     const char *user = zmq_msg_gets(msg, "User-Id");
-    if (user == NULL)
+    const char *z85 = zmq_msg_gets(msg, PT_AUTH_KEY_PROPERTY);
+    uint8_t key[PT_CURVE_KEY_BYTES];
+    if (user == NULL || z85 == NULL ||
+        strlen(z85) != POVTRACK_CLIENT_KEY_Z85 - 1 ||
+        zmq_z85_decode(key, z85) == NULL) {
+        /* Every CURVE connection passed the ZAP handler, which sets both:
+         * this is not one of ours. */
+        snprintf(why, whylen, "this connection carries no authenticated key");
+        log_refusal(a, NULL, "%s request: no authenticated key", domain);
         return NULL;
-    return pt_registry_find_name(a->reg, user, strlen(user));
+    }
+    const struct pt_publisher *p = pt_registry_find_key(a->reg, key);
+    const char *lost;
+    char no_right[64];
+    if (p == NULL) {
+        lost = "it is no longer in the publisher registry";
+    } else if (strcmp(p->name, user) != 0) {
+        /* The operator moved the key to another section: events must not
+         * be stored under the name the connection was admitted as. */
+        lost = "the publisher registry has it under another name now (a new "
+               "connection is admitted as that)";
+    } else {
+        const char *right = missing_right(p, domain, strlen(domain));
+        if (right == NULL)
+            return p;
+        snprintf(no_right, sizeof no_right, "it no longer has any right to %s",
+                 right);
+        lost = no_right;
+    }
+    snprintf(why, whylen,
+             "the key this connection authenticated with (as \"%s\") has "
+             "been revoked: %s",
+             user, lost);
+    log_refusal(a, key, "%s request from \"%s\": revoked: %s", domain, user,
+                lost);
+    return NULL;
 }

@@ -10,11 +10,17 @@
  *   domain "query"   queries something          ("query" or "alerts" set)
  *   domain "alerts"  subscribes to alerts       ("alerts = yes")
  *
- * An admitted connection's messages carry the publisher's name as their
- * ZAP User-Id; that, never a field the client sends, is who a request is
- * from.  Without [security] (plain mode, loopback only) nothing is
- * authenticated and every client is the publisher "unauthenticated" with
- * every right; the daemon says so loudly at start.
+ * An admitted connection's messages carry, as ZAP metadata, the publisher's
+ * name (User-Id) and the key it authenticated with (PT_AUTH_KEY_PROPERTY,
+ * Z85); the ZAP handler's values win over any the client sends.  Who a
+ * request is from is decided by that key, never by a field the client
+ * sends, and by the registry in force when the request is handled: a key
+ * revoked by a reload is refused on connections opened before it (see
+ * pt_auth_sender).  Without [security] (plain mode, loopback only) nothing
+ * is authenticated and every client is the publisher "unauthenticated"
+ * with every right; the daemon says so loudly at start.
+ *
+ * Refusals are logged at most once a minute per key (pt_refusals.h).
  *
  * The ZAP handler is not a thread: the owner polls pt_auth_zap_socket() in
  * its loop and calls pt_auth_zap_handle() when it is readable.  A handshake
@@ -33,6 +39,8 @@
 #include "pt_registry.h"
 
 #define PT_PUBLISHER_UNAUTH "unauthenticated"
+/* The ZAP metadata property holding the client's public key, Z85. */
+#define PT_AUTH_KEY_PROPERTY "X-Curve-Key"
 #define PT_AUTH_HANDSHAKE_MS 5000 /* a handshake must finish within this */
 
 struct pt_auth;
@@ -59,15 +67,29 @@ void *pt_auth_zap_socket(const struct pt_auth *a);
 void pt_auth_zap_handle(struct pt_auth *a);
 
 /* Read the registry again (SIGHUP).  On an error the old registry stays in
- * force and err says why.  Connections stay up; their rights are looked up
- * by name on every request, so a narrowed or removed publisher loses its
- * rights on its next request.  Returns 0 or -1. */
-int pt_auth_reload(struct pt_auth *a, char *err, size_t errlen);
+ * force and err says why.  Connections stay up; each request is checked by
+ * its connection's key against the registry in force (pt_auth_sender), so
+ * a narrowed, moved or removed key loses its rights from its next request
+ * on.  Subscriptions have no requests: *alerts_lost (may be NULL) is set to
+ * the number of keys that had alerts = yes and no longer have it (removed,
+ * replaced or alerts = no), for the owner of the alerts socket to drop
+ * their connections.  Returns 0 or -1 (plain mode: 0, nothing read). */
+int pt_auth_reload(struct pt_auth *a, size_t *alerts_lost, char *err,
+                   size_t errlen);
 
 /* The publisher who sent msg (any frame received from a server socket set
- * up here), or NULL when its name is no longer in the registry.  Valid
- * until the next pt_auth_reload(). */
-const struct pt_publisher *pt_auth_sender(const struct pt_auth *a,
-                                          zmq_msg_t *msg);
+ * up here for domain, "ingest" or "query"), looked up by the key its
+ * connection authenticated with, in the registry in force now.  NULL when
+ * that key was revoked since the handshake: no longer in the registry,
+ * registered under another name than the connection was admitted as, or
+ * without any right on domain; why then says so for the client, e.g. "the
+ * key this connection authenticated with (as "mttq-593") has been revoked:
+ * it is no longer in the publisher registry", and the refusal is logged
+ * (once a minute per key).  Narrowed rights (some right left) are the
+ * caller's to check, per event or per op.  The publisher is valid until
+ * the next pt_auth_reload(): never keep it across one. */
+const struct pt_publisher *pt_auth_sender(struct pt_auth *a, zmq_msg_t *msg,
+                                          const char *domain, char *why,
+                                          size_t whylen);
 
 #endif /* POVTRACK_PT_AUTH_H */

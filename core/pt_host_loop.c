@@ -18,7 +18,8 @@
 #include "pt_host_internal.h"
 #include "pt_wire.h"
 
-#define TICK_LATE_MS 60000 /* tick even while catching up, this late */
+#define TICK_LATE_MS 60000        /* tick even while catching up, this late */
+#define ALERTS_CLOSE_WAIT_MS 5000 /* for libzmq to close a listener */
 #define DISK_FULL_RETRY_MS                                                     \
     1000 /* apply again this often while disk is full                          \
           */
@@ -71,18 +72,17 @@ static int decode_request(const struct pt_host *h, struct pt_request *r,
 }
 
 /* May the sender of r make request req?  0, or -1 after packing the
- * refusal.  Rights are looked up by name on every request, so a reload of
- * the registry applies to open connections too. */
-static int authorise(const struct pt_auth *auth, struct pt_request *r,
+ * refusal.  The sender is looked up by its connection's key in the
+ * registry in force now, on every request (parked ones when answered), so
+ * a reload applies to open connections too. */
+static int authorise(struct pt_auth *auth, struct pt_request *r,
                      const msgpack_object *req, msgpack_packer *pk)
 {
-    const struct pt_publisher *p = pt_auth_sender(auth, &r->body);
+    char revoked[512];
+    const struct pt_publisher *p =
+        pt_auth_sender(auth, &r->body, "query", revoked, sizeof revoked);
     if (p == NULL) {
-        const char *user = zmq_msg_gets(&r->body, "User-Id");
-        pt_pack_error(pk,
-                      "publisher: \"%s\" is no longer in the publisher "
-                      "registry",
-                      user ? user : "?");
+        pt_pack_error(pk, "publisher: %s", revoked);
         return -1;
     }
     const msgpack_object *op = pt_map_get(req, "op");
@@ -129,8 +129,10 @@ static int authorise(const struct pt_auth *auth, struct pt_request *r,
     return 0;
 }
 
-static int answer(struct pt_host *h, const struct pt_auth *auth, void *sock,
-                  struct pt_request *r)
+/* Answer r, once decoded and authorised: with late NULL, the request's
+ * answer; else the error late (a min_seq not applied in time). */
+static int answer(struct pt_host *h, struct pt_auth *auth, void *sock,
+                  struct pt_request *r, const char *late)
 {
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
@@ -141,7 +143,10 @@ static int answer(struct pt_host *h, const struct pt_auth *auth, void *sock,
     int rc = 0;
     if (decode_request(h, r, &up, &pk) == 0 &&
         authorise(auth, r, &up.data, &pk) == 0) {
-        rc = pt_host_request(h, &up.data, &pk);
+        if (late != NULL)
+            pt_pack_error(&pk, "%s", late);
+        else
+            rc = pt_host_request(h, &up.data, &pk);
         if (rc != 0) {
             msgpack_sbuffer_clear(&sb);
             pt_pack_error(&pk, "internal error: %s", st_strerror(rc));
@@ -174,30 +179,24 @@ static uint64_t request_min_seq(const struct pt_host *h, struct pt_request *r)
     return seq;
 }
 
-static void answer_parked(struct pt_host *h, const struct pt_auth *auth,
-                          void *sock, struct parked *pk, size_t *n, int all)
+static void answer_parked(struct pt_host *h, struct pt_auth *auth, void *sock,
+                          struct parked *pk, size_t *n, int all)
 {
     int64_t now = now_ms();
     uint64_t applied = pt_host_applied_seq(h);
     for (size_t i = 0; i < *n;) {
         struct parked *p = &pk[i];
         if (all || applied >= p->min_seq || now >= p->deadline_ms) {
-            if (applied >= p->min_seq && !all)
-                answer(h, auth, sock, &p->req);
-            else {
-                char msg[160];
-                int len = snprintf(msg, sizeof msg,
-                                   "min_seq: not applied within %d ms "
-                                   "(applied %llu, wanted %llu)",
-                                   MIN_SEQ_WAIT_MS, (unsigned long long)applied,
-                                   (unsigned long long)p->min_seq);
-                msgpack_sbuffer sb;
-                msgpack_sbuffer_init(&sb);
-                msgpack_packer pkr;
-                msgpack_packer_init(&pkr, &sb, msgpack_sbuffer_write);
-                pt_pack_error(&pkr, "%.*s", len, msg);
-                pt_wire_reply(sock, &p->req, sb.data, sb.size);
-                msgpack_sbuffer_destroy(&sb);
+            if (applied >= p->min_seq && !all) {
+                answer(h, auth, sock, &p->req, NULL);
+            } else {
+                char late[160];
+                snprintf(late, sizeof late,
+                         "min_seq: not applied within %d ms "
+                         "(applied %llu, wanted %llu)",
+                         MIN_SEQ_WAIT_MS, (unsigned long long)applied,
+                         (unsigned long long)p->min_seq);
+                answer(h, auth, sock, &p->req, late);
             }
             pt_wire_close(&p->req);
             pk[i] = pk[--*n];
@@ -231,25 +230,124 @@ static void *bind_socket(struct pt_host *h, struct pt_auth *auth, void *zctx,
     return s;
 }
 
-static void reload(struct pt_host *h, struct pt_auth *auth,
-                   const struct pt_host_signals *sig)
+/* The next event on a socket monitor (two frames: event and value, then
+ * the endpoint), or 0 when none could be read. */
+static uint16_t monitor_event(void *mon)
+{
+    zmq_msg_t ev, addr;
+    zmq_msg_init(&ev);
+    zmq_msg_init(&addr);
+    uint16_t event = 0;
+    if (zmq_msg_recv(&ev, mon, ZMQ_DONTWAIT) == 6) {
+        memcpy(&event, zmq_msg_data(&ev), sizeof event);
+        if (zmq_msg_more(&ev))
+            zmq_msg_recv(&addr, mon, ZMQ_DONTWAIT);
+    }
+    zmq_msg_close(&ev);
+    zmq_msg_close(&addr);
+    return event;
+}
+
+/* Unbind sock from ep and wait until libzmq has closed the listener, which
+ * it does later, in its I/O thread: binding ep again before that fails on
+ * tcp (EADDRINUSE), and on ipc a libzmq that unlinks the socket file on
+ * close would remove the new listener's.  The socket's monitor says when
+ * (ZMQ_EVENT_CLOSED); unbinding also drops the connections accepted there.
+ * mon names the monitor's inproc endpoint, unused so far in the process.
+ * Returns 0, or -1 when the listener was not seen closed in time. */
+static int unbind_and_wait(void *zctx, void *sock, const char *ep,
+                           const char *mon)
+{
+    if (zmq_socket_monitor(sock, mon,
+                           ZMQ_EVENT_CLOSED | ZMQ_EVENT_CLOSE_FAILED) != 0)
+        return -1;
+    void *m = zmq_socket(zctx, ZMQ_PAIR);
+    int zero = 0, rc = -1;
+    if (m != NULL && zmq_setsockopt(m, ZMQ_LINGER, &zero, sizeof zero) == 0 &&
+        zmq_connect(m, mon) == 0 && zmq_unbind(sock, ep) == 0) {
+        int64_t deadline = now_ms() + ALERTS_CLOSE_WAIT_MS;
+        uint16_t event = 0;
+        while (event != ZMQ_EVENT_CLOSED && event != ZMQ_EVENT_CLOSE_FAILED &&
+               now_ms() < deadline) {
+            zmq_pollitem_t it = {m, 0, ZMQ_POLLIN, 0};
+            int n = zmq_poll(&it, 1, (long)(deadline - now_ms()));
+            if (n < 0 && zmq_errno() != EINTR)
+                break;
+            if (n > 0)
+                event = monitor_event(m);
+        }
+        rc = event == ZMQ_EVENT_CLOSED ? 0 : -1;
+    }
+    zmq_socket_monitor(sock, NULL, 0);
+    if (m != NULL)
+        zmq_close(m);
+    return rc;
+}
+
+/* Some keys lost alerts = yes: their subscriptions make no requests that
+ * could be refused, so close the alerts socket, and with it every
+ * subscriber's connection, and bind a new one on the same endpoint.
+ * Subscribers reconnect on their own (subscriptions included) through the
+ * ZAP handler, under the registry now in force, which refuses the revoked
+ * keys; the others can list what they missed meanwhile with the alerts
+ * request.  generation numbers the rebuilds, for the monitor's endpoint.
+ * Returns 0, or -1 (logged) when the endpoint could not be bound again. */
+static int rebuild_alerts(struct pt_host *h, struct pt_auth *auth, void *zctx,
+                          size_t lost, unsigned *generation)
+{
+    char ep[PT_ENDPOINT_MAX], mon[64];
+    size_t len = sizeof ep;
+    snprintf(mon, sizeof mon, "inproc://povtrack-alerts-monitor-%u",
+             (*generation)++);
+    if (zmq_getsockopt(h->pub, ZMQ_LAST_ENDPOINT, ep, &len) != 0 ||
+        unbind_and_wait(zctx, h->pub, ep, mon) != 0)
+        /* Binding again may still work; if not, the restart does. */
+        pt_logf(&h->log, PT_LOG_WARN,
+                "alerts endpoint %s: the old listener was not seen closed "
+                "within %d ms",
+                h->cfg.alerts, ALERTS_CLOSE_WAIT_MS);
+    zmq_close(h->pub);
+    h->pub = bind_socket(h, auth, zctx, ZMQ_PUB, h->cfg.alerts);
+    if (h->pub == NULL) {
+        pt_logf(&h->log, PT_LOG_ERROR,
+                "SIGHUP: cannot bind the alerts endpoint again after "
+                "revoking alert subscribers; the plugin host restarts");
+        return -1;
+    }
+    pt_logf(&h->log, PT_LOG_WARN,
+            "SIGHUP: %zu key(s) lost alerts = yes: disconnected every alert "
+            "subscriber of %s, so that each passes the key check again "
+            "(they reconnect on their own, and can list what they missed "
+            "with the alerts request)",
+            lost, h->cfg.alerts);
+    return 0;
+}
+
+/* SIGHUP: take the live settings and the registry.  Returns 0, or -1 when
+ * the plugin host must stop (the supervisor starts it again). */
+static int reload(struct pt_host *h, struct pt_auth *auth, void *zctx,
+                  const struct pt_host_signals *sig, unsigned *generation)
 {
     char err[512];
     struct pt_config *fresh = malloc(sizeof *fresh);
     if (fresh == NULL || sig->reconfigure(sig->arg, fresh) != 0) {
         /* The ingest process reports the configuration's errors. */
         free(fresh);
-        return;
+        return 0;
     }
     char restart[256];
     pt_config_apply_reload(&h->cfg, fresh, restart, sizeof restart);
     free(fresh);
     h->log.level = h->cfg.log_level;
     h->log.syslog = h->cfg.syslog;
-    if (pt_auth_reload(auth, err, sizeof err) != 0)
+    size_t lost = 0;
+    if (pt_auth_reload(auth, &lost, err, sizeof err) != 0)
         pt_logf(&h->log, PT_LOG_ERROR,
                 "SIGHUP: %s; the previous publisher registry stays in force",
                 err);
+    else if (lost > 0)
+        return rebuild_alerts(h, auth, zctx, lost, generation);
+    return 0;
 }
 
 int pt_host_run(struct pt_host *h, int notify_fd,
@@ -285,10 +383,14 @@ int pt_host_run(struct pt_host *h, int notify_fd,
     int more = 1; /* the log may have grown while we were down */
     int disk_full = 0;
     int64_t retry_at = 0;
+    unsigned alerts_generation = 0; /* alerts sockets rebuilt */
     while (rc == 0 && !*stop) {
         if (*sig->reload) {
             *sig->reload = 0;
-            reload(h, auth, sig);
+            if (reload(h, auth, zctx, sig, &alerts_generation) != 0) {
+                rc = -1;
+                break;
+            }
         }
         zmq_pollitem_t items[3] = {
             {router, 0, ZMQ_POLLIN, 0},
@@ -337,7 +439,7 @@ int pt_host_run(struct pt_host *h, int notify_fd,
                 pt_wire_close(&req);
                 continue;
             }
-            answer(h, auth, router, &req);
+            answer(h, auth, router, &req, NULL);
             pt_wire_close(&req);
         }
         if (more && now_ms() >= retry_at) {
@@ -385,7 +487,8 @@ int pt_host_run(struct pt_host *h, int notify_fd,
         free(parked);
     }
     zmq_close(router);
-    zmq_close(h->pub);
+    if (h->pub != NULL)
+        zmq_close(h->pub);
     h->pub = NULL;
     pt_auth_close(auth);
     zmq_ctx_term(zctx);

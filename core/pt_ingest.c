@@ -64,7 +64,11 @@ struct pt_ingest {
     struct slot *slots;
     struct st_item *items;
     struct ev_event *evs;
-    const struct pt_publisher **pubs; /* sender of items[i] */
+    /* Sender of items[i], looked up by key in take_request and used by
+     * check_refs in the same pt_ingest_step: the registry is replaced only
+     * by pt_ingest_reload, between steps, so these never dangle and every
+     * event is checked against the registry in force at its commit. */
+    const struct pt_publisher **pubs;
     size_t *enc_off; /* offset of items[i]'s canonical bytes in enc */
     msgpack_sbuffer enc;
     msgpack_sbuffer reply;
@@ -188,15 +192,18 @@ static void derive_limits(struct pt_ingest *ig)
     ig->limits.top_name = "limits.events_max";
 }
 
-void pt_ingest_reload(struct pt_ingest *ig)
+int pt_ingest_reload(struct pt_ingest *ig)
 {
     char err[512];
     derive_limits(ig);
-    if (pt_auth_reload(ig->auth, err, sizeof err) != 0)
+    if (pt_auth_reload(ig->auth, NULL, err, sizeof err) != 0) {
         pt_logf(ig->log, PT_LOG_ERROR,
                 "SIGHUP: %s; the previous publisher registry stays in force",
                 err);
+        return -1;
+    }
     /* Buckets are per name; a removed publisher's bucket is harmless. */
+    return 0;
 }
 
 void pt_ingest_reader_check(struct pt_ingest *ig)
@@ -290,12 +297,12 @@ static void take_request(struct pt_ingest *ig, struct ingest_req *g,
                  g->req.nbody);
         return;
     }
-    const struct pt_publisher *pub = pt_auth_sender(ig->auth, &g->req.body);
+    char revoked[EV_ERROR_MAX];
+    const struct pt_publisher *pub = pt_auth_sender(
+        ig->auth, &g->req.body, "ingest", revoked, sizeof revoked);
     if (pub == NULL) {
-        const char *user = zmq_msg_gets(&g->req.body, "User-Id");
-        snprintf(g->error, sizeof g->error,
-                 "publisher: \"%s\" is no longer in the publisher registry",
-                 user ? user : "?");
+        snprintf(g->error, sizeof g->error, "publisher: %s; nothing stored",
+                 revoked);
         return;
     }
     if (rate_take(ig, pub, now_us_) != 0) {

@@ -8,8 +8,9 @@
  * one fsync covers many clients.
  *
  * Who sent a request is what the connection authenticated as (pt_auth.h);
- * that name is stored with each event, and the publisher's rights in the
- * registry decide which of its events may be stored at all.  Requests over
+ * that name is stored with each event, and the rights of the key in the
+ * registry in force at the commit decide which of its events may be stored
+ * at all.  Requests over
  * cfg->limits, or over the publisher's requests_per_second, are refused
  * whole with a message naming the limit.
  */
@@ -36,9 +37,11 @@ int pt_ingest_step(struct pt_ingest *ig, int timeout_ms);
 
 /* SIGHUP, after the caller updated the live settings of its config (see
  * pt_config_apply_reload): take the new limits, and read the publisher
- * registry again; the old registry stays in force when the new one has an
- * error, which is logged. */
-void pt_ingest_reload(struct pt_ingest *ig);
+ * registry again.  Returns 0, or -1 when the new registry has an error,
+ * which is logged, and the old registry stays in force.  Requests taken
+ * from then on are checked against the registry in force, also on
+ * connections opened before (pt_auth_sender). */
+int pt_ingest_reload(struct pt_ingest *ig);
 
 /* Clear reader slots of dead readers (after the plugin host died). */
 void pt_ingest_reader_check(struct pt_ingest *ig);

@@ -356,10 +356,18 @@ static void reload(struct pt_config *cfg, struct pt_log *log,
     if (cfg->syslog && !log->syslog)
         pt_log_open_syslog(cfg->syslog_facility);
     log->syslog = cfg->syslog;
-    pt_ingest_reload(ig);
-    pt_logf(log, PT_LOG_INFO,
-            "SIGHUP: configuration reloaded (log level, syslog, limits, "
-            "publisher registry)");
+    /* Say exactly what was reloaded: plain mode has no registry, and a
+     * registry with an error leaves the previous one in force. */
+    if (pt_ingest_reload(ig) != 0)
+        pt_logf(log, PT_LOG_WARN,
+                "SIGHUP: configuration reloaded (log level, syslog, "
+                "limits); the publisher registry was not: it has errors "
+                "(see above) and the previous one stays in force");
+    else
+        pt_logf(log, PT_LOG_INFO,
+                "SIGHUP: configuration reloaded (log level, syslog, "
+                "limits%s)",
+                cfg->curve_key_file[0] != '\0' ? ", publisher registry" : "");
     if (restart[0] != '\0')
         pt_logf(log, PT_LOG_WARN,
                 "SIGHUP: changed settings that need a restart of povtrackd "

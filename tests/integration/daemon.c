@@ -7,6 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/inotify.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -156,6 +161,28 @@ int td_start(struct td *d, const char *const *extra)
     return td_wait_ping(d, 20000);
 }
 
+int td_start_logged(struct td *d, const char *const *extra)
+{
+    snprintf(d->log, sizeof d->log, "%s/daemon.log", d->dir);
+    int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    /* The daemon inherits the test's stderr: point it at the file for the
+     * fork, then back. */
+    int saved = dup(STDERR_FILENO);
+    if (saved < 0 || dup2(fd, STDERR_FILENO) < 0) {
+        close(fd);
+        if (saved >= 0)
+            close(saved);
+        return -1;
+    }
+    close(fd);
+    int rc = td_start(d, extra);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    return rc;
+}
+
 int td_stop(struct td *d)
 {
     if (d->pid <= 0)
@@ -180,10 +207,31 @@ int td_stop(struct td *d)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* Sanitizer reports of a daemon whose stderr went to a file would be lost
+ * with the file: show them. */
+static void echo_sanitizer_reports(const char *path)
+{
+    FILE *in = fopen(path, "r");
+    if (in == NULL)
+        return;
+    char line[2048];
+    int show = 0;
+    while (fgets(line, sizeof line, in) != NULL) {
+        if (strstr(line, "Sanitizer") != NULL ||
+            strstr(line, "runtime error") != NULL)
+            show = 1;
+        if (show)
+            fputs(line, stderr);
+    }
+    fclose(in);
+}
+
 void td_destroy(struct td *d)
 {
     if (d->pid > 0)
         td_stop(d);
+    if (d->log[0] != '\0')
+        echo_sanitizer_reports(d->log);
     close_socks(d);
     if (d->zctx)
         zmq_ctx_term(d->zctx);
@@ -208,27 +256,17 @@ pid_t td_host_pid(const struct td *d)
     return (pid_t)pid;
 }
 
-/* DEALER request/reply with an empty delimiter, as REQ would send. */
-static int roundtrip(void **sock, struct td *d, const char *ep, const void *buf,
-                     size_t len, msgpack_unpacked *up, int timeout_ms)
+int td_recv_reply(void *sock, msgpack_unpacked *up, int timeout_ms)
 {
-    if (zmq_send(*sock, "", 0, ZMQ_SNDMORE) < 0 ||
-        zmq_send(*sock, buf, len, 0) < 0)
+    zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&it, 1, timeout_ms) <= 0)
         return -1;
-    zmq_pollitem_t it = {*sock, 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(&it, 1, timeout_ms) <= 0) {
-        /* Lazy Pirate: a socket that timed out may still get the late
-         * reply; replace it so the next request cannot read that. */
-        zmq_close(*sock);
-        *sock = dealer(d, ep);
-        return -1;
-    }
     zmq_msg_t delim, body;
     zmq_msg_init(&delim);
     zmq_msg_init(&body);
     int rc = -1;
-    if (zmq_msg_recv(&delim, *sock, 0) >= 0 && zmq_msg_more(&delim) &&
-        zmq_msg_recv(&body, *sock, 0) >= 0) {
+    if (zmq_msg_recv(&delim, sock, 0) >= 0 && zmq_msg_more(&delim) &&
+        zmq_msg_recv(&body, sock, 0) >= 0) {
         /* Unpacked strings point into the bytes they came from, and the
          * message is closed below: give a copy to the unpacked zone. */
         size_t n = zmq_msg_size(&body), off = 0;
@@ -245,6 +283,29 @@ static int roundtrip(void **sock, struct td *d, const char *ep, const void *buf,
     }
     zmq_msg_close(&delim);
     zmq_msg_close(&body);
+    return rc;
+}
+
+int td_call(void *sock, const void *buf, size_t len, msgpack_unpacked *up,
+            int timeout_ms)
+{
+    if (zmq_send(sock, "", 0, ZMQ_SNDMORE) < 0 ||
+        zmq_send(sock, buf, len, 0) < 0)
+        return -1;
+    return td_recv_reply(sock, up, timeout_ms);
+}
+
+/* td_call on one of the harness's own sockets.  Lazy Pirate: a socket that
+ * timed out may still get the late reply; replace it so the next request
+ * cannot read that. */
+static int roundtrip(void **sock, struct td *d, const char *ep, const void *buf,
+                     size_t len, msgpack_unpacked *up, int timeout_ms)
+{
+    int rc = td_call(*sock, buf, len, up, timeout_ms);
+    if (rc != 0) {
+        zmq_close(*sock);
+        *sock = dealer(d, ep);
+    }
     return rc;
 }
 
@@ -349,6 +410,15 @@ int td_str_eq(const msgpack_object *o, const char *s)
            memcmp(o->via.str.ptr, s, o->via.str.size) == 0;
 }
 
+int td_str_copy(const msgpack_object *o, char *buf, size_t cap)
+{
+    if (o == NULL || o->type != MSGPACK_OBJECT_STR || o->via.str.size >= cap)
+        return -1;
+    memcpy(buf, o->via.str.ptr, o->via.str.size);
+    buf[o->via.str.size] = '\0';
+    return 0;
+}
+
 void td_pack_donations(msgpack_sbuffer *sb, const char *prefix, int batch,
                        int n, int64_t amount)
 {
@@ -445,6 +515,67 @@ char *td_read_file(const char *path)
     if (buf != NULL)
         buf[n] = '\0';
     return buf;
+}
+
+int td_unused_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return -1;
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_ANY);
+    socklen_t len = sizeof a;
+    int port = -1;
+    if (bind(s, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(s, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    close(s);
+    return port;
+}
+
+size_t td_count_lines(const char *path, const char *a, const char *b)
+{
+    char *text = td_read_file(path);
+    size_t n = 0;
+    for (char *line = text; line != NULL && *line != '\0';) {
+        char *nl = strchr(line, '\n');
+        if (nl == NULL)
+            break; /* a line still being written */
+        *nl = '\0';
+        if (strstr(line, a) != NULL && strstr(line, b) != NULL)
+            n++;
+        line = nl + 1;
+    }
+    free(text);
+    return n;
+}
+
+size_t td_wait_log(const char *path, const char *a, const char *b, size_t want,
+                   int timeout_ms)
+{
+    int in = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    if (in < 0 || inotify_add_watch(in, path, IN_MODIFY) < 0) {
+        if (in >= 0)
+            close(in);
+        return td_count_lines(path, a, b);
+    }
+    int64_t deadline = mono_ms() + timeout_ms;
+    size_t n;
+    while ((n = td_count_lines(path, a, b)) < want) {
+        int64_t left = deadline - mono_ms();
+        if (left <= 0)
+            break;
+        struct pollfd p = {in, POLLIN, 0};
+        if (poll(&p, 1, (int)left) > 0) {
+            char ev[4096];
+            while (read(in, ev, sizeof ev) > 0)
+                ;
+        }
+    }
+    close(in);
+    return n;
 }
 
 char *td_query_packed(struct td *d, const char *plugin, const void *q,

@@ -28,6 +28,7 @@ struct td {
     char client_public[41], client_secret[41];
     char config[320]; /* the config file td_curve_setup wrote */
     char registry[320];
+    char log[320]; /* the daemon's stderr (td_start_logged), "" when not */
 };
 
 /* Create the directory and endpoints; does not start the daemon. */
@@ -35,6 +36,10 @@ int td_init(struct td *d);
 /* Start povtrackd with extra arguments (NULL-terminated, may be NULL) and
  * wait until its plugin host answers a ping. */
 int td_start(struct td *d, const char *const *extra);
+/* td_start with the stderr of both processes appended to d->log
+ * (DIR/daemon.log), for the test to read and wait for log lines;
+ * td_destroy shows any sanitizer report found there. */
+int td_start_logged(struct td *d, const char *const *extra);
 /* SIGTERM and wait for exit; returns the exit status (or -1). */
 int td_stop(struct td *d);
 void td_destroy(struct td *d);
@@ -57,6 +62,16 @@ void *td_dealer(struct td *d, const char *ep, const char *public_key,
 /* pid of the plugin host (the daemon's child), 0 if none. */
 pid_t td_host_pid(const struct td *d);
 
+/* The next reply on a DEALER of the caller's (an empty delimiter, then one
+ * frame), or the next alert on a SUB (the topic, then one frame): the
+ * last frame unpacked into up (which owns the bytes).  Returns 0, or -1
+ * when none came within timeout_ms. */
+int td_recv_reply(void *sock, msgpack_unpacked *up, int timeout_ms);
+/* One request on a DEALER of the caller's (an empty delimiter, then buf)
+ * and its reply, as td_recv_reply; after a timeout the socket may still
+ * get the late reply. */
+int td_call(void *sock, const void *buf, size_t len, msgpack_unpacked *up,
+            int timeout_ms);
 /* Send raw bytes as one ingest request; the reply is unpacked into up. */
 int td_ingest_raw(struct td *d, const void *buf, size_t len,
                   msgpack_unpacked *up, int timeout_ms);
@@ -101,10 +116,24 @@ uint64_t td_result_u64(const msgpack_unpacked *up, const char *key);
 /* Helpers on unpacked replies. */
 const msgpack_object *td_get(const msgpack_object *map, const char *key);
 int td_str_eq(const msgpack_object *o, const char *s);
+/* Copy the string o into buf (cap bytes, NUL-terminated): 0, or -1 when o
+ * is not a string or does not fit. */
+int td_str_copy(const msgpack_object *o, char *buf, size_t cap);
 
 /* The whole of a text file (a daemon's log), NUL-terminated; the caller
  * frees it.  NULL when it cannot be read or memory runs out. */
 char *td_read_file(const char *path);
+
+/* A TCP port nobody listens on right now (the kernel's choice), or -1. */
+int td_unused_port(void);
+
+/* Lines of the text file path holding both a and b (0 when unreadable). */
+size_t td_count_lines(const char *path, const char *a, const char *b);
+/* Wait until path (a daemon's log) has at least want lines holding both a
+ * and b, at most timeout_ms: inotify says when the file grows, so this
+ * never polls the clock.  Returns the number of such lines seen last. */
+size_t td_wait_log(const char *path, const char *a, const char *b, size_t want,
+                   int timeout_ms);
 
 /* ---- the povtrack command line tool, run for real ---- */
 struct td_cli {

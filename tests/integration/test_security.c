@@ -10,10 +10,7 @@
  * inotify, a pipe's end of file) bounded by a timeout; the only timed waits
  * are the polls that prove that NO reply comes.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -23,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -52,7 +48,6 @@ struct fixture {
     size_t nsocks;
     povtrack_client *clients[4];
     size_t nclients;
-    char log[2][400]; /* the daemons' captured stderr, "" when not */
 };
 
 static int setup(void **state)
@@ -62,25 +57,6 @@ static int setup(void **state)
         return -1;
     *state = f;
     return 0;
-}
-
-/* Sanitizer reports of a daemon whose stderr went to a file would be lost
- * with the file: show them. */
-static void echo_sanitizer_reports(const char *path)
-{
-    FILE *in = fopen(path, "r");
-    if (in == NULL)
-        return;
-    char line[2048];
-    int show = 0;
-    while (fgets(line, sizeof line, in) != NULL) {
-        if (strstr(line, "Sanitizer") != NULL ||
-            strstr(line, "runtime error") != NULL)
-            show = 1;
-        if (show)
-            fputs(line, stderr);
-    }
-    fclose(in);
 }
 
 static int teardown(void **state)
@@ -94,8 +70,6 @@ static int teardown(void **state)
     for (int i = 0; i < f->nd; i++) {
         if (f->d[i].pid > 0)
             td_stop(&f->d[i]);
-        if (f->log[i][0] != '\0')
-            echo_sanitizer_reports(f->log[i]);
         td_destroy(&f->d[i]);
     }
     free(f);
@@ -154,25 +128,6 @@ static povtrack_client *fx_client(struct fixture *f, struct td *d,
     return c;
 }
 
-/* td_start with the daemon's stderr (both processes) appended to path, so
- * the test can wait for its log lines. */
-static int start_logged(struct fixture *f, struct td *d,
-                        const char *const *extra)
-{
-    int i = (int)(d - f->d);
-    snprintf(f->log[i], sizeof f->log[i], "%s/daemon.log", d->dir);
-    int fd = open(f->log[i], O_WRONLY | O_CREAT | O_APPEND, 0644);
-    assert_true(fd >= 0);
-    int saved = dup(STDERR_FILENO);
-    assert_true(saved >= 0);
-    assert_true(dup2(fd, STDERR_FILENO) >= 0);
-    close(fd);
-    int rc = td_start(d, extra);
-    dup2(saved, STDERR_FILENO);
-    close(saved);
-    return rc;
-}
-
 /* ---- time, files, logs ----------------------------------------------- */
 
 static int64_t mono_ms(void)
@@ -190,46 +145,11 @@ static char *read_file(const char *path)
     return text;
 }
 
-/* Lines of the file holding both a and b. */
-static size_t count_lines(const char *path, const char *a, const char *b)
-{
-    char *text = read_file(path);
-    size_t n = 0;
-    for (char *line = text; *line != '\0';) {
-        char *nl = strchr(line, '\n');
-        if (nl == NULL)
-            break; /* a line still being written */
-        *nl = '\0';
-        if (strstr(line, a) != NULL && strstr(line, b) != NULL)
-            n++;
-        line = nl + 1;
-    }
-    free(text);
-    return n;
-}
-
-/* Wait until the daemon has logged at least want lines holding a and b:
- * inotify says when the file grows, so this never polls the clock. */
+/* Wait until the daemon has logged at least want lines holding a and b. */
 static void wait_log(const char *path, const char *a, const char *b,
                      size_t want)
 {
-    int in = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-    assert_true(in >= 0);
-    assert_true(inotify_add_watch(in, path, IN_MODIFY) >= 0);
-    int64_t deadline = mono_ms() + TIMEOUT_MS;
-    size_t n;
-    while ((n = count_lines(path, a, b)) < want) {
-        int64_t left = deadline - mono_ms();
-        if (left <= 0)
-            break;
-        struct pollfd p = {in, POLLIN, 0};
-        if (poll(&p, 1, (int)left) > 0) {
-            char ev[4096];
-            while (read(in, ev, sizeof ev) > 0)
-                ;
-        }
-    }
-    close(in);
+    size_t n = td_wait_log(path, a, b, want, TIMEOUT_MS);
     if (n < want)
         fail_msg("%s: %zu lines with \"%s\" and \"%s\" after %d ms, wanted "
                  "%zu",
@@ -282,11 +202,7 @@ static void patch(msgpack_sbuffer *sb, const char *placeholder, const char *raw)
 
 static void copy_str(const msgpack_object *o, char *buf, size_t cap)
 {
-    assert_non_null(o);
-    assert_int_equal(o->type, MSGPACK_OBJECT_STR);
-    assert_true(o->via.str.size < cap);
-    memcpy(buf, o->via.str.ptr, o->via.str.size);
-    buf[o->via.str.size] = '\0';
+    assert_int_equal(td_str_copy(o, buf, cap), 0);
 }
 
 static void assert_contains(const char *hay, const char *needle)
@@ -861,11 +777,10 @@ static void test_sighup_reload(void **state)
     assert_int_equal(td_curve_setup(d, NULL, NULL), 0);
     /* Info level: the reload lines are the handshake of each SIGHUP. */
     assert_int_equal(
-        start_logged(
-            f, d,
-            (const char *[]){"-c", d->config, "--log-level", "info", NULL}),
+        td_start_logged(
+            d, (const char *[]){"-c", d->config, "--log-level", "info", NULL}),
         0);
-    const char *logpath = f->log[0];
+    const char *logpath = d->log;
     const char *ing = "] ingest ", *host = "] host ";
     const char *one = "reloaded: 1 publishers";
     const char *two = "reloaded: 2 publishers";
@@ -1941,22 +1856,6 @@ static void test_rate_limit(void **state)
 /* 6. Secure by default                                                   */
 /* ====================================================================== */
 
-/* A TCP port nobody listens on right now (the kernel's choice). */
-static int unused_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(s >= 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_ANY);
-    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t len = sizeof a;
-    assert_int_equal(getsockname(s, (struct sockaddr *)&a, &len), 0);
-    close(s);
-    return ntohs(a.sin_port);
-}
-
 /* Run argv, which must exit on its own; its stderr is collected through a
  * pipe until end of file.  Returns the exit status. */
 static int run_to_exit(const char *const *argv, char *out, size_t cap)
@@ -2069,7 +1968,7 @@ static void test_secure_by_default(void **state)
     struct fixture *f = *state;
     struct td *d = fx_daemon(f);
     char ep[64], out[4096];
-    snprintf(ep, sizeof ep, "tcp://0.0.0.0:%d", unused_port());
+    snprintf(ep, sizeof ep, "tcp://0.0.0.0:%d", td_unused_port());
 
     /* In clear text, a network endpoint is refused at start. */
     const char *argv[] = {POVTRACK_BIN_DIR "/povtrackd",
@@ -2094,20 +1993,19 @@ static void test_secure_by_default(void **state)
     assert_int_equal(td_curve_setup(d, NULL, NULL), 0);
     int started = 0;
     for (int attempt = 0; attempt < 5 && !started; attempt++) {
-        int port = unused_port();
+        int port = td_unused_port();
         snprintf(ep, sizeof ep, "tcp://0.0.0.0:%d", port);
-        if (start_logged(
-                f, d,
-                (const char *[]){"-c", d->config, "--ingest", ep, NULL}) == 0) {
+        if (td_start_logged(d, (const char *[]){"-c", d->config, "--ingest", ep,
+                                                NULL}) == 0) {
             started = 1;
             snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", port);
         } else {
             assert_int_equal(d->pid, 0); /* it exited, and why: */
-            assert_true(count_lines(f->log[0], "cannot bind", ep) >= 1);
+            assert_true(td_count_lines(d->log, "cannot bind", ep) >= 1);
         }
     }
     assert_true(started);
-    char *text = read_file(f->log[0]);
+    char *text = read_file(d->log);
     assert_null(strstr(text, "INSECURE"));
     free(text);
     void *s = fx_dealer(f, d, ep, NULL, NULL);
