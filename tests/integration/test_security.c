@@ -347,23 +347,10 @@ static void send_untrusted(void *sock, const struct frame *parts, size_t n)
  * bytes are returned in *raw (malloc'ed).  0, or -1 if none came. */
 static int recv_raw(void *sock, char **raw, size_t *len, int timeout_ms)
 {
-    zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(&it, 1, timeout_ms) != 1)
-        return -1;
-    zmq_msg_t delim, body;
-    zmq_msg_init(&delim);
-    zmq_msg_init(&body);
-    assert_int_equal(zmq_msg_recv(&delim, sock, 0), 0);
-    assert_true(zmq_msg_more(&delim));
-    assert_true(zmq_msg_recv(&body, sock, 0) >= 0);
-    assert_false(zmq_msg_more(&body));
-    *len = zmq_msg_size(&body);
-    *raw = malloc(*len ? *len : 1);
-    assert_non_null(*raw);
-    memcpy(*raw, zmq_msg_data(&body), *len);
-    zmq_msg_close(&delim);
-    zmq_msg_close(&body);
-    return 0;
+    int rc = td_recv_body(sock, timeout_ms, raw, len);
+    if (rc == -2)
+        fail_msg("a reply that is not a delimiter and one body frame");
+    return rc;
 }
 
 /* The reply, unpacked; up owns the bytes (msgpack strings point into
