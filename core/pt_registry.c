@@ -370,8 +370,17 @@ static bool same_code(struct ev_str a, struct ev_str b)
     return a.len == b.len && memcmp(a.ptr, b.ptr, a.len) == 0;
 }
 
-/* Where code stood at t: the span in force then, else the last one that
- * started before t, else its first.  *found is false when the registry
+/* Where a code stood at t: the span in force then, else the last one that
+ * started before t, else its first (h->n > 0). */
+static int span_index(const struct ev_history *h, int64_t t)
+{
+    int i = ev_history_find(h, t);
+    if (i < 0)
+        i = ev_history_latest(h, t);
+    return i < 0 ? 0 : i;
+}
+
+/* The span of code at t (span_index); *found is false when the registry
  * has no such code. */
 static int span_at(const struct ev_registry *reg, struct ev_str code, int64_t t,
                    struct ev_span *out, bool *found)
@@ -383,12 +392,7 @@ static int span_at(const struct ev_registry *reg, struct ev_str code, int64_t t,
         return EV_OK;
     if (rc != EV_OK || h.n == 0)
         return rc;
-    int i = ev_history_find(&h, t);
-    if (i < 0)
-        i = ev_history_latest(&h, t);
-    if (i < 0)
-        i = 0;
-    *out = h.span[i];
+    *out = h.span[span_index(&h, t)];
     *found = true;
     return EV_OK;
 }
@@ -490,18 +494,12 @@ static int check_defined(const struct unit_check *c, const struct ev_event *ev)
     }
     if (rc != EV_OK)
         return rc;
-    int i = -1;
+    /* A span starting on "from" is the one a redefinition renames. */
+    bool starts = false;
     for (uint32_t k = 0; k < h.n; k++)
-        if (h.span[k].from == from)
-            i = (int)k;
-    int64_t before = i >= 0 || from == EV_TIME_MIN ? from : from - 1;
-    if (i < 0)
-        i = ev_history_find(&h, before);
-    if (i < 0)
-        i = ev_history_latest(&h, before);
-    if (i < 0)
-        i = 0;
-    const struct ev_span cur = h.span[i];
+        starts |= h.span[k].from == from;
+    int64_t before = starts || from == EV_TIME_MIN ? from : from - 1;
+    const struct ev_span cur = h.span[span_index(&h, before)];
     if (d->parent.ptr != NULL && !same_code(d->parent, cur.parent) &&
         (rc = need(c, d->parent, from, "the new parent of %.*s",
                    (int)ev->unit.len, ev->unit.ptr)) != EV_OK)
