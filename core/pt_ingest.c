@@ -17,6 +17,7 @@
 #include <zmq.h>
 
 #include "ev_event.h"
+#include "pt_ack.h"
 #include "pt_auth.h"
 #include "pt_wire.h"
 #include "st_log.h"
@@ -221,26 +222,6 @@ static int64_t now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* The "id" of an event map, for the ack, even when the event is invalid. */
-static struct ev_str event_id(const msgpack_object *o)
-{
-    struct ev_str id = {NULL, 0};
-    if (o->type != MSGPACK_OBJECT_MAP)
-        return id;
-    for (uint32_t i = 0; i < o->via.map.size; i++) {
-        const msgpack_object *k = &o->via.map.ptr[i].key;
-        const msgpack_object *v = &o->via.map.ptr[i].val;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == 2 &&
-            memcmp(k->via.str.ptr, "id", 2) == 0 &&
-            v->type == MSGPACK_OBJECT_STR && v->via.str.size > 0 &&
-            v->via.str.size <= EV_ID_MAX) {
-            id.ptr = v->via.str.ptr;
-            id.len = v->via.str.size;
-        }
-    }
-    return id;
-}
-
 /* Decode one request's events into slots; a request that is not an array
  * of events is rejected whole. */
 /* Take one request's token from p's bucket; 0, or -1 when it has none. */
@@ -339,7 +320,7 @@ static void take_request(struct pt_ingest *ig, struct ingest_req *g,
     for (uint32_t i = 0; i < arr->via.array.size; i++) {
         const msgpack_object *o = &arr->via.array.ptr[i];
         struct slot *s = &ig->slots[*nslots + i];
-        s->id = event_id(o);
+        s->id = pt_ack_id(o);
         s->item = -1;
         struct ev_event *ev = &ig->evs[*nitems];
         if (ev_decode(o, max_at, ev, &err) != 0) {
@@ -407,33 +388,6 @@ static int check_refs(void *arg, struct st_view *view, struct st_item *item)
                                    sizeof item->error);
 }
 
-static void pack_cstr(msgpack_packer *pk, const char *s)
-{
-    size_t n = strlen(s);
-    msgpack_pack_str(pk, n);
-    msgpack_pack_str_body(pk, s, n);
-}
-
-static void pack_ack(msgpack_packer *pk, struct ev_str id, const char *status,
-                     uint64_t seq, const char *error)
-{
-    msgpack_pack_map(pk, 3);
-    pack_cstr(pk, "id");
-    if (id.ptr == NULL)
-        msgpack_pack_nil(pk);
-    else {
-        msgpack_pack_str(pk, id.len);
-        msgpack_pack_str_body(pk, id.ptr, id.len);
-    }
-    pack_cstr(pk, "status");
-    pack_cstr(pk, status);
-    pack_cstr(pk, error != NULL ? "error" : "seq");
-    if (error != NULL)
-        pack_cstr(pk, error);
-    else
-        msgpack_pack_uint64(pk, seq);
-}
-
 static void reply(struct pt_ingest *ig, struct ingest_req *g,
                   const char *storage_error)
 {
@@ -441,25 +395,25 @@ static void reply(struct pt_ingest *ig, struct ingest_req *g,
     msgpack_packer pk;
     msgpack_packer_init(&pk, &ig->reply, msgpack_sbuffer_write);
     if (g->error[0] != '\0') {
-        msgpack_pack_array(&pk, 1);
-        pack_ack(&pk, (struct ev_str){NULL, 0}, "rejected", 0, g->error);
+        pt_ack_request_refused(&pk, g->error);
     } else {
         msgpack_pack_array(&pk, g->count);
         for (size_t i = g->first; i < g->first + g->count; i++) {
             const struct slot *s = &ig->slots[i];
+            uint32_t index = (uint32_t)(i - g->first);
             if (s->item < 0) {
-                pack_ack(&pk, s->id, "rejected", 0, s->error);
+                pt_ack_event(&pk, s->id, index, "rejected", 0, s->error);
                 continue;
             }
             const struct st_item *it = &ig->items[s->item];
             if (storage_error != NULL)
-                pack_ack(&pk, s->id, "rejected", 0, storage_error);
+                pt_ack_event(&pk, s->id, index, "rejected", 0, storage_error);
             else if (it->status == ST_ITEM_OK)
-                pack_ack(&pk, s->id, "ok", it->seq, NULL);
+                pt_ack_event(&pk, s->id, index, "ok", it->seq, NULL);
             else if (it->status == ST_ITEM_DUPLICATE)
-                pack_ack(&pk, s->id, "duplicate", it->seq, NULL);
+                pt_ack_event(&pk, s->id, index, "duplicate", it->seq, NULL);
             else
-                pack_ack(&pk, s->id, "rejected", 0, it->error);
+                pt_ack_event(&pk, s->id, index, "rejected", 0, it->error);
         }
     }
     if (pt_wire_reply(ig->router, &g->req, ig->reply.data, ig->reply.size) != 0)

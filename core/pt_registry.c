@@ -363,8 +363,42 @@ static bool unit_granted(const struct pt_publisher *p, struct ev_str code)
     return false;
 }
 
+static bool same_code(struct ev_str a, struct ev_str b)
+{
+    if (a.ptr == NULL || b.ptr == NULL)
+        return a.ptr == b.ptr;
+    return a.len == b.len && memcmp(a.ptr, b.ptr, a.len) == 0;
+}
+
+/* Where a code stood at t: the span in force then, else the last one that
+ * started before t, else its first (h->n > 0). */
+static int span_index(const struct ev_history *h, int64_t t)
+{
+    int i = ev_history_find(h, t);
+    if (i < 0)
+        i = ev_history_latest(h, t);
+    return i < 0 ? 0 : i;
+}
+
+/* The span of code at t (span_index); *found is false when the registry
+ * has no such code. */
+static int span_at(const struct ev_registry *reg, struct ev_str code, int64_t t,
+                   struct ev_span *out, bool *found)
+{
+    struct ev_history h;
+    *found = false;
+    int rc = reg->history(reg->arg, code, &h);
+    if (rc == EV_ENOTFOUND)
+        return EV_OK;
+    if (rc != EV_OK || h.n == 0)
+        return rc;
+    *out = h.span[span_index(&h, t)];
+    *found = true;
+    return EV_OK;
+}
+
 /* Is code, or a unit above it as the hierarchy stood at t, granted?  A
- * code not in force at t is placed by its span nearest to t. */
+ * code the registry does not know is granted only when listed itself. */
 static int granted_at(const struct pt_publisher *p,
                       const struct ev_registry *reg, struct ev_str code,
                       int64_t t, bool *ok)
@@ -376,20 +410,164 @@ static int granted_at(const struct pt_publisher *p,
             *ok = true;
             return EV_OK;
         }
-        struct ev_history h;
-        int rc = reg->history(reg->arg, code, &h);
-        if (rc == EV_ENOTFOUND)
-            return EV_OK;
-        if (rc != EV_OK)
+        struct ev_span s;
+        bool found;
+        int rc = span_at(reg, code, t, &s, &found);
+        if (rc != EV_OK || !found)
             return rc;
-        int i = ev_history_find(&h, t);
-        if (i < 0)
-            i = ev_history_latest(&h, t);
-        if (i < 0)
-            i = 0;
-        code = h.span[i].parent;
+        code = s.parent;
     }
     return EV_OK;
+}
+
+/* The rights check of one unit event: who asks, on which registry, and
+ * where the refusal goes. */
+struct unit_check {
+    const struct pt_publisher *p;
+    const struct ev_registry *reg;
+    char *err;
+    size_t errlen;
+};
+
+static int need(const struct unit_check *c, struct ev_str code, int64_t t,
+                const char *role_fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* The right over code on the hierarchy at t.  EV_OK, the registry's error,
+ * or EV_EINVAL with a refusal that names code and, when role_fmt is not
+ * NULL, what code is to the event ("the current parent of 23232"). */
+static int need(const struct unit_check *c, struct ev_str code, int64_t t,
+                const char *role_fmt, ...)
+{
+    bool ok;
+    int rc = granted_at(c->p, c->reg, code, t, &ok);
+    if (rc != EV_OK || ok)
+        return rc;
+    char role[96] = "";
+    if (role_fmt != NULL) {
+        va_list ap;
+        va_start(ap, role_fmt);
+        vsnprintf(role, sizeof role - 2, role_fmt, ap);
+        va_end(ap);
+        strcat(role, "; ");
+    }
+    snprintf(c->err, c->errlen,
+             "unit: publisher \"%s\" may not change unit %.*s (%sits "
+             "rights: units = %s)",
+             c->p->name, (int)code.len, code.ptr, role,
+             c->p->units_text[0] ? c->p->units_text : "none");
+    return EV_EINVAL;
+}
+
+/* An existing unit the event changes, as it stood at t (span s): the right
+ * over its parent, which also covers the unit; a province needs the right
+ * over itself. */
+static int need_place(const struct unit_check *c, struct ev_str code,
+                      const struct ev_span *s, int64_t t, const char *role)
+{
+    if (s->parent.ptr != NULL)
+        return need(c, s->parent, t, "the current parent of %.*s",
+                    (int)code.len, code.ptr);
+    return role != NULL ? need(c, code, t, "%s", role) : need(c, code, t, NULL);
+}
+
+/*
+ * unit.defined.  A new code is placed by the parent it declares, or is
+ * listed itself.  An existing code is redefined as of "from": the span
+ * the event changes (the one starting at "from", else the one in force the
+ * day before) needs its current parent, and a parent it moves to, as of
+ * "from", that one as well.
+ */
+static int check_defined(const struct unit_check *c, const struct ev_event *ev)
+{
+    const struct ev_data *d = &ev->data;
+    int64_t from = d->has_effective ? d->effective : EV_TIME_MIN;
+    struct ev_history h;
+    int rc = c->reg->history(c->reg->arg, ev->unit, &h);
+    if (rc == EV_ENOTFOUND || (rc == EV_OK && h.n == 0)) {
+        if (unit_granted(c->p, ev->unit))
+            return EV_OK;
+        if (d->parent.ptr == NULL)
+            return need(c, ev->unit, from, "a new province");
+        return need(c, d->parent, from, "the parent of the new unit %.*s",
+                    (int)ev->unit.len, ev->unit.ptr);
+    }
+    if (rc != EV_OK)
+        return rc;
+    /* A span starting on "from" is the one a redefinition renames. */
+    bool starts = false;
+    for (uint32_t k = 0; k < h.n; k++)
+        starts |= h.span[k].from == from;
+    int64_t before = starts || from == EV_TIME_MIN ? from : from - 1;
+    const struct ev_span cur = h.span[span_index(&h, before)];
+    if (d->parent.ptr != NULL && !same_code(d->parent, cur.parent) &&
+        (rc = need(c, d->parent, from, "the new parent of %.*s",
+                   (int)ev->unit.len, ev->unit.ptr)) != EV_OK)
+        return rc;
+    return need_place(c, ev->unit, &cur, before, NULL);
+}
+
+static bool is_predecessor(const struct ev_data *d, struct ev_str code)
+{
+    for (uint32_t i = 0; i < d->predecessors.n; i++)
+        if (same_code(ev_codes_at(d->predecessors, i), code))
+            return true;
+    return false;
+}
+
+/* A successor of a unit.changed that is not also a predecessor: one that
+ * exists is changed as it stands at E (and moved, when the event gives it
+ * another parent); one the event creates is placed by the event's parent,
+ * checked already, or, a new province, must be listed itself. */
+static int check_successor(const struct unit_check *c, const struct ev_data *d,
+                           struct ev_str code)
+{
+    struct ev_span s;
+    bool found;
+    if (is_predecessor(d, code))
+        return EV_OK; /* its predecessor's check is the stricter */
+    int rc = span_at(c->reg, code, d->effective, &s, &found);
+    if (rc != EV_OK)
+        return rc;
+    if (!found)
+        return d->parent.ptr != NULL
+                   ? EV_OK
+                   : need(c, code, d->effective, "a new province");
+    if (d->parent.ptr != NULL && !same_code(d->parent, s.parent))
+        return need_place(c, code, &s, d->effective, "a successor");
+    return need(c, code, d->effective, "a successor");
+}
+
+/*
+ * unit.changed, effective E: the new parent (as of E), every successor,
+ * and every predecessor where it stood the day before: a predecessor ends
+ * or changes, so its parent loses or changes a unit.
+ */
+static int check_changed(const struct unit_check *c, const struct ev_event *ev)
+{
+    const struct ev_data *d = &ev->data;
+    int64_t e = d->effective;
+    int rc = EV_OK;
+    if (d->parent.ptr != NULL &&
+        (rc = need(c, d->parent, e, "the new parent of %.*s", (int)ev->unit.len,
+                   ev->unit.ptr)) != EV_OK)
+        return rc;
+    if (d->change == EV_CHANGE_MERGE)
+        rc = check_successor(c, d, d->successor);
+    for (uint32_t i = 0;
+         rc == EV_OK && d->change == EV_CHANGE_SPLIT && i < d->successors.n;
+         i++)
+        rc = check_successor(c, d, ev_codes_at(d->successors, i));
+    for (uint32_t i = 0; rc == EV_OK && i < d->predecessors.n; i++) {
+        struct ev_str code = ev_codes_at(d->predecessors, i);
+        struct ev_span s;
+        bool found;
+        rc = span_at(c->reg, code, e - 1, &s, &found);
+        if (rc == EV_OK)
+            rc = found ? need_place(c, code, &s, e - 1, "a predecessor")
+                       : need(c, code, e - 1, "a predecessor");
+    }
+    return rc;
 }
 
 int pt_publisher_check_unit(const struct pt_publisher *p,
@@ -397,30 +575,16 @@ int pt_publisher_check_unit(const struct pt_publisher *p,
                             const struct ev_registry *reg, char *err,
                             size_t errlen)
 {
-    const struct ev_data *d = &ev->data;
-    bool ok = true;
-    int rc = EV_OK;
+    struct unit_check c = {p, reg, err, errlen};
+    bool ok;
 
     if (p->all_units)
         return EV_OK;
-    if (ev->type == EV_UNIT_DEFINED) {
-        /* A unit being defined may not be in the registry yet: its place
-         * in the tree is the parent it declares. */
-        int64_t t = d->has_effective ? d->effective : EV_TIME_MIN;
-        ok = unit_granted(p, ev->unit);
-        if (!ok)
-            rc = granted_at(p, reg, d->parent, t, &ok);
-    } else if (ev->type == EV_UNIT_CHANGED) {
-        /* Every unit it ends or moves, where it stood the day before, and
-         * the parent it moves one to. */
-        for (uint32_t i = 0; rc == EV_OK && ok && i < d->predecessors.n; i++)
-            rc = granted_at(p, reg, ev_codes_at(d->predecessors, i),
-                            d->effective - 1, &ok);
-        if (rc == EV_OK && ok && d->parent.ptr != NULL)
-            rc = granted_at(p, reg, d->parent, d->effective, &ok);
-    } else {
-        rc = granted_at(p, reg, ev->unit, ev->at, &ok);
-    }
+    if (ev->type == EV_UNIT_DEFINED)
+        return check_defined(&c, ev);
+    if (ev->type == EV_UNIT_CHANGED)
+        return check_changed(&c, ev);
+    int rc = granted_at(p, reg, ev->unit, ev->at, &ok);
     if (rc != EV_OK || ok)
         return rc;
     snprintf(err, errlen,

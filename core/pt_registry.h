@@ -19,10 +19,12 @@
  *   admin = yes                   ; may resume and rebuild plugins
  *
  * A publisher may publish an event when the event's type matches "publish"
- * and the event's unit is one of "units" or lies under one of them (for
- * unit.defined: the unit being defined, or its declared parent's subtree).
- * Everything in this module is pure: it reads the file and answers
- * questions; the ZAP handler (pt_auth.h) and ingest put it to use.
+ * and it has the right over the event's unit: the unit or one of its
+ * ancestors is one of "units".  An event that creates, redefines, moves,
+ * merges or ends units needs that right over every unit it changes (see
+ * pt_publisher_check_unit).  Everything in this module is pure: it reads
+ * the file and answers questions; the ZAP handler (pt_auth.h) and ingest
+ * put it to use.
  */
 #ifndef POVTRACK_PT_REGISTRY_H
 #define POVTRACK_PT_REGISTRY_H
@@ -90,12 +92,35 @@ void pt_publisher_everyone(struct pt_publisher *p, const char *name);
 int pt_publisher_check_type(const struct pt_publisher *p, enum ev_type t,
                             char *err, size_t errlen);
 
-/* May p publish ev, as far as units go?  Walks up from the event's unit
- * through reg (the registry as of this commit), on the hierarchy of the
- * event's "at"; a unit.changed needs every predecessor (the day before the
- * change) and its new parent; a unit.defined its code or declared parent.
- * Returns EV_OK, EV_EINVAL with err naming the unit and the right, or the
- * registry's error code. */
+/*
+ * May p publish ev, as far as units go?  "The right over U at t": U, or a
+ * unit above U on the hierarchy of t in reg (the registry as of this
+ * commit), is one of p's units.  What each event needs:
+ *
+ *   any other event       its unit, at its "at";
+ *   unit.defined, new     the code listed itself, or the right over its
+ *                         declared parent, as of effective;
+ *   unit.defined, known   a redefinition as of effective (no effective:
+ *                         of its first span): the right over the unit's
+ *                         current parent (a province: over itself) as it
+ *                         stood the day before (or on the day, when a span
+ *                         starts then), and over the parent it declares
+ *                         when that is another, as of effective;
+ *   unit.changed          the new parent, as of effective; every successor
+ *                         that is not a predecessor: one that exists as it
+ *                         stands then (and its parent, when it is moved),
+ *                         one created through that parent (a new province
+ *                         only when listed itself); every predecessor's
+ *                         parent (a province: itself) the day before.
+ *
+ * The right over a parent covers its children, so needing the parent also
+ * needs the unit.  Returns EV_OK, the registry's error code, or EV_EINVAL
+ * with err naming the unit the right is missing for and what that unit is
+ * to the event: "unit: publisher "mttq-593" may not change unit 594 (the
+ * current parent of 23232; its rights: units = 593)"; for other events
+ * "unit: publisher "mttq-593" may not publish for unit 594 (its rights:
+ * units = 593)".
+ */
 int pt_publisher_check_unit(const struct pt_publisher *p,
                             const struct ev_event *ev,
                             const struct ev_registry *reg, char *err,

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ev_event.h"
+#include "ev_text.h"
 #include "ev_unit.h"
 #include "pt_host_internal.h"
 
@@ -18,6 +19,13 @@ static void pack_str(msgpack_packer *pk, const char *s, size_t n)
 {
     msgpack_pack_str(pk, n);
     msgpack_pack_str_body(pk, s, n);
+}
+
+/* Text that did not come from this program (a plugin's name, version or
+ * message, what a client asked): escaped where it is not UTF-8. */
+static void pack_text(msgpack_packer *pk, const char *s)
+{
+    ev_pack_text(pk, s, strlen(s));
 }
 
 void pt_pack_error(msgpack_packer *pk, const char *fmt, ...)
@@ -31,7 +39,8 @@ void pt_pack_error(msgpack_packer *pk, const char *fmt, ...)
     pt_pack_cstr(pk, "ok");
     msgpack_pack_false(pk);
     pt_pack_cstr(pk, "error");
-    pt_pack_cstr(pk, msg);
+    /* Errors quote requests and plugins' messages about them. */
+    pack_text(pk, msg);
 }
 
 /* Append bytes that already are one msgpack object. */
@@ -93,9 +102,9 @@ static int req_stats(struct pt_host *h, msgpack_packer *pk)
         const struct pt_plugin *p = &h->plugins[i];
         msgpack_pack_map(pk, p->quarantined ? 6 : 5);
         pt_pack_cstr(pk, "name");
-        pt_pack_cstr(pk, pt_plugin_name(p));
+        pack_text(pk, pt_plugin_name(p));
         pt_pack_cstr(pk, "version");
-        pt_pack_cstr(pk, p->desc != NULL ? p->desc->version : "-");
+        pack_text(pk, p->desc != NULL ? p->desc->version : "-");
         pt_pack_cstr(pk, "applied_seq");
         msgpack_pack_uint64(pk, p->applied);
         pt_pack_cstr(pk, "lag");
@@ -104,7 +113,7 @@ static int req_stats(struct pt_host *h, msgpack_packer *pk)
         pt_pack_cstr(pk, p->quarantined ? "quarantined" : "running");
         if (p->quarantined) {
             pt_pack_cstr(pk, "error");
-            pt_pack_cstr(pk, p->error);
+            pack_text(pk, p->error);
         }
     }
     return 0;
@@ -206,6 +215,7 @@ static int req_query(struct pt_host *h, const msgpack_object *req,
     int prc = p->desc->query(p->state, &ctx, q, &out, err, sizeof err);
     pt_guard_leave(h->guard);
     mdb_txn_abort(txn);
+    struct ev_error bad;
     if (prc != 0 || ctx.storage_rc != 0 || sb.size == 0) {
         if (ctx.storage_rc != 0)
             pt_pack_error(pk, "%s: state: %s", p->desc->name,
@@ -213,6 +223,15 @@ static int req_query(struct pt_host *h, const msgpack_object *req,
         else
             pt_pack_error(pk, "%s: %s", p->desc->name,
                           err[0] ? err : "query failed");
+    } else if (ev_msgpack_strict(sb.data, sb.size, &bad) != EV_OK) {
+        /* A plugin may echo what it was asked into its result; bytes a
+         * strict decoder refuses would cost the client the whole reply. */
+        pt_logf(&h->log, PT_LOG_WARN, "%s: query result not sent: %s",
+                p->desc->name, bad.msg);
+        pt_pack_error(pk,
+                      "%s: its result is not msgpack with valid UTF-8 "
+                      "strings (%s); not sent",
+                      p->desc->name, bad.msg);
     } else {
         msgpack_pack_map(pk, 3);
         pt_pack_cstr(pk, "ok");

@@ -6,42 +6,42 @@
 int pt_wire_recv(void *sock, struct pt_request *req, int flags)
 {
     memset(req, 0, sizeof *req);
-    zmq_msg_t parts[PT_ENVELOPE_MAX + 2];
-    size_t n = 0;
-    int more = 1, overflow = 0;
+    /* The envelope and the first body frame are kept; frames after that
+     * are only counted, however many come, so that the request is consumed
+     * whole and can still be answered ("exactly one frame after the
+     * envelope, got 101"). */
+    zmq_msg_t parts[PT_ENVELOPE_MAX + 1];
+    size_t n = 0, kept = 0;
+    size_t delim = 0; /* the first empty frame after the identity; 0: none */
+    int more = 1;
     while (more) {
-        /* Frames past the array are read into a scratch message and
-         * dropped: the request must be consumed whole either way. */
         zmq_msg_t scratch;
-        int keep = n < sizeof parts / sizeof parts[0];
-        zmq_msg_t *msg = keep ? &parts[n] : &scratch;
+        int keep = kept < sizeof parts / sizeof parts[0];
+        zmq_msg_t *msg = keep ? &parts[kept] : &scratch;
         zmq_msg_init(msg);
         if (zmq_msg_recv(msg, sock, n == 0 ? flags : 0) < 0) {
             int e = errno;
             zmq_msg_close(msg);
-            for (size_t i = 0; i < n; i++)
+            for (size_t i = 0; i < kept; i++)
                 zmq_msg_close(&parts[i]);
             errno = e;
             return -1;
         }
         more = zmq_msg_more(msg);
+        if (n > 0 && delim == 0 && zmq_msg_size(msg) == 0)
+            delim = n;
+        n++;
         if (keep)
-            n++;
-        else {
-            overflow = 1;
+            kept++;
+        else
             zmq_msg_close(msg);
-        }
     }
     /* The body starts after the first empty frame; without one, after the
-     * identity. */
-    size_t body = 1;
-    for (size_t i = 1; i < n; i++)
-        if (zmq_msg_size(&parts[i]) == 0) {
-            body = i + 1;
-            break;
-        }
-    if (overflow || body > PT_ENVELOPE_MAX || n < 2 || body >= n + 1) {
-        for (size_t i = 0; i < n; i++)
+     * identity.  parts holds the body's first frame whenever the envelope
+     * is within PT_ENVELOPE_MAX. */
+    size_t body = delim > 0 ? delim + 1 : 1;
+    if (body > PT_ENVELOPE_MAX || n < 2) {
+        for (size_t i = 0; i < kept; i++)
             zmq_msg_close(&parts[i]);
         errno = EPROTO;
         return -1;
@@ -58,12 +58,10 @@ int pt_wire_recv(void *sock, struct pt_request *req, int flags)
     if (body < n) {
         zmq_msg_move(&req->body, &parts[body]);
         zmq_msg_close(&parts[body]);
-        for (size_t i = body + 1; i < n; i++)
+        for (size_t i = body + 1; i < kept; i++)
             zmq_msg_close(&parts[i]);
-        req->nbody = n - body;
-    } else {
-        req->nbody = 0; /* delimiter with nothing after it */
     }
+    req->nbody = n - body; /* 0: a delimiter with nothing after it */
     return 0;
 }
 

@@ -5,7 +5,9 @@
  * REQ and DEALER clients that follow the REQ convention, or as
  * [identity][body] from DEALER clients that send bare frames.  The reply
  * echoes the envelope and carries one body frame.  A request with more than
- * one body frame is answered with an error rather than guessed at.
+ * one body frame is answered with an error rather than guessed at, however
+ * many frames it has: only the first body frame is kept, the others are
+ * counted (nbody).
  */
 #ifndef POVTRACK_PT_WIRE_H
 #define POVTRACK_PT_WIRE_H

@@ -12,6 +12,7 @@
  */
 #include "ev_event.h"
 #include "ev_internal.h"
+#include "ev_text.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -350,47 +351,6 @@ static unsigned name_index(const char *const *names, unsigned lo, unsigned hi,
     return 0;
 }
 
-/* Strict UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF.
- * Returns the offset of the first bad byte, or len. */
-static size_t utf8_valid_prefix(const unsigned char *s, size_t len)
-{
-    size_t i = 0;
-
-    while (i < len) {
-        unsigned char c = s[i];
-        size_t n, k;
-        unsigned char lo = 0x80, hi = 0xbf; /* range of the 2nd byte */
-
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xc2 && c <= 0xdf) {
-            n = 1;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 2;
-            if (c == 0xe0)
-                lo = 0xa0;
-            else if (c == 0xed)
-                hi = 0x9f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3;
-            if (c == 0xf0)
-                lo = 0x90;
-            else if (c == 0xf4)
-                hi = 0x8f;
-        } else {
-            return i;
-        }
-        if (len - i <= n || s[i + 1] < lo || s[i + 1] > hi)
-            return i;
-        for (k = 2; k <= n; k++)
-            if ((s[i + k] & 0xc0) != 0x80)
-                return i;
-        i += n + 1;
-    }
-    return len;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Scalar validators.  Each takes the field path for its messages.          */
 
@@ -452,7 +412,7 @@ static int check_text(struct ev_str s, size_t max, const char *path,
     if (s.len > max)
         return FAIL(err, "%s: must be at most %zu bytes, not %" PRIu32, path,
                     max, s.len);
-    bad = utf8_valid_prefix((const unsigned char *)s.ptr, s.len);
+    bad = ev_utf8_prefix(s.ptr, s.len);
     if (bad != s.len)
         return FAIL(err, "%s: invalid UTF-8 at byte %zu", path, bad);
     return EV_OK;

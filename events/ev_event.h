@@ -298,6 +298,16 @@ int ev_precheck_limits(const void *buf, size_t len, const struct ev_limits *lim,
                        struct ev_error *err);
 
 /*
+ * What a strict msgpack decoder (msgpack-python with raw=False) accepts:
+ * buf is exactly one well-formed msgpack object, nested at most 64 deep,
+ * and every str in it holds valid UTF-8 (ev_text.h).  The daemon checks a
+ * plugin's query result with it before sending it on.  Returns EV_OK, or
+ * EV_EINVAL with err saying what and where ("string at byte 12 is not
+ * valid UTF-8").
+ */
+int ev_msgpack_strict(const void *buf, size_t len, struct ev_error *err);
+
+/*
  * Decode and validate one event map.  Checks everything that can be checked
  * from the event alone: keys, types, required and optional fields, enums,
  * lengths, ranges, "at" in [EV_AT_MIN, max_at].  Pass max_at = now +

@@ -14,13 +14,17 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
+
+#include "ev_text.h"
 
 /* Ceiling on max_depth: the stack of open containers lives in this frame.
  * A larger max_depth is treated as this one, which is stricter, never
  * looser. */
 #define STACK_MAX 64
 
-enum { H_BAD = 0, H_SCALAR, H_BLOB, H_ARRAY, H_MAP };
+/* H_STR is a blob whose bytes ev_msgpack_strict reads as text. */
+enum { H_BAD = 0, H_SCALAR, H_BLOB, H_STR, H_ARRAY, H_MAP };
 
 /*
  * Headers 0xc0..0xdf.  width is the size of the big-endian length or count
@@ -57,9 +61,9 @@ static const struct hdr hdrs[32] = {
     [0x16] = {H_SCALAR, 0, 5},  /* fixext 4 */
     [0x17] = {H_SCALAR, 0, 9},  /* fixext 8 */
     [0x18] = {H_SCALAR, 0, 17}, /* fixext 16 */
-    [0x19] = {H_BLOB, 1, 0},    /* str 8 */
-    [0x1a] = {H_BLOB, 2, 0},    /* str 16 */
-    [0x1b] = {H_BLOB, 4, 0},    /* str 32 */
+    [0x19] = {H_STR, 1, 0},     /* str 8 */
+    [0x1a] = {H_STR, 2, 0},     /* str 16 */
+    [0x1b] = {H_STR, 4, 0},     /* str 32 */
     [0x1c] = {H_ARRAY, 2, 0},   /* array 16 */
     [0x1d] = {H_ARRAY, 4, 0},   /* array 32 */
     [0x1e] = {H_MAP, 2, 0},     /* map 16 */
@@ -115,7 +119,7 @@ static int read_header(const unsigned char **pp, const unsigned char *end,
         *kind = H_ARRAY;
         *n = b & 0x0f;
     } else if (b <= 0xbf) { /* fixstr */
-        *kind = H_BLOB;
+        *kind = H_STR;
         *n = b & 0x1f;
     } else {
         h = hdrs[b - 0xc0];
@@ -139,8 +143,10 @@ int ev_precheck(const void *buf, size_t len, unsigned max_depth,
     return ev_precheck_limits(buf, len, &lim, err);
 }
 
-int ev_precheck_limits(const void *buf, size_t len, const struct ev_limits *lim,
-                       struct ev_error *err)
+/* The walk of ev_precheck_limits; with utf8, every str must also hold
+ * valid UTF-8. */
+static int scan(const void *buf, size_t len, const struct ev_limits *lim,
+                bool utf8, struct ev_error *err)
 {
     unsigned max_depth = lim->depth_max;
     size_t open[STACK_MAX]; /* elements still unread, per open container */
@@ -162,7 +168,8 @@ int ev_precheck_limits(const void *buf, size_t len, const struct ev_limits *lim,
         if ((rc = read_header(&p, end, &kind, &n, err)) != EV_OK)
             return rc;
         left = (size_t)(end - p);
-        if (kind == H_BLOB && n > lim->string_max)
+        bool blob = kind == H_BLOB || kind == H_STR;
+        if (blob && n > lim->string_max)
             return fail(err,
                         "event: string of %" PRIu64
                         " bytes exceeds limits.string_max (%" PRIu32 ")",
@@ -177,14 +184,16 @@ int ev_precheck_limits(const void *buf, size_t len, const struct ev_limits *lim,
                         : lim->top_name != NULL ? lim->top_name
                                                 : "the top-level limit",
                         depth == 0 ? lim->top_max : lim->container_max);
-        if (kind == H_SCALAR || kind == H_BLOB) {
+        if (kind == H_SCALAR || blob) {
             if (n > left)
-                return kind == H_BLOB
-                           ? fail(err,
-                                  "event: payload of %" PRIu64
-                                  " bytes exceeds the %zu bytes left",
-                                  n, left)
-                           : fail(err, "event: truncated msgpack object");
+                return blob ? fail(err,
+                                   "event: payload of %" PRIu64
+                                   " bytes exceeds the %zu bytes left",
+                                   n, left)
+                            : fail(err, "event: truncated msgpack object");
+            if (utf8 && kind == H_STR && !ev_utf8_valid((const char *)p, n))
+                return fail(err, "event: string at byte %zu is not valid UTF-8",
+                            (size_t)(p - (const unsigned char *)buf));
             p += n;
         } else {
             if (depth == max_depth)
@@ -214,4 +223,22 @@ int ev_precheck_limits(const void *buf, size_t len, const struct ev_limits *lim,
     if (p != end)
         return fail(err, "event: trailing bytes after the msgpack object");
     return EV_OK;
+}
+
+int ev_precheck_limits(const void *buf, size_t len, const struct ev_limits *lim,
+                       struct ev_error *err)
+{
+    return scan(buf, len, lim, false, err);
+}
+
+int ev_msgpack_strict(const void *buf, size_t len, struct ev_error *err)
+{
+    struct ev_limits lim = {STACK_MAX, UINT32_MAX, UINT32_MAX, UINT32_MAX,
+                            NULL};
+    int rc = scan(buf, len, &lim, true, err);
+    /* The walker speaks of requests ("event: ..."); this is about any
+     * msgpack, a reply as often as not. */
+    if (rc != EV_OK && err != NULL && strncmp(err->msg, "event: ", 7) == 0)
+        memmove(err->msg, err->msg + 7, strlen(err->msg + 7) + 1);
+    return rc;
 }

@@ -87,28 +87,43 @@ static void expect_error(struct fixture *f, const char *want)
 
 /* ---- the unit tree ---- */
 
-/* The tree as a registry of histories, each one span open at both ends. */
+/* 2025-07-01 00:00 UTC+7: when 23231 moved from La Gi to Phan Thiet. */
+#define MOVED INT64_C(1751302800)
+#define DAY INT64_C(86400)
+
+/* The tree as a registry of histories: provinces 60 and 68, districts 593
+ * and 594 of 60, communes 22924 and 22925 of 593 and 23232 of 594, each one
+ * span open at both ends; and 23231, a commune of 594 until MOVED and of
+ * 593 from then on. */
 static int history(void *arg, struct ev_str code, struct ev_history *out)
 {
     static const struct {
         const char *code, *parent;
-    } tree[] = {{"60", NULL}, {"593", "60"}, {"594", "60"}, {"22924", "593"}};
+        int64_t from, to;
+    } tree[] = {{"60", NULL, EV_TIME_MIN, EV_TIME_MAX},
+                {"68", NULL, EV_TIME_MIN, EV_TIME_MAX},
+                {"593", "60", EV_TIME_MIN, EV_TIME_MAX},
+                {"594", "60", EV_TIME_MIN, EV_TIME_MAX},
+                {"22924", "593", EV_TIME_MIN, EV_TIME_MAX},
+                {"22925", "593", EV_TIME_MIN, EV_TIME_MAX},
+                {"23232", "594", EV_TIME_MIN, EV_TIME_MAX},
+                {"23231", "594", EV_TIME_MIN, MOVED},
+                {"23231", "593", MOVED, EV_TIME_MAX}};
     (void)arg;
+    memset(out, 0, sizeof *out);
+    out->code = code;
     for (size_t i = 0; i < sizeof tree / sizeof tree[0]; i++) {
         if (!ev_str_eq(code, tree[i].code))
             continue;
-        memset(out, 0, sizeof *out);
-        out->code = code;
-        out->n = 1;
-        out->span[0].from = EV_TIME_MIN;
-        out->span[0].to = EV_TIME_MAX;
+        struct ev_span *s = &out->span[out->n++];
+        s->from = tree[i].from;
+        s->to = tree[i].to;
         if (tree[i].parent != NULL) {
-            out->span[0].parent.ptr = tree[i].parent;
-            out->span[0].parent.len = (uint32_t)strlen(tree[i].parent);
+            s->parent.ptr = tree[i].parent;
+            s->parent.len = (uint32_t)strlen(tree[i].parent);
         }
-        return EV_OK;
     }
-    return EV_ENOTFOUND;
+    return out->n > 0 ? EV_OK : EV_ENOTFOUND;
 }
 
 static struct ev_str str(const char *s)
@@ -128,6 +143,53 @@ static int check_unit(const struct pt_publisher *p, enum ev_type t,
     if (parent != NULL)
         ev.data.parent = str(parent);
     struct ev_registry reg = {NULL, history, NULL};
+    return pt_publisher_check_unit(p, &ev, &reg, err, errlen);
+}
+
+/* A unit.defined or unit.changed to check: unit, the parent it gives
+ * (NULL: none), effective (0: none) and, for unit.changed, its kind,
+ * predecessors and successor(s) (NULL-terminated). */
+struct unit_event {
+    enum ev_type type;
+    const char *unit, *parent;
+    int64_t effective;
+    enum ev_change kind;
+    const char *pred[4], *succ[4];
+};
+
+static struct ev_codes codes(msgpack_object *items, const char *const *list)
+{
+    struct ev_codes c = {items, 0};
+    for (; c.n < 4 && list[c.n] != NULL; c.n++) {
+        items[c.n].type = MSGPACK_OBJECT_STR;
+        items[c.n].via.str.ptr = list[c.n];
+        items[c.n].via.str.size = (uint32_t)strlen(list[c.n]);
+    }
+    return c;
+}
+
+static int check_unit_event(const struct pt_publisher *p,
+                            const struct unit_event *u, char *err,
+                            size_t errlen)
+{
+    struct ev_event ev;
+    msgpack_object preds[4], succs[4];
+    memset(&ev, 0, sizeof ev);
+    ev.type = u->type;
+    ev.at = MOVED + 300 * DAY;
+    ev.unit = str(u->unit);
+    if (u->parent != NULL)
+        ev.data.parent = str(u->parent);
+    ev.data.has_effective = u->effective != 0;
+    ev.data.effective = u->effective;
+    ev.data.change = u->kind;
+    ev.data.predecessors = codes(preds, u->pred);
+    if (u->kind == EV_CHANGE_MERGE)
+        ev.data.successor = str(u->succ[0]);
+    else if (u->kind == EV_CHANGE_SPLIT)
+        ev.data.successors = codes(succs, u->succ);
+    struct ev_registry reg = {NULL, history, NULL};
+    err[0] = '\0';
     return pt_publisher_check_unit(p, &ev, &reg, err, errlen);
 }
 
@@ -212,6 +274,172 @@ static void test_rights(void **state)
     assert_int_equal(
         pt_publisher_check_type(a, EV_DONATION_RECEIVED, err, sizeof err), -1);
     assert_non_null(strstr(err, "publish = nothing"));
+    pt_registry_free(r);
+}
+
+/* Events that define, move, merge or end units need the right over every
+ * unit they change, on the hierarchy of their date (issue 12). */
+static void test_unit_rights(void **state)
+{
+#define D EV_UNIT_DEFINED
+#define C EV_UNIT_CHANGED
+    const int64_t later = MOVED + 30 * DAY, earlier = MOVED - 30 * DAY;
+    /* who sends what; want: the refusal after "may not change unit ", NULL
+     * when allowed. */
+    const struct {
+        const char *who;
+        struct unit_event ev;
+        const char *want;
+    } cases[] = {
+        /* The issue: unit.defined carrying 23232 of district 594 on under
+         * 593, and 593 itself on under province 68. */
+        {"mttq-593",
+         {D, "23232", "593", later, 0, {0}, {0}},
+         "594 (the current parent of 23232; its rights: units = 593)"},
+        {"mttq-593",
+         {D, "593", "68", later, 0, {0}, {0}},
+         "68 (the new parent of 593; its rights: units = 593)"},
+        /* Carrying 593 on renamed, under the same parent, changes 60. */
+        {"mttq-593",
+         {D, "593", "60", later, 0, {0}, {0}},
+         "60 (the current parent of 593; its rights: units = 593)"},
+        /* The province moves its communes, not into another province. */
+        {"so-60", {D, "23232", "593", later, 0, {0}, {0}}, NULL},
+        {"so-60",
+         {D, "593", "68", later, 0, {0}, {0}},
+         "68 (the new parent of 593; its rights: units = 60)"},
+        /* Its own communes, carried on, renamed, new; not 594's. */
+        {"mttq-593", {D, "22924", "593", later, 0, {0}, {0}}, NULL},
+        {"mttq-593", {D, "22924", "593", 0, 0, {0}, {0}}, NULL},
+        {"mttq-593", {D, "22926", "593", later, 0, {0}, {0}}, NULL},
+        {"mttq-593",
+         {D, "22990", "594", later, 0, {0}, {0}},
+         "594 (the parent of the new unit 22990; its rights: units = 593)"},
+        {"so-60",
+         {D, "61", NULL, later, 0, {0}, {0}},
+         "61 (a new province; its rights: units = 60)"},
+        /* Moving a commune out of 593 changes where it goes too. */
+        {"mttq-593",
+         {D, "22924", "594", later, 0, {0}, {0}},
+         "594 (the new parent of 22924; its rights: units = 593)"},
+        /* Dates: 23231 was 594's until MOVED and is 593's since.  The span
+         * that starts on MOVED is 593's, not the one before. */
+        {"mttq-593", {D, "23231", "593", later, 0, {0}, {0}}, NULL},
+        {"mttq-593",
+         {D, "23231", "593", earlier, 0, {0}, {0}},
+         "594 (the current parent of 23231; its rights: units = 593)"},
+        {"mttq-593", {D, "23231", "593", MOVED, 0, {0}, {0}}, NULL},
+        /* The same through unit.changed, refused for the same unit. */
+        {"mttq-593",
+         {C, "23232", "593", later, EV_CHANGE_REPARENT, {"23232"}, {0}},
+         "594 (the current parent of 23232; its rights: units = 593)"},
+        {"mttq-593",
+         {C, "593", "68", later, EV_CHANGE_REPARENT, {"593"}, {0}},
+         "68 (the new parent of 593; its rights: units = 593)"},
+        {"mttq-593",
+         {C, "593", NULL, later, EV_CHANGE_RENAME, {"593"}, {0}},
+         "60 (the current parent of 593; its rights: units = 593)"},
+        {"mttq-593",
+         {C, "23231", NULL, later, EV_CHANGE_RENAME, {"23231"}, {0}},
+         NULL},
+        {"mttq-593",
+         {C, "23231", NULL, earlier, EV_CHANGE_RENAME, {"23231"}, {0}},
+         "594 (the current parent of 23231; its rights: units = 593)"},
+        /* Merges of its own communes; not of one of 594's, either side. */
+        {"mttq-593",
+         {C,
+          "22924",
+          NULL,
+          later,
+          EV_CHANGE_MERGE,
+          {"22924", "22925"},
+          {"22924"}},
+         NULL},
+        {"mttq-593",
+         {C,
+          "22924",
+          NULL,
+          later,
+          EV_CHANGE_MERGE,
+          {"22925", "23232"},
+          {"22924"}},
+         "594 (the current parent of 23232; its rights: units = 593)"},
+        {"mttq-593",
+         {C, "23232", NULL, later, EV_CHANGE_MERGE, {"22925"}, {"23232"}},
+         "23232 (a successor; its rights: units = 593)"},
+        /* A successor it creates is placed by the event's parent. */
+        {"mttq-593",
+         {C,
+          "22999",
+          "593",
+          later,
+          EV_CHANGE_MERGE,
+          {"22924", "22925"},
+          {"22999"}},
+         NULL},
+        {"mttq-593",
+         {C,
+          "22999",
+          "594",
+          later,
+          EV_CHANGE_MERGE,
+          {"22924", "22925"},
+          {"22999"}},
+         "594 (the new parent of 22999; its rights: units = 593)"},
+        {"so-60",
+         {C, "61", NULL, later, EV_CHANGE_MERGE, {"60", "68"}, {"61"}},
+         "61 (a new province; its rights: units = 60)"},
+        /* Ending a unit changes its parent: 593 cannot abolish itself. */
+        {"mttq-593",
+         {C, "593", NULL, later, EV_CHANGE_ABOLISH, {"593"}, {0}},
+         "60 (the current parent of 593; its rights: units = 593)"},
+        {"so-60",
+         {C, "593", NULL, later, EV_CHANGE_ABOLISH, {"593"}, {0}},
+         NULL},
+        {"mttq-593",
+         {C,
+          "22924",
+          NULL,
+          later,
+          EV_CHANGE_SPLIT,
+          {"22924"},
+          {"22924", "22925"}},
+         NULL},
+        {"mttq-593",
+         {C,
+          "22924",
+          NULL,
+          later,
+          EV_CHANGE_SPLIT,
+          {"22924"},
+          {"22924", "23232"}},
+         "23232 (a successor; its rights: units = 593)"},
+    };
+#undef D
+#undef C
+    struct fixture *f = *state;
+    write_registry(f,
+                   "[mttq-593]\nkey = %s\npublish = unit.* household.*\n"
+                   "units = 593\n\n"
+                   "[so-60]\nkey = %s\npublish = unit.*\nunits = 60\n",
+                   f->key_a, f->key_b);
+    struct pt_registry *r = load_ok(f);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const struct pt_publisher *p =
+            pt_registry_find_name(r, cases[i].who, strlen(cases[i].who));
+        assert_non_null(p);
+        char err[256], want[256] = "";
+        if (cases[i].want != NULL)
+            snprintf(want, sizeof want,
+                     "unit: publisher \"%s\" may not change unit %s",
+                     cases[i].who, cases[i].want);
+        int rc = check_unit_event(p, &cases[i].ev, err, sizeof err);
+        if (rc != (cases[i].want ? EV_EINVAL : EV_OK) || strcmp(err, want) != 0)
+            fail_msg("case %zu, %s for %s by %s: rc %d, \"%s\"; wanted "
+                     "\"%s\"",
+                     i, ev_type_name(cases[i].ev.type), cases[i].ev.unit,
+                     cases[i].who, rc, err, want);
+    }
     pt_registry_free(r);
 }
 
@@ -403,6 +631,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_rights, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unit_rights, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wildcards, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_files, setup, teardown),
         cmocka_unit_test(test_everyone),

@@ -7,11 +7,15 @@
  * the reference checks against a small in-memory unit registry and the
  * canonical encoding.
  *
- * Beyond crashes it checks one invariant of the catalogue: the canonical
- * form is a fixed point.  The canonical bytes of a valid event must pass the
- * pre-check, decode as a valid event with the same reference-check outcome,
- * and encode to the very same bytes.  Idempotency in the log compares those
- * bytes, so a drift here would turn a resent event into a rejection.
+ * Beyond crashes it checks two invariants.  The canonical form is a fixed
+ * point: the canonical bytes of a valid event must pass the pre-check,
+ * decode as a valid event with the same reference-check outcome, and
+ * encode to the very same bytes.  Idempotency in the log compares those
+ * bytes, so a drift here would turn a resent event into a rejection.  And
+ * the reply is readable: the acks are packed with the daemon's own
+ * pt_ack.h, one per event (or one for a request refused whole), and the
+ * reply must pass ev_msgpack_strict, what a strict msgpack decoder accepts,
+ * with a nil id exactly where the ack carries the event's index.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -23,6 +27,7 @@
 
 #include "ev_event.h"
 #include "ev_unit.h"
+#include "pt_ack.h"
 #include "pt_config.h"
 
 /* 2026-01-01T00:00:00Z: a fixed "now", so that a crashing input replays
@@ -214,21 +219,22 @@ static void check_fixed_point(const msgpack_sbuffer *enc, int64_t max_at,
     msgpack_unpacked_destroy(&up);
 }
 
-static void one_event(const msgpack_object *o, int64_t max_at,
-                      struct registry *reg)
+/* Decode and check one event as ingest does; EV_OK, or EV_EINVAL with
+ * err saying why, for its ack. */
+static int one_event(const msgpack_object *o, int64_t max_at,
+                     struct registry *reg, struct ev_error *err)
 {
     struct ev_event ev;
-    struct ev_error err = {{0}};
-    if (ev_decode(o, max_at, &ev, &err) != EV_OK) {
+    if (ev_decode(o, max_at, &ev, err) != EV_OK) {
         /* A rejection always says why. */
-        if (err.msg[0] == '\0')
+        if (err->msg[0] == '\0')
             die("rejection without a message", NULL);
-        return;
+        return EV_EINVAL;
     }
     struct ev_registry er = {reg, registry_history, registry_child_after};
-    int refs_rc = ev_check_refs(&ev, &er, &err);
+    int refs_rc = ev_check_refs(&ev, &er, err);
     if (refs_rc != EV_OK && refs_rc != EV_EINVAL)
-        die("reference check failed with a lookup that cannot fail", &err);
+        die("reference check failed with a lookup that cannot fail", err);
 
     msgpack_sbuffer enc;
     msgpack_sbuffer_init(&enc);
@@ -242,6 +248,50 @@ static void one_event(const msgpack_object *o, int64_t max_at,
     if (refs_rc == EV_OK &&
         (ev.type == EV_UNIT_DEFINED || ev.type == EV_UNIT_CHANGED))
         registry_apply(reg, &ev);
+    return refs_rc;
+}
+
+/* The reply must be what a strict decoder reads: one msgpack object, every
+ * str valid UTF-8; and an array of n acks (1 for a request refused whole),
+ * each with a nil id exactly when it carries an index, its own. */
+static void check_reply(const msgpack_sbuffer *reply, uint32_t n, bool refused)
+{
+    struct ev_error err = {{0}};
+    if (ev_msgpack_strict(reply->data, reply->size, &err) != EV_OK)
+        die("a strict msgpack decoder refuses the reply", &err);
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    size_t off = 0;
+    if (msgpack_unpack_next(&up, reply->data, reply->size, &off) !=
+            MSGPACK_UNPACK_SUCCESS ||
+        up.data.type != MSGPACK_OBJECT_ARRAY || up.data.via.array.size != n)
+        die("the reply is not an array of one ack per event", NULL);
+    for (uint32_t i = 0; i < n; i++) {
+        const msgpack_object *a = &up.data.via.array.ptr[i];
+        const msgpack_object *id = NULL, *index = NULL;
+        for (uint32_t k = 0;
+             a->type == MSGPACK_OBJECT_MAP && k < a->via.map.size; k++) {
+            const msgpack_object *key = &a->via.map.ptr[k].key;
+            if (key->type != MSGPACK_OBJECT_STR)
+                die("an ack has a key that is not a string", NULL);
+            if (key->via.str.size == 2 &&
+                memcmp(key->via.str.ptr, "id", 2) == 0)
+                id = &a->via.map.ptr[k].val;
+            else if (key->via.str.size == 5 &&
+                     memcmp(key->via.str.ptr, "index", 5) == 0)
+                index = &a->via.map.ptr[k].val;
+        }
+        bool nil = id != NULL && id->type == MSGPACK_OBJECT_NIL;
+        /* A request refused whole: nil, no index; an event's ack: an
+         * index exactly when the id is nil. */
+        if (id == NULL ||
+            (refused ? !nil || index != NULL : nil != (index != NULL)))
+            die("an ack's id and index disagree", NULL);
+        if (index != NULL && (index->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+                              index->via.u64 != i))
+            die("an ack's index is not its event's position", NULL);
+    }
+    msgpack_unpacked_destroy(&up);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -272,10 +322,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const int64_t max_at = FUZZ_NOW + EV_AT_SLACK;
     struct ev_error err = {{0}};
+    char why[EV_ERROR_MAX + 16];
+    msgpack_sbuffer reply;
+    msgpack_packer pk;
     if (size > fixture.frame_max)
         return 0; /* refused before anything is parsed */
-    if (ev_precheck_limits(data, size, &fixture.limits, &err) != 0)
+    msgpack_sbuffer_init(&reply);
+    msgpack_packer_init(&pk, &reply, msgpack_sbuffer_write);
+    if (ev_precheck_limits(data, size, &fixture.limits, &err) != 0) {
+        /* The refusal quotes the pre-check's message. */
+        snprintf(why, sizeof why, "request: %s", err.msg);
+        pt_ack_request_refused(&pk, why);
+        check_reply(&reply, 1, true);
+        msgpack_sbuffer_destroy(&reply);
         return 0;
+    }
 
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
@@ -292,9 +353,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         arr->via.array.size <= fixture.events_max) {
         struct registry reg;
         registry_init(&reg);
-        for (uint32_t i = 0; i < arr->via.array.size; i++)
-            one_event(&arr->via.array.ptr[i], max_at, &reg);
+        msgpack_pack_array(&pk, arr->via.array.size);
+        for (uint32_t i = 0; i < arr->via.array.size; i++) {
+            const msgpack_object *o = &arr->via.array.ptr[i];
+            memset(&err, 0, sizeof err);
+            if (one_event(o, max_at, &reg, &err) == EV_OK)
+                pt_ack_event(&pk, pt_ack_id(o), i, "ok", i + 1, NULL);
+            else
+                pt_ack_event(&pk, pt_ack_id(o), i, "rejected", 0, err.msg);
+        }
+        check_reply(&reply, arr->via.array.size, false);
+    } else {
+        pt_ack_request_refused(&pk, "request: must be an array of events");
+        check_reply(&reply, 1, true);
     }
+    msgpack_sbuffer_destroy(&reply);
     msgpack_unpacked_destroy(&up);
     return 0;
 }

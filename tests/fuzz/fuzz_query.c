@@ -13,8 +13,11 @@
  * reply blames storage (the fixture's storage is healthy, so such a reply
  * means a request reached LMDB with something it cannot take); the reply is
  * exactly one msgpack map, so a count packed ahead of its elements cannot
- * disagree with them; and a plugin's result names the unit exactly as asked
- * (README: "unit | as asked"), so no code aliases another.
+ * disagree with them, and passes ev_msgpack_strict, so a strict decoder
+ * (every str valid UTF-8) reads it whatever the request quoted; and a
+ * plugin's result names the unit exactly as asked (README: "unit | as
+ * asked"), so no code aliases another.  A request the pre-check refuses
+ * gets the host loop's refusal, which must be as readable.
  */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include <ftw.h>
@@ -478,12 +481,32 @@ static void check_reply(const msgpack_object *req, const msgpack_object *rep)
         die("the result names another unit than the one asked");
 }
 
+/* What a strict msgpack decoder reads: one object, every str UTF-8. */
+static void check_strict(const msgpack_sbuffer *sb)
+{
+    struct ev_error err = {{0}};
+    if (ev_msgpack_strict(sb->data, sb->size, &err) != EV_OK) {
+        fprintf(stderr, "fuzz_query: %s\n", err.msg);
+        die("a strict msgpack decoder refuses the reply");
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct ev_error err;
-    if (size > REQUEST_MAX ||
-        ev_precheck_limits(data, size, &fixture.limits, &err) != 0)
+    if (size > REQUEST_MAX)
         return 0;
+    if (ev_precheck_limits(data, size, &fixture.limits, &err) != 0) {
+        /* pt_host_loop.c's refusal, which quotes the pre-check. */
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        pt_pack_error(&pk, "request: %s", err.msg);
+        check_strict(&sb);
+        msgpack_sbuffer_destroy(&sb);
+        return 0;
+    }
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
     size_t off = 0;
@@ -501,6 +524,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     if (pt_host_request(fixture.host, &up.data, &pk) != 0)
         die("pt_host_request: internal error on a healthy fixture");
+    check_strict(&sb);
 
     /* The reply goes to a client as it is: one well-formed map. */
     msgpack_unpacked reply;

@@ -256,34 +256,64 @@ pid_t td_host_pid(const struct td *d)
     return (pid_t)pid;
 }
 
-int td_recv_reply(void *sock, msgpack_unpacked *up, int timeout_ms)
+/* Read every frame of the next message on sock, whatever its shape, so
+ * that a bad one does not leave frames behind for the next.  Two frames,
+ * the first empty when want_delim, are what a reply (or an alert, topic
+ * first) is: the second is copied to *body (malloc'ed; *len bytes).  0;
+ * -1 when nothing came within timeout_ms; -2 for another shape. */
+static int recv_two(void *sock, int timeout_ms, int want_delim, char **body,
+                    size_t *len)
 {
     zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
     if (zmq_poll(&it, 1, timeout_ms) <= 0)
         return -1;
-    zmq_msg_t delim, body;
-    zmq_msg_init(&delim);
-    zmq_msg_init(&body);
-    int rc = -1;
-    if (zmq_msg_recv(&delim, sock, 0) >= 0 && zmq_msg_more(&delim) &&
-        zmq_msg_recv(&body, sock, 0) >= 0) {
-        /* Unpacked strings point into the bytes they came from, and the
-         * message is closed below: give a copy to the unpacked zone. */
-        size_t n = zmq_msg_size(&body), off = 0;
-        char *copy = malloc(n ? n : 1);
-        if (copy != NULL) {
-            memcpy(copy, zmq_msg_data(&body), n);
-            if (msgpack_unpack_next(up, copy, n, &off) ==
-                    MSGPACK_UNPACK_SUCCESS &&
-                msgpack_zone_push_finalizer(up->zone, free, copy))
-                rc = 0;
-            else
-                free(copy);
+    size_t frames = 0, first_len = 0;
+    int more = 1;
+    *body = NULL;
+    *len = 0;
+    while (more) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, sock, 0) < 0) {
+            zmq_msg_close(&m);
+            break;
         }
+        more = zmq_msg_more(&m);
+        if (frames == 0)
+            first_len = zmq_msg_size(&m);
+        if (frames == 1 && (*body = malloc(zmq_msg_size(&m) + 1)) != NULL) {
+            *len = zmq_msg_size(&m);
+            memcpy(*body, zmq_msg_data(&m), *len);
+        }
+        frames++;
+        zmq_msg_close(&m);
     }
-    zmq_msg_close(&delim);
-    zmq_msg_close(&body);
-    return rc;
+    if (frames == 2 && (!want_delim || first_len == 0) && *body != NULL &&
+        !more)
+        return 0;
+    free(*body);
+    *body = NULL;
+    return -2;
+}
+
+int td_recv_body(void *sock, int timeout_ms, char **body, size_t *len)
+{
+    return recv_two(sock, timeout_ms, 1, body, len);
+}
+
+int td_recv_reply(void *sock, msgpack_unpacked *up, int timeout_ms)
+{
+    char *copy;
+    size_t n, off = 0;
+    if (recv_two(sock, timeout_ms, 0, &copy, &n) != 0)
+        return -1;
+    /* Unpacked strings point into the bytes they came from: the copy goes
+     * to the unpacked zone. */
+    if (msgpack_unpack_next(up, copy, n, &off) == MSGPACK_UNPACK_SUCCESS &&
+        msgpack_zone_push_finalizer(up->zone, free, copy))
+        return 0;
+    free(copy);
+    return -1;
 }
 
 int td_call(void *sock, const void *buf, size_t len, msgpack_unpacked *up,

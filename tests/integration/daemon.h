@@ -72,6 +72,12 @@ int td_recv_reply(void *sock, msgpack_unpacked *up, int timeout_ms);
  * get the late reply. */
 int td_call(void *sock, const void *buf, size_t len, msgpack_unpacked *up,
             int timeout_ms);
+/* Wait up to timeout_ms for a reply on the DEALER sock: an empty delimiter
+ * and one body frame, whose bytes are copied to *body (malloc'ed, the
+ * caller frees it; *len bytes).  0; -1 when none came in time; -2 when
+ * the reply had another shape (all its frames are read). */
+int td_recv_body(void *sock, int timeout_ms, char **body, size_t *len);
+
 /* Send raw bytes as one ingest request; the reply is unpacked into up. */
 int td_ingest_raw(struct td *d, const void *buf, size_t len,
                   msgpack_unpacked *up, int timeout_ms);

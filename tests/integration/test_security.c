@@ -263,23 +263,10 @@ static void send_untrusted(void *sock, const struct frame *parts, size_t n)
  * bytes are returned in *raw (malloc'ed).  0, or -1 if none came. */
 static int recv_raw(void *sock, char **raw, size_t *len, int timeout_ms)
 {
-    zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(&it, 1, timeout_ms) != 1)
-        return -1;
-    zmq_msg_t delim, body;
-    zmq_msg_init(&delim);
-    zmq_msg_init(&body);
-    assert_int_equal(zmq_msg_recv(&delim, sock, 0), 0);
-    assert_true(zmq_msg_more(&delim));
-    assert_true(zmq_msg_recv(&body, sock, 0) >= 0);
-    assert_false(zmq_msg_more(&body));
-    *len = zmq_msg_size(&body);
-    *raw = malloc(*len ? *len : 1);
-    assert_non_null(*raw);
-    memcpy(*raw, zmq_msg_data(&body), *len);
-    zmq_msg_close(&delim);
-    zmq_msg_close(&body);
-    return 0;
+    int rc = td_recv_body(sock, timeout_ms, raw, len);
+    if (rc == -2)
+        fail_msg("a reply that is not a delimiter and one body frame");
+    return rc;
 }
 
 /* The reply, unpacked; up owns the bytes (msgpack strings point into
@@ -484,21 +471,30 @@ static void define_units(void *ingest)
 /* 1. Identity and rights                                                 */
 /* ====================================================================== */
 
+/* A CURVE daemon whose registry has the tester and [mttq-593] with rights
+ * (after its key), its key pair in mpub and msec; the tester (every
+ * right) has laid out the province. */
+static struct td *start_mttq(struct fixture *f, const char *rights, char *mpub,
+                             char *msec)
+{
+    struct td *d = fx_daemon(f);
+    char reg[512];
+    assert_int_equal(zmq_curve_keypair(mpub, msec), 0);
+    snprintf(reg, sizeof reg, "[mttq-593]\nkey = %s\n%s", mpub, rights);
+    assert_int_equal(td_curve_setup(d, reg, NULL), 0);
+    assert_int_equal(td_start(d, (const char *[]){"-c", d->config, NULL}), 0);
+    define_units(d->ingest_sock);
+    return d;
+}
+
 static void test_identity_and_rights(void **state)
 {
     struct fixture *f = *state;
-    struct td *d = fx_daemon(f);
-    char mpub[41], msec[41], reg[512], err[512];
-    assert_int_equal(zmq_curve_keypair(mpub, msec), 0);
-    snprintf(reg, sizeof reg,
-             "[mttq-593]\nkey = %s\npublish = donation.* fund.*\n"
-             "units = 593\nquery = fund\n",
-             mpub);
-    assert_int_equal(td_curve_setup(d, reg, NULL), 0);
-    assert_int_equal(td_start(d, (const char *[]){"-c", d->config, NULL}), 0);
-
-    /* The tester (every right) lays out the province. */
-    define_units(d->ingest_sock);
+    char mpub[41], msec[41], err[512];
+    struct td *d = start_mttq(f,
+                              "publish = donation.* fund.*\nunits = 593\n"
+                              "query = fund\n",
+                              mpub, msec);
 
     void *m_in = fx_dealer(f, d, d->ingest, mpub, msec);
     void *m_q = fx_dealer(f, d, d->query, mpub, msec);
@@ -594,6 +590,116 @@ static void test_identity_and_rights(void **state)
     assert_null(td_get(&up.data, "records"));
     msgpack_unpacked_destroy(&up);
 
+    assert_int_equal(td_stop(d), 0);
+}
+
+/* Is code among the units the "units" op lists under parent at t? */
+static int unit_listed(void *qsock, const char *parent, int64_t t,
+                       const char *code)
+{
+    char req[128];
+    snprintf(req, sizeof req,
+             "{\"op\":\"units\",\"parent\":\"%s\",\"at\":%lld}", parent,
+             (long long)t);
+    msgpack_unpacked up;
+    call_json(qsock, req, &up);
+    assert_ok(&up);
+    const msgpack_object *units = td_get(&up.data, "units");
+    assert_non_null(units);
+    assert_int_equal(units->type, MSGPACK_OBJECT_ARRAY);
+    int found = 0;
+    for (uint32_t i = 0; i < units->via.array.size; i++)
+        found |= td_str_eq(td_get(&units->via.array.ptr[i], "code"), code);
+    msgpack_unpacked_destroy(&up);
+    return found;
+}
+
+/* Issue 12: a publisher with units = 593 took commune 23232 from district
+ * 594 with unit.defined (and then published for it), and moved its own
+ * district under province 68; unit.changed was refused naming the wrong
+ * unit.  Every move needs the right over what it changes, and the refusal
+ * names the unit the right is missing for. */
+static void test_unit_rights(void **state)
+{
+    struct fixture *f = *state;
+    char mpub[41], msec[41], err[512];
+    struct td *d = start_mttq(f, "publish = unit.* household.*\nunits = 593\n",
+                              mpub, msec);
+    msgpack_unpacked up;
+    call_json(d->ingest_sock,
+              "[{\"v\":1,\"id\":\"u-68\",\"type\":\"unit.defined\",\"at\":"
+              "1609459200,\"unit\":\"68\",\"data\":{\"name\":\"Tỉnh Lâm "
+              "Đồng\",\"parent\":null,\"level\":\"province\"}},"
+              "{\"v\":1,\"id\":\"u-23232\",\"type\":\"unit.defined\",\"at\":"
+              "1609459200,\"unit\":\"23232\",\"data\":{\"name\":\"Phường "
+              "Tân An\",\"parent\":\"594\",\"level\":\"commune\"}}]",
+              &up);
+    ack_ok(&up, 0, "u-68");
+    ack_ok(&up, 1, "u-23232");
+    msgpack_unpacked_destroy(&up);
+
+    /* 2025-07-01, and a day later. */
+    void *m_in = fx_dealer(f, d, d->ingest, mpub, msec);
+    call_json(
+        m_in,
+        "[{\"v\":1,\"id\":\"mv-23232\",\"type\":\"unit.defined\",\"at\":"
+        "1751302800,\"unit\":\"23232\",\"data\":{\"name\":\"Phường Tân An\","
+        "\"parent\":\"593\",\"level\":\"commune\",\"effective\":1751302800}},"
+        "{\"v\":1,\"id\":\"st-23232\",\"type\":\"household.status\",\"at\":"
+        "1751389200,\"unit\":\"23232\",\"household\":\"594-h9\",\"data\":{"
+        "\"year\":2025,\"status\":\"poor\"}},"
+        "{\"v\":1,\"id\":\"mv-593\",\"type\":\"unit.defined\",\"at\":"
+        "1751302800,\"unit\":\"593\",\"data\":{\"name\":\"Thành phố Phan "
+        "Thiết\",\"parent\":\"68\",\"level\":\"district\",\"effective\":"
+        "1751302800}},"
+        "{\"v\":1,\"id\":\"ch-23232\",\"type\":\"unit.changed\",\"at\":"
+        "1751302800,\"unit\":\"23232\",\"data\":{\"kind\":\"reparent\","
+        "\"effective\":1751302800,\"predecessors\":[\"23232\"],\"parent\":"
+        "\"593\"}},"
+        "{\"v\":1,\"id\":\"ch-593\",\"type\":\"unit.changed\",\"at\":"
+        "1751302800,\"unit\":\"593\",\"data\":{\"kind\":\"reparent\","
+        "\"effective\":1751302800,\"predecessors\":[\"593\"],\"parent\":"
+        "\"68\"}},"
+        "{\"v\":1,\"id\":\"new-22925\",\"type\":\"unit.defined\",\"at\":"
+        "1751302800,\"unit\":\"22925\",\"data\":{\"name\":\"Phường Mới\","
+        "\"parent\":\"593\",\"level\":\"commune\",\"effective\":"
+        "1751302800}}]",
+        &up);
+    assert_int_equal(up.data.via.array.size, 6);
+    static const char not_594[] =
+        "unit: publisher \"mttq-593\" may not change unit 594 (the current "
+        "parent of 23232; its rights: units = 593)";
+    static const char not_68[] =
+        "unit: publisher \"mttq-593\" may not change unit 68 (the new parent "
+        "of 593; its rights: units = 593)";
+    assert_string_equal(ack_rejected(&up, 0, "mv-23232", err, sizeof err),
+                        not_594);
+    assert_string_equal(ack_rejected(&up, 1, "st-23232", err, sizeof err),
+                        "unit: publisher \"mttq-593\" may not publish for "
+                        "unit 23232 (its rights: units = 593)");
+    assert_string_equal(ack_rejected(&up, 2, "mv-593", err, sizeof err),
+                        not_68);
+    assert_string_equal(ack_rejected(&up, 3, "ch-23232", err, sizeof err),
+                        not_594);
+    assert_string_equal(ack_rejected(&up, 4, "ch-593", err, sizeof err),
+                        not_68);
+    /* Its own district still takes a new commune. */
+    uint64_t s22925 = ack_ok(&up, 5, "new-22925");
+    msgpack_unpacked_destroy(&up);
+
+    /* District 594 keeps its commune, and 593 stays in province 60. */
+    assert_true(unit_listed(d->query_sock, "594", 1751389200, "23232"));
+    assert_false(unit_listed(d->query_sock, "593", 1751389200, "23232"));
+    assert_true(unit_listed(d->query_sock, "60", 1751389200, "593"));
+    assert_false(unit_listed(d->query_sock, "68", 1751389200, "593"));
+    struct rec recs[16];
+    size_t n = read_log(d->query_sock, recs, 16);
+    assert_int_equal(n, s22925);
+    assert_int_equal(count_id(recs, n, "new-22925", "mttq-593"), 1);
+    /* Nothing else of mttq-593's is stored. */
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(recs[i].publisher, "mttq-593") == 0)
+            assert_string_equal(recs[i].id, "new-22925");
     assert_int_equal(td_stop(d), 0);
 }
 
@@ -2022,6 +2128,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_identity_and_rights, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_unit_rights, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unauthenticated_and_unknown, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_sighup_reload, setup, teardown),

@@ -1,0 +1,75 @@
+/*
+ * echo.c - a test plugin that says back what it is asked, for the reply
+ * tests: the host, not the plugin, must keep replies strictly decodable.
+ *
+ *   q {"say": str}   result {"said": the same bytes, UTF-8 or not}
+ *   q {"fail": str}  refused, the error being those bytes
+ *
+ * It applies nothing (no event type) and keeps no state.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "povtrack_plugin.h"
+
+static const msgpack_object *get(const msgpack_object *q, const char *key)
+{
+    size_t n = strlen(key);
+    for (uint32_t i = 0; q->type == MSGPACK_OBJECT_MAP && i < q->via.map.size;
+         i++) {
+        const msgpack_object *k = &q->via.map.ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
+            memcmp(k->via.str.ptr, key, n) == 0 &&
+            q->via.map.ptr[i].val.type == MSGPACK_OBJECT_STR)
+            return &q->via.map.ptr[i].val;
+    }
+    return NULL;
+}
+
+static int echo_apply(void *state, povtrack_ctx *ctx,
+                      const struct povtrack_record *rec)
+{
+    (void)state;
+    (void)ctx;
+    (void)rec;
+    return 0;
+}
+
+static int echo_query(void *state, povtrack_ctx *ctx, const msgpack_object *q,
+                      msgpack_packer *out, char *err, size_t errlen)
+{
+    (void)state;
+    (void)ctx;
+    const msgpack_object *say = get(q, "say");
+    const msgpack_object *fail = get(q, "fail");
+    if (fail != NULL) {
+        snprintf(err, errlen, "%.*s", (int)fail->via.str.size,
+                 fail->via.str.ptr);
+        return -1;
+    }
+    if (say == NULL) {
+        snprintf(err, errlen, "q: say or fail, a string");
+        return -1;
+    }
+    msgpack_pack_map(out, 1);
+    msgpack_pack_str_with_body(out, "said", 4);
+    msgpack_pack_str_with_body(out, say->via.str.ptr, say->via.str.size);
+    return 0;
+}
+
+static const struct povtrack_plugin echo_plugin = {
+    .abi_version = POVTRACK_PLUGIN_ABI_VERSION,
+    .size = sizeof(struct povtrack_plugin),
+    .name = "echo",
+    .version = "1.0.0",
+    .apply = echo_apply,
+    .query = echo_query,
+};
+
+__attribute__((visibility("default"))) const struct povtrack_plugin *
+povtrack_plugin_entry(void);
+
+const struct povtrack_plugin *povtrack_plugin_entry(void)
+{
+    return &echo_plugin;
+}
