@@ -23,6 +23,7 @@
 #include "pt_state.h"
 
 static const struct povtrack_host host_api;
+static int64_t mono_ms(void);
 static void publish_pending(struct pt_host *h);
 static void pending_clear(struct pt_host *h);
 static int state_forget(struct pt_host *h, const char *name, MDB_dbi keyed,
@@ -486,6 +487,14 @@ static int host_start(struct pt_host *h, int use_guard, char *err,
                 return -1;
         } else {
             plugin_load_or_quarantine(h, p);
+        }
+        unsigned held = pt_guard_held_ms(h->guard, p->conf->name);
+        if (held > 0 && !p->quarantined) {
+            p->held_until_ms = mono_ms() + held;
+            pt_logf(&h->log, PT_LOG_WARN,
+                    "plugin %s is held back from apply and tick for %u ms "
+                    "after failing a plugin host; the other plugins go on",
+                    p->conf->name, held);
         }
     }
     return 0;
@@ -1033,7 +1042,27 @@ static const struct povtrack_host host_api = {
 
 static int active(const struct pt_plugin *p)
 {
-    return !p->quarantined;
+    return !p->quarantined && p->held_until_ms == 0;
+}
+
+/* Let plugins whose hold is over be applied again (from their cursor, so
+ * they catch up before the next tick reaches them). */
+static void release_holds(struct pt_host *h)
+{
+    int64_t now = -1;
+    for (size_t i = 0; i < h->nplugins; i++) {
+        struct pt_plugin *p = &h->plugins[i];
+        if (p->held_until_ms == 0)
+            continue;
+        if (now < 0)
+            now = mono_ms();
+        if (now < p->held_until_ms)
+            continue;
+        p->held_until_ms = 0;
+        pt_logf(&h->log, PT_LOG_INFO,
+                "plugin %s: hold over; applying it again from seq %llu",
+                pt_plugin_name(p), (unsigned long long)p->applied + 1);
+    }
 }
 
 uint64_t pt_host_applied_seq(const struct pt_host *h)
@@ -1323,6 +1352,7 @@ static int catch_up(struct pt_host *h, size_t max_records, size_t *applied)
 
 int pt_host_catch_up(struct pt_host *h, size_t max_records, size_t *applied)
 {
+    release_holds(h);
     int rc = catch_up(h, max_records, applied);
     st_reader_reset(h->reader);
     return rc;
