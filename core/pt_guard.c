@@ -33,6 +33,7 @@ struct strike {
  * thread, by the next host process and by the supervisor. */
 struct record {
     uint32_t magic;
+    int32_t pid;           /* of the host that opened it last */
     _Atomic uint32_t call; /* enum pt_guard_call; NONE between calls */
     _Atomic uint64_t seq;
     _Atomic int64_t started_ms;
@@ -169,7 +170,8 @@ static void count_strike(struct record *r, int64_t now,
     st->held_until_ms = now + last->hold_ms;
 }
 
-int pt_guard_inspect(const char *path, struct pt_guard_failure *last)
+int pt_guard_inspect(const char *path, pid_t host,
+                     struct pt_guard_failure *last)
 {
     memset(last, 0, sizeof *last);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -181,7 +183,9 @@ int pt_guard_inspect(const char *path, struct pt_guard_failure *last)
     close(fd);
     if (n < 0)
         return -1;
-    if (n == (ssize_t)sizeof r && r.magic == GUARD_MAGIC)
+    /* A record another host left: this one died before opening the
+     * guard, so not in any plugin call. */
+    if (n == (ssize_t)sizeof r && r.magic == GUARD_MAGIC && r.pid == host)
         count_strike(&r, mono_ms(), last);
     return 0;
 }
@@ -240,6 +244,7 @@ int pt_guard_open(const char *path, unsigned hang_ms, const struct pt_log *log,
         memset(r, 0, sizeof *r); /* new, or not ours: no history */
     r->magic = GUARD_MAGIC;
     count_strike(r, mono_ms(), last);
+    r->pid = (int32_t)getpid();
     atomic_store(&r->call, PT_CALL_NONE);
     atomic_store(&r->hung, 0);
 

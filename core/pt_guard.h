@@ -30,6 +30,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "pt_log.h"
 
@@ -68,11 +69,14 @@ int pt_guard_open(const char *path, unsigned hang_ms, const struct pt_log *log,
                   struct pt_guard **out, struct pt_guard_failure *last,
                   char *err, size_t errlen);
 
-/* Read-only, for the supervisor once the host is reaped: what the dead
- * host was doing and the strike it makes, as the next pt_guard_open() will
- * count it (last->died_in_call 0: it died outside any plugin call, or the
- * file has no record).  Returns 0, or -1 when path cannot be read. */
-int pt_guard_inspect(const char *path, struct pt_guard_failure *last);
+/* Read-only, for the supervisor once host (its pid) is reaped: what it was
+ * doing and the strike that makes, as the next pt_guard_open() will count
+ * it.  last->died_in_call is 0 when it died outside any plugin call, or
+ * before it opened the guard (a host that could not start: the record is
+ * an earlier host's), or the file has no record.  Returns 0, or -1 when
+ * path cannot be read. */
+int pt_guard_inspect(const char *path, pid_t host,
+                     struct pt_guard_failure *last);
 
 /* Milliseconds plugin is still held back from apply and tick (0: not
  * held). */

@@ -192,7 +192,7 @@ static int64_t restart_delay(struct pt_supervisor *s, int status)
     else
         snprintf(how, sizeof how, "was killed by signal %d", WTERMSIG(status));
     struct pt_guard_failure f;
-    if (pt_guard_inspect(s->guard_path, &f) == 0 && f.died_in_call) {
+    if (pt_guard_inspect(s->guard_path, s->pid, &f) == 0 && f.died_in_call) {
         /* The plugin's fault, and the plugin's back-off: the new host
          * holds it back and serves the others meanwhile. */
         snprintf(s->why, sizeof s->why,
