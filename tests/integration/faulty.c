@@ -7,6 +7,8 @@
  *   [plugin.faulty]
  *   mode = crash | abort | hang | fail_init | ok
  *   at = <event id>        ; apply of this event crashes, aborts or hangs
+ *   hang_gate = <FIFO>     ; mode hang: the apply that hangs passes this
+ *                          ; gate first (below)
  *
  * It calls itself by its file's name, so that copies of one build (q1.so,
  * q2.so ...) are several plugins, each configured as [plugin.q1] path =
@@ -17,7 +19,9 @@
  * closed it.  A test holds a plugin host in its start that way (the host
  * has not bound the query endpoint yet) and knows, once its open for
  * writing returns, that the host is there.  Loading is no plugin call, so
- * the watchdog does not time it.
+ * the watchdog does not time it.  With hang_gate, the apply that hangs
+ * passes that gate first: the test then knows the host is inside the
+ * call.
  *
  * Built three times: faulty.so; faulty_fixed.so (FAULTY_FIXED: the same
  * plugin with the bug fixed, ignoring mode), which a test puts in place of
@@ -44,7 +48,30 @@ struct faulty {
     const struct povtrack_host *host;
     char mode[16];
     char at[EV_ID_MAX + 1];
+    char hang_gate[256];
 };
+
+/* See the header: wait at the gate, if there is one. */
+static void pass_gate(const char *gate)
+{
+    struct stat st;
+    if (gate == NULL || stat(gate, &st) != 0 || !S_ISFIFO(st.st_mode))
+        return;
+    /* Blocks until the test opens the FIFO for writing; then wait for it
+     * to close its end. */
+    int fd = open(gate, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    char buf[16];
+    while (read(fd, buf, sizeof buf) > 0)
+        ;
+    close(fd);
+}
+
+__attribute__((constructor)) static void faulty_gate(void)
+{
+    pass_gate(getenv("FAULTY_GATE"));
+}
 
 static int faulty_init(povtrack_ctx *ctx, const struct povtrack_host *host,
                        void **state)
@@ -55,8 +82,10 @@ static int faulty_init(povtrack_ctx *ctx, const struct povtrack_host *host,
     f->host = host;
     const char *mode = host->config(ctx, "mode");
     const char *at = host->config(ctx, "at");
+    const char *gate = host->config(ctx, "hang_gate");
     snprintf(f->mode, sizeof f->mode, "%s", mode ? mode : "ok");
     snprintf(f->at, sizeof f->at, "%s", at ? at : "");
+    snprintf(f->hang_gate, sizeof f->hang_gate, "%s", gate ? gate : "");
 #ifndef FAULTY_FIXED
     if (strcmp(f->mode, "fail_init") == 0) {
         host->log(ctx, POVTRACK_LOG_ERROR, "mode = fail_init: refusing");
@@ -84,6 +113,7 @@ static int faulty_apply(void *state, povtrack_ctx *ctx,
         } else if (strcmp(f->mode, "abort") == 0) {
             raise(SIGABRT);
         } else if (strcmp(f->mode, "hang") == 0) {
+            pass_gate(f->hang_gate[0] ? f->hang_gate : NULL);
             for (;;)
                 pause();
         }
@@ -156,21 +186,4 @@ const struct povtrack_plugin *povtrack_plugin_entry(void)
         }
     }
     return &faulty_plugin;
-}
-
-__attribute__((constructor)) static void faulty_gate(void)
-{
-    const char *gate = getenv("FAULTY_GATE");
-    struct stat st;
-    if (gate == NULL || stat(gate, &st) != 0 || !S_ISFIFO(st.st_mode))
-        return;
-    /* Blocks until the test opens the FIFO for writing; then wait for it
-     * to close its end. */
-    int fd = open(gate, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    char buf[16];
-    while (read(fd, buf, sizeof buf) > 0)
-        ;
-    close(fd);
 }

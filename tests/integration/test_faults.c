@@ -784,6 +784,72 @@ static void test_backoff_belongs_to_plugin(void **state)
     assert_int_equal(td_stop(d), 0);
 }
 
+/* A host that cannot start is no plugin's fault, even right after one
+ * died inside a plugin call (whose record the guard file still holds): it
+ * keeps the global back-off, and the restarting answer says why. */
+static void test_failed_start_keeps_backoff(void **state)
+{
+    struct fixture *f = *state;
+    struct td *d = &f->d;
+    char gate[400], text[2048];
+    snprintf(gate, sizeof gate, "%s/hang-gate", d->dir);
+    install_so(f, "faulty");
+    /* No watchdog: the host stays in the call until the test kills it. */
+    snprintf(text, sizeof text,
+             "[plugin.faulty]\npath = %s\nmode = hang\nat = bad-1\n"
+             "hang_gate = %s\n",
+             f->so, gate);
+    write_config_text(f, "fund faulty", 0, text);
+    start(f);
+    assert_int_equal(td_define_province(d, "unit-60"), 0);
+    assert_int_equal(mkfifo(gate, 0600), 0);
+    const char *bad[] = {"bad-1"};
+    donate(d, bad, 1);
+    int fd = gate_enter(gate); /* the host is in apply of seq 2 */
+    pid_t host = td_host_pid(d);
+    assert_true(host > 0);
+    assert_int_equal(unlink(gate), 0);
+    close(fd);
+
+    /* The plugin state becomes unreadable: the next hosts fail at start,
+     * before they open the guard. */
+    char path[400], cmd[1400];
+    snprintf(path, sizeof path, "%s/state/data.mdb", d->data_dir);
+    snprintf(cmd, sizeof cmd,
+             "head -c 65536 /dev/zero | tr '\\0' x > '%s.bad' && "
+             "mv '%s.bad' '%s'",
+             path, path, path);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(kill(host, SIGKILL), 0);
+
+    /* Restarted at once after the death in the call, then with the
+     * back-off, which reaches 1 s at the third death. */
+    int64_t deadline = mono_ms() + WAIT_MS;
+    char last[512] = "";
+    for (;;) {
+        msgpack_unpacked up;
+        if (try_request(d, &up, "stats", NULL, 0, 1000) == 0) {
+            const msgpack_object *e = td_get(&up.data, "error");
+            const msgpack_object *r = td_get(&up.data, "retry_after_ms");
+            if (e != NULL && e->type == MSGPACK_OBJECT_STR)
+                snprintf(last, sizeof last, "%.*s", (int)e->via.str.size,
+                         e->via.str.ptr);
+            int done = host_down(&up) &&
+                       strstr(last, "(it exited with status 1)") != NULL &&
+                       r->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+                       r->via.u64 >= 900;
+            msgpack_unpacked_destroy(&up);
+            if (done)
+                break;
+        }
+        if (mono_ms() > deadline)
+            fail_msg("no back-off after failed starts; last answer: %s", last);
+        poll_pause();
+    }
+    print_message("%s\n", last);
+    td_stop(d); /* its host never came up: no clean stop to expect */
+}
+
 /* ---- the alerts listing ---- */
 
 static const char UNITS[] =
@@ -985,6 +1051,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hang_does_not_silence_fund, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_backoff_belongs_to_plugin, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_failed_start_keeps_backoff, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_alerts_listed_once, setup,
                                         teardown),
