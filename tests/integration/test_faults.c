@@ -745,6 +745,54 @@ static void test_hang_does_not_silence_fund(void **state)
     unsetenv("FAULTY_GATE");
 }
 
+/* With CURVE, the stand-in admits the keys the registry admits to the
+ * query endpoint: the harness's key gets the restarting answer, a key the
+ * registry does not know gets nothing at all. */
+static void test_standin_speaks_curve(void **state)
+{
+    struct fixture *f = *state;
+    struct td *d = &f->d;
+    char gate[400], text[2048];
+    snprintf(gate, sizeof gate, "%s/gate", d->dir);
+    assert_int_equal(setenv("FAULTY_GATE", gate, 1), 0);
+    install_so(f, "faulty");
+    snprintf(text, sizeof text,
+             "[daemon]\nplugins = fund faulty\n"
+             "[plugin.faulty]\npath = %s\nmode = crash\nat = bad-1\n",
+             f->so);
+    assert_int_equal(td_curve_setup(d, NULL, text), 0);
+    assert_int_equal(td_start(d, (const char *[]){"-c", d->config, NULL}), 0);
+    assert_int_equal(td_define_province(d, "unit-60"), 0);
+    assert_int_equal(mkfifo(gate, 0600), 0);
+    const char *bad[] = {"bad-1"};
+    donate(d, bad, 1);
+    int fd = gate_enter(gate);
+
+    msgpack_unpacked up;
+    assert_int_equal(try_request(d, &up, "stats", NULL, 0, 5000), 0);
+    assert_restarting(&up, "it crashed in apply of plugin faulty at seq 2");
+    msgpack_unpacked_destroy(&up);
+
+    char upub[41], usec[41];
+    assert_int_equal(zmq_curve_keypair(upub, usec), 0);
+    void *stranger = td_dealer(d, d->query, upub, usec);
+    assert_non_null(stranger);
+    static const unsigned char ping[] = {0x81, 0xa2, 'o', 'p', 0xa4,
+                                         'p',  'i',  'n', 'g'};
+    assert_true(zmq_send(stranger, "", 0, ZMQ_SNDMORE) == 0);
+    assert_true(zmq_send(stranger, ping, sizeof ping, 0) == sizeof ping);
+    zmq_pollitem_t it = {stranger, 0, ZMQ_POLLIN, 0};
+    /* Silence, as from the host itself (test_security). */
+    assert_int_equal(zmq_poll(&it, 1, 1500), 0);
+    zmq_close(stranger);
+
+    assert_int_equal(unlink(gate), 0);
+    close(fd);
+    wait_status(d, "faulty", "running", NULL);
+    assert_int_equal(td_stop(d), 0);
+    unsetenv("FAULTY_GATE");
+}
+
 /* After one plugin has failed three times, another's first failure gets
  * the host restarted at once: fund answers with its event applied within
  * a fraction of the global back-off (which would be 4 s by then). */
@@ -1049,6 +1097,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_every_quarantine_listed, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_hang_does_not_silence_fund, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_standin_speaks_curve, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_backoff_belongs_to_plugin, setup,
                                         teardown),
