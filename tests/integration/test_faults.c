@@ -729,9 +729,23 @@ static void test_hang_does_not_silence_fund(void **state)
                      1);
     assert_non_null(strstr(err, "plugin host is restarting"));
 
+    /* ping --wait, a script's handshake, waits for the host instead. */
+    char dir[400];
+    snprintf(dir, sizeof dir, "%s/ping", d->dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    struct td_cli ping;
+    assert_int_equal(
+        td_cli_start(&ping, dir,
+                     (const char *[]){"--query", d->query, "ping", "--wait",
+                                      "--timeout", "30000", NULL},
+                     NULL),
+        0);
+
     /* Let it start.  The FIFO stays, so any later host would wait at the
      * gate: what answers fund now is this host, the first restart. */
     close(fd);
+    assert_int_equal(td_cli_wait(&ping, out, sizeof out, err, sizeof err), 0);
+    assert_non_null(strstr(out, ": ok ("));
     assert_int_equal(result_u64(d, "fund", "donations", 3), 2);
 
     /* faulty is applied again once its hold is over, hangs, and the next
