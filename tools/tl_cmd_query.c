@@ -35,9 +35,9 @@ static const char ping_usage[] =
     "Check that povtrackd answers on the query endpoint and print its\n"
     "version and the round-trip time.  Exit status 3 when it does not, 1\n"
     "when it answers that its plugin host is starting or restarting.  With\n"
-    "--wait, ask again after the time povtrackd says to retry, until the\n"
-    "plugin host answers, for at most --timeout ms in all: the handshake of a\n"
-    "script that has just started povtrackd.\n";
+    "--wait, while it answers that, ask again after the time it says to\n"
+    "retry, until --timeout ms have passed since the first ask: the\n"
+    "handshake of a script that has just started povtrackd.\n";
 
 static const char stats_usage[] =
     "Usage: povtrack stats\n"
@@ -53,11 +53,15 @@ static const char log_usage[] =
     "publisher, and the event as JSON, separated by tabs.  With --json each\n"
     "record is printed as a JSON object.\n";
 
-/* Parse the options of a command that has only the common ones. */
-static int plain_options(struct tl_cli *cli, int argc, char **argv,
-                         const char *usage)
+/* Parse the options of a command that has the common ones and, when flag
+ * is not NULL, the option --flag, which sets *set.  Returns 0, -1 after
+ * printing the usage, or an exit code. */
+static int flag_options(struct tl_cli *cli, int argc, char **argv,
+                        const char *usage, const char *flag, bool *set)
 {
-    static const struct option longopts[] = {TL_COMMON_OPTIONS, {0}};
+    /* Without a flag its entry, named NULL, ends the table. */
+    const struct option longopts[] = {
+        TL_COMMON_OPTIONS, {flag, no_argument, NULL, 'f'}, {0}};
     int c, rc;
 
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -67,6 +71,10 @@ static int plain_options(struct tl_cli *cli, int argc, char **argv,
         }
         if (c == '?')
             return tl_cli_badopt(argv[0]);
+        if (c == 'f') {
+            *set = true;
+            continue;
+        }
         rc = tl_cli_common(cli, c, optarg);
         if (rc != 0)
             return rc;
@@ -75,6 +83,13 @@ static int plain_options(struct tl_cli *cli, int argc, char **argv,
         return tl_cli_usage(argv[0], "unexpected argument \"%s\"",
                             argv[optind]);
     return 0;
+}
+
+/* Parse the options of a command that has only the common ones. */
+static int plain_options(struct tl_cli *cli, int argc, char **argv,
+                         const char *usage)
+{
+    return flag_options(cli, argc, argv, usage, NULL, NULL);
 }
 
 static bool is_int(const char *s)
@@ -312,32 +327,14 @@ static int64_t retry_after(const struct povtrack_client_msg *reply)
 
 int tl_cmd_ping(struct tl_cli *cli, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        TL_COMMON_OPTIONS, {"wait", no_argument, NULL, 'w'}, {0}};
     struct povtrack_client_msg reply;
     char version[64] = "?";
     double t0, deadline;
     bool wait = false;
-    int c, rc;
+    int rc = flag_options(cli, argc, argv, ping_usage, "wait", &wait);
 
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        if (c == TL_OPT_HELP) {
-            fputs(ping_usage, stdout);
-            return TL_EXIT_OK;
-        }
-        if (c == '?')
-            return tl_cli_badopt(argv[0]);
-        if (c == 'w') {
-            wait = true;
-            continue;
-        }
-        rc = tl_cli_common(cli, c, optarg);
-        if (rc != 0)
-            return rc;
-    }
-    if (optind < argc)
-        return tl_cli_usage(argv[0], "unexpected argument \"%s\"",
-                            argv[optind]);
+    if (rc != 0)
+        return rc < 0 ? TL_EXIT_OK : rc;
     deadline = now_ms() + povtrack_client_timeout(cli->client);
     for (;;) {
         int64_t retry, left;

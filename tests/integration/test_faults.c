@@ -547,17 +547,32 @@ static size_t count_lines(const char *text, const char *needle)
     return n;
 }
 
-/* Run the CLI with args after --query/--alerts; exit status, output in
- * out (cut to fit). */
-static int cli_out(struct td *d, const char *dir, const char *const *args,
-                   char *out, size_t outlen, char *err, size_t errlen)
+/* Start the CLI with args after --query/--alerts, its output files in
+ * d's directory, or in a directory of its own called own (not NULL: a
+ * command that runs beside others). */
+static void cli_start(struct td *d, const char *own, const char *const *args,
+                      struct td_cli *r)
 {
     const char *argv[15] = {"--query", d->query, "--alerts", d->alerts};
     size_t n = 4;
     for (size_t i = 0; args[i] != NULL && n < 14; i++)
         argv[n++] = args[i];
     argv[n] = NULL;
-    return td_cli_run(dir, argv, out, outlen, err, errlen);
+    char dir[400];
+    snprintf(dir, sizeof dir, "%s/%s", d->dir, own != NULL ? own : "");
+    if (own != NULL)
+        assert_int_equal(mkdir(dir, 0700), 0);
+    assert_int_equal(td_cli_start(r, dir, argv, NULL), 0);
+}
+
+/* Run the CLI with args after --query/--alerts; exit status, output in
+ * out (cut to fit). */
+static int cli_out(struct td *d, const char *const *args, char *out,
+                   size_t outlen, char *err, size_t errlen)
+{
+    struct td_cli r;
+    cli_start(d, NULL, args, &r);
+    return td_cli_wait(&r, out, outlen, err, errlen);
 }
 
 /* `povtrack alerts --since 0` with --limit limit (NULL: its default) and,
@@ -575,7 +590,7 @@ static void list_alerts(struct td *d, const char *limit, int json, char *out,
         args[n++] = "--json";
     args[n] = NULL;
     char err[4096];
-    int rc = cli_out(d, d->dir, args, out, outlen, err, sizeof err);
+    int rc = cli_out(d, args, out, outlen, err, sizeof err);
     if (rc != 0)
         fail_msg("povtrack alerts exited %d: %s", rc, err);
 }
@@ -716,7 +731,7 @@ static void test_hang_does_not_silence_fund(void **state)
     assert_true(took < 1000);
     static char out[4096], err[4096];
     t0 = mono_ms();
-    assert_int_equal(cli_out(d, d->dir,
+    assert_int_equal(cli_out(d,
                              (const char *[]){"--timeout", "5000", "query",
                                               "fund", "unit=60", NULL},
                              out, sizeof out, err, sizeof err),
@@ -724,22 +739,16 @@ static void test_hang_does_not_silence_fund(void **state)
     assert_non_null(strstr(err, "plugin host is restarting"));
     assert_non_null(strstr(err, why));
     assert_true(mono_ms() - t0 < 5000);
-    assert_int_equal(cli_out(d, d->dir, (const char *[]){"stats", NULL}, out,
+    assert_int_equal(cli_out(d, (const char *[]){"stats", NULL}, out,
                              sizeof out, err, sizeof err),
                      1);
     assert_non_null(strstr(err, "plugin host is restarting"));
 
     /* ping --wait, a script's handshake, waits for the host instead. */
-    char dir[400];
-    snprintf(dir, sizeof dir, "%s/ping", d->dir);
-    assert_int_equal(mkdir(dir, 0700), 0);
     struct td_cli ping;
-    assert_int_equal(
-        td_cli_start(&ping, dir,
-                     (const char *[]){"--query", d->query, "ping", "--wait",
-                                      "--timeout", "30000", NULL},
-                     NULL),
-        0);
+    cli_start(d, "ping",
+              (const char *[]){"ping", "--wait", "--timeout", "30000", NULL},
+              &ping);
 
     /* Let it start.  The FIFO stays, so any later host would wait at the
      * gate: what answers fund now is this host, the first restart. */
@@ -1046,18 +1055,12 @@ static void test_alerts_listed_once(void **state)
                                       "household 22924-h"),
                      5);
 
-    /* Following: its own directory for its output files. */
-    char dir[400];
-    snprintf(dir, sizeof dir, "%s/follow", d->dir);
-    assert_int_equal(mkdir(dir, 0700), 0);
+    /* Following, beside the other commands. */
     struct td_cli fl;
-    assert_int_equal(
-        td_cli_start(&fl, dir,
-                     (const char *[]){"--query", d->query, "--alerts",
-                                      d->alerts, "alerts", "--since", "0",
-                                      "--follow", "--json", NULL},
-                     NULL),
-        0);
+    cli_start(
+        d, "follow",
+        (const char *[]){"alerts", "--since", "0", "--follow", "--json", NULL},
+        &fl);
     wait_lines(fl.opath, 5);
     /* A rebuild raises and publishes the same five again. */
     assert_int_equal(cli(d, "rebuild", "standard", NULL), 0);
