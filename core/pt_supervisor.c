@@ -23,8 +23,8 @@
 
 #define START_COST_GUESS_MS 1000 /* a host's start before one was measured */
 #define RETRY_MIN_MS 100         /* the least "retry in" the stand-in says */
-#define STANDIN_RETRY_MS 1000 /* binding the stand-in again after a failure */
-#define LOCK_PROBE_MS 100     /* looking for the host lock to be free */
+#define STANDIN_RETRY_MS 1000    /* after a failure to bind it or to fork */
+#define LOCK_PROBE_MS 100        /* looking for the host lock to be free */
 
 static int64_t mono_ms(void)
 {
@@ -262,8 +262,11 @@ int pt_supervisor_poll(struct pt_supervisor *s, int *dead)
     }
     /* Before the restart, so that the stand-in is up first. */
     stand_in(s);
-    if (s->pid == 0 && mono_ms() >= s->restart_at_ms)
-        pt_supervisor_start(s);
+    /* A start that fails (no pipe, no fork: logged) is tried again later,
+     * not on every turn. */
+    if (s->pid == 0 && mono_ms() >= s->restart_at_ms &&
+        pt_supervisor_start(s) != 0)
+        s->restart_at_ms = mono_ms() + STANDIN_RETRY_MS;
     if (s->pid != 0 && !s->serving) {
         char c;
         if (read(s->handoff_fd, &c, 1) == 1 && c == HANDOFF_BIND)
