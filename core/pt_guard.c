@@ -16,22 +16,30 @@
 #include <time.h>
 #include <unistd.h>
 
-#define GUARD_MAGIC 0x50544744u /* "PTGD" */
+/* "PTG2": a strike count per plugin ("PTGD" files, with one count for the
+ * last failure only, are read as having no history). */
+#define GUARD_MAGIC 0x50544732u
+
+/* One plugin's failures, carried from host to host. */
+struct strike {
+    char plugin[PT_GUARD_NAME_MAX + 1]; /* "" for a free slot */
+    uint32_t call;
+    uint64_t seq;
+    uint32_t strikes;
+    int64_t held_until_ms; /* monotonic: apply and tick held back till */
+};
 
 /* The mapped page.  Written by the applying thread, read by the watchdog
- * thread and by the next host process. */
+ * thread, by the next host process and by the supervisor. */
 struct record {
     uint32_t magic;
+    int32_t pid;           /* of the host that opened it last */
     _Atomic uint32_t call; /* enum pt_guard_call; NONE between calls */
     _Atomic uint64_t seq;
     _Atomic int64_t started_ms;
     _Atomic uint32_t hung;
     char plugin[PT_GUARD_NAME_MAX + 1];
-    /* The failure count carried from host to host. */
-    char strike_plugin[PT_GUARD_NAME_MAX + 1];
-    uint32_t strike_call;
-    uint64_t strike_seq;
-    uint32_t strikes;
+    struct strike strikes[PT_GUARD_PLUGINS];
 };
 
 struct pt_guard {
@@ -99,6 +107,106 @@ static void *watch(void *arg)
     return NULL;
 }
 
+/* How long a strike holds the plugin back from apply and tick: none for
+ * init (nothing runs before the plugins are loaded) and query (called only
+ * when a client asks), else doubling with the strikes. */
+static unsigned hold_ms(uint32_t call, uint32_t strikes)
+{
+    if ((call != PT_CALL_APPLY && call != PT_CALL_TICK) || strikes == 0)
+        return 0;
+    unsigned ms = PT_GUARD_HOLD_MS;
+    for (uint32_t i = 1; i < strikes && ms < PT_GUARD_HOLD_MAX; i++)
+        ms *= 2;
+    return ms < PT_GUARD_HOLD_MAX ? ms : PT_GUARD_HOLD_MAX;
+}
+
+/* plugin's slot in r, taking a free one (or the first) when it has none. */
+static struct strike *strike_slot(struct record *r, const char *plugin)
+{
+    struct strike *free_slot = NULL;
+    for (size_t i = 0; i < PT_GUARD_PLUGINS; i++) {
+        struct strike *st = &r->strikes[i];
+        if (strcmp(st->plugin, plugin) == 0)
+            return st;
+        if (free_slot == NULL && st->plugin[0] == '\0')
+            free_slot = st;
+    }
+    if (free_slot == NULL)
+        free_slot = &r->strikes[0]; /* more plugins than slots: reuse */
+    memset(free_slot, 0, sizeof *free_slot);
+    memcpy(free_slot->plugin, plugin, sizeof free_slot->plugin);
+    return free_slot;
+}
+
+/* The one rule for counting: when the host that wrote r died inside a
+ * plugin call, count a strike against that plugin (another call or
+ * sequence than its last failure starts again from one), hold it back
+ * from now, and say so in *last. */
+static void count_strike(struct record *r, int64_t now,
+                         struct pt_guard_failure *last)
+{
+    memset(last, 0, sizeof *last);
+    r->plugin[PT_GUARD_NAME_MAX] = '\0';
+    for (size_t i = 0; i < PT_GUARD_PLUGINS; i++)
+        r->strikes[i].plugin[PT_GUARD_NAME_MAX] = '\0';
+    uint32_t call = atomic_load(&r->call);
+    if (call == PT_CALL_NONE)
+        return;
+    last->died_in_call = 1;
+    memcpy(last->plugin, r->plugin, sizeof last->plugin);
+    last->call = (enum pt_guard_call)call;
+    last->seq = atomic_load(&r->seq);
+    last->hung = (int)atomic_load(&r->hung);
+    struct strike *st = strike_slot(r, r->plugin);
+    if (st->strikes > 0 && st->call == call && st->seq == last->seq) {
+        st->strikes++;
+    } else {
+        st->call = call;
+        st->seq = last->seq;
+        st->strikes = 1;
+    }
+    last->strikes = st->strikes;
+    last->hold_ms = hold_ms(call, st->strikes);
+    st->held_until_ms = now + last->hold_ms;
+}
+
+int pt_guard_inspect(const char *path, pid_t host,
+                     struct pt_guard_failure *last)
+{
+    memset(last, 0, sizeof *last);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -1; /* no host has run yet */
+    /* A copy: counting on it changes nothing in the file. */
+    struct record r;
+    ssize_t n = pread(fd, &r, sizeof r, 0);
+    close(fd);
+    if (n < 0)
+        return -1;
+    /* A record another host left: this one died before opening the
+     * guard, so not in any plugin call. */
+    if (n == (ssize_t)sizeof r && r.magic == GUARD_MAGIC && r.pid == host)
+        count_strike(&r, mono_ms(), last);
+    return 0;
+}
+
+unsigned pt_guard_held_ms(const struct pt_guard *g, const char *plugin)
+{
+    if (g == NULL)
+        return 0;
+    int64_t now = mono_ms();
+    for (size_t i = 0; i < PT_GUARD_PLUGINS; i++) {
+        const struct strike *st = &g->rec->strikes[i];
+        if (strcmp(st->plugin, plugin) != 0 || st->held_until_ms <= now)
+            continue;
+        /* A time further off than any hold was set by another boot's
+         * clock: no hold. */
+        int64_t left = st->held_until_ms - now;
+        return left <= PT_GUARD_HOLD_MAX ? (unsigned)left : 0;
+    }
+    return 0;
+}
+
 int pt_guard_open(const char *path, unsigned hang_ms, const struct pt_log *log,
                   struct pt_guard **out, struct pt_guard_failure *last,
                   char *err, size_t errlen)
@@ -135,27 +243,8 @@ int pt_guard_open(const char *path, unsigned hang_ms, const struct pt_log *log,
     if (r->magic != GUARD_MAGIC)
         memset(r, 0, sizeof *r); /* new, or not ours: no history */
     r->magic = GUARD_MAGIC;
-    r->plugin[PT_GUARD_NAME_MAX] = '\0';
-    r->strike_plugin[PT_GUARD_NAME_MAX] = '\0';
-
-    uint32_t call = atomic_load(&r->call);
-    if (call != PT_CALL_NONE) {
-        last->died_in_call = 1;
-        memcpy(last->plugin, r->plugin, sizeof last->plugin);
-        last->call = (enum pt_guard_call)call;
-        last->seq = atomic_load(&r->seq);
-        last->hung = (int)atomic_load(&r->hung);
-        if (strcmp(r->strike_plugin, r->plugin) == 0 &&
-            r->strike_call == call && r->strike_seq == last->seq) {
-            r->strikes++;
-        } else {
-            memcpy(r->strike_plugin, r->plugin, sizeof r->strike_plugin);
-            r->strike_call = call;
-            r->strike_seq = last->seq;
-            r->strikes = 1;
-        }
-        last->strikes = r->strikes;
-    }
+    count_strike(r, mono_ms(), last);
+    r->pid = (int32_t)getpid();
     atomic_store(&r->call, PT_CALL_NONE);
     atomic_store(&r->hung, 0);
 
@@ -194,10 +283,11 @@ void pt_guard_close(struct pt_guard *g)
 
 void pt_guard_forgive(struct pt_guard *g, const char *plugin)
 {
-    if (g != NULL && strcmp(g->rec->strike_plugin, plugin) == 0) {
-        g->rec->strike_plugin[0] = '\0';
-        g->rec->strikes = 0;
-    }
+    if (g == NULL)
+        return;
+    for (size_t i = 0; i < PT_GUARD_PLUGINS; i++)
+        if (strcmp(g->rec->strikes[i].plugin, plugin) == 0)
+            memset(&g->rec->strikes[i], 0, sizeof g->rec->strikes[i]);
 }
 
 void pt_guard_enter(struct pt_guard *g, const char *plugin,

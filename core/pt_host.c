@@ -23,6 +23,7 @@
 #include "pt_state.h"
 
 static const struct povtrack_host host_api;
+static int64_t mono_ms(void);
 static void publish_pending(struct pt_host *h);
 static void pending_clear(struct pt_host *h);
 static int state_forget(struct pt_host *h, const char *name, MDB_dbi keyed,
@@ -487,6 +488,14 @@ static int host_start(struct pt_host *h, int use_guard, char *err,
         } else {
             plugin_load_or_quarantine(h, p);
         }
+        unsigned held = pt_guard_held_ms(h->guard, p->conf->name);
+        if (held > 0 && !p->quarantined) {
+            p->held_until_ms = mono_ms() + held;
+            pt_logf(&h->log, PT_LOG_WARN,
+                    "plugin %s is held back from apply and tick for %u ms "
+                    "after failing a plugin host; the other plugins go on",
+                    p->conf->name, held);
+        }
     }
     return 0;
 }
@@ -827,15 +836,35 @@ void pt_pack_cstr(msgpack_packer *pk, const char *s)
     msgpack_pack_str_body(pk, s, n);
 }
 
-/* Store an alert under (seq, source, kind[, now], ordinal) in txn and queue
- * it for publishing after the commit.  kind 0 is apply (the key depends
- * only on the log, so a rebuild rewrites the same keys), 1 is tick (the
- * tick's time makes it unique across ticks), 2 is the host's own. */
+#define ALERT_KEY_MAX (8 + PT_PLUGIN_NAME_MAX + 1 + 8 + 4)
+
+/* An alert's key: (seq, source, kind[, now], ordinal), big-endian numbers,
+ * so that the alerts database lists by sequence.  kind 0 is apply (the key
+ * depends only on the log, so a rebuild rewrites the same keys), 1 is tick
+ * (the tick's time makes it unique across ticks), 2 is the host's own.
+ * Returns the length; the ordinal is the last 4 bytes. */
+static size_t alert_key(unsigned char key[ALERT_KEY_MAX], const char *source,
+                        int kind, uint64_t seq, int64_t now, uint32_t ordinal)
+{
+    size_t nlen = strlen(source), klen;
+    pt_put_be64(key, seq);
+    memcpy(key + 8, source, nlen);
+    klen = 8 + nlen;
+    key[klen++] = (unsigned char)kind;
+    if (kind != 0) {
+        pt_put_be64(key + klen, (uint64_t)now);
+        klen += 8;
+    }
+    pt_put_be32(key + klen, ordinal);
+    return klen + 4;
+}
+
+/* Store an alert under its key (alert_key) in txn and queue it for
+ * publishing after the commit. */
 static int alert_store(struct pt_host *h, MDB_txn *txn, const char *source,
                        int kind, uint64_t seq, int64_t now, uint32_t ordinal,
                        const struct povtrack_alert *a)
 {
-    size_t nlen = strlen(source);
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
@@ -860,18 +889,8 @@ static int alert_store(struct pt_host *h, MDB_txn *txn, const char *source,
     pt_pack_cstr(&pk, "seq");
     msgpack_pack_uint64(&pk, seq);
 
-    unsigned char key[8 + PT_PLUGIN_NAME_MAX + 1 + 8 + 4];
-    size_t klen = 0;
-    pt_put_be64(key, seq);
-    memcpy(key + 8, source, nlen);
-    klen = 8 + nlen;
-    key[klen++] = (unsigned char)kind;
-    if (kind != 0) {
-        pt_put_be64(key + klen, (uint64_t)now);
-        klen += 8;
-    }
-    for (int i = 0; i < 4; i++)
-        key[klen++] = (unsigned char)(ordinal >> (24 - 8 * i));
+    unsigned char key[ALERT_KEY_MAX];
+    size_t klen = alert_key(key, source, kind, seq, now, ordinal);
     MDB_val k = {klen, key}, v = {sb.size, sb.data};
     int rc = mdb_put(txn, h->alerts_dbi, &k, &v, 0);
     if (rc == 0 && pending_push(h, a->code, &sb) != 0)
@@ -900,8 +919,33 @@ static int host_alert(povtrack_ctx *ctx, const struct povtrack_alert *a)
     return rc == 0 ? 0 : storage_error(ctx, rc);
 }
 
+/* The first ordinal free for a host alert at (seq, now), in txn: host
+ * alerts of the same second at the same end of the log, raised by this
+ * host or by one before it (several faulty plugins quarantined at start,
+ * or one after another in hosts that each lived less than a second), each
+ * get their own key.  0, or an LMDB error. */
+static int host_alert_ordinal(struct pt_host *h, MDB_txn *txn, uint64_t seq,
+                              int64_t now, uint32_t *ordinal)
+{
+    unsigned char key[ALERT_KEY_MAX];
+    size_t plen = alert_key(key, "host", 2, seq, now, 0) - 4;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, h->alerts_dbi, &cur);
+    if (rc != 0)
+        return rc;
+    *ordinal = 0;
+    MDB_val k = {plen + 4, key}, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+         rc == 0 && k.mv_size == plen + 4 && memcmp(k.mv_data, key, plen) == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        *ordinal = pt_get_be32((const unsigned char *)k.mv_data + plen) + 1;
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
+}
+
 /* Record p's quarantine (its reason under its name) and raise the critical
- * alert host.plugin_quarantined, in txn. */
+ * alert host.plugin_quarantined, in txn, with the plugin's name as its
+ * unit (the column `povtrack alerts` shows). */
 static int quarantine_save(struct pt_host *h, MDB_txn *txn, struct pt_plugin *p)
 {
     const char *name = pt_plugin_name(p);
@@ -918,17 +962,21 @@ static int quarantine_save(struct pt_host *h, MDB_txn *txn, struct pt_plugin *p)
     struct povtrack_alert a = {.size = sizeof a,
                                .code = "host.plugin_quarantined",
                                .severity = POVTRACK_CRITICAL,
-                               .unit = "",
+                               .unit = name,
                                .message = msg,
                                .at = (int64_t)time(NULL)};
     /* The host's own alerts depend on what happened to the process, not on
      * the log: key them just past the log's end now (so "alerts since the
-     * last seq I saw" lists them) and by time. */
+     * last seq I saw" lists them), by time and by an ordinal. */
     uint64_t last = 0;
     if (st_reader_renew(h->reader) == 0)
         st_reader_last_seq(h->reader, &last);
     st_reader_reset(h->reader);
-    return alert_store(h, txn, "host", 2, last + 1, a.at, 0, &a);
+    uint32_t ordinal;
+    rc = host_alert_ordinal(h, txn, last + 1, a.at, &ordinal);
+    if (rc != 0)
+        return rc;
+    return alert_store(h, txn, "host", 2, last + 1, a.at, ordinal, &a);
 }
 
 /* Save the quarantines decided during this transaction's work. */
@@ -994,7 +1042,27 @@ static const struct povtrack_host host_api = {
 
 static int active(const struct pt_plugin *p)
 {
-    return !p->quarantined;
+    return !p->quarantined && p->held_until_ms == 0;
+}
+
+/* Let plugins whose hold is over be applied again (from their cursor, so
+ * they catch up before the next tick reaches them). */
+static void release_holds(struct pt_host *h)
+{
+    int64_t now = -1;
+    for (size_t i = 0; i < h->nplugins; i++) {
+        struct pt_plugin *p = &h->plugins[i];
+        if (p->held_until_ms == 0)
+            continue;
+        if (now < 0)
+            now = mono_ms();
+        if (now < p->held_until_ms)
+            continue;
+        p->held_until_ms = 0;
+        pt_logf(&h->log, PT_LOG_INFO,
+                "plugin %s: hold over; applying it again from seq %llu",
+                pt_plugin_name(p), (unsigned long long)p->applied + 1);
+    }
 }
 
 uint64_t pt_host_applied_seq(const struct pt_host *h)
@@ -1284,6 +1352,7 @@ static int catch_up(struct pt_host *h, size_t max_records, size_t *applied)
 
 int pt_host_catch_up(struct pt_host *h, size_t max_records, size_t *applied)
 {
+    release_holds(h);
     int rc = catch_up(h, max_records, applied);
     st_reader_reset(h->reader);
     return rc;

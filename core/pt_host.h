@@ -43,11 +43,13 @@ int pt_host_open(const struct pt_config *cfg, struct pt_host **out, char *err,
 
 /* The plugin host process's open: a plugin that fails to load is
  * quarantined with the cause instead (logged, kept in the state, shown by
- * stats, raised as the critical alert host.plugin_quarantined) and the
- * others go on; so is one that crashed or hung the previous host
- * PT_GUARD_STRIKES times on the same record.  The record of calls in
- * progress lives in <data_dir>/host.guard, watched by the hang watchdog
- * (pt_guard.h). */
+ * stats, raised as the critical alert host.plugin_quarantined, its unit
+ * the plugin's name) and the others go on; so is one that crashed or hung
+ * a host PT_GUARD_STRIKES times on the same record.  One that crashed or
+ * hung a host in apply or tick fewer times is held back (not applied, not
+ * ticked; its queries read its state as it is) for as long as the guard
+ * says, and then catches up.  The record of calls in progress lives in
+ * <data_dir>/host.guard, watched by the hang watchdog (pt_guard.h). */
 int pt_host_open_guarded(const struct pt_config *cfg, struct pt_host **out,
                          char *err, size_t errlen);
 void pt_host_close(struct pt_host *h);

@@ -39,6 +39,10 @@ struct pt_plugin {
      * operator resumes it.  desc is NULL when it never loaded. */
     int quarantined;
     int quarantine_unsaved; /* set in memory, not yet committed */
+    /* Held back after crashing or hanging a host (pt_guard.h): not applied
+     * and not ticked until this monotonic time; 0 when not held.  Queries
+     * still read its committed state. */
+    int64_t held_until_ms;
     char error[1024];
 };
 

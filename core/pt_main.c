@@ -85,7 +85,8 @@ enum {
     OPT_BATCH_MAX,
     OPT_LOG_LEVEL,
     OPT_PLUGIN_HOST,
-    OPT_NOTIFY_FD
+    OPT_NOTIFY_FD,
+    OPT_HANDOFF_FD
 };
 
 static const struct option options[] = {
@@ -102,12 +103,14 @@ static const struct option options[] = {
     {"version", no_argument, NULL, 'V'},
     {"plugin-host", no_argument, NULL, OPT_PLUGIN_HOST},
     {"notify-fd", required_argument, NULL, OPT_NOTIFY_FD},
+    {"handoff-fd", required_argument, NULL, OPT_HANDOFF_FD},
     {NULL, 0, NULL, 0},
 };
 
 struct run_mode {
     int plugin_host;
     int notify_fd;
+    int handoff_fd; /* the query endpoint's hand-off (pt_supervisor.h) */
 };
 
 static int set_string(char *dst, size_t cap, const char *value, const char *opt)
@@ -206,6 +209,11 @@ static int parse_args(int argc, char **argv, struct pt_config *cfg,
             if (*end != '\0' || mode->notify_fd < 0)
                 rc = -1;
             break;
+        case OPT_HANDOFF_FD:
+            mode->handoff_fd = (int)strtol(optarg, &end, 10);
+            if (*end != '\0' || mode->handoff_fd < 0)
+                rc = -1;
+            break;
         default:
             break;
         }
@@ -275,12 +283,12 @@ static int load_config(int argc, char **argv, struct pt_config *cfg,
 static int reconfigure(void *arg, struct pt_config *fresh)
 {
     const struct cmdline *cl = arg;
-    struct run_mode mode = {0, -1};
+    struct run_mode mode = {0, -1, -1};
     return load_config(cl->argc, cl->argv, fresh, &mode);
 }
 
-static int run_plugin_host(const struct pt_config *cfg, int notify_fd,
-                           struct cmdline *cl)
+static int run_plugin_host(const struct pt_config *cfg,
+                           const struct run_mode *mode, struct cmdline *cl)
 {
     struct pt_log log = {cfg->log_level, "host", cfg->syslog};
     char err[512];
@@ -292,9 +300,24 @@ static int run_plugin_host(const struct pt_config *cfg, int notify_fd,
         pt_logf(&log, PT_LOG_ERROR, "%s", err);
         return 1;
     }
+    /* Until now ingest's stand-in has answered on the query endpoint:
+     * take it over only once it is let go (pt_supervisor.h). */
+    int handoff = 0;
+    if (mode->handoff_fd >= 0) {
+        handoff = pt_supervisor_await_endpoint(
+            mode->handoff_fd, &stop_requested, err, sizeof err);
+        if (handoff < 0)
+            pt_logf(&log, PT_LOG_ERROR, "%s", err);
+        close(mode->handoff_fd);
+    }
+    if (handoff != 0) {
+        pt_host_close(h);
+        close(lock_fd);
+        return handoff < 0 ? 1 : 0;
+    }
     struct pt_host_signals sig = {&stop_requested, &hup_received, reconfigure,
                                   cl};
-    int rc = pt_host_run(h, notify_fd, &sig);
+    int rc = pt_host_run(h, mode->notify_fd, &sig);
     pt_host_close(h);
     close(lock_fd);
     return rc == 0 ? 0 : 1;
@@ -396,7 +419,7 @@ static int run_ingest(struct pt_config *cfg, struct cmdline *cl)
     /* Plugins are loaded by the plugin host only: one that cannot load, or
      * crashes, is quarantined there and never touches this process. */
     struct pt_supervisor sup;
-    if (pt_supervisor_init(&sup, &log, cl->argc, cl->argv) != 0 ||
+    if (pt_supervisor_init(&sup, cfg, &log, cl->argc, cl->argv) != 0 ||
         pt_supervisor_start(&sup) != 0) {
         pt_logf(&log, PT_LOG_ERROR, "cannot start the plugin host");
         pt_ingest_close(ig);
@@ -415,7 +438,9 @@ static int run_ingest(struct pt_config *cfg, struct cmdline *cl)
 
     int rc = 0;
     while (!stop_requested) {
-        if (pt_ingest_step(ig, 250) != 0) {
+        /* While no host serves queries, the supervisor's stand-in answers
+         * them: come back to it every few ms. */
+        if (pt_ingest_step(ig, pt_supervisor_wait_ms(&sup, 250)) != 0) {
             rc = 1;
             break;
         }
@@ -424,7 +449,7 @@ static int run_ingest(struct pt_config *cfg, struct cmdline *cl)
             reload(cfg, &log, ig, cl);
             pt_supervisor_signal(&sup, SIGHUP);
         }
-        if (child_exited || sup.pid == 0) {
+        if (child_exited || !sup.serving) {
             child_exited = 0;
             int dead;
             int fd = pt_supervisor_poll(&sup, &dead);
@@ -465,7 +490,7 @@ int main(int argc, char **argv)
         free(cfg);
         return 1;
     }
-    struct run_mode mode = {0, -1};
+    struct run_mode mode = {0, -1, -1};
     int rc = load_config(argc, argv, cfg, &mode);
     if (rc != 0) {
         free(cfg);
@@ -476,7 +501,7 @@ int main(int argc, char **argv)
         pt_log_open_syslog(cfg->syslog_facility);
     struct cmdline cl = {argc, argv};
     if (mode.plugin_host)
-        rc = run_plugin_host(cfg, mode.notify_fd, &cl);
+        rc = run_plugin_host(cfg, &mode, &cl);
     else
         rc = run_ingest(cfg, &cl);
     free(cfg);

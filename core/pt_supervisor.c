@@ -2,13 +2,29 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "pt_guard.h"
+#include "pt_standin.h"
+#include "pt_state.h"
+
+/* The hand-off's two messages, one byte each. */
+#define HANDOFF_BIND 'B'     /* host: ready to bind the query endpoint */
+#define HANDOFF_RELEASED 'R' /* ingest: the stand-in is closed */
+
+#define START_COST_GUESS_MS 1000 /* a host's start before one was measured */
+#define RETRY_MIN_MS 100         /* the least "retry in" the stand-in says */
+#define STANDIN_RETRY_MS 1000    /* after a failure to bind it or to fork */
+#define LOCK_PROBE_MS 100        /* looking for the host lock to be free */
 
 static int64_t mono_ms(void)
 {
@@ -17,41 +33,110 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int pt_supervisor_init(struct pt_supervisor *s, const struct pt_log *log,
-                       int argc, char **argv)
+int pt_supervisor_init(struct pt_supervisor *s, const struct pt_config *cfg,
+                       const struct pt_log *log, int argc, char **argv)
 {
     memset(s, 0, sizeof *s);
+    s->cfg = cfg;
     s->log = log;
     s->notify_fd = -1;
-    if (argc > PT_SUPERVISOR_ARGS_MAX)
+    s->handoff_fd = -1;
+    snprintf(s->why, sizeof s->why, "povtrackd is starting");
+    if (argc > PT_SUPERVISOR_ARGS_MAX ||
+        snprintf(s->guard_path, sizeof s->guard_path, "%s/" PT_DATA_GUARD_FILE,
+                 cfg->data_dir) >= (int)sizeof s->guard_path ||
+        snprintf(s->lock_path, sizeof s->lock_path,
+                 "%s/" PT_DATA_HOST_LOCK_FILE,
+                 cfg->data_dir) >= (int)sizeof s->lock_path)
         return -1;
     for (int i = 0; i < argc; i++)
         s->argv[i] = argv[i];
     s->argv[argc] = "--plugin-host";
     s->argv[argc + 1] = "--notify-fd";
     s->argv[argc + 2] = s->fd_arg;
-    s->argv[argc + 3] = NULL;
+    s->argv[argc + 3] = "--handoff-fd";
+    s->argv[argc + 4] = s->handoff_arg;
+    s->argv[argc + 5] = NULL;
     return 0;
+}
+
+/* Is the host lock free, that is no plugin host at all alive on this data
+ * directory?  (Probed while no host of ours runs.) */
+static int host_lock_free(const struct pt_supervisor *s)
+{
+    int fd = open(s->lock_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT;
+    int free_now = flock(fd, LOCK_EX | LOCK_NB) == 0;
+    close(fd); /* releases the probe's lock */
+    return free_now;
+}
+
+/* Bind the stand-in when no host serves and nothing can unlink its
+ * endpoint behind it (see the header); retried while that fails. */
+static void stand_in(struct pt_supervisor *s)
+{
+    if (s->serving || s->standin != NULL)
+        return;
+    int64_t now = mono_ms();
+    if (now < s->standin_retry_ms)
+        return;
+    if (!s->stray_gone) {
+        /* Our own host, once started, holds the lock as well: only while
+         * none runs does a held lock mean a host of an earlier ingest. */
+        if (s->pid != 0)
+            return;
+        if (!host_lock_free(s)) {
+            s->standin_retry_ms = now + LOCK_PROBE_MS;
+            return;
+        }
+        s->stray_gone = 1;
+    }
+    char err[512];
+    if (pt_standin_open(s->cfg, s->log, &s->standin, err, sizeof err) != 0) {
+        s->standin = NULL;
+        s->standin_retry_ms = now + STANDIN_RETRY_MS;
+        if (!s->standin_failed)
+            pt_logf(s->log, PT_LOG_WARN,
+                    "query endpoint: cannot answer for the plugin host "
+                    "while it is down: %s (retrying every %d ms)",
+                    err, STANDIN_RETRY_MS);
+        s->standin_failed = 1;
+        return;
+    }
+    s->standin_failed = 0;
 }
 
 int pt_supervisor_start(struct pt_supervisor *s)
 {
-    int fds[2];
+    stand_in(s);
+    int fds[2], pair[2];
     if (pipe(fds) != 0) {
         pt_logf(s->log, PT_LOG_ERROR, "pipe: %s", strerror(errno));
+        return -1;
+    }
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0) {
+        pt_logf(s->log, PT_LOG_ERROR, "socketpair: %s", strerror(errno));
+        close(fds[0]);
+        close(fds[1]);
         return -1;
     }
     /* Ingest must never block on the host: a full pipe already means
      * "there is news". */
     fcntl(fds[1], F_SETFL, O_NONBLOCK);
     fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+    fcntl(pair[0], F_SETFL, O_NONBLOCK);
+    fcntl(pair[0], F_SETFD, FD_CLOEXEC);
     snprintf(s->fd_arg, sizeof s->fd_arg, "%d", fds[0]);
+    snprintf(s->handoff_arg, sizeof s->handoff_arg, "%d", pair[1]);
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         pt_logf(s->log, PT_LOG_ERROR, "fork: %s", strerror(errno));
         close(fds[0]);
         close(fds[1]);
+        close(pair[0]);
+        close(pair[1]);
         return -1;
     }
     if (pid == 0) {
@@ -63,11 +148,100 @@ int pt_supervisor_start(struct pt_supervisor *s)
         _exit(127);
     }
     close(fds[0]);
+    close(pair[1]);
     s->pid = pid;
     s->notify_fd = fds[1];
+    s->handoff_fd = pair[0];
+    s->serving = 0;
     s->started_ms = mono_ms();
     pt_logf(s->log, PT_LOG_INFO, "plugin host started (pid %ld)", (long)pid);
     return 0;
+}
+
+static void stand_in_answer(struct pt_supervisor *s);
+
+/* The host is ready to bind: answer what already waits, close the stand-in
+ * (on return its endpoint is free) and tell the host so. */
+static void hand_over(struct pt_supervisor *s)
+{
+    if (s->standin != NULL)
+        stand_in_answer(s);
+    pt_standin_close(s->standin);
+    s->standin = NULL;
+    /* Nothing else is ever written on this socket: one byte always fits. */
+    char released = HANDOFF_RELEASED;
+    if (write(s->handoff_fd, &released, 1) != 1) {
+        pt_logf(s->log, PT_LOG_WARN,
+                "cannot hand the query endpoint to the plugin host: %s",
+                strerror(errno));
+        return; /* it waits, gives up and exits; then it is restarted */
+    }
+    s->serving = 1;
+    s->served = 1;
+    s->stray_gone = 1; /* it took the host lock before asking */
+    s->start_cost_ms = mono_ms() - s->started_ms;
+}
+
+/* Why the host that just died is gone, for the log and the stand-in, and
+ * how soon to start the next one. */
+static int64_t restart_delay(struct pt_supervisor *s, int status)
+{
+    char how[64];
+    if (WIFEXITED(status))
+        snprintf(how, sizeof how, "exited with status %d", WEXITSTATUS(status));
+    else
+        snprintf(how, sizeof how, "was killed by signal %d", WTERMSIG(status));
+    struct pt_guard_failure f;
+    if (pt_guard_inspect(s->guard_path, s->pid, &f) == 0 && f.died_in_call) {
+        /* The plugin's fault, and the plugin's back-off: the new host
+         * holds it back and serves the others meanwhile. */
+        snprintf(s->why, sizeof s->why,
+                 "it %s in %s of plugin %s at seq %llu, strike %u of %d",
+                 f.hung ? "hung" : "crashed", pt_guard_call_name(f.call),
+                 f.plugin, (unsigned long long)f.seq, f.strikes,
+                 PT_GUARD_STRIKES);
+        pt_logf(s->log, PT_LOG_ERROR,
+                "plugin host (pid %ld) %s: %s; restarting it at once",
+                (long)s->pid, how, s->why);
+        return 0;
+    }
+    snprintf(s->why, sizeof s->why, "it %s", how);
+    int64_t now = mono_ms();
+    s->failures = now - s->started_ms < 60000 ? s->failures + 1 : 0;
+    int64_t delay = 0;
+    if (s->failures > 1) {
+        delay = 1000LL << (s->failures - 2 < 5 ? s->failures - 2 : 5);
+        if (delay > 30000)
+            delay = 30000;
+    }
+    pt_logf(s->log, PT_LOG_ERROR,
+            "plugin host (pid %ld) %s outside any plugin call; restarting it "
+            "in %lld ms",
+            (long)s->pid, how, (long long)delay);
+    return delay;
+}
+
+/* What the stand-in says: why, and when a host should serve again (the
+ * back-off left, plus what the last start took). */
+static void stand_in_answer(struct pt_supervisor *s)
+{
+    int64_t now = mono_ms();
+    int64_t retry = 0;
+    if (s->pid == 0 && s->restart_at_ms > now)
+        retry = s->restart_at_ms - now;
+    int64_t cost =
+        s->start_cost_ms > 0 ? s->start_cost_ms : START_COST_GUESS_MS;
+    int64_t left = s->pid != 0 ? cost - (now - s->started_ms) : cost;
+    retry += left > RETRY_MIN_MS ? left : RETRY_MIN_MS;
+    char error[sizeof s->why + 128];
+    if (s->served)
+        snprintf(error, sizeof error,
+                 "plugin host is restarting (%s); retry in %lld ms", s->why,
+                 (long long)retry);
+    else
+        snprintf(error, sizeof error,
+                 "plugin host is starting; retry in %lld ms", (long long)retry);
+    pt_standin_serve(s->standin, error, retry);
 }
 
 int pt_supervisor_poll(struct pt_supervisor *s, int *dead)
@@ -77,36 +251,43 @@ int pt_supervisor_poll(struct pt_supervisor *s, int *dead)
     pid_t pid;
     while (s->pid != 0 && (pid = waitpid(s->pid, &status, WNOHANG)) > 0) {
         *dead = 1;
-        if (WIFEXITED(status))
-            pt_logf(s->log, PT_LOG_ERROR,
-                    "plugin host (pid %ld) exited with status %d", (long)pid,
-                    WEXITSTATUS(status));
-        else
-            pt_logf(s->log, PT_LOG_ERROR,
-                    "plugin host (pid %ld) killed by signal %d", (long)pid,
-                    WTERMSIG(status));
+        int64_t delay = restart_delay(s, status);
         close(s->notify_fd);
+        close(s->handoff_fd);
         s->notify_fd = -1;
+        s->handoff_fd = -1;
         s->pid = 0;
-        int64_t now = mono_ms();
-        s->failures = now - s->started_ms < 60000 ? s->failures + 1 : 0;
-        int64_t delay = 0;
-        if (s->failures > 1) {
-            delay = 1000LL << (s->failures - 2 < 5 ? s->failures - 2 : 5);
-            if (delay > 30000)
-                delay = 30000;
-        }
-        s->restart_at_ms = now + delay;
-        pt_logf(s->log, PT_LOG_INFO, "restarting the plugin host in %lld ms",
-                (long long)delay);
+        s->serving = 0;
+        s->restart_at_ms = mono_ms() + delay;
     }
-    if (s->pid == 0 && mono_ms() >= s->restart_at_ms)
-        pt_supervisor_start(s);
+    /* Before the restart, so that the stand-in is up first. */
+    stand_in(s);
+    /* A start that fails (no pipe, no fork: logged) is tried again later,
+     * not on every turn. */
+    if (s->pid == 0 && mono_ms() >= s->restart_at_ms &&
+        pt_supervisor_start(s) != 0)
+        s->restart_at_ms = mono_ms() + STANDIN_RETRY_MS;
+    if (s->pid != 0 && !s->serving) {
+        char c;
+        if (read(s->handoff_fd, &c, 1) == 1 && c == HANDOFF_BIND)
+            hand_over(s);
+    }
+    if (s->standin != NULL)
+        stand_in_answer(s);
     return s->notify_fd;
+}
+
+int pt_supervisor_wait_ms(const struct pt_supervisor *s, int idle_ms)
+{
+    return s->serving || idle_ms < PT_SUPERVISOR_STANDIN_POLL_MS
+               ? idle_ms
+               : PT_SUPERVISOR_STANDIN_POLL_MS;
 }
 
 int pt_supervisor_stop(struct pt_supervisor *s, int timeout_ms)
 {
+    pt_standin_close(s->standin);
+    s->standin = NULL;
     if (s->pid == 0)
         return 0;
     kill(s->pid, SIGTERM);
@@ -125,8 +306,11 @@ int pt_supervisor_stop(struct pt_supervisor *s, int timeout_ms)
         nanosleep(&ts, NULL);
     }
     close(s->notify_fd);
+    close(s->handoff_fd);
     s->notify_fd = -1;
+    s->handoff_fd = -1;
     s->pid = 0;
+    s->serving = 0;
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return 0;
     pt_logf(s->log, PT_LOG_ERROR, "plugin host did not stop cleanly (%s %d)",
@@ -139,4 +323,52 @@ void pt_supervisor_signal(struct pt_supervisor *s, int sig)
 {
     if (s->pid > 0)
         kill(s->pid, sig);
+    if (sig == SIGHUP)
+        pt_standin_reload(s->standin);
+}
+
+int pt_supervisor_await_endpoint(int fd, volatile sig_atomic_t *stop, char *err,
+                                 size_t errlen)
+{
+    char bind = HANDOFF_BIND;
+    ssize_t w;
+    while ((w = write(fd, &bind, 1)) < 0 && errno == EINTR)
+        ;
+    if (w != 1) {
+        snprintf(err, errlen, "hand-off: %s", strerror(errno));
+        return -1;
+    }
+    int64_t deadline = mono_ms() + PT_SUPERVISOR_HANDOFF_MS;
+    for (;;) {
+        if (*stop)
+            return 1;
+        int64_t left = deadline - mono_ms();
+        if (left <= 0) {
+            snprintf(err, errlen,
+                     "the ingest process did not release the query "
+                     "endpoint within %d ms",
+                     PT_SUPERVISOR_HANDOFF_MS);
+            return -1;
+        }
+        struct pollfd p = {fd, POLLIN, 0};
+        int n = poll(&p, 1, (int)left);
+        if (n < 0 && errno != EINTR) {
+            snprintf(err, errlen, "hand-off: poll: %s", strerror(errno));
+            return -1;
+        }
+        if (n <= 0)
+            continue;
+        char c;
+        ssize_t r = read(fd, &c, 1);
+        if (r == 1 && c == HANDOFF_RELEASED)
+            return 0;
+        if (r == 0) {
+            snprintf(err, errlen, "hand-off: the ingest process is gone");
+            return -1;
+        }
+        if (r < 0 && errno != EINTR && errno != EAGAIN) {
+            snprintf(err, errlen, "hand-off: %s", strerror(errno));
+            return -1;
+        }
+    }
 }

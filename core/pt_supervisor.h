@@ -1,54 +1,119 @@
 /*
- * pt_supervisor.h - the ingest process keeps the plugin host running.
+ * pt_supervisor.h - the ingest process keeps the plugin host running, and
+ * answers for it on the query endpoint while it is down.
  *
  * The host is this same executable re-executed with --plugin-host, so it
  * starts with a clean process (no ZeroMQ context inherited across fork).  It
  * gets the read end of a pipe on which ingest signals each commit; when
  * ingest dies the pipe closes and the host stops too (and PR_SET_PDEATHSIG
- * covers a SIGKILL of ingest).  A host that dies is restarted at once the
- * first time and with a growing back-off (up to 30 s) while it keeps dying
- * within a minute of its start.
+ * covers a SIGKILL of ingest).
+ *
+ * Restarts.  When a host dies, the supervisor reads the guard file
+ * (pt_guard_inspect): a host that died inside a plugin call (a crash, or
+ * the watchdog's kill) is restarted at once, and the new host holds that
+ * plugin back by itself (pt_guard.h) while it applies the others and
+ * answers queries.  Any other death (outside every plugin call, or a host
+ * that could not start) is restarted at once the first time and with a
+ * growing back-off (1, 2, 4 ... up to 30 s) while it keeps dying within a
+ * minute of its start.
+ *
+ * The query endpoint in between.  From before the first host is up, and
+ * from the moment a host dies, until the next one serves the query
+ * endpoint, ingest binds a stand-in there (pt_standin.h) that answers
+ * every request at once: the plugin host is restarting, why, and when to
+ * retry.  Hand-off, so that no close ever unlinks the endpoint of the one
+ * that binds after it:
+ *
+ *   host                                 ingest
+ *   plugins loaded, ready to bind
+ *   writes 'B' on the hand-off socket -> closes the stand-in and waits
+ *                                        until its context is terminated
+ *   binds once it reads 'R'           <- writes 'R'
+ *
+ * The host waits at most PT_SUPERVISOR_HANDOFF_MS.  A host left over from
+ * an earlier ingest process (ingest was killed; its host is still closing)
+ * could also unlink the endpoint: the stand-in binds only once the host
+ * lock (DATA/host.lock) has been seen free, or a host of this ingest has
+ * taken the endpoint (which it does only holding that lock).
  */
 #ifndef POVTRACK_PT_SUPERVISOR_H
 #define POVTRACK_PT_SUPERVISOR_H
 
+#include <limits.h>
+#include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "pt_config.h"
 #include "pt_log.h"
 
 #define PT_SUPERVISOR_ARGS_MAX 64
+#define PT_SUPERVISOR_HANDOFF_MS 30000   /* the host's wait for the endpoint */
+#define PT_SUPERVISOR_STANDIN_POLL_MS 10 /* ingest's wait while standing in */
+
+struct pt_standin;
 
 struct pt_supervisor {
+    const struct pt_config *cfg;
     const struct pt_log *log;
-    char *argv[PT_SUPERVISOR_ARGS_MAX + 4]; /* argv of the host */
-    char fd_arg[16];
+    char *argv[PT_SUPERVISOR_ARGS_MAX + 6]; /* argv of the host */
+    char fd_arg[16], handoff_arg[16];
+    char guard_path[PATH_MAX], lock_path[PATH_MAX];
     pid_t pid;          /* 0 when not running */
     int notify_fd;      /* write end, -1 when not running */
+    int handoff_fd;     /* ingest's end of the hand-off socket pair */
+    int serving;        /* the running host has the query endpoint */
+    int served;         /* some host has had it: "restarting", not "starting" */
+    int stray_gone;     /* no host of an earlier ingest can hold it */
     int64_t started_ms; /* monotonic */
     int64_t restart_at_ms;
-    unsigned failures; /* quick deaths in a row */
+    int64_t start_cost_ms; /* the last host's start to hand-off, 0: unknown */
+    unsigned failures;     /* quick deaths in a row outside plugin calls */
+    struct pt_standin *standin; /* NULL when not bound */
+    int64_t standin_retry_ms;   /* when to try binding it again */
+    int standin_failed;         /* the failure to bind is logged */
+    char why[512];              /* why no host serves, for the stand-in */
 };
 
-/* Prepare to run the host with the daemon's own argv (plus --plugin-host).
- * Returns -1 when argv is too long. */
-int pt_supervisor_init(struct pt_supervisor *s, const struct pt_log *log,
-                       int argc, char **argv);
+/* Prepare to run the host with the daemon's own argv (plus --plugin-host);
+ * cfg must outlive s.  Returns -1 when argv or the data directory's path is
+ * too long. */
+int pt_supervisor_init(struct pt_supervisor *s, const struct pt_config *cfg,
+                       const struct pt_log *log, int argc, char **argv);
 
-/* Start the host now.  Returns 0 or -1 (logged). */
+/* Stand in on the query endpoint if it is safe, and start the host now.
+ * Returns 0 or -1 (logged). */
 int pt_supervisor_start(struct pt_supervisor *s);
 
-/* Reap a host that exited (call after SIGCHLD) and start it again when its
- * back-off has passed (call at least once a second).  Returns the write end
- * of the notify pipe, -1 while no host runs; *dead is set when a host was
- * reaped so the caller can clear its stale LMDB reader slot. */
+/* Call on every turn of the ingest loop: reap a host that exited and start
+ * it again when its back-off has passed, hand the query endpoint over to a
+ * host that is ready to bind it, and answer what waits on the stand-in.
+ * Never blocks (closing the stand-in takes what its context needs to
+ * close).  Returns the write end of the notify pipe, -1 while no host
+ * runs; *dead is set when a host was reaped so the caller can clear its
+ * stale LMDB reader slot. */
 int pt_supervisor_poll(struct pt_supervisor *s, int *dead);
 
-/* Pass sig (SIGHUP) on to the host, if one runs. */
+/* How long the ingest loop may wait before the next pt_supervisor_poll():
+ * idle_ms while a host serves, a few ms while the stand-in answers. */
+int pt_supervisor_wait_ms(const struct pt_supervisor *s, int idle_ms);
+
+/* Pass sig (SIGHUP) on to the host, if one runs; on SIGHUP the stand-in
+ * reads the publisher registry again too. */
 void pt_supervisor_signal(struct pt_supervisor *s, int sig);
 
-/* SIGTERM the host and wait up to timeout_ms, then SIGKILL.  Returns 0
- * when the host exited with status 0, -1 otherwise (logged). */
+/* Close the stand-in, SIGTERM the host and wait up to timeout_ms, then
+ * SIGKILL.  Returns 0 when the host exited with status 0, -1 otherwise
+ * (logged). */
 int pt_supervisor_stop(struct pt_supervisor *s, int timeout_ms);
+
+/* The host's side of the hand-off, before it binds: say so on fd (the
+ * --handoff-fd it was given) and wait until ingest has released the query
+ * endpoint.  Returns 0 when it is free, 1 when *stop became non-zero,
+ * -1 with err set (ingest gone, or no answer within
+ * PT_SUPERVISOR_HANDOFF_MS). */
+int pt_supervisor_await_endpoint(int fd, volatile sig_atomic_t *stop, char *err,
+                                 size_t errlen);
 
 #endif /* POVTRACK_PT_SUPERVISOR_H */

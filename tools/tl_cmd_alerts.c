@@ -9,7 +9,7 @@
 #include "tl_fmt.h"
 #include "tl_mp.h"
 
-#define PAGE 10000
+#define PAGE 10000 /* the most the alerts op returns at once */
 #define FOLLOW_POLL_MS 250
 
 static const char alerts_usage[] =
@@ -20,77 +20,92 @@ static const char alerts_usage[] =
     "severity, code, unit (and household), message.  With --follow, keep\n"
     "printing new alerts as povtrackd publishes them, until interrupted\n"
     "(Ctrl-C).  The subscription starts before the listing, so no alert is\n"
-    "missed in between; an alert seen twice is printed once.  --json prints\n"
-    "each alert as a JSON object.\n";
+    "missed in between, and every stored alert is printed once.  --json\n"
+    "prints each alert as a JSON object.\n";
 
-/* An alert's identity: the event that raised it, its code and unit. */
-struct key {
+/*
+ * The alerts listed so far.  What tells two alerts apart is their whole
+ * content (the msgpack bytes the daemon stores and publishes): alerts of
+ * one event can share code and unit and differ only in the household.
+ * Each entry stands for one stored alert, so two stored alerts with the
+ * same content are two entries, and each matches one copy.
+ */
+struct seen_alert {
     int64_t seq;
-    char code[96];
-    char unit[16];
+    size_t off, len;  /* in seen.bytes */
+    const char *data; /* seen.bytes + off, once the listing is done */
+    bool relisted;    /* matched again by the page being read */
+    bool followed;    /* matched by a published copy */
 };
 
 struct seen {
-    struct key *keys;
+    struct seen_alert *a;
     size_t n, cap;
+    char *bytes;
+    size_t nbytes, capbytes;
+    size_t cut; /* a[cut..n): the alerts of the last sequence listed */
     int64_t max_seq;
+    msgpack_sbuffer pack; /* the content of the alert in hand */
 };
 
-static int key_cmp(const void *a, const void *b)
+static int64_t alert_seq(const msgpack_object *a)
 {
-    const struct key *x = a, *y = b;
-    int c;
-
-    if (x->seq != y->seq)
-        return x->seq < y->seq ? -1 : 1;
-    c = strcmp(x->code, y->code);
-    return c != 0 ? c : strcmp(x->unit, y->unit);
+    int64_t seq;
+    return tl_mp_i64(a, "seq", &seq) ? seq : -1;
 }
 
-static void alert_key(const msgpack_object *a, struct key *k)
+/* Pack a's content into s->pack; false when out of memory. */
+static bool content(struct seen *s, const msgpack_object *a)
 {
-    memset(k, 0, sizeof(*k));
-    if (!tl_mp_i64(a, "seq", &k->seq))
-        k->seq = -1;
-    tl_mp_str(a, "code", k->code, sizeof(k->code));
-    tl_mp_str(a, "unit", k->unit, sizeof(k->unit));
+    msgpack_packer pk;
+    msgpack_sbuffer_clear(&s->pack);
+    msgpack_packer_init(&pk, &s->pack, msgpack_sbuffer_write);
+    return msgpack_pack_object(&pk, *a) == 0;
 }
 
-/* Linear search while listing (keys arrive in sequence order, so the last
- * few are the only candidates); sorted before following. */
-static bool seen_has(const struct seen *s, const struct key *k, bool sorted)
+static bool same(const struct seen *s, const struct seen_alert *e,
+                 const msgpack_sbuffer *c)
 {
-    if (sorted)
-        return s->n > 0 &&
-               bsearch(k, s->keys, s->n, sizeof(*k), key_cmp) != NULL;
-    for (size_t i = s->n; i-- > 0;) {
-        if (s->keys[i].seq < k->seq)
-            return false;
-        if (key_cmp(&s->keys[i], k) == 0)
-            return true;
-    }
-    return false;
+    return e->len == c->size && memcmp(s->bytes + e->off, c->data, e->len) == 0;
 }
 
-static int seen_add(struct seen *s, const struct key *k)
+static int seen_add(struct seen *s, int64_t seq)
 {
+    const msgpack_sbuffer *c = &s->pack;
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 256;
-        struct key *p = realloc(s->keys, cap * sizeof(*p));
+        struct seen_alert *p = realloc(s->a, cap * sizeof(*p));
         if (p == NULL)
             return -1;
-        s->keys = p;
+        s->a = p;
         s->cap = cap;
     }
-    s->keys[s->n++] = *k;
-    if (k->seq > s->max_seq)
-        s->max_seq = k->seq;
+    if (s->capbytes - s->nbytes < c->size) {
+        size_t cap = s->capbytes ? s->capbytes : 65536;
+        while (cap - s->nbytes < c->size)
+            cap *= 2;
+        char *p = realloc(s->bytes, cap);
+        if (p == NULL)
+            return -1;
+        s->bytes = p;
+        s->capbytes = cap;
+    }
+    memcpy(s->bytes + s->nbytes, c->data, c->size);
+    if (s->n == 0 || s->a[s->n - 1].seq != seq)
+        s->cut = s->n;
+    s->a[s->n++] =
+        (struct seen_alert){.seq = seq, .off = s->nbytes, .len = c->size};
+    s->nbytes += c->size;
+    if (seq > s->max_seq)
+        s->max_seq = seq;
     return 0;
 }
 
 int tl_print_alert(struct tl_cli *cli, const msgpack_object *a)
 {
-    char code[96] = "?", sev[16] = "?", unit[16] = "?", hh[80] = "",
+    /* unit: a unit's code, or the plugin's name in the host's own alerts
+     * (host.plugin_quarantined). */
+    char code[96] = "?", sev[16] = "?", unit[80] = "?", hh[80] = "",
          msg[1024] = "", when[TL_FMT_TIME_MAX] = "-";
     int64_t seq = 0, at;
 
@@ -110,20 +125,28 @@ int tl_print_alert(struct tl_cli *cli, const msgpack_object *a)
     return TL_EXIT_OK;
 }
 
-/* Print alerts after since, up to limit, recording them in s. */
+/*
+ * Print alerts after since, up to limit, recording them in s.  The alerts
+ * op lists by sequence and resumes after one ("since" is exclusive), so a
+ * page cut inside the alerts of one event is read again from that event:
+ * its alerts already printed come first and are recognised by content
+ * (matched once each), the rest are new.  An event with more alerts than
+ * one page holds cannot be listed whole that way: say so, set *incomplete
+ * and go on.
+ */
 static int list(struct tl_cli *cli, long long since, long long limit,
-                struct seen *s)
+                struct seen *s, bool *incomplete)
 {
-    while (limit > 0) {
-        long long page = limit < PAGE ? limit : PAGE;
+    int rc = TL_EXIT_OK;
+    bool cut = false; /* since + 1 is a sequence already partly printed */
+    while (limit > 0 && rc == 0) {
+        size_t again = cut ? s->n - s->cut : 0;
+        long long page =
+            limit + (long long)again < PAGE ? limit + (long long)again : PAGE;
         struct povtrack_client_msg reply;
         const msgpack_object *arr;
         json_t *req = json_pack("{s:s,s:I,s:I}", "op", "alerts", "since",
                                 (json_int_t)since, "limit", (json_int_t)page);
-        size_t fresh = 0;
-        int64_t first = -1, last = -1;
-        int rc;
-
         if (req == NULL)
             return TL_EXIT_FAIL;
         rc = tl_cli_request(cli, req, &reply);
@@ -136,39 +159,106 @@ static int list(struct tl_cli *cli, long long since, long long limit,
             fprintf(stderr, "povtrack: the reply has no alerts\n");
             return TL_EXIT_FAIL;
         }
-        for (uint32_t i = 0; rc == 0 && i < arr->via.array.size; i++) {
-            struct key k;
-            alert_key(&arr->via.array.ptr[i], &k);
-            if (i == 0)
-                first = k.seq;
-            last = k.seq;
-            if (seen_has(s, &k, false))
+        for (size_t j = s->cut; cut && j < s->n; j++)
+            s->a[j].relisted = false;
+        uint32_t size = arr->via.array.size;
+        int64_t first = size > 0 ? alert_seq(&arr->via.array.ptr[0]) : -1;
+        int64_t last = size > 0 ? alert_seq(&arr->via.array.ptr[size - 1]) : -1;
+        size_t listed = s->n; /* entries from before this page */
+        for (uint32_t i = 0; rc == 0 && i < size && limit > 0; i++) {
+            const msgpack_object *a = &arr->via.array.ptr[i];
+            int64_t seq = alert_seq(a);
+            if (!content(s, a)) {
+                rc = TL_EXIT_FAIL;
+                break;
+            }
+            bool printed = false;
+            for (size_t j = s->cut; cut && j < listed && !printed; j++) {
+                if (s->a[j].seq == seq && !s->a[j].relisted &&
+                    same(s, &s->a[j], &s->pack)) {
+                    s->a[j].relisted = true;
+                    printed = true;
+                }
+            }
+            if (printed)
                 continue;
-            if (seen_add(s, &k) != 0) {
+            if (seen_add(s, seq) != 0) {
                 fprintf(stderr, "povtrack: out of memory\n");
                 rc = TL_EXIT_FAIL;
                 break;
             }
-            fresh++;
             limit--;
-            rc = tl_print_alert(cli, &arr->via.array.ptr[i]);
+            rc = tl_print_alert(cli, a);
         }
-        bool full = arr->via.array.size >= (uint32_t)page;
         povtrack_client_msg_free(&reply);
-        if (rc != 0 || !full || fresh == 0)
-            return rc;
-        /* "since" is exclusive and one event can raise several alerts: go
-         * back one so a page cut inside a sequence loses nothing (the
-         * overlap is deduplicated). */
-        since = first == last ? last : last - 1;
+        if (rc != 0 || limit == 0 || size < (uint32_t)page)
+            break;
+        if (first == last) {
+            /* A whole page of one event: what follows it in that event is
+             * out of reach of the alerts op. */
+            fprintf(stderr,
+                    "povtrack: event #%lld raised more than %d alerts; the "
+                    "alerts op lists at most %d from one event, so the rest "
+                    "of its alerts are not shown\n",
+                    (long long)last, PAGE, PAGE);
+            *incomplete = true;
+            since = last;
+            cut = false;
+            continue;
+        }
+        since = last - 1;
+        cut = true;
     }
-    return TL_EXIT_OK;
+    return rc;
+}
+
+/* Order for following: by sequence, then content; data points into the
+ * arena, which no longer moves once the listing is done. */
+static int entry_cmp(const void *a, const void *b)
+{
+    const struct seen_alert *x = a, *y = b;
+    if (x->seq != y->seq)
+        return x->seq < y->seq ? -1 : 1;
+    if (x->len != y->len)
+        return x->len < y->len ? -1 : 1;
+    return memcmp(x->data, y->data, x->len);
+}
+
+static void seen_sort(struct seen *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        s->a[i].data = s->bytes + s->a[i].off;
+    if (s->n > 0)
+        qsort(s->a, s->n, sizeof(*s->a), entry_cmp);
+}
+
+/* Is the published alert in s->pack (of sequence seq) one the listing
+ * printed and no earlier copy matched?  Marks it matched.  s is sorted. */
+static bool seen_take(struct seen *s, int64_t seq)
+{
+    struct seen_alert key = {
+        .seq = seq, .len = s->pack.size, .data = s->pack.data};
+    size_t lo = 0, hi = s->n;
+    /* The first entry not below the alert in hand, then its equals. */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (entry_cmp(&s->a[mid], &key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < s->n && entry_cmp(&s->a[lo], &key) == 0; lo++) {
+        if (!s->a[lo].followed) {
+            s->a[lo].followed = true;
+            return true;
+        }
+    }
+    return false;
 }
 
 static int follow(struct tl_cli *cli, struct seen *s, const sigset_t *stop)
 {
-    if (s->n > 0)
-        qsort(s->keys, s->n, sizeof(*s->keys), key_cmp);
+    seen_sort(s);
     for (;;) {
         struct povtrack_client_msg m;
         sigset_t pending;
@@ -178,10 +268,11 @@ static int follow(struct tl_cli *cli, struct seen *s, const sigset_t *stop)
             return TL_EXIT_FAIL;
         rc = povtrack_client_recv_alert(cli->client, FOLLOW_POLL_MS, &m);
         if (rc == 0) {
-            struct key k;
-            alert_key(&m.obj, &k);
-            /* Only alerts listed already can repeat. */
-            if (k.seq > s->max_seq || !seen_has(s, &k, true))
+            int64_t seq = alert_seq(&m.obj);
+            /* Only alerts listed already can come again. */
+            if (seq <= s->max_seq && !content(s, &m.obj))
+                rc = TL_EXIT_FAIL;
+            else if (seq > s->max_seq || !seen_take(s, seq))
                 rc = tl_print_alert(cli, &m.obj);
             povtrack_client_msg_free(&m);
             if (rc != 0)
@@ -213,7 +304,8 @@ int tl_cmd_alerts(struct tl_cli *cli, int argc, char **argv)
         {0}};
     long long since = 0, limit = 1000;
     bool follow_opt = false;
-    struct seen s = {NULL, 0, 0, -1};
+    struct seen s = {.max_seq = -1};
+    msgpack_sbuffer_init(&s.pack);
     sigset_t stop, old;
     int c, rc = 0;
 
@@ -250,12 +342,17 @@ int tl_cmd_alerts(struct tl_cli *cli, int argc, char **argv)
         if (rc != 0)
             rc = tl_cli_client_fail(cli, rc);
     }
+    bool incomplete = false;
     if (rc == 0)
-        rc = list(cli, since, limit, &s);
+        rc = list(cli, since, limit, &s, &incomplete);
     if (rc == 0 && follow_opt)
         rc = follow(cli, &s, &stop);
+    if (rc == 0 && incomplete)
+        rc = TL_EXIT_FAIL;
     if (follow_opt)
         sigprocmask(SIG_SETMASK, &old, NULL);
-    free(s.keys);
+    free(s.a);
+    free(s.bytes);
+    msgpack_sbuffer_destroy(&s.pack);
     return rc;
 }

@@ -30,10 +30,14 @@ static const char query_usage[] =
     "printed as indented key: value lines.  --json prints the reply.\n";
 
 static const char ping_usage[] =
-    "Usage: povtrack ping\n"
+    "Usage: povtrack ping [--wait]\n"
     "\n"
     "Check that povtrackd answers on the query endpoint and print its\n"
-    "version and the round-trip time.  Exit status 3 when it does not.\n";
+    "version and the round-trip time.  Exit status 3 when it does not, 1\n"
+    "when it answers that its plugin host is starting or restarting.  With\n"
+    "--wait, while it answers that, ask again after the time it says to\n"
+    "retry, until --timeout ms have passed since the first ask: the\n"
+    "handshake of a script that has just started povtrackd.\n";
 
 static const char stats_usage[] =
     "Usage: povtrack stats\n"
@@ -49,11 +53,15 @@ static const char log_usage[] =
     "publisher, and the event as JSON, separated by tabs.  With --json each\n"
     "record is printed as a JSON object.\n";
 
-/* Parse the options of a command that has only the common ones. */
-static int plain_options(struct tl_cli *cli, int argc, char **argv,
-                         const char *usage)
+/* Parse the options of a command that has the common ones and, when flag
+ * is not NULL, the option --flag, which sets *set.  Returns 0, -1 after
+ * printing the usage, or an exit code. */
+static int flag_options(struct tl_cli *cli, int argc, char **argv,
+                        const char *usage, const char *flag, bool *set)
 {
-    static const struct option longopts[] = {TL_COMMON_OPTIONS, {0}};
+    /* Without a flag its entry, named NULL, ends the table. */
+    const struct option longopts[] = {
+        TL_COMMON_OPTIONS, {flag, no_argument, NULL, 'f'}, {0}};
     int c, rc;
 
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -63,6 +71,10 @@ static int plain_options(struct tl_cli *cli, int argc, char **argv,
         }
         if (c == '?')
             return tl_cli_badopt(argv[0]);
+        if (c == 'f') {
+            *set = true;
+            continue;
+        }
         rc = tl_cli_common(cli, c, optarg);
         if (rc != 0)
             return rc;
@@ -71,6 +83,13 @@ static int plain_options(struct tl_cli *cli, int argc, char **argv,
         return tl_cli_usage(argv[0], "unexpected argument \"%s\"",
                             argv[optind]);
     return 0;
+}
+
+/* Parse the options of a command that has only the common ones. */
+static int plain_options(struct tl_cli *cli, int argc, char **argv,
+                         const char *usage)
+{
+    return flag_options(cli, argc, argv, usage, NULL, NULL);
 }
 
 static bool is_int(const char *s)
@@ -298,17 +317,40 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* The wait povtrackd asks for in a refusal, "retry_after_ms" (sent while
+ * its plugin host restarts); -1 when the refusal has none. */
+static int64_t retry_after(const struct povtrack_client_msg *reply)
+{
+    int64_t ms;
+    return tl_mp_i64(&reply->obj, "retry_after_ms", &ms) && ms >= 0 ? ms : -1;
+}
+
 int tl_cmd_ping(struct tl_cli *cli, int argc, char **argv)
 {
     struct povtrack_client_msg reply;
     char version[64] = "?";
-    double t0;
-    int rc = plain_options(cli, argc, argv, ping_usage);
+    double t0, deadline;
+    bool wait = false;
+    int rc = flag_options(cli, argc, argv, ping_usage, "wait", &wait);
 
     if (rc != 0)
         return rc < 0 ? TL_EXIT_OK : rc;
-    t0 = now_ms();
-    rc = povtrack_client_simple(cli->client, "ping", &reply);
+    deadline = now_ms() + povtrack_client_timeout(cli->client);
+    for (;;) {
+        int64_t retry, left;
+        t0 = now_ms();
+        rc = povtrack_client_simple(cli->client, "ping", &reply);
+        if (rc != POVTRACK_CLIENT_EREFUSED || !wait ||
+            (retry = retry_after(&reply)) < 0 ||
+            (left = (int64_t)(deadline - now_ms())) <= 0)
+            break;
+        povtrack_client_msg_free(&reply);
+        /* The daemon's own estimate, not a guess: as it says. */
+        if (retry > left)
+            retry = left;
+        struct timespec ts = {retry / 1000, (long)(retry % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+    }
     if (rc != 0) {
         povtrack_client_msg_free(&reply);
         return tl_cli_client_fail(cli, rc);

@@ -70,7 +70,7 @@ caught_up() {
 "$bin/povtrackd" --data-dir "$dir/data" --ingest "$I" --query "$Q" \
   --alerts "ipc://$dir/alerts.sock" --log-level warn 2>"$dir/povtrackd.log" &
 daemon=$!
-"$bin/povtrack" ping --query "$Q" --timeout 15000 >/dev/null
+"$bin/povtrack" ping --wait --query "$Q" --timeout 15000 >/dev/null
 
 echo "== load $(cut -d' ' -f1-3 /proc/loadavg); publishing province 60 with $households households"
 t0=$(date +%s.%N)

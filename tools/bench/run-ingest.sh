@@ -45,7 +45,7 @@ trap cleanup EXIT
 "$bin/povtrackd" --data-dir "$dir/data" --ingest "$ingest" --query "$query" \
   --alerts "ipc://$dir/alerts.sock" --log-level warn 2>"$dir/povtrackd.log" &
 daemon=$!
-if ! "$bin/povtrack" ping --query "$query" --timeout 15000 >/dev/null; then
+if ! "$bin/povtrack" ping --wait --query "$query" --timeout 15000 >/dev/null; then
   echo "run-ingest.sh: povtrackd did not answer; its log:" >&2
   cat "$dir/povtrackd.log" >&2
   exit 1

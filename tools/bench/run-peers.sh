@@ -255,7 +255,7 @@ povtrackd_run() { # povtrackd_run CONFIG REP bench-args...
     --query "tcp://127.0.0.1:$qp" --alerts "tcp://127.0.0.1:$ap" \
     --log-level warn 2>"$dir/log" &
   pt_pid=$!
-  if ! "$bin/povtrack" ping --query "tcp://127.0.0.1:$qp" --timeout 15000 \
+  if ! "$bin/povtrack" ping --wait --query "tcp://127.0.0.1:$qp" --timeout 15000 \
     >/dev/null; then
     echo "run-peers.sh: povtrackd did not answer; its log:" >&2
     cat "$dir/log" >&2

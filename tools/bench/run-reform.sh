@@ -217,7 +217,7 @@ cat "$dir/mapping.txt"
 "$bin/povtrackd" --data-dir "$data" --ingest "$I" --query "$Q" \
   --alerts "$A" --log-level warn 2>>"$dir/povtrackd.log" &
 daemon=$!
-if ! "$bin/povtrack" ping --query "$Q" --timeout 30000 >/dev/null; then
+if ! "$bin/povtrack" ping --wait --query "$Q" --timeout 30000 >/dev/null; then
   echo "run-reform.sh: povtrackd did not answer; its log:" >&2
   cat "$dir/povtrackd.log" >&2
   exit 1

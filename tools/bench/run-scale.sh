@@ -100,7 +100,7 @@ start_daemon() {
   "$bin/povtrackd" --data-dir "$data" --ingest "$I" --query "$Q" \
     --alerts "$A" --log-level warn 2>>"$dir/povtrackd.log" &
   daemon=$!
-  if ! "$bin/povtrack" ping --query "$Q" --timeout 30000 >/dev/null; then
+  if ! "$bin/povtrack" ping --wait --query "$Q" --timeout 30000 >/dev/null; then
     echo "run-scale.sh: povtrackd did not answer; its log:" >&2
     cat "$dir/povtrackd.log" >&2
     exit 1

@@ -60,7 +60,7 @@ stop_daemon() {
 trap stop_daemon EXIT
 
 # Handshake: wait until the daemon answers (or give up with its log).
-if ! "$bin/povtrack" ping --timeout 15000 >/dev/null; then
+if ! "$bin/povtrack" ping --wait --timeout 15000 >/dev/null; then
   echo "demo.sh: povtrackd did not answer; its log:" >&2
   cat "$data/povtrackd.log" >&2
   exit 1
