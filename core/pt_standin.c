@@ -92,11 +92,12 @@ void pt_standin_serve(struct pt_standin *s, const char *error,
 
 void pt_standin_reload(struct pt_standin *s)
 {
+    /* The same file as ingest's own registry, read just before: ingest
+     * has already reported an error in it, and the old one stays here too
+     * (pt_auth_reload changes nothing then). */
     char err[512];
-    if (s != NULL && pt_auth_reload(s->auth, err, sizeof err) != 0)
-        pt_logf(s->log, PT_LOG_ERROR,
-                "SIGHUP: %s; the previous publisher registry stays in force",
-                err);
+    if (s != NULL)
+        (void)pt_auth_reload(s->auth, NULL, err, sizeof err);
 }
 
 void pt_standin_close(struct pt_standin *s)
