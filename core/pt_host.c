@@ -18,6 +18,7 @@
 #include <zmq.h>
 
 #include "ev_event.h"
+#include "ev_text.h"
 #include "ev_unit.h"
 #include "pt_host_internal.h"
 #include "pt_state.h"
@@ -872,18 +873,21 @@ static int alert_store(struct pt_host *h, MDB_txn *txn, const char *source,
     msgpack_pack_map(&pk, a->household != NULL ? 8 : 7);
     pt_pack_cstr(&pk, "plugin");
     pt_pack_cstr(&pk, source);
+    /* A plugin's text goes out to subscribers and the alerts op as it is
+     * stored: a message cut mid-character by a plugin's snprintf must not
+     * make the whole alert unreadable to a strict decoder. */
     pt_pack_cstr(&pk, "code");
     pt_pack_cstr(&pk, a->code);
     pt_pack_cstr(&pk, "severity");
     pt_pack_cstr(&pk, severity_names[a->severity]);
     pt_pack_cstr(&pk, "unit");
-    pt_pack_cstr(&pk, a->unit);
+    ev_pack_text(&pk, a->unit, strlen(a->unit));
     if (a->household != NULL) {
         pt_pack_cstr(&pk, "household");
-        pt_pack_cstr(&pk, a->household);
+        ev_pack_text(&pk, a->household, strlen(a->household));
     }
     pt_pack_cstr(&pk, "message");
-    pt_pack_cstr(&pk, a->message);
+    ev_pack_text(&pk, a->message, strlen(a->message));
     pt_pack_cstr(&pk, "at");
     msgpack_pack_int64(&pk, a->at);
     pt_pack_cstr(&pk, "seq");
@@ -899,6 +903,19 @@ static int alert_store(struct pt_host *h, MDB_txn *txn, const char *source,
     return rc;
 }
 
+/* The part of an alert code after "<plugin>.": [a-z0-9_.]+, as the topic
+ * subscribers filter on is "alert.<code>". */
+static int alert_code_ok(const char *s)
+{
+    if (*s == '\0')
+        return 0;
+    for (; *s != '\0'; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+              *s == '_' || *s == '.'))
+            return 0;
+    return 1;
+}
+
 static int host_alert(povtrack_ctx *ctx, const struct povtrack_alert *a)
 {
     struct pt_plugin *p = ctx->plugin;
@@ -906,11 +923,13 @@ static int host_alert(povtrack_ctx *ctx, const struct povtrack_alert *a)
     size_t nlen = strlen(name);
     if (!ctx->writable || a == NULL || a->size < sizeof *a || a->code == NULL ||
         strncmp(a->code, name, nlen) != 0 || a->code[nlen] != '.' ||
-        strlen(a->code) >= 96 || (unsigned)a->severity > POVTRACK_CRITICAL ||
-        a->unit == NULL || a->message == NULL) {
+        strlen(a->code) >= 96 || !alert_code_ok(a->code + nlen + 1) ||
+        (unsigned)a->severity > POVTRACK_CRITICAL || a->unit == NULL ||
+        a->message == NULL) {
         pt_logf(&ctx->host->log, PT_LOG_ERROR,
-                "plugin %s raised a malformed alert (code must start with "
-                "\"%s.\"; unit and message are required)",
+                "plugin %s raised a malformed alert (code must be "
+                "\"%s.\" and then [a-z0-9_.]; unit and message are "
+                "required)",
                 name, name);
         return POVTRACK_EINVAL;
     }

@@ -5,7 +5,9 @@
  *   q {"say": str}   result {"said": the same bytes, UTF-8 or not}
  *   q {"fail": str}  refused, the error being those bytes
  *
- * It applies nothing (no event type) and keeps no state.
+ * It keeps no state.  For each donation.received it raises the alert
+ * echo.donor whose message is the donor's first 3 bytes, cut wherever
+ * that falls, as a careless plugin's snprintf would cut it.
  */
 #include <stdio.h>
 #include <string.h>
@@ -26,13 +28,36 @@ static const msgpack_object *get(const msgpack_object *q, const char *key)
     return NULL;
 }
 
+struct echo {
+    const struct povtrack_host *host;
+};
+
+static int echo_init(povtrack_ctx *ctx, const struct povtrack_host *host,
+                     void **state)
+{
+    (void)ctx;
+    static struct echo e;
+    e.host = host;
+    *state = &e;
+    return 0;
+}
+
 static int echo_apply(void *state, povtrack_ctx *ctx,
                       const struct povtrack_record *rec)
 {
-    (void)state;
-    (void)ctx;
-    (void)rec;
-    return 0;
+    const struct echo *e = state;
+    const struct ev_event *ev = rec->event;
+    char unit[EV_UNIT_MAX + 1], cut[4];
+    snprintf(unit, sizeof unit, "%.*s", (int)ev->unit.len, ev->unit.ptr);
+    snprintf(cut, sizeof cut, "%.*s", (int)ev->data.donor.len,
+             ev->data.donor.ptr);
+    struct povtrack_alert a = {.size = sizeof a,
+                               .code = "echo.donor",
+                               .severity = POVTRACK_INFO,
+                               .unit = unit,
+                               .message = cut,
+                               .at = ev->at};
+    return e->host->alert(ctx, &a);
 }
 
 static int echo_query(void *state, povtrack_ctx *ctx, const msgpack_object *q,
@@ -62,6 +87,8 @@ static const struct povtrack_plugin echo_plugin = {
     .size = sizeof(struct povtrack_plugin),
     .name = "echo",
     .version = "1.0.0",
+    .event_mask = EV_TYPE_BIT(EV_DONATION_RECEIVED),
+    .init = echo_init,
     .apply = echo_apply,
     .query = echo_query,
 };

@@ -314,6 +314,60 @@ static void test_plugin_echo(void **state)
     msgpack_unpacked_destroy(&up);
 }
 
+/* A plugin's alert text cut mid-character (echo.c keeps a donor's first
+ * 3 bytes: "H" and two of the three bytes of "ộ") is stored and listed
+ * escaped, so the alerts op's reply stays strictly decodable. */
+static void test_plugin_alert_text(void **state)
+{
+    struct fixture *f = *state;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_unpacked up;
+    td_pack_donations(&sb, "cut", 0, 1, 1000000);
+    send_request(f->in, sb.data, sb.size, NULL, 0, 0);
+    strict_reply(f->in, &up);
+    uint64_t seq = td_get(ack(&up, 0, "cut-0-0", "ok"), "seq")->via.u64;
+    msgpack_unpacked_destroy(&up);
+    msgpack_sbuffer_destroy(&sb);
+    /* Wait until echo applied it: a query with min_seq is the handshake. */
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 4);
+    td_pack_cstr(&pk, "op");
+    td_pack_cstr(&pk, "query");
+    td_pack_cstr(&pk, "plugin");
+    td_pack_cstr(&pk, "echo");
+    td_pack_cstr(&pk, "q");
+    msgpack_pack_map(&pk, 1);
+    td_pack_cstr(&pk, "say");
+    td_pack_cstr(&pk, "x");
+    td_pack_cstr(&pk, "min_seq");
+    msgpack_pack_uint64(&pk, seq);
+    send_request(f->q, sb.data, sb.size, NULL, 0, 0);
+    strict_reply(f->q, &up);
+    assert_true(td_get(&up.data, "ok")->via.boolean);
+    msgpack_unpacked_destroy(&up);
+    msgpack_sbuffer_destroy(&sb);
+
+    send_request(f->q, LIT("\x82\xa2op\xa6\x61lerts\xa5since\x00"), NULL, 0, 0);
+    strict_reply(f->q, &up);
+    const msgpack_object *alerts = td_get(&up.data, "alerts");
+    assert_non_null(alerts);
+    int found = 0;
+    char buf[64];
+    for (uint32_t i = 0; i < alerts->via.array.size; i++) {
+        const msgpack_object *a = &alerts->via.array.ptr[i];
+        if (!td_str_eq(td_get(a, "code"), "echo.donor"))
+            continue;
+        assert_string_equal(text(td_get(a, "message"), buf, sizeof buf),
+                            "H\\xe1\\xbb");
+        found++;
+    }
+    assert_int_equal(found, 1);
+    msgpack_unpacked_destroy(&up);
+}
+
 static void test_extra_frames_query(void **state)
 {
     struct fixture *f = *state;
@@ -347,6 +401,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_query_echo, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plugin_echo, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_plugin_alert_text, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_extra_frames_query, setup,
                                         teardown),
     };
