@@ -146,15 +146,12 @@ int st_env_is_leftover(const char *name)
     return strncmp(name, TEMP_PREFIX, sizeof(TEMP_PREFIX) - 1) == 0;
 }
 
-int st_env_remove_leftovers(const char *dir, char *note, size_t notelen,
-                            char *err, size_t errlen)
+int st_dir_each(const char *dir, st_dir_fn fn, void *arg, char *err,
+                size_t errlen)
 {
-    char first[NAME_MAX + 1] = "";
-    int removed = 0, rc = 0;
     DIR *d = opendir(dir);
+    int rc = 0;
 
-    if (notelen > 0)
-        note[0] = '\0';
     if (d == NULL) {
         rc = errno;
         snprintf(err, errlen, "%s: %s", dir, strerror(rc));
@@ -171,23 +168,55 @@ int st_env_remove_leftovers(const char *dir, char *note, size_t notelen,
                 snprintf(err, errlen, "%s: %s", dir, strerror(rc));
             break;
         }
-        if (!st_env_is_leftover(de->d_name))
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
-        if (unlinkat(dirfd(d), de->d_name, 0) != 0 && errno != ENOENT) {
-            rc = errno;
-            snprintf(err, errlen, "%s/%s: cannot remove it: %s", dir,
-                     de->d_name, strerror(rc));
+        rc = fn(arg, dirfd(d), de->d_name);
+        if (rc != 0)
             break;
-        }
-        if (removed++ == 0)
-            snprintf(first, sizeof first, "%s", de->d_name);
     }
     closedir(d);
-    if (rc == 0 && removed > 0)
+    return rc;
+}
+
+/* What st_env_remove_leftovers has done so far. */
+struct leftovers {
+    int removed;
+    char first[NAME_MAX + 1];
+    int failed; /* errno of the unlink that failed */
+};
+
+static int remove_leftover(void *arg, int dirfd, const char *name)
+{
+    struct leftovers *l = arg;
+
+    if (!st_env_is_leftover(name))
+        return 0;
+    if (unlinkat(dirfd, name, 0) != 0 && errno != ENOENT) {
+        l->failed = errno;
+        snprintf(l->first, sizeof l->first, "%s", name);
+        return l->failed;
+    }
+    if (l->removed++ == 0)
+        snprintf(l->first, sizeof l->first, "%s", name);
+    return 0;
+}
+
+int st_env_remove_leftovers(const char *dir, char *note, size_t notelen,
+                            char *err, size_t errlen)
+{
+    struct leftovers l = {0, "", 0};
+    int rc = st_dir_each(dir, remove_leftover, &l, err, errlen);
+
+    if (notelen > 0)
+        note[0] = '\0';
+    if (rc != 0 && l.failed == rc)
+        snprintf(err, errlen, "%s/%s: cannot remove it: %s", dir, l.first,
+                 strerror(rc));
+    else if (rc == 0 && l.removed > 0)
         snprintf(note, notelen,
                  "removed %s/%s%s, left by the creation of an environment "
                  "that a crash cut short",
-                 dir, first, removed > 1 ? " and other such files" : "");
+                 dir, l.first, l.removed > 1 ? " and other such files" : "");
     return rc;
 }
 

@@ -62,6 +62,14 @@ int st_set_aside(const char *path, char *moved, size_t movedlen, char *err,
 int st_dir_make(const char *dir, mode_t mode, int *created, char *err,
                 size_t errlen);
 
+/* Call fn(arg, dirfd, name) for each entry of dir but "." and "..", dirfd
+ * being the open directory, until fn returns non-zero, which st_dir_each
+ * then returns; 0 after the last entry; an errno value, with err set,
+ * when dir cannot be read. */
+typedef int (*st_dir_fn)(void *arg, int dirfd, const char *name);
+int st_dir_each(const char *dir, st_dir_fn fn, void *arg, char *err,
+                size_t errlen);
+
 /* Is name (an entry of an environment's directory) the temporary file of
  * a creation? */
 int st_env_is_leftover(const char *name);

@@ -4,7 +4,6 @@
  *
  * Appending is in st_append.c, reading in st_read.c.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -108,6 +107,21 @@ void st_printable(char *buf, size_t buflen, const void *p, size_t len)
     buf[o] = '\0';
 }
 
+/* st_dir_each's fn for a directory meant to receive a new log: ST_EFORMAT,
+ * the name copied to arg, for an entry that is not a stale lock.mdb, what
+ * a creation cut short leaves, or a never-written data.mdb that
+ * replace_unwritten set aside. */
+static int foreign_entry(void *arg, int dirfd, const char *name)
+{
+    (void)dirfd;
+    if (strcmp(name, "lock.mdb") == 0 || st_env_is_leftover(name) ||
+        strncmp(name, "data.mdb" ST_SET_ASIDE_INFIX,
+                sizeof("data.mdb" ST_SET_ASIDE_INFIX) - 1) == 0)
+        return 0;
+    snprintf(arg, NAME_MAX + 1, "%s", name);
+    return ST_EFORMAT;
+}
+
 /*
  * Make sure dir can hold a log before LMDB creates anything in it.  *fresh
  * is set when there is no data.mdb yet (a writer will create one).  A writer
@@ -171,39 +185,16 @@ static int prepare_dir(const char *dir, int readonly, int *fresh, char *err,
         return ENOENT;
     }
 
-    DIR *d = opendir(dir);
-    if (d == NULL) {
-        rc = errno;
-        set_err(err, errlen, "%s: %s", dir, strerror(rc));
-        return rc;
-    }
-    for (;;) {
-        struct dirent *de;
+    char found[NAME_MAX + 1], why[PATH_MAX + 128];
 
-        errno = 0;
-        de = readdir(d);
-        if (de == NULL) {
-            rc = errno;
-            if (rc != 0)
-                set_err(err, errlen, "%s: %s", dir, strerror(rc));
-            break;
-        }
-        /* Also what a creation cut short leaves, and a data.mdb that
-         * was never written, set aside by replace_unwritten. */
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
-            strcmp(de->d_name, "lock.mdb") == 0 ||
-            st_env_is_leftover(de->d_name) ||
-            strncmp(de->d_name, "data.mdb" ST_SET_ASIDE_INFIX,
-                    sizeof("data.mdb" ST_SET_ASIDE_INFIX) - 1) == 0)
-            continue;
+    rc = st_dir_each(dir, foreign_entry, found, why, sizeof why);
+    if (rc == ST_EFORMAT)
         set_err(err, errlen,
                 "%s: not a povtrack log directory (it holds \"%s\" and no "
                 "data.mdb); refusing to create a log there",
-                dir, de->d_name);
-        rc = ST_EFORMAT;
-        break;
-    }
-    closedir(d);
+                dir, found);
+    else if (rc != 0)
+        set_err(err, errlen, "%s", why);
     if (rc == 0)
         *fresh = 1;
     return rc;
