@@ -210,6 +210,20 @@ static int print_cursor_check(FILE *f, const struct cursor_outcome *o,
     return 1;
 }
 
+/* Write o (NULL: memory ran out), a line, and release it.  Returns the
+ * exit code: 0 when ok. */
+static int emit_json(struct tl_cli *cli, json_t *o, bool ok)
+{
+    if (o == NULL || json_dumpf(o, cli->out, JSON_COMPACT) != 0) {
+        json_decref(o);
+        fprintf(stderr, "povtrack verify: out of memory\n");
+        return TL_EXIT_FAIL;
+    }
+    fputc('\n', cli->out);
+    json_decref(o);
+    return ok ? TL_EXIT_OK : TL_EXIT_FAIL;
+}
+
 /* --json: one object with every check.  Returns an exit code. */
 static int print_json(struct tl_cli *cli, const char *data_dir,
                       const struct st_verify_report *r,
@@ -248,14 +262,7 @@ static int print_json(struct tl_cli *cli, const char *data_dir,
                       (int)r->unitseq_absent, "checks", checks);
     else
         json_decref(checks);
-    if (o == NULL || json_dumpf(o, cli->out, JSON_COMPACT) != 0) {
-        json_decref(o);
-        fprintf(stderr, "povtrack verify: out of memory\n");
-        return TL_EXIT_FAIL;
-    }
-    fputc('\n', cli->out);
-    json_decref(o);
-    return failed == 0 ? TL_EXIT_OK : TL_EXIT_FAIL;
+    return emit_json(cli, o, failed == 0);
 }
 
 /* A log that holds no committed transaction: one failed check, "log",
@@ -263,20 +270,13 @@ static int print_json(struct tl_cli *cli, const char *data_dir,
 static int print_log_unwritten(struct tl_cli *cli, const char *data_dir,
                                const char *msg)
 {
-    if (cli->json) {
-        json_t *o = json_pack("{s:b,s:s,s:[{s:s,s:b,s:I,s:I,s:s}]}", "ok", 0,
-                              "data_dir", data_dir, "checks", "check", "log",
-                              "ok", 0, "checked", (json_int_t)0, "failed",
-                              (json_int_t)1, "first", msg);
-        if (o == NULL || json_dumpf(o, cli->out, JSON_COMPACT) != 0) {
-            json_decref(o);
-            fprintf(stderr, "povtrack verify: out of memory\n");
-            return TL_EXIT_FAIL;
-        }
-        fputc('\n', cli->out);
-        json_decref(o);
-        return TL_EXIT_FAIL;
-    }
+    if (cli->json)
+        return emit_json(cli,
+                         json_pack("{s:b,s:s,s:[{s:s,s:b,s:I,s:I,s:s}]}", "ok",
+                                   0, "data_dir", data_dir, "checks", "check",
+                                   "log", "ok", 0, "checked", (json_int_t)0,
+                                   "failed", (json_int_t)1, "first", msg),
+                         false);
     line(cli->out, false, "log", "%s", msg);
     fprintf(cli->out, "verify FAIL: the log of %s cannot be checked\n",
             data_dir);
