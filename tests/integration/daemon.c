@@ -35,6 +35,37 @@ int td_init(struct td *d)
     return d->zctx ? 0 : -1;
 }
 
+int td_setup(void **state)
+{
+    struct td *d = calloc(1, sizeof *d);
+    if (d == NULL || td_init(d) != 0) {
+        if (d != NULL)
+            td_destroy(d);
+        free(d);
+        return -1;
+    }
+    *state = d;
+    return 0;
+}
+
+int td_setup_started(void **state)
+{
+    if (td_setup(state) != 0)
+        return -1;
+    if (td_start(*state, NULL) != 0) {
+        td_teardown(state);
+        return -1;
+    }
+    return 0;
+}
+
+int td_teardown(void **state)
+{
+    td_destroy(*state);
+    free(*state);
+    return 0;
+}
+
 void *td_dealer(struct td *d, const char *ep, const char *public_key,
                 const char *secret_key)
 {
@@ -154,6 +185,28 @@ int td_start(struct td *d, const char *const *extra)
     if (d->ingest_sock == NULL || d->query_sock == NULL)
         return -1;
     return td_wait_ping(d, 20000);
+}
+
+int td_start_logged(struct td *d, const char *const *extra,
+                    const char *log_path)
+{
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (saved < 0 || fd < 0 || dup2(fd, STDERR_FILENO) < 0) {
+        if (saved >= 0)
+            close(saved);
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    int rc = td_start(d, extra);
+    fflush(stderr);
+    if (dup2(saved, STDERR_FILENO) < 0)
+        rc = -1;
+    close(saved);
+    return rc;
 }
 
 int td_stop(struct td *d)
@@ -347,6 +400,20 @@ int td_str_eq(const msgpack_object *o, const char *s)
     return o != NULL && o->type == MSGPACK_OBJECT_STR &&
            o->via.str.size == strlen(s) &&
            memcmp(o->via.str.ptr, s, o->via.str.size) == 0;
+}
+
+int td_ingest_ok(struct td *d, const msgpack_sbuffer *sb, uint32_t n,
+                 int timeout_ms)
+{
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    int ok = td_ingest_raw(d, sb->data, sb->size, &up, timeout_ms) == 0 &&
+             up.data.type == MSGPACK_OBJECT_ARRAY &&
+             up.data.via.array.size == n;
+    for (uint32_t i = 0; ok && i < n; i++)
+        ok = td_str_eq(td_get(&up.data.via.array.ptr[i], "status"), "ok");
+    msgpack_unpacked_destroy(&up);
+    return ok ? 0 : -1;
 }
 
 void td_pack_donations(msgpack_sbuffer *sb, const char *prefix, int batch,
