@@ -187,24 +187,24 @@ int td_start(struct td *d, const char *const *extra)
     return td_wait_ping(d, 20000);
 }
 
-int td_start_logged(struct td *d, const char *const *extra,
-                    const char *log_path)
+int td_start_logged(struct td *d, const char *const *extra)
 {
-    fflush(stderr);
+    snprintf(d->log, sizeof d->log, "%s/daemon.log", d->dir);
+    int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    /* The daemon inherits the test's stderr: point it at the file for the
+     * fork, then back. */
     int saved = dup(STDERR_FILENO);
-    int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    if (saved < 0 || fd < 0 || dup2(fd, STDERR_FILENO) < 0) {
+    if (saved < 0 || dup2(fd, STDERR_FILENO) < 0) {
+        close(fd);
         if (saved >= 0)
             close(saved);
-        if (fd >= 0)
-            close(fd);
         return -1;
     }
     close(fd);
     int rc = td_start(d, extra);
-    fflush(stderr);
-    if (dup2(saved, STDERR_FILENO) < 0)
-        rc = -1;
+    dup2(saved, STDERR_FILENO);
     close(saved);
     return rc;
 }

@@ -28,6 +28,7 @@ struct td {
     char client_public[41], client_secret[41];
     char config[320]; /* the config file td_curve_setup wrote */
     char registry[320];
+    char log[320]; /* the daemon's stderr (td_start_logged), "" when not */
 };
 
 /* Create the directory and endpoints; does not start the daemon. */
@@ -43,10 +44,9 @@ int td_teardown(void **state);
 /* Start povtrackd with extra arguments (NULL-terminated, may be NULL) and
  * wait until its plugin host answers a ping. */
 int td_start(struct td *d, const char *const *extra);
-/* td_start with the daemon's standard error (both processes') appended to
- * log_path, for the test to read its log lines (td_read_file). */
-int td_start_logged(struct td *d, const char *const *extra,
-                    const char *log_path);
+/* td_start with the stderr of both processes appended to d->log
+ * (DIR/daemon.log), for the test to read its log lines (td_read_file). */
+int td_start_logged(struct td *d, const char *const *extra);
 /* SIGTERM and wait for exit; returns the exit status (or -1). */
 int td_stop(struct td *d);
 void td_destroy(struct td *d);

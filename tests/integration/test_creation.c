@@ -37,12 +37,6 @@
 #define AMOUNT 1000
 #define TIMEOUT_MS 15000
 
-/* Where the daemon's standard error goes. */
-static void log_path(const struct td *d, char *buf, size_t len)
-{
-    assert_true(snprintf(buf, len, "%s/daemon.log", d->dir) < (int)len);
-}
-
 /* data_dir/rel */
 static void data_path(const struct td *d, const char *rel, char *buf,
                       size_t len)
@@ -83,9 +77,7 @@ static off_t file_size(const struct td *d, const char *rel)
 /* The daemon's log must hold needle. */
 static void expect_logged(const struct td *d, const char *needle)
 {
-    char path[400];
-    log_path(d, path, sizeof path);
-    char *text = td_read_file(path);
+    char *text = td_read_file(d->log);
     assert_non_null(text);
     if (strstr(text, needle) == NULL)
         fail_msg("the daemon's log lacks \"%s\":\n%s", needle, text);
@@ -94,10 +86,8 @@ static void expect_logged(const struct td *d, const char *needle)
 
 static void start(struct td *d)
 {
-    char path[400];
-    log_path(d, path, sizeof path);
-    if (td_start_logged(d, NULL, path) != 0) {
-        char *text = td_read_file(path);
+    if (td_start_logged(d, NULL) != 0) {
+        char *text = td_read_file(d->log);
         fail_msg("povtrackd did not start:\n%s", text ? text : "");
     }
 }
@@ -232,9 +222,7 @@ static void test_log_creation_cut_short(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char cmd[1000];
-        char logged[400];
-        log_path(d, logged, sizeof logged);
-        snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", d->data_dir, logged);
+        snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", d->data_dir, d->log);
         assert_int_equal(system(cmd), 0);
         make_dir(d, "");
         make_dir(d, "log");
@@ -260,9 +248,7 @@ static void test_damaged_log_refused(void **state)
     off_t size = file_size(d, "log/data.mdb");
     assert_true(size > 4 * 4096);
     write_at_start(d, "log/data.mdb", 0, 8192);
-    char path[400];
-    log_path(d, path, sizeof path);
-    assert_int_equal(td_start_logged(d, NULL, path), -1);
+    assert_int_equal(td_start_logged(d, NULL), -1);
     /* td_start reaped it: it exited during start-up rather than hang. */
     assert_int_equal(d->pid, 0);
     expect_logged(d, "log/data.mdb has no valid LMDB meta page");
