@@ -381,6 +381,20 @@ int td_define_province(struct td *d, const char *id)
     return rc;
 }
 
+int td_ingest_ok(struct td *d, const msgpack_sbuffer *sb, uint32_t n,
+                 int timeout_ms)
+{
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    int ok = td_ingest_raw(d, sb->data, sb->size, &up, timeout_ms) == 0 &&
+             up.data.type == MSGPACK_OBJECT_ARRAY &&
+             up.data.via.array.size == n;
+    for (uint32_t i = 0; ok && i < n; i++)
+        ok = td_str_eq(td_get(&up.data.via.array.ptr[i], "status"), "ok");
+    msgpack_unpacked_destroy(&up);
+    return ok ? 0 : -1;
+}
+
 const msgpack_object *td_get(const msgpack_object *map, const char *key)
 {
     if (map->type != MSGPACK_OBJECT_MAP)
@@ -400,20 +414,6 @@ int td_str_eq(const msgpack_object *o, const char *s)
     return o != NULL && o->type == MSGPACK_OBJECT_STR &&
            o->via.str.size == strlen(s) &&
            memcmp(o->via.str.ptr, s, o->via.str.size) == 0;
-}
-
-int td_ingest_ok(struct td *d, const msgpack_sbuffer *sb, uint32_t n,
-                 int timeout_ms)
-{
-    msgpack_unpacked up;
-    msgpack_unpacked_init(&up);
-    int ok = td_ingest_raw(d, sb->data, sb->size, &up, timeout_ms) == 0 &&
-             up.data.type == MSGPACK_OBJECT_ARRAY &&
-             up.data.via.array.size == n;
-    for (uint32_t i = 0; ok && i < n; i++)
-        ok = td_str_eq(td_get(&up.data.via.array.ptr[i], "status"), "ok");
-    msgpack_unpacked_destroy(&up);
-    return ok ? 0 : -1;
 }
 
 void td_pack_donations(msgpack_sbuffer *sb, const char *prefix, int batch,
