@@ -22,6 +22,7 @@
 #include "ev_unit.h"
 #include "pt_host_internal.h"
 #include "pt_state.h"
+#include "st_env.h"
 
 static const struct povtrack_host host_api;
 static int64_t mono_ms(void);
@@ -42,6 +43,64 @@ static int state_forget(struct pt_host *h, const char *name, MDB_dbi keyed,
 
 /* ---- state environment ---- */
 
+/* Open DATA/state, creating it whole when missing (st_env.h), and setting
+ * aside one that cannot be read, which an older povtrackd could leave when
+ * cut off while creating it: the state derives from the log, so a new one
+ * is only work for the plugins, while one that cannot be opened would
+ * keep the host restarting and queries unanswered. */
+static int state_env_open(struct pt_host *h, const char *dir, char *err,
+                          size_t errlen)
+{
+    char found[PATH_MAX + 128], moved[PATH_MAX];
+    /* One database per plugin, and cursors, layouts, alerts, quarantine. */
+    unsigned maxdbs = PT_PLUGINS_MAX + 4;
+
+    if (st_dir_make(dir, PT_STATE_DIR_MODE, NULL, err, errlen) != 0 ||
+        st_env_remove_leftovers(dir, found, sizeof found, err, errlen) != 0)
+        return -1;
+    if (found[0] != '\0')
+        pt_logf(&h->log, PT_LOG_WARN, "%s", found);
+    /* Twice at most: a state missing or set aside is created, then
+     * opened. */
+    for (int created = 0;; created = 1) {
+        uint64_t size = 0;
+        int rc = mdb_env_create(&h->state);
+        if (rc == 0)
+            rc = mdb_env_set_maxdbs(h->state, maxdbs);
+        if (rc == 0)
+            rc = mdb_env_set_mapsize(h->state, h->map_size);
+        /* NOMETASYNC: one fsync per commit; a system crash may undo the
+         * last commit but never tears state from cursor, and undone
+         * applies are redone from the log. */
+        if (rc == 0)
+            rc = st_env_open_existing(h->state, dir, MDB_NOTLS | MDB_NOMETASYNC,
+                                      PT_STATE_FILE_MODE, &size);
+        if (rc == 0)
+            return 0;
+        mdb_env_close(h->state);
+        h->state = NULL;
+        st_env_describe(found, sizeof found, dir, rc, size);
+        if (created || (rc != ENOENT && rc != ENODATA && rc != MDB_INVALID)) {
+            snprintf(err, errlen, "%s", found);
+            return -1;
+        }
+        if (rc != ENOENT) {
+            if (st_set_aside(dir, moved, sizeof moved, err, errlen) != 0 ||
+                st_dir_make(dir, PT_STATE_DIR_MODE, NULL, err, errlen) != 0)
+                return -1;
+            pt_logf(&h->log, PT_LOG_ERROR,
+                    "%s: the plugin state %s; moved it to %s and made a new "
+                    "one, to which the plugins apply the whole log again",
+                    found,
+                    rc == ENODATA ? "was never written" : "cannot be read",
+                    moved);
+        }
+        if (st_env_create(dir, PT_STATE_FILE_MODE, maxdbs, h->map_size, NULL,
+                          NULL, err, errlen) != 0)
+            return -1;
+    }
+}
+
 static int state_open(struct pt_host *h, char *err, size_t errlen)
 {
     char dir[PATH_MAX];
@@ -50,26 +109,8 @@ static int state_open(struct pt_host *h, char *err, size_t errlen)
         snprintf(err, errlen, "%s: path too long", h->cfg.data_dir);
         return -1;
     }
-    if (mkdir(dir, PT_STATE_DIR_MODE) != 0 && errno != EEXIST) {
-        snprintf(err, errlen, "%s: cannot create: %s", dir, strerror(errno));
+    if (state_env_open(h, dir, err, errlen) != 0)
         return -1;
-    }
-    int rc = mdb_env_create(&h->state);
-    /* One database per plugin, and cursors, layouts, alerts, quarantine. */
-    if (rc == 0)
-        rc = mdb_env_set_maxdbs(h->state, PT_PLUGINS_MAX + 4);
-    if (rc == 0)
-        rc = mdb_env_set_mapsize(h->state, h->map_size);
-    /* NOMETASYNC: one fsync per commit; a system crash may undo the last
-     * commit but never tears state from cursor, and undone applies are
-     * redone from the log. */
-    if (rc == 0)
-        rc = mdb_env_open(h->state, dir, MDB_NOTLS | MDB_NOMETASYNC,
-                          PT_STATE_FILE_MODE);
-    if (rc != 0) {
-        snprintf(err, errlen, "%s: %s", dir, mdb_strerror(rc));
-        return -1;
-    }
     MDB_envinfo info;
     if (mdb_env_info(h->state, &info) == 0 && info.me_mapsize > h->map_size)
         h->map_size = info.me_mapsize;
@@ -77,7 +118,7 @@ static int state_open(struct pt_host *h, char *err, size_t errlen)
     mdb_reader_check(h->state, &dead);
 
     MDB_txn *txn;
-    rc = mdb_txn_begin(h->state, NULL, 0, &txn);
+    int rc = mdb_txn_begin(h->state, NULL, 0, &txn);
     if (rc == 0)
         rc =
             mdb_dbi_open(txn, PT_STATE_CURSORS_DB, MDB_CREATE, &h->cursors_dbi);

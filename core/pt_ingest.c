@@ -121,6 +121,8 @@ int pt_ingest_open(const struct pt_config *cfg, const struct pt_log *log,
         pt_ingest_close(ig);
         return -1;
     }
+    if (st_log_notice(ig->events)[0] != '\0')
+        pt_logf(log, PT_LOG_WARN, "%s", st_log_notice(ig->events));
 
     ig->zctx = zmq_ctx_new();
     if (ig->zctx == NULL) {

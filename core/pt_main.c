@@ -22,6 +22,7 @@
 #include "pt_log.h"
 #include "pt_supervisor.h"
 #include "pt_state.h"
+#include "st_env.h"
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t child_exited;
@@ -403,9 +404,10 @@ static int run_ingest(struct pt_config *cfg, struct cmdline *cl)
     struct pt_log log = {cfg->log_level, "ingest", cfg->syslog};
     char err[512];
 
-    if (mkdir(cfg->data_dir, 0750) != 0 && errno != EEXIST) {
-        pt_logf(&log, PT_LOG_ERROR, "%s: cannot create: %s", cfg->data_dir,
-                strerror(errno));
+    /* Synced into its parent when created: the log inside must not vanish
+     * with its directory in a power cut. */
+    if (st_dir_make(cfg->data_dir, 0750, NULL, err, sizeof err) != 0) {
+        pt_logf(&log, PT_LOG_ERROR, "%s", err);
         return 1;
     }
     int lock_fd = lock_data_dir(cfg, &log);

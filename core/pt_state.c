@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "st_env.h"
+
 /* Named databases a reader opens: only the cursors. */
 #define READER_MAX_DBS 4
 /* Attempts at adopting a map the host keeps growing. */
@@ -21,23 +23,12 @@
 int pt_state_open_readonly(const char *dir, unsigned flags, MDB_env **out,
                            char *err, size_t errlen)
 {
-    char path[PATH_MAX];
-    struct stat sb;
+    char found[PATH_MAX + 128];
+    uint64_t size = 0;
     MDB_env *env;
     int rc;
 
     *out = NULL;
-    if (snprintf(path, sizeof(path), "%s/data.mdb", dir) >= (int)sizeof(path)) {
-        snprintf(err, errlen, "%s: path too long", dir);
-        return ENAMETOOLONG;
-    }
-    /* Checked here rather than left to LMDB, which would first create a
-     * lock file in a directory that holds no state. */
-    if (stat(path, &sb) != 0) {
-        rc = errno;
-        snprintf(err, errlen, "%s: %s", path, strerror(rc));
-        return rc;
-    }
     rc = mdb_env_create(&env);
     if (rc != 0) {
         snprintf(err, errlen, "%s: mdb_env_create: %s", dir, mdb_strerror(rc));
@@ -45,15 +36,34 @@ int pt_state_open_readonly(const char *dir, unsigned flags, MDB_env **out,
     }
     rc = mdb_env_set_maxdbs(env, READER_MAX_DBS);
     /* MDB_NOTLS: reader slots follow transactions, not threads, as in the
-     * host. */
+     * host.  st_env_open_existing checks that data.mdb is there (LMDB
+     * would first create a lock file in a directory that holds no state)
+     * and not empty (LMDB would try to write into it). */
     if (rc == 0)
-        rc = mdb_env_open(env, dir,
-                          MDB_RDONLY | MDB_NOTLS |
-                              ((flags & PT_STATE_SNAPSHOT) ? MDB_NOLOCK : 0),
-                          PT_STATE_FILE_MODE);
+        rc = st_env_open_existing(
+            env, dir,
+            MDB_RDONLY | MDB_NOTLS |
+                ((flags & PT_STATE_SNAPSHOT) ? MDB_NOLOCK : 0),
+            PT_STATE_FILE_MODE, &size);
     if (rc != 0) {
-        snprintf(err, errlen, "%s: cannot open the plugin state: %s", dir,
-                 mdb_strerror(rc));
+        st_env_describe(found, sizeof found, dir, rc, size);
+        if (rc == ENODATA)
+            snprintf(err, errlen,
+                     "%s: the plugin state was never written; povtrackd "
+                     "creates it when it starts",
+                     found);
+        else if (rc == MDB_INVALID)
+            snprintf(err, errlen,
+                     "%s: the plugin state cannot be read (the log is not "
+                     "affected); when povtrackd starts it moves the state "
+                     "aside to " PT_DATA_STATE_INVALID_PREFIX "TIME and the "
+                     "plugins apply the whole log again",
+                     found);
+        else if (rc == ENOENT || rc == ENOLCK)
+            snprintf(err, errlen, "%s", found);
+        else
+            snprintf(err, errlen, "%s: cannot open the plugin state: %s", dir,
+                     mdb_strerror(rc));
         mdb_env_close(env);
         return rc;
     }

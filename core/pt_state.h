@@ -5,7 +5,8 @@
  *
  * A data directory holds:
  *   PT_DATA_LOG_SUBDIR    the event log, an LMDB environment (st_log.h)
- *   PT_DATA_STATE_SUBDIR  the plugin host's state, an LMDB environment
+ *   PT_DATA_STATE_SUBDIR  the plugin host's state, an LMDB environment,
+ *                         created whole or not at all (st_env.h)
  *   PT_DATA_LOCK_FILE     flock()ed by the running povtrackd, holding its pid
  *   PT_DATA_HOST_LOCK_FILE  flock()ed by its plugin host, which may outlive
  *                         a killed povtrackd for a moment
@@ -41,12 +42,16 @@
 #include <lmdb.h>
 
 #include "pt_config.h"
+#include "st_env.h"
 
 #define PT_DATA_LOG_SUBDIR "log"
 #define PT_DATA_STATE_SUBDIR "state"
 #define PT_DATA_LOCK_FILE "povtrackd.pid"
 #define PT_DATA_HOST_LOCK_FILE "host.lock"
 #define PT_DATA_GUARD_FILE "host.guard" /* pt_guard.h */
+/* state.invalid-<UTC time>: a state the host could not read, set aside
+ * (st_set_aside). */
+#define PT_DATA_STATE_INVALID_PREFIX PT_DATA_STATE_SUBDIR ST_SET_ASIDE_INFIX
 
 #define PT_STATE_CURSORS_DB "cursors"
 #define PT_STATE_LAYOUTS_DB "layouts"
@@ -64,7 +69,11 @@ enum pt_state_open_flags {
 /* Open the state environment in dir (<data_dir>/state, or a copy of it)
  * read-only.  The plugin host may be running: this is one more reader, and
  * it never takes the host's write lock.  ENOENT when dir holds no data.mdb
- * (the host never ran there).  Close with mdb_env_close(). */
+ * (the host never ran there); ENODATA when data.mdb is empty (the state
+ * was never written) and MDB_INVALID when it has no valid meta page (it
+ * cannot be read): the host sets either aside at start, as
+ * PT_DATA_STATE_INVALID_PREFIX<UTC time>, and makes a new state.  err
+ * says which.  Close with mdb_env_close(). */
 int pt_state_open_readonly(const char *dir, unsigned flags, MDB_env **out,
                            char *err, size_t errlen);
 

@@ -32,6 +32,8 @@ struct st_log {
     /* Set when a remap failed: LMDB leaves the environment without a map,
      * so every later call must fail instead of touching it. */
     int broken;
+    /* What opening repaired (st_log_notice), "" when nothing. */
+    char notice[640];
 };
 
 struct st_view {

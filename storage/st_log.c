@@ -4,7 +4,6 @@
  *
  * Appending is in st_append.c, reading in st_read.c.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -14,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "st_env.h"
 #include "st_internal.h"
 
 /* events, ids, units, unitseq, meta. */
@@ -41,6 +41,8 @@ const char *st_strerror(int rc)
         return "out of memory";
     case ST_EINVAL:
         return "invalid argument";
+    case ST_ENOCOMMIT:
+        return "the log file holds no committed transaction";
     default:
         /* mdb_strerror covers LMDB's codes and falls back to strerror() for
          * errno values. */
@@ -105,11 +107,27 @@ void st_printable(char *buf, size_t buflen, const void *p, size_t len)
     buf[o] = '\0';
 }
 
+/* st_dir_each's fn for a directory meant to receive a new log: ST_EFORMAT,
+ * the name copied to arg, for an entry that is not a stale lock.mdb, what
+ * a creation cut short leaves, or a never-written data.mdb that
+ * replace_unwritten set aside. */
+static int foreign_entry(void *arg, int dirfd, const char *name)
+{
+    (void)dirfd;
+    if (strcmp(name, "lock.mdb") == 0 || st_env_is_leftover(name) ||
+        strncmp(name, "data.mdb" ST_SET_ASIDE_INFIX,
+                sizeof("data.mdb" ST_SET_ASIDE_INFIX) - 1) == 0)
+        return 0;
+    snprintf(arg, NAME_MAX + 1, "%s", name);
+    return ST_EFORMAT;
+}
+
 /*
  * Make sure dir can hold a log before LMDB creates anything in it.  *fresh
  * is set when there is no data.mdb yet (a writer will create one).  A writer
  * refuses to create a log in a directory holding anything but a stale
- * lock.mdb: pointing the daemon at the wrong directory must not litter it.
+ * lock.mdb and the leftovers of an interrupted creation: pointing the daemon
+ * at the wrong directory must not litter it.
  */
 static int prepare_dir(const char *dir, int readonly, int *fresh, char *err,
                        size_t errlen)
@@ -120,27 +138,22 @@ static int prepare_dir(const char *dir, int readonly, int *fresh, char *err,
     int rc = 0;
 
     *fresh = 0;
-    if (stat(dir, &sb) != 0) {
-        rc = errno;
-        if (rc != ENOENT || readonly) {
-            set_err(err, errlen, "%s: %s", dir, strerror(rc));
-            return rc;
-        }
+    if (!readonly) {
+        char why[PATH_MAX + 128];
+
         /* Only the last component is created: a missing parent means a
-         * wrong path more often than a missing directory. */
-        if (mkdir(dir, ST_DIR_MODE) != 0 && errno != EEXIST) {
-            rc = errno;
-            set_err(err, errlen, "%s: cannot create the directory: %s", dir,
-                    strerror(rc));
+         * wrong path more often than a missing directory.  Its parent is
+         * synced, or the whole log could vanish in a power cut. */
+        rc = st_dir_make(dir, ST_DIR_MODE, NULL, why, sizeof why);
+        if (rc != 0) {
+            set_err(err, errlen, "%s", why);
             return rc;
         }
-        if (stat(dir, &sb) != 0) {
-            rc = errno;
-            set_err(err, errlen, "%s: %s", dir, strerror(rc));
-            return rc;
-        }
-    }
-    if (!S_ISDIR(sb.st_mode)) {
+    } else if (stat(dir, &sb) != 0) {
+        rc = errno;
+        set_err(err, errlen, "%s: %s", dir, strerror(rc));
+        return rc;
+    } else if (!S_ISDIR(sb.st_mode)) {
         set_err(err, errlen, "%s: not a directory", dir);
         return ENOTDIR;
     }
@@ -172,34 +185,16 @@ static int prepare_dir(const char *dir, int readonly, int *fresh, char *err,
         return ENOENT;
     }
 
-    DIR *d = opendir(dir);
-    if (d == NULL) {
-        rc = errno;
-        set_err(err, errlen, "%s: %s", dir, strerror(rc));
-        return rc;
-    }
-    for (;;) {
-        struct dirent *de;
+    char found[NAME_MAX + 1], why[PATH_MAX + 128];
 
-        errno = 0;
-        de = readdir(d);
-        if (de == NULL) {
-            rc = errno;
-            if (rc != 0)
-                set_err(err, errlen, "%s: %s", dir, strerror(rc));
-            break;
-        }
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
-            strcmp(de->d_name, "lock.mdb") == 0)
-            continue;
+    rc = st_dir_each(dir, foreign_entry, found, why, sizeof why);
+    if (rc == ST_EFORMAT)
         set_err(err, errlen,
                 "%s: not a povtrack log directory (it holds \"%s\" and no "
                 "data.mdb); refusing to create a log there",
-                dir, de->d_name);
-        rc = ST_EFORMAT;
-        break;
-    }
-    closedir(d);
+                dir, found);
+    else if (rc != 0)
+        set_err(err, errlen, "%s", why);
     if (rc == 0)
         *fresh = 1;
     return rc;
@@ -393,12 +388,180 @@ int st_log_open(const char *dir, unsigned flags, struct st_log **out, char *err,
     return st_log_open_sized(dir, flags, 0, out, err, errlen);
 }
 
+/* Append a sentence to what opening the log repaired (st_log_notice). */
+static void add_notice(struct st_log *log, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void add_notice(struct st_log *log, const char *fmt, ...)
+{
+    size_t n = strlen(log->notice);
+    va_list ap;
+
+    if (n > 0 && n + 2 < sizeof(log->notice)) {
+        strcpy(log->notice + n, "; ");
+        n += 2;
+    }
+    va_start(ap, fmt);
+    vsnprintf(log->notice + n, sizeof(log->notice) - n, fmt, ap);
+    va_end(ap);
+}
+
+/* st_env_create's init: the log's first transaction, as open_dbs writes
+ * it into an empty environment. */
+static int init_log(void *arg, MDB_env *env, char *err, size_t errlen)
+{
+    struct st_log fresh = {.env = env};
+
+    return open_dbs(&fresh, arg, err, errlen);
+}
+
+/* Create the log in dir, replacing a data.mdb that was never written. */
+static int create_log(const char *dir, size_t map_size, char *err,
+                      size_t errlen)
+{
+    char why[PATH_MAX + 256];
+    int rc = st_env_create(dir, ST_FILE_MODE, ST_MAX_DBS, map_size, init_log,
+                           (void *)dir, why, sizeof why);
+
+    if (rc != 0)
+        set_err(err, errlen, "%s", why);
+    return rc;
+}
+
+/* Create the handle's environment and open dir, which holds a data.mdb:
+ * st_env_open_existing's codes.  On failure log->env is closed. */
+static int env_open(struct st_log *log, const char *dir, unsigned flags,
+                    uint64_t *size)
+{
+    /* MDB_NOTLS: reader slots belong to our read transactions, not to
+     * threads, so one thread may hold several st_readers (and the writer
+     * its write transaction beside them).  Durability flags stay at LMDB's
+     * defaults: every commit syncs data, then the meta page.  A snapshot
+     * (a backup) has no writer to coordinate with, hence no lock file. */
+    unsigned env_flags = MDB_NOTLS | (log->readonly ? MDB_RDONLY : 0) |
+                         ((flags & ST_OPEN_SNAPSHOT) ? MDB_NOLOCK : 0);
+    int rc = mdb_env_create(&log->env);
+
+    if (rc != 0) {
+        log->env = NULL;
+        return rc;
+    }
+    rc = mdb_env_set_maxdbs(log->env, ST_MAX_DBS);
+    if (rc == 0)
+        rc = st_env_open_existing(log->env, dir, env_flags, ST_FILE_MODE, size);
+    if (rc != 0) {
+        /* Required after a failed mdb_env_open too. */
+        mdb_env_close(log->env);
+        log->env = NULL;
+    }
+    return rc;
+}
+
+/*
+ * A data.mdb that LMDB rejects (empty, or no valid meta page) and is at most
+ * ST_UNWRITTEN_MAX bytes long never held an acknowledged event, so a writer
+ * may set it aside and create the log anew.  Why:
+ *  - an event is acknowledged only once the commit that appended it has
+ *    returned, and LMDB's commit fdatasyncs the file, which makes its
+ *    length durable, before it writes the meta page;
+ *  - the log's first transaction (open_dbs on a new environment) writes
+ *    the main database's root and the leaf of "meta", pages 2 and 3 after
+ *    LMDB's two meta pages: the file is then four pages long, and a
+ *    transaction appending an event adds at least the leaves of "events"
+ *    and "ids" (pages freed by a transaction are not reused within it), so
+ *    a file that ever held an event is longer than four pages;
+ *  - LMDB pages are at least 4096 bytes (the system's page size), and
+ *    LMDB never shortens the file (only MDB_WRITEMAP truncates, and the log
+ *    does not use it), nor does anything else here.
+ * So on disk, after any crash, a file holding an acknowledged event is
+ * longer than ST_UNWRITTEN_MAX, whatever its meta pages say.  A longer file
+ * without a valid meta page is damage that may hide events: it is refused
+ * and left untouched.
+ */
+static int unwritten(int rc)
+{
+    return rc == ENODATA || rc == MDB_INVALID;
+}
+
+/* Create the log anew in place of a data.mdb that env_open found
+ * unwritten (rc) and no longer than ST_UNWRITTEN_MAX: it holds no event,
+ * but unless empty it is kept, set aside, in case it is something else
+ * than what an interrupted creation leaves. */
+static int replace_unwritten(struct st_log *log, const char *dir, int rc,
+                             uint64_t size, size_t map_size, char *err,
+                             size_t errlen)
+{
+    char found[PATH_MAX + 128], path[PATH_MAX], moved[PATH_MAX + 64];
+    char why[2 * PATH_MAX];
+
+    st_env_describe(found, sizeof found, dir, rc, size);
+    moved[0] = '\0';
+    if (size > 0) {
+        if (snprintf(path, sizeof path, "%s/data.mdb", dir) >=
+            (int)sizeof path) {
+            set_err(err, errlen, "%s: path too long", dir);
+            return ENAMETOOLONG;
+        }
+        rc = st_set_aside(path, moved, sizeof moved, why, sizeof why);
+        if (rc != 0) {
+            set_err(err, errlen, "%s", why);
+            return rc;
+        }
+    }
+    rc = create_log(dir, map_size, err, errlen);
+    if (rc == 0)
+        add_notice(log,
+                   "%s: the log was never written (its creation was cut "
+                   "short, so it held no event)%s%s; created it anew",
+                   found, moved[0] ? "; moved it to " : "", moved);
+    return rc;
+}
+
+/* The message for a failed env_open of dir. */
+static int open_failed(const char *dir, int rc, uint64_t size, char *err,
+                       size_t errlen)
+{
+    char found[PATH_MAX + 128];
+
+    st_env_describe(found, sizeof found, dir, rc, size);
+    if (unwritten(rc) && size <= ST_UNWRITTEN_MAX) {
+        set_err(err, errlen,
+                "%s: the log was never written (its creation was cut "
+                "short), so it holds no event; povtrackd creates it anew "
+                "when it starts",
+                found);
+        return ST_ENOCOMMIT;
+    }
+    if (unwritten(rc)) {
+        set_err(err, errlen,
+                "%s: not an LMDB file, or a damaged log that may hold "
+                "acknowledged events (it is too long to be one that was "
+                "never written); left as it is.  If this is the data "
+                "directory's log, restore it from a backup (povtrack "
+                "restore); only if it never acknowledged an event, move %s "
+                "aside and start again",
+                found, dir);
+        return ST_ENOCOMMIT;
+    }
+    if (rc == MDB_VERSION_MISMATCH) {
+        set_err(err, errlen, "%s: not a povtrack log: %s", dir,
+                mdb_strerror(rc));
+        return ST_EFORMAT;
+    }
+    if (rc == ENOLCK)
+        set_err(err, errlen, "%s", found);
+    else
+        set_err(err, errlen, "%s: cannot open the log: %s", dir,
+                st_strerror(rc));
+    return rc;
+}
+
 int st_log_open_sized(const char *dir, unsigned flags, size_t initial_map_size,
                       struct st_log **out, char *err, size_t errlen)
 {
     struct st_log *log;
     long page = sysconf(_SC_PAGESIZE);
     size_t map_size = initial_map_size ? initial_map_size : ST_DEFAULT_MAP_SIZE;
+    uint64_t size = 0;
     int fresh = 0, dead = 0, rc;
 
     set_err(err, errlen, "%s", "");
@@ -431,47 +594,35 @@ int st_log_open_sized(const char *dir, unsigned flags, size_t initial_map_size,
     log->readonly = (flags & ST_OPEN_READONLY) != 0;
 
     rc = prepare_dir(dir, log->readonly, &fresh, err, errlen);
-    if (rc != 0) {
-        free(log);
-        return rc;
-    }
+    if (rc == 0 && !log->readonly) {
+        char why[PATH_MAX + 256];
 
-    rc = mdb_env_create(&log->env);
+        rc = st_env_remove_leftovers(dir, log->notice, sizeof(log->notice), why,
+                                     sizeof why);
+        if (rc != 0)
+            set_err(err, errlen, "%s", why);
+    }
+    /* A new log is created whole (st_env.h), at the size asked for; an
+     * existing one is grown to it below. */
+    if (rc == 0 && fresh)
+        rc = create_log(dir, map_size, err, errlen);
     if (rc != 0) {
-        set_err(err, errlen, "%s: mdb_env_create: %s", dir, st_strerror(rc));
         free(log);
         return rc;
     }
-    rc = mdb_env_set_maxdbs(log->env, ST_MAX_DBS);
-    /* Before mdb_env_open the size only matters for a new file: for an
-     * existing one LMDB would shrink the map to the used space if we asked
-     * for less than the file records, so that case is handled after. */
-    if (rc == 0 && !log->readonly && fresh)
-        rc = mdb_env_set_mapsize(log->env, map_size);
-    if (rc != 0) {
-        set_err(err, errlen, "%s: cannot configure LMDB: %s", dir,
-                st_strerror(rc));
-        goto fail;
-    }
-    /* MDB_NOTLS: reader slots belong to our read transactions, not to
-     * threads, so one thread may hold several st_readers (and the writer
-     * its write transaction beside them).  Durability flags stay at LMDB's
-     * defaults: every commit syncs data, then the meta page.  A snapshot
-     * (a backup) has no writer to coordinate with, hence no lock file. */
-    rc = mdb_env_open(log->env, dir,
-                      MDB_NOTLS | (log->readonly ? MDB_RDONLY : 0) |
-                          ((flags & ST_OPEN_SNAPSHOT) ? MDB_NOLOCK : 0),
-                      ST_FILE_MODE);
-    if (rc != 0) {
-        if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH) {
-            set_err(err, errlen, "%s: not a povtrack log: %s", dir,
-                    mdb_strerror(rc));
-            rc = ST_EFORMAT;
-        } else {
-            set_err(err, errlen, "%s: cannot open the log: %s", dir,
-                    st_strerror(rc));
+    rc = env_open(log, dir, flags, &size);
+    if (unwritten(rc) && !log->readonly && size <= ST_UNWRITTEN_MAX) {
+        rc = replace_unwritten(log, dir, rc, size, map_size, err, errlen);
+        if (rc != 0) {
+            free(log);
+            return rc;
         }
-        goto fail;
+        rc = env_open(log, dir, flags, &size);
+    }
+    if (rc != 0) {
+        rc = open_failed(dir, rc, size, err, errlen);
+        free(log);
+        return rc;
     }
     /* Slots left by dead readers pin old pages and make the file grow. */
     rc = mdb_reader_check(log->env, &dead);
@@ -479,7 +630,7 @@ int st_log_open_sized(const char *dir, unsigned flags, size_t initial_map_size,
         set_err(err, errlen, "%s: mdb_reader_check: %s", dir, st_strerror(rc));
         goto fail;
     }
-    if (!log->readonly && !fresh) {
+    if (!log->readonly) {
         MDB_envinfo info;
 
         rc = mdb_env_info(log->env, &info);
@@ -499,7 +650,6 @@ int st_log_open_sized(const char *dir, unsigned flags, size_t initial_map_size,
     return 0;
 
 fail:
-    /* Required after a failed mdb_env_open too. */
     mdb_env_close(log->env);
     free(log);
     return rc;
@@ -511,6 +661,11 @@ void st_log_close(struct st_log *log)
         return;
     mdb_env_close(log->env);
     free(log);
+}
+
+const char *st_log_notice(const struct st_log *log)
+{
+    return log != NULL ? log->notice : "";
 }
 
 int st_log_reader_check(struct st_log *log, int *dead)

@@ -54,6 +54,10 @@
 #define ST_FORMAT "povtrack-log-1"
 /* Map size a new log starts with (bytes); the file itself grows with use. */
 #define ST_DEFAULT_MAP_SIZE ((size_t)64 << 20)
+/* The largest data.mdb without a committed transaction that a writer takes
+ * for a log that was never written (see ST_ENOCOMMIT): four pages of the
+ * smallest page size LMDB uses. */
+#define ST_UNWRITTEN_MAX ((uint64_t)4 * 4096)
 
 /* Return codes: 0 success, ST_* below, or an LMDB error code (see
  * st_strerror for either). */
@@ -64,7 +68,9 @@ enum st_rc {
     ST_EFORMAT = -30002, /* the environment is not a povtrack log or a record
                             is corrupt */
     ST_ENOMEM = -30003,
-    ST_EINVAL = -30004
+    ST_EINVAL = -30004,
+    ST_ENOCOMMIT = -30005 /* data.mdb holds no committed transaction: it is
+                             empty or has no valid LMDB meta page */
 };
 
 const char *st_strerror(int rc);
@@ -83,9 +89,26 @@ enum st_open_flags {
 /* Open (creating when writable and absent) the log in directory dir.
  * On failure *err gets a message naming the directory and cause.
  * A writer creates dir itself (not its parents) when missing, and creates a
- * new log only in a directory that is empty (but for a stale lock.mdb).
+ * new log only in a directory that is empty (but for a stale lock.mdb and
+ * what an interrupted creation left).
  * ST_EFORMAT: dir holds something that is not a povtrack log of this
- * format. */
+ * format.
+ *
+ * Crash safety (st_env.h): a writer syncs the directory holding dir when it
+ * creates dir, and creates the log's data.mdb whole, its first transaction
+ * (the databases and the format marker) committed, under a temporary name
+ * that it then renames into place before syncing dir.  So a crash, power
+ * cut included, leaves either no log or a complete one.  On opening, a
+ * writer removes the temporary file of a creation that a crash cut short.
+ *
+ * ST_ENOCOMMIT: data.mdb is empty or has no valid LMDB meta page, which an
+ * older povtrackd could leave when cut off while creating the log.  Such a
+ * file no larger than ST_UNWRITTEN_MAX cannot hold an acknowledged event
+ * (st_log.c proves it), so a writer moves it aside (st_set_aside: to
+ * data.mdb.invalid-<UTC time>, unless it is empty) and creates a new log,
+ * which st_log_notice reports; a larger one may hold events, and is
+ * refused and left untouched; readers refuse either.  The message says
+ * which it is and what to do. */
 int st_log_open(const char *dir, unsigned flags, struct st_log **out, char *err,
                 size_t errlen);
 /* The same, with the map size of a writer: a new log starts with
@@ -95,6 +118,11 @@ int st_log_open(const char *dir, unsigned flags, struct st_log **out, char *err,
 int st_log_open_sized(const char *dir, unsigned flags, size_t initial_map_size,
                       struct st_log **out, char *err, size_t errlen);
 void st_log_close(struct st_log *log);
+
+/* What opening log found and repaired, for the caller to log: "" when
+ * nothing, otherwise a sentence (a leftover temporary file removed, a
+ * never-written data.mdb replaced). */
+const char *st_log_notice(const struct st_log *log);
 
 /*
  * Write a compacted copy of the log into dir, an existing directory without

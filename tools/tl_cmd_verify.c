@@ -38,12 +38,22 @@ static const char verify_usage[] =
     "  cursors   no plugin has applied past the last sequence of the log\n"
     "then a final line.  With --json, one JSON object instead: \"ok\", the\n"
     "counts, and \"checks\": [{\"check\", \"ok\", \"checked\", \"failed\",\n"
-    "\"first\"}].  On a terminal, progress goes to standard error.\n"
+    "\"first\"}] (and \"note\" for cursors).  On a terminal, progress goes\n"
+    "to standard error.\n"
+    "\n"
+    "A log whose data.mdb is empty or has no valid LMDB meta page cannot be\n"
+    "checked: one line \"FAIL log:\" says what was found and what to do,\n"
+    "exit 1.  A plugin state whose data.mdb is empty was never written:\n"
+    "the cursors line says so and passes (povtrackd makes the state at\n"
+    "start).  One with no valid meta page cannot be read: the cursors check\n"
+    "fails (the log is not affected; povtrackd sets it aside at start and\n"
+    "the plugins apply the log again).\n"
     "\n"
     "  -d, --data-dir DIR  the daemon's data directory\n"
     "\n"
-    "Exit status: 0 every check passed; 1 a check failed; 2 usage error;\n"
-    "3 the data cannot be opened or read.\n";
+    "Exit status: 0 every check passed; 1 a check failed, or the log's\n"
+    "data.mdb holds no committed transaction; 2 usage error; 3 the data\n"
+    "cannot be opened or read (no log there, permissions, I/O errors).\n";
 
 struct progress {
     bool on;     /* standard error is a terminal */
@@ -158,16 +168,18 @@ static int print_log_checks(FILE *f, const struct st_verify_report *r)
 
 /* The cursor check: no plugin's cursor past the log's last sequence. */
 struct cursor_outcome {
-    size_t plugins, bad;
+    bool have_state; /* the state could be read */
+    size_t plugins;
+    size_t bad; /* cursors past the log, or 1: the state cannot be read */
     uint64_t lowest;
-    char why[256];
+    char why[1024];  /* the first failure */
+    char note[1024]; /* why a state that is there has nothing to check */
 };
 
-static void cursor_check(const struct pt_state_cursors *cs, bool have_state,
-                         uint64_t last_seq, struct cursor_outcome *o)
+static void cursor_check(const struct pt_state_cursors *cs, uint64_t last_seq,
+                         struct cursor_outcome *o)
 {
-    memset(o, 0, sizeof *o);
-    if (!have_state)
+    if (!o->have_state)
         return;
     o->plugins = cs->n;
     o->bad = pt_state_cursors_check(cs, last_seq, &o->lowest, o->why,
@@ -176,10 +188,15 @@ static void cursor_check(const struct pt_state_cursors *cs, bool have_state,
 
 /* Print the cursor check; returns 1 when it failed. */
 static int print_cursor_check(FILE *f, const struct cursor_outcome *o,
-                              bool have_state, uint64_t last_seq)
+                              uint64_t last_seq)
 {
-    if (!have_state) {
-        line(f, true, "cursors", "no plugin state yet");
+    if (o->bad != 0 && !o->have_state) {
+        line(f, false, "cursors", "%s", o->why);
+        return 1;
+    }
+    if (!o->have_state) {
+        line(f, true, "cursors", "no plugin state yet%s%s",
+             o->note[0] ? ": " : "", o->note);
         return 0;
     }
     if (o->bad == 0) {
@@ -191,6 +208,20 @@ static int print_cursor_check(FILE *f, const struct cursor_outcome *o,
     line(f, false, "cursors", "%zu plugins, %zu failed: %s", o->plugins, o->bad,
          o->why);
     return 1;
+}
+
+/* Write o (NULL: memory ran out), a line, and release it.  Returns the
+ * exit code: 0 when ok. */
+static int emit_json(struct tl_cli *cli, json_t *o, bool ok)
+{
+    if (o == NULL || json_dumpf(o, cli->out, JSON_COMPACT) != 0) {
+        json_decref(o);
+        fprintf(stderr, "povtrack verify: out of memory\n");
+        return TL_EXIT_FAIL;
+    }
+    fputc('\n', cli->out);
+    json_decref(o);
+    return ok ? TL_EXIT_OK : TL_EXIT_FAIL;
 }
 
 /* --json: one object with every check.  Returns an exit code. */
@@ -212,12 +243,12 @@ static int print_json(struct tl_cli *cli, const char *data_dir,
                              (json_int_t)c->checked, "failed",
                              (json_int_t)c->failed, "first", c->first)) != 0;
     }
-    bad |= bad ||
-           json_array_append_new(
-               checks,
-               json_pack("{s:s,s:b,s:I,s:I,s:s}", "check", "cursors", "ok",
-                         co->bad == 0, "checked", (json_int_t)co->plugins,
-                         "failed", (json_int_t)co->bad, "first", co->why)) != 0;
+    bad |= bad || json_array_append_new(
+                      checks, json_pack("{s:s,s:b,s:I,s:I,s:s,s:s}", "check",
+                                        "cursors", "ok", co->bad == 0,
+                                        "checked", (json_int_t)co->plugins,
+                                        "failed", (json_int_t)co->bad, "first",
+                                        co->why, "note", co->note)) != 0;
     if (!bad)
         o = json_pack("{s:b,s:s,s:I,s:I,s:I,s:f,s:{s:I,s:I,s:I,s:I,s:b},s:o}",
                       "ok", failed == 0, "data_dir", data_dir, "last_seq",
@@ -231,22 +262,33 @@ static int print_json(struct tl_cli *cli, const char *data_dir,
                       (int)r->unitseq_absent, "checks", checks);
     else
         json_decref(checks);
-    if (o == NULL || json_dumpf(o, cli->out, JSON_COMPACT) != 0) {
-        json_decref(o);
-        fprintf(stderr, "povtrack verify: out of memory\n");
-        return TL_EXIT_FAIL;
-    }
-    fputc('\n', cli->out);
-    json_decref(o);
-    return failed == 0 ? TL_EXIT_OK : TL_EXIT_FAIL;
+    return emit_json(cli, o, failed == 0);
 }
 
-/* Read the cursors of data_dir's state (none when there is no state yet).
- * Returns an exit code. */
-static int read_cursors(const char *data_dir, struct pt_state_cursors *cs,
-                        bool *have_state)
+/* A log that holds no committed transaction: one failed check, "log",
+ * saying what was found.  Returns the exit code. */
+static int print_log_unwritten(struct tl_cli *cli, const char *data_dir,
+                               const char *msg)
 {
-    char path[PATH_MAX], msg[512];
+    if (cli->json)
+        return emit_json(cli,
+                         json_pack("{s:b,s:s,s:[{s:s,s:b,s:I,s:I,s:s}]}", "ok",
+                                   0, "data_dir", data_dir, "checks", "check",
+                                   "log", "ok", 0, "checked", (json_int_t)0,
+                                   "failed", (json_int_t)1, "first", msg),
+                         false);
+    line(cli->out, false, "log", "%s", msg);
+    fprintf(cli->out, "verify FAIL: the log of %s cannot be checked\n",
+            data_dir);
+    return TL_EXIT_FAIL;
+}
+
+/* Read the cursors of data_dir's state into cs; co says whether there is a
+ * state to check, and why not.  Returns an exit code. */
+static int read_cursors(const char *data_dir, struct pt_state_cursors *cs,
+                        struct cursor_outcome *co)
+{
+    char path[PATH_MAX], msg[1024];
     MDB_env *env;
     int rc;
 
@@ -256,9 +298,20 @@ static int read_cursors(const char *data_dir, struct pt_state_cursors *cs,
         return TL_EXIT_UNREACHABLE;
     }
     rc = pt_state_open_readonly(path, 0, &env, msg, sizeof(msg));
-    *have_state = rc == 0;
+    co->have_state = rc == 0;
+    /* None yet, or never written: nothing to check, and nothing wrong.
+     * One that cannot be read fails the check; the log is still checked. */
     if (rc == ENOENT)
         return TL_EXIT_OK;
+    if (rc == ENODATA) {
+        snprintf(co->note, sizeof(co->note), "%s", msg);
+        return TL_EXIT_OK;
+    }
+    if (rc == MDB_INVALID) {
+        snprintf(co->why, sizeof(co->why), "%s", msg);
+        co->bad = 1;
+        return TL_EXIT_OK;
+    }
     if (rc == 0) {
         rc = pt_state_read_cursors(env, cs, msg, sizeof(msg));
         mdb_env_close(env);
@@ -277,12 +330,12 @@ int tl_cmd_verify(struct tl_cli *cli, int argc, char **argv)
     const char *data_dir = PT_DEFAULT_DATA_DIR;
     struct progress prog = {isatty(STDERR_FILENO) == 1, 0, false};
     struct pt_state_cursors cs = {NULL, 0};
+    struct cursor_outcome co;
     struct st_verify_report rep;
     struct st_log *log = NULL;
-    char path[PATH_MAX], msg[512];
-    bool have_state = false;
+    char path[PATH_MAX], msg[1024];
     double t0 = now_s();
-    int c, rc, failed;
+    int c, rc, lrc = 0, failed;
 
     while ((c = getopt_long(argc, argv, "d:", longopts, NULL)) != -1) {
         if (c == TL_OPT_HELP) {
@@ -308,15 +361,22 @@ int tl_cmd_verify(struct tl_cli *cli, int argc, char **argv)
      * appended after the log's snapshot would look like a cursor ahead of
      * the log.
      */
-    rc = read_cursors(data_dir, &cs, &have_state);
+    memset(&co, 0, sizeof co);
+    rc = read_cursors(data_dir, &cs, &co);
     if (rc == TL_EXIT_OK &&
         snprintf(path, sizeof(path), "%s/" PT_DATA_LOG_SUBDIR, data_dir) >=
             (int)sizeof(path)) {
         fprintf(stderr, "povtrack verify: %s: path too long\n", data_dir);
         rc = TL_EXIT_UNREACHABLE;
     }
-    if (rc == TL_EXIT_OK &&
-        st_log_open(path, ST_OPEN_READONLY, &log, msg, sizeof(msg)) != 0) {
+    if (rc == TL_EXIT_OK)
+        lrc = st_log_open(path, ST_OPEN_READONLY, &log, msg, sizeof(msg));
+    if (lrc == ST_ENOCOMMIT) {
+        /* Not an access problem: the log itself is empty or damaged. */
+        pt_state_cursors_free(&cs);
+        return print_log_unwritten(cli, data_dir, msg);
+    }
+    if (lrc != 0) {
         fprintf(stderr, "povtrack verify: %s\n", msg);
         rc = TL_EXIT_UNREACHABLE;
     }
@@ -336,13 +396,12 @@ int tl_cmd_verify(struct tl_cli *cli, int argc, char **argv)
         return rc;
     }
 
-    struct cursor_outcome co;
-    cursor_check(&cs, have_state, rep.last_seq, &co);
+    cursor_check(&cs, rep.last_seq, &co);
     pt_state_cursors_free(&cs);
     if (cli->json)
         return print_json(cli, data_dir, &rep, &co, now_s() - t0);
     failed = print_log_checks(cli->out, &rep);
-    failed += print_cursor_check(cli->out, &co, have_state, rep.last_seq);
+    failed += print_cursor_check(cli->out, &co, rep.last_seq);
     /* The log's checks and the cursors. */
     if (failed == 0)
         fprintf(cli->out,

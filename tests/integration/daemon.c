@@ -40,6 +40,37 @@ int td_init(struct td *d)
     return d->zctx ? 0 : -1;
 }
 
+int td_setup(void **state)
+{
+    struct td *d = calloc(1, sizeof *d);
+    if (d == NULL || td_init(d) != 0) {
+        if (d != NULL)
+            td_destroy(d);
+        free(d);
+        return -1;
+    }
+    *state = d;
+    return 0;
+}
+
+int td_setup_started(void **state)
+{
+    if (td_setup(state) != 0)
+        return -1;
+    if (td_start(*state, NULL) != 0) {
+        td_teardown(state);
+        return -1;
+    }
+    return 0;
+}
+
+int td_teardown(void **state)
+{
+    td_destroy(*state);
+    free(*state);
+    return 0;
+}
+
 void *td_dealer(struct td *d, const char *ep, const char *public_key,
                 const char *secret_key)
 {
@@ -417,6 +448,20 @@ int td_define_province(struct td *d, const char *id)
     msgpack_unpacked_destroy(&up);
     msgpack_sbuffer_destroy(&sb);
     return rc;
+}
+
+int td_ingest_ok(struct td *d, const msgpack_sbuffer *sb, uint32_t n,
+                 int timeout_ms)
+{
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    int ok = td_ingest_raw(d, sb->data, sb->size, &up, timeout_ms) == 0 &&
+             up.data.type == MSGPACK_OBJECT_ARRAY &&
+             up.data.via.array.size == n;
+    for (uint32_t i = 0; ok && i < n; i++)
+        ok = td_str_eq(td_get(&up.data.via.array.ptr[i], "status"), "ok");
+    msgpack_unpacked_destroy(&up);
+    return ok ? 0 : -1;
 }
 
 const msgpack_object *td_get(const msgpack_object *map, const char *key)

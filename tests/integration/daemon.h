@@ -33,6 +33,14 @@ struct td {
 
 /* Create the directory and endpoints; does not start the daemon. */
 int td_init(struct td *d);
+/* cmocka setup: a struct td, td_init'ed (not started), in *state; -1 (the
+ * test is not run) when that fails. */
+int td_setup(void **state);
+/* td_setup, then td_start with no extra arguments. */
+int td_setup_started(void **state);
+/* cmocka teardown of either: td_destroy and free.  It runs even when an
+ * assertion failed, so no daemon outlives its test. */
+int td_teardown(void **state);
 /* Start povtrackd with extra arguments (NULL-terminated, may be NULL) and
  * wait until its plugin host answers a ping. */
 int td_start(struct td *d, const char *const *extra);
@@ -92,6 +100,11 @@ void td_pack_cstr(msgpack_packer *pk, const char *s);
 /* Publish one unit.defined event for province 60 (Binh Thuan) under id
  * and wait for its ack: 0 when "ok", 1 when "duplicate", -1 otherwise. */
 int td_define_province(struct td *d, const char *id);
+
+/* Send the n events packed in sb as one ingest request: 0 when all n acks
+ * came back "ok" within timeout_ms, -1 otherwise. */
+int td_ingest_ok(struct td *d, const msgpack_sbuffer *sb, uint32_t n,
+                 int timeout_ms);
 
 /* Pack into sb (cleared first) one ingest request: an array of n
  * donation.received events of amount VND each for province 60, ids

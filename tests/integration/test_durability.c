@@ -7,6 +7,13 @@
  * fdatasync of the log's data file completed and then the meta page was
  * written through a descriptor opened with O_DSYNC (LMDB's durable commit),
  * before the sendto that carries the ack began.
+ *
+ * A second test traces a daemon started on a fresh data directory and
+ * checks that what a power cut could otherwise undo is made durable before
+ * the first ack: each directory created is synced into its parent, and the
+ * log's and the state's data.mdb are created under a temporary name,
+ * synced, renamed into place, and their directory synced after the rename
+ * (storage/st_env.h).
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -78,25 +85,64 @@ static const char *syscall_of(const char *line, int *completed, int *ok)
     return p;
 }
 
-static int setup(void **state)
+/* strace attached to a process, writing its trace to a file. */
+struct tracer {
+    pid_t pid;
+    int errfd; /* strace's stderr, open until it has exited */
+};
+
+/* Attach strace -f with options opts (NULL-terminated, at most 8) to
+ * process target, tracing into path; returns once strace says it has
+ * attached to every thread (a handshake). */
+static void trace_start(struct tracer *t, pid_t target, const char *path,
+                        const char *const *opts)
 {
-    struct td *d = calloc(1, sizeof *d);
-    if (d == NULL || td_init(d) != 0 || td_start(d, NULL) != 0) {
-        if (d != NULL)
-            td_destroy(d);
-        free(d);
-        return -1;
+    char pidarg[16];
+    snprintf(pidarg, sizeof pidarg, "%ld", (long)target);
+    const char *argv[16] = {"strace", "-f"};
+    size_t n = 2;
+    for (size_t i = 0; opts[i] != NULL && n < 10; i++)
+        argv[n++] = opts[i];
+    argv[n++] = "-o";
+    argv[n++] = path;
+    argv[n++] = "-p";
+    argv[n++] = pidarg;
+    argv[n] = NULL;
+    int errpipe[2];
+    assert_int_equal(pipe(errpipe), 0);
+    t->pid = fork();
+    assert_true(t->pid >= 0);
+    if (t->pid == 0) {
+        dup2(errpipe[1], 2);
+        close(errpipe[0]);
+        execvp("strace", (char *const *)argv);
+        fprintf(stderr, "cannot run strace\n");
+        _exit(127);
     }
-    *state = d;
-    return 0;
+    close(errpipe[1]);
+    t->errfd = errpipe[0];
+    char msg[512] = "";
+    size_t got = 0;
+    struct pollfd pfd = {t->errfd, POLLIN, 0};
+    while (strstr(msg, "attached") == NULL && got < sizeof msg - 1 &&
+           poll(&pfd, 1, 10000) == 1) {
+        ssize_t r = read(t->errfd, msg + got, sizeof msg - 1 - got);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+        msg[got] = '\0';
+    }
+    if (strstr(msg, "attached") == NULL)
+        fail_msg("strace did not attach to pid %s: %s", pidarg, msg);
 }
 
-/* Runs even when an assertion failed: no daemon outlives the test. */
-static int teardown(void **state)
+/* Detach strace and wait until its trace is complete. */
+static void trace_stop(struct tracer *t)
 {
-    td_destroy(*state);
-    free(*state);
-    return 0;
+    int status;
+    kill(t->pid, SIGINT);
+    waitpid(t->pid, &status, 0);
+    close(t->errfd);
 }
 
 static void test_ack_follows_durable_commit(void **state)
@@ -105,45 +151,16 @@ static void test_ack_follows_durable_commit(void **state)
     /* Warm up: the client's ZMTP handshake and the log's first pages. */
     publish_one(d, 0);
 
-    char trace[400], pidarg[16];
+    char trace[400];
     snprintf(trace, sizeof trace, "%s/strace.out", d->dir);
-    snprintf(pidarg, sizeof pidarg, "%ld", (long)d->pid);
-    int errpipe[2];
-    assert_int_equal(pipe(errpipe), 0);
-    pid_t st = fork();
-    assert_true(st >= 0);
-    if (st == 0) {
-        dup2(errpipe[1], 2);
-        close(errpipe[0]);
-        execlp("strace", "strace", "-f", "-tt", "-e",
-               "trace=fdatasync,fsync,pwrite64,sendto", "-o", trace, "-p",
-               pidarg, (char *)NULL);
-        fprintf(stderr, "cannot run strace\n");
-        _exit(127);
-    }
-    close(errpipe[1]);
-    /* Handshake: strace says when it has attached to every thread. */
-    char msg[512] = "";
-    size_t got = 0;
-    struct pollfd pfd = {errpipe[0], POLLIN, 0};
-    while (strstr(msg, "attached") == NULL && got < sizeof msg - 1 &&
-           poll(&pfd, 1, 10000) == 1) {
-        ssize_t n = read(errpipe[0], msg + got, sizeof msg - 1 - got);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-        msg[got] = '\0';
-    }
-    if (strstr(msg, "attached") == NULL)
-        fail_msg("strace did not attach to povtrackd: %s", msg);
-
+    struct tracer t;
+    trace_start(&t, d->pid, trace,
+                (const char *[]){"-tt", "-e",
+                                 "trace=fdatasync,fsync,pwrite64,sendto",
+                                 NULL});
     for (int i = 1; i <= REQUESTS; i++)
         publish_one(d, i);
-
-    kill(st, SIGINT);
-    int status;
-    waitpid(st, &status, 0);
-    close(errpipe[0]);
+    trace_stop(&t);
 
     FILE *f = fopen(trace, "r");
     assert_non_null(f);
@@ -196,12 +213,197 @@ static void test_ack_follows_durable_commit(void **state)
     assert_int_equal(td_stop(d), 0);
 }
 
+/* ---- creation ---- */
+
+/* One system call of a trace, whole: "name(args) = result". */
+#define CALL_MAX 4096
+
+struct call {
+    char text[CALL_MAX];
+    int ok; /* completed with a result of 0 or more */
+};
+
+/* A call begun on one line and resumed on a later one, by thread. */
+struct pending {
+    long tid;
+    char text[CALL_MAX];
+};
+
+/*
+ * The calls of strace -f output (lines "<tid> <call>"), in the order they
+ * ended, with each call strace split over "<unfinished ...>" and "<...
+ * name resumed>" lines put back together.  Frees with free().
+ */
+static struct call *read_calls(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t cap = 256;
+    struct call *calls = malloc(cap * sizeof *calls);
+    struct pending pend[64];
+    size_t npend = 0;
+    char line[CALL_MAX];
+    assert_non_null(calls);
+    *n = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        line[strcspn(line, "\n")] = '\0';
+        char *p;
+        long tid = strtol(line, &p, 10);
+        p += strspn(p, " ");
+        char text[CALL_MAX] = "";
+        char *unfinished = strstr(p, " <unfinished ...>");
+        if (unfinished != NULL) {
+            assert_true(npend < sizeof pend / sizeof pend[0]);
+            pend[npend].tid = tid;
+            snprintf(pend[npend].text, sizeof pend[npend].text, "%.*s",
+                     (int)(unfinished - p), p);
+            npend++;
+            continue;
+        }
+        if (strncmp(p, "<... ", 5) == 0) {
+            /* "<... name resumed>rest": the begun text, then rest. */
+            char *rest = strstr(p, "resumed>");
+            size_t i = 0;
+            while (i < npend && pend[i].tid != tid)
+                i++;
+            if (rest == NULL || i == npend)
+                continue;
+            snprintf(text, sizeof text, "%.2047s%.2047s", pend[i].text,
+                     rest + 8);
+            pend[i] = pend[--npend];
+        } else {
+            snprintf(text, sizeof text, "%s", p);
+        }
+        const char *res = NULL;
+        for (const char *q = text; (q = strstr(q, ") = ")) != NULL; q += 4)
+            res = q + 4;
+        if (res == NULL)
+            continue; /* a signal, an exit */
+        if (*n == cap) {
+            cap *= 2;
+            calls = realloc(calls, cap * sizeof *calls);
+            assert_non_null(calls);
+        }
+        snprintf(calls[*n].text, sizeof calls[*n].text, "%s", text);
+        calls[*n].ok = res[0] >= '0' && res[0] <= '9';
+        (*n)++;
+    }
+    fclose(f);
+    return calls;
+}
+
+/* The first call at or after from that succeeded, is one of names ("a(",
+ * "b(", NULL-terminated) and holds needle; n when none. */
+static size_t find_call(const struct call *c, size_t n, size_t from,
+                        const char *const *names, const char *needle)
+{
+    for (size_t i = from; i < n; i++) {
+        int named = 0;
+        for (size_t k = 0; names[k] != NULL && !named; k++)
+            named = strncmp(c[i].text, names[k], strlen(names[k])) == 0;
+        if (named && c[i].ok && strstr(c[i].text, needle) != NULL)
+            return i;
+    }
+    return n;
+}
+
+static const char *const MKDIR[] = {"mkdir(", "mkdirat(", NULL};
+static const char *const SYNC[] = {"fsync(", "fdatasync(", NULL};
+static const char *const DIRSYNC[] = {"fsync(", NULL};
+static const char *const OPEN[] = {"openat(", "open(", NULL};
+static const char *const RENAME[] = {"rename(", "renameat(", "renameat2(",
+                                     NULL};
+static const char *const SEND[] = {"sendto(", NULL};
+
+/* Index of the first call after from that is one of names with needle;
+ * fails the test, saying what was missing, when there is none. */
+static size_t expect_call(const struct call *c, size_t n, size_t from,
+                          const char *const *names, const char *needle,
+                          const char *what)
+{
+    size_t i = find_call(c, n, from, names, needle);
+    if (i == n)
+        fail_msg("the trace has no %s (%s%s) after call %zu of %zu", what,
+                 names[0], needle, from, n);
+    return i;
+}
+
+/* dir (data_dir/sub) was made durably and its data.mdb created whole, all
+ * before the call at index before. */
+static void expect_created_whole(const struct call *c, size_t n,
+                                 const char *data_dir, const char *sub,
+                                 size_t before)
+{
+    char dir[400], q[420], tmp[420], final[420], fd[420];
+    snprintf(dir, sizeof dir, "%s/%s", data_dir, sub);
+    snprintf(q, sizeof q, "\"%s\"", dir);
+    size_t i = expect_call(c, n, 0, MKDIR, q, "mkdir of the directory");
+    snprintf(fd, sizeof fd, "<%s>)", data_dir);
+    size_t synced_parent =
+        expect_call(c, n, i, DIRSYNC, fd, "fsync of the data directory");
+    snprintf(tmp, sizeof tmp, "\"%s/data.mdb.new-", dir);
+    size_t created = expect_call(c, n, i, OPEN, tmp, "temporary data.mdb");
+    assert_non_null(strstr(c[created].text, "O_CREAT"));
+    snprintf(fd, sizeof fd, "<%s/data.mdb.new-", dir);
+    size_t synced =
+        expect_call(c, n, created, SYNC, fd, "sync of the temporary data.mdb");
+    snprintf(final, sizeof final, "\"%s/data.mdb\"", dir);
+    size_t renamed =
+        expect_call(c, n, synced, RENAME, final, "rename into place");
+    assert_non_null(strstr(c[renamed].text, tmp));
+    snprintf(fd, sizeof fd, "<%s>)", dir);
+    size_t synced_dir =
+        expect_call(c, n, renamed, DIRSYNC, fd, "fsync of the directory");
+    /* Nothing opened data.mdb under its own name before it was whole. */
+    size_t in_place = find_call(c, n, 0, OPEN, final);
+    if (in_place < renamed)
+        fail_msg("%s was opened before it was renamed into place: %s", final,
+                 c[in_place].text);
+    if (synced_parent >= before || synced_dir >= before)
+        fail_msg("%s was not durable before the first ack: %s", dir,
+                 c[before < n ? before : n - 1].text);
+}
+
+static void test_creation_durable_before_first_ack(void **state)
+{
+    struct td *d = *state;
+    char trace[400];
+    snprintf(trace, sizeof trace, "%s/strace.out", d->dir);
+    /* This process is traced, so the daemon is from its first call. */
+    struct tracer t;
+    trace_start(&t, getpid(), trace,
+                (const char *[]){"-y", "-s", "512", "-e",
+                                 "trace=mkdir,mkdirat,open,openat,rename,"
+                                 "renameat,renameat2,fsync,fdatasync,sendto",
+                                 NULL});
+    assert_int_equal(td_start(d, NULL), 0);
+    publish_one(d, 1);
+    trace_stop(&t);
+    assert_int_equal(td_stop(d), 0);
+
+    size_t n;
+    struct call *c = read_calls(trace, &n);
+    size_t ack = expect_call(c, n, 0, SEND, "status", "ack");
+    /* The data directory itself, synced into the test's directory. */
+    char q[420], fd[420];
+    snprintf(q, sizeof q, "\"%s\"", d->data_dir);
+    size_t made = expect_call(c, n, 0, MKDIR, q, "mkdir of the data directory");
+    snprintf(fd, sizeof fd, "<%s>)", d->dir);
+    if (expect_call(c, n, made, DIRSYNC, fd, "fsync of its parent") >= ack)
+        fail_msg("the data directory was not durable before the first ack");
+    expect_created_whole(c, n, d->data_dir, "log", ack);
+    expect_created_whole(c, n, d->data_dir, "state", ack);
+    free(c);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_ack_follows_durable_commit, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_ack_follows_durable_commit,
+                                        td_setup_started, td_teardown),
+        cmocka_unit_test_setup_teardown(test_creation_durable_before_first_ack,
+                                        td_setup, td_teardown),
     };
     return cmocka_run_group_tests_name("durability", tests, NULL, NULL);
 }

@@ -882,14 +882,12 @@ static void test_failed_start_keeps_backoff(void **state)
     assert_int_equal(unlink(gate), 0);
     close(fd);
 
-    /* The plugin state becomes unreadable: the next hosts fail at start,
-     * before they open the guard. */
+    /* The plugin state cannot be opened at all (a data.mdb that is a
+     * directory: an unreadable file would be set aside and replaced): the
+     * next hosts fail at start, before they open the guard. */
     char path[400], cmd[1400];
     snprintf(path, sizeof path, "%s/state/data.mdb", d->data_dir);
-    snprintf(cmd, sizeof cmd,
-             "head -c 65536 /dev/zero | tr '\\0' x > '%s.bad' && "
-             "mv '%s.bad' '%s'",
-             path, path, path);
+    snprintf(cmd, sizeof cmd, "rm -f '%s' && mkdir '%s'", path, path);
     assert_int_equal(system(cmd), 0);
     assert_int_equal(kill(host, SIGKILL), 0);
 

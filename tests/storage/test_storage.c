@@ -904,7 +904,7 @@ static void expect_open_fails(const char *dir, unsigned flags, int want,
                               const char *msg_part)
 {
     struct st_log *log = (struct st_log *)1;
-    char err[256] = "";
+    char err[1024] = "";
     int rc = st_log_open(dir, flags, &log, err, sizeof(err));
 
     if (rc != want || strstr(err, msg_part) == NULL)
@@ -913,6 +913,17 @@ static void expect_open_fails(const char *dir, unsigned flags, int want,
     assert_null(log);
     /* The message names the directory. */
     assert_non_null(strstr(err, dir));
+}
+
+/* A file of n bytes c at path (replaced). */
+static void write_bytes(const char *path, int c, size_t n)
+{
+    FILE *fp = fopen(path, "w");
+
+    assert_non_null(fp);
+    for (size_t i = 0; i < n; i++)
+        assert_int_not_equal(fputc(c, fp), EOF);
+    assert_int_equal(fclose(fp), 0);
 }
 
 /* Write key=val into database name (NULL: main) of a raw LMDB environment. */
@@ -956,17 +967,16 @@ static void test_not_a_log(void **state)
                       "format mismatch: the log is \"povtrack-log-0\"");
     expect_open_fails(dir, ST_OPEN_READONLY, ST_EFORMAT, "format mismatch");
 
-    /* A data.mdb that is not LMDB at all. */
+    /* A data.mdb that is not LMDB at all, and longer than a log that was
+     * never written (those: test_unwritten_log): left as it is. */
     snprintf(dir, sizeof(dir), "%s/garbage", f->root);
     assert_int_equal(mkdir(dir, 0700), 0);
     snprintf(path, sizeof(path), "%s/data.mdb", dir);
-    fp = fopen(path, "w");
-    assert_non_null(fp);
-    for (int i = 0; i < 16384; i++)
-        fputc('x', fp);
-    fclose(fp);
-    expect_open_fails(dir, 0, ST_EFORMAT, "not a povtrack log");
-    expect_open_fails(dir, ST_OPEN_READONLY, ST_EFORMAT, "not a povtrack log");
+    write_bytes(path, 'x', ST_UNWRITTEN_MAX + 1);
+    expect_open_fails(dir, 0, ST_ENOCOMMIT, "not an LMDB file");
+    expect_open_fails(dir, ST_OPEN_READONLY, ST_ENOCOMMIT, "not an LMDB file");
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_size, ST_UNWRITTEN_MAX + 1);
 
     /* A directory of other files: no log is created there. */
     snprintf(dir, sizeof(dir), "%s/documents", f->root);
@@ -1003,6 +1013,89 @@ static void test_not_a_log(void **state)
                          ST_EINVAL);
         assert_null(log);
     }
+}
+
+/* Open dir as the writer, which must repair it: the notice holds want. */
+static struct st_log *open_repaired(const char *dir, const char *want)
+{
+    struct st_log *log = sth_open(dir, 0, 0);
+
+    if (strstr(st_log_notice(log), want) == NULL)
+        fail_msg("%s: notice \"%s\", wanted \"%s\"", dir, st_log_notice(log),
+                 want);
+    append_n(log, 0, 2, 0);
+    assert_int_equal(last_seq(log), 2);
+    return log;
+}
+
+/* What a creation cut short leaves (by an older writer, in place; by this
+ * one, a temporary file), and where the line runs between a log that was
+ * never written and one that may hold events. */
+static void test_unwritten_log(void **state)
+{
+    struct fx *f = *state;
+    char path[200], aside[256];
+    struct st_log *log;
+    struct stat sb;
+
+    /* A fresh log has no notice. */
+    log = sth_open(f->dir, 0, 0);
+    assert_string_equal(st_log_notice(log), "");
+    st_log_close(log);
+    /* The leftover of a creation this writer cut short, with no data.mdb
+     * yet: removed, and said. */
+    snprintf(path, sizeof(path), "%s/data.mdb", f->dir);
+    assert_int_equal(unlink(path), 0);
+    snprintf(path, sizeof(path), "%s/data.mdb.new-123", f->dir);
+    write_bytes(path, 0, 8192);
+    log = open_repaired(f->dir, "data.mdb.new-123");
+    assert_int_not_equal(stat(path, &sb), 0);
+    st_log_close(log);
+
+    /* Empty: readers refuse, saying what it is; the writer creates the
+     * log in its place. */
+    snprintf(path, sizeof(path), "%s/data.mdb", f->dir);
+    write_bytes(path, 0, 0);
+    expect_open_fails(f->dir, ST_OPEN_READONLY, ST_ENOCOMMIT,
+                      "is empty (0 bytes): the log was never written");
+    log = open_repaired(f->dir, "is empty (0 bytes)");
+    assert_null(strstr(st_log_notice(log), "moved it to"));
+    st_log_close(log);
+
+    /* No valid meta page, as long as the log's first commit at the most:
+     * never written either; the bytes are kept beside it. */
+    write_bytes(path, 0, ST_UNWRITTEN_MAX);
+    expect_open_fails(f->dir, ST_OPEN_READONLY, ST_ENOCOMMIT,
+                      "no valid LMDB meta page (16384 bytes): the log was "
+                      "never written");
+    log = open_repaired(f->dir, "; moved it to ");
+    const char *moved = strstr(st_log_notice(log), "moved it to ");
+    assert_non_null(moved);
+    moved += strlen("moved it to ");
+    snprintf(aside, sizeof(aside), "%.*s", (int)strcspn(moved, ";"), moved);
+    st_log_close(log);
+    assert_non_null(strstr(aside, "/data.mdb.invalid-"));
+    assert_int_equal(stat(aside, &sb), 0);
+    assert_int_equal(sb.st_size, ST_UNWRITTEN_MAX);
+
+    /* A log that held events, its meta pages lost: longer than that, so
+     * it is refused and left untouched. */
+    assert_int_equal(stat(path, &sb), 0);
+    assert_true((uint64_t)sb.st_size > ST_UNWRITTEN_MAX);
+    {
+        int fd = open(path, O_WRONLY);
+        char zero[8192] = {0};
+
+        assert_true(fd >= 0);
+        assert_int_equal(pwrite(fd, zero, sizeof(zero), 0), sizeof(zero));
+        assert_int_equal(close(fd), 0);
+    }
+    off_t held = sb.st_size;
+    expect_open_fails(f->dir, 0, ST_ENOCOMMIT, "may hold acknowledged events");
+    expect_open_fails(f->dir, ST_OPEN_READONLY, ST_ENOCOMMIT,
+                      "restore it from a backup");
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_size, held);
 }
 
 static void test_find_id(void **state)
@@ -1240,6 +1333,7 @@ static void test_strerror(void **state)
     assert_non_null(strstr(st_strerror(ST_EFORMAT), "not a povtrack log"));
     assert_non_null(strstr(st_strerror(ST_ENOMEM), "memory"));
     assert_non_null(strstr(st_strerror(ST_EINVAL), "invalid"));
+    assert_non_null(strstr(st_strerror(ST_ENOCOMMIT), "no committed"));
     assert_non_null(strstr(st_strerror(MDB_MAP_FULL), "MDB_MAP_FULL"));
     assert_string_equal(st_strerror(ENOENT), strerror(ENOENT));
 }
@@ -1262,6 +1356,7 @@ int main(void)
         STH_TEST(test_reader_same_handle_growth),
         STH_TEST(test_reader_process_growth),
         STH_TEST(test_not_a_log),
+        STH_TEST(test_unwritten_log),
         STH_TEST(test_find_id),
         STH_TEST(test_seek_next),
         cmocka_unit_test(test_record_parse),
