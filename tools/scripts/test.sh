@@ -16,11 +16,13 @@ files=$(git ls-files '*.c' '*.h' 2>/dev/null || find core events storage plugins
 clang-format --dry-run -Werror $files
 
 echo "== release build (build/)"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOVTRACK_WERROR=ON \
+  >/dev/null
 cmake --build build -j"$jobs"
 
 echo "== sanitizer build (build-asan/)"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPOVTRACK_SANITIZE=ON >/dev/null
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPOVTRACK_SANITIZE=ON \
+  -DPOVTRACK_WERROR=ON >/dev/null
 cmake --build build-asan -j"$jobs"
 
 echo "== tests (ctest on the ASan+UBSan build)"
