@@ -42,15 +42,14 @@ fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/povtrack-sdk.XXXXXX")
 prefix=$tmp/prefix
-daemon=
-cleanup() {
-  if [ -n "$daemon" ] && kill -0 "$daemon" 2>/dev/null; then
-    kill -TERM "$daemon"
-    wait "$daemon" || true
-  fi
-  rm -rf "$tmp"
+daemon= # the pid of the povtrackd started here, while it runs
+stop_daemon() { # SIGTERM and wait; returns the daemon's exit status
+  local pid=$daemon
+  daemon=
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid"
 }
-trap cleanup EXIT
+trap '[ -z "$daemon" ] || stop_daemon || true; rm -rf "$tmp"' EXIT
 
 fail() {
   echo "sdk-check.sh: FAILED: $*" >&2
@@ -103,8 +102,9 @@ for pc in povtrack-plugin povtrack-client; do
     fail "$pc.pc: includedir $inc is not the prefix's ($prefix/include)"
 done
 plugindir=$(pkg-config --variable=plugindir povtrack-plugin)
-[ -d "$plugindir" ] && [ -f "$plugindir/poverty.so" ] ||
+if [ ! -f "$plugindir/poverty.so" ]; then
   fail "povtrack-plugin.pc: plugindir $plugindir holds no installed plugin"
+fi
 
 mkdir "$tmp/src"
 cp -R "$plugin_src" "$tmp/src/plugin"
@@ -225,9 +225,7 @@ received=$(pt query --json --min-seq "$(last_seq)" fund unit=593 |
 echo "   client-publish: donation acknowledged, fund total 1,500,000 VND"
 
 # ---- 6. stop ----
-kill -TERM "$daemon"
 status=0
-wait "$daemon" || status=$?
-daemon=
+stop_daemon || status=$?
 [ "$status" = 0 ] || fail "povtrackd exited with status $status on SIGTERM"
 echo "== sdk-check: passed"
