@@ -12,7 +12,8 @@
 #   tools/bench/query-latency.sh [BUILD_DIR] [--households N]
 #                                [--requests N] [--keep]
 #
-# BUILD_DIR defaults to build/ (a Release build).
+# BUILD_DIR defaults to build/ (a Release build with -DPOVTRACK_BENCH=ON
+# -DPOVTRACK_SAMPLE=ON).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 
@@ -32,7 +33,9 @@ bin=$build/bin
 units=$root/../shared/data/units-vn-2025-03-01.csv
 for exe in povtrackd povtrack povtrack-sample povtrack-query-bench; do
   if [ ! -x "$bin/$exe" ]; then
-    echo "query-latency.sh: $bin/$exe is missing; build first" >&2
+    echo "query-latency.sh: $bin/$exe is missing; build first:" \
+      "cmake -S . -B ${build#"$root"/} -DCMAKE_BUILD_TYPE=Release" \
+      "-DPOVTRACK_BENCH=ON -DPOVTRACK_SAMPLE=ON && cmake --build ${build#"$root"/}" >&2
     exit 2
   fi
 done

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Measure durable ingest: start povtrackd on a fresh data directory (ipc
 # endpoints inside it), run povtrack-bench against it, stop the daemon and
-# remove the directory.  Builds nothing: build first, e.g.
-#   cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DPOVTRACK_TESTS=OFF
+# remove the directory.  Builds nothing: build first, with the benchmarks
+# (POVTRACK_BENCH), e.g.
+#   cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DPOVTRACK_TESTS=OFF \
+#     -DPOVTRACK_BENCH=ON
 #   cmake --build build -j
 #
 #   tools/bench/run-ingest.sh [BUILD_DIR] [povtrack-bench options]
@@ -19,7 +21,9 @@ if [ $# -eq 0 ]; then set -- --publishers 1 --batch 1000 --events 200000; fi
 bin=$build/bin
 for exe in povtrackd povtrack povtrack-bench; do
   if [ ! -x "$bin/$exe" ]; then
-    echo "run-ingest.sh: $bin/$exe is missing; build first" >&2
+    echo "run-ingest.sh: $bin/$exe is missing; build first:" \
+      "cmake -S . -B ${build#"$root"/} -DCMAKE_BUILD_TYPE=Release" \
+      "-DPOVTRACK_BENCH=ON && cmake --build ${build#"$root"/}" >&2
     exit 2
   fi
 done

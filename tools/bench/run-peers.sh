@@ -86,7 +86,7 @@ fi
 # ------------------------------------------------------------------ build
 echo "== build (Release, build-bench/)" >&2
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release \
-  -DPOVTRACK_TESTS=OFF >/dev/null
+  -DPOVTRACK_TESTS=OFF -DPOVTRACK_BENCH=ON >/dev/null
 # Only what this comparison runs: the daemon, its default plugins, the CLI
 # and the load generators (a broken unrelated tool must not stop it).
 cmake --build "$build" -j"$(nproc)" --target povtrackd povtrack \

@@ -96,7 +96,7 @@ if [ "$dobuild" = 1 ]; then
   bash "$root/tools/scripts/deps.sh"
   echo "== build (Release, $build)" >&2
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release \
-    -DPOVTRACK_TESTS=OFF >/dev/null
+    -DPOVTRACK_TESTS=OFF -DPOVTRACK_SAMPLE=ON >/dev/null
   cmake --build "$build" -j"$(nproc)" --target povtrackd povtrack \
     povtrack-sample poverty fund standard relocation credit deadlines >/dev/null
 fi

@@ -19,8 +19,9 @@
 #                            [--households N] [--year Y] [--dir DIR] [--keep]
 #                            [--reuse]
 #
-# BUILD_DIR defaults to build/ (a Release build: cmake -DCMAKE_BUILD_TYPE=
-# Release).  Without --provinces it generates all 63 provinces, about 27
+# BUILD_DIR defaults to build/ (a Release build with the benchmarks and the
+# generator: cmake -DCMAKE_BUILD_TYPE=Release -DPOVTRACK_BENCH=ON
+# -DPOVTRACK_SAMPLE=ON).  Without --provinces it generates all 63 provinces, about 27
 # million households and 54 million events: about 12 GB of log, 30 GB of
 # disk in all, and 30-40 minutes on 2 cores.  With --provinces it runs that
 # fraction and prints the factor to the whole country's households.  DIR
@@ -49,7 +50,9 @@ bin=$build/bin
 units=$root/../shared/data/units-vn-2025-03-01.csv
 for exe in povtrackd povtrack povtrack-sample povtrack-query-bench; do
   if [ ! -x "$bin/$exe" ]; then
-    echo "run-scale.sh: $bin/$exe is missing; build first" >&2
+    echo "run-scale.sh: $bin/$exe is missing; build first:" \
+      "cmake -S . -B ${build#"$root"/} -DCMAKE_BUILD_TYPE=Release" \
+      "-DPOVTRACK_BENCH=ON -DPOVTRACK_SAMPLE=ON && cmake --build ${build#"$root"/}" >&2
     exit 2
   fi
 done

@@ -34,7 +34,8 @@ fi
 
 bash tools/scripts/deps.sh
 echo "== building (release) in build/"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOVTRACK_TESTS=OFF >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOVTRACK_TESTS=OFF \
+  -DPOVTRACK_SAMPLE=ON >/dev/null
 cmake --build build -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
 
 bin=$root/build/bin

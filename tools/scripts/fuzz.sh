@@ -29,7 +29,7 @@ jobs_max=2
 
 echo "== fuzz build ($build/, clang, ASan+UBSan+libFuzzer)"
 CC=clang cmake -S . -B "$build" -DPOVTRACK_FUZZ=ON -DPOVTRACK_TESTS=OFF \
-  -DCMAKE_BUILD_TYPE=Debug >/dev/null
+  -DPOVTRACK_WERROR=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build "$build" -j"$jobs_max" --target fuzz
 
 rm -rf "$out/logs" "$out/tmp"

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The whole test suite: install what is missing, build twice (release with
-# -Werror, and ASan+UBSan), check formatting, run every test under ctest
-# on the sanitizer build, then every fuzz target for 60 s (fuzz.sh).  Both
-# steps always run; the exit status is ctest's when it failed, else
-# fuzz.sh's.
+# The whole test suite: install what is missing, check formatting, build
+# twice with warnings as errors (release, and ASan+UBSan), run every test
+# under ctest on the sanitizer build, then the SDK check on the release
+# build (sdk-check.sh: install, build the examples against the install,
+# run them against the installed daemon), then every fuzz target for 60 s
+# (fuzz.sh).  The three steps always run; the exit status is that of the
+# first that failed.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -16,11 +18,15 @@ files=$(git ls-files '*.c' '*.h' 2>/dev/null || find core events storage plugins
 clang-format --dry-run -Werror $files
 
 echo "== release build (build/)"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# The benchmarks and the sample generator too, so that they keep building.
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOVTRACK_WERROR=ON \
+  -DPOVTRACK_BENCH=ON -DPOVTRACK_SAMPLE=ON >/dev/null
 cmake --build build -j"$jobs"
 
 echo "== sanitizer build (build-asan/)"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPOVTRACK_SANITIZE=ON >/dev/null
+# povtrack-sample: tools_test_sample_gen runs it.
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPOVTRACK_SANITIZE=ON \
+  -DPOVTRACK_WERROR=ON -DPOVTRACK_SAMPLE=ON >/dev/null
 cmake --build build-asan -j"$jobs"
 
 echo "== tests (ctest on the ASan+UBSan build)"
@@ -30,6 +36,10 @@ ctest_rc=0
 (cd build-asan && ctest --output-on-failure --timeout 600 -j"$jobs") ||
   ctest_rc=$?
 
+echo "== SDK check (the release build installed, the examples built against it)"
+sdk_rc=0
+bash tools/scripts/sdk-check.sh build || sdk_rc=$?
+
 echo "== fuzzing (libFuzzer on the clang ASan+UBSan build, build-fuzz/)"
 fuzz_rc=0
 bash tools/scripts/fuzz.sh 60 || fuzz_rc=$?
@@ -37,6 +47,10 @@ bash tools/scripts/fuzz.sh 60 || fuzz_rc=$?
 if [ "$ctest_rc" -ne 0 ]; then
   echo "test.sh: ctest failed (exit $ctest_rc)" >&2
   exit "$ctest_rc"
+fi
+if [ "$sdk_rc" -ne 0 ]; then
+  echo "test.sh: the SDK check failed (exit $sdk_rc)" >&2
+  exit "$sdk_rc"
 fi
 if [ "$fuzz_rc" -ne 0 ]; then
   echo "test.sh: fuzzing failed (exit $fuzz_rc)" >&2
