@@ -11,7 +11,7 @@
 
 #include <jansson.h>
 
-#include "povtrack_client.h"
+#include <povtrack/client.h>
 
 enum tl_exit {
     TL_EXIT_OK = 0,

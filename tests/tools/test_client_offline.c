@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "povtrack_client.h"
+#include <povtrack/client.h>
 
 /* Nothing listens on port 1; connect() is refused and retried quietly. */
 #define NOWHERE "tcp://127.0.0.1:1"
