@@ -199,8 +199,16 @@ int tl_cli_request(struct tl_cli *cli, const json_t *req,
         fprintf(stderr, "povtrack: %s\n", err.msg);
         return TL_EXIT_FAIL;
     }
-    rc = povtrack_client_request(cli->client, sb.data, sb.size, reply);
+    rc = tl_cli_send(cli, sb.data, sb.size, reply);
     msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+int tl_cli_send(struct tl_cli *cli, const void *req, size_t len,
+                struct povtrack_client_msg *reply)
+{
+    int rc = povtrack_client_request(cli->client, req, len, reply);
+
     if (rc != 0) {
         povtrack_client_msg_free(reply);
         return tl_cli_client_fail(cli, rc);

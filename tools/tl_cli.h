@@ -91,6 +91,10 @@ int tl_cli_client_fail(struct tl_cli *cli, int rc);
 int tl_cli_request(struct tl_cli *cli, const json_t *req,
                    struct povtrack_client_msg *reply);
 
+/* The same for a request packed already (len bytes of msgpack). */
+int tl_cli_send(struct tl_cli *cli, const void *req, size_t len,
+                struct povtrack_client_msg *reply);
+
 /* Parse a non-negative decimal integer option; exit code on error. */
 int tl_cli_uint(const char *cmd, const char *opt, const char *arg,
                 long long max, long long *out);
