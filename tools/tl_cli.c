@@ -38,10 +38,8 @@ static int apply_curve(struct tl_cli *cli)
 static int set_server_key(struct tl_cli *cli, const char *arg)
 {
     char err[512];
-    uint8_t bin[32];
     /* A key itself, or the .pub file that povtrack keygen wrote. */
-    if (strlen(arg) == POVTRACK_CLIENT_KEY_Z85 - 1 &&
-        zmq_z85_decode(bin, arg) != NULL)
+    if (povtrack_client_key_valid(arg))
         memcpy(cli->server_key, arg, POVTRACK_CLIENT_KEY_Z85);
     else if (povtrack_client_read_keyfile(arg, cli->server_key, NULL, err,
                                           sizeof err) != 0)
