@@ -7,7 +7,6 @@
 
 #include <povtrack/protocol.h>
 
-#include "tl_json.h"
 #include "tl_mp.h"
 
 /* The daemon answers a min_seq it could not reach within its own limit
@@ -32,15 +31,11 @@ int tl_query_pack(const char *plugin, const json_t *q, int64_t min_seq,
 {
     msgpack_sbuffer qb;
     msgpack_packer pk;
-    struct tl_error err = {{0}};
     int rc;
 
     msgpack_sbuffer_init(&qb);
-    msgpack_packer_init(&pk, &qb, msgpack_sbuffer_write);
-    rc = tl_json_pack(q, &pk, &err);
-    if (rc != 0) {
+    if (tl_cli_pack(q, &qb) != 0) {
         msgpack_sbuffer_destroy(&qb);
-        fprintf(stderr, "povtrack: %s\n", err.msg);
         return TL_EXIT_FAIL;
     }
     msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
