@@ -163,7 +163,7 @@ int povtrack_client_publish(povtrack_client *c, const void *frame, size_t len,
 
 /* Same, for count event maps packed one after another in events (no array
  * header: pack each map with the packer of events).  The array header is
- * added here.  count must be 1..POVTRACK_CLIENT_BATCH_MAX. */
+ * added here.  count must be 1..POVTRACK_PROTO_EVENTS_MAX. */
 int povtrack_client_publish_events(povtrack_client *c,
                                    const msgpack_sbuffer *events, size_t count,
                                    struct povtrack_acks *out);
