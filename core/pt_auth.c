@@ -10,7 +10,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "povtrack_client.h"
+#include <povtrack/client.h>
+
 #include "pt_refusals.h"
 
 #define ZAP_FRAMES_MAX 8

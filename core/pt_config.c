@@ -35,9 +35,9 @@ int pt_config_defaults(struct pt_config *cfg)
     cfg->syslog_facility = pt_log_facility_parse("daemon");
     cfg->limits.frame_max = PT_LIMIT_FRAME_MAX;
     cfg->limits.events_max = PT_LIMIT_EVENTS_MAX;
-    cfg->limits.string_max = 4096;
-    cfg->limits.depth_max = 8;
-    cfg->limits.container_max = 64;
+    cfg->limits.string_max = POVTRACK_PROTO_STRING_MAX_DEFAULT;
+    cfg->limits.depth_max = POVTRACK_PROTO_DEPTH_MAX;
+    cfg->limits.container_max = POVTRACK_PROTO_CONTAINER_MAX_DEFAULT;
     cfg->limits.requests_per_second = 10000;
 
     /* Plugins sit at ../lib/povtrack from the executable, in the build tree

@@ -47,6 +47,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <povtrack/protocol.h>
+
 #define PT_ENDPOINT_MAX 256
 #define PT_PLUGINS_MAX 32
 #define PT_PLUGIN_NAME_MAX 64
@@ -54,9 +56,10 @@
 #define PT_CONFIG_VALUE_MAX 256
 
 #define PT_DEFAULT_DATA_DIR "./povtrack-data"
-#define PT_DEFAULT_INGEST "tcp://127.0.0.1:7170"
-#define PT_DEFAULT_QUERY "tcp://127.0.0.1:7171"
-#define PT_DEFAULT_ALERTS "tcp://127.0.0.1:7172"
+/* The protocol's default endpoints (<povtrack/protocol.h>). */
+#define PT_DEFAULT_INGEST POVTRACK_PROTO_INGEST_DEFAULT
+#define PT_DEFAULT_QUERY POVTRACK_PROTO_QUERY_DEFAULT
+#define PT_DEFAULT_ALERTS POVTRACK_PROTO_ALERTS_DEFAULT
 #define PT_DEFAULT_PLUGINS "poverty fund standard relocation credit deadlines"
 
 struct pt_kv {
@@ -71,10 +74,11 @@ struct pt_plugin_conf {
     size_t nkeys;
 };
 
-/* Limits on what one request may hold.  Each has a safe default, each is
- * configurable, and a request over one is refused with a message naming the
- * limit ("limits.string_max").  The protocol's own ceilings (4 MiB frames,
- * 10000 events) can be lowered here, not raised. */
+/* Limits on what one request may hold.  Each has a safe default (the
+ * protocol's, <povtrack/protocol.h>), each is configurable, and a request
+ * over one is refused with a message naming the limit
+ * ("limits.string_max").  The protocol's own ceilings (4 MiB frames, 10000
+ * events, depth 8) can be lowered here, not raised. */
 struct pt_limits {
     size_t frame_max;             /* bytes of one ingest request frame */
     size_t events_max;            /* events in one ingest request */
@@ -84,8 +88,8 @@ struct pt_limits {
     unsigned requests_per_second; /* per publisher; 0: no limit */
 };
 
-#define PT_LIMIT_FRAME_MAX (4u << 20)
-#define PT_LIMIT_EVENTS_MAX 10000u
+#define PT_LIMIT_FRAME_MAX POVTRACK_PROTO_FRAME_MAX
+#define PT_LIMIT_EVENTS_MAX POVTRACK_PROTO_EVENTS_MAX
 
 struct pt_config {
     char data_dir[PATH_MAX];

@@ -20,12 +20,12 @@
 #include "st_log.h"
 
 #define STATE_MAP_INITIAL ((size_t)64 << 20)
-#define APPLY_CHUNK 10000     /* records per apply transaction */
-#define APPLY_BUDGET_MS 250   /* ... or fewer, when they take this long */
-#define READ_LIMIT_MAX 10000  /* records or alerts per read request */
-#define MIN_SEQ_WAIT_MS 5000  /* how long a query may wait for min_seq */
-#define PARKED_MAX 1024       /* queries waiting for min_seq */
-#define REQUEST_MAX (1 << 20) /* bytes of a query request */
+#define APPLY_CHUNK 10000   /* records per apply transaction */
+#define APPLY_BUDGET_MS 250 /* ... or fewer, when they take this long */
+#define READ_LIMIT_MAX POVTRACK_PROTO_READ_LIMIT_MAX /* per read, alerts */
+#define MIN_SEQ_WAIT_MS 5000 /* how long a query may wait for min_seq */
+#define PARKED_MAX 1024      /* queries waiting for min_seq */
+#define REQUEST_MAX POVTRACK_PROTO_REQUEST_MAX /* bytes of a query */
 #define TICK_MS 1000
 
 struct pt_plugin {

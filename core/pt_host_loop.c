@@ -44,11 +44,12 @@ static int decode_request(const struct pt_host *h, struct pt_request *r,
                           msgpack_unpacked *up, msgpack_packer *pk)
 {
     const struct pt_limits *lim = &h->cfg.limits;
-    struct ev_limits el = {lim->depth_max, lim->string_max, lim->container_max,
-                           lim->container_max, "limits.container_max"};
+    struct povtrack_proto_limits pl = {lim->depth_max, lim->string_max,
+                                       lim->container_max, lim->container_max,
+                                       "limits.container_max"};
     const char *body = zmq_msg_data(&r->body);
     size_t len = zmq_msg_size(&r->body);
-    struct ev_error err;
+    char why[POVTRACK_PROTO_ERROR_MAX];
     size_t off = 0;
     if (r->nbody != 1) {
         pt_pack_error(pk, "request: must be exactly one frame after the "
@@ -56,11 +57,11 @@ static int decode_request(const struct pt_host *h, struct pt_request *r,
         return -1;
     }
     if (len > REQUEST_MAX) {
-        pt_pack_error(pk, "request: larger than %d bytes", REQUEST_MAX);
+        pt_pack_error(pk, "request: larger than %u bytes", REQUEST_MAX);
         return -1;
     }
-    if (ev_precheck_limits(body, len, &el, &err) != 0) {
-        pt_pack_error(pk, "request: %s", err.msg);
+    if (povtrack_proto_precheck(body, len, &pl, why, sizeof why) != 0) {
+        pt_pack_error(pk, "request: %s", why);
         return -1;
     }
     if (msgpack_unpack_next(up, body, len, &off) != MSGPACK_UNPACK_SUCCESS ||
@@ -85,13 +86,13 @@ static int authorise(struct pt_auth *auth, struct pt_request *r,
         pt_pack_error(pk, "publisher: %s", revoked);
         return -1;
     }
-    const msgpack_object *op = pt_map_get(req, "op");
+    const msgpack_object *op = pt_map_get(req, POVTRACK_KEY_OP);
     if (op == NULL || op->type != MSGPACK_OBJECT_STR)
         return 0; /* the request path reports that */
     const char *s = op->via.str.ptr;
     size_t n = op->via.str.size;
     if (n == 5 && memcmp(s, "query", 5) == 0) {
-        const msgpack_object *pl = pt_map_get(req, "plugin");
+        const msgpack_object *pl = pt_map_get(req, POVTRACK_KEY_PLUGIN);
         if (pl != NULL && pl->type == MSGPACK_OBJECT_STR &&
             !pt_publisher_may_query(p, pl->via.str.ptr, pl->via.str.size)) {
             pt_pack_error(pk,
@@ -170,7 +171,7 @@ static uint64_t request_min_seq(const struct pt_host *h, struct pt_request *r)
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     uint64_t seq = 0;
     if (decode_request(h, r, &up, &pk) == 0) {
-        const msgpack_object *o = pt_map_get(&up.data, "min_seq");
+        const msgpack_object *o = pt_map_get(&up.data, POVTRACK_KEY_MIN_SEQ);
         if (o != NULL && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
             seq = o->via.u64;
     }

@@ -16,8 +16,9 @@
 #include <msgpack.h>
 #include <zmq.h>
 
+#include <povtrack/protocol.h>
+
 #include "ev_event.h"
-#include "pt_ack.h"
 #include "pt_auth.h"
 #include "pt_wire.h"
 #include "st_log.h"
@@ -56,7 +57,7 @@ struct pt_ingest {
     void *zctx;
     void *router;
     struct pt_auth *auth;
-    struct ev_limits limits;
+    struct povtrack_proto_limits limits;
     struct rate *rates;
     size_t nrates, caprates;
     int notify_fd;
@@ -301,7 +302,8 @@ static void take_request(struct pt_ingest *ig, struct ingest_req *g,
                  len, lim->frame_max);
         return;
     }
-    if (ev_precheck_limits(body, len, &ig->limits, &err) != 0) {
+    if (povtrack_proto_precheck(body, len, &ig->limits, err.msg,
+                                sizeof err.msg) != 0) {
         snprintf(g->error, sizeof g->error, "request: %s", err.msg);
         return;
     }
@@ -322,7 +324,7 @@ static void take_request(struct pt_ingest *ig, struct ingest_req *g,
     for (uint32_t i = 0; i < arr->via.array.size; i++) {
         const msgpack_object *o = &arr->via.array.ptr[i];
         struct slot *s = &ig->slots[*nslots + i];
-        s->id = pt_ack_id(o);
+        s->id.ptr = povtrack_proto_ack_id(o, &s->id.len);
         s->item = -1;
         struct ev_event *ev = &ig->evs[*nitems];
         if (ev_decode(o, max_at, ev, &err) != 0) {
@@ -397,25 +399,31 @@ static void reply(struct pt_ingest *ig, struct ingest_req *g,
     msgpack_packer pk;
     msgpack_packer_init(&pk, &ig->reply, msgpack_sbuffer_write);
     if (g->error[0] != '\0') {
-        pt_ack_request_refused(&pk, g->error);
+        povtrack_proto_pack_refused(&pk, g->error);
     } else {
         msgpack_pack_array(&pk, g->count);
         for (size_t i = g->first; i < g->first + g->count; i++) {
             const struct slot *s = &ig->slots[i];
-            uint32_t index = (uint32_t)(i - g->first);
+            const char *id = s->id.ptr;
+            uint32_t n = s->id.len, index = (uint32_t)(i - g->first);
             if (s->item < 0) {
-                pt_ack_event(&pk, s->id, index, "rejected", 0, s->error);
+                povtrack_proto_pack_ack(&pk, id, n, index,
+                                        POVTRACK_ACK_REJECTED, 0, s->error);
                 continue;
             }
             const struct st_item *it = &ig->items[s->item];
             if (storage_error != NULL)
-                pt_ack_event(&pk, s->id, index, "rejected", 0, storage_error);
+                povtrack_proto_pack_ack(
+                    &pk, id, n, index, POVTRACK_ACK_REJECTED, 0, storage_error);
             else if (it->status == ST_ITEM_OK)
-                pt_ack_event(&pk, s->id, index, "ok", it->seq, NULL);
+                povtrack_proto_pack_ack(&pk, id, n, index, POVTRACK_ACK_OK,
+                                        it->seq, NULL);
             else if (it->status == ST_ITEM_DUPLICATE)
-                pt_ack_event(&pk, s->id, index, "duplicate", it->seq, NULL);
+                povtrack_proto_pack_ack(&pk, id, n, index,
+                                        POVTRACK_ACK_DUPLICATE, it->seq, NULL);
             else
-                pt_ack_event(&pk, s->id, index, "rejected", 0, it->error);
+                povtrack_proto_pack_ack(&pk, id, n, index,
+                                        POVTRACK_ACK_REJECTED, 0, it->error);
         }
     }
     if (pt_wire_reply(ig->router, &g->req, ig->reply.data, ig->reply.size) != 0)

@@ -8,8 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <povtrack/protocol.h>
+
 #include "ev_event.h"
-#include "ev_text.h"
 #include "ev_unit.h"
 #include "pt_host_internal.h"
 
@@ -25,7 +26,7 @@ static void pack_str(msgpack_packer *pk, const char *s, size_t n)
  * message, what a client asked): escaped where it is not UTF-8. */
 static void pack_text(msgpack_packer *pk, const char *s)
 {
-    ev_pack_text(pk, s, strlen(s));
+    povtrack_proto_pack_text(pk, s, strlen(s));
 }
 
 void pt_pack_error(msgpack_packer *pk, const char *fmt, ...)
@@ -35,12 +36,7 @@ void pt_pack_error(msgpack_packer *pk, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    msgpack_pack_map(pk, 2);
-    pt_pack_cstr(pk, "ok");
-    msgpack_pack_false(pk);
-    pt_pack_cstr(pk, "error");
-    /* Errors quote requests and plugins' messages about them. */
-    pack_text(pk, msg);
+    povtrack_proto_pack_error(pk, msg, 0);
 }
 
 /* Append bytes that already are one msgpack object. */
@@ -51,14 +47,7 @@ static int pack_raw(msgpack_packer *pk, const void *buf, size_t len)
 
 const msgpack_object *pt_map_get(const msgpack_object *map, const char *key)
 {
-    size_t n = strlen(key);
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object *k = &map->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
-            memcmp(k->via.str.ptr, key, n) == 0)
-            return &map->via.map.ptr[i].val;
-    }
-    return NULL;
+    return povtrack_proto_map_get(map, key);
 }
 
 /* Read an optional unsigned field; returns -1 after packing an error. */
@@ -89,9 +78,7 @@ static int req_stats(struct pt_host *h, msgpack_packer *pk)
         pt_pack_error(pk, "log: %s", st_strerror(rc));
         return 0;
     }
-    msgpack_pack_map(pk, 4);
-    pt_pack_cstr(pk, "ok");
-    msgpack_pack_true(pk);
+    povtrack_proto_pack_ok(pk, 3);
     pt_pack_cstr(pk, "events");
     msgpack_pack_uint64(pk, last);
     pt_pack_cstr(pk, "last_seq");
@@ -105,7 +92,7 @@ static int req_stats(struct pt_host *h, msgpack_packer *pk)
         pack_text(pk, pt_plugin_name(p));
         pt_pack_cstr(pk, "version");
         pack_text(pk, p->desc != NULL ? p->desc->version : "-");
-        pt_pack_cstr(pk, "applied_seq");
+        pt_pack_cstr(pk, POVTRACK_KEY_APPLIED_SEQ);
         msgpack_pack_uint64(pk, p->applied);
         pt_pack_cstr(pk, "lag");
         msgpack_pack_uint64(pk, last > p->applied ? last - p->applied : 0);
@@ -139,9 +126,7 @@ static int req_read(struct pt_host *h, const msgpack_object *req,
     uint64_t n = from > last ? 0 : last - from + 1;
     if (n > limit)
         n = limit;
-    msgpack_pack_map(pk, 2);
-    pt_pack_cstr(pk, "ok");
-    msgpack_pack_true(pk);
+    povtrack_proto_pack_ok(pk, 1);
     pt_pack_cstr(pk, "records");
     msgpack_pack_array(pk, (size_t)n);
     rc = n ? st_reader_seek(h->reader, from) : 0;
@@ -171,8 +156,8 @@ static int req_read(struct pt_host *h, const msgpack_object *req,
 static int req_query(struct pt_host *h, const msgpack_object *req,
                      msgpack_packer *pk)
 {
-    const msgpack_object *name = pt_map_get(req, "plugin");
-    const msgpack_object *q = pt_map_get(req, "q");
+    const msgpack_object *name = pt_map_get(req, POVTRACK_KEY_PLUGIN);
+    const msgpack_object *q = pt_map_get(req, POVTRACK_KEY_Q);
     if (name == NULL || name->type != MSGPACK_OBJECT_STR) {
         pt_pack_error(pk, "plugin: required, a plugin name");
         return 0;
@@ -215,7 +200,7 @@ static int req_query(struct pt_host *h, const msgpack_object *req,
     int prc = p->desc->query(p->state, &ctx, q, &out, err, sizeof err);
     pt_guard_leave(h->guard);
     mdb_txn_abort(txn);
-    struct ev_error bad;
+    char bad[POVTRACK_PROTO_ERROR_MAX];
     if (prc != 0 || ctx.storage_rc != 0 || sb.size == 0) {
         if (ctx.storage_rc != 0)
             pt_pack_error(pk, "%s: state: %s", p->desc->name,
@@ -223,22 +208,21 @@ static int req_query(struct pt_host *h, const msgpack_object *req,
         else
             pt_pack_error(pk, "%s: %s", p->desc->name,
                           err[0] ? err : "query failed");
-    } else if (ev_msgpack_strict(sb.data, sb.size, &bad) != EV_OK) {
+    } else if (povtrack_proto_check_strict(sb.data, sb.size, bad, sizeof bad) !=
+               0) {
         /* A plugin may echo what it was asked into its result; bytes a
          * strict decoder refuses would cost the client the whole reply. */
         pt_logf(&h->log, PT_LOG_WARN, "%s: query result not sent: %s",
-                p->desc->name, bad.msg);
+                p->desc->name, bad);
         pt_pack_error(pk,
                       "%s: its result is not msgpack with valid UTF-8 "
                       "strings (%s); not sent",
-                      p->desc->name, bad.msg);
+                      p->desc->name, bad);
     } else {
-        msgpack_pack_map(pk, 3);
-        pt_pack_cstr(pk, "ok");
-        msgpack_pack_true(pk);
-        pt_pack_cstr(pk, "applied_seq");
+        povtrack_proto_pack_ok(pk, 2);
+        pt_pack_cstr(pk, POVTRACK_KEY_APPLIED_SEQ);
         msgpack_pack_uint64(pk, p->applied);
-        pt_pack_cstr(pk, "result");
+        pt_pack_cstr(pk, POVTRACK_KEY_RESULT);
         pack_raw(pk, sb.data, sb.size);
     }
     msgpack_sbuffer_destroy(&sb);
@@ -269,9 +253,7 @@ static int req_alerts(struct pt_host *h, const msgpack_object *req,
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && n < limit;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
         n++;
-    msgpack_pack_map(pk, 2);
-    pt_pack_cstr(pk, "ok");
-    msgpack_pack_true(pk);
+    povtrack_proto_pack_ok(pk, 1);
     pt_pack_cstr(pk, "alerts");
     msgpack_pack_array(pk, (size_t)n);
     k.mv_size = 8;
@@ -371,9 +353,7 @@ static int req_units(struct pt_host *h, const msgpack_object *req,
         pt_pack_error(pk, "log: %s", st_strerror(rc));
         return 0;
     }
-    msgpack_pack_map(pk, 2);
-    pt_pack_cstr(pk, "ok");
-    msgpack_pack_true(pk);
+    povtrack_proto_pack_ok(pk, 1);
     pt_pack_cstr(pk, "units");
     msgpack_pack_array(pk, ua.count);
     ua.pack = 1;
@@ -385,7 +365,7 @@ static int req_units(struct pt_host *h, const msgpack_object *req,
 static int req_plugin_action(struct pt_host *h, const msgpack_object *req,
                              msgpack_packer *pk, int rebuild)
 {
-    const msgpack_object *name = pt_map_get(req, "plugin");
+    const msgpack_object *name = pt_map_get(req, POVTRACK_KEY_PLUGIN);
     if (name == NULL || name->type != MSGPACK_OBJECT_STR) {
         pt_pack_error(pk, "plugin: required, a plugin name");
         return 0;
@@ -408,10 +388,8 @@ static int req_plugin_action(struct pt_host *h, const msgpack_object *req,
     if (st_reader_renew(h->reader) == 0)
         st_reader_last_seq(h->reader, &last);
     st_reader_reset(h->reader);
-    msgpack_pack_map(pk, 3);
-    pt_pack_cstr(pk, "ok");
-    msgpack_pack_true(pk);
-    pt_pack_cstr(pk, "applied_seq");
+    povtrack_proto_pack_ok(pk, 2);
+    pt_pack_cstr(pk, POVTRACK_KEY_APPLIED_SEQ);
     msgpack_pack_uint64(pk, p->applied);
     pt_pack_cstr(pk, "last_seq");
     msgpack_pack_uint64(pk, last);
@@ -421,8 +399,7 @@ static int req_plugin_action(struct pt_host *h, const msgpack_object *req,
 static int request(struct pt_host *h, const msgpack_object *req,
                    msgpack_packer *pk)
 {
-    const msgpack_object *op =
-        req->type == MSGPACK_OBJECT_MAP ? pt_map_get(req, "op") : NULL;
+    const msgpack_object *op = pt_map_get(req, POVTRACK_KEY_OP);
     if (op == NULL || op->type != MSGPACK_OBJECT_STR) {
         pt_pack_error(pk, "op: required (ping, stats, read, query, alerts, "
                           "units, resume, rebuild)");
@@ -431,27 +408,25 @@ static int request(struct pt_host *h, const msgpack_object *req,
     const char *s = op->via.str.ptr;
     size_t n = op->via.str.size;
 #define OP_IS(name) (n == sizeof(name) - 1 && memcmp(s, name, n) == 0)
-    if (OP_IS("ping")) {
-        msgpack_pack_map(pk, 2);
-        pt_pack_cstr(pk, "ok");
-        msgpack_pack_true(pk);
+    if (OP_IS(POVTRACK_OP_PING)) {
+        povtrack_proto_pack_ok(pk, 1);
         pt_pack_cstr(pk, "version");
         pt_pack_cstr(pk, POVTRACK_VERSION);
         return 0;
     }
-    if (OP_IS("stats"))
+    if (OP_IS(POVTRACK_OP_STATS))
         return req_stats(h, pk);
-    if (OP_IS("read"))
+    if (OP_IS(POVTRACK_OP_READ))
         return req_read(h, req, pk);
-    if (OP_IS("query"))
+    if (OP_IS(POVTRACK_OP_QUERY))
         return req_query(h, req, pk);
-    if (OP_IS("alerts"))
+    if (OP_IS(POVTRACK_OP_ALERTS))
         return req_alerts(h, req, pk);
-    if (OP_IS("units"))
+    if (OP_IS(POVTRACK_OP_UNITS))
         return req_units(h, req, pk);
-    if (OP_IS("resume"))
+    if (OP_IS(POVTRACK_OP_RESUME))
         return req_plugin_action(h, req, pk, 0);
-    if (OP_IS("rebuild"))
+    if (OP_IS(POVTRACK_OP_REBUILD))
         return req_plugin_action(h, req, pk, 1);
 #undef OP_IS
     pt_pack_error(pk, "op: unknown operation \"%.*s\"", (int)n, s);

@@ -9,6 +9,8 @@
 #include <msgpack.h>
 #include <zmq.h>
 
+#include <povtrack/protocol.h>
+
 #include "pt_auth.h"
 #include "pt_wire.h"
 
@@ -70,13 +72,8 @@ void pt_standin_serve(struct pt_standin *s, const char *error,
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    size_t elen = strlen(error);
-    msgpack_pack_map(&pk, 3);
-    msgpack_pack_str_with_body(&pk, "ok", 2);
-    msgpack_pack_false(&pk);
-    msgpack_pack_str_with_body(&pk, "error", 5);
-    msgpack_pack_str_with_body(&pk, error, elen);
-    msgpack_pack_str_with_body(&pk, "retry_after_ms", 14);
+    povtrack_proto_pack_error(&pk, error, 1);
+    povtrack_proto_pack_cstr(&pk, POVTRACK_KEY_RETRY_AFTER_MS);
     msgpack_pack_int64(&pk, retry_after_ms);
     for (int i = 0; i < STANDIN_BATCH; i++) {
         struct pt_request req;

@@ -12,7 +12,6 @@
  */
 #include "ev_event.h"
 #include "ev_internal.h"
-#include "ev_text.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -412,7 +411,7 @@ static int check_text(struct ev_str s, size_t max, const char *path,
     if (s.len > max)
         return FAIL(err, "%s: must be at most %zu bytes, not %" PRIu32, path,
                     max, s.len);
-    bad = ev_utf8_prefix(s.ptr, s.len);
+    bad = povtrack_proto_utf8_prefix(s.ptr, s.len);
     if (bad != s.len)
         return FAIL(err, "%s: invalid UTF-8 at byte %zu", path, bad);
     return EV_OK;

@@ -26,6 +26,8 @@
 
 #include <msgpack.h>
 
+#include <povtrack/protocol.h>
+
 #define EV_VERSION 1
 
 /* Limits of the v1 catalogue.  Exceeding one is a rejection, never a
@@ -34,8 +36,9 @@
 #define EV_UNIT_MAX 5       /* decimal digits: 2, 3 or 5 */
 #define EV_HOUSEHOLD_MAX 64 /* bytes */
 #define EV_TEXT_MAX 256     /* names, donors, pledges, loans, orgs... */
-#define EV_DEPTH_MAX 8      /* msgpack nesting accepted by ev_precheck */
 #define EV_ERROR_MAX 256    /* bytes of an error message, NUL included */
+/* msgpack nesting of a request: the protocol's (<povtrack/protocol.h>). */
+#define EV_DEPTH_MAX POVTRACK_PROTO_DEPTH_MAX
 #define EV_AT_MIN INT64_C(946684800) /* 2000-01-01T00:00:00Z */
 #define EV_AT_SLACK INT64_C(86400)   /* "at" may be up to one day ahead */
 
@@ -271,41 +274,44 @@ struct ev_error {
 };
 
 /*
- * Cheap, non-allocating scan of buf: succeeds only if buf holds exactly one
- * well-formed msgpack object whose nesting is at most max_depth and whose
- * every declared string/array/map size fits in the bytes that remain.  Run
- * it before msgpack_unpack_next(), which would otherwise try to allocate
- * what a hostile header declares (msgpack-c issue #1013).
+ * The pre-validator of untrusted msgpack and the strict reply check are the
+ * protocol module's (<povtrack/protocol.h>: povtrack_proto_precheck,
+ * povtrack_proto_check_strict).  Deprecated: these are their names from
+ * before it, reporting in this module's terms (EV_EINVAL and an ev_error);
+ * use the povtrack_proto_* names.
  */
-int ev_precheck(const void *buf, size_t len, unsigned max_depth,
-                struct ev_error *err);
+#define ev_limits povtrack_proto_limits
 
-/* What a frame may hold, checked by ev_precheck_limits() while it scans.
- * The names are those of the daemon's [limits] configuration, and each
- * rejection message names its limit ("limits.string_max"). */
-struct ev_limits {
-    unsigned depth_max;     /* nesting; the top-level object is depth 1 */
-    uint32_t string_max;    /* bytes of any str, bin or ext */
-    uint32_t container_max; /* elements of an array or map below the top */
-    uint32_t top_max;       /* elements of the top-level array or map */
-    /* The name of top_max in messages ("limits.events_max"); NULL: "the
-     * top-level limit". */
-    const char *top_name;
-};
+/* An ack echoes every id the catalogue accepts. */
+_Static_assert(EV_ID_MAX == POVTRACK_PROTO_ID_MAX, "EV_ID_MAX");
 
-/* ev_precheck() with every limit of lim as well. */
-int ev_precheck_limits(const void *buf, size_t len, const struct ev_limits *lim,
-                       struct ev_error *err);
+static inline int ev_precheck_limits(const void *buf, size_t len,
+                                     const struct ev_limits *lim,
+                                     struct ev_error *err)
+{
+    return povtrack_proto_precheck(buf, len, lim, err ? err->msg : NULL,
+                                   err ? sizeof err->msg : 0) == 0
+               ? EV_OK
+               : EV_EINVAL;
+}
 
-/*
- * What a strict msgpack decoder (msgpack-python with raw=False) accepts:
- * buf is exactly one well-formed msgpack object, nested at most 64 deep,
- * and every str in it holds valid UTF-8 (ev_text.h).  The daemon checks a
- * plugin's query result with it before sending it on.  Returns EV_OK, or
- * EV_EINVAL with err saying what and where ("string at byte 12 is not
- * valid UTF-8").
- */
-int ev_msgpack_strict(const void *buf, size_t len, struct ev_error *err);
+/* ev_precheck_limits() with no limit but max_depth. */
+static inline int ev_precheck(const void *buf, size_t len, unsigned max_depth,
+                              struct ev_error *err)
+{
+    struct ev_limits lim = {max_depth, UINT32_MAX, UINT32_MAX, UINT32_MAX,
+                            NULL};
+    return ev_precheck_limits(buf, len, &lim, err);
+}
+
+static inline int ev_msgpack_strict(const void *buf, size_t len,
+                                    struct ev_error *err)
+{
+    return povtrack_proto_check_strict(buf, len, err ? err->msg : NULL,
+                                       err ? sizeof err->msg : 0) == 0
+               ? EV_OK
+               : EV_EINVAL;
+}
 
 /*
  * Decode and validate one event map.  Checks everything that can be checked

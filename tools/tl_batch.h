@@ -16,7 +16,8 @@
 #include <jansson.h>
 #include <msgpack.h>
 
-#include "povtrack_client.h"
+#include <povtrack/client.h>
+
 #include "tl_error.h"
 
 struct tl_batch {

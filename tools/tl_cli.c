@@ -38,10 +38,8 @@ static int apply_curve(struct tl_cli *cli)
 static int set_server_key(struct tl_cli *cli, const char *arg)
 {
     char err[512];
-    uint8_t bin[32];
     /* A key itself, or the .pub file that povtrack keygen wrote. */
-    if (strlen(arg) == POVTRACK_CLIENT_KEY_Z85 - 1 &&
-        zmq_z85_decode(bin, arg) != NULL)
+    if (povtrack_client_key_valid(arg))
         memcpy(cli->server_key, arg, POVTRACK_CLIENT_KEY_Z85);
     else if (povtrack_client_read_keyfile(arg, cli->server_key, NULL, err,
                                           sizeof err) != 0)
@@ -182,25 +180,39 @@ int tl_cli_client_fail(struct tl_cli *cli, int rc)
     return rc == POVTRACK_CLIENT_ETIMEDOUT ? TL_EXIT_UNREACHABLE : TL_EXIT_FAIL;
 }
 
+int tl_cli_pack(const json_t *v, msgpack_sbuffer *sb)
+{
+    msgpack_packer pk;
+    struct tl_error err = {{0}};
+
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    if (tl_json_pack(v, &pk, &err) != 0) {
+        fprintf(stderr, "povtrack: %s\n", err.msg);
+        return TL_EXIT_FAIL;
+    }
+    return TL_EXIT_OK;
+}
+
 int tl_cli_request(struct tl_cli *cli, const json_t *req,
                    struct povtrack_client_msg *reply)
 {
     msgpack_sbuffer sb;
-    msgpack_packer pk;
-    struct tl_error err = {{0}};
     int rc;
 
     memset(reply, 0, sizeof(*reply));
     msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    rc = tl_json_pack(req, &pk, &err);
-    if (rc != 0) {
-        msgpack_sbuffer_destroy(&sb);
-        fprintf(stderr, "povtrack: %s\n", err.msg);
-        return TL_EXIT_FAIL;
-    }
-    rc = povtrack_client_request(cli->client, sb.data, sb.size, reply);
+    rc = tl_cli_pack(req, &sb);
+    if (rc == 0)
+        rc = tl_cli_send(cli, sb.data, sb.size, reply);
     msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+int tl_cli_send(struct tl_cli *cli, const void *req, size_t len,
+                struct povtrack_client_msg *reply)
+{
+    int rc = povtrack_client_request(cli->client, req, len, reply);
+
     if (rc != 0) {
         povtrack_client_msg_free(reply);
         return tl_cli_client_fail(cli, rc);

@@ -11,7 +11,7 @@
 
 #include <jansson.h>
 
-#include "povtrack_client.h"
+#include <povtrack/client.h>
 
 enum tl_exit {
     TL_EXIT_OK = 0,
@@ -90,6 +90,14 @@ int tl_cli_client_fail(struct tl_cli *cli, int rc);
  * returns the exit code (reply is then empty). */
 int tl_cli_request(struct tl_cli *cli, const json_t *req,
                    struct povtrack_client_msg *reply);
+
+/* Pack v (JSON) as msgpack into sb (initialised by the caller).  Returns 0,
+ * or TL_EXIT_FAIL after printing why. */
+int tl_cli_pack(const json_t *v, msgpack_sbuffer *sb);
+
+/* The same for a request packed already (len bytes of msgpack). */
+int tl_cli_send(struct tl_cli *cli, const void *req, size_t len,
+                struct povtrack_client_msg *reply);
 
 /* Parse a non-negative decimal integer option; exit code on error. */
 int tl_cli_uint(const char *cmd, const char *opt, const char *arg,

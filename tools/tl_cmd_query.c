@@ -11,6 +11,7 @@
 #include "tl_fmt.h"
 #include "tl_json.h"
 #include "tl_mp.h"
+#include "tl_query.h"
 
 static const char query_usage[] =
     "Usage: povtrack query PLUGIN [KEY=VALUE | KEY:=JSON]... [--min-seq N]\n"
@@ -242,7 +243,8 @@ int tl_cmd_query(struct tl_cli *cli, int argc, char **argv)
     static const struct option longopts[] = {
         TL_COMMON_OPTIONS, {"min-seq", required_argument, NULL, 'm'}, {0}};
     struct povtrack_client_msg reply;
-    json_t *req = NULL, *q = NULL;
+    msgpack_sbuffer req;
+    json_t *q = NULL;
     long long min_seq = -1;
     const char *plugin;
     int c, rc = 0;
@@ -263,26 +265,19 @@ int tl_cmd_query(struct tl_cli *cli, int argc, char **argv)
         return tl_cli_usage("query", "which plugin? (poverty, fund, ...)");
     plugin = argv[optind++];
     q = json_object();
-    req = json_pack("{s:s,s:s}", "op", "query", "plugin", plugin);
-    if (q == NULL || req == NULL) {
-        json_decref(q);
-        json_decref(req);
+    if (q == NULL) {
         fprintf(stderr, "povtrack: out of memory\n");
         return TL_EXIT_FAIL;
     }
     for (int i = optind; rc == 0 && i < argc; i++)
         rc = add_arg(q, argv[i]);
-    if (rc == 0 &&
-        (json_object_set(req, "q", q) != 0 ||
-         (min_seq >= 0 &&
-          json_object_set_new(req, "min_seq", json_integer(min_seq)) != 0))) {
-        fprintf(stderr, "povtrack: out of memory\n");
-        rc = TL_EXIT_FAIL;
-    }
+    msgpack_sbuffer_init(&req);
+    if (rc == 0)
+        rc = tl_query_pack(plugin, q, min_seq, &req);
     json_decref(q);
     if (rc == 0)
-        rc = tl_cli_request(cli, req, &reply);
-    json_decref(req);
+        rc = tl_cli_send(cli, req.data, req.size, &reply);
+    msgpack_sbuffer_destroy(&req);
     if (rc != 0)
         return rc;
     if (cli->json) {

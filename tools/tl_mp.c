@@ -5,7 +5,8 @@
 
 #include <string.h>
 
-#include "povtrack_client.h"
+#include <povtrack/client.h>
+
 #include "tl_fmt.h"
 
 const msgpack_object *tl_mp_get(const msgpack_object *map, const char *key)

@@ -5,7 +5,8 @@
 
 #include <string.h>
 
-#include "tl_json.h"
+#include <povtrack/protocol.h>
+
 #include "tl_mp.h"
 
 /* The daemon answers a min_seq it could not reach within its own limit
@@ -25,32 +26,39 @@ static bool error_starts(const struct povtrack_client_msg *reply,
            memcmp(e->via.str.ptr, prefix, n) == 0;
 }
 
+int tl_query_pack(const char *plugin, const json_t *q, int64_t min_seq,
+                  msgpack_sbuffer *out)
+{
+    msgpack_sbuffer qb;
+    msgpack_packer pk;
+    int rc;
+
+    msgpack_sbuffer_init(&qb);
+    if (tl_cli_pack(q, &qb) != 0) {
+        msgpack_sbuffer_destroy(&qb);
+        return TL_EXIT_FAIL;
+    }
+    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    rc = povtrack_proto_pack_query(&pk, plugin, qb.data, qb.size, min_seq);
+    msgpack_sbuffer_destroy(&qb);
+    if (rc != 0) {
+        fprintf(stderr, "povtrack: out of memory\n");
+        return TL_EXIT_FAIL;
+    }
+    return TL_EXIT_OK;
+}
+
 int tl_query_plugin(struct tl_cli *cli, const char *plugin, const json_t *q,
                     int64_t min_seq, struct povtrack_client_msg *reply,
                     bool *absent)
 {
-    json_t *req = json_pack("{s:s,s:s,s:O}", "op", "query", "plugin", plugin,
-                            "q", (json_t *)q);
     msgpack_sbuffer sb;
-    msgpack_packer pk;
-    struct tl_error err = {{0}};
     int rc = 0;
 
     memset(reply, 0, sizeof(*reply));
-    if (req == NULL ||
-        (min_seq > 0 &&
-         json_object_set_new(req, "min_seq", json_integer(min_seq)) != 0)) {
-        json_decref(req);
-        fprintf(stderr, "povtrack: out of memory\n");
-        return TL_EXIT_FAIL;
-    }
     msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    rc = tl_json_pack(req, &pk, &err);
-    json_decref(req);
-    if (rc != 0) {
+    if (tl_query_pack(plugin, q, min_seq > 0 ? min_seq : -1, &sb) != 0) {
         msgpack_sbuffer_destroy(&sb);
-        fprintf(stderr, "povtrack: %s\n", err.msg);
         return TL_EXIT_FAIL;
     }
     for (int tries = 0;; tries++) {

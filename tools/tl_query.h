@@ -10,8 +10,15 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <msgpack.h>
 
 #include "tl_cli.h"
+
+/* Pack {"op": "query", "plugin", "q", "min_seq"?} into out (initialised by
+ * the caller) with the protocol's packer; min_seq < 0: none.  Returns 0, or
+ * TL_EXIT_FAIL after printing why. */
+int tl_query_pack(const char *plugin, const json_t *q, int64_t min_seq,
+                  msgpack_sbuffer *out);
 
 /* Send {"op": "query", "plugin", "q", "min_seq"?} (min_seq only when > 0;
  * q is borrowed).  Returns 0 with reply filled, or an exit code after

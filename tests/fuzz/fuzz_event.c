@@ -12,9 +12,10 @@
  * decode as a valid event with the same reference-check outcome, and
  * encode to the very same bytes.  Idempotency in the log compares those
  * bytes, so a drift here would turn a resent event into a rejection.  And
- * the reply is readable: the acks are packed with the daemon's own
- * pt_ack.h, one per event (or one for a request refused whole), and the
- * reply must pass ev_msgpack_strict, what a strict msgpack decoder accepts,
+ * the reply is readable: the acks are packed with the protocol module's
+ * povtrack_proto_pack_ack, as the daemon packs them, one per event (or one
+ * for a request refused whole), and the reply must pass
+ * povtrack_proto_check_strict, what a strict msgpack decoder accepts,
  * with a nil id exactly where the ack carries the event's index.
  */
 #include <stdbool.h>
@@ -25,9 +26,10 @@
 
 #include <msgpack.h>
 
+#include <povtrack/protocol.h>
+
 #include "ev_event.h"
 #include "ev_unit.h"
-#include "pt_ack.h"
 #include "pt_config.h"
 
 /* 2026-01-01T00:00:00Z: a fixed "now", so that a crashing input replays
@@ -41,7 +43,7 @@
  * so that the target follows the daemon when they change.  The one static
  * fixture of this harness: set in LLVMFuzzerInitialize, read-only after. */
 static struct {
-    struct ev_limits limits;
+    struct povtrack_proto_limits limits;
     size_t frame_max;
     size_t events_max;
 } fixture;
@@ -188,7 +190,8 @@ static void check_fixed_point(const msgpack_sbuffer *enc, int64_t max_at,
                               struct registry *reg, int refs_rc)
 {
     struct ev_error err = {{0}};
-    if (ev_precheck_limits(enc->data, enc->size, &fixture.limits, &err) != 0)
+    if (povtrack_proto_precheck(enc->data, enc->size, &fixture.limits, err.msg,
+                                sizeof err.msg) != 0)
         die("canonical encoding fails the pre-check", &err);
 
     msgpack_unpacked up;
@@ -257,7 +260,8 @@ static int one_event(const msgpack_object *o, int64_t max_at,
 static void check_reply(const msgpack_sbuffer *reply, uint32_t n, bool refused)
 {
     struct ev_error err = {{0}};
-    if (ev_msgpack_strict(reply->data, reply->size, &err) != EV_OK)
+    if (povtrack_proto_check_strict(reply->data, reply->size, err.msg,
+                                    sizeof err.msg) != 0)
         die("a strict msgpack decoder refuses the reply", &err);
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
@@ -307,7 +311,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         fprintf(stderr, "fuzz_event: cannot read the default limits\n");
         exit(1);
     }
-    /* The ingest process's ev_limits, as built in pt_ingest.c. */
+    /* The ingest process's limits, as built in pt_ingest.c. */
     fixture.limits.depth_max = cfg->limits.depth_max;
     fixture.limits.string_max = cfg->limits.string_max;
     fixture.limits.container_max = cfg->limits.container_max;
@@ -329,10 +333,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0; /* refused before anything is parsed */
     msgpack_sbuffer_init(&reply);
     msgpack_packer_init(&pk, &reply, msgpack_sbuffer_write);
-    if (ev_precheck_limits(data, size, &fixture.limits, &err) != 0) {
+    if (povtrack_proto_precheck(data, size, &fixture.limits, err.msg,
+                                sizeof err.msg) != 0) {
         /* The refusal quotes the pre-check's message. */
         snprintf(why, sizeof why, "request: %s", err.msg);
-        pt_ack_request_refused(&pk, why);
+        povtrack_proto_pack_refused(&pk, why);
         check_reply(&reply, 1, true);
         msgpack_sbuffer_destroy(&reply);
         return 0;
@@ -356,15 +361,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         msgpack_pack_array(&pk, arr->via.array.size);
         for (uint32_t i = 0; i < arr->via.array.size; i++) {
             const msgpack_object *o = &arr->via.array.ptr[i];
+            uint32_t idlen;
+            const char *id = povtrack_proto_ack_id(o, &idlen);
             memset(&err, 0, sizeof err);
             if (one_event(o, max_at, &reg, &err) == EV_OK)
-                pt_ack_event(&pk, pt_ack_id(o), i, "ok", i + 1, NULL);
+                povtrack_proto_pack_ack(&pk, id, idlen, i, POVTRACK_ACK_OK,
+                                        i + 1, NULL);
             else
-                pt_ack_event(&pk, pt_ack_id(o), i, "rejected", 0, err.msg);
+                povtrack_proto_pack_ack(&pk, id, idlen, i,
+                                        POVTRACK_ACK_REJECTED, 0, err.msg);
         }
         check_reply(&reply, arr->via.array.size, false);
     } else {
-        pt_ack_request_refused(&pk, "request: must be an array of events");
+        povtrack_proto_pack_refused(&pk, "request: must be an array of events");
         check_reply(&reply, 1, true);
     }
     msgpack_sbuffer_destroy(&reply);

@@ -13,8 +13,8 @@
  * reply blames storage (the fixture's storage is healthy, so such a reply
  * means a request reached LMDB with something it cannot take); the reply is
  * exactly one msgpack map, so a count packed ahead of its elements cannot
- * disagree with them, and passes ev_msgpack_strict, so a strict decoder
- * (every str valid UTF-8) reads it whatever the request quoted; and a
+ * disagree with them, and passes povtrack_proto_check_strict, so a strict
+ * decoder (every str valid UTF-8) reads it whatever the request quoted; and a
  * plugin's result names the unit exactly as asked (README: "unit | as
  * asked"), so no code aliases another.  A request the pre-check refuses
  * gets the host loop's refusal, which must be as readable.
@@ -29,6 +29,8 @@
 #include <string.h>
 
 #include <msgpack.h>
+
+#include <povtrack/protocol.h>
 
 #include "ev_event.h"
 #include "pt_config.h"
@@ -53,7 +55,7 @@ static struct {
     char dir[PATH_MAX];
     struct pt_config *cfg;
     struct pt_host *host;
-    struct ev_limits limits;
+    struct povtrack_proto_limits limits;
 } fixture;
 
 #define S(lit)                                                                 \
@@ -386,7 +388,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (pt_host_applied_seq(fixture.host) != NSEED)
         fail("the seed log", "not applied by every plugin");
 
-    /* The host loop's ev_limits, as built in pt_host_loop.c. */
+    /* The host loop's limits, as built in pt_host_loop.c. */
     fixture.limits.depth_max = cfg->limits.depth_max;
     fixture.limits.string_max = cfg->limits.string_max;
     fixture.limits.container_max = cfg->limits.container_max;
@@ -484,25 +486,26 @@ static void check_reply(const msgpack_object *req, const msgpack_object *rep)
 /* What a strict msgpack decoder reads: one object, every str UTF-8. */
 static void check_strict(const msgpack_sbuffer *sb)
 {
-    struct ev_error err = {{0}};
-    if (ev_msgpack_strict(sb->data, sb->size, &err) != EV_OK) {
-        fprintf(stderr, "fuzz_query: %s\n", err.msg);
+    char err[POVTRACK_PROTO_ERROR_MAX];
+    if (povtrack_proto_check_strict(sb->data, sb->size, err, sizeof err) != 0) {
+        fprintf(stderr, "fuzz_query: %s\n", err);
         die("a strict msgpack decoder refuses the reply");
     }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct ev_error err;
+    char why[POVTRACK_PROTO_ERROR_MAX];
     if (size > REQUEST_MAX)
         return 0;
-    if (ev_precheck_limits(data, size, &fixture.limits, &err) != 0) {
+    if (povtrack_proto_precheck(data, size, &fixture.limits, why, sizeof why) !=
+        0) {
         /* pt_host_loop.c's refusal, which quotes the pre-check. */
         msgpack_sbuffer sb;
         msgpack_sbuffer_init(&sb);
         msgpack_packer pk;
         msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        pt_pack_error(&pk, "request: %s", err.msg);
+        pt_pack_error(&pk, "request: %s", why);
         check_strict(&sb);
         msgpack_sbuffer_destroy(&sb);
         return 0;

@@ -486,12 +486,81 @@ def csv_seeds():
           "1ngay_chi;tien;muc_dich\n2024-03-01;1000;khác\n")
 
 
+# ---- fuzz_client: one reply as the client library reads it -------------------
+
+def client_seeds():
+    """Replies as povtrackd sends them (README, Wire protocol v1), and the
+    ways a reply can break the protocol."""
+    ok = {"id": "mttq-60-2024-000123", "status": "ok", "seq": 4711}
+    dup = {"id": "mttq-60-2024-000123", "status": "duplicate", "seq": 4711}
+    rej = {"id": "mttq-60-2024-000124", "status": "rejected",
+           "error": "data.amount: must be a positive integer"}
+    nil_id = {"id": None, "index": 2, "status": "rejected",
+              "error": "id: byte 0 is not printable ASCII (0x21..0x7e)"}
+    write("fuzz_client", "acks", pack([ok, dup, rej, nil_id]))
+    write("fuzz_client", "acks-refused-whole", pack([
+        {"id": None, "status": "rejected",
+         "error": "request: must be an array of 1 to 10000 events "
+                  "(limits.events_max)"}]))
+    write("fuzz_client", "acks-escaped", pack([
+        {"id": None, "index": 0, "status": "rejected",
+         "error": "unit: '\\xff\\xfe' is not a defined unit"}]))
+    write("fuzz_client", "acks-many", pack([ok] * 20))
+    write("fuzz_client", "bad-ack-no-status", pack([{"id": "a", "seq": 1}]))
+    write("fuzz_client", "bad-ack-unknown-status",
+          pack([{"id": "a", "status": "maybe", "seq": 1}]))
+    write("fuzz_client", "bad-ack-no-seq", pack([{"id": "a", "status": "ok"}]))
+    write("fuzz_client", "bad-ack-id-int",
+          pack([{"id": 7, "status": "ok", "seq": 1}]))
+    write("fuzz_client", "bad-ack-nul-in-error",
+          pack([{"id": "a", "status": "rejected", "error": "x\0y"}]))
+    write("fuzz_client", "bad-ack-not-utf8",
+          pack([{"id": b"\xff", "status": "rejected",
+                 "error": b"\xc0\xaf"}]))
+    write("fuzz_client", "ping", pack({"ok": True, "version": "0.1.0"}))
+    write("fuzz_client", "stats", pack({
+        "ok": True, "events": 12, "last_seq": 12,
+        "plugins": [{"name": "fund", "version": "1", "applied_seq": 12,
+                     "lag": 0, "status": "running"},
+                    {"name": "poverty", "version": "1", "applied_seq": 3,
+                     "lag": 9, "status": "quarantined",
+                     "error": "apply: returned -1"}]}))
+    write("fuzz_client", "query-fund", pack({
+        "ok": True, "applied_seq": 12,
+        "result": {"unit": "60", "received": 1500000, "disbursed": 500000,
+                   "balance": 1000000, "by_purpose": {"housing": 500000}}}))
+    write("fuzz_client", "read", pack({"ok": True, "records": [
+        {"seq": 1, "received": 1767225600000000, "publisher": "mttq-60",
+         "event": {"v": 1, "id": "u-60", "type": "unit.defined",
+                   "at": 1704042000, "unit": "60",
+                   "data": {"name": "Bình Thuận", "parent": None,
+                            "level": "province"}}}]}))
+    write("fuzz_client", "refused", pack({
+        "ok": False,
+        "error": "plugin: no plugin named \"nope\" is loaded"}))
+    write("fuzz_client", "refused-restarting", pack({
+        "ok": False, "error": "plugin host is restarting (killed by signal "
+                              "9); retry in 200 ms", "retry_after_ms": 200}))
+    write("fuzz_client", "alert", pack({
+        "plugin": "fund", "code": "fund.overdrawn", "severity": "warning",
+        "unit": "60", "message": "disbursed more than received",
+        "at": 1767225600, "seq": 13}))
+    write("fuzz_client", "bad-reply-no-ok", pack({"version": "0.1.0"}))
+    write("fuzz_client", "bad-reply-ok-not-bool", pack({"ok": 1}))
+    write("fuzz_client", "bad-huge-array-header", b"\xdd\xff\x00\x00\x00")
+    write("fuzz_client", "bad-deep", b"\x91" * 40 + b"\xc0")
+    write("fuzz_client", "bad-trailing", pack({"ok": True}) + b"\xc0")
+    write("fuzz_client", "bad-truncated", pack([ok, rej])[:-3])
+    write("fuzz_client", "empty", b"")
+
+
 def main():
     event_seeds()
     query_seeds()
     config_seeds()
     registry_seeds()
     csv_seeds()
+    client_seeds()
     return 0
 
 

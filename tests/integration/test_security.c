@@ -30,8 +30,9 @@
 #include <jansson.h>
 #include <zmq.h>
 
+#include <povtrack/client.h>
+
 #include "daemon.h"
-#include "povtrack_client.h"
 #include "tl_json.h"
 
 #define TIMEOUT_MS 10000 /* any reply that must come */

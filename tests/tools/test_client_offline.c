@@ -1,17 +1,23 @@
 /*
  * test_client_offline.c - what the client library does without a daemon:
- * argument checks, limits, and a timeout that never hangs and says where.
+ * argument checks, limits, a timeout that never hangs and says where, and
+ * reading key files.
  */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
-#include "povtrack_client.h"
+#include <povtrack/client.h>
 
 /* Nothing listens on port 1; connect() is refused and retried quietly. */
 #define NOWHERE "tcp://127.0.0.1:1"
@@ -156,6 +162,169 @@ static void test_map_get(void **state)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* ---- key files ---------------------------------------------------------- */
+
+/* Two valid Z85 keys; the first holds '=' and ':', which a key file's line
+ * must not be split at. */
+#define KEY_A "0000=0000:000000000000000000000000000000"
+#define KEY_B "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
+
+struct keydir {
+    char dir[64];
+    char path[128];
+    char err[512];
+    char pub[POVTRACK_CLIENT_KEY_Z85];
+    char sec[POVTRACK_CLIENT_KEY_Z85];
+};
+
+static int keydir_setup(void **state)
+{
+    struct keydir *k = calloc(1, sizeof *k);
+    if (k == NULL)
+        return -1;
+    strcpy(k->dir, "/tmp/povtrack-keyfile-XXXXXX");
+    if (mkdtemp(k->dir) == NULL) {
+        free(k);
+        return -1;
+    }
+    snprintf(k->path, sizeof k->path, "%s/k.key", k->dir);
+    *state = k;
+    return 0;
+}
+
+static int keydir_teardown(void **state)
+{
+    struct keydir *k = *state;
+    unlink(k->path);
+    rmdir(k->dir);
+    free(k);
+    return 0;
+}
+
+/* Write text as the key file, with mode, and read it: the return code. */
+static int read_key(struct keydir *k, const char *text, mode_t mode,
+                    bool want_secret)
+{
+    int fd = open(k->path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    assert_int_equal(fchmod(fd, mode), 0);
+    assert_int_equal(close(fd), 0);
+    memset(k->pub, 0, sizeof k->pub);
+    memset(k->sec, 0, sizeof k->sec);
+    k->err[0] = '\0';
+    return povtrack_client_read_keyfile(
+        k->path, k->pub, want_secret ? k->sec : NULL, k->err, sizeof k->err);
+}
+
+/* The error of the last read_key, less the path before it. */
+static const char *key_err(const struct keydir *k)
+{
+    size_t n = strlen(k->path);
+    assert_memory_equal(k->err, k->path, n);
+    return k->err + n;
+}
+
+static void test_keyfile_as_keygen_writes(void **state)
+{
+    struct keydir *k = *state;
+
+    assert_int_equal(
+        read_key(k,
+                 "# povtrack CURVE key pair, written by povtrack keygen on "
+                 "2026-01-01T00:00:00Z.\n"
+                 "# SECRET: whoever holds this file can publish as its "
+                 "owner.\n"
+                 "public-key = " KEY_A "\n"
+                 "secret-key = " KEY_B "\n",
+                 0600, true),
+        POVTRACK_CLIENT_OK);
+    assert_string_equal(k->pub, KEY_A);
+    assert_string_equal(k->sec, KEY_B);
+    /* The public file keygen writes beside it. */
+    assert_int_equal(read_key(k,
+                              "# povtrack CURVE public key, written by "
+                              "povtrack keygen on 2026-01-01T00:00:00Z.\n"
+                              "public-key = " KEY_B "\n",
+                              0644, false),
+                     POVTRACK_CLIENT_OK);
+    assert_string_equal(k->pub, KEY_B);
+    assert_int_equal(read_key(k, "public-key = " KEY_B "\n", 0644, true),
+                     POVTRACK_CLIENT_EINVAL);
+    assert_string_equal(key_err(k),
+                        ": no secret-key (this is a public key file; use "
+                        "the .key file that povtrack keygen wrote beside "
+                        "it)");
+}
+
+static void test_keyfile_ini_forms(void **state)
+{
+    struct keydir *k = *state;
+
+    /* A byte order mark, CR LF, blank and ; comment lines, a section,
+     * "name: value", no spaces, a comment after the value. */
+    assert_int_equal(read_key(k,
+                              "\xef\xbb\xbf; keys\r\n"
+                              "\r\n"
+                              "[povtrack]\r\n"
+                              "  public-key: " KEY_A "  \r\n"
+                              "secret-key=" KEY_B " ; mine\r\n",
+                              0600, true),
+                     POVTRACK_CLIENT_OK);
+    assert_string_equal(k->pub, KEY_A);
+    assert_string_equal(k->sec, KEY_B);
+    /* No newline at the end; the last of two values wins. */
+    assert_int_equal(read_key(k,
+                              "public-key = " KEY_B "\n"
+                              "public-key = " KEY_A,
+                              0644, false),
+                     POVTRACK_CLIENT_OK);
+    assert_string_equal(k->pub, KEY_A);
+}
+
+static void test_keyfile_refusals(void **state)
+{
+    struct keydir *k = *state;
+
+    assert_int_equal(read_key(k,
+                              "public-key = " KEY_A "\n"
+                              "secret-key = " KEY_B "\n",
+                              0640, true),
+                     POVTRACK_CLIENT_EINVAL);
+    assert_non_null(strstr(key_err(k), ": a secret key file must be readable "
+                                       "by its owner only (chmod 600 "));
+    assert_int_equal(read_key(k, "# x\npublic-key = " KEY_A "\ncolour = blue\n",
+                              0644, false),
+                     POVTRACK_CLIENT_EINVAL);
+    assert_string_equal(key_err(k), ":3: colour is not a key this file may "
+                                    "hold (public-key, secret-key: 40 "
+                                    "characters of Z85)");
+    assert_int_equal(read_key(k, "public-key = abc\n", 0644, false),
+                     POVTRACK_CLIENT_EINVAL);
+    assert_string_equal(key_err(k), ":1: public-key is not a key this file "
+                                    "may hold (public-key, secret-key: 40 "
+                                    "characters of Z85)");
+    assert_int_equal(read_key(k, "\npublic key\n", 0644, false),
+                     POVTRACK_CLIENT_EINVAL);
+    assert_string_equal(key_err(k), ":2: the line is not a key this file may "
+                                    "hold (public-key, secret-key: 40 "
+                                    "characters of Z85)");
+    assert_int_equal(
+        read_key(k, "[povtrack\npublic-key = " KEY_A "\n", 0644, false),
+        POVTRACK_CLIENT_EINVAL);
+    assert_string_equal(key_err(k), ":1: the line is not a key this file may "
+                                    "hold (public-key, secret-key: 40 "
+                                    "characters of Z85)");
+    assert_int_equal(read_key(k, "# nothing\n", 0644, false),
+                     POVTRACK_CLIENT_EINVAL);
+    assert_string_equal(key_err(k), ": no public-key");
+    unlink(k->path);
+    assert_int_equal(povtrack_client_read_keyfile(k->path, k->pub, NULL, k->err,
+                                                  sizeof k->err),
+                     POVTRACK_CLIENT_EINVAL);
+    assert_string_equal(key_err(k), ": No such file or directory");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -164,6 +333,12 @@ int main(void)
         cmocka_unit_test(test_publish_limits),
         cmocka_unit_test(test_alert_timeout),
         cmocka_unit_test(test_map_get),
+        cmocka_unit_test_setup_teardown(test_keyfile_as_keygen_writes,
+                                        keydir_setup, keydir_teardown),
+        cmocka_unit_test_setup_teardown(test_keyfile_ini_forms, keydir_setup,
+                                        keydir_teardown),
+        cmocka_unit_test_setup_teardown(test_keyfile_refusals, keydir_setup,
+                                        keydir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

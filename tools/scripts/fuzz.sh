@@ -22,7 +22,7 @@ if ! [[ "$seconds" =~ ^[1-9][0-9]*$ ]]; then
 fi
 bash tools/scripts/deps.sh
 
-targets=(fuzz_event fuzz_query fuzz_config fuzz_registry fuzz_csv)
+targets=(fuzz_event fuzz_query fuzz_config fuzz_registry fuzz_csv fuzz_client)
 build=build-fuzz
 out=$build/fuzz
 jobs_max=2

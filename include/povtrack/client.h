@@ -1,18 +1,12 @@
 /*
- * povtrack_client.h - talk to povtrackd: publish events, query, alerts.
+ * povtrack/client.h - talk to povtrackd: publish events, query, alerts.
  *
- * This header is the whole contract of the client library.  An agency's own
- * C program links libpovtrack_client (plus libzmq and libmsgpackc) and uses
- * only what is declared here.  The wire protocol it speaks is v1:
- *
- *   ingest  (ROUTER, default tcp://127.0.0.1:7170): one frame, a msgpack
- *           array of 1..10000 event maps, at most 4 MiB; the reply is an
- *           array of acks in the same order.
- *   query   (ROUTER, default tcp://127.0.0.1:7171): one msgpack map with
- *           an "op"; the reply is a map {"ok": true, ...} or
- *           {"ok": false, "error": str}.
- *   alerts  (PUB, default tcp://127.0.0.1:7172): two frames, the topic
- *           "alert.<plugin>.<code>" and a msgpack map.
+ * This header is the whole contract of the client library
+ * (libpovtrack-client, built from tools/client/).  An agency's own C program
+ * compiles and links with `pkg-config --cflags --libs povtrack-client` and
+ * uses only what is declared here and in <povtrack/protocol.h>, the wire
+ * protocol v1 it speaks (endpoints, limits, field names, acks), which this
+ * header includes.
  *
  * Sockets are created on first use.  Every call that waits for the daemon
  * waits at most the client's timeout: ZeroMQ never reports "daemon down",
@@ -34,35 +28,36 @@
 #ifndef POVTRACK_CLIENT_H
 #define POVTRACK_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <msgpack.h>
 
+#include <povtrack/protocol.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define POVTRACK_CLIENT_PROTOCOL 1
-
-#define POVTRACK_CLIENT_INGEST_DEFAULT "tcp://127.0.0.1:7170"
-#define POVTRACK_CLIENT_QUERY_DEFAULT "tcp://127.0.0.1:7171"
-#define POVTRACK_CLIENT_ALERTS_DEFAULT "tcp://127.0.0.1:7172"
 #define POVTRACK_CLIENT_TIMEOUT_DEFAULT 5000 /* milliseconds */
 #define POVTRACK_CLIENT_RETRIES_DEFAULT 2    /* sends after the first */
 #define POVTRACK_CLIENT_RETRIES_MAX 100
 
-/* Protocol limits.  A request above them is refused locally with
- * POVTRACK_CLIENT_ETOOBIG rather than sent to be refused. */
-#define POVTRACK_CLIENT_FRAME_MAX (4u * 1024u * 1024u) /* ingest frame */
-#define POVTRACK_CLIENT_BATCH_MAX 10000u /* events per ingest frame */
-/* Largest reply accepted (ZMQ_MAXMSGSIZE of the client's sockets).  An ack
- * array for 10000 events with 128-byte ids and long rejection messages stays
- * well under 8 MiB; a "read" of 10000 records of 4 MiB/10000 bytes each is
- * bounded by the ingest frame limit. */
-#define POVTRACK_CLIENT_REPLY_MAX (64u * 1024u * 1024u)
-#define POVTRACK_CLIENT_ALERT_MAX (1u * 1024u * 1024u)
-#define POVTRACK_CLIENT_TOPIC_MAX 256u /* bytes, NUL included */
+/* Deprecated: the protocol's constants under the names this header gave
+ * them before <povtrack/protocol.h> existed; use the POVTRACK_PROTO_*
+ * names.  A request above the limits is refused locally with
+ * POVTRACK_CLIENT_ETOOBIG rather than sent to be refused; replies and
+ * alerts above theirs are dropped by the socket (ZMQ_MAXMSGSIZE). */
+#define POVTRACK_CLIENT_PROTOCOL POVTRACK_PROTO_VERSION
+#define POVTRACK_CLIENT_INGEST_DEFAULT POVTRACK_PROTO_INGEST_DEFAULT
+#define POVTRACK_CLIENT_QUERY_DEFAULT POVTRACK_PROTO_QUERY_DEFAULT
+#define POVTRACK_CLIENT_ALERTS_DEFAULT POVTRACK_PROTO_ALERTS_DEFAULT
+#define POVTRACK_CLIENT_FRAME_MAX POVTRACK_PROTO_FRAME_MAX
+#define POVTRACK_CLIENT_BATCH_MAX POVTRACK_PROTO_EVENTS_MAX
+#define POVTRACK_CLIENT_REPLY_MAX POVTRACK_PROTO_REPLY_MAX
+#define POVTRACK_CLIENT_ALERT_MAX POVTRACK_PROTO_ALERT_MAX
+#define POVTRACK_CLIENT_TOPIC_MAX POVTRACK_PROTO_TOPIC_MAX
 
 enum povtrack_client_rc {
     POVTRACK_CLIENT_OK = 0,
@@ -116,6 +111,9 @@ int povtrack_client_timeout(const povtrack_client *c);
 /* A CURVE key in Z85: 40 characters and the NUL. */
 #define POVTRACK_CLIENT_KEY_Z85 41
 
+/* Is z85 a CURVE key in Z85 (40 characters that decode to 32 bytes)? */
+bool povtrack_client_key_valid(const char *z85);
+
 /* Speak CURVE (encrypted, authenticated) on every connection: server_key is
  * the daemon's public key, public_key and secret_key this client's key
  * pair, all in Z85.  The daemon admits the client only if its public key is
@@ -128,10 +126,11 @@ int povtrack_client_set_curve(povtrack_client *c, const char *server_key,
 /* Read a key file written by `povtrack keygen`: INI lines
  *   public-key = <Z85>
  *   secret-key = <Z85>     (only in the secret file, mode 0600)
- * Fills public_key, and secret_key when it is not NULL (a file without a
- * secret key is then an error).  A secret key file readable by group or
- * others is refused.  Returns 0 or POVTRACK_CLIENT_EINVAL with err set,
- * naming the file and the problem. */
+ * with # or ; comment lines (at most 16 KiB in all).  Fills public_key, and
+ * secret_key when it is not NULL (a file without a secret key is then an
+ * error).  A secret key file readable by group or others is refused.
+ * Returns 0 or POVTRACK_CLIENT_EINVAL with err set, naming the file, the
+ * line and the problem.  Povtrackd reads its own key pair with it. */
 int povtrack_client_read_keyfile(const char *path,
                                  char public_key[POVTRACK_CLIENT_KEY_Z85],
                                  char secret_key[POVTRACK_CLIENT_KEY_Z85],
@@ -147,26 +146,11 @@ const char *povtrack_client_strerror(int rc);
 
 /* ---- Ingest ---------------------------------------------------------- */
 
-enum povtrack_client_ack_status {
-    POVTRACK_ACK_OK = 0,
-    POVTRACK_ACK_DUPLICATE = 1,
-    POVTRACK_ACK_REJECTED = 2
-};
-
-/* One ack.  Strings are NUL-terminated copies owned by the ack array.  A
- * string that contains a NUL byte is refused as a protocol error. */
-struct povtrack_client_ack {
-    const char *id; /* NULL when the daemon could not read the id */
-    enum povtrack_client_ack_status status;
-    uint64_t seq;      /* ok, duplicate: sequence number in the log */
-    const char *error; /* rejected: field and reason; else NULL */
-};
-
-struct povtrack_client_acks {
-    size_t count;
-    struct povtrack_client_ack *acks;
-    void *storage_; /* private */
-};
+/* An ingest reply, read: struct povtrack_acks of <povtrack/protocol.h>.
+ * Deprecated: the names these types had before they moved there. */
+#define povtrack_client_ack_status povtrack_ack_status
+#define povtrack_client_ack povtrack_ack
+#define povtrack_client_acks povtrack_acks
 
 /* Send frame (an already packed msgpack array of event maps) and wait for
  * the acks.  On 0, out holds one ack per element of the frame, in order;
@@ -175,16 +159,17 @@ struct povtrack_client_acks {
  * returns POVTRACK_CLIENT_EREFUSED with the daemon's message and out holds
  * that one ack.  out is always safe to free afterwards. */
 int povtrack_client_publish(povtrack_client *c, const void *frame, size_t len,
-                            struct povtrack_client_acks *out);
+                            struct povtrack_acks *out);
 
 /* Same, for count event maps packed one after another in events (no array
  * header: pack each map with the packer of events).  The array header is
- * added here.  count must be 1..POVTRACK_CLIENT_BATCH_MAX. */
+ * added here.  count must be 1..POVTRACK_PROTO_EVENTS_MAX. */
 int povtrack_client_publish_events(povtrack_client *c,
                                    const msgpack_sbuffer *events, size_t count,
-                                   struct povtrack_client_acks *out);
+                                   struct povtrack_acks *out);
 
-void povtrack_client_acks_free(struct povtrack_client_acks *acks);
+/* povtrack_proto_acks_free(), under the client's name. */
+void povtrack_client_acks_free(struct povtrack_acks *acks);
 
 /* ---- Query ----------------------------------------------------------- */
 
@@ -192,9 +177,9 @@ void povtrack_client_acks_free(struct povtrack_client_acks *acks);
  * povtrack_client_msg_free(); strings are NOT NUL-terminated. */
 struct povtrack_client_msg {
     msgpack_object obj;
-    char topic[POVTRACK_CLIENT_TOPIC_MAX]; /* alerts only; else "" */
-    void *buf_;                            /* private */
-    msgpack_zone *zone_;                   /* private */
+    char topic[POVTRACK_PROTO_TOPIC_MAX]; /* alerts only; else "" */
+    void *buf_;                           /* private */
+    msgpack_zone *zone_;                  /* private */
 };
 
 /* Send a packed query map and wait for the reply.  Returns 0 when the reply
@@ -205,13 +190,16 @@ struct povtrack_client_msg {
 int povtrack_client_request(povtrack_client *c, const void *req, size_t len,
                             struct povtrack_client_msg *reply);
 
-/* Convenience: {"op": op} with no other field (ping, stats). */
+/* Convenience: {"op": op} with no other field (ping, stats).  Other
+ * requests are packed with <povtrack/protocol.h> (povtrack_proto_pack_query,
+ * povtrack_proto_pack_request) and sent with povtrack_client_request(). */
 int povtrack_client_simple(povtrack_client *c, const char *op,
                            struct povtrack_client_msg *reply);
 
 void povtrack_client_msg_free(struct povtrack_client_msg *msg);
 
-/* The value of key in a msgpack map, NULL if absent or obj is not a map. */
+/* povtrack_proto_map_get(), under the client's name: the value of key in a
+ * msgpack map, NULL if absent or obj is not a map. */
 const msgpack_object *povtrack_client_map_get(const msgpack_object *map,
                                               const char *key);
 

@@ -1,5 +1,9 @@
 /*
- * ev_precheck.c - structural scan of untrusted msgpack before msgpack-c.
+ * protocol.c - the protocol module's walk of untrusted msgpack (the
+ * pre-validator and the strict check), decoding replies, and packing and
+ * reading query requests and replies (see <povtrack/protocol.h>).
+ *
+ * The pre-validator is a structural scan before msgpack-c.
  *
  * msgpack_unpack_next() believes the counts in headers: the five bytes
  * dd ff 00 00 00 declare an array of 4278190080 elements and make it
@@ -9,21 +13,20 @@
  * passes holds every element it declares, so whatever the unpacker then
  * allocates is bounded by the input's length.
  */
-#include "ev_event.h"
+#include <povtrack/protocol.h>
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-#include "ev_text.h"
 
 /* Ceiling on max_depth: the stack of open containers lives in this frame.
  * A larger max_depth is treated as this one, which is stricter, never
  * looser. */
 #define STACK_MAX 64
 
-/* H_STR is a blob whose bytes ev_msgpack_strict reads as text. */
+/* H_STR is a blob whose bytes the strict check reads as text. */
 enum { H_BAD = 0, H_SCALAR, H_BLOB, H_STR, H_ARRAY, H_MAP };
 
 /*
@@ -70,19 +73,25 @@ static const struct hdr hdrs[32] = {
     [0x1f] = {H_MAP, 4, 0},     /* map 32 */
 };
 
-static int fail(struct ev_error *err, const char *fmt, ...)
+/* Where the scan reports: the caller's err buffer. */
+struct out {
+    char *err;
+    size_t errlen;
+};
+
+static int fail(const struct out *o, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-static int fail(struct ev_error *err, const char *fmt, ...)
+static int fail(const struct out *o, const char *fmt, ...)
 {
     va_list ap;
 
-    if (err != NULL) {
+    if (o->errlen > 0) {
         va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        vsnprintf(o->err, o->errlen, fmt, ap);
         va_end(ap);
     }
-    return EV_EINVAL;
+    return -EINVAL;
 }
 
 static uint32_t read_be(const unsigned char *p, unsigned width)
@@ -100,7 +109,7 @@ static uint32_t read_be(const unsigned char *p, unsigned width)
  * only; the caller checks n against what is left.
  */
 static int read_header(const unsigned char **pp, const unsigned char *end,
-                       unsigned *kind, uint64_t *n, struct ev_error *err)
+                       unsigned *kind, uint64_t *n, const struct out *err)
 {
     const unsigned char *p = *pp;
     unsigned char b;
@@ -132,21 +141,14 @@ static int read_header(const unsigned char **pp, const unsigned char *end,
         p += h.width;
     }
     *pp = p;
-    return EV_OK;
+    return 0;
 }
 
-int ev_precheck(const void *buf, size_t len, unsigned max_depth,
-                struct ev_error *err)
-{
-    struct ev_limits lim = {max_depth, UINT32_MAX, UINT32_MAX, UINT32_MAX,
-                            NULL};
-    return ev_precheck_limits(buf, len, &lim, err);
-}
-
-/* The walk of ev_precheck_limits; with utf8, every str must also hold
+/* The walk of povtrack_proto_precheck; with utf8, every str must also hold
  * valid UTF-8. */
-static int scan(const void *buf, size_t len, const struct ev_limits *lim,
-                bool utf8, struct ev_error *err)
+static int scan(const void *buf, size_t len,
+                const struct povtrack_proto_limits *lim, bool utf8,
+                const struct out *err)
 {
     unsigned max_depth = lim->depth_max;
     size_t open[STACK_MAX]; /* elements still unread, per open container */
@@ -165,7 +167,7 @@ static int scan(const void *buf, size_t len, const struct ev_limits *lim,
     end = p + len;
 
     for (;;) {
-        if ((rc = read_header(&p, end, &kind, &n, err)) != EV_OK)
+        if ((rc = read_header(&p, end, &kind, &n, err)) != 0)
             return rc;
         left = (size_t)(end - p);
         bool blob = kind == H_BLOB || kind == H_STR;
@@ -191,7 +193,8 @@ static int scan(const void *buf, size_t len, const struct ev_limits *lim,
                                    " bytes exceeds the %zu bytes left",
                                    n, left)
                             : fail(err, "event: truncated msgpack object");
-            if (utf8 && kind == H_STR && !ev_utf8_valid((const char *)p, n))
+            if (utf8 && kind == H_STR &&
+                !povtrack_proto_utf8_valid((const char *)p, n))
                 return fail(err, "event: string at byte %zu is not valid UTF-8",
                             (size_t)(p - (const unsigned char *)buf));
             p += n;
@@ -222,23 +225,157 @@ static int scan(const void *buf, size_t len, const struct ev_limits *lim,
     }
     if (p != end)
         return fail(err, "event: trailing bytes after the msgpack object");
-    return EV_OK;
+    return 0;
 }
 
-int ev_precheck_limits(const void *buf, size_t len, const struct ev_limits *lim,
-                       struct ev_error *err)
+int povtrack_proto_precheck(const void *buf, size_t len,
+                            const struct povtrack_proto_limits *lim, char *err,
+                            size_t errlen)
 {
-    return scan(buf, len, lim, false, err);
+    struct out o = {err, errlen};
+    return scan(buf, len, lim, false, &o);
 }
 
-int ev_msgpack_strict(const void *buf, size_t len, struct ev_error *err)
+/* scan() for any msgpack, a reply as often as not: the walker speaks of
+ * requests ("event: ..."), these messages do not. */
+static int scan_any(const void *buf, size_t len,
+                    const struct povtrack_proto_limits *lim, bool utf8,
+                    const struct out *o)
 {
-    struct ev_limits lim = {STACK_MAX, UINT32_MAX, UINT32_MAX, UINT32_MAX,
-                            NULL};
-    int rc = scan(buf, len, &lim, true, err);
-    /* The walker speaks of requests ("event: ..."); this is about any
-     * msgpack, a reply as often as not. */
-    if (rc != EV_OK && err != NULL && strncmp(err->msg, "event: ", 7) == 0)
-        memmove(err->msg, err->msg + 7, strlen(err->msg + 7) + 1);
+    int rc = scan(buf, len, lim, utf8, o);
+    if (rc != 0 && o->errlen > 0 && strncmp(o->err, "event: ", 7) == 0)
+        memmove(o->err, o->err + 7, strlen(o->err + 7) + 1);
     return rc;
+}
+
+int povtrack_proto_check_strict(const void *buf, size_t len, char *err,
+                                size_t errlen)
+{
+    struct povtrack_proto_limits lim = {STACK_MAX, UINT32_MAX, UINT32_MAX,
+                                        UINT32_MAX, NULL};
+    struct out o = {err, errlen};
+    return scan_any(buf, len, &lim, true, &o);
+}
+
+int povtrack_proto_unpack(const void *buf, size_t len, msgpack_zone *zone,
+                          msgpack_object *out, char *err, size_t errlen)
+{
+    struct povtrack_proto_limits lim = {POVTRACK_PROTO_REPLY_DEPTH_MAX,
+                                        UINT32_MAX, UINT32_MAX, UINT32_MAX,
+                                        NULL};
+    struct out o = {err, errlen};
+    size_t off = 0;
+    msgpack_unpack_return ur;
+
+    if (scan_any(buf, len, &lim, false, &o) != 0)
+        return -EPROTO;
+    ur = msgpack_unpack(buf, len, &off, zone, out);
+    if (ur == MSGPACK_UNPACK_NOMEM_ERROR) {
+        fail(&o, "out of memory");
+        return -ENOMEM;
+    }
+    if (ur != MSGPACK_UNPACK_SUCCESS || off != len) {
+        fail(&o, "malformed msgpack");
+        return -EPROTO;
+    }
+    return 0;
+}
+
+const msgpack_object *povtrack_proto_map_get(const msgpack_object *map,
+                                             const char *key)
+{
+    size_t klen;
+
+    if (map == NULL || map->type != MSGPACK_OBJECT_MAP)
+        return NULL;
+    klen = strlen(key);
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object *k = &map->via.map.ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == klen &&
+            memcmp(k->via.str.ptr, key, klen) == 0)
+            return &map->via.map.ptr[i].val;
+    }
+    return NULL;
+}
+
+/* ---- query requests and replies ---- */
+
+int povtrack_proto_pack_cstr(msgpack_packer *pk, const char *s)
+{
+    return msgpack_pack_str_with_body(pk, s, strlen(s));
+}
+
+int povtrack_proto_pack_request(msgpack_packer *pk, const char *op,
+                                uint32_t fields)
+{
+    int rc;
+
+    if ((rc = msgpack_pack_map(pk, 1 + (size_t)fields)) != 0 ||
+        (rc = povtrack_proto_pack_cstr(pk, POVTRACK_KEY_OP)) != 0)
+        return rc;
+    return povtrack_proto_pack_cstr(pk, op);
+}
+
+int povtrack_proto_pack_query(msgpack_packer *pk, const char *plugin,
+                              const void *q, size_t q_len, int64_t min_seq)
+{
+    int rc;
+
+    if ((rc = povtrack_proto_pack_request(pk, POVTRACK_OP_QUERY,
+                                          min_seq >= 0 ? 3 : 2)) != 0 ||
+        (rc = povtrack_proto_pack_cstr(pk, POVTRACK_KEY_PLUGIN)) != 0 ||
+        (rc = povtrack_proto_pack_cstr(pk, plugin)) != 0 ||
+        (rc = povtrack_proto_pack_cstr(pk, POVTRACK_KEY_Q)) != 0)
+        return rc;
+    /* q is packed already: its bytes go in as they are. */
+    rc = q != NULL && q_len > 0 ? pk->callback(pk->data, q, q_len)
+                                : msgpack_pack_map(pk, 0);
+    if (rc != 0 || min_seq < 0)
+        return rc;
+    if ((rc = povtrack_proto_pack_cstr(pk, POVTRACK_KEY_MIN_SEQ)) != 0)
+        return rc;
+    return msgpack_pack_int64(pk, min_seq);
+}
+
+int povtrack_proto_pack_ok(msgpack_packer *pk, uint32_t fields)
+{
+    int rc;
+
+    if ((rc = msgpack_pack_map(pk, 1 + (size_t)fields)) != 0 ||
+        (rc = povtrack_proto_pack_cstr(pk, POVTRACK_KEY_OK)) != 0)
+        return rc;
+    return msgpack_pack_true(pk);
+}
+
+int povtrack_proto_pack_error(msgpack_packer *pk, const char *msg,
+                              uint32_t fields)
+{
+    int rc;
+
+    if ((rc = msgpack_pack_map(pk, 2 + (size_t)fields)) != 0 ||
+        (rc = povtrack_proto_pack_cstr(pk, POVTRACK_KEY_OK)) != 0 ||
+        (rc = msgpack_pack_false(pk)) != 0 ||
+        (rc = povtrack_proto_pack_cstr(pk, POVTRACK_KEY_ERROR)) != 0)
+        return rc;
+    /* Errors quote requests and plugins' messages about them. */
+    return povtrack_proto_pack_text(pk, msg, strlen(msg));
+}
+
+int povtrack_proto_parse_reply(const msgpack_object *reply, bool *ok,
+                               const char **error, size_t *error_len)
+{
+    const msgpack_object *o = povtrack_proto_map_get(reply, POVTRACK_KEY_OK);
+    const msgpack_object *e;
+
+    *error = NULL;
+    *error_len = 0;
+    if (o == NULL || o->type != MSGPACK_OBJECT_BOOLEAN)
+        return -EPROTO;
+    *ok = o->via.boolean;
+    e = povtrack_proto_map_get(reply, POVTRACK_KEY_ERROR);
+    if (!*ok && e != NULL && e->type == MSGPACK_OBJECT_STR) {
+        *error = e->via.str.ptr;
+        *error_len = e->via.str.size;
+    }
+    return 0;
 }

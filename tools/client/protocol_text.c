@@ -1,11 +1,12 @@
 /*
- * ev_text.c - strict UTF-8 and the \xHH escape of what is not.
+ * protocol_text.c - strict UTF-8 and the \xHH escape of what is not (see
+ * <povtrack/protocol.h>, Text).
  */
-#include "ev_text.h"
+#include <povtrack/protocol.h>
 
 #include <string.h>
 
-size_t ev_utf8_prefix(const char *str, size_t len)
+size_t povtrack_proto_utf8_prefix(const char *str, size_t len)
 {
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;
@@ -45,9 +46,9 @@ size_t ev_utf8_prefix(const char *str, size_t len)
     return len;
 }
 
-bool ev_utf8_valid(const char *s, size_t len)
+bool povtrack_proto_utf8_valid(const char *s, size_t len)
 {
-    return ev_utf8_prefix(s, len) == len;
+    return povtrack_proto_utf8_prefix(s, len) == len;
 }
 
 /* Where escape_pieces hands each piece: whole says it must not be cut (an
@@ -67,7 +68,7 @@ static int escape_pieces(const char *s, size_t len, emit_fn emit, void *arg)
     int rc;
 
     while (i < len) {
-        size_t good = ev_utf8_prefix(s + i, len - i);
+        size_t good = povtrack_proto_utf8_prefix(s + i, len - i);
         if (good > 0 && (rc = emit(arg, s + i, good, false)) != 0)
             return rc;
         i += good;
@@ -118,7 +119,8 @@ static int to_buf(void *arg, const char *piece, size_t n, bool whole)
     return 0;
 }
 
-size_t ev_text_escape(char *out, size_t cap, const char *s, size_t len)
+size_t povtrack_proto_text_escape(char *out, size_t cap, const char *s,
+                                  size_t len)
 {
     struct buf_out b = {out, cap, 0, 0, false};
 
@@ -144,12 +146,12 @@ static int to_packer(void *arg, const char *piece, size_t n, bool whole)
     return msgpack_pack_str_body(arg, piece, n);
 }
 
-int ev_pack_text(msgpack_packer *pk, const char *s, size_t len)
+int povtrack_proto_pack_text(msgpack_packer *pk, const char *s, size_t len)
 {
     size_t n = 0;
     int rc;
 
-    if (ev_utf8_valid(s, len)) {
+    if (povtrack_proto_utf8_valid(s, len)) {
         if ((rc = msgpack_pack_str(pk, len)) != 0)
             return rc;
         return msgpack_pack_str_body(pk, s, len);

@@ -1,7 +1,10 @@
 /*
- * povtrack_client.c - the client library (see povtrack_client.h).
+ * client.c - the client library's sockets: connections, round trips with
+ * Lazy Pirate retries, alerts (see <povtrack/client.h>).  What the bytes
+ * mean is the protocol module's (<povtrack/protocol.h>); key files are read
+ * by keyfile.c.
  */
-#include "povtrack_client.h"
+#include <povtrack/client.h>
 
 #include <errno.h>
 #include <stdarg.h>
@@ -10,15 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sys/stat.h>
-
-#include <ini.h>
 #include <zmq.h>
 
 #define ERR_MAX 512
-/* Replies nest records > event > data > arrays: 32 is far more than v1
- * needs and matches msgpack-c's own parse stack. */
-#define DEPTH_MAX 32
 
 struct povtrack_client {
     void *ctx;
@@ -76,9 +73,9 @@ const char *povtrack_client_strerror(int rc)
 
 int povtrack_client_open(povtrack_client **out)
 {
-    static const char *const defaults[3] = {POVTRACK_CLIENT_INGEST_DEFAULT,
-                                            POVTRACK_CLIENT_QUERY_DEFAULT,
-                                            POVTRACK_CLIENT_ALERTS_DEFAULT};
+    static const char *const defaults[3] = {POVTRACK_PROTO_INGEST_DEFAULT,
+                                            POVTRACK_PROTO_QUERY_DEFAULT,
+                                            POVTRACK_PROTO_ALERTS_DEFAULT};
     povtrack_client *c;
 
     *out = NULL;
@@ -130,23 +127,17 @@ void povtrack_client_close(povtrack_client *c)
     free(c);
 }
 
-static bool valid_z85_key(const char *k)
-{
-    uint8_t bin[32];
-    return k != NULL && strlen(k) == POVTRACK_CLIENT_KEY_Z85 - 1 &&
-           zmq_z85_decode(bin, k) != NULL;
-}
-
 int povtrack_client_set_curve(povtrack_client *c, const char *server_key,
                               const char *public_key, const char *secret_key)
 {
     if (server_key == NULL) {
         c->curve = false;
     } else {
-        if (!valid_z85_key(server_key))
+        if (!povtrack_client_key_valid(server_key))
             return fail(c, POVTRACK_CLIENT_EINVAL,
                         "server key: not a 40-character Z85 CURVE key");
-        if (!valid_z85_key(public_key) || !valid_z85_key(secret_key))
+        if (!povtrack_client_key_valid(public_key) ||
+            !povtrack_client_key_valid(secret_key))
             return fail(c, POVTRACK_CLIENT_EINVAL,
                         "client key pair: not 40-character Z85 CURVE keys");
         memcpy(c->server_key, server_key, POVTRACK_CLIENT_KEY_Z85);
@@ -157,74 +148,6 @@ int povtrack_client_set_curve(povtrack_client *c, const char *server_key,
     for (int i = 0; i < 3; i++)
         close_socket(c, i);
     return POVTRACK_CLIENT_OK;
-}
-
-struct keyfile {
-    char public_key[POVTRACK_CLIENT_KEY_Z85];
-    char secret_key[POVTRACK_CLIENT_KEY_Z85];
-    char bad[64]; /* first unknown or malformed key */
-};
-
-static int on_key_line(void *user, const char *section, const char *name,
-                       const char *value)
-{
-    struct keyfile *kf = user;
-    char *dst = NULL;
-    (void)section;
-    if (strcmp(name, "public-key") == 0)
-        dst = kf->public_key;
-    else if (strcmp(name, "secret-key") == 0)
-        dst = kf->secret_key;
-    if (dst == NULL || !valid_z85_key(value)) {
-        if (kf->bad[0] == '\0')
-            snprintf(kf->bad, sizeof(kf->bad), "%s", name);
-        return 0;
-    }
-    memcpy(dst, value, POVTRACK_CLIENT_KEY_Z85);
-    return 1;
-}
-
-int povtrack_client_read_keyfile(const char *path,
-                                 char public_key[POVTRACK_CLIENT_KEY_Z85],
-                                 char secret_key[POVTRACK_CLIENT_KEY_Z85],
-                                 char *err, size_t errlen)
-{
-    struct keyfile kf;
-    struct stat st;
-    memset(&kf, 0, sizeof(kf));
-    if (stat(path, &st) != 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return POVTRACK_CLIENT_EINVAL;
-    }
-    int line = ini_parse(path, on_key_line, &kf);
-    int rc = POVTRACK_CLIENT_EINVAL;
-    if (line < 0)
-        snprintf(err, errlen, "%s: cannot read", path);
-    else if (line > 0)
-        snprintf(err, errlen,
-                 "%s:%d: %s is not a key this file may hold (public-key, "
-                 "secret-key: 40 characters of Z85)",
-                 path, line, kf.bad[0] ? kf.bad : "the line");
-    else if (kf.public_key[0] == '\0')
-        snprintf(err, errlen, "%s: no public-key", path);
-    else if (secret_key != NULL && kf.secret_key[0] == '\0')
-        snprintf(err, errlen,
-                 "%s: no secret-key (this is a public key file; use the "
-                 ".key file that povtrack keygen wrote beside it)",
-                 path);
-    else if (secret_key != NULL && (st.st_mode & 077) != 0)
-        snprintf(err, errlen,
-                 "%s: a secret key file must be readable by its owner only "
-                 "(chmod 600 %s)",
-                 path, path);
-    else {
-        memcpy(public_key, kf.public_key, POVTRACK_CLIENT_KEY_Z85);
-        if (secret_key != NULL)
-            memcpy(secret_key, kf.secret_key, POVTRACK_CLIENT_KEY_Z85);
-        rc = POVTRACK_CLIENT_OK;
-    }
-    memset(&kf, 0, sizeof(kf));
-    return rc;
 }
 
 int povtrack_client_set_endpoint(povtrack_client *c,
@@ -287,158 +210,7 @@ const char *povtrack_client_error(const povtrack_client *c)
     return c->err;
 }
 
-/* ---- msgpack helpers -------------------------------------------------- */
-
-static uint64_t be(const unsigned char *p, unsigned n)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < n; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-/*
- * Non-allocating walk of one msgpack object: every declared length must fit
- * in the bytes left and nesting must stay within max_depth.  msgpack-c would
- * otherwise allocate what a hostile or corrupt header declares before
- * noticing the input is short (msgpack-c issue #1013).  Each container
- * element takes at least one byte, so a count above the bytes left is
- * impossible.
- */
-static bool precheck(const unsigned char *p, size_t len)
-{
-    uint64_t pending[DEPTH_MAX + 1];
-    unsigned depth = 0;
-    size_t off = 0;
-
-    pending[0] = 1;
-    for (;;) {
-        unsigned char b;
-        uint64_t n = 0, skip = 0;
-        unsigned lenbytes = 0;
-        bool container = false;
-
-        while (pending[depth] == 0) {
-            if (depth == 0)
-                return off == len;
-            depth--;
-        }
-        pending[depth]--;
-        if (off >= len)
-            return false;
-        b = p[off++];
-        if (b <= 0x7f || b >= 0xe0) {
-            /* fixint */
-        } else if (b <= 0x8f) {
-            n = (uint64_t)(b & 0x0f) * 2;
-            container = true;
-        } else if (b <= 0x9f) {
-            n = b & 0x0f;
-            container = true;
-        } else if (b <= 0xbf) {
-            skip = b & 0x1f;
-        } else {
-            switch (b) {
-            case 0xc0: /* nil, false, true */
-            case 0xc2:
-            case 0xc3:
-                break;
-            case 0xc4: /* bin 8/16/32, str 8/16/32 */
-            case 0xd9:
-                lenbytes = 1;
-                break;
-            case 0xc5:
-            case 0xda:
-                lenbytes = 2;
-                break;
-            case 0xc6:
-            case 0xdb:
-                lenbytes = 4;
-                break;
-            case 0xc7: /* ext 8/16/32: length, then type byte */
-                lenbytes = 1;
-                skip = 1;
-                break;
-            case 0xc8:
-                lenbytes = 2;
-                skip = 1;
-                break;
-            case 0xc9:
-                lenbytes = 4;
-                skip = 1;
-                break;
-            case 0xca:
-                skip = 4;
-                break;
-            case 0xcb:
-                skip = 8;
-                break;
-            case 0xcc:
-            case 0xd0:
-                skip = 1;
-                break;
-            case 0xcd:
-            case 0xd1:
-                skip = 2;
-                break;
-            case 0xce:
-            case 0xd2:
-                skip = 4;
-                break;
-            case 0xcf:
-            case 0xd3:
-                skip = 8;
-                break;
-            case 0xd4: /* fixext 1/2/4/8/16 */
-                skip = 2;
-                break;
-            case 0xd5:
-                skip = 3;
-                break;
-            case 0xd6:
-                skip = 5;
-                break;
-            case 0xd7:
-                skip = 9;
-                break;
-            case 0xd8:
-                skip = 17;
-                break;
-            case 0xdc:
-            case 0xdd:
-            case 0xde:
-            case 0xdf: {
-                unsigned w = (b == 0xdc || b == 0xde) ? 2 : 4;
-                if (len - off < w)
-                    return false;
-                n = be(p + off, w);
-                off += w;
-                if (b >= 0xde)
-                    n *= 2;
-                container = true;
-                break;
-            }
-            default: /* 0xc1 is never used */
-                return false;
-            }
-        }
-        if (lenbytes != 0) {
-            if (len - off < lenbytes)
-                return false;
-            skip += be(p + off, lenbytes);
-            off += lenbytes;
-        }
-        if (container) {
-            if (n > len - off || depth == DEPTH_MAX)
-                return false;
-            pending[++depth] = n;
-        } else {
-            if (skip > len - off)
-                return false;
-            off += (size_t)skip;
-        }
-    }
-}
+/* ---- replies ---------------------------------------------------------- */
 
 void povtrack_client_msg_free(struct povtrack_client_msg *msg)
 {
@@ -453,46 +225,35 @@ void povtrack_client_msg_free(struct povtrack_client_msg *msg)
 /* Decode exactly one object from data into msg (which takes a copy of the
  * bytes, since msgpack-c's objects point into them). */
 static int decode(povtrack_client *c, const void *data, size_t len,
-                  const char *what, struct povtrack_client_msg *msg)
+                  const char *what, int which, struct povtrack_client_msg *msg)
 {
-    size_t off = 0;
-    msgpack_unpack_return ur;
+    char why[POVTRACK_PROTO_ERROR_MAX];
+    int rc;
 
-    if (!precheck(data, len))
-        return fail(c, POVTRACK_CLIENT_EPROTO,
-                    "%s from %s: not one well-formed msgpack object (%zu "
-                    "bytes)",
-                    what, c->endpoint[POVTRACK_CLIENT_QUERY], len);
     msg->buf_ = malloc(len > 0 ? len : 1);
     msg->zone_ = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE);
     if (msg->buf_ == NULL || msg->zone_ == NULL)
         return fail(c, POVTRACK_CLIENT_ENOMEM, "out of memory decoding %s",
                     what);
-    memcpy(msg->buf_, data, len);
-    ur = msgpack_unpack(msg->buf_, len, &off, msg->zone_, &msg->obj);
-    if (ur == MSGPACK_UNPACK_NOMEM_ERROR)
+    if (len > 0)
+        memcpy(msg->buf_, data, len);
+    rc = povtrack_proto_unpack(msg->buf_, len, msg->zone_, &msg->obj, why,
+                               sizeof why);
+    if (rc == -ENOMEM)
         return fail(c, POVTRACK_CLIENT_ENOMEM, "out of memory decoding %s",
                     what);
-    if (ur != MSGPACK_UNPACK_SUCCESS || off != len)
-        return fail(c, POVTRACK_CLIENT_EPROTO, "%s: malformed msgpack", what);
+    if (rc != 0)
+        return fail(c, POVTRACK_CLIENT_EPROTO,
+                    "%s from %s: not one well-formed msgpack object (%zu "
+                    "bytes: %s)",
+                    what, c->endpoint[which], len, why);
     return POVTRACK_CLIENT_OK;
 }
 
 const msgpack_object *povtrack_client_map_get(const msgpack_object *map,
                                               const char *key)
 {
-    size_t klen;
-
-    if (map == NULL || map->type != MSGPACK_OBJECT_MAP)
-        return NULL;
-    klen = strlen(key);
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object *k = &map->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == klen &&
-            memcmp(k->via.str.ptr, key, klen) == 0)
-            return &map->via.map.ptr[i].val;
-    }
-    return NULL;
+    return povtrack_proto_map_get(map, key);
 }
 
 /* ---- request/reply ---------------------------------------------------- */
@@ -568,8 +329,8 @@ static int open_socket(povtrack_client *c, int which)
 {
     void *s;
     int64_t maxmsg = which == POVTRACK_CLIENT_ALERTS
-                         ? (int64_t)POVTRACK_CLIENT_ALERT_MAX
-                         : (int64_t)POVTRACK_CLIENT_REPLY_MAX;
+                         ? (int64_t)POVTRACK_PROTO_ALERT_MAX
+                         : (int64_t)POVTRACK_PROTO_REPLY_MAX;
 
     if (c->sock[which] != NULL)
         return POVTRACK_CLIENT_OK;
@@ -688,7 +449,7 @@ static int attempt(povtrack_client *c, int which, const void *data, size_t len,
                   what, c->endpoint[which]);
     } else {
         rc = decode(c, zmq_msg_data(&payload), zmq_msg_size(&payload), what,
-                    reply);
+                    which, reply);
     }
     zmq_msg_close(&delim);
     zmq_msg_close(&payload);
@@ -715,12 +476,9 @@ static int roundtrip(povtrack_client *c, int which, const void *data,
 
 /* ---- ingest ----------------------------------------------------------- */
 
-void povtrack_client_acks_free(struct povtrack_client_acks *acks)
+void povtrack_client_acks_free(struct povtrack_acks *acks)
 {
-    if (acks == NULL)
-        return;
-    free(acks->storage_);
-    memset(acks, 0, sizeof(*acks));
+    povtrack_proto_acks_free(acks);
 }
 
 /* Read the element count of the array header at the start of frame. */
@@ -731,124 +489,22 @@ static bool array_count(const unsigned char *p, size_t len, uint64_t *count)
         return true;
     }
     if (len >= 3 && p[0] == 0xdc) {
-        *count = be(p + 1, 2);
+        *count = (uint64_t)p[1] << 8 | p[2];
         return true;
     }
     if (len >= 5 && p[0] == 0xdd) {
-        *count = be(p + 1, 4);
+        *count = (uint64_t)p[1] << 24 | (uint64_t)p[2] << 16 |
+                 (uint64_t)p[3] << 8 | p[4];
         return true;
     }
     return false;
 }
 
-static bool get_str(const msgpack_object *o, const char **ptr, size_t *len)
-{
-    if (o == NULL || o->type != MSGPACK_OBJECT_STR ||
-        memchr(o->via.str.ptr, '\0', o->via.str.size) != NULL)
-        return false;
-    *ptr = o->via.str.ptr;
-    *len = o->via.str.size;
-    return true;
-}
-
-static bool str_is(const char *p, size_t n, const char *s)
-{
-    return strlen(s) == n && memcmp(p, s, n) == 0;
-}
-
-/* Copy the ack array of reply into out: one allocation holding the ack
- * structs followed by their NUL-terminated strings. */
-static int parse_acks(povtrack_client *c, const msgpack_object *arr,
-                      struct povtrack_client_acks *out)
-{
-    size_t bytes, n;
-    char *pool = NULL;
-    struct povtrack_client_ack *acks = NULL;
-
-    if (arr->type != MSGPACK_OBJECT_ARRAY)
-        return fail(c, POVTRACK_CLIENT_EPROTO,
-                    "ingest reply from %s is not an array",
-                    c->endpoint[POVTRACK_CLIENT_INGEST]);
-    n = arr->via.array.size;
-    bytes = n * sizeof(*acks);
-    for (size_t pass = 0; pass < 2; pass++) {
-        for (size_t i = 0; i < n; i++) {
-            const msgpack_object *a = &arr->via.array.ptr[i];
-            const msgpack_object *id = povtrack_client_map_get(a, "id");
-            const msgpack_object *st = povtrack_client_map_get(a, "status");
-            const msgpack_object *seq = povtrack_client_map_get(a, "seq");
-            const msgpack_object *er = povtrack_client_map_get(a, "error");
-            const char *p = NULL, *e = NULL;
-            size_t plen = 0, elen = 0;
-            enum povtrack_client_ack_status status;
-
-            if (!get_str(st, &p, &plen))
-                return fail(c, POVTRACK_CLIENT_EPROTO, "ack %zu has no status",
-                            i);
-            if (str_is(p, plen, "ok"))
-                status = POVTRACK_ACK_OK;
-            else if (str_is(p, plen, "duplicate"))
-                status = POVTRACK_ACK_DUPLICATE;
-            else if (str_is(p, plen, "rejected"))
-                status = POVTRACK_ACK_REJECTED;
-            else
-                return fail(c, POVTRACK_CLIENT_EPROTO,
-                            "ack %zu: unknown status \"%.*s\"", i, (int)plen,
-                            p);
-            p = NULL;
-            plen = 0;
-            if (id != NULL && id->type != MSGPACK_OBJECT_NIL &&
-                !get_str(id, &p, &plen))
-                return fail(c, POVTRACK_CLIENT_EPROTO,
-                            "ack %zu: id is not a string", i);
-            if (status == POVTRACK_ACK_REJECTED) {
-                if (!get_str(er, &e, &elen))
-                    return fail(c, POVTRACK_CLIENT_EPROTO,
-                                "ack %zu: rejected without an error", i);
-            } else if (seq == NULL ||
-                       seq->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
-                return fail(c, POVTRACK_CLIENT_EPROTO,
-                            "ack %zu: accepted without a seq", i);
-            }
-            if (pass == 0) {
-                bytes +=
-                    (p != NULL ? plen + 1 : 0) + (e != NULL ? elen + 1 : 0);
-                continue;
-            }
-            acks[i].status = status;
-            acks[i].seq = status == POVTRACK_ACK_REJECTED ? 0 : seq->via.u64;
-            acks[i].id = NULL;
-            acks[i].error = NULL;
-            if (p != NULL) {
-                memcpy(pool, p, plen);
-                pool[plen] = '\0';
-                acks[i].id = pool;
-                pool += plen + 1;
-            }
-            if (e != NULL) {
-                memcpy(pool, e, elen);
-                pool[elen] = '\0';
-                acks[i].error = pool;
-                pool += elen + 1;
-            }
-        }
-        if (pass == 0) {
-            out->storage_ = malloc(bytes > 0 ? bytes : 1);
-            if (out->storage_ == NULL)
-                return fail(c, POVTRACK_CLIENT_ENOMEM, "out of memory");
-            acks = out->storage_;
-            pool = (char *)(acks + n);
-        }
-    }
-    out->acks = acks;
-    out->count = n;
-    return POVTRACK_CLIENT_OK;
-}
-
 int povtrack_client_publish(povtrack_client *c, const void *frame, size_t len,
-                            struct povtrack_client_acks *out)
+                            struct povtrack_acks *out)
 {
     struct povtrack_client_msg reply;
+    char why[POVTRACK_PROTO_ERROR_MAX];
     uint64_t count;
     int rc;
 
@@ -856,17 +512,23 @@ int povtrack_client_publish(povtrack_client *c, const void *frame, size_t len,
     if (frame == NULL || !array_count(frame, len, &count) || count == 0)
         return fail(c, POVTRACK_CLIENT_EINVAL,
                     "the ingest frame must be a msgpack array of events");
-    if (count > POVTRACK_CLIENT_BATCH_MAX || len > POVTRACK_CLIENT_FRAME_MAX)
+    if (count > POVTRACK_PROTO_EVENTS_MAX || len > POVTRACK_PROTO_FRAME_MAX)
         return fail(c, POVTRACK_CLIENT_ETOOBIG,
                     "ingest frame of %llu events, %zu bytes: the limits "
                     "are %u events and %u bytes",
-                    (unsigned long long)count, len, POVTRACK_CLIENT_BATCH_MAX,
-                    POVTRACK_CLIENT_FRAME_MAX);
+                    (unsigned long long)count, len, POVTRACK_PROTO_EVENTS_MAX,
+                    POVTRACK_PROTO_FRAME_MAX);
     memset(&reply, 0, sizeof(reply));
     rc = roundtrip(c, POVTRACK_CLIENT_INGEST, frame, len, "ingest reply",
                    &reply);
-    if (rc == 0)
-        rc = parse_acks(c, &reply.obj, out);
+    if (rc == 0) {
+        rc = povtrack_proto_parse_acks(&reply.obj, out, why, sizeof why);
+        if (rc == -ENOMEM)
+            rc = fail(c, POVTRACK_CLIENT_ENOMEM, "out of memory");
+        else if (rc != 0)
+            rc = fail(c, POVTRACK_CLIENT_EPROTO, "ingest reply from %s: %s",
+                      c->endpoint[POVTRACK_CLIENT_INGEST], why);
+    }
     povtrack_client_msg_free(&reply);
     if (rc != 0) {
         povtrack_client_acks_free(out);
@@ -888,7 +550,7 @@ int povtrack_client_publish(povtrack_client *c, const void *frame, size_t len,
 
 int povtrack_client_publish_events(povtrack_client *c,
                                    const msgpack_sbuffer *events, size_t count,
-                                   struct povtrack_client_acks *out)
+                                   struct povtrack_acks *out)
 {
     unsigned char *frame;
     size_t hdr;
@@ -897,13 +559,13 @@ int povtrack_client_publish_events(povtrack_client *c,
     memset(out, 0, sizeof(*out));
     if (events == NULL || count == 0)
         return fail(c, POVTRACK_CLIENT_EINVAL, "no events to publish");
-    if (count > POVTRACK_CLIENT_BATCH_MAX ||
-        events->size > POVTRACK_CLIENT_FRAME_MAX - 3)
+    if (count > POVTRACK_PROTO_EVENTS_MAX ||
+        events->size > POVTRACK_PROTO_FRAME_MAX - 3)
         return fail(c, POVTRACK_CLIENT_ETOOBIG,
                     "batch of %zu events, %zu bytes: the limits are %u "
                     "events and %u bytes per frame",
-                    count, events->size, POVTRACK_CLIENT_BATCH_MAX,
-                    POVTRACK_CLIENT_FRAME_MAX);
+                    count, events->size, POVTRACK_PROTO_EVENTS_MAX,
+                    POVTRACK_PROTO_FRAME_MAX);
     frame = malloc(events->size + 3);
     if (frame == NULL)
         return fail(c, POVTRACK_CLIENT_ENOMEM, "out of memory");
@@ -928,30 +590,30 @@ int povtrack_client_publish_events(povtrack_client *c,
 int povtrack_client_request(povtrack_client *c, const void *req, size_t len,
                             struct povtrack_client_msg *reply)
 {
-    const msgpack_object *ok, *err;
+    const char *error;
+    size_t error_len;
+    bool ok;
     int rc;
 
     memset(reply, 0, sizeof(*reply));
     if (req == NULL || len == 0)
         return fail(c, POVTRACK_CLIENT_EINVAL, "empty query request");
-    if (len > POVTRACK_CLIENT_FRAME_MAX)
+    if (len > POVTRACK_PROTO_FRAME_MAX)
         return fail(c, POVTRACK_CLIENT_ETOOBIG,
                     "query request of %zu bytes: the limit is %u", len,
-                    POVTRACK_CLIENT_FRAME_MAX);
+                    POVTRACK_PROTO_FRAME_MAX);
     rc = roundtrip(c, POVTRACK_CLIENT_QUERY, req, len, "query reply", reply);
     if (rc != 0)
         return rc;
-    ok = povtrack_client_map_get(&reply->obj, "ok");
-    if (ok == NULL || ok->type != MSGPACK_OBJECT_BOOLEAN)
+    if (povtrack_proto_parse_reply(&reply->obj, &ok, &error, &error_len) != 0)
         return fail(c, POVTRACK_CLIENT_EPROTO,
                     "query reply from %s has no \"ok\"",
                     c->endpoint[POVTRACK_CLIENT_QUERY]);
-    if (ok->via.boolean)
+    if (ok)
         return POVTRACK_CLIENT_OK;
-    err = povtrack_client_map_get(&reply->obj, "error");
-    if (err != NULL && err->type == MSGPACK_OBJECT_STR)
+    if (error != NULL)
         return fail(c, POVTRACK_CLIENT_EREFUSED, "povtrackd: %.*s",
-                    (int)err->via.str.size, err->via.str.ptr);
+                    (int)error_len, error);
     return fail(c, POVTRACK_CLIENT_EREFUSED,
                 "povtrackd: request failed (no message)");
 }
@@ -961,16 +623,12 @@ int povtrack_client_simple(povtrack_client *c, const char *op,
 {
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    size_t n = strlen(op);
     int rc;
 
     memset(reply, 0, sizeof(*reply));
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    if (msgpack_pack_map(&pk, 1) != 0 || msgpack_pack_str(&pk, 2) != 0 ||
-        msgpack_pack_str_body(&pk, "op", 2) != 0 ||
-        msgpack_pack_str(&pk, n) != 0 ||
-        msgpack_pack_str_body(&pk, op, n) != 0) {
+    if (povtrack_proto_pack_request(&pk, op, 0) != 0) {
         msgpack_sbuffer_destroy(&sb);
         return fail(c, POVTRACK_CLIENT_ENOMEM, "out of memory");
     }
@@ -1044,7 +702,8 @@ int povtrack_client_recv_alert(povtrack_client *c, int timeout_ms,
                   "alert topic of %zu bytes is too long or not text",
                   zmq_msg_size(&topic));
     } else {
-        rc = decode(c, zmq_msg_data(&body), zmq_msg_size(&body), "alert", msg);
+        rc = decode(c, zmq_msg_data(&body), zmq_msg_size(&body), "alert",
+                    POVTRACK_CLIENT_ALERTS, msg);
         if (rc == 0 && msg->obj.type != MSGPACK_OBJECT_MAP)
             rc = fail(c, POVTRACK_CLIENT_EPROTO, "alert body is not a map");
         if (rc == 0) {
