@@ -177,7 +177,7 @@ static int plugin_bind(struct pt_plugin *p, const struct pt_plugin_conf *conf,
     if (d == NULL || d->abi_version != POVTRACK_PLUGIN_ABI_VERSION) {
         snprintf(err, errlen,
                  "plugin %s: %s was built for plugin ABI %u, this povtrackd "
-                 "speaks ABI %d: rebuild it against this povtrack_plugin.h",
+                 "speaks ABI %d: rebuild it against this povtrack/plugin.h",
                  conf->name, conf->path, d == NULL ? 0 : d->abi_version,
                  POVTRACK_PLUGIN_ABI_VERSION);
         return -1;

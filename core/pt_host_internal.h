@@ -11,7 +11,7 @@
 #include <lmdb.h>
 #include <msgpack.h>
 
-#include "povtrack_plugin.h"
+#include <povtrack/plugin.h>
 #include "pt_config.h"
 #include "pt_guard.h"
 #include "pt_host.h"

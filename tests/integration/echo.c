@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "povtrack_plugin.h"
+#include <povtrack/plugin.h>
 
 static const msgpack_object *get(const msgpack_object *q, const char *key)
 {

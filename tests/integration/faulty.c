@@ -38,7 +38,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "povtrack_plugin.h"
+#include <povtrack/plugin.h>
 
 #ifndef FAULTY_ABI
 #define FAULTY_ABI POVTRACK_PLUGIN_ABI_VERSION

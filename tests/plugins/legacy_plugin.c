@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "povtrack_plugin.h"
+#include <povtrack/plugin.h>
 
 struct legacy {
     const struct povtrack_host *host;

@@ -50,8 +50,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plugin_util.h"
-#include "povtrack_plugin.h"
+#include <povtrack/plugin_util.h>
+#include <povtrack/plugin.h>
 
 #define DL_PART_RAW 200
 #define DL_PART_PREFIX 184

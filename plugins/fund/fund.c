@@ -131,8 +131,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plugin_util.h"
-#include "povtrack_plugin.h"
+#include <povtrack/plugin_util.h>
+#include <povtrack/plugin.h>
 
 #define FUND_DEFAULT_LARGE INT64_C(100000000)        /* VND */
 #define FUND_DEFAULT_IDLE_BALANCE INT64_C(500000000) /* VND */

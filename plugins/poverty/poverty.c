@@ -83,11 +83,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plugin_util.h"
+#include <povtrack/plugin_util.h>
 #include "poverty_history.h"
 #include "poverty_state.h"
 #include "poverty_units.h"
-#include "povtrack_plugin.h"
+#include <povtrack/plugin.h>
 
 #define POV_DEFAULT_TARGET_MIN 0.7
 #define POV_DEFAULT_TARGET_MAX 1.0

@@ -98,8 +98,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plugin_util.h"
-#include "povtrack_plugin.h"
+#include <povtrack/plugin_util.h>
+#include <povtrack/plugin.h>
 
 #define CR_YEAR_MIN 2000
 #define CR_YEAR_MAX 2100

@@ -30,7 +30,7 @@
 
 #include <msgpack.h>
 
-#include "povtrack_plugin.h"
+#include <povtrack/plugin.h>
 
 #define PU_UNIT_W EV_UNIT_MAX /* bytes of a unit code in a key */
 /* Deepest unit chain accepted (the registry has 3 levels); guards against a
@@ -134,7 +134,7 @@ static inline uint64_t pu_version(const struct povtrack_host *host,
 
 /*
  * The chain of unit at unix time at, on the registry as it stood at
- * version (UINT64_MAX: as the call sees it; see povtrack_plugin.h).  A
+ * version (UINT64_MAX: as the call sees it; see povtrack/plugin.h).  A
  * unit not in force at "at" (a record's unit read on another date: a 2025
  * status of a commune merged in July 2025, read at the end of 2025) is
  * first followed to where its households went (host unit_map), and

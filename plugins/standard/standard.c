@@ -96,8 +96,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plugin_util.h"
-#include "povtrack_plugin.h"
+#include <povtrack/plugin_util.h>
+#include <povtrack/plugin.h>
 
 #define STD_YEAR_MIN 2000 /* the catalogue's year range */
 #define STD_YEAR_MAX 2100

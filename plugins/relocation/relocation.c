@@ -104,8 +104,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plugin_util.h"
-#include "povtrack_plugin.h"
+#include <povtrack/plugin_util.h>
+#include <povtrack/plugin.h>
 
 #define RL_DAY INT64_C(86400)
 #define RL_DEFAULT_FOLLOW_UP 180

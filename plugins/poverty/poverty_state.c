@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plugin_util.h"
+#include <povtrack/plugin_util.h>
 #include "poverty_state.h"
-#include "povtrack_plugin.h"
+#include <povtrack/plugin.h>
 
 /* The 9-byte prefix of year's keys. */
 static void yprefix(uint8_t *k, char prefix, int64_t year)

@@ -1,5 +1,5 @@
 /*
- * povtrack_plugin.h - the plugin ABI of povtrackd's plugin host.
+ * povtrack/plugin.h - the plugin ABI of povtrackd's plugin host.
  *
  * A plugin is a shared object exporting one function,
  *
@@ -39,7 +39,7 @@
 
 #include <msgpack.h>
 
-#include "ev_event.h"
+#include <povtrack/event.h>
 
 #define POVTRACK_PLUGIN_ABI_VERSION 1
 #define POVTRACK_KEY_MAX 480

@@ -73,8 +73,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "plugin_util.h"
-#include "povtrack_plugin.h"
+#include <povtrack/plugin_util.h>
+#include <povtrack/plugin.h>
 
 #define POV_RELAPSE_YEARS 3 /* relapsed_1y .. relapsed_3y */
 
