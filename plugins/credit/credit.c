@@ -637,26 +637,15 @@ static void credit_fini(void *state)
     free(c);
 }
 
-static const struct povtrack_plugin credit_plugin = {
-    .abi_version = POVTRACK_PLUGIN_ABI_VERSION,
-    .size = sizeof(struct povtrack_plugin),
-    .name = "credit",
-    .version = "1.2.0",
-    .event_mask = EV_TYPE_BIT(EV_CREDIT_DISBURSED) |
-                  EV_TYPE_BIT(EV_CREDIT_REPAID) |
-                  EV_TYPE_BIT(EV_HOUSEHOLD_STATUS),
-    .init = credit_init,
-    .apply = credit_apply,
-    .query = credit_query,
-    .tick = NULL,
-    .fini = credit_fini,
-    .state_layout = 2, /* bump when the stored values change */
-};
+/* [plugin.credit] takes no keys: an empty map, so that a misspelt one
+ * stops povtrackd at start instead of being ignored. */
+static const struct povtrack_config_key credit_config[] = {{.name = NULL}};
 
-__attribute__((visibility("default"))) const struct povtrack_plugin *
-povtrack_plugin_entry(void);
-
-const struct povtrack_plugin *povtrack_plugin_entry(void)
-{
-    return &credit_plugin;
-}
+/* state_layout: bump it when the stored values change. */
+POVTRACK_PLUGIN(.name = "credit", .version = "1.2.0",
+                .event_mask = EV_TYPE_BIT(EV_CREDIT_DISBURSED) |
+                              EV_TYPE_BIT(EV_CREDIT_REPAID) |
+                              EV_TYPE_BIT(EV_HOUSEHOLD_STATUS),
+                .init = credit_init, .apply = credit_apply,
+                .query = credit_query, .fini = credit_fini, .state_layout = 2,
+                .config_map = credit_config);

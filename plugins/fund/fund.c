@@ -134,9 +134,9 @@
 #include <povtrack/plugin_util.h>
 #include <povtrack/plugin.h>
 
-#define FUND_DEFAULT_LARGE INT64_C(100000000)        /* VND */
-#define FUND_DEFAULT_IDLE_BALANCE INT64_C(500000000) /* VND */
-#define FUND_DEFAULT_IDLE_DAYS INT64_C(90)
+#define FUND_DEFAULT_LARGE 100000000        /* VND */
+#define FUND_DEFAULT_IDLE_BALANCE 500000000 /* VND */
+#define FUND_DEFAULT_IDLE_DAYS 90
 #define FUND_IDLE_DAYS_MAX INT64_C(36500)
 /* The idle check reads every idle unit's total: once an hour is plenty
  * for a condition measured in months. */
@@ -1370,26 +1370,31 @@ static void fund_fini(void *state)
     free(f);
 }
 
-static const struct povtrack_plugin fund_plugin = {
-    .abi_version = POVTRACK_PLUGIN_ABI_VERSION,
-    .size = sizeof(struct povtrack_plugin),
-    .name = "fund",
-    .version = "1.2.0",
-    .event_mask =
-        EV_TYPE_BIT(EV_HOUSEHOLD_STATUS) | EV_TYPE_BIT(EV_DONATION_PLEDGED) |
-        EV_TYPE_BIT(EV_DONATION_RECEIVED) | EV_TYPE_BIT(EV_FUND_DISBURSED),
-    .init = fund_init,
-    .apply = fund_apply,
-    .query = fund_query,
-    .tick = fund_tick,
-    .fini = fund_fini,
-    .state_layout = 2, /* bump when the stored values change */
+/* The keys of [plugin.fund]. */
+static const struct povtrack_config_key fund_config[] = {
+    {.name = "large_donation",
+     .type = POVTRACK_CONFIG_INT,
+     .default_value = PU_STR(FUND_DEFAULT_LARGE),
+     .description = "VND; a donation of at least this raises "
+                    "fund.large_donation"},
+    {.name = "idle_balance",
+     .type = POVTRACK_CONFIG_INT,
+     .default_value = PU_STR(FUND_DEFAULT_IDLE_BALANCE),
+     .description = "VND; a balance above this with no disbursement for "
+                    "idle_days raises fund.idle_balance"},
+    {.name = "idle_days",
+     .type = POVTRACK_CONFIG_INT,
+     .default_value = PU_STR(FUND_DEFAULT_IDLE_DAYS),
+     .description = "days without a disbursement before fund.idle_balance"},
+    {.name = NULL},
 };
 
-__attribute__((visibility("default"))) const struct povtrack_plugin *
-povtrack_plugin_entry(void);
-
-const struct povtrack_plugin *povtrack_plugin_entry(void)
-{
-    return &fund_plugin;
-}
+/* state_layout: bump it when the stored values change. */
+POVTRACK_PLUGIN(.name = "fund", .version = "1.2.0",
+                .event_mask = EV_TYPE_BIT(EV_HOUSEHOLD_STATUS) |
+                              EV_TYPE_BIT(EV_DONATION_PLEDGED) |
+                              EV_TYPE_BIT(EV_DONATION_RECEIVED) |
+                              EV_TYPE_BIT(EV_FUND_DISBURSED),
+                .init = fund_init, .apply = fund_apply, .query = fund_query,
+                .tick = fund_tick, .fini = fund_fini, .state_layout = 2,
+                .config_map = fund_config);

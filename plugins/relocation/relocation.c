@@ -798,25 +798,20 @@ static void relocation_fini(void *state)
     free(r);
 }
 
-static const struct povtrack_plugin relocation_plugin = {
-    .abi_version = POVTRACK_PLUGIN_ABI_VERSION,
-    .size = sizeof(struct povtrack_plugin),
-    .name = "relocation",
-    .version = "1.2.0",
-    .event_mask = EV_TYPE_BIT(EV_RELOCATION_COMPLETED) |
-                  EV_TYPE_BIT(EV_RELOCATION_SUPPORT),
-    .init = relocation_init,
-    .apply = relocation_apply,
-    .query = relocation_query,
-    .tick = relocation_tick,
-    .fini = relocation_fini,
-    .state_layout = 2, /* bump when the stored values change */
+/* The keys of [plugin.relocation]. */
+static const struct povtrack_config_key relocation_config[] = {
+    {.name = "follow_up_days",
+     .type = POVTRACK_CONFIG_INT,
+     .default_value = PU_STR(RL_DEFAULT_FOLLOW_UP),
+     .description = "days after a relocation by which support is expected"},
+    {.name = NULL},
 };
 
-__attribute__((visibility("default"))) const struct povtrack_plugin *
-povtrack_plugin_entry(void);
-
-const struct povtrack_plugin *povtrack_plugin_entry(void)
-{
-    return &relocation_plugin;
-}
+/* state_layout: bump it when the stored values change. */
+POVTRACK_PLUGIN(.name = "relocation", .version = "1.2.0",
+                .event_mask = EV_TYPE_BIT(EV_RELOCATION_COMPLETED) |
+                              EV_TYPE_BIT(EV_RELOCATION_SUPPORT),
+                .init = relocation_init, .apply = relocation_apply,
+                .query = relocation_query, .tick = relocation_tick,
+                .fini = relocation_fini, .state_layout = 2,
+                .config_map = relocation_config);

@@ -6,7 +6,10 @@
  *
  * The state_layout it sets lies past its size, as the bytes after an old
  * plugin's descriptor would: the host must not read it (such a plugin
- * declares no layout, and is never rebuilt on its account).
+ * declares no layout, and is never rebuilt on its account).  Nor does the
+ * host read a config map from it.  Its descriptor and entry point are
+ * written out by hand, as before POVTRACK_PLUGIN() existed: the macro
+ * would size the descriptor whole.
  */
 #include <stddef.h>
 #include <stdio.h>
