@@ -421,9 +421,12 @@ static void plugin_unload(struct pt_plugin *p)
     p->state = NULL;
 }
 
+/* The configured name, never the descriptor's: they are equal once the
+ * plugin is bound (plugin_bind checks it), but the descriptor's lives in
+ * the .so, and resume and rebuild unload it while they still name it. */
 const char *pt_plugin_name(const struct pt_plugin *p)
 {
-    return p->desc != NULL ? p->desc->name : p->conf->name;
+    return p->conf->name;
 }
 
 struct pt_plugin *pt_host_plugin(struct pt_host *h, const char *name,
