@@ -799,3 +799,57 @@ int td_cli_run(const char *tmpdir, const char *const *args, char *out,
         return -1;
     return td_cli_wait(&r, out, outlen, err, errlen);
 }
+
+int td_run_to_exit(const char *const *argv, char *out, size_t cap,
+                   int timeout_ms)
+{
+    int p[2];
+    out[0] = '\0';
+    if (pipe(p) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        dup2(p[1], STDERR_FILENO);
+        close(p[0]);
+        close(p[1]);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(p[1]);
+    size_t n = 0;
+    int eof = 0;
+    int64_t deadline = mono_ms() + timeout_ms;
+    while (!eof && mono_ms() < deadline) {
+        struct pollfd pf = {p[0], POLLIN, 0};
+        if (poll(&pf, 1, (int)(deadline - mono_ms())) <= 0)
+            continue;
+        char chunk[1024];
+        ssize_t r = read(p[0], chunk, sizeof chunk);
+        if (r <= 0) {
+            eof = 1;
+            break;
+        }
+        size_t k = (size_t)r < cap - 1 - n ? (size_t)r : cap - 1 - n;
+        memcpy(out + n, chunk, k);
+        n += k;
+    }
+    close(p[0]);
+    out[n] = '\0';
+    int status;
+    if (!eof) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        fprintf(stderr, "%s did not exit within %d ms: %s\n", argv[0],
+                timeout_ms, out);
+        return -1;
+    }
+    /* Its stderr is closed: it is exiting. */
+    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+        return -1;
+    return WEXITSTATUS(status);
+}
