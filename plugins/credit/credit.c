@@ -62,7 +62,7 @@
  *
  * A state written by version 1.0 (48-byte loan header, no "placed") or 1.1
  * (56-byte loan header and 6-byte status, no version) is refused as
- * corrupt rather than misread: rebuild it (remove DATA/state) after
+ * corrupt rather than misread: rebuild it ('povtrack rebuild credit') after
  * upgrading.
  *
  * State (integers big-endian, years in keys sign-flipped, unit codes
@@ -229,7 +229,7 @@ static int loan_get(struct credit *c, povtrack_ctx *ctx, const uint8_t *k,
         hl > EV_HOUSEHOLD_MAX) {
         c->host->log(ctx, POVTRACK_LOG_ERROR,
                      "credit: corrupt loan record (a state of version 1.0 "
-                     "or 1.1 must be rebuilt)");
+                     "or 1.1 must be rebuilt: povtrack rebuild credit)");
         return POVTRACK_EIO;
     }
     l->has_loan = b[0] != 0;
@@ -359,7 +359,7 @@ static int household_loan(struct credit *c, povtrack_ctx *ctx, struct ev_str hh,
     if (y->bad || rc < 0) {
         c->host->log(ctx, POVTRACK_LOG_ERROR,
                      "credit: status scan failed (a state of version 1.1 "
-                     "must be rebuilt)");
+                     "must be rebuilt: povtrack rebuild credit)");
         rc = POVTRACK_EIO;
     } else {
         rc = 0;

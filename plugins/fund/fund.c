@@ -122,7 +122,7 @@
  *
  * A state written by version 1.0 (shorter vectors) or 1.1 (56-byte 'P',
  * 'B' without its layout byte and 32-byte entries, no versions) is refused
- * as corrupt rather than misread: rebuild it (remove DATA/state) after
+ * as corrupt rather than misread: rebuild it ('povtrack rebuild fund') after
  * upgrading.
  */
 #include <stdbool.h>
@@ -397,7 +397,7 @@ static int pledge_get(struct fund *f, povtrack_ctx *ctx, const uint8_t *k,
     if (vlen != FUND_P_LEN) {
         f->host->log(ctx, POVTRACK_LOG_ERROR,
                      "fund: corrupt pledge value (a state of version 1.1 "
-                     "must be rebuilt)");
+                     "must be rebuilt: povtrack rebuild fund)");
         return POVTRACK_EIO;
     }
     const uint8_t *b = val;
@@ -666,7 +666,7 @@ static int bl_load(struct fund *f, povtrack_ctx *ctx, const uint8_t *k,
     if (rc == 1 && ((const uint8_t *)val)[1] != FUND_B_LAYOUT) {
         f->host->log(ctx, POVTRACK_LOG_ERROR,
                      "fund: corrupt 'B' value (a state of version 1.1 must "
-                     "be rebuilt)");
+                     "be rebuilt: povtrack rebuild fund)");
         return POVTRACK_EIO;
     }
     bl->b = calloc(1, vlen + FUND_B_ENTRY);

@@ -59,8 +59,8 @@
  *        numbers.
  *
  * A state written by version 1.x (no 'M' marker; unit-first keys) is
- * refused as corrupt rather than misread: rebuild it (remove DATA/state)
- * after upgrading.
+ * refused as corrupt rather than misread: rebuild it ('povtrack rebuild
+ * poverty') after upgrading.
  *
  * Every function returning int gives 0 or a POVTRACK_* error, logged
  * through the host.

@@ -65,8 +65,8 @@
  * read as it last stood (pu_arg_unit).
  *
  * A state written by version 1.1 or earlier (96-byte 'H', no version) is
- * refused as corrupt rather than misread: rebuild it (remove DATA/state)
- * after upgrading.
+ * refused as corrupt rather than misread: rebuild it ('povtrack rebuild
+ * relocation') after upgrading.
  *
  * State (integers big-endian, times in keys sign-flipped, unit codes
  * NUL-padded to 5 bytes):
@@ -177,7 +177,7 @@ static int hh_get(struct relocation *r, povtrack_ctx *ctx, const uint8_t *k,
     if (vlen != RL_H_LEN) {
         r->host->log(ctx, POVTRACK_LOG_ERROR,
                      "relocation: corrupt record (a state of version 1.1 "
-                     "must be rebuilt)");
+                     "must be rebuilt: povtrack rebuild relocation)");
         return POVTRACK_EIO;
     }
     const uint8_t *b = val;

@@ -87,8 +87,8 @@
  * A query's unit is read as it last stood (pu_arg_unit).
  *
  * A state written by version 1.0 (40-byte records, no versions) is refused
- * as corrupt rather than misread: rebuild it (remove DATA/state) after
- * upgrading.
+ * as corrupt rather than misread: rebuild it ('povtrack rebuild standard')
+ * after upgrading.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -428,7 +428,7 @@ static int rec_load(struct standard *s, povtrack_ctx *ctx, int64_t year,
     if (vlen != REC_LEN) {
         s->host->log(ctx, POVTRACK_LOG_ERROR,
                      "standard: bad record value (a state of version 1.0 "
-                     "must be rebuilt)");
+                     "must be rebuilt: povtrack rebuild standard)");
         return POVTRACK_EIO;
     }
     const uint8_t *b = v;
@@ -933,7 +933,7 @@ static int check_fingerprint(struct standard *s, povtrack_ctx *ctx)
         s->host->log(ctx, POVTRACK_LOG_WARN,
                      "standard: the standards table changed since the state "
                      "was built; earlier assessments keep their class until "
-                     "the state is rebuilt (remove DATA/state)");
+                     "the state is rebuilt (povtrack rebuild standard)");
     pu_put_u64(b, s->fingerprint);
     return pu_put(s->host, ctx, k, sizeof k, b, sizeof b);
 }
