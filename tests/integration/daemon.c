@@ -157,25 +157,46 @@ static void close_socks(struct td *d)
     d->ingest_sock = d->query_sock = NULL;
 }
 
-int td_start(struct td *d, const char *const *extra)
+/* povtrackd's argv for d: its directories and endpoints, then extra
+ * (NULL-terminated, may be NULL), cut to fit argv[TD_ARGV_MAX]. */
+#define TD_ARGV_MAX 32
+static void povtrackd_argv(const struct td *d, const char *const *extra,
+                           const char *argv[TD_ARGV_MAX])
 {
-    const char *argv[32] = {POVTRACK_BIN_DIR "/povtrackd",
-                            "--data-dir",
-                            d->data_dir,
-                            "--ingest",
-                            d->ingest,
-                            "--query",
-                            d->query,
-                            "--alerts",
-                            d->alerts,
-                            "--plugin-dir",
-                            POVTRACK_PLUGIN_DIR,
-                            "--log-level",
-                            "warn"};
-    size_t n = 13;
-    for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 31; i++)
+    const char *const base[] = {POVTRACK_BIN_DIR "/povtrackd",
+                                "--data-dir",
+                                d->data_dir,
+                                "--ingest",
+                                d->ingest,
+                                "--query",
+                                d->query,
+                                "--alerts",
+                                d->alerts,
+                                "--plugin-dir",
+                                POVTRACK_PLUGIN_DIR,
+                                "--log-level",
+                                "warn"};
+    size_t n = 0;
+    for (; n < sizeof base / sizeof base[0]; n++)
+        argv[n] = base[n];
+    for (size_t i = 0; extra != NULL && extra[i] != NULL && n < TD_ARGV_MAX - 1;
+         i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
+}
+
+int td_start_refused(struct td *d, const char *const *extra, char *out,
+                     size_t cap, int timeout_ms)
+{
+    const char *argv[TD_ARGV_MAX];
+    povtrackd_argv(d, extra, argv);
+    return td_run_to_exit(argv, out, cap, timeout_ms);
+}
+
+int td_start(struct td *d, const char *const *extra)
+{
+    const char *argv[TD_ARGV_MAX];
+    povtrackd_argv(d, extra, argv);
     pid_t pid = fork();
     if (pid < 0)
         return -1;
@@ -852,4 +873,53 @@ int td_run_to_exit(const char *const *argv, char *out, size_t cap,
     if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
         return -1;
     return WEXITSTATUS(status);
+}
+
+void td_pack_event_head(msgpack_packer *pk, const char *id, const char *type,
+                        int64_t at, const char *unit, const char *household)
+{
+    msgpack_pack_map(pk, household != NULL ? 7 : 6);
+    td_pack_cstr(pk, "v");
+    msgpack_pack_int(pk, 1);
+    td_pack_cstr(pk, "id");
+    td_pack_cstr(pk, id);
+    td_pack_cstr(pk, "type");
+    td_pack_cstr(pk, type);
+    td_pack_cstr(pk, "at");
+    msgpack_pack_int64(pk, at);
+    td_pack_cstr(pk, "unit");
+    td_pack_cstr(pk, unit);
+    if (household != NULL) {
+        td_pack_cstr(pk, "household");
+        td_pack_cstr(pk, household);
+    }
+    td_pack_cstr(pk, "data");
+}
+
+int td_plugin_op(struct td *d, const char *op, const char *plugin,
+                 int timeout_ms)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    td_pack_cstr(&pk, "op");
+    td_pack_cstr(&pk, op);
+    td_pack_cstr(&pk, "plugin");
+    td_pack_cstr(&pk, plugin);
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    int rc = td_request_raw(d, sb.data, sb.size, &up, timeout_ms);
+    msgpack_sbuffer_destroy(&sb);
+    if (rc == 0) {
+        const msgpack_object *ok = td_get(&up.data, "ok");
+        rc = ok != NULL && ok->type == MSGPACK_OBJECT_BOOLEAN && ok->via.boolean
+                 ? 0
+                 : -1;
+        if (rc != 0)
+            fprintf(stderr, "%s %s refused\n", op, plugin);
+    }
+    msgpack_unpacked_destroy(&up);
+    return rc;
 }

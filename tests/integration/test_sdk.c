@@ -46,21 +46,8 @@ static void write_config(struct td *d, const char *plugins, const char *extra)
 /* povtrackd with d's config file must refuse to start; what it said. */
 static void assert_refused(struct td *d, char *out, size_t cap)
 {
-    const char *argv[] = {POVTRACK_BIN_DIR "/povtrackd",
-                          "--config",
-                          d->config,
-                          "--data-dir",
-                          d->data_dir,
-                          "--ingest",
-                          d->ingest,
-                          "--query",
-                          d->query,
-                          "--alerts",
-                          d->alerts,
-                          "--plugin-dir",
-                          POVTRACK_PLUGIN_DIR,
-                          NULL};
-    int status = td_run_to_exit(argv, out, cap, TIMEOUT_MS);
+    int status = td_start_refused(d, (const char *[]){"-c", d->config, NULL},
+                                  out, cap, TIMEOUT_MS);
     if (status != 1)
         fail_msg("povtrackd exited with %d, not 1: %s", status, out);
 }
@@ -100,22 +87,7 @@ static void pack_event(msgpack_packer *pk, const char *id, const char *type,
                        int64_t at, const char *unit, const char *hh,
                        const char *const *data, size_t ndata)
 {
-    msgpack_pack_map(pk, hh != NULL ? 7 : 6);
-    td_pack_cstr(pk, "v");
-    msgpack_pack_int(pk, 1);
-    td_pack_cstr(pk, "id");
-    td_pack_cstr(pk, id);
-    td_pack_cstr(pk, "type");
-    td_pack_cstr(pk, type);
-    td_pack_cstr(pk, "at");
-    msgpack_pack_int64(pk, at);
-    td_pack_cstr(pk, "unit");
-    td_pack_cstr(pk, unit);
-    if (hh != NULL) {
-        td_pack_cstr(pk, "household");
-        td_pack_cstr(pk, hh);
-    }
-    td_pack_cstr(pk, "data");
+    td_pack_event_head(pk, id, type, at, unit, hh);
     msgpack_pack_map(pk, ndata);
     for (size_t i = 0; i < ndata; i++) {
         td_pack_cstr(pk, data[2 * i]);
@@ -178,40 +150,18 @@ static uint64_t relocations(struct td *d, const char *unit, uint64_t seq)
     return v;
 }
 
-/* One request map {"op": op, "plugin": plugin} (plugin NULL: none, and
- * "since": 0 for alerts); the reply in up, which must be ok. */
-static void request(struct td *d, const char *op, const char *plugin,
-                    msgpack_unpacked *up)
-{
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 2);
-    td_pack_cstr(&pk, "op");
-    td_pack_cstr(&pk, op);
-    if (plugin != NULL) {
-        td_pack_cstr(&pk, "plugin");
-        td_pack_cstr(&pk, plugin);
-    } else {
-        td_pack_cstr(&pk, "since");
-        msgpack_pack_int(&pk, 0);
-    }
-    assert_int_equal(td_request_raw(d, sb.data, sb.size, up, TIMEOUT_MS), 0);
-    msgpack_sbuffer_destroy(&sb);
-    const msgpack_object *ok = td_get(&up->data, "ok");
-    assert_true(ok != NULL && ok->type == MSGPACK_OBJECT_BOOLEAN &&
-                ok->via.boolean);
-}
-
 /* The stored alerts with code for unit: how many, and (the last one's)
  * severity must be sev. */
 static size_t alerts_for(struct td *d, const char *code, const char *unit,
                          const char *sev)
 {
+    /* {"op": "alerts", "since": 0} */
+    static const unsigned char req[] = {0x82, 0xa2, 'o', 'p', 0xa6, 'a',
+                                        'l',  'e',  'r', 't', 's',  0xa5,
+                                        's',  'i',  'n', 'c', 'e',  0x00};
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
-    request(d, "alerts", NULL, &up);
+    assert_int_equal(td_request_raw(d, req, sizeof req, &up, TIMEOUT_MS), 0);
     const msgpack_object *list = td_get(&up.data, "alerts");
     assert_true(list != NULL && list->type == MSGPACK_OBJECT_ARRAY);
     size_t n = 0;
@@ -266,10 +216,8 @@ static void test_example_plugin(void **state)
 
     /* Rebuilt from the log: the same answer, the alert rewritten under
      * its key (still one). */
-    msgpack_unpacked up;
-    msgpack_unpacked_init(&up);
-    request(d, "rebuild", "relocation_count", &up);
-    msgpack_unpacked_destroy(&up);
+    assert_int_equal(td_plugin_op(d, "rebuild", "relocation_count", TIMEOUT_MS),
+                     0);
     assert_int_equal(relocations(d, "593", 10), 4);
     assert_int_equal(relocations(d, "60", 10), 1);
     assert_int_equal(
