@@ -41,8 +41,8 @@
  *             in event_mask, in log    write txn, with write
  *             order                    the cursor
  *   query     each query request       a read txn      read (2)   no (2)
- *   tick      about once a second,     one write txn   read and   yes
- *             when caught up           per tick        write
+ *   tick      about once a second,     a write txn of  read and   yes
+ *             when caught up           its own         write
  *   fini      unload                   none            no ctx     no ctx
  *
  *   (1) get, put, del, scan, the unit functions and alert return
