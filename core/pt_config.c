@@ -40,7 +40,8 @@ int pt_config_defaults(struct pt_config *cfg)
     cfg->limits.container_max = POVTRACK_PROTO_CONTAINER_MAX_DEFAULT;
     cfg->limits.requests_per_second = 10000;
 
-    /* Plugins sit at ../lib/povtrack from the executable, in the build tree
+    /* Plugins sit at PT_PLUGIN_DIR_FROM_BIN (../lib/povtrack with the
+     * default install directories) from the executable, in the build tree
      * and in an install alike. */
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -50,7 +51,8 @@ int pt_config_defaults(struct pt_config *cfg)
         if (slash != NULL)
             *slash = '\0';
         if (snprintf(cfg->plugin_dir, sizeof cfg->plugin_dir,
-                     "%s/../lib/povtrack", exe) >= (int)sizeof cfg->plugin_dir)
+                     "%s/" PT_PLUGIN_DIR_FROM_BIN,
+                     exe) >= (int)sizeof cfg->plugin_dir)
             cfg->plugin_dir[0] = '\0';
     }
     if (cfg->plugin_dir[0] == '\0')

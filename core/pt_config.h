@@ -8,7 +8,8 @@
  *   ingest = tcp://127.0.0.1:7170
  *   query = tcp://127.0.0.1:7171
  *   alerts = tcp://127.0.0.1:7172
- *   plugin_dir = <dir of povtrackd>/../lib/povtrack
+ *   plugin_dir = <dir of povtrackd>/../lib/povtrack   ; the install's
+ *                                   ; ${CMAKE_INSTALL_LIBDIR}/povtrack
  *   plugins = poverty fund standard relocation credit deadlines
  *                                   ; which plugins to load, in order
  *   batch_max = 10000               ; most events in one group commit
@@ -33,7 +34,9 @@
  *   requests_per_second = 10000
  *   [plugin.NAME]
  *   path = NAME.so                  ; relative paths are under plugin_dir
- *   any_key = value                 ; handed to the plugin via host->config
+ *   key = value                     ; handed to the plugin via host->config;
+ *                                   ; the plugin host checks the keys
+ *                                   ; against the plugin's config map
  *
  * Without [security] every endpoint must be on this machine (ipc://,
  * inproc://, tcp://127.x.x.x, tcp://localhost, tcp://[::1]): the daemon

@@ -25,6 +25,8 @@
 #include "st_env.h"
 
 static const struct povtrack_host host_api;
+static int config_map_check(const struct povtrack_plugin *d, char *err,
+                            size_t errlen);
 static int64_t mono_ms(void);
 static void publish_pending(struct pt_host *h);
 static void pending_clear(struct pt_host *h);
@@ -33,13 +35,15 @@ static int state_forget(struct pt_host *h, const char *name, MDB_dbi keyed,
 
 /* A descriptor of this size has every field up to fini: plugins built
  * before state_layout was appended. */
-#define PLUGIN_SIZE_MIN                                                        \
-    (offsetof(struct povtrack_plugin, fini) +                                  \
-     sizeof(((struct povtrack_plugin *)0)->fini))
+#define PLUGIN_SIZE_MIN POVTRACK_SIZE_TO(struct povtrack_plugin, fini)
 /* ... and of this size, state_layout too. */
 #define PLUGIN_SIZE_LAYOUT                                                     \
-    (offsetof(struct povtrack_plugin, state_layout) +                          \
-     sizeof(((struct povtrack_plugin *)0)->state_layout))
+    POVTRACK_SIZE_TO(struct povtrack_plugin, state_layout)
+/* A config map entry holds at least the members this host reads. */
+#define CONFIG_KEY_SIZE_MIN                                                    \
+    POVTRACK_SIZE_TO(struct povtrack_config_key, description)
+/* Most entries of a config map: past it the map has lost its end. */
+#define CONFIG_MAP_MAX 256
 
 /* ---- state environment ---- */
 
@@ -177,7 +181,7 @@ static int plugin_bind(struct pt_plugin *p, const struct pt_plugin_conf *conf,
     if (d == NULL || d->abi_version != POVTRACK_PLUGIN_ABI_VERSION) {
         snprintf(err, errlen,
                  "plugin %s: %s was built for plugin ABI %u, this povtrackd "
-                 "speaks ABI %d: rebuild it against this povtrack_plugin.h",
+                 "speaks ABI %d: rebuild it against this povtrack/plugin.h",
                  conf->name, conf->path, d == NULL ? 0 : d->abi_version,
                  POVTRACK_PLUGIN_ABI_VERSION);
         return -1;
@@ -197,7 +201,137 @@ static int plugin_bind(struct pt_plugin *p, const struct pt_plugin_conf *conf,
                  conf->name, conf->path, d->name, d->name);
         return -1;
     }
+    if (config_map_check(d, err, errlen) != 0)
+        return -1;
     p->desc = d;
+    return 0;
+}
+
+/* ---- config maps ---- */
+
+/* The plugin's config map, NULL when it declares none (or was built before
+ * the field). */
+static const struct povtrack_config_key *
+config_map(const struct povtrack_plugin *d)
+{
+    return d->size >= POVTRACK_PLUGIN_SIZE_CONFIG ? d->config_map : NULL;
+}
+
+/* Entry i of a map, whose entries are config_key_size bytes apart (a
+ * plugin built with a larger entry keeps its members in front). */
+static const struct povtrack_config_key *
+config_entry(const struct povtrack_plugin *d, size_t i)
+{
+    return (const struct povtrack_config_key *)((const char *)d->config_map +
+                                                i * d->config_key_size);
+}
+
+/* A name with a '*' in it matches a family of keys and has no default. */
+static int config_is_pattern(const char *name)
+{
+    return strchr(name, '*') != NULL;
+}
+
+/* Refuse a malformed map: the plugin's bug, told as such at load.  0, or
+ * -1 with err set. */
+static int config_map_check(const struct povtrack_plugin *d, char *err,
+                            size_t errlen)
+{
+    if (config_map(d) == NULL)
+        return 0;
+    if (d->config_key_size < CONFIG_KEY_SIZE_MIN) {
+        snprintf(err, errlen,
+                 "plugin %s: its config map's entries are %u bytes, this "
+                 "povtrackd reads %zu: rebuild it against this "
+                 "povtrack/plugin.h",
+                 d->name, d->config_key_size, (size_t)CONFIG_KEY_SIZE_MIN);
+        return -1;
+    }
+    for (size_t i = 0;; i++) {
+        if (i == CONFIG_MAP_MAX) {
+            snprintf(err, errlen,
+                     "plugin %s: its config map has no end (an entry with "
+                     "name NULL) within %d entries",
+                     d->name, CONFIG_MAP_MAX);
+            return -1;
+        }
+        const struct povtrack_config_key *k = config_entry(d, i);
+        if (k->name == NULL)
+            return 0;
+        const char *why = NULL;
+        if (k->name[0] == '\0' || strcmp(k->name, "path") == 0)
+            why = "is empty or \"path\", which is the host's";
+        else if (povtrack_config_type_name(k->type) == NULL)
+            why = "has no valid type";
+        else if (k->default_value != NULL && config_is_pattern(k->name))
+            why = "matches several keys, and has a default";
+        else if (k->default_value != NULL &&
+                 !povtrack_config_value_ok(k->type, k->default_value))
+            why = "has a default not of its type";
+        if (why != NULL) {
+            snprintf(err, errlen,
+                     "plugin %s: its config map entry \"%s\" %s (a bug of "
+                     "the plugin)",
+                     d->name, k->name, why);
+            return -1;
+        }
+    }
+}
+
+/* The entry key matches, or NULL. */
+static const struct povtrack_config_key *
+config_find(const struct povtrack_plugin *d, const char *key)
+{
+    for (size_t i = 0; config_entry(d, i)->name != NULL; i++)
+        if (povtrack_config_key_matches(config_entry(d, i)->name, key))
+            return config_entry(d, i);
+    return NULL;
+}
+
+/*
+ * Check the plugin's [plugin.NAME] section against its config map: every
+ * key known (or "path"), every value of its type.  An operator's error,
+ * told as an unknown [daemon] key is: the file, the section and the key.
+ * 0, or PT_HOST_ECONFIG with err set.
+ */
+static int plugin_check_config(const struct pt_host *h,
+                               const struct pt_plugin *p, char *err,
+                               size_t errlen)
+{
+    const struct povtrack_plugin *d = p->desc;
+    const struct pt_plugin_conf *pc = p->conf;
+    const char *file =
+        h->cfg.config_file[0] != '\0' ? h->cfg.config_file : "configuration";
+    if (config_map(d) == NULL)
+        return 0;
+    for (size_t i = 0; i < pc->nkeys; i++) {
+        const char *key = pc->keys[i].key, *value = pc->keys[i].value;
+        if (strcmp(key, "path") == 0)
+            continue;
+        const struct povtrack_config_key *k = config_find(d, key);
+        if (k == NULL) {
+            char known[512] = "";
+            size_t used = 0;
+            for (size_t j = 0; config_entry(d, j)->name != NULL; j++) {
+                int n =
+                    snprintf(known + used, sizeof known - used, "%s%s",
+                             used > 0 ? ", " : "", config_entry(d, j)->name);
+                if (n < 0 || (size_t)n >= sizeof known - used)
+                    break;
+                used += (size_t)n;
+            }
+            snprintf(err, errlen, "%s: [plugin.%s] has no key \"%s\" (%s%s)",
+                     file, pc->name, key,
+                     used > 0 ? "known: " : "it takes none", known);
+            return PT_HOST_ECONFIG;
+        }
+        if (!povtrack_config_value_ok(k->type, value)) {
+            snprintf(err, errlen, "%s: [plugin.%s] %s: must be %s, got '%s'",
+                     file, pc->name, key, povtrack_config_type_name(k->type),
+                     value);
+            return PT_HOST_ECONFIG;
+        }
+    }
     return 0;
 }
 
@@ -287,9 +421,12 @@ static void plugin_unload(struct pt_plugin *p)
     p->state = NULL;
 }
 
+/* The configured name, never the descriptor's: they are equal once the
+ * plugin is bound (plugin_bind checks it), but the descriptor's lives in
+ * the .so, and resume and rebuild unload it while they still name it. */
 const char *pt_plugin_name(const struct pt_plugin *p)
 {
-    return p->desc != NULL ? p->desc->name : p->conf->name;
+    return p->conf->name;
 }
 
 struct pt_plugin *pt_host_plugin(struct pt_host *h, const char *name,
@@ -438,20 +575,24 @@ static int plugin_check_layout(struct pt_host *h, struct pt_plugin *p,
     return 0;
 }
 
-/* Load p's code: dlopen, descriptor, database, init, and drop a state of
- * another layout.  0, or -1 with err set and nothing of p loaded. */
+/* Load p's code: dlopen, descriptor, its config section against its
+ * config map, database, init, and drop a state of another layout.  0, or
+ * -1 (PT_HOST_ECONFIG for the config section) with err set and nothing of
+ * p loaded. */
 static int plugin_load(struct pt_host *h, struct pt_plugin *p, char *err,
                        size_t errlen)
 {
     struct layout_record lr;
-    if (plugin_bind(p, p->conf, err, errlen) != 0 ||
-        plugin_attach(h, p, &lr, err, errlen) != 0 ||
-        plugin_init(h, p, err, errlen) != 0 ||
-        plugin_check_layout(h, p, &lr, err, errlen) != 0) {
+    int rc = plugin_bind(p, p->conf, err, errlen);
+    if (rc == 0)
+        rc = plugin_check_config(h, p, err, errlen);
+    if (rc == 0 && (plugin_attach(h, p, &lr, err, errlen) != 0 ||
+                    plugin_init(h, p, err, errlen) != 0 ||
+                    plugin_check_layout(h, p, &lr, err, errlen) != 0))
+        rc = -1;
+    if (rc != 0)
         plugin_unload(p);
-        return -1;
-    }
-    return 0;
+    return rc;
 }
 
 /* The daemon's way: a plugin that cannot load is quarantined with the
@@ -523,13 +664,14 @@ static int host_start(struct pt_host *h, int use_guard, char *err,
             continue;
         }
         /* In-process (tests, tools) a plugin that cannot load fails the
-         * open: there is no operator to resume it. */
-        if (!use_guard) {
-            if (plugin_load(h, p, err, errlen) != 0)
-                return -1;
-        } else {
-            plugin_load_or_quarantine(h, p);
-        }
+         * open: there is no operator to resume it.  Nor is there one for a
+         * section its config map refuses: the operator's to mend, and
+         * the daemon's to refuse at start (PT_HOST_ECONFIG). */
+        rc = plugin_load(h, p, err, errlen);
+        if (rc != 0 && (!use_guard || rc == PT_HOST_ECONFIG))
+            return rc;
+        if (rc != 0)
+            quarantine_now(h, p, err);
         unsigned held = pt_guard_held_ms(h->guard, p->conf->name);
         if (held > 0 && !p->quarantined) {
             p->held_until_ms = mono_ms() + held;
@@ -561,7 +703,7 @@ static int host_open(const struct pt_config *cfg, int guarded,
     }
     if (rc != 0) {
         pt_host_close(h);
-        return -1;
+        return rc; /* -1 or PT_HOST_ECONFIG */
     }
     *out = h;
     return 0;
@@ -588,19 +730,27 @@ int pt_host_open_log(const struct pt_config *cfg, struct st_log *events,
         return -1;
     }
     h->events = events;
-    if (host_start(h, 0, err, errlen) != 0) {
+    int rc = host_start(h, 0, err, errlen);
+    if (rc != 0) {
         pt_host_close(h);
-        return -1;
+        return rc; /* -1 or PT_HOST_ECONFIG */
     }
     *out = h;
     return 0;
 }
 
+/* Forget the alerts queued after the first keep (their transaction was
+ * rolled back). */
+static void pending_drop(struct pt_host *h, size_t keep)
+{
+    for (size_t i = keep; i < h->npending; i++)
+        free(h->pending[i].body);
+    h->npending = keep;
+}
+
 static void pending_clear(struct pt_host *h)
 {
-    for (size_t i = 0; i < h->npending; i++)
-        free(h->pending[i].body);
-    h->npending = 0;
+    pending_drop(h, 0);
 }
 
 void pt_host_close(struct pt_host *h)
@@ -638,7 +788,7 @@ static int host_get(povtrack_ctx *ctx, const void *key, size_t klen,
                     const void **val, size_t *vlen)
 {
     if (ctx->txn == NULL)
-        return POVTRACK_EIO;
+        return POVTRACK_ENOSTATE;
     if (klen == 0 || klen > POVTRACK_KEY_MAX)
         return POVTRACK_EINVAL;
     if (ctx->cached) {
@@ -662,7 +812,9 @@ static int host_get(povtrack_ctx *ctx, const void *key, size_t klen,
 static int host_put(povtrack_ctx *ctx, const void *key, size_t klen,
                     const void *val, size_t vlen)
 {
-    if (!ctx->writable || ctx->txn == NULL)
+    if (ctx->txn == NULL)
+        return POVTRACK_ENOSTATE;
+    if (!ctx->writable)
         return POVTRACK_EROFS;
     if (klen == 0 || klen > POVTRACK_KEY_MAX)
         return POVTRACK_EINVAL;
@@ -680,7 +832,7 @@ static int host_put(povtrack_ctx *ctx, const void *key, size_t klen,
 static int host_del(povtrack_ctx *ctx, const void *key, size_t klen)
 {
     if (ctx->txn == NULL)
-        return POVTRACK_EIO;
+        return POVTRACK_ENOSTATE;
     if (!ctx->writable)
         return POVTRACK_EROFS;
     if (klen == 0 || klen > POVTRACK_KEY_MAX)
@@ -709,7 +861,7 @@ static int host_scan(povtrack_ctx *ctx, const void *from, size_t flen,
                      void *arg)
 {
     if (ctx->txn == NULL)
-        return POVTRACK_EIO;
+        return POVTRACK_ENOSTATE;
     /* The scan reads LMDB: first the writes it has not seen. */
     int rc = ctx->cached ? pt_wcache_flush(ctx->host->wcache, ctx->txn,
                                            ctx->plugin->dbi, 0)
@@ -739,7 +891,7 @@ static int host_scan(povtrack_ctx *ctx, const void *from, size_t flen,
 static int host_unit(povtrack_ctx *ctx, struct ev_str code, struct ev_unit *out)
 {
     if (ctx->txn == NULL)
-        return POVTRACK_EIO;
+        return POVTRACK_ENOSTATE;
     int rc = st_reader_unit(ctx->host->reader, code, out);
     if (rc == ST_NOTFOUND)
         return POVTRACK_NOTFOUND;
@@ -759,7 +911,7 @@ static int host_unit_at_as_of(povtrack_ctx *ctx, struct ev_str code, int64_t at,
                               uint64_t version, struct povtrack_unit *out)
 {
     if (ctx->txn == NULL)
-        return POVTRACK_EIO;
+        return POVTRACK_ENOSTATE;
     if (out == NULL || out->size < offsetof(struct povtrack_unit, level))
         return POVTRACK_EINVAL;
     struct ev_history h;
@@ -807,7 +959,7 @@ static int host_unit_map_as_of(povtrack_ctx *ctx, struct ev_str code,
                                struct ev_str *out)
 {
     if (ctx->txn == NULL)
-        return POVTRACK_EIO;
+        return POVTRACK_ENOSTATE;
     if (out == NULL)
         return POVTRACK_EINVAL;
     struct st_registry sr;
@@ -962,7 +1114,11 @@ static int host_alert(povtrack_ctx *ctx, const struct povtrack_alert *a)
     struct pt_plugin *p = ctx->plugin;
     const char *name = p->desc->name;
     size_t nlen = strlen(name);
-    if (!ctx->writable || a == NULL || a->size < sizeof *a || a->code == NULL ||
+    if (ctx->txn == NULL)
+        return POVTRACK_ENOSTATE; /* init */
+    if (!ctx->writable)
+        return POVTRACK_EROFS; /* query */
+    if (a == NULL || a->size < sizeof *a || a->code == NULL ||
         strncmp(a->code, name, nlen) != 0 || a->code[nlen] != '.' ||
         strlen(a->code) >= 96 || !alert_code_ok(a->code + nlen + 1) ||
         (unsigned)a->severity > POVTRACK_CRITICAL || a->unit == NULL ||
@@ -1059,9 +1215,18 @@ static void quarantines_saved(struct pt_host *h)
         h->plugins[i].quarantine_unsaved = 0;
 }
 
+/* The section's value, else the default the plugin's map declares for
+ * exactly this key. */
 static const char *host_config(povtrack_ctx *ctx, const char *key)
 {
-    return pt_plugin_conf_get(ctx->plugin->conf, key);
+    if (key == NULL)
+        return NULL;
+    const char *v = pt_plugin_conf_get(ctx->plugin->conf, key);
+    const struct povtrack_plugin *d = ctx->plugin->desc;
+    if (v != NULL || d == NULL || config_map(d) == NULL)
+        return v;
+    const struct povtrack_config_key *k = config_find(d, key);
+    return k != NULL && !config_is_pattern(k->name) ? k->default_value : NULL;
 }
 
 static void host_log(povtrack_ctx *ctx, enum povtrack_log_level level,
@@ -1443,9 +1608,16 @@ int pt_host_tick(struct pt_host *h, int64_t now)
         struct pt_plugin *p = &h->plugins[i];
         if (!active(p) || p->desc->tick == NULL)
             continue;
+        /* Each plugin's tick in a transaction of its own inside the
+         * tick's: one that fails leaves nothing of what it wrote or
+         * raised, as a failed apply does. */
+        MDB_txn *own;
+        if ((rc = mdb_txn_begin(h->state, txn, 0, &own)) != 0)
+            break;
+        size_t npending = h->npending;
         struct povtrack_ctx ctx = {.host = h,
                                    .plugin = p,
-                                   .txn = txn,
+                                   .txn = own,
                                    .writable = 1,
                                    .seq = p->applied,
                                    .tick = 1,
@@ -1453,9 +1625,18 @@ int pt_host_tick(struct pt_host *h, int64_t now)
         pt_guard_enter(h->guard, p->desc->name, PT_CALL_TICK, p->applied);
         int trc = p->desc->tick(p->state, &ctx, now);
         pt_guard_leave(h->guard);
-        if (trc != 0)
-            plugin_stop(h, p, p->applied, "tick failed");
-        rc = ctx.storage_rc;
+        if (ctx.storage_rc != 0 || trc != 0) {
+            mdb_txn_abort(own);
+            pending_drop(h, npending);
+            rc = ctx.storage_rc;
+        } else {
+            rc = mdb_txn_commit(own);
+        }
+        if (rc == 0 && trc != 0) {
+            char why[64];
+            snprintf(why, sizeof why, "tick returned %d", trc);
+            plugin_stop(h, p, p->applied, why);
+        }
     }
     if (rc == 0)
         rc = quarantines_save(h, txn);

@@ -11,7 +11,7 @@
 #include <lmdb.h>
 #include <msgpack.h>
 
-#include "povtrack_plugin.h"
+#include <povtrack/plugin.h>
 #include "pt_config.h"
 #include "pt_guard.h"
 #include "pt_host.h"
@@ -93,7 +93,7 @@ struct pt_host {
     struct pt_guard *guard; /* NULL in-process */
 };
 
-/* The plugin's name, also when it never loaded. */
+/* The plugin's name, also when it never loaded or is being unloaded. */
 const char *pt_plugin_name(const struct pt_plugin *p);
 
 /* Quarantined plugins: resume (load the .so again, apply from its cursor,

@@ -297,9 +297,11 @@ static int run_plugin_host(const struct pt_config *cfg,
     if (lock_fd < 0)
         return 1;
     struct pt_host *h;
-    if (pt_host_open_guarded(cfg, &h, err, sizeof err) != 0) {
+    int orc = pt_host_open_guarded(cfg, &h, err, sizeof err);
+    if (orc != 0) {
         pt_logf(&log, PT_LOG_ERROR, "%s", err);
-        return 1;
+        /* The supervisor stops a povtrackd whose first host says so. */
+        return orc == PT_HOST_ECONFIG ? PT_SUPERVISOR_EXIT_CONFIG : 1;
     }
     /* Until now ingest's stand-in has answered on the query endpoint:
      * take it over only once it is let go (pt_supervisor.h). */
@@ -458,6 +460,13 @@ static int run_ingest(struct pt_config *cfg, struct cmdline *cl)
             if (dead)
                 pt_ingest_reader_check(ig);
             pt_ingest_set_notify(ig, fd);
+            if (sup.config_refused) {
+                pt_logf(&log, PT_LOG_ERROR,
+                        "stopping: the plugin host refuses the "
+                        "configuration (see above)");
+                rc = 1;
+                break;
+            }
         }
     }
     pt_logf(&log, PT_LOG_INFO, "stopping");

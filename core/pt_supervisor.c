@@ -187,10 +187,18 @@ static void hand_over(struct pt_supervisor *s)
 static int64_t restart_delay(struct pt_supervisor *s, int status)
 {
     char how[64];
-    if (WIFEXITED(status))
+    if (WIFEXITED(status) && WEXITSTATUS(status) == PT_SUPERVISOR_EXIT_CONFIG) {
+        snprintf(how, sizeof how, "refused the configuration");
+        if (!s->served) {
+            s->config_refused = 1;
+            snprintf(s->why, sizeof s->why, "it %s", how);
+            return 0;
+        }
+    } else if (WIFEXITED(status)) {
         snprintf(how, sizeof how, "exited with status %d", WEXITSTATUS(status));
-    else
+    } else {
         snprintf(how, sizeof how, "was killed by signal %d", WTERMSIG(status));
+    }
     struct pt_guard_failure f;
     if (pt_guard_inspect(s->guard_path, s->pid, &f) == 0 && f.died_in_call) {
         /* The plugin's fault, and the plugin's back-off: the new host
@@ -264,7 +272,7 @@ int pt_supervisor_poll(struct pt_supervisor *s, int *dead)
     stand_in(s);
     /* A start that fails (no pipe, no fork: logged) is tried again later,
      * not on every turn. */
-    if (s->pid == 0 && mono_ms() >= s->restart_at_ms &&
+    if (s->pid == 0 && !s->config_refused && mono_ms() >= s->restart_at_ms &&
         pt_supervisor_start(s) != 0)
         s->restart_at_ms = mono_ms() + STANDIN_RETRY_MS;
     if (s->pid != 0 && !s->serving) {

@@ -8,6 +8,16 @@
  * ingest dies the pipe closes and the host stops too (and PR_SET_PDEATHSIG
  * covers a SIGKILL of ingest).
  *
+ * A configuration the host refuses.  A host that finds a plugin's
+ * [plugin.NAME] section at odds with the plugin's config map logs why and
+ * exits with PT_SUPERVISOR_EXIT_CONFIG before it is ready.  When that is
+ * the first host of this povtrackd, the supervisor sets config_refused and
+ * povtrackd stops with status 1: the configuration is refused at start, as
+ * an unknown [daemon] key is.  A later host (the file was edited while
+ * povtrackd ran, and the host restarted) is restarted with the usual
+ * back-off instead, so that ingest goes on while the operator mends the
+ * file.
+ *
  * Restarts.  When a host dies, the supervisor reads the guard file
  * (pt_guard_inspect): a host that died inside a plugin call (a crash, or
  * the watchdog's kill) is restarted at once, and the new host holds that
@@ -49,6 +59,8 @@
 #include "pt_log.h"
 
 #define PT_SUPERVISOR_ARGS_MAX 64
+/* The host's exit status for a configuration it refuses (EX_CONFIG). */
+#define PT_SUPERVISOR_EXIT_CONFIG 78
 #define PT_SUPERVISOR_HANDOFF_MS 30000   /* the host's wait for the endpoint */
 #define PT_SUPERVISOR_STANDIN_POLL_MS 10 /* ingest's wait while standing in */
 
@@ -70,6 +82,7 @@ struct pt_supervisor {
     int64_t restart_at_ms;
     int64_t start_cost_ms; /* the last host's start to hand-off, 0: unknown */
     unsigned failures;     /* quick deaths in a row outside plugin calls */
+    int config_refused;    /* the first host refused the configuration */
     struct pt_standin *standin; /* NULL when not bound */
     int64_t standin_retry_ms;   /* when to try binding it again */
     int standin_failed;         /* the failure to bind is logged */
@@ -87,8 +100,9 @@ int pt_supervisor_init(struct pt_supervisor *s, const struct pt_config *cfg,
 int pt_supervisor_start(struct pt_supervisor *s);
 
 /* Call on every turn of the ingest loop: reap a host that exited and start
- * it again when its back-off has passed, hand the query endpoint over to a
- * host that is ready to bind it, and answer what waits on the stand-in.
+ * it again when its back-off has passed (unless it set config_refused:
+ * then the caller stops), hand the query endpoint over to a host that is
+ * ready to bind it, and answer what waits on the stand-in.
  * Never blocks (closing the stand-in takes what its context needs to
  * close).  Returns the write end of the notify pipe, -1 while no host
  * runs; *dead is set when a host was reaped so the caller can clear its

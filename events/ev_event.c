@@ -18,63 +18,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define BIT(f) (UINT32_C(1) << (f))
 
-/* ------------------------------------------------------------------------ */
-/* Names                                                                    */
-
-static const char *const level_names[] = {NULL, "central", "province",
-                                          "district", "commune"};
-static const char *const area_names[] = {NULL, "rural", "urban"};
-static const char *const status_names[] = {NULL, "poor", "near_poor", "average",
-                                           "none"};
-static const char *const donor_kind_names[] = {NULL, "person", "organisation",
-                                               "business", "anonymous"};
-static const char *const purpose_names[] = {
-    NULL,     "housing", "livelihood", "education",
-    "health", "tet",     "disaster",   "other"};
-static const char *const reason_names[] = {NULL,      "landslide", "flood",
-                                           "erosion", "forest",    "other"};
-static const char *const item_names[] = {NULL, "land", "housing", "water",
-                                         "livelihood"};
-static const char *const change_names[] = {NULL,     "merge",    "split",
-                                           "rename", "reparent", "abolish"};
-static const char *const exit_names[] = {NULL, "died", "moved_out", "split",
-                                         "merged"};
-
-static const char *const indicator_names[EV_IND_COUNT] = {
-    [EV_IND_EMPLOYMENT] = "employment",
-    [EV_IND_DEPENDANTS] = "dependants",
-    [EV_IND_NUTRITION] = "nutrition",
-    [EV_IND_HEALTH_INSURANCE] = "health_insurance",
-    [EV_IND_ADULT_EDUCATION] = "adult_education",
-    [EV_IND_SCHOOL_ATTENDANCE] = "school_attendance",
-    [EV_IND_HOUSING_QUALITY] = "housing_quality",
-    [EV_IND_HOUSING_AREA] = "housing_area",
-    [EV_IND_WATER] = "water",
-    [EV_IND_LATRINE] = "latrine",
-    [EV_IND_TELECOM] = "telecom",
-    [EV_IND_INFORMATION_ACCESS] = "information_access",
-    [EV_IND_WASTE_TREATMENT] = "waste_treatment",
-};
-
-static const char *const indicator_dimensions[EV_IND_COUNT] = {
-    [EV_IND_EMPLOYMENT] = "employment",
-    [EV_IND_DEPENDANTS] = "employment",
-    [EV_IND_NUTRITION] = "health",
-    [EV_IND_HEALTH_INSURANCE] = "health",
-    [EV_IND_ADULT_EDUCATION] = "education",
-    [EV_IND_SCHOOL_ATTENDANCE] = "education",
-    [EV_IND_HOUSING_QUALITY] = "housing",
-    [EV_IND_HOUSING_AREA] = "housing",
-    [EV_IND_WATER] = "water_sanitation",
-    [EV_IND_LATRINE] = "water_sanitation",
-    [EV_IND_TELECOM] = "information",
-    [EV_IND_INFORMATION_ACCESS] = "information",
-    /* Decree 351/2025 groups waste treatment with water and latrines. */
-    [EV_IND_WASTE_TREATMENT] = "water_sanitation",
-};
+/* The names of every enumerated value are public, in <povtrack/event.h>
+ * (ev_level_names ...): the decoder and the encoder walk those tables. */
 
 /* Enumerated fields are stored through their offset in struct ev_data; that
  * is only sound while every enum has the size of an int. */
@@ -173,11 +120,11 @@ struct field_desc {
 static const struct field_desc fields[F_COUNT] = {
     [F_AMOUNT] = INT_FIELD("amount", amount, 1, INT64_MAX),
     [F_AREA] =
-        ENUM_FIELD("area", area, area_names, EV_AREA_RURAL, EV_AREA_URBAN),
+        ENUM_FIELD("area", area, ev_area_names, EV_AREA_RURAL, EV_AREA_URBAN),
     [F_DECISION] = FIELD("decision", K_TEXT, decision),
     [F_DEPRIVED] = FIELD("deprived", K_DEPRIVED, deprived),
     [F_DONOR] = FIELD("donor", K_TEXT, donor),
-    [F_DONOR_KIND] = ENUM_FIELD("donor_kind", donor_kind, donor_kind_names,
+    [F_DONOR_KIND] = ENUM_FIELD("donor_kind", donor_kind, ev_donor_kind_names,
                                 EV_DONOR_PERSON, EV_DONOR_ANONYMOUS),
     [F_DUE] = INT_FIELD("due", due, EV_AT_MIN, DUE_MAX),
     /* Units are older than the log: any date from 1970. */
@@ -186,14 +133,14 @@ static const struct field_desc fields[F_COUNT] = {
     [F_HOUSEHOLDS] = INT_FIELD("households", households, 0, INT64_MAX),
     [F_IN_KIND] = FIELD("in_kind", K_BOOL, in_kind),
     [F_INCOME] = INT_FIELD("income", income, 0, INT64_MAX),
-    [F_ITEM] =
-        ENUM_FIELD("item", item, item_names, EV_ITEM_LAND, EV_ITEM_LIVELIHOOD),
-    [F_KIND] = ENUM_FIELD("kind", change, change_names, EV_CHANGE_MERGE,
+    [F_ITEM] = ENUM_FIELD("item", item, ev_item_names, EV_ITEM_LAND,
+                          EV_ITEM_LIVELIHOOD),
+    [F_KIND] = ENUM_FIELD("kind", change, ev_change_names, EV_CHANGE_MERGE,
                           EV_CHANGE_ABOLISH),
-    [F_LEVEL] = ENUM_FIELD("level", level, level_names, EV_LEVEL_CENTRAL,
+    [F_LEVEL] = ENUM_FIELD("level", level, ev_level_names, EV_LEVEL_CENTRAL,
                            EV_LEVEL_COMMUNE),
-    [F_UNIT_LEVEL] = ENUM_FIELD("level", level, level_names, EV_LEVEL_PROVINCE,
-                                EV_LEVEL_COMMUNE),
+    [F_UNIT_LEVEL] = ENUM_FIELD("level", level, ev_level_names,
+                                EV_LEVEL_PROVINCE, EV_LEVEL_COMMUNE),
     [F_LOAN] = FIELD("loan", K_TEXT, loan),
     [F_MEMBERS] = INT_FIELD("members", members, 1, INT64_MAX),
     [F_NAME] = FIELD("name", K_TEXT, name),
@@ -202,14 +149,14 @@ static const struct field_desc fields[F_COUNT] = {
     [F_PLEDGE] = FIELD("pledge", K_TEXT, pledge),
     [F_PREDECESSORS] = FIELD("predecessors", K_UNITS, predecessors),
     [F_PROGRAM] = FIELD("program", K_TEXT, program),
-    [F_PURPOSE] = ENUM_FIELD("purpose", purpose, purpose_names,
+    [F_PURPOSE] = ENUM_FIELD("purpose", purpose, ev_purpose_names,
                              EV_PURPOSE_HOUSING, EV_PURPOSE_OTHER),
-    [F_REASON] = ENUM_FIELD("reason", reason, reason_names, EV_REASON_LANDSLIDE,
-                            EV_REASON_OTHER),
-    [F_EXIT_REASON] = ENUM_FIELD("reason", exit_reason, exit_names,
+    [F_REASON] = ENUM_FIELD("reason", reason, ev_reason_names,
+                            EV_REASON_LANDSLIDE, EV_REASON_OTHER),
+    [F_EXIT_REASON] = ENUM_FIELD("reason", exit_reason, ev_exit_names,
                                  EV_EXIT_DIED, EV_EXIT_MERGED),
     [F_REPORT] = FIELD("report", K_TEXT, report),
-    [F_STATUS] = ENUM_FIELD("status", status, status_names, EV_STATUS_POOR,
+    [F_STATUS] = ENUM_FIELD("status", status, ev_status_names, EV_STATUS_POOR,
                             EV_STATUS_NONE),
     [F_SUCCESSOR] = FIELD("successor", K_UNIT, successor),
     [F_SUCCESSORS] = FIELD("successors", K_UNITS, successors),
@@ -218,58 +165,44 @@ static const struct field_desc fields[F_COUNT] = {
 
 enum household_rule { HH_NO, HH_REQUIRED, HH_OPTIONAL };
 
+/* Indexed by enum ev_type; the name is ev_type_names[type]. */
 struct type_desc {
-    const char *name;
     uint32_t required; /* BIT(enum field) */
     uint32_t optional;
     unsigned char household;
 };
 
 static const struct type_desc types[EV_TYPE_COUNT] = {
-    [EV_UNIT_DEFINED] = {"unit.defined",
-                         BIT(F_NAME) | BIT(F_PARENT) | BIT(F_UNIT_LEVEL),
+    [EV_UNIT_DEFINED] = {BIT(F_NAME) | BIT(F_PARENT) | BIT(F_UNIT_LEVEL),
                          BIT(F_EFFECTIVE), HH_NO},
-    [EV_UNIT_HOUSEHOLDS] = {"unit.households", BIT(F_YEAR) | BIT(F_HOUSEHOLDS),
-                            0, HH_NO},
-    [EV_HOUSEHOLD_ASSESSED] = {"household.assessed",
-                               BIT(F_YEAR) | BIT(F_AREA) | BIT(F_MEMBERS) |
+    [EV_UNIT_HOUSEHOLDS] = {BIT(F_YEAR) | BIT(F_HOUSEHOLDS), 0, HH_NO},
+    [EV_HOUSEHOLD_ASSESSED] = {BIT(F_YEAR) | BIT(F_AREA) | BIT(F_MEMBERS) |
                                    BIT(F_INCOME) | BIT(F_DEPRIVED),
                                0, HH_REQUIRED},
-    [EV_HOUSEHOLD_STATUS] = {"household.status", BIT(F_YEAR) | BIT(F_STATUS),
-                             BIT(F_DECISION), HH_REQUIRED},
-    [EV_REVIEW_CLOSED] = {"review.closed", BIT(F_YEAR), 0, HH_NO},
-    [EV_DONATION_PLEDGED] = {"donation.pledged",
-                             BIT(F_PLEDGE) | BIT(F_AMOUNT) | BIT(F_DONOR) |
+    [EV_HOUSEHOLD_STATUS] = {BIT(F_YEAR) | BIT(F_STATUS), BIT(F_DECISION),
+                             HH_REQUIRED},
+    [EV_REVIEW_CLOSED] = {BIT(F_YEAR), 0, HH_NO},
+    [EV_DONATION_PLEDGED] = {BIT(F_PLEDGE) | BIT(F_AMOUNT) | BIT(F_DONOR) |
                                  BIT(F_DUE),
                              0, HH_NO},
-    [EV_DONATION_RECEIVED] = {"donation.received",
-                              BIT(F_AMOUNT) | BIT(F_DONOR) | BIT(F_DONOR_KIND) |
+    [EV_DONATION_RECEIVED] = {BIT(F_AMOUNT) | BIT(F_DONOR) | BIT(F_DONOR_KIND) |
                                   BIT(F_LEVEL),
                               BIT(F_PLEDGE) | BIT(F_IN_KIND), HH_NO},
-    [EV_FUND_DISBURSED] = {"fund.disbursed",
-                           BIT(F_AMOUNT) | BIT(F_PURPOSE) | BIT(F_LEVEL), 0,
+    [EV_FUND_DISBURSED] = {BIT(F_AMOUNT) | BIT(F_PURPOSE) | BIT(F_LEVEL), 0,
                            HH_OPTIONAL},
-    [EV_RELOCATION_COMPLETED] = {"relocation.completed",
-                                 BIT(F_FROM) | BIT(F_REASON), 0, HH_REQUIRED},
-    [EV_RELOCATION_SUPPORT] = {"relocation.support", BIT(F_ITEM), BIT(F_AMOUNT),
-                               HH_REQUIRED},
-    [EV_CREDIT_DISBURSED] = {"credit.disbursed",
-                             BIT(F_LOAN) | BIT(F_PROGRAM) | BIT(F_AMOUNT), 0,
+    [EV_RELOCATION_COMPLETED] = {BIT(F_FROM) | BIT(F_REASON), 0, HH_REQUIRED},
+    [EV_RELOCATION_SUPPORT] = {BIT(F_ITEM), BIT(F_AMOUNT), HH_REQUIRED},
+    [EV_CREDIT_DISBURSED] = {BIT(F_LOAN) | BIT(F_PROGRAM) | BIT(F_AMOUNT), 0,
                              HH_REQUIRED},
-    [EV_CREDIT_REPAID] = {"credit.repaid", BIT(F_LOAN) | BIT(F_AMOUNT), 0,
-                          HH_REQUIRED},
-    [EV_REPORT_DUE] = {"report.due", BIT(F_ORG) | BIT(F_REPORT) | BIT(F_DUE), 0,
-                       HH_NO},
-    [EV_REPORT_SUBMITTED] = {"report.submitted", BIT(F_ORG) | BIT(F_REPORT), 0,
-                             HH_NO},
+    [EV_CREDIT_REPAID] = {BIT(F_LOAN) | BIT(F_AMOUNT), 0, HH_REQUIRED},
+    [EV_REPORT_DUE] = {BIT(F_ORG) | BIT(F_REPORT) | BIT(F_DUE), 0, HH_NO},
+    [EV_REPORT_SUBMITTED] = {BIT(F_ORG) | BIT(F_REPORT), 0, HH_NO},
     /* Which of the optional fields a kind takes: check_change(). */
-    [EV_UNIT_CHANGED] = {"unit.changed",
-                         BIT(F_KIND) | BIT(F_EFFECTIVE) | BIT(F_PREDECESSORS),
+    [EV_UNIT_CHANGED] = {BIT(F_KIND) | BIT(F_EFFECTIVE) | BIT(F_PREDECESSORS),
                          BIT(F_SUCCESSOR) | BIT(F_SUCCESSORS) | BIT(F_NAME) |
                              BIT(F_PARENT),
                          HH_NO},
-    [EV_HOUSEHOLD_EXITED] = {"household.exited",
-                             BIT(F_EXIT_REASON) | BIT(F_YEAR), 0, HH_REQUIRED},
+    [EV_HOUSEHOLD_EXITED] = {BIT(F_EXIT_REASON) | BIT(F_YEAR), 0, HH_REQUIRED},
 };
 
 /* Top-level keys, in canonical order. */
@@ -327,27 +260,18 @@ bool ev_str_same(struct ev_str a, struct ev_str b)
     return a.len == b.len && memcmp(a.ptr, b.ptr, a.len) == 0;
 }
 
-bool ev_str_eq(struct ev_str s, const char *cstr)
-{
-    return s.ptr != NULL && cstr != NULL && strlen(cstr) == s.len &&
-           memcmp(s.ptr, cstr, s.len) == 0;
-}
-
-static const char *name_at(const char *const *names, size_t n, unsigned v)
-{
-    return v < n ? names[v] : NULL;
-}
-
 /* Index of s in names[lo..hi], or 0 (every table's "absent"). */
 static unsigned name_index(const char *const *names, unsigned lo, unsigned hi,
                            const char *s, size_t len)
 {
-    unsigned i;
+    size_t i = ev_name_find(names + lo, hi - lo + 1, s, len);
+    return i <= hi - lo ? lo + (unsigned)i : 0;
+}
 
-    for (i = lo; i <= hi; i++)
-        if (strlen(names[i]) == len && memcmp(names[i], s, len) == 0)
-            return i;
-    return 0;
+/* The wire name of the type a descriptor describes. */
+static const char *type_name(const struct type_desc *td)
+{
+    return ev_type_names[td - types];
 }
 
 /* ------------------------------------------------------------------------ */
@@ -549,9 +473,7 @@ static int decode_deprived(const msgpack_object *o, int64_t year, uint32_t *out,
         snprintf(path, sizeof path, "data.deprived[%" PRIu32 "]", i);
         if ((rc = get_str(e, path, &s, err)) != EV_OK)
             return rc;
-        for (ind = 0; ind < EV_IND_COUNT; ind++)
-            if (ev_str_eq(s, indicator_names[ind]))
-                break;
+        ind = ev_indicator_from_name(s.ptr, s.len);
         ev_quote(esc, sizeof esc, s.ptr, s.len);
         if (ind == EV_IND_COUNT || !(valid & BIT(ind)))
             return FAIL(err, "%s: unknown indicator \"%s\" for %" PRId64, path,
@@ -619,7 +541,7 @@ static int decode_field(unsigned f, const msgpack_object *o,
     path[5 + n] = '\0';
     if (o == NULL)
         return (td->required & BIT(f))
-                   ? FAIL(err, "%s: required for %s", path, td->name)
+                   ? FAIL(err, "%s: required for %s", path, type_name(td))
                    : EV_OK;
     switch (fd->kind) {
     case K_INT:
@@ -770,7 +692,7 @@ static int decode_data(const msgpack_object *o, enum ev_type type,
         return rc;
     if (o->type != MSGPACK_OBJECT_MAP)
         return FAIL(err, "data: must be a map");
-    rc = collect(o, fields, F_COUNT, want, "data", td->name, slot, err);
+    rc = collect(o, fields, F_COUNT, want, "data", type_name(td), slot, err);
     if (rc != EV_OK)
         return rc;
     /* deprived goes last: which indicators exist depends on data.year. */
@@ -876,10 +798,10 @@ static int decode_household(const msgpack_object *o, const struct type_desc *td,
 
     if (o == NULL)
         return td->household == HH_REQUIRED
-                   ? FAIL(err, "household: required for %s", td->name)
+                   ? FAIL(err, "household: required for %s", type_name(td))
                    : EV_OK;
     if (td->household == HH_NO)
-        return FAIL(err, "household: not allowed for %s", td->name);
+        return FAIL(err, "household: not allowed for %s", type_name(td));
     if ((rc = get_str(o, "household", hh, err)) != EV_OK)
         return rc;
     return check_text(*hh, EV_HOUSEHOLD_MAX, "household", err);
@@ -967,7 +889,7 @@ static int pack_deprived(msgpack_packer *pk, uint32_t set)
     r = msgpack_pack_array(pk, popcount32(set));
     for (i = 0; i < EV_IND_COUNT; i++)
         if (set & BIT(i))
-            r |= pack_cstr(pk, indicator_names[i]);
+            r |= pack_cstr(pk, ev_indicator_names[i]);
     return r;
 }
 
@@ -1069,7 +991,7 @@ int ev_encode(const struct ev_event *ev, msgpack_packer *pk)
     r |= pack_cstr(pk, "id");
     r |= pack_str(pk, ev->id);
     r |= pack_cstr(pk, "type");
-    r |= pack_cstr(pk, td->name);
+    r |= pack_cstr(pk, type_name(td));
     r |= pack_cstr(pk, "at");
     r |= msgpack_pack_int64(pk, ev->at);
     r |= pack_cstr(pk, "unit");
@@ -1087,92 +1009,4 @@ int ev_encode(const struct ev_event *ev, msgpack_packer *pk)
         }
     }
     return r == 0 ? EV_OK : EV_ENOMEM;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Names, public                                                            */
-
-const char *ev_type_name(enum ev_type t)
-{
-    return (unsigned)t < EV_TYPE_COUNT ? types[t].name : NULL;
-}
-
-enum ev_type ev_type_from_name(const char *s, size_t len)
-{
-    unsigned t;
-
-    if (s == NULL)
-        return EV_TYPE_NONE;
-    for (t = EV_TYPE_NONE + 1; t < EV_TYPE_COUNT; t++)
-        if (strlen(types[t].name) == len && memcmp(types[t].name, s, len) == 0)
-            return (enum ev_type)t;
-    return EV_TYPE_NONE;
-}
-
-const char *ev_level_name(enum ev_level v)
-{
-    return name_at(level_names, ARRAY_LEN(level_names), (unsigned)v);
-}
-
-const char *ev_area_name(enum ev_area v)
-{
-    return name_at(area_names, ARRAY_LEN(area_names), (unsigned)v);
-}
-
-const char *ev_status_name(enum ev_status v)
-{
-    return name_at(status_names, ARRAY_LEN(status_names), (unsigned)v);
-}
-
-const char *ev_donor_kind_name(enum ev_donor_kind v)
-{
-    return name_at(donor_kind_names, ARRAY_LEN(donor_kind_names), (unsigned)v);
-}
-
-const char *ev_purpose_name(enum ev_purpose v)
-{
-    return name_at(purpose_names, ARRAY_LEN(purpose_names), (unsigned)v);
-}
-
-const char *ev_reason_name(enum ev_reason v)
-{
-    return name_at(reason_names, ARRAY_LEN(reason_names), (unsigned)v);
-}
-
-const char *ev_item_name(enum ev_item v)
-{
-    return name_at(item_names, ARRAY_LEN(item_names), (unsigned)v);
-}
-
-const char *ev_change_name(enum ev_change v)
-{
-    return name_at(change_names, ARRAY_LEN(change_names), (unsigned)v);
-}
-
-const char *ev_exit_name(enum ev_exit v)
-{
-    return name_at(exit_names, ARRAY_LEN(exit_names), (unsigned)v);
-}
-
-const char *ev_indicator_name(enum ev_indicator v)
-{
-    return name_at(indicator_names, ARRAY_LEN(indicator_names), (unsigned)v);
-}
-
-const char *ev_indicator_dimension(enum ev_indicator v)
-{
-    return name_at(indicator_dimensions, ARRAY_LEN(indicator_dimensions),
-                   (unsigned)v);
-}
-
-uint32_t ev_indicators_for_year(int64_t year)
-{
-    /* Decree 07/2021 (extended through 2026): the first twelve. */
-    uint32_t set = BIT(EV_IND_WASTE_TREATMENT) - 1;
-
-    /* Decree 351/2025 from 2027: information access out, waste in. */
-    if (year >= 2027)
-        set = (set & ~BIT(EV_IND_INFORMATION_ACCESS)) |
-              BIT(EV_IND_WASTE_TREATMENT);
-    return set;
 }

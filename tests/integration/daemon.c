@@ -157,25 +157,46 @@ static void close_socks(struct td *d)
     d->ingest_sock = d->query_sock = NULL;
 }
 
-int td_start(struct td *d, const char *const *extra)
+/* povtrackd's argv for d: its directories and endpoints, then extra
+ * (NULL-terminated, may be NULL), cut to fit argv[TD_ARGV_MAX]. */
+#define TD_ARGV_MAX 32
+static void povtrackd_argv(const struct td *d, const char *const *extra,
+                           const char *argv[TD_ARGV_MAX])
 {
-    const char *argv[32] = {POVTRACK_BIN_DIR "/povtrackd",
-                            "--data-dir",
-                            d->data_dir,
-                            "--ingest",
-                            d->ingest,
-                            "--query",
-                            d->query,
-                            "--alerts",
-                            d->alerts,
-                            "--plugin-dir",
-                            POVTRACK_PLUGIN_DIR,
-                            "--log-level",
-                            "warn"};
-    size_t n = 13;
-    for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 31; i++)
+    const char *const base[] = {POVTRACK_BIN_DIR "/povtrackd",
+                                "--data-dir",
+                                d->data_dir,
+                                "--ingest",
+                                d->ingest,
+                                "--query",
+                                d->query,
+                                "--alerts",
+                                d->alerts,
+                                "--plugin-dir",
+                                POVTRACK_PLUGIN_DIR,
+                                "--log-level",
+                                "warn"};
+    size_t n = 0;
+    for (; n < sizeof base / sizeof base[0]; n++)
+        argv[n] = base[n];
+    for (size_t i = 0; extra != NULL && extra[i] != NULL && n < TD_ARGV_MAX - 1;
+         i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
+}
+
+int td_start_refused(struct td *d, const char *const *extra, char *out,
+                     size_t cap, int timeout_ms)
+{
+    const char *argv[TD_ARGV_MAX];
+    povtrackd_argv(d, extra, argv);
+    return td_run_to_exit(argv, out, cap, timeout_ms);
+}
+
+int td_start(struct td *d, const char *const *extra)
+{
+    const char *argv[TD_ARGV_MAX];
+    povtrackd_argv(d, extra, argv);
     pid_t pid = fork();
     if (pid < 0)
         return -1;
@@ -798,4 +819,107 @@ int td_cli_run(const char *tmpdir, const char *const *args, char *out,
     if (td_cli_start(&r, tmpdir, args, NULL) != 0)
         return -1;
     return td_cli_wait(&r, out, outlen, err, errlen);
+}
+
+int td_run_to_exit(const char *const *argv, char *out, size_t cap,
+                   int timeout_ms)
+{
+    int p[2];
+    out[0] = '\0';
+    if (pipe(p) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        dup2(p[1], STDERR_FILENO);
+        close(p[0]);
+        close(p[1]);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(p[1]);
+    size_t n = 0;
+    int eof = 0;
+    int64_t deadline = mono_ms() + timeout_ms;
+    while (!eof && mono_ms() < deadline) {
+        struct pollfd pf = {p[0], POLLIN, 0};
+        if (poll(&pf, 1, (int)(deadline - mono_ms())) <= 0)
+            continue;
+        char chunk[1024];
+        ssize_t r = read(p[0], chunk, sizeof chunk);
+        if (r <= 0) {
+            eof = 1;
+            break;
+        }
+        size_t k = (size_t)r < cap - 1 - n ? (size_t)r : cap - 1 - n;
+        memcpy(out + n, chunk, k);
+        n += k;
+    }
+    close(p[0]);
+    out[n] = '\0';
+    int status;
+    if (!eof) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        fprintf(stderr, "%s did not exit within %d ms: %s\n", argv[0],
+                timeout_ms, out);
+        return -1;
+    }
+    /* Its stderr is closed: it is exiting. */
+    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+        return -1;
+    return WEXITSTATUS(status);
+}
+
+void td_pack_event_head(msgpack_packer *pk, const char *id, const char *type,
+                        int64_t at, const char *unit, const char *household)
+{
+    msgpack_pack_map(pk, household != NULL ? 7 : 6);
+    td_pack_cstr(pk, "v");
+    msgpack_pack_int(pk, 1);
+    td_pack_cstr(pk, "id");
+    td_pack_cstr(pk, id);
+    td_pack_cstr(pk, "type");
+    td_pack_cstr(pk, type);
+    td_pack_cstr(pk, "at");
+    msgpack_pack_int64(pk, at);
+    td_pack_cstr(pk, "unit");
+    td_pack_cstr(pk, unit);
+    if (household != NULL) {
+        td_pack_cstr(pk, "household");
+        td_pack_cstr(pk, household);
+    }
+    td_pack_cstr(pk, "data");
+}
+
+int td_plugin_op(struct td *d, const char *op, const char *plugin,
+                 int timeout_ms)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    td_pack_cstr(&pk, "op");
+    td_pack_cstr(&pk, op);
+    td_pack_cstr(&pk, "plugin");
+    td_pack_cstr(&pk, plugin);
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    int rc = td_request_raw(d, sb.data, sb.size, &up, timeout_ms);
+    msgpack_sbuffer_destroy(&sb);
+    if (rc == 0) {
+        const msgpack_object *ok = td_get(&up.data, "ok");
+        rc = ok != NULL && ok->type == MSGPACK_OBJECT_BOOLEAN && ok->via.boolean
+                 ? 0
+                 : -1;
+        if (rc != 0)
+            fprintf(stderr, "%s %s refused\n", op, plugin);
+    }
+    msgpack_unpacked_destroy(&up);
+    return rc;
 }

@@ -154,6 +154,29 @@ size_t td_count_lines(const char *path, const char *a, const char *b);
 size_t td_wait_log(const char *path, const char *a, const char *b, size_t want,
                    int timeout_ms);
 
+/* Run argv (a program that must exit on its own, povtrackd refusing to
+ * start), its stderr collected into out (cap bytes, NUL-terminated) until
+ * it closes.  Returns the exit status; -1 when it did not exit normally
+ * within timeout_ms (then killed) or could not be run. */
+int td_run_to_exit(const char *const *argv, char *out, size_t cap,
+                   int timeout_ms);
+
+/* td_run_to_exit on povtrackd with the arguments td_start gives it, then
+ * extra: for a start that must be refused. */
+int td_start_refused(struct td *d, const char *const *extra, char *out,
+                     size_t cap, int timeout_ms);
+
+/* Pack the envelope of one event (v, id, type, at, unit, household when
+ * not NULL) and the key "data": the caller packs the data map next. */
+void td_pack_event_head(msgpack_packer *pk, const char *id, const char *type,
+                        int64_t at, const char *unit, const char *household);
+
+/* An operator's action on plugin ({"op": "rebuild" or "resume",
+ * "plugin": plugin}): 0 when answered ok within timeout_ms, -1 otherwise
+ * (said on stderr). */
+int td_plugin_op(struct td *d, const char *op, const char *plugin,
+                 int timeout_ms);
+
 /* ---- the povtrack command line tool, run for real ---- */
 struct td_cli {
     pid_t pid;

@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "povtrack_plugin.h"
+#include <povtrack/plugin.h>
 
 static const msgpack_object *get(const msgpack_object *q, const char *key)
 {
@@ -82,21 +82,7 @@ static int echo_query(void *state, povtrack_ctx *ctx, const msgpack_object *q,
     return 0;
 }
 
-static const struct povtrack_plugin echo_plugin = {
-    .abi_version = POVTRACK_PLUGIN_ABI_VERSION,
-    .size = sizeof(struct povtrack_plugin),
-    .name = "echo",
-    .version = "1.0.0",
-    .event_mask = EV_TYPE_BIT(EV_DONATION_RECEIVED),
-    .init = echo_init,
-    .apply = echo_apply,
-    .query = echo_query,
-};
-
-__attribute__((visibility("default"))) const struct povtrack_plugin *
-povtrack_plugin_entry(void);
-
-const struct povtrack_plugin *povtrack_plugin_entry(void)
-{
-    return &echo_plugin;
-}
+/* No config map: a plugin without one is handed its section as it is. */
+POVTRACK_PLUGIN(.name = "echo", .version = "1.0.0",
+                .event_mask = EV_TYPE_BIT(EV_DONATION_RECEIVED),
+                .init = echo_init, .apply = echo_apply, .query = echo_query);

@@ -38,10 +38,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "povtrack_plugin.h"
+#include <povtrack/plugin.h>
 
-#ifndef FAULTY_ABI
-#define FAULTY_ABI POVTRACK_PLUGIN_ABI_VERSION
+/* faulty_abi.so: built as against a header of another ABI version. */
+#ifdef FAULTY_ABI
+#undef POVTRACK_PLUGIN_ABI_VERSION
+#define POVTRACK_PLUGIN_ABI_VERSION FAULTY_ABI
 #endif
 
 struct faulty {
@@ -153,30 +155,15 @@ static void faulty_fini(void *state)
     free(state);
 }
 
-/* Each loaded copy of the .so has its own: set once, by the entry point,
- * before the host reads the descriptor. */
+/* Each loaded copy of the .so has its own: set when the copy is loaded,
+ * before the host reads the descriptor.  The name is the file's,
+ * "/dir/q1.so" -> "q1". */
 static char faulty_name[64] = "faulty";
 
-static struct povtrack_plugin faulty_plugin = {
-    .abi_version = FAULTY_ABI,
-    .size = sizeof(struct povtrack_plugin),
-    .name = faulty_name,
-    .version = "1.0.0",
-    .event_mask = EV_TYPE_BIT(EV_DONATION_RECEIVED),
-    .init = faulty_init,
-    .apply = faulty_apply,
-    .query = faulty_query,
-    .fini = faulty_fini,
-};
-
-__attribute__((visibility("default"))) const struct povtrack_plugin *
-povtrack_plugin_entry(void);
-
-const struct povtrack_plugin *povtrack_plugin_entry(void)
+__attribute__((constructor)) static void faulty_set_name(void)
 {
-    /* The name is the file's, "/dir/q1.so" -> "q1". */
     Dl_info info;
-    if (dladdr((void *)&faulty_plugin, &info) != 0 && info.dli_fname != NULL) {
+    if (dladdr((void *)faulty_name, &info) != 0 && info.dli_fname != NULL) {
         const char *base = strrchr(info.dli_fname, '/');
         base = base != NULL ? base + 1 : info.dli_fname;
         size_t n = strcspn(base, ".");
@@ -185,5 +172,19 @@ const struct povtrack_plugin *povtrack_plugin_entry(void)
             faulty_name[n] = '\0';
         }
     }
-    return &faulty_plugin;
 }
+
+static const struct povtrack_config_key faulty_config[] = {
+    {.name = "mode",
+     .default_value = "ok",
+     .description = "crash, abort, hang, fail_init or ok"},
+    {.name = "at", .description = "the id of the event whose apply misbehaves"},
+    {.name = "hang_gate", .description = "mode hang: a FIFO passed first"},
+    {.name = NULL},
+};
+
+POVTRACK_PLUGIN(.name = faulty_name, .version = "1.0.0",
+                .event_mask = EV_TYPE_BIT(EV_DONATION_RECEIVED),
+                .init = faulty_init, .apply = faulty_apply,
+                .query = faulty_query, .fini = faulty_fini,
+                .config_map = faulty_config);

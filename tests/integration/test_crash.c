@@ -267,23 +267,7 @@ static char *query_bytes(struct td *d, const char *plugin, uint64_t min_seq,
 
 static void rebuild(struct td *d, const char *plugin)
 {
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 2);
-    td_pack_cstr(&pk, "op");
-    td_pack_cstr(&pk, "rebuild");
-    td_pack_cstr(&pk, "plugin");
-    td_pack_cstr(&pk, plugin);
-    msgpack_unpacked up;
-    msgpack_unpacked_init(&up);
-    assert_int_equal(td_request_raw(d, sb.data, sb.size, &up, 30000), 0);
-    const msgpack_object *ok = td_get(&up.data, "ok");
-    assert_true(ok != NULL && ok->type == MSGPACK_OBJECT_BOOLEAN &&
-                ok->via.boolean);
-    msgpack_unpacked_destroy(&up);
-    msgpack_sbuffer_destroy(&sb);
+    assert_int_equal(td_plugin_op(d, "rebuild", plugin, 30000), 0);
 }
 
 /* ctest's plan, or the soak's from the environment. */

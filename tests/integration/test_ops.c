@@ -84,33 +84,12 @@ static int acks_push(struct acks *a, const char *id, size_t idlen, uint64_t seq,
 
 /* ---- packing events ---- */
 
-static void pack_head(msgpack_packer *pk, const char *id, const char *type,
-                      int64_t at, const char *unit, const char *household)
-{
-    msgpack_pack_map(pk, household != NULL ? 7 : 6);
-    td_pack_cstr(pk, "v");
-    msgpack_pack_int(pk, 1);
-    td_pack_cstr(pk, "id");
-    td_pack_cstr(pk, id);
-    td_pack_cstr(pk, "type");
-    td_pack_cstr(pk, type);
-    td_pack_cstr(pk, "at");
-    msgpack_pack_int64(pk, at);
-    td_pack_cstr(pk, "unit");
-    td_pack_cstr(pk, unit);
-    if (household != NULL) {
-        td_pack_cstr(pk, "household");
-        td_pack_cstr(pk, household);
-    }
-    td_pack_cstr(pk, "data");
-}
-
 static void pack_unit(msgpack_packer *pk, const char *code, const char *name,
                       const char *parent, const char *level)
 {
     char id[32];
     snprintf(id, sizeof id, "u-%s", code);
-    pack_head(pk, id, "unit.defined", 1609459200, code, NULL);
+    td_pack_event_head(pk, id, "unit.defined", 1609459200, code, NULL);
     msgpack_pack_map(pk, 3);
     td_pack_cstr(pk, "name");
     td_pack_cstr(pk, name);
@@ -126,7 +105,7 @@ static void pack_unit(msgpack_packer *pk, const char *code, const char *name,
 static void pack_donation(msgpack_packer *pk, const char *id, const char *unit,
                           const char *level, int64_t amount)
 {
-    pack_head(pk, id, "donation.received", 1730000000, unit, NULL);
+    td_pack_event_head(pk, id, "donation.received", 1730000000, unit, NULL);
     msgpack_pack_map(pk, 4);
     td_pack_cstr(pk, "amount");
     msgpack_pack_int64(pk, amount);
@@ -229,8 +208,9 @@ static void load_fixture(struct td *d, struct acks *out)
         msgpack_sbuffer_clear(&sb);
         msgpack_pack_array(&pk, HOUSEHOLDS + 1);
         snprintf(id, sizeof id, "hh-%d", year);
-        pack_head(&pk, id, "unit.households",
-                  year == 2023 ? 1702598400 : 1734220800, "22870", NULL);
+        td_pack_event_head(&pk, id, "unit.households",
+                           year == 2023 ? 1702598400 : 1734220800, "22870",
+                           NULL);
         msgpack_pack_map(&pk, 2);
         td_pack_cstr(&pk, "year");
         msgpack_pack_int(&pk, year);
@@ -244,8 +224,9 @@ static void load_fixture(struct td *d, struct acks *out)
                                                "poor"};
             snprintf(id, sizeof id, "s-%d-%d", h, year);
             snprintf(hh, sizeof hh, "h-%d", h);
-            pack_head(&pk, id, "household.status",
-                      year == 2023 ? 1702598400 : 1734220800, "22870", hh);
+            td_pack_event_head(&pk, id, "household.status",
+                               year == 2023 ? 1702598400 : 1734220800, "22870",
+                               hh);
             msgpack_pack_map(&pk, 2);
             td_pack_cstr(&pk, "year");
             msgpack_pack_int(&pk, year);

@@ -1963,53 +1963,6 @@ static void test_rate_limit(void **state)
 /* 6. Secure by default                                                   */
 /* ====================================================================== */
 
-/* Run argv, which must exit on its own; its stderr is collected through a
- * pipe until end of file.  Returns the exit status. */
-static int run_to_exit(const char *const *argv, char *out, size_t cap)
-{
-    int p[2];
-    assert_int_equal(pipe(p), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(p[1], STDERR_FILENO);
-        close(p[0]);
-        close(p[1]);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    close(p[1]);
-    size_t n = 0;
-    int eof = 0;
-    int64_t deadline = mono_ms() + TIMEOUT_MS;
-    while (!eof && mono_ms() < deadline) {
-        struct pollfd pf = {p[0], POLLIN, 0};
-        if (poll(&pf, 1, (int)(deadline - mono_ms())) <= 0)
-            continue;
-        char chunk[1024];
-        ssize_t r = read(p[0], chunk, sizeof chunk);
-        if (r <= 0) {
-            eof = 1;
-            break;
-        }
-        size_t k = (size_t)r < cap - 1 - n ? (size_t)r : cap - 1 - n;
-        memcpy(out + n, chunk, k);
-        n += k;
-    }
-    close(p[0]);
-    out[n] = '\0';
-    int status;
-    if (!eof) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-        fail_msg("povtrackd did not exit within %d ms: %s", TIMEOUT_MS, out);
-    }
-    /* Its stderr is closed: it is exiting. */
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    return WEXITSTATUS(status);
-}
-
 /* Alerts go out on CURVE too: a key with alerts = yes receives them, a key
  * without the right is refused at the handshake, and the client library
  * says so rather than staying silent. */
@@ -2090,7 +2043,7 @@ static void test_secure_by_default(void **state)
                           "--plugin-dir",
                           POVTRACK_PLUGIN_DIR,
                           NULL};
-    assert_int_equal(run_to_exit(argv, out, sizeof out), 1);
+    assert_int_equal(td_run_to_exit(argv, out, sizeof out, TIMEOUT_MS), 1);
     assert_contains(out, "CURVE");
     assert_contains(out, ep);
 

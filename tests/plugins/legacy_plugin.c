@@ -6,14 +6,17 @@
  *
  * The state_layout it sets lies past its size, as the bytes after an old
  * plugin's descriptor would: the host must not read it (such a plugin
- * declares no layout, and is never rebuilt on its account).
+ * declares no layout, and is never rebuilt on its account).  Nor does the
+ * host read a config map from it.  Its descriptor and entry point are
+ * written out by hand, as before POVTRACK_PLUGIN() existed: the macro
+ * would size the descriptor whole.
  */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "povtrack_plugin.h"
+#include <povtrack/plugin.h>
 
 struct legacy {
     const struct povtrack_host *host;

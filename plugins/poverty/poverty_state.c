@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plugin_util.h"
+#include <povtrack/plugin_util.h>
 #include "poverty_state.h"
-#include "povtrack_plugin.h"
+#include <povtrack/plugin.h>
 
 /* The 9-byte prefix of year's keys. */
 static void yprefix(uint8_t *k, char prefix, int64_t year)
@@ -45,8 +45,8 @@ int pov_meta_load(struct poverty *p, povtrack_ctx *ctx, bool writable,
         const uint8_t *b = v;
         if (vlen != POV_M_VLEN || b[0] != POV_LAYOUT) {
             p->host->log(ctx, POVTRACK_LOG_ERROR,
-                         "poverty: state layout %u is not %d: remove "
-                         "DATA/state and let the host rebuild it",
+                         "poverty: state layout %u is not %d: rebuild it "
+                         "with 'povtrack rebuild poverty'",
                          vlen > 0 ? (unsigned)b[0] : 0u, POV_LAYOUT);
             return POVTRACK_EINVAL;
         }
@@ -63,8 +63,8 @@ int pov_meta_load(struct poverty *p, povtrack_ctx *ctx, bool writable,
     if (any) {
         p->host->log(ctx, POVTRACK_LOG_ERROR,
                      "poverty: the state was written by an older version "
-                     "(no layout marker): remove DATA/state and let the host "
-                     "rebuild it");
+                     "(no layout marker): rebuild it with 'povtrack "
+                     "rebuild poverty'");
         return POVTRACK_EINVAL;
     }
     if (!writable)
@@ -97,7 +97,7 @@ int pov_counters_get(struct poverty *p, povtrack_ctx *ctx, char prefix,
     if (vlen != POV_C_VLEN) {
         p->host->log(ctx, POVTRACK_LOG_ERROR,
                      "poverty: bad counter value (%zu bytes; a state of an "
-                     "older version must be rebuilt)",
+                     "older version must be rebuilt: povtrack rebuild poverty)",
                      vlen);
         return POVTRACK_EIO;
     }

@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plugin_util.h"
+#include <povtrack/plugin_util.h>
 #include "poverty_history.h"
 #include "poverty_state.h"
 #include "poverty_units.h"
-#include "povtrack_plugin.h"
+#include <povtrack/plugin.h>
 
 /* The stored entry of 'H' (poverty_state.h). */
 #define POV_H_ENTRY 16

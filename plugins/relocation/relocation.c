@@ -65,8 +65,8 @@
  * read as it last stood (pu_arg_unit).
  *
  * A state written by version 1.1 or earlier (96-byte 'H', no version) is
- * refused as corrupt rather than misread: rebuild it (remove DATA/state)
- * after upgrading.
+ * refused as corrupt rather than misread: rebuild it ('povtrack rebuild
+ * relocation') after upgrading.
  *
  * State (integers big-endian, times in keys sign-flipped, unit codes
  * NUL-padded to 5 bytes):
@@ -104,8 +104,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plugin_util.h"
-#include "povtrack_plugin.h"
+#include <povtrack/plugin_util.h>
+#include <povtrack/plugin.h>
 
 #define RL_DAY INT64_C(86400)
 #define RL_DEFAULT_FOLLOW_UP 180
@@ -177,7 +177,7 @@ static int hh_get(struct relocation *r, povtrack_ctx *ctx, const uint8_t *k,
     if (vlen != RL_H_LEN) {
         r->host->log(ctx, POVTRACK_LOG_ERROR,
                      "relocation: corrupt record (a state of version 1.1 "
-                     "must be rebuilt)");
+                     "must be rebuilt: povtrack rebuild relocation)");
         return POVTRACK_EIO;
     }
     const uint8_t *b = val;
@@ -798,25 +798,20 @@ static void relocation_fini(void *state)
     free(r);
 }
 
-static const struct povtrack_plugin relocation_plugin = {
-    .abi_version = POVTRACK_PLUGIN_ABI_VERSION,
-    .size = sizeof(struct povtrack_plugin),
-    .name = "relocation",
-    .version = "1.2.0",
-    .event_mask = EV_TYPE_BIT(EV_RELOCATION_COMPLETED) |
-                  EV_TYPE_BIT(EV_RELOCATION_SUPPORT),
-    .init = relocation_init,
-    .apply = relocation_apply,
-    .query = relocation_query,
-    .tick = relocation_tick,
-    .fini = relocation_fini,
-    .state_layout = 2, /* bump when the stored values change */
+/* The keys of [plugin.relocation]. */
+static const struct povtrack_config_key relocation_config[] = {
+    {.name = "follow_up_days",
+     .type = POVTRACK_CONFIG_INT,
+     .default_value = PU_STR(RL_DEFAULT_FOLLOW_UP),
+     .description = "days after a relocation by which support is expected"},
+    {.name = NULL},
 };
 
-__attribute__((visibility("default"))) const struct povtrack_plugin *
-povtrack_plugin_entry(void);
-
-const struct povtrack_plugin *povtrack_plugin_entry(void)
-{
-    return &relocation_plugin;
-}
+/* state_layout: bump it when the stored values change. */
+POVTRACK_PLUGIN(.name = "relocation", .version = "1.2.0",
+                .event_mask = EV_TYPE_BIT(EV_RELOCATION_COMPLETED) |
+                              EV_TYPE_BIT(EV_RELOCATION_SUPPORT),
+                .init = relocation_init, .apply = relocation_apply,
+                .query = relocation_query, .tick = relocation_tick,
+                .fini = relocation_fini, .state_layout = 2,
+                .config_map = relocation_config);

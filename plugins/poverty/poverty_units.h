@@ -37,7 +37,7 @@
  *     to the same T (reduction_pp, poor_start, exited).  as_of before the
  *     end of Y is refused (regrouping runs forward only).
  *   - The host shows apply() the registry as the log stood at the record
- *     (povtrack_plugin.h).  A change of units is usually recorded after the
+ *     (povtrack/plugin.h).  A change of units is usually recorded after the
  *     records it regroups (the 2024 statuses before the July 2025 merger),
  *     so the plugin reads unit.defined (with "effective") and unit.changed
  *     itself: such an event marks the years from the one before its
@@ -59,9 +59,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "plugin_util.h"
+#include <povtrack/plugin_util.h>
 #include "poverty_state.h"
-#include "povtrack_plugin.h"
+#include <povtrack/plugin.h>
 
 /* ---- the unit registry ---- */
 

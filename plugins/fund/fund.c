@@ -122,7 +122,7 @@
  *
  * A state written by version 1.0 (shorter vectors) or 1.1 (56-byte 'P',
  * 'B' without its layout byte and 32-byte entries, no versions) is refused
- * as corrupt rather than misread: rebuild it (remove DATA/state) after
+ * as corrupt rather than misread: rebuild it ('povtrack rebuild fund') after
  * upgrading.
  */
 #include <stdbool.h>
@@ -131,12 +131,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plugin_util.h"
-#include "povtrack_plugin.h"
+#include <povtrack/plugin_util.h>
+#include <povtrack/plugin.h>
 
-#define FUND_DEFAULT_LARGE INT64_C(100000000)        /* VND */
-#define FUND_DEFAULT_IDLE_BALANCE INT64_C(500000000) /* VND */
-#define FUND_DEFAULT_IDLE_DAYS INT64_C(90)
+#define FUND_DEFAULT_LARGE 100000000        /* VND */
+#define FUND_DEFAULT_IDLE_BALANCE 500000000 /* VND */
+#define FUND_DEFAULT_IDLE_DAYS 90
 #define FUND_IDLE_DAYS_MAX INT64_C(36500)
 /* The idle check reads every idle unit's total: once an hour is plenty
  * for a condition measured in months. */
@@ -397,7 +397,7 @@ static int pledge_get(struct fund *f, povtrack_ctx *ctx, const uint8_t *k,
     if (vlen != FUND_P_LEN) {
         f->host->log(ctx, POVTRACK_LOG_ERROR,
                      "fund: corrupt pledge value (a state of version 1.1 "
-                     "must be rebuilt)");
+                     "must be rebuilt: povtrack rebuild fund)");
         return POVTRACK_EIO;
     }
     const uint8_t *b = val;
@@ -666,7 +666,7 @@ static int bl_load(struct fund *f, povtrack_ctx *ctx, const uint8_t *k,
     if (rc == 1 && ((const uint8_t *)val)[1] != FUND_B_LAYOUT) {
         f->host->log(ctx, POVTRACK_LOG_ERROR,
                      "fund: corrupt 'B' value (a state of version 1.1 must "
-                     "be rebuilt)");
+                     "be rebuilt: povtrack rebuild fund)");
         return POVTRACK_EIO;
     }
     bl->b = calloc(1, vlen + FUND_B_ENTRY);
@@ -1370,26 +1370,31 @@ static void fund_fini(void *state)
     free(f);
 }
 
-static const struct povtrack_plugin fund_plugin = {
-    .abi_version = POVTRACK_PLUGIN_ABI_VERSION,
-    .size = sizeof(struct povtrack_plugin),
-    .name = "fund",
-    .version = "1.2.0",
-    .event_mask =
-        EV_TYPE_BIT(EV_HOUSEHOLD_STATUS) | EV_TYPE_BIT(EV_DONATION_PLEDGED) |
-        EV_TYPE_BIT(EV_DONATION_RECEIVED) | EV_TYPE_BIT(EV_FUND_DISBURSED),
-    .init = fund_init,
-    .apply = fund_apply,
-    .query = fund_query,
-    .tick = fund_tick,
-    .fini = fund_fini,
-    .state_layout = 2, /* bump when the stored values change */
+/* The keys of [plugin.fund]. */
+static const struct povtrack_config_key fund_config[] = {
+    {.name = "large_donation",
+     .type = POVTRACK_CONFIG_INT,
+     .default_value = PU_STR(FUND_DEFAULT_LARGE),
+     .description = "VND; a donation of at least this raises "
+                    "fund.large_donation"},
+    {.name = "idle_balance",
+     .type = POVTRACK_CONFIG_INT,
+     .default_value = PU_STR(FUND_DEFAULT_IDLE_BALANCE),
+     .description = "VND; a balance above this with no disbursement for "
+                    "idle_days raises fund.idle_balance"},
+    {.name = "idle_days",
+     .type = POVTRACK_CONFIG_INT,
+     .default_value = PU_STR(FUND_DEFAULT_IDLE_DAYS),
+     .description = "days without a disbursement before fund.idle_balance"},
+    {.name = NULL},
 };
 
-__attribute__((visibility("default"))) const struct povtrack_plugin *
-povtrack_plugin_entry(void);
-
-const struct povtrack_plugin *povtrack_plugin_entry(void)
-{
-    return &fund_plugin;
-}
+/* state_layout: bump it when the stored values change. */
+POVTRACK_PLUGIN(.name = "fund", .version = "1.2.0",
+                .event_mask = EV_TYPE_BIT(EV_HOUSEHOLD_STATUS) |
+                              EV_TYPE_BIT(EV_DONATION_PLEDGED) |
+                              EV_TYPE_BIT(EV_DONATION_RECEIVED) |
+                              EV_TYPE_BIT(EV_FUND_DISBURSED),
+                .init = fund_init, .apply = fund_apply, .query = fund_query,
+                .tick = fund_tick, .fini = fund_fini, .state_layout = 2,
+                .config_map = fund_config);

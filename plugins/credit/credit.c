@@ -62,7 +62,7 @@
  *
  * A state written by version 1.0 (48-byte loan header, no "placed") or 1.1
  * (56-byte loan header and 6-byte status, no version) is refused as
- * corrupt rather than misread: rebuild it (remove DATA/state) after
+ * corrupt rather than misread: rebuild it ('povtrack rebuild credit') after
  * upgrading.
  *
  * State (integers big-endian, years in keys sign-flipped, unit codes
@@ -98,8 +98,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plugin_util.h"
-#include "povtrack_plugin.h"
+#include <povtrack/plugin_util.h>
+#include <povtrack/plugin.h>
 
 #define CR_YEAR_MIN 2000
 #define CR_YEAR_MAX 2100
@@ -229,7 +229,7 @@ static int loan_get(struct credit *c, povtrack_ctx *ctx, const uint8_t *k,
         hl > EV_HOUSEHOLD_MAX) {
         c->host->log(ctx, POVTRACK_LOG_ERROR,
                      "credit: corrupt loan record (a state of version 1.0 "
-                     "or 1.1 must be rebuilt)");
+                     "or 1.1 must be rebuilt: povtrack rebuild credit)");
         return POVTRACK_EIO;
     }
     l->has_loan = b[0] != 0;
@@ -359,7 +359,7 @@ static int household_loan(struct credit *c, povtrack_ctx *ctx, struct ev_str hh,
     if (y->bad || rc < 0) {
         c->host->log(ctx, POVTRACK_LOG_ERROR,
                      "credit: status scan failed (a state of version 1.1 "
-                     "must be rebuilt)");
+                     "must be rebuilt: povtrack rebuild credit)");
         rc = POVTRACK_EIO;
     } else {
         rc = 0;
@@ -637,26 +637,15 @@ static void credit_fini(void *state)
     free(c);
 }
 
-static const struct povtrack_plugin credit_plugin = {
-    .abi_version = POVTRACK_PLUGIN_ABI_VERSION,
-    .size = sizeof(struct povtrack_plugin),
-    .name = "credit",
-    .version = "1.2.0",
-    .event_mask = EV_TYPE_BIT(EV_CREDIT_DISBURSED) |
-                  EV_TYPE_BIT(EV_CREDIT_REPAID) |
-                  EV_TYPE_BIT(EV_HOUSEHOLD_STATUS),
-    .init = credit_init,
-    .apply = credit_apply,
-    .query = credit_query,
-    .tick = NULL,
-    .fini = credit_fini,
-    .state_layout = 2, /* bump when the stored values change */
-};
+/* [plugin.credit] takes no keys: an empty map, so that a misspelt one
+ * stops povtrackd at start instead of being ignored. */
+static const struct povtrack_config_key credit_config[] = {{.name = NULL}};
 
-__attribute__((visibility("default"))) const struct povtrack_plugin *
-povtrack_plugin_entry(void);
-
-const struct povtrack_plugin *povtrack_plugin_entry(void)
-{
-    return &credit_plugin;
-}
+/* state_layout: bump it when the stored values change. */
+POVTRACK_PLUGIN(.name = "credit", .version = "1.2.0",
+                .event_mask = EV_TYPE_BIT(EV_CREDIT_DISBURSED) |
+                              EV_TYPE_BIT(EV_CREDIT_REPAID) |
+                              EV_TYPE_BIT(EV_HOUSEHOLD_STATUS),
+                .init = credit_init, .apply = credit_apply,
+                .query = credit_query, .fini = credit_fini, .state_layout = 2,
+                .config_map = credit_config);

@@ -83,11 +83,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plugin_util.h"
+#include <povtrack/plugin_util.h>
 #include "poverty_history.h"
 #include "poverty_state.h"
 #include "poverty_units.h"
-#include "povtrack_plugin.h"
+#include <povtrack/plugin.h>
 
 #define POV_DEFAULT_TARGET_MIN 0.7
 #define POV_DEFAULT_TARGET_MAX 1.0
@@ -677,29 +677,41 @@ static void poverty_fini(void *state)
     free(p);
 }
 
-static const struct povtrack_plugin poverty_plugin = {
-    .abi_version = POVTRACK_PLUGIN_ABI_VERSION,
-    .size = sizeof(struct povtrack_plugin),
-    .name = "poverty",
-    .version = "2.1.0",
-    .event_mask =
-        EV_TYPE_BIT(EV_UNIT_DEFINED) | EV_TYPE_BIT(EV_UNIT_CHANGED) |
-        EV_TYPE_BIT(EV_UNIT_HOUSEHOLDS) | EV_TYPE_BIT(EV_HOUSEHOLD_STATUS) |
-        EV_TYPE_BIT(EV_HOUSEHOLD_EXITED) | EV_TYPE_BIT(EV_REVIEW_CLOSED),
-    .init = poverty_init,
-    .apply = poverty_apply,
-    .query = poverty_query,
-    .tick = NULL,
-    .fini = poverty_fini,
-    /* The layout its 'M' marker also holds (poverty_state.h): bump when the
-     * stored values change. */
-    .state_layout = POV_LAYOUT,
+/* The keys of [plugin.poverty]. */
+static const struct povtrack_config_key poverty_config[] = {
+    {.name = "target_min_pp",
+     .type = POVTRACK_CONFIG_DOUBLE,
+     .default_value = PU_STR(POV_DEFAULT_TARGET_MIN),
+     .description = "least yearly reduction of the poor rate, points"},
+    {.name = "target_max_pp",
+     .type = POVTRACK_CONFIG_DOUBLE,
+     .default_value = PU_STR(POV_DEFAULT_TARGET_MAX),
+     .description = "top of the band, shown in messages"},
+    {.name = "multidimensional_target_min_pp",
+     .type = POVTRACK_CONFIG_DOUBLE,
+     .default_value = PU_STR(POV_DEFAULT_MD_TARGET_MIN),
+     .description = "least yearly reduction of the poor + near-poor rate"},
+    {.name = "multidimensional_target_max_pp",
+     .type = POVTRACK_CONFIG_DOUBLE,
+     .default_value = PU_STR(POV_DEFAULT_MD_TARGET_MAX),
+     .description = "top of that band"},
+    {.name = "relapse_max_share",
+     .type = POVTRACK_CONFIG_DOUBLE,
+     .default_value = PU_STR(POV_DEFAULT_RELAPSE_MAX),
+     .description = "percent of an escape cohort poor again before "
+                    "poverty.relapse"},
+    {.name = NULL},
 };
 
-__attribute__((visibility("default"))) const struct povtrack_plugin *
-povtrack_plugin_entry(void);
-
-const struct povtrack_plugin *povtrack_plugin_entry(void)
-{
-    return &poverty_plugin;
-}
+POVTRACK_PLUGIN(.name = "poverty", .version = "2.1.0",
+                .event_mask = EV_TYPE_BIT(EV_UNIT_DEFINED) |
+                              EV_TYPE_BIT(EV_UNIT_CHANGED) |
+                              EV_TYPE_BIT(EV_UNIT_HOUSEHOLDS) |
+                              EV_TYPE_BIT(EV_HOUSEHOLD_STATUS) |
+                              EV_TYPE_BIT(EV_HOUSEHOLD_EXITED) |
+                              EV_TYPE_BIT(EV_REVIEW_CLOSED),
+                .init = poverty_init, .apply = poverty_apply,
+                .query = poverty_query, .fini = poverty_fini,
+                /* The layout its 'M' marker also holds (poverty_state.h): bump
+                 * when the stored values change. */
+                .state_layout = POV_LAYOUT, .config_map = poverty_config);

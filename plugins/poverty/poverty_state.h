@@ -59,8 +59,8 @@
  *        numbers.
  *
  * A state written by version 1.x (no 'M' marker; unit-first keys) is
- * refused as corrupt rather than misread: rebuild it (remove DATA/state)
- * after upgrading.
+ * refused as corrupt rather than misread: rebuild it ('povtrack rebuild
+ * poverty') after upgrading.
  *
  * Every function returning int gives 0 or a POVTRACK_* error, logged
  * through the host.
@@ -73,8 +73,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "plugin_util.h"
-#include "povtrack_plugin.h"
+#include <povtrack/plugin_util.h>
+#include <povtrack/plugin.h>
 
 #define POV_RELAPSE_YEARS 3 /* relapsed_1y .. relapsed_3y */
 

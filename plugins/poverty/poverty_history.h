@@ -31,7 +31,7 @@
 #include <stdbool.h>
 
 #include "poverty_state.h"
-#include "povtrack_plugin.h"
+#include <povtrack/plugin.h>
 
 /*
  * household.status (exit false) or household.exited (exit true): record

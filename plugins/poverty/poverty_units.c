@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plugin_util.h"
+#include <povtrack/plugin_util.h>
 #include "poverty_state.h"
 #include "poverty_units.h"
-#include "povtrack_plugin.h"
+#include <povtrack/plugin.h>
 
 /* Years of the catalogue (ev_event.c): the years a rebuild visits. */
 #define POV_YEAR_FIRST 2000

@@ -87,8 +87,8 @@
  * A query's unit is read as it last stood (pu_arg_unit).
  *
  * A state written by version 1.0 (40-byte records, no versions) is refused
- * as corrupt rather than misread: rebuild it (remove DATA/state) after
- * upgrading.
+ * as corrupt rather than misread: rebuild it ('povtrack rebuild standard')
+ * after upgrading.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -96,8 +96,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plugin_util.h"
-#include "povtrack_plugin.h"
+#include <povtrack/plugin_util.h>
+#include <povtrack/plugin.h>
 
 #define STD_YEAR_MIN 2000 /* the catalogue's year range */
 #define STD_YEAR_MAX 2100
@@ -428,7 +428,7 @@ static int rec_load(struct standard *s, povtrack_ctx *ctx, int64_t year,
     if (vlen != REC_LEN) {
         s->host->log(ctx, POVTRACK_LOG_ERROR,
                      "standard: bad record value (a state of version 1.0 "
-                     "must be rebuilt)");
+                     "must be rebuilt: povtrack rebuild standard)");
         return POVTRACK_EIO;
     }
     const uint8_t *b = v;
@@ -933,7 +933,7 @@ static int check_fingerprint(struct standard *s, povtrack_ctx *ctx)
         s->host->log(ctx, POVTRACK_LOG_WARN,
                      "standard: the standards table changed since the state "
                      "was built; earlier assessments keep their class until "
-                     "the state is rebuilt (remove DATA/state)");
+                     "the state is rebuilt (povtrack rebuild standard)");
     pu_put_u64(b, s->fingerprint);
     return pu_put(s->host, ctx, k, sizeof k, b, sizeof b);
 }
@@ -1119,26 +1119,33 @@ static void standard_fini(void *state)
     free(s);
 }
 
-static const struct povtrack_plugin standard_plugin = {
-    .abi_version = POVTRACK_PLUGIN_ABI_VERSION,
-    .size = sizeof(struct povtrack_plugin),
-    .name = "standard",
-    .version = "1.1.0",
-    .event_mask = EV_TYPE_BIT(EV_HOUSEHOLD_ASSESSED) |
-                  EV_TYPE_BIT(EV_HOUSEHOLD_STATUS) |
-                  EV_TYPE_BIT(EV_REVIEW_CLOSED),
-    .init = standard_init,
-    .apply = standard_apply,
-    .query = standard_query,
-    .tick = NULL,
-    .fini = standard_fini,
-    .state_layout = 2, /* bump when the stored values change */
+/* The keys of [plugin.standard]: the lines and indicators of a built-in
+ * period (standard.<first>.<field>) or of an added one
+ * (standard.<first>-<last>.<field>); read_period() checks the years. */
+static const struct povtrack_config_key standard_config[] = {
+    {.name = "standard.*.rural_line",
+     .type = POVTRACK_CONFIG_INT,
+     .description = "VND per person per month: the rural poverty line"},
+    {.name = "standard.*.urban_line",
+     .type = POVTRACK_CONFIG_INT,
+     .description = "VND per person per month: the urban poverty line"},
+    {.name = "standard.*.rural_average",
+     .type = POVTRACK_CONFIG_INT,
+     .description = "VND: the rural average-living-standard line"},
+    {.name = "standard.*.urban_average",
+     .type = POVTRACK_CONFIG_INT,
+     .description = "VND: the urban average-living-standard line"},
+    {.name = "standard.*.indicators",
+     .type = POVTRACK_CONFIG_STRING,
+     .description = "the deprivation indicators counted, comma-separated"},
+    {.name = NULL},
 };
 
-__attribute__((visibility("default"))) const struct povtrack_plugin *
-povtrack_plugin_entry(void);
-
-const struct povtrack_plugin *povtrack_plugin_entry(void)
-{
-    return &standard_plugin;
-}
+/* state_layout: bump it when the stored values change. */
+POVTRACK_PLUGIN(.name = "standard", .version = "1.1.0",
+                .event_mask = EV_TYPE_BIT(EV_HOUSEHOLD_ASSESSED) |
+                              EV_TYPE_BIT(EV_HOUSEHOLD_STATUS) |
+                              EV_TYPE_BIT(EV_REVIEW_CLOSED),
+                .init = standard_init, .apply = standard_apply,
+                .query = standard_query, .fini = standard_fini,
+                .state_layout = 2, .config_map = standard_config);

@@ -50,8 +50,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plugin_util.h"
-#include "povtrack_plugin.h"
+#include <povtrack/plugin_util.h>
+#include <povtrack/plugin.h>
 
 #define DL_PART_RAW 200
 #define DL_PART_PREFIX 184
@@ -540,24 +540,15 @@ static void deadlines_fini(void *state)
     free(state);
 }
 
-static const struct povtrack_plugin deadlines_plugin = {
-    .abi_version = POVTRACK_PLUGIN_ABI_VERSION,
-    .size = sizeof(struct povtrack_plugin),
-    .name = "deadlines",
-    .version = "1.0.0",
-    .event_mask = EV_TYPE_BIT(EV_REPORT_DUE) | EV_TYPE_BIT(EV_REPORT_SUBMITTED),
-    .init = deadlines_init,
-    .apply = deadlines_apply,
-    .query = deadlines_query,
-    .tick = deadlines_tick,
-    .fini = deadlines_fini,
-    .state_layout = 1, /* bump when the stored values change */
-};
+/* [plugin.deadlines] takes no keys: an empty map, so that a misspelt one
+ * stops povtrackd at start instead of being ignored. */
+static const struct povtrack_config_key deadlines_config[] = {{.name = NULL}};
 
-__attribute__((visibility("default"))) const struct povtrack_plugin *
-povtrack_plugin_entry(void);
-
-const struct povtrack_plugin *povtrack_plugin_entry(void)
-{
-    return &deadlines_plugin;
-}
+/* state_layout: bump it when the stored values change. */
+POVTRACK_PLUGIN(.name = "deadlines", .version = "1.0.0",
+                .event_mask = EV_TYPE_BIT(EV_REPORT_DUE) |
+                              EV_TYPE_BIT(EV_REPORT_SUBMITTED),
+                .init = deadlines_init, .apply = deadlines_apply,
+                .query = deadlines_query, .tick = deadlines_tick,
+                .fini = deadlines_fini, .state_layout = 1,
+                .config_map = deadlines_config);

@@ -1,11 +1,13 @@
 /*
- * plugin_util.h - small helpers shared by the built-in plugins:
- * fixed-width key/value encoding, unit ancestry, Vietnam-local
- * calendar arithmetic, alerts, query argument parsing and config parsing.
+ * povtrack/plugin_util.h - the SDK's helpers for plugins, the built-in ones
+ * included: fixed-width key/value encoding, unit ancestry as of a date
+ * (with a cache), Vietnam-local calendar arithmetic, alerts, query
+ * argument parsing, config parsing and packing.
  *
  * Everything here is static inline so that each plugin (a separate shared
  * object with hidden visibility) gets its own copy and no symbol crosses
- * the plugin boundary.
+ * the plugin boundary: a plugin built outside the tree needs only this
+ * header, <povtrack/plugin.h> and msgpack-c.
  *
  * Encoding conventions used by every built-in plugin's state:
  *   - every integer is BIG-ENDIAN, in keys and in values, so one set of
@@ -20,8 +22,6 @@
 #ifndef POVTRACK_PLUGIN_UTIL_H
 #define POVTRACK_PLUGIN_UTIL_H
 
-#include <errno.h>
-#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,7 +30,7 @@
 
 #include <msgpack.h>
 
-#include "povtrack_plugin.h"
+#include <povtrack/plugin.h>
 
 #define PU_UNIT_W EV_UNIT_MAX /* bytes of a unit code in a key */
 /* Deepest unit chain accepted (the registry has 3 levels); guards against a
@@ -134,7 +134,7 @@ static inline uint64_t pu_version(const struct povtrack_host *host,
 
 /*
  * The chain of unit at unix time at, on the registry as it stood at
- * version (UINT64_MAX: as the call sees it; see povtrack_plugin.h).  A
+ * version (UINT64_MAX: as the call sees it; see povtrack/plugin.h).  A
  * unit not in force at "at" (a record's unit read on another date: a 2025
  * status of a commune merged in July 2025, read at the end of 2025) is
  * first followed to where its households went (host unit_map), and
@@ -519,8 +519,15 @@ static inline const char *pu_fmt_date(int64_t at, char *buf, size_t n)
 
 /* ---- config ---- */
 
-/* Parse a finite double config value; keeps *out when the key is absent.
- * Returns 0 or -1 (logged, naming the key). */
+/* A macro's value as a string: a default declared once, as a C constant
+ * the plugin starts from and as the config map's default_value
+ * (PU_STR(FUND_DEFAULT_IDLE_DAYS) is "90"). */
+#define PU_STR(x) PU_STR_(x)
+#define PU_STR_(x) #x
+
+/* Parse a finite double config value; keeps *out when the key is absent
+ * (not in the section, and no default declared).  Returns 0 or -1
+ * (logged, naming the key). */
 static inline int pu_config_double(const struct povtrack_host *host,
                                    povtrack_ctx *ctx, const char *key,
                                    double *out)
@@ -528,15 +535,11 @@ static inline int pu_config_double(const struct povtrack_host *host,
     const char *s = host->config(ctx, key);
     if (s == NULL)
         return 0;
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end != '\0' || errno != 0 || !isfinite(v)) {
+    if (povtrack_config_parse_double(s, out) != 0) {
         host->log(ctx, POVTRACK_LOG_ERROR, "%s: must be a number, got '%s'",
                   key, s);
         return -1;
     }
-    *out = v;
     return 0;
 }
 
@@ -548,15 +551,13 @@ static inline int pu_config_pos_i64(const struct povtrack_host *host,
     const char *s = host->config(ctx, key);
     if (s == NULL)
         return 0;
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (end == s || *end != '\0' || errno != 0 || v <= 0) {
+    int64_t v;
+    if (povtrack_config_parse_int(s, &v) != 0 || v <= 0) {
         host->log(ctx, POVTRACK_LOG_ERROR,
                   "%s: must be a positive integer, got '%s'", key, s);
         return -1;
     }
-    *out = (int64_t)v;
+    *out = v;
     return 0;
 }
 
