@@ -1,6 +1,6 @@
 /*
- * header_plugin.c - <povtrack/plugin.h> compiles on its own: with nothing before
- * it, with only the system headers and msgpack-c on the include path, in
+ * header_plugin.c - <povtrack/plugin.h> compiles on its own: with nothing
+ * before it, with only the system headers and msgpack-c on the include path, in
  * strict C11 with warnings as errors (tests/sdk/CMakeLists.txt).
  */
 #include <povtrack/plugin.h>
