@@ -501,9 +501,10 @@ class Client:
     def query(self, plugin, q=None, *, min_seq=None, **params):
         """Ask plugin: q (a dict) and params are its query's keys, e.g.
         ``query("fund", unit="593", year=2025)``.  With min_seq, povtrackd
-        answers once the plugin has applied that sequence (it waits up to
-        5 s: give a timeout above that), so a publisher reads its own
-        writes: ``query("fund", unit="593", min_seq=result.last_seq)``."""
+        answers once the plugin has applied that sequence, so a publisher
+        reads its own writes: ``query("fund", unit="593",
+        min_seq=result.last_seq)``; it refuses after waiting 5 s (a
+        timeout above 5 s gets that refusal rather than a resend)."""
         body = dict(q or {})
         body.update(params)
         fields = {protocol.KEY_PLUGIN: plugin, protocol.KEY_Q: body}
