@@ -12,6 +12,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import unittest
 
 import povtrack
 
@@ -196,3 +197,34 @@ class Daemon:
             print(text)
         shutil.rmtree(self.dir, ignore_errors=True)
         return status
+
+
+class DaemonCase(unittest.TestCase):
+    """A test class with one povtrackd (cls.d) for all its tests:
+    configure(d) before it starts, populate() once it answers; stopped
+    after the last test, when its exit status must be 0."""
+
+    @classmethod
+    def configure(cls, d):
+        pass
+
+    @classmethod
+    def populate(cls):
+        pass
+
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Daemon()
+        try:
+            cls.configure(cls.d)
+            cls.d.start()
+            cls.populate()
+        except BaseException:
+            cls.d.destroy()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        status = cls.d.destroy()
+        if status != 0:
+            raise AssertionError(f"povtrackd exited with {status}")

@@ -9,33 +9,24 @@ import time
 import unittest
 
 import povtrack
-from daemon import Daemon, donation, unit_events
+from daemon import DaemonCase, donation, unit_events
 
 MTTQ = ("publish = donation.* fund.*\nunits = 593\nquery = fund\n"
         "alerts = yes\n")
 PUBLISH_ONLY = "publish = *\nunits = *\n"
 
 
-class Curve(unittest.TestCase):
+class Curve(DaemonCase):
     @classmethod
-    def setUpClass(cls):
-        cls.d = Daemon()
-        try:
-            cls.d.curve_setup({"mttq-593": MTTQ, "pubonly": PUBLISH_ONLY})
-            cls.d.keygen("stranger")  # not in the registry
-            cls.d.start()
-            with cls.d.client() as c:
-                r = c.send(unit_events("curve", ["593", "594"]))
-                assert len(r.ok) == 3, r
-        except BaseException:
-            cls.d.destroy()
-            raise
+    def configure(cls, d):
+        d.curve_setup({"mttq-593": MTTQ, "pubonly": PUBLISH_ONLY})
+        d.keygen("stranger")  # not in the registry
 
     @classmethod
-    def tearDownClass(cls):
-        status = cls.d.destroy()
-        if status != 0:
-            raise AssertionError(f"povtrackd exited with {status}")
+    def populate(cls):
+        with cls.d.client() as c:
+            r = c.send(unit_events("curve", ["593", "594"]))
+            assert len(r.ok) == 3, r
 
     def test_publish_as_the_keys_publisher(self):
         with self.d.client("mttq-593") as c:
