@@ -5,10 +5,13 @@ set -euo pipefail
 
 # clang builds the fuzz targets (tools/scripts/fuzz.sh); libFuzzer and the
 # sanitizer runtimes are in libclang-rt-dev, which clang only recommends.
+# python3-zmq and python3-msgpack: the Python client (tools/python) and its
+# tests, which run with /usr/bin/python3.
 POVTRACK_PACKAGES=(
   build-essential cmake pkg-config
   libzmq3-dev libmsgpack-dev liblmdb-dev libjansson-dev libinih-dev libcsv-dev
   libcmocka-dev clang-format lmdb-utils strace clang libclang-rt-dev
+  python3-zmq python3-msgpack
 )
 
 missing=()
