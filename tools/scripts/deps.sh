@@ -8,6 +8,7 @@ set -euo pipefail
 POVTRACK_PACKAGES=(
   build-essential cmake pkg-config
   libzmq3-dev libmsgpack-dev liblmdb-dev libjansson-dev libinih-dev libcsv-dev
+  libsystemd-dev
   libcmocka-dev clang-format lmdb-utils strace clang libclang-rt-dev
 )
 
