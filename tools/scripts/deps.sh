@@ -5,10 +5,12 @@ set -euo pipefail
 
 # clang builds the fuzz targets (tools/scripts/fuzz.sh); libFuzzer and the
 # sanitizer runtimes are in libclang-rt-dev, which clang only recommends.
+# scdoc builds the man pages, which man-db and groff-base check (test
+# man_pages).
 POVTRACK_PACKAGES=(
   build-essential cmake pkg-config
   libzmq3-dev libmsgpack-dev liblmdb-dev libjansson-dev libinih-dev libcsv-dev
-  libsystemd-dev
+  libsystemd-dev scdoc man-db groff-base
   libcmocka-dev clang-format lmdb-utils strace clang libclang-rt-dev
 )
 
