@@ -6,12 +6,14 @@ set -euo pipefail
 # clang builds the fuzz targets (tools/scripts/fuzz.sh); libFuzzer and the
 # sanitizer runtimes are in libclang-rt-dev, which clang only recommends.
 # scdoc builds the man pages, which man-db and groff-base check (test
-# man_pages).
+# man_pages).  debhelper, lintian and systemd (systemd-analyze,
+# systemd-sysusers) build and check the Debian packages (deb-check.sh).
 POVTRACK_PACKAGES=(
   build-essential cmake pkg-config
   libzmq3-dev libmsgpack-dev liblmdb-dev libjansson-dev libinih-dev libcsv-dev
   libsystemd-dev scdoc man-db groff-base
   libcmocka-dev clang-format lmdb-utils strace clang libclang-rt-dev
+  debhelper dpkg-dev lintian systemd
 )
 
 missing=()
