@@ -5,8 +5,9 @@
 #      nocheck: test.sh runs the tests) and run lintian (errors and
 #      warnings fail; the overrides are in debian/ with their reasons);
 #   2. apt-get install ./*.deb: the user povtrack, /var/lib/povtrack 0750,
-#      /etc/povtrack with the registry 0640 root:povtrack, the man pages;
-#      the SDK and client examples build against the installed -dev;
+#      /etc/povtrack with the registry 0640 root:povtrack, the man pages,
+#      no executable stack in any installed ELF file; the SDK and client
+#      examples build against the installed -dev;
 #   3. systemd-analyze verify on the units, and systemd-analyze security
 #      --offline on povtrackd.service within SECURITY_BOUND;
 #   4. start povtrackd as povtrack with the unit's exact ExecStart line,
@@ -134,6 +135,14 @@ for page in man1/povtrack.1 man8/povtrackd.8 man5/povtrackd.conf.5 \
   [ -f "/usr/share/man/$page.gz" ] || fail "no /usr/share/man/$page.gz"
 done
 man -w povtrackd >/dev/null 2>&1 || fail "man finds no povtrackd page"
+# MemoryDenyWriteExecute=yes: nothing installed may ask for an executable
+# stack (README, Operators, Hardening).
+for f in $(dpkg -L povtrack libpovtrack-client1); do
+  [ -f "$f" ] && [ ! -L "$f" ] && head -c 4 "$f" | grep -q 'ELF' || continue
+  if readelf -lW "$f" | grep GNU_STACK | grep -q RWE; then
+    fail "$f has an executable stack: it cannot run under MemoryDenyWriteExecute=yes"
+  fi
+done
 
 step "the SDK and the client library from povtrack-dev"
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
