@@ -12,7 +12,8 @@
 #      --offline on povtrackd.service within SECURITY_BOUND;
 #   4. start povtrackd as povtrack with the unit's exact ExecStart line,
 #      working directory, umask and the environment systemd gives it
-#      (there is no systemd here), publish and query with the CLI, run the
+#      (there is no systemd here), without privileges and with
+#      MemoryDenyWriteExecute emulated; publish and query with the CLI, run the
 #      backup unit's ExecStart lines (backup --keep, verify of the copy),
 #      stop it;
 #   5. build a second set with a bumped version, upgrade to it (an edited
@@ -181,15 +182,26 @@ case $exec_start in
 *) fail "ExecStart has a prefix this script does not emulate: $exec_start" ;;
 esac
 # What systemd gives a service of User=povtrack, less what needs systemd
-# itself (NOTIFY_SOCKET, JOURNAL_STREAM: test_service covers them).  It
-# execs: call it in a subshell, ( ... ) or with &, whose pid is then the
-# command's.
+# itself (NOTIFY_SOCKET, JOURNAL_STREAM: test_service covers them), with
+# three settings of the sandbox applied by hand: NoNewPrivileges=yes and
+# CapabilityBoundingSet= (setpriv), and MemoryDenyWriteExecute=yes as the
+# kernel's PR_SET_MDWE (Linux 6.3 and later), which refuses to load a
+# plugin with an executable stack as the unit does.  It execs: call it in
+# a subshell, ( ... ) or with &, whose pid is then the command's.
+MDWE_EXEC='
+import ctypes, os, sys
+if ctypes.CDLL(None, use_errno=True).prctl(65, 1, 0, 0, 0) != 0:  # PR_SET_MDWE
+    print("deb-check: no PR_SET_MDWE in this kernel: MemoryDenyWriteExecute "
+          "not emulated", file=sys.stderr)
+os.execvp(sys.argv[1], sys.argv[1:])'
 as_povtrack() {
   cd "$workdir" && umask "$umask_value" &&
     exec env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
       HOME=/var/lib/povtrack USER=povtrack LOGNAME=povtrack \
       SHELL=/usr/sbin/nologin LANG=C.UTF-8 \
-      setpriv --reuid povtrack --regid povtrack --init-groups -- "$@"
+      /usr/bin/python3 -c "$MDWE_EXEC" \
+      setpriv --no-new-privs --bounding-set -all --inh-caps -all \
+      --reuid povtrack --regid povtrack --init-groups -- "$@"
 }
 daemon_log=$work/povtrackd.log
 start_daemon() {
@@ -210,6 +222,9 @@ stop_daemon() {
 step "povtrackd as povtrack: $exec_start"
 start_daemon
 grep -q 'CURVE is off' "$daemon_log" || fail "no warning that CURVE is off"
+# Every built-in plugin loaded, under MemoryDenyWriteExecute too.
+running=$(povtrack stats | grep -c ' running$' || true)
+[ "$running" -eq 6 ] || fail "$running of the 6 built-in plugins run: $(povtrack stats)"
 events=$work/events.jsonl
 {
   echo '{"v":1,"id":"dc-unit-60","type":"unit.defined","at":1704067200,"unit":"60","data":{"name":"Bình Thuận","parent":null,"level":"province"}}'
