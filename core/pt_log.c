@@ -2,32 +2,65 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <syslog.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+/* Whether stderr is the journal's stream: systemd sets JOURNAL_STREAM to
+ * "DEVICE:INODE" of the stream it connected a service's stderr to; a
+ * stderr redirected since (povtrackd 2>file under such a service, a test)
+ * is another file and keeps the plain format.  Asked on every line, so
+ * that nothing is kept in a global: one fstat beside the write. */
+static int stderr_is_journal(void)
+{
+    const char *stream = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    char extra;
+    struct stat st;
+
+    if (stream == NULL ||
+        sscanf(stream, "%llu:%llu%c", &dev, &ino, &extra) != 2 ||
+        fstat(STDERR_FILENO, &st) != 0)
+        return 0;
+    return (unsigned long long)st.st_dev == dev &&
+           (unsigned long long)st.st_ino == ino;
+}
 
 void pt_logf(const struct pt_log *log, enum pt_log_level level, const char *fmt,
              ...)
 {
     if (log != NULL && (int)level < log->level)
         return;
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    struct tm tm;
-    gmtime_r(&tv.tv_sec, &tm);
-    char stamp[32];
-    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+    char head[64];
+    if (stderr_is_journal()) {
+        /* The journal stamps the time itself and reads the priority from
+         * a "<N>" prefix (journalctl -p warning): neither goes in the text. */
+        static const char *const prio[] = {SD_DEBUG, SD_INFO, SD_WARNING,
+                                           SD_ERR};
+        snprintf(head, sizeof head, "%s", prio[level]);
+    } else {
+        struct timeval tv;
+        gettimeofday(&tv, NULL);
+        struct tm tm;
+        gmtime_r(&tv.tv_sec, &tm);
+        char stamp[32];
+        strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(head, sizeof head, "%s.%03ldZ ", stamp,
+                 (long)(tv.tv_usec / 1000));
+    }
 
     /* Format the whole line first and write it with one call, so lines
      * from the two processes sharing stderr never interleave. */
     char line[2048];
     int n = snprintf(
-        line, sizeof line, "%s.%03ldZ povtrackd[%ld] %s %s: ", stamp,
-        (long)(tv.tv_usec / 1000), (long)getpid(),
+        line, sizeof line, "%spovtrackd[%ld] %s %s: ", head, (long)getpid(),
         log != NULL && log->proc != NULL ? log->proc : "-", level_names[level]);
     if (n < 0)
         return;

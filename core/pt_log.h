@@ -7,6 +7,15 @@
  * so each process (ingest, plugin host) names itself.  With syslog on, each
  * message also goes to syslog (journald reads it there) at the matching
  * priority, without the time stamp, which syslog adds itself.
+ *
+ * When stderr is the journal (a systemd service: JOURNAL_STREAM names the
+ * device and inode stderr is), a line starts with its syslog priority
+ * instead of the time stamp, which the journal adds itself:
+ *
+ *   <6>povtrackd[1234] ingest info: message
+ *
+ * debug, info, warn and error are priorities 7, 6, 4 and 3, so that
+ * `journalctl -p warning -u povtrackd` shows warnings and errors alone.
  */
 #ifndef POVTRACK_PT_LOG_H
 #define POVTRACK_PT_LOG_H

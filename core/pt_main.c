@@ -14,6 +14,8 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pt_config.h"
@@ -361,6 +363,19 @@ static int lock_data_dir(const struct pt_config *cfg, const struct pt_log *log)
     return fd; /* held open, and locked, until the process ends */
 }
 
+/* Tell the service manager what povtrackd is doing (systemd's Type=notify:
+ * READY=1, STOPPING=1, RELOADING=1); nothing when NOTIFY_SOCKET is unset,
+ * as when started by hand.  Only the ingest process, which systemd
+ * started, notifies (NotifyAccess=main). */
+static void notify_manager(const struct pt_log *log, const char *state)
+{
+    int rc = sd_notify(0, state);
+    if (rc < 0)
+        pt_logf(log, PT_LOG_WARN,
+                "cannot tell the service manager \"%.*s\": %s",
+                (int)strcspn(state, "\n"), state, strerror(-rc));
+}
+
 /* SIGHUP in the ingest process: build the configuration again and apply
  * what can change live; the plugin host does the same on the signal passed
  * on to it. */
@@ -441,6 +456,7 @@ static int run_ingest(struct pt_config *cfg, struct cmdline *cl)
             cfg->curve_key_file[0] ? " (CURVE)" : " (plain)");
 
     int rc = 0;
+    int ready = 0; /* READY=1 was sent */
     while (!stop_requested) {
         /* While no host serves queries, the supervisor's stand-in answers
          * them: come back to it every few ms. */
@@ -450,8 +466,24 @@ static int run_ingest(struct pt_config *cfg, struct cmdline *cl)
         }
         if (hup_received) {
             hup_received = 0;
+            /* RELOADING=1 carries the time of the reload, which systemd
+             * 253's Type=notify-reload asks for (252 ignores it); before
+             * READY=1 there is nothing to say. */
+            if (ready) {
+                struct timespec now;
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                char reloading[64];
+                snprintf(reloading, sizeof reloading,
+                         "RELOADING=1\nMONOTONIC_USEC=%llu",
+                         (unsigned long long)now.tv_sec * 1000000ULL +
+                             (unsigned long long)now.tv_nsec / 1000ULL);
+                notify_manager(&log, reloading);
+            }
             reload(cfg, &log, ig, cl);
             pt_supervisor_signal(&sup, SIGHUP);
+            if (ready)
+                notify_manager(&log, "READY=1\nSTATUS=configuration "
+                                     "reloaded");
         }
         if (child_exited || !sup.serving) {
             child_exited = 0;
@@ -460,6 +492,15 @@ static int run_ingest(struct pt_config *cfg, struct cmdline *cl)
             if (dead)
                 pt_ingest_reader_check(ig);
             pt_ingest_set_notify(ig, fd);
+            /* Ready for the service manager once both answer: ingest has
+             * its endpoint since pt_ingest_open(), and the host has just
+             * been handed the query endpoint (it binds it right away; a
+             * request sent meanwhile waits in ZeroMQ's queue for it). */
+            if (sup.serving && !ready) {
+                ready = 1;
+                notify_manager(&log, "READY=1\nSTATUS=ingesting and "
+                                     "answering queries");
+            }
             if (sup.config_refused) {
                 pt_logf(&log, PT_LOG_ERROR,
                         "stopping: the plugin host refuses the "
@@ -469,6 +510,7 @@ static int run_ingest(struct pt_config *cfg, struct cmdline *cl)
             }
         }
     }
+    notify_manager(&log, "STOPPING=1");
     pt_logf(&log, PT_LOG_INFO, "stopping");
     if (pt_supervisor_stop(&sup, 10000) != 0)
         rc = 1;

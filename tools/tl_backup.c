@@ -860,3 +860,206 @@ void tl_backup_print_summary(FILE *f, const char *cmd, const char *where,
             s->has_state ? fmt_bytes(s->state_bytes, state) : "absent",
             s->plugins, s->min_cursor, s->seconds);
 }
+
+/* ---- rotated backups (backup --keep) ---- */
+
+#define KEEP_PREFIX "povtrack-"
+#define KEEP_STAMP_LEN 16 /* YYYYMMDDTHHMMSSZ */
+#define KEEP_SERIAL_MAX 99
+#define KEEP_LATEST "latest"
+
+/* Whether name is "povtrack-YYYYMMDDTHHMMSSZ" or that with "-N" (N from 2
+ * to KEEP_SERIAL_MAX), the names tl_backup_keep() gives; its serial (1
+ * without "-N") into *serial. */
+static bool keep_name(const char *name, unsigned *serial)
+{
+    const char *s = name + strlen(KEEP_PREFIX);
+
+    if (strncmp(name, KEEP_PREFIX, strlen(KEEP_PREFIX)) != 0)
+        return false;
+    for (int i = 0; i < KEEP_STAMP_LEN; i++) {
+        bool want_digit = i != 8 && i != 15;
+
+        if (s[i] == '\0' || (want_digit && (s[i] < '0' || s[i] > '9')) ||
+            (i == 8 && s[i] != 'T') || (i == 15 && s[i] != 'Z'))
+            return false;
+    }
+    s += KEEP_STAMP_LEN;
+    *serial = 1;
+    if (*s == '\0')
+        return true;
+    if (*s++ != '-' || *s < '1' || *s > '9')
+        return false;
+    char *end;
+    unsigned long n = strtoul(s, &end, 10);
+    if (*end != '\0' || n < 2 || n > KEEP_SERIAL_MAX)
+        return false;
+    *serial = (unsigned)n;
+    return true;
+}
+
+struct kept {
+    char name[64];
+    unsigned serial;
+};
+
+/* Oldest first: the stamp, then the serial of backups of one second. */
+static int kept_order(const void *a, const void *b)
+{
+    const struct kept *x = a, *y = b;
+    int c = strncmp(x->name + strlen(KEEP_PREFIX),
+                    y->name + strlen(KEEP_PREFIX), KEEP_STAMP_LEN);
+
+    if (c != 0)
+        return c;
+    return x->serial < y->serial ? -1 : x->serial > y->serial;
+}
+
+/* The backups of dir that rotation may remove: so named, with a manifest
+ * (anything else there is the operator's), except the one named fresh.
+ * Returns 0 with *list malloc'ed (oldest first), or an error. */
+static int list_kept(const char *dir, const char *fresh, struct kept **list,
+                     size_t *n, struct tl_error *err)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    size_t cap = 0;
+    int rc = 0;
+
+    *list = NULL;
+    *n = 0;
+    if (d == NULL)
+        return tl_fail(err, TL_EIO, "%s: %s", dir, strerror(errno));
+    while (rc == 0) {
+        char path[PATH_MAX];
+        struct manifest m;
+        struct tl_error ignored = {{0}};
+        unsigned serial;
+
+        errno = 0;
+        if ((de = readdir(d)) == NULL) {
+            if (errno != 0)
+                rc = tl_fail(err, TL_EIO, "%s: %s", dir, strerror(errno));
+            break;
+        }
+        if (!keep_name(de->d_name, &serial) ||
+            strlen(de->d_name) >= sizeof((*list)->name) ||
+            strcmp(de->d_name, fresh) == 0 ||
+            path_join(path, sizeof(path), dir, de->d_name, &ignored) != 0 ||
+            read_manifest(path, &m, &ignored) != 0)
+            continue;
+        if (*n == cap) {
+            size_t ncap = cap ? 2 * cap : 16;
+            struct kept *grown = realloc(*list, ncap * sizeof(**list));
+
+            if (grown == NULL) {
+                rc = tl_fail(err, TL_ENOMEM, "out of memory");
+                break;
+            }
+            *list = grown;
+            cap = ncap;
+        }
+        /* Its length was checked above. */
+        memcpy((*list)[*n].name, de->d_name, strlen(de->d_name) + 1);
+        (*list)[(*n)++].serial = serial;
+    }
+    closedir(d);
+    if (rc != 0) {
+        free(*list);
+        *list = NULL;
+        *n = 0;
+        return rc;
+    }
+    if (*n > 1)
+        qsort(*list, *n, sizeof(**list), kept_order);
+    return 0;
+}
+
+/* Point dir/latest at name, replacing the old link in one rename. */
+static int link_latest(const char *dir, const char *name, struct tl_error *err)
+{
+    char link[PATH_MAX], tmp[PATH_MAX];
+    int rc = path_join(link, sizeof(link), dir, KEEP_LATEST, err);
+
+    if (rc == 0 && snprintf(tmp, sizeof(tmp), "%s.tmp-%ld", link,
+                            (long)getpid()) >= (int)sizeof(tmp))
+        rc = tl_fail(err, TL_EINVAL, "%s: path too long", link);
+    if (rc != 0)
+        return rc;
+    unlink(tmp); /* left by a run killed here, with this pid */
+    if (symlink(name, tmp) != 0)
+        return tl_fail(err, TL_EIO, "%s: cannot create: %s", tmp,
+                       strerror(errno));
+    if (rename(tmp, link) != 0) {
+        rc = tl_fail(err, TL_EIO, "cannot rename %s to %s: %s", tmp, link,
+                     strerror(errno));
+        unlink(tmp);
+        return rc;
+    }
+    return sync_path(dir, err);
+}
+
+int tl_backup_keep(const char *data_dir, const char *dir, unsigned keep,
+                   FILE *progress, struct tl_backup_summary *out, char *path,
+                   size_t pathlen, struct tl_error *err)
+{
+    char stamp[KEEP_STAMP_LEN + 1], name[64];
+    struct kept *old;
+    struct tm tm;
+    time_t now = time(NULL);
+    size_t n;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (keep < 1)
+        return tl_fail(err, TL_EINVAL, "--keep: must be at least 1");
+    if (mkdir(dir, PRIVATE_DIR_MODE) != 0 && errno != EEXIST)
+        return tl_fail(err, TL_EINVAL, "%s: cannot create: %s", dir,
+                       strerror(errno));
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+    /* A name of its own, even for a second backup within one second. */
+    for (unsigned serial = 1;; serial++) {
+        struct stat sb;
+
+        if (serial > KEEP_SERIAL_MAX)
+            return tl_fail(err, TL_EINVAL, "%s: %u backups named %s%s already",
+                           dir, KEEP_SERIAL_MAX, KEEP_PREFIX, stamp);
+        if (serial == 1)
+            snprintf(name, sizeof(name), KEEP_PREFIX "%s", stamp);
+        else
+            snprintf(name, sizeof(name), KEEP_PREFIX "%s-%u", stamp, serial);
+        rc = path_join(path, pathlen, dir, name, err);
+        if (rc != 0)
+            return rc;
+        if (lstat(path, &sb) != 0 && errno == ENOENT)
+            break;
+    }
+    rc = tl_backup(data_dir, path, progress, out, err);
+    if (rc == 0)
+        rc = link_latest(dir, name, err);
+    /* Only once the new backup is complete does an old one go. */
+    if (rc != 0)
+        return rc;
+    rc = list_kept(dir, name, &old, &n, err);
+    for (size_t i = 0; rc == 0 && i + (keep - 1) < n; i++) {
+        char victim[PATH_MAX];
+        struct stat sb;
+
+        rc = path_join(victim, sizeof(victim), dir, old[i].name, err);
+        if (rc != 0)
+            break;
+        remove_copy(victim, progress, "backup");
+        if (lstat(victim, &sb) == 0)
+            rc = tl_fail(err, TL_EIO,
+                         "the new backup %s is complete, but the old backup "
+                         "%s could not be removed (it holds files of its "
+                         "own?)",
+                         path, victim);
+        else
+            note(progress, "backup", "removed the old backup %s (--keep %u)",
+                 victim, keep);
+    }
+    free(old);
+    return rc;
+}

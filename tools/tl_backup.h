@@ -79,6 +79,23 @@ int tl_restore(const char *backup, const char *data_dir, bool force,
                FILE *progress, struct tl_backup_summary *out,
                struct tl_error *err);
 
+/*
+ * Rotated backups (`povtrack backup --keep N DIR`, the nightly timer):
+ * back data_dir up into "<dir>/povtrack-<UTC YYYYMMDDTHHMMSSZ>" (with
+ * "-2", "-3"... should that name be taken), dir created (mode 0700) when
+ * missing; point the symbolic link "<dir>/latest" at it; then remove the
+ * oldest of dir's other backups so named (with a backup manifest) until
+ * keep remain, the new one included.  Entries of dir named otherwise, or
+ * without a manifest, are never touched, and nothing is removed unless
+ * the new backup is complete.  path gets the new backup's path.  Returns
+ * what tl_backup() returns, TL_EINVAL when keep is 0, and TL_EIO when an
+ * old backup could not be removed (it held files a backup does not: the
+ * new backup is complete; err names the old one).
+ */
+int tl_backup_keep(const char *data_dir, const char *dir, unsigned keep,
+                   FILE *progress, struct tl_backup_summary *out, char *path,
+                   size_t pathlen, struct tl_error *err);
+
 /* One line: "povtrack CMD: done: WHERE, last seq N, sizes, cursors, time". */
 void tl_backup_print_summary(FILE *f, const char *cmd, const char *where,
                              const struct tl_backup_summary *s);

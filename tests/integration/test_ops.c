@@ -20,6 +20,15 @@
  *
  * test_refusals: what the commands refuse, and that a failed backup leaves
  * nothing that looks like one.
+ *
+ * test_backup_keep: `povtrack backup --keep 2 DIR`, run four times in one
+ * second: each run prints the new backup's path (povtrack-<UTC stamp>,
+ * then -2, -3...), points DIR/latest at it, and leaves the two newest
+ * backups; what else DIR holds (a file, a directory named otherwise, one
+ * named like a backup but without a manifest) is never touched; `verify`
+ * passes on DIR/latest; a backup that fails removes nothing; an old
+ * backup holding a file of its own is not removed, and the run says so
+ * (exit 1) although its new backup is complete.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -952,6 +961,95 @@ static void test_refusals(void **state)
     fprintf(stderr, "test_refusals: %.1f s\n", now_s() - t0);
 }
 
+/* The target of the symbolic link path, or "" when it is none. */
+static void read_link(const char *path, char *buf, size_t cap)
+{
+    ssize_t n = readlink(path, buf, cap - 1);
+    buf[n > 0 ? n : 0] = '\0';
+}
+
+/* One `backup --keep 2` of the original into dir: its stdout, the new
+ * backup's path, into made. */
+static void backup_keep(struct ops *o, const char *dir, char *made, size_t cap)
+{
+    expect_cli(o->tmp, 0,
+               (const char *[]){"backup", "-d", o->orig.data_dir, "--keep", "2",
+                                dir, NULL},
+               made, cap);
+    made[strcspn(made, "\n")] = '\0';
+    char link[400], want[400];
+    snprintf(link, sizeof link, "%s/latest", dir);
+    read_link(link, want, sizeof want);
+    const char *base = strrchr(made, '/');
+    assert_non_null(base);
+    assert_string_equal(want, base + 1);
+    assert_true(manifest_last_seq(made) > 0);
+}
+
+static void test_backup_keep(void **state)
+{
+    struct ops *o = *state;
+    struct acks fixture = {NULL, 0, 0};
+    char dir[128], made[4][400], path[512], out[4096];
+
+    load_fixture(&o->orig, &fixture);
+    free(fixture.v);
+    /* The operator's own things in the backup directory. */
+    snprintf(dir, sizeof dir, "%s/rotated", o->tmp);
+    make_dir_with(dir, "notes.txt");
+    snprintf(path, sizeof path, "%s/povtrack-manual", dir);
+    make_dir_with(path, "manifest");
+    snprintf(path, sizeof path, "%s/povtrack-20000101T000000Z", dir);
+    make_dir_with(path, "something");
+
+    for (int i = 0; i < 3; i++)
+        backup_keep(o, dir, made[i], sizeof made[i]);
+    assert_false(exists(made[0]));
+    assert_true(exists(made[1]));
+    assert_true(exists(made[2]));
+    /* Distinct names, even within one second. */
+    assert_string_not_equal(made[1], made[2]);
+    snprintf(path, sizeof path, "%s/notes.txt", dir);
+    assert_true(exists(path));
+    snprintf(path, sizeof path, "%s/povtrack-manual/manifest", dir);
+    assert_true(exists(path));
+    snprintf(path, sizeof path, "%s/povtrack-20000101T000000Z/something", dir);
+    assert_true(exists(path));
+    snprintf(path, sizeof path, "%s/latest", dir);
+    expect_cli(o->tmp, 0, (const char *[]){"verify", "-d", path, NULL}, out,
+               sizeof out);
+    if (strstr(out, "verify OK") == NULL)
+        fail_msg("verify on %s printed:\n%s", path, out);
+
+    /* A backup that fails removes nothing, and latest stays. */
+    snprintf(path, sizeof path, "%s/nothing", o->tmp);
+    expect_cli_err(
+        o->tmp, 3,
+        (const char *[]){"backup", "-d", path, "--keep", "1", dir, NULL},
+        "nothing/log");
+    assert_true(exists(made[1]));
+    assert_true(exists(made[2]));
+    expect_cli_err(o->tmp, 2,
+                   (const char *[]){"backup", "-d", o->orig.data_dir, "--keep",
+                                    "0", dir, NULL},
+                   "at least 1");
+
+    /* An old backup with a file of its own stays; the run says so. */
+    snprintf(path, sizeof path, "%s/extra", made[1]);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fclose(f);
+    expect_cli_err(o->tmp, 1,
+                   (const char *[]){"backup", "-d", o->orig.data_dir, "--keep",
+                                    "2", dir, NULL},
+                   "could not be removed");
+    assert_true(exists(path));
+    assert_true(exists(made[2]));
+    snprintf(path, sizeof path, "%s/latest", dir);
+    read_link(path, made[3], sizeof made[3]);
+    assert_string_not_equal(made[3], strrchr(made[2], '/') + 1);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -959,6 +1057,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_backup_while_ingesting, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_backup_keep, setup, teardown),
     };
     return cmocka_run_group_tests_name("integration_ops", tests, NULL, NULL);
 }

@@ -7,11 +7,16 @@ set -euo pipefail
 # sanitizer runtimes are in libclang-rt-dev, which clang only recommends.
 # python3-zmq and python3-msgpack: the Python client (tools/python) and its
 # tests, which run with /usr/bin/python3.
+# scdoc builds the man pages, which man-db and groff-base check (test
+# man_pages).  debhelper, lintian and systemd (systemd-analyze,
+# systemd-sysusers) build and check the Debian packages (deb-check.sh).
 POVTRACK_PACKAGES=(
   build-essential cmake pkg-config
   libzmq3-dev libmsgpack-dev liblmdb-dev libjansson-dev libinih-dev libcsv-dev
+  libsystemd-dev scdoc man-db groff-base
   libcmocka-dev clang-format lmdb-utils strace clang libclang-rt-dev
   python3-zmq python3-msgpack
+  debhelper dpkg-dev lintian systemd
 )
 
 missing=()

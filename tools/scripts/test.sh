@@ -4,8 +4,9 @@
 # under ctest on the sanitizer build, then the SDK check on the release
 # build (sdk-check.sh: install, build the examples against the install,
 # run them against the installed daemon), then every fuzz target for 60 s
-# (fuzz.sh).  The three steps always run; the exit status is that of the
-# first that failed.
+# (fuzz.sh), then the Debian packages built, installed, upgraded and purged
+# for real (deb-check.sh; as root only).  The four steps always run; the
+# exit status is that of the first that failed.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -44,6 +45,10 @@ echo "== fuzzing (libFuzzer on the clang ASan+UBSan build, build-fuzz/)"
 fuzz_rc=0
 bash tools/scripts/fuzz.sh 60 || fuzz_rc=$?
 
+echo "== Debian packages (deb-check.sh: build, lintian, install, upgrade, purge)"
+deb_rc=0
+bash tools/scripts/deb-check.sh || deb_rc=$?
+
 if [ "$ctest_rc" -ne 0 ]; then
   echo "test.sh: ctest failed (exit $ctest_rc)" >&2
   exit "$ctest_rc"
@@ -55,4 +60,8 @@ fi
 if [ "$fuzz_rc" -ne 0 ]; then
   echo "test.sh: fuzzing failed (exit $fuzz_rc)" >&2
   exit "$fuzz_rc"
+fi
+if [ "$deb_rc" -ne 0 ]; then
+  echo "test.sh: the Debian package check failed (exit $deb_rc)" >&2
+  exit "$deb_rc"
 fi
