@@ -38,14 +38,12 @@ static int apply_curve(struct tl_cli *cli)
 static int set_server_key(struct tl_cli *cli, const char *arg)
 {
     char err[512];
-    /* A key itself, or the .pub file that povtrack keygen wrote. */
-    if (povtrack_client_key_valid(arg))
-        memcpy(cli->server_key, arg, POVTRACK_CLIENT_KEY_Z85);
-    else if (povtrack_client_read_keyfile(arg, cli->server_key, NULL, err,
-                                          sizeof err) != 0)
+    /* The .pub file that povtrack keygen wrote, or a key itself. */
+    if (povtrack_client_read_server_key(arg, cli->server_key, err,
+                                        sizeof err) != 0)
         return tl_cli_usage(NULL,
-                            "--server-key: neither a 40-character Z85 key "
-                            "nor a key file: %s",
+                            "--server-key: neither a key file nor a "
+                            "40-character Z85 key: %s",
                             err);
     return apply_curve(cli);
 }

@@ -160,11 +160,9 @@ static int configure(povtrack_client *c, const struct options *o)
         return 0;
     if (o->key == NULL || o->key[0] == '\0')
         return usage("--server-key needs --key (this client's key file)");
-    /* A key itself, or the .pub file povtrack keygen wrote. */
-    if (povtrack_client_key_valid(o->server_key))
-        snprintf(server, sizeof server, "%s", o->server_key);
-    else if (povtrack_client_read_keyfile(o->server_key, server, NULL, err,
-                                          sizeof err) != 0)
+    /* The .pub file povtrack keygen wrote, or a key itself. */
+    if (povtrack_client_read_server_key(o->server_key, server, err,
+                                        sizeof err) != 0)
         return usage(err);
     if (povtrack_client_read_keyfile(o->key, pub, sec, err, sizeof err) != 0)
         return usage(err);

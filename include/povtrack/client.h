@@ -136,6 +136,14 @@ int povtrack_client_read_keyfile(const char *path,
                                  char secret_key[POVTRACK_CLIENT_KEY_Z85],
                                  char *err, size_t errlen);
 
+/* The daemon's public key as a user gives it: the .pub file `povtrack
+ * keygen` wrote, or the key itself in Z85.  A path that exists is read as a
+ * file first, since a path can also be 40 characters of Z85.  Returns 0 or
+ * POVTRACK_CLIENT_EINVAL with err set. */
+int povtrack_client_read_server_key(const char *arg,
+                                    char server_key[POVTRACK_CLIENT_KEY_Z85],
+                                    char *err, size_t errlen);
+
 /* What the last failing call failed on, e.g. "cannot reach povtrackd at
  * tcp://127.0.0.1:7170: timed out after 5000 ms".  Never NULL; valid until
  * the next call on c. */

@@ -325,6 +325,37 @@ static void test_keyfile_refusals(void **state)
     assert_string_equal(key_err(k), ": No such file or directory");
 }
 
+/* --server-key takes a .pub file or a key itself.  A path is tried as a
+ * file first: this one is exactly 40 characters of Z85 too. */
+static void test_server_key_path_or_key(void **state)
+{
+    struct keydir *k = *state;
+    char path[64], server[POVTRACK_CLIENT_KEY_Z85];
+    int n = snprintf(path, sizeof path, "%s/", k->dir);
+    snprintf(path + n, sizeof path - (size_t)n, "%.*s", 40 - n,
+             "k-0123456789abcdefghijklmnopqrstuvwxyz.pub");
+    assert_int_equal(strlen(path), 40);
+    assert_true(povtrack_client_key_valid(path));
+    FILE *out = fopen(path, "w");
+    assert_non_null(out);
+    assert_true(fputs("public-key = " KEY_B "\n", out) >= 0);
+    assert_int_equal(fclose(out), 0);
+    assert_int_equal(
+        povtrack_client_read_server_key(path, server, k->err, sizeof k->err),
+        POVTRACK_CLIENT_OK);
+    assert_string_equal(server, KEY_B);
+    unlink(path);
+    /* A key itself, where no file has that name. */
+    assert_int_equal(
+        povtrack_client_read_server_key(KEY_A, server, k->err, sizeof k->err),
+        POVTRACK_CLIENT_OK);
+    assert_string_equal(server, KEY_A);
+    /* Neither. */
+    assert_int_equal(povtrack_client_read_server_key(
+                         "/nonexistent/x.pub", server, k->err, sizeof k->err),
+                     POVTRACK_CLIENT_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -337,6 +368,8 @@ int main(void)
                                         keydir_setup, keydir_teardown),
         cmocka_unit_test_setup_teardown(test_keyfile_ini_forms, keydir_setup,
                                         keydir_teardown),
+        cmocka_unit_test_setup_teardown(test_server_key_path_or_key,
+                                        keydir_setup, keydir_teardown),
         cmocka_unit_test_setup_teardown(test_keyfile_refusals, keydir_setup,
                                         keydir_teardown),
     };

@@ -195,3 +195,19 @@ int povtrack_client_read_keyfile(const char *path,
     explicit_bzero(&kf, sizeof(kf));
     return rc;
 }
+
+int povtrack_client_read_server_key(const char *arg,
+                                    char server_key[POVTRACK_CLIENT_KEY_Z85],
+                                    char *err, size_t errlen)
+{
+    struct stat st;
+    if (arg == NULL) {
+        snprintf(err, errlen, "no server key given");
+        return POVTRACK_CLIENT_EINVAL;
+    }
+    if (stat(arg, &st) != 0 && povtrack_client_key_valid(arg)) {
+        memcpy(server_key, arg, POVTRACK_CLIENT_KEY_Z85);
+        return 0;
+    }
+    return povtrack_client_read_keyfile(arg, server_key, NULL, err, errlen);
+}
