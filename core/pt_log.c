@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <povtrack/errors.h>
+
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 void pt_logf(const struct pt_log *log, enum pt_log_level level, const char *fmt,
@@ -72,7 +74,7 @@ int pt_log_facility_parse(const char *name)
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(name, names[i].name) == 0)
             return names[i].facility;
-    return -1;
+    return POVTRACK_EINVALID;
 }
 
 int pt_log_level_parse(const char *name)
@@ -80,5 +82,5 @@ int pt_log_level_parse(const char *name)
     for (size_t i = 0; i < sizeof level_names / sizeof level_names[0]; i++)
         if (strcmp(name, level_names[i]) == 0)
             return (int)i;
-    return -1;
+    return POVTRACK_EINVALID;
 }

@@ -42,6 +42,7 @@ extern "C" {
 /* ---- errno values the project returns, negated ----------------------- */
 
 #define POVTRACK_EINVAL (-EINVAL) /* a bad argument: a caller's mistake */
+#define POVTRACK_EACCES (-EACCES) /* the sender may not do that */
 #define POVTRACK_ENOMEM (-ENOMEM)
 #define POVTRACK_EIO (-EIO)
 #define POVTRACK_ENOSPC (-ENOSPC)
@@ -89,13 +90,32 @@ extern "C" {
     X(ECONFIG, -32009, "configuration error")                                  \
     /* The source of a copy (a data directory to back up, a backup to          \
      * restore) cannot be opened or is not what it should be. */               \
-    X(ESOURCE, -32010, "the source cannot be used")
+    X(ESOURCE, -32010, "the source cannot be used")                            \
+    /* A plugin failed: it cannot be loaded (no such .so, another ABI, a bad   \
+     * descriptor or config map, init refused), or a callback of it returned   \
+     * an error, whatever code it chose; the message names the plugin. */      \
+    X(EPLUGIN, -32011, "a plugin failed")                                      \
+    /* povtrackd's plugin host process did not stop cleanly (it exited         \
+     * with an error, or was killed). */                                       \
+    X(EHOST, -32012, "the plugin host process failed")
 
 enum povtrack_error {
 #define POVTRACK_ERROR_ENUM(name, value, message) POVTRACK_##name = (value),
     POVTRACK_ERROR_MAP(POVTRACK_ERROR_ENUM)
 #undef POVTRACK_ERROR_ENUM
 };
+
+/* zmq_errno() in the error space: ZeroMQ's own codes (from ZMQ_HAUSNUMERO,
+ * 156384712: ETERM, EFSM ...) are POVTRACK_EZMQ, the others are errno
+ * values and come negated.  Inline, so that this header needs no zmq.h
+ * (tools/client/client.c checks the number against it). */
+#define POVTRACK_ZMQ_HAUSNUMERO 156384712
+static inline int povtrack_zmq_error(int zmq_errno_value)
+{
+    return zmq_errno_value > 0 && zmq_errno_value < POVTRACK_ZMQ_HAUSNUMERO
+               ? -zmq_errno_value
+               : POVTRACK_EZMQ;
+}
 
 /* ---- Messages -------------------------------------------------------- */
 
@@ -127,6 +147,7 @@ POVTRACK_ERROR_MAP(POVTRACK_ERROR_IN_RANGE)
 #undef POVTRACK_ERROR_IN_RANGE
 _Static_assert(-POVTRACK_EINVAL > 0 && POVTRACK_ENAMETOOLONG < 0 &&
                    POVTRACK_EINVAL >= POVTRACK_ERRNO_MIN &&
+                   POVTRACK_EACCES >= POVTRACK_ERRNO_MIN &&
                    POVTRACK_ENOMEM >= POVTRACK_ERRNO_MIN &&
                    POVTRACK_EIO >= POVTRACK_ERRNO_MIN &&
                    POVTRACK_ENOSPC >= POVTRACK_ERRNO_MIN &&

@@ -84,7 +84,8 @@ static inline int64_t pu_get_key_i64(const uint8_t *p)
 
 /* ---- unit codes ---- */
 
-/* Write code into a PU_UNIT_W-byte key field; -1 when it does not fit.  A
+/* Write code into a PU_UNIT_W-byte key field; POVTRACK_EINVALID when it
+ * does not fit.  A
  * NUL byte does not fit either: the field is NUL-padded, so "593\0" would
  * read back as "593".  Codes from events are digits, but a query's "unit"
  * arrives from the client as it is. */
@@ -92,7 +93,7 @@ static inline int pu_put_unit(uint8_t *p, struct ev_str code)
 {
     if (code.ptr == NULL || code.len == 0 || code.len > PU_UNIT_W ||
         memchr(code.ptr, '\0', code.len) != NULL)
-        return -1;
+        return POVTRACK_EINVALID;
     memset(p, 0, PU_UNIT_W);
     memcpy(p, code.ptr, code.len);
     return 0;
@@ -526,8 +527,8 @@ static inline const char *pu_fmt_date(int64_t at, char *buf, size_t n)
 #define PU_STR_(x) #x
 
 /* Parse a finite double config value; keeps *out when the key is absent
- * (not in the section, and no default declared).  Returns 0 or -1
- * (logged, naming the key). */
+ * (not in the section, and no default declared).  Returns 0 or
+ * POVTRACK_ECONFIG (logged, naming the key). */
 static inline int pu_config_double(const struct povtrack_host *host,
                                    povtrack_ctx *ctx, const char *key,
                                    double *out)
@@ -538,12 +539,13 @@ static inline int pu_config_double(const struct povtrack_host *host,
     if (povtrack_config_parse_double(s, out) != 0) {
         host->log(ctx, POVTRACK_LOG_ERROR, "%s: must be a number, got '%s'",
                   key, s);
-        return -1;
+        return POVTRACK_ECONFIG;
     }
     return 0;
 }
 
-/* Parse a positive integer config value; keeps *out when absent. */
+/* Parse a positive integer config value; keeps *out when absent.  0 or
+ * POVTRACK_ECONFIG, as pu_config_double. */
 static inline int pu_config_pos_i64(const struct povtrack_host *host,
                                     povtrack_ctx *ctx, const char *key,
                                     int64_t *out)
@@ -555,7 +557,7 @@ static inline int pu_config_pos_i64(const struct povtrack_host *host,
     if (povtrack_config_parse_int(s, &v) != 0 || v <= 0) {
         host->log(ctx, POVTRACK_LOG_ERROR,
                   "%s: must be a positive integer, got '%s'", key, s);
-        return -1;
+        return POVTRACK_ECONFIG;
     }
     *out = v;
     return 0;
@@ -579,7 +581,8 @@ static inline const msgpack_object *pu_map_get(const msgpack_object *map,
 }
 
 /* Read an integer argument.  Absent (or nil) optional: *present = false.
- * Errors name the field: "year: required", "year: must be an integer". */
+ * Errors (POVTRACK_EINVALID) name the field: "year: required", "year: must
+ * be an integer". */
 static inline int pu_arg_i64(const msgpack_object *q, const char *name,
                              bool required, int64_t *out, bool *present,
                              char *err, size_t errlen)
@@ -589,7 +592,7 @@ static inline int pu_arg_i64(const msgpack_object *q, const char *name,
     if (o == NULL || o->type == MSGPACK_OBJECT_NIL) {
         if (required) {
             snprintf(err, errlen, "%s: required", name);
-            return -1;
+            return POVTRACK_EINVALID;
         }
         return 0;
     }
@@ -600,7 +603,7 @@ static inline int pu_arg_i64(const msgpack_object *q, const char *name,
         *out = o->via.i64;
     } else {
         snprintf(err, errlen, "%s: must be an integer", name);
-        return -1;
+        return POVTRACK_EINVALID;
     }
     *present = true;
     return 0;
@@ -608,7 +611,8 @@ static inline int pu_arg_i64(const msgpack_object *q, const char *name,
 
 /*
  * Read the "unit" argument of q (which must be a map) and resolve its
- * ancestry.  Returns 0, -1 with err set for a bad argument, or POVTRACK_EIO.
+ * ancestry.  Returns 0, POVTRACK_EINVALID with err set for a bad argument,
+ * or POVTRACK_EIO.
  */
 static inline int pu_arg_unit(const struct povtrack_host *host,
                               povtrack_ctx *ctx, const msgpack_object *q,
@@ -616,16 +620,16 @@ static inline int pu_arg_unit(const struct povtrack_host *host,
 {
     if (q == NULL || q->type != MSGPACK_OBJECT_MAP) {
         snprintf(err, errlen, "q: must be a map");
-        return -1;
+        return POVTRACK_EINVALID;
     }
     const msgpack_object *o = pu_map_get(q, "unit");
     if (o == NULL || o->type == MSGPACK_OBJECT_NIL) {
         snprintf(err, errlen, "unit: required");
-        return -1;
+        return POVTRACK_EINVALID;
     }
     if (o->type != MSGPACK_OBJECT_STR) {
         snprintf(err, errlen, "unit: must be a string");
-        return -1;
+        return POVTRACK_EINVALID;
     }
     struct ev_str code = {o->via.str.ptr, o->via.str.size};
     int rc = code.len == 0 || code.len > PU_UNIT_W
@@ -635,12 +639,12 @@ static inline int pu_arg_unit(const struct povtrack_host *host,
         memchr(code.ptr, '\0', code.len) != NULL) {
         /* Quoted, it would read as the defined code before the NUL. */
         snprintf(err, errlen, "unit: not a unit code (holds a NUL byte)");
-        return -1;
+        return POVTRACK_EINVALID;
     }
     if (rc == POVTRACK_NOTFOUND) {
         snprintf(err, errlen, "unit: '%.*s' is not a defined unit",
                  (int)(code.len > PU_UNIT_W ? PU_UNIT_W : code.len), code.ptr);
-        return -1;
+        return POVTRACK_EINVALID;
     }
     if (rc != 0) {
         snprintf(err, errlen, "internal error: unit registry");
@@ -653,9 +657,11 @@ static inline int pu_arg_unit(const struct povtrack_host *host,
 
 static inline int pu_pack_str(msgpack_packer *pk, const char *s, size_t len)
 {
-    if (msgpack_pack_str(pk, len) != 0)
-        return -1;
-    return msgpack_pack_str_body(pk, s, len);
+    /* Non-zero from the packer's writer: it could not take the bytes. */
+    if (msgpack_pack_str(pk, len) != 0 ||
+        msgpack_pack_str_body(pk, s, len) != 0)
+        return POVTRACK_ENOMEM;
+    return 0;
 }
 
 static inline int pu_pack_key(msgpack_packer *pk, const char *s)

@@ -12,7 +12,7 @@
  *     quarantined;
  *   - config() returns the section's value, else the declared default;
  *     keys of a '*' family are accepted; an unknown key, a value not of
- *     its type, fail the open with PT_HOST_ECONFIG naming the section and
+ *     its type, fail the open with POVTRACK_ECONFIG naming the section and
  *     the key; a plugin without a map takes any key; a malformed map is
  *     the plugin's fault, refused at load.
  */
@@ -205,7 +205,7 @@ static void test_config_refused(void **state)
         char err[512] = "";
         fx_conf(fx, "rules", bad[i][0], bad[i][1]);
         fx_commit(fx);
-        assert_int_equal(fx_host_open(fx, err, sizeof err), PT_HOST_ECONFIG);
+        assert_int_equal(fx_host_open(fx, err, sizeof err), POVTRACK_ECONFIG);
         if (strstr(err, bad[i][2]) == NULL)
             fail_msg("%s = %s: \"%s\" does not say \"%s\"", bad[i][0],
                      bad[i][1], err, bad[i][2]);
@@ -230,7 +230,7 @@ static void test_config_without_map_and_bad_map(void **state)
 
     fx = rules_fx(RULES_BAD_SO_REL);
     fx_commit(fx);
-    assert_int_equal(fx_host_open(fx, err, sizeof err), -1);
+    assert_int_equal(fx_host_open(fx, err, sizeof err), POVTRACK_EPLUGIN);
     assert_non_null(strstr(err, "plugin rules: its config map entry "
                                 "\"threshold\" has a default not of its "
                                 "type (a bug of the plugin)"));
