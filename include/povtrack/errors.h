@@ -86,7 +86,7 @@ extern "C" {
     /* A ZeroMQ error that is not an errno value (those come negated). */      \
     X(EZMQ, -32008, "ZeroMQ error")                                            \
     /* A configuration error: the file, the section and the key are in the     \
-     * message; povtrackd exits 78 (EX_CONFIG). */                             \
+     * message (a plugin host that finds one exits 78, EX_CONFIG). */          \
     X(ECONFIG, -32009, "configuration error")                                  \
     /* The source of a copy (a data directory to back up, a backup to          \
      * restore) cannot be opened or is not what it should be. */               \
