@@ -1268,6 +1268,8 @@ static const struct povtrack_host host_api = {
     .alert = host_alert,
     .config = host_config,
     .log = host_log,
+    /* LMDB's message for LMDB's codes: a plugin sees the storage's. */
+    .strerror = st_strerror,
 };
 
 /* ---- applying the log ---- */

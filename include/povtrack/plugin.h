@@ -248,6 +248,14 @@ struct povtrack_host {
                          uint64_t version, struct povtrack_unit *out);
     int (*unit_map_as_of)(povtrack_ctx *ctx, struct ev_str code, int64_t from,
                           int64_t to, uint64_t version, struct ev_str *out);
+
+    /* ---- appended in ABI 2: every host of ABI 2 has it ---- */
+
+    /* What a code of <povtrack/errors.h> means, as povtrack_strerror() says
+     * (which a plugin cannot call: it links nothing of povtrack's), and
+     * LMDB's own message for a code of LMDB's range, for the plugin's log
+     * messages.  A static string, never NULL. */
+    const char *(*strerror)(int rc);
 };
 
 /* The size of a struct up to and including member. */
@@ -258,6 +266,9 @@ struct povtrack_host {
  * their _as_of forms. */
 #define POVTRACK_HOST_SIZE_UNITS                                               \
     POVTRACK_SIZE_TO(struct povtrack_host, unit_map_as_of)
+/* ... and strerror (every host of ABI 2). */
+#define POVTRACK_HOST_SIZE_STRERROR                                            \
+    POVTRACK_SIZE_TO(struct povtrack_host, strerror)
 
 /* ---- the config map ---- */
 
@@ -519,7 +530,8 @@ POVTRACK_ABI_AT(struct povtrack_host, log, 64);
 POVTRACK_ABI_AT(struct povtrack_host, unit_at, 72);
 POVTRACK_ABI_AT(struct povtrack_host, units_seq, 88);
 POVTRACK_ABI_AT(struct povtrack_host, unit_map_as_of, 104);
-_Static_assert(sizeof(struct povtrack_host) == 112, "ABI: host");
+POVTRACK_ABI_AT(struct povtrack_host, strerror, 112);
+_Static_assert(sizeof(struct povtrack_host) == 120, "ABI: host");
 POVTRACK_ABI_AT(struct povtrack_config_key, type, 8);
 POVTRACK_ABI_AT(struct povtrack_config_key, default_value, 16);
 POVTRACK_ABI_AT(struct povtrack_config_key, description, 24);

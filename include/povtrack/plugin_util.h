@@ -133,6 +133,13 @@ static inline uint64_t pu_version(const struct povtrack_host *host,
     return version < own ? version : own;
 }
 
+/* What rc means (host->strerror), for log messages. */
+static inline const char *pu_strerror(const struct povtrack_host *host, int rc)
+{
+    return host->size >= POVTRACK_HOST_SIZE_STRERROR ? host->strerror(rc)
+                                                     : "error";
+}
+
 /*
  * The chain of unit at unix time at, on the registry as it stood at
  * version (UINT64_MAX: as the call sees it; see povtrack/plugin.h).  A
@@ -140,8 +147,8 @@ static inline uint64_t pu_version(const struct povtrack_host *host,
  * status of a commune merged in July 2025, read at the end of 2025) is
  * first followed to where its households went (host unit_map), and
  * out->mapped is set.  Returns 0, POVTRACK_NOTFOUND when unit was never
- * defined or leads nowhere at "at", or POVTRACK_EIO (logged) on a storage
- * error or an inconsistent registry.
+ * defined or leads nowhere at "at", the host's code on a storage error
+ * (logged), or POVTRACK_EIO (logged) for an inconsistent registry.
  */
 static inline int pu_ancestors_as_of(const struct povtrack_host *host,
                                      povtrack_ctx *ctx, struct ev_str unit,
@@ -169,24 +176,28 @@ static inline int pu_ancestors_as_of(const struct povtrack_host *host,
         rc = host->unit_map_as_of(ctx, unit, at, at, out->version, &to);
         if (rc == POVTRACK_NOTFOUND)
             return rc;
-        if (rc != 0 || pu_put_unit(cur, to) != 0) {
+        if (rc == 0 && pu_put_unit(cur, to) != 0)
+            rc = POVTRACK_EIO; /* not a unit code: an inconsistent registry */
+        if (rc != 0) {
             host->log(ctx, POVTRACK_LOG_ERROR,
-                      "unit registry: mapping %.*s failed (%d)", (int)unit.len,
-                      unit.ptr, rc);
-            return POVTRACK_EIO;
+                      "unit registry: mapping %.*s failed: %s", (int)unit.len,
+                      unit.ptr, pu_strerror(host, rc));
+            return rc;
         }
         out->mapped = true;
     } else if (rc != 0) {
-        return rc == POVTRACK_NOTFOUND ? rc : POVTRACK_EIO;
+        return rc;
     }
     for (;;) {
         struct ev_str c = pu_get_unit(cur);
         rc = host->unit_at_as_of(ctx, c, at, out->version, &u);
         if (rc != 0) {
             host->log(ctx, POVTRACK_LOG_ERROR,
-                      "unit registry lookup of %.*s at %lld failed (%d)",
-                      (int)c.len, c.ptr, (long long)at, rc);
-            return POVTRACK_EIO;
+                      "unit registry lookup of %.*s at %lld failed: %s",
+                      (int)c.len, c.ptr, (long long)at, pu_strerror(host, rc));
+            return rc == POVTRACK_NOTFOUND || rc == POVTRACK_NOTINFORCE
+                       ? POVTRACK_EIO /* a parent the registry lacks */
+                       : rc;
         }
         if (out->n == PU_CHAIN_MAX) {
             host->log(ctx, POVTRACK_LOG_ERROR,
@@ -237,7 +248,7 @@ static inline int pu_ancestors_latest(const struct povtrack_host *host,
     if (rc == POVTRACK_NOTINFORCE)
         at = u.to - 1;
     else if (rc != 0)
-        return rc == POVTRACK_NOTFOUND ? rc : POVTRACK_EIO;
+        return rc;
     return pu_ancestors_at(host, ctx, unit, at, out);
 }
 
@@ -365,8 +376,8 @@ static inline int pu_ancestors_cached_at(const struct povtrack_host *host,
                                      out);
 }
 
-/* Host get() that tells "absent" from "failed": 1 found, 0 absent,
- * POVTRACK_EIO otherwise (logged). */
+/* Host get() that tells "absent" from "failed": 1 found, 0 absent, else
+ * the host's code (logged). */
 static inline int pu_get(const struct povtrack_host *host, povtrack_ctx *ctx,
                          const void *key, size_t klen, const void **val,
                          size_t *vlen)
@@ -376,11 +387,12 @@ static inline int pu_get(const struct povtrack_host *host, povtrack_ctx *ctx,
         return 1;
     if (rc == POVTRACK_NOTFOUND)
         return 0;
-    host->log(ctx, POVTRACK_LOG_ERROR, "state get failed (%d)", rc);
-    return POVTRACK_EIO;
+    host->log(ctx, POVTRACK_LOG_ERROR, "state get failed: %s",
+              pu_strerror(host, rc));
+    return rc;
 }
 
-/* Host put() with its failure logged and mapped to POVTRACK_EIO. */
+/* Host put() with its failure logged. */
 static inline int pu_put(const struct povtrack_host *host, povtrack_ctx *ctx,
                          const void *key, size_t klen, const void *val,
                          size_t vlen)
@@ -388,23 +400,25 @@ static inline int pu_put(const struct povtrack_host *host, povtrack_ctx *ctx,
     int rc = host->put(ctx, key, klen, val, vlen);
     if (rc == 0)
         return 0;
-    host->log(ctx, POVTRACK_LOG_ERROR, "state put failed (%d)", rc);
-    return POVTRACK_EIO;
+    host->log(ctx, POVTRACK_LOG_ERROR, "state put failed: %s",
+              pu_strerror(host, rc));
+    return rc;
 }
 
 /* Host del() where an absent key is not an error (the caller wants it
- * gone); failure logged and mapped to POVTRACK_EIO. */
+ * gone); failure logged. */
 static inline int pu_del(const struct povtrack_host *host, povtrack_ctx *ctx,
                          const void *key, size_t klen)
 {
     int rc = host->del(ctx, key, klen);
     if (rc == 0 || rc == POVTRACK_NOTFOUND)
         return 0;
-    host->log(ctx, POVTRACK_LOG_ERROR, "state del failed (%d)", rc);
-    return POVTRACK_EIO;
+    host->log(ctx, POVTRACK_LOG_ERROR, "state del failed: %s",
+              pu_strerror(host, rc));
+    return rc;
 }
 
-/* Raise an alert; a refused alert is a failed apply/tick (POVTRACK_EIO,
+/* Raise an alert; a refused alert is a failed apply/tick (the host's code,
  * logged), never silently dropped. household may be NULL. */
 static inline int pu_alert(const struct povtrack_host *host, povtrack_ctx *ctx,
                            const char *code, enum povtrack_severity sev,
@@ -423,8 +437,9 @@ static inline int pu_alert(const struct povtrack_host *host, povtrack_ctx *ctx,
     int rc = host->alert(ctx, &a);
     if (rc == 0)
         return 0;
-    host->log(ctx, POVTRACK_LOG_ERROR, "alert %s failed (%d)", code, rc);
-    return POVTRACK_EIO;
+    host->log(ctx, POVTRACK_LOG_ERROR, "alert %s failed: %s", code,
+              pu_strerror(host, rc));
+    return rc;
 }
 
 /* Copy an ev_str into a NUL-terminated buffer, truncating to fit. */
@@ -612,7 +627,7 @@ static inline int pu_arg_i64(const msgpack_object *q, const char *name,
 /*
  * Read the "unit" argument of q (which must be a map) and resolve its
  * ancestry.  Returns 0, POVTRACK_EINVALID with err set for a bad argument,
- * or POVTRACK_EIO.
+ * or pu_ancestors_at's error.
  */
 static inline int pu_arg_unit(const struct povtrack_host *host,
                               povtrack_ctx *ctx, const msgpack_object *q,
@@ -648,7 +663,7 @@ static inline int pu_arg_unit(const struct povtrack_host *host,
     }
     if (rc != 0) {
         snprintf(err, errlen, "internal error: unit registry");
-        return POVTRACK_EIO;
+        return rc;
     }
     return 0;
 }

@@ -188,7 +188,8 @@ static int del_key(struct deadlines *d, povtrack_ctx *ctx, const uint8_t *k,
     int rc = d->host->del(ctx, k, kl);
     if (rc == 0 || rc == POVTRACK_NOTFOUND)
         return 0;
-    d->host->log(ctx, POVTRACK_LOG_ERROR, "deadlines: del failed (%d)", rc);
+    d->host->log(ctx, POVTRACK_LOG_ERROR, "deadlines: del failed: %s",
+                 pu_strerror(d->host, rc));
     return POVTRACK_EIO;
 }
 
@@ -219,8 +220,8 @@ static int dl_alert(struct deadlines *d, povtrack_ctx *ctx, const char *code,
                                .at = at};
     int rc = d->host->alert(ctx, &a);
     if (rc != 0) {
-        d->host->log(ctx, POVTRACK_LOG_ERROR, "deadlines: alert failed (%d)",
-                     rc);
+        d->host->log(ctx, POVTRACK_LOG_ERROR, "deadlines: alert failed: %s",
+                     pu_strerror(d->host, rc));
         return POVTRACK_EIO;
     }
     return 0;
@@ -341,8 +342,8 @@ static int deadlines_tick(void *state, povtrack_ctx *ctx, int64_t now)
     pu_put_key_i64(to + 1, now); /* due < now: strictly passed */
     rc = d->host->scan(ctx, from, 1, to, sizeof to, collect_cb, &l);
     if (rc < 0) {
-        d->host->log(ctx, POVTRACK_LOG_ERROR, "deadlines: scan failed (%d)",
-                     rc);
+        d->host->log(ctx, POVTRACK_LOG_ERROR, "deadlines: scan failed: %s",
+                     pu_strerror(d->host, rc));
         rc = POVTRACK_EIO;
         goto out;
     }

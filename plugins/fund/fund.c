@@ -288,7 +288,8 @@ static int vec_add(struct fund *f, povtrack_ctx *ctx, const uint8_t *key,
             return 0;
         int drc = f->host->del(ctx, key, klen);
         if (drc != 0 && drc != POVTRACK_NOTFOUND) {
-            f->host->log(ctx, POVTRACK_LOG_ERROR, "fund: del failed (%d)", drc);
+            f->host->log(ctx, POVTRACK_LOG_ERROR, "fund: del failed: %s",
+                         pu_strerror(f->host, drc));
             return POVTRACK_EIO;
         }
         return 0;
@@ -1157,7 +1158,8 @@ static int keys_scan(struct fund *f, povtrack_ctx *ctx, const uint8_t *from,
     int rc = f->host->scan(ctx, from, fl, to, tl, keys_cb, ks);
     if (rc == 0 || rc == 1 || rc == POVTRACK_NOTFOUND)
         return 0;
-    f->host->log(ctx, POVTRACK_LOG_ERROR, "fund: state scan failed (%d)", rc);
+    f->host->log(ctx, POVTRACK_LOG_ERROR, "fund: state scan failed: %s",
+                 pu_strerror(f->host, rc));
     return POVTRACK_EIO;
 }
 

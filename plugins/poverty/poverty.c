@@ -644,7 +644,7 @@ static int poverty_query(void *state, povtrack_ctx *ctx,
         return rc;
     int64_t dirty_from;
     rc = pov_meta_load(p, ctx, false, &dirty_from);
-    if (rc == POVTRACK_EINVAL) {
+    if (rc == POVTRACK_EFORMAT) {
         snprintf(err, errlen,
                  "internal error: the state was written by an older version "
                  "of the plugin: rebuild it");

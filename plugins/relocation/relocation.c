@@ -152,7 +152,8 @@ static int del_key(struct relocation *r, povtrack_ctx *ctx, const uint8_t *k,
     int rc = r->host->del(ctx, k, kl);
     if (rc == 0 || rc == POVTRACK_NOTFOUND)
         return 0;
-    r->host->log(ctx, POVTRACK_LOG_ERROR, "relocation: del failed (%d)", rc);
+    r->host->log(ctx, POVTRACK_LOG_ERROR, "relocation: del failed: %s",
+                 pu_strerror(r->host, rc));
     return POVTRACK_EIO;
 }
 
@@ -436,8 +437,8 @@ static int rl_alert(struct relocation *r, povtrack_ctx *ctx, const char *code,
                                .at = h->at + r->follow_up};
     int rc = r->host->alert(ctx, &a);
     if (rc != 0) {
-        r->host->log(ctx, POVTRACK_LOG_ERROR, "relocation: alert failed (%d)",
-                     rc);
+        r->host->log(ctx, POVTRACK_LOG_ERROR, "relocation: alert failed: %s",
+                     pu_strerror(r->host, rc));
         return POVTRACK_EIO;
     }
     return 0;
@@ -495,8 +496,8 @@ static int relocation_tick(void *state, povtrack_ctx *ctx, int64_t now)
     pu_put_key_i64(to + 1, now - r->follow_up + 1);
     rc = r->host->scan(ctx, from, 1, to, sizeof to, due_cb, &l);
     if (rc < 0) {
-        r->host->log(ctx, POVTRACK_LOG_ERROR, "relocation: scan failed (%d)",
-                     rc);
+        r->host->log(ctx, POVTRACK_LOG_ERROR, "relocation: scan failed: %s",
+                     pu_strerror(r->host, rc));
         rc = POVTRACK_EIO;
         goto out;
     }

@@ -630,7 +630,8 @@ static int index_set(struct standard *s, povtrack_ctx *ctx,
                               val != NULL ? PU_UNIT_W : 0)
                      : s->host->del(ctx, k, off + hh.len);
         if (!put && rc != 0 && rc != POVTRACK_NOTFOUND) {
-            s->host->log(ctx, POVTRACK_LOG_ERROR, "state del failed (%d)", rc);
+            s->host->log(ctx, POVTRACK_LOG_ERROR, "state del failed: %s",
+                         pu_strerror(s->host, rc));
             return POVTRACK_EIO;
         }
         if (put && rc != 0)
@@ -699,8 +700,8 @@ static int lnob_alert(struct standard *s, povtrack_ctx *ctx,
     };
     int rc = s->host->alert(ctx, &a);
     if (rc != 0) {
-        s->host->log(ctx, POVTRACK_LOG_ERROR, "standard: alert failed (%d)",
-                     rc);
+        s->host->log(ctx, POVTRACK_LOG_ERROR, "standard: alert failed: %s",
+                     pu_strerror(s->host, rc));
         return POVTRACK_EIO;
     }
     return 0;

@@ -74,6 +74,12 @@ static void test_query_is_read_only(void **state)
     assert_int_equal(fx_i64(res, "put"), POVTRACK_EROFS);
     assert_int_equal(fx_i64(res, "del"), POVTRACK_EROFS);
     assert_int_equal(fx_i64(res, "alert"), POVTRACK_EROFS);
+    /* Plugins read codes with the host's strerror (ABI 2). */
+    const msgpack_object *means = fx_get(res, "put_means");
+    assert_int_equal(means->type, MSGPACK_OBJECT_STR);
+    assert_int_equal(means->via.str.size, strlen(strerror(EROFS)));
+    assert_memory_equal(means->via.str.ptr, strerror(EROFS),
+                        means->via.str.size);
     fx_reply_free(&r);
     fx_free(fx);
 }
