@@ -85,11 +85,12 @@ static int state_env_open(struct pt_host *h, const char *dir, char *err,
         mdb_env_close(h->state);
         h->state = NULL;
         st_env_describe(found, sizeof found, dir, rc, size);
-        if (created || (rc != -ENOENT && rc != -ENODATA && rc != MDB_INVALID)) {
+        if (created ||
+            (rc != POVTRACK_ENOENT && rc != -ENODATA && rc != MDB_INVALID)) {
             snprintf(err, errlen, "%s", found);
             return rc;
         }
-        if (rc != -ENOENT) {
+        if (rc != POVTRACK_ENOENT) {
             int arc = st_set_aside(dir, moved, sizeof moved, err, errlen);
             if (arc == 0)
                 arc = st_dir_make(dir, PT_STATE_DIR_MODE, NULL, err, errlen);

@@ -60,7 +60,7 @@ int pt_state_open_readonly(const char *dir, unsigned flags, MDB_env **out,
                      "aside to " PT_DATA_STATE_INVALID_PREFIX "TIME and the "
                      "plugins apply the whole log again",
                      found);
-        else if (rc == -ENOENT || rc == -ENOLCK)
+        else if (rc == POVTRACK_ENOENT || rc == -ENOLCK)
             snprintf(err, errlen, "%s", found);
         else
             snprintf(err, errlen, "%s: cannot open the plugin state: %s", dir,

@@ -118,7 +118,7 @@ int st_dir_make(const char *dir, mode_t mode, int *created, char *err,
         return -ENOTDIR;
     }
     rc = -errno;
-    if (rc != -ENOENT) {
+    if (rc != POVTRACK_ENOENT) {
         snprintf(err, errlen, "%s: %s", dir, povtrack_strerror(rc));
         return rc;
     }

@@ -162,7 +162,7 @@ static int prepare_dir(const char *dir, int readonly, int *fresh, char *err,
     }
     rc = -errno;
     free(path);
-    if (rc != -ENOENT) {
+    if (rc != POVTRACK_ENOENT) {
         set_err(err, errlen, "%s/data.mdb: %s", dir, povtrack_strerror(rc));
         return rc;
     }
@@ -170,7 +170,7 @@ static int prepare_dir(const char *dir, int readonly, int *fresh, char *err,
         /* Checked here rather than left to LMDB, which would first create
          * lock.mdb in a directory that is not a log. */
         set_err(err, errlen, "%s: no povtrack log here (no data.mdb)", dir);
-        return -ENOENT;
+        return POVTRACK_ENOENT;
     }
 
     char found[NAME_MAX + 1], why[PATH_MAX + 128];

@@ -252,7 +252,7 @@ static int check_cursors(MDB_env *state, const char *dir, uint64_t last_seq,
     int rc = pt_state_read_cursors(state, &c, msg, sizeof(msg));
 
     if (rc != 0)
-        return tl_fail(err, rc == ENOMEM ? POVTRACK_ENOMEM : rc_bad, "%s", msg);
+        return tl_fail(err, rc == POVTRACK_ENOMEM ? rc : rc_bad, "%s", msg);
     bad = pt_state_cursors_check(&c, last_seq, &sum->min_cursor, msg,
                                  sizeof(msg));
     sum->plugins = c.n;
@@ -471,7 +471,7 @@ static int open_sources(const char *data_dir, struct st_log **log,
     if (rc != 0)
         return rc;
     rc = pt_state_open_readonly(path, 0, state, msg, sizeof(msg));
-    if (rc == -ENOENT) {
+    if (rc == POVTRACK_ENOENT) {
         note(progress, "backup",
              "%s holds no plugin state: the backup holds the log alone, and "
              "a daemon restored from it rebuilds the state",

@@ -301,7 +301,7 @@ static int read_cursors(const char *data_dir, struct pt_state_cursors *cs,
     co->have_state = rc == 0;
     /* None yet, or never written: nothing to check, and nothing wrong.
      * One that cannot be read fails the check; the log is still checked. */
-    if (rc == -ENOENT)
+    if (rc == POVTRACK_ENOENT)
         return TL_EXIT_OK;
     if (rc == -ENODATA) {
         snprintf(co->note, sizeof(co->note), "%s", msg);
