@@ -14,12 +14,35 @@
 
 #include <povtrack/errors.h>
 
+#include <stdbool.h>
 #include <string.h>
 
 #if defined(__GLIBC__) &&                                                      \
     (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
 #define HAVE_STRERRORDESC_NP 1
 #endif
+
+/* povtrack's own codes, from the one list (POVTRACK_ERROR_MAP).  That no
+ * two share a value is tests/tools/test_errors.c's to check. */
+static const struct {
+    int code;
+    const char *name;
+    const char *message;
+} own_errors[] = {
+#define OWN_ERROR(name, value, message)                                        \
+    {POVTRACK_##name, "POVTRACK_" #name, message},
+    POVTRACK_ERROR_MAP(OWN_ERROR)
+#undef OWN_ERROR
+};
+
+/* The index of rc in own_errors, or -1 when it is not one of them. */
+static int own_error(int rc)
+{
+    for (size_t i = 0; i < sizeof own_errors / sizeof own_errors[0]; i++)
+        if (own_errors[i].code == rc)
+            return (int)i;
+    return -1;
+}
 
 static int in_errno_range(int rc)
 {
@@ -31,52 +54,44 @@ static int in_lmdb_range(int rc)
     return rc >= POVTRACK_LMDB_MIN && rc <= POVTRACK_LMDB_MAX;
 }
 
+/* The C library's name (name true) or text of an errno value, NULL when it
+ * has none. */
+static const char *errno_text(int e, bool name)
+{
+#ifdef HAVE_STRERRORDESC_NP
+    return name ? strerrorname_np(e) : strerrordesc_np(e);
+#else
+    return name ? NULL : strerror(e);
+#endif
+}
+
+/* rc's name (name true) or its message: one walk over the ranges for
+ * both. */
+static const char *describe(int rc, bool name)
+{
+    int own = own_error(rc);
+
+    if (rc == POVTRACK_OK)
+        return name ? "OK" : "success";
+    if (own >= 0)
+        return name ? own_errors[own].name : own_errors[own].message;
+    if (in_lmdb_range(rc))
+        return name ? "LMDB" : "storage error (LMDB)";
+    if (in_errno_range(rc)) {
+        const char *s = errno_text(-rc, name);
+        if (s != NULL)
+            return s;
+        return name ? "ERRNO" : "unknown error";
+    }
+    return name ? "UNKNOWN" : "unknown error";
+}
+
 const char *povtrack_strerror(int rc)
 {
-    switch (rc) {
-    case POVTRACK_OK:
-        return "success";
-#define MESSAGE(name, value, message)                                          \
-    case POVTRACK_##name:                                                      \
-        return message;
-        POVTRACK_ERROR_MAP(MESSAGE)
-#undef MESSAGE
-    }
-    if (in_lmdb_range(rc))
-        return "storage error (LMDB)";
-    if (in_errno_range(rc)) {
-#ifdef HAVE_STRERRORDESC_NP
-        const char *s = strerrordesc_np(-rc);
-        return s != NULL ? s : "unknown error";
-#else
-        return strerror(-rc);
-#endif
-    }
-    return "unknown error";
+    return describe(rc, false);
 }
 
 const char *povtrack_err_name(int rc)
 {
-    /* A code listed twice in POVTRACK_ERROR_MAP is a duplicate case label
-     * here, which does not compile. */
-    switch (rc) {
-    case POVTRACK_OK:
-        return "OK";
-#define NAME(name, value, message)                                             \
-    case POVTRACK_##name:                                                      \
-        return "POVTRACK_" #name;
-        POVTRACK_ERROR_MAP(NAME)
-#undef NAME
-    }
-    if (in_lmdb_range(rc))
-        return "LMDB";
-    if (in_errno_range(rc)) {
-#ifdef HAVE_STRERRORDESC_NP
-        const char *s = strerrorname_np(-rc);
-        if (s != NULL)
-            return s;
-#endif
-        return "ERRNO";
-    }
-    return "UNKNOWN";
+    return describe(rc, true);
 }
