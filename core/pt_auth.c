@@ -34,7 +34,7 @@ int pt_auth_open(const struct pt_config *cfg, const struct pt_log *log,
     struct pt_auth *a = calloc(1, sizeof *a);
     if (a == NULL) {
         snprintf(err, errlen, "out of memory");
-        return -1;
+        return POVTRACK_ENOMEM;
     }
     a->log = log;
     pt_publisher_everyone(&a->everyone, PT_PUBLISHER_UNAUTH);
@@ -46,15 +46,17 @@ int pt_auth_open(const struct pt_config *cfg, const struct pt_log *log,
     snprintf(a->registry_path, sizeof a->registry_path, "%s",
              cfg->registry_file);
     char kerr[512];
-    if (povtrack_client_read_keyfile(cfg->curve_key_file, a->public_key,
-                                     a->secret_key, kerr, sizeof kerr) != 0) {
+    int rc = povtrack_client_read_keyfile(cfg->curve_key_file, a->public_key,
+                                          a->secret_key, kerr, sizeof kerr);
+    if (rc != 0) {
         snprintf(err, errlen, "[security] curve_key: %s", kerr);
         pt_auth_close(a);
-        return -1;
+        return rc;
     }
-    if (pt_registry_load(a->registry_path, &a->reg, err, errlen) != 0) {
+    rc = pt_registry_load(a->registry_path, &a->reg, err, errlen);
+    if (rc != 0) {
         pt_auth_close(a);
-        return -1;
+        return rc;
     }
     /* RFC 27: the handler of a context is whoever binds this address; it
      * must be there before the first handshake. */
@@ -63,10 +65,11 @@ int pt_auth_open(const struct pt_config *cfg, const struct pt_log *log,
     if (a->zap == NULL ||
         zmq_setsockopt(a->zap, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
         zmq_bind(a->zap, "inproc://zeromq.zap.01") != 0) {
+        rc = povtrack_zmq_error(zmq_errno());
         snprintf(err, errlen, "cannot start the ZAP handler: %s",
-                 zmq_strerror(zmq_errno()));
+                 povtrack_strerror(rc));
         pt_auth_close(a);
-        return -1;
+        return rc;
     }
     *out = a;
     return 0;
@@ -95,14 +98,14 @@ int pt_auth_server_socket(struct pt_auth *a, void *sock, const char *domain)
     int handshake_ms = PT_AUTH_HANDSHAKE_MS;
     if (zmq_setsockopt(sock, ZMQ_HANDSHAKE_IVL, &handshake_ms,
                        sizeof handshake_ms) != 0)
-        return -1;
+        return povtrack_zmq_error(zmq_errno());
     if (!a->curve)
         return 0;
     int one = 1;
     if (zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one, sizeof one) != 0 ||
         zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, a->secret_key, 40) != 0 ||
         zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, domain, strlen(domain)) != 0)
-        return -1;
+        return povtrack_zmq_error(zmq_errno());
     return 0;
 }
 
@@ -292,8 +295,9 @@ int pt_auth_reload(struct pt_auth *a, size_t *alerts_lost, char *err,
     if (!a->curve)
         return 0;
     struct pt_registry *reg;
-    if (pt_registry_load(a->registry_path, &reg, err, errlen) != 0)
-        return -1;
+    int rc = pt_registry_load(a->registry_path, &reg, err, errlen);
+    if (rc != 0)
+        return rc;
     if (alerts_lost != NULL)
         *alerts_lost = count_alerts_lost(a->reg, reg);
     pt_registry_free(a->reg);

@@ -47,7 +47,8 @@ struct pt_auth;
 
 /* Read the key pair and the registry named by cfg (nothing in plain mode)
  * and bind the ZAP handler in zctx.  Call before binding any server socket.
- * Returns 0, or -1 with err set. */
+ * Returns 0, or a code of <povtrack/errors.h> with err set (the key file's
+ * or the registry's error, POVTRACK_ENOMEM, ZeroMQ's). */
 int pt_auth_open(const struct pt_config *cfg, const struct pt_log *log,
                  void *zctx, struct pt_auth **out, char *err, size_t errlen);
 void pt_auth_close(struct pt_auth *a);
@@ -56,8 +57,8 @@ void pt_auth_close(struct pt_auth *a);
 bool pt_auth_secure(const struct pt_auth *a);
 
 /* Make sock a CURVE server for domain ("ingest", "query", "alerts"), before
- * it binds; in plain mode only bound the handshake time.  Returns 0 or -1
- * (zmq_errno set). */
+ * it binds; in plain mode only bound the handshake time.  Returns 0 or
+ * ZeroMQ's error (povtrack_zmq_error). */
 int pt_auth_server_socket(struct pt_auth *a, void *sock, const char *domain);
 
 /* The ZAP socket to poll for ZMQ_POLLIN; NULL in plain mode. */
@@ -73,7 +74,8 @@ void pt_auth_zap_handle(struct pt_auth *a);
  * on.  Subscriptions have no requests: *alerts_lost (may be NULL) is set to
  * the number of keys that had alerts = yes and no longer have it (removed,
  * replaced or alerts = no), for the owner of the alerts socket to drop
- * their connections.  Returns 0 or -1 (plain mode: 0, nothing read). */
+ * their connections.  Returns 0 or pt_registry_load's error (plain mode: 0,
+ * nothing read). */
 int pt_auth_reload(struct pt_auth *a, size_t *alerts_lost, char *err,
                    size_t errlen);
 

@@ -17,7 +17,7 @@ static int copy_str(char *dst, size_t cap, const char *src)
 {
     size_t len = strlen(src);
     if (len >= cap)
-        return -1;
+        return POVTRACK_ENAMETOOLONG;
     memcpy(dst, src, len + 1);
     return 0;
 }
@@ -114,10 +114,11 @@ int pt_plugin_conf_set(struct pt_plugin_conf *pc, const char *key,
             kv = &pc->keys[i];
     if (kv == NULL) {
         if (pc->nkeys == PT_PLUGIN_KEYS_MAX)
-            return -1;
+            return POVTRACK_ECONFIG;
         kv = &pc->keys[pc->nkeys];
-        if (copy_str(kv->key, sizeof kv->key, key) != 0)
-            return -1;
+        int rc = copy_str(kv->key, sizeof kv->key, key);
+        if (rc != 0)
+            return rc;
         pc->nkeys++;
     }
     return copy_str(kv->value, sizeof kv->value, value);
@@ -131,7 +132,7 @@ int pt_config_set_plugins(struct pt_config *cfg, const char *names, char *err,
     struct pt_plugin_conf *list = calloc(PT_PLUGINS_MAX, sizeof *list);
     if (list == NULL) {
         snprintf(err, errlen, "out of memory");
-        return -1;
+        return POVTRACK_ENOMEM;
     }
     size_t n = 0;
     const char *p = names;
@@ -144,7 +145,7 @@ int pt_config_set_plugins(struct pt_config *cfg, const char *names, char *err,
         char name[PT_PLUGIN_NAME_MAX];
         if (len >= sizeof name) {
             snprintf(err, errlen, "plugins: name too long: %.*s", (int)len, p);
-            rc = -1;
+            rc = POVTRACK_ECONFIG;
             break;
         }
         memcpy(name, p, len);
@@ -156,13 +157,13 @@ int pt_config_set_plugins(struct pt_config *cfg, const char *names, char *err,
                      "plugins: \"%s\" is not a valid plugin name "
                      "([a-z0-9_]+) or too many plugins",
                      name);
-            rc = -1;
+            rc = POVTRACK_ECONFIG;
             break;
         }
         for (size_t i = 0; i < n; i++)
             if (strcmp(list[i].name, name) == 0) {
                 snprintf(err, errlen, "plugins: \"%s\" listed twice", name);
-                rc = -1;
+                rc = POVTRACK_ECONFIG;
             }
         list[n++] = *pc;
     }
@@ -190,7 +191,7 @@ int pt_config_resolve(struct pt_config *cfg, char *err, size_t errlen)
             n = snprintf(buf, sizeof buf, "%s/%s", cfg->plugin_dir, path);
         if (n < 0 || (size_t)n >= sizeof buf) {
             snprintf(err, errlen, "plugin %s: path too long", pc->name);
-            return -1;
+            return POVTRACK_ECONFIG;
         }
         strcpy(pc->path, buf);
     }
@@ -433,19 +434,21 @@ int pt_config_load(struct pt_config *cfg, const char *path, char *err,
         off += (size_t)snprintf(ls.plugins + off, sizeof ls.plugins - off,
                                 "%s ", cfg->plugins[i].name);
     int rc = ini_parse(path, on_ini_entry, &ls);
-    if (rc == -1) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return -1;
+    if (rc == -1) { /* inih's "cannot open", errno set by fopen */
+        rc = -errno;
+        snprintf(err, errlen, "%s: cannot open: %s", path,
+                 povtrack_strerror(rc));
+        return rc;
     }
     if (ls.failed)
-        return -1;
+        return POVTRACK_ECONFIG;
     if (rc != 0) {
         snprintf(err, errlen, "%s:%d: syntax error", path, rc);
-        return -1;
+        return POVTRACK_ECONFIG;
     }
     if (copy_str(cfg->config_file, sizeof cfg->config_file, path) != 0) {
         snprintf(err, errlen, "%s: path too long", path);
-        return -1;
+        return POVTRACK_ECONFIG;
     }
     return pt_config_set_plugins(cfg, ls.plugins, err, errlen);
 }
@@ -470,7 +473,7 @@ int pt_config_check_security(const struct pt_config *cfg, char *err,
         snprintf(err, errlen,
                  "[security]: curve_key and registry go together: CURVE "
                  "admits exactly the keys of the registry");
-        return -1;
+        return POVTRACK_ECONFIG;
     }
     if (curve)
         return 0;
@@ -482,7 +485,7 @@ int pt_config_check_security(const struct pt_config *cfg, char *err,
                      "CURVE is off: set [security] curve_key and registry "
                      "(see povtrack keygen), or bind to 127.0.0.1 or ipc://",
                      eps[i]);
-            return -1;
+            return POVTRACK_ECONFIG;
         }
     }
     return 0;

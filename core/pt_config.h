@@ -42,6 +42,11 @@
  * inproc://, tcp://127.x.x.x, tcp://localhost, tcp://[::1]): the daemon
  * refuses to start otherwise, so household data never crosses a network in
  * clear text.
+ *
+ * Errors: functions return 0 or a code of <povtrack/errors.h>:
+ * POVTRACK_ECONFIG for what the configuration says (err names the file,
+ * the line or section, and the key), an errno value negated for a file
+ * that cannot be read, POVTRACK_ENOMEM.
  */
 #ifndef POVTRACK_PT_CONFIG_H
 #define POVTRACK_PT_CONFIG_H

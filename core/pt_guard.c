@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <povtrack/errors.h>
+
 /* "PTG2": a strike count per plugin ("PTGD" files, with one count for the
  * last failure only, are read as having no history). */
 #define GUARD_MAGIC 0x50544732u
@@ -176,13 +178,14 @@ int pt_guard_inspect(const char *path, pid_t host,
     memset(last, 0, sizeof *last);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return errno == ENOENT ? 0 : -1; /* no host has run yet */
+        return errno == ENOENT ? 0 : -errno; /* no host has run yet */
     /* A copy: counting on it changes nothing in the file. */
     struct record r;
     ssize_t n = pread(fd, &r, sizeof r, 0);
+    int rc = n < 0 ? -errno : 0;
     close(fd);
-    if (n < 0)
-        return -1;
+    if (rc != 0)
+        return rc;
     /* A record another host left: this one died before opening the
      * guard, so not in any plugin call. */
     if (n == (ssize_t)sizeof r && r.magic == GUARD_MAGIC && r.pid == host)
@@ -215,7 +218,7 @@ int pt_guard_open(const char *path, unsigned hang_ms, const struct pt_log *log,
     struct pt_guard *g = calloc(1, sizeof *g);
     if (g == NULL) {
         snprintf(err, errlen, "out of memory");
-        return -1;
+        return POVTRACK_ENOMEM;
     }
     g->hang_ms = hang_ms;
     g->log = log;
@@ -225,19 +228,21 @@ int pt_guard_open(const char *path, unsigned hang_ms, const struct pt_log *log,
                       ? (size_t)page
                       : sizeof(struct record);
     if (g->fd < 0 || ftruncate(g->fd, (off_t)size) != 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        int rc = -errno;
+        snprintf(err, errlen, "%s: %s", path, povtrack_strerror(rc));
         if (g->fd >= 0)
             close(g->fd);
         free(g);
-        return -1;
+        return rc;
     }
     g->size = size;
     g->rec = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, g->fd, 0);
     if (g->rec == MAP_FAILED) {
-        snprintf(err, errlen, "%s: mmap: %s", path, strerror(errno));
+        int rc = -errno;
+        snprintf(err, errlen, "%s: mmap: %s", path, povtrack_strerror(rc));
         close(g->fd);
         free(g);
-        return -1;
+        return rc;
     }
     struct record *r = g->rec;
     if (r->magic != GUARD_MAGIC)
@@ -251,10 +256,12 @@ int pt_guard_open(const char *path, unsigned hang_ms, const struct pt_log *log,
     pthread_mutex_init(&g->lock, NULL);
     pthread_cond_init(&g->wake, NULL);
     if (hang_ms > 0) {
-        if (pthread_create(&g->watchdog, NULL, watch, g) != 0) {
-            snprintf(err, errlen, "cannot start the watchdog thread");
+        int rc = pthread_create(&g->watchdog, NULL, watch, g);
+        if (rc != 0) {
+            snprintf(err, errlen, "cannot start the watchdog thread: %s",
+                     povtrack_strerror(-rc));
             pt_guard_close(g);
-            return -1;
+            return -rc; /* pthread_create returns an errno value */
         }
         g->running = 1;
     }

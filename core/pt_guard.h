@@ -64,7 +64,8 @@ struct pt_guard;
 
 /* Map path (creating it), read what the previous host left into *last,
  * count its failure, and start the watchdog with hang_ms per call (0: no
- * watchdog).  Returns 0, or -1 with err set. */
+ * watchdog).  Returns 0, or a negative error code (<povtrack/errors.h>)
+ * with err set. */
 int pt_guard_open(const char *path, unsigned hang_ms, const struct pt_log *log,
                   struct pt_guard **out, struct pt_guard_failure *last,
                   char *err, size_t errlen);
@@ -73,8 +74,8 @@ int pt_guard_open(const char *path, unsigned hang_ms, const struct pt_log *log,
  * doing and the strike that makes, as the next pt_guard_open() will count
  * it.  last->died_in_call is 0 when it died outside any plugin call, or
  * before it opened the guard (a host that could not start: the record is
- * an earlier host's), or the file has no record.  Returns 0, or -1 when
- * path cannot be read. */
+ * an earlier host's), or the file has no record.  Returns 0, or a negated
+ * errno value when path cannot be read. */
 int pt_guard_inspect(const char *path, pid_t host,
                      struct pt_guard_failure *last);
 

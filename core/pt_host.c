@@ -18,7 +18,6 @@
 #include <zmq.h>
 
 #include "ev_event.h"
-#include "ev_text.h"
 #include "ev_unit.h"
 #include "pt_host_internal.h"
 #include "pt_state.h"
@@ -59,20 +58,22 @@ static int state_env_open(struct pt_host *h, const char *dir, char *err,
     /* One database per plugin, and cursors, layouts, alerts, quarantine. */
     unsigned maxdbs = PT_PLUGINS_MAX + 4;
 
-    if (st_dir_make(dir, PT_STATE_DIR_MODE, NULL, err, errlen) != 0 ||
-        st_env_remove_leftovers(dir, found, sizeof found, err, errlen) != 0)
-        return -1;
+    int rc = st_dir_make(dir, PT_STATE_DIR_MODE, NULL, err, errlen);
+    if (rc == 0)
+        rc = st_env_remove_leftovers(dir, found, sizeof found, err, errlen);
+    if (rc != 0)
+        return rc;
     if (found[0] != '\0')
         pt_logf(&h->log, PT_LOG_WARN, "%s", found);
     /* Twice at most: a state missing or set aside is created, then
      * opened. */
     for (int created = 0;; created = 1) {
         uint64_t size = 0;
-        int rc = mdb_env_create(&h->state);
+        rc = st_mdb_rc(mdb_env_create(&h->state));
         if (rc == 0)
-            rc = mdb_env_set_maxdbs(h->state, maxdbs);
+            rc = st_mdb_rc(mdb_env_set_maxdbs(h->state, maxdbs));
         if (rc == 0)
-            rc = mdb_env_set_mapsize(h->state, h->map_size);
+            rc = st_mdb_rc(mdb_env_set_mapsize(h->state, h->map_size));
         /* NOMETASYNC: one fsync per commit; a system crash may undo the
          * last commit but never tears state from cursor, and undone
          * applies are redone from the log. */
@@ -84,24 +85,28 @@ static int state_env_open(struct pt_host *h, const char *dir, char *err,
         mdb_env_close(h->state);
         h->state = NULL;
         st_env_describe(found, sizeof found, dir, rc, size);
-        if (created || (rc != ENOENT && rc != ENODATA && rc != MDB_INVALID)) {
+        if (created ||
+            (rc != POVTRACK_ENOENT && rc != -ENODATA && rc != MDB_INVALID)) {
             snprintf(err, errlen, "%s", found);
-            return -1;
+            return rc;
         }
-        if (rc != ENOENT) {
-            if (st_set_aside(dir, moved, sizeof moved, err, errlen) != 0 ||
-                st_dir_make(dir, PT_STATE_DIR_MODE, NULL, err, errlen) != 0)
-                return -1;
+        if (rc != POVTRACK_ENOENT) {
+            int arc = st_set_aside(dir, moved, sizeof moved, err, errlen);
+            if (arc == 0)
+                arc = st_dir_make(dir, PT_STATE_DIR_MODE, NULL, err, errlen);
+            if (arc != 0)
+                return arc;
             pt_logf(&h->log, PT_LOG_ERROR,
                     "%s: the plugin state %s; moved it to %s and made a new "
                     "one, to which the plugins apply the whole log again",
                     found,
-                    rc == ENODATA ? "was never written" : "cannot be read",
+                    rc == -ENODATA ? "was never written" : "cannot be read",
                     moved);
         }
-        if (st_env_create(dir, PT_STATE_FILE_MODE, maxdbs, h->map_size, NULL,
-                          NULL, err, errlen) != 0)
-            return -1;
+        rc = st_env_create(dir, PT_STATE_FILE_MODE, maxdbs, h->map_size, NULL,
+                           NULL, err, errlen);
+        if (rc != 0)
+            return rc;
     }
 }
 
@@ -111,37 +116,38 @@ static int state_open(struct pt_host *h, char *err, size_t errlen)
     if (snprintf(dir, sizeof dir, "%s/" PT_DATA_STATE_SUBDIR,
                  h->cfg.data_dir) >= (int)sizeof dir) {
         snprintf(err, errlen, "%s: path too long", h->cfg.data_dir);
-        return -1;
+        return POVTRACK_ENAMETOOLONG;
     }
-    if (state_env_open(h, dir, err, errlen) != 0)
-        return -1;
+    int rc = state_env_open(h, dir, err, errlen);
+    if (rc != 0)
+        return rc;
     MDB_envinfo info;
-    if (mdb_env_info(h->state, &info) == 0 && info.me_mapsize > h->map_size)
+    if (st_mdb_rc(mdb_env_info(h->state, &info)) == 0 &&
+        info.me_mapsize > h->map_size)
         h->map_size = info.me_mapsize;
     int dead = 0;
     mdb_reader_check(h->state, &dead);
 
     MDB_txn *txn;
-    int rc = mdb_txn_begin(h->state, NULL, 0, &txn);
+    rc = st_mdb_rc(mdb_txn_begin(h->state, NULL, 0, &txn));
     if (rc == 0)
-        rc =
-            mdb_dbi_open(txn, PT_STATE_CURSORS_DB, MDB_CREATE, &h->cursors_dbi);
+        rc = st_mdb_rc(mdb_dbi_open(txn, PT_STATE_CURSORS_DB, MDB_CREATE,
+                                    &h->cursors_dbi));
     if (rc == 0)
-        rc =
-            mdb_dbi_open(txn, PT_STATE_LAYOUTS_DB, MDB_CREATE, &h->layouts_dbi);
+        rc = st_mdb_rc(mdb_dbi_open(txn, PT_STATE_LAYOUTS_DB, MDB_CREATE,
+                                    &h->layouts_dbi));
     if (rc == 0)
-        rc = mdb_dbi_open(txn, "alerts", MDB_CREATE, &h->alerts_dbi);
+        rc = st_mdb_rc(mdb_dbi_open(txn, "alerts", MDB_CREATE, &h->alerts_dbi));
     if (rc == 0)
-        rc = mdb_dbi_open(txn, "quarantine", MDB_CREATE, &h->quarantine_dbi);
+        rc = st_mdb_rc(
+            mdb_dbi_open(txn, "quarantine", MDB_CREATE, &h->quarantine_dbi));
     if (rc == 0)
-        rc = mdb_txn_commit(txn);
+        rc = st_mdb_rc(mdb_txn_commit(txn));
     else
         mdb_txn_abort(txn);
-    if (rc != 0) {
-        snprintf(err, errlen, "%s: %s", dir, mdb_strerror(rc));
-        return -1;
-    }
-    return 0;
+    if (rc != 0)
+        snprintf(err, errlen, "%s: %s", dir, st_strerror(rc));
+    return rc;
 }
 
 static int state_grow(struct pt_host *h)
@@ -149,7 +155,7 @@ static int state_grow(struct pt_host *h)
     if (h->map_size > SIZE_MAX / 2)
         return MDB_MAP_FULL;
     size_t size = h->map_size * 2;
-    int rc = mdb_env_set_mapsize(h->state, size);
+    int rc = st_mdb_rc(mdb_env_set_mapsize(h->state, size));
     if (rc == 0) {
         h->map_size = size;
         pt_logf(&h->log, PT_LOG_INFO, "state map grown to %zu MiB", size >> 20);
@@ -168,14 +174,14 @@ static int plugin_bind(struct pt_plugin *p, const struct pt_plugin_conf *conf,
     if (p->dl == NULL) {
         snprintf(err, errlen, "plugin %s: cannot load %s: %s", conf->name,
                  conf->path, dlerror());
-        return -1;
+        return POVTRACK_EPLUGIN;
     }
     povtrack_plugin_entry_fn entry;
     *(void **)&entry = dlsym(p->dl, POVTRACK_PLUGIN_ENTRY);
     if (entry == NULL) {
         snprintf(err, errlen, "plugin %s: %s does not export %s()", conf->name,
                  conf->path, POVTRACK_PLUGIN_ENTRY);
-        return -1;
+        return POVTRACK_EPLUGIN;
     }
     const struct povtrack_plugin *d = entry();
     if (d == NULL || d->abi_version != POVTRACK_PLUGIN_ABI_VERSION) {
@@ -184,7 +190,7 @@ static int plugin_bind(struct pt_plugin *p, const struct pt_plugin_conf *conf,
                  "speaks ABI %d: rebuild it against this povtrack/plugin.h",
                  conf->name, conf->path, d == NULL ? 0 : d->abi_version,
                  POVTRACK_PLUGIN_ABI_VERSION);
-        return -1;
+        return POVTRACK_EPLUGIN;
     }
     if (d->size < PLUGIN_SIZE_MIN || d->name == NULL || d->version == NULL ||
         d->apply == NULL || d->query == NULL) {
@@ -192,17 +198,18 @@ static int plugin_bind(struct pt_plugin *p, const struct pt_plugin_conf *conf,
                  "plugin %s: %s has an incomplete descriptor (size %u; "
                  "name, version, apply and query are required)",
                  conf->name, conf->path, d->size);
-        return -1;
+        return POVTRACK_EPLUGIN;
     }
     if (strcmp(d->name, conf->name) != 0) {
         snprintf(err, errlen,
                  "plugin %s: %s calls itself \"%s\"; configure it as "
                  "[plugin.%s]",
                  conf->name, conf->path, d->name, d->name);
-        return -1;
+        return POVTRACK_EPLUGIN;
     }
-    if (config_map_check(d, err, errlen) != 0)
-        return -1;
+    int rc = config_map_check(d, err, errlen);
+    if (rc != 0)
+        return rc;
     p->desc = d;
     return 0;
 }
@@ -233,7 +240,7 @@ static int config_is_pattern(const char *name)
 }
 
 /* Refuse a malformed map: the plugin's bug, told as such at load.  0, or
- * -1 with err set. */
+ * POVTRACK_EPLUGIN with err set. */
 static int config_map_check(const struct povtrack_plugin *d, char *err,
                             size_t errlen)
 {
@@ -245,7 +252,7 @@ static int config_map_check(const struct povtrack_plugin *d, char *err,
                  "povtrackd reads %zu: rebuild it against this "
                  "povtrack/plugin.h",
                  d->name, d->config_key_size, (size_t)CONFIG_KEY_SIZE_MIN);
-        return -1;
+        return POVTRACK_EPLUGIN;
     }
     for (size_t i = 0;; i++) {
         if (i == CONFIG_MAP_MAX) {
@@ -253,7 +260,7 @@ static int config_map_check(const struct povtrack_plugin *d, char *err,
                      "plugin %s: its config map has no end (an entry with "
                      "name NULL) within %d entries",
                      d->name, CONFIG_MAP_MAX);
-            return -1;
+            return POVTRACK_EPLUGIN;
         }
         const struct povtrack_config_key *k = config_entry(d, i);
         if (k->name == NULL)
@@ -273,7 +280,7 @@ static int config_map_check(const struct povtrack_plugin *d, char *err,
                      "plugin %s: its config map entry \"%s\" %s (a bug of "
                      "the plugin)",
                      d->name, k->name, why);
-            return -1;
+            return POVTRACK_EPLUGIN;
         }
     }
 }
@@ -292,7 +299,7 @@ config_find(const struct povtrack_plugin *d, const char *key)
  * Check the plugin's [plugin.NAME] section against its config map: every
  * key known (or "path"), every value of its type.  An operator's error,
  * told as an unknown [daemon] key is: the file, the section and the key.
- * 0, or PT_HOST_ECONFIG with err set.
+ * 0, or POVTRACK_ECONFIG with err set.
  */
 static int plugin_check_config(const struct pt_host *h,
                                const struct pt_plugin *p, char *err,
@@ -323,13 +330,13 @@ static int plugin_check_config(const struct pt_host *h,
             snprintf(err, errlen, "%s: [plugin.%s] has no key \"%s\" (%s%s)",
                      file, pc->name, key,
                      used > 0 ? "known: " : "it takes none", known);
-            return PT_HOST_ECONFIG;
+            return POVTRACK_ECONFIG;
         }
         if (!povtrack_config_value_ok(k->type, value)) {
             snprintf(err, errlen, "%s: [plugin.%s] %s: must be %s, got '%s'",
                      file, pc->name, key, povtrack_config_type_name(k->type),
                      value);
-            return PT_HOST_ECONFIG;
+            return POVTRACK_ECONFIG;
         }
     }
     return 0;
@@ -348,7 +355,8 @@ static int plugin_init(struct pt_host *h, struct pt_plugin *p, char *err,
         snprintf(err, errlen,
                  "plugin %s: init failed (see the plugin's message above)",
                  p->desc->name);
-        return -1;
+        /* Not the plugin's own code, which may be any int at all. */
+        return POVTRACK_EPLUGIN;
     }
     return 0;
 }
@@ -376,19 +384,19 @@ static int plugin_attach(struct pt_host *h, struct pt_plugin *p,
     snprintf(dbname, sizeof dbname, "p.%s", name);
     memset(lr, 0, sizeof *lr);
     MDB_txn *txn;
-    int rc = mdb_txn_begin(h->state, NULL, 0, &txn);
+    int rc = st_mdb_rc(mdb_txn_begin(h->state, NULL, 0, &txn));
     if (rc == 0)
-        rc = mdb_dbi_open(txn, dbname, MDB_CREATE, &p->dbi);
+        rc = st_mdb_rc(mdb_dbi_open(txn, dbname, MDB_CREATE, &p->dbi));
     MDB_val key = {strlen(name), (void *)name}, val;
     if (rc == 0) {
-        rc = mdb_get(txn, h->cursors_dbi, &key, &val);
+        rc = st_mdb_rc(mdb_get(txn, h->cursors_dbi, &key, &val));
         if (rc == 0 && val.mv_size == 8)
             p->applied = pt_get_be64(val.mv_data);
         else if (rc == MDB_NOTFOUND)
             rc = 0;
     }
     if (rc == 0) {
-        rc = mdb_get(txn, h->layouts_dbi, &key, &val);
+        rc = st_mdb_rc(mdb_get(txn, h->layouts_dbi, &key, &val));
         if (rc == 0 && val.mv_size == PT_STATE_LAYOUT_LEN) {
             lr->found = 1;
             lr->layout = pt_get_be32(val.mv_data);
@@ -398,14 +406,12 @@ static int plugin_attach(struct pt_host *h, struct pt_plugin *p,
         }
     }
     if (rc == 0)
-        rc = mdb_txn_commit(txn);
+        rc = st_mdb_rc(mdb_txn_commit(txn));
     else
         mdb_txn_abort(txn);
-    if (rc != 0) {
-        snprintf(err, errlen, "plugin %s: state: %s", name, mdb_strerror(rc));
-        return -1;
-    }
-    return 0;
+    if (rc != 0)
+        snprintf(err, errlen, "plugin %s: state: %s", name, st_strerror(rc));
+    return rc;
 }
 
 /* Unload the code; the slot keeps its configuration, cursor and
@@ -478,11 +484,11 @@ static void quarantine_now(struct pt_host *h, struct pt_plugin *p,
             pt_plugin_name(p), p->error, (unsigned long long)p->applied,
             pt_plugin_name(p));
     MDB_txn *txn;
-    int rc = mdb_txn_begin(h->state, NULL, 0, &txn);
+    int rc = st_mdb_rc(mdb_txn_begin(h->state, NULL, 0, &txn));
     if (rc == 0)
         rc = quarantine_save(h, txn, p);
     if (rc == 0)
-        rc = mdb_txn_commit(txn);
+        rc = st_mdb_rc(mdb_txn_commit(txn));
     else
         mdb_txn_abort(txn);
     if (rc == 0) {
@@ -493,24 +499,24 @@ static void quarantine_now(struct pt_host *h, struct pt_plugin *p,
         pt_logf(&h->log, PT_LOG_ERROR,
                 "plugin %s: cannot record the quarantine yet: %s (retried "
                 "with the next commit)",
-                pt_plugin_name(p), mdb_strerror(rc));
+                pt_plugin_name(p), st_strerror(rc));
     }
 }
 
-/* Read p's cursor and quarantine record; 0, or an LMDB error. */
+/* Read p's cursor and quarantine record; 0, or a storage error. */
 static int plugin_status(struct pt_host *h, struct pt_plugin *p)
 {
     const char *name = pt_plugin_name(p);
     MDB_txn *txn;
-    int rc = mdb_txn_begin(h->state, NULL, MDB_RDONLY, &txn);
+    int rc = st_mdb_rc(mdb_txn_begin(h->state, NULL, MDB_RDONLY, &txn));
     if (rc != 0)
         return rc;
     MDB_val key = {strlen(name), (void *)name}, val;
-    rc = mdb_get(txn, h->cursors_dbi, &key, &val);
+    rc = st_mdb_rc(mdb_get(txn, h->cursors_dbi, &key, &val));
     if (rc == 0 && val.mv_size == 8)
         p->applied = pt_get_be64(val.mv_data);
     if (rc == 0 || rc == MDB_NOTFOUND)
-        rc = mdb_get(txn, h->quarantine_dbi, &key, &val);
+        rc = st_mdb_rc(mdb_get(txn, h->quarantine_dbi, &key, &val));
     if (rc == 0) {
         p->quarantined = 1;
         size_t n = val.mv_size < sizeof p->error - 1 ? val.mv_size
@@ -529,8 +535,8 @@ static int plugin_status(struct pt_host *h, struct pt_plugin *p)
  * not record them), drop its state and cursor as `povtrack rebuild` does;
  * the catch-up then applies the whole log to it again.  Done after init, so
  * that a plugin that cannot load keeps the state an older version may still
- * use; init cannot read the state, so nothing it keeps is stale.  0, or -1
- * with err set and nothing changed.
+ * use; init cannot read the state, so nothing it keeps is stale.  0, or a
+ * storage error with err set and nothing changed.
  */
 static int plugin_check_layout(struct pt_host *h, struct pt_plugin *p,
                                const struct layout_record *lr, char *err,
@@ -560,13 +566,13 @@ static int plugin_check_layout(struct pt_host *h, struct pt_plugin *p,
         snprintf(why, sizeof why, "state layout %u was written by %s version",
                  lr->layout, lr->layout < want ? "an older" : "another");
     char ferr[512];
-    if (state_forget(h, name, h->cursors_dbi, &p->dbi, ferr, sizeof ferr) !=
-        0) {
+    int rc = state_forget(h, name, h->cursors_dbi, &p->dbi, ferr, sizeof ferr);
+    if (rc != 0) {
         snprintf(err, errlen,
                  "plugin %s: %s (this one writes %u); dropping it "
                  "for a rebuild failed: %s",
                  name, why, want, ferr);
-        return -1;
+        return rc;
     }
     pt_logf(&h->log, PT_LOG_WARN,
             "plugin %s: %s (this one writes %u): rebuilding it from the log",
@@ -577,8 +583,8 @@ static int plugin_check_layout(struct pt_host *h, struct pt_plugin *p,
 
 /* Load p's code: dlopen, descriptor, its config section against its
  * config map, database, init, and drop a state of another layout.  0, or
- * -1 (PT_HOST_ECONFIG for the config section) with err set and nothing of
- * p loaded. */
+ * POVTRACK_EPLUGIN (the plugin's fault), POVTRACK_ECONFIG (the config
+ * section's) or a storage error, with err set and nothing of p loaded. */
 static int plugin_load(struct pt_host *h, struct pt_plugin *p, char *err,
                        size_t errlen)
 {
@@ -586,10 +592,12 @@ static int plugin_load(struct pt_host *h, struct pt_plugin *p, char *err,
     int rc = plugin_bind(p, p->conf, err, errlen);
     if (rc == 0)
         rc = plugin_check_config(h, p, err, errlen);
-    if (rc == 0 && (plugin_attach(h, p, &lr, err, errlen) != 0 ||
-                    plugin_init(h, p, err, errlen) != 0 ||
-                    plugin_check_layout(h, p, &lr, err, errlen) != 0))
-        rc = -1;
+    if (rc == 0)
+        rc = plugin_attach(h, p, &lr, err, errlen);
+    if (rc == 0)
+        rc = plugin_init(h, p, err, errlen);
+    if (rc == 0)
+        rc = plugin_check_layout(h, p, &lr, err, errlen);
     if (rc != 0)
         plugin_unload(p);
     return rc;
@@ -610,22 +618,27 @@ static int host_start(struct pt_host *h, int use_guard, char *err,
     int src = st_reader_begin(h->events, &h->reader);
     if (src != 0) {
         snprintf(err, errlen, "%s/log: %s", h->cfg.data_dir, st_strerror(src));
-        return -1;
+        return src;
     }
     /* Hold no snapshot between operations: it would pin old pages and
      * stop the writer from growing the map. */
     st_reader_reset(h->reader);
-    if (state_open(h, err, errlen) != 0)
-        return -1;
+    int rc = state_open(h, err, errlen);
+    if (rc != 0)
+        return rc;
     struct pt_guard_failure last;
     memset(&last, 0, sizeof last);
     if (use_guard) {
         char path[PATH_MAX];
         if (snprintf(path, sizeof path, "%s/" PT_DATA_GUARD_FILE,
-                     h->cfg.data_dir) >= (int)sizeof path ||
-            pt_guard_open(path, h->cfg.plugin_timeout_ms, &h->log, &h->guard,
-                          &last, err, errlen) != 0)
-            return -1;
+                     h->cfg.data_dir) >= (int)sizeof path) {
+            snprintf(err, errlen, "%s: path too long", h->cfg.data_dir);
+            return POVTRACK_ENAMETOOLONG;
+        }
+        rc = pt_guard_open(path, h->cfg.plugin_timeout_ms, &h->log, &h->guard,
+                           &last, err, errlen);
+        if (rc != 0)
+            return rc;
         if (last.died_in_call)
             pt_logf(&h->log, PT_LOG_WARN,
                     "the previous plugin host %s in %s of plugin %s at seq "
@@ -639,11 +652,11 @@ static int host_start(struct pt_host *h, int use_guard, char *err,
         struct pt_plugin *p = &h->plugins[i];
         h->nplugins = i + 1;
         p->conf = &h->cfg.plugins[i];
-        int rc = plugin_status(h, p);
+        rc = plugin_status(h, p);
         if (rc != 0) {
             snprintf(err, errlen, "plugin %s: state: %s", p->conf->name,
-                     mdb_strerror(rc));
-            return -1;
+                     st_strerror(rc));
+            return rc;
         }
         if (p->quarantined) {
             pt_logf(&h->log, PT_LOG_WARN,
@@ -666,9 +679,9 @@ static int host_start(struct pt_host *h, int use_guard, char *err,
         /* In-process (tests, tools) a plugin that cannot load fails the
          * open: there is no operator to resume it.  Nor is there one for a
          * section its config map refuses: the operator's to mend, and
-         * the daemon's to refuse at start (PT_HOST_ECONFIG). */
+         * the daemon's to refuse at start (POVTRACK_ECONFIG). */
         rc = plugin_load(h, p, err, errlen);
-        if (rc != 0 && (!use_guard || rc == PT_HOST_ECONFIG))
+        if (rc != 0 && (!use_guard || rc == POVTRACK_ECONFIG))
             return rc;
         if (rc != 0)
             quarantine_now(h, p, err);
@@ -690,20 +703,21 @@ static int host_open(const struct pt_config *cfg, int guarded,
     struct pt_host *h = host_new(cfg);
     if (h == NULL) {
         snprintf(err, errlen, "out of memory");
-        return -1;
+        return POVTRACK_ENOMEM;
     }
     char dir[PATH_MAX];
-    int rc = -1;
+    int rc = POVTRACK_ENAMETOOLONG;
     if (snprintf(dir, sizeof dir, "%s/" PT_DATA_LOG_SUBDIR, cfg->data_dir) >=
         (int)sizeof dir)
         snprintf(err, errlen, "%s: path too long", cfg->data_dir);
-    else if (st_log_open(dir, ST_OPEN_READONLY, &h->events, err, errlen) == 0) {
+    else if ((rc = st_log_open(dir, ST_OPEN_READONLY, &h->events, err,
+                               errlen)) == 0) {
         h->owns_events = 1;
         rc = host_start(h, guarded, err, errlen);
     }
     if (rc != 0) {
         pt_host_close(h);
-        return rc; /* -1 or PT_HOST_ECONFIG */
+        return rc;
     }
     *out = h;
     return 0;
@@ -727,13 +741,13 @@ int pt_host_open_log(const struct pt_config *cfg, struct st_log *events,
     struct pt_host *h = host_new(cfg);
     if (h == NULL) {
         snprintf(err, errlen, "out of memory");
-        return -1;
+        return POVTRACK_ENOMEM;
     }
     h->events = events;
     int rc = host_start(h, 0, err, errlen);
     if (rc != 0) {
         pt_host_close(h);
-        return rc; /* -1 or PT_HOST_ECONFIG */
+        return rc;
     }
     *out = h;
     return 0;
@@ -776,12 +790,14 @@ void pt_host_close(struct pt_host *h)
 /* ---- host functions handed to plugins ---- */
 
 /* Remember the first storage error: the host aborts the batch on it even
- * if the plugin ignored the return code. */
+ * if the plugin ignored the return code.  The plugin gets the code itself
+ * (<povtrack/plugin.h>: POVTRACK_EIO, POVTRACK_ENOSPC, MDB_MAP_FULL ...):
+ * one error space, so there is nothing to translate. */
 static int storage_error(povtrack_ctx *ctx, int rc)
 {
     if (ctx->storage_rc == 0)
         ctx->storage_rc = rc;
-    return POVTRACK_EIO;
+    return rc;
 }
 
 static int host_get(povtrack_ctx *ctx, const void *key, size_t klen,
@@ -799,7 +815,7 @@ static int host_get(povtrack_ctx *ctx, const void *key, size_t klen,
         return rc == 0 ? 0 : storage_error(ctx, rc);
     }
     MDB_val k = {klen, (void *)key}, v;
-    int rc = mdb_get(ctx->txn, ctx->plugin->dbi, &k, &v);
+    int rc = st_mdb_rc(mdb_get(ctx->txn, ctx->plugin->dbi, &k, &v));
     if (rc == MDB_NOTFOUND)
         return POVTRACK_NOTFOUND;
     if (rc != 0)
@@ -824,7 +840,7 @@ static int host_put(povtrack_ctx *ctx, const void *key, size_t klen,
                            klen, val, vlen);
     } else {
         MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
-        rc = mdb_put(ctx->txn, ctx->plugin->dbi, &k, &v, 0);
+        rc = st_mdb_rc(mdb_put(ctx->txn, ctx->plugin->dbi, &k, &v, 0));
     }
     return rc == 0 ? 0 : storage_error(ctx, rc);
 }
@@ -838,9 +854,10 @@ static int host_del(povtrack_ctx *ctx, const void *key, size_t klen)
     if (klen == 0 || klen > POVTRACK_KEY_MAX)
         return POVTRACK_EINVAL;
     MDB_val k = {klen, (void *)key};
-    int rc = ctx->cached ? pt_wcache_del(ctx->host->wcache, ctx->txn,
-                                         ctx->plugin->dbi, key, klen)
-                         : mdb_del(ctx->txn, ctx->plugin->dbi, &k, NULL);
+    int rc = ctx->cached
+                 ? pt_wcache_del(ctx->host->wcache, ctx->txn, ctx->plugin->dbi,
+                                 key, klen)
+                 : st_mdb_rc(mdb_del(ctx->txn, ctx->plugin->dbi, &k, NULL));
     if (rc == MDB_NOTFOUND)
         return POVTRACK_NOTFOUND;
     return rc == 0 ? 0 : storage_error(ctx, rc);
@@ -869,18 +886,18 @@ static int host_scan(povtrack_ctx *ctx, const void *from, size_t flen,
     if (rc != 0)
         return storage_error(ctx, rc);
     MDB_cursor *cur;
-    rc = mdb_cursor_open(ctx->txn, ctx->plugin->dbi, &cur);
+    rc = st_mdb_rc(mdb_cursor_open(ctx->txn, ctx->plugin->dbi, &cur));
     if (rc != 0)
         return storage_error(ctx, rc);
     MDB_val k = {flen, (void *)from}, v;
-    rc = flen == 0 ? mdb_cursor_get(cur, &k, &v, MDB_FIRST)
-                   : mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    rc = flen == 0 ? st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_FIRST))
+                   : st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE));
     int ret = 0;
     while (rc == 0 && key_before(&k, to, tlen)) {
         ret = fn(arg, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
         if (ret != 0)
             break;
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT));
     }
     mdb_cursor_close(cur);
     if (ret != 0)
@@ -893,9 +910,7 @@ static int host_unit(povtrack_ctx *ctx, struct ev_str code, struct ev_unit *out)
     if (ctx->txn == NULL)
         return POVTRACK_ENOSTATE;
     int rc = st_reader_unit(ctx->host->reader, code, out);
-    if (rc == ST_NOTFOUND)
-        return POVTRACK_NOTFOUND;
-    return rc == 0 ? 0 : storage_error(ctx, rc);
+    return rc == 0 || rc == POVTRACK_NOTFOUND ? rc : storage_error(ctx, rc);
 }
 
 /* The registry a call sees: apply and tick see it as of the record the
@@ -916,7 +931,7 @@ static int host_unit_at_as_of(povtrack_ctx *ctx, struct ev_str code, int64_t at,
         return POVTRACK_EINVAL;
     struct ev_history h;
     int rc = st_reader_history(ctx->host->reader, code, &h);
-    if (rc == ST_NOTFOUND)
+    if (rc == POVTRACK_ENOTFOUND)
         return POVTRACK_NOTFOUND;
     if (rc != 0)
         return storage_error(ctx, rc);
@@ -967,16 +982,9 @@ static int host_unit_map_as_of(povtrack_ctx *ctx, struct ev_str code,
     st_reader_registry(ctx->host->reader, version < as_of ? version : as_of,
                        &sr);
     int rc = ev_unit_map(&sr.reg, code, from, to, out);
-    switch (rc) {
-    case EV_OK:
-        return 0;
-    case EV_ENOTFOUND:
-        return POVTRACK_NOTFOUND;
-    case EV_EINVAL:
-        return POVTRACK_EINVAL;
-    default:
-        return storage_error(ctx, rc);
-    }
+    if (rc == 0 || rc == POVTRACK_NOTFOUND || rc == POVTRACK_EINVAL)
+        return rc;
+    return storage_error(ctx, rc);
 }
 
 static int host_unit_map(povtrack_ctx *ctx, struct ev_str code, int64_t from,
@@ -1008,14 +1016,14 @@ static int pending_push(struct pt_host *h, const char *code,
         size_t cap = h->cappending ? h->cappending * 2 : 16;
         void *p = realloc(h->pending, cap * sizeof *h->pending);
         if (p == NULL)
-            return -1;
+            return POVTRACK_ENOMEM;
         h->pending = p;
         h->cappending = cap;
     }
     struct pending_alert *a = &h->pending[h->npending];
     a->body = malloc(body->size);
     if (a->body == NULL)
-        return -1;
+        return POVTRACK_ENOMEM;
     memcpy(a->body, body->data, body->size);
     a->len = body->size;
     snprintf(a->topic, sizeof a->topic, "alert.%s", code);
@@ -1074,13 +1082,13 @@ static int alert_store(struct pt_host *h, MDB_txn *txn, const char *source,
     pt_pack_cstr(&pk, "severity");
     pt_pack_cstr(&pk, severity_names[a->severity]);
     pt_pack_cstr(&pk, "unit");
-    ev_pack_text(&pk, a->unit, strlen(a->unit));
+    povtrack_proto_pack_text(&pk, a->unit, strlen(a->unit));
     if (a->household != NULL) {
         pt_pack_cstr(&pk, "household");
-        ev_pack_text(&pk, a->household, strlen(a->household));
+        povtrack_proto_pack_text(&pk, a->household, strlen(a->household));
     }
     pt_pack_cstr(&pk, "message");
-    ev_pack_text(&pk, a->message, strlen(a->message));
+    povtrack_proto_pack_text(&pk, a->message, strlen(a->message));
     pt_pack_cstr(&pk, "at");
     msgpack_pack_int64(&pk, a->at);
     pt_pack_cstr(&pk, "seq");
@@ -1089,9 +1097,9 @@ static int alert_store(struct pt_host *h, MDB_txn *txn, const char *source,
     unsigned char key[ALERT_KEY_MAX];
     size_t klen = alert_key(key, source, kind, seq, now, ordinal);
     MDB_val k = {klen, key}, v = {sb.size, sb.data};
-    int rc = mdb_put(txn, h->alerts_dbi, &k, &v, 0);
-    if (rc == 0 && pending_push(h, a->code, &sb) != 0)
-        rc = ENOMEM;
+    int rc = st_mdb_rc(mdb_put(txn, h->alerts_dbi, &k, &v, 0));
+    if (rc == 0)
+        rc = pending_push(h, a->code, &sb);
     msgpack_sbuffer_destroy(&sb);
     return rc;
 }
@@ -1139,21 +1147,21 @@ static int host_alert(povtrack_ctx *ctx, const struct povtrack_alert *a)
  * alerts of the same second at the same end of the log, raised by this
  * host or by one before it (several faulty plugins quarantined at start,
  * or one after another in hosts that each lived less than a second), each
- * get their own key.  0, or an LMDB error. */
+ * get their own key.  0, or a storage error. */
 static int host_alert_ordinal(struct pt_host *h, MDB_txn *txn, uint64_t seq,
                               int64_t now, uint32_t *ordinal)
 {
     unsigned char key[ALERT_KEY_MAX];
     size_t plen = alert_key(key, "host", 2, seq, now, 0) - 4;
     MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, h->alerts_dbi, &cur);
+    int rc = st_mdb_rc(mdb_cursor_open(txn, h->alerts_dbi, &cur));
     if (rc != 0)
         return rc;
     *ordinal = 0;
     MDB_val k = {plen + 4, key}, v;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    for (rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE));
          rc == 0 && k.mv_size == plen + 4 && memcmp(k.mv_data, key, plen) == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+         rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT)))
         *ordinal = pt_get_be32((const unsigned char *)k.mv_data + plen) + 1;
     mdb_cursor_close(cur);
     return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
@@ -1167,7 +1175,7 @@ static int quarantine_save(struct pt_host *h, MDB_txn *txn, struct pt_plugin *p)
     const char *name = pt_plugin_name(p);
     MDB_val k = {strlen(name), (void *)name};
     MDB_val v = {strlen(p->error), p->error};
-    int rc = mdb_put(txn, h->quarantine_dbi, &k, &v, 0);
+    int rc = st_mdb_rc(mdb_put(txn, h->quarantine_dbi, &k, &v, 0));
     if (rc != 0)
         return rc;
     char msg[sizeof p->error + 256];
@@ -1261,6 +1269,8 @@ static const struct povtrack_host host_api = {
     .alert = host_alert,
     .config = host_config,
     .log = host_log,
+    /* LMDB's message for LMDB's codes: a plugin sees the storage's. */
+    .strerror = st_strerror,
 };
 
 /* ---- applying the log ---- */
@@ -1427,7 +1437,7 @@ static enum apply_result apply_range(struct pt_host *h, MDB_txn *txn,
             pt_logf(&h->log, PT_LOG_ERROR,
                     "log record %llu does not decode: %s",
                     (unsigned long long)rec.seq, everr.msg);
-            *rc_out = ST_EFORMAT;
+            *rc_out = POVTRACK_EFORMAT;
             return APPLY_FAILED;
         }
         if (ev.type == EV_UNIT_DEFINED || ev.type == EV_UNIT_CHANGED)
@@ -1459,15 +1469,15 @@ static enum apply_result apply_range(struct pt_host *h, MDB_txn *txn,
                                                       : APPLY_FAILED;
             }
             if (prc != 0) {
-                char why[96];
-                snprintf(why, sizeof why, "apply returned %d on %s", prc,
-                         ev_type_name(ev.type));
+                char why[128];
+                snprintf(why, sizeof why, "apply returned %d (%s) on %s", prc,
+                         povtrack_err_name(prc), ev_type_name(ev.type));
                 plugin_stop(h, p, rec.seq, why);
                 return APPLY_RETRY;
             }
         }
     }
-    if (rc != 0 && rc != ST_END) {
+    if (rc != 0 && rc != POVTRACK_EEND) {
         *rc_out = rc;
         return APPLY_FAILED;
     }
@@ -1489,11 +1499,11 @@ static enum apply_result apply_range(struct pt_host *h, MDB_txn *txn,
         pt_put_be64(lb + 4, hi);
         MDB_val k = {strlen(p->desc->name), (void *)p->desc->name};
         MDB_val v = {8, be}, lv = {sizeof lb, lb};
-        rc = mdb_put(txn, h->cursors_dbi, &k, &v, 0);
+        rc = st_mdb_rc(mdb_put(txn, h->cursors_dbi, &k, &v, 0));
         /* The layout the state is now built with, and the cursor it goes
          * with (pt_state.h). */
         if (rc == 0)
-            rc = mdb_put(txn, h->layouts_dbi, &k, &lv, 0);
+            rc = st_mdb_rc(mdb_put(txn, h->layouts_dbi, &k, &lv, 0));
         if (rc != 0) {
             *rc_out = rc;
             return rc == MDB_MAP_FULL ? APPLY_RETRY : APPLY_FAILED;
@@ -1536,15 +1546,15 @@ static int catch_up(struct pt_host *h, size_t max_records, size_t *applied)
         lo++;
         uint64_t hi = last - lo + 1 > max_records ? lo + max_records - 1 : last;
         MDB_txn *txn;
-        rc = mdb_txn_begin(h->state, NULL, 0, &txn);
+        rc = st_mdb_rc(mdb_txn_begin(h->state, NULL, 0, &txn));
         if (rc != 0) {
-            pt_logf(&h->log, PT_LOG_ERROR, "state: %s", mdb_strerror(rc));
+            pt_logf(&h->log, PT_LOG_ERROR, "state: %s", st_strerror(rc));
             return rc;
         }
         int err = 0;
         enum apply_result r = apply_range(h, txn, lo, &hi, &err);
         if (r == APPLY_OK) {
-            err = mdb_txn_commit(txn);
+            err = st_mdb_rc(mdb_txn_commit(txn));
             pt_wcache_reset(h->wcache);
             if (err == 0) {
                 for (size_t i = 0; i < h->nplugins; i++)
@@ -1569,7 +1579,7 @@ static int catch_up(struct pt_host *h, size_t max_records, size_t *applied)
         }
         if (err == MDB_MAP_FULL && (err = state_grow(h)) != 0) {
             pt_logf(&h->log, PT_LOG_ERROR, "state map cannot grow: %s",
-                    mdb_strerror(err));
+                    st_strerror(err));
             return err;
         }
     }
@@ -1601,7 +1611,7 @@ int pt_host_tick(struct pt_host *h, int64_t now)
     if (!any)
         return 0;
     MDB_txn *txn;
-    int rc = mdb_txn_begin(h->state, NULL, 0, &txn);
+    int rc = st_mdb_rc(mdb_txn_begin(h->state, NULL, 0, &txn));
     if (rc != 0)
         return rc;
     for (size_t i = 0; i < h->nplugins && rc == 0; i++) {
@@ -1612,7 +1622,7 @@ int pt_host_tick(struct pt_host *h, int64_t now)
          * tick's: one that fails leaves nothing of what it wrote or
          * raised, as a failed apply does. */
         MDB_txn *own;
-        if ((rc = mdb_txn_begin(h->state, txn, 0, &own)) != 0)
+        if ((rc = st_mdb_rc(mdb_txn_begin(h->state, txn, 0, &own))) != 0)
             break;
         size_t npending = h->npending;
         struct povtrack_ctx ctx = {.host = h,
@@ -1630,18 +1640,19 @@ int pt_host_tick(struct pt_host *h, int64_t now)
             pending_drop(h, npending);
             rc = ctx.storage_rc;
         } else {
-            rc = mdb_txn_commit(own);
+            rc = st_mdb_rc(mdb_txn_commit(own));
         }
         if (rc == 0 && trc != 0) {
-            char why[64];
-            snprintf(why, sizeof why, "tick returned %d", trc);
+            char why[96];
+            snprintf(why, sizeof why, "tick returned %d (%s)", trc,
+                     povtrack_err_name(trc));
             plugin_stop(h, p, p->applied, why);
         }
     }
     if (rc == 0)
         rc = quarantines_save(h, txn);
     if (rc == 0)
-        rc = mdb_txn_commit(txn);
+        rc = st_mdb_rc(mdb_txn_commit(txn));
     else
         mdb_txn_abort(txn);
     if (rc == 0) {
@@ -1657,35 +1668,33 @@ int pt_host_tick(struct pt_host *h, int64_t now)
 
 /* In one transaction: empty the database *drop (when not NULL) and delete
  * name's entry in keyed (the quarantine record, or the cursor with the
- * layout recorded beside it).  0, or -1 with err set and nothing
- * changed. */
+ * layout recorded beside it).  0, or a storage error with err set and
+ * nothing changed. */
 static int state_forget(struct pt_host *h, const char *name, MDB_dbi keyed,
                         const MDB_dbi *drop, char *err, size_t errlen)
 {
     MDB_txn *txn;
     MDB_val k = {strlen(name), (void *)name};
-    int rc = mdb_txn_begin(h->state, NULL, 0, &txn);
+    int rc = st_mdb_rc(mdb_txn_begin(h->state, NULL, 0, &txn));
     if (rc == 0 && drop != NULL)
-        rc = mdb_drop(txn, *drop, 0);
+        rc = st_mdb_rc(mdb_drop(txn, *drop, 0));
     if (rc == 0) {
-        rc = mdb_del(txn, keyed, &k, NULL);
+        rc = st_mdb_rc(mdb_del(txn, keyed, &k, NULL));
         if (rc == MDB_NOTFOUND)
             rc = 0;
     }
     if (rc == 0 && keyed == h->cursors_dbi) {
-        rc = mdb_del(txn, h->layouts_dbi, &k, NULL);
+        rc = st_mdb_rc(mdb_del(txn, h->layouts_dbi, &k, NULL));
         if (rc == MDB_NOTFOUND)
             rc = 0;
     }
     if (rc == 0)
-        rc = mdb_txn_commit(txn);
+        rc = st_mdb_rc(mdb_txn_commit(txn));
     else
         mdb_txn_abort(txn);
-    if (rc != 0) {
-        snprintf(err, errlen, "plugin %s: state: %s", name, mdb_strerror(rc));
-        return -1;
-    }
-    return 0;
+    if (rc != 0)
+        snprintf(err, errlen, "plugin %s: state: %s", name, st_strerror(rc));
+    return rc;
 }
 
 int pt_host_resume(struct pt_host *h, struct pt_plugin *p, char *err,
@@ -1694,12 +1703,13 @@ int pt_host_resume(struct pt_host *h, struct pt_plugin *p, char *err,
     const char *name = pt_plugin_name(p);
     if (!p->quarantined) {
         snprintf(err, errlen, "plugin %s is not quarantined", name);
-        return -1;
+        return POVTRACK_EINVALID;
     }
     /* The operator replaced the .so (or its config): load it afresh. */
     plugin_unload(p);
-    if (state_forget(h, name, h->quarantine_dbi, NULL, err, errlen) != 0)
-        return -1;
+    int rc = state_forget(h, name, h->quarantine_dbi, NULL, err, errlen);
+    if (rc != 0)
+        return rc;
     pt_guard_forgive(h->guard, name);
     p->quarantined = 0;
     p->quarantine_unsaved = 0;
@@ -1708,7 +1718,7 @@ int pt_host_resume(struct pt_host *h, struct pt_plugin *p, char *err,
     if (p->quarantined) {
         snprintf(err, errlen, "plugin %s is quarantined again: %s", name,
                  p->error);
-        return -1;
+        return POVTRACK_EPLUGIN;
     }
     pt_logf(&h->log, PT_LOG_INFO,
             "plugin %s %s resumed at seq %llu by an operator", name,
@@ -1723,14 +1733,15 @@ int pt_host_rebuild(struct pt_host *h, struct pt_plugin *p, char *err,
     if (p->quarantined) {
         snprintf(err, errlen, "plugin %s is quarantined: resume it first (%s)",
                  name, p->error);
-        return -1;
+        return POVTRACK_EINVALID;
     }
     /* Its state, its cursor and the alerts it raised while applying go in
      * one transaction; the host then applies the whole log to it again in
      * chunks, between queries, while ingest goes on.  Its apply alerts
      * come back under the same keys. */
-    if (state_forget(h, name, h->cursors_dbi, &p->dbi, err, errlen) != 0)
-        return -1;
+    int rc = state_forget(h, name, h->cursors_dbi, &p->dbi, err, errlen);
+    if (rc != 0)
+        return rc;
     uint64_t was = p->applied;
     p->applied = 0;
     /* Whatever the plugin cached from its old state goes too. */
@@ -1739,7 +1750,7 @@ int pt_host_rebuild(struct pt_host *h, struct pt_plugin *p, char *err,
     if (p->quarantined) {
         snprintf(err, errlen, "plugin %s could not be loaded again: %s", name,
                  p->error);
-        return -1;
+        return POVTRACK_EPLUGIN;
     }
     pt_logf(&h->log, PT_LOG_INFO,
             "plugin %s: state dropped at seq %llu by an operator; applying "

@@ -35,16 +35,17 @@
 
 struct pt_host;
 
-/* What pt_host_open* return (not -1) when a plugin's [plugin.NAME]
- * section holds a key its config map does not list, or a value not of
- * the key's type: the operator's error, which no restart mends.  err
- * names the file, the section and the key. */
-#define PT_HOST_ECONFIG (-2)
+/* Errors: 0 or a code of <povtrack/errors.h>.  pt_host_open* return
+ * POVTRACK_ECONFIG when a plugin's [plugin.NAME] section holds a key its
+ * config map does not list, or a value not of the key's type: the
+ * operator's error, which no restart mends (err names the file, the
+ * section and the key); POVTRACK_EPLUGIN for a plugin that cannot load;
+ * else what the storage said. */
 
 /* Open both environments and load every configured plugin (dlopen, ABI
  * check, its section against its config map, init).  A plugin that fails
  * to load fails the open, with a message in err naming the plugin and the
- * cause: -1, or PT_HOST_ECONFIG. */
+ * cause. */
 int pt_host_open(const struct pt_config *cfg, struct pt_host **out, char *err,
                  size_t errlen);
 
@@ -58,7 +59,7 @@ int pt_host_open(const struct pt_config *cfg, struct pt_host **out, char *err,
  * says, and then catches up.  The record of calls in progress lives in
  * <data_dir>/host.guard, watched by the hang watchdog (pt_guard.h).  A
  * section its config map refuses is no plugin's fault: it still fails the
- * open, with PT_HOST_ECONFIG. */
+ * open, with POVTRACK_ECONFIG. */
 int pt_host_open_guarded(const struct pt_config *cfg, struct pt_host **out,
                          char *err, size_t errlen);
 void pt_host_close(struct pt_host *h);

@@ -98,8 +98,9 @@ const char *pt_plugin_name(const struct pt_plugin *p);
 
 /* Quarantined plugins: resume (load the .so again, apply from its cursor,
  * or from the start when the new .so writes another state layout) and
- * rebuild (drop its state, apply the whole log again).  0, or -1 with err
- * set. */
+ * rebuild (drop its state, apply the whole log again).  0, or with err set
+ * POVTRACK_EINVALID (resume: not quarantined; rebuild: quarantined),
+ * POVTRACK_EPLUGIN (it cannot load), or a storage error. */
 int pt_host_resume(struct pt_host *h, struct pt_plugin *p, char *err,
                    size_t errlen);
 int pt_host_rebuild(struct pt_host *h, struct pt_plugin *p, char *err,

@@ -39,7 +39,8 @@ static int64_t now_ms(void)
 
 /* ---- the process loop ---- */
 
-/* Decode a request body; on failure pack the error reply and return -1. */
+/* Decode a request body; on failure pack the error reply and
+ * return POVTRACK_EINVALID. */
 static int decode_request(const struct pt_host *h, struct pt_request *r,
                           msgpack_unpacked *up, msgpack_packer *pk)
 {
@@ -54,26 +55,26 @@ static int decode_request(const struct pt_host *h, struct pt_request *r,
     if (r->nbody != 1) {
         pt_pack_error(pk, "request: must be exactly one frame after the "
                           "envelope");
-        return -1;
+        return POVTRACK_EINVALID;
     }
     if (len > REQUEST_MAX) {
         pt_pack_error(pk, "request: larger than %u bytes", REQUEST_MAX);
-        return -1;
+        return POVTRACK_EINVALID;
     }
     if (povtrack_proto_precheck(body, len, &pl, why, sizeof why) != 0) {
         pt_pack_error(pk, "request: %s", why);
-        return -1;
+        return POVTRACK_EINVALID;
     }
     if (msgpack_unpack_next(up, body, len, &off) != MSGPACK_UNPACK_SUCCESS ||
         up->data.type != MSGPACK_OBJECT_MAP) {
         pt_pack_error(pk, "request: must be a msgpack map");
-        return -1;
+        return POVTRACK_EINVALID;
     }
     return 0;
 }
 
-/* May the sender of r make request req?  0, or -1 after packing the
- * refusal.  The sender is looked up by its connection's key in the
+/* May the sender of r make request req?  0, or POVTRACK_EACCES after
+ * packing the refusal.  The sender is looked up by its connection's key in the
  * registry in force now, on every request (parked ones when answered), so
  * a reload applies to open connections too. */
 static int authorise(struct pt_auth *auth, struct pt_request *r,
@@ -84,7 +85,7 @@ static int authorise(struct pt_auth *auth, struct pt_request *r,
         pt_auth_sender(auth, &r->body, "query", revoked, sizeof revoked);
     if (p == NULL) {
         pt_pack_error(pk, "publisher: %s", revoked);
-        return -1;
+        return POVTRACK_EACCES;
     }
     const msgpack_object *op = pt_map_get(req, POVTRACK_KEY_OP);
     if (op == NULL || op->type != MSGPACK_OBJECT_STR)
@@ -99,7 +100,7 @@ static int authorise(struct pt_auth *auth, struct pt_request *r,
                           "plugin: publisher \"%s\" may not query plugin "
                           "%.*s (add it to query = in the registry)",
                           p->name, (int)pl->via.str.size, pl->via.str.ptr);
-            return -1;
+            return POVTRACK_EACCES;
         }
     } else if (n == 4 && memcmp(s, "read", 4) == 0) {
         if (!p->query_log) {
@@ -107,7 +108,7 @@ static int authorise(struct pt_auth *auth, struct pt_request *r,
                           "op: publisher \"%s\" may not read the log's "
                           "records (needs query = log or *)",
                           p->name);
-            return -1;
+            return POVTRACK_EACCES;
         }
     } else if ((n == 6 && memcmp(s, "resume", 6) == 0) ||
                (n == 7 && memcmp(s, "rebuild", 7) == 0)) {
@@ -116,7 +117,7 @@ static int authorise(struct pt_auth *auth, struct pt_request *r,
                           "op: publisher \"%s\" may not %.*s plugins "
                           "(needs admin = yes)",
                           p->name, (int)n, s);
-            return -1;
+            return POVTRACK_EACCES;
         }
     } else if (n == 6 && memcmp(s, "alerts", 6) == 0) {
         if (!p->alerts) {
@@ -124,7 +125,7 @@ static int authorise(struct pt_auth *auth, struct pt_request *r,
                           "op: publisher \"%s\" may not list alerts "
                           "(needs alerts = yes)",
                           p->name);
-            return -1;
+            return POVTRACK_EACCES;
         }
     }
     return 0;
@@ -207,12 +208,15 @@ static void answer_parked(struct pt_host *h, struct pt_auth *auth, void *sock,
     }
 }
 
-static void *bind_socket(struct pt_host *h, struct pt_auth *auth, void *zctx,
-                         int type, const char *ep)
+/* A socket of type bound to ep into *out: 0, or ZeroMQ's error (logged),
+ * *out NULL. */
+static int bind_socket(struct pt_host *h, struct pt_auth *auth, void *zctx,
+                       int type, const char *ep, void **out)
 {
     void *s = zmq_socket(zctx, type);
     int zero = 0;
     int64_t maxmsg = REQUEST_MAX + 4096;
+    *out = NULL;
     if (s != NULL) {
         zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
         /* Also on PUB: subscribers send only subscriptions. */
@@ -222,13 +226,15 @@ static void *bind_socket(struct pt_host *h, struct pt_auth *auth, void *zctx,
         pt_auth_server_socket(auth, s,
                               type == ZMQ_ROUTER ? "query" : "alerts") != 0 ||
         zmq_bind(s, ep) != 0) {
+        int rc = povtrack_zmq_error(zmq_errno());
         pt_logf(&h->log, PT_LOG_ERROR, "cannot bind %s: %s", ep,
-                zmq_strerror(zmq_errno()));
+                povtrack_strerror(rc));
         if (s != NULL)
             zmq_close(s);
-        return NULL;
+        return rc;
     }
-    return s;
+    *out = s;
+    return 0;
 }
 
 /* The next event on a socket monitor (two frames: event and value, then
@@ -255,15 +261,16 @@ static uint16_t monitor_event(void *mon)
  * close would remove the new listener's.  The socket's monitor says when
  * (ZMQ_EVENT_CLOSED); unbinding also drops the connections accepted there.
  * mon names the monitor's inproc endpoint, unused so far in the process.
- * Returns 0, or -1 when the listener was not seen closed in time. */
+ * Returns 0, POVTRACK_ETIMEDOUT when the listener was not seen closed in
+ * time, or ZeroMQ's error. */
 static int unbind_and_wait(void *zctx, void *sock, const char *ep,
                            const char *mon)
 {
     if (zmq_socket_monitor(sock, mon,
                            ZMQ_EVENT_CLOSED | ZMQ_EVENT_CLOSE_FAILED) != 0)
-        return -1;
+        return povtrack_zmq_error(zmq_errno());
     void *m = zmq_socket(zctx, ZMQ_PAIR);
-    int zero = 0, rc = -1;
+    int zero = 0, rc = POVTRACK_EZMQ;
     if (m != NULL && zmq_setsockopt(m, ZMQ_LINGER, &zero, sizeof zero) == 0 &&
         zmq_connect(m, mon) == 0 && zmq_unbind(sock, ep) == 0) {
         int64_t deadline = now_ms() + ALERTS_CLOSE_WAIT_MS;
@@ -277,7 +284,7 @@ static int unbind_and_wait(void *zctx, void *sock, const char *ep,
             if (n > 0)
                 event = monitor_event(m);
         }
-        rc = event == ZMQ_EVENT_CLOSED ? 0 : -1;
+        rc = event == ZMQ_EVENT_CLOSED ? 0 : POVTRACK_ETIMEDOUT;
     }
     zmq_socket_monitor(sock, NULL, 0);
     if (m != NULL)
@@ -292,7 +299,8 @@ static int unbind_and_wait(void *zctx, void *sock, const char *ep,
  * ZAP handler, under the registry now in force, which refuses the revoked
  * keys; the others can list what they missed meanwhile with the alerts
  * request.  generation numbers the rebuilds, for the monitor's endpoint.
- * Returns 0, or -1 (logged) when the endpoint could not be bound again. */
+ * Returns 0, or ZeroMQ's error (logged) when the endpoint could not be
+ * bound again. */
 static int rebuild_alerts(struct pt_host *h, struct pt_auth *auth, void *zctx,
                           size_t lost, unsigned *generation)
 {
@@ -308,12 +316,12 @@ static int rebuild_alerts(struct pt_host *h, struct pt_auth *auth, void *zctx,
                 "within %d ms",
                 h->cfg.alerts, ALERTS_CLOSE_WAIT_MS);
     zmq_close(h->pub);
-    h->pub = bind_socket(h, auth, zctx, ZMQ_PUB, h->cfg.alerts);
-    if (h->pub == NULL) {
+    int rc = bind_socket(h, auth, zctx, ZMQ_PUB, h->cfg.alerts, &h->pub);
+    if (rc != 0) {
         pt_logf(&h->log, PT_LOG_ERROR,
                 "SIGHUP: cannot bind the alerts endpoint again after "
                 "revoking alert subscribers; the plugin host restarts");
-        return -1;
+        return rc;
     }
     pt_logf(&h->log, PT_LOG_WARN,
             "SIGHUP: %zu key(s) lost alerts = yes: disconnected every alert "
@@ -324,8 +332,8 @@ static int rebuild_alerts(struct pt_host *h, struct pt_auth *auth, void *zctx,
     return 0;
 }
 
-/* SIGHUP: take the live settings and the registry.  Returns 0, or -1 when
- * the plugin host must stop (the supervisor starts it again). */
+/* SIGHUP: take the live settings and the registry.  Returns 0, or an error
+ * when the plugin host must stop (the supervisor starts it again). */
 static int reload(struct pt_host *h, struct pt_auth *auth, void *zctx,
                   const struct pt_host_signals *sig, unsigned *generation)
 {
@@ -357,26 +365,29 @@ int pt_host_run(struct pt_host *h, int notify_fd,
     volatile sig_atomic_t *stop = sig->stop;
     void *zctx = zmq_ctx_new();
     if (zctx == NULL)
-        return -1;
+        return povtrack_zmq_error(zmq_errno());
     struct pt_auth *auth;
     char err[512];
-    if (pt_auth_open(&h->cfg, &h->log, zctx, &auth, err, sizeof err) != 0) {
+    int rc = pt_auth_open(&h->cfg, &h->log, zctx, &auth, err, sizeof err);
+    if (rc != 0) {
         pt_logf(&h->log, PT_LOG_ERROR, "%s", err);
         zmq_ctx_term(zctx);
-        return -1;
+        return rc;
     }
-    void *router = bind_socket(h, auth, zctx, ZMQ_ROUTER, h->cfg.query);
-    h->pub = router ? bind_socket(h, auth, zctx, ZMQ_PUB, h->cfg.alerts) : NULL;
-    if (router == NULL || h->pub == NULL) {
+    void *router;
+    rc = bind_socket(h, auth, zctx, ZMQ_ROUTER, h->cfg.query, &router);
+    if (rc == 0)
+        rc = bind_socket(h, auth, zctx, ZMQ_PUB, h->cfg.alerts, &h->pub);
+    if (rc != 0) {
         if (router != NULL)
             zmq_close(router);
         pt_auth_close(auth);
         zmq_ctx_term(zctx);
-        return -1;
+        return rc;
     }
     struct parked *parked = calloc(PARKED_MAX, sizeof *parked);
     size_t nparked = 0;
-    int rc = parked == NULL ? -1 : 0;
+    rc = parked == NULL ? POVTRACK_ENOMEM : 0;
     pt_logf(&h->log, PT_LOG_INFO,
             "plugin host ready: query %s, alerts %s, %zu plugins", h->cfg.query,
             h->cfg.alerts, h->nplugins);
@@ -388,10 +399,9 @@ int pt_host_run(struct pt_host *h, int notify_fd,
     while (rc == 0 && !*stop) {
         if (*sig->reload) {
             *sig->reload = 0;
-            if (reload(h, auth, zctx, sig, &alerts_generation) != 0) {
-                rc = -1;
+            rc = reload(h, auth, zctx, sig, &alerts_generation);
+            if (rc != 0)
                 break;
-            }
         }
         zmq_pollitem_t items[3] = {
             {router, 0, ZMQ_POLLIN, 0},
@@ -411,7 +421,7 @@ int pt_host_run(struct pt_host *h, int notify_fd,
         if (zmq_poll(items, nitems, timeout) < 0) {
             if (zmq_errno() == EINTR)
                 continue;
-            rc = -1;
+            rc = povtrack_zmq_error(zmq_errno());
             break;
         }
         pt_auth_zap_handle(auth);
@@ -446,8 +456,8 @@ int pt_host_run(struct pt_host *h, int notify_fd,
         if (more && now_ms() >= retry_at) {
             size_t n = 0;
             int arc = pt_host_catch_up(h, APPLY_CHUNK, &n);
-            if (arc == ENOSPC || arc == EDQUOT || arc == MDB_MAP_FULL ||
-                arc == EIO) {
+            if (arc == POVTRACK_ENOSPC || arc == -EDQUOT ||
+                arc == MDB_MAP_FULL || arc == POVTRACK_EIO) {
                 /* A full disk is not a reason to die: queries go on from
                  * the applied state, and applying resumes when space
                  * returns.  (LMDB reports a short write as EIO; a failing
@@ -462,7 +472,7 @@ int pt_host_run(struct pt_host *h, int notify_fd,
                 retry_at = now_ms() + DISK_FULL_RETRY_MS;
                 n = 0;
             } else if (arc != 0) {
-                rc = -1;
+                rc = arc;
                 break;
             } else if (disk_full && n > 0) {
                 pt_logf(&h->log, PT_LOG_INFO,

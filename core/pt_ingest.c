@@ -84,7 +84,7 @@ int pt_ingest_open(const struct pt_config *cfg, const struct pt_log *log,
     struct pt_ingest *ig = calloc(1, sizeof *ig);
     if (ig == NULL) {
         snprintf(err, errlen, "out of memory");
-        return -1;
+        return POVTRACK_ENOMEM;
     }
     ig->cfg = cfg;
     ig->log = log;
@@ -106,7 +106,7 @@ int pt_ingest_open(const struct pt_config *cfg, const struct pt_log *log,
         snprintf(err, errlen, "out of memory for %zu event slots",
                  ig->slots_cap);
         pt_ingest_close(ig);
-        return -1;
+        return POVTRACK_ENOMEM;
     }
     for (size_t i = 0; i < GROUP_REQUESTS_MAX; i++)
         msgpack_unpacked_init(&ig->reqs[i].up);
@@ -116,25 +116,28 @@ int pt_ingest_open(const struct pt_config *cfg, const struct pt_log *log,
         (int)sizeof dir) {
         snprintf(err, errlen, "%s: path too long", cfg->data_dir);
         pt_ingest_close(ig);
-        return -1;
+        return POVTRACK_ENAMETOOLONG;
     }
-    if (st_log_open(dir, 0, &ig->events, err, errlen) != 0) {
+    int rc = st_log_open(dir, 0, &ig->events, err, errlen);
+    if (rc != 0) {
         pt_ingest_close(ig);
-        return -1;
+        return rc;
     }
     if (st_log_notice(ig->events)[0] != '\0')
         pt_logf(log, PT_LOG_WARN, "%s", st_log_notice(ig->events));
 
     ig->zctx = zmq_ctx_new();
     if (ig->zctx == NULL) {
+        rc = povtrack_zmq_error(zmq_errno());
         snprintf(err, errlen, "cannot create a ZeroMQ context: %s",
-                 zmq_strerror(zmq_errno()));
+                 povtrack_strerror(rc));
         pt_ingest_close(ig);
-        return -1;
+        return rc;
     }
-    if (pt_auth_open(cfg, log, ig->zctx, &ig->auth, err, errlen) != 0) {
+    rc = pt_auth_open(cfg, log, ig->zctx, &ig->auth, err, errlen);
+    if (rc != 0) {
         pt_ingest_close(ig);
-        return -1;
+        return rc;
     }
     ig->router = zmq_socket(ig->zctx, ZMQ_ROUTER);
     /* Frames past the limit are refused by libzmq itself (the peer is
@@ -147,10 +150,11 @@ int pt_ingest_open(const struct pt_config *cfg, const struct pt_log *log,
         zmq_setsockopt(ig->router, ZMQ_LINGER, &zero, sizeof zero) ||
         pt_auth_server_socket(ig->auth, ig->router, "ingest") != 0 ||
         zmq_bind(ig->router, cfg->ingest) != 0) {
+        rc = povtrack_zmq_error(zmq_errno());
         snprintf(err, errlen, "cannot bind ingest endpoint %s: %s", cfg->ingest,
-                 zmq_strerror(zmq_errno()));
+                 povtrack_strerror(rc));
         pt_ingest_close(ig);
-        return -1;
+        return rc;
     }
     *out = ig;
     return 0;
@@ -200,11 +204,12 @@ int pt_ingest_reload(struct pt_ingest *ig)
 {
     char err[512];
     derive_limits(ig);
-    if (pt_auth_reload(ig->auth, NULL, err, sizeof err) != 0) {
+    int rc = pt_auth_reload(ig->auth, NULL, err, sizeof err);
+    if (rc != 0) {
         pt_logf(ig->log, PT_LOG_ERROR,
                 "SIGHUP: %s; the previous publisher registry stays in force",
                 err);
-        return -1;
+        return rc;
     }
     /* Buckets are per name; a removed publisher's bucket is harmless. */
     return 0;
@@ -227,7 +232,8 @@ static int64_t now_us(void)
 
 /* Decode one request's events into slots; a request that is not an array
  * of events is rejected whole. */
-/* Take one request's token from p's bucket; 0, or -1 when it has none. */
+/* Take one request's token from p's bucket; 0, POVTRACK_EAGAIN when it has
+ * none, POVTRACK_ENOMEM. */
 static int rate_take(struct pt_ingest *ig, const struct pt_publisher *p,
                      int64_t now)
 {
@@ -243,7 +249,7 @@ static int rate_take(struct pt_ingest *ig, const struct pt_publisher *p,
             size_t cap = ig->caprates ? ig->caprates * 2 : 8;
             struct rate *nr = realloc(ig->rates, cap * sizeof *nr);
             if (nr == NULL)
-                return -1;
+                return POVTRACK_ENOMEM;
             ig->rates = nr;
             ig->caprates = cap;
         }
@@ -257,7 +263,7 @@ static int rate_take(struct pt_ingest *ig, const struct pt_publisher *p,
         r->tokens = per_s;
     r->last_us = now;
     if (r->tokens < 1.0)
-        return -1;
+        return POVTRACK_EAGAIN;
     r->tokens -= 1.0;
     return 0;
 }
@@ -361,9 +367,9 @@ static void take_request(struct pt_ingest *ig, struct ingest_req *g,
  * file system which it is. */
 static int storage_full(const struct pt_ingest *ig, int rc, size_t bytes)
 {
-    if (rc == ENOSPC || rc == EDQUOT || rc == MDB_MAP_FULL)
+    if (rc == POVTRACK_ENOSPC || rc == -EDQUOT || rc == MDB_MAP_FULL)
         return 1;
-    if (rc != EIO)
+    if (rc != POVTRACK_EIO)
         return 0;
     struct statvfs vfs;
     char dir[PATH_MAX];
@@ -383,7 +389,7 @@ static int check_refs(void *arg, struct st_view *view, struct st_item *item)
 {
     struct pt_ingest *ig = arg;
     int rc = st_check_refs(NULL, view, item);
-    if (rc != EV_OK)
+    if (rc != POVTRACK_OK)
         return rc;
     struct ev_registry reg;
     st_view_registry(view, &reg);
@@ -426,9 +432,10 @@ static void reply(struct pt_ingest *ig, struct ingest_req *g,
                                         POVTRACK_ACK_REJECTED, 0, it->error);
         }
     }
-    if (pt_wire_reply(ig->router, &g->req, ig->reply.data, ig->reply.size) != 0)
+    int rc = pt_wire_reply(ig->router, &g->req, ig->reply.data, ig->reply.size);
+    if (rc != 0)
         pt_logf(ig->log, PT_LOG_WARN, "ack not delivered (client gone?): %s",
-                zmq_strerror(zmq_errno()));
+                povtrack_strerror(rc));
 }
 
 int pt_ingest_step(struct pt_ingest *ig, int timeout_ms)
@@ -438,7 +445,7 @@ int pt_ingest_step(struct pt_ingest *ig, int timeout_ms)
         {pt_auth_zap_socket(ig->auth), 0, ZMQ_POLLIN, 0}};
     int n = zmq_poll(items, items[1].socket ? 2 : 1, timeout_ms);
     if (n < 0)
-        return zmq_errno() == EINTR ? 0 : -1;
+        return zmq_errno() == EINTR ? 0 : povtrack_zmq_error(zmq_errno());
     pt_auth_zap_handle(ig->auth);
     if (!(items[0].revents & ZMQ_POLLIN))
         return 0;
@@ -452,8 +459,9 @@ int pt_ingest_step(struct pt_ingest *ig, int timeout_ms)
      * arrays leave room for. */
     while (nreqs < GROUP_REQUESTS_MAX && nslots < ig->cfg->batch_max) {
         struct ingest_req *g = &ig->reqs[nreqs];
-        if (pt_wire_recv(ig->router, &g->req, ZMQ_DONTWAIT) != 0) {
-            if (errno == EPROTO) {
+        int rrc = pt_wire_recv(ig->router, &g->req, ZMQ_DONTWAIT);
+        if (rrc != 0) {
+            if (rrc == POVTRACK_EPROTO) {
                 pt_logf(ig->log, PT_LOG_WARN,
                         "dropped a request with a malformed envelope");
                 continue;

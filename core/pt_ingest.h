@@ -22,6 +22,8 @@
 
 struct pt_ingest;
 
+/* Errors: 0 or a code of <povtrack/errors.h>, logged or in err. */
+
 /* Open (creating) the log in <data_dir>/log and bind cfg->ingest. */
 int pt_ingest_open(const struct pt_config *cfg, const struct pt_log *log,
                    struct pt_ingest **out, char *err, size_t errlen);
@@ -31,13 +33,13 @@ void pt_ingest_close(struct pt_ingest *ig);
 void pt_ingest_set_notify(struct pt_ingest *ig, int fd);
 
 /* Wait up to timeout_ms for requests, then process one group: validate,
- * commit, acknowledge.  Returns 0 (also on timeout or EINTR), or -1 on a
- * fatal error that was logged. */
+ * commit, acknowledge.  Returns 0 (also on timeout or EINTR), or ZeroMQ's
+ * error when it cannot wait (fatal). */
 int pt_ingest_step(struct pt_ingest *ig, int timeout_ms);
 
 /* SIGHUP, after the caller updated the live settings of its config (see
  * pt_config_apply_reload): take the new limits, and read the publisher
- * registry again.  Returns 0, or -1 when the new registry has an error,
+ * registry again.  Returns 0, or an error when the new registry has one,
  * which is logged, and the old registry stays in force.  Requests taken
  * from then on are checked against the registry in force, also on
  * connections opened before (pt_auth_sender). */

@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <povtrack/errors.h>
+
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 /* Whether stderr is the journal's stream: systemd sets JOURNAL_STREAM to
@@ -105,7 +107,7 @@ int pt_log_facility_parse(const char *name)
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(name, names[i].name) == 0)
             return names[i].facility;
-    return -1;
+    return POVTRACK_EINVALID;
 }
 
 int pt_log_level_parse(const char *name)
@@ -113,5 +115,5 @@ int pt_log_level_parse(const char *name)
     for (size_t i = 0; i < sizeof level_names / sizeof level_names[0]; i++)
         if (strcmp(name, level_names[i]) == 0)
             return (int)i;
-    return -1;
+    return POVTRACK_EINVALID;
 }

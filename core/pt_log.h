@@ -32,13 +32,15 @@ struct pt_log {
  * pid); facility is a LOG_* value from <syslog.h>. */
 void pt_log_open_syslog(int facility);
 
-/* "daemon", "user", "local0".."local7" -> LOG_* facility; -1 when unknown. */
+/* "daemon", "user", "local0".."local7" -> LOG_* facility; POVTRACK_EINVALID
+ * when unknown. */
 int pt_log_facility_parse(const char *name);
 
 void pt_logf(const struct pt_log *log, enum pt_log_level level, const char *fmt,
              ...) __attribute__((format(printf, 3, 4)));
 
-/* "debug", "info", "warn", "error" -> level; -1 when unknown. */
+/* "debug", "info", "warn", "error" -> level; POVTRACK_EINVALID when
+ * unknown. */
 int pt_log_level_parse(const char *name);
 
 #endif /* POVTRACK_PT_LOG_H */

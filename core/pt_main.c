@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <povtrack/plugin.h>
+
 #include "pt_config.h"
 #include "pt_host.h"
 #include "pt_ingest.h"
@@ -120,7 +122,7 @@ static int set_string(char *dst, size_t cap, const char *value, const char *opt)
 {
     if (strlen(value) >= cap) {
         fprintf(stderr, "povtrackd: --%s: value too long\n", opt);
-        return -1;
+        return POVTRACK_EINVALID;
     }
     strcpy(dst, value);
     return 0;
@@ -141,8 +143,9 @@ static int parse_args(int argc, char **argv, struct pt_config *cfg,
             exit(0);
         }
         if (c == 'V') {
-            printf("povtrackd %s (wire protocol 1, plugin ABI 1)\n",
-                   POVTRACK_VERSION);
+            printf("povtrackd %s (wire protocol %d, plugin ABI %d)\n",
+                   POVTRACK_VERSION, POVTRACK_PROTO_VERSION,
+                   POVTRACK_PLUGIN_ABI_VERSION);
             exit(0);
         }
         if (c == '?')
@@ -183,7 +186,7 @@ static int parse_args(int argc, char **argv, struct pt_config *cfg,
         case OPT_PLUGINS:
             if (pt_config_set_plugins(cfg, optarg, err, sizeof err) != 0) {
                 fprintf(stderr, "povtrackd: --%s\n", err);
-                rc = -1;
+                rc = POVTRACK_EINVALID;
             }
             break;
         case OPT_BATCH_MAX: {
@@ -191,7 +194,7 @@ static int parse_args(int argc, char **argv, struct pt_config *cfg,
             if (*end != '\0' || v < 1 || v > 100000) {
                 fprintf(stderr, "povtrackd: --batch-max: must be an integer "
                                 "from 1 to 100000\n");
-                rc = -1;
+                rc = POVTRACK_EINVALID;
             }
             cfg->batch_max = v;
             break;
@@ -201,7 +204,7 @@ static int parse_args(int argc, char **argv, struct pt_config *cfg,
             if (cfg->log_level < 0) {
                 fprintf(stderr, "povtrackd: --log-level: must be debug, "
                                 "info, warn or error\n");
-                rc = -1;
+                rc = POVTRACK_EINVALID;
             }
             break;
         case OPT_PLUGIN_HOST:
@@ -210,12 +213,12 @@ static int parse_args(int argc, char **argv, struct pt_config *cfg,
         case OPT_NOTIFY_FD:
             mode->notify_fd = (int)strtol(optarg, &end, 10);
             if (*end != '\0' || mode->notify_fd < 0)
-                rc = -1;
+                rc = POVTRACK_EINVALID;
             break;
         case OPT_HANDOFF_FD:
             mode->handoff_fd = (int)strtol(optarg, &end, 10);
             if (*end != '\0' || mode->handoff_fd < 0)
-                rc = -1;
+                rc = POVTRACK_EINVALID;
             break;
         default:
             break;
@@ -248,17 +251,20 @@ static void install_signals(void)
  * the old host exits on its own (PR_SET_PDEATHSIG); closing its sockets
  * unlinks ipc socket files, so a new host must not bind before the old one
  * is gone, or it would lose its endpoints.  The lock is released when the
- * old process ends. */
+ * old process ends.  Returns the locked file, or a negative error code. */
 static int lock_host(const struct pt_config *cfg, const struct pt_log *log)
 {
     char path[PATH_MAX];
     if (snprintf(path, sizeof path, "%s/" PT_DATA_HOST_LOCK_FILE,
-                 cfg->data_dir) >= (int)sizeof path)
-        return -1;
+                 cfg->data_dir) >= (int)sizeof path) {
+        pt_logf(log, PT_LOG_ERROR, "%s: path too long", cfg->data_dir);
+        return POVTRACK_ENAMETOOLONG;
+    }
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
     if (fd < 0) {
-        pt_logf(log, PT_LOG_ERROR, "%s: %s", path, strerror(errno));
-        return -1;
+        int rc = -errno;
+        pt_logf(log, PT_LOG_ERROR, "%s: %s", path, povtrack_strerror(rc));
+        return rc;
     }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         pt_logf(log, PT_LOG_INFO,
@@ -266,8 +272,9 @@ static int lock_host(const struct pt_config *cfg, const struct pt_log *log)
                 "to exit");
         while (flock(fd, LOCK_EX) != 0) {
             if (errno != EINTR || stop_requested) {
+                int rc = -errno;
                 close(fd);
-                return -1;
+                return rc;
             }
         }
     }
@@ -303,7 +310,7 @@ static int run_plugin_host(const struct pt_config *cfg,
     if (orc != 0) {
         pt_logf(&log, PT_LOG_ERROR, "%s", err);
         /* The supervisor stops a povtrackd whose first host says so. */
-        return orc == PT_HOST_ECONFIG ? PT_SUPERVISOR_EXIT_CONFIG : 1;
+        return orc == POVTRACK_ECONFIG ? PT_SUPERVISOR_EXIT_CONFIG : 1;
     }
     /* Until now ingest's stand-in has answered on the query endpoint:
      * take it over only once it is let go (pt_supervisor.h). */
@@ -311,14 +318,15 @@ static int run_plugin_host(const struct pt_config *cfg,
     if (mode->handoff_fd >= 0) {
         handoff = pt_supervisor_await_endpoint(
             mode->handoff_fd, &stop_requested, err, sizeof err);
-        if (handoff < 0)
+        if (handoff != 0 && handoff != POVTRACK_EINTR)
             pt_logf(&log, PT_LOG_ERROR, "%s", err);
         close(mode->handoff_fd);
     }
     if (handoff != 0) {
         pt_host_close(h);
         close(lock_fd);
-        return handoff < 0 ? 1 : 0;
+        /* Told to stop while waiting: a clean exit. */
+        return handoff == POVTRACK_EINTR ? 0 : 1;
     }
     struct pt_host_signals sig = {&stop_requested, &hup_received, reconfigure,
                                   cl};
@@ -330,19 +338,22 @@ static int run_plugin_host(const struct pt_config *cfg,
 
 /* One daemon per data directory: a second one would bind over the first's
  * ipc sockets and interleave writers on the log.  The lock dies with the
- * process, so a crash never leaves the directory locked. */
+ * process, so a crash never leaves the directory locked.  Returns the
+ * locked file, or a negative error code (POVTRACK_EBUSY: another povtrackd
+ * holds it). */
 static int lock_data_dir(const struct pt_config *cfg, const struct pt_log *log)
 {
     char path[PATH_MAX];
     if (snprintf(path, sizeof path, "%s/" PT_DATA_LOCK_FILE, cfg->data_dir) >=
         (int)sizeof path) {
         pt_logf(log, PT_LOG_ERROR, "%s: path too long", cfg->data_dir);
-        return -1;
+        return POVTRACK_ENAMETOOLONG;
     }
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
     if (fd < 0) {
-        pt_logf(log, PT_LOG_ERROR, "%s: %s", path, strerror(errno));
-        return -1;
+        int rc = -errno;
+        pt_logf(log, PT_LOG_ERROR, "%s: %s", path, povtrack_strerror(rc));
+        return rc;
     }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         char pid[32] = "";
@@ -353,7 +364,7 @@ static int lock_data_dir(const struct pt_config *cfg, const struct pt_log *log)
                 "another povtrackd (pid %s) is running on data directory %s",
                 pid[0] ? pid : "?", cfg->data_dir);
         close(fd);
-        return -1;
+        return POVTRACK_EBUSY;
     }
     char pid[32];
     int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());

@@ -261,11 +261,18 @@ int pt_registry_load(const char *path, struct pt_registry **out, char *err,
     ls.reg = calloc(1, sizeof *ls.reg);
     if (ls.reg == NULL) {
         snprintf(err, errlen, "%s: out of memory", path);
-        return -1;
+        return POVTRACK_ENOMEM;
     }
     int line = ini_parse(path, on_entry, &ls);
+    /* inih: -1 cannot open (errno from fopen), -2 out of memory, else the
+     * first line in error. */
+    int rc = line == -1   ? -errno
+             : line == -2 ? POVTRACK_ENOMEM
+             : line != 0  ? POVTRACK_ECONFIG
+                          : 0;
     if (line == -1)
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        snprintf(err, errlen, "%s: cannot open: %s", path,
+                 povtrack_strerror(rc));
     else if (line == -2)
         snprintf(err, errlen, "%s: out of memory", path);
     else if (line > 0 && ls.msg[0] == '\0')
@@ -274,16 +281,16 @@ int pt_registry_load(const char *path, struct pt_registry **out, char *err,
     else if (line > 0)
         snprintf(err, errlen, "%s:%d: %s%s%s%s", path, line, ls.cur ? "[" : "",
                  ls.cur ? ls.cur->name : "", ls.cur ? "] " : "", ls.msg);
-    if (line != 0) {
+    if (rc != 0) {
         pt_registry_free(ls.reg);
-        return -1;
+        return rc;
     }
     for (size_t i = 0; i < ls.reg->count; i++) {
         const struct pt_publisher *p = &ls.reg->pubs[i];
         if (!p->has_key) {
             snprintf(err, errlen, "%s: [%s] has no key", path, p->name);
             pt_registry_free(ls.reg);
-            return -1;
+            return POVTRACK_ECONFIG;
         }
         if (p->types != 0 && !p->all_units && p->nunits == 0) {
             snprintf(err, errlen,
@@ -291,7 +298,7 @@ int pt_registry_load(const char *path, struct pt_registry **out, char *err,
                      "CODE... or units = *)",
                      path, p->name);
             pt_registry_free(ls.reg);
-            return -1;
+            return POVTRACK_ECONFIG;
         }
     }
     *out = ls.reg;
@@ -352,7 +359,7 @@ int pt_publisher_check_type(const struct pt_publisher *p, enum ev_type t,
              "publish = %s)",
              p->name, name ? name : "this type",
              p->publish_text[0] ? p->publish_text : "nothing");
-    return -1;
+    return POVTRACK_EINVALID;
 }
 
 static bool unit_granted(const struct pt_publisher *p, struct ev_str code)
@@ -388,13 +395,13 @@ static int span_at(const struct ev_registry *reg, struct ev_str code, int64_t t,
     struct ev_history h;
     *found = false;
     int rc = reg->history(reg->arg, code, &h);
-    if (rc == EV_ENOTFOUND)
-        return EV_OK;
-    if (rc != EV_OK || h.n == 0)
+    if (rc == POVTRACK_ENOTFOUND)
+        return POVTRACK_OK;
+    if (rc != POVTRACK_OK || h.n == 0)
         return rc;
     *out = h.span[span_index(&h, t)];
     *found = true;
-    return EV_OK;
+    return POVTRACK_OK;
 }
 
 /* Is code, or a unit above it as the hierarchy stood at t, granted?  A
@@ -408,16 +415,16 @@ static int granted_at(const struct pt_publisher *p,
     for (int depth = 0; depth < 4 && code.ptr != NULL; depth++) {
         if (unit_granted(p, code)) {
             *ok = true;
-            return EV_OK;
+            return POVTRACK_OK;
         }
         struct ev_span s;
         bool found;
         int rc = span_at(reg, code, t, &s, &found);
-        if (rc != EV_OK || !found)
+        if (rc != POVTRACK_OK || !found)
             return rc;
         code = s.parent;
     }
-    return EV_OK;
+    return POVTRACK_OK;
 }
 
 /* The rights check of one unit event: who asks, on which registry, and
@@ -433,15 +440,15 @@ static int need(const struct unit_check *c, struct ev_str code, int64_t t,
                 const char *role_fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* The right over code on the hierarchy at t.  EV_OK, the registry's error,
- * or EV_EINVAL with a refusal that names code and, when role_fmt is not
- * NULL, what code is to the event ("the current parent of 23232"). */
+/* The right over code on the hierarchy at t.  POVTRACK_OK, the registry's
+ * error, or POVTRACK_EINVALID with a refusal that names code and, when role_fmt
+ * is not NULL, what code is to the event ("the current parent of 23232"). */
 static int need(const struct unit_check *c, struct ev_str code, int64_t t,
                 const char *role_fmt, ...)
 {
     bool ok;
     int rc = granted_at(c->p, c->reg, code, t, &ok);
-    if (rc != EV_OK || ok)
+    if (rc != POVTRACK_OK || ok)
         return rc;
     char role[96] = "";
     if (role_fmt != NULL) {
@@ -456,7 +463,7 @@ static int need(const struct unit_check *c, struct ev_str code, int64_t t,
              "rights: units = %s)",
              c->p->name, (int)code.len, code.ptr, role,
              c->p->units_text[0] ? c->p->units_text : "none");
-    return EV_EINVAL;
+    return POVTRACK_EINVALID;
 }
 
 /* An existing unit the event changes, as it stood at t (span s): the right
@@ -484,15 +491,15 @@ static int check_defined(const struct unit_check *c, const struct ev_event *ev)
     int64_t from = d->has_effective ? d->effective : EV_TIME_MIN;
     struct ev_history h;
     int rc = c->reg->history(c->reg->arg, ev->unit, &h);
-    if (rc == EV_ENOTFOUND || (rc == EV_OK && h.n == 0)) {
+    if (rc == POVTRACK_ENOTFOUND || (rc == POVTRACK_OK && h.n == 0)) {
         if (unit_granted(c->p, ev->unit))
-            return EV_OK;
+            return POVTRACK_OK;
         if (d->parent.ptr == NULL)
             return need(c, ev->unit, from, "a new province");
         return need(c, d->parent, from, "the parent of the new unit %.*s",
                     (int)ev->unit.len, ev->unit.ptr);
     }
-    if (rc != EV_OK)
+    if (rc != POVTRACK_OK)
         return rc;
     /* A span starting on "from" is the one a redefinition renames. */
     bool starts = false;
@@ -502,7 +509,7 @@ static int check_defined(const struct unit_check *c, const struct ev_event *ev)
     const struct ev_span cur = h.span[span_index(&h, before)];
     if (d->parent.ptr != NULL && !same_code(d->parent, cur.parent) &&
         (rc = need(c, d->parent, from, "the new parent of %.*s",
-                   (int)ev->unit.len, ev->unit.ptr)) != EV_OK)
+                   (int)ev->unit.len, ev->unit.ptr)) != POVTRACK_OK)
         return rc;
     return need_place(c, ev->unit, &cur, before, NULL);
 }
@@ -525,13 +532,13 @@ static int check_successor(const struct unit_check *c, const struct ev_data *d,
     struct ev_span s;
     bool found;
     if (is_predecessor(d, code))
-        return EV_OK; /* its predecessor's check is the stricter */
+        return POVTRACK_OK; /* its predecessor's check is the stricter */
     int rc = span_at(c->reg, code, d->effective, &s, &found);
-    if (rc != EV_OK)
+    if (rc != POVTRACK_OK)
         return rc;
     if (!found)
         return d->parent.ptr != NULL
-                   ? EV_OK
+                   ? POVTRACK_OK
                    : need(c, code, d->effective, "a new province");
     if (d->parent.ptr != NULL && !same_code(d->parent, s.parent))
         return need_place(c, code, &s, d->effective, "a successor");
@@ -547,23 +554,23 @@ static int check_changed(const struct unit_check *c, const struct ev_event *ev)
 {
     const struct ev_data *d = &ev->data;
     int64_t e = d->effective;
-    int rc = EV_OK;
+    int rc = POVTRACK_OK;
     if (d->parent.ptr != NULL &&
         (rc = need(c, d->parent, e, "the new parent of %.*s", (int)ev->unit.len,
-                   ev->unit.ptr)) != EV_OK)
+                   ev->unit.ptr)) != POVTRACK_OK)
         return rc;
     if (d->change == EV_CHANGE_MERGE)
         rc = check_successor(c, d, d->successor);
-    for (uint32_t i = 0;
-         rc == EV_OK && d->change == EV_CHANGE_SPLIT && i < d->successors.n;
+    for (uint32_t i = 0; rc == POVTRACK_OK && d->change == EV_CHANGE_SPLIT &&
+                         i < d->successors.n;
          i++)
         rc = check_successor(c, d, ev_codes_at(d->successors, i));
-    for (uint32_t i = 0; rc == EV_OK && i < d->predecessors.n; i++) {
+    for (uint32_t i = 0; rc == POVTRACK_OK && i < d->predecessors.n; i++) {
         struct ev_str code = ev_codes_at(d->predecessors, i);
         struct ev_span s;
         bool found;
         rc = span_at(c->reg, code, e - 1, &s, &found);
-        if (rc == EV_OK)
+        if (rc == POVTRACK_OK)
             rc = found ? need_place(c, code, &s, e - 1, "a predecessor")
                        : need(c, code, e - 1, "a predecessor");
     }
@@ -579,20 +586,20 @@ int pt_publisher_check_unit(const struct pt_publisher *p,
     bool ok;
 
     if (p->all_units)
-        return EV_OK;
+        return POVTRACK_OK;
     if (ev->type == EV_UNIT_DEFINED)
         return check_defined(&c, ev);
     if (ev->type == EV_UNIT_CHANGED)
         return check_changed(&c, ev);
     int rc = granted_at(p, reg, ev->unit, ev->at, &ok);
-    if (rc != EV_OK || ok)
+    if (rc != POVTRACK_OK || ok)
         return rc;
     snprintf(err, errlen,
              "unit: publisher \"%s\" may not publish for unit %.*s (its "
              "rights: units = %s)",
              p->name, (int)ev->unit.len, ev->unit.ptr,
              p->units_text[0] ? p->units_text : "none");
-    return EV_EINVAL;
+    return POVTRACK_EINVALID;
 }
 
 bool pt_publisher_may_query(const struct pt_publisher *p, const char *plugin,

@@ -71,7 +71,8 @@ struct pt_registry {
 /* Read path.  Errors name the file, the line and the problem:
  * "publishers.ini:7: [mttq-593] publish: unknown event type "donation.x"".
  * Every section must have a key; names and keys must be unique.  Returns 0,
- * or -1 with err set (and *out untouched). */
+ * or with err set (and *out untouched) POVTRACK_ECONFIG for what the file
+ * says, a negated errno value when it cannot be read, POVTRACK_ENOMEM. */
 int pt_registry_load(const char *path, struct pt_registry **out, char *err,
                      size_t errlen);
 void pt_registry_free(struct pt_registry *r);
@@ -86,7 +87,8 @@ const struct pt_publisher *pt_registry_find_name(const struct pt_registry *r,
 /* A publisher with every right: the identity of plain (loopback) mode. */
 void pt_publisher_everyone(struct pt_publisher *p, const char *name);
 
-/* May p publish events of type t?  0, or -1 with err naming the right:
+/* May p publish events of type t?  0, or POVTRACK_EINVALID with err naming
+ * the right (the event is refused, as for pt_publisher_check_unit):
  * "type: publisher "mttq-593" may not publish household.status (its
  * rights: publish = donation.* fund.*)". */
 int pt_publisher_check_type(const struct pt_publisher *p, enum ev_type t,
@@ -114,10 +116,10 @@ int pt_publisher_check_type(const struct pt_publisher *p, enum ev_type t,
  *                         parent (a province: itself) the day before.
  *
  * The right over a parent covers its children, so needing the parent also
- * needs the unit.  Returns EV_OK, the registry's error code, or EV_EINVAL
- * with err naming the unit the right is missing for and what that unit is
- * to the event: "unit: publisher "mttq-593" may not change unit 594 (the
- * current parent of 23232; its rights: units = 593)"; for other events
+ * needs the unit.  Returns POVTRACK_OK, the registry's error code, or
+ * POVTRACK_EINVALID with err naming the unit the right is missing for and what
+ * that unit is to the event: "unit: publisher "mttq-593" may not change unit
+ * 594 (the current parent of 23232; its rights: units = 593)"; for other events
  * "unit: publisher "mttq-593" may not publish for unit 594 (its rights:
  * units = 593)".
  */

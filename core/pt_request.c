@@ -13,6 +13,7 @@
 #include "ev_event.h"
 #include "ev_unit.h"
 #include "pt_host_internal.h"
+#include "st_env.h"
 
 /* ---- requests ---- */
 
@@ -50,7 +51,8 @@ const msgpack_object *pt_map_get(const msgpack_object *map, const char *key)
     return povtrack_proto_map_get(map, key);
 }
 
-/* Read an optional unsigned field; returns -1 after packing an error. */
+/* Read an optional unsigned field; returns POVTRACK_EINVALID after packing
+ * an error. */
 static int get_uint(msgpack_packer *pk, const msgpack_object *req,
                     const char *key, uint64_t def, uint64_t max, uint64_t *out)
 {
@@ -62,7 +64,7 @@ static int get_uint(msgpack_packer *pk, const msgpack_object *req,
     if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > max) {
         pt_pack_error(pk, "%s: must be an integer from 0 to %llu", key,
                       (unsigned long long)max);
-        return -1;
+        return POVTRACK_EINVALID;
     }
     *out = o->via.u64;
     return 0;
@@ -182,9 +184,9 @@ static int req_query(struct pt_host *h, const msgpack_object *req,
         return 0;
     }
     MDB_txn *txn;
-    int rc = mdb_txn_begin(h->state, NULL, MDB_RDONLY, &txn);
+    int rc = st_mdb_rc(mdb_txn_begin(h->state, NULL, MDB_RDONLY, &txn));
     if (rc != 0) {
-        pt_pack_error(pk, "state: %s", mdb_strerror(rc));
+        pt_pack_error(pk, "state: %s", st_strerror(rc));
         return 0;
     }
     /* The reader snapshot also serves host->unit(); refresh it so units
@@ -204,7 +206,7 @@ static int req_query(struct pt_host *h, const msgpack_object *req,
     if (prc != 0 || ctx.storage_rc != 0 || sb.size == 0) {
         if (ctx.storage_rc != 0)
             pt_pack_error(pk, "%s: state: %s", p->desc->name,
-                          mdb_strerror(ctx.storage_rc));
+                          st_strerror(ctx.storage_rc));
         else
             pt_pack_error(pk, "%s: %s", p->desc->name,
                           err[0] ? err : "query failed");
@@ -238,11 +240,12 @@ static int req_alerts(struct pt_host *h, const msgpack_object *req,
         return 0;
     MDB_txn *txn;
     MDB_cursor *cur;
-    int rc = mdb_txn_begin(h->state, NULL, MDB_RDONLY, &txn);
-    if (rc == 0 && (rc = mdb_cursor_open(txn, h->alerts_dbi, &cur)) != 0)
+    int rc = st_mdb_rc(mdb_txn_begin(h->state, NULL, MDB_RDONLY, &txn));
+    if (rc == 0 &&
+        (rc = st_mdb_rc(mdb_cursor_open(txn, h->alerts_dbi, &cur))) != 0)
         mdb_txn_abort(txn);
     if (rc != 0) {
-        pt_pack_error(pk, "state: %s", mdb_strerror(rc));
+        pt_pack_error(pk, "state: %s", st_strerror(rc));
         return 0;
     }
     /* Two passes: count, then pack, so the array header is exact. */
@@ -250,8 +253,9 @@ static int req_alerts(struct pt_host *h, const msgpack_object *req,
     pt_put_be64(from, since + 1);
     uint64_t n = 0;
     MDB_val k = {8, from}, v;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && n < limit;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+    for (rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE));
+         rc == 0 && n < limit;
+         rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT)))
         n++;
     povtrack_proto_pack_ok(pk, 1);
     pt_pack_cstr(pk, "alerts");
@@ -259,8 +263,9 @@ static int req_alerts(struct pt_host *h, const msgpack_object *req,
     k.mv_size = 8;
     k.mv_data = from;
     uint64_t i = 0;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && i < n;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), i++)
+    for (rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE));
+         rc == 0 && i < n;
+         rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT)), i++)
         pack_raw(pk, v.mv_data, v.mv_size);
     mdb_cursor_close(cur);
     mdb_txn_abort(txn);

@@ -29,20 +29,22 @@ int pt_standin_open(const struct pt_config *cfg, const struct pt_log *log,
     struct pt_standin *s = calloc(1, sizeof *s);
     if (s == NULL) {
         snprintf(err, errlen, "out of memory");
-        return -1;
+        return POVTRACK_ENOMEM;
     }
     s->log = log;
     s->zctx = zmq_ctx_new();
     if (s->zctx == NULL) {
-        snprintf(err, errlen, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
+        int rc = povtrack_zmq_error(zmq_errno());
+        snprintf(err, errlen, "zmq_ctx_new: %s", povtrack_strerror(rc));
         free(s);
-        return -1;
+        return rc;
     }
     /* The ZAP handler first: it must be bound before the socket's first
      * handshake (pt_auth.h). */
-    if (pt_auth_open(cfg, log, s->zctx, &s->auth, err, errlen) != 0) {
+    int rc = pt_auth_open(cfg, log, s->zctx, &s->auth, err, errlen);
+    if (rc != 0) {
         pt_standin_close(s);
-        return -1;
+        return rc;
     }
     s->router = zmq_socket(s->zctx, ZMQ_ROUTER);
     int zero = 0;
@@ -55,10 +57,11 @@ int pt_standin_open(const struct pt_config *cfg, const struct pt_log *log,
             0 ||
         pt_auth_server_socket(s->auth, s->router, "query") != 0 ||
         zmq_bind(s->router, cfg->query) != 0) {
+        rc = povtrack_zmq_error(zmq_errno());
         snprintf(err, errlen, "cannot bind %s: %s", cfg->query,
-                 zmq_strerror(zmq_errno()));
+                 povtrack_strerror(rc));
         pt_standin_close(s);
-        return -1;
+        return rc;
     }
     *out = s;
     return 0;

@@ -33,8 +33,9 @@
 
 struct pt_standin;
 
-/* Bind cfg->query (with CURVE as configured).  Returns 0, or -1 with err
- * set (the endpoint may be busy: try again later). */
+/* Bind cfg->query (with CURVE as configured).  Returns 0, or an error
+ * code with err set (-EADDRINUSE: the endpoint is busy, try again
+ * later). */
 int pt_standin_open(const struct pt_config *cfg, const struct pt_log *log,
                     struct pt_standin **out, char *err, size_t errlen);
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "st_env.h"
+#include "st_log.h" /* st_strerror */
 
 /* Named databases a reader opens: only the cursors. */
 #define READER_MAX_DBS 4
@@ -29,12 +30,12 @@ int pt_state_open_readonly(const char *dir, unsigned flags, MDB_env **out,
     int rc;
 
     *out = NULL;
-    rc = mdb_env_create(&env);
+    rc = st_mdb_rc(mdb_env_create(&env));
     if (rc != 0) {
-        snprintf(err, errlen, "%s: mdb_env_create: %s", dir, mdb_strerror(rc));
+        snprintf(err, errlen, "%s: mdb_env_create: %s", dir, st_strerror(rc));
         return rc;
     }
-    rc = mdb_env_set_maxdbs(env, READER_MAX_DBS);
+    rc = st_mdb_rc(mdb_env_set_maxdbs(env, READER_MAX_DBS));
     /* MDB_NOTLS: reader slots follow transactions, not threads, as in the
      * host.  st_env_open_existing checks that data.mdb is there (LMDB
      * would first create a lock file in a directory that holds no state)
@@ -47,7 +48,7 @@ int pt_state_open_readonly(const char *dir, unsigned flags, MDB_env **out,
             PT_STATE_FILE_MODE, &size);
     if (rc != 0) {
         st_env_describe(found, sizeof found, dir, rc, size);
-        if (rc == ENODATA)
+        if (rc == -ENODATA)
             snprintf(err, errlen,
                      "%s: the plugin state was never written; povtrackd "
                      "creates it when it starts",
@@ -59,11 +60,11 @@ int pt_state_open_readonly(const char *dir, unsigned flags, MDB_env **out,
                      "aside to " PT_DATA_STATE_INVALID_PREFIX "TIME and the "
                      "plugins apply the whole log again",
                      found);
-        else if (rc == ENOENT || rc == ENOLCK)
+        else if (rc == POVTRACK_ENOENT || rc == -ENOLCK)
             snprintf(err, errlen, "%s", found);
         else
             snprintf(err, errlen, "%s: cannot open the plugin state: %s", dir,
-                     mdb_strerror(rc));
+                     st_strerror(rc));
         mdb_env_close(env);
         return rc;
     }
@@ -79,10 +80,10 @@ static int begin_read(MDB_env *env, MDB_txn **txn)
     int rc;
 
     for (int tries = 0;; tries++) {
-        rc = mdb_txn_begin(env, NULL, MDB_RDONLY, txn);
+        rc = st_mdb_rc(mdb_txn_begin(env, NULL, MDB_RDONLY, txn));
         if (rc != MDB_MAP_RESIZED || tries >= RESIZE_TRIES)
             return rc;
-        rc = mdb_env_set_mapsize(env, 0);
+        rc = st_mdb_rc(mdb_env_set_mapsize(env, 0));
         if (rc != 0)
             return rc;
     }
@@ -98,7 +99,7 @@ static int push_cursor(struct pt_state_cursors *c, size_t *cap,
         void *p = realloc(c->v, ncap * sizeof(*c->v));
 
         if (p == NULL)
-            return ENOMEM;
+            return POVTRACK_ENOMEM;
         c->v = p;
         *cap = ncap;
     }
@@ -135,24 +136,24 @@ int pt_state_read_cursors(MDB_env *env, struct pt_state_cursors *out, char *err,
     rc = begin_read(env, &txn);
     if (rc != 0) {
         snprintf(err, errlen, "%s: cannot read the plugin state: %s", dir,
-                 mdb_strerror(rc));
+                 st_strerror(rc));
         return rc;
     }
-    rc = mdb_dbi_open(txn, PT_STATE_CURSORS_DB, 0, &dbi);
+    rc = st_mdb_rc(mdb_dbi_open(txn, PT_STATE_CURSORS_DB, 0, &dbi));
     if (rc == MDB_NOTFOUND) {
         mdb_txn_abort(txn);
         return 0;
     }
     if (rc == 0)
-        rc = mdb_cursor_open(txn, dbi, &cur);
+        rc = st_mdb_rc(mdb_cursor_open(txn, dbi, &cur));
     if (rc != 0) {
         snprintf(err, errlen, "%s: cannot open the \"%s\" database: %s", dir,
-                 PT_STATE_CURSORS_DB, mdb_strerror(rc));
+                 PT_STATE_CURSORS_DB, st_strerror(rc));
         mdb_txn_abort(txn);
         return rc;
     }
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    for (rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_FIRST)); rc == 0;
+         rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT))) {
         rc = push_cursor(out, &cap, &k, &v);
         if (rc != 0)
             break;
@@ -161,7 +162,7 @@ int pt_state_read_cursors(MDB_env *env, struct pt_state_cursors *out, char *err,
     mdb_txn_abort(txn);
     if (rc == MDB_NOTFOUND)
         return 0;
-    snprintf(err, errlen, "%s: reading the cursors: %s", dir, mdb_strerror(rc));
+    snprintf(err, errlen, "%s: reading the cursors: %s", dir, st_strerror(rc));
     pt_state_cursors_free(out);
     return rc;
 }
@@ -212,27 +213,27 @@ int pt_state_copy(MDB_env *env, const char *dir, char *err, size_t errlen)
 
     if (snprintf(path, sizeof(path), "%s/data.mdb", dir) >= (int)sizeof(path)) {
         snprintf(err, errlen, "%s: path too long", dir);
-        return ENAMETOOLONG;
+        return POVTRACK_ENAMETOOLONG;
     }
     /* So that the clean-up below only removes what this call created. */
     if (lstat(path, &sb) == 0) {
         snprintf(err, errlen, "%s: already exists", path);
-        return EEXIST;
+        return POVTRACK_EEXIST;
     }
     for (int tries = 0;; tries++) {
-        rc = mdb_env_copy2(env, dir, MDB_CP_COMPACT);
+        rc = st_mdb_rc(mdb_env_copy2(env, dir, MDB_CP_COMPACT));
         if (rc != MDB_MAP_RESIZED || tries >= RESIZE_TRIES)
             break;
         /* The host grew its map: the copy's read transaction could not
          * begin, after mdb_env_copy2 had created the file. */
         unlink(path);
-        rc = mdb_env_set_mapsize(env, 0);
+        rc = st_mdb_rc(mdb_env_set_mapsize(env, 0));
         if (rc != 0)
             break;
     }
     if (rc != 0) {
         snprintf(err, errlen, "%s: cannot copy the plugin state: %s", dir,
-                 mdb_strerror(rc));
+                 st_strerror(rc));
         unlink(path);
     }
     return rc;

@@ -30,8 +30,9 @@
  * the loaded plugin declares.  Readers outside the host need not look at
  * it: the cursors keep their form.
  *
- * Errors: functions return 0, an errno value or an LMDB error code, with a
- * message in err naming the directory.
+ * Errors: functions return 0 or a code of <povtrack/errors.h> (an errno
+ * value negated, an LMDB code), with a message in err naming the
+ * directory.
  */
 #ifndef POVTRACK_PT_STATE_H
 #define POVTRACK_PT_STATE_H
@@ -68,8 +69,8 @@ enum pt_state_open_flags {
 
 /* Open the state environment in dir (<data_dir>/state, or a copy of it)
  * read-only.  The plugin host may be running: this is one more reader, and
- * it never takes the host's write lock.  ENOENT when dir holds no data.mdb
- * (the host never ran there); ENODATA when data.mdb is empty (the state
+ * it never takes the host's write lock.  -ENOENT when dir holds no data.mdb
+ * (the host never ran there); -ENODATA when data.mdb is empty (the state
  * was never written) and MDB_INVALID when it has no valid meta page (it
  * cannot be read): the host sets either aside at start, as
  * PT_DATA_STATE_INVALID_PREFIX<UTC time>, and makes a new state.  err
@@ -92,7 +93,7 @@ struct pt_state_cursors {
 
 /* Read every plugin cursor in one read transaction into *out (free it with
  * pt_state_cursors_free).  A state without cursors (no plugin has applied
- * anything yet) has none.  ENOMEM when memory runs out. */
+ * anything yet) has none.  POVTRACK_ENOMEM when memory runs out. */
 int pt_state_read_cursors(MDB_env *env, struct pt_state_cursors *out, char *err,
                           size_t errlen);
 void pt_state_cursors_free(struct pt_state_cursors *c);
@@ -110,7 +111,7 @@ size_t pt_state_cursors_check(const struct pt_state_cursors *c,
  * without a data.mdb, as dir/data.mdb: mdb_env_copy2 with MDB_CP_COMPACT,
  * which walks one read snapshot and never blocks the host.  Not synced: the
  * caller fsyncs.  On failure dir/data.mdb is removed (unless it was there
- * before: EEXIST). */
+ * before: POVTRACK_EEXIST). */
 int pt_state_copy(MDB_env *env, const char *dir, char *err, size_t errlen);
 
 #endif /* POVTRACK_PT_STATE_H */

@@ -48,7 +48,7 @@ int pt_supervisor_init(struct pt_supervisor *s, const struct pt_config *cfg,
         snprintf(s->lock_path, sizeof s->lock_path,
                  "%s/" PT_DATA_HOST_LOCK_FILE,
                  cfg->data_dir) >= (int)sizeof s->lock_path)
-        return -1;
+        return POVTRACK_ENAMETOOLONG;
     for (int i = 0; i < argc; i++)
         s->argv[i] = argv[i];
     s->argv[argc] = "--plugin-host";
@@ -112,14 +112,16 @@ int pt_supervisor_start(struct pt_supervisor *s)
     stand_in(s);
     int fds[2], pair[2];
     if (pipe(fds) != 0) {
-        pt_logf(s->log, PT_LOG_ERROR, "pipe: %s", strerror(errno));
-        return -1;
+        int rc = -errno;
+        pt_logf(s->log, PT_LOG_ERROR, "pipe: %s", povtrack_strerror(rc));
+        return rc;
     }
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0) {
-        pt_logf(s->log, PT_LOG_ERROR, "socketpair: %s", strerror(errno));
+        int rc = -errno;
+        pt_logf(s->log, PT_LOG_ERROR, "socketpair: %s", povtrack_strerror(rc));
         close(fds[0]);
         close(fds[1]);
-        return -1;
+        return rc;
     }
     /* Ingest must never block on the host: a full pipe already means
      * "there is news". */
@@ -132,12 +134,13 @@ int pt_supervisor_start(struct pt_supervisor *s)
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
-        pt_logf(s->log, PT_LOG_ERROR, "fork: %s", strerror(errno));
+        int rc = -errno;
+        pt_logf(s->log, PT_LOG_ERROR, "fork: %s", povtrack_strerror(rc));
         close(fds[0]);
         close(fds[1]);
         close(pair[0]);
         close(pair[1]);
-        return -1;
+        return rc;
     }
     if (pid == 0) {
         /* Child: only async-signal-safe calls until exec. */
@@ -324,7 +327,7 @@ int pt_supervisor_stop(struct pt_supervisor *s, int timeout_ms)
     pt_logf(s->log, PT_LOG_ERROR, "plugin host did not stop cleanly (%s %d)",
             WIFEXITED(status) ? "exit status" : "signal",
             WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-    return -1;
+    return POVTRACK_EHOST;
 }
 
 void pt_supervisor_signal(struct pt_supervisor *s, int sig)
@@ -343,26 +346,28 @@ int pt_supervisor_await_endpoint(int fd, volatile sig_atomic_t *stop, char *err,
     while ((w = write(fd, &bind, 1)) < 0 && errno == EINTR)
         ;
     if (w != 1) {
-        snprintf(err, errlen, "hand-off: %s", strerror(errno));
-        return -1;
+        int rc = -errno;
+        snprintf(err, errlen, "hand-off: %s", povtrack_strerror(rc));
+        return rc;
     }
     int64_t deadline = mono_ms() + PT_SUPERVISOR_HANDOFF_MS;
     for (;;) {
         if (*stop)
-            return 1;
+            return POVTRACK_EINTR;
         int64_t left = deadline - mono_ms();
         if (left <= 0) {
             snprintf(err, errlen,
                      "the ingest process did not release the query "
                      "endpoint within %d ms",
                      PT_SUPERVISOR_HANDOFF_MS);
-            return -1;
+            return POVTRACK_ETIMEDOUT;
         }
         struct pollfd p = {fd, POLLIN, 0};
         int n = poll(&p, 1, (int)left);
         if (n < 0 && errno != EINTR) {
-            snprintf(err, errlen, "hand-off: poll: %s", strerror(errno));
-            return -1;
+            int rc = -errno;
+            snprintf(err, errlen, "hand-off: poll: %s", povtrack_strerror(rc));
+            return rc;
         }
         if (n <= 0)
             continue;
@@ -372,11 +377,12 @@ int pt_supervisor_await_endpoint(int fd, volatile sig_atomic_t *stop, char *err,
             return 0;
         if (r == 0) {
             snprintf(err, errlen, "hand-off: the ingest process is gone");
-            return -1;
+            return -EPIPE;
         }
         if (r < 0 && errno != EINTR && errno != EAGAIN) {
-            snprintf(err, errlen, "hand-off: %s", strerror(errno));
-            return -1;
+            int rc = -errno;
+            snprintf(err, errlen, "hand-off: %s", povtrack_strerror(rc));
+            return rc;
         }
     }
 }

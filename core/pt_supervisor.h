@@ -90,13 +90,13 @@ struct pt_supervisor {
 };
 
 /* Prepare to run the host with the daemon's own argv (plus --plugin-host);
- * cfg must outlive s.  Returns -1 when argv or the data directory's path is
- * too long. */
+ * cfg must outlive s.  Returns 0, or POVTRACK_ENAMETOOLONG when argv or
+ * the data directory's path is too long. */
 int pt_supervisor_init(struct pt_supervisor *s, const struct pt_config *cfg,
                        const struct pt_log *log, int argc, char **argv);
 
 /* Stand in on the query endpoint if it is safe, and start the host now.
- * Returns 0 or -1 (logged). */
+ * Returns 0 or a negated errno value (logged). */
 int pt_supervisor_start(struct pt_supervisor *s);
 
 /* Call on every turn of the ingest loop: reap a host that exited and start
@@ -118,15 +118,15 @@ int pt_supervisor_wait_ms(const struct pt_supervisor *s, int idle_ms);
 void pt_supervisor_signal(struct pt_supervisor *s, int sig);
 
 /* Close the stand-in, SIGTERM the host and wait up to timeout_ms, then
- * SIGKILL.  Returns 0 when the host exited with status 0, -1 otherwise
- * (logged). */
+ * SIGKILL.  Returns 0 when the host exited with status 0, POVTRACK_EHOST
+ * otherwise (logged). */
 int pt_supervisor_stop(struct pt_supervisor *s, int timeout_ms);
 
 /* The host's side of the hand-off, before it binds: say so on fd (the
  * --handoff-fd it was given) and wait until ingest has released the query
- * endpoint.  Returns 0 when it is free, 1 when *stop became non-zero,
- * -1 with err set (ingest gone, or no answer within
- * PT_SUPERVISOR_HANDOFF_MS). */
+ * endpoint.  Returns 0 when it is free, POVTRACK_EINTR when *stop became
+ * non-zero, or with err set -EPIPE (ingest gone), POVTRACK_ETIMEDOUT (no
+ * answer within PT_SUPERVISOR_HANDOFF_MS) or a negated errno value. */
 int pt_supervisor_await_endpoint(int fd, volatile sig_atomic_t *stop, char *err,
                                  size_t errlen);
 

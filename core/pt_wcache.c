@@ -8,6 +8,7 @@
  * chunk costs no memory beyond its first copy.
  */
 #include "pt_wcache.h"
+#include "st_env.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -207,24 +208,24 @@ static void index_insert(struct pt_wcache *c, size_t entry)
 }
 
 /* Room for one more entry: the vector, the flush scratch and an index at
- * most half full.  0 or ENOMEM. */
+ * most half full.  0 or POVTRACK_ENOMEM. */
 static int reserve(struct pt_wcache *c)
 {
     if (c->n == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 1024;
         if (cap > UINT32_MAX - 1)
-            return ENOMEM;
+            return POVTRACK_ENOMEM;
         struct wc_entry *e = realloc(c->e, cap * sizeof *e);
         if (e == NULL)
-            return ENOMEM;
+            return POVTRACK_ENOMEM;
         c->e = e;
         struct wc_entry **s = realloc(c->sorted, cap * sizeof *s);
         if (s == NULL)
-            return ENOMEM;
+            return POVTRACK_ENOMEM;
         c->sorted = s;
         uint32_t *pend = realloc(c->pending, cap * sizeof *pend);
         if (pend == NULL)
-            return ENOMEM;
+            return POVTRACK_ENOMEM;
         c->pending = pend;
         c->cap = cap;
     }
@@ -232,7 +233,7 @@ static int reserve(struct pt_wcache *c)
         size_t icap = c->icap ? c->icap * 2 : WC_INDEX_MIN;
         struct wc_slot *idx = calloc(icap, sizeof *idx);
         if (idx == NULL)
-            return ENOMEM;
+            return POVTRACK_ENOMEM;
         free(c->index);
         c->index = idx;
         c->icap = icap;
@@ -249,7 +250,7 @@ int pt_wcache_get(struct pt_wcache *c, MDB_txn *txn, MDB_dbi dbi,
         lookup(c, dbi, key, klen, c->n ? wc_hash(dbi, key, klen) : 0);
     if (e == NULL) {
         MDB_val k = {klen, (void *)key}, v;
-        int rc = mdb_get(txn, dbi, &k, &v);
+        int rc = st_mdb_rc(mdb_get(txn, dbi, &k, &v));
         if (rc == 0) {
             *val = v.mv_data;
             *vlen = v.mv_size;
@@ -267,15 +268,15 @@ int pt_wcache_put(struct pt_wcache *c, MDB_txn *txn, MDB_dbi dbi,
                   const void *key, size_t klen, const void *val, size_t vlen)
 {
     if (klen > UINT32_MAX || vlen > UINT32_MAX)
-        return ENOMEM;
+        return POVTRACK_ENOMEM;
     uint32_t hash = wc_hash(dbi, key, klen);
     struct wc_entry *e = lookup(c, dbi, key, klen, hash);
     if (e == NULL) {
         if (reserve(c) != 0)
-            return ENOMEM;
+            return POVTRACK_ENOMEM;
         unsigned char *k = arena_alloc(c, klen);
         if (k == NULL)
-            return ENOMEM;
+            return POVTRACK_ENOMEM;
         memcpy(k, key, klen);
         e = &c->e[c->n];
         memset(e, 0, sizeof *e);
@@ -293,7 +294,7 @@ int pt_wcache_put(struct pt_wcache *c, MDB_txn *txn, MDB_dbi dbi,
         size_t cap = e->val == NULL ? vlen : vlen + vlen / 2;
         unsigned char *v = arena_alloc(c, cap ? cap : 1);
         if (v == NULL)
-            return ENOMEM;
+            return POVTRACK_ENOMEM;
         e->val = v;
         e->vcap = (uint32_t)cap;
     }
@@ -319,7 +320,7 @@ int pt_wcache_del(struct pt_wcache *c, MDB_txn *txn, MDB_dbi dbi,
         lookup(c, dbi, key, klen, c->n ? wc_hash(dbi, key, klen) : 0);
     if (e == NULL) {
         MDB_val k = {klen, (void *)key};
-        return mdb_del(txn, dbi, &k, NULL);
+        return st_mdb_rc(mdb_del(txn, dbi, &k, NULL));
     }
     if (e->state == WC_DELETED || e->state == WC_ABSENT)
         return MDB_NOTFOUND;
@@ -371,17 +372,17 @@ int pt_wcache_flush(struct pt_wcache *c, MDB_txn *txn, MDB_dbi dbi, int all)
             if (cur != NULL)
                 mdb_cursor_close(cur);
             cur = NULL;
-            if ((rc = mdb_cursor_open(txn, e->dbi, &cur)) != 0)
+            if ((rc = st_mdb_rc(mdb_cursor_open(txn, e->dbi, &cur))) != 0)
                 break;
         }
         MDB_val k = {e->klen, e->key}, v = {e->vlen, e->val};
         if (e->state == WC_DIRTY) {
-            rc = mdb_cursor_put(cur, &k, &v, 0);
+            rc = st_mdb_rc(mdb_cursor_put(cur, &k, &v, 0));
             e->state = WC_CLEAN;
         } else {
-            rc = mdb_cursor_get(cur, &k, NULL, MDB_SET);
+            rc = st_mdb_rc(mdb_cursor_get(cur, &k, NULL, MDB_SET));
             if (rc == 0)
-                rc = mdb_cursor_del(cur, 0);
+                rc = st_mdb_rc(mdb_cursor_del(cur, 0));
             else if (rc == MDB_NOTFOUND) /* put and deleted in this txn */
                 rc = 0;
             e->state = WC_ABSENT;

@@ -41,11 +41,13 @@ struct pt_wcache *pt_wcache_new(void);
 void pt_wcache_free(struct pt_wcache *c);
 
 /* The value of key in dbi as this transaction left it: 0 with *val and
- * *vlen (valid until the next put, del, flush or reset), MDB_NOTFOUND, or an
- * LMDB error. */
+ * *vlen (valid until the next put, del, flush or reset), MDB_NOTFOUND, or a
+ * storage error.  Errors are codes of <povtrack/errors.h> (LMDB's passed
+ * through st_mdb_rc), as for every function here. */
 int pt_wcache_get(struct pt_wcache *c, MDB_txn *txn, MDB_dbi dbi,
                   const void *key, size_t klen, const void **val, size_t *vlen);
-/* Remember key = val for dbi; 0, ENOMEM, or an LMDB error of a spill:
+/* Remember key = val for dbi; 0, POVTRACK_ENOMEM, or a storage error of a
+ * spill:
  * when the cache holds more than PT_WCACHE_SPILL_ENTRIES entries or
  * PT_WCACHE_SPILL_BYTES of keys and values (a transaction that touches
  * millions of keys, such as a province's review), everything is written
@@ -53,11 +55,11 @@ int pt_wcache_get(struct pt_wcache *c, MDB_txn *txn, MDB_dbi dbi,
  * does. */
 int pt_wcache_put(struct pt_wcache *c, MDB_txn *txn, MDB_dbi dbi,
                   const void *key, size_t klen, const void *val, size_t vlen);
-/* Delete key: 0, MDB_NOTFOUND when it does not exist, or an LMDB error. */
+/* Delete key: 0, MDB_NOTFOUND when it does not exist, or a storage error. */
 int pt_wcache_del(struct pt_wcache *c, MDB_txn *txn, MDB_dbi dbi,
                   const void *key, size_t klen);
 /* Write the pending puts and deletes of dbi (all databases when all is
- * non-zero) into txn, in key order.  0 or an LMDB error (MDB_MAP_FULL:
+ * non-zero) into txn, in key order.  0 or a storage error (MDB_MAP_FULL:
  * grow and redo the transaction). */
 int pt_wcache_flush(struct pt_wcache *c, MDB_txn *txn, MDB_dbi dbi, int all);
 /* Forget everything: after the transaction committed or aborted. */

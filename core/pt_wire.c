@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include <povtrack/errors.h>
+
 int pt_wire_recv(void *sock, struct pt_request *req, int flags)
 {
     memset(req, 0, sizeof *req);
@@ -20,12 +22,11 @@ int pt_wire_recv(void *sock, struct pt_request *req, int flags)
         zmq_msg_t *msg = keep ? &parts[kept] : &scratch;
         zmq_msg_init(msg);
         if (zmq_msg_recv(msg, sock, n == 0 ? flags : 0) < 0) {
-            int e = errno;
+            int rc = povtrack_zmq_error(zmq_errno());
             zmq_msg_close(msg);
             for (size_t i = 0; i < kept; i++)
                 zmq_msg_close(&parts[i]);
-            errno = e;
-            return -1;
+            return rc;
         }
         more = zmq_msg_more(msg);
         if (n > 0 && delim == 0 && zmq_msg_size(msg) == 0)
@@ -43,8 +44,7 @@ int pt_wire_recv(void *sock, struct pt_request *req, int flags)
     if (body > PT_ENVELOPE_MAX || n < 2) {
         for (size_t i = 0; i < kept; i++)
             zmq_msg_close(&parts[i]);
-        errno = EPROTO;
-        return -1;
+        return POVTRACK_EPROTO;
     }
     /* zmq_msg_t must be moved with zmq_msg_move, never copied: a small
      * message keeps its bytes inside the struct. */
@@ -73,13 +73,14 @@ int pt_wire_reply(void *sock, struct pt_request *req, const void *body,
         zmq_msg_init(&copy);
         zmq_msg_copy(&copy, &req->env[i]);
         if (zmq_msg_send(&copy, sock, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
-            int e = errno;
+            int rc = povtrack_zmq_error(zmq_errno());
             zmq_msg_close(&copy);
-            errno = e;
-            return -1;
+            return rc;
         }
     }
-    return zmq_send(sock, body, len, ZMQ_DONTWAIT) < 0 ? -1 : 0;
+    return zmq_send(sock, body, len, ZMQ_DONTWAIT) < 0
+               ? povtrack_zmq_error(zmq_errno())
+               : 0;
 }
 
 void pt_wire_close(struct pt_request *req)

@@ -25,14 +25,16 @@ struct pt_request {
     size_t nbody; /* body frames seen; only the first is kept */
 };
 
-/* Receive one whole request (flags: 0 or ZMQ_DONTWAIT).  Returns 0, or -1
- * with errno set (EAGAIN: nothing waiting).  A request whose envelope is
- * deeper than PT_ENVELOPE_MAX is read and dropped: returns -1, EPROTO. */
+/* Receive one whole request (flags: 0 or ZMQ_DONTWAIT).  Returns 0, or
+ * ZeroMQ's error in the error space (POVTRACK_EAGAIN: nothing waiting).  A
+ * request whose envelope is deeper than PT_ENVELOPE_MAX is read and
+ * dropped: POVTRACK_EPROTO. */
 int pt_wire_recv(void *sock, struct pt_request *req, int flags);
 
 /* Send body as the reply to req.  The request stays valid.  Returns 0 or
- * -1 with errno set (EHOSTUNREACH and EAGAIN mean the client is gone or
- * slow: the reply is dropped, which the client sees as a timeout). */
+ * ZeroMQ's error (-EHOSTUNREACH and POVTRACK_EAGAIN mean the client is
+ * gone or slow: the reply is dropped, which the client sees as a
+ * timeout). */
 int pt_wire_reply(void *sock, struct pt_request *req, const void *body,
                   size_t len);
 

@@ -279,7 +279,7 @@ static const char *type_name(const struct type_desc *td)
 
 static int need(const msgpack_object *o, const char *path, struct ev_error *err)
 {
-    return o != NULL ? EV_OK : FAIL(err, "%s: required", path);
+    return o != NULL ? POVTRACK_OK : FAIL(err, "%s: required", path);
 }
 
 static int get_int(const msgpack_object *o, const char *path, int64_t *v,
@@ -290,10 +290,10 @@ static int get_int(const msgpack_object *o, const char *path, int64_t *v,
         if (o->via.u64 > (uint64_t)INT64_MAX)
             return FAIL(err, "%s: integer out of range", path);
         *v = (int64_t)o->via.u64;
-        return EV_OK;
+        return POVTRACK_OK;
     case MSGPACK_OBJECT_NEGATIVE_INTEGER:
         *v = o->via.i64;
-        return EV_OK;
+        return POVTRACK_OK;
     case MSGPACK_OBJECT_FLOAT32:
     case MSGPACK_OBJECT_FLOAT64:
         return FAIL(err, "%s: must be an integer, not a float", path);
@@ -306,7 +306,7 @@ static int check_range(int64_t v, int64_t lo, int64_t hi, const char *path,
                        struct ev_error *err)
 {
     if (v >= lo && v <= hi)
-        return EV_OK;
+        return POVTRACK_OK;
     if (hi == INT64_MAX && lo == 1)
         return FAIL(err, "%s: must be a positive integer", path);
     if (hi == INT64_MAX && lo == 0)
@@ -322,7 +322,7 @@ static int get_str(const msgpack_object *o, const char *path, struct ev_str *s,
         return FAIL(err, "%s: must be a string", path);
     s->ptr = o->via.str.ptr;
     s->len = o->via.str.size;
-    return EV_OK;
+    return POVTRACK_OK;
 }
 
 static int check_text(struct ev_str s, size_t max, const char *path,
@@ -338,7 +338,7 @@ static int check_text(struct ev_str s, size_t max, const char *path,
     bad = povtrack_proto_utf8_prefix(s.ptr, s.len);
     if (bad != s.len)
         return FAIL(err, "%s: invalid UTF-8 at byte %zu", path, bad);
-    return EV_OK;
+    return POVTRACK_OK;
 }
 
 static int check_unit_code(struct ev_str s, const char *path,
@@ -351,7 +351,7 @@ static int check_unit_code(struct ev_str s, const char *path,
     for (i = 0; i < s.len; i++)
         if (s.ptr[i] < '0' || s.ptr[i] > '9')
             return FAIL(err, "%s: must be 2, 3 or 5 decimal digits", path);
-    return EV_OK;
+    return POVTRACK_OK;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -398,7 +398,7 @@ static int collect(const msgpack_object *map, const struct field_desc *tab,
                         ev_quote(esc, sizeof esc, key, len));
         slot[f] = &kv->val;
     }
-    return EV_OK;
+    return POVTRACK_OK;
 }
 
 /* Where field f lands in d; the member's type follows from the field's
@@ -439,12 +439,12 @@ static int decode_enum(unsigned f, const msgpack_object *o, const char *path,
     unsigned v, i;
     int rc;
 
-    if ((rc = get_str(o, path, &s, err)) != EV_OK)
+    if ((rc = get_str(o, path, &s, err)) != POVTRACK_OK)
         return rc;
     v = name_index(fd->names, (unsigned)fd->lo, (unsigned)fd->hi, s.ptr, s.len);
     if (v != 0) {
         store_enum(d, f, v);
-        return EV_OK;
+        return POVTRACK_OK;
     }
     for (i = (unsigned)fd->lo; i <= (unsigned)fd->hi; i++) {
         used += (size_t)snprintf(expected + used, sizeof expected - used,
@@ -471,7 +471,7 @@ static int decode_deprived(const msgpack_object *o, int64_t year, uint32_t *out,
         int rc;
 
         snprintf(path, sizeof path, "data.deprived[%" PRIu32 "]", i);
-        if ((rc = get_str(e, path, &s, err)) != EV_OK)
+        if ((rc = get_str(e, path, &s, err)) != POVTRACK_OK)
             return rc;
         ind = ev_indicator_from_name(s.ptr, s.len);
         ev_quote(esc, sizeof esc, s.ptr, s.len);
@@ -483,7 +483,7 @@ static int decode_deprived(const msgpack_object *o, int64_t year, uint32_t *out,
         seen |= BIT(ind);
     }
     *out = seen;
-    return EV_OK;
+    return POVTRACK_OK;
 }
 
 /* An array of distinct unit codes, 1 to EV_CODES_MAX of them. */
@@ -506,8 +506,8 @@ static int decode_codes(const msgpack_object *o, const char *path,
         struct ev_str s;
 
         snprintf(epath, sizeof epath, "%s[%" PRIu32 "]", path, i);
-        if ((rc = get_str(e, epath, &s, err)) != EV_OK ||
-            (rc = check_unit_code(s, epath, err)) != EV_OK)
+        if ((rc = get_str(e, epath, &s, err)) != POVTRACK_OK ||
+            (rc = check_unit_code(s, epath, err)) != POVTRACK_OK)
             return rc;
         for (j = 0; j < i; j++)
             if (o->via.array.ptr[j].via.str.size == s.len &&
@@ -517,7 +517,7 @@ static int decode_codes(const msgpack_object *o, const char *path,
     }
     out->items = o->via.array.ptr;
     out->n = o->via.array.size;
-    return EV_OK;
+    return POVTRACK_OK;
 }
 
 static int decode_field(unsigned f, const msgpack_object *o,
@@ -542,26 +542,26 @@ static int decode_field(unsigned f, const msgpack_object *o,
     if (o == NULL)
         return (td->required & BIT(f))
                    ? FAIL(err, "%s: required for %s", path, type_name(td))
-                   : EV_OK;
+                   : POVTRACK_OK;
     switch (fd->kind) {
     case K_INT:
-        if ((rc = get_int(o, path, &v, err)) != EV_OK ||
-            (rc = check_range(v, fd->lo, fd->hi, path, err)) != EV_OK)
+        if ((rc = get_int(o, path, &v, err)) != POVTRACK_OK ||
+            (rc = check_range(v, fd->lo, fd->hi, path, err)) != POVTRACK_OK)
             return rc;
         *(int64_t *)member(d, f) = v;
         if (f == F_AMOUNT)
             d->has_amount = true;
         if (f == F_EFFECTIVE)
             d->has_effective = true;
-        return EV_OK;
+        return POVTRACK_OK;
     case K_PARENT:
         if (o->type == MSGPACK_OBJECT_NIL)
-            return EV_OK;
+            return POVTRACK_OK;
         /* fall through */
     case K_UNIT:
     case K_TEXT:
         s = member(d, f);
-        if ((rc = get_str(o, path, s, err)) != EV_OK)
+        if ((rc = get_str(o, path, s, err)) != POVTRACK_OK)
             return rc;
         return fd->kind == K_TEXT ? check_text(*s, EV_TEXT_MAX, path, err)
                                   : check_unit_code(*s, path, err);
@@ -572,7 +572,7 @@ static int decode_field(unsigned f, const msgpack_object *o,
             return FAIL(err, "%s: must be true or false", path);
         d->in_kind = o->via.boolean;
         d->has_in_kind = true;
-        return EV_OK;
+        return POVTRACK_OK;
     case K_DEPRIVED:
         return decode_deprived(o, d->year, &d->deprived, err);
     case K_UNITS:
@@ -589,7 +589,7 @@ static int check_parent_presence(const struct ev_data *d, struct ev_error *err)
     if (d->level != EV_LEVEL_PROVINCE && d->parent.ptr == NULL)
         return FAIL(err, "data.parent: required for a %s",
                     ev_level_name(d->level));
-    return EV_OK;
+    return POVTRACK_OK;
 }
 
 /*
@@ -639,7 +639,7 @@ static int check_change(const struct ev_str unit, const struct ev_data *d,
                             "data.predecessors[%" PRIu32 "]: not of the "
                             "successor's level (%" PRIu32 " digits)",
                             i, d->successor.len);
-        return EV_OK;
+        return POVTRACK_OK;
     case EV_CHANGE_SPLIT:
         if (d->predecessors.n != 1)
             return FAIL(err, "data.predecessors: a split has one");
@@ -675,7 +675,7 @@ static int check_change(const struct ev_str unit, const struct ev_data *d,
     if (!ev_str_same(unit, first))
         return FAIL(err, "unit: must be the first predecessor of %s (%s)", kind,
                     ev_quote(esc, sizeof esc, first.ptr, first.len));
-    return EV_OK;
+    return POVTRACK_OK;
 }
 
 static int decode_data(const msgpack_object *o, enum ev_type type,
@@ -688,26 +688,27 @@ static int decode_data(const msgpack_object *o, enum ev_type type,
     unsigned f;
     int rc;
 
-    if ((rc = need(o, "data", err)) != EV_OK)
+    if ((rc = need(o, "data", err)) != POVTRACK_OK)
         return rc;
     if (o->type != MSGPACK_OBJECT_MAP)
         return FAIL(err, "data: must be a map");
     rc = collect(o, fields, F_COUNT, want, "data", type_name(td), slot, err);
-    if (rc != EV_OK)
+    if (rc != POVTRACK_OK)
         return rc;
     /* deprived goes last: which indicators exist depends on data.year. */
     for (f = 0; f < F_COUNT; f++)
         if ((want & BIT(f)) && f != F_DEPRIVED &&
-            (rc = decode_field(f, slot[f], td, d, err)) != EV_OK)
+            (rc = decode_field(f, slot[f], td, d, err)) != POVTRACK_OK)
             return rc;
     if ((want & BIT(F_DEPRIVED)) &&
-        (rc = decode_field(F_DEPRIVED, slot[F_DEPRIVED], td, d, err)) != EV_OK)
+        (rc = decode_field(F_DEPRIVED, slot[F_DEPRIVED], td, d, err)) !=
+            POVTRACK_OK)
         return rc;
     if (type == EV_UNIT_DEFINED)
         return check_parent_presence(d, err);
     if (type == EV_UNIT_CHANGED)
         return check_change(unit, d, err);
-    return EV_OK;
+    return POVTRACK_OK;
 }
 
 static int decode_version(const msgpack_object *o, struct ev_error *err)
@@ -715,13 +716,13 @@ static int decode_version(const msgpack_object *o, struct ev_error *err)
     int64_t v;
     int rc;
 
-    if ((rc = need(o, "v", err)) != EV_OK ||
-        (rc = get_int(o, "v", &v, err)) != EV_OK)
+    if ((rc = need(o, "v", err)) != POVTRACK_OK ||
+        (rc = get_int(o, "v", &v, err)) != POVTRACK_OK)
         return rc;
     if (v != EV_VERSION)
         return FAIL(err, "v: unsupported version %" PRId64 " (expected %d)", v,
                     EV_VERSION);
-    return EV_OK;
+    return POVTRACK_OK;
 }
 
 static int decode_id(const msgpack_object *o, struct ev_str *id,
@@ -730,8 +731,8 @@ static int decode_id(const msgpack_object *o, struct ev_str *id,
     uint32_t i;
     int rc;
 
-    if ((rc = need(o, "id", err)) != EV_OK ||
-        (rc = get_str(o, "id", id, err)) != EV_OK)
+    if ((rc = need(o, "id", err)) != POVTRACK_OK ||
+        (rc = get_str(o, "id", id, err)) != POVTRACK_OK)
         return rc;
     if (id->len == 0)
         return FAIL(err, "id: must not be empty");
@@ -744,7 +745,7 @@ static int decode_id(const msgpack_object *o, struct ev_str *id,
                         "id: byte %" PRIu32 " is not printable ASCII "
                         "(0x21..0x7e)",
                         i);
-    return EV_OK;
+    return POVTRACK_OK;
 }
 
 static int decode_type(const msgpack_object *o, enum ev_type *type,
@@ -754,14 +755,14 @@ static int decode_type(const msgpack_object *o, enum ev_type *type,
     struct ev_str s;
     int rc;
 
-    if ((rc = need(o, "type", err)) != EV_OK ||
-        (rc = get_str(o, "type", &s, err)) != EV_OK)
+    if ((rc = need(o, "type", err)) != POVTRACK_OK ||
+        (rc = get_str(o, "type", &s, err)) != POVTRACK_OK)
         return rc;
     *type = ev_type_from_name(s.ptr, s.len);
     if (*type == EV_TYPE_NONE)
         return FAIL(err, "type: unknown event type \"%s\"",
                     ev_quote(esc, sizeof esc, s.ptr, s.len));
-    return EV_OK;
+    return POVTRACK_OK;
 }
 
 static int decode_at(const msgpack_object *o, int64_t max_at, int64_t *at,
@@ -769,15 +770,15 @@ static int decode_at(const msgpack_object *o, int64_t max_at, int64_t *at,
 {
     int rc;
 
-    if ((rc = need(o, "at", err)) != EV_OK ||
-        (rc = get_int(o, "at", at, err)) != EV_OK)
+    if ((rc = need(o, "at", err)) != POVTRACK_OK ||
+        (rc = get_int(o, "at", at, err)) != POVTRACK_OK)
         return rc;
     if (*at < EV_AT_MIN)
         return FAIL(err, "at: %" PRId64 " is before 2000-01-01 (%" PRId64 ")",
                     *at, EV_AT_MIN);
     if (*at > max_at)
         return FAIL(err, "at: %" PRId64 " is later than %" PRId64, *at, max_at);
-    return EV_OK;
+    return POVTRACK_OK;
 }
 
 static int decode_unit(const msgpack_object *o, struct ev_str *unit,
@@ -785,8 +786,8 @@ static int decode_unit(const msgpack_object *o, struct ev_str *unit,
 {
     int rc;
 
-    if ((rc = need(o, "unit", err)) != EV_OK ||
-        (rc = get_str(o, "unit", unit, err)) != EV_OK)
+    if ((rc = need(o, "unit", err)) != POVTRACK_OK ||
+        (rc = get_str(o, "unit", unit, err)) != POVTRACK_OK)
         return rc;
     return check_unit_code(*unit, "unit", err);
 }
@@ -799,10 +800,10 @@ static int decode_household(const msgpack_object *o, const struct type_desc *td,
     if (o == NULL)
         return td->household == HH_REQUIRED
                    ? FAIL(err, "household: required for %s", type_name(td))
-                   : EV_OK;
+                   : POVTRACK_OK;
     if (td->household == HH_NO)
         return FAIL(err, "household: not allowed for %s", type_name(td));
-    if ((rc = get_str(o, "household", hh, err)) != EV_OK)
+    if ((rc = get_str(o, "household", hh, err)) != POVTRACK_OK)
         return rc;
     return check_text(*hh, EV_HOUSEHOLD_MAX, "household", err);
 }
@@ -822,20 +823,20 @@ int ev_decode(const msgpack_object *obj, int64_t max_at, struct ev_event *out,
      * error reported for a bad value does not depend on key order. */
     rc = collect(obj, top_keys, T_COUNT, BIT(T_COUNT) - 1, NULL, NULL, slot,
                  err);
-    if (rc == EV_OK)
+    if (rc == POVTRACK_OK)
         rc = decode_version(slot[T_V], err);
-    if (rc == EV_OK)
+    if (rc == POVTRACK_OK)
         rc = decode_id(slot[T_ID], &out->id, err);
-    if (rc == EV_OK)
+    if (rc == POVTRACK_OK)
         rc = decode_type(slot[T_TYPE], &out->type, err);
-    if (rc == EV_OK)
+    if (rc == POVTRACK_OK)
         rc = decode_at(slot[T_AT], max_at, &out->at, err);
-    if (rc == EV_OK)
+    if (rc == POVTRACK_OK)
         rc = decode_unit(slot[T_UNIT], &out->unit, err);
-    if (rc == EV_OK)
+    if (rc == POVTRACK_OK)
         rc = decode_household(slot[T_HOUSEHOLD], &types[out->type],
                               &out->household, err);
-    if (rc == EV_OK)
+    if (rc == POVTRACK_OK)
         rc = decode_data(slot[T_DATA], out->type, out->unit, &out->data, err);
     return rc;
 }
@@ -976,13 +977,13 @@ int ev_encode(const struct ev_event *ev, msgpack_packer *pk)
 
     if (ev == NULL || pk == NULL || ev->type <= EV_TYPE_NONE ||
         ev->type >= EV_TYPE_COUNT || ev->id.ptr == NULL || ev->unit.ptr == NULL)
-        return EV_EINVAL;
+        return POVTRACK_EINVALID;
     td = &types[ev->type];
     hh = ev->household.ptr != NULL;
     if ((hh && td->household == HH_NO) || (!hh && td->household == HH_REQUIRED))
-        return EV_EINVAL;
+        return POVTRACK_EINVALID;
     if ((data = fields_to_encode(td, &ev->data)) == 0)
-        return EV_EINVAL;
+        return POVTRACK_EINVALID;
 
     /* Packer calls return 0 or -1; only whether one failed matters. */
     r = msgpack_pack_map(pk, hh ? T_COUNT : T_COUNT - 1);
@@ -1008,5 +1009,5 @@ int ev_encode(const struct ev_event *ev, msgpack_packer *pk)
             r |= pack_field(pk, &ev->data, f);
         }
     }
-    return r == 0 ? EV_OK : EV_ENOMEM;
+    return r == 0 ? POVTRACK_OK : POVTRACK_ENOMEM;
 }

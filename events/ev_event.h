@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include <msgpack.h>
+#include <povtrack/errors.h>
 #include <povtrack/event.h>
 #include <povtrack/protocol.h>
 
@@ -32,13 +33,9 @@
 #define EV_AT_MIN INT64_C(946684800) /* 2000-01-01T00:00:00Z */
 #define EV_AT_SLACK INT64_C(86400)   /* "at" may be up to one day ahead */
 
-/* Return codes.  0 is success. */
-enum ev_rc {
-    EV_OK = 0,
-    EV_EINVAL = 1,    /* the input is not a valid event; see err */
-    EV_ENOTFOUND = 2, /* unit lookup: no such unit */
-    EV_ENOMEM = 3
-};
+/* Return codes: <povtrack/errors.h>.  POVTRACK_EINVALID: the input is not
+ * a valid event, and the struct ev_error says why; POVTRACK_ENOTFOUND: no
+ * such unit; POVTRACK_ENOMEM. */
 
 /* A rejection message names the field and the reason, e.g.
  * "data.amount: must be a positive integer". */
@@ -46,52 +43,19 @@ struct ev_error {
     char msg[EV_ERROR_MAX];
 };
 
-/*
- * The pre-validator of untrusted msgpack and the strict reply check are the
+/* The pre-validator of untrusted msgpack and the strict reply check are the
  * protocol module's (<povtrack/protocol.h>: povtrack_proto_precheck,
- * povtrack_proto_check_strict).  Deprecated: these are their names from
- * before it, reporting in this module's terms (EV_EINVAL and an ev_error);
- * use the povtrack_proto_* names.
- */
-#define ev_limits povtrack_proto_limits
+ * povtrack_proto_check_strict), and so are the text helpers. */
 
 /* An ack echoes every id the catalogue accepts. */
 _Static_assert(EV_ID_MAX == POVTRACK_PROTO_ID_MAX, "EV_ID_MAX");
-
-static inline int ev_precheck_limits(const void *buf, size_t len,
-                                     const struct ev_limits *lim,
-                                     struct ev_error *err)
-{
-    return povtrack_proto_precheck(buf, len, lim, err ? err->msg : NULL,
-                                   err ? sizeof err->msg : 0) == 0
-               ? EV_OK
-               : EV_EINVAL;
-}
-
-/* ev_precheck_limits() with no limit but max_depth. */
-static inline int ev_precheck(const void *buf, size_t len, unsigned max_depth,
-                              struct ev_error *err)
-{
-    struct ev_limits lim = {max_depth, UINT32_MAX, UINT32_MAX, UINT32_MAX,
-                            NULL};
-    return ev_precheck_limits(buf, len, &lim, err);
-}
-
-static inline int ev_msgpack_strict(const void *buf, size_t len,
-                                    struct ev_error *err)
-{
-    return povtrack_proto_check_strict(buf, len, err ? err->msg : NULL,
-                                       err ? sizeof err->msg : 0) == 0
-               ? EV_OK
-               : EV_EINVAL;
-}
 
 /*
  * Decode and validate one event map.  Checks everything that can be checked
  * from the event alone: keys, types, required and optional fields, enums,
  * lengths, ranges, "at" in [EV_AT_MIN, max_at].  Pass max_at = now +
  * EV_AT_SLACK at ingest, INT64_MAX when decoding stored events.  Unknown
- * keys are rejected.  On EV_EINVAL, err names the field and reason.
+ * keys are rejected.  On POVTRACK_EINVALID, err names the field and reason.
  */
 int ev_decode(const msgpack_object *obj, int64_t max_at, struct ev_event *out,
               struct ev_error *err);

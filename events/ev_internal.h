@@ -20,9 +20,9 @@
 void ev_set_error(struct ev_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* The usual way out of a validator: message, then EV_EINVAL.  A macro so
- * that the format string is still checked by the compiler. */
-#define FAIL(err, ...) (ev_set_error((err), __VA_ARGS__), EV_EINVAL)
+/* The usual way out of a validator: message, then POVTRACK_EINVALID.  A macro
+ * so that the format string is still checked by the compiler. */
+#define FAIL(err, ...) (ev_set_error((err), __VA_ARGS__), POVTRACK_EINVALID)
 
 /* Untrusted bytes made safe to print into buf (ESCAPED_MAX bytes hold any
  * result): at most QUOTE_MAX bytes of input, anything but printable ASCII,

@@ -111,7 +111,7 @@ static int load(struct work *w, struct ev_str code, const char *path,
     for (uint32_t i = 0; i < u->n; i++) {
         if (ev_str_same(u->hist[i].code, code)) {
             *h = &u->hist[i];
-            return EV_OK;
+            return POVTRACK_OK;
         }
     }
     if (u->n == EV_UPDATE_MAX)
@@ -120,17 +120,17 @@ static int load(struct work *w, struct ev_str code, const char *path,
     *h = &u->hist[u->n];
     memset(*h, 0, sizeof **h);
     rc = w->reg->history(w->reg->arg, code, *h);
-    if (rc == EV_ENOTFOUND) {
+    if (rc == POVTRACK_ENOTFOUND) {
         memset(*h, 0, sizeof **h);
-        rc = EV_OK;
-    } else if (rc != EV_OK) {
-        ev_set_error(w->err, "%s: unit registry lookup failed (error %d)", path,
-                     rc);
+        rc = POVTRACK_OK;
+    } else if (rc != POVTRACK_OK) {
+        ev_set_error(w->err, "%s: unit registry lookup failed: %s", path,
+                     povtrack_strerror(rc));
         return rc;
     }
     (*h)->code = code;
     u->n++;
-    return EV_OK;
+    return POVTRACK_OK;
 }
 
 static int append_span(struct work *w, struct ev_history *h, const char *path,
@@ -145,7 +145,7 @@ static int append_span(struct work *w, struct ev_history *h, const char *path,
                     path, ev_quote(esc, sizeof esc, h->code.ptr, h->code.len),
                     EV_SPANS_MAX - 1);
     h->span[h->n++] = *s;
-    return EV_OK;
+    return POVTRACK_OK;
 }
 
 /*
@@ -162,13 +162,13 @@ static int check_parent(struct work *w, const char *path, enum ev_level level,
 
     if (level == EV_LEVEL_PROVINCE)
         return parent.ptr == NULL
-                   ? EV_OK
+                   ? POVTRACK_OK
                    : FAIL(w->err, "%s: a province has no parent", path);
     if (parent.ptr == NULL)
         return FAIL(w->err, "%s: required for a %s", path,
                     level_or_unknown(level));
     ev_quote(esc, sizeof esc, parent.ptr, parent.len);
-    if ((rc = load(w, parent, path, &ph)) != EV_OK)
+    if ((rc = load(w, parent, path, &ph)) != POVTRACK_OK)
         return rc;
     if (ph->n == 0)
         return FAIL(w->err, "%s: %s is not defined", path, esc);
@@ -186,7 +186,7 @@ static int check_parent(struct work *w, const char *path, enum ev_level level,
     for (;;) {
         int64_t end = ph->span[i].to;
         if (end >= to)
-            return EV_OK;
+            return POVTRACK_OK;
         if ((uint32_t)i + 1 >= ph->n || ph->span[i + 1].from != end)
             return FAIL(w->err, "%s: %s ends on %s, before this unit does (%s)",
                         path, esc, ev_fmt_date(end, d1), ev_fmt_date(to, d2));
@@ -216,7 +216,7 @@ static int defined_update(struct work *w)
         return FAIL(w->err, "unit: a %s code has %u digits, not %" PRIu32,
                     ev_level_name(d->level), digits[d->level], ev->unit.len);
     }
-    if ((rc = load(w, ev->unit, "unit", &h)) != EV_OK)
+    if ((rc = load(w, ev->unit, "unit", &h)) != POVTRACK_OK)
         return rc;
     ev_quote(esc, sizeof esc, ev->unit.ptr, ev->unit.len);
     if (h->n == 0) {
@@ -225,7 +225,7 @@ static int defined_update(struct work *w)
                             .name = d->name,
                             .parent = d->parent,
                             .level = d->level};
-        if ((rc = append_span(w, h, "unit", &s)) != EV_OK)
+        if ((rc = append_span(w, h, "unit", &s)) != POVTRACK_OK)
             return rc;
         return check_parent(w, "data.parent", d->level, d->parent, from,
                             EV_TIME_MAX);
@@ -237,7 +237,7 @@ static int defined_update(struct work *w)
         /* Sent again for the same date: a new name, never a move. */
         if (ev_str_same(s->parent, d->parent)) {
             s->name = d->name;
-            return EV_OK;
+            return POVTRACK_OK;
         }
         if (s->parent.ptr != NULL)
             ev_quote(pesc, sizeof pesc, s->parent.ptr, s->parent.len);
@@ -270,7 +270,7 @@ static int defined_update(struct work *w)
                         .parent = d->parent,
                         .level = d->level};
     last->to = from;
-    if ((rc = append_span(w, h, "unit", &s)) != EV_OK)
+    if ((rc = append_span(w, h, "unit", &s)) != POVTRACK_OK)
         return rc;
     return check_parent(w, "data.parent", d->level, d->parent, from,
                         EV_TIME_MAX);
@@ -316,7 +316,7 @@ static int check_predecessor(struct work *w, struct ev_str code,
     struct ev_history *h;
     int i, rc;
 
-    if ((rc = load(w, code, path, &h)) != EV_OK)
+    if ((rc = load(w, code, path, &h)) != POVTRACK_OK)
         return rc;
     ev_quote(esc, sizeof esc, code.ptr, code.len);
     if (h->n == 0)
@@ -329,10 +329,10 @@ static int check_predecessor(struct work *w, struct ev_str code,
                     path, esc, ev_fmt_date(e - 1, dt));
     const struct ev_span *s = &h->span[i];
     if (s->to == EV_TIME_MAX)
-        return EV_OK;
+        return POVTRACK_OK;
     if (goes_on && s->to == e && (uint32_t)i + 1 < h->n &&
         h->span[i + 1].from == e)
-        return EV_OK;
+        return POVTRACK_OK;
     return FAIL(w->err,
                 "%s: %s already changed on %s; record changes in date order",
                 path, esc, ev_fmt_date(s->to, dt));
@@ -350,7 +350,7 @@ static int apply_successor(struct work *w, struct ev_str code, const char *path)
     struct ev_history *h;
     int i, rc;
 
-    if ((rc = load(w, code, path, &h)) != EV_OK)
+    if ((rc = load(w, code, path, &h)) != POVTRACK_OK)
         return rc;
     ev_quote(esc, sizeof esc, code.ptr, code.len);
     i = ev_history_find(h, e);
@@ -378,7 +378,7 @@ static int apply_successor(struct work *w, struct ev_str code, const char *path)
                             .name = d->name,
                             .parent = d->parent,
                             .level = level_of_code(code)};
-        if ((rc = append_span(w, h, path, &s)) != EV_OK)
+        if ((rc = append_span(w, h, path, &s)) != POVTRACK_OK)
             return rc;
         return check_parent(w, "data.parent", s.level, s.parent, e,
                             EV_TIME_MAX);
@@ -387,7 +387,7 @@ static int apply_successor(struct work *w, struct ev_str code, const char *path)
     struct ev_str name = d->name.ptr != NULL ? d->name : s->name;
     struct ev_str parent = d->parent.ptr != NULL ? d->parent : s->parent;
     if (ev_str_same(name, s->name) && ev_str_same(parent, s->parent))
-        return EV_OK; /* goes on as it is */
+        return POVTRACK_OK; /* goes on as it is */
     if (s->from == e) {
         /* A span begun at E by an earlier record may be renamed, not moved:
          * readers of the registry as of that record must keep seeing where
@@ -399,7 +399,7 @@ static int apply_successor(struct work *w, struct ev_str code, const char *path)
                         "that day (define it with the parent you want)",
                         esc, ev_fmt_date(e, dt));
         s->name = name;
-        return EV_OK;
+        return POVTRACK_OK;
     }
     if (s->to != EV_TIME_MAX)
         return FAIL(w->err,
@@ -411,7 +411,7 @@ static int apply_successor(struct work *w, struct ev_str code, const char *path)
     next.name = name;
     next.parent = parent;
     s->to = e;
-    if ((rc = append_span(w, h, path, &next)) != EV_OK)
+    if ((rc = append_span(w, h, path, &next)) != POVTRACK_OK)
         return rc;
     return check_parent(w, "data.parent", next.level, parent, e, EV_TIME_MAX);
 }
@@ -444,7 +444,7 @@ static int end_predecessor(struct work *w, struct ev_str code, const char *path,
     struct ev_str child;
     int rc;
 
-    if ((rc = load(w, code, path, &h)) != EV_OK)
+    if ((rc = load(w, code, path, &h)) != POVTRACK_OK)
         return rc;
     ev_quote(esc, sizeof esc, code.ptr, code.len);
     struct ev_span *s = &h->span[ev_history_find(h, e - 1)];
@@ -457,15 +457,15 @@ static int end_predecessor(struct work *w, struct ev_str code, const char *path,
     bool found = child_in_work(w, code, e, &child);
     if (!found && level_of_code(code) != EV_LEVEL_COMMUNE) {
         rc = w->reg->child_after(w->reg->arg, code, e, &child);
-        if (rc != EV_OK && rc != EV_ENOTFOUND) {
-            ev_set_error(w->err, "%s: unit registry scan failed (error %d)",
-                         path, rc);
+        if (rc != POVTRACK_OK && rc != POVTRACK_ENOTFOUND) {
+            ev_set_error(w->err, "%s: unit registry scan failed: %s", path,
+                         povtrack_strerror(rc));
             return rc;
         }
         /* The registry names one child as it was before this event; even
          * one this event moves is refused, as another may hide behind it:
          * move units under a unit in an earlier event than its end. */
-        found = rc == EV_OK;
+        found = rc == POVTRACK_OK;
     }
     if (found)
         return FAIL(w->err,
@@ -474,7 +474,7 @@ static int end_predecessor(struct work *w, struct ev_str code, const char *path,
                     path, esc,
                     ev_quote(cesc, sizeof cesc, child.ptr, child.len),
                     ev_fmt_date(e, dt));
-    return EV_OK;
+    return POVTRACK_OK;
 }
 
 static int changed_update(struct work *w)
@@ -489,7 +489,7 @@ static int changed_update(struct work *w)
         struct ev_str p = ev_codes_at(d->predecessors, i);
         snprintf(path, sizeof path, "data.predecessors[%" PRIu32 "]", i);
         if ((rc = check_predecessor(w, p, path, in_list(succ, nsucc, p))) !=
-            EV_OK)
+            POVTRACK_OK)
             return rc;
     }
     for (uint32_t i = 0; i < nsucc; i++) {
@@ -499,7 +499,7 @@ static int changed_update(struct work *w)
             snprintf(path, sizeof path, "data.successor");
         else
             snprintf(path, sizeof path, "unit");
-        if ((rc = apply_successor(w, succ[i], path)) != EV_OK)
+        if ((rc = apply_successor(w, succ[i], path)) != POVTRACK_OK)
             return rc;
     }
     for (uint32_t i = 0; i < d->predecessors.n; i++) {
@@ -509,10 +509,10 @@ static int changed_update(struct work *w)
         snprintf(path, sizeof path, "data.predecessors[%" PRIu32 "]", i);
         rc = end_predecessor(w, p, path,
                              nsucc > 0 ? succ[0] : (struct ev_str){NULL, 0});
-        if (rc != EV_OK)
+        if (rc != POVTRACK_OK)
             return rc;
     }
-    return EV_OK;
+    return POVTRACK_OK;
 }
 
 static bool history_same(const struct ev_history *a, const struct ev_history *b)
@@ -547,7 +547,7 @@ int ev_unit_update(const struct ev_event *ev, const struct ev_registry *reg,
     else
         return FAIL(err, "type: %s does not change units",
                     ev_type_name(ev->type) ? ev_type_name(ev->type) : "?");
-    if (rc != EV_OK)
+    if (rc != POVTRACK_OK)
         return rc;
     /* Codes only looked at (a parent, a successor that goes on as it is)
      * have nothing new to store. */
@@ -556,16 +556,16 @@ int ev_unit_update(const struct ev_event *ev, const struct ev_registry *reg,
         struct ev_history was;
         memset(&was, 0, sizeof was);
         rc = reg->history(reg->arg, out->hist[i].code, &was);
-        if (rc != EV_OK && rc != EV_ENOTFOUND) {
-            ev_set_error(err, "unit: unit registry lookup failed (error %d)",
-                         rc);
+        if (rc != POVTRACK_OK && rc != POVTRACK_ENOTFOUND) {
+            ev_set_error(err, "unit: unit registry lookup failed: %s",
+                         povtrack_strerror(rc));
             return rc;
         }
         if (out->hist[i].n > 0 && !history_same(&out->hist[i], &was))
             out->hist[kept++] = out->hist[i];
     }
     out->n = kept;
-    return EV_OK;
+    return POVTRACK_OK;
 }
 
 /* ---- reference checks ---- */
@@ -581,15 +581,15 @@ static int need_in_force(const struct ev_registry *reg, struct ev_str code,
     memset(&h, 0, sizeof h);
     rc = reg->history(reg->arg, code, &h);
     ev_quote(esc, sizeof esc, code.ptr, code.len);
-    if (rc == EV_ENOTFOUND)
+    if (rc == POVTRACK_ENOTFOUND)
         return FAIL(err, "%s: %s is not defined", path, esc);
-    if (rc != EV_OK) {
-        ev_set_error(err, "%s: unit registry lookup failed (error %d)", path,
-                     rc);
+    if (rc != POVTRACK_OK) {
+        ev_set_error(err, "%s: unit registry lookup failed: %s", path,
+                     povtrack_strerror(rc));
         return rc;
     }
     if (ev_history_find(&h, t) >= 0)
-        return EV_OK;
+        return POVTRACK_OK;
     i = ev_history_latest(&h, t);
     ev_fmt_date(t, d1);
     if (i < 0)
@@ -618,14 +618,14 @@ int ev_check_refs(const struct ev_event *ev, const struct ev_registry *reg,
         struct ev_unit_update *u = malloc(sizeof *u);
         if (u == NULL) {
             ev_set_error(err, "event: out of memory checking units");
-            return EV_ENOMEM;
+            return POVTRACK_ENOMEM;
         }
         rc = ev_unit_update(ev, reg, u, err);
         free(u);
         return rc;
     }
     rc = need_in_force(reg, ev->unit, ev->at, "unit", err);
-    if (rc == EV_OK && ev->type == EV_RELOCATION_COMPLETED)
+    if (rc == POVTRACK_OK && ev->type == EV_RELOCATION_COMPLETED)
         rc = need_in_force(reg, ev->data.from, ev->at, "data.from", err);
     return rc;
 }
@@ -640,20 +640,20 @@ int ev_unit_map(const struct ev_registry *reg, struct ev_str code, int64_t t0,
     int rc;
 
     if (t1 < t0)
-        return EV_EINVAL;
+        return POVTRACK_EINVAL; /* the caller's mistake, not the data's */
     for (int step = 0; step < MAP_STEPS_MAX; step++) {
         memset(&h, 0, sizeof h);
-        if ((rc = reg->history(reg->arg, code, &h)) != EV_OK)
+        if ((rc = reg->history(reg->arg, code, &h)) != POVTRACK_OK)
             return rc;
         int i = ev_history_find(&h, t);
         if (i < 0 && step == 0)
             i = ev_history_latest(&h, t);
         if (i < 0)
-            return EV_ENOTFOUND;
+            return POVTRACK_ENOTFOUND;
         const struct ev_span *s = &h.span[i];
         if (t1 < s->to) {
             *out = code;
-            return EV_OK;
+            return POVTRACK_OK;
         }
         if ((uint32_t)i + 1 < h.n && h.span[i + 1].from == s->to) {
             t = s->to; /* the code goes on */
@@ -665,8 +665,8 @@ int ev_unit_map(const struct ev_registry *reg, struct ev_str code, int64_t t0,
             code = s->parent;
             t = s->to - 1;
         } else {
-            return EV_ENOTFOUND;
+            return POVTRACK_ENOTFOUND;
         }
     }
-    return EV_ENOTFOUND;
+    return POVTRACK_ENOTFOUND;
 }

@@ -92,11 +92,11 @@ int ev_history_latest(const struct ev_history *h, int64_t t);
  * make a rebuild differ from the live state. */
 void ev_history_as_of(struct ev_history *h, uint64_t seq);
 
-/* The registry as the rules read it.  history() returns EV_OK,
- * EV_ENOTFOUND (no such code) or another error; strings may point into the
- * registry's storage and must stay valid while the caller works.
+/* The registry as the rules read it.  history() returns POVTRACK_OK,
+ * POVTRACK_ENOTFOUND (no such code) or another error; strings may point into
+ * the registry's storage and must stay valid while the caller works.
  * child_after() looks for a unit whose span ends after t (to > t) with
- * parent as its parent: EV_OK with *child set, EV_ENOTFOUND, or an
+ * parent as its parent: POVTRACK_OK with *child set, POVTRACK_ENOTFOUND, or an
  * error. */
 struct ev_registry {
     void *arg;
@@ -113,11 +113,11 @@ struct ev_unit_update {
 };
 
 /*
- * Apply the rules above to a unit.defined or unit.changed event: EV_OK with
- * out holding the new history of every code the event touches (strings
+ * Apply the rules above to a unit.defined or unit.changed event: POVTRACK_OK
+ * with out holding the new history of every code the event touches (strings
  * point into the event or the registry's storage: write them out before the
- * registry changes), EV_EINVAL with err naming the field and the reason, or
- * the registry's error.  out is large (about 40 KiB): allocate it.
+ * registry changes), POVTRACK_EINVALID with err naming the field and the
+ * reason, or the registry's error.  out is large (about 40 KiB): allocate it.
  */
 int ev_unit_update(const struct ev_event *ev, const struct ev_registry *reg,
                    struct ev_unit_update *out, struct ev_error *err);
@@ -127,8 +127,8 @@ int ev_unit_update(const struct ev_event *ev, const struct ev_registry *reg,
  * relocation.completed's "from") must be in force at the event's "at";
  * unit.defined and unit.changed must pass ev_unit_update's rules; a
  * unit.defined code's length must match its level (province 2, district 3,
- * commune 5 digits).  Returns EV_OK, EV_EINVAL (err set), EV_ENOMEM or the
- * registry's error.
+ * commune 5 digits).  Returns POVTRACK_OK, POVTRACK_EINVALID (err set),
+ * POVTRACK_ENOMEM or the registry's error.
  */
 int ev_check_refs(const struct ev_event *ev, const struct ev_registry *reg,
                   struct ev_error *err);
@@ -137,8 +137,8 @@ int ev_check_refs(const struct ev_event *ev, const struct ev_registry *reg,
  * Where the households of code, as the code stood at t0, are at t1 >= t0:
  * *out is a code in force at t1 (it points into the registry's storage).
  * When code is not in force at t0, its last span that started before t0
- * is taken.  EV_ENOTFOUND when there is no such span or the trail ends (a
- * province abolished without successor); EV_EINVAL when t1 < t0.
+ * is taken.  POVTRACK_ENOTFOUND when there is no such span or the trail ends (a
+ * province abolished without successor); POVTRACK_EINVAL when t1 < t0.
  */
 int ev_unit_map(const struct ev_registry *reg, struct ev_str code, int64_t t0,
                 int64_t t1, struct ev_str *out);

@@ -17,22 +17,22 @@ static int check_items(const struct st_log *log, const struct st_item *items,
     size_t maxkey = (size_t)mdb_env_get_maxkeysize(log->env);
 
     if (items == NULL)
-        return ST_EINVAL;
+        return POVTRACK_EINVAL;
     for (size_t i = 0; i < n; i++) {
         const struct st_item *it = &items[i];
         const struct ev_event *ev = it->ev;
 
         if (ev == NULL || it->bytes == NULL || it->len == 0 ||
             it->len > SIZE_MAX - ST_REC_HDR - ST_PUBLISHER_MAX)
-            return ST_EINVAL;
+            return POVTRACK_EINVAL;
         if (ev->id.ptr == NULL || ev->id.len == 0 || ev->id.len > maxkey)
-            return ST_EINVAL;
+            return POVTRACK_EINVAL;
         if (it->publisher.ptr == NULL && it->publisher.len != 0)
-            return ST_EINVAL;
+            return POVTRACK_EINVAL;
         if ((ev->type == EV_UNIT_DEFINED || ev->type == EV_UNIT_CHANGED) &&
             (ev->unit.ptr == NULL || ev->unit.len == 0 ||
              ev->unit.len > EV_UNIT_MAX))
-            return ST_EINVAL;
+            return POVTRACK_EINVAL;
     }
     return 0;
 }
@@ -70,22 +70,22 @@ static int append_item(struct st_log *log, MDB_txn *txn, struct st_view *view,
      * instead of a lookup and then an insert.  On MDB_KEYEXIST, v holds
      * the stored sequence. */
     if (*next == 0)
-        return ST_EFORMAT;
+        return POVTRACK_EFORMAT;
     st_put_u64be(sb, *next);
     v.mv_size = sizeof(sb);
     v.mv_data = sb;
-    rc = mdb_put(txn, log->ids, &idk, &v, MDB_NOOVERWRITE);
+    rc = st_mdb_rc(mdb_put(txn, log->ids, &idk, &v, MDB_NOOVERWRITE));
     if (rc == MDB_KEYEXIST) {
         struct st_record rec;
         uint64_t seq;
 
         if (v.mv_size != 8)
-            return ST_EFORMAT;
+            return POVTRACK_EFORMAT;
         seq = st_get_u64be(v.mv_data);
         st_put_u64be(kb, seq);
-        rc = mdb_get(txn, log->events, &k, &v);
+        rc = st_mdb_rc(mdb_get(txn, log->events, &k, &v));
         if (rc == MDB_NOTFOUND)
-            return ST_EFORMAT; /* "ids" points at no record */
+            return POVTRACK_EFORMAT; /* "ids" points at no record */
         if (rc != 0)
             return rc;
         rc = st_record_parse(seq, v.mv_data, v.mv_size, &rec);
@@ -108,16 +108,16 @@ static int append_item(struct st_log *log, MDB_txn *txn, struct st_view *view,
 
     if (it->publisher.len > ST_PUBLISHER_MAX) {
         reject(it, "publisher: longer than %d bytes", ST_PUBLISHER_MAX);
-        return mdb_del(txn, log->ids, &idk, NULL);
+        return st_mdb_rc(mdb_del(txn, log->ids, &idk, NULL));
     }
     if (check != NULL) {
         rc = check(arg, view, it);
-        if (rc == EV_EINVAL) {
+        if (rc == POVTRACK_EINVALID) {
             it->status = ST_ITEM_REJECTED;
             it->error[sizeof(it->error) - 1] = '\0';
             if (it->error[0] == '\0')
                 snprintf(it->error, sizeof(it->error), "rejected");
-            return mdb_del(txn, log->ids, &idk, NULL);
+            return st_mdb_rc(mdb_del(txn, log->ids, &idk, NULL));
         }
         if (rc != 0) {
             *from_check = 1;
@@ -128,14 +128,15 @@ static int append_item(struct st_log *log, MDB_txn *txn, struct st_view *view,
     }
 
     if (*next == 0)
-        return ST_EFORMAT; /* the sequence wrapped: cannot happen honestly */
+        return POVTRACK_EFORMAT; /* the sequence wrapped: cannot happen honestly
+                                  */
     if (ev->type == EV_UNIT_DEFINED || ev->type == EV_UNIT_CHANGED) {
         /* Before the record, so that a change the rules refuse stores
          * nothing; a refused one leaves the transaction as it was. */
         rc = st_units_apply(view, ev, *next, it);
-        if (rc == EV_EINVAL) {
+        if (rc == POVTRACK_EINVALID) {
             it->status = ST_ITEM_REJECTED;
-            return mdb_del(txn, log->ids, &idk, NULL);
+            return st_mdb_rc(mdb_del(txn, log->ids, &idk, NULL));
         }
         if (rc != 0)
             return rc;
@@ -143,7 +144,7 @@ static int append_item(struct st_log *log, MDB_txn *txn, struct st_view *view,
     st_put_u64be(kb, *next);
     v.mv_size = ST_REC_HDR + it->publisher.len + it->len;
     v.mv_data = NULL;
-    rc = mdb_put(txn, log->events, &k, &v, MDB_APPEND | MDB_RESERVE);
+    rc = st_mdb_rc(mdb_put(txn, log->events, &k, &v, MDB_APPEND | MDB_RESERVE));
     if (rc != 0)
         return rc;
     {
@@ -179,20 +180,20 @@ static int append_once(struct st_log *log, int64_t received,
     int rc;
 
     *map_full = 0;
-    rc = mdb_txn_begin(log->env, NULL, 0, &txn);
+    rc = st_mdb_rc(mdb_txn_begin(log->env, NULL, 0, &txn));
     if (rc != 0)
         return rc;
 
     /* next = last key + 1: sequences are gapless, so this is also the
      * number of events plus one. */
-    rc = mdb_cursor_open(txn, log->events, &cur);
+    rc = st_mdb_rc(mdb_cursor_open(txn, log->events, &cur));
     if (rc != 0)
         goto fail;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_LAST));
     mdb_cursor_close(cur);
     if (rc == 0) {
         if (k.mv_size != 8) {
-            rc = ST_EFORMAT;
+            rc = POVTRACK_EFORMAT;
             goto fail;
         }
         next = st_get_u64be(k.mv_data) + 1;
@@ -211,7 +212,7 @@ static int append_once(struct st_log *log, int64_t received,
 
     /* The commit frees txn whether it succeeds or not.  It can itself run
      * out of map (saving the free list allocates pages). */
-    rc = mdb_txn_commit(txn);
+    rc = st_mdb_rc(mdb_txn_commit(txn));
     *map_full = rc == MDB_MAP_FULL;
     return rc;
 
@@ -234,12 +235,12 @@ static int grow_map(struct st_log *log)
 
     if (log->live_snapshots != 0)
         return MDB_MAP_FULL;
-    rc = mdb_env_info(log->env, &info);
+    rc = st_mdb_rc(mdb_env_info(log->env, &info));
     if (rc != 0)
         return rc;
     if (info.me_mapsize > SIZE_MAX / 2)
         return MDB_MAP_FULL;
-    rc = mdb_env_set_mapsize(log->env, info.me_mapsize * 2);
+    rc = st_mdb_rc(mdb_env_set_mapsize(log->env, info.me_mapsize * 2));
     if (rc != 0)
         log->broken = rc;
     return rc;
@@ -252,7 +253,7 @@ int st_log_append_batch(struct st_log *log, int64_t received,
     int rc, map_full;
 
     if (log == NULL || log->readonly)
-        return ST_EINVAL;
+        return POVTRACK_EINVAL;
     if (log->broken)
         return log->broken;
     if (n == 0)

@@ -3,6 +3,7 @@
  * valid one, and syncing directories; see st_env.h.
  */
 #include "st_env.h"
+#include "st_log.h" /* st_strerror */
 
 #include <dirent.h>
 #include <errno.h>
@@ -23,13 +24,13 @@ int st_dir_sync(const char *dir)
     int rc = 0;
 
     if (fd < 0)
-        return errno;
+        return -errno;
     if (fsync(fd) != 0) {
-        rc = errno;
+        rc = -errno;
         /* Some file systems (network ones among them) cannot sync a
          * directory and say so with EINVAL: there is nothing more to do
          * there, as SQLite concludes too. */
-        if (rc == EINVAL || rc == ENOTSUP)
+        if (rc == -EINVAL || rc == -ENOTSUP)
             rc = 0;
     }
     close(fd);
@@ -48,9 +49,9 @@ static int parent_of(const char *path, char *out, size_t outlen)
     while (n > 1 && path[n - 1] == '/')
         n--;
     if (n == 0)
-        return snprintf(out, outlen, ".") >= (int)outlen ? ENAMETOOLONG : 0;
+        return snprintf(out, outlen, ".") >= (int)outlen ? -ENAMETOOLONG : 0;
     if (n >= outlen)
-        return ENAMETOOLONG;
+        return -ENAMETOOLONG;
     memcpy(out, path, n);
     out[n] = '\0';
     return 0;
@@ -62,13 +63,13 @@ int st_set_aside(const char *path, char *moved, size_t movedlen, char *err,
     char parent[PATH_MAX], stamp[32];
     time_t now = time(NULL);
     struct tm tm;
-    int rc = ENAMETOOLONG;
+    int rc = -ENAMETOOLONG;
 
     if (gmtime_r(&now, &tm) == NULL ||
         strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm) == 0) {
         snprintf(err, errlen, "%s: cannot tell the time to name its copy",
                  path);
-        return EINVAL;
+        return -EINVAL;
     }
     /* Never onto an earlier one: rename() would replace an empty
      * directory, or any file, of that name. */
@@ -81,14 +82,14 @@ int st_set_aside(const char *path, char *moved, size_t movedlen, char *err,
         struct stat sb;
 
         if (len < 0 || (size_t)len >= movedlen) {
-            rc = ENAMETOOLONG;
+            rc = -ENAMETOOLONG;
             break;
         }
         if (lstat(moved, &sb) == 0) {
-            rc = EEXIST;
+            rc = -EEXIST;
             continue;
         }
-        rc = rename(path, moved) == 0 ? 0 : errno;
+        rc = rename(path, moved) == 0 ? 0 : -errno;
         break;
     }
     if (rc == 0)
@@ -97,7 +98,7 @@ int st_set_aside(const char *path, char *moved, size_t movedlen, char *err,
         rc = st_dir_sync(parent);
     if (rc != 0)
         snprintf(err, errlen, "%s: cannot move it aside: %s", path,
-                 strerror(rc));
+                 povtrack_strerror(rc));
     return rc;
 }
 
@@ -114,20 +115,20 @@ int st_dir_make(const char *dir, mode_t mode, int *created, char *err,
         if (S_ISDIR(sb.st_mode))
             return 0;
         snprintf(err, errlen, "%s: not a directory", dir);
-        return ENOTDIR;
+        return -ENOTDIR;
     }
-    rc = errno;
-    if (rc != ENOENT) {
-        snprintf(err, errlen, "%s: %s", dir, strerror(rc));
+    rc = -errno;
+    if (rc != POVTRACK_ENOENT) {
+        snprintf(err, errlen, "%s: %s", dir, povtrack_strerror(rc));
         return rc;
     }
     if (mkdir(dir, mode) != 0) {
-        rc = errno;
+        rc = -errno;
         /* Made meanwhile by someone else: theirs to sync. */
-        if (rc == EEXIST && stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode))
+        if (rc == -EEXIST && stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode))
             return 0;
         snprintf(err, errlen, "%s: cannot create the directory: %s", dir,
-                 strerror(rc));
+                 povtrack_strerror(rc));
         return rc;
     }
     if (created != NULL)
@@ -137,7 +138,7 @@ int st_dir_make(const char *dir, mode_t mode, int *created, char *err,
         rc = st_dir_sync(parent);
     if (rc != 0)
         snprintf(err, errlen, "%s: cannot sync the directory holding it: %s",
-                 dir, strerror(rc));
+                 dir, povtrack_strerror(rc));
     return rc;
 }
 
@@ -153,8 +154,8 @@ int st_dir_each(const char *dir, st_dir_fn fn, void *arg, char *err,
     int rc = 0;
 
     if (d == NULL) {
-        rc = errno;
-        snprintf(err, errlen, "%s: %s", dir, strerror(rc));
+        rc = -errno;
+        snprintf(err, errlen, "%s: %s", dir, povtrack_strerror(rc));
         return rc;
     }
     for (;;) {
@@ -163,9 +164,9 @@ int st_dir_each(const char *dir, st_dir_fn fn, void *arg, char *err,
         errno = 0;
         de = readdir(d);
         if (de == NULL) {
-            rc = errno;
+            rc = -errno;
             if (rc != 0)
-                snprintf(err, errlen, "%s: %s", dir, strerror(rc));
+                snprintf(err, errlen, "%s: %s", dir, povtrack_strerror(rc));
             break;
         }
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
@@ -182,7 +183,7 @@ int st_dir_each(const char *dir, st_dir_fn fn, void *arg, char *err,
 struct leftovers {
     int removed;
     char first[NAME_MAX + 1];
-    int failed; /* errno of the unlink that failed */
+    int failed; /* -errno of the unlink that failed */
 };
 
 static int remove_leftover(void *arg, int dirfd, const char *name)
@@ -192,7 +193,7 @@ static int remove_leftover(void *arg, int dirfd, const char *name)
     if (!st_env_is_leftover(name))
         return 0;
     if (unlinkat(dirfd, name, 0) != 0 && errno != ENOENT) {
-        l->failed = errno;
+        l->failed = -errno;
         snprintf(l->first, sizeof l->first, "%s", name);
         return l->failed;
     }
@@ -211,7 +212,7 @@ int st_env_remove_leftovers(const char *dir, char *note, size_t notelen,
         note[0] = '\0';
     if (rc != 0 && l.failed == rc)
         snprintf(err, errlen, "%s/%s: cannot remove it: %s", dir, l.first,
-                 strerror(rc));
+                 povtrack_strerror(rc));
     else if (rc == 0 && l.removed > 0)
         snprintf(note, notelen,
                  "removed %s/%s%s, left by the creation of an environment "
@@ -233,18 +234,19 @@ int st_env_create(const char *dir, mode_t mode, unsigned maxdbs,
         snprintf(final, sizeof final, "%s/" ST_ENV_DATA_FILE, dir) >=
             (int)sizeof final) {
         snprintf(err, errlen, "%s: path too long", dir);
-        return ENAMETOOLONG;
+        return -ENAMETOOLONG;
     }
     /* A file of an earlier process that had our pid: LMDB would take it
      * for an environment. */
     if (unlink(temp) != 0 && errno != ENOENT) {
-        rc = errno;
-        snprintf(err, errlen, "%s: cannot remove it: %s", temp, strerror(rc));
+        rc = -errno;
+        snprintf(err, errlen, "%s: cannot remove it: %s", temp,
+                 povtrack_strerror(rc));
         return rc;
     }
-    rc = mdb_env_create(&env);
+    rc = st_mdb_rc(mdb_env_create(&env));
     if (rc != 0) {
-        snprintf(err, errlen, "%s: mdb_env_create: %s", dir, mdb_strerror(rc));
+        snprintf(err, errlen, "%s: mdb_env_create: %s", dir, st_strerror(rc));
         return rc;
     }
     if (maxdbs > 0)
@@ -255,27 +257,28 @@ int st_env_create(const char *dir, mode_t mode, unsigned maxdbs,
      * knows the name. */
     if (rc == 0)
         rc = mdb_env_open(env, temp, MDB_NOSUBDIR | MDB_NOLOCK, mode);
+    rc = st_mdb_rc(rc);
     if (rc != 0)
         snprintf(err, errlen, "%s: cannot create the environment: %s", temp,
-                 mdb_strerror(rc));
+                 st_strerror(rc));
     if (rc == 0 && init != NULL)
         rc = init(arg, env, err, errlen);
     /* LMDB wrote the meta pages of a new environment without syncing them;
      * init's commits synced, but an environment without one is synced
      * only here. */
     if (rc == 0) {
-        rc = mdb_env_get_fd(env, &fd);
+        rc = st_mdb_rc(mdb_env_get_fd(env, &fd));
         if (rc == 0 && fsync(fd) != 0)
-            rc = errno;
+            rc = -errno;
         if (rc != 0)
             snprintf(err, errlen, "%s: cannot sync it: %s", temp,
-                     mdb_strerror(rc));
+                     st_strerror(rc));
     }
     mdb_env_close(env);
     if (rc == 0 && rename(temp, final) != 0) {
-        rc = errno;
+        rc = -errno;
         snprintf(err, errlen, "%s: cannot rename it to %s: %s", temp,
-                 ST_ENV_DATA_FILE, strerror(rc));
+                 ST_ENV_DATA_FILE, povtrack_strerror(rc));
     }
     if (rc != 0) {
         unlink(temp);
@@ -284,7 +287,7 @@ int st_env_create(const char *dir, mode_t mode, unsigned maxdbs,
     rc = st_dir_sync(dir);
     if (rc != 0)
         snprintf(err, errlen, "%s: cannot sync the directory: %s", dir,
-                 strerror(rc));
+                 povtrack_strerror(rc));
     return rc;
 }
 
@@ -296,10 +299,10 @@ static int data_file_check(const char *path)
     int rc = mdb_env_create(&env);
 
     if (rc != 0)
-        return rc;
+        return st_mdb_rc(rc);
     rc = mdb_env_open(env, path, MDB_NOSUBDIR | MDB_RDONLY | MDB_NOLOCK, 0);
     mdb_env_close(env);
-    return rc;
+    return st_mdb_rc(rc);
 }
 
 int st_env_open_existing(MDB_env *env, const char *dir, unsigned flags,
@@ -312,24 +315,24 @@ int st_env_open_existing(MDB_env *env, const char *dir, unsigned flags,
     *size = 0;
     if (snprintf(path, sizeof path, "%s/" ST_ENV_DATA_FILE, dir) >=
         (int)sizeof path)
-        return ENAMETOOLONG;
+        return -ENAMETOOLONG;
     if (stat(path, &sb) != 0)
-        return errno;
+        return -errno;
     *size = (uint64_t)sb.st_size;
     if (sb.st_size == 0)
-        return ENODATA;
-    rc = mdb_env_open(env, dir, flags, mode);
+        return -ENODATA;
+    rc = st_mdb_rc(mdb_env_open(env, dir, flags, mode));
     /* LMDB says MDB_INVALID of a lock file it does not recognise too:
      * only the data file's own verdict may condemn the data file. */
     if (rc == MDB_INVALID && data_file_check(path) == 0)
-        rc = ENOLCK;
+        rc = -ENOLCK;
     return rc;
 }
 
 void st_env_describe(char *buf, size_t buflen, const char *dir, int rc,
                      uint64_t size)
 {
-    if (rc == ENODATA)
+    if (rc == -ENODATA)
         snprintf(buf, buflen, "%s/" ST_ENV_DATA_FILE " is empty (0 bytes)",
                  dir);
     else if (rc == MDB_INVALID)
@@ -337,12 +340,12 @@ void st_env_describe(char *buf, size_t buflen, const char *dir, int rc,
                  "%s/" ST_ENV_DATA_FILE " has no valid LMDB meta page (%" PRIu64
                  " bytes)",
                  dir, size);
-    else if (rc == ENOLCK)
+    else if (rc == -ENOLCK)
         snprintf(buf, buflen,
                  "%s/lock.mdb is not an LMDB lock file (LMDB rejects it, "
                  "while data.mdb is valid)",
                  dir);
     else
         snprintf(buf, buflen, "%s/" ST_ENV_DATA_FILE ": %s", dir,
-                 mdb_strerror(rc));
+                 st_strerror(rc));
 }

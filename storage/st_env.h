@@ -24,9 +24,9 @@
  * missing and resets it when no process has it open, so nothing in it
  * outlives the processes that use it.
  *
- * Errors: functions return 0, an errno value or an LMDB error code, and
- * those that take err (never NULL) describe a failure there, naming the
- * path.
+ * Errors: functions return 0 or a code of <povtrack/errors.h> (an errno
+ * value negated, or an LMDB code), and those that take err (never NULL)
+ * describe a failure there, naming the path.
  */
 #ifndef POVTRACK_ST_ENV_H
 #define POVTRACK_ST_ENV_H
@@ -36,6 +36,17 @@
 #include <sys/types.h>
 
 #include <lmdb.h>
+#include <povtrack/errors.h>
+
+/* An LMDB return in povtrack's error space: LMDB returns its own codes
+ * (negative, in the range errors.h keeps for them) and errno values as they
+ * are (positive: ENOSPC, EIO ...), which this negates.  Every caller of an
+ * mdb_* function (storage, the plugin host's state) passes its return
+ * through here, so that no caller above ever sees a positive code. */
+static inline int st_mdb_rc(int rc)
+{
+    return rc > 0 ? -rc : rc;
+}
 
 #define ST_ENV_DATA_FILE "data.mdb"
 /* data.mdb.new-<pid>: an environment being created by process <pid>. */
@@ -64,8 +75,8 @@ int st_dir_make(const char *dir, mode_t mode, int *created, char *err,
 
 /* Call fn(arg, dirfd, name) for each entry of dir but "." and "..", dirfd
  * being the open directory, until fn returns non-zero, which st_dir_each
- * then returns; 0 after the last entry; an errno value, with err set,
- * when dir cannot be read. */
+ * then returns; 0 after the last entry; a negated errno value, with err
+ * set, when dir cannot be read. */
 typedef int (*st_dir_fn)(void *arg, int dirfd, const char *name);
 int st_dir_each(const char *dir, st_dir_fn fn, void *arg, char *err,
                 size_t errlen);
@@ -84,7 +95,8 @@ int st_env_remove_leftovers(const char *dir, char *note, size_t notelen,
                             char *err, size_t errlen);
 
 /* Called by st_env_create on the new environment, opened without a lock
- * file, to write its first transactions (each commit syncs). */
+ * file, to write its first transactions (each commit syncs); returns 0 or
+ * a code of the error space, with err set. */
 typedef int (*st_env_init_fn)(void *arg, MDB_env *env, char *err,
                               size_t errlen);
 
@@ -104,11 +116,12 @@ int st_env_create(const char *dir, mode_t mode, unsigned maxdbs,
 
 /*
  * mdb_env_open(env, dir, flags, mode) for an environment that exists:
- * ENOENT when dir holds no data.mdb; ENODATA when data.mdb is empty and
+ * -ENOENT when dir holds no data.mdb; -ENODATA when data.mdb is empty and
  * MDB_INVALID when it has no valid meta page (both: no transaction was
  * ever committed to it, or it was damaged), with *size its length in
- * bytes; ENOLCK when LMDB rejects lock.mdb (it says MDB_INVALID of that
- * too) while data.mdb is valid; otherwise what mdb_env_open returns.  An
+ * bytes; -ENOLCK when LMDB rejects lock.mdb (it says MDB_INVALID of that
+ * too) while data.mdb is valid; otherwise what mdb_env_open returns (in
+ * the error space: st_mdb_rc).  An
  * empty data.mdb is never handed to LMDB, which would write meta pages
  * into it in place (or fail with EBADF when read-only).  On failure env
  * must still be closed.
@@ -117,8 +130,8 @@ int st_env_open_existing(MDB_env *env, const char *dir, unsigned flags,
                          mode_t mode, uint64_t *size);
 
 /* What st_env_open_existing found, for a message: "DIR/data.mdb is empty
- * (0 bytes)" for ENODATA, "DIR/data.mdb has no valid LMDB meta page (N
- * bytes)" for MDB_INVALID, the lock file for ENOLCK, else the error. */
+ * (0 bytes)" for -ENODATA, "DIR/data.mdb has no valid LMDB meta page (N
+ * bytes)" for MDB_INVALID, the lock file for -ENOLCK, else the error. */
 void st_env_describe(char *buf, size_t buflen, const char *dir, int rc,
                      uint64_t size);
 

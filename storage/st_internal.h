@@ -10,6 +10,7 @@
 
 #include <lmdb.h>
 
+#include "st_env.h" /* st_mdb_rc */
 #include "st_log.h"
 
 /* Bytes of a record before the publisher: received (8) and the publisher
@@ -51,14 +52,15 @@ uint64_t st_get_u64be(const unsigned char *p);
 /* Parse a stored history (either form) of code; strings point into val. */
 int st_history_parse(struct ev_str code, const void *val, size_t len,
                      struct ev_history *out);
-/* Read and parse units[code] inside txn: 0, ST_NOTFOUND, ST_EFORMAT or an
- * LMDB error. */
+/* Read and parse units[code] inside txn: 0, POVTRACK_ENOTFOUND,
+ * POVTRACK_EFORMAT or an LMDB error. */
 int st_history_get(MDB_txn *txn, MDB_dbi units, struct ev_str code,
                    struct ev_history *out);
 /* The latest span of h (n > 0) as the ev_unit of the plugin ABI. */
 void st_history_latest(const struct ev_history *h, struct ev_unit *out);
 /* Some unit with a span ending after t under parent (ev_registry's
- * child_after): 0 with *child set (pointing into the map), ST_NOTFOUND. */
+ * child_after): 0 with *child set (pointing into the map), POVTRACK_ENOTFOUND.
+ */
 int st_child_after(MDB_txn *txn, MDB_dbi units, struct ev_str parent, int64_t t,
                    struct ev_str *child);
 /* Stamp what record seq changed in h, the new history of a code whose
@@ -70,8 +72,8 @@ int st_child_after(MDB_txn *txn, MDB_dbi units, struct ev_str parent, int64_t t,
 void st_history_stamp(struct ev_history *h, const struct ev_history *old,
                       uint64_t seq);
 /* Write the histories a unit.defined or unit.changed leaves behind, as
- * record seq, and note seq in "unitseq".  EV_EINVAL (it->error set) when
- * the event breaks the rules (only possible without a check()). */
+ * record seq, and note seq in "unitseq".  POVTRACK_EINVALID (it->error set)
+ * when the event breaks the rules (only possible without a check()). */
 int st_units_apply(struct st_view *view, const struct ev_event *ev,
                    uint64_t seq, struct st_item *it);
 

@@ -26,28 +26,16 @@
 #define ST_FILE_MODE 0660
 #define ST_DIR_MODE 0770
 
+/* errors.h keeps LMDB's range for it: the codes pass through as they are. */
+_Static_assert(MDB_KEYEXIST == POVTRACK_LMDB_MIN &&
+                   MDB_LAST_ERRCODE <= POVTRACK_LMDB_MAX,
+               "LMDB's codes are outside the range errors.h keeps for them");
+
 const char *st_strerror(int rc)
 {
-    switch (rc) {
-    case ST_OK:
-        return "success";
-    case ST_END:
-        return "end of the log";
-    case ST_NOTFOUND:
-        return "not found";
-    case ST_EFORMAT:
-        return "not a povtrack log, or a corrupt record";
-    case ST_ENOMEM:
-        return "out of memory";
-    case ST_EINVAL:
-        return "invalid argument";
-    case ST_ENOCOMMIT:
-        return "the log file holds no committed transaction";
-    default:
-        /* mdb_strerror covers LMDB's codes and falls back to strerror() for
-         * errno values. */
+    if (rc >= POVTRACK_LMDB_MIN && rc <= POVTRACK_LMDB_MAX)
         return mdb_strerror(rc);
-    }
+    return povtrack_strerror(rc);
 }
 
 void st_put_u64be(unsigned char *p, uint64_t v)
@@ -107,9 +95,9 @@ void st_printable(char *buf, size_t buflen, const void *p, size_t len)
     buf[o] = '\0';
 }
 
-/* st_dir_each's fn for a directory meant to receive a new log: ST_EFORMAT,
- * the name copied to arg, for an entry that is not a stale lock.mdb, what
- * a creation cut short leaves, or a never-written data.mdb that
+/* st_dir_each's fn for a directory meant to receive a new log:
+ * POVTRACK_EFORMAT, the name copied to arg, for an entry that is not a stale
+ * lock.mdb, what a creation cut short leaves, or a never-written data.mdb that
  * replace_unwritten set aside. */
 static int foreign_entry(void *arg, int dirfd, const char *name)
 {
@@ -119,7 +107,7 @@ static int foreign_entry(void *arg, int dirfd, const char *name)
                 sizeof("data.mdb" ST_SET_ASIDE_INFIX) - 1) == 0)
         return 0;
     snprintf(arg, NAME_MAX + 1, "%s", name);
-    return ST_EFORMAT;
+    return POVTRACK_EFORMAT;
 }
 
 /*
@@ -150,45 +138,45 @@ static int prepare_dir(const char *dir, int readonly, int *fresh, char *err,
             return rc;
         }
     } else if (stat(dir, &sb) != 0) {
-        rc = errno;
-        set_err(err, errlen, "%s: %s", dir, strerror(rc));
+        rc = -errno;
+        set_err(err, errlen, "%s: %s", dir, povtrack_strerror(rc));
         return rc;
     } else if (!S_ISDIR(sb.st_mode)) {
         set_err(err, errlen, "%s: not a directory", dir);
-        return ENOTDIR;
+        return -ENOTDIR;
     }
 
     path = malloc(plen);
     if (path == NULL) {
         set_err(err, errlen, "%s: out of memory", dir);
-        return ST_ENOMEM;
+        return POVTRACK_ENOMEM;
     }
     snprintf(path, plen, "%s/data.mdb", dir);
     if (stat(path, &sb) == 0) {
         if (!S_ISREG(sb.st_mode)) {
             set_err(err, errlen, "%s: data.mdb is not a regular file", dir);
-            rc = ST_EFORMAT;
+            rc = POVTRACK_EFORMAT;
         }
         free(path);
         return rc;
     }
-    rc = errno;
+    rc = -errno;
     free(path);
-    if (rc != ENOENT) {
-        set_err(err, errlen, "%s/data.mdb: %s", dir, strerror(rc));
+    if (rc != POVTRACK_ENOENT) {
+        set_err(err, errlen, "%s/data.mdb: %s", dir, povtrack_strerror(rc));
         return rc;
     }
     if (readonly) {
         /* Checked here rather than left to LMDB, which would first create
          * lock.mdb in a directory that is not a log. */
         set_err(err, errlen, "%s: no povtrack log here (no data.mdb)", dir);
-        return ENOENT;
+        return POVTRACK_ENOENT;
     }
 
     char found[NAME_MAX + 1], why[PATH_MAX + 128];
 
     rc = st_dir_each(dir, foreign_entry, found, why, sizeof why);
-    if (rc == ST_EFORMAT)
+    if (rc == POVTRACK_EFORMAT)
         set_err(err, errlen,
                 "%s: not a povtrack log directory (it holds \"%s\" and no "
                 "data.mdb); refusing to create a log there",
@@ -206,7 +194,7 @@ int st_txn_begin_read(struct st_log *log, MDB_txn **txn)
     int rc;
 
     for (int tries = 0;; tries++) {
-        rc = mdb_txn_begin(log->env, NULL, MDB_RDONLY, txn);
+        rc = st_mdb_rc(mdb_txn_begin(log->env, NULL, MDB_RDONLY, txn));
         if (rc != MDB_MAP_RESIZED)
             return rc;
         rc = st_adopt_map_size(log, tries);
@@ -228,7 +216,7 @@ int st_adopt_map_size(struct st_log *log, int tries)
 
     if (log->live_snapshots != 0 || tries >= 16)
         return MDB_MAP_RESIZED;
-    rc = mdb_env_set_mapsize(log->env, 0);
+    rc = st_mdb_rc(mdb_env_set_mapsize(log->env, 0));
     if (rc != 0)
         log->broken = rc;
     return rc;
@@ -252,14 +240,14 @@ static int open_dbs(struct st_log *log, const char *dir, char *err,
     if (log->readonly)
         rc = st_txn_begin_read(log, &txn);
     else
-        rc = mdb_txn_begin(log->env, NULL, 0, &txn);
+        rc = st_mdb_rc(mdb_txn_begin(log->env, NULL, 0, &txn));
     if (rc != 0) {
         set_err(err, errlen, "%s: cannot begin a transaction: %s", dir,
                 st_strerror(rc));
         return rc;
     }
 
-    rc = mdb_dbi_open(txn, "meta", 0, &log->meta);
+    rc = st_mdb_rc(mdb_dbi_open(txn, "meta", 0, &log->meta));
     if (rc == MDB_NOTFOUND) {
         MDB_dbi main_dbi;
         MDB_stat st;
@@ -267,12 +255,12 @@ static int open_dbs(struct st_log *log, const char *dir, char *err,
         if (log->readonly) {
             set_err(err, errlen,
                     "%s: not a povtrack log (no \"meta\" database)", dir);
-            rc = ST_EFORMAT;
+            rc = POVTRACK_EFORMAT;
             goto fail;
         }
-        rc = mdb_dbi_open(txn, NULL, 0, &main_dbi);
+        rc = st_mdb_rc(mdb_dbi_open(txn, NULL, 0, &main_dbi));
         if (rc == 0)
-            rc = mdb_stat(txn, main_dbi, &st);
+            rc = st_mdb_rc(mdb_stat(txn, main_dbi, &st));
         if (rc != 0) {
             set_err(err, errlen, "%s: cannot read the environment: %s", dir,
                     st_strerror(rc));
@@ -283,24 +271,26 @@ static int open_dbs(struct st_log *log, const char *dir, char *err,
                     "%s: not a povtrack log (an LMDB environment holding other "
                     "data)",
                     dir);
-            rc = ST_EFORMAT;
+            rc = POVTRACK_EFORMAT;
             goto fail;
         }
         /* A new environment: create everything in this one transaction so
          * that a reader sees either no log or a complete one. */
-        rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &log->meta);
+        rc = st_mdb_rc(mdb_dbi_open(txn, "meta", MDB_CREATE, &log->meta));
         if (rc == 0)
-            rc = mdb_dbi_open(txn, "events", MDB_CREATE, &log->events);
+            rc = st_mdb_rc(
+                mdb_dbi_open(txn, "events", MDB_CREATE, &log->events));
         if (rc == 0)
-            rc = mdb_dbi_open(txn, "ids", MDB_CREATE, &log->ids);
+            rc = st_mdb_rc(mdb_dbi_open(txn, "ids", MDB_CREATE, &log->ids));
         if (rc == 0)
-            rc = mdb_dbi_open(txn, "units", MDB_CREATE, &log->units);
+            rc = st_mdb_rc(mdb_dbi_open(txn, "units", MDB_CREATE, &log->units));
         if (rc == 0)
-            rc = mdb_dbi_open(txn, "unitseq", MDB_CREATE, &log->unitseq);
+            rc = st_mdb_rc(
+                mdb_dbi_open(txn, "unitseq", MDB_CREATE, &log->unitseq));
         if (rc == 0) {
             v.mv_size = sizeof(ST_FORMAT) - 1;
             v.mv_data = (void *)ST_FORMAT;
-            rc = mdb_put(txn, log->meta, &k, &v, MDB_NOOVERWRITE);
+            rc = st_mdb_rc(mdb_put(txn, log->meta, &k, &v, MDB_NOOVERWRITE));
         }
         if (rc != 0) {
             set_err(err, errlen, "%s: cannot create the log: %s", dir,
@@ -311,18 +301,18 @@ static int open_dbs(struct st_log *log, const char *dir, char *err,
         /* "meta" exists as a plain key of the main database. */
         set_err(err, errlen,
                 "%s: not a povtrack log (\"meta\" is not a database)", dir);
-        rc = ST_EFORMAT;
+        rc = POVTRACK_EFORMAT;
         goto fail;
     } else if (rc != 0) {
         set_err(err, errlen, "%s: cannot open the \"meta\" database: %s", dir,
                 st_strerror(rc));
         goto fail;
     } else {
-        rc = mdb_get(txn, log->meta, &k, &v);
+        rc = st_mdb_rc(mdb_get(txn, log->meta, &k, &v));
         if (rc == MDB_NOTFOUND) {
             set_err(err, errlen, "%s: not a povtrack log (no format marker)",
                     dir);
-            rc = ST_EFORMAT;
+            rc = POVTRACK_EFORMAT;
             goto fail;
         }
         if (rc != 0) {
@@ -339,26 +329,26 @@ static int open_dbs(struct st_log *log, const char *dir, char *err,
                     "%s: format mismatch: the log is \"%s\", this program "
                     "reads \"%s\"",
                     dir, found, ST_FORMAT);
-            rc = ST_EFORMAT;
+            rc = POVTRACK_EFORMAT;
             goto fail;
         }
         static const char *const names[] = {"events", "ids", "units"};
         MDB_dbi *dbis[] = {&log->events, &log->ids, &log->units};
         for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-            rc = mdb_dbi_open(txn, names[i], 0, dbis[i]);
+            rc = st_mdb_rc(mdb_dbi_open(txn, names[i], 0, dbis[i]));
             if (rc != 0) {
                 set_err(err, errlen, "%s: cannot open the \"%s\" database: %s",
                         dir, names[i],
                         rc == MDB_NOTFOUND ? "missing" : st_strerror(rc));
                 if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE)
-                    rc = ST_EFORMAT;
+                    rc = POVTRACK_EFORMAT;
                 goto fail;
             }
         }
         /* "unitseq" came later: a writer adds it to an older log, a reader
          * of one reads it as "no unit ever changed". */
-        rc = mdb_dbi_open(txn, "unitseq", log->readonly ? 0 : MDB_CREATE,
-                          &log->unitseq);
+        rc = st_mdb_rc(mdb_dbi_open(
+            txn, "unitseq", log->readonly ? 0 : MDB_CREATE, &log->unitseq));
         if (rc == MDB_NOTFOUND && log->readonly) {
             log->unitseq = 0;
             rc = 0;
@@ -372,7 +362,7 @@ static int open_dbs(struct st_log *log, const char *dir, char *err,
 
     /* Committing (even the read-only transaction) is what keeps the
      * database handles open in the environment after the transaction. */
-    rc = mdb_txn_commit(txn);
+    rc = st_mdb_rc(mdb_txn_commit(txn));
     if (rc != 0)
         set_err(err, errlen, "%s: cannot commit: %s", dir, st_strerror(rc));
     return rc;
@@ -439,13 +429,13 @@ static int env_open(struct st_log *log, const char *dir, unsigned flags,
      * (a backup) has no writer to coordinate with, hence no lock file. */
     unsigned env_flags = MDB_NOTLS | (log->readonly ? MDB_RDONLY : 0) |
                          ((flags & ST_OPEN_SNAPSHOT) ? MDB_NOLOCK : 0);
-    int rc = mdb_env_create(&log->env);
+    int rc = st_mdb_rc(mdb_env_create(&log->env));
 
     if (rc != 0) {
         log->env = NULL;
         return rc;
     }
-    rc = mdb_env_set_maxdbs(log->env, ST_MAX_DBS);
+    rc = st_mdb_rc(mdb_env_set_maxdbs(log->env, ST_MAX_DBS));
     if (rc == 0)
         rc = st_env_open_existing(log->env, dir, env_flags, ST_FILE_MODE, size);
     if (rc != 0) {
@@ -479,7 +469,7 @@ static int env_open(struct st_log *log, const char *dir, unsigned flags,
  */
 static int unwritten(int rc)
 {
-    return rc == ENODATA || rc == MDB_INVALID;
+    return rc == -ENODATA || rc == MDB_INVALID;
 }
 
 /* Create the log anew in place of a data.mdb that env_open found
@@ -499,7 +489,7 @@ static int replace_unwritten(struct st_log *log, const char *dir, int rc,
         if (snprintf(path, sizeof path, "%s/data.mdb", dir) >=
             (int)sizeof path) {
             set_err(err, errlen, "%s: path too long", dir);
-            return ENAMETOOLONG;
+            return -ENAMETOOLONG;
         }
         rc = st_set_aside(path, moved, sizeof moved, why, sizeof why);
         if (rc != 0) {
@@ -529,7 +519,7 @@ static int open_failed(const char *dir, int rc, uint64_t size, char *err,
                 "short), so it holds no event; povtrackd creates it anew "
                 "when it starts",
                 found);
-        return ST_ENOCOMMIT;
+        return POVTRACK_ENOCOMMIT;
     }
     if (unwritten(rc)) {
         set_err(err, errlen,
@@ -540,14 +530,14 @@ static int open_failed(const char *dir, int rc, uint64_t size, char *err,
                 "restore); only if it never acknowledged an event, move %s "
                 "aside and start again",
                 found, dir);
-        return ST_ENOCOMMIT;
+        return POVTRACK_ENOCOMMIT;
     }
     if (rc == MDB_VERSION_MISMATCH) {
         set_err(err, errlen, "%s: not a povtrack log: %s", dir,
-                mdb_strerror(rc));
-        return ST_EFORMAT;
+                st_strerror(rc));
+        return POVTRACK_EFORMAT;
     }
-    if (rc == ENOLCK)
+    if (rc == -ENOLCK)
         set_err(err, errlen, "%s", found);
     else
         set_err(err, errlen, "%s: cannot open the log: %s", dir,
@@ -571,14 +561,14 @@ int st_log_open_sized(const char *dir, unsigned flags, size_t initial_map_size,
         (flags & ~(unsigned)(ST_OPEN_READONLY | ST_OPEN_SNAPSHOT)) ||
         ((flags & ST_OPEN_SNAPSHOT) && !(flags & ST_OPEN_READONLY))) {
         set_err(err, errlen, "st_log_open: invalid argument");
-        return ST_EINVAL;
+        return POVTRACK_EINVAL;
     }
     if (page <= 0)
         page = 4096;
     /* A whole number of pages, as LMDB asks. */
     if (map_size > SIZE_MAX - (size_t)page) {
         set_err(err, errlen, "%s: map size %zu too large", dir, map_size);
-        return ST_EINVAL;
+        return POVTRACK_EINVAL;
     }
     map_size = (map_size + (size_t)page - 1) / (size_t)page * (size_t)page;
     /* Room for creating the log itself (meta pages, five database roots and
@@ -589,7 +579,7 @@ int st_log_open_sized(const char *dir, unsigned flags, size_t initial_map_size,
     log = calloc(1, sizeof(*log));
     if (log == NULL) {
         set_err(err, errlen, "%s: out of memory", dir);
-        return ST_ENOMEM;
+        return POVTRACK_ENOMEM;
     }
     log->readonly = (flags & ST_OPEN_READONLY) != 0;
 
@@ -625,7 +615,7 @@ int st_log_open_sized(const char *dir, unsigned flags, size_t initial_map_size,
         return rc;
     }
     /* Slots left by dead readers pin old pages and make the file grow. */
-    rc = mdb_reader_check(log->env, &dead);
+    rc = st_mdb_rc(mdb_reader_check(log->env, &dead));
     if (rc != 0) {
         set_err(err, errlen, "%s: mdb_reader_check: %s", dir, st_strerror(rc));
         goto fail;
@@ -633,9 +623,9 @@ int st_log_open_sized(const char *dir, unsigned flags, size_t initial_map_size,
     if (!log->readonly) {
         MDB_envinfo info;
 
-        rc = mdb_env_info(log->env, &info);
+        rc = st_mdb_rc(mdb_env_info(log->env, &info));
         if (rc == 0 && info.me_mapsize < map_size)
-            rc = mdb_env_set_mapsize(log->env, map_size);
+            rc = st_mdb_rc(mdb_env_set_mapsize(log->env, map_size));
         if (rc != 0) {
             set_err(err, errlen, "%s: cannot set the map size: %s", dir,
                     st_strerror(rc));
@@ -673,10 +663,10 @@ int st_log_reader_check(struct st_log *log, int *dead)
     int n = 0, rc;
 
     if (log == NULL)
-        return ST_EINVAL;
+        return POVTRACK_EINVAL;
     if (log->broken)
         return log->broken;
-    rc = mdb_reader_check(log->env, &n);
+    rc = st_mdb_rc(mdb_reader_check(log->env, &n));
     if (dead != NULL)
         *dead = rc == 0 ? n : 0;
     return rc;
@@ -686,7 +676,8 @@ size_t st_log_map_size(const struct st_log *log)
 {
     MDB_envinfo info;
 
-    if (log == NULL || log->broken || mdb_env_info(log->env, &info) != 0)
+    if (log == NULL || log->broken ||
+        st_mdb_rc(mdb_env_info(log->env, &info)) != 0)
         return 0;
     return info.me_mapsize;
 }
@@ -701,7 +692,7 @@ int st_log_copy(struct st_log *log, const char *dir, char *err, size_t errlen)
     set_err(err, errlen, "%s", "");
     if (log == NULL || dir == NULL) {
         set_err(err, errlen, "st_log_copy: invalid argument");
-        return ST_EINVAL;
+        return POVTRACK_EINVAL;
     }
     if (log->broken) {
         set_err(err, errlen, "%s: the log handle is unusable: %s", dir,
@@ -712,7 +703,7 @@ int st_log_copy(struct st_log *log, const char *dir, char *err, size_t errlen)
     path = malloc(plen);
     if (path == NULL) {
         set_err(err, errlen, "%s: out of memory", dir);
-        return ST_ENOMEM;
+        return POVTRACK_ENOMEM;
     }
     snprintf(path, plen, "%s/data.mdb", dir);
     /* Checked first so that the clean-up below only ever removes a file
@@ -720,10 +711,10 @@ int st_log_copy(struct st_log *log, const char *dir, char *err, size_t errlen)
     if (lstat(path, &sb) == 0) {
         set_err(err, errlen, "%s: already exists", path);
         free(path);
-        return EEXIST;
+        return -EEXIST;
     }
     for (int tries = 0;; tries++) {
-        rc = mdb_env_copy2(log->env, dir, MDB_CP_COMPACT);
+        rc = st_mdb_rc(mdb_env_copy2(log->env, dir, MDB_CP_COMPACT));
         if (rc != MDB_MAP_RESIZED)
             break;
         /* The writer grew the map past ours, so the copy's read transaction

@@ -55,24 +55,23 @@
 /* Map size a new log starts with (bytes); the file itself grows with use. */
 #define ST_DEFAULT_MAP_SIZE ((size_t)64 << 20)
 /* The largest data.mdb without a committed transaction that a writer takes
- * for a log that was never written (see ST_ENOCOMMIT): four pages of the
+ * for a log that was never written (see POVTRACK_ENOCOMMIT): four pages of the
  * smallest page size LMDB uses. */
 #define ST_UNWRITTEN_MAX ((uint64_t)4 * 4096)
 
-/* Return codes: 0 success, ST_* below, or an LMDB error code (see
- * st_strerror for either). */
-enum st_rc {
-    ST_OK = 0,
-    ST_END = -30000, /* iteration reached the end of the log */
-    ST_NOTFOUND = -30001,
-    ST_EFORMAT = -30002, /* the environment is not a povtrack log or a record
-                            is corrupt */
-    ST_ENOMEM = -30003,
-    ST_EINVAL = -30004,
-    ST_ENOCOMMIT = -30005 /* data.mdb holds no committed transaction: it is
-                             empty or has no valid LMDB meta page */
-};
+/* Return codes: 0, or a code of <povtrack/errors.h>: povtrack's own
+ * (POVTRACK_EEND: iteration reached the end of the log; POVTRACK_ENOTFOUND;
+ * POVTRACK_EFORMAT: the environment is not a povtrack log or a record is
+ * corrupt; POVTRACK_ENOCOMMIT: data.mdb holds no committed transaction, it
+ * is empty or has no valid LMDB meta page; POVTRACK_EINVALID: an item's
+ * check rejected it), an errno value negated (POVTRACK_ENOMEM,
+ * POVTRACK_EINVAL for a call breaking this contract, POVTRACK_ENOSPC ...,
+ * also where LMDB returned it positive), or one of LMDB's own codes
+ * (MDB_MAP_FULL ...).  Never a positive value. */
 
+/* What rc means: LMDB's message for a code of LMDB's range (the one place
+ * that knows them; the client library does not link LMDB), else
+ * povtrack_strerror(rc). */
 const char *st_strerror(int rc);
 
 struct st_log;
@@ -91,7 +90,7 @@ enum st_open_flags {
  * A writer creates dir itself (not its parents) when missing, and creates a
  * new log only in a directory that is empty (but for a stale lock.mdb and
  * what an interrupted creation left).
- * ST_EFORMAT: dir holds something that is not a povtrack log of this
+ * POVTRACK_EFORMAT: dir holds something that is not a povtrack log of this
  * format.
  *
  * Crash safety (st_env.h): a writer syncs the directory holding dir when it
@@ -101,8 +100,8 @@ enum st_open_flags {
  * cut included, leaves either no log or a complete one.  On opening, a
  * writer removes the temporary file of a creation that a crash cut short.
  *
- * ST_ENOCOMMIT: data.mdb is empty or has no valid LMDB meta page, which an
- * older povtrackd could leave when cut off while creating the log.  Such a
+ * POVTRACK_ENOCOMMIT: data.mdb is empty or has no valid LMDB meta page, which
+ * an older povtrackd could leave when cut off while creating the log.  Such a
  * file no larger than ST_UNWRITTEN_MAX cannot hold an acknowledged event
  * (st_log.c proves it), so a writer moves it aside (st_set_aside: to
  * data.mdb.invalid-<UTC time>, unless it is empty) and creates a new log,
@@ -166,8 +165,8 @@ struct st_item {
 
 /* Read-only view of the log's state inside the batch's transaction: what
  * earlier items of the same batch wrote is visible.  Valid only during the
- * check() call it is passed to.  st_view_unit returns 0, ST_NOTFOUND,
- * ST_EFORMAT or an LMDB error; out->code is the code argument, the other
+ * check() call it is passed to.  st_view_unit returns 0, POVTRACK_ENOTFOUND,
+ * POVTRACK_EFORMAT or an LMDB error; out->code is the code argument, the other
  * strings point into the map. */
 struct st_view;
 int st_view_unit(struct st_view *view, struct ev_str code, struct ev_unit *out);
@@ -181,9 +180,9 @@ void st_view_registry(struct st_view *view, struct ev_registry *out);
 int st_check_refs(void *arg, struct st_view *view, struct st_item *item);
 
 /* Called for each item that is not a duplicate, before it is appended; a
- * non-zero return other than EV_EINVAL fails the whole batch.  Returning
- * EV_EINVAL with item->error set rejects that item alone.  It may run more
- * than once for an item (a batch retried after growing the map), so it
+ * non-zero return other than POVTRACK_EINVALID fails the whole batch. Returning
+ * POVTRACK_EINVALID with item->error set rejects that item alone.  It may run
+ * more than once for an item (a batch retried after growing the map), so it
  * must only look, not act. */
 typedef int (*st_check_fn)(void *arg, struct st_view *view,
                            struct st_item *item);
@@ -196,7 +195,7 @@ typedef int (*st_check_fn)(void *arg, struct st_view *view,
  * runs and, if it passes, the record is appended (and a unit.defined event
  * updates "units").  received is unix microseconds.  Returns 0 once the
  * transaction is durably committed; on error nothing of the batch is stored
- * and every item's status is meaningless.  n == 0 is a no-op.  ST_EINVAL
+ * and every item's status is meaningless.  n == 0 is a no-op.  POVTRACK_EINVAL
  * (nothing stored) for a read-only log or an item breaking the contract:
  * ev, bytes or id missing, len 0, unit.defined without unit code or valid
  * level.  A publisher longer than ST_PUBLISHER_MAX rejects that item.
@@ -219,29 +218,30 @@ struct st_record {
  * stay valid until st_reader_end(), st_reader_renew() or st_reader_reset().
  * End every reader before st_log_close().  After a failed st_reader_renew
  * the reader holds no snapshot: renew it again or end it (other calls
- * return ST_EINVAL). */
+ * return POVTRACK_EINVAL). */
 struct st_reader;
 int st_reader_begin(struct st_log *log, struct st_reader **out);
 /* Drop the snapshot and take a fresh one (cheap; keeps the handle). */
 int st_reader_renew(struct st_reader *r);
 /* Drop the snapshot now, keeping the handle for a later st_reader_renew:
  * between batches of reading, so that old pages can be reused and the map
- * can grow.  Calls other than renew and end return ST_EINVAL until then. */
+ * can grow.  Calls other than renew and end return POVTRACK_EINVAL until then.
+ */
 void st_reader_reset(struct st_reader *r);
 void st_reader_end(struct st_reader *r);
 
 /* Last sequence in the snapshot (0 for an empty log); it is also the
  * number of events, as there are no gaps. */
 int st_reader_last_seq(struct st_reader *r, uint64_t *seq);
-/* Record seq, or ST_NOTFOUND. */
+/* Record seq, or POVTRACK_ENOTFOUND. */
 int st_reader_get(struct st_reader *r, uint64_t seq, struct st_record *out);
-/* Sequence of the event with this id, or ST_NOTFOUND. */
+/* Sequence of the event with this id, or POVTRACK_ENOTFOUND. */
 int st_reader_find_id(struct st_reader *r, struct ev_str id, uint64_t *seq);
-/* The unit registry: a code's latest span, or ST_NOTFOUND; out->code is
+/* The unit registry: a code's latest span, or POVTRACK_ENOTFOUND; out->code is
  * the code argument. */
 int st_reader_unit(struct st_reader *r, struct ev_str code,
                    struct ev_unit *out);
-/* A code's whole history (ev_unit.h), or ST_NOTFOUND. */
+/* A code's whole history (ev_unit.h), or POVTRACK_ENOTFOUND. */
 int st_reader_history(struct st_reader *r, struct ev_str code,
                       struct ev_history *out);
 /* The registry version at seq: *version is the last record <= seq that
@@ -250,7 +250,7 @@ int st_reader_history(struct st_reader *r, struct ev_str code,
 int st_reader_units_seq(struct st_reader *r, uint64_t seq, uint64_t *version,
                         uint64_t *next);
 
-/* Some unit with a span ending after t under parent, or ST_NOTFOUND. */
+/* Some unit with a span ending after t under parent, or POVTRACK_ENOTFOUND. */
 int st_reader_child_after(struct st_reader *r, struct ev_str parent, int64_t t,
                           struct ev_str *child);
 
@@ -270,9 +270,9 @@ typedef int (*st_history_fn)(void *arg, const struct ev_history *h);
 int st_reader_histories(struct st_reader *r, st_history_fn fn, void *arg);
 
 /* Iterate records with seq >= from: st_reader_seek then st_reader_next
- * until ST_END (without a seek, iteration starts at 1).  The position
- * survives st_reader_renew: after ST_END, renew and call next again to get
- * what was appended since.  st_reader_last_seq moves the cursor, but next
+ * until POVTRACK_EEND (without a seek, iteration starts at 1).  The position
+ * survives st_reader_renew: after POVTRACK_EEND, renew and call next again to
+ * get what was appended since.  st_reader_last_seq moves the cursor, but next
  * still continues where it was. */
 int st_reader_seek(struct st_reader *r, uint64_t from);
 int st_reader_next(struct st_reader *r, struct st_record *out);

@@ -43,13 +43,13 @@ int st_record_parse(uint64_t seq, const void *val, size_t len,
     size_t plen;
 
     if (out == NULL)
-        return ST_EINVAL;
+        return POVTRACK_EINVAL;
     /* Header, publisher, and an event of at least one byte. */
     if (p == NULL || len < ST_REC_HDR + 1)
-        return ST_EFORMAT;
+        return POVTRACK_EFORMAT;
     plen = p[8];
     if (len < ST_REC_HDR + plen + 1)
-        return ST_EFORMAT;
+        return POVTRACK_EFORMAT;
     r = st_get_u64be(p);
     out->seq = seq;
     memcpy(&out->received, &r, sizeof(r));
@@ -70,12 +70,12 @@ int st_reader_begin(struct st_log *log, struct st_reader **out)
     if (out != NULL)
         *out = NULL;
     if (log == NULL || out == NULL)
-        return ST_EINVAL;
+        return POVTRACK_EINVAL;
     if (log->broken)
         return log->broken;
     r = calloc(1, sizeof(*r));
     if (r == NULL)
-        return ST_ENOMEM;
+        return POVTRACK_ENOMEM;
     rc = st_txn_begin_read(log, &r->txn);
     if (rc != 0) {
         free(r);
@@ -121,12 +121,12 @@ int st_reader_renew(struct st_reader *r)
     int rc;
 
     if (r == NULL)
-        return ST_EINVAL;
+        return POVTRACK_EINVAL;
     st_reader_reset(r);
     if (r->log->broken)
         return r->log->broken;
     for (int tries = 0;; tries++) {
-        rc = mdb_txn_renew(r->txn);
+        rc = st_mdb_rc(mdb_txn_renew(r->txn));
         if (rc != MDB_MAP_RESIZED)
             break;
         /* A failed renew leaves the transaction reset, so it is not live
@@ -137,7 +137,7 @@ int st_reader_renew(struct st_reader *r)
     }
     if (rc != 0)
         return rc; /* still reset: renew may be retried, or end */
-    if (r->cur != NULL && mdb_cursor_renew(r->txn, r->cur) != 0) {
+    if (r->cur != NULL && st_mdb_rc(mdb_cursor_renew(r->txn, r->cur)) != 0) {
         /* Reopened on next use. */
         mdb_cursor_close(r->cur);
         r->cur = NULL;
@@ -165,7 +165,7 @@ void st_reader_end(struct st_reader *r)
 static int need_live(const struct st_reader *r)
 {
     if (r == NULL || !r->live)
-        return ST_EINVAL;
+        return POVTRACK_EINVAL;
     return 0;
 }
 
@@ -174,7 +174,7 @@ static int need_cursor(struct st_reader *r)
     if (r->cur != NULL)
         return 0;
     r->positioned = 0;
-    return mdb_cursor_open(r->txn, r->log->events, &r->cur);
+    return st_mdb_rc(mdb_cursor_open(r->txn, r->log->events, &r->cur));
 }
 
 int st_reader_last_seq(struct st_reader *r, uint64_t *seq)
@@ -183,14 +183,14 @@ int st_reader_last_seq(struct st_reader *r, uint64_t *seq)
     int rc = need_live(r);
 
     if (rc == 0 && seq == NULL)
-        rc = ST_EINVAL;
+        rc = POVTRACK_EINVAL;
     if (rc == 0)
         rc = need_cursor(r);
     if (rc != 0)
         return rc;
     /* This moves the iteration cursor: the next st_reader_next seeks. */
     r->positioned = 0;
-    rc = mdb_cursor_get(r->cur, &k, &v, MDB_LAST);
+    rc = st_mdb_rc(mdb_cursor_get(r->cur, &k, &v, MDB_LAST));
     if (rc == MDB_NOTFOUND) {
         *seq = 0;
         return 0;
@@ -198,7 +198,7 @@ int st_reader_last_seq(struct st_reader *r, uint64_t *seq)
     if (rc != 0)
         return rc;
     if (k.mv_size != 8)
-        return ST_EFORMAT;
+        return POVTRACK_EFORMAT;
     *seq = st_get_u64be(k.mv_data);
     return 0;
 }
@@ -210,13 +210,13 @@ int st_reader_get(struct st_reader *r, uint64_t seq, struct st_record *out)
     int rc = need_live(r);
 
     if (rc == 0 && out == NULL)
-        rc = ST_EINVAL;
+        rc = POVTRACK_EINVAL;
     if (rc != 0)
         return rc;
     st_put_u64be(kb, seq);
-    rc = mdb_get(r->txn, r->log->events, &k, &v);
+    rc = st_mdb_rc(mdb_get(r->txn, r->log->events, &k, &v));
     if (rc == MDB_NOTFOUND)
-        return ST_NOTFOUND;
+        return POVTRACK_ENOTFOUND;
     if (rc != 0)
         return rc;
     return st_record_parse(seq, v.mv_data, v.mv_size, out);
@@ -228,18 +228,18 @@ int st_reader_find_id(struct st_reader *r, struct ev_str id, uint64_t *seq)
     int rc = need_live(r);
 
     if (rc == 0 && (seq == NULL || id.ptr == NULL || id.len == 0))
-        rc = ST_EINVAL;
+        rc = POVTRACK_EINVAL;
     if (rc != 0)
         return rc;
     if (id.len > (uint32_t)mdb_env_get_maxkeysize(r->log->env))
-        return ST_NOTFOUND;
-    rc = mdb_get(r->txn, r->log->ids, &k, &v);
+        return POVTRACK_ENOTFOUND;
+    rc = st_mdb_rc(mdb_get(r->txn, r->log->ids, &k, &v));
     if (rc == MDB_NOTFOUND)
-        return ST_NOTFOUND;
+        return POVTRACK_ENOTFOUND;
     if (rc != 0)
         return rc;
     if (v.mv_size != 8)
-        return ST_EFORMAT;
+        return POVTRACK_EFORMAT;
     *seq = st_get_u64be(v.mv_data);
     return 0;
 }
@@ -251,15 +251,15 @@ static int history_val(struct st_reader *r, struct ev_str code, MDB_val *val)
     int rc;
 
     if (code.ptr == NULL || code.len == 0)
-        return ST_EINVAL;
+        return POVTRACK_EINVAL;
     /* A key LMDB could not store is simply not there. */
     if (code.len > (uint32_t)mdb_env_get_maxkeysize(r->log->env))
-        return ST_NOTFOUND;
+        return POVTRACK_ENOTFOUND;
     if (code.len > UNIT_CACHE_CODE ||
         (r->units == NULL &&
          (r->units = calloc(UNIT_CACHE_SLOTS, sizeof *r->units)) == NULL)) {
-        rc = mdb_get(r->txn, r->log->units, &k, val);
-        return rc == MDB_NOTFOUND ? ST_NOTFOUND : rc;
+        rc = st_mdb_rc(mdb_get(r->txn, r->log->units, &k, val));
+        return rc == MDB_NOTFOUND ? POVTRACK_ENOTFOUND : rc;
     }
     if (r->gen == 0)
         r->gen = 1;
@@ -271,17 +271,18 @@ static int history_val(struct st_reader *r, struct ev_str code, MDB_val *val)
         const struct unit_slot *u = &r->units[i];
         if (u->len == code.len && memcmp(u->code, code.ptr, code.len) == 0) {
             if (!u->found)
-                return ST_NOTFOUND;
+                return POVTRACK_ENOTFOUND;
             *val = u->val;
             return 0;
         }
     }
-    rc = mdb_get(r->txn, r->log->units, &k, val);
+    rc = st_mdb_rc(mdb_get(r->txn, r->log->units, &k, val));
     if (rc == MDB_NOTFOUND)
-        rc = ST_NOTFOUND;
+        rc = POVTRACK_ENOTFOUND;
     /* Only answers, not errors, are remembered; a full table stops
      * remembering until the next snapshot. */
-    if ((rc == 0 || rc == ST_NOTFOUND) && r->nunits < UNIT_CACHE_SLOTS / 2) {
+    if ((rc == 0 || rc == POVTRACK_ENOTFOUND) &&
+        r->nunits < UNIT_CACHE_SLOTS / 2) {
         struct unit_slot *u = &r->units[i];
         u->gen = r->gen;
         memcpy(u->code, code.ptr, code.len);
@@ -301,7 +302,7 @@ int st_reader_history(struct st_reader *r, struct ev_str code,
     int rc = need_live(r);
 
     if (rc == 0 && out == NULL)
-        rc = ST_EINVAL;
+        rc = POVTRACK_EINVAL;
     if (rc == 0)
         rc = history_val(r, code, &v);
     if (rc != 0)
@@ -312,7 +313,7 @@ int st_reader_history(struct st_reader *r, struct ev_str code,
 int st_reader_unit(struct st_reader *r, struct ev_str code, struct ev_unit *out)
 {
     struct ev_history h;
-    int rc = out != NULL ? st_reader_history(r, code, &h) : ST_EINVAL;
+    int rc = out != NULL ? st_reader_history(r, code, &h) : POVTRACK_EINVAL;
 
     if (rc == 0)
         st_history_latest(&h, out);
@@ -328,7 +329,7 @@ int st_reader_units_seq(struct st_reader *r, uint64_t seq, uint64_t *version,
     int rc = need_live(r);
 
     if (rc == 0 && (version == NULL || next == NULL))
-        rc = ST_EINVAL;
+        rc = POVTRACK_EINVAL;
     if (rc != 0)
         return rc;
     *version = 0;
@@ -344,14 +345,15 @@ int st_reader_units_seq(struct st_reader *r, uint64_t seq, uint64_t *version,
         }
         return st_reader_last_seq(r, version);
     }
-    if ((rc = mdb_cursor_open(r->txn, r->log->unitseq, &cur)) != 0)
+    if ((rc = st_mdb_rc(mdb_cursor_open(r->txn, r->log->unitseq, &cur))) != 0)
         return rc;
     st_put_u64be(kb, seq == UINT64_MAX ? seq : seq + 1);
-    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE));
     if (rc == 0 && k.mv_size == 8 && st_get_u64be(k.mv_data) > seq)
         *next = st_get_u64be(k.mv_data);
     rc = rc == 0 || rc == MDB_NOTFOUND
-             ? mdb_cursor_get(cur, &k, &v, rc == 0 ? MDB_PREV : MDB_LAST)
+             ? st_mdb_rc(
+                   mdb_cursor_get(cur, &k, &v, rc == 0 ? MDB_PREV : MDB_LAST))
              : rc;
     if (rc == 0 && k.mv_size == 8 && st_get_u64be(k.mv_data) <= seq)
         *version = st_get_u64be(k.mv_data);
@@ -371,7 +373,7 @@ int st_reader_child_after(struct st_reader *r, struct ev_str parent, int64_t t,
 int st_reader_seek(struct st_reader *r, uint64_t from)
 {
     if (r == NULL)
-        return ST_EINVAL;
+        return POVTRACK_EINVAL;
     /* Sequences start at 1. */
     r->from = from ? from : 1;
     r->positioned = 0;
@@ -386,27 +388,27 @@ int st_reader_next(struct st_reader *r, struct st_record *out)
     int rc = need_live(r);
 
     if (rc == 0 && out == NULL)
-        rc = ST_EINVAL;
+        rc = POVTRACK_EINVAL;
     if (rc == 0)
         rc = need_cursor(r);
     if (rc != 0)
         return rc;
     /* Until this call succeeds, where the cursor sits is not trusted. */
     if (r->positioned) {
-        rc = mdb_cursor_get(r->cur, &k, &v, MDB_NEXT);
+        rc = st_mdb_rc(mdb_cursor_get(r->cur, &k, &v, MDB_NEXT));
     } else {
         st_put_u64be(kb, r->from);
         k.mv_size = sizeof(kb);
         k.mv_data = kb;
-        rc = mdb_cursor_get(r->cur, &k, &v, MDB_SET_RANGE);
+        rc = st_mdb_rc(mdb_cursor_get(r->cur, &k, &v, MDB_SET_RANGE));
     }
     r->positioned = 0;
     if (rc == MDB_NOTFOUND)
-        return ST_END; /* seek again next time: after a renew, more */
+        return POVTRACK_EEND; /* seek again next time: after a renew, more */
     if (rc != 0)
         return rc;
     if (k.mv_size != 8)
-        return ST_EFORMAT;
+        return POVTRACK_EFORMAT;
     seq = st_get_u64be(k.mv_data);
     rc = st_record_parse(seq, v.mv_data, v.mv_size, out);
     if (rc != 0)
@@ -422,12 +424,12 @@ int st_reader_histories(struct st_reader *r, st_history_fn fn, void *arg)
     if (rc != 0)
         return rc;
     MDB_cursor *cur;
-    rc = mdb_cursor_open(r->txn, r->log->units, &cur);
+    rc = st_mdb_rc(mdb_cursor_open(r->txn, r->log->units, &cur));
     if (rc != 0)
         return rc;
     MDB_val k, v;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    for (rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_FIRST)); rc == 0;
+         rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT))) {
         struct ev_history h;
         struct ev_str code = {k.mv_data, (uint32_t)k.mv_size};
         if ((rc = st_history_parse(code, v.mv_data, v.mv_size, &h)) != 0 ||

@@ -28,7 +28,7 @@ struct rd {
 static int rd_be(struct rd *c, unsigned nbytes, uint64_t *v)
 {
     if ((size_t)(c->end - c->p) < nbytes)
-        return ST_EFORMAT;
+        return POVTRACK_EFORMAT;
     *v = 0;
     for (unsigned i = 0; i < nbytes; i++)
         *v = (*v << 8) | *c->p++;
@@ -42,14 +42,14 @@ static int rd_array(struct rd *c, uint32_t *n)
     int rc;
 
     if (c->p >= c->end)
-        return ST_EFORMAT;
+        return POVTRACK_EFORMAT;
     b = *c->p++;
     if ((b & 0xf0u) == 0x90u) {
         *n = b & 0x0fu;
         return 0;
     }
     if (b != 0xdc && b != 0xdd)
-        return ST_EFORMAT;
+        return POVTRACK_EFORMAT;
     if ((rc = rd_be(c, b == 0xdc ? 2 : 4, &v)) != 0)
         return rc;
     *n = (uint32_t)v;
@@ -78,7 +78,7 @@ static int rd_str(struct rd *c, struct ev_str *s, int nil_ok)
         return 0;
     }
     if (c->p >= c->end)
-        return ST_EFORMAT;
+        return POVTRACK_EFORMAT;
     b = *c->p++;
     if ((b & 0xe0u) == 0xa0u)
         len = b & 0x1fu;
@@ -89,9 +89,9 @@ static int rd_str(struct rd *c, struct ev_str *s, int nil_ok)
     else if (b == 0xdb)
         rc = rd_be(c, 4, &len);
     else
-        return ST_EFORMAT;
+        return POVTRACK_EFORMAT;
     if (rc != 0 || (uint64_t)(c->end - c->p) < len)
-        return ST_EFORMAT;
+        return POVTRACK_EFORMAT;
     s->ptr = (const char *)c->p;
     s->len = (uint32_t)len;
     c->p += len;
@@ -106,7 +106,7 @@ static int rd_int(struct rd *c, int64_t *v)
     int rc;
 
     if (c->p >= c->end)
-        return ST_EFORMAT;
+        return POVTRACK_EFORMAT;
     b = *c->p++;
     if (b <= 0x7f) {
         *v = b;
@@ -120,7 +120,7 @@ static int rd_int(struct rd *c, int64_t *v)
         if ((rc = rd_be(c, 1u << (b - 0xcc), &u)) != 0)
             return rc;
         if (u > (uint64_t)INT64_MAX)
-            return ST_EFORMAT;
+            return POVTRACK_EFORMAT;
         *v = (int64_t)u;
         return 0;
     }
@@ -133,7 +133,7 @@ static int rd_int(struct rd *c, int64_t *v)
         memcpy(v, &u, sizeof *v);
         return 0;
     }
-    return ST_EFORMAT;
+    return POVTRACK_EFORMAT;
 }
 
 static int rd_time(struct rd *c, int64_t *t, int64_t open)
@@ -162,7 +162,7 @@ static int rd_level(struct rd *c, enum ev_level *out)
             return 0;
         }
     }
-    return ST_EFORMAT;
+    return POVTRACK_EFORMAT;
 }
 
 static int rd_change(struct rd *c, enum ev_change *out)
@@ -180,7 +180,7 @@ static int rd_change(struct rd *c, enum ev_change *out)
             return 0;
         }
     }
-    return ST_EFORMAT;
+    return POVTRACK_EFORMAT;
 }
 
 static int parse_span(struct rd *c, struct ev_span *s)
@@ -193,7 +193,7 @@ static int parse_span(struct rd *c, struct ev_span *s)
     if ((rc = rd_array(c, &n)) != 0)
         return rc;
     if (n != 9)
-        return ST_EFORMAT;
+        return POVTRACK_EFORMAT;
     if ((rc = rd_time(c, &s->from, EV_TIME_MIN)) != 0 ||
         (rc = rd_time(c, &s->to, EV_TIME_MAX)) != 0 ||
         (rc = rd_str(c, &s->name, 0)) != 0 ||
@@ -204,7 +204,7 @@ static int parse_span(struct rd *c, struct ev_span *s)
         (rc = rd_int(c, &since)) != 0 || (rc = rd_int(c, &closed)) != 0)
         return rc;
     if (since < 0 || closed < 0 || s->from >= s->to)
-        return ST_EFORMAT;
+        return POVTRACK_EFORMAT;
     s->since_seq = (uint64_t)since;
     s->closed_seq = (uint64_t)closed;
     return 0;
@@ -236,17 +236,17 @@ int st_history_parse(struct ev_str code, const void *val, size_t len,
         h.n = 1;
     } else {
         if (n == 0 || n > EV_SPANS_MAX)
-            return ST_EFORMAT;
+            return POVTRACK_EFORMAT;
         for (uint32_t i = 0; i < n; i++) {
             if ((rc = parse_span(&c, &h.span[i])) != 0)
                 return rc;
             if (i > 0 && h.span[i].from < h.span[i - 1].to)
-                return ST_EFORMAT; /* overlapping or unsorted */
+                return POVTRACK_EFORMAT; /* overlapping or unsorted */
         }
         h.n = n;
     }
     if (c.p != c.end)
-        return ST_EFORMAT;
+        return POVTRACK_EFORMAT;
     *out = h;
     return 0;
 }
@@ -258,13 +258,13 @@ int st_history_get(MDB_txn *txn, MDB_dbi units, struct ev_str code,
     int rc;
 
     if (out == NULL || code.ptr == NULL || code.len == 0)
-        return ST_EINVAL;
+        return POVTRACK_EINVAL;
     /* A key LMDB could not store is simply not there. */
     if (code.len > (uint32_t)mdb_env_get_maxkeysize(mdb_txn_env(txn)))
-        return ST_NOTFOUND;
-    rc = mdb_get(txn, units, &k, &v);
+        return POVTRACK_ENOTFOUND;
+    rc = st_mdb_rc(mdb_get(txn, units, &k, &v));
     if (rc == MDB_NOTFOUND)
-        return ST_NOTFOUND;
+        return POVTRACK_ENOTFOUND;
     if (rc != 0)
         return rc;
     return st_history_parse(code, v.mv_data, v.mv_size, out);
@@ -305,7 +305,7 @@ static int pack_history(msgpack_packer *pk, const struct ev_history *h)
                                  ? change_names[s->ended_by]
                                  : NULL;
         if (level == NULL || s->level == EV_LEVEL_CENTRAL)
-            return -1;
+            return POVTRACK_EINVAL; /* the rules let no such span through */
         r |= msgpack_pack_array(pk, 9);
         r |= pack_time(pk, s->from, EV_TIME_MIN);
         r |= pack_time(pk, s->to, EV_TIME_MAX);
@@ -319,7 +319,7 @@ static int pack_history(msgpack_packer *pk, const struct ev_history *h)
         r |= msgpack_pack_uint64(pk, s->since_seq);
         r |= msgpack_pack_uint64(pk, s->closed_seq);
     }
-    return r;
+    return r == 0 ? 0 : POVTRACK_ENOMEM; /* the sbuffer's realloc failed */
 }
 
 /* Stamp what record seq changed: spans it began, and ends it gave (see
@@ -346,11 +346,8 @@ void st_history_stamp(struct ev_history *h, const struct ev_history *old,
 static int view_history(void *arg, struct ev_str code, struct ev_history *out)
 {
     struct st_view *view = arg;
-    int rc = st_history_get(view->txn, view->log->units, code, out);
 
-    if (rc == ST_NOTFOUND)
-        return EV_ENOTFOUND;
-    return rc;
+    return st_history_get(view->txn, view->log->units, code, out);
 }
 
 int st_child_after(MDB_txn *txn, MDB_dbi units, struct ev_str parent, int64_t t,
@@ -358,12 +355,12 @@ int st_child_after(MDB_txn *txn, MDB_dbi units, struct ev_str parent, int64_t t,
 {
     MDB_cursor *cur;
     MDB_val k, v;
-    int rc = mdb_cursor_open(txn, units, &cur);
+    int rc = st_mdb_rc(mdb_cursor_open(txn, units, &cur));
 
     if (rc != 0)
         return rc;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    for (rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_FIRST)); rc == 0;
+         rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT))) {
         struct ev_history h;
         struct ev_str code = {k.mv_data, (uint32_t)k.mv_size};
         if ((rc = st_history_parse(code, v.mv_data, v.mv_size, &h)) != 0)
@@ -379,16 +376,15 @@ int st_child_after(MDB_txn *txn, MDB_dbi units, struct ev_str parent, int64_t t,
         }
     }
     mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND ? ST_NOTFOUND : rc;
+    return rc == MDB_NOTFOUND ? POVTRACK_ENOTFOUND : rc;
 }
 
 static int view_child_after(void *arg, struct ev_str parent, int64_t t,
                             struct ev_str *child)
 {
     struct st_view *view = arg;
-    int rc = st_child_after(view->txn, view->log->units, parent, t, child);
 
-    return rc == ST_NOTFOUND ? EV_ENOTFOUND : rc;
+    return st_child_after(view->txn, view->log->units, parent, t, child);
 }
 
 void st_view_registry(struct st_view *view, struct ev_registry *out)
@@ -407,7 +403,7 @@ int st_check_refs(void *arg, struct st_view *view, struct st_item *item)
     (void)arg;
     st_view_registry(view, &reg);
     rc = ev_check_refs(item->ev, &reg, &err);
-    if (rc == EV_EINVAL)
+    if (rc == POVTRACK_EINVALID)
         snprintf(item->error, sizeof item->error, "%s", err.msg);
     return rc;
 }
@@ -435,18 +431,18 @@ int st_units_apply(struct st_view *view, const struct ev_event *ev,
 
     struct ev_unit_update *u = malloc(sizeof *u);
     if (u == NULL)
-        return ST_ENOMEM;
+        return POVTRACK_ENOMEM;
     st_view_registry(view, &reg);
     rc = ev_unit_update(ev, &reg, u, &err);
-    if (rc == EV_EINVAL) {
+    if (rc == POVTRACK_EINVALID) {
         /* Only a caller without reference checks gets here. */
         free(u);
         snprintf(it->error, sizeof it->error, "%s", err.msg);
-        return EV_EINVAL;
+        return POVTRACK_EINVALID;
     }
-    if (rc != EV_OK) {
+    if (rc != POVTRACK_OK) {
         free(u);
-        return rc == EV_ENOMEM ? ST_ENOMEM : rc;
+        return rc;
     }
     /* Every history is packed before any is written: the strings of the
      * histories point into pages a put may move. */
@@ -455,14 +451,13 @@ int st_units_apply(struct st_view *view, const struct ev_event *ev,
     for (uint32_t i = 0; i < u->n && rc == 0; i++) {
         struct ev_history old;
         int got = st_history_get(view->txn, log->units, u->hist[i].code, &old);
-        if (got != 0 && got != ST_NOTFOUND) {
+        if (got != 0 && got != POVTRACK_ENOTFOUND) {
             rc = got;
             break;
         }
         st_history_stamp(&u->hist[i], got == 0 ? &old : NULL, seq);
         off[i] = sb.size;
-        if (pack_history(&pk, &u->hist[i]) != 0)
-            rc = ST_ENOMEM;
+        rc = pack_history(&pk, &u->hist[i]);
     }
     off[u->n] = sb.size;
     /* Keys point into the event or the map: copy them too. */
@@ -470,7 +465,7 @@ int st_units_apply(struct st_view *view, const struct ev_event *ev,
     uint32_t klen[EV_UPDATE_MAX];
     for (uint32_t i = 0; i < u->n && rc == 0; i++) {
         if (u->hist[i].code.len > EV_UNIT_MAX) {
-            rc = ST_EINVAL;
+            rc = POVTRACK_EINVAL;
             break;
         }
         klen[i] = u->hist[i].code.len;
@@ -479,13 +474,13 @@ int st_units_apply(struct st_view *view, const struct ev_event *ev,
     for (uint32_t i = 0; i < u->n && rc == 0; i++) {
         MDB_val k = {klen[i], keys[i]};
         MDB_val v = {off[i + 1] - off[i], sb.data + off[i]};
-        rc = mdb_put(view->txn, log->units, &k, &v, 0);
+        rc = st_mdb_rc(mdb_put(view->txn, log->units, &k, &v, 0));
     }
     if (rc == 0) {
         unsigned char kb[8];
         MDB_val k = {sizeof kb, kb}, v = {0, ""};
         st_put_u64be(kb, seq);
-        rc = mdb_put(view->txn, log->unitseq, &k, &v, 0);
+        rc = st_mdb_rc(mdb_put(view->txn, log->unitseq, &k, &v, 0));
     }
     msgpack_sbuffer_destroy(&sb);
     free(u);
@@ -500,16 +495,14 @@ static int reader_registry_history(void *arg, struct ev_str code,
     struct st_registry *sr = arg;
     int rc = st_reader_history(sr->reader, code, out);
 
-    if (rc == ST_NOTFOUND)
-        return EV_ENOTFOUND;
     if (rc != 0)
         return rc;
     if (sr->as_of != UINT64_MAX) {
         ev_history_as_of(out, sr->as_of);
         if (out->n == 0)
-            return EV_ENOTFOUND;
+            return POVTRACK_ENOTFOUND;
     }
-    return EV_OK;
+    return POVTRACK_OK;
 }
 
 /* Answered from the latest registry whatever as_of says: it serves the
@@ -518,9 +511,8 @@ static int reader_registry_child_after(void *arg, struct ev_str parent,
                                        int64_t t, struct ev_str *child)
 {
     struct st_registry *sr = arg;
-    int rc = st_reader_child_after(sr->reader, parent, t, child);
 
-    return rc == ST_NOTFOUND ? EV_ENOTFOUND : rc;
+    return st_reader_child_after(sr->reader, parent, t, child);
 }
 
 void st_reader_registry(struct st_reader *r, uint64_t as_of,

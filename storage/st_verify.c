@@ -121,9 +121,9 @@ static void fail(struct walk *w, enum st_verify_check c, uint64_t n,
 /*
  * Decode the event of the record value v (at seq) into *ev, which points
  * into the map and w->zone until the next call.  Returns 0 for a valid
- * event in canonical form, 1 with why filled when the record is not one,
- * and ST_ENOMEM when memory ran out (a failure of this run, not of the
- * record).
+ * event in canonical form, POVTRACK_EFORMAT with why filled when the record
+ * is not one, and POVTRACK_ENOMEM when memory ran out (a failure of this
+ * run, not of the record).
  */
 static int decode_record(struct walk *w, uint64_t seq, const MDB_val *v,
                          struct ev_event *ev, char *why, size_t whylen)
@@ -139,37 +139,40 @@ static int decode_record(struct walk *w, uint64_t seq, const MDB_val *v,
     if (st_record_parse(seq, v->mv_data, v->mv_size, &rec) != 0) {
         snprintf(why, whylen, "the record header is corrupt (%zu bytes)",
                  v->mv_size);
-        return 1;
+        return POVTRACK_EFORMAT;
     }
     /* Before msgpack_unpack, which would allocate whatever size a corrupt
      * header declares. */
-    if (ev_precheck(rec.event, rec.event_len, EV_DEPTH_MAX, &everr) != 0) {
+    static const struct povtrack_proto_limits depth_only = {
+        EV_DEPTH_MAX, UINT32_MAX, UINT32_MAX, UINT32_MAX, NULL};
+    if (povtrack_proto_precheck(rec.event, rec.event_len, &depth_only,
+                                everr.msg, sizeof everr.msg) != 0) {
         snprintf(why, whylen, "the event is not msgpack: %s", everr.msg);
-        return 1;
+        return POVTRACK_EFORMAT;
     }
     ur = msgpack_unpack(rec.event, rec.event_len, &off, &w->zone, &obj);
     if (ur == MSGPACK_UNPACK_NOMEM_ERROR)
-        return ST_ENOMEM;
+        return POVTRACK_ENOMEM;
     if (ur != MSGPACK_UNPACK_SUCCESS || off != rec.event_len) {
         snprintf(why, whylen, "the event is not one msgpack object");
-        return 1;
+        return POVTRACK_EFORMAT;
     }
     rc = ev_decode(&obj, INT64_MAX, ev, &everr);
-    if (rc == EV_ENOMEM)
-        return ST_ENOMEM;
+    if (rc == POVTRACK_ENOMEM)
+        return POVTRACK_ENOMEM;
     if (rc != 0) {
         snprintf(why, whylen, "the event does not validate: %s", everr.msg);
-        return 1;
+        return POVTRACK_EFORMAT;
     }
     /* The log stores ev_encode's bytes; any other form would make a resent
      * event look like a conflicting one instead of a duplicate. */
     msgpack_sbuffer_clear(&w->enc);
     if (ev_encode(ev, &w->pk) != 0)
-        return ST_ENOMEM;
+        return POVTRACK_ENOMEM;
     if (w->enc.size != rec.event_len ||
         memcmp(w->enc.data, rec.event, rec.event_len) != 0) {
         snprintf(why, whylen, "the event is not in canonical form");
-        return 1;
+        return POVTRACK_EFORMAT;
     }
     return 0;
 }
@@ -188,7 +191,7 @@ static int check_id(struct walk *w, uint64_t seq, const struct ev_event *ev)
              "seq %" PRIu64 ": the id is longer than the index can hold", seq);
         return 0;
     }
-    rc = mdb_get(w->txn, w->log->ids, &k, &v);
+    rc = st_mdb_rc(mdb_get(w->txn, w->log->ids, &k, &v));
     if (rc == MDB_NOTFOUND) {
         fail(w, ST_VERIFY_IDS, 1,
              "seq %" PRIu64 " (id \"%.*s\") is not indexed", seq, idlen,
@@ -245,14 +248,14 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
         return 0;
     while (ncap < need) {
         if (ncap > SIZE_MAX / 2)
-            return ST_ENOMEM;
+            return POVTRACK_ENOMEM;
         ncap *= 2;
     }
     if (ncap > SIZE_MAX / size)
-        return ST_ENOMEM;
+        return POVTRACK_ENOMEM;
     q = realloc(*p, ncap * size);
     if (q == NULL)
-        return ST_ENOMEM;
+        return POVTRACK_ENOMEM;
     *p = q;
     *cap = ncap;
     return 0;
@@ -278,10 +281,10 @@ static int rp_rehash(struct replay *rp)
     uint32_t *slot;
 
     if (n > SIZE_MAX / sizeof(*slot))
-        return ST_ENOMEM;
+        return POVTRACK_ENOMEM;
     slot = malloc(n * sizeof(*slot));
     if (slot == NULL)
-        return ST_ENOMEM;
+        return POVTRACK_ENOMEM;
     for (size_t i = 0; i < n; i++)
         slot[i] = NONE;
     for (size_t c = 0; c < rp->ncode; c++) {
@@ -307,7 +310,7 @@ static int rp_intern(struct replay *rp, struct ev_str code, uint32_t *at)
     if ((*at = rp_find(rp, code)) != NONE)
         return 0;
     if (rp->ncode >= NONE - 1)
-        return ST_ENOMEM;
+        return POVTRACK_ENOMEM;
     if ((rp->ncode + 1) * 2 > rp->nslot && (rc = rp_rehash(rp)) != 0)
         return rc;
     rc = grow((void **)&rp->code, &rp->capcode, rp->ncode + 1,
@@ -340,7 +343,7 @@ static int rp_link(struct replay *rp, struct ev_str parent, uint32_t child)
     if ((rc = rp_intern(rp, parent, &p)) != 0)
         return rc;
     if (rp->nlink >= NONE - 1)
-        return ST_ENOMEM;
+        return POVTRACK_ENOMEM;
     rc = grow((void **)&rp->link, &rp->caplink, rp->nlink + 1,
               sizeof(*rp->link));
     if (rc != 0)
@@ -361,9 +364,9 @@ static int rp_history(void *arg, struct ev_str code, struct ev_history *out)
     uint32_t at = rp_find(rp, code);
 
     if (at == NONE || rp->code[at].h.n == 0)
-        return EV_ENOTFOUND;
+        return POVTRACK_ENOTFOUND;
     *out = rp->code[at].h;
-    return EV_OK;
+    return POVTRACK_OK;
 }
 
 static int rp_child_after(void *arg, struct ev_str parent, int64_t t,
@@ -373,18 +376,18 @@ static int rp_child_after(void *arg, struct ev_str parent, int64_t t,
     uint32_t at = rp_find(rp, parent);
 
     if (at == NONE)
-        return EV_ENOTFOUND;
+        return POVTRACK_ENOTFOUND;
     for (uint32_t l = rp->code[at].children; l != NONE;
          l = rp->link[l].next_child) {
         const struct ev_history *h = &rp->code[rp->link[l].child].h;
         for (uint32_t i = 0; i < h->n; i++) {
             if (h->span[i].to > t && str_same(h->span[i].parent, parent)) {
                 *child = h->code;
-                return EV_OK;
+                return POVTRACK_OK;
             }
         }
     }
-    return EV_ENOTFOUND;
+    return POVTRACK_ENOTFOUND;
 }
 
 static void rp_free(struct replay *rp)
@@ -417,14 +420,14 @@ static int replay_unit(struct walk *w, uint64_t seq, const struct ev_event *ev)
         return rc;
     rp->ev[rp->nev++] = (struct useq){seq, ev->unit};
     rc = ev_unit_update(ev, &reg, rp->upd, &err);
-    if (rc == EV_ENOMEM)
-        return ST_ENOMEM;
-    if (rc != EV_OK) {
-        /* EV_EINVAL: the replay's registry has no error of its own. */
+    if (rc == POVTRACK_ENOMEM)
+        return POVTRACK_ENOMEM;
+    if (rc != POVTRACK_OK) {
+        /* POVTRACK_EINVALID: the replay's registry has no error of its own. */
         fail(w, ST_VERIFY_UNITS, 1,
              "seq %" PRIu64 ": %s of %.*s is refused on replay: %s", seq,
              type != NULL ? type : "?", (int)ev->unit.len, ev->unit.ptr,
-             rc == EV_EINVAL ? err.msg : "registry error");
+             rc == POVTRACK_EINVALID ? err.msg : "registry error");
         return 0;
     }
     for (uint32_t i = 0; i < rp->upd->n; i++) {
@@ -452,7 +455,7 @@ static int check_record(struct walk *w, uint64_t seq, const MDB_val *v)
     struct ev_event ev;
     int rc = decode_record(w, seq, v, &ev, why, sizeof(why));
 
-    if (rc < 0)
+    if (rc != 0 && rc != POVTRACK_EFORMAT)
         return rc;
     w->rep->check[ST_VERIFY_RECORDS].checked++;
     if (rc != 0) {
@@ -474,12 +477,12 @@ static int walk_events(struct walk *w, uint64_t total,
     uint64_t expected = 1; /* the sequence the next key should hold */
     MDB_cursor *cur;
     MDB_val k, v;
-    int rc = mdb_cursor_open(w->txn, w->log->events, &cur);
+    int rc = st_mdb_rc(mdb_cursor_open(w->txn, w->log->events, &cur));
 
     if (rc != 0)
         return rc;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    for (rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_FIRST)); rc == 0;
+         rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT))) {
         uint64_t seq;
 
         rep->records++;
@@ -534,12 +537,12 @@ static int scan_index(struct walk *w)
 {
     MDB_cursor *cur;
     MDB_val k, v;
-    int rc = mdb_cursor_open(w->txn, w->log->ids, &cur);
+    int rc = st_mdb_rc(mdb_cursor_open(w->txn, w->log->ids, &cur));
 
     if (rc != 0)
         return rc;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    for (rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_FIRST)); rc == 0;
+         rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT))) {
         char shown[EV_ID_MAX + 8], why[ST_VERIFY_MSG_MAX];
         unsigned char kb[8];
         MDB_val rk = {sizeof(kb), kb}, rv;
@@ -554,7 +557,7 @@ static int scan_index(struct walk *w)
         }
         seq = st_get_u64be(v.mv_data);
         st_put_u64be(kb, seq);
-        rc = mdb_get(w->txn, w->log->events, &rk, &rv);
+        rc = st_mdb_rc(mdb_get(w->txn, w->log->events, &rk, &rv));
         if (rc == MDB_NOTFOUND) {
             fail(w, ST_VERIFY_IDS, 1,
                  "id \"%s\" is indexed at seq %" PRIu64
@@ -565,7 +568,7 @@ static int scan_index(struct walk *w)
         if (rc != 0)
             break;
         rc = decode_record(w, seq, &rv, &ev, why, sizeof(why));
-        if (rc < 0)
+        if (rc != 0 && rc != POVTRACK_EFORMAT)
             break;
         if (rc != 0) {
             rc = 0; /* that record fails already; its id is unknown */
@@ -697,13 +700,14 @@ static int find_old_writer(struct walk *w, bool *found)
 {
     MDB_cursor *cur;
     MDB_val k, v;
-    int rc = mdb_cursor_open(w->txn, w->log->units, &cur);
+    int rc = st_mdb_rc(mdb_cursor_open(w->txn, w->log->units, &cur));
 
     *found = false;
     if (rc != 0)
         return rc;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && !*found;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    for (rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_FIRST));
+         rc == 0 && !*found;
+         rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT))) {
         struct ev_str code = {k.mv_data, (uint32_t)k.mv_size};
         struct ev_history h;
 
@@ -734,10 +738,10 @@ static int find_legacy(struct walk *w)
     w->units.legacy_below = UINT64_MAX;
     if (w->log->unitseq == 0)
         return 0;
-    if ((rc = mdb_cursor_open(w->txn, w->log->unitseq, &cur)) != 0)
+    if ((rc = st_mdb_rc(mdb_cursor_open(w->txn, w->log->unitseq, &cur))) != 0)
         return rc;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    for (rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_FIRST)); rc == 0;
+         rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT))) {
         if (k.mv_size == 8) {
             w->units.legacy_below = st_get_u64be(k.mv_data);
             break;
@@ -756,12 +760,12 @@ static int compare_units(struct walk *w)
     uint64_t nmissing = 0;
     MDB_cursor *cur;
     MDB_val k, v;
-    int rc = mdb_cursor_open(w->txn, w->log->units, &cur);
+    int rc = st_mdb_rc(mdb_cursor_open(w->txn, w->log->units, &cur));
 
     if (rc != 0)
         return rc;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    for (rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_FIRST)); rc == 0;
+         rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT))) {
         struct ev_str code = {k.mv_data, (uint32_t)k.mv_size};
         char shown[48], why[ST_VERIFY_MSG_MAX - 64];
         struct ev_history h;
@@ -829,7 +833,7 @@ static int stray_unitseq(struct walk *w, uint64_t seq)
     int rc;
 
     st_put_u64be(kb, seq);
-    rc = mdb_get(w->txn, w->log->events, &k, &v);
+    rc = st_mdb_rc(mdb_get(w->txn, w->log->events, &k, &v));
     if (rc == MDB_NOTFOUND) {
         fail(w, ST_VERIFY_UNITS, 1,
              "\"unitseq\" names seq %" PRIu64 ", which is not in the log", seq);
@@ -839,7 +843,7 @@ static int stray_unitseq(struct walk *w, uint64_t seq)
         return rc;
     rc = decode_record(w, seq, &v, &ev, why, sizeof(why));
     if (rc != 0)
-        return rc < 0 ? rc : 0; /* that record fails already */
+        return rc == POVTRACK_EFORMAT ? 0 : rc; /* that record fails already */
     type = ev_type_name(ev.type);
     fail(w, ST_VERIFY_UNITS, 1,
          "\"unitseq\" names seq %" PRIu64 ", a %s of %.*s, which changes no "
@@ -872,10 +876,10 @@ static int compare_unitseq(struct walk *w)
         w->rep->unitseq_absent = 1;
         return 0;
     }
-    if ((rc = mdb_cursor_open(w->txn, w->log->unitseq, &cur)) != 0)
+    if ((rc = st_mdb_rc(mdb_cursor_open(w->txn, w->log->unitseq, &cur))) != 0)
         return rc;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    for (rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_FIRST)); rc == 0;
+         rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT))) {
         uint64_t seq;
 
         w->rep->unitseq_entries++;
@@ -922,7 +926,7 @@ int st_verify(struct st_log *log, struct st_verify_report *out,
     int rc;
 
     if (log == NULL || out == NULL)
-        return ST_EINVAL;
+        return POVTRACK_EINVAL;
     memset(out, 0, sizeof(*out));
     if (log->broken)
         return log->broken;
@@ -931,10 +935,10 @@ int st_verify(struct st_log *log, struct st_verify_report *out,
     w.rep = out;
     w.units.upd = malloc(sizeof(*w.units.upd));
     if (w.units.upd == NULL)
-        return ST_ENOMEM;
+        return POVTRACK_ENOMEM;
     if (!msgpack_zone_init(&w.zone, MSGPACK_ZONE_CHUNK_SIZE)) {
         free(w.units.upd);
-        return ST_ENOMEM;
+        return POVTRACK_ENOMEM;
     }
     msgpack_sbuffer_init(&w.enc);
     msgpack_packer_init(&w.pk, &w.enc, msgpack_sbuffer_write);
@@ -944,9 +948,9 @@ int st_verify(struct st_log *log, struct st_verify_report *out,
         /* Counted like a reader's snapshot: a writer on this handle must
          * not remap under the pointers this walk holds. */
         log->live_snapshots++;
-        rc = mdb_stat(w.txn, log->events, &est);
+        rc = st_mdb_rc(mdb_stat(w.txn, log->events, &est));
         if (rc == 0)
-            rc = mdb_stat(w.txn, log->ids, &ist);
+            rc = st_mdb_rc(mdb_stat(w.txn, log->ids, &ist));
         if (rc == 0)
             rc = find_legacy(&w);
         if (rc == 0)

@@ -122,10 +122,10 @@ typedef void (*st_verify_progress_fn)(void *arg, uint64_t done, uint64_t total);
  * Run every check on one read snapshot of log and fill *out.  Returns 0 when
  * the checks ran to the end, whatever they found (see out->check[i].failed),
  * and otherwise the error that stopped them (an LMDB error reading the
- * environment, ST_ENOMEM, ST_EINVAL for bad arguments; see st_strerror), with
- * *out incomplete.  progress may be NULL.  The snapshot counts as a live
- * reader of the handle while the checks run: the rules of st_log.h on
- * threads and map growth apply.
+ * environment, POVTRACK_ENOMEM, POVTRACK_EINVAL for bad arguments; see
+ * st_strerror), with *out incomplete.  progress may be NULL.  The snapshot
+ * counts as a live reader of the handle while the checks run: the rules of
+ * st_log.h on threads and map growth apply.
  */
 int st_verify(struct st_log *log, struct st_verify_report *out,
               st_verify_progress_fn progress, void *arg);

@@ -111,7 +111,7 @@ int main(int argc, char **argv)
     rc = povtrack_client_open(&cli.client);
     if (rc != 0) {
         fprintf(stderr, "povtrack: cannot create a client: %s\n",
-                povtrack_client_strerror(rc));
+                povtrack_strerror(rc));
         return TL_EXIT_FAIL;
     }
     rc = from_env(&cli);

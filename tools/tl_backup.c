@@ -85,7 +85,7 @@ static int path_join(char *buf, size_t len, const char *a, const char *b,
                      struct tl_error *err)
 {
     if (snprintf(buf, len, "%s/%s", a, b) >= (int)len)
-        return tl_fail(err, TL_EINVAL, "%s/%s: path too long", a, b);
+        return tl_fail(err, POVTRACK_EINVALID, "%s/%s: path too long", a, b);
     return 0;
 }
 
@@ -106,13 +106,13 @@ static int sync_path(const char *path, struct tl_error *err)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
 
     if (fd < 0)
-        return tl_fail(err, TL_EIO, "%s: cannot open to sync: %s", path,
+        return tl_fail(err, POVTRACK_EIO, "%s: cannot open to sync: %s", path,
                        strerror(errno));
     if (fsync(fd) != 0) {
         int e = errno;
 
         close(fd);
-        return tl_fail(err, TL_EIO, "%s: fsync: %s", path, strerror(e));
+        return tl_fail(err, POVTRACK_EIO, "%s: fsync: %s", path, strerror(e));
     }
     close(fd);
     return 0;
@@ -129,7 +129,7 @@ static int sync_copy(const char *dir, bool has_state, struct tl_error *err)
     for (size_t i = 0; rc == 0 && i < (has_state ? 2u : 1u); i++) {
         if (snprintf(path, sizeof(path), "%s/%s/data.mdb", dir, subs[i]) >=
             (int)sizeof(path))
-            return tl_fail(err, TL_EINVAL, "%s: path too long", dir);
+            return tl_fail(err, POVTRACK_EINVALID, "%s: path too long", dir);
         rc = sync_path(path, err);
         if (rc == 0)
             rc = path_join(path, sizeof(path), dir, subs[i], err);
@@ -153,7 +153,7 @@ static void parent_of(const char *path, char *buf, size_t len)
 }
 
 /* Whether dir holds nothing but the nexcept names of except; *other gets
- * the name of one other entry.  Returns 0 or an errno value. */
+ * the name of one other entry.  Returns 0 or a negated errno value. */
 static int dir_empty(const char *dir, const char *const *except, size_t nexcept,
                      bool *empty, char *other, size_t otherlen)
 {
@@ -163,12 +163,12 @@ static int dir_empty(const char *dir, const char *const *except, size_t nexcept,
 
     *empty = true;
     if (d == NULL)
-        return errno;
+        return -errno;
     for (;;) {
         errno = 0;
         de = readdir(d);
         if (de == NULL) {
-            rc = errno;
+            rc = -errno;
             break;
         }
         bool skip =
@@ -212,12 +212,12 @@ static int make_subdirs(const char *dir, bool has_state, unsigned mode,
     int rc = path_join(path, sizeof(path), dir, PT_DATA_LOG_SUBDIR, err);
 
     if (rc == 0 && mkdir(path, mode) != 0)
-        rc = tl_fail(err, TL_EIO, "%s: cannot create: %s", path,
+        rc = tl_fail(err, POVTRACK_EIO, "%s: cannot create: %s", path,
                      strerror(errno));
     if (rc == 0 && has_state)
         rc = path_join(path, sizeof(path), dir, PT_DATA_STATE_SUBDIR, err);
     if (rc == 0 && has_state && mkdir(path, mode) != 0)
-        rc = tl_fail(err, TL_EIO, "%s: cannot create: %s", path,
+        rc = tl_fail(err, POVTRACK_EIO, "%s: cannot create: %s", path,
                      strerror(errno));
     return rc;
 }
@@ -252,7 +252,7 @@ static int check_cursors(MDB_env *state, const char *dir, uint64_t last_seq,
     int rc = pt_state_read_cursors(state, &c, msg, sizeof(msg));
 
     if (rc != 0)
-        return tl_fail(err, rc == ENOMEM ? TL_ENOMEM : rc_bad, "%s", msg);
+        return tl_fail(err, rc == POVTRACK_ENOMEM ? rc : rc_bad, "%s", msg);
     bad = pt_state_cursors_check(&c, last_seq, &sum->min_cursor, msg,
                                  sizeof(msg));
     sum->plugins = c.n;
@@ -320,7 +320,7 @@ static int write_manifest(const char *dir, const char *data_dir,
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     f = fd < 0 ? NULL : fdopen(fd, "w");
     if (f == NULL) {
-        rc = tl_fail(err, TL_EIO, "%s: cannot create: %s", path,
+        rc = tl_fail(err, POVTRACK_EIO, "%s: cannot create: %s", path,
                      strerror(errno));
         if (fd >= 0)
             close(fd);
@@ -335,11 +335,11 @@ static int write_manifest(const char *dir, const char *data_dir,
             sum->last_seq, sum->has_state ? "yes" : "no", sum->log_bytes,
             sum->state_bytes);
     if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0)
-        rc =
-            tl_fail(err, TL_EIO, "%s: cannot write: %s", path, strerror(errno));
+        rc = tl_fail(err, POVTRACK_EIO, "%s: cannot write: %s", path,
+                     strerror(errno));
     if (fclose(f) != 0 && rc == 0)
-        rc =
-            tl_fail(err, TL_EIO, "%s: cannot write: %s", path, strerror(errno));
+        rc = tl_fail(err, POVTRACK_EIO, "%s: cannot write: %s", path,
+                     strerror(errno));
     return rc;
 }
 
@@ -370,13 +370,13 @@ static int read_manifest(const char *backup, struct manifest *m,
         return rc;
     f = fopen(path, "r");
     if (f == NULL)
-        return tl_fail(err, TL_BACKUP_ESOURCE,
+        return tl_fail(err, POVTRACK_ESOURCE,
                        "%s: %s (is %s a povtrack backup?)", path,
                        strerror(errno), backup);
     if (fgets(line, sizeof(line), f) == NULL ||
         (chomp(line), strcmp(line, TL_BACKUP_FORMAT) != 0)) {
         fclose(f);
-        return tl_fail(err, TL_BACKUP_ESOURCE,
+        return tl_fail(err, POVTRACK_ESOURCE,
                        "%s: not a povtrack backup manifest (the first line "
                        "should be \"%s\")",
                        path, TL_BACKUP_FORMAT);
@@ -405,9 +405,9 @@ static int read_manifest(const char *backup, struct manifest *m,
     rc = ferror(f) ? errno : 0;
     fclose(f);
     if (rc != 0)
-        return tl_fail(err, TL_BACKUP_ESOURCE, "%s: %s", path, strerror(rc));
+        return tl_fail(err, POVTRACK_ESOURCE, "%s: %s", path, strerror(rc));
     if (!have_seq || !have_state)
-        return tl_fail(err, TL_BACKUP_ESOURCE,
+        return tl_fail(err, POVTRACK_ESOURCE,
                        "%s: incomplete manifest (no valid \"%s\" line)", path,
                        have_seq ? "state" : "last_seq");
     return 0;
@@ -428,27 +428,27 @@ static int check_dest(const char *arg, char *dest, size_t len,
     int rc;
 
     if (snprintf(dest, len, "%s", arg) >= (int)len)
-        return tl_fail(err, TL_EINVAL, "%s: path too long", arg);
+        return tl_fail(err, POVTRACK_EINVALID, "%s: path too long", arg);
     n = strlen(dest);
     while (n > 1 && dest[n - 1] == '/')
         dest[--n] = '\0';
     if (strcmp(dest, "/") == 0 || strcmp(dest, ".") == 0 ||
         strcmp(dest, "..") == 0)
-        return tl_fail(err, TL_EINVAL, "%s: give a new directory to write to",
-                       arg);
+        return tl_fail(err, POVTRACK_EINVALID,
+                       "%s: give a new directory to write to", arg);
     if (lstat(dest, &sb) != 0) {
         if (errno == ENOENT)
             return 0;
-        return tl_fail(err, TL_EINVAL, "%s: %s", dest, strerror(errno));
+        return tl_fail(err, POVTRACK_EINVALID, "%s: %s", dest, strerror(errno));
     }
     if (!S_ISDIR(sb.st_mode))
-        return tl_fail(err, TL_EINVAL, "%s exists and is not a directory",
-                       dest);
+        return tl_fail(err, POVTRACK_EINVALID,
+                       "%s exists and is not a directory", dest);
     rc = dir_empty(dest, NULL, 0, &empty, other, sizeof(other));
     if (rc != 0)
-        return tl_fail(err, TL_EINVAL, "%s: %s", dest, strerror(rc));
+        return tl_fail(err, rc, "%s: %s", dest, povtrack_strerror(rc));
     if (!empty)
-        return tl_fail(err, TL_EINVAL,
+        return tl_fail(err, POVTRACK_EINVALID,
                        "%s is not empty (it holds \"%s\"); give a new or empty "
                        "directory",
                        dest, other);
@@ -466,12 +466,12 @@ static int open_sources(const char *data_dir, struct st_log **log,
     if (rc != 0)
         return rc;
     if (st_log_open(path, ST_OPEN_READONLY, log, msg, sizeof(msg)) != 0)
-        return tl_fail(err, TL_BACKUP_ESOURCE, "%s", msg);
+        return tl_fail(err, POVTRACK_ESOURCE, "%s", msg);
     rc = path_join(path, sizeof(path), data_dir, PT_DATA_STATE_SUBDIR, err);
     if (rc != 0)
         return rc;
     rc = pt_state_open_readonly(path, 0, state, msg, sizeof(msg));
-    if (rc == ENOENT) {
+    if (rc == POVTRACK_ENOENT) {
         note(progress, "backup",
              "%s holds no plugin state: the backup holds the log alone, and "
              "a daemon restored from it rebuilds the state",
@@ -479,7 +479,7 @@ static int open_sources(const char *data_dir, struct st_log **log,
         return 0;
     }
     if (rc != 0)
-        return tl_fail(err, TL_BACKUP_ESOURCE, "%s", msg);
+        return tl_fail(err, POVTRACK_ESOURCE, "%s", msg);
     return 0;
 }
 
@@ -505,7 +505,7 @@ static int copy_sources(struct st_log *log, MDB_env *state, const char *tmp,
         t = now_s();
         rc = path_join(path, sizeof(path), tmp, PT_DATA_STATE_SUBDIR, err);
         if (rc == 0 && pt_state_copy(state, path, msg, sizeof(msg)) != 0)
-            rc = tl_fail(err, TL_EIO, "%s", msg);
+            rc = tl_fail(err, POVTRACK_EIO, "%s", msg);
         if (rc != 0)
             return rc;
         sum->state_bytes = file_size(path);
@@ -515,7 +515,7 @@ static int copy_sources(struct st_log *log, MDB_env *state, const char *tmp,
     t = now_s();
     rc = path_join(path, sizeof(path), tmp, PT_DATA_LOG_SUBDIR, err);
     if (rc == 0 && st_log_copy(log, path, msg, sizeof(msg)) != 0)
-        rc = tl_fail(err, TL_EIO, "%s", msg);
+        rc = tl_fail(err, POVTRACK_EIO, "%s", msg);
     if (rc != 0)
         return rc;
     sum->log_bytes = file_size(path);
@@ -543,10 +543,10 @@ int tl_backup(const char *data_dir, const char *dest_arg, FILE *progress,
     /* Beside dest, so that the final rename stays on one file system. */
     if (rc == 0 &&
         snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", dest) >= (int)sizeof(tmp))
-        rc = tl_fail(err, TL_EINVAL, "%s: path too long", dest);
+        rc = tl_fail(err, POVTRACK_EINVALID, "%s: path too long", dest);
     if (rc == 0 && mkdtemp(tmp) == NULL)
-        rc =
-            tl_fail(err, TL_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+        rc = tl_fail(err, POVTRACK_EIO, "%s: cannot create: %s", tmp,
+                     strerror(errno));
     have_tmp = rc == 0;
     if (rc == 0)
         rc = make_subdirs(tmp, out->has_state, PRIVATE_DIR_MODE, err);
@@ -560,7 +560,7 @@ int tl_backup(const char *data_dir, const char *dest_arg, FILE *progress,
     if (state != NULL)
         mdb_env_close(state);
     if (rc == 0)
-        rc = check_copy(tmp, out->has_state, out, TL_EIO, err);
+        rc = check_copy(tmp, out->has_state, out, POVTRACK_EIO, err);
     if (rc == 0)
         rc = write_manifest(tmp, data_dir, created, out, err);
     if (rc == 0)
@@ -568,7 +568,7 @@ int tl_backup(const char *data_dir, const char *dest_arg, FILE *progress,
     /* Replaces dest when it is an empty directory; fails if it was filled
      * meanwhile. */
     if (rc == 0 && rename(tmp, dest) != 0)
-        rc = tl_fail(err, TL_EIO, "cannot rename %s to %s: %s", tmp, dest,
+        rc = tl_fail(err, POVTRACK_EIO, "cannot rename %s to %s: %s", tmp, dest,
                      strerror(errno));
     if (rc == 0) {
         have_tmp = false;
@@ -609,7 +609,7 @@ static int take_lock(const char *ddir, size_t i, struct dir_lock *l,
     l->made[i] = lstat(path, &sb) != 0;
     l->fd[i] = open(path, O_RDWR | O_CREAT | O_CLOEXEC, LOCK_FILE_MODE);
     if (l->fd[i] < 0)
-        return tl_fail(err, TL_EIO, "%s: %s", path, strerror(errno));
+        return tl_fail(err, POVTRACK_EIO, "%s: %s", path, strerror(errno));
     if (flock(l->fd[i], LOCK_EX | LOCK_NB) == 0)
         return 0;
     rc = errno;
@@ -622,16 +622,17 @@ static int take_lock(const char *ddir, size_t i, struct dir_lock *l,
     close(l->fd[i]);
     l->fd[i] = -1;
     if (rc == EWOULDBLOCK && i == 0)
-        return tl_fail(err, TL_EINVAL,
+        return tl_fail(err, POVTRACK_EINVALID,
                        "povtrackd (pid %s) is running on %s: stop it before "
                        "restoring",
                        pid[0] ? pid : "?", ddir);
     if (rc == EWOULDBLOCK)
-        return tl_fail(err, TL_EINVAL,
+        return tl_fail(err, POVTRACK_EINVALID,
                        "a povtrackd plugin host still runs on %s (%s is "
                        "locked): stop it before restoring",
                        ddir, path);
-    return tl_fail(err, TL_EIO, "%s: cannot lock: %s", path, strerror(rc));
+    return tl_fail(err, POVTRACK_EIO, "%s: cannot lock: %s", path,
+                   strerror(rc));
 }
 
 /*
@@ -648,10 +649,10 @@ static int lock_data_dir(const char *ddir, struct dir_lock *l,
     if (mkdir(ddir, DATA_DIR_MODE) == 0)
         l->created = true;
     else if (errno != EEXIST)
-        return tl_fail(err, TL_EIO, "%s: cannot create: %s", ddir,
+        return tl_fail(err, POVTRACK_EIO, "%s: cannot create: %s", ddir,
                        strerror(errno));
     if (stat(ddir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return tl_fail(err, TL_EINVAL, "%s is not a directory", ddir);
+        return tl_fail(err, POVTRACK_EINVALID, "%s is not a directory", ddir);
     for (size_t i = 0; rc == 0 && i < NLOCKS; i++)
         rc = take_lock(ddir, i, l, err);
     return rc;
@@ -685,14 +686,14 @@ static int move_aside(const char *ddir, const char *name, const char *stamp,
             (int)sizeof(from) ||
         snprintf(to, sizeof(to), "%s/%s.replaced-%s", ddir, name, stamp) >=
             (int)sizeof(to))
-        return tl_fail(err, TL_EINVAL, "%s: path too long", ddir);
+        return tl_fail(err, POVTRACK_EINVALID, "%s: path too long", ddir);
     if (lstat(from, &sb) != 0)
         return 0;
     if (lstat(to, &sb) == 0)
-        return tl_fail(err, TL_EIO, "%s already exists", to);
+        return tl_fail(err, POVTRACK_EIO, "%s already exists", to);
     if (rename(from, to) != 0)
-        return tl_fail(err, TL_EIO, "cannot rename %s to %s: %s", from, to,
-                       strerror(errno));
+        return tl_fail(err, POVTRACK_EIO, "cannot rename %s to %s: %s", from,
+                       to, strerror(errno));
     note(progress, "restore", "the former %s is kept as %s", from, to);
     return 0;
 }
@@ -709,12 +710,12 @@ static int open_backup(const char *backup, const struct manifest *m,
 
     if (rc == 0 && st_log_open(path, ST_OPEN_READONLY | ST_OPEN_SNAPSHOT, log,
                                msg, sizeof(msg)) != 0)
-        rc = tl_fail(err, TL_BACKUP_ESOURCE, "%s", msg);
+        rc = tl_fail(err, POVTRACK_ESOURCE, "%s", msg);
     if (rc == 0)
-        rc = last_seq_of(*log, path, &last, TL_BACKUP_ESOURCE, err);
+        rc = last_seq_of(*log, path, &last, POVTRACK_ESOURCE, err);
     if (rc == 0 && last != m->last_seq)
         rc =
-            tl_fail(err, TL_BACKUP_ESOURCE,
+            tl_fail(err, POVTRACK_ESOURCE,
                     "%s ends at seq %" PRIu64 " but the manifest says %" PRIu64,
                     path, last, m->last_seq);
     if (rc != 0 || !m->has_state)
@@ -722,9 +723,9 @@ static int open_backup(const char *backup, const struct manifest *m,
     rc = path_join(path, sizeof(path), backup, PT_DATA_STATE_SUBDIR, err);
     if (rc == 0 && pt_state_open_readonly(path, PT_STATE_SNAPSHOT, state, msg,
                                           sizeof(msg)) != 0)
-        rc = tl_fail(err, TL_BACKUP_ESOURCE, "%s", msg);
+        rc = tl_fail(err, POVTRACK_ESOURCE, "%s", msg);
     if (rc == 0)
-        rc = check_cursors(*state, path, last, sum, TL_BACKUP_ESOURCE, err);
+        rc = check_cursors(*state, path, last, sum, POVTRACK_ESOURCE, err);
     return rc;
 }
 
@@ -736,13 +737,13 @@ static int copy_backup(struct st_log *log, MDB_env *state, const char *tmp,
     int rc = path_join(path, sizeof(path), tmp, PT_DATA_LOG_SUBDIR, err);
 
     if (rc == 0 && st_log_copy(log, path, msg, sizeof(msg)) != 0)
-        rc = tl_fail(err, TL_EIO, "%s", msg);
+        rc = tl_fail(err, POVTRACK_EIO, "%s", msg);
     if (rc == 0)
         sum->log_bytes = file_size(path);
     if (rc == 0 && state != NULL) {
         rc = path_join(path, sizeof(path), tmp, PT_DATA_STATE_SUBDIR, err);
         if (rc == 0 && pt_state_copy(state, path, msg, sizeof(msg)) != 0)
-            rc = tl_fail(err, TL_EIO, "%s", msg);
+            rc = tl_fail(err, POVTRACK_EIO, "%s", msg);
         if (rc == 0)
             sum->state_bytes = file_size(path);
     }
@@ -773,8 +774,8 @@ static int install(const char *tmp, const char *ddir, bool has_state,
         if (rc == 0)
             rc = path_join(to, sizeof(to), ddir, subs[i], err);
         if (rc == 0 && rename(from, to) != 0)
-            rc = tl_fail(err, TL_EIO, "cannot rename %s to %s: %s", from, to,
-                         strerror(errno));
+            rc = tl_fail(err, POVTRACK_EIO, "cannot rename %s to %s: %s", from,
+                         to, strerror(errno));
     }
     if (rc == 0)
         rc = sync_path(ddir, err);
@@ -814,9 +815,9 @@ int tl_restore(const char *backup, const char *data_dir, bool force,
         rc = dir_empty(data_dir, lock_files, NLOCKS, &empty, other,
                        sizeof(other));
         if (rc != 0)
-            rc = tl_fail(err, TL_EIO, "%s: %s", data_dir, strerror(rc));
+            rc = tl_fail(err, rc, "%s: %s", data_dir, povtrack_strerror(rc));
         else if (!empty && !force)
-            rc = tl_fail(err, TL_EINVAL,
+            rc = tl_fail(err, POVTRACK_EINVALID,
                          "%s is not empty (it holds \"%s\"); restore into a "
                          "new directory, or give --force to replace its log "
                          "and state",
@@ -824,10 +825,10 @@ int tl_restore(const char *backup, const char *data_dir, bool force,
     }
     if (rc == 0 && snprintf(tmp, sizeof(tmp), "%s/.restore-XXXXXX", data_dir) >=
                        (int)sizeof(tmp))
-        rc = tl_fail(err, TL_EINVAL, "%s: path too long", data_dir);
+        rc = tl_fail(err, POVTRACK_EINVALID, "%s: path too long", data_dir);
     if (rc == 0 && mkdtemp(tmp) == NULL)
-        rc =
-            tl_fail(err, TL_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+        rc = tl_fail(err, POVTRACK_EIO, "%s: cannot create: %s", tmp,
+                     strerror(errno));
     have_tmp = rc == 0;
     /* These become data_dir's log and state directories. */
     if (rc == 0)

@@ -35,10 +35,6 @@
 
 #define TL_BACKUP_FORMAT "povtrack-backup 1"
 
-/* Besides enum tl_rc: the source (the data directory of a backup, the
- * backup of a restore) cannot be opened or is not what it should be. */
-#define TL_BACKUP_ESOURCE (-16)
-
 struct tl_backup_summary {
     uint64_t last_seq; /* last sequence of the log copied */
     bool has_state;    /* the plugin state was copied too */
@@ -54,26 +50,28 @@ struct tl_backup_summary {
  * beside it, checked (the copies open, no cursor is ahead of the log),
  * synced, and renamed to dest only then, so that a dest that exists is a
  * complete backup.  Progress lines go to progress (NULL: none).
- * Returns 0; TL_EINVAL when dest is not acceptable; TL_BACKUP_ESOURCE when
- * data_dir's log or state cannot be opened; TL_EIO or TL_ENOMEM when the
- * copy failed (the temporary directory is then removed).  err says why.
+ * Returns 0; POVTRACK_EINVALID when dest is not acceptable (a negated
+ * errno value when it cannot be read); POVTRACK_ESOURCE
+ * when data_dir's log or state cannot be opened; POVTRACK_EIO or
+ * POVTRACK_ENOMEM when the copy failed (the temporary directory is then
+ * removed).  err says why.
  */
 int tl_backup(const char *data_dir, const char *dest, FILE *progress,
               struct tl_backup_summary *out, struct tl_error *err);
 
 /*
  * Restore the backup in dir backup into data_dir (created when missing).
- * Refused (TL_EINVAL) while a povtrackd or its plugin host holds one of
+ * Refused (POVTRACK_EINVALID) while a povtrackd or its plugin host holds one of
  * data_dir's lock files, and when data_dir holds anything but those files
  * unless force is set: then its log and state are not deleted but renamed
  * to "log.replaced-<time>" and "state.replaced-<time>" beside the restored
  * ones.  The locks are held for the whole restore, so a daemon cannot start
  * on data_dir meanwhile.  The
- * backup is checked first (TL_BACKUP_ESOURCE: no or bad manifest, an
+ * backup is checked first (POVTRACK_ESOURCE: no or bad manifest, an
  * environment that does not open, a log whose last sequence is not the
  * manifest's, a cursor ahead of the log); the copies are made in a
  * temporary directory inside data_dir, synced, and renamed into place.
- * TL_EIO or TL_ENOMEM when copying failed.
+ * POVTRACK_EIO or POVTRACK_ENOMEM when copying failed.
  */
 int tl_restore(const char *backup, const char *data_dir, bool force,
                FILE *progress, struct tl_backup_summary *out,

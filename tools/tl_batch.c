@@ -21,7 +21,7 @@ int tl_batch_init(struct tl_batch *b, povtrack_client *c, const char *what,
     msgpack_sbuffer_init(&b->body);
     msgpack_sbuffer_init(&b->one);
     b->where = calloc(max, sizeof(*b->where));
-    return b->where != NULL ? TL_OK : TL_ENOMEM;
+    return b->where != NULL ? POVTRACK_OK : POVTRACK_ENOMEM;
 }
 
 void tl_batch_free(struct tl_batch *b)
@@ -42,16 +42,16 @@ static int report(struct tl_batch *b, size_t where, const char *id,
             json_pack("{s:s,s:I,s:s?,s:s}", "status", "rejected", b->what,
                       (json_int_t)where, "id", id, "error", msg);
         if (o == NULL)
-            return -1;
+            return POVTRACK_ENOMEM;
         n = json_dumpf(o, b->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_decref(o);
-        return n == 0 && fputc('\n', b->out) != EOF ? 0 : -1;
+        return n == 0 && fputc('\n', b->out) != EOF ? 0 : POVTRACK_EIO;
     }
     if (id != NULL)
         n = fprintf(b->out, "%s %zu: id %s: %s\n", b->what, where, id, msg);
     else
         n = fprintf(b->out, "%s %zu: %s\n", b->what, where, msg);
-    return n < 0 ? -1 : 0;
+    return n < 0 ? POVTRACK_EIO : 0;
 }
 
 int tl_batch_reject(struct tl_batch *b, size_t where, const char *msg)
@@ -59,7 +59,7 @@ int tl_batch_reject(struct tl_batch *b, size_t where, const char *msg)
     b->rejected++;
     if (b->json)
         return report(b, where, NULL, msg);
-    return fprintf(b->out, "%s\n", msg) < 0 ? TL_EIO : TL_OK;
+    return fprintf(b->out, "%s\n", msg) < 0 ? POVTRACK_EIO : POVTRACK_OK;
 }
 
 int tl_batch_flush(struct tl_batch *b, struct tl_error *err)
@@ -68,7 +68,7 @@ int tl_batch_flush(struct tl_batch *b, struct tl_error *err)
     int rc;
 
     if (b->count == 0)
-        return TL_OK;
+        return POVTRACK_OK;
     rc = povtrack_client_publish_events(b->client, &b->body, b->count, &acks);
     /* Refused without acks: the connection itself (CURVE key not
      * admitted), which no later frame can get past either. */
@@ -84,7 +84,8 @@ int tl_batch_flush(struct tl_batch *b, struct tl_error *err)
     } else if (rc != 0) {
         b->client_rc = rc;
         povtrack_client_acks_free(&acks);
-        return tl_fail(err, TL_EIO, "%s", povtrack_client_error(b->client));
+        return tl_fail(err, POVTRACK_EIO, "%s",
+                       povtrack_client_error(b->client));
     } else {
         b->sent += b->count;
         for (size_t i = 0; i < acks.count && rc == 0; i++) {
@@ -104,7 +105,8 @@ int tl_batch_flush(struct tl_batch *b, struct tl_error *err)
     b->body.size = 0;
     if (b->progress)
         fprintf(stderr, "\rsent %zu events...", b->sent);
-    return rc != 0 ? tl_fail(err, TL_EIO, "cannot write output") : TL_OK;
+    return rc != 0 ? tl_fail(err, POVTRACK_EIO, "cannot write output")
+                   : POVTRACK_OK;
 }
 
 int tl_batch_add(struct tl_batch *b, size_t where, const json_t *ev,
@@ -133,9 +135,9 @@ int tl_batch_add(struct tl_batch *b, size_t where, const json_t *ev,
             return rc;
     }
     if (msgpack_sbuffer_write(&b->body, b->one.data, b->one.size) != 0)
-        return tl_fail(err, TL_ENOMEM, "out of memory");
+        return tl_fail(err, POVTRACK_ENOMEM, "out of memory");
     b->where[b->count++] = where;
-    return TL_OK;
+    return POVTRACK_OK;
 }
 
 int tl_batch_summary(struct tl_batch *b)
@@ -152,13 +154,14 @@ int tl_batch_summary(struct tl_batch *b)
                       (json_int_t)b->ok, "duplicate", (json_int_t)b->duplicate,
                       "rejected", (json_int_t)b->rejected);
         if (o == NULL)
-            return TL_ENOMEM;
+            return POVTRACK_ENOMEM;
         n = json_dumpf(o, b->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_decref(o);
-        return n == 0 && fputc('\n', b->out) != EOF ? TL_OK : TL_EIO;
+        return n == 0 && fputc('\n', b->out) != EOF ? POVTRACK_OK
+                                                    : POVTRACK_EIO;
     }
     n = fprintf(b->out,
                 "sent %zu events: %zu ok, %zu duplicate, %zu rejected\n", total,
                 b->ok, b->duplicate, b->rejected);
-    return n < 0 ? TL_EIO : TL_OK;
+    return n < 0 ? POVTRACK_EIO : POVTRACK_OK;
 }

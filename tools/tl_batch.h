@@ -39,8 +39,8 @@ int tl_batch_init(struct tl_batch *b, povtrack_client *c, const char *what,
                   size_t max, FILE *out, bool json, bool progress);
 void tl_batch_free(struct tl_batch *b);
 
-/* Queue ev (from line/row where); sends a frame when full.  TL_EIO when the
- * daemon could not be reached or broke the protocol: client_rc says which,
+/* Queue ev (from line/row where); sends a frame when full.  POVTRACK_EIO when
+ * the daemon could not be reached or broke the protocol: client_rc says which,
  * and the events of that frame are in an unknown state (sending them again
  * is safe: the daemon deduplicates by id). */
 int tl_batch_add(struct tl_batch *b, size_t where, const json_t *ev,

@@ -15,9 +15,12 @@
 
 enum tl_exit {
     TL_EXIT_OK = 0,
-    TL_EXIT_FAIL = 1,       /* events rejected, query refused, I/O */
-    TL_EXIT_USAGE = 2,      /* bad command line */
-    TL_EXIT_UNREACHABLE = 3 /* no answer from povtrackd */
+    TL_EXIT_FAIL = 1,        /* events rejected, query refused, I/O */
+    TL_EXIT_USAGE = 2,       /* bad command line */
+    TL_EXIT_UNREACHABLE = 3, /* no answer from povtrackd */
+    /* Not an exit status: what an option parser returns after printing the
+     * usage (--help), for the command to exit with TL_EXIT_OK. */
+    TL_EXIT_HELP_SHOWN = -1
 };
 
 struct tl_cli {

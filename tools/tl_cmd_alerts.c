@@ -76,7 +76,7 @@ static int seen_add(struct seen *s, int64_t seq)
         size_t cap = s->cap ? s->cap * 2 : 256;
         struct seen_alert *p = realloc(s->a, cap * sizeof(*p));
         if (p == NULL)
-            return -1;
+            return POVTRACK_ENOMEM;
         s->a = p;
         s->cap = cap;
     }
@@ -86,7 +86,7 @@ static int seen_add(struct seen *s, int64_t seq)
             cap *= 2;
         char *p = realloc(s->bytes, cap);
         if (p == NULL)
-            return -1;
+            return POVTRACK_ENOMEM;
         s->bytes = p;
         s->capbytes = cap;
     }

@@ -93,7 +93,7 @@ int tl_cmd_backup(struct tl_cli *cli, int argc, char **argv)
     if (rc != 0) {
         fprintf(stderr, "povtrack backup: %s\n", err.msg);
         /* 3, as for a daemon that cannot be reached: the data cannot. */
-        return rc == TL_BACKUP_ESOURCE ? TL_EXIT_UNREACHABLE : TL_EXIT_FAIL;
+        return rc == POVTRACK_ESOURCE ? TL_EXIT_UNREACHABLE : TL_EXIT_FAIL;
     }
     tl_backup_print_summary(stderr, "backup", keep > 0 ? made : argv[optind],
                             &sum);

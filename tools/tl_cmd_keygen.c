@@ -43,7 +43,9 @@ static void keygen_usage(FILE *f)
                "Exit status: 0 written, 1 cannot write, 2 usage error.\n");
 }
 
-/* Write text to path, created with mode; the file is complete or absent. */
+/* Write text to path, created with mode; the file is complete or absent.
+ * 0, or (said on stderr) POVTRACK_EEXIST, POVTRACK_ENAMETOOLONG or the
+ * system's error. */
 static int write_file(const char *path, const char *text, mode_t mode,
                       bool force)
 {
@@ -51,19 +53,21 @@ static int write_file(const char *path, const char *text, mode_t mode,
     if (snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid()) >=
         (int)sizeof tmp) {
         fprintf(stderr, "povtrack keygen: %s: path too long\n", path);
-        return -1;
+        return POVTRACK_ENAMETOOLONG;
     }
     if (!force && access(path, F_OK) == 0) {
         fprintf(stderr,
                 "povtrack keygen: %s exists; not overwriting a key "
                 "(--force to replace it)\n",
                 path);
-        return -1;
+        return POVTRACK_EEXIST;
     }
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd < 0) {
-        fprintf(stderr, "povtrack keygen: %s: %s\n", tmp, strerror(errno));
-        return -1;
+        int rc = -errno;
+        fprintf(stderr, "povtrack keygen: %s: %s\n", tmp,
+                povtrack_strerror(rc));
+        return rc;
     }
     size_t len = strlen(text);
     ssize_t w = write(fd, text, len);
@@ -78,7 +82,7 @@ static int write_file(const char *path, const char *text, mode_t mode,
             e = errno;
         fprintf(stderr, "povtrack keygen: %s: %s\n", path, strerror(e));
         unlink(tmp);
-        return -1;
+        return e > 0 ? -e : POVTRACK_EIO;
     }
     return 0;
 }

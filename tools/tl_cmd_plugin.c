@@ -59,7 +59,7 @@ static int options(struct tl_cli *cli, int argc, char **argv, const char *usage,
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         if (c == TL_OPT_HELP) {
             fputs(usage, stdout);
-            return -1;
+            return TL_EXIT_HELP_SHOWN;
         }
         if (c == 'n' && no_wait != NULL) {
             *no_wait = true;
@@ -101,7 +101,7 @@ int tl_cmd_plugin(struct tl_cli *cli, int argc, char **argv)
 {
     int rc = options(cli, argc, argv, plugin_usage, NULL);
     if (rc != 0)
-        return rc < 0 ? TL_EXIT_OK : rc;
+        return rc == TL_EXIT_HELP_SHOWN ? TL_EXIT_OK : rc;
     if (optind >= argc)
         return tl_cli_usage("plugin", "expected list or resume NAME");
     const char *sub = argv[optind];
@@ -167,7 +167,7 @@ int tl_cmd_rebuild(struct tl_cli *cli, int argc, char **argv)
     bool no_wait = false;
     int rc = options(cli, argc, argv, rebuild_usage, &no_wait);
     if (rc != 0)
-        return rc < 0 ? TL_EXIT_OK : rc;
+        return rc == TL_EXIT_HELP_SHOWN ? TL_EXIT_OK : rc;
     if (optind + 1 != argc)
         return tl_cli_usage("rebuild", "expected one PLUGIN");
     const char *plugin = argv[optind];

@@ -55,8 +55,8 @@ static const char log_usage[] =
     "record is printed as a JSON object.\n";
 
 /* Parse the options of a command that has the common ones and, when flag
- * is not NULL, the option --flag, which sets *set.  Returns 0, -1 after
- * printing the usage, or an exit code. */
+ * is not NULL, the option --flag, which sets *set.  Returns 0,
+ * TL_EXIT_HELP_SHOWN after printing the usage, or an exit code. */
 static int flag_options(struct tl_cli *cli, int argc, char **argv,
                         const char *usage, const char *flag, bool *set)
 {
@@ -68,7 +68,7 @@ static int flag_options(struct tl_cli *cli, int argc, char **argv,
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         if (c == TL_OPT_HELP) {
             fputs(usage, stdout);
-            return -1;
+            return TL_EXIT_HELP_SHOWN;
         }
         if (c == '?')
             return tl_cli_badopt(argv[0]);
@@ -329,7 +329,7 @@ int tl_cmd_ping(struct tl_cli *cli, int argc, char **argv)
     int rc = flag_options(cli, argc, argv, ping_usage, "wait", &wait);
 
     if (rc != 0)
-        return rc < 0 ? TL_EXIT_OK : rc;
+        return rc == TL_EXIT_HELP_SHOWN ? TL_EXIT_OK : rc;
     deadline = now_ms() + povtrack_client_timeout(cli->client);
     for (;;) {
         int64_t retry, left;
@@ -370,7 +370,7 @@ int tl_cmd_stats(struct tl_cli *cli, int argc, char **argv)
     int rc = plain_options(cli, argc, argv, stats_usage);
 
     if (rc != 0)
-        return rc < 0 ? TL_EXIT_OK : rc;
+        return rc == TL_EXIT_HELP_SHOWN ? TL_EXIT_OK : rc;
     rc = povtrack_client_simple(cli->client, "stats", &reply);
     if (rc != 0) {
         povtrack_client_msg_free(&reply);

@@ -78,7 +78,8 @@ static int oom(void)
 /* ---- reading replies -------------------------------------------------- */
 
 /* A copy of a string field into *out, NULL when absent, not a string or
- * holding a NUL (shown as "-").  Returns -1 only when out of memory. */
+ * holding a NUL (shown as "-").  Returns POVTRACK_ENOMEM only when out of
+ * memory. */
 static int mp_strdup(const msgpack_object *map, const char *key, char **out)
 {
     const msgpack_object *o = tl_mp_get(map, key);
@@ -89,7 +90,7 @@ static int mp_strdup(const msgpack_object *map, const char *key, char **out)
         return 0;
     *out = malloc(o->via.str.size + 1);
     if (*out == NULL)
-        return -1;
+        return POVTRACK_ENOMEM;
     memcpy(*out, o->via.str.ptr, o->via.str.size);
     (*out)[o->via.str.size] = '\0';
     return 0;
@@ -114,7 +115,7 @@ static int facts(struct tl_rep_kvs *l, const msgpack_object *res,
         double v = 0;
         bool known = tl_mp_num(res, f[i].key, &v);
         if (tl_report_kv_add(l, f[i].label ? f[i].label : f[i].key, f[i].kind,
-                             known, v) != TL_OK)
+                             known, v) != POVTRACK_OK)
             return oom();
     }
     return 0;
@@ -150,7 +151,7 @@ static int map_kvs(struct tl_rep_kvs *l, const msgpack_object *res,
             x = v->via.f64;
         else
             known = false;
-        if (tl_report_kv_add(l, name, kind, known, x) != TL_OK)
+        if (tl_report_kv_add(l, name, kind, known, x) != POVTRACK_OK)
             return oom();
     }
     return 0;
@@ -902,7 +903,7 @@ static int write_report(struct rep *r, enum tl_rep_format fmt,
     }
     rc = tl_report_render(f, &r->doc, fmt, &err);
     if (output != NULL && fclose(f) != 0 && rc == 0)
-        rc = tl_fail(&err, TL_EIO, "cannot write %s", output);
+        rc = tl_fail(&err, POVTRACK_EIO, "cannot write %s", output);
     if (rc != 0) {
         fprintf(stderr, "povtrack: %s%s%s\n", err.msg,
                 output != NULL && strstr(err.msg, output) == NULL ? ": " : "",

@@ -64,7 +64,7 @@ int tl_cmd_restore(struct tl_cli *cli, int argc, char **argv)
     rc = tl_restore(argv[optind], argv[optind + 1], force, stderr, &sum, &err);
     if (rc != 0) {
         fprintf(stderr, "povtrack restore: %s\n", err.msg);
-        return rc == TL_BACKUP_ESOURCE ? TL_EXIT_UNREACHABLE : TL_EXIT_FAIL;
+        return rc == POVTRACK_ESOURCE ? TL_EXIT_UNREACHABLE : TL_EXIT_FAIL;
     }
     tl_backup_print_summary(stderr, "restore", argv[optind + 1], &sum);
     return TL_EXIT_OK;

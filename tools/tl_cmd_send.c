@@ -134,7 +134,7 @@ static int send_stream(struct tl_batch *b, FILE *in, struct tl_error *err)
         json_decref(ev);
     }
     if (rc == 0 && ferror(in))
-        rc = tl_fail(err, TL_EIO, "read error");
+        rc = tl_fail(err, POVTRACK_EIO, "read error");
     free(line);
     return rc;
 }
@@ -298,7 +298,7 @@ int tl_cmd_import_csv(struct tl_cli *cli, int argc, char **argv)
     }
     rc = tl_import_csv(in, &o, &sink, &err);
     tl_cli_close(in);
-    if (rc == TL_EINVAL && b.client_rc == 0) {
+    if (rc == POVTRACK_EINVALID && b.client_rc == 0) {
         /* A bad header or --map (nothing read: a usage error), or a CSV
          * syntax error part way (what came before is still sent). */
         int started = b.count + b.sent + b.rejected > 0;

@@ -60,12 +60,12 @@ static int add_code(struct summary *s, const char *code)
         size_t cap = s->capsub ? s->capsub * 2 : 64;
         char **p = realloc(s->subtree, cap * sizeof(*p));
         if (p == NULL)
-            return -1;
+            return POVTRACK_ENOMEM;
         s->subtree = p;
         s->capsub = cap;
     }
     s->subtree[s->nsub] = strdup(code);
-    return s->subtree[s->nsub++] == NULL ? -1 : 0;
+    return s->subtree[s->nsub++] == NULL ? POVTRACK_ENOMEM : 0;
 }
 
 /* 00:00 on 1 January of year in Vietnam (UTC+7), in unix seconds. */

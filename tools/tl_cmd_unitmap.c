@@ -93,11 +93,11 @@ struct unitmap_ctx {
 static int on_event(void *arg, json_t *ev)
 {
     struct unitmap_ctx *uc = arg;
-    int rc = TL_OK;
+    int rc = POVTRACK_OK;
 
     if (json_dumpf(ev, uc->out, TL_UNITMAP_DUMP_FLAGS) != 0 ||
         fputc('\n', uc->out) == EOF)
-        rc = tl_fail(uc->err, TL_EIO, "cannot write the events: %s",
+        rc = tl_fail(uc->err, POVTRACK_EIO, "cannot write the events: %s",
                      strerror(errno));
     json_decref(ev);
     return rc;
@@ -197,7 +197,7 @@ int tl_cmd_unitmap(struct tl_cli *cli, int argc, char **argv)
     rc = tl_unitmap_csv(in, &o, &sink, &n, &err);
     tl_cli_close(in);
     if (rc == 0 && fflush(cli->out) != 0)
-        rc = tl_fail(&err, TL_EIO, "cannot write the events: %s",
+        rc = tl_fail(&err, POVTRACK_EIO, "cannot write the events: %s",
                      strerror(errno));
     if (rc != 0) {
         fprintf(stderr, "povtrack unitmap: %s: %s\n",

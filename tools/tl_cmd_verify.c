@@ -301,9 +301,9 @@ static int read_cursors(const char *data_dir, struct pt_state_cursors *cs,
     co->have_state = rc == 0;
     /* None yet, or never written: nothing to check, and nothing wrong.
      * One that cannot be read fails the check; the log is still checked. */
-    if (rc == ENOENT)
+    if (rc == POVTRACK_ENOENT)
         return TL_EXIT_OK;
-    if (rc == ENODATA) {
+    if (rc == -ENODATA) {
         snprintf(co->note, sizeof(co->note), "%s", msg);
         return TL_EXIT_OK;
     }
@@ -318,7 +318,7 @@ static int read_cursors(const char *data_dir, struct pt_state_cursors *cs,
     }
     if (rc != 0) {
         fprintf(stderr, "povtrack verify: %s\n", msg);
-        return rc == ENOMEM ? TL_EXIT_FAIL : TL_EXIT_UNREACHABLE;
+        return rc == POVTRACK_ENOMEM ? TL_EXIT_FAIL : TL_EXIT_UNREACHABLE;
     }
     return TL_EXIT_OK;
 }
@@ -371,7 +371,7 @@ int tl_cmd_verify(struct tl_cli *cli, int argc, char **argv)
     }
     if (rc == TL_EXIT_OK)
         lrc = st_log_open(path, ST_OPEN_READONLY, &log, msg, sizeof(msg));
-    if (lrc == ST_ENOCOMMIT) {
+    if (lrc == POVTRACK_ENOCOMMIT) {
         /* Not an access problem: the log itself is empty or damaged. */
         pt_state_cursors_free(&cs);
         return print_log_unwritten(cli, data_dir, msg);
@@ -387,7 +387,7 @@ int tl_cmd_verify(struct tl_cli *cli, int argc, char **argv)
         if (src != 0) {
             fprintf(stderr, "povtrack verify: %s: cannot read the log: %s\n",
                     path, st_strerror(src));
-            rc = src == ST_ENOMEM ? TL_EXIT_FAIL : TL_EXIT_UNREACHABLE;
+            rc = src == POVTRACK_ENOMEM ? TL_EXIT_FAIL : TL_EXIT_UNREACHABLE;
         }
     }
     st_log_close(log);

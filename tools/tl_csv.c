@@ -64,7 +64,7 @@ static char *trim_dup(const char *s, size_t len)
 
 static void nomem(struct reader *r)
 {
-    r->rc = tl_fail(r->err, TL_ENOMEM, "out of memory");
+    r->rc = tl_fail(r->err, POVTRACK_ENOMEM, "out of memory");
 }
 
 static void on_cell(void *s, size_t len, void *arg)
@@ -154,7 +154,7 @@ int tl_csv_read(FILE *in, char delim, const struct tl_csv_sink *sink,
     if (buf == NULL ||
         csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_REPALL_NL) != 0) {
         free(buf);
-        return tl_fail(err, TL_ENOMEM, "out of memory");
+        return tl_fail(err, POVTRACK_ENOMEM, "out of memory");
     }
     csv_set_delim(&p, delim ? (unsigned char)delim : CSV_COMMA);
     while (r.rc == 0 && (n = fread(buf, 1, CHUNK, in)) > 0) {
@@ -166,16 +166,18 @@ int tl_csv_read(FILE *in, char delim, const struct tl_csv_sink *sink,
         if (csv_parse(&p, buf + skip, n - skip, on_cell, on_row, &r) !=
                 n - skip &&
             r.rc == 0)
-            r.rc = tl_fail(err, TL_EINVAL, "CSV syntax error after row %zu: %s",
-                           r.row, csv_strerror(csv_error(&p)));
+            r.rc = tl_fail(err, POVTRACK_EINVALID,
+                           "CSV syntax error after row %zu: %s", r.row,
+                           csv_strerror(csv_error(&p)));
     }
     if (r.rc == 0 && ferror(in))
-        r.rc = tl_fail(err, TL_EIO, "read error");
+        r.rc = tl_fail(err, POVTRACK_EIO, "read error");
     if (r.rc == 0 && csv_fini(&p, on_cell, on_row, &r) != 0 && r.rc == 0)
-        r.rc = tl_fail(err, TL_EINVAL, "CSV syntax error at the end: %s",
-                       csv_strerror(csv_error(&p)));
+        r.rc =
+            tl_fail(err, POVTRACK_EINVALID, "CSV syntax error at the end: %s",
+                    csv_strerror(csv_error(&p)));
     if (r.rc == 0 && !r.header_seen)
-        r.rc = tl_fail(err, TL_EINVAL, "empty file: no header row");
+        r.rc = tl_fail(err, POVTRACK_EINVALID, "empty file: no header row");
     csv_free(&p);
     free(buf);
     tl_csv_free(r.cells, r.ncells);

@@ -47,12 +47,12 @@ struct tl_csv_sink {
  * Returns 0 after the last row; a callback's non-zero code as it is (the
  * callback describes its failure in err itself, the reader adds nothing);
  * or sets err and returns:
- *  - TL_EINVAL "CSV syntax error after row R: <libcsv's reason>" (R: the
- *    last row read in full), "CSV syntax error at the end: <reason>", or
+ *  - POVTRACK_EINVALID "CSV syntax error after row R: <libcsv's reason>" (R:
+ * the last row read in full), "CSV syntax error at the end: <reason>", or
  *    "empty file: no header row";
- *  - TL_EIO "read error";
- *  - TL_ENOMEM "out of memory".
- * libcsv's own buffer running out of memory is a TL_EINVAL syntax error
+ *  - POVTRACK_EIO "read error";
+ *  - POVTRACK_ENOMEM "out of memory".
+ * libcsv's own buffer running out of memory is a POVTRACK_EINVALID syntax error
  * too, its reason "memory exhausted while increasing buffer size".  Rows
  * given to the sink before a failure stay given. */
 int tl_csv_read(FILE *in, char delim, const struct tl_csv_sink *sink,

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <povtrack/errors.h>
+
 const char *tl_fmt_int(int64_t v, char *buf)
 {
     char tmp[TL_FMT_INT_MAX];
@@ -85,10 +87,10 @@ int tl_print_cell(FILE *f, const char *s, size_t width, bool right)
     size_t pad = w < width ? width - w : 0;
 
     if (right && fprintf(f, "%*s", (int)pad, "") < 0)
-        return -1;
+        return POVTRACK_EIO;
     if (fputs(s, f) == EOF)
-        return -1;
+        return POVTRACK_EIO;
     if (!right && fprintf(f, "%*s", (int)pad, "") < 0)
-        return -1;
+        return POVTRACK_EIO;
     return 0;
 }

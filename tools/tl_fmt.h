@@ -39,7 +39,7 @@ size_t tl_utf8_width(const char *s);
 
 /* Print s padded with spaces to width columns (left-aligned, or
  * right-aligned when right is true).  Longer strings are printed whole:
- * tables grow rather than cut names. */
+ * tables grow rather than cut names.  0, or POVTRACK_EIO when f fails. */
 int tl_print_cell(FILE *f, const char *s, size_t width, bool right);
 
 #endif /* POVTRACK_TL_FMT_H */

@@ -164,7 +164,7 @@ int tl_parse_date(const char *s, int64_t *at, struct tl_error *err)
     bool ok;
 
     if (*s == '\0')
-        return tl_fail(err, TL_EINVAL, "empty date");
+        return tl_fail(err, POVTRACK_EINVALID, "empty date");
     if (digits(&p, 4, &y) == 4 && *p == '-') {
         p++;
         ok = digits(&p, 2, &m) == 2 && *p++ == '-' && digits(&p, 2, &d) == 2;
@@ -174,17 +174,17 @@ int tl_parse_date(const char *s, int64_t *at, struct tl_error *err)
              *p++ == '/' && digits(&p, 4, &y) == 4;
     }
     if (!ok || *p != '\0')
-        return tl_fail(err, TL_EINVAL,
+        return tl_fail(err, POVTRACK_EINVALID,
                        "\"%s\" is not a date: expected YYYY-MM-DD or "
                        "DD/MM/YYYY",
                        s);
     if (m < 1 || m > 12 || d < 1 ||
         d > mdays[m - 1] + (m == 2 && leap(y) ? 1 : 0))
-        return tl_fail(err, TL_EINVAL, "\"%s\" is not a day of the calendar",
-                       s);
+        return tl_fail(err, POVTRACK_EINVALID,
+                       "\"%s\" is not a day of the calendar", s);
     /* Midnight in Vietnam (UTC+7). */
     *at = days_from_civil(y, m, d) * 86400 - 7 * 3600;
-    return TL_OK;
+    return POVTRACK_OK;
 }
 
 /* Strip a currency suffix; returns the length of what remains. */
@@ -214,9 +214,9 @@ int tl_parse_vnd(const char *s, int64_t *amount, struct tl_error *err)
     int64_t v = 0;
 
     if (n == 0)
-        return tl_fail(err, TL_EINVAL, "empty amount");
+        return tl_fail(err, POVTRACK_EINVALID, "empty amount");
     if (s[0] == '-')
-        return tl_fail(err, TL_EINVAL, "negative amount \"%s\"", s);
+        return tl_fail(err, POVTRACK_EINVALID, "negative amount \"%s\"", s);
     for (size_t i = 0; i < n; i++) {
         char ch = s[i];
         if (ch == '.' || ch == ',') {
@@ -230,22 +230,23 @@ int tl_parse_vnd(const char *s, int64_t *amount, struct tl_error *err)
         } else if (isdigit((unsigned char)ch)) {
             group++;
         } else {
-            return tl_fail(err, TL_EINVAL, "\"%s\" is not an amount in VND", s);
+            return tl_fail(err, POVTRACK_EINVALID,
+                           "\"%s\" is not an amount in VND", s);
         }
     }
     if (mixed || (nsep == 1 && group != 3))
-        return tl_fail(err, TL_EINVAL,
+        return tl_fail(err, POVTRACK_EINVALID,
                        "\"%s\" has decimals: amounts are whole VND", s);
     if (nsep > 0 && (first == 0 || first > 3 || group != 3))
-        return tl_fail(err, TL_EINVAL, "\"%s\": misplaced thousands separator",
-                       s);
+        return tl_fail(err, POVTRACK_EINVALID,
+                       "\"%s\": misplaced thousands separator", s);
     if (nsep > 1) {
         /* Every inner group must have three digits as well. */
         size_t run = 0;
         for (size_t i = 0, seen = 0; i < n; i++) {
             if (s[i] == sep) {
                 if (seen++ > 0 && run != 3)
-                    return tl_fail(err, TL_EINVAL,
+                    return tl_fail(err, POVTRACK_EINVALID,
                                    "\"%s\": misplaced thousands separator", s);
                 run = 0;
             } else {
@@ -257,11 +258,11 @@ int tl_parse_vnd(const char *s, int64_t *amount, struct tl_error *err)
         if (s[i] == sep)
             continue;
         if (v > (INT64_MAX - (s[i] - '0')) / 10)
-            return tl_fail(err, TL_EINVAL, "\"%s\" is too large", s);
+            return tl_fail(err, POVTRACK_EINVALID, "\"%s\" is too large", s);
         v = v * 10 + (s[i] - '0');
     }
     *amount = v;
-    return TL_OK;
+    return POVTRACK_OK;
 }
 
 static int parse_bool(const char *s, bool *out)
@@ -279,7 +280,7 @@ static int parse_bool(const char *s, bool *out)
             *out = false;
             return 0;
         }
-    return -1;
+    return POVTRACK_EINVALID;
 }
 
 int tl_import_id_prefix(const char *path, char *buf, struct tl_error *err)
@@ -294,11 +295,11 @@ int tl_import_id_prefix(const char *path, char *buf, struct tl_error *err)
     if (n > 4 && strcmp(base + n - 4, ".csv") == 0)
         n -= 4;
     if (n == 0)
-        return tl_fail(err, TL_EINVAL,
+        return tl_fail(err, POVTRACK_EINVALID,
                        "cannot derive event ids from \"%s\": use --id-prefix",
                        path);
     if (n + 4 + 9 > TL_ID_PREFIX_MAX)
-        return tl_fail(err, TL_EINVAL,
+        return tl_fail(err, POVTRACK_EINVALID,
                        "file name \"%s\" is too long to derive event ids "
                        "from: use --id-prefix or an id column",
                        base);
@@ -316,7 +317,7 @@ int tl_import_id_prefix(const char *path, char *buf, struct tl_error *err)
     if (replaced)
         o += (size_t)snprintf(buf + o, 10, "-%08x", (unsigned)h);
     buf[o] = '\0';
-    return TL_OK;
+    return POVTRACK_OK;
 }
 
 /* ---- the importer ----------------------------------------------------- */
@@ -367,10 +368,10 @@ static int build_map(void *arg, char **names, size_t ncols)
     im->ncols = ncols;
     im->map = calloc(im->ncols > 0 ? im->ncols : 1, sizeof(*im->map));
     if (im->map == NULL)
-        return tl_fail(im->err, TL_ENOMEM, "out of memory");
+        return tl_fail(im->err, POVTRACK_ENOMEM, "out of memory");
     bool *mapped = calloc(im->ncols > 0 ? im->ncols : 1, sizeof(bool));
     if (mapped == NULL)
-        return tl_fail(im->err, TL_ENOMEM, "out of memory");
+        return tl_fail(im->err, POVTRACK_ENOMEM, "out of memory");
     while (p != NULL && *p != '\0') {
         const char *end = strchr(p, ',');
         const char *eq = memchr(p, '=', end ? (size_t)(end - p) : strlen(p));
@@ -381,7 +382,7 @@ static int build_map(void *arg, char **names, size_t ncols)
 
         if (eq == NULL || eq == p || (size_t)(eq - p) >= sizeof(col)) {
             free(mapped);
-            return tl_fail(im->err, TL_EINVAL,
+            return tl_fail(im->err, POVTRACK_EINVALID,
                            "--map: \"%.*s\" is not COLUMN=FIELD", (int)len, p);
         }
         memcpy(col, p, (size_t)(eq - p));
@@ -390,7 +391,7 @@ static int build_map(void *arg, char **names, size_t ncols)
         f = field_by_name(eq + 1, len - (size_t)(eq - p) - 1);
         if (f < 0) {
             free(mapped);
-            return tl_fail(im->err, TL_EINVAL,
+            return tl_fail(im->err, POVTRACK_EINVALID,
                            "--map: unknown field \"%.*s\" (fields: id at "
                            "unit household amount donor donor_kind level "
                            "pledge in_kind due purpose, or - to ignore)",
@@ -401,13 +402,13 @@ static int build_map(void *arg, char **names, size_t ncols)
                 break;
         if (c == im->ncols) {
             free(mapped);
-            return tl_fail(im->err, TL_EINVAL,
+            return tl_fail(im->err, POVTRACK_EINVALID,
                            "--map: the header has no column \"%s\"", col);
         }
         if (f != F_IGNORE && im->has_field[f]) {
             free(mapped);
-            return tl_fail(im->err, TL_EINVAL, "--map: two columns map to %s",
-                           field_names[f]);
+            return tl_fail(im->err, POVTRACK_EINVALID,
+                           "--map: two columns map to %s", field_names[f]);
         }
         im->map[c] = (enum field)f;
         mapped[c] = true;
@@ -441,13 +442,13 @@ static int build_map(void *arg, char **names, size_t ncols)
     }
     free(mapped);
     if (!im->has_field[F_AT])
-        return tl_fail(im->err, TL_EINVAL,
+        return tl_fail(im->err, POVTRACK_EINVALID,
                        "no date column (ngay, date): name one with --map "
                        "COLUMN=at");
     if (!im->has_field[F_UNIT] && im->o->unit == NULL)
-        return tl_fail(im->err, TL_EINVAL,
+        return tl_fail(im->err, POVTRACK_EINVALID,
                        "no unit column (don_vi, unit): give --unit CODE");
-    return TL_OK;
+    return POVTRACK_OK;
 }
 
 static const char *level_of_code(const char *code)
@@ -480,8 +481,8 @@ static const char *enum_value(enum field f, const char *cell, char *tmp,
 static int set(json_t *obj, const char *key, json_t *v, struct tl_error *err)
 {
     if (v == NULL || json_object_set_new(obj, key, v) != 0)
-        return tl_fail(err, TL_ENOMEM, "out of memory building an event");
-    return TL_OK;
+        return tl_fail(err, POVTRACK_ENOMEM, "out of memory building an event");
+    return POVTRACK_OK;
 }
 
 /* jansson holds only UTF-8 (json_string() returns NULL for other bytes),
@@ -525,7 +526,7 @@ static int row_event(void *arg, size_t row, char **cells, size_t ncells)
     if (ev == NULL || data == NULL) {
         json_decref(ev);
         json_decref(data);
-        return tl_fail(im->err, TL_ENOMEM, "out of memory");
+        return tl_fail(im->err, POVTRACK_ENOMEM, "out of memory");
     }
     if (im->ncells > im->ncols) {
         snprintf(tmp, sizeof(tmp), "%zu cells but the header has %zu columns",
@@ -553,7 +554,7 @@ static int row_event(void *arg, size_t row, char **cells, size_t ncells)
             continue; /* empty optional cell: field absent */
         cell.msg[0] = '\0';
         if (im->map[c] != F_IGNORE && !is_utf8(s)) {
-            tl_fail(&cell, TL_EINVAL,
+            tl_fail(&cell, POVTRACK_EINVALID,
                     "not UTF-8 text: save the spreadsheet as CSV UTF-8");
             goto bad_cell;
         }
@@ -585,7 +586,7 @@ static int row_event(void *arg, size_t row, char **cells, size_t ncells)
             snprintf(tmp, sizeof(tmp), "%s", s);
             tl_csv_normalise(tmp);
             if (parse_bool(tmp, &b) != 0) {
-                tl_fail(&cell, TL_EINVAL,
+                tl_fail(&cell, POVTRACK_EINVALID,
                         "\"%s\" is not yes/no (có/không, 1/0, x)", s);
                 goto bad_cell;
             }
@@ -637,7 +638,7 @@ static int row_event(void *arg, size_t row, char **cells, size_t ncells)
         rc = set(ev, "unit", json_string(unit), im->err);
     if (rc == 0) {
         rc = json_object_set(ev, "data", data) != 0
-                 ? tl_fail(im->err, TL_ENOMEM, "out of memory")
+                 ? tl_fail(im->err, POVTRACK_ENOMEM, "out of memory")
                  : 0;
     }
     if (rc == 0) {

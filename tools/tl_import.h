@@ -55,8 +55,8 @@ struct tl_import_sink {
 };
 
 /* Read all of in.  Returns 0 when every row went to a callback (bad rows
- * are not errors), TL_EINVAL for a bad header, --map or CSV syntax,
- * TL_EIO, TL_ENOMEM, or a callback's non-zero code. */
+ * are not errors), POVTRACK_EINVALID for a bad header, --map or CSV syntax,
+ * POVTRACK_EIO, POVTRACK_ENOMEM, or a callback's non-zero code. */
 int tl_import_csv(FILE *in, const struct tl_import_opts *o,
                   const struct tl_import_sink *sink, struct tl_error *err);
 

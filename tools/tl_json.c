@@ -10,7 +10,7 @@
 static int pack_str(msgpack_packer *pk, const char *s, size_t n)
 {
     if (msgpack_pack_str(pk, n) != 0)
-        return -1;
+        return POVTRACK_ENOMEM;
     return msgpack_pack_str_body(pk, s, n);
 }
 
@@ -66,14 +66,14 @@ int tl_json_pack(const json_t *v, msgpack_packer *pk, struct tl_error *err)
         break;
     }
     if (r != 0)
-        return tl_fail(err, TL_ENOMEM, "out of memory packing msgpack");
-    return TL_OK;
+        return tl_fail(err, POVTRACK_ENOMEM, "out of memory packing msgpack");
+    return POVTRACK_OK;
 }
 
 static json_t *take(json_t *v, struct tl_error *err, int *rc)
 {
     if (v == NULL && *rc == 0)
-        *rc = tl_fail(err, TL_ENOMEM, "out of memory building JSON");
+        *rc = tl_fail(err, POVTRACK_ENOMEM, "out of memory building JSON");
     return v;
 }
 
@@ -93,7 +93,7 @@ int tl_json_from_msgpack(const msgpack_object *o, json_t **out,
         break;
     case MSGPACK_OBJECT_POSITIVE_INTEGER:
         if (o->via.u64 > (uint64_t)INT64_MAX)
-            return tl_fail(err, TL_EINVAL,
+            return tl_fail(err, POVTRACK_EINVALID,
                            "integer %llu does not fit a JSON integer",
                            (unsigned long long)o->via.u64);
         v = take(json_integer((json_int_t)o->via.u64), err, &rc);
@@ -104,14 +104,14 @@ int tl_json_from_msgpack(const msgpack_object *o, json_t **out,
     case MSGPACK_OBJECT_FLOAT32:
     case MSGPACK_OBJECT_FLOAT64:
         if (!isfinite(o->via.f64))
-            return tl_fail(err, TL_EINVAL, "non-finite number");
+            return tl_fail(err, POVTRACK_EINVALID, "non-finite number");
         v = take(json_real(o->via.f64), err, &rc);
         break;
     case MSGPACK_OBJECT_STR:
         /* json_stringn validates UTF-8; NULL then means bad bytes. */
         v = json_stringn(o->via.str.ptr, o->via.str.size);
         if (v == NULL)
-            return tl_fail(err, TL_EINVAL, "string is not valid UTF-8");
+            return tl_fail(err, POVTRACK_EINVALID, "string is not valid UTF-8");
         break;
     case MSGPACK_OBJECT_ARRAY:
         v = take(json_array(), err, &rc);
@@ -119,7 +119,8 @@ int tl_json_from_msgpack(const msgpack_object *o, json_t **out,
             json_t *e;
             rc = tl_json_from_msgpack(&o->via.array.ptr[i], &e, err);
             if (rc == 0 && json_array_append_new(v, e) != 0)
-                rc = tl_fail(err, TL_ENOMEM, "out of memory building JSON");
+                rc = tl_fail(err, POVTRACK_ENOMEM,
+                             "out of memory building JSON");
         }
         break;
     case MSGPACK_OBJECT_MAP:
@@ -129,17 +130,18 @@ int tl_json_from_msgpack(const msgpack_object *o, json_t **out,
             json_t *e;
             if (k->type != MSGPACK_OBJECT_STR ||
                 memchr(k->via.str.ptr, '\0', k->via.str.size) != NULL) {
-                rc = tl_fail(err, TL_EINVAL, "map key is not a string");
+                rc = tl_fail(err, POVTRACK_EINVALID, "map key is not a string");
                 break;
             }
             rc = tl_json_from_msgpack(&o->via.map.ptr[i].val, &e, err);
             if (rc == 0 && json_object_setn_new(v, k->via.str.ptr,
                                                 k->via.str.size, e) != 0)
-                rc = tl_fail(err, TL_EINVAL, "map key is not valid UTF-8");
+                rc = tl_fail(err, POVTRACK_EINVALID,
+                             "map key is not valid UTF-8");
         }
         break;
     default:
-        return tl_fail(err, TL_EINVAL,
+        return tl_fail(err, POVTRACK_EINVALID,
                        "binary or extension value has no JSON form");
     }
     if (rc != 0) {
@@ -147,7 +149,7 @@ int tl_json_from_msgpack(const msgpack_object *o, json_t **out,
         return rc;
     }
     *out = v;
-    return TL_OK;
+    return POVTRACK_OK;
 }
 
 int tl_json_print(FILE *f, const msgpack_object *o, struct tl_error *err)
@@ -162,6 +164,6 @@ int tl_json_print(FILE *f, const msgpack_object *o, struct tl_error *err)
     rc = json_dumpf(v, f, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
     json_decref(v);
     if (rc != 0 || fputc('\n', f) == EOF)
-        return tl_fail(err, TL_EIO, "cannot write JSON output");
-    return TL_OK;
+        return tl_fail(err, POVTRACK_EIO, "cannot write JSON output");
+    return POVTRACK_OK;
 }

@@ -14,13 +14,13 @@
 
 #include "tl_error.h"
 
-/* Append v to pk.  TL_ENOMEM when the packer's buffer cannot grow. */
+/* Append v to pk.  POVTRACK_ENOMEM when the packer's buffer cannot grow. */
 int tl_json_pack(const json_t *v, msgpack_packer *pk, struct tl_error *err);
 
 /* Convert o to a new JSON value in *out (caller json_decref()s it).
- * TL_EINVAL for what JSON cannot hold faithfully: integers above INT64_MAX,
- * non-finite floats, binary or extension values, non-string map keys,
- * strings that are not UTF-8. */
+ * POVTRACK_EINVALID for what JSON cannot hold faithfully: integers above
+ * INT64_MAX, non-finite floats, binary or extension values, non-string map
+ * keys, strings that are not UTF-8. */
 int tl_json_from_msgpack(const msgpack_object *o, json_t **out,
                          struct tl_error *err);
 

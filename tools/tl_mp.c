@@ -70,24 +70,29 @@ static int show_scalar(FILE *f, const msgpack_object *o)
 
     switch (o->type) {
     case MSGPACK_OBJECT_NIL:
-        return fputs("-", f) == EOF ? -1 : 0;
+        return fputs("-", f) == EOF ? POVTRACK_EIO : 0;
     case MSGPACK_OBJECT_BOOLEAN:
-        return fputs(o->via.boolean ? "true" : "false", f) == EOF ? -1 : 0;
+        return fputs(o->via.boolean ? "true" : "false", f) == EOF ? POVTRACK_EIO
+                                                                  : 0;
     case MSGPACK_OBJECT_POSITIVE_INTEGER:
         if (o->via.u64 > (uint64_t)INT64_MAX)
-            return fprintf(f, "%llu", (unsigned long long)o->via.u64) < 0;
-        return fputs(tl_fmt_int((int64_t)o->via.u64, buf), f) == EOF ? -1 : 0;
+            return fprintf(f, "%llu", (unsigned long long)o->via.u64) < 0
+                       ? POVTRACK_EIO
+                       : 0;
+        return fputs(tl_fmt_int((int64_t)o->via.u64, buf), f) == EOF
+                   ? POVTRACK_EIO
+                   : 0;
     case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-        return fputs(tl_fmt_int(o->via.i64, buf), f) == EOF ? -1 : 0;
+        return fputs(tl_fmt_int(o->via.i64, buf), f) == EOF ? POVTRACK_EIO : 0;
     case MSGPACK_OBJECT_FLOAT32:
     case MSGPACK_OBJECT_FLOAT64:
-        return fprintf(f, "%.4g", o->via.f64) < 0 ? -1 : 0;
+        return fprintf(f, "%.4g", o->via.f64) < 0 ? POVTRACK_EIO : 0;
     case MSGPACK_OBJECT_STR:
         return fwrite(o->via.str.ptr, 1, o->via.str.size, f) == o->via.str.size
                    ? 0
-                   : -1;
+                   : POVTRACK_EIO;
     default:
-        return fputs("<binary>", f) == EOF ? -1 : 0;
+        return fputs("<binary>", f) == EOF ? POVTRACK_EIO : 0;
     }
 }
 
@@ -105,13 +110,13 @@ int tl_mp_show(FILE *f, const msgpack_object *o, int indent)
             const msgpack_object *v = &o->via.map.ptr[i].val;
             if (fprintf(f, "%*s", indent, "") < 0 || show_scalar(f, k) != 0 ||
                 fputs(":", f) == EOF)
-                return -1;
+                return POVTRACK_EIO;
             if (is_container(v)) {
                 if (fputc('\n', f) == EOF || tl_mp_show(f, v, indent + 2))
-                    return -1;
+                    return POVTRACK_EIO;
             } else if (fputc(' ', f) == EOF || show_scalar(f, v) != 0 ||
                        fputc('\n', f) == EOF) {
-                return -1;
+                return POVTRACK_EIO;
             }
         }
         return 0;
@@ -120,19 +125,19 @@ int tl_mp_show(FILE *f, const msgpack_object *o, int indent)
         for (uint32_t i = 0; i < o->via.array.size; i++) {
             const msgpack_object *v = &o->via.array.ptr[i];
             if (fprintf(f, "%*s-", indent, "") < 0)
-                return -1;
+                return POVTRACK_EIO;
             if (is_container(v)) {
                 if (fputc('\n', f) == EOF || tl_mp_show(f, v, indent + 2))
-                    return -1;
+                    return POVTRACK_EIO;
             } else if (fputc(' ', f) == EOF || show_scalar(f, v) != 0 ||
                        fputc('\n', f) == EOF) {
-                return -1;
+                return POVTRACK_EIO;
             }
         }
         return 0;
     }
     if (fprintf(f, "%*s", indent, "") < 0 || show_scalar(f, o) != 0 ||
         fputc('\n', f) == EOF)
-        return -1;
+        return POVTRACK_EIO;
     return 0;
 }

@@ -447,13 +447,13 @@ int tl_report_kv_add(struct tl_rep_kvs *l, const char *key,
     char *k;
 
     if (p == NULL)
-        return TL_ENOMEM;
+        return POVTRACK_ENOMEM;
     l->v = p;
     k = strdup(key);
     if (k == NULL)
-        return TL_ENOMEM;
+        return POVTRACK_ENOMEM;
     l->v[l->n++] = (struct tl_rep_kv){k, kind, known, v};
-    return TL_OK;
+    return POVTRACK_OK;
 }
 
 /* ---- numbers and dates ------------------------------------------------ */
@@ -894,7 +894,7 @@ static void reports_section(struct out *o)
             n += d->reports[i].state != NULL &&
                  strcmp(d->reports[i].state, states[s]) == 0;
         if (tl_report_kv_add(&by, states[s], TL_KIND_INT, true, (double)n) !=
-            TL_OK) {
+            POVTRACK_OK) {
             o->oom = true;
             break;
         }
@@ -965,7 +965,7 @@ static void alerts_section(struct out *o)
             while (j < d->nalerts && strcmp(codes[j], codes[i]) == 0)
                 j++;
             if (tl_report_kv_add(&by, codes[i], TL_KIND_INT, true,
-                                 (double)(j - i)) != TL_OK) {
+                                 (double)(j - i)) != POVTRACK_OK) {
                 o->oom = true;
                 break;
             }
@@ -1188,10 +1188,10 @@ int tl_report_render(FILE *f, const struct tl_rep_doc *d,
             fputs("</body>\n</html>\n", f);
     }
     if (o.oom)
-        return tl_fail(err, TL_ENOMEM, "out of memory");
+        return tl_fail(err, POVTRACK_ENOMEM, "out of memory");
     if (ferror(f))
-        return tl_fail(err, TL_EIO, "cannot write the report");
-    return TL_OK;
+        return tl_fail(err, POVTRACK_EIO, "cannot write the report");
+    return POVTRACK_OK;
 }
 
 /* ---- the chart -------------------------------------------------------- */

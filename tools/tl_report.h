@@ -171,7 +171,7 @@ struct tl_rep_doc {
 /* Free what the document owns (units, lists, strings) and zero it. */
 void tl_report_doc_free(struct tl_rep_doc *d);
 
-/* Append to a list; key is copied.  Return 0 or TL_ENOMEM. */
+/* Append to a list; key is copied.  Return 0 or POVTRACK_ENOMEM. */
 int tl_report_kv_add(struct tl_rep_kvs *l, const char *key,
                      enum tl_rep_kind kind, bool known, double v);
 
@@ -179,7 +179,7 @@ int tl_report_kv_add(struct tl_rep_kvs *l, const char *key,
  * a report state...) in lang; NULL when the table does not know it. */
 const char *tl_report_term(enum tl_rep_lang lang, const char *key);
 
-/* Write d as fmt.  Returns 0, or TL_EIO (message in err) when the stream
+/* Write d as fmt.  Returns 0, or POVTRACK_EIO (message in err) when the stream
  * refused a write. */
 int tl_report_render(FILE *f, const struct tl_rep_doc *d,
                      enum tl_rep_format fmt, struct tl_error *err);

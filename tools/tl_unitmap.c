@@ -147,7 +147,7 @@ static void *grow(void *p, size_t *cap, size_t n, size_t size)
 static int nomem(struct um *u)
 {
     if (u->rc == 0)
-        u->rc = tl_fail(u->err, TL_ENOMEM, "out of memory");
+        u->rc = tl_fail(u->err, POVTRACK_ENOMEM, "out of memory");
     return u->rc;
 }
 
@@ -259,7 +259,7 @@ static int add_bad(struct um *u, size_t row, enum col c, const char *fmt, ...)
     if (b[u->nbads].msg == NULL)
         return nomem(u);
     u->nbads++;
-    return TL_OK;
+    return POVTRACK_OK;
 }
 
 static void note(struct um *u, const char *fmt, ...)
@@ -303,7 +303,7 @@ static int build_map(void *arg, char **names, size_t ncols)
         }
         f = aliases[a].col;
         if (f != C_IGNORE && u->col_of[f] >= 0)
-            return tl_fail(u->err, TL_EINVAL,
+            return tl_fail(u->err, POVTRACK_EINVALID,
                            "two columns give %s: \"%s\" and \"%s\"",
                            col_names[f], u->header[u->col_of[f]], u->header[c]);
         u->map[c] = f;
@@ -311,16 +311,16 @@ static int build_map(void *arg, char **names, size_t ncols)
             u->col_of[f] = (long)c;
     }
     if (u->col_of[C_OLD] < 0)
-        return tl_fail(u->err, TL_EINVAL,
+        return tl_fail(u->err, POVTRACK_EINVALID,
                        "no old_code column (ma_cu, old_code) in the header");
     if (u->col_of[C_NEW] < 0)
-        return tl_fail(u->err, TL_EINVAL,
+        return tl_fail(u->err, POVTRACK_EINVALID,
                        "no new_code column (ma_moi, new_code) in the header");
     if (u->col_of[C_EFF] < 0 && !u->o->has_effective)
-        return tl_fail(u->err, TL_EINVAL,
+        return tl_fail(u->err, POVTRACK_EINVALID,
                        "no effective column (ngay_hieu_luc, effective): add "
                        "one or give --effective DATE");
-    return TL_OK;
+    return POVTRACK_OK;
 }
 
 static const char *cell(const struct um *u, enum col c)
@@ -446,7 +446,7 @@ static int read_row(void *arg, size_t row, char **cells, size_t ncells)
     if (r->old == NULL || r->new_code == NULL || r->name == NULL ||
         r->parent == NULL || r->old_name == NULL)
         return nomem(u);
-    return TL_OK;
+    return POVTRACK_OK;
 }
 
 /* ---- sorted views ----------------------------------------------------- */
@@ -755,7 +755,7 @@ static int queue(struct um *u, int64_t eff, const char *kind, const char *unit,
     for (size_t i = 0; !defined && i < sizeof(cats) / sizeof(cats[0]); i++)
         if (strcmp(kind, cats[i]) == 0)
             p->cat = cat_of[i];
-    return TL_OK;
+    return POVTRACK_OK;
 }
 
 /* data of a unit.changed: keys in the order of the catalogue. */
@@ -1052,9 +1052,9 @@ static int convert(struct um *u)
             u->rc =
                 u->sink->bad_row(u->sink->arg, u->bads[i].row, u->bads[i].msg);
         if (u->rc == 0)
-            u->rc =
-                tl_fail(u->err, TL_EINVAL, "%zu bad row%s: no event written",
-                        u->nbads, u->nbads == 1 ? "" : "s");
+            u->rc = tl_fail(u->err, POVTRACK_EINVALID,
+                            "%zu bad row%s: no event written", u->nbads,
+                            u->nbads == 1 ? "" : "s");
         goto out;
     }
     if (u->npends > 0) /* pends is NULL then, which qsort() may not get */
@@ -1105,7 +1105,7 @@ int tl_unitmap_csv(FILE *in, const struct tl_unitmap_opts *o,
     for (int c = 0; c < C_COUNT; c++)
         u.col_of[c] = -1;
     if (!good_prefix(u.prefix))
-        return tl_fail(err, TL_EINVAL,
+        return tl_fail(err, POVTRACK_EINVALID,
                        "the id prefix must be 1 to %d printable ASCII "
                        "characters without spaces",
                        TL_UNITMAP_PREFIX_MAX);

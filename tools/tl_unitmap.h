@@ -97,10 +97,10 @@ struct tl_unitmap_sink {
 };
 
 /* Read the whole table from in, check it, then give its events to the sink.
- * Returns 0 after the last event; TL_EINVAL for a bad header, CSV syntax
- * or bad rows (each reported to the sink first; err then says how many and
- * no event was given); TL_EIO; TL_ENOMEM; or a callback's non-zero code.
- * counts (may be NULL) is filled in every case. */
+ * Returns 0 after the last event; POVTRACK_EINVALID for a bad header, CSV
+ * syntax or bad rows (each reported to the sink first; err then says how many
+ * and no event was given); POVTRACK_EIO; POVTRACK_ENOMEM; or a callback's
+ * non-zero code. counts (may be NULL) is filled in every case. */
 int tl_unitmap_csv(FILE *in, const struct tl_unitmap_opts *o,
                    const struct tl_unitmap_sink *sink,
                    struct tl_unitmap_counts *counts, struct tl_error *err);

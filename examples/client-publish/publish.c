@@ -306,7 +306,7 @@ int main(int argc, char **argv)
         return rc;
     rc = povtrack_client_open(&c);
     if (rc != 0) {
-        fprintf(stderr, "client-publish: %s\n", povtrack_client_strerror(rc));
+        fprintf(stderr, "client-publish: %s\n", povtrack_strerror(rc));
         return EXIT_FAILED;
     }
     rc = configure(c, &o);

@@ -40,15 +40,15 @@ static int rc_init(povtrack_ctx *ctx, const struct povtrack_host *host,
 {
     int64_t threshold = RC_DEFAULT_THRESHOLD;
     if (pu_config_pos_i64(host, ctx, "threshold", &threshold) != 0)
-        return -1;
+        return POVTRACK_ECONFIG;
     if (host->size < POVTRACK_HOST_SIZE_UNITS) {
         host->log(ctx, POVTRACK_LOG_ERROR,
                   "this povtrackd is too old: it has no unit_at");
-        return -1;
+        return POVTRACK_EPLUGIN;
     }
     struct relocation_count *r = calloc(1, sizeof *r);
     if (r == NULL)
-        return -1;
+        return POVTRACK_ENOMEM;
     r->host = host;
     r->threshold = threshold;
     *state = r;
@@ -140,7 +140,7 @@ static int rc_query(void *state, povtrack_ctx *ctx, const msgpack_object *q,
     if (rc != 0)
         return rc;
     if (pu_arg_i64(q, "year", true, &year, &has_year, err, errlen) != 0)
-        return -1;
+        return POVTRACK_EINVALID;
     uint8_t k[1 + PU_UNIT_W + 8];
     uint64_t n;
     if (count_get(r, ctx, k, count_key(k, ch.code[0], year), &n) != 0) {

@@ -18,9 +18,11 @@
  * "duplicate"), and queries only read.  A publisher whose call finally
  * times out may send the same events again later, as often as it likes.
  *
- * Errors: every function that can fail returns 0 or a negative
- * enum povtrack_client_rc; povtrack_client_error() then describes the first
- * failure of that call with its context (endpoint, timeout, daemon message).
+ * Errors: every function that can fail returns 0 or a negative code of
+ * <povtrack/errors.h>, the one error space of povtrack (the names of enum
+ * povtrack_client_rc are those codes); povtrack_client_error() then
+ * describes the first failure of that call with its context (endpoint,
+ * timeout, daemon message), povtrack_strerror() what the code means.
  *
  * Threads: a client is not thread-safe; use one client per thread.  The
  * library keeps no global state.
@@ -59,16 +61,25 @@ extern "C" {
 #define POVTRACK_CLIENT_ALERT_MAX POVTRACK_PROTO_ALERT_MAX
 #define POVTRACK_CLIENT_TOPIC_MAX POVTRACK_PROTO_TOPIC_MAX
 
+/*
+ * The codes the client returns, under the names they had before the error
+ * space (their values were -1 .. -8 then).  ZeroMQ's errors that are errno
+ * values come negated (-EINVAL for a malformed endpoint, -EADDRINUSE ...);
+ * its own are POVTRACK_EZMQ: test "rc == POVTRACK_CLIENT_EZMQ" no more, but
+ * print povtrack_strerror(rc).
+ */
 enum povtrack_client_rc {
-    POVTRACK_CLIENT_OK = 0,
-    POVTRACK_CLIENT_EINVAL = -1,    /* bad argument */
-    POVTRACK_CLIENT_ENOMEM = -2,    /* out of memory */
-    POVTRACK_CLIENT_ETIMEDOUT = -3, /* no reply in time: daemon unreachable */
-    POVTRACK_CLIENT_EZMQ = -4,      /* ZeroMQ refused (bad endpoint...) */
-    POVTRACK_CLIENT_EPROTO = -5,    /* the reply breaks the protocol */
-    POVTRACK_CLIENT_ETOOBIG = -6,   /* request above the protocol limits */
-    POVTRACK_CLIENT_EINTR = -7,     /* a signal interrupted the wait */
-    POVTRACK_CLIENT_EREFUSED = -8   /* daemon answered with an error */
+    POVTRACK_CLIENT_OK = POVTRACK_OK,
+    POVTRACK_CLIENT_EINVAL = POVTRACK_EINVAL,       /* bad argument */
+    POVTRACK_CLIENT_ENOMEM = POVTRACK_ENOMEM,       /* out of memory */
+    POVTRACK_CLIENT_ETIMEDOUT = POVTRACK_ETIMEDOUT, /* no reply in time:
+                                                       daemon unreachable */
+    POVTRACK_CLIENT_EZMQ = POVTRACK_EZMQ,           /* ZeroMQ refused */
+    POVTRACK_CLIENT_EPROTO =
+        POVTRACK_EPROTO, /* the reply breaks the protocol */
+    POVTRACK_CLIENT_ETOOBIG = POVTRACK_EMSGSIZE, /* request above the limits */
+    POVTRACK_CLIENT_EINTR = POVTRACK_EINTR, /* a signal interrupted the wait */
+    POVTRACK_CLIENT_EREFUSED = POVTRACK_EREFUSED /* daemon answered an error */
 };
 
 /* Which endpoint, for povtrack_client_set_endpoint(). */
@@ -81,8 +92,8 @@ enum povtrack_client_endpoint {
 typedef struct povtrack_client povtrack_client;
 
 /* Create a client with the default endpoints and timeout.  Connects to
- * nothing yet.  Returns 0, POVTRACK_CLIENT_ENOMEM or POVTRACK_CLIENT_EZMQ
- * (no error message is available then: *out is NULL). */
+ * nothing yet.  Returns 0, POVTRACK_CLIENT_ENOMEM or ZeroMQ's error (no
+ * error message is available then: *out is NULL). */
 int povtrack_client_open(povtrack_client **out);
 
 /* Close every socket without lingering (queued requests are dropped) and
@@ -129,8 +140,10 @@ int povtrack_client_set_curve(povtrack_client *c, const char *server_key,
  * with # or ; comment lines (at most 16 KiB in all).  Fills public_key, and
  * secret_key when it is not NULL (a file without a secret key is then an
  * error).  A secret key file readable by group or others is refused.
- * Returns 0 or POVTRACK_CLIENT_EINVAL with err set, naming the file, the
- * line and the problem.  Povtrackd reads its own key pair with it. */
+ * Returns 0, or with err set, naming the file, the line and the problem:
+ * POVTRACK_EINVALID for what the file holds (or its mode), a negated errno
+ * value when it cannot be read (-ENOENT ...).  Povtrackd reads its own key
+ * pair with it. */
 int povtrack_client_read_keyfile(const char *path,
                                  char public_key[POVTRACK_CLIENT_KEY_Z85],
                                  char secret_key[POVTRACK_CLIENT_KEY_Z85],
@@ -149,7 +162,8 @@ int povtrack_client_read_server_key(const char *arg,
  * the next call on c. */
 const char *povtrack_client_error(const povtrack_client *c);
 
-/* Short name of a return code ("timed out", ...). */
+/* Deprecated: povtrack_strerror() of <povtrack/errors.h>, under the
+ * client's name (it gave short texts of its own, "timed out" ...). */
 const char *povtrack_client_strerror(int rc);
 
 /* ---- Ingest ---------------------------------------------------------- */

@@ -20,8 +20,8 @@
  * (povtrack/plugin.h), struct ev_unit through the host's unit().  The host
  * fills them and plugins read them, so struct ev_data may grow at its end
  * (a plugin built earlier reads only the members it knows); nothing else
- * here changes layout within plugin ABI 1.  povtrack/plugin.h freezes the
- * layout with static assertions.
+ * here changes layout within a plugin ABI version.  povtrack/plugin.h freezes
+ * the layout with static assertions.
  */
 #ifndef POVTRACK_EVENT_H
 #define POVTRACK_EVENT_H

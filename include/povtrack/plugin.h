@@ -11,8 +11,11 @@
  * Structs that cross the boundary carry their size (a size member, or for
  * the config map's entries the descriptor's config_key_size) so that later
  * versions can append fields without breaking older plugins; the host
- * function table only ever grows.  Their layout within ABI 1 is frozen by
- * the static assertions at the end of this header.
+ * function table only ever grows.  Their layout is frozen by the static
+ * assertions at the end of this header.  ABI 2 has the layout of ABI 1;
+ * what changed is the return codes, which are now those of
+ * <povtrack/errors.h> (POVTRACK_NOTFOUND was -1, POVTRACK_EIO -4 ...), so
+ * a plugin built for ABI 1 is refused rather than misread.
  *
  * This header and <povtrack/plugin_util.h> are the whole SDK: they compile
  * on their own with the system headers and msgpack-c, and everything a
@@ -63,9 +66,10 @@
  *   tick    what the plugin wrote and raised in that tick is rolled back
  *           and it is quarantined, as for apply.
  *
- * A storage error seen by any host function (POVTRACK_EIO) fails the whole
- * transaction for every plugin, whatever the plugin returns; the host
- * retries it later.
+ * A storage error seen by any host function (it returns the storage's
+ * code: POVTRACK_EIO, POVTRACK_ENOSPC, an LMDB code ...; never
+ * POVTRACK_NOTFOUND) fails the whole transaction for every plugin,
+ * whatever the plugin returns; the host retries it later.
  *
  * Keys are private to each plugin (each plugin has its own LMDB database);
  * keys are at most POVTRACK_KEY_MAX bytes.  A value returned by get() or
@@ -93,22 +97,34 @@
 
 #include <msgpack.h>
 
+#include <povtrack/errors.h>
 #include <povtrack/event.h>
 
-#define POVTRACK_PLUGIN_ABI_VERSION 1
+#define POVTRACK_PLUGIN_ABI_VERSION 2
 #define POVTRACK_KEY_MAX 480
 
-/* Return codes of host functions (0 is success). */
-#define POVTRACK_NOTFOUND (-1)
-#define POVTRACK_EROFS (-2) /* a write (or alert) where only reads may be */
-#define POVTRACK_EINVAL (-3)
-#define POVTRACK_EIO (-4) /* storage error: return it from apply */
-/* unit_at: the code is defined, but not in force at the time asked; out
- * holds its last span that started before then (or its first span). */
-#define POVTRACK_NOTINFORCE (-5)
-/* The state, the unit registry and alerts are not available in this
- * callback (init): see the rules above. */
-#define POVTRACK_ENOSTATE (-6)
+/*
+ * Return codes of host functions: 0, or a code of <povtrack/errors.h>
+ * (which this header includes):
+ *   POVTRACK_NOTFOUND    no such key or unit (POVTRACK_ENOTFOUND; the name
+ *                        plugins have always used)
+ *   POVTRACK_NOTINFORCE  unit_at: the code is defined, but not in force at
+ *                        the time asked; out holds its last span that
+ *                        started before then (or its first span)
+ *                        (POVTRACK_ENOTINFORCE)
+ *   POVTRACK_EROFS       a write (or alert) where only reads may be
+ *   POVTRACK_EINVAL      a bad argument (a key too long, to < from ...)
+ *   POVTRACK_ENOSTATE    the state, the unit registry and alerts are not
+ *                        available in this callback (init): see the rules
+ *   a storage error      the code the storage gave (POVTRACK_EIO,
+ *                        POVTRACK_ENOSPC, POVTRACK_ENOMEM, an LMDB code
+ *                        such as MDB_MAP_FULL ...): see the rules above;
+ *                        povtrack_strerror() says what it is
+ * A plugin's own callbacks return 0 or any non-zero value; returning what
+ * a host function returned, or POVTRACK_EIO, is the custom.
+ */
+#define POVTRACK_NOTFOUND POVTRACK_ENOTFOUND
+#define POVTRACK_NOTINFORCE POVTRACK_ENOTINFORCE
 
 enum povtrack_severity {
     POVTRACK_INFO = 0,
@@ -232,6 +248,14 @@ struct povtrack_host {
                          uint64_t version, struct povtrack_unit *out);
     int (*unit_map_as_of)(povtrack_ctx *ctx, struct ev_str code, int64_t from,
                           int64_t to, uint64_t version, struct ev_str *out);
+
+    /* ---- appended in ABI 2: every host of ABI 2 has it ---- */
+
+    /* What a code of <povtrack/errors.h> means, as povtrack_strerror() says
+     * (which a plugin cannot call: it links nothing of povtrack's), and
+     * LMDB's own message for a code of LMDB's range, for the plugin's log
+     * messages.  A static string, never NULL. */
+    const char *(*strerror)(int rc);
 };
 
 /* The size of a struct up to and including member. */
@@ -242,6 +266,9 @@ struct povtrack_host {
  * their _as_of forms. */
 #define POVTRACK_HOST_SIZE_UNITS                                               \
     POVTRACK_SIZE_TO(struct povtrack_host, unit_map_as_of)
+/* ... and strerror (every host of ABI 2). */
+#define POVTRACK_HOST_SIZE_STRERROR                                            \
+    POVTRACK_SIZE_TO(struct povtrack_host, strerror)
 
 /* ---- the config map ---- */
 
@@ -286,15 +313,15 @@ static inline const char *povtrack_config_type_name(enum povtrack_config_type t)
 }
 
 /* Parse a config value of type INT, DOUBLE or BOOL (true: "yes"): 0, or
- * -1 when s is not of the type.  One parser for the host's check and the
- * plugins' reading (plugin_util.h), so that they never disagree. */
+ * POVTRACK_EINVALID when s is not of the type.  One parser for the host's check
+ * and the plugins' reading (plugin_util.h), so that they never disagree. */
 static inline int povtrack_config_parse_int(const char *s, int64_t *out)
 {
     char *end;
     errno = 0;
     long long v = strtoll(s, &end, 10);
     if (end == s || *end != '\0' || errno != 0)
-        return -1;
+        return POVTRACK_EINVALID;
     *out = (int64_t)v;
     return 0;
 }
@@ -305,7 +332,7 @@ static inline int povtrack_config_parse_double(const char *s, double *out)
     errno = 0;
     double v = strtod(s, &end);
     if (end == s || *end != '\0' || errno != 0 || !isfinite(v))
-        return -1;
+        return POVTRACK_EINVALID;
     *out = v;
     return 0;
 }
@@ -313,7 +340,7 @@ static inline int povtrack_config_parse_double(const char *s, double *out)
 static inline int povtrack_config_parse_bool(const char *s, bool *out)
 {
     if (strcmp(s, "yes") != 0 && strcmp(s, "no") != 0)
-        return -1;
+        return POVTRACK_EINVALID;
     *out = strcmp(s, "yes") == 0;
     return 0;
 }
@@ -446,7 +473,7 @@ typedef const struct povtrack_plugin *(*povtrack_plugin_entry_fn)(void);
                        sizeof(struct povtrack_plugin),                         \
                    "POVTRACK_PLUGIN")
 
-/* ---- the layout of ABI 1, frozen ---- */
+/* ---- the layout, frozen (ABI 2 kept ABI 1's) ---- */
 
 /* Members may only be appended (and the sizes below raised with them);
  * anything else is a new ABI version.  The offsets are those of every
@@ -454,10 +481,10 @@ typedef const struct povtrack_plugin *(*povtrack_plugin_entry_fn)(void);
 #if defined(__LP64__) || defined(_LP64)
 #define POVTRACK_ABI_AT(type, member, off)                                     \
     _Static_assert(offsetof(type, member) == (off),                            \
-                   "ABI 1: " #type "." #member " moved")
+                   "ABI: " #type "." #member " moved")
 POVTRACK_ABI_AT(struct ev_str, len, 8);
-_Static_assert(sizeof(struct ev_str) == 16, "ABI 1: struct ev_str");
-_Static_assert(sizeof(struct ev_codes) == 16, "ABI 1: struct ev_codes");
+_Static_assert(sizeof(struct ev_str) == 16, "ABI: struct ev_str");
+_Static_assert(sizeof(struct ev_codes) == 16, "ABI: struct ev_codes");
 POVTRACK_ABI_AT(struct ev_event, id, 8);
 POVTRACK_ABI_AT(struct ev_event, at, 24);
 POVTRACK_ABI_AT(struct ev_event, unit, 32);
@@ -472,29 +499,29 @@ POVTRACK_ABI_AT(struct ev_data, has_effective, 243);
 POVTRACK_ABI_AT(struct ev_data, effective, 248);
 POVTRACK_ABI_AT(struct ev_data, successor, 264);
 POVTRACK_ABI_AT(struct ev_data, successors, 296);
-_Static_assert(sizeof(struct ev_data) == 312, "ABI 1: struct ev_data");
+_Static_assert(sizeof(struct ev_data) == 312, "ABI: struct ev_data");
 /* The host writes a whole struct ev_unit for unit(): it cannot grow. */
 POVTRACK_ABI_AT(struct ev_unit, level, 48);
-_Static_assert(sizeof(struct ev_unit) == 56, "ABI 1: struct ev_unit");
+_Static_assert(sizeof(struct ev_unit) == 56, "ABI: struct ev_unit");
 POVTRACK_ABI_AT(struct povtrack_record, seq, 8);
 POVTRACK_ABI_AT(struct povtrack_record, received, 16);
 POVTRACK_ABI_AT(struct povtrack_record, publisher, 24);
 POVTRACK_ABI_AT(struct povtrack_record, event, 40);
-_Static_assert(sizeof(struct povtrack_record) == 48, "ABI 1: record");
+_Static_assert(sizeof(struct povtrack_record) == 48, "ABI: record");
 POVTRACK_ABI_AT(struct povtrack_alert, code, 8);
 POVTRACK_ABI_AT(struct povtrack_alert, severity, 16);
 POVTRACK_ABI_AT(struct povtrack_alert, unit, 24);
 POVTRACK_ABI_AT(struct povtrack_alert, household, 32);
 POVTRACK_ABI_AT(struct povtrack_alert, message, 40);
 POVTRACK_ABI_AT(struct povtrack_alert, at, 48);
-_Static_assert(sizeof(struct povtrack_alert) == 56, "ABI 1: alert");
+_Static_assert(sizeof(struct povtrack_alert) == 56, "ABI: alert");
 POVTRACK_ABI_AT(struct povtrack_unit, code, 8);
 POVTRACK_ABI_AT(struct povtrack_unit, level, 56);
 POVTRACK_ABI_AT(struct povtrack_unit, from, 64);
 POVTRACK_ABI_AT(struct povtrack_unit, to, 72);
 POVTRACK_ABI_AT(struct povtrack_unit, ended_by, 80);
 POVTRACK_ABI_AT(struct povtrack_unit, successor, 88);
-_Static_assert(sizeof(struct povtrack_unit) == 104, "ABI 1: unit");
+_Static_assert(sizeof(struct povtrack_unit) == 104, "ABI: unit");
 POVTRACK_ABI_AT(struct povtrack_host, get, 8);
 POVTRACK_ABI_AT(struct povtrack_host, unit, 40);
 POVTRACK_ABI_AT(struct povtrack_host, alert, 48);
@@ -503,11 +530,12 @@ POVTRACK_ABI_AT(struct povtrack_host, log, 64);
 POVTRACK_ABI_AT(struct povtrack_host, unit_at, 72);
 POVTRACK_ABI_AT(struct povtrack_host, units_seq, 88);
 POVTRACK_ABI_AT(struct povtrack_host, unit_map_as_of, 104);
-_Static_assert(sizeof(struct povtrack_host) == 112, "ABI 1: host");
+POVTRACK_ABI_AT(struct povtrack_host, strerror, 112);
+_Static_assert(sizeof(struct povtrack_host) == 120, "ABI: host");
 POVTRACK_ABI_AT(struct povtrack_config_key, type, 8);
 POVTRACK_ABI_AT(struct povtrack_config_key, default_value, 16);
 POVTRACK_ABI_AT(struct povtrack_config_key, description, 24);
-_Static_assert(sizeof(struct povtrack_config_key) == 32, "ABI 1: config");
+_Static_assert(sizeof(struct povtrack_config_key) == 32, "ABI: config");
 POVTRACK_ABI_AT(struct povtrack_plugin, name, 8);
 POVTRACK_ABI_AT(struct povtrack_plugin, event_mask, 24);
 POVTRACK_ABI_AT(struct povtrack_plugin, init, 32);
@@ -515,7 +543,7 @@ POVTRACK_ABI_AT(struct povtrack_plugin, fini, 64);
 POVTRACK_ABI_AT(struct povtrack_plugin, state_layout, 72);
 POVTRACK_ABI_AT(struct povtrack_plugin, config_map, 80);
 POVTRACK_ABI_AT(struct povtrack_plugin, config_key_size, 88);
-_Static_assert(sizeof(struct povtrack_plugin) == 96, "ABI 1: plugin");
+_Static_assert(sizeof(struct povtrack_plugin) == 96, "ABI: plugin");
 #undef POVTRACK_ABI_AT
 #endif
 

@@ -84,7 +84,8 @@ static inline int64_t pu_get_key_i64(const uint8_t *p)
 
 /* ---- unit codes ---- */
 
-/* Write code into a PU_UNIT_W-byte key field; -1 when it does not fit.  A
+/* Write code into a PU_UNIT_W-byte key field; POVTRACK_EINVALID when it
+ * does not fit.  A
  * NUL byte does not fit either: the field is NUL-padded, so "593\0" would
  * read back as "593".  Codes from events are digits, but a query's "unit"
  * arrives from the client as it is. */
@@ -92,7 +93,7 @@ static inline int pu_put_unit(uint8_t *p, struct ev_str code)
 {
     if (code.ptr == NULL || code.len == 0 || code.len > PU_UNIT_W ||
         memchr(code.ptr, '\0', code.len) != NULL)
-        return -1;
+        return POVTRACK_EINVALID;
     memset(p, 0, PU_UNIT_W);
     memcpy(p, code.ptr, code.len);
     return 0;
@@ -132,6 +133,13 @@ static inline uint64_t pu_version(const struct povtrack_host *host,
     return version < own ? version : own;
 }
 
+/* What rc means (host->strerror), for log messages. */
+static inline const char *pu_strerror(const struct povtrack_host *host, int rc)
+{
+    return host->size >= POVTRACK_HOST_SIZE_STRERROR ? host->strerror(rc)
+                                                     : "error";
+}
+
 /*
  * The chain of unit at unix time at, on the registry as it stood at
  * version (UINT64_MAX: as the call sees it; see povtrack/plugin.h).  A
@@ -139,8 +147,8 @@ static inline uint64_t pu_version(const struct povtrack_host *host,
  * status of a commune merged in July 2025, read at the end of 2025) is
  * first followed to where its households went (host unit_map), and
  * out->mapped is set.  Returns 0, POVTRACK_NOTFOUND when unit was never
- * defined or leads nowhere at "at", or POVTRACK_EIO (logged) on a storage
- * error or an inconsistent registry.
+ * defined or leads nowhere at "at", the host's code on a storage error
+ * (logged), or POVTRACK_EIO (logged) for an inconsistent registry.
  */
 static inline int pu_ancestors_as_of(const struct povtrack_host *host,
                                      povtrack_ctx *ctx, struct ev_str unit,
@@ -168,24 +176,28 @@ static inline int pu_ancestors_as_of(const struct povtrack_host *host,
         rc = host->unit_map_as_of(ctx, unit, at, at, out->version, &to);
         if (rc == POVTRACK_NOTFOUND)
             return rc;
-        if (rc != 0 || pu_put_unit(cur, to) != 0) {
+        if (rc == 0 && pu_put_unit(cur, to) != 0)
+            rc = POVTRACK_EIO; /* not a unit code: an inconsistent registry */
+        if (rc != 0) {
             host->log(ctx, POVTRACK_LOG_ERROR,
-                      "unit registry: mapping %.*s failed (%d)", (int)unit.len,
-                      unit.ptr, rc);
-            return POVTRACK_EIO;
+                      "unit registry: mapping %.*s failed: %s", (int)unit.len,
+                      unit.ptr, pu_strerror(host, rc));
+            return rc;
         }
         out->mapped = true;
     } else if (rc != 0) {
-        return rc == POVTRACK_NOTFOUND ? rc : POVTRACK_EIO;
+        return rc;
     }
     for (;;) {
         struct ev_str c = pu_get_unit(cur);
         rc = host->unit_at_as_of(ctx, c, at, out->version, &u);
         if (rc != 0) {
             host->log(ctx, POVTRACK_LOG_ERROR,
-                      "unit registry lookup of %.*s at %lld failed (%d)",
-                      (int)c.len, c.ptr, (long long)at, rc);
-            return POVTRACK_EIO;
+                      "unit registry lookup of %.*s at %lld failed: %s",
+                      (int)c.len, c.ptr, (long long)at, pu_strerror(host, rc));
+            return rc == POVTRACK_NOTFOUND || rc == POVTRACK_NOTINFORCE
+                       ? POVTRACK_EIO /* a parent the registry lacks */
+                       : rc;
         }
         if (out->n == PU_CHAIN_MAX) {
             host->log(ctx, POVTRACK_LOG_ERROR,
@@ -236,7 +248,7 @@ static inline int pu_ancestors_latest(const struct povtrack_host *host,
     if (rc == POVTRACK_NOTINFORCE)
         at = u.to - 1;
     else if (rc != 0)
-        return rc == POVTRACK_NOTFOUND ? rc : POVTRACK_EIO;
+        return rc;
     return pu_ancestors_at(host, ctx, unit, at, out);
 }
 
@@ -364,8 +376,8 @@ static inline int pu_ancestors_cached_at(const struct povtrack_host *host,
                                      out);
 }
 
-/* Host get() that tells "absent" from "failed": 1 found, 0 absent,
- * POVTRACK_EIO otherwise (logged). */
+/* Host get() that tells "absent" from "failed": 1 found, 0 absent, else
+ * the host's code (logged). */
 static inline int pu_get(const struct povtrack_host *host, povtrack_ctx *ctx,
                          const void *key, size_t klen, const void **val,
                          size_t *vlen)
@@ -375,11 +387,12 @@ static inline int pu_get(const struct povtrack_host *host, povtrack_ctx *ctx,
         return 1;
     if (rc == POVTRACK_NOTFOUND)
         return 0;
-    host->log(ctx, POVTRACK_LOG_ERROR, "state get failed (%d)", rc);
-    return POVTRACK_EIO;
+    host->log(ctx, POVTRACK_LOG_ERROR, "state get failed: %s",
+              pu_strerror(host, rc));
+    return rc;
 }
 
-/* Host put() with its failure logged and mapped to POVTRACK_EIO. */
+/* Host put() with its failure logged. */
 static inline int pu_put(const struct povtrack_host *host, povtrack_ctx *ctx,
                          const void *key, size_t klen, const void *val,
                          size_t vlen)
@@ -387,23 +400,25 @@ static inline int pu_put(const struct povtrack_host *host, povtrack_ctx *ctx,
     int rc = host->put(ctx, key, klen, val, vlen);
     if (rc == 0)
         return 0;
-    host->log(ctx, POVTRACK_LOG_ERROR, "state put failed (%d)", rc);
-    return POVTRACK_EIO;
+    host->log(ctx, POVTRACK_LOG_ERROR, "state put failed: %s",
+              pu_strerror(host, rc));
+    return rc;
 }
 
 /* Host del() where an absent key is not an error (the caller wants it
- * gone); failure logged and mapped to POVTRACK_EIO. */
+ * gone); failure logged. */
 static inline int pu_del(const struct povtrack_host *host, povtrack_ctx *ctx,
                          const void *key, size_t klen)
 {
     int rc = host->del(ctx, key, klen);
     if (rc == 0 || rc == POVTRACK_NOTFOUND)
         return 0;
-    host->log(ctx, POVTRACK_LOG_ERROR, "state del failed (%d)", rc);
-    return POVTRACK_EIO;
+    host->log(ctx, POVTRACK_LOG_ERROR, "state del failed: %s",
+              pu_strerror(host, rc));
+    return rc;
 }
 
-/* Raise an alert; a refused alert is a failed apply/tick (POVTRACK_EIO,
+/* Raise an alert; a refused alert is a failed apply/tick (the host's code,
  * logged), never silently dropped. household may be NULL. */
 static inline int pu_alert(const struct povtrack_host *host, povtrack_ctx *ctx,
                            const char *code, enum povtrack_severity sev,
@@ -422,8 +437,9 @@ static inline int pu_alert(const struct povtrack_host *host, povtrack_ctx *ctx,
     int rc = host->alert(ctx, &a);
     if (rc == 0)
         return 0;
-    host->log(ctx, POVTRACK_LOG_ERROR, "alert %s failed (%d)", code, rc);
-    return POVTRACK_EIO;
+    host->log(ctx, POVTRACK_LOG_ERROR, "alert %s failed: %s", code,
+              pu_strerror(host, rc));
+    return rc;
 }
 
 /* Copy an ev_str into a NUL-terminated buffer, truncating to fit. */
@@ -526,8 +542,8 @@ static inline const char *pu_fmt_date(int64_t at, char *buf, size_t n)
 #define PU_STR_(x) #x
 
 /* Parse a finite double config value; keeps *out when the key is absent
- * (not in the section, and no default declared).  Returns 0 or -1
- * (logged, naming the key). */
+ * (not in the section, and no default declared).  Returns 0 or
+ * POVTRACK_ECONFIG (logged, naming the key). */
 static inline int pu_config_double(const struct povtrack_host *host,
                                    povtrack_ctx *ctx, const char *key,
                                    double *out)
@@ -538,12 +554,13 @@ static inline int pu_config_double(const struct povtrack_host *host,
     if (povtrack_config_parse_double(s, out) != 0) {
         host->log(ctx, POVTRACK_LOG_ERROR, "%s: must be a number, got '%s'",
                   key, s);
-        return -1;
+        return POVTRACK_ECONFIG;
     }
     return 0;
 }
 
-/* Parse a positive integer config value; keeps *out when absent. */
+/* Parse a positive integer config value; keeps *out when absent.  0 or
+ * POVTRACK_ECONFIG, as pu_config_double. */
 static inline int pu_config_pos_i64(const struct povtrack_host *host,
                                     povtrack_ctx *ctx, const char *key,
                                     int64_t *out)
@@ -555,7 +572,7 @@ static inline int pu_config_pos_i64(const struct povtrack_host *host,
     if (povtrack_config_parse_int(s, &v) != 0 || v <= 0) {
         host->log(ctx, POVTRACK_LOG_ERROR,
                   "%s: must be a positive integer, got '%s'", key, s);
-        return -1;
+        return POVTRACK_ECONFIG;
     }
     *out = v;
     return 0;
@@ -579,7 +596,8 @@ static inline const msgpack_object *pu_map_get(const msgpack_object *map,
 }
 
 /* Read an integer argument.  Absent (or nil) optional: *present = false.
- * Errors name the field: "year: required", "year: must be an integer". */
+ * Errors (POVTRACK_EINVALID) name the field: "year: required", "year: must
+ * be an integer". */
 static inline int pu_arg_i64(const msgpack_object *q, const char *name,
                              bool required, int64_t *out, bool *present,
                              char *err, size_t errlen)
@@ -589,7 +607,7 @@ static inline int pu_arg_i64(const msgpack_object *q, const char *name,
     if (o == NULL || o->type == MSGPACK_OBJECT_NIL) {
         if (required) {
             snprintf(err, errlen, "%s: required", name);
-            return -1;
+            return POVTRACK_EINVALID;
         }
         return 0;
     }
@@ -600,7 +618,7 @@ static inline int pu_arg_i64(const msgpack_object *q, const char *name,
         *out = o->via.i64;
     } else {
         snprintf(err, errlen, "%s: must be an integer", name);
-        return -1;
+        return POVTRACK_EINVALID;
     }
     *present = true;
     return 0;
@@ -608,7 +626,8 @@ static inline int pu_arg_i64(const msgpack_object *q, const char *name,
 
 /*
  * Read the "unit" argument of q (which must be a map) and resolve its
- * ancestry.  Returns 0, -1 with err set for a bad argument, or POVTRACK_EIO.
+ * ancestry.  Returns 0, POVTRACK_EINVALID with err set for a bad argument,
+ * or pu_ancestors_at's error.
  */
 static inline int pu_arg_unit(const struct povtrack_host *host,
                               povtrack_ctx *ctx, const msgpack_object *q,
@@ -616,16 +635,16 @@ static inline int pu_arg_unit(const struct povtrack_host *host,
 {
     if (q == NULL || q->type != MSGPACK_OBJECT_MAP) {
         snprintf(err, errlen, "q: must be a map");
-        return -1;
+        return POVTRACK_EINVALID;
     }
     const msgpack_object *o = pu_map_get(q, "unit");
     if (o == NULL || o->type == MSGPACK_OBJECT_NIL) {
         snprintf(err, errlen, "unit: required");
-        return -1;
+        return POVTRACK_EINVALID;
     }
     if (o->type != MSGPACK_OBJECT_STR) {
         snprintf(err, errlen, "unit: must be a string");
-        return -1;
+        return POVTRACK_EINVALID;
     }
     struct ev_str code = {o->via.str.ptr, o->via.str.size};
     int rc = code.len == 0 || code.len > PU_UNIT_W
@@ -635,16 +654,16 @@ static inline int pu_arg_unit(const struct povtrack_host *host,
         memchr(code.ptr, '\0', code.len) != NULL) {
         /* Quoted, it would read as the defined code before the NUL. */
         snprintf(err, errlen, "unit: not a unit code (holds a NUL byte)");
-        return -1;
+        return POVTRACK_EINVALID;
     }
     if (rc == POVTRACK_NOTFOUND) {
         snprintf(err, errlen, "unit: '%.*s' is not a defined unit",
                  (int)(code.len > PU_UNIT_W ? PU_UNIT_W : code.len), code.ptr);
-        return -1;
+        return POVTRACK_EINVALID;
     }
     if (rc != 0) {
         snprintf(err, errlen, "internal error: unit registry");
-        return POVTRACK_EIO;
+        return rc;
     }
     return 0;
 }
@@ -653,9 +672,11 @@ static inline int pu_arg_unit(const struct povtrack_host *host,
 
 static inline int pu_pack_str(msgpack_packer *pk, const char *s, size_t len)
 {
-    if (msgpack_pack_str(pk, len) != 0)
-        return -1;
-    return msgpack_pack_str_body(pk, s, len);
+    /* Non-zero from the packer's writer: it could not take the bytes. */
+    if (msgpack_pack_str(pk, len) != 0 ||
+        msgpack_pack_str_body(pk, s, len) != 0)
+        return POVTRACK_ENOMEM;
+    return 0;
 }
 
 static inline int pu_pack_key(msgpack_packer *pk, const char *s)

@@ -24,11 +24,14 @@
  * Every string the daemon sends is valid UTF-8 (povtrack_proto_pack_text
  * makes untrusted text so), so a strict decoder reads every reply whole.
  *
- * Return codes: 0, or an errno value negated: -EINVAL for input that breaks
- * the protocol's rules (a request), -EPROTO for a reply that does, -ENOMEM.
- * Functions that can say more write a message into err (errlen bytes, NUL
- * included; err may be NULL when errlen is 0).  No function keeps state:
- * all are safe to call from any thread on distinct arguments.
+ * Return codes (<povtrack/errors.h>, which this header includes): 0,
+ * POVTRACK_EINVALID for input that breaks the protocol's rules (a
+ * request), POVTRACK_EPROTO for a reply that does, POVTRACK_ENOMEM (also
+ * when a packer's writer cannot take the bytes: msgpack's sbuffer fails
+ * only for want of memory).  Functions that can say more write a message
+ * into err (errlen bytes, NUL included; err may be NULL when errlen is 0).  No
+ * function keeps state: all are safe to call from any thread on distinct
+ * arguments.
  */
 #ifndef POVTRACK_PROTOCOL_H
 #define POVTRACK_PROTOCOL_H
@@ -38,6 +41,8 @@
 #include <stdint.h>
 
 #include <msgpack.h>
+
+#include <povtrack/errors.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -136,8 +141,8 @@ struct povtrack_proto_limits {
  * only if buf holds exactly one well-formed msgpack object within lim
  * (depth_max above 64 counts as 64), whose every declared string, array
  * and map size fits in the bytes that remain, so that what the unpacker
- * then allocates is bounded by len.  Returns 0 or -EINVAL with err saying
- * what and where ("event: string of 5000 bytes exceeds limits.string_max
+ * then allocates is bounded by len.  Returns 0 or POVTRACK_EINVALID with err
+ * saying what and where ("event: string of 5000 bytes exceeds limits.string_max
  * (4096)"; the messages start "event: " for the ingest acks' sake).
  */
 int povtrack_proto_precheck(const void *buf, size_t len,
@@ -148,8 +153,8 @@ int povtrack_proto_precheck(const void *buf, size_t len,
  * What a strict msgpack decoder (msgpack-python with raw=False) accepts:
  * buf is exactly one well-formed msgpack object, nested at most 64 deep,
  * and every str in it holds valid UTF-8.  The daemon checks a plugin's
- * query result with it before sending it on.  Returns 0 or -EINVAL with
- * err saying what and where ("string at byte 12 is not valid UTF-8").
+ * query result with it before sending it on.  Returns 0 or POVTRACK_EINVALID
+ * with err saying what and where ("string at byte 12 is not valid UTF-8").
  */
 int povtrack_proto_check_strict(const void *buf, size_t len, char *err,
                                 size_t errlen);
@@ -159,8 +164,8 @@ int povtrack_proto_check_strict(const void *buf, size_t len, char *err,
  * allocating from zone: pre-checked first (POVTRACK_PROTO_REPLY_DEPTH_MAX,
  * no size limits beyond the bytes there are), so a hostile or corrupt
  * reply cannot make msgpack-c allocate more than len bounds.  out points
- * into buf and zone: both must outlive it.  Returns 0, -EPROTO (not
- * exactly one well-formed object; err says why) or -ENOMEM.
+ * into buf and zone: both must outlive it.  Returns 0, POVTRACK_EPROTO
+ * (not exactly one well-formed object; err says why) or POVTRACK_ENOMEM.
  */
 int povtrack_proto_unpack(const void *buf, size_t len, msgpack_zone *zone,
                           msgpack_object *out, char *err, size_t errlen);
@@ -195,11 +200,11 @@ size_t povtrack_proto_text_escape(char *out, size_t cap, const char *s,
                                   size_t len);
 
 /* Append s, escaped as above, to pk as one msgpack str; valid text is
- * packed as it is.  Returns 0, or what the packer's writer returned. */
+ * packed as it is.  Returns 0 or POVTRACK_ENOMEM. */
 int povtrack_proto_pack_text(msgpack_packer *pk, const char *s, size_t len);
 
 /* Append the NUL-terminated s as one msgpack str, as it is (for the
- * protocol's own keys and values).  Returns 0 or the writer's return. */
+ * protocol's own keys and values).  Returns 0 or POVTRACK_ENOMEM. */
 int povtrack_proto_pack_cstr(msgpack_packer *pk, const char *s);
 
 /* ---- Ingest acks ----------------------------------------------------- */
@@ -233,7 +238,8 @@ const char *povtrack_proto_ack_id(const msgpack_object *o, uint32_t *len);
 
 /* Pack the ack of the event at index (0-based) in its request: id (NULL:
  * none, then index is packed), status, seq (ok and duplicate) or error
- * (rejected; then seq is not used).  Returns 0 or the writer's return. */
+ * (rejected; then seq is not used).  Returns 0, POVTRACK_ENOMEM, or
+ * POVTRACK_EINVAL for a status that is none of the three. */
 int povtrack_proto_pack_ack(msgpack_packer *pk, const char *id, uint32_t id_len,
                             uint32_t index, enum povtrack_ack_status status,
                             uint64_t seq, const char *error);
@@ -259,8 +265,9 @@ struct povtrack_acks {
 };
 
 /* Read the acks of an ingest reply (the decoded array) into out, one
- * allocation holding them all.  Returns 0, -EPROTO (err names the ack and
- * what is wrong with it) or -ENOMEM; out is always safe to free after. */
+ * allocation holding them all.  Returns 0, POVTRACK_EPROTO (err names the ack
+ * and what is wrong with it) or POVTRACK_ENOMEM; out is always safe to free
+ * after. */
 int povtrack_proto_parse_acks(const msgpack_object *reply,
                               struct povtrack_acks *out, char *err,
                               size_t errlen);
@@ -273,31 +280,31 @@ void povtrack_proto_acks_free(struct povtrack_acks *acks);
 
 /* Pack the head of a query request: a map of 1 + fields entries whose
  * first is "op": op; the caller packs the fields after it.  Returns 0 or
- * the writer's return. */
+ * POVTRACK_ENOMEM. */
 int povtrack_proto_pack_request(msgpack_packer *pk, const char *op,
                                 uint32_t fields);
 
 /* Pack a whole "query" request: {"op": "query", "plugin": plugin, "q": q,
  * "min_seq": min_seq}.  q is one packed msgpack map, appended as it is
  * (NULL or q_len 0: an empty map); min_seq < 0 leaves "min_seq" out.
- * Returns 0 or the writer's return. */
+ * Returns 0 or POVTRACK_ENOMEM. */
 int povtrack_proto_pack_query(msgpack_packer *pk, const char *plugin,
                               const void *q, size_t q_len, int64_t min_seq);
 
 /* Pack the head of a successful reply: a map of 1 + fields entries whose
- * first is "ok": true; the caller packs the fields.  Returns 0 or the
- * writer's return. */
+ * first is "ok": true; the caller packs the fields.  Returns 0 or
+ * POVTRACK_ENOMEM. */
 int povtrack_proto_pack_ok(msgpack_packer *pk, uint32_t fields);
 
 /* Pack the head of a refusal: a map of 2 + fields entries, "ok": false and
  * "error": msg (escaped where it is not UTF-8); the caller packs the other
- * fields ("retry_after_ms").  Returns 0 or the writer's return. */
+ * fields ("retry_after_ms").  Returns 0 or POVTRACK_ENOMEM. */
 int povtrack_proto_pack_error(msgpack_packer *pk, const char *msg,
                               uint32_t fields);
 
 /* Read the status of a query reply (decoded): *ok from its "ok", and for a
  * refusal its "error" in *error and *error_len (NULL when there is no
- * str).  Returns 0, or -EPROTO when reply is not a map with a boolean
+ * str).  Returns 0, or POVTRACK_EPROTO when reply is not a map with a boolean
  * "ok". */
 int povtrack_proto_parse_reply(const msgpack_object *reply, bool *ok,
                                const char **error, size_t *error_len);

@@ -561,11 +561,11 @@ static int credit_query(void *state, povtrack_ctx *ctx, const msgpack_object *q,
     int64_t year = 0;
     bool has_year;
     if (pu_arg_i64(q, "year", false, &year, &has_year, err, errlen) != 0)
-        return -1;
+        return POVTRACK_EINVALID;
     if (has_year && (year < CR_YEAR_MIN || year > CR_YEAR_MAX)) {
         snprintf(err, errlen, "year: must be between %d and %d", CR_YEAR_MIN,
                  CR_YEAR_MAX);
-        return -1;
+        return POVTRACK_EINVALID;
     }
     uint8_t k[1 + PU_UNIT_W + 8], to[1 + PU_UNIT_W];
     int64_t tot[NV], cov[2] = {0, 0};
@@ -623,7 +623,7 @@ static int credit_init(povtrack_ctx *ctx, const struct povtrack_host *host,
     struct credit *c = calloc(1, sizeof *c);
     if (c == NULL) {
         host->log(ctx, POVTRACK_LOG_ERROR, "credit: out of memory");
-        return -1;
+        return POVTRACK_ENOMEM;
     }
     c->host = host;
     *state = c;

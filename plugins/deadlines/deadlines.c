@@ -128,10 +128,10 @@ static int rec_decode(const uint8_t *b, size_t len, struct report *r)
 {
     memset(r, 0, sizeof *r);
     if (len < DL_HDR)
-        return -1;
+        return POVTRACK_EFORMAT;
     size_t ol = (size_t)b[32] << 8 | b[33], rl = (size_t)b[34] << 8 | b[35];
     if (len != DL_HDR + ol + rl || ol + rl > sizeof r->buf)
-        return -1;
+        return POVTRACK_EFORMAT;
     r->has_due = b[0] != 0;
     r->has_sub = b[1] != 0;
     r->flags = b[2];
@@ -188,7 +188,8 @@ static int del_key(struct deadlines *d, povtrack_ctx *ctx, const uint8_t *k,
     int rc = d->host->del(ctx, k, kl);
     if (rc == 0 || rc == POVTRACK_NOTFOUND)
         return 0;
-    d->host->log(ctx, POVTRACK_LOG_ERROR, "deadlines: del failed (%d)", rc);
+    d->host->log(ctx, POVTRACK_LOG_ERROR, "deadlines: del failed: %s",
+                 pu_strerror(d->host, rc));
     return POVTRACK_EIO;
 }
 
@@ -219,8 +220,8 @@ static int dl_alert(struct deadlines *d, povtrack_ctx *ctx, const char *code,
                                .at = at};
     int rc = d->host->alert(ctx, &a);
     if (rc != 0) {
-        d->host->log(ctx, POVTRACK_LOG_ERROR, "deadlines: alert failed (%d)",
-                     rc);
+        d->host->log(ctx, POVTRACK_LOG_ERROR, "deadlines: alert failed: %s",
+                     pu_strerror(d->host, rc));
         return POVTRACK_EIO;
     }
     return 0;
@@ -341,8 +342,8 @@ static int deadlines_tick(void *state, povtrack_ctx *ctx, int64_t now)
     pu_put_key_i64(to + 1, now); /* due < now: strictly passed */
     rc = d->host->scan(ctx, from, 1, to, sizeof to, collect_cb, &l);
     if (rc < 0) {
-        d->host->log(ctx, POVTRACK_LOG_ERROR, "deadlines: scan failed (%d)",
-                     rc);
+        d->host->log(ctx, POVTRACK_LOG_ERROR, "deadlines: scan failed: %s",
+                     pu_strerror(d->host, rc));
         rc = POVTRACK_EIO;
         goto out;
     }
@@ -438,7 +439,7 @@ static int arg_str(const msgpack_object *q, const char *name,
     if (o->type != MSGPACK_OBJECT_STR || o->via.str.size == 0 ||
         o->via.str.size > EV_TEXT_MAX) {
         snprintf(err, errlen, "%s: must be a non-empty string", name);
-        return -1;
+        return POVTRACK_EINVALID;
     }
     out->ptr = o->via.str.ptr;
     out->len = o->via.str.size;
@@ -455,15 +456,15 @@ static int deadlines_query(void *state, povtrack_ctx *ctx,
     bool has_now;
     if (q == NULL || q->type != MSGPACK_OBJECT_MAP) {
         snprintf(err, errlen, "q: must be a map");
-        return -1;
+        return POVTRACK_EINVALID;
     }
     if (arg_str(q, "org", &org, err, errlen) != 0 ||
         arg_str(q, "report", &rep, err, errlen) != 0 ||
         pu_arg_i64(q, "now", false, &now, &has_now, err, errlen) != 0)
-        return -1;
+        return POVTRACK_EINVALID;
     if (rep.ptr != NULL && org.ptr == NULL) {
         snprintf(err, errlen, "org: required with report");
-        return -1;
+        return POVTRACK_EINVALID;
     }
     if (!has_now) {
         const void *val;
@@ -485,7 +486,7 @@ static int deadlines_query(void *state, povtrack_ctx *ctx,
         }
         if (rc != 1) {
             snprintf(err, errlen, "report: no such report for org");
-            return -1;
+            return POVTRACK_EINVALID;
         }
         if (pack_entry(pk, &r, now) != 0) {
             snprintf(err, errlen, "internal error: packing failed");
@@ -528,7 +529,7 @@ static int deadlines_init(povtrack_ctx *ctx, const struct povtrack_host *host,
     struct deadlines *d = calloc(1, sizeof *d);
     if (d == NULL) {
         host->log(ctx, POVTRACK_LOG_ERROR, "deadlines: out of memory");
-        return -1;
+        return POVTRACK_ENOMEM;
     }
     d->host = host;
     *state = d;

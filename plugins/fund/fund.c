@@ -221,14 +221,14 @@ static int sparse_decode(const uint8_t *b, size_t len, int64_t v[NM])
 {
     memset(v, 0, sizeof(int64_t) * NM);
     if (len < FUND_SPARSE_HDR)
-        return -1;
+        return POVTRACK_EFORMAT;
     uint32_t bits = get_u32(b);
     size_t o = FUND_SPARSE_HDR;
     for (int i = 0; i < NM; i++) {
         if (!(bits & (UINT32_C(1) << i)))
             continue;
         if (o + 8 > len)
-            return -1;
+            return POVTRACK_EFORMAT;
         v[i] = pu_get_i64(b + o);
         o += 8;
     }
@@ -257,7 +257,7 @@ static int decode_value(bool sparse, const void *val, size_t vlen,
     if (sparse)
         return sparse_decode(val, vlen, v);
     if (vlen != FUND_DENSE_LEN)
-        return -1;
+        return POVTRACK_EFORMAT;
     dense_decode(val, v);
     return 0;
 }
@@ -288,7 +288,8 @@ static int vec_add(struct fund *f, povtrack_ctx *ctx, const uint8_t *key,
             return 0;
         int drc = f->host->del(ctx, key, klen);
         if (drc != 0 && drc != POVTRACK_NOTFOUND) {
-            f->host->log(ctx, POVTRACK_LOG_ERROR, "fund: del failed (%d)", drc);
+            f->host->log(ctx, POVTRACK_LOG_ERROR, "fund: del failed: %s",
+                         pu_strerror(f->host, drc));
             return POVTRACK_EIO;
         }
         return 0;
@@ -1029,18 +1030,18 @@ static int fund_query(void *state, povtrack_ctx *ctx, const msgpack_object *q,
     if (pu_arg_i64(q, "from", false, &from, &has_from, err, errlen) != 0 ||
         pu_arg_i64(q, "to", false, &to, &has_to, err, errlen) != 0 ||
         pu_arg_i64(q, "year", false, &year, &has_year, err, errlen) != 0)
-        return -1;
+        return POVTRACK_EINVALID;
     if (has_from && has_to && to < from) {
         snprintf(err, errlen, "to: must not be before from");
-        return -1;
+        return POVTRACK_EINVALID;
     }
     if (has_year && (has_from || has_to)) {
         snprintf(err, errlen, "year: not with from or to");
-        return -1;
+        return POVTRACK_EINVALID;
     }
     if (has_year && (year < 1970 || year > 9999)) {
         snprintf(err, errlen, "year: must be 1970-9999");
-        return -1;
+        return POVTRACK_EINVALID;
     }
     if (has_year) {
         /* The local calendar year, as every year of this plugin. */
@@ -1157,7 +1158,8 @@ static int keys_scan(struct fund *f, povtrack_ctx *ctx, const uint8_t *from,
     int rc = f->host->scan(ctx, from, fl, to, tl, keys_cb, ks);
     if (rc == 0 || rc == 1 || rc == POVTRACK_NOTFOUND)
         return 0;
-    f->host->log(ctx, POVTRACK_LOG_ERROR, "fund: state scan failed (%d)", rc);
+    f->host->log(ctx, POVTRACK_LOG_ERROR, "fund: state scan failed: %s",
+                 pu_strerror(f->host, rc));
     return POVTRACK_EIO;
 }
 
@@ -1325,16 +1327,16 @@ static int fund_init(povtrack_ctx *ctx, const struct povtrack_host *host,
     if (pu_config_pos_i64(host, ctx, "large_donation", &large) != 0 ||
         pu_config_pos_i64(host, ctx, "idle_balance", &idle_balance) != 0 ||
         pu_config_pos_i64(host, ctx, "idle_days", &idle_days) != 0)
-        return -1;
+        return POVTRACK_ECONFIG;
     if (idle_days > FUND_IDLE_DAYS_MAX) {
         host->log(ctx, POVTRACK_LOG_ERROR, "idle_days: at most %lld, got %lld",
                   (long long)FUND_IDLE_DAYS_MAX, (long long)idle_days);
-        return -1;
+        return POVTRACK_ECONFIG;
     }
     struct fund *f = calloc(1, sizeof *f);
     if (f == NULL) {
         host->log(ctx, POVTRACK_LOG_ERROR, "fund: out of memory");
-        return -1;
+        return POVTRACK_ENOMEM;
     }
     f->host = host;
     f->large_donation = large;

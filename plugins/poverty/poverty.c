@@ -402,11 +402,11 @@ static int config_band(const struct povtrack_host *host, povtrack_ctx *ctx,
 {
     if (pu_config_double(host, ctx, kmin, lo) != 0 ||
         pu_config_double(host, ctx, kmax, hi) != 0)
-        return -1;
+        return POVTRACK_ECONFIG;
     if (*lo > *hi) {
         host->log(ctx, POVTRACK_LOG_ERROR, "%s (%g) must not exceed %s (%g)",
                   kmin, *lo, kmax, *hi);
-        return -1;
+        return POVTRACK_ECONFIG;
     }
     return 0;
 }
@@ -422,17 +422,17 @@ static int poverty_init(povtrack_ctx *ctx, const struct povtrack_host *host,
         config_band(host, ctx, "multidimensional_target_min_pp",
                     "multidimensional_target_max_pp", &mlo, &mhi) != 0 ||
         pu_config_double(host, ctx, "relapse_max_share", &relapse) != 0)
-        return -1;
+        return POVTRACK_ECONFIG;
     if (relapse < 0 || relapse > 100) {
         host->log(ctx, POVTRACK_LOG_ERROR,
                   "relapse_max_share: must be a percent in 0-100, got %g",
                   relapse);
-        return -1;
+        return POVTRACK_ECONFIG;
     }
     struct poverty *p = calloc(1, sizeof *p);
     if (p == NULL) {
         host->log(ctx, POVTRACK_LOG_ERROR, "poverty: out of memory");
-        return -1;
+        return POVTRACK_ENOMEM;
     }
     p->host = host;
     p->target_min_pp = lo;
@@ -509,7 +509,7 @@ static int check_in_force(struct poverty *p, povtrack_ctx *ctx,
     else
         snprintf(err, errlen, "unit: '%.*s' was not in force %s", (int)code.len,
                  code.ptr, when);
-    return -1;
+    return POVTRACK_EINVALID;
 }
 
 static int pack_cohort(struct poverty *p, povtrack_ctx *ctx,
@@ -612,26 +612,26 @@ static int poverty_query(void *state, povtrack_ctx *ctx,
         pu_arg_i64(q, "year", !has_cohort, &year, &has_year, err, errlen) !=
             0 ||
         pu_arg_i64(q, "as_of", false, &as_of, &has_as_of, err, errlen) != 0)
-        return -1;
+        return POVTRACK_EINVALID;
     if (has_cohort && has_year) {
         snprintf(err, errlen, "cohort: not with year (two kinds of query)");
-        return -1;
+        return POVTRACK_EINVALID;
     }
     if (has_cohort && has_as_of) {
         snprintf(err, errlen, "as_of: only with year");
-        return -1;
+        return POVTRACK_EINVALID;
     }
     int64_t y = has_cohort ? cohort : year;
     if (y < POV_QYEAR_MIN || y > POV_QYEAR_MAX) {
         snprintf(err, errlen, "%s: must be a year in %d-%d",
                  has_cohort ? "cohort" : "year", POV_QYEAR_MIN, POV_QYEAR_MAX);
-        return -1;
+        return POVTRACK_EINVALID;
     }
     int64_t end = pu_year_end(y);
     if (has_as_of && as_of < end) {
         snprintf(err, errlen, "as_of: must not be before the end of %lld",
                  (long long)y);
-        return -1;
+        return POVTRACK_EINVALID;
     }
     /* unit_at answers for instants before the open end. */
     int64_t at = has_as_of ? (as_of < INT64_MAX ? as_of : INT64_MAX - 1) : end;
@@ -644,7 +644,7 @@ static int poverty_query(void *state, povtrack_ctx *ctx,
         return rc;
     int64_t dirty_from;
     rc = pov_meta_load(p, ctx, false, &dirty_from);
-    if (rc == POVTRACK_EINVAL) {
+    if (rc == POVTRACK_EFORMAT) {
         snprintf(err, errlen,
                  "internal error: the state was written by an older version "
                  "of the plugin: rebuild it");

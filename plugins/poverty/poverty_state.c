@@ -48,7 +48,7 @@ int pov_meta_load(struct poverty *p, povtrack_ctx *ctx, bool writable,
                          "poverty: state layout %u is not %d: rebuild it "
                          "with 'povtrack rebuild poverty'",
                          vlen > 0 ? (unsigned)b[0] : 0u, POV_LAYOUT);
-            return POVTRACK_EINVAL;
+            return POVTRACK_EFORMAT;
         }
         *dirty_from = pu_get_i64(b + 8);
         return 0;
@@ -56,8 +56,8 @@ int pov_meta_load(struct poverty *p, povtrack_ctx *ctx, bool writable,
     bool any = false;
     rc = p->host->scan(ctx, "", 0, NULL, 0, first_key_fn, &any);
     if (rc != 0 && !any) {
-        p->host->log(ctx, POVTRACK_LOG_ERROR, "poverty: state scan failed (%d)",
-                     rc);
+        p->host->log(ctx, POVTRACK_LOG_ERROR, "poverty: state scan failed: %s",
+                     pu_strerror(p->host, rc));
         return POVTRACK_EIO;
     }
     if (any) {
@@ -65,7 +65,7 @@ int pov_meta_load(struct poverty *p, povtrack_ctx *ctx, bool writable,
                      "poverty: the state was written by an older version "
                      "(no layout marker): rebuild it with 'povtrack "
                      "rebuild poverty'");
-        return POVTRACK_EINVAL;
+        return POVTRACK_EFORMAT;
     }
     if (!writable)
         return 0;
@@ -198,7 +198,7 @@ static int coll_fn(void *arg, const void *key, size_t klen, const void *val,
     struct pov_coll *c = arg;
     size_t esz = PU_UNIT_W + c->vlen;
     if (klen != POV_YKEY_LEN || (c->vlen != 0 && vlen != c->vlen)) {
-        c->err = POVTRACK_EINVAL;
+        c->err = POVTRACK_EFORMAT;
         return 1;
     }
     if (c->n == c->cap) {
@@ -229,15 +229,16 @@ int pov_coll_year(const struct povtrack_host *host, povtrack_ctx *ctx,
     c->n = c->cap = 0;
     c->err = 0;
     int rc = host->scan(ctx, from, sizeof from, to, sizeof to, coll_fn, c);
-    if (c->err == POVTRACK_EINVAL) {
+    if (c->err == POVTRACK_EFORMAT) {
         host->log(ctx, POVTRACK_LOG_ERROR, "poverty: bad '%c' entry of %lld",
                   prefix, (long long)year);
         return POVTRACK_EIO;
     }
     if (c->err != 0 || rc != 0) {
         host->log(ctx, POVTRACK_LOG_ERROR,
-                  "poverty: scan of '%c' %lld failed (%d)", prefix,
-                  (long long)year, c->err != 0 ? c->err : rc);
+                  "poverty: scan of '%c' %lld failed: %s", prefix,
+                  (long long)year,
+                  pu_strerror(host, c->err != 0 ? c->err : rc));
         return POVTRACK_EIO;
     }
     return 0;

@@ -149,7 +149,7 @@ static inline int64_t pov_denom_value(const struct pov_denom *n)
 /*
  * Read 'M' into *dirty_from.  A state without it is new (empty: written
  * now when writable) or of an older layout (refused).  Returns 0,
- * POVTRACK_EINVAL for a state of another layout or POVTRACK_EIO (both
+ * POVTRACK_EFORMAT for a state of another layout or POVTRACK_EIO (both
  * logged).
  */
 int pov_meta_load(struct poverty *p, povtrack_ctx *ctx, bool writable,

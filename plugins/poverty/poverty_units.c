@@ -45,8 +45,8 @@ int pov_map_unit(struct poverty *p, povtrack_ctx *ctx, const uint8_t *unit,
         return rc;
     if (rc != 0 || pu_put_unit(out, m) != 0) {
         h->log(ctx, POVTRACK_LOG_ERROR,
-               "poverty: unit registry: mapping %.*s failed (%d)",
-               (int)code.len, code.ptr, rc);
+               "poverty: unit registry: mapping %.*s failed: %s", (int)code.len,
+               code.ptr, pu_strerror(h, rc));
         return POVTRACK_EIO;
     }
     return 0;
@@ -99,7 +99,8 @@ static int span_from_at(struct poverty *p, povtrack_ctx *ctx,
     if (rc == POVTRACK_NOTFOUND || rc == POVTRACK_NOTINFORCE)
         return POVTRACK_NOTFOUND;
     p->host->log(ctx, POVTRACK_LOG_ERROR,
-                 "poverty: unit registry lookup failed (%d)", rc);
+                 "poverty: unit registry lookup failed: %s",
+                 pu_strerror(p->host, rc));
     return POVTRACK_EIO;
 }
 

@@ -152,7 +152,8 @@ static int del_key(struct relocation *r, povtrack_ctx *ctx, const uint8_t *k,
     int rc = r->host->del(ctx, k, kl);
     if (rc == 0 || rc == POVTRACK_NOTFOUND)
         return 0;
-    r->host->log(ctx, POVTRACK_LOG_ERROR, "relocation: del failed (%d)", rc);
+    r->host->log(ctx, POVTRACK_LOG_ERROR, "relocation: del failed: %s",
+                 pu_strerror(r->host, rc));
     return POVTRACK_EIO;
 }
 
@@ -436,8 +437,8 @@ static int rl_alert(struct relocation *r, povtrack_ctx *ctx, const char *code,
                                .at = h->at + r->follow_up};
     int rc = r->host->alert(ctx, &a);
     if (rc != 0) {
-        r->host->log(ctx, POVTRACK_LOG_ERROR, "relocation: alert failed (%d)",
-                     rc);
+        r->host->log(ctx, POVTRACK_LOG_ERROR, "relocation: alert failed: %s",
+                     pu_strerror(r->host, rc));
         return POVTRACK_EIO;
     }
     return 0;
@@ -495,8 +496,8 @@ static int relocation_tick(void *state, povtrack_ctx *ctx, int64_t now)
     pu_put_key_i64(to + 1, now - r->follow_up + 1);
     rc = r->host->scan(ctx, from, 1, to, sizeof to, due_cb, &l);
     if (rc < 0) {
-        r->host->log(ctx, POVTRACK_LOG_ERROR, "relocation: scan failed (%d)",
-                     rc);
+        r->host->log(ctx, POVTRACK_LOG_ERROR, "relocation: scan failed: %s",
+                     pu_strerror(r->host, rc));
         rc = POVTRACK_EIO;
         goto out;
     }
@@ -628,10 +629,10 @@ static int arg_year(const msgpack_object *q, int64_t *year, bool *has_year,
                     char *err, size_t errlen)
 {
     if (pu_arg_i64(q, "year", false, year, has_year, err, errlen) != 0)
-        return -1;
+        return POVTRACK_EINVALID;
     if (*has_year && (*year < RL_YEAR_MIN || *year > RL_YEAR_MAX)) {
         snprintf(err, errlen, "year: must be %d-%d", RL_YEAR_MIN, RL_YEAR_MAX);
-        return -1;
+        return POVTRACK_EINVALID;
     }
     return 0;
 }
@@ -653,14 +654,14 @@ static int query_list(struct relocation *r, povtrack_ctx *ctx,
     bool households = str_is(o, "households");
     if (!households && !str_is(o, "missing")) {
         snprintf(err, errlen, "list: must be \"missing\" or \"households\"");
-        return -1;
+        return POVTRACK_EINVALID;
     }
     if (pu_arg_i64(q, "limit", false, &limit, &has_limit, err, errlen) != 0 ||
         arg_year(q, &year, &has_year, err, errlen) != 0)
-        return -1;
+        return POVTRACK_EINVALID;
     if (limit < 1 || limit > RL_LIMIT_MAX) {
         snprintf(err, errlen, "limit: must be between 1 and %d", RL_LIMIT_MAX);
-        return -1;
+        return POVTRACK_EINVALID;
     }
     /* The array length is known only after the scan: pack the entries into
      * a side buffer, then the header and the bytes. */
@@ -717,7 +718,7 @@ static int relocation_query(void *state, povtrack_ctx *ctx,
     int64_t year = 0;
     bool has_year;
     if (arg_year(q, &year, &has_year, err, errlen) != 0)
-        return -1;
+        return POVTRACK_EINVALID;
 
     /* 'U' unit, or 'Y' unit year. */
     uint8_t k[1 + PU_UNIT_W + 8];
@@ -773,17 +774,17 @@ static int relocation_init(povtrack_ctx *ctx, const struct povtrack_host *host,
 {
     int64_t days = RL_DEFAULT_FOLLOW_UP;
     if (pu_config_pos_i64(host, ctx, "follow_up_days", &days) != 0)
-        return -1;
+        return POVTRACK_ECONFIG;
     if (days > RL_FOLLOW_UP_MAX) {
         host->log(ctx, POVTRACK_LOG_ERROR,
                   "follow_up_days: must be at most %d, got %lld",
                   RL_FOLLOW_UP_MAX, (long long)days);
-        return -1;
+        return POVTRACK_ECONFIG;
     }
     struct relocation *r = calloc(1, sizeof *r);
     if (r == NULL) {
         host->log(ctx, POVTRACK_LOG_ERROR, "relocation: out of memory");
-        return -1;
+        return POVTRACK_ENOMEM;
     }
     r->host = host;
     r->follow_up = days * RL_DAY;

@@ -227,7 +227,7 @@ static int parse_indicators(const struct povtrack_host *host, povtrack_ctx *ctx,
         if (ind == EV_IND_COUNT) {
             host->log(ctx, POVTRACK_LOG_ERROR, "%s: unknown indicator '%.*s'",
                       key, (int)n, c);
-            return -1;
+            return POVTRACK_ECONFIG;
         }
         set |= 1u << ind;
         c += n;
@@ -240,12 +240,12 @@ static int parse_indicators(const struct povtrack_host *host, povtrack_ctx *ctx,
                           "%s: indicator '%s' does not exist in %lld", key,
                           ev_indicator_name((enum ev_indicator)ind),
                           (long long)y);
-                return -1;
+                return POVTRACK_ECONFIG;
             }
     }
     if (set == 0) {
         host->log(ctx, POVTRACK_LOG_ERROR, "%s: no indicator given", key);
-        return -1;
+        return POVTRACK_ECONFIG;
     }
     *out = set;
     return 0;
@@ -265,16 +265,16 @@ static int read_period(const struct povtrack_host *host, povtrack_ctx *ctx,
         *seen = true;
         if (f == 4) {
             if (parse_indicators(host, ctx, key, v, p, &p->set) != 0)
-                return -1;
+                return POVTRACK_ECONFIG;
             continue;
         }
         int64_t x = 0;
         if (pu_config_pos_i64(host, ctx, key, &x) != 0)
-            return -1;
+            return POVTRACK_ECONFIG;
         if (x > STD_LINE_MAX) {
             host->log(ctx, POVTRACK_LOG_ERROR, "%s: %lld is implausibly large",
                       key, (long long)x);
-            return -1;
+            return POVTRACK_ECONFIG;
         }
         (f < 2 ? p->line : p->avg)[f % 2] = x;
     }
@@ -291,7 +291,7 @@ static int check_period(const struct povtrack_host *host, povtrack_ctx *ctx,
                       "standard.%lld-%lld.%s_line: required for an added "
                       "period",
                       (long long)p->first, (long long)p->last, area);
-            return -1;
+            return POVTRACK_ECONFIG;
         }
         if (avg_line(p, u) <= p->line[u]) {
             host->log(ctx, POVTRACK_LOG_ERROR,
@@ -299,7 +299,7 @@ static int check_period(const struct povtrack_host *host, povtrack_ctx *ctx,
                       "above the %s line %lld",
                       (long long)p->first, (long long)p->last, area,
                       (long long)avg_line(p, u), area, (long long)p->line[u]);
-            return -1;
+            return POVTRACK_ECONFIG;
         }
     }
     return 0;
@@ -327,7 +327,7 @@ static int load_standards(struct standard *s, povtrack_ctx *ctx)
         snprintf(id, sizeof id, "%lld", (long long)p->first);
         if (read_period(host, ctx, id, p, &seen) != 0 ||
             check_period(host, ctx, p) != 0)
-            return -1;
+            return POVTRACK_ECONFIG;
     }
     for (int64_t a = STD_YEAR_MIN; a <= STD_YEAR_MAX; a++) {
         bool is_builtin = false;
@@ -344,7 +344,7 @@ static int load_standards(struct standard *s, povtrack_ctx *ctx)
                           "2027); add a period with "
                           "standard.<first>-<last>.<field>",
                           key, (long long)a);
-                return -1;
+                return POVTRACK_ECONFIG;
             }
         }
         for (int64_t b = a; b <= STD_YEAR_MAX; b++) {
@@ -352,11 +352,11 @@ static int load_standards(struct standard *s, povtrack_ctx *ctx)
             p.set = ev_indicators_for_year(a);
             snprintf(id, sizeof id, "%lld-%lld", (long long)a, (long long)b);
             if (read_period(host, ctx, id, &p, &seen) != 0)
-                return -1;
+                return POVTRACK_ECONFIG;
             if (!seen)
                 continue;
             if (check_period(host, ctx, &p) != 0)
-                return -1;
+                return POVTRACK_ECONFIG;
             /* The default set must hold in every year too. */
             uint32_t common = p.set;
             for (int64_t y = a; y <= b; y++)
@@ -366,7 +366,7 @@ static int load_standards(struct standard *s, povtrack_ctx *ctx)
                           "standard.%s: the catalogue's indicators change "
                           "inside the period; set standard.%s.indicators",
                           id, id);
-                return -1;
+                return POVTRACK_ECONFIG;
             }
             for (int i = 0; i < s->n; i++)
                 if (s->p[i].added && s->p[i].first <= b && a <= s->p[i].last) {
@@ -374,12 +374,12 @@ static int load_standards(struct standard *s, povtrack_ctx *ctx)
                               "standard.%s overlaps standard.%lld-%lld", id,
                               (long long)s->p[i].first,
                               (long long)s->p[i].last);
-                    return -1;
+                    return POVTRACK_ECONFIG;
                 }
             if (s->n == STD_PERIODS_MAX) {
                 host->log(ctx, POVTRACK_LOG_ERROR,
                           "standard: more than %d periods", STD_PERIODS_MAX);
-                return -1;
+                return POVTRACK_ECONFIG;
             }
             s->p[s->n++] = p;
         }
@@ -630,7 +630,8 @@ static int index_set(struct standard *s, povtrack_ctx *ctx,
                               val != NULL ? PU_UNIT_W : 0)
                      : s->host->del(ctx, k, off + hh.len);
         if (!put && rc != 0 && rc != POVTRACK_NOTFOUND) {
-            s->host->log(ctx, POVTRACK_LOG_ERROR, "state del failed (%d)", rc);
+            s->host->log(ctx, POVTRACK_LOG_ERROR, "state del failed: %s",
+                         pu_strerror(s->host, rc));
             return POVTRACK_EIO;
         }
         if (put && rc != 0)
@@ -699,8 +700,8 @@ static int lnob_alert(struct standard *s, povtrack_ctx *ctx,
     };
     int rc = s->host->alert(ctx, &a);
     if (rc != 0) {
-        s->host->log(ctx, POVTRACK_LOG_ERROR, "standard: alert failed (%d)",
-                     rc);
+        s->host->log(ctx, POVTRACK_LOG_ERROR, "standard: alert failed: %s",
+                     pu_strerror(s->host, rc));
         return POVTRACK_EIO;
     }
     return 0;
@@ -906,12 +907,12 @@ static int standard_init(povtrack_ctx *ctx, const struct povtrack_host *host,
     struct standard *s = calloc(1, sizeof *s);
     if (s == NULL) {
         host->log(ctx, POVTRACK_LOG_ERROR, "standard: out of memory");
-        return -1;
+        return POVTRACK_ENOMEM;
     }
     s->host = host;
     if (load_standards(s, ctx) != 0) {
         free(s);
-        return -1;
+        return POVTRACK_ECONFIG;
     }
     *state = s;
     return 0;
@@ -1043,7 +1044,7 @@ static int standard_query(void *state, povtrack_ctx *ctx,
     bool has, has_limit;
     if (pu_arg_i64(q, "year", true, &year, &has, err, errlen) != 0 ||
         pu_arg_i64(q, "limit", false, &limit, &has_limit, err, errlen) != 0)
-        return -1;
+        return POVTRACK_EINVALID;
     const msgpack_object *lo = pu_map_get(q, "list");
     int list = L_NONE;
     if (lo != NULL && lo->type != MSGPACK_OBJECT_NIL) {
@@ -1055,16 +1056,16 @@ static int standard_query(void *state, povtrack_ctx *ctx,
             snprintf(err, errlen,
                      "list: must be unrecognised, "
                      "recognition_unsupported or no_assessment");
-            return -1;
+            return POVTRACK_EINVALID;
         }
     }
     if (has_limit && list == L_NONE) {
         snprintf(err, errlen, "limit: only with list");
-        return -1;
+        return POVTRACK_EINVALID;
     }
     if (limit < 1 || limit > STD_LIMIT_MAX) {
         snprintf(err, errlen, "limit: must be 1 to %d", STD_LIMIT_MAX);
-        return -1;
+        return POVTRACK_EINVALID;
     }
     if (list != L_NONE)
         return query_list(s, ctx, ch.code[0], year, list, limit, pk, err,

@@ -79,7 +79,8 @@ static struct pt_registry *load_ok(struct fixture *f)
 static void expect_error(struct fixture *f, const char *want)
 {
     struct pt_registry *r = NULL;
-    assert_int_equal(pt_registry_load(f->path, &r, f->err, sizeof f->err), -1);
+    assert_int_equal(pt_registry_load(f->path, &r, f->err, sizeof f->err),
+                     POVTRACK_ECONFIG);
     assert_null(r);
     if (strstr(f->err, want) == NULL)
         fail_msg("error \"%s\" does not contain \"%s\"", f->err, want);
@@ -123,7 +124,7 @@ static int history(void *arg, struct ev_str code, struct ev_history *out)
             s->parent.len = (uint32_t)strlen(tree[i].parent);
         }
     }
-    return out->n > 0 ? EV_OK : EV_ENOTFOUND;
+    return out->n > 0 ? POVTRACK_OK : POVTRACK_ENOTFOUND;
 }
 
 static struct ev_str str(const char *s)
@@ -230,7 +231,8 @@ static void test_rights(void **state)
     assert_int_equal(
         pt_publisher_check_type(p, EV_FUND_DISBURSED, err, sizeof err), 0);
     assert_int_equal(
-        pt_publisher_check_type(p, EV_HOUSEHOLD_STATUS, err, sizeof err), -1);
+        pt_publisher_check_type(p, EV_HOUSEHOLD_STATUS, err, sizeof err),
+        POVTRACK_EINVALID);
     assert_string_equal(err,
                         "type: publisher \"mttq-593\" may not publish "
                         "household.status (its rights: publish = donation.* "
@@ -240,24 +242,25 @@ static void test_rights(void **state)
      * the province above. */
     assert_int_equal(
         check_unit(p, EV_DONATION_RECEIVED, "593", NULL, err, sizeof err),
-        EV_OK);
+        POVTRACK_OK);
     assert_int_equal(
         check_unit(p, EV_DONATION_RECEIVED, "22924", NULL, err, sizeof err),
-        EV_OK);
+        POVTRACK_OK);
     assert_int_equal(
         check_unit(p, EV_DONATION_RECEIVED, "594", NULL, err, sizeof err),
-        EV_EINVAL);
+        POVTRACK_EINVALID);
     assert_string_equal(err, "unit: publisher \"mttq-593\" may not publish "
                              "for unit 594 (its rights: units = 593)");
     assert_int_equal(
         check_unit(p, EV_DONATION_RECEIVED, "60", NULL, err, sizeof err),
-        EV_EINVAL);
+        POVTRACK_EINVALID);
     /* A commune being defined is placed by the parent it declares. */
     assert_int_equal(
-        check_unit(p, EV_UNIT_DEFINED, "22925", "593", err, sizeof err), EV_OK);
+        check_unit(p, EV_UNIT_DEFINED, "22925", "593", err, sizeof err),
+        POVTRACK_OK);
     assert_int_equal(
         check_unit(p, EV_UNIT_DEFINED, "22990", "594", err, sizeof err),
-        EV_EINVAL);
+        POVTRACK_EINVALID);
 
     assert_true(pt_publisher_may_query(p, "fund", 4));
     assert_false(pt_publisher_may_query(p, "poverty", 7));
@@ -272,7 +275,8 @@ static void test_rights(void **state)
     assert_false(pt_publisher_may_query(a, "fund", 4));
     assert_false(a->alerts);
     assert_int_equal(
-        pt_publisher_check_type(a, EV_DONATION_RECEIVED, err, sizeof err), -1);
+        pt_publisher_check_type(a, EV_DONATION_RECEIVED, err, sizeof err),
+        POVTRACK_EINVALID);
     assert_non_null(strstr(err, "publish = nothing"));
     pt_registry_free(r);
 }
@@ -434,7 +438,8 @@ static void test_unit_rights(void **state)
                      "unit: publisher \"%s\" may not change unit %s",
                      cases[i].who, cases[i].want);
         int rc = check_unit_event(p, &cases[i].ev, err, sizeof err);
-        if (rc != (cases[i].want ? EV_EINVAL : EV_OK) || strcmp(err, want) != 0)
+        if (rc != (cases[i].want ? POVTRACK_EINVALID : POVTRACK_OK) ||
+            strcmp(err, want) != 0)
             fail_msg("case %zu, %s for %s by %s: rc %d, \"%s\"; wanted "
                      "\"%s\"",
                      i, ev_type_name(cases[i].ev.type), cases[i].ev.unit,
@@ -458,12 +463,12 @@ static void test_wildcards(void **state)
             pt_publisher_check_type(p, (enum ev_type)t, err, sizeof err), 0);
     assert_int_equal(
         check_unit(p, EV_HOUSEHOLD_STATUS, "594", NULL, err, sizeof err),
-        EV_OK);
+        POVTRACK_OK);
     /* A unit nobody defined is still "all units"; ingest's reference
      * check rejects it for its own reason. */
     assert_int_equal(
         check_unit(p, EV_HOUSEHOLD_STATUS, "99999", NULL, err, sizeof err),
-        EV_OK);
+        POVTRACK_OK);
     assert_true(pt_publisher_may_query(p, "anything", 8));
     assert_true(pt_publisher_may_query(p, "log", 3));
     pt_registry_free(r);
@@ -507,7 +512,8 @@ static void test_bad_files(void **state)
 
     struct pt_registry *r = NULL;
     unlink(f->path);
-    assert_int_equal(pt_registry_load(f->path, &r, f->err, sizeof f->err), -1);
+    assert_int_equal(pt_registry_load(f->path, &r, f->err, sizeof f->err),
+                     -ENOENT);
     assert_non_null(strstr(f->err, "cannot open"));
 
     /* An empty registry is valid: it admits no one. */
@@ -528,7 +534,7 @@ static void test_everyone(void **state)
         pt_publisher_check_type(&p, EV_REPORT_DUE, err, sizeof err), 0);
     assert_int_equal(
         check_unit(&p, EV_DONATION_RECEIVED, "594", NULL, err, sizeof err),
-        EV_OK);
+        POVTRACK_OK);
     assert_true(pt_publisher_may_query(&p, "log", 3));
     assert_true(p.alerts);
 }
@@ -556,12 +562,14 @@ static void test_secure_by_default(void **state)
     assert_false(pt_endpoint_is_local("tcp://10.0.0.1:7170"));
 
     strcpy(cfg->query, "tcp://0.0.0.0:7171");
-    assert_int_equal(pt_config_check_security(cfg, err, sizeof err), -1);
+    assert_int_equal(pt_config_check_security(cfg, err, sizeof err),
+                     POVTRACK_ECONFIG);
     assert_non_null(strstr(err, "tcp://0.0.0.0:7171"));
     assert_non_null(strstr(err, "CURVE is off"));
 
     strcpy(cfg->curve_key_file, "/etc/povtrack/server.key");
-    assert_int_equal(pt_config_check_security(cfg, err, sizeof err), -1);
+    assert_int_equal(pt_config_check_security(cfg, err, sizeof err),
+                     POVTRACK_ECONFIG);
     assert_non_null(strstr(err, "curve_key and registry go together"));
     strcpy(cfg->registry_file, "/etc/povtrack/publishers.ini");
     assert_int_equal(pt_config_check_security(cfg, err, sizeof err), 0);
@@ -619,7 +627,7 @@ static void test_config_sections(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         write_config(f, bad[i].text);
         assert_int_equal(pt_config_load(cfg, f->path, f->err, sizeof f->err),
-                         -1);
+                         POVTRACK_ECONFIG);
         if (strstr(f->err, bad[i].want) == NULL)
             fail_msg("error \"%s\" does not contain \"%s\"", f->err,
                      bad[i].want);

@@ -110,7 +110,7 @@ static inline struct tev *tev_end(struct tev *t)
     msgpack_unpacked_init(&t->up);
     assert_int_equal(msgpack_unpack_next(&t->up, t->sb.data, t->sb.size, &off),
                      MSGPACK_UNPACK_SUCCESS);
-    if (ev_decode(&t->up.data, INT64_MAX, &t->ev, &err) != EV_OK)
+    if (ev_decode(&t->up.data, INT64_MAX, &t->ev, &err) != POVTRACK_OK)
         fail_msg("test event does not decode: %s", err.msg);
     return t;
 }

@@ -10,7 +10,7 @@
  *   12  -3     shortest int      #12         the same int as uint 64
  *   1.5        float 64          1.5f        float 32
  *
- * Every case goes through the real ingest path: pack, ev_precheck,
+ * Every case goes through the real ingest path: pack, the pre-check,
  * msgpack_unpack_next, ev_decode.
  */
 #include <setjmp.h>
@@ -227,19 +227,29 @@ struct doc {
     struct ev_error err;
 };
 
+/* povtrack_proto_precheck with no limit but depth, into an ev_error. */
+static int precheck(const void *buf, size_t len, unsigned depth,
+                    struct ev_error *err)
+{
+    struct povtrack_proto_limits lim = {depth, UINT32_MAX, UINT32_MAX,
+                                        UINT32_MAX, NULL};
+    return povtrack_proto_precheck(buf, len, &lim, err ? err->msg : NULL,
+                                   err ? sizeof err->msg : 0);
+}
+
 static int doc_unpack(struct doc *d)
 {
     size_t off = 0;
     int rc;
 
     msgpack_unpacked_init(&d->up);
-    rc = ev_precheck(d->sb.data, d->sb.size, EV_DEPTH_MAX, &d->err);
-    if (rc != EV_OK)
+    rc = precheck(d->sb.data, d->sb.size, EV_DEPTH_MAX, &d->err);
+    if (rc != POVTRACK_OK)
         return rc;
     assert_int_equal(msgpack_unpack_next(&d->up, d->sb.data, d->sb.size, &off),
                      MSGPACK_UNPACK_SUCCESS);
     assert_int_equal(off, d->sb.size);
-    return EV_OK;
+    return POVTRACK_OK;
 }
 
 static int doc_decode(struct doc *d, const char *text)
@@ -249,7 +259,7 @@ static int doc_decode(struct doc *d, const char *text)
     memset(d, 0, sizeof *d);
     pack_text(&d->sb, text);
     rc = doc_unpack(d);
-    if (rc == EV_OK)
+    if (rc == POVTRACK_OK)
         rc = ev_decode(&d->up.data, MAX_AT, &d->ev, &d->err);
     return rc;
 }
@@ -267,7 +277,7 @@ static void encode(const struct ev_event *ev, msgpack_sbuffer *sb)
 
     msgpack_sbuffer_init(sb);
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    assert_int_equal(ev_encode(ev, &pk), EV_OK);
+    assert_int_equal(ev_encode(ev, &pk), POVTRACK_OK);
 }
 
 static bool str_same(struct ev_str a, struct ev_str b)
@@ -328,7 +338,7 @@ static void check_rejects(const struct reject *cases, size_t n)
         struct doc d;
         int rc = doc_decode(&d, cases[i].text);
 
-        if (rc != EV_EINVAL ||
+        if (rc != POVTRACK_EINVALID ||
             strncmp(d.err.msg, cases[i].msg, strlen(cases[i].msg)) != 0) {
             print_error("case %zu: %.300s\n  rc %d, got  \"%s\"\n  want "
                         "\"%s...\"\n",
@@ -496,7 +506,7 @@ static void test_valid_all_types(void **state)
         struct doc a, b;
         msgpack_sbuffer once, twice;
 
-        if (doc_decode(&a, valid_events[t]) != EV_OK)
+        if (doc_decode(&a, valid_events[t]) != POVTRACK_OK)
             fail_msg("%s: %s", ev_type_name((enum ev_type)t), a.err.msg);
         assert_int_equal(a.ev.type, t);
 
@@ -505,9 +515,10 @@ static void test_valid_all_types(void **state)
         encode(&a.ev, &once);
         memset(&b, 0, sizeof b);
         b.sb = once;
-        assert_int_equal(doc_unpack(&b), EV_OK);
+        assert_int_equal(doc_unpack(&b), POVTRACK_OK);
         assert_canonical_layout(&b.up.data);
-        assert_int_equal(ev_decode(&b.up.data, MAX_AT, &b.ev, &b.err), EV_OK);
+        assert_int_equal(ev_decode(&b.up.data, MAX_AT, &b.ev, &b.err),
+                         POVTRACK_OK);
         assert_true(event_same(&a.ev, &b.ev));
         encode(&b.ev, &twice);
         assert_int_equal(once.size, twice.size);
@@ -524,7 +535,8 @@ static void test_decoded_values(void **state)
     struct doc d;
 
     (void)state;
-    assert_int_equal(doc_decode(&d, valid_events[EV_UNIT_DEFINED]), EV_OK);
+    assert_int_equal(doc_decode(&d, valid_events[EV_UNIT_DEFINED]),
+                     POVTRACK_OK);
     assert_true(ev_str_eq(d.ev.id, "e1"));
     assert_true(ev_str_eq(d.ev.unit, "60"));
     assert_int_equal(d.ev.at, 1700000000);
@@ -536,7 +548,8 @@ static void test_decoded_values(void **state)
     assert_int_equal(d.ev.data.effective, 1751302800);
     doc_free(&d);
 
-    assert_int_equal(doc_decode(&d, valid_events[EV_UNIT_CHANGED]), EV_OK);
+    assert_int_equal(doc_decode(&d, valid_events[EV_UNIT_CHANGED]),
+                     POVTRACK_OK);
     assert_true(ev_str_eq(d.ev.unit, "22924"));
     assert_int_equal(d.ev.data.change, EV_CHANGE_MERGE);
     assert_true(d.ev.data.has_effective);
@@ -552,7 +565,8 @@ static void test_decoded_values(void **state)
     assert_int_equal(d.ev.data.level, EV_LEVEL_NONE);
     doc_free(&d);
 
-    assert_int_equal(doc_decode(&d, valid_events[EV_HOUSEHOLD_EXITED]), EV_OK);
+    assert_int_equal(doc_decode(&d, valid_events[EV_HOUSEHOLD_EXITED]),
+                     POVTRACK_OK);
     assert_true(ev_str_eq(d.ev.household, "HH-0001"));
     assert_int_equal(d.ev.data.exit_reason, EV_EXIT_MOVED_OUT);
     assert_int_equal(d.ev.data.reason, EV_REASON_NONE); /* not a hazard */
@@ -560,7 +574,7 @@ static void test_decoded_values(void **state)
     doc_free(&d);
 
     assert_int_equal(doc_decode(&d, valid_events[EV_HOUSEHOLD_ASSESSED]),
-                     EV_OK);
+                     POVTRACK_OK);
     assert_true(ev_str_eq(d.ev.household, "HH-0001"));
     assert_int_equal(d.ev.data.year, 2024);
     assert_int_equal(d.ev.data.area, EV_AREA_URBAN);
@@ -571,7 +585,8 @@ static void test_decoded_values(void **state)
                                              (1u << EV_IND_TELECOM));
     doc_free(&d);
 
-    assert_int_equal(doc_decode(&d, valid_events[EV_DONATION_RECEIVED]), EV_OK);
+    assert_int_equal(doc_decode(&d, valid_events[EV_DONATION_RECEIVED]),
+                     POVTRACK_OK);
     assert_int_equal(d.ev.data.amount, 20000000);
     assert_true(d.ev.data.has_amount);
     assert_int_equal(d.ev.data.donor_kind, EV_DONOR_BUSINESS);
@@ -585,7 +600,7 @@ static void test_decoded_values(void **state)
     assert_int_equal(
         doc_decode(&d,
                    "{" HDR("relocation.support") "," HH ",data:{item:land}}"),
-        EV_OK);
+        POVTRACK_OK);
     assert_false(d.ev.data.has_amount);
     assert_int_equal(d.ev.data.item, EV_ITEM_LAND);
     doc_free(&d);
@@ -614,7 +629,7 @@ static void test_decoded_values(void **state)
                                      "central,in_kind:true}}",
     };
     for (size_t i = 0; i < ARRAY_LEN(edges); i++) {
-        if (doc_decode(&d, edges[i]) != EV_OK)
+        if (doc_decode(&d, edges[i]) != POVTRACK_OK)
             fail_msg("edge %zu: %s", i, d.err.msg);
         doc_free(&d);
     }
@@ -1036,7 +1051,7 @@ static void test_reject_deprived(void **state)
 
     (void)state;
     check_rejects(cases, ARRAY_LEN(cases));
-    assert_int_equal(doc_decode(&d, all12), EV_OK);
+    assert_int_equal(doc_decode(&d, all12), POVTRACK_OK);
     assert_int_equal(d.ev.data.deprived, 0xfff);
     doc_free(&d);
 }
@@ -1111,15 +1126,16 @@ static void test_unit_changed_kinds(void **state)
         struct doc a, b;
         msgpack_sbuffer sb;
 
-        if (doc_decode(&a, valid[i]) != EV_OK)
+        if (doc_decode(&a, valid[i]) != POVTRACK_OK)
             fail_msg("case %zu: %s", i, a.err.msg);
         assert_int_equal(a.ev.type, EV_UNIT_CHANGED);
         encode(&a.ev, &sb);
         memset(&b, 0, sizeof b);
         b.sb = sb;
-        assert_int_equal(doc_unpack(&b), EV_OK);
+        assert_int_equal(doc_unpack(&b), POVTRACK_OK);
         assert_canonical_layout(&b.up.data);
-        assert_int_equal(ev_decode(&b.up.data, MAX_AT, &b.ev, &b.err), EV_OK);
+        assert_int_equal(ev_decode(&b.up.data, MAX_AT, &b.ev, &b.err),
+                         POVTRACK_OK);
         if (!event_same(&a.ev, &b.ev))
             fail_msg("case %zu does not survive encoding", i);
         doc_free(&b);
@@ -1132,14 +1148,14 @@ static void test_unit_changed_kinds(void **state)
                "data:{kind:abolish," EFF "predecessors:",
                "}}");
     struct doc d;
-    if (doc_decode(&d, many) != EV_OK)
+    if (doc_decode(&d, many) != POVTRACK_OK)
         fail_msg("%d predecessors: %s", EV_CODES_MAX, d.err.msg);
     assert_int_equal(d.ev.data.predecessors.n, EV_CODES_MAX);
     assert_true(ev_str_eq(ev_codes_at(d.ev.data.predecessors, 31), "10031"));
     doc_free(&d);
 
     /* The split's successors as decoded. */
-    assert_int_equal(doc_decode(&d, valid[3]), EV_OK);
+    assert_int_equal(doc_decode(&d, valid[3]), POVTRACK_OK);
     assert_int_equal(d.ev.data.change, EV_CHANGE_SPLIT);
     assert_int_equal(d.ev.data.successors.n, 3);
     assert_true(ev_str_eq(ev_codes_at(d.ev.data.successors, 2), "595"));
@@ -1347,7 +1363,7 @@ static void test_household_exited(void **state)
         struct doc d;
 
         snprintf(text, sizeof text, EXITED("reason:%s,year:2025"), reasons[i]);
-        if (doc_decode(&d, text) != EV_OK)
+        if (doc_decode(&d, text) != POVTRACK_OK)
             fail_msg("%s: %s", reasons[i], d.err.msg);
         assert_int_equal(d.ev.data.exit_reason, (enum ev_exit)(i + 1));
         assert_string_equal(ev_exit_name(d.ev.data.exit_reason), reasons[i]);
@@ -1398,7 +1414,7 @@ static void test_error_fits(void **state)
 
     (void)state;
     check_rejects(cases, ARRAY_LEN(cases));
-    assert_int_equal(doc_decode(&d, cases[0].text), EV_EINVAL);
+    assert_int_equal(doc_decode(&d, cases[0].text), POVTRACK_EINVALID);
     assert_non_null(strstr(d.err.msg, "...: unknown field for review.closed"));
     doc_free(&d);
 }
@@ -1410,7 +1426,7 @@ static void encode_text(const char *text, msgpack_sbuffer *out)
 {
     struct doc d;
 
-    if (doc_decode(&d, text) != EV_OK)
+    if (doc_decode(&d, text) != POVTRACK_OK)
         fail_msg("%s: %s", text, d.err.msg);
     encode(&d.ev, out);
     doc_free(&d);
@@ -1475,7 +1491,7 @@ static void check_shape(const char *text, uint32_t top, uint32_t data,
     encode_text(text, &sb);
     memset(&d, 0, sizeof d);
     d.sb = sb;
-    assert_int_equal(doc_unpack(&d), EV_OK);
+    assert_int_equal(doc_unpack(&d), POVTRACK_OK);
     m = &d.up.data.via.map;
     assert_int_equal(m->size, top);
     dm = &m->ptr[top - 1].val.via.map;
@@ -1550,61 +1566,66 @@ static void test_encode_rejects_nonsense(void **state)
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     memset(&ev, 0, sizeof ev);
-    assert_int_equal(ev_encode(&ev, &pk), EV_EINVAL);
-    assert_int_equal(ev_encode(NULL, &pk), EV_EINVAL);
+    assert_int_equal(ev_encode(&ev, &pk), POVTRACK_EINVALID);
+    assert_int_equal(ev_encode(NULL, &pk), POVTRACK_EINVALID);
 
-    assert_int_equal(doc_decode(&d, valid_events[EV_DONATION_RECEIVED]), EV_OK);
+    assert_int_equal(doc_decode(&d, valid_events[EV_DONATION_RECEIVED]),
+                     POVTRACK_OK);
     ev = d.ev;
     ev.household = (struct ev_str){"h", 1};
-    assert_int_equal(ev_encode(&ev, &pk), EV_EINVAL);
+    assert_int_equal(ev_encode(&ev, &pk), POVTRACK_EINVALID);
     ev = d.ev;
     ev.data.donor_kind = (enum ev_donor_kind)42;
-    assert_int_equal(ev_encode(&ev, &pk), EV_EINVAL);
+    assert_int_equal(ev_encode(&ev, &pk), POVTRACK_EINVALID);
     ev = d.ev;
     ev.type = EV_TYPE_COUNT;
-    assert_int_equal(ev_encode(&ev, &pk), EV_EINVAL);
+    assert_int_equal(ev_encode(&ev, &pk), POVTRACK_EINVALID);
     doc_free(&d);
 
-    assert_int_equal(doc_decode(&d, valid_events[EV_CREDIT_REPAID]), EV_OK);
+    assert_int_equal(doc_decode(&d, valid_events[EV_CREDIT_REPAID]),
+                     POVTRACK_OK);
     ev = d.ev;
     ev.household.ptr = NULL;
-    assert_int_equal(ev_encode(&ev, &pk), EV_EINVAL);
+    assert_int_equal(ev_encode(&ev, &pk), POVTRACK_EINVALID);
     ev = d.ev;
     ev.data.loan.ptr = NULL;
-    assert_int_equal(ev_encode(&ev, &pk), EV_EINVAL);
+    assert_int_equal(ev_encode(&ev, &pk), POVTRACK_EINVALID);
     doc_free(&d);
 
-    assert_int_equal(doc_decode(&d, valid_events[EV_UNIT_DEFINED]), EV_OK);
+    assert_int_equal(doc_decode(&d, valid_events[EV_UNIT_DEFINED]),
+                     POVTRACK_OK);
     ev = d.ev;
     ev.data.level = EV_LEVEL_CENTRAL; /* a donation level, not a unit's */
-    assert_int_equal(ev_encode(&ev, &pk), EV_EINVAL);
+    assert_int_equal(ev_encode(&ev, &pk), POVTRACK_EINVALID);
     doc_free(&d);
 
-    assert_int_equal(doc_decode(&d, valid_events[EV_UNIT_CHANGED]), EV_OK);
+    assert_int_equal(doc_decode(&d, valid_events[EV_UNIT_CHANGED]),
+                     POVTRACK_OK);
     ev = d.ev;
     ev.data.change = (enum ev_change)42;
-    assert_int_equal(ev_encode(&ev, &pk), EV_EINVAL);
+    assert_int_equal(ev_encode(&ev, &pk), POVTRACK_EINVALID);
     ev = d.ev;
     ev.data.change = EV_CHANGE_NONE;
-    assert_int_equal(ev_encode(&ev, &pk), EV_EINVAL);
+    assert_int_equal(ev_encode(&ev, &pk), POVTRACK_EINVALID);
     ev = d.ev;
     ev.data.predecessors.n = 0; /* required, so never empty */
-    assert_int_equal(ev_encode(&ev, &pk), EV_EINVAL);
+    assert_int_equal(ev_encode(&ev, &pk), POVTRACK_EINVALID);
     ev = d.ev;
     ev.household = (struct ev_str){"h", 1};
-    assert_int_equal(ev_encode(&ev, &pk), EV_EINVAL);
+    assert_int_equal(ev_encode(&ev, &pk), POVTRACK_EINVALID);
     doc_free(&d);
 
-    assert_int_equal(doc_decode(&d, valid_events[EV_HOUSEHOLD_EXITED]), EV_OK);
+    assert_int_equal(doc_decode(&d, valid_events[EV_HOUSEHOLD_EXITED]),
+                     POVTRACK_OK);
     ev = d.ev;
     ev.data.exit_reason = EV_EXIT_NONE;
-    assert_int_equal(ev_encode(&ev, &pk), EV_EINVAL);
+    assert_int_equal(ev_encode(&ev, &pk), POVTRACK_EINVALID);
     ev = d.ev;
     ev.data.exit_reason = (enum ev_exit)5;
-    assert_int_equal(ev_encode(&ev, &pk), EV_EINVAL);
+    assert_int_equal(ev_encode(&ev, &pk), POVTRACK_EINVALID);
     ev = d.ev;
     ev.household.ptr = NULL;
-    assert_int_equal(ev_encode(&ev, &pk), EV_EINVAL);
+    assert_int_equal(ev_encode(&ev, &pk), POVTRACK_EINVALID);
     doc_free(&d);
 
     /* A rejected event leaves nothing behind in the packer. */
@@ -1613,20 +1634,20 @@ static void test_encode_rejects_nonsense(void **state)
 }
 
 /* ------------------------------------------------------------------------ */
-/* ev_precheck                                                              */
+/* precheck                                                                 */
 
 static void expect_precheck(const void *buf, size_t len, unsigned depth,
                             const char *msg)
 {
     struct ev_error err = {{0}};
-    int rc = ev_precheck(buf, len, depth, &err);
+    int rc = precheck(buf, len, depth, &err);
 
     if (msg == NULL) {
-        if (rc != EV_OK)
+        if (rc != POVTRACK_OK)
             fail_msg("precheck rejected: %s", err.msg);
         return;
     }
-    assert_int_equal(rc, EV_EINVAL);
+    assert_int_equal(rc, POVTRACK_EINVALID);
     if (strncmp(err.msg, msg, strlen(msg)) != 0)
         fail_msg("got \"%s\", want \"%s...\"", err.msg, msg);
 }
@@ -1693,8 +1714,8 @@ static void test_precheck_malformed(void **state)
                     "event: truncated");
     expect_precheck("", 0, EV_DEPTH_MAX, "event: empty buffer");
     expect_precheck(NULL, 0, EV_DEPTH_MAX, "event: empty buffer");
-    assert_int_equal(ev_precheck(two, 1, EV_DEPTH_MAX, NULL), EV_OK);
-    assert_int_equal(ev_precheck(two, 2, EV_DEPTH_MAX, NULL), EV_EINVAL);
+    assert_int_equal(precheck(two, 1, EV_DEPTH_MAX, NULL), POVTRACK_OK);
+    assert_int_equal(precheck(two, 2, EV_DEPTH_MAX, NULL), POVTRACK_EINVALID);
 }
 
 /* n arrays, each the only element of the one around it. */
@@ -1753,7 +1774,7 @@ static void test_precheck_valid_event(void **state)
     expect_precheck(sb.data, sb.size, 2, "event: nesting deeper than 2");
     for (n = 0; n < sb.size; n++) {
         struct ev_error err;
-        if (ev_precheck(sb.data, n, EV_DEPTH_MAX, &err) != EV_EINVAL)
+        if (precheck(sb.data, n, EV_DEPTH_MAX, &err) != POVTRACK_EINVALID)
             fail_msg("prefix of %zu bytes accepted", n);
     }
     msgpack_sbuffer_destroy(&sb);
@@ -1765,7 +1786,7 @@ static void test_precheck_valid_event(void **state)
 static void test_precheck_limits(void **state)
 {
     (void)state;
-    struct ev_limits lim = {4, 8, 3, 2, "limits.events_max"};
+    struct povtrack_proto_limits lim = {4, 8, 3, 2, "limits.events_max"};
     struct ev_error err;
     msgpack_sbuffer sb;
     msgpack_packer pk;
@@ -1781,23 +1802,28 @@ static void test_precheck_limits(void **state)
     msgpack_pack_array(&pk, 3);
     for (int i = 1; i <= 3; i++)
         msgpack_pack_int(&pk, i);
-    assert_int_equal(ev_precheck_limits(sb.data, sb.size, &lim, &err), EV_OK);
+    assert_int_equal(povtrack_proto_precheck(sb.data, sb.size, &lim, err.msg,
+                                             sizeof err.msg),
+                     POVTRACK_OK);
 
     lim.string_max = 7;
-    assert_int_equal(ev_precheck_limits(sb.data, sb.size, &lim, &err),
-                     EV_EINVAL);
+    assert_int_equal(povtrack_proto_precheck(sb.data, sb.size, &lim, err.msg,
+                                             sizeof err.msg),
+                     POVTRACK_EINVALID);
     assert_string_equal(err.msg, "event: string of 8 bytes exceeds "
                                  "limits.string_max (7)");
     lim.string_max = 8;
     lim.container_max = 2; /* the nested array of 3; the map has 2 */
-    assert_int_equal(ev_precheck_limits(sb.data, sb.size, &lim, &err),
-                     EV_EINVAL);
+    assert_int_equal(povtrack_proto_precheck(sb.data, sb.size, &lim, err.msg,
+                                             sizeof err.msg),
+                     POVTRACK_EINVALID);
     assert_string_equal(err.msg, "event: array of 3 elements exceeds "
                                  "limits.container_max (2)");
     lim.container_max = 3;
     lim.depth_max = 2;
-    assert_int_equal(ev_precheck_limits(sb.data, sb.size, &lim, &err),
-                     EV_EINVAL);
+    assert_int_equal(povtrack_proto_precheck(sb.data, sb.size, &lim, err.msg,
+                                             sizeof err.msg),
+                     POVTRACK_EINVALID);
     assert_string_equal(err.msg, "event: nesting deeper than 2 levels "
                                  "(limits.depth_max)");
 
@@ -1807,18 +1833,22 @@ static void test_precheck_limits(void **state)
     for (int i = 0; i < 3; i++)
         msgpack_pack_nil(&pk);
     lim.depth_max = 4;
-    assert_int_equal(ev_precheck_limits(sb.data, sb.size, &lim, &err),
-                     EV_EINVAL);
+    assert_int_equal(povtrack_proto_precheck(sb.data, sb.size, &lim, err.msg,
+                                             sizeof err.msg),
+                     POVTRACK_EINVALID);
     assert_string_equal(err.msg, "event: array of 3 elements exceeds "
                                  "limits.events_max (2)");
     lim.top_max = 3;
-    assert_int_equal(ev_precheck_limits(sb.data, sb.size, &lim, &err), EV_OK);
+    assert_int_equal(povtrack_proto_precheck(sb.data, sb.size, &lim, err.msg,
+                                             sizeof err.msg),
+                     POVTRACK_OK);
     /* bin and ext count as strings: a declared 9-byte bin is refused
      * before its length is compared with what is left. */
     static const unsigned char bin9[] = {0xc4, 9};
     lim.string_max = 8;
-    assert_int_equal(ev_precheck_limits(bin9, sizeof bin9, &lim, &err),
-                     EV_EINVAL);
+    assert_int_equal(povtrack_proto_precheck(bin9, sizeof bin9, &lim, err.msg,
+                                             sizeof err.msg),
+                     POVTRACK_EINVALID);
     assert_string_equal(err.msg, "event: string of 9 bytes exceeds "
                                  "limits.string_max (8)");
     msgpack_sbuffer_destroy(&sb);
@@ -1890,10 +1920,10 @@ static void test_precheck_all_formats(void **state)
     msgpack_unpacked_destroy(&up);
     /* Truncations: every cut in the small head, a sample in the bulk. */
     for (n = 0; n < sb.size; n += n < 512 ? 1 : 997)
-        assert_int_equal(ev_precheck(sb.data, n, EV_DEPTH_MAX, NULL),
-                         EV_EINVAL);
-    assert_int_equal(ev_precheck(sb.data, sb.size - 1, EV_DEPTH_MAX, NULL),
-                     EV_EINVAL);
+        assert_int_equal(precheck(sb.data, n, EV_DEPTH_MAX, NULL),
+                         POVTRACK_EINVALID);
+    assert_int_equal(precheck(sb.data, sb.size - 1, EV_DEPTH_MAX, NULL),
+                     POVTRACK_EINVALID);
     msgpack_sbuffer_destroy(&sb);
 }
 
@@ -1939,10 +1969,10 @@ static int reg_history(void *arg, struct ev_str code, struct ev_history *out)
             out->span[0].name = u->name;
             out->span[0].parent = u->parent;
             out->span[0].level = u->level;
-            return EV_OK;
+            return POVTRACK_OK;
         }
     }
-    return EV_ENOTFOUND;
+    return POVTRACK_ENOTFOUND;
 }
 
 static int reg_child_after(void *arg, struct ev_str parent, int64_t t,
@@ -1957,10 +1987,10 @@ static int reg_child_after(void *arg, struct ev_str parent, int64_t t,
         if (r->units[i].parent.ptr != NULL &&
             str_same(r->units[i].parent, parent)) {
             *child = r->units[i].code;
-            return EV_OK;
+            return POVTRACK_OK;
         }
     }
-    return EV_ENOTFOUND;
+    return POVTRACK_ENOTFOUND;
 }
 
 static void registry_of(struct registry *r, struct ev_registry *reg)
@@ -1973,7 +2003,7 @@ static void registry_of(struct registry *r, struct ev_registry *reg)
 struct refcase {
     const char *text;
     int rc;
-    const char *msg; /* the whole message, when rc is EV_EINVAL */
+    const char *msg; /* the whole message, when rc is POVTRACK_EINVALID */
 };
 
 #define DEF(unit, parent, level)                                               \
@@ -1987,110 +2017,113 @@ struct refcase {
 static void test_check_refs(void **state)
 {
     static const struct refcase cases[] = {
-        {DEF("61", "nil", "province"), EV_OK, NULL},
-        {DEF("60", "nil", "province"), EV_OK, NULL}, /* rename */
-        {DEF("593", "'60'", "district"), EV_OK, NULL},
-        {DEF("594", "'60'", "district"), EV_OK, NULL},
-        {DEF("22925", "'593'", "commune"), EV_OK, NULL},
-        {DEF("22925", "'60'", "commune"), EV_OK, NULL}, /* no district */
-        {DEF("593", "'68'", "district"), EV_EINVAL,
+        {DEF("61", "nil", "province"), POVTRACK_OK, NULL},
+        {DEF("60", "nil", "province"), POVTRACK_OK, NULL}, /* rename */
+        {DEF("593", "'60'", "district"), POVTRACK_OK, NULL},
+        {DEF("594", "'60'", "district"), POVTRACK_OK, NULL},
+        {DEF("22925", "'593'", "commune"), POVTRACK_OK, NULL},
+        {DEF("22925", "'60'", "commune"), POVTRACK_OK, NULL}, /* no district */
+        {DEF("593", "'68'", "district"), POVTRACK_EINVALID,
          "unit: 593 is already defined from the beginning with parent 60; "
          "to move it, give a later data.effective or send a unit.changed "
          "reparent"},
-        {DEF("22924", "'60'", "commune"), EV_EINVAL,
+        {DEF("22924", "'60'", "commune"), POVTRACK_EINVALID,
          "unit: 22924 is already defined from the beginning with parent "
          "593; to move it, give a later data.effective or send a "
          "unit.changed reparent"},
         /* the redefinition is refused before the parent is looked up */
-        {DEF("22924", "'594'", "commune"), EV_EINVAL,
+        {DEF("22924", "'594'", "commune"), POVTRACK_EINVALID,
          "unit: 22924 is already defined from the beginning with parent "
          "593; to move it, give a later data.effective or send a "
          "unit.changed reparent"},
         /* with data.effective: the unit goes on under the new parent */
-        {DEFE("593", "'68'", "district"), EV_OK, NULL},
-        {DEFE("22940", "'68'", "commune"), EV_OK, NULL},
-        {DEFE("593", "'61'", "district"), EV_EINVAL,
+        {DEFE("593", "'68'", "district"), POVTRACK_OK, NULL},
+        {DEFE("22940", "'68'", "commune"), POVTRACK_OK, NULL},
+        {DEFE("593", "'61'", "district"), POVTRACK_EINVALID,
          "data.parent: 61 is not defined"},
-        {DEF("22925", "'599'", "commune"), EV_EINVAL,
+        {DEF("22925", "'599'", "commune"), POVTRACK_EINVALID,
          "data.parent: 599 is not defined"},
-        {DEF("594", "'593'", "district"), EV_EINVAL,
+        {DEF("594", "'593'", "district"), POVTRACK_EINVALID,
          "data.parent: 593 is a district, not above a district"},
-        {DEF("22925", "'22924'", "commune"), EV_EINVAL,
+        {DEF("22925", "'22924'", "commune"), POVTRACK_EINVALID,
          "data.parent: 22924 is a commune, not above a commune"},
-        {DEF("594", "'22924'", "district"), EV_EINVAL,
+        {DEF("594", "'22924'", "district"), POVTRACK_EINVALID,
          "data.parent: 22924 is a commune, not above a district"},
-        {DEF("594", "'593'", "commune"), EV_EINVAL,
+        {DEF("594", "'593'", "commune"), POVTRACK_EINVALID,
          "unit: a commune code has 5 digits, not 3"},
-        {DEF("22926", "'60'", "district"), EV_EINVAL,
+        {DEF("22926", "'60'", "district"), POVTRACK_EINVALID,
          "unit: a district code has 3 digits, not 5"},
-        {DEF("61", "'60'", "district"), EV_EINVAL,
+        {DEF("61", "'60'", "district"), POVTRACK_EINVALID,
          "unit: a district code has 3 digits, not 2"},
-        {DEF("593", "nil", "province"), EV_EINVAL,
+        {DEF("593", "nil", "province"), POVTRACK_EINVALID,
          "unit: a province code has 2 digits, not 3"},
-        {"{" HDR("review.closed") ",data:{year:2024}}", EV_OK, NULL},
-        {"{" HDRP("report.submitted") ",data:{org:o,report:r}}", EV_OK, NULL},
+        {"{" HDR("review.closed") ",data:{year:2024}}", POVTRACK_OK, NULL},
+        {"{" HDRP("report.submitted") ",data:{org:o,report:r}}", POVTRACK_OK,
+         NULL},
         {"{v:1,id:e,type:review.closed,at:1700000000,unit:'22870',"
          "data:{year:2024}}",
-         EV_EINVAL, "unit: 22870 is not defined"},
+         POVTRACK_EINVALID, "unit: 22870 is not defined"},
         {"{v:1,id:e,type:unit.households,at:1700000000,unit:'61',"
          "data:{year:2024,households:1}}",
-         EV_EINVAL, "unit: 61 is not defined"},
+         POVTRACK_EINVALID, "unit: 61 is not defined"},
         {"{" HDR("relocation.completed") "," HH ",data:{from:'22930',"
                                          "reason:erosion}}",
-         EV_OK, NULL},
+         POVTRACK_OK, NULL},
         {"{" HDR("relocation.completed") "," HH ",data:{from:'22870',"
                                          "reason:erosion}}",
-         EV_EINVAL, "data.from: 22870 is not defined"},
+         POVTRACK_EINVALID, "data.from: 22870 is not defined"},
         {"{v:1,id:e,type:relocation.completed,at:1700000000,unit:'22870'," HH
          ",data:{from:'22870',reason:erosion}}",
-         EV_EINVAL, "unit: 22870 is not defined"},
-        {valid_events[EV_HOUSEHOLD_EXITED], EV_OK, NULL},
+         POVTRACK_EINVALID, "unit: 22870 is not defined"},
+        {valid_events[EV_HOUSEHOLD_EXITED], POVTRACK_OK, NULL},
         {"{v:1,id:x,type:household.exited,at:1700000000,unit:'22870'," HH
          ",data:{reason:died,year:2025}}",
-         EV_EINVAL, "unit: 22870 is not defined"},
+         POVTRACK_EINVALID, "unit: 22870 is not defined"},
         /* unit.changed against the registry */
         {CHG("22924", "kind:rename," EFF "predecessors:['22924'],name:x"),
-         EV_OK, NULL},
+         POVTRACK_OK, NULL},
         {CHG("22924", "kind:reparent," EFF "predecessors:['22924'],"
                       "parent:'60'"),
-         EV_OK, NULL},
+         POVTRACK_OK, NULL},
         {CHG("22924", "kind:merge," EFF "predecessors:['22930','22924'],"
                       "successor:'22924'"),
-         EV_OK, NULL},
-        {CHG("22930", "kind:abolish," EFF "predecessors:['22930']"), EV_OK,
-         NULL},
-        {CHG("593", "kind:abolish," EFF "predecessors:['593']"), EV_EINVAL,
+         POVTRACK_OK, NULL},
+        {CHG("22930", "kind:abolish," EFF "predecessors:['22930']"),
+         POVTRACK_OK, NULL},
+        {CHG("593", "kind:abolish," EFF "predecessors:['593']"),
+         POVTRACK_EINVALID,
          "data.predecessors[0]: 593 still has 22924 under it on 2025-07-01; "
          "move or end that unit first"},
         {CHG("60", "kind:merge," EFF "predecessors:['60','68'],"
                    "successor:'60'"),
-         EV_OK, NULL}, /* 68 has nothing under it */
+         POVTRACK_OK, NULL}, /* 68 has nothing under it */
         {CHG("68", "kind:merge," EFF "predecessors:['60','68'],"
                    "successor:'68'"),
-         EV_EINVAL,
+         POVTRACK_EINVALID,
          "data.predecessors[0]: 60 still has 593 under it on 2025-07-01; "
          "move or end that unit first"},
         {CHG("22940", "kind:merge," EFF "predecessors:['22924','22930'],"
                       "successor:'22940',name:'Phú Thủy',parent:'68'"),
-         EV_OK, NULL},
+         POVTRACK_OK, NULL},
         {CHG("22940", "kind:merge," EFF "predecessors:['22924','22930'],"
                       "successor:'22940',parent:'68'"),
-         EV_EINVAL,
+         POVTRACK_EINVALID,
          "data.name: required to create the successor 22940 (not defined "
          "on 2025-07-01)"},
         {CHG("22940", "kind:merge," EFF "predecessors:['22924','22930'],"
                       "successor:'22940',name:x"),
-         EV_EINVAL, "data.parent: required for a commune"},
+         POVTRACK_EINVALID, "data.parent: required for a commune"},
         {CHG("593", "kind:split," EFF "predecessors:['593'],"
                     "successors:['593','594']"),
-         EV_EINVAL,
+         POVTRACK_EINVALID,
          "data.successors[1]: 594 is not defined on 2025-07-01; define it "
          "first with unit.defined and data.effective"},
         {CHG("22870", "kind:rename," EFF "predecessors:['22870'],name:x"),
-         EV_EINVAL, "data.predecessors[0]: 22870 is not defined"},
+         POVTRACK_EINVALID, "data.predecessors[0]: 22870 is not defined"},
         {CHG("22924", "kind:reparent," EFF "predecessors:['22924'],"
                       "parent:'22930'"),
-         EV_EINVAL, "data.parent: 22930 is a commune, not above a commune"},
+         POVTRACK_EINVALID,
+         "data.parent: 22930 is a commune, not above a commune"},
     };
     struct registry r = {units, ARRAY_LEN(units), 0, 0};
     struct ev_registry reg;
@@ -2103,7 +2136,7 @@ static void test_check_refs(void **state)
         struct ev_error err = {{0}};
         int rc;
 
-        if (doc_decode(&d, cases[i].text) != EV_OK)
+        if (doc_decode(&d, cases[i].text) != POVTRACK_OK)
             fail_msg("case %zu does not decode: %s", i, d.err.msg);
         rc = ev_check_refs(&d.ev, &reg, &err);
         if (rc != cases[i].rc ||
@@ -2119,40 +2152,45 @@ static void test_check_refs(void **state)
 
 static void test_check_refs_lookup_error(void **state)
 {
-    struct registry r = {units, ARRAY_LEN(units), EV_ENOMEM, 0};
+    struct registry r = {units, ARRAY_LEN(units), POVTRACK_ENOMEM, 0};
     struct ev_registry reg;
     struct ev_error err = {{0}};
     struct doc d;
 
     (void)state;
     registry_of(&r, &reg);
-    assert_int_equal(doc_decode(&d, valid_events[EV_REVIEW_CLOSED]), EV_OK);
-    assert_int_equal(ev_check_refs(&d.ev, &reg, &err), EV_ENOMEM);
-    assert_string_equal(err.msg, "unit: unit registry lookup failed (error 3)");
+    assert_int_equal(doc_decode(&d, valid_events[EV_REVIEW_CLOSED]),
+                     POVTRACK_OK);
+    assert_int_equal(ev_check_refs(&d.ev, &reg, &err), POVTRACK_ENOMEM);
+    assert_string_equal(err.msg, "unit: unit registry lookup failed: Cannot "
+                                 "allocate memory");
     doc_free(&d);
 
-    assert_int_equal(doc_decode(&d, DEF("594", "'60'", "district")), EV_OK);
-    assert_int_equal(ev_check_refs(&d.ev, &reg, &err), EV_ENOMEM);
-    assert_string_equal(err.msg, "unit: unit registry lookup failed (error 3)");
+    assert_int_equal(doc_decode(&d, DEF("594", "'60'", "district")),
+                     POVTRACK_OK);
+    assert_int_equal(ev_check_refs(&d.ev, &reg, &err), POVTRACK_ENOMEM);
+    assert_string_equal(err.msg, "unit: unit registry lookup failed: Cannot "
+                                 "allocate memory");
     doc_free(&d);
 
     /* The scan for units left under an ending one fails the same way (a
      * district: nothing can be under a commune, which is not scanned). */
     r.fail_rc = 0;
-    r.child_rc = EV_ENOMEM;
+    r.child_rc = POVTRACK_ENOMEM;
     assert_int_equal(
         doc_decode(&d, CHG("593", "kind:abolish," EFF "predecessors:"
                                   "['593']")),
-        EV_OK);
-    assert_int_equal(ev_check_refs(&d.ev, &reg, &err), EV_ENOMEM);
+        POVTRACK_OK);
+    assert_int_equal(ev_check_refs(&d.ev, &reg, &err), POVTRACK_ENOMEM);
     assert_string_equal(err.msg,
-                        "data.predecessors[0]: unit registry scan failed "
-                        "(error 3)");
+                        "data.predecessors[0]: unit registry scan failed: "
+                        "Cannot allocate memory");
     doc_free(&d);
 
-    assert_int_equal(ev_check_refs(NULL, &reg, &err), EV_EINVAL);
-    assert_int_equal(doc_decode(&d, valid_events[EV_REVIEW_CLOSED]), EV_OK);
-    assert_int_equal(ev_check_refs(&d.ev, NULL, &err), EV_EINVAL);
+    assert_int_equal(ev_check_refs(NULL, &reg, &err), POVTRACK_EINVALID);
+    assert_int_equal(doc_decode(&d, valid_events[EV_REVIEW_CLOSED]),
+                     POVTRACK_OK);
+    assert_int_equal(ev_check_refs(&d.ev, NULL, &err), POVTRACK_EINVALID);
     doc_free(&d);
 }
 

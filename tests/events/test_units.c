@@ -182,9 +182,9 @@ static int reg_history(void *arg, struct ev_str code, struct ev_history *out)
     if (m->history_rc != 0)
         return m->history_rc;
     if ((c = reg_find(m, code)) == NULL)
-        return EV_ENOTFOUND;
+        return POVTRACK_ENOTFOUND;
     reg_to_history(c, out);
-    return EV_OK;
+    return POVTRACK_OK;
 }
 
 static int reg_child_after(void *arg, struct ev_str parent, int64_t t,
@@ -201,11 +201,11 @@ static int reg_child_after(void *arg, struct ev_str parent, int64_t t,
             if (r->to > t && r->has_parent && r->parent_len == parent.len &&
                 memcmp(r->parent, parent.ptr, parent.len) == 0) {
                 *child = (struct ev_str){c->code, c->len};
-                return EV_OK;
+                return POVTRACK_OK;
             }
         }
     }
-    return EV_ENOTFOUND;
+    return POVTRACK_ENOTFOUND;
 }
 
 static struct mreg *reg_new(void)
@@ -289,9 +289,9 @@ static int play(struct mreg *m, struct tev *t, struct ev_error *err)
     rc2 = ev_check_refs(&t->ev, &m->reg, &err2);
     rc = ev_unit_update(&t->ev, &m->reg, u, err);
     assert_int_equal(rc, rc2);
-    if (rc != EV_OK)
+    if (rc != POVTRACK_OK)
         assert_string_equal(err->msg, err2.msg);
-    if (rc == EV_OK)
+    if (rc == POVTRACK_OK)
         reg_apply(m, u);
     free(u);
     tev_free(t);
@@ -303,7 +303,7 @@ static void ok(struct mreg *m, struct tev *t)
     struct ev_error err;
     int rc = play(m, t, &err);
 
-    if (rc != EV_OK)
+    if (rc != POVTRACK_OK)
         fail_msg("refused (rc %d): %s", rc, err.msg);
 }
 
@@ -317,8 +317,9 @@ static void refused(struct mreg *m, struct tev *t, const char *msg)
     assert_non_null(before);
     memcpy(before, m, sizeof *m);
     rc = play(m, t, &err);
-    if (rc != EV_EINVAL || strcmp(err.msg, msg) != 0)
-        fail_msg("rc %d \"%s\"\n  want EV_EINVAL \"%s\"", rc, err.msg, msg);
+    if (rc != POVTRACK_EINVALID || strcmp(err.msg, msg) != 0)
+        fail_msg("rc %d \"%s\"\n  want POVTRACK_EINVALID \"%s\"", rc, err.msg,
+                 msg);
     assert_memory_equal(before, m, sizeof *m);
     free(before);
 }
@@ -329,10 +330,11 @@ static void refs(struct mreg *m, struct tev *t, const char *msg)
     struct ev_error err = {{0}};
     int rc = ev_check_refs(&t->ev, &m->reg, &err);
 
-    if (msg == NULL && rc != EV_OK)
+    if (msg == NULL && rc != POVTRACK_OK)
         fail_msg("refused: %s", err.msg);
-    if (msg != NULL && (rc != EV_EINVAL || strcmp(err.msg, msg) != 0))
-        fail_msg("rc %d \"%s\"\n  want EV_EINVAL \"%s\"", rc, err.msg, msg);
+    if (msg != NULL && (rc != POVTRACK_EINVALID || strcmp(err.msg, msg) != 0))
+        fail_msg("rc %d \"%s\"\n  want POVTRACK_EINVALID \"%s\"", rc, err.msg,
+                 msg);
     tev_free(t);
 }
 
@@ -341,7 +343,7 @@ static struct ev_history history(struct mreg *m, const char *code)
     struct ev_history h;
 
     if (reg_history(m, (struct ev_str){code, (uint32_t)strlen(code)}, &h) !=
-        EV_OK)
+        POVTRACK_OK)
         fail_msg("%s: no history", code);
     return h;
 }
@@ -374,7 +376,7 @@ static void span_is(struct mreg *m, const char *code, uint32_t n, uint32_t i,
                  ended_by);
 }
 
-/* Households of code at t0, at t1: the code (NULL: EV_ENOTFOUND). */
+/* Households of code at t0, at t1: the code (NULL: POVTRACK_ENOTFOUND). */
 static void map_is(struct mreg *m, const char *code, int64_t t0, int64_t t1,
                    const char *want)
 {
@@ -383,12 +385,12 @@ static void map_is(struct mreg *m, const char *code, int64_t t0, int64_t t1,
                          t0, t1, &out);
 
     if (want == NULL) {
-        if (rc != EV_ENOTFOUND)
-            fail_msg("map %s: rc %d \"%.*s\", want EV_ENOTFOUND", code, rc,
-                     (int)out.len, out.ptr ? out.ptr : "");
+        if (rc != POVTRACK_ENOTFOUND)
+            fail_msg("map %s: rc %d \"%.*s\", want POVTRACK_ENOTFOUND", code,
+                     rc, (int)out.len, out.ptr ? out.ptr : "");
         return;
     }
-    if (rc != EV_OK)
+    if (rc != POVTRACK_OK)
         fail_msg("map %s: rc %d, want %s", code, rc, want);
     assert_str(out, want, code);
 }
@@ -436,7 +438,7 @@ static void test_phan_thiet(void **state)
     /* What the communes' merge changes: the three communes (the new
      * parent is only looked at, and not written again). */
     t = mk_merge(E, "22921,22924,22936", "22924", "Phường Phú Thủy", "68");
-    assert_int_equal(ev_unit_update(&t->ev, &m->reg, u, &err), EV_OK);
+    assert_int_equal(ev_unit_update(&t->ev, &m->reg, u, &err), POVTRACK_OK);
     assert_int_equal(u->n, 3);
     assert_str(u->hist[0].code, "22921", "touched 0");
     assert_str(u->hist[1].code, "22924", "touched 1");
@@ -546,7 +548,7 @@ static void test_unit_map(void **state)
     map_is(m, "22999", D_2024, D_2026, NULL);
     assert_int_equal(
         ev_unit_map(&m->reg, (struct ev_str){"22936", 5}, D_2026, D_2024, &out),
-        EV_EINVAL);
+        POVTRACK_EINVAL);
 
     /* A province abolished without successor: the trail ends. */
     ok(m, mk_defined("99", "Tỉnh thử", NULL, NO_EFF));
@@ -559,10 +561,10 @@ static void test_unit_map(void **state)
     map_is(m, "22950", E, D_2026, "22950");
 
     /* A registry error is passed on. */
-    m->history_rc = EV_ENOMEM;
+    m->history_rc = POVTRACK_ENOMEM;
     assert_int_equal(
         ev_unit_map(&m->reg, (struct ev_str){"22936", 5}, D_2024, D_2026, &out),
-        EV_ENOMEM);
+        POVTRACK_ENOMEM);
     free(m);
 }
 
@@ -1008,35 +1010,38 @@ static void test_registry_errors(void **state)
 
     (void)state;
     assert_non_null(u);
-    m->history_rc = EV_ENOMEM;
+    m->history_rc = POVTRACK_ENOMEM;
     t = mk_one("rename", E, "22924", NULL, "x", NULL);
-    assert_int_equal(ev_unit_update(&t->ev, &m->reg, u, &err), EV_ENOMEM);
+    assert_int_equal(ev_unit_update(&t->ev, &m->reg, u, &err), POVTRACK_ENOMEM);
     assert_string_equal(err.msg, "data.predecessors[0]: unit registry lookup "
-                                 "failed (error 3)");
-    assert_int_equal(ev_check_refs(&t->ev, &m->reg, &err), EV_ENOMEM);
+                                 "failed: Cannot allocate memory");
+    assert_int_equal(ev_check_refs(&t->ev, &m->reg, &err), POVTRACK_ENOMEM);
     tev_free(t);
     t = mk_review("22924", D_2024);
-    assert_int_equal(ev_check_refs(&t->ev, &m->reg, &err), EV_ENOMEM);
-    assert_string_equal(err.msg, "unit: unit registry lookup failed (error 3)");
+    assert_int_equal(ev_check_refs(&t->ev, &m->reg, &err), POVTRACK_ENOMEM);
+    assert_string_equal(err.msg, "unit: unit registry lookup failed: Cannot "
+                                 "allocate memory");
     tev_free(t);
 
     m->history_rc = 0;
-    m->child_rc = 42;
+    m->child_rc = POVTRACK_EIO;
     /* A district: communes have nothing under them, and no scan. */
     t = mk_one("abolish", E, "593", NULL, NULL, NULL);
-    assert_int_equal(ev_unit_update(&t->ev, &m->reg, u, &err), 42);
+    assert_int_equal(ev_unit_update(&t->ev, &m->reg, u, &err), POVTRACK_EIO);
     assert_string_equal(err.msg, "data.predecessors[0]: unit registry scan "
-                                 "failed (error 42)");
+                                 "failed: Input/output error");
     tev_free(t);
 
     /* Only unit events change units. */
     m->child_rc = 0;
     t = mk_review("22924", D_2024);
-    assert_int_equal(ev_unit_update(&t->ev, &m->reg, u, &err), EV_EINVAL);
+    assert_int_equal(ev_unit_update(&t->ev, &m->reg, u, &err),
+                     POVTRACK_EINVALID);
     assert_string_equal(err.msg, "type: review.closed does not change units");
-    assert_int_equal(ev_unit_update(NULL, &m->reg, u, &err), EV_EINVAL);
-    assert_int_equal(ev_unit_update(&t->ev, NULL, u, &err), EV_EINVAL);
-    assert_int_equal(ev_unit_update(&t->ev, &m->reg, NULL, &err), EV_EINVAL);
+    assert_int_equal(ev_unit_update(NULL, &m->reg, u, &err), POVTRACK_EINVALID);
+    assert_int_equal(ev_unit_update(&t->ev, NULL, u, &err), POVTRACK_EINVALID);
+    assert_int_equal(ev_unit_update(&t->ev, &m->reg, NULL, &err),
+                     POVTRACK_EINVALID);
     tev_free(t);
     free(u);
     free(m);

@@ -103,9 +103,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         die("fmemopen", "failed");
 
     int rc = tl_import_csv(in, o, &sink, &err);
-    if (rc != TL_OK && rc != TL_EINVAL)
+    if (rc != POVTRACK_OK && rc != POVTRACK_EINVALID)
         die("import failed other than on bad input", err.msg);
-    if (rc != TL_OK && err.msg[0] == '\0')
+    if (rc != POVTRACK_OK && err.msg[0] == '\0')
         die("import failed without a message", NULL);
     fclose(in);
     free(buf);

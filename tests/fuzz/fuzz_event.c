@@ -101,9 +101,9 @@ static int registry_history(void *arg, struct ev_str code,
 {
     const struct ev_history *h = registry_find(arg, code);
     if (h == NULL)
-        return EV_ENOTFOUND;
+        return POVTRACK_ENOTFOUND;
     *out = *h;
-    return EV_OK;
+    return POVTRACK_OK;
 }
 
 static int registry_child_after(void *arg, struct ev_str parent, int64_t t,
@@ -117,10 +117,10 @@ static int registry_child_after(void *arg, struct ev_str parent, int64_t t,
                 s->parent.len == parent.len &&
                 memcmp(s->parent.ptr, parent.ptr, parent.len) == 0) {
                 *child = r->units[i].code;
-                return EV_OK;
+                return POVTRACK_OK;
             }
         }
-    return EV_ENOTFOUND;
+    return POVTRACK_ENOTFOUND;
 }
 
 static void die(const char *what, const struct ev_error *err)
@@ -168,7 +168,7 @@ static void registry_apply(struct registry *r, const struct ev_event *ev)
     struct ev_error err = {{0}};
     if (u == NULL)
         abort();
-    if (ev_unit_update(ev, &reg, u, &err) != EV_OK)
+    if (ev_unit_update(ev, &reg, u, &err) != POVTRACK_OK)
         die("an accepted unit event does not apply", &err);
     for (uint32_t i = 0; i < u->n; i++) {
         struct ev_history *h = registry_find(r, u->hist[i].code);
@@ -203,7 +203,7 @@ static void check_fixed_point(const msgpack_sbuffer *enc, int64_t max_at,
         die("canonical encoding is not one msgpack object", NULL);
 
     struct ev_event again;
-    if (ev_decode(&up.data, max_at, &again, &err) != EV_OK)
+    if (ev_decode(&up.data, max_at, &again, &err) != POVTRACK_OK)
         die("canonical encoding does not decode", &err);
     struct ev_error err2 = {{0}};
     struct ev_registry er = {reg, registry_history, registry_child_after};
@@ -214,7 +214,7 @@ static void check_fixed_point(const msgpack_sbuffer *enc, int64_t max_at,
     msgpack_sbuffer_init(&enc2);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &enc2, msgpack_sbuffer_write);
-    if (ev_encode(&again, &pk) != EV_OK)
+    if (ev_encode(&again, &pk) != POVTRACK_OK)
         die("canonical encoding does not encode again", NULL);
     if (enc2.size != enc->size || memcmp(enc2.data, enc->data, enc->size) != 0)
         die("canonical encoding is not a fixed point", NULL);
@@ -222,33 +222,33 @@ static void check_fixed_point(const msgpack_sbuffer *enc, int64_t max_at,
     msgpack_unpacked_destroy(&up);
 }
 
-/* Decode and check one event as ingest does; EV_OK, or EV_EINVAL with
- * err saying why, for its ack. */
+/* Decode and check one event as ingest does; POVTRACK_OK, or POVTRACK_EINVALID
+ * with err saying why, for its ack. */
 static int one_event(const msgpack_object *o, int64_t max_at,
                      struct registry *reg, struct ev_error *err)
 {
     struct ev_event ev;
-    if (ev_decode(o, max_at, &ev, err) != EV_OK) {
+    if (ev_decode(o, max_at, &ev, err) != POVTRACK_OK) {
         /* A rejection always says why. */
         if (err->msg[0] == '\0')
             die("rejection without a message", NULL);
-        return EV_EINVAL;
+        return POVTRACK_EINVALID;
     }
     struct ev_registry er = {reg, registry_history, registry_child_after};
     int refs_rc = ev_check_refs(&ev, &er, err);
-    if (refs_rc != EV_OK && refs_rc != EV_EINVAL)
+    if (refs_rc != POVTRACK_OK && refs_rc != POVTRACK_EINVALID)
         die("reference check failed with a lookup that cannot fail", err);
 
     msgpack_sbuffer enc;
     msgpack_sbuffer_init(&enc);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &enc, msgpack_sbuffer_write);
-    if (ev_encode(&ev, &pk) != EV_OK)
+    if (ev_encode(&ev, &pk) != POVTRACK_OK)
         die("a decoded event does not encode", NULL);
     check_fixed_point(&enc, max_at, reg, refs_rc);
     msgpack_sbuffer_destroy(&enc);
 
-    if (refs_rc == EV_OK &&
+    if (refs_rc == POVTRACK_OK &&
         (ev.type == EV_UNIT_DEFINED || ev.type == EV_UNIT_CHANGED))
         registry_apply(reg, &ev);
     return refs_rc;
@@ -364,7 +364,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             uint32_t idlen;
             const char *id = povtrack_proto_ack_id(o, &idlen);
             memset(&err, 0, sizeof err);
-            if (one_event(o, max_at, &reg, &err) == EV_OK)
+            if (one_event(o, max_at, &reg, &err) == POVTRACK_OK)
                 povtrack_proto_pack_ack(&pk, id, idlen, i, POVTRACK_ACK_OK,
                                         i + 1, NULL);
             else

@@ -300,7 +300,7 @@ static void write_seed_log(void)
         msgpack_sbuffer_init(&enc[i]);
         msgpack_packer pk;
         msgpack_packer_init(&pk, &enc[i], msgpack_sbuffer_write);
-        if (ev_encode(&seed[i], &pk) != EV_OK)
+        if (ev_encode(&seed[i], &pk) != POVTRACK_OK)
             fail("seed event does not encode", seed[i].id.ptr);
         items[i].ev = &seed[i];
         items[i].bytes = enc[i].data;

@@ -5,7 +5,7 @@
  * A strict decoder (msgpack-python with raw=False, most languages'
  * default) refuses a whole reply when one str in it is not UTF-8, and the
  * client then loses every ack of its request.  Each reply here is checked
- * with ev_msgpack_strict (one msgpack object, every str valid UTF-8)
+ * with povtrack_proto_check_strict (one msgpack object, every str valid UTF-8)
  * before anything else is read from it.  Requests with extra body frames,
  * 2 or 100 or 1000 of them, must each get one rejection; that they get no
  * second reply is shown by the next request's reply coming next.  The
@@ -93,7 +93,7 @@ static void strict_reply(void *sock, msgpack_unpacked *up)
     if (rc != 0)
         fail_msg("a reply that is not a delimiter and one body frame");
     struct ev_error err = {{0}};
-    if (ev_msgpack_strict(raw, len, &err) != EV_OK)
+    if (povtrack_proto_check_strict(raw, len, err.msg, sizeof err.msg) != 0)
         fail_msg("a strict decoder refuses the reply: %s", err.msg);
     msgpack_unpacked_init(up);
     assert_int_equal(msgpack_unpack_next(up, raw, len, &off),

@@ -1525,7 +1525,7 @@ static void query_structure_garbage(struct hostile *h)
     query_garbage_json(h, "{\"op\":\"frobnicate\"}",
                        "op: unknown operation \"frobnicate\"");
     /* The top-level bound of a query map is container_max; the message
-     * speaks of events (see the report on ev_precheck). */
+     * speaks of events (see povtrack_proto_precheck). */
     query_garbage1(h, LIT("\xdf\xff\xff\xff\xff"),
                    "request: event: map of 4294967295 elements exceeds");
     query_garbage1(h, LIT("\x81\xa2op\xdb\xff\xff\xff\xff"),

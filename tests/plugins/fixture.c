@@ -120,7 +120,7 @@ void fx_add(struct fx *fx, const struct ev_event *in)
                      MSGPACK_UNPACK_SUCCESS);
     struct ev_error err = {{0}};
     int rc = ev_decode(&it->up.data, INT64_MAX, &it->ev, &err);
-    if (rc != EV_OK)
+    if (rc != POVTRACK_OK)
         fail_msg("fixture event %.*s invalid: %s", (int)ev.id.len, ev.id.ptr,
                  err.msg);
 

@@ -16,7 +16,8 @@
  *   {}                  -> {"n", "tick", "poison": bool}
  *   {"probe": "init"}   -> what get, put, del, scan, unit, unit_at and
  *                          alert returned in init, and units_seq
- *   {"probe": "query"}  -> what put, del and alert return in query
+ *   {"probe": "query"}  -> what put, del and alert return in query, and
+ *                          what host->strerror says put's code means
  *   {"config": KEY}     -> {"value": config(KEY) or nil}
  *
  * Built twice: rules.so, and rules_bad.so (RULES_BAD_MAP) whose map gives
@@ -152,7 +153,10 @@ static int rules_query(void *state, povtrack_ctx *ctx, const msgpack_object *q,
         int rc[3] = {r->host->put(ctx, "n", 1, "x", 1),
                      r->host->del(ctx, "n", 1), probe_alert(r->host, ctx)};
         static const char *const names[3] = {"put", "del", "alert"};
-        e = msgpack_pack_map(out, 3) | pack_codes(out, names, rc, 3);
+        /* And what the host says the first code means (host->strerror). */
+        e = msgpack_pack_map(out, 4) | pack_codes(out, names, rc, 3) |
+            pu_pack_key(out, "put_means") |
+            pu_pack_key(out, pu_strerror(r->host, rc[0]));
     } else if (key != NULL && key->type == MSGPACK_OBJECT_STR) {
         char k[128];
         pu_cstr((struct ev_str){key->via.str.ptr, key->via.str.size}, k,

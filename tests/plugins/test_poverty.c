@@ -1537,7 +1537,8 @@ static void test_old_state_refused(void **state)
     fx_sync(fx);
     assert_string_equal(
         fx_query_error(fx, &r, "poverty", "{\"unit\":\"593\",\"year\":2023}"),
-        "plugin: poverty is quarantined (apply returned -3 on "
+        "plugin: poverty is quarantined (apply returned -32004 "
+        "(POVTRACK_EFORMAT) on "
         "household.status at seq 10)");
     fx_reply_free(&r);
     /* Rebuilt from the log: both households. */

@@ -12,7 +12,7 @@
  *     quarantined;
  *   - config() returns the section's value, else the declared default;
  *     keys of a '*' family are accepted; an unknown key, a value not of
- *     its type, fail the open with PT_HOST_ECONFIG naming the section and
+ *     its type, fail the open with POVTRACK_ECONFIG naming the section and
  *     the key; a plugin without a map takes any key; a malformed map is
  *     the plugin's fault, refused at load.
  */
@@ -74,6 +74,12 @@ static void test_query_is_read_only(void **state)
     assert_int_equal(fx_i64(res, "put"), POVTRACK_EROFS);
     assert_int_equal(fx_i64(res, "del"), POVTRACK_EROFS);
     assert_int_equal(fx_i64(res, "alert"), POVTRACK_EROFS);
+    /* Plugins read codes with the host's strerror (ABI 2). */
+    const msgpack_object *means = fx_get(res, "put_means");
+    assert_int_equal(means->type, MSGPACK_OBJECT_STR);
+    assert_int_equal(means->via.str.size, strlen(strerror(EROFS)));
+    assert_memory_equal(means->via.str.ptr, strerror(EROFS),
+                        means->via.str.size);
     fx_reply_free(&r);
     fx_free(fx);
 }
@@ -205,7 +211,7 @@ static void test_config_refused(void **state)
         char err[512] = "";
         fx_conf(fx, "rules", bad[i][0], bad[i][1]);
         fx_commit(fx);
-        assert_int_equal(fx_host_open(fx, err, sizeof err), PT_HOST_ECONFIG);
+        assert_int_equal(fx_host_open(fx, err, sizeof err), POVTRACK_ECONFIG);
         if (strstr(err, bad[i][2]) == NULL)
             fail_msg("%s = %s: \"%s\" does not say \"%s\"", bad[i][0],
                      bad[i][1], err, bad[i][2]);
@@ -230,7 +236,7 @@ static void test_config_without_map_and_bad_map(void **state)
 
     fx = rules_fx(RULES_BAD_SO_REL);
     fx_commit(fx);
-    assert_int_equal(fx_host_open(fx, err, sizeof err), -1);
+    assert_int_equal(fx_host_open(fx, err, sizeof err), POVTRACK_EPLUGIN);
     assert_non_null(strstr(err, "plugin rules: its config map entry "
                                 "\"threshold\" has a default not of its "
                                 "type (a bug of the plugin)"));

@@ -100,7 +100,7 @@ static void history_is(const struct ev_registry *reg, const char *code,
 
     memset(&h, 0, sizeof h);
     rc = reg->history(reg->arg, sth_str(code), &h);
-    if (rc != EV_OK)
+    if (rc != POVTRACK_OK)
         fail_msg("%s: history rc %d", code, rc);
     assert_str(h.code, code, "code");
     if (h.n != n)
@@ -165,9 +165,9 @@ static void refs_are(const struct ev_registry *reg, const char *unit,
     struct ev_error err = {{0}};
     int rc = ev_check_refs(&t->ev, reg, &err);
 
-    if (msg == NULL && rc != EV_OK)
+    if (msg == NULL && rc != POVTRACK_OK)
         fail_msg("%s refused: rc %d %s", unit, rc, err.msg);
-    if (msg != NULL && (rc != EV_EINVAL || strcmp(err.msg, msg) != 0))
+    if (msg != NULL && (rc != POVTRACK_EINVALID || strcmp(err.msg, msg) != 0))
         fail_msg("%s: rc %d \"%s\", want \"%s\"", unit, rc, err.msg, msg);
     tev_free(t);
 }
@@ -179,10 +179,10 @@ static void map_is(const struct ev_registry *reg, const char *code, int64_t t0,
     int rc = ev_unit_map(reg, sth_str(code), t0, t1, &out);
 
     if (want == NULL) {
-        assert_int_equal(rc, EV_ENOTFOUND);
+        assert_int_equal(rc, POVTRACK_ENOTFOUND);
         return;
     }
-    if (rc != EV_OK)
+    if (rc != POVTRACK_OK)
         fail_msg("map %s: rc %d, want %s", code, rc, want);
     assert_str(out, want, code);
 }
@@ -285,7 +285,8 @@ static void test_phan_thiet_stamps(void **state)
     assert_str(u.name, "Phường Phú Thủy", "unit name");
     assert_str(u.parent, "68", "unit parent");
     assert_int_equal(u.level, EV_LEVEL_COMMUNE);
-    assert_int_equal(st_reader_unit(r, sth_str("22999"), &u), ST_NOTFOUND);
+    assert_int_equal(st_reader_unit(r, sth_str("22999"), &u),
+                     POVTRACK_ENOTFOUND);
 
     /* Versions: records 1-6, 8, 9 and 11 changed units. */
     units_seq_is(r, 0, 0, 1);
@@ -301,7 +302,7 @@ static void test_phan_thiet_stamps(void **state)
     units_seq_is(r, UINT64_MAX, 11, UINT64_MAX);
     {
         uint64_t v;
-        assert_int_equal(st_reader_units_seq(r, 1, &v, NULL), ST_EINVAL);
+        assert_int_equal(st_reader_units_seq(r, 1, &v, NULL), POVTRACK_EINVAL);
     }
 
     /* The registry as of record 7: the old hierarchy. */
@@ -348,11 +349,11 @@ static void test_phan_thiet_stamps(void **state)
                      0);
     assert_true(child.len == 5);
     assert_int_equal(st_reader_child_after(r, sth_str("593"), E, &child),
-                     ST_NOTFOUND);
+                     POVTRACK_ENOTFOUND);
     assert_int_equal(st_reader_child_after(r, sth_str("68"), E, &child), 0);
     assert_str(child, "22924", "child of 68");
     assert_int_equal(st_reader_child_after(r, sth_str("60"), E, &child),
-                     ST_NOTFOUND);
+                     POVTRACK_ENOTFOUND);
 
     /* Every history, in code order. */
     {
@@ -426,7 +427,7 @@ static void test_refused_change(void **state)
     assert_int_equal(st_reader_last_seq(r, &seq), 0);
     assert_int_equal(seq, 10);
     assert_int_equal(st_reader_find_id(r, sth_str("abolish-593"), &seq),
-                     ST_NOTFOUND);
+                     POVTRACK_ENOTFOUND);
     units_seq_is(r, 10, 6, UINT64_MAX);
     reader_history_is(r, "593", w593, 1);
     st_reader_end(r);
@@ -456,7 +457,8 @@ static void test_refused_change(void **state)
     units_seq_is(r, 10, 6, 11);
     units_seq_is(r, 11, 11, 12);
     units_seq_is(r, 12, 12, UINT64_MAX);
-    assert_int_equal(st_reader_find_id(r, sth_str("chg-b"), &seq), ST_NOTFOUND);
+    assert_int_equal(st_reader_find_id(r, sth_str("chg-b"), &seq),
+                     POVTRACK_ENOTFOUND);
     {
         const struct want w22936[] = {
             {MIN, MAX, "Thanh Hải", "593", EV_CHANGE_NONE, NULL, 6, 0}};
@@ -839,13 +841,14 @@ static void test_corrupt_history(void **state)
     assert_int_equal(st_reader_begin(log, &r), 0);
     for (int i = 0; i < NBAD; i++) {
         snprintf(code, sizeof code, "9%d", i);
-        if (st_reader_history(r, sth_str(code), &h) != ST_EFORMAT)
+        if (st_reader_history(r, sth_str(code), &h) != POVTRACK_EFORMAT)
             fail_msg("corrupt history %d accepted", i);
-        assert_int_equal(st_reader_unit(r, sth_str(code), &u), ST_EFORMAT);
+        assert_int_equal(st_reader_unit(r, sth_str(code), &u),
+                         POVTRACK_EFORMAT);
     }
     assert_int_equal(
         st_reader_histories(r, visit_history, &(struct codes_seen){.n = 0}),
-        ST_EFORMAT);
+        POVTRACK_EFORMAT);
     st_reader_end(r);
 
     /* A check that meets one fails the whole batch: nothing stored. */
@@ -857,7 +860,7 @@ static void test_corrupt_history(void **state)
             sth_item(&items[i], &t[i]->ev, t[i]->sb.data, t[i]->sb.size, NULL);
         assert_int_equal(
             st_log_append_batch(log, RECEIVED, items, 2, st_check_refs, NULL),
-            ST_EFORMAT);
+            POVTRACK_EFORMAT);
         /* and so does a unit event whose rules read it, without check() */
         struct tev *m = tev_changed("chg", "merge", "60", E, "93,60", "60",
                                     NULL, NULL, NULL);
@@ -865,14 +868,15 @@ static void test_corrupt_history(void **state)
         sth_item(&items[1], &m->ev, m->sb.data, m->sb.size, NULL);
         assert_int_equal(
             st_log_append_batch(log, RECEIVED, items, 2, NULL, NULL),
-            ST_EFORMAT);
+            POVTRACK_EFORMAT);
         tev_free(m);
         tev_free(t[0]);
         tev_free(t[1]);
     }
     assert_int_equal(st_reader_begin(log, &r), 0);
     units_seq_is(r, UINT64_MAX, 0, UINT64_MAX);
-    assert_int_equal(st_reader_history(r, sth_str("60"), &h), ST_NOTFOUND);
+    assert_int_equal(st_reader_history(r, sth_str("60"), &h),
+                     POVTRACK_ENOTFOUND);
     st_reader_end(r);
     st_log_close(log);
 }

@@ -986,7 +986,7 @@ static void test_writer_handle_and_progress(void **state)
     assert_int_equal(p.last_done, NEVENTS);
     assert_int_equal(p.last_total, NEVENTS);
     st_log_close(log);
-    assert_int_equal(st_verify(NULL, &rep, NULL, NULL), ST_EINVAL);
+    assert_int_equal(st_verify(NULL, &rep, NULL, NULL), POVTRACK_EINVAL);
     assert_string_equal(st_verify_check_name(ST_VERIFY_IDS), "ids");
     assert_null(st_verify_check_name(ST_VERIFY_NCHECKS));
 }

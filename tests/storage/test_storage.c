@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -227,8 +228,8 @@ static void test_append_read_back(void **state)
         assert_int_equal(st_reader_get(r, (uint64_t)i + 1, &rec), 0);
         assert_record(&rec, (uint64_t)i + 1, &t[i]);
     }
-    assert_int_equal(st_reader_get(r, 4, &rec), ST_NOTFOUND);
-    assert_int_equal(st_reader_get(r, 0, &rec), ST_NOTFOUND);
+    assert_int_equal(st_reader_get(r, 4, &rec), POVTRACK_ENOTFOUND);
+    assert_int_equal(st_reader_get(r, 0, &rec), POVTRACK_ENOTFOUND);
     st_reader_end(r);
 
     for (int i = 0; i < 3; i++)
@@ -245,7 +246,7 @@ static void test_empty_log(void **state)
 
     assert_int_equal(last_seq(log), 0);
     assert_int_equal(st_reader_begin(log, &r), 0);
-    assert_int_equal(st_reader_next(r, &rec), ST_END);
+    assert_int_equal(st_reader_next(r, &rec), POVTRACK_EEND);
     st_reader_end(r);
     /* An empty batch commits nothing and succeeds. */
     assert_int_equal(st_log_append_batch(log, RECEIVED, NULL, 0, NULL, NULL),
@@ -393,10 +394,10 @@ static int ck_ids(void *arg, struct st_view *view, struct st_item *item)
     c->calls++;
     if (ev->id.len >= 3 && memcmp(ev->id.ptr, "bad", 3) == 0) {
         snprintf(item->error, sizeof(item->error), "id: looks bad");
-        return EV_EINVAL;
+        return POVTRACK_EINVALID;
     }
     if (ev->id.len == 4 && memcmp(ev->id.ptr, "boom", 4) == 0)
-        return EV_ENOMEM;
+        return POVTRACK_ENOMEM;
     return 0;
 }
 
@@ -430,7 +431,8 @@ static void test_check_rejects_one(void **state)
     assert_int_equal(st_reader_get(r, 2, &rec), 0);
     assert_record(&rec, 2, &t[2]);
     /* Nothing of the rejected item is stored, not even its id. */
-    assert_int_equal(st_reader_find_id(r, sth_str("bad-1"), &seq), ST_NOTFOUND);
+    assert_int_equal(st_reader_find_id(r, sth_str("bad-1"), &seq),
+                     POVTRACK_ENOTFOUND);
     st_reader_end(r);
 
     /* A rejected id may come back later with other content. */
@@ -462,7 +464,7 @@ static void test_check_fails_batch(void **state)
         item_of(&items[i], &t[i]);
     /* The callback's own error comes back and nothing is stored. */
     assert_int_equal(st_log_append_batch(log, RECEIVED, items, 3, ck_ids, &c),
-                     EV_ENOMEM);
+                     POVTRACK_ENOMEM);
     assert_int_equal(c.calls, 2);
     assert_int_equal(last_seq(log), 0);
 
@@ -496,11 +498,11 @@ static int ck_parent(void *arg, struct st_view *view, struct st_item *item)
     if (ev->type != EV_UNIT_DEFINED || ev->data.parent.ptr == NULL)
         return 0;
     rc = st_view_unit(view, ev->data.parent, &u);
-    if (rc == ST_NOTFOUND) {
+    if (rc == POVTRACK_ENOTFOUND) {
         snprintf(item->error, sizeof(item->error),
                  "data.parent: unit %.*s is not defined",
                  (int)ev->data.parent.len, ev->data.parent.ptr);
-        return EV_EINVAL;
+        return POVTRACK_EINVALID;
     }
     if (rc != 0)
         return rc;
@@ -551,7 +553,8 @@ static void test_check_sees_unit_in_batch(void **state)
     assert_null(u.parent.ptr);
     assert_int_equal(u.level, EV_LEVEL_PROVINCE);
     /* A rejected unit.defined leaves no unit behind. */
-    assert_int_equal(st_reader_unit(r, sth_str("00700"), &u), ST_NOTFOUND);
+    assert_int_equal(st_reader_unit(r, sth_str("00700"), &u),
+                     POVTRACK_ENOTFOUND);
     st_reader_end(r);
 
     /* Redefining a unit replaces its registry entry (here: a new name). */
@@ -661,7 +664,7 @@ static void test_restart(void **state)
     assert_int_equal(last_seq(log), 8);
     /* A read-only log refuses to append. */
     assert_int_equal(st_log_append_batch(log, RECEIVED, &it, 1, NULL, NULL),
-                     ST_EINVAL);
+                     POVTRACK_EINVAL);
     st_log_close(log);
     tev_free(&a);
 }
@@ -738,11 +741,11 @@ static void test_reader_same_handle_growth(void **state)
     seq = 5 + (uint64_t)(b - 1) * 20;
     /* The snapshot still reads what it saw. */
     assert_int_equal(st_reader_get(r, 5, &rec), 0);
-    assert_int_equal(st_reader_get(r, 6, &rec), ST_NOTFOUND);
+    assert_int_equal(st_reader_get(r, 6, &rec), POVTRACK_ENOTFOUND);
 
     /* Reset: the writer may now grow. */
     st_reader_reset(r);
-    assert_int_equal(st_reader_get(r, 5, &rec), ST_EINVAL);
+    assert_int_equal(st_reader_get(r, 5, &rec), POVTRACK_EINVAL);
     append_n(log, 1000, 20, 600);
     append_n(log, 2000, 20, 600);
     assert_true(st_log_map_size(log) > before);
@@ -827,7 +830,7 @@ static int child_reader(const char *dir, int in, int out)
             memcmp(rec.publisher.ptr, PUB, rec.publisher.len) != 0)
             return 11;
     }
-    if (rc != ST_END || expect != n + 1)
+    if (rc != POVTRACK_EEND || expect != n + 1)
         return 12;
     if (st_reader_begin(log, &r2) != 0)
         return 13;
@@ -956,16 +959,18 @@ static void test_not_a_log(void **state)
     snprintf(dir, sizeof(dir), "%s/foreign", f->root);
     assert_int_equal(mkdir(dir, 0700), 0);
     raw_put(dir, NULL, "hello", "world");
-    expect_open_fails(dir, 0, ST_EFORMAT, "not a povtrack log");
-    expect_open_fails(dir, ST_OPEN_READONLY, ST_EFORMAT, "not a povtrack log");
+    expect_open_fails(dir, 0, POVTRACK_EFORMAT, "not a povtrack log");
+    expect_open_fails(dir, ST_OPEN_READONLY, POVTRACK_EFORMAT,
+                      "not a povtrack log");
 
     /* A log of another format. */
     snprintf(dir, sizeof(dir), "%s/other-format", f->root);
     st_log_close(sth_open(dir, 0, 0));
     raw_put(dir, "meta", "format", "povtrack-log-0");
-    expect_open_fails(dir, 0, ST_EFORMAT,
+    expect_open_fails(dir, 0, POVTRACK_EFORMAT,
                       "format mismatch: the log is \"povtrack-log-0\"");
-    expect_open_fails(dir, ST_OPEN_READONLY, ST_EFORMAT, "format mismatch");
+    expect_open_fails(dir, ST_OPEN_READONLY, POVTRACK_EFORMAT,
+                      "format mismatch");
 
     /* A data.mdb that is not LMDB at all, and longer than a log that was
      * never written (those: test_unwritten_log): left as it is. */
@@ -973,8 +978,9 @@ static void test_not_a_log(void **state)
     assert_int_equal(mkdir(dir, 0700), 0);
     snprintf(path, sizeof(path), "%s/data.mdb", dir);
     write_bytes(path, 'x', ST_UNWRITTEN_MAX + 1);
-    expect_open_fails(dir, 0, ST_ENOCOMMIT, "not an LMDB file");
-    expect_open_fails(dir, ST_OPEN_READONLY, ST_ENOCOMMIT, "not an LMDB file");
+    expect_open_fails(dir, 0, POVTRACK_ENOCOMMIT, "not an LMDB file");
+    expect_open_fails(dir, ST_OPEN_READONLY, POVTRACK_ENOCOMMIT,
+                      "not an LMDB file");
     assert_int_equal(stat(path, &sb), 0);
     assert_int_equal(sb.st_size, ST_UNWRITTEN_MAX + 1);
 
@@ -985,22 +991,22 @@ static void test_not_a_log(void **state)
     fp = fopen(path, "w");
     assert_non_null(fp);
     fclose(fp);
-    expect_open_fails(dir, 0, ST_EFORMAT, "not a povtrack log directory");
+    expect_open_fails(dir, 0, POVTRACK_EFORMAT, "not a povtrack log directory");
     snprintf(path, sizeof(path), "%s/data.mdb", dir);
     assert_int_not_equal(stat(path, &sb), 0);
 
     /* A reader does not create anything. */
     snprintf(dir, sizeof(dir), "%s/absent", f->root);
-    expect_open_fails(dir, ST_OPEN_READONLY, ENOENT, "No such file");
+    expect_open_fails(dir, ST_OPEN_READONLY, -ENOENT, "No such file");
     assert_int_not_equal(stat(dir, &sb), 0);
     assert_int_equal(mkdir(dir, 0700), 0);
-    expect_open_fails(dir, ST_OPEN_READONLY, ENOENT, "no povtrack log here");
+    expect_open_fails(dir, ST_OPEN_READONLY, -ENOENT, "no povtrack log here");
     snprintf(path, sizeof(path), "%s/lock.mdb", dir);
     assert_int_not_equal(stat(path, &sb), 0);
 
     /* A file where the directory should be. */
     snprintf(path, sizeof(path), "%s/documents/notes.txt", f->root);
-    expect_open_fails(path, 0, ENOTDIR, "not a directory");
+    expect_open_fails(path, 0, -ENOTDIR, "not a directory");
 
     /* Bad arguments. */
     {
@@ -1008,9 +1014,9 @@ static void test_not_a_log(void **state)
         char err[64];
 
         assert_int_equal(st_log_open(NULL, 0, &log, err, sizeof(err)),
-                         ST_EINVAL);
+                         POVTRACK_EINVAL);
         assert_int_equal(st_log_open(f->dir, 0x80, &log, err, sizeof(err)),
-                         ST_EINVAL);
+                         POVTRACK_EINVAL);
         assert_null(log);
     }
 }
@@ -1056,7 +1062,7 @@ static void test_unwritten_log(void **state)
      * log in its place. */
     snprintf(path, sizeof(path), "%s/data.mdb", f->dir);
     write_bytes(path, 0, 0);
-    expect_open_fails(f->dir, ST_OPEN_READONLY, ST_ENOCOMMIT,
+    expect_open_fails(f->dir, ST_OPEN_READONLY, POVTRACK_ENOCOMMIT,
                       "is empty (0 bytes): the log was never written");
     log = open_repaired(f->dir, "is empty (0 bytes)");
     assert_null(strstr(st_log_notice(log), "moved it to"));
@@ -1065,7 +1071,7 @@ static void test_unwritten_log(void **state)
     /* No valid meta page, as long as the log's first commit at the most:
      * never written either; the bytes are kept beside it. */
     write_bytes(path, 0, ST_UNWRITTEN_MAX);
-    expect_open_fails(f->dir, ST_OPEN_READONLY, ST_ENOCOMMIT,
+    expect_open_fails(f->dir, ST_OPEN_READONLY, POVTRACK_ENOCOMMIT,
                       "no valid LMDB meta page (16384 bytes): the log was "
                       "never written");
     log = open_repaired(f->dir, "; moved it to ");
@@ -1091,8 +1097,9 @@ static void test_unwritten_log(void **state)
         assert_int_equal(close(fd), 0);
     }
     off_t held = sb.st_size;
-    expect_open_fails(f->dir, 0, ST_ENOCOMMIT, "may hold acknowledged events");
-    expect_open_fails(f->dir, ST_OPEN_READONLY, ST_ENOCOMMIT,
+    expect_open_fails(f->dir, 0, POVTRACK_ENOCOMMIT,
+                      "may hold acknowledged events");
+    expect_open_fails(f->dir, ST_OPEN_READONLY, POVTRACK_ENOCOMMIT,
                       "restore it from a backup");
     assert_int_equal(stat(path, &sb), 0);
     assert_int_equal(sb.st_size, held);
@@ -1112,14 +1119,17 @@ static void test_find_id(void **state)
     assert_int_equal(seq, 1);
     assert_int_equal(st_reader_find_id(r, sth_str("id-7"), &seq), 0);
     assert_int_equal(seq, 8);
-    assert_int_equal(st_reader_find_id(r, sth_str("id-10"), &seq), ST_NOTFOUND);
-    assert_int_equal(st_reader_find_id(r, sth_str("id-"), &seq), ST_NOTFOUND);
+    assert_int_equal(st_reader_find_id(r, sth_str("id-10"), &seq),
+                     POVTRACK_ENOTFOUND);
+    assert_int_equal(st_reader_find_id(r, sth_str("id-"), &seq),
+                     POVTRACK_ENOTFOUND);
     /* Longer than any stored key: simply not there. */
     memset(longid, 'k', sizeof(longid) - 1);
     longid[sizeof(longid) - 1] = '\0';
-    assert_int_equal(st_reader_find_id(r, sth_str(longid), &seq), ST_NOTFOUND);
-    assert_int_equal(st_reader_find_id(r, sth_str(""), &seq), ST_EINVAL);
-    assert_int_equal(st_reader_unit(r, sth_str(longid), NULL), ST_EINVAL);
+    assert_int_equal(st_reader_find_id(r, sth_str(longid), &seq),
+                     POVTRACK_ENOTFOUND);
+    assert_int_equal(st_reader_find_id(r, sth_str(""), &seq), POVTRACK_EINVAL);
+    assert_int_equal(st_reader_unit(r, sth_str(longid), NULL), POVTRACK_EINVAL);
     st_reader_end(r);
     st_log_close(log);
 }
@@ -1139,7 +1149,7 @@ static void test_seek_next(void **state)
     for (expect = 1; st_reader_next(r, &rec) == 0; expect++)
         assert_int_equal(rec.seq, expect);
     assert_int_equal(expect, 11);
-    assert_int_equal(st_reader_next(r, &rec), ST_END);
+    assert_int_equal(st_reader_next(r, &rec), POVTRACK_EEND);
 
     assert_int_equal(st_reader_seek(r, 4), 0);
     assert_int_equal(st_reader_next(r, &rec), 0);
@@ -1153,22 +1163,23 @@ static void test_seek_next(void **state)
 
     /* Past the end, and 0 meaning the start. */
     assert_int_equal(st_reader_seek(r, 11), 0);
-    assert_int_equal(st_reader_next(r, &rec), ST_END);
+    assert_int_equal(st_reader_next(r, &rec), POVTRACK_EEND);
     assert_int_equal(st_reader_seek(r, UINT64_MAX), 0);
-    assert_int_equal(st_reader_next(r, &rec), ST_END);
+    assert_int_equal(st_reader_next(r, &rec), POVTRACK_EEND);
     assert_int_equal(st_reader_seek(r, 0), 0);
     assert_int_equal(st_reader_next(r, &rec), 0);
     assert_int_equal(rec.seq, 1);
 
-    /* Tail the log: at ST_END, renew, and next continues with new ones. */
+    /* Tail the log: at POVTRACK_EEND, renew, and next continues with new ones.
+     */
     assert_int_equal(st_reader_seek(r, 9), 0);
     assert_int_equal(st_reader_next(r, &rec), 0);
     assert_int_equal(st_reader_next(r, &rec), 0);
     assert_int_equal(rec.seq, 10);
-    assert_int_equal(st_reader_next(r, &rec), ST_END);
+    assert_int_equal(st_reader_next(r, &rec), POVTRACK_EEND);
     append_n(log, 100, 3, 0);
     /* The old snapshot does not see them... */
-    assert_int_equal(st_reader_next(r, &rec), ST_END);
+    assert_int_equal(st_reader_next(r, &rec), POVTRACK_EEND);
     /* ...a renewed one does. */
     assert_int_equal(st_reader_renew(r), 0);
     for (expect = 11; st_reader_next(r, &rec) == 0; expect++)
@@ -1212,17 +1223,18 @@ static void test_record_parse(void **state)
     assert_int_equal(rec.event_len, 1);
 
     /* Short or inconsistent values. */
-    assert_int_equal(st_record_parse(1, v, 0, &rec), ST_EFORMAT);
-    assert_int_equal(st_record_parse(1, v, 8, &rec), ST_EFORMAT);
-    assert_int_equal(st_record_parse(1, v, 9, &rec), ST_EFORMAT); /* no event */
-    assert_int_equal(st_record_parse(1, NULL, 14, &rec), ST_EFORMAT);
+    assert_int_equal(st_record_parse(1, v, 0, &rec), POVTRACK_EFORMAT);
+    assert_int_equal(st_record_parse(1, v, 8, &rec), POVTRACK_EFORMAT);
+    assert_int_equal(st_record_parse(1, v, 9, &rec),
+                     POVTRACK_EFORMAT); /* no event */
+    assert_int_equal(st_record_parse(1, NULL, 14, &rec), POVTRACK_EFORMAT);
     v[8] = 200; /* publisher longer than the value */
-    assert_int_equal(st_record_parse(1, v, 32, &rec), ST_EFORMAT);
+    assert_int_equal(st_record_parse(1, v, 32, &rec), POVTRACK_EFORMAT);
     v[8] = 22; /* publisher fills the rest: no event */
-    assert_int_equal(st_record_parse(1, v, 31, &rec), ST_EFORMAT);
+    assert_int_equal(st_record_parse(1, v, 31, &rec), POVTRACK_EFORMAT);
     assert_int_equal(st_record_parse(1, v, 32, &rec), 0);
     assert_int_equal(rec.event_len, 1);
-    assert_int_equal(st_record_parse(1, v, 32, NULL), ST_EINVAL);
+    assert_int_equal(st_record_parse(1, v, 32, NULL), POVTRACK_EINVAL);
 }
 
 /* A corrupt units value is reported, not trusted. */
@@ -1268,7 +1280,7 @@ static void test_corrupt_unit(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         snprintf(code, sizeof(code), "9%zu", i);
         u.level = EV_LEVEL_DISTRICT;
-        if (st_reader_unit(r, sth_str(code), &u) != ST_EFORMAT)
+        if (st_reader_unit(r, sth_str(code), &u) != POVTRACK_EFORMAT)
             fail_msg("corrupt unit value %zu accepted", i);
         assert_int_equal(u.level, EV_LEVEL_DISTRICT); /* untouched */
     }
@@ -1288,15 +1300,15 @@ static void test_bad_items(void **state)
     item_of(&it, &a);
     it.ev = NULL;
     assert_int_equal(st_log_append_batch(log, RECEIVED, &it, 1, NULL, NULL),
-                     ST_EINVAL);
+                     POVTRACK_EINVAL);
     item_of(&it, &a);
     it.len = 0;
     assert_int_equal(st_log_append_batch(log, RECEIVED, &it, 1, NULL, NULL),
-                     ST_EINVAL);
+                     POVTRACK_EINVAL);
     assert_int_equal(st_log_append_batch(log, RECEIVED, NULL, 1, NULL, NULL),
-                     ST_EINVAL);
+                     POVTRACK_EINVAL);
     assert_int_equal(st_log_append_batch(NULL, RECEIVED, &it, 1, NULL, NULL),
-                     ST_EINVAL);
+                     POVTRACK_EINVAL);
 
     /* A publisher name too long for the record rejects that item. */
     memset(longpub, 'p', sizeof(longpub) - 1);
@@ -1324,18 +1336,40 @@ static void test_bad_items(void **state)
     st_log_close(log);
 }
 
+/* LMDB returns errno values positive; storage hands them on negated, as
+ * the error space has them, so that they never pass for a success or for
+ * another layer's code. */
+static void test_lmdb_errno_negated(void **state)
+{
+    struct fx *f = *state;
+    struct st_log *log = sth_open(f->dir, 0, 0);
+    char dest[PATH_MAX], err[PATH_MAX + 128];
+
+    /* mdb_env_copy2 cannot create dest/data.mdb: ENOENT from open(2). */
+    snprintf(dest, sizeof dest, "%s/missing", f->dir);
+    assert_int_equal(st_log_copy(log, dest, err, sizeof err), -ENOENT);
+    assert_non_null(strstr(err, strerror(ENOENT)));
+    st_log_close(log);
+}
+
 static void test_strerror(void **state)
 {
     (void)state;
-    assert_string_equal(st_strerror(ST_OK), "success");
-    assert_non_null(strstr(st_strerror(ST_END), "end"));
-    assert_non_null(strstr(st_strerror(ST_NOTFOUND), "not found"));
-    assert_non_null(strstr(st_strerror(ST_EFORMAT), "not a povtrack log"));
-    assert_non_null(strstr(st_strerror(ST_ENOMEM), "memory"));
-    assert_non_null(strstr(st_strerror(ST_EINVAL), "invalid"));
-    assert_non_null(strstr(st_strerror(ST_ENOCOMMIT), "no committed"));
+    assert_string_equal(st_strerror(POVTRACK_OK), "success");
+    assert_non_null(strstr(st_strerror(POVTRACK_EEND), "end"));
+    assert_non_null(strstr(st_strerror(POVTRACK_ENOTFOUND), "not found"));
+    assert_non_null(
+        strstr(st_strerror(POVTRACK_EFORMAT), "not a povtrack log"));
+    assert_string_equal(st_strerror(POVTRACK_ENOMEM), strerror(ENOMEM));
+    assert_string_equal(st_strerror(POVTRACK_EINVAL), strerror(EINVAL));
+    assert_non_null(strstr(st_strerror(POVTRACK_ENOCOMMIT), "no committed"));
+    /* LMDB's own codes get LMDB's message here, and only here. */
     assert_non_null(strstr(st_strerror(MDB_MAP_FULL), "MDB_MAP_FULL"));
-    assert_string_equal(st_strerror(ENOENT), strerror(ENOENT));
+    assert_string_equal(st_strerror(MDB_CORRUPTED),
+                        mdb_strerror(MDB_CORRUPTED));
+    assert_string_equal(st_strerror(-ENOENT), strerror(ENOENT));
+    /* Never a positive code: no meaning in the error space. */
+    assert_string_equal(st_strerror(ENOENT), "unknown error");
 }
 
 int main(void)
@@ -1363,6 +1397,7 @@ int main(void)
         STH_TEST(test_corrupt_unit),
         STH_TEST(test_bad_items),
         cmocka_unit_test(test_strerror),
+        STH_TEST(test_lmdb_errno_negated),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

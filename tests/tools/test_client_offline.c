@@ -3,6 +3,7 @@
  * argument checks, limits, a timeout that never hangs and says where, and
  * reading key files.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -48,6 +49,32 @@ static void test_defaults(void **state)
                      POVTRACK_CLIENT_EINVAL);
     povtrack_client_close(c);
     povtrack_client_close(NULL);
+}
+
+/* The codes are those of <povtrack/errors.h>: ZeroMQ's errors that are
+ * errno values come negated, as the system's, and read as such. */
+static void test_error_space(void **state)
+{
+    povtrack_client *c;
+    struct povtrack_client_msg reply;
+
+    (void)state;
+    assert_int_equal(POVTRACK_CLIENT_ETIMEDOUT, -ETIMEDOUT);
+    assert_int_equal(POVTRACK_CLIENT_EREFUSED, POVTRACK_EREFUSED);
+    assert_int_equal(povtrack_client_open(&c), POVTRACK_CLIENT_OK);
+    assert_int_equal(
+        povtrack_client_set_endpoint(c, POVTRACK_CLIENT_QUERY, "nonsense://x"),
+        0);
+    /* zmq_connect: EPROTONOSUPPORT, an errno value. */
+    assert_int_equal(povtrack_client_simple(c, "ping", &reply),
+                     -EPROTONOSUPPORT);
+    assert_string_equal(povtrack_strerror(-EPROTONOSUPPORT),
+                        strerror(EPROTONOSUPPORT));
+    assert_non_null(strstr(povtrack_client_error(c), "nonsense://x"));
+    povtrack_client_msg_free(&reply);
+    assert_string_equal(povtrack_client_strerror(POVTRACK_CLIENT_ETIMEDOUT),
+                        povtrack_strerror(-ETIMEDOUT));
+    povtrack_client_close(c);
 }
 
 static void test_timeout(void **state)
@@ -250,7 +277,7 @@ static void test_keyfile_as_keygen_writes(void **state)
                      POVTRACK_CLIENT_OK);
     assert_string_equal(k->pub, KEY_B);
     assert_int_equal(read_key(k, "public-key = " KEY_B "\n", 0644, true),
-                     POVTRACK_CLIENT_EINVAL);
+                     POVTRACK_EINVALID);
     assert_string_equal(key_err(k),
                         ": no secret-key (this is a public key file; use "
                         "the .key file that povtrack keygen wrote beside "
@@ -290,38 +317,38 @@ static void test_keyfile_refusals(void **state)
                               "public-key = " KEY_A "\n"
                               "secret-key = " KEY_B "\n",
                               0640, true),
-                     POVTRACK_CLIENT_EINVAL);
+                     POVTRACK_EINVALID);
     assert_non_null(strstr(key_err(k), ": a secret key file must be readable "
                                        "by its owner only (chmod 600 "));
     assert_int_equal(read_key(k, "# x\npublic-key = " KEY_A "\ncolour = blue\n",
                               0644, false),
-                     POVTRACK_CLIENT_EINVAL);
+                     POVTRACK_EINVALID);
     assert_string_equal(key_err(k), ":3: colour is not a key this file may "
                                     "hold (public-key, secret-key: 40 "
                                     "characters of Z85)");
     assert_int_equal(read_key(k, "public-key = abc\n", 0644, false),
-                     POVTRACK_CLIENT_EINVAL);
+                     POVTRACK_EINVALID);
     assert_string_equal(key_err(k), ":1: public-key is not a key this file "
                                     "may hold (public-key, secret-key: 40 "
                                     "characters of Z85)");
     assert_int_equal(read_key(k, "\npublic key\n", 0644, false),
-                     POVTRACK_CLIENT_EINVAL);
+                     POVTRACK_EINVALID);
     assert_string_equal(key_err(k), ":2: the line is not a key this file may "
                                     "hold (public-key, secret-key: 40 "
                                     "characters of Z85)");
     assert_int_equal(
         read_key(k, "[povtrack\npublic-key = " KEY_A "\n", 0644, false),
-        POVTRACK_CLIENT_EINVAL);
+        POVTRACK_EINVALID);
     assert_string_equal(key_err(k), ":1: the line is not a key this file may "
                                     "hold (public-key, secret-key: 40 "
                                     "characters of Z85)");
     assert_int_equal(read_key(k, "# nothing\n", 0644, false),
-                     POVTRACK_CLIENT_EINVAL);
+                     POVTRACK_EINVALID);
     assert_string_equal(key_err(k), ": no public-key");
     unlink(k->path);
     assert_int_equal(povtrack_client_read_keyfile(k->path, k->pub, NULL, k->err,
                                                   sizeof k->err),
-                     POVTRACK_CLIENT_EINVAL);
+                     -ENOENT);
     assert_string_equal(key_err(k), ": No such file or directory");
 }
 
@@ -360,6 +387,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_error_space),
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_publish_limits),
         cmocka_unit_test(test_alert_timeout),

@@ -137,7 +137,7 @@ static void reads_as(const char *text, const char *want)
     struct tl_error err = {{0}};
     int rc = read_text(text, strlen(text), 0, &g, &err);
 
-    if (rc != TL_OK)
+    if (rc != POVTRACK_OK)
         fail_msg("%s", err.msg);
     assert_string_equal(g.log, want);
     assert_string_equal(err.msg, "");
@@ -200,7 +200,8 @@ static void test_header_bom_delimiter(void **state)
     struct tl_error err = {{0}};
 
     (void)state;
-    assert_int_equal(read_text(text, sizeof(text) - 1, ';', &g, &err), TL_OK);
+    assert_int_equal(read_text(text, sizeof(text) - 1, ';', &g, &err),
+                     POVTRACK_OK);
     /* ASCII letters only are lowered; other bytes are kept. */
     assert_string_equal(g.log, "1[số_tiền][ngÀy][don__vi][x,y] "
                                "2[1][2][3][4,5] ");
@@ -215,15 +216,16 @@ static void test_header_bom_delimiter(void **state)
 static void test_errors(void **state)
 {
     (void)state;
-    fails_as("", TL_EINVAL, "empty file: no header row", "");
-    fails_as("\xEF\xBB\xBF", TL_EINVAL, "empty file: no header row", "");
+    fails_as("", POVTRACK_EINVALID, "empty file: no header row", "");
+    fails_as("\xEF\xBB\xBF", POVTRACK_EINVALID, "empty file: no header row",
+             "");
     /* A quote inside an unquoted cell: the rows before it were given. */
-    fails_as("a,b\n1,2\n3,x\"y\n4,5\n", TL_EINVAL,
+    fails_as("a,b\n1,2\n3,x\"y\n4,5\n", POVTRACK_EINVALID,
              "CSV syntax error after row 2: " STRICT_MSG, "1[a][b] 2[1][2] ");
-    fails_as("a,b\n\n\n1,\"2\"x\n", TL_EINVAL,
+    fails_as("a,b\n\n\n1,\"2\"x\n", POVTRACK_EINVALID,
              "CSV syntax error after row 3: " STRICT_MSG, "1[a][b] ");
     /* A quote never closed. */
-    fails_as("a,b\n1,\"2\n3,4\n", TL_EINVAL,
+    fails_as("a,b\n1,\"2\n3,4\n", POVTRACK_EINVALID,
              "CSV syntax error at the end: " STRICT_MSG, "1[a][b] ");
 }
 
@@ -236,7 +238,7 @@ static void test_read_error(void **state)
 
     (void)state;
     assert_non_null(f);
-    assert_int_equal(tl_csv_read(f, 0, &sink, &err), TL_EIO);
+    assert_int_equal(tl_csv_read(f, 0, &sink, &err), POVTRACK_EIO);
     assert_string_equal(err.msg, "read error");
     assert_string_equal(g.log, "");
     fclose(f);
@@ -245,12 +247,13 @@ static void test_read_error(void **state)
 static void test_callbacks_stop(void **state)
 {
     static const char text[] = "a\n1\n2\n3\n4\n";
-    struct got g = {.header_rc = TL_EINVAL};
+    struct got g = {.header_rc = POVTRACK_EINVALID};
     struct tl_error err = {{0}};
 
     (void)state;
     /* The header's failure is returned as it is, nothing else given. */
-    assert_int_equal(read_text(text, sizeof(text) - 1, 0, &g, &err), TL_EINVAL);
+    assert_int_equal(read_text(text, sizeof(text) - 1, 0, &g, &err),
+                     POVTRACK_EINVALID);
     assert_string_equal(err.msg, "bad header");
     assert_string_equal(g.log, "1[a] ");
 
@@ -270,7 +273,8 @@ static void test_sink_takes_cells(void **state)
     struct tl_error err = {{0}};
 
     (void)state;
-    assert_int_equal(read_text(text, sizeof(text) - 1, 0, &g, &err), TL_OK);
+    assert_int_equal(read_text(text, sizeof(text) - 1, 0, &g, &err),
+                     POVTRACK_OK);
     assert_int_equal(g.ntaken, 2);
     assert_string_equal(g.taken[0], "x");
     assert_string_equal(g.taken[1], "y");
@@ -345,7 +349,7 @@ static void test_large_input(void **state)
     assert_int_equal(fclose(f), 0);
     f = fmemopen(text, len, "r");
     assert_non_null(f);
-    assert_int_equal(tl_csv_read(f, 0, &sink, &err), TL_OK);
+    assert_int_equal(tl_csv_read(f, 0, &sink, &err), POVTRACK_OK);
     fclose(f);
     free(text);
     assert_int_equal(c.ncols, 40);
@@ -371,7 +375,8 @@ static void test_out_of_memory(void **state)
     /* Count the allocations of a good run. */
     allocs = 0;
     fail_at = LONG_MAX;
-    assert_int_equal(read_text(text, sizeof(text) - 1, 0, &g, &err), TL_OK);
+    assert_int_equal(read_text(text, sizeof(text) - 1, 0, &g, &err),
+                     POVTRACK_OK);
     total = allocs;
     fail_at = -1;
     assert_true(total > 40);
@@ -383,7 +388,7 @@ static void test_out_of_memory(void **state)
         fail_at = k;
         int rc = read_text(text, sizeof(text) - 1, 0, &g, &err);
         fail_at = -1;
-        if (rc != TL_ENOMEM)
+        if (rc != POVTRACK_ENOMEM)
             fail_msg("allocation %ld failing: rc %d, \"%s\"", k, rc, err.msg);
         assert_string_equal(err.msg, "out of memory");
     }

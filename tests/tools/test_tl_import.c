@@ -25,24 +25,25 @@ static void test_dates(void **state)
     int64_t at = 0;
 
     (void)state;
-    assert_int_equal(tl_parse_date("2024-10-17", &at, &err), TL_OK);
+    assert_int_equal(tl_parse_date("2024-10-17", &at, &err), POVTRACK_OK);
     assert_true(at == OCT17);
-    assert_int_equal(tl_parse_date("17/10/2024", &at, &err), TL_OK);
+    assert_int_equal(tl_parse_date("17/10/2024", &at, &err), POVTRACK_OK);
     assert_true(at == OCT17);
-    assert_int_equal(tl_parse_date("1/2/2024", &at, &err), TL_OK);
-    assert_int_equal(tl_parse_date("29/02/2024", &at, &err), TL_OK);
-    assert_int_equal(tl_parse_date("2000-01-02", &at, &err), TL_OK);
+    assert_int_equal(tl_parse_date("1/2/2024", &at, &err), POVTRACK_OK);
+    assert_int_equal(tl_parse_date("29/02/2024", &at, &err), POVTRACK_OK);
+    assert_int_equal(tl_parse_date("2000-01-02", &at, &err), POVTRACK_OK);
     assert_true(at == INT64_C(946746000));
-    assert_int_equal(tl_parse_date("29/02/2023", &at, &err), TL_EINVAL);
+    assert_int_equal(tl_parse_date("29/02/2023", &at, &err), POVTRACK_EINVALID);
     assert_non_null(strstr(err.msg, "not a day of the calendar"));
     memset(&err, 0, sizeof(err));
-    assert_int_equal(tl_parse_date("2024-13-01", &at, &err), TL_EINVAL);
-    assert_int_equal(tl_parse_date("2024/10/17", &at, &err), TL_EINVAL);
-    assert_int_equal(tl_parse_date("17-10-2024", &at, &err), TL_EINVAL);
-    assert_int_equal(tl_parse_date("2024-10-17x", &at, &err), TL_EINVAL);
-    assert_int_equal(tl_parse_date("17/10/24", &at, &err), TL_EINVAL);
+    assert_int_equal(tl_parse_date("2024-13-01", &at, &err), POVTRACK_EINVALID);
+    assert_int_equal(tl_parse_date("2024/10/17", &at, &err), POVTRACK_EINVALID);
+    assert_int_equal(tl_parse_date("17-10-2024", &at, &err), POVTRACK_EINVALID);
+    assert_int_equal(tl_parse_date("2024-10-17x", &at, &err),
+                     POVTRACK_EINVALID);
+    assert_int_equal(tl_parse_date("17/10/24", &at, &err), POVTRACK_EINVALID);
     memset(&err, 0, sizeof(err));
-    assert_int_equal(tl_parse_date("", &at, &err), TL_EINVAL);
+    assert_int_equal(tl_parse_date("", &at, &err), POVTRACK_EINVALID);
     assert_string_equal(err.msg, "empty date");
 }
 
@@ -51,7 +52,7 @@ static void amount_ok(const char *s, int64_t want)
     struct tl_error err = {{0}};
     int64_t v = -1;
 
-    if (tl_parse_vnd(s, &v, &err) != TL_OK)
+    if (tl_parse_vnd(s, &v, &err) != POVTRACK_OK)
         fail_msg("\"%s\": %s", s, err.msg);
     assert_true(v == want);
 }
@@ -61,7 +62,7 @@ static void amount_bad(const char *s, const char *why)
     struct tl_error err = {{0}};
     int64_t v = -1;
 
-    assert_int_equal(tl_parse_vnd(s, &v, &err), TL_EINVAL);
+    assert_int_equal(tl_parse_vnd(s, &v, &err), POVTRACK_EINVALID);
     if (strstr(err.msg, why) == NULL)
         fail_msg("\"%s\": got \"%s\", want \"%s\"", s, err.msg, why);
 }
@@ -100,16 +101,17 @@ static void test_id_prefix(void **state)
 
     (void)state;
     assert_int_equal(tl_import_id_prefix("/a/b/donations-2024.csv", buf, &err),
-                     TL_OK);
+                     POVTRACK_OK);
     assert_string_equal(buf, "csv-donations-2024");
-    assert_int_equal(tl_import_id_prefix("ủng hộ.csv", buf, &err), TL_OK);
+    assert_int_equal(tl_import_id_prefix("ủng hộ.csv", buf, &err), POVTRACK_OK);
     /* Replaced bytes could make two names collide: a hash tells them
      * apart. */
     assert_int_equal(strncmp(buf, "csv-", 4), 0);
     assert_non_null(strchr(buf + 4, '-'));
     for (const char *p = buf; *p; p++)
         assert_true(*p > 32 && *p < 127);
-    assert_int_equal(tl_import_id_prefix("/tmp/", buf, &err), TL_EINVAL);
+    assert_int_equal(tl_import_id_prefix("/tmp/", buf, &err),
+                     POVTRACK_EINVALID);
 }
 
 struct collected {
@@ -207,7 +209,7 @@ static void test_sample_csv(void **state)
     json_t *e, *d;
 
     (void)state;
-    assert_int_equal(import(NULL, &c, &err), TL_OK);
+    assert_int_equal(import(NULL, &c, &err), POVTRACK_OK);
     assert_int_equal(c.nbad, sizeof(want) / sizeof(want[0]));
     for (size_t i = 0; i < c.nbad; i++) {
         assert_int_equal(c.bad_rows[i], want[i].row);
@@ -269,7 +271,7 @@ static void test_map_override(void **state)
     (void)state;
     /* The remarks column becomes the donor; the donor column is ignored. */
     assert_int_equal(import("nha_tai_tro=-,ghi_chu=donor,stt=id", &c, &err),
-                     TL_OK);
+                     POVTRACK_OK);
     d = json_object_get(event_with_id(c.events, "2"), "data");
     assert_string_equal(json_string_value(json_object_get(d, "donor")),
                         "trả cam kết");
@@ -283,7 +285,7 @@ static void map_fails(const char *map, const char *why)
     struct tl_error err = {{0}};
     struct collected c;
 
-    assert_int_equal(import(map, &c, &err), TL_EINVAL);
+    assert_int_equal(import(map, &c, &err), POVTRACK_EINVALID);
     if (strstr(err.msg, why) == NULL)
         fail_msg("--map %s: got \"%s\", want \"%s\"", map, err.msg, why);
     assert_int_equal(json_array_size(c.events), 0);
@@ -314,7 +316,7 @@ static void test_notes_and_bom(void **state)
     (void)state;
     memset(&c, 0, sizeof(c));
     c.events = json_array();
-    assert_int_equal(tl_import_csv(f, &o, &sink, &err), TL_OK);
+    assert_int_equal(tl_import_csv(f, &o, &sink, &err), POVTRACK_OK);
     fclose(f);
     assert_int_equal(c.nbad, 0);
     assert_int_equal(c.nnotes, 1);
@@ -343,7 +345,7 @@ static void test_not_utf8(void **state)
     (void)state;
     memset(&c, 0, sizeof(c));
     c.events = json_array();
-    assert_int_equal(tl_import_csv(f, &o, &sink, &err), TL_OK);
+    assert_int_equal(tl_import_csv(f, &o, &sink, &err), POVTRACK_OK);
     fclose(f);
     assert_int_equal(c.nbad, 1);
     assert_int_equal(c.bad_rows[0], 2);

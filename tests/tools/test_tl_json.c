@@ -24,7 +24,7 @@ static void pack_text(const char *text, msgpack_sbuffer *sb,
     assert_non_null(v);
     msgpack_sbuffer_init(sb);
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    assert_int_equal(tl_json_pack(v, &pk, &err), TL_OK);
+    assert_int_equal(tl_json_pack(v, &pk, &err), POVTRACK_OK);
     json_decref(v);
     msgpack_unpacked_init(up);
     assert_int_equal(msgpack_unpack_next(up, sb->data, sb->size, &off),
@@ -113,7 +113,7 @@ static void test_round_trip(void **state)
 
     (void)state;
     pack_text(text, &sb, &up);
-    assert_int_equal(tl_json_from_msgpack(&up.data, &got, &err), TL_OK);
+    assert_int_equal(tl_json_from_msgpack(&up.data, &got, &err), POVTRACK_OK);
     assert_true(json_equal(want, got));
     json_decref(want);
     json_decref(got);
@@ -131,14 +131,14 @@ static void test_from_msgpack_refuses(void **state)
     memset(&o, 0, sizeof(o));
     o.type = MSGPACK_OBJECT_POSITIVE_INTEGER;
     o.via.u64 = UINT64_MAX;
-    assert_int_equal(tl_json_from_msgpack(&o, &v, &err), TL_EINVAL);
+    assert_int_equal(tl_json_from_msgpack(&o, &v, &err), POVTRACK_EINVALID);
     assert_null(v);
     assert_non_null(strstr(err.msg, "does not fit"));
     memset(&err, 0, sizeof(err));
     o.type = MSGPACK_OBJECT_STR;
     o.via.str.ptr = "\xff\xfe";
     o.via.str.size = 2;
-    assert_int_equal(tl_json_from_msgpack(&o, &v, &err), TL_EINVAL);
+    assert_int_equal(tl_json_from_msgpack(&o, &v, &err), POVTRACK_EINVALID);
     assert_non_null(strstr(err.msg, "UTF-8"));
 }
 

@@ -176,7 +176,7 @@ static void test_phan_thiet(void **state)
     char *out;
 
     (void)state;
-    assert_int_equal(run_path(PHAN_THIET, &o, &c, &err), TL_OK);
+    assert_int_equal(run_path(PHAN_THIET, &o, &c, &err), POVTRACK_OK);
     assert_int_equal(c.nbad, 0);
     assert_int_equal(c.nnotes, 0);
     assert_int_equal(c.n.rows, 3);
@@ -197,7 +197,7 @@ static void test_binh_thuan_lam_dong(void **state)
     struct collected c;
 
     (void)state;
-    assert_int_equal(run_path(BT_LD, &o, &c, &err), TL_OK);
+    assert_int_equal(run_path(BT_LD, &o, &c, &err), POVTRACK_OK);
     assert_int_equal(c.nbad, 0);
     assert_int_equal(c.nnotes, 0);
     assert_int_equal(c.n.rows, 7);
@@ -235,8 +235,8 @@ static void test_deterministic(void **state)
     char *x, *y;
 
     (void)state;
-    assert_int_equal(run_path(BT_LD, &o, &a, &err), TL_OK);
-    assert_int_equal(run_path(BT_LD, &o, &b, &err), TL_OK);
+    assert_int_equal(run_path(BT_LD, &o, &a, &err), POVTRACK_OK);
+    assert_int_equal(run_path(BT_LD, &o, &b, &err), POVTRACK_OK);
     x = dump(&a);
     y = dump(&b);
     assert_true(strlen(x) > 0);
@@ -261,7 +261,7 @@ static void test_split(void **state)
     struct collected c;
 
     (void)state;
-    assert_int_equal(run_text(text, &o, &c, &err), TL_OK);
+    assert_int_equal(run_text(text, &o, &c, &err), POVTRACK_OK);
     assert_int_equal(c.nbad, 0);
     assert_int_equal(c.n.defined, 3);
     assert_int_equal(c.n.split, 2);
@@ -319,13 +319,13 @@ static void test_rename_reparent(void **state)
     int64_t at;
 
     (void)state;
-    assert_int_equal(tl_parse_date("2025-06-12", &at, &err), TL_OK);
+    assert_int_equal(tl_parse_date("2025-06-12", &at, &err), POVTRACK_OK);
     o.has_effective = true;
     o.effective = JUL1;
     o.has_at = true;
     o.at = at;
     o.id_prefix = "nq202";
-    assert_int_equal(run_text(text, &o, &c, &err), TL_OK);
+    assert_int_equal(run_text(text, &o, &c, &err), POVTRACK_OK);
     assert_int_equal(c.nbad, 0);
     assert_int_equal(c.n.rows, 7);
     assert_int_equal(c.n.rename, 1);
@@ -392,7 +392,7 @@ static void test_split_keeps_name(void **state)
                                       "unitmap-20250701-rename-22900"};
 
     (void)state;
-    assert_int_equal(run_text(text, &o, &c, &err), TL_OK);
+    assert_int_equal(run_text(text, &o, &c, &err), POVTRACK_OK);
     ids_are(&c, ids, 3);
     event_is(&c, 2,
              "{\"v\":1,\"id\":\"unitmap-20250701-rename-22900\","
@@ -433,7 +433,7 @@ static void test_order(void **state)
     struct collected c;
 
     (void)state;
-    assert_int_equal(run_text(text, &o, &c, &err), TL_OK);
+    assert_int_equal(run_text(text, &o, &c, &err), POVTRACK_OK);
     assert_int_equal(c.nbad, 0);
     assert_int_equal(c.nnotes, 0);
     ids_are(&c, ids, sizeof(ids) / sizeof(ids[0]));
@@ -531,7 +531,7 @@ static void test_bad_rows(void **state)
     struct collected c;
 
     (void)state;
-    assert_int_equal(run_text(text, &o, &c, &err), TL_EINVAL);
+    assert_int_equal(run_text(text, &o, &c, &err), POVTRACK_EINVALID);
     for (size_t i = 0; i < c.nbad && i < sizeof(want) / sizeof(want[0]); i++) {
         assert_int_equal(c.bad_rows[i], want[i].row);
         if (strcmp(c.bad[i], want[i].msg) != 0)
@@ -560,7 +560,7 @@ static void test_into_abolished(void **state)
     struct collected c;
 
     (void)state;
-    assert_int_equal(run_text(text, &o, &c, &err), TL_EINVAL);
+    assert_int_equal(run_text(text, &o, &c, &err), POVTRACK_EINVALID);
     assert_int_equal(c.nbad, 2);
     assert_string_equal(c.bad[0], "row 3, column new_code: 22950 is abolished "
                                   "on this date (row 2)");
@@ -594,7 +594,7 @@ static void test_limits(void **state)
     assert_int_equal(fclose(f), 0);
     o.has_effective = true;
     o.effective = JUL1;
-    assert_int_equal(run_text(text, &o, &c, &err), TL_EINVAL);
+    assert_int_equal(run_text(text, &o, &c, &err), POVTRACK_EINVALID);
     nbad_is(&c, 2);
     /* Predecessors ascending: 10000, 10001, ..., the 33rd is 10032. */
     assert_string_equal(c.bad[0], "row 33, column new_code: more than 32 "
@@ -614,7 +614,7 @@ static void header_fails(const char *text, const struct tl_unitmap_opts *o,
     struct tl_error err = {{0}};
     struct collected c;
 
-    assert_int_equal(run_text(text, o, &c, &err), TL_EINVAL);
+    assert_int_equal(run_text(text, o, &c, &err), POVTRACK_EINVALID);
     if (strcmp(err.msg, why) != 0)
         fail_msg("got \"%s\", want \"%s\"", err.msg, why);
     assert_int_equal(json_array_size(c.events), 0);
@@ -657,7 +657,7 @@ static void test_header(void **state)
                               "60;68;01/07/2025;1000\n"
                               "68;68;01/07/2025;\n",
                               &o, &c, &err),
-                     TL_OK);
+                     POVTRACK_OK);
     assert_int_equal(c.nnotes, 1);
     assert_string_equal(c.notes[0], "column \"dân_số\" is ignored");
     event_is(&c, 0,

@@ -45,30 +45,12 @@ static int fail(povtrack_client *c, int rc, const char *fmt, ...)
     return rc;
 }
 
+/* errors.h cannot include zmq.h: its copy of ZeroMQ's base is checked. */
+_Static_assert(POVTRACK_ZMQ_HAUSNUMERO == ZMQ_HAUSNUMERO, "ZMQ_HAUSNUMERO");
+
 const char *povtrack_client_strerror(int rc)
 {
-    switch (rc) {
-    case POVTRACK_CLIENT_OK:
-        return "success";
-    case POVTRACK_CLIENT_EINVAL:
-        return "invalid argument";
-    case POVTRACK_CLIENT_ENOMEM:
-        return "out of memory";
-    case POVTRACK_CLIENT_ETIMEDOUT:
-        return "timed out";
-    case POVTRACK_CLIENT_EZMQ:
-        return "ZeroMQ error";
-    case POVTRACK_CLIENT_EPROTO:
-        return "protocol error";
-    case POVTRACK_CLIENT_ETOOBIG:
-        return "request too large";
-    case POVTRACK_CLIENT_EINTR:
-        return "interrupted";
-    case POVTRACK_CLIENT_EREFUSED:
-        return "refused by povtrackd";
-    default:
-        return "unknown error";
-    }
+    return povtrack_strerror(rc);
 }
 
 int povtrack_client_open(povtrack_client **out)
@@ -91,8 +73,9 @@ int povtrack_client_open(povtrack_client **out)
     }
     c->ctx = zmq_ctx_new();
     if (c->ctx == NULL) {
+        int rc = povtrack_zmq_error(zmq_errno());
         povtrack_client_close(c);
-        return POVTRACK_CLIENT_EZMQ;
+        return rc;
     }
     c->timeout_ms = POVTRACK_CLIENT_TIMEOUT_DEFAULT;
     c->retries = POVTRACK_CLIENT_RETRIES_DEFAULT;
@@ -239,7 +222,7 @@ static int decode(povtrack_client *c, const void *data, size_t len,
         memcpy(msg->buf_, data, len);
     rc = povtrack_proto_unpack(msg->buf_, len, msg->zone_, &msg->obj, why,
                                sizeof why);
-    if (rc == -ENOMEM)
+    if (rc == POVTRACK_ENOMEM)
         return fail(c, POVTRACK_CLIENT_ENOMEM, "out of memory decoding %s",
                     what);
     if (rc != 0)
@@ -271,20 +254,21 @@ static int secure(povtrack_client *c, void *s, int which)
     if (zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, c->server_key, 40) != 0 ||
         zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, c->public_key, 40) != 0 ||
         zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, c->secret_key, 40) != 0)
-        return -1;
+        return povtrack_zmq_error(zmq_errno());
     snprintf(ep, sizeof(ep), "inproc://povtrack-monitor-%p-%d", (void *)c,
              which);
     if (zmq_socket_monitor(s, ep,
                            ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
                                ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
                                ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0)
-        return -1;
+        return povtrack_zmq_error(zmq_errno());
     void *m = zmq_socket(c->ctx, ZMQ_PAIR);
     if (m == NULL)
-        return -1;
+        return povtrack_zmq_error(zmq_errno());
     if (set_int(m, ZMQ_LINGER, 0) != 0 || zmq_connect(m, ep) != 0) {
+        int rc = povtrack_zmq_error(zmq_errno());
         zmq_close(m);
-        return -1;
+        return rc;
     }
     c->monitor[which] = m;
     return 0;
@@ -337,8 +321,9 @@ static int open_socket(povtrack_client *c, int which)
     s = zmq_socket(c->ctx,
                    which == POVTRACK_CLIENT_ALERTS ? ZMQ_SUB : ZMQ_DEALER);
     if (s == NULL)
-        return fail(c, POVTRACK_CLIENT_EZMQ, "cannot create %s socket: %s",
-                    endpoint_names[which], zmq_strerror(zmq_errno()));
+        return fail(c, povtrack_zmq_error(zmq_errno()),
+                    "cannot create %s socket: %s", endpoint_names[which],
+                    zmq_strerror(zmq_errno()));
     /* Linger 0: a request nobody answered must not keep close() waiting.
      * MAXMSGSIZE: a peer that is not povtrackd cannot make us buffer
      * unbounded input (the connection is dropped instead). */
@@ -350,7 +335,7 @@ static int open_socket(povtrack_client *c, int which)
         zmq_connect(s, c->endpoint[which]) != 0) {
         int e = zmq_errno();
         zmq_close(s);
-        return fail(c, POVTRACK_CLIENT_EZMQ, "cannot connect to %s: %s",
+        return fail(c, povtrack_zmq_error(e), "cannot connect to %s: %s",
                     c->endpoint[which], zmq_strerror(e));
     }
     c->sock[which] = s;
@@ -416,7 +401,7 @@ static int attempt(povtrack_client *c, int which, const void *data, size_t len,
         close_socket(c, which);
         if (e == EINTR)
             return fail(c, POVTRACK_CLIENT_EINTR, "interrupted");
-        return fail(c, POVTRACK_CLIENT_EZMQ, "cannot send to %s: %s",
+        return fail(c, povtrack_zmq_error(e), "cannot send to %s: %s",
                     c->endpoint[which], zmq_strerror(e));
     }
     item.socket = s;
@@ -429,7 +414,7 @@ static int attempt(povtrack_client *c, int which, const void *data, size_t len,
         close_socket(c, which);
         if (e == EINTR)
             return fail(c, POVTRACK_CLIENT_EINTR, "interrupted");
-        return fail(c, POVTRACK_CLIENT_EZMQ, "poll on %s: %s",
+        return fail(c, povtrack_zmq_error(e), "poll on %s: %s",
                     c->endpoint[which], zmq_strerror(e));
     }
     if (n == 0)
@@ -647,8 +632,9 @@ int povtrack_client_subscribe(povtrack_client *c, const char *prefix)
         return rc;
     if (zmq_setsockopt(c->sock[POVTRACK_CLIENT_ALERTS], ZMQ_SUBSCRIBE, prefix,
                        strlen(prefix)) != 0)
-        return fail(c, POVTRACK_CLIENT_EZMQ, "cannot subscribe to \"%s\": %s",
-                    prefix, zmq_strerror(zmq_errno()));
+        return fail(c, povtrack_zmq_error(zmq_errno()),
+                    "cannot subscribe to \"%s\": %s", prefix,
+                    zmq_strerror(zmq_errno()));
     return POVTRACK_CLIENT_OK;
 }
 
@@ -674,7 +660,7 @@ int povtrack_client_recv_alert(povtrack_client *c, int timeout_ms,
         int e = zmq_errno();
         if (e == EINTR)
             return fail(c, POVTRACK_CLIENT_EINTR, "interrupted");
-        return fail(c, POVTRACK_CLIENT_EZMQ, "poll on %s: %s",
+        return fail(c, povtrack_zmq_error(e), "poll on %s: %s",
                     c->endpoint[POVTRACK_CLIENT_ALERTS], zmq_strerror(e));
     }
     if (n == 0) {

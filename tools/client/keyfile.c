@@ -63,8 +63,9 @@ static char *trim(char *s, size_t *n)
     return s;
 }
 
-/* One line (NUL-terminated, no newline): 0, or -1 when it is not one a key
- * file may hold (kf->bad then names its key, if it has one). */
+/* One line (NUL-terminated, no newline): 0, or POVTRACK_EINVALID when it is
+ * not one a key file may hold (kf->bad then names its key, if it has
+ * one). */
 static int key_line(struct keyfile *kf, char *line, size_t n)
 {
     char *name, *value, *dst = NULL;
@@ -74,10 +75,10 @@ static int key_line(struct keyfile *kf, char *line, size_t n)
     if (n == 0 || line[0] == ';' || line[0] == '#')
         return 0;
     if (line[0] == '[')
-        return line[n - 1] == ']' ? 0 : -1;
+        return line[n - 1] == ']' ? 0 : POVTRACK_EINVALID;
     split = strcspn(line, "=:");
     if (split == n)
-        return -1;
+        return POVTRACK_EINVALID;
     nlen = split;
     name = trim(line, &nlen);
     value = line + split + 1;
@@ -95,7 +96,7 @@ static int key_line(struct keyfile *kf, char *line, size_t n)
         dst = kf->secret_key;
     if (dst == NULL || !povtrack_client_key_valid(value)) {
         snprintf(kf->bad, sizeof(kf->bad), "%s", name);
-        return -1;
+        return POVTRACK_EINVALID;
     }
     memcpy(dst, value, POVTRACK_CLIENT_KEY_Z85);
     return 0;
@@ -122,8 +123,9 @@ static int parse(struct keyfile *kf, char *text, size_t len)
     return 0;
 }
 
-/* The whole file into buf (KEYFILE_MAX + 1 bytes); its size, or -1 after
- * writing why into err. */
+/* The whole file into buf (KEYFILE_MAX + 1 bytes); its size, or after
+ * writing why into err a negated errno value, POVTRACK_EINVALID for a file
+ * too large to be a key file. */
 static ssize_t slurp(const char *path, char *buf, struct stat *st, char *err,
                      size_t errlen)
 {
@@ -132,23 +134,26 @@ static ssize_t slurp(const char *path, char *buf, struct stat *st, char *err,
     ssize_t n;
 
     if (fd < 0 || fstat(fd, st) != 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        int rc = -errno;
+        snprintf(err, errlen, "%s: %s", path, povtrack_strerror(rc));
         if (fd >= 0)
             close(fd);
-        return -1;
+        return rc;
     }
     do {
         n = read(fd, buf + len, KEYFILE_MAX + 1 - len);
         if (n > 0)
             len += (size_t)n;
     } while ((n > 0 && len <= KEYFILE_MAX) || (n < 0 && errno == EINTR));
+    int rc = n < 0 ? -errno : len > KEYFILE_MAX ? POVTRACK_EINVALID : 0;
     if (n < 0)
-        snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+        snprintf(err, errlen, "%s: cannot read: %s", path,
+                 povtrack_strerror(rc));
     else if (len > KEYFILE_MAX)
         snprintf(err, errlen, "%s: larger than %d bytes: not a key file", path,
                  KEYFILE_MAX);
     close(fd);
-    return n < 0 || len > KEYFILE_MAX ? -1 : (ssize_t)len;
+    return rc != 0 ? rc : (ssize_t)len;
 }
 
 int povtrack_client_read_keyfile(const char *path,
@@ -160,12 +165,12 @@ int povtrack_client_read_keyfile(const char *path,
     struct keyfile kf;
     struct stat st;
     ssize_t len;
-    int line, rc = POVTRACK_CLIENT_EINVAL;
+    int line, rc = POVTRACK_EINVALID;
 
     memset(&kf, 0, sizeof(kf));
     len = slurp(path, text, &st, err, errlen);
     if (len < 0)
-        return POVTRACK_CLIENT_EINVAL;
+        return (int)len;
     line = parse(&kf, text, (size_t)len);
     if (line > 0)
         snprintf(err, errlen,

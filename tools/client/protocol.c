@@ -15,7 +15,6 @@
  */
 #include <povtrack/protocol.h>
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -91,7 +90,7 @@ static int fail(const struct out *o, const char *fmt, ...)
         vsnprintf(o->err, o->errlen, fmt, ap);
         va_end(ap);
     }
-    return -EINVAL;
+    return POVTRACK_EINVALID;
 }
 
 static uint32_t read_be(const unsigned char *p, unsigned width)
@@ -268,15 +267,15 @@ int povtrack_proto_unpack(const void *buf, size_t len, msgpack_zone *zone,
     msgpack_unpack_return ur;
 
     if (scan_any(buf, len, &lim, false, &o) != 0)
-        return -EPROTO;
+        return POVTRACK_EPROTO;
     ur = msgpack_unpack(buf, len, &off, zone, out);
     if (ur == MSGPACK_UNPACK_NOMEM_ERROR) {
         fail(&o, "out of memory");
-        return -ENOMEM;
+        return POVTRACK_ENOMEM;
     }
     if (ur != MSGPACK_UNPACK_SUCCESS || off != len) {
         fail(&o, "malformed msgpack");
-        return -EPROTO;
+        return POVTRACK_EPROTO;
     }
     return 0;
 }
@@ -300,9 +299,14 @@ const msgpack_object *povtrack_proto_map_get(const msgpack_object *map,
 
 /* ---- query requests and replies ---- */
 
+/* The packing functions return 0 or POVTRACK_ENOMEM: a msgpack writer
+ * returns non-zero when it cannot take the bytes, which for the sbuffer is
+ * a failed realloc. */
+
 int povtrack_proto_pack_cstr(msgpack_packer *pk, const char *s)
 {
-    return msgpack_pack_str_with_body(pk, s, strlen(s));
+    int rc = msgpack_pack_str_with_body(pk, s, strlen(s));
+    return rc == 0 ? 0 : POVTRACK_ENOMEM;
 }
 
 int povtrack_proto_pack_request(msgpack_packer *pk, const char *op,
@@ -310,10 +314,10 @@ int povtrack_proto_pack_request(msgpack_packer *pk, const char *op,
 {
     int rc;
 
-    if ((rc = msgpack_pack_map(pk, 1 + (size_t)fields)) != 0 ||
-        (rc = povtrack_proto_pack_cstr(pk, POVTRACK_KEY_OP)) != 0)
-        return rc;
-    return povtrack_proto_pack_cstr(pk, op);
+    if ((rc = msgpack_pack_map(pk, 1 + (size_t)fields)) == 0 &&
+        (rc = povtrack_proto_pack_cstr(pk, POVTRACK_KEY_OP)) == 0)
+        rc = povtrack_proto_pack_cstr(pk, op);
+    return rc == 0 ? 0 : POVTRACK_ENOMEM;
 }
 
 int povtrack_proto_pack_query(msgpack_packer *pk, const char *plugin,
@@ -326,25 +330,24 @@ int povtrack_proto_pack_query(msgpack_packer *pk, const char *plugin,
         (rc = povtrack_proto_pack_cstr(pk, POVTRACK_KEY_PLUGIN)) != 0 ||
         (rc = povtrack_proto_pack_cstr(pk, plugin)) != 0 ||
         (rc = povtrack_proto_pack_cstr(pk, POVTRACK_KEY_Q)) != 0)
-        return rc;
+        return rc == 0 ? 0 : POVTRACK_ENOMEM;
     /* q is packed already: its bytes go in as they are. */
     rc = q != NULL && q_len > 0 ? pk->callback(pk->data, q, q_len)
                                 : msgpack_pack_map(pk, 0);
-    if (rc != 0 || min_seq < 0)
-        return rc;
-    if ((rc = povtrack_proto_pack_cstr(pk, POVTRACK_KEY_MIN_SEQ)) != 0)
-        return rc;
-    return msgpack_pack_int64(pk, min_seq);
+    if (rc == 0 && min_seq >= 0 &&
+        (rc = povtrack_proto_pack_cstr(pk, POVTRACK_KEY_MIN_SEQ)) == 0)
+        rc = msgpack_pack_int64(pk, min_seq);
+    return rc == 0 ? 0 : POVTRACK_ENOMEM;
 }
 
 int povtrack_proto_pack_ok(msgpack_packer *pk, uint32_t fields)
 {
     int rc;
 
-    if ((rc = msgpack_pack_map(pk, 1 + (size_t)fields)) != 0 ||
-        (rc = povtrack_proto_pack_cstr(pk, POVTRACK_KEY_OK)) != 0)
-        return rc;
-    return msgpack_pack_true(pk);
+    if ((rc = msgpack_pack_map(pk, 1 + (size_t)fields)) == 0 &&
+        (rc = povtrack_proto_pack_cstr(pk, POVTRACK_KEY_OK)) == 0)
+        rc = msgpack_pack_true(pk);
+    return rc == 0 ? 0 : POVTRACK_ENOMEM;
 }
 
 int povtrack_proto_pack_error(msgpack_packer *pk, const char *msg,
@@ -356,7 +359,7 @@ int povtrack_proto_pack_error(msgpack_packer *pk, const char *msg,
         (rc = povtrack_proto_pack_cstr(pk, POVTRACK_KEY_OK)) != 0 ||
         (rc = msgpack_pack_false(pk)) != 0 ||
         (rc = povtrack_proto_pack_cstr(pk, POVTRACK_KEY_ERROR)) != 0)
-        return rc;
+        return rc == 0 ? 0 : POVTRACK_ENOMEM;
     /* Errors quote requests and plugins' messages about them. */
     return povtrack_proto_pack_text(pk, msg, strlen(msg));
 }
@@ -370,7 +373,7 @@ int povtrack_proto_parse_reply(const msgpack_object *reply, bool *ok,
     *error = NULL;
     *error_len = 0;
     if (o == NULL || o->type != MSGPACK_OBJECT_BOOLEAN)
-        return -EPROTO;
+        return POVTRACK_EPROTO;
     *ok = o->via.boolean;
     e = povtrack_proto_map_get(reply, POVTRACK_KEY_ERROR);
     if (!*ok && e != NULL && e->type == MSGPACK_OBJECT_STR) {

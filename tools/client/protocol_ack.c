@@ -4,7 +4,6 @@
  */
 #include <povtrack/protocol.h>
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +46,7 @@ static int pack_ack(msgpack_packer *pk, const char *id, uint32_t id_len,
     int rc;
 
     if (name == NULL)
-        return -EINVAL;
+        return POVTRACK_EINVAL;
     if ((rc = msgpack_pack_map(pk, index >= 0 ? 4 : 3)) != 0 ||
         (rc = povtrack_proto_pack_cstr(pk, POVTRACK_KEY_ID)) != 0)
         return rc;
@@ -79,16 +78,18 @@ int povtrack_proto_pack_ack(msgpack_packer *pk, const char *id, uint32_t id_len,
                             uint32_t index, enum povtrack_ack_status status,
                             uint64_t seq, const char *error)
 {
-    return pack_ack(pk, id, id_len, id == NULL ? (int64_t)index : -1, status,
-                    seq, error);
+    int rc = pack_ack(pk, id, id_len, id == NULL ? (int64_t)index : -1, status,
+                      seq, error);
+    /* Non-zero from the packer's writer: it could not take the bytes. */
+    return rc == 0 || rc == POVTRACK_EINVAL ? rc : POVTRACK_ENOMEM;
 }
 
 int povtrack_proto_pack_refused(msgpack_packer *pk, const char *error)
 {
     int rc = msgpack_pack_array(pk, 1);
-    if (rc != 0)
-        return rc;
-    return pack_ack(pk, NULL, 0, -1, POVTRACK_ACK_REJECTED, 0, error);
+    if (rc == 0)
+        rc = pack_ack(pk, NULL, 0, -1, POVTRACK_ACK_REJECTED, 0, error);
+    return rc == 0 ? 0 : POVTRACK_ENOMEM; /* the writer failed */
 }
 
 /* ---- reading ---- */
@@ -105,7 +106,7 @@ static int bad_ack(char *err, size_t errlen, const char *fmt, ...)
         vsnprintf(err, errlen, fmt, ap);
         va_end(ap);
     }
-    return -EPROTO;
+    return POVTRACK_EPROTO;
 }
 
 /* o as a string without NUL bytes (a C string once copied). */
@@ -208,7 +209,7 @@ int povtrack_proto_parse_acks(const msgpack_object *arr,
             out->storage_ = malloc(bytes > 0 ? bytes : 1);
             if (out->storage_ == NULL) {
                 bad_ack(err, errlen, "out of memory");
-                return -ENOMEM;
+                return POVTRACK_ENOMEM;
             }
             acks = out->storage_;
             pool = (char *)(acks + n);

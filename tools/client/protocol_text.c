@@ -152,12 +152,12 @@ int povtrack_proto_pack_text(msgpack_packer *pk, const char *s, size_t len)
     int rc;
 
     if (povtrack_proto_utf8_valid(s, len)) {
-        if ((rc = msgpack_pack_str(pk, len)) != 0)
-            return rc;
-        return msgpack_pack_str_body(pk, s, len);
+        if ((rc = msgpack_pack_str(pk, len)) == 0)
+            rc = msgpack_pack_str_body(pk, s, len);
+    } else {
+        escape_pieces(s, len, count, &n);
+        if ((rc = msgpack_pack_str(pk, n)) == 0)
+            rc = escape_pieces(s, len, to_packer, pk);
     }
-    escape_pieces(s, len, count, &n);
-    if ((rc = msgpack_pack_str(pk, n)) != 0)
-        return rc;
-    return escape_pieces(s, len, to_packer, pk);
+    return rc == 0 ? 0 : POVTRACK_ENOMEM; /* the writer failed */
 }
