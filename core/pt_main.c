@@ -59,7 +59,7 @@ static void usage(FILE *out)
             "      --plugins LIST    plugins to load, e.g. \"poverty fund\" "
             "(default \"%s\")\n"
             "      --plugin-dir DIR  where plugin NAME.so files are "
-            "(default: ../lib/povtrack\n"
+            "(default: " PT_PLUGIN_DIR_FROM_BIN "\n"
             "                        next to this executable)\n"
             "      --batch-max N     most events in one group commit "
             "(default 10000)\n"

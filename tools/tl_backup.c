@@ -930,7 +930,7 @@ static int list_kept(const char *dir, const char *fresh, struct kept **list,
     *list = NULL;
     *n = 0;
     if (d == NULL)
-        return tl_fail(err, TL_EIO, "%s: %s", dir, strerror(errno));
+        return tl_fail(err, POVTRACK_EIO, "%s: %s", dir, strerror(errno));
     while (rc == 0) {
         char path[PATH_MAX];
         struct manifest m;
@@ -940,7 +940,7 @@ static int list_kept(const char *dir, const char *fresh, struct kept **list,
         errno = 0;
         if ((de = readdir(d)) == NULL) {
             if (errno != 0)
-                rc = tl_fail(err, TL_EIO, "%s: %s", dir, strerror(errno));
+                rc = tl_fail(err, POVTRACK_EIO, "%s: %s", dir, strerror(errno));
             break;
         }
         if (!keep_name(de->d_name, &serial) ||
@@ -954,7 +954,7 @@ static int list_kept(const char *dir, const char *fresh, struct kept **list,
             struct kept *grown = realloc(*list, ncap * sizeof(**list));
 
             if (grown == NULL) {
-                rc = tl_fail(err, TL_ENOMEM, "out of memory");
+                rc = tl_fail(err, POVTRACK_ENOMEM, "out of memory");
                 break;
             }
             *list = grown;
@@ -984,15 +984,15 @@ static int link_latest(const char *dir, const char *name, struct tl_error *err)
 
     if (rc == 0 && snprintf(tmp, sizeof(tmp), "%s.tmp-%ld", link,
                             (long)getpid()) >= (int)sizeof(tmp))
-        rc = tl_fail(err, TL_EINVAL, "%s: path too long", link);
+        rc = tl_fail(err, POVTRACK_EINVALID, "%s: path too long", link);
     if (rc != 0)
         return rc;
     unlink(tmp); /* left by a run killed here, with this pid */
     if (symlink(name, tmp) != 0)
-        return tl_fail(err, TL_EIO, "%s: cannot create: %s", tmp,
+        return tl_fail(err, POVTRACK_EIO, "%s: cannot create: %s", tmp,
                        strerror(errno));
     if (rename(tmp, link) != 0) {
-        rc = tl_fail(err, TL_EIO, "cannot rename %s to %s: %s", tmp, link,
+        rc = tl_fail(err, POVTRACK_EIO, "cannot rename %s to %s: %s", tmp, link,
                      strerror(errno));
         unlink(tmp);
         return rc;
@@ -1013,9 +1013,9 @@ int tl_backup_keep(const char *data_dir, const char *dir, unsigned keep,
 
     memset(out, 0, sizeof(*out));
     if (keep < 1)
-        return tl_fail(err, TL_EINVAL, "--keep: must be at least 1");
+        return tl_fail(err, POVTRACK_EINVALID, "--keep: must be at least 1");
     if (mkdir(dir, PRIVATE_DIR_MODE) != 0 && errno != EEXIST)
-        return tl_fail(err, TL_EINVAL, "%s: cannot create: %s", dir,
+        return tl_fail(err, POVTRACK_EINVALID, "%s: cannot create: %s", dir,
                        strerror(errno));
     gmtime_r(&now, &tm);
     strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
@@ -1024,8 +1024,9 @@ int tl_backup_keep(const char *data_dir, const char *dir, unsigned keep,
         struct stat sb;
 
         if (serial > KEEP_SERIAL_MAX)
-            return tl_fail(err, TL_EINVAL, "%s: %u backups named %s%s already",
-                           dir, KEEP_SERIAL_MAX, KEEP_PREFIX, stamp);
+            return tl_fail(err, POVTRACK_EINVALID,
+                           "%s: %u backups named %s%s already", dir,
+                           KEEP_SERIAL_MAX, KEEP_PREFIX, stamp);
         if (serial == 1)
             snprintf(name, sizeof(name), KEEP_PREFIX "%s", stamp);
         else
@@ -1052,7 +1053,7 @@ int tl_backup_keep(const char *data_dir, const char *dir, unsigned keep,
             break;
         remove_copy(victim, progress, "backup");
         if (lstat(victim, &sb) == 0)
-            rc = tl_fail(err, TL_EIO,
+            rc = tl_fail(err, POVTRACK_EIO,
                          "the new backup %s is complete, but the old backup "
                          "%s could not be removed (it holds files of its "
                          "own?)",

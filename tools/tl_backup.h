@@ -86,8 +86,8 @@ int tl_restore(const char *backup, const char *data_dir, bool force,
  * keep remain, the new one included.  Entries of dir named otherwise, or
  * without a manifest, are never touched, and nothing is removed unless
  * the new backup is complete.  path gets the new backup's path.  Returns
- * what tl_backup() returns, TL_EINVAL when keep is 0, and TL_EIO when an
- * old backup could not be removed (it held files a backup does not: the
+ * what tl_backup() returns, POVTRACK_EINVALID when keep is 0, and POVTRACK_EIO
+ * when an old backup could not be removed (it held files a backup does not: the
  * new backup is complete; err names the old one).
  */
 int tl_backup_keep(const char *data_dir, const char *dir, unsigned keep,

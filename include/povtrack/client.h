@@ -151,8 +151,8 @@ int povtrack_client_read_keyfile(const char *path,
 
 /* The daemon's public key as a user gives it: the .pub file `povtrack
  * keygen` wrote, or the key itself in Z85.  A path that exists is read as a
- * file first, since a path can also be 40 characters of Z85.  Returns 0 or
- * POVTRACK_CLIENT_EINVAL with err set. */
+ * file first, since a path can also be 40 characters of Z85.  Returns 0,
+ * or what povtrack_client_read_keyfile() returns for the file, err set. */
 int povtrack_client_read_server_key(const char *arg,
                                     char server_key[POVTRACK_CLIENT_KEY_Z85],
                                     char *err, size_t errlen);

@@ -380,7 +380,7 @@ static void test_server_key_path_or_key(void **state)
     /* Neither. */
     assert_int_equal(povtrack_client_read_server_key(
                          "/nonexistent/x.pub", server, k->err, sizeof k->err),
-                     POVTRACK_CLIENT_EINVAL);
+                     POVTRACK_ENOENT);
 }
 
 int main(void)
