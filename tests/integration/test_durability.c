@@ -274,9 +274,16 @@ static struct call *read_calls(const char *path, size_t *n)
         } else {
             snprintf(text, sizeof text, "%s", p);
         }
+        /* The result follows the last ")" and " = "; strace pads between
+         * them, widely on a "resumed" line. */
         const char *res = NULL;
-        for (const char *q = text; (q = strstr(q, ") = ")) != NULL; q += 4)
-            res = q + 4;
+        for (const char *q = text; (q = strstr(q, " = ")) != NULL; q += 3) {
+            const char *b = q;
+            while (b > text && b[-1] == ' ')
+                b--;
+            if (b > text && b[-1] == ')')
+                res = q + 3;
+        }
         if (res == NULL)
             continue; /* a signal, an exit */
         if (*n == cap) {
