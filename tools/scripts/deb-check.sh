@@ -55,7 +55,7 @@ if dpkg-query -W -f='${Status}' povtrack 2>/dev/null | grep -q 'installed\|confi
   [ -e /var/lib/povtrack ]; then
   [ -e "$MARKER" ] || fail "povtrack is installed here, or /var/lib/povtrack exists, and not from deb-check: it will not touch an operator's packages or data"
   echo "deb-check: removing what an earlier run left"
-  DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq povtrack povtrack-dev \
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 purge -y -qq povtrack povtrack-dev \
     libpovtrack-client1 >/dev/null 2>&1 || true
   rm -rf /var/lib/povtrack /var/backups/povtrack
   userdel povtrack 2>/dev/null || true
@@ -116,7 +116,7 @@ grep -v '^running with root' "$work/lintian.out" || true
 step "apt-get install ./*.deb ($v1)"
 touch "$MARKER"
 # shellcheck disable=SC2046
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(debs "$work/v1") \
+DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq $(debs "$work/v1") \
   >"$work/install.log" 2>&1 || { cat "$work/install.log" >&2; fail "install"; }
 
 getent passwd povtrack | grep -q ':/var/lib/povtrack:/usr/sbin/nologin$' ||
@@ -272,7 +272,7 @@ build "$work/v2"
 sed -i 's/^;log_level = info$/log_level = info/' /etc/povtrack/povtrackd.conf
 grep -q '^log_level = info$' /etc/povtrack/povtrackd.conf || fail "cannot edit povtrackd.conf"
 # shellcheck disable=SC2046
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(debs "$work/v2") \
+DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq $(debs "$work/v2") \
   >"$work/upgrade.log" 2>&1 || { cat "$work/upgrade.log" >&2; fail "upgrade"; }
 [ "$(dpkg-query -W -f='${Version}' povtrack)" = "$v2" ] || fail "povtrack is not $v2 after the upgrade"
 grep -q '^log_level = info$' /etc/povtrack/povtrackd.conf || fail "the upgrade lost the edit of povtrackd.conf"
@@ -286,7 +286,7 @@ stop_daemon
 
 # ---- 6. remove, purge
 step "apt-get remove: configuration and data kept"
-DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq povtrack povtrack-dev \
+DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 remove -y -qq povtrack povtrack-dev \
   libpovtrack-client1 >/dev/null 2>&1 || fail "apt-get remove"
 [ ! -e /usr/bin/povtrackd ] || fail "povtrackd is still there after remove"
 for f in /etc/povtrack/povtrackd.conf /etc/povtrack/publishers.ini \
@@ -294,7 +294,7 @@ for f in /etc/povtrack/povtrackd.conf /etc/povtrack/publishers.ini \
   [ -f "$f" ] || fail "remove took $f"
 done
 step "apt-get purge: configuration gone; the data, the backups and the user kept"
-DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq povtrack >/dev/null 2>&1 ||
+DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 purge -y -qq povtrack >/dev/null 2>&1 ||
   fail "apt-get purge"
 [ ! -e /etc/povtrack ] || fail "purge left /etc/povtrack: $(ls -A /etc/povtrack)"
 [ ! -e /etc/default/povtrack-backup ] || fail "purge left /etc/default/povtrack-backup"
