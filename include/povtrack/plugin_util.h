@@ -668,6 +668,243 @@ static inline int pu_arg_unit(const struct povtrack_host *host,
     return 0;
 }
 
+/* ---- units that have ended ---- */
+
+/*
+ * The one wording of "this unit has ended", used by the ingest's reference
+ * checks (events/ev_unit.c) and by every plugin's queries:
+ *   "PATH: CODE is not in force WHEN: merged into SUCC on DATE"
+ * with "split into SUCC" for a split, "abolished on DATE" for an
+ * abolition and "ended on DATE" otherwise.  when is "on YYYY-MM-DD" (or
+ * "now"), successor NULL when the span ended without one, ended the day it
+ * ended.  Returns buf.
+ */
+static inline const char *pu_fmt_ended(char *buf, size_t n, const char *path,
+                                       const char *code, const char *when,
+                                       enum ev_change ended_by,
+                                       const char *successor, const char *ended)
+{
+    if (successor != NULL)
+        snprintf(buf, n, "%s: %s is not in force %s: %s into %s on %s", path,
+                 code, when, ended_by == EV_CHANGE_SPLIT ? "split" : "merged",
+                 successor, ended);
+    else
+        snprintf(buf, n, "%s: %s is not in force %s: %s on %s", path, code,
+                 when, ended_by == EV_CHANGE_ABOLISH ? "abolished" : "ended",
+                 ended);
+    return buf;
+}
+
+/*
+ * The unit a query asks for, on the query's date "at": the end of the
+ * period asked, or its as_of (INT64_MAX: a query without an end, read as
+ * "now").  A unit that had ended by then is refused, in the ingest's words
+ * and with where to ask instead:
+ *   "unit: 60 is not in force on 2025-12-31: merged into 68 on 2025-07-01;
+ *    ask for 68, or give as_of before 2025-07-01"
+ * "ask for" names where the unit's households are at "at"; the as_of
+ * alternative is offered when period_end, the last instant of the period
+ * asked (INT64_MAX: none), is before the unit ended, so that an as_of
+ * before that day is a question the plugin answers.  A unit in force at
+ * "at", or defined only later (its figures are zeros), passes.  Returns 0,
+ * POVTRACK_EINVALID (err set) or POVTRACK_EIO (err set) when the registry
+ * fails.
+ */
+static inline int pu_check_query_unit(const struct povtrack_host *host,
+                                      povtrack_ctx *ctx, struct ev_str code,
+                                      int64_t at, int64_t period_end, char *err,
+                                      size_t errlen)
+{
+    struct povtrack_unit u = {.size = sizeof u};
+    int64_t t = at < INT64_MAX ? at : INT64_MAX - 1; /* spans end open */
+    if (host->size < POVTRACK_HOST_SIZE_UNITS) {
+        snprintf(err, errlen, "internal error: unit registry");
+        return POVTRACK_EIO;
+    }
+    int rc = host->unit_at(ctx, code, t, &u);
+    if (rc == 0 || (rc == POVTRACK_NOTINFORCE && u.from > t))
+        return 0;
+    if (rc != POVTRACK_NOTINFORCE) {
+        snprintf(err, errlen, "internal error: unit registry");
+        return POVTRACK_EIO;
+    }
+    char cs[PU_UNIT_W + 1], when[PU_DATE_LEN + 3], ended[PU_DATE_LEN];
+    char succ[PU_UNIT_W + 1], dest[PU_UNIT_W + 1], hint[128];
+    char msg[256];
+    int64_t end = u.to;
+    pu_cstr(code, cs, sizeof cs);
+    if (at == INT64_MAX)
+        snprintf(when, sizeof when, "now");
+    else
+        snprintf(when, sizeof when, "on %s",
+                 pu_fmt_date(t, ended, sizeof ended));
+    pu_fmt_date(end, ended, sizeof ended);
+    bool has_succ = u.successor.ptr != NULL && u.successor.len > 0;
+    if (has_succ)
+        pu_cstr(u.successor, succ, sizeof succ);
+    pu_fmt_ended(msg, sizeof msg, "unit", cs, when, u.ended_by,
+                 has_succ ? succ : NULL, ended);
+    /* Where its households are then: the unit to ask instead. */
+    struct ev_str to;
+    rc = host->unit_map(ctx, code, t, t, &to);
+    if (rc != 0 && rc != POVTRACK_NOTFOUND) {
+        snprintf(err, errlen, "internal error: unit registry");
+        return POVTRACK_EIO;
+    }
+    bool has_dest = rc == 0 && to.len > 0 && to.len <= PU_UNIT_W;
+    if (has_dest)
+        pu_cstr(to, dest, sizeof dest);
+    bool before = period_end < end;
+    if (has_dest && before)
+        snprintf(hint, sizeof hint, "; ask for %s, or give as_of before %s",
+                 dest, ended);
+    else if (has_dest)
+        snprintf(hint, sizeof hint, "; ask for %s", dest);
+    else if (before)
+        snprintf(hint, sizeof hint, "; give as_of before %s", ended);
+    else
+        hint[0] = '\0';
+    snprintf(err, errlen, "%s%s", msg, hint);
+    return POVTRACK_EINVALID;
+}
+
+/* ---- regrouping into the units of one instant ---- */
+
+/*
+ * Which units' own records count in one unit as the units stand at one
+ * instant (a query's as_of): a record filed under unit c counts in U at T
+ * when c's households are, at T, in U or below.  c is read as it stood at
+ * "from" (its last span before then when it had ended), followed through
+ * merges, splits (to the part that keeps the code, else the first
+ * successor) and abolitions (to the parent) to a unit in force at T
+ * (host unit_map), whose ancestors at T are then read.  A unit with no
+ * span before "from" leads nowhere: its records count in no unit.
+ *
+ * A code ends once and is never used again, so for records dated while
+ * their unit was in force the answer does not depend on the record's date:
+ * plugins pass from = T for all their records, and poverty the end of the
+ * year regrouped (a status may be recorded for an earlier year than its
+ * unit).  The answer is kept per code for the life of the struct (one
+ * query), so that a query visits the registry once per unit with records,
+ * however many records or days it sums.
+ */
+struct pu_regroup {
+    const struct povtrack_host *host;
+    povtrack_ctx *ctx;
+    uint8_t unit[PU_UNIT_W]; /* U */
+    int64_t from, at;        /* records' units read at from, mapped to at */
+    struct pu_units chains;  /* chains at "at" */
+    uint8_t (*key)[PU_UNIT_W];
+    int8_t *val; /* -1 empty slot, 0 not in U, 1 in U */
+    size_t cap, n;
+};
+
+static inline void pu_regroup_init(struct pu_regroup *g,
+                                   const struct povtrack_host *host,
+                                   povtrack_ctx *ctx, const uint8_t *unit,
+                                   int64_t from, int64_t at)
+{
+    memset(g, 0, sizeof *g);
+    g->host = host;
+    g->ctx = ctx;
+    memcpy(g->unit, unit, PU_UNIT_W);
+    g->from = from;
+    g->at = at < INT64_MAX ? at : INT64_MAX - 1; /* spans end open */
+}
+
+static inline void pu_regroup_free(struct pu_regroup *g)
+{
+    pu_units_free(&g->chains);
+    free(g->key);
+    free(g->val);
+    g->key = NULL;
+    g->val = NULL;
+    g->cap = g->n = 0;
+}
+
+/* The slot of code: its own when present, else the empty one to fill. */
+static inline size_t pu_regroup_slot(const struct pu_regroup *g,
+                                     const uint8_t *code)
+{
+    size_t i = pu_units_hash(code) & (g->cap - 1);
+    while (g->val[i] >= 0 && memcmp(g->key[i], code, PU_UNIT_W) != 0)
+        i = (i + 1) & (g->cap - 1);
+    return i;
+}
+
+/* Remember code's answer; out of memory only means it is asked again. */
+static inline void pu_regroup_keep(struct pu_regroup *g, const uint8_t *code,
+                                   bool in)
+{
+    if ((g->n + 1) * 2 > g->cap) {
+        size_t cap = g->cap ? g->cap * 2 : 64;
+        uint8_t(*key)[PU_UNIT_W] = calloc(cap, sizeof *key);
+        int8_t *val = malloc(cap * sizeof *val);
+        if (key == NULL || val == NULL) {
+            free(key);
+            free(val);
+            return;
+        }
+        memset(val, -1, cap * sizeof *val);
+        struct pu_regroup old = *g;
+        g->key = key;
+        g->val = val;
+        g->cap = cap;
+        g->n = 0;
+        for (size_t i = 0; i < old.cap; i++)
+            if (old.val[i] >= 0)
+                pu_regroup_keep(g, old.key[i], old.val[i] != 0);
+        free(old.key);
+        free(old.val);
+    }
+    size_t i = pu_regroup_slot(g, code);
+    if (g->val[i] < 0) {
+        memcpy(g->key[i], code, PU_UNIT_W);
+        g->n++;
+    }
+    g->val[i] = in ? 1 : 0;
+}
+
+/* Whether the records of code (a PU_UNIT_W key field) count in g->unit at
+ * g->at: 0 with *in set, or the registry's error (logged). */
+static inline int pu_regroup_in(struct pu_regroup *g, const uint8_t *code,
+                                bool *in)
+{
+    if (g->cap > 0) {
+        size_t i = pu_regroup_slot(g, code);
+        if (g->val[i] >= 0) {
+            *in = g->val[i] != 0;
+            return 0;
+        }
+    }
+    struct ev_str c = pu_get_unit(code), to;
+    struct pu_chain ch;
+    *in = false;
+    int rc = 0;
+    if (g->host->size < POVTRACK_HOST_SIZE_UNITS) {
+        rc = POVTRACK_EIO;
+    } else if (g->from == g->at) {
+        /* pu_ancestors maps a unit not in force at "at" itself. */
+        rc = pu_ancestors_cached_at(g->host, g->ctx, &g->chains, c, g->at, &ch);
+    } else {
+        rc = g->host->unit_map(g->ctx, c, g->from, g->at, &to);
+        if (rc == 0)
+            rc = pu_ancestors_cached_at(g->host, g->ctx, &g->chains, to, g->at,
+                                        &ch);
+    }
+    if (rc == 0) {
+        for (int i = 0; i < ch.n && !*in; i++)
+            *in = memcmp(ch.code[i], g->unit, PU_UNIT_W) == 0;
+    } else if (rc != POVTRACK_NOTFOUND) {
+        g->host->log(g->ctx, POVTRACK_LOG_ERROR,
+                     "unit registry: regrouping %.*s failed: %s", (int)c.len,
+                     c.ptr, pu_strerror(g->host, rc));
+        return rc;
+    }
+    pu_regroup_keep(g, code, *in);
+    return 0;
+}
+
 /* ---- packing ---- */
 
 static inline int pu_pack_str(msgpack_packer *pk, const char *s, size_t len)

@@ -152,6 +152,8 @@ CATALOGUE = [
        {"org": "UBND-60", "report": "bc-2024"}),
     ev("ex-1", "household.exited", "22870",
        {"reason": "moved_out", "year": 2024}, household="hh-1"),
+    ev("mv-1", "household.moved", "22870",
+       {"from": "22871"}, household="hh-2"),
     ev("uc-1", "unit.changed", "594",
        {"kind": "rename", "effective": JUL_2025, "predecessors": ["594"],
         "name": "Thị xã La Gi mới"}),
