@@ -332,6 +332,15 @@ void fx_exited(struct fx *fx, int64_t at, const char *unit, const char *hh,
     fx_add(fx, &ev);
 }
 
+void fx_moved(struct fx *fx, int64_t at, const char *from, const char *to,
+              const char *hh)
+{
+    struct ev_event ev = ev_base(EV_HOUSEHOLD_MOVED, at, to);
+    ev.household = fx_ev_str(hh);
+    ev.data.from = fx_ev_str(from);
+    fx_add(fx, &ev);
+}
+
 void fx_households(struct fx *fx, int64_t at, const char *unit, int64_t year,
                    int64_t households)
 {

@@ -94,6 +94,9 @@ void fx_changed(struct fx *fx, int64_t at, enum ev_change kind,
                 const char *successors, const char *name, const char *parent);
 void fx_exited(struct fx *fx, int64_t at, const char *unit, const char *hh,
                int64_t year, enum ev_exit reason);
+/* household.moved: hh moved from one unit to another at "at". */
+void fx_moved(struct fx *fx, int64_t at, const char *from, const char *to,
+              const char *hh);
 void fx_households(struct fx *fx, int64_t at, const char *unit, int64_t year,
                    int64_t households);
 void fx_status(struct fx *fx, int64_t at, const char *unit, const char *hh,
