@@ -905,6 +905,96 @@ static inline int pu_regroup_in(struct pu_regroup *g, const uint8_t *code,
     return 0;
 }
 
+/* ---- a scan, copied ---- */
+
+/*
+ * The entries of a scan copied out of the map, so that the caller may call
+ * the host (the registry, get) for each of them: a scan callback's key and
+ * value die at the next host call.  An as_of query scans a plugin's own
+ * keys this way, then asks pu_regroup_in of each entry's unit.  Each
+ * entry is stored as u16 klen, u32 vlen, key, value.
+ */
+struct pu_copied {
+    uint8_t *buf;
+    size_t len, cap;
+    size_t n;
+    int err;
+};
+
+static inline int pu_copied_cb(void *arg, const void *key, size_t klen,
+                               const void *val, size_t vlen)
+{
+    struct pu_copied *c = arg;
+    size_t need = 6 + klen + vlen;
+    if (klen > UINT16_MAX || vlen > UINT32_MAX) {
+        c->err = POVTRACK_EFORMAT;
+        return 1;
+    }
+    if (c->len + need > c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 4096;
+        while (cap < c->len + need)
+            cap *= 2;
+        uint8_t *b = realloc(c->buf, cap);
+        if (b == NULL) {
+            c->err = POVTRACK_ENOMEM;
+            return 1;
+        }
+        c->buf = b;
+        c->cap = cap;
+    }
+    uint8_t *e = c->buf + c->len;
+    e[0] = (uint8_t)(klen >> 8);
+    e[1] = (uint8_t)klen;
+    for (int i = 0; i < 4; i++)
+        e[2 + i] = (uint8_t)(vlen >> (24 - 8 * i));
+    memcpy(e + 6, key, klen);
+    if (vlen > 0)
+        memcpy(e + 6 + klen, val, vlen);
+    c->len += need;
+    c->n++;
+    return 0;
+}
+
+/* Copy every entry of [from, to) (to NULL: to the end) into c (start from
+ * {0}; free with pu_copied_free).  0, or the host's or a memory error
+ * (logged). */
+static inline int pu_scan_copied(const struct povtrack_host *host,
+                                 povtrack_ctx *ctx, const void *from,
+                                 size_t flen, const void *to, size_t tlen,
+                                 struct pu_copied *c)
+{
+    int rc = host->scan(ctx, from, flen, to, tlen, pu_copied_cb, c);
+    if (c->err != 0)
+        rc = c->err;
+    if (rc == POVTRACK_NOTFOUND || rc == 0)
+        return 0;
+    host->log(ctx, POVTRACK_LOG_ERROR, "state scan failed: %s",
+              pu_strerror(host, rc));
+    return rc;
+}
+
+/* The entry at *off (start from 0): its key and value; false at the end. */
+static inline bool pu_copied_next(const struct pu_copied *c, size_t *off,
+                                  const uint8_t **key, size_t *klen,
+                                  const uint8_t **val, size_t *vlen)
+{
+    if (*off >= c->len)
+        return false;
+    const uint8_t *e = c->buf + *off;
+    *klen = (size_t)e[0] << 8 | e[1];
+    *vlen = (size_t)e[2] << 24 | (size_t)e[3] << 16 | (size_t)e[4] << 8 | e[5];
+    *key = e + 6;
+    *val = e + 6 + *klen;
+    *off += 6 + *klen + *vlen;
+    return true;
+}
+
+static inline void pu_copied_free(struct pu_copied *c)
+{
+    free(c->buf);
+    memset(c, 0, sizeof *c);
+}
+
 /* ---- packing ---- */
 
 static inline int pu_pack_str(msgpack_packer *pk, const char *s, size_t len)

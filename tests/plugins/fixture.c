@@ -710,16 +710,26 @@ const char *const fx_r25_now[FX_R25_NNOW] = {"22924", "68"};
 void fx_snap_r25(struct fx *fx, struct fx_snap *s, const char *plugin,
                  const char *const *tails, size_t ntails, bool nonneg)
 {
-    char q[256];
+    char q[384];
     for (size_t u = 0; u < FX_R25_NCODES; u++)
         for (size_t t = 0; t < ntails; t++) {
-            int len = snprintf(q, sizeof q, "{\"unit\":\"%s\"%s}",
-                               fx_r25_codes[u], tails[t]);
+            struct fx_reply r;
+            int len = snprintf(q, sizeof q,
+                               "{\"op\":\"query\",\"plugin\":\"%s\",\"q\":"
+                               "{\"unit\":\"%s\"%s}}",
+                               plugin, fx_r25_codes[u], tails[t]);
             assert_true(len > 0 && (size_t)len < sizeof q);
-            if (nonneg)
-                fx_snap_query_nonneg(fx, s, plugin, q);
-            else
-                fx_snap_query(fx, s, plugin, q);
+            fx_request(fx, &r, q);
+            /* A unit that had ended by the query's date is refused: the
+             * refusal is an answer too. */
+            const msgpack_object *ok = fx_get(r.root, "ok");
+            assert_int_equal(ok->type, MSGPACK_OBJECT_BOOLEAN);
+            const msgpack_object *res =
+                fx_get(r.root, ok->via.boolean ? "result" : "error");
+            if (nonneg && ok->via.boolean)
+                fx_assert_no_negative(res, q);
+            fx_snap_add(s, res);
+            fx_reply_free(&r);
         }
 }
 

@@ -226,8 +226,9 @@ void fx_r25_changes(struct fx *fx, int64_t at);
 extern const char *const fx_r25_codes[FX_R25_NCODES];
 /* For each of fx_r25_codes in turn, and for each of tails (the rest of a
  * query after its unit: "" for all time, ",\"year\":2025", ...), add
- * plugin's answer to {"unit":"<code>"<tail>} to s: with fx_snap_query, or
- * with fx_snap_query_nonneg when nonneg. */
+ * plugin's answer to {"unit":"<code>"<tail>} to s: its result (asserted to
+ * hold no negative number when nonneg) or, for a unit that had ended by
+ * the query's date, its refusal. */
 void fx_snap_r25(struct fx *fx, struct fx_snap *s, const char *plugin,
                  const char *const *tails, size_t ntails, bool nonneg);
 

@@ -116,7 +116,7 @@ static void test_layout_change_rebuilds(void **state)
     uint64_t last = cursor(txn, "poverty");
     assert_true(last > 0);
     assert_layout(txn, "poverty", 4, last);
-    assert_layout(txn, "fund", 2, last);
+    assert_layout(txn, "fund", 3, last);
     assert_layout(txn, "legacy", 0, last);
     unsigned char old[PT_STATE_LAYOUT_LEN] = {0, 0, 0, 1}; /* layout 1 */
     for (int i = 0; i < 8; i++)
@@ -150,7 +150,7 @@ static void test_layout_change_rebuilds(void **state)
     for (size_t i = 0; i < 3; i++)
         assert_int_equal(cursor(txn, plugins[i]), last);
     assert_layout(txn, "poverty", 4, last);
-    assert_layout(txn, "fund", 2, last);
+    assert_layout(txn, "fund", 3, last);
     mdb_txn_abort(txn);
     mdb_env_close(env);
     fx_snap_assert_equal(&before, &after);
