@@ -7,7 +7,9 @@
  * Query q {"unit"} -> {"unit", "loans", "disbursed", "repaid",
  * "outstanding", "by_program": {program: {"loans", "disbursed", "repaid",
  * "outstanding"}}} over the unit and its descendants; q {"unit", "year"}
- * adds "coverage": {"poor_near_poor", "with_loan", "rate"}.
+ * adds "coverage": {"poor_near_poor", "with_loan", "rate"}.  "as_of"
+ * (unix seconds) regroups both into the units in force then (below) and
+ * is in the answer; with a year it must not be before the year's end.
  *
  * Rules:
  *   - A loan lies where its credit.disbursed says: unit, programme,
@@ -57,13 +59,25 @@
  * 22921 dated 2025-07-02, logged before the merger was recorded, thus stays in
  * 22921, 593 and 60 when repaid after it; a 2025 status in 22921 logged in
  * March and corrected after the merger was recorded is uncounted there,
- * and the correction counted where the registry now puts it.  A query's
- * unit is read as it last stood (pu_arg_unit).
+ * and the correction counted where the registry now puts it.
+ *
+ * A query's date is its as_of, else the end of its year, else now (the
+ * loans are all-time).  A unit that had ended by then is refused in the
+ * ingest's words, with where to ask instead (pu_check_query_unit).  as_of
+ * T regroups into the units in force at T (pu_regroup): every loan counts
+ * in the unit asked when the households of its own unit (where it was
+ * placed) are at T in that unit or below, and a year's coverage likewise
+ * from the unit each status counted in: Lam Dong (68) as of the end of
+ * 2025 has Binh Thuan's loans.  A loan of a unit defined only after T
+ * counts nowhere; one placed after T in a code in force at T counts there
+ * (a loan's amounts are not split by date).  The own figures are kept per
+ * unit for it: 'u', 'p' and 'c' below.
  *
  * A state written by version 1.0 (48-byte loan header, no "placed") or 1.1
  * (56-byte loan header and 6-byte status, no version) is refused as
  * corrupt rather than misread: rebuild it ('povtrack rebuild credit') after
- * upgrading.
+ * upgrading.  1.2 wrote layout 2, without the own figures: the host
+ * rebuilds it at start (state_layout 3).
  *
  * State (integers big-endian, years in keys sign-flipped, unit codes
  * NUL-padded to 5 bytes).  Every counter is kept for the unit of the event
@@ -91,6 +105,11 @@
  *                               household's years are one small prefix
  *                               scan
  *   'C' unit[5] year[8]      -> i64 poor_near_poor, i64 with_loan
+ *   'u' unit[5], 'p' unit[5] program -> as 'U' and 'P', of the loans placed
+ *                               in the unit itself (not its descendants)
+ *   'c' year[8] unit[5]      -> as 'C', of the statuses counted in the
+ *                               unit itself (where its households are at
+ *                               the end of the year)
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -163,16 +182,19 @@ static int loan_add(struct credit *c, povtrack_ctx *ctx, struct loan *l,
         return POVTRACK_EIO; /* the unit passed the reference checks */
     l->version = ch.version;
     for (int i = 0; i < ch.n; i++) {
-        uint8_t k[1 + PU_UNIT_W + EV_TEXT_MAX];
-        k[0] = 'U';
-        memcpy(k + 1, ch.code[i], PU_UNIT_W);
-        int rc = vec_add(c, ctx, k, 1 + PU_UNIT_W, d, NV);
-        k[0] = 'P';
-        memcpy(k + 1 + PU_UNIT_W, l->program.ptr, l->program.len);
-        if (rc == 0)
-            rc = vec_add(c, ctx, k, 1 + PU_UNIT_W + l->program.len, d, NV);
-        if (rc != 0)
-            return rc;
+        /* The loan's own unit also in 'u' and 'p', for as_of. */
+        for (int own = 0; own <= (i == 0); own++) {
+            uint8_t k[1 + PU_UNIT_W + EV_TEXT_MAX];
+            k[0] = own ? 'u' : 'U';
+            memcpy(k + 1, ch.code[i], PU_UNIT_W);
+            int rc = vec_add(c, ctx, k, 1 + PU_UNIT_W, d, NV);
+            k[0] = own ? 'p' : 'P';
+            memcpy(k + 1 + PU_UNIT_W, l->program.ptr, l->program.len);
+            if (rc == 0)
+                rc = vec_add(c, ctx, k, 1 + PU_UNIT_W + l->program.len, d, NV);
+            if (rc != 0)
+                return rc;
+        }
     }
     return 0;
 }
@@ -198,6 +220,13 @@ static int cov_add(struct credit *c, povtrack_ctx *ctx, const uint8_t *unit,
         memcpy(k + 1, ch.code[i], PU_UNIT_W);
         pu_put_key_i64(k + 1 + PU_UNIT_W, year);
         int rc = vec_add(c, ctx, k, sizeof k, d, 2);
+        if (rc == 0 && i == 0) {
+            /* The unit the status counts in, year first, for as_of. */
+            k[0] = 'c';
+            pu_put_key_i64(k + 1, year);
+            memcpy(k + 9, ch.code[0], PU_UNIT_W);
+            rc = vec_add(c, ctx, k, sizeof k, d, 2);
+        }
         if (rc != 0)
             return rc;
     }
@@ -550,6 +579,152 @@ static int read_vec(struct credit *c, povtrack_ctx *ctx, const uint8_t *k,
     return 0;
 }
 
+/* One programme's figures, summed over the units regrouped. */
+struct prog_sum {
+    char name[EV_TEXT_MAX];
+    size_t len;
+    int64_t v[NV];
+};
+
+struct prog_sums {
+    struct prog_sum *p;
+    size_t n, cap;
+};
+
+static int prog_sums_add(struct prog_sums *ps, const uint8_t *name, size_t len,
+                         const int64_t v[NV])
+{
+    size_t i = 0;
+    while (i < ps->n &&
+           !(ps->p[i].len == len && memcmp(ps->p[i].name, name, len) == 0))
+        i++;
+    if (i == ps->n) {
+        if (len > EV_TEXT_MAX)
+            return POVTRACK_EIO;
+        if (ps->n == ps->cap) {
+            size_t cap = ps->cap ? ps->cap * 2 : 16;
+            struct prog_sum *np = realloc(ps->p, cap * sizeof *np);
+            if (np == NULL)
+                return POVTRACK_EIO;
+            ps->p = np;
+            ps->cap = cap;
+        }
+        memset(&ps->p[i], 0, sizeof ps->p[i]);
+        memcpy(ps->p[i].name, name, len);
+        ps->p[i].len = len;
+        ps->n++;
+    }
+    for (int j = 0; j < NV; j++)
+        ps->p[i].v[j] += v[j];
+    return 0;
+}
+
+/* Byte order of the names, as the keys of one unit's programmes sort. */
+static int prog_cmp(const void *a, const void *b)
+{
+    const struct prog_sum *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->name, y->name, n);
+    return c != 0 ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/*
+ * The figures regrouped into unit as the units stand at as_of: the loans
+ * of every unit whose households are then in unit or below ('u', 'p'),
+ * and with a year, its coverage ('c').  The programmes are packed into
+ * p (sorted by name, as the plain query's).
+ */
+static int credit_regrouped(struct credit *c, povtrack_ctx *ctx,
+                            const uint8_t *unit, int64_t as_of, bool has_year,
+                            int64_t year, int64_t tot[NV], int64_t cov[2],
+                            struct progs *p)
+{
+    struct pu_regroup g;
+    struct prog_sums ps = {0};
+    struct pu_copied cp = {0};
+    size_t off = 0, klen, vlen;
+    const uint8_t *k, *v;
+    uint8_t from[9] = {'c'}, to[9] = {'c'};
+    bool in;
+    memset(tot, 0, sizeof(int64_t) * NV);
+    cov[0] = cov[1] = 0;
+    pu_regroup_init(&g, c->host, ctx, unit, as_of, as_of);
+    int rc = pu_scan_copied(c->host, ctx, "u", 1, "v", 1, &cp);
+    while (rc == 0 && pu_copied_next(&cp, &off, &k, &klen, &v, &vlen)) {
+        if (klen != 1 + PU_UNIT_W || vlen != 8 * NV)
+            rc = POVTRACK_EIO;
+        else if ((rc = pu_regroup_in(&g, k + 1, &in)) == 0 && in)
+            for (int i = 0; i < NV; i++)
+                tot[i] += pu_get_i64(v + 8 * i);
+    }
+    pu_copied_free(&cp);
+    off = 0;
+    if (rc == 0)
+        rc = pu_scan_copied(c->host, ctx, "p", 1, "q", 1, &cp);
+    while (rc == 0 && pu_copied_next(&cp, &off, &k, &klen, &v, &vlen)) {
+        int64_t pv[NV];
+        if (klen <= 1 + PU_UNIT_W || vlen != 8 * NV) {
+            rc = POVTRACK_EIO;
+            break;
+        }
+        if ((rc = pu_regroup_in(&g, k + 1, &in)) != 0 || !in)
+            continue;
+        for (int i = 0; i < NV; i++)
+            pv[i] = pu_get_i64(v + 8 * i);
+        rc = prog_sums_add(&ps, k + 1 + PU_UNIT_W, klen - 1 - PU_UNIT_W, pv);
+    }
+    pu_copied_free(&cp);
+    off = 0;
+    pu_put_key_i64(from + 1, year);
+    pu_put_key_i64(to + 1, year + 1);
+    if (rc == 0 && has_year)
+        rc =
+            pu_scan_copied(c->host, ctx, from, sizeof from, to, sizeof to, &cp);
+    while (rc == 0 && pu_copied_next(&cp, &off, &k, &klen, &v, &vlen)) {
+        if (klen != 9 + PU_UNIT_W || vlen != 16)
+            rc = POVTRACK_EIO;
+        else if ((rc = pu_regroup_in(&g, k + 9, &in)) == 0 && in) {
+            cov[0] += pu_get_i64(v);
+            cov[1] += pu_get_i64(v + 8);
+        }
+    }
+    pu_copied_free(&cp);
+    pu_regroup_free(&g);
+    if (rc == 0 && ps.n > 1)
+        qsort(ps.p, ps.n, sizeof *ps.p, prog_cmp);
+    for (size_t i = 0; rc == 0 && i < ps.n; i++) {
+        p->n++;
+        if (pu_pack_str(&p->pk, ps.p[i].name, ps.p[i].len) != 0 ||
+            msgpack_pack_map(&p->pk, NV) != 0 || pack_vec(&p->pk, ps.p[i].v))
+            rc = POVTRACK_EIO;
+    }
+    free(ps.p);
+    return rc == 0 ? 0 : POVTRACK_EIO;
+}
+
+/* The plain figures of unit: 'U', 'C' of the year, and its 'P' keys (one
+ * per programme it has seen) packed into p. */
+static int credit_plain(struct credit *c, povtrack_ctx *ctx,
+                        const uint8_t *unit, bool has_year, int64_t year,
+                        int64_t tot[NV], int64_t cov[2], struct progs *p)
+{
+    uint8_t k[1 + PU_UNIT_W + 8], to[1 + PU_UNIT_W];
+    k[0] = 'U';
+    memcpy(k + 1, unit, PU_UNIT_W);
+    int rc = read_vec(c, ctx, k, 1 + PU_UNIT_W, tot, NV);
+    if (rc == 0 && has_year) {
+        k[0] = 'C';
+        pu_put_key_i64(k + 1 + PU_UNIT_W, year);
+        rc = read_vec(c, ctx, k, sizeof k, cov, 2);
+    }
+    k[0] = 'P';
+    memcpy(to, k, sizeof to);
+    to[PU_UNIT_W]++; /* just past unit[5]: the last byte is a digit or 0 */
+    if (rc == 0)
+        rc = c->host->scan(ctx, k, 1 + PU_UNIT_W, to, sizeof to, progs_cb, p);
+    return rc < 0 || p->bad ? POVTRACK_EIO : 0;
+}
+
 static int credit_query(void *state, povtrack_ctx *ctx, const msgpack_object *q,
                         msgpack_packer *pk, char *err, size_t errlen)
 {
@@ -558,39 +733,42 @@ static int credit_query(void *state, povtrack_ctx *ctx, const msgpack_object *q,
     int rc = pu_arg_unit(c->host, ctx, q, &ch, err, errlen);
     if (rc != 0)
         return rc;
-    int64_t year = 0;
-    bool has_year;
-    if (pu_arg_i64(q, "year", false, &year, &has_year, err, errlen) != 0)
+    int64_t year = 0, as_of = 0;
+    bool has_year, has_as_of;
+    if (pu_arg_i64(q, "year", false, &year, &has_year, err, errlen) != 0 ||
+        pu_arg_i64(q, "as_of", false, &as_of, &has_as_of, err, errlen) != 0)
         return POVTRACK_EINVALID;
     if (has_year && (year < CR_YEAR_MIN || year > CR_YEAR_MAX)) {
         snprintf(err, errlen, "year: must be between %d and %d", CR_YEAR_MIN,
                  CR_YEAR_MAX);
         return POVTRACK_EINVALID;
     }
-    uint8_t k[1 + PU_UNIT_W + 8], to[1 + PU_UNIT_W];
-    int64_t tot[NV], cov[2] = {0, 0};
-    k[0] = 'U';
-    memcpy(k + 1, ch.code[0], PU_UNIT_W);
-    rc = read_vec(c, ctx, k, 1 + PU_UNIT_W, tot, NV);
-    if (rc == 0 && has_year) {
-        k[0] = 'C';
-        pu_put_key_i64(k + 1 + PU_UNIT_W, year);
-        rc = read_vec(c, ctx, k, sizeof k, cov, 2);
+    /* The query's date: as_of, else the end of its year, else now. */
+    int64_t end = has_year ? pu_year_end(year) : INT64_MAX;
+    if (has_as_of && as_of < end && has_year) {
+        snprintf(err, errlen, "as_of: must not be before the end of %lld",
+                 (long long)year);
+        return POVTRACK_EINVALID;
     }
-    /* by_program: the unit's 'P' keys, one per programme it has seen. */
+    if ((rc = pu_check_query_unit(c->host, ctx, pu_get_unit(ch.code[0]),
+                                  has_as_of ? as_of : end, end, err, errlen)) !=
+        0)
+        return rc;
+    int64_t tot[NV], cov[2] = {0, 0};
     struct progs p = {.n = 0};
     msgpack_sbuffer_init(&p.sb);
     msgpack_packer_init(&p.pk, &p.sb, msgpack_sbuffer_write);
-    k[0] = 'P';
-    memcpy(to, k, sizeof to);
-    to[PU_UNIT_W]++; /* just past unit[5]: the last byte is a digit or 0 */
-    if (rc == 0)
-        rc = c->host->scan(ctx, k, 1 + PU_UNIT_W, to, sizeof to, progs_cb, &p);
-    int e = p.bad || rc < 0;
+    rc = has_as_of
+             ? credit_regrouped(c, ctx, ch.code[0], as_of, has_year, year, tot,
+                                cov, &p)
+             : credit_plain(c, ctx, ch.code[0], has_year, year, tot, cov, &p);
+    int e = rc != 0;
     if (!e) {
         struct ev_str unit = pu_get_unit(ch.code[0]);
-        e = msgpack_pack_map(pk, has_year ? 7 : 6);
+        e = msgpack_pack_map(pk, (has_year ? 7 : 6) + (has_as_of ? 1 : 0));
         e |= pu_pack_key(pk, "unit") | pu_pack_str(pk, unit.ptr, unit.len);
+        if (has_as_of)
+            e |= pu_pack_key(pk, "as_of") | msgpack_pack_int64(pk, as_of);
         e |= pack_vec(pk, tot);
         e |= pu_pack_key(pk, "by_program") | msgpack_pack_map(pk, p.n);
         if (e == 0 && p.sb.size > 0)
@@ -642,10 +820,10 @@ static void credit_fini(void *state)
 static const struct povtrack_config_key credit_config[] = {{.name = NULL}};
 
 /* state_layout: bump it when the stored values change. */
-POVTRACK_PLUGIN(.name = "credit", .version = "1.2.0",
+POVTRACK_PLUGIN(.name = "credit", .version = "1.3.0",
                 .event_mask = EV_TYPE_BIT(EV_CREDIT_DISBURSED) |
                               EV_TYPE_BIT(EV_CREDIT_REPAID) |
                               EV_TYPE_BIT(EV_HOUSEHOLD_STATUS),
                 .init = credit_init, .apply = credit_apply,
-                .query = credit_query, .fini = credit_fini, .state_layout = 2,
+                .query = credit_query, .fini = credit_fini, .state_layout = 3,
                 .config_map = credit_config);
