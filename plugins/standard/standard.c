@@ -106,7 +106,9 @@
 #define STD_POOR_MIN 3                      /* deprivations for "poor" */
 #define STD_LIMIT_DEFAULT 1000
 #define STD_LIMIT_MAX 10000
-#define STD_CHUNK 256 /* households handled per scan of a closed review */
+#define STD_CHUNK 256      /* households handled per scan of a closed review */
+#define STD_QYEAR_MIN 1000 /* years a query may name */
+#define STD_QYEAR_MAX 9999
 
 enum cls { CLS_POOR, CLS_NEAR, CLS_AVERAGE, CLS_ABOVE, CLS_COUNT };
 static const char *const cls_names[CLS_COUNT] = {"poor", "near_poor", "average",
@@ -554,15 +556,23 @@ static void contrib(const struct rec *r, int64_t sign, struct delta *ds,
             sign;
 }
 
-static int counters_get(struct standard *s, povtrack_ctx *ctx,
-                        const uint8_t *unit, int64_t year, int64_t c[V_N])
+/* 'c' year[8] unit[5]: the counters of what counts in the unit itself
+ * (not below it), year first so that as_of reads a year in one scan. */
+static void own_key(uint8_t *k, const uint8_t *unit, int64_t year)
 {
-    uint8_t k[YKEY_LEN];
+    k[0] = 'c';
+    pu_put_key_i64(k + 1, year);
+    memcpy(k + 9, unit, PU_UNIT_W);
+}
+
+/* The counters at key k ('C' or 'c'); zeros when absent. */
+static int counters_read(struct standard *s, povtrack_ctx *ctx,
+                         const uint8_t *k, int64_t c[V_N])
+{
     const void *v;
     size_t vlen;
-    ykey(k, 'C', unit, year);
     memset(c, 0, sizeof(int64_t) * V_N);
-    int rc = pu_get(s->host, ctx, k, sizeof k, &v, &vlen);
+    int rc = pu_get(s->host, ctx, k, YKEY_LEN, &v, &vlen);
     if (rc <= 0)
         return rc;
     if (vlen != 8 * V_N) {
@@ -572,6 +582,14 @@ static int counters_get(struct standard *s, povtrack_ctx *ctx,
     for (int i = 0; i < V_N; i++)
         c[i] = pu_get_i64((const uint8_t *)v + 8 * i);
     return 0;
+}
+
+static int counters_get(struct standard *s, povtrack_ctx *ctx,
+                        const uint8_t *unit, int64_t year, int64_t c[V_N])
+{
+    uint8_t k[YKEY_LEN];
+    ykey(k, 'C', unit, year);
+    return counters_read(s, ctx, k, c);
 }
 
 /* The chain of unit as the hierarchy stood at the end of year (every
@@ -597,15 +615,20 @@ static int delta_apply(struct standard *s, povtrack_ctx *ctx,
         return 0;
     if (year_chain(s, ctx, d->unit, year, d->version, &ch) != 0)
         return POVTRACK_EIO; /* units passed the reference checks */
-    for (int u = 0; u < ch.n; u++) {
+    /* The unit's own counters ('c'), then each rolled up ('C'). */
+    for (int u = -1; u < ch.n; u++) {
         int64_t c[V_N];
         uint8_t k[YKEY_LEN], v[8 * V_N];
-        int rc = counters_get(s, ctx, ch.code[u], year, c);
+        const uint8_t *unit = ch.code[u < 0 ? 0 : u];
+        if (u < 0)
+            own_key(k, unit, year);
+        else
+            ykey(k, 'C', unit, year);
+        int rc = counters_read(s, ctx, k, c);
         if (rc != 0)
             return rc;
         for (int i = 0; i < V_N; i++)
             pu_put_i64(v + 8 * i, c[i] + d->v[i]);
-        ykey(k, 'C', ch.code[u], year);
         if ((rc = pu_put(s->host, ctx, k, sizeof k, v, sizeof v)) != 0)
             return rc;
     }
@@ -961,15 +984,18 @@ static int standard_apply(void *state, povtrack_ctx *ctx,
     }
 }
 
+/* A member of an LNOB list: the household and its LNOB unit. */
+struct member {
+    uint8_t len;
+    char hh[EV_HOUSEHOLD_MAX];
+    uint8_t unit[PU_UNIT_W];
+};
+
 /* List members for the list query, collected before packing the count. */
 struct members {
     size_t prefix, n, limit;
     bool more;
-    struct {
-        uint8_t len;
-        char hh[EV_HOUSEHOLD_MAX];
-        uint8_t unit[PU_UNIT_W];
-    } * m;
+    struct member *m;
 };
 
 static int member_add(void *arg, const void *key, size_t klen, const void *val,
@@ -990,26 +1016,123 @@ static int member_add(void *arg, const void *key, size_t klen, const void *val,
     return 0;
 }
 
-static int query_list(struct standard *s, povtrack_ctx *ctx,
+/* The list's members under unit, by household id: its 'L' entries (at
+ * most limit, *more when there were others). */
+static int list_plain(struct standard *s, povtrack_ctx *ctx,
                       const uint8_t *unit, int64_t year, int list,
-                      int64_t limit, msgpack_packer *pk, char *err,
-                      size_t errlen)
+                      struct members *ms)
 {
     uint8_t from[YKEY_LEN + 1], to[YKEY_LEN + 1];
-    struct members ms = {.prefix = sizeof from, .limit = (size_t)limit};
+    ykey(from, 'L', unit, year);
+    from[YKEY_LEN] = (uint8_t)list;
+    memcpy(to, from, sizeof to);
+    to[YKEY_LEN]++;
+    ms->prefix = sizeof from;
+    int rc =
+        s->host->scan(ctx, from, sizeof from, to, sizeof to, member_add, ms);
+    return rc < 0 ? POVTRACK_EIO : 0;
+}
+
+static int member_cmp(const void *a, const void *b)
+{
+    const struct member *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->hh, y->hh, n);
+    return c != 0 ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/*
+ * The list's members regrouped into unit as the units stand at as_of:
+ * under each unit with own figures of the year ('c') whose households are
+ * then in unit or below, the members whose LNOB unit is that very unit,
+ * merged by household id.
+ */
+static int list_regrouped(struct standard *s, povtrack_ctx *ctx,
+                          const uint8_t *unit, int64_t year, int list,
+                          int64_t as_of, struct members *ms)
+{
+    struct pu_regroup g;
+    struct pu_copied units = {0};
+    size_t off = 0, klen, vlen, cap = 0;
+    const uint8_t *k, *v;
+    uint8_t from[9] = {'c'}, to[9] = {'c'};
+    struct member *all = NULL;
+    size_t n = 0;
+    pu_put_key_i64(from + 1, year);
+    pu_put_key_i64(to + 1, year + 1);
+    pu_regroup_init(&g, s->host, ctx, unit, as_of, as_of);
+    int rc =
+        pu_scan_copied(s->host, ctx, from, sizeof from, to, sizeof to, &units);
+    while (rc == 0 && pu_copied_next(&units, &off, &k, &klen, &v, &vlen)) {
+        bool in;
+        if (klen != YKEY_LEN) {
+            rc = POVTRACK_EIO;
+            break;
+        }
+        if ((rc = pu_regroup_in(&g, k + 9, &in)) != 0 || !in)
+            continue;
+        uint8_t lf[YKEY_LEN + 1], lt[YKEY_LEN + 1];
+        ykey(lf, 'L', k + 9, year);
+        lf[YKEY_LEN] = (uint8_t)list;
+        memcpy(lt, lf, sizeof lt);
+        lt[YKEY_LEN]++;
+        struct pu_copied ix = {0};
+        size_t o2 = 0, kl2, vl2;
+        const uint8_t *k2, *v2;
+        rc = pu_scan_copied(s->host, ctx, lf, sizeof lf, lt, sizeof lt, &ix);
+        while (rc == 0 && pu_copied_next(&ix, &o2, &k2, &kl2, &v2, &vl2)) {
+            if (kl2 <= sizeof lf || kl2 - sizeof lf > EV_HOUSEHOLD_MAX ||
+                vl2 != PU_UNIT_W) {
+                rc = POVTRACK_EIO;
+                break;
+            }
+            if (memcmp(v2, k + 9, PU_UNIT_W) != 0)
+                continue; /* on the list of a unit below */
+            if (n == cap) {
+                cap = cap ? cap * 2 : 64;
+                struct member *na = realloc(all, cap * sizeof *na);
+                if (na == NULL) {
+                    rc = POVTRACK_EIO;
+                    break;
+                }
+                all = na;
+            }
+            all[n].len = (uint8_t)(kl2 - sizeof lf);
+            memcpy(all[n].hh, k2 + sizeof lf, kl2 - sizeof lf);
+            memcpy(all[n++].unit, v2, PU_UNIT_W);
+        }
+        pu_copied_free(&ix);
+    }
+    pu_copied_free(&units);
+    pu_regroup_free(&g);
+    if (rc == 0 && n > 1)
+        qsort(all, n, sizeof *all, member_cmp);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (ms->n == ms->limit) {
+            ms->more = true;
+            break;
+        }
+        ms->m[ms->n++] = all[i];
+    }
+    free(all);
+    return rc == 0 ? 0 : POVTRACK_EIO;
+}
+
+static int query_list(struct standard *s, povtrack_ctx *ctx,
+                      const uint8_t *unit, int64_t year, int list,
+                      int64_t limit, bool has_as_of, int64_t as_of,
+                      msgpack_packer *pk, char *err, size_t errlen)
+{
+    struct members ms = {.limit = (size_t)limit};
     ms.m = calloc((size_t)limit, sizeof *ms.m);
     if (ms.m == NULL) {
         snprintf(err, errlen, "internal error: out of memory");
         return POVTRACK_EIO;
     }
-    ykey(from, 'L', unit, year);
-    from[YKEY_LEN] = (uint8_t)list;
-    memcpy(to, from, sizeof to);
-    to[YKEY_LEN]++;
-    int rc =
-        s->host->scan(ctx, from, sizeof from, to, sizeof to, member_add, &ms);
+    int rc = has_as_of ? list_regrouped(s, ctx, unit, year, list, as_of, &ms)
+                       : list_plain(s, ctx, unit, year, list, &ms);
     struct ev_str u = pu_get_unit(unit);
-    int e = rc < 0;
+    int e = rc != 0;
     e |= msgpack_pack_map(pk, 5);
     e |= pu_pack_key(pk, "unit") | pu_pack_str(pk, u.ptr, u.len);
     e |= pu_pack_key(pk, "year") | msgpack_pack_int64(pk, year);
@@ -1031,6 +1154,36 @@ static int query_list(struct standard *s, povtrack_ctx *ctx,
     return 0;
 }
 
+/* The year's own counters of every unit whose households are at as_of in
+ * unit or below. */
+static int counters_regrouped(struct standard *s, povtrack_ctx *ctx,
+                              const uint8_t *unit, int64_t year, int64_t as_of,
+                              int64_t c[V_N])
+{
+    struct pu_regroup g;
+    struct pu_copied cp = {0};
+    size_t off = 0, klen, vlen;
+    const uint8_t *k, *v;
+    uint8_t from[9] = {'c'}, to[9] = {'c'};
+    memset(c, 0, sizeof(int64_t) * V_N);
+    pu_put_key_i64(from + 1, year);
+    pu_put_key_i64(to + 1, year + 1);
+    pu_regroup_init(&g, s->host, ctx, unit, as_of, as_of);
+    int rc =
+        pu_scan_copied(s->host, ctx, from, sizeof from, to, sizeof to, &cp);
+    while (rc == 0 && pu_copied_next(&cp, &off, &k, &klen, &v, &vlen)) {
+        bool in;
+        if (klen != YKEY_LEN || vlen != 8 * V_N)
+            rc = POVTRACK_EIO;
+        else if ((rc = pu_regroup_in(&g, k + 9, &in)) == 0 && in)
+            for (int i = 0; i < V_N; i++)
+                c[i] += pu_get_i64(v + 8 * i);
+    }
+    pu_copied_free(&cp);
+    pu_regroup_free(&g);
+    return rc == 0 ? 0 : POVTRACK_EIO;
+}
+
 static int standard_query(void *state, povtrack_ctx *ctx,
                           const msgpack_object *q, msgpack_packer *pk,
                           char *err, size_t errlen)
@@ -1040,11 +1193,17 @@ static int standard_query(void *state, povtrack_ctx *ctx,
     int rc = pu_arg_unit(s->host, ctx, q, &ch, err, errlen);
     if (rc != 0)
         return rc;
-    int64_t year, limit = STD_LIMIT_DEFAULT;
-    bool has, has_limit;
+    int64_t year, limit = STD_LIMIT_DEFAULT, as_of = 0;
+    bool has, has_limit, has_as_of;
     if (pu_arg_i64(q, "year", true, &year, &has, err, errlen) != 0 ||
-        pu_arg_i64(q, "limit", false, &limit, &has_limit, err, errlen) != 0)
+        pu_arg_i64(q, "limit", false, &limit, &has_limit, err, errlen) != 0 ||
+        pu_arg_i64(q, "as_of", false, &as_of, &has_as_of, err, errlen) != 0)
         return POVTRACK_EINVALID;
+    if (year < STD_QYEAR_MIN || year > STD_QYEAR_MAX) {
+        snprintf(err, errlen, "year: must be a year in %d-%d", STD_QYEAR_MIN,
+                 STD_QYEAR_MAX);
+        return POVTRACK_EINVALID;
+    }
     const msgpack_object *lo = pu_map_get(q, "list");
     int list = L_NONE;
     if (lo != NULL && lo->type != MSGPACK_OBJECT_NIL) {
@@ -1067,12 +1226,24 @@ static int standard_query(void *state, povtrack_ctx *ctx,
         snprintf(err, errlen, "limit: must be 1 to %d", STD_LIMIT_MAX);
         return POVTRACK_EINVALID;
     }
+    /* The query's date: as_of, else the end of its year. */
+    int64_t end = pu_year_end(year);
+    if (has_as_of && as_of < end) {
+        snprintf(err, errlen, "as_of: must not be before the end of %lld",
+                 (long long)year);
+        return POVTRACK_EINVALID;
+    }
+    if ((rc = pu_check_query_unit(s->host, ctx, pu_get_unit(ch.code[0]),
+                                  has_as_of ? as_of : end, end, err, errlen)) !=
+        0)
+        return rc;
     if (list != L_NONE)
-        return query_list(s, ctx, ch.code[0], year, list, limit, pk, err,
-                          errlen);
+        return query_list(s, ctx, ch.code[0], year, list, limit, has_as_of,
+                          as_of, pk, err, errlen);
 
     int64_t c[V_N];
-    if (counters_get(s, ctx, ch.code[0], year, c) != 0) {
+    if ((has_as_of ? counters_regrouped(s, ctx, ch.code[0], year, as_of, c)
+                   : counters_get(s, ctx, ch.code[0], year, c)) != 0) {
         snprintf(err, errlen, "internal error: state read failed");
         return POVTRACK_EIO;
     }
@@ -1081,9 +1252,11 @@ static int standard_query(void *state, povtrack_ctx *ctx,
     for (int i = 0; i < EV_IND_COUNT; i++)
         nset += (set >> i) & 1u;
     struct ev_str u = pu_get_unit(ch.code[0]);
-    int e = msgpack_pack_map(pk, 10);
+    int e = msgpack_pack_map(pk, 10 + (has_as_of ? 1 : 0));
     e |= pu_pack_key(pk, "unit") | pu_pack_str(pk, u.ptr, u.len);
     e |= pu_pack_key(pk, "year") | msgpack_pack_int64(pk, year);
+    if (has_as_of)
+        e |= pu_pack_key(pk, "as_of") | msgpack_pack_int64(pk, as_of);
     e |= pu_pack_key(pk, "assessed") | msgpack_pack_int64(pk, c[V_ASSESSED]);
     e |= pu_pack_key(pk, "classes") | msgpack_pack_map(pk, CLS_COUNT);
     for (int i = 0; i < CLS_COUNT; i++)
@@ -1143,10 +1316,10 @@ static const struct povtrack_config_key standard_config[] = {
 };
 
 /* state_layout: bump it when the stored values change. */
-POVTRACK_PLUGIN(.name = "standard", .version = "1.1.0",
+POVTRACK_PLUGIN(.name = "standard", .version = "1.2.0",
                 .event_mask = EV_TYPE_BIT(EV_HOUSEHOLD_ASSESSED) |
                               EV_TYPE_BIT(EV_HOUSEHOLD_STATUS) |
                               EV_TYPE_BIT(EV_REVIEW_CLOSED),
                 .init = standard_init, .apply = standard_apply,
                 .query = standard_query, .fini = standard_fini,
-                .state_layout = 2, .config_map = standard_config);
+                .state_layout = 3, .config_map = standard_config);
