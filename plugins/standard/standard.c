@@ -53,6 +53,8 @@
  *   'L' unit[5] year[8] list[1] household -> LNOB unit[5]: list members,
  *        under the LNOB unit and every ancestor, for the list query.
  *   'V' -> u64 fingerprint of the standards table the state was built with.
+ *   'c' year[8] unit[5] -> i64[V_N]: what counts in the unit itself (the
+ *        first unit of the year-end chain, not its descendants), for as_of.
  *
  * Units change over time (events/ev_unit.h).  Every figure here is about a
  * year (an assessment or a status of (household, year), a year's
@@ -84,11 +86,20 @@
  * (where it was counted) and the correction counts in 22924 and 68.  (A
  * record left on the older version stays under the units of that version:
  * a review.closed of a unit the newer registry names does not reach it.)
- * A query's unit is read as it last stood (pu_arg_unit).
+ *
+ * A query's date is its as_of, else the end of its year (years 1000-9999).
+ * A unit that had ended by then is refused in the ingest's words, with
+ * where to ask instead (pu_check_query_unit).  "as_of" (not before the end
+ * of the year) regroups the year into the units in force then
+ * (pu_regroup): the own counters ('c') of every unit whose households are
+ * then in the unit asked, and for a list, the members whose LNOB unit is
+ * such a unit, by household id.  Lam Dong (68) as of the end of 2025
+ * thus has Binh Thuan's 2024 assessments and lists.
  *
  * A state written by version 1.0 (40-byte records, no versions) is refused
  * as corrupt rather than misread: rebuild it ('povtrack rebuild standard')
- * after upgrading.
+ * after upgrading.  1.1 wrote layout 2, without 'c': the host rebuilds it
+ * at start (state_layout 3).
  */
 #include <stdbool.h>
 #include <stdint.h>
