@@ -704,8 +704,9 @@ static inline const char *pu_fmt_ended(char *buf, size_t n, const char *path,
  *    ask for 68, or give as_of before 2025-07-01"
  * "ask for" names where the unit's households are at "at"; the as_of
  * alternative is offered when period_end, the last instant of the period
- * asked (INT64_MAX: none), is before the unit ended, so that an as_of
- * before that day is a question the plugin answers.  A unit in force at
+ * asked (INT64_MAX: a period without an end; INT64_MIN: a query without a
+ * period), is before the unit ended, so that an as_of before that day is
+ * a question the plugin answers.  A unit in force at
  * "at", or defined only later (its figures are zeros), passes.  Returns 0,
  * POVTRACK_EINVALID (err set) or POVTRACK_EIO (err set) when the registry
  * fails.
@@ -808,8 +809,10 @@ static inline void pu_regroup_init(struct pu_regroup *g,
     g->host = host;
     g->ctx = ctx;
     memcpy(g->unit, unit, PU_UNIT_W);
-    g->from = from;
-    g->at = at < INT64_MAX ? at : INT64_MAX - 1; /* spans end open */
+    /* Spans end open: the last instant a unit can be in force is before
+     * INT64_MAX. */
+    g->from = from < INT64_MAX ? from : INT64_MAX - 1;
+    g->at = at < INT64_MAX ? at : INT64_MAX - 1;
 }
 
 static inline void pu_regroup_free(struct pu_regroup *g)
