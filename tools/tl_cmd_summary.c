@@ -30,7 +30,11 @@ static const char summary_usage[] =
     "   1.0 points a year): \"-\" below the band, \"ok\" within, \"+\" above;\n"
     "   \"n/a\" where the daemon has no rate (no review, or no rate the year\n"
     "   before);\n"
-    " - the For the Poor fund of the unit over those years (fund plugin);\n"
+    " - the For the Poor fund of the unit over those years (fund plugin),\n"
+    "   its policy loans (credit) and its relocated households\n"
+    "   (relocation), all regrouped into the units of the end of the last\n"
+    "   year: what was recorded under a unit that later merged into this\n"
+    "   one counts here;\n"
     " - the alerts raised for the unit and its descendants: a count per\n"
     "   code, then the first N messages (default 5).\n"
     "--json prints the same as one JSON object.\n";
@@ -294,10 +298,11 @@ static json_t *rows_json(const struct summary *s)
 static int fund(struct summary *s, json_t *out)
 {
     struct povtrack_client_msg reply;
-    json_t *req = json_pack("{s:s,s:s,s:{s:s,s:I,s:I}}", "op", "query",
+    json_t *req = json_pack("{s:s,s:s,s:{s:s,s:I,s:I,s:I}}", "op", "query",
                             "plugin", "fund", "q", "unit", s->rows[0].code,
                             "from", (json_int_t)year_start(s->from), "to",
-                            (json_int_t)year_start(s->to + 1));
+                            (json_int_t)year_start(s->to + 1), "as_of",
+                            (json_int_t)summary_as_of(s));
     const msgpack_object *res;
     int rc;
 
@@ -318,6 +323,77 @@ static int fund(struct summary *s, json_t *out)
         fprintf(s->cli->out, "\nFor the Poor fund, %s (%s), %lld-%lld\n",
                 s->rows[0].name, s->rows[0].code, s->from, s->to);
         tl_show_fund(s->cli->out, res);
+    }
+    povtrack_client_msg_free(&reply);
+    return rc;
+}
+
+/* One "name  value" line of a section. */
+static void line(FILE *f, const char *name, const char *value)
+{
+    fputs("  ", f);
+    tl_print_cell(f, name, 22, false);
+    fprintf(f, "%s\n", value);
+}
+
+static void line_num(FILE *f, const msgpack_object *r, const char *name,
+                     const char *key, bool vnd)
+{
+    char buf[TL_FMT_VND_MAX > TL_FMT_INT_MAX ? TL_FMT_VND_MAX : TL_FMT_INT_MAX];
+    int64_t v;
+    line(f, name,
+         !tl_mp_i64(r, key, &v) ? "-"
+         : vnd                  ? tl_fmt_vnd(v, buf)
+                                : tl_fmt_int(v, buf));
+}
+
+/*
+ * The root's policy loans (credit) or relocated households (relocation):
+ * every record, regrouped into the units of the end of the last year, so
+ * that a province after a merger shows what its predecessors recorded.  A
+ * plugin that is not loaded is left out.
+ */
+static int stock(struct summary *s, const char *plugin, json_t *out)
+{
+    struct povtrack_client_msg reply;
+    bool absent = false;
+    json_t *q = json_pack("{s:s,s:I}", "unit", s->rows[0].code, "as_of",
+                          (json_int_t)summary_as_of(s));
+    int rc = q != NULL ? tl_query_plugin(s->cli, plugin, q, 0, &reply, &absent)
+                       : TL_EXIT_FAIL;
+    json_decref(q);
+    if (rc != 0 || absent)
+        return rc;
+    const msgpack_object *res = tl_mp_get(&reply.obj, "result");
+    FILE *f = s->cli->out;
+    if (out != NULL) {
+        struct tl_error err = {{0}};
+        json_t *v = NULL;
+        if (res == NULL || tl_json_from_msgpack(res, &v, &err) != 0 ||
+            json_object_set_new(out, plugin, v) != 0)
+            rc = TL_EXIT_FAIL;
+    } else if (res != NULL && strcmp(plugin, "credit") == 0) {
+        fprintf(f,
+                "\nPolicy credit, %s (%s): every loan, on the units of the "
+                "end of %lld\n",
+                s->rows[0].name, s->rows[0].code, s->to);
+        line_num(f, res, "loans", "loans", false);
+        line_num(f, res, "disbursed", "disbursed", true);
+        line_num(f, res, "repaid", "repaid", true);
+        line_num(f, res, "outstanding", "outstanding", true);
+    } else if (res != NULL) {
+        double share;
+        char buf[64];
+        fprintf(f,
+                "\nRelocation, %s (%s): every household relocated, on the "
+                "units of the end of %lld\n",
+                s->rows[0].name, s->rows[0].code, s->to);
+        line_num(f, res, "relocated", "relocated", false);
+        line_num(f, res, "fully supported", "fully_supported", false);
+        if (tl_mp_num(res, "share_fully_supported", &share))
+            snprintf(buf, sizeof buf, "%.2f%%", share);
+        line(f, "share fully supported",
+             tl_mp_num(res, "share_fully_supported", &share) ? buf : "-");
     }
     povtrack_client_msg_free(&reply);
     return rc;
@@ -474,10 +550,22 @@ static int wait_caught_up(struct summary *s, const char *unit)
     json_t *qp =
         json_pack("{s:s,s:I,s:I}", "unit", unit, "year", (json_int_t)s->from,
                   "as_of", (json_int_t)summary_as_of(s));
-    json_t *qf = json_pack("{s:s}", "unit", unit); /* fund takes no year */
-    struct tl_wait_target t[2] = {{"poverty", qp, false}, {"fund", qf, false}};
-    int rc = qp != NULL && qf != NULL ? tl_wait_caught_up(s->cli, t, 2, false)
+    json_t *qf = json_pack("{s:s,s:I}", "unit", unit, "as_of",
+                           (json_int_t)summary_as_of(s));
+    /* credit and relocation may be left out of the daemon: their sections
+     * are then too. */
+    struct tl_wait_target t[4] = {{"poverty", qp, false},
+                                  {"fund", qf, false},
+                                  {"credit", qf, false},
+                                  {"relocation", qf, false}};
+    int rc = qp != NULL && qf != NULL ? tl_wait_caught_up(s->cli, t, 4, true)
                                       : TL_EXIT_FAIL;
+    for (int i = 0; rc == 0 && i < 2; i++)
+        if (t[i].absent) {
+            fprintf(stderr, "povtrack: povtrackd has no plugin %s\n",
+                    t[i].plugin);
+            rc = TL_EXIT_FAIL;
+        }
 
     json_decref(qp);
     json_decref(qf);
@@ -533,6 +621,10 @@ static int run(struct summary *s, const char *unit, long long nmsg)
         print_tables(s);
     }
     rc = fund(s, out);
+    if (rc == 0)
+        rc = stock(s, "credit", out);
+    if (rc == 0)
+        rc = stock(s, "relocation", out);
     if (rc == 0)
         rc = alerts(s, nmsg, out);
     if (rc == 0 && out != NULL) {
