@@ -328,72 +328,81 @@ static int fund(struct summary *s, json_t *out)
     return rc;
 }
 
-/* One "name  value" line of a section. */
-static void line(FILE *f, const char *name, const char *value)
-{
-    fputs("  ", f);
-    tl_print_cell(f, name, 22, false);
-    fprintf(f, "%s\n", value);
-}
+/* A line of a stock section: its name, the reply's key, how to show it. */
+struct stock_line {
+    const char *name, *key;
+    enum { NUM, VND, PERCENT } kind;
+};
 
-static void line_num(FILE *f, const msgpack_object *r, const char *name,
-                     const char *key, bool vnd)
+/* The sections of stock(), by plugin. */
+static const struct {
+    const char *plugin, *title;
+    struct stock_line line[4];
+} stocks[] = {
+    {"credit",
+     "Policy credit",
+     {{"loans", "loans", NUM},
+      {"disbursed", "disbursed", VND},
+      {"repaid", "repaid", VND},
+      {"outstanding", "outstanding", VND}}},
+    {"relocation",
+     "Relocation",
+     {{"relocated", "relocated", NUM},
+      {"fully supported", "fully_supported", NUM},
+      {"share fully supported", "share_fully_supported", PERCENT}}},
+};
+
+static void print_stock(const struct summary *s, size_t i,
+                        const msgpack_object *res)
 {
-    char buf[TL_FMT_VND_MAX > TL_FMT_INT_MAX ? TL_FMT_VND_MAX : TL_FMT_INT_MAX];
-    int64_t v;
-    line(f, name,
-         !tl_mp_i64(r, key, &v) ? "-"
-         : vnd                  ? tl_fmt_vnd(v, buf)
-                                : tl_fmt_int(v, buf));
+    FILE *f = s->cli->out;
+    fprintf(f, "\n%s, %s (%s): every record, on the units of the end of %lld\n",
+            stocks[i].title, s->rows[0].name, s->rows[0].code, s->to);
+    for (size_t l = 0; l < 4 && stocks[i].line[l].name != NULL; l++) {
+        const struct stock_line *sl = &stocks[i].line[l];
+        char buf[TL_FMT_VND_MAX > 64 ? TL_FMT_VND_MAX : 64];
+        int64_t v;
+        double d;
+        const char *text = "-";
+        if (sl->kind == PERCENT && tl_mp_num(res, sl->key, &d)) {
+            snprintf(buf, sizeof buf, "%.2f%%", d);
+            text = buf;
+        } else if (sl->kind != PERCENT && tl_mp_i64(res, sl->key, &v)) {
+            text = sl->kind == VND ? tl_fmt_vnd(v, buf) : tl_fmt_int(v, buf);
+        }
+        fputs("  ", f);
+        tl_print_cell(f, sl->name, 22, false);
+        fprintf(f, "%s\n", text);
+    }
 }
 
 /*
- * The root's policy loans (credit) or relocated households (relocation):
- * every record, regrouped into the units of the end of the last year, so
- * that a province after a merger shows what its predecessors recorded.  A
- * plugin that is not loaded is left out.
+ * The root's policy loans (credit) or relocated households (relocation),
+ * stocks[i]: every record, regrouped into the units of the end of the last
+ * year, so that a province after a merger shows what its predecessors
+ * recorded.  A plugin that is not loaded is left out.
  */
-static int stock(struct summary *s, const char *plugin, json_t *out)
+static int stock(struct summary *s, size_t i, json_t *out)
 {
     struct povtrack_client_msg reply;
     bool absent = false;
     json_t *q = json_pack("{s:s,s:I}", "unit", s->rows[0].code, "as_of",
                           (json_int_t)summary_as_of(s));
-    int rc = q != NULL ? tl_query_plugin(s->cli, plugin, q, 0, &reply, &absent)
+    int rc = q != NULL ? tl_query_plugin(s->cli, stocks[i].plugin, q, 0, &reply,
+                                         &absent)
                        : TL_EXIT_FAIL;
     json_decref(q);
     if (rc != 0 || absent)
         return rc;
     const msgpack_object *res = tl_mp_get(&reply.obj, "result");
-    FILE *f = s->cli->out;
     if (out != NULL) {
         struct tl_error err = {{0}};
         json_t *v = NULL;
         if (res == NULL || tl_json_from_msgpack(res, &v, &err) != 0 ||
-            json_object_set_new(out, plugin, v) != 0)
+            json_object_set_new(out, stocks[i].plugin, v) != 0)
             rc = TL_EXIT_FAIL;
-    } else if (res != NULL && strcmp(plugin, "credit") == 0) {
-        fprintf(f,
-                "\nPolicy credit, %s (%s): every loan, on the units of the "
-                "end of %lld\n",
-                s->rows[0].name, s->rows[0].code, s->to);
-        line_num(f, res, "loans", "loans", false);
-        line_num(f, res, "disbursed", "disbursed", true);
-        line_num(f, res, "repaid", "repaid", true);
-        line_num(f, res, "outstanding", "outstanding", true);
     } else if (res != NULL) {
-        double share;
-        char buf[64];
-        fprintf(f,
-                "\nRelocation, %s (%s): every household relocated, on the "
-                "units of the end of %lld\n",
-                s->rows[0].name, s->rows[0].code, s->to);
-        line_num(f, res, "relocated", "relocated", false);
-        line_num(f, res, "fully supported", "fully_supported", false);
-        if (tl_mp_num(res, "share_fully_supported", &share))
-            snprintf(buf, sizeof buf, "%.2f%%", share);
-        line(f, "share fully supported",
-             tl_mp_num(res, "share_fully_supported", &share) ? buf : "-");
+        print_stock(s, i, res);
     }
     povtrack_client_msg_free(&reply);
     return rc;
@@ -621,10 +630,8 @@ static int run(struct summary *s, const char *unit, long long nmsg)
         print_tables(s);
     }
     rc = fund(s, out);
-    if (rc == 0)
-        rc = stock(s, "credit", out);
-    if (rc == 0)
-        rc = stock(s, "relocation", out);
+    for (size_t i = 0; rc == 0 && i < sizeof stocks / sizeof stocks[0]; i++)
+        rc = stock(s, i, out);
     if (rc == 0)
         rc = alerts(s, nmsg, out);
     if (rc == 0 && out != NULL) {

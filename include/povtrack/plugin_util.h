@@ -998,6 +998,130 @@ static inline void pu_copied_free(struct pu_copied *c)
     memset(c, 0, sizeof *c);
 }
 
+/* ---- as_of queries ---- */
+
+/*
+ * The date of a query and its unit on it, the rule of every plugin:
+ * period_end is the last instant of the period asked (the end of its
+ * year, its "to" - 1; INT64_MAX: none, read as "now").  With as_of, the
+ * period must end by it, as regrouping runs forward only ("as_of: must not
+ * be before " period, e.g. "the end of 2024" or "to").  The unit must then
+ * be in force on the query's date, as_of or else period_end
+ * (pu_check_query_unit).  Returns 0, POVTRACK_EINVALID or POVTRACK_EIO,
+ * err set.
+ */
+static inline int pu_check_query_date(const struct povtrack_host *host,
+                                      povtrack_ctx *ctx, struct ev_str unit,
+                                      bool has_as_of, int64_t as_of,
+                                      int64_t period_end, const char *period,
+                                      char *err, size_t errlen)
+{
+    if (has_as_of && period_end != INT64_MAX && as_of < period_end) {
+        snprintf(err, errlen, "as_of: must not be before %s", period);
+        return POVTRACK_EINVALID;
+    }
+    return pu_check_query_unit(host, ctx, unit, has_as_of ? as_of : period_end,
+                               period_end, err, errlen);
+}
+
+/* pu_check_query_date for a query by year (has_year false: a query
+ * without a period, read as "now"). */
+static inline int pu_check_query_year(const struct povtrack_host *host,
+                                      povtrack_ctx *ctx, struct ev_str unit,
+                                      bool has_as_of, int64_t as_of,
+                                      bool has_year, int64_t year, char *err,
+                                      size_t errlen)
+{
+    char period[48];
+    snprintf(period, sizeof period, "the end of %lld", (long long)year);
+    return pu_check_query_date(host, ctx, unit, has_as_of, as_of,
+                               has_year ? pu_year_end(year) : INT64_MAX, period,
+                               err, errlen);
+}
+
+/* What pu_regroup_scan hands over: one entry, copied. */
+typedef int (*pu_regroup_fn)(void *arg, const uint8_t *key, size_t klen,
+                             const uint8_t *val, size_t vlen);
+
+/*
+ * Every entry of [from, to) whose unit (the PU_UNIT_W bytes at unit_off in
+ * its key) counts in g's unit (pu_regroup_in), handed to fn; the entries
+ * are copied out of the map first, so that fn may call the host.  A key
+ * shorter than its unit field, or not klen bytes when klen is not 0, is a
+ * corrupt state: POVTRACK_EIO.  fn returns 0 to go on; anything else stops
+ * the walk and is returned.  Returns 0, fn's value or the host's error.
+ * This is how an as_of query reads a plugin's own figures.
+ */
+static inline int pu_regroup_scan(struct pu_regroup *g, const void *from,
+                                  size_t flen, const void *to, size_t tlen,
+                                  size_t unit_off, size_t klen,
+                                  pu_regroup_fn fn, void *arg)
+{
+    struct pu_copied c = {0};
+    size_t off = 0, kl, vl;
+    const uint8_t *k, *v;
+    int rc = pu_scan_copied(g->host, g->ctx, from, flen, to, tlen, &c);
+    while (rc == 0 && pu_copied_next(&c, &off, &k, &kl, &v, &vl)) {
+        bool in;
+        if (kl < unit_off + PU_UNIT_W || (klen != 0 && kl != klen))
+            rc = POVTRACK_EIO;
+        else if ((rc = pu_regroup_in(g, k + unit_off, &in)) == 0 && in)
+            rc = fn(arg, k, kl, v, vl);
+    }
+    pu_copied_free(&c);
+    return rc;
+}
+
+/*
+ * pu_regroup_scan over one kind of a plugin's own keys: prefix unit[5] ...
+ * (has_year false) or prefix year[8] unit[5] ... (the keys of that year).
+ * klen as for pu_regroup_scan.
+ */
+static inline int pu_regroup_keys(struct pu_regroup *g, char prefix,
+                                  bool has_year, int64_t year, size_t klen,
+                                  pu_regroup_fn fn, void *arg)
+{
+    uint8_t from[9] = {(uint8_t)prefix}, to[9] = {(uint8_t)prefix};
+    size_t len = has_year ? 9 : 1;
+    if (has_year) {
+        pu_put_key_i64(from + 1, year);
+        pu_put_key_i64(to + 1, year + 1);
+    } else {
+        to[0]++; /* just past every key of the prefix */
+    }
+    return pu_regroup_scan(g, from, len, to, len, len, klen, fn, arg);
+}
+
+/* Sums of values that are n big-endian i64 each: the arg of pu_sums_add. */
+struct pu_sums {
+    int64_t *v;
+    int n;
+};
+
+/* A pu_regroup_fn adding an entry's value to the sums (POVTRACK_EIO when
+ * it is not n i64). */
+static inline int pu_sums_add(void *arg, const uint8_t *key, size_t klen,
+                              const uint8_t *val, size_t vlen)
+{
+    struct pu_sums *s = arg;
+    (void)key;
+    (void)klen;
+    if (vlen != 8 * (size_t)s->n)
+        return POVTRACK_EIO;
+    for (int i = 0; i < s->n; i++)
+        s->v[i] += pu_get_i64(val + 8 * i);
+    return 0;
+}
+
+/* Byte order of two byte strings, a prefix first: the order of LMDB keys,
+ * for lists merged from several scans. */
+static inline int pu_cmp_bytes(const void *a, size_t alen, const void *b,
+                               size_t blen)
+{
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+    return c != 0 ? c : (alen > blen) - (alen < blen);
+}
+
 /* ---- packing ---- */
 
 static inline int pu_pack_str(msgpack_packer *pk, const char *s, size_t len)

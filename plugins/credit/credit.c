@@ -619,13 +619,31 @@ static int prog_sums_add(struct prog_sums *ps, const uint8_t *name, size_t len,
     return 0;
 }
 
-/* Byte order of the names, as the keys of one unit's programmes sort. */
 static int prog_cmp(const void *a, const void *b)
 {
     const struct prog_sum *x = a, *y = b;
-    size_t n = x->len < y->len ? x->len : y->len;
-    int c = memcmp(x->name, y->name, n);
-    return c != 0 ? c : (x->len > y->len) - (x->len < y->len);
+    return pu_cmp_bytes(x->name, x->len, y->name, y->len);
+}
+
+/* What an as_of query adds up, unit by unit (pu_regroup_scan). */
+struct regrouped {
+    int64_t tot[NV], cov[2];
+    struct prog_sums ps;
+};
+
+/* 'p' unit program: one programme's loans in a unit that counts. */
+static int prog_cb(void *arg, const uint8_t *key, size_t klen,
+                   const uint8_t *val, size_t vlen)
+{
+    struct regrouped *r = arg;
+    int64_t v[NV] = {0};
+    struct pu_sums sums = {v, NV};
+    int rc = pu_sums_add(&sums, key, klen, val, vlen);
+    if (rc == 0 && klen <= 1 + PU_UNIT_W)
+        rc = POVTRACK_EIO;
+    return rc != 0 ? rc
+                   : prog_sums_add(&r->ps, key + 1 + PU_UNIT_W,
+                                   klen - 1 - PU_UNIT_W, v);
 }
 
 /*
@@ -640,65 +658,29 @@ static int credit_regrouped(struct credit *c, povtrack_ctx *ctx,
                             struct progs *p)
 {
     struct pu_regroup g;
-    struct prog_sums ps = {0};
-    struct pu_copied cp = {0};
-    size_t off = 0, klen, vlen;
-    const uint8_t *k, *v;
-    uint8_t from[9] = {'c'}, to[9] = {'c'};
-    bool in;
-    memset(tot, 0, sizeof(int64_t) * NV);
-    cov[0] = cov[1] = 0;
+    struct regrouped r = {0};
+    struct pu_sums loans = {r.tot, NV}, coverage = {r.cov, 2};
     pu_regroup_init(&g, c->host, ctx, unit, as_of, as_of);
-    int rc = pu_scan_copied(c->host, ctx, "u", 1, "v", 1, &cp);
-    while (rc == 0 && pu_copied_next(&cp, &off, &k, &klen, &v, &vlen)) {
-        if (klen != 1 + PU_UNIT_W || vlen != 8 * NV)
-            rc = POVTRACK_EIO;
-        else if ((rc = pu_regroup_in(&g, k + 1, &in)) == 0 && in)
-            for (int i = 0; i < NV; i++)
-                tot[i] += pu_get_i64(v + 8 * i);
-    }
-    pu_copied_free(&cp);
-    off = 0;
+    /* 'u' unit: the loans placed in each unit that counts. */
+    int rc =
+        pu_regroup_keys(&g, 'u', false, 0, 1 + PU_UNIT_W, pu_sums_add, &loans);
     if (rc == 0)
-        rc = pu_scan_copied(c->host, ctx, "p", 1, "q", 1, &cp);
-    while (rc == 0 && pu_copied_next(&cp, &off, &k, &klen, &v, &vlen)) {
-        int64_t pv[NV];
-        if (klen <= 1 + PU_UNIT_W || vlen != 8 * NV) {
-            rc = POVTRACK_EIO;
-            break;
-        }
-        if ((rc = pu_regroup_in(&g, k + 1, &in)) != 0 || !in)
-            continue;
-        for (int i = 0; i < NV; i++)
-            pv[i] = pu_get_i64(v + 8 * i);
-        rc = prog_sums_add(&ps, k + 1 + PU_UNIT_W, klen - 1 - PU_UNIT_W, pv);
-    }
-    pu_copied_free(&cp);
-    off = 0;
-    pu_put_key_i64(from + 1, year);
-    pu_put_key_i64(to + 1, year + 1);
+        rc = pu_regroup_keys(&g, 'p', false, 0, 0, prog_cb, &r);
     if (rc == 0 && has_year)
-        rc =
-            pu_scan_copied(c->host, ctx, from, sizeof from, to, sizeof to, &cp);
-    while (rc == 0 && pu_copied_next(&cp, &off, &k, &klen, &v, &vlen)) {
-        if (klen != 9 + PU_UNIT_W || vlen != 16)
-            rc = POVTRACK_EIO;
-        else if ((rc = pu_regroup_in(&g, k + 9, &in)) == 0 && in) {
-            cov[0] += pu_get_i64(v);
-            cov[1] += pu_get_i64(v + 8);
-        }
-    }
-    pu_copied_free(&cp);
+        rc = pu_regroup_keys(&g, 'c', true, year, 9 + PU_UNIT_W, pu_sums_add,
+                             &coverage);
     pu_regroup_free(&g);
-    if (rc == 0 && ps.n > 1)
-        qsort(ps.p, ps.n, sizeof *ps.p, prog_cmp);
-    for (size_t i = 0; rc == 0 && i < ps.n; i++) {
+    if (rc == 0 && r.ps.n > 1)
+        qsort(r.ps.p, r.ps.n, sizeof *r.ps.p, prog_cmp);
+    for (size_t i = 0; rc == 0 && i < r.ps.n; i++) {
         p->n++;
-        if (pu_pack_str(&p->pk, ps.p[i].name, ps.p[i].len) != 0 ||
-            msgpack_pack_map(&p->pk, NV) != 0 || pack_vec(&p->pk, ps.p[i].v))
+        if (pu_pack_str(&p->pk, r.ps.p[i].name, r.ps.p[i].len) != 0 ||
+            msgpack_pack_map(&p->pk, NV) != 0 || pack_vec(&p->pk, r.ps.p[i].v))
             rc = POVTRACK_EIO;
     }
-    free(ps.p);
+    free(r.ps.p);
+    memcpy(tot, r.tot, sizeof r.tot);
+    memcpy(cov, r.cov, sizeof r.cov);
     return rc == 0 ? 0 : POVTRACK_EIO;
 }
 
@@ -744,15 +726,9 @@ static int credit_query(void *state, povtrack_ctx *ctx, const msgpack_object *q,
         return POVTRACK_EINVALID;
     }
     /* The query's date: as_of, else the end of its year, else now. */
-    int64_t end = has_year ? pu_year_end(year) : INT64_MAX;
-    if (has_as_of && as_of < end && has_year) {
-        snprintf(err, errlen, "as_of: must not be before the end of %lld",
-                 (long long)year);
-        return POVTRACK_EINVALID;
-    }
-    if ((rc = pu_check_query_unit(c->host, ctx, pu_get_unit(ch.code[0]),
-                                  has_as_of ? as_of : end, end, err, errlen)) !=
-        0)
+    if ((rc = pu_check_query_year(c->host, ctx, pu_get_unit(ch.code[0]),
+                                  has_as_of, as_of, has_year, year, err,
+                                  errlen)) != 0)
         return rc;
     int64_t tot[NV], cov[2] = {0, 0};
     struct progs p = {.n = 0};

@@ -1128,36 +1128,57 @@ static void sum_add(struct sum *to, const struct sum *from)
         to->v[i] += from->v[i];
 }
 
+/* What an as_of query adds up, unit by unit (pu_regroup_scan). */
+struct regrouped {
+    struct fund *f;
+    povtrack_ctx *ctx;
+    const struct fund_period *pd;
+    struct sum *s, *peak;
+    int64_t benef;
+};
+
+/* 'o' unit: the period's own records of a unit that counts. */
+static int own_unit_cb(void *arg, const uint8_t *key, size_t klen,
+                       const uint8_t *val, size_t vlen)
+{
+    struct regrouped *r = arg;
+    const struct fund_period *pd = r->pd;
+    struct sum one;
+    (void)klen;
+    (void)val;
+    (void)vlen;
+    int rc = fund_sum(r->f, r->ctx, key + 1, true, pd->has_from, pd->from,
+                      pd->has_to, pd->to, &one);
+    if (rc == 0)
+        sum_add(r->s, &one);
+    if (rc == 0 && pd->has_year &&
+        (rc = fund_sum(r->f, r->ctx, key + 1, true, true, pd->peak_from, true,
+                       pd->peak_to, &one)) == 0)
+        sum_add(r->peak, &one);
+    return rc;
+}
+
 /*
  * The beneficiaries of a year regrouped: the own beneficiaries ('y') of
  * the units whose records count in the unit asked, less the households
  * that more than one of those units paid ('x'), counted once.
  */
-static int regrouped_beneficiaries(struct fund *f, povtrack_ctx *ctx,
-                                   struct pu_regroup *g, int64_t year,
-                                   int64_t *out)
+static int regrouped_beneficiaries(struct regrouped *r, struct pu_regroup *g,
+                                   int64_t year)
 {
-    uint8_t from[9], to[9];
-    struct pu_copied c = {0}, x = {0};
+    uint8_t from[9] = {'x'}, to[9] = {'x'};
+    struct pu_copied x = {0};
+    struct pu_sums own = {&r->benef, 1};
     size_t off = 0, klen, vlen;
     const uint8_t *k, *v;
-    *out = 0;
-    from[0] = to[0] = 'y';
+    /* 'y' year unit: the households each unit that counts paid itself. */
+    int rc =
+        pu_regroup_keys(g, 'y', true, year, 9 + PU_UNIT_W, pu_sums_add, &own);
     pu_put_key_i64(from + 1, year);
     pu_put_key_i64(to + 1, year + 1);
-    int rc = pu_scan_copied(f->host, ctx, from, sizeof from, to, sizeof to, &c);
-    while (rc == 0 && pu_copied_next(&c, &off, &k, &klen, &v, &vlen)) {
-        bool in;
-        if (klen != 9 + PU_UNIT_W || vlen != 8)
-            rc = POVTRACK_EIO;
-        else if ((rc = pu_regroup_in(g, k + 9, &in)) == 0 && in)
-            *out += pu_get_i64(v);
-    }
-    pu_copied_free(&c);
-    from[0] = to[0] = 'x';
     if (rc == 0)
-        rc = pu_scan_copied(f->host, ctx, from, sizeof from, to, sizeof to, &x);
-    off = 0;
+        rc = pu_scan_copied(r->f->host, r->ctx, from, sizeof from, to,
+                            sizeof to, &x);
     while (rc == 0 && pu_copied_next(&x, &off, &k, &klen, &v, &vlen)) {
         /* The household's disbursements of the year: count each own unit
          * of them in the unit asked, and take back all but one. */
@@ -1165,7 +1186,7 @@ static int regrouped_beneficiaries(struct fund *f, povtrack_ctx *ctx,
         struct blist bl;
         struct ev_str hh = {(const char *)k + 9, (uint32_t)(klen - 9)};
         size_t bkl = hh_key(bk, 'B', year, hh);
-        if (bkl == 0 || (rc = bl_load(f, ctx, bk, bkl, &bl)) != 0) {
+        if (bkl == 0 || (rc = bl_load(r->f, r->ctx, bk, bkl, &bl)) != 0) {
             rc = rc != 0 ? rc : POVTRACK_EIO;
             break;
         }
@@ -1180,10 +1201,10 @@ static int regrouped_beneficiaries(struct fund *f, povtrack_ctx *ctx,
         }
         free(bl.b);
         if (units > 1)
-            *out -= units - 1;
+            r->benef -= units - 1;
     }
     pu_copied_free(&x);
-    return rc == 0 ? 0 : POVTRACK_EIO;
+    return rc;
 }
 
 /*
@@ -1197,36 +1218,15 @@ static int fund_regrouped(struct fund *f, povtrack_ctx *ctx,
                           struct sum *peak, int64_t *benef)
 {
     struct pu_regroup g;
-    struct pu_copied c = {0};
-    size_t off = 0, klen, vlen;
-    const uint8_t *k, *v;
+    struct regrouped r = {f, ctx, pd, s, peak, 0};
     memset(s, 0, sizeof *s);
     memset(peak, 0, sizeof *peak);
-    *benef = 0;
     pu_regroup_init(&g, f->host, ctx, unit, as_of, as_of);
-    int rc = pu_scan_copied(f->host, ctx, "o", 1, "p", 1, &c);
-    while (rc == 0 && pu_copied_next(&c, &off, &k, &klen, &v, &vlen)) {
-        struct sum one;
-        bool in;
-        if (klen != 1 + PU_UNIT_W) {
-            rc = POVTRACK_EIO;
-            break;
-        }
-        if ((rc = pu_regroup_in(&g, k + 1, &in)) != 0 || !in)
-            continue;
-        rc = fund_sum(f, ctx, k + 1, true, pd->has_from, pd->from, pd->has_to,
-                      pd->to, &one);
-        if (rc == 0)
-            sum_add(s, &one);
-        if (rc == 0 && pd->has_year &&
-            (rc = fund_sum(f, ctx, k + 1, true, true, pd->peak_from, true,
-                           pd->peak_to, &one)) == 0)
-            sum_add(peak, &one);
-    }
-    pu_copied_free(&c);
+    int rc = pu_regroup_keys(&g, 'o', false, 0, 1 + PU_UNIT_W, own_unit_cb, &r);
     if (rc == 0 && pd->has_year)
-        rc = regrouped_beneficiaries(f, ctx, &g, pd->year, benef);
+        rc = regrouped_beneficiaries(&r, &g, pd->year);
     pu_regroup_free(&g);
+    *benef = r.benef;
     return rc == 0 ? 0 : POVTRACK_EIO;
 }
 
@@ -1272,27 +1272,18 @@ static int fund_query(void *state, povtrack_ctx *ctx, const msgpack_object *q,
         pd.peak_to = pu_day_start(pu_days_from_civil(pd.year, 11, 19));
     }
     /* The last instant of the period: its date, unless as_of is given. */
-    int64_t end = pd.has_to ? pd.to - 1 : INT64_MAX;
-    if (has_as_of && end > as_of && pd.has_to) {
-        /* Regrouping runs forward: the units of as_of know nothing of
-         * what came after them. */
-        if (pd.has_year)
-            snprintf(err, errlen, "as_of: must not be before the end of %lld",
-                     (long long)pd.year);
-        else
-            snprintf(err, errlen, "as_of: must not be before to");
-        return POVTRACK_EINVALID;
-    }
+    char period[48] = "to";
+    if (pd.has_year)
+        snprintf(period, sizeof period, "the end of %lld", (long long)pd.year);
+    if ((rc = pu_check_query_date(
+             f->host, ctx, pu_get_unit(ch.code[0]), has_as_of, as_of,
+             pd.has_to ? pd.to - 1 : INT64_MAX, period, err, errlen)) != 0)
+        return rc;
     if (has_as_of && !pd.has_to) {
         /* Up to as_of: what the units of as_of can hold. */
         pd.has_to = true;
         pd.to = as_of < FUND_TIME_MAX ? as_of + 1 : FUND_TIME_MAX;
-        end = as_of;
     }
-    if ((rc = pu_check_query_unit(f->host, ctx, pu_get_unit(ch.code[0]),
-                                  has_as_of ? as_of : end, end, err, errlen)) !=
-        0)
-        return rc;
     struct sum s, peak;
     if (has_as_of)
         rc = fund_regrouped(f, ctx, ch.code[0], as_of, &pd, &s, &peak, &benef);

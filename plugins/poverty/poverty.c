@@ -655,16 +655,11 @@ static int poverty_query(void *state, povtrack_ctx *ctx,
         return POVTRACK_EINVALID;
     }
     int64_t end = pu_year_end(y);
-    if (has_as_of && as_of < end) {
-        snprintf(err, errlen, "as_of: must not be before the end of %lld",
-                 (long long)y);
-        return POVTRACK_EINVALID;
-    }
+    if ((rc = pu_check_query_year(p->host, ctx, pu_get_unit(ch.code[0]),
+                                  has_as_of, as_of, true, y, err, errlen)) != 0)
+        return rc;
     /* unit_at answers for instants before the open end. */
     int64_t at = has_as_of ? (as_of < INT64_MAX ? as_of : INT64_MAX - 1) : end;
-    if ((rc = pu_check_query_unit(p->host, ctx, pu_get_unit(ch.code[0]), at,
-                                  end, err, errlen)) != 0)
-        return rc;
     int64_t dirty_from;
     rc = pov_meta_load(p, ctx, false, &dirty_from);
     if (rc == POVTRACK_EFORMAT) {

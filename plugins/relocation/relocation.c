@@ -688,9 +688,82 @@ static int entry_cmp(const void *a, const void *b)
 {
     const struct entry *x = a, *y = b;
     size_t off = 1 + PU_UNIT_W;
-    size_t n = x->klen < y->klen ? x->klen : y->klen;
-    int c = memcmp(x->key + off, y->key + off, n - off);
-    return c != 0 ? c : (x->klen > y->klen) - (x->klen < y->klen);
+    return pu_cmp_bytes(x->key + off, x->klen - off, y->key + off,
+                        y->klen - off);
+}
+
+/* A regrouped list in the making (pu_regroup_scan over 'o'). */
+struct regrouped_list {
+    struct relocation *r;
+    povtrack_ctx *ctx;
+    uint8_t tag;
+    int64_t lo, hi;
+    struct entries *out;
+};
+
+/* Keep an index entry of a household relocated to the very unit it is
+ * under, not below it. */
+static int keep_own(struct regrouped_list *l, const uint8_t *unit,
+                    const uint8_t *key, size_t klen, const uint8_t *val,
+                    size_t vlen)
+{
+    size_t hoff = 1 + PU_UNIT_W + 8;
+    struct entries *out = l->out;
+    if (klen <= hoff || klen > sizeof out->e->key || vlen > sizeof out->e->val)
+        return POVTRACK_EIO;
+    const uint8_t *dest = val + 1;
+    struct household h;
+    if (l->tag == 'R') {
+        uint8_t hk[1 + EV_HOUSEHOLD_MAX];
+        struct ev_str hh = {(const char *)key + hoff, (uint32_t)(klen - hoff)};
+        int rc = hh_get(l->r, l->ctx, hk, hh_key(hk, hh), &h);
+        if (rc < 0)
+            return rc;
+        dest = h.unit;
+    } else if (vlen != 1 + PU_UNIT_W) {
+        return POVTRACK_EIO;
+    }
+    if (memcmp(dest, unit, PU_UNIT_W) != 0)
+        return 0;
+    if (out->n == out->cap) {
+        size_t cap = out->cap ? out->cap * 2 : 64;
+        struct entry *ne = realloc(out->e, cap * sizeof *ne);
+        if (ne == NULL)
+            return POVTRACK_EIO;
+        out->e = ne;
+        out->cap = cap;
+    }
+    struct entry *e = &out->e[out->n++];
+    memcpy(e->key, key, klen);
+    e->klen = klen;
+    memcpy(e->val, val, vlen);
+    e->vlen = vlen;
+    return 0;
+}
+
+/* 'o' unit: a destination that counts; its entries of [lo, hi). */
+static int own_list_cb(void *arg, const uint8_t *key, size_t klen,
+                       const uint8_t *val, size_t vlen)
+{
+    struct regrouped_list *l = arg;
+    uint8_t from[1 + PU_UNIT_W + 8], to[1 + PU_UNIT_W + 8];
+    struct pu_copied ix = {0};
+    size_t off = 0, kl, vl;
+    const uint8_t *k, *v;
+    (void)klen;
+    (void)val;
+    (void)vlen;
+    from[0] = to[0] = l->tag;
+    memcpy(from + 1, key + 1, PU_UNIT_W);
+    memcpy(to + 1, key + 1, PU_UNIT_W);
+    pu_put_key_i64(from + 1 + PU_UNIT_W, l->lo);
+    pu_put_key_i64(to + 1 + PU_UNIT_W, l->hi);
+    int rc = pu_scan_copied(l->r->host, l->ctx, from, sizeof from, to,
+                            sizeof to, &ix);
+    while (rc == 0 && pu_copied_next(&ix, &off, &k, &kl, &v, &vl))
+        rc = keep_own(l, key + 1, k, kl, v, vl);
+    pu_copied_free(&ix);
+    return rc;
 }
 
 /*
@@ -704,73 +777,9 @@ static int list_regrouped(struct relocation *r, povtrack_ctx *ctx, uint8_t tag,
                           int64_t hi, struct entries *out)
 {
     struct pu_regroup g;
-    struct pu_copied units = {0};
-    size_t off = 0, klen, vlen;
-    const uint8_t *k, *v;
+    struct regrouped_list l = {r, ctx, tag, lo, hi, out};
     pu_regroup_init(&g, r->host, ctx, unit, as_of, as_of);
-    int rc = pu_scan_copied(r->host, ctx, "o", 1, "p", 1, &units);
-    while (rc == 0 && pu_copied_next(&units, &off, &k, &klen, &v, &vlen)) {
-        bool in;
-        if (klen != 1 + PU_UNIT_W) {
-            rc = POVTRACK_EIO;
-            break;
-        }
-        if ((rc = pu_regroup_in(&g, k + 1, &in)) != 0 || !in)
-            continue;
-        uint8_t from[1 + PU_UNIT_W + 8], to[1 + PU_UNIT_W + 8];
-        from[0] = to[0] = tag;
-        memcpy(from + 1, k + 1, PU_UNIT_W);
-        memcpy(to + 1, k + 1, PU_UNIT_W);
-        pu_put_key_i64(from + 1 + PU_UNIT_W, lo);
-        pu_put_key_i64(to + 1 + PU_UNIT_W, hi);
-        struct pu_copied ix = {0};
-        size_t o2 = 0, kl2, vl2;
-        const uint8_t *k2, *v2;
-        rc =
-            pu_scan_copied(r->host, ctx, from, sizeof from, to, sizeof to, &ix);
-        while (rc == 0 && pu_copied_next(&ix, &o2, &k2, &kl2, &v2, &vl2)) {
-            size_t hoff = 1 + PU_UNIT_W + 8;
-            if (kl2 <= hoff || kl2 > sizeof out->e->key ||
-                vl2 > sizeof out->e->val) {
-                rc = POVTRACK_EIO;
-                break;
-            }
-            /* Relocated to this very unit, not below it. */
-            const uint8_t *dest = v2 + 1;
-            struct household h;
-            if (tag == 'R') {
-                uint8_t hk[1 + EV_HOUSEHOLD_MAX];
-                struct ev_str hh = {(const char *)k2 + hoff,
-                                    (uint32_t)(kl2 - hoff)};
-                if ((rc = hh_get(r, ctx, hk, hh_key(hk, hh), &h)) < 0)
-                    break;
-                rc = 0;
-                dest = h.unit;
-            } else if (vl2 != 1 + PU_UNIT_W) {
-                rc = POVTRACK_EIO;
-                break;
-            }
-            if (memcmp(dest, k + 1, PU_UNIT_W) != 0)
-                continue;
-            if (out->n == out->cap) {
-                size_t cap = out->cap ? out->cap * 2 : 64;
-                struct entry *ne = realloc(out->e, cap * sizeof *ne);
-                if (ne == NULL) {
-                    rc = POVTRACK_EIO;
-                    break;
-                }
-                out->e = ne;
-                out->cap = cap;
-            }
-            struct entry *e = &out->e[out->n++];
-            memcpy(e->key, k2, kl2);
-            e->klen = kl2;
-            memcpy(e->val, v2, vl2);
-            e->vlen = vl2;
-        }
-        pu_copied_free(&ix);
-    }
-    pu_copied_free(&units);
+    int rc = pu_regroup_keys(&g, 'o', false, 0, 1 + PU_UNIT_W, own_list_cb, &l);
     pu_regroup_free(&g);
     if (rc == 0 && out->n > 1)
         qsort(out->e, out->n, sizeof *out->e, entry_cmp);
@@ -884,26 +893,12 @@ static int counts_regrouped(struct relocation *r, povtrack_ctx *ctx,
                             int64_t as_of, int64_t v[NV])
 {
     struct pu_regroup g;
-    struct pu_copied c = {0};
-    size_t off = 0, klen, vlen, uoff = has_year ? 9 : 1;
-    const uint8_t *k, *val;
-    uint8_t from[9] = {'y'}, to[9] = {'y'};
+    struct pu_sums sums = {v, NV};
     memset(v, 0, sizeof(int64_t) * NV);
-    pu_put_key_i64(from + 1, year);
-    pu_put_key_i64(to + 1, year + 1);
     pu_regroup_init(&g, r->host, ctx, unit, as_of, as_of);
-    int rc = has_year ? pu_scan_copied(r->host, ctx, from, sizeof from, to,
-                                       sizeof to, &c)
-                      : pu_scan_copied(r->host, ctx, "o", 1, "p", 1, &c);
-    while (rc == 0 && pu_copied_next(&c, &off, &k, &klen, &val, &vlen)) {
-        bool in;
-        if (klen != uoff + PU_UNIT_W || vlen != 8 * NV)
-            rc = POVTRACK_EIO;
-        else if ((rc = pu_regroup_in(&g, k + uoff, &in)) == 0 && in)
-            for (int i = 0; i < NV; i++)
-                v[i] += pu_get_i64(val + 8 * i);
-    }
-    pu_copied_free(&c);
+    int rc =
+        pu_regroup_keys(&g, has_year ? 'y' : 'o', has_year, year,
+                        (has_year ? 9 : 1) + PU_UNIT_W, pu_sums_add, &sums);
     pu_regroup_free(&g);
     return rc == 0 ? 0 : POVTRACK_EIO;
 }
@@ -923,15 +918,9 @@ static int relocation_query(void *state, povtrack_ctx *ctx,
         pu_arg_i64(q, "as_of", false, &as_of, &has_as_of, err, errlen) != 0)
         return POVTRACK_EINVALID;
     /* The query's date: as_of, else the end of its year, else now. */
-    int64_t end = has_year ? pu_year_end(year) : INT64_MAX;
-    if (has_as_of && has_year && as_of < end) {
-        snprintf(err, errlen, "as_of: must not be before the end of %lld",
-                 (long long)year);
-        return POVTRACK_EINVALID;
-    }
-    if ((rc = pu_check_query_unit(r->host, ctx, pu_get_unit(ch.code[0]),
-                                  has_as_of ? as_of : end, end, err, errlen)) !=
-        0)
+    if ((rc = pu_check_query_year(r->host, ctx, pu_get_unit(ch.code[0]),
+                                  has_as_of, as_of, has_year, year, err,
+                                  errlen)) != 0)
         return rc;
     const msgpack_object *lo = pu_map_get(q, "list");
     if (lo != NULL && lo->type != MSGPACK_OBJECT_NIL)

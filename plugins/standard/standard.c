@@ -1047,9 +1047,63 @@ static int list_plain(struct standard *s, povtrack_ctx *ctx,
 static int member_cmp(const void *a, const void *b)
 {
     const struct member *x = a, *y = b;
-    size_t n = x->len < y->len ? x->len : y->len;
-    int c = memcmp(x->hh, y->hh, n);
-    return c != 0 ? c : (x->len > y->len) - (x->len < y->len);
+    return pu_cmp_bytes(x->hh, x->len, y->hh, y->len);
+}
+
+/* A regrouped list in the making (pu_regroup_scan over 'c'). */
+struct regrouped_list {
+    struct standard *s;
+    povtrack_ctx *ctx;
+    int64_t year;
+    int list;
+    struct member *all;
+    size_t n, cap;
+};
+
+/* 'c' year unit: a unit that counts; the members whose LNOB unit it is. */
+static int own_members_cb(void *arg, const uint8_t *key, size_t klen,
+                          const uint8_t *val, size_t vlen)
+{
+    struct regrouped_list *l = arg;
+    const uint8_t *unit = key + 9;
+    uint8_t from[YKEY_LEN + 1], to[YKEY_LEN + 1];
+    struct pu_copied ix = {0};
+    size_t off = 0, kl, vl;
+    const uint8_t *k, *v;
+    (void)klen;
+    (void)val;
+    (void)vlen;
+    ykey(from, 'L', unit, l->year);
+    from[YKEY_LEN] = (uint8_t)l->list;
+    memcpy(to, from, sizeof to);
+    to[YKEY_LEN]++;
+    int rc = pu_scan_copied(l->s->host, l->ctx, from, sizeof from, to,
+                            sizeof to, &ix);
+    while (rc == 0 && pu_copied_next(&ix, &off, &k, &kl, &v, &vl)) {
+        if (kl <= sizeof from || kl - sizeof from > EV_HOUSEHOLD_MAX ||
+            vl != PU_UNIT_W) {
+            rc = POVTRACK_EIO;
+            break;
+        }
+        if (memcmp(v, unit, PU_UNIT_W) != 0)
+            continue; /* on the list of a unit below */
+        if (l->n == l->cap) {
+            size_t cap = l->cap ? l->cap * 2 : 64;
+            struct member *na = realloc(l->all, cap * sizeof *na);
+            if (na == NULL) {
+                rc = POVTRACK_EIO;
+                break;
+            }
+            l->all = na;
+            l->cap = cap;
+        }
+        struct member *m = &l->all[l->n++];
+        m->len = (uint8_t)(kl - sizeof from);
+        memcpy(m->hh, k + sizeof from, kl - sizeof from);
+        memcpy(m->unit, v, PU_UNIT_W);
+    }
+    pu_copied_free(&ix);
+    return rc;
 }
 
 /*
@@ -1063,69 +1117,20 @@ static int list_regrouped(struct standard *s, povtrack_ctx *ctx,
                           int64_t as_of, struct members *ms)
 {
     struct pu_regroup g;
-    struct pu_copied units = {0};
-    size_t off = 0, klen, vlen, cap = 0;
-    const uint8_t *k, *v;
-    uint8_t from[9] = {'c'}, to[9] = {'c'};
-    struct member *all = NULL;
-    size_t n = 0;
-    pu_put_key_i64(from + 1, year);
-    pu_put_key_i64(to + 1, year + 1);
+    struct regrouped_list l = {s, ctx, year, list, NULL, 0, 0};
     pu_regroup_init(&g, s->host, ctx, unit, as_of, as_of);
-    int rc =
-        pu_scan_copied(s->host, ctx, from, sizeof from, to, sizeof to, &units);
-    while (rc == 0 && pu_copied_next(&units, &off, &k, &klen, &v, &vlen)) {
-        bool in;
-        if (klen != YKEY_LEN) {
-            rc = POVTRACK_EIO;
-            break;
-        }
-        if ((rc = pu_regroup_in(&g, k + 9, &in)) != 0 || !in)
-            continue;
-        uint8_t lf[YKEY_LEN + 1], lt[YKEY_LEN + 1];
-        ykey(lf, 'L', k + 9, year);
-        lf[YKEY_LEN] = (uint8_t)list;
-        memcpy(lt, lf, sizeof lt);
-        lt[YKEY_LEN]++;
-        struct pu_copied ix = {0};
-        size_t o2 = 0, kl2, vl2;
-        const uint8_t *k2, *v2;
-        rc = pu_scan_copied(s->host, ctx, lf, sizeof lf, lt, sizeof lt, &ix);
-        while (rc == 0 && pu_copied_next(&ix, &o2, &k2, &kl2, &v2, &vl2)) {
-            if (kl2 <= sizeof lf || kl2 - sizeof lf > EV_HOUSEHOLD_MAX ||
-                vl2 != PU_UNIT_W) {
-                rc = POVTRACK_EIO;
-                break;
-            }
-            if (memcmp(v2, k + 9, PU_UNIT_W) != 0)
-                continue; /* on the list of a unit below */
-            if (n == cap) {
-                cap = cap ? cap * 2 : 64;
-                struct member *na = realloc(all, cap * sizeof *na);
-                if (na == NULL) {
-                    rc = POVTRACK_EIO;
-                    break;
-                }
-                all = na;
-            }
-            all[n].len = (uint8_t)(kl2 - sizeof lf);
-            memcpy(all[n].hh, k2 + sizeof lf, kl2 - sizeof lf);
-            memcpy(all[n++].unit, v2, PU_UNIT_W);
-        }
-        pu_copied_free(&ix);
-    }
-    pu_copied_free(&units);
+    int rc = pu_regroup_keys(&g, 'c', true, year, YKEY_LEN, own_members_cb, &l);
     pu_regroup_free(&g);
-    if (rc == 0 && n > 1)
-        qsort(all, n, sizeof *all, member_cmp);
-    for (size_t i = 0; rc == 0 && i < n; i++) {
+    if (rc == 0 && l.n > 1)
+        qsort(l.all, l.n, sizeof *l.all, member_cmp);
+    for (size_t i = 0; rc == 0 && i < l.n; i++) {
         if (ms->n == ms->limit) {
             ms->more = true;
             break;
         }
-        ms->m[ms->n++] = all[i];
+        ms->m[ms->n++] = l.all[i];
     }
-    free(all);
+    free(l.all);
     return rc == 0 ? 0 : POVTRACK_EIO;
 }
 
@@ -1172,25 +1177,10 @@ static int counters_regrouped(struct standard *s, povtrack_ctx *ctx,
                               int64_t c[V_N])
 {
     struct pu_regroup g;
-    struct pu_copied cp = {0};
-    size_t off = 0, klen, vlen;
-    const uint8_t *k, *v;
-    uint8_t from[9] = {'c'}, to[9] = {'c'};
+    struct pu_sums sums = {c, V_N};
     memset(c, 0, sizeof(int64_t) * V_N);
-    pu_put_key_i64(from + 1, year);
-    pu_put_key_i64(to + 1, year + 1);
     pu_regroup_init(&g, s->host, ctx, unit, as_of, as_of);
-    int rc =
-        pu_scan_copied(s->host, ctx, from, sizeof from, to, sizeof to, &cp);
-    while (rc == 0 && pu_copied_next(&cp, &off, &k, &klen, &v, &vlen)) {
-        bool in;
-        if (klen != YKEY_LEN || vlen != 8 * V_N)
-            rc = POVTRACK_EIO;
-        else if ((rc = pu_regroup_in(&g, k + 9, &in)) == 0 && in)
-            for (int i = 0; i < V_N; i++)
-                c[i] += pu_get_i64(v + 8 * i);
-    }
-    pu_copied_free(&cp);
+    int rc = pu_regroup_keys(&g, 'c', true, year, YKEY_LEN, pu_sums_add, &sums);
     pu_regroup_free(&g);
     return rc == 0 ? 0 : POVTRACK_EIO;
 }
@@ -1238,14 +1228,8 @@ static int standard_query(void *state, povtrack_ctx *ctx,
         return POVTRACK_EINVALID;
     }
     /* The query's date: as_of, else the end of its year. */
-    int64_t end = pu_year_end(year);
-    if (has_as_of && as_of < end) {
-        snprintf(err, errlen, "as_of: must not be before the end of %lld",
-                 (long long)year);
-        return POVTRACK_EINVALID;
-    }
-    if ((rc = pu_check_query_unit(s->host, ctx, pu_get_unit(ch.code[0]),
-                                  has_as_of ? as_of : end, end, err, errlen)) !=
+    if ((rc = pu_check_query_year(s->host, ctx, pu_get_unit(ch.code[0]),
+                                  has_as_of, as_of, true, year, err, errlen)) !=
         0)
         return rc;
     if (list != L_NONE)

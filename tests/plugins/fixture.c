@@ -482,6 +482,14 @@ void fx_request(struct fx *fx, struct fx_reply *r, const char *json)
     assert_int_equal(r->root->type, MSGPACK_OBJECT_MAP);
 }
 
+void fx_assert_refused(struct fx *fx, const char *plugin, const char *q_json,
+                       const char *want)
+{
+    struct fx_reply r;
+    assert_string_equal(fx_query_error(fx, &r, plugin, q_json), want);
+    fx_reply_free(&r);
+}
+
 void fx_reply_free(struct fx_reply *r)
 {
     msgpack_unpacked_destroy(&r->up);

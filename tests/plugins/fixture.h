@@ -128,6 +128,9 @@ const msgpack_object *fx_query(struct fx *fx, struct fx_reply *r,
 /* Same, expecting {"ok": false}: returns the error message. */
 const char *fx_query_error(struct fx *fx, struct fx_reply *r,
                            const char *plugin, const char *q_json);
+/* Assert that plugin refuses q_json with exactly want. */
+void fx_assert_refused(struct fx *fx, const char *plugin, const char *q_json,
+                       const char *want);
 void fx_reply_free(struct fx_reply *r);
 
 /* Map access; fail the test when the key is missing or mistyped. */

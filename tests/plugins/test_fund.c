@@ -701,9 +701,7 @@ static void expect_r25(struct fx *fx, const char *unit, int year,
 /* The refusal of a query for a unit that had ended by its date. */
 static void expect_ended(struct fx *fx, const char *q, const char *want)
 {
-    struct fx_reply r;
-    assert_string_equal(fx_query_error(fx, &r, "fund", q), want);
-    fx_reply_free(&r);
+    fx_assert_refused(fx, "fund", q, want);
 }
 
 /* The ends of 2025 and 2026, and 1 July 2025, for as_of and to. */

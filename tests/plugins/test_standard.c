@@ -68,9 +68,7 @@ static const msgpack_object *sq_as_of(struct fx *fx, struct fx_reply *r,
 /* The refusal of a query for a unit that had ended by its date. */
 static void expect_ended(struct fx *fx, const char *q, const char *want)
 {
-    struct fx_reply r;
-    assert_string_equal(fx_query_error(fx, &r, "standard", q), want);
-    fx_reply_free(&r);
+    fx_assert_refused(fx, "standard", q, want);
 }
 
 #define END25 "1767200399" /* 2025-12-31T23:59:59+07:00 */
