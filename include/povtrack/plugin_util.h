@@ -2,7 +2,8 @@
  * povtrack/plugin_util.h - the SDK's helpers for plugins, the built-in ones
  * included: fixed-width key/value encoding, unit ancestry as of a date
  * (with a cache), Vietnam-local calendar arithmetic, alerts, query
- * argument parsing, config parsing and packing.
+ * argument parsing, the refusal of a unit that has ended and regrouping
+ * into the units of any date (as_of), config parsing and packing.
  *
  * Everything here is static inline so that each plugin (a separate shared
  * object with hidden visibility) gets its own copy and no symbol crosses
