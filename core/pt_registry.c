@@ -591,7 +591,20 @@ int pt_publisher_check_unit(const struct pt_publisher *p,
         return check_defined(&c, ev);
     if (ev->type == EV_UNIT_CHANGED)
         return check_changed(&c, ev);
+    /* A household that moves leaves one unit for another: the publisher
+     * speaks for both. */
+    bool moved = ev->type == EV_HOUSEHOLD_MOVED;
     int rc = granted_at(p, reg, ev->unit, ev->at, &ok);
+    if (rc == POVTRACK_OK && ok && moved &&
+        (rc = granted_at(p, reg, ev->data.from, ev->at, &ok)) == POVTRACK_OK &&
+        !ok) {
+        snprintf(err, errlen,
+                 "data.from: publisher \"%s\" may not publish for unit %.*s "
+                 "(its rights: units = %s)",
+                 p->name, (int)ev->data.from.len, ev->data.from.ptr,
+                 p->units_text[0] ? p->units_text : "none");
+        return POVTRACK_EINVALID;
+    }
     if (rc != POVTRACK_OK || ok)
         return rc;
     snprintf(err, errlen,

@@ -99,6 +99,7 @@ int pt_publisher_check_type(const struct pt_publisher *p, enum ev_type t,
  * unit above U on the hierarchy of t in reg (the registry as of this
  * commit), is one of p's units.  What each event needs:
  *
+ *   household.moved       its unit and its data.from, at its "at";
  *   any other event       its unit, at its "at";
  *   unit.defined, new     the code listed itself, or the right over its
  *                         declared parent, as of effective;

@@ -203,6 +203,7 @@ static const struct type_desc types[EV_TYPE_COUNT] = {
                              BIT(F_PARENT),
                          HH_NO},
     [EV_HOUSEHOLD_EXITED] = {BIT(F_EXIT_REASON) | BIT(F_YEAR), 0, HH_REQUIRED},
+    [EV_HOUSEHOLD_MOVED] = {BIT(F_FROM), 0, HH_REQUIRED},
 };
 
 /* Top-level keys, in canonical order. */
@@ -708,6 +709,8 @@ static int decode_data(const msgpack_object *o, enum ev_type type,
         return check_parent_presence(d, err);
     if (type == EV_UNIT_CHANGED)
         return check_change(unit, d, err);
+    if (type == EV_HOUSEHOLD_MOVED && ev_str_same(unit, d->from))
+        return FAIL(err, "data.from: must not be the unit moved to");
     return POVTRACK_OK;
 }
 

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "ev_internal.h"
+#include <povtrack/plugin_util.h>
 
 /* Vietnam is UTC+7 all year: dates in messages are local dates. */
 #define TZ_OFFSET INT64_C(25200)
@@ -596,15 +597,16 @@ static int need_in_force(const struct ev_registry *reg, struct ev_str code,
         return FAIL(err, "%s: %s is not in force on %s (only from %s)", path,
                     esc, d1, ev_fmt_date(h.span[0].from, d2));
     const struct ev_span *s = &h.span[i];
-    ev_fmt_date(s->to, d2);
-    if (s->successor.ptr != NULL)
-        return FAIL(
-            err, "%s: %s is not in force on %s: %s into %s on %s", path, esc,
-            d1, s->ended_by == EV_CHANGE_SPLIT ? "split" : "merged",
-            ev_quote(sesc, sizeof sesc, s->successor.ptr, s->successor.len),
-            d2);
-    return FAIL(err, "%s: %s is not in force on %s: %s on %s", path, esc, d1,
-                s->ended_by == EV_CHANGE_ABOLISH ? "abolished" : "ended", d2);
+    char when[EV_DATE_LEN + 3], msg[EV_ERROR_MAX];
+    snprintf(when, sizeof when, "on %s", d1);
+    /* The plugins' queries say it in the same words (plugin_util.h). */
+    pu_fmt_ended(
+        msg, sizeof msg, path, esc, when, s->ended_by,
+        s->successor.ptr != NULL
+            ? ev_quote(sesc, sizeof sesc, s->successor.ptr, s->successor.len)
+            : NULL,
+        ev_fmt_date(s->to, d2));
+    return FAIL(err, "%s", msg);
 }
 
 int ev_check_refs(const struct ev_event *ev, const struct ev_registry *reg,
@@ -625,7 +627,8 @@ int ev_check_refs(const struct ev_event *ev, const struct ev_registry *reg,
         return rc;
     }
     rc = need_in_force(reg, ev->unit, ev->at, "unit", err);
-    if (rc == POVTRACK_OK && ev->type == EV_RELOCATION_COMPLETED)
+    if (rc == POVTRACK_OK &&
+        (ev->type == EV_RELOCATION_COMPLETED || ev->type == EV_HOUSEHOLD_MOVED))
         rc = need_in_force(reg, ev->data.from, ev->at, "data.from", err);
     return rc;
 }

@@ -40,8 +40,11 @@ static const char report_usage[] =
     " 6. plans and reports due, late and overdue (deadlines);\n"
     " 7. the alerts raised by events of the year (UTC+7) in the unit.\n"
     "The units are those in force at the end of Y (after 1 July 2025 the\n"
-    "communes sit directly under the province); the chart's earlier years are\n"
-    "regrouped into them.\n"
+    "communes sit directly under the province), and every figure is\n"
+    "regrouped into them (as_of): a merged commune's reduction compares it\n"
+    "with its predecessors together the year before, the chart's earlier\n"
+    "years line up with it, and the money, loans and relocations recorded\n"
+    "under a predecessor (before the merger too) count in the successor.\n"
     "A section whose plugin povtrackd has not loaded is left out with a note.\n"
     "It first waits until the plugins have applied the whole log.\n"
     "\n"
@@ -376,12 +379,12 @@ static int poverty(struct rep *r, size_t idx)
         const msgpack_object *res;
         int k = y - d->from_year;
 
-        /* Earlier years on the units of the report's year. */
+        /* Every year on the units of the report's year, the report's own
+         * too: its reduction compares like with like in a year of
+         * reorganisation (the merged commune with its predecessors). */
         rc = ask(r, TL_SEC_POVERTY,
-                 y < d->year
-                     ? json_pack("{s:s,s:i,s:I}", "unit", u->code, "year", y,
-                                 "as_of", (json_int_t)report_as_of(r))
-                     : json_pack("{s:s,s:i}", "unit", u->code, "year", y),
+                 json_pack("{s:s,s:i,s:I}", "unit", u->code, "year", y, "as_of",
+                           (json_int_t)report_as_of(r)),
                  &m);
         res = result(&m);
         if (rc == 0 && res != NULL && k >= 0 && k < TL_REP_YEARS)
@@ -432,8 +435,10 @@ static int cohorts(struct rep *r)
         const msgpack_object *res;
         struct tl_rep_cohort *c;
 
+        /* The cohort's households where they are at the report's date. */
         rc = ask(r, TL_SEC_POVERTY,
-                 json_pack("{s:s,s:i}", "unit", d->units[0].code, "cohort", y),
+                 json_pack("{s:s,s:i,s:I}", "unit", d->units[0].code, "cohort",
+                           y, "as_of", (json_int_t)report_as_of(r)),
                  &m);
         res = result(&m);
         if (rc == 0 && res != NULL) {
@@ -471,7 +476,9 @@ static int standard(struct rep *r, size_t idx)
     if (!d->present[TL_SEC_STANDARD])
         return 0;
     rc = ask(r, TL_SEC_STANDARD,
-             json_pack("{s:s,s:i}", "unit", u->code, "year", d->year), &m);
+             json_pack("{s:s,s:i,s:I}", "unit", u->code, "year", d->year,
+                       "as_of", (json_int_t)report_as_of(r)),
+             &m);
     res = result(&m);
     if (rc == 0 && res != NULL) {
         put(u, TL_COL_ASSESSED, res, "assessed");
@@ -518,9 +525,12 @@ static int fund(struct rep *r, size_t idx)
 
     if (!d->present[TL_SEC_FUND])
         return 0;
-    /* {"unit", "year"}: the calendar year in UTC+7, with beneficiaries. */
+    /* {"unit", "year"}: the calendar year in UTC+7, with beneficiaries;
+     * what was recorded under a predecessor counts here. */
     rc = ask(r, TL_SEC_FUND,
-             json_pack("{s:s,s:i}", "unit", u->code, "year", d->year), &m);
+             json_pack("{s:s,s:i,s:I}", "unit", u->code, "year", d->year,
+                       "as_of", (json_int_t)report_as_of(r)),
+             &m);
     res = result(&m);
     if (rc == 0 && res != NULL) {
         put(u, TL_COL_FUND_RECEIVED, res, "received");
@@ -557,7 +567,10 @@ static int relocation(struct rep *r, size_t idx)
 
     if (!d->present[TL_SEC_RELOCATION])
         return 0;
-    rc = ask(r, TL_SEC_RELOCATION, json_pack("{s:s}", "unit", u->code), &m);
+    rc = ask(r, TL_SEC_RELOCATION,
+             json_pack("{s:s,s:I}", "unit", u->code, "as_of",
+                       (json_int_t)report_as_of(r)),
+             &m);
     res = result(&m);
     if (rc == 0 && res != NULL) {
         put(u, TL_COL_RELOCATED, res, "relocated");
@@ -627,7 +640,9 @@ static int credit(struct rep *r, size_t idx)
     if (!d->present[TL_SEC_CREDIT])
         return 0;
     rc = ask(r, TL_SEC_CREDIT,
-             json_pack("{s:s,s:i}", "unit", u->code, "year", d->year), &m);
+             json_pack("{s:s,s:i,s:I}", "unit", u->code, "year", d->year,
+                       "as_of", (json_int_t)report_as_of(r)),
+             &m);
     res = result(&m);
     if (rc == 0 && res != NULL) {
         coverage = tl_mp_get(res, "coverage");
@@ -647,8 +662,10 @@ static int credit(struct rep *r, size_t idx)
     return rc;
 }
 
-/* The reports of the subtree; late and overdue ones are counted for their
- * unit and each ancestor up to the root. */
+/* The reports of the subtree, each where its unit is at the end of the
+ * report's year (a district abolished in 2025 is the province's); late
+ * and overdue ones are counted for that unit and each ancestor up to the
+ * root. */
 static int deadlines(struct rep *r, int64_t now)
 {
     struct tl_rep_doc *d = &r->doc;
@@ -658,7 +675,9 @@ static int deadlines(struct rep *r, int64_t now)
 
     if (!d->present[TL_SEC_DEADLINES])
         return 0;
-    rc = ask(r, TL_SEC_DEADLINES, json_pack("{s:I}", "now", (json_int_t)now),
+    rc = ask(r, TL_SEC_DEADLINES,
+             json_pack("{s:I,s:s,s:I}", "now", (json_int_t)now, "unit",
+                       d->units[0].code, "as_of", (json_int_t)report_as_of(r)),
              &m);
     res = result(&m);
     arr = tl_mp_get(res, "reports");
@@ -675,7 +694,7 @@ static int deadlines(struct rep *r, int64_t now)
         struct tl_rep_report *p;
         size_t at;
 
-        if (!tl_mp_str(o, "unit", unit, sizeof(unit)) ||
+        if (!tl_mp_str(o, "unit_as_of", unit, sizeof(unit)) ||
             (at = find_unit(r, unit)) == SIZE_MAX)
             continue;
         p = realloc(d->reports, (d->nreports + 1) * sizeof(*p));

@@ -30,7 +30,11 @@ static const char summary_usage[] =
     "   1.0 points a year): \"-\" below the band, \"ok\" within, \"+\" above;\n"
     "   \"n/a\" where the daemon has no rate (no review, or no rate the year\n"
     "   before);\n"
-    " - the For the Poor fund of the unit over those years (fund plugin);\n"
+    " - the For the Poor fund of the unit over those years (fund plugin),\n"
+    "   its policy loans (credit) and its relocated households\n"
+    "   (relocation), all regrouped into the units of the end of the last\n"
+    "   year: what was recorded under a unit that later merged into this\n"
+    "   one counts here;\n"
     " - the alerts raised for the unit and its descendants: a count per\n"
     "   code, then the first N messages (default 5).\n"
     "--json prints the same as one JSON object.\n";
@@ -294,10 +298,11 @@ static json_t *rows_json(const struct summary *s)
 static int fund(struct summary *s, json_t *out)
 {
     struct povtrack_client_msg reply;
-    json_t *req = json_pack("{s:s,s:s,s:{s:s,s:I,s:I}}", "op", "query",
+    json_t *req = json_pack("{s:s,s:s,s:{s:s,s:I,s:I,s:I}}", "op", "query",
                             "plugin", "fund", "q", "unit", s->rows[0].code,
                             "from", (json_int_t)year_start(s->from), "to",
-                            (json_int_t)year_start(s->to + 1));
+                            (json_int_t)year_start(s->to + 1), "as_of",
+                            (json_int_t)summary_as_of(s));
     const msgpack_object *res;
     int rc;
 
@@ -318,6 +323,86 @@ static int fund(struct summary *s, json_t *out)
         fprintf(s->cli->out, "\nFor the Poor fund, %s (%s), %lld-%lld\n",
                 s->rows[0].name, s->rows[0].code, s->from, s->to);
         tl_show_fund(s->cli->out, res);
+    }
+    povtrack_client_msg_free(&reply);
+    return rc;
+}
+
+/* A line of a stock section: its name, the reply's key, how to show it. */
+struct stock_line {
+    const char *name, *key;
+    enum { NUM, VND, PERCENT } kind;
+};
+
+/* The sections of stock(), by plugin. */
+static const struct {
+    const char *plugin, *title;
+    struct stock_line line[4];
+} stocks[] = {
+    {"credit",
+     "Policy credit",
+     {{"loans", "loans", NUM},
+      {"disbursed", "disbursed", VND},
+      {"repaid", "repaid", VND},
+      {"outstanding", "outstanding", VND}}},
+    {"relocation",
+     "Relocation",
+     {{"relocated", "relocated", NUM},
+      {"fully supported", "fully_supported", NUM},
+      {"share fully supported", "share_fully_supported", PERCENT}}},
+};
+
+static void print_stock(const struct summary *s, size_t i,
+                        const msgpack_object *res)
+{
+    FILE *f = s->cli->out;
+    fprintf(f, "\n%s, %s (%s): every record, on the units of the end of %lld\n",
+            stocks[i].title, s->rows[0].name, s->rows[0].code, s->to);
+    for (size_t l = 0; l < 4 && stocks[i].line[l].name != NULL; l++) {
+        const struct stock_line *sl = &stocks[i].line[l];
+        char buf[TL_FMT_VND_MAX > 64 ? TL_FMT_VND_MAX : 64];
+        int64_t v;
+        double d;
+        const char *text = "-";
+        if (sl->kind == PERCENT && tl_mp_num(res, sl->key, &d)) {
+            snprintf(buf, sizeof buf, "%.2f%%", d);
+            text = buf;
+        } else if (sl->kind != PERCENT && tl_mp_i64(res, sl->key, &v)) {
+            text = sl->kind == VND ? tl_fmt_vnd(v, buf) : tl_fmt_int(v, buf);
+        }
+        fputs("  ", f);
+        tl_print_cell(f, sl->name, 22, false);
+        fprintf(f, "%s\n", text);
+    }
+}
+
+/*
+ * The root's policy loans (credit) or relocated households (relocation),
+ * stocks[i]: every record, regrouped into the units of the end of the last
+ * year, so that a province after a merger shows what its predecessors
+ * recorded.  A plugin that is not loaded is left out.
+ */
+static int stock(struct summary *s, size_t i, json_t *out)
+{
+    struct povtrack_client_msg reply;
+    bool absent = false;
+    json_t *q = json_pack("{s:s,s:I}", "unit", s->rows[0].code, "as_of",
+                          (json_int_t)summary_as_of(s));
+    int rc = q != NULL ? tl_query_plugin(s->cli, stocks[i].plugin, q, 0, &reply,
+                                         &absent)
+                       : TL_EXIT_FAIL;
+    json_decref(q);
+    if (rc != 0 || absent)
+        return rc;
+    const msgpack_object *res = tl_mp_get(&reply.obj, "result");
+    if (out != NULL) {
+        struct tl_error err = {{0}};
+        json_t *v = NULL;
+        if (res == NULL || tl_json_from_msgpack(res, &v, &err) != 0 ||
+            json_object_set_new(out, stocks[i].plugin, v) != 0)
+            rc = TL_EXIT_FAIL;
+    } else if (res != NULL) {
+        print_stock(s, i, res);
     }
     povtrack_client_msg_free(&reply);
     return rc;
@@ -474,10 +559,22 @@ static int wait_caught_up(struct summary *s, const char *unit)
     json_t *qp =
         json_pack("{s:s,s:I,s:I}", "unit", unit, "year", (json_int_t)s->from,
                   "as_of", (json_int_t)summary_as_of(s));
-    json_t *qf = json_pack("{s:s}", "unit", unit); /* fund takes no year */
-    struct tl_wait_target t[2] = {{"poverty", qp, false}, {"fund", qf, false}};
-    int rc = qp != NULL && qf != NULL ? tl_wait_caught_up(s->cli, t, 2, false)
+    json_t *qf = json_pack("{s:s,s:I}", "unit", unit, "as_of",
+                           (json_int_t)summary_as_of(s));
+    /* credit and relocation may be left out of the daemon: their sections
+     * are then too. */
+    struct tl_wait_target t[4] = {{"poverty", qp, false},
+                                  {"fund", qf, false},
+                                  {"credit", qf, false},
+                                  {"relocation", qf, false}};
+    int rc = qp != NULL && qf != NULL ? tl_wait_caught_up(s->cli, t, 4, true)
                                       : TL_EXIT_FAIL;
+    for (int i = 0; rc == 0 && i < 2; i++)
+        if (t[i].absent) {
+            fprintf(stderr, "povtrack: povtrackd has no plugin %s\n",
+                    t[i].plugin);
+            rc = TL_EXIT_FAIL;
+        }
 
     json_decref(qp);
     json_decref(qf);
@@ -533,6 +630,8 @@ static int run(struct summary *s, const char *unit, long long nmsg)
         print_tables(s);
     }
     rc = fund(s, out);
+    for (size_t i = 0; rc == 0 && i < sizeof stocks / sizeof stocks[0]; i++)
+        rc = stock(s, i, out);
     if (rc == 0)
         rc = alerts(s, nmsg, out);
     if (rc == 0 && out != NULL) {

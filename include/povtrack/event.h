@@ -70,6 +70,7 @@ enum ev_type {
      * built earlier expect them. */
     EV_UNIT_CHANGED,
     EV_HOUSEHOLD_EXITED,
+    EV_HOUSEHOLD_MOVED,
     EV_TYPE_COUNT
 };
 
@@ -202,6 +203,8 @@ enum ev_indicator {
  *   unit.changed         kind, effective, predecessors, successor?,
  *                        successors?, name?, parent?
  *   household.exited     [household] reason (exit_reason), year
+ *   household.moved      [household] from: the household moved from that
+ *                        unit to the event's unit at "at"
  */
 struct ev_data {
     int64_t year;
@@ -215,7 +218,8 @@ struct ev_data {
     struct ev_str decision;
     struct ev_str pledge;
     struct ev_str donor;
-    struct ev_str from; /* relocation.completed: unit code moved from */
+    struct ev_str from; /* relocation.completed, household.moved: unit code
+                           moved from */
     struct ev_str loan;
     struct ev_str program;
     struct ev_str org;
@@ -279,6 +283,7 @@ static const char *const ev_type_names[EV_TYPE_COUNT] = {
     [EV_REPORT_SUBMITTED] = "report.submitted",
     [EV_UNIT_CHANGED] = "unit.changed",
     [EV_HOUSEHOLD_EXITED] = "household.exited",
+    [EV_HOUSEHOLD_MOVED] = "household.moved",
 };
 static const char *const ev_level_names[] = {NULL, "central", "province",
                                              "district", "commune"};

@@ -2,7 +2,8 @@
  * povtrack/plugin_util.h - the SDK's helpers for plugins, the built-in ones
  * included: fixed-width key/value encoding, unit ancestry as of a date
  * (with a cache), Vietnam-local calendar arithmetic, alerts, query
- * argument parsing, config parsing and packing.
+ * argument parsing, the refusal of a unit that has ended and regrouping
+ * into the units of any date (as_of), config parsing and packing.
  *
  * Everything here is static inline so that each plugin (a separate shared
  * object with hidden visibility) gets its own copy and no symbol crosses
@@ -666,6 +667,460 @@ static inline int pu_arg_unit(const struct povtrack_host *host,
         return rc;
     }
     return 0;
+}
+
+/* ---- units that have ended ---- */
+
+/*
+ * The one wording of "this unit has ended", used by the ingest's reference
+ * checks (events/ev_unit.c) and by every plugin's queries:
+ *   "PATH: CODE is not in force WHEN: merged into SUCC on DATE"
+ * with "split into SUCC" for a split, "abolished on DATE" for an
+ * abolition and "ended on DATE" otherwise.  when is "on YYYY-MM-DD" (or
+ * "now"), successor NULL when the span ended without one, ended the day it
+ * ended.  Returns buf.
+ */
+static inline const char *pu_fmt_ended(char *buf, size_t n, const char *path,
+                                       const char *code, const char *when,
+                                       enum ev_change ended_by,
+                                       const char *successor, const char *ended)
+{
+    if (successor != NULL)
+        snprintf(buf, n, "%s: %s is not in force %s: %s into %s on %s", path,
+                 code, when, ended_by == EV_CHANGE_SPLIT ? "split" : "merged",
+                 successor, ended);
+    else
+        snprintf(buf, n, "%s: %s is not in force %s: %s on %s", path, code,
+                 when, ended_by == EV_CHANGE_ABOLISH ? "abolished" : "ended",
+                 ended);
+    return buf;
+}
+
+/*
+ * The unit a query asks for, on the query's date "at": the end of the
+ * period asked, or its as_of (INT64_MAX: a query without an end, read as
+ * "now").  A unit that had ended by then is refused, in the ingest's words
+ * and with where to ask instead:
+ *   "unit: 60 is not in force on 2025-12-31: merged into 68 on 2025-07-01;
+ *    ask for 68, or give as_of before 2025-07-01"
+ * "ask for" names where the unit's households are at "at"; the as_of
+ * alternative is offered when period_end, the last instant of the period
+ * asked (INT64_MAX: a period without an end; INT64_MIN: a query without a
+ * period), is before the unit ended, so that an as_of before that day is
+ * a question the plugin answers.  A unit in force at
+ * "at", or defined only later (its figures are zeros), passes.  Returns 0,
+ * POVTRACK_EINVALID (err set) or POVTRACK_EIO (err set) when the registry
+ * fails.
+ */
+static inline int pu_check_query_unit(const struct povtrack_host *host,
+                                      povtrack_ctx *ctx, struct ev_str code,
+                                      int64_t at, int64_t period_end, char *err,
+                                      size_t errlen)
+{
+    struct povtrack_unit u = {.size = sizeof u};
+    int64_t t = at < INT64_MAX ? at : INT64_MAX - 1; /* spans end open */
+    if (host->size < POVTRACK_HOST_SIZE_UNITS) {
+        snprintf(err, errlen, "internal error: unit registry");
+        return POVTRACK_EIO;
+    }
+    int rc = host->unit_at(ctx, code, t, &u);
+    if (rc == 0 || (rc == POVTRACK_NOTINFORCE && u.from > t))
+        return 0;
+    if (rc != POVTRACK_NOTINFORCE) {
+        snprintf(err, errlen, "internal error: unit registry");
+        return POVTRACK_EIO;
+    }
+    char cs[PU_UNIT_W + 1], when[PU_DATE_LEN + 3], ended[PU_DATE_LEN];
+    char succ[PU_UNIT_W + 1], dest[PU_UNIT_W + 1], hint[128];
+    char msg[256];
+    int64_t end = u.to;
+    pu_cstr(code, cs, sizeof cs);
+    if (at == INT64_MAX)
+        snprintf(when, sizeof when, "now");
+    else
+        snprintf(when, sizeof when, "on %s",
+                 pu_fmt_date(t, ended, sizeof ended));
+    pu_fmt_date(end, ended, sizeof ended);
+    bool has_succ = u.successor.ptr != NULL && u.successor.len > 0;
+    if (has_succ)
+        pu_cstr(u.successor, succ, sizeof succ);
+    pu_fmt_ended(msg, sizeof msg, "unit", cs, when, u.ended_by,
+                 has_succ ? succ : NULL, ended);
+    /* Where its households are then: the unit to ask instead. */
+    struct ev_str to;
+    rc = host->unit_map(ctx, code, t, t, &to);
+    if (rc != 0 && rc != POVTRACK_NOTFOUND) {
+        snprintf(err, errlen, "internal error: unit registry");
+        return POVTRACK_EIO;
+    }
+    bool has_dest = rc == 0 && to.len > 0 && to.len <= PU_UNIT_W;
+    if (has_dest)
+        pu_cstr(to, dest, sizeof dest);
+    bool before = period_end < end;
+    if (has_dest && before)
+        snprintf(hint, sizeof hint, "; ask for %s, or give as_of before %s",
+                 dest, ended);
+    else if (has_dest)
+        snprintf(hint, sizeof hint, "; ask for %s", dest);
+    else if (before)
+        snprintf(hint, sizeof hint, "; give as_of before %s", ended);
+    else
+        hint[0] = '\0';
+    snprintf(err, errlen, "%s%s", msg, hint);
+    return POVTRACK_EINVALID;
+}
+
+/* ---- regrouping into the units of one instant ---- */
+
+/*
+ * Which units' own records count in one unit as the units stand at one
+ * instant (a query's as_of): a record filed under unit c counts in U at T
+ * when c's households are, at T, in U or below.  c is read as it stood at
+ * "from" (its last span before then when it had ended), followed through
+ * merges, splits (to the part that keeps the code, else the first
+ * successor) and abolitions (to the parent) to a unit in force at T
+ * (host unit_map), whose ancestors at T are then read.  A unit with no
+ * span before "from" leads nowhere: its records count in no unit.
+ *
+ * A code ends once and is never used again, so for records dated while
+ * their unit was in force the answer does not depend on the record's date:
+ * plugins pass from = T for all their records, and poverty the end of the
+ * year regrouped (a status may be recorded for an earlier year than its
+ * unit).  The answer is kept per code for the life of the struct (one
+ * query), so that a query visits the registry once per unit with records,
+ * however many records or days it sums.
+ */
+struct pu_regroup {
+    const struct povtrack_host *host;
+    povtrack_ctx *ctx;
+    uint8_t unit[PU_UNIT_W]; /* U */
+    int64_t from, at;        /* records' units read at from, mapped to at */
+    struct pu_units chains;  /* chains at "at" */
+    uint8_t (*key)[PU_UNIT_W];
+    int8_t *val; /* -1 empty slot, 0 not in U, 1 in U */
+    size_t cap, n;
+};
+
+static inline void pu_regroup_init(struct pu_regroup *g,
+                                   const struct povtrack_host *host,
+                                   povtrack_ctx *ctx, const uint8_t *unit,
+                                   int64_t from, int64_t at)
+{
+    memset(g, 0, sizeof *g);
+    g->host = host;
+    g->ctx = ctx;
+    memcpy(g->unit, unit, PU_UNIT_W);
+    /* Spans end open: the last instant a unit can be in force is before
+     * INT64_MAX. */
+    g->from = from < INT64_MAX ? from : INT64_MAX - 1;
+    g->at = at < INT64_MAX ? at : INT64_MAX - 1;
+}
+
+static inline void pu_regroup_free(struct pu_regroup *g)
+{
+    pu_units_free(&g->chains);
+    free(g->key);
+    free(g->val);
+    g->key = NULL;
+    g->val = NULL;
+    g->cap = g->n = 0;
+}
+
+/* The slot of code: its own when present, else the empty one to fill. */
+static inline size_t pu_regroup_slot(const struct pu_regroup *g,
+                                     const uint8_t *code)
+{
+    size_t i = pu_units_hash(code) & (g->cap - 1);
+    while (g->val[i] >= 0 && memcmp(g->key[i], code, PU_UNIT_W) != 0)
+        i = (i + 1) & (g->cap - 1);
+    return i;
+}
+
+/* Remember code's answer; out of memory only means it is asked again. */
+static inline void pu_regroup_keep(struct pu_regroup *g, const uint8_t *code,
+                                   bool in)
+{
+    if ((g->n + 1) * 2 > g->cap) {
+        size_t cap = g->cap ? g->cap * 2 : 64;
+        uint8_t(*key)[PU_UNIT_W] = calloc(cap, sizeof *key);
+        int8_t *val = malloc(cap * sizeof *val);
+        if (key == NULL || val == NULL) {
+            free(key);
+            free(val);
+            return;
+        }
+        memset(val, -1, cap * sizeof *val);
+        struct pu_regroup old = *g;
+        g->key = key;
+        g->val = val;
+        g->cap = cap;
+        g->n = 0;
+        for (size_t i = 0; i < old.cap; i++)
+            if (old.val[i] >= 0)
+                pu_regroup_keep(g, old.key[i], old.val[i] != 0);
+        free(old.key);
+        free(old.val);
+    }
+    size_t i = pu_regroup_slot(g, code);
+    if (g->val[i] < 0) {
+        memcpy(g->key[i], code, PU_UNIT_W);
+        g->n++;
+    }
+    g->val[i] = in ? 1 : 0;
+}
+
+/* Whether the records of code (a PU_UNIT_W key field) count in g->unit at
+ * g->at: 0 with *in set, or the registry's error (logged). */
+static inline int pu_regroup_in(struct pu_regroup *g, const uint8_t *code,
+                                bool *in)
+{
+    if (g->cap > 0) {
+        size_t i = pu_regroup_slot(g, code);
+        if (g->val[i] >= 0) {
+            *in = g->val[i] != 0;
+            return 0;
+        }
+    }
+    struct ev_str c = pu_get_unit(code), to;
+    struct pu_chain ch;
+    *in = false;
+    int rc = 0;
+    if (g->host->size < POVTRACK_HOST_SIZE_UNITS) {
+        rc = POVTRACK_EIO;
+    } else if (g->from == g->at) {
+        /* pu_ancestors maps a unit not in force at "at" itself. */
+        rc = pu_ancestors_cached_at(g->host, g->ctx, &g->chains, c, g->at, &ch);
+    } else {
+        rc = g->host->unit_map(g->ctx, c, g->from, g->at, &to);
+        if (rc == 0)
+            rc = pu_ancestors_cached_at(g->host, g->ctx, &g->chains, to, g->at,
+                                        &ch);
+    }
+    if (rc == 0) {
+        for (int i = 0; i < ch.n && !*in; i++)
+            *in = memcmp(ch.code[i], g->unit, PU_UNIT_W) == 0;
+    } else if (rc != POVTRACK_NOTFOUND) {
+        g->host->log(g->ctx, POVTRACK_LOG_ERROR,
+                     "unit registry: regrouping %.*s failed: %s", (int)c.len,
+                     c.ptr, pu_strerror(g->host, rc));
+        return rc;
+    }
+    pu_regroup_keep(g, code, *in);
+    return 0;
+}
+
+/* ---- a scan, copied ---- */
+
+/*
+ * The entries of a scan copied out of the map, so that the caller may call
+ * the host (the registry, get) for each of them: a scan callback's key and
+ * value die at the next host call.  An as_of query scans a plugin's own
+ * keys this way, then asks pu_regroup_in of each entry's unit.  Each
+ * entry is stored as u16 klen, u32 vlen, key, value.
+ */
+struct pu_copied {
+    uint8_t *buf;
+    size_t len, cap;
+    size_t n;
+    int err;
+};
+
+static inline int pu_copied_cb(void *arg, const void *key, size_t klen,
+                               const void *val, size_t vlen)
+{
+    struct pu_copied *c = arg;
+    size_t need = 6 + klen + vlen;
+    if (klen > UINT16_MAX || vlen > UINT32_MAX) {
+        c->err = POVTRACK_EFORMAT;
+        return 1;
+    }
+    if (c->len + need > c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 4096;
+        while (cap < c->len + need)
+            cap *= 2;
+        uint8_t *b = realloc(c->buf, cap);
+        if (b == NULL) {
+            c->err = POVTRACK_ENOMEM;
+            return 1;
+        }
+        c->buf = b;
+        c->cap = cap;
+    }
+    uint8_t *e = c->buf + c->len;
+    e[0] = (uint8_t)(klen >> 8);
+    e[1] = (uint8_t)klen;
+    for (int i = 0; i < 4; i++)
+        e[2 + i] = (uint8_t)(vlen >> (24 - 8 * i));
+    memcpy(e + 6, key, klen);
+    if (vlen > 0)
+        memcpy(e + 6 + klen, val, vlen);
+    c->len += need;
+    c->n++;
+    return 0;
+}
+
+/* Copy every entry of [from, to) (to NULL: to the end) into c (start from
+ * {0}; free with pu_copied_free).  0, or the host's or a memory error
+ * (logged). */
+static inline int pu_scan_copied(const struct povtrack_host *host,
+                                 povtrack_ctx *ctx, const void *from,
+                                 size_t flen, const void *to, size_t tlen,
+                                 struct pu_copied *c)
+{
+    int rc = host->scan(ctx, from, flen, to, tlen, pu_copied_cb, c);
+    if (c->err != 0)
+        rc = c->err;
+    if (rc == POVTRACK_NOTFOUND || rc == 0)
+        return 0;
+    host->log(ctx, POVTRACK_LOG_ERROR, "state scan failed: %s",
+              pu_strerror(host, rc));
+    return rc;
+}
+
+/* The entry at *off (start from 0): its key and value; false at the end. */
+static inline bool pu_copied_next(const struct pu_copied *c, size_t *off,
+                                  const uint8_t **key, size_t *klen,
+                                  const uint8_t **val, size_t *vlen)
+{
+    if (*off >= c->len)
+        return false;
+    const uint8_t *e = c->buf + *off;
+    *klen = (size_t)e[0] << 8 | e[1];
+    *vlen = (size_t)e[2] << 24 | (size_t)e[3] << 16 | (size_t)e[4] << 8 | e[5];
+    *key = e + 6;
+    *val = e + 6 + *klen;
+    *off += 6 + *klen + *vlen;
+    return true;
+}
+
+static inline void pu_copied_free(struct pu_copied *c)
+{
+    free(c->buf);
+    memset(c, 0, sizeof *c);
+}
+
+/* ---- as_of queries ---- */
+
+/*
+ * The date of a query and its unit on it, the rule of every plugin:
+ * period_end is the last instant of the period asked (the end of its
+ * year, its "to" - 1; INT64_MAX: none, read as "now").  With as_of, the
+ * period must end by it, as regrouping runs forward only ("as_of: must not
+ * be before " period, e.g. "the end of 2024" or "to").  The unit must then
+ * be in force on the query's date, as_of or else period_end
+ * (pu_check_query_unit).  Returns 0, POVTRACK_EINVALID or POVTRACK_EIO,
+ * err set.
+ */
+static inline int pu_check_query_date(const struct povtrack_host *host,
+                                      povtrack_ctx *ctx, struct ev_str unit,
+                                      bool has_as_of, int64_t as_of,
+                                      int64_t period_end, const char *period,
+                                      char *err, size_t errlen)
+{
+    if (has_as_of && period_end != INT64_MAX && as_of < period_end) {
+        snprintf(err, errlen, "as_of: must not be before %s", period);
+        return POVTRACK_EINVALID;
+    }
+    return pu_check_query_unit(host, ctx, unit, has_as_of ? as_of : period_end,
+                               period_end, err, errlen);
+}
+
+/* pu_check_query_date for a query by year (has_year false: a query
+ * without a period, read as "now"). */
+static inline int pu_check_query_year(const struct povtrack_host *host,
+                                      povtrack_ctx *ctx, struct ev_str unit,
+                                      bool has_as_of, int64_t as_of,
+                                      bool has_year, int64_t year, char *err,
+                                      size_t errlen)
+{
+    char period[48];
+    snprintf(period, sizeof period, "the end of %lld", (long long)year);
+    return pu_check_query_date(host, ctx, unit, has_as_of, as_of,
+                               has_year ? pu_year_end(year) : INT64_MAX, period,
+                               err, errlen);
+}
+
+/* What pu_regroup_scan hands over: one entry, copied. */
+typedef int (*pu_regroup_fn)(void *arg, const uint8_t *key, size_t klen,
+                             const uint8_t *val, size_t vlen);
+
+/*
+ * Every entry of [from, to) whose unit (the PU_UNIT_W bytes at unit_off in
+ * its key) counts in g's unit (pu_regroup_in), handed to fn; the entries
+ * are copied out of the map first, so that fn may call the host.  A key
+ * shorter than its unit field, or not klen bytes when klen is not 0, is a
+ * corrupt state: POVTRACK_EIO.  fn returns 0 to go on; anything else stops
+ * the walk and is returned.  Returns 0, fn's value or the host's error.
+ * This is how an as_of query reads a plugin's own figures.
+ */
+static inline int pu_regroup_scan(struct pu_regroup *g, const void *from,
+                                  size_t flen, const void *to, size_t tlen,
+                                  size_t unit_off, size_t klen,
+                                  pu_regroup_fn fn, void *arg)
+{
+    struct pu_copied c = {0};
+    size_t off = 0, kl, vl;
+    const uint8_t *k, *v;
+    int rc = pu_scan_copied(g->host, g->ctx, from, flen, to, tlen, &c);
+    while (rc == 0 && pu_copied_next(&c, &off, &k, &kl, &v, &vl)) {
+        bool in;
+        if (kl < unit_off + PU_UNIT_W || (klen != 0 && kl != klen))
+            rc = POVTRACK_EIO;
+        else if ((rc = pu_regroup_in(g, k + unit_off, &in)) == 0 && in)
+            rc = fn(arg, k, kl, v, vl);
+    }
+    pu_copied_free(&c);
+    return rc;
+}
+
+/*
+ * pu_regroup_scan over one kind of a plugin's own keys: prefix unit[5] ...
+ * (has_year false) or prefix year[8] unit[5] ... (the keys of that year).
+ * klen as for pu_regroup_scan.
+ */
+static inline int pu_regroup_keys(struct pu_regroup *g, char prefix,
+                                  bool has_year, int64_t year, size_t klen,
+                                  pu_regroup_fn fn, void *arg)
+{
+    uint8_t from[9] = {(uint8_t)prefix}, to[9] = {(uint8_t)prefix};
+    size_t len = has_year ? 9 : 1;
+    if (has_year) {
+        pu_put_key_i64(from + 1, year);
+        pu_put_key_i64(to + 1, year + 1);
+    } else {
+        to[0]++; /* just past every key of the prefix */
+    }
+    return pu_regroup_scan(g, from, len, to, len, len, klen, fn, arg);
+}
+
+/* Sums of values that are n big-endian i64 each: the arg of pu_sums_add. */
+struct pu_sums {
+    int64_t *v;
+    int n;
+};
+
+/* A pu_regroup_fn adding an entry's value to the sums (POVTRACK_EIO when
+ * it is not n i64). */
+static inline int pu_sums_add(void *arg, const uint8_t *key, size_t klen,
+                              const uint8_t *val, size_t vlen)
+{
+    struct pu_sums *s = arg;
+    (void)key;
+    (void)klen;
+    if (vlen != 8 * (size_t)s->n)
+        return POVTRACK_EIO;
+    for (int i = 0; i < s->n; i++)
+        s->v[i] += pu_get_i64(val + 8 * i);
+    return 0;
+}
+
+/* Byte order of two byte strings, a prefix first: the order of LMDB keys,
+ * for lists merged from several scans. */
+static inline int pu_cmp_bytes(const void *a, size_t alen, const void *b,
+                               size_t blen)
+{
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+    return c != 0 ? c : (alen > blen) - (alen < blen);
 }
 
 /* ---- packing ---- */

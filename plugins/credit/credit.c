@@ -7,7 +7,9 @@
  * Query q {"unit"} -> {"unit", "loans", "disbursed", "repaid",
  * "outstanding", "by_program": {program: {"loans", "disbursed", "repaid",
  * "outstanding"}}} over the unit and its descendants; q {"unit", "year"}
- * adds "coverage": {"poor_near_poor", "with_loan", "rate"}.
+ * adds "coverage": {"poor_near_poor", "with_loan", "rate"}.  "as_of"
+ * (unix seconds) regroups both into the units in force then (below) and
+ * is in the answer; with a year it must not be before the year's end.
  *
  * Rules:
  *   - A loan lies where its credit.disbursed says: unit, programme,
@@ -57,13 +59,25 @@
  * 22921 dated 2025-07-02, logged before the merger was recorded, thus stays in
  * 22921, 593 and 60 when repaid after it; a 2025 status in 22921 logged in
  * March and corrected after the merger was recorded is uncounted there,
- * and the correction counted where the registry now puts it.  A query's
- * unit is read as it last stood (pu_arg_unit).
+ * and the correction counted where the registry now puts it.
+ *
+ * A query's date is its as_of, else the end of its year, else now (the
+ * loans are all-time).  A unit that had ended by then is refused in the
+ * ingest's words, with where to ask instead (pu_check_query_unit).  as_of
+ * T regroups into the units in force at T (pu_regroup): every loan counts
+ * in the unit asked when the households of its own unit (where it was
+ * placed) are at T in that unit or below, and a year's coverage likewise
+ * from the unit each status counted in: Lam Dong (68) as of the end of
+ * 2025 has Binh Thuan's loans.  A loan of a unit defined only after T
+ * counts nowhere; one placed after T in a code in force at T counts there
+ * (a loan's amounts are not split by date).  The own figures are kept per
+ * unit for it: 'u', 'p' and 'c' below.
  *
  * A state written by version 1.0 (48-byte loan header, no "placed") or 1.1
  * (56-byte loan header and 6-byte status, no version) is refused as
  * corrupt rather than misread: rebuild it ('povtrack rebuild credit') after
- * upgrading.
+ * upgrading.  1.2 wrote layout 2, without the own figures: the host
+ * rebuilds it at start (state_layout 3).
  *
  * State (integers big-endian, years in keys sign-flipped, unit codes
  * NUL-padded to 5 bytes).  Every counter is kept for the unit of the event
@@ -91,6 +105,11 @@
  *                               household's years are one small prefix
  *                               scan
  *   'C' unit[5] year[8]      -> i64 poor_near_poor, i64 with_loan
+ *   'u' unit[5], 'p' unit[5] program -> as 'U' and 'P', of the loans placed
+ *                               in the unit itself (not its descendants)
+ *   'c' year[8] unit[5]      -> as 'C', of the statuses counted in the
+ *                               unit itself (where its households are at
+ *                               the end of the year)
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -163,16 +182,19 @@ static int loan_add(struct credit *c, povtrack_ctx *ctx, struct loan *l,
         return POVTRACK_EIO; /* the unit passed the reference checks */
     l->version = ch.version;
     for (int i = 0; i < ch.n; i++) {
-        uint8_t k[1 + PU_UNIT_W + EV_TEXT_MAX];
-        k[0] = 'U';
-        memcpy(k + 1, ch.code[i], PU_UNIT_W);
-        int rc = vec_add(c, ctx, k, 1 + PU_UNIT_W, d, NV);
-        k[0] = 'P';
-        memcpy(k + 1 + PU_UNIT_W, l->program.ptr, l->program.len);
-        if (rc == 0)
-            rc = vec_add(c, ctx, k, 1 + PU_UNIT_W + l->program.len, d, NV);
-        if (rc != 0)
-            return rc;
+        /* The loan's own unit also in 'u' and 'p', for as_of. */
+        for (int own = 0; own <= (i == 0); own++) {
+            uint8_t k[1 + PU_UNIT_W + EV_TEXT_MAX];
+            k[0] = own ? 'u' : 'U';
+            memcpy(k + 1, ch.code[i], PU_UNIT_W);
+            int rc = vec_add(c, ctx, k, 1 + PU_UNIT_W, d, NV);
+            k[0] = own ? 'p' : 'P';
+            memcpy(k + 1 + PU_UNIT_W, l->program.ptr, l->program.len);
+            if (rc == 0)
+                rc = vec_add(c, ctx, k, 1 + PU_UNIT_W + l->program.len, d, NV);
+            if (rc != 0)
+                return rc;
+        }
     }
     return 0;
 }
@@ -198,6 +220,13 @@ static int cov_add(struct credit *c, povtrack_ctx *ctx, const uint8_t *unit,
         memcpy(k + 1, ch.code[i], PU_UNIT_W);
         pu_put_key_i64(k + 1 + PU_UNIT_W, year);
         int rc = vec_add(c, ctx, k, sizeof k, d, 2);
+        if (rc == 0 && i == 0) {
+            /* The unit the status counts in, year first, for as_of. */
+            k[0] = 'c';
+            pu_put_key_i64(k + 1, year);
+            memcpy(k + 9, ch.code[0], PU_UNIT_W);
+            rc = vec_add(c, ctx, k, sizeof k, d, 2);
+        }
         if (rc != 0)
             return rc;
     }
@@ -550,6 +579,134 @@ static int read_vec(struct credit *c, povtrack_ctx *ctx, const uint8_t *k,
     return 0;
 }
 
+/* One programme's figures, summed over the units regrouped. */
+struct prog_sum {
+    char name[EV_TEXT_MAX];
+    size_t len;
+    int64_t v[NV];
+};
+
+struct prog_sums {
+    struct prog_sum *p;
+    size_t n, cap;
+};
+
+static int prog_sums_add(struct prog_sums *ps, const uint8_t *name, size_t len,
+                         const int64_t v[NV])
+{
+    size_t i = 0;
+    while (i < ps->n &&
+           !(ps->p[i].len == len && memcmp(ps->p[i].name, name, len) == 0))
+        i++;
+    if (i == ps->n) {
+        if (len > EV_TEXT_MAX)
+            return POVTRACK_EIO;
+        if (ps->n == ps->cap) {
+            size_t cap = ps->cap ? ps->cap * 2 : 16;
+            struct prog_sum *np = realloc(ps->p, cap * sizeof *np);
+            if (np == NULL)
+                return POVTRACK_EIO;
+            ps->p = np;
+            ps->cap = cap;
+        }
+        memset(&ps->p[i], 0, sizeof ps->p[i]);
+        memcpy(ps->p[i].name, name, len);
+        ps->p[i].len = len;
+        ps->n++;
+    }
+    for (int j = 0; j < NV; j++)
+        ps->p[i].v[j] += v[j];
+    return 0;
+}
+
+static int prog_cmp(const void *a, const void *b)
+{
+    const struct prog_sum *x = a, *y = b;
+    return pu_cmp_bytes(x->name, x->len, y->name, y->len);
+}
+
+/* What an as_of query adds up, unit by unit (pu_regroup_scan). */
+struct regrouped {
+    int64_t tot[NV], cov[2];
+    struct prog_sums ps;
+};
+
+/* 'p' unit program: one programme's loans in a unit that counts. */
+static int prog_cb(void *arg, const uint8_t *key, size_t klen,
+                   const uint8_t *val, size_t vlen)
+{
+    struct regrouped *r = arg;
+    int64_t v[NV] = {0};
+    struct pu_sums sums = {v, NV};
+    int rc = pu_sums_add(&sums, key, klen, val, vlen);
+    if (rc == 0 && klen <= 1 + PU_UNIT_W)
+        rc = POVTRACK_EIO;
+    return rc != 0 ? rc
+                   : prog_sums_add(&r->ps, key + 1 + PU_UNIT_W,
+                                   klen - 1 - PU_UNIT_W, v);
+}
+
+/*
+ * The figures regrouped into unit as the units stand at as_of: the loans
+ * of every unit whose households are then in unit or below ('u', 'p'),
+ * and with a year, its coverage ('c').  The programmes are packed into
+ * p (sorted by name, as the plain query's).
+ */
+static int credit_regrouped(struct credit *c, povtrack_ctx *ctx,
+                            const uint8_t *unit, int64_t as_of, bool has_year,
+                            int64_t year, int64_t tot[NV], int64_t cov[2],
+                            struct progs *p)
+{
+    struct pu_regroup g;
+    struct regrouped r = {0};
+    struct pu_sums loans = {r.tot, NV}, coverage = {r.cov, 2};
+    pu_regroup_init(&g, c->host, ctx, unit, as_of, as_of);
+    /* 'u' unit: the loans placed in each unit that counts. */
+    int rc =
+        pu_regroup_keys(&g, 'u', false, 0, 1 + PU_UNIT_W, pu_sums_add, &loans);
+    if (rc == 0)
+        rc = pu_regroup_keys(&g, 'p', false, 0, 0, prog_cb, &r);
+    if (rc == 0 && has_year)
+        rc = pu_regroup_keys(&g, 'c', true, year, 9 + PU_UNIT_W, pu_sums_add,
+                             &coverage);
+    pu_regroup_free(&g);
+    if (rc == 0 && r.ps.n > 1)
+        qsort(r.ps.p, r.ps.n, sizeof *r.ps.p, prog_cmp);
+    for (size_t i = 0; rc == 0 && i < r.ps.n; i++) {
+        p->n++;
+        if (pu_pack_str(&p->pk, r.ps.p[i].name, r.ps.p[i].len) != 0 ||
+            msgpack_pack_map(&p->pk, NV) != 0 || pack_vec(&p->pk, r.ps.p[i].v))
+            rc = POVTRACK_EIO;
+    }
+    free(r.ps.p);
+    memcpy(tot, r.tot, sizeof r.tot);
+    memcpy(cov, r.cov, sizeof r.cov);
+    return rc == 0 ? 0 : POVTRACK_EIO;
+}
+
+/* The plain figures of unit: 'U', 'C' of the year, and its 'P' keys (one
+ * per programme it has seen) packed into p. */
+static int credit_plain(struct credit *c, povtrack_ctx *ctx,
+                        const uint8_t *unit, bool has_year, int64_t year,
+                        int64_t tot[NV], int64_t cov[2], struct progs *p)
+{
+    uint8_t k[1 + PU_UNIT_W + 8], to[1 + PU_UNIT_W];
+    k[0] = 'U';
+    memcpy(k + 1, unit, PU_UNIT_W);
+    int rc = read_vec(c, ctx, k, 1 + PU_UNIT_W, tot, NV);
+    if (rc == 0 && has_year) {
+        k[0] = 'C';
+        pu_put_key_i64(k + 1 + PU_UNIT_W, year);
+        rc = read_vec(c, ctx, k, sizeof k, cov, 2);
+    }
+    k[0] = 'P';
+    memcpy(to, k, sizeof to);
+    to[PU_UNIT_W]++; /* just past unit[5]: the last byte is a digit or 0 */
+    if (rc == 0)
+        rc = c->host->scan(ctx, k, 1 + PU_UNIT_W, to, sizeof to, progs_cb, p);
+    return rc < 0 || p->bad ? POVTRACK_EIO : 0;
+}
+
 static int credit_query(void *state, povtrack_ctx *ctx, const msgpack_object *q,
                         msgpack_packer *pk, char *err, size_t errlen)
 {
@@ -558,39 +715,36 @@ static int credit_query(void *state, povtrack_ctx *ctx, const msgpack_object *q,
     int rc = pu_arg_unit(c->host, ctx, q, &ch, err, errlen);
     if (rc != 0)
         return rc;
-    int64_t year = 0;
-    bool has_year;
-    if (pu_arg_i64(q, "year", false, &year, &has_year, err, errlen) != 0)
+    int64_t year = 0, as_of = 0;
+    bool has_year, has_as_of;
+    if (pu_arg_i64(q, "year", false, &year, &has_year, err, errlen) != 0 ||
+        pu_arg_i64(q, "as_of", false, &as_of, &has_as_of, err, errlen) != 0)
         return POVTRACK_EINVALID;
     if (has_year && (year < CR_YEAR_MIN || year > CR_YEAR_MAX)) {
         snprintf(err, errlen, "year: must be between %d and %d", CR_YEAR_MIN,
                  CR_YEAR_MAX);
         return POVTRACK_EINVALID;
     }
-    uint8_t k[1 + PU_UNIT_W + 8], to[1 + PU_UNIT_W];
+    /* The query's date: as_of, else the end of its year, else now. */
+    if ((rc = pu_check_query_year(c->host, ctx, pu_get_unit(ch.code[0]),
+                                  has_as_of, as_of, has_year, year, err,
+                                  errlen)) != 0)
+        return rc;
     int64_t tot[NV], cov[2] = {0, 0};
-    k[0] = 'U';
-    memcpy(k + 1, ch.code[0], PU_UNIT_W);
-    rc = read_vec(c, ctx, k, 1 + PU_UNIT_W, tot, NV);
-    if (rc == 0 && has_year) {
-        k[0] = 'C';
-        pu_put_key_i64(k + 1 + PU_UNIT_W, year);
-        rc = read_vec(c, ctx, k, sizeof k, cov, 2);
-    }
-    /* by_program: the unit's 'P' keys, one per programme it has seen. */
     struct progs p = {.n = 0};
     msgpack_sbuffer_init(&p.sb);
     msgpack_packer_init(&p.pk, &p.sb, msgpack_sbuffer_write);
-    k[0] = 'P';
-    memcpy(to, k, sizeof to);
-    to[PU_UNIT_W]++; /* just past unit[5]: the last byte is a digit or 0 */
-    if (rc == 0)
-        rc = c->host->scan(ctx, k, 1 + PU_UNIT_W, to, sizeof to, progs_cb, &p);
-    int e = p.bad || rc < 0;
+    rc = has_as_of
+             ? credit_regrouped(c, ctx, ch.code[0], as_of, has_year, year, tot,
+                                cov, &p)
+             : credit_plain(c, ctx, ch.code[0], has_year, year, tot, cov, &p);
+    int e = rc != 0;
     if (!e) {
         struct ev_str unit = pu_get_unit(ch.code[0]);
-        e = msgpack_pack_map(pk, has_year ? 7 : 6);
+        e = msgpack_pack_map(pk, (has_year ? 7 : 6) + (has_as_of ? 1 : 0));
         e |= pu_pack_key(pk, "unit") | pu_pack_str(pk, unit.ptr, unit.len);
+        if (has_as_of)
+            e |= pu_pack_key(pk, "as_of") | msgpack_pack_int64(pk, as_of);
         e |= pack_vec(pk, tot);
         e |= pu_pack_key(pk, "by_program") | msgpack_pack_map(pk, p.n);
         if (e == 0 && p.sb.size > 0)
@@ -642,10 +796,10 @@ static void credit_fini(void *state)
 static const struct povtrack_config_key credit_config[] = {{.name = NULL}};
 
 /* state_layout: bump it when the stored values change. */
-POVTRACK_PLUGIN(.name = "credit", .version = "1.2.0",
+POVTRACK_PLUGIN(.name = "credit", .version = "1.3.0",
                 .event_mask = EV_TYPE_BIT(EV_CREDIT_DISBURSED) |
                               EV_TYPE_BIT(EV_CREDIT_REPAID) |
                               EV_TYPE_BIT(EV_HOUSEHOLD_STATUS),
                 .init = credit_init, .apply = credit_apply,
-                .query = credit_query, .fini = credit_fini, .state_layout = 2,
+                .query = credit_query, .fini = credit_fini, .state_layout = 3,
                 .config_map = credit_config);

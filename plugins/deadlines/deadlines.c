@@ -21,6 +21,15 @@
  * key form below for very long names), q {"org", "report"} -> that one
  * entry.  "now" (unix seconds) is accepted in every form.
  *
+ * Units over time.  Reports are not rolled up, but a list may be asked for
+ * one unit's subtree: "unit" keeps the reports whose unit's households
+ * are, at "as_of" (or now), in that unit or below (pu_regroup: a report of
+ * district 593, abolished in 2025, is Lam Dong's, 68, today).  With
+ * "as_of" every entry also has "unit_as_of": where its unit's households
+ * are then (nil when nowhere).  A "unit" that had ended by as_of (or now)
+ * is refused in the ingest's words, with where to ask instead
+ * (pu_check_query_unit); "unit" with "report" is refused.
+ *
  * Alerts: deadlines.report_late (info) at apply, once per (org, report),
  * when a submission arrives after the due date or a due date is set
  * earlier than the existing submission; deadlines.report_overdue (warning)
@@ -381,18 +390,37 @@ out:
 
 /* ---- query ---- */
 
-static int pack_entry(msgpack_packer *pk, const struct report *r, int64_t t)
+/* Where a report's unit's households are at as_of: packed as "unit_as_of"
+ * (nil when its unit leads nowhere then). */
+struct as_of {
+    bool has;
+    int64_t at;
+};
+
+static int pack_entry(struct deadlines *d, povtrack_ctx *ctx,
+                      msgpack_packer *pk, const struct report *r, int64_t t,
+                      const struct as_of *ao)
 {
     const char *st =
         r->has_sub ? (r->has_due && r->sub_at > r->due ? "late" : "submitted")
         : r->has_due && t > r->due ? "overdue"
                                    : "pending";
     struct ev_str unit = pu_get_unit(r->unit);
-    int e = msgpack_pack_map(pk, 6);
+    int e = msgpack_pack_map(pk, 6 + (ao->has ? 1 : 0));
     e |= pu_pack_key(pk, "org") | pu_pack_str(pk, r->org.ptr, r->org.len);
     e |= pu_pack_key(pk, "report") |
          pu_pack_str(pk, r->report.ptr, r->report.len);
     e |= pu_pack_key(pk, "unit") | pu_pack_str(pk, unit.ptr, unit.len);
+    if (ao->has) {
+        struct pu_chain ch;
+        int64_t at = ao->at < INT64_MAX ? ao->at : INT64_MAX - 1;
+        int rc = pu_ancestors_at(d->host, ctx, unit, at, &ch);
+        if (rc != 0 && rc != POVTRACK_NOTFOUND)
+            return rc;
+        struct ev_str to = pu_get_unit(ch.code[0]);
+        e |= pu_pack_key(pk, "unit_as_of") |
+             (rc == 0 ? pu_pack_str(pk, to.ptr, to.len) : msgpack_pack_nil(pk));
+    }
     e |= pu_pack_key(pk, "due") |
          (r->has_due ? msgpack_pack_int64(pk, r->due) : msgpack_pack_nil(pk));
     e |=
@@ -400,32 +428,6 @@ static int pack_entry(msgpack_packer *pk, const struct report *r, int64_t t)
         (r->has_sub ? msgpack_pack_int64(pk, r->sub_at) : msgpack_pack_nil(pk));
     e |= pu_pack_key(pk, "state") | pu_pack_key(pk, st);
     return e;
-}
-
-struct list {
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    int64_t t;
-    const struct ev_str *org; /* only this org (collisions skipped) */
-    uint32_t n;
-    bool bad;
-};
-
-static int list_cb(void *arg, const void *key, size_t klen, const void *val,
-                   size_t vlen)
-{
-    struct list *l = arg;
-    struct report r;
-    (void)key;
-    (void)klen;
-    if (rec_decode(val, vlen, &r) != 0 || l->n == UINT32_MAX) {
-        l->bad = true;
-        return 1;
-    }
-    if (l->org != NULL && !str_eq(r.org, *l->org))
-        return 0;
-    l->n++;
-    return pack_entry(&l->pk, &r, l->t) != 0 ? (l->bad = true, 1) : 0;
 }
 
 static int arg_str(const msgpack_object *q, const char *name,
@@ -446,12 +448,65 @@ static int arg_str(const msgpack_object *q, const char *name,
     return 0;
 }
 
+/*
+ * The reports of the scan, in key order: those of org (when given; names
+ * that share a key prefix are told apart by their value), and of unit's
+ * subtree when g is not NULL (where each report's unit's households are at
+ * its as_of).  The entries are copied first: the registry is asked for
+ * each.
+ */
+static int pack_list(struct deadlines *d, povtrack_ctx *ctx, const uint8_t *k,
+                     size_t kl, const struct ev_str *org, struct pu_regroup *g,
+                     int64_t t, const struct as_of *ao, msgpack_packer *pk)
+{
+    uint8_t to[DL_RKEY_MAX];
+    struct pu_copied c = {0};
+    msgpack_sbuffer sb;
+    msgpack_packer side;
+    size_t off = 0, klen, vlen;
+    const uint8_t *key, *val;
+    uint32_t n = 0;
+    memcpy(to, k, kl);
+    to[kl - 1]++; /* just past the prefix: 'R' -> 'S', org's 0 -> 1 */
+    int rc = pu_scan_copied(d->host, ctx, k, kl, to, kl, &c);
+    /* Entries are packed into a side buffer: their number is known only
+     * after the scan, and the array header comes first. */
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&side, &sb, msgpack_sbuffer_write);
+    while (rc == 0 && pu_copied_next(&c, &off, &key, &klen, &val, &vlen)) {
+        struct report r;
+        bool in = true;
+        if (rec_decode(val, vlen, &r) != 0 || n == UINT32_MAX) {
+            rc = POVTRACK_EIO;
+            break;
+        }
+        if (org != NULL && !str_eq(r.org, *org))
+            continue;
+        if (g != NULL && (rc = pu_regroup_in(g, r.unit, &in)) != 0)
+            break;
+        if (!in)
+            continue;
+        n++;
+        rc = pack_entry(d, ctx, &side, &r, t, ao) != 0 ? POVTRACK_EIO : 0;
+    }
+    pu_copied_free(&c);
+    if (rc == 0) {
+        rc = msgpack_pack_map(pk, 1) | pu_pack_key(pk, "reports") |
+             msgpack_pack_array(pk, n);
+        if (rc == 0 && sb.size > 0)
+            rc = pk->callback(pk->data, sb.data, sb.size);
+    }
+    msgpack_sbuffer_destroy(&sb);
+    return rc == 0 ? 0 : POVTRACK_EIO;
+}
+
 static int deadlines_query(void *state, povtrack_ctx *ctx,
                            const msgpack_object *q, msgpack_packer *pk,
                            char *err, size_t errlen)
 {
     struct deadlines *d = state;
     struct ev_str org, rep;
+    struct as_of ao = {false, 0};
     int64_t now = 0;
     bool has_now;
     if (q == NULL || q->type != MSGPACK_OBJECT_MAP) {
@@ -460,16 +515,34 @@ static int deadlines_query(void *state, povtrack_ctx *ctx,
     }
     if (arg_str(q, "org", &org, err, errlen) != 0 ||
         arg_str(q, "report", &rep, err, errlen) != 0 ||
-        pu_arg_i64(q, "now", false, &now, &has_now, err, errlen) != 0)
+        pu_arg_i64(q, "now", false, &now, &has_now, err, errlen) != 0 ||
+        pu_arg_i64(q, "as_of", false, &ao.at, &ao.has, err, errlen) != 0)
         return POVTRACK_EINVALID;
     if (rep.ptr != NULL && org.ptr == NULL) {
         snprintf(err, errlen, "org: required with report");
         return POVTRACK_EINVALID;
     }
+    /* "unit": the reports of a unit's subtree, on the units of as_of (or
+     * as they stand now).  Its date is as_of, else now; there is no
+     * period, so an earlier as_of is always a question answered. */
+    const msgpack_object *uo = pu_map_get(q, "unit");
+    bool has_unit = uo != NULL && uo->type != MSGPACK_OBJECT_NIL;
+    struct pu_chain ch;
+    int rc;
+    if (has_unit && rep.ptr != NULL) {
+        snprintf(err, errlen, "unit: not with report");
+        return POVTRACK_EINVALID;
+    }
+    if (has_unit &&
+        ((rc = pu_arg_unit(d->host, ctx, q, &ch, err, errlen)) != 0 ||
+         (rc = pu_check_query_unit(d->host, ctx, pu_get_unit(ch.code[0]),
+                                   ao.has ? ao.at : INT64_MAX, INT64_MIN, err,
+                                   errlen)) != 0))
+        return rc;
     if (!has_now) {
         const void *val;
         size_t vlen;
-        int rc = pu_get(d->host, ctx, "T", 1, &val, &vlen);
+        rc = pu_get(d->host, ctx, "T", 1, &val, &vlen);
         if (rc < 0) {
             snprintf(err, errlen, "internal error: state read failed");
             return POVTRACK_EIO;
@@ -479,7 +552,7 @@ static int deadlines_query(void *state, povtrack_ctx *ctx,
     uint8_t k[DL_RKEY_MAX];
     if (rep.ptr != NULL) {
         struct report r;
-        int rc = rec_get(d, ctx, k, rkey(k, org, &rep), org, rep, &r);
+        rc = rec_get(d, ctx, k, rkey(k, org, &rep), org, rep, &r);
         if (rc < 0) {
             snprintf(err, errlen, "internal error: state read failed");
             return POVTRACK_EIO;
@@ -488,32 +561,23 @@ static int deadlines_query(void *state, povtrack_ctx *ctx,
             snprintf(err, errlen, "report: no such report for org");
             return POVTRACK_EINVALID;
         }
-        if (pack_entry(pk, &r, now) != 0) {
+        if (pack_entry(d, ctx, pk, &r, now, &ao) != 0) {
             snprintf(err, errlen, "internal error: packing failed");
             return POVTRACK_EIO;
         }
         return 0;
     }
-    /* Entries are packed into a side buffer: their number is known only
-     * after the scan, and the array header comes first. */
-    struct list l = {.t = now, .org = org.ptr != NULL ? &org : NULL};
-    msgpack_sbuffer_init(&l.sb);
-    msgpack_packer_init(&l.pk, &l.sb, msgpack_sbuffer_write);
+    struct pu_regroup g;
+    int64_t t = ao.has ? ao.at : INT64_MAX;
+    if (has_unit)
+        pu_regroup_init(&g, d->host, ctx, ch.code[0], t, t);
     k[0] = 'R';
     size_t kl = org.ptr != NULL ? rkey(k, org, NULL) : 1;
-    uint8_t to[DL_RKEY_MAX];
-    memcpy(to, k, kl);
-    to[kl - 1]++; /* just past the prefix: 'R' -> 'S', org's 0 -> 1 */
-    int rc = d->host->scan(ctx, k, kl, to, kl, list_cb, &l);
-    int e = l.bad || rc < 0;
-    if (!e) {
-        e = msgpack_pack_map(pk, 1) | pu_pack_key(pk, "reports") |
-            msgpack_pack_array(pk, l.n);
-        if (e == 0 && l.sb.size > 0)
-            e = pk->callback(pk->data, l.sb.data, l.sb.size);
-    }
-    msgpack_sbuffer_destroy(&l.sb);
-    if (e != 0) {
+    rc = pack_list(d, ctx, k, kl, org.ptr != NULL ? &org : NULL,
+                   has_unit ? &g : NULL, now, &ao, pk);
+    if (has_unit)
+        pu_regroup_free(&g);
+    if (rc != 0) {
         snprintf(err, errlen, "internal error: state read failed");
         return POVTRACK_EIO;
     }

@@ -23,6 +23,10 @@
  * when no beneficiary) and "month_for_the_poor" {"from", "to", "received",
  * "donations"} (the Front's campaign month, 17 October to 18 November of
  * that year, local days) added.  "year" with "from" or "to" is refused.
+ * With "as_of" (unix seconds) the period's figures are regrouped into the
+ * units in force then (below), and "as_of" is in the answer; without a
+ * "to", the period ends at as_of; a period that ends after as_of is
+ * refused (regrouping runs forward only).
  *
  * pledge_outstanding: a pledge lies at its own (unit, at); its outstanding
  * amount is its pledged amount minus every donation.received naming it
@@ -72,9 +76,23 @@
  * it now stands and keeps that version.  Such a pledge thus stays in
  * 22921, 593 and 60 however it is paid after the merger is recorded, and
  * a correction takes it out of there.  The range and "year" queries
- * select events by their "at", wherever each was counted.  A query's unit
- * is read as it last stood (pu_arg_unit): a unit that ended answers with
- * what was counted in it while it stood.
+ * select events by their "at", wherever each was counted.
+ *
+ * A query's date is its as_of, else the last instant of its period (a
+ * query without "to" or "year": now).  A unit that had ended by then is
+ * refused in the ingest's words, with where to ask instead
+ * (pu_check_query_unit); a unit defined only later answers zeros.
+ *
+ * as_of T regroups the period's records into the units in force at T:
+ * every record counts in the unit asked when its own unit's households are
+ * at T in that unit or below (pu_regroup: a merger's predecessors in the
+ * successor, an abolished unit in its parent, a code that goes on in
+ * itself), so Lam Dong's 2021-2025 (68, as of the end of 2025) is Binh
+ * Thuan's and old Lam Dong's together, and a 2025 report on 68 has the
+ * January-June receipts recorded under 60's communes.  It reads the own
+ * records of each unit: its own day buckets 'd', its per-event entries
+ * marked own, and its own beneficiaries 'y' (a household paid by two of
+ * the units regrouped together, listed in 'x', counts once).
  *
  * State (see plugin_util.h: integers big-endian, times in keys
  * sign-flipped, unit codes NUL-padded to 5 bytes).  A metrics vector is
@@ -86,9 +104,13 @@
  *   'D' unit[5] day[8]          -> dense vector: one day (UTC+7 calendar
  *                                  day, the day number since 1970-01-01)
  *   'E' unit[5] at[8] seq[8]    -> sparse vector (u32 bitmap of the
- *                                  non-zero slots, then an i64 each): one
- *                                  event, read only for the partial days
- *                                  at the edges of a range
+ *                                  non-zero slots, its top bit set when
+ *                                  unit is the event's own, then an i64
+ *                                  each): one event, read only for the
+ *                                  partial days at the edges of a range
+ *   'd' unit[5] day[8]          -> dense vector: one day of the unit's
+ *                                  own records (not its descendants')
+ *   'o' unit[5]                 -> empty: the unit has own records
  *   'P' pledge                  -> u8 has_pledge, 7 zero, i64 amount,
  *                                  i64 paid, unit[5], 3 zero, i64 at,
  *                                  u64 seq, i64 due, u64 version: the
@@ -107,6 +129,10 @@
  *                                  between the recognised buckets, on the
  *                                  registry version it was counted on
  *   'Y' unit[5] year[8]         -> i64 beneficiaries of the year
+ *   'y' year[8] unit[5]         -> i64 households the unit itself paid in
+ *                                  the year
+ *   'x' year[8] household       -> empty: more than one unit paid the
+ *                                  household in the year
  *   'L' unit[5]                 -> u8 has_disbursed, 7 zero, i64 last:
  *                                  latest disbursement "at" in the unit
  *                                  or below (the first donation's while
@@ -123,7 +149,8 @@
  * A state written by version 1.0 (shorter vectors) or 1.1 (56-byte 'P',
  * 'B' without its layout byte and 32-byte entries, no versions) is refused
  * as corrupt rather than misread: rebuild it ('povtrack rebuild fund') after
- * upgrading.
+ * upgrading.  1.2 wrote layout 2, without the own records: the host
+ * rebuilds it at start (state_layout 3).
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -162,6 +189,9 @@ enum fund_metric {
 
 #define FUND_DENSE_LEN (8 * NM)
 #define FUND_SPARSE_HDR 4
+/* In a per-event entry's bitmap: the entry is of the event's own unit (its
+ * record's unit), not of an ancestor: what an as_of query regroups. */
+#define FUND_E_OWN (UINT32_C(1) << 31)
 #define FUND_SPARSE_MAX (FUND_SPARSE_HDR + 8 * NM)
 #define FUND_P_LEN 64
 #define FUND_B_HDR 8
@@ -193,7 +223,7 @@ struct pledge {
     uint64_t version; /* the registry version it is counted on */
 };
 
-_Static_assert(NM <= 32, "the sparse bitmap is 32 bits");
+_Static_assert(NM < 31, "the sparse bitmap is 32 bits, the top one a flag");
 
 /* ---- vector encodings ---- */
 
@@ -216,13 +246,17 @@ static uint32_t get_u32(const uint8_t *b)
            b[3];
 }
 
-/* 0, or -1 when b is not a valid sparse vector. */
-static int sparse_decode(const uint8_t *b, size_t len, int64_t v[NM])
+/* 0, or POVTRACK_EFORMAT when b is not a valid sparse vector; *own (when
+ * not NULL): the entry is its event's own unit's (FUND_E_OWN). */
+static int sparse_decode(const uint8_t *b, size_t len, int64_t v[NM], bool *own)
 {
     memset(v, 0, sizeof(int64_t) * NM);
     if (len < FUND_SPARSE_HDR)
         return POVTRACK_EFORMAT;
     uint32_t bits = get_u32(b);
+    if (own != NULL)
+        *own = (bits & FUND_E_OWN) != 0;
+    bits &= ~FUND_E_OWN;
     size_t o = FUND_SPARSE_HDR;
     for (int i = 0; i < NM; i++) {
         if (!(bits & (UINT32_C(1) << i)))
@@ -232,12 +266,12 @@ static int sparse_decode(const uint8_t *b, size_t len, int64_t v[NM])
         v[i] = pu_get_i64(b + o);
         o += 8;
     }
-    return o == len && bits >> NM == 0 ? 0 : -1;
+    return o == len && bits >> NM == 0 ? 0 : POVTRACK_EFORMAT;
 }
 
-static size_t sparse_encode(const int64_t v[NM], uint8_t *b)
+static size_t sparse_encode(const int64_t v[NM], uint8_t *b, bool own)
 {
-    uint32_t bits = 0;
+    uint32_t bits = own ? FUND_E_OWN : 0;
     size_t o = FUND_SPARSE_HDR;
     for (int i = 0; i < NM; i++) {
         if (v[i] == 0)
@@ -252,10 +286,12 @@ static size_t sparse_encode(const int64_t v[NM], uint8_t *b)
 }
 
 static int decode_value(bool sparse, const void *val, size_t vlen,
-                        int64_t v[NM])
+                        int64_t v[NM], bool *own)
 {
+    if (own != NULL)
+        *own = false;
     if (sparse)
-        return sparse_decode(val, vlen, v);
+        return sparse_decode(val, vlen, v, own);
     if (vlen != FUND_DENSE_LEN)
         return POVTRACK_EFORMAT;
     dense_decode(val, v);
@@ -263,10 +299,12 @@ static int decode_value(bool sparse, const void *val, size_t vlen,
 }
 
 /* Add d to the vector at key (absent reads as zeros).  A per-event entry
- * that drops to all zeros is deleted: it no longer contributes.  fresh:
- * the key is known to be absent, so it is not looked up (see fund_add). */
+ * that drops to all zeros is deleted: it no longer contributes; own marks
+ * it as its event's own unit's.  fresh: the key is known to be absent, so
+ * it is not looked up (see fund_add). */
 static int vec_add(struct fund *f, povtrack_ctx *ctx, const uint8_t *key,
-                   size_t klen, const int64_t d[NM], bool sparse, bool fresh)
+                   size_t klen, const int64_t d[NM], bool sparse, bool own,
+                   bool fresh)
 {
     const void *val;
     size_t vlen;
@@ -274,7 +312,7 @@ static int vec_add(struct fund *f, povtrack_ctx *ctx, const uint8_t *key,
     int rc = fresh ? 0 : pu_get(f->host, ctx, key, klen, &val, &vlen);
     if (rc < 0)
         return rc;
-    if (rc == 1 && decode_value(sparse, val, vlen, v) != 0) {
+    if (rc == 1 && decode_value(sparse, val, vlen, v, NULL) != 0) {
         f->host->log(ctx, POVTRACK_LOG_ERROR, "fund: corrupt state value");
         return POVTRACK_EIO;
     }
@@ -296,7 +334,7 @@ static int vec_add(struct fund *f, povtrack_ctx *ctx, const uint8_t *key,
     }
     uint8_t
         b[FUND_SPARSE_MAX > FUND_DENSE_LEN ? FUND_SPARSE_MAX : FUND_DENSE_LEN];
-    size_t n = sparse ? sparse_encode(v, b) : dense_encode(v, b);
+    size_t n = sparse ? sparse_encode(v, b, own) : dense_encode(v, b);
     return pu_put(f->host, ctx, key, klen, b, n);
 }
 
@@ -319,12 +357,27 @@ static size_t fund_key(uint8_t *k, char prefix, const uint8_t *unit,
     return n;
 }
 
+/* Mark unit as holding own records ('o'): the units an as_of query
+ * regroups.  Written once. */
+static int own_mark(struct fund *f, povtrack_ctx *ctx, const uint8_t *unit)
+{
+    uint8_t k[1 + PU_UNIT_W];
+    const void *val;
+    size_t vlen;
+    fund_key(k, 'o', unit, NULL, NULL);
+    int rc = pu_get(f->host, ctx, k, sizeof k, &val, &vlen);
+    return rc != 0 ? (rc < 0 ? rc : 0)
+                   : pu_put(f->host, ctx, k, sizeof k, "", 0);
+}
+
 /*
  * Add d, the contribution of the event at (unit, at, seq), to the all-time
  * total, the day bucket and the per-event entry of the unit and each of its
  * ancestors, on the registry version *version (the one the entry was
  * counted on; UINT64_MAX for what is counted anew: set to the version
- * used).  fresh: seq is the record being applied, adding its own
+ * used); and to the unit's own day bucket ('d'), its per-event entry marked
+ * as its own (FUND_E_OWN) and its own mark ('o'), which an as_of query
+ * regroups.  fresh: seq is the record being applied, adding its own
  * contribution once; no record before it can have written an entry keyed
  * by its sequence, so the per-event entries are new and not looked up (a
  * lookup that always misses, on a page of its own: the per-event entries
@@ -343,15 +396,21 @@ static int fund_add(struct fund *f, povtrack_ctx *ctx, struct ev_str unit,
     for (int i = 0; i < ch.n; i++) {
         uint8_t k[1 + PU_UNIT_W + 16];
         size_t kl = fund_key(k, 'T', ch.code[i], NULL, NULL);
-        int rc = vec_add(f, ctx, k, kl, d, false, false);
+        int rc = vec_add(f, ctx, k, kl, d, false, false, false);
         if (rc == 0) {
             kl = fund_key(k, 'D', ch.code[i], &day, NULL);
-            rc = vec_add(f, ctx, k, kl, d, false, false);
+            rc = vec_add(f, ctx, k, kl, d, false, false, false);
         }
         if (rc == 0) {
             kl = fund_key(k, 'E', ch.code[i], &at, &seq);
-            rc = vec_add(f, ctx, k, kl, d, true, fresh);
+            rc = vec_add(f, ctx, k, kl, d, true, i == 0, fresh);
         }
+        if (rc == 0 && i == 0) {
+            kl = fund_key(k, 'd', ch.code[i], &day, NULL);
+            rc = vec_add(f, ctx, k, kl, d, false, false, false);
+        }
+        if (rc == 0 && i == 0)
+            rc = own_mark(f, ctx, ch.code[i]);
         if (rc != 0)
             return rc;
     }
@@ -725,19 +784,31 @@ static int bl_store(struct fund *f, povtrack_ctx *ctx, const uint8_t *k,
                   FUND_B_HDR + bl->n * FUND_B_ENTRY);
 }
 
-/* +1 to 'Y' unit year. */
-static int beneficiary_add(struct fund *f, povtrack_ctx *ctx,
+/* 'y' year[8] unit[5]: the own beneficiaries of a unit, year first so
+ * that an as_of query reads a year's in one scan. */
+static size_t own_benef_key(uint8_t *k, const uint8_t *unit, int64_t year)
+{
+    k[0] = 'y';
+    pu_put_key_i64(k + 1, year);
+    memcpy(k + 9, unit, PU_UNIT_W);
+    return 9 + PU_UNIT_W;
+}
+
+/* +1 to 'Y' unit year (or own 'y' year unit). */
+static int beneficiary_add(struct fund *f, povtrack_ctx *ctx, char prefix,
                            const uint8_t *unit, int64_t year)
 {
     uint8_t k[1 + PU_UNIT_W + 8];
     const void *val;
     size_t vlen;
-    size_t kl = fund_key(k, 'Y', unit, &year, NULL);
+    size_t kl = prefix == 'y' ? own_benef_key(k, unit, year)
+                              : fund_key(k, prefix, unit, &year, NULL);
     int rc = pu_get(f->host, ctx, k, kl, &val, &vlen);
     if (rc < 0)
         return rc;
     if (rc == 1 && vlen != 8) {
-        f->host->log(ctx, POVTRACK_LOG_ERROR, "fund: corrupt 'Y' value");
+        f->host->log(ctx, POVTRACK_LOG_ERROR, "fund: corrupt '%c' value",
+                     prefix);
         return POVTRACK_EIO;
     }
     uint8_t v[8];
@@ -749,13 +820,30 @@ static int beneficiary_add(struct fund *f, povtrack_ctx *ctx,
  * A household counts once per year as a beneficiary of each unit whose
  * subtree paid it: the new disbursement's unit and ancestors that no
  * earlier disbursement of the year already covered get +1.  The list is
- * the household's own year, a handful of entries.
+ * the household's own year, a handful of entries.  For as_of, it counts
+ * once too in the own beneficiaries ('y') of each unit that paid it
+ * itself, and a household paid by more than one unit in the year is
+ * listed ('x'), so that a regrouping that puts two of them together
+ * counts it once.
  */
 static int count_beneficiary(struct fund *f, povtrack_ctx *ctx,
                              const struct blist *bl, const struct pu_chain *ch,
-                             int64_t year)
+                             struct ev_str hh, int64_t year)
 {
-    bool covered[PU_CHAIN_MAX] = {false};
+    bool covered[PU_CHAIN_MAX] = {false}, same_own = false, other_own = false;
+    for (size_t e = 0; e < bl->n; e++) {
+        bool same = memcmp(bl_entry(bl, e), ch->code[0], PU_UNIT_W) == 0;
+        same_own = same_own || same;
+        other_own = other_own || !same;
+    }
+    if (!same_own) {
+        uint8_t k[FUND_HKEY_MAX];
+        int rc = beneficiary_add(f, ctx, 'y', ch->code[0], year);
+        if (rc == 0 && other_own)
+            rc = pu_put(f->host, ctx, k, hh_key(k, 'x', year, hh), "", 0);
+        if (rc != 0)
+            return rc;
+    }
     for (size_t e = 0; e < bl->n; e++) {
         /* Each earlier disbursement where it was counted: at its own
          * "at", on its own registry version (its entry's). */
@@ -771,7 +859,8 @@ static int count_beneficiary(struct fund *f, povtrack_ctx *ctx,
                              memcmp(ch->code[i], ech.code[j], PU_UNIT_W) == 0;
     }
     for (int i = 0; i < ch->n; i++) {
-        int rc = covered[i] ? 0 : beneficiary_add(f, ctx, ch->code[i], year);
+        int rc =
+            covered[i] ? 0 : beneficiary_add(f, ctx, 'Y', ch->code[i], year);
         if (rc != 0)
             return rc;
     }
@@ -826,7 +915,7 @@ static int apply_disbursed(struct fund *f, povtrack_ctx *ctx,
     struct blist bl;
     if ((rc = bl_load(f, ctx, k, kl, &bl)) != 0)
         return rc;
-    rc = count_beneficiary(f, ctx, &bl, &ch, year);
+    rc = count_beneficiary(f, ctx, &bl, &ch, ev->household, year);
     uint8_t *e = bl.b + FUND_B_HDR + bl.n * FUND_B_ENTRY;
     memcpy(e, ch.code[0], PU_UNIT_W);
     pu_put_i64(e + 8, ev->at);
@@ -896,6 +985,7 @@ static int apply_status(struct fund *f, povtrack_ctx *ctx,
 struct sum {
     int64_t v[NM];
     bool sparse;
+    bool own; /* only the entries of their event's own unit */
     bool bad;
 };
 
@@ -904,12 +994,15 @@ static int sum_cb(void *arg, const void *key, size_t klen, const void *val,
 {
     struct sum *s = arg;
     int64_t v[NM];
+    bool own;
     (void)key;
     (void)klen;
-    if (decode_value(s->sparse, val, vlen, v) != 0) {
+    if (decode_value(s->sparse, val, vlen, v, &own) != 0) {
         s->bad = true;
         return 1;
     }
+    if (s->own && s->sparse && !own)
+        return 0;
     for (int i = 0; i < NM; i++)
         s->v[i] += v[i];
     return 0;
@@ -941,13 +1034,17 @@ static int sum_range(struct fund *f, povtrack_ctx *ctx, struct sum *s,
 
 /*
  * Sum [from, to) for unit: whole days from the day buckets, the partial
- * days at either edge from the per-event entries.
+ * days at either edge from the per-event entries.  own: only the unit's
+ * own records (its own day buckets 'd' and the per-event entries marked
+ * its own), not its descendants'; from or to must then be given.
  */
 static int fund_sum(struct fund *f, povtrack_ctx *ctx, const uint8_t *unit,
-                    bool has_from, int64_t from, bool has_to, int64_t to,
-                    struct sum *s)
+                    bool own, bool has_from, int64_t from, bool has_to,
+                    int64_t to, struct sum *s)
 {
     memset(s, 0, sizeof *s);
+    s->own = own;
+    const char day = own ? 'd' : 'D';
     if (!has_from && !has_to) {
         uint8_t k[1 + PU_UNIT_W];
         const void *val;
@@ -990,7 +1087,7 @@ static int fund_sum(struct fund *f, povtrack_ctx *ctx, const uint8_t *unit,
         rc = sum_range(f, ctx, s, 'E', unit, &from, &end);
     }
     if (rc == 0 && (!has_from || !has_to || dlo < dhi))
-        rc = sum_range(f, ctx, s, 'D', unit, has_from ? &dlo : NULL,
+        rc = sum_range(f, ctx, s, day, unit, has_from ? &dlo : NULL,
                        has_to ? &dhi : NULL);
     if (rc == 0 && part_hi) {
         int64_t start = pu_day_start(dhi);
@@ -1017,6 +1114,122 @@ static int beneficiaries_get(struct fund *f, povtrack_ctx *ctx,
     return 0;
 }
 
+/* What a query sums: the period, and the Front's campaign month of its
+ * year. */
+struct fund_period {
+    bool has_from, has_to, has_year;
+    int64_t from, to, year;
+    int64_t peak_from, peak_to;
+};
+
+static void sum_add(struct sum *to, const struct sum *from)
+{
+    for (int i = 0; i < NM; i++)
+        to->v[i] += from->v[i];
+}
+
+/* What an as_of query adds up, unit by unit (pu_regroup_scan). */
+struct regrouped {
+    struct fund *f;
+    povtrack_ctx *ctx;
+    const struct fund_period *pd;
+    struct sum *s, *peak;
+    int64_t benef;
+};
+
+/* 'o' unit: the period's own records of a unit that counts. */
+static int own_unit_cb(void *arg, const uint8_t *key, size_t klen,
+                       const uint8_t *val, size_t vlen)
+{
+    struct regrouped *r = arg;
+    const struct fund_period *pd = r->pd;
+    struct sum one;
+    (void)klen;
+    (void)val;
+    (void)vlen;
+    int rc = fund_sum(r->f, r->ctx, key + 1, true, pd->has_from, pd->from,
+                      pd->has_to, pd->to, &one);
+    if (rc == 0)
+        sum_add(r->s, &one);
+    if (rc == 0 && pd->has_year &&
+        (rc = fund_sum(r->f, r->ctx, key + 1, true, true, pd->peak_from, true,
+                       pd->peak_to, &one)) == 0)
+        sum_add(r->peak, &one);
+    return rc;
+}
+
+/*
+ * The beneficiaries of a year regrouped: the own beneficiaries ('y') of
+ * the units whose records count in the unit asked, less the households
+ * that more than one of those units paid ('x'), counted once.
+ */
+static int regrouped_beneficiaries(struct regrouped *r, struct pu_regroup *g,
+                                   int64_t year)
+{
+    uint8_t from[9] = {'x'}, to[9] = {'x'};
+    struct pu_copied x = {0};
+    struct pu_sums own = {&r->benef, 1};
+    size_t off = 0, klen, vlen;
+    const uint8_t *k, *v;
+    /* 'y' year unit: the households each unit that counts paid itself. */
+    int rc =
+        pu_regroup_keys(g, 'y', true, year, 9 + PU_UNIT_W, pu_sums_add, &own);
+    pu_put_key_i64(from + 1, year);
+    pu_put_key_i64(to + 1, year + 1);
+    if (rc == 0)
+        rc = pu_scan_copied(r->f->host, r->ctx, from, sizeof from, to,
+                            sizeof to, &x);
+    while (rc == 0 && pu_copied_next(&x, &off, &k, &klen, &v, &vlen)) {
+        /* The household's disbursements of the year: count each own unit
+         * of them in the unit asked, and take back all but one. */
+        uint8_t bk[FUND_HKEY_MAX];
+        struct blist bl;
+        struct ev_str hh = {(const char *)k + 9, (uint32_t)(klen - 9)};
+        size_t bkl = hh_key(bk, 'B', year, hh);
+        if (bkl == 0 || (rc = bl_load(r->f, r->ctx, bk, bkl, &bl)) != 0) {
+            rc = rc != 0 ? rc : POVTRACK_EIO;
+            break;
+        }
+        int64_t units = 0;
+        for (size_t i = 0; rc == 0 && i < bl.n; i++) {
+            bool in, seen = false;
+            const uint8_t *u = bl_entry(&bl, i);
+            for (size_t j = 0; j < i && !seen; j++)
+                seen = memcmp(bl_entry(&bl, j), u, PU_UNIT_W) == 0;
+            if (!seen && (rc = pu_regroup_in(g, u, &in)) == 0 && in)
+                units++;
+        }
+        free(bl.b);
+        if (units > 1)
+            r->benef -= units - 1;
+    }
+    pu_copied_free(&x);
+    return rc;
+}
+
+/*
+ * The figures of a period regrouped into unit as the units stand at as_of:
+ * the own records of every unit whose households are then in unit or
+ * below ('o' lists the units with own records).
+ */
+static int fund_regrouped(struct fund *f, povtrack_ctx *ctx,
+                          const uint8_t *unit, int64_t as_of,
+                          const struct fund_period *pd, struct sum *s,
+                          struct sum *peak, int64_t *benef)
+{
+    struct pu_regroup g;
+    struct regrouped r = {f, ctx, pd, s, peak, 0};
+    memset(s, 0, sizeof *s);
+    memset(peak, 0, sizeof *peak);
+    pu_regroup_init(&g, f->host, ctx, unit, as_of, as_of);
+    int rc = pu_regroup_keys(&g, 'o', false, 0, 1 + PU_UNIT_W, own_unit_cb, &r);
+    if (rc == 0 && pd->has_year)
+        rc = regrouped_beneficiaries(&r, &g, pd->year);
+    pu_regroup_free(&g);
+    *benef = r.benef;
+    return rc == 0 ? 0 : POVTRACK_EIO;
+}
+
 static int fund_query(void *state, povtrack_ctx *ctx, const msgpack_object *q,
                       msgpack_packer *pk, char *err, size_t errlen)
 {
@@ -1025,49 +1238,72 @@ static int fund_query(void *state, povtrack_ctx *ctx, const msgpack_object *q,
     int rc = pu_arg_unit(f->host, ctx, q, &ch, err, errlen);
     if (rc != 0)
         return rc;
-    int64_t from = 0, to = 0, year = 0, benef = 0;
-    bool has_from, has_to, has_year;
-    if (pu_arg_i64(q, "from", false, &from, &has_from, err, errlen) != 0 ||
-        pu_arg_i64(q, "to", false, &to, &has_to, err, errlen) != 0 ||
-        pu_arg_i64(q, "year", false, &year, &has_year, err, errlen) != 0)
+    struct fund_period pd = {0};
+    int64_t benef = 0, as_of = 0;
+    bool has_as_of;
+    if (pu_arg_i64(q, "from", false, &pd.from, &pd.has_from, err, errlen) !=
+            0 ||
+        pu_arg_i64(q, "to", false, &pd.to, &pd.has_to, err, errlen) != 0 ||
+        pu_arg_i64(q, "year", false, &pd.year, &pd.has_year, err, errlen) !=
+            0 ||
+        pu_arg_i64(q, "as_of", false, &as_of, &has_as_of, err, errlen) != 0)
         return POVTRACK_EINVALID;
-    if (has_from && has_to && to < from) {
+    if (pd.has_from && pd.has_to && pd.to < pd.from) {
         snprintf(err, errlen, "to: must not be before from");
         return POVTRACK_EINVALID;
     }
-    if (has_year && (has_from || has_to)) {
+    if (pd.has_year && (pd.has_from || pd.has_to)) {
         snprintf(err, errlen, "year: not with from or to");
         return POVTRACK_EINVALID;
     }
-    if (has_year && (year < 1970 || year > 9999)) {
+    if (pd.has_year && (pd.year < 1970 || pd.year > 9999)) {
         snprintf(err, errlen, "year: must be 1970-9999");
         return POVTRACK_EINVALID;
     }
-    if (has_year) {
+    if (pd.has_year) {
         /* The local calendar year, as every year of this plugin. */
-        has_from = has_to = true;
-        from = pu_year_start(year);
-        to = pu_year_start(year + 1);
+        pd.has_from = pd.has_to = true;
+        pd.from = pu_year_start(pd.year);
+        pd.to = pu_year_start(pd.year + 1);
+        /* The Front's "month for the poor", 17 October to 18 November,
+         * is when most money is raised: its own totals, from the same
+         * buckets. */
+        pd.peak_from = pu_day_start(pu_days_from_civil(pd.year, 10, 17));
+        pd.peak_to = pu_day_start(pu_days_from_civil(pd.year, 11, 19));
     }
-    /* The Front's "month for the poor", 17 October to 18 November, is
-     * when most money is raised: its own totals, from the same buckets. */
-    int64_t peak_from = 0, peak_to = 0;
+    /* The last instant of the period: its date, unless as_of is given. */
+    char period[48] = "to";
+    if (pd.has_year)
+        snprintf(period, sizeof period, "the end of %lld", (long long)pd.year);
+    if ((rc = pu_check_query_date(
+             f->host, ctx, pu_get_unit(ch.code[0]), has_as_of, as_of,
+             pd.has_to ? pd.to - 1 : INT64_MAX, period, err, errlen)) != 0)
+        return rc;
+    if (has_as_of && !pd.has_to) {
+        /* Up to as_of: what the units of as_of can hold. */
+        pd.has_to = true;
+        pd.to = as_of < FUND_TIME_MAX ? as_of + 1 : FUND_TIME_MAX;
+    }
     struct sum s, peak;
-    if (has_year) {
-        peak_from = pu_day_start(pu_days_from_civil(year, 10, 17));
-        peak_to = pu_day_start(pu_days_from_civil(year, 11, 19));
-    }
-    if (fund_sum(f, ctx, ch.code[0], has_from, from, has_to, to, &s) != 0 ||
-        (has_year &&
-         (beneficiaries_get(f, ctx, ch.code[0], year, &benef) != 0 ||
-          fund_sum(f, ctx, ch.code[0], true, peak_from, true, peak_to, &peak) !=
-              0))) {
+    if (has_as_of)
+        rc = fund_regrouped(f, ctx, ch.code[0], as_of, &pd, &s, &peak, &benef);
+    else if ((rc = fund_sum(f, ctx, ch.code[0], false, pd.has_from, pd.from,
+                            pd.has_to, pd.to, &s)) == 0 &&
+             pd.has_year &&
+             (rc = beneficiaries_get(f, ctx, ch.code[0], pd.year, &benef)) == 0)
+        rc = fund_sum(f, ctx, ch.code[0], false, true, pd.peak_from, true,
+                      pd.peak_to, &peak);
+    if (rc != 0) {
         snprintf(err, errlen, "internal error: state read failed");
         return POVTRACK_EIO;
     }
+    bool has_year = pd.has_year;
+    int64_t year = pd.year, peak_from = pd.peak_from, peak_to = pd.peak_to;
     struct ev_str unit = pu_get_unit(ch.code[0]);
-    int e = msgpack_pack_map(pk, has_year ? 16 : 12);
+    int e = msgpack_pack_map(pk, (has_year ? 16 : 12) + (has_as_of ? 1 : 0));
     e |= pu_pack_key(pk, "unit") | pu_pack_str(pk, unit.ptr, unit.len);
+    if (has_as_of)
+        e |= pu_pack_key(pk, "as_of") | msgpack_pack_int64(pk, as_of);
     e |= pu_pack_key(pk, "received") | msgpack_pack_int64(pk, s.v[M_RECEIVED]);
     e |=
         pu_pack_key(pk, "donations") | msgpack_pack_int64(pk, s.v[M_DONATIONS]);
@@ -1240,7 +1476,7 @@ static int idle_one(struct fund *f, povtrack_ctx *ctx, const uint8_t *ik,
     struct sum s;
     bool has = false;
     int64_t l2;
-    if (fund_sum(f, ctx, code, false, 0, false, 0, &s) != 0 ||
+    if (fund_sum(f, ctx, code, false, false, 0, false, 0, &s) != 0 ||
         last_get(f, ctx, code, &has, &l2) < 0)
         return POVTRACK_EIO;
     int64_t balance = s.v[M_RECEIVED] - s.v[M_DISBURSED];
@@ -1392,11 +1628,11 @@ static const struct povtrack_config_key fund_config[] = {
 };
 
 /* state_layout: bump it when the stored values change. */
-POVTRACK_PLUGIN(.name = "fund", .version = "1.2.0",
+POVTRACK_PLUGIN(.name = "fund", .version = "1.3.0",
                 .event_mask = EV_TYPE_BIT(EV_HOUSEHOLD_STATUS) |
                               EV_TYPE_BIT(EV_DONATION_PLEDGED) |
                               EV_TYPE_BIT(EV_DONATION_RECEIVED) |
                               EV_TYPE_BIT(EV_FUND_DISBURSED),
                 .init = fund_init, .apply = fund_apply, .query = fund_query,
-                .tick = fund_tick, .fini = fund_fini, .state_layout = 2,
+                .tick = fund_tick, .fini = fund_fini, .state_layout = 3,
                 .config_map = fund_config);

@@ -13,30 +13,33 @@
  * "year", "households", "poor", "near_poor", "poor_rate", "near_poor_rate",
  * "multidimensional_rate", "escaped", "newly_poor", "relapsed",
  * "reduction_pp", "multidimensional_reduction_pp",
- * "near_poor_formerly_poor", "poor_start", "exited", "flow_gap",
- * "flow_balanced", "target_pp", "multidimensional_target_pp"} (+ "as_of"
- * when asked; unknown values are nil).  multidimensional_rate = 100 *
+ * "near_poor_formerly_poor", "poor_start", "exited", "moved_in",
+ * "moved_out", "flow_gap", "flow_balanced", "target_pp",
+ * "multidimensional_target_pp"} (+ "as_of" when asked; unknown values are
+ * nil).  multidimensional_rate = 100 *
  * (poor + near_poor) / households.  near_poor_formerly_poor: near-poor in
  * year, poor in some earlier year (escaped, but not far).  target_pp and
  * multidimensional_target_pp are the configured bands [min, max].
  *
- * Query q {"unit": code, "cohort": int} -> {"unit", "cohort", "escaped",
- * "relapsed_1y", "relapsed_2y", "relapsed_3y", "rate_1y", "rate_2y",
- * "rate_3y"}: the households that escaped in the cohort year c (poor in
- * c-1, an explicit non-poor status in c), counted in the unit of their
- * year-c status and its ancestors; relapsed_ky of them were poor again in
- * some year of c+1..c+k (cumulative); rate_ky is the percent of escaped,
- * nil when nothing escaped.  "year" and "cohort" together are refused, and
- * so is "as_of" with "cohort".
+ * Query q {"unit": code, "cohort": int, "as_of"?: unix seconds} ->
+ * {"unit", "cohort", "escaped", "relapsed_1y", "relapsed_2y",
+ * "relapsed_3y", "rate_1y", "rate_2y", "rate_3y"} (+ "as_of"): the
+ * households that escaped in the cohort year c (poor in c-1, an explicit
+ * non-poor status in c), counted in the unit of their year-c status and
+ * its ancestors; relapsed_ky of them were poor again in some year of
+ * c+1..c+k (cumulative); rate_ky is the percent of escaped, nil when
+ * nothing escaped.  "year" and "cohort" together are refused.
  *
- * A year's figures are those of the units in force at the end of the year,
- * or at "as_of" (poverty_units.h).  A query for a unit that was not in
- * force at the end of the year asked (or at as_of) is refused, naming
- * where its households went; a unit defined only later answers zeros.
+ * A year's (or cohort's) figures are those of the units in force at the
+ * end of the year, or at "as_of" (poverty_units.h).  A query for a unit
+ * that had ended by then is refused in the ingest's words, with where to
+ * ask instead (pu_check_query_unit); a unit defined only later answers
+ * zeros.
  *
  * ---- The flow identity ----
  *
- *   poor_start + newly_poor + relapsed - escaped - exited = poor
+ *   poor_start + newly_poor + relapsed + moved_in
+ *     - escaped - exited - moved_out = poor
  *
  * is computed from the same records as the counters (poverty_history.h),
  * so a household recorded twice (a poor status in Y and an exit in Y, or a
@@ -45,9 +48,19 @@
  * poor in Y-1 with neither a status in Y nor an exit), positive when
  * households are poor at the end without a flow (moved in while poor, or
  * counted twice).  A household moving between units while poor leaves a
- * gap in both units; their common ancestor balances.
+ * gap in both units (their common ancestor balances) unless its move is
+ * recorded (household.moved: moved_out where it was, moved_in where it
+ * went, poverty_history.h).
  *
  * ---- Alerts (on review.closed(u, y)) ----
+ *
+ * The figures checked are u's on the units of the end of y, and so is the
+ * year before they are compared with: in a year of reorganisation (a
+ * change of units effective in y, 'E'), y-1 regrouped onto the units of
+ * the end of y, as an as_of query at the end of y answers, and the
+ * cohorts of y-1..y-3 likewise when a change fell after them: a merged
+ * commune is compared with its predecessors together, not with the ward
+ * whose code it kept.
  *
  *   poverty.target_missed (warning): reduction_pp < target_min_pp;
  *   poverty.rate_rose (critical): the same with reduction_pp < 0;
@@ -110,14 +123,16 @@ struct pov_year {
 
 struct pov_stats {
     struct pov_year cur, prev;
-    int64_t poor_start, exited;
+    int64_t poor_start, exited, moved_out;
     bool rate_known;
     double poor_rate, near_rate, md_rate;
     bool prev_rate_known;
     double prev_poor_rate, prev_md_rate;
     bool reduction_known;
     double reduction_pp, md_reduction_pp;
-    int64_t flow_gap; /* poor - (start + newly + relapsed - escaped - exited) */
+    /* poor - (start + newly + relapsed + moved_in - escaped - exited -
+     * moved_out) */
+    int64_t flow_gap;
 };
 
 static void stats_fill(struct pov_stats *st)
@@ -142,8 +157,9 @@ static void stats_fill(struct pov_stats *st)
         st->md_reduction_pp = st->prev_md_rate - st->md_rate;
     }
     st->flow_gap =
-        y->c[C_POOR] - (st->poor_start + y->c[C_NEWLY] + y->c[C_RELAPSED] -
-                        y->c[C_ESCAPED] - st->exited);
+        y->c[C_POOR] -
+        (st->poor_start + y->c[C_NEWLY] + y->c[C_RELAPSED] + y->c[C_MOVED_IN] -
+         y->c[C_ESCAPED] - st->exited - st->moved_out);
 }
 
 /* (unit, year) from the rolled-up keys. */
@@ -189,6 +205,7 @@ static int load_stats(struct poverty *p, povtrack_ctx *ctx, const uint8_t *unit,
         from_regroup(&st->prev, &r);
         st->poor_start = r.c[C_POOR];
         st->exited = r.c[C_EXIT_NEXT];
+        st->moved_out = r.c[C_MOVED_OUT_NEXT];
     } else if (year >= dirty_from) {
         struct pov_rg_result r;
         int64_t end = pu_year_end(year);
@@ -203,14 +220,16 @@ static int load_stats(struct poverty *p, povtrack_ctx *ctx, const uint8_t *unit,
             return rc;
         st->poor_start = r.c[C_POOR];
         st->exited = r.c[C_EXIT_NEXT];
+        st->moved_out = r.c[C_MOVED_OUT_NEXT];
     } else {
-        int64_t b[2];
+        int64_t b[B_COUNT];
         if ((rc = load_year(p, ctx, unit, year, &st->cur)) != 0 ||
             (rc = load_year(p, ctx, unit, year - 1, &st->prev)) != 0 ||
             (rc = pov_start_get(p, ctx, year, unit, b)) != 0)
             return rc;
-        st->poor_start = b[0];
-        st->exited = b[1];
+        st->poor_start = b[B_POOR];
+        st->exited = b[B_EXITED];
+        st->moved_out = b[B_MOVED_OUT];
     }
     stats_fill(st);
     return 0;
@@ -275,13 +294,13 @@ static int check_flows(struct poverty *p, povtrack_ctx *ctx,
     if (st->flow_gap == 0)
         return 0;
     const int64_t *c = st->cur.c;
-    int64_t nums[6] = {st->poor_start, c[C_NEWLY], c[C_RELAPSED],
-                       c[C_ESCAPED],   st->exited, c[C_POOR]};
-    uint8_t key[POV_YKEY_LEN + 6 * 8];
+    int64_t nums[8] = {st->poor_start, c[C_NEWLY], c[C_RELAPSED], c[C_MOVED_IN],
+                       c[C_ESCAPED],   st->exited, st->moved_out, c[C_POOR]};
+    uint8_t key[POV_YKEY_LEN + 8 * 8];
     const void *v;
     size_t vlen;
     pov_ykey(key, 'F', rv->ev->data.year, rv->unit);
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < 8; i++)
         pu_put_i64(key + POV_YKEY_LEN + 8 * i, nums[i]);
     int rc = pu_get(p->host, ctx, key, sizeof key, &v, &vlen);
     if (rc != 0)
@@ -297,19 +316,58 @@ static int check_flows(struct poverty *p, povtrack_ctx *ctx,
                  "%lld more than the flows explain: moved in "
                  "or recorded twice?",
                  ag);
+    /* Moves are named only when there are some: the common message stays
+     * as it was. */
+    char in[48] = "", out[48] = "";
+    if (nums[3] != 0 || nums[6] != 0) {
+        snprintf(in, sizeof in, " + %lld moved in", (long long)nums[3]);
+        snprintf(out, sizeof out, " - %lld moved out", (long long)nums[6]);
+    }
     char msg[512];
     snprintf(msg, sizeof msg,
              "%s %s: %lld flows do not balance: %lld poor at the start + "
-             "%lld newly poor + %lld relapsed - %lld escaped - %lld exited = "
-             "%lld, but %lld %s poor at the end (%s)",
+             "%lld newly poor + %lld relapsed%s - %lld escaped - %lld "
+             "exited%s = %lld, but %lld %s poor at the end (%s)",
              rv->level, rv->label, (long long)rv->ev->data.year,
-             (long long)nums[0], (long long)nums[1], (long long)nums[2],
-             (long long)nums[3], (long long)nums[4], (long long)computed,
-             (long long)nums[5], nums[5] == 1 ? "is" : "are", why);
+             (long long)nums[0], (long long)nums[1], (long long)nums[2], in,
+             (long long)nums[4], (long long)nums[5], out, (long long)computed,
+             (long long)nums[7], nums[7] == 1 ? "is" : "are", why);
     if ((rc = pu_put(p->host, ctx, key, sizeof key, "", 0)) != 0)
         return rc;
     return pu_alert(p->host, ctx, "poverty.flow_mismatch", POVTRACK_WARNING,
                     rv->label, NULL, msg, rv->ev->at);
+}
+
+/* Whether a change of units is effective in a year of (from, to]: the
+ * units of the end of "to" are then not those of the end of "from".
+ * 1, 0 or POVTRACK_EIO. */
+static int reformed_since(struct poverty *p, povtrack_ctx *ctx, int64_t from,
+                          int64_t to)
+{
+    for (int64_t y = from + 1; y <= to; y++) {
+        int rc = pov_reform_year(p, ctx, y);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* The counters of a cohort (or any year) of unit on the units of the end
+ * of year "on": from the rolled-up keys when no change of units fell in
+ * between, else regrouped from the own keys. */
+static int cohort_on(struct poverty *p, povtrack_ctx *ctx, const uint8_t *unit,
+                     int64_t cohort, int64_t on, int64_t c[C_COUNT])
+{
+    int rc = reformed_since(p, ctx, cohort, on);
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
+        return pov_counters_get(p, ctx, 'C', cohort, unit, c);
+    struct pov_rg_result r;
+    rc = pov_regroup(p, ctx, cohort, pu_year_end(on), unit, false, &r);
+    if (rc == 0)
+        memcpy(c, r.c, sizeof r.c);
+    return rc;
 }
 
 /*
@@ -324,7 +382,7 @@ static int check_relapse(struct poverty *p, povtrack_ctx *ctx,
 {
     for (int k = 1; k <= POV_RELAPSE_YEARS; k++) {
         int64_t cohort = rv->ev->data.year - k, c[C_COUNT];
-        int rc = pov_counters_get(p, ctx, 'C', cohort, rv->unit, c);
+        int rc = cohort_on(p, ctx, rv->unit, cohort, rv->ev->data.year, c);
         if (rc != 0)
             return rc;
         int64_t esc = c[C_ESCAPED], rel = c[C_REL1 + k - 1];
@@ -363,7 +421,9 @@ static int check_relapse(struct poverty *p, povtrack_ctx *ctx,
 /*
  * The figures checked are those of the reviewed unit on the hierarchy of
  * the end of the year (where its households went, when it was no longer
- * in force then: the alerts name that unit).
+ * in force then: the alerts name that unit), compared with the year
+ * before on the same units: regrouped in a year of reorganisation, when
+ * the units of the year before are others.
  */
 static int apply_review(struct poverty *p, povtrack_ctx *ctx,
                         const struct ev_event *ev)
@@ -384,8 +444,12 @@ static int apply_review(struct poverty *p, povtrack_ctx *ctx,
     rv.level = ev_level_name(ch.level);
     if (rv.level == NULL)
         rv.level = "unit";
-    if ((rc = load_stats(p, ctx, ch.code[0], ev->data.year, POV_CLEAN, false, 0,
-                         &rv.st)) != 0)
+    int64_t end = pu_year_end(ev->data.year);
+    int reform = reformed_since(p, ctx, ev->data.year - 1, ev->data.year);
+    if (reform < 0)
+        return reform;
+    if ((rc = load_stats(p, ctx, ch.code[0], ev->data.year, POV_CLEAN,
+                         reform == 1, end, &rv.st)) != 0)
         return rc;
     if ((rc = check_targets(p, ctx, &rv)) == 0 &&
         (rc = check_flows(p, ctx, &rv)) == 0)
@@ -462,9 +526,9 @@ static int poverty_apply(void *state, povtrack_ctx *ctx,
     case EV_UNIT_HOUSEHOLDS:
         return pov_apply_households(p, ctx, ev);
     case EV_HOUSEHOLD_STATUS:
-        return pov_apply_record(p, ctx, ev, false);
+    case EV_HOUSEHOLD_MOVED:
     case EV_HOUSEHOLD_EXITED:
-        return pov_apply_record(p, ctx, ev, true);
+        return pov_apply_record(p, ctx, ev);
     case EV_REVIEW_CLOSED:
         return apply_review(p, ctx, ev);
     default:
@@ -472,55 +536,17 @@ static int poverty_apply(void *state, povtrack_ctx *ctx,
     }
 }
 
-/*
- * A unit answers for a year when it was in force at the end of it, or was
- * defined only later (zeros).  A unit that had ended is refused, naming
- * where its households went.  Returns 0, -1 (err set) or POVTRACK_EIO.
- */
-static int check_in_force(struct poverty *p, povtrack_ctx *ctx,
-                          const uint8_t *unit, int64_t at, const char *when,
-                          char *err, size_t errlen)
-{
-    struct povtrack_unit u = {.size = sizeof u};
-    struct ev_str code = pu_get_unit(unit);
-    if (p->host->size < POVTRACK_HOST_SIZE_UNITS) {
-        snprintf(err, errlen, "internal error: unit registry");
-        return POVTRACK_EIO;
-    }
-    int rc = p->host->unit_at(ctx, code, at, &u);
-    if (rc == 0 || (rc == POVTRACK_NOTINFORCE && u.from > at))
-        return 0;
-    if (rc != POVTRACK_NOTINFORCE) {
-        snprintf(err, errlen, "internal error: unit registry");
-        return POVTRACK_EIO;
-    }
-    uint8_t m[PU_UNIT_W];
-    rc = pov_map_unit(p, ctx, unit, at, at, m);
-    if (rc != 0 && rc != POVTRACK_NOTFOUND) {
-        snprintf(err, errlen, "internal error: unit registry");
-        return POVTRACK_EIO;
-    }
-    struct ev_str to = pu_get_unit(m);
-    if (rc == 0)
-        snprintf(err, errlen,
-                 "unit: '%.*s' was not in force %s (its households are in "
-                 "%.*s)",
-                 (int)code.len, code.ptr, when, (int)to.len, to.ptr);
-    else
-        snprintf(err, errlen, "unit: '%.*s' was not in force %s", (int)code.len,
-                 code.ptr, when);
-    return POVTRACK_EINVALID;
-}
-
 static int pack_cohort(struct poverty *p, povtrack_ctx *ctx,
                        const uint8_t *unit, int64_t cohort, int64_t dirty_from,
+                       bool has_as_of, int64_t as_of, int64_t at,
                        msgpack_packer *pk, char *err, size_t errlen)
 {
     int64_t c[C_COUNT];
     int rc;
-    if (cohort >= dirty_from) {
+    if (has_as_of || cohort >= dirty_from) {
         struct pov_rg_result r;
-        rc = pov_regroup(p, ctx, cohort, pu_year_end(cohort), unit, false, &r);
+        rc = pov_regroup(p, ctx, cohort, has_as_of ? at : pu_year_end(cohort),
+                         unit, false, &r);
         memcpy(c, r.c, sizeof c);
     } else {
         rc = pov_counters_get(p, ctx, 'C', cohort, unit, c);
@@ -533,9 +559,12 @@ static int pack_cohort(struct poverty *p, povtrack_ctx *ctx,
                                       "relapsed_3y"};
     static const char *const rate[] = {"rate_1y", "rate_2y", "rate_3y"};
     struct ev_str u = pu_get_unit(unit);
-    int e = msgpack_pack_map(pk, 3 + 2 * POV_RELAPSE_YEARS);
+    int e =
+        msgpack_pack_map(pk, 3 + (has_as_of ? 1 : 0) + 2 * POV_RELAPSE_YEARS);
     e |= pu_pack_key(pk, "unit") | pu_pack_str(pk, u.ptr, u.len);
     e |= pu_pack_key(pk, "cohort") | msgpack_pack_int64(pk, cohort);
+    if (has_as_of)
+        e |= pu_pack_key(pk, "as_of") | msgpack_pack_int64(pk, as_of);
     e |= pu_pack_key(pk, "escaped") | msgpack_pack_int64(pk, c[C_ESCAPED]);
     for (int k = 0; k < POV_RELAPSE_YEARS; k++)
         e |= pu_pack_key(pk, rel[k]) | msgpack_pack_int64(pk, c[C_REL1 + k]);
@@ -561,7 +590,7 @@ static int pack_year(struct poverty *p, const uint8_t *unit, int64_t year,
 {
     struct ev_str u = pu_get_unit(unit);
     const int64_t *c = st->cur.c;
-    int e = msgpack_pack_map(pk, 20 + (has_as_of ? 1 : 0));
+    int e = msgpack_pack_map(pk, 22 + (has_as_of ? 1 : 0));
     e |= pu_pack_key(pk, "unit") | pu_pack_str(pk, u.ptr, u.len);
     e |= pu_pack_key(pk, "year") | msgpack_pack_int64(pk, year);
     if (has_as_of)
@@ -587,6 +616,8 @@ static int pack_year(struct poverty *p, const uint8_t *unit, int64_t year,
          msgpack_pack_int64(pk, c[C_NEAR_FORMER]);
     e |= pu_pack_key(pk, "poor_start") | msgpack_pack_int64(pk, st->poor_start);
     e |= pu_pack_key(pk, "exited") | msgpack_pack_int64(pk, st->exited);
+    e |= pu_pack_key(pk, "moved_in") | msgpack_pack_int64(pk, c[C_MOVED_IN]);
+    e |= pu_pack_key(pk, "moved_out") | msgpack_pack_int64(pk, st->moved_out);
     e |= pu_pack_key(pk, "flow_gap") | msgpack_pack_int64(pk, st->flow_gap);
     e |= pu_pack_key(pk, "flow_balanced") |
          (st->flow_gap == 0 ? msgpack_pack_true(pk) : msgpack_pack_false(pk));
@@ -617,10 +648,6 @@ static int poverty_query(void *state, povtrack_ctx *ctx,
         snprintf(err, errlen, "cohort: not with year (two kinds of query)");
         return POVTRACK_EINVALID;
     }
-    if (has_cohort && has_as_of) {
-        snprintf(err, errlen, "as_of: only with year");
-        return POVTRACK_EINVALID;
-    }
     int64_t y = has_cohort ? cohort : year;
     if (y < POV_QYEAR_MIN || y > POV_QYEAR_MAX) {
         snprintf(err, errlen, "%s: must be a year in %d-%d",
@@ -628,20 +655,11 @@ static int poverty_query(void *state, povtrack_ctx *ctx,
         return POVTRACK_EINVALID;
     }
     int64_t end = pu_year_end(y);
-    if (has_as_of && as_of < end) {
-        snprintf(err, errlen, "as_of: must not be before the end of %lld",
-                 (long long)y);
-        return POVTRACK_EINVALID;
-    }
+    if ((rc = pu_check_query_year(p->host, ctx, pu_get_unit(ch.code[0]),
+                                  has_as_of, as_of, true, y, err, errlen)) != 0)
+        return rc;
     /* unit_at answers for instants before the open end. */
     int64_t at = has_as_of ? (as_of < INT64_MAX ? as_of : INT64_MAX - 1) : end;
-    char when[64];
-    if (has_as_of)
-        snprintf(when, sizeof when, "at as_of");
-    else
-        snprintf(when, sizeof when, "at the end of %lld", (long long)y);
-    if ((rc = check_in_force(p, ctx, ch.code[0], at, when, err, errlen)) != 0)
-        return rc;
     int64_t dirty_from;
     rc = pov_meta_load(p, ctx, false, &dirty_from);
     if (rc == POVTRACK_EFORMAT) {
@@ -655,8 +673,8 @@ static int poverty_query(void *state, povtrack_ctx *ctx,
         return POVTRACK_EIO;
     }
     if (has_cohort)
-        return pack_cohort(p, ctx, ch.code[0], cohort, dirty_from, pk, err,
-                           errlen);
+        return pack_cohort(p, ctx, ch.code[0], cohort, dirty_from, has_as_of,
+                           as_of, at, pk, err, errlen);
     struct pov_stats st;
     if (load_stats(p, ctx, ch.code[0], year, dirty_from, has_as_of, at, &st) !=
         0) {
@@ -703,12 +721,13 @@ static const struct povtrack_config_key poverty_config[] = {
     {.name = NULL},
 };
 
-POVTRACK_PLUGIN(.name = "poverty", .version = "2.1.0",
+POVTRACK_PLUGIN(.name = "poverty", .version = "2.2.0",
                 .event_mask = EV_TYPE_BIT(EV_UNIT_DEFINED) |
                               EV_TYPE_BIT(EV_UNIT_CHANGED) |
                               EV_TYPE_BIT(EV_UNIT_HOUSEHOLDS) |
                               EV_TYPE_BIT(EV_HOUSEHOLD_STATUS) |
                               EV_TYPE_BIT(EV_HOUSEHOLD_EXITED) |
+                              EV_TYPE_BIT(EV_HOUSEHOLD_MOVED) |
                               EV_TYPE_BIT(EV_REVIEW_CLOSED),
                 .init = poverty_init, .apply = poverty_apply,
                 .query = poverty_query, .fini = poverty_fini,

@@ -16,18 +16,23 @@
 /* The stored entry of 'H' (poverty_state.h). */
 #define POV_H_ENTRY 16
 #define POV_H_EXIT 0x80u
+#define POV_H_MOVE 0x40u
 
 /* Histories up to this many years are handled in stack buffers; longer
  * ones (a household followed for decades) on the heap. */
 #define POV_HIST_STACK 16
 
-/* One entry of a household's history: a status, or an exit. */
+/* What an entry of a household's history records, in the order a year's
+ * entries are kept. */
+enum hist_kind { K_STATUS, K_MOVE, K_EXIT };
+
+/* One entry of a household's history: a status, a move or an exit. */
 struct hist {
     int64_t year;
-    bool exit;
-    enum ev_status status; /* !exit */
-    enum ev_exit reason;   /* exit */
-    uint8_t unit[PU_UNIT_W];
+    enum hist_kind kind;
+    enum ev_status status;   /* K_STATUS */
+    enum ev_exit reason;     /* K_EXIT */
+    uint8_t unit[PU_UNIT_W]; /* a move: where it moved to */
 };
 
 /* Counter changes for one (unit, year), summed before touching storage so
@@ -87,10 +92,12 @@ static int hist_load(struct poverty *p, povtrack_ctx *ctx, const uint8_t *key,
     for (size_t i = 0; i < cnt; i++) {
         const uint8_t *e = (const uint8_t *)v + i * POV_H_ENTRY;
         h[i].year = pu_get_i64(e);
-        h[i].exit = (e[8] & POV_H_EXIT) != 0;
-        if (h[i].exit)
+        h[i].kind = (e[8] & POV_H_EXIT)  ? K_EXIT
+                    : e[8] == POV_H_MOVE ? K_MOVE
+                                         : K_STATUS;
+        if (h[i].kind == K_EXIT)
             h[i].reason = (enum ev_exit)(e[8] & ~POV_H_EXIT);
-        else
+        else if (h[i].kind == K_STATUS)
             h[i].status = (enum ev_status)e[8];
         memcpy(h[i].unit, e + 9, PU_UNIT_W);
     }
@@ -110,8 +117,10 @@ static int hist_store(struct poverty *p, povtrack_ctx *ctx, const uint8_t *key,
     for (size_t i = 0; i < n; i++) {
         uint8_t *e = v + i * POV_H_ENTRY;
         pu_put_i64(e, h[i].year);
-        e[8] = h[i].exit ? (uint8_t)(POV_H_EXIT | (unsigned)h[i].reason)
-                         : (uint8_t)h[i].status;
+        e[8] = h[i].kind == K_EXIT
+                   ? (uint8_t)(POV_H_EXIT | (unsigned)h[i].reason)
+               : h[i].kind == K_MOVE ? (uint8_t)POV_H_MOVE
+                                     : (uint8_t)h[i].status;
         memcpy(e + 9, h[i].unit, PU_UNIT_W);
     }
     int rc = pu_put(p->host, ctx, key, klen, v, n * POV_H_ENTRY);
@@ -120,12 +129,12 @@ static int hist_store(struct poverty *p, povtrack_ctx *ctx, const uint8_t *key,
     return rc;
 }
 
-/* The status entry of year (exits are not statuses). */
+/* The entry of that kind and year (a status, a move, an exit), or NULL. */
 static const struct hist *hist_find(const struct hist *h, size_t n,
-                                    int64_t year)
+                                    int64_t year, enum hist_kind kind)
 {
     for (size_t i = 0; i < n; i++)
-        if (h[i].year == year && !h[i].exit)
+        if (h[i].year == year && h[i].kind == kind)
             return &h[i];
     return NULL;
 }
@@ -150,7 +159,7 @@ static void delta_add(struct delta *ds, size_t *nd, const uint8_t *unit,
 static bool poor_in(const struct hist *h, size_t n, int64_t lo, int64_t hi)
 {
     for (size_t j = 0; j < n; j++)
-        if (!h[j].exit && h[j].year >= lo && h[j].year <= hi &&
+        if (h[j].kind == K_STATUS && h[j].year >= lo && h[j].year <= hi &&
             h[j].status == EV_STATUS_POOR)
             return true;
     return false;
@@ -161,22 +170,37 @@ static bool poor_in(const struct hist *h, size_t n, int64_t lo, int64_t hi)
  * ds: its stock status per year, and its flows of year y (escaped, newly
  * poor or relapsed; near-poor formerly poor; and, for an escape, whether
  * it was poor again within 1..3 years), all attributed to the unit of its
- * year-y status, so all of one entry's counters land in one delta; and for
+ * year-y status, so all of one entry's counters land in one delta; for
  * an exit in y of a household poor in y-1, exited_next in the unit and
- * year of that y-1 status (the same delta as its poor count).  ds must
- * have room for 2 * n entries.  Years are 2000-2100 (the catalogue's
- * range), so year +- 3 cannot overflow.
+ * year of that y-1 status (the same delta as its poor count); and for a
+ * move in y of a household poor in y-1 that did not exit in y,
+ * moved_out_next there and moved_in in the unit of its y status (where
+ * its y stock and flows count), or where it moved to when it has none.
+ * ds must have room for 3 * n entries.  Years are 2000-2100 (the
+ * catalogue's range), so year +- 3 cannot overflow.
  */
 static void hist_contrib(const struct hist *h, size_t n, int64_t sign,
                          struct delta *ds, size_t *nd)
 {
     for (size_t i = 0; i < n; i++) {
         const struct hist *e = &h[i];
-        const struct hist *prev = hist_find(h, n, e->year - 1);
+        const struct hist *prev = hist_find(h, n, e->year - 1, K_STATUS);
         bool prev_poor = prev != NULL && prev->status == EV_STATUS_POOR;
-        if (e->exit) {
+        if (e->kind == K_EXIT) {
             if (prev_poor)
                 delta_add(ds, nd, prev->unit, prev->year, C_EXIT_NEXT, sign);
+            continue;
+        }
+        if (e->kind == K_MOVE) {
+            /* The household leaves the units it counted in at the start of
+             * the year for those it counts in at the end: both sides of
+             * the flow identity see it go and come. */
+            const struct hist *cur = hist_find(h, n, e->year, K_STATUS);
+            if (!prev_poor || hist_find(h, n, e->year, K_EXIT) != NULL)
+                continue;
+            delta_add(ds, nd, prev->unit, prev->year, C_MOVED_OUT_NEXT, sign);
+            delta_add(ds, nd, cur != NULL ? cur->unit : e->unit, e->year,
+                      C_MOVED_IN, sign);
             continue;
         }
         if (e->status == EV_STATUS_POOR)
@@ -209,22 +233,30 @@ static void hist_contrib(const struct hist *h, size_t n, int64_t sign,
 }
 
 /*
- * Record a status (or an exit) of household h in a year, replacing any
- * earlier record of the same kind for that year.  The household's
- * contributions are computed from its whole history before and after the
- * change and only the difference is applied: a replacement moves the
- * household between statuses or units without double counting, and the
- * years around it get their flows corrected.
+ * Record a status, a move or an exit of household h in a year, replacing
+ * any earlier record of the same kind for that year (of moves, the last
+ * in log order is kept).  The household's contributions are computed from
+ * its whole history before and after the change and only the difference
+ * is applied: a replacement moves the household between statuses or
+ * units without double counting, and the years around it get their flows
+ * corrected.
  */
 int pov_apply_record(struct poverty *p, povtrack_ctx *ctx,
-                     const struct ev_event *ev, bool exit)
+                     const struct ev_event *ev)
 {
+    static const char *const what[] = {
+        [K_STATUS] = "household.status",
+        [K_MOVE] = "household.moved",
+        [K_EXIT] = "household.exited",
+    };
+    enum hist_kind kind = ev->type == EV_HOUSEHOLD_EXITED  ? K_EXIT
+                          : ev->type == EV_HOUSEHOLD_MOVED ? K_MOVE
+                                                           : K_STATUS;
     uint8_t key[1 + EV_HOUSEHOLD_MAX];
     if (ev->household.ptr == NULL || ev->household.len == 0 ||
         ev->household.len > EV_HOUSEHOLD_MAX) {
         p->host->log(ctx, POVTRACK_LOG_ERROR,
-                     "poverty: %s without a valid household",
-                     exit ? "household.exited" : "household.status");
+                     "poverty: %s without a valid household", what[kind]);
         return POVTRACK_EIO;
     }
     key[0] = 'H';
@@ -236,13 +268,14 @@ int pov_apply_record(struct poverty *p, povtrack_ctx *ctx,
     int rc = hist_load(p, ctx, key, klen, hbuf, POV_HIST_STACK, &h, &n);
     if (rc != 0)
         return rc;
-    /* Each status entry's counters land in its own (unit, year) delta and
-     * an exit's in its year-before status's, before and after (the history
-     * grows by at most one entry). */
-    struct delta dbuf[4 * POV_HIST_STACK];
-    struct delta *ds = 4 * (n + 1) <= 4 * POV_HIST_STACK
+    /* A status entry's counters land in its own (unit, year) delta, an
+     * exit's in its year-before status's, a move's in both of those and
+     * the year's status: at most three new deltas an entry, before and
+     * after (the history grows by at most one entry). */
+    struct delta dbuf[6 * POV_HIST_STACK];
+    struct delta *ds = 6 * (n + 1) <= 6 * POV_HIST_STACK
                            ? dbuf
-                           : calloc(4 * (n + 1), sizeof *ds);
+                           : calloc(6 * (n + 1), sizeof *ds);
     if (ds == NULL) {
         if (h != hbuf)
             free(h);
@@ -256,22 +289,23 @@ int pov_apply_record(struct poverty *p, povtrack_ctx *ctx,
         rc = POVTRACK_EIO;
         goto out;
     }
-    /* Sorted by year, a year's status before its exit. */
-    int64_t year = ev->data.year;
+    /* Sorted by year, a year's status before its move before its exit.
+     * A move's year is the local year of its date. */
+    int64_t year = kind == K_MOVE ? pu_local_year(ev->at) : ev->data.year;
     size_t i = 0;
     while (i < n &&
-           (h[i].year < year || (h[i].year == year && !h[i].exit && exit)))
+           (h[i].year < year || (h[i].year == year && h[i].kind < kind)))
         i++;
-    if (i == n || h[i].year != year || h[i].exit != exit) {
+    if (i == n || h[i].year != year || h[i].kind != kind) {
         memmove(&h[i + 1], &h[i], (n - i) * sizeof *h);
         n++;
         memset(&h[i], 0, sizeof h[i]);
         h[i].year = year;
-        h[i].exit = exit;
+        h[i].kind = kind;
     }
-    if (exit)
+    if (kind == K_EXIT)
         h[i].reason = ev->data.exit_reason;
-    else
+    else if (kind == K_STATUS)
         h[i].status = ev->data.status;
     memcpy(h[i].unit, unit, PU_UNIT_W);
 

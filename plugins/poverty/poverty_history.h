@@ -1,7 +1,7 @@
 /*
- * poverty_history.h - households' histories: each household's statuses
- * and exits ('H' of poverty_state.h), and the counters they contribute to
- * the own keys 'O' (rolled up through poverty_units.h).
+ * poverty_history.h - households' histories: each household's statuses,
+ * moves and exits ('H' of poverty_state.h), and the counters they
+ * contribute to the own keys 'O' (rolled up through poverty_units.h).
  *
  * A household's counters follow from its whole history: its status per
  * year (poor, near-poor), and its flows of a year y, all in the unit of its
@@ -24,6 +24,17 @@
  * one.  Statuses of an exited household are counted as recorded, for any
  * year: a household recorded twice shows as a gap in the flow identity
  * (poverty.c), not hidden.
+ *
+ * household.moved(h, from, to, at) records that h moved in the local year
+ * Y of "at" (the last move of a year in log order is kept).  A household
+ * poor in Y-1 that moved in Y and did not exit in Y counts as moved_out(Y)
+ * where its Y-1 status is, regrouped as poor_start is (the counter
+ * moved_out_next of Y-1), and as moved_in(Y) in the unit of its Y status
+ * (where its Y figures count), or where it moved to when it has none (its
+ * missing status then shows there).  So a poor household that moves, as
+ * when a split commune's households are assigned to the new communes,
+ * balances the flow identity of both units; without the move it leaves a
+ * gap in each.
  */
 #ifndef POVTRACK_POVERTY_HISTORY_H
 #define POVTRACK_POVERTY_HISTORY_H
@@ -34,12 +45,13 @@
 #include <povtrack/plugin.h>
 
 /*
- * household.status (exit false) or household.exited (exit true): record
- * it in the household's history, replacing any earlier record of the same
- * kind for that year, and apply the change of its contributions ('O' and
- * the rolled-up keys).  Returns 0 or POVTRACK_EIO.
+ * household.status, household.moved or household.exited: record it in the
+ * household's history, replacing any earlier record of the same kind for
+ * that year (a move's year is the local year of its "at"), and apply the
+ * change of its contributions ('O' and the rolled-up keys).  Returns 0 or
+ * POVTRACK_EIO.
  */
 int pov_apply_record(struct poverty *p, povtrack_ctx *ctx,
-                     const struct ev_event *ev, bool exit);
+                     const struct ev_event *ev);
 
 #endif

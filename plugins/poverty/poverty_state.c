@@ -122,13 +122,13 @@ int pov_counters_add(struct poverty *p, povtrack_ctx *ctx, char prefix,
 }
 
 int pov_start_get(struct poverty *p, povtrack_ctx *ctx, int64_t year,
-                  const uint8_t *unit, int64_t b[2])
+                  const uint8_t *unit, int64_t b[B_COUNT])
 {
     uint8_t k[POV_YKEY_LEN];
     const void *v;
     size_t vlen;
     pov_ykey(k, 'B', year, unit);
-    b[0] = b[1] = 0;
+    memset(b, 0, sizeof(int64_t) * B_COUNT);
     int rc = pu_get(p->host, ctx, k, sizeof k, &v, &vlen);
     if (rc <= 0)
         return rc;
@@ -136,23 +136,47 @@ int pov_start_get(struct poverty *p, povtrack_ctx *ctx, int64_t year,
         p->host->log(ctx, POVTRACK_LOG_ERROR, "poverty: bad 'B' value");
         return POVTRACK_EIO;
     }
-    b[0] = pu_get_i64(v);
-    b[1] = pu_get_i64((const uint8_t *)v + 8);
+    for (int i = 0; i < B_COUNT; i++)
+        b[i] = pu_get_i64((const uint8_t *)v + 8 * i);
     return 0;
 }
 
 int pov_start_add(struct poverty *p, povtrack_ctx *ctx, int64_t year,
-                  const uint8_t *unit, int64_t poor, int64_t exited)
+                  const uint8_t *unit, const int64_t d[B_COUNT])
 {
-    int64_t b[2];
+    int64_t b[B_COUNT];
     int rc = pov_start_get(p, ctx, year, unit, b);
     if (rc != 0)
         return rc;
     uint8_t k[POV_YKEY_LEN], v[POV_B_VLEN];
-    pu_put_i64(v, b[0] + poor);
-    pu_put_i64(v + 8, b[1] + exited);
+    for (int i = 0; i < B_COUNT; i++)
+        pu_put_i64(v + 8 * i, b[i] + d[i]);
     pov_ykey(k, 'B', year, unit);
     return pu_put(p->host, ctx, k, sizeof k, v, sizeof v);
+}
+
+/* ---- years of reorganisation ---- */
+
+static void ekey(uint8_t *k, int64_t year)
+{
+    k[0] = 'E';
+    pu_put_key_i64(k + 1, year);
+}
+
+int pov_reform_year(struct poverty *p, povtrack_ctx *ctx, int64_t year)
+{
+    uint8_t k[9];
+    const void *v;
+    size_t vlen;
+    ekey(k, year);
+    return pu_get(p->host, ctx, k, sizeof k, &v, &vlen);
+}
+
+int pov_reform_mark(struct poverty *p, povtrack_ctx *ctx, int64_t year)
+{
+    uint8_t k[9];
+    ekey(k, year);
+    return pu_put(p->host, ctx, k, sizeof k, "", 0);
 }
 
 int pov_denom_get(struct poverty *p, povtrack_ctx *ctx, int64_t year,

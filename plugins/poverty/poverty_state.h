@@ -14,24 +14,27 @@
  * keys sign-flipped, unit codes NUL-padded to 5 bytes.  Keys of yearly
  * figures are year first so that a year's units can be scanned.
  *
- *   'M' -> u8 layout (3), 7 bytes zero, i64 dirty_from        (16 bytes)
+ *   'M' -> u8 layout (4), 7 bytes zero, i64 dirty_from        (16 bytes)
  *        the layout marker, and the first year whose rolled-up keys must
  *        be rebuilt (INT64_MAX: none).  A state without it that holds
  *        anything was written by an older version and is refused.
- *   'O' year[8] unit[5] -> i64 x C_COUNT                       (80 bytes)
+ *   'O' year[8] unit[5] -> i64 x C_COUNT                       (96 bytes)
  *        own counters: records of households filed directly under unit
  *        (as recorded, even when the unit is not in force at the end of
  *        the year).  The counters, in order: poor, near_poor, escaped,
  *        newly_poor, relapsed, near_poor_formerly_poor, relapsed_1y,
  *        relapsed_2y, relapsed_3y, exited_next (poor here in year, exited
- *        in year+1).
+ *        in year+1), moved_in (poor in year-1 elsewhere, a
+ *        household.moved in year, counted where its year status is),
+ *        moved_out_next (poor here in year, moved in year+1).
  *   'C' year[8] unit[5] -> the same counters, of the unit INCLUDING every
  *        household of its descendants on the hierarchy of the end of the
  *        year.  The relapsed_ky counters are keyed by the cohort year (the
  *        year of the escape), so a cohort query is this one key.
- *   'B' year[8] unit[5] -> i64 poor_start, i64 exited          (16 bytes)
- *        poor and exited_next of year-1 regrouped onto the end-of-year
- *        hierarchy (poverty_units.h), rolled up.
+ *   'B' year[8] unit[5] -> i64 poor_start, i64 exited, i64 moved_out
+ *                                                              (24 bytes)
+ *        poor, exited_next and moved_out_next of year-1 regrouped onto
+ *        the end-of-year hierarchy (poverty_units.h), rolled up.
  *   'D' year[8] unit[5] -> i64 published, i64 span_from        (16 bytes)
  *        the last unit.households of (unit, year), as published, and the
  *        start of the unit's span in force when it was published
@@ -48,15 +51,19 @@
  *        ancestor chain whenever a unit's eff changes.
  *   'H' household -> n x { i64 year, u8 kind, unit[5], 2 bytes zero }
  *        the household's history (16 bytes an entry, sorted by year, a
- *        year's status before its exit): kind is the status (1-4), or
- *        0x80 | the exit reason for a household.exited.  A changed record
- *        recomputes that household's contributions and applies only the
- *        differences.
+ *        year's status before its move before its exit): kind is the
+ *        status (1-4), 0x80 | the exit reason for a household.exited, or
+ *        0x40 for a household.moved (the local year of its "at"; unit:
+ *        where it moved to).  A changed record recomputes that household's
+ *        contributions and applies only the differences.
  *   'R' unit[5] cohort[8] k[1] -> empty
  *        relapse_high already raised for (unit, cohort, k).
- *   'F' year[8] unit[5] + 6 x i64 (start, newly, relapsed, escaped,
- *        exited, poor) -> empty: flow_mismatch already raised with these
- *        numbers.
+ *   'F' year[8] unit[5] + 8 x i64 (start, newly, relapsed, moved in,
+ *        escaped, exited, moved out, poor) -> empty: flow_mismatch already
+ *        raised with these numbers.
+ *   'E' year[8] -> empty: a change of units (not a rename) is effective
+ *        in that year, so a review of it compares the year before
+ *        regrouped onto its units (poverty.c).
  *
  * A state written by version 1.x (no 'M' marker; unit-first keys) is
  * refused as corrupt rather than misread: rebuild it ('povtrack rebuild
@@ -78,7 +85,7 @@
 
 #define POV_RELAPSE_YEARS 3 /* relapsed_1y .. relapsed_3y */
 
-#define POV_LAYOUT 3
+#define POV_LAYOUT 4
 #define POV_CLEAN INT64_MAX /* dirty_from when nothing is dirty */
 
 enum pov_counter {
@@ -91,12 +98,14 @@ enum pov_counter {
     C_REL1,        /* escaped this year, poor again within 1 year; C_REL1 +
                       k - 1 for k years */
     C_EXIT_NEXT = C_REL1 + POV_RELAPSE_YEARS, /* poor, exited next year */
+    C_MOVED_IN,       /* poor the year before elsewhere, moved here */
+    C_MOVED_OUT_NEXT, /* poor here, moved away next year */
     C_COUNT
 };
 
 #define POV_YKEY_LEN (1 + 8 + PU_UNIT_W)
 #define POV_C_VLEN (8 * C_COUNT)
-#define POV_B_VLEN 16
+#define POV_B_VLEN 24
 #define POV_D_VLEN 16
 #define POV_N_VLEN 32
 #define POV_M_VLEN 16
@@ -166,11 +175,17 @@ int pov_counters_add(struct poverty *p, povtrack_ctx *ctx, char prefix,
                      int64_t year, const uint8_t *unit,
                      const int64_t d[C_COUNT]);
 
-/* 'B' of (year, unit): poor_start and exited. */
+/* 'B' of (year, unit): poor_start, exited and moved_out. */
+enum pov_start { B_POOR, B_EXITED, B_MOVED_OUT, B_COUNT };
 int pov_start_get(struct poverty *p, povtrack_ctx *ctx, int64_t year,
-                  const uint8_t *unit, int64_t b[2]);
+                  const uint8_t *unit, int64_t b[B_COUNT]);
 int pov_start_add(struct poverty *p, povtrack_ctx *ctx, int64_t year,
-                  const uint8_t *unit, int64_t poor, int64_t exited);
+                  const uint8_t *unit, const int64_t d[B_COUNT]);
+
+/* 'E' of year: whether a change of units is effective in it (1, 0), or
+ * POVTRACK_EIO; and marking it. */
+int pov_reform_year(struct poverty *p, povtrack_ctx *ctx, int64_t year);
+int pov_reform_mark(struct poverty *p, povtrack_ctx *ctx, int64_t year);
 
 /* 'N' of (year, unit); absent reads as unknown. */
 int pov_denom_get(struct poverty *p, povtrack_ctx *ctx, int64_t year,

@@ -198,7 +198,10 @@ int pov_roll_up(struct poverty *p, povtrack_ctx *ctx, const uint8_t *unit,
     for (int i = 0; found && i < ch.n; i++)
         if ((rc = pov_counters_add(p, ctx, 'C', year, ch.code[i], d)) != 0)
             return rc;
-    if (d[C_POOR] == 0 && d[C_EXIT_NEXT] == 0)
+    int64_t b[B_COUNT] = {[B_POOR] = d[C_POOR],
+                          [B_EXITED] = d[C_EXIT_NEXT],
+                          [B_MOVED_OUT] = d[C_MOVED_OUT_NEXT]};
+    if (b[B_POOR] == 0 && b[B_EXITED] == 0 && b[B_MOVED_OUT] == 0)
         return 0;
     if (found && !ch.mapped && ch.to > next) {
         nx = ch; /* the same chain still holds at the end of year+1 */
@@ -213,8 +216,7 @@ int pov_roll_up(struct poverty *p, povtrack_ctx *ctx, const uint8_t *unit,
             return rc;
     }
     for (int i = 0; i < nx.n; i++)
-        if ((rc = pov_start_add(p, ctx, year + 1, nx.code[i], d[C_POOR],
-                                d[C_EXIT_NEXT])) != 0)
+        if ((rc = pov_start_add(p, ctx, year + 1, nx.code[i], b)) != 0)
             return rc;
     return 0;
 }
@@ -274,6 +276,8 @@ int pov_reconcile(struct poverty *p, povtrack_ctx *ctx, int64_t from)
  * A unit.defined with "effective" (a code going on under a new parent, or
  * a new code) or a unit.changed other than a rename may move households
  * of the year before its effective date on (their 'B') and of its year on.
+ * Its year is marked a year of reorganisation ('E'), whose reviews compare
+ * the year before regrouped onto its units (poverty.c).
  */
 int pov_apply_unit_event(struct poverty *p, povtrack_ctx *ctx,
                          const struct ev_event *ev, int64_t dirty_from)
@@ -296,8 +300,9 @@ int pov_apply_unit_event(struct poverty *p, povtrack_ctx *ctx,
             return POVTRACK_EIO;
     }
     int64_t y = pu_local_year(e) - 1;
-    if (y >= dirty_from)
-        return 0;
+    int rc = pov_reform_mark(p, ctx, y + 1);
+    if (rc != 0 || y >= dirty_from)
+        return rc;
     return pov_meta_put(p, ctx, y);
 }
 
@@ -385,10 +390,9 @@ struct rg_node {
 struct rg {
     struct poverty *p;
     povtrack_ctx *ctx;
-    int64_t from, at; /* the end of the year, the instant regrouped to */
-    uint8_t unit[PU_UNIT_W];
-    struct pu_units cache; /* this call's chains */
-    struct cmap in;        /* code -> 0/1: maps into unit's subtree */
+    int64_t from, at;      /* the end of the year, the instant regrouped to */
+    struct pu_units cache; /* this call's chains at the end of the year */
+    struct pu_regroup in;  /* which codes map into the unit at "at" */
     struct cmap idx;       /* code -> node index */
     struct rg_node *node;
     size_t nnode, capnode;
@@ -397,36 +401,18 @@ struct rg {
 static void rg_free(struct rg *g)
 {
     pu_units_free(&g->cache);
-    cmap_free(&g->in);
+    pu_regroup_free(&g->in);
     cmap_free(&g->idx);
     free(g->node);
     g->node = NULL;
     g->nnode = g->capnode = 0;
 }
 
-/* Whether code's households (as of g->from) are in g->unit's subtree at
- * g->at: 1 or 0 in *in; 0 or POVTRACK_EIO. */
-static int rg_in(struct rg *g, const uint8_t *code, int *in)
+/* Whether code's households (as of g->from) are in the unit's subtree at
+ * g->at: 0 with *in set, or POVTRACK_EIO. */
+static int rg_in(struct rg *g, const uint8_t *code, bool *in)
 {
-    int32_t v = cmap_get(&g->in, code);
-    if (v != INT32_MIN) {
-        *in = v;
-        return 0;
-    }
-    uint8_t m[PU_UNIT_W];
-    struct pu_chain ch;
-    int rc = pov_map_unit(g->p, g->ctx, code, g->from, g->at, m);
-    if (rc == 0)
-        rc = pov_chain_at(g->p, g->ctx, &g->cache, m, g->at, &ch);
-    *in = 0;
-    if (rc == 0) {
-        for (int i = 0; i < ch.n; i++)
-            if (memcmp(ch.code[i], g->unit, PU_UNIT_W) == 0)
-                *in = 1;
-    } else if (rc != POVTRACK_NOTFOUND) {
-        return rc;
-    }
-    return cmap_put(&g->in, code, *in);
+    return pu_regroup_in(&g->in, code, in) == 0 ? 0 : POVTRACK_EIO;
 }
 
 /* A new node for code under parent, not found by code (rg_node_of). */
@@ -480,7 +466,7 @@ static int rg_order_cmp(const void *a, const void *b)
 /*
  * The households of year regrouped: the effective households of the end-
  * of-year units (rebuilt from 'D' as households_contrib keeps them in 'N'),
- * summed over the topmost of them that map into g->unit's subtree.
+ * summed over the topmost of them that map into the unit's subtree.
  */
 static int rg_households(struct rg *g, int64_t year, struct pov_rg_result *out)
 {
@@ -539,7 +525,7 @@ static int rg_households(struct rg *g, int64_t year, struct pov_rg_result *out)
     free(ord);
     for (size_t i = 0; rc == 0 && i < g->nnode; i++) {
         const struct rg_node *nd = &g->node[i];
-        int in = 0, pin = 0;
+        bool in = false, pin = false;
         if (!(nd->published || nd->childknown > 0))
             continue;
         if ((rc = rg_in(g, nd->code, &in)) != 0 || !in)
@@ -557,13 +543,13 @@ int pov_regroup(struct poverty *p, povtrack_ctx *ctx, int64_t year, int64_t at,
                 const uint8_t *unit, bool want_hh, struct pov_rg_result *out)
 {
     struct rg g = {.p = p, .ctx = ctx, .from = pu_year_end(year), .at = at};
-    memcpy(g.unit, unit, PU_UNIT_W);
+    pu_regroup_init(&g.in, p->host, ctx, unit, g.from, at);
     memset(out, 0, sizeof *out);
     struct pov_coll c = {.vlen = POV_C_VLEN};
     int rc = pov_coll_year(p->host, ctx, 'O', year, &c);
     for (size_t i = 0; rc == 0 && i < c.n; i++) {
         const uint8_t *e = pov_coll_at(&c, i);
-        int in;
+        bool in;
         if ((rc = rg_in(&g, e, &in)) != 0 || !in)
             continue;
         for (int j = 0; j < C_COUNT; j++)

@@ -24,6 +24,9 @@
  *   Lists run by relocation time, then household; "year" keeps the
  *   households relocated in that local year; "more" tells that the limit
  *   cut the list.
+ *   Every form takes "as_of" (unix seconds; with a year, not before its
+ *   end): the figures and lists regrouped into the units in force then
+ *   (below), "as_of" in the answer of the counts.
  *
  * Rules:
  *   - A household counts in the unit of its relocation.completed (the
@@ -61,12 +64,23 @@
  * pu_ancestors_cached_as_of(at, version): the household moves within, or
  * leaves, the very units it was counted in.  A relocation counted anew
  * uses the registry as it now stands and keeps that version.  "year"
- * selects households by the local year of that "at".  A query's unit is
- * read as it last stood (pu_arg_unit).
+ * selects households by the local year of that "at".
+ *
+ * A query's date is its as_of, else the end of its year, else now.  A
+ * unit that had ended by then is refused in the ingest's words, with where
+ * to ask instead (pu_check_query_unit).  as_of T regroups into the units
+ * in force at T (pu_regroup): a household counts in the unit asked when
+ * its destination's households are at T in that unit or below, so Lam
+ * Dong (68) as of the end of 2025 has Binh Thuan's relocations.  The
+ * destination's own counters ('o', 'y') serve the counts; the lists take,
+ * under each such destination, the index entries of the households
+ * relocated to it, merged in time order.  A destination defined only
+ * after T counts nowhere.
  *
  * A state written by version 1.1 or earlier (96-byte 'H', no version) is
  * refused as corrupt rather than misread: rebuild it ('povtrack rebuild
- * relocation') after upgrading.
+ * relocation') after upgrading.  1.2 wrote layout 2, without the own
+ * counters: the host rebuilds it at start (state_layout 3).
  *
  * State (integers big-endian, times in keys sign-flipped, unit codes
  * NUL-padded to 5 bytes):
@@ -81,6 +95,8 @@
  *        relocation.completed uncounts the household from its old year
  *        and counts it in the new one; a support item arriving moves it
  *        within its relocation's year.  The "year" query is one get.
+ *   'o' unit[5], 'y' year[8] unit[5] -> as 'U' and 'Y', of the households
+ *        relocated to the unit itself (not below it)
  *   'M' unit[5] at[8] household -> u8 missing items, unit[5] (destination):
  *        relocated households still missing something, for the unit and
  *        each ancestor: the "missing" list is one prefix scan (with a
@@ -293,10 +309,20 @@ static int hh_count(struct relocation *r, povtrack_ctx *ctx, struct ev_str hh,
         k[0] = 'U';
         memcpy(k + 1, ch.code[c], PU_UNIT_W);
         int rc = add_counters(r, ctx, k, 1 + PU_UNIT_W, d);
+        if (rc == 0 && c == 0) {
+            k[0] = 'o'; /* the destination's own, for as_of */
+            rc = add_counters(r, ctx, k, 1 + PU_UNIT_W, d);
+        }
         if (rc == 0) {
             k[0] = 'Y';
             pu_put_key_i64(k + 1 + PU_UNIT_W, year);
             rc = add_counters(r, ctx, k, 1 + PU_UNIT_W + 8, d);
+        }
+        if (rc == 0 && c == 0) {
+            uint8_t y[1 + 8 + PU_UNIT_W] = {'y'};
+            pu_put_key_i64(y + 1, year);
+            memcpy(y + 9, ch.code[c], PU_UNIT_W);
+            rc = add_counters(r, ctx, y, sizeof y, d);
         }
         size_t kl = idx_key(k, 'M', ch.code[c], h->at, hh);
         if (rc == 0 && sign < 0)
@@ -644,20 +670,137 @@ static bool str_is(const msgpack_object *o, const char *s)
            memcmp(o->via.str.ptr, s, n) == 0;
 }
 
+/* One index entry ('M' or 'R') kept for a regrouped list. */
+struct entry {
+    uint8_t key[1 + PU_UNIT_W + 8 + EV_HOUSEHOLD_MAX];
+    size_t klen;
+    uint8_t val[1 + PU_UNIT_W];
+    size_t vlen;
+};
+
+struct entries {
+    struct entry *e;
+    size_t n, cap;
+};
+
+/* By time, then household: the order of one unit's index. */
+static int entry_cmp(const void *a, const void *b)
+{
+    const struct entry *x = a, *y = b;
+    size_t off = 1 + PU_UNIT_W;
+    return pu_cmp_bytes(x->key + off, x->klen - off, y->key + off,
+                        y->klen - off);
+}
+
+/* A regrouped list in the making (pu_regroup_scan over 'o'). */
+struct regrouped_list {
+    struct relocation *r;
+    povtrack_ctx *ctx;
+    uint8_t tag;
+    int64_t lo, hi;
+    struct entries *out;
+};
+
+/* Keep an index entry of a household relocated to the very unit it is
+ * under, not below it. */
+static int keep_own(struct regrouped_list *l, const uint8_t *unit,
+                    const uint8_t *key, size_t klen, const uint8_t *val,
+                    size_t vlen)
+{
+    size_t hoff = 1 + PU_UNIT_W + 8;
+    struct entries *out = l->out;
+    if (klen <= hoff || klen > sizeof out->e->key || vlen > sizeof out->e->val)
+        return POVTRACK_EIO;
+    const uint8_t *dest = val + 1;
+    struct household h;
+    if (l->tag == 'R') {
+        uint8_t hk[1 + EV_HOUSEHOLD_MAX];
+        struct ev_str hh = {(const char *)key + hoff, (uint32_t)(klen - hoff)};
+        int rc = hh_get(l->r, l->ctx, hk, hh_key(hk, hh), &h);
+        if (rc < 0)
+            return rc;
+        dest = h.unit;
+    } else if (vlen != 1 + PU_UNIT_W) {
+        return POVTRACK_EIO;
+    }
+    if (memcmp(dest, unit, PU_UNIT_W) != 0)
+        return 0;
+    if (out->n == out->cap) {
+        size_t cap = out->cap ? out->cap * 2 : 64;
+        struct entry *ne = realloc(out->e, cap * sizeof *ne);
+        if (ne == NULL)
+            return POVTRACK_EIO;
+        out->e = ne;
+        out->cap = cap;
+    }
+    struct entry *e = &out->e[out->n++];
+    memcpy(e->key, key, klen);
+    e->klen = klen;
+    memcpy(e->val, val, vlen);
+    e->vlen = vlen;
+    return 0;
+}
+
+/* 'o' unit: a destination that counts; its entries of [lo, hi). */
+static int own_list_cb(void *arg, const uint8_t *key, size_t klen,
+                       const uint8_t *val, size_t vlen)
+{
+    struct regrouped_list *l = arg;
+    uint8_t from[1 + PU_UNIT_W + 8], to[1 + PU_UNIT_W + 8];
+    struct pu_copied ix = {0};
+    size_t off = 0, kl, vl;
+    const uint8_t *k, *v;
+    (void)klen;
+    (void)val;
+    (void)vlen;
+    from[0] = to[0] = l->tag;
+    memcpy(from + 1, key + 1, PU_UNIT_W);
+    memcpy(to + 1, key + 1, PU_UNIT_W);
+    pu_put_key_i64(from + 1 + PU_UNIT_W, l->lo);
+    pu_put_key_i64(to + 1 + PU_UNIT_W, l->hi);
+    int rc = pu_scan_copied(l->r->host, l->ctx, from, sizeof from, to,
+                            sizeof to, &ix);
+    while (rc == 0 && pu_copied_next(&ix, &off, &k, &kl, &v, &vl))
+        rc = keep_own(l, key + 1, k, kl, v, vl);
+    pu_copied_free(&ix);
+    return rc;
+}
+
+/*
+ * The list's index entries regrouped into unit as the units stand at
+ * as_of: under each unit with own relocations ('o') whose households are
+ * then in unit or below, the entries of the households relocated to that
+ * very unit, merged in time order.  [lo, hi) bounds their time.
+ */
+static int list_regrouped(struct relocation *r, povtrack_ctx *ctx, uint8_t tag,
+                          const uint8_t *unit, int64_t as_of, int64_t lo,
+                          int64_t hi, struct entries *out)
+{
+    struct pu_regroup g;
+    struct regrouped_list l = {r, ctx, tag, lo, hi, out};
+    pu_regroup_init(&g, r->host, ctx, unit, as_of, as_of);
+    int rc = pu_regroup_keys(&g, 'o', false, 0, 1 + PU_UNIT_W, own_list_cb, &l);
+    pu_regroup_free(&g);
+    if (rc == 0 && out->n > 1)
+        qsort(out->e, out->n, sizeof *out->e, entry_cmp);
+    return rc == 0 ? 0 : POVTRACK_EIO;
+}
+
 static int query_list(struct relocation *r, povtrack_ctx *ctx,
                       const msgpack_object *q, const uint8_t *unit,
-                      msgpack_packer *pk, char *err, size_t errlen)
+                      bool has_year, int64_t year, bool has_as_of,
+                      int64_t as_of, msgpack_packer *pk, char *err,
+                      size_t errlen)
 {
     const msgpack_object *o = pu_map_get(q, "list");
-    bool has_limit, has_year;
-    int64_t limit = RL_LIMIT_DEFAULT, year = 0;
+    bool has_limit;
+    int64_t limit = RL_LIMIT_DEFAULT;
     bool households = str_is(o, "households");
     if (!households && !str_is(o, "missing")) {
         snprintf(err, errlen, "list: must be \"missing\" or \"households\"");
         return POVTRACK_EINVALID;
     }
-    if (pu_arg_i64(q, "limit", false, &limit, &has_limit, err, errlen) != 0 ||
-        arg_year(q, &year, &has_year, err, errlen) != 0)
+    if (pu_arg_i64(q, "limit", false, &limit, &has_limit, err, errlen) != 0)
         return POVTRACK_EINVALID;
     if (limit < 1 || limit > RL_LIMIT_MAX) {
         snprintf(err, errlen, "limit: must be between 1 and %d", RL_LIMIT_MAX);
@@ -670,22 +813,37 @@ static int query_list(struct relocation *r, povtrack_ctx *ctx,
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&side, &sb, msgpack_sbuffer_write);
     struct list l = {.r = r, .ctx = ctx, .pk = &side, .limit = limit};
-    /* [tag unit, tag unit+1), or with a year [tag unit start(year), tag
-     * unit start(year + 1)): at follows the unit in the key. */
-    uint8_t from[1 + PU_UNIT_W + 8], to[1 + PU_UNIT_W + 8];
-    size_t len = 1 + PU_UNIT_W;
-    from[0] = households ? 'R' : 'M';
-    memcpy(from + 1, unit, PU_UNIT_W);
-    memcpy(to, from, len);
-    if (has_year) {
-        pu_put_key_i64(from + len, pu_year_start(year));
-        pu_put_key_i64(to + len, pu_year_start(year + 1));
-        len += 8;
+    uint8_t tag = households ? 'R' : 'M';
+    povtrack_scan_fn fn = households ? households_cb : missing_cb;
+    int rc = 0;
+    if (has_as_of) {
+        struct entries es = {0};
+        rc =
+            list_regrouped(r, ctx, tag, unit, as_of,
+                           has_year ? pu_year_start(year) : INT64_MIN,
+                           has_year ? pu_year_start(year + 1) : INT64_MAX, &es);
+        for (size_t i = 0; rc == 0 && i < es.n; i++)
+            if (fn(&l, es.e[i].key, es.e[i].klen, es.e[i].val, es.e[i].vlen) !=
+                0)
+                break;
+        free(es.e);
     } else {
-        to[PU_UNIT_W]++; /* past unit[5]: its last byte is a digit or 0 */
+        /* [tag unit, tag unit+1), or with a year [tag unit start(year),
+         * tag unit start(year + 1)): at follows the unit in the key. */
+        uint8_t from[1 + PU_UNIT_W + 8], to[1 + PU_UNIT_W + 8];
+        size_t len = 1 + PU_UNIT_W;
+        from[0] = tag;
+        memcpy(from + 1, unit, PU_UNIT_W);
+        memcpy(to, from, len);
+        if (has_year) {
+            pu_put_key_i64(from + len, pu_year_start(year));
+            pu_put_key_i64(to + len, pu_year_start(year + 1));
+            len += 8;
+        } else {
+            to[PU_UNIT_W]++; /* past unit[5]: its last byte is a digit or 0 */
+        }
+        rc = r->host->scan(ctx, from, len, to, len, fn, &l);
     }
-    int rc = r->host->scan(ctx, from, len, to, len,
-                           households ? households_cb : missing_cb, &l);
     int e = l.bad || rc < 0;
     if (!e) {
         e = msgpack_pack_map(pk, 2) | pu_pack_key(pk, "households") |
@@ -703,6 +861,48 @@ static int query_list(struct relocation *r, povtrack_ctx *ctx,
     return 0;
 }
 
+/* The counters of unit, all time or of a year ('U', 'Y'). */
+static int counts_plain(struct relocation *r, povtrack_ctx *ctx,
+                        const uint8_t *unit, bool has_year, int64_t year,
+                        int64_t v[NV])
+{
+    uint8_t k[1 + PU_UNIT_W + 8];
+    size_t kl = 1 + PU_UNIT_W;
+    const void *val;
+    size_t vlen;
+    memset(v, 0, sizeof(int64_t) * NV);
+    k[0] = has_year ? 'Y' : 'U';
+    memcpy(k + 1, unit, PU_UNIT_W);
+    if (has_year) {
+        pu_put_key_i64(k + kl, year);
+        kl += 8;
+    }
+    int rc = pu_get(r->host, ctx, k, kl, &val, &vlen);
+    if (rc < 0 || (rc == 1 && vlen != 8 * NV))
+        return POVTRACK_EIO;
+    for (int i = 0; rc == 1 && i < NV; i++)
+        v[i] = pu_get_i64((const uint8_t *)val + 8 * i);
+    return 0;
+}
+
+/* The counters regrouped into unit as the units stand at as_of: the own
+ * counters ('o', or 'y' of the year) of every destination whose households
+ * are then in unit or below. */
+static int counts_regrouped(struct relocation *r, povtrack_ctx *ctx,
+                            const uint8_t *unit, bool has_year, int64_t year,
+                            int64_t as_of, int64_t v[NV])
+{
+    struct pu_regroup g;
+    struct pu_sums sums = {v, NV};
+    memset(v, 0, sizeof(int64_t) * NV);
+    pu_regroup_init(&g, r->host, ctx, unit, as_of, as_of);
+    int rc =
+        pu_regroup_keys(&g, has_year ? 'y' : 'o', has_year, year,
+                        (has_year ? 9 : 1) + PU_UNIT_W, pu_sums_add, &sums);
+    pu_regroup_free(&g);
+    return rc == 0 ? 0 : POVTRACK_EIO;
+}
+
 static int relocation_query(void *state, povtrack_ctx *ctx,
                             const msgpack_object *q, msgpack_packer *pk,
                             char *err, size_t errlen)
@@ -712,36 +912,34 @@ static int relocation_query(void *state, povtrack_ctx *ctx,
     int rc = pu_arg_unit(r->host, ctx, q, &ch, err, errlen);
     if (rc != 0)
         return rc;
+    int64_t year = 0, as_of = 0;
+    bool has_year, has_as_of;
+    if (arg_year(q, &year, &has_year, err, errlen) != 0 ||
+        pu_arg_i64(q, "as_of", false, &as_of, &has_as_of, err, errlen) != 0)
+        return POVTRACK_EINVALID;
+    /* The query's date: as_of, else the end of its year, else now. */
+    if ((rc = pu_check_query_year(r->host, ctx, pu_get_unit(ch.code[0]),
+                                  has_as_of, as_of, has_year, year, err,
+                                  errlen)) != 0)
+        return rc;
     const msgpack_object *lo = pu_map_get(q, "list");
     if (lo != NULL && lo->type != MSGPACK_OBJECT_NIL)
-        return query_list(r, ctx, q, ch.code[0], pk, err, errlen);
-    int64_t year = 0;
-    bool has_year;
-    if (arg_year(q, &year, &has_year, err, errlen) != 0)
-        return POVTRACK_EINVALID;
+        return query_list(r, ctx, q, ch.code[0], has_year, year, has_as_of,
+                          as_of, pk, err, errlen);
 
-    /* 'U' unit, or 'Y' unit year. */
-    uint8_t k[1 + PU_UNIT_W + 8];
-    size_t kl = 1 + PU_UNIT_W;
-    const void *val;
-    size_t vlen;
-    int64_t v[NV] = {0};
-    k[0] = has_year ? 'Y' : 'U';
-    memcpy(k + 1, ch.code[0], PU_UNIT_W);
-    if (has_year) {
-        pu_put_key_i64(k + kl, year);
-        kl += 8;
-    }
-    rc = pu_get(r->host, ctx, k, kl, &val, &vlen);
-    if (rc < 0 || (rc == 1 && vlen != 8 * NV)) {
+    int64_t v[NV];
+    rc = has_as_of
+             ? counts_regrouped(r, ctx, ch.code[0], has_year, year, as_of, v)
+             : counts_plain(r, ctx, ch.code[0], has_year, year, v);
+    if (rc != 0) {
         snprintf(err, errlen, "internal error: state read failed");
         return POVTRACK_EIO;
     }
-    for (int i = 0; rc == 1 && i < NV; i++)
-        v[i] = pu_get_i64((const uint8_t *)val + 8 * i);
     struct ev_str unit = pu_get_unit(ch.code[0]);
-    int e = msgpack_pack_map(pk, has_year ? 7 : 6);
+    int e = msgpack_pack_map(pk, (has_year ? 7 : 6) + (has_as_of ? 1 : 0));
     e |= pu_pack_key(pk, "unit") | pu_pack_str(pk, unit.ptr, unit.len);
+    if (has_as_of)
+        e |= pu_pack_key(pk, "as_of") | msgpack_pack_int64(pk, as_of);
     if (has_year)
         e |= pu_pack_key(pk, "year") | msgpack_pack_int64(pk, year);
     e |= pu_pack_key(pk, "relocated") | msgpack_pack_int64(pk, v[V_RELOCATED]);
@@ -809,10 +1007,10 @@ static const struct povtrack_config_key relocation_config[] = {
 };
 
 /* state_layout: bump it when the stored values change. */
-POVTRACK_PLUGIN(.name = "relocation", .version = "1.2.0",
+POVTRACK_PLUGIN(.name = "relocation", .version = "1.3.0",
                 .event_mask = EV_TYPE_BIT(EV_RELOCATION_COMPLETED) |
                               EV_TYPE_BIT(EV_RELOCATION_SUPPORT),
                 .init = relocation_init, .apply = relocation_apply,
                 .query = relocation_query, .tick = relocation_tick,
-                .fini = relocation_fini, .state_layout = 2,
+                .fini = relocation_fini, .state_layout = 3,
                 .config_map = relocation_config);

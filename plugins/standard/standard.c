@@ -53,6 +53,8 @@
  *   'L' unit[5] year[8] list[1] household -> LNOB unit[5]: list members,
  *        under the LNOB unit and every ancestor, for the list query.
  *   'V' -> u64 fingerprint of the standards table the state was built with.
+ *   'c' year[8] unit[5] -> i64[V_N]: what counts in the unit itself (the
+ *        first unit of the year-end chain, not its descendants), for as_of.
  *
  * Units change over time (events/ev_unit.h).  Every figure here is about a
  * year (an assessment or a status of (household, year), a year's
@@ -84,11 +86,20 @@
  * (where it was counted) and the correction counts in 22924 and 68.  (A
  * record left on the older version stays under the units of that version:
  * a review.closed of a unit the newer registry names does not reach it.)
- * A query's unit is read as it last stood (pu_arg_unit).
+ *
+ * A query's date is its as_of, else the end of its year (years 1000-9999).
+ * A unit that had ended by then is refused in the ingest's words, with
+ * where to ask instead (pu_check_query_unit).  "as_of" (not before the end
+ * of the year) regroups the year into the units in force then
+ * (pu_regroup): the own counters ('c') of every unit whose households are
+ * then in the unit asked, and for a list, the members whose LNOB unit is
+ * such a unit, by household id.  Lam Dong (68) as of the end of 2025
+ * thus has Binh Thuan's 2024 assessments and lists.
  *
  * A state written by version 1.0 (40-byte records, no versions) is refused
  * as corrupt rather than misread: rebuild it ('povtrack rebuild standard')
- * after upgrading.
+ * after upgrading.  1.1 wrote layout 2, without 'c': the host rebuilds it
+ * at start (state_layout 3).
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -106,7 +117,9 @@
 #define STD_POOR_MIN 3                      /* deprivations for "poor" */
 #define STD_LIMIT_DEFAULT 1000
 #define STD_LIMIT_MAX 10000
-#define STD_CHUNK 256 /* households handled per scan of a closed review */
+#define STD_CHUNK 256      /* households handled per scan of a closed review */
+#define STD_QYEAR_MIN 1000 /* years a query may name */
+#define STD_QYEAR_MAX 9999
 
 enum cls { CLS_POOR, CLS_NEAR, CLS_AVERAGE, CLS_ABOVE, CLS_COUNT };
 static const char *const cls_names[CLS_COUNT] = {"poor", "near_poor", "average",
@@ -554,15 +567,23 @@ static void contrib(const struct rec *r, int64_t sign, struct delta *ds,
             sign;
 }
 
-static int counters_get(struct standard *s, povtrack_ctx *ctx,
-                        const uint8_t *unit, int64_t year, int64_t c[V_N])
+/* 'c' year[8] unit[5]: the counters of what counts in the unit itself
+ * (not below it), year first so that as_of reads a year in one scan. */
+static void own_key(uint8_t *k, const uint8_t *unit, int64_t year)
 {
-    uint8_t k[YKEY_LEN];
+    k[0] = 'c';
+    pu_put_key_i64(k + 1, year);
+    memcpy(k + 9, unit, PU_UNIT_W);
+}
+
+/* The counters at key k ('C' or 'c'); zeros when absent. */
+static int counters_read(struct standard *s, povtrack_ctx *ctx,
+                         const uint8_t *k, int64_t c[V_N])
+{
     const void *v;
     size_t vlen;
-    ykey(k, 'C', unit, year);
     memset(c, 0, sizeof(int64_t) * V_N);
-    int rc = pu_get(s->host, ctx, k, sizeof k, &v, &vlen);
+    int rc = pu_get(s->host, ctx, k, YKEY_LEN, &v, &vlen);
     if (rc <= 0)
         return rc;
     if (vlen != 8 * V_N) {
@@ -572,6 +593,14 @@ static int counters_get(struct standard *s, povtrack_ctx *ctx,
     for (int i = 0; i < V_N; i++)
         c[i] = pu_get_i64((const uint8_t *)v + 8 * i);
     return 0;
+}
+
+static int counters_get(struct standard *s, povtrack_ctx *ctx,
+                        const uint8_t *unit, int64_t year, int64_t c[V_N])
+{
+    uint8_t k[YKEY_LEN];
+    ykey(k, 'C', unit, year);
+    return counters_read(s, ctx, k, c);
 }
 
 /* The chain of unit as the hierarchy stood at the end of year (every
@@ -597,15 +626,20 @@ static int delta_apply(struct standard *s, povtrack_ctx *ctx,
         return 0;
     if (year_chain(s, ctx, d->unit, year, d->version, &ch) != 0)
         return POVTRACK_EIO; /* units passed the reference checks */
-    for (int u = 0; u < ch.n; u++) {
+    /* The unit's own counters ('c'), then each rolled up ('C'). */
+    for (int u = -1; u < ch.n; u++) {
         int64_t c[V_N];
         uint8_t k[YKEY_LEN], v[8 * V_N];
-        int rc = counters_get(s, ctx, ch.code[u], year, c);
+        const uint8_t *unit = ch.code[u < 0 ? 0 : u];
+        if (u < 0)
+            own_key(k, unit, year);
+        else
+            ykey(k, 'C', unit, year);
+        int rc = counters_read(s, ctx, k, c);
         if (rc != 0)
             return rc;
         for (int i = 0; i < V_N; i++)
             pu_put_i64(v + 8 * i, c[i] + d->v[i]);
-        ykey(k, 'C', ch.code[u], year);
         if ((rc = pu_put(s->host, ctx, k, sizeof k, v, sizeof v)) != 0)
             return rc;
     }
@@ -961,15 +995,18 @@ static int standard_apply(void *state, povtrack_ctx *ctx,
     }
 }
 
+/* A member of an LNOB list: the household and its LNOB unit. */
+struct member {
+    uint8_t len;
+    char hh[EV_HOUSEHOLD_MAX];
+    uint8_t unit[PU_UNIT_W];
+};
+
 /* List members for the list query, collected before packing the count. */
 struct members {
     size_t prefix, n, limit;
     bool more;
-    struct {
-        uint8_t len;
-        char hh[EV_HOUSEHOLD_MAX];
-        uint8_t unit[PU_UNIT_W];
-    } * m;
+    struct member *m;
 };
 
 static int member_add(void *arg, const void *key, size_t klen, const void *val,
@@ -990,26 +1027,128 @@ static int member_add(void *arg, const void *key, size_t klen, const void *val,
     return 0;
 }
 
-static int query_list(struct standard *s, povtrack_ctx *ctx,
+/* The list's members under unit, by household id: its 'L' entries (at
+ * most limit, *more when there were others). */
+static int list_plain(struct standard *s, povtrack_ctx *ctx,
                       const uint8_t *unit, int64_t year, int list,
-                      int64_t limit, msgpack_packer *pk, char *err,
-                      size_t errlen)
+                      struct members *ms)
 {
     uint8_t from[YKEY_LEN + 1], to[YKEY_LEN + 1];
-    struct members ms = {.prefix = sizeof from, .limit = (size_t)limit};
+    ykey(from, 'L', unit, year);
+    from[YKEY_LEN] = (uint8_t)list;
+    memcpy(to, from, sizeof to);
+    to[YKEY_LEN]++;
+    ms->prefix = sizeof from;
+    int rc =
+        s->host->scan(ctx, from, sizeof from, to, sizeof to, member_add, ms);
+    return rc < 0 ? POVTRACK_EIO : 0;
+}
+
+static int member_cmp(const void *a, const void *b)
+{
+    const struct member *x = a, *y = b;
+    return pu_cmp_bytes(x->hh, x->len, y->hh, y->len);
+}
+
+/* A regrouped list in the making (pu_regroup_scan over 'c'). */
+struct regrouped_list {
+    struct standard *s;
+    povtrack_ctx *ctx;
+    int64_t year;
+    int list;
+    struct member *all;
+    size_t n, cap;
+};
+
+/* 'c' year unit: a unit that counts; the members whose LNOB unit it is. */
+static int own_members_cb(void *arg, const uint8_t *key, size_t klen,
+                          const uint8_t *val, size_t vlen)
+{
+    struct regrouped_list *l = arg;
+    const uint8_t *unit = key + 9;
+    uint8_t from[YKEY_LEN + 1], to[YKEY_LEN + 1];
+    struct pu_copied ix = {0};
+    size_t off = 0, kl, vl;
+    const uint8_t *k, *v;
+    (void)klen;
+    (void)val;
+    (void)vlen;
+    ykey(from, 'L', unit, l->year);
+    from[YKEY_LEN] = (uint8_t)l->list;
+    memcpy(to, from, sizeof to);
+    to[YKEY_LEN]++;
+    int rc = pu_scan_copied(l->s->host, l->ctx, from, sizeof from, to,
+                            sizeof to, &ix);
+    while (rc == 0 && pu_copied_next(&ix, &off, &k, &kl, &v, &vl)) {
+        if (kl <= sizeof from || kl - sizeof from > EV_HOUSEHOLD_MAX ||
+            vl != PU_UNIT_W) {
+            rc = POVTRACK_EIO;
+            break;
+        }
+        if (memcmp(v, unit, PU_UNIT_W) != 0)
+            continue; /* on the list of a unit below */
+        if (l->n == l->cap) {
+            size_t cap = l->cap ? l->cap * 2 : 64;
+            struct member *na = realloc(l->all, cap * sizeof *na);
+            if (na == NULL) {
+                rc = POVTRACK_EIO;
+                break;
+            }
+            l->all = na;
+            l->cap = cap;
+        }
+        struct member *m = &l->all[l->n++];
+        m->len = (uint8_t)(kl - sizeof from);
+        memcpy(m->hh, k + sizeof from, kl - sizeof from);
+        memcpy(m->unit, v, PU_UNIT_W);
+    }
+    pu_copied_free(&ix);
+    return rc;
+}
+
+/*
+ * The list's members regrouped into unit as the units stand at as_of:
+ * under each unit with own figures of the year ('c') whose households are
+ * then in unit or below, the members whose LNOB unit is that very unit,
+ * merged by household id.
+ */
+static int list_regrouped(struct standard *s, povtrack_ctx *ctx,
+                          const uint8_t *unit, int64_t year, int list,
+                          int64_t as_of, struct members *ms)
+{
+    struct pu_regroup g;
+    struct regrouped_list l = {s, ctx, year, list, NULL, 0, 0};
+    pu_regroup_init(&g, s->host, ctx, unit, as_of, as_of);
+    int rc = pu_regroup_keys(&g, 'c', true, year, YKEY_LEN, own_members_cb, &l);
+    pu_regroup_free(&g);
+    if (rc == 0 && l.n > 1)
+        qsort(l.all, l.n, sizeof *l.all, member_cmp);
+    for (size_t i = 0; rc == 0 && i < l.n; i++) {
+        if (ms->n == ms->limit) {
+            ms->more = true;
+            break;
+        }
+        ms->m[ms->n++] = l.all[i];
+    }
+    free(l.all);
+    return rc == 0 ? 0 : POVTRACK_EIO;
+}
+
+static int query_list(struct standard *s, povtrack_ctx *ctx,
+                      const uint8_t *unit, int64_t year, int list,
+                      int64_t limit, bool has_as_of, int64_t as_of,
+                      msgpack_packer *pk, char *err, size_t errlen)
+{
+    struct members ms = {.limit = (size_t)limit};
     ms.m = calloc((size_t)limit, sizeof *ms.m);
     if (ms.m == NULL) {
         snprintf(err, errlen, "internal error: out of memory");
         return POVTRACK_EIO;
     }
-    ykey(from, 'L', unit, year);
-    from[YKEY_LEN] = (uint8_t)list;
-    memcpy(to, from, sizeof to);
-    to[YKEY_LEN]++;
-    int rc =
-        s->host->scan(ctx, from, sizeof from, to, sizeof to, member_add, &ms);
+    int rc = has_as_of ? list_regrouped(s, ctx, unit, year, list, as_of, &ms)
+                       : list_plain(s, ctx, unit, year, list, &ms);
     struct ev_str u = pu_get_unit(unit);
-    int e = rc < 0;
+    int e = rc != 0;
     e |= msgpack_pack_map(pk, 5);
     e |= pu_pack_key(pk, "unit") | pu_pack_str(pk, u.ptr, u.len);
     e |= pu_pack_key(pk, "year") | msgpack_pack_int64(pk, year);
@@ -1031,6 +1170,21 @@ static int query_list(struct standard *s, povtrack_ctx *ctx,
     return 0;
 }
 
+/* The year's own counters of every unit whose households are at as_of in
+ * unit or below. */
+static int counters_regrouped(struct standard *s, povtrack_ctx *ctx,
+                              const uint8_t *unit, int64_t year, int64_t as_of,
+                              int64_t c[V_N])
+{
+    struct pu_regroup g;
+    struct pu_sums sums = {c, V_N};
+    memset(c, 0, sizeof(int64_t) * V_N);
+    pu_regroup_init(&g, s->host, ctx, unit, as_of, as_of);
+    int rc = pu_regroup_keys(&g, 'c', true, year, YKEY_LEN, pu_sums_add, &sums);
+    pu_regroup_free(&g);
+    return rc == 0 ? 0 : POVTRACK_EIO;
+}
+
 static int standard_query(void *state, povtrack_ctx *ctx,
                           const msgpack_object *q, msgpack_packer *pk,
                           char *err, size_t errlen)
@@ -1040,11 +1194,17 @@ static int standard_query(void *state, povtrack_ctx *ctx,
     int rc = pu_arg_unit(s->host, ctx, q, &ch, err, errlen);
     if (rc != 0)
         return rc;
-    int64_t year, limit = STD_LIMIT_DEFAULT;
-    bool has, has_limit;
+    int64_t year, limit = STD_LIMIT_DEFAULT, as_of = 0;
+    bool has, has_limit, has_as_of;
     if (pu_arg_i64(q, "year", true, &year, &has, err, errlen) != 0 ||
-        pu_arg_i64(q, "limit", false, &limit, &has_limit, err, errlen) != 0)
+        pu_arg_i64(q, "limit", false, &limit, &has_limit, err, errlen) != 0 ||
+        pu_arg_i64(q, "as_of", false, &as_of, &has_as_of, err, errlen) != 0)
         return POVTRACK_EINVALID;
+    if (year < STD_QYEAR_MIN || year > STD_QYEAR_MAX) {
+        snprintf(err, errlen, "year: must be a year in %d-%d", STD_QYEAR_MIN,
+                 STD_QYEAR_MAX);
+        return POVTRACK_EINVALID;
+    }
     const msgpack_object *lo = pu_map_get(q, "list");
     int list = L_NONE;
     if (lo != NULL && lo->type != MSGPACK_OBJECT_NIL) {
@@ -1067,12 +1227,18 @@ static int standard_query(void *state, povtrack_ctx *ctx,
         snprintf(err, errlen, "limit: must be 1 to %d", STD_LIMIT_MAX);
         return POVTRACK_EINVALID;
     }
+    /* The query's date: as_of, else the end of its year. */
+    if ((rc = pu_check_query_year(s->host, ctx, pu_get_unit(ch.code[0]),
+                                  has_as_of, as_of, true, year, err, errlen)) !=
+        0)
+        return rc;
     if (list != L_NONE)
-        return query_list(s, ctx, ch.code[0], year, list, limit, pk, err,
-                          errlen);
+        return query_list(s, ctx, ch.code[0], year, list, limit, has_as_of,
+                          as_of, pk, err, errlen);
 
     int64_t c[V_N];
-    if (counters_get(s, ctx, ch.code[0], year, c) != 0) {
+    if ((has_as_of ? counters_regrouped(s, ctx, ch.code[0], year, as_of, c)
+                   : counters_get(s, ctx, ch.code[0], year, c)) != 0) {
         snprintf(err, errlen, "internal error: state read failed");
         return POVTRACK_EIO;
     }
@@ -1081,9 +1247,11 @@ static int standard_query(void *state, povtrack_ctx *ctx,
     for (int i = 0; i < EV_IND_COUNT; i++)
         nset += (set >> i) & 1u;
     struct ev_str u = pu_get_unit(ch.code[0]);
-    int e = msgpack_pack_map(pk, 10);
+    int e = msgpack_pack_map(pk, 10 + (has_as_of ? 1 : 0));
     e |= pu_pack_key(pk, "unit") | pu_pack_str(pk, u.ptr, u.len);
     e |= pu_pack_key(pk, "year") | msgpack_pack_int64(pk, year);
+    if (has_as_of)
+        e |= pu_pack_key(pk, "as_of") | msgpack_pack_int64(pk, as_of);
     e |= pu_pack_key(pk, "assessed") | msgpack_pack_int64(pk, c[V_ASSESSED]);
     e |= pu_pack_key(pk, "classes") | msgpack_pack_map(pk, CLS_COUNT);
     for (int i = 0; i < CLS_COUNT; i++)
@@ -1143,10 +1311,10 @@ static const struct povtrack_config_key standard_config[] = {
 };
 
 /* state_layout: bump it when the stored values change. */
-POVTRACK_PLUGIN(.name = "standard", .version = "1.1.0",
+POVTRACK_PLUGIN(.name = "standard", .version = "1.2.0",
                 .event_mask = EV_TYPE_BIT(EV_HOUSEHOLD_ASSESSED) |
                               EV_TYPE_BIT(EV_HOUSEHOLD_STATUS) |
                               EV_TYPE_BIT(EV_REVIEW_CLOSED),
                 .init = standard_init, .apply = standard_apply,
                 .query = standard_query, .fini = standard_fini,
-                .state_layout = 2, .config_map = standard_config);
+                .state_layout = 3, .config_map = standard_config);

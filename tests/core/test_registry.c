@@ -147,6 +147,19 @@ static int check_unit(const struct pt_publisher *p, enum ev_type t,
     return pt_publisher_check_unit(p, &ev, &reg, err, errlen);
 }
 
+/* A household.moved from one unit to another. */
+static int check_move(const struct pt_publisher *p, const char *to,
+                      const char *from, char *err, size_t errlen)
+{
+    struct ev_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = EV_HOUSEHOLD_MOVED;
+    ev.unit = str(to);
+    ev.data.from = str(from);
+    struct ev_registry reg = {NULL, history, NULL};
+    return pt_publisher_check_unit(p, &ev, &reg, err, errlen);
+}
+
 /* A unit.defined or unit.changed to check: unit, the parent it gives
  * (NULL: none), effective (0: none) and, for unit.changed, its kind,
  * predecessors and successor(s) (NULL-terminated). */
@@ -254,6 +267,18 @@ static void test_rights(void **state)
     assert_int_equal(
         check_unit(p, EV_DONATION_RECEIVED, "60", NULL, err, sizeof err),
         POVTRACK_EINVALID);
+    /* A household that moves needs the right over both units. */
+    assert_int_equal(check_move(p, "22925", "22924", err, sizeof err),
+                     POVTRACK_OK);
+    assert_int_equal(check_move(p, "22924", "594", err, sizeof err),
+                     POVTRACK_EINVALID);
+    assert_string_equal(err, "data.from: publisher \"mttq-593\" may not "
+                             "publish for unit 594 (its rights: units = "
+                             "593)");
+    assert_int_equal(check_move(p, "594", "22924", err, sizeof err),
+                     POVTRACK_EINVALID);
+    assert_string_equal(err, "unit: publisher \"mttq-593\" may not publish "
+                             "for unit 594 (its rights: units = 593)");
     /* A commune being defined is placed by the parent it declares. */
     assert_int_equal(
         check_unit(p, EV_UNIT_DEFINED, "22925", "593", err, sizeof err),

@@ -410,6 +410,8 @@ static const char *const valid_events[EV_TYPE_COUNT] = {
                                 "parent:'68'}}",
     [EV_HOUSEHOLD_EXITED] = "{" HDR(
         "household.exited") "," HH ",data:{reason:moved_out,year:2025}}",
+    [EV_HOUSEHOLD_MOVED] =
+        "{" HDR("household.moved") "," HH ",data:{from:'22930'}}",
 };
 
 /* ------------------------------------------------------------------------ */
@@ -1355,6 +1357,14 @@ static void test_household_exited(void **state)
         {"{v:1,id:x1,type:household.exited,at:1700000000,unit:'22924',"
          "data:{reason:died,year:2025}}",
          "household: required for household.exited"},
+        {"{" HDR("household.moved") "," HH ",data:{}}",
+         "data.from: required for household.moved"},
+        {"{" HDR("household.moved") "," HH ",data:{from:'22924'}}",
+         "data.from: must not be the unit moved to"},
+        {"{" HDR("household.moved") "," HH ",data:{from:'22930',year:2025}}",
+         "data.year: unknown field for household.moved"},
+        {"{" HDR("household.moved") ",data:{from:'22930'}}",
+         "household: required for household.moved"},
     };
 
     (void)state;
@@ -2079,6 +2089,9 @@ static void test_check_refs(void **state)
         {"{v:1,id:x,type:household.exited,at:1700000000,unit:'22870'," HH
          ",data:{reason:died,year:2025}}",
          POVTRACK_EINVALID, "unit: 22870 is not defined"},
+        {valid_events[EV_HOUSEHOLD_MOVED], POVTRACK_OK, NULL},
+        {"{" HDR("household.moved") "," HH ",data:{from:'22870'}}",
+         POVTRACK_EINVALID, "data.from: 22870 is not defined"},
         /* unit.changed against the registry */
         {CHG("22924", "kind:rename," EFF "predecessors:['22924'],name:x"),
          POVTRACK_OK, NULL},

@@ -46,6 +46,13 @@
 
 #define AT_2024 INT64_C(1704042000) /* 2024-01-01 00:00 UTC+7 */
 #define DAY INT64_C(86400)
+#define JUL_2025 INT64_C(1751302800) /* 2025-07-01 00:00 UTC+7 */
+
+/* The predecessors of the merger in the seed log. */
+static const msgpack_object merged[2] = {
+    {.type = MSGPACK_OBJECT_STR, .via.str = {.size = 5, .ptr = "22870"}},
+    {.type = MSGPACK_OBJECT_STR, .via.str = {.size = 5, .ptr = "22900"}},
+};
 
 /* The plugin host, its configuration and its data directory.  The one
  * static fixture of this harness: built in LLVMFuzzerInitialize, torn down
@@ -275,6 +282,23 @@ static const struct ev_event seed[] = {
      .data = {.org = S("UBND-593"),
               .report = S("bc-2025"),
               .due = AT_2024 + 500 * DAY}},
+    /* A move, and 22900 merged into 22870 on 2025-07-01: as_of queries
+     * regroup, and queries of 22900 after it are refused. */
+    {.type = EV_HOUSEHOLD_MOVED,
+     .id = S("mv-2"),
+     .at = AT_2024 + 20 * DAY,
+     .unit = S("22900"),
+     .household = S("hh-2"),
+     .data = {.from = S("22870")}},
+    {.type = EV_UNIT_CHANGED,
+     .id = S("uc-merge"),
+     .at = AT_2024 + 540 * DAY,
+     .unit = S("22870"),
+     .data = {.change = EV_CHANGE_MERGE,
+              .has_effective = true,
+              .effective = JUL_2025,
+              .predecessors = {merged, 2},
+              .successor = S("22870")}},
 };
 
 #define NSEED (sizeof seed / sizeof seed[0])

@@ -332,6 +332,15 @@ void fx_exited(struct fx *fx, int64_t at, const char *unit, const char *hh,
     fx_add(fx, &ev);
 }
 
+void fx_moved(struct fx *fx, int64_t at, const char *from, const char *to,
+              const char *hh)
+{
+    struct ev_event ev = ev_base(EV_HOUSEHOLD_MOVED, at, to);
+    ev.household = fx_ev_str(hh);
+    ev.data.from = fx_ev_str(from);
+    fx_add(fx, &ev);
+}
+
 void fx_households(struct fx *fx, int64_t at, const char *unit, int64_t year,
                    int64_t households)
 {
@@ -471,6 +480,14 @@ void fx_request(struct fx *fx, struct fx_reply *r, const char *json)
         MSGPACK_UNPACK_SUCCESS);
     r->root = &r->up.data;
     assert_int_equal(r->root->type, MSGPACK_OBJECT_MAP);
+}
+
+void fx_assert_refused(struct fx *fx, const char *plugin, const char *q_json,
+                       const char *want)
+{
+    struct fx_reply r;
+    assert_string_equal(fx_query_error(fx, &r, plugin, q_json), want);
+    fx_reply_free(&r);
 }
 
 void fx_reply_free(struct fx_reply *r)
@@ -701,16 +718,26 @@ const char *const fx_r25_now[FX_R25_NNOW] = {"22924", "68"};
 void fx_snap_r25(struct fx *fx, struct fx_snap *s, const char *plugin,
                  const char *const *tails, size_t ntails, bool nonneg)
 {
-    char q[256];
+    char q[384];
     for (size_t u = 0; u < FX_R25_NCODES; u++)
         for (size_t t = 0; t < ntails; t++) {
-            int len = snprintf(q, sizeof q, "{\"unit\":\"%s\"%s}",
-                               fx_r25_codes[u], tails[t]);
+            struct fx_reply r;
+            int len = snprintf(q, sizeof q,
+                               "{\"op\":\"query\",\"plugin\":\"%s\",\"q\":"
+                               "{\"unit\":\"%s\"%s}}",
+                               plugin, fx_r25_codes[u], tails[t]);
             assert_true(len > 0 && (size_t)len < sizeof q);
-            if (nonneg)
-                fx_snap_query_nonneg(fx, s, plugin, q);
-            else
-                fx_snap_query(fx, s, plugin, q);
+            fx_request(fx, &r, q);
+            /* A unit that had ended by the query's date is refused: the
+             * refusal is an answer too. */
+            const msgpack_object *ok = fx_get(r.root, "ok");
+            assert_int_equal(ok->type, MSGPACK_OBJECT_BOOLEAN);
+            const msgpack_object *res =
+                fx_get(r.root, ok->via.boolean ? "result" : "error");
+            if (nonneg && ok->via.boolean)
+                fx_assert_no_negative(res, q);
+            fx_snap_add(s, res);
+            fx_reply_free(&r);
         }
 }
 

@@ -94,6 +94,9 @@ void fx_changed(struct fx *fx, int64_t at, enum ev_change kind,
                 const char *successors, const char *name, const char *parent);
 void fx_exited(struct fx *fx, int64_t at, const char *unit, const char *hh,
                int64_t year, enum ev_exit reason);
+/* household.moved: hh moved from one unit to another at "at". */
+void fx_moved(struct fx *fx, int64_t at, const char *from, const char *to,
+              const char *hh);
 void fx_households(struct fx *fx, int64_t at, const char *unit, int64_t year,
                    int64_t households);
 void fx_status(struct fx *fx, int64_t at, const char *unit, const char *hh,
@@ -125,6 +128,9 @@ const msgpack_object *fx_query(struct fx *fx, struct fx_reply *r,
 /* Same, expecting {"ok": false}: returns the error message. */
 const char *fx_query_error(struct fx *fx, struct fx_reply *r,
                            const char *plugin, const char *q_json);
+/* Assert that plugin refuses q_json with exactly want. */
+void fx_assert_refused(struct fx *fx, const char *plugin, const char *q_json,
+                       const char *want);
 void fx_reply_free(struct fx_reply *r);
 
 /* Map access; fail the test when the key is missing or mistyped. */
@@ -223,8 +229,9 @@ void fx_r25_changes(struct fx *fx, int64_t at);
 extern const char *const fx_r25_codes[FX_R25_NCODES];
 /* For each of fx_r25_codes in turn, and for each of tails (the rest of a
  * query after its unit: "" for all time, ",\"year\":2025", ...), add
- * plugin's answer to {"unit":"<code>"<tail>} to s: with fx_snap_query, or
- * with fx_snap_query_nonneg when nonneg. */
+ * plugin's answer to {"unit":"<code>"<tail>} to s: its result (asserted to
+ * hold no negative number when nonneg) or, for a unit that had ended by
+ * the query's date, its refusal. */
 void fx_snap_r25(struct fx *fx, struct fx_snap *s, const char *plugin,
                  const char *const *tails, size_t ntails, bool nonneg);
 

@@ -119,14 +119,17 @@ static void expect_vec(const msgpack_object *o, const struct vec *v)
 
 /* Check the totals and the number of programmes of unit; returns the
  * reply (caller frees) for the by_program checks. */
-static const msgpack_object *expect_totals(struct fx *fx, struct fx_reply *r,
-                                           const char *unit,
-                                           const struct vec *v, uint32_t nprog)
+/* The all-time figures of unit with the rest of a query (tail: "" or
+ * ",\"as_of\":..."), nprog programmes. */
+static const msgpack_object *expect_totals_q(struct fx *fx, struct fx_reply *r,
+                                             const char *unit, const char *tail,
+                                             const struct vec *v,
+                                             uint32_t nprog)
 {
-    char q[64], s[16];
-    snprintf(q, sizeof q, "{\"unit\":\"%s\"}", unit);
+    char q[128], s[16];
+    snprintf(q, sizeof q, "{\"unit\":\"%s\"%s}", unit, tail);
     const msgpack_object *res = fx_query(fx, r, "credit", q);
-    assert_int_equal(res->via.map.size, 6);
+    assert_int_equal(res->via.map.size, tail[0] != '\0' ? 7 : 6);
     assert_string_equal(fx_str(res, "unit", s, sizeof s), unit);
     expect_vec(res, v);
     const msgpack_object *bp = fx_get(res, "by_program");
@@ -135,14 +138,27 @@ static const msgpack_object *expect_totals(struct fx *fx, struct fx_reply *r,
     return bp;
 }
 
-static void expect_cov(struct fx *fx, const char *unit, int year, int64_t pnp,
-                       int64_t wl, double rate)
+static const msgpack_object *expect_totals(struct fx *fx, struct fx_reply *r,
+                                           const char *unit,
+                                           const struct vec *v, uint32_t nprog)
 {
-    char q[64];
-    snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%d}", unit, year);
+    return expect_totals_q(fx, r, unit, "", v, nprog);
+}
+
+/* The coverage of (unit, year), as of as_of when it is not NULL. */
+static void expect_cov_q(struct fx *fx, const char *unit, int year,
+                         const char *as_of, int64_t pnp, int64_t wl,
+                         double rate)
+{
+    char q[128];
+    if (as_of != NULL)
+        snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%d,\"as_of\":%s}",
+                 unit, year, as_of);
+    else
+        snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%d}", unit, year);
     struct fx_reply r;
     const msgpack_object *res = fx_query(fx, &r, "credit", q);
-    assert_int_equal(res->via.map.size, 7);
+    assert_int_equal(res->via.map.size, as_of != NULL ? 8 : 7);
     const msgpack_object *c = fx_get(res, "coverage");
     assert_int_equal(c->via.map.size, 3);
     assert_int_equal(fx_i64(c, "poor_near_poor"), pnp);
@@ -155,6 +171,21 @@ static void expect_cov(struct fx *fx, const char *unit, int year, int64_t pnp,
     }
     fx_reply_free(&r);
 }
+
+static void expect_cov(struct fx *fx, const char *unit, int year, int64_t pnp,
+                       int64_t wl, double rate)
+{
+    expect_cov_q(fx, unit, year, NULL, pnp, wl, rate);
+}
+
+/* The refusal of a query for a unit that had ended by its date. */
+static void expect_ended(struct fx *fx, const char *q, const char *want)
+{
+    fx_assert_refused(fx, "credit", q, want);
+}
+
+#define END25 "1767200399" /* 2025-12-31T23:59:59+07:00 */
+#define END26 "1798736399"
 
 static void test_loans(void **state)
 {
@@ -303,9 +334,15 @@ static void test_rebuild(void **state)
 }
 
 /* What r25_snap and late_snap compare across a rebuild, for every unit of
- * the reorganisation: all time and 2024 to 2026. */
-static const char *const r25_tails[] = {"", ",\"year\":2024", ",\"year\":2025",
-                                        ",\"year\":2026"};
+ * the reorganisation: all time and 2024 to 2026, plain and as of the end
+ * of 2026. */
+static const char *const r25_tails[] = {"",
+                                        ",\"year\":2024",
+                                        ",\"year\":2025",
+                                        ",\"year\":2026",
+                                        ",\"as_of\":" END26,
+                                        ",\"year\":2024,\"as_of\":" END26,
+                                        ",\"year\":2025,\"as_of\":" END26};
 
 /*
  * Units over time: the 2025 reorganisation (fixture.h).  Commune 22924
@@ -352,15 +389,19 @@ static void test_reorg_2025(void **state)
     fx_status(fx, R25, "22921", "h3", 2025, EV_STATUS_NEAR_POOR);
     fx_sync(fx);
     /* h3's 2025 status: where 22921's households are at the end of 2025.
-     * A query of 22921 reads it as it last stood (under 593 and 60). */
+     * 22921, 593 and 60 had ended by then. */
     expect_cov(fx, "22924", 2025, 1, 1, 100.0);
     expect_cov(fx, "68", 2025, 1, 1, 100.0);
-    expect_cov(fx, "22921", 2025, 0, 0, -1);
-    expect_cov(fx, "593", 2025, 0, 0, -1);
-    expect_cov(fx, "60", 2025, 0, 0, -1);
-    /* L3 itself lies where 22921 was on its day. */
+    expect_ended(fx, "{\"unit\":\"22921\",\"year\":2025}",
+                 "credit: unit: 22921 is not in force on 2025-12-31: merged "
+                 "into 22924 on 2025-07-01; ask for 22924");
+    expect_ended(fx, "{\"unit\":\"593\",\"year\":2025}",
+                 "credit: unit: 593 is not in force on 2025-12-31: abolished "
+                 "on 2025-07-01; ask for 68");
+    /* L3 itself lies where 22921 was on its day: in 60 as of the day
+     * before the change. */
     struct vec l3 = {1, 6 * M, 0, 6 * M};
-    expect_totals(fx, &r, "22921", &l3, 1);
+    expect_totals_q(fx, &r, "22921", ",\"as_of\":1751302799", &l3, 1);
     fx_reply_free(&r);
 
     lend(fx, R26, "22924", "h1", "L1", "poor", 20 * M);
@@ -372,33 +413,43 @@ static void test_reorg_2025(void **state)
     fx_status(fx, R26, "22924", "h2", 2026, EV_STATUS_NEAR_POOR);
     fx_sync(fx);
 
-    /* 60 and 593: L1 (70M, 25M repaid) and L3 (6M, 1M repaid). */
-    struct vec v60 = {2, 76 * M, 26 * M, 50 * M};
-    const msgpack_object *bp = expect_totals(fx, &r, "60", &v60, 1);
-    expect_vec(fx_get(bp, "poor"), &v60);
-    fx_reply_free(&r);
-    expect_totals(fx, &r, "593", &v60, 1);
-    fx_reply_free(&r);
-    /* 68: L2 and L9 only. */
+    /* 60 and 593 have ended: L1 (70M, 25M repaid) and L3 (6M, 1M repaid)
+     * are counted there, and seen now in 68 as of today. */
+    expect_ended(fx, "{\"unit\":\"60\"}",
+                 "credit: unit: 60 is not in force now: merged into 68 on "
+                 "2025-07-01; ask for 68");
+    /* 68: L2 and L9 only; as of the end of 2026, with Binh Thuan's L1 and
+     * L3: 4 loans, 119M, 28M repaid, 45 + 5 + 35 + 6 = 91M outstanding. */
     struct vec v68 = {2, 43 * M, 2 * M, 41 * M};
-    bp = expect_totals(fx, &r, "68", &v68, 2);
+    const msgpack_object *bp = expect_totals(fx, &r, "68", &v68, 2);
     struct vec l9 = {1, 8 * M, 2 * M, 6 * M};
     expect_vec(fx_get(bp, "poor"), &l9);
+    fx_reply_free(&r);
+    struct vec all = {4, 119 * M, 28 * M, 91 * M};
+    bp = expect_totals_q(fx, &r, "68", ",\"as_of\":" END26, &all, 2);
+    struct vec poor = {3, 84 * M, 28 * M, 56 * M},
+               near = {1, 35 * M, 0, 35 * M};
+    expect_vec(fx_get(bp, "poor"), &poor);
+    expect_vec(fx_get(bp, "near_poor"), &near);
     fx_reply_free(&r);
     /* The code 22924 answers for both of its spans. */
     struct vec v22924 = {3, 113 * M, 27 * M, 86 * M};
     expect_totals(fx, &r, "22924", &v22924, 2);
     fx_reply_free(&r);
     struct vec l3b = {1, 6 * M, 1 * M, 5 * M};
-    expect_totals(fx, &r, "22921", &l3b, 1);
-    fx_reply_free(&r);
-    struct vec zero = {0};
-    expect_totals(fx, &r, "22936", &zero, 0);
+    expect_totals_q(fx, &r, "22921", ",\"as_of\":1751302799", &l3b, 1);
     fx_reply_free(&r);
     expect_cov(fx, "60", 2024, 1, 1, 100.0);
     expect_cov(fx, "68", 2024, 0, 0, -1);
+    expect_cov_q(fx, "68", 2024, END26, 1, 1, 100.0);
     expect_cov(fx, "68", 2026, 1, 1, 100.0);
-    expect_cov(fx, "60", 2026, 0, 0, -1);
+    expect_ended(fx, "{\"unit\":\"60\",\"year\":2026}",
+                 "credit: unit: 60 is not in force on 2026-12-31: merged into "
+                 "68 on 2025-07-01; ask for 68");
+    expect_ended(fx, "{\"unit\":\"60\",\"year\":2024,\"as_of\":" END26 "}",
+                 "credit: unit: 60 is not in force on 2026-12-31: merged into "
+                 "68 on 2025-07-01; ask for 68, or give as_of before "
+                 "2025-07-01");
 
     /* h3's 2025 status replaced from 22924: uncounted where it was
      * counted (the end of 2025 in both cases). */
@@ -406,7 +457,7 @@ static void test_reorg_2025(void **state)
     fx_sync(fx);
     expect_cov(fx, "68", 2025, 0, 0, -1);
     expect_cov(fx, "22924", 2025, 0, 0, -1);
-    expect_cov(fx, "22921", 2025, 0, 0, -1);
+    expect_cov_q(fx, "68", 2025, END25, 0, 0, -1);
 
     /* A rebuild, in one go and one record at a time, answers the same. */
     fx_assert_rebuild_same(fx, r25_snap, 15);
@@ -449,7 +500,7 @@ static void test_late_change(void **state)
     fx_status(fx, FX_R25_T2025, "22921", "h4", 2025, EV_STATUS_POOR);
     lend(fx, FX_R25_T0702, "22921", "h1", "L1", "poor", 10 * M);
     fx_sync(fx);
-    struct vec l1 = {1, 10 * M, 0, 10 * M}, zero = {0};
+    struct vec l1 = {1, 10 * M, 0, 10 * M};
     for (size_t u = 0; u < FX_R25_NOLD; u++) {
         expect_totals(fx, &r, old[u], &l1, 1);
         fx_reply_free(&r);
@@ -463,17 +514,23 @@ static void test_late_change(void **state)
     fx_sync(fx);
     /* The repayment lands where L1 was counted; L3's first loan year adds
      * h3's with_loan where h3's status was counted. */
-    struct vec l1b = {1, 10 * M, 4 * M, 6 * M}, l3 = {1, 3 * M, 0, 3 * M};
-    for (size_t u = 0; u < FX_R25_NOLD; u++) {
-        const msgpack_object *bp = expect_totals(fx, &r, old[u], &l1b, 1);
-        expect_vec(fx_get(bp, "poor"), &l1b);
-        fx_reply_free(&r);
-        expect_cov(fx, old[u], 2025, 4, 2, 50.0);
-    }
+    struct vec l3 = {1, 3 * M, 0, 3 * M};
     for (size_t u = 0; u < FX_R25_NNOW; u++) {
         expect_totals(fx, &r, now[u], &l3, 1);
         fx_reply_free(&r);
         expect_cov(fx, now[u], 2025, 0, 0, -1);
+    }
+    /* The old units have ended; what was counted there is in 22924 and 68
+     * as of the end of 2025: L1 (10M, 4M repaid) and L3; h1..h4 poor,
+     * two with a loan. */
+    expect_ended(fx, "{\"unit\":\"22921\"}",
+                 "credit: unit: 22921 is not in force now: merged into 22924 "
+                 "on 2025-07-01; ask for 22924");
+    struct vec both = {2, 13 * M, 4 * M, 9 * M};
+    for (size_t u = 0; u < FX_R25_NNOW; u++) {
+        expect_totals_q(fx, &r, now[u], ",\"as_of\":" END25, &both, 1);
+        fx_reply_free(&r);
+        expect_cov_q(fx, now[u], 2025, END25, 4, 2, 50.0);
     }
 
     fx_status(fx, T0801 + 2 * H, "22924", "h1", 2025, EV_STATUS_NEAR_POOR);
@@ -481,20 +538,15 @@ static void test_late_change(void **state)
     fx_status(fx, T0801 + 2 * H, "22924", "h3", 2025, EV_STATUS_AVERAGE);
     fx_status(fx, T0620, "22921", "h4", 2025, EV_STATUS_POOR);
     fx_sync(fx);
-    /* Taken back where they were counted: the old units are back to zero
-     * for 2025; h1's and h4's count where 22921's households now are. */
-    for (size_t u = 0; u < FX_R25_NOLD; u++) {
-        expect_cov(fx, old[u], 2025, 0, 0, -1);
-        expect_totals(fx, &r, old[u], &l1b, 1);
-        fx_reply_free(&r);
-    }
+    /* Taken back where they were counted: regrouped, the old units add
+     * nothing more to 2025; h1's and h4's count where 22921's households
+     * now are. */
     for (size_t u = 0; u < FX_R25_NNOW; u++) {
         expect_cov(fx, now[u], 2025, 2, 1, 50.0);
+        expect_cov_q(fx, now[u], 2025, END25, 2, 1, 50.0);
         expect_totals(fx, &r, now[u], &l3, 1);
         fx_reply_free(&r);
     }
-    expect_totals(fx, &r, "22936", &zero, 0);
-    fx_reply_free(&r);
 
     /* A rebuild, in one go and one record at a time, answers the same. */
     fx_assert_rebuild_same(fx, late_snap, 10);

@@ -324,6 +324,112 @@ static void test_rebuild(void **state)
     fx_free(fx);
 }
 
+/* ---- units over time: the 2025 reorganisation (fixture.h) ---- */
+
+/* The orgs of a reports answer, space-separated, each with its
+ * unit_as_of when the answer has one ("org@unit"). */
+static const char *orgs(struct fx *fx, const char *q, char *out, size_t n)
+{
+    struct fx_reply r;
+    char o[64], u[16];
+    const msgpack_object *rs =
+        fx_get(fx_query(fx, &r, "deadlines", q), "reports");
+    out[0] = '\0';
+    for (uint32_t i = 0; i < rs->via.array.size; i++) {
+        const msgpack_object *e = &rs->via.array.ptr[i];
+        bool has = false;
+        for (uint32_t j = 0; j < e->via.map.size; j++) {
+            const msgpack_object *k = &e->via.map.ptr[j].key;
+            has = has || (k->via.str.size == 10 &&
+                          memcmp(k->via.str.ptr, "unit_as_of", 10) == 0);
+        }
+        snprintf(out + strlen(out), n - strlen(out), "%s%s", i ? " " : "",
+                 fx_str(e, "org", o, sizeof o));
+        if (has && !fx_is_nil(e, "unit_as_of"))
+            snprintf(out + strlen(out), n - strlen(out), "@%s",
+                     fx_str(e, "unit_as_of", u, sizeof u));
+    }
+    fx_reply_free(&r);
+    return out;
+}
+
+#define END25 "1767200399"   /* 2025-12-31T23:59:59+07:00 */
+#define JUL25_1 "1751302799" /* the last second before 2025-07-01 */
+
+static void r25_snap(struct fx *fx, struct fx_snap *s)
+{
+    static const char *const q[] = {
+        "{\"unit\":\"68\"}",
+        "{\"unit\":\"60\"}",
+        "{\"unit\":\"60\",\"as_of\":" JUL25_1 "}",
+        "{\"as_of\":" END25 "}",
+    };
+    for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
+        struct fx_reply r;
+        char req[256];
+        snprintf(req, sizeof req,
+                 "{\"op\":\"query\",\"plugin\":\"deadlines\",\"q\":%s}", q[i]);
+        fx_request(fx, &r, req);
+        const msgpack_object *ok = fx_get(r.root, "ok");
+        fx_snap_add(s, fx_get(r.root, ok->via.boolean ? "result" : "error"));
+        fx_reply_free(&r);
+    }
+}
+
+/*
+ * Reports are shown, not rolled up, but a list can be asked for a unit's
+ * subtree on the units of any date:
+ *   ubnd-593    district 593 (abolished on 2025-07-01: Lam Dong's now)
+ *   ubnd-22921  commune 22921 (merged into 22924)
+ *   ubnd-68     province 68 (old Lam Dong), and sld-68 in 2026
+ */
+static void test_units_over_time(void **state)
+{
+    (void)state;
+    const int64_t R24 = FX_R25_T2024, R26 = FX_R25_T2026;
+    struct fx *fx = fx_new("deadlines");
+    struct fx_reply r;
+    char buf[256];
+    fx_r25_units(fx);
+    due(fx, R24, "593", "ubnd-593", "plan", R24 + 30 * D);
+    submitted(fx, R24 + D, "593", "ubnd-593", "plan");
+    due(fx, R24, "22921", "ubnd-22921", "plan", R24 + 30 * D);
+    due(fx, R24, "68", "ubnd-68", "plan", R24 + 30 * D);
+    fx_r25_changes(fx, FX_R25_RECORDED);
+    due(fx, R26, "68", "sld-68", "plan", R26 + 30 * D);
+    fx_sync(fx);
+
+    /* Today all of them are Lam Dong's. */
+    assert_string_equal(orgs(fx, "{\"unit\":\"68\"}", buf, sizeof buf),
+                        "sld-68 ubnd-22921 ubnd-593 ubnd-68");
+    assert_string_equal(orgs(fx, "{\"unit\":\"22924\"}", buf, sizeof buf),
+                        "ubnd-22921");
+    /* Binh Thuan has ended; on its last day it had two of them. */
+    assert_string_equal(
+        fx_query_error(fx, &r, "deadlines", "{\"unit\":\"60\"}"),
+        "deadlines: unit: 60 is not in force now: merged into "
+        "68 on 2025-07-01; ask for 68, or give as_of before "
+        "2025-07-01");
+    fx_reply_free(&r);
+    assert_string_equal(
+        orgs(fx, "{\"unit\":\"60\",\"as_of\":" JUL25_1 "}", buf, sizeof buf),
+        "ubnd-22921@22921 ubnd-593@593");
+    /* Each report's unit as of the end of 2025. */
+    assert_string_equal(orgs(fx, "{\"as_of\":" END25 "}", buf, sizeof buf),
+                        "sld-68@68 ubnd-22921@22924 ubnd-593@68 ubnd-68@68");
+    /* Without as_of, the answers are as before. */
+    assert_string_equal(orgs(fx, "{}", buf, sizeof buf),
+                        "sld-68 ubnd-22921 ubnd-593 ubnd-68");
+    assert_string_equal(
+        fx_query_error(
+            fx, &r, "deadlines",
+            "{\"org\":\"ubnd-68\",\"report\":\"plan\",\"unit\":\"68\"}"),
+        "deadlines: unit: not with report");
+    fx_reply_free(&r);
+    fx_assert_rebuild_same(fx, r25_snap, 5);
+    fx_free(fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -331,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_long_names),
         cmocka_unit_test(test_alerts),
         cmocka_unit_test(test_rebuild),
+        cmocka_unit_test(test_units_over_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -664,16 +664,14 @@ struct r25 {
     int64_t to_households, to_recognised, beneficiaries;
 };
 
-/* Query unit for a local year (0: all time) and compare. */
-static void expect_r25(struct fx *fx, const char *unit, int year,
-                       const struct r25 *w)
+/* Query unit with the rest of a query (tail: ",\"year\":2024", ...) and
+ * compare; beneficiaries when the tail has a year. */
+static void expect_r25_q(struct fx *fx, const char *unit, const char *tail,
+                         const struct r25 *w)
 {
-    char q[96], s[16];
+    char q[160], s[16];
     struct fx_reply r;
-    if (year != 0)
-        snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%d}", unit, year);
-    else
-        snprintf(q, sizeof q, "{\"unit\":\"%s\"}", unit);
+    snprintf(q, sizeof q, "{\"unit\":\"%s\"%s}", unit, tail);
     const msgpack_object *res = fx_query(fx, &r, "fund", q);
     assert_string_equal(fx_str(res, "unit", s, sizeof s), unit);
     assert_int_equal(fx_i64(res, "received"), w->received);
@@ -685,16 +683,43 @@ static void expect_r25(struct fx *fx, const char *unit, int year,
                      w->disbursed);
     assert_int_equal(fx_i64(res, "to_households"), w->to_households);
     assert_int_equal(fx_i64(res, "to_recognised"), w->to_recognised);
-    if (year != 0)
+    if (strstr(tail, "year") != NULL)
         assert_int_equal(fx_i64(res, "beneficiaries"), w->beneficiaries);
     fx_reply_free(&r);
 }
 
-/* All time and 2024 to 2026. */
+/* Query unit for a local year (0: all time) and compare. */
+static void expect_r25(struct fx *fx, const char *unit, int year,
+                       const struct r25 *w)
+{
+    char tail[32] = "";
+    if (year != 0)
+        snprintf(tail, sizeof tail, ",\"year\":%d", year);
+    expect_r25_q(fx, unit, tail, w);
+}
+
+/* The refusal of a query for a unit that had ended by its date. */
+static void expect_ended(struct fx *fx, const char *q, const char *want)
+{
+    fx_assert_refused(fx, "fund", q, want);
+}
+
+/* The ends of 2025 and 2026, and 1 July 2025, for as_of and to. */
+#define END25 "1767200399"
+#define END26 "1798736399"
+#define JUL25 "1751302800"
+
+/* All time and 2024 to 2026, and as of the end of 2026. */
 static void r25_snap(struct fx *fx, struct fx_snap *s)
 {
-    static const char *const tails[] = {"", ",\"year\":2024", ",\"year\":2025",
-                                        ",\"year\":2026"};
+    static const char *const tails[] = {"",
+                                        ",\"year\":2024",
+                                        ",\"year\":2025",
+                                        ",\"year\":2026",
+                                        ",\"as_of\":" END26,
+                                        ",\"year\":2024,\"as_of\":" END26,
+                                        ",\"year\":2025,\"as_of\":" END26,
+                                        ",\"to\":" JUL25};
     fx_snap_r25(fx, s, "fund", tails, FX_NELEMS(tails), false);
 }
 
@@ -746,13 +771,18 @@ static void test_reorg_2025(void **state)
     fx_status(fx, T26 + 4 * H, "22924", "hA", 2026, EV_STATUS_POOR);
     fx_sync(fx);
 
-    /* 2026 lands in 68 and not in 593 or 60. */
+    /* 2026 lands in 68; 593 and 60 had ended by then: refused, saying
+     * where to ask. */
     struct r25 w68 = {12 * M, 3, 0, 0, 3 * M, 3 * M, 3 * M, 1};
     expect_r25(fx, "68", 2026, &w68);
     expect_r25(fx, "68", 0, &w68);
     struct r25 none = {0};
-    expect_r25(fx, "593", 2026, &none);
-    expect_r25(fx, "60", 2026, &none);
+    expect_ended(fx, "{\"unit\":\"593\",\"year\":2026}",
+                 "fund: unit: 593 is not in force on 2026-12-31: abolished on "
+                 "2025-07-01; ask for 68");
+    expect_ended(fx, "{\"unit\":\"60\",\"year\":2026}",
+                 "fund: unit: 60 is not in force on 2026-12-31: merged into 68 "
+                 "on 2025-07-01; ask for 68");
     /* 2024 in 593 and 60 as before, but for what is about the 2024 events
      * themselves, and lands where they were counted: P1 paid down by r6
      * (a 2026 donation, to 22924 under 68) and d1 recognised by a status
@@ -762,22 +792,48 @@ static void test_reorg_2025(void **state)
     expect_r25(fx, "60", 2024, &w24b);
     expect_r25(fx, "68", 2024, &none);
     /* r3: 22921 was in force at its "at"; it stays in 593 and 60 even
-     * though at the end of 2025 22921's households are in 22924 and 68. */
+     * though at the end of 2025 22921's households are in 22924 and 68:
+     * asked for a period that ends while they stood. */
     struct r25 w25 = {3 * M, 1, 0, 0, 0, 0, 0, 0};
-    expect_r25(fx, "60", 2025, &w25);
-    expect_r25(fx, "593", 2025, &w25);
-    expect_r25(fx, "22921", 2025, &w25);
+    expect_r25_q(fx, "60", ",\"from\":1735664400,\"to\":" JUL25, &w25);
+    expect_r25_q(fx, "593", ",\"from\":1735664400,\"to\":" JUL25, &w25);
+    expect_r25_q(fx, "22921", ",\"from\":1735664400,\"to\":" JUL25, &w25);
+    expect_ended(fx, "{\"unit\":\"22921\",\"year\":2025}",
+                 "fund: unit: 22921 is not in force on 2025-12-31: merged "
+                 "into 22924 on 2025-07-01; ask for 22924");
     expect_r25(fx, "68", 2025, &none);
     expect_r25(fx, "22924", 2025, &none);
     /* All time: the code 22924 answers for both of its spans. */
     struct r25 w22924 = {21 * M, 3, 0, 0, 5 * M, 5 * M, 5 * M, 0};
     expect_r25(fx, "22924", 0, &w22924);
     struct r25 w60 = {18 * M, 3, 8 * M, 4 * M, 2 * M, 2 * M, 2 * M, 0};
-    expect_r25(fx, "60", 0, &w60);
-    expect_r25(fx, "593", 0, &w60);
+    expect_r25_q(fx, "60", ",\"to\":" JUL25, &w60);
+    expect_r25_q(fx, "593", ",\"to\":" JUL25, &w60);
     struct r25 w22921 = {8 * M, 2, 8 * M, 4 * M, 0, 0, 0, 0};
-    expect_r25(fx, "22921", 0, &w22921);
-    expect_r25(fx, "22936", 0, &none);
+    expect_r25_q(fx, "22921", ",\"to\":" JUL25, &w22921);
+    expect_r25_q(fx, "22936", ",\"to\":" JUL25, &none);
+    expect_ended(fx, "{\"unit\":\"60\"}",
+                 "fund: unit: 60 is not in force now: merged into 68 on "
+                 "2025-07-01; ask for 68");
+    expect_ended(fx, "{\"unit\":\"22936\"}",
+                 "fund: unit: 22936 is not in force now: merged into 22924 "
+                 "on 2025-07-01; ask for 22924");
+    /* With as_of, the past in today's units: 2024 of 68 is Binh Thuan's
+     * (and the three old wards' in 22924), 2025 has r3, and all time in
+     * 68 has every record. */
+    expect_r25_q(fx, "68", ",\"year\":2024,\"as_of\":" END26, &w24b);
+    expect_r25_q(fx, "22924", ",\"year\":2024,\"as_of\":" END26, &w24b);
+    expect_r25_q(fx, "68", ",\"year\":2025,\"as_of\":" END25, &w25);
+    struct r25 all = {30 * M, 6, 8 * M, 4 * M, 5 * M, 5 * M, 5 * M, 0};
+    expect_r25_q(fx, "68", ",\"as_of\":" END26, &all);
+    /* As of before the change, 60 holds its own past (and 2024 of 60 asked
+     * as of the end of 2026 says where to ask). */
+    expect_r25_q(fx, "60", ",\"year\":2024,\"as_of\":1751302799", &w24b);
+    expect_ended(fx, "{\"unit\":\"60\",\"year\":2024,\"as_of\":" END26 "}",
+                 "fund: unit: 60 is not in force on 2026-12-31: merged into 68 "
+                 "on 2025-07-01; ask for 68, or give as_of before 2025-07-01");
+    expect_ended(fx, "{\"unit\":\"68\",\"year\":2025,\"as_of\":1751302799}",
+                 "fund: as_of: must not be before the end of 2025");
     struct r25 hA24 = {10 * M, 1, 0, 0, 2 * M, 2 * M, 2 * M, 1};
     expect_r25(fx, "22924", 2024, &hA24);
     struct r25 hA26 = {11 * M, 2, 0, 0, 3 * M, 3 * M, 3 * M, 1};
@@ -804,10 +860,11 @@ static void test_reorg_2025(void **state)
  *   then    P1 corrected from 22924 to 12M: out of 22921, 593 and 60, into
  *           22924 and 68 (8M outstanding); h1 average: nothing recognised
  */
-/* All time, 2025 and 2026. */
+/* All time, 2025 and 2026, and 2025 as of its end. */
 static void late_snap(struct fx *fx, struct fx_snap *s)
 {
-    static const char *const tails[] = {"", ",\"year\":2025", ",\"year\":2026"};
+    static const char *const tails[] = {"", ",\"year\":2025", ",\"year\":2026",
+                                        ",\"year\":2025,\"as_of\":" END25};
     fx_snap_r25(fx, s, "fund", tails, FX_NELEMS(tails), true);
 }
 
@@ -833,29 +890,40 @@ static void test_late_change(void **state)
     fx_disbursed(fx, T0801 + 2 * H, "22924", "h1", 2 * M, EV_PURPOSE_HOUSING);
     fx_status(fx, T0801 + 3 * H, "22924", "h1", 2025, EV_STATUS_POOR);
     fx_sync(fx);
-    struct r25 o1 = {50 * M, 1, 10 * M, 6 * M, 5 * M, 5 * M, 5 * M, 1};
     struct r25 n1 = {54 * M, 2, 0, 0, 2 * M, 2 * M, 2 * M, 1};
-    for (size_t u = 0; u < FX_R25_NOLD; u++)
-        expect_r25(fx, old[u], 2025, &o1);
     for (size_t u = 0; u < FX_R25_NNOW; u++)
         expect_r25(fx, now[u], 2025, &n1);
+    /* The old units had ended by the end of 2025: refused.  What was
+     * counted in them (P1 paid down by r2, d1 recognised) is in 22924 and
+     * 68 as of the end of 2025, with what came after; h1, paid by 22921
+     * and 22924, counts once. */
+    expect_ended(fx, "{\"unit\":\"22921\",\"year\":2025}",
+                 "fund: unit: 22921 is not in force on 2025-12-31: merged "
+                 "into 22924 on 2025-07-01; ask for 22924");
+    struct r25 a1 = {104 * M, 3, 10 * M, 6 * M, 7 * M, 7 * M, 7 * M, 1};
+    for (size_t u = 0; u < FX_R25_NNOW; u++)
+        expect_r25_q(fx, now[u], ",\"year\":2025,\"as_of\":" END25, &a1);
 
     fx_pledge(fx, T0801 + 4 * H, "22924", "P1", 12 * M, "Donor B");
     fx_status(fx, T0801 + 4 * H, "22924", "h1", 2025, EV_STATUS_AVERAGE);
     fx_sync(fx);
-    /* P1 and d1's recognition are taken back where they were counted. */
-    struct r25 o2 = {50 * M, 1, 0, 0, 5 * M, 5 * M, 0, 1};
+    /* P1 and d1's recognition are taken back where they were counted:
+     * regrouped, 68 holds P1 once, at 12M. */
     struct r25 n2 = {54 * M, 2, 12 * M, 8 * M, 2 * M, 2 * M, 0, 1};
-    for (size_t u = 0; u < FX_R25_NOLD; u++) {
-        expect_r25(fx, old[u], 2025, &o2);
-        expect_r25(fx, old[u], 0, &o2);
+    struct r25 a2 = {104 * M, 3, 12 * M, 8 * M, 7 * M, 7 * M, 0, 1};
+    struct r25 o2 = {50 * M, 1, 0, 0, 0, 0, 0, 0};
+    for (size_t u = 0; u < FX_R25_NOLD; u++)
+        expect_r25_q(fx, old[u], ",\"to\":" JUL25, &o2);
+    for (size_t u = 0; u < FX_R25_NNOW; u++) {
+        expect_r25_q(fx, now[u], ",\"year\":2025,\"as_of\":" END25, &a2);
+        expect_r25_q(fx, now[u], ",\"as_of\":" END25, &a2);
     }
     for (size_t u = 0; u < FX_R25_NNOW; u++) {
         expect_r25(fx, now[u], 2025, &n2);
         expect_r25(fx, now[u], 0, &n2);
     }
     struct r25 none = {0};
-    expect_r25(fx, "22936", 0, &none);
+    expect_r25_q(fx, "22936", ",\"to\":" JUL25, &none);
 
     /* A rebuild, in one go and one record at a time, answers the same. */
     fx_assert_rebuild_same(fx, late_snap, 10);

@@ -115,8 +115,8 @@ static void test_layout_change_rebuilds(void **state)
     assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
     uint64_t last = cursor(txn, "poverty");
     assert_true(last > 0);
-    assert_layout(txn, "poverty", 3, last);
-    assert_layout(txn, "fund", 2, last);
+    assert_layout(txn, "poverty", 4, last);
+    assert_layout(txn, "fund", 3, last);
     assert_layout(txn, "legacy", 0, last);
     unsigned char old[PT_STATE_LAYOUT_LEN] = {0, 0, 0, 1}; /* layout 1 */
     for (int i = 0; i < 8; i++)
@@ -149,8 +149,8 @@ static void test_layout_change_rebuilds(void **state)
     assert_true(has_marker(txn, "legacy"));
     for (size_t i = 0; i < 3; i++)
         assert_int_equal(cursor(txn, plugins[i]), last);
-    assert_layout(txn, "poverty", 3, last);
-    assert_layout(txn, "fund", 2, last);
+    assert_layout(txn, "poverty", 4, last);
+    assert_layout(txn, "fund", 3, last);
     mdb_txn_abort(txn);
     mdb_env_close(env);
     fx_snap_assert_equal(&before, &after);

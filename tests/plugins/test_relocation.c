@@ -100,20 +100,24 @@ struct want {
     int64_t other;
 };
 
-/* q {"unit"} (year 0) or q {"unit", "year"}: the year's reply has the
- * same keys plus "year". */
-static void expect_year(struct fx *fx, const char *unit, int64_t year,
-                        const struct want *w)
+/* q {"unit"} (year 0) or q {"unit", "year"}, and with as_of when it is
+ * not NULL: the year's reply has the same keys plus "year" (and
+ * "as_of"). */
+static void expect_year_as_of(struct fx *fx, const char *unit, int64_t year,
+                              const char *as_of, const struct want *w)
 {
-    char q[96], s[16];
+    char q[128], s[16], a[48] = "";
+    if (as_of != NULL)
+        snprintf(a, sizeof a, ",\"as_of\":%s", as_of);
     if (year != 0)
-        snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%lld}", unit,
-                 (long long)year);
+        snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%lld%s}", unit,
+                 (long long)year, a);
     else
-        snprintf(q, sizeof q, "{\"unit\":\"%s\"}", unit);
+        snprintf(q, sizeof q, "{\"unit\":\"%s\"%s}", unit, a);
     struct fx_reply r;
     const msgpack_object *res = fx_query(fx, &r, "relocation", q);
-    assert_int_equal(res->via.map.size, year != 0 ? 7 : 6);
+    assert_int_equal(res->via.map.size,
+                     (year != 0 ? 7 : 6) + (as_of != NULL ? 1 : 0));
     assert_string_equal(fx_str(res, "unit", s, sizeof s), unit);
     if (year != 0)
         assert_int_equal(fx_i64(res, "year"), year);
@@ -140,10 +144,26 @@ static void expect_year(struct fx *fx, const char *unit, int64_t year,
     fx_reply_free(&r);
 }
 
+static void expect_year(struct fx *fx, const char *unit, int64_t year,
+                        const struct want *w)
+{
+    expect_year_as_of(fx, unit, year, NULL, w);
+}
+
 static void expect(struct fx *fx, const char *unit, const struct want *w)
 {
     expect_year(fx, unit, 0, w);
 }
+
+/* The refusal of a query for a unit that had ended by its date. */
+static void expect_ended(struct fx *fx, const char *q, const char *want)
+{
+    fx_assert_refused(fx, "relocation", q, want);
+}
+
+#define END25 "1767200399" /* 2025-12-31T23:59:59+07:00 */
+#define END26 "1798736399"
+#define JUL25_1 "1751302799" /* the last second before 2025-07-01 */
 
 static void test_rollup(void **state)
 {
@@ -757,12 +777,17 @@ static void test_rebuild(void **state)
  */
 static void r25_snap(struct fx *fx, struct fx_snap *s)
 {
-    static const char *const tails[] = {"",
-                                        ",\"year\":2024",
-                                        ",\"year\":2025",
-                                        ",\"year\":2026",
-                                        ",\"list\":\"households\"",
-                                        ",\"list\":\"missing\""};
+    static const char *const tails[] = {
+        "",
+        ",\"year\":2024",
+        ",\"year\":2025",
+        ",\"year\":2026",
+        ",\"list\":\"households\"",
+        ",\"list\":\"missing\"",
+        ",\"as_of\":" END26,
+        ",\"year\":2025,\"as_of\":" END26,
+        ",\"list\":\"households\",\"as_of\":" END26,
+        ",\"list\":\"missing\",\"year\":2025,\"as_of\":" END26};
     fx_snap_r25(fx, s, "relocation", tails, FX_NELEMS(tails), false);
 }
 
@@ -792,43 +817,63 @@ static void test_reorg_2025(void **state)
     support(fx, R26 + 2 * H, "22924", "q3", EV_ITEM_LAND, 0);
     fx_sync(fx);
 
-    /* 593 and 60: q1 (now fully supported) and q3. */
-    struct want w60 = {2, 1, 0, 1, 1, 1, 1, 0, 1, 50.0, 0};
-    expect(fx, "60", &w60);
-    expect(fx, "593", &w60);
-    /* 68: q4 and q2, nothing supported. */
+    /* 593 and 60 have ended (q1 and q3 are counted there). */
+    expect_ended(fx, "{\"unit\":\"60\"}",
+                 "relocation: unit: 60 is not in force now: merged into 68 on "
+                 "2025-07-01; ask for 68");
+    expect_ended(fx, "{\"unit\":\"593\",\"year\":2025}",
+                 "relocation: unit: 593 is not in force on 2025-12-31: "
+                 "abolished on 2025-07-01; ask for 68");
+    /* 68: q4 and q2, nothing supported; as of today, with q1 (fully
+     * supported) and q3 of Binh Thuan: 4, land missing for q2 and q4. */
     struct want w68 = {2, 0, 2, 2, 2, 2, 0, 2, 0, 0.0, 0};
     expect(fx, "68", &w68);
     expect_year(fx, "68", 2026, &w68);
+    struct want all = {4, 1, 2, 3, 3, 3, 1, 2, 1, 25.0, 0};
+    expect_year_as_of(fx, "68", 0, END26, &all);
     /* The code 22924 answers for both of its spans; 22936 lost q2. */
     struct want w22924 = {3, 1, 2, 2, 2, 2, 1, 2, 0, 100.0 / 3, 0};
     expect(fx, "22924", &w22924);
     struct want none = {0, 0, 0, 0, 0, 0, 0, 0, 0, -1, 0};
-    expect(fx, "22936", &none);
+    expect_year_as_of(fx, "22936", 0, JUL25_1, &none);
     struct want q3 = {1, 0, 0, 1, 1, 1, 0, 0, 1, 0.0, 0};
-    expect(fx, "22921", &q3);
+    expect_year_as_of(fx, "22921", 0, JUL25_1, &q3);
     /* Years, by the relocation's "at" and on its hierarchy: q3 of 2025
-     * stays in 60's 2025 though 22921's households are in 68 at the end
-     * of 2025. */
+     * is 60's (its households are in 68 at the end of 2025: 68's 2025 as
+     * of then). */
     struct want q1 = {1, 1, 0, 0, 0, 0, 1, 0, 0, 100.0, 0};
     expect_year(fx, "60", 2024, &q1);
-    expect_year(fx, "60", 2025, &q3);
-    expect_year(fx, "593", 2025, &q3);
+    expect_year_as_of(fx, "68", 2025, END25, &q3);
+    expect_year_as_of(fx, "22924", 2025, END25, &q3);
     expect_year(fx, "68", 2025, &none);
     expect_year(fx, "68", 2024, &none);
-    expect_year(fx, "60", 2026, &none);
-    assert_false(list_names(fx, "{\"unit\":\"60\",\"list\":\"households\"}",
-                            got, sizeof got));
-    assert_string_equal(got, "q1 q3");
+    expect_year_as_of(fx, "68", 2024, END25, &q1);
+    expect_ended(fx, "{\"unit\":\"60\",\"year\":2026}",
+                 "relocation: unit: 60 is not in force on 2026-12-31: merged "
+                 "into 68 on 2025-07-01; ask for 68");
+    expect_ended(fx, "{\"unit\":\"60\",\"list\":\"households\"}",
+                 "relocation: unit: 60 is not in force now: merged into 68 on "
+                 "2025-07-01; ask for 68");
     assert_false(list_names(fx, "{\"unit\":\"68\",\"list\":\"households\"}",
                             got, sizeof got));
     assert_string_equal(got, "q4 q2");
-    assert_false(list_names(fx, "{\"unit\":\"60\",\"list\":\"missing\"}", got,
-                            sizeof got));
-    assert_string_equal(got, "q3");
-    assert_false(list_names(fx, "{\"unit\":\"22936\",\"list\":\"households\"}",
+    /* As of today, 68's lists hold Binh Thuan's households, in time
+     * order. */
+    assert_false(list_names(fx,
+                            "{\"unit\":\"68\",\"list\":\"households\","
+                            "\"as_of\":" END26 "}",
                             got, sizeof got));
-    assert_string_equal(got, "");
+    assert_string_equal(got, "q1 q3 q4 q2");
+    assert_true(list_names(fx,
+                           "{\"unit\":\"68\",\"list\":\"missing\","
+                           "\"limit\":2,\"as_of\":" END26 "}",
+                           got, sizeof got));
+    assert_string_equal(got, "q3 q4");
+    assert_false(list_names(fx,
+                            "{\"unit\":\"22924\",\"list\":\"missing\","
+                            "\"year\":2025,\"as_of\":" END26 "}",
+                            got, sizeof got));
+    assert_string_equal(got, "q3");
 
     /* A rebuild, in one go and one record at a time, answers the same. */
     fx_assert_rebuild_same(fx, r25_snap, 15);
@@ -847,9 +892,13 @@ static void test_reorg_2025(void **state)
  */
 static void late_snap(struct fx *fx, struct fx_snap *s)
 {
-    static const char *const tails[] = {"", ",\"year\":2025",
-                                        ",\"list\":\"households\"",
-                                        ",\"list\":\"missing\""};
+    static const char *const tails[] = {
+        "",
+        ",\"year\":2025",
+        ",\"list\":\"households\"",
+        ",\"list\":\"missing\"",
+        ",\"year\":2025,\"as_of\":" END25,
+        ",\"list\":\"households\",\"as_of\":" END25};
     fx_snap_r25(fx, s, "relocation", tails, FX_NELEMS(tails), true);
 }
 
@@ -876,42 +925,47 @@ static void test_late_change(void **state)
     support(fx, T0801, "22924", "r1", EV_ITEM_HOUSING, 0);
     relocated(fx, T0801 + H, "22924", "r2", "22924", EV_REASON_FLOOD);
     fx_sync(fx);
-    struct want o1 = {1, 0, 0, 0, 1, 1, 1, 0, 0, 0.0, 0};
+    /* r1 lies in the old units, which have ended: with r2, in 22924 and
+     * 68 as of the end of 2025. */
     struct want n1 = {1, 0, 1, 1, 1, 1, 0, 1, 0, 0.0, 0};
-    for (size_t u = 0; u < FX_R25_NOLD; u++) {
-        expect(fx, old[u], &o1);
-        expect_year(fx, old[u], 2025, &o1);
-    }
+    struct want a1 = {2, 0, 1, 1, 2, 2, 1, 1, 0, 0.0, 0};
     for (size_t u = 0; u < FX_R25_NNOW; u++) {
         expect(fx, now[u], &n1);
         expect_year(fx, now[u], 2025, &n1);
+        expect_year_as_of(fx, now[u], 0, END25, &a1);
+        expect_year_as_of(fx, now[u], 2025, END25, &a1);
     }
-    assert_false(list_names(fx, "{\"unit\":\"60\",\"list\":\"missing\"}", got,
-                            sizeof got));
-    assert_string_equal(got, "r1");
+    expect_ended(fx, "{\"unit\":\"22921\",\"year\":2025}",
+                 "relocation: unit: 22921 is not in force on 2025-12-31: "
+                 "merged into 22924 on 2025-07-01; ask for 22924");
     assert_false(list_names(fx, "{\"unit\":\"68\",\"list\":\"missing\"}", got,
                             sizeof got));
     assert_string_equal(got, "r2");
+    assert_false(list_names(fx,
+                            "{\"unit\":\"68\",\"list\":\"missing\","
+                            "\"as_of\":" END25 "}",
+                            got, sizeof got));
+    assert_string_equal(got, "r1 r2");
 
     support(fx, T0801 + 2 * H, "22924", "r1", EV_ITEM_WATER, 0);
     support(fx, T0801 + 2 * H, "22924", "r1", EV_ITEM_LIVELIHOOD, 0);
     fx_sync(fx);
-    struct want o2 = {1, 1, 0, 0, 0, 0, 1, 0, 0, 100.0, 0};
-    for (size_t u = 0; u < FX_R25_NOLD; u++) {
-        expect(fx, old[u], &o2);
-        expect_year(fx, old[u], 2025, &o2);
-        expect_year(fx, old[u], 2026, &(struct want){.share = -1});
-    }
-    for (size_t u = 0; u < FX_R25_NNOW; u++)
+    /* r1 fully supported where it was counted; regrouped, one of two. */
+    struct want a2 = {2, 1, 1, 1, 1, 1, 1, 1, 0, 50.0, 0};
+    for (size_t u = 0; u < FX_R25_NNOW; u++) {
         expect(fx, now[u], &n1);
-    struct want none = {0, 0, 0, 0, 0, 0, 0, 0, 0, -1, 0};
-    expect(fx, "22936", &none);
-    assert_false(list_names(fx, "{\"unit\":\"60\",\"list\":\"households\"}",
+        expect_year_as_of(fx, now[u], 2025, END25, &a2);
+    }
+    assert_false(list_names(fx,
+                            "{\"unit\":\"68\",\"list\":\"households\","
+                            "\"as_of\":" END25 "}",
                             got, sizeof got));
-    assert_string_equal(got, "r1");
-    assert_false(list_names(fx, "{\"unit\":\"593\",\"list\":\"missing\"}", got,
-                            sizeof got));
-    assert_string_equal(got, "");
+    assert_string_equal(got, "r1 r2");
+    assert_false(list_names(fx,
+                            "{\"unit\":\"68\",\"list\":\"missing\","
+                            "\"as_of\":" END25 "}",
+                            got, sizeof got));
+    assert_string_equal(got, "r2");
     assert_false(list_names(fx, "{\"unit\":\"68\",\"list\":\"households\"}",
                             got, sizeof got));
     assert_string_equal(got, "r2");

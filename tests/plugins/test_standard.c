@@ -52,6 +52,28 @@ static const msgpack_object *sq(struct fx *fx, struct fx_reply *r,
     return fx_query(fx, r, "standard", q);
 }
 
+/* (unit, year) as of as_of (a number, as text). */
+static const msgpack_object *sq_as_of(struct fx *fx, struct fx_reply *r,
+                                      const char *unit, int year,
+                                      const char *as_of)
+{
+    char q[160];
+    snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%d,\"as_of\":%s}", unit,
+             year, as_of);
+    const msgpack_object *res = fx_query(fx, r, "standard", q);
+    assert_int_equal(fx_i64(res, "as_of"), strtoll(as_of, NULL, 10));
+    return res;
+}
+
+/* The refusal of a query for a unit that had ended by its date. */
+static void expect_ended(struct fx *fx, const char *q, const char *want)
+{
+    fx_assert_refused(fx, "standard", q, want);
+}
+
+#define END25 "1767200399" /* 2025-12-31T23:59:59+07:00 */
+#define END26 "1798736399"
+
 /* assessed and the four class counts of a result. */
 static void expect_classes(const msgpack_object *res, int64_t assessed,
                            int64_t poor, int64_t near, int64_t avg,
@@ -685,6 +707,10 @@ static void test_query_errors(void **state)
          "standard: limit: must be 1 to 10000"},
         {"{\"unit\":\"593\",\"year\":2024,\"limit\":5}",
          "standard: limit: only with list"},
+        {"{\"unit\":\"593\",\"year\":99999}",
+         "standard: year: must be a year in 1000-9999"},
+        {"{\"unit\":\"593\",\"year\":2024,\"as_of\":1735664398}",
+         "standard: as_of: must not be before the end of 2024"},
     };
     struct fx *fx = fx_new("standard");
     struct fx_reply r;
@@ -744,8 +770,9 @@ static void test_rebuild(void **state)
 /* ---- units over time: the 2025 reorganisation (fixture.h) ---- */
 
 /* The years and lists the 2025 tests compare across a rebuild. */
-static const char *const r25_years[] = {",\"year\":2024", ",\"year\":2025",
-                                        ",\"year\":2026"};
+static const char *const r25_years[] = {
+    ",\"year\":2024", ",\"year\":2025", ",\"year\":2026",
+    ",\"year\":2024,\"as_of\":" END26, ",\"year\":2025,\"as_of\":" END26};
 static const char *const r25_lists[] = {
     ",\"year\":2024,\"list\":\"unrecognised\"",
     ",\"year\":2024,\"list\":\"recognition_unsupported\"",
@@ -756,6 +783,8 @@ static const char *const r25_lists[] = {
     ",\"year\":2026,\"list\":\"unrecognised\"",
     ",\"year\":2026,\"list\":\"recognition_unsupported\"",
     ",\"year\":2026,\"list\":\"no_assessment\"",
+    ",\"year\":2025,\"list\":\"unrecognised\",\"as_of\":" END26,
+    ",\"year\":2025,\"list\":\"no_assessment\",\"as_of\":" END26,
 };
 
 static void r25_snap(struct fx *fx, struct fx_snap *s)
@@ -804,7 +833,7 @@ static void test_reorg_2025(void **state)
     fx_status(fx, R25, "22936", "b2", 2025, EV_STATUS_POOR);
     fx_sync(fx);
     /* 2025: where 22921's and 22936's households are at its end.  The
-     * ended communes, queried as they last stood, have none. */
+     * ended communes had ended by then: refused. */
     const char *in[] = {"22924", "68"},
                *out[] = {"22921", "22936", "593", "60"};
     for (size_t u = 0; u < 2; u++) {
@@ -812,12 +841,16 @@ static void test_reorg_2025(void **state)
         expect_classes(res, 1, 1, 0, 0, 0);
         expect_lists(res, 0, 0, 0); /* 2025 is not closed yet */
         fx_reply_free(&r);
-    }
-    for (size_t u = 0; u < 4; u++) {
-        res = sq(fx, &r, out[u], 2025);
-        expect_classes(res, 0, 0, 0, 0, 0);
+        res = sq_as_of(fx, &r, in[u], 2025, END25);
+        expect_classes(res, 1, 1, 0, 0, 0);
         fx_reply_free(&r);
     }
+    expect_ended(fx, "{\"unit\":\"22921\",\"year\":2025}",
+                 "standard: unit: 22921 is not in force on 2025-12-31: merged "
+                 "into 22924 on 2025-07-01; ask for 22924");
+    expect_ended(fx, "{\"unit\":\"593\",\"year\":2025}",
+                 "standard: unit: 593 is not in force on 2025-12-31: "
+                 "abolished on 2025-07-01; ask for 68");
 
     fx_review(fx, R26, "68", 2025);
     assess(fx, R26, "22924", "c1", 2026, R, 1600000, 0);
@@ -857,11 +890,30 @@ static void test_reorg_2025(void **state)
     res = sq(fx, &r, "68", 2024);
     expect_classes(res, 0, 0, 0, 0, 0);
     fx_reply_free(&r);
+    /* As of today, 68's 2024 is Binh Thuan's: a1 and a2. */
+    res = sq_as_of(fx, &r, "68", 2024, END26);
+    expect_classes(res, 2, 2, 0, 0, 0);
+    expect_lists(res, 0, 0, 0);
+    fx_reply_free(&r);
     res = sq(fx, &r, "68", 2026);
     expect_classes(res, 1, 0, 0, 1, 0);
     fx_reply_free(&r);
-    res = sq(fx, &r, "60", 2026);
-    expect_classes(res, 0, 0, 0, 0, 0);
+    expect_ended(
+        fx, "{\"unit\":\"60\",\"year\":2026}",
+        "standard: unit: 60 is not in force on 2026-12-31: merged into "
+        "68 on 2025-07-01; ask for 68");
+    expect_ended(
+        fx, "{\"unit\":\"60\",\"year\":2024,\"as_of\":" END26 "}",
+        "standard: unit: 60 is not in force on 2026-12-31: merged into "
+        "68 on 2025-07-01; ask for 68, or give as_of before "
+        "2025-07-01");
+    res = fx_query(fx, &r, "standard",
+                   "{\"unit\":\"68\",\"year\":2025,\"list\":"
+                   "\"no_assessment\",\"as_of\":" END26 "}");
+    hs = fx_get(res, "households");
+    assert_int_equal(hs->via.array.size, 1);
+    assert_string_equal(
+        fx_str(&hs->via.array.ptr[0], "household", buf, sizeof buf), "b2");
     fx_reply_free(&r);
     res =
         fx_query(fx, &r, "standard",
@@ -957,20 +1009,18 @@ static void test_late_change(void **state)
     fx_status(fx, T0620, "22921", "t1", 2025, EV_STATUS_POOR);
     fx_sync(fx);
     /* Taken back where they were counted: only k1's assessment is left in
-     * the old units, and no list there holds anyone. */
-    for (size_t u = 0; u < FX_R25_NOLD; u++) {
-        res = sq(fx, &r, old[u], 2025);
-        expect_classes(res, 1, 1, 0, 0, 0);
-        expect_lists(res, 0, 0, 0);
-        fx_reply_free(&r);
-        assert_string_equal(
-            list_of(fx, old[u], "unrecognised", buf, sizeof buf), "");
-        assert_string_equal(
-            list_of(fx, old[u], "no_assessment", buf, sizeof buf), "");
-    }
+     * the old units (which have ended), and no list there holds anyone:
+     * regrouped, 22924 and 68 have k1 and a1 and empty lists. */
+    expect_ended(fx, "{\"unit\":\"22921\",\"year\":2025}",
+                 "standard: unit: 22921 is not in force on 2025-12-31: merged "
+                 "into 22924 on 2025-07-01; ask for 22924");
     for (size_t u = 0; u < FX_R25_NNOW; u++) {
         res = sq(fx, &r, now[u], 2025);
         expect_classes(res, 1, 0, 0, 1, 0);
+        expect_lists(res, 0, 0, 0);
+        fx_reply_free(&r);
+        res = sq_as_of(fx, &r, now[u], 2025, END25);
+        expect_classes(res, 2, 1, 0, 1, 0);
         expect_lists(res, 0, 0, 0);
         fx_reply_free(&r);
     }
@@ -985,9 +1035,9 @@ static void test_late_change(void **state)
         assert_string_equal(
             list_of(fx, now[u], "no_assessment", buf, sizeof buf), "t1");
     }
-    for (size_t u = 0; u < FX_R25_NOLD; u++) {
-        res = sq(fx, &r, old[u], 2025);
-        expect_lists(res, 0, 0, 0);
+    for (size_t u = 0; u < FX_R25_NNOW; u++) {
+        res = sq_as_of(fx, &r, now[u], 2025, END25);
+        expect_lists(res, 0, 0, 1);
         fx_reply_free(&r);
     }
     res =

@@ -5,7 +5,10 @@
 # relocations, loans and report deadlines, 2021-2025), print the province
 # summary and the 2025 report (Markdown here, HTML in demo-data/), record
 # the July 2025 reorganisation (Binh Thuan into Lam Dong, communes merged)
-# and print the years again on the new units, and stop the daemon.
+# and print the years again on the new units (Lam Dong's fund, loans and
+# relocations of 2021-2025 are Binh Thuan's) and the 2025 report on Lam
+# Dong, which compares each merged commune with its predecessors, and stop
+# the daemon.
 #
 #   tools/scripts/demo.sh [--scale F] [--seed N]
 #
@@ -93,8 +96,17 @@ echo "== the July 2025 reorganisation: Binh Thuan into Lam Dong (68)"
   | "$bin/povtrack" send
 echo
 echo "== the same years on the units of Lam Dong at the end of 2025"
+echo "   (its fund, policy credit and relocation are Binh Thuan's above)"
 "$bin/povtrack" summary --unit 68 --from-year 2021 --to-year 2025 \
   --messages 0 --timeout 15000
+
+# Each figure of the report is regrouped into the units of the end of
+# 2025: a merged commune's reduction compares it with its predecessors
+# together in 2024, not with the old ward whose code it kept, and Lam
+# Dong's 2025 fund has what Binh Thuan's communes received before July.
+echo
+echo "== the 2025 report on Lam Dong (68), like with like (Markdown)"
+"$bin/povtrack" report --unit 68 --year 2025 --format md --timeout 15000
 
 echo
 echo "== stopping povtrackd"
@@ -116,4 +128,7 @@ The data is in demo-data/.  To look around:
   build/bin/povtrack alerts
   build/bin/povtrack report --unit 60 --year 2024 --lang en --format csv
   build/bin/povtrack query poverty unit=68 year=2023 as_of=1767200399
+  build/bin/povtrack query fund unit=68 year=2024 as_of=1767200399
+  build/bin/povtrack query credit unit=68 as_of=1767200399
+  build/bin/povtrack report --unit 68 --year 2025 --lang en --format csv
 MSG
