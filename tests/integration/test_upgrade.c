@@ -55,8 +55,9 @@ static const struct {
     const char *name;
     uint32_t layout;
 } PLUGINS[] = {
-    {"poverty", 3},    {"fund", 2},   {"standard", 2},
-    {"relocation", 2}, {"credit", 2}, {"deadlines", 1},
+    {"poverty", 3}, {"fund", 2},      {"standard", 2},      {"relocation", 2},
+    {"credit", 2},  {"deadlines", 1}, {"production", 1},    {"protection", 1},
+    {"budget", 1},  {"donors", 1},    {"commendations", 1},
 };
 #define NPLUGINS (sizeof PLUGINS / sizeof PLUGINS[0])
 
@@ -135,6 +136,23 @@ static const char EVENTS[] =
     "{\"v\":1,\"id\":\"cr-2\",\"type\":\"credit.repaid\",\"at\":1730000000,"
     "\"unit\":\"23231\",\"household\":\"h2\",\"data\":{\"loan\":"
     "\"VBSP-001\",\"amount\":5000000}},"
+    "{\"v\":1,\"id\":\"pk-1\",\"type\":\"production.linked\",\"at\":"
+    "1717200000,\"unit\":\"23231\",\"household\":\"h2\",\"data\":{"
+    "\"link\":\"LK-1\",\"partner\":\"HTX A\",\"partner_kind\":"
+    "\"cooperative\",\"product\":\"Thanh long\",\"year\":2024}},"
+    "{\"v\":1,\"id\":\"as-h2-nl\",\"type\":\"household.assessed\",\"at\":"
+    "1730000001,\"unit\":\"23231\",\"household\":\"h2\",\"data\":{"
+    "\"year\":2024,\"area\":\"rural\",\"members\":1,\"income\":900000,"
+    "\"deprived\":[\"employment\",\"nutrition\",\"water\"],"
+    "\"no_labour_capacity\":true}},"
+    "{\"v\":1,\"id\":\"bu-1\",\"type\":\"budget.allocated\",\"at\":"
+    "1717200000,\"unit\":\"593\",\"data\":{\"program\":"
+    "\"poverty_reduction\",\"component\":\"DA1\",\"year\":2024,"
+    "\"amount\":100000000}},"
+    "{\"v\":1,\"id\":\"cm-1\",\"type\":\"commendation.awarded\",\"at\":"
+    "1717200000,\"unit\":\"60\",\"data\":{\"recipient\":\"HTX A\","
+    "\"recipient_kind\":\"collective\",\"awarded_by\":\"UBND\","
+    "\"level\":\"province\"}},"
     "{\"v\":1,\"id\":\"rp-1\",\"type\":\"report.due\",\"at\":1704067200,"
     "\"unit\":\"593\",\"data\":{\"org\":\"UBND-593\",\"report\":"
     "\"bao-cao-2024\",\"due\":1733011200}},"
@@ -156,6 +174,11 @@ static const struct {
     {"credit", "{\"unit\":\"60\"}"},
     {"credit", "{\"unit\":\"593\",\"year\":2024}"},
     {"deadlines", "{}"},
+    {"donors", "{\"unit\":\"60\",\"year\":2024}"},
+    {"protection", "{\"unit\":\"60\",\"year\":2024}"},
+    {"production", "{\"unit\":\"60\",\"year\":2024}"},
+    {"budget", "{\"unit\":\"60\",\"year\":2024}"},
+    {"commendations", "{\"unit\":\"60\"}"},
 };
 #define NQUERIES (sizeof QUERIES / sizeof QUERIES[0])
 
