@@ -45,6 +45,7 @@
 #include <lmdb.h>
 
 #include "daemon.h"
+#include "json_events.h"
 #include "pt_state.h"
 #include "tl_json.h"
 
@@ -230,70 +231,11 @@ static int teardown(void **state)
 
 /* ---- the daemon ---- */
 
-static void pack_json(msgpack_sbuffer *sb, const char *json)
-{
-    json_error_t jerr;
-    json_t *v = json_loads(json, 0, &jerr);
-    if (v == NULL)
-        fail_msg("bad test JSON: %s", jerr.text);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    struct tl_error err;
-    assert_int_equal(tl_json_pack(v, &pk, &err), 0);
-    json_decref(v);
-}
-
-/* Publish EVENTS; every ack must be ok.  Returns the last seq. */
-static uint64_t load_events(struct td *d)
-{
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    pack_json(&sb, EVENTS);
-    msgpack_unpacked up;
-    msgpack_unpacked_init(&up);
-    assert_int_equal(td_ingest_raw(d, sb.data, sb.size, &up, TIMEOUT_MS), 0);
-    msgpack_sbuffer_destroy(&sb);
-    assert_int_equal(up.data.type, MSGPACK_OBJECT_ARRAY);
-    uint64_t last = 0;
-    for (uint32_t i = 0; i < up.data.via.array.size; i++) {
-        const msgpack_object *a = &up.data.via.array.ptr[i];
-        const msgpack_object *seq = td_get(a, "seq");
-        if (!td_str_eq(td_get(a, "status"), "ok") || seq == NULL) {
-            const msgpack_object *e = td_get(a, "error");
-            fail_msg("event %u not acked: %.*s", i,
-                     e != NULL ? (int)e->via.str.size : 0,
-                     e != NULL ? e->via.str.ptr : "");
-        }
-        if (seq->via.u64 > last)
-            last = seq->via.u64;
-    }
-    assert_int_equal(last, up.data.via.array.size);
-    msgpack_unpacked_destroy(&up);
-    return last;
-}
-
-/* The raw "result" of a query once min_seq is applied (the caller frees
- * it); fails the test on an error reply. */
-static char *query_result(struct td *d, const char *plugin, const char *q,
-                          uint64_t min_seq, size_t *len)
-{
-    msgpack_sbuffer sb;
-    char why[256];
-    msgpack_sbuffer_init(&sb);
-    pack_json(&sb, q);
-    char *res = td_query_packed(d, plugin, sb.data, sb.size, min_seq,
-                                TIMEOUT_MS, len, why, sizeof why);
-    msgpack_sbuffer_destroy(&sb);
-    if (res == NULL)
-        fail_msg("query %s %s failed: %s", plugin, q, why);
-    return res;
-}
-
 static void ask_all(struct td *d, uint64_t min_seq, struct answers *out)
 {
     for (size_t i = 0; i < NQUERIES; i++)
-        out->data[i] = query_result(d, QUERIES[i].plugin, QUERIES[i].q, min_seq,
-                                    &out->len[i]);
+        out->data[i] = tj_query(d, QUERIES[i].plugin, QUERIES[i].q, min_seq,
+                                TIMEOUT_MS, &out->len[i]);
 }
 
 static void assert_same_answers(const struct answers *a,
@@ -369,7 +311,7 @@ static size_t count(const char *hay, const char *needle)
 static void first_run(struct fixture *f)
 {
     assert_int_equal(td_start(&f->d, NULL), 0);
-    f->last = load_events(&f->d);
+    f->last = tj_publish_ok(&f->d, EVENTS, TIMEOUT_MS);
     ask_all(&f->d, f->last, &f->before);
     assert_all_running(&f->d, f->last);
     assert_int_equal(td_stop(&f->d), 0);
