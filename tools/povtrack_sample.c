@@ -1171,8 +1171,8 @@ static void commune_links(struct gen *g, const struct commune *c, int year)
 }
 
 /* II.3: the monthly allowance of poor households with no labour capacity,
- * paid by the quarter (360,000 VND a month); one in ten is left unpaid in
- * a year (protection.no_assistance at the review), one in twenty gets
+ * paid by the quarter (360,000 VND a month); one in thirty is left unpaid
+ * in a year (protection.no_assistance at the review), one in twenty gets
  * emergency help too. */
 static void commune_assistance(struct gen *g, const struct commune *c, int year)
 {
@@ -1184,7 +1184,7 @@ static void commune_assistance(struct gen *g, const struct commune *c, int year)
         if ((c->state[i] & H_STATUS) != H_POOR || !no_labour(g, code, i))
             continue;
         snprintf(hh, sizeof(hh), "h-%s-%zu", code, i + 1);
-        if (tl_rng_below(&g->prng, 10) != 0)
+        if (tl_rng_below(&g->prng, 30) != 0)
             for (int q = 0; q < 4; q++)
                 emit_p(g, T_ASSISTANCE_PAID,
                        ptime(g, vn_day(year, months[q], 1),
@@ -1204,8 +1204,9 @@ static void commune_assistance(struct gen *g, const struct commune *c, int year)
 /* II.4: the National Target Programmes' budget of a unit for a year: some
  * projects of the poverty-reduction programme (Decision 90/QĐ-TTg), and
  * for mountainous districts some of the ethnic-minority programme
- * (Decision 1719/QĐ-TTg); spent in tranches, 60-100% by the end of the
- * year, a slow unit mostly after 30 September (budget.low_execution). */
+ * (Decision 1719/QĐ-TTg); 75-100% spent by the end of the year, three
+ * quarters of it by August, a slow unit all of it from October
+ * (budget.low_execution). */
 static void unit_budget(struct gen *g, size_t u, int year, bool ethnic,
                         bool slow)
 {
@@ -1228,7 +1229,8 @@ static void unit_budget(struct gen *g, size_t u, int year, bool ethnic,
             const char *component = p == 0 ? PPICK(poverty) : PPICK(minority);
             int64_t amount =
                 tl_rng_range(&g->prng, 2, 20) * 100000000 * (p + 1);
-            int64_t left = amount / 100 * (75 + tl_rng_range(&g->prng, 0, 25));
+            int64_t spend = amount / 100 * (75 + tl_rng_range(&g->prng, 0, 25));
+            int64_t left = spend;
             emit_p(g, T_BUDGET_ALLOCATED,
                    ptime(g, vn_day(year, 1, 15), vn_day(year, 3, 31)), code,
                    NULL,
@@ -1238,7 +1240,7 @@ static void unit_budget(struct gen *g, size_t u, int year, bool ethnic,
             /* Three tranches by August, the last in the autumn; a slow
              * unit spends it all from October. */
             for (int t = 0; t < 4 && left > 0; t++) {
-                int64_t part = t == 3 ? left : left / 4;
+                int64_t part = t == 3 ? left : spend / 4;
                 bool late = t == 3 || slow;
                 int64_t from =
                     late ? vn_day(year, 10, 1) : vn_day(year, 2 * t + 2, 1);
@@ -1831,7 +1833,7 @@ static const char usage[] =
     " - about one household in sixteen has no member able to work (the same\n"
     "   every year; its assessments say no_labour_capacity), and the poor\n"
     "   ones get assistance.paid, regular, 1,080,000 VND a quarter, except\n"
-    "   one in ten a year; one in twenty emergency help as well;\n"
+    "   one in thirty a year; one in twenty emergency help as well;\n"
     " - budget.allocated to the province and each district (three projects\n"
     "   of the poverty-reduction programme, and in every third district\n"
     "   three of the ethnic-minority programme), budget.spent in four\n"

@@ -820,9 +820,10 @@ static int links(struct rep *r)
 
 static int production(struct rep *r, size_t idx)
 {
+    /* The links, by kind of partner, then the households. */
+    static const struct fact head[] = {{"households_linked", NULL, TL_KIND_INT},
+                                       {"links", NULL, TL_KIND_INT}};
     static const struct fact f[] = {
-        {"households_linked", NULL, TL_KIND_INT},
-        {"links", NULL, TL_KIND_INT},
         {"poor", NULL, TL_KIND_INT},
         {"poor_linked", NULL, TL_KIND_INT},
         {"poor_linked_share", NULL, TL_KIND_RATE},
@@ -847,10 +848,13 @@ static int production(struct rep *r, size_t idx)
         put(u, TL_COL_POOR_LINKED_SHARE, res, "poor_linked_share");
         put(u, TL_COL_OCOP, res, "ocop_products");
         if (idx == 0) {
-            rc = facts(&d->plan.production, res, f, sizeof(f) / sizeof(f[0]));
+            rc = facts(&d->plan.production, res, head, 2);
             if (rc == 0)
                 rc = facts(&d->plan.production,
                            tl_mp_get(res, "links_by_partner_kind"), kinds, 2);
+            if (rc == 0)
+                rc = facts(&d->plan.production, res, f,
+                           sizeof(f) / sizeof(f[0]));
             if (rc == 0)
                 rc = facts(&d->plan.ocop, tl_mp_get(res, "ocop_by_stars"),
                            stars, 3);

@@ -1363,7 +1363,9 @@ static void plan_section(struct out *o, enum tl_rep_sec s)
     case TL_SEC_BUDGET:
         kv_table(o, NULL, &p->budget, NULL);
         components_table(o);
-        unit_table(o, bud, 3, 2);
+        /* The programmes reach communes through their district: the
+         * communes' rows are in the CSV. */
+        unit_table(o, bud, 3, 1);
         break;
     case TL_SEC_PRODUCTION:
         kv_table(o, NULL, &p->production, NULL);
