@@ -11,6 +11,7 @@
  *   plugin_dir = <dir of povtrackd>/../lib/povtrack   ; the install's
  *                                   ; ${CMAKE_INSTALL_LIBDIR}/povtrack
  *   plugins = poverty fund standard relocation credit deadlines
+ *             production protection budget donors commendations
  *                                   ; which plugins to load, in order
  *   batch_max = 10000               ; most events in one group commit
  *   plugin_timeout = 10000          ; ms one plugin call may take before
@@ -68,7 +69,9 @@
 #define PT_DEFAULT_INGEST POVTRACK_PROTO_INGEST_DEFAULT
 #define PT_DEFAULT_QUERY POVTRACK_PROTO_QUERY_DEFAULT
 #define PT_DEFAULT_ALERTS POVTRACK_PROTO_ALERTS_DEFAULT
-#define PT_DEFAULT_PLUGINS "poverty fund standard relocation credit deadlines"
+#define PT_DEFAULT_PLUGINS                                                     \
+    "poverty fund standard relocation credit deadlines production "            \
+    "protection budget donors commendations"
 
 struct pt_kv {
     char key[PT_CONFIG_VALUE_MAX];

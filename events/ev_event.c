@@ -18,7 +18,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#define BIT(f) (UINT32_C(1) << (f))
+/* A field (or top-level key) in a set of them; an indicator in a
+ * household's "deprived" set. */
+#define BIT(f) (UINT64_C(1) << (f))
+#define IND_BIT(i) (UINT32_C(1) << (i))
 
 /* The names of every enumerated value are public, in <povtrack/event.h>
  * (ev_level_names ...): the decoder and the encoder walk those tables. */
@@ -33,7 +36,11 @@ _Static_assert(sizeof(enum ev_level) == sizeof(int) &&
                    sizeof(enum ev_reason) == sizeof(int) &&
                    sizeof(enum ev_item) == sizeof(int) &&
                    sizeof(enum ev_change) == sizeof(int) &&
-                   sizeof(enum ev_exit) == sizeof(int),
+                   sizeof(enum ev_exit) == sizeof(int) &&
+                   sizeof(enum ev_partner_kind) == sizeof(int) &&
+                   sizeof(enum ev_assistance) == sizeof(int) &&
+                   sizeof(enum ev_ntp) == sizeof(int) &&
+                   sizeof(enum ev_recipient_kind) == sizeof(int),
                "enum fields must be int-sized");
 _Static_assert(EV_IND_COUNT <= 32, "deprived is a 32-bit set");
 
@@ -46,17 +53,22 @@ enum kind {
     K_UNIT,     /* unit code */
     K_PARENT,   /* unit code or nil */
     K_ENUM,     /* one of names[lo..hi] */
-    K_BOOL,     /* true or false */
+    K_BOOL,     /* true or false, with a has_ flag (bool_has) */
     K_DEPRIVED, /* array of indicators of the standard for data.year */
     K_UNITS     /* array of 1..EV_CODES_MAX distinct unit codes */
 };
 
 /* In ascending byte order of the wire names (see the top of the file).
- * "level" appears twice: a unit cannot be "central", a donation can;
- * "reason" too: a relocation's hazard, a household's exit. */
+ * A name appears twice where two types give it two meanings (a type
+ * allows only one of them): "level" (a unit cannot be "central", a
+ * donation can), "reason" (a relocation's hazard, a household's exit),
+ * "kind" (a unit change, an assistance), "program" (a loan's free text,
+ * a National Target Programme). */
 enum field {
     F_AMOUNT,
     F_AREA,
+    F_AWARDED_BY,
+    F_COMPONENT,
     F_DECISION,
     F_DEPRIVED,
     F_DONOR,
@@ -69,27 +81,37 @@ enum field {
     F_INCOME,
     F_ITEM,
     F_KIND,
+    F_ASSISTANCE,
     F_LEVEL,
     F_UNIT_LEVEL,
+    F_LINK,
     F_LOAN,
     F_MEMBERS,
     F_NAME,
+    F_NO_LABOUR,
     F_ORG,
     F_PARENT,
+    F_PARTNER,
+    F_PARTNER_KIND,
     F_PLEDGE,
     F_PREDECESSORS,
+    F_PRODUCT,
     F_PROGRAM,
+    F_NTP,
     F_PURPOSE,
     F_REASON,
     F_EXIT_REASON,
+    F_RECIPIENT,
+    F_RECIPIENT_KIND,
     F_REPORT,
+    F_STARS,
     F_STATUS,
     F_SUCCESSOR,
     F_SUCCESSORS,
     F_YEAR,
     F_COUNT
 };
-_Static_assert(F_COUNT <= 32, "field sets are 32-bit masks");
+_Static_assert(F_COUNT <= 64, "field sets are 64-bit masks");
 
 struct field_desc {
     const char *name;
@@ -121,6 +143,8 @@ static const struct field_desc fields[F_COUNT] = {
     [F_AMOUNT] = INT_FIELD("amount", amount, 1, INT64_MAX),
     [F_AREA] =
         ENUM_FIELD("area", area, ev_area_names, EV_AREA_RURAL, EV_AREA_URBAN),
+    [F_AWARDED_BY] = FIELD("awarded_by", K_TEXT, awarded_by),
+    [F_COMPONENT] = FIELD("component", K_TEXT, component),
     [F_DECISION] = FIELD("decision", K_TEXT, decision),
     [F_DEPRIVED] = FIELD("deprived", K_DEPRIVED, deprived),
     [F_DONOR] = FIELD("donor", K_TEXT, donor),
@@ -137,25 +161,43 @@ static const struct field_desc fields[F_COUNT] = {
                           EV_ITEM_LIVELIHOOD),
     [F_KIND] = ENUM_FIELD("kind", change, ev_change_names, EV_CHANGE_MERGE,
                           EV_CHANGE_ABOLISH),
+    [F_ASSISTANCE] = ENUM_FIELD("kind", assistance, ev_assistance_names,
+                                EV_ASSISTANCE_REGULAR, EV_ASSISTANCE_EMERGENCY),
     [F_LEVEL] = ENUM_FIELD("level", level, ev_level_names, EV_LEVEL_CENTRAL,
                            EV_LEVEL_COMMUNE),
     [F_UNIT_LEVEL] = ENUM_FIELD("level", level, ev_level_names,
                                 EV_LEVEL_PROVINCE, EV_LEVEL_COMMUNE),
+    [F_LINK] = FIELD("link", K_TEXT, link),
     [F_LOAN] = FIELD("loan", K_TEXT, loan),
     [F_MEMBERS] = INT_FIELD("members", members, 1, INT64_MAX),
     [F_NAME] = FIELD("name", K_TEXT, name),
+    [F_NO_LABOUR] = FIELD("no_labour_capacity", K_BOOL, no_labour_capacity),
     [F_ORG] = FIELD("org", K_TEXT, org),
     [F_PARENT] = FIELD("parent", K_PARENT, parent),
+    [F_PARTNER] = FIELD("partner", K_TEXT, partner),
+    [F_PARTNER_KIND] =
+        ENUM_FIELD("partner_kind", partner_kind, ev_partner_kind_names,
+                   EV_PARTNER_ENTERPRISE, EV_PARTNER_COOPERATIVE),
     [F_PLEDGE] = FIELD("pledge", K_TEXT, pledge),
     [F_PREDECESSORS] = FIELD("predecessors", K_UNITS, predecessors),
+    [F_PRODUCT] = FIELD("product", K_TEXT, product),
     [F_PROGRAM] = FIELD("program", K_TEXT, program),
+    [F_NTP] = ENUM_FIELD("program", ntp, ev_ntp_names, EV_NTP_POVERTY_REDUCTION,
+                         EV_NTP_ETHNIC_MINORITY),
     [F_PURPOSE] = ENUM_FIELD("purpose", purpose, ev_purpose_names,
                              EV_PURPOSE_HOUSING, EV_PURPOSE_OTHER),
     [F_REASON] = ENUM_FIELD("reason", reason, ev_reason_names,
                             EV_REASON_LANDSLIDE, EV_REASON_OTHER),
     [F_EXIT_REASON] = ENUM_FIELD("reason", exit_reason, ev_exit_names,
                                  EV_EXIT_DIED, EV_EXIT_MERGED),
+    [F_RECIPIENT] = FIELD("recipient", K_TEXT, recipient),
+    [F_RECIPIENT_KIND] =
+        ENUM_FIELD("recipient_kind", recipient_kind, ev_recipient_kind_names,
+                   EV_RECIPIENT_COLLECTIVE, EV_RECIPIENT_INDIVIDUAL),
     [F_REPORT] = FIELD("report", K_TEXT, report),
+    /* OCOP: products rated 3 stars or more are certified (Decision
+     * 148/QĐ-TTg); 1 and 2 stars are not an OCOP product. */
+    [F_STARS] = INT_FIELD("stars", stars, 3, 5),
     [F_STATUS] = ENUM_FIELD("status", status, ev_status_names, EV_STATUS_POOR,
                             EV_STATUS_NONE),
     [F_SUCCESSOR] = FIELD("successor", K_UNIT, successor),
@@ -167,8 +209,8 @@ enum household_rule { HH_NO, HH_REQUIRED, HH_OPTIONAL };
 
 /* Indexed by enum ev_type; the name is ev_type_names[type]. */
 struct type_desc {
-    uint32_t required; /* BIT(enum field) */
-    uint32_t optional;
+    uint64_t required; /* BIT(enum field) */
+    uint64_t optional;
     unsigned char household;
 };
 
@@ -178,7 +220,7 @@ static const struct type_desc types[EV_TYPE_COUNT] = {
     [EV_UNIT_HOUSEHOLDS] = {BIT(F_YEAR) | BIT(F_HOUSEHOLDS), 0, HH_NO},
     [EV_HOUSEHOLD_ASSESSED] = {BIT(F_YEAR) | BIT(F_AREA) | BIT(F_MEMBERS) |
                                    BIT(F_INCOME) | BIT(F_DEPRIVED),
-                               0, HH_REQUIRED},
+                               BIT(F_NO_LABOUR), HH_REQUIRED},
     [EV_HOUSEHOLD_STATUS] = {BIT(F_YEAR) | BIT(F_STATUS), BIT(F_DECISION),
                              HH_REQUIRED},
     [EV_REVIEW_CLOSED] = {BIT(F_YEAR), 0, HH_NO},
@@ -204,6 +246,22 @@ static const struct type_desc types[EV_TYPE_COUNT] = {
                          HH_NO},
     [EV_HOUSEHOLD_EXITED] = {BIT(F_EXIT_REASON) | BIT(F_YEAR), 0, HH_REQUIRED},
     [EV_HOUSEHOLD_MOVED] = {BIT(F_FROM), 0, HH_REQUIRED},
+    [EV_PRODUCTION_LINKED] = {BIT(F_LINK) | BIT(F_PARTNER) |
+                                  BIT(F_PARTNER_KIND) | BIT(F_PRODUCT) |
+                                  BIT(F_YEAR),
+                              0, HH_REQUIRED},
+    [EV_OCOP_CERTIFIED] = {BIT(F_PRODUCT) | BIT(F_STARS), BIT(F_PARTNER),
+                           HH_NO},
+    [EV_ASSISTANCE_PAID] = {BIT(F_ASSISTANCE) | BIT(F_AMOUNT), 0, HH_REQUIRED},
+    [EV_BUDGET_ALLOCATED] = {BIT(F_NTP) | BIT(F_COMPONENT) | BIT(F_YEAR) |
+                                 BIT(F_AMOUNT),
+                             0, HH_NO},
+    [EV_BUDGET_SPENT] = {BIT(F_NTP) | BIT(F_COMPONENT) | BIT(F_YEAR) |
+                             BIT(F_AMOUNT),
+                         0, HH_NO},
+    [EV_COMMENDATION_AWARDED] = {BIT(F_RECIPIENT) | BIT(F_RECIPIENT_KIND) |
+                                     BIT(F_AWARDED_BY) | BIT(F_LEVEL),
+                                 BIT(F_DECISION), HH_NO},
 };
 
 /* Top-level keys, in canonical order. */
@@ -364,7 +422,7 @@ static int check_unit_code(struct ev_str s, const char *path,
  * at the top level) and owner the event type the keys belong to, if any.
  */
 static int collect(const msgpack_object *map, const struct field_desc *tab,
-                   unsigned n, uint32_t allowed, const char *parent,
+                   unsigned n, uint64_t allowed, const char *parent,
                    const char *owner, const msgpack_object **slot,
                    struct ev_error *err)
 {
@@ -412,6 +470,13 @@ static void *member(struct ev_data *d, unsigned f)
 static const void *const_member(const struct ev_data *d, unsigned f)
 {
     return (const char *)d + fields[f].off;
+}
+
+/* The flag that says a K_BOOL field was given (its value alone cannot:
+ * false is a value). */
+static bool *bool_has(struct ev_data *d, unsigned f)
+{
+    return f == F_NO_LABOUR ? &d->has_no_labour_capacity : &d->has_in_kind;
 }
 
 /* Enum members are written as int; see the _Static_assert above. */
@@ -476,12 +541,12 @@ static int decode_deprived(const msgpack_object *o, int64_t year, uint32_t *out,
             return rc;
         ind = ev_indicator_from_name(s.ptr, s.len);
         ev_quote(esc, sizeof esc, s.ptr, s.len);
-        if (ind == EV_IND_COUNT || !(valid & BIT(ind)))
+        if (ind == EV_IND_COUNT || !(valid & IND_BIT(ind)))
             return FAIL(err, "%s: unknown indicator \"%s\" for %" PRId64, path,
                         esc, year);
-        if (seen & BIT(ind))
+        if (seen & IND_BIT(ind))
             return FAIL(err, "%s: duplicate indicator \"%s\"", path, esc);
-        seen |= BIT(ind);
+        seen |= IND_BIT(ind);
     }
     *out = seen;
     return POVTRACK_OK;
@@ -571,8 +636,8 @@ static int decode_field(unsigned f, const msgpack_object *o,
     case K_BOOL:
         if (o->type != MSGPACK_OBJECT_BOOLEAN)
             return FAIL(err, "%s: must be true or false", path);
-        d->in_kind = o->via.boolean;
-        d->has_in_kind = true;
+        *(bool *)member(d, f) = o->via.boolean;
+        *bool_has(d, f) = true;
         return POVTRACK_OK;
     case K_DEPRIVED:
         return decode_deprived(o, d->year, &d->deprived, err);
@@ -685,7 +750,7 @@ static int decode_data(const msgpack_object *o, enum ev_type type,
 {
     const struct type_desc *td = &types[type];
     const msgpack_object *slot[F_COUNT] = {NULL};
-    uint32_t want = td->required | td->optional;
+    uint64_t want = td->required | td->optional;
     unsigned f;
     int rc;
 
@@ -856,6 +921,8 @@ static bool optional_present(const struct ev_data *d, unsigned f)
         return d->has_amount;
     case F_IN_KIND:
         return d->has_in_kind;
+    case F_NO_LABOUR:
+        return d->has_no_labour_capacity;
     case F_EFFECTIVE:
         return d->has_effective;
     case F_SUCCESSORS:
@@ -875,7 +942,7 @@ static int pack_str(msgpack_packer *pk, struct ev_str s)
     return msgpack_pack_str_with_body(pk, s.ptr, s.len);
 }
 
-static unsigned popcount32(uint32_t x)
+static unsigned popcount(uint64_t x)
 {
     unsigned n = 0;
 
@@ -889,10 +956,10 @@ static int pack_deprived(msgpack_packer *pk, uint32_t set)
     unsigned i;
     int r;
 
-    set &= BIT(EV_IND_COUNT) - 1;
-    r = msgpack_pack_array(pk, popcount32(set));
+    set &= IND_BIT(EV_IND_COUNT) - 1;
+    r = msgpack_pack_array(pk, popcount(set));
     for (i = 0; i < EV_IND_COUNT; i++)
-        if (set & BIT(i))
+        if (set & IND_BIT(i))
             r |= pack_cstr(pk, ev_indicator_names[i]);
     return r;
 }
@@ -944,7 +1011,8 @@ static int pack_field(msgpack_packer *pk, const struct ev_data *d, unsigned f)
     case K_ENUM:
         return pack_cstr(pk, fd->names[load_enum(d, f)]);
     case K_BOOL:
-        return d->in_kind ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+        return *(const bool *)const_member(d, f) ? msgpack_pack_true(pk)
+                                                 : msgpack_pack_false(pk);
     case K_DEPRIVED:
         return pack_deprived(pk, d->deprived);
     case K_UNITS:
@@ -955,10 +1023,10 @@ static int pack_field(msgpack_packer *pk, const struct ev_data *d, unsigned f)
 
 /* The data fields to encode, or 0 when d cannot be encoded (every type has
  * a required field, so 0 is never a valid set). */
-static uint32_t fields_to_encode(const struct type_desc *td,
+static uint64_t fields_to_encode(const struct type_desc *td,
                                  const struct ev_data *d)
 {
-    uint32_t out = td->required;
+    uint64_t out = td->required;
     unsigned f;
 
     for (f = 0; f < F_COUNT; f++)
@@ -973,7 +1041,7 @@ static uint32_t fields_to_encode(const struct type_desc *td,
 int ev_encode(const struct ev_event *ev, msgpack_packer *pk)
 {
     const struct type_desc *td;
-    uint32_t data;
+    uint64_t data;
     unsigned f;
     bool hh;
     int r;
@@ -1005,7 +1073,7 @@ int ev_encode(const struct ev_event *ev, msgpack_packer *pk)
         r |= pack_str(pk, ev->household);
     }
     r |= pack_cstr(pk, "data");
-    r |= msgpack_pack_map(pk, popcount32(data));
+    r |= msgpack_pack_map(pk, popcount(data));
     for (f = 0; f < F_COUNT; f++) {
         if (data & BIT(f)) {
             r |= pack_cstr(pk, fields[f].name);

@@ -27,6 +27,8 @@ static const struct {
      "province summary: poor-household rates, target, fund, alerts"},
     {"report", tl_cmd_report,
      "yearly report for the standing committee (md, csv, html)"},
+    {"donors", tl_cmd_donors,
+     "the donors to acknowledge publicly, per unit and period (csv)"},
     {"stats", tl_cmd_stats, "log size and plugin progress"},
     {"log", tl_cmd_log, "print records of the event log"},
     {"alerts", tl_cmd_alerts, "list alerts, and follow new ones"},

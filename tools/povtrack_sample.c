@@ -5,7 +5,10 @@
  * tests: the unit hierarchy, household counts, the yearly poor and near-poor
  * lists with households that escape, relapse and newly fall into poverty,
  * the closing of each review, and the For the Poor fund's pledges, donations
- * and disbursements.  It is a function of the units file and the options
+ * and disbursements; and, from streams of their own, assessments, loans,
+ * relocations, reports, and the rest of the plan (production links, OCOP,
+ * social assistance, the National Target Programmes' budget,
+ * commendations).  It is a function of the units file and the options
  * only: the same --seed gives the same bytes.  Floating point is limited to
  * +, -, *, / (no libm), which IEEE 754 makes reproducible.
  */
@@ -69,14 +72,22 @@ enum evtype {
     T_CREDIT_REPAID,
     T_REPORT_DUE,
     T_REPORT_SUBMITTED,
+    T_PRODUCTION_LINKED,
+    T_OCOP_CERTIFIED,
+    T_ASSISTANCE_PAID,
+    T_BUDGET_ALLOCATED,
+    T_BUDGET_SPENT,
+    T_COMMENDATION_AWARDED,
     T_COUNT
 };
 static const char *const type_names[T_COUNT] = {
-    "unit.defined",       "unit.households",    "household.status",
-    "review.closed",      "donation.pledged",   "donation.received",
-    "fund.disbursed",     "household.assessed", "relocation.completed",
-    "relocation.support", "credit.disbursed",   "credit.repaid",
-    "report.due",         "report.submitted"};
+    "unit.defined",       "unit.households",     "household.status",
+    "review.closed",      "donation.pledged",    "donation.received",
+    "fund.disbursed",     "household.assessed",  "relocation.completed",
+    "relocation.support", "credit.disbursed",    "credit.repaid",
+    "report.due",         "report.submitted",    "production.linked",
+    "ocop.certified",     "assistance.paid",     "budget.allocated",
+    "budget.spent",       "commendation.awarded"};
 
 struct gen {
     struct tl_rng rng;
@@ -86,6 +97,12 @@ struct gen {
      * same bytes whether or not these are generated between them. */
     struct tl_rng xrng;
     uint64_t next_xid;
+    /* The rest of the plan (links, OCOP, social assistance, the National
+     * Target Programmes' budget, commendations): a third stream and ids of
+     * their own (gen-<seed>-p<n>), so the events above stay the same
+     * bytes. */
+    struct tl_rng prng;
+    uint64_t next_pid;
     uint64_t loan_no;
     uint64_t seed;
     double scale;
@@ -358,25 +375,39 @@ static void emit(struct gen *g, enum evtype t, int64_t at, const char *unit,
     emit_id(g, id, t, at, unit, household, data);
 }
 
+/* An event of another stream: id gen-<seed><stream><n>, n from *next. */
+static void emit_in(struct gen *g, char stream, uint64_t *next, enum evtype t,
+                    int64_t at, const char *unit, const char *household,
+                    json_t *data)
+{
+    char id[64];
+
+    snprintf(id, sizeof(id), "gen-%llu-%c%llu", (unsigned long long)g->seed,
+             stream, (unsigned long long)++*next);
+    emit_id(g, id, t, at, unit, household, data);
+}
+
 /* An event of the extra stream: id gen-<seed>-x<n>. */
 static void emit_x(struct gen *g, enum evtype t, int64_t at, const char *unit,
                    const char *household, json_t *data)
 {
-    char id[64];
-
-    snprintf(id, sizeof(id), "gen-%llu-x%llu", (unsigned long long)g->seed,
-             (unsigned long long)++g->next_xid);
-    emit_id(g, id, t, at, unit, household, data);
+    emit_in(g, 'x', &g->next_xid, t, at, unit, household, data);
 }
 
 /* A time on a random day in [from, to] (inclusive, as unix seconds of
- * 00:00), at a random office hour. */
-static int64_t some_time(struct gen *g, int64_t from, int64_t to)
+ * 00:00), at a random office hour, drawn from r. */
+static int64_t time_in(struct tl_rng *r, int64_t from, int64_t to)
 {
     int64_t days = (to - from) / 86400;
 
-    return from + tl_rng_range(&g->rng, 0, days) * 86400 +
-           tl_rng_range(&g->rng, 7 * 3600, 17 * 3600);
+    return from + tl_rng_range(r, 0, days) * 86400 +
+           tl_rng_range(r, 7 * 3600, 17 * 3600);
+}
+
+/* time_in() on the first stream. */
+static int64_t some_time(struct gen *g, int64_t from, int64_t to)
+{
+    return time_in(&g->rng, from, to);
 }
 
 /* ---- households ------------------------------------------------------- */
@@ -717,13 +748,10 @@ static void fund_year(struct gen *g, size_t u, int year, uint64_t *pledge_no)
 
 /* ---- the extra stream: assessments, loans, grants, relocation, reports */
 
-/* some_time() on the extra stream. */
+/* time_in() on the extra stream. */
 static int64_t xtime(struct gen *g, int64_t from, int64_t to)
 {
-    int64_t days = (to - from) / 86400;
-
-    return from + tl_rng_range(&g->xrng, 0, days) * 86400 +
-           tl_rng_range(&g->xrng, 7 * 3600, 17 * 3600);
+    return time_in(&g->xrng, from, to);
 }
 
 #define XPICK(arr) (arr)[tl_rng_below(&g->xrng, sizeof(arr) / sizeof((arr)[0]))]
@@ -771,6 +799,20 @@ static json_t *deprived(struct gen *g, int year, int n)
     return a;
 }
 
+static uint64_t code_hash(const char *code);
+
+/* Whether household i of a commune has no member able to work (elderly,
+ * disabled...): about one in sixteen, the same every year, a function of
+ * the seed and the household alone. */
+static bool no_labour(const struct gen *g, const char *code, size_t i)
+{
+    uint64_t h = (code_hash(code) ^ g->seed * UINT64_C(0x9E3779B97F4A7C15)) +
+                 (uint64_t)i * UINT64_C(0xBF58476D1CE4E5B9);
+    h ^= h >> 31;
+    h *= UINT64_C(0x94D049BB133111EB);
+    return (h >> 40) % 16 == 0;
+}
+
 enum assess { A_POOR, A_NEAR, A_ABOVE, A_SKIP };
 
 static void assess(struct gen *g, const struct commune *c, size_t i, int year,
@@ -798,12 +840,17 @@ static void assess(struct gen *g, const struct commune *c, size_t i, int year,
     }
     income = income / 10000 * 10000;
     snprintf(hh, sizeof(hh), "h-%s-%zu", u->code, i + 1);
+    json_t *data =
+        json_pack("{s:i,s:s,s:I,s:I,s:o}", "year", year, "area",
+                  urban ? "urban" : "rural", "members",
+                  (json_int_t)(1 + tl_rng_below(&g->xrng, 7)), "income",
+                  (json_int_t)income, "deprived", deprived(g, year, ndep));
+    /* Drawing nothing, so that every other byte stays as it was. */
+    if (no_labour(g, u->code, i))
+        json_object_set_new(data, "no_labour_capacity", json_true());
     emit_x(g, T_HOUSEHOLD_ASSESSED,
            xtime(g, vn_day(year, 9, 1), vn_day(year, 11, 20)), u->code, hh,
-           json_pack("{s:i,s:s,s:I,s:I,s:o}", "year", year, "area",
-                     urban ? "urban" : "rural", "members",
-                     (json_int_t)(1 + tl_rng_below(&g->xrng, 7)), "income",
-                     (json_int_t)income, "deprived", deprived(g, year, ndep)));
+           data);
 }
 
 /* The year's assessments of a commune: every poor and near-poor household
@@ -1057,6 +1104,218 @@ static void reports(struct gen *g, const char *report, int64_t due_day,
     }
 }
 
+/* ---- the third stream: the rest of the plan --------------------------- */
+
+#define PPICK(arr) (arr)[tl_rng_below(&g->prng, sizeof(arr) / sizeof((arr)[0]))]
+
+static int64_t ptime(struct gen *g, int64_t from, int64_t to)
+{
+    return time_in(&g->prng, from, to);
+}
+
+static void emit_p(struct gen *g, enum evtype t, int64_t at, const char *unit,
+                   const char *household, json_t *data)
+{
+    emit_in(g, 'p', &g->next_pid, t, at, unit, household, data);
+}
+
+static const char *const products[] = {
+    "Thanh long ruột đỏ", "Nước mắm",   "Hạt điều", "Mực một nắng",
+    "Bưởi da xanh",       "Cá cơm khô", "Nho",      "Sầu riêng",
+    "Gạo thơm",           "Bánh tráng"};
+
+/* II.3: a production link in one commune in three, with a cooperative or
+ * an enterprise, that about 30% of its poor and 20% of its near-poor
+ * households join; an OCOP rating in one commune in ten (a product rated
+ * again in a later year is re-rated). */
+static void commune_links(struct gen *g, const struct commune *c, int year)
+{
+    const struct unit *u = &g->units[c->unit];
+    char link[64], partner[320], product[320], hh[64];
+    bool coop = tl_rng_below(&g->prng, 5) < 3;
+
+    if (tl_rng_below(&g->prng, 3) == 0 && c->n > 0) {
+        snprintf(link, sizeof(link), "LK-%d-%s", year, u->code);
+        snprintf(product, sizeof(product), "%s", PPICK(products));
+        if (coop)
+            snprintf(partner, sizeof(partner), "Hợp tác xã Nông nghiệp %s",
+                     u->name);
+        else
+            snprintf(partner, sizeof(partner), "%s", PPICK(firms));
+        for (size_t i = 0; i < c->n; i++) {
+            uint8_t st = c->state[i] & H_STATUS;
+            if ((st != H_POOR && st != H_NEAR) ||
+                tl_rng_below(&g->prng, 10) >= (st == H_POOR ? 3u : 2u))
+                continue;
+            snprintf(hh, sizeof(hh), "h-%s-%zu", u->code, i + 1);
+            emit_p(g, T_PRODUCTION_LINKED,
+                   ptime(g, vn_day(year, 3, 1), vn_day(year, 6, 30)), u->code,
+                   hh,
+                   json_pack("{s:s,s:s,s:s,s:s,s:i}", "link", link, "partner",
+                             partner, "partner_kind",
+                             coop ? "cooperative" : "enterprise", "product",
+                             product, "year", year));
+        }
+    }
+    if (tl_rng_below(&g->prng, 10) == 0) {
+        uint64_t r = tl_rng_below(&g->prng, 100);
+        snprintf(product, sizeof(product), "%s %s", PPICK(products), u->name);
+        emit_p(g, T_OCOP_CERTIFIED,
+               ptime(g, vn_day(year, 6, 1), vn_day(year, 11, 30)), u->code,
+               NULL,
+               json_pack("{s:s,s:i}", "product", product, "stars",
+                         r < 60   ? 3
+                         : r < 93 ? 4
+                                  : 5));
+    }
+}
+
+/* II.3: the monthly allowance of poor households with no labour capacity,
+ * paid by the quarter (360,000 VND a month); one in thirty is left unpaid
+ * in a year (protection.no_assistance at the review), one in twenty gets
+ * emergency help too. */
+static void commune_assistance(struct gen *g, const struct commune *c, int year)
+{
+    static const int months[4] = {3, 6, 9, 12};
+    const char *code = g->units[c->unit].code;
+    char hh[64];
+
+    for (size_t i = 0; i < c->n; i++) {
+        if ((c->state[i] & H_STATUS) != H_POOR || !no_labour(g, code, i))
+            continue;
+        snprintf(hh, sizeof(hh), "h-%s-%zu", code, i + 1);
+        if (tl_rng_below(&g->prng, 30) != 0)
+            for (int q = 0; q < 4; q++)
+                emit_p(g, T_ASSISTANCE_PAID,
+                       ptime(g, vn_day(year, months[q], 1),
+                             vn_day(year, months[q], 10)),
+                       code, hh,
+                       json_pack("{s:s,s:I}", "kind", "regular", "amount",
+                                 (json_int_t)1080000));
+        if (tl_rng_below(&g->prng, 20) == 0)
+            emit_p(g, T_ASSISTANCE_PAID,
+                   ptime(g, vn_day(year, 9, 15), vn_day(year, 11, 30)), code,
+                   hh,
+                   json_pack("{s:s,s:I}", "kind", "emergency", "amount",
+                             (json_int_t)2000000));
+    }
+}
+
+/* II.4: the National Target Programmes' budget of a unit for a year: some
+ * projects of the poverty-reduction programme (Decision 90/QĐ-TTg), and
+ * for mountainous districts some of the ethnic-minority programme
+ * (Decision 1719/QĐ-TTg); 75-100% spent by the end of the year, three
+ * quarters of it by August, a slow unit all of it from October
+ * (budget.low_execution). */
+static void unit_budget(struct gen *g, size_t u, int year, bool ethnic,
+                        bool slow)
+{
+    static const char *const poverty[] = {
+        "Dự án 2: Đa dạng hóa sinh kế",
+        "Dự án 3: Hỗ trợ phát triển sản xuất",
+        "Dự án 4: Giáo dục nghề nghiệp, việc làm",
+        "Dự án 5: Hỗ trợ nhà ở hộ nghèo, cận nghèo",
+        "Dự án 6: Truyền thông, giảm nghèo về thông tin",
+        "Dự án 7: Nâng cao năng lực, giám sát"};
+    static const char *const minority[] = {
+        "Dự án 1: Đất ở, nhà ở, đất sản xuất, nước sinh hoạt",
+        "Dự án 3: Phát triển sản xuất nông, lâm nghiệp",
+        "Dự án 4: Hạ tầng thiết yếu"};
+    const char *code = g->units[u].code;
+
+    for (int p = 0; p < (ethnic ? 2 : 1); p++) {
+        const char *program = p == 0 ? "poverty_reduction" : "ethnic_minority";
+        for (int k = 0; k < 3; k++) {
+            const char *component = p == 0 ? PPICK(poverty) : PPICK(minority);
+            int64_t amount =
+                tl_rng_range(&g->prng, 2, 20) * 100000000 * (p + 1);
+            int64_t spend = amount / 100 * (75 + tl_rng_range(&g->prng, 0, 25));
+            int64_t left = spend;
+            emit_p(g, T_BUDGET_ALLOCATED,
+                   ptime(g, vn_day(year, 1, 15), vn_day(year, 3, 31)), code,
+                   NULL,
+                   json_pack("{s:s,s:s,s:i,s:I}", "program", program,
+                             "component", component, "year", year, "amount",
+                             (json_int_t)amount));
+            /* Three tranches by August, the last in the autumn; a slow
+             * unit spends it all from October. */
+            for (int t = 0; t < 4 && left > 0; t++) {
+                int64_t part = t == 3 ? left : spend / 4;
+                bool late = t == 3 || slow;
+                int64_t from =
+                    late ? vn_day(year, 10, 1) : vn_day(year, 2 * t + 2, 1);
+                int64_t to =
+                    late ? vn_day(year, 12, 20) : vn_day(year, 2 * t + 4, 28);
+                emit_p(g, T_BUDGET_SPENT, ptime(g, from, to), code, NULL,
+                       json_pack("{s:s,s:s,s:i,s:I}", "program", program,
+                                 "component", component, "year", year, "amount",
+                                 (json_int_t)part));
+                left -= part;
+            }
+        }
+    }
+}
+
+/* III.4: the province commends a few collectives and individuals at the
+ * end of the year, each district one or two, the Prime Minister one in
+ * odd years. */
+static void commendations(struct gen *g, int year)
+{
+    static const char *const groups[] = {"Hội Nông dân", "Hội Liên hiệp Phụ nữ",
+                                         "Hợp tác xã Nông nghiệp",
+                                         "Ủy ban Mặt trận Tổ quốc"};
+    char who[320], by[320], decision[64];
+    int n = 0;
+
+    for (size_t k = 0; k < 6 + g->ndistricts; k++) {
+        bool province = k < 6, person = tl_rng_below(&g->prng, 5) < 2;
+        size_t u = province ? g->root : g->districts[k - 6].unit;
+        const struct commune *c =
+            &g->communes[tl_rng_below(&g->prng, g->ncommunes)];
+        const char *level = province ? "province" : "district";
+        if (k == 5 && year % 2 == 0)
+            continue;
+        if (person)
+            snprintf(who, sizeof(who), "%s %s %s", PPICK(family), PPICK(middle),
+                     PPICK(given));
+        else
+            snprintf(who, sizeof(who), "%s %s", PPICK(groups),
+                     g->units[c->unit].name);
+        if (k == 5) {
+            level = "central";
+            snprintf(by, sizeof(by), "Thủ tướng Chính phủ");
+        } else {
+            snprintf(by, sizeof(by), "Chủ tịch UBND %s", g->units[u].name);
+        }
+        snprintf(decision, sizeof(decision), "%d/QĐ-%s", 100 + ++n,
+                 k == 5 ? "TTg" : "UBND");
+        emit_p(g, T_COMMENDATION_AWARDED,
+               ptime(g, vn_day(year, 12, 18), vn_day(year, 12, 30)),
+               g->units[u].code, NULL,
+               json_pack("{s:s,s:s,s:s,s:s,s:s}", "recipient", who,
+                         "recipient_kind", person ? "individual" : "collective",
+                         "awarded_by", by, "level", level, "decision",
+                         decision));
+    }
+}
+
+/* The year of the rest of the plan, before the reviews close. */
+static void plan_year(struct gen *g, int year)
+{
+    size_t slow = g->ndistricts > 0
+                      ? (size_t)tl_rng_below(&g->prng, g->ndistricts)
+                      : SIZE_MAX;
+
+    for (size_t c = 0; c < g->ncommunes; c++) {
+        commune_links(g, &g->communes[c], year);
+        commune_assistance(g, &g->communes[c], year);
+    }
+    unit_budget(g, g->root, year, false, false);
+    for (size_t d = 0; d < g->ndistricts; d++)
+        unit_budget(g, g->districts[d].unit, year, d % 3 == 0, d == slow);
+    commendations(g, year);
+}
+
 /* ---- the whole run ---------------------------------------------------- */
 
 static void setup(struct gen *g)
@@ -1141,6 +1400,7 @@ static void run(struct gen *g)
             commune_grants(g, cm, year);
         }
         relocations(g, year);
+        plan_year(g, year);
         fund_year(g, g->root, year, &pledge_no);
         for (size_t d = 0; d < g->ndistricts; d++)
             fund_year(g, g->districts[d].unit, year, &pledge_no);
@@ -1565,6 +1825,22 @@ static const char usage[] =
     "   30 October 2021 (most before, some late, one or two never), then the\n"
     "   year's progress report due 15 December (a few late, now and then\n"
     "   one never).\n"
+    "From a third stream (ids gen-<seed>-p<n>), the rest of the plan:\n"
+    " - production.linked: each year one commune in three has a link with a\n"
+    "   cooperative or an enterprise and a product, that about 30% of its\n"
+    "   poor and 20% of its near-poor households join; ocop.certified in one\n"
+    "   commune in ten (3 stars 60%, 4 stars 33%, 5 stars 7%);\n"
+    " - about one household in sixteen has no member able to work (the same\n"
+    "   every year; its assessments say no_labour_capacity), and the poor\n"
+    "   ones get assistance.paid, regular, 1,080,000 VND a quarter, except\n"
+    "   one in thirty a year; one in twenty emergency help as well;\n"
+    " - budget.allocated to the province and each district (three projects\n"
+    "   of the poverty-reduction programme, and in every third district\n"
+    "   three of the ethnic-minority programme), budget.spent in four\n"
+    "   tranches, 75-100% by the end of the year; one district a year\n"
+    "   spends only from October (budget.low_execution);\n"
+    " - commendation.awarded at the end of the year: five by the province,\n"
+    "   one per district, one by the Prime Minister in odd years.\n"
     "Event ids are gen-<seed>-<n>.  Times are 00:00 or office hours in\n"
     "Vietnam (UTC+7).\n"
     "\n"
@@ -1733,6 +2009,7 @@ int main(int argc, char **argv)
     }
     tl_rng_seed(&g.rng, g.seed);
     tl_rng_seed(&g.xrng, g.seed ^ 0x9E3779B97F4A7C15ull);
+    tl_rng_seed(&g.prng, g.seed ^ 0xD6E8FEB86659FD93ull);
     if (load_units(&g, units) != 0 ||
         (national ? select_provinces(&g, province)
                   : select_province(&g, province)) != 0) {

@@ -125,6 +125,7 @@ int tl_cmd_log(struct tl_cli *cli, int argc, char **argv);
 int tl_cmd_alerts(struct tl_cli *cli, int argc, char **argv);
 int tl_cmd_summary(struct tl_cli *cli, int argc, char **argv);
 int tl_cmd_report(struct tl_cli *cli, int argc, char **argv);
+int tl_cmd_donors(struct tl_cli *cli, int argc, char **argv);
 int tl_cmd_keygen(struct tl_cli *cli, int argc, char **argv);
 int tl_cmd_plugin(struct tl_cli *cli, int argc, char **argv);
 int tl_cmd_rebuild(struct tl_cli *cli, int argc, char **argv);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "tl_cli.h"
+#include "tl_import.h"
 #include "tl_mp.h"
 #include "tl_query.h"
 #include "tl_report.h"
@@ -20,7 +21,7 @@ static const char report_usage[] =
     "                       [--lang vi|en] [--output FILE] [--from-year Y]\n"
     "                       [--target-min PP] [--target-max PP]\n"
     "                       [--md-target-min PP] [--md-target-max PP]\n"
-    "                       [--alerts N]\n"
+    "                       [--alerts N] [--donors N]\n"
     "\n"
     "The year's report on unit CODE (a province, usually), its districts and\n"
     "their communes, for the provincial standing committee:\n"
@@ -38,7 +39,16 @@ static const char report_usage[] =
     " 4. relocation and its follow-up, support still missing (relocation);\n"
     " 5. policy credit and its coverage of poor households (credit);\n"
     " 6. plans and reports due, late and overdue (deadlines);\n"
-    " 7. the alerts raised by events of the year (UTC+7) in the unit.\n"
+    " 7. the National Target Programmes' budget: allocated, spent, execution\n"
+    "    rate by programme and component, beside the fund (budget);\n"
+    " 8. production links with poor and near-poor households, OCOP products\n"
+    "    (production);\n"
+    " 9. poor households with no labour capacity and their regular social\n"
+    "    assistance (protection);\n"
+    "10. the donors of the year, anonymous ones as such (donors);\n"
+    "11. the collectives and individuals commended in the year\n"
+    "    (commendations);\n"
+    "12. the alerts raised by events of the year (UTC+7) in the unit.\n"
     "The units are those in force at the end of Y (after 1 July 2025 the\n"
     "communes sit directly under the province), and every figure is\n"
     "regrouped into them (as_of): a merged commune's reduction compares it\n"
@@ -56,7 +66,9 @@ static const char report_usage[] =
     "  --lang vi|en     Vietnamese (default) or English labels\n"
     "  --output FILE    write to FILE instead of standard output\n"
     "  --alerts N       list at most N alerts one by one (default 30); all\n"
-    "                   are counted\n";
+    "                   are counted\n"
+    "  --donors N       list at most N donors (default 50; all: povtrack\n"
+    "                   donors); all are counted\n";
 
 struct code_idx {
     const char *code; /* in doc.units, which no longer moves once sorted */
@@ -67,6 +79,7 @@ struct rep {
     struct tl_cli *cli;
     struct tl_rep_doc doc;
     bool band_given, md_band_given; /* from the options, not the daemon */
+    int64_t donors_max;             /* donors listed in section 10 */
     struct code_idx *by_code;       /* doc.units sorted by code */
     size_t cap_units;
 };
@@ -666,6 +679,372 @@ static int credit(struct rep *r, size_t idx)
  * report's year (a district abolished in 2025 is the province's); late
  * and overdue ones are counted for that unit and each ancestor up to the
  * root. */
+/* ---- the rest of the plan (sections 7 to 11) --------------------------- */
+
+/* Grow an array of n elements of size to n + 1; NULL when out of memory
+ * (the array is kept). */
+static void *grow(void *arr, size_t n, size_t size)
+{
+    return realloc(arr, (n + 1) * size);
+}
+
+/* The key of a map entry as a string (NUL-free, shorter than cap). */
+static bool map_key(const msgpack_object *k, char *buf, size_t cap)
+{
+    if (k->type != MSGPACK_OBJECT_STR || k->via.str.size >= cap ||
+        memchr(k->via.str.ptr, '\0', k->via.str.size) != NULL)
+        return false;
+    memcpy(buf, k->via.str.ptr, k->via.str.size);
+    buf[k->via.str.size] = '\0';
+    return true;
+}
+
+/* Ask section s's plugin about units[idx] in the report's year (with
+ * "limit" when limit > 0).  *res is its result, NULL when the section is
+ * absent; free m (zeroed then) in every case. */
+static int ask_year(struct rep *r, enum tl_rep_sec s, size_t idx, int limit,
+                    struct povtrack_client_msg *m, const msgpack_object **res)
+{
+    const char *code = r->doc.units[idx].code;
+    int year = r->doc.year, rc = 0;
+
+    memset(m, 0, sizeof(*m));
+    *res = NULL;
+    if (!r->doc.present[s])
+        return 0;
+    rc = ask(r, s,
+             limit > 0 ? json_pack("{s:s,s:i,s:i}", "unit", code, "year", year,
+                                   "limit", limit)
+                       : json_pack("{s:s,s:i}", "unit", code, "year", year),
+             m);
+    if (rc == 0)
+        *res = result(m);
+    return rc;
+}
+
+/* Each programme's components, from by_program: {programme: {...,
+ * "by_component": {component: {"allocated", "spent", "execution_rate"}}}}. */
+static int components(struct tl_rep_plan *p, const msgpack_object *res)
+{
+    static const char *const keys[3] = {"allocated", "spent", "execution_rate"};
+    const msgpack_object *bp = tl_mp_get(res, "by_program");
+
+    for (uint32_t i = 0;
+         bp != NULL && bp->type == MSGPACK_OBJECT_MAP && i < bp->via.map.size;
+         i++) {
+        const msgpack_object *bc =
+            tl_mp_get(&bp->via.map.ptr[i].val, "by_component");
+        char prog[64], comp[TL_REP_NAME_MAX];
+        if (!map_key(&bp->via.map.ptr[i].key, prog, sizeof(prog)))
+            continue;
+        for (uint32_t j = 0; bc != NULL && bc->type == MSGPACK_OBJECT_MAP &&
+                             j < bc->via.map.size;
+             j++) {
+            const msgpack_object *v = &bc->via.map.ptr[j].val;
+            struct tl_rep_component *c;
+            if (!map_key(&bc->via.map.ptr[j].key, comp, sizeof(comp)))
+                continue;
+            c = grow(p->components, p->ncomponents, sizeof(*c));
+            if (c == NULL)
+                return oom();
+            p->components = c;
+            c = &c[p->ncomponents++];
+            memset(c, 0, sizeof(*c));
+            c->program = strdup(prog);
+            c->component = strdup(comp);
+            if (c->program == NULL || c->component == NULL)
+                return oom();
+            for (int k = 0; k < 3; k++)
+                c->known[k] = tl_mp_num(v, keys[k], &c->v[k]);
+        }
+    }
+    return 0;
+}
+
+static int budget(struct rep *r, size_t idx)
+{
+    static const struct fact f[] = {{"allocated", NULL, TL_KIND_VND},
+                                    {"spent", NULL, TL_KIND_VND},
+                                    {"execution_rate", NULL, TL_KIND_RATE}};
+    struct tl_rep_doc *d = &r->doc;
+    struct tl_rep_unit *u = &d->units[idx];
+    struct povtrack_client_msg m;
+    const msgpack_object *res;
+    int rc = ask_year(r, TL_SEC_BUDGET, idx, 0, &m, &res);
+
+    if (rc == 0 && res != NULL) {
+        put(u, TL_COL_BUDGET_ALLOCATED, res, "allocated");
+        put(u, TL_COL_BUDGET_SPENT, res, "spent");
+        put(u, TL_COL_BUDGET_RATE, res, "execution_rate");
+        if (idx == 0) {
+            rc = facts(&d->plan.budget, res, f, sizeof(f) / sizeof(f[0]));
+            /* Beside it, what the fund spent (section 3 asked already). */
+            for (size_t i = 0; rc == 0 && i < d->fund.n; i++)
+                if (strcmp(d->fund.v[i].key, "fund:disbursed") == 0 &&
+                    tl_report_kv_add(&d->plan.budget, "budget:fund_disbursed",
+                                     TL_KIND_VND, d->fund.v[i].known,
+                                     d->fund.v[i].v) != POVTRACK_OK)
+                    rc = oom();
+            if (rc == 0)
+                rc = components(&d->plan, res);
+        }
+    }
+    povtrack_client_msg_free(&m);
+    return rc;
+}
+
+/* The links of the root in the year, at most TL_REP_LINKS. */
+#define TL_REP_LINKS 30
+static int links(struct rep *r)
+{
+    struct tl_rep_plan *p = &r->doc.plan;
+    struct povtrack_client_msg m;
+    const msgpack_object *res, *arr;
+    int rc =
+        ask(r, TL_SEC_PRODUCTION,
+            json_pack("{s:s,s:i,s:s,s:i}", "unit", r->doc.units[0].code, "year",
+                      r->doc.year, "list", "links", "limit", TL_REP_LINKS),
+            &m);
+    int64_t more = 0, stars = 0;
+
+    res = result(&m);
+    arr = tl_mp_get(res, "links");
+    for (uint32_t i = 0;
+         rc == 0 && arr != NULL && arr->type == MSGPACK_OBJECT_ARRAY &&
+         i < arr->via.array.size;
+         i++) {
+        const msgpack_object *o = &arr->via.array.ptr[i];
+        struct tl_rep_link *l = grow(p->links, p->nlinks, sizeof(*l));
+        if (l == NULL) {
+            rc = oom();
+            break;
+        }
+        p->links = l;
+        l = &l[p->nlinks++];
+        memset(l, 0, sizeof(*l));
+        if (mp_strdup(o, "link", &l->link) != 0 ||
+            mp_strdup(o, "partner", &l->partner) != 0 ||
+            mp_strdup(o, "partner_kind", &l->partner_kind) != 0 ||
+            mp_strdup(o, "product", &l->product) != 0)
+            rc = oom();
+        l->has_stars = tl_mp_i64(o, "ocop_stars", &stars);
+        l->stars = (int)stars;
+        tl_mp_num(o, "households", &l->households);
+    }
+    if (rc == 0 && tl_mp_i64(res, "more", &more) && more > 0)
+        p->links_more = (size_t)more;
+    povtrack_client_msg_free(&m);
+    return rc;
+}
+
+static int production(struct rep *r, size_t idx)
+{
+    /* The links, by kind of partner, then the households. */
+    static const struct fact head[] = {{"households_linked", NULL, TL_KIND_INT},
+                                       {"links", NULL, TL_KIND_INT}};
+    static const struct fact f[] = {
+        {"poor", NULL, TL_KIND_INT},
+        {"poor_linked", NULL, TL_KIND_INT},
+        {"poor_linked_share", NULL, TL_KIND_RATE},
+        {"near_poor", NULL, TL_KIND_INT},
+        {"near_poor_linked", NULL, TL_KIND_INT},
+        {"near_poor_linked_share", NULL, TL_KIND_RATE},
+        {"ocop_products", NULL, TL_KIND_INT},
+        {"ocop_new", NULL, TL_KIND_INT}};
+    static const struct fact kinds[] = {{"enterprise", NULL, TL_KIND_INT},
+                                        {"cooperative", NULL, TL_KIND_INT}};
+    static const struct fact stars[] = {{"3", "ocop:3", TL_KIND_INT},
+                                        {"4", "ocop:4", TL_KIND_INT},
+                                        {"5", "ocop:5", TL_KIND_INT}};
+    struct tl_rep_doc *d = &r->doc;
+    struct tl_rep_unit *u = &d->units[idx];
+    struct povtrack_client_msg m;
+    const msgpack_object *res;
+    int rc = ask_year(r, TL_SEC_PRODUCTION, idx, 0, &m, &res);
+
+    if (rc == 0 && res != NULL) {
+        put(u, TL_COL_LINKED, res, "households_linked");
+        put(u, TL_COL_POOR_LINKED_SHARE, res, "poor_linked_share");
+        put(u, TL_COL_OCOP, res, "ocop_products");
+        if (idx == 0) {
+            rc = facts(&d->plan.production, res, head, 2);
+            if (rc == 0)
+                rc = facts(&d->plan.production,
+                           tl_mp_get(res, "links_by_partner_kind"), kinds, 2);
+            if (rc == 0)
+                rc = facts(&d->plan.production, res, f,
+                           sizeof(f) / sizeof(f[0]));
+            if (rc == 0)
+                rc = facts(&d->plan.ocop, tl_mp_get(res, "ocop_by_stars"),
+                           stars, 3);
+            if (rc == 0)
+                rc = links(r);
+        }
+    }
+    povtrack_client_msg_free(&m);
+    return rc;
+}
+
+static int protection(struct rep *r, size_t idx)
+{
+    static const struct fact f[] = {{"poor", NULL, TL_KIND_INT},
+                                    {"no_labour", NULL, TL_KIND_INT},
+                                    {"no_labour_share", NULL, TL_KIND_RATE},
+                                    {"assisted", NULL, TL_KIND_INT},
+                                    {"assisted_share", NULL, TL_KIND_RATE},
+                                    {"unassisted", NULL, TL_KIND_INT},
+                                    {"regular_amount", NULL, TL_KIND_VND},
+                                    {"emergency_amount", NULL, TL_KIND_VND}};
+    struct tl_rep_doc *d = &r->doc;
+    struct tl_rep_unit *u = &d->units[idx];
+    struct povtrack_client_msg m;
+    const msgpack_object *res;
+    int rc = ask_year(r, TL_SEC_PROTECTION, idx, 0, &m, &res);
+
+    if (rc == 0 && res != NULL) {
+        put(u, TL_COL_NO_LABOUR, res, "no_labour");
+        put(u, TL_COL_ASSISTED_SHARE, res, "assisted_share");
+        if (idx == 0)
+            rc = facts(&d->plan.protection, res, f, sizeof(f) / sizeof(f[0]));
+    }
+    povtrack_client_msg_free(&m);
+    return rc;
+}
+
+/* The donors' rows of a donors answer into p (at most max of them). */
+static int donor_rows(struct tl_rep_plan *p, const msgpack_object *res,
+                      int64_t max)
+{
+    const msgpack_object *arr = tl_mp_get(res, "list");
+    int64_t rows = 0;
+
+    tl_mp_i64(res, "donors", &rows);
+    for (uint32_t i = 0; arr != NULL && arr->type == MSGPACK_OBJECT_ARRAY &&
+                         i < arr->via.array.size && (int64_t)p->ndonors < max;
+         i++) {
+        const msgpack_object *o = &arr->via.array.ptr[i];
+        struct tl_rep_donor *w = grow(p->donor_list, p->ndonors, sizeof(*w));
+        if (w == NULL)
+            return oom();
+        p->donor_list = w;
+        w = &w[p->ndonors++];
+        memset(w, 0, sizeof(*w));
+        if (mp_strdup(o, "donor", &w->donor) != 0 ||
+            mp_strdup(o, "donor_kind", &w->kind) != 0)
+            return oom();
+        tl_mp_num(o, "amount", &w->amount);
+        tl_mp_num(o, "donations", &w->donations);
+        tl_mp_num(o, "in_kind", &w->in_kind);
+    }
+    if (rows > (int64_t)p->ndonors)
+        p->donors_more = (size_t)(rows - (int64_t)p->ndonors);
+    return 0;
+}
+
+static int donors(struct rep *r, size_t idx)
+{
+    static const struct fact f[] = {{"received", NULL, TL_KIND_VND},
+                                    {"donations", NULL, TL_KIND_INT},
+                                    {"donors", NULL, TL_KIND_INT}};
+    static const struct fact anon[] = {
+        {"amount", "donors:anonymous", TL_KIND_VND}};
+    struct tl_rep_doc *d = &r->doc;
+    struct tl_rep_unit *u = &d->units[idx];
+    struct povtrack_client_msg m;
+    const msgpack_object *res;
+    int rc = ask_year(r, TL_SEC_DONORS, idx,
+                      idx == 0 && r->donors_max > 0 ? (int)r->donors_max : 1,
+                      &m, &res);
+
+    if (rc == 0 && res != NULL) {
+        put(u, TL_COL_DONORS, res, "donors");
+        if (idx == 0)
+            rc = facts(&d->plan.donors, res, f, sizeof(f) / sizeof(f[0]));
+        if (idx == 0 && rc == 0)
+            rc = facts(&d->plan.donors, tl_mp_get(res, "anonymous"), anon, 1);
+        if (idx == 0 && rc == 0)
+            rc = donor_rows(&d->plan, res, r->donors_max);
+    }
+    povtrack_client_msg_free(&m);
+    return rc;
+}
+
+/* The commendations listed for the root, at most TL_REP_COMMENDED. */
+#define TL_REP_COMMENDED 100
+static int commended(struct tl_rep_plan *p, const msgpack_object *res)
+{
+    const msgpack_object *arr = tl_mp_get(res, "list");
+    int64_t more = 0;
+
+    for (uint32_t i = 0; arr != NULL && arr->type == MSGPACK_OBJECT_ARRAY &&
+                         i < arr->via.array.size;
+         i++) {
+        const msgpack_object *o = &arr->via.array.ptr[i];
+        struct tl_rep_commendation *c =
+            grow(p->commended, p->ncommended, sizeof(*c));
+        if (c == NULL)
+            return oom();
+        p->commended = c;
+        c = &c[p->ncommended++];
+        memset(c, 0, sizeof(*c));
+        if (mp_strdup(o, "recipient", &c->recipient) != 0 ||
+            mp_strdup(o, "recipient_kind", &c->kind) != 0 ||
+            mp_strdup(o, "awarded_by", &c->awarded_by) != 0 ||
+            mp_strdup(o, "level", &c->level) != 0 ||
+            mp_strdup(o, "decision", &c->decision) != 0 ||
+            mp_strdup(o, "unit", &c->unit) != 0)
+            return oom();
+        tl_mp_i64(o, "at", &c->at);
+    }
+    if (tl_mp_i64(res, "more", &more) && more > 0)
+        p->commended_more = (size_t)more;
+    return 0;
+}
+
+static int commendations(struct rep *r, size_t idx)
+{
+    static const struct fact f[] = {{"commendations", NULL, TL_KIND_INT},
+                                    {"collectives", NULL, TL_KIND_INT},
+                                    {"individuals", NULL, TL_KIND_INT}};
+    struct tl_rep_doc *d = &r->doc;
+    struct tl_rep_unit *u = &d->units[idx];
+    struct povtrack_client_msg m;
+    const msgpack_object *res;
+    int rc = ask_year(r, TL_SEC_COMMENDATIONS, idx,
+                      idx == 0 ? TL_REP_COMMENDED : 1, &m, &res);
+
+    if (rc == 0 && res != NULL) {
+        put(u, TL_COL_COMMENDATIONS, res, "commendations");
+        if (idx == 0)
+            rc =
+                facts(&d->plan.commendations, res, f, sizeof(f) / sizeof(f[0]));
+        if (idx == 0 && rc == 0)
+            rc = map_kvs(&d->plan.commendations, res, "by_level", TL_KIND_INT);
+        if (idx == 0 && rc == 0)
+            rc = commended(&d->plan, res);
+    }
+    povtrack_client_msg_free(&m);
+    return rc;
+}
+
+/* Sections 7 to 11 for units[idx]. */
+static int plan(struct rep *r, size_t idx)
+{
+    int rc = budget(r, idx);
+
+    if (rc == 0)
+        rc = production(r, idx);
+    if (rc == 0)
+        rc = protection(r, idx);
+    if (rc == 0)
+        rc = donors(r, idx);
+    if (rc == 0)
+        rc = commendations(r, idx);
+    return rc;
+}
+
+/* The reports of the subtree; late and overdue ones are counted for their
+ * unit and each ancestor up to the root. */
 static int deadlines(struct rep *r, int64_t now)
 {
     struct tl_rep_doc *d = &r->doc;
@@ -831,7 +1210,12 @@ static int wait_plugins(struct rep *r)
         json_pack("{s:s}", "unit", code),
         json_pack("{s:s}", "unit", code),
         json_pack("{s:s}", "unit", code),
-        json_object()};
+        json_object(),
+        json_pack("{s:s,s:i}", "unit", code, "year", d->year),
+        json_pack("{s:s,s:i}", "unit", code, "year", d->year),
+        json_pack("{s:s,s:i}", "unit", code, "year", d->year),
+        json_pack("{s:s}", "unit", code),
+        json_pack("{s:s}", "unit", code)};
     struct tl_wait_target t[TL_SEC_ALERTS];
     int rc = 0;
 
@@ -882,6 +1266,8 @@ static int gather(struct rep *r, const char *unit)
             rc = relocation(r, i);
         if (rc == 0)
             rc = credit(r, i);
+        if (rc == 0)
+            rc = plan(r, i);
     }
     if (rc == 0)
         rc = cohorts(r);
@@ -892,6 +1278,17 @@ static int gather(struct rep *r, const char *unit)
     if (rc == 0 && d->nalerts > 1)
         qsort(d->alerts, d->nalerts, sizeof(*d->alerts), alert_cmp);
     return rc;
+}
+
+/* After the options of cmd: no other argument, and --unit CODE given. */
+static int check_args(const char *cmd, int argc, char **argv, const char *unit)
+{
+    if (optind < argc)
+        return tl_cli_usage(cmd, "unexpected argument \"%s\"", argv[optind]);
+    if (unit == NULL || unit[0] == '\0' || strlen(unit) > 5 ||
+        strspn(unit, "0123456789") != strlen(unit))
+        return tl_cli_usage(cmd, "give --unit CODE (2 to 5 digits)");
+    return 0;
 }
 
 static int parse_pp(const char *opt, const char *arg, double *out)
@@ -948,11 +1345,12 @@ int tl_cmd_report(struct tl_cli *cli, int argc, char **argv)
         {"md-target-min", required_argument, NULL, 'n'},
         {"md-target-max", required_argument, NULL, 'N'},
         {"alerts", required_argument, NULL, 'a'},
+        {"donors", required_argument, NULL, 'D'},
         {0}};
     struct rep r;
     const char *unit = NULL, *output = NULL;
     enum tl_rep_format fmt = TL_REP_MD;
-    long long year = -1, from = -1, amax = 30;
+    long long year = -1, from = -1, amax = 30, dmax = 50;
     int c, rc = 0;
 
     memset(&r, 0, sizeof(r));
@@ -1016,6 +1414,9 @@ int tl_cmd_report(struct tl_cli *cli, int argc, char **argv)
         case 'a':
             rc = tl_cli_uint("report", "--alerts", optarg, 100000, &amax);
             break;
+        case 'D':
+            rc = tl_cli_uint("report", "--donors", optarg, 10000, &dmax);
+            break;
         case '?':
             return tl_cli_badopt("report");
         default:
@@ -1025,12 +1426,8 @@ int tl_cmd_report(struct tl_cli *cli, int argc, char **argv)
         if (rc != 0)
             return rc;
     }
-    if (optind < argc)
-        return tl_cli_usage("report", "unexpected argument \"%s\"",
-                            argv[optind]);
-    if (unit == NULL || unit[0] == '\0' || strlen(unit) > 5 ||
-        strspn(unit, "0123456789") != strlen(unit))
-        return tl_cli_usage("report", "give --unit CODE (2 to 5 digits)");
+    if ((rc = check_args("report", argc, argv, unit)) != 0)
+        return rc;
     if (year < 2000)
         return tl_cli_usage("report", "give --year Y (2000-2100)");
     if (from < 0)
@@ -1051,10 +1448,213 @@ int tl_cmd_report(struct tl_cli *cli, int argc, char **argv)
     r.doc.year = (int)year;
     r.doc.from_year = (int)from;
     r.doc.alerts_max = (size_t)amax;
+    r.donors_max = dmax;
     rc = gather(&r, unit);
     if (rc == 0)
         rc = write_report(&r, fmt, output);
     free(r.by_code);
+    tl_report_doc_free(&r.doc);
+    return rc;
+}
+
+/* ---- povtrack donors -------------------------------------------------- */
+
+static const char donors_usage[] =
+    "Usage: povtrack donors --unit CODE [--year Y | --from DATE --to DATE]\n"
+    "                       [--format csv|md|html] [--lang vi|en]\n"
+    "                       [--output FILE] [--limit N]\n"
+    "\n"
+    "The public acknowledgement of the donors to the For the Poor fund (plan\n"
+    "III.3): who gave what in unit CODE and below over a period, largest\n"
+    "first, from povtrackd's donors plugin.  Anonymous donors are one row,\n"
+    "\"Ẩn danh / anonymous\", never their name.  It first waits until the\n"
+    "plugin has applied the whole log.\n"
+    "\n"
+    "  --year Y         the calendar year Y (Vietnam time)\n"
+    "  --from DATE      from this day (YYYY-MM-DD or DD/MM/YYYY), and\n"
+    "  --to DATE        to this day, both included; without a period: all\n"
+    "                   time\n"
+    "  --format csv|md|html  CSV (default): one row per donor (name, kind,\n"
+    "                   amount, donations, in kind; no thousands\n"
+    "                   separators); Markdown or one HTML file: a titled\n"
+    "                   table with the totals\n"
+    "  --lang vi|en     Vietnamese (default) or English labels\n"
+    "  --output FILE    write to FILE instead of standard output\n"
+    "  --limit N        at most N donors (default and most 10000); the\n"
+    "                   totals count them all\n";
+
+/* Ask the donors plugin for the period and fill the document. */
+static int donors_list(struct rep *r, const char *unit, json_t *q,
+                       int64_t limit)
+{
+    static const struct fact f[] = {{"received", NULL, TL_KIND_VND},
+                                    {"donations", NULL, TL_KIND_INT},
+                                    {"donors", NULL, TL_KIND_INT}};
+    static const struct fact anon[] = {
+        {"amount", "donors:anonymous", TL_KIND_VND}};
+    struct tl_rep_doc *d = &r->doc;
+    struct tl_wait_target t = {"donors", q, false};
+    struct povtrack_client_msg m;
+    const msgpack_object *res;
+    int rc = root(r, unit);
+
+    if (rc == 0)
+        rc = tl_wait_caught_up(r->cli, &t, 1, false);
+    if (rc == 0 && json_object_set_new(q, "limit", json_integer(limit)) != 0)
+        rc = oom();
+    if (rc == 0)
+        rc = tl_query_plugin(r->cli, "donors", q, 0, &m, NULL);
+    if (rc != 0)
+        return rc;
+    res = result(&m);
+    rc = facts(&d->plan.donors, res, f, sizeof(f) / sizeof(f[0]));
+    if (rc == 0)
+        rc = facts(&d->plan.donors, tl_mp_get(res, "anonymous"), anon, 1);
+    if (rc == 0)
+        rc = donor_rows(&d->plan, res, limit);
+    povtrack_client_msg_free(&m);
+    return rc;
+}
+
+/* The day a --from or --to names, 00:00 Vietnam time. */
+static int donors_day(const char *opt, const char *arg, int64_t *at)
+{
+    struct tl_error err = {{0}};
+
+    if (tl_parse_date(arg, at, &err) != POVTRACK_OK)
+        return tl_cli_usage("donors", "%s: %s", opt, err.msg);
+    return 0;
+}
+
+int tl_cmd_donors(struct tl_cli *cli, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        TL_COMMON_OPTIONS,
+        {"unit", required_argument, NULL, 'u'},
+        {"year", required_argument, NULL, 'y'},
+        {"from", required_argument, NULL, 'f'},
+        {"to", required_argument, NULL, 't'},
+        {"format", required_argument, NULL, 'F'},
+        {"lang", required_argument, NULL, 'l'},
+        {"output", required_argument, NULL, 'o'},
+        {"limit", required_argument, NULL, 'n'},
+        {0}};
+    struct rep r;
+    const char *unit = NULL, *output = NULL, *from_s = NULL, *to_s = NULL;
+    enum tl_rep_format fmt = TL_REP_CSV;
+    long long year = -1, limit = 10000;
+    int64_t from = 0, to = 0;
+    int c, rc = 0;
+
+    memset(&r, 0, sizeof(r));
+    r.cli = cli;
+    r.doc.lang = TL_REP_VI;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case TL_OPT_HELP:
+            fputs(donors_usage, stdout);
+            return TL_EXIT_OK;
+        case 'u':
+            unit = optarg;
+            break;
+        case 'y':
+            rc = tl_cli_uint("donors", "--year", optarg, 2100, &year);
+            break;
+        case 'f':
+            from_s = optarg;
+            rc = donors_day("--from", optarg, &from);
+            break;
+        case 't':
+            to_s = optarg;
+            rc = donors_day("--to", optarg, &to);
+            break;
+        case 'F':
+            fmt = strcmp(optarg, "md") == 0     ? TL_REP_MD
+                  : strcmp(optarg, "html") == 0 ? TL_REP_HTML
+                                                : TL_REP_CSV;
+            if (fmt == TL_REP_CSV && strcmp(optarg, "csv") != 0)
+                rc = tl_cli_usage("donors", "--format: csv, md or html");
+            break;
+        case 'l':
+            if (strcmp(optarg, "vi") == 0 || strcmp(optarg, "en") == 0)
+                r.doc.lang = optarg[0] == 'e' ? TL_REP_EN : TL_REP_VI;
+            else
+                rc = tl_cli_usage("donors", "--lang: vi or en");
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        case 'n':
+            rc = tl_cli_uint("donors", "--limit", optarg, 10000, &limit);
+            break;
+        case '?':
+            return tl_cli_badopt("donors");
+        default:
+            rc = tl_cli_common(cli, c, optarg);
+            break;
+        }
+        if (rc != 0)
+            return rc;
+    }
+    if ((rc = check_args("donors", argc, argv, unit)) != 0)
+        return rc;
+    if (year >= 0 && (from_s != NULL || to_s != NULL))
+        return tl_cli_usage("donors", "--year or --from and --to, not both");
+    if (year >= 0 && year < 2000)
+        return tl_cli_usage("donors", "--year: 2000-2100");
+    if ((from_s == NULL) != (to_s == NULL))
+        return tl_cli_usage("donors", "give both --from and --to");
+    if (from_s != NULL && to < from)
+        return tl_cli_usage("donors", "--to is before --from");
+    if (limit < 1)
+        return tl_cli_usage("donors", "--limit: 1 to 10000");
+    if (cli->json)
+        return tl_cli_usage("donors", "--json is not supported; use "
+                                      "--format csv");
+
+    char period[64];
+    json_t *q;
+    if (year >= 0) {
+        r.doc.year = (int)year;
+        snprintf(period, sizeof(period), "%lld", year);
+        q = json_pack("{s:s,s:I}", "unit", unit, "year", (json_int_t)year);
+    } else if (from_s != NULL) {
+        /* The units of the last day asked for. */
+        time_t last = (time_t)(to + VN_OFFSET);
+        struct tm tm;
+        r.doc.year = gmtime_r(&last, &tm) != NULL ? tm.tm_year + 1900 : 2000;
+        snprintf(period, sizeof(period), "%s – %s", from_s, to_s);
+        q = json_pack("{s:s,s:I,s:I}", "unit", unit, "from", (json_int_t)from,
+                      "to", (json_int_t)(to + 86400));
+    } else {
+        time_t now = time(NULL) + VN_OFFSET;
+        struct tm tm;
+        r.doc.year = gmtime_r(&now, &tm) != NULL ? tm.tm_year + 1900 : 2000;
+        snprintf(period, sizeof(period), "%s",
+                 r.doc.lang == TL_REP_EN ? "all time" : "từ trước đến nay");
+        q = json_pack("{s:s}", "unit", unit);
+    }
+    if (q == NULL)
+        return oom();
+    r.doc.generated = (int64_t)time(NULL);
+    rc = donors_list(&r, unit, q, limit);
+    json_decref(q);
+    if (rc == 0) {
+        struct tl_error err = {{0}};
+        FILE *f = output != NULL ? fopen(output, "w") : cli->out;
+        if (f == NULL) {
+            fprintf(stderr, "povtrack: cannot write %s: %m\n", output);
+            rc = TL_EXIT_FAIL;
+        } else {
+            rc = tl_report_render_donors(f, &r.doc, period, fmt, &err);
+            if (output != NULL && fclose(f) != 0 && rc == 0)
+                rc = tl_fail(&err, POVTRACK_EIO, "cannot write %s", output);
+            if (rc != 0) {
+                fprintf(stderr, "povtrack: %s\n", err.msg);
+                rc = TL_EXIT_FAIL;
+            }
+        }
+    }
     tl_report_doc_free(&r.doc);
     return rc;
 }

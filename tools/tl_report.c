@@ -78,6 +78,40 @@ enum lbl {
     L_BY_CODE,
     L_MORE_ALERTS,
     L_ALERTS_TOTAL,
+    /* The rest of the plan's sections. */
+    L_SEC_BUDGET,
+    L_SEC_PRODUCTION,
+    L_SEC_PROTECTION,
+    L_SEC_DONORS,
+    L_SEC_COMMENDATIONS,
+    L_COMPONENT,
+    L_ALLOCATED,
+    L_SPENT,
+    L_EXECUTION,
+    L_BY_COMPONENT,
+    L_LINKS,
+    L_LINK,
+    L_PARTNER,
+    L_PARTNER_KIND,
+    L_PRODUCT,
+    L_OCOP_STARS,
+    L_HOUSEHOLDS,
+    L_OCOP_BY_STARS,
+    L_DONORS_LIST,
+    L_DONOR,
+    L_DONOR_KIND,
+    L_AMOUNT,
+    L_DONATIONS,
+    L_IN_KIND,
+    L_DONORS_TITLE,
+    L_COMMENDED,
+    L_DATE,
+    L_RECIPIENT,
+    L_RECIPIENT_KIND,
+    L_AWARDED_BY,
+    L_LEVEL,
+    L_DECISION,
+    L_MORE_ROWS,
     L_COUNT
 };
 
@@ -107,7 +141,7 @@ static const char *const labels[L_COUNT][2] = {
     [L_SEC_DEADLINES] = {"6. Kế hoạch, báo cáo của các cấp ủy, tổ chức",
                          "6. Plans and reports of Party committees and "
                          "organisations"},
-    [L_SEC_ALERTS] = {"7. Cảnh báo trong năm", "7. Alerts of the year"},
+    [L_SEC_ALERTS] = {"12. Cảnh báo trong năm", "12. Alerts of the year"},
     [L_CHART] = {"Tỷ lệ hộ nghèo theo đơn vị qua các năm",
                  "Poor-household rate by unit over the years"},
     [L_CHART_Y] = {"Tỷ lệ hộ nghèo (%)", "Poor rate (%)"},
@@ -160,6 +194,49 @@ static const char *const labels[L_COUNT][2] = {
     [L_MORE_ALERTS] = {"cảnh báo khác không liệt kê (xem povtrack alerts)",
                        "more alerts not listed (see povtrack alerts)"},
     [L_ALERTS_TOTAL] = {"Tổng số cảnh báo", "Alerts in all"},
+    [L_SEC_BUDGET] = {"7. Ngân sách các Chương trình mục tiêu quốc gia",
+                      "7. The National Target Programmes' budget"},
+    [L_SEC_PRODUCTION] = {"8. Liên kết sản xuất và sản phẩm OCOP",
+                          "8. Production links and OCOP products"},
+    [L_SEC_PROTECTION] = {"9. Bảo trợ xã hội hộ nghèo không có khả năng "
+                          "lao động",
+                          "9. Social protection of poor households with "
+                          "no labour capacity"},
+    [L_SEC_DONORS] = {"10. Ghi nhận nhà hảo tâm", "10. Donors acknowledged"},
+    [L_SEC_COMMENDATIONS] = {"11. Khen thưởng tập thể, cá nhân",
+                             "11. Collectives and individuals commended"},
+    [L_COMPONENT] = {"Dự án, tiểu dự án", "Component"},
+    [L_ALLOCATED] = {"Kế hoạch vốn", "Allocated"},
+    [L_SPENT] = {"Đã giải ngân", "Spent"},
+    [L_EXECUTION] = {"Tỷ lệ giải ngân", "Execution rate"},
+    [L_BY_COMPONENT] = {"Theo chương trình, dự án",
+                        "By programme and component"},
+    [L_LINKS] = {"Các liên kết sản xuất", "Production links"},
+    [L_LINK] = {"Liên kết", "Link"},
+    [L_PARTNER] = {"Doanh nghiệp, hợp tác xã", "Enterprise or cooperative"},
+    [L_PARTNER_KIND] = {"Loại", "Kind"},
+    [L_PRODUCT] = {"Sản phẩm", "Product"},
+    [L_OCOP_STARS] = {"Hạng sao OCOP", "OCOP stars"},
+    [L_HOUSEHOLDS] = {"Số hộ", "Households"},
+    [L_OCOP_BY_STARS] = {"Sản phẩm OCOP theo hạng sao",
+                         "OCOP products by stars"},
+    [L_DONORS_LIST] = {"Danh sách nhà hảo tâm", "The donors"},
+    [L_DONOR] = {"Nhà hảo tâm", "Donor"},
+    [L_DONOR_KIND] = {"Loại", "Kind"},
+    [L_AMOUNT] = {"Số tiền", "Amount"},
+    [L_DONATIONS] = {"Số lượt", "Donations"},
+    [L_IN_KIND] = {"Trong đó hiện vật", "Of which in kind"},
+    [L_DONORS_TITLE] = {"Danh sách ghi nhận nhà hảo tâm ủng hộ Quỹ \"Vì "
+                        "người nghèo\"",
+                        "Donors to the \"For the Poor\" fund, with thanks"},
+    [L_COMMENDED] = {"Danh sách khen thưởng", "Commendations"},
+    [L_DATE] = {"Ngày", "Date"},
+    [L_RECIPIENT] = {"Tập thể, cá nhân", "Commended"},
+    [L_RECIPIENT_KIND] = {"Loại", "Kind"},
+    [L_AWARDED_BY] = {"Cấp khen", "By"},
+    [L_LEVEL] = {"Cấp", "Level"},
+    [L_DECISION] = {"Quyết định", "Decision"},
+    [L_MORE_ROWS] = {"dòng khác không liệt kê", "more rows not listed"},
 };
 
 static const struct {
@@ -247,6 +324,41 @@ static const struct {
     [TL_COL_REPORTS_OVERDUE] = {TL_SEC_DEADLINES,
                                 TL_KIND_INT,
                                 {"Báo cáo quá hạn", "Reports overdue"}},
+    [TL_COL_BUDGET_ALLOCATED] = {TL_SEC_BUDGET,
+                                 TL_KIND_VND,
+                                 {"Kế hoạch vốn CTMTQG",
+                                  "Programme budget allocated"}},
+    [TL_COL_BUDGET_SPENT] = {TL_SEC_BUDGET,
+                             TL_KIND_VND,
+                             {"Vốn CTMTQG đã giải ngân",
+                              "Programme budget spent"}},
+    [TL_COL_BUDGET_RATE] = {TL_SEC_BUDGET,
+                            TL_KIND_RATE,
+                            {"Tỷ lệ giải ngân", "Execution rate"}},
+    [TL_COL_LINKED] = {TL_SEC_PRODUCTION,
+                       TL_KIND_INT,
+                       {"Hộ tham gia liên kết", "Households linked"}},
+    [TL_COL_POOR_LINKED_SHARE] = {TL_SEC_PRODUCTION,
+                                  TL_KIND_RATE,
+                                  {"Tỷ lệ hộ nghèo tham gia liên kết",
+                                   "Share of poor households linked"}},
+    [TL_COL_OCOP] = {TL_SEC_PRODUCTION,
+                     TL_KIND_INT,
+                     {"Sản phẩm OCOP", "OCOP products"}},
+    [TL_COL_NO_LABOUR] = {TL_SEC_PROTECTION,
+                          TL_KIND_INT,
+                          {"Hộ nghèo không có khả năng lao động",
+                           "Poor, no labour capacity"}},
+    [TL_COL_ASSISTED_SHARE] = {TL_SEC_PROTECTION,
+                               TL_KIND_RATE,
+                               {"Tỷ lệ được trợ cấp thường xuyên",
+                                "Share with regular assistance"}},
+    [TL_COL_DONORS] = {TL_SEC_DONORS,
+                       TL_KIND_INT,
+                       {"Số nhà hảo tâm", "Donors"}},
+    [TL_COL_COMMENDATIONS] = {TL_SEC_COMMENDATIONS,
+                              TL_KIND_INT,
+                              {"Số khen thưởng", "Commendations"}},
 };
 
 /* Keys the plugins send (indicator codes, purposes, items, reasons,
@@ -349,6 +461,62 @@ static const struct {
     {"poor_near_poor", "Hộ nghèo, cận nghèo", "Poor and near-poor households"},
     {"with_loan", "Trong đó có vay vốn", "Of which with a loan"},
     {"rate", "Tỷ lệ được vay vốn", "Coverage"},
+    /* budget */
+    {"allocated", "Kế hoạch vốn", "Allocated"},
+    {"spent", "Đã giải ngân", "Spent"},
+    {"execution_rate", "Tỷ lệ giải ngân", "Execution rate"},
+    {"budget:fund_disbursed", "Quỹ \"Vì người nghèo\" đã chi (để so sánh)",
+     "The \"For the Poor\" fund spent (beside it)"},
+    {"poverty_reduction", "CTMTQG giảm nghèo bền vững",
+     "Sustainable poverty reduction"},
+    {"ethnic_minority", "CTMTQG vùng đồng bào DTTS và miền núi",
+     "Ethnic-minority and mountainous areas"},
+    /* production links and OCOP */
+    {"households_linked", "Hộ tham gia liên kết sản xuất",
+     "Households in a production link"},
+    {"links", "Số liên kết", "Links"},
+    {"enterprise", "Doanh nghiệp", "Enterprise"},
+    {"cooperative", "Hợp tác xã", "Cooperative"},
+    {"poor_linked", "Hộ nghèo tham gia liên kết", "Poor households linked"},
+    {"poor_linked_share", "Tỷ lệ hộ nghèo tham gia liên kết",
+     "Share of poor households linked"},
+    {"near_poor_linked", "Hộ cận nghèo tham gia liên kết",
+     "Near-poor households linked"},
+    {"near_poor_linked_share", "Tỷ lệ hộ cận nghèo tham gia liên kết",
+     "Share of near-poor households linked"},
+    {"ocop_products", "Sản phẩm OCOP đã công nhận", "OCOP products certified"},
+    {"ocop_new", "Trong đó công nhận mới trong năm",
+     "Of which first certified this year"},
+    {"ocop:3", "3 sao", "3 stars"},
+    {"ocop:4", "4 sao", "4 stars"},
+    {"ocop:5", "5 sao", "5 stars"},
+    /* social protection */
+    {"no_labour", "Hộ nghèo không có khả năng lao động",
+     "Poor households with no labour capacity"},
+    {"no_labour_share", "Tỷ lệ trong số hộ nghèo", "Share of the poor"},
+    {"assisted", "Được trợ cấp xã hội thường xuyên",
+     "Receiving regular social assistance"},
+    {"assisted_share", "Tỷ lệ được trợ cấp thường xuyên",
+     "Share receiving regular assistance"},
+    {"unassisted", "Chưa được trợ cấp thường xuyên",
+     "Without regular assistance"},
+    {"regular_amount", "Trợ cấp thường xuyên đã chi",
+     "Regular assistance paid"},
+    {"emergency_amount", "Trợ giúp đột xuất đã chi",
+     "Emergency assistance paid"},
+    /* donors */
+    {"donors", "Số nhà hảo tâm", "Donors"},
+    {"donors:anonymous", "Ủng hộ ẩn danh", "Given anonymously"},
+    {"person", "Cá nhân", "Person"},
+    {"organisation", "Tổ chức", "Organisation"},
+    {"business", "Doanh nghiệp", "Business"},
+    {"anonymous", "Ẩn danh", "Anonymous"},
+    /* commendations */
+    {"commendations", "Số khen thưởng", "Commendations"},
+    {"collectives", "Tập thể", "Collectives"},
+    {"individuals", "Cá nhân", "Individuals"},
+    {"collective", "Tập thể", "Collective"},
+    {"individual", "Cá nhân", "Individual"},
 };
 
 static const char *L(const struct tl_rep_doc *d, enum lbl l)
@@ -387,7 +555,9 @@ static const char *term_or_key(const struct tl_rep_doc *d, const char *key)
 }
 
 static const char *const sec_plugins[TL_SEC_COUNT] = {
-    "poverty", "standard", "fund", "relocation", "credit", "deadlines", NULL};
+    "poverty",    "standard",  "fund",          "relocation",
+    "credit",     "deadlines", "budget",        "production",
+    "protection", "donors",    "commendations", NULL};
 
 const char *tl_report_sec_plugin(enum tl_rep_sec s)
 {
@@ -395,8 +565,9 @@ const char *tl_report_sec_plugin(enum tl_rep_sec s)
 }
 
 static const enum lbl sec_titles[TL_SEC_COUNT] = {
-    L_SEC_POVERTY, L_SEC_STANDARD,  L_SEC_FUND,  L_SEC_RELOCATION,
-    L_SEC_CREDIT,  L_SEC_DEADLINES, L_SEC_ALERTS};
+    L_SEC_POVERTY,    L_SEC_STANDARD,  L_SEC_FUND,          L_SEC_RELOCATION,
+    L_SEC_CREDIT,     L_SEC_DEADLINES, L_SEC_BUDGET,        L_SEC_PRODUCTION,
+    L_SEC_PROTECTION, L_SEC_DONORS,    L_SEC_COMMENDATIONS, L_SEC_ALERTS};
 
 /* ---- the document ----------------------------------------------------- */
 
@@ -408,6 +579,8 @@ static void kvs_free(struct tl_rep_kvs *l)
     l->v = NULL;
     l->n = 0;
 }
+
+static void plan_free(struct tl_rep_plan *p);
 
 void tl_report_doc_free(struct tl_rep_doc *d)
 {
@@ -437,6 +610,7 @@ void tl_report_doc_free(struct tl_rep_doc *d)
     free(d->programs);
     free(d->reports);
     free(d->alerts);
+    plan_free(&d->plan);
     memset(d, 0, sizeof(*d));
 }
 
@@ -1003,6 +1177,220 @@ static void alerts_section(struct out *o)
     }
 }
 
+/* ---- the rest of the plan's sections ---------------------------------- */
+
+static void plan_free(struct tl_rep_plan *p)
+{
+    struct tl_rep_kvs *lists[] = {&p->budget, &p->production,
+                                  &p->ocop,   &p->protection,
+                                  &p->donors, &p->commendations};
+
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+        kvs_free(lists[i]);
+    for (size_t i = 0; i < p->ncomponents; i++) {
+        free(p->components[i].program);
+        free(p->components[i].component);
+    }
+    for (size_t i = 0; i < p->nlinks; i++) {
+        free(p->links[i].link);
+        free(p->links[i].partner);
+        free(p->links[i].partner_kind);
+        free(p->links[i].product);
+    }
+    for (size_t i = 0; i < p->ndonors; i++) {
+        free(p->donor_list[i].donor);
+        free(p->donor_list[i].kind);
+    }
+    for (size_t i = 0; i < p->ncommended; i++) {
+        struct tl_rep_commendation *c = &p->commended[i];
+        free(c->recipient);
+        free(c->kind);
+        free(c->awarded_by);
+        free(c->level);
+        free(c->decision);
+        free(c->unit);
+    }
+    free(p->components);
+    free(p->links);
+    free(p->donor_list);
+    free(p->commended);
+}
+
+/* A table's header from label codes; right: the number columns. */
+static void table_of(const struct out *o, enum lbl caption,
+                     const enum lbl *cols_, const bool *right, size_t n)
+{
+    const char *hdr[8];
+
+    for (size_t i = 0; i < n && i < 8; i++)
+        hdr[i] = L(o->d, cols_[i]);
+    table_begin(o, caption != L_COUNT ? L(o->d, caption) : NULL, hdr, right, n);
+}
+
+/* "… N more rows not listed", when N > 0. */
+static void more_rows(const struct out *o, size_t n)
+{
+    char num[48];
+
+    if (n == 0)
+        return;
+    fputs(o->fmt == TL_REP_HTML ? "<p>… " : "… ", o->f);
+    fputs(tl_report_num(o->d->lang, TL_KIND_INT, (double)n, num), o->f);
+    fputc(' ', o->f);
+    text(o, L(o->d, L_MORE_ROWS));
+    fputs(o->fmt == TL_REP_HTML ? "</p>\n" : "\n", o->f);
+}
+
+static const char *or_dash(const char *s)
+{
+    return s != NULL ? s : "-";
+}
+
+static void components_table(const struct out *o)
+{
+    static const enum lbl h[5] = {L_PROGRAM, L_COMPONENT, L_ALLOCATED, L_SPENT,
+                                  L_EXECUTION};
+    static const bool right[5] = {false, false, true, true, true};
+    static const enum tl_rep_kind kinds[3] = {TL_KIND_VND, TL_KIND_VND,
+                                              TL_KIND_RATE};
+    const struct tl_rep_plan *p = &o->d->plan;
+
+    if (p->ncomponents == 0)
+        return;
+    table_of(o, L_BY_COMPONENT, h, right, 5);
+    for (size_t i = 0; i < p->ncomponents; i++) {
+        const struct tl_rep_component *c = &p->components[i];
+        row_begin(o, NULL);
+        cell(o, term_or_key(o->d, or_dash(c->program)), false, false);
+        cell(o, or_dash(c->component), false, false);
+        for (int k = 0; k < 3; k++)
+            num_cell(o, kinds[k], c->known[k], c->v[k], false);
+        row_end(o);
+    }
+    table_end(o);
+}
+
+static void links_table(const struct out *o)
+{
+    static const enum lbl h[6] = {L_LINK,    L_PARTNER,    L_PARTNER_KIND,
+                                  L_PRODUCT, L_OCOP_STARS, L_HOUSEHOLDS};
+    static const bool right[6] = {false, false, false, false, true, true};
+    const struct tl_rep_plan *p = &o->d->plan;
+
+    if (p->nlinks == 0)
+        return;
+    table_of(o, L_LINKS, h, right, 6);
+    for (size_t i = 0; i < p->nlinks; i++) {
+        const struct tl_rep_link *l = &p->links[i];
+        row_begin(o, NULL);
+        cell(o, or_dash(l->link), false, false);
+        cell(o, or_dash(l->partner), false, false);
+        cell(o, term_or_key(o->d, or_dash(l->partner_kind)), false, false);
+        cell(o, or_dash(l->product), false, false);
+        num_cell(o, TL_KIND_INT, l->has_stars, l->stars, false);
+        num_cell(o, TL_KIND_INT, true, l->households, false);
+        row_end(o);
+    }
+    table_end(o);
+    more_rows(o, p->links_more);
+}
+
+static void donors_table(const struct out *o)
+{
+    static const enum lbl h[5] = {L_DONOR, L_DONOR_KIND, L_AMOUNT, L_DONATIONS,
+                                  L_IN_KIND};
+    static const bool right[5] = {false, false, true, true, true};
+    const struct tl_rep_plan *p = &o->d->plan;
+
+    if (p->ndonors == 0)
+        return;
+    table_of(o, L_DONORS_LIST, h, right, 5);
+    for (size_t i = 0; i < p->ndonors; i++) {
+        const struct tl_rep_donor *r = &p->donor_list[i];
+        row_begin(o, NULL);
+        cell(o, or_dash(r->donor), false, false);
+        cell(o, term_or_key(o->d, or_dash(r->kind)), false, false);
+        num_cell(o, TL_KIND_VND, true, r->amount, false);
+        num_cell(o, TL_KIND_INT, true, r->donations, false);
+        num_cell(o, TL_KIND_VND, true, r->in_kind, false);
+        row_end(o);
+    }
+    table_end(o);
+    more_rows(o, p->donors_more);
+}
+
+static void commended_table(const struct out *o)
+{
+    static const enum lbl h[7] = {L_DATE,       L_RECIPIENT, L_RECIPIENT_KIND,
+                                  L_AWARDED_BY, L_LEVEL,     L_DECISION,
+                                  L_UNIT};
+    static const bool right[7] = {false};
+    const struct tl_rep_plan *p = &o->d->plan;
+
+    if (p->ncommended == 0)
+        return;
+    table_of(o, L_COMMENDED, h, right, 7);
+    for (size_t i = 0; i < p->ncommended; i++) {
+        const struct tl_rep_commendation *c = &p->commended[i];
+        char when[40];
+        row_begin(o, NULL);
+        cell(o, vn_date(o->d, c->at, false, when, sizeof(when)), false, false);
+        cell(o, or_dash(c->recipient), false, false);
+        cell(o, term_or_key(o->d, or_dash(c->kind)), false, false);
+        cell(o, or_dash(c->awarded_by), false, false);
+        cell(o, term_or_key(o->d, or_dash(c->level)), false, false);
+        cell(o, or_dash(c->decision), false, false);
+        cell(o, or_dash(c->unit), false, false);
+        row_end(o);
+    }
+    table_end(o);
+    more_rows(o, p->commended_more);
+}
+
+static void plan_section(struct out *o, enum tl_rep_sec s)
+{
+    const struct tl_rep_plan *p = &o->d->plan;
+    static const enum tl_rep_col bud[] = {
+        TL_COL_BUDGET_ALLOCATED, TL_COL_BUDGET_SPENT, TL_COL_BUDGET_RATE};
+    static const enum tl_rep_col prod[] = {
+        TL_COL_LINKED, TL_COL_POOR_LINKED_SHARE, TL_COL_OCOP};
+    static const enum tl_rep_col prot[] = {TL_COL_NO_LABOUR,
+                                           TL_COL_ASSISTED_SHARE};
+    static const enum tl_rep_col don[] = {TL_COL_DONORS};
+    static const enum tl_rep_col com[] = {TL_COL_COMMENDATIONS};
+
+    switch (s) {
+    case TL_SEC_BUDGET:
+        kv_table(o, NULL, &p->budget, NULL);
+        components_table(o);
+        /* The programmes reach communes through their district: the
+         * communes' rows are in the CSV. */
+        unit_table(o, bud, 3, 1);
+        break;
+    case TL_SEC_PRODUCTION:
+        kv_table(o, NULL, &p->production, NULL);
+        kv_table(o, L(o->d, L_OCOP_BY_STARS), &p->ocop, NULL);
+        links_table(o);
+        unit_table(o, prod, 3, 2);
+        break;
+    case TL_SEC_PROTECTION:
+        kv_table(o, NULL, &p->protection, NULL);
+        unit_table(o, prot, 2, 2);
+        break;
+    case TL_SEC_DONORS:
+        kv_table(o, NULL, &p->donors, NULL);
+        donors_table(o);
+        unit_table(o, don, 1, 1);
+        break;
+    case TL_SEC_COMMENDATIONS:
+    default:
+        kv_table(o, NULL, &p->commendations, NULL);
+        commended_table(o);
+        unit_table(o, com, 1, 1);
+        break;
+    }
+}
+
 static void section(struct out *o, enum tl_rep_sec s)
 {
     const struct tl_rep_doc *d = o->d;
@@ -1069,6 +1457,13 @@ static void section(struct out *o, enum tl_rep_sec s)
         reports_section(o);
         unit_table(o, dl, N(dl), 1);
         break;
+    case TL_SEC_BUDGET:
+    case TL_SEC_PRODUCTION:
+    case TL_SEC_PROTECTION:
+    case TL_SEC_DONORS:
+    case TL_SEC_COMMENDATIONS:
+        plan_section(o, s);
+        break;
     case TL_SEC_ALERTS:
     default:
         alerts_section(o);
@@ -1131,6 +1526,76 @@ static const char html_style[] =
     "svg text{font-family:inherit}"
     "@media print{h2{page-break-after:avoid}table{page-break-inside:auto}}";
 
+/* The start of a self-contained HTML document titled title - root. */
+static void html_open(FILE *f, const struct tl_rep_doc *d, const char *title)
+{
+    fprintf(f,
+            "<!DOCTYPE html>\n<html lang=\"%s\">\n<head>\n"
+            "<meta charset=\"utf-8\"/>\n"
+            "<meta name=\"viewport\" "
+            "content=\"width=device-width, initial-scale=1\"/>\n"
+            "<title>",
+            d->lang == TL_REP_EN ? "en" : "vi");
+    tl_report_html_escape(f, title);
+    if (d->nunits > 0) {
+        fputs(" - ", f);
+        tl_report_html_escape(f, d->units[0].name);
+    }
+    fprintf(f, "</title>\n<style>%s</style>\n</head>\n<body>\n", html_style);
+}
+
+/* The stream's verdict, once, at the end (see the top of the file). */
+static int render_done(FILE *f, const struct out *o, struct tl_error *err)
+{
+    if (o->oom)
+        return tl_fail(err, POVTRACK_ENOMEM, "out of memory");
+    if (ferror(f))
+        return tl_fail(err, POVTRACK_EIO, "cannot write the report");
+    return POVTRACK_OK;
+}
+
+int tl_report_render_donors(FILE *f, const struct tl_rep_doc *d,
+                            const char *period, enum tl_rep_format fmt,
+                            struct tl_error *err)
+{
+    struct out o = {f, d, fmt, false};
+    const struct tl_rep_plan *p = &d->plan;
+    const struct tl_rep_unit *root = d->nunits > 0 ? &d->units[0] : NULL;
+    char title[600], buf[48];
+
+    if (fmt == TL_REP_CSV) {
+        static const enum lbl h[5] = {L_DONOR, L_DONOR_KIND, L_AMOUNT,
+                                      L_DONATIONS, L_IN_KIND};
+        for (int i = 0; i < 5; i++) {
+            tl_report_csv_field(f, L(d, h[i]));
+            fputs(i < 4 ? "," : "\r\n", f);
+        }
+        for (size_t i = 0; i < p->ndonors; i++) {
+            const struct tl_rep_donor *r = &p->donor_list[i];
+            tl_report_csv_field(f, or_dash(r->donor));
+            fputc(',', f);
+            tl_report_csv_field(f, term_or_key(d, or_dash(r->kind)));
+            fprintf(f, ",%s", tl_report_csv_num(TL_KIND_VND, r->amount, buf));
+            fprintf(f, ",%s",
+                    tl_report_csv_num(TL_KIND_INT, r->donations, buf));
+            fprintf(f, ",%s\r\n",
+                    tl_report_csv_num(TL_KIND_VND, r->in_kind, buf));
+        }
+        return render_done(f, &o, err);
+    }
+    snprintf(title, sizeof(title), "%s, %s (%s), %s", L(d, L_DONORS_TITLE),
+             root != NULL ? root->name : "-", root != NULL ? root->code : "-",
+             period);
+    if (fmt == TL_REP_HTML)
+        html_open(f, d, title);
+    heading(&o, 1, title);
+    kv_table(&o, NULL, &p->donors, NULL);
+    donors_table(&o);
+    if (fmt == TL_REP_HTML)
+        fputs("</body>\n</html>\n", f);
+    return render_done(f, &o, err);
+}
+
 int tl_report_render(FILE *f, const struct tl_rep_doc *d,
                      enum tl_rep_format fmt, struct tl_error *err)
 {
@@ -1166,20 +1631,7 @@ int tl_report_render(FILE *f, const struct tl_rep_doc *d,
         if (fmt == TL_REP_HTML) {
             char title[400];
             snprintf(title, sizeof(title), "%s %d", L(d, L_TITLE), d->year);
-            fprintf(f,
-                    "<!DOCTYPE html>\n<html lang=\"%s\">\n<head>\n"
-                    "<meta charset=\"utf-8\"/>\n"
-                    "<meta name=\"viewport\" "
-                    "content=\"width=device-width, initial-scale=1\"/>\n"
-                    "<title>",
-                    d->lang == TL_REP_EN ? "en" : "vi");
-            tl_report_html_escape(f, title);
-            if (d->nunits > 0) {
-                fputs(" - ", f);
-                tl_report_html_escape(f, d->units[0].name);
-            }
-            fprintf(f, "</title>\n<style>%s</style>\n</head>\n<body>\n",
-                    html_style);
+            html_open(f, d, title);
         }
         header(&o);
         for (int s = 0; s < TL_SEC_COUNT; s++)
@@ -1187,11 +1639,7 @@ int tl_report_render(FILE *f, const struct tl_rep_doc *d,
         if (fmt == TL_REP_HTML)
             fputs("</body>\n</html>\n", f);
     }
-    if (o.oom)
-        return tl_fail(err, POVTRACK_ENOMEM, "out of memory");
-    if (ferror(f))
-        return tl_fail(err, POVTRACK_EIO, "cannot write the report");
-    return POVTRACK_OK;
+    return render_done(f, &o, err);
 }
 
 /* ---- the chart -------------------------------------------------------- */

@@ -40,6 +40,12 @@ enum tl_rep_sec {
     TL_SEC_RELOCATION,
     TL_SEC_CREDIT,
     TL_SEC_DEADLINES,
+    /* The rest of the plan: II.4, II.3 (twice), III.3, III.4. */
+    TL_SEC_BUDGET,
+    TL_SEC_PRODUCTION,
+    TL_SEC_PROTECTION,
+    TL_SEC_DONORS,
+    TL_SEC_COMMENDATIONS,
     TL_SEC_ALERTS,
     TL_SEC_COUNT
 };
@@ -78,6 +84,17 @@ enum tl_rep_col {
     TL_COL_COVERAGE_RATE,
     TL_COL_REPORTS_LATE,
     TL_COL_REPORTS_OVERDUE,
+    /* The rest of the plan. */
+    TL_COL_BUDGET_ALLOCATED,
+    TL_COL_BUDGET_SPENT,
+    TL_COL_BUDGET_RATE,
+    TL_COL_LINKED,
+    TL_COL_POOR_LINKED_SHARE,
+    TL_COL_OCOP,
+    TL_COL_NO_LABOUR,
+    TL_COL_ASSISTED_SHARE,
+    TL_COL_DONORS,
+    TL_COL_COMMENDATIONS,
     TL_COL_COUNT
 };
 
@@ -141,6 +158,47 @@ struct tl_rep_alert {
     int64_t at, seq;
 };
 
+/* A National Target Programme's component: allocated, spent, rate. */
+struct tl_rep_component {
+    char *program, *component;
+    bool known[3];
+    double v[3];
+};
+
+/* A production link and how many of the unit's households take part. */
+struct tl_rep_link {
+    char *link, *partner, *partner_kind, *product;
+    bool has_stars; /* its product is OCOP-certified */
+    int stars;
+    double households;
+};
+
+/* A donor's row of the public acknowledgement (the anonymous ones are
+ * one row, named as the daemon names it). */
+struct tl_rep_donor {
+    char *donor, *kind;
+    double amount, donations, in_kind;
+};
+
+struct tl_rep_commendation {
+    char *recipient, *kind, *awarded_by, *level, *decision, *unit;
+    int64_t at;
+};
+
+/* The sections of the rest of the plan, for the root. */
+struct tl_rep_plan {
+    struct tl_rep_kvs budget, production, ocop, protection, donors,
+        commendations;
+    struct tl_rep_component *components;
+    size_t ncomponents;
+    struct tl_rep_link *links;
+    size_t nlinks, links_more;
+    struct tl_rep_donor *donor_list;
+    size_t ndonors, donors_more; /* donors_more: rows not listed */
+    struct tl_rep_commendation *commended;
+    size_t ncommended, commended_more;
+};
+
 struct tl_rep_doc {
     enum tl_rep_lang lang;
     int year, from_year;
@@ -166,6 +224,7 @@ struct tl_rep_doc {
     struct tl_rep_alert *alerts;
     size_t nalerts;
     size_t alerts_max; /* alerts listed one by one; all are counted */
+    struct tl_rep_plan plan;
 };
 
 /* Free what the document owns (units, lists, strings) and zero it. */
@@ -183,6 +242,14 @@ const char *tl_report_term(enum tl_rep_lang lang, const char *key);
  * refused a write. */
 int tl_report_render(FILE *f, const struct tl_rep_doc *d,
                      enum tl_rep_format fmt, struct tl_error *err);
+
+/* The public acknowledgement of donors alone (`povtrack donors`): d's
+ * plan.donors and plan.donor_list, for the root unit and the period of
+ * the title (e.g. "2024" or "2024-01-01 – 2024-06-30").  CSV is one row
+ * per donor: name, kind, amount, donations, in kind. */
+int tl_report_render_donors(FILE *f, const struct tl_rep_doc *d,
+                            const char *period, enum tl_rep_format fmt,
+                            struct tl_error *err);
 
 /* Pieces, exposed for the tests. */
 

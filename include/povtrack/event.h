@@ -71,6 +71,15 @@ enum ev_type {
     EV_UNIT_CHANGED,
     EV_HOUSEHOLD_EXITED,
     EV_HOUSEHOLD_MOVED,
+    /* The rest of the plan (II.3 production links, OCOP and social
+     * protection; II.4 the National Target Programmes' budget; III.4
+     * commendations). */
+    EV_PRODUCTION_LINKED,
+    EV_OCOP_CERTIFIED,
+    EV_ASSISTANCE_PAID,
+    EV_BUDGET_ALLOCATED,
+    EV_BUDGET_SPENT,
+    EV_COMMENDATION_AWARDED,
     EV_TYPE_COUNT
 };
 
@@ -136,6 +145,35 @@ enum ev_change {
     EV_CHANGE_REPARENT, /* one unit, new parent (and maybe name) */
     EV_CHANGE_ABOLISH   /* predecessors end, no successor */
 };
+/* Who a household's production link is with (production.linked). */
+enum ev_partner_kind {
+    EV_PARTNER_NONE = 0,
+    EV_PARTNER_ENTERPRISE,
+    EV_PARTNER_COOPERATIVE
+};
+/* Social assistance (Decree 20/2021): monthly ("regular") or emergency
+ * (assistance.paid's "kind"). */
+enum ev_assistance {
+    EV_ASSISTANCE_NONE = 0,
+    EV_ASSISTANCE_REGULAR,
+    EV_ASSISTANCE_EMERGENCY
+};
+/* National Target Programmes (budget.*'s "program"): sustainable poverty
+ * reduction 2021-2025 (Resolution 24/2021/QH15) and socio-economic
+ * development of ethnic-minority and mountainous areas 2021-2030
+ * (Resolution 120/2020/QH14). */
+enum ev_ntp {
+    EV_NTP_NONE = 0,
+    EV_NTP_POVERTY_REDUCTION,
+    EV_NTP_ETHNIC_MINORITY,
+    EV_NTP_COUNT
+};
+/* Who is commended (commendation.awarded). */
+enum ev_recipient_kind {
+    EV_RECIPIENT_NONE = 0,
+    EV_RECIPIENT_COLLECTIVE,
+    EV_RECIPIENT_INDIVIDUAL
+};
 /* Why a household left the register (household.exited). */
 enum ev_exit {
     EV_EXIT_NONE = 0,
@@ -188,7 +226,8 @@ enum ev_indicator {
  *
  *   unit.defined         name, parent (str or nil), level, effective?
  *   unit.households      year, households
- *   household.assessed   [household] year, area, members, income, deprived
+ *   household.assessed   [household] year, area, members, income, deprived,
+ *                        no_labour_capacity?
  *   household.status     [household] year, status, decision?
  *   review.closed        year
  *   donation.pledged     pledge, amount, donor, due
@@ -205,6 +244,14 @@ enum ev_indicator {
  *   household.exited     [household] reason (exit_reason), year
  *   household.moved      [household] from: the household moved from that
  *                        unit to the event's unit at "at"
+ *   production.linked    [household] link, partner, partner_kind, product,
+ *                        year
+ *   ocop.certified       product, stars, partner?
+ *   assistance.paid      [household] kind (assistance), amount
+ *   budget.allocated     program (ntp), component, year, amount
+ *   budget.spent         program (ntp), component, year, amount
+ *   commendation.awarded recipient, recipient_kind, awarded_by, level,
+ *                        decision?
  */
 struct ev_data {
     int64_t year;
@@ -243,6 +290,22 @@ struct ev_data {
     struct ev_str successor;
     struct ev_codes predecessors;
     struct ev_codes successors;
+    /* Appended for the rest of the plan (II.3, II.4, III.4). */
+    struct ev_str link;       /* production.linked: the link's id */
+    struct ev_str partner;    /* the enterprise or cooperative */
+    struct ev_str product;    /* production.linked, ocop.certified */
+    struct ev_str component;  /* budget.*: the programme's project */
+    struct ev_str recipient;  /* commendation.awarded: who */
+    struct ev_str awarded_by; /* commendation.awarded: by whom */
+    int64_t stars;            /* ocop.certified: 3 to 5 */
+    enum ev_partner_kind partner_kind;
+    enum ev_assistance assistance; /* assistance.paid: wire "kind" */
+    enum ev_ntp ntp;               /* budget.*: wire "program" */
+    enum ev_recipient_kind recipient_kind;
+    /* household.assessed: no member of the household is able to work
+     * (optional; absent reads as false). */
+    bool has_no_labour_capacity;
+    bool no_labour_capacity;
 };
 
 struct ev_event {
@@ -284,6 +347,12 @@ static const char *const ev_type_names[EV_TYPE_COUNT] = {
     [EV_UNIT_CHANGED] = "unit.changed",
     [EV_HOUSEHOLD_EXITED] = "household.exited",
     [EV_HOUSEHOLD_MOVED] = "household.moved",
+    [EV_PRODUCTION_LINKED] = "production.linked",
+    [EV_OCOP_CERTIFIED] = "ocop.certified",
+    [EV_ASSISTANCE_PAID] = "assistance.paid",
+    [EV_BUDGET_ALLOCATED] = "budget.allocated",
+    [EV_BUDGET_SPENT] = "budget.spent",
+    [EV_COMMENDATION_AWARDED] = "commendation.awarded",
 };
 static const char *const ev_level_names[] = {NULL, "central", "province",
                                              "district", "commune"};
@@ -303,6 +372,13 @@ static const char *const ev_change_names[] = {NULL,     "merge",    "split",
                                               "rename", "reparent", "abolish"};
 static const char *const ev_exit_names[] = {NULL, "died", "moved_out", "split",
                                             "merged"};
+static const char *const ev_partner_kind_names[] = {NULL, "enterprise",
+                                                    "cooperative"};
+static const char *const ev_assistance_names[] = {NULL, "regular", "emergency"};
+static const char *const ev_ntp_names[EV_NTP_COUNT] = {
+    NULL, "poverty_reduction", "ethnic_minority"};
+static const char *const ev_recipient_kind_names[] = {NULL, "collective",
+                                                      "individual"};
 /* Indicators start at 0: no "absent" entry. */
 static const char *const ev_indicator_names[EV_IND_COUNT] = {
     [EV_IND_EMPLOYMENT] = "employment",
@@ -381,6 +457,22 @@ static inline const char *ev_change_name(enum ev_change v)
 static inline const char *ev_exit_name(enum ev_exit v)
 {
     return EV_NAME_AT(ev_exit_names, v);
+}
+static inline const char *ev_partner_kind_name(enum ev_partner_kind v)
+{
+    return EV_NAME_AT(ev_partner_kind_names, v);
+}
+static inline const char *ev_assistance_name(enum ev_assistance v)
+{
+    return EV_NAME_AT(ev_assistance_names, v);
+}
+static inline const char *ev_ntp_name(enum ev_ntp v)
+{
+    return EV_NAME_AT(ev_ntp_names, v);
+}
+static inline const char *ev_recipient_kind_name(enum ev_recipient_kind v)
+{
+    return EV_NAME_AT(ev_recipient_kind_names, v);
 }
 static inline const char *ev_indicator_name(enum ev_indicator v)
 {

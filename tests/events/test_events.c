@@ -322,7 +322,17 @@ static bool event_same(const struct ev_event *a, const struct ev_event *b)
            x->exit_reason == y->exit_reason &&
            str_same(x->successor, y->successor) &&
            codes_same(x->predecessors, y->predecessors) &&
-           codes_same(x->successors, y->successors);
+           codes_same(x->successors, y->successors) &&
+           str_same(x->link, y->link) && str_same(x->partner, y->partner) &&
+           str_same(x->product, y->product) &&
+           str_same(x->component, y->component) &&
+           str_same(x->recipient, y->recipient) &&
+           str_same(x->awarded_by, y->awarded_by) && x->stars == y->stars &&
+           x->partner_kind == y->partner_kind &&
+           x->assistance == y->assistance && x->ntp == y->ntp &&
+           x->recipient_kind == y->recipient_kind &&
+           x->has_no_labour_capacity == y->has_no_labour_capacity &&
+           x->no_labour_capacity == y->no_labour_capacity;
 }
 
 struct reject {
@@ -369,7 +379,7 @@ static const char *const valid_events[EV_TYPE_COUNT] = {
         "{" HDR("household.assessed") "," HH
                                       ",data:{year:2024,area:urban,members:4,"
                                       "income:1200000,deprived:[water,latrine,"
-                                      "telecom]}}",
+                                      "telecom],no_labour_capacity:true}}",
     [EV_HOUSEHOLD_STATUS] =
         "{" HDR("household.status") "," HH
                                     ",data:{year:2024,status:poor,decision:'QĐ "
@@ -412,6 +422,29 @@ static const char *const valid_events[EV_TYPE_COUNT] = {
         "household.exited") "," HH ",data:{reason:moved_out,year:2025}}",
     [EV_HOUSEHOLD_MOVED] =
         "{" HDR("household.moved") "," HH ",data:{from:'22930'}}",
+    [EV_PRODUCTION_LINKED] =
+        "{" HDR("production.linked") "," HH
+                                     ",data:{link:'LK-2024-07',partner:'HTX "
+                                     "Thanh Long Hàm Thuận Nam',partner_kind:"
+                                     "cooperative,product:'Thanh long ruột "
+                                     "đỏ',year:2024}}",
+    [EV_OCOP_CERTIFIED] =
+        "{" HDR("ocop.certified") ",data:{product:'Thanh long ruột đỏ',stars:4,"
+                                  "partner:'HTX Thanh Long Hàm Thuận Nam'}}",
+    [EV_ASSISTANCE_PAID] =
+        "{" HDR("assistance.paid") "," HH ",data:{kind:regular,amount:500000}}",
+    [EV_BUDGET_ALLOCATED] = "{" HDR(
+        "budget.allocated") ",data:{program:poverty_reduction,component:"
+                            "'Dự án 2',year:2024,amount:1500000000}}",
+    [EV_BUDGET_SPENT] = "{" HDR(
+        "budget.spent") ",data:{program:ethnic_minority,component:'Dự án "
+                        "1',year:2024,amount:250000000}}",
+    [EV_COMMENDATION_AWARDED] =
+        "{" HDRP("commendation.awarded") ",data:{recipient:'Hội Nông dân "
+                                         "xã Hàm Chính',recipient_kind:"
+                                         "collective,awarded_by:'UBND tỉnh "
+                                         "Bình Thuận',level:province,"
+                                         "decision:'QĐ 45/QĐ-UBND'}}",
 };
 
 /* ------------------------------------------------------------------------ */
@@ -1020,6 +1053,10 @@ static void test_reject_enums(void **state)
 #define ASSESSED(year, deprived)                                               \
     "{" HDR("household.assessed") "," HH ",data:{year:" year ",area:rural,"    \
                                   "members:3,income:0,deprived:" deprived "}}"
+#define ASSESSED_LABOUR(v)                                                     \
+    "{" HDR("household.assessed") "," HH ",data:{year:2024,area:rural,"        \
+                                  "members:1,income:0,deprived:[],"            \
+                                  "no_labour_capacity:" v "}}"
 
 static void test_reject_deprived(void **state)
 {
@@ -1382,6 +1419,154 @@ static void test_household_exited(void **state)
     check_rejects(cases, ARRAY_LEN(cases));
 }
 
+/* The rest of the plan (II.3, II.4, III.4): production links, OCOP,
+ * social assistance, the National Target Programmes' budget,
+ * commendations; and the assessment's labour capacity. */
+#define LINKED(f) "{" HDR("production.linked") "," HH ",data:{" f "}}"
+#define LINK_OK "link:L1,partner:'Công ty A',product:'Nước mắm',year:2024"
+#define BUDGET(type, f) "{" HDR(type) ",data:{" f "}}"
+
+static void test_plan_events(void **state)
+{
+    static const struct reject cases[] = {
+        {LINKED(LINK_OK ",partner_kind:household"),
+         "data.partner_kind: unknown value \"household\" (expected "
+         "enterprise|cooperative)"},
+        {LINKED(LINK_OK), "data.partner_kind: required for production.linked"},
+        {LINKED("partner_kind:enterprise,partner:x,product:y,year:2024"),
+         "data.link: required for production.linked"},
+        {LINKED(LINK_OK ",partner_kind:enterprise,stars:4"),
+         "data.stars: unknown field for production.linked"},
+        {"{" HDR("production.linked") ",data:{" LINK_OK
+                                      ",partner_kind:enterprise}}",
+         "household: required for production.linked"},
+        {"{" HDR("ocop.certified") ",data:{product:x,stars:2}}",
+         "data.stars: must be between 3 and 5"},
+        {"{" HDR("ocop.certified") ",data:{product:x,stars:6}}",
+         "data.stars: must be between 3 and 5"},
+        {"{" HDR("ocop.certified") "," HH ",data:{product:x,stars:3}}",
+         "household: not allowed for ocop.certified"},
+        {"{" HDR("ocop.certified") ",data:{product:'',stars:3}}",
+         "data.product: must not be empty"},
+        /* "kind" is a unit change's for unit.changed, an assistance's
+         * here, and neither takes the other's values */
+        {"{" HDR("assistance.paid") "," HH ",data:{kind:merge,amount:1}}",
+         "data.kind: unknown value \"merge\" (expected regular|emergency)"},
+        {"{" HDR("unit.changed") ",data:{kind:regular,effective:1,"
+                                 "predecessors:['22924']}}",
+         "data.kind: unknown value \"regular\" (expected "
+         "merge|split|rename|reparent|abolish)"},
+        {"{" HDR("assistance.paid") "," HH ",data:{kind:regular,amount:0}}",
+         "data.amount: must be a positive integer"},
+        {"{" HDR("assistance.paid") ",data:{kind:regular,amount:1}}",
+         "household: required for assistance.paid"},
+        /* "program": a programme's code for the budget, free text for a
+         * loan */
+        {BUDGET("budget.allocated", "program:'VBSP poor households',"
+                                    "component:x,year:2024,amount:1"),
+         "data.program: unknown value \"VBSP poor households\" (expected "
+         "poverty_reduction|ethnic_minority)"},
+        {BUDGET("budget.spent", "program:poverty_reduction,year:2024,"
+                                "amount:1"),
+         "data.component: required for budget.spent"},
+        {BUDGET("budget.spent", "program:poverty_reduction,component:x,"
+                                "amount:1"),
+         "data.year: required for budget.spent"},
+        {BUDGET("budget.allocated", "program:poverty_reduction,component:x,"
+                                    "year:2024,amount:1,level:commune"),
+         "data.level: unknown field for budget.allocated"},
+        {BUDGET("commendation.awarded",
+                "recipient:x,recipient_kind:family,awarded_by:y,"
+                "level:province"),
+         "data.recipient_kind: unknown value \"family\" (expected "
+         "collective|individual)"},
+        {BUDGET("commendation.awarded",
+                "recipient:x,recipient_kind:individual,awarded_by:y,"
+                "level:village"),
+         "data.level: unknown value \"village\" (expected "
+         "central|province|district|commune)"},
+        {BUDGET("commendation.awarded",
+                "recipient:x,recipient_kind:individual,level:province"),
+         "data.awarded_by: required for commendation.awarded"},
+        {ASSESSED_LABOUR("1"),
+         "data.no_labour_capacity: must be true or false"},
+        {"{" HDR("household.status") "," HH ",data:{year:2024,status:poor,"
+                                     "no_labour_capacity:true}}",
+         "data.no_labour_capacity: unknown field for household.status"},
+    };
+    struct doc d;
+
+    (void)state;
+    check_rejects(cases, ARRAY_LEN(cases));
+
+    assert_int_equal(doc_decode(&d, valid_events[EV_PRODUCTION_LINKED]),
+                     POVTRACK_OK);
+    assert_true(ev_str_eq(d.ev.data.link, "LK-2024-07"));
+    assert_true(ev_str_eq(d.ev.data.partner, "HTX Thanh Long Hàm Thuận Nam"));
+    assert_int_equal(d.ev.data.partner_kind, EV_PARTNER_COOPERATIVE);
+    assert_true(ev_str_eq(d.ev.data.product, "Thanh long ruột đỏ"));
+    assert_int_equal(d.ev.data.year, 2024);
+    doc_free(&d);
+    assert_int_equal(doc_decode(&d, valid_events[EV_OCOP_CERTIFIED]),
+                     POVTRACK_OK);
+    assert_int_equal(d.ev.data.stars, 4);
+    assert_true(ev_str_eq(d.ev.data.partner, "HTX Thanh Long Hàm Thuận Nam"));
+    doc_free(&d);
+    assert_int_equal(doc_decode(&d, valid_events[EV_ASSISTANCE_PAID]),
+                     POVTRACK_OK);
+    assert_int_equal(d.ev.data.assistance, EV_ASSISTANCE_REGULAR);
+    assert_int_equal(d.ev.data.change, EV_CHANGE_NONE);
+    assert_int_equal(d.ev.data.amount, 500000);
+    doc_free(&d);
+    assert_int_equal(doc_decode(&d, valid_events[EV_BUDGET_SPENT]),
+                     POVTRACK_OK);
+    assert_int_equal(d.ev.data.ntp, EV_NTP_ETHNIC_MINORITY);
+    assert_null(d.ev.data.program.ptr);
+    assert_true(ev_str_eq(d.ev.data.component, "Dự án 1"));
+    assert_int_equal(d.ev.data.amount, 250000000);
+    doc_free(&d);
+    /* A loan's programme is still free text, even a budget's code. */
+    assert_int_equal(
+        doc_decode(
+            &d,
+            "{" HDR(
+                "credit.disbursed") "," HH
+                                    ",data:{loan:x,program:poverty_reduction,"
+                                    "amount:1}}"),
+        POVTRACK_OK);
+    assert_true(ev_str_eq(d.ev.data.program, "poverty_reduction"));
+    assert_int_equal(d.ev.data.ntp, EV_NTP_NONE);
+    doc_free(&d);
+    assert_int_equal(doc_decode(&d, valid_events[EV_COMMENDATION_AWARDED]),
+                     POVTRACK_OK);
+    assert_true(ev_str_eq(d.ev.data.recipient, "Hội Nông dân xã Hàm Chính"));
+    assert_int_equal(d.ev.data.recipient_kind, EV_RECIPIENT_COLLECTIVE);
+    assert_true(ev_str_eq(d.ev.data.awarded_by, "UBND tỉnh Bình Thuận"));
+    assert_int_equal(d.ev.data.level, EV_LEVEL_PROVINCE);
+    assert_true(ev_str_eq(d.ev.data.decision, "QĐ 45/QĐ-UBND"));
+    doc_free(&d);
+    assert_int_equal(doc_decode(&d, valid_events[EV_HOUSEHOLD_ASSESSED]),
+                     POVTRACK_OK);
+    assert_true(d.ev.data.has_no_labour_capacity);
+    assert_true(d.ev.data.no_labour_capacity);
+    assert_false(d.ev.data.has_in_kind);
+    doc_free(&d);
+    assert_int_equal(doc_decode(&d, ASSESSED_LABOUR("false")), POVTRACK_OK);
+    assert_true(d.ev.data.has_no_labour_capacity);
+    assert_false(d.ev.data.no_labour_capacity);
+    doc_free(&d);
+
+    assert_string_equal(ev_partner_kind_name(EV_PARTNER_ENTERPRISE),
+                        "enterprise");
+    assert_string_equal(ev_assistance_name(EV_ASSISTANCE_EMERGENCY),
+                        "emergency");
+    assert_string_equal(ev_ntp_name(EV_NTP_POVERTY_REDUCTION),
+                        "poverty_reduction");
+    assert_string_equal(ev_recipient_kind_name(EV_RECIPIENT_INDIVIDUAL),
+                        "individual");
+    assert_null(ev_ntp_name(EV_NTP_COUNT));
+}
+
 static void test_first_error_wins(void **state)
 {
     static const struct reject cases[] = {
@@ -1563,6 +1748,18 @@ static void test_canonical_optional(void **state)
                                             "status:none}}",
                 7, 2, NULL, MSGPACK_OBJECT_NIL);
     check_shape(ASSESSED("2024", "[]"), 7, 5, "deprived", MSGPACK_OBJECT_ARRAY);
+    /* The labour capacity is kept when given, false included, and an
+     * assessment without it encodes as it always did. */
+    check_shape(ASSESSED_LABOUR("false"), 7, 6, "no_labour_capacity",
+                MSGPACK_OBJECT_BOOLEAN);
+    check_shape(valid_events[EV_OCOP_CERTIFIED], 6, 3, "partner",
+                MSGPACK_OBJECT_STR);
+    check_shape("{" HDR("ocop.certified") ",data:{product:x,stars:5}}", 6, 2,
+                NULL, MSGPACK_OBJECT_NIL);
+    check_shape("{" HDRP("commendation.awarded") ",data:{recipient:x,"
+                                                 "recipient_kind:individual,"
+                                                 "awarded_by:y,level:central}}",
+                6, 4, NULL, MSGPACK_OBJECT_NIL);
 }
 
 static void test_encode_rejects_nonsense(void **state)
@@ -2224,6 +2421,7 @@ int main(void)
         cmocka_unit_test(test_unit_changed_kinds),
         cmocka_unit_test(test_reject_unit_changed),
         cmocka_unit_test(test_household_exited),
+        cmocka_unit_test(test_plan_events),
         cmocka_unit_test(test_first_error_wins),
         cmocka_unit_test(test_error_fits),
         cmocka_unit_test(test_canonical_bytes),

@@ -157,6 +157,24 @@ CATALOGUE = [
     ev("uc-1", "unit.changed", "594",
        {"kind": "rename", "effective": JUL_2025, "predecessors": ["594"],
         "name": "Thị xã La Gi mới"}),
+    ev("pl-l1", "production.linked", "22870",
+       {"link": "LK-1", "partner": "HTX Thanh Long", "partner_kind":
+        "cooperative", "product": "Thanh long", "year": 2024},
+       household="hh-1"),
+    ev("oc-1", "ocop.certified", "22870",
+       {"product": "Thanh long", "stars": 4, "partner": "HTX Thanh Long"}),
+    ev("ap-1", "assistance.paid", "22870",
+       {"kind": "regular", "amount": 500000}, household="hh-1"),
+    ev("ba-1", "budget.allocated", "593",
+       {"program": "poverty_reduction", "component": "Dự án 2",
+        "year": 2024, "amount": 1500000000}),
+    ev("bs-1", "budget.spent", "593",
+       {"program": "ethnic_minority", "component": "Dự án 1",
+        "year": 2024, "amount": 250000000}),
+    ev("cm-1", "commendation.awarded", "60",
+       {"recipient": "Hội Nông dân xã Hàm Chính", "recipient_kind":
+        "collective", "awarded_by": "UBND tỉnh", "level": "province",
+        "decision": "QĐ 45"}),
 ]
 
 
@@ -164,6 +182,12 @@ def event_seeds():
     for e in CATALOGUE:
         write("fuzz_event", "valid-" + e["type"], pack([e]))
     write("fuzz_event", "valid-all-types", pack(CATALOGUE))
+    # The optional labour capacity of an assessment (social protection).
+    write("fuzz_event", "assessed-no-labour", pack([
+        ev("as-2", "household.assessed", "22870",
+           {"year": 2024, "area": "rural", "members": 1, "income": 900000,
+            "deprived": ["employment"], "no_labour_capacity": True},
+           household="hh-2")]))
     # A unit defined, then used, in the same request; a redefinition.
     write("fuzz_event", "define-then-use", pack([
         ev("u-5", "unit.defined", "595",

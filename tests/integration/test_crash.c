@@ -240,8 +240,11 @@ static char *query_bytes(struct td *d, const char *plugin, uint64_t min_seq,
     td_pack_cstr(&pk, "plugin");
     td_pack_cstr(&pk, plugin);
     /* Each plugin's own query shape (README, Plugins). */
-    int year = strcmp(plugin, "poverty") == 0 ||
-               strcmp(plugin, "standard") == 0 || strcmp(plugin, "fund") == 0;
+    static const char *const yearly[] = {"poverty", "standard",   "fund",
+                                         "budget",  "production", "protection"};
+    int year = 0;
+    for (size_t i = 0; i < sizeof yearly / sizeof yearly[0]; i++)
+        year |= strcmp(plugin, yearly[i]) == 0;
     int unit = strcmp(plugin, "deadlines") != 0;
     td_pack_cstr(&pk, "q");
     msgpack_pack_map(&pk, (uint32_t)(year + unit));
@@ -434,19 +437,26 @@ static void test_kills_lose_nothing_and_duplicate_nothing(void **state)
 
     /* What every plugin built across host kills and restarts, once it has
      * applied the whole log. */
-    static const char *const plugins[] = {"poverty",    "fund",   "standard",
-                                          "relocation", "credit", "deadlines"};
+    static const char *const plugins[] = {
+        "poverty",    "fund",      "standard",     "relocation",
+        "credit",     "deadlines", "budget",       "production",
+        "protection", "donors",    "commendations"};
     size_t nplug = sizeof plugins / sizeof plugins[0];
-    char *before[6];
-    size_t before_len[6];
+    char *before[sizeof plugins / sizeof plugins[0]];
+    size_t before_len[sizeof plugins / sizeof plugins[0]];
     for (size_t i = 0; i < nplug; i++)
         before[i] = query_bytes(d, plugins[i], expected, &before_len[i]);
 
-    /* The fund plugin counted each donation once. */
-    assert_int_equal(td_query(d, "fund", 0, expected, &up, 15000), 0);
-    assert_int_equal(td_result_u64(&up, "donations"), expected - 1);
-    assert_int_equal(td_result_u64(&up, "received"), (expected - 1) * AMOUNT);
-    msgpack_unpacked_destroy(&up);
+    /* The fund plugin counted each donation once, and so did the list of
+     * donors. */
+    static const char *const counting[] = {"fund", "donors"};
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(td_query(d, counting[i], 0, expected, &up, 15000), 0);
+        assert_int_equal(td_result_u64(&up, "donations"), expected - 1);
+        assert_int_equal(td_result_u64(&up, "received"),
+                         (expected - 1) * AMOUNT);
+        msgpack_unpacked_destroy(&up);
+    }
 
     /* Each equals a fresh rebuild from the log. */
     for (size_t i = 0; i < nplug; i++)
@@ -462,9 +472,9 @@ static void test_kills_lose_nothing_and_duplicate_nothing(void **state)
     }
 
     print_message("crash test: %d ingest kills, %d plugin host kills, %d "
-                  "resent requests, %" PRIu64 " events checked, 6 plugins "
+                  "resent requests, %" PRIu64 " events checked, %zu plugins "
                   "equal to a rebuild\n",
-                  kills, host_kills, resends, expected);
+                  kills, host_kills, resends, expected, nplug);
     assert_int_equal(td_stop(d), 0);
     /* The id index matches the log, record for record: povtrack verify
      * walks both (and the plugin cursors). */

@@ -24,30 +24,16 @@
 #include <povtrack/client.h>
 
 #include "daemon.h"
+#include "json_events.h"
 #include "tl_json.h"
 
 #define TIMEOUT_MS 10000
-
-/* Pack a JSON text (an array of events, or a request map) to msgpack. */
-static void pack_json(msgpack_sbuffer *sb, const char *json)
-{
-    json_error_t jerr;
-    json_t *v = json_loads(json, 0, &jerr);
-    if (v == NULL)
-        fail_msg("bad test JSON: %s: %s", jerr.text, json);
-    msgpack_sbuffer_init(sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    struct tl_error err;
-    assert_int_equal(tl_json_pack(v, &pk, &err), 0);
-    json_decref(v);
-}
 
 /* Publish a JSON array of events; the ack array is left in up. */
 static void publish(struct td *d, const char *json, msgpack_unpacked *up)
 {
     msgpack_sbuffer sb;
-    pack_json(&sb, json);
+    tj_pack(&sb, json);
     msgpack_unpacked_init(up);
     assert_int_equal(td_ingest_raw(d, sb.data, sb.size, up, TIMEOUT_MS), 0);
     msgpack_sbuffer_destroy(&sb);
@@ -57,7 +43,7 @@ static void publish(struct td *d, const char *json, msgpack_unpacked *up)
 static void request(struct td *d, const char *json, msgpack_unpacked *up)
 {
     msgpack_sbuffer sb;
-    pack_json(&sb, json);
+    tj_pack(&sb, json);
     msgpack_unpacked_init(up);
     assert_int_equal(td_request_raw(d, sb.data, sb.size, up, TIMEOUT_MS), 0);
     msgpack_sbuffer_destroy(&sb);
@@ -654,11 +640,10 @@ static void test_client_retries_until_stored(void **state)
         0);
     assert_int_equal(povtrack_client_set_timeout(p.c, 100), 0);
     assert_int_equal(povtrack_client_set_retries(p.c, 100), 0);
-    pack_json(&p.frame,
-              "[{\"v\":1,\"id\":\"pirate-1\",\"type\":"
-              "\"donation.received\",\"at\":1700000000,\"unit\":\"60\","
-              "\"data\":{\"amount\":500000,\"donor\":\"A\","
-              "\"donor_kind\":\"person\",\"level\":\"province\"}}]");
+    tj_pack(&p.frame, "[{\"v\":1,\"id\":\"pirate-1\",\"type\":"
+                      "\"donation.received\",\"at\":1700000000,\"unit\":\"60\","
+                      "\"data\":{\"amount\":500000,\"donor\":\"A\","
+                      "\"donor_kind\":\"person\",\"level\":\"province\"}}]");
 
     assert_int_equal(kill(f->d.pid, SIGSTOP), 0);
     double t0 = mono_s();

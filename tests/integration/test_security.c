@@ -33,6 +33,7 @@
 #include <povtrack/client.h>
 
 #include "daemon.h"
+#include "json_events.h"
 #include "tl_json.h"
 
 #define TIMEOUT_MS 10000 /* any reply that must come */
@@ -171,20 +172,6 @@ static void write_file_atomic(const char *path, const char *text)
 
 /* ---- msgpack and JSON ------------------------------------------------ */
 
-static void pack_json(msgpack_sbuffer *sb, const char *json)
-{
-    json_error_t jerr;
-    json_t *v = json_loads(json, 0, &jerr);
-    if (v == NULL)
-        fail_msg("bad test JSON: %s: %s", jerr.text, json);
-    msgpack_sbuffer_init(sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    struct tl_error err;
-    assert_int_equal(tl_json_pack(v, &pk, &err), 0);
-    json_decref(v);
-}
-
 /* Overwrite the one occurrence of placeholder in sb with as many bytes of
  * raw: how a test gets bytes JSON cannot carry (invalid UTF-8) into an
  * otherwise well-formed event. */
@@ -298,7 +285,7 @@ static void call(void *sock, const void *buf, size_t len, msgpack_unpacked *up)
 static void call_json(void *sock, const char *json, msgpack_unpacked *up)
 {
     msgpack_sbuffer sb;
-    pack_json(&sb, json);
+    tj_pack(&sb, json);
     call(sock, sb.data, sb.size, up);
     msgpack_sbuffer_destroy(&sb);
 }
@@ -716,7 +703,7 @@ static int client_publish(povtrack_client *c, const char *id,
     donation(ev, sizeof ev, id, "60", 1000000);
     snprintf(req, sizeof req, "[%s]", ev);
     msgpack_sbuffer sb;
-    pack_json(&sb, req);
+    tj_pack(&sb, req);
     int rc = povtrack_client_publish(c, sb.data, sb.size, acks);
     msgpack_sbuffer_destroy(&sb);
     return rc;
@@ -752,7 +739,7 @@ static void test_unauthenticated_and_unknown(void **state)
         donation(ev, sizeof ev, ids[i], "60", 1000000);
         snprintf(req, sizeof req, "[%s]", ev);
         msgpack_sbuffer sb;
-        pack_json(&sb, req);
+        tj_pack(&sb, req);
         struct frame fr = {sb.data, sb.size};
         send_untrusted(socks[2 * i], &fr, 1);
         msgpack_sbuffer_destroy(&sb);
@@ -834,7 +821,7 @@ static void send_batch(void *sock, int b)
     }
     snprintf(json + n, cap - n, "]");
     msgpack_sbuffer sb;
-    pack_json(&sb, json);
+    tj_pack(&sb, json);
     struct frame fr = {sb.data, sb.size};
     send_frames(sock, &fr, 1);
     msgpack_sbuffer_destroy(&sb);
@@ -1187,7 +1174,7 @@ static void pack_request(msgpack_sbuffer *sb, const int *spec, size_t n,
     }
     json[len++] = ']';
     json[len] = '\0';
-    pack_json(sb, json);
+    tj_pack(sb, json);
     free(json);
     for (size_t i = 0; i < n; i++)
         if (spec[i] < 0 && with_bad)
@@ -1275,7 +1262,7 @@ static void ingest_garbage_json(struct hostile *h, const char *json,
                                 const char *needle)
 {
     msgpack_sbuffer sb;
-    pack_json(&sb, json);
+    tj_pack(&sb, json);
     ingest_garbage1(h, sb.data, sb.size, needle);
     msgpack_sbuffer_destroy(&sb);
 }
@@ -1306,7 +1293,7 @@ static void query_garbage_json(struct hostile *h, const char *json,
                                const char *needle)
 {
     msgpack_sbuffer sb;
-    pack_json(&sb, json);
+    tj_pack(&sb, json);
     query_garbage1(h, sb.data, sb.size, needle);
     msgpack_sbuffer_destroy(&sb);
 }
@@ -1399,9 +1386,9 @@ static void ingest_structure_garbage(struct hostile *h)
     /* A valid event followed by more body frames: refused whole, so the
      * event must not be stored. */
     msgpack_sbuffer sb;
-    pack_json(&sb, "[{\"v\":1,\"id\":\"g-multi\",\"type\":\"review.closed\","
-                   "\"at\":1734220800,\"unit\":\"593\",\"data\":{\"year\":"
-                   "2024}}]");
+    tj_pack(&sb, "[{\"v\":1,\"id\":\"g-multi\",\"type\":\"review.closed\","
+                 "\"at\":1734220800,\"unit\":\"593\",\"data\":{\"year\":"
+                 "2024}}]");
     struct frame multi[3] = {{sb.data, sb.size}, {"\x90", 1}, {"\x90", 1}};
     ingest_garbage(h, multi, 2,
                    "must be exactly one frame after the envelope, got 2");
@@ -1471,7 +1458,7 @@ static void ingest_limit_garbage(struct hostile *h)
     donor[1024] = '\0';
     snprintf(json, sizeof fmt + 2100, fmt, "g-1024", donor);
     msgpack_sbuffer sb;
-    pack_json(&sb, json);
+    tj_pack(&sb, json);
     send_untrusted(h->p_in, &(struct frame){sb.data, sb.size}, 1);
     call(h->t_in, sb.data, sb.size, &up);
     ack_rejected(&up, 0, "g-1024", err, sizeof err);
@@ -1608,7 +1595,7 @@ static char *query_raw(void *sock, const char *plugin, const char *q,
              "{\"op\":\"query\",\"plugin\":\"%s\",\"q\":%s,\"min_seq\":%zu}",
              plugin, q, NV);
     msgpack_sbuffer sb;
-    pack_json(&sb, json);
+    tj_pack(&sb, json);
     struct frame fr = {sb.data, sb.size};
     send_frames(sock, &fr, 1);
     msgpack_sbuffer_destroy(&sb);
@@ -1899,7 +1886,7 @@ static void test_rate_limit(void **state)
         donation(ev, sizeof ev, id, "593", 1000 + i);
         snprintf(req, sizeof req, "[%s]", ev);
         msgpack_sbuffer sb;
-        pack_json(&sb, req);
+        tj_pack(&sb, req);
         send_frames(t, &(struct frame){sb.data, sb.size}, 1);
         msgpack_sbuffer_destroy(&sb);
     }
@@ -1934,7 +1921,7 @@ static void test_rate_limit(void **state)
     donation(ev, sizeof ev, "r-after", "593", 999);
     snprintf(req, sizeof req, "[%s]", ev);
     msgpack_sbuffer sb;
-    pack_json(&sb, req);
+    tj_pack(&sb, req);
     int64_t deadline = mono_ms() + TIMEOUT_MS;
     int taken = 0;
     while (!taken && mono_ms() < deadline) {

@@ -45,6 +45,7 @@
 #include <lmdb.h>
 
 #include "daemon.h"
+#include "json_events.h"
 #include "pt_state.h"
 #include "tl_json.h"
 
@@ -55,8 +56,9 @@ static const struct {
     const char *name;
     uint32_t layout;
 } PLUGINS[] = {
-    {"poverty", 3},    {"fund", 2},   {"standard", 2},
-    {"relocation", 2}, {"credit", 2}, {"deadlines", 1},
+    {"poverty", 4}, {"fund", 3},      {"standard", 3},      {"relocation", 3},
+    {"credit", 3},  {"deadlines", 1}, {"production", 1},    {"protection", 1},
+    {"budget", 1},  {"donors", 1},    {"commendations", 1},
 };
 #define NPLUGINS (sizeof PLUGINS / sizeof PLUGINS[0])
 
@@ -135,6 +137,23 @@ static const char EVENTS[] =
     "{\"v\":1,\"id\":\"cr-2\",\"type\":\"credit.repaid\",\"at\":1730000000,"
     "\"unit\":\"23231\",\"household\":\"h2\",\"data\":{\"loan\":"
     "\"VBSP-001\",\"amount\":5000000}},"
+    "{\"v\":1,\"id\":\"pk-1\",\"type\":\"production.linked\",\"at\":"
+    "1717200000,\"unit\":\"23231\",\"household\":\"h2\",\"data\":{"
+    "\"link\":\"LK-1\",\"partner\":\"HTX A\",\"partner_kind\":"
+    "\"cooperative\",\"product\":\"Thanh long\",\"year\":2024}},"
+    "{\"v\":1,\"id\":\"as-h2-nl\",\"type\":\"household.assessed\",\"at\":"
+    "1730000001,\"unit\":\"23231\",\"household\":\"h2\",\"data\":{"
+    "\"year\":2024,\"area\":\"rural\",\"members\":1,\"income\":900000,"
+    "\"deprived\":[\"employment\",\"nutrition\",\"water\"],"
+    "\"no_labour_capacity\":true}},"
+    "{\"v\":1,\"id\":\"bu-1\",\"type\":\"budget.allocated\",\"at\":"
+    "1717200000,\"unit\":\"593\",\"data\":{\"program\":"
+    "\"poverty_reduction\",\"component\":\"DA1\",\"year\":2024,"
+    "\"amount\":100000000}},"
+    "{\"v\":1,\"id\":\"cm-1\",\"type\":\"commendation.awarded\",\"at\":"
+    "1717200000,\"unit\":\"60\",\"data\":{\"recipient\":\"HTX A\","
+    "\"recipient_kind\":\"collective\",\"awarded_by\":\"UBND\","
+    "\"level\":\"province\"}},"
     "{\"v\":1,\"id\":\"rp-1\",\"type\":\"report.due\",\"at\":1704067200,"
     "\"unit\":\"593\",\"data\":{\"org\":\"UBND-593\",\"report\":"
     "\"bao-cao-2024\",\"due\":1733011200}},"
@@ -156,6 +175,11 @@ static const struct {
     {"credit", "{\"unit\":\"60\"}"},
     {"credit", "{\"unit\":\"593\",\"year\":2024}"},
     {"deadlines", "{}"},
+    {"donors", "{\"unit\":\"60\",\"year\":2024}"},
+    {"protection", "{\"unit\":\"60\",\"year\":2024}"},
+    {"production", "{\"unit\":\"60\",\"year\":2024}"},
+    {"budget", "{\"unit\":\"60\",\"year\":2024}"},
+    {"commendations", "{\"unit\":\"60\"}"},
 };
 #define NQUERIES (sizeof QUERIES / sizeof QUERIES[0])
 
@@ -207,70 +231,11 @@ static int teardown(void **state)
 
 /* ---- the daemon ---- */
 
-static void pack_json(msgpack_sbuffer *sb, const char *json)
-{
-    json_error_t jerr;
-    json_t *v = json_loads(json, 0, &jerr);
-    if (v == NULL)
-        fail_msg("bad test JSON: %s", jerr.text);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    struct tl_error err;
-    assert_int_equal(tl_json_pack(v, &pk, &err), 0);
-    json_decref(v);
-}
-
-/* Publish EVENTS; every ack must be ok.  Returns the last seq. */
-static uint64_t load_events(struct td *d)
-{
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    pack_json(&sb, EVENTS);
-    msgpack_unpacked up;
-    msgpack_unpacked_init(&up);
-    assert_int_equal(td_ingest_raw(d, sb.data, sb.size, &up, TIMEOUT_MS), 0);
-    msgpack_sbuffer_destroy(&sb);
-    assert_int_equal(up.data.type, MSGPACK_OBJECT_ARRAY);
-    uint64_t last = 0;
-    for (uint32_t i = 0; i < up.data.via.array.size; i++) {
-        const msgpack_object *a = &up.data.via.array.ptr[i];
-        const msgpack_object *seq = td_get(a, "seq");
-        if (!td_str_eq(td_get(a, "status"), "ok") || seq == NULL) {
-            const msgpack_object *e = td_get(a, "error");
-            fail_msg("event %u not acked: %.*s", i,
-                     e != NULL ? (int)e->via.str.size : 0,
-                     e != NULL ? e->via.str.ptr : "");
-        }
-        if (seq->via.u64 > last)
-            last = seq->via.u64;
-    }
-    assert_int_equal(last, up.data.via.array.size);
-    msgpack_unpacked_destroy(&up);
-    return last;
-}
-
-/* The raw "result" of a query once min_seq is applied (the caller frees
- * it); fails the test on an error reply. */
-static char *query_result(struct td *d, const char *plugin, const char *q,
-                          uint64_t min_seq, size_t *len)
-{
-    msgpack_sbuffer sb;
-    char why[256];
-    msgpack_sbuffer_init(&sb);
-    pack_json(&sb, q);
-    char *res = td_query_packed(d, plugin, sb.data, sb.size, min_seq,
-                                TIMEOUT_MS, len, why, sizeof why);
-    msgpack_sbuffer_destroy(&sb);
-    if (res == NULL)
-        fail_msg("query %s %s failed: %s", plugin, q, why);
-    return res;
-}
-
 static void ask_all(struct td *d, uint64_t min_seq, struct answers *out)
 {
     for (size_t i = 0; i < NQUERIES; i++)
-        out->data[i] = query_result(d, QUERIES[i].plugin, QUERIES[i].q, min_seq,
-                                    &out->len[i]);
+        out->data[i] = tj_query(d, QUERIES[i].plugin, QUERIES[i].q, min_seq,
+                                TIMEOUT_MS, &out->len[i]);
 }
 
 static void assert_same_answers(const struct answers *a,
@@ -346,7 +311,7 @@ static size_t count(const char *hay, const char *needle)
 static void first_run(struct fixture *f)
 {
     assert_int_equal(td_start(&f->d, NULL), 0);
-    f->last = load_events(&f->d);
+    f->last = tj_publish_ok(&f->d, EVENTS, TIMEOUT_MS);
     ask_all(&f->d, f->last, &f->before);
     assert_all_running(&f->d, f->last);
     assert_int_equal(td_stop(&f->d), 0);
@@ -505,7 +470,7 @@ static void test_old_layouts_rebuilt(void **state)
 
     char *log = read_log(f);
     if (count(log, "plugin fund: state layout 1 was written by an older "
-                   "version (this one writes 2): rebuilding it from the "
+                   "version (this one writes 3): rebuilding it from the "
                    "log") != 1 ||
         count(log, "plugin credit: its state records no layout") != 1 ||
         count(log, "plugin relocation: its state was recorded with layout 2 "

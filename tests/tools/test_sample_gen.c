@@ -76,6 +76,15 @@ static void test_same_seed_same_bytes(void **state)
     assert_non_null(strstr(a, "\"type\":\"credit.disbursed\""));
     assert_non_null(strstr(a, "\"type\":\"report.due\""));
     assert_non_null(strstr(a, "\"id\":\"gen-42-x1\""));
+    /* The rest of the plan, from a third stream. */
+    assert_non_null(strstr(a, "\"type\":\"production.linked\""));
+    assert_non_null(strstr(a, "\"type\":\"ocop.certified\""));
+    assert_non_null(strstr(a, "\"type\":\"assistance.paid\""));
+    assert_non_null(strstr(a, "\"type\":\"budget.allocated\""));
+    assert_non_null(strstr(a, "\"type\":\"budget.spent\""));
+    assert_non_null(strstr(a, "\"type\":\"commendation.awarded\""));
+    assert_non_null(strstr(a, "\"no_labour_capacity\":true"));
+    assert_non_null(strstr(a, "\"id\":\"gen-42-p1\""));
     free(a);
     free(b);
     free(c);

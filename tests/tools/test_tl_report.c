@@ -379,6 +379,204 @@ static void test_chart(void **state)
     tl_report_doc_free(&d);
 }
 
+/* The rest of the plan's sections (7 to 11) on the document of build():
+ * the budget beside the fund, links and OCOP, social protection, donors
+ * (the anonymous ones as the daemon names them), commendations. */
+static char *xstrdup(const char *s)
+{
+    char *c = strdup(s);
+    assert_non_null(c);
+    return c;
+}
+
+static void build_plan(struct tl_rep_doc *d)
+{
+    struct tl_rep_plan *p = &d->plan;
+    struct tl_rep_unit *root = &d->units[0], *c = &d->units[2];
+
+    set(root, TL_COL_BUDGET_ALLOCATED, 2e9);
+    set(root, TL_COL_BUDGET_SPENT, 1.1e9);
+    set(root, TL_COL_BUDGET_RATE, 55.0);
+    set(c, TL_COL_OCOP, 3);
+    set(root, TL_COL_DONORS, 7);
+    assert_int_equal(
+        tl_report_kv_add(&p->budget, "allocated", TL_KIND_VND, true, 2e9), 0);
+    assert_int_equal(tl_report_kv_add(&p->budget, "budget:fund_disbursed",
+                                      TL_KIND_VND, true, 2500000),
+                     0);
+    p->components = calloc(1, sizeof(*p->components));
+    assert_non_null(p->components);
+    p->ncomponents = 1;
+    p->components[0].program = xstrdup("poverty_reduction");
+    p->components[0].component = xstrdup(HOSTILE);
+    p->components[0].known[0] = p->components[0].known[1] = true;
+    p->components[0].v[0] = 1.5e9;
+    p->components[0].v[1] = 8e8;
+    assert_int_equal(tl_report_kv_add(&p->ocop, "ocop:4", TL_KIND_INT, true, 2),
+                     0);
+    p->links = calloc(1, sizeof(*p->links));
+    assert_non_null(p->links);
+    p->nlinks = 1;
+    p->links[0].link = xstrdup("LK-1");
+    p->links[0].partner = xstrdup("HTX Thanh Long");
+    p->links[0].partner_kind = xstrdup("cooperative");
+    p->links[0].product = xstrdup("Thanh long");
+    p->links[0].has_stars = true;
+    p->links[0].stars = 4;
+    p->links[0].households = 12;
+    p->links_more = 2;
+    assert_int_equal(
+        tl_report_kv_add(&p->protection, "no_labour", TL_KIND_INT, true, 5), 0);
+    p->donor_list = calloc(2, sizeof(*p->donor_list));
+    assert_non_null(p->donor_list);
+    p->ndonors = 2;
+    p->donor_list[0].donor = xstrdup("=Công ty A, \"HN\"");
+    p->donor_list[0].kind = xstrdup("business");
+    p->donor_list[0].amount = 150e6;
+    p->donor_list[0].donations = 2;
+    p->donor_list[1].donor = xstrdup("Ẩn danh / anonymous");
+    p->donor_list[1].kind = xstrdup("anonymous");
+    p->donor_list[1].amount = 8e6;
+    p->donor_list[1].donations = 2;
+    p->donor_list[1].in_kind = 1e6;
+    p->donors_more = 5;
+    p->commended = calloc(1, sizeof(*p->commended));
+    assert_non_null(p->commended);
+    p->ncommended = 1;
+    p->commended[0].recipient = xstrdup("Hội Nông dân xã Hàm Chính");
+    p->commended[0].kind = xstrdup("collective");
+    p->commended[0].awarded_by = xstrdup("UBND tỉnh");
+    p->commended[0].level = xstrdup("province");
+    p->commended[0].unit = xstrdup("60");
+    p->commended[0].at = 1717200000; /* 2024-06-01 07:00 +07 */
+}
+
+static void test_plan_sections(void **state)
+{
+    struct tl_rep_doc d;
+    char *md, *csv, *html;
+
+    (void)state;
+    build(&d, TL_REP_VI);
+    build_plan(&d);
+    d.present[TL_SEC_PROTECTION] = false;
+    md = render(&d, TL_REP_MD);
+    /* In order, the alerts last. */
+    const char *titles[] = {"## 6. ",
+                            "## 7. Ngân sách các Chương trình",
+                            "## 8. Liên kết sản xuất",
+                            "## 9. Bảo trợ xã hội",
+                            "## 10. Ghi nhận nhà hảo tâm",
+                            "## 11. Khen thưởng",
+                            "## 12. Cảnh báo trong năm"};
+    for (size_t i = 1; i < sizeof(titles) / sizeof(titles[0]); i++) {
+        assert_non_null(strstr(md, titles[i]));
+        assert_true(strstr(md, titles[i - 1]) < strstr(md, titles[i]));
+    }
+    assert_non_null(strstr(md, "| Kế hoạch vốn | 2.000.000.000 đ |"));
+    assert_non_null(strstr(md, "| Quỹ \"Vì người nghèo\" đã chi (để so sánh) | "
+                               "2.500.000 đ |"));
+    assert_non_null(strstr(md, "| CTMTQG giảm nghèo bền vững | "
+                               "\\<script\\>"));
+    assert_non_null(strstr(md, "| 1.500.000.000 đ | 800.000.000 đ | - |"));
+    assert_non_null(strstr(md, "| **2.000.000.000 đ** | **1.100.000.000 đ** "
+                               "| **55,00%** |"));
+    assert_non_null(strstr(md, "| 4 sao | 2 |"));
+    assert_non_null(
+        strstr(md, "| LK-1 | HTX Thanh Long | Hợp tác xã | Thanh long | 4 | "
+                   "12 |"));
+    assert_non_null(strstr(md, "… 2 dòng khác không liệt kê"));
+    assert_non_null(strstr(md, "chưa nạp plugin \"protection\""));
+    assert_non_null(strstr(md, "| =Công ty A, \"HN\" | Doanh nghiệp | "
+                               "150.000.000 đ | 2 | 0 đ |"));
+    assert_non_null(strstr(md, "| Ẩn danh / anonymous | Ẩn danh | 8.000.000 "
+                               "đ | 2 | 1.000.000 đ |"));
+    assert_non_null(strstr(md, "… 5 dòng khác"));
+    assert_non_null(strstr(md, "| 01/06/2024 | Hội Nông dân xã Hàm Chính | "
+                               "Tập thể | UBND tỉnh | Tỉnh | - | 60 |"));
+    free(md);
+
+    csv = render(&d, TL_REP_CSV);
+    assert_non_null(strstr(csv, ",Kế hoạch vốn CTMTQG,Vốn CTMTQG đã giải "
+                                "ngân,Tỷ lệ giải ngân,Hộ tham gia liên kết,"));
+    assert_non_null(strstr(csv, ",Số nhà hảo tâm,Số khen thưởng\r\n"));
+    /* The root: budget, then production empty, protection absent, donors
+     * 7, commendations unknown. */
+    assert_non_null(strstr(csv, ",2000000000,1100000000,55.00,,,,,,7,\r\n"));
+    free(csv);
+
+    html = render(&d, TL_REP_HTML);
+    assert_null(strstr(html, "<script"));
+    assert_int_equal(count(html, "<table>"), count(html, "</table>"));
+    assert_int_equal(count(html, "<tr"), count(html, "</tr>"));
+    free(html);
+    tl_report_doc_free(&d);
+
+    build(&d, TL_REP_EN);
+    build_plan(&d);
+    md = render(&d, TL_REP_MD);
+    assert_non_null(strstr(md, "## 7. The National Target Programmes' budget"));
+    assert_non_null(strstr(md, "| Sustainable poverty reduction |"));
+    assert_non_null(strstr(md, "## 12. Alerts of the year"));
+    assert_non_null(strstr(md, "| 2024-06-01 | Hội Nông dân xã Hàm Chính | "
+                               "Collective | UBND tỉnh | Province |"));
+    free(md);
+    tl_report_doc_free(&d);
+}
+
+/* povtrack donors: the list alone, as CSV for a spreadsheet or a page. */
+static void test_donors_list(void **state)
+{
+    struct tl_rep_doc d;
+    char *buf = NULL;
+    size_t len = 0;
+    struct tl_error err = {{0}};
+    FILE *f;
+
+    (void)state;
+    build(&d, TL_REP_VI);
+    build_plan(&d);
+    assert_int_equal(
+        tl_report_kv_add(&d.plan.donors, "received", TL_KIND_VND, true, 158e6),
+        0);
+    f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    assert_int_equal(tl_report_render_donors(f, &d, "2024", TL_REP_CSV, &err),
+                     0);
+    assert_int_equal(fclose(f), 0);
+    assert_string_equal(buf,
+                        "Nhà hảo tâm,Loại,Số tiền,Số lượt,Trong đó hiện "
+                        "vật\r\n"
+                        "\"'=Công ty A, \"\"HN\"\"\",Doanh "
+                        "nghiệp,150000000,2,0\r\n"
+                        "Ẩn danh / anonymous,Ẩn danh,8000000,2,1000000\r\n");
+    free(buf);
+
+    d.lang = TL_REP_EN;
+    f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    assert_int_equal(tl_report_render_donors(f, &d, "2024", TL_REP_MD, &err),
+                     0);
+    assert_int_equal(fclose(f), 0);
+    assert_non_null(strstr(buf, "# Donors to the \"For the Poor\" fund, with "
+                                "thanks, Tỉnh Bình Thuận (60), 2024"));
+    assert_non_null(strstr(buf, "| Raised | 158,000,000 VND |"));
+    assert_non_null(strstr(buf, "| Business | 150,000,000 VND | 2 |"));
+    assert_non_null(strstr(buf, "… 5 more rows not listed"));
+    free(buf);
+
+    f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    assert_int_equal(tl_report_render_donors(f, &d, "2024", TL_REP_HTML, &err),
+                     0);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(strncmp(buf, "<!DOCTYPE html>", 15), 0);
+    assert_non_null(strstr(buf, "<td>=Công ty A, &quot;HN&quot;</td>"));
+    assert_non_null(strstr(buf, "</body>\n</html>\n"));
+    free(buf);
+    tl_report_doc_free(&d);
+}
+
 static void test_terms(void **state)
 {
     (void)state;
@@ -391,16 +589,26 @@ static void test_terms(void **state)
                         "Quá hạn, chưa nộp");
     assert_null(tl_report_term(TL_REP_VI, "no_such_term"));
     assert_string_equal(tl_report_sec_plugin(TL_SEC_DEADLINES), "deadlines");
+    assert_string_equal(tl_report_sec_plugin(TL_SEC_COMMENDATIONS),
+                        "commendations");
+    assert_string_equal(tl_report_term(TL_REP_EN, "ethnic_minority"),
+                        "Ethnic-minority and mountainous areas");
     assert_null(tl_report_sec_plugin(TL_SEC_ALERTS));
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_markdown_vi), cmocka_unit_test(test_markdown_en),
-        cmocka_unit_test(test_csv),         cmocka_unit_test(test_csv_numbers),
-        cmocka_unit_test(test_escaping),    cmocka_unit_test(test_html),
-        cmocka_unit_test(test_chart),       cmocka_unit_test(test_terms),
+        cmocka_unit_test(test_markdown_vi),
+        cmocka_unit_test(test_markdown_en),
+        cmocka_unit_test(test_csv),
+        cmocka_unit_test(test_csv_numbers),
+        cmocka_unit_test(test_escaping),
+        cmocka_unit_test(test_html),
+        cmocka_unit_test(test_chart),
+        cmocka_unit_test(test_terms),
+        cmocka_unit_test(test_plan_sections),
+        cmocka_unit_test(test_donors_list),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -224,7 +224,7 @@ start_daemon
 grep -q 'CURVE is off' "$daemon_log" || fail "no warning that CURVE is off"
 # Every built-in plugin loaded, under MemoryDenyWriteExecute too.
 running=$(povtrack stats | grep -c ' running$' || true)
-[ "$running" -eq 6 ] || fail "$running of the 6 built-in plugins run: $(povtrack stats)"
+[ "$running" -eq 11 ] || fail "$running of the 11 built-in plugins run: $(povtrack stats)"
 events=$work/events.jsonl
 {
   echo '{"v":1,"id":"dc-unit-60","type":"unit.defined","at":1704067200,"unit":"60","data":{"name":"Bình Thuận","parent":null,"level":"province"}}'

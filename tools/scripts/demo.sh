@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The demo: install what is missing, build, start povtrackd on a fresh data
 # directory, publish a sample Binh Thuan province (the real unit list plus
-# generated households, statuses, assessments, donations, disbursements,
-# relocations, loans and report deadlines, 2021-2025), print the province
-# summary and the 2025 report (Markdown here, HTML in demo-data/), record
-# the July 2025 reorganisation (Binh Thuan into Lam Dong, communes merged)
-# and print the years again on the new units (Lam Dong's fund, loans and
-# relocations of 2021-2025 are Binh Thuan's) and the 2025 report on Lam
-# Dong, which compares each merged commune with its predecessors, and stop
-# the daemon.
+# generated households, statuses, assessments, the fund, relocations, loans,
+# deadlines, production links, social assistance, the programmes' budget
+# and commendations, 2021-2025), print the province summary and the 2025
+# report (HTML and the donors' CSV in demo-data/ too), record the July 2025
+# reorganisation (Binh Thuan into Lam Dong, communes merged) and print the
+# years again on the new units (Lam Dong's fund, loans and relocations of
+# 2021-2025 are Binh Thuan's) and the 2025 report on Lam Dong, which
+# compares each merged commune with its predecessors, and stop the daemon.
 #
 #   tools/scripts/demo.sh [--scale F] [--seed N]
 #
@@ -23,7 +23,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --scale) scale=$2; shift 2 ;;
     --seed) seed=$2; shift 2 ;;
-    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -84,6 +84,9 @@ echo "== the 2025 report for the provincial standing committee (Markdown)"
   --output "$data/report-2025.html"
 echo
 echo "== the same report as one HTML file (opens offline): demo-data/report-2025.html"
+"$bin/povtrack" donors --unit 60 --year 2025 --timeout 15000 \
+  --output "$data/donors-2025.csv"
+echo "== the donors of 2025 to acknowledge publicly, as CSV: demo-data/donors-2025.csv"
 
 # On 1 July 2025 Binh Thuan (60) became part of Lam Dong (68), districts
 # were abolished and communes merged.  The official mapping table is not in
