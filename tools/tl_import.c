@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "tl_csv.h"
+#include "tl_fold.h"
 
 #define DEFAULT_TYPE "donation.received"
 
@@ -366,6 +367,8 @@ static int build_map(void *arg, char **names, size_t ncols)
 
     im->header = names;
     im->ncols = ncols;
+    for (size_t c = 0; c < ncols; c++)
+        tl_fold_key(names[c]);
     im->map = calloc(im->ncols > 0 ? im->ncols : 1, sizeof(*im->map));
     if (im->map == NULL)
         return tl_fail(im->err, POVTRACK_ENOMEM, "out of memory");
@@ -387,7 +390,7 @@ static int build_map(void *arg, char **names, size_t ncols)
         }
         memcpy(col, p, (size_t)(eq - p));
         col[eq - p] = '\0';
-        tl_csv_normalise(col);
+        tl_fold_key(col);
         f = field_by_name(eq + 1, len - (size_t)(eq - p) - 1);
         if (f < 0) {
             free(mapped);
@@ -471,7 +474,7 @@ static const char *enum_value(enum field f, const char *cell, char *tmp,
                               size_t cap)
 {
     snprintf(tmp, cap, "%s", cell);
-    tl_csv_normalise(tmp);
+    tl_fold_key(tmp);
     for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
         if (values[i].field == f && strcmp(values[i].text, tmp) == 0)
             return values[i].wire;
@@ -584,7 +587,7 @@ static int row_event(void *arg, size_t row, char **cells, size_t ncells)
             break;
         case F_IN_KIND:
             snprintf(tmp, sizeof(tmp), "%s", s);
-            tl_csv_normalise(tmp);
+            tl_fold_key(tmp);
             if (parse_bool(tmp, &b) != 0) {
                 tl_fail(&cell, POVTRACK_EINVALID,
                         "\"%s\" is not yes/no (có/không, 1/0, x)", s);
@@ -662,7 +665,8 @@ int tl_import_csv(FILE *in, const struct tl_import_opts *o,
     im.o = o;
     im.sink = sink;
     im.err = err;
-    rc = tl_csv_read(in, o->delim, &csink, err);
+    struct tl_csv_opts copts = {o->delim, NULL};
+    rc = tl_csv_read(in, &copts, &csink, err);
     tl_csv_free(im.header, im.ncols);
     free(im.map);
     return rc;

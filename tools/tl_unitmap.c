@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "tl_csv.h"
+#include "tl_fold.h"
 #include "tl_import.h" /* tl_parse_date */
 
 enum col {
@@ -34,33 +35,26 @@ static const char *const col_names[C_COUNT] = {
     "-",        "old_code",   "new_code", "effective",
     "new_name", "new_parent", "old_name"};
 
-/* Headers normalised (ASCII lower case, spaces as '_'). */
+/* Headers as keys (tl_fold_key: "Mã cũ" -> "ma_cu"). */
 static const struct {
     const char *header;
     enum col col;
 } aliases[] = {
     {"old_code", C_OLD},
     {"ma_cu", C_OLD},
-    {"mã_cũ", C_OLD},
     {"new_code", C_NEW},
     {"ma_moi", C_NEW},
-    {"mã_mới", C_NEW},
     {"effective", C_EFF},
     {"ngay_hieu_luc", C_EFF},
-    {"ngày_hiệu_lực", C_EFF},
     {"new_name", C_NAME},
     {"ten_moi", C_NAME},
-    {"tên_mới", C_NAME},
     {"new_parent", C_PARENT},
     {"ma_cha_moi", C_PARENT},
-    {"mã_cha_mới", C_PARENT},
     {"old_name", C_OLD_NAME},
     {"ten_cu", C_OLD_NAME},
-    {"tên_cũ", C_OLD_NAME},
     /* Row numbers and remarks: expected, ignored without a note. */
     {"stt", C_IGNORE},
     {"ghi_chu", C_IGNORE},
-    {"ghi_chú", C_IGNORE},
     {"note", C_IGNORE},
 };
 
@@ -149,15 +143,6 @@ static int nomem(struct um *u)
     if (u->rc == 0)
         u->rc = tl_fail(u->err, POVTRACK_ENOMEM, "out of memory");
     return u->rc;
-}
-
-/* jansson holds only UTF-8: a cell in another encoding is a bad row. */
-static bool is_utf8(const char *s)
-{
-    json_t *v = json_string(s);
-
-    json_decref(v);
-    return v != NULL;
 }
 
 static bool is_code(const char *s)
@@ -294,6 +279,7 @@ static int build_map(void *arg, char **names, size_t ncols)
         size_t a, n = sizeof(aliases) / sizeof(aliases[0]);
         enum col f;
 
+        tl_fold_key(u->header[c]);
         for (a = 0; a < n; a++)
             if (strcmp(aliases[a].header, u->header[c]) == 0)
                 break;
@@ -382,11 +368,6 @@ static int read_row(void *arg, size_t row, char **cells, size_t ncells)
         return add_bad(u, u->row, C_NONE,
                        "%zu cells but the header has %zu columns", u->ncells,
                        u->ncols);
-    for (size_t c = 0; c < u->ncells; c++)
-        if (u->map[c] != C_IGNORE && !is_utf8(u->cells[c]))
-            return add_bad(u, u->row, u->map[c],
-                           "not UTF-8 text: save the spreadsheet as CSV "
-                           "UTF-8");
     if (old[0] == '\0')
         return add_bad(u, u->row, C_OLD,
                        "empty: every row needs the code of an old unit");
@@ -1109,7 +1090,8 @@ int tl_unitmap_csv(FILE *in, const struct tl_unitmap_opts *o,
                        "the id prefix must be 1 to %d printable ASCII "
                        "characters without spaces",
                        TL_UNITMAP_PREFIX_MAX);
-    u.rc = tl_csv_read(in, o->delim, &csink, err);
+    struct tl_csv_opts copts = {o->delim, o->encoding};
+    u.rc = tl_csv_read(in, &copts, &csink, err);
     if (u.rc == 0)
         convert(&u);
     tl_csv_free(u.header, u.ncols);
