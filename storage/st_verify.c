@@ -128,7 +128,7 @@ static void fail(struct walk *w, enum st_verify_check c, uint64_t n,
 static int decode_record(struct walk *w, uint64_t seq, const MDB_val *v,
                          struct ev_event *ev, char *why, size_t whylen)
 {
-    struct ev_error everr = {{0}};
+    struct ev_error everr = {0};
     struct st_record rec;
     msgpack_object obj;
     msgpack_unpack_return ur;
@@ -405,7 +405,7 @@ static int replay_unit(struct walk *w, uint64_t seq, const struct ev_event *ev)
 {
     struct replay *rp = &w->units;
     struct ev_registry reg = {rp, rp_history, rp_child_after};
-    struct ev_error err = {{0}};
+    struct ev_error err = {0};
     /* An old writer left no stamps: 0, as its values read back. */
     uint64_t stamp_seq = seq < rp->legacy_below ? 0 : seq;
     const char *type = ev_type_name(ev->type);
