@@ -7,6 +7,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <jansson.h>
@@ -102,6 +103,20 @@ int tl_cli_pack(const json_t *v, msgpack_sbuffer *sb);
 int tl_cli_send(struct tl_cli *cli, const void *req, size_t len,
                 struct povtrack_client_msg *reply);
 
+/* --batch N of the commands that publish: events per frame, 1 to
+ * POVTRACK_CLIENT_BATCH_MAX, into *batch; otherwise an exit code after
+ * printing why. */
+#define TL_BATCH_DEFAULT 1000
+int tl_cli_batch(const char *cmd, const char *arg, size_t *batch);
+
+/* A date option (YYYY-MM-DD or DD/MM/YYYY, 00:00 in Vietnam) into *at;
+ * otherwise an exit code after printing why. */
+int tl_cli_date(const char *cmd, const char *opt, const char *arg, int64_t *at);
+
+/* --id-prefix P: 1 to max bytes of printable ASCII without spaces, as ids
+ * are; otherwise an exit code after printing why. */
+int tl_cli_id_prefix(const char *cmd, const char *arg, size_t max);
+
 /* Parse a non-negative decimal integer option; exit code on error. */
 int tl_cli_uint(const char *cmd, const char *opt, const char *arg,
                 long long max, long long *out);
@@ -132,5 +147,11 @@ int tl_cmd_backup(struct tl_cli *cli, int argc, char **argv);
 int tl_cmd_restore(struct tl_cli *cli, int argc, char **argv);
 int tl_cmd_verify(struct tl_cli *cli, int argc, char **argv);
 int tl_cmd_unitmap(struct tl_cli *cli, int argc, char **argv);
+int tl_cmd_units(struct tl_cli *cli, int argc, char **argv);
+
+/* The rank of an alert's severity, the most serious first: critical 0,
+ * warning 1, anything else 2, none 3 (the summary's and the report's
+ * order). */
+int tl_alert_rank(const char *severity);
 
 #endif /* POVTRACK_TL_CLI_H */

@@ -101,6 +101,14 @@ static int seen_add(struct seen *s, int64_t seq)
     return 0;
 }
 
+int tl_alert_rank(const char *severity)
+{
+    return severity == NULL                    ? 3
+           : strcmp(severity, "critical") == 0 ? 0
+           : strcmp(severity, "warning") == 0  ? 1
+                                               : 2;
+}
+
 int tl_print_alert(struct tl_cli *cli, const msgpack_object *a)
 {
     /* unit: a unit's code, or the plugin's name in the host's own alerts

@@ -121,26 +121,6 @@ static void on_note(void *arg, const char *msg)
     fprintf(stderr, "povtrack unitmap: note: %s\n", msg);
 }
 
-static int date_option(const char *opt, const char *arg, int64_t *at)
-{
-    struct tl_error err = {{0}};
-
-    if (tl_parse_date(arg, at, &err) != 0)
-        return tl_cli_usage("unitmap", "%s: %s", opt, err.msg);
-    return 0;
-}
-
-/* Ids are printable ASCII without spaces (0x21-0x7E), at most 128 bytes. */
-static bool prefix_ok(const char *p)
-{
-    size_t n = strlen(p);
-
-    for (const char *s = p; *s != '\0'; s++)
-        if (*s < 0x21 || *s > 0x7e)
-            return false;
-    return n > 0 && n <= TL_UNITMAP_PREFIX_MAX;
-}
-
 int tl_cmd_unitmap(struct tl_cli *cli, int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -166,20 +146,16 @@ int tl_cmd_unitmap(struct tl_cli *cli, int argc, char **argv)
             fputs(unitmap_usage, stdout);
             return TL_EXIT_OK;
         case 'e':
-            rc = date_option("--effective", optarg, &o.effective);
+            rc = tl_cli_date("unitmap", "--effective", optarg, &o.effective);
             o.has_effective = true;
             break;
         case 'a':
-            rc = date_option("--at", optarg, &o.at);
+            rc = tl_cli_date("unitmap", "--at", optarg, &o.at);
             o.has_at = true;
             break;
         case 'p':
             o.id_prefix = optarg;
-            if (!prefix_ok(optarg))
-                return tl_cli_usage("unitmap",
-                                    "--id-prefix must have 1..%d bytes of "
-                                    "printable ASCII without spaces",
-                                    TL_UNITMAP_PREFIX_MAX);
+            rc = tl_cli_id_prefix("unitmap", optarg, TL_UNITMAP_PREFIX_MAX);
             break;
         case 'd':
             rc = tl_cli_delimiter("unitmap", optarg, &o.delim);
