@@ -127,8 +127,20 @@ int tl_cli_print_json(struct tl_cli *cli, const msgpack_object *o);
 /* Print a fund plugin result as "name  value" lines (query, summary). */
 void tl_show_fund(FILE *f, const msgpack_object *result);
 
-/* Print one alert map as a line (or JSON with --json). */
-int tl_print_alert(struct tl_cli *cli, const msgpack_object *alert);
+struct tl_unitdir;
+
+/* One alert as a line for people, after indent: "#SEQ  2024-10-17 08:30
+ * +07  warning   CODE  unit Thành phố Phan Thiết (593)  MESSAGE", the
+ * time in Vietnam and the unit's name from units (NULL, or a unit it does
+ * not know: the code alone; the host's own alerts name a plugin there). */
+void tl_alert_line(FILE *f, const char *indent, struct tl_unitdir *units,
+                   int64_t seq, const int64_t *at, const char *severity,
+                   const char *code, const char *unit, const char *household,
+                   const char *message);
+
+/* Print one alert map as such a line (or JSON with --json). */
+int tl_print_alert(struct tl_cli *cli, struct tl_unitdir *units,
+                   const msgpack_object *alert);
 
 /* Commands.  argv[0] is the command's name; each returns an exit code. */
 int tl_cmd_send(struct tl_cli *cli, int argc, char **argv);
