@@ -187,17 +187,26 @@ static int import(struct tl_cli *cli, int argc, char **argv)
 
 int tl_cmd_units(struct tl_cli *cli, int argc, char **argv)
 {
-    int rc;
+    static const struct option longopts[] = {TL_COMMON_OPTIONS, {0}};
+    int c, rc = 0;
 
-    if (argc >= 2 && strcmp(argv[1], "import") == 0) {
-        rc = import(cli, argc - 1, argv + 1);
-        return rc == TL_EXIT_HELP_SHOWN ? TL_EXIT_OK : rc;
+    /* Common options may come before the subcommand ('+': stop there). */
+    while (rc == 0 &&
+           (c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+        if (c == TL_OPT_HELP) {
+            fputs(units_usage, stdout);
+            return TL_EXIT_OK;
+        }
+        rc = c == '?' ? tl_cli_badopt("units") : tl_cli_common(cli, c, optarg);
     }
-    if (argc >= 2 &&
-        (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        fputs(units_usage, stdout);
-        return TL_EXIT_OK;
-    }
-    return tl_cli_usage("units", "the command is 'povtrack units import "
-                                 "FILE.csv'");
+    if (rc != 0)
+        return rc;
+    if (optind >= argc || strcmp(argv[optind], "import") != 0)
+        return tl_cli_usage("units", "the command is 'povtrack units import "
+                                     "FILE.csv'");
+    argc -= optind;
+    argv += optind;
+    optind = 0; /* glibc: restart getopt for the subcommand's argv */
+    rc = import(cli, argc, argv);
+    return rc == TL_EXIT_HELP_SHOWN ? TL_EXIT_OK : rc;
 }

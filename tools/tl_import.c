@@ -1606,11 +1606,15 @@ int tl_import_read(FILE *in, const struct tl_import_opts *o,
     return rc;
 }
 
-int tl_import_unknown_unit(struct tl_import_sheet *s, const char *code,
+int tl_import_unknown_unit(struct tl_import_sheet *s, const char *unit_code,
                            struct tl_error *err)
 {
+    char code[32];
     size_t w = 0;
     int rc = 0;
+
+    /* unit_code may be a row's, freed below. */
+    snprintf(code, sizeof(code), "%s", unit_code);
 
     for (size_t i = 0; i < s->nrows; i++) {
         struct tl_import_row *r = &s->rows[i];

@@ -170,9 +170,10 @@ struct tl_import_sheet {
 int tl_import_read(FILE *in, const struct tl_import_opts *o,
                    struct tl_import_sheet *s, struct tl_error *err);
 
-/* The daemon does not know unit code: every row for it becomes a problem
- * ("unit 99999 is not defined in povtrackd"). */
-int tl_import_unknown_unit(struct tl_import_sheet *s, const char *code,
+/* The daemon does not know unit_code (which may be a row's own): every
+ * row for it becomes a problem ("unit 99999 is not defined in
+ * povtrackd"). */
+int tl_import_unknown_unit(struct tl_import_sheet *s, const char *unit_code,
                            struct tl_error *err);
 
 /* Compare with one record of the log (seq, and its event as the daemon
