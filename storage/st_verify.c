@@ -147,7 +147,7 @@ static int decode_record(struct walk *w, uint64_t seq, const MDB_val *v,
         EV_DEPTH_MAX, UINT32_MAX, UINT32_MAX, UINT32_MAX, NULL};
     if (povtrack_proto_precheck(rec.event, rec.event_len, &depth_only,
                                 everr.msg, sizeof everr.msg) != 0) {
-        snprintf(why, whylen, "the event is not msgpack: %s", everr.msg);
+        snprintf(why, whylen, "the event is not msgpack: %.180s", everr.msg);
         return POVTRACK_EFORMAT;
     }
     ur = msgpack_unpack(rec.event, rec.event_len, &off, &w->zone, &obj);
@@ -161,7 +161,7 @@ static int decode_record(struct walk *w, uint64_t seq, const MDB_val *v,
     if (rc == POVTRACK_ENOMEM)
         return POVTRACK_ENOMEM;
     if (rc != 0) {
-        snprintf(why, whylen, "the event does not validate: %s", everr.msg);
+        snprintf(why, whylen, "the event does not validate: %.180s", everr.msg);
         return POVTRACK_EFORMAT;
     }
     /* The log stores ev_encode's bytes; any other form would make a resent
