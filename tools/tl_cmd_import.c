@@ -303,7 +303,8 @@ static int compare_with_log(struct run *r)
         }
         povtrack_client_msg_free(&reply);
         read += n;
-        if (r->tty) {
+        /* A count while pages follow: a long log takes seconds. */
+        if (r->tty && n == READ_PAGE) {
             fputc('\r', stderr);
             fprintf(stderr, w(r, S_READING), read);
         }
@@ -314,7 +315,7 @@ static int compare_with_log(struct run *r)
         if (n < READ_PAGE)
             break;
     }
-    if (r->tty)
+    if (r->tty && read >= READ_PAGE)
         fprintf(stderr, "\r%*s\r", 60, "");
     return tl_import_compared(&r->s, &err) == 0 ? 0 : TL_EXIT_FAIL;
 }

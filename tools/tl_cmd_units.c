@@ -169,6 +169,11 @@ static int import(struct tl_cli *cli, int argc, char **argv)
         return rc == POVTRACK_EINVALID && n.rows == 0 ? TL_EXIT_USAGE
                                                       : TL_EXIT_FAIL;
     }
+    /* The acks first: that clears the count shown while sending. */
+    if (!dry && tl_batch_summary(&b) != 0)
+        rc = TL_EXIT_FAIL;
+    else if (!dry && b.rejected > 0)
+        rc = TL_EXIT_FAIL;
     fprintf(stderr,
             "units import: %s units: %s provinces, %s districts, %s "
             "communes%s\n",
@@ -177,10 +182,6 @@ static int import(struct tl_cli *cli, int argc, char **argv)
             tl_fmt_int((int64_t)n.districts, cnt[2]),
             tl_fmt_int((int64_t)n.communes, cnt[3]),
             dry ? " (dry run: nothing sent)" : "");
-    if (!dry && tl_batch_summary(&b) != 0)
-        rc = TL_EXIT_FAIL;
-    else if (!dry && b.rejected > 0)
-        rc = TL_EXIT_FAIL;
     tl_batch_free(&b);
     return rc;
 }

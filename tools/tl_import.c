@@ -21,6 +21,7 @@
 #include "tl_fmt.h"
 #include "tl_fold.h"
 #include "tl_json.h"
+#include "tl_unitdir.h"
 
 #define LANGS 2
 #define RECEIPT_MAX 40 /* bytes of a receipt in an id, hash included */
@@ -1145,19 +1146,6 @@ static int set(json_t *obj, const char *key, json_t *v, struct tl_error *err)
     return POVTRACK_OK;
 }
 
-static const char *level_of_code(const char *code)
-{
-    size_t n = strlen(code);
-
-    for (size_t i = 0; i < n; i++)
-        if (!isdigit((unsigned char)code[i]))
-            return NULL;
-    return n == 2   ? "province"
-           : n == 3 ? "district"
-           : n == 5 ? "commune"
-                    : NULL;
-}
-
 /* Read field f's value v (not empty) into the event; a problem of the row
  * when it cannot be read.  *at and *unit for the caller. */
 static int read_field(struct importer *im, enum field f, const char *v,
@@ -1473,8 +1461,8 @@ static int read_row(void *arg, size_t row, char **cells, size_t ncells)
     if (rc != 0 || im->row_bad)
         goto out;
     if (im->takes[F_LEVEL] && json_object_get(data, "level") == NULL &&
-        unit != NULL && level_of_code(unit) != NULL)
-        rc = set(data, "level", json_string(level_of_code(unit)), im->err);
+        unit != NULL && tl_unit_level(unit) != NULL)
+        rc = set(data, "level", json_string(tl_unit_level(unit)), im->err);
     if (rc == 0 && json_object_set(r.event, "data", data) != 0)
         rc = nomem(im->err);
     if (rc != 0)

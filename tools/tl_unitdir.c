@@ -22,6 +22,19 @@ struct tl_unitdir {
     size_t nlists;
 };
 
+const char *tl_unit_level(const char *code)
+{
+    size_t n = strlen(code);
+
+    for (size_t i = 0; i < n; i++)
+        if (!isdigit((unsigned char)code[i]))
+            return NULL;
+    return n == 2   ? "province"
+           : n == 3 ? "district"
+           : n == 5 ? "commune"
+                    : NULL;
+}
+
 struct tl_unitdir *tl_unitdir_new(struct tl_cli *cli)
 {
     struct tl_unitdir *d = calloc(1, sizeof(*d));
@@ -298,18 +311,6 @@ static int walk(struct tl_unitdir *d, const char *parent, const char *code,
     return rc;
 }
 
-static bool is_code(const char *s)
-{
-    size_t n = strlen(s);
-
-    if (n != 2 && n != 3 && n != 5)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!isdigit((unsigned char)s[i]))
-            return false;
-    return true;
-}
-
 int tl_unitdir_find(struct tl_unitdir *d, const char *code,
                     const struct tl_unit **u)
 {
@@ -317,7 +318,7 @@ int tl_unitdir_find(struct tl_unitdir *d, const char *code,
     int rc;
 
     *u = NULL;
-    if (!is_code(code))
+    if (tl_unit_level(code) == NULL)
         return POVTRACK_ENOTFOUND;
     if ((*u = known(d, code)) != NULL)
         return 0;

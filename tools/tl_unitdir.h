@@ -33,6 +33,10 @@ struct tl_unit {
 
 struct tl_unitdir;
 
+/* The level a unit code's form says (the GSO's): "province" for 2 decimal
+ * digits, "district" for 3, "commune" for 5; NULL for anything else. */
+const char *tl_unit_level(const char *code);
+
 /* A directory asking through cli (its query endpoint); NULL when out of
  * memory. */
 struct tl_unitdir *tl_unitdir_new(struct tl_cli *cli);

@@ -17,7 +17,8 @@
 
 #include "tl_csv.h"
 #include "tl_fold.h"
-#include "tl_import.h" /* tl_parse_date */
+#include "tl_import.h"  /* tl_parse_date */
+#include "tl_unitdir.h" /* tl_unit_level */
 
 enum col {
     C_IGNORE = 0,
@@ -143,30 +144,6 @@ static int nomem(struct um *u)
     if (u->rc == 0)
         u->rc = tl_fail(u->err, POVTRACK_ENOMEM, "out of memory");
     return u->rc;
-}
-
-static bool is_code(const char *s)
-{
-    size_t n = strlen(s);
-
-    if (n != 2 && n != 3 && n != 5)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!isdigit((unsigned char)s[i]))
-            return false;
-    return true;
-}
-
-static const char *level_of(const char *code)
-{
-    switch (strlen(code)) {
-    case 2:
-        return "province";
-    case 3:
-        return "district";
-    default:
-        return "commune";
-    }
 }
 
 /* Units in code order: provinces, districts, communes, each ascending. */
@@ -371,7 +348,7 @@ static int read_row(void *arg, size_t row, char **cells, size_t ncells)
     if (old[0] == '\0')
         return add_bad(u, u->row, C_OLD,
                        "empty: every row needs the code of an old unit");
-    if (!is_code(old))
+    if (tl_unit_level(old) == NULL)
         return bad_code(u, C_OLD, old);
     if (eff_cell[0] != '\0') {
         if (tl_parse_date(eff_cell, &eff, &cerr) != 0)
@@ -384,11 +361,11 @@ static int read_row(void *arg, size_t row, char **cells, size_t ncells)
     }
     /* From here the row is kept, bad or not: its old code exists. */
     nbads = u->nbads;
-    if (new_code[0] != '\0' && !is_code(new_code))
+    if (new_code[0] != '\0' && tl_unit_level(new_code) == NULL)
         bad_code(u, C_NEW, new_code);
     else if (new_code[0] != '\0' && strlen(new_code) != strlen(old))
         add_bad(u, u->row, C_NEW, "%s is a %s but old_code %s is a %s",
-                new_code, level_of(new_code), old, level_of(old));
+                new_code, tl_unit_level(new_code), old, tl_unit_level(old));
     else if (name[0] != '\0' && new_code[0] == '\0')
         add_bad(u, u->row, C_NAME,
                 "no new_code: %s is abolished and gets no new name", old);
@@ -397,7 +374,7 @@ static int read_row(void *arg, size_t row, char **cells, size_t ncells)
     else if (parent[0] != '\0' && new_code[0] == '\0')
         add_bad(u, u->row, C_PARENT,
                 "no new_code: %s is abolished and gets no new parent", old);
-    else if (parent[0] != '\0' && !is_code(parent))
+    else if (parent[0] != '\0' && tl_unit_level(parent) == NULL)
         bad_code(u, C_PARENT, parent);
     else if (parent[0] != '\0' && strlen(new_code) == 2)
         add_bad(u, u->row, C_PARENT,
@@ -406,7 +383,7 @@ static int read_row(void *arg, size_t row, char **cells, size_t ncells)
     else if (parent[0] != '\0' && strlen(parent) >= strlen(new_code))
         add_bad(u, u->row, C_PARENT,
                 "%s (a %s) cannot be the parent of %s (a %s)", parent,
-                level_of(parent), new_code, level_of(new_code));
+                tl_unit_level(parent), new_code, tl_unit_level(new_code));
     if (u->rc != 0)
         return u->rc;
     r = grow(u->rows, &u->rows_cap, u->nrows, sizeof(*r));
@@ -790,7 +767,7 @@ static int defined(struct um *u, int64_t eff, const char *code,
     json_t *p = parent[0] != '\0' ? json_string(parent) : json_null();
     json_t *d =
         json_pack("{s:s, s:O, s:s, s:I}", "name", name, "parent", p, "level",
-                  level_of(code), "effective", (json_int_t)eff);
+                  tl_unit_level(code), "effective", (json_int_t)eff);
 
     json_decref(p);
     return queue(u, eff, "defined", code, d);

@@ -15,6 +15,7 @@
 #include "tl_fmt.h"
 #include "tl_fold.h"
 #include "tl_import.h"
+#include "tl_unitdir.h"
 
 enum col { C_IGNORE = 0, C_CODE, C_NAME, C_PARENT, C_LEVEL, C_COUNT };
 
@@ -128,24 +129,6 @@ static int build_map(void *arg, char **names, size_t ncols)
     return POVTRACK_OK;
 }
 
-static bool is_code(const char *s)
-{
-    size_t n = strlen(s);
-
-    if (n != 2 && n != 3 && n != 5)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!isdigit((unsigned char)s[i]))
-            return false;
-    return true;
-}
-
-static const char *level_of(const char *code)
-{
-    size_t n = strlen(code);
-    return n == 2 ? "province" : n == 3 ? "district" : "commune";
-}
-
 static const char *cell(struct reader *r, char **cells, size_t n, enum col c)
 {
     long i = r->col_of[c];
@@ -166,7 +149,7 @@ static int read_row(void *arg, size_t row, char **cells, size_t ncells)
     if (ncells > r->ncols)
         return bad(r, row, C_COUNT, "%zu cells but the header has %zu columns",
                    ncells, r->ncols);
-    if (!is_code(code))
+    if (tl_unit_level(code) == NULL)
         return bad(r, row, C_CODE,
                    "\"%s\" is not a 2, 3 or 5 digit code (a lost leading "
                    "zero? keep codes as text)",
@@ -179,18 +162,18 @@ static int read_row(void *arg, size_t row, char **cells, size_t ncells)
                    code);
     if (strlen(code) > 2 && parent[0] == '\0')
         return bad(r, row, C_PARENT, "empty: %s (a %s) needs its parent", code,
-                   level_of(code));
+                   tl_unit_level(code));
     if (parent[0] != '\0' &&
-        (!is_code(parent) || strlen(parent) >= strlen(code)))
+        (tl_unit_level(parent) == NULL || strlen(parent) >= strlen(code)))
         return bad(r, row, C_PARENT,
                    "\"%s\" cannot be the parent of %s (a %s): give the code "
                    "of the unit above it",
-                   parent, code, level_of(code));
+                   parent, code, tl_unit_level(code));
     if (level[0] != '\0') {
         const char *l = tl_import_word("level", level);
-        if (l == NULL || strcmp(l, level_of(code)) != 0)
+        if (l == NULL || strcmp(l, tl_unit_level(code)) != 0)
             return bad(r, row, C_LEVEL, "\"%s\" but %s has the code of a %s",
-                       level, code, level_of(code));
+                       level, code, tl_unit_level(code));
     }
     a = realloc(r->rows, (r->nrows + 1) * sizeof(*a));
     if (a == NULL)
@@ -256,7 +239,7 @@ static json_t *event_of(const struct reader *r, const struct urow *u)
     }
     data = json_pack("{s:s,s:s?,s:s}", "name", u->name, "parent",
                      u->parent[0] != '\0' ? u->parent : NULL, "level",
-                     level_of(u->code));
+                     tl_unit_level(u->code));
     if (data != NULL && r->o->has_effective &&
         json_object_set_new(data, "effective", json_integer(r->o->effective)) !=
             0) {

@@ -48,44 +48,23 @@
 #define CLERK POVTRACK_SOURCE_DIR "/examples/clerk/"
 #define OUT_MAX 65536
 
+/* The daemon (td_setup_started) and the CLI's last output. */
 struct fx {
-    struct td d;
-    char tmp[sizeof(((struct td *)0)->dir)];
+    struct td *d;
     char out[OUT_MAX], err[OUT_MAX];
 };
-
-static int setup(void **state)
-{
-    struct fx *f = calloc(1, sizeof *f);
-    if (f == NULL || td_init(&f->d) != 0)
-        return -1;
-    snprintf(f->tmp, sizeof f->tmp, "%s", f->d.dir);
-    if (td_start(&f->d, NULL) != 0)
-        return -1;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-    td_stop(&f->d);
-    td_destroy(&f->d);
-    free(f);
-    return 0;
-}
 
 /* Run povtrack CMD with the daemon's endpoints and args; its output in
  * f->out and f->err. */
 static int cli(struct fx *f, const char *cmd, const char *const *args)
 {
-    const char *argv[15] = {cmd, "--ingest", f->d.ingest, "--query",
-                            f->d.query};
+    const char *argv[15] = {cmd, "--ingest", f->d->ingest, "--query",
+                            f->d->query};
     size_t n = 5;
     for (size_t i = 0; args[i] != NULL && n < 14; i++)
         argv[n++] = args[i];
     argv[n] = NULL;
-    return td_cli_run(f->tmp, argv, f->out, sizeof f->out, f->err,
+    return td_cli_run(f->d->dir, argv, f->out, sizeof f->out, f->err,
                       sizeof f->err);
 }
 
@@ -187,8 +166,11 @@ static void copy_file(const char *from, const char *to)
 
 static void test_clerk_cycle(void **state)
 {
-    struct fx *f = *state;
-    char renamed[sizeof f->tmp + 64];
+    struct fx *f = calloc(1, sizeof *f);
+    char renamed[sizeof f->d->dir + 64];
+
+    assert_non_null(f);
+    f->d = *state;
 
     /* The units, from the official list; loading it again is harmless. */
     assert_int_equal(
@@ -228,7 +210,8 @@ static void test_clerk_cycle(void **state)
     assert_int_equal(alerts_of(f, "fund.large_donation"), 1);
 
     /* 3. The same file saved under another name: nothing twice. */
-    snprintf(renamed, sizeof renamed, "%s/Bản sao của sổ ủng hộ.csv", f->tmp);
+    snprintf(renamed, sizeof renamed, "%s/Bản sao của sổ ủng hộ.csv",
+             f->d->dir);
     copy_file(CLERK "so-ung-ho-2024-sua-ma.csv", renamed);
     import(f, renamed, 1, NULL);
     has(f->out, "sent 6 events: 0 ok, 6 duplicate, 0 rejected");
@@ -292,12 +275,14 @@ static void test_clerk_cycle(void **state)
     has(f->out, "Xã Thiện Nghiệp (22957)");
     has(f->out, "+07  info      fund.large_donation  unit Xã Thiện Nghiệp "
                 "(22957)");
+    free(f);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_clerk_cycle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clerk_cycle, td_setup_started,
+                                        td_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
