@@ -1425,7 +1425,7 @@ static enum apply_result apply_range(struct pt_host *h, MDB_txn *txn,
         size_t off = 0;
         msgpack_object obj;
         struct ev_event ev;
-        struct ev_error everr = {"not msgpack"};
+        struct ev_error everr = {.msg = "not msgpack"};
         msgpack_zone_clear(&h->zone);
         msgpack_unpack_return ur = msgpack_unpack(
             (const char *)rec.event, rec.event_len, &off, &h->zone, &obj);

@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* A field (or top-level key) in a set of them; an indicator in a
  * household's "deprived" set. */
@@ -286,6 +287,14 @@ void ev_set_error(struct ev_error *err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err->msg, sizeof err->msg, fmt, ap);
     va_end(ap);
+    err->why = EV_WHY_OTHER;
+}
+
+int ev_set_why(struct ev_error *err, enum ev_why why)
+{
+    if (err != NULL)
+        err->why = why;
+    return POVTRACK_EINVALID;
 }
 
 const char *ev_quote(char *buf, size_t cap, const char *s, size_t len)
@@ -367,11 +376,62 @@ static int check_range(int64_t v, int64_t lo, int64_t hi, const char *path,
     if (v >= lo && v <= hi)
         return POVTRACK_OK;
     if (hi == INT64_MAX && lo == 1)
-        return FAIL(err, "%s: must be a positive integer", path);
+        return FAIL_WHY(err, EV_WHY_RANGE, "%s: must be a positive integer",
+                        path);
     if (hi == INT64_MAX && lo == 0)
-        return FAIL(err, "%s: must not be negative", path);
-    return FAIL(err, "%s: must be between %" PRId64 " and %" PRId64, path, lo,
-                hi);
+        return FAIL_WHY(err, EV_WHY_RANGE, "%s: must not be negative", path);
+    return FAIL_WHY(err, EV_WHY_RANGE,
+                    "%s: must be between %" PRId64 " and %" PRId64, path, lo,
+                    hi);
+}
+
+/* Unix seconds t in Vietnam (UTC+7, where the clerks are): its date, and
+ * with detail 1 the hour and minute, with 2 the seconds too. */
+static const char *vn_time(int64_t t, int detail, char *buf, size_t cap)
+{
+    static const char *const formats[] = {"%Y-%m-%d", "%Y-%m-%d %H:%M",
+                                          "%Y-%m-%d %H:%M:%S"};
+    time_t tt = (time_t)(t + EV_VN_OFFSET);
+    struct tm tm;
+
+    if (t > INT64_MAX - EV_VN_OFFSET || gmtime_r(&tt, &tm) == NULL)
+        snprintf(buf, cap, "%" PRId64, t);
+    else
+        strftime(buf, cap, formats[detail], &tm);
+    return buf;
+}
+
+/* A time field (at, data.due, data.effective) out of [lo, hi]: said with
+ * dates in Vietnam time, as the clerk wrote them, never unix seconds.
+ * late_words names hi ("tomorrow", or NULL for the date alone). */
+static int time_range(int64_t v, int64_t lo, int64_t hi, const char *path,
+                      const char *late_words, struct ev_error *err)
+{
+    char a[32], b[32];
+    int64_t limit = v < lo ? lo : hi;
+
+    if (v >= lo && v <= hi)
+        return POVTRACK_OK;
+    /* Dates alone, unless the value and its limit fall on one day: then as
+     * much of the time as tells them apart. */
+    for (int detail = 0; detail < 3; detail++) {
+        vn_time(v, detail, a, sizeof a);
+        vn_time(limit, detail, b, sizeof b);
+        if (strcmp(a, b) != 0)
+            break;
+    }
+    if (v < lo)
+        return FAIL_WHY(err, EV_WHY_TOO_EARLY,
+                        "%s: %s is before %s (the earliest accepted, Vietnam "
+                        "time)",
+                        path, a, b);
+    if (late_words != NULL)
+        return FAIL_WHY(err, EV_WHY_TOO_LATE,
+                        "%s: %s is later than %s (%s, Vietnam time)", path, a,
+                        late_words, b);
+    return FAIL_WHY(err, EV_WHY_TOO_LATE,
+                    "%s: %s is after %s (the latest accepted, Vietnam time)",
+                    path, a, b);
 }
 
 static int get_str(const msgpack_object *o, const char *path, struct ev_str *s,
@@ -390,13 +450,18 @@ static int check_text(struct ev_str s, size_t max, const char *path,
     size_t bad;
 
     if (s.len == 0)
-        return FAIL(err, "%s: must not be empty", path);
+        return FAIL_WHY(err, EV_WHY_EMPTY, "%s: must not be empty", path);
+    /* Limits are in bytes; a Vietnamese letter with its marks takes up to
+     * three, which is what the clerk needs to know. */
     if (s.len > max)
-        return FAIL(err, "%s: must be at most %zu bytes, not %" PRIu32, path,
-                    max, s.len);
+        return FAIL_WHY(err, EV_WHY_TOO_LONG,
+                        "%s: must be at most %zu bytes (about %zu Vietnamese "
+                        "characters); this one has %" PRIu32 " bytes",
+                        path, max, max / 3, s.len);
     bad = povtrack_proto_utf8_prefix(s.ptr, s.len);
     if (bad != s.len)
-        return FAIL(err, "%s: invalid UTF-8 at byte %zu", path, bad);
+        return FAIL_WHY(err, EV_WHY_FORMAT, "%s: invalid UTF-8 at byte %zu",
+                        path, bad);
     return POVTRACK_OK;
 }
 
@@ -406,10 +471,12 @@ static int check_unit_code(struct ev_str s, const char *path,
     uint32_t i;
 
     if (s.len != 2 && s.len != 3 && s.len != 5)
-        return FAIL(err, "%s: must be 2, 3 or 5 decimal digits", path);
+        return FAIL_WHY(err, EV_WHY_FORMAT,
+                        "%s: must be 2, 3 or 5 decimal digits", path);
     for (i = 0; i < s.len; i++)
         if (s.ptr[i] < '0' || s.ptr[i] > '9')
-            return FAIL(err, "%s: must be 2, 3 or 5 decimal digits", path);
+            return FAIL_WHY(err, EV_WHY_FORMAT,
+                            "%s: must be 2, 3 or 5 decimal digits", path);
     return POVTRACK_OK;
 }
 
@@ -518,8 +585,8 @@ static int decode_enum(unsigned f, const msgpack_object *o, const char *path,
         if (used >= sizeof expected)
             break; /* cannot happen with the tables above; never overrun */
     }
-    return FAIL(err, "%s: unknown value \"%s\" (expected %s)", path,
-                ev_quote(esc, sizeof esc, s.ptr, s.len), expected);
+    return FAIL_WHY(err, EV_WHY_VALUE, "%s: unknown value \"%s\" (expected %s)",
+                    path, ev_quote(esc, sizeof esc, s.ptr, s.len), expected);
 }
 
 static int decode_deprived(const msgpack_object *o, int64_t year, uint32_t *out,
@@ -611,8 +678,12 @@ static int decode_field(unsigned f, const msgpack_object *o,
                    : POVTRACK_OK;
     switch (fd->kind) {
     case K_INT:
-        if ((rc = get_int(o, path, &v, err)) != POVTRACK_OK ||
-            (rc = check_range(v, fd->lo, fd->hi, path, err)) != POVTRACK_OK)
+        if ((rc = get_int(o, path, &v, err)) != POVTRACK_OK)
+            return rc;
+        rc = f == F_DUE || f == F_EFFECTIVE
+                 ? time_range(v, fd->lo, fd->hi, path, NULL, err)
+                 : check_range(v, fd->lo, fd->hi, path, err);
+        if (rc != POVTRACK_OK)
             return rc;
         *(int64_t *)member(d, f) = v;
         if (f == F_AMOUNT)
@@ -744,6 +815,27 @@ static int check_change(const struct ev_str unit, const struct ev_data *d,
     return POVTRACK_OK;
 }
 
+/* "<path>: missing a, b (required for T)" for the names of the set bits of
+ * missing in tab, so that a publisher hears of every absent field at once
+ * rather than one a round trip. */
+static int fail_missing(const struct field_desc *tab, unsigned n,
+                        uint64_t missing, const char *path, const char *owner,
+                        struct ev_error *err)
+{
+    char names[EV_ERROR_MAX / 2];
+    size_t used = 0;
+
+    names[0] = '\0';
+    for (unsigned f = 0; f < n && used < sizeof names; f++)
+        if (missing & BIT(f))
+            used += (size_t)snprintf(names + used, sizeof names - used, "%s%s",
+                                     used > 0 ? ", " : "", tab[f].name);
+    if (owner != NULL)
+        return FAIL_WHY(err, EV_WHY_MISSING, "%s: missing %s (required for %s)",
+                        path, names, owner);
+    return FAIL_WHY(err, EV_WHY_MISSING, "%s: missing %s", path, names);
+}
+
 static int decode_data(const msgpack_object *o, enum ev_type type,
                        struct ev_str unit, struct ev_data *d,
                        struct ev_error *err)
@@ -761,6 +853,13 @@ static int decode_data(const msgpack_object *o, enum ev_type type,
     rc = collect(o, fields, F_COUNT, want, "data", type_name(td), slot, err);
     if (rc != POVTRACK_OK)
         return rc;
+    uint64_t missing = td->required;
+    for (f = 0; f < F_COUNT; f++)
+        if (slot[f] != NULL)
+            missing &= ~BIT(f);
+    if (missing != 0)
+        return fail_missing(fields, F_COUNT, missing, "data", type_name(td),
+                            err);
     /* deprived goes last: which indicators exist depends on data.year. */
     for (f = 0; f < F_COUNT; f++)
         if ((want & BIT(f)) && f != F_DEPRIVED &&
@@ -805,8 +904,9 @@ static int decode_id(const msgpack_object *o, struct ev_str *id,
     if (id->len == 0)
         return FAIL(err, "id: must not be empty");
     if (id->len > EV_ID_MAX)
-        return FAIL(err, "id: must be at most %d bytes, not %" PRIu32,
-                    EV_ID_MAX, id->len);
+        return FAIL_WHY(err, EV_WHY_TOO_LONG,
+                        "id: must be at most %d bytes; this one has %" PRIu32,
+                        EV_ID_MAX, id->len);
     for (i = 0; i < id->len; i++)
         if (id->ptr[i] < 0x21 || id->ptr[i] > 0x7e)
             return FAIL(err,
@@ -841,12 +941,8 @@ static int decode_at(const msgpack_object *o, int64_t max_at, int64_t *at,
     if ((rc = need(o, "at", err)) != POVTRACK_OK ||
         (rc = get_int(o, "at", at, err)) != POVTRACK_OK)
         return rc;
-    if (*at < EV_AT_MIN)
-        return FAIL(err, "at: %" PRId64 " is before 2000-01-01 (%" PRId64 ")",
-                    *at, EV_AT_MIN);
-    if (*at > max_at)
-        return FAIL(err, "at: %" PRId64 " is later than %" PRId64, *at, max_at);
-    return POVTRACK_OK;
+    /* max_at is now + EV_AT_SLACK at ingest: "tomorrow". */
+    return time_range(*at, EV_AT_MIN, max_at, "at", "tomorrow", err);
 }
 
 static int decode_unit(const msgpack_object *o, struct ev_str *unit,
@@ -891,6 +987,14 @@ int ev_decode(const msgpack_object *obj, int64_t max_at, struct ev_event *out,
      * error reported for a bad value does not depend on key order. */
     rc = collect(obj, top_keys, T_COUNT, BIT(T_COUNT) - 1, NULL, NULL, slot,
                  err);
+    if (rc == POVTRACK_OK) {
+        uint64_t missing = 0;
+        for (unsigned t = 0; t < T_COUNT; t++)
+            if (t != T_HOUSEHOLD && slot[t] == NULL)
+                missing |= BIT(t);
+        if (missing != 0)
+            rc = fail_missing(top_keys, T_COUNT, missing, "event", NULL, err);
+    }
     if (rc == POVTRACK_OK)
         rc = decode_version(slot[T_V], err);
     if (rc == POVTRACK_OK)
@@ -907,6 +1011,28 @@ int ev_decode(const msgpack_object *obj, int64_t max_at, struct ev_event *out,
     if (rc == POVTRACK_OK)
         rc = decode_data(slot[T_DATA], out->type, out->unit, &out->data, err);
     return rc;
+}
+
+enum ev_rule ev_field_rule(enum ev_type type, const char *name)
+{
+    const struct type_desc *td;
+
+    if (type <= EV_TYPE_NONE || type >= EV_TYPE_COUNT || name == NULL)
+        return EV_RULE_NONE;
+    td = &types[type];
+    if (strcmp(name, "household") == 0)
+        return td->household == HH_REQUIRED   ? EV_RULE_REQUIRED
+               : td->household == HH_OPTIONAL ? EV_RULE_OPTIONAL
+                                              : EV_RULE_NONE;
+    for (unsigned f = 0; f < F_COUNT; f++) {
+        if (strcmp(fields[f].name, name) != 0)
+            continue;
+        if (td->required & BIT(f))
+            return EV_RULE_REQUIRED;
+        if (td->optional & BIT(f))
+            return EV_RULE_OPTIONAL;
+    }
+    return EV_RULE_NONE;
 }
 
 /* ------------------------------------------------------------------------ */

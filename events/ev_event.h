@@ -32,15 +32,33 @@
 #define EV_DEPTH_MAX POVTRACK_PROTO_DEPTH_MAX
 #define EV_AT_MIN INT64_C(946684800) /* 2000-01-01T00:00:00Z */
 #define EV_AT_SLACK INT64_C(86400)   /* "at" may be up to one day ahead */
+/* Messages give times in Vietnam, UTC+7 all year, where the clerks are. */
+#define EV_VN_OFFSET INT64_C(25200)
 
 /* Return codes: <povtrack/errors.h>.  POVTRACK_EINVALID: the input is not
  * a valid event, and the struct ev_error says why; POVTRACK_ENOTFOUND: no
  * such unit; POVTRACK_ENOMEM. */
 
+/* What kind of rule a rejection broke, for a program that words it in its
+ * own terms (the CSV importer says which cell of a spreadsheet is wrong,
+ * in Vietnamese or English).  EV_WHY_OTHER: the message is all there is. */
+enum ev_why {
+    EV_WHY_OTHER = 0,
+    EV_WHY_MISSING,   /* required fields absent; the message lists them */
+    EV_WHY_TOO_EARLY, /* a time before the earliest accepted */
+    EV_WHY_TOO_LATE,  /* "at" later than tomorrow */
+    EV_WHY_RANGE,     /* an integer outside its range */
+    EV_WHY_EMPTY,     /* an empty text */
+    EV_WHY_TOO_LONG,  /* a text longer than its limit */
+    EV_WHY_FORMAT,    /* not of its form: a unit code, a UTF-8 text */
+    EV_WHY_VALUE      /* not one of the values an enumerated field takes */
+};
+
 /* A rejection message names the field and the reason, e.g.
- * "data.amount: must be a positive integer". */
+ * "data.amount: must be a positive integer"; why says which rule. */
 struct ev_error {
     char msg[EV_ERROR_MAX];
+    enum ev_why why;
 };
 
 /* The pre-validator of untrusted msgpack and the strict reply check are the
@@ -59,6 +77,13 @@ _Static_assert(EV_ID_MAX == POVTRACK_PROTO_ID_MAX, "EV_ID_MAX");
  */
 int ev_decode(const msgpack_object *obj, int64_t max_at, struct ev_event *out,
               struct ev_error *err);
+
+/* How an event of type takes a field: name is a data field ("amount") or
+ * "household".  EV_RULE_NONE also for a name or type the catalogue does
+ * not know.  For programs that build events from other data (the CSV
+ * importer), to ask for what the catalogue requires before decoding. */
+enum ev_rule { EV_RULE_NONE = 0, EV_RULE_OPTIONAL, EV_RULE_REQUIRED };
+enum ev_rule ev_field_rule(enum ev_type type, const char *name);
 
 /* Reference checks against the unit registry (ev_check_refs) are declared
  * in ev_unit.h, with the registry's history of each code. */

@@ -16,13 +16,19 @@
 #define QUOTE_MAX 32
 #define ESCAPED_MAX (QUOTE_MAX * 4 + 4)
 
-/* Format into err->msg (err may be NULL). */
+/* Format into err->msg, why set to EV_WHY_OTHER (err may be NULL). */
 void ev_set_error(struct ev_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Set err->why (err may be NULL); returns POVTRACK_EINVALID. */
+int ev_set_why(struct ev_error *err, enum ev_why why);
+
 /* The usual way out of a validator: message, then POVTRACK_EINVALID.  A macro
- * so that the format string is still checked by the compiler. */
+ * so that the format string is still checked by the compiler.  FAIL_WHY
+ * also says which kind of rule was broken. */
 #define FAIL(err, ...) (ev_set_error((err), __VA_ARGS__), POVTRACK_EINVALID)
+#define FAIL_WHY(err, why, ...)                                                \
+    (ev_set_error((err), __VA_ARGS__), ev_set_why((err), (why)))
 
 /* Untrusted bytes made safe to print into buf (ESCAPED_MAX bytes hold any
  * result): at most QUOTE_MAX bytes of input, anything but printable ASCII,

@@ -396,7 +396,7 @@ void st_view_registry(struct st_view *view, struct ev_registry *out)
 
 int st_check_refs(void *arg, struct st_view *view, struct st_item *item)
 {
-    struct ev_error err = {{0}};
+    struct ev_error err = {0};
     struct ev_registry reg;
     int rc;
 
@@ -423,7 +423,7 @@ int st_units_apply(struct st_view *view, const struct ev_event *ev,
 {
     const struct st_log *log = view->log;
     struct ev_registry reg;
-    struct ev_error err = {{0}};
+    struct ev_error err = {0};
     msgpack_sbuffer sb;
     msgpack_packer pk;
     size_t off[EV_UPDATE_MAX + 1];

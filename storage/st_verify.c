@@ -128,7 +128,7 @@ static void fail(struct walk *w, enum st_verify_check c, uint64_t n,
 static int decode_record(struct walk *w, uint64_t seq, const MDB_val *v,
                          struct ev_event *ev, char *why, size_t whylen)
 {
-    struct ev_error everr = {{0}};
+    struct ev_error everr = {0};
     struct st_record rec;
     msgpack_object obj;
     msgpack_unpack_return ur;
@@ -147,7 +147,7 @@ static int decode_record(struct walk *w, uint64_t seq, const MDB_val *v,
         EV_DEPTH_MAX, UINT32_MAX, UINT32_MAX, UINT32_MAX, NULL};
     if (povtrack_proto_precheck(rec.event, rec.event_len, &depth_only,
                                 everr.msg, sizeof everr.msg) != 0) {
-        snprintf(why, whylen, "the event is not msgpack: %s", everr.msg);
+        snprintf(why, whylen, "the event is not msgpack: %.180s", everr.msg);
         return POVTRACK_EFORMAT;
     }
     ur = msgpack_unpack(rec.event, rec.event_len, &off, &w->zone, &obj);
@@ -161,7 +161,7 @@ static int decode_record(struct walk *w, uint64_t seq, const MDB_val *v,
     if (rc == POVTRACK_ENOMEM)
         return POVTRACK_ENOMEM;
     if (rc != 0) {
-        snprintf(why, whylen, "the event does not validate: %s", everr.msg);
+        snprintf(why, whylen, "the event does not validate: %.180s", everr.msg);
         return POVTRACK_EFORMAT;
     }
     /* The log stores ev_encode's bytes; any other form would make a resent
@@ -405,7 +405,7 @@ static int replay_unit(struct walk *w, uint64_t seq, const struct ev_event *ev)
 {
     struct replay *rp = &w->units;
     struct ev_registry reg = {rp, rp_history, rp_child_after};
-    struct ev_error err = {{0}};
+    struct ev_error err = {0};
     /* An old writer left no stamps: 0, as its values read back. */
     uint64_t stamp_seq = seq < rp->legacy_below ? 0 : seq;
     const char *type = ev_type_name(ev->type);

@@ -19,7 +19,9 @@ static const struct {
 } commands[] = {
     {"send", tl_cmd_send, "publish events given as JSON lines"},
     {"import-csv", tl_cmd_import_csv,
-     "publish donations kept in a spreadsheet (CSV)"},
+     "publish donations kept in a spreadsheet (CSV), checked first"},
+    {"units", tl_cmd_units,
+     "load an official list of administrative units (units import)"},
     {"unitmap", tl_cmd_unitmap,
      "turn the official unit mapping table (CSV) into unit events"},
     {"query", tl_cmd_query, "ask a plugin for an indicator"},

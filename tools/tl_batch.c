@@ -96,7 +96,9 @@ int tl_batch_flush(struct tl_batch *b, struct tl_error *err)
                 b->duplicate++;
             } else {
                 b->rejected++;
-                rc = report(b, b->where[i], a->id, a->error);
+                rc = b->on_rejected != NULL
+                         ? b->on_rejected(b->arg, b->where[i], a->id, a->error)
+                         : report(b, b->where[i], a->id, a->error);
             }
         }
     }

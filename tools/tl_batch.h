@@ -33,6 +33,12 @@ struct tl_batch {
     size_t count;  /* events in body */
     size_t *where; /* line or row of each */
     size_t sent, ok, duplicate, rejected;
+    /* When set, each event the daemon rejects is given to it (counted
+     * already) instead of being printed: the importer says what a
+     * rejection means for a spreadsheet row.  0, or an error code. */
+    int (*on_rejected)(void *arg, size_t where, const char *id,
+                       const char *error);
+    void *arg;
 };
 
 int tl_batch_init(struct tl_batch *b, povtrack_client *c, const char *what,

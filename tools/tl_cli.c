@@ -10,6 +10,7 @@
 
 #include <zmq.h>
 
+#include "tl_import.h"
 #include "tl_json.h"
 
 /* Hand the keys given so far to the client.  A server key without --key
@@ -118,6 +119,43 @@ int tl_cli_uint(const char *cmd, const char *opt, const char *arg,
         return tl_cli_usage(cmd, "%s: \"%s\" is not an integer in 0..%lld", opt,
                             arg, max);
     *out = v;
+    return 0;
+}
+
+int tl_cli_batch(const char *cmd, const char *arg, size_t *batch)
+{
+    long long v;
+    int rc = tl_cli_uint(cmd, "--batch", arg, POVTRACK_CLIENT_BATCH_MAX, &v);
+
+    if (rc != 0)
+        return rc;
+    if (v == 0)
+        return tl_cli_usage(cmd, "--batch must be at least 1");
+    *batch = (size_t)v;
+    return 0;
+}
+
+int tl_cli_date(const char *cmd, const char *opt, const char *arg, int64_t *at)
+{
+    struct tl_error err = {{0}};
+
+    if (tl_parse_date(arg, at, &err) != 0)
+        return tl_cli_usage(cmd, "%s: %s", opt, err.msg);
+    return 0;
+}
+
+int tl_cli_id_prefix(const char *cmd, const char *arg, size_t max)
+{
+    size_t n = strlen(arg);
+
+    for (const char *s = arg; *s != '\0'; s++)
+        if (*s < 0x21 || *s > 0x7e)
+            n = 0;
+    if (n == 0 || n > max)
+        return tl_cli_usage(cmd,
+                            "--id-prefix must have 1..%zu bytes of printable "
+                            "ASCII without spaces",
+                            max);
     return 0;
 }
 

@@ -7,6 +7,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <jansson.h>
@@ -102,6 +103,20 @@ int tl_cli_pack(const json_t *v, msgpack_sbuffer *sb);
 int tl_cli_send(struct tl_cli *cli, const void *req, size_t len,
                 struct povtrack_client_msg *reply);
 
+/* --batch N of the commands that publish: events per frame, 1 to
+ * POVTRACK_CLIENT_BATCH_MAX, into *batch; otherwise an exit code after
+ * printing why. */
+#define TL_BATCH_DEFAULT 1000
+int tl_cli_batch(const char *cmd, const char *arg, size_t *batch);
+
+/* A date option (YYYY-MM-DD or DD/MM/YYYY, 00:00 in Vietnam) into *at;
+ * otherwise an exit code after printing why. */
+int tl_cli_date(const char *cmd, const char *opt, const char *arg, int64_t *at);
+
+/* --id-prefix P: 1 to max bytes of printable ASCII without spaces, as ids
+ * are; otherwise an exit code after printing why. */
+int tl_cli_id_prefix(const char *cmd, const char *arg, size_t max);
+
 /* Parse a non-negative decimal integer option; exit code on error. */
 int tl_cli_uint(const char *cmd, const char *opt, const char *arg,
                 long long max, long long *out);
@@ -112,8 +127,20 @@ int tl_cli_print_json(struct tl_cli *cli, const msgpack_object *o);
 /* Print a fund plugin result as "name  value" lines (query, summary). */
 void tl_show_fund(FILE *f, const msgpack_object *result);
 
-/* Print one alert map as a line (or JSON with --json). */
-int tl_print_alert(struct tl_cli *cli, const msgpack_object *alert);
+struct tl_unitdir;
+
+/* One alert as a line for people, after indent: "#SEQ  2024-10-17 08:30
+ * +07  warning   CODE  unit Thành phố Phan Thiết (593)  MESSAGE", the
+ * time in Vietnam and the unit's name from units (NULL, or a unit it does
+ * not know: the code alone; the host's own alerts name a plugin there). */
+void tl_alert_line(FILE *f, const char *indent, struct tl_unitdir *units,
+                   int64_t seq, const int64_t *at, const char *severity,
+                   const char *code, const char *unit, const char *household,
+                   const char *message);
+
+/* Print one alert map as such a line (or JSON with --json). */
+int tl_print_alert(struct tl_cli *cli, struct tl_unitdir *units,
+                   const msgpack_object *alert);
 
 /* Commands.  argv[0] is the command's name; each returns an exit code. */
 int tl_cmd_send(struct tl_cli *cli, int argc, char **argv);
@@ -133,5 +160,11 @@ int tl_cmd_backup(struct tl_cli *cli, int argc, char **argv);
 int tl_cmd_restore(struct tl_cli *cli, int argc, char **argv);
 int tl_cmd_verify(struct tl_cli *cli, int argc, char **argv);
 int tl_cmd_unitmap(struct tl_cli *cli, int argc, char **argv);
+int tl_cmd_units(struct tl_cli *cli, int argc, char **argv);
+
+/* The rank of an alert's severity, the most serious first: critical 0,
+ * warning 1, anything else 2, none 3 (the summary's and the report's
+ * order). */
+int tl_alert_rank(const char *severity);
 
 #endif /* POVTRACK_TL_CLI_H */

@@ -8,6 +8,7 @@
 #include "tl_cli.h"
 #include "tl_fmt.h"
 #include "tl_mp.h"
+#include "tl_unitdir.h"
 
 #define PAGE 10000 /* the most the alerts op returns at once */
 #define FOLLOW_POLL_MS 250
@@ -16,12 +17,13 @@ static const char alerts_usage[] =
     "Usage: povtrack alerts [--since SEQ] [--limit N] [--follow]\n"
     "\n"
     "List the alerts raised by events after sequence SEQ (default 0: all),\n"
-    "at most N (default 1000), one a line: sequence of the event, time,\n"
-    "severity, code, unit (and household), message.  With --follow, keep\n"
-    "printing new alerts as povtrackd publishes them, until interrupted\n"
-    "(Ctrl-C).  The subscription starts before the listing, so no alert is\n"
-    "missed in between, and every stored alert is printed once.  --json\n"
-    "prints each alert as a JSON object.\n";
+    "at most N (default 1000), one a line: sequence of the event, time in\n"
+    "Vietnam (UTC+7), severity, code, unit with its name (and household),\n"
+    "message.  With --follow, keep printing new alerts as povtrackd\n"
+    "publishes them, until interrupted (Ctrl-C).  The subscription starts\n"
+    "before the listing, so no alert is missed in between, and every stored\n"
+    "alert is printed once.  --json prints each alert as the JSON object\n"
+    "povtrackd stores (unix seconds, the unit's code).\n";
 
 /*
  * The alerts listed so far.  What tells two alerts apart is their whole
@@ -45,7 +47,8 @@ struct seen {
     size_t nbytes, capbytes;
     size_t cut; /* a[cut..n): the alerts of the last sequence listed */
     int64_t max_seq;
-    msgpack_sbuffer pack; /* the content of the alert in hand */
+    msgpack_sbuffer pack;     /* the content of the alert in hand */
+    struct tl_unitdir *units; /* the names of units, for people */
 };
 
 static int64_t alert_seq(const msgpack_object *a)
@@ -101,27 +104,51 @@ static int seen_add(struct seen *s, int64_t seq)
     return 0;
 }
 
-int tl_print_alert(struct tl_cli *cli, const msgpack_object *a)
+int tl_alert_rank(const char *severity)
+{
+    return severity == NULL                    ? 3
+           : strcmp(severity, "critical") == 0 ? 0
+           : strcmp(severity, "warning") == 0  ? 1
+                                               : 2;
+}
+
+void tl_alert_line(FILE *f, const char *indent, struct tl_unitdir *units,
+                   int64_t seq, const int64_t *at, const char *severity,
+                   const char *code, const char *unit, const char *household,
+                   const char *message)
+{
+    char when[TL_FMT_TIME_MAX] = "-", label[TL_UNIT_NAME_MAX + 16];
+
+    if (at != NULL)
+        tl_fmt_vn_time(*at, when);
+    tl_unitdir_label(units, unit, label, sizeof(label));
+    fprintf(f, "%s#%lld  %s  %-8s  %s  unit %s%s%s  %s\n", indent,
+            (long long)seq, when, severity, code, label,
+            household[0] ? " household " : "", household, message);
+}
+
+int tl_print_alert(struct tl_cli *cli, struct tl_unitdir *units,
+                   const msgpack_object *a)
 {
     /* unit: a unit's code, or the plugin's name in the host's own alerts
      * (host.plugin_quarantined). */
     char code[96] = "?", sev[16] = "?", unit[80] = "?", hh[80] = "",
-         msg[1024] = "", when[TL_FMT_TIME_MAX] = "-";
+         msg[1024] = "";
     int64_t seq = 0, at;
+    bool has_at;
 
     if (cli->json)
         return tl_cli_print_json(cli, a);
     tl_mp_i64(a, "seq", &seq);
-    if (tl_mp_i64(a, "at", &at))
-        tl_fmt_time(at, false, when);
+    has_at = tl_mp_i64(a, "at", &at);
     tl_mp_str(a, "code", code, sizeof(code));
     tl_mp_str(a, "severity", sev, sizeof(sev));
     tl_mp_str(a, "unit", unit, sizeof(unit));
     tl_mp_str(a, "household", hh, sizeof(hh));
     if (!tl_mp_str(a, "message", msg, sizeof(msg)))
         snprintf(msg, sizeof(msg), "(message missing or too long)");
-    fprintf(cli->out, "#%lld  %s  %-8s  %s  unit %s%s%s  %s\n", (long long)seq,
-            when, sev, code, unit, hh[0] ? " household " : "", hh, msg);
+    tl_alert_line(cli->out, "", units, seq, has_at ? &at : NULL, sev, code,
+                  unit, hh, msg);
     return TL_EXIT_OK;
 }
 
@@ -188,7 +215,7 @@ static int list(struct tl_cli *cli, long long since, long long limit,
                 break;
             }
             limit--;
-            rc = tl_print_alert(cli, a);
+            rc = tl_print_alert(cli, s->units, a);
         }
         povtrack_client_msg_free(&reply);
         if (rc != 0 || limit == 0 || size < (uint32_t)page)
@@ -273,7 +300,7 @@ static int follow(struct tl_cli *cli, struct seen *s, const sigset_t *stop)
             if (seq <= s->max_seq && !content(s, &m.obj))
                 rc = TL_EXIT_FAIL;
             else if (seq > s->max_seq || !seen_take(s, seq))
-                rc = tl_print_alert(cli, &m.obj);
+                rc = tl_print_alert(cli, s->units, &m.obj);
             povtrack_client_msg_free(&m);
             if (rc != 0)
                 return rc;
@@ -306,6 +333,11 @@ int tl_cmd_alerts(struct tl_cli *cli, int argc, char **argv)
     bool follow_opt = false;
     struct seen s = {.max_seq = -1};
     msgpack_sbuffer_init(&s.pack);
+    /* Names are for people: --json prints the alerts as they are. */
+    if (!cli->json && (s.units = tl_unitdir_new(cli)) == NULL) {
+        fprintf(stderr, "povtrack: out of memory\n");
+        return TL_EXIT_FAIL;
+    }
     sigset_t stop, old;
     int c, rc = 0;
 
@@ -354,5 +386,6 @@ int tl_cmd_alerts(struct tl_cli *cli, int argc, char **argv)
     free(s.a);
     free(s.bytes);
     msgpack_sbuffer_destroy(&s.pack);
+    tl_unitdir_free(s.units);
     return rc;
 }

@@ -1176,18 +1176,10 @@ static int alerts(struct rep *r)
 
 /* The most serious first, then in time order: what the committee should
  * read if it reads only the first lines. */
-static int severity_rank(const char *s)
-{
-    return s == NULL                    ? 3
-           : strcmp(s, "critical") == 0 ? 0
-           : strcmp(s, "warning") == 0  ? 1
-                                        : 2;
-}
-
 static int alert_cmp(const void *a, const void *b)
 {
     const struct tl_rep_alert *x = a, *y = b;
-    int rx = severity_rank(x->severity), ry = severity_rank(y->severity);
+    int rx = tl_alert_rank(x->severity), ry = tl_alert_rank(y->severity);
 
     if (rx != ry)
         return rx < ry ? -1 : 1;

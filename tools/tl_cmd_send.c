@@ -1,5 +1,5 @@
 /*
- * tl_cmd_send.c - `povtrack send` (JSON lines) and `povtrack import-csv`.
+ * tl_cmd_send.c - `povtrack send`: events as JSON lines.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -7,9 +7,6 @@
 
 #include "tl_batch.h"
 #include "tl_cli.h"
-#include "tl_import.h"
-
-#define BATCH_DEFAULT 1000
 
 static const char send_usage[] =
     "Usage: povtrack send [--batch N] [FILE...]\n"
@@ -27,58 +24,6 @@ static const char send_usage[] =
     "as duplicates.  Exit status 1 if any event was rejected, 3 if povtrackd\n"
     "did not answer (events of the frame in flight are then in an unknown\n"
     "state: send the input again).\n";
-
-static const char import_usage[] =
-    "Usage: povtrack import-csv FILE --unit CODE [--type TYPE]\n"
-    "                           [--map COLUMN=FIELD,...] [--id-prefix P]\n"
-    "                           [--delimiter C] [--batch N]\n"
-    "\n"
-    "Publish the rows of a spreadsheet (CSV, UTF-8, header row; \"-\" reads\n"
-    "standard input) as events of TYPE (default donation.received) for unit\n"
-    "CODE.  Columns are recognised by their header (case and spaces do not\n"
-    "matter):\n"
-    "  ngay, date             -> at (the date of the donation)\n"
-    "  nha_tai_tro, donor     -> data.donor\n"
-    "  so_tien, amount        -> data.amount\n"
-    "  loai, donor_kind       -> data.donor_kind (ca_nhan, to_chuc,\n"
-    "                            doanh_nghiep, an_danh, or the English name)\n"
-    "  cap, level             -> data.level (trung_uong, tinh, huyen, xa...)\n"
-    "  ma_cam_ket, pledge     -> data.pledge\n"
-    "  hien_vat, in_kind      -> data.in_kind (co/khong, 1/0, x)\n"
-    "  han, due               -> data.due (a date)\n"
-    "  muc_dich, purpose      -> data.purpose\n"
-    "  ma_ho, household       -> household\n"
-    "  don_vi, unit           -> unit (instead of --unit)\n"
-    "  ma, id                 -> id\n"
-    "  stt, ghi_chu, note     ignored\n"
-    "The Vietnamese spellings with diacritics work too.  --map overrides:\n"
-    "\"--map 'Số tiền (VND)=amount,ngày nhận=at,stt=-'\" (\"-\" ignores a\n"
-    "column).  Other columns are ignored with a note.\n"
-    "\n"
-    "Dates are YYYY-MM-DD or DD/MM/YYYY and mean 00:00 that day in Vietnam\n"
-    "(UTC+7).  Amounts are whole VND, with or without thousands separators\n"
-    "(\"1.500.000\", \"1,500,000\", \"1500000 đ\"); decimals are refused.\n"
-    "Without a level (no column or an empty cell), donation.received and\n"
-    "fund.disbursed get the level of the unit.  Without an id column the id "
-    "is\n"
-    "\"csv-<file name>-r<row>\" (or \"<P>-r<row>\"), so importing the same\n"
-    "file twice is harmless.  Rows are numbered as in the spreadsheet (the\n"
-    "header is row 1).  A row that cannot be read is reported as \"row 7,\n"
-    "column so_tien: ...\" and not sent.  Output and exit status as for\n"
-    "'povtrack send'.\n";
-
-static int batch_option(const char *cmd, const char *arg, size_t *batch)
-{
-    long long v;
-    int rc = tl_cli_uint(cmd, "--batch", arg, POVTRACK_CLIENT_BATCH_MAX, &v);
-
-    if (rc != 0)
-        return rc;
-    if (v == 0)
-        return tl_cli_usage(cmd, "--batch must be at least 1");
-    *batch = (size_t)v;
-    return 0;
-}
 
 /* End of a run: report a transport failure or the summary. */
 static int finish(struct tl_cli *cli, struct tl_batch *b, int rc,
@@ -145,7 +90,7 @@ int tl_cmd_send(struct tl_cli *cli, int argc, char **argv)
         TL_COMMON_OPTIONS, {"batch", required_argument, NULL, 'b'}, {0}};
     struct tl_batch b;
     struct tl_error err = {{0}};
-    size_t batch = BATCH_DEFAULT;
+    size_t batch = TL_BATCH_DEFAULT;
     char what[300];
     int c, rc = 0;
 
@@ -154,7 +99,7 @@ int tl_cmd_send(struct tl_cli *cli, int argc, char **argv)
             fputs(send_usage, stdout);
             return TL_EXIT_OK;
         }
-        rc = c == 'b'   ? batch_option("send", optarg, &batch)
+        rc = c == 'b'   ? tl_cli_batch("send", optarg, &batch)
              : c == '?' ? tl_cli_badopt("send")
                         : tl_cli_common(cli, c, optarg);
         if (rc != 0)
@@ -185,131 +130,6 @@ int tl_cmd_send(struct tl_cli *cli, int argc, char **argv)
         if (rc == 0 && argc - optind > 1)
             rc = tl_batch_flush(&b, &err);
         tl_cli_close(in);
-    }
-    return finish(cli, &b, rc, &err);
-}
-
-/* ---- import-csv ------------------------------------------------------- */
-
-struct import_ctx {
-    struct tl_batch *b;
-    struct tl_error *err;
-};
-
-static int on_event(void *arg, size_t row, json_t *ev)
-{
-    struct import_ctx *ic = arg;
-    int rc = tl_batch_add(ic->b, row, ev, ic->err);
-
-    json_decref(ev);
-    return rc;
-}
-
-static int on_bad_row(void *arg, size_t row, const char *msg)
-{
-    struct import_ctx *ic = arg;
-
-    return tl_batch_reject(ic->b, row, msg);
-}
-
-static void on_note(void *arg, const char *msg)
-{
-    (void)arg;
-    fprintf(stderr, "povtrack import-csv: note: %s\n", msg);
-}
-
-int tl_cmd_import_csv(struct tl_cli *cli, int argc, char **argv)
-{
-    static const struct option longopts[] = {
-        TL_COMMON_OPTIONS,
-        {"unit", required_argument, NULL, 'u'},
-        {"type", required_argument, NULL, 't'},
-        {"map", required_argument, NULL, 'm'},
-        {"id-prefix", required_argument, NULL, 'p'},
-        {"delimiter", required_argument, NULL, 'd'},
-        {"batch", required_argument, NULL, 'b'},
-        {0}};
-    struct tl_import_opts o = {NULL, NULL, NULL, NULL, ','};
-    struct tl_error err = {{0}};
-    char prefix[TL_ID_PREFIX_MAX + 1];
-    size_t batch = BATCH_DEFAULT;
-    struct tl_batch b;
-    struct import_ctx ic = {&b, &err};
-    struct tl_import_sink sink = {&ic, on_event, on_bad_row, on_note};
-    FILE *in;
-    int c, rc = 0;
-
-    while ((c = getopt_long(argc, argv, "u:t:m:p:d:b:", longopts, NULL)) !=
-           -1) {
-        switch (c) {
-        case TL_OPT_HELP:
-            fputs(import_usage, stdout);
-            return TL_EXIT_OK;
-        case 'u':
-            o.unit = optarg;
-            break;
-        case 't':
-            o.type = optarg;
-            break;
-        case 'm':
-            o.map = optarg;
-            break;
-        case 'p':
-            if (strlen(optarg) == 0 || strlen(optarg) > TL_ID_PREFIX_MAX)
-                return tl_cli_usage("import-csv",
-                                    "--id-prefix must have 1..%d bytes",
-                                    TL_ID_PREFIX_MAX);
-            o.id_prefix = optarg;
-            break;
-        case 'd':
-            rc = tl_cli_delimiter("import-csv", optarg, &o.delim);
-            break;
-        case 'b':
-            rc = batch_option("import-csv", optarg, &batch);
-            break;
-        case '?':
-            return tl_cli_badopt("import-csv");
-        default:
-            rc = tl_cli_common(cli, c, optarg);
-            break;
-        }
-        if (rc != 0)
-            return rc;
-    }
-    if (argc - optind != 1)
-        return tl_cli_usage("import-csv", "give exactly one FILE");
-    if (o.id_prefix == NULL) {
-        if (strcmp(argv[optind], "-") == 0)
-            return tl_cli_usage("import-csv",
-                                "reading standard input: give --id-prefix "
-                                "so that event ids are stable");
-        if (tl_import_id_prefix(argv[optind], prefix, &err) != 0)
-            return tl_cli_usage("import-csv", "%s", err.msg);
-        o.id_prefix = prefix;
-    }
-    rc = tl_cli_open("import-csv", argv[optind], &in);
-    if (rc != 0)
-        return rc;
-    if (tl_batch_init(&b, cli->client, "row", batch, cli->out, cli->json,
-                      isatty(STDERR_FILENO)) != 0) {
-        tl_cli_close(in);
-        fprintf(stderr, "povtrack: out of memory\n");
-        return TL_EXIT_FAIL;
-    }
-    rc = tl_import_csv(in, &o, &sink, &err);
-    tl_cli_close(in);
-    if (rc == POVTRACK_EINVALID && b.client_rc == 0) {
-        /* A bad header or --map (nothing read: a usage error), or a CSV
-         * syntax error part way (what came before is still sent). */
-        int started = b.count + b.sent + b.rejected > 0;
-        fprintf(stderr, "povtrack import-csv: %s: %s\n", argv[optind], err.msg);
-        if (!started) {
-            tl_batch_free(&b);
-            return TL_EXIT_USAGE;
-        }
-        err.msg[0] = '\0';
-        rc = finish(cli, &b, 0, &err);
-        return rc == TL_EXIT_OK ? TL_EXIT_FAIL : rc;
     }
     return finish(cli, &b, rc, &err);
 }

@@ -9,6 +9,7 @@
 #include "tl_json.h"
 #include "tl_mp.h"
 #include "tl_query.h"
+#include "tl_unitdir.h"
 
 #define YEARS_MAX 30
 #define NAME_MAX_BYTES 256
@@ -36,7 +37,10 @@ static const char summary_usage[] =
     "   year: what was recorded under a unit that later merged into this\n"
     "   one counts here;\n"
     " - the alerts raised for the unit and its descendants: a count per\n"
-    "   code, then the first N messages (default 5).\n"
+    "   code, then the N most serious (default 5; critical first, then\n"
+    "   warnings, each the earliest first), with the time in Vietnam\n"
+    "   (UTC+7) and the unit's name beside its code.\n"
+    "Units are named with their code beside: \"Thành phố Phan Thiết (593)\".\n"
     "--json prints the same as one JSON object.\n";
 
 struct unit_row {
@@ -56,6 +60,7 @@ struct summary {
     size_t nrows;
     char **subtree; /* every unit code under the root, root included */
     size_t nsub, capsub;
+    struct tl_unitdir *units; /* names for the alert lines */
 };
 
 static int add_code(struct summary *s, const char *code)
@@ -187,13 +192,27 @@ static const char *mark(const struct summary *s, double pp)
     return "ok";
 }
 
+/* "  Thành phố Phan Thiết (593)": the name and, beside it, the code. */
+static void name_of(const struct summary *s, size_t i, char *buf, size_t cap)
+{
+    const struct unit_row *r = &s->rows[i];
+
+    if (strcmp(r->name, r->code) == 0)
+        snprintf(buf, cap, "%s%s", i > 0 ? "  " : "", r->code);
+    else
+        snprintf(buf, cap, "%s%s (%s)", i > 0 ? "  " : "", r->name, r->code);
+}
+
 static size_t name_width(const struct summary *s)
 {
     size_t w = 4;
 
     for (size_t i = 0; i < s->nrows; i++) {
-        size_t n = tl_utf8_width(s->rows[i].name) + (i > 0 ? 2 : 0);
-        if (n > w)
+        char buf[NAME_MAX_BYTES + 32];
+        size_t n;
+
+        name_of(s, i, buf, sizeof(buf));
+        if ((n = tl_utf8_width(buf)) > w)
             w = n;
     }
     return w;
@@ -201,9 +220,9 @@ static size_t name_width(const struct summary *s)
 
 static void name_cell(FILE *f, const struct summary *s, size_t i, size_t w)
 {
-    char buf[NAME_MAX_BYTES + 4];
+    char buf[NAME_MAX_BYTES + 32];
 
-    snprintf(buf, sizeof(buf), "%s%s", i > 0 ? "  " : "", s->rows[i].name);
+    name_of(s, i, buf, sizeof(buf));
     tl_print_cell(f, buf, w, false);
 }
 
@@ -413,16 +432,58 @@ static int code_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void print_alert_json(FILE *f, json_t *a)
+static void print_alert_json(FILE *f, struct tl_unitdir *units, json_t *a)
 {
-    const char *code = "?", *sev = "?", *unit = "?", *msg = "";
+    const char *code = "?", *sev = "?", *unit = "?", *msg = "", *hh = "";
     json_int_t seq = 0, at = 0;
-    char when[TL_FMT_TIME_MAX];
+    int64_t at64;
 
-    json_unpack(a, "{s?I,s?I,s?s,s?s,s?s,s?s}", "seq", &seq, "at", &at, "code",
-                &code, "severity", &sev, "unit", &unit, "message", &msg);
-    fprintf(f, "  #%lld  %s  %-8s  %s  unit %s  %s\n", (long long)seq,
-            tl_fmt_time(at, false, when), sev, code, unit, msg);
+    json_unpack(a, "{s?I,s?I,s?s,s?s,s?s,s?s,s?s}", "seq", &seq, "at", &at,
+                "code", &code, "severity", &sev, "unit", &unit, "message", &msg,
+                "household", &hh);
+    at64 = (int64_t)at;
+    tl_alert_line(f, "  ", units, (int64_t)seq, &at64, sev, code, unit, hh,
+                  msg);
+}
+
+/* The most serious first, then the earliest: the first lines are the
+ * ones to read. */
+static int alert_cmp(const void *a, const void *b)
+{
+    json_t *const *x = a, *const *y = b;
+    int rx = tl_alert_rank(json_string_value(json_object_get(*x, "severity")));
+    int ry = tl_alert_rank(json_string_value(json_object_get(*y, "severity")));
+    json_int_t ax = json_integer_value(json_object_get(*x, "at"));
+    json_int_t ay = json_integer_value(json_object_get(*y, "at"));
+    json_int_t sx = json_integer_value(json_object_get(*x, "seq"));
+    json_int_t sy = json_integer_value(json_object_get(*y, "seq"));
+
+    if (rx != ry)
+        return rx < ry ? -1 : 1;
+    if (ax != ay)
+        return ax < ay ? -1 : 1;
+    return sx < sy ? -1 : sx > sy;
+}
+
+/* The first n of all, in alert_cmp's order, as a new array. */
+static json_t *most_serious(json_t *all, long long n)
+{
+    size_t k = json_array_size(all);
+    json_t **v = malloc((k > 0 ? k : 1) * sizeof(*v));
+    json_t *first = json_array();
+
+    if (v == NULL || first == NULL) {
+        free(v);
+        json_decref(first);
+        return NULL;
+    }
+    for (size_t i = 0; i < k; i++)
+        v[i] = json_array_get(all, i);
+    qsort(v, k, sizeof(*v), alert_cmp);
+    for (size_t i = 0; i < k && (long long)i < n; i++)
+        json_array_append(first, v[i]);
+    free(v);
+    return first;
 }
 
 struct code_count {
@@ -430,14 +491,14 @@ struct code_count {
     long long n;
 };
 
-/* Count the alerts of the subtree by code and keep the first few. */
+/* Count the alerts of the subtree by code and show the most serious. */
 static int alerts(struct summary *s, long long nmsg, json_t *out)
 {
     struct code_count *counts = NULL;
     size_t ncounts = 0;
-    long long total = 0, shown = 0, since = 0;
-    json_t *first = json_array();
-    int rc = first != NULL ? 0 : TL_EXIT_FAIL;
+    long long total = 0, since = 0;
+    json_t *all = json_array(), *first = NULL;
+    int rc = all != NULL ? 0 : TL_EXIT_FAIL;
 
     qsort(s->subtree, s->nsub, sizeof(*s->subtree), code_cmp);
     if (out == NULL)
@@ -491,16 +552,13 @@ static int alerts(struct summary *s, long long nmsg, json_t *out)
             }
             counts[c].n++;
             total++;
-            if (shown < nmsg) {
-                struct tl_error err = {{0}};
-                json_t *v;
-                shown++;
-                if (tl_json_from_msgpack(a, &v, &err) != 0 ||
-                    json_array_append_new(first, v) != 0) {
-                    fprintf(stderr, "povtrack: alert: %s\n", err.msg);
-                    rc = TL_EXIT_FAIL;
-                    break;
-                }
+            struct tl_error err = {{0}};
+            json_t *v;
+            if (tl_json_from_msgpack(a, &v, &err) != 0 ||
+                json_array_append_new(all, v) != 0) {
+                fprintf(stderr, "povtrack: alert: %s\n", err.msg);
+                rc = TL_EXIT_FAIL;
+                break;
             }
         }
         /* Alerts of one event share its seq; a page ending inside one
@@ -513,6 +571,8 @@ static int alerts(struct summary *s, long long nmsg, json_t *out)
             break;
         since = last;
     }
+    if (rc == 0 && (first = most_serious(all, nmsg)) == NULL)
+        rc = TL_EXIT_FAIL;
     if (rc == 0 && out != NULL) {
         json_t *by = json_object();
         for (size_t c = 0; by != NULL && c < ncounts; c++)
@@ -530,12 +590,15 @@ static int alerts(struct summary *s, long long nmsg, json_t *out)
             tl_print_cell(s->cli->out, counts[c].code, 32, false);
             fprintf(s->cli->out, " %s\n", tl_fmt_int(counts[c].n, n));
         }
-        if (shown > 0)
-            fprintf(s->cli->out, "first %lld:\n", shown);
+        if (json_array_size(first) > 0)
+            fprintf(s->cli->out,
+                    "the %zu most serious (time in Vietnam, UTC+7):\n",
+                    json_array_size(first));
         for (size_t i = 0; i < json_array_size(first); i++)
-            print_alert_json(s->cli->out, json_array_get(first, i));
+            print_alert_json(s->cli->out, s->units, json_array_get(first, i));
     }
     json_decref(first);
+    json_decref(all);
     free(counts);
     return rc;
 }
@@ -587,15 +650,19 @@ static int run(struct summary *s, const char *unit, long long nmsg)
     int rc;
 
     /* The root's own name: from the list of its parent's children.  For
-     * a province that is the list of provinces; below, the root's parent
-     * is unknown here, so the code stands for the name. */
+     * a province that is the list of provinces; below, the directory
+     * finds it (the code stands for the name of a unit it cannot find). */
     if (strlen(unit) == 2) {
         rc = children(s, NULL, true, unit);
     } else {
+        const struct tl_unit *u = NULL;
         struct unit_row r;
         memset(&r, 0, sizeof(r));
         snprintf(r.code, sizeof(r.code), "%s", unit);
-        snprintf(r.name, sizeof(r.name), "%s", unit);
+        rc = tl_unitdir_find(s->units, unit, &u);
+        if (rc != 0 && rc != POVTRACK_ENOTFOUND)
+            return rc;
+        snprintf(r.name, sizeof(r.name), "%s", u != NULL ? u->name : unit);
         s->rows = malloc(sizeof(r));
         rc = s->rows == NULL ? TL_EXIT_FAIL : 0;
         if (rc == 0)
@@ -711,7 +778,9 @@ int tl_cmd_summary(struct tl_cli *cli, int argc, char **argv)
                             YEARS_MAX);
     if (s.tmin > s.tmax)
         return tl_cli_usage("summary", "--target-min is above --target-max");
-    rc = run(&s, unit, nmsg);
+    s.units = tl_unitdir_new(cli);
+    rc = s.units != NULL ? run(&s, unit, nmsg) : TL_EXIT_FAIL;
+    tl_unitdir_free(s.units);
     for (size_t i = 0; i < s.nsub; i++)
         free(s.subtree[i]);
     free(s.subtree);

@@ -11,15 +11,16 @@
 
 static const char unitmap_usage[] =
     "Usage: povtrack unitmap [--effective DATE] [--at DATE] [--id-prefix P]\n"
-    "                        [--delimiter C] FILE.csv\n"
+    "                        [--delimiter C] [--encoding E] FILE.csv\n"
     "\n"
-    "Turn the official mapping table of administrative units (CSV, UTF-8,\n"
-    "header row; \"-\" reads standard input) into unit.defined and\n"
-    "unit.changed events, one JSON object a line on standard output, to\n"
-    "review and then publish with 'povtrack send'.  Nothing is sent here.\n"
+    "Turn the official mapping table of administrative units (CSV, UTF-8\n"
+    "or --encoding, header row; \"-\" reads standard input) into\n"
+    "unit.defined and unit.changed events, one JSON object a line on\n"
+    "standard output, to review and then publish with 'povtrack send'.\n"
+    "Nothing is sent here.\n"
     "\n"
-    "Columns, recognised by their header (case and spaces do not matter;\n"
-    "the Vietnamese names with diacritics work too):\n"
+    "Columns, recognised by their header (case, spaces and diacritics do\n"
+    "not matter: \"Mã cũ\" is ma_cu):\n"
     "  ma_cu, old_code           the old unit's code (required)\n"
     "  ma_moi, new_code          the code it goes into; empty: abolished\n"
     "  ngay_hieu_luc, effective  the date of effect (or --effective)\n"
@@ -58,7 +59,10 @@ static const char unitmap_usage[] =
     "                    an \"at\" more than a day ahead: for a change to\n"
     "                    come, give --at\n"
     "  --id-prefix P     prefix of the event ids [unitmap]\n"
-    "  --delimiter C     cell separator [,]\n"
+    "  --delimiter C     cell separator [the one of , ; and tab the header\n"
+    "                    line holds most of]\n"
+    "  --encoding E      the file's encoding when not UTF-8: cp1258 (Excel's\n"
+    "                    Vietnamese), cp1252 [UTF-8, with or without BOM]\n"
     "\n"
     "Rows are numbered as in the spreadsheet (the header is row 1).  A row\n"
     "is refused for a bad cell, old and new codes of different levels, the\n"
@@ -117,26 +121,6 @@ static void on_note(void *arg, const char *msg)
     fprintf(stderr, "povtrack unitmap: note: %s\n", msg);
 }
 
-static int date_option(const char *opt, const char *arg, int64_t *at)
-{
-    struct tl_error err = {{0}};
-
-    if (tl_parse_date(arg, at, &err) != 0)
-        return tl_cli_usage("unitmap", "%s: %s", opt, err.msg);
-    return 0;
-}
-
-/* Ids are printable ASCII without spaces (0x21-0x7E), at most 128 bytes. */
-static bool prefix_ok(const char *p)
-{
-    size_t n = strlen(p);
-
-    for (const char *s = p; *s != '\0'; s++)
-        if (*s < 0x21 || *s > 0x7e)
-            return false;
-    return n > 0 && n <= TL_UNITMAP_PREFIX_MAX;
-}
-
 int tl_cmd_unitmap(struct tl_cli *cli, int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -145,8 +129,9 @@ int tl_cmd_unitmap(struct tl_cli *cli, int argc, char **argv)
         {"at", required_argument, NULL, 'a'},
         {"id-prefix", required_argument, NULL, 'p'},
         {"delimiter", required_argument, NULL, 'd'},
+        {"encoding", required_argument, NULL, 'E'},
         {0}};
-    struct tl_unitmap_opts o = {NULL, false, 0, false, 0, ','};
+    struct tl_unitmap_opts o = {NULL, false, 0, false, 0, 0, NULL};
     struct tl_unitmap_counts n;
     struct tl_error err = {{0}};
     struct unitmap_ctx uc = {cli->out, &err};
@@ -155,29 +140,28 @@ int tl_cmd_unitmap(struct tl_cli *cli, int argc, char **argv)
     FILE *in;
     int c, rc = 0;
 
-    while ((c = getopt_long(argc, argv, "e:a:p:d:", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "e:a:p:d:E:", longopts, NULL)) != -1) {
         switch (c) {
         case TL_OPT_HELP:
             fputs(unitmap_usage, stdout);
             return TL_EXIT_OK;
         case 'e':
-            rc = date_option("--effective", optarg, &o.effective);
+            rc = tl_cli_date("unitmap", "--effective", optarg, &o.effective);
             o.has_effective = true;
             break;
         case 'a':
-            rc = date_option("--at", optarg, &o.at);
+            rc = tl_cli_date("unitmap", "--at", optarg, &o.at);
             o.has_at = true;
             break;
         case 'p':
             o.id_prefix = optarg;
-            if (!prefix_ok(optarg))
-                return tl_cli_usage("unitmap",
-                                    "--id-prefix must have 1..%d bytes of "
-                                    "printable ASCII without spaces",
-                                    TL_UNITMAP_PREFIX_MAX);
+            rc = tl_cli_id_prefix("unitmap", optarg, TL_UNITMAP_PREFIX_MAX);
             break;
         case 'd':
             rc = tl_cli_delimiter("unitmap", optarg, &o.delim);
+            break;
+        case 'E':
+            o.encoding = optarg;
             break;
         case '?':
             return tl_cli_badopt("unitmap");

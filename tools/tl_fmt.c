@@ -62,6 +62,32 @@ const char *tl_fmt_time(int64_t t, bool micro, char *buf)
     return buf;
 }
 
+static const char *vn(int64_t t, const char *fmt, char *buf)
+{
+    struct tm tm;
+    time_t tt;
+
+    if (t > INT64_MAX - TL_VN_OFFSET) {
+        snprintf(buf, TL_FMT_TIME_MAX, "@%lld", (long long)t);
+        return buf;
+    }
+    tt = (time_t)(t + TL_VN_OFFSET);
+    if (gmtime_r(&tt, &tm) == NULL ||
+        strftime(buf, TL_FMT_TIME_MAX, fmt, &tm) == 0)
+        snprintf(buf, TL_FMT_TIME_MAX, "@%lld", (long long)t);
+    return buf;
+}
+
+const char *tl_fmt_vn_date(int64_t t, char *buf)
+{
+    return vn(t, "%Y-%m-%d", buf);
+}
+
+const char *tl_fmt_vn_time(int64_t t, char *buf)
+{
+    return vn(t, "%Y-%m-%d %H:%M +07", buf);
+}
+
 size_t tl_utf8_width(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;

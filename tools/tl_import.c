@@ -1,20 +1,160 @@
 /*
  * tl_import.c - see tl_import.h.
+ *
+ * The sheet is read whole (tl_csv), each row checked as it comes, and the
+ * good rows kept with their events and ids; nothing here talks to the
+ * daemon.  The tables below are the importer's knowledge of spreadsheets:
+ * which headers mean which field, which words mean which value.  What an
+ * event must hold is the catalogue's (ev_field_rule, ev_decode).
  */
 #include "tl_import.h"
 
 #include <ctype.h>
-#include <stdbool.h>
+#include <inttypes.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "ev_event.h"
 #include "tl_csv.h"
+#include "tl_fmt.h"
+#include "tl_fold.h"
+#include "tl_json.h"
+#include "tl_unitdir.h"
 
-#define DEFAULT_TYPE "donation.received"
+#define LANGS 2
+#define RECEIPT_MAX 40 /* bytes of a receipt in an id, hash included */
+#define RECEIPT_CUT 31
+
+/* ---- words ------------------------------------------------------------ */
+
+enum msg {
+    M_AT_CELL,   /* row, column, reason */
+    M_AT_OPTION, /* row, option, reason */
+    M_AT_ROW,    /* row, reason */
+    M_EMPTY,
+    M_NOT_DATE,
+    M_NOT_DAY,
+    M_FUTURE,
+    M_PAST,
+    M_DECIMALS,
+    M_SEPARATOR,
+    M_NOT_AMOUNT,
+    M_NEGATIVE,
+    M_TOO_LARGE,
+    M_NOT_POSITIVE,
+    M_TOO_LONG,
+    M_NOT_VALUE,
+    M_NOT_BOOL,
+    M_NOT_UNIT,
+    M_UNKNOWN_UNIT,
+    M_NOT_YEAR,
+    M_RANGE,
+    M_CELLS,
+    M_RECEIPT_TWICE,
+    M_RECEIPT_EMPTY,
+    M_REJECTED,
+    M_NO_COLUMN,
+    M_NO_COLUMN_UNKNOWN,
+    M_NO_COLUMN_SET,
+    M_NO_UNIT_COLUMN,
+    M_NOT_TAKEN,
+    N_IGNORED,
+    N_OTHER_GIVES,
+    N_NOT_TAKEN,
+    N_REPEATS,
+    N_REPEATS_KEPT,
+    M_COUNT
+};
+
+/* English, then Vietnamese.  %s and %zu in the order the code passes
+ * them. */
+static const char *const msgs[M_COUNT][LANGS] = {
+    [M_AT_CELL] = {"row %zu, column %s: %s", "dòng %zu, cột %s: %s"},
+    [M_AT_OPTION] = {"row %zu, %s: %s", "dòng %zu, %s: %s"},
+    [M_AT_ROW] = {"row %zu: %s", "dòng %zu: %s"},
+    [M_EMPTY] = {"empty, and the %s is required", "ô trống, nhưng cần có %s"},
+    [M_NOT_DATE] = {"%s is not a date (write DD/MM/YYYY or YYYY-MM-DD)",
+                    "%s không phải là ngày (viết DD/MM/YYYY hoặc "
+                    "YYYY-MM-DD)"},
+    [M_NOT_DAY] = {"%s is not a day of the calendar",
+                   "%s không phải là một ngày có thật"},
+    [M_FUTURE] = {"%s is in the future", "%s là ngày trong tương lai"},
+    [M_PAST] = {"%s is before the year 2000", "%s là trước năm 2000"},
+    [M_DECIMALS] = {"%s has decimals: amounts are whole VND",
+                    "%s có phần lẻ: số tiền phải là số đồng chẵn"},
+    [M_SEPARATOR] = {"%s: a thousands separator is out of place",
+                     "%s: dấu phân cách hàng nghìn đặt sai chỗ"},
+    [M_NOT_AMOUNT] = {"%s is not an amount in VND",
+                      "%s không phải là số tiền (đồng)"},
+    [M_NEGATIVE] = {"%s is negative", "%s là số âm"},
+    [M_TOO_LARGE] = {"%s is too large", "%s quá lớn"},
+    [M_NOT_POSITIVE] = {"%s: the amount must be more than 0",
+                        "%s: số tiền phải lớn hơn 0"},
+    [M_TOO_LONG] = {"too long: %zu bytes, at most %zu (about %zu "
+                    "Vietnamese characters)",
+                    "dài quá: %zu byte, tối đa %zu (khoảng %zu chữ tiếng "
+                    "Việt)"},
+    [M_NOT_VALUE] = {"%s is not a %s: write %s",
+                     "%s không phải là %s: viết %s"},
+    [M_NOT_BOOL] = {"%s is not yes or no: write %s",
+                    "%s không phải là có hay không: viết %s"},
+    [M_NOT_UNIT] = {"%s is not a unit code (2, 3 or 5 digits; a lost leading "
+                    "zero? keep codes as text)",
+                    "%s không phải là mã đơn vị (2, 3 hoặc 5 chữ số; mất số "
+                    "0 ở đầu? hãy để mã ở dạng văn bản)"},
+    [M_UNKNOWN_UNIT] = {"unit %s is not defined in povtrackd",
+                        "đơn vị %s chưa được khai báo trong povtrackd"},
+    [M_NOT_YEAR] = {"%s is not a year", "%s không phải là năm"},
+    [M_RANGE] = {"%s is out of range (%s)", "%s nằm ngoài giới hạn (%s)"},
+    [M_CELLS] = {"%zu cells but the header has %zu columns",
+                 "%zu ô nhưng dòng tiêu đề có %zu cột"},
+    [M_RECEIPT_TWICE] = {"receipt %s is also on row %zu, with other content",
+                         "biên lai %s cũng có ở dòng %zu, với nội dung khác"},
+    [M_RECEIPT_EMPTY] = {"%s has no letter or digit to tell it apart",
+                         "%s không có chữ hay số nào để phân biệt"},
+    [M_REJECTED] = {"%s", "không hợp lệ: %s"},
+    [M_NO_COLUMN] = {"the sheet has no %s column (%s): add one, or give "
+                     "--column %s=HEADER",
+                     "bảng không có cột %s (%s): thêm cột, hoặc dùng "
+                     "--column %s=TÊN_CỘT"},
+    [M_NO_COLUMN_UNKNOWN] = {"%s is not a column I know; the sheet has no %s "
+                             "column (%s): rename it or give --column "
+                             "%s=\"%s\"",
+                             "%s không phải là cột tôi biết; bảng không có "
+                             "cột %s (%s): đổi tên cột hoặc dùng --column "
+                             "%s=\"%s\""},
+    [M_NO_COLUMN_SET] = {"the sheet has no %s column (%s): add one, or give "
+                         "--set %s=VALUE for every row",
+                         "bảng không có cột %s (%s): thêm cột, hoặc dùng "
+                         "--set %s=GIÁ_TRỊ cho mọi dòng"},
+    [M_NO_UNIT_COLUMN] = {"the sheet has no unit column (%s): add one, or "
+                          "give --unit CODE",
+                          "bảng không có cột đơn vị (%s): thêm cột, hoặc "
+                          "dùng --unit MÃ"},
+    [M_NOT_TAKEN] = {"%s: %s takes no %s", "%s: %s không có %s"},
+    [N_IGNORED] = {"column %s is not one I know: ignored",
+                   "cột %s không phải là cột tôi biết: bỏ qua"},
+    [N_OTHER_GIVES] = {"column %s is ignored: column %s gives the %s",
+                       "bỏ qua cột %s: cột %s đã cho %s"},
+    [N_NOT_TAKEN] = {"column %s is ignored: %s takes no %s",
+                     "bỏ qua cột %s: %s không có %s"},
+    [N_REPEATS] = {"row %zu repeats row %zu: not imported twice (if they are "
+                   "two donations, give --allow-duplicate-rows)",
+                   "dòng %zu lặp lại dòng %zu: không nhập hai lần (nếu đó là "
+                   "hai lần ủng hộ, dùng --allow-duplicate-rows)"},
+    [N_REPEATS_KEPT] = {"row %zu repeats row %zu: imported as another one "
+                        "(id %s)",
+                        "dòng %zu lặp lại dòng %zu: nhập thành một bản "
+                        "nữa (mã %s)"},
+};
+
+/* ---- fields ----------------------------------------------------------- */
 
 enum field {
     F_IGNORE = 0,
-    F_ID,
+    F_RECEIPT,
     F_AT,
     F_UNIT,
     F_HOUSEHOLD,
@@ -26,101 +166,358 @@ enum field {
     F_IN_KIND,
     F_DUE,
     F_PURPOSE,
+    F_YEAR,
+    F_STATUS,
+    F_DECISION,
+    F_LOAN,
+    F_PROGRAM,
+    F_ORG,
+    F_REPORT,
+    F_ITEM,
     F_COUNT
 };
 
-/* Wire name of each field; F_IGNORE is "-" in --map. */
-static const char *const field_names[F_COUNT] = {
-    "-",          "id",    "at",     "unit",    "household", "amount", "donor",
-    "donor_kind", "level", "pledge", "in_kind", "due",       "purpose"};
-
-/* Headers as staff write them, normalised (ASCII lower case, spaces as
- * '_'), and the field each means. */
-static const struct {
-    const char *header;
-    enum field field;
-} aliases[] = {
-    {"id", F_ID},
-    {"ma", F_ID},
-    {"mã", F_ID},
-    {"at", F_AT},
-    {"date", F_AT},
-    {"ngay", F_AT},
-    {"ngày", F_AT},
-    {"unit", F_UNIT},
-    {"don_vi", F_UNIT},
-    {"đơn_vị", F_UNIT},
-    {"household", F_HOUSEHOLD},
-    {"ma_ho", F_HOUSEHOLD},
-    {"mã_hộ", F_HOUSEHOLD},
-    {"amount", F_AMOUNT},
-    {"so_tien", F_AMOUNT},
-    {"số_tiền", F_AMOUNT},
-    {"donor", F_DONOR},
-    {"nha_tai_tro", F_DONOR},
-    {"nhà_tài_trợ", F_DONOR},
-    {"donor_kind", F_DONOR_KIND},
-    {"loai", F_DONOR_KIND},
-    {"loại", F_DONOR_KIND},
-    {"level", F_LEVEL},
-    {"cap", F_LEVEL},
-    {"cấp", F_LEVEL},
-    {"pledge", F_PLEDGE},
-    {"ma_cam_ket", F_PLEDGE},
-    {"mã_cam_kết", F_PLEDGE},
-    {"in_kind", F_IN_KIND},
-    {"hien_vat", F_IN_KIND},
-    {"hiện_vật", F_IN_KIND},
-    {"due", F_DUE},
-    {"han", F_DUE},
-    {"hạn", F_DUE},
-    {"purpose", F_PURPOSE},
-    {"muc_dich", F_PURPOSE},
-    {"mục_đích", F_PURPOSE},
-    /* Row numbers and remarks: expected, ignored without a note. */
-    {"stt", F_IGNORE},
-    {"ghi_chu", F_IGNORE},
-    {"ghi_chú", F_IGNORE},
-    {"note", F_IGNORE},
+enum fkind {
+    FK_NONE,
+    FK_RECEIPT,
+    FK_AT,
+    FK_UNIT,
+    FK_HOUSEHOLD,
+    FK_AMOUNT,
+    FK_TEXT,
+    FK_ENUM,
+    FK_BOOL,
+    FK_DATE,
+    FK_YEAR
 };
 
-/* Vietnamese spellings of enumerated values, normalised like headers. */
-static const struct {
-    enum field field;
-    const char *text;
+/* A word of a spreadsheet (a key, tl_fold_key) and the wire value it
+ * means. */
+struct syn {
+    const char *key;
     const char *wire;
-} values[] = {
-    {F_DONOR_KIND, "ca_nhan", "person"},
-    {F_DONOR_KIND, "cá_nhân", "person"},
-    {F_DONOR_KIND, "to_chuc", "organisation"},
-    {F_DONOR_KIND, "tổ_chức", "organisation"},
-    {F_DONOR_KIND, "doanh_nghiep", "business"},
-    {F_DONOR_KIND, "doanh_nghiệp", "business"},
-    {F_DONOR_KIND, "an_danh", "anonymous"},
-    {F_DONOR_KIND, "ẩn_danh", "anonymous"},
-    {F_LEVEL, "trung_uong", "central"},
-    {F_LEVEL, "trung_ương", "central"},
-    {F_LEVEL, "tinh", "province"},
-    {F_LEVEL, "tỉnh", "province"},
-    {F_LEVEL, "huyen", "district"},
-    {F_LEVEL, "huyện", "district"},
-    {F_LEVEL, "xa", "commune"},
-    {F_LEVEL, "xã", "commune"},
-    {F_PURPOSE, "nha_o", "housing"},
-    {F_PURPOSE, "nhà_ở", "housing"},
-    {F_PURPOSE, "sinh_ke", "livelihood"},
-    {F_PURPOSE, "sinh_kế", "livelihood"},
-    {F_PURPOSE, "giao_duc", "education"},
-    {F_PURPOSE, "giáo_dục", "education"},
-    {F_PURPOSE, "y_te", "health"},
-    {F_PURPOSE, "y_tế", "health"},
-    {F_PURPOSE, "tet", "tet"},
-    {F_PURPOSE, "tết", "tet"},
-    {F_PURPOSE, "thien_tai", "disaster"},
-    {F_PURPOSE, "thiên_tai", "disaster"},
-    {F_PURPOSE, "khac", "other"},
-    {F_PURPOSE, "khác", "other"},
 };
+
+static const struct syn donor_kinds[] = {{"ca_nhan", "person"},
+                                         {"person", "person"},
+                                         {"individual", "person"},
+                                         {"to_chuc", "organisation"},
+                                         {"co_quan", "organisation"},
+                                         {"organisation", "organisation"},
+                                         {"organization", "organisation"},
+                                         {"doanh_nghiep", "business"},
+                                         {"cong_ty", "business"},
+                                         {"business", "business"},
+                                         {"company", "business"},
+                                         {"an_danh", "anonymous"},
+                                         {"khuyet_danh", "anonymous"},
+                                         {"giau_ten", "anonymous"},
+                                         {"anonymous", "anonymous"},
+                                         {NULL, NULL}};
+static const struct syn levels[] = {{"trung_uong", "central"},
+                                    {"tw", "central"},
+                                    {"cap_trung_uong", "central"},
+                                    {"central", "central"},
+                                    {"tinh", "province"},
+                                    {"cap_tinh", "province"},
+                                    {"province", "province"},
+                                    {"huyen", "district"},
+                                    {"quan", "district"},
+                                    {"thi_xa", "district"},
+                                    {"cap_huyen", "district"},
+                                    {"district", "district"},
+                                    {"xa", "commune"},
+                                    {"phuong", "commune"},
+                                    {"thi_tran", "commune"},
+                                    {"cap_xa", "commune"},
+                                    {"commune", "commune"},
+                                    {"ward", "commune"},
+                                    {NULL, NULL}};
+static const struct syn purposes[] = {{"nha_o", "housing"},
+                                      {"xay_nha", "housing"},
+                                      {"sua_nha", "housing"},
+                                      {"nha", "housing"},
+                                      {"housing", "housing"},
+                                      {"sinh_ke", "livelihood"},
+                                      {"livelihood", "livelihood"},
+                                      {"giao_duc", "education"},
+                                      {"hoc_bong", "education"},
+                                      {"education", "education"},
+                                      {"y_te", "health"},
+                                      {"health", "health"},
+                                      {"tet", "tet"},
+                                      {"qua_tet", "tet"},
+                                      {"thien_tai", "disaster"},
+                                      {"bao_lu", "disaster"},
+                                      {"disaster", "disaster"},
+                                      {"khac", "other"},
+                                      {"other", "other"},
+                                      {NULL, NULL}};
+static const struct syn statuses[] = {{"ngheo", "poor"},
+                                      {"ho_ngheo", "poor"},
+                                      {"poor", "poor"},
+                                      {"can_ngheo", "near_poor"},
+                                      {"ho_can_ngheo", "near_poor"},
+                                      {"near_poor", "near_poor"},
+                                      {"trung_binh", "average"},
+                                      {"muc_song_trung_binh", "average"},
+                                      {"average", "average"},
+                                      {"khong", "none"},
+                                      {"none", "none"},
+                                      {NULL, NULL}};
+static const struct syn items[] = {{"dat", "land"},
+                                   {"dat_o", "land"},
+                                   {"land", "land"},
+                                   {"nha_o", "housing"},
+                                   {"nha", "housing"},
+                                   {"housing", "housing"},
+                                   {"nuoc", "water"},
+                                   {"nuoc_sach", "water"},
+                                   {"water", "water"},
+                                   {"sinh_ke", "livelihood"},
+                                   {"livelihood", "livelihood"},
+                                   {NULL, NULL}};
+/* in_kind: "true" and "false" as the wire's booleans. */
+static const struct syn yes_no[] = {{"co", "true"},
+                                    {"x", "true"},
+                                    {"1", "true"},
+                                    {"true", "true"},
+                                    {"yes", "true"},
+                                    {"hien_vat", "true"},
+                                    {"in_kind", "true"},
+                                    {"khong", "false"},
+                                    {"0", "false"},
+                                    {"false", "false"},
+                                    {"no", "false"},
+                                    {"tien_mat", "false"},
+                                    {"chuyen_khoan", "false"},
+                                    {"tien", "false"},
+                                    {"cash", "false"},
+                                    {"transfer", "false"},
+                                    {NULL, NULL}};
+
+struct fdesc {
+    const char *name; /* --column, --set; the data field's wire name */
+    enum fkind kind;
+    const char *label[LANGS];
+    /* Header keys, the best first (when two columns give the field, the
+     * one whose header comes first here wins). */
+    const char *const *headers;
+    const char *shown; /* headers as a message lists them */
+    const struct syn *values;
+    const char *words[LANGS]; /* what to write, for messages */
+};
+
+#define H(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+static const struct fdesc fields[F_COUNT] = {
+    [F_IGNORE] = {"-",
+                  FK_NONE,
+                  {"", ""},
+                  H("stt", "tt", "so_thu_tu", "ghi_chu", "note", "notes",
+                    "dia_chi", "address", "dien_thoai", "phone"),
+                  "",
+                  NULL,
+                  {NULL, NULL}},
+    [F_RECEIPT] = {"receipt",
+                   FK_RECEIPT,
+                   {"receipt number", "số biên lai"},
+                   H("so_bien_lai", "bien_lai", "so_bl", "ma_bien_lai",
+                     "so_chung_tu", "chung_tu", "receipt", "receipt_no",
+                     "receipt_number", "id", "ma"),
+                   "Số biên lai, Biên lai, Receipt",
+                   NULL,
+                   {NULL, NULL}},
+    [F_AT] = {"date",
+              FK_AT,
+              {"date", "ngày"},
+              H("ngay", "ngay_nhan", "ngay_ung_ho", "ngay_thang", "ngay_chi",
+                "ngay_giai_ngan", "ngay_thu", "ngay_tra", "date", "at"),
+              "Ngày, Ngày nhận, Date",
+              NULL,
+              {NULL, NULL}},
+    [F_UNIT] = {"unit",
+                FK_UNIT,
+                {"unit", "đơn vị"},
+                H("ma_don_vi", "ma_dv", "ma_xa", "unit_code", "don_vi", "unit"),
+                "Mã đơn vị, Đơn vị, Unit",
+                NULL,
+                {NULL, NULL}},
+    [F_HOUSEHOLD] = {"household",
+                     FK_HOUSEHOLD,
+                     {"household", "mã hộ"},
+                     H("ma_ho", "ma_ho_gia_dinh", "household", "household_id"),
+                     "Mã hộ, Household",
+                     NULL,
+                     {NULL, NULL}},
+    [F_AMOUNT] = {"amount",
+                  FK_AMOUNT,
+                  {"amount", "số tiền"},
+                  H("so_tien", "so_tien_vnd", "so_tien_dong", "so_tien_ung_ho",
+                    "thanh_tien", "tien", "gia_tri", "amount"),
+                  "Số tiền, Amount",
+                  NULL,
+                  {NULL, NULL}},
+    [F_DONOR] = {"donor",
+                 FK_TEXT,
+                 {"donor", "người ủng hộ"},
+                 H("ho_va_ten", "ho_ten", "ten_nguoi_ung_ho", "nguoi_ung_ho",
+                   "nha_tai_tro", "nha_hao_tam", "don_vi_ung_ho",
+                   "don_vi_ca_nhan_ung_ho", "ten", "donor", "name"),
+                 "Họ và tên, Tên người ủng hộ, Donor",
+                 NULL,
+                 {NULL, NULL}},
+    [F_DONOR_KIND] = {"donor_kind",
+                      FK_ENUM,
+                      {"donor kind", "loại người ủng hộ"},
+                      H("loai", "loai_nguoi_ung_ho", "doi_tuong", "thanh_phan",
+                        "loai_nha_tai_tro", "donor_kind", "kind"),
+                      "Loại, Đối tượng, Donor kind",
+                      donor_kinds,
+                      {"Cá nhân, Tổ chức, Doanh nghiệp or Ẩn danh (person, "
+                       "organisation, business, anonymous)",
+                       "Cá nhân, Tổ chức, Doanh nghiệp hoặc Ẩn danh"}},
+    [F_LEVEL] = {"level",
+                 FK_ENUM,
+                 {"level", "cấp"},
+                 H("cap", "cap_tiep_nhan", "level"),
+                 "Cấp, Level",
+                 levels,
+                 {"Trung ương, Tỉnh, Huyện or Xã (Phường, Thị trấn) (central, "
+                  "province, district, commune)",
+                  "Trung ương, Tỉnh, Huyện hoặc Xã (Phường, Thị trấn)"}},
+    [F_PLEDGE] = {"pledge",
+                  FK_TEXT,
+                  {"pledge", "mã cam kết"},
+                  H("ma_cam_ket", "cam_ket", "pledge"),
+                  "Mã cam kết, Pledge",
+                  NULL,
+                  {NULL, NULL}},
+    [F_IN_KIND] = {"in_kind",
+                   FK_BOOL,
+                   {"in kind", "hiện vật"},
+                   H("hinh_thuc", "hien_vat", "in_kind"),
+                   "Hình thức, Hiện vật, In kind",
+                   yes_no,
+                   {"Hiện vật or Tiền mặt, Chuyển khoản (or Có/Không, x, 1/0)",
+                    "Hiện vật hoặc Tiền mặt, Chuyển khoản (hay Có/Không, x, "
+                    "1/0)"}},
+    [F_DUE] = {"due",
+               FK_DATE,
+               {"due date", "hạn"},
+               H("han", "han_nop", "han_cam_ket", "due"),
+               "Hạn, Due",
+               NULL,
+               {NULL, NULL}},
+    [F_PURPOSE] = {"purpose",
+                   FK_ENUM,
+                   {"purpose", "mục đích"},
+                   H("muc_dich", "noi_dung_chi", "purpose"),
+                   "Mục đích, Purpose",
+                   purposes,
+                   {"Nhà ở, Sinh kế, Giáo dục, Y tế, Tết, Thiên tai or Khác "
+                    "(housing, livelihood, education, health, tet, disaster, "
+                    "other)",
+                    "Nhà ở, Sinh kế, Giáo dục, Y tế, Tết, Thiên tai hoặc "
+                    "Khác"}},
+    [F_YEAR] = {"year",
+                FK_YEAR,
+                {"year", "năm"},
+                H("nam", "year"),
+                "Năm, Year",
+                NULL,
+                {NULL, NULL}},
+    [F_STATUS] = {"status",
+                  FK_ENUM,
+                  {"status", "tình trạng"},
+                  H("tinh_trang", "phan_loai", "status"),
+                  "Tình trạng, Phân loại, Status",
+                  statuses,
+                  {"Nghèo, Cận nghèo, Trung bình or Không (poor, near_poor, "
+                   "average, none)",
+                   "Nghèo, Cận nghèo, Trung bình hoặc Không"}},
+    [F_DECISION] = {"decision",
+                    FK_TEXT,
+                    {"decision", "quyết định"},
+                    H("so_quyet_dinh", "quyet_dinh", "decision"),
+                    "Số quyết định, Decision",
+                    NULL,
+                    {NULL, NULL}},
+    [F_LOAN] = {"loan",
+                FK_TEXT,
+                {"loan", "khoản vay"},
+                H("ma_khoan_vay", "so_khe_uoc", "khoan_vay", "loan"),
+                "Mã khoản vay, Số khế ước, Loan",
+                NULL,
+                {NULL, NULL}},
+    [F_PROGRAM] = {"program",
+                   FK_TEXT,
+                   {"programme", "chương trình"},
+                   H("chuong_trinh", "program", "programme"),
+                   "Chương trình, Program",
+                   NULL,
+                   {NULL, NULL}},
+    [F_ORG] = {"org",
+               FK_TEXT,
+               {"organisation", "cơ quan"},
+               H("co_quan", "org", "organisation"),
+               "Cơ quan, Org",
+               NULL,
+               {NULL, NULL}},
+    [F_REPORT] = {"report",
+                  FK_TEXT,
+                  {"report", "báo cáo"},
+                  H("ten_bao_cao", "bao_cao", "report"),
+                  "Báo cáo, Report",
+                  NULL,
+                  {NULL, NULL}},
+    [F_ITEM] = {"item",
+                FK_ENUM,
+                {"support item", "hạng mục hỗ trợ"},
+                H("hang_muc", "item"),
+                "Hạng mục, Item",
+                items,
+                {"Đất, Nhà ở, Nước or Sinh kế (land, housing, water, "
+                 "livelihood)",
+                 "Đất, Nhà ở, Nước hoặc Sinh kế"}},
+};
+
+static const char *say(enum tl_lang lang, enum msg m)
+{
+    return msgs[m][lang == TL_LANG_VI ? 1 : 0];
+}
+
+static const char *label(enum tl_lang lang, enum field f)
+{
+    return fields[f].label[lang == TL_LANG_VI ? 1 : 0];
+}
+
+/* The wire value a cell's word means, or NULL. */
+static const char *synonym(const struct syn *values, const char *cell)
+{
+    char key[128];
+
+    snprintf(key, sizeof(key), "%s", cell);
+    tl_fold_key(key);
+    for (size_t i = 0; values[i].key != NULL; i++)
+        if (strcmp(values[i].key, key) == 0)
+            return values[i].wire;
+    return NULL;
+}
+
+static enum field field_by_name(const char *name, size_t len)
+{
+    /* The wire's names too: "at" and "id". */
+    if (len == 2 && memcmp(name, "at", 2) == 0)
+        return F_AT;
+    if (len == 2 && memcmp(name, "id", 2) == 0)
+        return F_RECEIPT;
+    for (int f = 0; f < F_COUNT; f++)
+        if (strlen(fields[f].name) == len &&
+            memcmp(fields[f].name, name, len) == 0)
+            return (enum field)f;
+    return F_COUNT;
+}
 
 /* ---- cell parsers ----------------------------------------------------- */
 
@@ -155,7 +552,9 @@ static int digits(const char **p, int max, int64_t *v)
     return n;
 }
 
-int tl_parse_date(const char *s, int64_t *at, struct tl_error *err)
+/* Why a cell could not be read: a message of msgs[], M_COUNT when it
+ * could. */
+static enum msg parse_date(const char *s, int64_t *at)
 {
     static const int mdays[12] = {31, 28, 31, 30, 31, 30,
                                   31, 31, 30, 31, 30, 31};
@@ -164,7 +563,7 @@ int tl_parse_date(const char *s, int64_t *at, struct tl_error *err)
     bool ok;
 
     if (*s == '\0')
-        return tl_fail(err, POVTRACK_EINVALID, "empty date");
+        return M_EMPTY;
     if (digits(&p, 4, &y) == 4 && *p == '-') {
         p++;
         ok = digits(&p, 2, &m) == 2 && *p++ == '-' && digits(&p, 2, &d) == 2;
@@ -174,38 +573,58 @@ int tl_parse_date(const char *s, int64_t *at, struct tl_error *err)
              *p++ == '/' && digits(&p, 4, &y) == 4;
     }
     if (!ok || *p != '\0')
+        return M_NOT_DATE;
+    if (m < 1 || m > 12 || d < 1 ||
+        d > mdays[m - 1] + (m == 2 && leap(y) ? 1 : 0))
+        return M_NOT_DAY;
+    /* Midnight in Vietnam. */
+    *at = days_from_civil(y, m, d) * 86400 - TL_VN_OFFSET;
+    return M_COUNT;
+}
+
+int tl_parse_date(const char *s, int64_t *at, struct tl_error *err)
+{
+    switch (parse_date(s, at)) {
+    case M_COUNT:
+        return POVTRACK_OK;
+    case M_EMPTY:
+        return tl_fail(err, POVTRACK_EINVALID, "empty date");
+    case M_NOT_DAY:
+        return tl_fail(err, POVTRACK_EINVALID,
+                       "\"%s\" is not a day of the calendar", s);
+    default:
         return tl_fail(err, POVTRACK_EINVALID,
                        "\"%s\" is not a date: expected YYYY-MM-DD or "
                        "DD/MM/YYYY",
                        s);
-    if (m < 1 || m > 12 || d < 1 ||
-        d > mdays[m - 1] + (m == 2 && leap(y) ? 1 : 0))
-        return tl_fail(err, POVTRACK_EINVALID,
-                       "\"%s\" is not a day of the calendar", s);
-    /* Midnight in Vietnam (UTC+7). */
-    *at = days_from_civil(y, m, d) * 86400 - 7 * 3600;
-    return POVTRACK_OK;
+    }
 }
 
-/* Strip a currency suffix; returns the length of what remains. */
+/* Strip a currency suffix and the spaces before it; returns the length
+ * of what remains. */
 static size_t strip_currency(const char *s, size_t n)
 {
     static const char *const suffixes[] = {"VND", "vnd", "VNĐ", "vnđ",
-                                           "đ",   "₫",   "Đ"};
+                                           "đ",   "₫",   "Đ",   "đồng"};
 
     for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
         size_t k = strlen(suffixes[i]);
         if (n > k && memcmp(s + n - k, suffixes[i], k) == 0) {
             n -= k;
-            while (n > 0 && s[n - 1] == ' ')
-                n--;
-            return n;
+            for (;;) {
+                if (n > 0 && s[n - 1] == ' ')
+                    n--;
+                else if (n > 1 && memcmp(s + n - 2, "\xC2\xA0", 2) == 0)
+                    n -= 2; /* a no-break space */
+                else
+                    return n;
+            }
         }
     }
     return n;
 }
 
-int tl_parse_vnd(const char *s, int64_t *amount, struct tl_error *err)
+static enum msg parse_vnd(const char *s, int64_t *amount)
 {
     size_t n = strip_currency(s, strlen(s));
     char sep = 0;
@@ -214,9 +633,9 @@ int tl_parse_vnd(const char *s, int64_t *amount, struct tl_error *err)
     int64_t v = 0;
 
     if (n == 0)
-        return tl_fail(err, POVTRACK_EINVALID, "empty amount");
+        return s[0] == '\0' ? M_EMPTY : M_NOT_AMOUNT;
     if (s[0] == '-')
-        return tl_fail(err, POVTRACK_EINVALID, "negative amount \"%s\"", s);
+        return M_NEGATIVE;
     for (size_t i = 0; i < n; i++) {
         char ch = s[i];
         if (ch == '.' || ch == ',') {
@@ -230,24 +649,20 @@ int tl_parse_vnd(const char *s, int64_t *amount, struct tl_error *err)
         } else if (isdigit((unsigned char)ch)) {
             group++;
         } else {
-            return tl_fail(err, POVTRACK_EINVALID,
-                           "\"%s\" is not an amount in VND", s);
+            return M_NOT_AMOUNT;
         }
     }
     if (mixed || (nsep == 1 && group != 3))
-        return tl_fail(err, POVTRACK_EINVALID,
-                       "\"%s\" has decimals: amounts are whole VND", s);
+        return M_DECIMALS;
     if (nsep > 0 && (first == 0 || first > 3 || group != 3))
-        return tl_fail(err, POVTRACK_EINVALID,
-                       "\"%s\": misplaced thousands separator", s);
+        return M_SEPARATOR;
     if (nsep > 1) {
         /* Every inner group must have three digits as well. */
         size_t run = 0;
         for (size_t i = 0, seen = 0; i < n; i++) {
             if (s[i] == sep) {
                 if (seen++ > 0 && run != 3)
-                    return tl_fail(err, POVTRACK_EINVALID,
-                                   "\"%s\": misplaced thousands separator", s);
+                    return M_SEPARATOR;
                 run = 0;
             } else {
                 run++;
@@ -258,224 +673,470 @@ int tl_parse_vnd(const char *s, int64_t *amount, struct tl_error *err)
         if (s[i] == sep)
             continue;
         if (v > (INT64_MAX - (s[i] - '0')) / 10)
-            return tl_fail(err, POVTRACK_EINVALID, "\"%s\" is too large", s);
+            return M_TOO_LARGE;
         v = v * 10 + (s[i] - '0');
     }
     *amount = v;
-    return POVTRACK_OK;
+    return M_COUNT;
 }
 
-static int parse_bool(const char *s, bool *out)
+int tl_parse_vnd(const char *s, int64_t *amount, struct tl_error *err)
 {
-    static const char *const yes[] = {"1", "x", "true", "yes", "có", "co"};
-    static const char *const no[] = {"0", "false", "no", "không", "khong"};
-
-    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
-        if (strcmp(s, yes[i]) == 0) {
-            *out = true;
-            return 0;
-        }
-    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
-        if (strcmp(s, no[i]) == 0) {
-            *out = false;
-            return 0;
-        }
-    return POVTRACK_EINVALID;
-}
-
-int tl_import_id_prefix(const char *path, char *buf, struct tl_error *err)
-{
-    const char *base = strrchr(path, '/');
-    size_t n, o = 4;
-    uint32_t h = 2166136261u; /* FNV-1a */
-    bool replaced = false;
-
-    base = base != NULL ? base + 1 : path;
-    n = strlen(base);
-    if (n > 4 && strcmp(base + n - 4, ".csv") == 0)
-        n -= 4;
-    if (n == 0)
+    switch (parse_vnd(s, amount)) {
+    case M_COUNT:
+        return POVTRACK_OK;
+    case M_EMPTY:
+        return tl_fail(err, POVTRACK_EINVALID, "empty amount");
+    case M_NEGATIVE:
+        return tl_fail(err, POVTRACK_EINVALID, "negative amount \"%s\"", s);
+    case M_DECIMALS:
         return tl_fail(err, POVTRACK_EINVALID,
-                       "cannot derive event ids from \"%s\": use --id-prefix",
-                       path);
-    if (n + 4 + 9 > TL_ID_PREFIX_MAX)
+                       "\"%s\" has decimals: amounts are whole VND", s);
+    case M_SEPARATOR:
         return tl_fail(err, POVTRACK_EINVALID,
-                       "file name \"%s\" is too long to derive event ids "
-                       "from: use --id-prefix or an id column",
-                       base);
-    memcpy(buf, "csv-", 4);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)base[i];
-        h = (h ^ ch) * 16777619u;
-        if (isalnum(ch) || ch == '.' || ch == '_' || ch == '-') {
-            buf[o++] = (char)ch;
-        } else {
-            buf[o++] = '_';
-            replaced = true;
-        }
+                       "\"%s\": misplaced thousands separator", s);
+    case M_TOO_LARGE:
+        return tl_fail(err, POVTRACK_EINVALID, "\"%s\" is too large", s);
+    default:
+        return tl_fail(err, POVTRACK_EINVALID, "\"%s\" is not an amount in VND",
+                       s);
     }
-    if (replaced)
-        o += (size_t)snprintf(buf + o, 10, "-%08x", (unsigned)h);
+}
+
+static enum msg parse_year(const char *s, int64_t *year)
+{
+    const char *p = s;
+
+    if (*s == '\0')
+        return M_EMPTY;
+    if (digits(&p, 4, year) != 4 || *p != '\0')
+        return M_NOT_YEAR;
+    return M_COUNT;
+}
+
+/* ---- hashes ----------------------------------------------------------- */
+
+static uint32_t fnv32(const void *p, size_t n, uint32_t h)
+{
+    const unsigned char *b = p;
+
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 16777619u;
+    return h;
+}
+
+static uint64_t fnv64(const void *p, size_t n, uint64_t h)
+{
+    const unsigned char *b = p;
+
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * UINT64_C(1099511628211);
+    return h;
+}
+
+#define FNV32_BASIS 2166136261u
+#define FNV64_BASIS UINT64_C(14695981039346656037)
+
+/* s folded to [a-z0-9-] for an id ("BL/2024-012" -> "bl-2024-012"), at
+ * most max bytes (a longer one cut and a hash of it appended); "" when it
+ * has no letter or digit. */
+static void id_slug(const char *s, char *out, size_t max)
+{
+    char buf[512];
+    size_t o = 0;
+
+    snprintf(buf, sizeof(buf), "%s", s);
+    tl_fold_key(buf);
+    for (const char *p = buf; *p != '\0'; p++) {
+        unsigned char c = (unsigned char)*p;
+        bool word = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (word)
+            buf[o++] = (char)c;
+        else if (o > 0 && buf[o - 1] != '-')
+            buf[o++] = '-';
+    }
+    while (o > 0 && buf[o - 1] == '-')
+        o--;
     buf[o] = '\0';
-    return POVTRACK_OK;
+    if (o <= max) {
+        memcpy(out, buf, o + 1);
+        return;
+    }
+    snprintf(out, max + 1, "%.*s-%08" PRIx32, (int)(max - 9), buf,
+             fnv32(buf, o, FNV32_BASIS));
 }
 
 /* ---- the importer ----------------------------------------------------- */
 
+/* A value given on the command line for a field (--set, --unit). */
+struct given {
+    const char *option; /* "--set donor_kind", "--unit" */
+    const char *value;
+};
+
 struct importer {
     const struct tl_import_opts *o;
-    const struct tl_import_sink *sink;
+    struct tl_import_sheet *s;
     struct tl_error *err;
-    /* The data row being read, set for the call only (tl_csv_read owns it). */
-    size_t row;
-    char **cells;
-    size_t ncells;
-    /* The header: column names and what each maps to. */
+    enum ev_type type;
+    const char *type_name;
+    char publisher_hash[9];
+    /* The header, as written, and each column's field. */
     char **header;
     size_t ncols;
     enum field *map;
-    bool has_field[F_COUNT];
+    long col_of[F_COUNT]; /* the column giving each field, -1: none */
+    struct given given[F_COUNT];
+    char set_option[F_COUNT][48];
+    bool takes[F_COUNT]; /* the type takes the field */
+    /* The row in hand, for the call only (tl_csv owns the cells). */
+    size_t row;
+    char **cells;
+    size_t ncells;
+    bool row_bad;
 };
 
-static int field_by_name(const char *name, size_t len)
+static int nomem(struct tl_error *err)
 {
-    for (int f = 0; f < F_COUNT; f++)
-        if (strlen(field_names[f]) == len &&
-            memcmp(field_names[f], name, len) == 0)
-            return f;
-    return -1;
+    return tl_fail(err, POVTRACK_ENOMEM, "out of memory");
 }
 
-static void note(struct importer *im, const char *fmt, const char *a,
-                 const char *b)
+static char *dup_or_null(const char *s)
 {
-    char msg[TL_ERROR_MAX];
-
-    if (im->sink->note == NULL)
-        return;
-    snprintf(msg, sizeof(msg), fmt, a, b);
-    im->sink->note(im->sink->arg, msg);
+    return s != NULL ? strdup(s) : NULL;
 }
 
-/* The header row (tl_csv_sink.header): keep it, then apply --map and the
- * aliases to its columns. */
-static int build_map(void *arg, char **names, size_t ncols)
+static char *vformat(const char *fmt, va_list ap)
 {
-    struct importer *im = arg;
-    const char *p = im->o->map;
+    va_list copy;
+    int n;
+    char *p;
 
-    im->header = names;
-    im->ncols = ncols;
-    im->map = calloc(im->ncols > 0 ? im->ncols : 1, sizeof(*im->map));
-    if (im->map == NULL)
-        return tl_fail(im->err, POVTRACK_ENOMEM, "out of memory");
-    bool *mapped = calloc(im->ncols > 0 ? im->ncols : 1, sizeof(bool));
-    if (mapped == NULL)
-        return tl_fail(im->err, POVTRACK_ENOMEM, "out of memory");
-    while (p != NULL && *p != '\0') {
-        const char *end = strchr(p, ',');
-        const char *eq = memchr(p, '=', end ? (size_t)(end - p) : strlen(p));
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        char col[256];
-        int f;
-        size_t c;
+    va_copy(copy, ap);
+    n = vsnprintf(NULL, 0, fmt, copy);
+    va_end(copy);
+    if (n < 0 || (p = malloc((size_t)n + 1)) == NULL)
+        return NULL;
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    return p;
+}
 
-        if (eq == NULL || eq == p || (size_t)(eq - p) >= sizeof(col)) {
-            free(mapped);
-            return tl_fail(im->err, POVTRACK_EINVALID,
-                           "--map: \"%.*s\" is not COLUMN=FIELD", (int)len, p);
-        }
-        memcpy(col, p, (size_t)(eq - p));
-        col[eq - p] = '\0';
-        tl_csv_normalise(col);
-        f = field_by_name(eq + 1, len - (size_t)(eq - p) - 1);
-        if (f < 0) {
-            free(mapped);
-            return tl_fail(im->err, POVTRACK_EINVALID,
-                           "--map: unknown field \"%.*s\" (fields: id at "
-                           "unit household amount donor donor_kind level "
-                           "pledge in_kind due purpose, or - to ignore)",
-                           (int)(len - (size_t)(eq - p) - 1), eq + 1);
-        }
-        for (c = 0; c < im->ncols; c++)
-            if (strcmp(im->header[c], col) == 0)
-                break;
-        if (c == im->ncols) {
-            free(mapped);
-            return tl_fail(im->err, POVTRACK_EINVALID,
-                           "--map: the header has no column \"%s\"", col);
-        }
-        if (f != F_IGNORE && im->has_field[f]) {
-            free(mapped);
-            return tl_fail(im->err, POVTRACK_EINVALID,
-                           "--map: two columns map to %s", field_names[f]);
-        }
-        im->map[c] = (enum field)f;
-        mapped[c] = true;
-        im->has_field[f] = f != F_IGNORE;
-        p = end != NULL ? end + 1 : NULL;
+static char *format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *format(const char *fmt, ...)
+{
+    va_list ap;
+    char *p;
+
+    va_start(ap, fmt);
+    p = vformat(fmt, ap);
+    va_end(ap);
+    return p;
+}
+
+/* Record a problem of row (0: the sheet) at column (the header or the
+ * option; NULL: the row as a whole) with value, in row order. */
+static int add_problem(struct tl_import_sheet *s, size_t row,
+                       const char *column, const char *value,
+                       const char *reason, struct tl_error *err)
+{
+    struct tl_import_problem p = {row, NULL, NULL, NULL, NULL}, *a;
+    size_t at;
+    bool option = column != NULL && column[0] == '-';
+
+    p.column = dup_or_null(column);
+    p.value = dup_or_null(value);
+    p.reason = strdup(reason);
+    if (row == 0)
+        p.text = strdup(reason);
+    else if (column == NULL)
+        p.text = format(say(s->lang, M_AT_ROW), row, reason);
+    else
+        p.text = format(say(s->lang, option ? M_AT_OPTION : M_AT_CELL), row,
+                        column, reason);
+    a = realloc(s->problems, (s->nproblems + 1) * sizeof(*a));
+    if (a == NULL || p.reason == NULL || p.text == NULL ||
+        (column != NULL && p.column == NULL) ||
+        (value != NULL && p.value == NULL)) {
+        if (a != NULL)
+            s->problems = a;
+        free(p.column);
+        free(p.value);
+        free(p.reason);
+        free(p.text);
+        return nomem(err);
     }
-    for (size_t c = 0; c < im->ncols; c++) {
-        size_t a;
-
-        if (mapped[c])
-            continue;
-        for (a = 0; a < sizeof(aliases) / sizeof(aliases[0]); a++)
-            if (strcmp(aliases[a].header, im->header[c]) == 0)
-                break;
-        if (a == sizeof(aliases) / sizeof(aliases[0])) {
-            note(im,
-                 "column \"%s\" is not mapped and is ignored (use --map "
-                 "%s=FIELD)",
-                 im->header[c], im->header[c]);
-            continue;
-        }
-        enum field f = aliases[a].field;
-        if (f != F_IGNORE && im->has_field[f]) {
-            /* --map chose another column for f, or two aliases collide. */
-            note(im, "column \"%s\" is ignored: another column gives %s",
-                 im->header[c], field_names[f]);
-            continue;
-        }
-        im->map[c] = f;
-        im->has_field[f] = f != F_IGNORE;
-    }
-    free(mapped);
-    if (!im->has_field[F_AT])
-        return tl_fail(im->err, POVTRACK_EINVALID,
-                       "no date column (ngay, date): name one with --map "
-                       "COLUMN=at");
-    if (!im->has_field[F_UNIT] && im->o->unit == NULL)
-        return tl_fail(im->err, POVTRACK_EINVALID,
-                       "no unit column (don_vi, unit): give --unit CODE");
+    s->problems = a;
+    for (at = s->nproblems; at > 0 && a[at - 1].row > row; at--)
+        ;
+    memmove(a + at + 1, a + at, (s->nproblems - at) * sizeof(*a));
+    a[at] = p;
+    s->nproblems++;
     return POVTRACK_OK;
 }
 
-static const char *level_of_code(const char *code)
+static int add_note(struct tl_import_sheet *s, char *note, struct tl_error *err)
 {
-    switch (strlen(code)) {
-    case 2:
-        return "province";
-    case 3:
-        return "district";
-    case 5:
-        return "commune";
-    default:
-        return NULL;
+    char **a;
+
+    if (note == NULL)
+        return nomem(err);
+    a = realloc(s->notes, (s->nnotes + 1) * sizeof(*a));
+    if (a == NULL) {
+        free(note);
+        return nomem(err);
     }
+    s->notes = a;
+    s->notes[s->nnotes++] = note;
+    return POVTRACK_OK;
 }
 
-/* The wire spelling of an enumerated cell: Vietnamese words are
- * translated, anything else is passed on for the daemon to judge. */
-static const char *enum_value(enum field f, const char *cell, char *tmp,
-                              size_t cap)
+/* A problem of the row in hand at the column giving f (or the option that
+ * gave it, or the row). */
+static int row_problem(struct importer *im, enum field f, const char *value,
+                       const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int row_problem(struct importer *im, enum field f, const char *value,
+                       const char *fmt, ...)
 {
-    snprintf(tmp, cap, "%s", cell);
-    tl_csv_normalise(tmp);
-    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
-        if (values[i].field == f && strcmp(values[i].text, tmp) == 0)
-            return values[i].wire;
-    return cell;
+    const char *column = NULL;
+    char option[96];
+    va_list ap;
+    char *reason;
+    int rc;
+
+    if (f != F_COUNT && im->col_of[f] >= 0 &&
+        (size_t)im->col_of[f] < im->ncells &&
+        im->cells[im->col_of[f]][0] != '\0') {
+        column = im->header[im->col_of[f]];
+    } else if (f != F_COUNT && im->given[f].option != NULL) {
+        snprintf(option, sizeof(option), "%s %s", im->given[f].option,
+                 im->given[f].value);
+        column = option;
+    } else if (f != F_COUNT && im->col_of[f] >= 0) {
+        column = im->header[im->col_of[f]];
+    }
+    va_start(ap, fmt);
+    reason = vformat(fmt, ap);
+    va_end(ap);
+    if (reason == NULL)
+        return nomem(im->err);
+    im->row_bad = true;
+    rc = add_problem(im->s, im->row, column, value, reason, im->err);
+    free(reason);
+    return rc;
+}
+
+/* --column FIELD=Header, --id-column Header: the column a field comes
+ * from. */
+static int map_option(struct importer *im, const char *spec, bool *mapped)
+{
+    const char *eq = strchr(spec, '=');
+    enum field f;
+    char key[256];
+    size_t c;
+
+    if (eq == NULL || eq == spec)
+        return tl_fail(im->err, POVTRACK_EINVALID,
+                       "--column %s: write FIELD=HEADER", spec);
+    f = field_by_name(spec, (size_t)(eq - spec));
+    if (f == F_COUNT)
+        return tl_fail(im->err, POVTRACK_EINVALID,
+                       "--column %s: no field \"%.*s\" (fields: receipt date "
+                       "unit household amount donor donor_kind level pledge "
+                       "in_kind due purpose year status decision loan "
+                       "program org report item, or - to ignore a column)",
+                       spec, (int)(eq - spec), spec);
+    snprintf(key, sizeof(key), "%s", eq + 1);
+    tl_fold_key(key);
+    for (c = 0; c < im->ncols; c++) {
+        char hk[256];
+        snprintf(hk, sizeof(hk), "%s", im->header[c]);
+        tl_fold_key(hk);
+        if (strcmp(hk, key) == 0)
+            break;
+    }
+    if (c == im->ncols)
+        return tl_fail(im->err, POVTRACK_EINVALID,
+                       "--column %s: the sheet has no column \"%s\"", spec,
+                       eq + 1);
+    if (f != F_IGNORE && im->col_of[f] >= 0)
+        return tl_fail(im->err, POVTRACK_EINVALID,
+                       "--column %s: column \"%s\" gives %s already", spec,
+                       im->header[im->col_of[f]], fields[f].name);
+    im->map[c] = f;
+    mapped[c] = true;
+    if (f != F_IGNORE)
+        im->col_of[f] = (long)c;
+    return POVTRACK_OK;
+}
+
+/* The field a header means, and how good a match (lower is better). */
+static enum field field_of_header(const char *key, size_t *rank)
+{
+    for (int f = 0; f < F_COUNT; f++)
+        for (size_t i = 0; fields[f].headers[i] != NULL; i++)
+            if (strcmp(fields[f].headers[i], key) == 0) {
+                *rank = i;
+                return (enum field)f;
+            }
+    return F_COUNT;
+}
+
+/* Is field f given for every row: by a column, an option, or derived? */
+static bool covered(const struct importer *im, enum field f)
+{
+    if (im->col_of[f] >= 0 || im->given[f].option != NULL)
+        return true;
+    /* The level of the row's unit. */
+    return f == F_LEVEL;
+}
+
+/* The fields the event type needs that the sheet does not give: one
+ * problem each, naming the unknown columns that could be it. */
+static int check_required(struct importer *im, char **unknown, size_t nunknown)
+{
+    enum tl_lang lang = im->o->lang;
+    int rc = 0, missing = 0;
+
+    for (int f = F_AT; rc == 0 && f < F_COUNT; f++) {
+        bool required =
+            f == F_AT || f == F_UNIT ||
+            ev_field_rule(im->type, fields[f].name) == EV_RULE_REQUIRED;
+        char *text;
+
+        if (!required || covered(im, (enum field)f))
+            continue;
+        missing++;
+        if (f == F_UNIT)
+            text = format(say(lang, M_NO_UNIT_COLUMN), fields[f].shown);
+        else if (nunknown > 0)
+            text = format(say(lang, M_NO_COLUMN_UNKNOWN), unknown[0],
+                          label(lang, (enum field)f), fields[f].shown,
+                          fields[f].name, unknown[0]);
+        else if (fields[f].kind == FK_ENUM || fields[f].kind == FK_BOOL)
+            text =
+                format(say(lang, M_NO_COLUMN_SET), label(lang, (enum field)f),
+                       fields[f].shown, fields[f].name);
+        else
+            text = format(say(lang, M_NO_COLUMN), label(lang, (enum field)f),
+                          fields[f].shown, fields[f].name);
+        if (text == NULL)
+            return nomem(im->err);
+        rc = add_problem(im->s, 0, NULL, NULL, text, im->err);
+        free(text);
+    }
+    if (rc == 0 && missing > 0)
+        rc = tl_fail(im->err, POVTRACK_EINVALID,
+                     lang == TL_LANG_VI
+                         ? "bảng thiếu %d cột cần có: không nhập được"
+                         : "the sheet lacks %d column%s it needs: nothing "
+                           "imported",
+                     missing, lang == TL_LANG_VI || missing == 1 ? "" : "s");
+    return rc;
+}
+
+/* The header row (tl_csv_sink.header): keep it, map its columns. */
+static int build_map(void *arg, char **names, size_t ncols)
+{
+    struct importer *im = arg;
+    enum tl_lang lang = im->o->lang;
+    size_t rank[F_COUNT] = {0};
+    char **unknown = NULL;
+    size_t nunknown = 0;
+    bool *mapped;
+    int rc = 0;
+
+    im->header = names;
+    im->ncols = ncols;
+    im->map = calloc(ncols > 0 ? ncols : 1, sizeof(*im->map));
+    mapped = calloc(ncols > 0 ? ncols : 1, sizeof(*mapped));
+    unknown = calloc(ncols > 0 ? ncols : 1, sizeof(*unknown));
+    if (im->map == NULL || mapped == NULL || unknown == NULL) {
+        free(mapped);
+        free(unknown);
+        return nomem(im->err);
+    }
+    for (size_t i = 0; rc == 0 && i < im->o->ncolumns; i++)
+        rc = map_option(im, im->o->columns[i], mapped);
+    if (rc == 0 && im->o->id_column != NULL) {
+        char *spec = format("receipt=%s", im->o->id_column);
+        rc = spec != NULL ? map_option(im, spec, mapped) : nomem(im->err);
+        free(spec);
+    }
+    for (size_t c = 0; rc == 0 && c < ncols; c++) {
+        char key[512];
+        size_t r = 0;
+        enum field f;
+
+        if (mapped[c])
+            continue;
+        snprintf(key, sizeof(key), "%s", names[c]);
+        tl_fold_key(key);
+        f = field_of_header(key, &r);
+        if (f == F_COUNT) {
+            if (key[0] != '\0')
+                unknown[nunknown++] = names[c];
+            continue;
+        }
+        if (f == F_IGNORE)
+            continue;
+        if (!im->takes[f]) {
+            rc = add_note(im->s,
+                          format(say(lang, N_NOT_TAKEN), names[c],
+                                 im->type_name, label(lang, f)),
+                          im->err);
+            continue;
+        }
+        if (im->col_of[f] >= 0 && (mapped[im->col_of[f]] || rank[f] <= r)) {
+            rc = add_note(im->s,
+                          format(say(lang, N_OTHER_GIVES), names[c],
+                                 names[im->col_of[f]], label(lang, f)),
+                          im->err);
+            continue;
+        }
+        if (im->col_of[f] >= 0) {
+            /* This header says it better ("Mã đơn vị" over "Đơn vị"). */
+            size_t old = (size_t)im->col_of[f];
+            im->map[old] = F_IGNORE;
+            rc = add_note(im->s,
+                          format(say(lang, N_OTHER_GIVES), names[old], names[c],
+                                 label(lang, f)),
+                          im->err);
+        }
+        im->map[c] = f;
+        im->col_of[f] = (long)c;
+        rank[f] = r;
+    }
+    /* A column given by --column for a field the type does not take. */
+    for (int f = F_RECEIPT; rc == 0 && f < F_COUNT; f++)
+        if (im->col_of[f] >= 0 && !im->takes[f])
+            rc = tl_fail(im->err, POVTRACK_EINVALID, say(lang, M_NOT_TAKEN),
+                         names[im->col_of[f]], im->type_name,
+                         label(lang, (enum field)f));
+    if (rc == 0 && im->col_of[F_UNIT] >= 0)
+        snprintf(im->s->unit_column, sizeof(im->s->unit_column), "%s",
+                 names[im->col_of[F_UNIT]]);
+    if (rc == 0)
+        rc = check_required(im, unknown, nunknown);
+    for (size_t i = 0; rc == 0 && i < nunknown; i++)
+        rc = add_note(im->s, format(say(lang, N_IGNORED), unknown[i]), im->err);
+    free(mapped);
+    free(unknown);
+    return rc;
+}
+
+/* ---- one row ---------------------------------------------------------- */
+
+/* The cell giving f in the row in hand, or the value given for it, or ""
+ * (and *from_option says which). */
+static const char *value_of(const struct importer *im, enum field f,
+                            bool *from_option)
+{
+    long c = im->col_of[f];
+    const char *cell = c >= 0 && (size_t)c < im->ncells ? im->cells[c] : "";
+
+    *from_option = cell[0] == '\0' && im->given[f].option != NULL;
+    return *from_option ? im->given[f].value : cell;
 }
 
 static int set(json_t *obj, const char *key, json_t *v, struct tl_error *err)
@@ -485,185 +1146,641 @@ static int set(json_t *obj, const char *key, json_t *v, struct tl_error *err)
     return POVTRACK_OK;
 }
 
-/* jansson holds only UTF-8 (json_string() returns NULL for other bytes),
- * so a cell from a spreadsheet saved in another encoding must become a bad
- * row here, not a failure to build the event. */
-static bool is_utf8(const char *s)
+/* Read field f's value v (not empty) into the event; a problem of the row
+ * when it cannot be read.  *at and *unit for the caller. */
+static int read_field(struct importer *im, enum field f, const char *v,
+                      json_t *ev, json_t *data, int64_t *at, const char **unit,
+                      const char **receipt)
 {
-    json_t *v = json_string(s);
+    enum tl_lang lang = im->o->lang;
+    const struct fdesc *fd = &fields[f];
+    const char *wire;
+    enum msg why;
+    int64_t n = 0;
 
-    json_decref(v);
-    return v != NULL;
+    switch (fd->kind) {
+    case FK_RECEIPT:
+        *receipt = v;
+        return POVTRACK_OK;
+    case FK_AT:
+        if ((why = parse_date(v, at)) != M_COUNT)
+            return row_problem(im, f, v, say(lang, why), v);
+        return set(ev, "at", json_integer(*at), im->err);
+    case FK_UNIT:
+        *unit = v;
+        return set(ev, "unit", json_string(v), im->err);
+    case FK_HOUSEHOLD:
+        return set(ev, "household", json_string(v), im->err);
+    case FK_AMOUNT:
+        if ((why = parse_vnd(v, &n)) != M_COUNT)
+            return row_problem(im, f, v, say(lang, why), v);
+        return set(data, fd->name, json_integer(n), im->err);
+    case FK_DATE:
+        if ((why = parse_date(v, &n)) != M_COUNT)
+            return row_problem(im, f, v, say(lang, why), v);
+        return set(data, fd->name, json_integer(n), im->err);
+    case FK_YEAR:
+        if ((why = parse_year(v, &n)) != M_COUNT)
+            return row_problem(im, f, v, say(lang, why), v);
+        return set(data, fd->name, json_integer(n), im->err);
+    case FK_ENUM:
+        if ((wire = synonym(fd->values, v)) == NULL)
+            return row_problem(im, f, v, say(lang, M_NOT_VALUE), v,
+                               label(lang, f), fd->words[lang]);
+        return set(data, fd->name, json_string(wire), im->err);
+    case FK_BOOL:
+        if ((wire = synonym(fd->values, v)) == NULL)
+            return row_problem(im, f, v, say(lang, M_NOT_BOOL), v,
+                               fd->words[lang]);
+        return set(data, fd->name, json_boolean(wire[0] == 't'), im->err);
+    case FK_TEXT:
+        return set(data, fd->name, json_string(v), im->err);
+    case FK_NONE:
+        break;
+    }
+    return POVTRACK_OK;
 }
 
-/* A bad row: report it through the sink; the row is skipped. */
-static int bad(struct importer *im, size_t c, const char *what)
+/* The field of an ev_decode path ("at", "data.amount"...), F_COUNT when
+ * none of the sheet's. */
+static enum field field_of_path(const char *msg)
 {
-    char msg[TL_ERROR_MAX + 300];
+    const char *colon = strchr(msg, ':');
+    size_t n = colon != NULL ? (size_t)(colon - msg) : 0;
 
-    if (c < im->ncols)
-        snprintf(msg, sizeof(msg), "row %zu, column %s: %s", im->row,
-                 im->header[c], what);
-    else
-        snprintf(msg, sizeof(msg), "row %zu: %s", im->row, what);
-    return im->sink->bad_row(im->sink->arg, im->row, msg);
+    if (n > 5 && memcmp(msg, "data.", 5) == 0)
+        return field_by_name(msg + 5, n - 5);
+    if (n == 2 && memcmp(msg, "at", 2) == 0)
+        return F_AT;
+    if (n == 4 && memcmp(msg, "unit", 4) == 0)
+        return F_UNIT;
+    if (n == 9 && memcmp(msg, "household", 9) == 0)
+        return F_HOUSEHOLD;
+    return F_COUNT;
 }
 
-/* A data row (tl_csv_sink.row): one event or one bad row. */
-static int row_event(void *arg, size_t row, char **cells, size_t ncells)
+/* The catalogue refused the row's event: say so at the cell the field
+ * came from, in words for it. */
+static int rejected(struct importer *im, const struct ev_error *e)
+{
+    enum tl_lang lang = im->o->lang;
+    enum field f = field_of_path(e->msg);
+    const char *colon = strchr(e->msg, ':');
+    const char *detail = colon != NULL ? colon + 2 : e->msg;
+    bool from_option;
+    const char *v = f != F_COUNT ? value_of(im, f, &from_option) : NULL;
+
+    (void)from_option;
+    if (f == F_COUNT)
+        return row_problem(im, F_COUNT, NULL, say(lang, M_REJECTED), e->msg);
+    switch (e->why) {
+    case EV_WHY_TOO_LATE:
+        return row_problem(im, f, v, say(lang, M_FUTURE), v);
+    case EV_WHY_TOO_EARLY:
+        return row_problem(im, f, v, say(lang, M_PAST), v);
+    case EV_WHY_RANGE:
+        if (f == F_AMOUNT)
+            return row_problem(im, f, v, say(lang, M_NOT_POSITIVE), v);
+        return row_problem(im, f, v, say(lang, M_RANGE), v, detail);
+    case EV_WHY_TOO_LONG: {
+        size_t max = f == F_HOUSEHOLD ? EV_HOUSEHOLD_MAX : EV_TEXT_MAX;
+        return row_problem(im, f, v, say(lang, M_TOO_LONG), strlen(v), max,
+                           max / 3);
+    }
+    case EV_WHY_FORMAT:
+        if (f == F_UNIT)
+            return row_problem(im, f, v, say(lang, M_NOT_UNIT), v);
+        break;
+    default:
+        break;
+    }
+    return row_problem(im, f, v, say(lang, M_REJECTED), detail);
+}
+
+/* The canonical bytes of event without its id (what makes two rows, or a
+ * row and a record of the log, the same), checked by the catalogue with
+ * "at" up to max_at.  POVTRACK_EINVALID with e set when it is not a valid
+ * event. */
+static int canonical(const msgpack_object *event, int64_t max_at,
+                     unsigned char **out, size_t *len, struct ev_error *e,
+                     struct tl_error *err)
+{
+    struct ev_event ev;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    int rc = ev_decode(event, max_at, &ev, e);
+
+    if (rc != POVTRACK_OK)
+        return rc == POVTRACK_EINVALID ? rc : nomem(err);
+    ev.id.ptr = "-";
+    ev.id.len = 1;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    if (ev_encode(&ev, &pk) != POVTRACK_OK) {
+        msgpack_sbuffer_destroy(&sb);
+        return nomem(err);
+    }
+    *len = sb.size;
+    *out = (unsigned char *)msgpack_sbuffer_release(&sb);
+    return *out != NULL ? POVTRACK_OK : nomem(err);
+}
+
+/* The same for an event built here, as JSON. */
+static int canonical_json(const json_t *event, int64_t max_at,
+                          unsigned char **out, size_t *len, struct ev_error *e,
+                          struct tl_error *err)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_unpacked up;
+    size_t off = 0;
+    int rc;
+
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_unpacked_init(&up);
+    rc = tl_json_pack(event, &pk, err);
+    if (rc == 0 && msgpack_unpack_next(&up, sb.data, sb.size, &off) !=
+                       MSGPACK_UNPACK_SUCCESS)
+        rc = nomem(err);
+    if (rc == 0)
+        rc = canonical(&up.data, max_at, out, len, e, err);
+    msgpack_unpacked_destroy(&up);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+/* The id of a good row: from its receipt number, else from its content
+ * (see tl_import.h). */
+static int make_id(struct importer *im, struct tl_import_row *r)
+{
+    char key[RECEIPT_MAX + 8];
+
+    if (r->receipt != NULL) {
+        char slug[RECEIPT_MAX + 1];
+        id_slug(r->receipt, slug, RECEIPT_MAX);
+        if (slug[0] == '\0')
+            return row_problem(im, F_RECEIPT, r->receipt,
+                               say(im->o->lang, M_RECEIPT_EMPTY), r->receipt);
+        snprintf(key, sizeof(key), "bl-%s", slug);
+    } else {
+        const char *p = im->o->publisher;
+        uint64_t h = fnv64(p, strlen(p) + 1, FNV64_BASIS);
+        h = fnv64(r->content, r->content_len, h);
+        snprintf(key, sizeof(key), "h%016" PRIx64, h);
+    }
+    snprintf(r->id, sizeof(r->id), "%s%s", im->s->prefix, key);
+    return POVTRACK_OK;
+}
+
+/* A row already kept with the id r would get (before any occurrence
+ * suffix): the first such, or NULL. */
+static const struct tl_import_row *same_id(const struct tl_import_sheet *s,
+                                           const char *id)
+{
+    for (size_t i = 0; i < s->nrows; i++)
+        if (s->rows[i].repeats == 0 && strcmp(s->rows[i].id, id) == 0)
+            return &s->rows[i];
+    return NULL;
+}
+
+/* Keep a good row, or say what it repeats. */
+static int keep_row(struct importer *im, struct tl_import_row *r)
+{
+    struct tl_import_sheet *s = im->s;
+    const struct tl_import_row *first = same_id(s, r->id);
+    struct tl_import_row *a;
+    size_t n = 1;
+
+    if (first != NULL && (first->content_len != r->content_len ||
+                          memcmp(first->content, r->content, r->content_len)))
+        return row_problem(im, F_RECEIPT, r->receipt,
+                           say(im->o->lang, M_RECEIPT_TWICE), r->receipt,
+                           first->row);
+    if (first != NULL && im->o->allow_duplicate_rows) {
+        /* The n-th of identical rows gets ".n" (a slug never holds a
+         * '.'), stable as long as the sheet keeps that many. */
+        char base[96]; /* an id before the suffix: at most 89 bytes */
+        size_t blen;
+
+        snprintf(base, sizeof(base), "%.95s", r->id);
+        blen = strlen(base);
+        for (size_t i = 0; i < s->nrows; i++)
+            n += strncmp(s->rows[i].id, base, blen) == 0 &&
+                 (s->rows[i].id[blen] == '\0' || s->rows[i].id[blen] == '.');
+        snprintf(r->id, sizeof(r->id), "%.95s.%zu", base, n);
+        int rc = add_note(
+            s,
+            format(say(im->o->lang, N_REPEATS_KEPT), r->row, first->row, r->id),
+            im->err);
+        if (rc != 0)
+            return rc;
+    } else if (first != NULL) {
+        r->repeats = first->row;
+        int rc =
+            add_note(s, format(say(im->o->lang, N_REPEATS), r->row, first->row),
+                     im->err);
+        if (rc != 0)
+            return rc;
+    }
+    if (json_object_set_new(r->event, "id", json_string(r->id)) != 0)
+        return nomem(im->err);
+    a = realloc(s->rows, (s->nrows + 1) * sizeof(*a));
+    if (a == NULL)
+        return nomem(im->err);
+    s->rows = a;
+    s->rows[s->nrows++] = *r;
+    memset(r, 0, sizeof(*r));
+    return POVTRACK_OK;
+}
+
+static void row_free(struct tl_import_row *r)
+{
+    free(r->receipt);
+    json_decref(r->event);
+    free(r->content);
+    json_decref(r->stored);
+}
+
+/* A data row (tl_csv_sink.row): checked, kept when good. */
+static int read_row(void *arg, size_t row, char **cells, size_t ncells)
 {
     struct importer *im = arg;
-    json_t *ev = json_object(), *data = json_object();
-    const char *unit = im->o->unit, *id = NULL;
-    char idbuf[TL_ID_PREFIX_MAX + 32], tmp[256];
-    struct tl_error cell;
+    enum tl_lang lang = im->o->lang;
+    struct tl_import_row r;
+    json_t *data = json_object();
+    const char *unit = NULL, *receipt = NULL;
+    struct ev_error e = {0};
+    int64_t at = 0;
     int rc = 0;
 
-    /* Blank rows, what spreadsheets leave at the end, never come here. */
+    memset(&r, 0, sizeof(r));
+    r.row = row;
+    r.event = json_object();
     im->row = row;
     im->cells = cells;
     im->ncells = ncells;
-    if (ev == NULL || data == NULL) {
-        json_decref(ev);
+    im->row_bad = false;
+    im->s->data_rows++;
+    if (r.event == NULL || data == NULL) {
         json_decref(data);
-        return tl_fail(im->err, POVTRACK_ENOMEM, "out of memory");
+        json_decref(r.event);
+        return nomem(im->err);
     }
-    if (im->ncells > im->ncols) {
-        snprintf(tmp, sizeof(tmp), "%zu cells but the header has %zu columns",
-                 im->ncells, im->ncols);
-        rc = bad(im, (size_t)-1, tmp);
+    if (ncells > im->ncols) {
+        rc = row_problem(im, F_COUNT, NULL, say(lang, M_CELLS), ncells,
+                         im->ncols);
         goto out;
     }
-    rc = set(ev, "v", json_integer(1), im->err);
+    /* The envelope first, in the wire's order; the id comes last. */
+    rc = set(r.event, "v", json_integer(EV_VERSION), im->err);
     if (rc == 0)
-        rc = set(ev, "id", json_null(), im->err); /* placeholder: key order */
+        rc = set(r.event, "id", json_string("-"), im->err);
     if (rc == 0)
-        rc =
-            set(ev, "type",
-                json_string(im->o->type ? im->o->type : DEFAULT_TYPE), im->err);
-    if (rc == 0)
-        rc = set(ev, "at", json_null(), im->err);
-    if (rc == 0)
-        rc = set(ev, "unit", json_null(), im->err);
-    for (size_t c = 0; rc == 0 && c < im->ncells; c++) {
-        const char *s = im->cells[c];
-        int64_t v;
-        bool b;
+        rc = set(r.event, "type", json_string(im->type_name), im->err);
+    for (int f = F_RECEIPT; rc == 0 && f < F_COUNT; f++) {
+        bool from_option;
+        const char *v;
 
-        if (s[0] == '\0' && im->map[c] != F_AT && im->map[c] != F_AMOUNT)
-            continue; /* empty optional cell: field absent */
-        cell.msg[0] = '\0';
-        if (im->map[c] != F_IGNORE && !is_utf8(s)) {
-            tl_fail(&cell, POVTRACK_EINVALID,
-                    "not UTF-8 text: save the spreadsheet as CSV UTF-8");
-            goto bad_cell;
+        if (!im->takes[f])
+            continue;
+        v = value_of(im, (enum field)f, &from_option);
+        if (v[0] != '\0') {
+            rc = read_field(im, (enum field)f, v, r.event, data, &at, &unit,
+                            &receipt);
+            continue;
         }
-        switch (im->map[c]) {
-        case F_IGNORE:
-            break;
-        case F_ID:
-            id = s;
-            break;
-        case F_UNIT:
-            unit = s;
-            break;
-        case F_AT:
-            if (tl_parse_date(s, &v, &cell) != 0)
-                goto bad_cell;
-            rc = set(ev, "at", json_integer(v), im->err);
-            break;
-        case F_DUE:
-            if (tl_parse_date(s, &v, &cell) != 0)
-                goto bad_cell;
-            rc = set(data, "due", json_integer(v), im->err);
-            break;
-        case F_AMOUNT:
-            if (tl_parse_vnd(s, &v, &cell) != 0)
-                goto bad_cell;
-            rc = set(data, "amount", json_integer(v), im->err);
-            break;
-        case F_IN_KIND:
-            snprintf(tmp, sizeof(tmp), "%s", s);
-            tl_csv_normalise(tmp);
-            if (parse_bool(tmp, &b) != 0) {
-                tl_fail(&cell, POVTRACK_EINVALID,
-                        "\"%s\" is not yes/no (có/không, 1/0, x)", s);
-                goto bad_cell;
-            }
-            rc = set(data, "in_kind", json_boolean(b), im->err);
-            break;
-        case F_HOUSEHOLD:
-            rc = set(ev, "household", json_string(s), im->err);
-            break;
-        case F_DONOR_KIND:
-        case F_LEVEL:
-        case F_PURPOSE:
-            rc = set(data, field_names[im->map[c]],
-                     json_string(enum_value(im->map[c], s, tmp, sizeof(tmp))),
-                     im->err);
-            break;
-        default:
-            rc = set(data, field_names[im->map[c]], json_string(s), im->err);
-            break;
-        }
-        continue;
-    bad_cell:
-        rc = bad(im, c, cell.msg);
-        goto out;
+        /* An empty cell: the field is absent, which a required field may
+         * not be (the level of the unit stands in for a level, below). */
+        if (f != F_LEVEL &&
+            (f == F_AT || f == F_UNIT ||
+             ev_field_rule(im->type, fields[f].name) == EV_RULE_REQUIRED))
+            rc = row_problem(im, (enum field)f, NULL, say(lang, M_EMPTY),
+                             label(lang, (enum field)f));
     }
+    if (rc != 0 || im->row_bad)
+        goto out;
+    if (im->takes[F_LEVEL] && json_object_get(data, "level") == NULL &&
+        unit != NULL && tl_unit_level(unit) != NULL)
+        rc = set(data, "level", json_string(tl_unit_level(unit)), im->err);
+    if (rc == 0 && json_object_set(r.event, "data", data) != 0)
+        rc = nomem(im->err);
     if (rc != 0)
         goto out;
-    if (json_is_null(json_object_get(ev, "at"))) {
-        /* A row shorter than the header lacks its date cell. */
-        rc = bad(im, (size_t)-1, "no date");
+    rc = canonical_json(r.event, im->o->now + EV_AT_SLACK, &r.content,
+                        &r.content_len, &e, im->err);
+    if (rc == POVTRACK_EINVALID) {
+        rc = rejected(im, &e);
         goto out;
     }
-    if (unit == NULL || unit[0] == '\0') {
-        rc = bad(im, (size_t)-1, "no unit (empty unit cell and no --unit)");
-        goto out;
-    }
-    if (id == NULL || id[0] == '\0') {
-        snprintf(idbuf, sizeof(idbuf), "%s-r%zu", im->o->id_prefix, im->row);
-        id = idbuf;
-    }
-    if (json_object_get(data, "level") == NULL && level_of_code(unit) != NULL &&
-        (strcmp(json_string_value(json_object_get(ev, "type")),
-                "donation.received") == 0 ||
-         strcmp(json_string_value(json_object_get(ev, "type")),
-                "fund.disbursed") == 0))
-        rc = set(data, "level", json_string(level_of_code(unit)), im->err);
+    if (rc == 0 && receipt != NULL && (r.receipt = strdup(receipt)) == NULL)
+        rc = nomem(im->err);
     if (rc == 0)
-        rc = set(ev, "id", json_string(id), im->err);
-    if (rc == 0)
-        rc = set(ev, "unit", json_string(unit), im->err);
-    if (rc == 0) {
-        rc = json_object_set(ev, "data", data) != 0
-                 ? tl_fail(im->err, POVTRACK_ENOMEM, "out of memory")
-                 : 0;
-    }
-    if (rc == 0) {
-        rc = im->sink->event(im->sink->arg, im->row, ev);
-        ev = NULL;
-    }
+        rc = make_id(im, &r);
+    if (rc == 0 && !im->row_bad)
+        rc = keep_row(im, &r);
 out:
+    json_decref(data);
+    row_free(&r);
+    return rc;
+}
+
+/* ---- the sheet -------------------------------------------------------- */
+
+/* --set FIELD=value: checked now, as a cell would be. */
+static int set_option(struct importer *im, const char *spec)
+{
+    const char *eq = strchr(spec, '=');
+    enum field f;
+
+    if (eq == NULL || eq == spec || eq[1] == '\0')
+        return tl_fail(im->err, POVTRACK_EINVALID,
+                       "--set %s: write FIELD=VALUE", spec);
+    f = field_by_name(spec, (size_t)(eq - spec));
+    if (f == F_COUNT || f == F_IGNORE || f == F_RECEIPT)
+        return tl_fail(im->err, POVTRACK_EINVALID,
+                       "--set %s: no field \"%.*s\" to set (fields: date unit "
+                       "household amount donor donor_kind level pledge "
+                       "in_kind due purpose year status decision loan "
+                       "program org report item)",
+                       spec, (int)(eq - spec), spec);
+    if (!im->takes[f])
+        return tl_fail(im->err, POVTRACK_EINVALID, "--set %s: %s takes no %s",
+                       spec, im->type_name, fields[f].name);
+    if (im->given[f].option != NULL)
+        return tl_fail(im->err, POVTRACK_EINVALID,
+                       "--set %s: %s is given twice", spec, fields[f].name);
+    snprintf(im->set_option[f], sizeof(im->set_option[f]), "--set %s",
+             fields[f].name);
+    im->given[f].option = im->set_option[f];
+    im->given[f].value = eq + 1;
+    /* Read it once as a cell, so that a bad value stops here. */
+    json_t *ev = json_object(), *data = json_object();
+    const char *unit = NULL, *receipt = NULL;
+    int64_t at;
+    int rc = ev != NULL && data != NULL ? 0 : nomem(im->err);
+    size_t before = im->s->nproblems;
+
+    im->row = 0;
+    im->ncells = 0;
+    if (rc == 0)
+        rc = read_field(im, f, eq + 1, ev, data, &at, &unit, &receipt);
+    if (rc == 0 && im->s->nproblems > before)
+        rc = tl_fail(im->err, POVTRACK_EINVALID, "--set %s: %s", spec,
+                     im->s->problems[before].reason);
     json_decref(ev);
     json_decref(data);
     return rc;
 }
 
-int tl_import_csv(FILE *in, const struct tl_import_opts *o,
-                  const struct tl_import_sink *sink, struct tl_error *err)
+static int sheet_prefix(struct importer *im)
+{
+    const char *sheet = im->o->sheet != NULL ? im->o->sheet : im->type_name;
+    char slug[TL_IMPORT_SHEET_MAX + 1];
+    const char *pub = im->o->publisher;
+
+    id_slug(sheet, slug, TL_IMPORT_SHEET_MAX);
+    if (slug[0] == '\0')
+        return tl_fail(im->err, POVTRACK_EINVALID,
+                       "--sheet %s: a sheet's name needs a letter or a digit",
+                       sheet);
+    snprintf(im->s->prefix, sizeof(im->s->prefix), "csv-%08" PRIx32 "-%s-",
+             fnv32(pub, strlen(pub), FNV32_BASIS), slug);
+    return POVTRACK_OK;
+}
+
+int tl_import_read(FILE *in, const struct tl_import_opts *o,
+                   struct tl_import_sheet *s, struct tl_error *err)
 {
     struct importer im;
-    struct tl_csv_sink csink = {&im, build_map, row_event};
-    int rc;
+    struct tl_csv_sink sink = {&im, build_map, read_row};
+    struct tl_csv_opts copts = {o->delim, o->encoding};
+    int rc = 0;
 
+    memset(s, 0, sizeof(*s));
     memset(&im, 0, sizeof(im));
+    s->lang = o->lang;
     im.o = o;
-    im.sink = sink;
+    im.s = s;
     im.err = err;
-    rc = tl_csv_read(in, o->delim, &csink, err);
+    im.type_name = o->type != NULL ? o->type : TL_IMPORT_DEFAULT_TYPE;
+    im.type = ev_type_from_name(im.type_name, strlen(im.type_name));
+    if (im.type == EV_TYPE_NONE || im.type == EV_UNIT_DEFINED ||
+        im.type == EV_UNIT_CHANGED || im.type == EV_HOUSEHOLD_ASSESSED)
+        return tl_fail(err, POVTRACK_EINVALID,
+                       "--type %s: not a type a spreadsheet can give "
+                       "(units: povtrack units import, povtrack unitmap)",
+                       im.type_name);
+    snprintf(s->type, sizeof(s->type), "%s", im.type_name);
+    if (o->publisher == NULL || o->publisher[0] == '\0')
+        return tl_fail(err, POVTRACK_EINVALID, "no publisher name for ids");
+    for (int f = 0; f < F_COUNT; f++) {
+        im.col_of[f] = -1;
+        im.takes[f] = f == F_RECEIPT || f == F_AT || f == F_UNIT ||
+                      ev_field_rule(im.type, fields[f].name) != EV_RULE_NONE;
+    }
+    if (o->unit != NULL) {
+        im.given[F_UNIT].option = "--unit";
+        im.given[F_UNIT].value = o->unit;
+        snprintf(s->unit_default, sizeof(s->unit_default), "%s", o->unit);
+    }
+    rc = sheet_prefix(&im);
+    for (size_t i = 0; rc == 0 && i < o->nsets; i++)
+        rc = set_option(&im, o->sets[i]);
+    if (rc == 0)
+        rc = tl_csv_read(in, &copts, &sink, err);
     tl_csv_free(im.header, im.ncols);
     free(im.map);
     return rc;
+}
+
+int tl_import_unknown_unit(struct tl_import_sheet *s, const char *unit_code,
+                           struct tl_error *err)
+{
+    char code[32];
+    size_t w = 0;
+    int rc = 0;
+
+    /* unit_code may be a row's, freed below. */
+    snprintf(code, sizeof(code), "%s", unit_code);
+
+    for (size_t i = 0; i < s->nrows; i++) {
+        struct tl_import_row *r = &s->rows[i];
+        const char *unit = json_string_value(json_object_get(r->event, "unit"));
+        char *reason;
+
+        if (rc != 0 || unit == NULL || strcmp(unit, code) != 0) {
+            s->rows[w++] = *r;
+            continue;
+        }
+        /* Where the row took the code from: its cell, or --unit. */
+        char option[64];
+        const char *column = s->unit_column[0] != '\0' ? s->unit_column : NULL;
+        if (column == NULL || strcmp(code, s->unit_default) == 0) {
+            snprintf(option, sizeof(option), "--unit %s", code);
+            column = s->unit_default[0] != '\0' ? option : column;
+        }
+        reason = format(say(s->lang, M_UNKNOWN_UNIT), code);
+        rc = reason != NULL ? add_problem(s, r->row, column, code, reason, err)
+                            : nomem(err);
+        free(reason);
+        row_free(r);
+    }
+    s->nrows = w;
+    return rc;
+}
+
+/* ---- against the log -------------------------------------------------- */
+
+static const msgpack_object *mp_get(const msgpack_object *map, const char *key)
+{
+    size_t n = strlen(key);
+
+    if (map == NULL || map->type != MSGPACK_OBJECT_MAP)
+        return NULL;
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object_kv *kv = &map->via.map.ptr[i];
+        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == n &&
+            memcmp(kv->key.via.str.ptr, key, n) == 0)
+            return &kv->val;
+    }
+    return NULL;
+}
+
+static bool str_is(const msgpack_object *o, const char *s, size_t n)
+{
+    return o != NULL && o->type == MSGPACK_OBJECT_STR && o->via.str.size == n &&
+           memcmp(o->via.str.ptr, s, n) == 0;
+}
+
+int tl_import_compare(struct tl_import_sheet *s, uint64_t seq,
+                      const msgpack_object *event, struct tl_error *err)
+{
+    const msgpack_object *id = mp_get(event, "id");
+    size_t plen = strlen(s->prefix);
+    struct tl_import_row *match = NULL;
+    unsigned char *content = NULL;
+    struct ev_error e = {0};
+    size_t len = 0;
+    json_t *stored = NULL;
+    int rc;
+
+    if (id == NULL || id->type != MSGPACK_OBJECT_STR ||
+        id->via.str.size <= plen || id->via.str.size > TL_IMPORT_ID_MAX ||
+        memcmp(id->via.str.ptr, s->prefix, plen) != 0 ||
+        !str_is(mp_get(event, "type"), s->type, strlen(s->type)))
+        return POVTRACK_OK;
+    for (size_t i = 0; i < s->nrows && match == NULL; i++)
+        if (s->rows[i].repeats == 0 &&
+            str_is(id, s->rows[i].id, strlen(s->rows[i].id)))
+            match = &s->rows[i];
+    if (match != NULL) {
+        rc = canonical(event, INT64_MAX, &content, &len, &e, err);
+        if (rc != 0 && rc != POVTRACK_EINVALID)
+            return rc;
+        match->seq = seq;
+        if (rc == 0 && len == match->content_len &&
+            memcmp(content, match->content, len) == 0) {
+            match->state = TL_ROW_UNCHANGED;
+            free(content);
+            return POVTRACK_OK;
+        }
+        free(content);
+        match->state = TL_ROW_CHANGED;
+        json_decref(match->stored);
+        match->stored = NULL;
+        rc = tl_json_from_msgpack(event, &match->stored, err);
+        return rc == POVTRACK_EINVALID ? POVTRACK_OK : rc;
+    }
+    /* A record of this sheet that no row gives any more. */
+    rc = tl_json_from_msgpack(event, &stored, err);
+    if (rc != 0)
+        return rc == POVTRACK_EINVALID ? POVTRACK_OK : rc;
+    struct tl_import_gone *a =
+        realloc(s->gone, (s->ngone + 1) * sizeof(*s->gone));
+    if (a == NULL) {
+        json_decref(stored);
+        return nomem(err);
+    }
+    s->gone = a;
+    s->gone[s->ngone].seq = seq;
+    s->gone[s->ngone++].event = stored;
+    return POVTRACK_OK;
+}
+
+int tl_import_compared(struct tl_import_sheet *s, struct tl_error *err)
+{
+    (void)err;
+    for (size_t i = 0; i < s->nrows; i++)
+        if (s->rows[i].state == TL_ROW_UNKNOWN && s->rows[i].repeats == 0)
+            s->rows[i].state = TL_ROW_NEW;
+    s->compared = true;
+    return POVTRACK_OK;
+}
+
+void tl_import_describe(const struct tl_import_sheet *s, const json_t *event,
+                        char *buf, size_t cap)
+{
+    const json_t *data = json_object_get(event, "data");
+    const json_t *amount = json_object_get(data, "amount");
+    const char *donor = json_string_value(json_object_get(data, "donor"));
+    const char *unit = json_string_value(json_object_get(event, "unit"));
+    char money[TL_FMT_VND_MAX], date[TL_FMT_TIME_MAX];
+    bool vi = s->lang == TL_LANG_VI;
+    size_t o = 0;
+
+    buf[0] = '\0';
+    if (amount != NULL)
+        o += (size_t)snprintf(buf + o, cap - o, "%s, ",
+                              tl_fmt_vnd(json_integer_value(amount), money));
+    if (donor != NULL && o < cap)
+        o += (size_t)snprintf(buf + o, cap - o, "%s, ", donor);
+    if (o < cap)
+        snprintf(buf + o, cap - o, "%s, %s %s",
+                 tl_fmt_vn_date(
+                     json_integer_value(json_object_get(event, "at")), date),
+                 vi ? "đơn vị" : "unit", unit != NULL ? unit : "?");
+}
+
+const char *tl_import_word(const char *field, const char *word)
+{
+    enum field f = field_by_name(field, strlen(field));
+
+    if (f == F_COUNT || fields[f].values == NULL)
+        return NULL;
+    return synonym(fields[f].values, word);
+}
+
+int tl_import_check(const json_t *event, int64_t max_at, struct tl_error *err)
+{
+    unsigned char *content = NULL;
+    struct ev_error e = {0};
+    size_t len;
+    int rc = canonical_json(event, max_at, &content, &len, &e, err);
+
+    free(content);
+    if (rc == POVTRACK_EINVALID)
+        return tl_fail(err, rc, "%s", e.msg);
+    return rc;
+}
+
+void tl_import_free(struct tl_import_sheet *s)
+{
+    for (size_t i = 0; i < s->nrows; i++)
+        row_free(&s->rows[i]);
+    free(s->rows);
+    for (size_t i = 0; i < s->nproblems; i++) {
+        free(s->problems[i].column);
+        free(s->problems[i].value);
+        free(s->problems[i].reason);
+        free(s->problems[i].text);
+    }
+    free(s->problems);
+    for (size_t i = 0; i < s->nnotes; i++)
+        free(s->notes[i]);
+    free(s->notes);
+    for (size_t i = 0; i < s->ngone; i++)
+        json_decref(s->gone[i].event);
+    free(s->gone);
+    memset(s, 0, sizeof(*s));
 }

@@ -16,7 +16,9 @@
 #include <string.h>
 
 #include "tl_csv.h"
-#include "tl_import.h" /* tl_parse_date */
+#include "tl_fold.h"
+#include "tl_import.h"  /* tl_parse_date */
+#include "tl_unitdir.h" /* tl_unit_level */
 
 enum col {
     C_IGNORE = 0,
@@ -34,33 +36,26 @@ static const char *const col_names[C_COUNT] = {
     "-",        "old_code",   "new_code", "effective",
     "new_name", "new_parent", "old_name"};
 
-/* Headers normalised (ASCII lower case, spaces as '_'). */
+/* Headers as keys (tl_fold_key: "Mã cũ" -> "ma_cu"). */
 static const struct {
     const char *header;
     enum col col;
 } aliases[] = {
     {"old_code", C_OLD},
     {"ma_cu", C_OLD},
-    {"mã_cũ", C_OLD},
     {"new_code", C_NEW},
     {"ma_moi", C_NEW},
-    {"mã_mới", C_NEW},
     {"effective", C_EFF},
     {"ngay_hieu_luc", C_EFF},
-    {"ngày_hiệu_lực", C_EFF},
     {"new_name", C_NAME},
     {"ten_moi", C_NAME},
-    {"tên_mới", C_NAME},
     {"new_parent", C_PARENT},
     {"ma_cha_moi", C_PARENT},
-    {"mã_cha_mới", C_PARENT},
     {"old_name", C_OLD_NAME},
     {"ten_cu", C_OLD_NAME},
-    {"tên_cũ", C_OLD_NAME},
     /* Row numbers and remarks: expected, ignored without a note. */
     {"stt", C_IGNORE},
     {"ghi_chu", C_IGNORE},
-    {"ghi_chú", C_IGNORE},
     {"note", C_IGNORE},
 };
 
@@ -149,39 +144,6 @@ static int nomem(struct um *u)
     if (u->rc == 0)
         u->rc = tl_fail(u->err, POVTRACK_ENOMEM, "out of memory");
     return u->rc;
-}
-
-/* jansson holds only UTF-8: a cell in another encoding is a bad row. */
-static bool is_utf8(const char *s)
-{
-    json_t *v = json_string(s);
-
-    json_decref(v);
-    return v != NULL;
-}
-
-static bool is_code(const char *s)
-{
-    size_t n = strlen(s);
-
-    if (n != 2 && n != 3 && n != 5)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!isdigit((unsigned char)s[i]))
-            return false;
-    return true;
-}
-
-static const char *level_of(const char *code)
-{
-    switch (strlen(code)) {
-    case 2:
-        return "province";
-    case 3:
-        return "district";
-    default:
-        return "commune";
-    }
 }
 
 /* Units in code order: provinces, districts, communes, each ascending. */
@@ -294,6 +256,7 @@ static int build_map(void *arg, char **names, size_t ncols)
         size_t a, n = sizeof(aliases) / sizeof(aliases[0]);
         enum col f;
 
+        tl_fold_key(u->header[c]);
         for (a = 0; a < n; a++)
             if (strcmp(aliases[a].header, u->header[c]) == 0)
                 break;
@@ -382,15 +345,10 @@ static int read_row(void *arg, size_t row, char **cells, size_t ncells)
         return add_bad(u, u->row, C_NONE,
                        "%zu cells but the header has %zu columns", u->ncells,
                        u->ncols);
-    for (size_t c = 0; c < u->ncells; c++)
-        if (u->map[c] != C_IGNORE && !is_utf8(u->cells[c]))
-            return add_bad(u, u->row, u->map[c],
-                           "not UTF-8 text: save the spreadsheet as CSV "
-                           "UTF-8");
     if (old[0] == '\0')
         return add_bad(u, u->row, C_OLD,
                        "empty: every row needs the code of an old unit");
-    if (!is_code(old))
+    if (tl_unit_level(old) == NULL)
         return bad_code(u, C_OLD, old);
     if (eff_cell[0] != '\0') {
         if (tl_parse_date(eff_cell, &eff, &cerr) != 0)
@@ -403,11 +361,11 @@ static int read_row(void *arg, size_t row, char **cells, size_t ncells)
     }
     /* From here the row is kept, bad or not: its old code exists. */
     nbads = u->nbads;
-    if (new_code[0] != '\0' && !is_code(new_code))
+    if (new_code[0] != '\0' && tl_unit_level(new_code) == NULL)
         bad_code(u, C_NEW, new_code);
     else if (new_code[0] != '\0' && strlen(new_code) != strlen(old))
         add_bad(u, u->row, C_NEW, "%s is a %s but old_code %s is a %s",
-                new_code, level_of(new_code), old, level_of(old));
+                new_code, tl_unit_level(new_code), old, tl_unit_level(old));
     else if (name[0] != '\0' && new_code[0] == '\0')
         add_bad(u, u->row, C_NAME,
                 "no new_code: %s is abolished and gets no new name", old);
@@ -416,7 +374,7 @@ static int read_row(void *arg, size_t row, char **cells, size_t ncells)
     else if (parent[0] != '\0' && new_code[0] == '\0')
         add_bad(u, u->row, C_PARENT,
                 "no new_code: %s is abolished and gets no new parent", old);
-    else if (parent[0] != '\0' && !is_code(parent))
+    else if (parent[0] != '\0' && tl_unit_level(parent) == NULL)
         bad_code(u, C_PARENT, parent);
     else if (parent[0] != '\0' && strlen(new_code) == 2)
         add_bad(u, u->row, C_PARENT,
@@ -425,7 +383,7 @@ static int read_row(void *arg, size_t row, char **cells, size_t ncells)
     else if (parent[0] != '\0' && strlen(parent) >= strlen(new_code))
         add_bad(u, u->row, C_PARENT,
                 "%s (a %s) cannot be the parent of %s (a %s)", parent,
-                level_of(parent), new_code, level_of(new_code));
+                tl_unit_level(parent), new_code, tl_unit_level(new_code));
     if (u->rc != 0)
         return u->rc;
     r = grow(u->rows, &u->rows_cap, u->nrows, sizeof(*r));
@@ -809,7 +767,7 @@ static int defined(struct um *u, int64_t eff, const char *code,
     json_t *p = parent[0] != '\0' ? json_string(parent) : json_null();
     json_t *d =
         json_pack("{s:s, s:O, s:s, s:I}", "name", name, "parent", p, "level",
-                  level_of(code), "effective", (json_int_t)eff);
+                  tl_unit_level(code), "effective", (json_int_t)eff);
 
     json_decref(p);
     return queue(u, eff, "defined", code, d);
@@ -1109,7 +1067,8 @@ int tl_unitmap_csv(FILE *in, const struct tl_unitmap_opts *o,
                        "the id prefix must be 1 to %d printable ASCII "
                        "characters without spaces",
                        TL_UNITMAP_PREFIX_MAX);
-    u.rc = tl_csv_read(in, o->delim, &csink, err);
+    struct tl_csv_opts copts = {o->delim, o->encoding};
+    u.rc = tl_csv_read(in, &copts, &csink, err);
     if (u.rc == 0)
         convert(&u);
     tl_csv_free(u.header, u.ncols);

@@ -5,8 +5,8 @@
  *
  * The table is what the 2025 reorganisation published (provinces 63 -> 34,
  * districts abolished, communes merged): one row per old unit and new unit
- * it goes into.  Columns, recognised by their header (ASCII case and spaces
- * do not matter; the Vietnamese names with or without diacritics work too):
+ * it goes into.  Columns, recognised by their header (case, spaces and
+ * diacritics do not matter, tl_fold_key()):
  *   old_code   (ma_cu)          required; 2, 3 or 5 digits, as text
  *   new_code   (ma_moi)         required column; an empty cell: abolished
  *   effective  (ngay_hieu_luc)  YYYY-MM-DD or DD/MM/YYYY, 00:00 in Vietnam
@@ -75,7 +75,8 @@ struct tl_unitmap_opts {
     int64_t effective;
     bool has_at; /* at: "at" of every event; otherwise the effective date */
     int64_t at;
-    char delim; /* cell separator; 0: ',' */
+    char delim;           /* cell separator; 0: found (tl_csv.h) */
+    const char *encoding; /* NULL: UTF-8; else an iconv name (tl_csv.h) */
 };
 
 struct tl_unitmap_counts {

@@ -104,7 +104,7 @@ static inline struct tev *tev_begin(msgpack_packer *pk, const char *id,
 /* Decode what was packed into t->ev (which points into t). */
 static inline struct tev *tev_end(struct tev *t)
 {
-    struct ev_error err = {{0}};
+    struct ev_error err = {0};
     size_t off = 0;
 
     msgpack_unpacked_init(&t->up);

@@ -685,7 +685,7 @@ static void test_reject_envelope(void **state)
          "event: keys must be strings"},
         /* v */
         {"{id:e1,type:review.closed,at:1700000000,unit:'60',data:{year:2024}}",
-         "v: required"},
+         "event: missing v"},
         {"{v:2,id:e1,type:review.closed,at:1700000000,unit:'60',data:{}}",
          "v: unsupported version 2"},
         {"{v:0,id:e1,type:review.closed,at:1700000000,unit:'60',data:{}}",
@@ -696,12 +696,12 @@ static void test_reject_envelope(void **state)
          "v: must be an integer, not a float"},
         /* id */
         {"{v:1,type:review.closed,at:1700000000,unit:'60',data:{year:2024}}",
-         "id: required"},
+         "event: missing id"},
         {"{v:1,id:'',type:review.closed,at:1700000000,unit:'60',data:{}}",
          "id: must not be empty"},
         {"{v:1,id:'x'*129,type:review.closed,at:1700000000,unit:'60',"
          "data:{}}",
-         "id: must be at most 128 bytes, not 129"},
+         "id: must be at most 128 bytes; this one has 129"},
         {"{v:1,id:'a b',type:review.closed,at:1700000000,unit:'60',data:{}}",
          "id: byte 1 is not printable ASCII"},
         {"{v:1,id:'a\\x7f',type:review.closed,at:1700000000,unit:'60',"
@@ -718,7 +718,7 @@ static void test_reject_envelope(void **state)
          "id: must be a string"},
         /* type */
         {"{v:1,id:e1,at:1700000000,unit:'60',data:{year:2024}}",
-         "type: required"},
+         "event: missing type"},
         {"{v:1,id:e1,type:3,at:1700000000,unit:'60',data:{year:2024}}",
          "type: must be a string"},
         {"{v:1,id:e1,type:foo.bar,at:1700000000,unit:'60',data:{}}",
@@ -728,7 +728,7 @@ static void test_reject_envelope(void **state)
          "type: unknown event type \"unit.defined\\x00\""},
         /* at */
         {"{v:1,id:e1,type:review.closed,unit:'60',data:{year:2024}}",
-         "at: required"},
+         "event: missing at"},
         {"{v:1,id:e1,type:review.closed,at:1700000000.5,unit:'60',data:{}}",
          "at: must be an integer, not a float"},
         {"{v:1,id:e1,type:review.closed,at:1.7e9f,unit:'60',data:{}}",
@@ -736,17 +736,19 @@ static void test_reject_envelope(void **state)
         {"{v:1,id:e1,type:review.closed,at:'1700000000',unit:'60',data:{}}",
          "at: must be an integer"},
         {"{v:1,id:e1,type:review.closed,at:946684799,unit:'60',data:{}}",
-         "at: 946684799 is before 2000-01-01"},
+         "at: 2000-01-01 06:59 is before 2000-01-01 07:00 (the earliest "
+         "accepted, Vietnam time)"},
         {"{v:1,id:e1,type:review.closed,at:-1,unit:'60',data:{}}",
-         "at: -1 is before 2000-01-01"},
+         "at: 1970-01-01 is before 2000-01-01"},
         {"{v:1,id:e1,type:review.closed,at:1750086401,unit:'60',data:{}}",
-         "at: 1750086401 is later than 1750086400"},
+         "at: 2025-06-16 22:06:41 is later than tomorrow (2025-06-16 "
+         "22:06:40, Vietnam time)"},
         {"{v:1,id:e1,type:review.closed,at:18446744073709551615,unit:'60',"
          "data:{}}",
          "at: integer out of range"},
         /* unit */
         {"{v:1,id:e1,type:review.closed,at:1700000000,data:{year:2024}}",
-         "unit: required"},
+         "event: missing unit"},
         {"{v:1,id:e1,type:review.closed,at:1700000000,unit:60,data:{}}",
          "unit: must be a string"},
         {"{v:1,id:e1,type:review.closed,at:1700000000,unit:'6',data:{}}",
@@ -761,7 +763,7 @@ static void test_reject_envelope(void **state)
         {"{v:1,id:e1,type:review.closed,at:1700000000,unit:'',data:{}}",
          "unit: must be 2, 3 or 5 decimal digits"},
         /* data */
-        {"{" HDR("review.closed") "}", "data: required"},
+        {"{" HDR("review.closed") "}", "event: missing data"},
         {"{" HDR("review.closed") ",data:[2024]}", "data: must be a map"},
         {"{" HDR("review.closed") ",data:nil}", "data: must be a map"},
     };
@@ -797,7 +799,8 @@ static void test_reject_household(void **state)
         {"{" HDR("credit.repaid") ",household:'',data:{loan:l,amount:1}}",
          "household: must not be empty"},
         {"{" HDR("credit.repaid") ",household:'h'*65,data:{loan:l,amount:1}}",
-         "household: must be at most 64 bytes, not 65"},
+         "household: must be at most 64 bytes (about 21 Vietnamese "
+         "characters); this one has 65 bytes"},
         {"{" HDR("credit.repaid") ",household:'ab\\xff',data:{loan:l,"
                                   "amount:1}}",
          "household: invalid UTF-8 at byte 2"},
@@ -831,63 +834,63 @@ static void test_reject_data_keys(void **state)
          "data.YEAR: unknown field for review.closed"},
         /* every required field of every type */
         {"{" HDR("review.closed") ",data:{}}",
-         "data.year: required for review.closed"},
+         "data: missing year (required for review.closed)"},
         {"{" HDRP("unit.defined") ",data:{parent:nil,level:province}}",
-         "data.name: required for unit.defined"},
+         "data: missing name (required for unit.defined)"},
         {"{" HDRP("unit.defined") ",data:{name:x,level:province}}",
-         "data.parent: required for unit.defined"},
+         "data: missing parent (required for unit.defined)"},
         {"{" HDRP("unit.defined") ",data:{name:x,parent:nil}}",
-         "data.level: required for unit.defined"},
+         "data: missing level (required for unit.defined)"},
         {"{" HDRP("unit.households") ",data:{year:2024}}",
-         "data.households: required for unit.households"},
+         "data: missing households (required for unit.households)"},
         {"{" HDR("household.assessed") "," HH ",data:{year:2024,members:1,"
                                        "income:0,deprived:[]}}",
-         "data.area: required for household.assessed"},
+         "data: missing area (required for household.assessed)"},
         {"{" HDR("household.assessed") "," HH ",data:{year:2024,area:rural,"
                                        "income:0,deprived:[]}}",
-         "data.members: required for household.assessed"},
+         "data: missing members (required for household.assessed)"},
         {"{" HDR("household.assessed") "," HH ",data:{year:2024,area:rural,"
                                        "members:1,deprived:[]}}",
-         "data.income: required for household.assessed"},
+         "data: missing income (required for household.assessed)"},
         {"{" HDR("household.assessed") "," HH ",data:{year:2024,area:rural,"
                                        "members:1,income:0}}",
-         "data.deprived: required for household.assessed"},
+         "data: missing deprived (required for household.assessed)"},
         {"{" HDR("household.status") "," HH ",data:{year:2024}}",
-         "data.status: required for household.status"},
+         "data: missing status (required for household.status)"},
         {"{" HDRP("donation.pledged") ",data:{amount:1,donor:d,due:"
                                       "1735689600}}",
-         "data.pledge: required for donation.pledged"},
+         "data: missing pledge (required for donation.pledged)"},
         {"{" HDRP("donation.pledged") ",data:{pledge:p,amount:1,donor:d}}",
-         "data.due: required for donation.pledged"},
+         "data: missing due (required for donation.pledged)"},
         {"{" HDRP("donation.received") ",data:{amount:1,donor:x,"
                                        "level:province}}",
-         "data.donor_kind: required for donation.received"},
+         "data: missing donor_kind (required for donation.received)"},
         {"{" HDRP("donation.received") ",data:{donor:x,donor_kind:person,"
                                        "level:province}}",
-         "data.amount: required for donation.received"},
+         "data: missing amount (required for donation.received)"},
         {"{" HDRP("donation.received") ",data:{amount:1,donor_kind:person,"
                                        "level:province}}",
-         "data.donor: required for donation.received"},
+         "data: missing donor (required for donation.received)"},
         {"{" HDR("fund.disbursed") ",data:{amount:1,level:commune}}",
-         "data.purpose: required for fund.disbursed"},
+         "data: missing purpose (required for fund.disbursed)"},
         {"{" HDR("fund.disbursed") ",data:{amount:1,purpose:tet}}",
-         "data.level: required for fund.disbursed"},
+         "data: missing level (required for fund.disbursed)"},
         {"{" HDR("relocation.completed") "," HH ",data:{reason:flood}}",
-         "data.from: required for relocation.completed"},
+         "data: missing from (required for relocation.completed)"},
         {"{" HDR("relocation.completed") "," HH ",data:{from:'22930'}}",
-         "data.reason: required for relocation.completed"},
+         "data: missing reason (required for relocation.completed)"},
         {"{" HDR("relocation.support") "," HH ",data:{amount:1}}",
-         "data.item: required for relocation.support"},
+         "data: missing item (required for relocation.support)"},
         {"{" HDR("credit.disbursed") "," HH ",data:{loan:l,amount:1}}",
-         "data.program: required for credit.disbursed"},
+         "data: missing program (required for credit.disbursed)"},
         {"{" HDR("credit.repaid") "," HH ",data:{amount:1}}",
-         "data.loan: required for credit.repaid"},
+         "data: missing loan (required for credit.repaid)"},
         {"{" HDRP("report.due") ",data:{org:o,report:r}}",
-         "data.due: required for report.due"},
+         "data: missing due (required for report.due)"},
         {"{" HDRP("report.submitted") ",data:{report:r}}",
-         "data.org: required for report.submitted"},
+         "data: missing org (required for report.submitted)"},
         {"{" HDRP("report.submitted") ",data:{org:o}}",
-         "data.report: required for report.submitted"},
+         "data: missing report (required for report.submitted)"},
     };
 
     (void)state;
@@ -930,9 +933,9 @@ static void test_reject_integers(void **state)
         {"{" HDR("review.closed") ",data:{year:2024.0}}",
          "data.year: must be an integer, not a float"},
         {"{" HDRP("report.due") ",data:{org:o,report:r,due:946684799}}",
-         "data.due: must be between 946684800 and 4102444800"},
+         "data.due: 2000-01-01 06:59 is before 2000-01-01 07:00"},
         {"{" HDRP("report.due") ",data:{org:o,report:r,due:4102444801}}",
-         "data.due: must be between 946684800 and 4102444800"},
+         "data.due: 2100-01-01 07:00:01 is after 2100-01-01 07:00:00"},
         {RECV("amount:1,in_kind:1"), "data.in_kind: must be true or false"},
         {RECV("amount:1,in_kind:'yes'"), "data.in_kind: must be true or false"},
     };
@@ -951,7 +954,8 @@ static void test_reject_text(void **state)
          "data.name: must be a string"},
         {"{" HDRP("donation.received") ",data:{amount:1,donor:'d'*257,"
                                        "donor_kind:person,level:province}}",
-         "data.donor: must be at most 256 bytes, not 257"},
+         "data.donor: must be at most 256 bytes (about 85 Vietnamese "
+         "characters); this one has 257 bytes"},
         {RECV("amount:1,pledge:''"), "data.pledge: must not be empty"},
         {RECV("amount:1,pledge:'\\xc0\\xaf'"),
          "data.pledge: invalid UTF-8 at byte 0"}, /* overlong '/' */
@@ -985,7 +989,8 @@ static void test_reject_text(void **state)
         {"{" HDRP("report.submitted") ",data:{org:'',report:r}}",
          "data.org: must not be empty"},
         {"{" HDRP("report.submitted") ",data:{org:o,report:'r'*300}}",
-         "data.report: must be at most 256 bytes, not 300"},
+         "data.report: must be at most 256 bytes (about 85 Vietnamese "
+         "characters); this one has 300 bytes"},
         /* unit codes inside data */
         {"{" HDR("relocation.completed") "," HH ",data:{from:'2293',"
                                          "reason:flood}}",
@@ -1209,18 +1214,19 @@ static void test_reject_unit_changed(void **state)
     static const struct reject cases[] = {
         /* required fields, each value's type */
         {CHG("593", EFF "predecessors:['593']"),
-         "data.kind: required for unit.changed"},
+         "data: missing kind (required for unit.changed)"},
         {CHG("593", "kind:abolish,predecessors:['593']"),
-         "data.effective: required for unit.changed"},
+         "data: missing effective (required for unit.changed)"},
         {CHG("593", "kind:abolish," EFF "successor:'593'"),
-         "data.predecessors: required for unit.changed"},
+         "data: missing predecessors (required for unit.changed)"},
         {CHG("593", "kind:move," EFF "predecessors:['593']"),
          "data.kind: unknown value \"move\" (expected "
          "merge|split|rename|reparent|abolish)"},
         {CHG("593", "kind:abolish,effective:-1,predecessors:['593']"),
-         "data.effective: must be between 0 and 4102444800"},
+         "data.effective: 1970-01-01 06:59 is before 1970-01-01 07:00"},
         {CHG("593", "kind:abolish,effective:4102444801,predecessors:['593']"),
-         "data.effective: must be between 0 and 4102444800"},
+         "data.effective: 2100-01-01 07:00:01 is after 2100-01-01 "
+         "07:00:00"},
         {CHG("593", "kind:abolish,effective:1751302800.0,predecessors:['593']"),
          "data.effective: must be an integer, not a float"},
         {CHG("593", "kind:abolish," EFF "predecessors:'593'"),
@@ -1385,8 +1391,10 @@ static void test_household_exited(void **state)
          "data.reason: unknown value \"died\" (expected "
          "landslide|flood|erosion|forest|other)"},
         {EXITED("reason:3,year:2025"), "data.reason: must be a string"},
-        {EXITED("year:2025"), "data.reason: required for household.exited"},
-        {EXITED("reason:died"), "data.year: required for household.exited"},
+        {EXITED("year:2025"),
+         "data: missing reason (required for household.exited)"},
+        {EXITED("reason:died"),
+         "data: missing year (required for household.exited)"},
         {EXITED("reason:died,year:1999"),
          "data.year: must be between 2000 and 2100"},
         {EXITED("reason:died,year:2025,from:'22930'"),
@@ -1395,7 +1403,7 @@ static void test_household_exited(void **state)
          "data:{reason:died,year:2025}}",
          "household: required for household.exited"},
         {"{" HDR("household.moved") "," HH ",data:{}}",
-         "data.from: required for household.moved"},
+         "data: missing from (required for household.moved)"},
         {"{" HDR("household.moved") "," HH ",data:{from:'22924'}}",
          "data.from: must not be the unit moved to"},
         {"{" HDR("household.moved") "," HH ",data:{from:'22930',year:2025}}",
@@ -1432,9 +1440,10 @@ static void test_plan_events(void **state)
         {LINKED(LINK_OK ",partner_kind:household"),
          "data.partner_kind: unknown value \"household\" (expected "
          "enterprise|cooperative)"},
-        {LINKED(LINK_OK), "data.partner_kind: required for production.linked"},
+        {LINKED(LINK_OK),
+         "data: missing partner_kind (required for production.linked)"},
         {LINKED("partner_kind:enterprise,partner:x,product:y,year:2024"),
-         "data.link: required for production.linked"},
+         "data: missing link (required for production.linked)"},
         {LINKED(LINK_OK ",partner_kind:enterprise,stars:4"),
          "data.stars: unknown field for production.linked"},
         {"{" HDR("production.linked") ",data:{" LINK_OK
@@ -1468,10 +1477,10 @@ static void test_plan_events(void **state)
          "poverty_reduction|ethnic_minority)"},
         {BUDGET("budget.spent", "program:poverty_reduction,year:2024,"
                                 "amount:1"),
-         "data.component: required for budget.spent"},
+         "data: missing component (required for budget.spent)"},
         {BUDGET("budget.spent", "program:poverty_reduction,component:x,"
                                 "amount:1"),
-         "data.year: required for budget.spent"},
+         "data: missing year (required for budget.spent)"},
         {BUDGET("budget.allocated", "program:poverty_reduction,component:x,"
                                     "year:2024,amount:1,level:commune"),
          "data.level: unknown field for budget.allocated"},
@@ -1487,7 +1496,7 @@ static void test_plan_events(void **state)
          "central|province|district|commune)"},
         {BUDGET("commendation.awarded",
                 "recipient:x,recipient_kind:individual,level:province"),
-         "data.awarded_by: required for commendation.awarded"},
+         "data: missing awarded_by (required for commendation.awarded)"},
         {ASSESSED_LABOUR("1"),
          "data.no_labour_capacity: must be true or false"},
         {"{" HDR("household.status") "," HH ",data:{year:2024,status:poor,"
@@ -1574,7 +1583,8 @@ static void test_first_error_wins(void **state)
         {"{data:{},unit:'6',at:1,type:x,id:'',v:2}", "v: unsupported"},
         {"{data:{},unit:'6',at:1,type:x,id:'',v:1}", "id: must not be empty"},
         {"{data:{},unit:'6',at:1,type:x,id:a,v:1}", "type: unknown"},
-        {"{data:{},unit:'6',at:1,type:review.closed,id:a,v:1}", "at: 1 is"},
+        {"{data:{},unit:'6',at:1,type:review.closed,id:a,v:1}",
+         "at: 1970-01-01 is before"},
         {"{data:{},unit:'6',at:1700000000,type:review.closed,id:a,v:1}",
          "unit: must be"},
         /* key problems come first, in wire order */
@@ -1591,6 +1601,87 @@ static void test_first_error_wins(void **state)
 
     (void)state;
     check_rejects(cases, ARRAY_LEN(cases));
+}
+
+/* Every missing field at once, and the kind of rule each rejection broke
+ * (ev_error.why), which the CSV importer words for the clerk. */
+static void test_missing_and_why(void **state)
+{
+    static const struct {
+        const char *text;
+        const char *msg;
+        enum ev_why why;
+    } cases[] = {
+        {"{v:1,id:e1,type:donation.received,unit:'60'}",
+         "event: missing at, data", EV_WHY_MISSING},
+        {"{" HDRP("donation.received") ",data:{donor:x,level:province}}",
+         "data: missing amount, donor_kind (required for donation.received)",
+         EV_WHY_MISSING},
+        {"{v:1,id:e1,type:review.closed,at:946684799,unit:'60',data:{}}",
+         "at: 2000-01-01 06:59 is before", EV_WHY_TOO_EARLY},
+        {"{v:1,id:e1,type:review.closed,at:1750086401,unit:'60',data:{}}",
+         "at: 2025-06-16 22:06:41 is later than tomorrow", EV_WHY_TOO_LATE},
+        /* Another day: the dates alone. */
+        {"{v:1,id:e1,type:review.closed,at:1823533200,unit:'60',data:{}}",
+         "at: 2027-10-15 is later than tomorrow (2025-06-16, Vietnam time)",
+         EV_WHY_TOO_LATE},
+        {"{" HDRP("donation.received") ",data:{amount:0,donor:x,donor_kind:"
+                                       "person,level:province}}",
+         "data.amount: must be a positive integer", EV_WHY_RANGE},
+        {"{" HDRP("donation.received") ",data:{amount:1,donor:'',donor_kind:"
+                                       "person,level:province}}",
+         "data.donor: must not be empty", EV_WHY_EMPTY},
+        {"{" HDRP("donation.received") ",data:{amount:1,donor:'d'*290,"
+                                       "donor_kind:person,level:province}}",
+         "data.donor: must be at most 256 bytes (about 85 Vietnamese "
+         "characters); this one has 290 bytes",
+         EV_WHY_TOO_LONG},
+        {"{v:1,id:e1,type:review.closed,at:1700000000,unit:'9999',data:{}}",
+         "unit: must be 2, 3 or 5 decimal digits", EV_WHY_FORMAT},
+        {"{" HDRP("donation.received") ",data:{amount:1,donor:x,donor_kind:"
+                                       "friend,level:province}}",
+         "data.donor_kind: unknown value", EV_WHY_VALUE},
+        {"{" HDRP("donation.received") ",data:{amount:1.5,donor:x,donor_kind:"
+                                       "person,level:province}}",
+         "data.amount: must be an integer, not a float", EV_WHY_OTHER},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        struct doc d;
+        assert_int_equal(doc_decode(&d, cases[i].text), POVTRACK_EINVALID);
+        if (strncmp(d.err.msg, cases[i].msg, strlen(cases[i].msg)) != 0)
+            fail_msg("case %zu: got \"%s\", want \"%s...\"", i, d.err.msg,
+                     cases[i].msg);
+        assert_int_equal(d.err.why, cases[i].why);
+        doc_free(&d);
+    }
+}
+
+static void test_field_rule(void **state)
+{
+    (void)state;
+    assert_int_equal(ev_field_rule(EV_DONATION_RECEIVED, "amount"),
+                     EV_RULE_REQUIRED);
+    assert_int_equal(ev_field_rule(EV_DONATION_RECEIVED, "level"),
+                     EV_RULE_REQUIRED);
+    assert_int_equal(ev_field_rule(EV_DONATION_RECEIVED, "pledge"),
+                     EV_RULE_OPTIONAL);
+    assert_int_equal(ev_field_rule(EV_DONATION_RECEIVED, "purpose"),
+                     EV_RULE_NONE);
+    assert_int_equal(ev_field_rule(EV_DONATION_RECEIVED, "household"),
+                     EV_RULE_NONE);
+    assert_int_equal(ev_field_rule(EV_FUND_DISBURSED, "household"),
+                     EV_RULE_OPTIONAL);
+    assert_int_equal(ev_field_rule(EV_CREDIT_REPAID, "household"),
+                     EV_RULE_REQUIRED);
+    assert_int_equal(ev_field_rule(EV_RELOCATION_SUPPORT, "amount"),
+                     EV_RULE_OPTIONAL);
+    assert_int_equal(ev_field_rule(EV_UNIT_DEFINED, "level"), EV_RULE_REQUIRED);
+    assert_int_equal(ev_field_rule(EV_TYPE_NONE, "amount"), EV_RULE_NONE);
+    assert_int_equal(ev_field_rule(EV_TYPE_COUNT, "amount"), EV_RULE_NONE);
+    assert_int_equal(ev_field_rule(EV_DONATION_RECEIVED, "nonsense"),
+                     EV_RULE_NONE);
 }
 
 static void test_error_fits(void **state)
@@ -1846,7 +1937,7 @@ static void test_encode_rejects_nonsense(void **state)
 static void expect_precheck(const void *buf, size_t len, unsigned depth,
                             const char *msg)
 {
-    struct ev_error err = {{0}};
+    struct ev_error err = {0};
     int rc = precheck(buf, len, depth, &err);
 
     if (msg == NULL) {
@@ -2343,7 +2434,7 @@ static void test_check_refs(void **state)
     registry_of(&r, &reg);
     for (i = 0; i < ARRAY_LEN(cases); i++) {
         struct doc d;
-        struct ev_error err = {{0}};
+        struct ev_error err = {0};
         int rc;
 
         if (doc_decode(&d, cases[i].text) != POVTRACK_OK)
@@ -2364,7 +2455,7 @@ static void test_check_refs_lookup_error(void **state)
 {
     struct registry r = {units, ARRAY_LEN(units), POVTRACK_ENOMEM, 0};
     struct ev_registry reg;
-    struct ev_error err = {{0}};
+    struct ev_error err = {0};
     struct doc d;
 
     (void)state;
@@ -2423,6 +2514,8 @@ int main(void)
         cmocka_unit_test(test_household_exited),
         cmocka_unit_test(test_plan_events),
         cmocka_unit_test(test_first_error_wins),
+        cmocka_unit_test(test_missing_and_why),
+        cmocka_unit_test(test_field_rule),
         cmocka_unit_test(test_error_fits),
         cmocka_unit_test(test_canonical_bytes),
         cmocka_unit_test(test_canonical_key_order),

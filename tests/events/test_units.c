@@ -281,7 +281,7 @@ static void reg_apply(struct mreg *m, const struct ev_unit_update *u)
 static int play(struct mreg *m, struct tev *t, struct ev_error *err)
 {
     struct ev_unit_update *u = malloc(sizeof *u);
-    struct ev_error err2 = {{0}};
+    struct ev_error err2 = {0};
     int rc, rc2;
 
     assert_non_null(u);
@@ -327,7 +327,7 @@ static void refused(struct mreg *m, struct tev *t, const char *msg)
 /* ev_check_refs of a non-unit event; frees it. */
 static void refs(struct mreg *m, struct tev *t, const char *msg)
 {
-    struct ev_error err = {{0}};
+    struct ev_error err = {0};
     int rc = ev_check_refs(&t->ev, &m->reg, &err);
 
     if (msg == NULL && rc != POVTRACK_OK)

@@ -165,7 +165,7 @@ static void registry_apply(struct registry *r, const struct ev_event *ev)
 {
     struct ev_registry reg = {r, registry_history, registry_child_after};
     struct ev_unit_update *u = malloc(sizeof *u);
-    struct ev_error err = {{0}};
+    struct ev_error err = {0};
     if (u == NULL)
         abort();
     if (ev_unit_update(ev, &reg, u, &err) != POVTRACK_OK)
@@ -189,7 +189,7 @@ static void registry_apply(struct registry *r, const struct ev_event *ev)
 static void check_fixed_point(const msgpack_sbuffer *enc, int64_t max_at,
                               struct registry *reg, int refs_rc)
 {
-    struct ev_error err = {{0}};
+    struct ev_error err = {0};
     if (povtrack_proto_precheck(enc->data, enc->size, &fixture.limits, err.msg,
                                 sizeof err.msg) != 0)
         die("canonical encoding fails the pre-check", &err);
@@ -205,7 +205,7 @@ static void check_fixed_point(const msgpack_sbuffer *enc, int64_t max_at,
     struct ev_event again;
     if (ev_decode(&up.data, max_at, &again, &err) != POVTRACK_OK)
         die("canonical encoding does not decode", &err);
-    struct ev_error err2 = {{0}};
+    struct ev_error err2 = {0};
     struct ev_registry er = {reg, registry_history, registry_child_after};
     if (ev_check_refs(&again, &er, &err2) != refs_rc)
         die("reference check differs on the canonical encoding", &err2);
@@ -259,7 +259,7 @@ static int one_event(const msgpack_object *o, int64_t max_at,
  * each with a nil id exactly when it carries an index, its own. */
 static void check_reply(const msgpack_sbuffer *reply, uint32_t n, bool refused)
 {
-    struct ev_error err = {{0}};
+    struct ev_error err = {0};
     if (povtrack_proto_check_strict(reply->data, reply->size, err.msg,
                                     sizeof err.msg) != 0)
         die("a strict msgpack decoder refuses the reply", &err);
@@ -325,7 +325,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const int64_t max_at = FUZZ_NOW + EV_AT_SLACK;
-    struct ev_error err = {{0}};
+    struct ev_error err = {0};
     char why[EV_ERROR_MAX + 16];
     msgpack_sbuffer reply;
     msgpack_packer pk;

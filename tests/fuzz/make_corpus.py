@@ -10,6 +10,7 @@ the Python standard library: msgpack and Z85 are encoded here.
 import os
 import struct
 import sys
+import unicodedata
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CORPUS = os.path.join(HERE, "corpus")
@@ -503,32 +504,84 @@ query = log, poverty
 
 # ---- fuzz_csv: a donations spreadsheet --------------------------------------
 
+def cp1258(text):
+    """text as Excel saves it in Windows-1258: letters of the code page,
+    and the tone marks it lacks precomposed as combining characters."""
+    out = b""
+    for ch in text:
+        try:
+            out += ch.encode("cp1258")
+            continue
+        except UnicodeEncodeError:
+            pass
+        d = unicodedata.normalize("NFD", ch)
+        base, marks = d[0], d[1:]
+        for i in range(len(marks)):
+            head = unicodedata.normalize("NFC", base + marks[i])
+            try:
+                out += (head.encode("cp1258") +
+                        (marks[:i] + marks[i + 1:]).encode("cp1258"))
+                break
+            except UnicodeEncodeError:
+                continue
+        else:
+            out += d.encode("cp1258")
+    return out
+
+
 def csv_seeds():
-    # First byte: '0' the default options (--unit 593), '1' fund.disbursed
-    # with ';' and --map tien=amount,ngay_chi=at,ma_dv=unit,ho=household,
-    # muc_dich=purpose.
+    # First byte: bit 0 clear, donation.received with --unit 593; set,
+    # fund.disbursed with ';', --column tien=amount... and --set
+    # purpose=other; bit 1, --encoding cp1258 (fuzz_csv.c).
     with open(SAMPLE_CSV, "rb") as f:
         write("fuzz_csv", "sample-donations", b"0" + f.read())
     write("fuzz_csv", "english-headers",
-          "0id,date,unit,amount,donor,donor_kind,level,pledge,in_kind\n"
+          "0receipt,date,unit,amount,donor,donor_kind,level,pledge,in_kind\n"
           "d-1,2024-10-17,60,\"1,500,000\",An,person,province,CK-1,no\n"
           "d-2,17/10/2024,22870,2000000 VND,Bình,business,,,x\n"
           ",1/2/2024,,500.000 đ,Ẩn danh,anonymous,central,,\n")
     write("fuzz_csv", "bom-crlf",
-          "0\ufeffNgày,Số tiền,Nhà tài trợ,Hiện vật,Ghi chú\r\n"
-          "01/11/2024,300.000,An,có,\"gạo, 10kg\"\r\n"
+          "0\ufeffNgày,Số tiền,Nhà tài trợ,Hiện vật,Loại,Ghi chú\r\n"
+          "01/11/2024,300.000,An,có,Cá nhân,\"gạo, 10kg\"\r\n"
           "\r\n"
-          "02/11/2024,\"1.000.000\",\"Công ty \"\"A\"\"\",không,\r\n")
+          "02/11/2024,\"1.000.000\",\"Công ty \"\"A\"\"\",không,Doanh "
+          "nghiệp,\r\n")
+    # A clerk's sheet as the issue describes it: capitals, receipts,
+    # semicolons, a blank row, a repeated row, a unit column, a date in
+    # the future, a decomposed header.
+    write("fuzz_csv", "clerk-capitals-semicolon",
+          "0\ufeffSTT;SỐ BIÊN LAI;NGÀY;HỌ VÀ TÊN;SỐ TIỀN;LOA\u0323I;ĐƠN VỊ;"
+          "HÌNH THỨC;GHI CHÚ\r\n"
+          "1;BL-001;17/10/2024;Nguyễn Văn An;1.500.000;Cá nhân;22957;"
+          "Tiền mặt;\r\n"
+          "2;BL-002;18/10/2024;Công ty TNHH Thanh Long;5.000.000;"
+          "Doanh nghiệp;22957;Chuyển khoản;\r\n"
+          ";;;;;;;;\r\n"
+          "3;BL-002;18/10/2024;Công ty TNHH Thanh Long;5.000.000;"
+          "Doanh nghiệp;22957;Chuyển khoản;\r\n"
+          "4;BL-003;20/10/2024;Ẩn danh;200.000;ẩn danh;99999;Hiện vật;\r\n"
+          "5;BL-004;12/03/2027;Trần Thị Bình;300.000;an danh;22960;;\r\n")
+    write("fuzz_csv", "clerk-no-receipts-tab",
+          "0Ngày\tTên người ủng hộ\tSố tiền\tĐối tượng\tMã đơn vị\n"
+          "17/10/2024\tPhạm Thị Hoa\t1,000,000\tCá nhân\t22963\n"
+          "18/10/2024\tVõ Văn Dũng\t2,000,000\tCá nhân\t22963\n"
+          "18/10/2024\tVõ Văn Dũng\t2,000,000\tCá nhân\t22963\n")
+    write("fuzz_csv", "clerk-cp1258", b"2" + cp1258(
+        "Ngày,Tên,Số tiền,Loại,Cấp\n"
+        "17/10/2024,Nguyễn Văn Đức,100.000,Ẩn danh,Phường\n"
+        "18/10/2024,Hội Phụ nữ,200.000,Tổ chức,Huyện\n"))
     write("fuzz_csv", "pledge-type",
           "0ngay,han,ma_cam_ket,so_tien,nha_tai_tro\n"
           "2024-01-05,2024-06-30,CK-9,50.000.000,Công ty B\n")
     write("fuzz_csv", "header-only", "0ngay,so_tien,nha_tai_tro\n")
-    write("fuzz_csv", "bad-no-date-column", "0so_tien,nha_tai_tro\n1,a\n")
+    write("fuzz_csv", "bad-no-date-column",
+          "0Thời điểm,so_tien,nha_tai_tro,loai\n1,1,a,x\n")
     write("fuzz_csv", "bad-unterminated-quote",
           "0ngay,so_tien\n2024-01-01,\"100\n")
     write("fuzz_csv", "disbursed-map",
           "1ngay_chi;ma_dv;ho;tien;muc_dich;cap\n"
           "2024-03-01;22870;hh-1;5.000.000;nhà ở;xã\n"
+          "2024-03-02;593;;1.000.000 ₫;tết;huyện\n"
           "2024-03-02;593;;1.000.000 ₫;tết;huyện\n"
           "2024-03-03;22870;hh-2;\"2;000\";y tế;\n")
     write("fuzz_csv", "disbursed-map-missing-column",

@@ -1052,8 +1052,8 @@ static void test_alerts_listed_once(void **state)
     list_alerts(d, "3", 1, out, sizeof out);
     assert_int_equal(distinct_households(out), 3);
     list_alerts(d, NULL, 0, out, sizeof out);
-    assert_int_equal(count_lines(out, "standard.unrecognised  unit 22924 "
-                                      "household 22924-h"),
+    assert_int_equal(count_lines(out, "standard.unrecognised  unit Phu Thuy "
+                                      "(22924) household 22924-h"),
                      5);
 
     /* Following, beside the other commands. */

@@ -92,7 +92,7 @@ static void strict_reply(void *sock, msgpack_unpacked *up)
         fail_msg("no reply within %d ms", TIMEOUT_MS);
     if (rc != 0)
         fail_msg("a reply that is not a delimiter and one body frame");
-    struct ev_error err = {{0}};
+    struct ev_error err = {0};
     if (povtrack_proto_check_strict(raw, len, err.msg, sizeof err.msg) != 0)
         fail_msg("a strict decoder refuses the reply: %s", err.msg);
     msgpack_unpacked_init(up);

@@ -1462,7 +1462,8 @@ static void ingest_limit_garbage(struct hostile *h)
     send_untrusted(h->p_in, &(struct frame){sb.data, sb.size}, 1);
     call(h->t_in, sb.data, sb.size, &up);
     ack_rejected(&up, 0, "g-1024", err, sizeof err);
-    assert_string_equal(err, "data.donor: must be at most 256 bytes, not 1024");
+    assert_string_equal(err, "data.donor: must be at most 256 bytes (about 85 "
+                             "Vietnamese characters); this one has 1024 bytes");
     msgpack_unpacked_destroy(&up);
     msgpack_sbuffer_destroy(&sb);
     free(json);

@@ -118,7 +118,7 @@ void fx_add(struct fx *fx, const struct ev_event *in)
     msgpack_unpacked_init(&it->up);
     assert_int_equal(msgpack_unpack_next(&it->up, it->bytes, it->len, NULL),
                      MSGPACK_UNPACK_SUCCESS);
-    struct ev_error err = {{0}};
+    struct ev_error err = {0};
     int rc = ev_decode(&it->up.data, INT64_MAX, &it->ev, &err);
     if (rc != POVTRACK_OK)
         fail_msg("fixture event %.*s invalid: %s", (int)ev.id.len, ev.id.ptr,

@@ -162,7 +162,7 @@ static void refs_are(const struct ev_registry *reg, const char *unit,
                      int64_t at, const char *msg)
 {
     struct tev *t = tev_review("r", unit, at);
-    struct ev_error err = {{0}};
+    struct ev_error err = {0};
     int rc = ev_check_refs(&t->ev, reg, &err);
 
     if (msg == NULL && rc != POVTRACK_OK)

@@ -98,7 +98,7 @@ struct evb {
 
 static void evb_make(struct evb *b, const char *id, int64_t amount)
 {
-    struct ev_error err = {{0}};
+    struct ev_error err = {0};
     msgpack_packer pk;
     size_t off = 0;
 

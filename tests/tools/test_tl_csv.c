@@ -1,8 +1,10 @@
 /*
  * test_tl_csv.c - the CSV table reader shared by the importers: row numbers
  * (CRLF, CR, empty lines, line breaks in quoted cells), trimming, the
- * header's normalisation, syntax errors, callbacks that stop, cells taken
- * by the sink, input larger than one read, and every allocation failing.
+ * separator found from the header line, the text (UTF-8 with or without a
+ * BOM, refused when not UTF-8, Windows-1258 and -1252 converted, NFC),
+ * syntax errors, callbacks that stop, cells taken by the sink, input
+ * larger than one read, and every allocation failing.
  *
  * The test is linked with --wrap=malloc,--wrap=realloc (see
  * CMakeLists.txt) so that the reader's allocations can be made to fail;
@@ -115,19 +117,26 @@ static int on_row(void *arg, size_t row, char **cells, size_t n)
     return row == g->stop_row ? 7 : 0;
 }
 
-/* Read text (len bytes) with delim; the log is in g. */
-static int read_text(const char *text, size_t len, char delim, struct got *g,
-                     struct tl_error *err)
+/* Read text (len bytes) with delim and encoding; the log is in g. */
+static int read_enc(const char *text, size_t len, char delim,
+                    const char *encoding, struct got *g, struct tl_error *err)
 {
     const struct tl_csv_sink sink = {g, on_header, on_row};
+    const struct tl_csv_opts o = {delim, encoding};
     FILE *f = fmemopen((void *)text, len, "r");
     int rc;
 
     assert_non_null(f);
     g->err = err;
-    rc = tl_csv_read(f, delim, &sink, err);
+    rc = tl_csv_read(f, &o, &sink, err);
     fclose(f);
     return rc;
+}
+
+static int read_text(const char *text, size_t len, char delim, struct got *g,
+                     struct tl_error *err)
+{
+    return read_enc(text, len, delim, NULL, g, err);
 }
 
 /* The text reads without error and the sink sees want. */
@@ -202,15 +211,108 @@ static void test_header_bom_delimiter(void **state)
     (void)state;
     assert_int_equal(read_text(text, sizeof(text) - 1, ';', &g, &err),
                      POVTRACK_OK);
-    /* ASCII letters only are lowered; other bytes are kept. */
-    assert_string_equal(g.log, "1[số_tiền][ngÀy][don__vi][x,y] "
+    /* Names as written, trimmed: the importers fold them themselves. */
+    assert_string_equal(g.log, "1[Số Tiền][NGÀY][Don  Vi][x,y] "
                                "2[1][2][3][4,5] ");
     /* A BOM elsewhere than at the start is text. */
     reads_as("a\n\xEF\xBB\xBFx\n", "1[a] 2[\xEF\xBB\xBFx] ");
+    /* No-break spaces (Excel's thousands separator in some locales) are
+     * trimmed like spaces; inside a cell they stay. */
+    reads_as("a,b\n\xC2\xA0"
+             "1\xC2\xA0"
+             "500\xC2\xA0,x\n",
+             "1[a][b] 2[1\xC2\xA0"
+             "500][x] ");
+}
 
-    char s[] = "Mã Hộ GIA ĐÌNH";
-    tl_csv_normalise(s);
-    assert_string_equal(s, "mã_hộ_gia_ĐÌnh");
+/* The separator is the one of , ; and tab the header line holds most of,
+ * outside quotes: Excel in a Vietnamese locale writes ';'. */
+static void test_delimiter_found(void **state)
+{
+    (void)state;
+    reads_as("Ngày;Số tiền;Ghi chú\n01/11/2024;1.500,000;a, b\n",
+             "1[Ngày][Số tiền][Ghi chú] 2[01/11/2024][1.500,000][a, b] ");
+    reads_as("a\tb\tc\n1\t2,5\t3\n", "1[a][b][c] 2[1][2,5][3] ");
+    reads_as("a,b;c\n1,2;3\n", "1[a][b;c] 2[1][2;3] ");
+    /* Separators inside a quoted header name do not count. */
+    reads_as("\"a;b;c\",d\n1,2\n", "1[a;b;c][d] 2[1][2] ");
+    /* None at all: one column, as with ','. */
+    reads_as("a\n1;2\n", "1[a] 2[1;2] ");
+    /* Given, it wins. */
+    struct got g = {.len = 0};
+    struct tl_error err = {{0}};
+    assert_int_equal(read_text("a;b,c\n1;2,3\n", 12, ',', &g, &err),
+                     POVTRACK_OK);
+    assert_string_equal(g.log, "1[a;b][c] 2[1;2][3] ");
+}
+
+/* The text: refused when not UTF-8 (as a whole, nothing given), read in
+ * the encoding named, composed to NFC. */
+static void test_encodings(void **state)
+{
+    /* "Nguyễn Văn Đức,Ẩn danh" as Excel saves it in Windows-1258: the
+     * tone marks are combining characters of their own. */
+    static const char cp1258[] = "T\xea"
+                                 "n\n"
+                                 "Nguy\xea\xde"
+                                 "n V\xe3"
+                                 "n \xd0\xfd\xec"
+                                 "c\n"
+                                 "\xc2\xd2"
+                                 "n danh\n";
+    static const char cp1252[] = "Nom\nRen\xe9\n";
+    struct got g = {.len = 0};
+    struct tl_error err = {{0}};
+
+    (void)state;
+    assert_int_equal(read_text(cp1258, sizeof(cp1258) - 1, 0, &g, &err),
+                     POVTRACK_EINVALID);
+    assert_string_equal(err.msg,
+                        "line 1 is not UTF-8 text (byte 0xea): save the "
+                        "spreadsheet as CSV UTF-8, or give --encoding cp1258 "
+                        "(Excel's Vietnamese) or --encoding cp1252 (Western "
+                        "European)");
+    assert_string_equal(g.log, "");
+
+    memset(&g, 0, sizeof(g));
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(
+        read_enc(cp1258, sizeof(cp1258) - 1, 0, "cp1258", &g, &err),
+        POVTRACK_OK);
+    /* NFC: the same bytes as the UTF-8 file would hold. */
+    assert_string_equal(g.log, "1[Tên] 2[Nguyễn Văn Đức] 3[Ẩn danh] ");
+
+    memset(&g, 0, sizeof(g));
+    assert_int_equal(
+        read_enc(cp1252, sizeof(cp1252) - 1, 0, "WINDOWS-1252", &g, &err),
+        POVTRACK_OK);
+    assert_string_equal(g.log, "1[Nom] 2[René] ");
+
+    /* A UTF-8 file in decomposed form (NFD) is composed too. */
+    reads_as("Te\xcc\x82n\nNguye\xcc\x82\xcc\x83n\n", "1[Tên] 2[Nguyễn] ");
+    /* The second line is the bad one. */
+    memset(&g, 0, sizeof(g));
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(read_text("a\r\n\xff\n", 5, 0, &g, &err),
+                     POVTRACK_EINVALID);
+    assert_non_null(strstr(err.msg, "line 2 is not UTF-8 text (byte 0xff)"));
+
+    /* An encoding for a file that is UTF-8 already would garble it. */
+    memset(&g, 0, sizeof(g));
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(read_enc("Tên\n", 5, 0, "cp1258", &g, &err),
+                     POVTRACK_EINVALID);
+    assert_string_equal(err.msg, "the file is UTF-8 already: leave out "
+                                 "--encoding cp1258");
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(read_enc("a\n", 2, 0, "klingon", &g, &err),
+                     POVTRACK_EINVALID);
+    assert_string_equal(err.msg, "unknown encoding \"klingon\" (give cp1258, "
+                                 "cp1252 or utf-8)");
+    /* "utf-8" named is the default. */
+    memset(&g, 0, sizeof(g));
+    assert_int_equal(read_enc("Tên\n", 5, 0, "UTF-8", &g, &err), POVTRACK_OK);
+    assert_string_equal(g.log, "1[Tên] ");
 }
 
 static void test_errors(void **state)
@@ -238,7 +340,7 @@ static void test_read_error(void **state)
 
     (void)state;
     assert_non_null(f);
-    assert_int_equal(tl_csv_read(f, 0, &sink, &err), POVTRACK_EIO);
+    assert_int_equal(tl_csv_read(f, NULL, &sink, &err), POVTRACK_EIO);
     assert_string_equal(err.msg, "read error");
     assert_string_equal(g.log, "");
     fclose(f);
@@ -349,7 +451,7 @@ static void test_large_input(void **state)
     assert_int_equal(fclose(f), 0);
     f = fmemopen(text, len, "r");
     assert_non_null(f);
-    assert_int_equal(tl_csv_read(f, 0, &sink, &err), POVTRACK_OK);
+    assert_int_equal(tl_csv_read(f, NULL, &sink, &err), POVTRACK_OK);
     fclose(f);
     free(text);
     assert_int_equal(c.ncols, 40);
@@ -401,6 +503,8 @@ int main(void)
         cmocka_unit_test(test_empty_lines_keep_numbers),
         cmocka_unit_test(test_quoted_cells),
         cmocka_unit_test(test_header_bom_delimiter),
+        cmocka_unit_test(test_delimiter_found),
+        cmocka_unit_test(test_encodings),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_read_error),
         cmocka_unit_test(test_callbacks_stop),

@@ -65,7 +65,7 @@ class PlainDaemon(DaemonCase):
         self.assertEqual((a[2].id, a[2].status), (None, "rejected"))
         self.assertRegex(a[2].error, r"^id: ")
         self.assertEqual((a[3].id, a[3].status), (None, "rejected"))
-        self.assertRegex(a[3].error, r"^id: ")
+        self.assertRegex(a[3].error, r"^(id: |event: missing id)")
         self.assertEqual((a[4].status, a[4].error),
                          ("rejected", "unit: 99999 is not defined"))
         self.assertEqual(r.ok, [a[0]])
