@@ -205,23 +205,21 @@ static int by_component(const void *a, const void *b)
     return pu_cmp_bytes(x->name, x->len, y->name, y->len);
 }
 
+/* pl_merge_runs' fold: one component of several units into one. */
+static void fold_component(void *into, void *from)
+{
+    struct component *a = into, *b = from;
+    for (int j = 0; j < NV; j++)
+        a->v[j] += b->v[j];
+    free(b->name);
+}
+
 /* The components of the units regrouped: in the order of the keys, each
  * once (the units' amounts of the same component added up). */
 static void components_merge(struct components *cs)
 {
-    size_t out = 0;
-    if (cs->n > 1)
-        qsort(cs->c, cs->n, sizeof *cs->c, by_component);
-    for (size_t i = 0; i < cs->n; i++) {
-        if (out > 0 && by_component(&cs->c[out - 1], &cs->c[i]) == 0) {
-            for (int j = 0; j < NV; j++)
-                cs->c[out - 1].v[j] += cs->c[i].v[j];
-            free(cs->c[i].name);
-        } else {
-            cs->c[out++] = cs->c[i];
-        }
-    }
-    cs->n = out;
+    cs->n = pl_merge_runs(cs->c, cs->n, sizeof *cs->c, by_component,
+                          fold_component);
 }
 
 /* The year's components of unit, regrouped as the units stand at as_of:

@@ -187,21 +187,20 @@ static int by_amount(const void *a, const void *b)
     return by_donor(a, b);
 }
 
+/* pl_merge_runs' fold: one donor's rows into one. */
+static void fold_row(void *into, void *from)
+{
+    struct row *a = into, *b = from;
+    for (int j = 0; j < NV; j++)
+        a->v[j] += b->v[j];
+    free(b->donor);
+}
+
 /* One row per donor: sort by donor, add up each run into its first row. */
 static size_t merge_rows(struct gather *g)
 {
-    size_t out = 0;
-    if (g->n > 1)
-        qsort(g->rows, g->n, sizeof *g->rows, by_donor);
-    for (size_t i = 0; i < g->n; i++) {
-        if (out > 0 && by_donor(&g->rows[out - 1], &g->rows[i]) == 0) {
-            for (int j = 0; j < NV; j++)
-                g->rows[out - 1].v[j] += g->rows[i].v[j];
-            free(g->rows[i].donor);
-        } else {
-            g->rows[out++] = g->rows[i];
-        }
-    }
+    size_t out =
+        pl_merge_runs(g->rows, g->n, sizeof *g->rows, by_donor, fold_row);
     g->n = out;
     if (out > 1)
         qsort(g->rows, out, sizeof *g->rows, by_amount);

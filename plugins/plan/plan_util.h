@@ -215,6 +215,30 @@ static inline void pl_prefix_end(uint8_t *end, const uint8_t *prefix,
         end[i - 1]++;
 }
 
+/* Sort the n elements of size bytes at base by cmp, then fold each run
+ * of equal ones into its first (fold(first, other): add other's figures
+ * into first and free what other owns).  Returns how many are left: one
+ * row per key, for a list gathered from several units or scans. */
+static inline size_t pl_merge_runs(void *base, size_t n, size_t size,
+                                   int (*cmp)(const void *, const void *),
+                                   void (*fold)(void *, void *))
+{
+    uint8_t *b = base;
+    size_t out = 0;
+    if (n > 1)
+        qsort(base, n, size, cmp);
+    for (size_t i = 0; i < n; i++) {
+        if (out > 0 && cmp(b + (out - 1) * size, b + i * size) == 0) {
+            fold(b + (out - 1) * size, b + i * size);
+        } else {
+            if (out != i)
+                memcpy(b + out * size, b + i * size, size);
+            out++;
+        }
+    }
+    return out;
+}
+
 /* ---- query arguments ---- */
 
 /* "year", PL_YEAR_MIN to PL_YEAR_MAX: required, or *has says whether it
@@ -377,15 +401,17 @@ static inline int pl_arg_yearly(const struct povtrack_host *host,
     pu_put_key_i64(a->year_key, a->year);
     const msgpack_object *o = pu_map_get(q, "list");
     a->list = o != NULL && o->type != MSGPACK_OBJECT_NIL;
-    if (a->list && list == NULL) {
-        snprintf(err, errlen, "list: not a list of this plugin");
-        return POVTRACK_EINVALID;
-    }
-    if (a->list &&
-        (o->type != MSGPACK_OBJECT_STR || o->via.str.size != strlen(list) ||
-         memcmp(o->via.str.ptr, list, o->via.str.size) != 0)) {
-        snprintf(err, errlen, "list: must be \"%s\"", list);
-        return POVTRACK_EINVALID;
+    if (a->list) {
+        if (list == NULL) {
+            snprintf(err, errlen, "list: this plugin has no list");
+            return POVTRACK_EINVALID;
+        }
+        size_t ll = strlen(list);
+        if (o->type != MSGPACK_OBJECT_STR || o->via.str.size != ll ||
+            memcmp(o->via.str.ptr, list, ll) != 0) {
+            snprintf(err, errlen, "list: must be \"%s\"", list);
+            return POVTRACK_EINVALID;
+        }
     }
     return pu_check_query_year(host, ctx, pu_get_unit(a->ch.code[0]),
                                a->has_as_of, a->as_of, true, a->year, err,

@@ -550,6 +550,13 @@ static int by_link(const void *a, const void *b)
     return pu_cmp_bytes(x->id, x->len, y->id, y->len);
 }
 
+/* pl_merge_runs' fold: one link of several units into one. */
+static void fold_link(void *into, void *from)
+{
+    ((struct link_row *)into)->households +=
+        ((const struct link_row *)from)->households;
+}
+
 /* The links of the year with households in unit or below: as counted
  * ('K'), or with as_of (g not NULL) regrouped into g's unit from the
  * units' own ('k'), a link of two of them once, its households added up.
@@ -577,14 +584,7 @@ static int links_get(struct pl_plugin *p, povtrack_ctx *ctx,
                              own_links_cb, ls);
     if (rc != 0 || ls->bad)
         return rc != 0 ? rc : POVTRACK_EIO;
-    size_t out = 0;
-    if (ls->n > 1)
-        qsort(ls->l, ls->n, sizeof *ls->l, by_link);
-    for (size_t i = 0; i < ls->n; i++)
-        if (out > 0 && by_link(&ls->l[out - 1], &ls->l[i]) == 0)
-            ls->l[out - 1].households += ls->l[i].households;
-        else
-            ls->l[out++] = ls->l[i];
+    size_t out = pl_merge_runs(ls->l, ls->n, sizeof *ls->l, by_link, fold_link);
     ls->total = (int64_t)out;
     ls->n = out < (size_t)limit ? out : (size_t)limit;
     ls->limit = limit;

@@ -477,6 +477,19 @@ static int csv_row(const char *csv, const char *unit, char field[][32], int max)
     return n;
 }
 
+/* `povtrack report --unit 68 --year 2025 --format csv --lang en` into
+ * rep. */
+static void report_68_2025(struct fx *f, char *rep, size_t len)
+{
+    char err[4096];
+    int rc = cli(f, "report",
+                 (const char *[]){"--unit", "68", "--year", "2025", "--format",
+                                  "csv", "--lang", "en", NULL},
+                 rep, len, err, sizeof err);
+    if (rc != 0)
+        fail_msg("povtrack report: exit %d\n%s\n%s", rc, rep, err);
+}
+
 /* The index of the CSV column headed name (its first line; a header
  * with a comma is quoted). */
 static int csv_col(const char *csv, const char *name)
@@ -608,13 +621,8 @@ static void test_report_like_with_like(void **state)
     send_ok(f, l.s);
     free(l.s);
 
-    char rep[65536], err[4096], row[40][32];
-    int rc = cli(f, "report",
-                 (const char *[]){"--unit", "68", "--year", "2025", "--format",
-                                  "csv", "--lang", "en", NULL},
-                 rep, sizeof rep, err, sizeof err);
-    if (rc != 0)
-        fail_msg("povtrack report: exit %d\n%s\n%s", rc, rep, err);
+    char rep[65536], row[40][32];
+    report_68_2025(f, rep, sizeof rep);
     /* code, name, parent, households, poor, poor rate, near, near rate,
      * reduction, target, md rate, md reduction, md target, ... */
     assert_true(csv_row(rep, "22924", row, 40) > 20);
@@ -675,13 +683,8 @@ static void test_report_plan_sections(void **state)
     free(l.s);
     reorganise(f);
 
-    char rep[65536], err[4096], row[40][32];
-    int rc = cli(f, "report",
-                 (const char *[]){"--unit", "68", "--year", "2025", "--format",
-                                  "csv", "--lang", "en", NULL},
-                 rep, sizeof rep, err, sizeof err);
-    if (rc != 0)
-        fail_msg("povtrack report: exit %d\n%s\n%s", rc, rep, err);
+    char rep[65536], row[40][32];
+    report_68_2025(f, rep, sizeof rep);
     static const struct {
         const char *col, *want;
     } plan[] = {

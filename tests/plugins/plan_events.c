@@ -141,6 +141,26 @@ static void day_snap(struct fx *fx, struct fx_snap *s)
     fx_snap_r25(fx, s, day_plugin, tails, FX_NELEMS(tails), true);
 }
 
+/* A query and the number of events its key must count. */
+struct pe_want {
+    const char *q;
+    int64_t n;
+};
+
+/* Each query of want answered with key n x one. */
+static void expect_answers(struct fx *fx, const char *plugin, const char *key,
+                           int64_t one, const struct pe_want *want, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct fx_reply r;
+        const msgpack_object *res = fx_query(fx, &r, plugin, want[i].q);
+        if (fx_i64(res, key) != want[i].n * one)
+            fail_msg("%s %s: %s %lld, want %lld", plugin, want[i].q, key,
+                     (long long)fx_i64(res, key), (long long)(want[i].n * one));
+        fx_reply_free(&r);
+    }
+}
+
 void pe_check_units_of_the_day(const char *plugin,
                                void (*add)(struct fx *, int64_t at,
                                            const char *unit),
@@ -148,10 +168,7 @@ void pe_check_units_of_the_day(const char *plugin,
 {
     /* One record in 22924 under 60 in 2024, one in the new 22924 under 68
      * in 2026 (after the merger recorded in June 2025). */
-    static const struct {
-        const char *q;
-        int64_t n;
-    } want[] = {
+    static const struct pe_want want[] = {
         {"{\"unit\":\"68\"}", 1},
         {"{\"unit\":\"22924\"}", 2},
         /* A period that ends before the merger, on the units of then. */
@@ -173,14 +190,7 @@ void pe_check_units_of_the_day(const char *plugin,
     fx_r25_changes(fx, FX_R25_RECORDED);
     add(fx, FX_R25_T2026, "22924");
     fx_sync(fx);
-    for (size_t i = 0; i < FX_NELEMS(want); i++) {
-        struct fx_reply r;
-        const msgpack_object *res = fx_query(fx, &r, plugin, want[i].q);
-        if (fx_i64(res, key) != want[i].n * one)
-            fail_msg("%s %s: %s %lld, want %lld", plugin, want[i].q, key,
-                     (long long)fx_i64(res, key), (long long)(want[i].n * one));
-        fx_reply_free(&r);
-    }
+    expect_answers(fx, plugin, key, one, want, FX_NELEMS(want));
     /* A unit that has ended: refused as by every plugin. */
     snprintf(msg, sizeof msg,
              "%s: unit: 60 is not in force now: merged into 68 on "
@@ -212,10 +222,7 @@ void pe_check_units_of_the_day(const char *plugin,
      * before it, counts where 22921 stood then (22921, 593, 60); one in
      * the new 22924 in August after it.  As of the end of 2025, 68 has
      * both, and the 2024 one of 22924 under 60. */
-    static const struct {
-        const char *q;
-        int64_t n;
-    } late[] = {
+    static const struct pe_want late[] = {
         {"{\"unit\":\"68\",\"year\":2025}", 1},
         {"{\"unit\":\"22924\",\"year\":2025}", 1},
         {"{\"unit\":\"68\",\"year\":2025,\"as_of\":1767200399}", 2},
@@ -232,14 +239,7 @@ void pe_check_units_of_the_day(const char *plugin,
     fx_r25_changes(fx, FX_R25_LATE_RECORDED);
     add(fx, FX_R25_T0801, "22924");
     fx_sync(fx);
-    for (size_t i = 0; i < FX_NELEMS(late); i++) {
-        struct fx_reply r;
-        const msgpack_object *res = fx_query(fx, &r, plugin, late[i].q);
-        if (fx_i64(res, key) != late[i].n * one)
-            fail_msg("%s %s: %s %lld, want %lld", plugin, late[i].q, key,
-                     (long long)fx_i64(res, key), (long long)(late[i].n * one));
-        fx_reply_free(&r);
-    }
+    expect_answers(fx, plugin, key, one, late, FX_NELEMS(late));
     snprintf(msg, sizeof msg,
              "%s: unit: 22921 is not in force on 2025-12-31: merged into "
              "22924 on 2025-07-01; ask for 22924",
