@@ -277,7 +277,7 @@ static int bu_query(void *state, povtrack_ctx *ctx, const msgpack_object *q,
 {
     struct budget *b = state;
     struct pl_yearly a;
-    int rc = pl_arg_yearly(b->base.host, ctx, q, NULL, 1, 1, &a, err, errlen);
+    int rc = pl_arg_yearly(b->base.host, ctx, q, NULL, 0, 0, &a, err, errlen);
     if (rc != 0)
         return rc;
     struct components cs = {.n = 0};

@@ -352,12 +352,16 @@ static inline int pl_arg_listing(const struct povtrack_host *host,
         return POVTRACK_EINVALID;
     char period[48] = "to";
     bool has_end = l->p.has_year || l->p.has_to;
+    /* The period's last instant ("to" may be any integer). */
+    int64_t end = !has_end              ? INT64_MAX
+                  : l->p.to > INT64_MIN ? l->p.to - 1
+                                        : INT64_MIN;
     if (l->p.has_year)
         snprintf(period, sizeof period, "the end of %lld",
                  (long long)l->p.year);
-    if ((rc = pu_check_query_date(
-             host, ctx, pu_get_unit(l->ch.code[0]), l->has_as_of, l->as_of,
-             has_end ? l->p.to - 1 : INT64_MAX, period, err, errlen)) != 0)
+    if ((rc = pu_check_query_date(host, ctx, pu_get_unit(l->ch.code[0]),
+                                  l->has_as_of, l->as_of, end, period, err,
+                                  errlen)) != 0)
         return rc;
     if (l->has_as_of && !has_end)
         l->p.to = l->as_of < INT64_MAX ? l->as_of + 1 : INT64_MAX;
@@ -390,6 +394,7 @@ static inline int pl_arg_yearly(const struct povtrack_host *host,
                                 struct pl_yearly *a, char *err, size_t errlen)
 {
     bool has;
+    a->limit = def;
     int rc = pu_arg_unit(host, ctx, q, &a->ch, err, errlen);
     if (rc != 0)
         return rc;
