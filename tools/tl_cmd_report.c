@@ -53,8 +53,9 @@ static const char report_usage[] =
     "communes sit directly under the province), and every figure is\n"
     "regrouped into them (as_of): a merged commune's reduction compares it\n"
     "with its predecessors together the year before, the chart's earlier\n"
-    "years line up with it, and the money, loans and relocations recorded\n"
-    "under a predecessor (before the merger too) count in the successor.\n"
+    "years line up with it, and the money, loans, relocations, budget,\n"
+    "links, assistance, donors and commendations recorded under a\n"
+    "predecessor (before the merger too) count in the successor.\n"
     "A section whose plugin povtrackd has not loaded is left out with a note.\n"
     "It first waits until the plugins have applied the whole log.\n"
     "\n"
@@ -699,23 +700,26 @@ static bool map_key(const msgpack_object *k, char *buf, size_t cap)
     return true;
 }
 
-/* Ask section s's plugin about units[idx] in the report's year (with
- * "limit" when limit > 0).  *res is its result, NULL when the section is
- * absent; free m (zeroed then) in every case. */
+/* Ask section s's plugin about units[idx] in the report's year, on the
+ * report's units (as_of, as every section), with "limit" when limit > 0.
+ * *res is its result, NULL when the section is absent; free m (zeroed
+ * then) in every case. */
 static int ask_year(struct rep *r, enum tl_rep_sec s, size_t idx, int limit,
                     struct povtrack_client_msg *m, const msgpack_object **res)
 {
     const char *code = r->doc.units[idx].code;
     int year = r->doc.year, rc = 0;
+    json_int_t as_of = (json_int_t)report_as_of(r);
 
     memset(m, 0, sizeof(*m));
     *res = NULL;
     if (!r->doc.present[s])
         return 0;
     rc = ask(r, s,
-             limit > 0 ? json_pack("{s:s,s:i,s:i}", "unit", code, "year", year,
-                                   "limit", limit)
-                       : json_pack("{s:s,s:i}", "unit", code, "year", year),
+             limit > 0 ? json_pack("{s:s,s:i,s:I,s:i}", "unit", code, "year",
+                                   year, "as_of", as_of, "limit", limit)
+                       : json_pack("{s:s,s:i,s:I}", "unit", code, "year", year,
+                                   "as_of", as_of),
              m);
     if (rc == 0)
         *res = result(m);
@@ -802,8 +806,9 @@ static int links(struct rep *r)
     const msgpack_object *res, *arr;
     int rc =
         ask(r, TL_SEC_PRODUCTION,
-            json_pack("{s:s,s:i,s:s,s:i}", "unit", r->doc.units[0].code, "year",
-                      r->doc.year, "list", "links", "limit", TL_REP_LINKS),
+            json_pack("{s:s,s:i,s:I,s:s,s:i}", "unit", r->doc.units[0].code,
+                      "year", r->doc.year, "as_of", (json_int_t)report_as_of(r),
+                      "list", "links", "limit", TL_REP_LINKS),
             &m);
     int64_t more = 0, stars = 0;
 
@@ -1196,18 +1201,26 @@ static int wait_plugins(struct rep *r)
 {
     struct tl_rep_doc *d = &r->doc;
     const char *code = d->units[0].code;
+    /* On the report's units, as its sections ask: a unit that has ended
+     * since is asked about on the units of its year. */
+    json_int_t as_of = (json_int_t)report_as_of(r);
     json_t *q[TL_SEC_ALERTS] = {
-        json_pack("{s:s,s:i}", "unit", code, "year", d->year),
-        json_pack("{s:s,s:i}", "unit", code, "year", d->year),
-        json_pack("{s:s}", "unit", code),
-        json_pack("{s:s}", "unit", code),
-        json_pack("{s:s}", "unit", code),
+        json_pack("{s:s,s:i,s:I}", "unit", code, "year", d->year, "as_of",
+                  as_of),
+        json_pack("{s:s,s:i,s:I}", "unit", code, "year", d->year, "as_of",
+                  as_of),
+        json_pack("{s:s,s:I}", "unit", code, "as_of", as_of),
+        json_pack("{s:s,s:I}", "unit", code, "as_of", as_of),
+        json_pack("{s:s,s:I}", "unit", code, "as_of", as_of),
         json_object(),
-        json_pack("{s:s,s:i}", "unit", code, "year", d->year),
-        json_pack("{s:s,s:i}", "unit", code, "year", d->year),
-        json_pack("{s:s,s:i}", "unit", code, "year", d->year),
-        json_pack("{s:s}", "unit", code),
-        json_pack("{s:s}", "unit", code)};
+        json_pack("{s:s,s:i,s:I}", "unit", code, "year", d->year, "as_of",
+                  as_of),
+        json_pack("{s:s,s:i,s:I}", "unit", code, "year", d->year, "as_of",
+                  as_of),
+        json_pack("{s:s,s:i,s:I}", "unit", code, "year", d->year, "as_of",
+                  as_of),
+        json_pack("{s:s,s:I}", "unit", code, "as_of", as_of),
+        json_pack("{s:s,s:I}", "unit", code, "as_of", as_of)};
     struct tl_wait_target t[TL_SEC_ALERTS];
     int rc = 0;
 
@@ -1604,27 +1617,33 @@ int tl_cmd_donors(struct tl_cli *cli, int argc, char **argv)
         return tl_cli_usage("donors", "--json is not supported; use "
                                       "--format csv");
 
+    /* The list is on the units of the period's last instant (as_of, as a
+     * report's sections): a unit's donors include those recorded under
+     * the units merged into it before. */
     char period[64];
     json_t *q;
     if (year >= 0) {
         r.doc.year = (int)year;
         snprintf(period, sizeof(period), "%lld", year);
-        q = json_pack("{s:s,s:I}", "unit", unit, "year", (json_int_t)year);
+        q = json_pack("{s:s,s:I,s:I}", "unit", unit, "year", (json_int_t)year,
+                      "as_of", (json_int_t)report_as_of(&r));
     } else if (from_s != NULL) {
         /* The units of the last day asked for. */
         time_t last = (time_t)(to + VN_OFFSET);
         struct tm tm;
         r.doc.year = gmtime_r(&last, &tm) != NULL ? tm.tm_year + 1900 : 2000;
         snprintf(period, sizeof(period), "%s – %s", from_s, to_s);
-        q = json_pack("{s:s,s:I,s:I}", "unit", unit, "from", (json_int_t)from,
-                      "to", (json_int_t)(to + 86400));
+        q = json_pack("{s:s,s:I,s:I,s:I}", "unit", unit, "from",
+                      (json_int_t)from, "to", (json_int_t)(to + 86400), "as_of",
+                      (json_int_t)(to + 86400 - 1));
     } else {
         time_t now = time(NULL) + VN_OFFSET;
         struct tm tm;
         r.doc.year = gmtime_r(&now, &tm) != NULL ? tm.tm_year + 1900 : 2000;
         snprintf(period, sizeof(period), "%s",
                  r.doc.lang == TL_REP_EN ? "all time" : "từ trước đến nay");
-        q = json_pack("{s:s}", "unit", unit);
+        q = json_pack("{s:s,s:I}", "unit", unit, "as_of",
+                      (json_int_t)time(NULL));
     }
     if (q == NULL)
         return oom();

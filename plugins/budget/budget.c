@@ -20,11 +20,21 @@
  *   - execution rate = spent / allocated x 100, nil when nothing was
  *     allocated (it may pass 100).
  *
- * Query q {"unit", "year"} -> {"unit", "year", "allocated", "spent",
- * "execution_rate", "by_program": {programme: {"allocated", "spent",
- * "execution_rate", "by_component": {component: {"allocated", "spent",
- * "execution_rate"}}}}}: both programmes always, their components as
- * recorded (byte order).
+ * Query q {"unit", "year", "as_of"?} -> {"unit", "as_of"?, "year",
+ * "allocated", "spent", "execution_rate", "by_program": {programme:
+ * {"allocated", "spent", "execution_rate", "by_component": {component:
+ * {"allocated", "spent", "execution_rate"}}}}}: both programmes always,
+ * their components as recorded (byte order).
+ *
+ * Units over time, as every plugin (plugin_util.h): the query's date is
+ * its as_of, else the end of its year, and a unit that had ended by then
+ * is refused in the ingest's words with where to ask instead
+ * (pu_check_query_year).  as_of T (not before the end of the year)
+ * regroups the year's budget into the units in force at T: the records
+ * of every unit whose households are at T in the unit asked or below
+ * (pu_regroup), so Lam Dong's 2024 (68, as of the end of 2025) is Binh
+ * Thuan's and old Lam Dong's together, components of the same name added
+ * up.  It reads each unit's own records ('v').
  *
  * Alert, from tick (the wall clock): budget.low_execution (warning), once
  * per (unit, year), at the end of check_date (MM-DD, Vietnam time) of the
@@ -39,8 +49,13 @@
  *   'V' unit[5] year[8] programme[1] component -> i64 allocated, i64 spent
  *   'Y' unit[5] year[8]                        -> i64 allocated, i64 spent
  *   'S' unit[5] year[8] day[8]                 -> i64 spent that day
+ *   'v' year[8] unit[5] programme[1] component -> i64 allocated, i64 spent
+ *        of the unit itself (not its descendants): what as_of regroups
  *   'Q' year[8] unit[5] -> "": (unit, year) not yet checked; tick
  *        consumes the years whose check date has passed
+ *
+ * Layout 1 (version 1.0) had no own records: the host rebuilds it at
+ * start (state_layout 2).
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -99,6 +114,10 @@ static int bu_apply(void *state, povtrack_ctx *ctx,
     if (rc == 0)
         rc = pl_chain_add(b->base.host, ctx, BU_WHO, &ch, 'V', tail,
                           9 + d->component.len, v, NV);
+    /* The unit's own, for as_of. */
+    if (rc == 0)
+        rc = pl_own_add(b->base.host, ctx, BU_WHO, 'v', d->year, unit, tail + 8,
+                        1 + d->component.len, v, NV);
     for (int i = 0; rc == 0 && i < ch.n; i++) {
         int64_t old[NV];
         size_t kl = pl_unit_key(k, 'Y', ch.code[i], tail, 8);
@@ -169,6 +188,60 @@ bad:
     return 1;
 }
 
+/* components_cb for an own entry 'v' year unit programme component: the
+ * programme at the same offset as in 'V'. */
+static int own_component_cb(void *arg, const uint8_t *key, size_t klen,
+                            const uint8_t *val, size_t vlen)
+{
+    struct components *cs = arg;
+    return components_cb(cs, key, klen, val, vlen) != 0 ? POVTRACK_EIO : 0;
+}
+
+static int by_component(const void *a, const void *b)
+{
+    const struct component *x = a, *y = b;
+    if (x->ntp != y->ntp)
+        return x->ntp < y->ntp ? -1 : 1;
+    return pu_cmp_bytes(x->name, x->len, y->name, y->len);
+}
+
+/* pl_merge_runs' fold: one component of several units into one. */
+static void fold_component(void *into, void *from)
+{
+    struct component *a = into, *b = from;
+    for (int j = 0; j < NV; j++)
+        a->v[j] += b->v[j];
+    free(b->name);
+}
+
+/* The components of the units regrouped: in the order of the keys, each
+ * once (the units' amounts of the same component added up). */
+static void components_merge(struct components *cs)
+{
+    cs->n = pl_merge_runs(cs->c, cs->n, sizeof *cs->c, by_component,
+                          fold_component);
+}
+
+/* The year's components of unit, regrouped as the units stand at as_of:
+ * the own records of every unit whose households are then in it or below;
+ * and their totals. */
+static int components_regrouped(struct budget *b, povtrack_ctx *ctx,
+                                const uint8_t *unit, int64_t year,
+                                int64_t as_of, struct components *cs,
+                                int64_t tot[NV])
+{
+    int rc = pl_own_scan(b->base.host, ctx, 'v', unit, as_of, year, year + 1,
+                         own_component_cb, cs);
+    if (rc != 0 || cs->bad)
+        return rc != 0 ? rc : POVTRACK_EIO;
+    components_merge(cs);
+    memset(tot, 0, sizeof(int64_t) * NV);
+    for (size_t i = 0; i < cs->n; i++)
+        for (int j = 0; j < NV; j++)
+            tot[j] += cs->c[i].v[j];
+    return 0;
+}
+
 /* "allocated", "spent", "execution_rate" of v. */
 static int pack_totals(msgpack_packer *pk, const int64_t v[NV])
 {
@@ -203,29 +276,32 @@ static int bu_query(void *state, povtrack_ctx *ctx, const msgpack_object *q,
                     msgpack_packer *pk, char *err, size_t errlen)
 {
     struct budget *b = state;
-    struct pu_chain ch;
-    int64_t year;
-    bool has_year;
-    int rc = pu_arg_unit(b->base.host, ctx, q, &ch, err, errlen);
+    struct pl_yearly a;
+    int rc = pl_arg_yearly(b->base.host, ctx, q, NULL, 0, 0, &a, err, errlen);
     if (rc != 0)
         return rc;
-    if (pl_arg_year(q, true, &year, &has_year, err, errlen) != 0)
-        return POVTRACK_EINVALID;
-    uint8_t from[1 + PU_UNIT_W + 8], to[1 + PU_UNIT_W + 8], y[8];
-    pu_put_key_i64(y, year);
-    pl_unit_key(from, 'V', ch.code[0], y, 8);
-    pl_prefix_end(to, from, sizeof from);
     struct components cs = {.n = 0};
     int64_t tot[NV];
-    rc = pl_scan(b->base.host, ctx, BU_WHO, from, sizeof from, to, sizeof to,
-                 components_cb, &cs);
-    from[0] = 'Y';
-    if (rc == 0 && !cs.bad)
-        rc = pl_vec_get(b->base.host, ctx, BU_WHO, from, sizeof from, tot, NV);
+    if (a.has_as_of) {
+        rc = components_regrouped(b, ctx, a.ch.code[0], a.year, a.as_of, &cs,
+                                  tot);
+    } else {
+        uint8_t from[1 + PU_UNIT_W + 8], to[1 + PU_UNIT_W + 8];
+        pl_unit_key(from, 'V', a.ch.code[0], a.year_key, 8);
+        pl_prefix_end(to, from, sizeof from);
+        rc = pl_scan(b->base.host, ctx, BU_WHO, from, sizeof from, to,
+                     sizeof to, components_cb, &cs);
+        from[0] = 'Y';
+        if (rc == 0 && !cs.bad)
+            rc = pl_vec_get(b->base.host, ctx, BU_WHO, from, sizeof from, tot,
+                            NV);
+    }
     int e = rc < 0 || cs.bad;
     if (!e) {
-        e = msgpack_pack_map(pk, 6) | pl_pack_unit(pk, "unit", ch.code[0]) |
-            pl_pack_i64(pk, "year", year) | pack_totals(pk, tot) |
+        e = msgpack_pack_map(pk, 6 + a.has_as_of) |
+            pl_pack_unit(pk, "unit", a.ch.code[0]) |
+            pl_pack_as_of(pk, a.has_as_of, a.as_of) |
+            pl_pack_i64(pk, "year", a.year) | pack_totals(pk, tot) |
             pu_pack_key(pk, "by_program") |
             msgpack_pack_map(pk, EV_NTP_COUNT - 1);
         for (uint8_t p = 1; p < EV_NTP_COUNT; p++)
@@ -398,9 +474,9 @@ static const struct povtrack_config_key bu_config[] = {
 };
 
 /* state_layout: bump it when the stored values change. */
-POVTRACK_PLUGIN(.name = "budget", .version = "1.0.0",
+POVTRACK_PLUGIN(.name = "budget", .version = "1.1.0",
                 .event_mask = EV_TYPE_BIT(EV_BUDGET_ALLOCATED) |
                               EV_TYPE_BIT(EV_BUDGET_SPENT),
                 .init = bu_init, .apply = bu_apply, .query = bu_query,
-                .tick = bu_tick, .fini = pl_fini, .state_layout = 1,
+                .tick = bu_tick, .fini = pl_fini, .state_layout = 2,
                 .config_map = bu_config);

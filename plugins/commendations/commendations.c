@@ -10,8 +10,9 @@
  * stood at its "at" (the registry as the log stood when it was applied);
  * nothing takes one back.
  *
- * Query q {"unit", "year"? | "from"? "to"?, "limit"?} -> {"unit",
- * "year"?, "commendations", "collectives", "individuals", "by_level":
+ * Query q {"unit", "year"? | "from"? "to"?, "as_of"?, "limit"?} ->
+ * {"unit", "as_of"?, "year"?, "commendations", "collectives", "individuals",
+ * "by_level":
  * {"central", "province", "district", "commune"}, "list": [{"recipient",
  * "recipient_kind", "awarded_by", "level", "decision", "at", "unit"}],
  * "more"}: the commendations of the period in the unit or below (all
@@ -19,11 +20,26 @@
  * at most limit (default 100, 1-1000) of them; "more" is how many were
  * left out.  "unit" in the list is the unit of the event.
  *
+ * Units over time, as every plugin (plugin_util.h): the query's date is
+ * its as_of, else the end of its period (now without one), and a unit
+ * that had ended by then is refused in the ingest's words with where to
+ * ask instead (pu_check_query_date).  as_of T (the period must end by it;
+ * without "to" it ends at T) lists the period's commendations on the
+ * units in force at T: those of every unit whose households are at T in
+ * the unit asked or below (pu_regroup), so Lam Dong's 2025 (68, as of the
+ * end of 2025) lists those awarded in Binh Thuan before the merger.  It
+ * reads each unit's own ('o').
+ *
  * State (integers big-endian, times in keys sign-flipped, unit codes
  * NUL-padded to 5 bytes):
  *   'C' unit[5] at[8] seq[8] -> u8 recipient_kind, u8 level, u16
  *        recipient len, u16 awarded_by len, u16 decision len (0: none),
  *        unit[5] of the event, 3 zero, recipient, awarded_by, decision
+ *   'o' at[8] seq[8] unit[5] -> the same, under the event's unit alone
+ *        (not its ancestors): what as_of regroups
+ *
+ * Layout 1 (version 1.0) had no own records: the host rebuilds it at
+ * start (state_layout 2).
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -38,6 +54,7 @@
 #define CM_WHO "commendations"
 #define CM_HDR 16
 #define CM_KEY (1 + PU_UNIT_W + 8 + 8)
+#define CM_OWN_UNIT 17 /* the unit's offset in an own key 'o' */
 #define CM_LIMIT_DEFAULT 100
 #define CM_LIMIT_MAX 1000
 
@@ -73,12 +90,18 @@ static int cm_apply(void *state, povtrack_ctx *ctx,
     if (dl > 0)
         memcpy(v + CM_HDR + d->recipient.len + d->awarded_by.len,
                d->decision.ptr, dl);
-    uint8_t tail[16];
+    uint8_t tail[16], k[CM_KEY];
     pu_put_key_i64(tail, ev->at);
     pu_put_u64(tail + 8, rec->seq);
     for (int i = 0; rc == 0 && i < ch.n; i++) {
-        uint8_t k[CM_KEY];
         pl_unit_key(k, 'C', ch.code[i], tail, sizeof tail);
+        rc = pu_put(c->host, ctx, k, sizeof k, v, vl);
+    }
+    /* The unit's own, for as_of: 'o' at seq unit, in the order of 'C'. */
+    if (rc == 0) {
+        k[0] = 'o';
+        memcpy(k + 1, tail, sizeof tail);
+        memcpy(k + CM_OWN_UNIT, v + 8, PU_UNIT_W);
         rc = pu_put(c->host, ctx, k, sizeof k, v, vl);
     }
     free(v);
@@ -88,6 +111,7 @@ static int cm_apply(void *state, povtrack_ctx *ctx,
 /* ---- query ---- */
 
 struct listing {
+    size_t at_off; /* of "at" in the keys listed */
     int64_t total, kinds[3], levels[5];
     int64_t limit, listed;
     msgpack_sbuffer sb; /* the list's elements */
@@ -124,13 +148,39 @@ static int list_cb(void *arg, const void *key, size_t klen, const void *val,
     e |= pl_pack_text(pk, "awarded_by", (struct ev_str){s + rl, (uint32_t)al});
     e |= pu_pack_key(pk, "level") | pu_pack_key(pk, ev_level_name(v[1]));
     e |= pl_pack_text(pk, "decision", decision);
-    e |= pl_pack_i64(pk, "at", pu_get_key_i64((const uint8_t *)key + 6));
+    e |=
+        pl_pack_i64(pk, "at", pu_get_key_i64((const uint8_t *)key + l->at_off));
     e |= pl_pack_unit(pk, "unit", v + 8);
     if (e != 0) {
         l->bad = true;
         return 1;
     }
     return 0;
+}
+
+/* list_cb for an own entry 'o' at seq unit. */
+static int own_list_cb(void *arg, const uint8_t *key, size_t klen,
+                       const uint8_t *val, size_t vlen)
+{
+    return list_cb(arg, key, klen, val, vlen) != 0 ? POVTRACK_EIO : 0;
+}
+
+/* The period's commendations regrouped into unit as the units stand at
+ * as_of: those of every unit whose households are then in it or below,
+ * by time, then log order. */
+static int list_regrouped(struct pl_plugin *c, povtrack_ctx *ctx,
+                          const struct pl_listing *a, struct listing *l)
+{
+    struct pu_regroup g;
+    uint8_t from[9] = {'o'}, to[9] = {'o'};
+    pu_put_key_i64(from + 1, a->p.from);
+    pu_put_key_i64(to + 1, a->p.to);
+    l->at_off = 1;
+    pu_regroup_init(&g, c->host, ctx, a->ch.code[0], a->as_of, a->as_of);
+    int rc = pu_regroup_scan(&g, from, sizeof from, to, sizeof to, CM_OWN_UNIT,
+                             CM_KEY, own_list_cb, l);
+    pu_regroup_free(&g);
+    return rc;
 }
 
 static int cm_query(void *state, povtrack_ctx *ctx, const msgpack_object *q,
@@ -142,15 +192,19 @@ static int cm_query(void *state, povtrack_ctx *ctx, const msgpack_object *q,
                             CM_LIMIT_MAX, &a, err, errlen);
     if (rc != 0)
         return rc;
-    struct listing l = {.limit = a.limit};
+    struct listing l = {.at_off = 1 + PU_UNIT_W, .limit = a.limit};
     msgpack_sbuffer_init(&l.sb);
     msgpack_packer_init(&l.pk, &l.sb, msgpack_sbuffer_write);
-    rc = pl_scan(c->host, ctx, CM_WHO, a.from, sizeof a.from, a.to, sizeof a.to,
-                 list_cb, &l);
+    if (a.has_as_of)
+        rc = list_regrouped(c, ctx, &a, &l);
+    else
+        rc = pl_scan(c->host, ctx, CM_WHO, a.from, sizeof a.from, a.to,
+                     sizeof a.to, list_cb, &l);
     int e = rc != 0 || l.bad;
     if (!e) {
-        e = msgpack_pack_map(pk, a.p.has_year ? 8 : 7);
+        e = msgpack_pack_map(pk, (a.p.has_year ? 8 : 7) + a.has_as_of);
         e |= pl_pack_unit(pk, "unit", a.ch.code[0]);
+        e |= pl_pack_as_of(pk, a.has_as_of, a.as_of);
         if (a.p.has_year)
             e |= pl_pack_i64(pk, "year", a.p.year);
         e |= pl_pack_i64(pk, "commendations", l.total);
@@ -174,7 +228,7 @@ static int cm_query(void *state, povtrack_ctx *ctx, const msgpack_object *q,
 PL_PLUGIN_WITHOUT_SETTINGS(cm, CM_WHO);
 
 /* state_layout: bump it when the stored values change. */
-POVTRACK_PLUGIN(.name = "commendations", .version = "1.0.0",
+POVTRACK_PLUGIN(.name = "commendations", .version = "1.1.0",
                 .event_mask = EV_TYPE_BIT(EV_COMMENDATION_AWARDED),
                 .init = cm_init, .apply = cm_apply, .query = cm_query,
-                .fini = pl_fini, .state_layout = 1, .config_map = cm_config);
+                .fini = pl_fini, .state_layout = 2, .config_map = cm_config);

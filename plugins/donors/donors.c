@@ -21,20 +21,36 @@
  *     its name, even when one was given: every anonymous donation of the
  *     period is one row, donor "Ẩn danh / anonymous".
  *
- * Query q {"unit", "year"? | "from"? "to"?, "limit"?} -> {"unit",
- * "year"?, "received", "donations", "donors", "anonymous": {"amount",
- * "donations"}, "list": [{"donor", "donor_kind", "amount", "donations",
- * "in_kind"}], "more"}: "donors" counts the rows (the anonymous one
- * included); the list is sorted by amount, largest first, then kind and
+ * Query q {"unit", "year"? | "from"? "to"?, "as_of"?, "limit"?} ->
+ * {"unit", "as_of"?, "year"?, "received", "donations", "donors", "anonymous":
+ * {"amount", "donations"}, "list": [{"donor", "donor_kind", "amount",
+ * "donations", "in_kind"}], "more"}: "donors" counts the rows (the anonymous
+ * one included); the list is sorted by amount, largest first, then kind and
  * name (byte order), at most limit rows (default 1000, 1-10000); "more"
  * is how many rows were left out; "in_kind" is the part of the amount
  * given in kind.
+ *
+ * Units over time, as every plugin (plugin_util.h): the query's date is
+ * its as_of, else the end of its period (now without one), and a unit
+ * that had ended by then is refused in the ingest's words with where to
+ * ask instead (pu_check_query_date).  as_of T (the period must end by it;
+ * without "to" it ends at T) lists the period's donations on the units in
+ * force at T: those recorded under every unit whose households are at T
+ * in the unit asked or below (pu_regroup), so Lam Dong's 2025 (68, as of
+ * the end of 2025) has the January-June donations recorded under Binh
+ * Thuan's communes, a donor who gave in two of them one row.  It reads
+ * each unit's own donations ('o').
  *
  * State (integers big-endian, times in keys sign-flipped, unit codes
  * NUL-padded to 5 bytes):
  *   'D' unit[5] at[8] kind[1] donor -> i64 amount, i64 donations, i64
  *        in kind: the donations of one donor at one second (the donor
  *        empty when anonymous)
+ *   'o' at[8] unit[5] kind[1] donor -> the same, of the event's unit
+ *        alone (not its ancestors): what as_of regroups
+ *
+ * Layout 1 (version 1.0) had no own records: the host rebuilds it at
+ * start (state_layout 2).
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -80,7 +96,14 @@ static int dn_apply(void *state, povtrack_ctx *ctx,
     }
     int64_t d[NV] = {ev->data.amount, 1,
                      ev->data.in_kind ? ev->data.amount : 0};
-    return pl_chain_add(dn->host, ctx, DN_WHO, &ch, 'D', tail, tl, d, NV);
+    uint8_t unit[PU_UNIT_W];
+    rc = pl_chain_add(dn->host, ctx, DN_WHO, &ch, 'D', tail, tl, d, NV);
+    /* The unit's own, for as_of. */
+    if (rc == 0)
+        rc = pu_put_unit(unit, ev->unit) != 0 ? POVTRACK_EIO : 0;
+    return rc != 0 ? rc
+                   : pl_own_add(dn->host, ctx, DN_WHO, 'o', ev->at, unit,
+                                tail + 8, tl - 8, d, NV);
 }
 
 /* ---- query ---- */
@@ -137,6 +160,15 @@ static int gather_cb(void *arg, const void *key, size_t klen, const void *val,
     return 0;
 }
 
+/* gather_cb for an own entry 'o' at unit kind donor: the kind at the
+ * same offset as in 'D'. */
+static int own_gather_cb(void *arg, const uint8_t *key, size_t klen,
+                         const uint8_t *val, size_t vlen)
+{
+    struct gather *g = arg;
+    return gather_cb(g, key, klen, val, vlen) != 0 && g->bad ? POVTRACK_EIO : 0;
+}
+
 static int by_donor(const void *a, const void *b)
 {
     const struct row *x = a, *y = b;
@@ -155,21 +187,20 @@ static int by_amount(const void *a, const void *b)
     return by_donor(a, b);
 }
 
+/* pl_merge_runs' fold: one donor's rows into one. */
+static void fold_row(void *into, void *from)
+{
+    struct row *a = into, *b = from;
+    for (int j = 0; j < NV; j++)
+        a->v[j] += b->v[j];
+    free(b->donor);
+}
+
 /* One row per donor: sort by donor, add up each run into its first row. */
 static size_t merge_rows(struct gather *g)
 {
-    size_t out = 0;
-    if (g->n > 1)
-        qsort(g->rows, g->n, sizeof *g->rows, by_donor);
-    for (size_t i = 0; i < g->n; i++) {
-        if (out > 0 && by_donor(&g->rows[out - 1], &g->rows[i]) == 0) {
-            for (int j = 0; j < NV; j++)
-                g->rows[out - 1].v[j] += g->rows[i].v[j];
-            free(g->rows[i].donor);
-        } else {
-            g->rows[out++] = g->rows[i];
-        }
-    }
+    size_t out =
+        pl_merge_runs(g->rows, g->n, sizeof *g->rows, by_donor, fold_row);
     g->n = out;
     if (out > 1)
         qsort(g->rows, out, sizeof *g->rows, by_amount);
@@ -206,8 +237,12 @@ static int dn_query(void *state, povtrack_ctx *ctx, const msgpack_object *q,
     if (rc != 0)
         return rc;
     struct gather g = {.n = 0};
-    rc = pl_scan(dn->host, ctx, DN_WHO, a.from, sizeof a.from, a.to,
-                 sizeof a.to, gather_cb, &g);
+    if (a.has_as_of)
+        rc = pl_own_scan(dn->host, ctx, 'o', a.ch.code[0], a.as_of, a.p.from,
+                         a.p.to, own_gather_cb, &g);
+    else
+        rc = pl_scan(dn->host, ctx, DN_WHO, a.from, sizeof a.from, a.to,
+                     sizeof a.to, gather_cb, &g);
     if (rc == 0 && g.full) {
         gather_free(&g);
         snprintf(err, errlen,
@@ -227,8 +262,9 @@ static int dn_query(void *state, povtrack_ctx *ctx, const msgpack_object *q,
                 if (g.rows[i].kind == EV_DONOR_ANONYMOUS)
                     anon[j] += g.rows[i].v[j];
             }
-        e = msgpack_pack_map(pk, a.p.has_year ? 8 : 7);
+        e = msgpack_pack_map(pk, (a.p.has_year ? 8 : 7) + a.has_as_of);
         e |= pl_pack_unit(pk, "unit", a.ch.code[0]);
+        e |= pl_pack_as_of(pk, a.has_as_of, a.as_of);
         if (a.p.has_year)
             e |= pl_pack_i64(pk, "year", a.p.year);
         e |= pl_pack_i64(pk, "received", tot[V_AMOUNT]);
@@ -251,7 +287,7 @@ static int dn_query(void *state, povtrack_ctx *ctx, const msgpack_object *q,
 PL_PLUGIN_WITHOUT_SETTINGS(dn, DN_WHO);
 
 /* state_layout: bump it when the stored values change. */
-POVTRACK_PLUGIN(.name = "donors", .version = "1.0.0",
+POVTRACK_PLUGIN(.name = "donors", .version = "1.1.0",
                 .event_mask = EV_TYPE_BIT(EV_DONATION_RECEIVED),
                 .init = dn_init, .apply = dn_apply, .query = dn_query,
-                .fini = pl_fini, .state_layout = 1, .config_map = dn_config);
+                .fini = pl_fini, .state_layout = 2, .config_map = dn_config);

@@ -1,8 +1,11 @@
 /*
  * plan_util.h - what the plugins of the rest of the plan (budget, donors,
  * commendations, protection, production) share: counters kept as vectors
- * of i64 under a key, rolled up over a unit's chain; scans; the query
- * arguments they take (a year, a period, a limit).
+ * of i64 under a key, rolled up over a unit's chain; each unit's own
+ * records, which an as_of query regroups (plugin_util.h's pu_regroup);
+ * scans; the query arguments they take (a year, a period, as_of, a limit)
+ * and the check of a query's date and unit every plugin makes
+ * (pu_check_query_date).
  *
  * Header-only, on the SDK alone (<povtrack/plugin_util.h>), like the
  * plugins themselves: each plugin is its own shared object and gets its
@@ -212,6 +215,30 @@ static inline void pl_prefix_end(uint8_t *end, const uint8_t *prefix,
         end[i - 1]++;
 }
 
+/* Sort the n elements of size bytes at base by cmp, then fold each run
+ * of equal ones into its first (fold(first, other): add other's figures
+ * into first and free what other owns).  Returns how many are left: one
+ * row per key, for a list gathered from several units or scans. */
+static inline size_t pl_merge_runs(void *base, size_t n, size_t size,
+                                   int (*cmp)(const void *, const void *),
+                                   void (*fold)(void *, void *))
+{
+    uint8_t *b = base;
+    size_t out = 0;
+    if (n > 1)
+        qsort(base, n, size, cmp);
+    for (size_t i = 0; i < n; i++) {
+        if (out > 0 && cmp(b + (out - 1) * size, b + i * size) == 0) {
+            fold(b + (out - 1) * size, b + i * size);
+        } else {
+            if (out != i)
+                memcpy(b + out * size, b + i * size, size);
+            out++;
+        }
+    }
+    return out;
+}
+
 /* ---- query arguments ---- */
 
 /* "year", PL_YEAR_MIN to PL_YEAR_MAX: required, or *has says whether it
@@ -284,12 +311,28 @@ static inline int pl_arg_limit(const msgpack_object *q, int64_t def,
     return 0;
 }
 
+/* "as_of" (unix seconds), optional: the date whose units the answer is
+ * on.  POVTRACK_EINVALID with err set when it is not an integer. */
+static inline int pl_arg_as_of(const msgpack_object *q, int64_t *as_of,
+                               bool *has, char *err, size_t errlen)
+{
+    *as_of = 0;
+    return pu_arg_i64(q, "as_of", false, as_of, has, err, errlen) != 0
+               ? POVTRACK_EINVALID
+               : 0;
+}
+
 /* A listing's arguments: "unit" (pu_arg_unit), a period (pl_arg_period),
- * "limit" (1 to max, default def); and the range [from, to) of the keys
- * tag | unit[PU_UNIT_W] | at[8] of the unit in the period. */
+ * "as_of" (pl_arg_as_of), "limit" (1 to max, default def); the query's
+ * date checked as every plugin's (pu_check_query_date: as_of, else the
+ * end of the period); and the range [from, to) of the keys tag |
+ * unit[PU_UNIT_W] | at[8] of the unit in the period.  With as_of and no
+ * "to", the period ends at as_of, as the fund's. */
 struct pl_listing {
     struct pu_chain ch;
     struct pl_period p;
+    bool has_as_of;
+    int64_t as_of;
     int64_t limit;
     uint8_t from[1 + PU_UNIT_W + 8], to[1 + PU_UNIT_W + 8];
 };
@@ -304,8 +347,24 @@ static inline int pl_arg_listing(const struct povtrack_host *host,
     if (rc != 0)
         return rc;
     if (pl_arg_period(q, &l->p, err, errlen) != 0 ||
+        pl_arg_as_of(q, &l->as_of, &l->has_as_of, err, errlen) != 0 ||
         pl_arg_limit(q, def, max, &l->limit, err, errlen) != 0)
         return POVTRACK_EINVALID;
+    char period[48] = "to";
+    bool has_end = l->p.has_year || l->p.has_to;
+    /* The period's last instant ("to" may be any integer). */
+    int64_t end = !has_end              ? INT64_MAX
+                  : l->p.to > INT64_MIN ? l->p.to - 1
+                                        : INT64_MIN;
+    if (l->p.has_year)
+        snprintf(period, sizeof period, "the end of %lld",
+                 (long long)l->p.year);
+    if ((rc = pu_check_query_date(host, ctx, pu_get_unit(l->ch.code[0]),
+                                  l->has_as_of, l->as_of, end, period, err,
+                                  errlen)) != 0)
+        return rc;
+    if (l->has_as_of && !has_end)
+        l->p.to = l->as_of < INT64_MAX ? l->as_of + 1 : INT64_MAX;
     pu_put_key_i64(t, l->p.from);
     pl_unit_key(l->from, tag, l->ch.code[0], t, 8);
     pu_put_key_i64(t, l->p.to);
@@ -314,13 +373,18 @@ static inline int pl_arg_listing(const struct povtrack_host *host,
 }
 
 /* A yearly query that may ask for a list: "unit" (pu_arg_unit), "year"
- * (required), "list" (absent, or the one list the plugin has), "limit"
- * (1 to max, default def; for the list). */
+ * (required), "as_of" (pl_arg_as_of), "list" (absent, or the one list
+ * the plugin has; list NULL: it has none), "limit" (1 to max, default
+ * def; for the list); the
+ * query's date checked as every plugin's (pu_check_query_year: as_of,
+ * else the end of the year). */
 struct pl_yearly {
     struct pu_chain ch;
     int64_t year;
     uint8_t year_key[8]; /* the year as in keys */
-    bool list;           /* the list is asked for */
+    bool has_as_of;
+    int64_t as_of;
+    bool list; /* the list is asked for */
     int64_t limit;
 };
 
@@ -330,22 +394,102 @@ static inline int pl_arg_yearly(const struct povtrack_host *host,
                                 struct pl_yearly *a, char *err, size_t errlen)
 {
     bool has;
+    a->limit = def;
     int rc = pu_arg_unit(host, ctx, q, &a->ch, err, errlen);
     if (rc != 0)
         return rc;
     if (pl_arg_year(q, true, &a->year, &has, err, errlen) != 0 ||
-        pl_arg_limit(q, def, max, &a->limit, err, errlen) != 0)
+        pl_arg_as_of(q, &a->as_of, &a->has_as_of, err, errlen) != 0 ||
+        (list != NULL &&
+         pl_arg_limit(q, def, max, &a->limit, err, errlen) != 0))
         return POVTRACK_EINVALID;
     pu_put_key_i64(a->year_key, a->year);
     const msgpack_object *o = pu_map_get(q, "list");
     a->list = o != NULL && o->type != MSGPACK_OBJECT_NIL;
-    if (a->list &&
-        (o->type != MSGPACK_OBJECT_STR || o->via.str.size != strlen(list) ||
-         memcmp(o->via.str.ptr, list, o->via.str.size) != 0)) {
-        snprintf(err, errlen, "list: must be \"%s\"", list);
-        return POVTRACK_EINVALID;
+    if (a->list) {
+        if (list == NULL) {
+            snprintf(err, errlen, "list: this plugin has no list");
+            return POVTRACK_EINVALID;
+        }
+        size_t ll = strlen(list);
+        if (o->type != MSGPACK_OBJECT_STR || o->via.str.size != ll ||
+            memcmp(o->via.str.ptr, list, ll) != 0) {
+            snprintf(err, errlen, "list: must be \"%s\"", list);
+            return POVTRACK_EINVALID;
+        }
     }
-    return 0;
+    return pu_check_query_year(host, ctx, pu_get_unit(a->ch.code[0]),
+                               a->has_as_of, a->as_of, true, a->year, err,
+                               errlen);
+}
+
+/* ---- as_of: the records of each unit itself ---- */
+
+/*
+ * What an as_of query regroups (pu_regroup, plugin_util.h) is the records
+ * of each unit itself, not its descendants': these plugins keep them, next
+ * to their rolled-up counters, under keys tag | t[8] | unit[PU_UNIT_W] |
+ * tail, t a year or a time, so that one scan of a year or a period finds
+ * every unit's own and pu_regroup_scan (unit_off PL_OWN_UNIT) keeps those
+ * whose households are in the unit asked at as_of.
+ */
+#define PL_OWN_UNIT 9 /* offset of the unit in an own key */
+
+/* The own key tag | t | unit | tail into k (PL_KEY_MAX bytes); its
+ * length. */
+static inline size_t pl_own_key(uint8_t *k, uint8_t tag, int64_t t,
+                                const uint8_t *unit, const void *tail,
+                                size_t tl)
+{
+    k[0] = tag;
+    pu_put_key_i64(k + 1, t);
+    memcpy(k + PL_OWN_UNIT, unit, PU_UNIT_W);
+    if (tl > 0)
+        memcpy(k + PL_OWN_UNIT + PU_UNIT_W, tail, tl);
+    return PL_OWN_UNIT + PU_UNIT_W + tl;
+}
+
+/* Add d[0..n) to the own counters tag | t | unit | tail. */
+static inline int pl_own_add(const struct povtrack_host *host,
+                             povtrack_ctx *ctx, const char *who, uint8_t tag,
+                             int64_t t, const uint8_t *unit, const void *tail,
+                             size_t tl, const int64_t *d, int n)
+{
+    uint8_t k[PL_KEY_MAX];
+    size_t kl = pl_own_key(k, tag, t, unit, tail, tl);
+    return pl_vec_add(host, ctx, who, k, kl, d, n);
+}
+
+/* Every own entry tag | t | ... with from <= t < to whose unit counts in
+ * unit as the units stand at as_of, handed to fn (pu_regroup_scan: fn may
+ * call the host).  Returns 0, fn's value or the host's error. */
+static inline int pl_own_scan(const struct povtrack_host *host,
+                              povtrack_ctx *ctx, uint8_t tag,
+                              const uint8_t *unit, int64_t as_of, int64_t from,
+                              int64_t to, pu_regroup_fn fn, void *arg)
+{
+    struct pu_regroup g;
+    uint8_t kf[9] = {tag}, kt[9] = {tag};
+    pu_put_key_i64(kf + 1, from);
+    pu_put_key_i64(kt + 1, to);
+    pu_regroup_init(&g, host, ctx, unit, as_of, as_of);
+    int rc = pu_regroup_scan(&g, kf, sizeof kf, kt, sizeof kt, PL_OWN_UNIT, 0,
+                             fn, arg);
+    pu_regroup_free(&g);
+    return rc;
+}
+
+/* The sums of the own counters (n i64) tag | year | unit, regrouped into
+ * unit at as_of, into v. */
+static inline int pl_own_sums(const struct povtrack_host *host,
+                              povtrack_ctx *ctx, uint8_t tag,
+                              const uint8_t *unit, int64_t as_of, int64_t year,
+                              int64_t *v, int n)
+{
+    struct pu_sums s = {v, n};
+    memset(v, 0, sizeof *v * (size_t)n);
+    return pl_own_scan(host, ctx, tag, unit, as_of, year, year + 1, pu_sums_add,
+                       &s);
 }
 
 /* ---- packing ---- */
@@ -354,6 +498,12 @@ static inline int pl_arg_yearly(const struct povtrack_host *host,
 static inline int pl_pack_i64(msgpack_packer *pk, const char *key, int64_t v)
 {
     return pu_pack_key(pk, key) | msgpack_pack_int64(pk, v);
+}
+
+/* "as_of": as_of, in an answer asked with it (nothing otherwise). */
+static inline int pl_pack_as_of(msgpack_packer *pk, bool has, int64_t as_of)
+{
+    return has ? pl_pack_i64(pk, "as_of", as_of) : 0;
 }
 
 /* key: num / den x 100, nil when den is 0 */

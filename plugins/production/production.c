@@ -26,16 +26,30 @@
  *     replaces them), counted from the Vietnam calendar year of its first
  *     certification, on the hierarchy of its last one's "at".
  *
- * Query q {"unit", "year"} -> {"unit", "year", "households_linked",
+ * Query q {"unit", "year", "as_of"?} -> {"unit", "as_of"?, "year",
+ * "households_linked",
  * "links", "links_by_partner_kind": {"enterprise", "cooperative"},
  * "poor", "poor_linked", "poor_linked_share", "near_poor",
  * "near_poor_linked", "near_poor_linked_share", "ocop_products" (certified
  * by the end of y), "ocop_by_stars": {"3", "4", "5"}, "ocop_new" (first
- * certified in y)}.  q {"unit", "year", "list": "links", "limit"?} ->
+ * certified in y)}.  q {"unit", "year", "as_of"?, "list": "links",
+ * "limit"?} ->
  * {"links": [{"link", "partner", "partner_kind", "product", "ocop_stars"
  * (nil unless the product is certified), "households"}], "more"}: the
  * links with households in u or below in y, by link id, at most limit
  * (default 100, 1-1000), "households" those in u or below.
+ *
+ * Units over time, as every plugin (plugin_util.h): the query's date is
+ * its as_of, else the end of its year, and a unit that had ended by then
+ * is refused in the ingest's words with where to ask instead
+ * (pu_check_query_year).  as_of T (not before the end of the year)
+ * regroups the year into the units in force at T: what was counted in
+ * every unit whose households are at T in the unit asked or below
+ * (pu_regroup), so Lam Dong's 2024 (68, as of the end of 2025) is Binh
+ * Thuan's and old Lam Dong's together; a link with households in two of
+ * those units counts once, its households added up; an OCOP product
+ * counts where it was placed.  It reads each unit's own records ('c',
+ * 'k', 'n').
  *
  * State (integers big-endian, years in keys sign-flipped, unit codes
  * NUL-padded to 5 bytes, households length-prefixed):
@@ -50,6 +64,16 @@
  *   'O' product -> u8 stars, unit[5], 2 zero, i64 first at, i64 placed
  *        at, u64 version (32 bytes)
  *   'N' unit[5] year[8] stars[1] -> i64 products first certified in y
+ *   'c' year[8] unit[5] -> as 'C', but links (zero): what was counted in
+ *        the unit itself, not its descendants
+ *   'k' year[8] unit[5] link -> i64 households of the link in the unit
+ *        itself
+ *   'n' year[8] unit[5] stars[1] -> i64 products placed in the unit
+ *        itself, first certified in y
+ * The last three are what as_of regroups.
+ *
+ * Layout 1 (version 1.0) had no own records: the host rebuilds it at
+ * start (state_layout 2).
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -166,8 +190,12 @@ static int count(struct pl_plugin *p, povtrack_ctx *ctx, const uint8_t *unit,
     uint8_t y[8];
     pu_put_key_i64(y, year);
     int rc = pl_year_chain(p->host, ctx, &p->units, unit, year, version, &ch);
+    if (rc == 0)
+        rc = pl_chain_add(p->host, ctx, PD_WHO, &ch, 'C', y, 8, d, NV);
+    /* And in the unit's own, for as_of. */
     return rc != 0 ? rc
-                   : pl_chain_add(p->host, ctx, PD_WHO, &ch, 'C', y, 8, d, NV);
+                   : pl_own_add(p->host, ctx, PD_WHO, 'c', year, unit, NULL, 0,
+                                d, NV);
 }
 
 /* One status counter (poor or near-poor, and its _linked) of h, by
@@ -284,6 +312,10 @@ static int apply_linked(struct pl_plugin *p, povtrack_ctx *ctx,
     rc = pl_year_chain(p->host, ctx, &p->units, unit, d->year, &version, &ch);
     if (rc == 0)
         rc = link_units(p, ctx, &ch, y, d->link, l.kind);
+    int64_t one = 1;
+    if (rc == 0) /* the link's households in the unit itself, for as_of */
+        rc = pl_own_add(p->host, ctx, PD_WHO, 'k', d->year, unit, d->link.ptr,
+                        d->link.len, &one, 1);
     kl = hh_key(k, 'H', ev->household, d->year);
     if (rc == 0)
         rc = hy_get(p, ctx, k, kl, &h);
@@ -294,6 +326,8 @@ static int apply_linked(struct pl_plugin *p, povtrack_ctx *ctx,
     int64_t dh[NV] = {[V_HOUSEHOLDS] = 1};
     if ((rc = pl_chain_add(p->host, ctx, PD_WHO, &ch, 'C', y, 8, dh, NV)) !=
             0 ||
+        (rc = pl_own_add(p->host, ctx, PD_WHO, 'c', d->year, unit, NULL, 0, dh,
+                         NV)) != 0 ||
         (rc = count_status(p, ctx, &h, d->year, -1)) != 0)
         return rc;
     h.linked = 1;
@@ -341,8 +375,13 @@ static int count_product(struct pl_plugin *p, povtrack_ctx *ctx,
     o->version = ch.version;
     pu_put_key_i64(tail, pu_local_year(o->first));
     tail[8] = o->stars;
-    return pl_chain_add(p->host, ctx, PD_WHO, &ch, 'N', tail, sizeof tail,
-                        &sign, 1);
+    rc = pl_chain_add(p->host, ctx, PD_WHO, &ch, 'N', tail, sizeof tail, &sign,
+                      1);
+    /* And in its unit's own, for as_of. */
+    return rc != 0
+               ? rc
+               : pl_own_add(p->host, ctx, PD_WHO, 'n', pu_local_year(o->first),
+                            o->unit, &o->stars, 1, &sign, 1);
 }
 
 static int apply_ocop(struct pl_plugin *p, povtrack_ctx *ctx,
@@ -408,17 +447,16 @@ struct ocop {
     bool bad;
 };
 
-static int ocop_cb(void *arg, const void *key, size_t klen, const void *val,
-                   size_t vlen)
+/* Products first certified in year: n of stars k[14]. */
+static int ocop_add(struct ocop *o, const uint8_t *k, size_t klen, int64_t year,
+                    const void *val, size_t vlen)
 {
-    struct ocop *o = arg;
-    const uint8_t *k = key;
     if (klen != 1 + PU_UNIT_W + 9 || vlen != 8 || k[14] < PD_STARS_MIN ||
         k[14] > PD_STARS_MAX) {
         o->bad = true;
         return 1;
     }
-    int64_t year = pu_get_key_i64(k + 6), n = pu_get_i64(val);
+    int64_t n = pu_get_i64(val);
     if (year > o->year)
         return 1; /* the years after y: done */
     o->by_stars[k[14]] += n;
@@ -427,13 +465,33 @@ static int ocop_cb(void *arg, const void *key, size_t klen, const void *val,
     return 0;
 }
 
-/* Links of a 'K' scan, copied. */
+/* 'N' unit year stars */
+static int ocop_cb(void *arg, const void *key, size_t klen, const void *val,
+                   size_t vlen)
+{
+    const uint8_t *k = key;
+    return ocop_add(arg, k, klen, pu_get_key_i64(k + 1 + PU_UNIT_W), val, vlen);
+}
+
+/* 'n' year unit stars (the scan ends after y) */
+static int own_ocop_cb(void *arg, const uint8_t *key, size_t klen,
+                       const uint8_t *val, size_t vlen)
+{
+    return ocop_add(arg, key, klen, pu_get_key_i64(key + 1), val, vlen) != 0
+               ? POVTRACK_EIO
+               : 0;
+}
+
+/* A link of a 'K' or 'k' scan, copied. */
+struct link_row {
+    char id[EV_TEXT_MAX];
+    uint32_t len;
+    int64_t households;
+};
+
+/* Links of a scan. */
 struct links {
-    struct {
-        char id[EV_TEXT_MAX];
-        uint32_t len;
-        int64_t households;
-    } * l;
+    struct link_row *l;
     size_t n, cap;
     int64_t total, limit;
     bool bad;
@@ -478,18 +536,89 @@ static int stars_of(struct pl_plugin *p, povtrack_ctx *ctx, struct ev_str pr,
     return rc < 0 ? rc : 0;
 }
 
-static int list_links(struct pl_plugin *p, povtrack_ctx *ctx,
-                      const uint8_t *code, const uint8_t *year, int64_t limit,
-                      msgpack_packer *pk)
+/* links_cb for an own entry 'k' year unit link: the link at the same
+ * offset as in 'K'. */
+static int own_links_cb(void *arg, const uint8_t *key, size_t klen,
+                        const uint8_t *val, size_t vlen)
+{
+    return links_cb(arg, key, klen, val, vlen) != 0 ? POVTRACK_EIO : 0;
+}
+
+static int by_link(const void *a, const void *b)
+{
+    const struct link_row *x = a, *y = b;
+    return pu_cmp_bytes(x->id, x->len, y->id, y->len);
+}
+
+/* pl_merge_runs' fold: one link of several units into one. */
+static void fold_link(void *into, void *from)
+{
+    ((struct link_row *)into)->households +=
+        ((const struct link_row *)from)->households;
+}
+
+/* The links of the year with households in unit or below: as counted
+ * ('K'), or with as_of (g not NULL) regrouped into g's unit from the
+ * units' own ('k'), a link of two of them once, its households added up.
+ * By link id; at most ls->limit kept, ls->total all of them. */
+static int links_get(struct pl_plugin *p, povtrack_ctx *ctx,
+                     const uint8_t *code, int64_t year, struct pu_regroup *g,
+                     struct links *ls)
 {
     uint8_t from[1 + PU_UNIT_W + 8], to[1 + PU_UNIT_W + 8];
+    if (g == NULL) {
+        uint8_t y[8];
+        pu_put_key_i64(y, year);
+        pl_unit_key(from, 'K', code, y, 8);
+        pl_prefix_end(to, from, sizeof from);
+        int rc = pl_scan(p->host, ctx, PD_WHO, from, sizeof from, to, sizeof to,
+                         links_cb, ls);
+        return rc != 0 ? rc : ls->bad ? POVTRACK_EIO : 0;
+    }
+    int64_t limit = ls->limit;
+    ls->limit = INT64_MAX; /* all of them, then merged */
+    uint8_t kf[9] = {'k'}, kt[9] = {'k'};
+    pu_put_key_i64(kf + 1, year);
+    pu_put_key_i64(kt + 1, year + 1);
+    int rc = pu_regroup_scan(g, kf, sizeof kf, kt, sizeof kt, PL_OWN_UNIT, 0,
+                             own_links_cb, ls);
+    if (rc != 0 || ls->bad)
+        return rc != 0 ? rc : POVTRACK_EIO;
+    size_t out = pl_merge_runs(ls->l, ls->n, sizeof *ls->l, by_link, fold_link);
+    ls->total = (int64_t)out;
+    ls->n = out < (size_t)limit ? out : (size_t)limit;
+    ls->limit = limit;
+    return 0;
+}
+
+/* The links' counters of the year regrouped (g): links and by the
+ * partner's kind. */
+static int links_counted(struct pl_plugin *p, povtrack_ctx *ctx, int64_t year,
+                         struct pu_regroup *g, int64_t v[NV])
+{
+    struct links ls = {.limit = INT64_MAX};
+    int rc = links_get(p, ctx, NULL, year, g, &ls);
+    for (size_t i = 0; rc == 0 && i < ls.n; i++) {
+        struct link l;
+        if ((rc = link_get(p, ctx, (struct ev_str){ls.l[i].id, ls.l[i].len},
+                           &l)) != 1) {
+            rc = rc == 0 ? corrupt(p, ctx, "link index") : rc;
+            break;
+        }
+        rc = 0;
+        v[V_LINKS]++;
+        v[l.kind == EV_PARTNER_ENTERPRISE ? V_ENTERPRISE : V_COOPERATIVE]++;
+    }
+    free(ls.l);
+    return rc;
+}
+
+static int list_links(struct pl_plugin *p, povtrack_ctx *ctx,
+                      const uint8_t *code, int64_t year, struct pu_regroup *g,
+                      int64_t limit, msgpack_packer *pk)
+{
     struct links ls = {.limit = limit};
-    pl_unit_key(from, 'K', code, year, 8);
-    pl_prefix_end(to, from, sizeof from);
-    int rc = pl_scan(p->host, ctx, PD_WHO, from, sizeof from, to, sizeof to,
-                     links_cb, &ls);
-    if (rc == 0 && ls.bad)
-        rc = POVTRACK_EIO;
+    int rc = links_get(p, ctx, code, year, g, &ls);
     if (rc == 0)
         rc = msgpack_pack_map(pk, 2) | pu_pack_key(pk, "links") |
              msgpack_pack_array(pk, (uint32_t)ls.n);
@@ -527,26 +656,52 @@ static int pd_query(void *state, povtrack_ctx *ctx, const msgpack_object *q,
                            PD_LIMIT_MAX, &a, err, errlen);
     if (rc != 0)
         return rc;
-    if (a.list)
-        return list_links(p, ctx, a.ch.code[0], a.year_key, a.limit, pk) != 0
-                   ? pl_query_failed(err, errlen)
-                   : 0;
+    struct pu_regroup g;
+    pu_regroup_init(&g, p->host, ctx, a.ch.code[0], a.as_of, a.as_of);
+    struct pu_regroup *rg = a.has_as_of ? &g : NULL;
+    if (a.list) {
+        rc = list_links(p, ctx, a.ch.code[0], a.year, rg, a.limit, pk);
+        pu_regroup_free(&g);
+        return rc != 0 ? pl_query_failed(err, errlen) : 0;
+    }
     uint8_t k[1 + PU_UNIT_W + 8], to[1 + PU_UNIT_W];
-    pl_unit_key(k, 'C', a.ch.code[0], a.year_key, 8);
     struct ocop o = {.year = a.year};
-    rc = pl_vec_get(p->host, ctx, PD_WHO, k, sizeof k, v, NV);
-    k[0] = 'N';
-    pl_prefix_end(to, k, sizeof to);
-    if (rc >= 0)
-        rc = pl_scan(p->host, ctx, PD_WHO, k, sizeof to, to, sizeof to, ocop_cb,
-                     &o);
+    if (rg != NULL) {
+        /* Each unit's own, regrouped: the links each once. */
+        uint8_t kf[9] = {'n'}, kt[9] = {'n'};
+        struct pu_sums sums = {v, NV};
+        memset(v, 0, sizeof v);
+        pu_put_key_i64(kf + 1, INT64_MIN);
+        pu_put_key_i64(kt + 1, a.year + 1);
+        uint8_t cf[9] = {'c'}, ct[9] = {'c'};
+        pu_put_key_i64(cf + 1, a.year);
+        pu_put_key_i64(ct + 1, a.year + 1);
+        rc = pu_regroup_scan(rg, cf, sizeof cf, ct, sizeof ct, PL_OWN_UNIT,
+                             PL_OWN_UNIT + PU_UNIT_W, pu_sums_add, &sums);
+        if (rc == 0)
+            rc = links_counted(p, ctx, a.year, rg, v);
+        if (rc == 0)
+            rc = pu_regroup_scan(rg, kf, sizeof kf, kt, sizeof kt, PL_OWN_UNIT,
+                                 0, own_ocop_cb, &o);
+    } else {
+        pl_unit_key(k, 'C', a.ch.code[0], a.year_key, 8);
+        rc = pl_vec_get(p->host, ctx, PD_WHO, k, sizeof k, v, NV);
+        k[0] = 'N';
+        pl_prefix_end(to, k, sizeof to);
+        if (rc >= 0)
+            rc = pl_scan(p->host, ctx, PD_WHO, k, sizeof to, to, sizeof to,
+                         ocop_cb, &o);
+    }
+    pu_regroup_free(&g);
     if (rc < 0 || o.bad)
         return pl_query_failed(err, errlen);
     int64_t products = 0;
     for (int s = PD_STARS_MIN; s <= PD_STARS_MAX; s++)
         products += o.by_stars[s];
     int e =
-        msgpack_pack_map(pk, 14) | pl_pack_unit(pk, "unit", a.ch.code[0]) |
+        msgpack_pack_map(pk, 14 + a.has_as_of) |
+        pl_pack_unit(pk, "unit", a.ch.code[0]) |
+        pl_pack_as_of(pk, a.has_as_of, a.as_of) |
         pl_pack_i64(pk, "year", a.year) |
         pl_pack_i64(pk, "households_linked", v[V_HOUSEHOLDS]) |
         pl_pack_i64(pk, "links", v[V_LINKS]) |
@@ -575,9 +730,9 @@ static int pd_query(void *state, povtrack_ctx *ctx, const msgpack_object *q,
 PL_PLUGIN_WITHOUT_SETTINGS(pd, PD_WHO);
 
 /* state_layout: bump it when the stored values change. */
-POVTRACK_PLUGIN(.name = "production", .version = "1.0.0",
+POVTRACK_PLUGIN(.name = "production", .version = "1.1.0",
                 .event_mask = EV_TYPE_BIT(EV_PRODUCTION_LINKED) |
                               EV_TYPE_BIT(EV_HOUSEHOLD_STATUS) |
                               EV_TYPE_BIT(EV_OCOP_CERTIFIED),
                 .init = pd_init, .apply = pd_apply, .query = pd_query,
-                .fini = pl_fini, .state_layout = 1, .config_map = pd_config);
+                .fini = pl_fini, .state_layout = 2, .config_map = pd_config);

@@ -22,13 +22,25 @@
  * moves it (taken back there, counted again on the registry as it now
  * stands), whatever order the events come in.
  *
- * Query q {"unit", "year"} -> {"unit", "year", "poor", "no_labour",
+ * Query q {"unit", "year", "as_of"?} -> {"unit", "as_of"?, "year",
+ * "poor", "no_labour",
  * "no_labour_share" (of the poor), "assisted", "assisted_share" (of the
  * no_labour; nil when there are none), "unassisted", "regular_amount",
  * "emergency_amount"}.  q {"unit", "year", "list": "unassisted",
- * "limit"?} -> {"households": [{"household", "unit"}], "more"}: the
- * no_labour households of u or below without a regular payment, by
- * household id, at most limit (default 100, 1-1000).
+ * "as_of"?, "limit"?} -> {"households": [{"household", "unit"}],
+ * "more"}: the no_labour households of u or below without a regular
+ * payment, by household id, at most limit (default 100, 1-1000).
+ *
+ * Units over time, as every plugin (plugin_util.h): the query's date is
+ * its as_of, else the end of its year, and a unit that had ended by then
+ * is refused in the ingest's words with where to ask instead
+ * (pu_check_query_year).  as_of T (not before the end of the year)
+ * regroups the year into the units in force at T: the households counted
+ * in every unit whose households are at T in the unit asked or below
+ * (pu_regroup), so Lam Dong's 2024 (68, as of the end of 2025) is Binh
+ * Thuan's and old Lam Dong's together; a listed household's "unit" is
+ * then where its unit's households are at T.  It reads each unit's own
+ * counters ('c').
  *
  * Alert, from apply: protection.no_assistance (warning), when the review
  * of (u, y) is closed (review.closed; a unit that ended during y is
@@ -44,6 +56,11 @@
  *   'T' year[8] u8 len household -> "": the no_labour households of y
  *   'C' unit[5] year[8] -> i64 poor, no_labour, assisted, regular amount,
  *        emergency amount
+ *   'c' year[8] unit[5] -> the same, of the households counted in the unit
+ *        itself (not its descendants): what as_of regroups
+ *
+ * Layout 1 (version 1.0) had no own counters: the host rebuilds it at
+ * start (state_layout 2).
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -153,8 +170,12 @@ static int count(struct pl_plugin *p, povtrack_ctx *ctx, struct hy *h,
     pu_put_key_i64(y, year);
     int rc =
         pl_year_chain(p->host, ctx, &p->units, h->unit, year, &h->version, &ch);
+    if (rc == 0)
+        rc = pl_chain_add(p->host, ctx, PR_WHO, &ch, 'C', y, 8, d, NV);
+    /* And in its unit's own, for as_of. */
     return rc != 0 ? rc
-                   : pl_chain_add(p->host, ctx, PR_WHO, &ch, 'C', y, 8, d, NV);
+                   : pl_own_add(p->host, ctx, PR_WHO, 'c', year, h->unit, NULL,
+                                0, d, NV);
 }
 
 static int pr_change(struct pl_plugin *p, povtrack_ctx *ctx,
@@ -271,20 +292,30 @@ static void hhs_free(struct hhs *s)
 }
 
 /* The i-th household of s, unassisted and under unit code (on the
- * hierarchy and registry it is counted on): 1 with its entry and chain,
- * 0 when not, or an error. */
+ * hierarchy and registry it is counted on; with g, its unit's records
+ * regrouped into g's unit, ch then its unit's chain at g's date): 1 with
+ * its entry and chain, 0 when not, or an error. */
 static int unassisted_under(struct pl_plugin *p, povtrack_ctx *ctx,
                             const struct hhs *s, size_t i, int64_t year,
-                            const uint8_t *code, uint8_t *k, size_t *kl,
-                            struct hy *h, struct pu_chain *ch)
+                            const uint8_t *code, struct pu_regroup *g,
+                            uint8_t *k, size_t *kl, struct hy *h,
+                            struct pu_chain *ch)
 {
     struct ev_str hh = {s->hh[i], s->len[i]};
+    bool in;
     *kl = hy_key(k, hh, year);
     int rc = hy_get(p, ctx, k, *kl, h);
     if (rc <= 0)
         return rc < 0 ? rc : POVTRACK_EIO; /* 'T' without 'H' */
     if (!target(h) || h->regular_n > 0)
         return 0;
+    if (g != NULL) {
+        if ((rc = pu_regroup_in(g, h->unit, &in)) != 0 || !in)
+            return rc;
+        rc = pu_ancestors_cached_at(p->host, ctx, &p->units,
+                                    pu_get_unit(h->unit), g->at, ch);
+        return rc != 0 ? POVTRACK_EIO : 1; /* pu_regroup_in placed it */
+    }
     rc = pl_year_chain(p->host, ctx, &p->units, h->unit, year, &h->version, ch);
     return rc != 0 ? rc : pl_chain_has(ch, code);
 }
@@ -306,8 +337,8 @@ static int pr_review(struct pl_plugin *p, povtrack_ctx *ctx,
         uint8_t k[PR_HH_KEY];
         size_t kl;
         struct hy h;
-        rc =
-            unassisted_under(p, ctx, &s, i, year, rch.code[0], k, &kl, &h, &ch);
+        rc = unassisted_under(p, ctx, &s, i, year, rch.code[0], NULL, k, &kl,
+                              &h, &ch);
         if (rc != 1 || h.alerted) {
             rc = rc == 1 ? 0 : rc;
             continue;
@@ -349,9 +380,10 @@ static int pr_apply(void *state, povtrack_ctx *ctx,
 
 /* ---- query ---- */
 
+/* The list; with as_of (g not NULL), regrouped into g's unit. */
 static int list_unassisted(struct pl_plugin *p, povtrack_ctx *ctx,
-                           const uint8_t *code, int64_t year, int64_t limit,
-                           msgpack_packer *pk)
+                           const uint8_t *code, struct pu_regroup *g,
+                           int64_t year, int64_t limit, msgpack_packer *pk)
 {
     struct hhs s;
     msgpack_sbuffer sb;
@@ -367,7 +399,7 @@ static int list_unassisted(struct pl_plugin *p, povtrack_ctx *ctx,
         size_t kl;
         struct hy h;
         struct pu_chain ch;
-        rc = unassisted_under(p, ctx, &s, i, year, code, k, &kl, &h, &ch);
+        rc = unassisted_under(p, ctx, &s, i, year, code, g, k, &kl, &h, &ch);
         if (rc != 1)
             continue;
         rc = 0;
@@ -400,16 +432,24 @@ static int pr_query(void *state, povtrack_ctx *ctx, const msgpack_object *q,
                            PR_LIMIT_MAX, &a, err, errlen);
     if (rc != 0)
         return rc;
-    if (a.list)
-        return list_unassisted(p, ctx, a.ch.code[0], a.year, a.limit, pk) != 0
-                   ? pl_query_failed(err, errlen)
-                   : 0;
+    if (a.list) {
+        struct pu_regroup g;
+        pu_regroup_init(&g, p->host, ctx, a.ch.code[0], a.as_of, a.as_of);
+        rc = list_unassisted(p, ctx, a.ch.code[0], a.has_as_of ? &g : NULL,
+                             a.year, a.limit, pk);
+        pu_regroup_free(&g);
+        return rc != 0 ? pl_query_failed(err, errlen) : 0;
+    }
     uint8_t k[1 + PU_UNIT_W + 8];
     int64_t v[NV];
     pl_unit_key(k, 'C', a.ch.code[0], a.year_key, 8);
-    if (pl_vec_get(p->host, ctx, PR_WHO, k, sizeof k, v, NV) < 0)
+    if (a.has_as_of ? pl_own_sums(p->host, ctx, 'c', a.ch.code[0], a.as_of,
+                                  a.year, v, NV) != 0
+                    : pl_vec_get(p->host, ctx, PR_WHO, k, sizeof k, v, NV) < 0)
         return pl_query_failed(err, errlen);
-    int e = msgpack_pack_map(pk, 10) | pl_pack_unit(pk, "unit", a.ch.code[0]) |
+    int e = msgpack_pack_map(pk, 10 + a.has_as_of) |
+            pl_pack_unit(pk, "unit", a.ch.code[0]) |
+            pl_pack_as_of(pk, a.has_as_of, a.as_of) |
             pl_pack_i64(pk, "year", a.year) |
             pl_pack_i64(pk, "poor", v[V_POOR]) |
             pl_pack_i64(pk, "no_labour", v[V_NO_LABOUR]) |
@@ -427,10 +467,10 @@ static int pr_query(void *state, povtrack_ctx *ctx, const msgpack_object *q,
 PL_PLUGIN_WITHOUT_SETTINGS(pr, PR_WHO);
 
 /* state_layout: bump it when the stored values change. */
-POVTRACK_PLUGIN(.name = "protection", .version = "1.0.0",
+POVTRACK_PLUGIN(.name = "protection", .version = "1.1.0",
                 .event_mask = EV_TYPE_BIT(EV_HOUSEHOLD_STATUS) |
                               EV_TYPE_BIT(EV_HOUSEHOLD_ASSESSED) |
                               EV_TYPE_BIT(EV_ASSISTANCE_PAID) |
                               EV_TYPE_BIT(EV_REVIEW_CLOSED),
                 .init = pr_init, .apply = pr_apply, .query = pr_query,
-                .fini = pl_fini, .state_layout = 1, .config_map = pr_config);
+                .fini = pl_fini, .state_layout = 2, .config_map = pr_config);

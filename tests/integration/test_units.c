@@ -40,6 +40,7 @@
 #include <cmocka.h>
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,20 +172,40 @@ static json_t *query(struct fx *f, json_t **root, const char *const *kv)
     return res;
 }
 
-/* The same, for a query the plugin refuses: its message holds want. */
-static void query_refused(struct fx *f, const char *const *kv, const char *want)
+/* The same, for a query plugin refuses: its message holds want. */
+static void plugin_refused(struct fx *f, const char *plugin,
+                           const char *const *kv, const char *want)
 {
     char out[16384], err[4096];
-    const char *args[12] = {"poverty"};
+    const char *args[12] = {plugin};
     size_t n = 1;
     for (size_t i = 0; kv[i] != NULL; i++)
         args[n++] = kv[i];
     args[n] = NULL;
     int rc = cli(f, "query", args, out, sizeof out, err, sizeof err);
     if (rc != 1 || strstr(err, want) == NULL)
-        fail_msg("povtrack query: exit %d, wanted 1 with \"%s\"\n%s\n%s", rc,
-                 want, out, err);
+        fail_msg("povtrack query %s: exit %d, wanted 1 with \"%s\"\n%s\n%s",
+                 plugin, rc, want, out, err);
 }
+
+static void query_refused(struct fx *f, const char *const *kv, const char *want)
+{
+    plugin_refused(f, "poverty", kv, want);
+}
+
+/* Every plugin povtrackd loads by default, and whether its query takes a
+ * year and one without a period. */
+static const struct {
+    const char *name;
+    bool year, all_time;
+} PLUGINS[] = {
+    {"poverty", true, false},      {"fund", true, true},
+    {"standard", true, false},     {"relocation", true, true},
+    {"credit", true, true},        {"deadlines", false, true},
+    {"production", true, false},   {"protection", true, false},
+    {"budget", true, false},       {"donors", true, true},
+    {"commendations", true, true},
+};
 
 static int64_t num(json_t *res, const char *key)
 {
@@ -334,6 +355,19 @@ static void test_phan_thiet_and_lam_dong(void **state)
     query_refused(f, (const char *[]){"unit=593", "year=2025", NULL},
                   "unit: 593 is not in force on 2025-12-31: abolished on "
                   "2025-07-01; ask for 68");
+    /* The same answer from every plugin: refused in the same words. */
+    for (size_t i = 0; i < sizeof PLUGINS / sizeof PLUGINS[0]; i++) {
+        if (PLUGINS[i].year)
+            plugin_refused(f, PLUGINS[i].name,
+                           (const char *[]){"unit=60", "year=2026", NULL},
+                           "unit: 60 is not in force on 2026-12-31: merged "
+                           "into 68 on 2025-07-01; ask for 68");
+        if (PLUGINS[i].all_time)
+            plugin_refused(f, PLUGINS[i].name,
+                           (const char *[]){"unit=593", NULL},
+                           "unit: 593 is not in force now: abolished on "
+                           "2025-07-01; ask for 68");
+    }
 
     /* 2023 regrouped into the units of 2026. */
     char as_of[64];
@@ -441,6 +475,39 @@ static int csv_row(const char *csv, const char *unit, char field[][32], int max)
             p++;
     }
     return n;
+}
+
+/* `povtrack report --unit 68 --year 2025 --format csv --lang en` into
+ * rep. */
+static void report_68_2025(struct fx *f, char *rep, size_t len)
+{
+    char err[4096];
+    int rc = cli(f, "report",
+                 (const char *[]){"--unit", "68", "--year", "2025", "--format",
+                                  "csv", "--lang", "en", NULL},
+                 rep, len, err, sizeof err);
+    if (rc != 0)
+        fail_msg("povtrack report: exit %d\n%s\n%s", rc, rep, err);
+}
+
+/* The index of the CSV column headed name (its first line; a header
+ * with a comma is quoted). */
+static int csv_col(const char *csv, const char *name)
+{
+    const char *p = csv;
+    size_t len = strlen(name);
+    for (int i = 0; *p != '\r' && *p != '\n' && *p != '\0'; i++) {
+        bool quoted = *p == '"';
+        const char *f = p + quoted;
+        size_t w = quoted ? strcspn(f, "\"") : strcspn(f, ",\r\n");
+        if (w == len && memcmp(f, name, len) == 0)
+            return i;
+        p = f + w + quoted;
+        if (*p == ',')
+            p++;
+    }
+    fail_msg("no column %s in %s", name, csv);
+    return -1;
 }
 
 /* The summary's JSON answer of one plugin's section, as text. */
@@ -554,13 +621,8 @@ static void test_report_like_with_like(void **state)
     send_ok(f, l.s);
     free(l.s);
 
-    char rep[65536], err[4096], row[40][32];
-    int rc = cli(f, "report",
-                 (const char *[]){"--unit", "68", "--year", "2025", "--format",
-                                  "csv", "--lang", "en", NULL},
-                 rep, sizeof rep, err, sizeof err);
-    if (rc != 0)
-        fail_msg("povtrack report: exit %d\n%s\n%s", rc, rep, err);
+    char rep[65536], row[40][32];
+    report_68_2025(f, rep, sizeof rep);
     /* code, name, parent, households, poor, poor rate, near, near rate,
      * reduction, target, md rate, md reduction, md target, ... */
     assert_true(csv_row(rep, "22924", row, 40) > 20);
@@ -577,12 +639,82 @@ static void test_report_like_with_like(void **state)
     assert_string_equal(row[20], "9000000");
 }
 
+/*
+ * The plan's sections of the 2025 report on Lam Dong: 2025 records under
+ * Binh Thuan's wards before the merger (a budget of 40M, a household
+ * linked, a poor household with no labour capacity paid its allowance, a
+ * donation, a commendation), logged before the reorganisation, count in
+ * 68 and in the new ward 22924 of the report (as_of the end of 2025).
+ */
+static void test_report_plan_sections(void **state)
+{
+    struct fx *f = *state;
+    struct lines l = {NULL, 0, 0};
+    const char *t25a = "1740798000";
+
+    send_ok(f, units_before);
+    donation(&l, "d-22936", t25a, "22936", 2000000);
+    addf(&l,
+         "{\"v\":1,\"id\":\"ba-1\",\"type\":\"budget.allocated\",\"at\":"
+         "%s,\"unit\":\"22921\",\"data\":{\"program\":"
+         "\"poverty_reduction\",\"component\":\"Du an 1\",\"year\":2025,"
+         "\"amount\":40000000}}\n"
+         "{\"v\":1,\"id\":\"pl-1\",\"type\":\"production.linked\",\"at\":"
+         "%s,\"unit\":\"22936\",\"household\":\"cp2\",\"data\":{\"link\":"
+         "\"LK-1\",\"partner\":\"HTX Thanh Long\",\"partner_kind\":"
+         "\"cooperative\",\"product\":\"Thanh long\",\"year\":2025}}\n"
+         "{\"v\":1,\"id\":\"st-cp3\",\"type\":\"household.status\",\"at\":"
+         "%s,\"unit\":\"22936\",\"household\":\"cp3\",\"data\":{\"year\":"
+         "2025,\"status\":\"poor\"}}\n"
+         "{\"v\":1,\"id\":\"as-cp3\",\"type\":\"household.assessed\",\"at\":"
+         "%s,\"unit\":\"22936\",\"household\":\"cp3\",\"data\":{\"year\":"
+         "2025,\"area\":\"urban\",\"members\":2,\"income\":800000,"
+         "\"deprived\":[\"employment\",\"water\",\"telecom\"],"
+         "\"no_labour_capacity\":true}}\n"
+         "{\"v\":1,\"id\":\"ap-cp3\",\"type\":\"assistance.paid\",\"at\":"
+         "%s,\"unit\":\"22936\",\"household\":\"cp3\",\"data\":{\"kind\":"
+         "\"regular\",\"amount\":1080000}}\n"
+         "{\"v\":1,\"id\":\"cm-1\",\"type\":\"commendation.awarded\","
+         "\"at\":%s,\"unit\":\"22921\",\"data\":{\"recipient\":\"HTX Thanh "
+         "Long\",\"recipient_kind\":\"collective\",\"awarded_by\":\"UBND "
+         "tinh\",\"level\":\"province\"}}\n",
+         t25a, t25a, t25a, t25a, t25a, t25a);
+    send_ok(f, l.s);
+    free(l.s);
+    reorganise(f);
+
+    char rep[65536], row[40][32];
+    report_68_2025(f, rep, sizeof rep);
+    static const struct {
+        const char *col, *want;
+    } plan[] = {
+        {"Programme budget allocated", "40000000"},
+        {"Households linked", "1"},
+        {"Poor, no labour capacity", "1"},
+        {"Share with regular assistance", "100.00"},
+        {"Donors", "1"},
+        {"Commendations", "1"},
+    };
+    for (int u = 0; u < 2; u++) {
+        const char *unit = u == 0 ? "68" : "22924";
+        assert_true(csv_row(rep, unit, row, 40) > 20);
+        for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++) {
+            const char *got = row[csv_col(rep, plan[i].col)];
+            if (strcmp(got, plan[i].want) != 0)
+                fail_msg("2025 report, %s, %s: %s, want %s", unit, plan[i].col,
+                         got, plan[i].want);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_phan_thiet_and_lam_dong, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_report_like_with_like, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_report_plan_sections, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

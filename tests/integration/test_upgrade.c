@@ -57,8 +57,8 @@ static const struct {
     uint32_t layout;
 } PLUGINS[] = {
     {"poverty", 4}, {"fund", 3},      {"standard", 3},      {"relocation", 3},
-    {"credit", 3},  {"deadlines", 1}, {"production", 1},    {"protection", 1},
-    {"budget", 1},  {"donors", 1},    {"commendations", 1},
+    {"credit", 3},  {"deadlines", 1}, {"production", 2},    {"protection", 2},
+    {"budget", 2},  {"donors", 2},    {"commendations", 2},
 };
 #define NPLUGINS (sizeof PLUGINS / sizeof PLUGINS[0])
 

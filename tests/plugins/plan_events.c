@@ -134,8 +134,31 @@ static const char *day_plugin; /* for day_snap, which takes no argument */
 
 static void day_snap(struct fx *fx, struct fx_snap *s)
 {
-    static const char *const tails[] = {"", ",\"year\":2024", ",\"year\":2026"};
+    static const char *const tails[] = {
+        "", ",\"year\":2024", ",\"year\":2026",
+        ",\"year\":2024,\"as_of\":1798736399",
+        ",\"to\":1751302800,\"as_of\":1798736399"};
     fx_snap_r25(fx, s, day_plugin, tails, FX_NELEMS(tails), true);
+}
+
+/* A query and the number of events its key must count. */
+struct pe_want {
+    const char *q;
+    int64_t n;
+};
+
+/* Each query of want answered with key n x one. */
+static void expect_answers(struct fx *fx, const char *plugin, const char *key,
+                           int64_t one, const struct pe_want *want, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct fx_reply r;
+        const msgpack_object *res = fx_query(fx, &r, plugin, want[i].q);
+        if (fx_i64(res, key) != want[i].n * one)
+            fail_msg("%s %s: %s %lld, want %lld", plugin, want[i].q, key,
+                     (long long)fx_i64(res, key), (long long)(want[i].n * one));
+        fx_reply_free(&r);
+    }
 }
 
 void pe_check_units_of_the_day(const char *plugin,
@@ -143,25 +166,85 @@ void pe_check_units_of_the_day(const char *plugin,
                                            const char *unit),
                                const char *key, int64_t one)
 {
-    static const struct {
-        const char *unit;
-        int64_t n;
-    } want[] = {{"60", 1}, {"593", 1}, {"68", 1}, {"22924", 2}, {"22921", 0}};
+    /* One record in 22924 under 60 in 2024, one in the new 22924 under 68
+     * in 2026 (after the merger recorded in June 2025). */
+    static const struct pe_want want[] = {
+        {"{\"unit\":\"68\"}", 1},
+        {"{\"unit\":\"22924\"}", 2},
+        /* A period that ends before the merger, on the units of then. */
+        {"{\"unit\":\"60\",\"to\":1751302800}", 1},
+        {"{\"unit\":\"593\",\"to\":1751302800}", 1},
+        {"{\"unit\":\"22921\",\"to\":1751302800}", 0},
+        {"{\"unit\":\"68\",\"to\":1751302800}", 0},
+        /* as_of: the past on the units of the end of 2026. */
+        {"{\"unit\":\"68\",\"as_of\":1798736399}", 2},
+        {"{\"unit\":\"68\",\"to\":1751302800,\"as_of\":1798736399}", 1},
+        {"{\"unit\":\"68\",\"year\":2024,\"as_of\":1798736399}", 1},
+        {"{\"unit\":\"22924\",\"year\":2024,\"as_of\":1798736399}", 1},
+        {"{\"unit\":\"60\",\"year\":2024,\"as_of\":1751302799}", 1},
+    };
     struct fx *fx = fx_new(plugin);
+    char msg[256];
     fx_r25_units(fx);
     add(fx, FX_R25_T2024, "22924");
     fx_r25_changes(fx, FX_R25_RECORDED);
     add(fx, FX_R25_T2026, "22924");
     fx_sync(fx);
-    for (size_t i = 0; i < FX_NELEMS(want); i++) {
-        char q[64];
-        struct fx_reply r;
-        snprintf(q, sizeof q, "{\"unit\":\"%s\"}", want[i].unit);
-        assert_int_equal(fx_i64(fx_query(fx, &r, plugin, q), key),
-                         want[i].n * one);
-        fx_reply_free(&r);
-    }
+    expect_answers(fx, plugin, key, one, want, FX_NELEMS(want));
+    /* A unit that has ended: refused as by every plugin. */
+    snprintf(msg, sizeof msg,
+             "%s: unit: 60 is not in force now: merged into 68 on "
+             "2025-07-01; ask for 68",
+             plugin);
+    fx_assert_refused(fx, plugin, "{\"unit\":\"60\"}", msg);
+    snprintf(msg, sizeof msg,
+             "%s: unit: 593 is not in force on 2026-12-31: abolished on "
+             "2025-07-01; ask for 68",
+             plugin);
+    fx_assert_refused(fx, plugin, "{\"unit\":\"593\",\"year\":2026}", msg);
+    snprintf(msg, sizeof msg,
+             "%s: unit: 60 is not in force on 2026-12-31: merged into 68 on "
+             "2025-07-01; ask for 68, or give as_of before 2025-07-01",
+             plugin);
+    fx_assert_refused(fx, plugin,
+                      "{\"unit\":\"60\",\"year\":2024,\"as_of\":1798736399}",
+                      msg);
+    snprintf(msg, sizeof msg, "%s: as_of: must not be before the end of 2026",
+             plugin);
+    fx_assert_refused(fx, plugin,
+                      "{\"unit\":\"68\",\"year\":2026,\"as_of\":1767200399}",
+                      msg);
     day_plugin = plugin;
+    fx_assert_rebuild_same(fx, day_snap, 8);
+    fx_free(fx);
+
+    /* The merger recorded late: one in 22921 on 2 July 2025, logged
+     * before it, counts where 22921 stood then (22921, 593, 60); one in
+     * the new 22924 in August after it.  As of the end of 2025, 68 has
+     * both, and the 2024 one of 22924 under 60. */
+    static const struct pe_want late[] = {
+        {"{\"unit\":\"68\",\"year\":2025}", 1},
+        {"{\"unit\":\"22924\",\"year\":2025}", 1},
+        {"{\"unit\":\"68\",\"year\":2025,\"as_of\":1767200399}", 2},
+        {"{\"unit\":\"22924\",\"year\":2025,\"as_of\":1767200399}", 2},
+        {"{\"unit\":\"68\",\"as_of\":1767200399}", 3},
+        {"{\"unit\":\"68\",\"year\":2024,\"as_of\":1767200399}", 1},
+        {"{\"unit\":\"68\",\"year\":2024}", 0},
+        {"{\"unit\":\"60\",\"to\":1751302800}", 1},
+    };
+    fx = fx_new(plugin);
+    fx_r25_units(fx);
+    add(fx, FX_R25_T2024, "22924");
+    add(fx, FX_R25_T0702, "22921");
+    fx_r25_changes(fx, FX_R25_LATE_RECORDED);
+    add(fx, FX_R25_T0801, "22924");
+    fx_sync(fx);
+    expect_answers(fx, plugin, key, one, late, FX_NELEMS(late));
+    snprintf(msg, sizeof msg,
+             "%s: unit: 22921 is not in force on 2025-12-31: merged into "
+             "22924 on 2025-07-01; ask for 22924",
+             plugin);
+    fx_assert_refused(fx, plugin, "{\"unit\":\"22921\",\"year\":2025}", msg);
     fx_assert_rebuild_same(fx, day_snap, 8);
     fx_free(fx);
 }

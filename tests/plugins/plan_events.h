@@ -50,8 +50,12 @@ bool pe_holds(const msgpack_object *o, const char *s);
  * day (donors, commendations): add queues one event of it in unit at
  * "at".  One in 22924 in 2024 counts in 593 and 60, one in 2026 (after the
  * 2025 reorganisation, fixture.h) in 68, both in 22924 (a code answers for
- * all its spans): key, in the answer to {"unit"}, is one for each event.
- * Then a rebuild, in one go and one record at a time, answers the same. */
+ * all its spans): key, in the answer, is one for each event.  A query for
+ * a unit that had ended by its date is refused as by every plugin; as_of
+ * regroups the 2024 one into 68 and the new 22924.  Then a rebuild, in
+ * one go and one record at a time, answers the same.  And again with the
+ * merger recorded late (fixture.h): one in 22921 on 2 July 2025 logged
+ * before it stays in 22921, 593 and 60, and as_of regroups it into 68. */
 void pe_check_units_of_the_day(const char *plugin,
                                void (*add)(struct fx *, int64_t at,
                                            const char *unit),

@@ -80,16 +80,23 @@ static void expect_rate(const msgpack_object *o, int64_t alloc, int64_t spent)
     assert_true(got > want - 1e-9 && got < want + 1e-9);
 }
 
+/* The totals of {"unit", "year"<tail>} (tail "" or ",\"as_of\":..."). */
+static void expect_total_q(struct fx *fx, const char *unit, int year,
+                           const char *tail, int64_t alloc, int64_t spent)
+{
+    char q[128];
+    struct fx_reply r;
+    snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%d%s}", unit, year, tail);
+    const msgpack_object *res = fx_query(fx, &r, "budget", q);
+    assert_int_equal(res->via.map.size, tail[0] != '\0' ? 7 : 6);
+    expect_rate(res, alloc, spent);
+    fx_reply_free(&r);
+}
+
 static void expect_total(struct fx *fx, const char *unit, int year,
                          int64_t alloc, int64_t spent)
 {
-    char q[64];
-    struct fx_reply r;
-    snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%d}", unit, year);
-    const msgpack_object *res = fx_query(fx, &r, "budget", q);
-    assert_int_equal(res->via.map.size, 6);
-    expect_rate(res, alloc, spent);
-    fx_reply_free(&r);
+    expect_total_q(fx, unit, year, "", alloc, spent);
 }
 
 static void test_allocated_and_spent(void **state)
@@ -282,11 +289,16 @@ static void test_rebuild(void **state)
  * end of that year.  2024 in 22924: 593 and 60.  2025 in 22921, logged
  * after the merger was recorded and dated before it: 22921 has ended by
  * the end of 2025, so it counts in 22924 and 68.  2026 in 22924: 68.
+ * 22921 and 60 had ended by the end of 2025: refused for 2025.
  */
+#define END25 "1767200399" /* 2025-12-31 23:59:59 +07 */
+#define END26 "1798736399"
+
 static void r25_snap(struct fx *fx, struct fx_snap *s)
 {
-    static const char *const tails[] = {",\"year\":2024", ",\"year\":2025",
-                                        ",\"year\":2026"};
+    static const char *const tails[] = {
+        ",\"year\":2024", ",\"year\":2025", ",\"year\":2026",
+        ",\"year\":2024,\"as_of\":" END26, ",\"year\":2025,\"as_of\":" END25};
     fx_snap_r25(fx, s, "budget", tails, FX_NELEMS(tails), true);
 }
 
@@ -306,10 +318,84 @@ static void test_reorg_2025(void **state)
     expect_total(fx, "68", 2024, 0, 0);
     expect_total(fx, "68", 2025, 20 * M, 5 * M);
     expect_total(fx, "22924", 2025, 20 * M, 5 * M);
-    expect_total(fx, "22921", 2025, 0, 0);
-    expect_total(fx, "60", 2025, 0, 0);
+    fx_assert_refused(fx, "budget", "{\"unit\":\"22921\",\"year\":2025}",
+                      "budget: unit: 22921 is not in force on 2025-12-31: "
+                      "merged into 22924 on 2025-07-01; ask for 22924");
+    fx_assert_refused(fx, "budget", "{\"unit\":\"60\",\"year\":2025}",
+                      "budget: unit: 60 is not in force on 2025-12-31: merged "
+                      "into 68 on 2025-07-01; ask for 68");
     expect_total(fx, "68", 2026, 30 * M, 0);
+    /* 2024 on the units of the end of 2026: Binh Thuan's in 68. */
+    expect_total_q(fx, "68", 2024, ",\"as_of\":" END26, 10 * M, 0);
+    expect_total_q(fx, "22924", 2024, ",\"as_of\":" END26, 10 * M, 0);
     fx_assert_rebuild_same(fx, r25_snap, 8);
+    fx_free(fx);
+}
+
+/*
+ * A change of units recorded late (fixture.h), worked out by hand:
+ *   2024  22924 (under 593, 60)  PR DA1 10M allocated
+ *   2025  22921, 2 July, logged before the change: PR DA1 20M allocated,
+ *         5M spent; counted in 22921, 593 and 60 on the registry of then
+ *   2025  22924 (the new ward, under 68), August: PR DA1 7M, EM DA4 3M
+ * Without as_of: 68 and 22924 have 2025's August 10M (0 spent); 68 has no
+ * 2024.  As of the end of 2025: 68 and 22924 have 2025's 30M, 5M spent,
+ * PR DA1 27M (the two wards' DA1 one component) and EM DA4 3M; 2024's 10M.
+ * 60 as of the day before the change has its 2024.
+ */
+static void late_snap(struct fx *fx, struct fx_snap *s)
+{
+    static const char *const tails[] = {",\"year\":2024", ",\"year\":2025",
+                                        ",\"year\":2024,\"as_of\":" END25,
+                                        ",\"year\":2025,\"as_of\":" END25};
+    fx_snap_r25(fx, s, "budget", tails, FX_NELEMS(tails), true);
+}
+
+static void test_as_of_late_change(void **state)
+{
+    (void)state;
+    struct fx *fx = fx_new("budget");
+    struct fx_reply r;
+    fx_r25_units(fx);
+    pe_budget(fx, false, FX_R25_T2024, "22924", PR, DA1, 2024, 10 * M);
+    pe_budget(fx, false, FX_R25_T0702, "22921", PR, DA1, 2025, 20 * M);
+    pe_budget(fx, true, FX_R25_T0702, "22921", PR, DA1, 2025, 5 * M);
+    fx_r25_changes(fx, FX_R25_LATE_RECORDED);
+    pe_budget(fx, false, FX_R25_T0801, "22924", PR, DA1, 2025, 7 * M);
+    pe_budget(fx, false, FX_R25_T0801, "22924", EM, DA4, 2025, 3 * M);
+    fx_sync(fx);
+    for (size_t u = 0; u < FX_R25_NNOW; u++) {
+        expect_total(fx, fx_r25_now[u], 2025, 10 * M, 0);
+        expect_total_q(fx, fx_r25_now[u], 2025, ",\"as_of\":" END25, 30 * M,
+                       5 * M);
+    }
+    expect_total(fx, "68", 2024, 0, 0);
+    expect_total_q(fx, "68", 2024, ",\"as_of\":" END25, 10 * M, 0);
+    expect_total_q(fx, "60", 2024, ",\"as_of\":1751302799", 10 * M, 0);
+    expect_total(fx, "60", 2024, 10 * M, 0);
+    const msgpack_object *res =
+        fx_query(fx, &r, "budget",
+                 "{\"unit\":\"68\",\"year\":2025,\"as_of\":" END25 "}");
+    assert_int_equal(fx_i64(res, "as_of"), INT64_C(1767200399));
+    const msgpack_object *bp = fx_get(res, "by_program");
+    const msgpack_object *pr =
+        fx_get(fx_get(bp, ev_ntp_name(PR)), "by_component");
+    assert_int_equal(pr->via.map.size, 1);
+    expect_rate(fx_get(pr, DA1), 27 * M, 5 * M);
+    const msgpack_object *em =
+        fx_get(fx_get(bp, ev_ntp_name(EM)), "by_component");
+    assert_int_equal(em->via.map.size, 1);
+    expect_rate(fx_get(em, DA4), 3 * M, 0);
+    fx_reply_free(&r);
+    fx_assert_refused(fx, "budget",
+                      "{\"unit\":\"60\",\"year\":2024,\"as_of\":" END25 "}",
+                      "budget: unit: 60 is not in force on 2025-12-31: merged "
+                      "into 68 on 2025-07-01; ask for 68, or give as_of before "
+                      "2025-07-01");
+    fx_assert_refused(fx, "budget",
+                      "{\"unit\":\"68\",\"year\":2025,\"as_of\":1751302799}",
+                      "budget: as_of: must not be before the end of 2025");
+    fx_assert_rebuild_same(fx, late_snap, 8);
     fx_free(fx);
 }
 
@@ -321,6 +407,7 @@ int main(void)
         cmocka_unit_test(test_bad_config),
         cmocka_unit_test(test_rebuild),
         cmocka_unit_test(test_reorg_2025),
+        cmocka_unit_test(test_as_of_late_change),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

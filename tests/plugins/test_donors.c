@@ -230,6 +230,36 @@ static void test_reorg_2025(void **state)
     pe_check_units_of_the_day("donors", donate, "received", 2 * M);
 }
 
+/* As of the end of 2025, a donor who gave in two wards merged since is
+ * one row of 68 (2M + 2M, 2 donations); without as_of, 68 had nothing in
+ * 2024. */
+static void test_as_of_one_row(void **state)
+{
+    (void)state;
+    struct fx *fx = fx_new("donors");
+    struct fx_reply r;
+    fx_r25_units(fx);
+    donate(fx, FX_R25_T2024, "22921");
+    donate(fx, FX_R25_T2024, "22936");
+    fx_r25_changes(fx, FX_R25_RECORDED);
+    fx_sync(fx);
+    const msgpack_object *res =
+        fx_query(fx, &r, "donors",
+                 "{\"unit\":\"68\",\"year\":2024,\"as_of\":1767200399}");
+    assert_int_equal(fx_i64(res, "as_of"), INT64_C(1767200399));
+    assert_int_equal(fx_i64(res, "received"), 4 * M);
+    assert_int_equal(fx_i64(res, "donors"), 1);
+    const msgpack_object *l = fx_get(res, "list");
+    assert_int_equal(l->via.array.size, 1);
+    assert_int_equal(fx_i64(&l->via.array.ptr[0], "donations"), 2);
+    fx_reply_free(&r);
+    res = fx_query(fx, &r, "donors", "{\"unit\":\"68\",\"year\":2024}");
+    assert_int_equal(fx_i64(res, "received"), 0);
+    assert_int_equal(fx_i64(res, "donors"), 0);
+    fx_reply_free(&r);
+    fx_free(fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -237,6 +267,7 @@ int main(void)
         cmocka_unit_test(test_same_as_fund),
         cmocka_unit_test(test_rebuild),
         cmocka_unit_test(test_reorg_2025),
+        cmocka_unit_test(test_as_of_one_row),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

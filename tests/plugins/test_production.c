@@ -88,14 +88,15 @@ static void expect_share(const msgpack_object *res, const char *key,
     assert_true(got > want - 1e-9 && got < want + 1e-9);
 }
 
-static void expect_counts(struct fx *fx, const char *unit, int year,
-                          struct counts c)
+/* The answer to {"unit", "year"<tail>} (tail "" or ",\"as_of\":..."). */
+static void expect_counts_q(struct fx *fx, const char *unit, int year,
+                            const char *tail, struct counts c)
 {
-    char q[64];
+    char q[128];
     struct fx_reply r;
-    snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%d}", unit, year);
+    snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%d%s}", unit, year, tail);
     const msgpack_object *res = fx_query(fx, &r, "production", q);
-    assert_int_equal(res->via.map.size, 14);
+    assert_int_equal(res->via.map.size, tail[0] != '\0' ? 15 : 14);
     assert_int_equal(fx_i64(res, "households_linked"), c.linked);
     assert_int_equal(fx_i64(res, "links"), c.links);
     const msgpack_object *bk = fx_get(res, "links_by_partner_kind");
@@ -115,6 +116,12 @@ static void expect_counts(struct fx *fx, const char *unit, int year,
     assert_int_equal(fx_i64(bs, "5"), c.stars[2]);
     assert_int_equal(fx_i64(res, "ocop_new"), c.fresh);
     fx_reply_free(&r);
+}
+
+static void expect_counts(struct fx *fx, const char *unit, int year,
+                          struct counts c)
+{
+    expect_counts_q(fx, unit, year, "", c);
 }
 
 /* The links list as "link:households:stars,..." (stars - when nil). */
@@ -250,12 +257,20 @@ static void test_rebuild(void **state)
  * and 68; its status, as linked, where the status is counted: 22921, 593,
  * 60); h1's status recorded again from 22924: it moves to 22924 and 68,
  * linked.  An OCOP product of 22921 certified in June, logged after: on
- * the units of its day, 22921, 593 and 60.
+ * the units of its day, 22921, 593 and 60.  So without as_of 22924 and 68
+ * have h1 (poor, linked) and h2's link: linked 1, L1 with 1 household,
+ * poor 1 linked 1, no product; 22921, 593 and 60 are refused for 2025.
+ * As of the end of 2025 they have everything: linked 2, L1 once with 2
+ * households, poor 2 linked 2, the 4-star product, new in 2025.
  */
+#define END25 "1767200399" /* 2025-12-31 23:59:59 +07 */
+
 static void late_snap(struct fx *fx, struct fx_snap *s)
 {
-    static const char *const tails[] = {",\"year\":2024", ",\"year\":2025",
-                                        ",\"year\":2025,\"list\":\"links\""};
+    static const char *const tails[] = {
+        ",\"year\":2024", ",\"year\":2025", ",\"year\":2025,\"list\":\"links\"",
+        ",\"year\":2025,\"as_of\":" END25,
+        ",\"year\":2025,\"list\":\"links\",\"as_of\":" END25};
     fx_snap_r25(fx, s, "production", tails, FX_NELEMS(tails), true);
 }
 
@@ -277,12 +292,29 @@ static void test_late_change(void **state)
     fx_status(fx, FX_R25_T0801, "22924", "h1", 2025, EV_STATUS_POOR);
     pe_ocop(fx, FX_R25_T0620, "22921", "Thanh long", 4);
     fx_sync(fx);
-    for (size_t u = 0; u < FX_R25_NOLD; u++)
-        expect_counts(fx, fx_r25_old[u], 2025,
-                      (struct counts){1, 1, 0, 1, 1, 1, 0, 0, 1, {0, 1, 0}, 1});
     for (size_t u = 0; u < FX_R25_NNOW; u++)
         expect_counts(fx, fx_r25_now[u], 2025,
                       (struct counts){1, 1, 0, 1, 1, 1, 0, 0, 0, {0}, 0});
+    expect_links(fx, "{\"unit\":\"68\",\"year\":2025,\"list\":\"links\"}",
+                 "L1:1:4", 0);
+    /* 22921, 593 and 60 had ended by the end of 2025. */
+    fx_assert_refused(fx, "production", "{\"unit\":\"22921\",\"year\":2025}",
+                      "production: unit: 22921 is not in force on 2025-12-31: "
+                      "merged into 22924 on 2025-07-01; ask for 22924");
+    fx_assert_refused(fx, "production", "{\"unit\":\"593\",\"year\":2025}",
+                      "production: unit: 593 is not in force on 2025-12-31: "
+                      "abolished on 2025-07-01; ask for 68");
+    /* As of the end of 2025, everything: h1 (linked in 22921) and h2
+     * (linked from 22924) linked, L1 once with both, both poor and
+     * linked, the product of 22921. */
+    for (size_t u = 0; u < FX_R25_NNOW; u++)
+        expect_counts_q(
+            fx, fx_r25_now[u], 2025, ",\"as_of\":" END25,
+            (struct counts){2, 1, 0, 1, 2, 2, 0, 0, 1, {0, 1, 0}, 1});
+    expect_links(fx,
+                 "{\"unit\":\"68\",\"year\":2025,\"list\":\"links\","
+                 "\"as_of\":" END25 "}",
+                 "L1:2:4", 0);
     fx_assert_rebuild_same(fx, late_snap, 10);
     fx_free(fx);
 }

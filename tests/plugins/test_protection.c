@@ -68,14 +68,15 @@ struct counts {
     int64_t poor, no_labour, assisted, regular, emergency;
 };
 
-static void expect_counts(struct fx *fx, const char *unit, int year,
-                          struct counts c)
+/* The answer to {"unit", "year"<tail>} (tail "" or ",\"as_of\":..."). */
+static void expect_counts_q(struct fx *fx, const char *unit, int year,
+                            const char *tail, struct counts c)
 {
-    char q[64];
+    char q[128];
     struct fx_reply r;
-    snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%d}", unit, year);
+    snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":%d%s}", unit, year, tail);
     const msgpack_object *res = fx_query(fx, &r, "protection", q);
-    assert_int_equal(res->via.map.size, 10);
+    assert_int_equal(res->via.map.size, tail[0] != '\0' ? 11 : 10);
     assert_int_equal(fx_i64(res, "poor"), c.poor);
     assert_int_equal(fx_i64(res, "no_labour"), c.no_labour);
     assert_int_equal(fx_i64(res, "assisted"), c.assisted);
@@ -94,13 +95,22 @@ static void expect_counts(struct fx *fx, const char *unit, int year,
     fx_reply_free(&r);
 }
 
-/* The households list=unassisted gives, as "hh@unit,..." */
-static void expect_unassisted(struct fx *fx, const char *unit, const char *want)
+static void expect_counts(struct fx *fx, const char *unit, int year,
+                          struct counts c)
 {
-    char q[96], got[256] = "";
+    expect_counts_q(fx, unit, year, "", c);
+}
+
+/* The households list=unassisted gives, as "hh@unit,..." */
+/* The list of {"unit", "year", "list": "unassisted"<tail>}. */
+static void expect_unassisted_q(struct fx *fx, const char *unit, int year,
+                                const char *tail, const char *want)
+{
+    char q[160], got[256] = "";
     struct fx_reply r;
     snprintf(q, sizeof q,
-             "{\"unit\":\"%s\",\"year\":2024,\"list\":\"unassisted\"}", unit);
+             "{\"unit\":\"%s\",\"year\":%d,\"list\":\"unassisted\"%s}", unit,
+             year, tail);
     const msgpack_object *res = fx_query(fx, &r, "protection", q);
     const msgpack_object *l = fx_get(res, "households");
     for (uint32_t i = 0; i < l->via.array.size; i++) {
@@ -113,6 +123,11 @@ static void expect_unassisted(struct fx *fx, const char *unit, const char *want)
     assert_string_equal(got, want);
     assert_int_equal(fx_i64(res, "more"), 0);
     fx_reply_free(&r);
+}
+
+static void expect_unassisted(struct fx *fx, const char *unit, const char *want)
+{
+    expect_unassisted_q(fx, unit, 2024, "", want);
 }
 
 /* The alerts protection.no_assistance, as "hh@unit,..." in list order. */
@@ -262,16 +277,24 @@ static void test_rebuild(void **state)
 }
 
 /*
- * A change of units recorded late (fixture.h): 2025 statuses of h1 and
- * h2 (poor, no labour capacity) logged in March in 22921 count in 22921,
- * 593 and 60.  The merger is recorded; then h1's regular payment (from
- * 22924) lands where h1 is counted, and h2's status is recorded again
- * from 22924: it moves to 22924 and 68.  A review of 22921 dated in June
- * checks, for 2025, where 22921's households went (22924): h2 only.
+ * A change of units recorded late (fixture.h): 2025 statuses of h1, h2
+ * and h3 (poor, no labour capacity) logged in March in 22921 count in
+ * 22921, 593 and 60.  The merger is recorded; then h1's regular payment
+ * (from 22924) lands where h1 is counted, and h2's status is recorded
+ * again from 22924: it moves to 22924 and 68.  Without as_of, 22924 and
+ * 68 have h2 alone (1 poor, 1 no labour, 0 assisted); 60 and 22921 had
+ * ended by the end of 2025: refused.  As of the end of 2025 they have all
+ * three (3, 3, 1 assisted: h1, 400K), unassisted h2 and h3.  A review of
+ * 22921 dated in June checks, for 2025, where 22921's households went
+ * (22924): h2 only.
  */
+#define END25 "1767200399" /* 2025-12-31 23:59:59 +07 */
+
 static void late_snap(struct fx *fx, struct fx_snap *s)
 {
-    static const char *const tails[] = {",\"year\":2024", ",\"year\":2025"};
+    static const char *const tails[] = {
+        ",\"year\":2024", ",\"year\":2025", ",\"year\":2025,\"as_of\":" END25,
+        ",\"year\":2025,\"as_of\":" END25 ",\"list\":\"unassisted\""};
     fx_snap_r25(fx, s, "protection", tails, FX_NELEMS(tails), true);
     fx_snap_alerts(fx, s);
 }
@@ -283,23 +306,40 @@ static void test_late_change(void **state)
     const int64_t T25 = FX_R25_T2025;
     struct fx *fx = fx_new("protection");
     fx_r25_units(fx);
-    for (int i = 0; i < 2; i++) {
-        const char *hh = i == 0 ? "h1" : "h2";
+    for (int i = 0; i < 3; i++) {
+        const char *hh = i == 0 ? "h1" : i == 1 ? "h2" : "h3";
         fx_status(fx, T25, "22921", hh, 2025, EV_STATUS_POOR);
         pe_assessed(fx, T25, "22921", hh, 2025, 1);
     }
     fx_sync(fx);
     for (size_t u = 0; u < FX_R25_NOLD; u++)
-        expect_counts(fx, fx_r25_old[u], 2025, (struct counts){2, 2, 0, 0, 0});
+        expect_counts(fx, fx_r25_old[u], 2025, (struct counts){3, 3, 0, 0, 0});
     fx_r25_changes(fx, FX_R25_LATE_RECORDED);
     pe_assistance(fx, FX_R25_T0801, "22924", "h1", REG, 400 * K);
     fx_status(fx, FX_R25_T0801, "22924", "h2", 2025, EV_STATUS_POOR);
     fx_sync(fx);
-    for (size_t u = 0; u < FX_R25_NOLD; u++)
-        expect_counts(fx, fx_r25_old[u], 2025,
-                      (struct counts){1, 1, 1, 400 * K, 0});
+    /* h1 stays where it was counted: 22921, 593 and 60, which had ended by
+     * the end of 2025 and are asked as of before the merger no more; h2
+     * moved to the new 22924 and 68. */
     for (size_t u = 0; u < FX_R25_NNOW; u++)
         expect_counts(fx, fx_r25_now[u], 2025, (struct counts){1, 1, 0, 0, 0});
+    fx_assert_refused(fx, "protection", "{\"unit\":\"60\",\"year\":2025}",
+                      "protection: unit: 60 is not in force on 2025-12-31: "
+                      "merged into 68 on 2025-07-01; ask for 68");
+    fx_assert_refused(fx, "protection", "{\"unit\":\"22921\",\"year\":2025}",
+                      "protection: unit: 22921 is not in force on 2025-12-31: "
+                      "merged into 22924 on 2025-07-01; ask for 22924");
+    /* On the units of the end of 2025 (as_of), all three: h1's and h3's
+     * 22921 regroups into 22924 and 68, h1 with its 400K. */
+    for (size_t u = 0; u < FX_R25_NNOW; u++)
+        expect_counts_q(fx, fx_r25_now[u], 2025, ",\"as_of\":" END25,
+                        (struct counts){3, 3, 1, 400 * K, 0});
+    expect_unassisted_q(fx, "68", 2025, ",\"as_of\":" END25,
+                        "h2@22924,h3@22924");
+    expect_unassisted_q(fx, "68", 2025, "", "h2@22924");
+    fx_assert_refused(fx, "protection",
+                      "{\"unit\":\"68\",\"year\":2025,\"as_of\":1751302799}",
+                      "protection: as_of: must not be before the end of 2025");
     fx_review(fx, FX_R25_T0620, "22921", 2025);
     fx_sync(fx);
     alerts(fx, got, sizeof got);

@@ -1,7 +1,9 @@
 /*
- * test_rebuild.c - determinism: the state of both plugins is a function of
- * the log alone.  Applying the whole log in one go and applying it one
- * record per transaction (pt_host_catch_up with max_records = 1, after
+ * test_rebuild.c - determinism: the state of the plugins is a function of
+ * the log alone (poverty and fund; the plan's five, budget, production,
+ * protection, donors and commendations, across the 2025 reorganisation
+ * recorded late, with as_of).  Applying the whole log in one go and applying it
+ * one record per transaction (pt_host_catch_up with max_records = 1, after
  * dropping the state) must give byte-identical query results and alerts.
  * The tick alerts (fund.pledge_overdue, fund.idle_balance) depend on the
  * wall clock by design; given the same ticks after the same log they must
@@ -18,6 +20,7 @@
 #include <string.h>
 
 #include "fixture.h"
+#include "plan_events.h"
 #include "scenarios.h"
 
 /* The same wall-clock ticks for both runs: pledges overdue, then (60 days
@@ -101,10 +104,82 @@ static void test_one_batch_vs_batches_of_one(void **state)
     fx_free(fx);
 }
 
+/* ---- the plan's five plugins, across the 2025 reorganisation ---- */
+
+static const char *const PLAN[] = {"budget", "production", "protection",
+                                   "donors", "commendations"};
+
+/* Every code of the reorganisation (an ended one's refusal included), each
+ * plugin's yearly answers and lists, on the units of their date and as of
+ * the end of 2025; and the alerts. */
+static void plan_snapshot(struct fx *fx, struct fx_snap *s)
+{
+    static const char *const yearly[] = {",\"year\":2024", ",\"year\":2025",
+                                         ",\"year\":2024,\"as_of\":1767200399",
+                                         ",\"year\":2025,\"as_of\":1767200399"};
+    static const char *const lists[][2] = {
+        {"production",
+         ",\"year\":2025,\"list\":\"links\",\"as_of\":1767200399"},
+        {"protection",
+         ",\"year\":2025,\"list\":\"unassisted\",\"as_of\":1767200399"},
+        {"donors", ",\"as_of\":1767200399"},
+        {"commendations", ",\"as_of\":1767200399"},
+        {"donors", ",\"to\":1751302800"},
+        {"commendations", ",\"to\":1751302800"}};
+    fx_tick(fx, FX_R25_T0801);
+    for (size_t p = 0; p < FX_NELEMS(PLAN); p++)
+        fx_snap_r25(fx, s, PLAN[p], yearly, FX_NELEMS(yearly), true);
+    for (size_t i = 0; i < FX_NELEMS(lists); i++)
+        fx_snap_r25(fx, s, lists[i][0], &lists[i][1], 1, true);
+    fx_snap_alerts(fx, s);
+}
+
+/* The plan's events in 22921 and 22936 before the merger (some logged
+ * only after it was recorded late), and in the new 22924 after it. */
+static void plan_events(struct fx *fx, int64_t at, const char *unit,
+                        const char *hh, int64_t year)
+{
+    pe_budget(fx, false, at, unit, EV_NTP_POVERTY_REDUCTION, "Dự án 1", year,
+              20 * PE_M);
+    pe_budget(fx, true, at, unit, EV_NTP_POVERTY_REDUCTION, "Dự án 1", year,
+              5 * PE_M);
+    pe_linked(fx, at, unit, hh, "L1", "HTX Thanh Long", EV_PARTNER_COOPERATIVE,
+              "Thanh long", year);
+    fx_status(fx, at, unit, hh, year, EV_STATUS_POOR);
+    pe_assessed(fx, at, unit, hh, year, 1);
+    pe_donation(fx, at, unit, 2 * PE_M, "Nguyễn Văn An", EV_DONOR_PERSON,
+                false);
+    pe_commendation(fx, at, unit, "HTX Thanh Long", EV_RECIPIENT_COLLECTIVE,
+                    "UBND tỉnh", EV_LEVEL_PROVINCE, NULL);
+}
+
+static void test_plan_one_batch_vs_batches_of_one(void **state)
+{
+    (void)state;
+    struct fx *fx = fx_new("budget production protection donors commendations");
+    fx_r25_units(fx);
+    plan_events(fx, FX_R25_T2024, "22936", "h1", 2024);
+    plan_events(fx, FX_R25_T2025, "22921", "h2", 2025);
+    fx_commit(fx);
+    plan_events(fx, FX_R25_T0702, "22921", "h3", 2025);
+    pe_ocop(fx, FX_R25_T0702, "22921", "Thanh long", 4);
+    fx_r25_changes(fx, FX_R25_LATE_RECORDED);
+    fx_commit(fx);
+    plan_events(fx, FX_R25_T0801, "22924", "h4", 2025);
+    pe_assistance(fx, FX_R25_T0801, "22924", "h2", EV_ASSISTANCE_REGULAR,
+                  400000);
+    fx_status(fx, FX_R25_T0801, "22924", "h3", 2025, EV_STATUS_NEAR_POOR);
+    fx_review(fx, FX_R25_T0801, "22924", 2025);
+    fx_sync(fx);
+    fx_assert_rebuild_one_by_one_same(fx, plan_snapshot, 30);
+    fx_free(fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_batch_vs_batches_of_one),
+        cmocka_unit_test(test_plan_one_batch_vs_batches_of_one),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -106,7 +106,8 @@ echo "   (its fund, policy credit and relocation are Binh Thuan's above)"
 # Each figure of the report is regrouped into the units of the end of
 # 2025: a merged commune's reduction compares it with its predecessors
 # together in 2024, not with the old ward whose code it kept, and Lam
-# Dong's 2025 fund has what Binh Thuan's communes received before July.
+# Dong's 2025 fund, budget, links, assistance, donors and commendations
+# have what was recorded under Binh Thuan's communes before July.
 echo
 echo "== the 2025 report on Lam Dong (68), like with like (Markdown)"
 "$bin/povtrack" report --unit 68 --year 2025 --format md --timeout 15000
@@ -133,5 +134,7 @@ The data is in demo-data/.  To look around:
   build/bin/povtrack query poverty unit=68 year=2023 as_of=1767200399
   build/bin/povtrack query fund unit=68 year=2024 as_of=1767200399
   build/bin/povtrack query credit unit=68 as_of=1767200399
+  build/bin/povtrack query budget unit=68 year=2024 as_of=1767200399
+  build/bin/povtrack donors --unit 68 --year 2025
   build/bin/povtrack report --unit 68 --year 2025 --lang en --format csv
 MSG
