@@ -162,19 +162,26 @@ int tl_cli_common(struct tl_cli *cli, int c, const char *arg)
     }
 }
 
+FILE *tl_cli_err(const struct tl_cli *cli)
+{
+    return cli->err != NULL ? cli->err : stderr;
+}
+
 int tl_cli_client_fail(struct tl_cli *cli, int rc)
 {
-    fprintf(stderr, "povtrack: %s\n", povtrack_client_error(cli->client));
+    FILE *err = tl_cli_err(cli);
+
+    fprintf(err, "povtrack: %s\n", povtrack_client_error(cli->client));
     if (rc == POVTRACK_CLIENT_EREFUSED && cli->server_key[0] != '\0' &&
         cli->public_key[0] == '\0')
-        fprintf(stderr, "povtrack: hint: --server-key was given without "
-                        "--key (or $POVTRACK_KEY), so a throw-away key was "
-                        "used\n");
+        fprintf(err, "povtrack: hint: --server-key was given without "
+                     "--key (or $POVTRACK_KEY), so a throw-away key was "
+                     "used\n");
     if (rc == POVTRACK_CLIENT_ETIMEDOUT && cli->server_key[0] == '\0' &&
         cli->public_key[0] != '\0')
-        fprintf(stderr, "povtrack: hint: --key was given without "
-                        "--server-key (or $POVTRACK_SERVER_KEY), so CURVE "
-                        "is off\n");
+        fprintf(err, "povtrack: hint: --key was given without "
+                     "--server-key (or $POVTRACK_SERVER_KEY), so CURVE "
+                     "is off\n");
     return rc == POVTRACK_CLIENT_ETIMEDOUT ? TL_EXIT_UNREACHABLE : TL_EXIT_FAIL;
 }
 
