@@ -195,9 +195,11 @@ static enum MHD_Result error_reply(struct gw_req *r, int status,
     json_t *e = json_pack("{s:i,s:s}", "code", status, "message", msg);
     if (e != NULL && field != NULL && field[0] != '\0')
         json_object_set_new(e, "field", json_string(field));
-    char *s = e != NULL ? json_dumps(json_pack("{s:o}", "error", e),
-                                     JSON_COMPACT | JSON_ENSURE_ASCII)
-                        : NULL;
+    /* {s:o} takes e's reference: one decref frees both. */
+    json_t *body = e != NULL ? json_pack("{s:o}", "error", e) : NULL;
+    char *s = body != NULL ? json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII)
+                           : NULL;
+    json_decref(body);
     struct MHD_Response *resp =
         s != NULL ? response(r, "application/json; charset=utf-8", s, strlen(s))
                   : response(r, "text/plain", "out of memory", 13);
@@ -665,12 +667,12 @@ int gw_http_start(struct gw *gw, char *err, size_t errlen)
         {MHD_OPTION_HTTPS_MEM_KEY, 0, key},
         {MHD_OPTION_END, 0, NULL}};
     gw->mhd = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, gw, MHD_OPTION_SOCK_ADDR,
+        flags, 0, NULL, NULL, on_request, gw, MHD_OPTION_EXTERNAL_LOGGER,
+        on_mhd_log, gw, MHD_OPTION_SOCK_ADDR,
         (const struct sockaddr *)&cfg->addr, MHD_OPTION_CONNECTION_LIMIT,
         cfg->connections_max + CONNECTIONS_SPARE, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)120, MHD_OPTION_NOTIFY_COMPLETED, on_completed, gw,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, gw,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, gw, MHD_OPTION_ARRAY, tls,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, gw, MHD_OPTION_ARRAY, tls,
         MHD_OPTION_END);
     /* Kept until the daemon stops: MHD reads them from there. */
     gw->tls_pem[0] = cert;
