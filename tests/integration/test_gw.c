@@ -390,19 +390,41 @@ static void test_public(void **state)
     json_decref(j);
     free(r.body);
 
-    /* The OpenAPI document names every route the gateway serves. */
+    /* The OpenAPI document (valid JSON, OpenAPI 3) names every route the
+     * gateway serves with the method it takes, and nothing else. */
     r = http(t, "GET", "/api/v1/openapi.json", NULL, NULL);
     expect_status(&r, 200);
+    assert_non_null(strstr(r.headers, "application/json"));
     j = json_of(&r);
+    assert_int_equal(
+        strncmp(json_string_value(json_object_get(j, "openapi")), "3.", 2), 0);
     json_t *paths = json_object_get(j, "paths");
-    static const char *const routes[] = {
-        "/api/v1/login",  "/api/v1/logout",         "/api/v1/session",
-        "/api/v1/events", "/api/v1/query/{plugin}", "/api/v1/units",
-        "/api/v1/alerts", "/api/v1/alerts/stream",  "/api/v1/report",
-        "/api/v1/health", "/api/v1/openapi.json",   "/metrics"};
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
-        if (json_object_get(paths, routes[i]) == NULL)
-            fail_msg("openapi.json has no %s", routes[i]);
+    static const struct {
+        const char *path, *method;
+    } routes[] = {
+        {"/api/v1/login", "post"},         {"/api/v1/logout", "post"},
+        {"/api/v1/session", "get"},        {"/api/v1/events", "post"},
+        {"/api/v1/query/{plugin}", "get"}, {"/api/v1/units", "get"},
+        {"/api/v1/alerts", "get"},         {"/api/v1/alerts/stream", "get"},
+        {"/api/v1/report", "get"},         {"/api/v1/health", "get"},
+        {"/api/v1/openapi.json", "get"},   {"/metrics", "get"}};
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        json_t *item = json_object_get(paths, routes[i].path);
+        json_t *op = json_object_get(item, routes[i].method);
+        if (op == NULL || json_object_get(op, "responses") == NULL)
+            fail_msg("openapi.json has no %s %s with its responses",
+                     routes[i].method, routes[i].path);
+        /* The method the gateway takes and no other. */
+        assert_int_equal(json_object_size(item), 1);
+        /* The route exists: another method is 405, not 404. */
+        char path[64];
+        snprintf(path, sizeof path, "%s", routes[i].path);
+        if (strstr(path, "{plugin}") != NULL)
+            snprintf(path, sizeof path, "/api/v1/query/fund");
+        struct resp wrong = http(t, "PUT", path, NULL, NULL);
+        expect_status(&wrong, 405);
+        free(wrong.body);
+    }
     assert_int_equal(json_object_size(paths), sizeof routes / sizeof routes[0]);
     json_decref(j);
     free(r.body);
