@@ -102,7 +102,8 @@ static int gateway_key(struct parse *p, const char *key, const char *value)
 {
     struct gw_config *c = p->cfg;
     const char *s = "gateway";
-    unsigned long long v;
+    /* Set by set_uint; initialised for gcc -O2, which cannot see that. */
+    unsigned long long v = 0;
     int rc;
 
     if (strcmp(key, "listen") == 0)
