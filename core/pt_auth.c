@@ -26,7 +26,26 @@ struct pt_auth {
     struct pt_publisher everyone; /* plain mode */
     void *zap;
     struct pt_refusals refused; /* which refusals to log */
+    /* Handshakes the ZAP handler refused, per domain (ingest, query,
+     * alerts), for the stats op. */
+    uint64_t handshakes_refused[3];
 };
+
+/* Index of a ZAP domain in handshakes_refused; -1 for another. */
+static int domain_index(const char *domain, size_t len)
+{
+    static const char *const names[3] = {"ingest", "query", "alerts"};
+    for (int i = 0; i < 3; i++)
+        if (strlen(names[i]) == len && memcmp(domain, names[i], len) == 0)
+            return i;
+    return -1;
+}
+
+uint64_t pt_auth_handshakes_refused(const struct pt_auth *a, const char *domain)
+{
+    int i = domain_index(domain, strlen(domain));
+    return a != NULL && i >= 0 ? a->handshakes_refused[i] : 0;
+}
 
 int pt_auth_open(const struct pt_config *cfg, const struct pt_log *log,
                  void *zctx, struct pt_auth **out, char *err, size_t errlen)
@@ -236,6 +255,11 @@ static void handle_one(struct pt_auth *a)
                     why = whybuf;
                 }
             }
+        }
+        if (why != NULL) {
+            int d = domain_index(zmq_msg_data(&f[2]), zmq_msg_size(&f[2]));
+            if (d >= 0)
+                a->handshakes_refused[d]++;
         }
         if (why != NULL)
             log_refusal(

@@ -31,6 +31,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <zmq.h>
 
@@ -66,6 +67,12 @@ void *pt_auth_zap_socket(const struct pt_auth *a);
 
 /* Answer every ZAP request waiting.  Never blocks. */
 void pt_auth_zap_handle(struct pt_auth *a);
+
+/* How many handshakes on domain's endpoint ("ingest", "query", "alerts")
+ * the ZAP handler refused since a was opened (0 in plain mode, or for a
+ * NULL a). */
+uint64_t pt_auth_handshakes_refused(const struct pt_auth *a,
+                                    const char *domain);
 
 /* Read the registry again (SIGHUP).  On an error the old registry stays in
  * force and err says why.  Connections stay up; each request is checked by

@@ -455,6 +455,7 @@ static struct pt_host *host_new(const struct pt_config *cfg)
     h->log.level = cfg->log_level;
     h->log.proc = "host";
     h->map_size = STATE_MAP_INITIAL;
+    h->started = (int64_t)time(NULL);
     if (!msgpack_zone_init(&h->zone, MSGPACK_ZONE_CHUNK_SIZE)) {
         free(h);
         return NULL;
@@ -784,6 +785,7 @@ void pt_host_close(struct pt_host *h)
     if (h->state != NULL)
         mdb_env_close(h->state);
     pt_guard_close(h->guard);
+    pt_ingest_stats_close_ro(h->ingest_stats);
     free(h);
 }
 
@@ -1514,6 +1516,11 @@ static enum apply_result apply_range(struct pt_host *h, MDB_txn *txn,
 
 static void publish_pending(struct pt_host *h)
 {
+    static const char prefix[] = "alert.";
+    for (size_t i = 0; i < h->npending; i++) {
+        const char *code = h->pending[i].topic + sizeof prefix - 1;
+        pt_code_count(&h->alerts_published, code, strlen(code));
+    }
     for (size_t i = 0; i < h->npending && h->pub != NULL; i++) {
         struct pending_alert *a = &h->pending[i];
         /* PUB drops to slow subscribers rather than block; they recover

@@ -16,6 +16,8 @@
 #include "pt_guard.h"
 #include "pt_host.h"
 #include "pt_log.h"
+#include "pt_registry.h"
+#include "pt_stats.h"
 #include "pt_wcache.h"
 #include "st_log.h"
 
@@ -44,6 +46,7 @@ struct pt_plugin {
      * still read its committed state. */
     int64_t held_until_ms;
     char error[1024];
+    struct pt_hist query_us; /* its query calls, for the stats op */
 };
 
 struct povtrack_ctx {
@@ -91,6 +94,17 @@ struct pt_host {
     void *pub;              /* alerts PUB socket, NULL in-process */
     MDB_dbi quarantine_dbi; /* plugin name -> why, while quarantined */
     struct pt_guard *guard; /* NULL in-process */
+    /* For the stats op (pt_stats.h): ingest's counters, mapped when first
+     * asked (NULL in-process); the process loop's authentication and its
+     * parked queries; the alerts published, by code; when it started. */
+    const struct pt_ingest_stats *ingest_stats;
+    struct pt_auth *auth;
+    size_t parked;
+    struct pt_code_counts alerts_published;
+    int64_t started;
+    /* Who sent the request being answered (the process loop sets it; NULL
+     * in-process, where the caller is the operator). */
+    const struct pt_publisher *sender;
 };
 
 /* The plugin's name, also when it never loaded or is being unloaded. */
@@ -137,6 +151,12 @@ static inline uint64_t pt_get_be64(const unsigned char *p)
 /* The loaded plugin called name, or NULL. */
 struct pt_plugin *pt_host_plugin(struct pt_host *h, const char *name,
                                  size_t len);
+
+/* The "validate" op (pt_validate.c): what ingest would answer to
+ * {"events": [...]}, nothing stored.  Packs the reply; returns non-zero only
+ * on an internal error. */
+int pt_request_validate(struct pt_host *h, const msgpack_object *req,
+                        msgpack_packer *pk);
 
 /* Append a msgpack string. */
 void pt_pack_cstr(msgpack_packer *pk, const char *s);

@@ -62,8 +62,28 @@ static int decode_request(const struct pt_host *h, struct pt_request *r,
         return POVTRACK_EINVALID;
     }
     if (povtrack_proto_precheck(body, len, &pl, why, sizeof why) != 0) {
-        pt_pack_error(pk, "request: %s", why);
-        return POVTRACK_EINVALID;
+        /* A validate request carries an ingest request's events, one level
+         * down: its "events" array may hold limits.events_max of them.
+         * Scan again with room for that (what msgpack-c allocates is still
+         * bounded by len); the op checks the events against ingest's own
+         * limits (pt_validate.c).  Any other request keeps the first
+         * refusal. */
+        struct povtrack_proto_limits wide = pl;
+        wide.depth_max = lim->depth_max + 1;
+        if (lim->events_max > wide.container_max)
+            wide.container_max = (uint32_t)lim->events_max;
+        const msgpack_object *op = NULL;
+        if (povtrack_proto_precheck(body, len, &wide, NULL, 0) == 0 &&
+            msgpack_unpack_next(up, body, len, &off) == MSGPACK_UNPACK_SUCCESS)
+            op = pt_map_get(&up->data, POVTRACK_KEY_OP);
+        if (op == NULL || op->type != MSGPACK_OBJECT_STR ||
+            op->via.str.size != sizeof POVTRACK_OP_VALIDATE - 1 ||
+            memcmp(op->via.str.ptr, POVTRACK_OP_VALIDATE, op->via.str.size) !=
+                0) {
+            pt_pack_error(pk, "request: %s", why);
+            return POVTRACK_EINVALID;
+        }
+        return 0;
     }
     if (msgpack_unpack_next(up, body, len, &off) != MSGPACK_UNPACK_SUCCESS ||
         up->data.type != MSGPACK_OBJECT_MAP) {
@@ -73,16 +93,18 @@ static int decode_request(const struct pt_host *h, struct pt_request *r,
     return 0;
 }
 
-/* May the sender of r make request req?  0, or POVTRACK_EACCES after
- * packing the refusal.  The sender is looked up by its connection's key in the
- * registry in force now, on every request (parked ones when answered), so
- * a reload applies to open connections too. */
+/* May the sender of r make request req?  0 with *sender set, or
+ * POVTRACK_EACCES after packing the refusal.  The sender is looked up by its
+ * connection's key in the registry in force now, on every request (parked
+ * ones when answered), so a reload applies to open connections too. */
 static int authorise(struct pt_auth *auth, struct pt_request *r,
-                     const msgpack_object *req, msgpack_packer *pk)
+                     const msgpack_object *req, msgpack_packer *pk,
+                     const struct pt_publisher **sender)
 {
     char revoked[512];
     const struct pt_publisher *p =
         pt_auth_sender(auth, &r->body, "query", revoked, sizeof revoked);
+    *sender = p;
     if (p == NULL) {
         pt_pack_error(pk, "publisher: %s", revoked);
         return POVTRACK_EACCES;
@@ -143,12 +165,16 @@ static int answer(struct pt_host *h, struct pt_auth *auth, void *sock,
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
     int rc = 0;
+    const struct pt_publisher *sender;
     if (decode_request(h, r, &up, &pk) == 0 &&
-        authorise(auth, r, &up.data, &pk) == 0) {
-        if (late != NULL)
+        authorise(auth, r, &up.data, &pk, &sender) == 0) {
+        if (late != NULL) {
             pt_pack_error(&pk, "%s", late);
-        else
+        } else {
+            h->sender = sender; /* the validate op checks its rights */
             rc = pt_host_request(h, &up.data, &pk);
+            h->sender = NULL;
+        }
         if (rc != 0) {
             msgpack_sbuffer_clear(&sb);
             pt_pack_error(&pk, "internal error: %s", st_strerror(rc));
@@ -374,6 +400,7 @@ int pt_host_run(struct pt_host *h, int notify_fd,
         zmq_ctx_term(zctx);
         return rc;
     }
+    h->auth = auth;
     void *router;
     rc = bind_socket(h, auth, zctx, ZMQ_ROUTER, h->cfg.query, &router);
     if (rc == 0)
@@ -483,6 +510,7 @@ int pt_host_run(struct pt_host *h, int notify_fd,
         }
         if (nparked > 0)
             answer_parked(h, auth, router, parked, &nparked, 0);
+        h->parked = nparked;
         /* Wall-clock checks (deadlines, idle money) must see the log as it
          * is, not half applied: tick once caught up, unless a steady flood
          * of events has kept it waiting for a minute. */
@@ -501,6 +529,7 @@ int pt_host_run(struct pt_host *h, int notify_fd,
     if (h->pub != NULL)
         zmq_close(h->pub);
     h->pub = NULL;
+    h->auth = NULL;
     pt_auth_close(auth);
     zmq_ctx_term(zctx);
     pt_logf(&h->log, PT_LOG_INFO, "plugin host stopped at applied seq %llu",

@@ -14,17 +14,21 @@
 
 #include <lmdb.h>
 #include <msgpack.h>
+#include <stdatomic.h>
 #include <zmq.h>
 
 #include <povtrack/protocol.h>
 
 #include "ev_event.h"
 #include "pt_auth.h"
+#include "pt_state.h"
+#include "pt_stats.h"
 #include "pt_wire.h"
 #include "st_log.h"
-#include "pt_state.h"
 
 #define GROUP_REQUESTS_MAX 1024
+/* Where the ingest ROUTER's socket monitor reports connections. */
+#define MONITOR_EP "inproc://povtrack-ingest-monitor"
 
 /* One request of the group being committed. */
 struct ingest_req {
@@ -32,6 +36,7 @@ struct ingest_req {
     msgpack_unpacked up;           /* events point into req.body through this */
     size_t first, count;           /* its slots */
     char error[EV_ERROR_MAX + 32]; /* whole request rejected when set */
+    enum pt_reject_class cls;      /* ... and why, for the counters */
 };
 
 /* Requests per second of one publisher: a token bucket holding up to one
@@ -48,6 +53,7 @@ struct slot {
     struct ev_str id;
     long item;
     char error[EV_ERROR_MAX];
+    enum pt_reject_class cls; /* why, when rejected before storage */
 };
 
 struct pt_ingest {
@@ -72,6 +78,11 @@ struct pt_ingest {
      * event is checked against the registry in force at its commit. */
     const struct pt_publisher **pubs;
     size_t *enc_off; /* offset of items[i]'s canonical bytes in enc */
+    /* Why check_refs last rejected items[i]; PT_REJECT_CONFLICT for an
+     * item storage rejected without asking (an id reused). */
+    enum pt_reject_class *item_cls;
+    struct pt_ingest_stats *stats; /* the shared counters (pt_stats.h) */
+    void *monitor;                 /* PAIR: the ROUTER's connections */
     msgpack_sbuffer enc;
     msgpack_sbuffer reply;
 };
@@ -101,8 +112,9 @@ int pt_ingest_open(const struct pt_config *cfg, const struct pt_log *log,
     ig->evs = calloc(ig->slots_cap, sizeof *ig->evs);
     ig->enc_off = calloc(ig->slots_cap, sizeof *ig->enc_off);
     ig->pubs = calloc(ig->slots_cap, sizeof *ig->pubs);
+    ig->item_cls = calloc(ig->slots_cap, sizeof *ig->item_cls);
     if (!ig->reqs || !ig->slots || !ig->items || !ig->evs || !ig->enc_off ||
-        !ig->pubs) {
+        !ig->pubs || !ig->item_cls) {
         snprintf(err, errlen, "out of memory for %zu event slots",
                  ig->slots_cap);
         pt_ingest_close(ig);
@@ -125,6 +137,11 @@ int pt_ingest_open(const struct pt_config *cfg, const struct pt_log *log,
     }
     if (st_log_notice(ig->events)[0] != '\0')
         pt_logf(log, PT_LOG_WARN, "%s", st_log_notice(ig->events));
+    rc = pt_ingest_stats_create(cfg->data_dir, &ig->stats, err, errlen);
+    if (rc != 0) {
+        pt_ingest_close(ig);
+        return rc;
+    }
 
     ig->zctx = zmq_ctx_new();
     if (ig->zctx == NULL) {
@@ -156,6 +173,20 @@ int pt_ingest_open(const struct pt_config *cfg, const struct pt_log *log,
         pt_ingest_close(ig);
         return rc;
     }
+    /* Connections come and go rarely: the monitor is polled with the
+     * ROUTER and costs nothing per request. */
+    ig->monitor = zmq_socket(ig->zctx, ZMQ_PAIR);
+    if (ig->monitor == NULL ||
+        zmq_setsockopt(ig->monitor, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+        zmq_socket_monitor(ig->router, MONITOR_EP,
+                           ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0 ||
+        zmq_connect(ig->monitor, MONITOR_EP) != 0) {
+        rc = povtrack_zmq_error(zmq_errno());
+        snprintf(err, errlen, "cannot monitor the ingest endpoint: %s",
+                 povtrack_strerror(rc));
+        pt_ingest_close(ig);
+        return rc;
+    }
     *out = ig;
     return 0;
 }
@@ -164,6 +195,8 @@ void pt_ingest_close(struct pt_ingest *ig)
 {
     if (ig == NULL)
         return;
+    if (ig->monitor != NULL)
+        zmq_close(ig->monitor);
     if (ig->router != NULL)
         zmq_close(ig->router);
     pt_auth_close(ig->auth);
@@ -181,6 +214,8 @@ void pt_ingest_close(struct pt_ingest *ig)
     free(ig->evs);
     free(ig->enc_off);
     free(ig->pubs);
+    free(ig->item_cls);
+    pt_ingest_stats_close(ig->stats);
     free(ig->rates);
     free(ig);
 }
@@ -285,6 +320,7 @@ static void take_request(struct pt_ingest *ig, struct ingest_req *g,
                  "request: must be exactly one frame after the envelope, "
                  "got %zu",
                  g->req.nbody);
+        g->cls = PT_REJECT_INVALID;
         return;
     }
     char revoked[EV_ERROR_MAX];
@@ -293,6 +329,7 @@ static void take_request(struct pt_ingest *ig, struct ingest_req *g,
     if (pub == NULL) {
         snprintf(g->error, sizeof g->error, "publisher: %s; nothing stored",
                  revoked);
+        g->cls = PT_REJECT_RIGHTS;
         return;
     }
     if (rate_take(ig, pub, now_us_) != 0) {
@@ -300,22 +337,26 @@ static void take_request(struct pt_ingest *ig, struct ingest_req *g,
                  "request: publisher \"%s\" is over limits.requests_per_second "
                  "(%u); nothing stored, send again later",
                  pub->name, lim->requests_per_second);
+        g->cls = PT_REJECT_LIMITS;
         return;
     }
     if (len > lim->frame_max) {
         snprintf(g->error, sizeof g->error,
                  "request: frame of %zu bytes exceeds limits.frame_max (%zu)",
                  len, lim->frame_max);
+        g->cls = PT_REJECT_LIMITS;
         return;
     }
     if (povtrack_proto_precheck(body, len, &ig->limits, err.msg,
                                 sizeof err.msg) != 0) {
         snprintf(g->error, sizeof g->error, "request: %s", err.msg);
+        g->cls = PT_REJECT_LIMITS;
         return;
     }
     if (msgpack_unpack_next(&g->up, body, len, &off) !=
         MSGPACK_UNPACK_SUCCESS) {
         snprintf(g->error, sizeof g->error, "request: not msgpack");
+        g->cls = PT_REJECT_INVALID;
         return;
     }
     const msgpack_object *arr = &g->up.data;
@@ -325,6 +366,8 @@ static void take_request(struct pt_ingest *ig, struct ingest_req *g,
                  "request: must be an array of 1 to %zu events "
                  "(limits.events_max)",
                  lim->events_max);
+        g->cls = arr->via.array.size > lim->events_max ? PT_REJECT_LIMITS
+                                                       : PT_REJECT_INVALID;
         return;
     }
     for (uint32_t i = 0; i < arr->via.array.size; i++) {
@@ -332,14 +375,17 @@ static void take_request(struct pt_ingest *ig, struct ingest_req *g,
         struct slot *s = &ig->slots[*nslots + i];
         s->id.ptr = povtrack_proto_ack_id(o, &s->id.len);
         s->item = -1;
+        s->cls = PT_REJECT_INVALID;
         struct ev_event *ev = &ig->evs[*nitems];
         if (ev_decode(o, max_at, ev, &err) != 0) {
             memcpy(s->error, err.msg, sizeof s->error);
             continue;
         }
         if (pt_publisher_check_type(pub, ev->type, s->error, sizeof s->error) !=
-            0)
+            0) {
+            s->cls = PT_REJECT_RIGHTS;
             continue;
+        }
         size_t before = ig->enc.size;
         msgpack_packer pk;
         msgpack_packer_init(&pk, &ig->enc, msgpack_sbuffer_write);
@@ -388,48 +434,64 @@ static int storage_full(const struct pt_ingest *ig, int rc, size_t bytes)
 static int check_refs(void *arg, struct st_view *view, struct st_item *item)
 {
     struct pt_ingest *ig = arg;
+    enum pt_reject_class *cls = &ig->item_cls[item - ig->items];
     int rc = st_check_refs(NULL, view, item);
+    *cls = PT_REJECT_INVALID;
     if (rc != POVTRACK_OK)
         return rc;
     struct ev_registry reg;
     st_view_registry(view, &reg);
     const struct pt_publisher *pub = ig->pubs[item - ig->items];
+    *cls = PT_REJECT_RIGHTS;
     return pt_publisher_check_unit(pub, item->ev, &reg, item->error,
                                    sizeof item->error);
 }
 
+/* What one step acknowledged, added to the shared counters once. */
+struct step_counts {
+    uint64_t acked, duplicates, rejected[PT_REJECT_CLASSES];
+};
+
 static void reply(struct pt_ingest *ig, struct ingest_req *g,
-                  const char *storage_error)
+                  const char *storage_error, struct step_counts *n)
 {
     msgpack_sbuffer_clear(&ig->reply);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &ig->reply, msgpack_sbuffer_write);
     if (g->error[0] != '\0') {
         povtrack_proto_pack_refused(&pk, g->error);
+        n->rejected[g->cls]++;
     } else {
         msgpack_pack_array(&pk, g->count);
         for (size_t i = g->first; i < g->first + g->count; i++) {
             const struct slot *s = &ig->slots[i];
             const char *id = s->id.ptr;
-            uint32_t n = s->id.len, index = (uint32_t)(i - g->first);
+            uint32_t len = s->id.len, index = (uint32_t)(i - g->first);
             if (s->item < 0) {
-                povtrack_proto_pack_ack(&pk, id, n, index,
+                povtrack_proto_pack_ack(&pk, id, len, index,
                                         POVTRACK_ACK_REJECTED, 0, s->error);
+                n->rejected[s->cls]++;
                 continue;
             }
             const struct st_item *it = &ig->items[s->item];
-            if (storage_error != NULL)
-                povtrack_proto_pack_ack(
-                    &pk, id, n, index, POVTRACK_ACK_REJECTED, 0, storage_error);
-            else if (it->status == ST_ITEM_OK)
-                povtrack_proto_pack_ack(&pk, id, n, index, POVTRACK_ACK_OK,
+            if (storage_error != NULL) {
+                povtrack_proto_pack_ack(&pk, id, len, index,
+                                        POVTRACK_ACK_REJECTED, 0,
+                                        storage_error);
+                n->rejected[PT_REJECT_STORAGE]++;
+            } else if (it->status == ST_ITEM_OK) {
+                povtrack_proto_pack_ack(&pk, id, len, index, POVTRACK_ACK_OK,
                                         it->seq, NULL);
-            else if (it->status == ST_ITEM_DUPLICATE)
-                povtrack_proto_pack_ack(&pk, id, n, index,
+                n->acked++;
+            } else if (it->status == ST_ITEM_DUPLICATE) {
+                povtrack_proto_pack_ack(&pk, id, len, index,
                                         POVTRACK_ACK_DUPLICATE, it->seq, NULL);
-            else
-                povtrack_proto_pack_ack(&pk, id, n, index,
+                n->duplicates++;
+            } else {
+                povtrack_proto_pack_ack(&pk, id, len, index,
                                         POVTRACK_ACK_REJECTED, 0, it->error);
+                n->rejected[ig->item_cls[s->item]]++;
+            }
         }
     }
     int rc = pt_wire_reply(ig->router, &g->req, ig->reply.data, ig->reply.size);
@@ -438,15 +500,67 @@ static void reply(struct pt_ingest *ig, struct ingest_req *g,
                 povtrack_strerror(rc));
 }
 
+/* Read what the ROUTER's monitor reported: two frames per event, the
+ * event number and value, then the endpoint. */
+static void read_monitor(struct pt_ingest *ig)
+{
+    for (;;) {
+        zmq_msg_t ev, addr;
+        zmq_msg_init(&ev);
+        if (zmq_msg_recv(&ev, ig->monitor, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&ev);
+            return;
+        }
+        uint16_t event = 0;
+        if (zmq_msg_size(&ev) >= sizeof event)
+            memcpy(&event, zmq_msg_data(&ev), sizeof event);
+        int more = zmq_msg_more(&ev);
+        zmq_msg_close(&ev);
+        zmq_msg_init(&addr);
+        if (more)
+            zmq_msg_recv(&addr, ig->monitor, ZMQ_DONTWAIT);
+        zmq_msg_close(&addr);
+        int64_t c =
+            atomic_load_explicit(&ig->stats->connections, memory_order_relaxed);
+        if (event == ZMQ_EVENT_ACCEPTED)
+            c++;
+        else if (event == ZMQ_EVENT_DISCONNECTED && c > 0)
+            c--;
+        atomic_store_explicit(&ig->stats->connections, c, memory_order_relaxed);
+    }
+}
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* a += v, for the one writer of the shared counters. */
+static void count_add(_Atomic uint64_t *a, uint64_t v)
+{
+    if (v != 0)
+        atomic_store_explicit(a,
+                              atomic_load_explicit(a, memory_order_relaxed) + v,
+                              memory_order_relaxed);
+}
+
 int pt_ingest_step(struct pt_ingest *ig, int timeout_ms)
 {
-    zmq_pollitem_t items[2] = {
+    zmq_pollitem_t items[3] = {
         {ig->router, 0, ZMQ_POLLIN, 0},
+        {ig->monitor, 0, ZMQ_POLLIN, 0},
         {pt_auth_zap_socket(ig->auth), 0, ZMQ_POLLIN, 0}};
-    int n = zmq_poll(items, items[1].socket ? 2 : 1, timeout_ms);
+    int n = zmq_poll(items, items[2].socket ? 3 : 2, timeout_ms);
     if (n < 0)
         return zmq_errno() == EINTR ? 0 : povtrack_zmq_error(zmq_errno());
     pt_auth_zap_handle(ig->auth);
+    atomic_store_explicit(&ig->stats->refused_handshakes,
+                          pt_auth_handshakes_refused(ig->auth, "ingest"),
+                          memory_order_relaxed);
+    if (items[1].revents & ZMQ_POLLIN)
+        read_monitor(ig);
     if (!(items[0].revents & ZMQ_POLLIN))
         return 0;
 
@@ -471,6 +585,8 @@ int pt_ingest_step(struct pt_ingest *ig, int timeout_ms)
         take_request(ig, g, &nslots, &nitems, received);
         nreqs++;
     }
+    atomic_store_explicit(&ig->stats->in_flight, (uint32_t)nreqs,
+                          memory_order_relaxed);
     /* The encode buffer may have moved while it grew: point items at their
      * bytes only now. */
     for (size_t i = 0; i < nitems; i++)
@@ -479,8 +595,16 @@ int pt_ingest_step(struct pt_ingest *ig, int timeout_ms)
     const char *storage_error = NULL;
     char storage_msg[EV_ERROR_MAX];
     if (nitems > 0) {
+        for (size_t i = 0; i < nitems; i++)
+            ig->item_cls[i] = PT_REJECT_CONFLICT;
+        int64_t t0 = mono_us();
         int rc = st_log_append_batch(ig->events, received, ig->items, nitems,
                                      check_refs, ig);
+        if (rc == 0) {
+            pt_hist_observe(&ig->stats->commit_us, PT_HIST_MICROS,
+                            (uint64_t)(mono_us() - t0));
+            pt_hist_observe(&ig->stats->commit_events, PT_HIST_EVENTS, nitems);
+        }
         if (rc != 0) {
             /* Nothing of the group is stored: say so, never ack. */
             if (storage_full(ig, rc, ig->enc.size))
@@ -501,9 +625,17 @@ int pt_ingest_step(struct pt_ingest *ig, int timeout_ms)
             (void)w;
         }
     }
+    struct step_counts counted = {0};
     for (size_t i = 0; i < nreqs; i++) {
-        reply(ig, &ig->reqs[i], storage_error);
+        reply(ig, &ig->reqs[i], storage_error, &counted);
         pt_wire_close(&ig->reqs[i].req);
     }
+    struct pt_ingest_stats *st = ig->stats;
+    count_add(&st->requests, nreqs);
+    count_add(&st->acked, counted.acked);
+    count_add(&st->duplicates, counted.duplicates);
+    for (unsigned c = 0; c < PT_REJECT_CLASSES; c++)
+        count_add(&st->rejected[c], counted.rejected[c]);
+    atomic_store_explicit(&st->in_flight, 0, memory_order_relaxed);
     return 0;
 }

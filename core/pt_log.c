@@ -61,9 +61,11 @@ void pt_logf(const struct pt_log *log, enum pt_log_level level, const char *fmt,
     /* Format the whole line first and write it with one call, so lines
      * from the two processes sharing stderr never interleave. */
     char line[2048];
-    int n = snprintf(
-        line, sizeof line, "%spovtrackd[%ld] %s %s: ", head, (long)getpid(),
-        log != NULL && log->proc != NULL ? log->proc : "-", level_names[level]);
+    int n = snprintf(line, sizeof line, "%s%s[%ld] %s %s: ", head,
+                     log != NULL && log->prog != NULL ? log->prog : "povtrackd",
+                     (long)getpid(),
+                     log != NULL && log->proc != NULL ? log->proc : "-",
+                     level_names[level]);
     if (n < 0)
         return;
     va_list ap;

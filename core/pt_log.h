@@ -26,6 +26,7 @@ struct pt_log {
     int level;        /* messages below this level are dropped */
     const char *proc; /* "ingest", "host", ... */
     int syslog;       /* also to syslog (journald), after pt_log_open_syslog */
+    const char *prog; /* the program's name in lines; NULL: "povtrackd" */
 };
 
 /* Open the syslog connection for this process (ident "povtrackd", with the

@@ -300,7 +300,7 @@ static int reconfigure(void *arg, struct pt_config *fresh)
 static int run_plugin_host(const struct pt_config *cfg,
                            const struct run_mode *mode, struct cmdline *cl)
 {
-    struct pt_log log = {cfg->log_level, "host", cfg->syslog};
+    struct pt_log log = {cfg->log_level, "host", cfg->syslog, NULL};
     char err[512];
     int lock_fd = lock_host(cfg, &log);
     if (lock_fd < 0)
@@ -429,7 +429,7 @@ static void reload(struct pt_config *cfg, struct pt_log *log,
 
 static int run_ingest(struct pt_config *cfg, struct cmdline *cl)
 {
-    struct pt_log log = {cfg->log_level, "ingest", cfg->syslog};
+    struct pt_log log = {cfg->log_level, "ingest", cfg->syslog, NULL};
     char err[512];
 
     /* Synced into its parent when created: the log inside must not vanish

@@ -1,18 +1,21 @@
 /*
  * pt_request.c - answers to the query endpoint's requests: ping, stats,
- * read, query, alerts, units.
+ * read, query, alerts, units (validate: pt_validate.c).
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <povtrack/protocol.h>
 
 #include "ev_event.h"
 #include "ev_unit.h"
+#include "pt_auth.h"
 #include "pt_host_internal.h"
+#include "pt_stats.h"
 #include "st_env.h"
 
 /* ---- requests ---- */
@@ -70,6 +73,51 @@ static int get_uint(msgpack_packer *pk, const msgpack_object *req,
     return 0;
 }
 
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* How long the oldest record p has not applied has waited, in seconds: 0
+ * when it is caught up. */
+static double lag_seconds(struct pt_host *h, const struct pt_plugin *p,
+                          uint64_t last)
+{
+    struct st_record rec;
+    if (p->applied >= last ||
+        st_reader_get(h->reader, p->applied + 1, &rec) != 0)
+        return 0;
+    int64_t waited = now_us() - rec.received;
+    return waited > 0 ? (double)waited / 1e6 : 0;
+}
+
+/* The stats reply's "host" map: the plugin host's own counters. */
+static void pack_host_stats(struct pt_host *h, msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 4);
+    pt_pack_cstr(pk, "started");
+    msgpack_pack_int64(pk, h->started);
+    pt_pack_cstr(pk, "queries_parked");
+    msgpack_pack_uint64(pk, h->parked);
+    pt_pack_cstr(pk, "refused_handshakes");
+    msgpack_pack_map(pk, 2);
+    pt_pack_cstr(pk, "query");
+    msgpack_pack_uint64(pk, pt_auth_handshakes_refused(h->auth, "query"));
+    pt_pack_cstr(pk, "alerts");
+    msgpack_pack_uint64(pk, pt_auth_handshakes_refused(h->auth, "alerts"));
+    pt_pack_cstr(pk, "alerts_published");
+    pt_code_counts_pack(pk, &h->alerts_published);
+}
+
 static int req_stats(struct pt_host *h, msgpack_packer *pk)
 {
     uint64_t last = 0;
@@ -80,7 +128,11 @@ static int req_stats(struct pt_host *h, msgpack_packer *pk)
         pt_pack_error(pk, "log: %s", st_strerror(rc));
         return 0;
     }
-    povtrack_proto_pack_ok(pk, 3);
+    /* Ingest made its file before it started this host; a host run
+     * in-process has none. */
+    if (h->ingest_stats == NULL)
+        pt_ingest_stats_open_ro(h->cfg.data_dir, &h->ingest_stats);
+    povtrack_proto_pack_ok(pk, h->ingest_stats != NULL ? 5 : 4);
     pt_pack_cstr(pk, "events");
     msgpack_pack_uint64(pk, last);
     pt_pack_cstr(pk, "last_seq");
@@ -89,7 +141,7 @@ static int req_stats(struct pt_host *h, msgpack_packer *pk)
     msgpack_pack_array(pk, h->nplugins);
     for (size_t i = 0; i < h->nplugins; i++) {
         const struct pt_plugin *p = &h->plugins[i];
-        msgpack_pack_map(pk, p->quarantined ? 6 : 5);
+        msgpack_pack_map(pk, p->quarantined ? 8 : 7);
         pt_pack_cstr(pk, "name");
         pack_text(pk, pt_plugin_name(p));
         pt_pack_cstr(pk, "version");
@@ -104,6 +156,16 @@ static int req_stats(struct pt_host *h, msgpack_packer *pk)
             pt_pack_cstr(pk, "error");
             pack_text(pk, p->error);
         }
+        pt_pack_cstr(pk, "lag_seconds");
+        msgpack_pack_double(pk, lag_seconds(h, p, last));
+        pt_pack_cstr(pk, "query_seconds");
+        pt_hist_pack(pk, &p->query_us, PT_HIST_MICROS);
+    }
+    pt_pack_cstr(pk, "host");
+    pack_host_stats(h, pk);
+    if (h->ingest_stats != NULL) {
+        pt_pack_cstr(pk, "ingest");
+        pt_ingest_stats_pack(pk, h->ingest_stats);
     }
     return 0;
 }
@@ -199,7 +261,9 @@ static int req_query(struct pt_host *h, const msgpack_object *req,
     char err[256] = "";
     struct povtrack_ctx ctx = {.host = h, .plugin = p, .txn = txn};
     pt_guard_enter(h->guard, p->desc->name, PT_CALL_QUERY, p->applied);
+    int64_t t0 = mono_us();
     int prc = p->desc->query(p->state, &ctx, q, &out, err, sizeof err);
+    pt_hist_observe(&p->query_us, PT_HIST_MICROS, (uint64_t)(mono_us() - t0));
     pt_guard_leave(h->guard);
     mdb_txn_abort(txn);
     char bad[POVTRACK_PROTO_ERROR_MAX];
@@ -407,7 +471,7 @@ static int request(struct pt_host *h, const msgpack_object *req,
     const msgpack_object *op = pt_map_get(req, POVTRACK_KEY_OP);
     if (op == NULL || op->type != MSGPACK_OBJECT_STR) {
         pt_pack_error(pk, "op: required (ping, stats, read, query, alerts, "
-                          "units, resume, rebuild)");
+                          "units, validate, resume, rebuild)");
         return 0;
     }
     const char *s = op->via.str.ptr;
@@ -429,6 +493,8 @@ static int request(struct pt_host *h, const msgpack_object *req,
         return req_alerts(h, req, pk);
     if (OP_IS(POVTRACK_OP_UNITS))
         return req_units(h, req, pk);
+    if (OP_IS(POVTRACK_OP_VALIDATE))
+        return pt_request_validate(h, req, pk);
     if (OP_IS(POVTRACK_OP_RESUME))
         return req_plugin_action(h, req, pk, 0);
     if (OP_IS(POVTRACK_OP_REBUILD))

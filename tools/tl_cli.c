@@ -200,19 +200,26 @@ int tl_cli_common(struct tl_cli *cli, int c, const char *arg)
     }
 }
 
+FILE *tl_cli_err(const struct tl_cli *cli)
+{
+    return cli->err != NULL ? cli->err : stderr;
+}
+
 int tl_cli_client_fail(struct tl_cli *cli, int rc)
 {
-    fprintf(stderr, "povtrack: %s\n", povtrack_client_error(cli->client));
+    FILE *err = tl_cli_err(cli);
+
+    fprintf(err, "povtrack: %s\n", povtrack_client_error(cli->client));
     if (rc == POVTRACK_CLIENT_EREFUSED && cli->server_key[0] != '\0' &&
         cli->public_key[0] == '\0')
-        fprintf(stderr, "povtrack: hint: --server-key was given without "
-                        "--key (or $POVTRACK_KEY), so a throw-away key was "
-                        "used\n");
+        fprintf(err, "povtrack: hint: --server-key was given without "
+                     "--key (or $POVTRACK_KEY), so a throw-away key was "
+                     "used\n");
     if (rc == POVTRACK_CLIENT_ETIMEDOUT && cli->server_key[0] == '\0' &&
         cli->public_key[0] != '\0')
-        fprintf(stderr, "povtrack: hint: --key was given without "
-                        "--server-key (or $POVTRACK_SERVER_KEY), so CURVE "
-                        "is off\n");
+        fprintf(err, "povtrack: hint: --key was given without "
+                     "--server-key (or $POVTRACK_SERVER_KEY), so CURVE "
+                     "is off\n");
     return rc == POVTRACK_CLIENT_ETIMEDOUT ? TL_EXIT_UNREACHABLE : TL_EXIT_FAIL;
 }
 
@@ -265,4 +272,12 @@ int tl_cli_print_json(struct tl_cli *cli, const msgpack_object *o)
         return TL_EXIT_FAIL;
     }
     return TL_EXIT_OK;
+}
+
+int tl_alert_rank(const char *severity)
+{
+    return severity == NULL                    ? 3
+           : strcmp(severity, "critical") == 0 ? 0
+           : strcmp(severity, "warning") == 0  ? 1
+                                               : 2;
 }

@@ -28,6 +28,9 @@ struct tl_cli {
     povtrack_client *client;
     bool json;
     FILE *out;
+    /* Where failures are said (tl_cli_client_fail, the report's gathering);
+     * NULL: stderr.  The web gateway collects them to answer with. */
+    FILE *err;
     /* CURVE: the daemon's public key and this client's key pair (Z85);
      * "" when not given. */
     char server_key[POVTRACK_CLIENT_KEY_Z85];
@@ -85,6 +88,9 @@ int tl_cli_open(const char *cmd, const char *path, FILE **in);
 
 /* Close what tl_cli_open() gave, unless it is standard input. */
 void tl_cli_close(FILE *in);
+
+/* cli->err, or stderr when it is NULL. */
+FILE *tl_cli_err(const struct tl_cli *cli);
 
 /* Print the client's error once and map rc to an exit code. */
 int tl_cli_client_fail(struct tl_cli *cli, int rc);

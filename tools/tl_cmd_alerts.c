@@ -104,14 +104,6 @@ static int seen_add(struct seen *s, int64_t seq)
     return 0;
 }
 
-int tl_alert_rank(const char *severity)
-{
-    return severity == NULL                    ? 3
-           : strcmp(severity, "critical") == 0 ? 0
-           : strcmp(severity, "warning") == 0  ? 1
-                                               : 2;
-}
-
 void tl_alert_line(FILE *f, const char *indent, struct tl_unitdir *units,
                    int64_t seq, const int64_t *at, const char *severity,
                    const char *code, const char *unit, const char *household,

@@ -93,29 +93,6 @@ static int plain_options(struct tl_cli *cli, int argc, char **argv,
     return flag_options(cli, argc, argv, usage, NULL, NULL);
 }
 
-static bool is_int(const char *s)
-{
-    const char *p = s + (*s == '-');
-    char *end;
-
-    if (!isdigit((unsigned char)*p))
-        return false;
-    errno = 0;
-    (void)strtoll(s, &end, 10);
-    return errno == 0 && *end == '\0';
-}
-
-/* Keys whose values are codes, i.e. strings made of digits. */
-static bool is_code_key(const char *k, size_t n)
-{
-    static const char *const keys[] = {"unit", "parent", "household"};
-
-    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-        if (strlen(keys[i]) == n && memcmp(keys[i], k, n) == 0)
-            return true;
-    return false;
-}
-
 static int add_arg(json_t *q, const char *arg)
 {
     const char *eq = strchr(arg, '=');
@@ -138,12 +115,15 @@ static int add_arg(json_t *q, const char *arg)
         if (v == NULL)
             return tl_cli_usage("query", "%s: invalid JSON: %s", key,
                                 jerr.text);
-    } else if (!is_code_key(key, klen) && is_int(eq + 1)) {
-        v = json_integer(strtoll(eq + 1, NULL, 10));
     } else {
-        v = json_string(eq + 1);
-        if (v == NULL)
+        int rc = tl_query_param(q, key, eq + 1);
+        if (rc == POVTRACK_EINVALID)
             return tl_cli_usage("query", "%s: value is not valid UTF-8", key);
+        if (rc != 0) {
+            fprintf(stderr, "povtrack: out of memory\n");
+            return TL_EXIT_FAIL;
+        }
+        return 0;
     }
     if (json_object_set_new(q, key, v) != 0) {
         fprintf(stderr, "povtrack: out of memory\n");

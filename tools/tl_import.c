@@ -600,6 +600,58 @@ int tl_parse_date(const char *s, int64_t *at, struct tl_error *err)
     }
 }
 
+int tl_parse_time(const char *s, int64_t *t, struct tl_error *err)
+{
+    const char *p = s;
+    int64_t y, h = 0, mi = 0, sec = 0, off = TL_VN_OFFSET;
+    char date[11];
+
+    if (digits(&p, 4, &y) != 4 || *p != '-' || strlen(s) < 10)
+        goto bad;
+    memcpy(date, s, 10);
+    date[10] = '\0';
+    if (tl_parse_date(date, t, err) != 0)
+        return POVTRACK_EINVALID;
+    p = s + 10;
+    if (*p == '\0')
+        return POVTRACK_OK; /* a day: 00:00 in Vietnam */
+    if ((*p != 'T' && *p != ' ') || (p++, digits(&p, 2, &h) != 2) ||
+        *p++ != ':' || digits(&p, 2, &mi) != 2)
+        goto bad;
+    if (*p == ':' && (p++, digits(&p, 2, &sec) != 2))
+        goto bad;
+    if (*p == '.') /* fractions of a second are dropped */
+        for (p++; *p >= '0' && *p <= '9'; p++)
+            ;
+    if (*p == 'Z' || *p == 'z') {
+        off = 0;
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int64_t oh, om = 0;
+        int sign = *p++ == '-' ? -1 : 1;
+        if (digits(&p, 2, &oh) != 2)
+            goto bad;
+        if (*p == ':')
+            p++;
+        if (*p != '\0' && digits(&p, 2, &om) != 2)
+            goto bad;
+        if (oh > 23 || om > 59)
+            goto bad;
+        off = sign * (oh * 3600 + om * 60);
+    }
+    if (*p != '\0' || h > 23 || mi > 59 || sec > 60)
+        goto bad;
+    /* tl_parse_date gave 00:00 in Vietnam; the time and offset move it. */
+    *t += TL_VN_OFFSET - off + h * 3600 + mi * 60 + sec;
+    return POVTRACK_OK;
+bad:
+    return tl_fail(err, POVTRACK_EINVALID,
+                   "\"%s\" is not a time: expected unix seconds, YYYY-MM-DD "
+                   "(00:00 in Vietnam) or YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM] "
+                   "(without an offset: Vietnam time)",
+                   s);
+}
+
 /* Strip a currency suffix and the spaces before it; returns the length
  * of what remains. */
 static size_t strip_currency(const char *s, size_t n)

@@ -208,4 +208,10 @@ int tl_import_check(const json_t *event, int64_t max_at, struct tl_error *err);
 int tl_parse_date(const char *s, int64_t *at, struct tl_error *err);
 int tl_parse_vnd(const char *s, int64_t *amount, struct tl_error *err);
 
+/* An instant in ISO 8601, as the web gateway takes dates: "YYYY-MM-DD"
+ * (00:00 that day in Vietnam), or "YYYY-MM-DDTHH:MM[:SS[.frac]]" with "Z"
+ * or an offset "+HH:MM" (without one: Vietnam time, UTC+7); fractions of
+ * a second are dropped.  Into *t as unix seconds. */
+int tl_parse_time(const char *s, int64_t *t, struct tl_error *err);
+
 #endif /* POVTRACK_TL_IMPORT_H */

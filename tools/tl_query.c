@@ -3,6 +3,9 @@
  */
 #include "tl_query.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <povtrack/protocol.h>
@@ -24,6 +27,44 @@ static bool error_starts(const struct povtrack_client_msg *reply,
 
     return e != NULL && e->type == MSGPACK_OBJECT_STR && e->via.str.size >= n &&
            memcmp(e->via.str.ptr, prefix, n) == 0;
+}
+
+static bool is_int(const char *s)
+{
+    const char *p = s + (*s == '-');
+    char *end;
+
+    if (!isdigit((unsigned char)*p))
+        return false;
+    errno = 0;
+    (void)strtoll(s, &end, 10);
+    return errno == 0 && *end == '\0';
+}
+
+/* Keys whose values are codes, i.e. strings made of digits. */
+static bool is_code_key(const char *k)
+{
+    static const char *const keys[] = {"unit", "parent", "household"};
+
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (strcmp(keys[i], k) == 0)
+            return true;
+    return false;
+}
+
+int tl_query_param(json_t *q, const char *key, const char *value)
+{
+    json_t *v;
+
+    if (!povtrack_proto_utf8_valid(key, strlen(key)) ||
+        !povtrack_proto_utf8_valid(value, strlen(value)))
+        return POVTRACK_EINVALID;
+    v = !is_code_key(key) && is_int(value)
+            ? json_integer(strtoll(value, NULL, 10))
+            : json_string(value);
+    if (v == NULL)
+        return POVTRACK_ENOMEM;
+    return json_object_set_new(q, key, v) == 0 ? 0 : POVTRACK_ENOMEM;
 }
 
 int tl_query_pack(const char *plugin, const json_t *q, int64_t min_seq,

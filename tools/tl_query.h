@@ -14,6 +14,14 @@
 
 #include "tl_cli.h"
 
+/* Add key = value to a plugin's query map q as `povtrack query KEY=VALUE`
+ * and the gateway's /api/v1/query do: a value that is a decimal integer
+ * (in int64) is sent as an integer, except for the keys whose values are
+ * codes (unit, parent, household), which stay strings; anything else is a
+ * string.  Returns 0, POVTRACK_EINVALID (value not UTF-8) or
+ * POVTRACK_ENOMEM. */
+int tl_query_param(json_t *q, const char *key, const char *value);
+
 /* Pack {"op": "query", "plugin", "q", "min_seq"?} into out (initialised by
  * the caller) with the protocol's packer; min_seq < 0: none.  Returns 0, or
  * TL_EXIT_FAIL after printing why. */

@@ -224,6 +224,7 @@ struct tl_rep_doc {
     struct tl_rep_alert *alerts;
     size_t nalerts;
     size_t alerts_max; /* alerts listed one by one; all are counted */
+    size_t donors_max; /* donors listed in section 10; all are counted */
     struct tl_rep_plan plan;
 };
 

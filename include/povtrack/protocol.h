@@ -118,6 +118,9 @@ extern "C" {
 #define POVTRACK_OP_UNITS "units"
 #define POVTRACK_OP_RESUME "resume"
 #define POVTRACK_OP_REBUILD "rebuild"
+/* What ingest would answer to {"events": [...]}, nothing stored: an "acks"
+ * array of ingest acks, an "ok" one with seq 0. */
+#define POVTRACK_OP_VALIDATE "validate"
 
 /* ---- Pre-validation -------------------------------------------------- */
 

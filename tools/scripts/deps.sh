@@ -10,12 +10,17 @@ set -euo pipefail
 # scdoc builds the man pages, which man-db and groff-base check (test
 # man_pages).  debhelper, lintian and systemd (systemd-analyze,
 # systemd-sysusers) build and check the Debian packages (deb-check.sh).
+# libmicrohttpd-dev and libsodium-dev build the web gateway povtrack-gw;
+# libcurl4-openssl-dev, curl and python3-prometheus-client are for its test
+# (libcurl drives it, the Prometheus parser reads /metrics) and the demo.
 POVTRACK_PACKAGES=(
   build-essential cmake pkg-config
   libzmq3-dev libmsgpack-dev liblmdb-dev libjansson-dev libinih-dev libcsv-dev
   libsystemd-dev scdoc man-db groff-base
   libcmocka-dev clang-format lmdb-utils strace clang libclang-rt-dev
   python3-zmq python3-msgpack
+  libmicrohttpd-dev libsodium-dev libcurl4-openssl-dev curl
+  python3-prometheus-client
   debhelper dpkg-dev lintian systemd
 )
 

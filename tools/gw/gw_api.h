@@ -1,0 +1,34 @@
+/*
+ * gw_api.h - the handlers of the JSON API under /api/v1/ and of /metrics
+ * (the routes and their contract: openapi.json beside this file, served at
+ * /api/v1/openapi.json; the README's Web gateway).  Each is called by
+ * gw_http.c once the request is complete and its caller known, and
+ * answers it.
+ */
+#ifndef POVTRACK_GW_API_H
+#define POVTRACK_GW_API_H
+
+#include "gw_http.h"
+
+enum MHD_Result gw_api_login(struct gw_req *r);
+enum MHD_Result gw_api_logout(struct gw_req *r);
+enum MHD_Result gw_api_session(struct gw_req *r);
+enum MHD_Result gw_api_events(struct gw_req *r);
+enum MHD_Result gw_api_query(struct gw_req *r, const char *plugin);
+enum MHD_Result gw_api_units(struct gw_req *r);
+enum MHD_Result gw_api_alerts(struct gw_req *r);
+enum MHD_Result gw_api_report(struct gw_req *r);
+enum MHD_Result gw_api_health(struct gw_req *r);
+enum MHD_Result gw_api_metrics(struct gw_req *r);
+
+/* Ask povtrackd's query endpoint req (packed msgpack) as who; on success 0
+ * with reply filled (free it), else the failure answered and a non-zero
+ * return with *result set to what the handler returns. */
+int gw_api_ask(struct gw_req *r, const struct gw_identity *who, const void *req,
+               size_t len, struct povtrack_client_msg *reply,
+               enum MHD_Result *result);
+
+/* A msgpack value as JSON (NULL on values JSON cannot hold). */
+json_t *gw_api_json(const msgpack_object *o);
+
+#endif /* POVTRACK_GW_API_H */
