@@ -14,7 +14,6 @@
 #include "tl_report.h"
 #include "tl_report_gather.h"
 
-
 static const char report_usage[] =
     "Usage: povtrack report --unit CODE --year Y [--format md|csv|html]\n"
     "                       [--lang vi|en] [--output FILE] [--from-year Y]\n"

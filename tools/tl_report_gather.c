@@ -901,9 +901,10 @@ static int donors(struct rep *r, size_t idx)
     struct tl_rep_unit *u = &d->units[idx];
     struct povtrack_client_msg m;
     const msgpack_object *res;
-    int rc = ask_year(r, TL_SEC_DONORS, idx,
-                      idx == 0 && (int64_t)r->doc.donors_max > 0 ? (int)(int64_t)r->doc.donors_max : 1,
-                      &m, &res);
+    int rc =
+        ask_year(r, TL_SEC_DONORS, idx,
+                 idx == 0 && r->doc.donors_max > 0 ? (int)r->doc.donors_max : 1,
+                 &m, &res);
 
     if (rc == 0 && res != NULL) {
         put(u, TL_COL_DONORS, res, "donors");
