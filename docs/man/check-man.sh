@@ -6,7 +6,8 @@
 #   - every command that `povtrack --help` lists is a subsection of
 #     povtrack.1's COMMANDS, and every subsection there is such a command;
 #   - every long option of `povtrack --help`, of each `povtrack CMD --help`
-#     and of `povtrackd --help` appears in povtrack.1 or povtrackd.8.
+#     and of `povtrackd --help` appears in povtrack.1 or povtrackd.8, and
+#     every one of `povtrack-gw --help` in povtrack-gw.8.
 # Prints each problem; exit 1 when there is one.
 set -u
 mandir=$1
@@ -64,6 +65,11 @@ for c in $commands; do
     $("$bindir/povtrack" "$c" --help | options_of)
 done
 check_options "$daemon" "povtrackd --help" $("$bindir/povtrackd" --help | options_of)
+gw=$mandir/man8/povtrack-gw.8
+if [ -x "$bindir/povtrack-gw" ]; then
+  [ -f "$gw" ] || problem "no $gw"
+  check_options "$gw" "povtrack-gw --help" $("$bindir/povtrack-gw" --help | options_of)
+fi
 
 [ "$fail" -eq 0 ] && echo "check-man: $(echo "$pages" | wc -l) pages, $(echo "$commands" | wc -l) commands: ok"
 exit "$fail"
