@@ -425,9 +425,8 @@ static int publish(struct gw_req *r, struct item *items, size_t n,
     return rc;
 }
 
-/* The answer: per-event acks and the import summary. */
-static enum MHD_Result summary(struct gw_req *r, struct item *items, size_t n,
-                               bool dry)
+/* The answer: per-event acks and the import summary, with its status. */
+static json_t *summary(struct item *items, size_t n, bool dry, int *status)
 {
     json_t *acks = json_array(), *conflicts = json_array();
     size_t ok = 0, dup = 0, rej = 0, reused = 0, rights = 0;
@@ -469,16 +468,14 @@ static enum MHD_Result summary(struct gw_req *r, struct item *items, size_t n,
     /* The status says what went wrong first: a reused id (409, DHIS2's
      * conflict), only rights missing (403), else invalid events (400);
      * the events not rejected are stored all the same: see "imported". */
-    int status = rej == 0 ? 200 : reused > 0 ? 409 : rights == rej ? 403 : 400;
-    return gw_reply_json(
-        r, status,
-        json_pack("{s:b,s:I,s:I,s:I,s:I,s:o,s:o}", "dry_run", dry, "imported",
-                  (json_int_t)ok, "duplicates", (json_int_t)dup, "rejected",
-                  (json_int_t)rej, "last_seq", (json_int_t)last, "conflicts",
-                  conflicts, "acks", acks));
+    *status = rej == 0 ? 200 : reused > 0 ? 409 : rights == rej ? 403 : 400;
+    return json_pack("{s:b,s:I,s:I,s:I,s:I,s:o,s:o}", "dry_run", dry,
+                     "imported", (json_int_t)ok, "duplicates", (json_int_t)dup,
+                     "rejected", (json_int_t)rej, "last_seq", (json_int_t)last,
+                     "conflicts", conflicts, "acks", acks);
 }
 
-static bool arg_true(const char *v)
+bool gw_api_arg_true(const char *v)
 {
     return v != NULL && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 ||
                          strcmp(v, "yes") == 0);
@@ -488,8 +485,9 @@ enum MHD_Result gw_api_events(struct gw_req *r)
 {
     json_error_t je;
     json_t *arr = r->body != NULL ? json_loadb(r->body, r->len, 0, &je) : NULL;
-    bool dry = arg_true(gw_arg(r, "dry_run"));
     enum MHD_Result result = MHD_NO;
+    json_t *answer;
+    int status;
 
     if (arr == NULL || !json_is_array(arr) || json_array_size(arr) == 0) {
         if (arr == NULL && r->body != NULL)
@@ -503,6 +501,16 @@ enum MHD_Result gw_api_events(struct gw_req *r)
         json_decref(arr);
         return result;
     }
+    if (gw_api_submit(r, arr, gw_api_arg_true(gw_arg(r, "dry_run")), &answer,
+                      &status, &result) == 0)
+        result = gw_reply_json(r, status, answer);
+    json_decref(arr);
+    return result;
+}
+
+int gw_api_submit(struct gw_req *r, json_t *arr, bool dry, json_t **answer,
+                  int *status, enum MHD_Result *result)
+{
     size_t n = json_array_size(arr), nsent = 0;
     struct item *items = calloc(n, sizeof *items);
     msgpack_sbuffer all;
@@ -549,18 +557,22 @@ enum MHD_Result gw_api_events(struct gw_req *r)
         nsent++;
     }
     if (rc != 0)
-        result = gw_reply_error(r, 500, NULL, 0, "out of memory");
+        *result = gw_reply_error(r, 500, NULL, 0, "out of memory");
     else if (nsent > 0)
-        rc = dry ? validate(r, items, n, &all, nsent, &result)
-                 : publish(r, items, n, &all, &result);
-    if (rc == 0)
-        result = summary(r, items, n, dry);
+        rc = dry ? validate(r, items, n, &all, nsent, result)
+                 : publish(r, items, n, &all, result);
+    if (rc == 0) {
+        *answer = summary(items, n, dry, status);
+        if (*answer == NULL) {
+            rc = POVTRACK_ENOMEM;
+            *result = gw_reply_error(r, 500, NULL, 0, "out of memory");
+        }
+    }
     for (size_t i = 0; items != NULL && i < n; i++)
         free(items[i].error);
     free(items);
     msgpack_sbuffer_destroy(&all);
-    json_decref(arr);
-    return result;
+    return rc;
 }
 
 /* ---- GET /api/v1/query/{plugin} ---- */

@@ -11,6 +11,10 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 bash tools/scripts/deps.sh
+# The browser tests' driver (tests/web/package-lock.json pins it).
+if [ ! -d tests/web/node_modules ]; then
+  (cd tests/web && npm ci --no-audit --no-fund)
+fi
 
 jobs=$(nproc 2>/dev/null || echo 2)
 
