@@ -98,9 +98,9 @@ function vnd(n) {
   return `${String(n).replace(/\B(?=(\d{3})+(?!\d))/g, '.')} đ`;
 }
 
-// 00:00 of an <input type=date> value in Vietnam.
-function vnMidnight(iso) {
-  const [y, m, d] = iso.split('-').map(Number);
+// 00:00 in Vietnam of "YYYY-MM-DD" or "dd/mm/yyyy" (the as_of field).
+function vnMidnight(s) {
+  const [y, m, d] = s.includes('/') ? s.split('/').reverse().map(Number) : s.split('-').map(Number);
   return Date.UTC(y, m - 1, d) / 1000 - 7 * 3600;
 }
 
@@ -162,7 +162,7 @@ test('overview: every rate on the page equals the query answer, on the units aft
   await page.click('#as-of-before');
   await page.waitForSelector('main h1:has-text("Bình Thuận")', { timeout: WAIT });
   await ready(page, 'overview');
-  assert.equal(await page.inputValue('#as-of'), '2025-06-30');
+  assert.equal(await page.inputValue('#as-of'), '30/06/2025');
   const before2025 = await checkFigures(page);
   assert.equal(await page.locator('.tiles a.tile').count(), 10, 'ten districts');
   await shot(page, 'overview-2025-06-30');

@@ -20,10 +20,10 @@ export function destroyCharts() {
 
 // A bar chart (type 'bar') or line chart ('line') in a figure.
 // datasets: [{label, data: [numbers or null]}]; unit: '%' or '' (money).
-export function chart(type, caption, labels, datasets, { unit = '', digits = 2, stacked = false, wide = false } = {}) {
+export function chart(type, caption, labels, datasets, { unit = '', digits = 2, stacked = false, wide = false, short = false } = {}) {
   const canvas = h('canvas', { role: 'img', 'aria-label': caption });
   const fig = h('figure', { class: wide ? 'chart wide' : 'chart' }, h('figcaption', {}, caption),
-    h('div', { class: 'chart-box' }, canvas));
+    h('div', { class: short ? 'chart-box short' : 'chart-box' }, canvas));
   const fmt = (v) => (v === null || v === undefined ? '–' : `${num(v, digits)}${unit}`);
   if (typeof Chart === 'undefined') return fig;
   const config = {

@@ -73,6 +73,23 @@ export function fromIsoDate(s) {
   return m ? vnMidnight(Number(m[1]), Number(m[2]), Number(m[3])) : null;
 }
 
+// "07/12/2026" or "7/12/2026" (as typed) → "2026-12-07"; null when it is
+// not a day of the calendar.
+export function isoFromVn(s) {
+  const m = /^\s*(\d{1,2})\/(\d{1,2})\/(\d{4})\s*$/.exec(s ?? '');
+  if (!m) return null;
+  const [d, mo, y] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const t = new Date(Date.UTC(y, mo - 1, d));
+  if (t.getUTCFullYear() !== y || t.getUTCMonth() !== mo - 1 || t.getUTCDate() !== d) return null;
+  return `${y}-${two(mo)}-${two(d)}`;
+}
+
+// "2026-12-07" → "07/12/2026".
+export function vnFromIso(s) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(s ?? '');
+  return m ? `${m[3]}/${m[2]}/${m[1]}` : s;
+}
+
 // Today's date in Vietnam as "YYYY-MM-DD".
 export function todayIso(now = Date.now() / 1000) {
   const p = vnParts(now);

@@ -7,7 +7,7 @@
 // entry (read with min_seq), and the live alerts.
 import { ApiError, post, query } from './api.js';
 import { clear, h, stat } from './dom.js';
-import { dateTime, money, num, todayIso, vnParts } from './fmt.js';
+import { dateTime, isoFromVn, money, num, todayIso, vnFromIso, vnParts } from './fmt.js';
 import { t } from './i18n.js';
 import * as feed from './feed.js';
 
@@ -69,9 +69,10 @@ function field(name, state, type) {
   } else if (name === 'in_kind') {
     input = h('input', { id, name, type: 'checkbox', checked: state[name] === true });
   } else {
-    const kind = name === 'at' || name === 'due' ? 'date' : 'text';
-    input = h('input', { id, name, type: kind, value: state[name] ?? '',
-      inputmode: name === 'amount' || name === 'unit' ? 'numeric' : null,
+    const isDate = name === 'at' || name === 'due';
+    input = h('input', { id, name, type: 'text', value: state[name] ?? '',
+      inputmode: name === 'amount' || name === 'unit' || isDate ? 'numeric' : null,
+      placeholder: isDate ? 'dd/mm/yyyy' : null,
       autocomplete: 'off', 'aria-required': required ? 'true' : null });
   }
   input.setAttribute('aria-describedby', `${id}-error${name === 'unit' ? ` ${id}-help` : ''}`);
@@ -82,7 +83,7 @@ function field(name, state, type) {
 
 export async function render(main, params, ctx) {
   const user = ctx.session.user;
-  const state = { type: 'donation.received', unit: '', at: todayIso(), level: 'district',
+  const state = { type: 'donation.received', unit: '', at: vnFromIso(todayIso()), level: 'district',
     donor_kind: 'person', purpose: 'housing', id: newId(user) };
   const notice = h('div', { class: 'notice', id: 'entry-result', role: 'status', 'aria-live': 'polite' });
   const fundBox = h('div', { id: 'entry-fund' });
@@ -136,7 +137,10 @@ export async function render(main, params, ctx) {
     for (const f of fields) {
       const v = state[f.name];
       if (v === '' || v === undefined || (f.name === 'in_kind' && v === false)) continue;
-      const value = f.name === 'amount' ? amount(v) : v;
+      // Dates go as YYYY-MM-DD (00:00 in Vietnam for the gateway); what
+      // is not a date goes as typed, for povtrackd to name.
+      const value = f.name === 'amount' ? amount(v)
+        : f.name === 'at' || f.name === 'due' ? isoFromVn(v) ?? v : v;
       if (TOP_LEVEL.has(f.name)) ev[f.name] = value;
       else ev.data[f.name] = value;
     }

@@ -9,7 +9,7 @@
 import { pool, query, units } from './api.js';
 import { chart } from './charts.js';
 import { clear, h, stat, table } from './dom.js';
-import { fromIsoDate, pct, pp, todayIso, vnParts } from './fmt.js';
+import { fromIsoDate, isoFromVn, pct, pp, todayIso, vnFromIso, vnParts } from './fmt.js';
 import { t } from './i18n.js';
 
 const YEARS = 5;
@@ -33,8 +33,9 @@ function reductionBadge(reduction, band, attrs = {}) {
 }
 
 function asOfForm(asOf, hrefFor) {
-  const input = h('input', { type: 'date', id: 'as-of', name: 'as_of', value: asOf, required: true,
-    'aria-describedby': 'as-of-help' });
+  // dd/mm/yyyy typed, whatever the browser's own date format.
+  const input = h('input', { id: 'as-of', name: 'as_of', value: vnFromIso(asOf), required: true,
+    inputmode: 'numeric', placeholder: 'dd/mm/yyyy', autocomplete: 'off', 'aria-describedby': 'as-of-help' });
   const day = (d) => {
     const x = new Date(`${d}T00:00:00Z`);
     x.setUTCDate(x.getUTCDate() - 1);
@@ -42,7 +43,9 @@ function asOfForm(asOf, hrefFor) {
   };
   return h('form', { class: 'as-of', onsubmit: (e) => {
     e.preventDefault();
-    if (input.value) location.hash = hrefFor(input.value);
+    const iso = isoFromVn(input.value);
+    if (iso) location.hash = hrefFor(iso);
+    else input.setAttribute('aria-invalid', 'true');
   } },
   h('label', { for: 'as-of' }, t('as_of')), input,
   h('button', { type: 'submit' }, t('apply')),
@@ -118,18 +121,7 @@ export async function render(main, { name, arg, params }) {
         band ? h('span', { class: 'muted small' }, t('band', { min: pp(band[0]).replace('+', ''), max: pp(band[1]).replace('+', '') })) : null),
       h('div', { class: 'stat' }, h('span', { class: 'stat-label' }, t('reduction_multi')),
         reductionBadge(latest.multidimensional_reduction_pp, multiBand),
-        multiBand ? h('span', { class: 'muted small' }, t('band', { min: pp(multiBand[0]).replace('+', ''), max: pp(multiBand[1]).replace('+', '') })) : null)),
-    h('div', { class: 'charts' },
-      chart('line', `${unit.name}: ${t('chart_series')}`, years.map(String), [
-        { label: t('poor_rate'), data: years.map((y) => get(unit, y).poor_rate ?? null) },
-        { label: t('multi_rate'), data: years.map((y) => get(unit, y).multidimensional_rate ?? null) },
-      ], { unit: '%' }),
-      children.length > 0 ? chart('bar', t('chart_poor'), children.map((c) => c.name),
-        compared.map((y) => ({ label: String(y), data: children.map((c) => get(c, y).poor_rate ?? null) })),
-        { unit: '%', wide: true }) : null,
-      children.length > 0 ? chart('bar', t('chart_multi'), children.map((c) => c.name),
-        compared.map((y) => ({ label: String(y), data: children.map((c) => get(c, y).multidimensional_rate ?? null) })),
-        { unit: '%', wide: true }) : null));
+        multiBand ? h('span', { class: 'muted small' }, t('band', { min: pp(multiBand[0]).replace('+', ''), max: pp(multiBand[1]).replace('+', '') })) : null)));
 
   const childPath = [...path, unit.code].join(',');
   if (children.length > 0) {
@@ -160,6 +152,17 @@ export async function render(main, { name, arg, params }) {
     reductionBadge(get(u, lastYear).multidimensional_reduction_pp, get(u, lastYear).multidimensional_target_pp ?? multiBand,
       { 'data-unit': u.code, 'data-year': lastYear, 'data-key': 'multidimensional_reduction_pp' }),
   ]);
+  main.append(h('div', { class: 'charts' },
+    chart('line', `${unit.name}: ${t('chart_series')}`, years.map(String), [
+      { label: t('poor_rate'), data: years.map((y) => get(unit, y).poor_rate ?? null) },
+      { label: t('multi_rate'), data: years.map((y) => get(unit, y).multidimensional_rate ?? null) },
+    ], { unit: '%', wide: true, short: true }),
+    children.length > 0 ? chart('bar', t('chart_poor'), children.map((c) => c.name),
+      compared.map((y) => ({ label: String(y), data: children.map((c) => get(c, y).poor_rate ?? null) })),
+      { unit: '%', wide: true }) : null,
+    children.length > 0 ? chart('bar', t('chart_multi'), children.map((c) => c.name),
+      compared.map((y) => ({ label: String(y), data: children.map((c) => get(c, y).multidimensional_rate ?? null) })),
+      { unit: '%', wide: true }) : null));
   main.append(h('section', {}, h('h2', {}, t('table_title')),
     table(null, headers, rows, { class: 'figures', id: 'figures' })));
   main.append(h('p', {}, h('a', { class: 'button', id: 'lnob-link',
