@@ -313,6 +313,21 @@ def query_seeds():
                                 "now": 1767225600}},
         "query-min-seq": {"op": "query", "plugin": "fund",
                           "q": {"unit": "60"}, "min_seq": 3},
+        # The gateway's dry run: a unit the next event uses, a donation, a
+        # reference to an undefined unit, an invalid amount.
+        "validate": {"op": "validate", "events": [
+            {"v": 1, "id": "v-u", "type": "unit.defined", "at": 1609459200,
+             "unit": "599", "data": {"name": "X", "parent": "60",
+                                     "level": "district"}},
+            {"v": 1, "id": "v-1", "type": "donation.received",
+             "at": 1730000000, "unit": "599",
+             "data": {"amount": 5, "donor": "E", "donor_kind": "person",
+                      "level": "district"}},
+            {"v": 1, "id": "v-2", "type": "donation.received",
+             "at": 1730000000, "unit": "98",
+             "data": {"amount": -5, "donor": "E", "donor_kind": "person",
+                      "level": "district"}}]},
+        "bad-validate-events": {"op": "validate", "events": 5},
         "bad-unknown-op": {"op": "drop"},
         "bad-no-op": {"plugin": "fund"},
         "bad-unknown-plugin": {"op": "query", "plugin": "nope", "q": {}},
