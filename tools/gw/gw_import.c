@@ -67,19 +67,24 @@ static json_int_t row_of(const struct rows *rs, json_t *index)
         json_array_get(rs->at_row, (size_t)json_integer_value(index)));
 }
 
-/* The daemon's conflicts as row errors. */
-static void take_conflicts(struct rows *rs, json_t *answer)
+/* Each item of items (a summary's "conflicts" or "acks") appended to out
+ * as {"row", keys...}: its index as the spreadsheet's row, the keys copied
+ * (null when absent). */
+static void by_spreadsheet_row(const struct rows *rs, json_t *items,
+                               const char *const keys[3], json_t *out)
 {
     size_t i;
-    json_t *c;
-    json_array_foreach(json_object_get(answer, "conflicts"), i, c)
+    json_t *it;
+    json_array_foreach(items, i, it)
     {
-        json_t *e = json_pack(
-            "{s:I,s:O,s:O,s:O}", "row", row_of(rs, json_object_get(c, "index")),
-            "field", json_object_get(c, "field"), "id",
-            json_object_get(c, "id"), "reason", json_object_get(c, "reason"));
-        if (e != NULL)
-            json_array_append_new(rs->errors, e);
+        json_t *o =
+            json_pack("{s:I}", "row", row_of(rs, json_object_get(it, "index")));
+        for (int k = 0; o != NULL && k < 3; k++) {
+            json_t *v = json_object_get(it, keys[k]);
+            json_object_set(o, keys[k], v != NULL ? v : json_null());
+        }
+        if (o != NULL)
+            json_array_append_new(out, o);
     }
 }
 
@@ -105,23 +110,6 @@ static json_t *sorted(json_t *errors)
     for (size_t i = 0; v != NULL && out != NULL && i < n; i++)
         json_array_append(out, v[i]);
     free(v);
-    return out;
-}
-
-/* The acks by row, for a stored file. */
-static json_t *acks_by_row(const struct rows *rs, json_t *answer)
-{
-    json_t *out = json_array(), *a;
-    size_t i;
-    json_array_foreach(json_object_get(answer, "acks"), i, a)
-    {
-        json_t *o = json_pack(
-            "{s:I,s:O,s:O,s:O}", "row", row_of(rs, json_object_get(a, "index")),
-            "id", json_object_get(a, "id"), "status",
-            json_object_get(a, "status"), "seq", json_object_get(a, "seq"));
-        if (o != NULL)
-            json_array_append_new(out, o);
-    }
     return out;
 }
 
@@ -203,12 +191,13 @@ enum MHD_Result gw_import(struct gw_req *r)
     struct rows rs = {json_array(), json_array(), json_array(), json_array(),
                       0};
     bool dry = gw_api_arg_true(gw_arg(r, "dry_run"));
-    json_t *checked = NULL, *stored = NULL, *errors = NULL;
+    json_t *checked = NULL, *stored = NULL, *errors = NULL,
+           *acks = json_array();
     enum MHD_Result result = MHD_NO;
     int status = 200, rc;
 
     if (rs.events == NULL || rs.at_row == NULL || rs.errors == NULL ||
-        rs.notes == NULL)
+        rs.notes == NULL || acks == NULL)
         rc = POVTRACK_ENOMEM,
         result = gw_reply_error(r, 500, NULL, 0, "out of memory");
     else
@@ -220,16 +209,21 @@ enum MHD_Result gw_import(struct gw_req *r)
     if (rc == 0 && json_array_size(rs.events) > 0 &&
         (rc = gw_api_submit(r, rs.events, true, &checked, &status, &result)) ==
             0)
-        take_conflicts(&rs, checked);
+        by_spreadsheet_row(&rs, json_object_get(checked, "conflicts"),
+                           (const char *const[]){"field", "id", "reason"},
+                           rs.errors);
     if (rc == 0 && json_array_size(rs.errors) > 0 && status == 200)
         status = 400;
     /* All or nothing: stored only when no row has an error. */
     if (rc == 0 && !dry && json_array_size(rs.errors) == 0)
         rc = gw_api_submit(r, rs.events, false, &stored, &status, &result);
+    if (rc == 0 && stored != NULL)
+        by_spreadsheet_row(&rs, json_object_get(stored, "acks"),
+                           (const char *const[]){"id", "status", "seq"}, acks);
     if (rc == 0) {
         errors = sorted(rs.errors);
         json_t *out = json_pack(
-            "{s:b,s:I,s:I,s:o,s:O,s:I,s:I,s:I,s:o}", "dry_run", dry, "rows",
+            "{s:b,s:I,s:I,s:o,s:O,s:I,s:I,s:I,s:O}", "dry_run", dry, "rows",
             (json_int_t)rs.count, "valid",
             (json_int_t)(rs.count - json_array_size(rs.errors)), "errors",
             errors, "notes", rs.notes, "imported",
@@ -239,9 +233,10 @@ enum MHD_Result gw_import(struct gw_req *r)
                 json_object_get(stored, "duplicates")),
             "last_seq",
             (json_int_t)json_integer_value(json_object_get(stored, "last_seq")),
-            "acks", stored != NULL ? acks_by_row(&rs, stored) : json_array());
+            "acks", acks);
         result = gw_reply_json(r, status, out);
     }
+    json_decref(acks);
     json_decref(checked);
     json_decref(stored);
     json_decref(rs.events);
