@@ -48,7 +48,9 @@ export async function request(method, path, { body, type, answerErrors = false }
       json = null;
     }
     const retry = Number(resp.headers.get('Retry-After'));
-    if ((resp.status === 429 || resp.status === 503) && retry > 0 && retry <= 10 && attempt < 3) {
+    // Over the rate limit, or povtrackd restarting its plugins: wait as
+    // told (up to half a minute) and ask again, a few times.
+    if ((resp.status === 429 || resp.status === 503) && retry > 0 && retry <= 30 && attempt < 3) {
       await sleep(retry * 1000);
       continue;
     }
