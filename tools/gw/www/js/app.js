@@ -78,8 +78,8 @@ function header(active) {
       h('a', { href: `#/${name}`, 'aria-current': name === active ? 'page' : null }, t(key))))));
   const live = h('span', { class: 'live-dot', id: 'live-state', role: 'status' });
   const showLive = () => {
-    live.textContent = feed.connected() ? t('live_on') : t('live_off');
-    live.classList.toggle('off', !feed.connected());
+    live.textContent = t(`live_${feed.status()}`);
+    live.classList.toggle('off', feed.status() !== 'open');
   };
   showLive();
   ctx.unsubscribe?.();

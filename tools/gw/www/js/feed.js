@@ -7,14 +7,16 @@ import { listAlerts } from './api.js';
 
 const KEEP = 500; // alerts kept in memory, newest last
 
-const state = { alerts: [], connected: false, source: null, listeners: new Set(), started: false };
+// status: 'connecting' until the stream opens, 'open', 'retrying' after
+// it dropped (EventSource tries again by itself).
+const state = { alerts: [], status: 'connecting', source: null, listeners: new Set(), started: false };
 
 export function alerts() {
   return state.alerts;
 }
 
-export function connected() {
-  return state.connected;
+export function status() {
+  return state.status;
 }
 
 // fn() after each change (new alert or connection state); returns the
@@ -47,11 +49,11 @@ export async function start() {
   const src = new EventSource(`/api/v1/alerts/stream?since=${since}`);
   state.source = src;
   src.addEventListener('open', () => {
-    state.connected = true;
+    state.status = 'open';
     changed(null);
   });
   src.addEventListener('error', () => {
-    state.connected = false;
+    state.status = 'retrying';
     changed(null);
   });
   src.addEventListener('alert', (ev) => {
@@ -70,6 +72,6 @@ export function stop() {
   state.source?.close();
   state.source = null;
   state.started = false;
-  state.connected = false;
+  state.status = 'connecting';
   state.alerts = [];
 }

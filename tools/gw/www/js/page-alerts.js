@@ -42,7 +42,7 @@ export async function render(main, { params }) {
   const list = h('ul', { class: 'alert-list', id: 'alert-feed', 'aria-live': 'polite' });
   const state = h('p', { class: 'muted', id: 'feed-state' });
   const draw = (fresh) => {
-    state.textContent = feed.connected() ? t('live_on') : t('live_off');
+    state.textContent = t(`live_${feed.status()}`);
     const shown = feed.alerts().filter((a) => matches(a, f)).slice(-SHOWN).reverse();
     const items = shown.length === 0 ? [h('li', {}, t('no_alerts'))] : shown.map((a) =>
       h('li', { class: `${a.severity}${a === fresh ? ' new' : ''}`, 'data-code': a.code, 'data-seq': a.seq },

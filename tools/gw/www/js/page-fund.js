@@ -28,7 +28,10 @@ export async function render(main, { params }) {
   // the province's code in July), unless a unit is asked for.
   const provinces = await units(null, jan1);
   const code = params.get('unit') || provinces[0]?.code;
-  const below = code ? await units(code, jan1).catch(() => []) : [];
+  // The choices: the provinces and the units below the first; a unit asked
+  // for by its address that is neither, by its code.
+  const choices = [...provinces, ...(provinces[0] ? await units(provinces[0].code, jan1) : [])];
+  if (code && !choices.some((u) => u.code === code)) choices.push({ code, name: code });
   const minSeq = lastStoredSeq() || undefined;
   const [total, months] = await Promise.all([
     query('fund', { unit: code, year, min_seq: minSeq }),
@@ -42,7 +45,7 @@ export async function render(main, { params }) {
   ]);
 
   const unitSelect = h('select', { id: 'fund-unit', name: 'unit' },
-    [...provinces, ...below].map((u) => h('option', { value: u.code, selected: u.code === code }, `${u.name} (${u.code})`)));
+    choices.map((u) => h('option', { value: u.code, selected: u.code === code }, `${u.name} (${u.code})`)));
   const yearSelect = h('select', { id: 'fund-year', name: 'year' },
     Array.from({ length: 6 }, (_, i) => thisYear - i).map((y) => h('option', { value: y, selected: y === year }, String(y))));
   const form = h('form', { class: 'filters card', onsubmit: (e) => {
@@ -56,7 +59,7 @@ export async function render(main, { params }) {
   const peak = total.month_for_the_poor ?? {};
   const labels = months.map((_, i) => t('month_n', { m: i + 1 }));
   clear(main).append(
-    h('h1', {}, `${t('fund_title')} — ${provinces.concat(below).find((u) => u.code === code)?.name ?? code}, ${year}`),
+    h('h1', {}, `${t('fund_title')} — ${choices.find((u) => u.code === code)?.name ?? code}, ${year}`),
     form,
     h('section', { class: 'stats', id: 'fund-totals' },
       stat(t('received'), money(total.received), { id: 'fund-received' }),
