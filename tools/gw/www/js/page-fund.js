@@ -38,11 +38,13 @@ export async function render(main, { params }) {
     pool(Array.from({ length: 12 }, (_, i) => i + 1), 4, (m) =>
       query('fund', { unit: code, from: vnMidnight(year, m, 1), to: vnMidnight(year, m + 1, 1), min_seq: minSeq })),
   ]);
-  const [large, idle] = await Promise.all([
-    listAlerts({ code: 'fund.large_donation' }).then((r) => r.alerts.filter((a) => vnParts(a.at).y === year)
-      .sort((a, b) => b.at - a.at)),
-    listAlerts({ code: 'fund.idle_balance' }).then((r) => r.alerts.slice(-20)),
-  ]);
+  // The fund's alerts, read once: large donations of the year and the 20
+  // latest idle balances, newest first.
+  const fundAlerts = (await listAlerts({ code: 'fund.' })).alerts;
+  const large = fundAlerts.filter((a) => a.code === 'fund.large_donation' && vnParts(a.at).y === year)
+    .sort((a, b) => b.at - a.at);
+  const idle = fundAlerts.filter((a) => a.code === 'fund.idle_balance')
+    .sort((a, b) => b.at - a.at).slice(0, 20);
 
   const unitSelect = h('select', { id: 'fund-unit', name: 'unit' },
     choices.map((u) => h('option', { value: u.code, selected: u.code === code }, `${u.name} (${u.code})`)));
@@ -91,7 +93,7 @@ export async function render(main, { params }) {
     h('section', { id: 'fund-idle' }, h('h2', {}, t('idle_title')),
       idle.length === 0 ? h('p', { class: 'muted' }, t('idle_none'))
         : table(null, [t('date'), t('unit'), t('message')],
-          idle.slice().reverse().map((a) => [date(a.at), a.unit, a.message]))));
+          idle.map((a) => [date(a.at), a.unit, a.message]))));
   main.setAttribute('aria-busy', 'false');
   // Money moved: draw the page again with the new figures.
   unsubscribe = feed.subscribe((a) => {
