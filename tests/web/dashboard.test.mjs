@@ -63,9 +63,10 @@ async function newPage() {
   return page;
 }
 
-async function shot(page, name) {
+// The whole page, or its first screen (a long list).
+async function shot(page, name, { fullPage = true } = {}) {
   const file = path.join(shotsDir, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
+  await page.screenshot({ path: file, fullPage });
   console.log(`screenshot: ${file}`);
 }
 
@@ -234,7 +235,7 @@ test('a donation entered in the form: errors beside their fields, then acked, co
   await page.waitForSelector('#alert-feed li[data-code="fund.large_donation"]:has-text("Thử nghiệm Trình duyệt")',
     { timeout: WAIT });
   assert.equal(await page.evaluate(() => window.notReloaded), true);
-  await shot(page, 'alerts');
+  await shot(page, 'alerts', { fullPage: false });
   // Filters: by code.
   await page.fill('#filter-code', 'fund.large');
   await page.click('form.filters button[type=submit]');

@@ -111,6 +111,22 @@ const TABLES = {
     sev_warning: 'Cảnh báo',
     sev_info: 'Thông tin',
     no_alerts: 'Chưa có cảnh báo nào.',
+    code_poverty_target_missed: 'Chưa đạt mục tiêu giảm nghèo',
+    code_poverty_rate_rose: 'Tỷ lệ hộ nghèo tăng',
+    code_poverty_multidimensional_target_missed: 'Chưa đạt mục tiêu giảm nghèo đa chiều',
+    code_poverty_flow_mismatch: 'Số liệu hộ nghèo không khớp',
+    code_poverty_relapse_high: 'Tái nghèo cao',
+    code_fund_large_donation: 'Ủng hộ lớn',
+    code_fund_beneficiary_not_poor: 'Hỗ trợ hộ không nghèo',
+    code_fund_pledge_overdue: 'Cam kết quá hạn',
+    code_fund_idle_balance: 'Tiền tồn quỹ lâu',
+    code_standard_unrecognised: 'Hộ nghèo chưa được công nhận',
+    code_standard_recognition_unsupported: 'Công nhận nghèo chưa có căn cứ',
+    code_standard_no_assessment: 'Hộ nghèo chưa được rà soát',
+    code_relocation_livelihood_missing: 'Tái định cư thiếu hỗ trợ sinh kế',
+    code_relocation_incomplete: 'Tái định cư chưa đủ hỗ trợ',
+    code_deadlines_report_late: 'Báo cáo nộp trễ',
+    code_deadlines_report_overdue: 'Báo cáo quá hạn',
     relocation_title: 'Theo dõi hộ tái định cư',
     relocation_text: '{n} hộ tái định cư, {full} hộ đã được hỗ trợ đủ ({share}).',
     relocation_missing: 'Còn thiếu: đất {land}, nhà {housing}, nước {water}, sinh kế {livelihood}.',
@@ -279,6 +295,22 @@ const TABLES = {
     sev_warning: 'Warning',
     sev_info: 'Information',
     no_alerts: 'No alerts yet.',
+    code_poverty_target_missed: 'Reduction target missed',
+    code_poverty_rate_rose: 'Poverty rate rose',
+    code_poverty_multidimensional_target_missed: 'Multidimensional target missed',
+    code_poverty_flow_mismatch: 'Poverty flows do not add up',
+    code_poverty_relapse_high: 'High relapse into poverty',
+    code_fund_large_donation: 'Large donation',
+    code_fund_beneficiary_not_poor: 'Support to a household not poor',
+    code_fund_pledge_overdue: 'Pledge overdue',
+    code_fund_idle_balance: 'Idle balance',
+    code_standard_unrecognised: 'Poor household not recognised',
+    code_standard_recognition_unsupported: 'Recognition not supported by the assessment',
+    code_standard_no_assessment: 'Poor household not assessed',
+    code_relocation_livelihood_missing: 'Relocation without livelihood support',
+    code_relocation_incomplete: 'Relocation support incomplete',
+    code_deadlines_report_late: 'Report submitted late',
+    code_deadlines_report_overdue: 'Report overdue',
     relocation_title: 'Relocation follow-up',
     relocation_text: '{n} households relocated, {full} fully supported ({share}).',
     relocation_missing: 'Still missing: land {land}, housing {housing}, water {water}, livelihood {livelihood}.',
@@ -365,6 +397,13 @@ export function setLang(l) {
   localStorage.setItem('povtrack.lang', l);
   if (user) localStorage.setItem(`povtrack.lang.${user}`, l);
   document.documentElement.lang = l;
+}
+
+// An alert code's name in the current language ("fund.large_donation" →
+// "Ủng hộ lớn"), the code itself for one not in the tables.
+export function alertName(code) {
+  const key = `code_${(code ?? '').replace(/\./g, '_')}`;
+  return TABLES[current][key] ?? code;
 }
 
 // The string key in the current language, {name} replaced from params.

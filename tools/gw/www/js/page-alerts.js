@@ -6,7 +6,7 @@
 import { query, units } from './api.js';
 import { clear, h, table } from './dom.js';
 import { date, dateTime, num, pct } from './fmt.js';
-import { t } from './i18n.js';
+import { alertName, t } from './i18n.js';
 import * as feed from './feed.js';
 
 const SHOWN = 100;
@@ -46,6 +46,7 @@ export async function render(main, { params }) {
     const shown = feed.alerts().filter((a) => matches(a, f)).slice(-SHOWN).reverse();
     const items = shown.length === 0 ? [h('li', {}, t('no_alerts'))] : shown.map((a) =>
       h('li', { class: `${a.severity}${a === fresh ? ' new' : ''}`, 'data-code': a.code, 'data-seq': a.seq },
+        h('div', { class: 'alert-name' }, alertName(a.code)),
         h('div', {}, a.message),
         h('div', { class: 'alert-meta' },
           `${t(`sev_${a.severity}`)} · ${a.code} · ${t('unit')} ${a.unit ?? '–'} · ${dateTime(a.at)}`)));

@@ -8,7 +8,7 @@
 import { ApiError, post, query } from './api.js';
 import { clear, h, stat } from './dom.js';
 import { dateTime, isoFromVn, money, num, todayIso, vnFromIso, vnParts } from './fmt.js';
-import { t } from './i18n.js';
+import { alertName, t } from './i18n.js';
 import * as feed from './feed.js';
 
 const SEQ_KEY = 'povtrack.last_seq';
@@ -194,6 +194,7 @@ export async function render(main, params, ctx) {
   const drawAlerts = () => {
     clear(alertBox).append(...feed.alerts().slice(-5).reverse().map((a) =>
       h('li', { class: a.severity, 'data-code': a.code },
+        h('div', { class: 'alert-name' }, alertName(a.code)),
         h('div', {}, a.message),
         h('div', { class: 'alert-meta' }, `${a.code} · ${a.unit ?? ''} · ${dateTime(a.at)}`))));
   };
