@@ -8,7 +8,8 @@ import { listAlerts } from './api.js';
 const KEEP = 500; // alerts kept in memory, newest last
 
 // status: 'connecting' until the stream opens, 'open', 'retrying' after
-// it dropped (EventSource tries again by itself).
+// it dropped (EventSource tries again by itself), 'closed' when the
+// gateway refused it (no alerts right: EventSource gives up).
 const state = { alerts: [], status: 'connecting', source: null, listeners: new Set(), started: false };
 
 export function alerts() {
@@ -53,7 +54,7 @@ export async function start() {
     changed(null);
   });
   src.addEventListener('error', () => {
-    state.status = 'retrying';
+    state.status = src.readyState === EventSource.CLOSED ? 'closed' : 'retrying';
     changed(null);
   });
   src.addEventListener('alert', (ev) => {
