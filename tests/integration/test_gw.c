@@ -39,6 +39,10 @@ struct gwt {
     char gw_ini[400], gw_log[400];
     int port;
     pid_t gw;
+    /* test_limits' gateway, kept here so teardown stops it when an
+     * assertion ends that test first. */
+    pid_t small_gw;
+    char small_log[400];
     char base[64];
     char cookies[400];
 };
@@ -373,6 +377,8 @@ static int teardown(void **state)
     if (t == NULL)
         return 0;
     int rc = stop_gw(t->gw, t->gw_log);
+    if (stop_gw(t->small_gw, t->small_log) != 0)
+        rc = -1;
     td_destroy(&t->d);
     free(t);
     return rc;
@@ -844,10 +850,11 @@ static void test_limits(void **state)
     snprintf(small.base, sizeof small.base, "http://127.0.0.1:%d", small.port);
     snprintf(ini, sizeof ini, "%s/gw-small.ini", t->d.dir);
     snprintf(log, sizeof log, "%s/gw-small.log", t->d.dir);
+    snprintf(t->small_log, sizeof t->small_log, "%s", log);
     write_gw_ini(t, ini, small.port,
                  "body_max = 1024\nrequests_per_minute = 3\n"
                  "connections_max = 1\n");
-    small.gw = start_gw(ini, log);
+    small.gw = t->small_gw = start_gw(ini, log);
 
     memset(big, ' ', sizeof big - 1);
     big[0] = '[';
@@ -888,6 +895,7 @@ static void test_limits(void **state)
     expect_status(&r, 503);
     assert_non_null(strstr(r.body, "connections_max"));
     free(r.body);
+    t->small_gw = 0;
     assert_int_equal(stop_gw(small.gw, log), 0); /* ends the stream */
     pthread_join(th, NULL);
     pthread_cond_destroy(&s.cond);

@@ -117,6 +117,34 @@ static void test_timeout(void **state)
     povtrack_client_close(c);
 }
 
+/* With CURVE each socket has a handshake monitor on an inproc endpoint of
+ * its own; a retry opens a fresh socket (and monitor) while the old one is
+ * still being closed, so the name must not be taken again. */
+static void test_timeout_curve(void **state)
+{
+    povtrack_client *c;
+    struct povtrack_client_msg reply;
+    static const char pub[] = "hl<w]^LZ.YOrlinU29t]ibYtodUsQz&itWVQO9&g";
+    static const char sec[] = "x1o[fJk>8hq3a3M5Cr5TkyQjQE[[vxM8#W+(+*k8";
+
+    (void)state;
+    assert_int_equal(povtrack_client_open(&c), POVTRACK_CLIENT_OK);
+    assert_int_equal(
+        povtrack_client_set_endpoint(c, POVTRACK_CLIENT_QUERY, NOWHERE), 0);
+    assert_int_equal(povtrack_client_set_curve(c, pub, pub, sec), 0);
+    assert_int_equal(povtrack_client_set_timeout(c, 100), 0);
+    assert_int_equal(povtrack_client_set_retries(c, 2), 0);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(povtrack_client_simple(c, "ping", &reply),
+                         POVTRACK_CLIENT_ETIMEDOUT);
+        assert_string_equal(povtrack_client_error(c),
+                            "cannot reach povtrackd at " NOWHERE
+                            ": timed out after 3 attempts of 100 ms");
+        povtrack_client_msg_free(&reply);
+    }
+    povtrack_client_close(c);
+}
+
 static void test_publish_limits(void **state)
 {
     povtrack_client *c;
@@ -389,6 +417,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_error_space),
         cmocka_unit_test(test_timeout),
+        cmocka_unit_test(test_timeout_curve),
         cmocka_unit_test(test_publish_limits),
         cmocka_unit_test(test_alert_timeout),
         cmocka_unit_test(test_map_get),

@@ -22,6 +22,10 @@ struct povtrack_client {
     void *sock[3];
     char *endpoint[3];
     void *monitor[3]; /* CURVE only: handshake events of sock[i] */
+    /* Monitors made so far: each gets an inproc name of its own, because a
+     * closed socket keeps its monitor's name bound until libzmq's reaper
+     * has destroyed it, after zmq_close returns (a retry reopens at once). */
+    unsigned monitors;
     int timeout_ms;
     int retries;
     bool curve;
@@ -255,8 +259,8 @@ static int secure(povtrack_client *c, void *s, int which)
         zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, c->public_key, 40) != 0 ||
         zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, c->secret_key, 40) != 0)
         return povtrack_zmq_error(zmq_errno());
-    snprintf(ep, sizeof(ep), "inproc://povtrack-monitor-%p-%d", (void *)c,
-             which);
+    snprintf(ep, sizeof(ep), "inproc://povtrack-monitor-%p-%d-%u", (void *)c,
+             which, c->monitors++);
     if (zmq_socket_monitor(s, ep,
                            ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
                                ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
