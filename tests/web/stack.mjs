@@ -8,7 +8,8 @@
 //
 //   node stack.mjs BIN_DIR      starts it, prints the address and logins,
 //                               and serves until Ctrl-C (for looking at
-//                               the dashboard by hand)
+//                               the dashboard by hand; SCALE=1.0 for the
+//                               demo's size), then removes its directory
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -143,7 +144,11 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const s = await startStack(binDir, { scale: process.env.SCALE ?? '0.02' });
   console.log(`dashboard: ${s.base}/  data: ${s.dir}`);
   for (const [u, d] of Object.entries(USERS)) console.log(`  user ${u}, password ${d.password}`);
-  const end = async () => { console.log(await s.stop()); process.exit(0); };
+  const end = async () => {
+    console.log(await s.stop());
+    fs.rmSync(s.dir, { recursive: true, force: true });
+    process.exit(0);
+  };
   process.on('SIGINT', end);
   process.on('SIGTERM', end);
 }
