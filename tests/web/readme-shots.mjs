@@ -3,6 +3,7 @@
 // chromium.  Run after a change that shows, then optimise them:
 //   node tests/web/readme-shots.mjs build/bin docs/screenshots
 //   optipng -o5 -strip all docs/screenshots/*.png
+import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { startStack, USERS } from './stack.mjs';
@@ -42,4 +43,5 @@ try {
 } finally {
   await browser.close();
   await stack.stop();
+  fs.rmSync(stack.dir, { recursive: true, force: true });
 }
