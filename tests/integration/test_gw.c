@@ -413,7 +413,8 @@ static void test_public(void **state)
         {"/api/v1/query/{plugin}", "get"}, {"/api/v1/units", "get"},
         {"/api/v1/alerts", "get"},         {"/api/v1/alerts/stream", "get"},
         {"/api/v1/report", "get"},         {"/api/v1/health", "get"},
-        {"/api/v1/openapi.json", "get"},   {"/metrics", "get"}};
+        {"/api/v1/openapi.json", "get"},   {"/metrics", "get"},
+        {"/api/v1/import", "post"}};
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         json_t *item = json_object_get(paths, routes[i].path);
         json_t *op = json_object_get(item, routes[i].method);

@@ -425,9 +425,55 @@ static int publish(struct gw_req *r, struct item *items, size_t n,
     return rc;
 }
 
-/* The answer: per-event acks and the import summary. */
-static enum MHD_Result summary(struct gw_req *r, struct item *items, size_t n,
-                               bool dry)
+/* One conflict of the index-th event for field (may be "") and reason.
+ * "missing a, b (required for T)", the daemon naming every absent field
+ * of a map at once, is one conflict per field, so that a form shows each
+ * beside its own input. */
+static void conflicts_of(json_t *out, size_t index, const char *id,
+                         const char *field, const char *reason)
+{
+    static const char missing[] = "missing ";
+    const char *names = reason + sizeof missing - 1,
+               *why = strstr(reason, " (");
+    size_t end = why != NULL ? (size_t)(why - names) : strlen(names);
+
+    if (strncmp(reason, missing, sizeof missing - 1) != 0 || why == NULL ||
+        strchr(names, ':') != NULL) {
+        json_t *c = json_pack("{s:I,s:s}", "index", (json_int_t)index, "reason",
+                              reason);
+        json_object_set_new(c, "id",
+                            id != NULL ? json_string(id) : json_null());
+        json_object_set_new(c, "field",
+                            field[0] ? json_string(field) : json_null());
+        json_array_append_new(out, c);
+        return;
+    }
+    /* "required for T" from "(required for T)". */
+    char what[96];
+    snprintf(what, sizeof what, "%.*s", (int)strcspn(why + 2, ")"), why + 2);
+    for (size_t at = 0; at < end;) {
+        size_t n = strcspn(names + at, ",");
+        if (at + n > end)
+            n = end - at;
+        char path[128];
+        /* The top level's fields are named alone ("event: missing at"). */
+        if (field[0] == '\0' || strcmp(field, "event") == 0)
+            snprintf(path, sizeof path, "%.*s", (int)n, names + at);
+        else
+            snprintf(path, sizeof path, "%s.%.*s", field, (int)n, names + at);
+        json_t *c = json_pack("{s:I,s:s,s:s}", "index", (json_int_t)index,
+                              "field", path, "reason", what);
+        json_object_set_new(c, "id",
+                            id != NULL ? json_string(id) : json_null());
+        json_array_append_new(out, c);
+        at += n;
+        while (at < end && (names[at] == ',' || names[at] == ' '))
+            at++;
+    }
+}
+
+/* The answer: per-event acks and the import summary, with its status. */
+static json_t *summary(struct item *items, size_t n, bool dry, int *status)
 {
     json_t *acks = json_array(), *conflicts = json_array();
     size_t ok = 0, dup = 0, rej = 0, reused = 0, rights = 0;
@@ -445,13 +491,7 @@ static enum MHD_Result summary(struct gw_req *r, struct item *items, size_t n,
             const char *msg = it->error != NULL ? it->error : "rejected";
             gw_daemon_split(msg, field, sizeof field, &reason);
             json_object_set_new(a, "error", json_string(msg));
-            json_t *c = json_pack("{s:I,s:s}", "index", (json_int_t)i, "reason",
-                                  reason);
-            json_object_set_new(
-                c, "id", it->id != NULL ? json_string(it->id) : json_null());
-            json_object_set_new(c, "field",
-                                field[0] ? json_string(field) : json_null());
-            json_array_append_new(conflicts, c);
+            conflicts_of(conflicts, i, it->id, field, reason);
             rej++;
             reused += strstr(msg, "id: reused") == msg;
             rights += strstr(msg, " may not ") != NULL;
@@ -469,16 +509,14 @@ static enum MHD_Result summary(struct gw_req *r, struct item *items, size_t n,
     /* The status says what went wrong first: a reused id (409, DHIS2's
      * conflict), only rights missing (403), else invalid events (400);
      * the events not rejected are stored all the same: see "imported". */
-    int status = rej == 0 ? 200 : reused > 0 ? 409 : rights == rej ? 403 : 400;
-    return gw_reply_json(
-        r, status,
-        json_pack("{s:b,s:I,s:I,s:I,s:I,s:o,s:o}", "dry_run", dry, "imported",
-                  (json_int_t)ok, "duplicates", (json_int_t)dup, "rejected",
-                  (json_int_t)rej, "last_seq", (json_int_t)last, "conflicts",
-                  conflicts, "acks", acks));
+    *status = rej == 0 ? 200 : reused > 0 ? 409 : rights == rej ? 403 : 400;
+    return json_pack("{s:b,s:I,s:I,s:I,s:I,s:o,s:o}", "dry_run", dry,
+                     "imported", (json_int_t)ok, "duplicates", (json_int_t)dup,
+                     "rejected", (json_int_t)rej, "last_seq", (json_int_t)last,
+                     "conflicts", conflicts, "acks", acks);
 }
 
-static bool arg_true(const char *v)
+bool gw_api_arg_true(const char *v)
 {
     return v != NULL && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 ||
                          strcmp(v, "yes") == 0);
@@ -488,8 +526,9 @@ enum MHD_Result gw_api_events(struct gw_req *r)
 {
     json_error_t je;
     json_t *arr = r->body != NULL ? json_loadb(r->body, r->len, 0, &je) : NULL;
-    bool dry = arg_true(gw_arg(r, "dry_run"));
     enum MHD_Result result = MHD_NO;
+    json_t *answer;
+    int status;
 
     if (arr == NULL || !json_is_array(arr) || json_array_size(arr) == 0) {
         if (arr == NULL && r->body != NULL)
@@ -503,6 +542,16 @@ enum MHD_Result gw_api_events(struct gw_req *r)
         json_decref(arr);
         return result;
     }
+    if (gw_api_submit(r, arr, gw_api_arg_true(gw_arg(r, "dry_run")), &answer,
+                      &status, &result) == 0)
+        result = gw_reply_json(r, status, answer);
+    json_decref(arr);
+    return result;
+}
+
+int gw_api_submit(struct gw_req *r, json_t *arr, bool dry, json_t **answer,
+                  int *status, enum MHD_Result *result)
+{
     size_t n = json_array_size(arr), nsent = 0;
     struct item *items = calloc(n, sizeof *items);
     msgpack_sbuffer all;
@@ -549,18 +598,22 @@ enum MHD_Result gw_api_events(struct gw_req *r)
         nsent++;
     }
     if (rc != 0)
-        result = gw_reply_error(r, 500, NULL, 0, "out of memory");
+        *result = gw_reply_error(r, 500, NULL, 0, "out of memory");
     else if (nsent > 0)
-        rc = dry ? validate(r, items, n, &all, nsent, &result)
-                 : publish(r, items, n, &all, &result);
-    if (rc == 0)
-        result = summary(r, items, n, dry);
+        rc = dry ? validate(r, items, n, &all, nsent, result)
+                 : publish(r, items, n, &all, result);
+    if (rc == 0) {
+        *answer = summary(items, n, dry, status);
+        if (*answer == NULL) {
+            rc = POVTRACK_ENOMEM;
+            *result = gw_reply_error(r, 500, NULL, 0, "out of memory");
+        }
+    }
     for (size_t i = 0; items != NULL && i < n; i++)
         free(items[i].error);
     free(items);
     msgpack_sbuffer_destroy(&all);
-    json_decref(arr);
-    return result;
+    return rc;
 }
 
 /* ---- GET /api/v1/query/{plugin} ---- */

@@ -28,6 +28,16 @@ int gw_api_ask(struct gw_req *r, const struct gw_identity *who, const void *req,
                size_t len, struct povtrack_client_msg *reply,
                enum MHD_Result *result);
 
+/* Validate (dry) or publish the events of arr (a JSON array of event
+ * maps, times as text allowed) as r's caller, as POST /api/v1/events does:
+ * 0 with *answer the import summary (acks by index, conflicts) and *status
+ * its HTTP status, else the failure answered and *result set. */
+int gw_api_submit(struct gw_req *r, json_t *arr, bool dry, json_t **answer,
+                  int *status, enum MHD_Result *result);
+
+/* Whether a query-string flag says yes ("true", "1", "yes"). */
+bool gw_api_arg_true(const char *v);
+
 /* A msgpack value as JSON (NULL on values JSON cannot hold). */
 json_t *gw_api_json(const msgpack_object *o);
 

@@ -20,6 +20,7 @@
 #include <povtrack/protocol.h>
 
 #include "gw_api.h"
+#include "gw_import.h"
 #include "gw_sse.h"
 
 #define RATE_KEYS_MAX 4096
@@ -320,6 +321,7 @@ static enum gw_route route_of(const char *url)
                  {API "report", GW_ROUTE_REPORT},
                  {API "health", GW_ROUTE_HEALTH},
                  {API "openapi.json", GW_ROUTE_OPENAPI},
+                 {API "import", GW_ROUTE_IMPORT},
                  {"/metrics", GW_ROUTE_METRICS}};
     for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
         if (strcmp(url, exact[i].path) == 0)
@@ -340,6 +342,7 @@ static const char *route_method(enum gw_route route)
     case GW_ROUTE_LOGIN:
     case GW_ROUTE_LOGOUT:
     case GW_ROUTE_EVENTS:
+    case GW_ROUTE_IMPORT:
         return "POST";
     default:
         return "GET";
@@ -495,6 +498,8 @@ static enum MHD_Result dispatch(struct gw_req *r)
         return gw_sse_stream(r);
     case GW_ROUTE_REPORT:
         return gw_api_report(r);
+    case GW_ROUTE_IMPORT:
+        return gw_import(r);
     default:
         return gw_api_metrics(r);
     }

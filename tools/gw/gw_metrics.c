@@ -30,7 +30,7 @@ static const char *const route_names[GW_ROUTES] = {
     "/api/v1/session", "/api/v1/events", "/api/v1/query",
     "/api/v1/units",   "/api/v1/alerts", "/api/v1/alerts/stream",
     "/api/v1/report",  "/api/v1/health", "/api/v1/openapi.json",
-    "/metrics",        "other"};
+    "/metrics",        "/api/v1/import", "other"};
 
 const char *gw_route_name(enum gw_route r)
 {

@@ -30,6 +30,7 @@ enum gw_route {
     GW_ROUTE_HEALTH,
     GW_ROUTE_OPENAPI,
     GW_ROUTE_METRICS,
+    GW_ROUTE_IMPORT,
     GW_ROUTE_OTHER,
     GW_ROUTES
 };

@@ -13,6 +13,10 @@ set -euo pipefail
 # libmicrohttpd-dev and libsodium-dev build the web gateway povtrack-gw;
 # libcurl4-openssl-dev, curl and python3-prometheus-client are for its test
 # (libcurl drives it, the Prometheus parser reads /metrics) and the demo.
+# libjs-chart.js: Chart.js, which the build copies into the dashboard
+# (tools/gw/www/vendor/).  chromium and nodejs (20 or later, with npm)
+# run the dashboard's browser tests (tests/web: playwright-core drives
+# /usr/bin/chromium and never downloads a browser; npm ci installs it).
 POVTRACK_PACKAGES=(
   build-essential cmake pkg-config
   libzmq3-dev libmsgpack-dev liblmdb-dev libjansson-dev libinih-dev libcsv-dev
@@ -20,7 +24,7 @@ POVTRACK_PACKAGES=(
   libcmocka-dev clang-format lmdb-utils strace clang libclang-rt-dev
   python3-zmq python3-msgpack
   libmicrohttpd-dev libsodium-dev libcurl4-openssl-dev curl
-  python3-prometheus-client
+  python3-prometheus-client libjs-chart.js chromium nodejs
   debhelper dpkg-dev lintian systemd
 )
 

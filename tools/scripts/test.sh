@@ -11,6 +11,10 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 bash tools/scripts/deps.sh
+# The browser tests' driver (tests/web/package-lock.json pins it).
+if [ ! -d tests/web/node_modules ]; then
+  (cd tests/web && npm ci --no-audit --no-fund)
+fi
 
 jobs=$(nproc 2>/dev/null || echo 2)
 
@@ -36,6 +40,9 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 ctest_rc=0
 (cd build-asan && ctest --output-on-failure --timeout 600 -j"$jobs") ||
   ctest_rc=$?
+if [ -d build-asan/tests/web/screenshots ]; then
+  echo "the dashboard's screenshots (integration_web): $root/build-asan/tests/web/screenshots/"
+fi
 
 echo "== SDK check (the release build installed, the examples built against it)"
 sdk_rc=0
