@@ -502,7 +502,9 @@ POVTRACK_ABI_AT(struct ev_data, successors, 296);
 POVTRACK_ABI_AT(struct ev_data, link, 312);
 POVTRACK_ABI_AT(struct ev_data, stars, 408);
 POVTRACK_ABI_AT(struct ev_data, no_labour_capacity, 433);
-_Static_assert(sizeof(struct ev_data) == 440, "ABI: struct ev_data");
+POVTRACK_ABI_AT(struct ev_data, target, 440);
+POVTRACK_ABI_AT(struct ev_data, target_type, 472);
+_Static_assert(sizeof(struct ev_data) == 480, "ABI: struct ev_data");
 /* The host writes a whole struct ev_unit for unit(): it cannot grow. */
 POVTRACK_ABI_AT(struct ev_unit, level, 48);
 _Static_assert(sizeof(struct ev_unit) == 56, "ABI: struct ev_unit");
