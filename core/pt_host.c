@@ -1390,6 +1390,46 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* What the void or correction ev at seq takes back: its target as it stood
+ * just before seq (the original, or its latest earlier correction seen as
+ * the record it holds), decoded into *out from up, with its sequence and
+ * the registry version at it. */
+static int replaced_of(struct pt_host *h, const struct ev_event *ev,
+                       uint64_t seq, msgpack_unpacked *up, struct ev_event *out,
+                       uint64_t *rseq, uint64_t *rver)
+{
+    struct st_record rec;
+    struct ev_error everr;
+    uint64_t original, next;
+    int rc = st_reader_find_id(h->reader, ev->data.target, &original);
+    if (rc == 0)
+        rc = st_reader_amended_before(h->reader, original, seq, rseq);
+    if (rc == 0)
+        rc = st_reader_get(h->reader, *rseq, &rec);
+    if (rc == 0)
+        rc = st_reader_units_seq(h->reader, *rseq, rver, &next);
+    if (rc != 0)
+        return rc == POVTRACK_ENOTFOUND ? POVTRACK_EFORMAT : rc;
+    if (msgpack_unpack_next(up, rec.event, rec.event_len, NULL) !=
+            MSGPACK_UNPACK_SUCCESS ||
+        ev_decode(&up->data, INT64_MAX, out, &everr) != 0)
+        return POVTRACK_EFORMAT;
+    if (out->type == EV_RECORD_CORRECTED)
+        out->type = out->data.target_type;
+    /* The commit checked it: anything else is a damaged log. */
+    return out->type == ev->data.target_type ? 0 : POVTRACK_EFORMAT;
+}
+
+/* Does p take the record ev?  A void or correction goes to a plugin that
+ * asks for it and for the type of its target. */
+static int takes(const struct pt_plugin *p, const struct ev_event *ev)
+{
+    uint64_t mask = p->desc->event_mask;
+    return (mask & EV_TYPE_BIT(ev->type)) &&
+           (!ev_type_amends(ev->type) ||
+            (mask & EV_TYPE_BIT(ev->data.target_type)));
+}
+
 /* Apply records lo..*hi in txn.  On a plugin failure, stop that plugin and
  * ask for a retry of the batch without it.  A chunk that has taken
  * APPLY_BUDGET_MS stops after the record in hand and *hi becomes the last
@@ -1449,10 +1489,27 @@ static enum apply_result apply_range(struct pt_host *h, MDB_txn *txn,
             .publisher = rec.publisher,
             .event = &ev,
         };
-        for (size_t i = 0; i < h->nplugins; i++) {
+        /* Unpacked only for a void or correction: a handful in a log. */
+        struct ev_event replaced;
+        msgpack_unpacked rup;
+        msgpack_unpacked_init(&rup);
+        if (ev_type_amends(ev.type)) {
+            rc = replaced_of(h, &ev, rec.seq, &rup, &replaced, &pr.replaced_seq,
+                             &pr.replaced_units_seq);
+            if (rc != 0) {
+                msgpack_unpacked_destroy(&rup);
+                pt_logf(&h->log, PT_LOG_ERROR,
+                        "log record %llu: its target cannot be read: %s",
+                        (unsigned long long)rec.seq, st_strerror(rc));
+                *rc_out = rc;
+                return APPLY_FAILED;
+            }
+            pr.replaced = &replaced;
+        }
+        enum apply_result res = APPLY_OK;
+        for (size_t i = 0; i < h->nplugins && res == APPLY_OK; i++) {
             struct pt_plugin *p = &h->plugins[i];
-            if (!active(p) || p->applied >= rec.seq ||
-                !(p->desc->event_mask & EV_TYPE_BIT(ev.type)))
+            if (!active(p) || p->applied >= rec.seq || !takes(p, &ev))
                 continue;
             struct povtrack_ctx ctx = {.host = h,
                                        .plugin = p,
@@ -1465,17 +1522,19 @@ static enum apply_result apply_range(struct pt_host *h, MDB_txn *txn,
             pt_guard_leave(h->guard);
             if (ctx.storage_rc != 0) {
                 *rc_out = ctx.storage_rc;
-                return ctx.storage_rc == MDB_MAP_FULL ? APPLY_RETRY
-                                                      : APPLY_FAILED;
-            }
-            if (prc != 0) {
+                res =
+                    ctx.storage_rc == MDB_MAP_FULL ? APPLY_RETRY : APPLY_FAILED;
+            } else if (prc != 0) {
                 char why[128];
                 snprintf(why, sizeof why, "apply returned %d (%s) on %s", prc,
                          povtrack_err_name(prc), ev_type_name(ev.type));
                 plugin_stop(h, p, rec.seq, why);
-                return APPLY_RETRY;
+                res = APPLY_RETRY;
             }
         }
+        msgpack_unpacked_destroy(&rup);
+        if (res != APPLY_OK)
+            return res;
     }
     if (rc != 0 && rc != POVTRACK_EEND) {
         *rc_out = rc;

@@ -937,6 +937,100 @@ static void test_late_change(void **state)
  * back, and the next change of it quarantines the plugin.  Five old 'B'
  * entries (160 bytes) would even divide into four new ones.
  */
+/* The id the fixture gave the event queued last. */
+static const char *last_id(struct fx *fx, char *buf, size_t n)
+{
+    snprintf(buf, n, "fx-%u", fx->next_id);
+    return buf;
+}
+
+static void expect_beneficiaries(struct fx *fx, const char *unit, int64_t n)
+{
+    char q[80];
+    snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":2024}", unit);
+    struct fx_reply r;
+    const msgpack_object *res = fx_query(fx, &r, "fund", q);
+    assert_int_equal(fx_i64(res, "beneficiaries"), n);
+    fx_reply_free(&r);
+}
+
+static void amend_snap(struct fx *fx, struct fx_snap *s)
+{
+    static const char *const units[] = {"60", "593", "594", "22901", "22950"};
+    char q[80];
+    for (size_t i = 0; i < FX_NELEMS(units); i++) {
+        snprintf(q, sizeof q, "{\"unit\":\"%s\"}", units[i]);
+        fx_snap_query_nonneg(fx, s, "fund", q);
+        snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":2024}", units[i]);
+        fx_snap_query_nonneg(fx, s, "fund", q);
+        snprintf(q, sizeof q, "{\"unit\":\"%s\",\"from\":%lld,\"to\":%lld}",
+                 units[i], (long long)(D2 + 5 * H), (long long)(D2 + 9 * H));
+        fx_snap_query_nonneg(fx, s, "fund", q);
+    }
+    fx_snap_alerts(fx, s);
+}
+
+/*
+ * Voids and corrections: a donation voided leaves every figure; a
+ * disbursement to a household corrected into another commune moves its
+ * amount, purpose and beneficiary there; a donation paying a pledge
+ * corrected twice pays it by the last amount; a corrected record voided
+ * leaves nothing.  A rebuild answers the same.
+ */
+static void test_void_and_correct(void **state)
+{
+    (void)state;
+    struct fx *fx = fund_fx();
+    char a[16], b[16], c[16];
+
+    fx_received(fx, D2 + 7 * H, "22901", 9 * M, "Dup", NULL);
+    last_id(fx, a, sizeof a);
+    fx_disbursed(fx, D2 + 8 * H, "22901", "h2", 2 * M, EV_PURPOSE_EDUCATION);
+    last_id(fx, b, sizeof b);
+    fx_received(fx, D2 + 6 * H, "22950", 1 * M, "Bui G", "P3");
+    last_id(fx, c, sizeof c);
+    fx_sync(fx);
+    struct want w60 = {180 * M, 8, 22 * M, 17 * M, 26 * M, 20 * M, 5 * M, M};
+    expect(fx, "60", -1, -1, &w60);
+    expect_beneficiaries(fx, "22901", 2);
+    expect_beneficiaries(fx, "60", 2);
+
+    fx_void(fx, D2 + 10 * H, "22901", a, EV_DONATION_RECEIVED);
+    fx_disbursed(fx, D2 + 9 * H, "22950", "h2", 1 * M, EV_PURPOSE_TET);
+    fx_as_correction(fx, b);
+    fx_received(fx, D2 + 6 * H, "22950", 4 * M, "Bui G", "P3");
+    fx_as_correction(fx, c);
+    fx_sync(fx);
+    struct want w60b = {174 * M, 7,      22 * M, 14 * M,
+                        25 * M,  20 * M, 3 * M,  2 * M};
+    expect(fx, "60", -1, -1, &w60b);
+    struct want w22901 = {159 * M, 3, 12 * M, 12 * M, 20 * M, 20 * M, 0, 0};
+    expect(fx, "22901", -1, -1, &w22901);
+    struct want w22950 = {8 * M, 2, 6 * M, 2 * M, 2 * M, 0, 0, 2 * M};
+    expect(fx, "22950", -1, -1, &w22950);
+    expect_beneficiaries(fx, "22901", 1);
+    expect_beneficiaries(fx, "22950", 1);
+    expect_beneficiaries(fx, "593", 1);
+    expect_beneficiaries(fx, "594", 1);
+    expect_beneficiaries(fx, "60", 2);
+
+    /* Corrections chain; a corrected record voided is gone. */
+    fx_received(fx, D2 + 6 * H, "22950", 2 * M, "Bui G", "P3");
+    fx_as_correction(fx, c);
+    fx_void(fx, D2 + 11 * H, "22950", b, EV_FUND_DISBURSED);
+    fx_sync(fx);
+    struct want w60c = {172 * M, 7, 22 * M, 16 * M, 24 * M, 20 * M, 3 * M, M};
+    expect(fx, "60", -1, -1, &w60c);
+    struct want w22950c = {6 * M, 2, 6 * M, 4 * M, 1 * M, 0, 0, 1 * M};
+    expect(fx, "22950", -1, -1, &w22950c);
+    expect_beneficiaries(fx, "22950", 0);
+    expect_beneficiaries(fx, "594", 0);
+    expect_beneficiaries(fx, "60", 1);
+
+    fx_assert_rebuild_same(fx, amend_snap, 10);
+    fx_free(fx);
+}
+
 static void test_v11_state_refused(void **state)
 {
     (void)state;
@@ -993,6 +1087,7 @@ int main(void)
         cmocka_unit_test(test_reorg_2025),
         cmocka_unit_test(test_late_change),
         cmocka_unit_test(test_v11_state_refused),
+        cmocka_unit_test(test_void_and_correct),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
