@@ -76,8 +76,19 @@
  * A state written by version 1.0 (48-byte loan header, no "placed") or 1.1
  * (56-byte loan header and 6-byte status, no version) is refused as
  * corrupt rather than misread: rebuild it ('povtrack rebuild credit') after
- * upgrading.  1.2 wrote layout 2, without the own figures: the host
- * rebuilds it at start (state_layout 3).
+ * upgrading.  1.2 wrote layout 2, without the own figures, 1.3 layout 3,
+ * without the count of tranches: the host rebuilds either at start
+ * (state_layout 4).
+ *
+ * Voids and corrections (record.voided, record.corrected): a repayment
+ * voided is taken back from its loan; a tranche voided from the loan's
+ * disbursed amount where the loan lies, and with its last tranche the
+ * loan itself (its repayments then wait, as those that come before a
+ * loan).  A correction takes the record back so, then applies the
+ * corrected record like any other (a loan's only tranche corrected into
+ * another unit places the loan there).  Coverage is not recomputed: a
+ * household whose only loan is voided still counts as having had one
+ * (its earliest disbursement, 'F', is kept).
  *
  * State (integers big-endian, years in keys sign-flipped, unit codes
  * NUL-padded to 5 bytes).  Every counter is kept for the unit of the event
@@ -88,7 +99,7 @@
  *   'L' loan                 -> u8 has_loan, 7 zero, i64 disbursed,
  *                               i64 repaid, i64 first at, unit[5], 3 zero,
  *                               u16 program len, u16 household len,
- *                               4 zero, i64 placed, u64 version,
+ *                               u32 tranches, i64 placed, u64 version,
  *                               program, household (64 + n bytes);
  *                               has_loan 0: only repayments seen so far.
  *                               first at: the earliest disbursement
@@ -134,6 +145,7 @@ struct credit {
 
 struct loan {
     bool has_loan;
+    uint32_t tranches; /* credit.disbursed records of the loan */
     int64_t disbursed, repaid, at;
     int64_t placed;   /* the "at" its figures are rolled up on */
     uint64_t version; /* the registry version they are rolled up on */
@@ -147,7 +159,9 @@ static int64_t outstanding(int64_t disbursed, int64_t repaid)
     return disbursed > repaid ? disbursed - repaid : 0;
 }
 
-/* Add d[0..n) to the i64 vector at key (absent reads as zeros). */
+/* Add d[0..n) to the i64 vector at key (absent reads as zeros).  A vector
+ * that drops to zeros (every loan of a programme voided) is deleted, so
+ * that no empty programme is listed. */
 static int vec_add(struct credit *c, povtrack_ctx *ctx, const uint8_t *k,
                    size_t kl, const int64_t *d, int n)
 {
@@ -162,10 +176,14 @@ static int vec_add(struct credit *c, povtrack_ctx *ctx, const uint8_t *k,
         return POVTRACK_EIO;
     }
     uint8_t b[8 * NV];
+    bool zero = true;
     for (int i = 0; i < n; i++) {
         v[i] = rc == 1 ? pu_get_i64((const uint8_t *)val + 8 * i) : 0;
         pu_put_i64(b + 8 * i, v[i] + d[i]);
+        zero = zero && v[i] + d[i] == 0;
     }
+    if (zero)
+        return pu_del(c->host, ctx, k, kl);
     return pu_put(c->host, ctx, k, kl, b, (size_t)n * 8);
 }
 
@@ -262,6 +280,7 @@ static int loan_get(struct credit *c, povtrack_ctx *ctx, const uint8_t *k,
         return POVTRACK_EIO;
     }
     l->has_loan = b[0] != 0;
+    l->tranches = (uint32_t)pu_get_u64(b + 40) & UINT32_C(0xffffffff);
     l->disbursed = pu_get_i64(b + 8);
     l->repaid = pu_get_i64(b + 16);
     l->at = pu_get_i64(b + 24);
@@ -287,6 +306,10 @@ static int loan_put(struct credit *c, povtrack_ctx *ctx, const uint8_t *k,
     b[41] = (uint8_t)l->program.len;
     b[42] = (uint8_t)(l->household.len >> 8);
     b[43] = (uint8_t)l->household.len;
+    b[44] = (uint8_t)(l->tranches >> 24);
+    b[45] = (uint8_t)(l->tranches >> 16);
+    b[46] = (uint8_t)(l->tranches >> 8);
+    b[47] = (uint8_t)l->tranches;
     pu_put_i64(b + 48, l->placed);
     pu_put_u64(b + 56, l->version);
     if (l->has_loan) { /* a pending repayment has neither string */
@@ -428,6 +451,7 @@ static int apply_disbursed(struct credit *c, povtrack_ctx *ctx,
         l.at = ev->at;
     }
     l.disbursed += ev->data.amount;
+    l.tranches++;
     d[V_DISBURSED] = ev->data.amount;
     d[V_OUTSTANDING] = outstanding(l.disbursed, l.repaid) - before;
     rc = loan_add(c, ctx, &l, d);
@@ -436,8 +460,9 @@ static int apply_disbursed(struct credit *c, povtrack_ctx *ctx,
     return rc != 0 ? rc : loan_put(c, ctx, k, kl, &l);
 }
 
+/* A repayment of amount (negative: one taken back) to the loan ev names. */
 static int apply_repaid(struct credit *c, povtrack_ctx *ctx,
-                        const struct ev_event *ev)
+                        const struct ev_event *ev, int64_t amount)
 {
     uint8_t k[1 + EV_TEXT_MAX];
     size_t kl = loan_key(k, ev->data.loan);
@@ -446,14 +471,71 @@ static int apply_repaid(struct credit *c, povtrack_ctx *ctx,
     if (rc < 0)
         return rc;
     int64_t before = outstanding(l.disbursed, l.repaid);
-    l.repaid += ev->data.amount;
+    l.repaid += amount;
     if (l.has_loan) {
-        int64_t d[NV] = {0, 0, ev->data.amount,
+        int64_t d[NV] = {0, 0, amount,
                          outstanding(l.disbursed, l.repaid) - before};
         if ((rc = loan_add(c, ctx, &l, d)) != 0)
             return rc;
     }
     return loan_put(c, ctx, k, kl, &l);
+}
+
+/* Take back the tranche was: its amount where the loan lies; with its
+ * last tranche the loan itself (its repayments then wait, as those that
+ * come before a loan do). */
+static int uncount_disbursed(struct credit *c, povtrack_ctx *ctx,
+                             const struct ev_event *was)
+{
+    uint8_t k[1 + EV_TEXT_MAX];
+    size_t kl = loan_key(k, was->data.loan);
+    struct loan l;
+    int rc = loan_get(c, ctx, k, kl, &l);
+    if (rc < 0)
+        return rc;
+    if (!l.has_loan || l.tranches == 0)
+        return POVTRACK_EIO; /* it was applied: the state is damaged */
+    int64_t before = outstanding(l.disbursed, l.repaid);
+    l.disbursed -= was->data.amount;
+    l.tranches--;
+    int64_t d[NV] = {0, -was->data.amount, 0,
+                     outstanding(l.disbursed, l.repaid) - before};
+    if (l.tranches == 0) {
+        d[V_LOANS] = -1;
+        d[V_REPAID] = -l.repaid;
+        d[V_OUTSTANDING] = -before;
+    }
+    if ((rc = loan_add(c, ctx, &l, d)) != 0)
+        return rc;
+    if (l.tranches == 0) {
+        l.has_loan = false;
+        l.disbursed = l.at = l.placed = 0;
+        l.version = 0;
+        l.program = l.household = (struct ev_str){l.buf, 0};
+    }
+    return loan_put(c, ctx, k, kl, &l);
+}
+
+/* A void takes the record back; a correction then applies the corrected
+ * record like any other. */
+static int apply_amend(struct credit *c, povtrack_ctx *ctx,
+                       const struct povtrack_record *rec)
+{
+    const struct ev_event *was = rec->replaced;
+    if (rec->size < POVTRACK_RECORD_SIZE_REPLACED || was == NULL)
+        return POVTRACK_EIO; /* every host of this plugin fills them */
+    int rc = was->type == EV_CREDIT_DISBURSED ? uncount_disbursed(c, ctx, was)
+             : was->type == EV_CREDIT_REPAID
+                 ? apply_repaid(c, ctx, was, -was->data.amount)
+                 : 0;
+    if (rc != 0 || rec->event->type != EV_RECORD_CORRECTED)
+        return rc;
+    struct ev_event now = *rec->event;
+    now.type = now.data.target_type;
+    return now.type == EV_CREDIT_DISBURSED ? apply_disbursed(c, ctx, &now)
+           : now.type == EV_CREDIT_REPAID
+               ? apply_repaid(c, ctx, &now, now.data.amount)
+               : 0;
 }
 
 static bool is_pnp(unsigned status)
@@ -519,7 +601,10 @@ static int credit_apply(void *state, povtrack_ctx *ctx,
     case EV_CREDIT_DISBURSED:
         return apply_disbursed(c, ctx, ev);
     case EV_CREDIT_REPAID:
-        return apply_repaid(c, ctx, ev);
+        return apply_repaid(c, ctx, ev, ev->data.amount);
+    case EV_RECORD_VOIDED:
+    case EV_RECORD_CORRECTED:
+        return apply_amend(c, ctx, rec);
     case EV_HOUSEHOLD_STATUS:
         return apply_status(c, ctx, ev);
     default:
@@ -796,10 +881,12 @@ static void credit_fini(void *state)
 static const struct povtrack_config_key credit_config[] = {{.name = NULL}};
 
 /* state_layout: bump it when the stored values change. */
-POVTRACK_PLUGIN(.name = "credit", .version = "1.3.0",
+POVTRACK_PLUGIN(.name = "credit", .version = "1.4.0",
                 .event_mask = EV_TYPE_BIT(EV_CREDIT_DISBURSED) |
                               EV_TYPE_BIT(EV_CREDIT_REPAID) |
-                              EV_TYPE_BIT(EV_HOUSEHOLD_STATUS),
+                              EV_TYPE_BIT(EV_HOUSEHOLD_STATUS) |
+                              EV_TYPE_BIT(EV_RECORD_VOIDED) |
+                              EV_TYPE_BIT(EV_RECORD_CORRECTED),
                 .init = credit_init, .apply = credit_apply,
-                .query = credit_query, .fini = credit_fini, .state_layout = 3,
+                .query = credit_query, .fini = credit_fini, .state_layout = 4,
                 .config_map = credit_config);
