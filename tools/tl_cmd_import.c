@@ -107,6 +107,7 @@ static const char import_usage[] =
 
 enum say {
     S_CHANGED,
+    S_VOIDED,
     S_GONE,
     S_HELD,
     S_HELD_GONE,
@@ -124,6 +125,12 @@ static const char *const words[S_COUNT][2] = {
                    "dòng %zu: đã khác so với lần nhập trước (đã lưu ở #%llu: "
                    "%s): dùng `povtrack correct`/`void` hoặc `import-csv "
                    "--apply-changes`"},
+    [S_VOIDED] = {"row %zu: voided since it was imported (#%llu): counted "
+                  "nowhere, not sent again; delete the row from the sheet "
+                  "(`povtrack audit '#%llu'` shows who voided it and why)",
+                  "dòng %zu: đã bị hủy sau khi nhập (#%llu): không được tính, "
+                  "không gửi lại; hãy xóa dòng này khỏi bảng (`povtrack audit "
+                  "'#%llu'` cho biết ai đã hủy và vì sao)"},
     [S_GONE] = {"#%llu (%s) is no longer in the sheet: changed since the last "
                 "import: use `povtrack correct`/`void` or `import-csv "
                 "--apply-changes`",
@@ -338,6 +345,18 @@ static int print_changes(struct run *r)
                               (json_int_t)row->seq),
                     line);
     }
+    for (size_t i = 0; rc == 0 && i < r->s.nrows; i++) {
+        const struct tl_import_row *row = &r->s.rows[i];
+        if (row->state != TL_ROW_VOIDED)
+            continue;
+        snprintf(line, sizeof(line), w(r, S_VOIDED), row->row,
+                 (unsigned long long)row->seq, (unsigned long long)row->seq);
+        rc = report(r,
+                    json_pack("{s:s,s:I,s:s,s:I}", "status", "voided", "row",
+                              (json_int_t)row->row, "id", row->id, "seq",
+                              (json_int_t)row->seq),
+                    line);
+    }
     for (size_t i = 0; rc == 0 && i < r->s.ngone; i++) {
         const struct tl_import_gone *g = &r->s.gone[i];
         tl_import_describe(&r->s, g->event, what, sizeof(what));
@@ -391,7 +410,7 @@ static int send_rows(struct run *r, struct tl_batch *b)
 
     for (size_t i = 0; rc == 0 && i < r->s.nrows; i++) {
         const struct tl_import_row *row = &r->s.rows[i];
-        if (row->repeats != 0 || row->state == TL_ROW_CHANGED)
+        if (row->repeats != 0 || !tl_import_row_sent(row))
             continue;
         rc = tl_batch_add(b, row->row, row->event, &err);
     }
@@ -426,6 +445,7 @@ static size_t problem_rows(const struct tl_import_sheet *s)
 static int summary(struct run *r, size_t *trouble)
 {
     size_t fresh = 0, stored = 0, changed = r->changed_late, repeated = 0;
+    size_t amended = 0, voided = 0;
     size_t bad_rows = problem_rows(&r->s);
     char line[512];
 
@@ -436,13 +456,18 @@ static int summary(struct run *r, size_t *trouble)
                  (row->state == TL_ROW_NEW || row->state == TL_ROW_UNKNOWN);
         stored += row->state == TL_ROW_UNCHANGED;
         changed += row->state == TL_ROW_CHANGED;
+        amended += row->state == TL_ROW_CORRECTED;
+        voided += row->state == TL_ROW_VOIDED;
     }
     /* Once sent, the daemon's acks say which rows were new. */
     if (r->sent) {
         fresh = r->acked_ok;
         stored = r->acked_duplicate;
     }
-    *trouble += bad_rows + changed + r->s.ngone + repeated;
+    /* Rows stored before and corrected or voided since are stored rows,
+     * not sent again. */
+    stored += amended + voided;
+    *trouble += bad_rows + changed + r->s.ngone + repeated + voided;
     snprintf(line, sizeof(line), w(r, S_SUMMARY), r->s.data_rows, fresh, stored,
              changed, r->s.ngone, repeated, bad_rows,
              r->s.compared ? "" : w(r, S_NOT_COMPARED));
@@ -618,7 +643,7 @@ int tl_cmd_import_csv(struct tl_cli *cli, int argc, char **argv)
     if (rc == 0)
         rc = print_changes(&r);
     for (size_t i = 0; i < r.s.nrows; i++)
-        good += r.s.rows[i].repeats == 0 && r.s.rows[i].state != TL_ROW_CHANGED;
+        good += r.s.rows[i].repeats == 0 && tl_import_row_sent(&r.s.rows[i]);
     if (rc == 0 && r.dry_run) {
         fprintf(stderr, "povtrack import-csv: %s\n", w(&r, S_DRY));
     } else if (rc == 0 && r.s.nproblems > 0 && !r.partial) {

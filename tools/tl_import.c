@@ -1653,6 +1653,97 @@ static bool str_is(const msgpack_object *o, const char *s, size_t n)
            memcmp(o->via.str.ptr, s, n) == 0;
 }
 
+/* The gone record with id id (n bytes), or NULL. */
+static struct tl_import_gone *gone_with(struct tl_import_sheet *s,
+                                        const char *id, size_t n)
+{
+    for (size_t i = 0; i < s->ngone; i++) {
+        const char *g =
+            json_string_value(json_object_get(s->gone[i].event, "id"));
+        if (g != NULL && strlen(g) == n && memcmp(g, id, n) == 0)
+            return &s->gone[i];
+    }
+    return NULL;
+}
+
+/* A correction as the record it holds: {"v", "id": the target, "type":
+ * data.type, "at", "unit", "household"?, "data": data.record}. */
+static json_t *corrected_record(const json_t *c)
+{
+    const json_t *data = json_object_get(c, "data");
+    json_t *ev = json_pack(
+        "{s:i, s:O, s:O, s:O, s:O, s:O}", "v", 1, "id",
+        json_object_get(data, "target"), "type", json_object_get(data, "type"),
+        "at", json_object_get(c, "at"), "unit", json_object_get(c, "unit"),
+        "data", json_object_get(data, "record"));
+    if (ev != NULL && json_object_get(c, "household") != NULL)
+        json_object_set(ev, "household", json_object_get(c, "household"));
+    return ev;
+}
+
+/* A void or correction in the log: when it amends a record of this sheet,
+ * that record is compared as it now stands. */
+static int compare_amend(struct tl_import_sheet *s, const msgpack_object *event,
+                         bool voided, struct tl_error *err)
+{
+    const msgpack_object *data = mp_get(event, "data");
+    const msgpack_object *target = mp_get(data, "target");
+    size_t plen = strlen(s->prefix);
+    struct tl_import_row *match = NULL;
+
+    if (target == NULL || target->type != MSGPACK_OBJECT_STR ||
+        target->via.str.size <= plen ||
+        memcmp(target->via.str.ptr, s->prefix, plen) != 0 ||
+        !str_is(mp_get(data, "type"), s->type, strlen(s->type)))
+        return POVTRACK_OK;
+    const char *id = target->via.str.ptr;
+    size_t n = target->via.str.size;
+    for (size_t i = 0; i < s->nrows && match == NULL; i++)
+        if (s->rows[i].repeats == 0 && s->rows[i].state != TL_ROW_UNKNOWN &&
+            str_is(target, s->rows[i].id, strlen(s->rows[i].id)))
+            match = &s->rows[i];
+    struct tl_import_gone *g = match == NULL ? gone_with(s, id, n) : NULL;
+    if (voided && match != NULL) {
+        match->state = TL_ROW_VOIDED;
+    } else if (voided && g != NULL) {
+        json_decref(g->event);
+        *g = s->gone[--s->ngone];
+    }
+    if (voided || (match == NULL && g == NULL))
+        return POVTRACK_OK;
+
+    json_t *c = NULL, *now;
+    int rc = tl_json_from_msgpack(event, &c, err);
+    if (rc != 0)
+        return rc == POVTRACK_EINVALID ? POVTRACK_OK : rc;
+    now = corrected_record(c);
+    json_decref(c);
+    if (now == NULL)
+        return nomem(err);
+    if (g != NULL) {
+        json_decref(g->event);
+        g->event = now;
+        return POVTRACK_OK;
+    }
+    unsigned char *content = NULL;
+    struct ev_error e = {0};
+    size_t len = 0;
+    rc = canonical_json(now, INT64_MAX, &content, &len, &e, err);
+    if (rc != 0 && rc != POVTRACK_EINVALID) {
+        json_decref(now);
+        return rc;
+    }
+    bool same = rc == 0 && len == match->content_len &&
+                memcmp(content, match->content, len) == 0;
+    free(content);
+    json_decref(match->stored);
+    match->stored = same ? NULL : now;
+    match->state = same ? TL_ROW_CORRECTED : TL_ROW_CHANGED;
+    if (same)
+        json_decref(now);
+    return POVTRACK_OK;
+}
+
 int tl_import_compare(struct tl_import_sheet *s, uint64_t seq,
                       const msgpack_object *event, struct tl_error *err)
 {
@@ -1665,6 +1756,10 @@ int tl_import_compare(struct tl_import_sheet *s, uint64_t seq,
     json_t *stored = NULL;
     int rc;
 
+    const msgpack_object *type = mp_get(event, "type");
+    if (str_is(type, "record.voided", 13) ||
+        str_is(type, "record.corrected", 16))
+        return compare_amend(s, event, str_is(type, "record.voided", 13), err);
     if (id == NULL || id->type != MSGPACK_OBJECT_STR ||
         id->via.str.size <= plen || id->via.str.size > TL_IMPORT_ID_MAX ||
         memcmp(id->via.str.ptr, s->prefix, plen) != 0 ||
@@ -1706,6 +1801,12 @@ int tl_import_compare(struct tl_import_sheet *s, uint64_t seq,
     s->gone[s->ngone].seq = seq;
     s->gone[s->ngone++].event = stored;
     return POVTRACK_OK;
+}
+
+bool tl_import_row_sent(const struct tl_import_row *row)
+{
+    return row->state == TL_ROW_NEW || row->state == TL_ROW_UNCHANGED ||
+           row->state == TL_ROW_UNKNOWN;
 }
 
 int tl_import_compared(struct tl_import_sheet *s, struct tl_error *err)

@@ -65,7 +65,10 @@
  * each row is new, unchanged (stored with the same content), or changed
  * (its id stored with other content); records of this publisher's sheet
  * that no row gives any more are gone.  Changed and gone records are what
- * `povtrack correct`/`void` put right.
+ * `povtrack correct`/`void` put right.  A record is compared as it now
+ * stands: a correction of it (record.corrected, later in the log) replaces
+ * its content, a void (record.voided) makes its row voided and takes it
+ * off the gone list (what was voided needs nothing more).
  */
 #ifndef POVTRACK_TL_IMPORT_H
 #define POVTRACK_TL_IMPORT_H
@@ -107,7 +110,12 @@ enum tl_row_state {
     TL_ROW_UNKNOWN = 0, /* not compared: the log could not be read */
     TL_ROW_NEW,
     TL_ROW_UNCHANGED, /* stored already, the same */
-    TL_ROW_CHANGED    /* its id is stored with other content */
+    TL_ROW_CHANGED,   /* its id is stored with other content (as the
+                         record now stands, corrections included) */
+    /* Appended for corrections kept in the log: */
+    TL_ROW_CORRECTED, /* stored, and corrected to what the row says: not
+                         sent again (its id holds the first content) */
+    TL_ROW_VOIDED     /* stored, then voided: counted nowhere, not sent */
 };
 
 /* A good row: its event is valid for the catalogue. */
@@ -120,8 +128,9 @@ struct tl_import_row {
     size_t content_len;
     size_t repeats; /* 0, or the row this one repeats (not sent) */
     enum tl_row_state state;
-    uint64_t seq;   /* unchanged, changed: the stored record's */
-    json_t *stored; /* changed: the stored event */
+    uint64_t seq;   /* unchanged, changed, corrected, voided: the stored
+                       record's (the original's, not its amendments') */
+    json_t *stored; /* changed: the stored event, as it now stands */
 };
 
 /* A record of this sheet in the log that no row gives any more. */
@@ -183,6 +192,10 @@ int tl_import_unknown_unit(struct tl_import_sheet *s, const char *unit_code,
 int tl_import_compare(struct tl_import_sheet *s, uint64_t seq,
                       const msgpack_object *event, struct tl_error *err);
 int tl_import_compared(struct tl_import_sheet *s, struct tl_error *err);
+
+/* Is the row sent to the daemon: new, stored as it is (acked as a
+ * duplicate), or not compared?  Not when changed, corrected or voided. */
+bool tl_import_row_sent(const struct tl_import_row *row);
 
 /* A one-line description of an event for messages: "2,000,000 VND from
  * Nguyễn Văn An, 2024-10-17, unit 22957" (in s->lang). */

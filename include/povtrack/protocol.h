@@ -118,6 +118,8 @@ extern "C" {
 #define POVTRACK_OP_UNITS "units"
 #define POVTRACK_OP_RESUME "resume"
 #define POVTRACK_OP_REBUILD "rebuild"
+/* {"op": "audit", "id": ID}: a record, its voids and corrections. */
+#define POVTRACK_OP_AUDIT "audit"
 
 /* ---- Pre-validation -------------------------------------------------- */
 

@@ -65,6 +65,7 @@ OP_ALERTS = "alerts"
 OP_UNITS = "units"
 OP_RESUME = "resume"
 OP_REBUILD = "rebuild"
+OP_AUDIT = "audit"
 
 # ---- Acks (enum povtrack_ack_status, by the names on the wire) ----------
 
