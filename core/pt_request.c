@@ -355,6 +355,22 @@ static int req_query(struct pt_host *h, const msgpack_object *req,
     return 0;
 }
 
+/* Is the stored alert v resolved (a record it was raised by was voided or
+ * corrected: it has "resolved_seq")? */
+static bool alert_resolved(const MDB_val *v)
+{
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    bool r = msgpack_unpack_next(&up, v->mv_data, v->mv_size, NULL) ==
+                 MSGPACK_UNPACK_SUCCESS &&
+             pt_map_get(&up.data, "resolved_seq") != NULL;
+    msgpack_unpacked_destroy(&up);
+    return r;
+}
+
+/* {"op": "alerts", "since", "limit", "resolved"?: bool}: the stored alerts
+ * raised by records after since; resolved ones only with "resolved": true
+ * (a client that does not know the field sees the active alerts). */
 static int req_alerts(struct pt_host *h, const msgpack_object *req,
                       msgpack_packer *pk)
 {
@@ -362,6 +378,14 @@ static int req_alerts(struct pt_host *h, const msgpack_object *req,
     if (get_uint(pk, req, "since", 0, UINT64_MAX - 1, &since) != 0 ||
         get_uint(pk, req, "limit", 1000, READ_LIMIT_MAX, &limit) != 0)
         return 0;
+    const msgpack_object *ro = pt_map_get(req, "resolved");
+    if (ro != NULL && ro->type != MSGPACK_OBJECT_BOOLEAN &&
+        ro->type != MSGPACK_OBJECT_NIL) {
+        pt_pack_error(pk, "resolved: must be true or false");
+        return 0;
+    }
+    bool resolved =
+        ro != NULL && ro->type == MSGPACK_OBJECT_BOOLEAN && ro->via.boolean;
     MDB_txn *txn;
     MDB_cursor *cur;
     int rc = st_mdb_rc(mdb_txn_begin(h->state, NULL, MDB_RDONLY, &txn));
@@ -380,7 +404,7 @@ static int req_alerts(struct pt_host *h, const msgpack_object *req,
     for (rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE));
          rc == 0 && n < limit;
          rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT)))
-        n++;
+        n += resolved || !alert_resolved(&v);
     povtrack_proto_pack_ok(pk, 1);
     pt_pack_cstr(pk, "alerts");
     msgpack_pack_array(pk, (size_t)n);
@@ -389,8 +413,12 @@ static int req_alerts(struct pt_host *h, const msgpack_object *req,
     uint64_t i = 0;
     for (rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE));
          rc == 0 && i < n;
-         rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT)), i++)
+         rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT))) {
+        if (!resolved && alert_resolved(&v))
+            continue;
         pack_raw(pk, v.mv_data, v.mv_size);
+        i++;
+    }
     mdb_cursor_close(cur);
     mdb_txn_abort(txn);
     return i == n ? 0 : MDB_CORRUPTED;

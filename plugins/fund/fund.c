@@ -42,8 +42,9 @@
  * correction's sequence: amounts, pledge payments, purposes, levels,
  * beneficiaries and the recognised share follow.  A pledge already
  * replaced by a later donation.pledged of its id is not moved by an
- * amendment of the earlier one.  A corrected donation that was large
- * raises no second fund.large_donation.
+ * amendment of the earlier one.  The alerts the record raised when it was
+ * applied (fund.large_donation) are resolved by the host; a corrected
+ * donation that is still large raises its own.
  *
  * Alerts: fund.large_donation (info, apply); fund.beneficiary_not_poor
  * (warning, apply: a household-year with a disbursement and a known
@@ -641,11 +642,8 @@ static int idle_touch(struct fund *f, povtrack_ctx *ctx, struct ev_str unit,
     return 0;
 }
 
-/* A donation (or the corrected one: was is the donation it replaces,
- * whose large_donation alert, if any, stands for both). */
 static int apply_received(struct fund *f, povtrack_ctx *ctx,
-                          const struct povtrack_record *rec,
-                          const struct ev_event *was)
+                          const struct povtrack_record *rec)
 {
     const struct ev_event *ev = rec->event;
     int64_t d[NM] = {0};
@@ -657,8 +655,7 @@ static int apply_received(struct fund *f, povtrack_ctx *ctx,
         rc = idle_touch(f, ctx, ev->unit, ev->at, false);
     if (rc == 0 && ev->data.pledge.ptr != NULL)
         rc = pay_pledge(f, ctx, ev, ev->data.amount);
-    if (rc != 0 || ev->data.amount < f->large_donation ||
-        (was != NULL && was->data.amount >= f->large_donation))
+    if (rc != 0 || ev->data.amount < f->large_donation)
         return rc;
 
     char unit[PU_UNIT_W + 1], hh[EV_HOUSEHOLD_MAX + 1];
@@ -1124,7 +1121,7 @@ static int apply_amend(struct fund *f, povtrack_ctx *ctx,
     nr.event = &now;
     switch (now.type) {
     case EV_DONATION_RECEIVED:
-        return apply_received(f, ctx, &nr, was);
+        return apply_received(f, ctx, &nr);
     case EV_FUND_DISBURSED:
         return apply_disbursed(f, ctx, &nr);
     default:
@@ -1794,7 +1791,7 @@ static int fund_apply(void *state, povtrack_ctx *ctx,
     case EV_DONATION_PLEDGED:
         return apply_pledged(f, ctx, rec);
     case EV_DONATION_RECEIVED:
-        return apply_received(f, ctx, rec, NULL);
+        return apply_received(f, ctx, rec);
     case EV_FUND_DISBURSED:
         return apply_disbursed(f, ctx, rec);
     case EV_RECORD_VOIDED:

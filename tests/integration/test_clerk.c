@@ -355,6 +355,28 @@ static void test_clerk_cycle(void **state)
     has(f->out, "Xã Thiện Nghiệp (22957)");
     has(f->out, "+07  info      fund.large_donation  unit Xã Thiện Nghiệp "
                 "(22957)");
+
+    /* 10. BL-002 was 15,000,000, not 150,000,000: corrected, its large
+     * donation alert is resolved (kept, shown with --resolved), and the
+     * old sheet now differs from the record as corrected. */
+    assert_int_equal(cli(f, "alerts", (const char *[]){"--json", NULL}), 0);
+    char bl002[24];
+    snprintf(bl002, sizeof bl002, "#%llu", after(f->out, "\"seq\":"));
+    static const char *const zero[] = {"--set",    "amount=15.000.000",
+                                       "--reason", "thừa một số 0",
+                                       "--yes",    NULL};
+    amend(f, "correct", bl002, zero, 0);
+    has(f->err, "amount: 150,000,000 -> 15,000,000");
+    assert_int_equal(received(f, "22957", NULL), M(17));
+    assert_int_equal(received(f, "593", NULL), INT64_C(24700000));
+    assert_int_equal(alerts_of(f, "fund.large_donation"), 0);
+    assert_int_equal(cli(f, "alerts", (const char *[]){"--resolved", NULL}), 0);
+    has(f->out, "fund.large_donation");
+    has(f->out, "(record.corrected: thừa một số 0)]");
+    import(f, CLERK "so-ung-ho-2024-sua-don-vi.csv", 1, NULL);
+    has(f->out, "row 3: changed since the last import (stored at #");
+    has(f->out, "15,000,000 VND, Công ty TNHH Thanh Long");
+    assert_int_equal(received(f, "22957", NULL), M(17));
     free(f);
 }
 

@@ -1031,6 +1031,90 @@ static void test_void_and_correct(void **state)
     fx_free(fx);
 }
 
+/* The alerts, active ({"op":"alerts"}) or all ("resolved": true). */
+static const msgpack_object *alerts(struct fx *fx, struct fx_reply *r,
+                                    bool resolved)
+{
+    fx_request(fx, r,
+               resolved ? "{\"op\":\"alerts\",\"since\":0,\"resolved\":true}"
+                        : "{\"op\":\"alerts\",\"since\":0}");
+    const msgpack_object *a = fx_get(r->root, "alerts");
+    assert_int_equal(a->type, MSGPACK_OBJECT_ARRAY);
+    return a;
+}
+
+static void alerts_snap(struct fx *fx, struct fx_snap *s)
+{
+    struct fx_reply r;
+    fx_snap_add(s, alerts(fx, &r, true));
+    fx_reply_free(&r);
+    fx_snap_alerts(fx, s);
+    fx_snap_query(fx, s, "fund", "{\"unit\":\"60\"}");
+}
+
+/*
+ * The alert of a donation voided is resolved, not deleted: kept with the
+ * void's sequence, type and reason, listed only when resolved ones are
+ * asked for.  A donation corrected and still large: its first alert
+ * resolved, a new one for the corrected amount; corrected below the
+ * threshold: nothing active.  A rebuild gives the same alerts.
+ */
+static void test_alerts_resolved(void **state)
+{
+    (void)state;
+    struct fx *fx = fund_fx();
+    struct fx_reply r;
+    char r5[16], y[16], buf[256];
+    snprintf(r5, sizeof r5, "fx-%u", fx->next_id); /* 150M, the last */
+    fx_received(fx, D2 + 8 * H, "22950", 120 * M, "Công ty XYZ", NULL);
+    snprintf(y, sizeof y, "fx-%u", fx->next_id);
+    fx_sync(fx);
+    assert_int_equal(alerts(fx, &r, false)->via.array.size, 2);
+    fx_reply_free(&r);
+
+    fx_void(fx, D2 + 9 * H, "22901", r5, EV_DONATION_RECEIVED);
+    fx_received(fx, D2 + 8 * H, "22950", 130 * M, "Công ty XYZ", NULL);
+    fx_as_correction(fx, y);
+    fx_sync(fx);
+    const msgpack_object *a = alerts(fx, &r, false);
+    assert_int_equal(a->via.array.size, 1);
+    assert_string_equal(
+        fx_str(&a->via.array.ptr[0], "message", buf, sizeof buf),
+        "large donation: 130,000,000 VND from Công ty XYZ to "
+        "unit 22950");
+    fx_reply_free(&r);
+    a = alerts(fx, &r, true);
+    assert_int_equal(a->via.array.size, 3);
+    /* By the sequence of the record that raised each: r5, Y, Y's fix. */
+    const msgpack_object *v = &a->via.array.ptr[0], *c = &a->via.array.ptr[1];
+    assert_string_equal(fx_str(v, "message", buf, sizeof buf),
+                        "large donation: 150,000,000 VND from Công ty ABC to "
+                        "unit 22901");
+    assert_string_equal(fx_str(v, "resolved_by", buf, sizeof buf),
+                        "record.voided");
+    assert_string_equal(fx_str(v, "resolved_reason", buf, sizeof buf),
+                        "entered twice");
+    assert_true(fx_i64(v, "resolved_seq") > fx_i64(v, "seq"));
+    assert_string_equal(fx_str(c, "resolved_by", buf, sizeof buf),
+                        "record.corrected");
+    assert_string_equal(fx_str(c, "resolved_reason", buf, sizeof buf),
+                        "wrong amount");
+    assert_int_equal(fx_i64(c, "resolved_seq"),
+                     fx_i64(&a->via.array.ptr[2], "seq"));
+    assert_int_equal(a->via.array.ptr[2].via.map.size, 7); /* active */
+    fx_reply_free(&r);
+
+    fx_received(fx, D2 + 8 * H, "22950", 5 * M, "Công ty XYZ", NULL);
+    fx_as_correction(fx, y);
+    fx_sync(fx);
+    assert_int_equal(alerts(fx, &r, false)->via.array.size, 0);
+    fx_reply_free(&r);
+    assert_int_equal(alerts(fx, &r, true)->via.array.size, 3);
+    fx_reply_free(&r);
+    fx_assert_rebuild_same(fx, alerts_snap, 10);
+    fx_free(fx);
+}
+
 static void test_v11_state_refused(void **state)
 {
     (void)state;
@@ -1088,6 +1172,7 @@ int main(void)
         cmocka_unit_test(test_late_change),
         cmocka_unit_test(test_v11_state_refused),
         cmocka_unit_test(test_void_and_correct),
+        cmocka_unit_test(test_alerts_resolved),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
