@@ -29,6 +29,7 @@ static const char import_usage[] =
     "          [--id-column HEADER] [--sheet NAME] [--publisher-name NAME]\n"
     "          [--encoding E] [--delimiter C] [--lang vi|en]\n"
     "          [--dry-run] [--partial] [--allow-duplicate-rows] [--batch N]\n"
+    "          [--apply-changes [--yes] [--reason TEXT]]\n"
     "\n"
     "Publish the rows of a spreadsheet saved as CSV (\"-\" reads standard\n"
     "input) as events of TYPE (default donation.received).  Every row is\n"
@@ -85,6 +86,16 @@ static const char import_usage[] =
     "  --allow-duplicate-rows identical rows are separate events (ids\n"
     "                         ending .2, .3...), not repeats\n"
     "  --batch N              events per frame [1000]\n"
+    "  --apply-changes        put the log right as the sheet now says: a\n"
+    "                         changed row becomes a correction of its stored\n"
+    "                         record (record.corrected), a stored row no\n"
+    "                         longer in the sheet is voided (record.voided);\n"
+    "                         they are listed, then confirmed on a terminal\n"
+    "  --yes                  with --apply-changes: do not ask (needed when\n"
+    "                         standard input is not a terminal)\n"
+    "  --reason TEXT          with --apply-changes: why, kept with each\n"
+    "                         correction and void [the row, or \"no longer\n"
+    "                         in the sheet\"]\n"
     "\n"
     "Ids never come from the file's name or the row's position: from the\n"
     "receipt number when the sheet has one, else from the row's content\n"
@@ -168,6 +179,9 @@ struct run {
     struct tl_import_sheet s;
     const char *path;
     bool dry_run, partial;
+    bool apply, yes;    /* --apply-changes, --yes */
+    const char *reason; /* --reason */
+    bool applying;      /* the changes listed are being sent, confirmed */
     size_t batch;
     bool tty;
     /* Counted while sending. */
@@ -401,6 +415,153 @@ static int on_rejected(void *arg, size_t row, const char *id, const char *error)
                   line);
 }
 
+/* The id of an amendment of the record id: prefix id, and -n for the
+ * record's nth correction; false when it would be too long. */
+static bool amend_id(char *out, const char *prefix, const char *id, size_t n)
+{
+    int len =
+        n > 0 ? snprintf(out, TL_IMPORT_ID_MAX + 1, "%s%s-%zu", prefix, id, n)
+              : snprintf(out, TL_IMPORT_ID_MAX + 1, "%s%s", prefix, id);
+    return len > 0 && len <= TL_IMPORT_ID_MAX;
+}
+
+/* The correction that makes the stored record of a changed row what the
+ * row now says. */
+static json_t *correction_of(const struct run *r,
+                             const struct tl_import_row *row)
+{
+    char id[TL_IMPORT_ID_MAX + 1], why[128];
+    if (!amend_id(id, "fix-", row->id, row->corrections + 1))
+        return NULL;
+    snprintf(why, sizeof why,
+             r->o.lang == TL_LANG_VI ? "sửa theo bảng, dòng %zu"
+                                     : "corrected in the sheet, row %zu",
+             row->row);
+    const json_t *ev = row->event;
+    json_t *c = json_pack(
+        "{s:i, s:s, s:s, s:O, s:O, s:{s:s, s:s, s:s, s:O}}", "v", 1, "id", id,
+        "type", "record.corrected", "at", json_object_get(ev, "at"), "unit",
+        json_object_get(ev, "unit"), "data", "target", row->id, "type",
+        r->s.type, "reason", r->reason != NULL ? r->reason : why, "record",
+        json_object_get(ev, "data"));
+    if (c != NULL && json_object_get(ev, "household") != NULL)
+        json_object_set(c, "household", json_object_get(ev, "household"));
+    return c;
+}
+
+/* The void of a stored record the sheet no longer has. */
+static json_t *void_of(const struct run *r, const struct tl_import_gone *g)
+{
+    char id[TL_IMPORT_ID_MAX + 1];
+    const char *target = json_string_value(json_object_get(g->event, "id"));
+    if (target == NULL || !amend_id(id, "void-", target, 0))
+        return NULL;
+    return json_pack("{s:i, s:s, s:s, s:I, s:O, s:{s:s, s:s, s:s}}", "v", 1,
+                     "id", id, "type", "record.voided", "at",
+                     (json_int_t)r->o.now, "unit",
+                     json_object_get(g->event, "unit"), "data", "target",
+                     target, "type", r->s.type, "reason",
+                     r->reason != NULL         ? r->reason
+                     : r->o.lang == TL_LANG_VI ? "không còn trong bảng"
+                                               : "no longer in the sheet");
+}
+
+/* --apply-changes: the corrections and voids of what was listed as
+ * changed or no longer in the sheet, confirmed; *n how many.  0, or an
+ * exit code after saying why. */
+static int confirm_changes(struct run *r, size_t *n)
+{
+    size_t changed = 0;
+    for (size_t i = 0; i < r->s.nrows; i++)
+        changed += r->s.rows[i].state == TL_ROW_CHANGED;
+    *n = changed + r->s.ngone;
+    if (*n == 0 || r->dry_run)
+        return 0;
+    bool vi = r->o.lang == TL_LANG_VI;
+    if (!r->yes && !isatty(STDIN_FILENO)) {
+        fprintf(stderr,
+                vi ? "povtrack import-csv: chưa xác nhận: đầu vào không phải "
+                     "thiết bị đầu cuối; dùng --yes để sửa không hỏi\n"
+                   : "povtrack import-csv: not confirmed: standard input is "
+                     "not a terminal; give --yes to apply the changes "
+                     "without asking\n");
+        return TL_EXIT_FAIL;
+    }
+    if (!r->yes) {
+        char line[16];
+        fprintf(stderr,
+                vi ? "Sửa %zu bản ghi và hủy %zu bản ghi như trên? [y/N] "
+                   : "Correct %zu stored records and void %zu as listed "
+                     "above? [y/N] ",
+                changed, r->s.ngone);
+        if (fgets(line, sizeof line, stdin) == NULL ||
+            (line[0] != 'y' && line[0] != 'Y')) {
+            fprintf(stderr, "povtrack import-csv: %s\n",
+                    vi ? "chưa gửi gì" : "nothing sent");
+            return TL_EXIT_FAIL;
+        }
+    }
+    r->applying = true;
+    return 0;
+}
+
+/* Queue the corrections and voids (after the rows: their targets are in
+ * the log already). */
+static int send_changes(struct run *r, struct tl_batch *b, struct tl_error *err)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < r->s.nrows; i++) {
+        const struct tl_import_row *row = &r->s.rows[i];
+        if (row->state != TL_ROW_CHANGED)
+            continue;
+        json_t *c = correction_of(r, row);
+        rc = c != NULL ? tl_batch_add(b, row->row, c, err)
+                       : tl_fail(err, POVTRACK_EINVALID,
+                                 "row %zu: its correction's id would be "
+                                 "longer than %d bytes",
+                                 row->row, TL_IMPORT_ID_MAX);
+        json_decref(c);
+    }
+    for (size_t i = 0; rc == 0 && i < r->s.ngone; i++) {
+        json_t *v = void_of(r, &r->s.gone[i]);
+        rc = v != NULL ? tl_batch_add(b, 0, v, err)
+                       : tl_fail(err, POVTRACK_EINVALID,
+                                 "#%llu: its void's id would be longer than "
+                                 "%d bytes",
+                                 (unsigned long long)r->s.gone[i].seq,
+                                 TL_IMPORT_ID_MAX);
+        json_decref(v);
+    }
+    return rc;
+}
+
+/* Send the corrections and voids confirmed, in frames of their own after
+ * the rows, with a summary of their own; refusals add to *trouble. */
+static int apply_changes(struct run *r, size_t *trouble)
+{
+    struct tl_batch b;
+    struct tl_error err = {{0}};
+    if (tl_batch_init(&b, r->cli->client, "row", r->batch, r->cli->out,
+                      r->cli->json, false) != 0) {
+        fprintf(stderr, "povtrack: out of memory\n");
+        return TL_EXIT_FAIL;
+    }
+    int rc = send_changes(r, &b, &err);
+    if (rc == 0)
+        rc = tl_batch_flush(&b, &err);
+    if (rc != 0 && b.client_rc != 0)
+        rc = tl_cli_client_fail(r->cli, b.client_rc);
+    else if (rc != 0) {
+        fprintf(stderr, "povtrack import-csv: %s\n", err.msg);
+        rc = TL_EXIT_FAIL;
+    } else {
+        rc = tl_batch_summary(&b) == 0 ? 0 : TL_EXIT_FAIL;
+    }
+    *trouble += b.rejected;
+    tl_batch_free(&b);
+    return rc;
+}
+
 /* Send the rows to store: new ones, and those stored already (the daemon
  * acks them as duplicates, which is the clerk's proof). */
 static int send_rows(struct run *r, struct tl_batch *b)
@@ -467,7 +628,10 @@ static int summary(struct run *r, size_t *trouble)
     /* Rows stored before and corrected or voided since are stored rows,
      * not sent again. */
     stored += amended + voided;
-    *trouble += bad_rows + changed + r->s.ngone + repeated + voided;
+    /* Changes applied: only their refusals (counted while sending) are
+     * trouble. */
+    *trouble += bad_rows + repeated + voided +
+                (r->applying ? r->changed_late : changed + r->s.ngone);
     snprintf(line, sizeof(line), w(r, S_SUMMARY), r->s.data_rows, fresh, stored,
              changed, r->s.ngone, repeated, bad_rows,
              r->s.compared ? "" : w(r, S_NOT_COMPARED));
@@ -511,6 +675,9 @@ static int options(struct run *r, int argc, char **argv)
         {"partial", no_argument, NULL, 'p'},
         {"allow-duplicate-rows", no_argument, NULL, 'D'},
         {"batch", required_argument, NULL, 'b'},
+        {"apply-changes", no_argument, NULL, 'A'},
+        {"yes", no_argument, NULL, 'y'},
+        {"reason", required_argument, NULL, 'R'},
         {0}};
     const char *name = NULL;
     int c, rc = 0;
@@ -518,6 +685,17 @@ static int options(struct run *r, int argc, char **argv)
     while ((c = getopt_long(argc, argv, "u:t:c:s:i:S:P:E:d:L:npDb:", longopts,
                             NULL)) != -1) {
         switch (c) {
+        case 'A':
+            r->apply = true;
+            break;
+        case 'y':
+            r->yes = true;
+            break;
+        case 'R':
+            if (optarg[0] == '\0')
+                return tl_cli_usage("import-csv", "--reason must not be empty");
+            r->reason = optarg;
+            break;
         case TL_OPT_HELP:
             fputs(import_usage, stdout);
             return TL_EXIT_HELP_SHOWN;
@@ -584,6 +762,9 @@ static int options(struct run *r, int argc, char **argv)
     }
     if (argc - optind != 1)
         return tl_cli_usage("import-csv", "give exactly one FILE");
+    if ((r->yes || r->reason != NULL) && !r->apply)
+        return tl_cli_usage("import-csv",
+                            "--yes and --reason go with --apply-changes");
     r->path = argv[optind];
     r->o.columns = r->cols;
     r->o.sets = r->sets;
@@ -642,8 +823,13 @@ int tl_cmd_import_csv(struct tl_cli *cli, int argc, char **argv)
         rc = print_problems(&r);
     if (rc == 0)
         rc = print_changes(&r);
+    size_t changes = 0;
+    if (rc == 0 && r.apply && (r.s.nproblems == 0 || r.partial))
+        rc = confirm_changes(&r, &changes);
     for (size_t i = 0; i < r.s.nrows; i++)
         good += r.s.rows[i].repeats == 0 && tl_import_row_sent(&r.s.rows[i]);
+    if (r.applying)
+        good += changes;
     if (rc == 0 && r.dry_run) {
         fprintf(stderr, "povtrack import-csv: %s\n", w(&r, S_DRY));
     } else if (rc == 0 && r.s.nproblems > 0 && !r.partial) {
@@ -651,7 +837,7 @@ int tl_cmd_import_csv(struct tl_cli *cli, int argc, char **argv)
         size_t rows = problem_rows(&r.s);
         snprintf(line, sizeof(line), w(&r, S_HELD), rows, rows == 1 ? "" : "s");
         fprintf(stderr, "povtrack import-csv: %s\n", line);
-    } else if (rc == 0 && r.s.ngone > 0 && !r.partial) {
+    } else if (rc == 0 && r.s.ngone > 0 && !r.partial && !r.applying) {
         /* Without receipt numbers a corrected row has a new id: sent now
          * while its old version stays, it would be counted twice. */
         char line[512];
@@ -667,12 +853,14 @@ int tl_cmd_import_csv(struct tl_cli *cli, int argc, char **argv)
         }
         b.on_rejected = on_rejected;
         b.arg = &r;
-        rc = send_rows(&r, &b);
+        rc = good > changes || !r.applying ? send_rows(&r, &b) : 0;
         r.sent = true;
         r.acked_ok = b.ok;
         r.acked_duplicate = b.duplicate;
         trouble += b.rejected - r.changed_late;
         tl_batch_free(&b);
+        if (rc == 0 && r.applying)
+            rc = apply_changes(&r, &trouble);
     }
     if (rc == 0)
         rc = summary(&r, &trouble);

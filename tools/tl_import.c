@@ -1725,6 +1725,7 @@ static int compare_amend(struct tl_import_sheet *s, const msgpack_object *event,
         g->event = now;
         return POVTRACK_OK;
     }
+    match->corrections++;
     unsigned char *content = NULL;
     struct ev_error e = {0};
     size_t len = 0;

@@ -128,15 +128,16 @@ struct tl_import_row {
     size_t content_len;
     size_t repeats; /* 0, or the row this one repeats (not sent) */
     enum tl_row_state state;
-    uint64_t seq;   /* unchanged, changed, corrected, voided: the stored
-                       record's (the original's, not its amendments') */
-    json_t *stored; /* changed: the stored event, as it now stands */
+    uint64_t seq;       /* unchanged, changed, corrected, voided: the stored
+                           record's (the original's, not its amendments') */
+    json_t *stored;     /* changed: the stored event, as it now stands */
+    size_t corrections; /* record.corrected of the stored record seen */
 };
 
 /* A record of this sheet in the log that no row gives any more. */
 struct tl_import_gone {
     uint64_t seq;
-    json_t *event;
+    json_t *event; /* as it now stands */
 };
 
 /* A problem of one row (row 0: of the sheet as a whole). */

@@ -377,6 +377,28 @@ static void test_clerk_cycle(void **state)
     has(f->out, "row 3: changed since the last import (stored at #");
     has(f->out, "15,000,000 VND, Công ty TNHH Thanh Long");
     assert_int_equal(received(f, "22957", NULL), M(17));
+
+    /* 11. The book checked against the fund's cash book and fixed: BL-002
+     * as corrected, BL-005 3,500,000 not 3,000,000, BL-004 (entered by
+     * mistake) deleted.  --apply-changes lists the correction and the void,
+     * asks (--yes from a script), sends them; the book then imports clean. */
+    const char *const check[] = {"--apply-changes", "--reason",
+                                 "đối chiếu sổ quỹ", NULL};
+    import(f, CLERK "so-ung-ho-2024-doi-chieu.csv", 1, check);
+    has(f->err, "give --yes to apply the changes without asking");
+    assert_int_equal(received(f, "22960", NULL), INT64_C(6200000));
+    const char *const check_yes[] = {"--apply-changes", "--yes", "--reason",
+                                     "đối chiếu sổ quỹ", NULL};
+    import(f, CLERK "so-ung-ho-2024-doi-chieu.csv", 0, check_yes);
+    has(f->out, "row 5: changed since the last import (stored at #");
+    has(f->out, "(200,000 VND, Ẩn danh, 2024-10-20, unit 22960) is no longer "
+                "in the sheet");
+    has(f->out, "sent 2 events: 2 ok, 0 duplicate, 0 rejected");
+    assert_int_equal(received(f, "22957", NULL), M(17));
+    assert_int_equal(received(f, "22960", NULL), INT64_C(6500000));
+    import(f, CLERK "so-ung-ho-2024-doi-chieu.csv", 0, NULL);
+    has(f->out, "6 rows: 0 new, 6 already stored, 0 changed, 0 no longer in "
+                "the sheet, 0 repeated, 0 with problems");
     free(f);
 }
 
