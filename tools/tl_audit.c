@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <povtrack/event.h>
+
 #include "tl_audit.h"
 #include "tl_fmt.h"
 #include "tl_json.h"
@@ -135,6 +137,89 @@ const char *tl_audit_value(const char *key, const json_t *v, char *buf)
         free(s);
     }
     return buf;
+}
+
+/* The catalogue's rule (<povtrack/event.h>), by the type's name. */
+static bool is_amendable(const char *type)
+{
+    return ev_type_amendable(ev_type_from_name(type, strlen(type)));
+}
+
+int tl_audit_check(const char *cmd, const char *asked, const struct tl_audit *a)
+{
+    const char *id = a->id;
+    if (!a->itself) {
+        fprintf(stderr,
+                "povtrack %s: %s is itself a correction or void of %s; %s "
+                "%s instead\n",
+                cmd, asked, id, cmd, id);
+        return TL_EXIT_FAIL;
+    }
+    if (!is_amendable(a->type)) {
+        fprintf(stderr,
+                "povtrack %s: %s is a %s; only donations, pledges, fund "
+                "disbursements, loans, repayments and relocation records "
+                "can be corrected or voided\n",
+                cmd, id, a->type);
+        return TL_EXIT_FAIL;
+    }
+    if (a->void_record != NULL) {
+        const json_t *ev = json_object_get(a->void_record, "event");
+        char when[TL_FMT_TIME_MAX];
+        json_int_t us =
+            json_integer_value(json_object_get(a->void_record, "received"));
+        fprintf(stderr,
+                "povtrack %s: %s was voided on %s by %s (reason: %s); a "
+                "voided record cannot be %s\n",
+                cmd, id, tl_fmt_vn_time(us / 1000000, when),
+                json_string_value(json_object_get(a->void_record, "publisher")),
+                json_string_value(
+                    json_object_get(json_object_get(ev, "data"), "reason")),
+                strcmp(cmd, "void") == 0 ? "voided again" : "corrected");
+        return TL_EXIT_FAIL;
+    }
+    return 0;
+}
+
+bool tl_audit_id(char *out, const char *prefix, const char *id, size_t n)
+{
+    int len =
+        n > 0 ? snprintf(out, TL_AUDIT_ID_MAX + 1, "%s%s-%zu", prefix, id, n)
+              : snprintf(out, TL_AUDIT_ID_MAX + 1, "%s%s", prefix, id);
+    return len > 0 && len <= TL_AUDIT_ID_MAX;
+}
+
+json_t *tl_audit_corrected(const char *id, const char *target, const char *type,
+                           const json_t *record, const char *reason)
+{
+    json_t *c = json_pack(
+        "{s:i, s:s, s:s, s:O, s:O, s:{s:s, s:s, s:s, s:O}}", "v", 1, "id", id,
+        "type", "record.corrected", "at", json_object_get(record, "at"), "unit",
+        json_object_get(record, "unit"), "data", "target", target, "type", type,
+        "reason", reason, "record", json_object_get(record, "data"));
+    if (c != NULL && json_object_get(record, "household") != NULL)
+        json_object_set(c, "household", json_object_get(record, "household"));
+    return c;
+}
+
+json_t *tl_audit_voided(const char *id, const char *target, const char *type,
+                        const json_t *unit, int64_t at, const char *reason)
+{
+    return json_pack("{s:i, s:s, s:s, s:I, s:O, s:{s:s, s:s, s:s}}", "v", 1,
+                     "id", id, "type", "record.voided", "at", (json_int_t)at,
+                     "unit", unit, "data", "target", target, "type", type,
+                     "reason", reason);
+}
+
+void tl_audit_put(json_t *ev, const char *field, json_t *value)
+{
+    bool top = strcmp(field, "unit") == 0 || strcmp(field, "at") == 0 ||
+               strcmp(field, "household") == 0;
+    json_t *where = top ? ev : json_object_get(ev, "data");
+    if (value == NULL)
+        json_object_del(where, field);
+    else
+        json_object_set(where, field, value);
 }
 
 /* The envelope fields a correction may change, then data's. */

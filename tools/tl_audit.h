@@ -39,6 +39,32 @@ int tl_audit_fetch(struct tl_cli *cli, const char *cmd, const char *id,
                    struct tl_audit *out);
 void tl_audit_free(struct tl_audit *a);
 
+/* The record asked for (asked: as the user wrote it) can be voided or
+ * corrected at all: 0, else an exit code after saying why in words ("...
+ * was voided on ... by ... (reason: ...); a voided record cannot be
+ * corrected").  cmd is "void" or "correct". */
+int tl_audit_check(const char *cmd, const char *asked,
+                   const struct tl_audit *a);
+
+/* The id of an amendment of the record id: prefix id ("void-ID"), with
+ * "-n" for its nth correction ("fix-ID-2"), into out (TL_AUDIT_ID_MAX + 1
+ * bytes).  Derived, so that sending the same amendment again after a lost
+ * answer is a duplicate.  false when it would be longer than an id may. */
+#define TL_AUDIT_ID_MAX 128
+bool tl_audit_id(char *out, const char *prefix, const char *id, size_t n);
+
+/* The events that amend a record: a record.corrected with id id of target
+ * (of type) into record (an event: its at, unit, household? and data),
+ * and a record.voided of target in unit at at.  NULL when out of memory. */
+json_t *tl_audit_corrected(const char *id, const char *target, const char *type,
+                           const json_t *record, const char *reason);
+json_t *tl_audit_voided(const char *id, const char *target, const char *type,
+                        const json_t *unit, int64_t at, const char *reason);
+
+/* Set field of the record ev to value (NULL: remove it): unit, at and
+ * household at its top, the others in its data. */
+void tl_audit_put(json_t *ev, const char *field, json_t *value);
+
 /* The value of an event's field as people read it: amounts with thousands
  * separators, times as dates in Vietnam, text as it is, true/false as
  * yes/no.  key is the field's name ("amount", "at"); buf holds 512 bytes. */

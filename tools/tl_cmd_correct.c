@@ -69,58 +69,6 @@ struct amend_opts {
     size_t nset;
 };
 
-static const char *const amendable[] = {
-    "donation.received", "donation.pledged", "fund.disbursed",
-    "credit.disbursed",  "credit.repaid",    "relocation.completed",
-    "relocation.support"};
-
-static bool is_amendable(const char *type)
-{
-    for (size_t i = 0; i < sizeof amendable / sizeof amendable[0]; i++)
-        if (strcmp(type, amendable[i]) == 0)
-            return true;
-    return false;
-}
-
-/* The record asked for can be amended at all: else why, in words, and an
- * exit code. */
-static int check_record(const char *cmd, const char *asked,
-                        const struct tl_audit *a)
-{
-    const char *id = a->id;
-    if (!a->itself) {
-        fprintf(stderr,
-                "povtrack %s: %s is itself a correction or void of %s; %s "
-                "%s instead\n",
-                cmd, asked, id, cmd, id);
-        return TL_EXIT_FAIL;
-    }
-    if (!is_amendable(a->type)) {
-        fprintf(stderr,
-                "povtrack %s: %s is a %s; only donations, pledges, fund "
-                "disbursements, loans, repayments and relocation records "
-                "can be corrected or voided\n",
-                cmd, id, a->type);
-        return TL_EXIT_FAIL;
-    }
-    if (a->void_record != NULL) {
-        const json_t *ev = json_object_get(a->void_record, "event");
-        char when[TL_FMT_TIME_MAX];
-        json_int_t us =
-            json_integer_value(json_object_get(a->void_record, "received"));
-        fprintf(stderr,
-                "povtrack %s: %s was voided on %s by %s (reason: %s); a "
-                "voided record cannot be %s\n",
-                cmd, id, tl_fmt_vn_time(us / 1000000, when),
-                json_string_value(json_object_get(a->void_record, "publisher")),
-                json_string_value(
-                    json_object_get(json_object_get(ev, "data"), "reason")),
-                strcmp(cmd, "void") == 0 ? "voided again" : "corrected");
-        return TL_EXIT_FAIL;
-    }
-    return 0;
-}
-
 /* Ask on a terminal; without one, --yes is needed. */
 static int confirm(const char *cmd, const char *question, bool yes)
 {
@@ -182,17 +130,15 @@ static int publish(struct tl_cli *cli, const char *cmd, const char *done,
 
 /* The amendment's id: given, or prefix + the record's id (+ "-n"). */
 static int amend_id(const char *cmd, const char *given, const char *prefix,
-                    const char *id, size_t n, char *out, size_t cap)
+                    const char *id, size_t n, char *out)
 {
-    int len = given != NULL ? snprintf(out, cap, "%s", given)
-              : n > 0       ? snprintf(out, cap, "%s%s-%zu", prefix, id, n)
-                            : snprintf(out, cap, "%s%s", prefix, id);
-    if (len < 0 || (size_t)len >= cap) {
+    if (given != NULL)
+        snprintf(out, TL_AUDIT_ID_MAX + 1, "%s", given); /* checked */
+    else if (!tl_audit_id(out, prefix, id, n)) {
         fprintf(stderr,
                 "povtrack %s: the id %s%s would be longer than %d bytes; "
                 "give --id\n",
-                cmd, given != NULL ? "" : prefix, given != NULL ? given : id,
-                (int)cap - 1);
+                cmd, prefix, id, TL_AUDIT_ID_MAX);
         return TL_EXIT_USAGE;
     }
     return 0;
@@ -249,7 +195,7 @@ int tl_cmd_void(struct tl_cli *cli, int argc, char **argv)
 {
     struct amend_opts o;
     struct tl_audit a;
-    char vid[129], question[400];
+    char vid[TL_AUDIT_ID_MAX + 1], question[400];
     int rc = parse("void", void_usage, argc, argv, cli, &o, false);
     if (rc != 0)
         return rc == TL_EXIT_HELP_SHOWN ? TL_EXIT_OK : rc;
@@ -257,8 +203,8 @@ int tl_cmd_void(struct tl_cli *cli, int argc, char **argv)
     if ((rc = tl_audit_fetch(cli, "void", asked, &a)) != 0)
         return rc;
     const char *id = a.id;
-    if ((rc = check_record("void", asked, &a)) != 0 ||
-        (rc = amend_id("void", o.id, "void-", id, 0, vid, sizeof vid)) != 0) {
+    if ((rc = tl_audit_check("void", asked, &a)) != 0 ||
+        (rc = amend_id("void", o.id, "void-", id, 0, vid)) != 0) {
         tl_audit_free(&a);
         return rc;
     }
@@ -267,10 +213,8 @@ int tl_cmd_void(struct tl_cli *cli, int argc, char **argv)
     tl_audit_fields(stderr, "  ", a.current);
     snprintf(question, sizeof question, "Void %s (reason: %s)?", id, o.reason);
     json_t *ev =
-        json_pack("{s:i, s:s, s:s, s:I, s:O, s:{s:s, s:s, s:s}}", "v", 1, "id",
-                  vid, "type", "record.voided", "at", (json_int_t)time(NULL),
-                  "unit", json_object_get(a.current, "unit"), "data", "target",
-                  id, "type", a.type, "reason", o.reason);
+        tl_audit_voided(vid, id, a.type, json_object_get(a.current, "unit"),
+                        (int64_t)time(NULL), o.reason);
     if (ev == NULL)
         rc = TL_EXIT_FAIL;
     else if ((rc = confirm("void", question, o.yes)) == 0)
@@ -351,16 +295,16 @@ static int apply_set(json_t *ev, const char *set)
                             "--set %s: a record's %s cannot change (void it "
                             "and enter a new one)",
                             key, key);
-    json_t *where = top ? ev : json_object_get(ev, "data");
-    if (*val == '\0')
-        return json_object_del(where, key) == 0
-                   ? 0
-                   : tl_cli_usage("correct", "--set %s=: the record has no %s",
-                                  key, key);
-    json_t *v = field_value(key, val, json_object_get(where, key));
-    if (v == NULL)
+    const json_t *old =
+        json_object_get(top ? ev : json_object_get(ev, "data"), key);
+    if (*val == '\0' && old == NULL)
+        return tl_cli_usage("correct", "--set %s=: the record has no %s", key,
+                            key);
+    json_t *v = *val == '\0' ? NULL : field_value(key, val, old);
+    if (v == NULL && *val != '\0')
         return TL_EXIT_USAGE;
-    json_object_set_new(where, key, v);
+    tl_audit_put(ev, key, v);
+    json_decref(v);
     return 0;
 }
 
@@ -368,7 +312,7 @@ int tl_cmd_correct(struct tl_cli *cli, int argc, char **argv)
 {
     struct amend_opts o;
     struct tl_audit a;
-    char fid[129], question[400];
+    char fid[TL_AUDIT_ID_MAX + 1], question[400];
     int rc = parse("correct", correct_usage, argc, argv, cli, &o, true);
     if (rc != 0)
         return rc == TL_EXIT_HELP_SHOWN ? TL_EXIT_OK : rc;
@@ -376,9 +320,9 @@ int tl_cmd_correct(struct tl_cli *cli, int argc, char **argv)
     if ((rc = tl_audit_fetch(cli, "correct", asked, &a)) != 0)
         return rc;
     const char *id = a.id;
-    if ((rc = check_record("correct", asked, &a)) != 0 ||
-        (rc = amend_id("correct", o.id, "fix-", id, a.corrections + 1, fid,
-                       sizeof fid)) != 0) {
+    if ((rc = tl_audit_check("correct", asked, &a)) != 0 ||
+        (rc = amend_id("correct", o.id, "fix-", id, a.corrections + 1, fid)) !=
+            0) {
         tl_audit_free(&a);
         return rc;
     }
@@ -400,13 +344,7 @@ int tl_cmd_correct(struct tl_cli *cli, int argc, char **argv)
     }
     json_t *ev = NULL;
     if (rc == 0) {
-        ev = json_pack(
-            "{s:i, s:s, s:s, s:O, s:O, s:{s:s, s:s, s:s, s:O}}", "v", 1, "id",
-            fid, "type", "record.corrected", "at", json_object_get(now, "at"),
-            "unit", json_object_get(now, "unit"), "data", "target", id, "type",
-            a.type, "reason", o.reason, "record", json_object_get(now, "data"));
-        if (ev != NULL && json_object_get(now, "household") != NULL)
-            json_object_set(ev, "household", json_object_get(now, "household"));
+        ev = tl_audit_corrected(fid, id, a.type, now, o.reason);
         rc = ev != NULL ? 0 : TL_EXIT_FAIL;
     }
     snprintf(question, sizeof question, "Correct %s (reason: %s)?", id,

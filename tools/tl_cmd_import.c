@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tl_audit.h"
 #include "tl_batch.h"
 #include "tl_cli.h"
 #include "tl_import.h"
@@ -30,6 +31,9 @@ static const char import_usage[] =
     "          [--encoding E] [--delimiter C] [--lang vi|en]\n"
     "          [--dry-run] [--partial] [--allow-duplicate-rows] [--batch N]\n"
     "          [--apply-changes [--yes] [--reason TEXT]]\n"
+    "       povtrack import-csv --corrections SHEET [--yes] [--sheet NAME]\n"
+    "          [--type TYPE] [--publisher-name NAME] [--lang vi|en] "
+    "[--dry-run]\n"
     "\n"
     "Publish the rows of a spreadsheet saved as CSV (\"-\" reads standard\n"
     "input) as events of TYPE (default donation.received).  Every row is\n"
@@ -96,6 +100,15 @@ static const char import_usage[] =
     "  --reason TEXT          with --apply-changes: why, kept with each\n"
     "                         correction and void [the row, or \"no longer\n"
     "                         in the sheet\"]\n"
+    "  --corrections SHEET    import a correction sheet instead: columns Số\n"
+    "                         biên lai (a receipt number of the sheet\n"
+    "                         --sheet, a record's id, or #N), Trường (the\n"
+    "                         field, as a column header or amount, unit,\n"
+    "                         at...), Giá trị mới (the new value, written as\n"
+    "                         in a data sheet; empty removes an optional\n"
+    "                         field), Lý do (why); the rows of one record\n"
+    "                         make one correction, shown, then confirmed\n"
+    "                         (--yes)\n"
     "\n"
     "Ids never come from the file's name or the row's position: from the\n"
     "receipt number when the sheet has one, else from the row's content\n"
@@ -180,6 +193,7 @@ struct run {
     const char *path;
     bool dry_run, partial;
     bool apply, yes;    /* --apply-changes, --yes */
+    const char *fixes;  /* --corrections SHEET */
     const char *reason; /* --reason */
     bool applying;      /* the changes listed are being sent, confirmed */
     size_t batch;
@@ -415,38 +429,20 @@ static int on_rejected(void *arg, size_t row, const char *id, const char *error)
                   line);
 }
 
-/* The id of an amendment of the record id: prefix id, and -n for the
- * record's nth correction; false when it would be too long. */
-static bool amend_id(char *out, const char *prefix, const char *id, size_t n)
-{
-    int len =
-        n > 0 ? snprintf(out, TL_IMPORT_ID_MAX + 1, "%s%s-%zu", prefix, id, n)
-              : snprintf(out, TL_IMPORT_ID_MAX + 1, "%s%s", prefix, id);
-    return len > 0 && len <= TL_IMPORT_ID_MAX;
-}
-
 /* The correction that makes the stored record of a changed row what the
  * row now says. */
 static json_t *correction_of(const struct run *r,
                              const struct tl_import_row *row)
 {
     char id[TL_IMPORT_ID_MAX + 1], why[128];
-    if (!amend_id(id, "fix-", row->id, row->corrections + 1))
+    if (!tl_audit_id(id, "fix-", row->id, row->corrections + 1))
         return NULL;
     snprintf(why, sizeof why,
              r->o.lang == TL_LANG_VI ? "sửa theo bảng, dòng %zu"
                                      : "corrected in the sheet, row %zu",
              row->row);
-    const json_t *ev = row->event;
-    json_t *c = json_pack(
-        "{s:i, s:s, s:s, s:O, s:O, s:{s:s, s:s, s:s, s:O}}", "v", 1, "id", id,
-        "type", "record.corrected", "at", json_object_get(ev, "at"), "unit",
-        json_object_get(ev, "unit"), "data", "target", row->id, "type",
-        r->s.type, "reason", r->reason != NULL ? r->reason : why, "record",
-        json_object_get(ev, "data"));
-    if (c != NULL && json_object_get(ev, "household") != NULL)
-        json_object_set(c, "household", json_object_get(ev, "household"));
-    return c;
+    return tl_audit_corrected(id, row->id, r->s.type, row->event,
+                              r->reason != NULL ? r->reason : why);
 }
 
 /* The void of a stored record the sheet no longer has. */
@@ -454,16 +450,13 @@ static json_t *void_of(const struct run *r, const struct tl_import_gone *g)
 {
     char id[TL_IMPORT_ID_MAX + 1];
     const char *target = json_string_value(json_object_get(g->event, "id"));
-    if (target == NULL || !amend_id(id, "void-", target, 0))
+    if (target == NULL || !tl_audit_id(id, "void-", target, 0))
         return NULL;
-    return json_pack("{s:i, s:s, s:s, s:I, s:O, s:{s:s, s:s, s:s}}", "v", 1,
-                     "id", id, "type", "record.voided", "at",
-                     (json_int_t)r->o.now, "unit",
-                     json_object_get(g->event, "unit"), "data", "target",
-                     target, "type", r->s.type, "reason",
-                     r->reason != NULL         ? r->reason
-                     : r->o.lang == TL_LANG_VI ? "không còn trong bảng"
-                                               : "no longer in the sheet");
+    return tl_audit_voided(
+        id, target, r->s.type, json_object_get(g->event, "unit"), r->o.now,
+        r->reason != NULL         ? r->reason
+        : r->o.lang == TL_LANG_VI ? "không còn trong bảng"
+                                  : "no longer in the sheet");
 }
 
 /* --apply-changes: the corrections and voids of what was listed as
@@ -678,6 +671,7 @@ static int options(struct run *r, int argc, char **argv)
         {"apply-changes", no_argument, NULL, 'A'},
         {"yes", no_argument, NULL, 'y'},
         {"reason", required_argument, NULL, 'R'},
+        {"corrections", required_argument, NULL, 'C'},
         {0}};
     const char *name = NULL;
     int c, rc = 0;
@@ -687,6 +681,9 @@ static int options(struct run *r, int argc, char **argv)
         switch (c) {
         case 'A':
             r->apply = true;
+            break;
+        case 'C':
+            r->fixes = optarg;
             break;
         case 'y':
             r->yes = true;
@@ -760,12 +757,18 @@ static int options(struct run *r, int argc, char **argv)
         if (rc != 0)
             return rc;
     }
-    if (argc - optind != 1)
-        return tl_cli_usage("import-csv", "give exactly one FILE");
-    if ((r->yes || r->reason != NULL) && !r->apply)
+    if (r->fixes != NULL && (argc - optind != 0 || r->apply))
         return tl_cli_usage("import-csv",
-                            "--yes and --reason go with --apply-changes");
-    r->path = argv[optind];
+                            "--corrections SHEET is the only file: no FILE, "
+                            "no --apply-changes");
+    if (r->fixes == NULL && argc - optind != 1)
+        return tl_cli_usage("import-csv", "give exactly one FILE");
+    if (r->reason != NULL && !r->apply)
+        return tl_cli_usage("import-csv", "--reason goes with --apply-changes");
+    if (r->yes && !r->apply && r->fixes == NULL)
+        return tl_cli_usage("import-csv",
+                            "--yes goes with --apply-changes or --corrections");
+    r->path = r->fixes != NULL ? r->fixes : argv[optind];
     r->o.columns = r->cols;
     r->o.sets = r->sets;
     publisher(r, name);
@@ -803,6 +806,174 @@ static int prepare(struct run *r)
     return rc;
 }
 
+/* The corrections of one record, from the rows of a correction sheet. */
+struct fix_group {
+    const struct tl_import_fix *first;
+    json_t *event; /* the correction, or NULL */
+};
+
+/* One record of a correction sheet: fetch it as it stands, apply the rows
+ * naming it, show what changes; *event the correction, or NULL (said why,
+ * *bad set) when the record cannot take it. */
+static int fix_record(struct run *r, const struct tl_import_fix *fx, size_t n,
+                      size_t at, json_t **event, bool *bad)
+{
+    struct tl_audit a;
+    const char *target = fx[at].target;
+    *event = NULL;
+    int rc = tl_audit_fetch(r->cli, "import-csv", target, &a);
+    if (rc != 0) {
+        *bad = true;
+        return rc == TL_EXIT_UNREACHABLE ? rc : 0;
+    }
+    if (tl_audit_check("correct", target, &a) != 0) {
+        *bad = true;
+        tl_audit_free(&a);
+        return 0;
+    }
+    json_t *now = json_deep_copy(a.current);
+    char reason[1024] = "", rows[256] = "";
+    size_t rl = 0, wl = 0;
+    for (size_t i = at; now != NULL && i < n; i++) {
+        if (strcmp(fx[i].target, target) != 0)
+            continue;
+        tl_audit_put(now, fx[i].field, fx[i].value);
+        /* Each reason once, in the order of the rows. */
+        if (strstr(reason, fx[i].reason) == NULL && rl < sizeof reason)
+            rl += (size_t)snprintf(reason + rl, sizeof reason - rl, "%s%s",
+                                   rl > 0 ? "; " : "", fx[i].reason);
+        if (wl < sizeof rows)
+            wl += (size_t)snprintf(rows + wl, sizeof rows - wl, "%s%zu",
+                                   wl > 0 ? ", " : "", fx[i].row);
+    }
+    char id[TL_AUDIT_ID_MAX + 1];
+    if (now == NULL) {
+        rc = TL_EXIT_FAIL;
+    } else {
+        fprintf(r->cli->out, "%s %s: %s  %s (%s)\n",
+                r->o.lang == TL_LANG_VI ? "dòng" : "row", rows, a.id, a.type,
+                a.corrections > 0 ? "as corrected" : "as entered");
+        if (tl_audit_diff(r->cli->out, "  ", a.current, now) == 0) {
+            /* Corrected already (the sheet imported before): nothing to
+             * send, nothing wrong. */
+            fprintf(r->cli->out, "  %s\n",
+                    r->o.lang == TL_LANG_VI
+                        ? "đã đúng: bản ghi đã có các giá trị này"
+                        : "already so: the record has these values");
+        } else if (!tl_audit_id(id, "fix-", a.id, a.corrections + 1)) {
+            fprintf(stderr,
+                    "povtrack import-csv: %s: a correction's id would be "
+                    "longer than %d bytes\n",
+                    a.id, TL_AUDIT_ID_MAX);
+            *bad = true;
+        } else if ((*event = tl_audit_corrected(id, a.id, a.type, now,
+                                                reason)) == NULL) {
+            rc = TL_EXIT_FAIL;
+        }
+    }
+    json_decref(now);
+    tl_audit_free(&a);
+    return rc;
+}
+
+/* --corrections SHEET: every row checked, each record fetched and its
+ * correction shown, then, confirmed, the corrections sent. */
+static int run_fixes(struct run *r)
+{
+    struct tl_error err = {{0}};
+    struct tl_import_fix *fx = NULL;
+    size_t n = 0, bad = 0, ready = 0;
+    FILE *in;
+    int rc = tl_cli_open("import-csv", r->path, &in);
+    if (rc != 0)
+        return rc;
+    rc = tl_import_read_fixes(in, &r->o, &r->s, &fx, &n, &err);
+    tl_cli_close(in);
+    if (rc != 0) {
+        fprintf(stderr, "povtrack import-csv: %s: %s\n", r->path, err.msg);
+        tl_import_free(&r->s);
+        return rc == POVTRACK_EINVALID ? TL_EXIT_USAGE : TL_EXIT_FAIL;
+    }
+    rc = print_problems(r);
+    struct fix_group *g = calloc(n > 0 ? n : 1, sizeof *g);
+    size_t ng = 0;
+    if (g == NULL)
+        rc = TL_EXIT_FAIL;
+    for (size_t i = 0; rc == 0 && r->s.nproblems == 0 && i < n; i++) {
+        bool seen = false, no = false;
+        for (size_t k = 0; k < ng && !seen; k++)
+            seen = strcmp(g[k].first->target, fx[i].target) == 0;
+        if (seen)
+            continue;
+        g[ng].first = &fx[i];
+        rc = fix_record(r, fx, n, i, &g[ng].event, &no);
+        bad += no;
+        ready += g[ng].event != NULL;
+        ng++;
+    }
+    bool vi = r->o.lang == TL_LANG_VI;
+    if (rc == 0 && r->s.nproblems > 0)
+        fprintf(stderr, "povtrack import-csv: %s\n",
+                vi ? "chưa gửi gì: hãy sửa các dòng có lỗi"
+                   : "nothing sent: put the rows with problems right");
+    else if (rc == 0 && bad > 0)
+        fprintf(stderr, "povtrack import-csv: %s\n",
+                vi ? "chưa gửi gì: có bản ghi không sửa được (xem trên)"
+                   : "nothing sent: a record cannot be corrected (above)");
+    else if (rc == 0 && r->dry_run)
+        fprintf(stderr, "povtrack import-csv: %s\n", w(r, S_DRY));
+    else if (rc == 0 && ready > 0 && !r->yes && !isatty(STDIN_FILENO)) {
+        fprintf(stderr, "povtrack import-csv: %s\n",
+                vi ? "chưa xác nhận: đầu vào không phải thiết bị đầu cuối; "
+                     "dùng --yes để sửa không hỏi"
+                   : "not confirmed: standard input is not a terminal; give "
+                     "--yes to send the corrections without asking");
+        rc = TL_EXIT_FAIL;
+    } else if (rc == 0 && ready > 0) {
+        char line[16] = "y";
+        if (!r->yes) {
+            fprintf(stderr,
+                    vi ? "Gửi %zu bản sửa? [y/N] "
+                       : "Send %zu corrections? [y/N] ",
+                    ready);
+            if (fgets(line, sizeof line, stdin) == NULL)
+                line[0] = 'n';
+        }
+        struct tl_batch b;
+        if (line[0] != 'y' && line[0] != 'Y') {
+            fprintf(stderr, "povtrack import-csv: %s\n",
+                    vi ? "chưa gửi gì" : "nothing sent");
+            rc = TL_EXIT_FAIL;
+        } else if (tl_batch_init(&b, r->cli->client, "row", r->batch,
+                                 r->cli->out, r->cli->json, false) != 0) {
+            rc = TL_EXIT_FAIL;
+        } else {
+            for (size_t k = 0; rc == 0 && k < ng; k++)
+                if (g[k].event != NULL)
+                    rc = tl_batch_add(&b, g[k].first->row, g[k].event, &err);
+            if (rc == 0)
+                rc = tl_batch_flush(&b, &err);
+            if (rc != 0 && b.client_rc != 0)
+                rc = tl_cli_client_fail(r->cli, b.client_rc);
+            else if (rc != 0) {
+                fprintf(stderr, "povtrack import-csv: %s\n", err.msg);
+                rc = TL_EXIT_FAIL;
+            } else if (tl_batch_summary(&b) != 0 || b.rejected > 0) {
+                rc = TL_EXIT_FAIL;
+            }
+            tl_batch_free(&b);
+        }
+    }
+    if (rc == 0 && (r->s.nproblems > 0 || bad > 0))
+        rc = TL_EXIT_FAIL;
+    for (size_t k = 0; g != NULL && k < ng; k++)
+        json_decref(g[k].event);
+    free(g);
+    tl_import_fixes_free(fx, n);
+    tl_import_free(&r->s);
+    return rc;
+}
+
 int tl_cmd_import_csv(struct tl_cli *cli, int argc, char **argv)
 {
     struct run r;
@@ -818,6 +989,8 @@ int tl_cmd_import_csv(struct tl_cli *cli, int argc, char **argv)
     rc = options(&r, argc, argv);
     if (rc != 0)
         return rc == TL_EXIT_HELP_SHOWN ? TL_EXIT_OK : rc;
+    if (r.fixes != NULL)
+        return run_fixes(&r);
     rc = prepare(&r);
     if (rc == 0)
         rc = print_problems(&r);

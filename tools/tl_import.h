@@ -205,6 +205,35 @@ void tl_import_describe(const struct tl_import_sheet *s, const json_t *event,
 
 void tl_import_free(struct tl_import_sheet *s);
 
+/*
+ * A correction sheet: one row per field to correct, with the columns
+ *   Số biên lai / Receipt / id   the record: a receipt number of this
+ *                                publisher's sheet (the id import-csv gave
+ *                                it), a record's id, or #N (its sequence)
+ *   Trường / Field / Cột         the field: as a data sheet's header says
+ *                                it (Số tiền, Đơn vị, Ngày ...) or its
+ *                                wire name (amount, unit, at ...)
+ *   Giá trị mới / New value      the value, written as a cell of that
+ *                                column would be; empty: remove an
+ *                                optional field
+ *   Lý do / Reason               why (required)
+ * in any order, headers matched as a data sheet's are.  Every problem of
+ * every row is listed in s->problems, with its row and the column as
+ * written; s->type, s->prefix are set as for a data sheet of o.
+ */
+struct tl_import_fix {
+    size_t row;
+    char target[TL_IMPORT_ID_MAX + 1]; /* a record's id, or "#N" */
+    char field[32];                    /* the wire name */
+    json_t *value;                     /* NULL: remove the field */
+    char *reason;
+};
+int tl_import_read_fixes(FILE *in, const struct tl_import_opts *o,
+                         struct tl_import_sheet *s,
+                         struct tl_import_fix **fixes, size_t *nfixes,
+                         struct tl_error *err);
+void tl_import_fixes_free(struct tl_import_fix *fixes, size_t n);
+
 /* The wire value a spreadsheet's word means for an enumerated field
  * ("level" and "Phường" -> "commune", "donor_kind" and "ẩn danh" ->
  * "anonymous"), or NULL. */

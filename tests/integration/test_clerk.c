@@ -399,6 +399,30 @@ static void test_clerk_cycle(void **state)
     import(f, CLERK "so-ung-ho-2024-doi-chieu.csv", 0, NULL);
     has(f->out, "6 rows: 0 new, 6 already stored, 0 changed, 0 no longer in "
                 "the sheet, 0 repeated, 0 with problems");
+
+    /* 12. A correction sheet: one row per field (receipt, field as the
+     * book's header says it, new value, reason); the rows of one record
+     * make one correction, shown first, then sent with --yes. */
+    const char *const fixes[] = {"--corrections", CLERK "sua-loi-2024.csv",
+                                 NULL};
+    assert_int_equal(cli(f, "import-csv", fixes), 1);
+    has(f->out, "row 2, 3: csv-");
+    has(f->out, "  amount: 500,000 -> 700,000");
+    has(f->out, "  donor: Trần Thị Bình -> Trần Thị Bình An");
+    has(f->out, "row 4: csv-");
+    has(f->out, "  at: 2024-10-25 -> 2024-10-26");
+    has(f->err, "give --yes to send the corrections without asking");
+    assert_int_equal(received(f, "22957", NULL), M(17));
+    const char *const fixes_yes[] = {"--corrections", CLERK "sua-loi-2024.csv",
+                                     "--yes", NULL};
+    assert_int_equal(cli(f, "import-csv", fixes_yes), 0);
+    has(f->out, "sent 2 events: 2 ok, 0 duplicate, 0 rejected");
+    assert_int_equal(received(f, "22957", NULL), INT64_C(17200000));
+    assert_int_equal(received(f, "22960", NULL), INT64_C(6500000));
+    /* Again: the records already say so, nothing is sent. */
+    assert_int_equal(cli(f, "import-csv", fixes_yes), 0);
+    has(f->out, "already so: the record has these values");
+    has_not(f->out, "sent ");
     free(f);
 }
 
