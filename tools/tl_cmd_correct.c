@@ -191,23 +191,38 @@ static int parse(const char *cmd, const char *usage, int argc, char **argv,
     return 0;
 }
 
-int tl_cmd_void(struct tl_cli *cli, int argc, char **argv)
+/* Both commands' start: the options, the record as it stands (which may
+ * be amended), the amendment's id into aid; 0 with *a to free, or an exit
+ * code (TL_EXIT_OK after --help). */
+static int start(struct tl_cli *cli, const char *cmd, const char *usage,
+                 int argc, char **argv, struct amend_opts *o,
+                 struct tl_audit *a, char *aid)
 {
-    struct amend_opts o;
-    struct tl_audit a;
-    char vid[TL_AUDIT_ID_MAX + 1], question[400];
-    int rc = parse("void", void_usage, argc, argv, cli, &o, false);
+    bool fix = strcmp(cmd, "correct") == 0;
+    int rc = parse(cmd, usage, argc, argv, cli, o, fix);
     if (rc != 0)
         return rc == TL_EXIT_HELP_SHOWN ? TL_EXIT_OK : rc;
     const char *asked = argv[optind];
-    if ((rc = tl_audit_fetch(cli, "void", asked, &a)) != 0)
+    if ((rc = tl_audit_fetch(cli, cmd, asked, a)) != 0)
         return rc;
-    const char *id = a.id;
-    if ((rc = tl_audit_check("void", asked, &a)) != 0 ||
-        (rc = amend_id("void", o.id, "void-", id, 0, vid)) != 0) {
-        tl_audit_free(&a);
+    if ((rc = tl_audit_check(cmd, asked, a)) != 0 ||
+        (rc = amend_id(cmd, o->id, fix ? "fix-" : "void-", a->id,
+                       fix ? a->corrections + 1 : 0, aid)) != 0) {
+        tl_audit_free(a);
         return rc;
     }
+    return 0;
+}
+
+int tl_cmd_void(struct tl_cli *cli, int argc, char **argv)
+{
+    struct amend_opts o;
+    struct tl_audit a = {0};
+    char vid[TL_AUDIT_ID_MAX + 1], question[400];
+    int rc = start(cli, "void", void_usage, argc, argv, &o, &a, vid);
+    if (rc != 0 || a.answer == NULL)
+        return rc;
+    const char *id = a.id;
     fprintf(stderr, "%s  %s  (%s)\n", id, a.type,
             a.corrections > 0 ? "as corrected" : "as entered");
     tl_audit_fields(stderr, "  ", a.current);
@@ -311,21 +326,12 @@ static int apply_set(json_t *ev, const char *set)
 int tl_cmd_correct(struct tl_cli *cli, int argc, char **argv)
 {
     struct amend_opts o;
-    struct tl_audit a;
+    struct tl_audit a = {0};
     char fid[TL_AUDIT_ID_MAX + 1], question[400];
-    int rc = parse("correct", correct_usage, argc, argv, cli, &o, true);
-    if (rc != 0)
-        return rc == TL_EXIT_HELP_SHOWN ? TL_EXIT_OK : rc;
-    const char *asked = argv[optind];
-    if ((rc = tl_audit_fetch(cli, "correct", asked, &a)) != 0)
+    int rc = start(cli, "correct", correct_usage, argc, argv, &o, &a, fid);
+    if (rc != 0 || a.answer == NULL)
         return rc;
     const char *id = a.id;
-    if ((rc = tl_audit_check("correct", asked, &a)) != 0 ||
-        (rc = amend_id("correct", o.id, "fix-", id, a.corrections + 1, fid)) !=
-            0) {
-        tl_audit_free(&a);
-        return rc;
-    }
     json_t *now = json_deep_copy(a.current);
     for (size_t i = 0; rc == 0 && now != NULL && i < o.nset; i++)
         rc = apply_set(now, o.set[i]);

@@ -521,17 +521,17 @@ static int uncount_disbursed(struct credit *c, povtrack_ctx *ctx,
 static int apply_amend(struct credit *c, povtrack_ctx *ctx,
                        const struct povtrack_record *rec)
 {
-    const struct ev_event *was = rec->replaced;
-    if (rec->size < POVTRACK_RECORD_SIZE_REPLACED || was == NULL)
-        return POVTRACK_EIO; /* every host of this plugin fills them */
-    int rc = was->type == EV_CREDIT_DISBURSED ? uncount_disbursed(c, ctx, was)
+    const struct ev_event *was;
+    struct ev_event now;
+    bool corrected;
+    int rc = pu_amendment(rec, &was, &now, &corrected);
+    if (rc == 0)
+        rc = was->type == EV_CREDIT_DISBURSED ? uncount_disbursed(c, ctx, was)
              : was->type == EV_CREDIT_REPAID
                  ? apply_repaid(c, ctx, was, -was->data.amount)
                  : 0;
-    if (rc != 0 || rec->event->type != EV_RECORD_CORRECTED)
+    if (rc != 0 || !corrected)
         return rc;
-    struct ev_event now = *rec->event;
-    now.type = now.data.target_type;
     return now.type == EV_CREDIT_DISBURSED ? apply_disbursed(c, ctx, &now)
            : now.type == EV_CREDIT_REPAID
                ? apply_repaid(c, ctx, &now, now.data.amount)

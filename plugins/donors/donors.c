@@ -95,16 +95,17 @@ static int dn_apply(void *state, povtrack_ctx *ctx,
     const struct ev_event *ev = rec->event;
     if (ev->type == EV_DONATION_RECEIVED)
         return dn_count(dn, ctx, ev, UINT64_MAX, 1);
+    const struct ev_event *was;
+    struct ev_event now;
+    bool corrected;
     if (!ev_type_amends(ev->type) ||
         ev->data.target_type != EV_DONATION_RECEIVED)
         return 0; /* not in the mask */
-    if (rec->size < POVTRACK_RECORD_SIZE_REPLACED || rec->replaced == NULL)
-        return POVTRACK_EIO; /* every host of this plugin fills them */
-    int rc = dn_count(dn, ctx, rec->replaced, rec->replaced_units_seq, -1);
-    if (rc != 0 || ev->type != EV_RECORD_CORRECTED)
+    int rc = pu_amendment(rec, &was, &now, &corrected);
+    if (rc == 0)
+        rc = dn_count(dn, ctx, was, rec->replaced_units_seq, -1);
+    if (rc != 0 || !corrected)
         return rc;
-    struct ev_event now = *ev;
-    now.type = EV_DONATION_RECEIVED;
     return dn_count(dn, ctx, &now, UINT64_MAX, 1);
 }
 

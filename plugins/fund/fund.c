@@ -1095,11 +1095,13 @@ static int uncount_pledged(struct fund *f, povtrack_ctx *ctx,
 static int apply_amend(struct fund *f, povtrack_ctx *ctx,
                        const struct povtrack_record *rec)
 {
-    const struct ev_event *was = rec->replaced;
+    const struct ev_event *was;
+    struct ev_event now;
+    bool corrected;
+    int rc = pu_amendment(rec, &was, &now, &corrected);
+    if (rc != 0)
+        return rc;
     uint64_t seq = rec->replaced_seq, version = rec->replaced_units_seq;
-    if (rec->size < POVTRACK_RECORD_SIZE_REPLACED || was == NULL)
-        return POVTRACK_EIO; /* every host of this plugin fills them */
-    int rc;
     switch (was->type) {
     case EV_DONATION_RECEIVED:
         rc = uncount_received(f, ctx, was, seq, version);
@@ -1113,10 +1115,8 @@ static int apply_amend(struct fund *f, povtrack_ctx *ctx,
     default:
         return 0; /* not the fund's */
     }
-    if (rc != 0 || rec->event->type != EV_RECORD_CORRECTED)
+    if (rc != 0 || !corrected)
         return rc;
-    struct ev_event now = *rec->event;
-    now.type = now.data.target_type;
     struct povtrack_record nr = *rec;
     nr.event = &now;
     switch (now.type) {

@@ -492,17 +492,17 @@ static int uncount_support(struct relocation *r, povtrack_ctx *ctx,
 static int apply_amend(struct relocation *r, povtrack_ctx *ctx,
                        const struct povtrack_record *rec)
 {
-    const struct ev_event *was = rec->replaced;
-    if (rec->size < POVTRACK_RECORD_SIZE_REPLACED || was == NULL)
-        return POVTRACK_EIO; /* every host of this plugin fills them */
-    int rc = was->type == EV_RELOCATION_COMPLETED
+    const struct ev_event *was;
+    struct ev_event now;
+    bool corrected;
+    int rc = pu_amendment(rec, &was, &now, &corrected);
+    if (rc == 0)
+        rc = was->type == EV_RELOCATION_COMPLETED
                  ? uncount_completed(r, ctx, was)
              : was->type == EV_RELOCATION_SUPPORT ? uncount_support(r, ctx, was)
                                                   : 0;
-    if (rc != 0 || rec->event->type != EV_RECORD_CORRECTED)
+    if (rc != 0 || !corrected)
         return rc;
-    struct ev_event now = *rec->event;
-    now.type = now.data.target_type;
     return now.type == EV_RELOCATION_COMPLETED ? apply_completed(r, ctx, &now)
            : now.type == EV_RELOCATION_SUPPORT ? apply_support(r, ctx, &now)
                                                : 0;
