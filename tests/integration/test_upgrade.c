@@ -56,8 +56,8 @@ static const struct {
     const char *name;
     uint32_t layout;
 } PLUGINS[] = {
-    {"poverty", 4}, {"fund", 3},      {"standard", 3},      {"relocation", 3},
-    {"credit", 3},  {"deadlines", 1}, {"production", 1},    {"protection", 1},
+    {"poverty", 4}, {"fund", 3},      {"standard", 3},      {"relocation", 4},
+    {"credit", 4},  {"deadlines", 1}, {"production", 1},    {"protection", 1},
     {"budget", 1},  {"donors", 1},    {"commendations", 1},
 };
 #define NPLUGINS (sizeof PLUGINS / sizeof PLUGINS[0])

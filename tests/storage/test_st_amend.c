@@ -19,10 +19,12 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <lmdb.h>
 #include <msgpack.h>
 
 #include "harness.h"
 #include "st_log.h"
+#include "st_verify.h"
 
 #define PUB "mttq-593"
 #define RECEIVED INT64_C(1751302800000000)
@@ -295,11 +297,88 @@ static void test_target_in_batch(void **state)
     st_log_close(log);
 }
 
+/* Put (del: delete) the "amends" entry (target, seq) with the log closed. */
+static void raw_amend(const char *dir, uint64_t target, uint64_t seq, char kind,
+                      bool del)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    unsigned char kb[16];
+    for (int i = 0; i < 8; i++) {
+        kb[7 - i] = (unsigned char)(target >> (8 * i));
+        kb[15 - i] = (unsigned char)(seq >> (8 * i));
+    }
+    MDB_val k = {sizeof kb, kb}, v = {1, &kind};
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "amends", 0, &dbi), 0);
+    assert_int_equal(
+        del ? mdb_del(txn, dbi, &k, NULL) : mdb_put(txn, dbi, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+static struct st_verify_report verify(const char *dir)
+{
+    struct st_verify_report rep;
+    struct st_log *log = sth_open(dir, ST_OPEN_READONLY, 0);
+    assert_int_equal(st_verify(log, &rep, NULL, NULL), 0);
+    st_log_close(log);
+    return rep;
+}
+
+/* povtrack verify: "amends" holds one entry per void and correction, and
+ * nothing else. */
+static void test_verify(void **state)
+{
+    struct fx *f = *state;
+    struct st_log *log = sth_open(f->dir, 0, 0);
+    struct aev a[3];
+    struct st_item items[3];
+
+    donation(&a[0], "BL-7", "22957", 1000000);
+    correction(&a[1], "fix-7", "BL-7", EV_DONATION_RECEIVED, "22957", 2000000);
+    void_of(&a[2], "void-7", "BL-7", "22957");
+    for (int i = 0; i < 3; i++)
+        sth_item(&items[i], &a[i].ev, a[i].sb.data, a[i].sb.size, PUB);
+    sth_append_stored(log, RECEIVED, items, 3, NULL, 1);
+    for (int i = 0; i < 3; i++)
+        msgpack_sbuffer_destroy(&a[i].sb);
+    st_log_close(log);
+
+    struct st_verify_report rep = verify(f->dir);
+    for (int c = 0; c < ST_VERIFY_NCHECKS; c++)
+        if (rep.check[c].failed != 0)
+            fail_msg("%s: %s", st_verify_check_name(c), rep.check[c].first);
+    assert_string_equal(st_verify_check_name(ST_VERIFY_AMENDS), "amends");
+    assert_int_equal(rep.amend_events, 2);
+    assert_int_equal(rep.amend_entries, 2);
+    assert_int_equal(rep.check[ST_VERIFY_AMENDS].checked, 4);
+
+    raw_amend(f->dir, 1, 3, 'v', true);
+    rep = verify(f->dir);
+    assert_int_equal(rep.check[ST_VERIFY_AMENDS].failed, 1);
+    assert_string_equal(rep.check[ST_VERIFY_AMENDS].first,
+                        "seq 3 (an amendment of seq 1) has no \"amends\" "
+                        "entry");
+    raw_amend(f->dir, 1, 3, 'c', false);
+    raw_amend(f->dir, 1, 9, 'c', false);
+    rep = verify(f->dir);
+    assert_int_equal(rep.check[ST_VERIFY_AMENDS].failed, 2);
+    assert_string_equal(rep.check[ST_VERIFY_AMENDS].first,
+                        "the \"amends\" entry of seq 3 says 'c', its record "
+                        "'v'");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         STH_TEST(test_targets_and_chains),
         STH_TEST(test_target_in_batch),
+        STH_TEST(test_verify),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
