@@ -86,9 +86,10 @@
  * loan itself (its repayments then wait, as those that come before a
  * loan).  A correction takes the record back so, then applies the
  * corrected record like any other (a loan's only tranche corrected into
- * another unit places the loan there).  Coverage is not recomputed: a
- * household whose only loan is voided still counts as having had one
- * (its earliest disbursement, 'F', is kept).
+ * another unit places the loan there).  Coverage follows: every tranche is
+ * kept under its household ('T'), so the household's first loan ('F') is
+ * the first tranche left, and the years it no longer covers lose the
+ * household with a loan.
  *
  * State (integers big-endian, years in keys sign-flipped, unit codes
  * NUL-padded to 5 bytes).  Every counter is kept for the unit of the event
@@ -108,6 +109,9 @@
  *                               date of its roll-ups; version: the
  *                               registry version they were read on
  *   'F' household            -> i64 earliest disbursement of its loans
+ *   'T' u8 len household at[8] seq[8] -> empty: each tranche of the
+ *                               household's loans (the loan's household),
+ *                               at its date and record
  *   'S' u8 len household year[8] -> u8 status, unit[5], 2 zero, u64
  *                               version (16 bytes): last status of (h, y)
  *                               and, when poor or near-poor, the registry
@@ -381,33 +385,28 @@ static int years_cb(void *arg, const void *key, size_t klen, const void *val,
     return 0;
 }
 
-/* A loan of hh disbursed at: when it is the household's earliest, the
- * years between its new and old first-loan year gain a household with a
- * loan (those years where it is poor or near-poor). */
-static int household_loan(struct credit *c, povtrack_ctx *ctx, struct ev_str hh,
-                          int64_t at)
+/*
+ * The first loan year of hh moved from old_year to new_year (INT64_MAX:
+ * none): the years in between where it is poor or near-poor gain a
+ * household with a loan when it moved earlier, lose one when later.
+ */
+static int first_year_moved(struct credit *c, povtrack_ctx *ctx,
+                            struct ev_str hh, int64_t old_year,
+                            int64_t new_year)
 {
-    int64_t old = 0;
-    int rc = first_loan(c, ctx, hh, &old);
-    if (rc < 0 || (rc == 1 && old <= at))
-        return rc < 0 ? rc : 0;
-    int64_t old_year = rc == 1 ? pu_local_year(old) : INT64_MAX;
-    int64_t new_year = pu_local_year(at);
-    uint8_t k[1 + EV_HOUSEHOLD_MAX + 8], b[8];
-    k[0] = 'F';
-    memcpy(k + 1, hh.ptr, hh.len);
-    pu_put_i64(b, at);
-    if ((rc = pu_put(c->host, ctx, k, 1 + hh.len, b, 8)) != 0)
-        return rc;
-    if (new_year >= old_year)
+    if (new_year == old_year)
         return 0;
+    int64_t delta = new_year < old_year ? 1 : -1;
+    int64_t lo = new_year < old_year ? new_year : old_year;
+    int64_t hi = new_year < old_year ? old_year : new_year;
+    if (hi == INT64_MAX)
+        hi = CR_YEAR_MAX + 1;
     struct pnp_years *y = calloc(1, sizeof *y);
     if (y == NULL)
         return POVTRACK_EIO;
-    uint8_t to[2 + EV_HOUSEHOLD_MAX + 8];
-    int64_t hi = old_year == INT64_MAX ? CR_YEAR_MAX + 1 : old_year;
-    size_t fl = status_key(k, hh, &new_year), tl = status_key(to, hh, &hi);
-    rc = c->host->scan(ctx, k, fl, to, tl, years_cb, y);
+    uint8_t k[2 + EV_HOUSEHOLD_MAX + 8], to[2 + EV_HOUSEHOLD_MAX + 8];
+    size_t fl = status_key(k, hh, &lo), tl = status_key(to, hh, &hi);
+    int rc = c->host->scan(ctx, k, fl, to, tl, years_cb, y);
     if (y->bad || rc < 0) {
         c->host->log(ctx, POVTRACK_LOG_ERROR,
                      "credit: status scan failed (a state of version 1.1 "
@@ -417,15 +416,75 @@ static int household_loan(struct credit *c, povtrack_ctx *ctx, struct ev_str hh,
         rc = 0;
     }
     for (int i = 0; i < y->n && rc == 0; i++)
-        rc = cov_add(c, ctx, y->unit[i], y->year[i], &y->version[i], 0, 1);
+        rc = cov_add(c, ctx, y->unit[i], y->year[i], &y->version[i], 0, delta);
     free(y);
     return rc;
 }
 
+/* 'T' u8 len household at[8] seq[8]: one tranche of the household's
+ * loans, at its date; the first is its first loan. */
+static size_t tranche_key(uint8_t *k, struct ev_str hh, int64_t at,
+                          uint64_t seq)
+{
+    k[0] = 'T';
+    k[1] = (uint8_t)hh.len;
+    memcpy(k + 2, hh.ptr, hh.len);
+    pu_put_key_i64(k + 2 + hh.len, at);
+    pu_put_u64(k + 10 + hh.len, seq);
+    return 18 + hh.len;
+}
+
+static int first_tranche_cb(void *arg, const void *key, size_t klen,
+                            const void *val, size_t vlen)
+{
+    (void)val;
+    (void)vlen;
+    if (klen < 16)
+        return POVTRACK_EIO;
+    *(int64_t *)arg = pu_get_key_i64((const uint8_t *)key + klen - 16);
+    return 1;
+}
+
+/* A tranche of hh at (record seq) applied (sign 1) or taken back (-1):
+ * the household's tranches, its first loan ('F') and the coverage's
+ * with_loan follow. */
+static int household_loan(struct credit *c, povtrack_ctx *ctx, struct ev_str hh,
+                          int64_t at, uint64_t seq, int sign)
+{
+    uint8_t k[18 + EV_HOUSEHOLD_MAX], to[19 + EV_HOUSEHOLD_MAX];
+    size_t kl = tranche_key(k, hh, at, seq);
+    int rc = sign > 0 ? pu_put(c->host, ctx, k, kl, "", 0)
+                      : pu_del(c->host, ctx, k, kl);
+    int64_t old = 0, first = INT64_MAX;
+    if (rc == 0)
+        rc = first_loan(c, ctx, hh, &old);
+    if (rc < 0)
+        return rc;
+    int64_t old_year = rc == 1 ? pu_local_year(old) : INT64_MAX;
+    /* The household's first tranche, now. */
+    memcpy(to, k, 2 + hh.len);
+    memset(to + 2 + hh.len, 0xff, 17); /* past every key of the prefix */
+    rc = c->host->scan(ctx, k, 2 + hh.len, to, 19 + hh.len, first_tranche_cb,
+                       &first);
+    if (rc < 0)
+        return rc;
+    if (first == old && old_year != INT64_MAX)
+        return 0;
+    int64_t new_year = first == INT64_MAX ? INT64_MAX : pu_local_year(first);
+    uint8_t fk[1 + EV_HOUSEHOLD_MAX], b[8];
+    fk[0] = 'F';
+    memcpy(fk + 1, hh.ptr, hh.len);
+    pu_put_i64(b, first);
+    rc = first == INT64_MAX ? pu_del(c->host, ctx, fk, 1 + hh.len)
+                            : pu_put(c->host, ctx, fk, 1 + hh.len, b, 8);
+    return rc != 0 ? rc : first_year_moved(c, ctx, hh, old_year, new_year);
+}
+
 /* ---- apply ---- */
 
+/* A tranche (record seq) of the loan ev names. */
 static int apply_disbursed(struct credit *c, povtrack_ctx *ctx,
-                           const struct ev_event *ev)
+                           const struct ev_event *ev, uint64_t seq)
 {
     uint8_t k[1 + EV_TEXT_MAX];
     size_t kl = loan_key(k, ev->data.loan);
@@ -456,7 +515,7 @@ static int apply_disbursed(struct credit *c, povtrack_ctx *ctx,
     d[V_OUTSTANDING] = outstanding(l.disbursed, l.repaid) - before;
     rc = loan_add(c, ctx, &l, d);
     if (rc == 0)
-        rc = household_loan(c, ctx, l.household, l.at);
+        rc = household_loan(c, ctx, l.household, ev->at, seq, 1);
     return rc != 0 ? rc : loan_put(c, ctx, k, kl, &l);
 }
 
@@ -485,7 +544,7 @@ static int apply_repaid(struct credit *c, povtrack_ctx *ctx,
  * last tranche the loan itself (its repayments then wait, as those that
  * come before a loan do). */
 static int uncount_disbursed(struct credit *c, povtrack_ctx *ctx,
-                             const struct ev_event *was)
+                             const struct ev_event *was, uint64_t seq)
 {
     uint8_t k[1 + EV_TEXT_MAX];
     size_t kl = loan_key(k, was->data.loan);
@@ -505,7 +564,8 @@ static int uncount_disbursed(struct credit *c, povtrack_ctx *ctx,
         d[V_REPAID] = -l.repaid;
         d[V_OUTSTANDING] = -before;
     }
-    if ((rc = loan_add(c, ctx, &l, d)) != 0)
+    if ((rc = loan_add(c, ctx, &l, d)) != 0 ||
+        (rc = household_loan(c, ctx, l.household, was->at, seq, -1)) != 0)
         return rc;
     if (l.tranches == 0) {
         l.has_loan = false;
@@ -526,13 +586,15 @@ static int apply_amend(struct credit *c, povtrack_ctx *ctx,
     bool corrected;
     int rc = pu_amendment(rec, &was, &now, &corrected);
     if (rc == 0)
-        rc = was->type == EV_CREDIT_DISBURSED ? uncount_disbursed(c, ctx, was)
+        rc = was->type == EV_CREDIT_DISBURSED
+                 ? uncount_disbursed(c, ctx, was, rec->replaced_seq)
              : was->type == EV_CREDIT_REPAID
                  ? apply_repaid(c, ctx, was, -was->data.amount)
                  : 0;
     if (rc != 0 || !corrected)
         return rc;
-    return now.type == EV_CREDIT_DISBURSED ? apply_disbursed(c, ctx, &now)
+    return now.type == EV_CREDIT_DISBURSED
+               ? apply_disbursed(c, ctx, &now, rec->seq)
            : now.type == EV_CREDIT_REPAID
                ? apply_repaid(c, ctx, &now, now.data.amount)
                : 0;
@@ -599,7 +661,7 @@ static int credit_apply(void *state, povtrack_ctx *ctx,
     const struct ev_event *ev = rec->event;
     switch (ev->type) {
     case EV_CREDIT_DISBURSED:
-        return apply_disbursed(c, ctx, ev);
+        return apply_disbursed(c, ctx, ev, rec->seq);
     case EV_CREDIT_REPAID:
         return apply_repaid(c, ctx, ev, ev->data.amount);
     case EV_RECORD_VOIDED:

@@ -352,6 +352,7 @@ static void test_void_and_correct(void **state)
     for (unsigned i = 0; i < 9; i++)
         snprintf(id[i], sizeof id[i], "fx-%u", fx->next_id - 20 + i);
     part2(fx);
+    unsigned part2_id = fx->next_id;
     fx_sync(fx);
 
     fx_void(fx, T24 + 10, "22901", id[2], EV_CREDIT_REPAID);    /* L1 45M */
@@ -381,6 +382,22 @@ static void test_void_and_correct(void **state)
     struct vec v60 = {4, 113 * M, 12 * M, 101 * M};
     expect_totals(fx, &r, "60", &v60, 2);
     fx_reply_free(&r);
+
+    /* hE's only loan (L9, 2024) voided: its repayment waits again, and
+     * hE, poor in 2024, no longer has a loan that year. */
+    char l9[16];
+    snprintf(l9, sizeof l9, "fx-%u", part2_id);
+    expect_cov(fx, "22903", 2024, 1, 1, 100.0);
+    fx_void(fx, T24 + 20, "22903", l9, EV_CREDIT_DISBURSED);
+    fx_sync(fx);
+    expect_totals(fx, &r, "22903", &zero, 0);
+    fx_reply_free(&r);
+    expect_cov(fx, "22903", 2024, 1, 0, 0.0);
+    expect_cov(fx, "60", 2024, 5, 2, 40.0); /* hA, hB */
+    /* Lent again, in 2025 only: 2025 covered, 2024 not. */
+    lend(fx, Y25 + 5, "22903", "hE", "L9b", "poor", 1 * M);
+    fx_sync(fx);
+    expect_cov(fx, "22903", 2024, 1, 0, 0.0);
 
     fx_assert_rebuild_same(fx, snap, 10);
     fx_free(fx);
