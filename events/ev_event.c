@@ -664,7 +664,7 @@ static int decode_deprived(const msgpack_object *o, int64_t year, uint32_t *out,
 static int decode_codes(const msgpack_object *o, const char *path,
                         struct ev_codes *out, struct ev_error *err)
 {
-    char epath[48], esc[ESCAPED_MAX];
+    char epath[64], esc[ESCAPED_MAX]; /* path (at most 47) and "[i]" */
     uint32_t i, j;
     int rc;
 
