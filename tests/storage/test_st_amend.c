@@ -273,12 +273,10 @@ static int ck_target(void *arg, struct st_view *view, struct st_item *it)
     return 0;
 }
 
-/* A record, its correction and its void in one batch: each sees what the
- * one before wrote. */
-static void test_target_in_batch(void **state)
+/* BL-7, its correction and its void appended in one batch, with check and
+ * arg; all must be stored at seqs 1 to 3. */
+static void append_chain(struct st_log *log, st_check_fn check, void *arg)
 {
-    struct fx *f = *state;
-    struct st_log *log = sth_open(f->dir, 0, 0);
     struct aev a[3];
     struct st_item items[3];
 
@@ -287,13 +285,23 @@ static void test_target_in_batch(void **state)
     void_of(&a[2], "void-7", "BL-7", "22957");
     for (int i = 0; i < 3; i++)
         sth_item(&items[i], &a[i].ev, a[i].sb.data, a[i].sb.size, PUB);
-    int calls = 0;
-    assert_int_equal(
-        st_log_append_batch(log, RECEIVED, items, 3, ck_target, &calls), 0);
+    assert_int_equal(st_log_append_batch(log, RECEIVED, items, 3, check, arg),
+                     0);
     sth_assert_stored(items, 3, 1);
-    assert_int_equal(calls, 2);
     for (int i = 0; i < 3; i++)
         msgpack_sbuffer_destroy(&a[i].sb);
+}
+
+/* A record, its correction and its void in one batch: each sees what the
+ * one before wrote. */
+static void test_target_in_batch(void **state)
+{
+    struct fx *f = *state;
+    struct st_log *log = sth_open(f->dir, 0, 0);
+    int calls = 0;
+
+    append_chain(log, ck_target, &calls);
+    assert_int_equal(calls, 2);
     st_log_close(log);
 }
 
@@ -336,17 +344,8 @@ static void test_verify(void **state)
 {
     struct fx *f = *state;
     struct st_log *log = sth_open(f->dir, 0, 0);
-    struct aev a[3];
-    struct st_item items[3];
 
-    donation(&a[0], "BL-7", "22957", 1000000);
-    correction(&a[1], "fix-7", "BL-7", EV_DONATION_RECEIVED, "22957", 2000000);
-    void_of(&a[2], "void-7", "BL-7", "22957");
-    for (int i = 0; i < 3; i++)
-        sth_item(&items[i], &a[i].ev, a[i].sb.data, a[i].sb.size, PUB);
-    sth_append_stored(log, RECEIVED, items, 3, NULL, 1);
-    for (int i = 0; i < 3; i++)
-        msgpack_sbuffer_destroy(&a[i].sb);
+    append_chain(log, NULL, NULL);
     st_log_close(log);
 
     struct st_verify_report rep = verify(f->dir);
