@@ -1106,6 +1106,118 @@ static int alert_store(struct pt_host *h, MDB_txn *txn, const char *source,
     return rc;
 }
 
+/* One alert being resolved: its key, its new content and its code. */
+struct resolving {
+    unsigned char key[ALERT_KEY_MAX];
+    size_t klen;
+    msgpack_sbuffer sb;
+    char code[96];
+};
+
+/* alert (a stored map) again, with "resolved_seq": by, "resolved_by":
+ * the amendment's type and "resolved_reason": its reason, into r->sb and
+ * its code into r->code; 1 when it is resolved already (or is not an
+ * alert map), 0, or POVTRACK_ENOMEM. */
+static int resolved_copy(const MDB_val *v, uint64_t by,
+                         const struct ev_event *amend, struct resolving *r)
+{
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    if (msgpack_unpack_next(&up, v->mv_data, v->mv_size, NULL) !=
+            MSGPACK_UNPACK_SUCCESS ||
+        up.data.type != MSGPACK_OBJECT_MAP ||
+        povtrack_proto_map_get(&up.data, "resolved_seq") != NULL) {
+        msgpack_unpacked_destroy(&up);
+        return 1;
+    }
+    const msgpack_object *code = povtrack_proto_map_get(&up.data, "code");
+    if (code != NULL && code->type == MSGPACK_OBJECT_STR &&
+        code->via.str.size < sizeof r->code) {
+        memcpy(r->code, code->via.str.ptr, code->via.str.size);
+        r->code[code->via.str.size] = '\0';
+    }
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&r->sb);
+    msgpack_packer_init(&pk, &r->sb, msgpack_sbuffer_write);
+    int e = msgpack_pack_map(&pk, up.data.via.map.size + 3);
+    for (uint32_t i = 0; i < up.data.via.map.size; i++) {
+        e |= msgpack_pack_object(&pk, up.data.via.map.ptr[i].key);
+        e |= msgpack_pack_object(&pk, up.data.via.map.ptr[i].val);
+    }
+    pt_pack_cstr(&pk, "resolved_seq");
+    e |= msgpack_pack_uint64(&pk, by);
+    pt_pack_cstr(&pk, "resolved_by");
+    pt_pack_cstr(&pk, ev_type_name(amend->type));
+    pt_pack_cstr(&pk, "resolved_reason");
+    e |= povtrack_proto_pack_text(&pk, amend->data.remark.ptr,
+                                  amend->data.remark.len);
+    msgpack_unpacked_destroy(&up);
+    return e == 0 ? 0 : POVTRACK_ENOMEM;
+}
+
+/*
+ * The alerts plugin source raised when it applied record seq, resolved by
+ * record by (amend, a void or correction of that record), in txn: each
+ * keeps its key and content, gains "resolved_seq", "resolved_by" and
+ * "resolved_reason", and is published again, the same alert resolved.
+ * Alerts are kept, never deleted: the audit of what was raised stays.  A
+ * function of the log, as the apply that calls it.
+ */
+static int alerts_resolve(struct pt_host *h, MDB_txn *txn, const char *source,
+                          uint64_t seq, uint64_t by,
+                          const struct ev_event *amend)
+{
+    unsigned char prefix[ALERT_KEY_MAX];
+    size_t plen = alert_key(prefix, source, 0, seq, 0, 0) - 4;
+    struct resolving *r = NULL;
+    size_t n = 0, cap = 0;
+    MDB_cursor *cur;
+    int rc = st_mdb_rc(mdb_cursor_open(txn, h->alerts_dbi, &cur));
+    if (rc != 0)
+        return rc;
+    MDB_val k = {plen + 4, prefix}, v;
+    pt_put_be32(prefix + plen, 0);
+    for (rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE));
+         rc == 0 && k.mv_size == plen + 4 &&
+         memcmp(k.mv_data, prefix, plen) == 0;
+         rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT))) {
+        if (n == cap) {
+            size_t c = cap ? cap * 2 : 4;
+            void *p = realloc(r, c * sizeof *r);
+            if (p == NULL) {
+                rc = POVTRACK_ENOMEM;
+                break;
+            }
+            r = p;
+            cap = c;
+        }
+        memset(&r[n], 0, sizeof r[n]);
+        memcpy(r[n].key, k.mv_data, k.mv_size);
+        r[n].klen = k.mv_size;
+        int c = resolved_copy(&v, by, amend, &r[n]);
+        if (c < 0) {
+            msgpack_sbuffer_destroy(&r[n].sb);
+            rc = c;
+            break;
+        }
+        n += c == 0;
+    }
+    mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND || rc == 0)
+        rc = 0;
+    /* Written once the cursor is closed: a put may move its pages. */
+    for (size_t i = 0; i < n; i++) {
+        MDB_val rk = {r[i].klen, r[i].key}, rv = {r[i].sb.size, r[i].sb.data};
+        if (rc == 0)
+            rc = st_mdb_rc(mdb_put(txn, h->alerts_dbi, &rk, &rv, 0));
+        if (rc == 0)
+            rc = pending_push(h, r[i].code, &r[i].sb);
+        msgpack_sbuffer_destroy(&r[i].sb);
+    }
+    free(r);
+    return rc;
+}
+
 /* The part of an alert code after "<plugin>.": [a-z0-9_.]+, as the topic
  * subscribers filter on is "alert.<code>". */
 static int alert_code_ok(const char *s)
@@ -1392,6 +1504,46 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* What the void or correction ev at seq takes back: its target as it stood
+ * just before seq (the original, or its latest earlier correction seen as
+ * the record it holds), decoded into *out from up, with its sequence and
+ * the registry version at it. */
+static int replaced_of(struct pt_host *h, const struct ev_event *ev,
+                       uint64_t seq, msgpack_unpacked *up, struct ev_event *out,
+                       uint64_t *rseq, uint64_t *rver)
+{
+    struct st_record rec;
+    struct ev_error everr;
+    uint64_t original, next;
+    int rc = st_reader_find_id(h->reader, ev->data.target, &original);
+    if (rc == 0)
+        rc = st_reader_amended_before(h->reader, original, seq, rseq);
+    if (rc == 0)
+        rc = st_reader_get(h->reader, *rseq, &rec);
+    if (rc == 0)
+        rc = st_reader_units_seq(h->reader, *rseq, rver, &next);
+    if (rc != 0)
+        return rc == POVTRACK_ENOTFOUND ? POVTRACK_EFORMAT : rc;
+    if (msgpack_unpack_next(up, rec.event, rec.event_len, NULL) !=
+            MSGPACK_UNPACK_SUCCESS ||
+        ev_decode(&up->data, INT64_MAX, out, &everr) != 0)
+        return POVTRACK_EFORMAT;
+    if (out->type == EV_RECORD_CORRECTED)
+        out->type = out->data.target_type;
+    /* The commit checked it: anything else is a damaged log. */
+    return out->type == ev->data.target_type ? 0 : POVTRACK_EFORMAT;
+}
+
+/* Does p take the record ev?  A void or correction goes to a plugin that
+ * asks for it and for the type of its target. */
+static int takes(const struct pt_plugin *p, const struct ev_event *ev)
+{
+    uint64_t mask = p->desc->event_mask;
+    return (mask & EV_TYPE_BIT(ev->type)) &&
+           (!ev_type_amends(ev->type) ||
+            (mask & EV_TYPE_BIT(ev->data.target_type)));
+}
+
 /* Apply records lo..*hi in txn.  On a plugin failure, stop that plugin and
  * ask for a retry of the batch without it.  A chunk that has taken
  * APPLY_BUDGET_MS stops after the record in hand and *hi becomes the last
@@ -1451,10 +1603,27 @@ static enum apply_result apply_range(struct pt_host *h, MDB_txn *txn,
             .publisher = rec.publisher,
             .event = &ev,
         };
-        for (size_t i = 0; i < h->nplugins; i++) {
+        /* Unpacked only for a void or correction: a handful in a log. */
+        struct ev_event replaced;
+        msgpack_unpacked rup;
+        msgpack_unpacked_init(&rup);
+        if (ev_type_amends(ev.type)) {
+            rc = replaced_of(h, &ev, rec.seq, &rup, &replaced, &pr.replaced_seq,
+                             &pr.replaced_units_seq);
+            if (rc != 0) {
+                msgpack_unpacked_destroy(&rup);
+                pt_logf(&h->log, PT_LOG_ERROR,
+                        "log record %llu: its target cannot be read: %s",
+                        (unsigned long long)rec.seq, st_strerror(rc));
+                *rc_out = rc;
+                return APPLY_FAILED;
+            }
+            pr.replaced = &replaced;
+        }
+        enum apply_result res = APPLY_OK;
+        for (size_t i = 0; i < h->nplugins && res == APPLY_OK; i++) {
             struct pt_plugin *p = &h->plugins[i];
-            if (!active(p) || p->applied >= rec.seq ||
-                !(p->desc->event_mask & EV_TYPE_BIT(ev.type)))
+            if (!active(p) || p->applied >= rec.seq || !takes(p, &ev))
                 continue;
             struct povtrack_ctx ctx = {.host = h,
                                        .plugin = p,
@@ -1465,19 +1634,25 @@ static enum apply_result apply_range(struct pt_host *h, MDB_txn *txn,
             pt_guard_enter(h->guard, p->desc->name, PT_CALL_APPLY, rec.seq);
             int prc = p->desc->apply(p->state, &ctx, &pr);
             pt_guard_leave(h->guard);
+            /* What the record taken back raised is resolved with it. */
+            if (prc == 0 && ctx.storage_rc == 0 && pr.replaced != NULL)
+                ctx.storage_rc = alerts_resolve(h, txn, p->desc->name,
+                                                pr.replaced_seq, rec.seq, &ev);
             if (ctx.storage_rc != 0) {
                 *rc_out = ctx.storage_rc;
-                return ctx.storage_rc == MDB_MAP_FULL ? APPLY_RETRY
-                                                      : APPLY_FAILED;
-            }
-            if (prc != 0) {
+                res =
+                    ctx.storage_rc == MDB_MAP_FULL ? APPLY_RETRY : APPLY_FAILED;
+            } else if (prc != 0) {
                 char why[128];
                 snprintf(why, sizeof why, "apply returned %d (%s) on %s", prc,
                          povtrack_err_name(prc), ev_type_name(ev.type));
                 plugin_stop(h, p, rec.seq, why);
-                return APPLY_RETRY;
+                res = APPLY_RETRY;
             }
         }
+        msgpack_unpacked_destroy(&rup);
+        if (res != APPLY_OK)
+            return res;
     }
     if (rc != 0 && rc != POVTRACK_EEND) {
         *rc_out = rc;

@@ -124,7 +124,8 @@ static int authorise(struct pt_auth *auth, struct pt_request *r,
                           p->name, (int)pl->via.str.size, pl->via.str.ptr);
             return POVTRACK_EACCES;
         }
-    } else if (n == 4 && memcmp(s, "read", 4) == 0) {
+    } else if ((n == 4 && memcmp(s, "read", 4) == 0) ||
+               (n == 5 && memcmp(s, "audit", 5) == 0)) {
         if (!p->query_log) {
             pt_pack_error(pk,
                           "op: publisher \"%s\" may not read the log's "

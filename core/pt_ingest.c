@@ -381,8 +381,11 @@ static void take_request(struct pt_ingest *ig, struct ingest_req *g,
             memcpy(s->error, err.msg, sizeof s->error);
             continue;
         }
-        if (pt_publisher_check_type(pub, ev->type, s->error, sizeof s->error) !=
-            0) {
+        /* A void or correction needs the right to publish what it voids or
+         * corrects. */
+        if (pt_publisher_check_type(
+                pub, ev_type_amends(ev->type) ? ev->data.target_type : ev->type,
+                s->error, sizeof s->error) != 0) {
             s->cls = PT_REJECT_RIGHTS;
             continue;
         }
@@ -428,6 +431,30 @@ static int storage_full(const struct pt_ingest *ig, int rc, size_t bytes)
     return avail < 2 * (uint64_t)bytes + (1u << 20);
 }
 
+/* A void or correction: the rights over the record as it stands (its
+ * unit at its date, as for publishing it), and for a correction over the
+ * corrected record too (its new unit and date). */
+static int check_amend_rights(const struct pt_publisher *pub,
+                              struct st_view *view,
+                              const struct ev_registry *reg,
+                              struct st_item *item)
+{
+    struct st_target t;
+    int rc =
+        st_view_target(view, item->ev, &t, item->error, sizeof item->error);
+    if (rc != POVTRACK_OK)
+        return rc;
+    rc = pt_publisher_check_unit(pub, &t.event, reg, item->error,
+                                 sizeof item->error);
+    st_target_free(&t);
+    if (rc != POVTRACK_OK || item->ev->type != EV_RECORD_CORRECTED)
+        return rc;
+    struct ev_event corrected = *item->ev;
+    corrected.type = corrected.data.target_type;
+    return pt_publisher_check_unit(pub, &corrected, reg, item->error,
+                                   sizeof item->error);
+}
+
 /* Inside the commit's write transaction: the unit registry as of this
  * commit, including units defined earlier in the same group; then the
  * publisher's rights on the same registry. */
@@ -443,6 +470,8 @@ static int check_refs(void *arg, struct st_view *view, struct st_item *item)
     st_view_registry(view, &reg);
     const struct pt_publisher *pub = ig->pubs[item - ig->items];
     *cls = PT_REJECT_RIGHTS;
+    if (ev_type_amends(item->ev->type))
+        return check_amend_rights(pub, view, &reg, item);
     return pt_publisher_check_unit(pub, item->ev, &reg, item->error,
                                    sizeof item->error);
 }

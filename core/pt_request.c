@@ -1,6 +1,6 @@
 /*
  * pt_request.c - answers to the query endpoint's requests: ping, stats,
- * read, query, alerts, units (validate: pt_validate.c).
+ * read, query, alerts, units, audit (validate: pt_validate.c).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -170,6 +170,20 @@ static int req_stats(struct pt_host *h, msgpack_packer *pk)
     return 0;
 }
 
+/* One record as the read op gives it: seq, received, publisher, event. */
+static void pack_record(msgpack_packer *pk, const struct st_record *rec)
+{
+    msgpack_pack_map(pk, 4);
+    pt_pack_cstr(pk, "seq");
+    msgpack_pack_uint64(pk, rec->seq);
+    pt_pack_cstr(pk, "received");
+    msgpack_pack_int64(pk, rec->received);
+    pt_pack_cstr(pk, "publisher");
+    pack_str(pk, rec->publisher.ptr, rec->publisher.len);
+    pt_pack_cstr(pk, "event");
+    pack_raw(pk, rec->event, rec->event_len);
+}
+
 static int req_read(struct pt_host *h, const msgpack_object *req,
                     msgpack_packer *pk)
 {
@@ -201,19 +215,129 @@ static int req_read(struct pt_host *h, const msgpack_object *req,
         rc = st_reader_next(h->reader, &rec);
         if (rc != 0)
             break;
-        msgpack_pack_map(pk, 4);
-        pt_pack_cstr(pk, "seq");
-        msgpack_pack_uint64(pk, rec.seq);
-        pt_pack_cstr(pk, "received");
-        msgpack_pack_int64(pk, rec.received);
-        pt_pack_cstr(pk, "publisher");
-        pack_str(pk, rec.publisher.ptr, rec.publisher.len);
-        pt_pack_cstr(pk, "event");
-        pack_raw(pk, rec.event, rec.event_len);
+        pack_record(pk, &rec);
     }
     if (rc != 0)
         pt_logf(&h->log, PT_LOG_ERROR, "read from %llu: %s",
                 (unsigned long long)from, st_strerror(rc));
+    return rc;
+}
+
+/* The amendments of a record, gathered before anything is packed. */
+#define AUDIT_MAX 1000
+struct amends {
+    uint64_t seq[AUDIT_MAX];
+    int voided;
+    size_t n;
+};
+
+static int gather_amend(void *arg, uint64_t seq, int voided)
+{
+    struct amends *a = arg;
+    if (a->n == AUDIT_MAX)
+        return 1;
+    a->seq[a->n++] = seq;
+    a->voided = a->voided || voided;
+    return 0;
+}
+
+/* The target id of record rec when it is a void or correction (else
+ * target.ptr stays NULL); points into the record. */
+static int amend_target(const struct st_record *rec, struct ev_str *target)
+{
+    msgpack_unpacked up;
+    struct ev_event ev;
+    struct ev_error err;
+    int rc = 0;
+    msgpack_unpacked_init(&up);
+    if (msgpack_unpack_next(&up, rec->event, rec->event_len, NULL) !=
+            MSGPACK_UNPACK_SUCCESS ||
+        ev_decode(&up.data, INT64_MAX, &ev, &err) != 0)
+        rc = POVTRACK_EFORMAT;
+    else if (ev_type_amends(ev.type))
+        *target = ev.data.target; /* points into rec, not into up */
+    msgpack_unpacked_destroy(&up);
+    return rc;
+}
+
+/*
+ * {"op": "audit", "id": ID} or {"op": "audit", "seq": N} -> {"ok": true,
+ * "record": {seq, received, publisher, event}, "amendments": [the voids
+ * and corrections of it, in log order, as records], "state": "entered" |
+ * "corrected" | "voided"}.  ID (or N) may be a void's or a correction's:
+ * the answer is then its target's.
+ */
+static int req_audit(struct pt_host *h, const msgpack_object *req,
+                     msgpack_packer *pk)
+{
+    const msgpack_object *id = pt_map_get(req, POVTRACK_KEY_ID);
+    uint64_t seq = 0;
+    if (id == NULL &&
+        get_uint(pk, req, POVTRACK_KEY_SEQ, 0, UINT64_MAX, &seq) != 0)
+        return 0;
+    if (id == NULL ? seq == 0
+                   : id->type != MSGPACK_OBJECT_STR || id->via.str.size == 0 ||
+                         id->via.str.size > EV_ID_MAX) {
+        pt_pack_error(pk,
+                      "id: required, the id of a record (at most %d bytes), "
+                      "or seq: its sequence",
+                      EV_ID_MAX);
+        return 0;
+    }
+    struct ev_str want = {id != NULL ? id->via.str.ptr : "",
+                          id != NULL ? id->via.str.size : 0};
+    struct st_record rec;
+    struct ev_str target = {NULL, 0};
+    struct amends *a = calloc(1, sizeof *a);
+    if (a == NULL) {
+        pt_pack_error(pk, "out of memory");
+        return 0;
+    }
+    int rc = st_reader_renew(h->reader);
+    if (rc == 0 && id != NULL)
+        rc = st_reader_find_id(h->reader, want, &seq);
+    if (rc == 0)
+        rc = st_reader_get(h->reader, seq, &rec);
+    if (rc == 0)
+        rc = amend_target(&rec, &target);
+    if (rc == 0 && target.ptr != NULL &&
+        (rc = st_reader_find_id(h->reader, target, &seq)) == 0)
+        rc = st_reader_get(h->reader, seq, &rec);
+    if (rc == 0)
+        rc = st_reader_amends(h->reader, seq, gather_amend, a);
+    if (rc == POVTRACK_ENOTFOUND) {
+        /* pt_pack_error escapes what is not UTF-8. */
+        if (id != NULL)
+            pt_pack_error(pk, "id: no record with id \"%.*s\" in the log",
+                          (int)want.len, want.ptr);
+        else
+            pt_pack_error(pk, "seq: no record #%llu in the log",
+                          (unsigned long long)seq);
+        free(a);
+        return 0;
+    }
+    if (rc < 0) {
+        pt_pack_error(pk, "log: %s", st_strerror(rc));
+        free(a);
+        return 0;
+    }
+    povtrack_proto_pack_ok(pk, 3);
+    pt_pack_cstr(pk, "record");
+    pack_record(pk, &rec);
+    pt_pack_cstr(pk, "state");
+    pt_pack_cstr(pk, a->voided ? "voided" : a->n > 0 ? "corrected" : "entered");
+    pt_pack_cstr(pk, "amendments");
+    msgpack_pack_array(pk, a->n);
+    /* The count is packed: a failure from here on is the caller's. */
+    for (size_t i = 0; i < a->n && rc == 0; i++) {
+        rc = st_reader_get(h->reader, a->seq[i], &rec);
+        if (rc == 0)
+            pack_record(pk, &rec);
+    }
+    free(a);
+    if (rc != 0)
+        pt_logf(&h->log, PT_LOG_ERROR, "audit of seq %llu: %s",
+                (unsigned long long)seq, st_strerror(rc));
     return rc;
 }
 
@@ -295,6 +419,22 @@ static int req_query(struct pt_host *h, const msgpack_object *req,
     return 0;
 }
 
+/* Is the stored alert v resolved (a record it was raised by was voided or
+ * corrected: it has "resolved_seq")? */
+static bool alert_resolved(const MDB_val *v)
+{
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    bool r = msgpack_unpack_next(&up, v->mv_data, v->mv_size, NULL) ==
+                 MSGPACK_UNPACK_SUCCESS &&
+             pt_map_get(&up.data, "resolved_seq") != NULL;
+    msgpack_unpacked_destroy(&up);
+    return r;
+}
+
+/* {"op": "alerts", "since", "limit", "resolved"?: bool}: the stored alerts
+ * raised by records after since; resolved ones only with "resolved": true
+ * (a client that does not know the field sees the active alerts). */
 static int req_alerts(struct pt_host *h, const msgpack_object *req,
                       msgpack_packer *pk)
 {
@@ -302,6 +442,14 @@ static int req_alerts(struct pt_host *h, const msgpack_object *req,
     if (get_uint(pk, req, "since", 0, UINT64_MAX - 1, &since) != 0 ||
         get_uint(pk, req, "limit", 1000, READ_LIMIT_MAX, &limit) != 0)
         return 0;
+    const msgpack_object *ro = pt_map_get(req, "resolved");
+    if (ro != NULL && ro->type != MSGPACK_OBJECT_BOOLEAN &&
+        ro->type != MSGPACK_OBJECT_NIL) {
+        pt_pack_error(pk, "resolved: must be true or false");
+        return 0;
+    }
+    bool resolved =
+        ro != NULL && ro->type == MSGPACK_OBJECT_BOOLEAN && ro->via.boolean;
     MDB_txn *txn;
     MDB_cursor *cur;
     int rc = st_mdb_rc(mdb_txn_begin(h->state, NULL, MDB_RDONLY, &txn));
@@ -320,7 +468,7 @@ static int req_alerts(struct pt_host *h, const msgpack_object *req,
     for (rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE));
          rc == 0 && n < limit;
          rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT)))
-        n++;
+        n += resolved || !alert_resolved(&v);
     povtrack_proto_pack_ok(pk, 1);
     pt_pack_cstr(pk, "alerts");
     msgpack_pack_array(pk, (size_t)n);
@@ -329,8 +477,12 @@ static int req_alerts(struct pt_host *h, const msgpack_object *req,
     uint64_t i = 0;
     for (rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE));
          rc == 0 && i < n;
-         rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT)), i++)
+         rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT))) {
+        if (!resolved && alert_resolved(&v))
+            continue;
         pack_raw(pk, v.mv_data, v.mv_size);
+        i++;
+    }
     mdb_cursor_close(cur);
     mdb_txn_abort(txn);
     return i == n ? 0 : MDB_CORRUPTED;
@@ -471,7 +623,7 @@ static int request(struct pt_host *h, const msgpack_object *req,
     const msgpack_object *op = pt_map_get(req, POVTRACK_KEY_OP);
     if (op == NULL || op->type != MSGPACK_OBJECT_STR) {
         pt_pack_error(pk, "op: required (ping, stats, read, query, alerts, "
-                          "units, validate, resume, rebuild)");
+                          "units, validate, resume, rebuild, audit)");
         return 0;
     }
     const char *s = op->via.str.ptr;
@@ -499,6 +651,8 @@ static int request(struct pt_host *h, const msgpack_object *req,
         return req_plugin_action(h, req, pk, 0);
     if (OP_IS(POVTRACK_OP_REBUILD))
         return req_plugin_action(h, req, pk, 1);
+    if (OP_IS(POVTRACK_OP_AUDIT))
+        return req_audit(h, req, pk);
 #undef OP_IS
     pt_pack_error(pk, "op: unknown operation \"%.*s\"", (int)n, s);
     return 0;

@@ -41,7 +41,8 @@ _Static_assert(sizeof(enum ev_level) == sizeof(int) &&
                    sizeof(enum ev_partner_kind) == sizeof(int) &&
                    sizeof(enum ev_assistance) == sizeof(int) &&
                    sizeof(enum ev_ntp) == sizeof(int) &&
-                   sizeof(enum ev_recipient_kind) == sizeof(int),
+                   sizeof(enum ev_recipient_kind) == sizeof(int) &&
+                   sizeof(enum ev_type) == sizeof(int),
                "enum fields must be int-sized");
 _Static_assert(EV_IND_COUNT <= 32, "deprived is a 32-bit set");
 
@@ -56,7 +57,9 @@ enum kind {
     K_ENUM,     /* one of names[lo..hi] */
     K_BOOL,     /* true or false, with a has_ flag (bool_has) */
     K_DEPRIVED, /* array of indicators of the standard for data.year */
-    K_UNITS     /* array of 1..EV_CODES_MAX distinct unit codes */
+    K_UNITS,    /* array of 1..EV_CODES_MAX distinct unit codes */
+    K_ID,       /* an event id: printable ASCII, at most EV_ID_MAX bytes */
+    K_RECORD    /* record.corrected: the data of data.type, nested */
 };
 
 /* In ascending byte order of the wire names (see the top of the file).
@@ -64,7 +67,8 @@ enum kind {
  * allows only one of them): "level" (a unit cannot be "central", a
  * donation can), "reason" (a relocation's hazard, a household's exit),
  * "kind" (a unit change, an assistance), "program" (a loan's free text,
- * a National Target Programme). */
+ * a National Target Programme); "reason" three times (a correction's is
+ * text). */
 enum field {
     F_AMOUNT,
     F_AREA,
@@ -102,13 +106,17 @@ enum field {
     F_PURPOSE,
     F_REASON,
     F_EXIT_REASON,
+    F_REMARK,
     F_RECIPIENT,
     F_RECIPIENT_KIND,
+    F_RECORD,
     F_REPORT,
     F_STARS,
     F_STATUS,
     F_SUCCESSOR,
     F_SUCCESSORS,
+    F_TARGET,
+    F_TARGET_TYPE,
     F_YEAR,
     F_COUNT
 };
@@ -191,10 +199,13 @@ static const struct field_desc fields[F_COUNT] = {
                             EV_REASON_LANDSLIDE, EV_REASON_OTHER),
     [F_EXIT_REASON] = ENUM_FIELD("reason", exit_reason, ev_exit_names,
                                  EV_EXIT_DIED, EV_EXIT_MERGED),
+    [F_REMARK] = FIELD("reason", K_TEXT, remark),
     [F_RECIPIENT] = FIELD("recipient", K_TEXT, recipient),
     [F_RECIPIENT_KIND] =
         ENUM_FIELD("recipient_kind", recipient_kind, ev_recipient_kind_names,
                    EV_RECIPIENT_COLLECTIVE, EV_RECIPIENT_INDIVIDUAL),
+    /* Lands in the members of the corrected type; off is unused. */
+    [F_RECORD] = FIELD("record", K_RECORD, target_type),
     [F_REPORT] = FIELD("report", K_TEXT, report),
     /* OCOP: products rated 3 stars or more are certified (Decision
      * 148/QĐ-TTg); 1 and 2 stars are not an OCOP product. */
@@ -203,6 +214,10 @@ static const struct field_desc fields[F_COUNT] = {
                             EV_STATUS_NONE),
     [F_SUCCESSOR] = FIELD("successor", K_UNIT, successor),
     [F_SUCCESSORS] = FIELD("successors", K_UNITS, successors),
+    [F_TARGET] = FIELD("target", K_ID, target),
+    /* The types that may be voided or corrected (ev_type_amendable). */
+    [F_TARGET_TYPE] = ENUM_FIELD("type", target_type, ev_type_names,
+                                 EV_DONATION_PLEDGED, EV_CREDIT_REPAID),
     [F_YEAR] = INT_FIELD("year", year, 2000, 2100),
 };
 
@@ -263,6 +278,12 @@ static const struct type_desc types[EV_TYPE_COUNT] = {
     [EV_COMMENDATION_AWARDED] = {BIT(F_RECIPIENT) | BIT(F_RECIPIENT_KIND) |
                                      BIT(F_AWARDED_BY) | BIT(F_LEVEL),
                                  BIT(F_DECISION), HH_NO},
+    [EV_RECORD_VOIDED] = {BIT(F_TARGET) | BIT(F_TARGET_TYPE) | BIT(F_REMARK), 0,
+                          HH_NO},
+    /* The household as data.type wants it: check_corrected(). */
+    [EV_RECORD_CORRECTED] = {BIT(F_TARGET) | BIT(F_TARGET_TYPE) |
+                                 BIT(F_REMARK) | BIT(F_RECORD),
+                             0, HH_OPTIONAL},
 };
 
 /* Top-level keys, in canonical order. */
@@ -480,6 +501,26 @@ static int check_unit_code(struct ev_str s, const char *path,
     return POVTRACK_OK;
 }
 
+/* An event id (an event's own, or the target of a correction). */
+static int check_id(struct ev_str id, const char *path, struct ev_error *err)
+{
+    uint32_t i;
+
+    if (id.len == 0)
+        return FAIL(err, "%s: must not be empty", path);
+    if (id.len > EV_ID_MAX)
+        return FAIL_WHY(err, EV_WHY_TOO_LONG,
+                        "%s: must be at most %d bytes; this one has %" PRIu32,
+                        path, EV_ID_MAX, id.len);
+    for (i = 0; i < id.len; i++)
+        if (id.ptr[i] < 0x21 || id.ptr[i] > 0x7e)
+            return FAIL(err,
+                        "%s: byte %" PRIu32 " is not printable ASCII "
+                        "(0x21..0x7e)",
+                        path, i);
+    return POVTRACK_OK;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Decoding                                                                 */
 
@@ -623,7 +664,7 @@ static int decode_deprived(const msgpack_object *o, int64_t year, uint32_t *out,
 static int decode_codes(const msgpack_object *o, const char *path,
                         struct ev_codes *out, struct ev_error *err)
 {
-    char epath[48], esc[ESCAPED_MAX];
+    char epath[64], esc[ESCAPED_MAX]; /* path (at most 47) and "[i]" */
     uint32_t i, j;
     int rc;
 
@@ -653,25 +694,56 @@ static int decode_codes(const msgpack_object *o, const char *path,
     return POVTRACK_OK;
 }
 
+/* data.type of a void or a correction: a type the catalogue knows but
+ * that cannot be voided or corrected is named, with the ones that can. */
+static int check_target_type(const msgpack_object *o, const char *path,
+                             struct ev_error *err)
+{
+    char esc[ESCAPED_MAX];
+    enum ev_type t;
+
+    if (o->type != MSGPACK_OBJECT_STR)
+        return POVTRACK_OK; /* decode_enum says it */
+    t = ev_type_from_name(o->via.str.ptr, o->via.str.size);
+    if (t == EV_TYPE_NONE || ev_type_amendable(t))
+        return POVTRACK_OK;
+    return FAIL_WHY(err, EV_WHY_VALUE,
+                    "%s: a %s cannot be voided or corrected (only donations, "
+                    "pledges, fund disbursements, loans, repayments and "
+                    "relocations can)",
+                    path,
+                    ev_quote(esc, sizeof esc, o->via.str.ptr, o->via.str.size));
+}
+
+static int decode_data_map(const msgpack_object *o, enum ev_type type,
+                           struct ev_str unit, const char *prefix,
+                           struct ev_data *d, struct ev_error *err);
+static int check_type_rules(enum ev_type type, struct ev_str unit,
+                            const struct ev_data *d, struct ev_error *err);
+
 static int decode_field(unsigned f, const msgpack_object *o,
-                        const struct type_desc *td, struct ev_data *d,
-                        struct ev_error *err)
+                        const struct type_desc *td, const char *prefix,
+                        struct ev_data *d, struct ev_error *err)
 {
     const struct field_desc *fd = &fields[f];
     struct ev_str *s;
-    char path[32];
+    char path[48];
     int64_t v;
     int rc;
 
-    /* "data.<name>" for messages, built on every field of every event:
-     * memcpy, not snprintf, which was a tenth of ingest's CPU.  Field names
-     * are the catalogue's own constants, all far shorter than path. */
-    size_t n = strlen(fd->name);
-    if (n > sizeof path - 6)
-        n = sizeof path - 6;
-    memcpy(path, "data.", 5);
-    memcpy(path + 5, fd->name, n);
-    path[5 + n] = '\0';
+    /* "<prefix>.<name>" for messages ("data.amount", "data.record.amount"),
+     * built on every field of every event: memcpy, not snprintf, which was
+     * a tenth of ingest's CPU.  Field names and prefixes are the
+     * catalogue's own constants, all far shorter than path. */
+    size_t p = strlen(prefix), n = strlen(fd->name);
+    if (p > 16)
+        p = 16;
+    if (n > sizeof path - p - 2)
+        n = sizeof path - p - 2;
+    memcpy(path, prefix, p);
+    path[p] = '.';
+    memcpy(path + p + 1, fd->name, n);
+    path[p + 1 + n] = '\0';
     if (o == NULL)
         return (td->required & BIT(f))
                    ? FAIL(err, "%s: required for %s", path, type_name(td))
@@ -703,7 +775,19 @@ static int decode_field(unsigned f, const msgpack_object *o,
         return fd->kind == K_TEXT ? check_text(*s, EV_TEXT_MAX, path, err)
                                   : check_unit_code(*s, path, err);
     case K_ENUM:
+        if (f == F_TARGET_TYPE &&
+            (rc = check_target_type(o, path, err)) != POVTRACK_OK)
+            return rc;
         return decode_enum(f, o, path, d, err);
+    case K_ID:
+        s = member(d, f);
+        if ((rc = get_str(o, path, s, err)) != POVTRACK_OK)
+            return rc;
+        return check_id(*s, path, err);
+    case K_RECORD:
+        /* The unit of a correction is the corrected record's. */
+        return decode_data_map(o, d->target_type, (struct ev_str){0}, path, d,
+                               err);
     case K_BOOL:
         if (o->type != MSGPACK_OBJECT_BOOLEAN)
             return FAIL(err, "%s: must be true or false", path);
@@ -836,21 +920,26 @@ static int fail_missing(const struct field_desc *tab, unsigned n,
     return FAIL_WHY(err, EV_WHY_MISSING, "%s: missing %s", path, names);
 }
 
-static int decode_data(const msgpack_object *o, enum ev_type type,
-                       struct ev_str unit, struct ev_data *d,
-                       struct ev_error *err)
+/* The data map of an event of type (prefix "data"), or the corrected
+ * record's (prefix "data.record"), into d. */
+static int decode_data_map(const msgpack_object *o, enum ev_type type,
+                           struct ev_str unit, const char *prefix,
+                           struct ev_data *d, struct ev_error *err)
 {
     const struct type_desc *td = &types[type];
     const msgpack_object *slot[F_COUNT] = {NULL};
     uint64_t want = td->required | td->optional;
+    /* Decoded after the rest: which indicators exist depends on data.year,
+     * which fields a corrected record has on data.type. */
+    const uint64_t last = BIT(F_DEPRIVED) | BIT(F_RECORD);
     unsigned f;
     int rc;
 
-    if ((rc = need(o, "data", err)) != POVTRACK_OK)
+    if ((rc = need(o, prefix, err)) != POVTRACK_OK)
         return rc;
     if (o->type != MSGPACK_OBJECT_MAP)
-        return FAIL(err, "data: must be a map");
-    rc = collect(o, fields, F_COUNT, want, "data", type_name(td), slot, err);
+        return FAIL(err, "%s: must be a map", prefix);
+    rc = collect(o, fields, F_COUNT, want, prefix, type_name(td), slot, err);
     if (rc != POVTRACK_OK)
         return rc;
     uint64_t missing = td->required;
@@ -858,23 +947,52 @@ static int decode_data(const msgpack_object *o, enum ev_type type,
         if (slot[f] != NULL)
             missing &= ~BIT(f);
     if (missing != 0)
-        return fail_missing(fields, F_COUNT, missing, "data", type_name(td),
+        return fail_missing(fields, F_COUNT, missing, prefix, type_name(td),
                             err);
-    /* deprived goes last: which indicators exist depends on data.year. */
     for (f = 0; f < F_COUNT; f++)
-        if ((want & BIT(f)) && f != F_DEPRIVED &&
-            (rc = decode_field(f, slot[f], td, d, err)) != POVTRACK_OK)
+        if ((want & BIT(f) & ~last) &&
+            (rc = decode_field(f, slot[f], td, prefix, d, err)) != POVTRACK_OK)
             return rc;
-    if ((want & BIT(F_DEPRIVED)) &&
-        (rc = decode_field(F_DEPRIVED, slot[F_DEPRIVED], td, d, err)) !=
-            POVTRACK_OK)
-        return rc;
+    for (f = 0; f < F_COUNT; f++)
+        if ((want & BIT(f) & last) &&
+            (rc = decode_field(f, slot[f], td, prefix, d, err)) != POVTRACK_OK)
+            return rc;
+    return check_type_rules(type, unit, d, err);
+}
+
+/* The rules of a type beyond its fields (the types a correction holds have
+ * none). */
+static int check_type_rules(enum ev_type type, struct ev_str unit,
+                            const struct ev_data *d, struct ev_error *err)
+{
     if (type == EV_UNIT_DEFINED)
         return check_parent_presence(d, err);
     if (type == EV_UNIT_CHANGED)
         return check_change(unit, d, err);
     if (type == EV_HOUSEHOLD_MOVED && ev_str_same(unit, d->from))
         return FAIL(err, "data.from: must not be the unit moved to");
+    return POVTRACK_OK;
+}
+
+static int decode_data(const msgpack_object *o, enum ev_type type,
+                       struct ev_str unit, struct ev_data *d,
+                       struct ev_error *err)
+{
+    return decode_data_map(o, type, unit, "data", d, err);
+}
+
+/* record.corrected: the household as the corrected type wants it. */
+static int check_corrected(const struct ev_event *ev, struct ev_error *err)
+{
+    const struct type_desc *td = &types[ev->data.target_type];
+    bool hh = ev->household.ptr != NULL;
+
+    if (!hh && td->household == HH_REQUIRED)
+        return FAIL(err, "household: required for a correction of %s",
+                    type_name(td));
+    if (hh && td->household == HH_NO)
+        return FAIL(err, "household: not allowed for a correction of %s",
+                    type_name(td));
     return POVTRACK_OK;
 }
 
@@ -895,25 +1013,12 @@ static int decode_version(const msgpack_object *o, struct ev_error *err)
 static int decode_id(const msgpack_object *o, struct ev_str *id,
                      struct ev_error *err)
 {
-    uint32_t i;
     int rc;
 
     if ((rc = need(o, "id", err)) != POVTRACK_OK ||
         (rc = get_str(o, "id", id, err)) != POVTRACK_OK)
         return rc;
-    if (id->len == 0)
-        return FAIL(err, "id: must not be empty");
-    if (id->len > EV_ID_MAX)
-        return FAIL_WHY(err, EV_WHY_TOO_LONG,
-                        "id: must be at most %d bytes; this one has %" PRIu32,
-                        EV_ID_MAX, id->len);
-    for (i = 0; i < id->len; i++)
-        if (id->ptr[i] < 0x21 || id->ptr[i] > 0x7e)
-            return FAIL(err,
-                        "id: byte %" PRIu32 " is not printable ASCII "
-                        "(0x21..0x7e)",
-                        i);
-    return POVTRACK_OK;
+    return check_id(*id, "id", err);
 }
 
 static int decode_type(const msgpack_object *o, enum ev_type *type,
@@ -1010,6 +1115,8 @@ int ev_decode(const msgpack_object *obj, int64_t max_at, struct ev_event *out,
                               &out->household, err);
     if (rc == POVTRACK_OK)
         rc = decode_data(slot[T_DATA], out->type, out->unit, &out->data, err);
+    if (rc == POVTRACK_OK && out->type == EV_RECORD_CORRECTED)
+        rc = check_corrected(out, err);
     return rc;
 }
 
@@ -1037,6 +1144,10 @@ enum ev_rule ev_field_rule(enum ev_type type, const char *name)
 
 /* ------------------------------------------------------------------------ */
 /* Canonical encoding                                                       */
+
+static uint64_t fields_to_encode(const struct type_desc *td,
+                                 const struct ev_data *d);
+static int pack_data(msgpack_packer *pk, const struct ev_data *d, uint64_t set);
 
 /* Optional fields whose zero value means something carry a flag; optional
  * text is present when it points somewhere. */
@@ -1107,6 +1218,11 @@ static bool field_encodable(const struct ev_data *d, unsigned f)
         return v >= fd->lo && v <= fd->hi;
     case K_UNITS:
         return ((const struct ev_codes *)const_member(d, f))->n > 0;
+    case K_ID:
+        return ((const struct ev_str *)const_member(d, f))->ptr != NULL;
+    case K_RECORD:
+        return ev_type_amendable(d->target_type) &&
+               fields_to_encode(&types[d->target_type], d) != 0;
     default:
         return true;
     }
@@ -1127,11 +1243,14 @@ static int pack_field(msgpack_packer *pk, const struct ev_data *d, unsigned f)
     const struct ev_str *s;
 
     switch (fd->kind) {
+    case K_RECORD:
+        return pack_data(pk, d, fields_to_encode(&types[d->target_type], d));
     case K_INT:
         return msgpack_pack_int64(pk, *(const int64_t *)const_member(d, f));
     case K_PARENT:
     case K_TEXT:
     case K_UNIT:
+    case K_ID:
         s = const_member(d, f);
         return s->ptr != NULL ? pack_str(pk, *s) : msgpack_pack_nil(pk);
     case K_ENUM:
@@ -1152,6 +1271,8 @@ static int pack_field(msgpack_packer *pk, const struct ev_data *d, unsigned f)
 static uint64_t fields_to_encode(const struct type_desc *td,
                                  const struct ev_data *d)
 {
+    if (td->required & BIT(F_RECORD) && !ev_type_amendable(d->target_type))
+        return 0; /* checked before the record's own fields are */
     uint64_t out = td->required;
     unsigned f;
 
@@ -1164,11 +1285,24 @@ static uint64_t fields_to_encode(const struct type_desc *td,
     return out;
 }
 
+/* The map of the fields in set, in canonical order. */
+static int pack_data(msgpack_packer *pk, const struct ev_data *d, uint64_t set)
+{
+    int r = msgpack_pack_map(pk, popcount(set));
+
+    for (unsigned f = 0; f < F_COUNT; f++) {
+        if (set & BIT(f)) {
+            r |= pack_cstr(pk, fields[f].name);
+            r |= pack_field(pk, d, f);
+        }
+    }
+    return r;
+}
+
 int ev_encode(const struct ev_event *ev, msgpack_packer *pk)
 {
     const struct type_desc *td;
     uint64_t data;
-    unsigned f;
     bool hh;
     int r;
 
@@ -1178,6 +1312,10 @@ int ev_encode(const struct ev_event *ev, msgpack_packer *pk)
     td = &types[ev->type];
     hh = ev->household.ptr != NULL;
     if ((hh && td->household == HH_NO) || (!hh && td->household == HH_REQUIRED))
+        return POVTRACK_EINVALID;
+    if (ev->type == EV_RECORD_CORRECTED &&
+        (!ev_type_amendable(ev->data.target_type) ||
+         check_corrected(ev, NULL) != POVTRACK_OK))
         return POVTRACK_EINVALID;
     if ((data = fields_to_encode(td, &ev->data)) == 0)
         return POVTRACK_EINVALID;
@@ -1199,12 +1337,6 @@ int ev_encode(const struct ev_event *ev, msgpack_packer *pk)
         r |= pack_str(pk, ev->household);
     }
     r |= pack_cstr(pk, "data");
-    r |= msgpack_pack_map(pk, popcount(data));
-    for (f = 0; f < F_COUNT; f++) {
-        if (data & BIT(f)) {
-            r |= pack_cstr(pk, fields[f].name);
-            r |= pack_field(pk, &ev->data, f);
-        }
-    }
+    r |= pack_data(pk, &ev->data, data);
     return r == 0 ? POVTRACK_OK : POVTRACK_ENOMEM;
 }

@@ -626,10 +626,19 @@ int ev_check_refs(const struct ev_event *ev, const struct ev_registry *reg,
         free(u);
         return rc;
     }
+    /* A void names the record's own unit (the log checks that), which may
+     * have ended since: nothing of the registry to check. */
+    if (ev->type == EV_RECORD_VOIDED)
+        return POVTRACK_OK;
+    /* A correction is checked as the record it corrects. */
+    enum ev_type t =
+        ev->type == EV_RECORD_CORRECTED ? ev->data.target_type : ev->type;
     rc = need_in_force(reg, ev->unit, ev->at, "unit", err);
     if (rc == POVTRACK_OK &&
-        (ev->type == EV_RELOCATION_COMPLETED || ev->type == EV_HOUSEHOLD_MOVED))
-        rc = need_in_force(reg, ev->data.from, ev->at, "data.from", err);
+        (t == EV_RELOCATION_COMPLETED || t == EV_HOUSEHOLD_MOVED))
+        rc = need_in_force(reg, ev->data.from, ev->at,
+                           t == ev->type ? "data.from" : "data.record.from",
+                           err);
     return rc;
 }
 

@@ -127,8 +127,11 @@ int ev_unit_update(const struct ev_event *ev, const struct ev_registry *reg,
  * relocation.completed's and household.moved's "from") must be in force
  * at the event's "at"; unit.defined and unit.changed must pass
  * ev_unit_update's rules; a unit.defined code's length must match its
- * level (province 2, district 3, commune 5 digits).  Returns POVTRACK_OK,
- * POVTRACK_EINVALID (err set), POVTRACK_ENOMEM or the registry's error.
+ * level (province 2, district 3, commune 5 digits).  A record.corrected is
+ * checked as the record it holds (data.type); a record.voided has nothing
+ * to check here (its unit is its target's: the log checks its target).
+ * Returns POVTRACK_OK, POVTRACK_EINVALID (err set), POVTRACK_ENOMEM or the
+ * registry's error.
  */
 int ev_check_refs(const struct ev_event *ev, const struct ev_registry *reg,
                   struct ev_error *err);

@@ -141,6 +141,15 @@ static int append_item(struct st_log *log, MDB_txn *txn, struct st_view *view,
         if (rc != 0)
             return rc;
     }
+    if (ev_type_amends(ev->type)) {
+        rc = st_amend_apply(view, *next, it);
+        if (rc == POVTRACK_EINVALID) {
+            it->status = ST_ITEM_REJECTED;
+            return st_mdb_rc(mdb_del(txn, log->ids, &idk, NULL));
+        }
+        if (rc != 0)
+            return rc;
+    }
     st_put_u64be(kb, *next);
     v.mv_size = ST_REC_HDR + it->publisher.len + it->len;
     v.mv_data = NULL;

@@ -23,6 +23,7 @@ struct st_log {
     MDB_dbi ids;
     MDB_dbi units;
     MDB_dbi unitseq; /* 0 in a read-only log written before it existed */
+    MDB_dbi amends;  /* likewise */
     MDB_dbi meta;
     int readonly;
     /* Read snapshots of this handle that are live (begun or renewed, not yet
@@ -76,6 +77,16 @@ void st_history_stamp(struct ev_history *h, const struct ev_history *old,
  * when the event breaks the rules (only possible without a check()). */
 int st_units_apply(struct st_view *view, const struct ev_event *ev,
                    uint64_t seq, struct st_item *it);
+
+/* ---- voids and corrections (st_amend.c) ---- */
+
+/* The amends of original inside txn, as st_reader_amends. */
+int st_amends_each(MDB_txn *txn, const struct st_log *log, uint64_t original,
+                   st_amend_fn fn, void *arg);
+/* Note in "amends" that record seq (it->ev, a void or correction) amends
+ * its target, as of view; POVTRACK_EINVALID (it->error set) when the
+ * target breaks the rules (only possible without a check()). */
+int st_amend_apply(struct st_view *view, uint64_t seq, struct st_item *it);
 
 /* Begin a read transaction on log, adopting a map grown by another process
  * (MDB_MAP_RESIZED) when that is safe. */

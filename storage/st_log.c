@@ -16,8 +16,8 @@
 #include "st_env.h"
 #include "st_internal.h"
 
-/* events, ids, units, unitseq, meta. */
-#define ST_MAX_DBS 5
+/* events, ids, units, unitseq, amends, meta. */
+#define ST_MAX_DBS 6
 
 /* Files and the directory are created group-accessible and left to the
  * umask: a reader process opens lock.mdb read-write (its reader slot lives
@@ -287,6 +287,9 @@ static int open_dbs(struct st_log *log, const char *dir, char *err,
         if (rc == 0)
             rc = st_mdb_rc(
                 mdb_dbi_open(txn, "unitseq", MDB_CREATE, &log->unitseq));
+        if (rc == 0)
+            rc = st_mdb_rc(
+                mdb_dbi_open(txn, "amends", MDB_CREATE, &log->amends));
         if (rc == 0) {
             v.mv_size = sizeof(ST_FORMAT) - 1;
             v.mv_data = (void *)ST_FORMAT;
@@ -345,18 +348,23 @@ static int open_dbs(struct st_log *log, const char *dir, char *err,
                 goto fail;
             }
         }
-        /* "unitseq" came later: a writer adds it to an older log, a reader
-         * of one reads it as "no unit ever changed". */
-        rc = st_mdb_rc(mdb_dbi_open(
-            txn, "unitseq", log->readonly ? 0 : MDB_CREATE, &log->unitseq));
-        if (rc == MDB_NOTFOUND && log->readonly) {
-            log->unitseq = 0;
-            rc = 0;
-        }
-        if (rc != 0) {
-            set_err(err, errlen, "%s: cannot open the \"unitseq\" database: %s",
-                    dir, st_strerror(rc));
-            goto fail;
+        /* "unitseq" and "amends" came later: a writer adds them to an
+         * older log, a reader of one reads them as "no unit ever changed",
+         * "nothing ever voided or corrected". */
+        static const char *const later[] = {"unitseq", "amends"};
+        MDB_dbi *ldbis[] = {&log->unitseq, &log->amends};
+        for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++) {
+            rc = st_mdb_rc(mdb_dbi_open(
+                txn, later[i], log->readonly ? 0 : MDB_CREATE, ldbis[i]));
+            if (rc == MDB_NOTFOUND && log->readonly) {
+                *ldbis[i] = 0;
+                rc = 0;
+            }
+            if (rc != 0) {
+                set_err(err, errlen, "%s: cannot open the \"%s\" database: %s",
+                        dir, later[i], st_strerror(rc));
+                goto fail;
+            }
         }
     }
 

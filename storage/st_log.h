@@ -14,6 +14,10 @@
  *             read as one span open at both ends
  *   "unitseq" u64 sequence (big-endian) -> empty, for every record that
  *             changed "units" (unit.defined, unit.changed)
+ *   "amends"  u64 original (big-endian) u64 amend (big-endian) -> 'v' or
+ *             'c': record amend voids ('v') or corrects ('c') record
+ *             original, for every record.voided and record.corrected;
+ *             absent in a log written before them (read as empty)
  *   "meta"    "format" -> "povtrack-log-1"
  *
  * A record (the value in "events") is:
@@ -175,9 +179,39 @@ int st_view_unit(struct st_view *view, struct ev_str code, struct ev_unit *out);
 void st_view_registry(struct st_view *view, struct ev_registry *out);
 
 /* The reference checks of ev_check_refs against the registry as of this
- * commit, as an st_check_fn (arg unused): what ingest runs before its
+ * commit, and a void's or correction's target (st_view_target), as an
+ * st_check_fn (arg unused): what ingest runs before its
  * rights checks, and what tools and tests that append events run. */
 int st_check_refs(void *arg, struct st_view *view, struct st_item *item);
+
+/*
+ * Voids and corrections.  The target of a record.voided or
+ * record.corrected is always an original record (never itself a void or
+ * a correction), of the type its data.type says; once voided, a record
+ * takes nothing more.  A later correction replaces the earlier one.
+ */
+struct st_target {
+    uint64_t original; /* the target's sequence */
+    uint64_t current;  /* its latest correction's, or original */
+    int voided;        /* a void of it is in the log (current: before it) */
+    /* The record as it now stands: the original, or its latest
+     * correction as the corrected record (type the original's, data, unit,
+     * at and household the correction's).  Points into the map and into
+     * unpacked. */
+    struct ev_event event;
+    struct ev_str publisher;
+    msgpack_unpacked unpacked;
+};
+
+/* Resolve the target of amend (a record.voided or record.corrected) as of
+ * this commit and check the rules: the target exists, is an original of
+ * data.type, is not voided, and a void names the record's unit.  0 (out
+ * set: st_target_free it), POVTRACK_EINVALID with err naming the field
+ * and the reason in words, or a storage error.  The ingest checks the
+ * publisher's rights over out->event (the record as it stands). */
+int st_view_target(struct st_view *view, const struct ev_event *amend,
+                   struct st_target *out, char *err, size_t errlen);
+void st_target_free(struct st_target *t);
 
 /* Called for each item that is not a duplicate, before it is appended; a
  * non-zero return other than POVTRACK_EINVALID fails the whole batch. Returning
@@ -193,12 +227,14 @@ typedef int (*st_check_fn)(void *arg, struct st_view *view,
  * ST_ITEM_DUPLICATE with the original seq; with other bytes it is
  * ST_ITEM_REJECTED "id: reused with different content"; otherwise check()
  * runs and, if it passes, the record is appended (and a unit.defined event
- * updates "units").  received is unix microseconds.  Returns 0 once the
- * transaction is durably committed; on error nothing of the batch is stored
- * and every item's status is meaningless.  n == 0 is a no-op.  POVTRACK_EINVAL
- * (nothing stored) for a read-only log or an item breaking the contract:
- * ev, bytes or id missing, len 0, unit.defined without unit code or valid
- * level.  A publisher longer than ST_PUBLISHER_MAX rejects that item.
+ * updates "units"; a void or correction whose target breaks the rules of
+ * st_view_target is rejected, else noted in "amends").  received is unix
+ * microseconds.  Returns 0 once the transaction is durably committed; on error
+ * nothing of the batch is stored and every item's status is meaningless.  n ==
+ * 0 is a no-op.  POVTRACK_EINVAL (nothing stored) for a read-only log or an
+ * item breaking the contract: ev, bytes or id missing, len 0, unit.defined
+ * without unit code or valid level.  A publisher longer than ST_PUBLISHER_MAX
+ * rejects that item.
  */
 int st_log_append_batch(struct st_log *log, int64_t received,
                         struct st_item *items, size_t n, st_check_fn check,
@@ -249,6 +285,19 @@ int st_reader_history(struct st_reader *r, struct ev_str code,
  * none yet), so the answer holds for every seq in [*version, *next). */
 int st_reader_units_seq(struct st_reader *r, uint64_t seq, uint64_t *version,
                         uint64_t *next);
+
+/* The voids and corrections of record original, in log order: fn(arg,
+ * seq, voided) for each; stops at and returns fn's first non-zero value.
+ * 0 also when there are none. */
+typedef int (*st_amend_fn)(void *arg, uint64_t seq, int voided);
+int st_reader_amends(struct st_reader *r, uint64_t original, st_amend_fn fn,
+                     void *arg);
+
+/* The record original as it stood just before record before (a void or
+ * correction of it, or any later record): the sequence of its latest
+ * correction before that, or original itself. */
+int st_reader_amended_before(struct st_reader *r, uint64_t original,
+                             uint64_t before, uint64_t *current);
 
 /* Some unit with a span ending after t under parent, or POVTRACK_ENOTFOUND. */
 int st_reader_child_after(struct st_reader *r, struct ev_str parent, int64_t t,

@@ -244,6 +244,43 @@ int st_reader_find_id(struct st_reader *r, struct ev_str id, uint64_t *seq)
     return 0;
 }
 
+int st_reader_amends(struct st_reader *r, uint64_t original, st_amend_fn fn,
+                     void *arg)
+{
+    int rc = need_live(r);
+
+    if (rc == 0 && fn == NULL)
+        rc = POVTRACK_EINVAL;
+    return rc != 0 ? rc : st_amends_each(r->txn, r->log, original, fn, arg);
+}
+
+struct before {
+    uint64_t limit, current;
+};
+
+static int last_correction_before(void *arg, uint64_t seq, int voided)
+{
+    struct before *b = arg;
+
+    if (seq >= b->limit)
+        return 1; /* log order: nothing later counts */
+    if (!voided)
+        b->current = seq;
+    return 0;
+}
+
+int st_reader_amended_before(struct st_reader *r, uint64_t original,
+                             uint64_t before, uint64_t *current)
+{
+    struct before b = {before, original};
+    int rc = st_reader_amends(r, original, last_correction_before, &b);
+
+    if (rc < 0)
+        return rc;
+    *current = b.current;
+    return 0;
+}
+
 /* The stored history of code, through the snapshot's cache. */
 static int history_val(struct st_reader *r, struct ev_str code, MDB_val *val)
 {

@@ -405,6 +405,13 @@ int st_check_refs(void *arg, struct st_view *view, struct st_item *item)
     rc = ev_check_refs(item->ev, &reg, &err);
     if (rc == POVTRACK_EINVALID)
         snprintf(item->error, sizeof item->error, "%s", err.msg);
+    if (rc == POVTRACK_OK && ev_type_amends(item->ev->type)) {
+        struct st_target t;
+        rc =
+            st_view_target(view, item->ev, &t, item->error, sizeof item->error);
+        if (rc == POVTRACK_OK)
+            st_target_free(&t);
+    }
     return rc;
 }
 

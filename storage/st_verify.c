@@ -79,6 +79,12 @@ struct replay {
     uint64_t legacy_below;
 };
 
+/* An entry "amends" must hold: (target, seq) -> kind. */
+struct amend_entry {
+    uint64_t target, seq;
+    unsigned char kind;
+};
+
 struct walk {
     struct st_log *log;
     MDB_txn *txn;
@@ -88,10 +94,12 @@ struct walk {
     msgpack_packer pk;
     uint64_t ids_ok; /* records whose index entry names them */
     struct replay units;
+    struct amend_entry *amends; /* what "amends" must hold */
+    size_t namends, capamends;
 };
 
 static const char *const check_names[ST_VERIFY_NCHECKS] = {
-    "sequence", "records", "ids", "units"};
+    "sequence", "records", "ids", "units", "amends"};
 
 const char *st_verify_check_name(enum st_verify_check c)
 {
@@ -449,6 +457,35 @@ static int replay_unit(struct walk *w, uint64_t seq, const struct ev_event *ev)
     return 0;
 }
 
+static const char *show_str(char *buf, size_t len, struct ev_str s);
+
+/* A void or correction at seq: the "amends" entry it must have, by its
+ * target's sequence in "ids". */
+static int expect_amend(struct walk *w, uint64_t seq, const struct ev_event *ev)
+{
+    MDB_val k = {ev->data.target.len, (void *)ev->data.target.ptr}, v;
+    char id[EV_ID_MAX + 1];
+    w->rep->amend_events++;
+    w->rep->check[ST_VERIFY_AMENDS].checked++;
+    int rc = st_mdb_rc(mdb_get(w->txn, w->log->ids, &k, &v));
+    if (rc == MDB_NOTFOUND || (rc == 0 && v.mv_size != 8)) {
+        fail(w, ST_VERIFY_AMENDS, 1,
+             "seq %" PRIu64 ": the target %s of this %s is not in the log", seq,
+             show_str(id, sizeof id, ev->data.target), ev_type_name(ev->type));
+        return 0;
+    }
+    if (rc != 0)
+        return rc;
+    if (grow((void **)&w->amends, &w->capamends, w->namends + 1,
+             sizeof *w->amends) != 0)
+        return POVTRACK_ENOMEM;
+    struct amend_entry *e = &w->amends[w->namends++];
+    e->target = st_get_u64be(v.mv_data);
+    e->seq = seq;
+    e->kind = ev->type == EV_RECORD_VOIDED ? 'v' : 'c';
+    return 0;
+}
+
 static int check_record(struct walk *w, uint64_t seq, const MDB_val *v)
 {
     char why[ST_VERIFY_MSG_MAX - 32];
@@ -465,6 +502,8 @@ static int check_record(struct walk *w, uint64_t seq, const MDB_val *v)
     rc = check_id(w, seq, &ev);
     if (rc == 0 && (ev.type == EV_UNIT_DEFINED || ev.type == EV_UNIT_CHANGED))
         rc = replay_unit(w, seq, &ev);
+    if (rc == 0 && ev_type_amends(ev.type))
+        rc = expect_amend(w, seq, &ev);
     return rc;
 }
 
@@ -918,6 +957,72 @@ static int compare_unitseq(struct walk *w)
     return 0;
 }
 
+static int amend_cmp(const void *a, const void *b)
+{
+    const struct amend_entry *x = a, *y = b;
+    if (x->target != y->target)
+        return x->target < y->target ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* "amends" against the voids and corrections walked, both in key order. */
+static int compare_amends(struct walk *w)
+{
+    struct st_verify_report *rep = w->rep;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    size_t j = 0;
+    int rc;
+    if (w->log->amends == 0) {
+        rep->amends_absent = 1;
+        return 0;
+    }
+    if (w->namends > 1)
+        qsort(w->amends, w->namends, sizeof *w->amends, amend_cmp);
+    if ((rc = st_mdb_rc(mdb_cursor_open(w->txn, w->log->amends, &cur))) != 0)
+        return rc;
+    for (rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_FIRST)); rc == 0;
+         rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT))) {
+        rep->amend_entries++;
+        rep->check[ST_VERIFY_AMENDS].checked++;
+        if (k.mv_size != 16 || v.mv_size != 1) {
+            fail(w, ST_VERIFY_AMENDS, 1,
+                 "an \"amends\" entry of %zu bytes (value %zu) is not a "
+                 "(target, seq) pair",
+                 k.mv_size, v.mv_size);
+            continue;
+        }
+        struct amend_entry got = {st_get_u64be(k.mv_data),
+                                  st_get_u64be((unsigned char *)k.mv_data + 8),
+                                  *(const unsigned char *)v.mv_data};
+        for (; j < w->namends && amend_cmp(&w->amends[j], &got) < 0; j++)
+            fail(w, ST_VERIFY_AMENDS, 1,
+                 "seq %" PRIu64 " (an amendment of seq %" PRIu64
+                 ") has no \"amends\" entry",
+                 w->amends[j].seq, w->amends[j].target);
+        if (j < w->namends && amend_cmp(&w->amends[j], &got) == 0) {
+            if (w->amends[j].kind != got.kind)
+                fail(w, ST_VERIFY_AMENDS, 1,
+                     "the \"amends\" entry of seq %" PRIu64
+                     " says '%c', its record '%c'",
+                     got.seq, got.kind, w->amends[j].kind);
+            j++;
+            continue;
+        }
+        fail(w, ST_VERIFY_AMENDS, 1,
+             "\"amends\" names seq %" PRIu64 " as an amendment of seq %" PRIu64
+             ", which the log does not say",
+             got.seq, got.target);
+    }
+    mdb_cursor_close(cur);
+    for (; j < w->namends; j++)
+        fail(w, ST_VERIFY_AMENDS, 1,
+             "seq %" PRIu64 " (an amendment of seq %" PRIu64
+             ") has no \"amends\" entry",
+             w->amends[j].seq, w->amends[j].target);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 int st_verify(struct st_log *log, struct st_verify_report *out,
               st_verify_progress_fn progress, void *arg)
 {
@@ -964,11 +1069,14 @@ int st_verify(struct st_log *log, struct st_verify_report *out,
             rc = compare_units(&w);
         if (rc == 0)
             rc = compare_unitseq(&w);
+        if (rc == 0)
+            rc = compare_amends(&w);
         mdb_txn_abort(w.txn);
         log->live_snapshots--;
     }
     msgpack_sbuffer_destroy(&w.enc);
     msgpack_zone_destroy(&w.zone);
     rp_free(&w.units);
+    free(w.amends);
     return rc;
 }

@@ -40,6 +40,13 @@
  *                       changed fails here too), and a "unitseq" entry
  *                       naming such a record is left alone.
  *
+ *   ST_VERIFY_AMENDS    "amends" holds exactly one entry per valid
+ *                       record.voided and record.corrected: keyed by its
+ *                       target's sequence (its data.target through "ids")
+ *                       and its own, valued 'v' or 'c' by its type.  A
+ *                       log without an "amends" database (opened read-only
+ *                       before a writer added it) is not checked
+ *                       (amends_absent).
  * Logs written before histories.  Such a log stores [name, parent|nil,
  * level] (read as one span open at both ends, both stamps 0) and had no
  * "unitseq"; a writer of today adds an empty "unitseq" to it and goes on,
@@ -70,6 +77,7 @@ enum st_verify_check {
     ST_VERIFY_RECORDS,
     ST_VERIFY_IDS,
     ST_VERIFY_UNITS,
+    ST_VERIFY_AMENDS,
     ST_VERIFY_NCHECKS
 };
 
@@ -108,10 +116,13 @@ struct st_verify_report {
     uint64_t legacy_unit_events;
     /* 1: the log has no "unitseq" database, so it was not checked. */
     int unitseq_absent;
+    uint64_t amend_events;  /* voids and corrections */
+    uint64_t amend_entries; /* entries of "amends" */
+    int amends_absent;      /* 1: no "amends" database, not checked */
 };
 
-/* Short name of a check ("sequence", "records", "ids", "units"), NULL if
- * out of range. */
+/* Short name of a check ("sequence", "records", "ids", "units",
+ * "amends"), NULL if out of range. */
 const char *st_verify_check_name(enum st_verify_check c);
 
 /* Called now and then during the walk over the records: done of total

@@ -167,6 +167,9 @@ int tl_cmd_restore(struct tl_cli *cli, int argc, char **argv);
 int tl_cmd_verify(struct tl_cli *cli, int argc, char **argv);
 int tl_cmd_unitmap(struct tl_cli *cli, int argc, char **argv);
 int tl_cmd_units(struct tl_cli *cli, int argc, char **argv);
+int tl_cmd_correct(struct tl_cli *cli, int argc, char **argv);
+int tl_cmd_void(struct tl_cli *cli, int argc, char **argv);
+int tl_cmd_audit(struct tl_cli *cli, int argc, char **argv);
 
 /* The rank of an alert's severity, the most serious first: critical 0,
  * warning 1, anything else 2, none 3 (the summary's and the report's

@@ -14,12 +14,16 @@
 #define FOLLOW_POLL_MS 250
 
 static const char alerts_usage[] =
-    "Usage: povtrack alerts [--since SEQ] [--limit N] [--follow]\n"
+    "Usage: povtrack alerts [--since SEQ] [--limit N] [--resolved] "
+    "[--follow]\n"
     "\n"
     "List the alerts raised by events after sequence SEQ (default 0: all),\n"
     "at most N (default 1000), one a line: sequence of the event, time in\n"
     "Vietnam (UTC+7), severity, code, unit with its name (and household),\n"
-    "message.  With --follow, keep printing new alerts as povtrackd\n"
+    "message.  An alert whose record was later voided or corrected is\n"
+    "resolved: it is kept, but listed only with --resolved, marked\n"
+    "\"resolved at #N (record.voided: reason)\".  With --follow, keep\n"
+    "printing new alerts as povtrackd\n"
     "publishes them, until interrupted (Ctrl-C).  The subscription starts\n"
     "before the listing, so no alert is missed in between, and every stored\n"
     "alert is printed once.  --json prints each alert as the JSON object\n"
@@ -47,6 +51,7 @@ struct seen {
     size_t nbytes, capbytes;
     size_t cut; /* a[cut..n): the alerts of the last sequence listed */
     int64_t max_seq;
+    bool resolved;            /* list resolved alerts too (--resolved) */
     msgpack_sbuffer pack;     /* the content of the alert in hand */
     struct tl_unitdir *units; /* the names of units, for people */
 };
@@ -139,6 +144,16 @@ int tl_print_alert(struct tl_cli *cli, struct tl_unitdir *units,
     tl_mp_str(a, "household", hh, sizeof(hh));
     if (!tl_mp_str(a, "message", msg, sizeof(msg)))
         snprintf(msg, sizeof(msg), "(message missing or too long)");
+    int64_t by;
+    if (tl_mp_i64(a, "resolved_seq", &by)) {
+        /* Resolved: its record was voided or corrected since. */
+        char how[32] = "?", why[300] = "";
+        size_t n = strlen(msg);
+        tl_mp_str(a, "resolved_by", how, sizeof(how));
+        tl_mp_str(a, "resolved_reason", why, sizeof(why));
+        snprintf(msg + n, sizeof(msg) - n, "  [resolved at #%lld (%s: %s)]",
+                 (long long)by, how, why);
+    }
     tl_alert_line(cli->out, "", units, seq, has_at ? &at : NULL, sev, code,
                   unit, hh, msg);
     return TL_EXIT_OK;
@@ -164,8 +179,9 @@ static int list(struct tl_cli *cli, long long since, long long limit,
             limit + (long long)again < PAGE ? limit + (long long)again : PAGE;
         struct povtrack_client_msg reply;
         const msgpack_object *arr;
-        json_t *req = json_pack("{s:s,s:I,s:I}", "op", "alerts", "since",
-                                (json_int_t)since, "limit", (json_int_t)page);
+        json_t *req = json_pack("{s:s,s:I,s:I,s:b}", "op", "alerts", "since",
+                                (json_int_t)since, "limit", (json_int_t)page,
+                                "resolved", s->resolved);
         if (req == NULL)
             return TL_EXIT_FAIL;
         rc = tl_cli_request(cli, req, &reply);
@@ -320,6 +336,7 @@ int tl_cmd_alerts(struct tl_cli *cli, int argc, char **argv)
         {"since", required_argument, NULL, 's'},
         {"limit", required_argument, NULL, 'l'},
         {"follow", no_argument, NULL, 'f'},
+        {"resolved", no_argument, NULL, 'r'},
         {0}};
     long long since = 0, limit = 1000;
     bool follow_opt = false;
@@ -338,8 +355,9 @@ int tl_cmd_alerts(struct tl_cli *cli, int argc, char **argv)
             fputs(alerts_usage, stdout);
             return TL_EXIT_OK;
         }
-        if (c == 'f') {
-            follow_opt = true;
+        if (c == 'f' || c == 'r') {
+            follow_opt = follow_opt || c == 'f';
+            s.resolved = s.resolved || c == 'r';
             continue;
         }
         rc = c == 's' ? tl_cli_uint("alerts", "--since", optarg, INT64_MAX - 1,

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tl_audit.h"
 #include "tl_batch.h"
 #include "tl_cli.h"
 #include "tl_import.h"
@@ -29,6 +30,10 @@ static const char import_usage[] =
     "          [--id-column HEADER] [--sheet NAME] [--publisher-name NAME]\n"
     "          [--encoding E] [--delimiter C] [--lang vi|en]\n"
     "          [--dry-run] [--partial] [--allow-duplicate-rows] [--batch N]\n"
+    "          [--apply-changes [--yes] [--reason TEXT]]\n"
+    "       povtrack import-csv --corrections SHEET [--yes] [--sheet NAME]\n"
+    "          [--type TYPE] [--publisher-name NAME] [--lang vi|en] "
+    "[--dry-run]\n"
     "\n"
     "Publish the rows of a spreadsheet saved as CSV (\"-\" reads standard\n"
     "input) as events of TYPE (default donation.received).  Every row is\n"
@@ -85,6 +90,25 @@ static const char import_usage[] =
     "  --allow-duplicate-rows identical rows are separate events (ids\n"
     "                         ending .2, .3...), not repeats\n"
     "  --batch N              events per frame [1000]\n"
+    "  --apply-changes        put the log right as the sheet now says: a\n"
+    "                         changed row becomes a correction of its stored\n"
+    "                         record (record.corrected), a stored row no\n"
+    "                         longer in the sheet is voided (record.voided);\n"
+    "                         they are listed, then confirmed on a terminal\n"
+    "  --yes                  with --apply-changes: do not ask (needed when\n"
+    "                         standard input is not a terminal)\n"
+    "  --reason TEXT          with --apply-changes: why, kept with each\n"
+    "                         correction and void [the row, or \"no longer\n"
+    "                         in the sheet\"]\n"
+    "  --corrections SHEET    import a correction sheet instead: columns Số\n"
+    "                         biên lai (a receipt number of the sheet\n"
+    "                         --sheet, a record's id, or #N), Trường (the\n"
+    "                         field, as a column header or amount, unit,\n"
+    "                         at...), Giá trị mới (the new value, written as\n"
+    "                         in a data sheet; empty removes an optional\n"
+    "                         field), Lý do (why); the rows of one record\n"
+    "                         make one correction, shown, then confirmed\n"
+    "                         (--yes)\n"
     "\n"
     "Ids never come from the file's name or the row's position: from the\n"
     "receipt number when the sheet has one, else from the row's content\n"
@@ -107,6 +131,7 @@ static const char import_usage[] =
 
 enum say {
     S_CHANGED,
+    S_VOIDED,
     S_GONE,
     S_HELD,
     S_HELD_GONE,
@@ -124,6 +149,12 @@ static const char *const words[S_COUNT][2] = {
                    "dòng %zu: đã khác so với lần nhập trước (đã lưu ở #%llu: "
                    "%s): dùng `povtrack correct`/`void` hoặc `import-csv "
                    "--apply-changes`"},
+    [S_VOIDED] = {"row %zu: voided since it was imported (#%llu): counted "
+                  "nowhere, not sent again; delete the row from the sheet "
+                  "(`povtrack audit '#%llu'` shows who voided it and why)",
+                  "dòng %zu: đã bị hủy sau khi nhập (#%llu): không được tính, "
+                  "không gửi lại; hãy xóa dòng này khỏi bảng (`povtrack audit "
+                  "'#%llu'` cho biết ai đã hủy và vì sao)"},
     [S_GONE] = {"#%llu (%s) is no longer in the sheet: changed since the last "
                 "import: use `povtrack correct`/`void` or `import-csv "
                 "--apply-changes`",
@@ -161,6 +192,10 @@ struct run {
     struct tl_import_sheet s;
     const char *path;
     bool dry_run, partial;
+    bool apply, yes;    /* --apply-changes, --yes */
+    const char *fixes;  /* --corrections SHEET */
+    const char *reason; /* --reason */
+    bool applying;      /* the changes listed are being sent, confirmed */
     size_t batch;
     bool tty;
     /* Counted while sending. */
@@ -338,6 +373,18 @@ static int print_changes(struct run *r)
                               (json_int_t)row->seq),
                     line);
     }
+    for (size_t i = 0; rc == 0 && i < r->s.nrows; i++) {
+        const struct tl_import_row *row = &r->s.rows[i];
+        if (row->state != TL_ROW_VOIDED)
+            continue;
+        snprintf(line, sizeof(line), w(r, S_VOIDED), row->row,
+                 (unsigned long long)row->seq, (unsigned long long)row->seq);
+        rc = report(r,
+                    json_pack("{s:s,s:I,s:s,s:I}", "status", "voided", "row",
+                              (json_int_t)row->row, "id", row->id, "seq",
+                              (json_int_t)row->seq),
+                    line);
+    }
     for (size_t i = 0; rc == 0 && i < r->s.ngone; i++) {
         const struct tl_import_gone *g = &r->s.gone[i];
         tl_import_describe(&r->s, g->event, what, sizeof(what));
@@ -382,6 +429,132 @@ static int on_rejected(void *arg, size_t row, const char *id, const char *error)
                   line);
 }
 
+/* The correction that makes the stored record of a changed row what the
+ * row now says. */
+static json_t *correction_of(const struct run *r,
+                             const struct tl_import_row *row)
+{
+    char id[TL_IMPORT_ID_MAX + 1], why[128];
+    if (!tl_audit_id(id, "fix-", row->id, row->corrections + 1))
+        return NULL;
+    snprintf(why, sizeof why,
+             r->o.lang == TL_LANG_VI ? "sửa theo bảng, dòng %zu"
+                                     : "corrected in the sheet, row %zu",
+             row->row);
+    return tl_audit_corrected(id, row->id, r->s.type, row->event,
+                              r->reason != NULL ? r->reason : why);
+}
+
+/* The void of a stored record the sheet no longer has. */
+static json_t *void_of(const struct run *r, const struct tl_import_gone *g)
+{
+    char id[TL_IMPORT_ID_MAX + 1];
+    const char *target = json_string_value(json_object_get(g->event, "id"));
+    if (target == NULL || !tl_audit_id(id, "void-", target, 0))
+        return NULL;
+    return tl_audit_voided(
+        id, target, r->s.type, json_object_get(g->event, "unit"), r->o.now,
+        r->reason != NULL         ? r->reason
+        : r->o.lang == TL_LANG_VI ? "không còn trong bảng"
+                                  : "no longer in the sheet");
+}
+
+/* --apply-changes: the corrections and voids of what was listed as
+ * changed or no longer in the sheet, confirmed; *n how many.  0, or an
+ * exit code after saying why. */
+static int confirm_changes(struct run *r, size_t *n)
+{
+    size_t changed = 0;
+    for (size_t i = 0; i < r->s.nrows; i++)
+        changed += r->s.rows[i].state == TL_ROW_CHANGED;
+    *n = changed + r->s.ngone;
+    if (*n == 0 || r->dry_run)
+        return 0;
+    bool vi = r->o.lang == TL_LANG_VI;
+    if (!r->yes && !isatty(STDIN_FILENO)) {
+        fprintf(stderr,
+                vi ? "povtrack import-csv: chưa xác nhận: đầu vào không phải "
+                     "thiết bị đầu cuối; dùng --yes để sửa không hỏi\n"
+                   : "povtrack import-csv: not confirmed: standard input is "
+                     "not a terminal; give --yes to apply the changes "
+                     "without asking\n");
+        return TL_EXIT_FAIL;
+    }
+    if (!r->yes) {
+        char line[16];
+        fprintf(stderr,
+                vi ? "Sửa %zu bản ghi và hủy %zu bản ghi như trên? [y/N] "
+                   : "Correct %zu stored records and void %zu as listed "
+                     "above? [y/N] ",
+                changed, r->s.ngone);
+        if (fgets(line, sizeof line, stdin) == NULL ||
+            (line[0] != 'y' && line[0] != 'Y')) {
+            fprintf(stderr, "povtrack import-csv: %s\n",
+                    vi ? "chưa gửi gì" : "nothing sent");
+            return TL_EXIT_FAIL;
+        }
+    }
+    r->applying = true;
+    return 0;
+}
+
+/* Queue the corrections and voids (after the rows: their targets are in
+ * the log already). */
+static int send_changes(struct run *r, struct tl_batch *b, struct tl_error *err)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < r->s.nrows; i++) {
+        const struct tl_import_row *row = &r->s.rows[i];
+        if (row->state != TL_ROW_CHANGED)
+            continue;
+        json_t *c = correction_of(r, row);
+        rc = c != NULL ? tl_batch_add(b, row->row, c, err)
+                       : tl_fail(err, POVTRACK_EINVALID,
+                                 "row %zu: its correction's id would be "
+                                 "longer than %d bytes",
+                                 row->row, TL_IMPORT_ID_MAX);
+        json_decref(c);
+    }
+    for (size_t i = 0; rc == 0 && i < r->s.ngone; i++) {
+        json_t *v = void_of(r, &r->s.gone[i]);
+        rc = v != NULL ? tl_batch_add(b, 0, v, err)
+                       : tl_fail(err, POVTRACK_EINVALID,
+                                 "#%llu: its void's id would be longer than "
+                                 "%d bytes",
+                                 (unsigned long long)r->s.gone[i].seq,
+                                 TL_IMPORT_ID_MAX);
+        json_decref(v);
+    }
+    return rc;
+}
+
+/* Send the corrections and voids confirmed, in frames of their own after
+ * the rows, with a summary of their own; refusals add to *trouble. */
+static int apply_changes(struct run *r, size_t *trouble)
+{
+    struct tl_batch b;
+    struct tl_error err = {{0}};
+    if (tl_batch_init(&b, r->cli->client, "row", r->batch, r->cli->out,
+                      r->cli->json, false) != 0) {
+        fprintf(stderr, "povtrack: out of memory\n");
+        return TL_EXIT_FAIL;
+    }
+    int rc = send_changes(r, &b, &err);
+    if (rc == 0)
+        rc = tl_batch_flush(&b, &err);
+    if (rc != 0 && b.client_rc != 0)
+        rc = tl_cli_client_fail(r->cli, b.client_rc);
+    else if (rc != 0) {
+        fprintf(stderr, "povtrack import-csv: %s\n", err.msg);
+        rc = TL_EXIT_FAIL;
+    } else {
+        rc = tl_batch_summary(&b) == 0 ? 0 : TL_EXIT_FAIL;
+    }
+    *trouble += b.rejected;
+    tl_batch_free(&b);
+    return rc;
+}
+
 /* Send the rows to store: new ones, and those stored already (the daemon
  * acks them as duplicates, which is the clerk's proof). */
 static int send_rows(struct run *r, struct tl_batch *b)
@@ -391,7 +564,7 @@ static int send_rows(struct run *r, struct tl_batch *b)
 
     for (size_t i = 0; rc == 0 && i < r->s.nrows; i++) {
         const struct tl_import_row *row = &r->s.rows[i];
-        if (row->repeats != 0 || row->state == TL_ROW_CHANGED)
+        if (row->repeats != 0 || !tl_import_row_sent(row))
             continue;
         rc = tl_batch_add(b, row->row, row->event, &err);
     }
@@ -426,6 +599,7 @@ static size_t problem_rows(const struct tl_import_sheet *s)
 static int summary(struct run *r, size_t *trouble)
 {
     size_t fresh = 0, stored = 0, changed = r->changed_late, repeated = 0;
+    size_t amended = 0, voided = 0;
     size_t bad_rows = problem_rows(&r->s);
     char line[512];
 
@@ -436,13 +610,21 @@ static int summary(struct run *r, size_t *trouble)
                  (row->state == TL_ROW_NEW || row->state == TL_ROW_UNKNOWN);
         stored += row->state == TL_ROW_UNCHANGED;
         changed += row->state == TL_ROW_CHANGED;
+        amended += row->state == TL_ROW_CORRECTED;
+        voided += row->state == TL_ROW_VOIDED;
     }
     /* Once sent, the daemon's acks say which rows were new. */
     if (r->sent) {
         fresh = r->acked_ok;
         stored = r->acked_duplicate;
     }
-    *trouble += bad_rows + changed + r->s.ngone + repeated;
+    /* Rows stored before and corrected or voided since are stored rows,
+     * not sent again. */
+    stored += amended + voided;
+    /* Changes applied: only their refusals (counted while sending) are
+     * trouble. */
+    *trouble += bad_rows + repeated + voided +
+                (r->applying ? r->changed_late : changed + r->s.ngone);
     snprintf(line, sizeof(line), w(r, S_SUMMARY), r->s.data_rows, fresh, stored,
              changed, r->s.ngone, repeated, bad_rows,
              r->s.compared ? "" : w(r, S_NOT_COMPARED));
@@ -486,6 +668,10 @@ static int options(struct run *r, int argc, char **argv)
         {"partial", no_argument, NULL, 'p'},
         {"allow-duplicate-rows", no_argument, NULL, 'D'},
         {"batch", required_argument, NULL, 'b'},
+        {"apply-changes", no_argument, NULL, 'A'},
+        {"yes", no_argument, NULL, 'y'},
+        {"reason", required_argument, NULL, 'R'},
+        {"corrections", required_argument, NULL, 'C'},
         {0}};
     const char *name = NULL;
     int c, rc = 0;
@@ -493,6 +679,20 @@ static int options(struct run *r, int argc, char **argv)
     while ((c = getopt_long(argc, argv, "u:t:c:s:i:S:P:E:d:L:npDb:", longopts,
                             NULL)) != -1) {
         switch (c) {
+        case 'A':
+            r->apply = true;
+            break;
+        case 'C':
+            r->fixes = optarg;
+            break;
+        case 'y':
+            r->yes = true;
+            break;
+        case 'R':
+            if (optarg[0] == '\0')
+                return tl_cli_usage("import-csv", "--reason must not be empty");
+            r->reason = optarg;
+            break;
         case TL_OPT_HELP:
             fputs(import_usage, stdout);
             return TL_EXIT_HELP_SHOWN;
@@ -557,9 +757,18 @@ static int options(struct run *r, int argc, char **argv)
         if (rc != 0)
             return rc;
     }
-    if (argc - optind != 1)
+    if (r->fixes != NULL && (argc - optind != 0 || r->apply))
+        return tl_cli_usage("import-csv",
+                            "--corrections SHEET is the only file: no FILE, "
+                            "no --apply-changes");
+    if (r->fixes == NULL && argc - optind != 1)
         return tl_cli_usage("import-csv", "give exactly one FILE");
-    r->path = argv[optind];
+    if (r->reason != NULL && !r->apply)
+        return tl_cli_usage("import-csv", "--reason goes with --apply-changes");
+    if (r->yes && !r->apply && r->fixes == NULL)
+        return tl_cli_usage("import-csv",
+                            "--yes goes with --apply-changes or --corrections");
+    r->path = r->fixes != NULL ? r->fixes : argv[optind];
     r->o.columns = r->cols;
     r->o.sets = r->sets;
     publisher(r, name);
@@ -597,6 +806,174 @@ static int prepare(struct run *r)
     return rc;
 }
 
+/* The corrections of one record, from the rows of a correction sheet. */
+struct fix_group {
+    const struct tl_import_fix *first;
+    json_t *event; /* the correction, or NULL */
+};
+
+/* One record of a correction sheet: fetch it as it stands, apply the rows
+ * naming it, show what changes; *event the correction, or NULL (said why,
+ * *bad set) when the record cannot take it. */
+static int fix_record(struct run *r, const struct tl_import_fix *fx, size_t n,
+                      size_t at, json_t **event, bool *bad)
+{
+    struct tl_audit a;
+    const char *target = fx[at].target;
+    *event = NULL;
+    int rc = tl_audit_fetch(r->cli, "import-csv", target, &a);
+    if (rc != 0) {
+        *bad = true;
+        return rc == TL_EXIT_UNREACHABLE ? rc : 0;
+    }
+    if (tl_audit_check("correct", target, &a) != 0) {
+        *bad = true;
+        tl_audit_free(&a);
+        return 0;
+    }
+    json_t *now = json_deep_copy(a.current);
+    char reason[1024] = "", rows[256] = "";
+    size_t rl = 0, wl = 0;
+    for (size_t i = at; now != NULL && i < n; i++) {
+        if (strcmp(fx[i].target, target) != 0)
+            continue;
+        tl_audit_put(now, fx[i].field, fx[i].value);
+        /* Each reason once, in the order of the rows. */
+        if (strstr(reason, fx[i].reason) == NULL && rl < sizeof reason)
+            rl += (size_t)snprintf(reason + rl, sizeof reason - rl, "%s%s",
+                                   rl > 0 ? "; " : "", fx[i].reason);
+        if (wl < sizeof rows)
+            wl += (size_t)snprintf(rows + wl, sizeof rows - wl, "%s%zu",
+                                   wl > 0 ? ", " : "", fx[i].row);
+    }
+    char id[TL_AUDIT_ID_MAX + 1];
+    if (now == NULL) {
+        rc = TL_EXIT_FAIL;
+    } else {
+        fprintf(r->cli->out, "%s %s: %s  %s (%s)\n",
+                r->o.lang == TL_LANG_VI ? "dòng" : "row", rows, a.id, a.type,
+                a.corrections > 0 ? "as corrected" : "as entered");
+        if (tl_audit_diff(r->cli->out, "  ", a.current, now) == 0) {
+            /* Corrected already (the sheet imported before): nothing to
+             * send, nothing wrong. */
+            fprintf(r->cli->out, "  %s\n",
+                    r->o.lang == TL_LANG_VI
+                        ? "đã đúng: bản ghi đã có các giá trị này"
+                        : "already so: the record has these values");
+        } else if (!tl_audit_id(id, "fix-", a.id, a.corrections + 1)) {
+            fprintf(stderr,
+                    "povtrack import-csv: %s: a correction's id would be "
+                    "longer than %d bytes\n",
+                    a.id, TL_AUDIT_ID_MAX);
+            *bad = true;
+        } else if ((*event = tl_audit_corrected(id, a.id, a.type, now,
+                                                reason)) == NULL) {
+            rc = TL_EXIT_FAIL;
+        }
+    }
+    json_decref(now);
+    tl_audit_free(&a);
+    return rc;
+}
+
+/* --corrections SHEET: every row checked, each record fetched and its
+ * correction shown, then, confirmed, the corrections sent. */
+static int run_fixes(struct run *r)
+{
+    struct tl_error err = {{0}};
+    struct tl_import_fix *fx = NULL;
+    size_t n = 0, bad = 0, ready = 0;
+    FILE *in;
+    int rc = tl_cli_open("import-csv", r->path, &in);
+    if (rc != 0)
+        return rc;
+    rc = tl_import_read_fixes(in, &r->o, &r->s, &fx, &n, &err);
+    tl_cli_close(in);
+    if (rc != 0) {
+        fprintf(stderr, "povtrack import-csv: %s: %s\n", r->path, err.msg);
+        tl_import_free(&r->s);
+        return rc == POVTRACK_EINVALID ? TL_EXIT_USAGE : TL_EXIT_FAIL;
+    }
+    rc = print_problems(r);
+    struct fix_group *g = calloc(n > 0 ? n : 1, sizeof *g);
+    size_t ng = 0;
+    if (g == NULL)
+        rc = TL_EXIT_FAIL;
+    for (size_t i = 0; rc == 0 && r->s.nproblems == 0 && i < n; i++) {
+        bool seen = false, no = false;
+        for (size_t k = 0; k < ng && !seen; k++)
+            seen = strcmp(g[k].first->target, fx[i].target) == 0;
+        if (seen)
+            continue;
+        g[ng].first = &fx[i];
+        rc = fix_record(r, fx, n, i, &g[ng].event, &no);
+        bad += no;
+        ready += g[ng].event != NULL;
+        ng++;
+    }
+    bool vi = r->o.lang == TL_LANG_VI;
+    if (rc == 0 && r->s.nproblems > 0)
+        fprintf(stderr, "povtrack import-csv: %s\n",
+                vi ? "chưa gửi gì: hãy sửa các dòng có lỗi"
+                   : "nothing sent: put the rows with problems right");
+    else if (rc == 0 && bad > 0)
+        fprintf(stderr, "povtrack import-csv: %s\n",
+                vi ? "chưa gửi gì: có bản ghi không sửa được (xem trên)"
+                   : "nothing sent: a record cannot be corrected (above)");
+    else if (rc == 0 && r->dry_run)
+        fprintf(stderr, "povtrack import-csv: %s\n", w(r, S_DRY));
+    else if (rc == 0 && ready > 0 && !r->yes && !isatty(STDIN_FILENO)) {
+        fprintf(stderr, "povtrack import-csv: %s\n",
+                vi ? "chưa xác nhận: đầu vào không phải thiết bị đầu cuối; "
+                     "dùng --yes để sửa không hỏi"
+                   : "not confirmed: standard input is not a terminal; give "
+                     "--yes to send the corrections without asking");
+        rc = TL_EXIT_FAIL;
+    } else if (rc == 0 && ready > 0) {
+        char line[16] = "y";
+        if (!r->yes) {
+            fprintf(stderr,
+                    vi ? "Gửi %zu bản sửa? [y/N] "
+                       : "Send %zu corrections? [y/N] ",
+                    ready);
+            if (fgets(line, sizeof line, stdin) == NULL)
+                line[0] = 'n';
+        }
+        struct tl_batch b;
+        if (line[0] != 'y' && line[0] != 'Y') {
+            fprintf(stderr, "povtrack import-csv: %s\n",
+                    vi ? "chưa gửi gì" : "nothing sent");
+            rc = TL_EXIT_FAIL;
+        } else if (tl_batch_init(&b, r->cli->client, "row", r->batch,
+                                 r->cli->out, r->cli->json, false) != 0) {
+            rc = TL_EXIT_FAIL;
+        } else {
+            for (size_t k = 0; rc == 0 && k < ng; k++)
+                if (g[k].event != NULL)
+                    rc = tl_batch_add(&b, g[k].first->row, g[k].event, &err);
+            if (rc == 0)
+                rc = tl_batch_flush(&b, &err);
+            if (rc != 0 && b.client_rc != 0)
+                rc = tl_cli_client_fail(r->cli, b.client_rc);
+            else if (rc != 0) {
+                fprintf(stderr, "povtrack import-csv: %s\n", err.msg);
+                rc = TL_EXIT_FAIL;
+            } else if (tl_batch_summary(&b) != 0 || b.rejected > 0) {
+                rc = TL_EXIT_FAIL;
+            }
+            tl_batch_free(&b);
+        }
+    }
+    if (rc == 0 && (r->s.nproblems > 0 || bad > 0))
+        rc = TL_EXIT_FAIL;
+    for (size_t k = 0; g != NULL && k < ng; k++)
+        json_decref(g[k].event);
+    free(g);
+    tl_import_fixes_free(fx, n);
+    tl_import_free(&r->s);
+    return rc;
+}
+
 int tl_cmd_import_csv(struct tl_cli *cli, int argc, char **argv)
 {
     struct run r;
@@ -612,13 +989,20 @@ int tl_cmd_import_csv(struct tl_cli *cli, int argc, char **argv)
     rc = options(&r, argc, argv);
     if (rc != 0)
         return rc == TL_EXIT_HELP_SHOWN ? TL_EXIT_OK : rc;
+    if (r.fixes != NULL)
+        return run_fixes(&r);
     rc = prepare(&r);
     if (rc == 0)
         rc = print_problems(&r);
     if (rc == 0)
         rc = print_changes(&r);
+    size_t changes = 0;
+    if (rc == 0 && r.apply && (r.s.nproblems == 0 || r.partial))
+        rc = confirm_changes(&r, &changes);
     for (size_t i = 0; i < r.s.nrows; i++)
-        good += r.s.rows[i].repeats == 0 && r.s.rows[i].state != TL_ROW_CHANGED;
+        good += r.s.rows[i].repeats == 0 && tl_import_row_sent(&r.s.rows[i]);
+    if (r.applying)
+        good += changes;
     if (rc == 0 && r.dry_run) {
         fprintf(stderr, "povtrack import-csv: %s\n", w(&r, S_DRY));
     } else if (rc == 0 && r.s.nproblems > 0 && !r.partial) {
@@ -626,7 +1010,7 @@ int tl_cmd_import_csv(struct tl_cli *cli, int argc, char **argv)
         size_t rows = problem_rows(&r.s);
         snprintf(line, sizeof(line), w(&r, S_HELD), rows, rows == 1 ? "" : "s");
         fprintf(stderr, "povtrack import-csv: %s\n", line);
-    } else if (rc == 0 && r.s.ngone > 0 && !r.partial) {
+    } else if (rc == 0 && r.s.ngone > 0 && !r.partial && !r.applying) {
         /* Without receipt numbers a corrected row has a new id: sent now
          * while its old version stays, it would be counted twice. */
         char line[512];
@@ -642,12 +1026,14 @@ int tl_cmd_import_csv(struct tl_cli *cli, int argc, char **argv)
         }
         b.on_rejected = on_rejected;
         b.arg = &r;
-        rc = send_rows(&r, &b);
+        rc = good > changes || !r.applying ? send_rows(&r, &b) : 0;
         r.sent = true;
         r.acked_ok = b.ok;
         r.acked_duplicate = b.duplicate;
         trouble += b.rejected - r.changed_late;
         tl_batch_free(&b);
+        if (rc == 0 && r.applying)
+            rc = apply_changes(&r, &trouble);
     }
     if (rc == 0)
         rc = summary(&r, &trouble);

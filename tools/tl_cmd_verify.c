@@ -159,10 +159,24 @@ static int print_log_checks(FILE *f, const struct st_verify_report *r)
              "%" PRIu64 " unit events replayed, %" PRIu64
              " histories, %s, %" PRIu64 " failed: %s",
              r->unit_events, r->unit_entries, useq, un->failed, un->first);
+    const struct st_verify_outcome *am = &r->check[ST_VERIFY_AMENDS];
+    if (r->amends_absent)
+        line(f, true, "amends",
+             "no \"amends\" in this log (written before voids): not checked");
+    else if (am->failed == 0)
+        line(f, true, "amends",
+             "%" PRIu64 " voids and corrections, one entry each",
+             r->amend_events);
+    else
+        line(f, false, "amends",
+             "%" PRIu64 " voids and corrections, %" PRIu64 " entries, %" PRIu64
+             " failed: %s",
+             r->amend_events, r->amend_entries, am->failed, am->first);
     failed += sq->failed != 0;
     failed += rc->failed != 0;
     failed += ids->failed != 0;
     failed += un->failed != 0;
+    failed += am->failed != 0;
     return failed;
 }
 

@@ -1646,6 +1646,238 @@ int tl_import_read(FILE *in, const struct tl_import_opts *o,
     return rc;
 }
 
+/* ---- correction sheets ------------------------------------------------ */
+
+enum fix_col { X_TARGET, X_FIELD, X_VALUE, X_REASON, X_COUNT };
+
+static const char *const *const fix_headers[X_COUNT] = {
+    [X_TARGET] = H("so_bien_lai", "bien_lai", "so_bl", "ma_bien_lai", "receipt",
+                   "receipt_number", "id", "ma", "ban_ghi", "record"),
+    [X_FIELD] = H("truong", "truong_sua", "cot", "field", "column"),
+    [X_VALUE] = H("gia_tri_moi", "gia_tri", "sua_thanh", "new_value", "value"),
+    [X_REASON] = H("ly_do", "ly_do_sua", "reason", "why"),
+};
+static const char *const fix_labels[X_COUNT][LANGS] = {
+    [X_TARGET] = {"Số biên lai / Receipt / id", "Số biên lai"},
+    [X_FIELD] = {"Trường / Field", "Trường"},
+    [X_VALUE] = {"Giá trị mới / New value", "Giá trị mới"},
+    [X_REASON] = {"Lý do / Reason", "Lý do"},
+};
+
+struct fixer {
+    struct importer im;
+    long col[X_COUNT];
+    struct tl_import_fix *fixes;
+    size_t n, cap;
+};
+
+static int fix_header(void *arg, char **names, size_t ncols)
+{
+    struct fixer *x = arg;
+    struct importer *im = &x->im;
+    im->header = names;
+    im->ncols = ncols;
+    for (int c = 0; c < X_COUNT; c++)
+        x->col[c] = -1;
+    for (size_t i = 0; i < ncols; i++) {
+        char key[512];
+        snprintf(key, sizeof key, "%s", names[i]);
+        tl_fold_key(key);
+        for (int c = 0; c < X_COUNT; c++)
+            for (size_t k = 0; x->col[c] < 0 && fix_headers[c][k] != NULL; k++)
+                if (strcmp(fix_headers[c][k], key) == 0)
+                    x->col[c] = (long)i;
+    }
+    for (int c = 0; c < X_COUNT; c++)
+        if (x->col[c] < 0)
+            return tl_fail(im->err, POVTRACK_EINVALID,
+                           im->o->lang == TL_LANG_VI
+                               ? "bảng sửa không có cột %s (cần: Số biên lai, "
+                                 "Trường, Giá trị mới, Lý do)"
+                               : "the correction sheet has no %s column "
+                                 "(it needs: Số biên lai, Trường, Giá trị "
+                                 "mới, Lý do)",
+                           fix_labels[c][im->o->lang == TL_LANG_VI ? 1 : 0]);
+    return 0;
+}
+
+static const char *fix_cell(const struct fixer *x, enum fix_col c)
+{
+    size_t i = (size_t)x->col[c];
+    return i < x->im.ncells ? x->im.cells[i] : "";
+}
+
+/* A problem of the correction row in hand, at column c. */
+static int fix_problem(struct fixer *x, enum fix_col c, const char *value,
+                       const char *reason)
+{
+    x->im.row_bad = true;
+    return add_problem(x->im.s, x->im.row, x->im.header[x->col[c]], value,
+                       reason, x->im.err);
+}
+
+/* The record a target cell names: #N, an id of this publisher's sheets
+ * (csv-...), or a receipt number of this sheet. */
+static int fix_target(struct fixer *x, const char *v, char *out)
+{
+    enum tl_lang lang = x->im.o->lang;
+    if ((v[0] == '#' && v[1] >= '0' && v[1] <= '9') ||
+        strncmp(v, "csv-", 4) == 0) {
+        if (strlen(v) > TL_IMPORT_ID_MAX)
+            return fix_problem(x, X_TARGET, v,
+                               lang == TL_LANG_VI ? "quá dài" : "too long");
+        snprintf(out, TL_IMPORT_ID_MAX + 1, "%s", v);
+        return 0;
+    }
+    char slug[RECEIPT_MAX + 1];
+    id_slug(v, slug, RECEIPT_MAX);
+    if (slug[0] == '\0') {
+        char *why = format(say(lang, M_RECEIPT_EMPTY), v);
+        int rc =
+            why != NULL ? fix_problem(x, X_TARGET, v, why) : nomem(x->im.err);
+        free(why);
+        return rc;
+    }
+    snprintf(out, TL_IMPORT_ID_MAX + 1, "%sbl-%s", x->im.s->prefix, slug);
+    return 0;
+}
+
+static int fix_row(void *arg, size_t row, char **cells, size_t ncells)
+{
+    struct fixer *x = arg;
+    struct importer *im = &x->im;
+    enum tl_lang lang = im->o->lang;
+    struct tl_import_fix fx = {.row = row};
+    im->row = row;
+    im->cells = cells;
+    im->ncells = ncells;
+    im->row_bad = false;
+    im->s->data_rows++;
+
+    const char *target = fix_cell(x, X_TARGET), *field = fix_cell(x, X_FIELD);
+    const char *value = fix_cell(x, X_VALUE), *reason = fix_cell(x, X_REASON);
+    int rc = 0;
+    for (int c = 0; rc == 0 && c < X_COUNT; c++)
+        if (c != X_VALUE && fix_cell(x, (enum fix_col)c)[0] == '\0')
+            rc = fix_problem(x, (enum fix_col)c, NULL,
+                             lang == TL_LANG_VI ? "ô trống" : "empty");
+    if (rc == 0 && !im->row_bad)
+        rc = fix_target(x, target, fx.target);
+    /* The field, as a data sheet's header or by its wire name. */
+    char key[512];
+    size_t rank;
+    snprintf(key, sizeof key, "%s", field);
+    tl_fold_key(key);
+    enum field f = field_of_header(key, &rank);
+    if (f == F_COUNT)
+        f = field_by_name(field, strlen(field));
+    if (rc == 0 && !im->row_bad &&
+        (f == F_COUNT || f == F_IGNORE || f == F_RECEIPT || !im->takes[f])) {
+        char *why = format(lang == TL_LANG_VI
+                               ? "%s không phải là trường của %s có thể sửa"
+                               : "%s is not a field of a %s that can be "
+                                 "corrected",
+                           field, im->type_name);
+        rc = why != NULL ? fix_problem(x, X_FIELD, field, why) : nomem(im->err);
+        free(why);
+    }
+    if (rc != 0 || im->row_bad)
+        return rc;
+    snprintf(fx.field, sizeof fx.field, "%s",
+             f == F_AT ? "at" : fields[f].name);
+    if (value[0] != '\0') {
+        /* Read as a cell of that column would be, the value column named
+         * in the problems. */
+        json_t *ev = json_object(), *data = json_object();
+        const char *unit = NULL, *receipt = NULL;
+        int64_t at = 0;
+        im->col_of[f] = x->col[X_VALUE];
+        rc = ev != NULL && data != NULL
+                 ? read_field(im, f, value, ev, data, &at, &unit, &receipt)
+                 : nomem(im->err);
+        im->col_of[f] = -1;
+        json_t *v = json_object_get(ev, fx.field);
+        if (v == NULL)
+            v = json_object_get(data, fx.field);
+        if (rc == 0 && !im->row_bad && v != NULL)
+            fx.value = json_incref(v);
+        json_decref(ev);
+        json_decref(data);
+        if (rc != 0 || im->row_bad)
+            return rc;
+    }
+    if ((fx.reason = strdup(reason)) == NULL) {
+        json_decref(fx.value);
+        return nomem(im->err);
+    }
+    if (x->n == x->cap) {
+        size_t cap = x->cap ? x->cap * 2 : 16;
+        void *p = realloc(x->fixes, cap * sizeof *x->fixes);
+        if (p == NULL) {
+            json_decref(fx.value);
+            free(fx.reason);
+            return nomem(im->err);
+        }
+        x->fixes = p;
+        x->cap = cap;
+    }
+    x->fixes[x->n++] = fx;
+    return 0;
+}
+
+int tl_import_read_fixes(FILE *in, const struct tl_import_opts *o,
+                         struct tl_import_sheet *s,
+                         struct tl_import_fix **fixes, size_t *nfixes,
+                         struct tl_error *err)
+{
+    struct fixer x;
+    struct tl_csv_sink sink = {&x, fix_header, fix_row};
+    struct tl_csv_opts copts = {o->delim, o->encoding};
+    memset(s, 0, sizeof(*s));
+    memset(&x, 0, sizeof(x));
+    s->lang = o->lang;
+    x.im.o = o;
+    x.im.s = s;
+    x.im.err = err;
+    x.im.type_name = o->type != NULL ? o->type : TL_IMPORT_DEFAULT_TYPE;
+    x.im.type = ev_type_from_name(x.im.type_name, strlen(x.im.type_name));
+    if (!ev_type_amendable(x.im.type))
+        return tl_fail(err, POVTRACK_EINVALID,
+                       "--type %s: a correction sheet corrects donations, "
+                       "pledges, fund disbursements, loans, repayments or "
+                       "relocation records",
+                       x.im.type_name);
+    snprintf(s->type, sizeof(s->type), "%s", x.im.type_name);
+    if (o->publisher == NULL || o->publisher[0] == '\0')
+        return tl_fail(err, POVTRACK_EINVALID, "no publisher name for ids");
+    for (int f = 0; f < F_COUNT; f++) {
+        x.im.col_of[f] = -1;
+        x.im.takes[f] =
+            f == F_AT || f == F_UNIT ||
+            ev_field_rule(x.im.type, fields[f].name) != EV_RULE_NONE;
+    }
+    int rc = sheet_prefix(&x.im);
+    if (rc == 0)
+        rc = tl_csv_read(in, &copts, &sink, err);
+    tl_csv_free(x.im.header, x.im.ncols);
+    if (rc != 0) {
+        tl_import_fixes_free(x.fixes, x.n);
+        return rc;
+    }
+    *fixes = x.fixes;
+    *nfixes = x.n;
+    return 0;
+}
+
+void tl_import_fixes_free(struct tl_import_fix *fixes, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        json_decref(fixes[i].value);
+        free(fixes[i].reason);
+    }
+    free(fixes);
+}
+
 int tl_import_unknown_unit(struct tl_import_sheet *s, const char *unit_code,
                            struct tl_error *err)
 {
@@ -1705,6 +1937,98 @@ static bool str_is(const msgpack_object *o, const char *s, size_t n)
            memcmp(o->via.str.ptr, s, n) == 0;
 }
 
+/* The gone record with id id (n bytes), or NULL. */
+static struct tl_import_gone *gone_with(struct tl_import_sheet *s,
+                                        const char *id, size_t n)
+{
+    for (size_t i = 0; i < s->ngone; i++) {
+        const char *g =
+            json_string_value(json_object_get(s->gone[i].event, "id"));
+        if (g != NULL && strlen(g) == n && memcmp(g, id, n) == 0)
+            return &s->gone[i];
+    }
+    return NULL;
+}
+
+/* A correction as the record it holds: {"v", "id": the target, "type":
+ * data.type, "at", "unit", "household"?, "data": data.record}. */
+static json_t *corrected_record(const json_t *c)
+{
+    const json_t *data = json_object_get(c, "data");
+    json_t *ev = json_pack(
+        "{s:i, s:O, s:O, s:O, s:O, s:O}", "v", 1, "id",
+        json_object_get(data, "target"), "type", json_object_get(data, "type"),
+        "at", json_object_get(c, "at"), "unit", json_object_get(c, "unit"),
+        "data", json_object_get(data, "record"));
+    if (ev != NULL && json_object_get(c, "household") != NULL)
+        json_object_set(ev, "household", json_object_get(c, "household"));
+    return ev;
+}
+
+/* A void or correction in the log: when it amends a record of this sheet,
+ * that record is compared as it now stands. */
+static int compare_amend(struct tl_import_sheet *s, const msgpack_object *event,
+                         bool voided, struct tl_error *err)
+{
+    const msgpack_object *data = mp_get(event, "data");
+    const msgpack_object *target = mp_get(data, "target");
+    size_t plen = strlen(s->prefix);
+    struct tl_import_row *match = NULL;
+
+    if (target == NULL || target->type != MSGPACK_OBJECT_STR ||
+        target->via.str.size <= plen ||
+        memcmp(target->via.str.ptr, s->prefix, plen) != 0 ||
+        !str_is(mp_get(data, "type"), s->type, strlen(s->type)))
+        return POVTRACK_OK;
+    const char *id = target->via.str.ptr;
+    size_t n = target->via.str.size;
+    for (size_t i = 0; i < s->nrows && match == NULL; i++)
+        if (s->rows[i].repeats == 0 && s->rows[i].state != TL_ROW_UNKNOWN &&
+            str_is(target, s->rows[i].id, strlen(s->rows[i].id)))
+            match = &s->rows[i];
+    struct tl_import_gone *g = match == NULL ? gone_with(s, id, n) : NULL;
+    if (voided && match != NULL) {
+        match->state = TL_ROW_VOIDED;
+    } else if (voided && g != NULL) {
+        json_decref(g->event);
+        *g = s->gone[--s->ngone];
+    }
+    if (voided || (match == NULL && g == NULL))
+        return POVTRACK_OK;
+
+    json_t *c = NULL, *now;
+    int rc = tl_json_from_msgpack(event, &c, err);
+    if (rc != 0)
+        return rc == POVTRACK_EINVALID ? POVTRACK_OK : rc;
+    now = corrected_record(c);
+    json_decref(c);
+    if (now == NULL)
+        return nomem(err);
+    if (g != NULL) {
+        json_decref(g->event);
+        g->event = now;
+        return POVTRACK_OK;
+    }
+    match->corrections++;
+    unsigned char *content = NULL;
+    struct ev_error e = {0};
+    size_t len = 0;
+    rc = canonical_json(now, INT64_MAX, &content, &len, &e, err);
+    if (rc != 0 && rc != POVTRACK_EINVALID) {
+        json_decref(now);
+        return rc;
+    }
+    bool same = rc == 0 && len == match->content_len &&
+                memcmp(content, match->content, len) == 0;
+    free(content);
+    json_decref(match->stored);
+    match->stored = same ? NULL : now;
+    match->state = same ? TL_ROW_CORRECTED : TL_ROW_CHANGED;
+    if (same)
+        json_decref(now);
+    return POVTRACK_OK;
+}
+
 int tl_import_compare(struct tl_import_sheet *s, uint64_t seq,
                       const msgpack_object *event, struct tl_error *err)
 {
@@ -1717,6 +2041,10 @@ int tl_import_compare(struct tl_import_sheet *s, uint64_t seq,
     json_t *stored = NULL;
     int rc;
 
+    const msgpack_object *type = mp_get(event, "type");
+    if (str_is(type, "record.voided", 13) ||
+        str_is(type, "record.corrected", 16))
+        return compare_amend(s, event, str_is(type, "record.voided", 13), err);
     if (id == NULL || id->type != MSGPACK_OBJECT_STR ||
         id->via.str.size <= plen || id->via.str.size > TL_IMPORT_ID_MAX ||
         memcmp(id->via.str.ptr, s->prefix, plen) != 0 ||
@@ -1758,6 +2086,12 @@ int tl_import_compare(struct tl_import_sheet *s, uint64_t seq,
     s->gone[s->ngone].seq = seq;
     s->gone[s->ngone++].event = stored;
     return POVTRACK_OK;
+}
+
+bool tl_import_row_sent(const struct tl_import_row *row)
+{
+    return row->state == TL_ROW_NEW || row->state == TL_ROW_UNCHANGED ||
+           row->state == TL_ROW_UNKNOWN;
 }
 
 int tl_import_compared(struct tl_import_sheet *s, struct tl_error *err)

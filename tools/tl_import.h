@@ -65,7 +65,10 @@
  * each row is new, unchanged (stored with the same content), or changed
  * (its id stored with other content); records of this publisher's sheet
  * that no row gives any more are gone.  Changed and gone records are what
- * `povtrack correct`/`void` put right.
+ * `povtrack correct`/`void` put right.  A record is compared as it now
+ * stands: a correction of it (record.corrected, later in the log) replaces
+ * its content, a void (record.voided) makes its row voided and takes it
+ * off the gone list (what was voided needs nothing more).
  */
 #ifndef POVTRACK_TL_IMPORT_H
 #define POVTRACK_TL_IMPORT_H
@@ -107,7 +110,12 @@ enum tl_row_state {
     TL_ROW_UNKNOWN = 0, /* not compared: the log could not be read */
     TL_ROW_NEW,
     TL_ROW_UNCHANGED, /* stored already, the same */
-    TL_ROW_CHANGED    /* its id is stored with other content */
+    TL_ROW_CHANGED,   /* its id is stored with other content (as the
+                         record now stands, corrections included) */
+    /* Appended for corrections kept in the log: */
+    TL_ROW_CORRECTED, /* stored, and corrected to what the row says: not
+                         sent again (its id holds the first content) */
+    TL_ROW_VOIDED     /* stored, then voided: counted nowhere, not sent */
 };
 
 /* A good row: its event is valid for the catalogue. */
@@ -120,14 +128,16 @@ struct tl_import_row {
     size_t content_len;
     size_t repeats; /* 0, or the row this one repeats (not sent) */
     enum tl_row_state state;
-    uint64_t seq;   /* unchanged, changed: the stored record's */
-    json_t *stored; /* changed: the stored event */
+    uint64_t seq;       /* unchanged, changed, corrected, voided: the stored
+                           record's (the original's, not its amendments') */
+    json_t *stored;     /* changed: the stored event, as it now stands */
+    size_t corrections; /* record.corrected of the stored record seen */
 };
 
 /* A record of this sheet in the log that no row gives any more. */
 struct tl_import_gone {
     uint64_t seq;
-    json_t *event;
+    json_t *event; /* as it now stands */
 };
 
 /* A problem of one row (row 0: of the sheet as a whole). */
@@ -184,12 +194,45 @@ int tl_import_compare(struct tl_import_sheet *s, uint64_t seq,
                       const msgpack_object *event, struct tl_error *err);
 int tl_import_compared(struct tl_import_sheet *s, struct tl_error *err);
 
+/* Is the row sent to the daemon: new, stored as it is (acked as a
+ * duplicate), or not compared?  Not when changed, corrected or voided. */
+bool tl_import_row_sent(const struct tl_import_row *row);
+
 /* A one-line description of an event for messages: "2,000,000 VND from
  * Nguyễn Văn An, 2024-10-17, unit 22957" (in s->lang). */
 void tl_import_describe(const struct tl_import_sheet *s, const json_t *event,
                         char *buf, size_t cap);
 
 void tl_import_free(struct tl_import_sheet *s);
+
+/*
+ * A correction sheet: one row per field to correct, with the columns
+ *   Số biên lai / Receipt / id   the record: a receipt number of this
+ *                                publisher's sheet (the id import-csv gave
+ *                                it), a record's id, or #N (its sequence)
+ *   Trường / Field / Cột         the field: as a data sheet's header says
+ *                                it (Số tiền, Đơn vị, Ngày ...) or its
+ *                                wire name (amount, unit, at ...)
+ *   Giá trị mới / New value      the value, written as a cell of that
+ *                                column would be; empty: remove an
+ *                                optional field
+ *   Lý do / Reason               why (required)
+ * in any order, headers matched as a data sheet's are.  Every problem of
+ * every row is listed in s->problems, with its row and the column as
+ * written; s->type, s->prefix are set as for a data sheet of o.
+ */
+struct tl_import_fix {
+    size_t row;
+    char target[TL_IMPORT_ID_MAX + 1]; /* a record's id, or "#N" */
+    char field[32];                    /* the wire name */
+    json_t *value;                     /* NULL: remove the field */
+    char *reason;
+};
+int tl_import_read_fixes(FILE *in, const struct tl_import_opts *o,
+                         struct tl_import_sheet *s,
+                         struct tl_import_fix **fixes, size_t *nfixes,
+                         struct tl_error *err);
+void tl_import_fixes_free(struct tl_import_fix *fixes, size_t n);
 
 /* The wire value a spreadsheet's word means for an enumerated field
  * ("level" and "Phường" -> "commune", "donor_kind" and "ẩn danh" ->

@@ -80,6 +80,10 @@ enum ev_type {
     EV_BUDGET_ALLOCATED,
     EV_BUDGET_SPENT,
     EV_COMMENDATION_AWARDED,
+    /* Corrections kept in the log: an earlier record voided or replaced,
+     * by its id.  The original stays in the log. */
+    EV_RECORD_VOIDED,
+    EV_RECORD_CORRECTED,
     EV_TYPE_COUNT
 };
 
@@ -252,6 +256,17 @@ enum ev_indicator {
  *   budget.spent         program (ntp), component, year, amount
  *   commendation.awarded recipient, recipient_kind, awarded_by, level,
  *                        decision?
+ *   record.voided        target, type (target_type), reason (remark): the
+ *                        record with id target, of that type, no longer
+ *                        counts; "unit" is the record's unit
+ *   record.corrected     [household as the type wants] target, type
+ *                        (target_type), reason (remark), record: the
+ *                        corrected record's data, the fields of its type
+ *                        (decoded into the members of that type here);
+ *                        "unit", "at" and "household" are the corrected
+ *                        record's.  It replaces the target (or the target's
+ *                        latest correction) in every indicator.
+ * Only the types of ev_type_amendable() may be voided or corrected.
  */
 struct ev_data {
     int64_t year;
@@ -306,6 +321,10 @@ struct ev_data {
      * (optional; absent reads as false). */
     bool has_no_labour_capacity;
     bool no_labour_capacity;
+    /* Appended for corrections (record.voided, record.corrected). */
+    struct ev_str target;     /* the id of the record voided or corrected */
+    struct ev_str remark;     /* why: wire "reason" (text) */
+    enum ev_type target_type; /* wire "type": the target's type */
 };
 
 struct ev_event {
@@ -353,6 +372,8 @@ static const char *const ev_type_names[EV_TYPE_COUNT] = {
     [EV_BUDGET_ALLOCATED] = "budget.allocated",
     [EV_BUDGET_SPENT] = "budget.spent",
     [EV_COMMENDATION_AWARDED] = "commendation.awarded",
+    [EV_RECORD_VOIDED] = "record.voided",
+    [EV_RECORD_CORRECTED] = "record.corrected",
 };
 static const char *const ev_level_names[] = {NULL, "central", "province",
                                              "district", "commune"};
@@ -502,6 +523,20 @@ static inline enum ev_type ev_type_from_name(const char *s, size_t len)
 {
     size_t i = ev_name_find(ev_type_names, EV_TYPE_COUNT, s, len);
     return i < EV_TYPE_COUNT ? (enum ev_type)i : EV_TYPE_NONE;
+}
+
+/* May records of type t be voided or corrected?  The donations, pledges,
+ * disbursements, loans and relocations: what the fund, credit and
+ * relocation figures count (one contiguous run of enum ev_type). */
+static inline bool ev_type_amendable(enum ev_type t)
+{
+    return t >= EV_DONATION_PLEDGED && t <= EV_CREDIT_REPAID;
+}
+
+/* Is t a type that voids or corrects an earlier record? */
+static inline bool ev_type_amends(enum ev_type t)
+{
+    return t == EV_RECORD_VOIDED || t == EV_RECORD_CORRECTED;
 }
 
 /* The indicator named s, or EV_IND_COUNT for an unknown name. */

@@ -146,7 +146,25 @@ struct povtrack_record {
     int64_t received; /* unix microseconds, when ingest accepted it */
     struct ev_str publisher;
     const struct ev_event *event;
+    /* ---- appended: size >= POVTRACK_RECORD_SIZE_REPLACED ---- */
+    /* A record.voided or record.corrected: the record it takes back, as it
+     * stood just before (the original, or its latest earlier correction,
+     * seen as the record it holds: its type the original's, unit, at,
+     * household and data the correction's).  NULL for other records.  A
+     * plugin uncounts replaced where it counted it (on the registry version
+     * replaced_units_seq, at replaced_seq), then a correction counts the
+     * corrected record, event seen as event->data.target_type.  The host
+     * hands a void or correction only to a plugin whose event_mask has
+     * both its type and the target's type. */
+    const struct ev_event *replaced;
+    uint64_t replaced_seq;
+    uint64_t replaced_units_seq; /* the registry version at replaced_seq */
 };
+
+/* A record at least this large has replaced, replaced_seq and
+ * replaced_units_seq. */
+#define POVTRACK_RECORD_SIZE_REPLACED                                          \
+    POVTRACK_SIZE_TO(struct povtrack_record, replaced_units_seq)
 
 /* An alert.  code is "<plugin>.<name>", e.g. "poverty.target_missed".
  * Strings are NUL-terminated; household may be NULL. */
@@ -502,7 +520,9 @@ POVTRACK_ABI_AT(struct ev_data, successors, 296);
 POVTRACK_ABI_AT(struct ev_data, link, 312);
 POVTRACK_ABI_AT(struct ev_data, stars, 408);
 POVTRACK_ABI_AT(struct ev_data, no_labour_capacity, 433);
-_Static_assert(sizeof(struct ev_data) == 440, "ABI: struct ev_data");
+POVTRACK_ABI_AT(struct ev_data, target, 440);
+POVTRACK_ABI_AT(struct ev_data, target_type, 472);
+_Static_assert(sizeof(struct ev_data) == 480, "ABI: struct ev_data");
 /* The host writes a whole struct ev_unit for unit(): it cannot grow. */
 POVTRACK_ABI_AT(struct ev_unit, level, 48);
 _Static_assert(sizeof(struct ev_unit) == 56, "ABI: struct ev_unit");
@@ -510,7 +530,9 @@ POVTRACK_ABI_AT(struct povtrack_record, seq, 8);
 POVTRACK_ABI_AT(struct povtrack_record, received, 16);
 POVTRACK_ABI_AT(struct povtrack_record, publisher, 24);
 POVTRACK_ABI_AT(struct povtrack_record, event, 40);
-_Static_assert(sizeof(struct povtrack_record) == 48, "ABI: record");
+POVTRACK_ABI_AT(struct povtrack_record, replaced, 48);
+POVTRACK_ABI_AT(struct povtrack_record, replaced_units_seq, 64);
+_Static_assert(sizeof(struct povtrack_record) == 72, "ABI: record");
 POVTRACK_ABI_AT(struct povtrack_alert, code, 8);
 POVTRACK_ABI_AT(struct povtrack_alert, severity, 16);
 POVTRACK_ABI_AT(struct povtrack_alert, unit, 24);

@@ -1174,4 +1174,28 @@ static inline const char *pu_fmt_thousands(int64_t v, char *buf, size_t n)
     return buf;
 }
 
+/* ---- voids and corrections ---- */
+
+/* A record.voided or record.corrected the host handed over (the plugin's
+ * event_mask has their bits and the target's type's): *was, the record it
+ * takes back as it stood; *corrected, whether it is a correction, and
+ * then *now, the corrected record as a record of the target's type.  What
+ * to do: uncount *was where it was counted (registry version
+ * rec->replaced_units_seq, record rec->replaced_seq), then, when
+ * *corrected, count *now as a record of its own at rec->seq.  0, or
+ * POVTRACK_EIO when the host gave no record taken back (every host that
+ * hands amendments over gives one). */
+static inline int pu_amendment(const struct povtrack_record *rec,
+                               const struct ev_event **was,
+                               struct ev_event *now, bool *corrected)
+{
+    if (rec->size < POVTRACK_RECORD_SIZE_REPLACED || rec->replaced == NULL)
+        return POVTRACK_EIO;
+    *was = rec->replaced;
+    *corrected = rec->event->type == EV_RECORD_CORRECTED;
+    *now = *rec->event;
+    now->type = now->data.target_type;
+    return 0;
+}
+
 #endif /* POVTRACK_PLUGIN_UTIL_H */

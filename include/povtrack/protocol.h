@@ -121,6 +121,8 @@ extern "C" {
 /* What ingest would answer to {"events": [...]}, nothing stored: an "acks"
  * array of ingest acks, an "ok" one with seq 0. */
 #define POVTRACK_OP_VALIDATE "validate"
+/* {"op": "audit", "id": ID}: a record, its voids and corrections. */
+#define POVTRACK_OP_AUDIT "audit"
 
 /* ---- Pre-validation -------------------------------------------------- */
 

@@ -76,8 +76,20 @@
  * A state written by version 1.0 (48-byte loan header, no "placed") or 1.1
  * (56-byte loan header and 6-byte status, no version) is refused as
  * corrupt rather than misread: rebuild it ('povtrack rebuild credit') after
- * upgrading.  1.2 wrote layout 2, without the own figures: the host
- * rebuilds it at start (state_layout 3).
+ * upgrading.  1.2 wrote layout 2, without the own figures, 1.3 layout 3,
+ * without the count of tranches: the host rebuilds either at start
+ * (state_layout 4).
+ *
+ * Voids and corrections (record.voided, record.corrected): a repayment
+ * voided is taken back from its loan; a tranche voided from the loan's
+ * disbursed amount where the loan lies, and with its last tranche the
+ * loan itself (its repayments then wait, as those that come before a
+ * loan).  A correction takes the record back so, then applies the
+ * corrected record like any other (a loan's only tranche corrected into
+ * another unit places the loan there).  Coverage follows: every tranche is
+ * kept under its household ('T'), so the household's first loan ('F') is
+ * the first tranche left, and the years it no longer covers lose the
+ * household with a loan.
  *
  * State (integers big-endian, years in keys sign-flipped, unit codes
  * NUL-padded to 5 bytes).  Every counter is kept for the unit of the event
@@ -88,7 +100,7 @@
  *   'L' loan                 -> u8 has_loan, 7 zero, i64 disbursed,
  *                               i64 repaid, i64 first at, unit[5], 3 zero,
  *                               u16 program len, u16 household len,
- *                               4 zero, i64 placed, u64 version,
+ *                               u32 tranches, i64 placed, u64 version,
  *                               program, household (64 + n bytes);
  *                               has_loan 0: only repayments seen so far.
  *                               first at: the earliest disbursement
@@ -97,6 +109,9 @@
  *                               date of its roll-ups; version: the
  *                               registry version they were read on
  *   'F' household            -> i64 earliest disbursement of its loans
+ *   'T' u8 len household at[8] seq[8] -> empty: each tranche of the
+ *                               household's loans (the loan's household),
+ *                               at its date and record
  *   'S' u8 len household year[8] -> u8 status, unit[5], 2 zero, u64
  *                               version (16 bytes): last status of (h, y)
  *                               and, when poor or near-poor, the registry
@@ -134,6 +149,7 @@ struct credit {
 
 struct loan {
     bool has_loan;
+    uint32_t tranches; /* credit.disbursed records of the loan */
     int64_t disbursed, repaid, at;
     int64_t placed;   /* the "at" its figures are rolled up on */
     uint64_t version; /* the registry version they are rolled up on */
@@ -147,7 +163,9 @@ static int64_t outstanding(int64_t disbursed, int64_t repaid)
     return disbursed > repaid ? disbursed - repaid : 0;
 }
 
-/* Add d[0..n) to the i64 vector at key (absent reads as zeros). */
+/* Add d[0..n) to the i64 vector at key (absent reads as zeros).  A vector
+ * that drops to zeros (every loan of a programme voided) is deleted, so
+ * that no empty programme is listed. */
 static int vec_add(struct credit *c, povtrack_ctx *ctx, const uint8_t *k,
                    size_t kl, const int64_t *d, int n)
 {
@@ -162,10 +180,14 @@ static int vec_add(struct credit *c, povtrack_ctx *ctx, const uint8_t *k,
         return POVTRACK_EIO;
     }
     uint8_t b[8 * NV];
+    bool zero = true;
     for (int i = 0; i < n; i++) {
         v[i] = rc == 1 ? pu_get_i64((const uint8_t *)val + 8 * i) : 0;
         pu_put_i64(b + 8 * i, v[i] + d[i]);
+        zero = zero && v[i] + d[i] == 0;
     }
+    if (zero)
+        return pu_del(c->host, ctx, k, kl);
     return pu_put(c->host, ctx, k, kl, b, (size_t)n * 8);
 }
 
@@ -262,6 +284,7 @@ static int loan_get(struct credit *c, povtrack_ctx *ctx, const uint8_t *k,
         return POVTRACK_EIO;
     }
     l->has_loan = b[0] != 0;
+    l->tranches = (uint32_t)pu_get_u64(b + 40) & UINT32_C(0xffffffff);
     l->disbursed = pu_get_i64(b + 8);
     l->repaid = pu_get_i64(b + 16);
     l->at = pu_get_i64(b + 24);
@@ -287,6 +310,10 @@ static int loan_put(struct credit *c, povtrack_ctx *ctx, const uint8_t *k,
     b[41] = (uint8_t)l->program.len;
     b[42] = (uint8_t)(l->household.len >> 8);
     b[43] = (uint8_t)l->household.len;
+    b[44] = (uint8_t)(l->tranches >> 24);
+    b[45] = (uint8_t)(l->tranches >> 16);
+    b[46] = (uint8_t)(l->tranches >> 8);
+    b[47] = (uint8_t)l->tranches;
     pu_put_i64(b + 48, l->placed);
     pu_put_u64(b + 56, l->version);
     if (l->has_loan) { /* a pending repayment has neither string */
@@ -358,33 +385,28 @@ static int years_cb(void *arg, const void *key, size_t klen, const void *val,
     return 0;
 }
 
-/* A loan of hh disbursed at: when it is the household's earliest, the
- * years between its new and old first-loan year gain a household with a
- * loan (those years where it is poor or near-poor). */
-static int household_loan(struct credit *c, povtrack_ctx *ctx, struct ev_str hh,
-                          int64_t at)
+/*
+ * The first loan year of hh moved from old_year to new_year (INT64_MAX:
+ * none): the years in between where it is poor or near-poor gain a
+ * household with a loan when it moved earlier, lose one when later.
+ */
+static int first_year_moved(struct credit *c, povtrack_ctx *ctx,
+                            struct ev_str hh, int64_t old_year,
+                            int64_t new_year)
 {
-    int64_t old = 0;
-    int rc = first_loan(c, ctx, hh, &old);
-    if (rc < 0 || (rc == 1 && old <= at))
-        return rc < 0 ? rc : 0;
-    int64_t old_year = rc == 1 ? pu_local_year(old) : INT64_MAX;
-    int64_t new_year = pu_local_year(at);
-    uint8_t k[1 + EV_HOUSEHOLD_MAX + 8], b[8];
-    k[0] = 'F';
-    memcpy(k + 1, hh.ptr, hh.len);
-    pu_put_i64(b, at);
-    if ((rc = pu_put(c->host, ctx, k, 1 + hh.len, b, 8)) != 0)
-        return rc;
-    if (new_year >= old_year)
+    if (new_year == old_year)
         return 0;
+    int64_t delta = new_year < old_year ? 1 : -1;
+    int64_t lo = new_year < old_year ? new_year : old_year;
+    int64_t hi = new_year < old_year ? old_year : new_year;
+    if (hi == INT64_MAX)
+        hi = CR_YEAR_MAX + 1;
     struct pnp_years *y = calloc(1, sizeof *y);
     if (y == NULL)
         return POVTRACK_EIO;
-    uint8_t to[2 + EV_HOUSEHOLD_MAX + 8];
-    int64_t hi = old_year == INT64_MAX ? CR_YEAR_MAX + 1 : old_year;
-    size_t fl = status_key(k, hh, &new_year), tl = status_key(to, hh, &hi);
-    rc = c->host->scan(ctx, k, fl, to, tl, years_cb, y);
+    uint8_t k[2 + EV_HOUSEHOLD_MAX + 8], to[2 + EV_HOUSEHOLD_MAX + 8];
+    size_t fl = status_key(k, hh, &lo), tl = status_key(to, hh, &hi);
+    int rc = c->host->scan(ctx, k, fl, to, tl, years_cb, y);
     if (y->bad || rc < 0) {
         c->host->log(ctx, POVTRACK_LOG_ERROR,
                      "credit: status scan failed (a state of version 1.1 "
@@ -394,15 +416,75 @@ static int household_loan(struct credit *c, povtrack_ctx *ctx, struct ev_str hh,
         rc = 0;
     }
     for (int i = 0; i < y->n && rc == 0; i++)
-        rc = cov_add(c, ctx, y->unit[i], y->year[i], &y->version[i], 0, 1);
+        rc = cov_add(c, ctx, y->unit[i], y->year[i], &y->version[i], 0, delta);
     free(y);
     return rc;
 }
 
+/* 'T' u8 len household at[8] seq[8]: one tranche of the household's
+ * loans, at its date; the first is its first loan. */
+static size_t tranche_key(uint8_t *k, struct ev_str hh, int64_t at,
+                          uint64_t seq)
+{
+    k[0] = 'T';
+    k[1] = (uint8_t)hh.len;
+    memcpy(k + 2, hh.ptr, hh.len);
+    pu_put_key_i64(k + 2 + hh.len, at);
+    pu_put_u64(k + 10 + hh.len, seq);
+    return 18 + hh.len;
+}
+
+static int first_tranche_cb(void *arg, const void *key, size_t klen,
+                            const void *val, size_t vlen)
+{
+    (void)val;
+    (void)vlen;
+    if (klen < 16)
+        return POVTRACK_EIO;
+    *(int64_t *)arg = pu_get_key_i64((const uint8_t *)key + klen - 16);
+    return 1;
+}
+
+/* A tranche of hh at (record seq) applied (sign 1) or taken back (-1):
+ * the household's tranches, its first loan ('F') and the coverage's
+ * with_loan follow. */
+static int household_loan(struct credit *c, povtrack_ctx *ctx, struct ev_str hh,
+                          int64_t at, uint64_t seq, int sign)
+{
+    uint8_t k[18 + EV_HOUSEHOLD_MAX], to[19 + EV_HOUSEHOLD_MAX];
+    size_t kl = tranche_key(k, hh, at, seq);
+    int rc = sign > 0 ? pu_put(c->host, ctx, k, kl, "", 0)
+                      : pu_del(c->host, ctx, k, kl);
+    int64_t old = 0, first = INT64_MAX;
+    if (rc == 0)
+        rc = first_loan(c, ctx, hh, &old);
+    if (rc < 0)
+        return rc;
+    int64_t old_year = rc == 1 ? pu_local_year(old) : INT64_MAX;
+    /* The household's first tranche, now. */
+    memcpy(to, k, 2 + hh.len);
+    memset(to + 2 + hh.len, 0xff, 17); /* past every key of the prefix */
+    rc = c->host->scan(ctx, k, 2 + hh.len, to, 19 + hh.len, first_tranche_cb,
+                       &first);
+    if (rc < 0)
+        return rc;
+    if (first == old && old_year != INT64_MAX)
+        return 0;
+    int64_t new_year = first == INT64_MAX ? INT64_MAX : pu_local_year(first);
+    uint8_t fk[1 + EV_HOUSEHOLD_MAX], b[8];
+    fk[0] = 'F';
+    memcpy(fk + 1, hh.ptr, hh.len);
+    pu_put_i64(b, first);
+    rc = first == INT64_MAX ? pu_del(c->host, ctx, fk, 1 + hh.len)
+                            : pu_put(c->host, ctx, fk, 1 + hh.len, b, 8);
+    return rc != 0 ? rc : first_year_moved(c, ctx, hh, old_year, new_year);
+}
+
 /* ---- apply ---- */
 
+/* A tranche (record seq) of the loan ev names. */
 static int apply_disbursed(struct credit *c, povtrack_ctx *ctx,
-                           const struct ev_event *ev)
+                           const struct ev_event *ev, uint64_t seq)
 {
     uint8_t k[1 + EV_TEXT_MAX];
     size_t kl = loan_key(k, ev->data.loan);
@@ -428,16 +510,18 @@ static int apply_disbursed(struct credit *c, povtrack_ctx *ctx,
         l.at = ev->at;
     }
     l.disbursed += ev->data.amount;
+    l.tranches++;
     d[V_DISBURSED] = ev->data.amount;
     d[V_OUTSTANDING] = outstanding(l.disbursed, l.repaid) - before;
     rc = loan_add(c, ctx, &l, d);
     if (rc == 0)
-        rc = household_loan(c, ctx, l.household, l.at);
+        rc = household_loan(c, ctx, l.household, ev->at, seq, 1);
     return rc != 0 ? rc : loan_put(c, ctx, k, kl, &l);
 }
 
+/* A repayment of amount (negative: one taken back) to the loan ev names. */
 static int apply_repaid(struct credit *c, povtrack_ctx *ctx,
-                        const struct ev_event *ev)
+                        const struct ev_event *ev, int64_t amount)
 {
     uint8_t k[1 + EV_TEXT_MAX];
     size_t kl = loan_key(k, ev->data.loan);
@@ -446,14 +530,74 @@ static int apply_repaid(struct credit *c, povtrack_ctx *ctx,
     if (rc < 0)
         return rc;
     int64_t before = outstanding(l.disbursed, l.repaid);
-    l.repaid += ev->data.amount;
+    l.repaid += amount;
     if (l.has_loan) {
-        int64_t d[NV] = {0, 0, ev->data.amount,
+        int64_t d[NV] = {0, 0, amount,
                          outstanding(l.disbursed, l.repaid) - before};
         if ((rc = loan_add(c, ctx, &l, d)) != 0)
             return rc;
     }
     return loan_put(c, ctx, k, kl, &l);
+}
+
+/* Take back the tranche was: its amount where the loan lies; with its
+ * last tranche the loan itself (its repayments then wait, as those that
+ * come before a loan do). */
+static int uncount_disbursed(struct credit *c, povtrack_ctx *ctx,
+                             const struct ev_event *was, uint64_t seq)
+{
+    uint8_t k[1 + EV_TEXT_MAX];
+    size_t kl = loan_key(k, was->data.loan);
+    struct loan l;
+    int rc = loan_get(c, ctx, k, kl, &l);
+    if (rc < 0)
+        return rc;
+    if (!l.has_loan || l.tranches == 0)
+        return POVTRACK_EIO; /* it was applied: the state is damaged */
+    int64_t before = outstanding(l.disbursed, l.repaid);
+    l.disbursed -= was->data.amount;
+    l.tranches--;
+    int64_t d[NV] = {0, -was->data.amount, 0,
+                     outstanding(l.disbursed, l.repaid) - before};
+    if (l.tranches == 0) {
+        d[V_LOANS] = -1;
+        d[V_REPAID] = -l.repaid;
+        d[V_OUTSTANDING] = -before;
+    }
+    if ((rc = loan_add(c, ctx, &l, d)) != 0 ||
+        (rc = household_loan(c, ctx, l.household, was->at, seq, -1)) != 0)
+        return rc;
+    if (l.tranches == 0) {
+        l.has_loan = false;
+        l.disbursed = l.at = l.placed = 0;
+        l.version = 0;
+        l.program = l.household = (struct ev_str){l.buf, 0};
+    }
+    return loan_put(c, ctx, k, kl, &l);
+}
+
+/* A void takes the record back; a correction then applies the corrected
+ * record like any other. */
+static int apply_amend(struct credit *c, povtrack_ctx *ctx,
+                       const struct povtrack_record *rec)
+{
+    const struct ev_event *was;
+    struct ev_event now;
+    bool corrected;
+    int rc = pu_amendment(rec, &was, &now, &corrected);
+    if (rc == 0)
+        rc = was->type == EV_CREDIT_DISBURSED
+                 ? uncount_disbursed(c, ctx, was, rec->replaced_seq)
+             : was->type == EV_CREDIT_REPAID
+                 ? apply_repaid(c, ctx, was, -was->data.amount)
+                 : 0;
+    if (rc != 0 || !corrected)
+        return rc;
+    return now.type == EV_CREDIT_DISBURSED
+               ? apply_disbursed(c, ctx, &now, rec->seq)
+           : now.type == EV_CREDIT_REPAID
+               ? apply_repaid(c, ctx, &now, now.data.amount)
+               : 0;
 }
 
 static bool is_pnp(unsigned status)
@@ -517,9 +661,12 @@ static int credit_apply(void *state, povtrack_ctx *ctx,
     const struct ev_event *ev = rec->event;
     switch (ev->type) {
     case EV_CREDIT_DISBURSED:
-        return apply_disbursed(c, ctx, ev);
+        return apply_disbursed(c, ctx, ev, rec->seq);
     case EV_CREDIT_REPAID:
-        return apply_repaid(c, ctx, ev);
+        return apply_repaid(c, ctx, ev, ev->data.amount);
+    case EV_RECORD_VOIDED:
+    case EV_RECORD_CORRECTED:
+        return apply_amend(c, ctx, rec);
     case EV_HOUSEHOLD_STATUS:
         return apply_status(c, ctx, ev);
     default:
@@ -796,10 +943,12 @@ static void credit_fini(void *state)
 static const struct povtrack_config_key credit_config[] = {{.name = NULL}};
 
 /* state_layout: bump it when the stored values change. */
-POVTRACK_PLUGIN(.name = "credit", .version = "1.3.0",
+POVTRACK_PLUGIN(.name = "credit", .version = "1.4.0",
                 .event_mask = EV_TYPE_BIT(EV_CREDIT_DISBURSED) |
                               EV_TYPE_BIT(EV_CREDIT_REPAID) |
-                              EV_TYPE_BIT(EV_HOUSEHOLD_STATUS),
+                              EV_TYPE_BIT(EV_HOUSEHOLD_STATUS) |
+                              EV_TYPE_BIT(EV_RECORD_VOIDED) |
+                              EV_TYPE_BIT(EV_RECORD_CORRECTED),
                 .init = credit_init, .apply = credit_apply,
-                .query = credit_query, .fini = credit_fini, .state_layout = 3,
+                .query = credit_query, .fini = credit_fini, .state_layout = 4,
                 .config_map = credit_config);

@@ -20,6 +20,10 @@
  *   - An anonymous donation (donor_kind "anonymous") is never stored with
  *     its name, even when one was given: every anonymous donation of the
  *     period is one row, donor "Ẩn danh / anonymous".
+ *   - A void (record.voided) takes a donation out where it was counted; a
+ *     correction (record.corrected) also counts the corrected donation in
+ *     its place: as the fund's "received".  A row whose donations were
+ *     all taken back is not listed.
  *
  * Query q {"unit", "year"? | "from"? "to"?, "as_of"?, "limit"?} ->
  * {"unit", "as_of"?, "year"?, "received", "donations", "donors", "anonymous":
@@ -71,16 +75,14 @@
 
 enum { V_AMOUNT, V_DONATIONS, V_IN_KIND, NV };
 
-static int dn_apply(void *state, povtrack_ctx *ctx,
-                    const struct povtrack_record *rec)
+/* Count the donation ev (sign -1: take it back), on the registry version
+ * (UINT64_MAX: as it now stands). */
+static int dn_count(struct pl_plugin *dn, povtrack_ctx *ctx,
+                    const struct ev_event *ev, uint64_t version, int64_t sign)
 {
-    struct pl_plugin *dn = state;
-    const struct ev_event *ev = rec->event;
     struct pu_chain ch;
-    if (ev->type != EV_DONATION_RECEIVED)
-        return 0; /* not in the mask */
-    int rc = pu_ancestors_cached_at(dn->host, ctx, &dn->units, ev->unit, ev->at,
-                                    &ch);
+    int rc = pu_ancestors_cached_as_of(dn->host, ctx, &dn->units, ev->unit,
+                                       ev->at, version, &ch);
     if (rc != 0)
         return rc == POVTRACK_NOTFOUND ? POVTRACK_EIO : rc;
     /* The name of an anonymous donor is left out here, once, so that no
@@ -94,8 +96,8 @@ static int dn_apply(void *state, povtrack_ctx *ctx,
         memcpy(tail + 9, ev->data.donor.ptr, ev->data.donor.len);
         tl += ev->data.donor.len;
     }
-    int64_t d[NV] = {ev->data.amount, 1,
-                     ev->data.in_kind ? ev->data.amount : 0};
+    int64_t d[NV] = {sign * ev->data.amount, sign,
+                     ev->data.in_kind ? sign * ev->data.amount : 0};
     uint8_t unit[PU_UNIT_W];
     rc = pl_chain_add(dn->host, ctx, DN_WHO, &ch, 'D', tail, tl, d, NV);
     /* The unit's own, for as_of. */
@@ -104,6 +106,30 @@ static int dn_apply(void *state, povtrack_ctx *ctx,
     return rc != 0 ? rc
                    : pl_own_add(dn->host, ctx, DN_WHO, 'o', ev->at, unit,
                                 tail + 8, tl - 8, d, NV);
+}
+
+/* A donation counts where it was received; a void takes the donation as
+ * it stood out of where it was counted (the version the host says), a
+ * correction also counts the corrected donation. */
+static int dn_apply(void *state, povtrack_ctx *ctx,
+                    const struct povtrack_record *rec)
+{
+    struct pl_plugin *dn = state;
+    const struct ev_event *ev = rec->event;
+    if (ev->type == EV_DONATION_RECEIVED)
+        return dn_count(dn, ctx, ev, UINT64_MAX, 1);
+    const struct ev_event *was;
+    struct ev_event now;
+    bool corrected;
+    if (!ev_type_amends(ev->type) ||
+        ev->data.target_type != EV_DONATION_RECEIVED)
+        return 0; /* not in the mask */
+    int rc = pu_amendment(rec, &was, &now, &corrected);
+    if (rc == 0)
+        rc = dn_count(dn, ctx, was, rec->replaced_units_seq, -1);
+    if (rc != 0 || !corrected)
+        return rc;
+    return dn_count(dn, ctx, &now, UINT64_MAX, 1);
 }
 
 /* ---- query ---- */
@@ -130,6 +156,8 @@ static int gather_cb(void *arg, const void *key, size_t klen, const void *val,
         g->bad = true;
         return 1;
     }
+    if (pu_get_i64((const uint8_t *)val + 8 * V_DONATIONS) == 0)
+        return 0; /* every donation of the row voided or moved */
     if (g->n == DN_SCAN_MAX) {
         g->full = true;
         return 1;
@@ -287,7 +315,9 @@ static int dn_query(void *state, povtrack_ctx *ctx, const msgpack_object *q,
 PL_PLUGIN_WITHOUT_SETTINGS(dn, DN_WHO);
 
 /* state_layout: bump it when the stored values change. */
-POVTRACK_PLUGIN(.name = "donors", .version = "1.1.0",
-                .event_mask = EV_TYPE_BIT(EV_DONATION_RECEIVED),
+POVTRACK_PLUGIN(.name = "donors", .version = "1.2.0",
+                .event_mask = EV_TYPE_BIT(EV_DONATION_RECEIVED) |
+                              EV_TYPE_BIT(EV_RECORD_VOIDED) |
+                              EV_TYPE_BIT(EV_RECORD_CORRECTED),
                 .init = dn_init, .apply = dn_apply, .query = dn_query,
                 .fini = pl_fini, .state_layout = 2, .config_map = dn_config);

@@ -34,6 +34,18 @@
  * 0.  A repeated donation.pledged with the same pledge id is a correction:
  * it replaces the earlier one (amount, place and due).
  *
+ * Voids and corrections (record.voided, record.corrected) of a
+ * donation.received, donation.pledged or fund.disbursed take the record
+ * as it stood (the host's rec->replaced) out of every figure where it was
+ * counted, on the registry version it was counted on, and a correction
+ * counts the corrected record anew, as a record of its own at the
+ * correction's sequence: amounts, pledge payments, purposes, levels,
+ * beneficiaries and the recognised share follow.  A pledge already
+ * replaced by a later donation.pledged of its id is not moved by an
+ * amendment of the earlier one.  The alerts the record raised when it was
+ * applied (fund.large_donation) are resolved by the host; a corrected
+ * donation that is still large raises its own.
+ *
  * Alerts: fund.large_donation (info, apply); fund.beneficiary_not_poor
  * (warning, apply: a household-year with a disbursement and a known
  * official status neither poor nor near-poor, once per household-year);
@@ -542,7 +554,7 @@ static int apply_pledged(struct fund *f, povtrack_ctx *ctx,
  * where the pledge lies; before the pledge exists, the payment is kept
  * in the pledge record and counted when the pledge arrives. */
 static int pay_pledge(struct fund *f, povtrack_ctx *ctx,
-                      const struct ev_event *ev)
+                      const struct ev_event *ev, int64_t amount)
 {
     uint8_t k[1 + EV_TEXT_MAX];
     size_t kl = pledge_key(k, 'P', ev->data.pledge);
@@ -551,7 +563,7 @@ static int pay_pledge(struct fund *f, povtrack_ctx *ctx,
     if (rc != 0)
         return rc;
     int64_t before = outstanding(pl.amount, pl.paid);
-    pl.paid += ev->data.amount;
+    pl.paid += amount;
     if (pl.has_pledge) {
         rc = pledge_contrib(f, ctx, &pl, 0,
                             outstanding(pl.amount, pl.paid) - before);
@@ -642,7 +654,7 @@ static int apply_received(struct fund *f, povtrack_ctx *ctx,
     if (rc == 0)
         rc = idle_touch(f, ctx, ev->unit, ev->at, false);
     if (rc == 0 && ev->data.pledge.ptr != NULL)
-        rc = pay_pledge(f, ctx, ev);
+        rc = pay_pledge(f, ctx, ev, ev->data.amount);
     if (rc != 0 || ev->data.amount < f->large_donation)
         return rc;
 
@@ -794,9 +806,10 @@ static size_t own_benef_key(uint8_t *k, const uint8_t *unit, int64_t year)
     return 9 + PU_UNIT_W;
 }
 
-/* +1 to 'Y' unit year (or own 'y' year unit). */
+/* delta (+1, or -1 for a disbursement voided) to 'Y' unit year (or own
+ * 'y' year unit). */
 static int beneficiary_add(struct fund *f, povtrack_ctx *ctx, char prefix,
-                           const uint8_t *unit, int64_t year)
+                           const uint8_t *unit, int64_t year, int64_t delta)
 {
     uint8_t k[1 + PU_UNIT_W + 8];
     const void *val;
@@ -812,7 +825,7 @@ static int beneficiary_add(struct fund *f, povtrack_ctx *ctx, char prefix,
         return POVTRACK_EIO;
     }
     uint8_t v[8];
-    pu_put_i64(v, (rc == 1 ? pu_get_i64(val) : 0) + 1);
+    pu_put_i64(v, (rc == 1 ? pu_get_i64(val) : 0) + delta);
     return pu_put(f->host, ctx, k, kl, v, sizeof v);
 }
 
@@ -838,7 +851,7 @@ static int count_beneficiary(struct fund *f, povtrack_ctx *ctx,
     }
     if (!same_own) {
         uint8_t k[FUND_HKEY_MAX];
-        int rc = beneficiary_add(f, ctx, 'y', ch->code[0], year);
+        int rc = beneficiary_add(f, ctx, 'y', ch->code[0], year, 1);
         if (rc == 0 && other_own)
             rc = pu_put(f->host, ctx, k, hh_key(k, 'x', year, hh), "", 0);
         if (rc != 0)
@@ -860,7 +873,7 @@ static int count_beneficiary(struct fund *f, povtrack_ctx *ctx,
     }
     for (int i = 0; i < ch->n; i++) {
         int rc =
-            covered[i] ? 0 : beneficiary_add(f, ctx, 'Y', ch->code[i], year);
+            covered[i] ? 0 : beneficiary_add(f, ctx, 'Y', ch->code[i], year, 1);
         if (rc != 0)
             return rc;
     }
@@ -929,6 +942,191 @@ static int apply_disbursed(struct fund *f, povtrack_ctx *ctx,
         rc = bl_store(f, ctx, k, kl, &bl);
     free(bl.b);
     return rc;
+}
+
+/* ---- voids and corrections ---- */
+
+/* Take the donation was (record seq, counted on registry version) out of
+ * where it was counted: its amount, its count, its payment of a pledge. */
+static int uncount_received(struct fund *f, povtrack_ctx *ctx,
+                            const struct ev_event *was, uint64_t seq,
+                            uint64_t version)
+{
+    int64_t d[NM] = {0};
+    d[M_RECEIVED] = -was->data.amount;
+    d[M_DONATIONS] = -1;
+    int rc = fund_add(f, ctx, was->unit, was->at, seq, &version, d, false);
+    if (rc == 0 && was->data.pledge.ptr != NULL)
+        rc = pay_pledge(f, ctx, was, -was->data.amount);
+    return rc;
+}
+
+/*
+ * The household-year of a disbursement taken back: the entry at index e
+ * leaves bl, and the household stops counting as a beneficiary of each
+ * unit that no remaining disbursement of the year covers (count_beneficiary
+ * backwards), own beneficiaries and the 'x' list included.
+ */
+static int uncount_beneficiary(struct fund *f, povtrack_ctx *ctx,
+                               struct blist *bl, size_t e, struct ev_str hh,
+                               int64_t year)
+{
+    struct pu_chain gone, ech;
+    const uint8_t *ge = bl_entry(bl, e);
+    uint8_t own[PU_UNIT_W];
+    memcpy(own, ge, PU_UNIT_W);
+    if (pu_ancestors_cached_as_of(f->host, ctx, &f->units, pu_get_unit(ge),
+                                  pu_get_i64(ge + 8), pu_get_u64(ge + 32),
+                                  &gone) != 0)
+        return POVTRACK_EIO;
+    memmove(bl->b + FUND_B_HDR + e * FUND_B_ENTRY,
+            bl->b + FUND_B_HDR + (e + 1) * FUND_B_ENTRY,
+            (bl->n - e - 1) * FUND_B_ENTRY);
+    bl->n--;
+    bool covered[PU_CHAIN_MAX] = {false}, same_own = false, one_own = true;
+    for (size_t i = 0; i < bl->n; i++) {
+        const uint8_t *be = bl_entry(bl, i);
+        same_own = same_own || memcmp(be, own, PU_UNIT_W) == 0;
+        one_own = one_own && memcmp(be, bl_entry(bl, 0), PU_UNIT_W) == 0;
+        if (pu_ancestors_cached_as_of(f->host, ctx, &f->units, pu_get_unit(be),
+                                      pu_get_i64(be + 8), pu_get_u64(be + 32),
+                                      &ech) != 0)
+            return POVTRACK_EIO;
+        for (int j = 0; j < gone.n; j++)
+            for (int m = 0; m < ech.n; m++)
+                covered[j] = covered[j] ||
+                             memcmp(gone.code[j], ech.code[m], PU_UNIT_W) == 0;
+    }
+    int rc = 0;
+    if (!same_own)
+        rc = beneficiary_add(f, ctx, 'y', own, year, -1);
+    if (rc == 0 && one_own) {
+        /* At most one unit paid the household in the year now. */
+        uint8_t k[FUND_HKEY_MAX];
+        rc = pu_del(f->host, ctx, k, hh_key(k, 'x', year, hh));
+    }
+    for (int j = 0; rc == 0 && j < gone.n; j++)
+        if (!covered[j])
+            rc = beneficiary_add(f, ctx, 'Y', gone.code[j], year, -1);
+    return rc;
+}
+
+/* Take the disbursement was (record seq, counted on registry version)
+ * out: its amounts where they lie and, to a household, its entry in the
+ * household's year, with the recognised part as the status now says. */
+static int uncount_disbursed(struct fund *f, povtrack_ctx *ctx,
+                             const struct ev_event *was, uint64_t seq,
+                             uint64_t version)
+{
+    int64_t d[NM] = {0};
+    enum ev_purpose pur = was->data.purpose;
+    enum ev_level lvl = was->data.level;
+    if (pur <= EV_PURPOSE_NONE || pur >= EV_PURPOSE_COUNT ||
+        lvl < EV_LEVEL_CENTRAL || lvl > EV_LEVEL_COMMUNE)
+        return POVTRACK_EIO; /* validated at ingest: the log is damaged */
+    d[M_DISBURSED] = -was->data.amount;
+    d[M_PURPOSE + pur - 1] = -was->data.amount;
+    d[M_LEVEL + lvl - 1] = -was->data.amount;
+    if (was->household.ptr == NULL)
+        return fund_add(f, ctx, was->unit, was->at, seq, &version, d, false);
+
+    int64_t year = pu_local_year(was->at);
+    uint8_t k[FUND_HKEY_MAX];
+    size_t kl = hh_key(k, 'B', year, was->household);
+    struct blist bl;
+    enum ev_status st;
+    int rc =
+        kl == 0 ? POVTRACK_EIO : status_get(f, ctx, year, was->household, &st);
+    if (rc == 0)
+        rc = bl_load(f, ctx, k, kl, &bl);
+    if (rc != 0)
+        return rc;
+    size_t e = 0;
+    while (e < bl.n && pu_get_u64(bl_entry(&bl, e) + 16) != seq)
+        e++;
+    if (e == bl.n) {
+        free(bl.b);
+        f->host->log(ctx, POVTRACK_LOG_ERROR,
+                     "fund: the disbursement at seq %llu is not in its "
+                     "household's year",
+                     (unsigned long long)seq);
+        return POVTRACK_EIO;
+    }
+    version = pu_get_u64(bl_entry(&bl, e) + 32);
+    d[M_TO_HH] = -was->data.amount;
+    d[M_TO_RECOG] = recognised(st) ? -was->data.amount : 0;
+    rc = fund_add(f, ctx, was->unit, was->at, seq, &version, d, false);
+    if (rc == 0)
+        rc = uncount_beneficiary(f, ctx, &bl, e, was->household, year);
+    if (rc == 0)
+        rc = bl_store(f, ctx, k, kl, &bl);
+    free(bl.b);
+    return rc;
+}
+
+/* Take the pledge was (record seq) out, when it is still the pledge its id
+ * holds (a later donation.pledged of the same id replaced it otherwise,
+ * and nothing of it is counted any more).  Payments stay with the id. */
+static int uncount_pledged(struct fund *f, povtrack_ctx *ctx,
+                           const struct ev_event *was, uint64_t seq)
+{
+    uint8_t k[1 + EV_TEXT_MAX], q[9 + EV_TEXT_MAX];
+    size_t kl = pledge_key(k, 'P', was->data.pledge);
+    struct pledge pl;
+    int rc = pledge_get(f, ctx, k, kl, &pl);
+    if (rc != 0 || !pl.has_pledge || pl.seq != seq)
+        return rc;
+    rc = pledge_contrib(f, ctx, &pl, -pl.amount,
+                        -outstanding(pl.amount, pl.paid));
+    if (rc == 0)
+        rc = pu_del(f->host, ctx, q, due_key(q, pl.due, was->data.pledge));
+    pl.has_pledge = false;
+    pl.amount = 0;
+    if (rc == 0)
+        rc = pledge_put(f, ctx, k, kl, &pl);
+    return rc;
+}
+
+/*
+ * A void takes the record back from every figure; a correction takes it
+ * back and counts the corrected record in its place (its own place, date
+ * and registry, keyed by the correction's sequence).
+ */
+static int apply_amend(struct fund *f, povtrack_ctx *ctx,
+                       const struct povtrack_record *rec)
+{
+    const struct ev_event *was;
+    struct ev_event now;
+    bool corrected;
+    int rc = pu_amendment(rec, &was, &now, &corrected);
+    if (rc != 0)
+        return rc;
+    uint64_t seq = rec->replaced_seq, version = rec->replaced_units_seq;
+    switch (was->type) {
+    case EV_DONATION_RECEIVED:
+        rc = uncount_received(f, ctx, was, seq, version);
+        break;
+    case EV_FUND_DISBURSED:
+        rc = uncount_disbursed(f, ctx, was, seq, version);
+        break;
+    case EV_DONATION_PLEDGED:
+        rc = uncount_pledged(f, ctx, was, seq);
+        break;
+    default:
+        return 0; /* not the fund's */
+    }
+    if (rc != 0 || !corrected)
+        return rc;
+    struct povtrack_record nr = *rec;
+    nr.event = &now;
+    switch (now.type) {
+    case EV_DONATION_RECEIVED:
+        return apply_received(f, ctx, &nr);
+    case EV_FUND_DISBURSED:
+        return apply_disbursed(f, ctx, &nr);
+    default:
+        return apply_pledged(f, ctx, &nr);
+    }
 }
 
 /*
@@ -1596,6 +1794,9 @@ static int fund_apply(void *state, povtrack_ctx *ctx,
         return apply_received(f, ctx, rec);
     case EV_FUND_DISBURSED:
         return apply_disbursed(f, ctx, rec);
+    case EV_RECORD_VOIDED:
+    case EV_RECORD_CORRECTED:
+        return apply_amend(f, ctx, rec);
     default:
         return 0; /* not in the mask: nothing to do */
     }
@@ -1628,11 +1829,13 @@ static const struct povtrack_config_key fund_config[] = {
 };
 
 /* state_layout: bump it when the stored values change. */
-POVTRACK_PLUGIN(.name = "fund", .version = "1.3.0",
+POVTRACK_PLUGIN(.name = "fund", .version = "1.4.0",
                 .event_mask = EV_TYPE_BIT(EV_HOUSEHOLD_STATUS) |
                               EV_TYPE_BIT(EV_DONATION_PLEDGED) |
                               EV_TYPE_BIT(EV_DONATION_RECEIVED) |
-                              EV_TYPE_BIT(EV_FUND_DISBURSED),
+                              EV_TYPE_BIT(EV_FUND_DISBURSED) |
+                              EV_TYPE_BIT(EV_RECORD_VOIDED) |
+                              EV_TYPE_BIT(EV_RECORD_CORRECTED),
                 .init = fund_init, .apply = fund_apply, .query = fund_query,
                 .tick = fund_tick, .fini = fund_fini, .state_layout = 3,
                 .config_map = fund_config);

@@ -80,14 +80,26 @@
  * A state written by version 1.1 or earlier (96-byte 'H', no version) is
  * refused as corrupt rather than misread: rebuild it ('povtrack rebuild
  * relocation') after upgrading.  1.2 wrote layout 2, without the own
- * counters: the host rebuilds it at start (state_layout 3).
+ * counters, 1.3 layout 3, without the count of supports per item: the
+ * host rebuilds either at start (state_layout 4).
+ *
+ * Voids and corrections (record.voided, record.corrected): a relocation
+ * voided no longer counts its household, when it is the relocation the
+ * household is counted by (one replaced by a later relocation.completed
+ * counts nowhere already; the one it replaced does not come back); a
+ * support voided takes its amount back, and its item when no other
+ * support of the item remains (the earliest arrival is otherwise kept).
+ * A correction takes the record back so, then applies the corrected
+ * record like any other.
  *
  * State (integers big-endian, times in keys sign-flipped, unit codes
  * NUL-padded to 5 bytes):
  *   'H' household -> u8 relocated, u8 reason, u8 items (bit item-1), u8
  *        alerted (1 livelihood_missing, 2 incomplete), 4 zero, i64 at,
- *        unit[5], from[5], 6 zero, i64 first at[4], i64 amount[4], u64
- *        version: the registry version it is counted on (104 bytes)
+ *        unit[5], from[5], u8 supports[4] (relocation.support records of
+ *        each item, saturating at 255), 2 zero, i64 first at[4], i64
+ *        amount[4], u64 version: the registry version it is counted on
+ *        (104 bytes)
  *   'U' unit[5] -> i64 relocated, fully, missing[4], by_reason[5]
  *   'Y' unit[5] year[8] -> the same counters, for the households whose
  *        relocation "at" falls in that local year (the unit and each
@@ -159,7 +171,8 @@ struct household {
     int64_t at;
     uint8_t unit[PU_UNIT_W], from[PU_UNIT_W];
     int64_t first_at[NITEM], amount[NITEM];
-    uint64_t version; /* the registry version it is counted on */
+    uint8_t supports[NITEM]; /* records of each item, saturating */
+    uint64_t version;        /* the registry version it is counted on */
 };
 
 static int del_key(struct relocation *r, povtrack_ctx *ctx, const uint8_t *k,
@@ -205,6 +218,7 @@ static int hh_get(struct relocation *r, povtrack_ctx *ctx, const uint8_t *k,
     h->at = pu_get_i64(b + 8);
     memcpy(h->unit, b + 16, PU_UNIT_W);
     memcpy(h->from, b + 21, PU_UNIT_W);
+    memcpy(h->supports, b + 26, NITEM);
     for (int i = 0; i < NITEM; i++) {
         h->first_at[i] = pu_get_i64(b + 32 + 8 * i);
         h->amount[i] = pu_get_i64(b + 64 + 8 * i);
@@ -224,6 +238,7 @@ static int hh_put(struct relocation *r, povtrack_ctx *ctx, const uint8_t *k,
     pu_put_i64(b + 8, h->at);
     memcpy(b + 16, h->unit, PU_UNIT_W);
     memcpy(b + 21, h->from, PU_UNIT_W);
+    memcpy(b + 26, h->supports, NITEM);
     for (int i = 0; i < NITEM; i++) {
         pu_put_i64(b + 32 + 8 * i, h->first_at[i]);
         pu_put_i64(b + 64 + 8 * i, h->amount[i]);
@@ -395,6 +410,8 @@ static int apply_support(struct relocation *r, povtrack_ctx *ctx,
         h.amount[i] = ev->data.amount > INT64_MAX - h.amount[i]
                           ? INT64_MAX
                           : h.amount[i] + ev->data.amount;
+    if (h.supports[i] < UINT8_MAX)
+        h.supports[i]++;
     if (newly && h.relocated) {
         rc = hh_count(r, ctx, ev->household, &h, -1, false);
         h.items |= bit;
@@ -407,6 +424,90 @@ static int apply_support(struct relocation *r, povtrack_ctx *ctx,
     return hh_put(r, ctx, k, kl, &h);
 }
 
+/* ---- voids and corrections ---- */
+
+/* Take back the relocation was, when it is the one its household is
+ * counted by (a later relocation.completed replaced it otherwise, and
+ * nothing of it is counted): the household is no longer relocated; its
+ * support stays, counted when a relocation comes again. */
+static int uncount_completed(struct relocation *r, povtrack_ctx *ctx,
+                             const struct ev_event *was)
+{
+    uint8_t k[1 + EV_HOUSEHOLD_MAX], q[9 + EV_HOUSEHOLD_MAX];
+    uint8_t unit[PU_UNIT_W], from[PU_UNIT_W];
+    size_t kl = hh_key(k, was->household);
+    struct household h;
+    int rc = hh_get(r, ctx, k, kl, &h);
+    if (rc < 0)
+        return rc;
+    if (pu_put_unit(unit, was->unit) != 0 ||
+        pu_put_unit(from, was->data.from) != 0)
+        return POVTRACK_EIO;
+    if (!h.relocated || h.at != was->at || h.reason != was->data.reason ||
+        memcmp(h.unit, unit, PU_UNIT_W) != 0 ||
+        memcmp(h.from, from, PU_UNIT_W) != 0)
+        return 0;
+    rc = hh_count(r, ctx, was->household, &h, -1, true);
+    if (rc == 0)
+        rc = del_key(r, ctx, q, idx_key(q, 'Q', NULL, h.at, was->household));
+    h.relocated = false;
+    return rc != 0 ? rc : hh_put(r, ctx, k, kl, &h);
+}
+
+/* Take back the support was: its amount, and the item itself when no
+ * other support of it remains (the household then misses it again; an
+ * earliest arrival is kept while another support of the item remains). */
+static int uncount_support(struct relocation *r, povtrack_ctx *ctx,
+                           const struct ev_event *was)
+{
+    uint8_t k[1 + EV_HOUSEHOLD_MAX];
+    size_t kl = hh_key(k, was->household);
+    struct household h;
+    int rc = hh_get(r, ctx, k, kl, &h);
+    if (rc < 0)
+        return rc;
+    int i = (int)was->data.item - 1;
+    if (i < 0 || i >= NITEM || !(h.items & (1u << i)))
+        return POVTRACK_EIO; /* it was applied: the state is damaged */
+    if (was->data.has_amount && h.amount[i] != INT64_MAX)
+        h.amount[i] -= was->data.amount;
+    if (h.supports[i] < UINT8_MAX)
+        h.supports[i]--;
+    if (h.supports[i] == 0) {
+        if (h.relocated)
+            rc = hh_count(r, ctx, was->household, &h, -1, false);
+        h.items &= (uint8_t) ~(1u << i);
+        h.first_at[i] = 0;
+        h.amount[i] = 0;
+        if (rc == 0 && h.relocated)
+            rc = hh_count(r, ctx, was->household, &h, 1, false);
+        if (rc != 0)
+            return rc;
+    }
+    return hh_put(r, ctx, k, kl, &h);
+}
+
+/* A void takes the record back from every figure; a correction takes it
+ * back and applies the corrected record in its place. */
+static int apply_amend(struct relocation *r, povtrack_ctx *ctx,
+                       const struct povtrack_record *rec)
+{
+    const struct ev_event *was;
+    struct ev_event now;
+    bool corrected;
+    int rc = pu_amendment(rec, &was, &now, &corrected);
+    if (rc == 0)
+        rc = was->type == EV_RELOCATION_COMPLETED
+                 ? uncount_completed(r, ctx, was)
+             : was->type == EV_RELOCATION_SUPPORT ? uncount_support(r, ctx, was)
+                                                  : 0;
+    if (rc != 0 || !corrected)
+        return rc;
+    return now.type == EV_RELOCATION_COMPLETED ? apply_completed(r, ctx, &now)
+           : now.type == EV_RELOCATION_SUPPORT ? apply_support(r, ctx, &now)
+                                               : 0;
+}
+
 static int relocation_apply(void *state, povtrack_ctx *ctx,
                             const struct povtrack_record *rec)
 {
@@ -416,6 +517,9 @@ static int relocation_apply(void *state, povtrack_ctx *ctx,
         return apply_completed(r, ctx, rec->event);
     case EV_RELOCATION_SUPPORT:
         return apply_support(r, ctx, rec->event);
+    case EV_RECORD_VOIDED:
+    case EV_RECORD_CORRECTED:
+        return apply_amend(r, ctx, rec);
     default:
         return 0; /* not in the mask */
     }
@@ -1007,10 +1111,12 @@ static const struct povtrack_config_key relocation_config[] = {
 };
 
 /* state_layout: bump it when the stored values change. */
-POVTRACK_PLUGIN(.name = "relocation", .version = "1.3.0",
+POVTRACK_PLUGIN(.name = "relocation", .version = "1.4.0",
                 .event_mask = EV_TYPE_BIT(EV_RELOCATION_COMPLETED) |
-                              EV_TYPE_BIT(EV_RELOCATION_SUPPORT),
+                              EV_TYPE_BIT(EV_RELOCATION_SUPPORT) |
+                              EV_TYPE_BIT(EV_RECORD_VOIDED) |
+                              EV_TYPE_BIT(EV_RECORD_CORRECTED),
                 .init = relocation_init, .apply = relocation_apply,
                 .query = relocation_query, .tick = relocation_tick,
-                .fini = relocation_fini, .state_layout = 3,
+                .fini = relocation_fini, .state_layout = 4,
                 .config_map = relocation_config);

@@ -445,6 +445,13 @@ static const char *const valid_events[EV_TYPE_COUNT] = {
                                          "collective,awarded_by:'UBND tỉnh "
                                          "Bình Thuận',level:province,"
                                          "decision:'QĐ 45/QĐ-UBND'}}",
+    [EV_RECORD_VOIDED] =
+        "{" HDRP("record.voided") ",data:{target:'BL-0012',type:"
+                                  "donation.received,reason:'hàng trùng'}}",
+    [EV_RECORD_CORRECTED] =
+        "{" HDR("record.corrected") "," HH ",data:{target:'reloc-7',type:"
+                                    "relocation.completed,reason:'sai xã đi',"
+                                    "record:{from:'22930',reason:flood}}}",
 };
 
 /* ------------------------------------------------------------------------ */
@@ -1576,6 +1583,106 @@ static void test_plan_events(void **state)
     assert_null(ev_ntp_name(EV_NTP_COUNT));
 }
 
+/* Corrections kept in the log: record.voided and record.corrected, the
+ * latter validated as the record it holds. */
+#define VOID(f) "{" HDRP("record.voided") ",data:{" f "}}"
+#define CORR(hh, f) "{" HDR("record.corrected") hh ",data:{" f "}}"
+#define CORR_OK "target:'BL-1',type:donation.received,reason:'sai số tiền'"
+
+static void test_record_amendments(void **state)
+{
+    static const struct reject cases[] = {
+        {VOID("target:'BL-1',type:donation.received"),
+         "data: missing reason (required for record.voided)"},
+        {VOID("type:donation.received,reason:dup"),
+         "data: missing target (required for record.voided)"},
+        {VOID("target:'BL 1',type:donation.received,reason:dup"),
+         "data.target: byte 2 is not printable ASCII (0x21..0x7e)"},
+        {VOID("target:'',type:donation.received,reason:dup"),
+         "data.target: must not be empty"},
+        {VOID("target:'BL-1',type:donation.received,reason:''"),
+         "data.reason: must not be empty"},
+        {VOID("target:'BL-1',type:household.status,reason:dup"),
+         "data.type: a household.status cannot be voided or corrected (only "
+         "donations, pledges, fund disbursements, loans, repayments and "
+         "relocations can)"},
+        {VOID("target:'BL-1',type:record.voided,reason:dup"),
+         "data.type: a record.voided cannot be voided or corrected (only "
+         "donations, pledges, fund disbursements, loans, repayments and "
+         "relocations can)"},
+        {VOID("target:'BL-1',type:donation,reason:dup"),
+         "data.type: unknown value \"donation\" (expected "
+         "donation.pledged|donation.received|fund.disbursed|relocation."
+         "completed|relocation.support|credit.disbursed|credit.repaid)"},
+        {VOID("target:'BL-1',type:donation.received,reason:dup,amount:1"),
+         "data.amount: unknown field for record.voided"},
+        {"{" HDRP("record.voided") "," HH ",data:{target:'BL-1',type:"
+                                   "donation.received,reason:dup}}",
+         "household: not allowed for record.voided"},
+        /* the corrected record: its type's fields, validated as its own */
+        {CORR("", CORR_OK),
+         "data: missing record (required for record.corrected)"},
+        {CORR("", CORR_OK ",record:{amount:5}"),
+         "data.record: missing donor, donor_kind, level (required for "
+         "donation.received)"},
+        {CORR("", CORR_OK ",record:{amount:0,donor:A,donor_kind:person,"
+                          "level:commune}"),
+         "data.record.amount: must be a positive integer"},
+        {CORR("", CORR_OK ",record:{amount:5,donor:A,donor_kind:ghost,"
+                          "level:commune}"),
+         "data.record.donor_kind: unknown value \"ghost\" (expected "
+         "person|organisation|business|anonymous)"},
+        {CORR("", CORR_OK ",record:{amount:5,donor:A,donor_kind:person,"
+                          "level:commune,loan:x}"),
+         "data.record.loan: unknown field for donation.received"},
+        {CORR("", CORR_OK ",record:7"), "data.record: must be a map"},
+        {CORR("," HH, CORR_OK ",record:{amount:5,donor:A,donor_kind:person,"
+                              "level:commune}"),
+         "household: not allowed for a correction of donation.received"},
+        {CORR("", "target:r,type:relocation.completed,reason:x,"
+                  "record:{from:'22930',reason:flood}"),
+         "household: required for a correction of relocation.completed"},
+        /* a relocation's hazard and the correction's reason, apart */
+        {CORR("," HH, "target:r,type:relocation.completed,reason:x,"
+                      "record:{from:'22930',reason:'sai xã'}"),
+         "data.record.reason: unknown value \"sai x\\xc3\\xa3\" (expected "
+         "landslide|flood|erosion|forest|other)"},
+        {CORR("," HH, "target:r,type:relocation.completed,reason:flood,"
+                      "record:{from:'22930'}"),
+         "data.record: missing reason (required for relocation.completed)"},
+    };
+    struct doc d;
+
+    (void)state;
+    check_rejects(cases, ARRAY_LEN(cases));
+
+    assert_int_equal(doc_decode(&d, valid_events[EV_RECORD_VOIDED]),
+                     POVTRACK_OK);
+    assert_true(ev_str_eq(d.ev.data.target, "BL-0012"));
+    assert_true(ev_str_eq(d.ev.data.remark, "hàng trùng"));
+    assert_int_equal(d.ev.data.target_type, EV_DONATION_RECEIVED);
+    doc_free(&d);
+
+    assert_int_equal(doc_decode(&d, valid_events[EV_RECORD_CORRECTED]),
+                     POVTRACK_OK);
+    assert_int_equal(d.ev.type, EV_RECORD_CORRECTED);
+    assert_int_equal(d.ev.data.target_type, EV_RELOCATION_COMPLETED);
+    assert_true(ev_str_eq(d.ev.data.target, "reloc-7"));
+    assert_true(ev_str_eq(d.ev.data.remark, "sai xã đi"));
+    assert_true(ev_str_eq(d.ev.data.from, "22930"));
+    assert_int_equal(d.ev.data.reason, EV_REASON_FLOOD);
+    assert_true(ev_str_eq(d.ev.household, "HH-0001"));
+    doc_free(&d);
+
+    for (enum ev_type t = EV_TYPE_NONE + 1; t < EV_TYPE_COUNT; t++)
+        assert_int_equal(
+            ev_type_amendable(t),
+            t == EV_DONATION_PLEDGED || t == EV_DONATION_RECEIVED ||
+                t == EV_FUND_DISBURSED || t == EV_CREDIT_DISBURSED ||
+                t == EV_CREDIT_REPAID || t == EV_RELOCATION_COMPLETED ||
+                t == EV_RELOCATION_SUPPORT);
+}
+
 static void test_first_error_wins(void **state)
 {
     static const struct reject cases[] = {
@@ -2513,6 +2620,7 @@ int main(void)
         cmocka_unit_test(test_reject_unit_changed),
         cmocka_unit_test(test_household_exited),
         cmocka_unit_test(test_plan_events),
+        cmocka_unit_test(test_record_amendments),
         cmocka_unit_test(test_first_error_wins),
         cmocka_unit_test(test_missing_and_why),
         cmocka_unit_test(test_field_rule),

@@ -176,6 +176,14 @@ CATALOGUE = [
        {"recipient": "Hội Nông dân xã Hàm Chính", "recipient_kind":
         "collective", "awarded_by": "UBND tỉnh", "level": "province",
         "decision": "QĐ 45"}),
+    # Corrections kept in the log: after their targets.
+    ev("fix-1", "record.corrected", "593",
+       {"target": "dr-1", "type": "donation.received",
+        "reason": "sai số tiền",
+        "record": {"amount": 2500000, "donor": "Nguyễn Văn An",
+                   "donor_kind": "person", "level": "district"}}),
+    ev("void-1", "record.voided", "22870",
+       {"target": "fd-1", "type": "fund.disbursed", "reason": "trùng"}),
 ]
 
 

@@ -164,6 +164,31 @@ static void copy_file(const char *from, const char *to)
 
 #define M(x) INT64_C(x##000000)
 
+/* The number after the first needle in text (a "#N" the CLI printed). */
+static unsigned long long after(const char *text, const char *needle)
+{
+    const char *p = strstr(text, needle);
+    if (p == NULL)
+        fail_msg("\"%s\" is not in:\n%s", needle, text);
+    return strtoull(p + strlen(needle), NULL, 10);
+}
+
+/* `povtrack CMD ID args...` (correct, void): its exit status must be
+ * want. */
+static void amend(struct fx *f, const char *cmd, const char *id,
+                  const char *const *args, int want)
+{
+    const char *argv[12] = {id};
+    size_t n = 1;
+    for (size_t i = 0; args[i] != NULL; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    int rc = cli(f, cmd, argv);
+    if (rc != want)
+        fail_msg("povtrack %s %s: exit %d, wanted %d\n%s\n%s", cmd, id, rc,
+                 want, f->out, f->err);
+}
+
 static void test_clerk_cycle(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
@@ -223,6 +248,8 @@ static void test_clerk_cycle(void **state)
      * have changed and is not stored again; the new one is stored. */
     import(f, CLERK "so-ung-ho-2024-sua-don-vi.csv", 1, NULL);
     has(f->out, "row 7: changed since the last import (stored at #");
+    char bl006[24];
+    snprintf(bl006, sizeof bl006, "#%llu", after(f->out, "stored at #"));
     has(f->out, "1,000,000 VND, Lê Văn Cường, 2024-10-22, unit 22957): use "
                 "`povtrack correct`/`void` or `import-csv --apply-changes`");
     has(f->out, "sent 6 events: 1 ok, 5 duplicate, 0 rejected");
@@ -264,8 +291,61 @@ static void test_clerk_cycle(void **state)
     import(f, CLERK "hom-cong-duc-sua.csv", 1, hom_twice);
     has(f->out, "is no longer in the sheet: changed since the last import");
     has(f->err, "nothing sent: 1 stored row of this sheet is no longer in it");
+    char gone[24];
+    snprintf(gone, sizeof gone, "#%llu", after(f->out, "#"));
     figures(f, M(153), INT64_C(5200000), INT64_C(1500000));
     assert_int_equal(received(f, "22966", NULL), 0);
+
+    /* 8. BL-006 corrected where the import named it (#N): moved to its
+     * commune, the original kept; the sheet then imports clean. */
+    static const char *const fix[] = {"--set",       "unit=22960", "--reason",
+                                      "nhập sai xã", "--yes",      NULL};
+    amend(f, "correct", bl006, fix, 0);
+    has(f->err, "unit: 22957 -> 22960");
+    has(f->out, "corrected csv-");
+    figures(f, M(152), INT64_C(6200000), INT64_C(1500000));
+    import(f, CLERK "so-ung-ho-2024-sua-don-vi.csv", 0, NULL);
+    has(f->out, "sent 6 events: 0 ok, 6 duplicate, 0 rejected");
+    has(f->out, "7 rows: 0 new, 7 already stored, 0 changed, 0 no longer in "
+                "the sheet");
+    figures(f, M(152), INT64_C(6200000), INT64_C(1500000));
+    assert_int_equal(cli(f, "audit", (const char *[]){bl006, NULL}), 0);
+    has(f->out, "donation.received\n  entered    seq ");
+    has(f->out, "  corrected  seq ");
+    has(f->out, "reason: nhập sai xã");
+    has(f->out, "unit: 22957 -> 22960");
+    has(f->out, "now: as corrected (1 correction)");
+    /* Nothing to change is said, and nothing sent. */
+    amend(f, "correct", bl006, fix, 1);
+    has(f->err, "nothing to correct");
+
+    /* 9. The donation of the box that moved: the stored one voided (it
+     * asks first; --yes from a script), the sheet imported again: the
+     * moved row is stored anew, nothing counted twice. */
+    static const char *const why[] = {"--reason", "chuyển sang xã 22966", NULL};
+    amend(f, "void", gone, why, 1);
+    has(f->err, "give --yes to void without asking");
+    static const char *const why_yes[] = {"--reason", "chuyển sang xã 22966",
+                                          "--yes", NULL};
+    amend(f, "void", gone, why_yes, 0);
+    has(f->out, "voided csv-");
+    assert_int_equal(received(f, "22963", NULL), M(1));
+    import(f, CLERK "hom-cong-duc-sua.csv", 0, hom_twice);
+    has(f->out, "sent 3 events: 1 ok, 2 duplicate, 0 rejected");
+    assert_int_equal(received(f, "22963", NULL), M(1));
+    assert_int_equal(received(f, "22966", NULL), INT64_C(500000));
+    assert_int_equal(received(f, "593", NULL), INT64_C(159700000));
+    assert_int_equal(cli(f, "audit", (const char *[]){gone, NULL}), 0);
+    has(f->out, "  voided     seq ");
+    has(f->out, "reason: chuyển sang xã 22966");
+    has(f->out, "now: voided, counted nowhere");
+    /* A voided record takes nothing more, said in words. */
+    amend(f, "void", gone, why_yes, 1);
+    has(f->err, "a voided record cannot be voided again");
+    amend(f, "correct", gone, fix, 1);
+    has(f->err, "a voided record cannot be corrected");
+    amend(f, "void", "no-such-record", why_yes, 1);
+    has(f->err, "no record with id \"no-such-record\" in the log");
 
     assert_int_equal(alerts_of(f, "fund.large_donation"), 1);
     /* The summary names the district and its communes. */
@@ -275,6 +355,74 @@ static void test_clerk_cycle(void **state)
     has(f->out, "Xã Thiện Nghiệp (22957)");
     has(f->out, "+07  info      fund.large_donation  unit Xã Thiện Nghiệp "
                 "(22957)");
+
+    /* 10. BL-002 was 15,000,000, not 150,000,000: corrected, its large
+     * donation alert is resolved (kept, shown with --resolved), and the
+     * old sheet now differs from the record as corrected. */
+    assert_int_equal(cli(f, "alerts", (const char *[]){"--json", NULL}), 0);
+    char bl002[24];
+    snprintf(bl002, sizeof bl002, "#%llu", after(f->out, "\"seq\":"));
+    static const char *const zero[] = {"--set",    "amount=15.000.000",
+                                       "--reason", "thừa một số 0",
+                                       "--yes",    NULL};
+    amend(f, "correct", bl002, zero, 0);
+    has(f->err, "amount: 150,000,000 -> 15,000,000");
+    assert_int_equal(received(f, "22957", NULL), M(17));
+    assert_int_equal(received(f, "593", NULL), INT64_C(24700000));
+    assert_int_equal(alerts_of(f, "fund.large_donation"), 0);
+    assert_int_equal(cli(f, "alerts", (const char *[]){"--resolved", NULL}), 0);
+    has(f->out, "fund.large_donation");
+    has(f->out, "(record.corrected: thừa một số 0)]");
+    import(f, CLERK "so-ung-ho-2024-sua-don-vi.csv", 1, NULL);
+    has(f->out, "row 3: changed since the last import (stored at #");
+    has(f->out, "15,000,000 VND, Công ty TNHH Thanh Long");
+    assert_int_equal(received(f, "22957", NULL), M(17));
+
+    /* 11. The book checked against the fund's cash book and fixed: BL-002
+     * as corrected, BL-005 3,500,000 not 3,000,000, BL-004 (entered by
+     * mistake) deleted.  --apply-changes lists the correction and the void,
+     * asks (--yes from a script), sends them; the book then imports clean. */
+    const char *const check[] = {"--apply-changes", "--reason",
+                                 "đối chiếu sổ quỹ", NULL};
+    import(f, CLERK "so-ung-ho-2024-doi-chieu.csv", 1, check);
+    has(f->err, "give --yes to apply the changes without asking");
+    assert_int_equal(received(f, "22960", NULL), INT64_C(6200000));
+    const char *const check_yes[] = {"--apply-changes", "--yes", "--reason",
+                                     "đối chiếu sổ quỹ", NULL};
+    import(f, CLERK "so-ung-ho-2024-doi-chieu.csv", 0, check_yes);
+    has(f->out, "row 5: changed since the last import (stored at #");
+    has(f->out, "(200,000 VND, Ẩn danh, 2024-10-20, unit 22960) is no longer "
+                "in the sheet");
+    has(f->out, "sent 2 events: 2 ok, 0 duplicate, 0 rejected");
+    assert_int_equal(received(f, "22957", NULL), M(17));
+    assert_int_equal(received(f, "22960", NULL), INT64_C(6500000));
+    import(f, CLERK "so-ung-ho-2024-doi-chieu.csv", 0, NULL);
+    has(f->out, "6 rows: 0 new, 6 already stored, 0 changed, 0 no longer in "
+                "the sheet, 0 repeated, 0 with problems");
+
+    /* 12. A correction sheet: one row per field (receipt, field as the
+     * book's header says it, new value, reason); the rows of one record
+     * make one correction, shown first, then sent with --yes. */
+    const char *const fixes[] = {"--corrections", CLERK "sua-loi-2024.csv",
+                                 NULL};
+    assert_int_equal(cli(f, "import-csv", fixes), 1);
+    has(f->out, "row 2, 3: csv-");
+    has(f->out, "  amount: 500,000 -> 700,000");
+    has(f->out, "  donor: Trần Thị Bình -> Trần Thị Bình An");
+    has(f->out, "row 4: csv-");
+    has(f->out, "  at: 2024-10-25 -> 2024-10-26");
+    has(f->err, "give --yes to send the corrections without asking");
+    assert_int_equal(received(f, "22957", NULL), M(17));
+    const char *const fixes_yes[] = {"--corrections", CLERK "sua-loi-2024.csv",
+                                     "--yes", NULL};
+    assert_int_equal(cli(f, "import-csv", fixes_yes), 0);
+    has(f->out, "sent 2 events: 2 ok, 0 duplicate, 0 rejected");
+    assert_int_equal(received(f, "22957", NULL), INT64_C(17200000));
+    assert_int_equal(received(f, "22960", NULL), INT64_C(6500000));
+    /* Again: the records already say so, nothing is sent. */
+    assert_int_equal(cli(f, "import-csv", fixes_yes), 0);
+    has(f->out, "already so: the record has these values");
+    has_not(f->out, "sent ");
     free(f);
 }
 

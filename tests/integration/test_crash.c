@@ -7,10 +7,13 @@
  * time is sent again, with the same ids, on a new socket (Lazy Pirate).
  * Meanwhile the test kills the ingest process (or the plugin host) with
  * SIGKILL, KILLS times, each time after the publishers made more progress,
- * and restarts it on the same data directory.  At the end every acked id
- * must be in the log exactly once, sequences must be gapless, every id must
- * resolve to its record, and the fund plugin must have counted each
- * donation exactly once.
+ * and restarts it on the same data directory.  Every batch after the first
+ * also voids the first donation of the batch before it (record.voided, in
+ * the same request): the commit's target check and the "amends" index run
+ * under the kills too.  At the end every acked id must be in the log
+ * exactly once, sequences must be gapless, every id must resolve to its
+ * record, the fund plugin must have counted each donation not voided
+ * exactly once, and povtrack verify must pass (ids, amends).
  *
  * Soak (tools/scripts/soak.sh, never under ctest): with POVTRACK_SOAK_KILLS
  * set, the publishers send until the test has killed that many times
@@ -82,16 +85,69 @@ static void *new_socket(struct shared *sh)
     return s;
 }
 
-/* Every ack of the reply must be ok or duplicate. */
-static int check_reply(struct publisher *p, const void *buf, size_t len)
+/* The events of a batch: its donations and, after the first batch, the
+ * void of the first donation of the batch before. */
+static uint32_t batch_events(int b)
+{
+    return BATCH + (b > 0);
+}
+
+/* Batch b of publisher prefix into sb: td_pack_donations' donations, and
+ * the void of "<prefix>-<b-1>-0". */
+static void pack_batch(msgpack_sbuffer *sb, const char *prefix, int b)
+{
+    msgpack_sbuffer don;
+    msgpack_sbuffer_init(&don);
+    td_pack_donations(&don, prefix, b, BATCH, AMOUNT);
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    assert_int_equal(msgpack_unpack_next(&up, don.data, don.size, NULL),
+                     MSGPACK_UNPACK_SUCCESS);
+    msgpack_packer pk;
+    msgpack_sbuffer_clear(sb);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, batch_events(b));
+    for (uint32_t i = 0; i < up.data.via.array.size; i++)
+        msgpack_pack_object(&pk, up.data.via.array.ptr[i]);
+    if (b > 0) {
+        char id[32], target[32];
+        snprintf(id, sizeof id, "v%s-%d", prefix, b);
+        snprintf(target, sizeof target, "%s-%d-0", prefix, b - 1);
+        msgpack_pack_map(&pk, 6);
+        td_pack_cstr(&pk, "v");
+        msgpack_pack_int(&pk, 1);
+        td_pack_cstr(&pk, "id");
+        td_pack_cstr(&pk, id);
+        td_pack_cstr(&pk, "type");
+        td_pack_cstr(&pk, "record.voided");
+        td_pack_cstr(&pk, "at");
+        msgpack_pack_int64(&pk, 1730000000 + b);
+        td_pack_cstr(&pk, "unit");
+        td_pack_cstr(&pk, "60");
+        td_pack_cstr(&pk, "data");
+        msgpack_pack_map(&pk, 3);
+        td_pack_cstr(&pk, "reason");
+        td_pack_cstr(&pk, "crash test");
+        td_pack_cstr(&pk, "target");
+        td_pack_cstr(&pk, target);
+        td_pack_cstr(&pk, "type");
+        td_pack_cstr(&pk, "donation.received");
+    }
+    msgpack_unpacked_destroy(&up);
+    msgpack_sbuffer_destroy(&don);
+}
+
+/* Every ack of the reply to batch b must be ok or duplicate. */
+static int check_reply(struct publisher *p, int b, const void *buf, size_t len)
 {
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
     size_t off = 0;
+    uint32_t n = batch_events(b);
     int ok =
         msgpack_unpack_next(&up, buf, len, &off) == MSGPACK_UNPACK_SUCCESS &&
-        up.data.type == MSGPACK_OBJECT_ARRAY && up.data.via.array.size == BATCH;
-    for (uint32_t i = 0; ok && i < BATCH; i++) {
+        up.data.type == MSGPACK_OBJECT_ARRAY && up.data.via.array.size == n;
+    for (uint32_t i = 0; ok && i < n; i++) {
         const msgpack_object *st = td_get(&up.data.via.array.ptr[i], "status");
         if (!td_str_eq(st, "ok") && !td_str_eq(st, "duplicate")) {
             const msgpack_object *e =
@@ -126,7 +182,7 @@ static void *publish(void *arg)
         msgpack_sbuffer_init(&sb);
         char prefix[16];
         snprintf(prefix, sizeof prefix, "p%d", p->index);
-        td_pack_donations(&sb, prefix, b, BATCH, AMOUNT);
+        pack_batch(&sb, prefix, b);
         zmq_send(s, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
         zmq_send(s, sb.data, sb.size, ZMQ_DONTWAIT);
         msgpack_sbuffer_destroy(&sb);
@@ -142,7 +198,7 @@ static void *publish(void *arg)
         zmq_msg_init(&delim);
         zmq_msg_init(&body);
         if (zmq_msg_recv(&delim, s, 0) >= 0 && zmq_msg_recv(&body, s, 0) >= 0 &&
-            check_reply(p, zmq_msg_data(&body), zmq_msg_size(&body))) {
+            check_reply(p, b, zmq_msg_data(&body), zmq_msg_size(&body))) {
             p->acked = ++b;
             in_flight = 0;
             pthread_mutex_lock(&sh->lock);
@@ -331,14 +387,26 @@ static void run_kills(struct td *d, struct shared *sh, const struct plan *pl,
 
 /* Every acked event is in the log exactly once, sequences run 1..last
  * without a gap, and nothing else is there.  Returns the last sequence. */
+/* The voids acked: one per batch after each publisher's first. */
+static uint64_t voids_acked(const struct publisher *pubs)
+{
+    uint64_t n = 0;
+    for (int p = 0; p < PUBLISHERS; p++)
+        n += pubs[p].acked > 0 ? (uint64_t)pubs[p].acked - 1 : 0;
+    return n;
+}
+
 static uint64_t audit_log(struct td *d, const struct publisher *pubs)
 {
     size_t base[PUBLISHERS + 1] = {0};
     for (int p = 0; p < PUBLISHERS; p++)
         base[p + 1] = base[p] + (size_t)pubs[p].acked * BATCH;
-    uint64_t expected = 1 + base[PUBLISHERS]; /* the unit, then donations */
+    /* The unit, the donations, the voids. */
+    uint64_t expected = 1 + base[PUBLISHERS] + voids_acked(pubs);
     char *seen = calloc(base[PUBLISHERS] + 1, 1);
+    char *voided = calloc(base[PUBLISHERS] + 1, 1);
     assert_non_null(seen);
+    assert_non_null(voided);
     uint64_t next = 1;
     msgpack_sbuffer sb;
     msgpack_unpacked up;
@@ -365,6 +433,17 @@ static uint64_t audit_log(struct td *d, const struct publisher *pubs)
             buf[id->via.str.size] = '\0';
             if (strcmp(buf, "unit-60") == 0)
                 continue;
+            if (buf[0] == 'v') {
+                /* The void of batch b's: of p-(b-1)-0, once. */
+                assert_int_equal(sscanf(buf, "vp%d-%d", &p, &b), 2);
+                if (p < 0 || p >= PUBLISHERS || b < 1 || b >= pubs[p].acked)
+                    fail_msg("%s is stored but was never acked", buf);
+                size_t slot = base[p] + (size_t)(b - 1) * BATCH;
+                if (voided[slot] || !seen[slot])
+                    fail_msg("%s is stored twice, or before its target", buf);
+                voided[slot] = 1;
+                continue;
+            }
             assert_int_equal(sscanf(buf, "p%d-%d-%d", &p, &b, &e), 3);
             if (p < 0 || p >= PUBLISHERS || b < 0 || b >= pubs[p].acked ||
                 e < 0 || e >= BATCH)
@@ -380,6 +459,7 @@ static uint64_t audit_log(struct td *d, const struct publisher *pubs)
     for (size_t i = 0; i < base[PUBLISHERS]; i++)
         assert_true(seen[i]);
     free(seen);
+    free(voided);
     return expected;
 }
 
@@ -447,14 +527,14 @@ static void test_kills_lose_nothing_and_duplicate_nothing(void **state)
     for (size_t i = 0; i < nplug; i++)
         before[i] = query_bytes(d, plugins[i], expected, &before_len[i]);
 
-    /* The fund plugin counted each donation once, and so did the list of
-     * donors. */
+    /* The fund plugin counted each donation not voided once, and so did
+     * the list of donors. */
     static const char *const counting[] = {"fund", "donors"};
+    uint64_t counted = expected - 1 - 2 * voids_acked(pubs);
     for (size_t i = 0; i < 2; i++) {
         assert_int_equal(td_query(d, counting[i], 0, expected, &up, 15000), 0);
-        assert_int_equal(td_result_u64(&up, "donations"), expected - 1);
-        assert_int_equal(td_result_u64(&up, "received"),
-                         (expected - 1) * AMOUNT);
+        assert_int_equal(td_result_u64(&up, "donations"), counted);
+        assert_int_equal(td_result_u64(&up, "received"), counted * AMOUNT);
         msgpack_unpacked_destroy(&up);
     }
 

@@ -526,12 +526,57 @@ static void test_alerts_published_and_kept(void **state)
     }
     assert_true(got > 0);
     assert_string_equal(topic, "alert.fund.large_donation");
-    zmq_close(sub);
 
     request(&f->d, "{\"op\":\"alerts\",\"since\":0}", &up);
     const msgpack_object *list = td_get(&up.data, "alerts");
     assert_non_null(list);
     assert_int_equal(list->via.array.size, (uint32_t)got);
+    uint64_t raised_by = td_get(&list->via.array.ptr[got - 1], "seq")->via.u64;
+    msgpack_unpacked_destroy(&up);
+
+    /* The donation voided: its alert is published again, the same alert
+     * resolved, and kept, listed only when resolved alerts are asked for. */
+    char json[512];
+    snprintf(json, sizeof json,
+             "[{\"v\":1,\"id\":\"void-big\",\"type\":\"record.voided\","
+             "\"at\":1730000100,\"unit\":\"593\",\"data\":{\"target\":"
+             "\"big-%d\",\"type\":\"donation.received\",\"reason\":\"nhập "
+             "hai lần\"}}]",
+             got - 1);
+    publish(&f->d, json, &up);
+    uint64_t void_seq = td_get(&up.data.via.array.ptr[0], "seq")->via.u64;
+    assert_ack(&up, 0, "ok", 0);
+    msgpack_unpacked_destroy(&up);
+    zmq_pollitem_t it = {sub, 0, ZMQ_POLLIN, 0};
+    assert_int_equal(zmq_poll(&it, 1, TIMEOUT_MS), 1);
+    int n = zmq_recv(sub, topic, sizeof topic - 1, 0);
+    assert_true(n > 0);
+    topic[n] = '\0';
+    assert_string_equal(topic, "alert.fund.large_donation");
+    char body[1024];
+    int m = zmq_recv(sub, body, sizeof body, 0);
+    assert_true(m > 0);
+    msgpack_unpacked al;
+    msgpack_unpacked_init(&al);
+    assert_int_equal(msgpack_unpack_next(&al, body, (size_t)m, NULL),
+                     MSGPACK_UNPACK_SUCCESS);
+    assert_int_equal(td_get(&al.data, "seq")->via.u64, raised_by);
+    assert_int_equal(td_get(&al.data, "resolved_seq")->via.u64, void_seq);
+    assert_true(td_str_eq(td_get(&al.data, "resolved_by"), "record.voided"));
+    assert_true(td_str_eq(td_get(&al.data, "resolved_reason"), "nhập hai lần"));
+    msgpack_unpacked_destroy(&al);
+    zmq_close(sub);
+
+    request(&f->d, "{\"op\":\"alerts\",\"since\":0}", &up);
+    assert_int_equal(td_get(&up.data, "alerts")->via.array.size,
+                     (uint32_t)got - 1);
+    msgpack_unpacked_destroy(&up);
+    request(&f->d, "{\"op\":\"alerts\",\"since\":0,\"resolved\":true}", &up);
+    list = td_get(&up.data, "alerts");
+    assert_int_equal(list->via.array.size, (uint32_t)got);
+    assert_int_equal(
+        td_get(&list->via.array.ptr[got - 1], "resolved_seq")->via.u64,
+        void_seq);
     msgpack_unpacked_destroy(&up);
 }
 

@@ -940,7 +940,7 @@ static void test_refusals(void **state)
                sizeof out);
     if (strstr(out, "FAIL cursors") == NULL ||
         strstr(out, "OK   sequence") == NULL ||
-        strstr(out, "verify FAIL: 1 of 5") == NULL)
+        strstr(out, "verify FAIL: 1 of 6") == NULL)
         fail_msg("verify on a state ahead of its log printed:\n%s", out);
     /* The same as one JSON object: the failed check named, the others ok. */
     expect_cli(o->tmp, 1, (const char *[]){"verify", "-d", x, "--json", NULL},

@@ -2064,6 +2064,119 @@ static void test_secure_by_default(void **state)
     assert_int_equal(td_stop(d), 0);
 }
 
+/* A fund.disbursed of amount to unit, as a JSON object. */
+static void disbursed(char *buf, size_t cap, const char *id, const char *unit,
+                      long amount)
+{
+    snprintf(buf, cap,
+             "{\"v\":1,\"id\":\"%s\",\"type\":\"fund.disbursed\",\"at\":"
+             "1730000000,\"unit\":\"%s\",\"data\":{\"amount\":%ld,"
+             "\"purpose\":\"tet\",\"level\":\"district\"}}",
+             id, unit, amount);
+}
+
+/* A void of target (of type, in unit) as a JSON object. */
+static void voided(char *buf, size_t cap, const char *id, const char *target,
+                   const char *type, const char *unit)
+{
+    snprintf(buf, cap,
+             "{\"v\":1,\"id\":\"%s\",\"type\":\"record.voided\",\"at\":"
+             "1730000100,\"unit\":\"%s\",\"data\":{\"target\":\"%s\","
+             "\"type\":\"%s\",\"reason\":\"nhầm\"}}",
+             id, unit, target, type);
+}
+
+/* A correction of the fund.disbursed target into amount at unit. */
+static void corrected(char *buf, size_t cap, const char *id, const char *target,
+                      const char *unit, long amount)
+{
+    snprintf(buf, cap,
+             "{\"v\":1,\"id\":\"%s\",\"type\":\"record.corrected\","
+             "\"at\":1730000000,\"unit\":\"%s\",\"data\":{\"target\":"
+             "\"%s\",\"type\":\"fund.disbursed\",\"reason\":\"nhầm\","
+             "\"record\":{\"amount\":%ld,\"purpose\":\"tet\",\"level\":"
+             "\"district\"}}}",
+             id, unit, target, amount);
+}
+
+/*
+ * Voids and corrections need the rights the record needs: its type, its
+ * unit as it stands (whoever published it) and, for a correction, the
+ * corrected record's unit.  The audit op needs the read right.
+ */
+static void test_amend_rights(void **state)
+{
+    struct fixture *f = *state;
+    char mpub[41], msec[41], err[512];
+    struct td *d = start_mttq(
+        f, "publish = fund.*\nunits = 593\nquery = fund\n", mpub, msec);
+    void *m_in = fx_dealer(f, d, d->ingest, mpub, msec);
+    void *m_q = fx_dealer(f, d, d->query, mpub, msec);
+    char e[6][512], req[4096];
+    msgpack_unpacked up;
+
+    /* The tester lays out records in 593's subtree and outside it. */
+    disbursed(e[0], sizeof e[0], "f-22924", "22924", 2000000);
+    disbursed(e[1], sizeof e[1], "f-594", "594", 3000000);
+    disbursed(e[2], sizeof e[2], "f2-22924", "22924", 4000000);
+    donation(e[3], sizeof e[3], "d-22924", "22924", 5000000);
+    snprintf(req, sizeof req, "[%s,%s,%s,%s]", e[0], e[1], e[2], e[3]);
+    call_json(d->ingest_sock, req, &up);
+    for (uint32_t i = 0; i < 4; i++)
+        ack_ok(&up, i,
+               i == 0   ? "f-22924"
+               : i == 1 ? "f-594"
+               : i == 2 ? "f2-22924"
+                        : "d-22924");
+    msgpack_unpacked_destroy(&up);
+
+    voided(e[0], sizeof e[0], "v-22924", "f-22924", "fund.disbursed", "22924");
+    voided(e[1], sizeof e[1], "v-594", "f-594", "fund.disbursed", "594");
+    corrected(e[2], sizeof e[2], "c-to-594", "f2-22924", "594", 1000000);
+    corrected(e[3], sizeof e[3], "c-22924", "f2-22924", "22924", 1000000);
+    voided(e[4], sizeof e[4], "v-d", "d-22924", "donation.received", "22924");
+    corrected(e[5], sizeof e[5], "c-from-594", "f-594", "22924", 1000000);
+    snprintf(req, sizeof req, "[%s,%s,%s,%s,%s,%s]", e[0], e[1], e[2], e[3],
+             e[4], e[5]);
+    call_json(m_in, req, &up);
+    /* Its own subtree: a record the tester published may be voided. */
+    ack_ok(&up, 0, "v-22924");
+    ack_rejected(&up, 1, "v-594", err, sizeof err);
+    assert_string_equal(err, "unit: publisher \"mttq-593\" may not publish "
+                             "for unit 594 (its rights: units = 593)");
+    /* The corrected record's new unit needs the right too. */
+    ack_rejected(&up, 2, "c-to-594", err, sizeof err);
+    assert_string_equal(err, "unit: publisher \"mttq-593\" may not publish "
+                             "for unit 594 (its rights: units = 593)");
+    ack_ok(&up, 3, "c-22924");
+    /* The type of the record voided, not record.voided, is the right. */
+    ack_rejected(&up, 4, "v-d", err, sizeof err);
+    assert_string_equal(err, "type: publisher \"mttq-593\" may not publish "
+                             "donation.received (its rights: publish = "
+                             "fund.*)");
+    /* Moving a record into the subtree needs the right where it was. */
+    ack_rejected(&up, 5, "c-from-594", err, sizeof err);
+    assert_string_equal(err, "unit: publisher \"mttq-593\" may not publish "
+                             "for unit 594 (its rights: units = 593)");
+    msgpack_unpacked_destroy(&up);
+
+    /* The audit op is the read right's. */
+    call_json(m_q, "{\"op\":\"audit\",\"id\":\"f2-22924\"}", &up);
+    assert_string_equal(refused(&up, err, sizeof err),
+                        "op: publisher \"mttq-593\" may not read the log's "
+                        "records (needs query = log or *)");
+    msgpack_unpacked_destroy(&up);
+    call_json(d->query_sock, "{\"op\":\"audit\",\"id\":\"c-22924\"}", &up);
+    assert_true(td_str_eq(td_get(&up.data, "state"), "corrected"));
+    const msgpack_object *rec = td_get(&up.data, "record");
+    assert_true(td_str_eq(td_get(td_get(rec, "event"), "id"), "f2-22924"));
+    const msgpack_object *am = td_get(&up.data, "amendments");
+    assert_int_equal(am->via.array.size, 1);
+    assert_true(
+        td_str_eq(td_get(&am->via.array.ptr[0], "publisher"), "mttq-593"));
+    msgpack_unpacked_destroy(&up);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -2071,6 +2184,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_identity_and_rights, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_unit_rights, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_amend_rights, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unauthenticated_and_unknown, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_sighup_reload, setup, teardown),

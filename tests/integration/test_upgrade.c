@@ -56,8 +56,8 @@ static const struct {
     const char *name;
     uint32_t layout;
 } PLUGINS[] = {
-    {"poverty", 4}, {"fund", 3},      {"standard", 3},      {"relocation", 3},
-    {"credit", 3},  {"deadlines", 1}, {"production", 2},    {"protection", 2},
+    {"poverty", 4}, {"fund", 3},      {"standard", 3},      {"relocation", 4},
+    {"credit", 4},  {"deadlines", 1}, {"production", 2},    {"protection", 2},
     {"budget", 2},  {"donors", 2},    {"commendations", 2},
 };
 #define NPLUGINS (sizeof PLUGINS / sizeof PLUGINS[0])

@@ -405,6 +405,32 @@ void fx_disbursed(struct fx *fx, int64_t at, const char *unit, const char *hh,
     fx_add(fx, &ev);
 }
 
+void fx_void(struct fx *fx, int64_t at, const char *unit, const char *target,
+             enum ev_type type)
+{
+    struct ev_event ev = ev_base(EV_RECORD_VOIDED, at, unit);
+    ev.data.target = fx_ev_str(target);
+    ev.data.target_type = type;
+    ev.data.remark = fx_ev_str("entered twice");
+    fx_add(fx, &ev);
+}
+
+void fx_as_correction(struct fx *fx, const char *target)
+{
+    assert_true(fx->n > 0);
+    struct fx_item *last = fx->items[--fx->n];
+    struct ev_event ev = last->ev;
+    ev.data.target_type = ev.type;
+    ev.type = EV_RECORD_CORRECTED;
+    ev.id.ptr = NULL;
+    ev.data.target = fx_ev_str(target);
+    ev.data.remark = fx_ev_str("wrong amount");
+    fx_add(fx, &ev); /* encoded while last still holds the strings */
+    msgpack_unpacked_destroy(&last->up);
+    free(last->bytes);
+    free(last);
+}
+
 /* ---- requests ---- */
 
 static void pack_json(msgpack_packer *pk, json_t *j)

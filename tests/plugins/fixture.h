@@ -109,6 +109,15 @@ void fx_received(struct fx *fx, int64_t at, const char *unit, int64_t amount,
 void fx_disbursed(struct fx *fx, int64_t at, const char *unit, const char *hh,
                   int64_t amount, enum ev_purpose purpose);
 
+/* Voids and corrections.  fx_void: a record.voided of target (an id,
+ * "fx-3" for the third event the fixture numbered) of type in unit at at.
+ * fx_as_correction: turn the event queued last (built by any builder
+ * above, with the corrected values) into a record.corrected of target
+ * under a fresh id. */
+void fx_void(struct fx *fx, int64_t at, const char *unit, const char *target,
+             enum ev_type type);
+void fx_as_correction(struct fx *fx, const char *target);
+
 /* ---- requests ---- */
 
 /* A reply: the unpacked map and the raw bytes it came from. */

@@ -333,6 +333,76 @@ static void test_rebuild(void **state)
     fx_free(fx);
 }
 
+/*
+ * Voids and corrections: a repayment voided raises the balance again; a
+ * further tranche voided lowers the loan; a loan's only tranche voided
+ * takes the loan (and what was repaid on it) away; a loan's only tranche
+ * corrected into another commune moves the loan there; a repayment that
+ * came before its loan, corrected, counts by its new amount.  A rebuild
+ * answers the same.
+ */
+static void test_void_and_correct(void **state)
+{
+    (void)state;
+    struct fx *fx = fx_new("credit");
+    struct fx_reply r;
+    char id[9][16];
+    part1(fx);
+    /* part1's nine loan events, before its twelve statuses. */
+    for (unsigned i = 0; i < 9; i++)
+        snprintf(id[i], sizeof id[i], "fx-%u", fx->next_id - 20 + i);
+    part2(fx);
+    unsigned part2_id = fx->next_id;
+    fx_sync(fx);
+
+    fx_void(fx, T24 + 10, "22901", id[2], EV_CREDIT_REPAID);    /* L1 45M */
+    fx_void(fx, T24 + 10, "22901", id[4], EV_CREDIT_DISBURSED); /* L2 10M */
+    fx_void(fx, T24 + 10, "22902", id[6], EV_CREDIT_DISBURSED); /* L4 */
+    lend(fx, Y25, "22901", "hC", "L3", "poor", 25 * M);
+    fx_as_correction(fx, id[5]);
+    repay(fx, T24 + 2, "22903", "hE", "L9", 2 * M);
+    fx_as_correction(fx, id[8]);
+    fx_sync(fx);
+
+    struct vec v22901 = {3, 105 * M, 10 * M, 95 * M};
+    const msgpack_object *bp = expect_totals(fx, &r, "22901", &v22901, 2);
+    struct vec poor = {2, 75 * M, 10 * M, 65 * M};
+    expect_vec(fx_get(bp, "poor"), &poor);
+    struct vec near = {1, 30 * M, 0, 30 * M};
+    expect_vec(fx_get(bp, "near_poor"), &near);
+    fx_reply_free(&r);
+    struct vec zero = {0};
+    expect_totals(fx, &r, "594", &zero, 0);
+    fx_reply_free(&r);
+    expect_totals(fx, &r, "22902", &zero, 0);
+    fx_reply_free(&r);
+    struct vec v22903 = {1, 8 * M, 2 * M, 6 * M};
+    expect_totals(fx, &r, "22903", &v22903, 1);
+    fx_reply_free(&r);
+    struct vec v60 = {4, 113 * M, 12 * M, 101 * M};
+    expect_totals(fx, &r, "60", &v60, 2);
+    fx_reply_free(&r);
+
+    /* hE's only loan (L9, 2024) voided: its repayment waits again, and
+     * hE, poor in 2024, no longer has a loan that year. */
+    char l9[16];
+    snprintf(l9, sizeof l9, "fx-%u", part2_id);
+    expect_cov(fx, "22903", 2024, 1, 1, 100.0);
+    fx_void(fx, T24 + 20, "22903", l9, EV_CREDIT_DISBURSED);
+    fx_sync(fx);
+    expect_totals(fx, &r, "22903", &zero, 0);
+    fx_reply_free(&r);
+    expect_cov(fx, "22903", 2024, 1, 0, 0.0);
+    expect_cov(fx, "60", 2024, 5, 2, 40.0); /* hA, hB */
+    /* Lent again, in 2025 only: 2025 covered, 2024 not. */
+    lend(fx, Y25 + 5, "22903", "hE", "L9b", "poor", 1 * M);
+    fx_sync(fx);
+    expect_cov(fx, "22903", 2024, 1, 0, 0.0);
+
+    fx_assert_rebuild_same(fx, snap, 10);
+    fx_free(fx);
+}
+
 /* What r25_snap and late_snap compare across a rebuild, for every unit of
  * the reorganisation: all time and 2024 to 2026, plain and as of the end
  * of 2026. */
@@ -632,6 +702,7 @@ int main(void)
         cmocka_unit_test(test_loans),
         cmocka_unit_test(test_coverage),
         cmocka_unit_test(test_rebuild),
+        cmocka_unit_test(test_void_and_correct),
         cmocka_unit_test(test_reorg_2025),
         cmocka_unit_test(test_late_change),
         cmocka_unit_test(test_old_state_refused),

@@ -218,6 +218,64 @@ static void test_rebuild(void **state)
     fx_free(fx);
 }
 
+/* A donation voided leaves the list; one corrected (amount and unit) is
+ * listed as corrected, where it now lies; the totals stay the fund's, and
+ * a rebuild answers the same. */
+static void test_void_and_correct(void **state)
+{
+    (void)state;
+    static const struct row p60[] = {
+        {"Công ty A", "business", 150 * M, 2, 0},
+        {"Công ty A", "organisation", 10 * M, 1, 0},
+        {ANON, "anonymous", 8 * M, 2, 0},
+        {"Nguyễn Văn An", "person", 3 * M, 2, 0},
+        {"Lê Cúc", "person", 1 * M, 1, 1 * M},
+        {"Công ty B", "business", 900000, 1, 0},
+    };
+    static const struct row p22950[] = {
+        {"Nguyễn Văn An", "person", 1 * M, 1, 0}};
+    static const char *const qs[] = {"{\"unit\":\"60\",\"year\":2024}",
+                                     "{\"unit\":\"22901\",\"year\":2024}",
+                                     "{\"unit\":\"22950\",\"year\":2024}"};
+    int64_t d2 = pe_time(2024, 10, 18, 9);
+    char x[16], y[16];
+    struct fx *fx = fx_new("fund donors");
+    struct fx_reply r;
+    scenario(fx);
+    pe_donation(fx, d2, "22901", 6 * M, "Phạm Hùng", EV_DONOR_PERSON, false);
+    snprintf(x, sizeof x, "fx-%u", fx->next_id);
+    pe_donation(fx, d2, "22950", 9 * M, "Công ty B", EV_DONOR_BUSINESS, false);
+    snprintf(y, sizeof y, "fx-%u", fx->next_id);
+    fx_sync(fx);
+    fx_void(fx, d2 + 3600, "22901", x, EV_DONATION_RECEIVED);
+    pe_donation(fx, d2, "22901", 900000, "Công ty B", EV_DONOR_BUSINESS, false);
+    fx_as_correction(fx, y);
+    fx_sync(fx);
+
+    const msgpack_object *res =
+        fx_query(fx, &r, "donors", "{\"unit\":\"60\",\"year\":2024}");
+    assert_int_equal(fx_i64(res, "received"), 172900000);
+    assert_int_equal(fx_i64(res, "donations"), 9);
+    assert_int_equal(fx_i64(res, "donors"), 6);
+    expect_list(res, p60, FX_NELEMS(p60), 0);
+    assert_false(pe_holds(r.root, "Phạm Hùng"));
+    fx_reply_free(&r);
+    res = fx_query(fx, &r, "donors", "{\"unit\":\"22950\",\"year\":2024}");
+    expect_list(res, p22950, 1, 0);
+    fx_reply_free(&r);
+    for (size_t i = 0; i < FX_NELEMS(qs); i++) {
+        struct fx_reply a, b;
+        const msgpack_object *f = fx_query(fx, &a, "fund", qs[i]);
+        const msgpack_object *d = fx_query(fx, &b, "donors", qs[i]);
+        assert_int_equal(fx_i64(f, "received"), fx_i64(d, "received"));
+        assert_int_equal(fx_i64(f, "donations"), fx_i64(d, "donations"));
+        fx_reply_free(&a);
+        fx_reply_free(&b);
+    }
+    fx_assert_rebuild_same(fx, snap, 10);
+    fx_free(fx);
+}
+
 /* Units over time: a donation lies on the units of its day. */
 static void donate(struct fx *fx, int64_t at, const char *unit)
 {
@@ -268,6 +326,7 @@ int main(void)
         cmocka_unit_test(test_rebuild),
         cmocka_unit_test(test_reorg_2025),
         cmocka_unit_test(test_as_of_one_row),
+        cmocka_unit_test(test_void_and_correct),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -937,6 +937,184 @@ static void test_late_change(void **state)
  * back, and the next change of it quarantines the plugin.  Five old 'B'
  * entries (160 bytes) would even divide into four new ones.
  */
+/* The id the fixture gave the event queued last. */
+static const char *last_id(struct fx *fx, char *buf, size_t n)
+{
+    snprintf(buf, n, "fx-%u", fx->next_id);
+    return buf;
+}
+
+static void expect_beneficiaries(struct fx *fx, const char *unit, int64_t n)
+{
+    char q[80];
+    snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":2024}", unit);
+    struct fx_reply r;
+    const msgpack_object *res = fx_query(fx, &r, "fund", q);
+    assert_int_equal(fx_i64(res, "beneficiaries"), n);
+    fx_reply_free(&r);
+}
+
+static void amend_snap(struct fx *fx, struct fx_snap *s)
+{
+    static const char *const units[] = {"60", "593", "594", "22901", "22950"};
+    char q[80];
+    for (size_t i = 0; i < FX_NELEMS(units); i++) {
+        snprintf(q, sizeof q, "{\"unit\":\"%s\"}", units[i]);
+        fx_snap_query_nonneg(fx, s, "fund", q);
+        snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":2024}", units[i]);
+        fx_snap_query_nonneg(fx, s, "fund", q);
+        snprintf(q, sizeof q, "{\"unit\":\"%s\",\"from\":%lld,\"to\":%lld}",
+                 units[i], (long long)(D2 + 5 * H), (long long)(D2 + 9 * H));
+        fx_snap_query_nonneg(fx, s, "fund", q);
+    }
+    fx_snap_alerts(fx, s);
+}
+
+/*
+ * Voids and corrections: a donation voided leaves every figure; a
+ * disbursement to a household corrected into another commune moves its
+ * amount, purpose and beneficiary there; a donation paying a pledge
+ * corrected twice pays it by the last amount; a corrected record voided
+ * leaves nothing.  A rebuild answers the same.
+ */
+static void test_void_and_correct(void **state)
+{
+    (void)state;
+    struct fx *fx = fund_fx();
+    char a[16], b[16], c[16];
+
+    fx_received(fx, D2 + 7 * H, "22901", 9 * M, "Dup", NULL);
+    last_id(fx, a, sizeof a);
+    fx_disbursed(fx, D2 + 8 * H, "22901", "h2", 2 * M, EV_PURPOSE_EDUCATION);
+    last_id(fx, b, sizeof b);
+    fx_received(fx, D2 + 6 * H, "22950", 1 * M, "Bui G", "P3");
+    last_id(fx, c, sizeof c);
+    fx_sync(fx);
+    struct want w60 = {180 * M, 8, 22 * M, 17 * M, 26 * M, 20 * M, 5 * M, M};
+    expect(fx, "60", -1, -1, &w60);
+    expect_beneficiaries(fx, "22901", 2);
+    expect_beneficiaries(fx, "60", 2);
+
+    fx_void(fx, D2 + 10 * H, "22901", a, EV_DONATION_RECEIVED);
+    fx_disbursed(fx, D2 + 9 * H, "22950", "h2", 1 * M, EV_PURPOSE_TET);
+    fx_as_correction(fx, b);
+    fx_received(fx, D2 + 6 * H, "22950", 4 * M, "Bui G", "P3");
+    fx_as_correction(fx, c);
+    fx_sync(fx);
+    struct want w60b = {174 * M, 7,      22 * M, 14 * M,
+                        25 * M,  20 * M, 3 * M,  2 * M};
+    expect(fx, "60", -1, -1, &w60b);
+    struct want w22901 = {159 * M, 3, 12 * M, 12 * M, 20 * M, 20 * M, 0, 0};
+    expect(fx, "22901", -1, -1, &w22901);
+    struct want w22950 = {8 * M, 2, 6 * M, 2 * M, 2 * M, 0, 0, 2 * M};
+    expect(fx, "22950", -1, -1, &w22950);
+    expect_beneficiaries(fx, "22901", 1);
+    expect_beneficiaries(fx, "22950", 1);
+    expect_beneficiaries(fx, "593", 1);
+    expect_beneficiaries(fx, "594", 1);
+    expect_beneficiaries(fx, "60", 2);
+
+    /* Corrections chain; a corrected record voided is gone. */
+    fx_received(fx, D2 + 6 * H, "22950", 2 * M, "Bui G", "P3");
+    fx_as_correction(fx, c);
+    fx_void(fx, D2 + 11 * H, "22950", b, EV_FUND_DISBURSED);
+    fx_sync(fx);
+    struct want w60c = {172 * M, 7, 22 * M, 16 * M, 24 * M, 20 * M, 3 * M, M};
+    expect(fx, "60", -1, -1, &w60c);
+    struct want w22950c = {6 * M, 2, 6 * M, 4 * M, 1 * M, 0, 0, 1 * M};
+    expect(fx, "22950", -1, -1, &w22950c);
+    expect_beneficiaries(fx, "22950", 0);
+    expect_beneficiaries(fx, "594", 0);
+    expect_beneficiaries(fx, "60", 1);
+
+    fx_assert_rebuild_same(fx, amend_snap, 10);
+    fx_free(fx);
+}
+
+/* The alerts, active ({"op":"alerts"}) or all ("resolved": true). */
+static const msgpack_object *alerts(struct fx *fx, struct fx_reply *r,
+                                    bool resolved)
+{
+    fx_request(fx, r,
+               resolved ? "{\"op\":\"alerts\",\"since\":0,\"resolved\":true}"
+                        : "{\"op\":\"alerts\",\"since\":0}");
+    const msgpack_object *a = fx_get(r->root, "alerts");
+    assert_int_equal(a->type, MSGPACK_OBJECT_ARRAY);
+    return a;
+}
+
+static void alerts_snap(struct fx *fx, struct fx_snap *s)
+{
+    struct fx_reply r;
+    fx_snap_add(s, alerts(fx, &r, true));
+    fx_reply_free(&r);
+    fx_snap_alerts(fx, s);
+    fx_snap_query(fx, s, "fund", "{\"unit\":\"60\"}");
+}
+
+/*
+ * The alert of a donation voided is resolved, not deleted: kept with the
+ * void's sequence, type and reason, listed only when resolved ones are
+ * asked for.  A donation corrected and still large: its first alert
+ * resolved, a new one for the corrected amount; corrected below the
+ * threshold: nothing active.  A rebuild gives the same alerts.
+ */
+static void test_alerts_resolved(void **state)
+{
+    (void)state;
+    struct fx *fx = fund_fx();
+    struct fx_reply r;
+    char r5[16], y[16], buf[256];
+    snprintf(r5, sizeof r5, "fx-%u", fx->next_id); /* 150M, the last */
+    fx_received(fx, D2 + 8 * H, "22950", 120 * M, "Công ty XYZ", NULL);
+    snprintf(y, sizeof y, "fx-%u", fx->next_id);
+    fx_sync(fx);
+    assert_int_equal(alerts(fx, &r, false)->via.array.size, 2);
+    fx_reply_free(&r);
+
+    fx_void(fx, D2 + 9 * H, "22901", r5, EV_DONATION_RECEIVED);
+    fx_received(fx, D2 + 8 * H, "22950", 130 * M, "Công ty XYZ", NULL);
+    fx_as_correction(fx, y);
+    fx_sync(fx);
+    const msgpack_object *a = alerts(fx, &r, false);
+    assert_int_equal(a->via.array.size, 1);
+    assert_string_equal(
+        fx_str(&a->via.array.ptr[0], "message", buf, sizeof buf),
+        "large donation: 130,000,000 VND from Công ty XYZ to "
+        "unit 22950");
+    fx_reply_free(&r);
+    a = alerts(fx, &r, true);
+    assert_int_equal(a->via.array.size, 3);
+    /* By the sequence of the record that raised each: r5, Y, Y's fix. */
+    const msgpack_object *v = &a->via.array.ptr[0], *c = &a->via.array.ptr[1];
+    assert_string_equal(fx_str(v, "message", buf, sizeof buf),
+                        "large donation: 150,000,000 VND from Công ty ABC to "
+                        "unit 22901");
+    assert_string_equal(fx_str(v, "resolved_by", buf, sizeof buf),
+                        "record.voided");
+    assert_string_equal(fx_str(v, "resolved_reason", buf, sizeof buf),
+                        "entered twice");
+    assert_true(fx_i64(v, "resolved_seq") > fx_i64(v, "seq"));
+    assert_string_equal(fx_str(c, "resolved_by", buf, sizeof buf),
+                        "record.corrected");
+    assert_string_equal(fx_str(c, "resolved_reason", buf, sizeof buf),
+                        "wrong amount");
+    assert_int_equal(fx_i64(c, "resolved_seq"),
+                     fx_i64(&a->via.array.ptr[2], "seq"));
+    assert_int_equal(a->via.array.ptr[2].via.map.size, 7); /* active */
+    fx_reply_free(&r);
+
+    fx_received(fx, D2 + 8 * H, "22950", 5 * M, "Công ty XYZ", NULL);
+    fx_as_correction(fx, y);
+    fx_sync(fx);
+    assert_int_equal(alerts(fx, &r, false)->via.array.size, 0);
+    fx_reply_free(&r);
+    assert_int_equal(alerts(fx, &r, true)->via.array.size, 3);
+    fx_reply_free(&r);
+    fx_assert_rebuild_same(fx, alerts_snap, 10);
+    fx_free(fx);
+}
+
 static void test_v11_state_refused(void **state)
 {
     (void)state;
@@ -993,6 +1171,8 @@ int main(void)
         cmocka_unit_test(test_reorg_2025),
         cmocka_unit_test(test_late_change),
         cmocka_unit_test(test_v11_state_refused),
+        cmocka_unit_test(test_void_and_correct),
+        cmocka_unit_test(test_alerts_resolved),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

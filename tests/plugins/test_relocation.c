@@ -761,6 +761,69 @@ static void test_rebuild(void **state)
     fx_free(fx);
 }
 
+static void amend_snap(struct fx *fx, struct fx_snap *s)
+{
+    static const char *const q[] = {
+        "{\"unit\":\"60\"}",
+        "{\"unit\":\"594\"}",
+        "{\"unit\":\"22901\"}",
+        "{\"unit\":\"60\",\"list\":\"missing\"}",
+        "{\"unit\":\"60\",\"year\":2024}",
+        "{\"unit\":\"60\",\"list\":\"households\"}",
+    };
+    fx_tick(fx, T0 + F + 10 * DAY);
+    for (size_t i = 0; i < FX_NELEMS(q); i++)
+        fx_snap_query(fx, s, "relocation", q[i]);
+    fx_snap_alerts(fx, s);
+}
+
+/*
+ * Voids and corrections: a relocation voided no longer counts; a support
+ * voided makes its item missing again; a relocation corrected (place and
+ * reason) counts where and why it now says, with its support.  A rebuild
+ * answers the same.
+ */
+static void test_void_and_correct(void **state)
+{
+    (void)state;
+    struct fx *fx = fx_new("relocation");
+    char r1_housing[16], r2[16], r4[16];
+    scenario(fx);
+    /* scenario()'s last twelve ids, from r3's first support to r4. */
+    unsigned last = fx->next_id;
+    snprintf(r4, sizeof r4, "fx-%u", last);
+    snprintf(r2, sizeof r2, "fx-%u", last - 5);
+    snprintf(r1_housing, sizeof r1_housing, "fx-%u", last - 8);
+    fx_sync(fx);
+    struct want w60 = {4, 1, 1, 2, 3, 2, 1, 2, 1, 25.0, 0};
+    expect(fx, "60", &w60);
+
+    fx_void(fx, T0 + 20 * DAY, "22902", r4, EV_RELOCATION_COMPLETED);
+    fx_sync(fx);
+    struct want w60a = {3, 1, 0, 1, 2, 1, 1, 1, 1, 100.0 / 3, 0};
+    expect(fx, "60", &w60a);
+    struct want none = {.share = -1};
+    expect(fx, "22902", &none);
+
+    fx_void(fx, T0 + 20 * DAY, "22901", r1_housing, EV_RELOCATION_SUPPORT);
+    fx_sync(fx);
+    struct want w60b = {3, 0, 0, 2, 2, 1, 1, 1, 1, 0.0, 0};
+    expect(fx, "60", &w60b);
+
+    relocated(fx, T0 + 1 * H, "22950", "r2", "22902", EV_REASON_EROSION);
+    fx_as_correction(fx, r2);
+    fx_sync(fx);
+    struct want w60c = {3, 0, 0, 2, 2, 1, 1, 0, 2, 0.0, 0};
+    expect(fx, "60", &w60c);
+    struct want w22901 = {1, 0, 0, 1, 0, 0, 1, 0, 0, 0.0, 0};
+    expect(fx, "22901", &w22901);
+    struct want w594 = {2, 0, 0, 1, 2, 1, 0, 0, 2, 0.0, 0};
+    expect(fx, "594", &w594);
+
+    fx_assert_rebuild_same(fx, amend_snap, 10);
+    fx_free(fx);
+}
+
 /*
  * Units over time: the 2025 reorganisation (fixture.h).  Commune 22924
  * keeps its code but moves from district 593 (province 60) to province 68
@@ -1010,6 +1073,7 @@ int main(void)
         cmocka_unit_test(test_years),
         cmocka_unit_test(test_households_list),
         cmocka_unit_test(test_rebuild),
+        cmocka_unit_test(test_void_and_correct),
         cmocka_unit_test(test_reorg_2025),
         cmocka_unit_test(test_late_change),
         cmocka_unit_test(test_v11_state_refused),

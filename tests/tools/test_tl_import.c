@@ -703,6 +703,70 @@ static void test_compare(void **state)
     tl_import_free(&other);
 }
 
+/* A correction sheet: targets (receipts as the import made their ids, an
+ * id, #N), fields by header or wire name, values read as cells; every
+ * problem listed with its row and column. */
+static void test_correction_sheet(void **state)
+{
+    static const char text[] = "Số biên lai;Trường;Giá trị mới;Lý do\n"
+                               "BL-003;Số tiền;700.000;biên lai ghi 700.000\n"
+                               "#42;Đơn vị;22960;nhập nhầm xã\n"
+                               "csv-x-bl-1;LOẠI;Ẩn danh;xin giấu tên\n"
+                               "BL-007;Ngày;26/10/2024;nhận ngày 26\n"
+                               "BL-008;in_kind;;không phải hiện vật\n"
+                               "BL-009;Số tiền;bảy trăm;sai\n"
+                               "BL-010;Mã khoản vay;L1;sai\n"
+                               "BL-011;Số tiền;1.000;\n";
+    struct tl_import_opts o = opts();
+    struct tl_import_sheet s;
+    struct tl_import_fix *fx;
+    struct tl_error err = {{0}};
+    size_t n;
+    (void)state;
+    FILE *f = fmemopen((void *)text, strlen(text), "r");
+    assert_non_null(f);
+    assert_int_equal(tl_import_read_fixes(f, &o, &s, &fx, &n, &err), 0);
+    fclose(f);
+    assert_int_equal(n, 5);
+    assert_string_equal(fx[0].target,
+                        "csv-358b32ed-donation-received-bl-bl-003");
+    assert_string_equal(fx[0].field, "amount");
+    assert_int_equal(json_integer_value(fx[0].value), 700000);
+    assert_string_equal(fx[0].reason, "biên lai ghi 700.000");
+    assert_string_equal(fx[1].target, "#42");
+    assert_string_equal(fx[1].field, "unit");
+    assert_string_equal(json_string_value(fx[1].value), "22960");
+    assert_string_equal(fx[2].target, "csv-x-bl-1");
+    assert_string_equal(fx[2].field, "donor_kind");
+    assert_string_equal(json_string_value(fx[2].value), "anonymous");
+    assert_string_equal(fx[3].field, "at");
+    assert_int_equal(json_integer_value(fx[3].value), 1729875600);
+    assert_string_equal(fx[4].field, "in_kind");
+    assert_null(fx[4].value); /* empty: removed */
+    assert_int_equal(s.nproblems, 3);
+    assert_int_equal(s.problems[0].row, 7);
+    assert_string_equal(s.problems[0].column, "Giá trị mới");
+    assert_int_equal(s.problems[1].row, 8);
+    assert_string_equal(s.problems[1].text,
+                        "row 8, column Trường: Mã khoản vay is not a field of "
+                        "a donation.received that can be corrected");
+    assert_int_equal(s.problems[2].row, 9);
+    assert_string_equal(s.problems[2].column, "Lý do");
+    tl_import_fixes_free(fx, n);
+    tl_import_free(&s);
+
+    /* A sheet without a needed column says which. */
+    static const char bad[] = "Số biên lai,Giá trị mới,Lý do\nBL-1,1,x\n";
+    f = fmemopen((void *)bad, strlen(bad), "r");
+    assert_int_equal(tl_import_read_fixes(f, &o, &s, &fx, &n, &err),
+                     POVTRACK_EINVALID);
+    fclose(f);
+    assert_string_equal(err.msg, "the correction sheet has no Trường / Field "
+                                 "column (it needs: Số biên lai, Trường, Giá "
+                                 "trị mới, Lý do)");
+    tl_import_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -717,6 +781,7 @@ int main(void)
         cmocka_unit_test(test_cp1258),
         cmocka_unit_test(test_unknown_unit),
         cmocka_unit_test(test_compare),
+        cmocka_unit_test(test_correction_sheet),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

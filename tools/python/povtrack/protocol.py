@@ -66,6 +66,7 @@ OP_UNITS = "units"
 OP_RESUME = "resume"
 OP_REBUILD = "rebuild"
 OP_VALIDATE = "validate"
+OP_AUDIT = "audit"
 
 # ---- Acks (enum povtrack_ack_status, by the names on the wire) ----------
 
