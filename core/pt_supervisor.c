@@ -217,19 +217,23 @@ static int64_t restart_delay(struct pt_supervisor *s, int status)
         return 0;
     }
     snprintf(s->why, sizeof s->why, "it %s", how);
-    int64_t now = mono_ms();
-    s->failures = now - s->started_ms < 60000 ? s->failures + 1 : 0;
-    int64_t delay = 0;
-    if (s->failures > 1) {
-        delay = 1000LL << (s->failures - 2 < 5 ? s->failures - 2 : 5);
-        if (delay > 30000)
-            delay = 30000;
-    }
+    int64_t delay =
+        pt_supervisor_backoff(&s->failures, mono_ms() - s->started_ms);
     pt_logf(s->log, PT_LOG_ERROR,
             "plugin host (pid %ld) %s outside any plugin call; restarting it "
             "in %lld ms",
             (long)s->pid, how, (long long)delay);
     return delay;
+}
+
+int64_t pt_supervisor_backoff(unsigned *failures, int64_t lived_ms)
+{
+    *failures = lived_ms < PT_SUPERVISOR_QUICK_MS ? *failures + 1 : 0;
+    if (*failures <= 1)
+        return 0;
+    int64_t delay = 1000LL << (*failures - 2 < 5 ? *failures - 2 : 5);
+    return delay < PT_SUPERVISOR_BACKOFF_MAX_MS ? delay
+                                                : PT_SUPERVISOR_BACKOFF_MAX_MS;
 }
 
 /* What the stand-in says: why, and when a host should serve again (the

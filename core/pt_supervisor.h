@@ -113,6 +113,15 @@ int pt_supervisor_poll(struct pt_supervisor *s, int *dead);
  * idle_ms while a host serves, a few ms while the stand-in answers. */
 int pt_supervisor_wait_ms(const struct pt_supervisor *s, int idle_ms);
 
+/* The restart rule of povtrackd's children (the plugin host, the mirror):
+ * *failures counts deaths in a row, each within PT_SUPERVISOR_QUICK_MS of
+ * the child's start (lived_ms); a child that lived longer starts the count
+ * again.  Returns how long to wait before the next start: at once the
+ * first time, then 1, 2, 4 ... up to PT_SUPERVISOR_BACKOFF_MAX_MS. */
+#define PT_SUPERVISOR_QUICK_MS 60000
+#define PT_SUPERVISOR_BACKOFF_MAX_MS 30000
+int64_t pt_supervisor_backoff(unsigned *failures, int64_t lived_ms);
+
 /* Pass sig (SIGHUP) on to the host, if one runs; on SIGHUP the stand-in
  * reads the publisher registry again too. */
 void pt_supervisor_signal(struct pt_supervisor *s, int sig);
