@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -20,9 +21,9 @@
 
 #include "ev_event.h"
 #include "pt_auth.h"
+#include "pt_state.h"
 #include "pt_wire.h"
 #include "st_log.h"
-#include "pt_state.h"
 
 #define GROUP_REQUESTS_MAX 1024
 
@@ -61,6 +62,7 @@ struct pt_ingest {
     struct rate *rates;
     size_t nrates, caprates;
     int notify_fd;
+    int mirror_fd; /* povtrack-mirror's socket pair, -1: none */
     size_t slots_cap;
     struct ingest_req *reqs;
     struct slot *slots;
@@ -89,6 +91,7 @@ int pt_ingest_open(const struct pt_config *cfg, const struct pt_log *log,
     ig->cfg = cfg;
     ig->log = log;
     ig->notify_fd = -1;
+    ig->mirror_fd = -1;
     msgpack_sbuffer_init(&ig->enc);
     msgpack_sbuffer_init(&ig->reply);
     /* A group holds up to batch_max events, but never splits a request,
@@ -188,6 +191,11 @@ void pt_ingest_close(struct pt_ingest *ig)
 void pt_ingest_set_notify(struct pt_ingest *ig, int fd)
 {
     ig->notify_fd = fd;
+}
+
+void pt_ingest_set_mirror(struct pt_ingest *ig, int fd)
+{
+    ig->mirror_fd = fd;
 }
 
 static void derive_limits(struct pt_ingest *ig)
@@ -495,10 +503,18 @@ int pt_ingest_step(struct pt_ingest *ig, int timeout_ms)
             storage_error = storage_msg;
             pt_logf(ig->log, PT_LOG_ERROR, "commit of %zu events failed: %s",
                     nitems, st_strerror(rc));
-        } else if (ig->notify_fd >= 0) {
-            /* A full pipe already holds a wake-up: nothing is lost. */
-            ssize_t w = write(ig->notify_fd, "", 1);
-            (void)w;
+        } else {
+            /* A full pipe or socket already holds a wake-up: nothing is
+             * lost. */
+            if (ig->notify_fd >= 0) {
+                ssize_t w = write(ig->notify_fd, "", 1);
+                (void)w;
+            }
+            if (ig->mirror_fd >= 0) {
+                ssize_t w =
+                    send(ig->mirror_fd, "L", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+                (void)w;
+            }
         }
     }
     for (size_t i = 0; i < nreqs; i++) {

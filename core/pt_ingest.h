@@ -32,6 +32,10 @@ void pt_ingest_close(struct pt_ingest *ig);
 /* Where to signal each commit (a pipe to the plugin host); -1 for none. */
 void pt_ingest_set_notify(struct pt_ingest *ig, int fd);
 
+/* [mirror]: ingest's end of the socket pair with povtrack-mirror (-1 while
+ * none runs), told of each commit too (pt_mirror_sup.h). */
+void pt_ingest_set_mirror(struct pt_ingest *ig, int fd);
+
 /* Wait up to timeout_ms for requests, then process one group: validate,
  * commit, acknowledge.  Returns 0 (also on timeout or EINTR), or ZeroMQ's
  * error when it cannot wait (fatal). */

@@ -80,7 +80,7 @@ static int req_stats(struct pt_host *h, msgpack_packer *pk)
         pt_pack_error(pk, "log: %s", st_strerror(rc));
         return 0;
     }
-    povtrack_proto_pack_ok(pk, 3);
+    povtrack_proto_pack_ok(pk, h->cfg.mirror.enabled ? 4 : 3);
     pt_pack_cstr(pk, "events");
     msgpack_pack_uint64(pk, last);
     pt_pack_cstr(pk, "last_seq");
@@ -105,6 +105,7 @@ static int req_stats(struct pt_host *h, msgpack_packer *pk)
             pack_text(pk, p->error);
         }
     }
+    pt_host_mirror_pack_stats(h, pk, last);
     return 0;
 }
 
