@@ -450,7 +450,8 @@ static int run_ingest(struct pt_config *cfg, struct cmdline *cl)
     /* The mirror's progress page first: the plugin host reads it. */
     struct pt_mirror_sup msup;
     int mirror = cfg->mirror.enabled, mirror_fd = -1;
-    if (mirror && pt_mirror_sup_init(&msup, cfg, &log) != 0) {
+    if (mirror && (pt_mirror_sup_init(&msup, cfg, &log) != 0 ||
+                   pt_ingest_set_mirror(ig, -1, msup.page) != 0)) {
         pt_logf(&log, PT_LOG_ERROR, "cannot set up the mirror");
         if (msup.page != NULL)
             pt_mirror_sup_stop(&msup, 0);
@@ -488,7 +489,7 @@ static int run_ingest(struct pt_config *cfg, struct cmdline *cl)
             if (dead)
                 pt_ingest_reader_check(ig);
             if (dead || fd != mirror_fd)
-                pt_ingest_set_mirror(ig, fd);
+                pt_ingest_set_mirror(ig, fd, msup.page);
             mirror_fd = fd;
         }
         /* While no host serves queries, the supervisor's stand-in answers
@@ -545,8 +546,12 @@ static int run_ingest(struct pt_config *cfg, struct cmdline *cl)
     }
     notify_manager(&log, "STOPPING=1");
     pt_logf(&log, PT_LOG_INFO, "stopping");
-    if (mirror && pt_mirror_sup_stop(&msup, 10000) != 0)
-        rc = 1;
+    if (mirror) {
+        /* Strict mode: what was committed may still get its ack. */
+        pt_ingest_strict_drain(ig, 5000);
+        if (pt_mirror_sup_stop(&msup, 10000) != 0)
+            rc = 1;
+    }
     if (pt_supervisor_stop(&sup, 10000) != 0)
         rc = 1;
     pt_ingest_close(ig);

@@ -177,6 +177,22 @@ void td_pack_event_head(msgpack_packer *pk, const char *id, const char *type,
 int td_plugin_op(struct td *d, const char *op, const char *plugin,
                  int timeout_ms);
 
+/* ---- strace ---- */
+
+/* strace attached to processes, writing its trace to a file. */
+struct td_tracer {
+    pid_t pid;
+    int errfd; /* strace's stderr, open until it has exited */
+};
+/* Attach strace -f with options opts (NULL-terminated, at most 8) to each
+ * process of targets (0-terminated, at most 4: strace -p each), tracing
+ * into path; returns 0 once strace says it has attached to each (a
+ * handshake), -1 otherwise (said on stderr). */
+int td_trace_start(struct td_tracer *t, const pid_t *targets, const char *path,
+                   const char *const *opts);
+/* Detach strace and wait until its trace is complete. */
+void td_trace_stop(struct td_tracer *t);
+
 /* ---- the povtrack command line tool, run for real ---- */
 struct td_cli {
     pid_t pid;

@@ -21,6 +21,12 @@
  *                     log) deleted on two of the three nodes, which then
  *                     elect a leader alone: JetStream has lost acknowledged
  *                     records, and the mirror sends them again from LMDB
+ *   strict_trace      strict mode under strace: no publisher's ack is sent
+ *                     before the mirror has said JetStream acknowledged its
+ *                     record, and that after JetStream's ack reached it
+ *   strict_nats_down  strict mode with every node down: the ack waits
+ *                     (and mirror.lagging is raised), and comes once
+ *                     JetStream is back
  *   diverged          another log copied into the same stream:
  *                     mirror.diverged (critical), and the stream is left
  *                     as it is
@@ -56,6 +62,9 @@ struct fx {
     struct tc c;
     char config[420];
     char log_dir[420];
+    /* Sockets of a test, closed by teardown also when an assertion ends
+     * the test (zmq_ctx_term waits for every socket). */
+    void *sub, *sock;
 };
 
 static int64_t mono_ms(void)
@@ -81,6 +90,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
+    if (f->sub != NULL)
+        zmq_close(f->sub);
+    if (f->sock != NULL)
+        zmq_close(f->sock);
     if (f->d.pid > 0)
         td_stop(&f->d);
     tc_stop(&f->c);
@@ -518,6 +531,196 @@ static void test_lost_tail(void **state)
     assert_int_equal(td_stop(&f->d), 0);
 }
 
+/* ---- strict mode under strace ---- */
+
+/* The bytes of the first quoted string of an strace -xx line, from p. */
+static size_t unhex(const char *p, unsigned char *out, size_t cap)
+{
+    const char *q = strchr(p, '"');
+    size_t n = 0;
+    if (q == NULL)
+        return 0;
+    for (q++; q[0] == '\\' && q[1] == 'x' && n < cap; q += 4) {
+        unsigned v;
+        if (sscanf(q + 2, "%2x", &v) != 1)
+            break;
+        out[n++] = (unsigned char)v;
+    }
+    return n;
+}
+
+/* Where the bytes of s are in b[0..n), or NULL. */
+static const unsigned char *find_bytes(const unsigned char *b, size_t n,
+                                       const void *s, size_t len)
+{
+    for (size_t i = 0; len <= n && i <= n - len; i++)
+        if (memcmp(b + i, s, len) == 0)
+            return b + i;
+    return NULL;
+}
+
+static const unsigned char *find(const unsigned char *b, size_t n,
+                                 const char *s)
+{
+    return find_bytes(b, n, s, strlen(s));
+}
+
+/* The sequence of an ack in msgpack: "seq" and a positive integer. */
+static uint64_t ack_seq(const unsigned char *b, size_t n)
+{
+    const unsigned char *p = find(b, n, "\xa3seq");
+    if (p == NULL || p + 4 >= b + n)
+        return 0;
+    p += 4;
+    size_t left = (size_t)(b + n - p), len = 0;
+    if (*p < 0x80)
+        return *p;
+    len = *p == 0xcc ? 1 : *p == 0xcd ? 2 : *p == 0xce ? 4 : *p == 0xcf ? 8 : 0;
+    uint64_t v = 0;
+    for (size_t i = 1; i <= len && i < left; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* The highest "seq" of JetStream's publish acks in b: {"stream":...,
+ * "seq":N}. */
+static uint64_t js_ack_seq(const unsigned char *b, size_t n)
+{
+    uint64_t max = 0;
+    const unsigned char *p = b, *end = b + n;
+    while ((p = find_bytes(p, (size_t)(end - p), "\"seq\":", 6)) != NULL) {
+        p += 6;
+        while (p < end && *p == ' ')
+            p++;
+        uint64_t v = 0;
+        while (p < end && *p >= '0' && *p <= '9')
+            v = v * 10 + (uint64_t)(*p++ - '0');
+        if (v > max)
+            max = v;
+    }
+    return max;
+}
+
+static void test_strict_trace(void **state)
+{
+    struct fx *f = *state;
+    enum { REQUESTS = 6 };
+    start(f, "strict = yes");
+    /* Warm up: the connections, the stream. */
+    assert_int_equal(td_define_province(&f->d, "p60"), 0);
+    char trace[400];
+    snprintf(trace, sizeof trace, "%s/strace.out", f->d.dir);
+    struct td_tracer t;
+    pid_t mirror = wait_mirror_pid(&f->d, 0);
+    assert_int_equal(
+        td_trace_start(&t, (const pid_t[]){f->d.pid, mirror, 0}, trace,
+                       (const char *[]){"-xx", "-s", "4096", "-e",
+                                        "trace=sendto,recvfrom,read,write",
+                                        NULL}),
+        0);
+    for (int i = 0; i < REQUESTS; i++)
+        publish(f, "s", i, 1);
+    td_trace_stop(&t);
+
+    FILE *in = fopen(trace, "r");
+    assert_non_null(in);
+    static char line[65536];
+    static unsigned char bytes[16384];
+    uint64_t js_acked = 0, told = 0;
+    int acks = 0;
+    while (fgets(line, sizeof line, in) != NULL) {
+        /* "<pid> name(args) = rc", "... <unfinished ...>", or
+         * "<pid> <... name resumed>...": data sent is on the line that
+         * begins the call, data received on the one that ends it. */
+        const char *call = line + strspn(line, "0123456789 ");
+        int resumed = strncmp(call, "<... ", 5) == 0;
+        int unfinished = strstr(line, "<unfinished ...>") != NULL;
+        if (resumed)
+            call += 5;
+        int sends =
+            strncmp(call, "sendto(", 7) == 0 || strncmp(call, "write(", 6) == 0;
+        int recvs =
+            strncmp(call, "recvfrom", 8) == 0 || strncmp(call, "read", 4) == 0;
+        if ((sends && resumed) || (recvs && unfinished))
+            continue;
+        size_t n = unhex(call, bytes, sizeof bytes);
+        if (n == 0)
+            continue;
+        if (recvs && find(bytes, n, "\"stream\":\"" STREAM "\"") != NULL) {
+            uint64_t s = js_ack_seq(bytes, n);
+            js_acked = s > js_acked ? s : js_acked;
+        } else if (sends && n > 6 && memcmp(bytes, "acked ", 6) == 0) {
+            uint64_t s = strtoull((const char *)bytes + 6, NULL, 10);
+            if (s > js_acked)
+                fail_msg("the mirror said JetStream acknowledged seq %" PRIu64
+                         " before JetStream's ack for it reached it (it had "
+                         "seen %" PRIu64 ")",
+                         s, js_acked);
+            told = s > told ? s : told;
+        } else if (sends && find(bytes, n, "status") != NULL) {
+            uint64_t s = ack_seq(bytes, n);
+            assert_true(s > 0);
+            if (s > told)
+                fail_msg("the ack of seq %" PRIu64
+                         " was sent before the mirror said JetStream had "
+                         "it (it had said %" PRIu64 ")",
+                         s, told);
+            acks++;
+        }
+    }
+    fclose(in);
+    assert_int_equal(acks, REQUESTS);
+    assert_int_equal(td_stop(&f->d), 0);
+}
+
+/* A SUB on the alerts endpoint for topic, as f->sub. */
+static void *subscribe(struct fx *f, const char *topic)
+{
+    void *sub = f->sub = zmq_socket(f->d.zctx, ZMQ_SUB);
+    int zero = 0;
+    assert_non_null(sub);
+    zmq_setsockopt(sub, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, topic, strlen(topic));
+    assert_int_equal(zmq_connect(sub, f->d.alerts), 0);
+    return sub;
+}
+
+static void test_strict_nats_down(void **state)
+{
+    struct fx *f = *state;
+    void *sub = subscribe(f, "alert.mirror.lagging");
+    start(f, "strict = yes\nlag_alert_seconds = 1\nlag_alert_records = 0");
+    assert_int_equal(td_define_province(&f->d, "p60"), 0);
+    for (int n = 1; n <= TC_NODES; n++)
+        assert_int_equal(tc_kill(&f->c, n), 0);
+    /* Committed, but JetStream cannot have it: no ack. */
+    void *sock = f->sock = td_dealer(&f->d, f->d.ingest, NULL, NULL);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    td_pack_donations(&sb, "w", 0, 1, 1000);
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    assert_int_equal(td_call(sock, sb.data, sb.size, &up, 2000), -1);
+    /* The host says the mirror lags. */
+    assert_int_equal(td_recv_reply(sub, &up, 20000), 0);
+    assert_true(td_str_eq(td_get(&up.data, "code"), "mirror.lagging"));
+    msgpack_unpacked_destroy(&up);
+    for (int n = 1; n <= TC_NODES; n++)
+        assert_int_equal(tc_start_node(&f->c, n), 0);
+    /* The ack comes once JetStream has the record. */
+    msgpack_unpacked_init(&up);
+    assert_int_equal(td_recv_reply(sock, &up, WAIT_MS), 0);
+    assert_true(up.data.type == MSGPACK_OBJECT_ARRAY &&
+                up.data.via.array.size == 1);
+    assert_true(td_str_eq(td_get(&up.data.via.array.ptr[0], "status"), "ok"));
+    msgpack_unpacked_destroy(&up);
+    msgpack_sbuffer_destroy(&sb);
+    assert_true(td_count_lines(f->d.log, "strict mode", "acks wait") >= 1);
+    wait_mirrored(f, 2, 0);
+    expect_equal(f, 2);
+    assert_int_equal(td_stop(&f->d), 0);
+}
+
 /* Until the host has stored an alert code of severity (each look a
  * request answered by the daemon). */
 static void wait_alert(struct fx *f, const char *code, const char *severity)
@@ -589,6 +792,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_leader_killed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kills, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_tail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_strict_trace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_strict_nats_down, setup, teardown),
         cmocka_unit_test_setup_teardown(test_diverged, setup, teardown),
     };
     return cmocka_run_group_tests_name("mirror", tests, NULL, NULL);
