@@ -635,6 +635,77 @@ static void test_config_sections(void **state)
     free(cfg);
 }
 
+/* [mirror]: the keys, the names derived from the province, what is
+ * required, and tls for a server off this machine. */
+static void test_config_mirror(void **state)
+{
+    struct fixture *f = *state;
+    struct pt_config *cfg = malloc(sizeof *cfg);
+    assert_non_null(cfg);
+    assert_int_equal(pt_config_defaults(cfg), 0);
+    write_config(f, "[mirror]\nservers = nats://127.0.0.1:4222, "
+                    "nats://localhost:4223\nprovince = 60\n");
+    assert_int_equal(pt_config_load(cfg, f->path, f->err, sizeof f->err), 0);
+    assert_true(cfg->mirror.enabled);
+    assert_int_equal(cfg->mirror.nservers, 2);
+    assert_string_equal(cfg->mirror.servers[1], "nats://localhost:4223");
+    assert_string_equal(cfg->mirror.stream, "POVTRACK_LOG_60");
+    assert_string_equal(cfg->mirror.subject, "povtrack.log.60");
+    assert_int_equal(cfg->mirror.replicas, 3);
+    assert_false(cfg->mirror.strict);
+    assert_int_equal(pt_config_check_security(cfg, f->err, sizeof f->err), 0);
+
+    assert_int_equal(pt_config_defaults(cfg), 0);
+    write_config(f, "[mirror]\nservers = nats://10.0.0.1:4222\nprovince = 01\n"
+                    "stream = LOGS\nsubject_prefix = vn.log\nreplicas = 5\n"
+                    "strict = yes\ncredentials = nats/povtrack.creds\n"
+                    "lag_alert_records = 0\nlag_alert_seconds = 60\n");
+    assert_int_equal(pt_config_load(cfg, f->path, f->err, sizeof f->err), 0);
+    assert_string_equal(cfg->mirror.stream, "LOGS");
+    assert_string_equal(cfg->mirror.subject, "vn.log.01");
+    assert_int_equal(cfg->mirror.replicas, 5);
+    assert_true(cfg->mirror.strict);
+    assert_int_equal(cfg->mirror.lag_alert_records, 0);
+    assert_int_equal(cfg->mirror.lag_alert_seconds, 60);
+    char want[256];
+    snprintf(want, sizeof want, "%s/nats/povtrack.creds", f->dir);
+    assert_string_equal(cfg->mirror.credentials, want);
+    /* Household records never cross a network in clear text. */
+    assert_int_equal(pt_config_check_security(cfg, f->err, sizeof f->err),
+                     POVTRACK_ECONFIG);
+    assert_non_null(strstr(f->err, "nats://10.0.0.1:4222"));
+    cfg->mirror.tls = 1;
+    assert_int_equal(pt_config_check_security(cfg, f->err, sizeof f->err), 0);
+
+    static const struct {
+        const char *text, *want;
+    } bad[] = {
+        {"[mirror]\nprovince = 60\n", "[mirror] needs servers and province"},
+        {"[mirror]\nservers = nats://127.0.0.1:4222\n",
+         "[mirror] needs servers and province"},
+        {"[mirror]\nservers = 127.0.0.1:4222\nprovince = 60\n",
+         "is not nats://host:port"},
+        {"[mirror]\nservers = nats://127.0.0.1\nprovince = 60\n",
+         "is not nats://host:port"},
+        {"[mirror]\nprovince = 6\n", "[mirror] province: must be"},
+        {"[mirror]\nstream = a.b\n", "[mirror] stream: must be"},
+        {"[mirror]\nsubject_prefix = a..b\n", "[mirror] subject_prefix: must"},
+        {"[mirror]\nreplicas = 0\n", "[mirror] replicas: must be"},
+        {"[mirror]\nstrict = maybe\n", "[mirror] strict: must be yes or no"},
+        {"[mirror]\nurl = x\n", "[mirror] has no key \"url\""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(pt_config_defaults(cfg), 0);
+        write_config(f, bad[i].text);
+        assert_int_equal(pt_config_load(cfg, f->path, f->err, sizeof f->err),
+                         POVTRACK_ECONFIG);
+        if (strstr(f->err, bad[i].want) == NULL)
+            fail_msg("error \"%s\" does not contain \"%s\"", f->err,
+                     bad[i].want);
+    }
+    free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -645,6 +716,7 @@ int main(void)
         cmocka_unit_test(test_everyone),
         cmocka_unit_test(test_secure_by_default),
         cmocka_unit_test_setup_teardown(test_config_sections, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config_mirror, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
