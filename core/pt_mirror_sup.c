@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pt_supervisor.h" /* pt_supervisor_backoff */
+#include "pt_supervisor.h" /* pt_supervisor_backoff, _reap */
 
 #define RETRY_MS 1000 /* after a failure to fork */
 
@@ -151,29 +151,11 @@ int pt_mirror_sup_poll(struct pt_mirror_sup *m, int *dead)
 
 int pt_mirror_sup_stop(struct pt_mirror_sup *m, int timeout_ms)
 {
-    int status = 0, rc = 0;
+    int rc = 0;
     if (m->pid != 0) {
-        kill(m->pid, SIGTERM);
-        int64_t deadline = mono_ms() + timeout_ms;
-        while (waitpid(m->pid, &status, WNOHANG) == 0) {
-            if (mono_ms() >= deadline) {
-                pt_logf(m->log, PT_LOG_WARN,
-                        "mirror did not stop within %d ms; killing it",
-                        timeout_ms);
-                kill(m->pid, SIGKILL);
-                waitpid(m->pid, &status, 0);
-                break;
-            }
-            /* Bounded wait for the child to be reaped. */
-            struct timespec ts = {0, 10 * 1000 * 1000};
-            nanosleep(&ts, NULL);
-        }
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-            pt_logf(m->log, PT_LOG_ERROR, "mirror did not stop cleanly (%s %d)",
-                    WIFEXITED(status) ? "exit status" : "signal",
-                    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+        int status = pt_supervisor_reap(m->pid, timeout_ms, m->log, "mirror");
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
             rc = -ECHILD;
-        }
         close(m->fd);
         m->fd = -1;
         m->pid = 0;

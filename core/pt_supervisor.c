@@ -305,33 +305,40 @@ int pt_supervisor_stop(struct pt_supervisor *s, int timeout_ms)
     s->standin = NULL;
     if (s->pid == 0)
         return 0;
-    kill(s->pid, SIGTERM);
-    int64_t deadline = mono_ms() + timeout_ms;
-    int status = 0;
-    while (waitpid(s->pid, &status, WNOHANG) == 0) {
-        if (mono_ms() >= deadline) {
-            pt_logf(s->log, PT_LOG_WARN,
-                    "plugin host did not stop within %d ms; killing it",
-                    timeout_ms);
-            kill(s->pid, SIGKILL);
-            waitpid(s->pid, &status, 0);
-            break;
-        }
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
+    int status = pt_supervisor_reap(s->pid, timeout_ms, s->log, "plugin host");
     close(s->notify_fd);
     close(s->handoff_fd);
     s->notify_fd = -1;
     s->handoff_fd = -1;
     s->pid = 0;
     s->serving = 0;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        return 0;
-    pt_logf(s->log, PT_LOG_ERROR, "plugin host did not stop cleanly (%s %d)",
-            WIFEXITED(status) ? "exit status" : "signal",
-            WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-    return POVTRACK_EHOST;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : POVTRACK_EHOST;
+}
+
+int pt_supervisor_reap(pid_t pid, int timeout_ms, const struct pt_log *log,
+                       const char *what)
+{
+    kill(pid, SIGTERM);
+    int64_t deadline = mono_ms() + timeout_ms;
+    int status = 0;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        if (mono_ms() >= deadline) {
+            pt_logf(log, PT_LOG_WARN,
+                    "%s did not stop within %d ms; killing it", what,
+                    timeout_ms);
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            break;
+        }
+        /* waitpid has no timeout: look again every 10 ms. */
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        pt_logf(log, PT_LOG_ERROR, "%s did not stop cleanly (%s %d)", what,
+                WIFEXITED(status) ? "exit status" : "signal",
+                WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    return status;
 }
 
 void pt_supervisor_signal(struct pt_supervisor *s, int sig)

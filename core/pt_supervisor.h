@@ -122,6 +122,12 @@ int pt_supervisor_wait_ms(const struct pt_supervisor *s, int idle_ms);
 #define PT_SUPERVISOR_BACKOFF_MAX_MS 30000
 int64_t pt_supervisor_backoff(unsigned *failures, int64_t lived_ms);
 
+/* Stop a child of povtrackd (the plugin host, the mirror), called what in
+ * the log: SIGTERM, wait up to timeout_ms, then SIGKILL.  Returns its wait
+ * status; one that did not exit with status 0 is logged. */
+int pt_supervisor_reap(pid_t pid, int timeout_ms, const struct pt_log *log,
+                       const char *what);
+
 /* Pass sig (SIGHUP) on to the host, if one runs; on SIGHUP the stand-in
  * reads the publisher registry again too. */
 void pt_supervisor_signal(struct pt_supervisor *s, int sig);
