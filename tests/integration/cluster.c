@@ -11,6 +11,7 @@
 
 #include <nats/nats.h>
 
+#include "daemon.h" /* td_run_to_exit */
 #include "st_log.h"
 
 #define SCRIPT POVTRACK_SOURCE_DIR "/tools/scripts/nats-cluster.sh"
@@ -23,51 +24,21 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Run the script with cmd, dir and node (0: none); its stdout into out
- * (may be NULL).  Returns its exit status, -1 when it could not run. */
+/* Run the script with cmd, dir and node (0: none); its output into out
+ * (may be NULL).  Returns its exit status, -1 when it could not run or
+ * did not end within SCRIPT_WAIT_MS. */
 static int script(const char *cmd, const char *dir, int node, char *out,
                   size_t cap)
 {
-    int p[2];
-    if (pipe(p) != 0)
-        return -1;
-    char n[8];
+    char n[8], ignored[512];
     snprintf(n, sizeof n, "%d", node);
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(p[0]);
-        close(p[1]);
-        return -1;
+    const char *argv[] = {"/bin/bash",         SCRIPT, cmd, dir,
+                          node > 0 ? n : NULL, NULL};
+    if (out == NULL) {
+        out = ignored;
+        cap = sizeof ignored;
     }
-    if (pid == 0) {
-        dup2(p[1], STDOUT_FILENO);
-        close(p[0]);
-        close(p[1]);
-        if (node > 0)
-            execl("/bin/bash", "bash", SCRIPT, cmd, dir, n, (char *)NULL);
-        else
-            execl("/bin/bash", "bash", SCRIPT, cmd, dir, (char *)NULL);
-        _exit(127);
-    }
-    close(p[1]);
-    size_t got = 0;
-    char buf[512];
-    ssize_t r;
-    while ((r = read(p[0], buf, sizeof buf)) > 0) {
-        size_t k = out != NULL && got + 1 < cap ? cap - 1 - got : 0;
-        if (k > (size_t)r)
-            k = (size_t)r;
-        if (k > 0)
-            memcpy(out + got, buf, k);
-        got += k;
-    }
-    close(p[0]);
-    if (out != NULL)
-        out[got] = '\0';
-    int status;
-    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-        return -1;
-    return WEXITSTATUS(status);
+    return td_run_to_exit(argv, out, cap, SCRIPT_WAIT_MS);
 }
 
 static int connect_js(struct tc *c)
@@ -112,7 +83,8 @@ int tc_start(struct tc *c, const char *dir)
     memset(c, 0, sizeof *c);
     snprintf(c->dir, sizeof c->dir, "%s", dir);
     if (script("start", c->dir, 0, c->urls, sizeof c->urls) != 0) {
-        fprintf(stderr, "cluster: %s start %s failed\n", SCRIPT, dir);
+        fprintf(stderr, "cluster: %s start %s failed: %s\n", SCRIPT, dir,
+                c->urls);
         return -1;
     }
     c->urls[strcspn(c->urls, "\n")] = '\0';

@@ -835,6 +835,7 @@ int td_run_to_exit(const char *const *argv, char *out, size_t cap,
         return -1;
     }
     if (pid == 0) {
+        dup2(p[1], STDOUT_FILENO);
         dup2(p[1], STDERR_FILENO);
         close(p[0]);
         close(p[1]);
@@ -869,7 +870,7 @@ int td_run_to_exit(const char *const *argv, char *out, size_t cap,
                 timeout_ms, out);
         return -1;
     }
-    /* Its stderr is closed: it is exiting. */
+    /* Its output is closed: it is exiting. */
     if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
         return -1;
     return WEXITSTATUS(status);

@@ -154,10 +154,10 @@ size_t td_count_lines(const char *path, const char *a, const char *b);
 size_t td_wait_log(const char *path, const char *a, const char *b, size_t want,
                    int timeout_ms);
 
-/* Run argv (a program that must exit on its own, povtrackd refusing to
- * start), its stderr collected into out (cap bytes, NUL-terminated) until
- * it closes.  Returns the exit status; -1 when it did not exit normally
- * within timeout_ms (then killed) or could not be run. */
+/* Run argv (a program that must exit on its own: povtrackd refusing to
+ * start, a script), its output (stdout and stderr) collected into out (cap
+ * bytes, NUL-terminated) until it closes.  Returns the exit status; -1 when it
+ * did not exit normally within timeout_ms (then killed) or could not be run. */
 int td_run_to_exit(const char *const *argv, char *out, size_t cap,
                    int timeout_ms);
 
