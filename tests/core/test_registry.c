@@ -584,6 +584,26 @@ static void write_config(struct fixture *f, const char *text)
     assert_int_equal(fclose(out), 0);
 }
 
+/* A configuration file refused, and the message that says why. */
+struct bad_config {
+    const char *text, *want;
+};
+
+/* Each of bad, loaded over the defaults, is refused with its message. */
+static void expect_refused(struct fixture *f, struct pt_config *cfg,
+                           const struct bad_config *bad, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(pt_config_defaults(cfg), 0);
+        write_config(f, bad[i].text);
+        assert_int_equal(pt_config_load(cfg, f->path, f->err, sizeof f->err),
+                         POVTRACK_ECONFIG);
+        if (strstr(f->err, bad[i].want) == NULL)
+            fail_msg("error \"%s\" does not contain \"%s\"", f->err,
+                     bad[i].want);
+    }
+}
+
 static void test_config_sections(void **state)
 {
     struct fixture *f = *state;
@@ -612,9 +632,7 @@ static void test_config_sections(void **state)
     assert_int_equal(cfg->limits.container_max, 32);
     assert_int_equal(cfg->limits.requests_per_second, 0);
 
-    static const struct {
-        const char *text, *want;
-    } bad[] = {
+    static const struct bad_config bad[] = {
         {"[limits]\nframe_max = 8388608\n",
          "[limits] frame_max: must be an integer from 1024 to 4194304"},
         {"[limits]\nstring_max = 100\n",
@@ -624,14 +642,7 @@ static void test_config_sections(void **state)
         {"[limits]\nspeed = 1\n", "[limits] has no key \"speed\""},
         {"[security]\nkey = x\n", "[security] has no key \"key\""},
     };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        write_config(f, bad[i].text);
-        assert_int_equal(pt_config_load(cfg, f->path, f->err, sizeof f->err),
-                         POVTRACK_ECONFIG);
-        if (strstr(f->err, bad[i].want) == NULL)
-            fail_msg("error \"%s\" does not contain \"%s\"", f->err,
-                     bad[i].want);
-    }
+    expect_refused(f, cfg, bad, sizeof bad / sizeof bad[0]);
     free(cfg);
 }
 
@@ -677,9 +688,7 @@ static void test_config_mirror(void **state)
     cfg->mirror.tls = 1;
     assert_int_equal(pt_config_check_security(cfg, f->err, sizeof f->err), 0);
 
-    static const struct {
-        const char *text, *want;
-    } bad[] = {
+    static const struct bad_config bad[] = {
         {"[mirror]\nprovince = 60\n", "[mirror] needs servers and province"},
         {"[mirror]\nservers = nats://127.0.0.1:4222\n",
          "[mirror] needs servers and province"},
@@ -694,15 +703,7 @@ static void test_config_mirror(void **state)
         {"[mirror]\nstrict = maybe\n", "[mirror] strict: must be yes or no"},
         {"[mirror]\nurl = x\n", "[mirror] has no key \"url\""},
     };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        assert_int_equal(pt_config_defaults(cfg), 0);
-        write_config(f, bad[i].text);
-        assert_int_equal(pt_config_load(cfg, f->path, f->err, sizeof f->err),
-                         POVTRACK_ECONFIG);
-        if (strstr(f->err, bad[i].want) == NULL)
-            fail_msg("error \"%s\" does not contain \"%s\"", f->err,
-                     bad[i].want);
-    }
+    expect_refused(f, cfg, bad, sizeof bad / sizeof bad[0]);
     free(cfg);
 }
 
