@@ -180,13 +180,14 @@ static void publish(struct fx *f, const char *prefix, int batch, int n)
     msgpack_sbuffer_destroy(&sb);
 }
 
-/* ---- a publisher thread that sends until told to stop ---- */
+/* ---- a publisher thread: batches in order, each until acked ---- */
 
 struct publisher {
     struct fx *f;
     const char *prefix;
     int batch_events;
     int batches; /* to send in all, each until acked */
+    int allowed; /* of which it may send so far (publisher_allow) */
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t moved;
@@ -202,6 +203,10 @@ static void *publisher_run(void *arg)
     msgpack_sbuffer_init(&sb);
     void *sock = td_dealer(d, d->ingest, NULL, NULL);
     for (int b = 0; b < p->batches && sock != NULL;) {
+        pthread_mutex_lock(&p->lock);
+        while (b >= p->allowed)
+            pthread_cond_wait(&p->moved, &p->lock);
+        pthread_mutex_unlock(&p->lock);
         td_pack_donations(&sb, p->prefix, b, p->batch_events, 1000);
         msgpack_unpacked up;
         msgpack_unpacked_init(&up);
@@ -237,17 +242,38 @@ static void *publisher_run(void *arg)
     return NULL;
 }
 
+/* A publisher of batches of events each, allowed the first allowed. */
 static void publisher_start(struct publisher *p, struct fx *f,
-                            const char *prefix, int batches, int events)
+                            const char *prefix, int batches, int events,
+                            int allowed)
 {
     memset(p, 0, sizeof *p);
     p->f = f;
     p->prefix = prefix;
     p->batches = batches;
+    p->allowed = allowed;
     p->batch_events = events;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->moved, NULL);
     assert_int_equal(pthread_create(&p->thread, NULL, publisher_run, p), 0);
+}
+
+/* Let the publisher send its first allowed batches. */
+static void publisher_allow(struct publisher *p, int allowed)
+{
+    pthread_mutex_lock(&p->lock);
+    p->allowed = allowed;
+    pthread_cond_broadcast(&p->moved);
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* Batches acked now. */
+static int publisher_acked(struct publisher *p)
+{
+    pthread_mutex_lock(&p->lock);
+    int acked = p->acked;
+    pthread_mutex_unlock(&p->lock);
+    return acked;
 }
 
 /* Wait until at least want batches are acked (the publisher's word). */
@@ -283,8 +309,8 @@ static void test_equals_log(void **state)
     start(f, NULL);
     assert_int_equal(td_define_province(&f->d, "p60"), 0);
     struct publisher a, b;
-    publisher_start(&a, f, "a", 30, 50);
-    publisher_start(&b, f, "b", 30, 50);
+    publisher_start(&a, f, "a", 30, 50, 30);
+    publisher_start(&b, f, "b", 30, 50, 30);
     publisher_join(&a);
     publisher_join(&b);
     wait_mirrored(f, 3001, 1);
@@ -320,7 +346,7 @@ static void node_killed(struct fx *f, int kill_leader)
     start(f, NULL);
     assert_int_equal(td_define_province(&f->d, "p60"), 0);
     struct publisher p;
-    publisher_start(&p, f, kill_leader ? "l" : "f", BATCHES, EVENTS);
+    publisher_start(&p, f, kill_leader ? "l" : "f", BATCHES, EVENTS, BATCHES);
     publisher_wait(&p, 10);
     assert_int_equal(
         tc_wait_last(&f->c, STREAM, SUBJECT, 1 + 6 * EVENTS, 0, WAIT_MS), 0);
@@ -390,23 +416,29 @@ static pid_t wait_mirror_pid(const struct td *d, pid_t previous)
     return pid;
 }
 
+/* The mirror and povtrackd SIGKILLed in turn, each while the publisher is
+ * in the middle of a step of STEP batches (let go just before). */
 static void test_kills(void **state)
 {
     struct fx *f = *state;
-    enum { ROUNDS = 6, BATCHES = 80, EVENTS = 40 };
+    enum { ROUNDS = 6, STEP = 30, BATCHES = (ROUNDS + 1) * STEP, EVENTS = 20 };
     start(f, NULL);
     assert_int_equal(td_define_province(&f->d, "p60"), 0);
     struct publisher p;
-    publisher_start(&p, f, "k", BATCHES, EVENTS);
+    publisher_start(&p, f, "k", BATCHES, EVENTS, 0);
     pid_t mirror = wait_mirror_pid(&f->d, 0);
+    int busy[2] = {0, 0}; /* kills (mirror, daemon) while it sent */
     for (int round = 0; round < ROUNDS; round++) {
-        /* More batches acked, and in the stream (the log holds the
-         * province, then the batches in order). */
-        int acked = (round + 1) * BATCHES / (ROUNDS + 2);
-        publisher_wait(&p, acked);
+        /* What was acked before is in the stream: the mirror started
+         * after the last kill copies (the log holds the province, then
+         * the batches in order). */
         assert_int_equal(tc_wait_last(&f->c, STREAM, SUBJECT,
-                                      1 + (uint64_t)acked * EVENTS, 0, WAIT_MS),
+                                      1 + (uint64_t)round * STEP * EVENTS, 0,
+                                      WAIT_MS),
                          0);
+        publisher_allow(&p, (round + 1) * STEP);
+        publisher_wait(&p, round * STEP + 1);
+        busy[round % 2] += publisher_acked(&p) < (round + 1) * STEP;
         if (round % 2 == 0) {
             assert_int_equal(kill(mirror, SIGKILL), 0);
             mirror = wait_mirror_pid(&f->d, mirror);
@@ -420,7 +452,12 @@ static void test_kills(void **state)
             mirror = wait_mirror_pid(&f->d, 0);
         }
     }
+    publisher_allow(&p, BATCHES);
     publisher_join(&p);
+    if (busy[0] == 0 || busy[1] == 0)
+        fail_msg("of %d kills of the mirror and %d of povtrackd, %d and %d "
+                 "came while the publisher sent",
+                 (ROUNDS + 1) / 2, ROUNDS / 2, busy[0], busy[1]);
     /* Every batch was acked, each event once: the log holds them all,
      * and the stream the log. */
     uint64_t want = 1 + (uint64_t)BATCHES * EVENTS;
