@@ -346,12 +346,16 @@ static void node_killed(struct fx *f, int kill_leader)
     start(f, NULL);
     assert_int_equal(td_define_province(&f->d, "p60"), 0);
     struct publisher p;
-    publisher_start(&p, f, kill_leader ? "l" : "f", BATCHES, EVENTS, BATCHES);
+    publisher_start(&p, f, kill_leader ? "l" : "f", BATCHES, EVENTS, 20);
     publisher_wait(&p, 10);
     assert_int_equal(
         tc_wait_last(&f->c, STREAM, SUBJECT, 1 + 6 * EVENTS, 0, WAIT_MS), 0);
     int leader = leader_now(f);
     int killed = kill_leader ? leader : follower_of(leader);
+    /* In mid-stream: the publisher let go again, and far from done. */
+    publisher_allow(&p, BATCHES);
+    publisher_wait(&p, 21);
+    assert_true(publisher_acked(&p) < BATCHES);
     assert_int_equal(tc_kill(&f->c, killed), 0);
     publisher_wait(&p, 35);
     if (kill_leader) {
