@@ -9,13 +9,12 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "pt_supervisor.h" /* pt_supervisor_backoff, _reap */
+#include "pt_supervisor.h" /* pt_supervisor_spawn, _backoff, _reap */
 
 #define RETRY_MS 1000 /* after a failure to fork */
 
@@ -92,23 +91,14 @@ static int start(struct pt_mirror_sup *m)
     fcntl(pair[0], F_SETFL, O_NONBLOCK);
     fcntl(pair[1], F_SETFD, 0);
     snprintf(m->fd_arg, sizeof m->fd_arg, "%d", pair[1]);
-    pid_t parent = getpid();
-    pid_t pid = fork();
+    pid_t pid = pt_supervisor_spawn(m->exe, m->argv);
     if (pid < 0) {
-        int rc = -errno;
+        int rc = (int)pid;
         pt_logf(m->log, PT_LOG_ERROR, "mirror: fork: %s",
                 povtrack_strerror(rc));
         close(pair[0]);
         close(pair[1]);
         return rc;
-    }
-    if (pid == 0) {
-        /* Child: only async-signal-safe calls until exec. */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != parent)
-            _exit(0);
-        execv(m->exe, m->argv);
-        _exit(127);
     }
     close(pair[1]);
     m->pid = pid;

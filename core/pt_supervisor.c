@@ -131,24 +131,15 @@ int pt_supervisor_start(struct pt_supervisor *s)
     fcntl(pair[0], F_SETFD, FD_CLOEXEC);
     snprintf(s->fd_arg, sizeof s->fd_arg, "%d", fds[0]);
     snprintf(s->handoff_arg, sizeof s->handoff_arg, "%d", pair[1]);
-    pid_t parent = getpid();
-    pid_t pid = fork();
+    pid_t pid = pt_supervisor_spawn("/proc/self/exe", s->argv);
     if (pid < 0) {
-        int rc = -errno;
+        int rc = (int)pid;
         pt_logf(s->log, PT_LOG_ERROR, "fork: %s", povtrack_strerror(rc));
         close(fds[0]);
         close(fds[1]);
         close(pair[0]);
         close(pair[1]);
         return rc;
-    }
-    if (pid == 0) {
-        /* Child: only async-signal-safe calls until exec. */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != parent)
-            _exit(0);
-        execv("/proc/self/exe", s->argv);
-        _exit(127);
     }
     close(fds[0]);
     close(pair[1]);
@@ -313,6 +304,23 @@ int pt_supervisor_stop(struct pt_supervisor *s, int timeout_ms)
     s->pid = 0;
     s->serving = 0;
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : POVTRACK_EHOST;
+}
+
+pid_t pt_supervisor_spawn(const char *exe, char *const *argv)
+{
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid == 0) {
+        /* Child: only async-signal-safe calls until exec. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+            _exit(0);
+        execv(exe, argv);
+        _exit(127);
+    }
+    return pid;
 }
 
 int pt_supervisor_reap(pid_t pid, int timeout_ms, const struct pt_log *log,

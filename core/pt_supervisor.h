@@ -122,6 +122,13 @@ int pt_supervisor_wait_ms(const struct pt_supervisor *s, int idle_ms);
 #define PT_SUPERVISOR_BACKOFF_MAX_MS 30000
 int64_t pt_supervisor_backoff(unsigned *failures, int64_t lived_ms);
 
+/* Start a child of povtrackd: exe with argv, which gets SIGTERM when the
+ * calling thread dies (PR_SET_PDEATHSIG, so call it from ingest's main
+ * thread: it covers a SIGKILL of ingest; a child whose parent is already
+ * gone exits at once).  Returns its pid, or a negated errno value when
+ * fork failed. */
+pid_t pt_supervisor_spawn(const char *exe, char *const *argv);
+
 /* Stop a child of povtrackd (the plugin host, the mirror), called what in
  * the log: SIGTERM, wait up to timeout_ms, then SIGKILL.  Returns its wait
  * status; one that did not exit with status 0 is logged. */
