@@ -39,6 +39,10 @@ int pt_config_defaults(struct pt_config *cfg)
     cfg->limits.depth_max = POVTRACK_PROTO_DEPTH_MAX;
     cfg->limits.container_max = POVTRACK_PROTO_CONTAINER_MAX_DEFAULT;
     cfg->limits.requests_per_second = 10000;
+    strcpy(cfg->mirror.subject_prefix, PT_MIRROR_SUBJECT_PREFIX);
+    cfg->mirror.replicas = 3;
+    cfg->mirror.lag_alert_records = 100000;
+    cfg->mirror.lag_alert_seconds = 300;
 
     /* Plugins sit at PT_PLUGIN_DIR_FROM_BIN (../lib/povtrack with the
      * default install directories) from the executable, in the build tree
@@ -225,6 +229,18 @@ static int parse_range(struct load_state *ls, const char *section,
     return 1;
 }
 
+static int parse_yes_no(struct load_state *ls, const char *section,
+                        const char *key, const char *value, int *out)
+{
+    if (strcmp(value, "yes") == 0 || strcmp(value, "no") == 0) {
+        *out = strcmp(value, "yes") == 0;
+        return 1;
+    }
+    snprintf(ls->err, ls->errlen, "%s: [%s] %s: must be yes or no", ls->path,
+             section, key);
+    return 0;
+}
+
 static int daemon_key(struct load_state *ls, const char *key, const char *value)
 {
     struct pt_config *cfg = ls->cfg;
@@ -270,15 +286,8 @@ static int daemon_key(struct load_state *ls, const char *key, const char *value)
         cfg->plugin_timeout_ms = (unsigned)v;
         return 1;
     }
-    if (strcmp(key, "syslog") == 0) {
-        if (strcmp(value, "yes") == 0 || strcmp(value, "no") == 0) {
-            cfg->syslog = strcmp(value, "yes") == 0;
-            return 1;
-        }
-        snprintf(ls->err, ls->errlen, "%s: [daemon] syslog: must be yes or no",
-                 ls->path);
-        return 0;
-    }
+    if (strcmp(key, "syslog") == 0)
+        return parse_yes_no(ls, "daemon", key, value, &cfg->syslog);
     if (strcmp(key, "syslog_facility") == 0) {
         int f = pt_log_facility_parse(value);
         if (f < 0) {
@@ -351,8 +360,26 @@ static int limits_key(struct load_state *ls, const char *key, const char *value)
     return 1;
 }
 
-/* Relative key and registry paths are relative to the config file, so a
- * config directory can be moved as a whole. */
+/* A file named in section.key, relative to the config file unless
+ * absolute, so a config directory can be moved as a whole. */
+static int config_relative_path(struct load_state *ls, const char *section,
+                                const char *key, const char *value, char *dst)
+{
+    const char *slash = strrchr(ls->path, '/');
+    int n;
+    if (value[0] == '/' || slash == NULL)
+        n = snprintf(dst, PATH_MAX, "%s", value);
+    else
+        n = snprintf(dst, PATH_MAX, "%.*s/%s", (int)(slash - ls->path),
+                     ls->path, value);
+    if (n < 0 || n >= PATH_MAX) {
+        snprintf(ls->err, ls->errlen, "%s: [%s] %s: path too long", ls->path,
+                 section, key);
+        return 0;
+    }
+    return 1;
+}
+
 static int security_key(struct load_state *ls, const char *key,
                         const char *value)
 {
@@ -368,18 +395,148 @@ static int security_key(struct load_state *ls, const char *key,
                  ls->path, key);
         return 0;
     }
-    const char *slash = strrchr(ls->path, '/');
-    int n;
-    if (value[0] == '/' || slash == NULL)
-        n = snprintf(dst, PATH_MAX, "%s", value);
-    else
-        n = snprintf(dst, PATH_MAX, "%.*s/%s", (int)(slash - ls->path),
-                     ls->path, value);
-    if (n < 0 || n >= PATH_MAX) {
-        snprintf(ls->err, ls->errlen, "%s: [security] %s: path too long",
-                 ls->path, key);
+    return config_relative_path(ls, "security", key, value, dst);
+}
+
+/* [A-Za-z0-9_-]: a stream's name, or one token of a subject. */
+static int name_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+/* Tokens of name_char joined by single dots when dots is set. */
+static int valid_name(const char *s, size_t max, int dots)
+{
+    size_t len = strlen(s);
+    if (len == 0 || len > max || s[0] == '.' || s[len - 1] == '.')
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!name_char(s[i]) && !(dots && s[i] == '.' && s[i + 1] != '.'))
+            return 0;
+    return 1;
+}
+
+/* One server URL of [mirror] servers: nats://host:port. */
+static int mirror_server(struct load_state *ls, const char *url, size_t len)
+{
+    struct pt_mirror_conf *m = &ls->cfg->mirror;
+    const char *colon = NULL;
+    for (size_t i = 7; i < len; i++)
+        if (url[i] == ':')
+            colon = url + i;
+    if (len < 8 || strncmp(url, "nats://", 7) != 0 || colon == NULL ||
+        colon == url + 7 || colon + 1 == url + len) {
+        snprintf(ls->err, ls->errlen,
+                 "%s: [mirror] servers: \"%.*s\" is not nats://host:port "
+                 "(for TLS, nats:// with tls = yes)",
+                 ls->path, (int)len, url);
         return 0;
     }
+    if (m->nservers == PT_MIRROR_SERVERS || len >= PT_ENDPOINT_MAX) {
+        snprintf(ls->err, ls->errlen,
+                 "%s: [mirror] servers: at most %d URLs of at most %d bytes",
+                 ls->path, PT_MIRROR_SERVERS, PT_ENDPOINT_MAX - 1);
+        return 0;
+    }
+    memcpy(m->servers[m->nservers], url, len);
+    m->servers[m->nservers++][len] = '\0';
+    return 1;
+}
+
+static int mirror_key(struct load_state *ls, const char *key, const char *value)
+{
+    struct pt_mirror_conf *m = &ls->cfg->mirror;
+    unsigned long v;
+    if (strcmp(key, "servers") == 0) {
+        m->nservers = 0;
+        for (const char *p = value; *p != '\0';) {
+            p += strspn(p, " \t,");
+            size_t len = strcspn(p, " \t,");
+            if (len > 0 && !mirror_server(ls, p, len))
+                return 0;
+            p += len;
+        }
+        return 1;
+    }
+    if (strcmp(key, "province") == 0) {
+        if (strlen(value) != 2 || value[0] < '0' || value[0] > '9' ||
+            value[1] < '0' || value[1] > '9') {
+            snprintf(ls->err, ls->errlen,
+                     "%s: [mirror] province: must be the province's code, "
+                     "two digits",
+                     ls->path);
+            return 0;
+        }
+        strcpy(m->province, value);
+        return 1;
+    }
+    if (strcmp(key, "stream") == 0 || strcmp(key, "subject_prefix") == 0) {
+        int subject = key[0] == 's' && key[1] == 'u';
+        if (!valid_name(value, PT_MIRROR_NAME_MAX, subject)) {
+            snprintf(ls->err, ls->errlen,
+                     "%s: [mirror] %s: must be 1 to %d characters of "
+                     "[A-Za-z0-9_-]%s",
+                     ls->path, key, PT_MIRROR_NAME_MAX,
+                     subject ? ", in tokens joined by dots" : "");
+            return 0;
+        }
+        strcpy(subject ? m->subject_prefix : m->stream, value);
+        return 1;
+    }
+    if (strcmp(key, "replicas") == 0) {
+        if (!parse_range(ls, "mirror", key, value, 1, 5, &v))
+            return 0;
+        m->replicas = (unsigned)v;
+        return 1;
+    }
+    if (strcmp(key, "lag_alert_records") == 0) {
+        if (!parse_range(ls, "mirror", key, value, 0, 1000000000000UL, &v))
+            return 0;
+        m->lag_alert_records = v;
+        return 1;
+    }
+    if (strcmp(key, "lag_alert_seconds") == 0) {
+        if (!parse_range(ls, "mirror", key, value, 0, 86400 * 365, &v))
+            return 0;
+        m->lag_alert_seconds = (unsigned)v;
+        return 1;
+    }
+    if (strcmp(key, "strict") == 0)
+        return parse_yes_no(ls, "mirror", key, value, &m->strict);
+    if (strcmp(key, "tls") == 0)
+        return parse_yes_no(ls, "mirror", key, value, &m->tls);
+    if (strcmp(key, "credentials") == 0)
+        return config_relative_path(ls, "mirror", key, value, m->credentials);
+    if (strcmp(key, "tls_ca") == 0)
+        return config_relative_path(ls, "mirror", key, value, m->tls_ca);
+    snprintf(ls->err, ls->errlen,
+             "%s: [mirror] has no key \"%s\" (known: servers, province, "
+             "stream, subject_prefix, replicas, lag_alert_records, "
+             "lag_alert_seconds, strict, credentials, tls, tls_ca)",
+             ls->path, key);
+    return 0;
+}
+
+/* After the whole file: what [mirror] requires, and the names derived
+ * from the province. */
+static int mirror_finish(struct load_state *ls)
+{
+    struct pt_mirror_conf *m = &ls->cfg->mirror;
+    if (!m->enabled)
+        return 1;
+    if (m->nservers == 0 || m->province[0] == '\0') {
+        snprintf(ls->err, ls->errlen,
+                 "%s: [mirror] needs servers and province (the NATS servers "
+                 "to copy the log to, and this province's code)",
+                 ls->path);
+        return 0;
+    }
+    if (m->stream[0] == '\0')
+        snprintf(m->stream, sizeof m->stream, "%s%s", PT_MIRROR_STREAM_PREFIX,
+                 m->province);
+    snprintf(m->subject, sizeof m->subject, "%s.%s", m->subject_prefix,
+             m->province);
     return 1;
 }
 
@@ -396,6 +553,9 @@ static int on_ini_entry(void *user, const char *section, const char *key,
         ok = limits_key(ls, key, value);
     } else if (strcmp(section, "security") == 0) {
         ok = security_key(ls, key, value);
+    } else if (strcmp(section, "mirror") == 0) {
+        ls->cfg->mirror.enabled = 1;
+        ok = mirror_key(ls, key, value);
     } else if (strncmp(section, "plugin.", 7) == 0) {
         struct pt_plugin_conf *pc = plugin_section(ls->cfg, section + 7);
         if (pc == NULL) {
@@ -414,7 +574,7 @@ static int on_ini_entry(void *user, const char *section, const char *key,
     } else {
         snprintf(ls->err, ls->errlen,
                  "%s: unknown section [%s] (expected [daemon], [security], "
-                 "[limits] or [plugin.NAME])",
+                 "[limits], [mirror] or [plugin.NAME])",
                  ls->path, section);
         ok = 0;
     }
@@ -446,6 +606,8 @@ int pt_config_load(struct pt_config *cfg, const char *path, char *err,
         snprintf(err, errlen, "%s:%d: syntax error", path, rc);
         return POVTRACK_ECONFIG;
     }
+    if (!mirror_finish(&ls))
+        return POVTRACK_ECONFIG;
     if (copy_str(cfg->config_file, sizeof cfg->config_file, path) != 0) {
         snprintf(err, errlen, "%s: path too long", path);
         return POVTRACK_ECONFIG;
@@ -457,9 +619,17 @@ int pt_endpoint_is_local(const char *ep)
 {
     if (strncmp(ep, "ipc://", 6) == 0 || strncmp(ep, "inproc://", 9) == 0)
         return 1;
-    if (strncmp(ep, "tcp://", 6) != 0)
+    const char *host;
+    if (strncmp(ep, "tcp://", 6) == 0)
+        host = ep + 6;
+    else if (strncmp(ep, "nats://", 7) == 0)
+        host = ep + 7;
+    else
         return 0;
-    const char *host = ep + 6;
+    /* nats://user:password@host:port */
+    const char *at = strchr(host, '@');
+    if (at != NULL && at < host + strcspn(host, "/"))
+        host = at + 1;
     return strncmp(host, "127.", 4) == 0 ||
            strncmp(host, "localhost:", 10) == 0 ||
            strncmp(host, "[::1]:", 6) == 0;
@@ -474,6 +644,16 @@ int pt_config_check_security(const struct pt_config *cfg, char *err,
                  "[security]: curve_key and registry go together: CURVE "
                  "admits exactly the keys of the registry");
         return POVTRACK_ECONFIG;
+    }
+    for (size_t i = 0; i < cfg->mirror.nservers && !cfg->mirror.tls; i++) {
+        if (!pt_endpoint_is_local(cfg->mirror.servers[i])) {
+            snprintf(err, errlen,
+                     "[mirror] server %s is reachable from other machines, "
+                     "and tls is off: set tls = yes (household records "
+                     "never cross a network in clear text)",
+                     cfg->mirror.servers[i]);
+            return POVTRACK_ECONFIG;
+        }
     }
     if (curve)
         return 0;
@@ -536,6 +716,8 @@ void pt_config_apply_reload(struct pt_config *cur,
     if (cur->limits.frame_max != fresh->limits.frame_max ||
         cur->limits.events_max != fresh->limits.events_max)
         note(restart, restartlen, "frame_max/events_max");
+    if (memcmp(&cur->mirror, &fresh->mirror, sizeof cur->mirror) != 0)
+        note(restart, restartlen, "[mirror]");
     cur->log_level = fresh->log_level;
     cur->syslog = fresh->syslog;
     cur->syslog_facility = fresh->syslog_facility;

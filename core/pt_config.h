@@ -33,6 +33,11 @@
  *   depth_max = 8
  *   container_max = 64
  *   requests_per_second = 10000
+ *   [mirror]                        ; the log into a JetStream stream, by
+ *                                   ; the povtrack-mirror process (see
+ *                                   ; struct pt_mirror_conf)
+ *   servers = nats://10.0.0.1:4222,nats://10.0.0.2:4222
+ *   province = 60
  *   [plugin.NAME]
  *   path = NAME.so                  ; relative paths are under plugin_dir
  *   key = value                     ; handed to the plugin via host->config;
@@ -42,7 +47,8 @@
  * Without [security] every endpoint must be on this machine (ipc://,
  * inproc://, tcp://127.x.x.x, tcp://localhost, tcp://[::1]): the daemon
  * refuses to start otherwise, so household data never crosses a network in
- * clear text.
+ * clear text.  For the same reason a [mirror] server off this machine
+ * needs tls = yes.
  *
  * Errors: functions return 0 or a code of <povtrack/errors.h>:
  * POVTRACK_ECONFIG for what the configuration says (err names the file,
@@ -99,6 +105,48 @@ struct pt_limits {
     unsigned requests_per_second; /* per publisher; 0: no limit */
 };
 
+/* [mirror]: copy the committed log, record by record, into a JetStream
+ * stream replicated on a NATS cluster (README, Many provinces).  The
+ * stream belongs to the province alone, so that its sequence is the log's
+ * (tools/mirror/mr_stream.h says why).  Keys and defaults:
+ *   servers = URL,URL...     required: nats://host:port, at most
+ *                            PT_MIRROR_SERVERS of them
+ *   province = 60            required: the province's code (2 digits)
+ *   stream = POVTRACK_LOG_60 the stream's name ([A-Za-z0-9_-], default
+ *                            PT_MIRROR_STREAM_PREFIX + province)
+ *   subject_prefix = povtrack.log   the subject is <prefix>.<province>
+ *   replicas = 3             when the mirror creates the stream (1..5)
+ *   lag_alert_records = 100000  mirror.lagging past this many records
+ *   lag_alert_seconds = 300  ... or when the oldest record not yet in
+ *                            JetStream is older than this (0: off)
+ *   strict = no              yes: a publisher's ack waits for JetStream's
+ *   credentials = FILE       a NATS .creds file (JWT and NKey seed)
+ *   tls = no                 yes: TLS to the servers (required for a
+ *                            server off this machine)
+ *   tls_ca = FILE            CA certificates for tls (default: system's)
+ * Relative file names are relative to the configuration file. */
+#define PT_MIRROR_SERVERS 16
+#define PT_MIRROR_NAME_MAX 64 /* stream name, subject prefix: bytes */
+#define PT_MIRROR_STREAM_PREFIX "POVTRACK_LOG_"
+#define PT_MIRROR_SUBJECT_PREFIX "povtrack.log"
+
+struct pt_mirror_conf {
+    int enabled; /* the file has a [mirror] section */
+    char servers[PT_MIRROR_SERVERS][PT_ENDPOINT_MAX];
+    size_t nservers;
+    char province[3];
+    char stream[PT_MIRROR_NAME_MAX + 1];
+    char subject_prefix[PT_MIRROR_NAME_MAX + 1];
+    char subject[PT_MIRROR_NAME_MAX + 4]; /* <subject_prefix>.<province> */
+    unsigned replicas;
+    uint64_t lag_alert_records; /* 0: no alert on records */
+    unsigned lag_alert_seconds; /* 0: no alert on seconds */
+    int strict;
+    int tls;
+    char credentials[PATH_MAX]; /* "" when none */
+    char tls_ca[PATH_MAX];      /* "" for the system's */
+};
+
 #define PT_LIMIT_FRAME_MAX POVTRACK_PROTO_FRAME_MAX
 #define PT_LIMIT_EVENTS_MAX POVTRACK_PROTO_EVENTS_MAX
 
@@ -117,6 +165,7 @@ struct pt_config {
     char curve_key_file[PATH_MAX]; /* "" when CURVE is off */
     char registry_file[PATH_MAX];  /* "" when CURVE is off */
     struct pt_limits limits;
+    struct pt_mirror_conf mirror;
     struct pt_plugin_conf plugins[PT_PLUGINS_MAX];
     size_t nplugins;
 };
@@ -136,18 +185,21 @@ int pt_config_set_plugins(struct pt_config *cfg, const char *names, char *err,
                           size_t errlen);
 int pt_config_resolve(struct pt_config *cfg, char *err, size_t errlen);
 
-/* Refuse an endpoint that leaves this machine while CURVE is off, and
- * curve_key without registry (or the reverse). */
+/* Refuse an endpoint that leaves this machine while CURVE is off, a
+ * [mirror] server that leaves it without tls, and curve_key without
+ * registry (or the reverse). */
 int pt_config_check_security(const struct pt_config *cfg, char *err,
                              size_t errlen);
 
-/* Is endpoint reachable only from this machine? */
+/* Is endpoint reachable only from this machine?  A ZeroMQ endpoint, or a
+ * URL of another scheme (nats://127.0.0.1:4222). */
 int pt_endpoint_is_local(const char *endpoint);
 
 /* SIGHUP: copy into cur what a running daemon can change (log_level,
  * syslog, and the limits other than frame_max and events_max, which size
- * buffers and sockets), and list in restart, space-separated, the settings
- * of fresh that differ but take a restart ("" when none). */
+ * buffers and sockets; [mirror] takes a restart), and list in restart,
+ * space-separated, the settings of fresh that differ but take a restart (""
+ * when none). */
 void pt_config_apply_reload(struct pt_config *cur,
                             const struct pt_config *fresh, char *restart,
                             size_t restartlen);

@@ -786,6 +786,7 @@ void pt_host_close(struct pt_host *h)
         mdb_env_close(h->state);
     pt_guard_close(h->guard);
     pt_ingest_stats_close_ro(h->ingest_stats);
+    pt_host_mirror_close(h);
     free(h);
 }
 
@@ -1257,16 +1258,17 @@ static int host_alert(povtrack_ctx *ctx, const struct povtrack_alert *a)
     return rc == 0 ? 0 : storage_error(ctx, rc);
 }
 
-/* The first ordinal free for a host alert at (seq, now), in txn: host
- * alerts of the same second at the same end of the log, raised by this
- * host or by one before it (several faulty plugins quarantined at start,
- * or one after another in hosts that each lived less than a second), each
- * get their own key.  0, or a storage error. */
-static int host_alert_ordinal(struct pt_host *h, MDB_txn *txn, uint64_t seq,
-                              int64_t now, uint32_t *ordinal)
+/* The first ordinal free for a host alert of source at (seq, now), in
+ * txn: host alerts of the same second at the same end of the log, raised
+ * by this host or by one before it (several faulty plugins quarantined at
+ * start, or one after another in hosts that each lived less than a
+ * second), each get their own key.  0, or a storage error. */
+static int host_alert_ordinal(struct pt_host *h, MDB_txn *txn,
+                              const char *source, uint64_t seq, int64_t now,
+                              uint32_t *ordinal)
 {
     unsigned char key[ALERT_KEY_MAX];
-    size_t plen = alert_key(key, "host", 2, seq, now, 0) - 4;
+    size_t plen = alert_key(key, source, 2, seq, now, 0) - 4;
     MDB_cursor *cur;
     int rc = st_mdb_rc(mdb_cursor_open(txn, h->alerts_dbi, &cur));
     if (rc != 0)
@@ -1279,6 +1281,23 @@ static int host_alert_ordinal(struct pt_host *h, MDB_txn *txn, uint64_t seq,
         *ordinal = pt_get_be32((const unsigned char *)k.mv_data + plen) + 1;
     mdb_cursor_close(cur);
     return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
+}
+
+int pt_host_raise(struct pt_host *h, MDB_txn *txn, const char *source,
+                  const struct povtrack_alert *a)
+{
+    /* The host's own alerts depend on what happened to the processes, not
+     * on the log: key them just past the log's end now (so "alerts since
+     * the last seq I saw" lists them), by time and by an ordinal. */
+    uint64_t last = 0;
+    if (st_reader_renew(h->reader) == 0)
+        st_reader_last_seq(h->reader, &last);
+    st_reader_reset(h->reader);
+    uint32_t ordinal;
+    int rc = host_alert_ordinal(h, txn, source, last + 1, a->at, &ordinal);
+    if (rc != 0)
+        return rc;
+    return alert_store(h, txn, source, 2, last + 1, a->at, ordinal, a);
 }
 
 /* Record p's quarantine (its reason under its name) and raise the critical
@@ -1303,18 +1322,7 @@ static int quarantine_save(struct pt_host *h, MDB_txn *txn, struct pt_plugin *p)
                                .unit = name,
                                .message = msg,
                                .at = (int64_t)time(NULL)};
-    /* The host's own alerts depend on what happened to the process, not on
-     * the log: key them just past the log's end now (so "alerts since the
-     * last seq I saw" lists them), by time and by an ordinal. */
-    uint64_t last = 0;
-    if (st_reader_renew(h->reader) == 0)
-        st_reader_last_seq(h->reader, &last);
-    st_reader_reset(h->reader);
-    uint32_t ordinal;
-    rc = host_alert_ordinal(h, txn, last + 1, a.at, &ordinal);
-    if (rc != 0)
-        return rc;
-    return alert_store(h, txn, "host", 2, last + 1, a.at, ordinal, &a);
+    return pt_host_raise(h, txn, "host", &a);
 }
 
 /* Save the quarantines decided during this transaction's work. */
@@ -1787,7 +1795,7 @@ int pt_host_catch_up_all(struct pt_host *h)
 
 int pt_host_tick(struct pt_host *h, int64_t now)
 {
-    int any = 0;
+    int any = pt_host_mirror_due(h, now);
     for (size_t i = 0; i < h->nplugins; i++)
         any |= active(&h->plugins[i]) && h->plugins[i].desc->tick != NULL;
     if (!any)
@@ -1834,9 +1842,12 @@ int pt_host_tick(struct pt_host *h, int64_t now)
     if (rc == 0)
         rc = quarantines_save(h, txn);
     if (rc == 0)
+        rc = pt_host_mirror_raise(h, txn, now);
+    if (rc == 0)
         rc = st_mdb_rc(mdb_txn_commit(txn));
     else
         mdb_txn_abort(txn);
+    pt_host_mirror_raised(h, rc == 0);
     if (rc == 0) {
         quarantines_saved(h);
         publish_pending(h);

@@ -16,6 +16,7 @@
 #include "pt_guard.h"
 #include "pt_host.h"
 #include "pt_log.h"
+#include "pt_mirror.h"
 #include "pt_registry.h"
 #include "pt_stats.h"
 #include "pt_wcache.h"
@@ -62,6 +63,17 @@ struct povtrack_ctx {
     int cached;       /* get/put/del go through host->wcache (apply) */
 };
 
+/* [mirror] as the plugin host sees it (pt_host_mirror.c): the mirror's
+ * progress page, read for stats, and the episodes of its alerts. */
+struct pt_host_mirror {
+    struct pt_mirror_page *page;    /* NULL until it could be opened */
+    int open_failed;                /* said once */
+    struct pt_mirror_progress seen; /* at the last tick */
+    struct pt_mirror_lag lag;
+    int lagging, diverged;         /* this episode's alert is stored */
+    int lagging_due, diverged_due; /* to raise in the tick's transaction */
+};
+
 struct pending_alert {
     char topic[128];
     char *body;
@@ -105,6 +117,7 @@ struct pt_host {
     /* Who sent the request being answered (the process loop sets it; NULL
      * in-process, where the caller is the operator). */
     const struct pt_publisher *sender;
+    struct pt_host_mirror mirror;
 };
 
 /* The plugin's name, also when it never loaded or is being unloaded. */
@@ -147,6 +160,28 @@ static inline uint64_t pt_get_be64(const unsigned char *p)
         v = v << 8 | p[i];
     return v;
 }
+
+/* Store an alert of the host's own (source "host" or "mirror", not a
+ * plugin's) in txn, keyed just past the log's end now, and queue it for
+ * publishing after the commit.  a->code starts with source and a dot. */
+int pt_host_raise(struct pt_host *h, MDB_txn *txn, const char *source,
+                  const struct povtrack_alert *a);
+
+/* The mirror's part of the tick (every TICK_MS), in pt_host_tick: due
+ * reads the progress page and says whether an alert is to be raised (an
+ * episode began: the lag passed [mirror] lag_alert_records or
+ * lag_alert_seconds, or the stream diverged); raise stores them in the
+ * tick's transaction; raised marks them stored once it committed.  An
+ * episode ends when its condition does (logged), and the next one raises
+ * its alert again.  Nothing without [mirror]. */
+int pt_host_mirror_due(struct pt_host *h, int64_t now);
+int pt_host_mirror_raise(struct pt_host *h, MDB_txn *txn, int64_t now);
+void pt_host_mirror_raised(struct pt_host *h, int committed);
+/* The "mirror" entry of stats (a key and its map), given the log's last
+ * sequence from h->reader, live; nothing without [mirror]. */
+void pt_host_mirror_pack_stats(struct pt_host *h, msgpack_packer *pk,
+                               uint64_t last_seq);
+void pt_host_mirror_close(struct pt_host *h);
 
 /* The loaded plugin called name, or NULL. */
 struct pt_plugin *pt_host_plugin(struct pt_host *h, const char *name,

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -23,6 +24,7 @@
 #include "pt_auth.h"
 #include "pt_state.h"
 #include "pt_stats.h"
+#include "pt_strict.h"
 #include "pt_wire.h"
 #include "st_log.h"
 
@@ -67,6 +69,8 @@ struct pt_ingest {
     struct rate *rates;
     size_t nrates, caprates;
     int notify_fd;
+    int mirror_fd;            /* povtrack-mirror's socket pair, -1: none */
+    struct pt_strict *strict; /* strict mode's held replies, or NULL */
     size_t slots_cap;
     struct ingest_req *reqs;
     struct slot *slots;
@@ -100,6 +104,7 @@ int pt_ingest_open(const struct pt_config *cfg, const struct pt_log *log,
     ig->cfg = cfg;
     ig->log = log;
     ig->notify_fd = -1;
+    ig->mirror_fd = -1;
     msgpack_sbuffer_init(&ig->enc);
     msgpack_sbuffer_init(&ig->reply);
     /* A group holds up to batch_max events, but never splits a request,
@@ -197,6 +202,7 @@ void pt_ingest_close(struct pt_ingest *ig)
         return;
     if (ig->monitor != NULL)
         zmq_close(ig->monitor);
+    pt_strict_close(ig->strict);
     if (ig->router != NULL)
         zmq_close(ig->router);
     pt_auth_close(ig->auth);
@@ -223,6 +229,49 @@ void pt_ingest_close(struct pt_ingest *ig)
 void pt_ingest_set_notify(struct pt_ingest *ig, int fd)
 {
     ig->notify_fd = fd;
+}
+
+int pt_ingest_set_mirror(struct pt_ingest *ig, int fd,
+                         const struct pt_mirror_page *page)
+{
+    ig->mirror_fd = fd;
+    if (ig->cfg->mirror.strict && ig->strict == NULL && page != NULL)
+        return pt_strict_open(ig->log, page, &ig->strict);
+    return 0;
+}
+
+/* Read what the mirror said (its messages only wake us: the page has the
+ * numbers).  A closed socket means the mirror is gone: stop watching it
+ * until the supervisor hands over the next one's. */
+static void mirror_drain(struct pt_ingest *ig)
+{
+    char buf[64];
+    ssize_t r;
+    while ((r = recv(ig->mirror_fd, buf, sizeof buf, MSG_DONTWAIT)) > 0)
+        ;
+    if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
+        ig->mirror_fd = -1;
+}
+
+size_t pt_ingest_strict_drain(struct pt_ingest *ig, int timeout_ms)
+{
+    if (ig->strict == NULL)
+        return 0;
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    pt_strict_release(ig->strict, ig->router);
+    while (pt_strict_held(ig->strict) > 0 && ig->mirror_fd >= 0) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long left = timeout_ms - ((now.tv_sec - start.tv_sec) * 1000 +
+                                  (now.tv_nsec - start.tv_nsec) / 1000000);
+        if (left <= 0)
+            break;
+        zmq_pollitem_t it = {NULL, ig->mirror_fd, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, left) > 0)
+            mirror_drain(ig);
+        pt_strict_release(ig->strict, ig->router);
+    }
+    return pt_strict_held(ig->strict);
 }
 
 static void derive_limits(struct pt_ingest *ig)
@@ -484,6 +533,7 @@ struct step_counts {
 static void reply(struct pt_ingest *ig, struct ingest_req *g,
                   const char *storage_error, struct step_counts *n)
 {
+    uint64_t stored = 0; /* the highest sequence this reply acknowledges */
     msgpack_sbuffer_clear(&ig->reply);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &ig->reply, msgpack_sbuffer_write);
@@ -523,7 +573,21 @@ static void reply(struct pt_ingest *ig, struct ingest_req *g,
             }
         }
     }
-    int rc = pt_wire_reply(ig->router, &g->req, ig->reply.data, ig->reply.size);
+    if (storage_error == NULL && g->error[0] == '\0')
+        for (size_t i = g->first; i < g->first + g->count; i++) {
+            const struct slot *s = &ig->slots[i];
+            const struct st_item *it =
+                s->item >= 0 ? &ig->items[s->item] : NULL;
+            if (it != NULL &&
+                (it->status == ST_ITEM_OK || it->status == ST_ITEM_DUPLICATE) &&
+                it->seq > stored)
+                stored = it->seq;
+        }
+    int rc = ig->strict != NULL
+                 ? pt_strict_reply(ig->strict, ig->router, &g->req,
+                                   ig->reply.data, ig->reply.size, stored)
+                 : pt_wire_reply(ig->router, &g->req, ig->reply.data,
+                                 ig->reply.size);
     if (rc != 0)
         pt_logf(ig->log, PT_LOG_WARN, "ack not delivered (client gone?): %s",
                 povtrack_strerror(rc));
@@ -577,19 +641,37 @@ static void count_add(_Atomic uint64_t *a, uint64_t v)
 
 int pt_ingest_step(struct pt_ingest *ig, int timeout_ms)
 {
-    zmq_pollitem_t items[3] = {
-        {ig->router, 0, ZMQ_POLLIN, 0},
-        {ig->monitor, 0, ZMQ_POLLIN, 0},
-        {pt_auth_zap_socket(ig->auth), 0, ZMQ_POLLIN, 0}};
-    int n = zmq_poll(items, items[2].socket ? 3 : 2, timeout_ms);
+    zmq_pollitem_t items[4] = {{ig->router, 0, ZMQ_POLLIN, 0},
+                               {NULL, -1, ZMQ_POLLIN, 0},
+                               {NULL, -1, ZMQ_POLLIN, 0},
+                               {NULL, -1, ZMQ_POLLIN, 0}};
+    int npoll = 1, monitor = -1, zap = -1, mirror = -1;
+    if (ig->monitor != NULL) {
+        monitor = npoll++;
+        items[monitor].socket = ig->monitor;
+    }
+    if (pt_auth_zap_socket(ig->auth) != NULL) {
+        zap = npoll++;
+        items[zap].socket = pt_auth_zap_socket(ig->auth);
+    }
+    /* Strict mode: the mirror's word that JetStream has caught up. */
+    if (ig->strict != NULL && ig->mirror_fd >= 0) {
+        mirror = npoll++;
+        items[mirror].fd = ig->mirror_fd;
+    }
+    int n = zmq_poll(items, npoll, timeout_ms);
     if (n < 0)
         return zmq_errno() == EINTR ? 0 : povtrack_zmq_error(zmq_errno());
     pt_auth_zap_handle(ig->auth);
     atomic_store_explicit(&ig->stats->refused_handshakes,
                           pt_auth_handshakes_refused(ig->auth, "ingest"),
                           memory_order_relaxed);
-    if (items[1].revents & ZMQ_POLLIN)
+    if (monitor >= 0 && (items[monitor].revents & ZMQ_POLLIN))
         read_monitor(ig);
+    if (mirror >= 0 && (items[mirror].revents & ZMQ_POLLIN))
+        mirror_drain(ig);
+    if (ig->strict != NULL)
+        pt_strict_release(ig->strict, ig->router);
     if (!(items[0].revents & ZMQ_POLLIN))
         return 0;
 
@@ -648,10 +730,18 @@ int pt_ingest_step(struct pt_ingest *ig, int timeout_ms)
             storage_error = storage_msg;
             pt_logf(ig->log, PT_LOG_ERROR, "commit of %zu events failed: %s",
                     nitems, st_strerror(rc));
-        } else if (ig->notify_fd >= 0) {
-            /* A full pipe already holds a wake-up: nothing is lost. */
-            ssize_t w = write(ig->notify_fd, "", 1);
-            (void)w;
+        } else {
+            /* A full pipe or socket already holds a wake-up: nothing is
+             * lost. */
+            if (ig->notify_fd >= 0) {
+                ssize_t w = write(ig->notify_fd, "", 1);
+                (void)w;
+            }
+            if (ig->mirror_fd >= 0) {
+                ssize_t w =
+                    send(ig->mirror_fd, "L", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+                (void)w;
+            }
         }
     }
     struct step_counts counted = {0};

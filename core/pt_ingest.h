@@ -7,6 +7,9 @@
  * syncing is drained into the next transaction (up to batch_max events), so
  * one fsync covers many clients.
  *
+ * With [mirror] strict = yes, a reply also waits until JetStream has
+ * acknowledged the records it acknowledges (pt_strict.h).
+ *
  * Who sent a request is what the connection authenticated as (pt_auth.h);
  * that name is stored with each event, and the rights of the key in the
  * registry in force at the commit decide which of its events may be stored
@@ -31,6 +34,19 @@ void pt_ingest_close(struct pt_ingest *ig);
 
 /* Where to signal each commit (a pipe to the plugin host); -1 for none. */
 void pt_ingest_set_notify(struct pt_ingest *ig, int fd);
+
+/* [mirror]: ingest's end of the socket pair with povtrack-mirror (-1 while
+ * none runs), told of each commit too, and the mirror's progress page.
+ * With strict = yes, the replies of each commit wait until the page says
+ * JetStream holds their records (pt_strict.h), and the step also wakes on
+ * the mirror's messages on fd.  Returns 0, or POVTRACK_ENOMEM. */
+struct pt_mirror_page;
+int pt_ingest_set_mirror(struct pt_ingest *ig, int fd,
+                         const struct pt_mirror_page *page);
+
+/* At a stop in strict mode: wait up to timeout_ms for the mirror to let
+ * the held replies go.  Returns how many are still held. */
+size_t pt_ingest_strict_drain(struct pt_ingest *ig, int timeout_ms);
 
 /* Wait up to timeout_ms for requests, then process one group: validate,
  * commit, acknowledge.  Returns 0 (also on timeout or EINTR), or ZeroMQ's

@@ -24,6 +24,7 @@
 #include "pt_host.h"
 #include "pt_ingest.h"
 #include "pt_log.h"
+#include "pt_mirror_sup.h"
 #include "pt_supervisor.h"
 #include "pt_state.h"
 #include "st_env.h"
@@ -446,12 +447,25 @@ static int run_ingest(struct pt_config *cfg, struct cmdline *cl)
         pt_logf(&log, PT_LOG_ERROR, "%s", err);
         return 1;
     }
+    /* The mirror's progress page first: the plugin host reads it. */
+    struct pt_mirror_sup msup;
+    int mirror = cfg->mirror.enabled, mirror_fd = -1;
+    if (mirror && (pt_mirror_sup_init(&msup, cfg, &log) != 0 ||
+                   pt_ingest_set_mirror(ig, -1, msup.page) != 0)) {
+        pt_logf(&log, PT_LOG_ERROR, "cannot set up the mirror");
+        if (msup.page != NULL)
+            pt_mirror_sup_stop(&msup, 0);
+        pt_ingest_close(ig);
+        return 1;
+    }
     /* Plugins are loaded by the plugin host only: one that cannot load, or
      * crashes, is quarantined there and never touches this process. */
     struct pt_supervisor sup;
     if (pt_supervisor_init(&sup, cfg, &log, cl->argc, cl->argv) != 0 ||
         pt_supervisor_start(&sup) != 0) {
         pt_logf(&log, PT_LOG_ERROR, "cannot start the plugin host");
+        if (mirror)
+            pt_mirror_sup_stop(&msup, 0);
         pt_ingest_close(ig);
         return 1;
     }
@@ -469,6 +483,15 @@ static int run_ingest(struct pt_config *cfg, struct cmdline *cl)
     int rc = 0;
     int ready = 0; /* READY=1 was sent */
     while (!stop_requested) {
+        if (mirror) {
+            /* Started, and started again with a back-off, from here. */
+            int dead, fd = pt_mirror_sup_poll(&msup, &dead);
+            if (dead)
+                pt_ingest_reader_check(ig);
+            if (dead || fd != mirror_fd)
+                pt_ingest_set_mirror(ig, fd, msup.page);
+            mirror_fd = fd;
+        }
         /* While no host serves queries, the supervisor's stand-in answers
          * them: come back to it every few ms. */
         if (pt_ingest_step(ig, pt_supervisor_wait_ms(&sup, 250)) != 0) {
@@ -523,6 +546,12 @@ static int run_ingest(struct pt_config *cfg, struct cmdline *cl)
     }
     notify_manager(&log, "STOPPING=1");
     pt_logf(&log, PT_LOG_INFO, "stopping");
+    if (mirror) {
+        /* Strict mode: what was committed may still get its ack. */
+        pt_ingest_strict_drain(ig, 5000);
+        if (pt_mirror_sup_stop(&msup, 10000) != 0)
+            rc = 1;
+    }
     if (pt_supervisor_stop(&sup, 10000) != 0)
         rc = 1;
     pt_ingest_close(ig);

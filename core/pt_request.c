@@ -132,7 +132,8 @@ static int req_stats(struct pt_host *h, msgpack_packer *pk)
      * in-process has none. */
     if (h->ingest_stats == NULL)
         pt_ingest_stats_open_ro(h->cfg.data_dir, &h->ingest_stats);
-    povtrack_proto_pack_ok(pk, h->ingest_stats != NULL ? 5 : 4);
+    povtrack_proto_pack_ok(pk, (h->ingest_stats != NULL ? 5 : 4) +
+                                   (h->cfg.mirror.enabled ? 1 : 0));
     pt_pack_cstr(pk, "events");
     msgpack_pack_uint64(pk, last);
     pt_pack_cstr(pk, "last_seq");
@@ -167,6 +168,7 @@ static int req_stats(struct pt_host *h, msgpack_packer *pk)
         pt_pack_cstr(pk, "ingest");
         pt_ingest_stats_pack(pk, h->ingest_stats);
     }
+    pt_host_mirror_pack_stats(h, pk, last);
     return 0;
 }
 

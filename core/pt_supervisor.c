@@ -131,24 +131,15 @@ int pt_supervisor_start(struct pt_supervisor *s)
     fcntl(pair[0], F_SETFD, FD_CLOEXEC);
     snprintf(s->fd_arg, sizeof s->fd_arg, "%d", fds[0]);
     snprintf(s->handoff_arg, sizeof s->handoff_arg, "%d", pair[1]);
-    pid_t parent = getpid();
-    pid_t pid = fork();
+    pid_t pid = pt_supervisor_spawn("/proc/self/exe", s->argv);
     if (pid < 0) {
-        int rc = -errno;
+        int rc = (int)pid;
         pt_logf(s->log, PT_LOG_ERROR, "fork: %s", povtrack_strerror(rc));
         close(fds[0]);
         close(fds[1]);
         close(pair[0]);
         close(pair[1]);
         return rc;
-    }
-    if (pid == 0) {
-        /* Child: only async-signal-safe calls until exec. */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != parent)
-            _exit(0);
-        execv("/proc/self/exe", s->argv);
-        _exit(127);
     }
     close(fds[0]);
     close(pair[1]);
@@ -217,19 +208,23 @@ static int64_t restart_delay(struct pt_supervisor *s, int status)
         return 0;
     }
     snprintf(s->why, sizeof s->why, "it %s", how);
-    int64_t now = mono_ms();
-    s->failures = now - s->started_ms < 60000 ? s->failures + 1 : 0;
-    int64_t delay = 0;
-    if (s->failures > 1) {
-        delay = 1000LL << (s->failures - 2 < 5 ? s->failures - 2 : 5);
-        if (delay > 30000)
-            delay = 30000;
-    }
+    int64_t delay =
+        pt_supervisor_backoff(&s->failures, mono_ms() - s->started_ms);
     pt_logf(s->log, PT_LOG_ERROR,
             "plugin host (pid %ld) %s outside any plugin call; restarting it "
             "in %lld ms",
             (long)s->pid, how, (long long)delay);
     return delay;
+}
+
+int64_t pt_supervisor_backoff(unsigned *failures, int64_t lived_ms)
+{
+    *failures = lived_ms < PT_SUPERVISOR_QUICK_MS ? *failures + 1 : 0;
+    if (*failures <= 1)
+        return 0;
+    int64_t delay = 1000LL << (*failures - 2 < 5 ? *failures - 2 : 5);
+    return delay < PT_SUPERVISOR_BACKOFF_MAX_MS ? delay
+                                                : PT_SUPERVISOR_BACKOFF_MAX_MS;
 }
 
 /* What the stand-in says: why, and when a host should serve again (the
@@ -301,33 +296,57 @@ int pt_supervisor_stop(struct pt_supervisor *s, int timeout_ms)
     s->standin = NULL;
     if (s->pid == 0)
         return 0;
-    kill(s->pid, SIGTERM);
-    int64_t deadline = mono_ms() + timeout_ms;
-    int status = 0;
-    while (waitpid(s->pid, &status, WNOHANG) == 0) {
-        if (mono_ms() >= deadline) {
-            pt_logf(s->log, PT_LOG_WARN,
-                    "plugin host did not stop within %d ms; killing it",
-                    timeout_ms);
-            kill(s->pid, SIGKILL);
-            waitpid(s->pid, &status, 0);
-            break;
-        }
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
+    int status = pt_supervisor_reap(s->pid, timeout_ms, s->log, "plugin host");
     close(s->notify_fd);
     close(s->handoff_fd);
     s->notify_fd = -1;
     s->handoff_fd = -1;
     s->pid = 0;
     s->serving = 0;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        return 0;
-    pt_logf(s->log, PT_LOG_ERROR, "plugin host did not stop cleanly (%s %d)",
-            WIFEXITED(status) ? "exit status" : "signal",
-            WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-    return POVTRACK_EHOST;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : POVTRACK_EHOST;
+}
+
+pid_t pt_supervisor_spawn(const char *exe, char *const *argv)
+{
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid == 0) {
+        /* Child: only async-signal-safe calls until exec. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+            _exit(0);
+        execv(exe, argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+int pt_supervisor_reap(pid_t pid, int timeout_ms, const struct pt_log *log,
+                       const char *what)
+{
+    kill(pid, SIGTERM);
+    int64_t deadline = mono_ms() + timeout_ms;
+    int status = 0;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        if (mono_ms() >= deadline) {
+            pt_logf(log, PT_LOG_WARN,
+                    "%s did not stop within %d ms; killing it", what,
+                    timeout_ms);
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            break;
+        }
+        /* waitpid has no timeout: look again every 10 ms. */
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        pt_logf(log, PT_LOG_ERROR, "%s did not stop cleanly (%s %d)", what,
+                WIFEXITED(status) ? "exit status" : "signal",
+                WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    return status;
 }
 
 void pt_supervisor_signal(struct pt_supervisor *s, int sig)

@@ -113,6 +113,28 @@ int pt_supervisor_poll(struct pt_supervisor *s, int *dead);
  * idle_ms while a host serves, a few ms while the stand-in answers. */
 int pt_supervisor_wait_ms(const struct pt_supervisor *s, int idle_ms);
 
+/* The restart rule of povtrackd's children (the plugin host, the mirror):
+ * *failures counts deaths in a row, each within PT_SUPERVISOR_QUICK_MS of
+ * the child's start (lived_ms); a child that lived longer starts the count
+ * again.  Returns how long to wait before the next start: at once the
+ * first time, then 1, 2, 4 ... up to PT_SUPERVISOR_BACKOFF_MAX_MS. */
+#define PT_SUPERVISOR_QUICK_MS 60000
+#define PT_SUPERVISOR_BACKOFF_MAX_MS 30000
+int64_t pt_supervisor_backoff(unsigned *failures, int64_t lived_ms);
+
+/* Start a child of povtrackd: exe with argv, which gets SIGTERM when the
+ * calling thread dies (PR_SET_PDEATHSIG, so call it from ingest's main
+ * thread: it covers a SIGKILL of ingest; a child whose parent is already
+ * gone exits at once).  Returns its pid, or a negated errno value when
+ * fork failed. */
+pid_t pt_supervisor_spawn(const char *exe, char *const *argv);
+
+/* Stop a child of povtrackd (the plugin host, the mirror), called what in
+ * the log: SIGTERM, wait up to timeout_ms, then SIGKILL.  Returns its wait
+ * status; one that did not exit with status 0 is logged. */
+int pt_supervisor_reap(pid_t pid, int timeout_ms, const struct pt_log *log,
+                       const char *what);
+
 /* Pass sig (SIGHUP) on to the host, if one runs; on SIGHUP the stand-in
  * reads the publisher registry again too. */
 void pt_supervisor_signal(struct pt_supervisor *s, int sig);

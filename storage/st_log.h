@@ -248,6 +248,10 @@ struct st_record {
     struct ev_str publisher;
     const void *event; /* canonical msgpack */
     size_t event_len;
+    /* The whole stored value (the layout at the top of this file), which
+     * copies of the log elsewhere hold byte for byte (the mirror). */
+    const void *raw;
+    size_t raw_len;
 };
 
 /* A read snapshot.  Records and units it returns point into the map and

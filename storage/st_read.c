@@ -57,6 +57,8 @@ int st_record_parse(uint64_t seq, const void *val, size_t len,
     out->publisher.len = (uint32_t)plen;
     out->event = p + ST_REC_HDR + plen;
     out->event_len = len - ST_REC_HDR - plen;
+    out->raw = val;
+    out->raw_len = len;
     return 0;
 }
 

@@ -345,7 +345,7 @@ int tl_cmd_ping(struct tl_cli *cli, int argc, char **argv)
 int tl_cmd_stats(struct tl_cli *cli, int argc, char **argv)
 {
     struct povtrack_client_msg reply;
-    const msgpack_object *plugins;
+    const msgpack_object *plugins, *mirror;
     char a[TL_FMT_INT_MAX];
     int rc = plain_options(cli, argc, argv, stats_usage);
 
@@ -363,6 +363,23 @@ int tl_cmd_stats(struct tl_cli *cli, int argc, char **argv)
     }
     fprintf(cli->out, "events    %s\n", num_or_dash(&reply.obj, "events", a));
     fprintf(cli->out, "last_seq  %s\n", num_or_dash(&reply.obj, "last_seq", a));
+    mirror = tl_mp_get(&reply.obj, "mirror");
+    if (mirror != NULL && mirror->type == MSGPACK_OBJECT_MAP) {
+        /* [mirror]: how far JetStream holds the log (README, Many
+         * provinces). */
+        char state[32] = "?", stream[80] = "?", error[300] = "";
+        char acked[TL_FMT_INT_MAX], lag[TL_FMT_INT_MAX], secs[TL_FMT_INT_MAX];
+        tl_mp_str(mirror, "state", state, sizeof(state));
+        tl_mp_str(mirror, "stream", stream, sizeof(stream));
+        tl_mp_str(mirror, "error", error, sizeof(error));
+        fprintf(
+            cli->out,
+            "mirror    %s, stream %s holds 1..%s, lag %s records, %s s%s%s\n",
+            state, stream, num_or_dash(mirror, "acked_seq", acked),
+            num_or_dash(mirror, "lag_records", lag),
+            num_or_dash(mirror, "lag_seconds", secs), error[0] ? ": " : "",
+            error);
+    }
     plugins = tl_mp_get(&reply.obj, "plugins");
     if (plugins != NULL && plugins->type == MSGPACK_OBJECT_ARRAY &&
         plugins->via.array.size > 0) {

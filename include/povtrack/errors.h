@@ -97,7 +97,13 @@ extern "C" {
     X(EPLUGIN, -32011, "a plugin failed")                                      \
     /* povtrackd's plugin host process did not stop cleanly (it exited         \
      * with an error, or was killed). */                                       \
-    X(EHOST, -32012, "the plugin host process failed")
+    X(EHOST, -32012, "the plugin host process failed")                         \
+    /* NATS or JetStream failed (the mirror): a connection, a request or a     \
+     * publish; the message beside the code says which and why. */             \
+    X(ENATS, -32013, "NATS/JetStream error")                                   \
+    /* A replicated copy of the log (the mirror's JetStream stream) holds      \
+     * another record than the log at some sequence, or more records. */       \
+    X(EDIVERGED, -32014, "the replicated stream diverges from the log")
 
 enum povtrack_error {
 #define POVTRACK_ERROR_ENUM(name, value, message) POVTRACK_##name = (value),

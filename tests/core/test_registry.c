@@ -609,6 +609,26 @@ static void write_config(struct fixture *f, const char *text)
     assert_int_equal(fclose(out), 0);
 }
 
+/* A configuration file refused, and the message that says why. */
+struct bad_config {
+    const char *text, *want;
+};
+
+/* Each of bad, loaded over the defaults, is refused with its message. */
+static void expect_refused(struct fixture *f, struct pt_config *cfg,
+                           const struct bad_config *bad, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(pt_config_defaults(cfg), 0);
+        write_config(f, bad[i].text);
+        assert_int_equal(pt_config_load(cfg, f->path, f->err, sizeof f->err),
+                         POVTRACK_ECONFIG);
+        if (strstr(f->err, bad[i].want) == NULL)
+            fail_msg("error \"%s\" does not contain \"%s\"", f->err,
+                     bad[i].want);
+    }
+}
+
 static void test_config_sections(void **state)
 {
     struct fixture *f = *state;
@@ -637,9 +657,7 @@ static void test_config_sections(void **state)
     assert_int_equal(cfg->limits.container_max, 32);
     assert_int_equal(cfg->limits.requests_per_second, 0);
 
-    static const struct {
-        const char *text, *want;
-    } bad[] = {
+    static const struct bad_config bad[] = {
         {"[limits]\nframe_max = 8388608\n",
          "[limits] frame_max: must be an integer from 1024 to 4194304"},
         {"[limits]\nstring_max = 100\n",
@@ -649,14 +667,68 @@ static void test_config_sections(void **state)
         {"[limits]\nspeed = 1\n", "[limits] has no key \"speed\""},
         {"[security]\nkey = x\n", "[security] has no key \"key\""},
     };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        write_config(f, bad[i].text);
-        assert_int_equal(pt_config_load(cfg, f->path, f->err, sizeof f->err),
-                         POVTRACK_ECONFIG);
-        if (strstr(f->err, bad[i].want) == NULL)
-            fail_msg("error \"%s\" does not contain \"%s\"", f->err,
-                     bad[i].want);
-    }
+    expect_refused(f, cfg, bad, sizeof bad / sizeof bad[0]);
+    free(cfg);
+}
+
+/* [mirror]: the keys, the names derived from the province, what is
+ * required, and tls for a server off this machine. */
+static void test_config_mirror(void **state)
+{
+    struct fixture *f = *state;
+    struct pt_config *cfg = malloc(sizeof *cfg);
+    assert_non_null(cfg);
+    assert_int_equal(pt_config_defaults(cfg), 0);
+    write_config(f, "[mirror]\nservers = nats://127.0.0.1:4222, "
+                    "nats://localhost:4223\nprovince = 60\n");
+    assert_int_equal(pt_config_load(cfg, f->path, f->err, sizeof f->err), 0);
+    assert_true(cfg->mirror.enabled);
+    assert_int_equal(cfg->mirror.nservers, 2);
+    assert_string_equal(cfg->mirror.servers[1], "nats://localhost:4223");
+    assert_string_equal(cfg->mirror.stream, "POVTRACK_LOG_60");
+    assert_string_equal(cfg->mirror.subject, "povtrack.log.60");
+    assert_int_equal(cfg->mirror.replicas, 3);
+    assert_false(cfg->mirror.strict);
+    assert_int_equal(pt_config_check_security(cfg, f->err, sizeof f->err), 0);
+
+    assert_int_equal(pt_config_defaults(cfg), 0);
+    write_config(f, "[mirror]\nservers = nats://10.0.0.1:4222\nprovince = 01\n"
+                    "stream = LOGS\nsubject_prefix = vn.log\nreplicas = 5\n"
+                    "strict = yes\ncredentials = nats/povtrack.creds\n"
+                    "lag_alert_records = 0\nlag_alert_seconds = 60\n");
+    assert_int_equal(pt_config_load(cfg, f->path, f->err, sizeof f->err), 0);
+    assert_string_equal(cfg->mirror.stream, "LOGS");
+    assert_string_equal(cfg->mirror.subject, "vn.log.01");
+    assert_int_equal(cfg->mirror.replicas, 5);
+    assert_true(cfg->mirror.strict);
+    assert_int_equal(cfg->mirror.lag_alert_records, 0);
+    assert_int_equal(cfg->mirror.lag_alert_seconds, 60);
+    char want[256];
+    snprintf(want, sizeof want, "%s/nats/povtrack.creds", f->dir);
+    assert_string_equal(cfg->mirror.credentials, want);
+    /* Household records never cross a network in clear text. */
+    assert_int_equal(pt_config_check_security(cfg, f->err, sizeof f->err),
+                     POVTRACK_ECONFIG);
+    assert_non_null(strstr(f->err, "nats://10.0.0.1:4222"));
+    cfg->mirror.tls = 1;
+    assert_int_equal(pt_config_check_security(cfg, f->err, sizeof f->err), 0);
+
+    static const struct bad_config bad[] = {
+        {"[mirror]\nprovince = 60\n", "[mirror] needs servers and province"},
+        {"[mirror]\nservers = nats://127.0.0.1:4222\n",
+         "[mirror] needs servers and province"},
+        {"[mirror]\nservers = 127.0.0.1:4222\nprovince = 60\n",
+         "is not nats://host:port"},
+        {"[mirror]\nservers = nats://127.0.0.1\nprovince = 60\n",
+         "is not nats://host:port"},
+        {"[mirror]\nprovince = 6\n", "[mirror] province: must be"},
+        {"[mirror]\nstream = a.b\n", "[mirror] stream: must be"},
+        {"[mirror]\nsubject_prefix = a..b\n", "[mirror] subject_prefix: must"},
+        {"[mirror]\nreplicas = 0\n", "[mirror] replicas: must be"},
+        {"[mirror]\nstrict = maybe\n", "[mirror] strict: must be yes or no"},
+        {"[mirror]\nurl = x\n", "[mirror] has no key \"url\""},
+    };
+    expect_refused(f, cfg, bad, sizeof bad / sizeof bad[0]);
     free(cfg);
 }
 
@@ -670,6 +742,7 @@ int main(void)
         cmocka_unit_test(test_everyone),
         cmocka_unit_test(test_secure_by_default),
         cmocka_unit_test_setup_teardown(test_config_sections, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config_mirror, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -465,6 +465,21 @@ log_level = debug
     write("fuzz_config", "bad-plugins-twice",
           "[daemon]\nplugins = fund fund\n")
     write("fuzz_config", "bad-syntax", "[daemon\ndata_dir\n")
+    write("fuzz_config", "mirror", """\
+[mirror]
+servers = nats://127.0.0.1:4222,nats://127.0.0.1:4223, nats://10.0.0.3:4222
+province = 60
+stream = POVTRACK_LOG_60
+subject_prefix = povtrack.log
+replicas = 3
+lag_alert_records = 100000
+lag_alert_seconds = 300
+strict = yes
+credentials = nats/povtrack.creds
+tls = yes
+tls_ca = nats/ca.pem
+""")
+    write("fuzz_config", "bad-mirror", "[mirror]\nservers = nats://x\nprovince = 6\n")
     write("fuzz_config", "remote-without-curve",
           "[daemon]\nquery = tcp://10.0.0.1:7171\n")
     write("fuzz_config", "long-value",

@@ -835,6 +835,7 @@ int td_run_to_exit(const char *const *argv, char *out, size_t cap,
         return -1;
     }
     if (pid == 0) {
+        dup2(p[1], STDOUT_FILENO);
         dup2(p[1], STDERR_FILENO);
         close(p[0]);
         close(p[1]);
@@ -869,7 +870,7 @@ int td_run_to_exit(const char *const *argv, char *out, size_t cap,
                 timeout_ms, out);
         return -1;
     }
-    /* Its stderr is closed: it is exiting. */
+    /* Its output is closed: it is exiting. */
     if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
         return -1;
     return WEXITSTATUS(status);
@@ -922,4 +923,77 @@ int td_plugin_op(struct td *d, const char *op, const char *plugin,
     }
     msgpack_unpacked_destroy(&up);
     return rc;
+}
+
+/* ---- strace ---- */
+
+/* How many times needle is in s. */
+static size_t count_of(const char *s, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = s; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
+}
+
+int td_trace_start(struct td_tracer *t, const pid_t *targets, const char *path,
+                   const char *const *opts)
+{
+    char pidargs[4][16];
+    const char *argv[24] = {"strace", "-f"};
+    size_t n = 2, ntargets = 0;
+    for (size_t i = 0; opts[i] != NULL && n < 10; i++)
+        argv[n++] = opts[i];
+    argv[n++] = "-o";
+    argv[n++] = path;
+    for (; targets[ntargets] != 0 && ntargets < 4; ntargets++) {
+        snprintf(pidargs[ntargets], sizeof pidargs[ntargets], "%ld",
+                 (long)targets[ntargets]);
+        argv[n++] = "-p";
+        argv[n++] = pidargs[ntargets];
+    }
+    argv[n] = NULL;
+    int errpipe[2];
+    if (pipe(errpipe) != 0)
+        return -1;
+    t->pid = fork();
+    if (t->pid < 0) {
+        close(errpipe[0]);
+        close(errpipe[1]);
+        return -1;
+    }
+    if (t->pid == 0) {
+        dup2(errpipe[1], 2);
+        close(errpipe[0]);
+        execvp("strace", (char *const *)argv);
+        fprintf(stderr, "cannot run strace\n");
+        _exit(127);
+    }
+    close(errpipe[1]);
+    t->errfd = errpipe[0];
+    char msg[1024] = "";
+    size_t got = 0;
+    struct pollfd pfd = {t->errfd, POLLIN, 0};
+    while (count_of(msg, "attached") < ntargets && got < sizeof msg - 1 &&
+           poll(&pfd, 1, 10000) == 1) {
+        ssize_t r = read(t->errfd, msg + got, sizeof msg - 1 - got);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+        msg[got] = '\0';
+    }
+    if (count_of(msg, "attached") < ntargets) {
+        fprintf(stderr, "strace did not attach to pid %s...: %s\n", pidargs[0],
+                msg);
+        return -1;
+    }
+    return 0;
+}
+
+void td_trace_stop(struct td_tracer *t)
+{
+    int status;
+    kill(t->pid, SIGINT);
+    waitpid(t->pid, &status, 0);
+    close(t->errfd);
 }

@@ -154,10 +154,10 @@ size_t td_count_lines(const char *path, const char *a, const char *b);
 size_t td_wait_log(const char *path, const char *a, const char *b, size_t want,
                    int timeout_ms);
 
-/* Run argv (a program that must exit on its own, povtrackd refusing to
- * start), its stderr collected into out (cap bytes, NUL-terminated) until
- * it closes.  Returns the exit status; -1 when it did not exit normally
- * within timeout_ms (then killed) or could not be run. */
+/* Run argv (a program that must exit on its own: povtrackd refusing to
+ * start, a script), its output (stdout and stderr) collected into out (cap
+ * bytes, NUL-terminated) until it closes.  Returns the exit status; -1 when it
+ * did not exit normally within timeout_ms (then killed) or could not be run. */
 int td_run_to_exit(const char *const *argv, char *out, size_t cap,
                    int timeout_ms);
 
@@ -176,6 +176,22 @@ void td_pack_event_head(msgpack_packer *pk, const char *id, const char *type,
  * (said on stderr). */
 int td_plugin_op(struct td *d, const char *op, const char *plugin,
                  int timeout_ms);
+
+/* ---- strace ---- */
+
+/* strace attached to processes, writing its trace to a file. */
+struct td_tracer {
+    pid_t pid;
+    int errfd; /* strace's stderr, open until it has exited */
+};
+/* Attach strace -f with options opts (NULL-terminated, at most 8) to each
+ * process of targets (0-terminated, at most 4: strace -p each), tracing
+ * into path; returns 0 once strace says it has attached to each (a
+ * handshake), -1 otherwise (said on stderr). */
+int td_trace_start(struct td_tracer *t, const pid_t *targets, const char *path,
+                   const char *const *opts);
+/* Detach strace and wait until its trace is complete. */
+void td_trace_stop(struct td_tracer *t);
 
 /* ---- the povtrack command line tool, run for real ---- */
 struct td_cli {

@@ -85,66 +85,6 @@ static const char *syscall_of(const char *line, int *completed, int *ok)
     return p;
 }
 
-/* strace attached to a process, writing its trace to a file. */
-struct tracer {
-    pid_t pid;
-    int errfd; /* strace's stderr, open until it has exited */
-};
-
-/* Attach strace -f with options opts (NULL-terminated, at most 8) to
- * process target, tracing into path; returns once strace says it has
- * attached to every thread (a handshake). */
-static void trace_start(struct tracer *t, pid_t target, const char *path,
-                        const char *const *opts)
-{
-    char pidarg[16];
-    snprintf(pidarg, sizeof pidarg, "%ld", (long)target);
-    const char *argv[16] = {"strace", "-f"};
-    size_t n = 2;
-    for (size_t i = 0; opts[i] != NULL && n < 10; i++)
-        argv[n++] = opts[i];
-    argv[n++] = "-o";
-    argv[n++] = path;
-    argv[n++] = "-p";
-    argv[n++] = pidarg;
-    argv[n] = NULL;
-    int errpipe[2];
-    assert_int_equal(pipe(errpipe), 0);
-    t->pid = fork();
-    assert_true(t->pid >= 0);
-    if (t->pid == 0) {
-        dup2(errpipe[1], 2);
-        close(errpipe[0]);
-        execvp("strace", (char *const *)argv);
-        fprintf(stderr, "cannot run strace\n");
-        _exit(127);
-    }
-    close(errpipe[1]);
-    t->errfd = errpipe[0];
-    char msg[512] = "";
-    size_t got = 0;
-    struct pollfd pfd = {t->errfd, POLLIN, 0};
-    while (strstr(msg, "attached") == NULL && got < sizeof msg - 1 &&
-           poll(&pfd, 1, 10000) == 1) {
-        ssize_t r = read(t->errfd, msg + got, sizeof msg - 1 - got);
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-        msg[got] = '\0';
-    }
-    if (strstr(msg, "attached") == NULL)
-        fail_msg("strace did not attach to pid %s: %s", pidarg, msg);
-}
-
-/* Detach strace and wait until its trace is complete. */
-static void trace_stop(struct tracer *t)
-{
-    int status;
-    kill(t->pid, SIGINT);
-    waitpid(t->pid, &status, 0);
-    close(t->errfd);
-}
-
 static void test_ack_follows_durable_commit(void **state)
 {
     struct td *d = *state;
@@ -153,14 +93,16 @@ static void test_ack_follows_durable_commit(void **state)
 
     char trace[400];
     snprintf(trace, sizeof trace, "%s/strace.out", d->dir);
-    struct tracer t;
-    trace_start(&t, d->pid, trace,
-                (const char *[]){"-tt", "-e",
-                                 "trace=fdatasync,fsync,pwrite64,sendto",
-                                 NULL});
+    struct td_tracer t;
+    assert_int_equal(
+        td_trace_start(&t, (const pid_t[]){d->pid, 0}, trace,
+                       (const char *[]){"-tt", "-e",
+                                        "trace=fdatasync,fsync,pwrite64,sendto",
+                                        NULL}),
+        0);
     for (int i = 1; i <= REQUESTS; i++)
         publish_one(d, i);
-    trace_stop(&t);
+    td_trace_stop(&t);
 
     FILE *f = fopen(trace, "r");
     assert_non_null(f);
@@ -377,15 +319,18 @@ static void test_creation_durable_before_first_ack(void **state)
     char trace[400];
     snprintf(trace, sizeof trace, "%s/strace.out", d->dir);
     /* This process is traced, so the daemon is from its first call. */
-    struct tracer t;
-    trace_start(&t, getpid(), trace,
-                (const char *[]){"-y", "-s", "512", "-e",
-                                 "trace=mkdir,mkdirat,open,openat,rename,"
-                                 "renameat,renameat2,fsync,fdatasync,sendto",
-                                 NULL});
+    struct td_tracer t;
+    assert_int_equal(
+        td_trace_start(&t, (const pid_t[]){getpid(), 0}, trace,
+                       (const char *[]){"-y", "-s", "512", "-e",
+                                        "trace=mkdir,mkdirat,open,openat,"
+                                        "rename,renameat,renameat2,fsync,"
+                                        "fdatasync,sendto",
+                                        NULL}),
+        0);
     assert_int_equal(td_start(d, NULL), 0);
     publish_one(d, 1);
-    trace_stop(&t);
+    td_trace_stop(&t);
     assert_int_equal(td_stop(d), 0);
 
     size_t n;

@@ -1215,6 +1215,8 @@ static void test_record_parse(void **state)
     assert_memory_equal(rec.publisher.ptr, "ab", 2);
     assert_int_equal(rec.event_len, 3);
     assert_ptr_equal(rec.event, v + 11);
+    assert_ptr_equal(rec.raw, v);
+    assert_int_equal(rec.raw_len, 14);
 
     /* Empty publisher. */
     v[8] = 0;

@@ -7,6 +7,8 @@ set -euo pipefail
 # sanitizer runtimes are in libclang-rt-dev, which clang only recommends.
 # python3-zmq and python3-msgpack: the Python client (tools/python) and its
 # tests, which run with /usr/bin/python3.
+# libnats-dev (nats.c) builds povtrack-mirror; nats-server runs the
+# three-node JetStream cluster of its tests (nats-cluster.sh).
 # scdoc builds the man pages, which man-db and groff-base check (test
 # man_pages).  debhelper, lintian and systemd (systemd-analyze,
 # systemd-sysusers) build and check the Debian packages (deb-check.sh).
@@ -25,6 +27,7 @@ POVTRACK_PACKAGES=(
   python3-zmq python3-msgpack
   libmicrohttpd-dev libsodium-dev libcurl4-openssl-dev curl
   python3-prometheus-client libjs-chart.js chromium nodejs
+  libnats-dev nats-server
   debhelper dpkg-dev lintian systemd
 )
 
