@@ -129,7 +129,8 @@ int main(int argc, char **argv)
         free(cfg);
         return rc;
     }
-    struct pt_log log = {cfg->log_level, "mirror", cfg->syslog};
+    struct pt_log log = {
+        .level = cfg->log_level, .proc = "mirror", .syslog = cfg->syslog};
     if (cfg->syslog)
         pt_log_open_syslog(cfg->syslog_facility);
     /* Before nats.c starts a thread: every thread inherits the mask. */
