@@ -246,6 +246,24 @@ test('a donation entered in the form: errors beside their fields, then acked, co
   await page.context().close();
 });
 
+test('the fund of 2025, the year of the reorganisation: on the units of its end, with what their predecessors received before July', async () => {
+  const page = await newPage();
+  await login(page, 'clerk');
+  await page.goto(`${stack.base}/#/fund?year=2025`);
+  await ready(page, 'fund');
+  // Bình Thuận (60) ended on 1 July 2025: the year is Lâm Đồng's (68), and
+  // 68's 2025 on its own units (as_of the year's end) holds 60's receipts.
+  const end = vnMidnight('2026-01-01') - 1;
+  const fund = (await api(page, `/api/v1/query/fund?unit=68&year=2025&as_of=${end}`)).result;
+  assert.ok(fund.received > 0, 'the sample has donations in 2025');
+  assert.match(await page.textContent('main h1'), /Lâm Đồng, 2025/);
+  assert.equal(await page.textContent('#fund-received .stat-value'), vnd(fund.received));
+  assert.equal(await page.$eval('#fund-unit', (s) => s.value), '68');
+  await shot(page, 'fund-2025');
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
+
 test('a spreadsheet with mistakes: each row\'s error is listed and nothing is stored; a good one is stored', async () => {
   const page = await newPage();
   await login(page, 'clerk');
