@@ -281,6 +281,20 @@ test('a spreadsheet with mistakes: each row\'s error is listed and nothing is st
   assert.equal(await page.locator('#import-store').count(), 0, 'no way to store it');
   await shot(page, 'import-errors');
   assert.equal(lastSeq(), seq0, 'nothing stored');
+  // A unit povtrackd does not know: the error names the sheet's column, as
+  // the clerk wrote its header, beside povtrackd's field.
+  const badUnit = path.join(stack.dir, 'don-vi-sai.csv');
+  fs.writeFileSync(badUnit, 'Ngày,Tên người ủng hộ,Số tiền,Loại,Mã đơn vị\n' +
+    '17/10/2024,Nguyễn Văn Bình,2.000.000,Cá nhân,99999\n');
+  await page.setInputFiles('#import-file', badUnit);
+  await page.fill('#import-unit', '');
+  await page.click('#import-check');
+  await page.waitForSelector('#import-errors tbody tr:has-text("99999")', { timeout: WAIT });
+  const cells = await page.$$eval('#import-errors tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+  assert.equal(cells.length, 1, JSON.stringify(cells));
+  assert.deepEqual(cells[0].slice(0, 3), ['2', 'Mã đơn vị', 'unit']);
+  assert.equal(lastSeq(), seq0, 'nothing stored');
+  await page.fill('#import-unit', '593');
   // A good file: checked, then stored, all of it.
   const good = path.join(stack.dir, 'ung-ho-thang-10.csv');
   fs.writeFileSync(good, 'ngay,nha_tai_tro,so_tien,loai,cap\n' +
