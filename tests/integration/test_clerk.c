@@ -373,7 +373,8 @@ static void test_clerk_cycle(void **state)
     assert_int_equal(alerts_of(f, "fund.large_donation"), 0);
     assert_int_equal(cli(f, "alerts", (const char *[]){"--resolved", NULL}), 0);
     has(f->out, "fund.large_donation");
-    has(f->out, "(record.corrected: thừa một số 0)]");
+    has(f->out, "[resolved at #");
+    has(f->out, ": corrected (thừa một số 0)]");
     import(f, CLERK "so-ung-ho-2024-sua-don-vi.csv", 1, NULL);
     has(f->out, "row 3: changed since the last import (stored at #");
     has(f->out, "15,000,000 VND, Công ty TNHH Thanh Long");
