@@ -22,9 +22,9 @@ static const char alerts_usage[] =
     "Vietnam (UTC+7), severity, code, unit with its name (and household),\n"
     "message.  An alert whose record was later voided or corrected is\n"
     "resolved: it is kept, but listed only with --resolved, marked\n"
-    "\"resolved at #N (record.voided: reason)\".  With --follow, keep\n"
-    "printing new alerts as povtrackd\n"
-    "publishes them, until interrupted (Ctrl-C).  The subscription starts\n"
+    "\"resolved at #N: voided (reason)\" or \"corrected (reason)\".\n"
+    "With --follow, keep printing new alerts as povtrackd publishes them,\n"
+    "until interrupted (Ctrl-C).  The subscription starts\n"
     "before the listing, so no alert is missed in between, and every stored\n"
     "alert is printed once.  --json prints each alert as the JSON object\n"
     "povtrackd stores (unix seconds, the unit's code).\n";
@@ -151,8 +151,12 @@ int tl_print_alert(struct tl_cli *cli, struct tl_unitdir *units,
         size_t n = strlen(msg);
         tl_mp_str(a, "resolved_by", how, sizeof(how));
         tl_mp_str(a, "resolved_reason", why, sizeof(why));
-        snprintf(msg + n, sizeof(msg) - n, "  [resolved at #%lld (%s: %s)]",
-                 (long long)by, how, why);
+        /* In the clerk's words, not the event type's name. */
+        const char *did = strcmp(how, "record.corrected") == 0 ? "corrected"
+                          : strcmp(how, "record.voided") == 0  ? "voided"
+                                                               : how;
+        snprintf(msg + n, sizeof(msg) - n, "  [resolved at #%lld: %s (%s)]",
+                 (long long)by, did, why);
     }
     tl_alert_line(cli->out, "", units, seq, has_at ? &at : NULL, sev, code,
                   unit, hh, msg);

@@ -133,6 +133,9 @@ enum say {
     S_CHANGED,
     S_VOIDED,
     S_GONE,
+    S_PUT_RIGHT,
+    S_WILL_CORRECT,
+    S_WILL_VOID,
     S_HELD,
     S_HELD_GONE,
     S_DRY,
@@ -144,23 +147,27 @@ enum say {
 
 static const char *const words[S_COUNT][2] = {
     [S_CHANGED] = {"row %zu: changed since the last import (stored at #%llu: "
-                   "%s): use `povtrack correct`/`void` or `import-csv "
-                   "--apply-changes`",
+                   "%s)%s",
                    "dòng %zu: đã khác so với lần nhập trước (đã lưu ở #%llu: "
-                   "%s): dùng `povtrack correct`/`void` hoặc `import-csv "
-                   "--apply-changes`"},
+                   "%s)%s"},
     [S_VOIDED] = {"row %zu: voided since it was imported (#%llu): counted "
                   "nowhere, not sent again; delete the row from the sheet "
                   "(`povtrack audit '#%llu'` shows who voided it and why)",
                   "dòng %zu: đã bị hủy sau khi nhập (#%llu): không được tính, "
                   "không gửi lại; hãy xóa dòng này khỏi bảng (`povtrack audit "
                   "'#%llu'` cho biết ai đã hủy và vì sao)"},
-    [S_GONE] = {"#%llu (%s) is no longer in the sheet: changed since the last "
-                "import: use `povtrack correct`/`void` or `import-csv "
-                "--apply-changes`",
-                "#%llu (%s) không còn trong bảng: đã khác so với lần nhập "
-                "trước: dùng `povtrack correct`/`void` hoặc `import-csv "
-                "--apply-changes`"},
+    [S_GONE] = {"#%llu (%s) is no longer in the sheet%s",
+                "#%llu (%s) không còn trong bảng%s"},
+    /* What to do about a changed or vanished row; with --apply-changes,
+     * what it is about to do. */
+    [S_PUT_RIGHT] = {": use `povtrack correct`/`void` or `import-csv "
+                     "--apply-changes`",
+                     ": dùng `povtrack correct`/`void` hoặc `import-csv "
+                     "--apply-changes`"},
+    [S_WILL_CORRECT] = {": --apply-changes corrects it as the row says",
+                        ": --apply-changes sẽ sửa bản đã lưu theo dòng này"},
+    [S_WILL_VOID] = {": --apply-changes voids it",
+                     ": --apply-changes sẽ hủy bản đã lưu này"},
     [S_HELD] = {"nothing sent: %zu row%s with problems; fix them, or give "
                 "--partial to send the good rows",
                 "chưa gửi gì: %zu dòng có lỗi; hãy sửa, hoặc dùng --partial "
@@ -366,7 +373,8 @@ static int print_changes(struct run *r)
             continue;
         tl_import_describe(&r->s, row->stored, what, sizeof(what));
         snprintf(line, sizeof(line), w(r, S_CHANGED), row->row,
-                 (unsigned long long)row->seq, what);
+                 (unsigned long long)row->seq, what,
+                 w(r, r->apply ? S_WILL_CORRECT : S_PUT_RIGHT));
         rc = report(r,
                     json_pack("{s:s,s:I,s:s,s:I}", "status", "changed", "row",
                               (json_int_t)row->row, "id", row->id, "seq",
@@ -389,7 +397,7 @@ static int print_changes(struct run *r)
         const struct tl_import_gone *g = &r->s.gone[i];
         tl_import_describe(&r->s, g->event, what, sizeof(what));
         snprintf(line, sizeof(line), w(r, S_GONE), (unsigned long long)g->seq,
-                 what);
+                 what, w(r, r->apply ? S_WILL_VOID : S_PUT_RIGHT));
         rc =
             report(r,
                    json_pack("{s:s,s:s?,s:I}", "status", "gone", "id",
@@ -412,7 +420,8 @@ static int on_rejected(void *arg, size_t row, const char *id, const char *error)
         const char *at = strstr(error, "seq ");
         unsigned long long seq = at != NULL ? strtoull(at + 4, NULL, 10) : 0;
         r->changed_late++;
-        snprintf(line, sizeof(line), w(r, S_CHANGED), row, seq, id);
+        snprintf(line, sizeof(line), w(r, S_CHANGED), row, seq, id,
+                 w(r, S_PUT_RIGHT));
         return report(r,
                       json_pack("{s:s,s:I,s:s?,s:I}", "status", "changed",
                                 "row", (json_int_t)row, "id", id, "seq",

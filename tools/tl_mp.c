@@ -64,10 +64,41 @@ bool tl_mp_str(const msgpack_object *map, const char *key, char *buf,
     return true;
 }
 
-static int show_scalar(FILE *f, const msgpack_object *o)
+/* Is key a year, a time in unix seconds or a sequence: a number that
+ * names something rather than counts it, shown as it is ("year: 2024",
+ * not "year: 2,024"). */
+static bool names_a_point(const msgpack_object *key)
+{
+    static const char *const exact[] = {"year",      "as_of",  "from",
+                                        "to",        "at",     "due",
+                                        "effective", "cohort", "seq"};
+    static const char *const suffix[] = {"_year", "_seq", "_at"};
+    size_t n;
+
+    if (key->type != MSGPACK_OBJECT_STR)
+        return false;
+    n = key->via.str.size;
+    for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
+        if (n == strlen(exact[i]) && memcmp(key->via.str.ptr, exact[i], n) == 0)
+            return true;
+    for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+        size_t m = strlen(suffix[i]);
+        if (n > m && memcmp(key->via.str.ptr + n - m, suffix[i], m) == 0)
+            return true;
+    }
+    return false;
+}
+
+static int show_scalar(FILE *f, const msgpack_object *o, bool plain)
 {
     char buf[TL_FMT_INT_MAX];
 
+    if (plain && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return fprintf(f, "%llu", (unsigned long long)o->via.u64) < 0
+                   ? POVTRACK_EIO
+                   : 0;
+    if (plain && o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        return fprintf(f, "%lld", (long long)o->via.i64) < 0 ? POVTRACK_EIO : 0;
     switch (o->type) {
     case MSGPACK_OBJECT_NIL:
         return fputs("-", f) == EOF ? POVTRACK_EIO : 0;
@@ -108,13 +139,14 @@ int tl_mp_show(FILE *f, const msgpack_object *o, int indent)
         for (uint32_t i = 0; i < o->via.map.size; i++) {
             const msgpack_object *k = &o->via.map.ptr[i].key;
             const msgpack_object *v = &o->via.map.ptr[i].val;
-            if (fprintf(f, "%*s", indent, "") < 0 || show_scalar(f, k) != 0 ||
-                fputs(":", f) == EOF)
+            if (fprintf(f, "%*s", indent, "") < 0 ||
+                show_scalar(f, k, false) != 0 || fputs(":", f) == EOF)
                 return POVTRACK_EIO;
             if (is_container(v)) {
                 if (fputc('\n', f) == EOF || tl_mp_show(f, v, indent + 2))
                     return POVTRACK_EIO;
-            } else if (fputc(' ', f) == EOF || show_scalar(f, v) != 0 ||
+            } else if (fputc(' ', f) == EOF ||
+                       show_scalar(f, v, names_a_point(k)) != 0 ||
                        fputc('\n', f) == EOF) {
                 return POVTRACK_EIO;
             }
@@ -129,14 +161,14 @@ int tl_mp_show(FILE *f, const msgpack_object *o, int indent)
             if (is_container(v)) {
                 if (fputc('\n', f) == EOF || tl_mp_show(f, v, indent + 2))
                     return POVTRACK_EIO;
-            } else if (fputc(' ', f) == EOF || show_scalar(f, v) != 0 ||
+            } else if (fputc(' ', f) == EOF || show_scalar(f, v, false) != 0 ||
                        fputc('\n', f) == EOF) {
                 return POVTRACK_EIO;
             }
         }
         return 0;
     }
-    if (fprintf(f, "%*s", indent, "") < 0 || show_scalar(f, o) != 0 ||
+    if (fprintf(f, "%*s", indent, "") < 0 || show_scalar(f, o, false) != 0 ||
         fputc('\n', f) == EOF)
         return POVTRACK_EIO;
     return 0;

@@ -26,8 +26,10 @@ bool tl_mp_str(const msgpack_object *map, const char *key, char *buf,
                size_t cap);
 
 /* Print o for people: maps as "key: value" lines indented by depth,
- * arrays as "- item" lines, integers with thousands separators.  0, or
- * POVTRACK_EIO when f fails. */
+ * arrays as "- item" lines, integers with thousands separators except
+ * the values of keys that name a year, a time or a sequence (year, as_of,
+ * from, to, at, due, effective, cohort, seq, *_year, *_seq, *_at): those
+ * as they are.  0, or POVTRACK_EIO when f fails. */
 int tl_mp_show(FILE *f, const msgpack_object *o, int indent);
 
 #endif /* POVTRACK_TL_MP_H */

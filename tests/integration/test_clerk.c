@@ -289,7 +289,8 @@ static void test_clerk_cycle(void **state)
      * it has a new id, so the stored one is no longer in the sheet and
      * nothing is sent: the moved donation would count twice. */
     import(f, CLERK "hom-cong-duc-sua.csv", 1, hom_twice);
-    has(f->out, "is no longer in the sheet: changed since the last import");
+    has(f->out, "is no longer in the sheet: use `povtrack correct`/`void` or "
+                "`import-csv --apply-changes`");
     has(f->err, "nothing sent: 1 stored row of this sheet is no longer in it");
     char gone[24];
     snprintf(gone, sizeof gone, "#%llu", after(f->out, "#"));
@@ -372,7 +373,8 @@ static void test_clerk_cycle(void **state)
     assert_int_equal(alerts_of(f, "fund.large_donation"), 0);
     assert_int_equal(cli(f, "alerts", (const char *[]){"--resolved", NULL}), 0);
     has(f->out, "fund.large_donation");
-    has(f->out, "(record.corrected: thừa một số 0)]");
+    has(f->out, "[resolved at #");
+    has(f->out, ": corrected (thừa một số 0)]");
     import(f, CLERK "so-ung-ho-2024-sua-don-vi.csv", 1, NULL);
     has(f->out, "row 3: changed since the last import (stored at #");
     has(f->out, "15,000,000 VND, Công ty TNHH Thanh Long");
@@ -390,9 +392,13 @@ static void test_clerk_cycle(void **state)
     const char *const check_yes[] = {"--apply-changes", "--yes", "--reason",
                                      "đối chiếu sổ quỹ", NULL};
     import(f, CLERK "so-ung-ho-2024-doi-chieu.csv", 0, check_yes);
+    /* Each listed with what --apply-changes is doing to it, not with
+     * the advice to use it. */
     has(f->out, "row 5: changed since the last import (stored at #");
+    has(f->out, "22960): --apply-changes corrects it as the row says\n");
     has(f->out, "(200,000 VND, Ẩn danh, 2024-10-20, unit 22960) is no longer "
-                "in the sheet");
+                "in the sheet: --apply-changes voids it\n");
+    assert_null(strstr(f->out, "or `import-csv --apply-changes`"));
     has(f->out, "sent 2 events: 2 ok, 0 duplicate, 0 rejected");
     assert_int_equal(received(f, "22957", NULL), M(17));
     assert_int_equal(received(f, "22960", NULL), INT64_C(6500000));

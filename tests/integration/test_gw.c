@@ -693,9 +693,18 @@ static void test_reads(void **state)
     json_decref(j);
     free(r.body);
 
+    /* A plugin's refusal ("fund: as_of: must be ...") names the query's
+     * parameter, not the plugin. */
+    r = http(t, "GET", "/api/v1/query/fund?unit=593&year=2025&as_of=2025-12-31",
+             NULL, NULL);
+    expect_status(&r, 400);
+    assert_non_null(strstr(r.body, "\"field\":\"as_of\""));
+    free(r.body);
+
     r = http(t, "GET", "/api/v1/query/poverty?unit=593&year=2025", NULL, NULL);
     expect_status(&r, 403);
     assert_non_null(strstr(r.body, "may not query plugin poverty"));
+    assert_non_null(strstr(r.body, "\"field\":\"plugin\""));
     free(r.body);
     r = http(t, "GET", "/api/v1/query/nosuch?unit=593", NULL,
              (const char *[]){bearer(t, auth, sizeof auth), NULL});

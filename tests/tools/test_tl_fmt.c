@@ -11,7 +11,10 @@
 
 #include <cmocka.h>
 
+#include <msgpack.h>
+
 #include "tl_fmt.h"
+#include "tl_mp.h"
 
 static void test_int(void **state)
 {
@@ -86,12 +89,53 @@ static void test_print_cell(void **state)
     free(buf);
 }
 
+/* A plugin's answer as `povtrack query` prints it: amounts grouped, the
+ * year, a time and a sequence as they are ("year: 2,024" read as a
+ * count). */
+static void test_mp_show(void **state)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_unpacked u;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+
+    (void)state;
+    assert_non_null(f);
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 5);
+    msgpack_pack_str_with_body(&pk, "year", 4);
+    msgpack_pack_int64(&pk, 2024);
+    msgpack_pack_str_with_body(&pk, "as_of", 5);
+    msgpack_pack_int64(&pk, 1767200399);
+    msgpack_pack_str_with_body(&pk, "applied_seq", 11);
+    msgpack_pack_int64(&pk, 375657);
+    msgpack_pack_str_with_body(&pk, "allocated", 9);
+    msgpack_pack_int64(&pk, 62100000000);
+    msgpack_pack_str_with_body(&pk, "balance", 7);
+    msgpack_pack_int64(&pk, -1500000);
+    msgpack_unpacked_init(&u);
+    assert_int_equal(msgpack_unpack_next(&u, sb.data, sb.size, NULL),
+                     MSGPACK_UNPACK_SUCCESS);
+    assert_int_equal(tl_mp_show(f, &u.data, 0), 0);
+    fclose(f);
+    assert_string_equal(buf, "year: 2024\nas_of: 1767200399\n"
+                             "applied_seq: 375657\n"
+                             "allocated: 62,100,000,000\n"
+                             "balance: -1,500,000\n");
+    free(buf);
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&sb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_int),        cmocka_unit_test(test_vnd),
         cmocka_unit_test(test_time),       cmocka_unit_test(test_utf8_width),
-        cmocka_unit_test(test_print_cell),
+        cmocka_unit_test(test_print_cell), cmocka_unit_test(test_mp_show),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

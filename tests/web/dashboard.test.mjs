@@ -246,6 +246,24 @@ test('a donation entered in the form: errors beside their fields, then acked, co
   await page.context().close();
 });
 
+test('the fund of 2025, the year of the reorganisation: on the units of its end, with what their predecessors received before July', async () => {
+  const page = await newPage();
+  await login(page, 'clerk');
+  await page.goto(`${stack.base}/#/fund?year=2025`);
+  await ready(page, 'fund');
+  // Bình Thuận (60) ended on 1 July 2025: the year is Lâm Đồng's (68), and
+  // 68's 2025 on its own units (as_of the year's end) holds 60's receipts.
+  const end = vnMidnight('2026-01-01') - 1;
+  const fund = (await api(page, `/api/v1/query/fund?unit=68&year=2025&as_of=${end}`)).result;
+  assert.ok(fund.received > 0, 'the sample has donations in 2025');
+  assert.match(await page.textContent('main h1'), /Lâm Đồng, 2025/);
+  assert.equal(await page.textContent('#fund-received .stat-value'), vnd(fund.received));
+  assert.equal(await page.$eval('#fund-unit', (s) => s.value), '68');
+  await shot(page, 'fund-2025');
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
+
 test('a spreadsheet with mistakes: each row\'s error is listed and nothing is stored; a good one is stored', async () => {
   const page = await newPage();
   await login(page, 'clerk');
@@ -263,6 +281,20 @@ test('a spreadsheet with mistakes: each row\'s error is listed and nothing is st
   assert.equal(await page.locator('#import-store').count(), 0, 'no way to store it');
   await shot(page, 'import-errors');
   assert.equal(lastSeq(), seq0, 'nothing stored');
+  // A unit povtrackd does not know: the error names the sheet's column, as
+  // the clerk wrote its header, beside povtrackd's field.
+  const badUnit = path.join(stack.dir, 'don-vi-sai.csv');
+  fs.writeFileSync(badUnit, 'Ngày,Tên người ủng hộ,Số tiền,Loại,Mã đơn vị\n' +
+    '17/10/2024,Nguyễn Văn Bình,2.000.000,Cá nhân,99999\n');
+  await page.setInputFiles('#import-file', badUnit);
+  await page.fill('#import-unit', '');
+  await page.click('#import-check');
+  await page.waitForSelector('#import-errors tbody tr:has-text("99999")', { timeout: WAIT });
+  const cells = await page.$$eval('#import-errors tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+  assert.equal(cells.length, 1, JSON.stringify(cells));
+  assert.deepEqual(cells[0].slice(0, 3), ['2', 'Mã đơn vị', 'unit']);
+  assert.equal(lastSeq(), seq0, 'nothing stored');
+  await page.fill('#import-unit', '593');
   // A good file: checked, then stored, all of it.
   const good = path.join(stack.dir, 'ung-ho-thang-10.csv');
   fs.writeFileSync(good, 'ngay,nha_tai_tro,so_tien,loai,cap\n' +

@@ -27,7 +27,7 @@ try {
   await ready('overview');
   await page.waitForTimeout(300);
   await page.screenshot({ path: path.join(outDir, 'overview.png') });
-  await page.goto(`${stack.base}/#/fund?unit=60&year=2025`);
+  await page.goto(`${stack.base}/#/fund?unit=68&year=2025`);
   await ready('fund');
   await page.waitForTimeout(300);
   await page.screenshot({ path: path.join(outDir, 'fund.png') });

@@ -106,21 +106,38 @@ void gw_daemon_give(struct gw_daemon *d, const struct gw_identity *who,
     povtrack_client_close(c);
 }
 
+/* The length of the field that text starts with ("data.amount" of
+ * "data.amount: must be ..."), 0 when it starts with none: a field is a
+ * path like data.amount or data.deprived[2], without spaces. */
+static size_t leading_field(const char *text)
+{
+    const char *colon = strstr(text, ": ");
+    size_t n = colon != NULL ? (size_t)(colon - text) : 0;
+
+    return n > 0 && strcspn(text, " ") >= n ? n : 0;
+}
+
 void gw_daemon_split(const char *message, char *field, size_t cap,
                      const char **reason)
 {
-    const char *colon = strstr(message, ": ");
-    size_t n = colon != NULL ? (size_t)(colon - message) : 0;
+    size_t n = leading_field(message);
 
-    /* A field is a path like data.amount or data.deprived[2]: no spaces. */
-    if (colon == NULL || n == 0 || n >= cap || strcspn(message, " ") < n) {
+    /* A plugin's refusal of a query is "PLUGIN: FIELD: reason" (fund:
+     * as_of: must be ...): the field at fault is the query's, not the
+     * plugin's name.  "plugin: publisher ... may not query ..." keeps
+     * plugin, the request's own field. */
+    if (n > 0 && leading_field(message + n + 2) > 0) {
+        message += n + 2;
+        n = leading_field(message);
+    }
+    if (n == 0 || n >= cap) {
         field[0] = '\0';
         *reason = message;
         return;
     }
     memcpy(field, message, n);
     field[n] = '\0';
-    *reason = colon + 2;
+    *reason = message + n + 2;
 }
 
 void gw_daemon_failure(int rc, const char *message, const msgpack_object *reply,

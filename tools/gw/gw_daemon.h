@@ -50,8 +50,9 @@ void gw_daemon_failure(int rc, const char *message, const msgpack_object *reply,
                        struct gw_failure *out);
 
 /* The field a daemon message names ("data.amount" of "data.amount: must
- * be ..."): copied into field (cap bytes) with *reason pointing past ": ";
- * "" and the whole message when it names none. */
+ * be ...", "as_of" of a plugin's "fund: as_of: must be ..."): copied into
+ * field (cap bytes) with *reason pointing past its ": "; "" and the whole
+ * message when it names none. */
 void gw_daemon_split(const char *message, char *field, size_t cap,
                      const char **reason);
 

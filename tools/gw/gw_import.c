@@ -13,18 +13,20 @@
 
 /* What the importer made of the sheet, in row order. */
 struct rows {
-    json_t *events;   /* the good rows' events, repeats left out */
-    json_t *at_row;   /* the spreadsheet row of each of them */
-    json_t *errors;   /* {"row", "column"?, "reason"} */
-    json_t *notes;    /* text */
-    json_t *repeated; /* {"row", "repeats"}: not sent a second time */
-    size_t count;     /* data rows read */
+    json_t *events;        /* the good rows' events, repeats left out */
+    json_t *at_row;        /* the spreadsheet row of each of them */
+    json_t *errors;        /* {"row", "column"?, "reason"} */
+    json_t *notes;         /* text */
+    json_t *repeated;      /* {"row", "repeats"}: not sent a second time */
+    size_t count;          /* data rows read */
+    char unit_column[128]; /* the header rows take their unit from, or "" */
 };
 
 /* The sheet's rows and problems into rs. */
 static int collect(const struct tl_import_sheet *s, struct rows *rs)
 {
     rs->count = s->data_rows;
+    snprintf(rs->unit_column, sizeof rs->unit_column, "%s", s->unit_column);
     for (size_t i = 0; i < s->nrows; i++) {
         const struct tl_import_row *row = &s->rows[i];
         int rc = row->repeats != 0
@@ -80,6 +82,25 @@ static void by_spreadsheet_row(const struct rows *rs, json_t *items,
         }
         if (o != NULL)
             json_array_append_new(out, o);
+    }
+}
+
+/* povtrackd's refusals name the event's field; the clerk knows the
+ * spreadsheet's column.  A refused unit ("unit: 99999 is not defined")
+ * came from the unit column, when the sheet has one (else from the unit
+ * asked for, which has no column). */
+static void unit_columns(const struct rows *rs, json_t *errors)
+{
+    size_t i;
+    json_t *e;
+    if (rs->unit_column[0] == '\0')
+        return;
+    json_array_foreach(errors, i, e)
+    {
+        const char *field = json_string_value(json_object_get(e, "field"));
+        if (field != NULL && strcmp(field, "unit") == 0 &&
+            json_object_get(e, "column") == NULL)
+            json_object_set_new(e, "column", json_string(rs->unit_column));
     }
 }
 
@@ -202,8 +223,13 @@ static size_t rows_with_errors(json_t *errors)
 enum MHD_Result gw_import(struct gw_req *r)
 {
     struct tl_import_opts o = {0};
-    struct rows rs = {json_array(), json_array(), json_array(),
-                      json_array(), json_array(), 0};
+    struct rows rs = {json_array(),
+                      json_array(),
+                      json_array(),
+                      json_array(),
+                      json_array(),
+                      0,
+                      ""};
     bool dry = gw_api_arg_true(gw_arg(r, "dry_run"));
     json_t *checked = NULL, *stored = NULL, *errors = NULL,
            *acks = json_array();
@@ -222,10 +248,12 @@ enum MHD_Result gw_import(struct gw_req *r)
      * the clerk gets all the errors at once. */
     if (rc == 0 && json_array_size(rs.events) > 0 &&
         (rc = gw_api_submit(r, rs.events, true, &checked, &status, &result)) ==
-            0)
+            0) {
         by_spreadsheet_row(&rs, json_object_get(checked, "conflicts"),
                            (const char *const[]){"field", "id", "reason"},
                            rs.errors);
+        unit_columns(&rs, rs.errors);
+    }
     if (rc == 0 && json_array_size(rs.errors) > 0 && status == 200)
         status = 400;
     /* All or nothing: stored only when no row has an error. */

@@ -193,7 +193,9 @@ echo "== the July 2025 reorganisation: Binh Thuan into Lam Dong (68)"
   | "$bin/povtrack" send
 echo
 echo "== the same years on the units of Lam Dong at the end of 2025"
-echo "   (its fund, policy credit and relocation are Binh Thuan's above)"
+echo "   (its fund, policy credit and relocation are Binh Thuan's above; its"
+echo "   alerts are only those raised on units still in force, not on the"
+echo "   abolished districts or the communes merged away, so fewer)"
 "$bin/povtrack" summary --unit 68 --from-year 2021 --to-year 2025 \
   --messages 0 --timeout 15000
 

@@ -23,20 +23,22 @@ export async function render(main, { params }) {
   unsubscribe = null;
   const thisYear = vnParts(Date.now() / 1000).y;
   const year = Number(params.get('year')) || thisYear;
-  const jan1 = vnMidnight(year, 1, 1);
-  // The province of 1 January of the year (the 2025 reorganisation moved
-  // the province's code in July), unless a unit is asked for.
-  const provinces = await units(null, jan1);
+  // The year on the units in force at its end, as `povtrack report` asks:
+  // povtrackd refuses a unit that ended before then (Bình Thuận, merged
+  // into Lâm Đồng in July 2025, for 2025), and with as_of what was recorded
+  // under a predecessor, before the merger too, counts in its successor.
+  const end = vnMidnight(year + 1, 1, 1) - 1;
+  const provinces = await units(null, end);
   const code = params.get('unit') || provinces[0]?.code;
   // The choices: the provinces and the units below the first; a unit asked
   // for by its address that is neither, by its code.
-  const choices = [...provinces, ...(provinces[0] ? await units(provinces[0].code, jan1) : [])];
+  const choices = [...provinces, ...(provinces[0] ? await units(provinces[0].code, end) : [])];
   if (code && !choices.some((u) => u.code === code)) choices.push({ code, name: code });
   const minSeq = lastStoredSeq() || undefined;
   const [total, months] = await Promise.all([
-    query('fund', { unit: code, year, min_seq: minSeq }),
+    query('fund', { unit: code, year, as_of: end, min_seq: minSeq }),
     pool(Array.from({ length: 12 }, (_, i) => i + 1), 4, (m) =>
-      query('fund', { unit: code, from: vnMidnight(year, m, 1), to: vnMidnight(year, m + 1, 1), min_seq: minSeq })),
+      query('fund', { unit: code, from: vnMidnight(year, m, 1), to: vnMidnight(year, m + 1, 1), as_of: end, min_seq: minSeq })),
   ]);
   // The fund's alerts, read once: large donations of the year and the 20
   // latest idle balances, newest first.
