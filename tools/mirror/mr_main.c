@@ -129,7 +129,7 @@ int main(int argc, char **argv)
         free(cfg);
         return rc;
     }
-    struct pt_log log = {cfg->log_level, "mirror", cfg->syslog};
+    struct pt_log log = {cfg->log_level, "mirror", cfg->syslog, NULL};
     if (cfg->syslog)
         pt_log_open_syslog(cfg->syslog_facility);
     /* Before nats.c starts a thread: every thread inherits the mask. */
