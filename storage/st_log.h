@@ -240,6 +240,28 @@ int st_log_append_batch(struct st_log *log, int64_t received,
                         struct st_item *items, size_t n, st_check_fn check,
                         void *arg);
 
+/*
+ * Append records exactly as another copy of the log stores them (a
+ * standby following its province's stream): each raw is the whole stored
+ * value (the layout at the top of this file: received time, publisher,
+ * event) and must land at raw.seq, directly after the log's last record
+ * and after the one before it in recs.  The indexes ("ids", "units",
+ * "unitseq", "amends") are updated as st_log_append_batch updates them,
+ * without its checks: the log the records come from made them.  One
+ * transaction, durably committed when it returns 0.  POVTRACK_EDIVERGED
+ * (nothing stored, err says which record and why) when a record does not
+ * follow the log, its id is already stored, or its unit change or amend
+ * breaks the rules here: this log is not the one the records came from.
+ * POVTRACK_EFORMAT for a value that is not a record.
+ */
+struct st_raw {
+    uint64_t seq;
+    const void *bytes;
+    size_t len;
+};
+int st_log_append_raw(struct st_log *log, const struct st_raw *recs, size_t n,
+                      char *err, size_t errlen);
+
 /* ---- reading ---- */
 
 struct st_record {
