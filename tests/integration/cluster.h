@@ -65,4 +65,17 @@ int tc_wait_last(struct tc *c, const char *stream, const char *subject,
 int tc_compare(struct tc *c, const char *stream, const char *subject,
                const char *log_dir, uint64_t *count, char *why, size_t whylen);
 
+/* The "mirror" map of a daemon's stats, and its log's last sequence: 0,
+ * or -1 when there is no answer or no such map. */
+struct td;
+struct tc_mirror_stats {
+    char state[32];
+    uint64_t acked, lag_records, last_seq;
+};
+int tc_mirror_stats(struct td *d, struct tc_mirror_stats *out);
+
+/* Until d's plugin host has stored an alert code of severity (each look a
+ * request answered by the daemon): 0, or -1 after 20 s. */
+int tc_wait_alert(struct td *d, const char *code, const char *severity);
+
 #endif

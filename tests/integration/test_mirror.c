@@ -110,47 +110,16 @@ static void start(struct fx *f, const char *extra)
         td_start_logged(&f->d, (const char *[]){"-c", f->config, NULL}), 0);
 }
 
-/* The "mirror" map of stats, and the log's last sequence. */
-struct mirror_stats {
-    char state[32];
-    uint64_t acked, lag_records, last_seq;
-};
-
-static int mirror_stats(struct fx *f, struct mirror_stats *out)
-{
-    static const unsigned char req[] = {0x81, 0xa2, 'o', 'p', 0xa5,
-                                        's',  't',  'a', 't', 's'};
-    msgpack_unpacked up;
-    msgpack_unpacked_init(&up);
-    int rc = -1;
-    memset(out, 0, sizeof *out);
-    if (td_request_raw(&f->d, req, sizeof req, &up, 5000) == 0) {
-        const msgpack_object *m = td_get(&up.data, "mirror");
-        const msgpack_object *last = td_get(&up.data, "last_seq");
-        const msgpack_object *acked = m ? td_get(m, "acked_seq") : NULL;
-        const msgpack_object *lag = m ? td_get(m, "lag_records") : NULL;
-        if (m != NULL && last != NULL && acked != NULL && lag != NULL &&
-            td_str_copy(td_get(m, "state"), out->state, sizeof out->state) ==
-                0) {
-            out->last_seq = last->via.u64;
-            out->acked = acked->via.u64;
-            out->lag_records = lag->via.u64;
-            rc = 0;
-        }
-    }
-    msgpack_unpacked_destroy(&up);
-    return rc;
-}
-
 /* Until the stream holds want records and stats says the mirror knows it
  * (each look a request to the daemon or the cluster). */
 static void wait_mirrored(struct fx *f, uint64_t want, int all_current)
 {
     assert_int_equal(
         tc_wait_last(&f->c, STREAM, SUBJECT, want, all_current, WAIT_MS), 0);
-    struct mirror_stats s = {0};
+    struct tc_mirror_stats s = {0};
     int64_t deadline = mono_ms() + 10000;
-    while (mono_ms() < deadline && (mirror_stats(f, &s) != 0 || s.acked < want))
+    while (mono_ms() < deadline &&
+           (tc_mirror_stats(&f->d, &s) != 0 || s.acked < want))
         ;
     if (s.acked < want)
         fail_msg("stats: mirror %s at %" PRIu64 ", want %" PRIu64, s.state,
@@ -315,8 +284,8 @@ static void test_equals_log(void **state)
     publisher_join(&b);
     wait_mirrored(f, 3001, 1);
     expect_equal(f, 3001);
-    struct mirror_stats s;
-    assert_int_equal(mirror_stats(f, &s), 0);
+    struct tc_mirror_stats s;
+    assert_int_equal(tc_mirror_stats(&f->d, &s), 0);
     assert_string_equal(s.state, "copying");
     assert_int_equal(s.acked, 3001);
     assert_int_equal(s.lag_records, 0);
@@ -759,34 +728,6 @@ static void test_strict_nats_down(void **state)
     assert_int_equal(td_stop(&f->d), 0);
 }
 
-/* Until the host has stored an alert code of severity (each look a
- * request answered by the daemon). */
-static void wait_alert(struct fx *f, const char *code, const char *severity)
-{
-    static const unsigned char req[] = {0x81, 0xa2, 'o', 'p', 0xa6, 'a',
-                                        'l',  'e',  'r', 't', 's'};
-    int64_t deadline = mono_ms() + 20000;
-    int found = 0;
-    while (!found && mono_ms() < deadline) {
-        msgpack_unpacked up;
-        msgpack_unpacked_init(&up);
-        const msgpack_object *list = NULL;
-        if (td_request_raw(&f->d, req, sizeof req, &up, 5000) == 0)
-            list = td_get(&up.data, "alerts");
-        for (uint32_t i = 0;
-             list != NULL && list->type == MSGPACK_OBJECT_ARRAY &&
-             i < list->via.array.size;
-             i++) {
-            const msgpack_object *a = &list->via.array.ptr[i];
-            found |= td_str_eq(td_get(a, "code"), code) &&
-                     td_str_eq(td_get(a, "severity"), severity);
-        }
-        msgpack_unpacked_destroy(&up);
-    }
-    if (!found)
-        fail_msg("no %s alert %s stored", severity, code);
-}
-
 static void test_diverged(void **state)
 {
     struct fx *f = *state;
@@ -805,11 +746,11 @@ static void test_diverged(void **state)
     assert_int_equal(td_stop(&f->d), 0);
     start(f, NULL);
     /* Stored by the host (it may be raised before a SUB could join). */
-    wait_alert(f, "mirror.diverged", "critical");
+    assert_int_equal(tc_wait_alert(&f->d, "mirror.diverged", "critical"), 0);
     assert_true(
         td_count_lines(f->d.log, "diverge", "is not the log's record 11") >= 1);
-    struct mirror_stats s;
-    assert_int_equal(mirror_stats(f, &s), 0);
+    struct tc_mirror_stats s;
+    assert_int_equal(tc_mirror_stats(&f->d, &s), 0);
     assert_string_equal(s.state, "diverged");
     /* Left as it was: the first log's copy. */
     struct tc_info info;

@@ -15,7 +15,7 @@
 
 #include <povtrack/errors.h>
 
-#include "st_log.h" /* ST_FORMAT */
+#include "st_log.h" /* ST_FORMAT, the log a message is compared with */
 
 #define EXPECTED_LAST_SEQ "Nats-Expected-Last-Sequence"
 #define API_WAIT_MS 5000      /* JetStream API requests */
@@ -334,6 +334,42 @@ void mr_stored_free(struct mr_stored *m)
 {
     natsMsg_Destroy(m->msg);
     m->msg = NULL;
+}
+
+int mr_stream_same(struct mr_stream *s, struct st_reader *r, uint64_t last,
+                   char *why, size_t whylen)
+{
+    struct mr_stored m;
+    int rc = mr_stream_get(s, last, &m, why, whylen);
+    if (rc == POVTRACK_ENOTFOUND) {
+        snprintf(why, whylen, "its last message %" PRIu64 " cannot be read",
+                 last);
+        return POVTRACK_ENATS;
+    }
+    if (rc != 0)
+        return rc;
+    struct st_record rec;
+    rc = st_reader_get(r, last, &rec);
+    if (rc != 0) {
+        snprintf(why, whylen, "the log's record %" PRIu64 ": %s", last,
+                 st_strerror(rc));
+    } else if (m.seq != last || strcmp(m.province, s->conf->province) != 0 ||
+               strcmp(m.subject, s->conf->subject) != 0) {
+        snprintf(
+            why, whylen,
+            "its message %" PRIu64 " is not this province's record %" PRIu64
+            " (subject %s, " MR_HDR_SEQ " %" PRIu64 ", " MR_HDR_PROVINCE " %s)",
+            last, last, m.subject, m.seq, m.province);
+        rc = POVTRACK_EDIVERGED;
+    } else if (m.len != rec.raw_len || memcmp(m.body, rec.raw, m.len) != 0) {
+        snprintf(why, whylen,
+                 "its record %" PRIu64 " is not the log's record %" PRIu64
+                 " (%zu bytes against %zu, or other bytes)",
+                 last, last, m.len, rec.raw_len);
+        rc = POVTRACK_EDIVERGED;
+    }
+    mr_stored_free(&m);
+    return rc;
 }
 
 int mr_stream_publish(struct mr_stream *s, uint64_t seq, const void *body,

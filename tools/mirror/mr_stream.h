@@ -103,6 +103,14 @@ int mr_stream_get(struct mr_stream *s, uint64_t seq, struct mr_stored *out,
                   char *err, size_t errlen);
 void mr_stored_free(struct mr_stored *m);
 
+/* Is message seq of the stream the record seq of the log r reads (r
+ * renewed by the caller): its Povtrack-Seq, Povtrack-Province, subject and
+ * body, byte for byte?  0; POVTRACK_EDIVERGED with why; or another error
+ * (NATS, storage) with why. */
+struct st_reader;
+int mr_stream_same(struct mr_stream *s, struct st_reader *r, uint64_t seq,
+                   char *why, size_t whylen);
+
 /* Publish record seq, body its stored bytes, expecting the stream to end
  * at seq - 1.  Asynchronous: the outcome shows in mr_stream_results. */
 int mr_stream_publish(struct mr_stream *s, uint64_t seq, const void *body,
