@@ -344,3 +344,34 @@ int tc_wait_alert(struct td *d, const char *code, const char *severity)
     }
     return found ? 0 : -1;
 }
+
+pid_t tc_mirror_pid(const struct td *d)
+{
+    char path[96], comm[64];
+    snprintf(path, sizeof path, "/proc/%ld/task/%ld/children", (long)d->pid,
+             (long)d->pid);
+    FILE *fc = fopen(path, "r");
+    long child, found = 0;
+    while (fc != NULL && found == 0 && fscanf(fc, "%ld", &child) == 1) {
+        snprintf(path, sizeof path, "/proc/%ld/comm", child);
+        FILE *f = fopen(path, "r");
+        if (f != NULL && fgets(comm, sizeof comm, f) != NULL &&
+            strncmp(comm, "povtrack-mirro", 14) == 0)
+            found = child;
+        if (f != NULL)
+            fclose(f);
+    }
+    if (fc != NULL)
+        fclose(fc);
+    return (pid_t)found;
+}
+
+pid_t tc_wait_mirror_pid(const struct td *d, pid_t previous)
+{
+    int64_t deadline = mono_ms() + 10000;
+    pid_t pid = 0;
+    while (mono_ms() < deadline &&
+           ((pid = tc_mirror_pid(d)) == 0 || pid == previous))
+        ;
+    return pid == previous ? 0 : pid;
+}

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define TC_NODES 3
 
@@ -73,6 +74,12 @@ struct tc_mirror_stats {
     uint64_t acked, lag_records, last_seq;
 };
 int tc_mirror_stats(struct td *d, struct tc_mirror_stats *out);
+
+/* povtrack-mirror, the child of povtrackd d that runs it; 0 when none.
+ * tc_wait_mirror_pid waits (up to 10 s of looks) for one other than
+ * previous: its pid, or 0. */
+pid_t tc_mirror_pid(const struct td *d);
+pid_t tc_wait_mirror_pid(const struct td *d, pid_t previous);
 
 /* Until d's plugin host has stored an alert code of severity (each look a
  * request answered by the daemon): 0, or -1 after 20 s. */

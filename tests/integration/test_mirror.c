@@ -354,37 +354,11 @@ static void test_leader_killed(void **state)
     node_killed(*state, 1);
 }
 
-/* povtrack-mirror, the child of povtrackd that runs it; 0 when none. */
-static pid_t mirror_pid(const struct td *d)
-{
-    char path[96], comm[64];
-    snprintf(path, sizeof path, "/proc/%ld/task/%ld/children", (long)d->pid,
-             (long)d->pid);
-    FILE *fc = fopen(path, "r");
-    long child, found = 0;
-    while (fc != NULL && found == 0 && fscanf(fc, "%ld", &child) == 1) {
-        snprintf(path, sizeof path, "/proc/%ld/comm", child);
-        FILE *f = fopen(path, "r");
-        if (f != NULL && fgets(comm, sizeof comm, f) != NULL &&
-            strncmp(comm, "povtrack-mirro", 14) == 0)
-            found = child;
-        if (f != NULL)
-            fclose(f);
-    }
-    if (fc != NULL)
-        fclose(fc);
-    return (pid_t)found;
-}
-
 /* The mirror's pid, waiting (a bounded number of looks) for one to run. */
 static pid_t wait_mirror_pid(const struct td *d, pid_t previous)
 {
-    int64_t deadline = mono_ms() + 10000;
-    pid_t pid = 0;
-    while (mono_ms() < deadline &&
-           ((pid = mirror_pid(d)) == 0 || pid == previous))
-        ;
-    if (pid == 0 || pid == previous)
+    pid_t pid = tc_wait_mirror_pid(d, previous);
+    if (pid == 0)
         fail_msg("no new povtrack-mirror under povtrackd %ld", (long)d->pid);
     return pid;
 }

@@ -9,6 +9,9 @@
  *             received time, publisher, event), its plugins answer every
  *             query byte for byte as the primary's, and it refuses
  *             publishers
+ *   killed    the standby's mirror and the standby itself SIGKILLed in
+ *             turn, while the primary takes events: the standby's log is
+ *             still the primary's, byte for byte, no record lost or twice
  *   promote   the primary SIGKILLed, the standby promoted: it takes
  *             publishers, continuing the sequence, and its mirror appends
  *             to the same stream, which equals its log; the old primary,
@@ -232,6 +235,39 @@ static void test_follows(void **state)
     expect_same_logs(f, n + 25);
 }
 
+/* The standby's mirror, then the standby, SIGKILLed in turn while the
+ * primary takes events; each time, more events while it is down. */
+static void test_killed(void **state)
+{
+    struct fx *f = *state;
+    enum { ROUNDS = 4 };
+    uint64_t n = primary_and_standby(f);
+    for (int round = 0; round < ROUNDS; round++) {
+        pid_t mirror = tc_wait_mirror_pid(&f->standby, 0);
+        assert_true(mirror > 0);
+        publish(&f->primary, "k", 2 * round, 200);
+        if (round % 2 == 0) {
+            /* In the middle of reading what was just published. */
+            assert_int_equal(kill(mirror, SIGKILL), 0);
+            assert_true(tc_wait_mirror_pid(&f->standby, mirror) > 0);
+        } else {
+            assert_int_equal(kill(f->standby.pid, SIGKILL), 0);
+            assert_int_equal(waitpid(f->standby.pid, NULL, 0), f->standby.pid);
+            f->standby.pid = 0;
+        }
+        publish(&f->primary, "k", 2 * round + 1, 200);
+        if (f->standby.pid == 0)
+            start(&f->standby, f->standby_config);
+        n += 400;
+    }
+    assert_int_equal(tc_wait_last(&f->c, STREAM, SUBJECT, n, 0, WAIT_MS), 0);
+    wait_log(&f->standby, n, "following");
+    expect_same_answers(f, n);
+    assert_int_equal(td_stop(&f->primary), 0);
+    assert_int_equal(td_stop(&f->standby), 0);
+    expect_same_logs(f, n);
+}
+
 static void test_promote(void **state)
 {
     struct fx *f = *state;
@@ -290,6 +326,7 @@ int main(void)
         cmocka_set_test_filter(getenv("TEST_STANDBY"));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_follows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_killed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_promote, setup, teardown),
     };
     return cmocka_run_group_tests_name("standby", tests, NULL, NULL);
