@@ -25,7 +25,10 @@
  *   uint8 publisher length, publisher bytes
  *   the event in canonical msgpack (ev_encode)
  *
- * One process writes (povtrackd's ingest process); any number read.  A write
+ * One process writes (povtrackd's ingest process; on a standby, its
+ * povtrack-mirror, with st_log_append_raw, until it is promoted and ingest
+ * takes over: LMDB's writer lock keeps even two writers apart); any number
+ * read.  A write
  * is a batch: every event that passes its checks is appended and the batch
  * commits with one LMDB commit (fsync of data, then of the meta page).  When
  * st_log_append_batch() returns 0, every item it marked ST_ITEM_OK is
