@@ -29,7 +29,7 @@ struct copier {
     /* A standby not yet promoted: the stream into the log (acked is then
      * what the log holds of the stream). */
     int following;
-    uint64_t stream_last; /* following: the stream's last sequence */
+    int caught_up; /* following: the last fetch found nothing new */
     const struct pt_log *log;
     int strict;
     int ingest_fd, signal_fd, wake_fd;
@@ -257,8 +257,8 @@ static void tell_ingest(struct copier *c, const char *what, uint64_t seq)
 
 /* Where the log ends, checked against the stream: the stream holds at
  * least the log, and its message at the log's last sequence is the log's
- * record.  0, or an error with why (POVTRACK_EDIVERGED: the log is not a
- * copy of the stream). */
+ * record; then read from the record after it.  0, or an error with why
+ * (POVTRACK_EDIVERGED: the log is not a copy of the stream). */
 static int follow_sync(struct copier *c, char *why, size_t whylen)
 {
     uint64_t last = 0, loglast = 0;
@@ -277,50 +277,45 @@ static int follow_sync(struct copier *c, char *why, size_t whylen)
     if (rc == 0 && loglast > 0)
         rc = mr_stream_same(c->stream, c->reader, loglast, why, whylen);
     st_reader_reset(c->reader);
+    if (rc == 0)
+        rc = mr_stream_read_open(c->stream, loglast + 1, why, whylen);
     if (rc != 0)
         return rc;
     c->acked = loglast;
-    c->stream_last = last;
+    c->caught_up = 0;
     set_state(c, PT_MIRROR_FOLLOWING, "");
     pt_mirror_page_set_acked(c->page, c->acked);
     return 0;
 }
 
-/* Read up to MR_FOLLOW_BATCH messages after acked and append them to the
- * log as they are, in one transaction.  0 (nothing more to read when
- * acked reaches stream_last), or an error with why. */
+/* Fetch up to MR_FOLLOW_BATCH messages after acked (waiting up to
+ * MR_FOLLOW_POLL_MS for the first) and append them to the log as they
+ * are, in one transaction.  0 (caught_up set when none came), or an error
+ * with why. */
 static int follow_batch(struct copier *c, char *why, size_t whylen)
 {
     struct mr_stored m[MR_FOLLOW_BATCH];
     struct st_raw raw[MR_FOLLOW_BATCH];
     size_t n = 0;
-    int rc = 0;
-    while (n < MR_FOLLOW_BATCH && c->acked + n < c->stream_last) {
-        uint64_t seq = c->acked + n + 1;
-        rc = mr_stream_get(c->stream, seq, &m[n], why, whylen);
-        if (rc == POVTRACK_ENOTFOUND) {
-            snprintf(why, whylen, "the stream %s has no message %" PRIu64,
-                     c->conf->stream, seq);
-            rc = POVTRACK_ENATS;
-        }
-        if (rc != 0)
-            break;
-        n++;
-        if (m[n - 1].seq != seq ||
-            strcmp(m[n - 1].province, c->conf->province) != 0 ||
-            strcmp(m[n - 1].subject, c->conf->subject) != 0) {
+    int rc = mr_stream_read(c->stream, m, MR_FOLLOW_BATCH, &n,
+                            MR_FOLLOW_POLL_MS, why, whylen);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        uint64_t seq = c->acked + i + 1;
+        if (m[i].stream_seq != seq || m[i].seq != seq ||
+            strcmp(m[i].province, c->conf->province) != 0 ||
+            strcmp(m[i].subject, c->conf->subject) != 0) {
             snprintf(why, whylen,
                      "the stream's message %" PRIu64
                      " is not this province's record %" PRIu64
                      " (subject %s, " MR_HDR_SEQ " %" PRIu64
                      ", " MR_HDR_PROVINCE " %s)",
-                     seq, seq, m[n - 1].subject, m[n - 1].seq,
-                     m[n - 1].province);
+                     m[i].stream_seq, seq, m[i].subject, m[i].seq,
+                     m[i].province);
             rc = POVTRACK_EDIVERGED;
-            break;
         }
-        raw[n - 1] = (struct st_raw){seq, m[n - 1].body, m[n - 1].len};
+        raw[i] = (struct st_raw){seq, m[i].body, m[i].len};
     }
+    c->caught_up = rc == 0 && n == 0;
     if (rc == 0 && n > 0) {
         rc = st_log_append_raw(c->events, raw, n, why, whylen);
         if (rc != 0 && why[0] == '\0')
@@ -342,16 +337,14 @@ static void maybe_promote(struct copier *c)
 {
     char why[512];
     uint64_t last;
-    if (!pt_mirror_promote_requested(c->data_dir) || c->acked < c->stream_last)
+    if (!c->caught_up || !pt_mirror_promote_requested(c->data_dir))
         return;
     if (mr_stream_last(c->stream, &last, why, sizeof why) != 0) {
         pt_logf(c->log, PT_LOG_WARN, "promote: %s; trying again", why);
         return;
     }
-    if (last != c->acked) {
-        c->stream_last = last; /* read the rest first */
-        return;
-    }
+    if (last != c->acked)
+        return; /* read the rest first */
     int rc = pt_mirror_mark_promoted(c->data_dir, c->acked, why, sizeof why);
     if (rc != 0) {
         pt_logf(c->log, PT_LOG_ERROR, "promote: %s; trying again", why);
@@ -362,6 +355,7 @@ static void maybe_promote(struct copier *c)
             "; this povtrackd is the primary and copies its log into it",
             c->conf->stream, c->acked);
     tell_ingest(c, "promoted", c->acked);
+    mr_stream_read_close(c->stream);
     c->following = 0;
     c->synced = 0;
 }
@@ -391,13 +385,8 @@ static void follow(struct copier *c)
             return;
         rc = follow_sync(c, why, sizeof why);
         c->synced = rc == 0;
-        c->check_at_ms = now;
     }
-    if (rc == 0 && c->acked >= c->stream_last && now >= c->check_at_ms) {
-        c->check_at_ms = now + MR_FOLLOW_POLL_MS;
-        rc = mr_stream_last(c->stream, &c->stream_last, why, sizeof why);
-    }
-    if (rc == 0 && c->acked < c->stream_last)
+    if (rc == 0)
         rc = follow_batch(c, why, sizeof why);
     if (rc == 0) {
         c->backoff_ms = 0;
@@ -405,6 +394,7 @@ static void follow(struct copier *c)
         return;
     }
     c->synced = 0;
+    mr_stream_read_close(c->stream);
     if (rc == POVTRACK_EDIVERGED) {
         set_state(c, PT_MIRROR_DIVERGED, why);
         c->retry_at_ms = now + MR_DIVERGED_RECHECK_MS;
@@ -447,8 +437,8 @@ static int wait_ms(const struct copier *c)
         until = c->retry_at_ms;
     if (c->synced && c->check_at_ms < until)
         until = c->check_at_ms;
-    if (c->following && c->synced && c->acked < c->stream_last)
-        until = now; /* more to read */
+    if (c->following && c->synced)
+        until = now; /* the fetch itself waits for messages */
     return until > now ? (int)(until - now) : 0;
 }
 

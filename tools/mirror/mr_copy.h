@@ -35,18 +35,19 @@
  *   sync      the stream's last sequence S and the log's L: L beyond S,
  *             or message L not the log's record L, is a divergence (state
  *             diverged, looked at again every MR_DIVERGED_RECHECK_MS);
- *   follow    read messages L+1 ... S (a message get each), check their
- *             Povtrack-Seq, Povtrack-Province and subject, and append up
- *             to MR_FOLLOW_BATCH at a time to the log exactly as they are
- *             (st_log_append_raw: same sequence, received time, publisher
- *             and bytes, checked gapless), then tell ingest ("applied N",
- *             which wakes the plugin host); caught up, ask S again every
- *             MR_FOLLOW_POLL_MS; acked_seq on the page is what the log
- *             holds of the stream, state following;
+ *   follow    read messages L+1 ... with a pull consumer (mr_stream_read:
+ *             up to MR_FOLLOW_BATCH a fetch, waiting up to
+ *             MR_FOLLOW_POLL_MS), check their stream sequence,
+ *             Povtrack-Seq, Povtrack-Province and subject, and append
+ *             each fetch to the log exactly as it is (st_log_append_raw:
+ *             same sequence, received time, publisher and bytes, checked
+ *             gapless), then tell ingest ("applied N", which wakes the
+ *             plugin host); acked_seq on the page is what the log holds of
+ *             the stream, state following; any failure: sync again;
  *   promote   once `povtrack promote` asked and the log holds the stream
- *             to its end (S asked again), write the promoted marker, tell
- *             ingest ("promoted N": it takes publishers from then on), and
- *             copy as above.
+ *             to its end (a fetch found nothing, and S asked again), write the
+ * promoted marker, tell ingest ("promoted N": it takes publishers from then
+ * on), and copy as above.
  *
  * It stops on SIGTERM or SIGINT, or when ingest's end of the socket pair
  * closes (ingest died), after waiting up to MR_PUBLISH_WAIT_MS for the
