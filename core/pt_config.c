@@ -504,6 +504,8 @@ static int mirror_key(struct load_state *ls, const char *key, const char *value)
     }
     if (strcmp(key, "strict") == 0)
         return parse_yes_no(ls, "mirror", key, value, &m->strict);
+    if (strcmp(key, "standby") == 0)
+        return parse_yes_no(ls, "mirror", key, value, &m->standby);
     if (strcmp(key, "tls") == 0)
         return parse_yes_no(ls, "mirror", key, value, &m->tls);
     if (strcmp(key, "credentials") == 0)
@@ -513,7 +515,7 @@ static int mirror_key(struct load_state *ls, const char *key, const char *value)
     snprintf(ls->err, ls->errlen,
              "%s: [mirror] has no key \"%s\" (known: servers, province, "
              "stream, subject_prefix, replicas, lag_alert_records, "
-             "lag_alert_seconds, strict, credentials, tls, tls_ca)",
+             "lag_alert_seconds, strict, standby, credentials, tls, tls_ca)",
              ls->path, key);
     return 0;
 }

@@ -120,6 +120,10 @@ struct pt_limits {
  *   lag_alert_seconds = 300  ... or when the oldest record not yet in
  *                            JetStream is older than this (0: off)
  *   strict = no              yes: a publisher's ack waits for JetStream's
+ *   standby = no             yes: this povtrackd is the province's standby:
+ *                            povtrack-mirror follows the stream into the
+ *                            log and ingest refuses publishers, until
+ *                            `povtrack promote` (README, Standby)
  *   credentials = FILE       a NATS .creds file (JWT and NKey seed)
  *   tls = no                 yes: TLS to the servers (required for a
  *                            server off this machine)
@@ -142,6 +146,7 @@ struct pt_mirror_conf {
     uint64_t lag_alert_records; /* 0: no alert on records */
     unsigned lag_alert_seconds; /* 0: no alert on seconds */
     int strict;
+    int standby;
     int tls;
     char credentials[PATH_MAX]; /* "" when none */
     char tls_ca[PATH_MAX];      /* "" for the system's */

@@ -22,6 +22,7 @@
 
 #include "ev_event.h"
 #include "pt_auth.h"
+#include "pt_mirror.h"
 #include "pt_state.h"
 #include "pt_stats.h"
 #include "pt_strict.h"
@@ -69,7 +70,11 @@ struct pt_ingest {
     struct rate *rates;
     size_t nrates, caprates;
     int notify_fd;
-    int mirror_fd;            /* povtrack-mirror's socket pair, -1: none */
+    int mirror_fd; /* povtrack-mirror's socket pair, -1: none */
+    const struct pt_mirror_page *mirror_page; /* [mirror]'s page, or NULL */
+    /* A standby not yet promoted: its mirror appends the stream's records
+     * to the log, publishers are refused (pt_mirror.h). */
+    int standby;
     struct pt_strict *strict; /* strict mode's held replies, or NULL */
     size_t slots_cap;
     struct ingest_req *reqs;
@@ -105,6 +110,7 @@ int pt_ingest_open(const struct pt_config *cfg, const struct pt_log *log,
     ig->log = log;
     ig->notify_fd = -1;
     ig->mirror_fd = -1;
+    ig->standby = pt_mirror_standby(&cfg->mirror, cfg->data_dir);
     msgpack_sbuffer_init(&ig->enc);
     msgpack_sbuffer_init(&ig->reply);
     /* A group holds up to batch_max events, but never splits a request,
@@ -235,9 +241,21 @@ int pt_ingest_set_mirror(struct pt_ingest *ig, int fd,
                          const struct pt_mirror_page *page)
 {
     ig->mirror_fd = fd;
+    ig->mirror_page = page;
     if (ig->cfg->mirror.strict && ig->strict == NULL && page != NULL)
         return pt_strict_open(ig->log, page, &ig->strict);
     return 0;
+}
+
+/* The standby's mirror has made this povtrackd the primary: its marker is
+ * on disk and it no longer appends, so publishers may. */
+static void promoted(struct pt_ingest *ig, const char *at)
+{
+    ig->standby = 0;
+    pt_logf(ig->log, PT_LOG_INFO,
+            "promoted at seq %s: this povtrackd is the primary of province "
+            "%s and takes publishers",
+            at, ig->cfg->mirror.province);
 }
 
 /* Read what the mirror said (its messages only wake us: the page has the
@@ -247,10 +265,26 @@ static void mirror_drain(struct pt_ingest *ig)
 {
     char buf[64];
     ssize_t r;
-    while ((r = recv(ig->mirror_fd, buf, sizeof buf, MSG_DONTWAIT)) > 0)
-        ;
-    if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
+    int applied = 0;
+    while ((r = recv(ig->mirror_fd, buf, sizeof buf - 1, MSG_DONTWAIT)) > 0) {
+        buf[r] = '\0';
+        /* A standby's mirror appended records: the plugin host applies
+         * them as it applies a commit of ours. */
+        applied |= strncmp(buf, "applied ", 8) == 0;
+        if (ig->standby && strncmp(buf, "promoted ", 9) == 0)
+            promoted(ig, buf + 9);
+    }
+    if (applied && ig->notify_fd >= 0) {
+        ssize_t w = write(ig->notify_fd, "", 1);
+        (void)w;
+    }
+    if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
         ig->mirror_fd = -1;
+        /* A mirror that died between its marker and its word. */
+        if (ig->standby &&
+            !pt_mirror_standby(&ig->cfg->mirror, ig->cfg->data_dir))
+            promoted(ig, "(the marker)");
+    }
 }
 
 size_t pt_ingest_strict_drain(struct pt_ingest *ig, int timeout_ms)
@@ -352,6 +386,32 @@ static int rate_take(struct pt_ingest *ig, const struct pt_publisher *p,
     return 0;
 }
 
+/* A standby, or a province whose mirror found the stream moved on
+ * without this log (another povtrackd was promoted): no publisher's event
+ * is stored, so the history does not fork.  1 with why, else 0. */
+static int refuse_publishers(struct pt_ingest *ig, char *why, size_t whylen)
+{
+    const struct pt_mirror_conf *m = &ig->cfg->mirror;
+    if (ig->standby) {
+        snprintf(why, whylen,
+                 "standby: this povtrackd follows province %s's stream %s "
+                 "and takes no publishers (povtrack promote makes it the "
+                 "primary); nothing stored",
+                 m->province, m->stream);
+        return 1;
+    }
+    if (ig->mirror_page != NULL &&
+        pt_mirror_page_state(ig->mirror_page) == PT_MIRROR_DIVERGED) {
+        snprintf(why, whylen,
+                 "diverged: province %s's stream %s holds records this log "
+                 "does not (a standby was promoted?); publishers are refused "
+                 "(mirror.diverged); nothing stored",
+                 m->province, m->stream);
+        return 1;
+    }
+    return 0;
+}
+
 static void take_request(struct pt_ingest *ig, struct ingest_req *g,
                          size_t *nslots, size_t *nitems, int64_t now_us_)
 {
@@ -370,6 +430,10 @@ static void take_request(struct pt_ingest *ig, struct ingest_req *g,
                  "got %zu",
                  g->req.nbody);
         g->cls = PT_REJECT_INVALID;
+        return;
+    }
+    if (refuse_publishers(ig, g->error, sizeof g->error)) {
+        g->cls = PT_REJECT_RIGHTS;
         return;
     }
     char revoked[EV_ERROR_MAX];
@@ -654,8 +718,9 @@ int pt_ingest_step(struct pt_ingest *ig, int timeout_ms)
         zap = npoll++;
         items[zap].socket = pt_auth_zap_socket(ig->auth);
     }
-    /* Strict mode: the mirror's word that JetStream has caught up. */
-    if (ig->strict != NULL && ig->mirror_fd >= 0) {
+    /* Strict mode: the mirror's word that JetStream has caught up; a
+     * standby: that it appended records, or was promoted. */
+    if ((ig->strict != NULL || ig->standby) && ig->mirror_fd >= 0) {
         mirror = npoll++;
         items[mirror].fd = ig->mirror_fd;
     }

@@ -8,7 +8,10 @@
  * one fsync covers many clients.
  *
  * With [mirror] strict = yes, a reply also waits until JetStream has
- * acknowledged the records it acknowledges (pt_strict.h).
+ * acknowledged the records it acknowledges (pt_strict.h).  A standby not
+ * yet promoted, and a province whose mirror found the stream diverged
+ * from the log, refuse every publisher's request whole (pt_mirror.h):
+ * the standby's records come from the stream, through its mirror.
  *
  * Who sent a request is what the connection authenticated as (pt_auth.h);
  * that name is stored with each event, and the rights of the key in the
@@ -39,7 +42,9 @@ void pt_ingest_set_notify(struct pt_ingest *ig, int fd);
  * none runs), told of each commit too, and the mirror's progress page.
  * With strict = yes, the replies of each commit wait until the page says
  * JetStream holds their records (pt_strict.h), and the step also wakes on
- * the mirror's messages on fd.  Returns 0, or POVTRACK_ENOMEM. */
+ * the mirror's messages on fd; so does a standby's, whose mirror says
+ * "applied N" (the plugin host is woken) and "promoted N" (publishers are
+ * taken from then on).  Returns 0, or POVTRACK_ENOMEM. */
 struct pt_mirror_page;
 int pt_ingest_set_mirror(struct pt_ingest *ig, int fd,
                          const struct pt_mirror_page *page);

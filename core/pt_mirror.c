@@ -4,6 +4,7 @@
 #include "pt_mirror.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdatomic.h>
@@ -17,7 +18,9 @@
 
 #include <povtrack/errors.h>
 
+#include "pt_config.h"
 #include "pt_state.h"
+#include "st_env.h"
 #include "st_log.h"
 
 #define PAGE_MAGIC 0x50544d31u /* "PTM1" */
@@ -122,6 +125,11 @@ uint64_t pt_mirror_page_acked(const struct pt_mirror_page *p)
     return atomic_load(&p->pg->acked_seq);
 }
 
+enum pt_mirror_state pt_mirror_page_state(const struct pt_mirror_page *p)
+{
+    return (enum pt_mirror_state)atomic_load(&p->pg->state);
+}
+
 void pt_mirror_page_read(const struct pt_mirror_page *p,
                          struct pt_mirror_progress *out)
 {
@@ -165,7 +173,7 @@ void pt_mirror_page_set_acked(struct pt_mirror_page *p, uint64_t acked_seq)
 const char *pt_mirror_state_name(enum pt_mirror_state state)
 {
     static const char *const names[] = {"starting", "connecting", "syncing",
-                                        "copying", "diverged"};
+                                        "copying",  "diverged",   "following"};
     return (unsigned)state < sizeof names / sizeof names[0] ? names[state]
                                                             : "unknown";
 }
@@ -184,4 +192,84 @@ int pt_mirror_lag(struct st_reader *r, uint64_t acked_seq, uint64_t last_seq,
     if (now > rec.received)
         out->seconds = (now - rec.received) / 1000000;
     return 0;
+}
+
+/* dir/name into buf, or POVTRACK_ENAMETOOLONG. */
+static int data_path(char *buf, size_t cap, const char *dir, const char *name)
+{
+    return snprintf(buf, cap, "%s/%s", dir, name) < (int)cap
+               ? 0
+               : POVTRACK_ENAMETOOLONG;
+}
+
+int pt_mirror_standby(const struct pt_mirror_conf *m, const char *data_dir)
+{
+    char path[PATH_MAX];
+    if (!m->enabled || !m->standby)
+        return 0;
+    if (data_path(path, sizeof path, data_dir, PT_DATA_PROMOTED_FILE) != 0)
+        return 1;
+    return access(path, F_OK) == 0 ? 0 : 1;
+}
+
+int pt_mirror_promote_requested(const char *data_dir)
+{
+    char path[PATH_MAX];
+    return data_path(path, sizeof path, data_dir, PT_DATA_PROMOTE_FILE) == 0 &&
+           access(path, F_OK) == 0;
+}
+
+/* Write text into the new file path (replacing it) and sync it. */
+static int write_synced(const char *path, const char *text, char *err,
+                        size_t errlen)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int rc = 0;
+    size_t len = strlen(text);
+    if (fd < 0)
+        rc = -errno;
+    else if (write(fd, text, len) != (ssize_t)len || fsync(fd) != 0)
+        rc = errno != 0 ? -errno : POVTRACK_EIO;
+    if (fd >= 0 && close(fd) != 0 && rc == 0)
+        rc = -errno;
+    if (rc != 0)
+        snprintf(err, errlen, "%s: %s", path, povtrack_strerror(rc));
+    return rc;
+}
+
+int pt_mirror_promote_request(const char *data_dir, char *err, size_t errlen)
+{
+    char path[PATH_MAX];
+    if (data_path(path, sizeof path, data_dir, PT_DATA_PROMOTE_FILE) != 0) {
+        snprintf(err, errlen, "%s: path too long", data_dir);
+        return POVTRACK_ENAMETOOLONG;
+    }
+    return write_synced(path, "promote\n", err, errlen);
+}
+
+int pt_mirror_mark_promoted(const char *data_dir, uint64_t seq, char *err,
+                            size_t errlen)
+{
+    char path[PATH_MAX], tmp[PATH_MAX], req[PATH_MAX], text[96];
+    if (data_path(path, sizeof path, data_dir, PT_DATA_PROMOTED_FILE) != 0 ||
+        data_path(tmp, sizeof tmp, data_dir, PT_DATA_PROMOTED_FILE ".new") !=
+            0 ||
+        data_path(req, sizeof req, data_dir, PT_DATA_PROMOTE_FILE) != 0) {
+        snprintf(err, errlen, "%s: path too long", data_dir);
+        return POVTRACK_ENAMETOOLONG;
+    }
+    snprintf(text, sizeof text, "promoted at seq %" PRIu64 ", unix %lld\n", seq,
+             (long long)time(NULL));
+    int rc = write_synced(tmp, text, err, errlen);
+    if (rc == 0 && rename(tmp, path) != 0) {
+        rc = -errno;
+        snprintf(err, errlen, "%s: %s", path, povtrack_strerror(rc));
+    }
+    if (rc == 0 && unlink(req) != 0 && errno != ENOENT) {
+        rc = -errno;
+        snprintf(err, errlen, "%s: %s", req, povtrack_strerror(rc));
+    }
+    if (rc == 0 && (rc = st_dir_sync(data_dir)) != 0)
+        snprintf(err, errlen, "%s: %s", data_dir, povtrack_strerror(rc));
+    return rc;
 }

@@ -47,7 +47,10 @@ enum pt_mirror_state {
     /* Stopped: the stream holds another record than the log at some
      * sequence, or more records (the error says which).  Nothing is sent
      * until an operator has mended it and povtrackd is restarted. */
-    PT_MIRROR_DIVERGED
+    PT_MIRROR_DIVERGED,
+    /* A standby: the stream into the log; acked_seq is what the log holds
+     * of the stream. */
+    PT_MIRROR_FOLLOWING
 };
 
 /* What the page says, read at one moment. */
@@ -76,6 +79,10 @@ void pt_mirror_page_close(struct pt_mirror_page *p);
 /* The acknowledged sequence alone: one atomic load, for ingest's loop. */
 uint64_t pt_mirror_page_acked(const struct pt_mirror_page *p);
 
+/* The state alone: one atomic load, for ingest's refusal of publishers
+ * while diverged. */
+enum pt_mirror_state pt_mirror_page_state(const struct pt_mirror_page *p);
+
 /* Everything, consistent. */
 void pt_mirror_page_read(const struct pt_mirror_page *p,
                          struct pt_mirror_progress *out);
@@ -86,7 +93,8 @@ void pt_mirror_page_set(struct pt_mirror_page *p, enum pt_mirror_state state,
                         uint64_t acked_seq, const char *error);
 void pt_mirror_page_set_acked(struct pt_mirror_page *p, uint64_t acked_seq);
 
-/* "starting", "connecting", "syncing", "copying", "diverged". */
+/* "starting", "connecting", "syncing", "copying", "diverged",
+ * "following". */
 const char *pt_mirror_state_name(enum pt_mirror_state state);
 
 /* How far the mirror is behind a log whose last sequence is last_seq:
@@ -101,5 +109,33 @@ struct pt_mirror_lag {
 };
 int pt_mirror_lag(struct st_reader *r, uint64_t acked_seq, uint64_t last_seq,
                   int64_t now_us, struct pt_mirror_lag *out);
+
+/*
+ * The standby ([mirror] standby = yes) and its promotion (README, Many
+ * provinces, Standby).  A standby follows the stream into its log until
+ * `povtrack promote` writes <data_dir>/PT_DATA_PROMOTE_FILE; its
+ * povtrack-mirror then reads the stream to its end, writes
+ * <data_dir>/PT_DATA_PROMOTED_FILE (synced: it survives a power cut),
+ * tells ingest, and copies the log into the stream from then on, as a
+ * primary's does.  The marker outlives restarts: a promoted povtrackd
+ * stays the primary even with standby = yes still in its configuration.
+ */
+
+/* 1 when m makes this data directory a standby not yet promoted (also
+ * when the marker cannot be looked at: a standby that takes no publishers
+ * forks nothing), else 0. */
+struct pt_mirror_conf;
+int pt_mirror_standby(const struct pt_mirror_conf *m, const char *data_dir);
+
+/* `povtrack promote`: ask for the promotion (the request file, created).
+ * 0, or an error with err naming the file. */
+int pt_mirror_promote_request(const char *data_dir, char *err, size_t errlen);
+/* The request is there. */
+int pt_mirror_promote_requested(const char *data_dir);
+/* The promotion is done, at the log's sequence seq: write the marker
+ * (the file, then its directory synced) and remove the request.  0, or an
+ * error with err naming the file. */
+int pt_mirror_mark_promoted(const char *data_dir, uint64_t seq, char *err,
+                            size_t errlen);
 
 #endif /* POVTRACK_PT_MIRROR_H */

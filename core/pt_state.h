@@ -13,6 +13,10 @@
  *   PT_DATA_GUARD_FILE    the plugin call in progress (pt_guard.h)
  *   PT_DATA_MIRROR_FILE   how far the mirror has copied the log into
  *                         JetStream (pt_mirror.h), with [mirror] only
+ *   PT_DATA_PROMOTE_FILE  `povtrack promote` asks a standby to become the
+ *                         primary (pt_mirror.h)
+ *   PT_DATA_PROMOTED_FILE the standby became the primary: it no longer
+ *                         follows, whatever [mirror] standby says
  *
  * In the state environment, the database PT_STATE_CURSORS_DB maps a plugin's
  * name to the sequence of the last log record applied to it (8 bytes,
@@ -51,8 +55,10 @@
 #define PT_DATA_STATE_SUBDIR "state"
 #define PT_DATA_LOCK_FILE "povtrackd.pid"
 #define PT_DATA_HOST_LOCK_FILE "host.lock"
-#define PT_DATA_GUARD_FILE "host.guard"       /* pt_guard.h */
-#define PT_DATA_MIRROR_FILE "mirror.progress" /* pt_mirror.h */
+#define PT_DATA_GUARD_FILE "host.guard"        /* pt_guard.h */
+#define PT_DATA_MIRROR_FILE "mirror.progress"  /* pt_mirror.h */
+#define PT_DATA_PROMOTE_FILE "promote.request" /* pt_mirror.h */
+#define PT_DATA_PROMOTED_FILE "promoted"       /* pt_mirror.h */
 /* state.invalid-<UTC time>: a state the host could not read, set aside
  * (st_set_aside). */
 #define PT_DATA_STATE_INVALID_PREFIX PT_DATA_STATE_SUBDIR ST_SET_ASIDE_INFIX

@@ -174,6 +174,48 @@ static int append_item(struct st_log *log, MDB_txn *txn, struct st_view *view,
     return 0;
 }
 
+/*
+ * Begin the write transaction and find *next, the sequence the next record
+ * takes.  A map grown by another writer process (a standby's follower,
+ * st_log_append_raw) is adopted first: LMDB refuses a transaction on a map
+ * smaller than the environment's (MDB_MAP_RESIZED).
+ */
+static int begin_write(struct st_log *log, MDB_txn **txn, uint64_t *next)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc;
+
+    for (int tries = 0;; tries++) {
+        rc = st_mdb_rc(mdb_txn_begin(log->env, NULL, 0, txn));
+        if (rc != MDB_MAP_RESIZED)
+            break;
+        rc = st_adopt_map_size(log, tries);
+        if (rc != 0)
+            return rc;
+    }
+    if (rc != 0)
+        return rc;
+
+    /* next = last key + 1: sequences are gapless, so this is also the
+     * number of events plus one. */
+    *next = 1;
+    rc = st_mdb_rc(mdb_cursor_open(*txn, log->events, &cur));
+    if (rc == 0) {
+        rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_LAST));
+        mdb_cursor_close(cur);
+    }
+    if (rc == 0 && k.mv_size != 8)
+        rc = POVTRACK_EFORMAT;
+    if (rc == 0)
+        *next = st_get_u64be(k.mv_data) + 1;
+    else if (rc == MDB_NOTFOUND)
+        rc = 0;
+    if (rc != 0)
+        mdb_txn_abort(*txn);
+    return rc;
+}
+
 /* One attempt at the whole batch.  Sets *map_full when LMDB ran out of map
  * (as opposed to a check() returning that code). */
 static int append_once(struct st_log *log, int64_t received,
@@ -181,34 +223,15 @@ static int append_once(struct st_log *log, int64_t received,
                        void *arg, int *map_full)
 {
     MDB_txn *txn;
-    MDB_cursor *cur;
-    MDB_val k, v;
     struct st_view view;
     uint64_t next = 1;
     int from_check = 0;
     int rc;
 
     *map_full = 0;
-    rc = st_mdb_rc(mdb_txn_begin(log->env, NULL, 0, &txn));
+    rc = begin_write(log, &txn, &next);
     if (rc != 0)
         return rc;
-
-    /* next = last key + 1: sequences are gapless, so this is also the
-     * number of events plus one. */
-    rc = st_mdb_rc(mdb_cursor_open(txn, log->events, &cur));
-    if (rc != 0)
-        goto fail;
-    rc = st_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_LAST));
-    mdb_cursor_close(cur);
-    if (rc == 0) {
-        if (k.mv_size != 8) {
-            rc = POVTRACK_EFORMAT;
-            goto fail;
-        }
-        next = st_get_u64be(k.mv_data) + 1;
-    } else if (rc != MDB_NOTFOUND) {
-        goto fail;
-    }
 
     view.txn = txn;
     view.log = log;
@@ -282,6 +305,103 @@ int st_log_append_batch(struct st_log *log, int64_t received,
         rc = append_once(log, received, items, n, check, arg, &map_full);
         if (rc == 0 || !map_full)
             return rc;
+        rc = grow_map(log);
+        if (rc != 0)
+            return rc;
+    }
+}
+
+/* One record of st_log_append_raw inside its transaction: decoded, then
+ * appended as append_item appends an event, with the record's own
+ * received time and publisher; anything but a fresh append at exactly
+ * raw->seq means this log is not the one the records came from. */
+static int append_raw_one(struct st_log *log, MDB_txn *txn,
+                          struct st_view *view, const struct st_raw *raw,
+                          uint64_t *next, char *err, size_t errlen)
+{
+    struct st_record rec;
+    struct ev_event ev;
+    struct ev_error everr;
+    struct st_item it;
+    msgpack_unpacked up;
+    int from_check = 0;
+    int rc;
+
+    if (raw->seq != *next) {
+        snprintf(err, errlen,
+                 "record %" PRIu64
+                 " does not follow the log, which ends at %" PRIu64,
+                 raw->seq, *next - 1);
+        return POVTRACK_EDIVERGED;
+    }
+    rc = st_record_parse(raw->seq, raw->bytes, raw->len, &rec);
+    if (rc != 0) {
+        snprintf(err, errlen, "record %" PRIu64 ": not a stored record",
+                 raw->seq);
+        return rc;
+    }
+    msgpack_unpacked_init(&up);
+    everr.msg[0] = '\0';
+    if (msgpack_unpack_next(&up, rec.event, rec.event_len, NULL) !=
+            MSGPACK_UNPACK_SUCCESS ||
+        ev_decode(&up.data, INT64_MAX, &ev, &everr) != POVTRACK_OK) {
+        snprintf(err, errlen,
+                 "record %" PRIu64 ": its event does not decode (%s)", raw->seq,
+                 everr.msg);
+        msgpack_unpacked_destroy(&up);
+        return POVTRACK_EFORMAT;
+    }
+    memset(&it, 0, sizeof it);
+    it.ev = &ev;
+    it.bytes = rec.event;
+    it.len = rec.event_len;
+    it.publisher = rec.publisher;
+    rc = append_item(log, txn, view, rec.received, &it, next, NULL, NULL,
+                     &from_check);
+    if (rc == 0 && it.status == ST_ITEM_DUPLICATE) {
+        snprintf(err, errlen,
+                 "record %" PRIu64 ": its id is already at seq %" PRIu64,
+                 raw->seq, it.seq);
+        rc = POVTRACK_EDIVERGED;
+    } else if (rc == 0 && it.status != ST_ITEM_OK) {
+        snprintf(err, errlen, "record %" PRIu64 ": %s", raw->seq, it.error);
+        rc = POVTRACK_EDIVERGED;
+    }
+    msgpack_unpacked_destroy(&up);
+    return rc;
+}
+
+int st_log_append_raw(struct st_log *log, const struct st_raw *recs, size_t n,
+                      char *err, size_t errlen)
+{
+    MDB_txn *txn;
+    struct st_view view;
+    uint64_t next;
+    int rc;
+
+    err[0] = '\0';
+    if (log == NULL || log->readonly || (recs == NULL && n != 0))
+        return POVTRACK_EINVAL;
+    if (log->broken)
+        return log->broken;
+    if (n == 0)
+        return 0;
+    for (;;) {
+        rc = begin_write(log, &txn, &next);
+        if (rc != 0)
+            return rc;
+        view.txn = txn;
+        view.log = log;
+        for (size_t i = 0; i < n && rc == 0; i++)
+            rc = append_raw_one(log, txn, &view, &recs[i], &next, err, errlen);
+        if (rc == 0) {
+            rc = st_mdb_rc(mdb_txn_commit(txn));
+        } else {
+            mdb_txn_abort(txn);
+        }
+        if (rc != MDB_MAP_FULL)
+            return rc;
+        err[0] = '\0';
         rc = grow_map(log);
         if (rc != 0)
             return rc;

@@ -25,7 +25,10 @@
  *   uint8 publisher length, publisher bytes
  *   the event in canonical msgpack (ev_encode)
  *
- * One process writes (povtrackd's ingest process); any number read.  A write
+ * One process writes (povtrackd's ingest process; on a standby, its
+ * povtrack-mirror, with st_log_append_raw, until it is promoted and ingest
+ * takes over: LMDB's writer lock keeps even two writers apart); any number
+ * read.  A write
  * is a batch: every event that passes its checks is appended and the batch
  * commits with one LMDB commit (fsync of data, then of the meta page).  When
  * st_log_append_batch() returns 0, every item it marked ST_ITEM_OK is
@@ -239,6 +242,28 @@ typedef int (*st_check_fn)(void *arg, struct st_view *view,
 int st_log_append_batch(struct st_log *log, int64_t received,
                         struct st_item *items, size_t n, st_check_fn check,
                         void *arg);
+
+/*
+ * Append records exactly as another copy of the log stores them (a
+ * standby following its province's stream): each raw is the whole stored
+ * value (the layout at the top of this file: received time, publisher,
+ * event) and must land at raw.seq, directly after the log's last record
+ * and after the one before it in recs.  The indexes ("ids", "units",
+ * "unitseq", "amends") are updated as st_log_append_batch updates them,
+ * without its checks: the log the records come from made them.  One
+ * transaction, durably committed when it returns 0.  POVTRACK_EDIVERGED
+ * (nothing stored, err says which record and why) when a record does not
+ * follow the log, its id is already stored, or its unit change or amend
+ * breaks the rules here: this log is not the one the records came from.
+ * POVTRACK_EFORMAT for a value that is not a record.
+ */
+struct st_raw {
+    uint64_t seq;
+    const void *bytes;
+    size_t len;
+};
+int st_log_append_raw(struct st_log *log, const struct st_raw *recs, size_t n,
+                      char *err, size_t errlen);
 
 /* ---- reading ---- */
 

@@ -43,6 +43,7 @@ static const struct {
     {"backup", tl_cmd_backup, "online copy of the log and plugin state"},
     {"restore", tl_cmd_restore, "put a backup in place as a data directory"},
     {"verify", tl_cmd_verify, "check the log and plugin cursors (for cron)"},
+    {"promote", tl_cmd_promote, "make a province's standby its primary"},
     {"plugin", tl_cmd_plugin, "list plugins; resume a quarantined one"},
     {"rebuild", tl_cmd_rebuild,
      "drop a plugin's state and apply the log again"},

@@ -165,6 +165,7 @@ int tl_cmd_rebuild(struct tl_cli *cli, int argc, char **argv);
 int tl_cmd_backup(struct tl_cli *cli, int argc, char **argv);
 int tl_cmd_restore(struct tl_cli *cli, int argc, char **argv);
 int tl_cmd_verify(struct tl_cli *cli, int argc, char **argv);
+int tl_cmd_promote(struct tl_cli *cli, int argc, char **argv);
 int tl_cmd_unitmap(struct tl_cli *cli, int argc, char **argv);
 int tl_cmd_units(struct tl_cli *cli, int argc, char **argv);
 int tl_cmd_correct(struct tl_cli *cli, int argc, char **argv);

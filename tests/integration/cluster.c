@@ -11,7 +11,7 @@
 
 #include <nats/nats.h>
 
-#include "daemon.h" /* td_run_to_exit */
+#include "daemon.h" /* td_run_to_exit, td_request_raw */
 #include "st_log.h"
 
 #define SCRIPT POVTRACK_SOURCE_DIR "/tools/scripts/nats-cluster.sh"
@@ -292,4 +292,86 @@ int tc_compare(struct tc *c, const char *stream, const char *subject,
     st_reader_end(r);
     st_log_close(log);
     return rc;
+}
+
+int tc_mirror_stats(struct td *d, struct tc_mirror_stats *out)
+{
+    static const unsigned char req[] = {0x81, 0xa2, 'o', 'p', 0xa5,
+                                        's',  't',  'a', 't', 's'};
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    int rc = -1;
+    memset(out, 0, sizeof *out);
+    if (td_request_raw(d, req, sizeof req, &up, 5000) == 0) {
+        const msgpack_object *m = td_get(&up.data, "mirror");
+        const msgpack_object *last = td_get(&up.data, "last_seq");
+        const msgpack_object *acked = m ? td_get(m, "acked_seq") : NULL;
+        const msgpack_object *lag = m ? td_get(m, "lag_records") : NULL;
+        if (m != NULL && last != NULL && acked != NULL && lag != NULL &&
+            td_str_copy(td_get(m, "state"), out->state, sizeof out->state) ==
+                0) {
+            out->last_seq = last->via.u64;
+            out->acked = acked->via.u64;
+            out->lag_records = lag->via.u64;
+            rc = 0;
+        }
+    }
+    msgpack_unpacked_destroy(&up);
+    return rc;
+}
+
+int tc_wait_alert(struct td *d, const char *code, const char *severity)
+{
+    static const unsigned char req[] = {0x81, 0xa2, 'o', 'p', 0xa6, 'a',
+                                        'l',  'e',  'r', 't', 's'};
+    int64_t deadline = mono_ms() + 20000;
+    int found = 0;
+    while (!found && mono_ms() < deadline) {
+        msgpack_unpacked up;
+        msgpack_unpacked_init(&up);
+        const msgpack_object *list = NULL;
+        if (td_request_raw(d, req, sizeof req, &up, 5000) == 0)
+            list = td_get(&up.data, "alerts");
+        for (uint32_t i = 0;
+             list != NULL && list->type == MSGPACK_OBJECT_ARRAY &&
+             i < list->via.array.size;
+             i++) {
+            const msgpack_object *a = &list->via.array.ptr[i];
+            found |= td_str_eq(td_get(a, "code"), code) &&
+                     td_str_eq(td_get(a, "severity"), severity);
+        }
+        msgpack_unpacked_destroy(&up);
+    }
+    return found ? 0 : -1;
+}
+
+pid_t tc_mirror_pid(const struct td *d)
+{
+    char path[96], comm[64];
+    snprintf(path, sizeof path, "/proc/%ld/task/%ld/children", (long)d->pid,
+             (long)d->pid);
+    FILE *fc = fopen(path, "r");
+    long child, found = 0;
+    while (fc != NULL && found == 0 && fscanf(fc, "%ld", &child) == 1) {
+        snprintf(path, sizeof path, "/proc/%ld/comm", child);
+        FILE *f = fopen(path, "r");
+        if (f != NULL && fgets(comm, sizeof comm, f) != NULL &&
+            strncmp(comm, "povtrack-mirro", 14) == 0)
+            found = child;
+        if (f != NULL)
+            fclose(f);
+    }
+    if (fc != NULL)
+        fclose(fc);
+    return (pid_t)found;
+}
+
+pid_t tc_wait_mirror_pid(const struct td *d, pid_t previous)
+{
+    int64_t deadline = mono_ms() + 10000;
+    pid_t pid = 0;
+    while (mono_ms() < deadline &&
+           ((pid = tc_mirror_pid(d)) == 0 || pid == previous))
+        ;
+    return pid == previous ? 0 : pid;
 }

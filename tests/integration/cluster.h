@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define TC_NODES 3
 
@@ -64,5 +65,24 @@ int tc_wait_last(struct tc *c, const char *stream, const char *subject,
  * why. */
 int tc_compare(struct tc *c, const char *stream, const char *subject,
                const char *log_dir, uint64_t *count, char *why, size_t whylen);
+
+/* The "mirror" map of a daemon's stats, and its log's last sequence: 0,
+ * or -1 when there is no answer or no such map. */
+struct td;
+struct tc_mirror_stats {
+    char state[32];
+    uint64_t acked, lag_records, last_seq;
+};
+int tc_mirror_stats(struct td *d, struct tc_mirror_stats *out);
+
+/* povtrack-mirror, the child of povtrackd d that runs it; 0 when none.
+ * tc_wait_mirror_pid waits (up to 10 s of looks) for one other than
+ * previous: its pid, or 0. */
+pid_t tc_mirror_pid(const struct td *d);
+pid_t tc_wait_mirror_pid(const struct td *d, pid_t previous);
+
+/* Until d's plugin host has stored an alert code of severity (each look a
+ * request answered by the daemon): 0, or -1 after 20 s. */
+int tc_wait_alert(struct td *d, const char *code, const char *severity);
 
 #endif

@@ -110,47 +110,16 @@ static void start(struct fx *f, const char *extra)
         td_start_logged(&f->d, (const char *[]){"-c", f->config, NULL}), 0);
 }
 
-/* The "mirror" map of stats, and the log's last sequence. */
-struct mirror_stats {
-    char state[32];
-    uint64_t acked, lag_records, last_seq;
-};
-
-static int mirror_stats(struct fx *f, struct mirror_stats *out)
-{
-    static const unsigned char req[] = {0x81, 0xa2, 'o', 'p', 0xa5,
-                                        's',  't',  'a', 't', 's'};
-    msgpack_unpacked up;
-    msgpack_unpacked_init(&up);
-    int rc = -1;
-    memset(out, 0, sizeof *out);
-    if (td_request_raw(&f->d, req, sizeof req, &up, 5000) == 0) {
-        const msgpack_object *m = td_get(&up.data, "mirror");
-        const msgpack_object *last = td_get(&up.data, "last_seq");
-        const msgpack_object *acked = m ? td_get(m, "acked_seq") : NULL;
-        const msgpack_object *lag = m ? td_get(m, "lag_records") : NULL;
-        if (m != NULL && last != NULL && acked != NULL && lag != NULL &&
-            td_str_copy(td_get(m, "state"), out->state, sizeof out->state) ==
-                0) {
-            out->last_seq = last->via.u64;
-            out->acked = acked->via.u64;
-            out->lag_records = lag->via.u64;
-            rc = 0;
-        }
-    }
-    msgpack_unpacked_destroy(&up);
-    return rc;
-}
-
 /* Until the stream holds want records and stats says the mirror knows it
  * (each look a request to the daemon or the cluster). */
 static void wait_mirrored(struct fx *f, uint64_t want, int all_current)
 {
     assert_int_equal(
         tc_wait_last(&f->c, STREAM, SUBJECT, want, all_current, WAIT_MS), 0);
-    struct mirror_stats s = {0};
+    struct tc_mirror_stats s = {0};
     int64_t deadline = mono_ms() + 10000;
-    while (mono_ms() < deadline && (mirror_stats(f, &s) != 0 || s.acked < want))
+    while (mono_ms() < deadline &&
+           (tc_mirror_stats(&f->d, &s) != 0 || s.acked < want))
         ;
     if (s.acked < want)
         fail_msg("stats: mirror %s at %" PRIu64 ", want %" PRIu64, s.state,
@@ -315,8 +284,8 @@ static void test_equals_log(void **state)
     publisher_join(&b);
     wait_mirrored(f, 3001, 1);
     expect_equal(f, 3001);
-    struct mirror_stats s;
-    assert_int_equal(mirror_stats(f, &s), 0);
+    struct tc_mirror_stats s;
+    assert_int_equal(tc_mirror_stats(&f->d, &s), 0);
     assert_string_equal(s.state, "copying");
     assert_int_equal(s.acked, 3001);
     assert_int_equal(s.lag_records, 0);
@@ -385,37 +354,11 @@ static void test_leader_killed(void **state)
     node_killed(*state, 1);
 }
 
-/* povtrack-mirror, the child of povtrackd that runs it; 0 when none. */
-static pid_t mirror_pid(const struct td *d)
-{
-    char path[96], comm[64];
-    snprintf(path, sizeof path, "/proc/%ld/task/%ld/children", (long)d->pid,
-             (long)d->pid);
-    FILE *fc = fopen(path, "r");
-    long child, found = 0;
-    while (fc != NULL && found == 0 && fscanf(fc, "%ld", &child) == 1) {
-        snprintf(path, sizeof path, "/proc/%ld/comm", child);
-        FILE *f = fopen(path, "r");
-        if (f != NULL && fgets(comm, sizeof comm, f) != NULL &&
-            strncmp(comm, "povtrack-mirro", 14) == 0)
-            found = child;
-        if (f != NULL)
-            fclose(f);
-    }
-    if (fc != NULL)
-        fclose(fc);
-    return (pid_t)found;
-}
-
 /* The mirror's pid, waiting (a bounded number of looks) for one to run. */
 static pid_t wait_mirror_pid(const struct td *d, pid_t previous)
 {
-    int64_t deadline = mono_ms() + 10000;
-    pid_t pid = 0;
-    while (mono_ms() < deadline &&
-           ((pid = mirror_pid(d)) == 0 || pid == previous))
-        ;
-    if (pid == 0 || pid == previous)
+    pid_t pid = tc_wait_mirror_pid(d, previous);
+    if (pid == 0)
         fail_msg("no new povtrack-mirror under povtrackd %ld", (long)d->pid);
     return pid;
 }
@@ -759,34 +702,6 @@ static void test_strict_nats_down(void **state)
     assert_int_equal(td_stop(&f->d), 0);
 }
 
-/* Until the host has stored an alert code of severity (each look a
- * request answered by the daemon). */
-static void wait_alert(struct fx *f, const char *code, const char *severity)
-{
-    static const unsigned char req[] = {0x81, 0xa2, 'o', 'p', 0xa6, 'a',
-                                        'l',  'e',  'r', 't', 's'};
-    int64_t deadline = mono_ms() + 20000;
-    int found = 0;
-    while (!found && mono_ms() < deadline) {
-        msgpack_unpacked up;
-        msgpack_unpacked_init(&up);
-        const msgpack_object *list = NULL;
-        if (td_request_raw(&f->d, req, sizeof req, &up, 5000) == 0)
-            list = td_get(&up.data, "alerts");
-        for (uint32_t i = 0;
-             list != NULL && list->type == MSGPACK_OBJECT_ARRAY &&
-             i < list->via.array.size;
-             i++) {
-            const msgpack_object *a = &list->via.array.ptr[i];
-            found |= td_str_eq(td_get(a, "code"), code) &&
-                     td_str_eq(td_get(a, "severity"), severity);
-        }
-        msgpack_unpacked_destroy(&up);
-    }
-    if (!found)
-        fail_msg("no %s alert %s stored", severity, code);
-}
-
 static void test_diverged(void **state)
 {
     struct fx *f = *state;
@@ -805,11 +720,11 @@ static void test_diverged(void **state)
     assert_int_equal(td_stop(&f->d), 0);
     start(f, NULL);
     /* Stored by the host (it may be raised before a SUB could join). */
-    wait_alert(f, "mirror.diverged", "critical");
+    assert_int_equal(tc_wait_alert(&f->d, "mirror.diverged", "critical"), 0);
     assert_true(
         td_count_lines(f->d.log, "diverge", "is not the log's record 11") >= 1);
-    struct mirror_stats s;
-    assert_int_equal(mirror_stats(f, &s), 0);
+    struct tc_mirror_stats s;
+    assert_int_equal(tc_mirror_stats(&f->d, &s), 0);
     assert_string_equal(s.state, "diverged");
     /* Left as it was: the first log's copy. */
     struct tc_info info;

@@ -901,6 +901,168 @@ static void test_reader_process_growth(void **state)
     st_log_close(log);
 }
 
+/* ---- records appended as they are (a standby's follower) ---- */
+
+/* A valid donation.received (st_log_append_raw decodes what it appends,
+ * as the plugin host does), id don-<i>, its donor padded to pad bytes. */
+static void tev_donation(struct tev *t, int i, size_t pad)
+{
+    msgpack_packer pk;
+    char donor[256];
+
+    assert_true(pad > 0 && pad <= 256); /* data.donor's most */
+    memset(t, 0, sizeof(*t));
+    snprintf(t->id, sizeof(t->id), "don-%d", i);
+    snprintf(t->unit, sizeof(t->unit), "01");
+    t->ev.type = EV_DONATION_RECEIVED;
+    t->ev.id = sth_str(t->id);
+    t->ev.at = 1700000000;
+    t->ev.unit = sth_str(t->unit);
+    msgpack_sbuffer_init(&t->sb);
+    msgpack_packer_init(&pk, &t->sb, msgpack_sbuffer_write);
+    pack_head(&pk, t, "donation.received");
+    msgpack_pack_map(&pk, 4);
+    pack_cstr(&pk, "amount");
+    msgpack_pack_int64(&pk, 1000 + i);
+    pack_cstr(&pk, "donor");
+    memset(donor, 'x', pad);
+    pack_str(&pk, donor, pad);
+    pack_cstr(&pk, "donor_kind");
+    pack_cstr(&pk, "organisation");
+    pack_cstr(&pk, "level");
+    pack_cstr(&pk, "province");
+}
+
+/* The child of test_append_raw: copy the log in src, record by record, to
+ * the log in dst with st_log_append_raw, 50 a transaction, from another
+ * process than the one that created dst (its map grows here).  0, or the
+ * step that failed. */
+static int child_copy_raw(const char *src, const char *dst, int in, int out)
+{
+    struct st_log *a = NULL, *b = NULL;
+    struct st_reader *r = NULL;
+    struct st_raw raw[50];
+    struct st_record rec;
+    char err[256], c;
+    uint64_t last = 0;
+    int rc = 10;
+
+    if (wait_byte(in, &c) != 0 || c != 'a')
+        return 1;
+    if (st_log_open(src, ST_OPEN_READONLY, &a, err, sizeof(err)) != 0 ||
+        st_log_open_sized(dst, 0, TINY_MAP, &b, err, sizeof(err)) != 0 ||
+        st_reader_begin(a, &r) != 0 || st_reader_last_seq(r, &last) != 0)
+        return 2;
+    /* A record that does not follow the log is refused, nothing stored. */
+    if (st_reader_get(r, 2, &rec) != 0)
+        return 3;
+    raw[0] = (struct st_raw){2, rec.raw, rec.raw_len};
+    if (st_log_append_raw(b, raw, 1, err, sizeof(err)) != POVTRACK_EDIVERGED ||
+        strstr(err, "does not follow") == NULL)
+        return 4;
+    for (uint64_t seq = 1; seq <= last; seq += 50) {
+        size_t n = 0;
+        for (; n < 50 && seq + n <= last; n++) {
+            if (st_reader_get(r, seq + n, &rec) != 0)
+                return 5;
+            raw[n] = (struct st_raw){seq + n, rec.raw, rec.raw_len};
+        }
+        if (st_log_append_raw(b, raw, n, err, sizeof(err)) != 0)
+            return 6;
+    }
+    /* Record 1 again, at the next sequence: its id is stored. */
+    if (st_reader_get(r, 1, &rec) != 0)
+        return 7;
+    raw[0] = (struct st_raw){last + 1, rec.raw, rec.raw_len};
+    if (st_log_append_raw(b, raw, 1, err, sizeof(err)) != POVTRACK_EDIVERGED ||
+        strstr(err, "already at seq 1") == NULL)
+        return 8;
+    rc = write(out, "d", 1) == 1 ? 0 : 9;
+    st_reader_end(r);
+    st_log_close(a);
+    st_log_close(b);
+    return rc;
+}
+
+static void test_append_raw(void **state)
+{
+    struct fx *f = *state;
+    int to_child[2], to_parent[2], status = 0;
+    char copy[128], c;
+    struct st_reader *ra, *rb;
+    struct st_record x, y;
+    uint64_t last = 0, seq = 0;
+    pid_t pid;
+
+    snprintf(copy, sizeof(copy), "%s/copy", f->root);
+    assert_int_equal(pipe(to_child), 0);
+    assert_int_equal(pipe(to_parent), 0);
+    /* Fork before anything is opened: the child must not inherit a live
+     * LMDB environment. */
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(to_child[1]);
+        close(to_parent[0]);
+        exit(child_copy_raw(f->dir, copy, to_child[0], to_parent[1]));
+    }
+    close(to_child[0]);
+    close(to_parent[1]);
+
+    struct st_log *a = sth_open(f->dir, 0, 0);
+    struct tev t;
+    struct st_item it;
+    tev_unit(&t, "u", "01", "Ha Giang", NULL, EV_LEVEL_PROVINCE);
+    item_of(&it, &t);
+    sth_append_stored(a, RECEIVED, &it, 1, NULL, 1);
+    tev_free(&t);
+    for (int i = 0; i < 800; i++) {
+        tev_donation(&t, i, 250);
+        item_of(&it, &t);
+        sth_append_stored(a, RECEIVED + i, &it, 1, NULL, (uint64_t)i + 2);
+        tev_free(&t);
+    }
+    /* The copy made here, at its smallest map; the child grows it. */
+    struct st_log *b = sth_open(copy, 0, TINY_MAP);
+    size_t before = st_log_map_size(b);
+    assert_int_equal(write(to_child[1], "a", 1), 1);
+    int got = wait_byte(to_parent[0], &c);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (got != 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("the copying child failed at step %d",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    assert_int_equal(c, 'd');
+    close(to_child[1]);
+    close(to_parent[0]);
+
+    /* This handle's map is smaller than the one the child grew: its next
+     * batch adopts the larger one (MDB_MAP_RESIZED) and goes on. */
+    append_n(b, 5000, 1, 0);
+    assert_true(st_log_map_size(b) > before);
+
+    /* Byte for byte the same records, and the indexes as the original's. */
+    assert_int_equal(st_reader_begin(a, &ra), 0);
+    assert_int_equal(st_reader_begin(b, &rb), 0);
+    assert_int_equal(st_reader_last_seq(ra, &last), 0);
+    assert_int_equal(last, 801);
+    for (uint64_t s = 1; s <= last; s++) {
+        assert_int_equal(st_reader_get(ra, s, &x), 0);
+        assert_int_equal(st_reader_get(rb, s, &y), 0);
+        assert_int_equal(x.raw_len, y.raw_len);
+        assert_memory_equal(x.raw, y.raw, x.raw_len);
+    }
+    assert_int_equal(st_reader_find_id(rb, sth_str("don-777"), &seq), 0);
+    assert_int_equal(seq, 779);
+    struct ev_unit u;
+    assert_int_equal(st_reader_unit(rb, sth_str("01"), &u), 0);
+    assert_int_equal(st_reader_last_seq(rb, &last), 0);
+    assert_int_equal(last, 802);
+    st_reader_end(ra);
+    st_reader_end(rb);
+    st_log_close(a);
+    st_log_close(b);
+}
+
 /* ---- rejection of what is not a log ---- */
 
 static void expect_open_fails(const char *dir, unsigned flags, int want,
@@ -1391,6 +1553,7 @@ int main(void)
         STH_TEST(test_map_growth),
         STH_TEST(test_reader_same_handle_growth),
         STH_TEST(test_reader_process_growth),
+        STH_TEST(test_append_raw),
         STH_TEST(test_not_a_log),
         STH_TEST(test_unwritten_log),
         STH_TEST(test_find_id),

@@ -6,7 +6,10 @@
 #             copied by povtrack-mirror into a new R3 stream: records/s
 #             from povtrackd's start (with [mirror]) until stats says
 #             JetStream holds the last record;
-#   2. ingest povtrack-bench against povtrackd without [mirror], with
+#   2. follow a standby ([mirror] standby = yes) on a new data directory
+#             reads that stream into its log: records/s from its start
+#             until stats says its log holds the last record;
+#   3. ingest povtrack-bench against povtrackd without [mirror], with
 #             [mirror] strict = no, and with strict = yes (each on a fresh
 #             data directory and stream): events/s and ack latency.
 #
@@ -129,16 +132,32 @@ n, t = int(sys.argv[1]), float(sys.argv[3]) - float(sys.argv[2])
 print(f'copied {n} records in {t:.2f} s: {n / t:.0f} records/s')" \
   "$last" "$t0" "$t1"
 
+echo
+echo "== 2. follow: a standby reads those $last records into its log"
+t0=$(date +%s.%N)
+start_daemon "$dir/standby" "$(mirror_config 60 "standby = yes")"
+while :; do
+  read -r followed _ <<<"$(progress "$dir/standby")"
+  [ "$followed" -lt "$last" ] || break
+  sleep 0.1 # the resolution of this measurement
+done
+t1=$(date +%s.%N)
+stop_daemon
+/usr/bin/python3 -c "import sys
+n, t = int(sys.argv[1]), float(sys.argv[3]) - float(sys.argv[2])
+print(f'followed {n} records in {t:.2f} s: {n / t:.0f} records/s')" \
+  "$followed" "$t0" "$t1"
+
 province=60
 for mode in none no yes; do
   echo
   case $mode in
   none)
-    echo "== 2. ingest without [mirror]: povtrack-bench $*"
+    echo "== 3. ingest without [mirror]: povtrack-bench $*"
     start_daemon "$dir/none" ""
     ;;
   *)
-    echo "== 2. ingest with [mirror] strict = $mode: povtrack-bench $*"
+    echo "== 3. ingest with [mirror] strict = $mode: povtrack-bench $*"
     province=$((province + 1))
     start_daemon "$dir/$mode" "$(mirror_config $province "strict = $mode")"
     ;;

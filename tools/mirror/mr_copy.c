@@ -25,6 +25,11 @@
 
 struct copier {
     const struct pt_mirror_conf *conf;
+    const char *data_dir;
+    /* A standby not yet promoted: the stream into the log (acked is then
+     * what the log holds of the stream). */
+    int following;
+    int caught_up; /* following: the last fetch found nothing new */
     const struct pt_log *log;
     int strict;
     int ingest_fd, signal_fd, wake_fd;
@@ -107,44 +112,6 @@ static int log_last(struct copier *c, uint64_t *last)
     return rc;
 }
 
-/* Is message last of the stream the log's record last?  0; or
- * POVTRACK_EDIVERGED with why; or another error (NATS, storage). */
-static int same_record(struct copier *c, uint64_t last, char *why,
-                       size_t whylen)
-{
-    struct mr_stored m;
-    int rc = mr_stream_get(c->stream, last, &m, why, whylen);
-    if (rc == POVTRACK_ENOTFOUND) {
-        snprintf(why, whylen, "its last message %" PRIu64 " cannot be read",
-                 last);
-        return POVTRACK_ENATS;
-    }
-    if (rc != 0)
-        return rc;
-    struct st_record rec;
-    rc = st_reader_get(c->reader, last, &rec);
-    if (rc != 0) {
-        snprintf(why, whylen, "the log's record %" PRIu64 ": %s", last,
-                 st_strerror(rc));
-    } else if (m.seq != last || strcmp(m.province, c->conf->province) != 0 ||
-               strcmp(m.subject, c->conf->subject) != 0) {
-        snprintf(
-            why, whylen,
-            "its message %" PRIu64 " is not this province's record %" PRIu64
-            " (subject %s, " MR_HDR_SEQ " %" PRIu64 ", " MR_HDR_PROVINCE " %s)",
-            last, last, m.subject, m.seq, m.province);
-        rc = POVTRACK_EDIVERGED;
-    } else if (m.len != rec.raw_len || memcmp(m.body, rec.raw, m.len) != 0) {
-        snprintf(why, whylen,
-                 "its record %" PRIu64 " is not the log's record %" PRIu64
-                 " (%zu bytes against %zu, or other bytes)",
-                 last, last, m.len, rec.raw_len);
-        rc = POVTRACK_EDIVERGED;
-    }
-    mr_stored_free(&m);
-    return rc;
-}
-
 /* Where the stream ends, checked against the log: sets acked and next.
  * 0, or an error with why (POVTRACK_EDIVERGED: the stream is not a copy
  * of this log). */
@@ -164,7 +131,7 @@ static int resync(struct copier *c, char *why, size_t whylen)
         rc = POVTRACK_EDIVERGED;
     }
     if (rc == 0 && last > 0)
-        rc = same_record(c, last, why, whylen);
+        rc = mr_stream_same(c->stream, c->reader, last, why, whylen);
     st_reader_reset(c->reader);
     if (rc != 0)
         return rc;
@@ -276,6 +243,167 @@ static void work(struct copier *c)
     }
 }
 
+/* ---- a standby: the stream into the log ---- */
+
+/* Tell ingest, which wakes the plugin host and, after "promoted", takes
+ * publishers.  A full socket already holds a wake-up. */
+static void tell_ingest(struct copier *c, const char *what, uint64_t seq)
+{
+    char msg[48];
+    int n = snprintf(msg, sizeof msg, "%s %" PRIu64, what, seq);
+    ssize_t w = send(c->ingest_fd, msg, (size_t)n, MSG_DONTWAIT);
+    (void)w;
+}
+
+/* Where the log ends, checked against the stream: the stream holds at
+ * least the log, and its message at the log's last sequence is the log's
+ * record; then read from the record after it.  0, or an error with why
+ * (POVTRACK_EDIVERGED: the log is not a copy of the stream). */
+static int follow_sync(struct copier *c, char *why, size_t whylen)
+{
+    uint64_t last = 0, loglast = 0;
+    set_state(c, PT_MIRROR_SYNCING, NULL);
+    int rc = mr_stream_last(c->stream, &last, why, whylen);
+    if (rc == 0 && (rc = log_last(c, &loglast)) != 0)
+        snprintf(why, whylen, "the log: %s", st_strerror(rc));
+    if (rc == 0 && loglast > last) {
+        snprintf(why, whylen,
+                 "the log holds %" PRIu64 " records, the stream %s %" PRIu64
+                 " (this standby's log was written by another povtrackd, or "
+                 "the stream was replaced)",
+                 loglast, c->conf->stream, last);
+        rc = POVTRACK_EDIVERGED;
+    }
+    if (rc == 0 && loglast > 0)
+        rc = mr_stream_same(c->stream, c->reader, loglast, why, whylen);
+    st_reader_reset(c->reader);
+    if (rc == 0)
+        rc = mr_stream_read_open(c->stream, loglast + 1, why, whylen);
+    if (rc != 0)
+        return rc;
+    c->acked = loglast;
+    c->caught_up = 0;
+    set_state(c, PT_MIRROR_FOLLOWING, "");
+    pt_mirror_page_set_acked(c->page, c->acked);
+    return 0;
+}
+
+/* Fetch up to MR_FOLLOW_BATCH messages after acked (waiting up to
+ * MR_FOLLOW_POLL_MS for the first) and append them to the log as they
+ * are, in one transaction.  0 (caught_up set when none came), or an error
+ * with why. */
+static int follow_batch(struct copier *c, char *why, size_t whylen)
+{
+    struct mr_stored m[MR_FOLLOW_BATCH];
+    struct st_raw raw[MR_FOLLOW_BATCH];
+    size_t n = 0;
+    int rc = mr_stream_read(c->stream, m, MR_FOLLOW_BATCH, &n,
+                            MR_FOLLOW_POLL_MS, why, whylen);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        uint64_t seq = c->acked + i + 1;
+        if (m[i].stream_seq != seq || m[i].seq != seq ||
+            strcmp(m[i].province, c->conf->province) != 0 ||
+            strcmp(m[i].subject, c->conf->subject) != 0) {
+            snprintf(why, whylen,
+                     "the stream's message %" PRIu64
+                     " is not this province's record %" PRIu64
+                     " (subject %s, " MR_HDR_SEQ " %" PRIu64
+                     ", " MR_HDR_PROVINCE " %s)",
+                     m[i].stream_seq, seq, m[i].subject, m[i].seq,
+                     m[i].province);
+            rc = POVTRACK_EDIVERGED;
+        }
+        raw[i] = (struct st_raw){seq, m[i].body, m[i].len};
+    }
+    c->caught_up = rc == 0 && n == 0;
+    if (rc == 0 && n > 0) {
+        rc = st_log_append_raw(c->events, raw, n, why, whylen);
+        if (rc != 0 && why[0] == '\0')
+            snprintf(why, whylen, "the log: %s", st_strerror(rc));
+        if (rc == 0) {
+            c->acked += n;
+            pt_mirror_page_set_acked(c->page, c->acked);
+            tell_ingest(c, "applied", c->acked);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        mr_stored_free(&m[i]);
+    return rc;
+}
+
+/* `povtrack promote` asked, and the log holds the whole stream as it is
+ * now: mark the promotion, tell ingest, and copy from now on. */
+static void maybe_promote(struct copier *c)
+{
+    char why[512];
+    uint64_t last;
+    if (!c->caught_up || !pt_mirror_promote_requested(c->data_dir))
+        return;
+    if (mr_stream_last(c->stream, &last, why, sizeof why) != 0) {
+        pt_logf(c->log, PT_LOG_WARN, "promote: %s; trying again", why);
+        return;
+    }
+    if (last != c->acked)
+        return; /* read the rest first */
+    int rc = pt_mirror_mark_promoted(c->data_dir, c->acked, why, sizeof why);
+    if (rc != 0) {
+        pt_logf(c->log, PT_LOG_ERROR, "promote: %s; trying again", why);
+        return;
+    }
+    pt_logf(c->log, PT_LOG_INFO,
+            "promoted: the log holds the stream %s to its end, seq %" PRIu64
+            "; this povtrackd is the primary and copies its log into it",
+            c->conf->stream, c->acked);
+    tell_ingest(c, "promoted", c->acked);
+    mr_stream_read_close(c->stream);
+    c->following = 0;
+    c->synced = 0;
+}
+
+/* One turn of a standby with a connection. */
+static void follow(struct copier *c)
+{
+    struct mr_results r;
+    char why[512];
+    int64_t now = mono_ms();
+    mr_stream_results(c->stream, &r);
+    if (!r.connected) {
+        if (c->state != PT_MIRROR_CONNECTING)
+            set_state(c, PT_MIRROR_CONNECTING,
+                      "disconnected from NATS; reconnecting");
+        c->synced = 0;
+        return;
+    }
+    if (r.reconnects != c->reconnects_seen) {
+        c->reconnects_seen = r.reconnects;
+        c->synced = 0;
+    }
+    int rc = 0;
+    why[0] = '\0';
+    if (!c->synced) {
+        if (now < c->retry_at_ms)
+            return;
+        rc = follow_sync(c, why, sizeof why);
+        c->synced = rc == 0;
+    }
+    if (rc == 0)
+        rc = follow_batch(c, why, sizeof why);
+    if (rc == 0) {
+        c->backoff_ms = 0;
+        maybe_promote(c);
+        return;
+    }
+    c->synced = 0;
+    mr_stream_read_close(c->stream);
+    if (rc == POVTRACK_EDIVERGED) {
+        set_state(c, PT_MIRROR_DIVERGED, why);
+        c->retry_at_ms = now + MR_DIVERGED_RECHECK_MS;
+    } else {
+        set_state(c, PT_MIRROR_CONNECTING, why);
+        back_off(c);
+    }
+}
+
 /* Connect when not connected and the back-off allows. */
 static void connect_stream(struct copier *c)
 {
@@ -292,7 +420,9 @@ static void connect_stream(struct copier *c)
     }
     pt_logf(c->log, PT_LOG_INFO, "connected to NATS; stream %s, subject %s%s",
             c->conf->stream, c->conf->subject,
-            c->strict ? " (strict: acks wait for JetStream)" : "");
+            c->following ? " (standby: following it)"
+            : c->strict  ? " (strict: acks wait for JetStream)"
+                         : "");
     c->synced = 0;
     c->backoff_ms = 0;
     c->reconnects_seen = 0;
@@ -307,6 +437,8 @@ static int wait_ms(const struct copier *c)
         until = c->retry_at_ms;
     if (c->synced && c->check_at_ms < until)
         until = c->check_at_ms;
+    if (c->following && c->synced)
+        until = now; /* the fetch itself waits for messages */
     return until > now ? (int)(until - now) : 0;
 }
 
@@ -347,7 +479,8 @@ static int open_all(struct copier *c, const struct pt_config *cfg)
     int rc = pt_mirror_page_open(cfg->data_dir, PT_MIRROR_PAGE_WRITE, &c->page,
                                  err, sizeof err);
     if (rc == 0)
-        rc = st_log_open(dir, ST_OPEN_READONLY, &c->events, err, sizeof err);
+        rc = st_log_open(dir, c->following ? 0 : ST_OPEN_READONLY, &c->events,
+                         err, sizeof err);
     if (rc == 0 && (rc = st_reader_begin(c->events, &c->reader)) != 0)
         snprintf(err, sizeof err, "%s: %s", dir, st_strerror(rc));
     if (rc == 0) {
@@ -368,6 +501,9 @@ int mr_copy_run(const struct pt_config *cfg, const struct pt_log *log,
                 int ingest_fd, int signal_fd)
 {
     struct copier c = {.conf = &cfg->mirror,
+                       .data_dir = cfg->data_dir,
+                       .following =
+                           pt_mirror_standby(&cfg->mirror, cfg->data_dir),
                        .log = log,
                        .strict = cfg->mirror.strict,
                        .ingest_fd = ingest_fd,
@@ -385,7 +521,9 @@ int mr_copy_run(const struct pt_config *cfg, const struct pt_log *log,
     }
     while (rc == 0 && !c.stop) {
         connect_stream(&c);
-        if (c.stream != NULL)
+        if (c.stream != NULL && c.following)
+            follow(&c);
+        else if (c.stream != NULL)
             work(&c);
         struct pollfd p[3] = {{signal_fd, POLLIN, 0},
                               {ingest_fd, POLLIN, 0},

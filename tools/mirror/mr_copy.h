@@ -29,6 +29,26 @@
  *             every MR_IDLE_CHECK_MS, and resync when it went down (a
  *             lost tail shows even when no new record comes).
  *
+ * A standby ([mirror] standby = yes, not yet promoted: pt_mirror.h) runs
+ * the other way, with the log opened for writing:
+ *
+ *   sync      the stream's last sequence S and the log's L: L beyond S,
+ *             or message L not the log's record L, is a divergence (state
+ *             diverged, looked at again every MR_DIVERGED_RECHECK_MS);
+ *   follow    read messages L+1 ... with a pull consumer (mr_stream_read:
+ *             up to MR_FOLLOW_BATCH a fetch, waiting up to
+ *             MR_FOLLOW_POLL_MS), check their stream sequence,
+ *             Povtrack-Seq, Povtrack-Province and subject, and append
+ *             each fetch to the log exactly as it is (st_log_append_raw:
+ *             same sequence, received time, publisher and bytes, checked
+ *             gapless), then tell ingest ("applied N", which wakes the
+ *             plugin host); acked_seq on the page is what the log holds of
+ *             the stream, state following; any failure: sync again;
+ *   promote   once `povtrack promote` asked and the log holds the stream
+ *             to its end (a fetch found nothing, and S asked again), write the
+ * promoted marker, tell ingest ("promoted N": it takes publishers from then
+ * on), and copy as above.
+ *
  * It stops on SIGTERM or SIGINT, or when ingest's end of the socket pair
  * closes (ingest died), after waiting up to MR_PUBLISH_WAIT_MS for the
  * acks in flight.
@@ -44,6 +64,8 @@
 #define MR_DIVERGED_RECHECK_MS 30000
 #define MR_BACKOFF_MIN_MS 1000
 #define MR_BACKOFF_MAX_MS 30000
+#define MR_FOLLOW_BATCH 256   /* records per transaction of a standby */
+#define MR_FOLLOW_POLL_MS 100 /* a standby caught up asks the stream */
 
 /* Run until told to stop.  ingest_fd: the mirror's end of the socket pair
  * with ingest; signal_fd: a signalfd for SIGTERM, SIGINT and SIGHUP (the

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,7 @@
 
 #include <povtrack/errors.h>
 
-#include "st_log.h" /* ST_FORMAT */
+#include "st_log.h" /* ST_FORMAT, the log a message is compared with */
 
 #define EXPECTED_LAST_SEQ "Nats-Expected-Last-Sequence"
 #define API_WAIT_MS 5000      /* JetStream API requests */
@@ -29,7 +30,8 @@ struct mr_stream {
     natsOptions *opts;
     natsConnection *nc;
     jsCtx *js;
-    pthread_mutex_t lock; /* guards what the callbacks write: */
+    natsSubscription *reader; /* a standby's pull consumer, or NULL */
+    pthread_mutex_t lock;     /* guards what the callbacks write: */
     struct mr_results res;
 };
 
@@ -194,6 +196,7 @@ void mr_stream_close(struct mr_stream *s)
 {
     if (s == NULL)
         return;
+    mr_stream_read_close(s);
     if (s->js != NULL)
         jsCtx_Destroy(s->js);
     if (s->nc != NULL) {
@@ -298,21 +301,11 @@ int mr_stream_last(struct mr_stream *s, uint64_t *last, char *err,
     return 0;
 }
 
-int mr_stream_get(struct mr_stream *s, uint64_t seq, struct mr_stored *out,
-                  char *err, size_t errlen)
+/* A message of the stream as an mr_stored, which takes it over. */
+static void stored_of(natsMsg *msg, struct mr_stored *out)
 {
-    natsMsg *msg = NULL;
-    jsErrCode jerr = 0;
-    memset(out, 0, sizeof *out);
-    natsStatus st = js_GetMsg(&msg, s->js, s->conf->stream, seq, NULL, &jerr);
-    if (st == NATS_NOT_FOUND)
-        return POVTRACK_ENOTFOUND;
-    if (st != NATS_OK) {
-        char what[64];
-        snprintf(what, sizeof what, "message %" PRIu64, seq);
-        return nats_fail(st, jerr, what, err, errlen);
-    }
     const char *v = NULL;
+    memset(out, 0, sizeof *out);
     if (natsMsgHeader_Get(msg, MR_HDR_SEQ, &v) == NATS_OK && v != NULL) {
         char *end;
         out->seq = strtoull(v, &end, 10);
@@ -327,6 +320,23 @@ int mr_stream_get(struct mr_stream *s, uint64_t seq, struct mr_stored *out,
     out->body = natsMsg_GetData(msg);
     out->len = (size_t)natsMsg_GetDataLength(msg);
     out->msg = msg;
+}
+
+int mr_stream_get(struct mr_stream *s, uint64_t seq, struct mr_stored *out,
+                  char *err, size_t errlen)
+{
+    natsMsg *msg = NULL;
+    jsErrCode jerr = 0;
+    memset(out, 0, sizeof *out);
+    natsStatus st = js_GetMsg(&msg, s->js, s->conf->stream, seq, NULL, &jerr);
+    if (st == NATS_NOT_FOUND)
+        return POVTRACK_ENOTFOUND;
+    if (st != NATS_OK) {
+        char what[64];
+        snprintf(what, sizeof what, "message %" PRIu64, seq);
+        return nats_fail(st, jerr, what, err, errlen);
+    }
+    stored_of(msg, out);
     return 0;
 }
 
@@ -334,6 +344,42 @@ void mr_stored_free(struct mr_stored *m)
 {
     natsMsg_Destroy(m->msg);
     m->msg = NULL;
+}
+
+int mr_stream_same(struct mr_stream *s, struct st_reader *r, uint64_t last,
+                   char *why, size_t whylen)
+{
+    struct mr_stored m;
+    int rc = mr_stream_get(s, last, &m, why, whylen);
+    if (rc == POVTRACK_ENOTFOUND) {
+        snprintf(why, whylen, "its last message %" PRIu64 " cannot be read",
+                 last);
+        return POVTRACK_ENATS;
+    }
+    if (rc != 0)
+        return rc;
+    struct st_record rec;
+    rc = st_reader_get(r, last, &rec);
+    if (rc != 0) {
+        snprintf(why, whylen, "the log's record %" PRIu64 ": %s", last,
+                 st_strerror(rc));
+    } else if (m.seq != last || strcmp(m.province, s->conf->province) != 0 ||
+               strcmp(m.subject, s->conf->subject) != 0) {
+        snprintf(
+            why, whylen,
+            "its message %" PRIu64 " is not this province's record %" PRIu64
+            " (subject %s, " MR_HDR_SEQ " %" PRIu64 ", " MR_HDR_PROVINCE " %s)",
+            last, last, m.subject, m.seq, m.province);
+        rc = POVTRACK_EDIVERGED;
+    } else if (m.len != rec.raw_len || memcmp(m.body, rec.raw, m.len) != 0) {
+        snprintf(why, whylen,
+                 "its record %" PRIu64 " is not the log's record %" PRIu64
+                 " (%zu bytes against %zu, or other bytes)",
+                 last, last, m.len, rec.raw_len);
+        rc = POVTRACK_EDIVERGED;
+    }
+    mr_stored_free(&m);
+    return rc;
 }
 
 int mr_stream_publish(struct mr_stream *s, uint64_t seq, const void *body,
@@ -391,4 +437,65 @@ void mr_stream_rearm(struct mr_stream *s, uint64_t acked)
     s->res.why[0] = '\0';
     s->res.acked = acked;
     pthread_mutex_unlock(&s->lock);
+}
+
+int mr_stream_read_open(struct mr_stream *s, uint64_t from, char *err,
+                        size_t errlen)
+{
+    jsSubOptions so;
+    jsErrCode jerr = 0;
+    mr_stream_read_close(s);
+    jsSubOptions_Init(&so);
+    so.Stream = s->conf->stream;
+    so.Config.DeliverPolicy = js_DeliverByStartSequence;
+    so.Config.OptStartSeq = from;
+    so.Config.AckPolicy = js_AckNone;
+    /* The server drops the consumer this long after its reader went. */
+    so.Config.InactiveThreshold = (int64_t)MR_READER_IDLE_MS * 1000000;
+    natsStatus st = js_PullSubscribe(&s->reader, s->js, s->conf->subject, NULL,
+                                     NULL, &so, &jerr);
+    if (st != NATS_OK) {
+        s->reader = NULL;
+        return nats_fail(st, jerr, "pull consumer", err, errlen);
+    }
+    return 0;
+}
+
+void mr_stream_read_close(struct mr_stream *s)
+{
+    if (s->reader == NULL)
+        return;
+    natsSubscription_Unsubscribe(s->reader);
+    natsSubscription_Destroy(s->reader);
+    s->reader = NULL;
+}
+
+int mr_stream_read(struct mr_stream *s, struct mr_stored *out, size_t max,
+                   size_t *n, int timeout_ms, char *err, size_t errlen)
+{
+    natsMsgList list = {NULL, 0};
+    jsErrCode jerr = 0;
+    *n = 0;
+    if (s->reader == NULL || max == 0 || max > INT_MAX)
+        return POVTRACK_EINVAL;
+    natsStatus st =
+        natsSubscription_Fetch(&list, s->reader, (int)max, timeout_ms, &jerr);
+    if (st == NATS_TIMEOUT)
+        return 0;
+    if (st != NATS_OK)
+        return nats_fail(st, jerr, "fetch", err, errlen);
+    for (int i = 0; i < list.Count && *n < max; i++) {
+        jsMsgMetaData *meta = NULL;
+        natsMsg *msg = list.Msgs[i];
+        list.Msgs[i] = NULL;
+        stored_of(msg, &out[*n]);
+        out[*n].stream_seq = 0;
+        if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
+            out[*n].stream_seq = meta->Sequence.Stream;
+            jsMsgMetaData_Destroy(meta);
+        }
+        (*n)++;
+    }
+    natsMsgList_Destroy(&list);
+    return 0;
 }

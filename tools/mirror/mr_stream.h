@@ -92,8 +92,9 @@ int mr_stream_last(struct mr_stream *s, uint64_t *last, char *err,
  * headers ("" when absent) and its body, valid until mr_stored_free.
  * POVTRACK_ENOTFOUND when the stream has no such message. */
 struct mr_stored {
-    uint64_t seq;      /* Povtrack-Seq, 0 when absent or not a number */
-    char province[16]; /* Povtrack-Province */
+    uint64_t seq;        /* Povtrack-Seq, 0 when absent or not a number */
+    uint64_t stream_seq; /* its stream sequence (mr_stream_read only) */
+    char province[16];   /* Povtrack-Province */
     char subject[128];
     const void *body;
     size_t len;
@@ -102,6 +103,28 @@ struct mr_stored {
 int mr_stream_get(struct mr_stream *s, uint64_t seq, struct mr_stored *out,
                   char *err, size_t errlen);
 void mr_stored_free(struct mr_stored *m);
+
+/* A standby's reader of the stream: an ephemeral pull consumer from
+ * stream sequence from on, without acks (the log is the cursor: a reader
+ * opened again starts after the log's last record), which the server
+ * drops MR_READER_IDLE_MS after its reader went.  mr_stream_read fetches
+ * up to max messages, in order, into out (each freed with
+ * mr_stored_free), waiting up to timeout_ms for the first: *n = 0 when
+ * none came. */
+#define MR_READER_IDLE_MS 30000
+int mr_stream_read_open(struct mr_stream *s, uint64_t from, char *err,
+                        size_t errlen);
+int mr_stream_read(struct mr_stream *s, struct mr_stored *out, size_t max,
+                   size_t *n, int timeout_ms, char *err, size_t errlen);
+void mr_stream_read_close(struct mr_stream *s);
+
+/* Is message seq of the stream the record seq of the log r reads (r
+ * renewed by the caller): its Povtrack-Seq, Povtrack-Province, subject and
+ * body, byte for byte?  0; POVTRACK_EDIVERGED with why; or another error
+ * (NATS, storage) with why. */
+struct st_reader;
+int mr_stream_same(struct mr_stream *s, struct st_reader *r, uint64_t seq,
+                   char *why, size_t whylen);
 
 /* Publish record seq, body its stored bytes, expecting the stream to end
  * at seq - 1.  Asynchronous: the outcome shows in mr_stream_results. */
