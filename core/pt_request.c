@@ -3,6 +3,7 @@
  * read, query, alerts, units, audit (validate: pt_validate.c).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -556,11 +557,23 @@ static int req_regroup(struct pt_host *h, const msgpack_object *codes,
         pt_pack_error(pk, "regroup: must be an array of unit codes");
         return 0;
     }
-    for (uint32_t i = 0; i < codes->via.array.size; i++)
-        if (codes->via.array.ptr[i].type != MSGPACK_OBJECT_STR) {
-            pt_pack_error(pk, "regroup[%u]: must be a unit code (a string)", i);
+    /* Codes are echoed as the reply's keys: only well-formed ones. */
+    for (uint32_t i = 0; i < codes->via.array.size; i++) {
+        const msgpack_object *c = &codes->via.array.ptr[i];
+        struct ev_error err;
+        char path[32];
+        memset(&err, 0, sizeof err);
+        snprintf(path, sizeof path, "regroup[%" PRIu32 "]", i);
+        if (c->type != MSGPACK_OBJECT_STR) {
+            pt_pack_error(pk, "%s: must be a unit code (a string)", path);
             return 0;
         }
+        struct ev_str code = {.ptr = c->via.str.ptr, .len = c->via.str.size};
+        if (ev_check_unit_code(code, path, &err) != POVTRACK_OK) {
+            pt_pack_error(pk, "%s", err.msg);
+            return 0;
+        }
+    }
     int rc = st_reader_renew(h->reader);
     if (rc != 0) {
         pt_pack_error(pk, "log: %s", st_strerror(rc));

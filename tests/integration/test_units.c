@@ -798,6 +798,11 @@ static void test_alerts_regrouped(void **state)
     assert_int_equal(e->type, MSGPACK_OBJECT_STR);
     assert_true(e->via.str.size >= 3 && memcmp(e->via.str.ptr, "at:", 3) == 0);
     msgpack_unpacked_destroy(&up);
+    /* Codes come back as keys: a malformed one is refused, by index. */
+    regroup(f, (const char *const[]){"593", "59\xff", NULL}, &end_2025, &up);
+    e = td_get(&up.data, "error");
+    assert_true(td_str_eq(e, "regroup[1]: must be 2, 3 or 5 decimal digits"));
+    msgpack_unpacked_destroy(&up);
 
     /* The 2025 report on 68 (it waits for the plugins to catch up). */
     char rep[65536];
