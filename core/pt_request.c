@@ -3,6 +3,7 @@
  * read, query, alerts, units, audit (validate: pt_validate.c).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -543,13 +544,86 @@ static int unit_visit(void *arg, const struct ev_history *h)
     return 0;
 }
 
+/* units with "regroup": [code, ...] and "at": where the households of each
+ * code are at "at" (ev_unit_map from the code's span of that instant, or
+ * its last one before), as {"regroup": {code: code in force | nil}}; nil
+ * when the daemon knows no such code, or its trail ends (a province
+ * abolished without successor).  Clients regroup what was raised under old
+ * units (alerts) onto the units of a date this way. */
+static int req_regroup(struct pt_host *h, const msgpack_object *codes,
+                       int64_t at, msgpack_packer *pk)
+{
+    if (codes->type != MSGPACK_OBJECT_ARRAY) {
+        pt_pack_error(pk, "regroup: must be an array of unit codes");
+        return 0;
+    }
+    /* Codes are echoed as the reply's keys: only well-formed ones. */
+    for (uint32_t i = 0; i < codes->via.array.size; i++) {
+        const msgpack_object *c = &codes->via.array.ptr[i];
+        struct ev_error err;
+        char path[32];
+        memset(&err, 0, sizeof err);
+        snprintf(path, sizeof path, "regroup[%" PRIu32 "]", i);
+        if (c->type != MSGPACK_OBJECT_STR) {
+            pt_pack_error(pk, "%s: must be a unit code (a string)", path);
+            return 0;
+        }
+        struct ev_str code = {.ptr = c->via.str.ptr, .len = c->via.str.size};
+        if (ev_check_unit_code(code, path, &err) != POVTRACK_OK) {
+            pt_pack_error(pk, "%s", err.msg);
+            return 0;
+        }
+    }
+    int rc = st_reader_renew(h->reader);
+    if (rc != 0) {
+        pt_pack_error(pk, "log: %s", st_strerror(rc));
+        return 0;
+    }
+    struct st_registry sr;
+    st_reader_registry(h->reader, UINT64_MAX, &sr);
+    /* Every code is mapped before anything is packed, so that a storage
+     * error is still one clean error reply. */
+    struct ev_str *to = calloc(codes->via.array.size + 1, sizeof(*to));
+    if (to == NULL)
+        return POVTRACK_ENOMEM;
+    for (uint32_t i = 0; i < codes->via.array.size; i++) {
+        const msgpack_object_str *c = &codes->via.array.ptr[i].via.str;
+        struct ev_str code = {.ptr = c->ptr, .len = c->size};
+        rc = ev_unit_map(&sr.reg, code, at, at, &to[i]);
+        if (rc == POVTRACK_ENOTFOUND) {
+            to[i].ptr = NULL;
+            rc = 0;
+        }
+        if (rc != 0) {
+            free(to);
+            pt_pack_error(pk, "log: %s", st_strerror(rc));
+            return 0;
+        }
+    }
+    povtrack_proto_pack_ok(pk, 1);
+    pt_pack_cstr(pk, "regroup");
+    msgpack_pack_map(pk, codes->via.array.size);
+    for (uint32_t i = 0; i < codes->via.array.size; i++) {
+        const msgpack_object_str *c = &codes->via.array.ptr[i].via.str;
+        pack_str(pk, c->ptr, c->size);
+        if (to[i].ptr == NULL)
+            msgpack_pack_nil(pk);
+        else
+            pack_str(pk, to[i].ptr, to[i].len);
+    }
+    free(to);
+    return 0;
+}
+
 /* units: {"parent": code|nil, "at"?: unix seconds}: the units under parent
- * (nil: the provinces) as they stood at "at", or as each last stood. */
+ * (nil: the provinces) as they stood at "at", or as each last stood.  With
+ * "regroup" (and "at"), req_regroup's answer instead. */
 static int req_units(struct pt_host *h, const msgpack_object *req,
                      msgpack_packer *pk)
 {
     const msgpack_object *parent = pt_map_get(req, "parent");
     const msgpack_object *at = pt_map_get(req, "at");
+    const msgpack_object *regroup = pt_map_get(req, "regroup");
     struct units_arg ua = {.pk = pk};
     if (parent != NULL && parent->type == MSGPACK_OBJECT_STR) {
         ua.parent.ptr = parent->via.str.ptr;
@@ -568,6 +642,13 @@ static int req_units(struct pt_host *h, const msgpack_object *req,
     } else if (at != NULL && at->type != MSGPACK_OBJECT_NIL) {
         pt_pack_error(pk, "at: must be unix seconds (an integer) or nil");
         return 0;
+    }
+    if (regroup != NULL && regroup->type != MSGPACK_OBJECT_NIL) {
+        if (!ua.has_at) {
+            pt_pack_error(pk, "at: required with regroup, unix seconds");
+            return 0;
+        }
+        return req_regroup(h, regroup, ua.at, pk);
     }
     int rc = st_reader_renew(h->reader);
     if (rc == 0)

@@ -486,8 +486,7 @@ static int check_text(struct ev_str s, size_t max, const char *path,
     return POVTRACK_OK;
 }
 
-static int check_unit_code(struct ev_str s, const char *path,
-                           struct ev_error *err)
+int ev_check_unit_code(struct ev_str s, const char *path, struct ev_error *err)
 {
     uint32_t i;
 
@@ -681,7 +680,7 @@ static int decode_codes(const msgpack_object *o, const char *path,
 
         snprintf(epath, sizeof epath, "%s[%" PRIu32 "]", path, i);
         if ((rc = get_str(e, epath, &s, err)) != POVTRACK_OK ||
-            (rc = check_unit_code(s, epath, err)) != POVTRACK_OK)
+            (rc = ev_check_unit_code(s, epath, err)) != POVTRACK_OK)
             return rc;
         for (j = 0; j < i; j++)
             if (o->via.array.ptr[j].via.str.size == s.len &&
@@ -773,7 +772,7 @@ static int decode_field(unsigned f, const msgpack_object *o,
         if ((rc = get_str(o, path, s, err)) != POVTRACK_OK)
             return rc;
         return fd->kind == K_TEXT ? check_text(*s, EV_TEXT_MAX, path, err)
-                                  : check_unit_code(*s, path, err);
+                                  : ev_check_unit_code(*s, path, err);
     case K_ENUM:
         if (f == F_TARGET_TYPE &&
             (rc = check_target_type(o, path, err)) != POVTRACK_OK)
@@ -1058,7 +1057,7 @@ static int decode_unit(const msgpack_object *o, struct ev_str *unit,
     if ((rc = need(o, "unit", err)) != POVTRACK_OK ||
         (rc = get_str(o, "unit", unit, err)) != POVTRACK_OK)
         return rc;
-    return check_unit_code(*unit, "unit", err);
+    return ev_check_unit_code(*unit, "unit", err);
 }
 
 static int decode_household(const msgpack_object *o, const struct type_desc *td,

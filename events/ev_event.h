@@ -85,6 +85,11 @@ int ev_decode(const msgpack_object *obj, int64_t max_at, struct ev_event *out,
 enum ev_rule { EV_RULE_NONE = 0, EV_RULE_OPTIONAL, EV_RULE_REQUIRED };
 enum ev_rule ev_field_rule(enum ev_type type, const char *name);
 
+/* A unit code's form: 2, 3 or 5 decimal digits (province, district,
+ * commune).  POVTRACK_OK, or POVTRACK_EINVALID with err naming path.  Also
+ * for requests that name units (the units op's "regroup"). */
+int ev_check_unit_code(struct ev_str s, const char *path, struct ev_error *err);
+
 /* Reference checks against the unit registry (ev_check_refs) are declared
  * in ev_unit.h, with the registry's history of each code. */
 

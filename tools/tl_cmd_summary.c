@@ -9,6 +9,7 @@
 #include "tl_json.h"
 #include "tl_mp.h"
 #include "tl_query.h"
+#include "tl_regroup.h"
 #include "tl_unitdir.h"
 
 #define YEARS_MAX 30
@@ -36,10 +37,13 @@ static const char summary_usage[] =
     "   (relocation), all regrouped into the units of the end of the last\n"
     "   year: what was recorded under a unit that later merged into this\n"
     "   one counts here;\n"
-    " - the alerts raised for the unit and its descendants: a count per\n"
-    "   code, then the N most serious (default 5; critical first, then\n"
-    "   warnings, each the earliest first), with the time in Vietnam\n"
-    "   (UTC+7) and the unit's name beside its code.\n"
+    " - the alerts raised for the unit and its descendants, as they stand\n"
+    "   at the end of the last year (an alert raised under a unit that\n"
+    "   later merged into one of them, or was abolished, counts where its\n"
+    "   households went): a count per code, then the N most serious\n"
+    "   (default 5; critical first, then warnings, each the earliest\n"
+    "   first), with the time in Vietnam (UTC+7) and the name and code of\n"
+    "   the unit it was raised on.\n"
     "Units are named with their code beside: \"Thành phố Phan Thiết (593)\".\n"
     "--json prints the same as one JSON object.\n";
 
@@ -491,18 +495,12 @@ struct code_count {
     long long n;
 };
 
-/* Count the alerts of the subtree by code and show the most serious. */
-static int alerts(struct summary *s, long long nmsg, json_t *out)
+/* Every alert raised (as JSON) into *all, with its unit noted in rg. */
+static int read_alerts(struct summary *s, struct tl_regroup *rg, json_t *all)
 {
-    struct code_count *counts = NULL;
-    size_t ncounts = 0;
-    long long total = 0, since = 0;
-    json_t *all = json_array(), *first = NULL;
-    int rc = all != NULL ? 0 : TL_EXIT_FAIL;
+    long long since = 0;
+    int rc = 0;
 
-    qsort(s->subtree, s->nsub, sizeof(*s->subtree), code_cmp);
-    if (out == NULL)
-        fprintf(s->cli->out, "\nAlerts\n");
     while (rc == 0) {
         struct povtrack_client_msg reply;
         const msgpack_object *arr;
@@ -523,40 +521,20 @@ static int alerts(struct summary *s, long long nmsg, json_t *out)
                              i < arr->via.array.size;
              i++) {
             const msgpack_object *a = &arr->via.array.ptr[i];
-            char unit[16] = "", code[96] = "?";
-            const char *key = unit;
+            char unit[16] = "";
             int64_t seq;
-            size_t c;
 
             if (tl_mp_i64(a, "seq", &seq) && seq > last)
                 last = seq;
-            if (!tl_mp_str(a, "unit", unit, sizeof(unit)) ||
-                bsearch(&key, s->subtree, s->nsub, sizeof(*s->subtree),
-                        code_cmp) == NULL)
+            if (!tl_mp_str(a, "unit", unit, sizeof(unit)))
                 continue;
-            tl_mp_str(a, "code", code, sizeof(code));
-            for (c = 0; c < ncounts; c++)
-                if (strcmp(counts[c].code, code) == 0)
-                    break;
-            if (c == ncounts) {
-                struct code_count *p =
-                    realloc(counts, (ncounts + 1) * sizeof(*p));
-                if (p == NULL) {
-                    rc = TL_EXIT_FAIL;
-                    break;
-                }
-                counts = p;
-                snprintf(counts[ncounts].code, sizeof(counts[0].code), "%s",
-                         code);
-                counts[ncounts++].n = 0;
-            }
-            counts[c].n++;
-            total++;
             struct tl_error err = {{0}};
             json_t *v;
-            if (tl_json_from_msgpack(a, &v, &err) != 0 ||
+            if (tl_regroup_add(rg, unit) != 0 ||
+                tl_json_from_msgpack(a, &v, &err) != 0 ||
                 json_array_append_new(all, v) != 0) {
-                fprintf(stderr, "povtrack: alert: %s\n", err.msg);
+                fprintf(stderr, "povtrack: alert: %s\n",
+                        err.msg[0] != '\0' ? err.msg : "out of memory");
                 rc = TL_EXIT_FAIL;
                 break;
             }
@@ -571,7 +549,62 @@ static int alerts(struct summary *s, long long nmsg, json_t *out)
             break;
         since = last;
     }
-    if (rc == 0 && (first = most_serious(all, nmsg)) == NULL)
+    return rc;
+}
+
+/* Count the alerts of the subtree by code and show the most serious.  An
+ * alert counts under the unit its unit regroups into at the end of the
+ * last year (one raised under a district since abolished, or a commune
+ * merged away, counts where its households are now); its line still names
+ * the unit it was raised on. */
+static int alerts(struct summary *s, long long nmsg, json_t *out)
+{
+    struct code_count *counts = NULL;
+    size_t ncounts = 0;
+    long long total = 0;
+    json_t *all = json_array(), *mine = json_array(), *first = NULL;
+    struct tl_regroup rg;
+    int rc = all != NULL && mine != NULL ? 0 : TL_EXIT_FAIL;
+
+    tl_regroup_init(&rg, summary_as_of(s));
+    qsort(s->subtree, s->nsub, sizeof(*s->subtree), code_cmp);
+    if (out == NULL)
+        fprintf(s->cli->out, "\nAlerts\n");
+    if (rc == 0)
+        rc = read_alerts(s, &rg, all);
+    if (rc == 0)
+        rc = tl_regroup_ask(&rg, s->cli);
+    for (size_t i = 0; rc == 0 && i < json_array_size(all); i++) {
+        json_t *a = json_array_get(all, i);
+        const char *unit = json_string_value(json_object_get(a, "unit"));
+        const char *now = unit != NULL ? tl_regroup_get(&rg, unit) : NULL;
+        const char *code = json_string_value(json_object_get(a, "code"));
+        size_t c;
+
+        if (now == NULL || bsearch(&now, s->subtree, s->nsub,
+                                   sizeof(*s->subtree), code_cmp) == NULL)
+            continue;
+        if (code == NULL)
+            code = "?";
+        for (c = 0; c < ncounts; c++)
+            if (strcmp(counts[c].code, code) == 0)
+                break;
+        if (c == ncounts) {
+            struct code_count *p = realloc(counts, (ncounts + 1) * sizeof(*p));
+            if (p == NULL) {
+                rc = TL_EXIT_FAIL;
+                break;
+            }
+            counts = p;
+            snprintf(counts[ncounts].code, sizeof(counts[0].code), "%s", code);
+            counts[ncounts++].n = 0;
+        }
+        counts[c].n++;
+        total++;
+        if (json_array_append(mine, a) != 0)
+            rc = TL_EXIT_FAIL;
+    }
+    if (rc == 0 && (first = most_serious(mine, nmsg)) == NULL)
         rc = TL_EXIT_FAIL;
     if (rc == 0 && out != NULL) {
         json_t *by = json_object();
@@ -598,7 +631,9 @@ static int alerts(struct summary *s, long long nmsg, json_t *out)
             print_alert_json(s->cli->out, s->units, json_array_get(first, i));
     }
     json_decref(first);
+    json_decref(mine);
     json_decref(all);
+    tl_regroup_free(&rg);
     free(counts);
     return rc;
 }

@@ -78,6 +78,7 @@ enum lbl {
     L_BY_CODE,
     L_MORE_ALERTS,
     L_ALERTS_TOTAL,
+    L_NOW_IN,
     /* The rest of the plan's sections. */
     L_SEC_BUDGET,
     L_SEC_PRODUCTION,
@@ -194,6 +195,7 @@ static const char *const labels[L_COUNT][2] = {
     [L_MORE_ALERTS] = {"cảnh báo khác không liệt kê (xem povtrack alerts)",
                        "more alerts not listed (see povtrack alerts)"},
     [L_ALERTS_TOTAL] = {"Tổng số cảnh báo", "Alerts in all"},
+    [L_NOW_IN] = {"nay thuộc", "now in"},
     [L_SEC_BUDGET] = {"7. Ngân sách các Chương trình mục tiêu quốc gia",
                       "7. The National Target Programmes' budget"},
     [L_SEC_PRODUCTION] = {"8. Liên kết sản xuất và sản phẩm OCOP",
@@ -604,6 +606,7 @@ void tl_report_doc_free(struct tl_rep_doc *d)
         free(d->alerts[i].severity);
         free(d->alerts[i].unit);
         free(d->alerts[i].message);
+        free(d->alerts[i].now);
     }
     free(d->units);
     free(d->cohorts);
@@ -1161,7 +1164,15 @@ static void alerts_section(struct out *o)
         cell(o, vn_date(d, a->at, true, when, sizeof(when)), false, false);
         cell(o, a->severity ? term_or_key(d, a->severity) : "-", false, false);
         cell(o, a->code ? a->code : "-", false, false);
-        cell(o, a->unit ? a->unit : "-", false, false);
+        /* "593 (now in 68)": the unit it was raised on, and where that
+         * unit's households are at the report's end. */
+        char unit[96];
+        if (a->unit != NULL && a->now != NULL)
+            snprintf(unit, sizeof(unit), "%s (%s %s)", a->unit, L(d, L_NOW_IN),
+                     a->now);
+        else
+            snprintf(unit, sizeof(unit), "%s", a->unit ? a->unit : "-");
+        cell(o, unit, false, false);
         cell(o, a->message ? a->message : "-", false, false);
         row_end(o);
     }

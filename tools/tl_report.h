@@ -155,6 +155,9 @@ struct tl_rep_report {
 
 struct tl_rep_alert {
     char *code, *severity, *unit, *message;
+    /* The report's unit the alert counts under when it is not unit (unit
+     * has since merged, split or been abolished), else NULL. */
+    char *now;
     int64_t at, seq;
 };
 

@@ -12,6 +12,7 @@
 #include "tl_import.h"
 #include "tl_mp.h"
 #include "tl_query.h"
+#include "tl_regroup.h"
 
 #define ALERT_PAGE 10000
 
@@ -1056,12 +1057,48 @@ static int deadlines(struct rep *r, int64_t now)
     return rc;
 }
 
-/* The alerts raised by events of the year (their "at" in UTC+7) in the
- * subtree, paged as `summary` does. */
+/* Keep the alerts whose unit regroups into the subtree at as_of (an alert
+ * raised under a district since abolished, or a commune merged away,
+ * counts where that unit's households are now, as every figure does). */
+static int alerts_in_subtree(struct rep *r, struct tl_regroup *rg)
+{
+    struct tl_rep_doc *d = &r->doc;
+    size_t k = 0;
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && i < d->nalerts; i++)
+        if (d->alerts[i].unit != NULL)
+            rc = tl_regroup_add(rg, d->alerts[i].unit);
+    if (rc != 0)
+        return oom();
+    rc = tl_regroup_ask(rg, r->cli);
+    for (size_t i = 0; i < d->nalerts; i++) {
+        struct tl_rep_alert *a = &d->alerts[i];
+        const char *now =
+            rc == 0 && a->unit != NULL ? tl_regroup_get(rg, a->unit) : NULL;
+        if (now != NULL && find_unit(r, now) != SIZE_MAX) {
+            if (strcmp(now, a->unit) != 0 && (a->now = strdup(now)) == NULL)
+                rc = oom();
+            d->alerts[k++] = *a;
+            continue;
+        }
+        free(a->code);
+        free(a->severity);
+        free(a->unit);
+        free(a->message);
+        free(a->now);
+    }
+    d->nalerts = k;
+    return rc;
+}
+
+/* The alerts raised by events of the year (their "at" in UTC+7) under a
+ * unit that regroups into the subtree, paged as `summary` does. */
 static int alerts(struct rep *r)
 {
     struct tl_rep_doc *d = &r->doc;
     int64_t since = 0, from = year_start(d->year), to = year_start(d->year + 1);
+    struct tl_regroup rg;
     int rc = 0;
 
     for (;;) {
@@ -1090,8 +1127,7 @@ static int alerts(struct rep *r)
             if (tl_mp_i64(a, "seq", &seq) && seq > last)
                 last = seq;
             if (!tl_mp_i64(a, "at", &at) || at < from || at >= to ||
-                !tl_mp_str(a, "unit", unit, sizeof(unit)) ||
-                find_unit(r, unit) == SIZE_MAX)
+                !tl_mp_str(a, "unit", unit, sizeof(unit)))
                 continue;
             p = realloc(d->alerts, (d->nalerts + 1) * sizeof(*p));
             if (p == NULL) {
@@ -1121,6 +1157,11 @@ static int alerts(struct rep *r)
             break;
         since = last;
     }
+    if (rc != 0)
+        return rc;
+    tl_regroup_init(&rg, report_as_of(r));
+    rc = alerts_in_subtree(r, &rg);
+    tl_regroup_free(&rg);
     return rc;
 }
 

@@ -318,6 +318,8 @@ def query_seeds():
         "alerts-late": {"op": "alerts", "since": 2**64 - 2, "limit": 1},
         "units-provinces": {"op": "units", "parent": None},
         "units-60": {"op": "units", "parent": "60"},
+        "units-regroup": {"op": "units", "regroup": ["593", "22921", "99"],
+                          "at": 1767200399},
         "poverty-year": {"op": "query", "plugin": "poverty",
                          "q": {"unit": "593", "year": 2025}},
         "poverty-cohort": {"op": "query", "plugin": "poverty",
@@ -394,6 +396,9 @@ def query_seeds():
                                "q": {"unit": "99", "year": 2024}},
         "bad-read-limit": {"op": "read", "from": 1, "limit": 10001},
         "bad-units-parent": {"op": "units", "parent": 60},
+        "bad-units-regroup-no-at": {"op": "units", "regroup": ["593"]},
+        "bad-units-regroup-code": {"op": "units", "regroup": [593],
+                                   "at": 0},
     }
     for name, req in q.items():
         write("fuzz_query", name, pack(req))

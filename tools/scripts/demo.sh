@@ -6,7 +6,7 @@
 # and commendations, 2021-2025), print the province summary and the 2025
 # report (HTML and the donors' CSV in demo-data/ too), record the July 2025
 # reorganisation (Binh Thuan into Lam Dong, communes merged) and print the
-# years again on the new units (Lam Dong's fund, loans and relocations of
+# years again on the new units (Lam Dong's fund, loans, relocations, alerts of
 # 2021-2025 are Binh Thuan's) and the 2025 report on Lam Dong, which
 # compares each merged commune with its predecessors, and stop the daemon.
 # The daemon runs with CURVE and a publisher registry (keys made in
@@ -193,17 +193,18 @@ echo "== the July 2025 reorganisation: Binh Thuan into Lam Dong (68)"
   | "$bin/povtrack" send
 echo
 echo "== the same years on the units of Lam Dong at the end of 2025"
-echo "   (its fund, policy credit and relocation are Binh Thuan's above; its"
-echo "   alerts are only those raised on units still in force, not on the"
-echo "   abolished districts or the communes merged away, so fewer)"
+echo "   (its fund, policy credit, relocation and alerts are Binh Thuan's"
+echo "   above: an alert raised under an abolished district or a commune"
+echo "   merged away counts where its households went; a few more alerts"
+echo "   than above, raised by the plugins' timers since)"
 "$bin/povtrack" summary --unit 68 --from-year 2021 --to-year 2025 \
   --messages 0 --timeout 15000
 
 # Each figure of the report is regrouped into the units of the end of
 # 2025: a merged commune's reduction compares it with its predecessors
 # together in 2024, not with the old ward whose code it kept, and Lam
-# Dong's 2025 fund, budget, links, assistance, donors and commendations
-# have what was recorded under Binh Thuan's communes before July.
+# Dong's 2025 fund, budget, links, assistance, donors, commendations and
+# alerts have what was recorded under Binh Thuan's units before July.
 echo
 echo "== the 2025 report on Lam Dong (68), like with like (Markdown)"
 "$bin/povtrack" report --unit 68 --year 2025 --format md --timeout 15000
