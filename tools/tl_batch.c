@@ -106,7 +106,8 @@ int tl_batch_flush(struct tl_batch *b, struct tl_error *err)
     b->count = 0;
     b->body.size = 0;
     if (b->progress)
-        fprintf(stderr, "\rsent %zu events...", b->sent);
+        fprintf(stderr, "\rsent %zu event%s...", b->sent,
+                b->sent == 1 ? "" : "s");
     return rc != 0 ? tl_fail(err, POVTRACK_EIO, "cannot write output")
                    : POVTRACK_OK;
 }
@@ -163,7 +164,7 @@ int tl_batch_summary(struct tl_batch *b)
                                                     : POVTRACK_EIO;
     }
     n = fprintf(b->out,
-                "sent %zu events: %zu ok, %zu duplicate, %zu rejected\n", total,
-                b->ok, b->duplicate, b->rejected);
+                "sent %zu event%s: %zu ok, %zu duplicate, %zu rejected\n",
+                total, total == 1 ? "" : "s", b->ok, b->duplicate, b->rejected);
     return n < 0 ? POVTRACK_EIO : POVTRACK_OK;
 }

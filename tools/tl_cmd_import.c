@@ -491,11 +491,15 @@ static int confirm_changes(struct run *r, size_t *n)
     }
     if (!r->yes) {
         char line[16];
-        fprintf(stderr,
-                vi ? "Sửa %zu bản ghi và hủy %zu bản ghi như trên? [y/N] "
-                   : "Correct %zu stored records and void %zu as listed "
-                     "above? [y/N] ",
-                changed, r->s.ngone);
+        if (vi)
+            fprintf(stderr,
+                    "Sửa %zu bản ghi và hủy %zu bản ghi như trên? [y/N] ",
+                    changed, r->s.ngone);
+        else
+            fprintf(stderr,
+                    "Correct %zu stored record%s and void %zu as listed "
+                    "above? [y/N] ",
+                    changed, changed == 1 ? "" : "s", r->s.ngone);
         if (fgets(line, sizeof line, stdin) == NULL ||
             (line[0] != 'y' && line[0] != 'Y')) {
             fprintf(stderr, "povtrack import-csv: %s\n",

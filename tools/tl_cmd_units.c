@@ -174,14 +174,15 @@ static int import(struct tl_cli *cli, int argc, char **argv)
         rc = TL_EXIT_FAIL;
     else if (!dry && b.rejected > 0)
         rc = TL_EXIT_FAIL;
-    fprintf(stderr,
-            "units import: %s units: %s provinces, %s districts, %s "
-            "communes%s\n",
-            tl_fmt_int((int64_t)n.rows, cnt[0]),
-            tl_fmt_int((int64_t)n.provinces, cnt[1]),
-            tl_fmt_int((int64_t)n.districts, cnt[2]),
-            tl_fmt_int((int64_t)n.communes, cnt[3]),
-            dry ? " (dry run: nothing sent)" : "");
+    fprintf(
+        stderr,
+        "units import: %s unit%s: %s province%s, %s district%s, %s "
+        "commune%s%s\n",
+        tl_fmt_int((int64_t)n.rows, cnt[0]), n.rows == 1 ? "" : "s",
+        tl_fmt_int((int64_t)n.provinces, cnt[1]), n.provinces == 1 ? "" : "s",
+        tl_fmt_int((int64_t)n.districts, cnt[2]), n.districts == 1 ? "" : "s",
+        tl_fmt_int((int64_t)n.communes, cnt[3]), n.communes == 1 ? "" : "s",
+        dry ? " (dry run: nothing sent)" : "");
     tl_batch_free(&b);
     return rc;
 }

@@ -65,6 +65,7 @@ enum msg {
     N_NOT_TAKEN,
     N_REPEATS,
     N_REPEATS_KEPT,
+    N_ALLOW_DUPLICATES,
     M_COUNT
 };
 
@@ -141,9 +142,11 @@ static const char *const msgs[M_COUNT][LANGS] = {
     [N_NOT_TAKEN] = {"column %s is ignored: %s takes no %s",
                      "bỏ qua cột %s: %s không có %s"},
     [N_REPEATS] = {"row %zu repeats row %zu: not imported twice (if they are "
-                   "two donations, give --allow-duplicate-rows)",
+                   "two donations, %s)",
                    "dòng %zu lặp lại dòng %zu: không nhập hai lần (nếu đó là "
-                   "hai lần ủng hộ, dùng --allow-duplicate-rows)"},
+                   "hai lần ủng hộ, %s)"},
+    [N_ALLOW_DUPLICATES] = {"give --allow-duplicate-rows",
+                            "dùng --allow-duplicate-rows"},
     [N_REPEATS_KEPT] = {"row %zu repeats row %zu: imported as another one "
                         "(id %s)",
                         "dòng %zu lặp lại dòng %zu: nhập thành một bản "
@@ -1430,7 +1433,11 @@ static int keep_row(struct importer *im, struct tl_import_row *r)
     } else if (first != NULL) {
         r->repeats = first->row;
         int rc =
-            add_note(s, format(say(im->o->lang, N_REPEATS), r->row, first->row),
+            add_note(s,
+                     format(say(im->o->lang, N_REPEATS), r->row, first->row,
+                            im->o->allow_duplicates_how != NULL
+                                ? im->o->allow_duplicates_how
+                                : say(im->o->lang, N_ALLOW_DUPLICATES)),
                      im->err);
         if (rc != 0)
             return rc;

@@ -57,7 +57,7 @@
  * Rows whose events are identical (or share a receipt number with the same
  * content) are repeats: only the first is kept, the others are counted as
  * repeated, unless opts->allow_duplicate_rows, when the second gets the id
- * with "-2", the third "-3"...  Two rows with one receipt number and
+ * with ".2", the third ".3"...  Two rows with one receipt number and
  * different content are an error.  Ids are at most 128 printable ASCII
  * bytes.
  *
@@ -102,6 +102,10 @@ struct tl_import_opts {
     char delim;            /* tl_csv_opts */
     enum tl_lang lang;
     bool allow_duplicate_rows;
+    /* How the user of this interface allows duplicate rows, in lang, for
+     * the note on a repeated row ("if they are two donations, %s"); NULL:
+     * the CLI's "give --allow-duplicate-rows". */
+    const char *allow_duplicates_how;
     int64_t now; /* unix seconds; "at" may be up to a day later */
 };
 

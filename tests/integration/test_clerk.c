@@ -203,7 +203,7 @@ static void test_clerk_cycle(void **state)
             (const char *[]){"import", CLERK "units-phan-thiet.csv", NULL}),
         0);
     has(f->out, "sent 17 events: 17 ok, 0 duplicate, 0 rejected");
-    has(f->err, "17 units: 1 provinces, 1 districts, 15 communes");
+    has(f->err, "17 units: 1 province, 1 district, 15 communes");
     assert_int_equal(
         cli(f, "units",
             (const char *[]){"import", CLERK "units-phan-thiet.csv", NULL}),

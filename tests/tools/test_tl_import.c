@@ -506,8 +506,9 @@ static void test_stable_ids(void **state)
     tl_import_free(&s);
 }
 
-/* Two identical rows: one event and a note, or two with
- * --allow-duplicate-rows; one receipt with two contents: a problem. */
+/* Two identical rows: one event and a note (naming the caller's way to
+ * keep both when it gives one), or two with --allow-duplicate-rows; one
+ * receipt with two contents: a problem. */
 static void test_repeated_rows(void **state)
 {
     static const char text[] = "Ngày,Tên,Số tiền,Loại\n"
@@ -529,6 +530,15 @@ static void test_repeated_rows(void **state)
                                     "(if they are two donations, give "
                                     "--allow-duplicate-rows)");
     tl_import_free(&s);
+
+    /* Another interface (the gateway's upload page) names its own way. */
+    o.allow_duplicates_how = "tick the box";
+    reads(text, &o, &s, NULL);
+    assert_string_equal(s.notes[0], "row 4 repeats row 2: not imported twice "
+                                    "(if they are two donations, tick the "
+                                    "box)");
+    tl_import_free(&s);
+    o.allow_duplicates_how = NULL;
 
     o.allow_duplicate_rows = true;
     reads(text, &o, &s, NULL);

@@ -75,6 +75,37 @@ async function ready(page, name) {
   await page.waitForSelector(`main[data-page="${name}"][aria-busy="false"]`, { timeout: WAIT });
 }
 
+// On a screen where the overview's cards are narrow (four in a row, 1000
+// px; one in a row, 500 px), the reduction badges wrap inside their cards:
+// no text runs out of a badge or a card.
+async function badgesFit(page, lang) {
+  for (const width of [1000, 500]) {
+    await page.setViewportSize({ width, height: 800 });
+    const spill = await page.$$eval('section.stats .stat', (cards) => cards.flatMap((c) =>
+      [c, ...c.querySelectorAll('.badge')].filter((e) => e.scrollWidth > e.clientWidth)
+        .map((e) => `${e.className} "${e.textContent}": ${e.scrollWidth} > ${e.clientWidth}`)));
+    assert.deepEqual(spill, [], `${lang}, ${width} px`);
+    await shot(page, `overview-${lang}-${width}`, { fullPage: false });
+  }
+  await page.setViewportSize({ width: 1280, height: 800 });
+}
+
+// Upload a file of donation rows (after the header) for a check, and wait
+// for the page to find every row valid.
+async function checkValid(page, name, rows) {
+  const file = path.join(stack.dir, name);
+  fs.writeFileSync(file, `ngay,nha_tai_tro,so_tien,loai,cap\n${rows}`);
+  await page.setInputFiles('#import-file', file);
+  await page.click('#import-check');
+  await page.waitForSelector('#import-store', { timeout: WAIT });
+}
+
+// Wait for the fund page of unit `code` (after a change of address).
+async function fundOf(page, code) {
+  await page.waitForFunction((c) => document.querySelector('main[data-page="fund"][aria-busy="false"] #fund-unit')?.value === c,
+    code, { timeout: WAIT });
+}
+
 async function login(page, user) {
   await page.goto(`${stack.base}/`);
   await page.fill('#login-user', user);
@@ -228,7 +259,32 @@ test('a donation entered in the form: errors beside their fields, then acked, co
   assert.equal(now.received, before.received + 150000000);
   assert.equal(now.donations, before.donations + 1);
   assert.equal(await page.textContent('#fund-received .stat-value'), vnd(now.received));
+  // Money is whole đồng: every chart's y axis steps by whole numbers, also
+  // the all-zero one (no disbursement this year: 0, 1, not 1 1 1 0 0).
+  await page.waitForFunction(() => [...document.querySelectorAll('figure.chart canvas')]
+    .every((c) => window.Chart?.getChart(c)), null, { timeout: WAIT });
+  const ticks = await page.$$eval('figure.chart canvas', (cs) => cs.map((c) => window.Chart.getChart(c).scales.y.ticks
+    .map((x) => ({ value: x.value, label: x.label }))));
+  assert.equal(ticks.length, 2);
+  for (const tk of ticks) {
+    assert.ok(tk.every((x) => Number.isInteger(x.value)), JSON.stringify(tk));
+    assert.equal(new Set(tk.map((x) => x.label)).size, tk.length, `one label per tick: ${JSON.stringify(tk)}`);
+  }
+  // The large donation is listed in its province (68, the commune's parent).
+  await page.waitForSelector('#fund-large tr:has-text("22915")', { timeout: WAIT });
   await shot(page, 'fund');
+  // ... and in its commune, not in another commune of the province.
+  const end = vnMidnight(`${year + 1}-01-01`) - 1;
+  const other = (await api(page, `/api/v1/units?parent=68&at=${end}`)).units.find((u) => u.code !== '22915');
+  assert.ok(other, 'another unit under 68');
+  await page.goto(`${stack.base}/#/fund?unit=22915&year=${year}`);
+  await fundOf(page, '22915');
+  assert.equal(await page.locator('#fund-large tr:has-text("Thử nghiệm Trình duyệt")').count(), 1);
+  await page.goto(`${stack.base}/#/fund?unit=${other.code}&year=${year}`);
+  await fundOf(page, other.code);
+  assert.equal(await page.locator('#fund-large tr:has-text("Thử nghiệm Trình duyệt")').count(), 0,
+    `${other.code} lists another unit's large donation`);
+  await shot(page, 'fund-other-unit');
   // Its alert arrives on the live feed (SSE), the page never reloaded.
   await page.click('header nav a[href="#/alerts"]');
   await ready(page, 'alerts');
@@ -259,6 +315,12 @@ test('the fund of 2025, the year of the reorganisation: on the units of its end,
   assert.match(await page.textContent('main h1'), /Lâm Đồng, 2025/);
   assert.equal(await page.textContent('#fund-received .stat-value'), vnd(fund.received));
   assert.equal(await page.$eval('#fund-unit', (s) => s.value), '68');
+  // Its large donations too: those the sample recorded under 60 and its
+  // districts (593...) count in 68, as their money does.
+  const large = (await api(page, '/api/v1/alerts?code=fund.large_donation')).alerts
+    .filter((a) => a.at >= vnMidnight('2025-01-01') && a.at <= end);
+  assert.ok(large.some((a) => a.unit === '60') && large.some((a) => a.unit === '593'), JSON.stringify(large));
+  assert.equal(await page.locator('#fund-large tbody tr').count(), large.length);
   await shot(page, 'fund-2025');
   assert.deepEqual(page.errors, []);
   await page.context().close();
@@ -296,18 +358,28 @@ test('a spreadsheet with mistakes: each row\'s error is listed and nothing is st
   assert.equal(lastSeq(), seq0, 'nothing stored');
   await page.fill('#import-unit', '593');
   // A good file: checked, then stored, all of it.
-  const good = path.join(stack.dir, 'ung-ho-thang-10.csv');
-  fs.writeFileSync(good, 'ngay,nha_tai_tro,so_tien,loai,cap\n' +
-    '2024-10-17,Nguyễn Văn Bình,2.000.000,ca_nhan,huyen\n' +
+  await checkValid(page, 'ung-ho-thang-10.csv', '2024-10-17,Nguyễn Văn Bình,2.000.000,ca_nhan,huyen\n' +
     '18/10/2024,Công ty TNHH Biển Xanh,"5,000,000",doanh_nghiep,huyen\n');
-  await page.setInputFiles('#import-file', good);
-  await page.click('#import-check');
-  await page.waitForSelector('#import-store', { timeout: WAIT });
   assert.equal(lastSeq(), seq0, 'a dry run stores nothing');
   await page.click('#import-store');
   await page.waitForSelector('#import-summary.ok:has-text("Đã lưu 2 dòng")', { timeout: WAIT });
   assert.equal(lastSeq(), seq0 + 2);
   await shot(page, 'import-stored');
+  // Two identical rows (a donation box): one donation and a note that says
+  // what to do on this page, not a command-line flag; ticked, two.
+  await checkValid(page, 'hom-cong-duc.csv', '2024-10-20,Ẩn danh,500.000,an_danh,xa\n'.repeat(2));
+  const note = await page.textContent('#import-result li');
+  assert.match(note, /dòng 3 lặp lại dòng 2/);
+  assert.match(note, /đánh dấu ô “Hai dòng giống nhau là hai lần ủng hộ”/);
+  assert.doesNotMatch(note, /--allow/);
+  assert.equal(await page.textContent('label[for="import-dup-rows"]'), 'Hai dòng giống nhau là hai lần ủng hộ');
+  await shot(page, 'import-repeated');
+  await page.check('#import-dup-rows');
+  await page.click('#import-check');
+  await page.waitForSelector('#import-result li:has-text("nhập thành một bản nữa")', { timeout: WAIT });
+  await page.click('#import-store');
+  await page.waitForSelector('#import-summary.ok:has-text("Đã lưu 2 dòng")', { timeout: WAIT });
+  assert.equal(lastSeq(), seq0 + 4, 'the two rows are two donations');
   assert.deepEqual(page.errors, []);
   await page.context().close();
 });
@@ -331,6 +403,7 @@ test('language switch: English on a click, remembered after a reload, numbers in
   await login(page, 'clerk');
   const vi = await page.textContent('#kpi-poor-rate .stat-value');
   assert.match(vi, /^\d+,\d\d%$/);
+  await badgesFit(page, 'vi');
   await page.click('#lang-switch');
   await ready(page, 'overview');
   assert.equal(await page.getAttribute('html', 'lang'), 'en');
@@ -341,6 +414,7 @@ test('language switch: English on a click, remembered after a reload, numbers in
   assert.equal(await page.getAttribute('html', 'lang'), 'en');
   assert.match(await page.textContent('main h1'), /Province overview/);
   await shot(page, 'overview-en');
+  await badgesFit(page, 'en');
   await page.click('#lang-switch');
   await ready(page, 'overview');
   assert.equal(await page.textContent('header nav a[href="#/overview"]'), 'Tổng quan');

@@ -152,6 +152,14 @@ static int options(struct gw_req *r, struct tl_import_opts *o,
     o->encoding = gw_arg(r, "encoding");
     o->publisher = r->who->public_key;
     o->lang = r->who->lang == GW_LANG_EN ? TL_LANG_EN : TL_LANG_VI;
+    o->allow_duplicate_rows =
+        gw_api_arg_true(gw_arg(r, "allow_duplicate_rows"));
+    /* The note on a repeated row names the upload page's box (the
+     * allow_duplicate_rows of this request), not the CLI's flag. */
+    o->allow_duplicates_how =
+        o->lang == TL_LANG_EN
+            ? "tick “Identical rows are separate donations”"
+            : "đánh dấu ô “Hai dòng giống nhau là hai lần ủng hộ”";
     o->now = (int64_t)time(NULL);
     o->delim = 0; /* the reader finds it */
     if (delim != NULL && strcmp(delim, "tab") == 0)

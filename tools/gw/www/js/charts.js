@@ -48,7 +48,9 @@ export function chart(type, caption, labels, datasets, { unit = '', digits = 2, 
       },
       scales: {
         x: { stacked },
-        y: { stacked, beginAtZero: true, ticks: { callback: (v) => fmt(v) } },
+        // Whole numbers (digits 0: money, counts) step by whole numbers:
+        // an all-zero chart reads 0, 1, not 1 1 1 0 0 (0.8, 0.6... rounded).
+        y: { stacked, beginAtZero: true, ticks: { callback: (v) => fmt(v), ...(digits === 0 ? { precision: 0 } : {}) } },
       },
     },
   };

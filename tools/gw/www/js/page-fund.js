@@ -2,8 +2,8 @@
 // totals for the year, received / pledged / disbursed month by month (one
 // query per month, [1st, 1st of the next) in Vietnam time), disbursed by
 // purpose, the peak month 17 October – 18 November (the plugin's
-// month_for_the_poor), large donations and idle balances (the fund's
-// alerts).  The page reads at least up to the last event this browser
+// month_for_the_poor), the large donations counted in the unit and idle
+// balances (the fund's alerts).  The page reads at least up to the last event this browser
 // stored (min_seq), so an entry just made is counted; and it is drawn
 // again when a fund alert arrives on the live feed.
 import { listAlerts, pool, query, units } from './api.js';
@@ -17,6 +17,21 @@ import { lastStoredSeq } from './page-entry.js';
 const PURPOSES = ['housing', 'livelihood', 'education', 'health', 'tet', 'disaster', 'other'];
 
 let unsubscribe = null;
+
+// The year's large donations (alerts) that count in unit `code`, as the
+// page's figures count them: the fund plugin is asked, for one donation of
+// each unit named, whether what was received in its second counts in
+// `code` on the units of the year's end (as_of), so units below `code`,
+// and those merged into it or ended since, are in, and others are not.
+async function largeIn(code, alerts, end, minSeq) {
+  const byUnit = new Map();
+  for (const a of alerts) if (!byUnit.has(a.unit)) byUnit.set(a.unit, a.at);
+  const named = [...byUnit.keys()];
+  const counts = await pool(named, 4, async (u) => u === code ||
+    (await query('fund', { unit: code, from: byUnit.get(u), to: byUnit.get(u) + 1, as_of: end, min_seq: minSeq })).received > 0);
+  const within = new Set(named.filter((_, i) => counts[i]));
+  return alerts.filter((a) => within.has(a.unit));
+}
 
 export async function render(main, { params }) {
   unsubscribe?.();
@@ -40,11 +55,11 @@ export async function render(main, { params }) {
     pool(Array.from({ length: 12 }, (_, i) => i + 1), 4, (m) =>
       query('fund', { unit: code, from: vnMidnight(year, m, 1), to: vnMidnight(year, m + 1, 1), as_of: end, min_seq: minSeq })),
   ]);
-  // The fund's alerts, read once: large donations of the year and the 20
-  // latest idle balances, newest first.
+  // The fund's alerts, read once: the year's large donations counted in
+  // the unit, and the 20 latest idle balances, newest first.
   const fundAlerts = (await listAlerts({ code: 'fund.' })).alerts;
-  const large = fundAlerts.filter((a) => a.code === 'fund.large_donation' && vnParts(a.at).y === year)
-    .sort((a, b) => b.at - a.at);
+  const large = (code ? await largeIn(code, fundAlerts.filter((a) => a.code === 'fund.large_donation' &&
+    vnParts(a.at).y === year), end, minSeq) : []).sort((a, b) => b.at - a.at);
   const idle = fundAlerts.filter((a) => a.code === 'fund.idle_balance')
     .sort((a, b) => b.at - a.at).slice(0, 20);
 

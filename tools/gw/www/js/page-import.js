@@ -17,12 +17,19 @@ export async function render(main) {
   const type = h('select', { id: 'import-type', name: 'type' },
     TYPES.map(([v, k]) => h('option', { value: v }, t(k))));
   const unit = h('input', { id: 'import-unit', name: 'unit', inputmode: 'numeric', autocomplete: 'off' });
+  // Unticked, a row identical to an earlier one is the same donation
+  // entered twice: sent once, with a note (the importer's rule).
+  const dupRows = h('input', { id: 'import-dup-rows', name: 'allow_duplicate_rows', type: 'checkbox' });
   const check = h('button', { type: 'submit', id: 'import-check' }, t('import_check'));
   const result = h('div', { id: 'import-result', 'aria-live': 'polite' });
-  let checked = null; // {text, rows} of a file with no error
+  let checked = null; // {text, rows, options} of a file with no error
 
-  const send = async (dry, text) => post(withParams('/api/v1/import', {
-    dry_run: dry ? 'true' : undefined, unit: unit.value.trim(), type: type.value,
+  // The form's choices, read when the file is checked: "Store" stores what
+  // was checked, whatever is changed after.
+  const options = () => ({ unit: unit.value.trim(), type: type.value,
+    allow_duplicate_rows: dupRows.checked ? 'true' : undefined });
+  const send = async (dry, text, opts) => post(withParams('/api/v1/import', {
+    dry_run: dry ? 'true' : undefined, ...opts,
   }), text, { type: 'text/csv; charset=utf-8', answerErrors: true });
 
   const showErrors = (body) => {
@@ -37,7 +44,7 @@ export async function render(main) {
     const button = result.querySelector('#import-store');
     button.disabled = true;
     try {
-      const r = await send(false, checked.text);
+      const r = await send(false, checked.text, checked.options);
       if (r.body.errors.length > 0) {
         clear(result).append(...showErrors(r.body));
         return;
@@ -54,6 +61,7 @@ export async function render(main) {
     h('div', { class: 'field' }, h('label', { for: 'import-file' }, t('import_file')), file),
     h('div', { class: 'field' }, h('label', { for: 'import-type' }, t('entry_type')), type),
     h('div', { class: 'field' }, h('label', { for: 'import-unit' }, t('import_unit')), unit),
+    h('div', { class: 'field' }, h('label', { for: 'import-dup-rows' }, t('import_dup_rows')), dupRows),
     check);
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -68,14 +76,15 @@ export async function render(main) {
     check.textContent = t('import_checking');
     try {
       const text = await f.text();
-      const r = await send(true, text);
+      const opts = options();
+      const r = await send(true, text, opts);
       const body = r.body;
       if (body.notes?.length)
         result.append(h('section', {}, h('h2', {}, t('notes')), h('ul', {}, body.notes.map((n) => h('li', {}, n)))));
       if (body.errors.length > 0) {
         result.prepend(...showErrors(body));
       } else {
-        checked = { text, rows: body.rows };
+        checked = { text, rows: body.rows, options: opts };
         result.prepend(h('p', { class: 'notice ok', role: 'status', id: 'import-summary' },
           t('import_ok', { n: num(body.rows) })),
         h('button', { type: 'button', id: 'import-store', onclick: store }, t('import_store', { n: num(body.rows) })));
