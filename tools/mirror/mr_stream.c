@@ -197,8 +197,20 @@ void mr_stream_close(struct mr_stream *s)
     if (s == NULL)
         return;
     mr_stream_read_close(s);
-    if (s->js != NULL)
+    if (s->js != NULL) {
+        /* Publishes still unacknowledged at a stop are the caller's again
+         * (the next run resumes from the stream's last message); nats.c
+         * would otherwise keep them past jsCtx_Destroy and leak them. */
+        natsMsgList pending = {NULL, 0};
+        pthread_mutex_lock(&s->lock);
+        size_t inflight = s->res.inflight;
+        pthread_mutex_unlock(&s->lock);
+        /* Only with some: nats.c 3.4 crashes asked without any publish. */
+        if (inflight > 0 &&
+            js_PublishAsyncGetPendingList(&pending, s->js) == NATS_OK)
+            natsMsgList_Destroy(&pending);
         jsCtx_Destroy(s->js);
+    }
     if (s->nc != NULL) {
         natsConnection_Close(s->nc);
         natsConnection_Destroy(s->nc);
