@@ -32,7 +32,9 @@
  *   string_max = 4096
  *   depth_max = 8
  *   container_max = 64
- *   requests_per_second = 10000
+ *   requests_per_second = 10000     ; the default with CURVE; in plain mode,
+ *                                   ; where every client is the one publisher
+ *                                   ; "unauthenticated", none unless given
  *   [mirror]                        ; the log into a JetStream stream, by
  *                                   ; the povtrack-mirror process (see
  *                                   ; struct pt_mirror_conf)
@@ -59,6 +61,7 @@
 #define POVTRACK_PT_CONFIG_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -103,6 +106,9 @@ struct pt_limits {
     unsigned depth_max;           /* nesting of a request, top level is 1 */
     uint32_t container_max;       /* elements of a nested array or map */
     unsigned requests_per_second; /* per publisher; 0: no limit */
+    bool requests_per_second_set; /* the file gave it (else the default:
+                                     10000 with CURVE, none in plain mode,
+                                     where every client is one publisher) */
 };
 
 /* [mirror]: copy the committed log, record by record, into a JetStream

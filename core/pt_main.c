@@ -476,6 +476,10 @@ static int run_ingest(struct pt_config *cfg, struct cmdline *cl)
                 "and query, unauthenticated and unencrypted. For "
                 "development and demos only: configure [security] "
                 "curve_key and registry for real data");
+    if (cfg->curve_key_file[0] == '\0' && cfg->limits.requests_per_second == 0)
+        pt_logf(&log, PT_LOG_INFO,
+                "plain mode: no limit on requests per second ([limits] "
+                "requests_per_second sets one)");
     pt_logf(&log, PT_LOG_INFO, "povtrackd %s ready: data %s, ingest %s%s",
             POVTRACK_VERSION, cfg->data_dir, cfg->ingest,
             cfg->curve_key_file[0] ? " (CURVE)" : " (plain)");

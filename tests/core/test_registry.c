@@ -629,6 +629,37 @@ static void expect_refused(struct fixture *f, struct pt_config *cfg,
     }
 }
 
+/* requests_per_second: 10000 with CURVE unless given; in plain mode, where
+ * every client is the one publisher "unauthenticated", none unless given. */
+static void test_config_rate_default(void **state)
+{
+    static const struct {
+        const char *text;
+        unsigned want;
+    } cases[] = {
+        {"[limits]\nevents_max = 100\n", 0},
+        {"[limits]\nrequests_per_second = 50\n", 50},
+        {"[security]\ncurve_key = server.key\nregistry = pub.ini\n", 10000},
+        {"[security]\ncurve_key = server.key\nregistry = pub.ini\n"
+         "[limits]\nrequests_per_second = 0\n",
+         0},
+    };
+    struct fixture *f = *state;
+    struct pt_config *cfg = malloc(sizeof *cfg);
+    assert_non_null(cfg);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal(pt_config_defaults(cfg), 0);
+        write_config(f, cases[i].text);
+        assert_int_equal(pt_config_load(cfg, f->path, f->err, sizeof f->err),
+                         0);
+        assert_int_equal(pt_config_resolve(cfg, f->err, sizeof f->err), 0);
+        if (cfg->limits.requests_per_second != cases[i].want)
+            fail_msg("%s: requests_per_second %u, want %u", cases[i].text,
+                     cfg->limits.requests_per_second, cases[i].want);
+    }
+    free(cfg);
+}
+
 static void test_config_sections(void **state)
 {
     struct fixture *f = *state;
@@ -742,6 +773,8 @@ int main(void)
         cmocka_unit_test(test_everyone),
         cmocka_unit_test(test_secure_by_default),
         cmocka_unit_test_setup_teardown(test_config_sections, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config_rate_default, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_config_mirror, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
