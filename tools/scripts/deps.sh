@@ -19,6 +19,8 @@ set -euo pipefail
 # (tools/gw/www/vendor/).  chromium and nodejs (20 or later, with npm)
 # run the dashboard's browser tests (tests/web: playwright-core drives
 # /usr/bin/chromium and never downloads a browser; npm ci installs it).
+# fonts-liberation: the dashboard's Arial, which chromium only recommends;
+# the browser tests measure text in it (no badge overflows its card).
 POVTRACK_PACKAGES=(
   build-essential cmake pkg-config
   libzmq3-dev libmsgpack-dev liblmdb-dev libjansson-dev libinih-dev libcsv-dev
@@ -26,7 +28,7 @@ POVTRACK_PACKAGES=(
   libcmocka-dev clang-format lmdb-utils strace clang libclang-rt-dev
   python3-zmq python3-msgpack
   libmicrohttpd-dev libsodium-dev libcurl4-openssl-dev curl
-  python3-prometheus-client libjs-chart.js chromium nodejs
+  python3-prometheus-client libjs-chart.js chromium fonts-liberation nodejs
   libnats-dev nats-server
   debhelper dpkg-dev lintian systemd
 )
@@ -43,4 +45,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
   $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Debian's nodejs (18) comes without npm; a machine with Node.js from
+# elsewhere has its own npm, which Debian's package would conflict with.
+if ! command -v npm >/dev/null 2>&1; then
+  echo "povtrack: installing npm (for the browser tests' playwright-core)" >&2
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends npm >/dev/null
 fi
