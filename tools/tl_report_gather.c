@@ -418,6 +418,32 @@ static int cohorts(struct rep *r)
     return rc;
 }
 
+/* Ask section s's plugin about units[idx] in the report's year, on the
+ * report's units (as_of, as every section), with "limit" when limit > 0.
+ * *res is its result, NULL when the section is absent; free m (zeroed
+ * then) in every case. */
+static int ask_year(struct rep *r, enum tl_rep_sec s, size_t idx, int limit,
+                    struct povtrack_client_msg *m, const msgpack_object **res)
+{
+    const char *code = r->doc.units[idx].code;
+    int year = r->doc.year, rc = 0;
+    json_int_t as_of = (json_int_t)report_as_of(r);
+
+    memset(m, 0, sizeof(*m));
+    *res = NULL;
+    if (!r->doc.present[s])
+        return 0;
+    rc = ask(r, s,
+             limit > 0 ? json_pack("{s:s,s:i,s:I,s:i}", "unit", code, "year",
+                                   year, "as_of", as_of, "limit", limit)
+                       : json_pack("{s:s,s:i,s:I}", "unit", code, "year", year,
+                                   "as_of", as_of),
+             m);
+    if (rc == 0)
+        *res = result(m);
+    return rc;
+}
+
 static int standard(struct rep *r, size_t idx)
 {
     static const struct fact f[] = {
@@ -432,13 +458,7 @@ static int standard(struct rep *r, size_t idx)
     const msgpack_object *res;
     int rc;
 
-    if (!d->present[TL_SEC_STANDARD])
-        return 0;
-    rc = ask(r, TL_SEC_STANDARD,
-             json_pack("{s:s,s:i,s:I}", "unit", u->code, "year", d->year,
-                       "as_of", (json_int_t)report_as_of(r)),
-             &m);
-    res = result(&m);
+    rc = ask_year(r, TL_SEC_STANDARD, idx, 0, &m, &res);
     if (rc == 0 && res != NULL) {
         put(u, TL_COL_ASSESSED, res, "assessed");
         put(u, TL_COL_UNRECOGNISED, res, "unrecognised");
@@ -482,15 +502,9 @@ static int fund(struct rep *r, size_t idx)
     const msgpack_object *res;
     int rc;
 
-    if (!d->present[TL_SEC_FUND])
-        return 0;
     /* {"unit", "year"}: the calendar year in UTC+7, with beneficiaries;
      * what was recorded under a predecessor counts here. */
-    rc = ask(r, TL_SEC_FUND,
-             json_pack("{s:s,s:i,s:I}", "unit", u->code, "year", d->year,
-                       "as_of", (json_int_t)report_as_of(r)),
-             &m);
-    res = result(&m);
+    rc = ask_year(r, TL_SEC_FUND, idx, 0, &m, &res);
     if (rc == 0 && res != NULL) {
         put(u, TL_COL_FUND_RECEIVED, res, "received");
         put(u, TL_COL_FUND_DISBURSED, res, "disbursed");
@@ -596,13 +610,7 @@ static int credit(struct rep *r, size_t idx)
     const msgpack_object *res, *coverage;
     int rc;
 
-    if (!d->present[TL_SEC_CREDIT])
-        return 0;
-    rc = ask(r, TL_SEC_CREDIT,
-             json_pack("{s:s,s:i,s:I}", "unit", u->code, "year", d->year,
-                       "as_of", (json_int_t)report_as_of(r)),
-             &m);
-    res = result(&m);
+    rc = ask_year(r, TL_SEC_CREDIT, idx, 0, &m, &res);
     if (rc == 0 && res != NULL) {
         coverage = tl_mp_get(res, "coverage");
         put(u, TL_COL_LOANS, res, "loans");
@@ -643,32 +651,6 @@ static bool map_key(const msgpack_object *k, char *buf, size_t cap)
     memcpy(buf, k->via.str.ptr, k->via.str.size);
     buf[k->via.str.size] = '\0';
     return true;
-}
-
-/* Ask section s's plugin about units[idx] in the report's year, on the
- * report's units (as_of, as every section), with "limit" when limit > 0.
- * *res is its result, NULL when the section is absent; free m (zeroed
- * then) in every case. */
-static int ask_year(struct rep *r, enum tl_rep_sec s, size_t idx, int limit,
-                    struct povtrack_client_msg *m, const msgpack_object **res)
-{
-    const char *code = r->doc.units[idx].code;
-    int year = r->doc.year, rc = 0;
-    json_int_t as_of = (json_int_t)report_as_of(r);
-
-    memset(m, 0, sizeof(*m));
-    *res = NULL;
-    if (!r->doc.present[s])
-        return 0;
-    rc = ask(r, s,
-             limit > 0 ? json_pack("{s:s,s:i,s:I,s:i}", "unit", code, "year",
-                                   year, "as_of", as_of, "limit", limit)
-                       : json_pack("{s:s,s:i,s:I}", "unit", code, "year", year,
-                                   "as_of", as_of),
-             m);
-    if (rc == 0)
-        *res = result(m);
-    return rc;
 }
 
 /* Each programme's components, from by_program: {programme: {...,
