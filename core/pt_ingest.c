@@ -728,9 +728,11 @@ int pt_ingest_step(struct pt_ingest *ig, int timeout_ms)
     if (n < 0)
         return zmq_errno() == EINTR ? 0 : povtrack_zmq_error(zmq_errno());
     pt_auth_zap_handle(ig->auth);
-    atomic_store_explicit(&ig->stats->refused_handshakes,
-                          pt_auth_handshakes_refused(ig->auth, "ingest"),
-                          memory_order_relaxed);
+    /* Refusals change only when a handshake was handled. */
+    if (zap >= 0 && (items[zap].revents & ZMQ_POLLIN))
+        atomic_store_explicit(&ig->stats->refused_handshakes,
+                              pt_auth_handshakes_refused(ig->auth, "ingest"),
+                              memory_order_relaxed);
     if (monitor >= 0 && (items[monitor].revents & ZMQ_POLLIN))
         read_monitor(ig);
     if (mirror >= 0 && (items[mirror].revents & ZMQ_POLLIN))
