@@ -705,10 +705,8 @@ static int run(struct summary *s, const char *unit, long long nmsg)
     }
     if (rc != 0)
         return rc;
-    if (s->nrows == 0) {
-        fprintf(stderr, "povtrack: povtrackd knows no unit %s\n", unit);
-        return TL_EXIT_FAIL;
-    }
+    if (s->nrows == 0)
+        return tl_regroup_refuse_root(s->cli, stderr, unit, summary_as_of(s));
     if (add_code(s, unit) != 0)
         return TL_EXIT_FAIL;
     rc = wait_caught_up(s, unit);

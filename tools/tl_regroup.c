@@ -9,6 +9,7 @@
 #include <povtrack/errors.h>
 #include <povtrack/protocol.h>
 
+#include "tl_fmt.h"
 #include "tl_mp.h"
 #include "tl_regroup.h"
 
@@ -128,4 +129,29 @@ const char *tl_regroup_get(const struct tl_regroup *rg, const char *code)
     snprintf(key.code, sizeof(key.code), "%s", code);
     e = bsearch(&key, rg->v, rg->n, sizeof(*rg->v), entry_cmp);
     return e != NULL && e->now[0] != '\0' ? e->now : NULL;
+}
+
+int tl_regroup_refuse_root(struct tl_cli *cli, FILE *f, const char *unit,
+                           int64_t at)
+{
+    struct tl_regroup rg;
+    char day[TL_FMT_TIME_MAX];
+    const char *now = NULL;
+
+    tl_fmt_vn_date(at, day);
+    tl_regroup_init(&rg, at);
+    /* The daemon's answer only sharpens the message: without it, say what
+     * is known ("on 2025-12-31", Vietnam time). */
+    if (tl_regroup_add(&rg, unit) == 0 && tl_regroup_ask(&rg, cli) == 0)
+        now = tl_regroup_get(&rg, unit);
+    if (now != NULL && strcmp(now, unit) != 0)
+        fprintf(f,
+                "povtrack: unit %s is not in force on %s: what was recorded "
+                "under it is in %s; ask for %s\n",
+                unit, day, now, now);
+    else
+        fprintf(f, "povtrack: povtrackd knows no unit %s in force on %s\n",
+                unit, day);
+    tl_regroup_free(&rg);
+    return TL_EXIT_FAIL;
 }

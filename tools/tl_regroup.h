@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "tl_cli.h"
 
@@ -52,5 +53,13 @@ int tl_regroup_ask(struct tl_regroup *rg, struct tl_cli *cli);
 /* The code in force at rg->at that takes code, or NULL when the daemon
  * knows none (or code was not asked for). */
 const char *tl_regroup_get(const struct tl_regroup *rg, const char *code);
+
+/* Say on f why unit cannot be the root of a summary on the
+ * units in force at at: where what was recorded under it is then ("unit
+ * 60 is not in force on 2025-12-31: what was recorded under it is in 68;
+ * ask for 68"), or that povtrackd knows no such unit then.  Returns
+ * TL_EXIT_FAIL. */
+int tl_regroup_refuse_root(struct tl_cli *cli, FILE *f, const char *unit,
+                           int64_t at);
 
 #endif /* POVTRACK_TL_REGROUP_H */

@@ -838,6 +838,20 @@ static void test_alerts_regrouped(void **state)
     }
     assert_true(seen593 && seen22921);
     json_decref(j);
+
+    /* A summary rooted at a unit that has ended says where its records
+     * went, and the successor to ask for. */
+    char out[4096], err[4096];
+    static const char want60[] =
+        "povtrack: unit 60 is not in force on 2025-12-31: what was recorded "
+        "under it is in 68; ask for 68";
+    assert_int_equal(cli(f, "summary",
+                         (const char *[]){"--unit", "60", "--from-year", "2021",
+                                          "--to-year", "2025", NULL},
+                         out, sizeof out, err, sizeof err),
+                     1);
+    if (strstr(err, want60) == NULL)
+        fail_msg("summary of 60: %s", err);
 }
 
 int main(void)
