@@ -158,11 +158,13 @@ int tl_cmd_keygen(struct tl_cli *cli, int argc, char **argv)
                 "wrote %s (secret, mode 0600) and %s\n"
                 "public key: %s\n"
                 "registry entry for a publisher (edit the rights):\n"
-                "  [NAME]\n"
+                "  [%s]\n"
                 "  key = %s\n"
                 "  publish = donation.*\n"
                 "  units = CODE\n",
-                keypath, pubpath, pub, pub);
+                keypath, pubpath, pub,
+                strrchr(name, '/') != NULL ? strrchr(name, '/') + 1 : name,
+                pub);
     }
     return TL_EXIT_OK;
 }
