@@ -429,6 +429,25 @@ static void test_clerk_cycle(void **state)
     assert_int_equal(cli(f, "import-csv", fixes_yes), 0);
     has(f->out, "already so: the record has these values");
     has_not(f->out, "sent ");
+
+    /* 13. The district's fund pays households of commune 22960 more than
+     * the commune received: its balance is negative, and the query says
+     * why rather than leaving the clerk to guess at a deficit. */
+    char path[400];
+    snprintf(path, sizeof path, "%s/disbursed.jsonl", f->d->dir);
+    FILE *ev = fopen(path, "w");
+    assert_non_null(ev);
+    fputs("{\"v\":1,\"id\":\"chi-593-1\",\"type\":\"fund.disbursed\","
+          "\"at\":1730000000,\"unit\":\"22960\",\"data\":{\"amount\":"
+          "10000000,\"purpose\":\"housing\",\"level\":\"district\"}}\n",
+          ev);
+    assert_int_equal(fclose(ev), 0);
+    assert_int_equal(cli(f, "send", (const char *[]){path, NULL}), 0);
+    assert_int_equal(
+        cli(f, "query", (const char *[]){"fund", "unit=22960", NULL}), 0);
+    has(f->out, "balance             -3,500,000 VND (more paid out here than "
+                "received here, as when a higher level's fund pays "
+                "households of this unit)");
     free(f);
 }
 
