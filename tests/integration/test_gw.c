@@ -672,6 +672,46 @@ static void test_dry_run(void **state)
     char who[80];
     stored_publisher(t, "dry-1", who, sizeof who);
     assert_string_equal(who, "");
+
+    /* A flag the gateway cannot read is refused naming it, never taken for
+     * "no": dry_run=maybe stores nothing.  TRUE is as true as true. */
+    static const char one[] =
+        "[{\"v\":1,\"id\":\"dry-3\",\"type\":\"donation.received\",\"at\":"
+        "\"2025-10-22\",\"unit\":\"593\",\"data\":{\"amount\":5,\"donor\":"
+        "\"E\",\"donor_kind\":\"person\",\"level\":\"district\"}}]";
+    static const char csv[] = "Ngày,Họ và tên,Số tiền,Loại\n"
+                              "22/10/2025,E,5,Cá nhân\n";
+    static const struct {
+        const char *path, *body, *field;
+    } bad[] = {
+        {"/api/v1/events?dry_run=maybe", one, "dry_run"},
+        {"/api/v1/import?unit=593&dry_run=maybe", csv, "dry_run"},
+        {"/api/v1/import?unit=593&dry_run=true&allow_duplicate_rows=2", csv,
+         "allow_duplicate_rows"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        r = http(t, "POST", bad[i].path, bad[i].body,
+                 (const char *[]){bearer(t, auth, sizeof auth), NULL});
+        expect_status(&r, 400);
+        j = json_of(&r);
+        json_t *e = json_object_get(j, "error");
+        assert_string_equal(json_string_value(json_object_get(e, "field")),
+                            bad[i].field);
+        assert_non_null(strstr(json_string_value(json_object_get(e, "message")),
+                               "must be true or false"));
+        json_decref(j);
+        free(r.body);
+    }
+    r = http(t, "POST", "/api/v1/events?dry_run=TRUE", one,
+             (const char *[]){bearer(t, auth, sizeof auth), NULL});
+    expect_status(&r, 200);
+    j = json_of(&r);
+    assert_true(json_is_true(json_object_get(j, "dry_run")));
+    json_decref(j);
+    free(r.body);
+    assert_int_equal(last_seq(t), before);
+    stored_publisher(t, "dry-3", who, sizeof who);
+    assert_string_equal(who, "");
 }
 
 /* Queries with typed parameters, read-your-writes, rights refused with the

@@ -152,8 +152,9 @@ static int options(struct gw_req *r, struct tl_import_opts *o,
     o->encoding = gw_arg(r, "encoding");
     o->publisher = r->who->public_key;
     o->lang = r->who->lang == GW_LANG_EN ? TL_LANG_EN : TL_LANG_VI;
-    o->allow_duplicate_rows =
-        gw_api_arg_true(gw_arg(r, "allow_duplicate_rows"));
+    if (gw_api_arg_flag(r, "allow_duplicate_rows", &o->allow_duplicate_rows,
+                        result) != 0)
+        return POVTRACK_EINVALID;
     /* The note on a repeated row names the upload page's box (the
      * allow_duplicate_rows of this request), not the CLI's flag. */
     o->allow_duplicates_how =
@@ -238,7 +239,7 @@ enum MHD_Result gw_import(struct gw_req *r)
                       json_array(),
                       0,
                       ""};
-    bool dry = gw_api_arg_true(gw_arg(r, "dry_run"));
+    bool dry = false;
     json_t *checked = NULL, *stored = NULL, *errors = NULL,
            *acks = json_array();
     enum MHD_Result result = MHD_NO;
@@ -248,7 +249,7 @@ enum MHD_Result gw_import(struct gw_req *r)
         rs.notes == NULL || rs.repeated == NULL || acks == NULL)
         rc = POVTRACK_ENOMEM,
         result = gw_reply_error(r, 500, NULL, 0, "out of memory");
-    else
+    else if ((rc = gw_api_arg_flag(r, "dry_run", &dry, &result)) == 0)
         rc = options(r, &o, &result);
     if (rc == 0)
         rc = read_rows(r, &o, &rs, &result);
