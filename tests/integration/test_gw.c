@@ -758,6 +758,20 @@ static void test_reads(void **state)
     assert_true(json_integer_value(json_object_get(j, "next_since")) >= 0);
     json_decref(j);
     free(r.body);
+    /* A severity povtrackd never gives would match nothing and look like
+     * no alert at all: refused, naming the field. */
+    static const char *const sev[] = {"/api/v1/alerts?severity=warn",
+                                      "/api/v1/alerts/stream?severity=warn"};
+    for (size_t i = 0; i < 2; i++) {
+        r = http(t, "GET", sev[i], NULL, NULL);
+        expect_status(&r, 400);
+        assert_non_null(strstr(r.body, "\"field\":\"severity\""));
+        assert_non_null(strstr(r.body, "must be info, warning or critical"));
+        free(r.body);
+    }
+    r = http(t, "GET", "/api/v1/alerts?severity=warning", NULL, NULL);
+    expect_status(&r, 200);
+    free(r.body);
 
     static const struct {
         const char *format, *type, *text;

@@ -767,6 +767,23 @@ static bool alert_matches(const msgpack_object *a, const char *code,
     return true;
 }
 
+int gw_api_severity_arg(struct gw_req *r, enum MHD_Result *result)
+{
+    static const char *const names[] = {"info", "warning", "critical"};
+    const char *v = gw_arg(r, "severity");
+
+    if (v == NULL || v[0] == '\0')
+        return 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(v, names[i]) == 0)
+            return 0;
+    *result = gw_reply_error(r, 400, "severity", 0,
+                             "must be info, warning or critical, not "
+                             "\"%.40s\"",
+                             v);
+    return POVTRACK_EINVALID;
+}
+
 static bool alert_seq(const msgpack_object *a, uint64_t *seq)
 {
     const msgpack_object *o = povtrack_client_map_get(a, "seq");
@@ -792,6 +809,8 @@ enum MHD_Result gw_api_alerts(struct gw_req *r)
                               POVTRACK_PROTO_READ_LIMIT_MAX);
     struct povtrack_client_msg reply;
     enum MHD_Result result;
+    if (gw_api_severity_arg(r, &result) != 0)
+        return result;
     if (ask_json(r, r->who,
                  json_pack("{s:s,s:I,s:I}", "op", POVTRACK_OP_ALERTS, "since",
                            (json_int_t)since, "limit", (json_int_t)limit),

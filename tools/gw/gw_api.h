@@ -42,6 +42,12 @@ int gw_api_submit(struct gw_req *r, json_t *arr, bool dry, json_t **answer,
 int gw_api_arg_flag(struct gw_req *r, const char *name, bool *on,
                     enum MHD_Result *result);
 
+/* The alert filter severity= of r: absent, empty, or one of povtrackd's
+ * severities (info, warning, critical); 0, else answered 400 naming it with
+ * *result set and POVTRACK_EINVALID (a "warn" would match nothing and look
+ * like no alert at all). */
+int gw_api_severity_arg(struct gw_req *r, enum MHD_Result *result);
+
 /* A msgpack value as JSON (NULL on values JSON cannot hold). */
 json_t *gw_api_json(const msgpack_object *o);
 
