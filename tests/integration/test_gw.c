@@ -702,6 +702,18 @@ static void test_dry_run(void **state)
         json_decref(j);
         free(r.body);
     }
+    /* A sheet refused whole names the column it lacks, not only how many. */
+    r = http(t, "POST", "/api/v1/import?unit=593&dry_run=true",
+             "Thời điểm,Họ và tên,Số tiền,Loại\n22/10/2025,E,5,Cá nhân\n",
+             (const char *[]){bearer(t, auth, sizeof auth), NULL});
+    expect_status(&r, 400);
+    j = json_of(&r);
+    const char *why = json_string_value(
+        json_object_get(json_object_get(j, "error"), "message"));
+    if (why == NULL || strstr(why, "date=\"Thời điểm\"") == NULL)
+        fail_msg("no column named: %s", r.body);
+    json_decref(j);
+    free(r.body);
     r = http(t, "POST", "/api/v1/events?dry_run=TRUE", one,
              (const char *[]){bearer(t, auth, sizeof auth), NULL});
     expect_status(&r, 200);

@@ -197,9 +197,21 @@ static int read_rows(struct gw_req *r, const struct tl_import_opts *o,
     fclose(in);
     if (rc == 0)
         rc = collect(&sheet, rs);
+    /* A sheet refused whole says why in its row-0 problems (which
+     * required column is missing, and the unknown header that may be it):
+     * the summary alone ("lacks 1 column") would not tell the clerk which. */
+    char why[sizeof err.msg + 1024];
+    size_t len = (size_t)snprintf(why, sizeof why, "%s", err.msg);
+    for (size_t i = 0;
+         rc == POVTRACK_EINVALID && i < sheet.nproblems && len < sizeof why;
+         i++)
+        if (sheet.problems[i].row == 0)
+            len +=
+                (size_t)snprintf(why + len, sizeof why - len, "%s%s",
+                                 len > 0 ? "; " : "", sheet.problems[i].text);
     tl_import_free(&sheet);
     if (rc == POVTRACK_EINVALID)
-        *result = gw_reply_error(r, 400, "body", 0, "%s", err.msg);
+        *result = gw_reply_error(r, 400, "body", 0, "%s", why);
     else if (rc != 0)
         *result = gw_reply_error(r, 500, NULL, 0, "%s",
                                  err.msg[0] ? err.msg : povtrack_strerror(rc));
