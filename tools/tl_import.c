@@ -1626,6 +1626,14 @@ static int sheet_prefix(struct importer *im)
     return POVTRACK_OK;
 }
 
+bool tl_import_type_ok(const char *name)
+{
+    enum ev_type t = ev_type_from_name(name, strlen(name));
+
+    return t != EV_TYPE_NONE && t != EV_UNIT_DEFINED && t != EV_UNIT_CHANGED &&
+           t != EV_HOUSEHOLD_ASSESSED;
+}
+
 int tl_import_read(FILE *in, const struct tl_import_opts *o,
                    struct tl_import_sheet *s, struct tl_error *err)
 {
@@ -1642,8 +1650,7 @@ int tl_import_read(FILE *in, const struct tl_import_opts *o,
     im.err = err;
     im.type_name = o->type != NULL ? o->type : TL_IMPORT_DEFAULT_TYPE;
     im.type = ev_type_from_name(im.type_name, strlen(im.type_name));
-    if (im.type == EV_TYPE_NONE || im.type == EV_UNIT_DEFINED ||
-        im.type == EV_UNIT_CHANGED || im.type == EV_HOUSEHOLD_ASSESSED)
+    if (!tl_import_type_ok(im.type_name))
         return tl_fail(err, POVTRACK_EINVALID,
                        "--type %s: not a type a spreadsheet can give "
                        "(units: povtrack units import, povtrack unitmap)",

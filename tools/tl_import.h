@@ -187,6 +187,11 @@ struct tl_import_sheet {
     bool compared; /* tl_import_compared() was called */
 };
 
+/* Whether a sheet can give events of the type named (the rule
+ * tl_import_read applies to opts->type): any of the catalogue but the
+ * units' (units import, unitmap) and household.assessed. */
+bool tl_import_type_ok(const char *name);
+
 /* Read and check the whole sheet into s (zeroed first; free it with
  * tl_import_free() whatever this returns).  Returns 0 when the sheet
  * could be read (rows with problems are in s->problems, not errors);

@@ -674,7 +674,9 @@ static void test_dry_run(void **state)
     assert_string_equal(who, "");
 
     /* A flag the gateway cannot read is refused naming it, never taken for
-     * "no": dry_run=maybe stores nothing.  TRUE is as true as true. */
+     * "no": dry_run=maybe stores nothing.  TRUE is as true as true.  A type
+     * no sheet can give is refused naming "type" (the importer's own
+     * message speaks of --type and the body). */
     static const char one[] =
         "[{\"v\":1,\"id\":\"dry-3\",\"type\":\"donation.received\",\"at\":"
         "\"2025-10-22\",\"unit\":\"593\",\"data\":{\"amount\":5,\"donor\":"
@@ -688,6 +690,7 @@ static void test_dry_run(void **state)
         {"/api/v1/import?unit=593&dry_run=maybe", csv, "dry_run"},
         {"/api/v1/import?unit=593&dry_run=true&allow_duplicate_rows=2", csv,
          "allow_duplicate_rows"},
+        {"/api/v1/import?unit=593&dry_run=true&type=donation", csv, "type"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         r = http(t, "POST", bad[i].path, bad[i].body,
@@ -698,7 +701,9 @@ static void test_dry_run(void **state)
         assert_string_equal(json_string_value(json_object_get(e, "field")),
                             bad[i].field);
         assert_non_null(strstr(json_string_value(json_object_get(e, "message")),
-                               "must be true or false"));
+                               strcmp(bad[i].field, "type") == 0
+                                   ? "not a type a spreadsheet can give"
+                                   : "must be true or false"));
         json_decref(j);
         free(r.body);
     }

@@ -140,6 +140,18 @@ static int options(struct gw_req *r, struct tl_import_opts *o,
     const char *delim = gw_arg(r, "delimiter");
 
     o->type = gw_arg(r, "type");
+    if (o->type != NULL && o->type[0] == '\0')
+        o->type = NULL;
+    if (o->type != NULL && !tl_import_type_ok(o->type)) {
+        *result = gw_reply_error(r, 400, "type", 0,
+                                 "%.64s is not a type a spreadsheet can give "
+                                 "(donation.received, the default; "
+                                 "donation.pledged, fund.disbursed ...: "
+                                 "the types of the catalogue but units and "
+                                 "household.assessed)",
+                                 o->type);
+        return POVTRACK_EINVALID;
+    }
     o->unit = gw_arg(r, "unit");
     if (o->unit != NULL && o->unit[0] == '\0')
         o->unit = NULL;
