@@ -1049,6 +1049,16 @@ static void test_tls_required(void **state)
     assert_int_equal(rc, 78);
     assert_non_null(strstr(out, "is not a loopback address"));
     assert_non_null(strstr(out, "tls_cert"));
+
+    /* A port out of range is a configuration error, not another port
+     * (getaddrinfo alone keeps 99999's low 16 bits). */
+    write_gw_ini(t, ini, 99999, NULL);
+    rc = td_run_to_exit(
+        (const char *[]){GW_BIN, "--check", "--config", ini, NULL}, out,
+        sizeof out, WAIT_MS);
+    if (rc != 78 ||
+        strstr(out, "port must be a number from 0 to 65535") == NULL)
+        fail_msg("listen = 127.0.0.1:99999: exit %d: %s", rc, out);
 }
 
 /* povtrackd gone: health and queries answer 503 with Retry-After. */
