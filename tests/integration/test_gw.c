@@ -627,6 +627,14 @@ static void test_session_publishes(void **state)
     expect_status(&r, 400);
     assert_non_null(strstr(r.body, "\"field\":\"body\""));
     free(r.body);
+    /* A NUL in a string is said in words, not as jansson's flag. */
+    r = http(t, "POST", "/api/v1/events", "[{\"id\":\"a\\u0000b\"}]",
+             (const char *[]){csrf, NULL});
+    expect_status(&r, 400);
+    if (strstr(r.body, "the NUL character") == NULL ||
+        strstr(r.body, "JSON_ALLOW_NUL") != NULL)
+        fail_msg("NUL not said in words: %s", r.body);
+    free(r.body);
 }
 
 /* dry_run: the daemon's validate op; nothing stored, later events see the

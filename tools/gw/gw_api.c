@@ -557,7 +557,16 @@ enum MHD_Result gw_api_events(struct gw_req *r)
         return result;
     }
     if (arr == NULL || !json_is_array(arr) || json_array_size(arr) == 0) {
-        if (arr == NULL && r->body != NULL)
+        /* jansson's own text for \u0000 names its flag JSON_ALLOW_NUL,
+         * which means nothing to the sender. */
+        if (arr == NULL && r->body != NULL &&
+            json_error_code(&je) == json_error_null_character)
+            result = gw_reply_error(r, 400, "body", 0,
+                                    "a string holds \\u0000 (the NUL "
+                                    "character), which no field may hold "
+                                    "(line %d, column %d)",
+                                    je.line, je.column);
+        else if (arr == NULL && r->body != NULL)
             result = gw_reply_error(r, 400, "body", 0,
                                     "not JSON: %s (line %d, column %d)",
                                     je.text, je.line, je.column);
