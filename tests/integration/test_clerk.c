@@ -225,6 +225,27 @@ static void test_clerk_cycle(void **state)
     has(f->out, "dòng 6, cột ĐƠN VỊ: đơn vị 99999 chưa được khai báo trong "
                 "povtrackd");
 
+    /* A unit typo in a row with other problems is listed with them, in
+     * the same round; a known unit in such a row is not. */
+    char typos[sizeof f->d->dir + 64];
+    snprintf(typos, sizeof typos, "%s/typos.csv", f->d->dir);
+    FILE *tf = fopen(typos, "w");
+    assert_non_null(tf);
+    fputs("Ngày,Họ và tên,Số tiền,Loại,Đơn vị\n"
+          "31/11/2024,A,100.000,Cá nhân,99999\n"
+          "17/10/2024,B,-5,Cá nhân,22960\n"
+          "17/10/2024,C,100.000,Cá nhân,22957\n",
+          tf);
+    assert_int_equal(fclose(tf), 0);
+    import(f, typos, 1, (const char *[]){"--dry-run", NULL});
+    has(f->out, "row 2, column Ngày: 31/11/2024 is not a day of the calendar");
+    has(f->out, "row 2, column Đơn vị: unit 99999 is not defined in "
+                "povtrackd");
+    has(f->out, "row 3, column Số tiền: -5 is negative");
+    has_not(f->out, "unit 22960");
+    has(f->out, "1 new, 0 already stored, 0 changed, 0 no longer in the "
+                "sheet, 0 repeated, 2 with problems");
+
     /* 2. The typo fixed: stored, the repeated row once, the blank row
      * skipped (rows keep the spreadsheet's numbers). */
     import(f, CLERK "so-ung-ho-2024-sua-ma.csv", 1, NULL);
