@@ -451,7 +451,28 @@ static void test_clerk_cycle(void **state)
     has(f->out, "already so: the record has these values");
     has_not(f->out, "sent ");
 
-    /* 13. The district's fund pays households of commune 22960 more than
+    /* 13. November's book, imported without --sheet after October's with
+     * --apply-changes --yes: it shares no row with what the default sheet
+     * stored, so it is another book, and voiding October is refused. */
+    char nov[400];
+    snprintf(nov, sizeof nov, "%s/so-ung-ho-2024-11.csv", f->d->dir);
+    FILE *book = fopen(nov, "w");
+    assert_non_null(book);
+    fputs("STT;SỐ BIÊN LAI;NGÀY;HỌ VÀ TÊN;SỐ TIỀN;LOẠI;ĐƠN VỊ;GHI CHÚ\n"
+          "1;BL-101;05/11/2024;Lê Văn Cường;2.000.000;Cá nhân;22957;\n",
+          book);
+    assert_int_equal(fclose(book), 0);
+    int64_t before = received(f, "22957", NULL);
+    import(f, nov, 1, (const char *[]){"--apply-changes", "--yes", NULL});
+    has(f->err, "not one row of this file is stored in the default sheet");
+    has(f->err, "give it a name of its own with --sheet NAME");
+    assert_int_equal(received(f, "22957", NULL), before);
+    import(f, nov, 0,
+           (const char *[]){"--sheet", "thang-11", "--apply-changes", "--yes",
+                            NULL});
+    assert_int_equal(received(f, "22957", NULL), before + M(2));
+
+    /* 14. The district's fund pays households of commune 22960 more than
      * the commune received: its balance is negative, and the query says
      * why rather than leaving the clerk to guess at a deficit. */
     char path[400];
