@@ -490,6 +490,26 @@ static void test_clerk_cycle(void **state)
     has(f->out, "balance             -3,500,000 VND (more paid out here than "
                 "received here, as when a higher level's fund pays "
                 "households of this unit)");
+
+    /* send takes times as the gateway does: an ISO date is that day in
+     * Vietnam; a date that is none is refused naming the field. */
+    ev = fopen(path, "w");
+    assert_non_null(ev);
+    fputs("{\"v\":1,\"id\":\"chi-593-2\",\"type\":\"fund.disbursed\","
+          "\"at\":\"2024-11-05\",\"unit\":\"22960\",\"data\":{\"amount\":"
+          "1000000,\"purpose\":\"housing\",\"level\":\"district\"}}\n"
+          "{\"v\":1,\"id\":\"chi-593-3\",\"type\":\"fund.disbursed\","
+          "\"at\":\"2024-13-05\",\"unit\":\"22960\",\"data\":{\"amount\":"
+          "1000000,\"purpose\":\"housing\",\"level\":\"district\"}}\n",
+          ev);
+    assert_int_equal(fclose(ev), 0);
+    assert_int_equal(cli(f, "send", (const char *[]){path, NULL}), 1);
+    has(f->out, "line 2: at: \"2024-13-05\" is not a day of the calendar");
+    has(f->out, "sent 2 events: 1 ok, 0 duplicate, 1 rejected");
+    assert_int_equal(cli(f, "log", (const char *[]){"--json", NULL}), 0);
+    /* 2024-11-05 00:00 in Vietnam (UTC+7) */
+    has(f->out, "\"id\":\"chi-593-2\",\"type\":\"fund.disbursed\","
+                "\"at\":1730739600");
     free(f);
 }
 

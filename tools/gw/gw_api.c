@@ -282,25 +282,6 @@ struct item {
     size_t off, len; /* its msgpack in the packed buffer */
 };
 
-/* A time field given as text: unix seconds in its place. */
-static int convert_time(json_t *obj, const char *key, const char *path,
-                        char **error)
-{
-    json_t *v = json_object_get(obj, key);
-    struct tl_error err = {{0}};
-    int64_t t;
-
-    if (!json_is_string(v))
-        return 0;
-    if (tl_parse_time(json_string_value(v), &t, &err) != 0) {
-        *error = fmt_dup("%s: %s", path, err.msg);
-        return POVTRACK_EINVALID;
-    }
-    return json_object_set_new(obj, key, json_integer(t)) == 0
-               ? 0
-               : POVTRACK_ENOMEM;
-}
-
 /* Read the acks of the events items[first..] that were sent, in order. */
 static void take_acks(struct item *items, size_t n, size_t *next,
                       const struct povtrack_acks *acks)
@@ -603,16 +584,13 @@ int gw_api_submit(struct gw_req *r, json_t *arr, bool dry, json_t **answer,
             continue;
         }
         it->id = json_string_value(json_object_get(ev, "id"));
-        json_t *data = json_object_get(ev, "data");
-        int trc = convert_time(ev, "at", "at", &it->error);
-        if (trc == 0 && json_is_object(data))
-            trc = convert_time(data, "effective", "data.effective", &it->error);
-        if (trc == 0 && json_is_object(data))
-            trc = convert_time(data, "due", "data.due", &it->error);
+        int trc = tl_event_times(ev, &err);
         if (trc == POVTRACK_ENOMEM)
             rc = trc;
-        if (trc != 0)
+        if (trc != 0) {
+            it->error = strdup(err.msg);
             continue;
+        }
         it->off = all.size;
         if (tl_json_pack(ev, &pk, &err) != 0) {
             /* An integer msgpack cannot carry, or no memory. */
