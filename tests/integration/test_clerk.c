@@ -396,6 +396,25 @@ static void test_clerk_cycle(void **state)
     has(f->out, "fund.large_donation");
     has(f->out, "[resolved at #");
     has(f->out, ": corrected (thừa một số 0)]");
+    /* Only some: by code prefix, unit and severity, as the gateway's. */
+    assert_int_equal(cli(f, "alerts",
+                         (const char *[]){"--resolved", "--code", "fund.large",
+                                          "--unit", "22957", NULL}),
+                     0);
+    has(f->out, "fund.large_donation");
+    assert_int_equal(
+        cli(f, "alerts",
+            (const char *[]){"--resolved", "--severity", "critical", NULL}),
+        0);
+    has_not(f->out, "fund.large_donation");
+    assert_int_equal(cli(f, "alerts",
+                         (const char *[]){"--resolved", "--unit", "22960",
+                                          "--code", "fund.large", NULL}),
+                     0);
+    has_not(f->out, "fund.large_donation");
+    assert_int_equal(
+        cli(f, "alerts", (const char *[]){"--severity", "warn", NULL}), 2);
+    has(f->err, "--severity: must be info, warning or critical, not \"warn\"");
     import(f, CLERK "so-ung-ho-2024-sua-don-vi.csv", 1, NULL);
     has(f->out, "row 3: changed since the last import (stored at #");
     has(f->out, "15,000,000 VND, Công ty TNHH Thanh Long");

@@ -12,6 +12,7 @@
 
 #include <povtrack/protocol.h>
 
+#include "tl_alertfilter.h"
 #include "tl_cli.h"
 #include "tl_import.h"
 #include "tl_json.h"
@@ -731,39 +732,12 @@ enum MHD_Result gw_api_units(struct gw_req *r)
 
 /* ---- GET /api/v1/alerts ---- */
 
-/* Does alert a pass the filters code (a prefix), severity and unit? */
-static bool alert_matches(const msgpack_object *a, const char *code,
-                          const char *severity, const char *unit)
-{
-    const struct {
-        const char *key, *want;
-        bool prefix;
-    } f[] = {{"code", code, true},
-             {"severity", severity, false},
-             {"unit", unit, false}};
-    for (size_t i = 0; i < 3; i++) {
-        if (f[i].want == NULL || f[i].want[0] == '\0')
-            continue;
-        const msgpack_object *o = povtrack_client_map_get(a, f[i].key);
-        size_t n = strlen(f[i].want);
-        if (o == NULL || o->type != MSGPACK_OBJECT_STR || o->via.str.size < n ||
-            (!f[i].prefix && o->via.str.size != n) ||
-            memcmp(o->via.str.ptr, f[i].want, n) != 0)
-            return false;
-    }
-    return true;
-}
-
 int gw_api_severity_arg(struct gw_req *r, enum MHD_Result *result)
 {
-    static const char *const names[] = {"info", "warning", "critical"};
     const char *v = gw_arg(r, "severity");
 
-    if (v == NULL || v[0] == '\0')
+    if (v == NULL || v[0] == '\0' || tl_alert_severity_known(v))
         return 0;
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcmp(v, names[i]) == 0)
-            return 0;
     *result = gw_reply_error(r, 400, "severity", 0,
                              "must be info, warning or critical, not "
                              "\"%.40s\"",
@@ -821,13 +795,14 @@ enum MHD_Result gw_api_alerts(struct gw_req *r)
     }
     json_t *out = json_array();
     uint64_t next = (uint64_t)since;
+    const struct tl_alert_filter filter = {
+        gw_arg(r, "code"), gw_arg(r, "severity"), gw_arg(r, "unit")};
     for (uint32_t i = 0; out != NULL && i < n; i++) {
         const msgpack_object *a = &arr->via.array.ptr[i];
         uint64_t s;
         if (alert_seq(a, &s) && s > next)
             next = s;
-        if (!alert_matches(a, gw_arg(r, "code"), gw_arg(r, "severity"),
-                           gw_arg(r, "unit")))
+        if (!tl_alert_filter_match(&filter, a))
             continue;
         json_t *j = gw_api_json(a);
         if (j != NULL)
