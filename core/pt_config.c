@@ -581,6 +581,13 @@ static int on_ini_entry(void *user, const char *section, const char *key,
                          "%s: [%s] %s: too many keys or value too long",
                          ls->path, section, key);
         }
+    } else if (section[0] == '\0') {
+        /* "data_dir = ..." above the first section header. */
+        snprintf(ls->err, ls->errlen,
+                 "%s: %s: outside any section; put it under the section it "
+                 "belongs to ([daemon] for data_dir, endpoints and plugins)",
+                 ls->path, key);
+        ok = 0;
     } else {
         snprintf(ls->err, ls->errlen,
                  "%s: unknown section [%s] (expected [daemon], [security], "

@@ -753,6 +753,9 @@ static void test_config_sections(void **state)
         {"[limits]\nevents_max = -1\n", "[limits] events_max: must be"},
         {"[limits]\nspeed = 1\n", "[limits] has no key \"speed\""},
         {"[security]\nkey = x\n", "[security] has no key \"key\""},
+        {"data_dir = /tmp\n[daemon]\n",
+         "data_dir: outside any section; put it under the section it "
+         "belongs to ([daemon] for data_dir"},
     };
     expect_refused(f, cfg, bad, sizeof bad / sizeof bad[0]);
     free(cfg);
