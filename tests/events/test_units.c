@@ -839,7 +839,7 @@ static void test_abolish(void **state)
     (void)state;
     /* A province has no parent to move to. */
     refused(m, mk_one("reparent", E, "60", NULL, NULL, "68"),
-            "data.parent: a province has no parent");
+            "data.parent: a province's parent is none or the country (00)");
     /* A unit and what is under it cannot end in one event, in either
      * order: the registry still sees the children as they were. */
     refused(m, mk_one("abolish", E, "593,22921,22924,22936", NULL, NULL, NULL),
