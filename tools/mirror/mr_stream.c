@@ -192,10 +192,9 @@ int mr_stream_open(const struct pt_mirror_conf *c, const struct pt_log *log,
     return 0;
 }
 
-void mr_stream_close(struct mr_stream *s)
+/* Close s's connection; its threads may still call back into s. */
+static void close_connection(struct mr_stream *s)
 {
-    if (s == NULL)
-        return;
     mr_stream_read_close(s);
     if (s->js != NULL) {
         /* Publishes still unacknowledged at a stop are the caller's again
@@ -214,20 +213,45 @@ void mr_stream_close(struct mr_stream *s)
     if (s->nc != NULL) {
         natsConnection_Close(s->nc);
         natsConnection_Destroy(s->nc);
+    }
+}
+
+void mr_stream_close(struct mr_stream *s)
+{
+    mr_stream_close_all(&s, 1);
+}
+
+void mr_stream_close_all(struct mr_stream **s, size_t n)
+{
+    int connected = 0;
+    const struct pt_log *log = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == NULL)
+            continue;
+        close_connection(s[i]);
+        connected |= s[i]->nc != NULL;
+        log = s[i]->log;
+    }
+    if (connected) {
         /* nats.c calls back from its own threads, after the close too
          * (disconnected, a late ack): s may go only once they have all
          * ended, which nats_CloseAndWait waits for. */
         natsStatus st = nats_CloseAndWait(MR_CLOSE_WAIT_MS);
         if (st != NATS_OK) {
-            pt_logf(s->log, PT_LOG_WARN,
+            pt_logf(log, PT_LOG_WARN,
                     "NATS client threads did not end within %d ms (%s)",
                     MR_CLOSE_WAIT_MS, natsStatus_GetText(st));
             return; /* s is left to them */
         }
     }
-    natsOptions_Destroy(s->opts);
-    pthread_mutex_destroy(&s->lock);
-    free(s);
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == NULL)
+            continue;
+        natsOptions_Destroy(s[i]->opts);
+        pthread_mutex_destroy(&s[i]->lock);
+        free(s[i]);
+        s[i] = NULL;
+    }
 }
 
 void mr_stream_drain(struct mr_stream *s, int timeout_ms)

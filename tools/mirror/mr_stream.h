@@ -73,6 +73,10 @@ int mr_stream_open(const struct pt_mirror_conf *c, const struct pt_log *log,
  * later mr_stream_open starts it again. */
 #define MR_CLOSE_WAIT_MS 5000
 void mr_stream_close(struct mr_stream *s);
+/* Close n streams (NULL ones skipped) and set them NULL: every connection
+ * first, then one wait for nats.c's threads (the national daemon holds one
+ * stream per province). */
+void mr_stream_close_all(struct mr_stream **s, size_t n);
 
 /* Wait up to timeout_ms until every publish is answered (acked, refused
  * or timed out). */
