@@ -161,7 +161,7 @@ static void rewrite(const struct province *p, const struct mr_stored *m,
     if (msgpack_unpack_next(&rw->up, rec.event, rec.event_len, NULL) !=
             MSGPACK_UNPACK_SUCCESS ||
         ev_decode(&rw->up.data, INT64_MAX, &rw->ev, &everr) != POVTRACK_OK) {
-        refuse(o, NULL, "its event does not decode: %s", everr.msg);
+        refuse(o, NULL, "its event does not decode: %.200s", everr.msg);
         return;
     }
     /* rw->ev stays the province's event until the rewrite is whole. */

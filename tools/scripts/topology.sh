@@ -5,10 +5,13 @@
 # the national daemon ([national]) reading both provinces' streams.
 #
 #   topology.sh start [DIR] [--build B] [--provinces 60,68] [--scale F]
-#                     [--units FILE]
+#                     [--units FILE] [--national-sample [--households N]]
 #       starts everything in DIR (default /tmp/povtrack-topology), sends
 #       each province its sample data (povtrack-sample --province P
-#       --scale F --from-year 2024 --to-year 2024, default F 0.02), waits
+#       --scale F --from-year 2024 --to-year 2024, default F 0.02; with
+#       --national-sample the scale data set instead, povtrack-sample
+#       --national --province P [--households N]: every household of the
+#       province, a status and an assessment each), waits
 #       (polling `povtrack stats`) until the national daemon's cursor of
 #       every province is its stream's last record and its plugins have
 #       applied its log, then prints the national figures (poverty for the
@@ -27,7 +30,7 @@ cmd=${1:-}
 [ $# -gt 0 ] && shift
 dir=/tmp/povtrack-topology
 if [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; then dir=$1; shift; fi
-build='' provinces=60,68 scale=0.02
+build='' provinces=60,68 scale=0.02 national_sample=0 households=
 units=$root/../shared/data/units-vn-2025-03-01.csv
 # A worktree sits one level deeper than the checkout.
 [ -r "$units" ] || units=$root/../../shared/data/units-vn-2025-03-01.csv
@@ -37,6 +40,8 @@ while [ $# -gt 0 ]; do
     --provinces) provinces=$2; shift 2 ;;
     --scale) scale=$2; shift 2 ;;
     --units) units=$2; shift 2 ;;
+    --national-sample) national_sample=1; shift ;;
+    --households) households=$2; shift 2 ;;
     *) echo "topology.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -139,15 +144,39 @@ start)
   echo "standby of $first: povtrackd pid $(cat "$dir/p$first-standby/pid")"
   start_daemon national "[national]" "servers = $urls" "provinces = $provinces"
   echo "national: povtrackd pid $(cat "$dir/national/pid")"
-  for p in ${provinces//,/ }; do
-    "$bin/povtrack-sample" --units "$units" --province "$p" --scale "$scale" \
-      --from-year 2024 --to-year 2024 --now 1767200000 2>/dev/null |
-      povtrack "p$p" send --batch 5000 | tail -1 | sed "s/^/province $p: /"
+  t0=$(date +%s.%N) senders=''
+  for p in ${provinces//,/ }; do # the provinces take their data at once
+    if [ "$national_sample" = 1 ]; then
+      "$bin/povtrack-sample" --national --units "$units" --province "$p" \
+        ${households:+--households "$households"} --now 1767200000 2>/dev/null
+    else
+      "$bin/povtrack-sample" --units "$units" --province "$p" --scale "$scale" \
+        --from-year 2024 --to-year 2024 --now 1767200000 2>/dev/null
+    fi | povtrack "p$p" send --batch 10000 | tail -1 |
+      sed "s/^/province $p: /" &
+    senders="$senders $!"
   done
-  t0=$(date +%s.%N)
-  until caught_up; do sleep 0.2; done
-  printf 'national daemon caught up %.1f s after the last send\n' \
-    "$(echo "$(date +%s.%N) - $t0" | bc)"
+  maxlag=0
+  # Until the sends are done and the national daemon has all of it; the
+  # national lag sampled meanwhile.
+  sending() {
+    local pid
+    for pid in $senders; do kill -0 "$pid" 2>/dev/null && return 0; done
+    return 1
+  }
+  until ! sending && caught_up; do
+    lag=$(stats_json national | /usr/bin/python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+print(sum(n.get("lag_records", 0) for n in s.get("national", {}).values()))' 2>/dev/null || echo 0)
+    [ "$lag" -gt "$maxlag" ] && maxlag=$lag
+    sleep 0.5
+  done
+  t1=$(date +%s.%N)
+  n=$(stats_json national | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["last_seq"])')
+  printf 'national daemon caught up %.1f s after the sends began: %d records, %.0f records/s end to end; largest lag seen %d records\n' \
+    "$(echo "$t1 - $t0" | bc)" "$n" "$(echo "$n / ($t1 - $t0)" | bc -l)" "$maxlag"
+  echo "disk: national log $(du -sh "$dir/national/data/log" | cut -f1), national state $(du -sh "$dir/national/data/state" | cut -f1), JetStream $(du -sh "$dir/nats" | cut -f1)"
   figures
   ;;
 figures) figures ;;
