@@ -29,7 +29,6 @@
 #include "pt_state.h"
 #include "st_log.h"
 
-#define FETCH_WAIT_MS 10   /* each province's fetch, when it may have more */
 #define IDLE_WAIT_MS 50    /* between rounds when none had anything */
 #define LAST_CHECK_MS 1000 /* a stream's last sequence, for stats */
 #define UNIT_CHAIN_MAX 8
@@ -328,12 +327,21 @@ static int take_batch(struct national *nt, struct province *p,
     struct mr_stored m[MR_NATIONAL_BATCH];
     size_t n = 0;
     *got = 0;
-    int rc =
-        mr_stream_read(s, m, MR_NATIONAL_BATCH, &n, FETCH_WAIT_MS, why, whylen);
-    for (size_t i = 0; rc == 0 && i < n; i++) {
+    size_t fetched = 0;
+    int rc = mr_stream_read(s, m, MR_NATIONAL_BATCH, &fetched, 0, why, whylen);
+    for (size_t i = 0; rc == 0 && i < fetched; i++, n++) {
         uint64_t seq = p->cursor + i + 1;
-        if (m[i].stream_seq != seq || m[i].seq != seq ||
-            strcmp(m[i].province, p->conf->code) != 0 ||
+        if (m[i].stream_seq != seq) {
+            /* The consumer skipped or repeated a delivery: take what came
+             * in order, and read again from the cursor. */
+            pt_logf(nt->log, PT_LOG_WARN,
+                    "province %s: the consumer delivered message %" PRIu64
+                    " where %" PRIu64 " was due; reading again from there",
+                    p->conf->code, m[i].stream_seq, seq);
+            p->synced = 0;
+            break;
+        }
+        if (m[i].seq != seq || strcmp(m[i].province, p->conf->code) != 0 ||
             strcmp(m[i].subject, p->stream_conf.subject) != 0) {
             snprintf(why, whylen,
                      "the stream's message %" PRIu64
@@ -374,8 +382,10 @@ static int take_batch(struct national *nt, struct province *p,
         pt_mirror_page_set_acked(p->page, p->stream_last);
         *got = n;
     }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < fetched; i++)
         mr_stored_free(&m[i]);
+    if (!p->synced)
+        mr_stream_read_close(s);
     return rc;
 }
 
@@ -433,7 +443,7 @@ static int turn(struct national *nt, size_t i)
             if (mr_stream_last(s, &p->stream_last, why, sizeof why) == 0)
                 pt_mirror_page_set_acked(p->page, p->stream_last);
         }
-        return got == MR_NATIONAL_BATCH;
+        return got > 0;
     }
     p->synced = 0;
     mr_stream_read_close(s);

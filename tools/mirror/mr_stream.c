@@ -514,9 +514,21 @@ int mr_stream_read(struct mr_stream *s, struct mr_stored *out, size_t max,
     *n = 0;
     if (s->reader == NULL || max == 0 || max > INT_MAX)
         return POVTRACK_EINVAL;
-    natsStatus st =
-        natsSubscription_Fetch(&list, s->reader, (int)max, timeout_ms, &jerr);
-    if (st == NATS_TIMEOUT)
+    natsStatus st;
+    if (timeout_ms > 0) {
+        st = natsSubscription_Fetch(&list, s->reader, (int)max, timeout_ms,
+                                    &jerr);
+    } else {
+        /* What the stream has now, answered at once: no request is left
+         * waiting on the server to deliver after the client gave up. */
+        jsFetchRequest req;
+        jsFetchRequest_Init(&req);
+        req.Batch = (int)max;
+        req.NoWait = true;
+        req.Expires = (int64_t)API_WAIT_MS * 1000000;
+        st = natsSubscription_FetchRequest(&list, s->reader, &req);
+    }
+    if (st == NATS_TIMEOUT || st == NATS_NOT_FOUND)
         return 0;
     if (st != NATS_OK)
         return nats_fail(st, jerr, "fetch", err, errlen);

@@ -114,7 +114,8 @@ void mr_stored_free(struct mr_stored *m);
  * drops MR_READER_IDLE_MS after its reader went.  mr_stream_read fetches
  * up to max messages, in order, into out (each freed with
  * mr_stored_free), waiting up to timeout_ms for the first: *n = 0 when
- * none came. */
+ * none came.  timeout_ms 0: what the stream holds now, without waiting
+ * (a request the server answers at once). */
 #define MR_READER_IDLE_MS 30000
 int mr_stream_read_open(struct mr_stream *s, uint64_t from, char *err,
                         size_t errlen);
