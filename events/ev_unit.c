@@ -183,8 +183,9 @@ static int check_parent(struct work *w, const char *path, enum ev_level level,
     if (ph->n == 0)
         return FAIL(w->err, "%s: %s is not defined", path, esc);
     /* Higher, not necessarily adjacent: since July 2025 communes sit
-     * directly under provinces. */
-    if (ph->span[0].level < EV_LEVEL_CENTRAL || ph->span[0].level >= level)
+     * directly under provinces; but only provinces under the country. */
+    if (ph->span[0].level < EV_LEVEL_CENTRAL || ph->span[0].level >= level ||
+        (ph->span[0].level == EV_LEVEL_CENTRAL && level != EV_LEVEL_PROVINCE))
         return FAIL(w->err, "%s: %s is a %s, not above a %s", path, esc,
                     level_or_unknown(ph->span[0].level),
                     level_or_unknown(level));
