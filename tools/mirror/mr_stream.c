@@ -22,6 +22,8 @@
 #define API_WAIT_MS 5000      /* JetStream API requests */
 #define PING_INTERVAL_MS 2000 /* a silent server is dropped after 2 more */
 #define RECONNECT_WAIT_MS 250
+/* A no-wait fetch: how long the client waits for the server's answer. */
+#define NOWAIT_EXPIRES_MS 50
 
 struct mr_stream {
     const struct pt_mirror_conf *conf;
@@ -525,7 +527,7 @@ int mr_stream_read(struct mr_stream *s, struct mr_stored *out, size_t max,
         jsFetchRequest_Init(&req);
         req.Batch = (int)max;
         req.NoWait = true;
-        req.Expires = (int64_t)API_WAIT_MS * 1000000;
+        req.Expires = (int64_t)NOWAIT_EXPIRES_MS * 1000000;
         st = natsSubscription_FetchRequest(&list, s->reader, &req);
     }
     if (st == NATS_TIMEOUT || st == NATS_NOT_FOUND)
