@@ -508,6 +508,36 @@ void mr_stream_read_close(struct mr_stream *s)
     s->reader = NULL;
 }
 
+/*
+ * The stream sequence of a message a consumer delivered, from its ack
+ * subject: "$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer
+ * seq>.<time>.<pending>", or with a domain and an account hash after ACK
+ * (12 tokens; 11 from older servers).  0 when it is not such a subject.
+ * Read here rather than with natsMsg_GetMetaData: in nats.c 3.4.1 that
+ * corrupts the heap once the numbers grow long (seen at a few hundred
+ * thousand messages: "malloc(): unaligned fastbin chunk detected" in
+ * js_getMetaData).
+ */
+static uint64_t ack_stream_seq(const char *reply)
+{
+    const char *tok[16];
+    size_t ntok = 0;
+    if (reply == NULL || strncmp(reply, "$JS.ACK.", 8) != 0)
+        return 0;
+    for (const char *p = reply; ntok < 16; p++) {
+        tok[ntok++] = p;
+        p = strchr(p, '.');
+        if (p == NULL)
+            break;
+    }
+    size_t at = ntok == 9 ? 5 : ntok == 11 || ntok == 12 ? 7 : 0;
+    if (at == 0)
+        return 0;
+    char *end;
+    uint64_t seq = strtoull(tok[at], &end, 10);
+    return *end == '.' && end != tok[at] ? seq : 0;
+}
+
 int mr_stream_read(struct mr_stream *s, struct mr_stored *out, size_t max,
                    size_t *n, int timeout_ms, char *err, size_t errlen)
 {
@@ -535,15 +565,10 @@ int mr_stream_read(struct mr_stream *s, struct mr_stored *out, size_t max,
     if (st != NATS_OK)
         return nats_fail(st, jerr, "fetch", err, errlen);
     for (int i = 0; i < list.Count && *n < max; i++) {
-        jsMsgMetaData *meta = NULL;
         natsMsg *msg = list.Msgs[i];
         list.Msgs[i] = NULL;
         stored_of(msg, &out[*n]);
-        out[*n].stream_seq = 0;
-        if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
-            out[*n].stream_seq = meta->Sequence.Stream;
-            jsMsgMetaData_Destroy(meta);
-        }
+        out[*n].stream_seq = ack_stream_seq(natsMsg_GetReply(msg));
         (*n)++;
     }
     natsMsgList_Destroy(&list);
