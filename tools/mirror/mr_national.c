@@ -254,7 +254,8 @@ static int national_check(void *arg, struct st_view *view, struct st_item *item)
     const struct ev_event *ev = item->ev;
     if (!carried(cc->conf, view, ev)) {
         char units[PT_NATIONAL_CARRY * 7] = "";
-        for (size_t i = 0, off = 0; i < cc->conf->ncarry; i++)
+        for (size_t i = 0, off = 0; i < cc->conf->ncarry && off < sizeof units;
+             i++)
             off += (size_t)snprintf(units + off, sizeof units - off, "%s%s",
                                     i ? ", " : "", cc->conf->carry[i]);
         snprintf(item->error, sizeof item->error,
