@@ -476,6 +476,23 @@ static void test_exactly_once(void **state)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* How many alerts of code d's plugin host has stored (up to 1000). */
+static size_t count_alerts(struct td *d, const char *code)
+{
+    static const unsigned char req[] = {0x81, 0xa2, 'o', 'p', 0xa6, 'a',
+                                        'l',  'e',  'r', 't', 's'};
+    msgpack_unpacked up;
+    size_t n = 0;
+    msgpack_unpacked_init(&up);
+    assert_int_equal(td_request_raw(d, req, sizeof req, &up, 5000), 0);
+    const msgpack_object *list = td_get(&up.data, "alerts");
+    assert_non_null(list);
+    for (uint32_t i = 0; i < list->via.array.size; i++)
+        n += td_str_eq(td_get(&list->via.array.ptr[i], "code"), code);
+    msgpack_unpacked_destroy(&up);
+    return n;
+}
+
 /* The rejects of the national log: all, and those of province 68's
  * records from..to refused as foreign units. */
 struct rejects {
@@ -541,6 +558,20 @@ static void test_foreign_unit(void **state)
     assert_int_equal(from68, n68 - 18);
     assert_int_equal(rj.n, 18);
     assert_int_equal(rj.foreign, 18);
+    /* One critical alert per refused record, raised once: a restart of the
+     * national daemon raises none again. */
+    int64_t deadline = mono_ms() + WAIT_MS;
+    while (count_alerts(&f->nat, "national.foreign_unit") < 18 &&
+           mono_ms() < deadline)
+        ;
+    assert_int_equal(count_alerts(&f->nat, "national.foreign_unit"), 18);
+    assert_int_equal(td_stop(&f->nat), 0);
+    start(&f->nat, f->cfgnat);
+    wait_caught_up(f, n60, n68);
+    /* The host ticks every second: over three of them, nothing raised
+     * again (each look a request the daemon answers). */
+    for (int64_t until = mono_ms() + 3000; mono_ms() < until;)
+        assert_int_equal(count_alerts(&f->nat, "national.foreign_unit"), 18);
     /* 60's figures nationally are 60's own: the foreign donation counts
      * nowhere. */
     assert_int_equal(figure(f, &f->nat, "fund", "60", "received"),
