@@ -44,6 +44,8 @@ int pt_config_defaults(struct pt_config *cfg)
     cfg->mirror.replicas = 3;
     cfg->mirror.lag_alert_records = 100000;
     cfg->mirror.lag_alert_seconds = 300;
+    strcpy(cfg->national.conn.subject_prefix, PT_MIRROR_SUBJECT_PREFIX);
+    cfg->national.conn.replicas = 3;
 
     /* Plugins sit at PT_PLUGIN_DIR_FROM_BIN (../lib/povtrack with the
      * default install directories) from the executable, in the build tree
@@ -425,10 +427,11 @@ static int valid_name(const char *s, size_t max, int dots)
     return 1;
 }
 
-/* One server URL of [mirror] servers: nats://host:port. */
-static int mirror_server(struct load_state *ls, const char *url, size_t len)
+/* One server URL of servers in [mirror] (or [national], sec): nats://host:port.
+ */
+static int mirror_server(struct load_state *ls, struct pt_mirror_conf *m,
+                         const char *sec, const char *url, size_t len)
 {
-    struct pt_mirror_conf *m = &ls->cfg->mirror;
     const char *colon = NULL;
     for (size_t i = 7; i < len; i++)
         if (url[i] == ':')
@@ -436,15 +439,15 @@ static int mirror_server(struct load_state *ls, const char *url, size_t len)
     if (len < 8 || strncmp(url, "nats://", 7) != 0 || colon == NULL ||
         colon == url + 7 || colon + 1 == url + len) {
         snprintf(ls->err, ls->errlen,
-                 "%s: [mirror] servers: \"%.*s\" is not nats://host:port "
+                 "%s: [%s] servers: \"%.*s\" is not nats://host:port "
                  "(for TLS, nats:// with tls = yes)",
-                 ls->path, (int)len, url);
+                 ls->path, sec, (int)len, url);
         return 0;
     }
     if (m->nservers == PT_MIRROR_SERVERS || len >= PT_ENDPOINT_MAX) {
         snprintf(ls->err, ls->errlen,
-                 "%s: [mirror] servers: at most %d URLs of at most %d bytes",
-                 ls->path, PT_MIRROR_SERVERS, PT_ENDPOINT_MAX - 1);
+                 "%s: [%s] servers: at most %d URLs of at most %d bytes",
+                 ls->path, sec, PT_MIRROR_SERVERS, PT_ENDPOINT_MAX - 1);
         return 0;
     }
     memcpy(m->servers[m->nservers], url, len);
@@ -452,21 +455,51 @@ static int mirror_server(struct load_state *ls, const char *url, size_t len)
     return 1;
 }
 
+/* The keys of the connection to the NATS servers, which [mirror] and
+ * [national] share: 1 when key is one of them (*ok then says whether its
+ * value is valid), 0 when it is not. */
+static int nats_key(struct load_state *ls, struct pt_mirror_conf *m,
+                    const char *sec, const char *key, const char *value,
+                    int *ok)
+{
+    if (strcmp(key, "servers") == 0) {
+        m->nservers = 0;
+        *ok = 1;
+        for (const char *p = value; *p != '\0' && *ok;) {
+            p += strspn(p, " \t,");
+            size_t len = strcspn(p, " \t,");
+            if (len > 0 && !mirror_server(ls, m, sec, p, len))
+                *ok = 0;
+            p += len;
+        }
+    } else if (strcmp(key, "tls") == 0) {
+        *ok = parse_yes_no(ls, sec, key, value, &m->tls);
+    } else if (strcmp(key, "credentials") == 0) {
+        *ok = config_relative_path(ls, sec, key, value, m->credentials);
+    } else if (strcmp(key, "tls_ca") == 0) {
+        *ok = config_relative_path(ls, sec, key, value, m->tls_ca);
+    } else if (strcmp(key, "subject_prefix") == 0) {
+        *ok = valid_name(value, PT_MIRROR_NAME_MAX, 1);
+        if (*ok)
+            strcpy(m->subject_prefix, value);
+        else
+            snprintf(ls->err, ls->errlen,
+                     "%s: [%s] %s: must be 1 to %d characters of "
+                     "[A-Za-z0-9_-], in tokens joined by dots",
+                     ls->path, sec, key, PT_MIRROR_NAME_MAX);
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
 static int mirror_key(struct load_state *ls, const char *key, const char *value)
 {
     struct pt_mirror_conf *m = &ls->cfg->mirror;
     unsigned long v;
-    if (strcmp(key, "servers") == 0) {
-        m->nservers = 0;
-        for (const char *p = value; *p != '\0';) {
-            p += strspn(p, " \t,");
-            size_t len = strcspn(p, " \t,");
-            if (len > 0 && !mirror_server(ls, p, len))
-                return 0;
-            p += len;
-        }
-        return 1;
-    }
+    int ok;
+    if (nats_key(ls, m, "mirror", key, value, &ok))
+        return ok;
     if (strcmp(key, "province") == 0) {
         if (strlen(value) != 2 || value[0] < '0' || value[0] > '9' ||
             value[1] < '0' || value[1] > '9') {
@@ -479,17 +512,15 @@ static int mirror_key(struct load_state *ls, const char *key, const char *value)
         strcpy(m->province, value);
         return 1;
     }
-    if (strcmp(key, "stream") == 0 || strcmp(key, "subject_prefix") == 0) {
-        int subject = key[0] == 's' && key[1] == 'u';
-        if (!valid_name(value, PT_MIRROR_NAME_MAX, subject)) {
+    if (strcmp(key, "stream") == 0) {
+        if (!valid_name(value, PT_MIRROR_NAME_MAX, 0)) {
             snprintf(ls->err, ls->errlen,
                      "%s: [mirror] %s: must be 1 to %d characters of "
-                     "[A-Za-z0-9_-]%s",
-                     ls->path, key, PT_MIRROR_NAME_MAX,
-                     subject ? ", in tokens joined by dots" : "");
+                     "[A-Za-z0-9_-]",
+                     ls->path, key, PT_MIRROR_NAME_MAX);
             return 0;
         }
-        strcpy(subject ? m->subject_prefix : m->stream, value);
+        strcpy(m->stream, value);
         return 1;
     }
     if (strcmp(key, "replicas") == 0) {
@@ -514,18 +545,137 @@ static int mirror_key(struct load_state *ls, const char *key, const char *value)
         return parse_yes_no(ls, "mirror", key, value, &m->strict);
     if (strcmp(key, "standby") == 0)
         return parse_yes_no(ls, "mirror", key, value, &m->standby);
-    if (strcmp(key, "tls") == 0)
-        return parse_yes_no(ls, "mirror", key, value, &m->tls);
-    if (strcmp(key, "credentials") == 0)
-        return config_relative_path(ls, "mirror", key, value, m->credentials);
-    if (strcmp(key, "tls_ca") == 0)
-        return config_relative_path(ls, "mirror", key, value, m->tls_ca);
     snprintf(ls->err, ls->errlen,
              "%s: [mirror] has no key \"%s\" (known: servers, province, "
              "stream, subject_prefix, replicas, lag_alert_records, "
              "lag_alert_seconds, strict, standby, credentials, tls, tls_ca)",
              ls->path, key);
     return 0;
+}
+
+/* A unit code: 2, 3 or 5 digits. */
+static int unit_code(const char *s, size_t len)
+{
+    if (len != 2 && len != 3 && len != 5)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+    return 1;
+}
+
+/* Province code of [national], found or added; NULL (err set) when code
+ * is not two digits or there are too many. */
+static struct pt_national_province *
+national_province(struct load_state *ls, const char *code, size_t len)
+{
+    struct pt_national_conf *n = &ls->cfg->national;
+    if (len != 2 || !unit_code(code, len)) {
+        snprintf(ls->err, ls->errlen,
+                 "%s: [national]: \"%.*s\" is not a province's code (two "
+                 "digits)",
+                 ls->path, (int)len, code);
+        return NULL;
+    }
+    for (size_t i = 0; i < n->nprovinces; i++)
+        if (memcmp(n->provinces[i].code, code, 2) == 0)
+            return &n->provinces[i];
+    if (n->nprovinces == PT_NATIONAL_PROVINCES) {
+        snprintf(ls->err, ls->errlen, "%s: [national]: at most %d provinces",
+                 ls->path, PT_NATIONAL_PROVINCES);
+        return NULL;
+    }
+    struct pt_national_province *p = &n->provinces[n->nprovinces++];
+    memset(p, 0, sizeof *p);
+    memcpy(p->code, code, 2);
+    return p;
+}
+
+static int national_key(struct load_state *ls, const char *key,
+                        const char *value)
+{
+    struct pt_national_conf *n = &ls->cfg->national;
+    int ok;
+    if (nats_key(ls, &n->conn, "national", key, value, &ok))
+        return ok;
+    int carry = strncmp(key, "carry.", 6) == 0;
+    if (strcmp(key, "provinces") != 0 && !carry) {
+        snprintf(ls->err, ls->errlen,
+                 "%s: [national] has no key \"%s\" (known: servers, "
+                 "provinces, carry.<province>, subject_prefix, credentials, "
+                 "tls, tls_ca)",
+                 ls->path, key);
+        return 0;
+    }
+    struct pt_national_province *p = NULL;
+    if (carry && (p = national_province(ls, key + 6, strlen(key + 6))) == NULL)
+        return 0;
+    if (p != NULL)
+        p->ncarry = 0;
+    for (const char *s = value; *s != '\0';) {
+        s += strspn(s, " \t,");
+        size_t len = strcspn(s, " \t,");
+        if (len == 0)
+            break;
+        if (!carry && national_province(ls, s, len) == NULL)
+            return 0;
+        if (carry && (!unit_code(s, len) || p->ncarry == PT_NATIONAL_CARRY)) {
+            snprintf(ls->err, ls->errlen,
+                     "%s: [national] %s: \"%.*s\": at most %d unit codes of "
+                     "2, 3 or 5 digits",
+                     ls->path, key, (int)len, s, PT_NATIONAL_CARRY);
+            return 0;
+        }
+        if (carry) {
+            memcpy(p->carry[p->ncarry], s, len);
+            p->carry[p->ncarry++][len] = '\0';
+        }
+        s += len;
+    }
+    return 1;
+}
+
+/* After the whole file: what [national] requires; a province without
+ * carry.<code> carries its own subtree. */
+static int national_finish(struct load_state *ls)
+{
+    struct pt_national_conf *n = &ls->cfg->national;
+    if (!n->enabled)
+        return 1;
+    if (n->conn.nservers == 0 || n->nprovinces == 0) {
+        snprintf(ls->err, ls->errlen,
+                 "%s: [national] needs servers and provinces (the NATS "
+                 "servers, and the provinces whose streams it reads)",
+                 ls->path);
+        return 0;
+    }
+    if (ls->cfg->mirror.enabled) {
+        snprintf(ls->err, ls->errlen,
+                 "%s: [national] and [mirror] together: the national daemon "
+                 "reads the provinces' streams and has none of its own",
+                 ls->path);
+        return 0;
+    }
+    for (size_t i = 0; i < n->nprovinces; i++) {
+        struct pt_national_province *p = &n->provinces[i];
+        if (p->ncarry == 0) {
+            memcpy(p->carry[0], p->code, 3);
+            p->ncarry = 1;
+        }
+    }
+    return 1;
+}
+
+void pt_national_stream(const struct pt_national_conf *n, size_t i,
+                        struct pt_mirror_conf *out)
+{
+    *out = n->conn;
+    out->enabled = 1;
+    memcpy(out->province, n->provinces[i].code, 3);
+    snprintf(out->stream, sizeof out->stream, "%s%s", PT_MIRROR_STREAM_PREFIX,
+             out->province);
+    snprintf(out->subject, sizeof out->subject, "%s.%s", out->subject_prefix,
+             out->province);
 }
 
 /* After the whole file: what [mirror] requires, and the names derived
@@ -566,6 +716,9 @@ static int on_ini_entry(void *user, const char *section, const char *key,
     } else if (strcmp(section, "mirror") == 0) {
         ls->cfg->mirror.enabled = 1;
         ok = mirror_key(ls, key, value);
+    } else if (strcmp(section, "national") == 0) {
+        ls->cfg->national.enabled = 1;
+        ok = national_key(ls, key, value);
     } else if (strncmp(section, "plugin.", 7) == 0) {
         struct pt_plugin_conf *pc = plugin_section(ls->cfg, section + 7);
         if (pc == NULL) {
@@ -591,7 +744,7 @@ static int on_ini_entry(void *user, const char *section, const char *key,
     } else {
         snprintf(ls->err, ls->errlen,
                  "%s: unknown section [%s] (expected [daemon], [security], "
-                 "[limits], [mirror] or [plugin.NAME])",
+                 "[limits], [mirror], [national] or [plugin.NAME])",
                  ls->path, section);
         ok = 0;
     }
@@ -623,7 +776,7 @@ int pt_config_load(struct pt_config *cfg, const char *path, char *err,
         snprintf(err, errlen, "%s:%d: syntax error", path, rc);
         return POVTRACK_ECONFIG;
     }
-    if (!mirror_finish(&ls))
+    if (!mirror_finish(&ls) || !national_finish(&ls))
         return POVTRACK_ECONFIG;
     if (copy_str(cfg->config_file, sizeof cfg->config_file, path) != 0) {
         snprintf(err, errlen, "%s: path too long", path);
@@ -743,14 +896,18 @@ int pt_config_check_security(const struct pt_config *cfg, char *err,
                  "admits exactly the keys of the registry");
         return POVTRACK_ECONFIG;
     }
-    for (size_t i = 0; i < cfg->mirror.nservers && !cfg->mirror.tls; i++) {
-        if (!pt_endpoint_is_local(cfg->mirror.servers[i])) {
-            snprintf(err, errlen,
-                     "[mirror] server %s is reachable from other machines, "
-                     "and tls is off: set tls = yes (household records "
-                     "never cross a network in clear text)",
-                     cfg->mirror.servers[i]);
-            return POVTRACK_ECONFIG;
+    const struct pt_mirror_conf *nats[] = {&cfg->mirror, &cfg->national.conn};
+    for (size_t k = 0; k < 2; k++) {
+        const struct pt_mirror_conf *m = nats[k];
+        for (size_t i = 0; i < m->nservers && !m->tls; i++) {
+            if (!pt_endpoint_is_local(m->servers[i])) {
+                snprintf(err, errlen,
+                         "[%s] server %s is reachable from other machines, "
+                         "and tls is off: set tls = yes (household records "
+                         "never cross a network in clear text)",
+                         k == 0 ? "mirror" : "national", m->servers[i]);
+                return POVTRACK_ECONFIG;
+            }
         }
     }
     if (curve)
@@ -816,6 +973,8 @@ void pt_config_apply_reload(struct pt_config *cur,
         note(restart, restartlen, "frame_max/events_max");
     if (memcmp(&cur->mirror, &fresh->mirror, sizeof cur->mirror) != 0)
         note(restart, restartlen, "[mirror]");
+    if (memcmp(&cur->national, &fresh->national, sizeof cur->national) != 0)
+        note(restart, restartlen, "[national]");
     cur->log_level = fresh->log_level;
     cur->syslog = fresh->syslog;
     cur->syslog_facility = fresh->syslog_facility;

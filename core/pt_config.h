@@ -40,6 +40,9 @@
  *                                   ; struct pt_mirror_conf)
  *   servers = nats://10.0.0.1:4222,nats://10.0.0.2:4222
  *   province = 60
+ *   [national]                      ; the national daemon (struct
+ *   servers = nats://...            ; pt_national_conf)
+ *   provinces = 60,68
  *   [plugin.NAME]
  *   path = NAME.so                  ; relative paths are under plugin_dir
  *   key = value                     ; handed to the plugin via host->config;
@@ -158,6 +161,40 @@ struct pt_mirror_conf {
     char tls_ca[PATH_MAX];      /* "" for the system's */
 };
 
+/* [national]: this povtrackd is the national daemon: its povtrack-mirror
+ * reads every province's stream (the format [mirror] writes) into its log,
+ * each record with its origin, and ingest takes no publishers (README,
+ * Many provinces, National).  Keys:
+ *   servers, subject_prefix, credentials, tls, tls_ca   as in [mirror]
+ *   provinces = 60,68        required: the provinces whose streams it
+ *                            reads, PT_MIRROR_STREAM_PREFIX + code each
+ *   carry.68 = 68,60         the units (with everything under them) that
+ *                            province 68's stream may carry; default the
+ *                            province's own code
+ * The unit above the provinces is PT_NATIONAL_COUNTRY (ev_unit.h). */
+#define PT_NATIONAL_PROVINCES 64
+#define PT_NATIONAL_CARRY 16
+
+struct pt_national_province {
+    char code[3];
+    char carry[PT_NATIONAL_CARRY][6]; /* unit codes: 2, 3 or 5 digits */
+    size_t ncarry;
+};
+
+struct pt_national_conf {
+    int enabled; /* the file has a [national] section */
+    /* The connection: servers, subject_prefix, credentials, tls, tls_ca
+     * (the province's fields: pt_national_stream). */
+    struct pt_mirror_conf conn;
+    struct pt_national_province provinces[PT_NATIONAL_PROVINCES];
+    size_t nprovinces;
+};
+
+/* The [mirror] of province i's stream as the national daemon reads it:
+ * n's connection, the province's code, stream and subject. */
+void pt_national_stream(const struct pt_national_conf *n, size_t i,
+                        struct pt_mirror_conf *out);
+
 #define PT_LIMIT_FRAME_MAX POVTRACK_PROTO_FRAME_MAX
 #define PT_LIMIT_EVENTS_MAX POVTRACK_PROTO_EVENTS_MAX
 
@@ -177,6 +214,7 @@ struct pt_config {
     char registry_file[PATH_MAX];  /* "" when CURVE is off */
     struct pt_limits limits;
     struct pt_mirror_conf mirror;
+    struct pt_national_conf national;
     struct pt_plugin_conf plugins[PT_PLUGINS_MAX];
     size_t nplugins;
 };

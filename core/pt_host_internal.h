@@ -74,6 +74,21 @@ struct pt_host_mirror {
     int lagging_due, diverged_due; /* to raise in the tick's transaction */
 };
 
+/* [national] as the plugin host sees it (pt_host_national.c): each
+ * province's page (its stream's last sequence, for stats), and the
+ * rejected records of the log (st_reader_rejects) raised as alerts, each
+ * once: how many are raised is kept in the state's cursors under
+ * PT_HOST_NATIONAL_KEY, in the transaction of the alerts. */
+#define PT_HOST_NATIONAL_KEY "#national.rejects"
+#define PT_HOST_NATIONAL_RAISE_MAX 64 /* alerts per tick */
+struct pt_host_national {
+    struct pt_mirror_page *page[PT_NATIONAL_PROVINCES]; /* NULL: not yet */
+    uint64_t raised;  /* rejects raised, as last committed (or seen) */
+    uint64_t raising; /* ... once the tick's transaction commits */
+    size_t ndue;      /* rejects read by due, to raise */
+    struct st_reject due[PT_HOST_NATIONAL_RAISE_MAX];
+};
+
 struct pending_alert {
     char topic[128];
     char *body;
@@ -118,6 +133,7 @@ struct pt_host {
      * in-process, where the caller is the operator). */
     const struct pt_publisher *sender;
     struct pt_host_mirror mirror;
+    struct pt_host_national national;
 };
 
 /* The plugin's name, also when it never loaded or is being unloaded. */
@@ -182,6 +198,17 @@ void pt_host_mirror_raised(struct pt_host *h, int committed);
 void pt_host_mirror_pack_stats(struct pt_host *h, msgpack_packer *pk,
                                uint64_t last_seq);
 void pt_host_mirror_close(struct pt_host *h);
+
+/* The national daemon's part, called from the mirror's (so the tick and
+ * stats need no more hooks): due reads the rejects not yet raised, raise
+ * stores their alerts (national.foreign_unit, national.rejected: critical)
+ * and the count, raised notes it once committed; pack_stats adds the
+ * "national" entry of stats.  Nothing without [national]. */
+int pt_host_national_due(struct pt_host *h);
+int pt_host_national_raise(struct pt_host *h, MDB_txn *txn, int64_t now);
+void pt_host_national_raised(struct pt_host *h, int committed);
+void pt_host_national_pack_stats(struct pt_host *h, msgpack_packer *pk);
+void pt_host_national_close(struct pt_host *h);
 
 /* The loaded plugin called name, or NULL. */
 struct pt_plugin *pt_host_plugin(struct pt_host *h, const char *name,

@@ -40,7 +40,15 @@ static int look(struct pt_host *h, struct pt_mirror_page *pg, int64_t now_us,
     return pt_mirror_lag(h->reader, p->acked_seq, last_seq, now_us, lag);
 }
 
+static int mirror_due(struct pt_host *h, int64_t now);
+
 int pt_host_mirror_due(struct pt_host *h, int64_t now)
+{
+    int national = pt_host_national_due(h);
+    return mirror_due(h, now) || national;
+}
+
+static int mirror_due(struct pt_host *h, int64_t now)
 {
     struct pt_host_mirror *m = &h->mirror;
     struct pt_mirror_page *pg = page(h);
@@ -110,6 +118,8 @@ int pt_host_mirror_raise(struct pt_host *h, MDB_txn *txn, int64_t now)
         a.severity = POVTRACK_WARNING;
         rc = pt_host_raise(h, txn, "mirror", &a);
     }
+    if (rc == 0)
+        rc = pt_host_national_raise(h, txn, now);
     return rc;
 }
 
@@ -131,6 +141,7 @@ void pt_host_mirror_raised(struct pt_host *h, int committed)
         m->lagging |= m->lagging_due;
     }
     m->lagging_due = m->diverged_due = 0;
+    pt_host_national_raised(h, committed);
 }
 
 void pt_host_mirror_pack_stats(struct pt_host *h, msgpack_packer *pk,
@@ -183,4 +194,5 @@ void pt_host_mirror_close(struct pt_host *h)
 {
     pt_mirror_page_close(h->mirror.page);
     h->mirror.page = NULL;
+    pt_host_national_close(h);
 }

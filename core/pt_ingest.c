@@ -75,6 +75,9 @@ struct pt_ingest {
     /* A standby not yet promoted: its mirror appends the stream's records
      * to the log, publishers are refused (pt_mirror.h). */
     int standby;
+    /* [national]: its mirror appends the provinces' records; publishers
+     * are refused for good. */
+    int national;
     struct pt_strict *strict; /* strict mode's held replies, or NULL */
     size_t slots_cap;
     struct ingest_req *reqs;
@@ -111,6 +114,7 @@ int pt_ingest_open(const struct pt_config *cfg, const struct pt_log *log,
     ig->notify_fd = -1;
     ig->mirror_fd = -1;
     ig->standby = pt_mirror_standby(&cfg->mirror, cfg->data_dir);
+    ig->national = cfg->national.enabled;
     msgpack_sbuffer_init(&ig->enc);
     msgpack_sbuffer_init(&ig->reply);
     /* A group holds up to batch_max events, but never splits a request,
@@ -392,6 +396,13 @@ static int rate_take(struct pt_ingest *ig, const struct pt_publisher *p,
 static int refuse_publishers(struct pt_ingest *ig, char *why, size_t whylen)
 {
     const struct pt_mirror_conf *m = &ig->cfg->mirror;
+    if (ig->national) {
+        snprintf(why, whylen,
+                 "national: this povtrackd takes the provinces' records from "
+                 "their streams ([national]) and no publisher's; publish to "
+                 "the province's povtrackd; nothing stored");
+        return 1;
+    }
     if (ig->standby) {
         snprintf(why, whylen,
                  "standby: this povtrackd follows province %s's stream %s "
@@ -720,7 +731,8 @@ int pt_ingest_step(struct pt_ingest *ig, int timeout_ms)
     }
     /* Strict mode: the mirror's word that JetStream has caught up; a
      * standby: that it appended records, or was promoted. */
-    if ((ig->strict != NULL || ig->standby) && ig->mirror_fd >= 0) {
+    if ((ig->strict != NULL || ig->standby || ig->national) &&
+        ig->mirror_fd >= 0) {
         mirror = npoll++;
         items[mirror].fd = ig->mirror_fd;
     }

@@ -452,7 +452,8 @@ static int run_ingest(struct pt_config *cfg, struct cmdline *cl)
     }
     /* The mirror's progress page first: the plugin host reads it. */
     struct pt_mirror_sup msup;
-    int mirror = cfg->mirror.enabled, mirror_fd = -1;
+    /* [national]: the same process, in its national role. */
+    int mirror = cfg->mirror.enabled || cfg->national.enabled, mirror_fd = -1;
     if (mirror && (pt_mirror_sup_init(&msup, cfg, &log) != 0 ||
                    pt_ingest_set_mirror(ig, -1, msup.page) != 0)) {
         pt_logf(&log, PT_LOG_ERROR, "cannot set up the mirror");

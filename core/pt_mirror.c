@@ -55,9 +55,18 @@ static int64_t now_us(void)
 int pt_mirror_page_open(const char *data_dir, enum pt_mirror_page_mode mode,
                         struct pt_mirror_page **out, char *err, size_t errlen)
 {
+    return pt_mirror_page_open_file(data_dir, PT_DATA_MIRROR_FILE, mode, out,
+                                    err, errlen);
+}
+
+int pt_mirror_page_open_file(const char *data_dir, const char *file,
+                             enum pt_mirror_page_mode mode,
+                             struct pt_mirror_page **out, char *err,
+                             size_t errlen)
+{
     char path[PATH_MAX];
     *out = NULL;
-    if (snprintf(path, sizeof path, "%s/" PT_DATA_MIRROR_FILE, data_dir) >=
+    if (snprintf(path, sizeof path, "%s/%s", data_dir, file) >=
         (int)sizeof path) {
         snprintf(err, errlen, "%s: path too long", data_dir);
         return POVTRACK_ENAMETOOLONG;

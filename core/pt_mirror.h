@@ -74,6 +74,15 @@ struct pt_mirror_page;
  * has not created it; POVTRACK_EFORMAT when the file is not such a page. */
 int pt_mirror_page_open(const char *data_dir, enum pt_mirror_page_mode mode,
                         struct pt_mirror_page **out, char *err, size_t errlen);
+/* The same page in another file of data_dir: the national daemon keeps
+ * one per province (PT_DATA_NATIONAL_FILE_PREFIX + code, pt_state.h),
+ * written by its povtrack-mirror, which creates them (RESET): state as
+ * here (following, connecting, diverged), acked_seq the last sequence of
+ * the province's stream (how far the national log could get). */
+int pt_mirror_page_open_file(const char *data_dir, const char *file,
+                             enum pt_mirror_page_mode mode,
+                             struct pt_mirror_page **out, char *err,
+                             size_t errlen);
 void pt_mirror_page_close(struct pt_mirror_page *p);
 
 /* The acknowledged sequence alone: one atomic load, for ingest's loop. */

@@ -134,7 +134,8 @@ static int req_stats(struct pt_host *h, msgpack_packer *pk)
     if (h->ingest_stats == NULL)
         pt_ingest_stats_open_ro(h->cfg.data_dir, &h->ingest_stats);
     povtrack_proto_pack_ok(pk, (h->ingest_stats != NULL ? 5 : 4) +
-                                   (h->cfg.mirror.enabled ? 1 : 0));
+                                   (h->cfg.mirror.enabled ? 1 : 0) +
+                                   (h->cfg.national.enabled ? 1 : 0));
     pt_pack_cstr(pk, "events");
     msgpack_pack_uint64(pk, last);
     pt_pack_cstr(pk, "last_seq");
@@ -170,6 +171,7 @@ static int req_stats(struct pt_host *h, msgpack_packer *pk)
         pt_ingest_stats_pack(pk, h->ingest_stats);
     }
     pt_host_mirror_pack_stats(h, pk, last);
+    pt_host_national_pack_stats(h, pk);
     return 0;
 }
 

@@ -17,6 +17,8 @@
  *                         primary (pt_mirror.h)
  *   PT_DATA_PROMOTED_FILE the standby became the primary: it no longer
  *                         follows, whatever [mirror] standby says
+ *   PT_DATA_NATIONAL_FILE_PREFIX<province>  the national daemon's view of
+ *                         that province's stream (pt_mirror.h)
  *
  * In the state environment, the database PT_STATE_CURSORS_DB maps a plugin's
  * name to the sequence of the last log record applied to it (8 bytes,
@@ -59,6 +61,8 @@
 #define PT_DATA_MIRROR_FILE "mirror.progress"  /* pt_mirror.h */
 #define PT_DATA_PROMOTE_FILE "promote.request" /* pt_mirror.h */
 #define PT_DATA_PROMOTED_FILE "promoted"       /* pt_mirror.h */
+/* + a province's code: the national daemon's view of its stream */
+#define PT_DATA_NATIONAL_FILE_PREFIX "national.progress." /* pt_mirror.h */
 /* state.invalid-<UTC time>: a state the host could not read, set aside
  * (st_set_aside). */
 #define PT_DATA_STATE_INVALID_PREFIX PT_DATA_STATE_SUBDIR ST_SET_ASIDE_INFIX

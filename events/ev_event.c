@@ -174,8 +174,9 @@ static const struct field_desc fields[F_COUNT] = {
                                 EV_ASSISTANCE_REGULAR, EV_ASSISTANCE_EMERGENCY),
     [F_LEVEL] = ENUM_FIELD("level", level, ev_level_names, EV_LEVEL_CENTRAL,
                            EV_LEVEL_COMMUNE),
+    /* central: the country, code EV_COUNTRY (ev_unit.h) */
     [F_UNIT_LEVEL] = ENUM_FIELD("level", level, ev_level_names,
-                                EV_LEVEL_PROVINCE, EV_LEVEL_COMMUNE),
+                                EV_LEVEL_CENTRAL, EV_LEVEL_COMMUNE),
     [F_LINK] = FIELD("link", K_TEXT, link),
     [F_LOAN] = FIELD("loan", K_TEXT, loan),
     [F_MEMBERS] = INT_FIELD("members", members, 1, INT64_MAX),
@@ -801,12 +802,13 @@ static int decode_field(unsigned f, const msgpack_object *o,
     return FAIL(err, "%s: internal error: bad field kind", path);
 }
 
-/* unit.defined: a province is the only unit without a parent. */
+/* unit.defined: the country has no parent, a province none or the
+ * country (its registry, ev_unit.c, checks which), the others one. */
 static int check_parent_presence(const struct ev_data *d, struct ev_error *err)
 {
-    if (d->level == EV_LEVEL_PROVINCE && d->parent.ptr != NULL)
-        return FAIL(err, "data.parent: must be nil for a province");
-    if (d->level != EV_LEVEL_PROVINCE && d->parent.ptr == NULL)
+    if (d->level == EV_LEVEL_CENTRAL && d->parent.ptr != NULL)
+        return FAIL(err, "data.parent: must be nil for the country");
+    if (d->level > EV_LEVEL_PROVINCE && d->parent.ptr == NULL)
         return FAIL(err, "data.parent: required for a %s",
                     ev_level_name(d->level));
     return POVTRACK_OK;

@@ -17,12 +17,14 @@
 /* Steps ev_unit_map follows before calling the trail a loop. */
 #define MAP_STEPS_MAX 64
 
-/* The level a code of this length has: GSO codes are 2, 3 and 5 digits. */
+/* The level a code of this length has: GSO codes are 2, 3 and 5 digits;
+ * EV_COUNTRY, which no province has, is the country's. */
 static enum ev_level level_of_code(struct ev_str code)
 {
     switch (code.len) {
     case 2:
-        return EV_LEVEL_PROVINCE;
+        return memcmp(code.ptr, EV_COUNTRY, 2) == 0 ? EV_LEVEL_CENTRAL
+                                                    : EV_LEVEL_PROVINCE;
     case 3:
         return EV_LEVEL_DISTRICT;
     case 5:
@@ -161,10 +163,17 @@ static int check_parent(struct work *w, const char *path, enum ev_level level,
     struct ev_history *ph;
     int i, rc;
 
-    if (level == EV_LEVEL_PROVINCE)
+    if (level == EV_LEVEL_CENTRAL)
         return parent.ptr == NULL
                    ? POVTRACK_OK
-                   : FAIL(w->err, "%s: a province has no parent", path);
+                   : FAIL(w->err, "%s: the country has no parent", path);
+    if (level == EV_LEVEL_PROVINCE && parent.ptr == NULL)
+        return POVTRACK_OK;
+    if (level == EV_LEVEL_PROVINCE &&
+        (parent.len != 2 || memcmp(parent.ptr, EV_COUNTRY, 2) != 0))
+        return FAIL(w->err,
+                    "%s: a province's parent is none or the country (%s)", path,
+                    EV_COUNTRY);
     if (parent.ptr == NULL)
         return FAIL(w->err, "%s: required for a %s", path,
                     level_or_unknown(level));
@@ -174,8 +183,9 @@ static int check_parent(struct work *w, const char *path, enum ev_level level,
     if (ph->n == 0)
         return FAIL(w->err, "%s: %s is not defined", path, esc);
     /* Higher, not necessarily adjacent: since July 2025 communes sit
-     * directly under provinces. */
-    if (ph->span[0].level < EV_LEVEL_PROVINCE || ph->span[0].level >= level)
+     * directly under provinces; but only provinces under the country. */
+    if (ph->span[0].level < EV_LEVEL_CENTRAL || ph->span[0].level >= level ||
+        (ph->span[0].level == EV_LEVEL_CENTRAL && level != EV_LEVEL_PROVINCE))
         return FAIL(w->err, "%s: %s is a %s, not above a %s", path, esc,
                     level_or_unknown(ph->span[0].level),
                     level_or_unknown(level));
@@ -207,11 +217,17 @@ static int defined_update(struct work *w)
     struct ev_history *h;
     int rc;
 
-    if (d->level < EV_LEVEL_PROVINCE || d->level > EV_LEVEL_COMMUNE)
+    if (d->level < EV_LEVEL_CENTRAL || d->level > EV_LEVEL_COMMUNE)
         return FAIL(w->err, "data.level: %s is not a unit level",
                     level_or_unknown(d->level));
+    if (want == EV_LEVEL_CENTRAL && d->level != want)
+        return FAIL(w->err, "unit: %s is the country's code, of level central",
+                    EV_COUNTRY);
+    if (want != d->level && d->level == EV_LEVEL_CENTRAL)
+        return FAIL(w->err, "unit: the country's code is %s", EV_COUNTRY);
     if (want != d->level) {
-        static const unsigned digits[] = {[EV_LEVEL_PROVINCE] = 2,
+        static const unsigned digits[] = {[EV_LEVEL_CENTRAL] = 2,
+                                          [EV_LEVEL_PROVINCE] = 2,
                                           [EV_LEVEL_DISTRICT] = 3,
                                           [EV_LEVEL_COMMUNE] = 5};
         return FAIL(w->err, "unit: a %s code has %u digits, not %" PRIu32,

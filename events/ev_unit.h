@@ -9,8 +9,14 @@
  * registry keeps, per code, a history of spans, each with the name, level
  * and parent the code had from one instant to another.
  *
+ * The country: EV_COUNTRY, level central, no parent; a province's parent
+ * is none (a province's own log) or the country (the national daemon's,
+ * README Many provinces), so that the same plugins answer for the whole
+ * country.  "00" is two digits like a province's code, and no province
+ * has it (the GSO's codes run from 01).
+ *
  * Invariants the rules below keep, so that a walk up the hierarchy at any
- * instant always ends at a province:
+ * instant always ends at a province or the country:
  *   - a code's spans are sorted, do not overlap, and are at most
  *     EV_SPANS_MAX; once a code has ended without going on it is never used
  *     again (Decision 124/2004: a closed code is not reassigned);
@@ -55,6 +61,7 @@
 #define EV_TIME_MIN INT64_MIN /* a span open to the past */
 #define EV_TIME_MAX INT64_MAX /* a span open to the future */
 #define EV_SPANS_MAX 8        /* spans of one code */
+#define EV_COUNTRY "00"       /* the country's unit code (level central) */
 
 /* One span of a code's history: in force on [from, to). */
 struct ev_span {

@@ -407,3 +407,99 @@ int st_log_append_raw(struct st_log *log, const struct st_raw *recs, size_t n,
             return rc;
     }
 }
+
+/* st_log_append_origin's transaction; pre[i] marks the items the caller
+ * rejected itself. */
+static int append_origin_once(struct st_log *log, const char *province,
+                              uint64_t cursor, struct st_origin_item *items,
+                              size_t n, const unsigned char *pre,
+                              st_check_fn check, void *arg, char *err,
+                              size_t errlen)
+{
+    MDB_txn *txn;
+    struct st_view view;
+    uint64_t next, stored;
+    int from_check = 0;
+    int rc = begin_write(log, &txn, &next);
+    if (rc != 0)
+        return rc;
+    view.txn = txn;
+    view.log = log;
+    rc = st_origin_cursor_get(txn, log, province, &stored);
+    if (rc == 0 && stored != cursor) {
+        snprintf(err, errlen,
+                 "province %s: the log has taken its stream up to %" PRIu64
+                 ", not %" PRIu64 " (another process writes this log?)",
+                 province, stored, cursor);
+        rc = POVTRACK_EDIVERGED;
+    }
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        struct st_origin_item *o = &items[i];
+        if (o->origin_seq != cursor + i + 1) {
+            snprintf(err, errlen,
+                     "province %s: record %" PRIu64 " does not follow %" PRIu64,
+                     province, o->origin_seq, cursor + i);
+            rc = POVTRACK_EDIVERGED;
+            break;
+        }
+        if (!pre[i]) {
+            o->item.status = ST_ITEM_PENDING;
+            o->item.error[0] = '\0';
+            rc = append_item(log, txn, &view, o->received, &o->item, &next,
+                             check, arg, &from_check);
+        }
+        if (rc == 0 && o->item.status == ST_ITEM_DUPLICATE) {
+            snprintf(err, errlen,
+                     "province %s: record %" PRIu64
+                     " is already at seq %" PRIu64,
+                     province, o->origin_seq, o->item.seq);
+            rc = POVTRACK_EDIVERGED;
+        } else if (rc == 0 && o->item.status == ST_ITEM_OK) {
+            rc = st_origin_put(txn, log, o->item.seq, province, o->origin_seq);
+        } else if (rc == 0) {
+            rc = st_origin_reject_put(
+                txn, log, province, o->origin_seq, &o->item,
+                o->reject_code != NULL ? o->reject_code : "national.rejected");
+        }
+    }
+    if (rc == 0 && n > 0)
+        rc = st_origin_cursor_put(txn, log, province, cursor + n);
+    if (rc == 0)
+        return st_mdb_rc(mdb_txn_commit(txn));
+    mdb_txn_abort(txn);
+    return rc == MDB_MAP_FULL && from_check ? POVTRACK_EIO : rc;
+}
+
+int st_log_append_origin(struct st_log *log, const char *province,
+                         uint64_t cursor, struct st_origin_item *items,
+                         size_t n, st_check_fn check, void *arg, char *err,
+                         size_t errlen)
+{
+    unsigned char pre[1024];
+    err[0] = '\0';
+    if (log == NULL || log->readonly || log->cursors == 0 ||
+        (items == NULL && n != 0) || n > sizeof pre)
+        return POVTRACK_EINVAL;
+    if (log->broken)
+        return log->broken;
+    size_t maxkey = (size_t)mdb_env_get_maxkeysize(log->env);
+    for (size_t i = 0; i < n; i++) {
+        const struct st_item *it = &items[i].item;
+        pre[i] = it->status == ST_ITEM_REJECTED;
+        if (!pre[i] && (it->ev == NULL || it->bytes == NULL || it->len == 0 ||
+                        it->ev->id.len == 0 || it->ev->id.len > maxkey))
+            return POVTRACK_EINVAL;
+    }
+    for (;;) {
+        int rc = append_origin_once(log, province, cursor, items, n, pre, check,
+                                    arg, err, errlen);
+        if (rc != MDB_MAP_FULL)
+            return rc;
+        err[0] = '\0';
+        for (size_t i = 0; i < n; i++)
+            if (!pre[i])
+                items[i].reject_code = NULL;
+        if ((rc = grow_map(log)) != 0)
+            return rc;
+    }
+}

@@ -24,6 +24,9 @@ struct st_log {
     MDB_dbi units;
     MDB_dbi unitseq; /* 0 in a read-only log written before it existed */
     MDB_dbi amends;  /* likewise */
+    /* The national daemon's (st_origin.c); 0 in a read-only log written
+     * before them. */
+    MDB_dbi origins, cursors, rejects;
     MDB_dbi meta;
     int readonly;
     /* Read snapshots of this handle that are live (begun or renewed, not yet
@@ -87,6 +90,28 @@ int st_amends_each(MDB_txn *txn, const struct st_log *log, uint64_t original,
  * its target, as of view; POVTRACK_EINVALID (it->error set) when the
  * target breaks the rules (only possible without a check()). */
 int st_amend_apply(struct st_view *view, uint64_t seq, struct st_item *it);
+
+/* ---- origins of a national log (st_origin.c) ---- */
+
+/* Open "origins", "cursors" and "rejects" in txn: created by a writer,
+ * left 0 for a reader of a log without them. */
+int st_origin_dbs_open(struct st_log *log, MDB_txn *txn);
+/* In txn: the cursor of province (0 when none); set it; note that record
+ * seq came from (province, origin_seq); note a rejected record. */
+int st_origin_cursor_get(MDB_txn *txn, const struct st_log *log,
+                         const char *province, uint64_t *seq);
+int st_origin_cursor_put(MDB_txn *txn, const struct st_log *log,
+                         const char *province, uint64_t seq);
+int st_origin_put(MDB_txn *txn, const struct st_log *log, uint64_t seq,
+                  const char *province, uint64_t origin_seq);
+int st_origin_reject_put(MDB_txn *txn, const struct st_log *log,
+                         const char *province, uint64_t origin_seq,
+                         const struct st_item *it, const char *code);
+
+/* A live reader's transaction and log, for the other modules' reads
+ * (st_origin.c); POVTRACK_EINVAL when it holds no snapshot. */
+struct st_reader;
+int st_reader_txn(struct st_reader *r, MDB_txn **txn, struct st_log **log);
 
 /* Begin a read transaction on log, adopting a map grown by another process
  * (MDB_MAP_RESIZED) when that is safe. */

@@ -16,8 +16,9 @@
 #include "st_env.h"
 #include "st_internal.h"
 
-/* events, ids, units, unitseq, amends, meta. */
-#define ST_MAX_DBS 6
+/* events, ids, units, unitseq, amends, meta; origins, cursors, rejects
+ * (the national daemon's). */
+#define ST_MAX_DBS 9
 
 /* Files and the directory are created group-accessible and left to the
  * umask: a reader process opens lock.mdb read-write (its reader slot lives
@@ -290,6 +291,8 @@ static int open_dbs(struct st_log *log, const char *dir, char *err,
         if (rc == 0)
             rc = st_mdb_rc(
                 mdb_dbi_open(txn, "amends", MDB_CREATE, &log->amends));
+        if (rc == 0)
+            rc = st_origin_dbs_open(log, txn);
         if (rc == 0) {
             v.mv_size = sizeof(ST_FORMAT) - 1;
             v.mv_data = (void *)ST_FORMAT;
@@ -365,6 +368,14 @@ static int open_dbs(struct st_log *log, const char *dir, char *err,
                         dir, later[i], st_strerror(rc));
                 goto fail;
             }
+        }
+        rc = st_origin_dbs_open(log, txn);
+        if (rc != 0) {
+            set_err(err, errlen,
+                    "%s: cannot open the national databases (origins, "
+                    "cursors, rejects): %s",
+                    dir, st_strerror(rc));
+            goto fail;
         }
     }
 

@@ -265,6 +265,75 @@ struct st_raw {
 int st_log_append_raw(struct st_log *log, const struct st_raw *recs, size_t n,
                       char *err, size_t errlen);
 
+/*
+ * ---- the national daemon's log (README, Many provinces, National) ----
+ *
+ * A national log holds the records of every province's stream, each as
+ * the national daemon rewrote it (ids under the province: "60/<id>"),
+ * with the province's received time and publisher, and three more
+ * databases, written in the same transaction as the records:
+ *   "origins"  u64 seq (big-endian) -> u8 length, province, u64 original
+ *              sequence (big-endian): where record seq came from
+ *   "cursors"  province -> u64 (big-endian): the last record of its stream
+ *              this log has taken (stored or rejected)
+ *   "rejects"  u64 ordinal (big-endian, from 1) -> a record of a stream
+ *              that was not stored (st_reject, below)
+ * A province log has them empty.
+ */
+struct st_origin_item {
+    struct st_item item; /* first: check() may cast its item back */
+    int64_t received;    /* the province's received time */
+    uint64_t origin_seq; /* the record's sequence in the province's log */
+    /* A rejection's alert code: set by the caller before the call (with
+     * item.status ST_ITEM_REJECTED, item.error and item.ev the event or
+     * NULL) for a record it refuses itself, or by check(); NULL then means
+     * "national.rejected". */
+    const char *reject_code;
+};
+
+/*
+ * Take the next records of province's stream, in one transaction: items
+ * carry origin_seq cursor+1, cursor+2 ... without a gap, where cursor must
+ * be the province's cursor in the log.  Each item is appended as
+ * st_log_append_batch appends it (with its own received time, check()
+ * run), and its origin noted; an item rejected (by the caller, check(),
+ * or the unit and amend rules) is stored in "rejects" instead; the cursor
+ * moves to the last origin_seq.  Durable when it returns 0.
+ * POVTRACK_EDIVERGED (nothing stored, err says why) when cursor is not the
+ * log's, the sequences have a gap, or an id is already stored (this log
+ * took the record before: its cursor cannot have moved back).
+ */
+int st_log_append_origin(struct st_log *log, const char *province,
+                         uint64_t cursor, struct st_origin_item *items,
+                         size_t n, st_check_fn check, void *arg, char *err,
+                         size_t errlen);
+
+/* Where record seq came from; POVTRACK_ENOTFOUND for a record that did not
+ * come from a province's stream. */
+struct st_reader;
+struct st_origin {
+    char province[8];
+    uint64_t seq;
+};
+int st_reader_origin(struct st_reader *r, uint64_t seq, struct st_origin *out);
+/* The cursor of province (0: nothing taken yet). */
+int st_reader_cursor(struct st_reader *r, const char *province, uint64_t *seq);
+/* The rejected records with an ordinal above after, in order: fn(arg, rj);
+ * stops at and returns fn's first non-zero value.  Strings point into the
+ * map (NUL-terminated copies for the short ones). */
+struct st_reject {
+    uint64_t ordinal;
+    char province[8];
+    uint64_t origin_seq;
+    char unit[8];           /* "" when the record's event did not decode */
+    char code[48];          /* the alert's code, e.g. national.foreign_unit */
+    char id[EV_ID_MAX + 1]; /* the event's id in the province */
+    char error[EV_ERROR_MAX];
+};
+typedef int (*st_reject_fn)(void *arg, const struct st_reject *rj);
+int st_reader_rejects(struct st_reader *r, uint64_t after, st_reject_fn fn,
+                      void *arg);
+
 /* ---- reading ---- */
 
 struct st_record {

@@ -478,3 +478,13 @@ int st_reader_histories(struct st_reader *r, st_history_fn fn, void *arg)
     mdb_cursor_close(cur);
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
+
+int st_reader_txn(struct st_reader *r, MDB_txn **txn, struct st_log **log)
+{
+    int rc = need_live(r);
+    if (rc == 0) {
+        *txn = r->txn;
+        *log = r->log;
+    }
+    return rc;
+}

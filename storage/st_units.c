@@ -155,7 +155,7 @@ static int rd_level(struct rd *c, enum ev_level *out)
 
     if (rc != 0)
         return rc;
-    for (int l = EV_LEVEL_PROVINCE; l <= EV_LEVEL_COMMUNE; l++) {
+    for (int l = EV_LEVEL_CENTRAL; l <= EV_LEVEL_COMMUNE; l++) {
         const char *name = st_level_name((enum ev_level)l);
         if (strlen(name) == s.len && memcmp(name, s.ptr, s.len) == 0) {
             *out = (enum ev_level)l;
@@ -304,7 +304,7 @@ static int pack_history(msgpack_packer *pk, const struct ev_history *h)
         const char *change = (unsigned)s->ended_by <= EV_CHANGE_ABOLISH
                                  ? change_names[s->ended_by]
                                  : NULL;
-        if (level == NULL || s->level == EV_LEVEL_CENTRAL)
+        if (level == NULL)
             return POVTRACK_EINVAL; /* the rules let no such span through */
         r |= msgpack_pack_array(pk, 9);
         r |= pack_time(pk, s->from, EV_TIME_MIN);

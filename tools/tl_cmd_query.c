@@ -353,6 +353,32 @@ int tl_cmd_ping(struct tl_cli *cli, int argc, char **argv)
     return rc;
 }
 
+/* [national]: one line per province, how far the national log has taken
+ * its stream (README, Many provinces, National). */
+static void print_national(struct tl_cli *cli, const msgpack_object *n)
+{
+    if (n == NULL || n->type != MSGPACK_OBJECT_MAP)
+        return;
+    for (uint32_t i = 0; i < n->via.map.size; i++) {
+        const msgpack_object *k = &n->via.map.ptr[i].key;
+        const msgpack_object *p = &n->via.map.ptr[i].val;
+        char state[32] = "?", error[300] = "";
+        char cursor[TL_FMT_INT_MAX], last[TL_FMT_INT_MAX], lag[TL_FMT_INT_MAX];
+        if (k->type != MSGPACK_OBJECT_STR || p->type != MSGPACK_OBJECT_MAP)
+            continue;
+        tl_mp_str(p, "state", state, sizeof(state));
+        tl_mp_str(p, "error", error, sizeof(error));
+        fprintf(cli->out,
+                "national  province %.*s: %s, cursor %s of %s, lag %s "
+                "records%s%s\n",
+                (int)(k->via.str.size < 8 ? k->via.str.size : 8),
+                k->via.str.ptr, state, num_or_dash(p, "cursor", cursor),
+                num_or_dash(p, "stream_last_seq", last),
+                num_or_dash(p, "lag_records", lag), error[0] ? ": " : "",
+                error);
+    }
+}
+
 int tl_cmd_stats(struct tl_cli *cli, int argc, char **argv)
 {
     struct povtrack_client_msg reply;
@@ -391,6 +417,7 @@ int tl_cmd_stats(struct tl_cli *cli, int argc, char **argv)
             num_or_dash(mirror, "lag_seconds", secs), error[0] ? ": " : "",
             error);
     }
+    print_national(cli, tl_mp_get(&reply.obj, "national"));
     plugins = tl_mp_get(&reply.obj, "plugins");
     if (plugins != NULL && plugins->type == MSGPACK_OBJECT_ARRAY &&
         plugins->via.array.size > 0) {

@@ -29,7 +29,8 @@ const char *tl_unit_level(const char *code)
     for (size_t i = 0; i < n; i++)
         if (!isdigit((unsigned char)code[i]))
             return NULL;
-    return n == 2   ? "province"
+    /* 00 is the country (ev_unit.h, EV_COUNTRY), no province's code. */
+    return n == 2   ? (strcmp(code, "00") == 0 ? "central" : "province")
            : n == 3 ? "district"
            : n == 5 ? "commune"
                     : NULL;

@@ -156,14 +156,19 @@ static int read_row(void *arg, size_t row, char **cells, size_t ncells)
                    code);
     if (name[0] == '\0')
         return bad(r, row, C_NAME, "empty: every unit has a name");
-    if (strlen(code) == 2 && parent[0] != '\0')
+    if (strcmp(code, "00") == 0 && parent[0] != '\0')
         return bad(r, row, C_PARENT,
-                   "%s is a province, which has no parent: leave it empty",
+                   "00 is the country, which has no parent: leave it empty");
+    if (strlen(code) == 2 && parent[0] != '\0' && strcmp(parent, "00") != 0)
+        return bad(r, row, C_PARENT,
+                   "%s is a province, whose parent is none or the country "
+                   "(00): leave it empty",
                    code);
     if (strlen(code) > 2 && parent[0] == '\0')
         return bad(r, row, C_PARENT, "empty: %s (a %s) needs its parent", code,
                    tl_unit_level(code));
     if (parent[0] != '\0' &&
+        !(strlen(code) == 2 && strcmp(parent, "00") == 0) &&
         (tl_unit_level(parent) == NULL || strlen(parent) >= strlen(code)))
         return bad(r, row, C_PARENT,
                    "\"%s\" cannot be the parent of %s (a %s): give the code "
@@ -299,7 +304,7 @@ static int convert(struct reader *r)
 
         if (ev == NULL)
             return nomem(r);
-        r->counts->provinces += n == 2;
+        r->counts->provinces += n == 2 && strcmp(r->rows[i].code, "00") != 0;
         r->counts->districts += n == 3;
         r->counts->communes += n == 5;
         rc = r->sink->event(r->sink->arg, ev);

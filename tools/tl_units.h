@@ -4,7 +4,9 @@
  * unit.defined events, parents before children.
  *
  * Columns, recognised by their header whatever the case and diacritics:
- *   code   (Mã, Mã đơn vị)        2 digits a province, 3 a district, 5 a
+ *   code   (Mã, Mã đơn vị)        00 the country (level central; its
+ *                                 provinces may name it as their parent),
+ *                                 2 digits a province, 3 a district, 5 a
  *                                 commune, as text (leading zeros kept)
  *   name   (Tên, Tên đơn vị)      required
  *   parent (Mã cha, Mã cấp trên)  the parent's code; empty for a province

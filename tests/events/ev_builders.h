@@ -124,7 +124,7 @@ static inline void tev_free(struct tev *t)
 
 /* unit.defined at TEV_AT (id as tev_begin's); parent NULL for a province,
  * effective TEV_NO_EFF for none; the level is the one of the code's
- * length, which must be 2, 3 or 5. */
+ * length, which must be 2, 3 or 5 (central for the country's 00). */
 static inline struct tev *tev_defined(const char *id, const char *code,
                                       const char *name, const char *parent,
                                       int64_t effective)
@@ -132,6 +132,7 @@ static inline struct tev *tev_defined(const char *id, const char *code,
     static const char *const levels[] = {
         [2] = "province", [3] = "district", [5] = "commune"};
     size_t len = strlen(code);
+    const char *level = strcmp(code, "00") == 0 ? "central" : levels[len];
     msgpack_packer pk;
     struct tev *t;
 
@@ -146,7 +147,7 @@ static inline struct tev *tev_defined(const char *id, const char *code,
     else
         msgpack_pack_nil(&pk);
     pack_s(&pk, "level");
-    pack_s(&pk, levels[len]);
+    pack_s(&pk, level);
     if (effective != TEV_NO_EFF) {
         pack_s(&pk, "effective");
         msgpack_pack_int64(&pk, effective);

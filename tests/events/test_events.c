@@ -1021,9 +1021,9 @@ static void test_reject_text(void **state)
 static void test_reject_enums(void **state)
 {
     static const struct reject cases[] = {
-        {"{" HDRP("unit.defined") ",data:{name:x,parent:nil,level:central}}",
-         "data.level: unknown value \"central\" (expected "
-         "province|district|commune)"},
+        {"{" HDRP("unit.defined") ",data:{name:x,parent:nil,level:nation}}",
+         "data.level: unknown value \"nation\" (expected "
+         "central|province|district|commune)"},
         {"{" HDRP("donation.received") ",data:{amount:1,donor:x,"
                                        "donor_kind:person,level:nation}}",
          "data.level: unknown value \"nation\" (expected "
@@ -1110,9 +1110,9 @@ static void test_reject_deprived(void **state)
 static void test_reject_unit_defined(void **state)
 {
     static const struct reject cases[] = {
-        {"{v:1,id:e1,type:unit.defined,at:1700000000,unit:'61',"
-         "data:{name:x,parent:'60',level:province}}",
-         "data.parent: must be nil for a province"},
+        {"{v:1,id:e1,type:unit.defined,at:1700000000,unit:'00',"
+         "data:{name:x,parent:'60',level:central}}",
+         "data.parent: must be nil for the country"},
         {"{v:1,id:e1,type:unit.defined,at:1700000000,unit:'594',"
          "data:{name:x,parent:nil,level:district}}",
          "data.parent: required for a district"},
@@ -2000,7 +2000,7 @@ static void test_encode_rejects_nonsense(void **state)
     assert_int_equal(doc_decode(&d, valid_events[EV_UNIT_DEFINED]),
                      POVTRACK_OK);
     ev = d.ev;
-    ev.data.level = EV_LEVEL_CENTRAL; /* a donation level, not a unit's */
+    ev.data.level = EV_LEVEL_NONE; /* no level at all */
     assert_int_equal(ev_encode(&ev, &pk), POVTRACK_EINVALID);
     doc_free(&d);
 

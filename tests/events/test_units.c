@@ -832,6 +832,28 @@ static void test_spans_max(void **state)
 }
 
 /* Abolish: children first, never with them; households go up. */
+/* The country, 00: level central, no parent; a province sits under it or
+ * under nothing, nothing else sits under it; it rolls its provinces up. */
+static void test_country(void **state)
+{
+    struct mreg *m = reg_new();
+
+    (void)state;
+    ok(m, mk_defined("00", "Việt Nam", NULL, NO_EFF));
+    ok(m, mk_defined("60", "Bình Thuận", "00", NO_EFF));
+    ok(m, mk_defined("68", "Lâm Đồng", NULL, NO_EFF));
+    refused(m, mk_defined("61", "x", "60", NO_EFF),
+            "data.parent: a province's parent is none or the country (00)");
+    refused(m, mk_defined("594", "x", "00", NO_EFF),
+            "data.parent: 00 is a central, not above a district");
+    refused(m, mk_defined("22918", "x", "00", NO_EFF),
+            "data.parent: 00 is a central, not above a commune");
+    ok(m, mk_defined("593", "Phan Thiết", "60", NO_EFF));
+    ok(m, mk_defined("22921", "Phú Hài", "593", NO_EFF));
+    map_is(m, "22921", D_2024, D_2024, "22921");
+    free(m);
+}
+
 static void test_abolish(void **state)
 {
     struct mreg *m = phan_thiet_before();
@@ -839,7 +861,7 @@ static void test_abolish(void **state)
     (void)state;
     /* A province has no parent to move to. */
     refused(m, mk_one("reparent", E, "60", NULL, NULL, "68"),
-            "data.parent: a province has no parent");
+            "data.parent: a province's parent is none or the country (00)");
     /* A unit and what is under it cannot end in one event, in either
      * order: the registry still sees the children as they were. */
     refused(m, mk_one("abolish", E, "593,22921,22924,22936", NULL, NULL, NULL),
@@ -1072,6 +1094,7 @@ int main(void)
         cmocka_unit_test(test_date_order),
         cmocka_unit_test(test_closed_code),
         cmocka_unit_test(test_spans_max),
+        cmocka_unit_test(test_country),
         cmocka_unit_test(test_abolish),
         cmocka_unit_test(test_history_find_latest),
         cmocka_unit_test(test_history_as_of),

@@ -807,7 +807,7 @@ static void test_corrupt_history(void **state)
             break;
         case 6: /* unknown level */
             msgpack_pack_array(&pk, 1);
-            pack_span(&pk, NIL, NIL, "central", NULL, 1);
+            pack_span(&pk, NIL, NIL, "nation", NULL, 1);
             break;
         case 7: /* a span of 8 elements */
             msgpack_pack_array(&pk, 1);

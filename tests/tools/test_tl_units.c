@@ -124,8 +124,8 @@ static void test_bad_rows(void **state)
         "row 7, column Mã cha: \"22960\" cannot be the parent of 22963 (a "
         "commune): give the code of the unit above it",
         "row 8, column Cấp: \"district\" but 22966 has the code of a commune",
-        "row 10, column Mã cha: 61 is a province, which has no parent: leave "
-        "it empty",
+        "row 10, column Mã cha: 61 is a province, whose parent is none or the "
+        "country (00): leave it empty",
         "row 9, column Mã: 593 is already in row 3",
     };
     struct tl_units_opts o = {NULL, INT64_C(946684800), false, 0, 0, NULL};
@@ -142,6 +142,35 @@ static void test_bad_rows(void **state)
     for (size_t i = 0; i < g.nbad; i++)
         assert_string_equal(g.bad[i], want[i]);
     assert_int_equal(json_array_size(g.events), 0);
+    release(&g);
+}
+
+/* The country's row: 00, level central, the provinces under it. */
+static void test_country(void **state)
+{
+    static const char text[] = "code,name,type,parent,level\n"
+                               "60,Tỉnh Bình Thuận,Tỉnh,00,province\n"
+                               "00,Việt Nam,,,\n"
+                               "68,Tỉnh Lâm Đồng,Tỉnh,,province\n";
+    struct tl_units_opts o = {NULL, INT64_C(946684800), false, 0, 0, NULL};
+    struct tl_units_counts n;
+    struct tl_error err = {{0}};
+    struct got g;
+    FILE *f = fmemopen((void *)text, sizeof(text) - 1, "r");
+    char *line;
+
+    (void)state;
+    assert_int_equal(run(f, &o, &g, &n, &err), POVTRACK_OK);
+    fclose(f);
+    assert_int_equal(n.rows, 3);
+    assert_int_equal(n.provinces, 2);
+    line = json_dumps(json_array_get(g.events, 0),
+                      JSON_COMPACT | JSON_PRESERVE_ORDER);
+    assert_string_equal(line, "{\"v\":1,\"id\":\"units-00\",\"type\":\"unit."
+                              "defined\",\"at\":946684800,\"unit\":\"00\","
+                              "\"data\":{\"name\":\"Việt Nam\","
+                              "\"parent\":null,\"level\":\"central\"}}");
+    free(line);
     release(&g);
 }
 
@@ -186,6 +215,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_phan_thiet),
         cmocka_unit_test(test_bad_rows),
+        cmocka_unit_test(test_country),
         cmocka_unit_test(test_effective_and_checks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,6 +21,7 @@
 #include <povtrack/errors.h>
 
 #include "mr_copy.h"
+#include "mr_national.h"
 #include "pt_config.h"
 #include "pt_log.h"
 
@@ -108,8 +109,9 @@ static int configure(int argc, char **argv, struct pt_config *cfg,
     }
     strcpy(cfg->data_dir, data_dir);
     cfg->log_level = level;
-    if (!cfg->mirror.enabled) {
-        fprintf(stderr, "povtrack-mirror: %s has no [mirror] section\n",
+    if (!cfg->mirror.enabled && !cfg->national.enabled) {
+        fprintf(stderr,
+                "povtrack-mirror: %s has no [mirror] or [national] section\n",
                 config);
         return 1;
     }
@@ -147,7 +149,8 @@ int main(int argc, char **argv)
         free(cfg);
         return 1;
     }
-    rc = mr_copy_run(cfg, &log, ingest_fd, sfd);
+    rc = cfg->national.enabled ? mr_national_run(cfg, &log, ingest_fd, sfd)
+                               : mr_copy_run(cfg, &log, ingest_fd, sfd);
     close(sfd);
     free(cfg);
     return rc;

@@ -22,6 +22,8 @@
 #define API_WAIT_MS 5000      /* JetStream API requests */
 #define PING_INTERVAL_MS 2000 /* a silent server is dropped after 2 more */
 #define RECONNECT_WAIT_MS 250
+/* A no-wait fetch: how long the client waits for the server's answer. */
+#define NOWAIT_EXPIRES_MS 50
 
 struct mr_stream {
     const struct pt_mirror_conf *conf;
@@ -192,10 +194,9 @@ int mr_stream_open(const struct pt_mirror_conf *c, const struct pt_log *log,
     return 0;
 }
 
-void mr_stream_close(struct mr_stream *s)
+/* Close s's connection; its threads may still call back into s. */
+static void close_connection(struct mr_stream *s)
 {
-    if (s == NULL)
-        return;
     mr_stream_read_close(s);
     if (s->js != NULL) {
         /* Publishes still unacknowledged at a stop are the caller's again
@@ -214,20 +215,45 @@ void mr_stream_close(struct mr_stream *s)
     if (s->nc != NULL) {
         natsConnection_Close(s->nc);
         natsConnection_Destroy(s->nc);
+    }
+}
+
+void mr_stream_close(struct mr_stream *s)
+{
+    mr_stream_close_all(&s, 1);
+}
+
+void mr_stream_close_all(struct mr_stream **s, size_t n)
+{
+    int connected = 0;
+    const struct pt_log *log = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == NULL)
+            continue;
+        close_connection(s[i]);
+        connected |= s[i]->nc != NULL;
+        log = s[i]->log;
+    }
+    if (connected) {
         /* nats.c calls back from its own threads, after the close too
          * (disconnected, a late ack): s may go only once they have all
          * ended, which nats_CloseAndWait waits for. */
         natsStatus st = nats_CloseAndWait(MR_CLOSE_WAIT_MS);
         if (st != NATS_OK) {
-            pt_logf(s->log, PT_LOG_WARN,
+            pt_logf(log, PT_LOG_WARN,
                     "NATS client threads did not end within %d ms (%s)",
                     MR_CLOSE_WAIT_MS, natsStatus_GetText(st));
             return; /* s is left to them */
         }
     }
-    natsOptions_Destroy(s->opts);
-    pthread_mutex_destroy(&s->lock);
-    free(s);
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == NULL)
+            continue;
+        natsOptions_Destroy(s[i]->opts);
+        pthread_mutex_destroy(&s[i]->lock);
+        free(s[i]);
+        s[i] = NULL;
+    }
 }
 
 void mr_stream_drain(struct mr_stream *s, int timeout_ms)
@@ -482,6 +508,36 @@ void mr_stream_read_close(struct mr_stream *s)
     s->reader = NULL;
 }
 
+/*
+ * The stream sequence of a message a consumer delivered, from its ack
+ * subject: "$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer
+ * seq>.<time>.<pending>", or with a domain and an account hash after ACK
+ * (12 tokens; 11 from older servers).  0 when it is not such a subject.
+ * Read here rather than with natsMsg_GetMetaData: in nats.c 3.4.1 that
+ * corrupts the heap once the numbers grow long (seen at a few hundred
+ * thousand messages: "malloc(): unaligned fastbin chunk detected" in
+ * js_getMetaData).
+ */
+static uint64_t ack_stream_seq(const char *reply)
+{
+    const char *tok[16];
+    size_t ntok = 0;
+    if (reply == NULL || strncmp(reply, "$JS.ACK.", 8) != 0)
+        return 0;
+    for (const char *p = reply; ntok < 16; p++) {
+        tok[ntok++] = p;
+        p = strchr(p, '.');
+        if (p == NULL)
+            break;
+    }
+    size_t at = ntok == 9 ? 5 : ntok == 11 || ntok == 12 ? 7 : 0;
+    if (at == 0)
+        return 0;
+    char *end;
+    uint64_t seq = strtoull(tok[at], &end, 10);
+    return *end == '.' && end != tok[at] ? seq : 0;
+}
+
 int mr_stream_read(struct mr_stream *s, struct mr_stored *out, size_t max,
                    size_t *n, int timeout_ms, char *err, size_t errlen)
 {
@@ -490,22 +546,29 @@ int mr_stream_read(struct mr_stream *s, struct mr_stored *out, size_t max,
     *n = 0;
     if (s->reader == NULL || max == 0 || max > INT_MAX)
         return POVTRACK_EINVAL;
-    natsStatus st =
-        natsSubscription_Fetch(&list, s->reader, (int)max, timeout_ms, &jerr);
-    if (st == NATS_TIMEOUT)
+    natsStatus st;
+    if (timeout_ms > 0) {
+        st = natsSubscription_Fetch(&list, s->reader, (int)max, timeout_ms,
+                                    &jerr);
+    } else {
+        /* What the stream has now, answered at once: no request is left
+         * waiting on the server to deliver after the client gave up. */
+        jsFetchRequest req;
+        jsFetchRequest_Init(&req);
+        req.Batch = (int)max;
+        req.NoWait = true;
+        req.Expires = (int64_t)NOWAIT_EXPIRES_MS * 1000000;
+        st = natsSubscription_FetchRequest(&list, s->reader, &req);
+    }
+    if (st == NATS_TIMEOUT || st == NATS_NOT_FOUND)
         return 0;
     if (st != NATS_OK)
         return nats_fail(st, jerr, "fetch", err, errlen);
     for (int i = 0; i < list.Count && *n < max; i++) {
-        jsMsgMetaData *meta = NULL;
         natsMsg *msg = list.Msgs[i];
         list.Msgs[i] = NULL;
         stored_of(msg, &out[*n]);
-        out[*n].stream_seq = 0;
-        if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
-            out[*n].stream_seq = meta->Sequence.Stream;
-            jsMsgMetaData_Destroy(meta);
-        }
+        out[*n].stream_seq = ack_stream_seq(natsMsg_GetReply(msg));
         (*n)++;
     }
     natsMsgList_Destroy(&list);

@@ -73,6 +73,10 @@ int mr_stream_open(const struct pt_mirror_conf *c, const struct pt_log *log,
  * later mr_stream_open starts it again. */
 #define MR_CLOSE_WAIT_MS 5000
 void mr_stream_close(struct mr_stream *s);
+/* Close n streams (NULL ones skipped) and set them NULL: every connection
+ * first, then one wait for nats.c's threads (the national daemon holds one
+ * stream per province). */
+void mr_stream_close_all(struct mr_stream **s, size_t n);
 
 /* Wait up to timeout_ms until every publish is answered (acked, refused
  * or timed out). */
@@ -110,7 +114,8 @@ void mr_stored_free(struct mr_stored *m);
  * drops MR_READER_IDLE_MS after its reader went.  mr_stream_read fetches
  * up to max messages, in order, into out (each freed with
  * mr_stored_free), waiting up to timeout_ms for the first: *n = 0 when
- * none came. */
+ * none came.  timeout_ms 0: what the stream holds now, without waiting
+ * (a request the server answers at once). */
 #define MR_READER_IDLE_MS 30000
 int mr_stream_read_open(struct mr_stream *s, uint64_t from, char *err,
                         size_t errlen);
