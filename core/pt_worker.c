@@ -4,6 +4,7 @@
 #include "pt_worker.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 
 #include <povtrack/errors.h>
@@ -54,7 +55,14 @@ int pt_worker_start(struct pt_worker **out)
         return -rc;
     }
     w->state = IDLE;
-    if ((rc = pthread_create(&w->thread, NULL, worker_main, w)) != 0) {
+    /* Signals go to the caller's thread, whose poll they must interrupt:
+     * the worker starts with all of them blocked. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    rc = pthread_create(&w->thread, NULL, worker_main, w);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
         pthread_cond_destroy(&w->cv);
         pthread_mutex_destroy(&w->mu);
         free(w);
