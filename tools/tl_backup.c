@@ -205,6 +205,34 @@ static void remove_copy(const char *dir, FILE *progress, const char *cmd)
 }
 
 /* Make the subdirectories of a fresh copy directory. */
+/* dest (a backup's, as the user named it) could not be made, errno e.
+ * Named as given, not as the temporary directory beside it; a missing
+ * parent, the usual cause, is said in words: backup makes dest, not the
+ * directories above it. */
+static int cannot_create(const char *dest, int e, int rc, struct tl_error *err)
+{
+    char parent[PATH_MAX];
+    size_t n;
+
+    if (e != ENOENT)
+        return tl_fail(err, rc, "%s: cannot create: %s", dest, strerror(e));
+    snprintf(parent, sizeof(parent), "%s", dest);
+    n = strlen(parent);
+    while (n > 1 && parent[n - 1] == '/')
+        parent[--n] = '\0';
+    char *slash = strrchr(parent, '/');
+    if (slash == parent)
+        slash[1] = '\0';
+    else if (slash != NULL)
+        *slash = '\0';
+    else
+        snprintf(parent, sizeof(parent), ".");
+    return tl_fail(err, rc,
+                   "%s: cannot create: the directory %s does not exist "
+                   "(create it first)",
+                   dest, parent);
+}
+
 static int make_subdirs(const char *dir, bool has_state, unsigned mode,
                         struct tl_error *err)
 {
@@ -545,8 +573,7 @@ int tl_backup(const char *data_dir, const char *dest_arg, FILE *progress,
         snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", dest) >= (int)sizeof(tmp))
         rc = tl_fail(err, POVTRACK_EINVALID, "%s: path too long", dest);
     if (rc == 0 && mkdtemp(tmp) == NULL)
-        rc = tl_fail(err, POVTRACK_EIO, "%s: cannot create: %s", tmp,
-                     strerror(errno));
+        rc = cannot_create(dest, errno, POVTRACK_EIO, err);
     have_tmp = rc == 0;
     if (rc == 0)
         rc = make_subdirs(tmp, out->has_state, PRIVATE_DIR_MODE, err);
@@ -1015,8 +1042,7 @@ int tl_backup_keep(const char *data_dir, const char *dir, unsigned keep,
     if (keep < 1)
         return tl_fail(err, POVTRACK_EINVALID, "--keep: must be at least 1");
     if (mkdir(dir, PRIVATE_DIR_MODE) != 0 && errno != EEXIST)
-        return tl_fail(err, POVTRACK_EINVALID, "%s: cannot create: %s", dir,
-                       strerror(errno));
+        return cannot_create(dir, errno, POVTRACK_EINVALID, err);
     gmtime_r(&now, &tm);
     strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
     /* A name of its own, even for a second backup within one second. */

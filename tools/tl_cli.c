@@ -220,6 +220,13 @@ int tl_cli_client_fail(struct tl_cli *cli, int rc)
         fprintf(err, "povtrack: hint: --key was given without "
                      "--server-key (or $POVTRACK_SERVER_KEY), so CURVE "
                      "is off\n");
+    else if (rc == POVTRACK_CLIENT_ETIMEDOUT && cli->server_key[0] == '\0')
+        /* A daemon with CURVE on drops a plain client without a word:
+         * from here that looks exactly like no daemon at all. */
+        fprintf(err, "povtrack: hint: is povtrackd running there?  If it "
+                     "has [security] curve_key set, it ignores clients "
+                     "without CURVE: give --server-key (its .pub file) and "
+                     "--key (your key pair from 'povtrack keygen')\n");
     return rc == POVTRACK_CLIENT_ETIMEDOUT ? TL_EXIT_UNREACHABLE : TL_EXIT_FAIL;
 }
 

@@ -286,6 +286,28 @@ static int check_units(struct run *r)
             i--; /* the rows moved down */
         }
     }
+    /* The units of the rows with other problems, so that the clerk hears
+     * of a unit typo in the same round.  A code seen above, or earlier in
+     * this list, is known: an unknown one was taken off both lists. */
+    for (size_t i = 0; rc == 0 && i < r->s.nbad_row_units; i++) {
+        const char *code = r->s.bad_row_units[i].code;
+        const struct tl_unit *u;
+        bool asked = false;
+
+        for (size_t k = 0; k < i && !asked; k++)
+            asked = strcmp(code, r->s.bad_row_units[k].code) == 0;
+        for (size_t k = 0; k < r->s.nrows && !asked; k++)
+            asked = strcmp(code, json_string_value(json_object_get(
+                                     r->s.rows[k].event, "unit"))) == 0;
+        if (asked)
+            continue;
+        rc = tl_unitdir_find(d, code, &u);
+        if (rc == POVTRACK_ENOTFOUND) {
+            rc = tl_import_unknown_unit(&r->s, code, &err) != 0 ? TL_EXIT_FAIL
+                                                                : 0;
+            i--; /* the list moved down */
+        }
+    }
     if (err.msg[0] != '\0')
         fprintf(stderr, "povtrack import-csv: %s\n", err.msg);
     tl_unitdir_free(d);

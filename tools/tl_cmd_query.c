@@ -198,7 +198,18 @@ void tl_show_fund(FILE *f, const msgpack_object *r)
     row(f, "pledged", vnd_or_dash(r, "pledged", a));
     row(f, "pledge outstanding", vnd_or_dash(r, "pledge_outstanding", a));
     row(f, "disbursed", vnd_or_dash(r, "disbursed", a));
-    row(f, "balance", vnd_or_dash(r, "balance", a));
+    int64_t balance;
+    if (tl_mp_i64(r, "balance", &balance) && balance < 0) {
+        /* Money received higher up (the district's or the province's
+         * fund) and paid to households here: not a deficit. */
+        snprintf(line, sizeof(line),
+                 "%s (more paid out here than received here, as when a "
+                 "higher level's fund pays households of this unit)",
+                 tl_fmt_vnd(balance, a));
+        row(f, "balance", line);
+    } else {
+        row(f, "balance", vnd_or_dash(r, "balance", a));
+    }
     if (bp == NULL || bp->type != MSGPACK_OBJECT_MAP)
         return;
     fprintf(f, "disbursed by purpose\n");

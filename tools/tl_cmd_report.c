@@ -376,7 +376,12 @@ int tl_cmd_donors(struct tl_cli *cli, int argc, char **argv)
         time_t last = (time_t)(to + TL_VN_OFFSET);
         struct tm tm;
         doc.year = gmtime_r(&last, &tm) != NULL ? tm.tm_year + 1900 : 2000;
-        snprintf(period, sizeof(period), "%s – %s", from_s, to_s);
+        /* The days as the document's language writes dates, whatever
+         * form they were given in. */
+        char d1[32], d2[32];
+        snprintf(period, sizeof(period), "%s – %s",
+                 tl_report_date(&doc, from, false, d1, sizeof(d1)),
+                 tl_report_date(&doc, to, false, d2, sizeof(d2)));
         q = json_pack("{s:s,s:I,s:I,s:I}", "unit", unit, "from",
                       (json_int_t)from, "to", (json_int_t)(to + 86400), "as_of",
                       (json_int_t)(to + 86400 - 1));

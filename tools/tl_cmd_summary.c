@@ -196,6 +196,27 @@ static const char *mark(const struct summary *s, double pp)
     return "ok";
 }
 
+/* "0.75 ok": a reduction and its mark.  With two decimals 0.699 would
+ * read "0.70 -" beside a 0.70 target: where the rounding would contradict
+ * the mark, as many more decimals as it takes to show why (up to six). */
+static void reduction_cell(const struct summary *s, double pp, char *cell,
+                           size_t cap)
+{
+    const char *m = mark(s, pp);
+    int prec = 2;
+    if (strcmp(m, "ok") != 0) {
+        double bound = strcmp(m, "-") == 0 ? s->tmin : s->tmax;
+        for (; prec < 6; prec++) {
+            char shown[32], edge[32];
+            snprintf(shown, sizeof(shown), "%.*f", prec, pp);
+            snprintf(edge, sizeof(edge), "%.*f", prec, bound);
+            if (strcmp(shown, edge) != 0)
+                break;
+        }
+    }
+    snprintf(cell, cap, "%.*f %s", prec, pp, m);
+}
+
 /* "  Thành phố Phan Thiết (593)": the name and, beside it, the code. */
 static void name_of(const struct summary *s, size_t i, char *buf, size_t cap)
 {
@@ -273,7 +294,7 @@ static void print_tables(const struct summary *s)
             bool known = y <= s->to ? r->red_known[k] : r->avg_known;
             double v = y <= s->to ? r->red[k] : r->avg;
             if (known)
-                snprintf(cell, sizeof(cell), "%.2f %s", v, mark(s, v));
+                reduction_cell(s, v, cell, sizeof(cell));
             else
                 snprintf(cell, sizeof(cell), "n/a");
             fprintf(f, " %10s", cell);
@@ -618,10 +639,16 @@ static int alerts(struct summary *s, long long nmsg, json_t *out)
     } else if (rc == 0) {
         char n[TL_FMT_INT_MAX];
         fprintf(s->cli->out, "%s alerts\n", tl_fmt_int(total, n));
+        size_t width = 0; /* the longest code: the counts line up */
+        for (size_t c = 0; c < ncounts; c++)
+            if (strlen(counts[c].code) > width)
+                width = strlen(counts[c].code);
         for (size_t c = 0; c < ncounts; c++) {
             fprintf(s->cli->out, "  ");
-            tl_print_cell(s->cli->out, counts[c].code, 32, false);
-            fprintf(s->cli->out, " %s\n", tl_fmt_int(counts[c].n, n));
+            tl_print_cell(s->cli->out, counts[c].code, width, false);
+            char cnt[TL_FMT_INT_MAX];
+            fprintf(s->cli->out, " %*s\n", (int)strlen(n),
+                    tl_fmt_int(counts[c].n, cnt));
         }
         if (json_array_size(first) > 0)
             fprintf(s->cli->out,

@@ -1461,6 +1461,22 @@ static void row_free(struct tl_import_row *r)
     json_decref(r->stored);
 }
 
+/* The unit of a row not kept for its problems, for the unit check. */
+static int add_bad_row_unit(struct tl_import_sheet *s, size_t row,
+                            const char *code, struct tl_error *err)
+{
+    struct tl_import_unit_ref *a =
+        realloc(s->bad_row_units, (s->nbad_row_units + 1) * sizeof(*a));
+
+    if (a == NULL)
+        return nomem(err);
+    s->bad_row_units = a;
+    a[s->nbad_row_units].row = row;
+    snprintf(a[s->nbad_row_units].code, sizeof(a->code), "%s", code);
+    s->nbad_row_units++;
+    return 0;
+}
+
 /* A data row (tl_csv_sink.row): checked, kept when good. */
 static int read_row(void *arg, size_t row, char **cells, size_t ncells)
 {
@@ -1539,6 +1555,8 @@ static int read_row(void *arg, size_t row, char **cells, size_t ncells)
     if (rc == 0 && !im->row_bad)
         rc = keep_row(im, &r);
 out:
+    if (rc == 0 && im->row_bad && unit != NULL && tl_unit_level(unit) != NULL)
+        rc = add_bad_row_unit(im->s, row, unit, im->err);
     json_decref(data);
     row_free(&r);
     return rc;
@@ -1608,6 +1626,14 @@ static int sheet_prefix(struct importer *im)
     return POVTRACK_OK;
 }
 
+bool tl_import_type_ok(const char *name)
+{
+    enum ev_type t = ev_type_from_name(name, strlen(name));
+
+    return t != EV_TYPE_NONE && t != EV_UNIT_DEFINED && t != EV_UNIT_CHANGED &&
+           t != EV_HOUSEHOLD_ASSESSED;
+}
+
 int tl_import_read(FILE *in, const struct tl_import_opts *o,
                    struct tl_import_sheet *s, struct tl_error *err)
 {
@@ -1624,8 +1650,7 @@ int tl_import_read(FILE *in, const struct tl_import_opts *o,
     im.err = err;
     im.type_name = o->type != NULL ? o->type : TL_IMPORT_DEFAULT_TYPE;
     im.type = ev_type_from_name(im.type_name, strlen(im.type_name));
-    if (im.type == EV_TYPE_NONE || im.type == EV_UNIT_DEFINED ||
-        im.type == EV_UNIT_CHANGED || im.type == EV_HOUSEHOLD_ASSESSED)
+    if (!tl_import_type_ok(im.type_name))
         return tl_fail(err, POVTRACK_EINVALID,
                        "--type %s: not a type a spreadsheet can give "
                        "(units: povtrack units import, povtrack unitmap)",
@@ -1885,6 +1910,27 @@ void tl_import_fixes_free(struct tl_import_fix *fixes, size_t n)
     free(fixes);
 }
 
+/* Row row's unit code is unknown to the daemon: its problem, on the unit
+ * column, or on --unit when the row took the code from it. */
+static int unknown_unit_problem(struct tl_import_sheet *s, size_t row,
+                                const char *code, struct tl_error *err)
+{
+    char option[64];
+    const char *column = s->unit_column[0] != '\0' ? s->unit_column : NULL;
+    char *reason;
+    int rc;
+
+    if (column == NULL || strcmp(code, s->unit_default) == 0) {
+        snprintf(option, sizeof(option), "--unit %s", code);
+        column = s->unit_default[0] != '\0' ? option : column;
+    }
+    reason = format(say(s->lang, M_UNKNOWN_UNIT), code);
+    rc = reason != NULL ? add_problem(s, row, column, code, reason, err)
+                        : nomem(err);
+    free(reason);
+    return rc;
+}
+
 int tl_import_unknown_unit(struct tl_import_sheet *s, const char *unit_code,
                            struct tl_error *err)
 {
@@ -1898,26 +1944,26 @@ int tl_import_unknown_unit(struct tl_import_sheet *s, const char *unit_code,
     for (size_t i = 0; i < s->nrows; i++) {
         struct tl_import_row *r = &s->rows[i];
         const char *unit = json_string_value(json_object_get(r->event, "unit"));
-        char *reason;
 
         if (rc != 0 || unit == NULL || strcmp(unit, code) != 0) {
             s->rows[w++] = *r;
             continue;
         }
-        /* Where the row took the code from: its cell, or --unit. */
-        char option[64];
-        const char *column = s->unit_column[0] != '\0' ? s->unit_column : NULL;
-        if (column == NULL || strcmp(code, s->unit_default) == 0) {
-            snprintf(option, sizeof(option), "--unit %s", code);
-            column = s->unit_default[0] != '\0' ? option : column;
-        }
-        reason = format(say(s->lang, M_UNKNOWN_UNIT), code);
-        rc = reason != NULL ? add_problem(s, r->row, column, code, reason, err)
-                            : nomem(err);
-        free(reason);
+        rc = unknown_unit_problem(s, r->row, code, err);
         row_free(r);
     }
     s->nrows = w;
+    /* The rows with other problems that have this unit too. */
+    w = 0;
+    for (size_t i = 0; i < s->nbad_row_units; i++) {
+        const struct tl_import_unit_ref *u = &s->bad_row_units[i];
+
+        if (rc != 0 || strcmp(u->code, code) != 0)
+            s->bad_row_units[w++] = *u;
+        else
+            rc = unknown_unit_problem(s, u->row, code, err);
+    }
+    s->nbad_row_units = w;
     return rc;
 }
 
@@ -2175,5 +2221,6 @@ void tl_import_free(struct tl_import_sheet *s)
     for (size_t i = 0; i < s->ngone; i++)
         json_decref(s->gone[i].event);
     free(s->gone);
+    free(s->bad_row_units);
     memset(s, 0, sizeof(*s));
 }

@@ -13,7 +13,9 @@
  * decoder (ev_decode, with "at" up to a day after opts->now), and its
  * rejection is worded for the cell it came from.  Whether a unit is
  * defined is the daemon's to say: the caller asks it (tl_unitdir) and
- * reports the units it does not know with tl_import_unknown_unit().
+ * reports the units it does not know with tl_import_unknown_unit(): the
+ * units of the rows kept and of the rows with other problems
+ * (s->bad_row_units), so that every problem is listed at once.
  *
  * Columns are recognised by their header, whatever its case, diacritics
  * or form (tl_fold_key: "Đơn vị", "ĐƠN VỊ" and "don vi" are one column);
@@ -144,6 +146,14 @@ struct tl_import_gone {
     json_t *event; /* as it now stands */
 };
 
+/* The unit code of a row with problems, which is not kept as a row: the
+ * caller asks the daemon about it too, so that a unit it does not know is
+ * listed with the row's other problems, not in a second round. */
+struct tl_import_unit_ref {
+    size_t row;
+    char code[8]; /* 2, 3 or 5 digits */
+};
+
 /* A problem of one row (row 0: of the sheet as a whole). */
 struct tl_import_problem {
     size_t row;
@@ -170,10 +180,17 @@ struct tl_import_sheet {
      * none). */
     char unit_column[128];
     char unit_default[16];
+    struct tl_import_unit_ref *bad_row_units; /* in row order */
+    size_t nbad_row_units;
     struct tl_import_gone *gone; /* by sequence */
     size_t ngone;
     bool compared; /* tl_import_compared() was called */
 };
+
+/* Whether a sheet can give events of the type named (the rule
+ * tl_import_read applies to opts->type): any of the catalogue but the
+ * units' (units import, unitmap) and household.assessed. */
+bool tl_import_type_ok(const char *name);
 
 /* Read and check the whole sheet into s (zeroed first; free it with
  * tl_import_free() whatever this returns).  Returns 0 when the sheet
@@ -184,9 +201,10 @@ struct tl_import_sheet {
 int tl_import_read(FILE *in, const struct tl_import_opts *o,
                    struct tl_import_sheet *s, struct tl_error *err);
 
-/* The daemon does not know unit_code (which may be a row's own): every
- * row for it becomes a problem ("unit 99999 is not defined in
- * povtrackd"). */
+/* The daemon does not know unit_code (which may be a row's own, or in
+ * s->bad_row_units): every row for it becomes a problem ("unit 99999 is
+ * not defined in povtrackd"), and so does every row of s->bad_row_units
+ * with it (taken off that list). */
 int tl_import_unknown_unit(struct tl_import_sheet *s, const char *unit_code,
                            struct tl_error *err);
 

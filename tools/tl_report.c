@@ -722,7 +722,7 @@ const char *tl_report_csv_num(enum tl_rep_kind kind, double v, char *buf)
 }
 
 /* A date (and time) in Vietnam, UTC+7. */
-static const char *vn_date(const struct tl_rep_doc *d, int64_t t, bool hm,
+const char *tl_report_date(const struct tl_rep_doc *d, int64_t t, bool hm,
                            char *buf, size_t cap)
 {
     time_t tt = (time_t)(t + 7 * 3600);
@@ -1095,11 +1095,13 @@ static void reports_section(struct out *o)
         cell(o, r->org ? r->org : "-", false, false);
         cell(o, r->report ? r->report : "-", false, false);
         cell(o, r->unit ? r->unit : "-", false, false);
-        cell(o, r->has_due ? vn_date(d, r->due, false, due, sizeof(due)) : "-",
+        cell(o,
+             r->has_due ? tl_report_date(d, r->due, false, due, sizeof(due))
+                        : "-",
              true, false);
         cell(o,
              r->has_submitted
-                 ? vn_date(d, r->submitted, false, sub, sizeof(sub))
+                 ? tl_report_date(d, r->submitted, false, sub, sizeof(sub))
                  : "-",
              true, false);
         cell(o, term_or_key(d, r->state), false, false);
@@ -1161,7 +1163,8 @@ static void alerts_section(struct out *o)
         row_begin(o, a->severity != NULL && strcmp(a->severity, "critical") == 0
                          ? "bad"
                          : NULL);
-        cell(o, vn_date(d, a->at, true, when, sizeof(when)), false, false);
+        cell(o, tl_report_date(d, a->at, true, when, sizeof(when)), false,
+             false);
         cell(o, a->severity ? term_or_key(d, a->severity) : "-", false, false);
         cell(o, a->code ? a->code : "-", false, false);
         /* "593 (now in 68)": the unit it was raised on, and where that
@@ -1345,7 +1348,8 @@ static void commended_table(const struct out *o)
         const struct tl_rep_commendation *c = &p->commended[i];
         char when[40];
         row_begin(o, NULL);
-        cell(o, vn_date(o->d, c->at, false, when, sizeof(when)), false, false);
+        cell(o, tl_report_date(o->d, c->at, false, when, sizeof(when)), false,
+             false);
         cell(o, or_dash(c->recipient), false, false);
         cell(o, term_or_key(o->d, or_dash(c->kind)), false, false);
         cell(o, or_dash(c->awarded_by), false, false);
@@ -1505,7 +1509,7 @@ static void header(const struct out *o)
     fputs(o->fmt == TL_REP_HTML ? ")</strong> · " : ")** · ", o->f);
     text(o, L(d, L_GENERATED));
     fprintf(o->f, " %s (UTC+7) · ",
-            vn_date(d, d->generated, true, when, sizeof(when)));
+            tl_report_date(d, d->generated, true, when, sizeof(when)));
     text(o, L(d, L_TARGET_BAND));
     fprintf(o->f, ": %s–%s ", tl_report_num(d->lang, TL_KIND_PP, d->tmin, lo),
             tl_report_num(d->lang, TL_KIND_PP, d->tmax, hi));

@@ -268,6 +268,12 @@ int tl_report_csv_field(FILE *f, const char *s);
 /* v formatted for CSV (kind decides the decimals) into buf (>= 40). */
 const char *tl_report_csv_num(enum tl_rep_kind kind, double v, char *buf);
 
+/* Unix seconds t as a day in Vietnam (with hm, its time too), as d's
+ * language writes dates: 17/10/2024 (08:30), or 2024-10-17 (08:30) in
+ * English; into buf of cap bytes, "-" when t is out of range. */
+const char *tl_report_date(const struct tl_rep_doc *d, int64_t t, bool hm,
+                           char *buf, size_t cap);
+
 /* v formatted for people in lang into buf (>= 48). */
 const char *tl_report_num(enum tl_rep_lang lang, enum tl_rep_kind kind,
                           double v, char *buf);

@@ -236,11 +236,9 @@ static int root(struct rep *r, const char *unit)
             }
         }
         povtrack_client_msg_free(&reply);
-        if (!found) {
-            fprintf(tl_cli_err(r->cli),
-                    "povtrack: povtrackd knows no unit %s\n", unit);
-            return TL_EXIT_FAIL;
-        }
+        if (!found) /* ended before the year's end, or never known */
+            return tl_regroup_refuse_root(r->cli, tl_cli_err(r->cli), unit,
+                                          report_as_of(r));
     }
     return add_unit(r, unit, name, SIZE_MAX, 0);
 }

@@ -225,6 +225,27 @@ static void test_clerk_cycle(void **state)
     has(f->out, "dòng 6, cột ĐƠN VỊ: đơn vị 99999 chưa được khai báo trong "
                 "povtrackd");
 
+    /* A unit typo in a row with other problems is listed with them, in
+     * the same round; a known unit in such a row is not. */
+    char typos[sizeof f->d->dir + 64];
+    snprintf(typos, sizeof typos, "%s/typos.csv", f->d->dir);
+    FILE *tf = fopen(typos, "w");
+    assert_non_null(tf);
+    fputs("Ngày,Họ và tên,Số tiền,Loại,Đơn vị\n"
+          "31/11/2024,A,100.000,Cá nhân,99999\n"
+          "17/10/2024,B,-5,Cá nhân,22960\n"
+          "17/10/2024,C,100.000,Cá nhân,22957\n",
+          tf);
+    assert_int_equal(fclose(tf), 0);
+    import(f, typos, 1, (const char *[]){"--dry-run", NULL});
+    has(f->out, "row 2, column Ngày: 31/11/2024 is not a day of the calendar");
+    has(f->out, "row 2, column Đơn vị: unit 99999 is not defined in "
+                "povtrackd");
+    has(f->out, "row 3, column Số tiền: -5 is negative");
+    has_not(f->out, "unit 22960");
+    has(f->out, "1 new, 0 already stored, 0 changed, 0 no longer in the "
+                "sheet, 0 repeated, 2 with problems");
+
     /* 2. The typo fixed: stored, the repeated row once, the blank row
      * skipped (rows keep the spreadsheet's numbers). */
     import(f, CLERK "so-ung-ho-2024-sua-ma.csv", 1, NULL);
@@ -429,6 +450,25 @@ static void test_clerk_cycle(void **state)
     assert_int_equal(cli(f, "import-csv", fixes_yes), 0);
     has(f->out, "already so: the record has these values");
     has_not(f->out, "sent ");
+
+    /* 13. The district's fund pays households of commune 22960 more than
+     * the commune received: its balance is negative, and the query says
+     * why rather than leaving the clerk to guess at a deficit. */
+    char path[400];
+    snprintf(path, sizeof path, "%s/disbursed.jsonl", f->d->dir);
+    FILE *ev = fopen(path, "w");
+    assert_non_null(ev);
+    fputs("{\"v\":1,\"id\":\"chi-593-1\",\"type\":\"fund.disbursed\","
+          "\"at\":1730000000,\"unit\":\"22960\",\"data\":{\"amount\":"
+          "10000000,\"purpose\":\"housing\",\"level\":\"district\"}}\n",
+          ev);
+    assert_int_equal(fclose(ev), 0);
+    assert_int_equal(cli(f, "send", (const char *[]){path, NULL}), 0);
+    assert_int_equal(
+        cli(f, "query", (const char *[]){"fund", "unit=22960", NULL}), 0);
+    has(f->out, "balance             -3,500,000 VND (more paid out here than "
+                "received here, as when a higher level's fund pays "
+                "households of this unit)");
     free(f);
 }
 

@@ -730,8 +730,9 @@ static void test_hang_does_not_silence_fund(void **state)
     print_message("answered in %lld ms: %.*s\n", (long long)took,
                   (int)e->via.str.size, e->via.str.ptr);
     msgpack_unpacked_destroy(&up);
-    /* Prompt: well within the 5000 ms a client waits. */
-    assert_true(took < 1000);
+    /* Prompt: well within the 5000 ms a client waits (no host is there
+     * to wait for; the bound leaves room for a loaded machine). */
+    assert_true(took < 2500);
     static char out[4096], err[4096];
     t0 = mono_ms();
     assert_int_equal(cli_out(d,
@@ -845,12 +846,38 @@ static void test_backoff_belongs_to_plugin(void **state)
 
     const char *bad2[] = {"bad-2"};
     donate(d, bad2, 1); /* seq 4: second's first failure */
-    int64_t t0 = mono_ms();
-    assert_int_equal(result_u64(d, "fund", "donations", 4), 3);
-    int64_t took = mono_ms() - t0;
-    print_message("fund answered %lld ms after second's first failure\n",
-                  (long long)took);
-    if (took >= 3000)
+    /* Ask until a host answers with seq 4 applied.  Each answer of the
+     * stand-in meanwhile says when a host should serve again: the back-off
+     * left plus what a start takes.  Had the global back-off applied, that
+     * would be at least 4000 ms after the failure (so after t0); the
+     * plugin's own first failure restarts the host at once.  Judged by the
+     * daemon's own answers rather than by when fund answers, which a
+     * loaded machine delays. */
+    int64_t t0 = mono_ms(), deadline = t0 + WAIT_MS;
+    int64_t ready_by = 0; /* the latest "serving again" promised, from t0 */
+    for (;;) {
+        msgpack_unpacked up;
+        int rc = td_query(d, "fund", 0, 4, &up, 1000);
+        if (rc == 0 && !host_down(&up)) {
+            assert_int_equal(td_result_u64(&up, "donations"), 3);
+            msgpack_unpacked_destroy(&up);
+            break;
+        }
+        if (rc == 0) {
+            const msgpack_object *r = td_get(&up.data, "retry_after_ms");
+            int64_t at = mono_ms() - t0 + (int64_t)r->via.u64;
+            if (at > ready_by)
+                ready_by = at;
+            msgpack_unpacked_destroy(&up);
+            poll_pause();
+        }
+        if (mono_ms() > deadline)
+            fail_msg("no plugin host answered for %d ms", WAIT_MS);
+    }
+    print_message("fund answered %lld ms after second's first failure; "
+                  "serving again promised by %lld ms\n",
+                  (long long)(mono_ms() - t0), (long long)ready_by);
+    if (ready_by >= 4000)
         fail_msg("that is the global back-off, not the plugin's");
     wait_status(d, "second", "quarantined",
                 "crashed the plugin host 3 times in apply of seq 4");
@@ -1102,6 +1129,9 @@ static void test_alerts_paged_inside_one_event(void **state)
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
+    /* TEST_FAULTS=test_backoff* runs the tests whose name matches. */
+    if (getenv("TEST_FAULTS") != NULL)
+        cmocka_set_test_filter(getenv("TEST_FAULTS"));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_segfault_quarantined, setup,
                                         teardown),

@@ -627,6 +627,14 @@ static void test_session_publishes(void **state)
     expect_status(&r, 400);
     assert_non_null(strstr(r.body, "\"field\":\"body\""));
     free(r.body);
+    /* A NUL in a string is said in words, not as jansson's flag. */
+    r = http(t, "POST", "/api/v1/events", "[{\"id\":\"a\\u0000b\"}]",
+             (const char *[]){csrf, NULL});
+    expect_status(&r, 400);
+    if (strstr(r.body, "the NUL character") == NULL ||
+        strstr(r.body, "JSON_ALLOW_NUL") != NULL)
+        fail_msg("NUL not said in words: %s", r.body);
+    free(r.body);
 }
 
 /* dry_run: the daemon's validate op; nothing stored, later events see the
@@ -671,6 +679,63 @@ static void test_dry_run(void **state)
     assert_int_equal(last_seq(t), before);
     char who[80];
     stored_publisher(t, "dry-1", who, sizeof who);
+    assert_string_equal(who, "");
+
+    /* A flag the gateway cannot read is refused naming it, never taken for
+     * "no": dry_run=maybe stores nothing.  TRUE is as true as true.  A type
+     * no sheet can give is refused naming "type" (the importer's own
+     * message speaks of --type and the body). */
+    static const char one[] =
+        "[{\"v\":1,\"id\":\"dry-3\",\"type\":\"donation.received\",\"at\":"
+        "\"2025-10-22\",\"unit\":\"593\",\"data\":{\"amount\":5,\"donor\":"
+        "\"E\",\"donor_kind\":\"person\",\"level\":\"district\"}}]";
+    static const char csv[] = "Ngày,Họ và tên,Số tiền,Loại\n"
+                              "22/10/2025,E,5,Cá nhân\n";
+    static const struct {
+        const char *path, *body, *field;
+    } bad[] = {
+        {"/api/v1/events?dry_run=maybe", one, "dry_run"},
+        {"/api/v1/import?unit=593&dry_run=maybe", csv, "dry_run"},
+        {"/api/v1/import?unit=593&dry_run=true&allow_duplicate_rows=2", csv,
+         "allow_duplicate_rows"},
+        {"/api/v1/import?unit=593&dry_run=true&type=donation", csv, "type"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        r = http(t, "POST", bad[i].path, bad[i].body,
+                 (const char *[]){bearer(t, auth, sizeof auth), NULL});
+        expect_status(&r, 400);
+        j = json_of(&r);
+        json_t *e = json_object_get(j, "error");
+        assert_string_equal(json_string_value(json_object_get(e, "field")),
+                            bad[i].field);
+        assert_non_null(strstr(json_string_value(json_object_get(e, "message")),
+                               strcmp(bad[i].field, "type") == 0
+                                   ? "not a type a spreadsheet can give"
+                                   : "must be true or false"));
+        json_decref(j);
+        free(r.body);
+    }
+    /* A sheet refused whole names the column it lacks, not only how many. */
+    r = http(t, "POST", "/api/v1/import?unit=593&dry_run=true",
+             "Thời điểm,Họ và tên,Số tiền,Loại\n22/10/2025,E,5,Cá nhân\n",
+             (const char *[]){bearer(t, auth, sizeof auth), NULL});
+    expect_status(&r, 400);
+    j = json_of(&r);
+    const char *why = json_string_value(
+        json_object_get(json_object_get(j, "error"), "message"));
+    if (why == NULL || strstr(why, "date=\"Thời điểm\"") == NULL)
+        fail_msg("no column named: %s", r.body);
+    json_decref(j);
+    free(r.body);
+    r = http(t, "POST", "/api/v1/events?dry_run=TRUE", one,
+             (const char *[]){bearer(t, auth, sizeof auth), NULL});
+    expect_status(&r, 200);
+    j = json_of(&r);
+    assert_true(json_is_true(json_object_get(j, "dry_run")));
+    json_decref(j);
+    free(r.body);
+    assert_int_equal(last_seq(t), before);
+    stored_publisher(t, "dry-3", who, sizeof who);
     assert_string_equal(who, "");
 }
 
@@ -717,6 +782,20 @@ static void test_reads(void **state)
     assert_true(json_is_array(json_object_get(j, "alerts")));
     assert_true(json_integer_value(json_object_get(j, "next_since")) >= 0);
     json_decref(j);
+    free(r.body);
+    /* A severity povtrackd never gives would match nothing and look like
+     * no alert at all: refused, naming the field. */
+    static const char *const sev[] = {"/api/v1/alerts?severity=warn",
+                                      "/api/v1/alerts/stream?severity=warn"};
+    for (size_t i = 0; i < 2; i++) {
+        r = http(t, "GET", sev[i], NULL, NULL);
+        expect_status(&r, 400);
+        assert_non_null(strstr(r.body, "\"field\":\"severity\""));
+        assert_non_null(strstr(r.body, "must be info, warning or critical"));
+        free(r.body);
+    }
+    r = http(t, "GET", "/api/v1/alerts?severity=warning", NULL, NULL);
+    expect_status(&r, 200);
     free(r.body);
 
     static const struct {
@@ -978,6 +1057,16 @@ static void test_tls_required(void **state)
     assert_int_equal(rc, 78);
     assert_non_null(strstr(out, "is not a loopback address"));
     assert_non_null(strstr(out, "tls_cert"));
+
+    /* A port out of range is a configuration error, not another port
+     * (getaddrinfo alone keeps 99999's low 16 bits). */
+    write_gw_ini(t, ini, 99999, NULL);
+    rc = td_run_to_exit(
+        (const char *[]){GW_BIN, "--check", "--config", ini, NULL}, out,
+        sizeof out, WAIT_MS);
+    if (rc != 78 ||
+        strstr(out, "port must be a number from 0 to 65535") == NULL)
+        fail_msg("listen = 127.0.0.1:99999: exit %d: %s", rc, out);
 }
 
 /* povtrackd gone: health and queries answer 503 with Retry-After. */

@@ -850,6 +850,20 @@ static void test_refusals(void **state)
                    "manifest");
     assert_false(exists(dest));
 
+    /* A missing parent is said as such, naming DEST as given (not the
+     * temporary directory beside it); nothing is made. */
+    snprintf(dest, sizeof dest, "%s/missing/b", o->tmp);
+    expect_cli_err(
+        o->tmp, 1,
+        (const char *[]){"backup", "-d", o->orig.data_dir, dest, NULL},
+        "missing/b: cannot create: the directory");
+    expect_cli_err(o->tmp, 1,
+                   (const char *[]){"backup", "-d", o->orig.data_dir, "--keep",
+                                    "2", dest, NULL},
+                   "missing does not exist (create it first)");
+    snprintf(path, sizeof path, "%s/missing", o->tmp);
+    assert_false(exists(path));
+
     /* A backup is never written over anything. */
     expect_cli_err(o->tmp, 1,
                    (const char *[]){"backup", "-d", o->orig.data_dir, a, NULL},

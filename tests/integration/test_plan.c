@@ -335,6 +335,17 @@ static void test_cli(void **state)
                              "vật\r\n"
                              "Ẩn danh / anonymous,Ẩn danh,3000000,1,0\r\n"
                              "Nguyễn Văn An,Cá nhân,2000000,1,0\r\n");
+    /* The period in the title as the language writes dates, whatever form
+     * --from and --to were given in. */
+    const char *period[] = {"donors",     "--query",  p->d.query,   "--unit",
+                            "593",        "--from",   "2024-01-01", "--to",
+                            "31/12/2024", "--format", "md",         NULL};
+    rc = td_cli_run(p->d.dir, period, out, sizeof out, err, sizeof err);
+    if (rc != 0)
+        fail_msg("povtrack donors: exit %d: %s", rc, err);
+    if (strstr(out, "(593), 01/01/2024 – 31/12/2024") == NULL)
+        fail_msg("povtrack donors --from --to, period not as dd/mm/yyyy:\n%s",
+                 out);
     const char *report[] = {"report", "--query", p->d.query, "--unit", "60",
                             "--year", "2024",    "--lang",   "en",     NULL};
     rc = td_cli_run(p->d.dir, report, out, sizeof out, err, sizeof err);

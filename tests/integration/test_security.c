@@ -787,6 +787,19 @@ static void test_unauthenticated_and_unknown(void **state)
     assert_int_equal(povtrack_client_simple(queryonly, "ping", &reply), 0);
     povtrack_client_msg_free(&reply);
 
+    /* The CLI without CURVE gets the silence as "unreachable" (exit 3),
+     * and a hint that CURVE may be why, since silence is all it sees. */
+    static char out[2048], err[2048];
+    assert_int_equal(
+        td_cli_run(d->dir,
+                   (const char *[]){"--query", d->query, "--timeout", "300",
+                                    "--retries", "0", "ping", NULL},
+                   out, sizeof out, err, sizeof err),
+        3);
+    assert_contains(err, "cannot reach povtrackd at ");
+    assert_contains(err, "hint: is povtrackd running there?");
+    assert_contains(err, "--server-key");
+
     /* Nothing of the refused clients reached the log. */
     struct rec recs[16];
     size_t n = read_log(d->query_sock, recs, 16);

@@ -852,6 +852,14 @@ static void test_alerts_regrouped(void **state)
                      1);
     if (strstr(err, want60) == NULL)
         fail_msg("summary of 60: %s", err);
+    /* So does the year's report, in the same words. */
+    assert_int_equal(cli(f, "report",
+                         (const char *[]){"--unit", "60", "--year", "2025",
+                                          "--format", "csv", NULL},
+                         out, sizeof out, err, sizeof err),
+                     1);
+    if (strstr(err, want60) == NULL)
+        fail_msg("report of 60: %s", err);
 }
 
 int main(void)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <povtrack/protocol.h>
 
@@ -516,10 +517,30 @@ static json_t *summary(struct item *items, size_t n, bool dry, int *status)
                      "conflicts", conflicts, "acks", acks);
 }
 
-bool gw_api_arg_true(const char *v)
+int gw_api_arg_flag(struct gw_req *r, const char *name, bool *on,
+                    enum MHD_Result *result)
 {
-    return v != NULL && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 ||
-                         strcmp(v, "yes") == 0);
+    static const char *const yes[] = {"true", "1", "yes"}, *const no[] = {
+                                                               "false", "0",
+                                                               "no"};
+    const char *v = gw_arg(r, name);
+
+    *on = false;
+    if (v == NULL || v[0] == '\0')
+        return 0;
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+        if (strcasecmp(v, yes[i]) == 0) {
+            *on = true;
+            return 0;
+        }
+        if (strcasecmp(v, no[i]) == 0)
+            return 0;
+    }
+    *result = gw_reply_error(r, 400, name, 0,
+                             "must be true or false (or 1, 0, yes, no), "
+                             "not \"%.40s\"",
+                             v);
+    return POVTRACK_EINVALID;
 }
 
 enum MHD_Result gw_api_events(struct gw_req *r)
@@ -529,9 +550,23 @@ enum MHD_Result gw_api_events(struct gw_req *r)
     enum MHD_Result result = MHD_NO;
     json_t *answer;
     int status;
+    bool dry;
 
+    if (gw_api_arg_flag(r, "dry_run", &dry, &result) != 0) {
+        json_decref(arr);
+        return result;
+    }
     if (arr == NULL || !json_is_array(arr) || json_array_size(arr) == 0) {
-        if (arr == NULL && r->body != NULL)
+        /* jansson's own text for \u0000 names its flag JSON_ALLOW_NUL,
+         * which means nothing to the sender. */
+        if (arr == NULL && r->body != NULL &&
+            json_error_code(&je) == json_error_null_character)
+            result = gw_reply_error(r, 400, "body", 0,
+                                    "a string holds \\u0000 (the NUL "
+                                    "character), which no field may hold "
+                                    "(line %d, column %d)",
+                                    je.line, je.column);
+        else if (arr == NULL && r->body != NULL)
             result = gw_reply_error(r, 400, "body", 0,
                                     "not JSON: %s (line %d, column %d)",
                                     je.text, je.line, je.column);
@@ -542,8 +577,7 @@ enum MHD_Result gw_api_events(struct gw_req *r)
         json_decref(arr);
         return result;
     }
-    if (gw_api_submit(r, arr, gw_api_arg_true(gw_arg(r, "dry_run")), &answer,
-                      &status, &result) == 0)
+    if (gw_api_submit(r, arr, dry, &answer, &status, &result) == 0)
         result = gw_reply_json(r, status, answer);
     json_decref(arr);
     return result;
@@ -742,6 +776,23 @@ static bool alert_matches(const msgpack_object *a, const char *code,
     return true;
 }
 
+int gw_api_severity_arg(struct gw_req *r, enum MHD_Result *result)
+{
+    static const char *const names[] = {"info", "warning", "critical"};
+    const char *v = gw_arg(r, "severity");
+
+    if (v == NULL || v[0] == '\0')
+        return 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(v, names[i]) == 0)
+            return 0;
+    *result = gw_reply_error(r, 400, "severity", 0,
+                             "must be info, warning or critical, not "
+                             "\"%.40s\"",
+                             v);
+    return POVTRACK_EINVALID;
+}
+
 static bool alert_seq(const msgpack_object *a, uint64_t *seq)
 {
     const msgpack_object *o = povtrack_client_map_get(a, "seq");
@@ -767,6 +818,8 @@ enum MHD_Result gw_api_alerts(struct gw_req *r)
                               POVTRACK_PROTO_READ_LIMIT_MAX);
     struct povtrack_client_msg reply;
     enum MHD_Result result;
+    if (gw_api_severity_arg(r, &result) != 0)
+        return result;
     if (ask_json(r, r->who,
                  json_pack("{s:s,s:I,s:I}", "op", POVTRACK_OP_ALERTS, "since",
                            (json_int_t)since, "limit", (json_int_t)limit),

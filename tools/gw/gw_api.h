@@ -35,8 +35,18 @@ int gw_api_ask(struct gw_req *r, const struct gw_identity *who, const void *req,
 int gw_api_submit(struct gw_req *r, json_t *arr, bool dry, json_t **answer,
                   int *status, enum MHD_Result *result);
 
-/* Whether a query-string flag says yes ("true", "1", "yes"). */
-bool gw_api_arg_true(const char *v);
+/* The query-string flag name of r into *on: absent or empty is false;
+ * "true", "1", "yes" and "false", "0", "no" (any case) say it.  Anything
+ * else is answered 400 naming the flag, with *result set, and returns
+ * POVTRACK_EINVALID: a dry_run=maybe must never store as if it were no. */
+int gw_api_arg_flag(struct gw_req *r, const char *name, bool *on,
+                    enum MHD_Result *result);
+
+/* The alert filter severity= of r: absent, empty, or one of povtrackd's
+ * severities (info, warning, critical); 0, else answered 400 naming it with
+ * *result set and POVTRACK_EINVALID (a "warn" would match nothing and look
+ * like no alert at all). */
+int gw_api_severity_arg(struct gw_req *r, enum MHD_Result *result);
 
 /* A msgpack value as JSON (NULL on values JSON cannot hold). */
 json_t *gw_api_json(const msgpack_object *o);

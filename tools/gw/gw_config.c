@@ -295,6 +295,16 @@ int gw_config_listen(struct gw_config *cfg, const char *listen, char *err,
         snprintf(err, errlen, "listen: \"%s\" is not host:port", listen);
         return POVTRACK_EINVALID;
     }
+    /* getaddrinfo takes "99999" and keeps its low 16 bits (34463): a
+     * typo would listen somewhere else without a word. */
+    const char *port = colon + 1;
+    size_t digits = strspn(port, "0123456789");
+    if (port[digits] != '\0' || digits > 5 || strtol(port, NULL, 10) > 65535) {
+        snprintf(err, errlen,
+                 "listen: \"%s\": the port must be a number from 0 to 65535",
+                 listen);
+        return POVTRACK_EINVALID;
+    }
     memcpy(host, listen, (size_t)(colon - listen));
     host[colon - listen] = '\0';
     if (host[0] == '[' && host[strlen(host) - 1] == ']') {

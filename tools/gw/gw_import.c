@@ -140,6 +140,18 @@ static int options(struct gw_req *r, struct tl_import_opts *o,
     const char *delim = gw_arg(r, "delimiter");
 
     o->type = gw_arg(r, "type");
+    if (o->type != NULL && o->type[0] == '\0')
+        o->type = NULL;
+    if (o->type != NULL && !tl_import_type_ok(o->type)) {
+        *result = gw_reply_error(r, 400, "type", 0,
+                                 "%.64s is not a type a spreadsheet can give "
+                                 "(donation.received, the default; "
+                                 "donation.pledged, fund.disbursed ...: "
+                                 "the types of the catalogue but units and "
+                                 "household.assessed)",
+                                 o->type);
+        return POVTRACK_EINVALID;
+    }
     o->unit = gw_arg(r, "unit");
     if (o->unit != NULL && o->unit[0] == '\0')
         o->unit = NULL;
@@ -152,8 +164,9 @@ static int options(struct gw_req *r, struct tl_import_opts *o,
     o->encoding = gw_arg(r, "encoding");
     o->publisher = r->who->public_key;
     o->lang = r->who->lang == GW_LANG_EN ? TL_LANG_EN : TL_LANG_VI;
-    o->allow_duplicate_rows =
-        gw_api_arg_true(gw_arg(r, "allow_duplicate_rows"));
+    if (gw_api_arg_flag(r, "allow_duplicate_rows", &o->allow_duplicate_rows,
+                        result) != 0)
+        return POVTRACK_EINVALID;
     /* The note on a repeated row names the upload page's box (the
      * allow_duplicate_rows of this request), not the CLI's flag. */
     o->allow_duplicates_how =
@@ -196,9 +209,21 @@ static int read_rows(struct gw_req *r, const struct tl_import_opts *o,
     fclose(in);
     if (rc == 0)
         rc = collect(&sheet, rs);
+    /* A sheet refused whole says why in its row-0 problems (which
+     * required column is missing, and the unknown header that may be it):
+     * the summary alone ("lacks 1 column") would not tell the clerk which. */
+    char why[sizeof err.msg + 1024];
+    size_t len = (size_t)snprintf(why, sizeof why, "%s", err.msg);
+    for (size_t i = 0;
+         rc == POVTRACK_EINVALID && i < sheet.nproblems && len < sizeof why;
+         i++)
+        if (sheet.problems[i].row == 0)
+            len +=
+                (size_t)snprintf(why + len, sizeof why - len, "%s%s",
+                                 len > 0 ? "; " : "", sheet.problems[i].text);
     tl_import_free(&sheet);
     if (rc == POVTRACK_EINVALID)
-        *result = gw_reply_error(r, 400, "body", 0, "%s", err.msg);
+        *result = gw_reply_error(r, 400, "body", 0, "%s", why);
     else if (rc != 0)
         *result = gw_reply_error(r, 500, NULL, 0, "%s",
                                  err.msg[0] ? err.msg : povtrack_strerror(rc));
@@ -238,7 +263,7 @@ enum MHD_Result gw_import(struct gw_req *r)
                       json_array(),
                       0,
                       ""};
-    bool dry = gw_api_arg_true(gw_arg(r, "dry_run"));
+    bool dry = false;
     json_t *checked = NULL, *stored = NULL, *errors = NULL,
            *acks = json_array();
     enum MHD_Result result = MHD_NO;
@@ -248,7 +273,7 @@ enum MHD_Result gw_import(struct gw_req *r)
         rs.notes == NULL || rs.repeated == NULL || acks == NULL)
         rc = POVTRACK_ENOMEM,
         result = gw_reply_error(r, 500, NULL, 0, "out of memory");
-    else
+    else if ((rc = gw_api_arg_flag(r, "dry_run", &dry, &result)) == 0)
         rc = options(r, &o, &result);
     if (rc == 0)
         rc = read_rows(r, &o, &rs, &result);

@@ -259,6 +259,10 @@ enum MHD_Result gw_sse_stream(struct gw_req *r)
 
     if (s == NULL)
         return gw_reply_error(r, 500, NULL, 0, "out of memory");
+    if (gw_api_severity_arg(r, &result) != 0) {
+        free(s);
+        return result;
+    }
     s->gw = r->gw;
     s->who = r->who;
     s->last_write = gw_now();

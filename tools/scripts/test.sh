@@ -57,6 +57,14 @@ deb_rc=0
 bash tools/scripts/deb-check.sh || deb_rc=$?
 
 if [ "$ctest_rc" -ne 0 ]; then
+  # Last, where a reader of the tail of the output sees it: which tests
+  # failed and what their assertions and the sanitizers said.
+  log=build-asan/Testing/Temporary/LastTest.log
+  if [ -f "$log" ]; then
+    echo "== what the failing tests said (from $log)" >&2
+    grep -E '\*\*\*(Failed|Timeout)|^\[  FAILED  \] test|: error: |^ERROR: |SUMMARY: (Address|Undefined|Leak)Sanitizer' \
+      "$log" | tail -40 >&2 || true
+  fi
   echo "test.sh: ctest failed (exit $ctest_rc)" >&2
   exit "$ctest_rc"
 fi

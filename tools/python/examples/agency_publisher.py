@@ -25,6 +25,7 @@ import argparse
 import csv
 import datetime
 import os
+import re
 import sys
 
 try:
@@ -40,7 +41,7 @@ LEVELS = {2: "province", 3: "district", 5: "commune"}
 
 def read_rows(path, unit, prefix):
     """The events of the CSV file, one per row, and their row numbers."""
-    events, rows = [], []
+    events, rows, problems = [], [], []
     with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
@@ -48,18 +49,31 @@ def read_rows(path, unit, prefix):
             raise ValueError(f"{path}: no column {', '.join(missing)} "
                              f"(needs {', '.join(COLUMNS)})")
         for row in reader:
+            # Every problem of every row, in words, before anything is sent
+            # (a Python exception's text names neither the cell nor the fix).
             where = f"{path}, row {reader.line_num}"
+            day = amount = None
             try:
-                day = datetime.date.fromisoformat(row["date"])
+                day = datetime.date.fromisoformat(row["date"] or "")
+            except ValueError:
+                problems.append(f"{where}, column date: {row['date']!r} is "
+                                f"not a date (write YYYY-MM-DD)")
+            if re.fullmatch(r"[0-9]+", row["amount"] or ""):
                 amount = int(row["amount"])
-            except ValueError as e:
-                raise ValueError(f"{where}: {e}") from None
+            else:
+                problems.append(f"{where}, column amount: {row['amount']!r} "
+                                f"is not a whole number of VND (digits "
+                                f"only, no separators)")
+            if day is None or amount is None:
+                continue
             events.append(povtrack.event(
                 "donation.received", f"{prefix}-{row['receipt']}", day, unit,
                 {"amount": amount, "donor": row["donor"],
                  "donor_kind": row["donor_kind"],
                  "level": LEVELS.get(len(unit), "commune")}))
             rows.append(reader.line_num)
+    if problems:
+        raise ValueError("\n".join(problems) + "\nnothing sent")
     return events, rows
 
 

@@ -137,6 +137,30 @@ class Alert:
         """Its topic on the alerts endpoint: "alert.<code>"."""
         return protocol.ALERT_TOPIC_PREFIX + self.code
 
+    @property
+    def resolved(self):
+        """True when the record that raised it was voided or corrected
+        since (README: Alerts); it is then kept, not deleted."""
+        return self.resolved_seq is not None
+
+    @property
+    def resolved_seq(self):
+        """The sequence of the void or correction that resolved it, or
+        None."""
+        v = self.data.get("resolved_seq")
+        return v if _is_int(v) else None
+
+    @property
+    def resolved_by(self):
+        """"record.voided" or "record.corrected", or None."""
+        return self.data.get("resolved_by")
+
+    @property
+    def resolved_reason(self):
+        """The reason the clerk gave for the void or correction, or
+        None."""
+        return self.data.get("resolved_reason")
+
 
 def _array_header(count):
     """The msgpack header of an array of count elements."""
@@ -518,6 +542,22 @@ class Client:
         return QueryResult(reply.get(protocol.KEY_RESULT), applied)
 
     # ---- alerts ----------------------------------------------------------
+
+    def list_alerts(self, since=0, *, limit=protocol.READ_LIMIT_MAX,
+                    resolved=False):
+        """The stored alerts raised by events after sequence since, at
+        most limit of them, in sequence order, as a list of Alert.  The
+        active ones only, unless resolved is true: then also those whose
+        record was voided or corrected since (Alert.resolved)."""
+        endpoint = self.endpoints[_QUERY]
+        fields = {"since": since, "limit": limit}
+        if resolved:
+            fields["resolved"] = True
+        reply = self.request(protocol.OP_ALERTS, **fields)
+        page = reply.get("alerts")
+        if not isinstance(page, list):
+            raise ProtocolError(endpoint, "the alerts reply has no alerts")
+        return [_alert(endpoint, a) for a in page]
 
     def alerts(self, since=None, *, prefix=protocol.ALERT_TOPIC_PREFIX,
                timeout=None):

@@ -188,6 +188,34 @@ class PlainDaemon(DaemonCase):
                            timeout=0.5) as stream:
             self.assertEqual(list(itertools.islice(stream, 10)), [])
 
+    def test_resolved_alerts(self):
+        """A large donation voided: its alert is resolved, listed only
+        when asked, with who resolved it and why."""
+        before = self.c.stats()["last_seq"]
+        r = self.c.send([donation("big-void", "600", 200_000_000)])
+        v = self.c.send([povtrack.event(
+            "record.voided", "void-big", T0 + 2 * 86400, "600",
+            {"target": "big-void", "type": "donation.received",
+             "reason": "nhập trùng"})])
+        self.assertTrue(r.ok and v.ok)
+        self.c.query("fund", unit="600", min_seq=v.last_seq)  # applied
+        mine = [a for a in self.c.list_alerts(before)
+                if a.seq == r.acks[0].seq]
+        self.assertEqual(mine, [])
+        mine = [a for a in self.c.list_alerts(before, resolved=True)
+                if a.seq == r.acks[0].seq]
+        self.assertEqual(len(mine), 1)
+        a = mine[0]
+        self.assertEqual(a.code, "fund.large_donation")
+        self.assertTrue(a.resolved)
+        self.assertEqual((a.resolved_seq, a.resolved_by, a.resolved_reason),
+                         (v.acks[0].seq, "record.voided", "nhập trùng"))
+        fresh = self.c.send([donation("big-keep", "600", 300_000_000)])
+        self.c.query("fund", unit="600", min_seq=fresh.last_seq)
+        kept = self.c.list_alerts(fresh.acks[0].seq - 1)
+        self.assertEqual([(k.seq, k.resolved, k.resolved_by) for k in kept],
+                         [(fresh.acks[0].seq, False, None)])
+
     def test_unreachable(self):
         nowhere = f"ipc://{self.d.dir}/nobody"
         for which in ("ingest", "query"):

@@ -57,6 +57,34 @@ def mirror_name(c_name):
     return name[len("PROTO_"):] if name.startswith("PROTO_") else name
 
 
+class ExamplePublisher(unittest.TestCase):
+    """The README's agency_publisher.py refuses a bad file before it
+    connects: every bad cell, in words, with its row and column."""
+
+    def test_every_bad_cell_named(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "bad.csv")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write("receipt,date,donor,donor_kind,amount\n"
+                        "A-1,2025-05-17,A,person,2000000\n"
+                        "A-2,17/05/2025,B,person,100\n"
+                        "A-3,2025-05-18,C,person,1.5\n")
+            out = run(["/usr/bin/python3",
+                       os.path.join(SOURCE_DIR, "tools", "python", "examples",
+                                    "agency_publisher.py"),
+                       "--ingest", "ipc://" + os.path.join(tmp, "none"),
+                       path],
+                      env=dict(os.environ, PYTHONPATH=os.path.join(
+                          SOURCE_DIR, "tools", "python"),
+                          PYTHONDONTWRITEBYTECODE="1"))
+        self.assertEqual(out.returncode, 2, out.stderr)
+        self.assertIn("row 3, column date: '17/05/2025' is not a date "
+                      "(write YYYY-MM-DD)", out.stderr)
+        self.assertIn("row 4, column amount: '1.5' is not a whole number "
+                      "of VND", out.stderr)
+        self.assertIn("nothing sent", out.stderr)
+
+
 class ProtocolMirror(unittest.TestCase):
     def test_every_define_is_mirrored_with_its_value(self):
         defines = header_defines()
