@@ -89,11 +89,12 @@ fi
 echo "== build (Release, build-bench/)" >&2
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release \
   -DPOVTRACK_TESTS=OFF -DPOVTRACK_BENCH=ON >/dev/null
-# Only what this comparison runs: the daemon, its default plugins, the CLI
-# and the load generators (a broken unrelated tool must not stop it).
+# Only what this comparison runs: the daemon, its eleven default plugins,
+# the CLI and the load generators (a broken unrelated tool must not stop
+# it).
 cmake --build "$build" -j"$(nproc)" --target povtrackd povtrack \
   povtrack-bench povtrack-peerbench poverty fund standard relocation credit \
-  deadlines >/dev/null
+  deadlines production protection budget donors commendations >/dev/null
 for exe in povtrackd povtrack povtrack-bench povtrack-peerbench; do
   [ -x "$bin/$exe" ] || {
     echo "run-peers.sh: $bin/$exe was not built" >&2
