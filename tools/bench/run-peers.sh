@@ -153,10 +153,15 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 used_ports=" "
+# Below the kernel's ephemeral range, where the clients' own connections
+# take their ports: a port that refuses a connection there may still be
+# one end of another connection, and a server could not bind it.
+eph=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+[ "$eph" -gt 21000 ] 2>/dev/null || eph=32768
 free_port() {
   local p
   for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((20000 + RANDOM % (eph - 20000)))
     case "$used_ports" in *" $p "*) continue ;; esac
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       used_ports="$used_ports$p "
