@@ -1531,6 +1531,33 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Is a query waiting on the query socket?  Asked when the coarse clock has
+ * moved on (a few hundred times a second at most), and only after
+ * APPLY_YIELD_MS of work, so that a flood of queries still leaves chunks
+ * of that much work between commits. */
+static int query_waiting(struct pt_host *h)
+{
+    int events = 0;
+    size_t len = sizeof events;
+    return h->queries != NULL &&
+           zmq_getsockopt(h->queries, ZMQ_EVENTS, &events, &len) == 0 &&
+           (events & ZMQ_POLLIN);
+}
+
+/* Should the chunk begun at start end before the next record or step?
+ * Its budget is spent, or a query is waiting and it has done
+ * APPLY_YIELD_MS of work.  *seen: the clock when last asked. */
+static int chunk_over(struct pt_host *h, int64_t start, int64_t *seen)
+{
+    int64_t now = mono_ms();
+    if (now - start >= h->apply_budget_ms)
+        return 1;
+    if (now == *seen || now - start < APPLY_YIELD_MS)
+        return 0;
+    *seen = now;
+    return query_waiting(h);
+}
+
 /* What the void or correction ev at seq takes back: its target as it stood
  * just before seq (the original, or its latest earlier correction seen as
  * the record it holds), decoded into *out from up, with its sequence and
@@ -1573,8 +1600,9 @@ static int takes(const struct pt_plugin *p, const struct ev_event *ev)
 
 /* Apply records lo..*hi in txn.  On a plugin failure, stop that plugin and
  * ask for a retry of the batch without it.  A chunk that has taken
- * h->apply_budget_ms stops after the record in hand and *hi becomes the
- * last record applied: queries are answered between chunks.  A slow record
+ * h->apply_budget_ms, or APPLY_YIELD_MS while a query waits, stops after
+ * the record in hand and *hi becomes the last record applied: queries are
+ * answered between chunks.  A slow record
  * (a province's review.closed visits each of its households) is applied in
  * steps by a plugin that returns POVTRACK_EAGAIN: it is called again while
  * the budget lasts, and when it runs out the chunk ends with that plugin's
@@ -1585,7 +1613,7 @@ static enum apply_result apply_range(struct pt_host *h, MDB_txn *txn,
                                      uint64_t lo, uint64_t *hi_io, int *rc_out)
 {
     uint64_t hi = *hi_io;
-    int64_t deadline = mono_ms() + h->apply_budget_ms;
+    int64_t start = mono_ms(), seen = start;
     int stepping = 0; /* a plugin is in the middle of the record in hand */
     for (size_t i = 0; i < h->nplugins; i++) {
         h->plugins[i].pending_seq = h->plugins[i].stepping_seq;
@@ -1599,7 +1627,7 @@ static enum apply_result apply_range(struct pt_host *h, MDB_txn *txn,
     struct st_record rec;
     while (rc == 0 && (rc = st_reader_next(h->reader, &rec)) == 0 &&
            rec.seq <= hi) {
-        if (rec.seq > lo && mono_ms() >= deadline) {
+        if (rec.seq > lo && chunk_over(h, start, &seen)) {
             hi = rec.seq - 1;
             break;
         }
@@ -1676,7 +1704,7 @@ static enum apply_result apply_range(struct pt_host *h, MDB_txn *txn,
                 prc = p->desc->apply(p->state, &ctx, &pr);
                 pt_guard_leave(h->guard);
             } while (prc == POVTRACK_EAGAIN && ctx.storage_rc == 0 &&
-                     mono_ms() < deadline);
+                     !chunk_over(h, start, &seen));
             if (prc == POVTRACK_EAGAIN && ctx.storage_rc == 0) {
                 p->pending_seq = rec.seq; /* to go on after the commit */
                 p->pending_alerts = ctx.ordinal;

@@ -25,6 +25,7 @@
 #define STATE_MAP_INITIAL ((size_t)64 << 20)
 #define APPLY_CHUNK 10000  /* records per apply transaction */
 #define APPLY_BUDGET_MS 25 /* ... or fewer, when they take this long */
+#define APPLY_YIELD_MS 5   /* ... or this long, when a query is waiting */
 #define READ_LIMIT_MAX POVTRACK_PROTO_READ_LIMIT_MAX /* per read, alerts */
 #define MIN_SEQ_WAIT_MS 5000 /* how long a query may wait for min_seq */
 #define PARKED_MAX 1024      /* queries waiting for min_seq */
@@ -115,6 +116,7 @@ struct pt_host {
     struct pending_alert *pending;
     size_t npending, cappending;
     void *pub;              /* alerts PUB socket, NULL in-process */
+    void *queries;          /* query ROUTER socket, NULL in-process */
     MDB_dbi quarantine_dbi; /* plugin name -> why, while quarantined */
     struct pt_guard *guard; /* NULL in-process */
     /* For the stats op (pt_stats.h): ingest's counters, mapped when first

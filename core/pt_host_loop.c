@@ -420,6 +420,7 @@ int pt_host_run(struct pt_host *h, int notify_fd,
         zmq_ctx_term(zctx);
         return rc;
     }
+    h->queries = router; /* apply_range ends a chunk early for a query */
     struct parked *parked = calloc(PARKED_MAX, sizeof *parked);
     size_t nparked = 0;
     rc = parked == NULL ? POVTRACK_ENOMEM : 0;
@@ -538,6 +539,7 @@ int pt_host_run(struct pt_host *h, int notify_fd,
         answer_parked(h, auth, router, parked, &nparked, 1);
         free(parked);
     }
+    h->queries = NULL;
     zmq_close(router);
     if (h->pub != NULL)
         zmq_close(h->pub);
