@@ -1963,8 +1963,25 @@ int pt_host_tick(struct pt_host *h, int64_t now)
  * name's entry in keyed (the quarantine record, or the cursor with the
  * layout recorded beside it).  0, or a storage error with err set and
  * nothing changed. */
+static int state_forget_once(struct pt_host *h, const char *name, MDB_dbi keyed,
+                             const MDB_dbi *drop);
+
+/* Dropping a plugin's pages writes the free list: in a full map that needs
+ * the map grown, as an apply would (and the same errors stop it). */
 static int state_forget(struct pt_host *h, const char *name, MDB_dbi keyed,
                         const MDB_dbi *drop, char *err, size_t errlen)
+{
+    int rc;
+    while ((rc = state_forget_once(h, name, keyed, drop)) == MDB_MAP_FULL &&
+           state_grow(h) == 0)
+        ;
+    if (rc != 0)
+        snprintf(err, errlen, "plugin %s: state: %s", name, st_strerror(rc));
+    return rc;
+}
+
+static int state_forget_once(struct pt_host *h, const char *name, MDB_dbi keyed,
+                             const MDB_dbi *drop)
 {
     MDB_txn *txn;
     MDB_val k = {strlen(name), (void *)name};
@@ -1990,8 +2007,6 @@ static int state_forget(struct pt_host *h, const char *name, MDB_dbi keyed,
         rc = st_mdb_rc(mdb_txn_commit(txn));
     else
         mdb_txn_abort(txn);
-    if (rc != 0)
-        snprintf(err, errlen, "plugin %s: state: %s", name, st_strerror(rc));
     return rc;
 }
 
