@@ -1,5 +1,6 @@
 #include "pt_config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -580,6 +581,13 @@ static int on_ini_entry(void *user, const char *section, const char *key,
                          "%s: [%s] %s: too many keys or value too long",
                          ls->path, section, key);
         }
+    } else if (section[0] == '\0') {
+        /* "data_dir = ..." above the first section header. */
+        snprintf(ls->err, ls->errlen,
+                 "%s: %s: outside any section; put it under the section it "
+                 "belongs to ([daemon] for data_dir, endpoints and plugins)",
+                 ls->path, key);
+        ok = 0;
     } else {
         snprintf(ls->err, ls->errlen,
                  "%s: unknown section [%s] (expected [daemon], [security], "
@@ -622,6 +630,87 @@ int pt_config_load(struct pt_config *cfg, const char *path, char *err,
         return POVTRACK_ECONFIG;
     }
     return pt_config_set_plugins(cfg, ls.plugins, err, errlen);
+}
+
+/* A tcp:// endpoint's port: ZeroMQ takes "99999" modulo 65536 and binds
+ * 34463 without a word, and a port with letters after it as its digits. */
+static int check_endpoint(const char *what, const char *ep, char *err,
+                          size_t errlen)
+{
+    if (strncmp(ep, "ipc://", 6) == 0 || strncmp(ep, "inproc://", 9) == 0)
+        return 0;
+    if (strncmp(ep, "tcp://", 6) != 0) {
+        snprintf(err, errlen,
+                 "%s endpoint %s: must be tcp://HOST:PORT or ipc://PATH", what,
+                 ep);
+        return POVTRACK_ECONFIG;
+    }
+    const char *colon = strrchr(ep + 6, ':');
+    if (colon == NULL || colon[1] == '\0') {
+        snprintf(err, errlen, "%s endpoint %s: no port (tcp://HOST:PORT)", what,
+                 ep);
+        return POVTRACK_ECONFIG;
+    }
+    if (strcmp(colon + 1, "*") == 0) /* any free port: ZeroMQ picks one */
+        return 0;
+    char *end;
+    errno = 0;
+    unsigned long port = strtoul(colon + 1, &end, 10);
+    if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || errno != 0 ||
+        port < 1 || port > 65535) {
+        snprintf(err, errlen, "%s endpoint %s: the port must be 1 to 65535",
+                 what, ep);
+        return POVTRACK_ECONFIG;
+    }
+    return 0;
+}
+
+int pt_config_check_endpoints(const struct pt_config *cfg, char *err,
+                              size_t errlen)
+{
+    int rc = check_endpoint("ingest", cfg->ingest, err, errlen);
+    if (rc == 0)
+        rc = check_endpoint("query", cfg->query, err, errlen);
+    if (rc == 0)
+        rc = check_endpoint("alerts", cfg->alerts, err, errlen);
+    return rc;
+}
+
+int pt_config_check_plugins(const struct pt_config *cfg, char *err,
+                            size_t errlen)
+{
+    for (size_t i = 0; i < cfg->nplugins; i++) {
+        const struct pt_plugin_conf *pc = &cfg->plugins[i];
+        if (access(pc->path, F_OK) == 0)
+            continue;
+        int rc = -errno;
+        /* Most often a name mistyped: list what there is to load. */
+        size_t used =
+            (size_t)snprintf(err, errlen, "plugin %s: %s: %s", pc->name,
+                             pc->path, povtrack_strerror(rc));
+        DIR *dir = opendir(cfg->plugin_dir);
+        const char *sep = " (the plugins in ";
+        if (dir != NULL && used < errlen) {
+            used += (size_t)snprintf(err + used, errlen - used, "%s%s:", sep,
+                                     cfg->plugin_dir);
+            sep = " ";
+            struct dirent *de;
+            while ((de = readdir(dir)) != NULL && used < errlen) {
+                size_t n = strlen(de->d_name);
+                if (n > 3 && strcmp(de->d_name + n - 3, ".so") == 0 &&
+                    de->d_name[0] != '.')
+                    used +=
+                        (size_t)snprintf(err + used, errlen - used, "%s%.*s",
+                                         sep, (int)(n - 3), de->d_name);
+            }
+            if (used < errlen)
+                snprintf(err + used, errlen - used, ")");
+        }
+        if (dir != NULL)
+            closedir(dir);
+        return POVTRACK_ECONFIG;
+    }
+    return 0;
 }
 
 int pt_endpoint_is_local(const char *ep)

@@ -202,6 +202,19 @@ int pt_config_resolve(struct pt_config *cfg, char *err, size_t errlen);
 int pt_config_check_security(const struct pt_config *cfg, char *err,
                              size_t errlen);
 
+/* Refuse an endpoint ZeroMQ would take for another: a tcp:// port
+ * outside 1..65535 (99999 binds 34463), or with other characters; or a
+ * scheme other than tcp://, ipc:// and inproc://. */
+int pt_config_check_endpoints(const struct pt_config *cfg, char *err,
+                              size_t errlen);
+
+/* Refuse a plugin whose file is not there (after pt_config_resolve), most
+ * often a name mistyped in [daemon] plugins: err lists the plugins in
+ * plugin_dir.  A file that is there but does not load is the plugin
+ * host's to quarantine. */
+int pt_config_check_plugins(const struct pt_config *cfg, char *err,
+                            size_t errlen);
+
 /* Is endpoint reachable only from this machine?  A ZeroMQ endpoint, or a
  * URL of another scheme (nats://127.0.0.1:4222). */
 int pt_endpoint_is_local(const char *endpoint);

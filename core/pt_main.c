@@ -229,6 +229,8 @@ static int parse_args(int argc, char **argv, struct pt_config *cfg,
             return 2;
     }
     if (pt_config_resolve(cfg, err, sizeof err) != 0 ||
+        pt_config_check_endpoints(cfg, err, sizeof err) != 0 ||
+        pt_config_check_plugins(cfg, err, sizeof err) != 0 ||
         pt_config_check_security(cfg, err, sizeof err) != 0) {
         fprintf(stderr, "povtrackd: %s\n", err);
         return 1;

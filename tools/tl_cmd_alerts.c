@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tl_alertfilter.h"
 #include "tl_cli.h"
 #include "tl_fmt.h"
 #include "tl_mp.h"
@@ -16,6 +17,8 @@
 static const char alerts_usage[] =
     "Usage: povtrack alerts [--since SEQ] [--limit N] [--resolved] "
     "[--follow]\n"
+    "                       [--severity LEVEL] [--code PREFIX] [--unit "
+    "CODE]\n"
     "\n"
     "List the alerts raised by events after sequence SEQ (default 0: all),\n"
     "at most N (default 1000), one a line: sequence of the event, time in\n"
@@ -27,7 +30,10 @@ static const char alerts_usage[] =
     "until interrupted (Ctrl-C).  The subscription starts\n"
     "before the listing, so no alert is missed in between, and every stored\n"
     "alert is printed once.  --json prints each alert as the JSON object\n"
-    "povtrackd stores (unix seconds, the unit's code).\n";
+    "povtrackd stores (unix seconds, the unit's code).\n"
+    "Only some: --severity info|warning|critical, --code PREFIX (\"fund.\"\n"
+    "for the fund's, a whole code for one kind), --unit CODE (alerts\n"
+    "filed under that unit itself); N then counts the alerts printed.\n";
 
 /*
  * The alerts listed so far.  What tells two alerts apart is their whole
@@ -51,9 +57,10 @@ struct seen {
     size_t nbytes, capbytes;
     size_t cut; /* a[cut..n): the alerts of the last sequence listed */
     int64_t max_seq;
-    bool resolved;            /* list resolved alerts too (--resolved) */
-    msgpack_sbuffer pack;     /* the content of the alert in hand */
-    struct tl_unitdir *units; /* the names of units, for people */
+    bool resolved;                 /* list resolved alerts too (--resolved) */
+    struct tl_alert_filter filter; /* --severity, --code, --unit */
+    msgpack_sbuffer pack;          /* the content of the alert in hand */
+    struct tl_unitdir *units;      /* the names of units, for people */
 };
 
 static int64_t alert_seq(const msgpack_object *a)
@@ -179,8 +186,11 @@ static int list(struct tl_cli *cli, long long since, long long limit,
     bool cut = false; /* since + 1 is a sequence already partly printed */
     while (limit > 0 && rc == 0) {
         size_t again = cut ? s->n - s->cut : 0;
-        long long page =
-            limit + (long long)again < PAGE ? limit + (long long)again : PAGE;
+        /* Filtered, a page holds alerts not printed: read whole pages. */
+        bool filtered = !tl_alert_filter_match(&s->filter, NULL);
+        long long page = !filtered && limit + (long long)again < PAGE
+                             ? limit + (long long)again
+                             : PAGE;
         struct povtrack_client_msg reply;
         const msgpack_object *arr;
         json_t *req = json_pack("{s:s,s:I,s:I,s:b}", "op", "alerts", "since",
@@ -226,6 +236,8 @@ static int list(struct tl_cli *cli, long long since, long long limit,
                 rc = TL_EXIT_FAIL;
                 break;
             }
+            if (!tl_alert_filter_match(&s->filter, a))
+                continue; /* seen, so never printed when it comes again */
             limit--;
             rc = tl_print_alert(cli, s->units, a);
         }
@@ -311,7 +323,8 @@ static int follow(struct tl_cli *cli, struct seen *s, const sigset_t *stop)
             /* Only alerts listed already can come again. */
             if (seq <= s->max_seq && !content(s, &m.obj))
                 rc = TL_EXIT_FAIL;
-            else if (seq > s->max_seq || !seen_take(s, seq))
+            else if ((seq > s->max_seq || !seen_take(s, seq)) &&
+                     tl_alert_filter_match(&s->filter, &m.obj))
                 rc = tl_print_alert(cli, s->units, &m.obj);
             povtrack_client_msg_free(&m);
             if (rc != 0)
@@ -341,16 +354,14 @@ int tl_cmd_alerts(struct tl_cli *cli, int argc, char **argv)
         {"limit", required_argument, NULL, 'l'},
         {"follow", no_argument, NULL, 'f'},
         {"resolved", no_argument, NULL, 'r'},
+        {"severity", required_argument, NULL, 'S'},
+        {"code", required_argument, NULL, 'C'},
+        {"unit", required_argument, NULL, 'U'},
         {0}};
     long long since = 0, limit = 1000;
     bool follow_opt = false;
     struct seen s = {.max_seq = -1};
     msgpack_sbuffer_init(&s.pack);
-    /* Names are for people: --json prints the alerts as they are. */
-    if (!cli->json && (s.units = tl_unitdir_new(cli)) == NULL) {
-        fprintf(stderr, "povtrack: out of memory\n");
-        return TL_EXIT_FAIL;
-    }
     sigset_t stop, old;
     int c, rc = 0;
 
@@ -362,6 +373,17 @@ int tl_cmd_alerts(struct tl_cli *cli, int argc, char **argv)
         if (c == 'f' || c == 'r') {
             follow_opt = follow_opt || c == 'f';
             s.resolved = s.resolved || c == 'r';
+            continue;
+        }
+        if (c == 'S' && !tl_alert_severity_known(optarg))
+            return tl_cli_usage("alerts",
+                                "--severity: must be info, warning or "
+                                "critical, not \"%s\"",
+                                optarg);
+        if (c == 'S' || c == 'C' || c == 'U') {
+            *(c == 'S'   ? &s.filter.severity
+              : c == 'C' ? &s.filter.code
+                         : &s.filter.unit) = optarg;
             continue;
         }
         rc = c == 's' ? tl_cli_uint("alerts", "--since", optarg, INT64_MAX - 1,
@@ -376,6 +398,11 @@ int tl_cmd_alerts(struct tl_cli *cli, int argc, char **argv)
     if (optind < argc)
         return tl_cli_usage("alerts", "unexpected argument \"%s\"",
                             argv[optind]);
+    /* Names are for people: --json prints the alerts as they are. */
+    if (!cli->json && (s.units = tl_unitdir_new(cli)) == NULL) {
+        fprintf(stderr, "povtrack: out of memory\n");
+        return TL_EXIT_FAIL;
+    }
     if (follow_opt) {
         /* Blocked rather than handled: the loop polls sigpending() between
          * short waits, which needs no global flag, and an interrupt while

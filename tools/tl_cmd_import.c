@@ -502,6 +502,32 @@ static int confirm_changes(struct run *r, size_t *n)
     if (*n == 0 || r->dry_run)
         return 0;
     bool vi = r->o.lang == TL_LANG_VI;
+    /* November's book imported without --sheet after October's: every
+     * October record is "no longer in the sheet", and applying the
+     * changes would void a month of donations.  When the file shares not
+     * one row with what the default sheet stored, it is another book:
+     * refuse unless the sheet is named. */
+    size_t known = 0;
+    for (size_t i = 0; i < r->s.nrows; i++)
+        known += r->s.rows[i].state != TL_ROW_NEW &&
+                 r->s.rows[i].state != TL_ROW_UNKNOWN;
+    if (r->o.sheet == NULL && r->s.ngone > 0 && known == 0) {
+        fprintf(stderr,
+                vi ? "povtrack import-csv: chưa gửi gì: không dòng nào của "
+                     "tệp này đã lưu trong sổ mặc định, và --apply-changes "
+                     "sẽ hủy cả %zu bản ghi đã lưu của sổ ấy. Nếu đây là sổ "
+                     "khác (tháng khác), đặt tên riêng cho nó bằng --sheet "
+                     "TÊN; nếu thật muốn hủy chúng, ghi rõ --sheet\n"
+                   : "povtrack import-csv: nothing sent: not one row of this "
+                     "file is stored in the default sheet, and "
+                     "--apply-changes would void all %zu records stored "
+                     "for it.  If this file is another book (another "
+                     "month's), give it a name of its own with --sheet "
+                     "NAME; to void them indeed, name the sheet with "
+                     "--sheet\n",
+                r->s.ngone);
+        return TL_EXIT_FAIL;
+    }
     if (!r->yes && !isatty(STDIN_FILENO)) {
         fprintf(stderr,
                 vi ? "povtrack import-csv: chưa xác nhận: đầu vào không phải "

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "tl_batch.h"
+#include "tl_import.h"
 #include "tl_cli.h"
 
 static const char send_usage[] =
@@ -75,7 +76,18 @@ static int send_stream(struct tl_batch *b, FILE *in, struct tl_error *err)
             rc = tl_batch_reject(b, lineno, msg);
             continue;
         }
-        rc = tl_batch_add(b, lineno, ev, err);
+        /* Times may be written as the gateway takes them: "2025-08-01". */
+        struct tl_error why = {{0}};
+        int trc = tl_event_times(ev, &why);
+        if (trc == POVTRACK_EINVALID) {
+            char msg[TL_ERROR_MAX + 32];
+            snprintf(msg, sizeof(msg), "%s %zu: %s", b->what, lineno, why.msg);
+            rc = tl_batch_reject(b, lineno, msg);
+        } else if (trc != 0) {
+            rc = tl_fail(err, trc, "%s", why.msg);
+        } else {
+            rc = tl_batch_add(b, lineno, ev, err);
+        }
         json_decref(ev);
     }
     if (rc == 0 && ferror(in))

@@ -655,6 +655,34 @@ bad:
                    s);
 }
 
+/* One time field of obj given as text: unix seconds in its place. */
+static int event_time(json_t *obj, const char *key, const char *path,
+                      struct tl_error *err)
+{
+    json_t *v = json_object_get(obj, key);
+    struct tl_error why = {{0}};
+    int64_t t;
+
+    if (!json_is_string(v))
+        return 0;
+    if (tl_parse_time(json_string_value(v), &t, &why) != 0)
+        return tl_fail(err, POVTRACK_EINVALID, "%s: %s", path, why.msg);
+    if (json_object_set_new(obj, key, json_integer(t)) != 0)
+        return tl_fail(err, POVTRACK_ENOMEM, "out of memory");
+    return 0;
+}
+
+int tl_event_times(json_t *ev, struct tl_error *err)
+{
+    json_t *data = json_object_get(ev, "data");
+    int rc = event_time(ev, "at", "at", err);
+    if (rc == 0 && json_is_object(data))
+        rc = event_time(data, "effective", "data.effective", err);
+    if (rc == 0 && json_is_object(data))
+        rc = event_time(data, "due", "data.due", err);
+    return rc;
+}
+
 /* Strip a currency suffix and the spaces before it; returns the length
  * of what remains. */
 static size_t strip_currency(const char *s, size_t n)

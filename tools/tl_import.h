@@ -279,4 +279,11 @@ int tl_parse_vnd(const char *s, int64_t *amount, struct tl_error *err);
  * a second are dropped.  Into *t as unix seconds. */
 int tl_parse_time(const char *s, int64_t *t, struct tl_error *err);
 
+/* An event written by hand as JSON (povtrack send, the gateway's API):
+ * its times "at", "data.effective" and "data.due" given as text in ISO
+ * 8601 (tl_parse_time) become unix seconds in place; numbers are left as
+ * they are.  Returns 0, POVTRACK_EINVALID with err naming the field
+ * ("at: ..."), or POVTRACK_ENOMEM. */
+int tl_event_times(json_t *ev, struct tl_error *err);
+
 #endif /* POVTRACK_TL_IMPORT_H */

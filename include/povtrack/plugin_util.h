@@ -596,6 +596,61 @@ static inline const msgpack_object *pu_map_get(const msgpack_object *map,
     return NULL;
 }
 
+/*
+ * Refuse an argument the query does not take.  Without this a mistyped
+ * name ("yaer") is ignored and the answer is to another question (every
+ * year rather than one) with nothing to say so.  known: the names the
+ * query takes, NULL-terminated.  Returns 0 (also when q is not a map: the
+ * readers say so), or POVTRACK_EINVALID with err naming the argument and
+ * the names there are: "yaer: not an argument of this query (it takes
+ * unit, year, as_of)".  A name is quoted only as far as it is letters,
+ * digits, '_', '-' and '.', so err stays valid UTF-8.
+ */
+static inline int pu_check_arg_names(const msgpack_object *q,
+                                     const char *const *known, char *err,
+                                     size_t errlen)
+{
+    if (q == NULL || q->type != MSGPACK_OBJECT_MAP)
+        return 0;
+    for (uint32_t i = 0; i < q->via.map.size; i++) {
+        const msgpack_object *k = &q->via.map.ptr[i].key;
+        if (k->type != MSGPACK_OBJECT_STR) {
+            snprintf(err, errlen, "q: argument names must be strings");
+            return POVTRACK_EINVALID;
+        }
+        size_t j = 0;
+        for (; known[j] != NULL; j++)
+            if (strlen(known[j]) == k->via.str.size &&
+                memcmp(known[j], k->via.str.ptr, k->via.str.size) == 0)
+                break;
+        if (known[j] != NULL)
+            continue;
+        char name[33];
+        size_t n = 0;
+        for (; n < k->via.str.size && n < sizeof name - 1; n++) {
+            char c = k->via.str.ptr[n];
+            bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                         (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+                         c == '.';
+            if (!plain)
+                break;
+        }
+        memcpy(name, k->via.str.ptr, n);
+        name[n] = '\0';
+        size_t used = (size_t)snprintf(
+            err, errlen, "%s%s: not an argument of this query (it takes ",
+            n > 0 ? name : "an argument",
+            n < k->via.str.size && n > 0 ? "..." : "");
+        for (j = 0; known[j] != NULL && used < errlen; j++)
+            used += (size_t)snprintf(err + used, errlen - used, "%s%s",
+                                     j > 0 ? ", " : "", known[j]);
+        if (used < errlen)
+            snprintf(err + used, errlen - used, ")");
+        return POVTRACK_EINVALID;
+    }
+    return 0;
+}
+
 /* Read an integer argument.  Absent (or nil) optional: *present = false.
  * Errors (POVTRACK_EINVALID) name the field: "year: required", "year: must
  * be an integer". */

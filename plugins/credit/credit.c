@@ -859,7 +859,10 @@ static int credit_query(void *state, povtrack_ctx *ctx, const msgpack_object *q,
 {
     struct credit *c = state;
     struct pu_chain ch;
-    int rc = pu_arg_unit(c->host, ctx, q, &ch, err, errlen);
+    static const char *const arg_names[] = {"unit", "year", "as_of", NULL};
+    int rc = pu_check_arg_names(q, arg_names, err, errlen);
+    if (rc == 0)
+        rc = pu_arg_unit(c->host, ctx, q, &ch, err, errlen);
     if (rc != 0)
         return rc;
     int64_t year = 0, as_of = 0;

@@ -513,7 +513,10 @@ static int deadlines_query(void *state, povtrack_ctx *ctx,
         snprintf(err, errlen, "q: must be a map");
         return POVTRACK_EINVALID;
     }
-    if (arg_str(q, "org", &org, err, errlen) != 0 ||
+    static const char *const arg_names[] = {"unit", "org",   "report",
+                                            "now",  "as_of", NULL};
+    if (pu_check_arg_names(q, arg_names, err, errlen) != 0 ||
+        arg_str(q, "org", &org, err, errlen) != 0 ||
         arg_str(q, "report", &rep, err, errlen) != 0 ||
         pu_arg_i64(q, "now", false, &now, &has_now, err, errlen) != 0 ||
         pu_arg_i64(q, "as_of", false, &ao.at, &ao.has, err, errlen) != 0)

@@ -1433,7 +1433,11 @@ static int fund_query(void *state, povtrack_ctx *ctx, const msgpack_object *q,
 {
     struct fund *f = state;
     struct pu_chain ch;
-    int rc = pu_arg_unit(f->host, ctx, q, &ch, err, errlen);
+    static const char *const arg_names[] = {"unit", "year",  "from",
+                                            "to",   "as_of", NULL};
+    int rc = pu_check_arg_names(q, arg_names, err, errlen);
+    if (rc == 0)
+        rc = pu_arg_unit(f->host, ctx, q, &ch, err, errlen);
     if (rc != 0)
         return rc;
     struct fund_period pd = {0};

@@ -343,7 +343,11 @@ static inline int pl_arg_listing(const struct povtrack_host *host,
                                  struct pl_listing *l, char *err, size_t errlen)
 {
     uint8_t t[8];
-    int rc = pu_arg_unit(host, ctx, q, &l->ch, err, errlen);
+    static const char *const names[] = {"unit",  "year",  "from", "to",
+                                        "as_of", "limit", NULL};
+    int rc = pu_check_arg_names(q, names, err, errlen);
+    if (rc == 0)
+        rc = pu_arg_unit(host, ctx, q, &l->ch, err, errlen);
     if (rc != 0)
         return rc;
     if (pl_arg_period(q, &l->p, err, errlen) != 0 ||
@@ -395,7 +399,13 @@ static inline int pl_arg_yearly(const struct povtrack_host *host,
 {
     bool has;
     a->limit = def;
-    int rc = pu_arg_unit(host, ctx, q, &a->ch, err, errlen);
+    static const char *const names[] = {"unit", "year", "as_of", NULL};
+    static const char *const list_names[] = {"unit", "year",  "as_of",
+                                             "list", "limit", NULL};
+    int rc =
+        pu_check_arg_names(q, list != NULL ? list_names : names, err, errlen);
+    if (rc == 0)
+        rc = pu_arg_unit(host, ctx, q, &a->ch, err, errlen);
     if (rc != 0)
         return rc;
     if (pl_arg_year(q, true, &a->year, &has, err, errlen) != 0 ||

@@ -633,7 +633,11 @@ static int poverty_query(void *state, povtrack_ctx *ctx,
 {
     struct poverty *p = state;
     struct pu_chain ch;
-    int rc = pu_arg_unit(p->host, ctx, q, &ch, err, errlen);
+    static const char *const arg_names[] = {"unit", "year", "cohort", "as_of",
+                                            NULL};
+    int rc = pu_check_arg_names(q, arg_names, err, errlen);
+    if (rc == 0)
+        rc = pu_arg_unit(p->host, ctx, q, &ch, err, errlen);
     if (rc != 0)
         return rc;
     int64_t year = 0, cohort = 0, as_of = 0;

@@ -1013,7 +1013,11 @@ static int relocation_query(void *state, povtrack_ctx *ctx,
 {
     struct relocation *r = state;
     struct pu_chain ch;
-    int rc = pu_arg_unit(r->host, ctx, q, &ch, err, errlen);
+    static const char *const arg_names[] = {"unit", "year",  "as_of",
+                                            "list", "limit", NULL};
+    int rc = pu_check_arg_names(q, arg_names, err, errlen);
+    if (rc == 0)
+        rc = pu_arg_unit(r->host, ctx, q, &ch, err, errlen);
     if (rc != 0)
         return rc;
     int64_t year = 0, as_of = 0;

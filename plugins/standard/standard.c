@@ -1245,7 +1245,11 @@ static int standard_query(void *state, povtrack_ctx *ctx,
 {
     struct standard *s = state;
     struct pu_chain ch;
-    int rc = pu_arg_unit(s->host, ctx, q, &ch, err, errlen);
+    static const char *const arg_names[] = {"unit", "year",  "as_of",
+                                            "list", "limit", NULL};
+    int rc = pu_check_arg_names(q, arg_names, err, errlen);
+    if (rc == 0)
+        rc = pu_arg_unit(s->host, ctx, q, &ch, err, errlen);
     if (rc != 0)
         return rc;
     int64_t year, limit = STD_LIMIT_DEFAULT, as_of = 0;

@@ -601,6 +601,62 @@ static void test_secure_by_default(void **state)
     free(cfg);
 }
 
+/* Endpoints ZeroMQ would take for others, and a plugin not there. */
+static void test_config_mistakes(void **state)
+{
+    struct fixture *f = *state;
+    struct pt_config *cfg = malloc(sizeof *cfg);
+    assert_non_null(cfg);
+    assert_int_equal(pt_config_defaults(cfg), 0);
+    assert_int_equal(pt_config_check_endpoints(cfg, f->err, sizeof f->err), 0);
+    static const struct {
+        const char *ep, *why;
+    } bad[] = {
+        {"tcp://127.0.0.1:99999", "the port must be 1 to 65535"},
+        {"tcp://127.0.0.1:7170x", "the port must be 1 to 65535"},
+        {"tcp://127.0.0.1:0", "the port must be 1 to 65535"},
+        {"tcp://127.0.0.1:-1", "the port must be 1 to 65535"},
+        {"tcp://127.0.0.1", "no port"},
+        {"tcp://127.0.0.1:", "no port"},
+        {"udp://127.0.0.1:7170", "must be tcp://HOST:PORT or ipc://PATH"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        strcpy(cfg->query, bad[i].ep);
+        assert_int_equal(pt_config_check_endpoints(cfg, f->err, sizeof f->err),
+                         POVTRACK_ECONFIG);
+        assert_non_null(strstr(f->err, "query endpoint "));
+        assert_non_null(strstr(f->err, bad[i].ep));
+        if (strstr(f->err, bad[i].why) == NULL)
+            fail_msg("%s: %s", bad[i].ep, f->err);
+    }
+    strcpy(cfg->query, "tcp://127.0.0.1:65535");
+    assert_int_equal(pt_config_check_endpoints(cfg, f->err, sizeof f->err), 0);
+    strcpy(cfg->query, "tcp://127.0.0.1:*");
+    assert_int_equal(pt_config_check_endpoints(cfg, f->err, sizeof f->err), 0);
+
+    /* A plugin directory with fund.so: "fnd" is refused, naming fund. */
+    char so[192];
+    snprintf(cfg->plugin_dir, sizeof cfg->plugin_dir, "%s", f->dir);
+    snprintf(so, sizeof so, "%s/fund.so", f->dir);
+    FILE *out = fopen(so, "w");
+    assert_non_null(out);
+    assert_int_equal(fclose(out), 0);
+    assert_int_equal(pt_config_set_plugins(cfg, "fund", f->err, sizeof f->err),
+                     0);
+    assert_int_equal(pt_config_resolve(cfg, f->err, sizeof f->err), 0);
+    assert_int_equal(pt_config_check_plugins(cfg, f->err, sizeof f->err), 0);
+    assert_int_equal(
+        pt_config_set_plugins(cfg, "fund fnd", f->err, sizeof f->err), 0);
+    assert_int_equal(pt_config_resolve(cfg, f->err, sizeof f->err), 0);
+    assert_int_equal(pt_config_check_plugins(cfg, f->err, sizeof f->err),
+                     POVTRACK_ECONFIG);
+    assert_non_null(strstr(f->err, "plugin fnd: "));
+    assert_non_null(strstr(f->err, "fnd.so: No such file or directory"));
+    assert_non_null(strstr(f->err, ": fund)"));
+    assert_int_equal(unlink(so), 0);
+    free(cfg);
+}
+
 static void write_config(struct fixture *f, const char *text)
 {
     FILE *out = fopen(f->path, "w");
@@ -697,6 +753,9 @@ static void test_config_sections(void **state)
         {"[limits]\nevents_max = -1\n", "[limits] events_max: must be"},
         {"[limits]\nspeed = 1\n", "[limits] has no key \"speed\""},
         {"[security]\nkey = x\n", "[security] has no key \"key\""},
+        {"data_dir = /tmp\n[daemon]\n",
+         "data_dir: outside any section; put it under the section it "
+         "belongs to ([daemon] for data_dir"},
     };
     expect_refused(f, cfg, bad, sizeof bad / sizeof bad[0]);
     free(cfg);
@@ -776,6 +835,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_config_rate_default, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_config_mirror, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config_mistakes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -396,6 +396,25 @@ static void test_clerk_cycle(void **state)
     has(f->out, "fund.large_donation");
     has(f->out, "[resolved at #");
     has(f->out, ": corrected (thừa một số 0)]");
+    /* Only some: by code prefix, unit and severity, as the gateway's. */
+    assert_int_equal(cli(f, "alerts",
+                         (const char *[]){"--resolved", "--code", "fund.large",
+                                          "--unit", "22957", NULL}),
+                     0);
+    has(f->out, "fund.large_donation");
+    assert_int_equal(
+        cli(f, "alerts",
+            (const char *[]){"--resolved", "--severity", "critical", NULL}),
+        0);
+    has_not(f->out, "fund.large_donation");
+    assert_int_equal(cli(f, "alerts",
+                         (const char *[]){"--resolved", "--unit", "22960",
+                                          "--code", "fund.large", NULL}),
+                     0);
+    has_not(f->out, "fund.large_donation");
+    assert_int_equal(
+        cli(f, "alerts", (const char *[]){"--severity", "warn", NULL}), 2);
+    has(f->err, "--severity: must be info, warning or critical, not \"warn\"");
     import(f, CLERK "so-ung-ho-2024-sua-don-vi.csv", 1, NULL);
     has(f->out, "row 3: changed since the last import (stored at #");
     has(f->out, "15,000,000 VND, Công ty TNHH Thanh Long");
@@ -451,7 +470,28 @@ static void test_clerk_cycle(void **state)
     has(f->out, "already so: the record has these values");
     has_not(f->out, "sent ");
 
-    /* 13. The district's fund pays households of commune 22960 more than
+    /* 13. November's book, imported without --sheet after October's with
+     * --apply-changes --yes: it shares no row with what the default sheet
+     * stored, so it is another book, and voiding October is refused. */
+    char nov[400];
+    snprintf(nov, sizeof nov, "%s/so-ung-ho-2024-11.csv", f->d->dir);
+    FILE *book = fopen(nov, "w");
+    assert_non_null(book);
+    fputs("STT;SỐ BIÊN LAI;NGÀY;HỌ VÀ TÊN;SỐ TIỀN;LOẠI;ĐƠN VỊ;GHI CHÚ\n"
+          "1;BL-101;05/11/2024;Lê Văn Cường;2.000.000;Cá nhân;22957;\n",
+          book);
+    assert_int_equal(fclose(book), 0);
+    int64_t before = received(f, "22957", NULL);
+    import(f, nov, 1, (const char *[]){"--apply-changes", "--yes", NULL});
+    has(f->err, "not one row of this file is stored in the default sheet");
+    has(f->err, "give it a name of its own with --sheet NAME");
+    assert_int_equal(received(f, "22957", NULL), before);
+    import(f, nov, 0,
+           (const char *[]){"--sheet", "thang-11", "--apply-changes", "--yes",
+                            NULL});
+    assert_int_equal(received(f, "22957", NULL), before + M(2));
+
+    /* 14. The district's fund pays households of commune 22960 more than
      * the commune received: its balance is negative, and the query says
      * why rather than leaving the clerk to guess at a deficit. */
     char path[400];
@@ -469,6 +509,26 @@ static void test_clerk_cycle(void **state)
     has(f->out, "balance             -3,500,000 VND (more paid out here than "
                 "received here, as when a higher level's fund pays "
                 "households of this unit)");
+
+    /* send takes times as the gateway does: an ISO date is that day in
+     * Vietnam; a date that is none is refused naming the field. */
+    ev = fopen(path, "w");
+    assert_non_null(ev);
+    fputs("{\"v\":1,\"id\":\"chi-593-2\",\"type\":\"fund.disbursed\","
+          "\"at\":\"2024-11-05\",\"unit\":\"22960\",\"data\":{\"amount\":"
+          "1000000,\"purpose\":\"housing\",\"level\":\"district\"}}\n"
+          "{\"v\":1,\"id\":\"chi-593-3\",\"type\":\"fund.disbursed\","
+          "\"at\":\"2024-13-05\",\"unit\":\"22960\",\"data\":{\"amount\":"
+          "1000000,\"purpose\":\"housing\",\"level\":\"district\"}}\n",
+          ev);
+    assert_int_equal(fclose(ev), 0);
+    assert_int_equal(cli(f, "send", (const char *[]){path, NULL}), 1);
+    has(f->out, "line 2: at: \"2024-13-05\" is not a day of the calendar");
+    has(f->out, "sent 2 events: 1 ok, 0 duplicate, 1 rejected");
+    assert_int_equal(cli(f, "log", (const char *[]){"--json", NULL}), 0);
+    /* 2024-11-05 00:00 in Vietnam (UTC+7) */
+    has(f->out, "\"id\":\"chi-593-2\",\"type\":\"fund.disbursed\","
+                "\"at\":1730739600");
     free(f);
 }
 

@@ -381,7 +381,15 @@ static void test_phan_thiet_and_lam_dong(void **state)
                            (const char *[]){"unit=593", NULL},
                            "unit: 593 is not in force now: abolished on "
                            "2025-07-01; ask for 68");
+        /* A mistyped argument is refused, not ignored: ignored, "yaer"
+         * would answer for every year. */
+        plugin_refused(f, PLUGINS[i].name,
+                       (const char *[]){"unit=68", "yaer=2025", NULL},
+                       "yaer: not an argument of this query (it takes ");
     }
+    plugin_refused(f, "fund", (const char *[]){"unit=68", "yaer=2025", NULL},
+                   "fund: yaer: not an argument of this query (it takes "
+                   "unit, year, from, to, as_of)");
 
     /* 2023 regrouped into the units of 2026. */
     char as_of[64];

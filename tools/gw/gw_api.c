@@ -12,6 +12,7 @@
 
 #include <povtrack/protocol.h>
 
+#include "tl_alertfilter.h"
 #include "tl_cli.h"
 #include "tl_import.h"
 #include "tl_json.h"
@@ -281,25 +282,6 @@ struct item {
     char *error;     /* rejected: why (owned) */
     size_t off, len; /* its msgpack in the packed buffer */
 };
-
-/* A time field given as text: unix seconds in its place. */
-static int convert_time(json_t *obj, const char *key, const char *path,
-                        char **error)
-{
-    json_t *v = json_object_get(obj, key);
-    struct tl_error err = {{0}};
-    int64_t t;
-
-    if (!json_is_string(v))
-        return 0;
-    if (tl_parse_time(json_string_value(v), &t, &err) != 0) {
-        *error = fmt_dup("%s: %s", path, err.msg);
-        return POVTRACK_EINVALID;
-    }
-    return json_object_set_new(obj, key, json_integer(t)) == 0
-               ? 0
-               : POVTRACK_ENOMEM;
-}
 
 /* Read the acks of the events items[first..] that were sent, in order. */
 static void take_acks(struct item *items, size_t n, size_t *next,
@@ -603,16 +585,13 @@ int gw_api_submit(struct gw_req *r, json_t *arr, bool dry, json_t **answer,
             continue;
         }
         it->id = json_string_value(json_object_get(ev, "id"));
-        json_t *data = json_object_get(ev, "data");
-        int trc = convert_time(ev, "at", "at", &it->error);
-        if (trc == 0 && json_is_object(data))
-            trc = convert_time(data, "effective", "data.effective", &it->error);
-        if (trc == 0 && json_is_object(data))
-            trc = convert_time(data, "due", "data.due", &it->error);
+        int trc = tl_event_times(ev, &err);
         if (trc == POVTRACK_ENOMEM)
             rc = trc;
-        if (trc != 0)
+        if (trc != 0) {
+            it->error = strdup(err.msg);
             continue;
+        }
         it->off = all.size;
         if (tl_json_pack(ev, &pk, &err) != 0) {
             /* An integer msgpack cannot carry, or no memory. */
@@ -753,39 +732,12 @@ enum MHD_Result gw_api_units(struct gw_req *r)
 
 /* ---- GET /api/v1/alerts ---- */
 
-/* Does alert a pass the filters code (a prefix), severity and unit? */
-static bool alert_matches(const msgpack_object *a, const char *code,
-                          const char *severity, const char *unit)
-{
-    const struct {
-        const char *key, *want;
-        bool prefix;
-    } f[] = {{"code", code, true},
-             {"severity", severity, false},
-             {"unit", unit, false}};
-    for (size_t i = 0; i < 3; i++) {
-        if (f[i].want == NULL || f[i].want[0] == '\0')
-            continue;
-        const msgpack_object *o = povtrack_client_map_get(a, f[i].key);
-        size_t n = strlen(f[i].want);
-        if (o == NULL || o->type != MSGPACK_OBJECT_STR || o->via.str.size < n ||
-            (!f[i].prefix && o->via.str.size != n) ||
-            memcmp(o->via.str.ptr, f[i].want, n) != 0)
-            return false;
-    }
-    return true;
-}
-
 int gw_api_severity_arg(struct gw_req *r, enum MHD_Result *result)
 {
-    static const char *const names[] = {"info", "warning", "critical"};
     const char *v = gw_arg(r, "severity");
 
-    if (v == NULL || v[0] == '\0')
+    if (v == NULL || v[0] == '\0' || tl_alert_severity_known(v))
         return 0;
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcmp(v, names[i]) == 0)
-            return 0;
     *result = gw_reply_error(r, 400, "severity", 0,
                              "must be info, warning or critical, not "
                              "\"%.40s\"",
@@ -843,13 +795,14 @@ enum MHD_Result gw_api_alerts(struct gw_req *r)
     }
     json_t *out = json_array();
     uint64_t next = (uint64_t)since;
+    const struct tl_alert_filter filter = {
+        gw_arg(r, "code"), gw_arg(r, "severity"), gw_arg(r, "unit")};
     for (uint32_t i = 0; out != NULL && i < n; i++) {
         const msgpack_object *a = &arr->via.array.ptr[i];
         uint64_t s;
         if (alert_seq(a, &s) && s > next)
             next = s;
-        if (!alert_matches(a, gw_arg(r, "code"), gw_arg(r, "severity"),
-                           gw_arg(r, "unit")))
+        if (!tl_alert_filter_match(&filter, a))
             continue;
         json_t *j = gw_api_json(a);
         if (j != NULL)

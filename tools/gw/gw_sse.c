@@ -10,6 +10,7 @@
 #include <povtrack/protocol.h>
 
 #include "gw_api.h"
+#include "tl_alertfilter.h"
 
 #define PAGE 1000         /* alerts listed per request */
 #define WAIT_MS 1000      /* a published alert, or list again */
@@ -51,15 +52,6 @@ static int append(struct stream *s, const char *text, size_t n)
     memcpy(s->pending + s->len, text, n);
     s->len += n;
     return 0;
-}
-
-static bool str_is(const msgpack_object *o, const char *want, bool prefix)
-{
-    size_t n = strlen(want);
-    return n == 0 ||
-           (o != NULL && o->type == MSGPACK_OBJECT_STR &&
-            o->via.str.size >= n && (prefix || o->via.str.size == n) &&
-            memcmp(o->via.str.ptr, want, n) == 0);
 }
 
 /* List the stored alerts past the position and queue the new ones.
@@ -116,10 +108,8 @@ static int list(struct stream *s, bool *more, char *msg, size_t cap)
             s->k = 1;
         }
         skip = 0;
-        if (!str_is(povtrack_client_map_get(a, "code"), s->code, true) ||
-            !str_is(povtrack_client_map_get(a, "severity"), s->severity,
-                    false) ||
-            !str_is(povtrack_client_map_get(a, "unit"), s->unit, false))
+        const struct tl_alert_filter filter = {s->code, s->severity, s->unit};
+        if (!tl_alert_filter_match(&filter, a))
             continue;
         json_t *j = gw_api_json(a);
         char *data = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;

@@ -21,6 +21,7 @@ thread.
 import collections
 import itertools
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -253,12 +254,14 @@ class Client:
     """A connection to povtrackd's three endpoints.
 
     ingest, query, alerts: endpoints ("tcp://host:7170", "ipc:///path");
-        None: the protocol's defaults on 127.0.0.1.
+        None: $POVTRACK_INGEST, $POVTRACK_QUERY, $POVTRACK_ALERTS as the
+        povtrack CLI reads them, else the protocol's defaults on 127.0.0.1.
     timeout: seconds each attempt waits for a reply; retries: how many
         times a request that timed out is sent again (0..100).
     server_key, key: CURVE.  server_key is the daemon's public key (Z85,
         or the path of its .pub); key the path of this client's .key file
-        from `povtrack keygen` (or a keys.KeyPair).  Both or neither.
+        from `povtrack keygen` (or a keys.KeyPair).  Both or neither;
+        neither given: $POVTRACK_SERVER_KEY and $POVTRACK_KEY, as the CLI.
     max_events, max_bytes: what one ingest request may hold; send()
         splits larger batches.  Default: the protocol's limits; give lower
         ones when the daemon's [limits] are lower.
@@ -286,6 +289,15 @@ class Client:
                 1024 <= max_bytes <= protocol.FRAME_MAX):
             raise ValueError(f"max_bytes must be 1024 to "
                              f"{protocol.FRAME_MAX}, got {max_bytes!r}")
+        if server_key is None and key is None:
+            server_key = os.environ.get("POVTRACK_SERVER_KEY") or None
+            key = os.environ.get("POVTRACK_KEY") or None
+            if (server_key is None) != (key is None):
+                raise ValueError("CURVE needs both $POVTRACK_SERVER_KEY (the "
+                                 "daemon's public key) and $POVTRACK_KEY "
+                                 "(this client's .key file); only "
+                                 + ("$POVTRACK_SERVER_KEY" if key is None
+                                    else "$POVTRACK_KEY") + " is set")
         if (server_key is None) != (key is None):
             raise ValueError("CURVE needs both server_key (the daemon's "
                              "public key) and key (this client's .key file)")
@@ -294,9 +306,12 @@ class Client:
             self._curve = (keys.server_key(server_key),
                            keys.client_keys(key))
         self.endpoints = {
-            _INGEST: ingest or protocol.INGEST_DEFAULT,
-            _QUERY: query or protocol.QUERY_DEFAULT,
-            _ALERTS: alerts or protocol.ALERTS_DEFAULT,
+            _INGEST: (ingest or os.environ.get("POVTRACK_INGEST")
+                      or protocol.INGEST_DEFAULT),
+            _QUERY: (query or os.environ.get("POVTRACK_QUERY")
+                     or protocol.QUERY_DEFAULT),
+            _ALERTS: (alerts or os.environ.get("POVTRACK_ALERTS")
+                      or protocol.ALERTS_DEFAULT),
         }
         self.timeout = float(timeout)
         self.retries = retries

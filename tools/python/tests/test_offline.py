@@ -102,6 +102,36 @@ class ProtocolMirror(unittest.TestCase):
                 self.assertEqual(getattr(protocol, py), value,
                                  f"protocol.{py} differs from {c_name}")
 
+    def test_environment_as_the_cli(self):
+        """Endpoints and keys left out come from $POVTRACK_*, as the CLI
+        takes them; given, they win; one key without the other is said."""
+        saved = {k: os.environ.pop(k, None) for k in (
+            "POVTRACK_INGEST", "POVTRACK_QUERY", "POVTRACK_ALERTS",
+            "POVTRACK_SERVER_KEY", "POVTRACK_KEY")}
+        try:
+            with povtrack.Client() as c:
+                self.assertEqual(c.endpoints["ingest"],
+                                 protocol.INGEST_DEFAULT)
+            os.environ["POVTRACK_INGEST"] = "ipc:///tmp/in"
+            os.environ["POVTRACK_QUERY"] = "ipc:///tmp/q"
+            os.environ["POVTRACK_ALERTS"] = "ipc:///tmp/al"
+            with povtrack.Client() as c:
+                self.assertEqual(c.endpoints, {"ingest": "ipc:///tmp/in",
+                                               "query": "ipc:///tmp/q",
+                                               "alerts": "ipc:///tmp/al"})
+            with povtrack.Client(query="ipc:///tmp/other") as c:
+                self.assertEqual(c.endpoints["query"], "ipc:///tmp/other")
+            os.environ["POVTRACK_SERVER_KEY"] = "x" * 40
+            with self.assertRaises(ValueError) as cm:
+                povtrack.Client()
+            self.assertIn("only $POVTRACK_SERVER_KEY is set",
+                          str(cm.exception))
+        finally:
+            for k, v in saved.items():
+                os.environ.pop(k, None)
+                if v is not None:
+                    os.environ[k] = v
+
     def test_version_is_the_projects(self):
         with open(os.path.join(SOURCE_DIR, "CMakeLists.txt")) as f:
             m = re.search(r"project\(povtrack VERSION ([0-9.]+)", f.read())
