@@ -55,8 +55,9 @@ static int state_env_open(struct pt_host *h, const char *dir, char *err,
                           size_t errlen)
 {
     char found[PATH_MAX + 128], moved[PATH_MAX];
-    /* One database per plugin, and cursors, layouts, alerts, quarantine. */
-    unsigned maxdbs = PT_PLUGINS_MAX + 4;
+    /* One database per plugin, and cursors, layouts, applying, alerts,
+     * quarantine. */
+    unsigned maxdbs = PT_PLUGINS_MAX + 5;
 
     int rc = st_dir_make(dir, PT_STATE_DIR_MODE, NULL, err, errlen);
     if (rc == 0)
@@ -136,6 +137,9 @@ static int state_open(struct pt_host *h, char *err, size_t errlen)
     if (rc == 0)
         rc = st_mdb_rc(mdb_dbi_open(txn, PT_STATE_LAYOUTS_DB, MDB_CREATE,
                                     &h->layouts_dbi));
+    if (rc == 0)
+        rc = st_mdb_rc(mdb_dbi_open(txn, PT_STATE_APPLYING_DB, MDB_CREATE,
+                                    &h->applying_dbi));
     if (rc == 0)
         rc = st_mdb_rc(mdb_dbi_open(txn, "alerts", MDB_CREATE, &h->alerts_dbi));
     if (rc == 0)
@@ -405,6 +409,19 @@ static int plugin_attach(struct pt_host *h, struct pt_plugin *p,
             rc = 0;
         }
     }
+    p->stepping_seq = 0;
+    p->stepping_alerts = 0;
+    if (rc == 0) {
+        rc = st_mdb_rc(mdb_get(txn, h->applying_dbi, &key, &val));
+        if (rc == 0 && val.mv_size == PT_STATE_APPLYING_LEN &&
+            pt_get_be64(val.mv_data) == p->applied + 1) {
+            p->stepping_seq = p->applied + 1;
+            p->stepping_alerts =
+                pt_get_be32((const unsigned char *)val.mv_data + 8);
+        } else if (rc == 0 || rc == MDB_NOTFOUND) {
+            rc = 0; /* none, or left behind by another cursor: no steps */
+        }
+    }
     if (rc == 0)
         rc = st_mdb_rc(mdb_txn_commit(txn));
     else
@@ -455,6 +472,7 @@ static struct pt_host *host_new(const struct pt_config *cfg)
     h->log.level = cfg->log_level;
     h->log.proc = "host";
     h->map_size = STATE_MAP_INITIAL;
+    h->apply_budget_ms = APPLY_BUDGET_MS;
     h->started = (int64_t)time(NULL);
     if (!msgpack_zone_init(&h->zone, MSGPACK_ZONE_CHUNK_SIZE)) {
         free(h);
@@ -579,6 +597,7 @@ static int plugin_check_layout(struct pt_host *h, struct pt_plugin *p,
             "plugin %s: %s (this one writes %u): rebuilding it from the log",
             name, why, want);
     p->applied = 0;
+    p->stepping_seq = 0;
     return 0;
 }
 
@@ -1501,7 +1520,7 @@ static int wanted(const struct pt_host *h, uint64_t seq, enum ev_type type)
 
 /* Milliseconds of a monotonic clock, read for every record applied: the
  * coarse clock costs a few nanoseconds (the vDSO reads a variable) and its
- * few milliseconds of resolution are plenty for a 250 ms budget. */
+ * few milliseconds of resolution are plenty for a 40 ms budget. */
 static int64_t mono_ms(void)
 {
     struct timespec ts;
@@ -1510,6 +1529,33 @@ static int64_t mono_ms(void)
 #endif
         clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Is a query waiting on the query socket?  Asked when the coarse clock has
+ * moved on (a few hundred times a second at most), and only after
+ * APPLY_YIELD_MS of work, so that a flood of queries still leaves chunks
+ * of that much work between commits. */
+static int query_waiting(struct pt_host *h)
+{
+    int events = 0;
+    size_t len = sizeof events;
+    return h->queries != NULL &&
+           zmq_getsockopt(h->queries, ZMQ_EVENTS, &events, &len) == 0 &&
+           (events & ZMQ_POLLIN);
+}
+
+/* Should the chunk begun at start end before the next record or step?
+ * Its budget is spent, or a query is waiting and it has done
+ * APPLY_YIELD_MS of work.  *seen: the clock when last asked. */
+static int chunk_over(struct pt_host *h, int64_t start, int64_t *seen)
+{
+    int64_t now = mono_ms();
+    if (now - start >= h->apply_budget_ms)
+        return 1;
+    if (now == *seen || now - start < APPLY_YIELD_MS)
+        return 0;
+    *seen = now;
+    return query_waiting(h);
 }
 
 /* What the void or correction ev at seq takes back: its target as it stood
@@ -1554,16 +1600,25 @@ static int takes(const struct pt_plugin *p, const struct ev_event *ev)
 
 /* Apply records lo..*hi in txn.  On a plugin failure, stop that plugin and
  * ask for a retry of the batch without it.  A chunk that has taken
- * APPLY_BUDGET_MS stops after the record in hand and *hi becomes the last
- * record applied: queries are answered between chunks, and a few records
- * can be slow (a province's review.closed visits each of its households).
- * Where a chunk ends never changes the state (plugin state is a function
- * of the log, whatever the transactions). */
+ * h->apply_budget_ms, or APPLY_YIELD_MS while a query waits, stops after
+ * the record in hand and *hi becomes the last record applied: queries are
+ * answered between chunks.  A slow record
+ * (a province's review.closed visits each of its households) is applied in
+ * steps by a plugin that returns POVTRACK_EAGAIN: it is called again while
+ * the budget lasts, and when it runs out the chunk ends with that plugin's
+ * cursor just before the record (p->pending_seq), the steps done in its
+ * state.  Where a chunk ends never changes the state (plugin state is a
+ * function of the log, whatever the transactions). */
 static enum apply_result apply_range(struct pt_host *h, MDB_txn *txn,
                                      uint64_t lo, uint64_t *hi_io, int *rc_out)
 {
     uint64_t hi = *hi_io;
-    int64_t deadline = mono_ms() + APPLY_BUDGET_MS;
+    int64_t start = mono_ms(), seen = start;
+    int stepping = 0; /* a plugin is in the middle of the record in hand */
+    for (size_t i = 0; i < h->nplugins; i++) {
+        h->plugins[i].pending_seq = h->plugins[i].stepping_seq;
+        h->plugins[i].pending_alerts = h->plugins[i].stepping_alerts;
+    }
     uint64_t next_change;
     int rc = st_reader_units_seq(h->reader, lo > 0 ? lo - 1 : 0,
                                  &h->units_version, &next_change);
@@ -1572,7 +1627,7 @@ static enum apply_result apply_range(struct pt_host *h, MDB_txn *txn,
     struct st_record rec;
     while (rc == 0 && (rc = st_reader_next(h->reader, &rec)) == 0 &&
            rec.seq <= hi) {
-        if (rec.seq > lo && mono_ms() >= deadline) {
+        if (rec.seq > lo && chunk_over(h, start, &seen)) {
             hi = rec.seq - 1;
             break;
         }
@@ -1639,9 +1694,25 @@ static enum apply_result apply_range(struct pt_host *h, MDB_txn *txn,
                                        .writable = 1,
                                        .seq = rec.seq,
                                        .cached = 1};
-            pt_guard_enter(h->guard, p->desc->name, PT_CALL_APPLY, rec.seq);
-            int prc = p->desc->apply(p->state, &ctx, &pr);
-            pt_guard_leave(h->guard);
+            /* The next step of a record begun in an earlier transaction
+             * keys its alerts after those of the steps before. */
+            if (p->pending_seq == rec.seq)
+                ctx.ordinal = p->pending_alerts;
+            int prc;
+            do {
+                pt_guard_enter(h->guard, p->desc->name, PT_CALL_APPLY, rec.seq);
+                prc = p->desc->apply(p->state, &ctx, &pr);
+                pt_guard_leave(h->guard);
+            } while (prc == POVTRACK_EAGAIN && ctx.storage_rc == 0 &&
+                     !chunk_over(h, start, &seen));
+            if (prc == POVTRACK_EAGAIN && ctx.storage_rc == 0) {
+                p->pending_seq = rec.seq; /* to go on after the commit */
+                p->pending_alerts = ctx.ordinal;
+                stepping = 1;
+                continue;
+            }
+            if (prc == 0 && p->pending_seq == rec.seq)
+                p->pending_seq = 0; /* its last step */
             /* What the record taken back raised is resolved with it. */
             if (prc == 0 && ctx.storage_rc == 0 && pr.replaced != NULL)
                 ctx.storage_rc = alerts_resolve(h, txn, p->desc->name,
@@ -1661,6 +1732,10 @@ static enum apply_result apply_range(struct pt_host *h, MDB_txn *txn,
         msgpack_unpacked_destroy(&rup);
         if (res != APPLY_OK)
             return res;
+        if (stepping) { /* the budget is spent: commit the steps done */
+            hi = rec.seq;
+            break;
+        }
     }
     if (rc != 0 && rc != POVTRACK_EEND) {
         *rc_out = rc;
@@ -1673,22 +1748,35 @@ static enum apply_result apply_range(struct pt_host *h, MDB_txn *txn,
         return rc == MDB_MAP_FULL ? APPLY_RETRY : APPLY_FAILED;
     }
     *hi_io = hi;
-    /* Every active plugin has now seen everything up to hi. */
+    /* Every active plugin has now seen everything up to hi, but for one in
+     * the middle of hi: it has seen up to hi - 1. */
     for (size_t i = 0; i < h->nplugins; i++) {
         struct pt_plugin *p = &h->plugins[i];
-        if (!active(p) || p->applied >= hi)
+        uint64_t cursor = p->pending_seq == hi ? hi - 1 : hi;
+        if (!active(p) ||
+            (p->applied >= cursor && p->pending_seq == p->stepping_seq &&
+             p->pending_alerts == p->stepping_alerts))
             continue;
-        unsigned char be[8], lb[PT_STATE_LAYOUT_LEN];
-        pt_put_be64(be, hi);
+        unsigned char be[8], lb[PT_STATE_LAYOUT_LEN], ab[PT_STATE_APPLYING_LEN];
+        pt_put_be64(be, cursor);
         pt_put_be32(lb, plugin_layout(p->desc));
-        pt_put_be64(lb + 4, hi);
+        pt_put_be64(lb + 4, cursor);
+        pt_put_be64(ab, p->pending_seq);
+        pt_put_be32(ab + 8, p->pending_alerts);
         MDB_val k = {strlen(p->desc->name), (void *)p->desc->name};
-        MDB_val v = {8, be}, lv = {sizeof lb, lb};
+        MDB_val v = {8, be}, lv = {sizeof lb, lb}, av = {sizeof ab, ab};
         rc = st_mdb_rc(mdb_put(txn, h->cursors_dbi, &k, &v, 0));
         /* The layout the state is now built with, and the cursor it goes
          * with (pt_state.h). */
         if (rc == 0)
             rc = st_mdb_rc(mdb_put(txn, h->layouts_dbi, &k, &lv, 0));
+        /* The record it is in the middle of, if any. */
+        if (rc == 0 && p->pending_seq != 0)
+            rc = st_mdb_rc(mdb_put(txn, h->applying_dbi, &k, &av, 0));
+        else if (rc == 0 && p->stepping_seq != 0) {
+            rc = st_mdb_rc(mdb_del(txn, h->applying_dbi, &k, NULL));
+            rc = rc == MDB_NOTFOUND ? 0 : rc;
+        }
         if (rc != 0) {
             *rc_out = rc;
             return rc == MDB_MAP_FULL ? APPLY_RETRY : APPLY_FAILED;
@@ -1747,9 +1835,16 @@ static int catch_up(struct pt_host *h, size_t max_records, size_t *applied)
             err = st_mdb_rc(mdb_txn_commit(txn));
             pt_wcache_reset(h->wcache);
             if (err == 0) {
-                for (size_t i = 0; i < h->nplugins; i++)
-                    if (active(&h->plugins[i]) && h->plugins[i].applied < hi)
-                        h->plugins[i].applied = hi;
+                for (size_t i = 0; i < h->nplugins; i++) {
+                    struct pt_plugin *p = &h->plugins[i];
+                    if (!active(p))
+                        continue;
+                    uint64_t cursor = p->pending_seq == hi ? hi - 1 : hi;
+                    if (p->applied < cursor)
+                        p->applied = cursor;
+                    p->stepping_seq = p->pending_seq;
+                    p->stepping_alerts = p->pending_alerts;
+                }
                 quarantines_saved(h);
                 publish_pending(h);
                 *applied = (size_t)(hi - lo + 1);
@@ -1781,6 +1876,11 @@ int pt_host_catch_up(struct pt_host *h, size_t max_records, size_t *applied)
     int rc = catch_up(h, max_records, applied);
     st_reader_reset(h->reader);
     return rc;
+}
+
+void pt_host_set_apply_budget(struct pt_host *h, int64_t ms)
+{
+    h->apply_budget_ms = ms < 0 ? 0 : ms;
 }
 
 int pt_host_catch_up_all(struct pt_host *h)
@@ -1863,8 +1963,25 @@ int pt_host_tick(struct pt_host *h, int64_t now)
  * name's entry in keyed (the quarantine record, or the cursor with the
  * layout recorded beside it).  0, or a storage error with err set and
  * nothing changed. */
+static int state_forget_once(struct pt_host *h, const char *name, MDB_dbi keyed,
+                             const MDB_dbi *drop);
+
+/* Dropping a plugin's pages writes the free list: in a full map that needs
+ * the map grown, as an apply would (and the same errors stop it). */
 static int state_forget(struct pt_host *h, const char *name, MDB_dbi keyed,
                         const MDB_dbi *drop, char *err, size_t errlen)
+{
+    int rc;
+    while ((rc = state_forget_once(h, name, keyed, drop)) == MDB_MAP_FULL &&
+           state_grow(h) == 0)
+        ;
+    if (rc != 0)
+        snprintf(err, errlen, "plugin %s: state: %s", name, st_strerror(rc));
+    return rc;
+}
+
+static int state_forget_once(struct pt_host *h, const char *name, MDB_dbi keyed,
+                             const MDB_dbi *drop)
 {
     MDB_txn *txn;
     MDB_val k = {strlen(name), (void *)name};
@@ -1881,12 +1998,15 @@ static int state_forget(struct pt_host *h, const char *name, MDB_dbi keyed,
         if (rc == MDB_NOTFOUND)
             rc = 0;
     }
+    if (rc == 0 && keyed == h->cursors_dbi) { /* a record in steps */
+        rc = st_mdb_rc(mdb_del(txn, h->applying_dbi, &k, NULL));
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+    }
     if (rc == 0)
         rc = st_mdb_rc(mdb_txn_commit(txn));
     else
         mdb_txn_abort(txn);
-    if (rc != 0)
-        snprintf(err, errlen, "plugin %s: state: %s", name, st_strerror(rc));
     return rc;
 }
 
@@ -1937,6 +2057,7 @@ int pt_host_rebuild(struct pt_host *h, struct pt_plugin *p, char *err,
         return rc;
     uint64_t was = p->applied;
     p->applied = 0;
+    p->stepping_seq = 0;
     /* Whatever the plugin cached from its old state goes too. */
     plugin_unload(p);
     plugin_load_or_quarantine(h, p);

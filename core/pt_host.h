@@ -76,6 +76,14 @@ int pt_host_open_log(const struct pt_config *cfg, struct st_log *events,
  * 0 means every plugin is caught up. */
 int pt_host_catch_up(struct pt_host *h, size_t max_records, size_t *applied);
 
+/* How long one apply transaction may go on before it commits (default
+ * APPLY_BUDGET_MS, 25 ms; in the process loop, APPLY_YIELD_MS once a
+ * query is waiting): a query waits at most about this long behind the
+ * plugins' work, and a record a plugin applies in steps (POVTRACK_EAGAIN)
+ * is committed step by step past it.  0: commit after every step and
+ * after the first record (tests, to see the steps). */
+void pt_host_set_apply_budget(struct pt_host *h, int64_t ms);
+
 /* Call every plugin's tick(now) in one transaction; alerts it raises are
  * stored and published after the commit.  The process loop calls it once a
  * second with the wall clock; tests call it with a chosen time. */

@@ -23,8 +23,9 @@
 #include "st_log.h"
 
 #define STATE_MAP_INITIAL ((size_t)64 << 20)
-#define APPLY_CHUNK 10000   /* records per apply transaction */
-#define APPLY_BUDGET_MS 250 /* ... or fewer, when they take this long */
+#define APPLY_CHUNK 10000  /* records per apply transaction */
+#define APPLY_BUDGET_MS 25 /* ... or fewer, when they take this long */
+#define APPLY_YIELD_MS 5   /* ... or this long, when a query is waiting */
 #define READ_LIMIT_MAX POVTRACK_PROTO_READ_LIMIT_MAX /* per read, alerts */
 #define MIN_SEQ_WAIT_MS 5000 /* how long a query may wait for min_seq */
 #define PARKED_MAX 1024      /* queries waiting for min_seq */
@@ -38,6 +39,12 @@ struct pt_plugin {
     void *state;
     MDB_dbi dbi;
     uint64_t applied; /* committed cursor */
+    /* A record applied in steps (POVTRACK_EAGAIN): the one in progress as
+     * committed (0: none) and the alerts its steps raised so far; and the
+     * same as the transaction being built leaves it (pending_*), which
+     * becomes the committed one when that transaction commits. */
+    uint64_t stepping_seq, pending_seq;
+    uint32_t stepping_alerts, pending_alerts;
     /* Quarantined: not applied, not queried, state kept, until an
      * operator resumes it.  desc is NULL when it never loaded. */
     int quarantined;
@@ -106,7 +113,12 @@ struct pt_host {
     uint64_t units_version;
     MDB_env *state;
     MDB_dbi cursors_dbi;
-    MDB_dbi layouts_dbi; /* plugin name -> state layout, beside the cursor */
+    MDB_dbi layouts_dbi;  /* plugin name -> state layout, beside the cursor */
+    MDB_dbi applying_dbi; /* plugin name -> record applied in steps */
+    /* How long an apply transaction goes on before it commits, so that
+     * queries wait at most about this long (APPLY_BUDGET_MS;
+     * pt_host_set_apply_budget). */
+    int64_t apply_budget_ms;
     MDB_dbi alerts_dbi;
     size_t map_size;
     struct pt_plugin plugins[PT_PLUGINS_MAX];
@@ -119,6 +131,7 @@ struct pt_host {
     struct pending_alert *pending;
     size_t npending, cappending;
     void *pub;              /* alerts PUB socket, NULL in-process */
+    void *queries;          /* query ROUTER socket, NULL in-process */
     MDB_dbi quarantine_dbi; /* plugin name -> why, while quarantined */
     struct pt_guard *guard; /* NULL in-process */
     /* For the stats op (pt_stats.h): ingest's counters, mapped when first

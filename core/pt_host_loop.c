@@ -23,6 +23,13 @@
 #define DISK_FULL_RETRY_MS                                                     \
     1000 /* apply again this often while disk is full                          \
           */
+/* An apply transaction starts at least this long after the one before: a
+ * live feed of small ingest commits (one event per request) then costs one
+ * state commit, with its fdatasync, per APPLY_GAP_MS instead of one per
+ * ingest commit, and the disk is left to ingest's syncs, which acks wait
+ * for.  A backlog is not slowed: its transactions take longer than this.
+ * Queries see a new record up to this much later. */
+#define APPLY_GAP_MS 10
 
 struct parked {
     struct pt_request req;
@@ -413,6 +420,7 @@ int pt_host_run(struct pt_host *h, int notify_fd,
         zmq_ctx_term(zctx);
         return rc;
     }
+    h->queries = router; /* apply_range ends a chunk early for a query */
     struct parked *parked = calloc(PARKED_MAX, sizeof *parked);
     size_t nparked = 0;
     rc = parked == NULL ? POVTRACK_ENOMEM : 0;
@@ -423,6 +431,7 @@ int pt_host_run(struct pt_host *h, int notify_fd,
     int more = 1; /* the log may have grown while we were down */
     int disk_full = 0;
     int64_t retry_at = 0;
+    int64_t apply_at = 0; /* APPLY_GAP_MS after the last apply began */
     unsigned alerts_generation = 0; /* alerts sockets rebuilt */
     while (rc == 0 && !*stop) {
         if (*sig->reload) {
@@ -435,7 +444,8 @@ int pt_host_run(struct pt_host *h, int notify_fd,
             {router, 0, ZMQ_POLLIN, 0},
             {NULL, notify_fd, ZMQ_POLLIN, 0},
             {pt_auth_zap_socket(auth), 0, ZMQ_POLLIN, 0}};
-        long timeout = more ? 0 : (long)(next_tick - now_ms());
+        long timeout =
+            more ? (long)(apply_at - now_ms()) : (long)(next_tick - now_ms());
         if (disk_full)
             timeout = (long)(retry_at - now_ms());
         if (timeout < 0)
@@ -481,9 +491,12 @@ int pt_host_run(struct pt_host *h, int notify_fd,
             answer(h, auth, router, &req, NULL);
             pt_wire_close(&req);
         }
-        if (more && now_ms() >= retry_at) {
+        int64_t began = now_ms();
+        if (more && began >= retry_at && began >= apply_at) {
             size_t n = 0;
             int arc = pt_host_catch_up(h, APPLY_CHUNK, &n);
+            if (n > 0)
+                apply_at = began + APPLY_GAP_MS;
             if (arc == POVTRACK_ENOSPC || arc == -EDQUOT ||
                 arc == MDB_MAP_FULL || arc == POVTRACK_EIO) {
                 /* A full disk is not a reason to die: queries go on from
@@ -526,6 +539,7 @@ int pt_host_run(struct pt_host *h, int notify_fd,
         answer_parked(h, auth, router, parked, &nparked, 1);
         free(parked);
     }
+    h->queries = NULL;
     zmq_close(router);
     if (h->pub != NULL)
         zmq_close(h->pub);

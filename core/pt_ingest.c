@@ -27,9 +27,11 @@
 #include "pt_stats.h"
 #include "pt_strict.h"
 #include "pt_wire.h"
+#include "pt_worker.h"
 #include "st_log.h"
 
 #define GROUP_REQUESTS_MAX 1024
+#define STEP_GROUPS_MAX 16 /* groups one pt_ingest_step commits at most */
 /* Where the ingest ROUTER's socket monitor reports connections. */
 #define MONITOR_EP "inproc://povtrack-ingest-monitor"
 
@@ -59,6 +61,34 @@ struct slot {
     enum pt_reject_class cls; /* why, when rejected before storage */
 };
 
+/*
+ * A group: the requests drained at once, whose events share one commit.
+ * Two take turns (pipelining): while the worker thread commits and syncs
+ * one, the main thread drains and validates the next; its acks go out
+ * only once its own commit has returned.
+ */
+struct group {
+    struct pt_ingest *ig;
+    struct ingest_req *reqs;
+    struct slot *slots;
+    struct st_item *items;
+    struct ev_event *evs;
+    /* Sender of items[i], looked up by key in take_request and used by
+     * check_refs in the same pt_ingest_step: the registry is replaced only
+     * by pt_ingest_reload, between steps (no commit is in flight then), so
+     * these never dangle and every event is checked against the registry
+     * in force at its commit. */
+    const struct pt_publisher **pubs;
+    size_t *enc_off; /* offset of items[i]'s canonical bytes in enc */
+    /* Why check_refs last rejected items[i]; PT_REJECT_CONFLICT for an
+     * item storage rejected without asking (an id reused). */
+    enum pt_reject_class *item_cls;
+    msgpack_sbuffer enc;
+    size_t nreqs, nitems;
+    int64_t received;
+    int64_t commit_us; /* how long its commit took, when it succeeded */
+};
+
 struct pt_ingest {
     const struct pt_config *cfg;
     const struct pt_log *log;
@@ -80,26 +110,50 @@ struct pt_ingest {
     int national;
     struct pt_strict *strict; /* strict mode's held replies, or NULL */
     size_t slots_cap;
-    struct ingest_req *reqs;
-    struct slot *slots;
-    struct st_item *items;
-    struct ev_event *evs;
-    /* Sender of items[i], looked up by key in take_request and used by
-     * check_refs in the same pt_ingest_step: the registry is replaced only
-     * by pt_ingest_reload, between steps, so these never dangle and every
-     * event is checked against the registry in force at its commit. */
-    const struct pt_publisher **pubs;
-    size_t *enc_off; /* offset of items[i]'s canonical bytes in enc */
-    /* Why check_refs last rejected items[i]; PT_REJECT_CONFLICT for an
-     * item storage rejected without asking (an id reused). */
-    enum pt_reject_class *item_cls;
+    struct group groups[2];
+    struct pt_worker *worker;      /* commits a group (pt_worker.h) */
     struct pt_ingest_stats *stats; /* the shared counters (pt_stats.h) */
     void *monitor;                 /* PAIR: the ROUTER's connections */
-    msgpack_sbuffer enc;
     msgpack_sbuffer reply;
 };
 
 static void derive_limits(struct pt_ingest *ig);
+
+static int group_alloc(struct pt_ingest *ig, struct group *gr)
+{
+    gr->ig = ig;
+    msgpack_sbuffer_init(&gr->enc);
+    gr->reqs = calloc(GROUP_REQUESTS_MAX, sizeof *gr->reqs);
+    gr->slots = calloc(ig->slots_cap, sizeof *gr->slots);
+    gr->items = calloc(ig->slots_cap, sizeof *gr->items);
+    gr->evs = calloc(ig->slots_cap, sizeof *gr->evs);
+    gr->enc_off = calloc(ig->slots_cap, sizeof *gr->enc_off);
+    gr->pubs = calloc(ig->slots_cap, sizeof *gr->pubs);
+    gr->item_cls = calloc(ig->slots_cap, sizeof *gr->item_cls);
+    if (!gr->reqs || !gr->slots || !gr->items || !gr->evs || !gr->enc_off ||
+        !gr->pubs || !gr->item_cls)
+        return POVTRACK_ENOMEM;
+    for (size_t i = 0; i < GROUP_REQUESTS_MAX; i++)
+        msgpack_unpacked_init(&gr->reqs[i].up);
+    return 0;
+}
+
+static void group_free(struct group *gr)
+{
+    if (gr->ig == NULL)
+        return; /* never allocated */
+    if (gr->reqs != NULL)
+        for (size_t i = 0; i < GROUP_REQUESTS_MAX; i++)
+            msgpack_unpacked_destroy(&gr->reqs[i].up);
+    msgpack_sbuffer_destroy(&gr->enc);
+    free(gr->reqs);
+    free(gr->slots);
+    free(gr->items);
+    free(gr->evs);
+    free(gr->enc_off);
+    free(gr->pubs);
+    free(gr->item_cls);
+}
 
 int pt_ingest_open(const struct pt_config *cfg, const struct pt_log *log,
                    struct pt_ingest **out, char *err, size_t errlen)
@@ -115,28 +169,18 @@ int pt_ingest_open(const struct pt_config *cfg, const struct pt_log *log,
     ig->mirror_fd = -1;
     ig->standby = pt_mirror_standby(&cfg->mirror, cfg->data_dir);
     ig->national = cfg->national.enabled;
-    msgpack_sbuffer_init(&ig->enc);
     msgpack_sbuffer_init(&ig->reply);
     /* A group holds up to batch_max events, but never splits a request,
      * so leave room for one whole request past the limit. */
     ig->slots_cap = cfg->batch_max + cfg->limits.events_max;
     derive_limits(ig);
-    ig->reqs = calloc(GROUP_REQUESTS_MAX, sizeof *ig->reqs);
-    ig->slots = calloc(ig->slots_cap, sizeof *ig->slots);
-    ig->items = calloc(ig->slots_cap, sizeof *ig->items);
-    ig->evs = calloc(ig->slots_cap, sizeof *ig->evs);
-    ig->enc_off = calloc(ig->slots_cap, sizeof *ig->enc_off);
-    ig->pubs = calloc(ig->slots_cap, sizeof *ig->pubs);
-    ig->item_cls = calloc(ig->slots_cap, sizeof *ig->item_cls);
-    if (!ig->reqs || !ig->slots || !ig->items || !ig->evs || !ig->enc_off ||
-        !ig->pubs || !ig->item_cls) {
-        snprintf(err, errlen, "out of memory for %zu event slots",
+    if (group_alloc(ig, &ig->groups[0]) != 0 ||
+        group_alloc(ig, &ig->groups[1]) != 0) {
+        snprintf(err, errlen, "out of memory for 2 x %zu event slots",
                  ig->slots_cap);
         pt_ingest_close(ig);
         return POVTRACK_ENOMEM;
     }
-    for (size_t i = 0; i < GROUP_REQUESTS_MAX; i++)
-        msgpack_unpacked_init(&ig->reqs[i].up);
 
     char dir[PATH_MAX];
     if (snprintf(dir, sizeof dir, "%s/" PT_DATA_LOG_SUBDIR, cfg->data_dir) >=
@@ -147,6 +191,12 @@ int pt_ingest_open(const struct pt_config *cfg, const struct pt_log *log,
     }
     int rc = st_log_open(dir, 0, &ig->events, err, errlen);
     if (rc != 0) {
+        pt_ingest_close(ig);
+        return rc;
+    }
+    if ((rc = pt_worker_start(&ig->worker)) != 0) {
+        snprintf(err, errlen, "cannot start the commit thread: %s",
+                 povtrack_strerror(rc));
         pt_ingest_close(ig);
         return rc;
     }
@@ -218,19 +268,11 @@ void pt_ingest_close(struct pt_ingest *ig)
     pt_auth_close(ig->auth);
     if (ig->zctx != NULL)
         zmq_ctx_term(ig->zctx);
-    if (ig->reqs != NULL)
-        for (size_t i = 0; i < GROUP_REQUESTS_MAX; i++)
-            msgpack_unpacked_destroy(&ig->reqs[i].up);
+    pt_worker_stop(ig->worker);
+    group_free(&ig->groups[0]);
+    group_free(&ig->groups[1]);
     st_log_close(ig->events);
-    msgpack_sbuffer_destroy(&ig->enc);
     msgpack_sbuffer_destroy(&ig->reply);
-    free(ig->reqs);
-    free(ig->slots);
-    free(ig->items);
-    free(ig->evs);
-    free(ig->enc_off);
-    free(ig->pubs);
-    free(ig->item_cls);
     pt_ingest_stats_close(ig->stats);
     free(ig->rates);
     free(ig);
@@ -423,8 +465,9 @@ static int refuse_publishers(struct pt_ingest *ig, char *why, size_t whylen)
     return 0;
 }
 
-static void take_request(struct pt_ingest *ig, struct ingest_req *g,
-                         size_t *nslots, size_t *nitems, int64_t now_us_)
+static void take_request(struct pt_ingest *ig, struct group *gr,
+                         struct ingest_req *g, size_t *nslots, size_t *nitems,
+                         int64_t now_us_)
 {
     int64_t max_at = now_us_ / 1000000 + EV_AT_SLACK;
     const struct pt_limits *lim = &ig->cfg->limits;
@@ -496,11 +539,11 @@ static void take_request(struct pt_ingest *ig, struct ingest_req *g,
     }
     for (uint32_t i = 0; i < arr->via.array.size; i++) {
         const msgpack_object *o = &arr->via.array.ptr[i];
-        struct slot *s = &ig->slots[*nslots + i];
+        struct slot *s = &gr->slots[*nslots + i];
         s->id.ptr = povtrack_proto_ack_id(o, &s->id.len);
         s->item = -1;
         s->cls = PT_REJECT_INVALID;
-        struct ev_event *ev = &ig->evs[*nitems];
+        struct ev_event *ev = &gr->evs[*nitems];
         if (ev_decode(o, max_at, ev, &err) != 0) {
             memcpy(s->error, err.msg, sizeof s->error);
             continue;
@@ -513,22 +556,22 @@ static void take_request(struct pt_ingest *ig, struct ingest_req *g,
             s->cls = PT_REJECT_RIGHTS;
             continue;
         }
-        size_t before = ig->enc.size;
+        size_t before = gr->enc.size;
         msgpack_packer pk;
-        msgpack_packer_init(&pk, &ig->enc, msgpack_sbuffer_write);
+        msgpack_packer_init(&pk, &gr->enc, msgpack_sbuffer_write);
         if (ev_encode(ev, &pk) != 0) {
-            ig->enc.size = before;
+            gr->enc.size = before;
             snprintf(s->error, sizeof s->error, "event: cannot encode");
             continue;
         }
-        struct st_item *it = &ig->items[*nitems];
+        struct st_item *it = &gr->items[*nitems];
         memset(it, 0, sizeof *it);
         it->ev = ev;
-        it->len = ig->enc.size - before;
+        it->len = gr->enc.size - before;
         it->publisher.ptr = pub->name;
         it->publisher.len = (uint32_t)strlen(pub->name);
-        ig->pubs[*nitems] = pub;
-        ig->enc_off[*nitems] = before;
+        gr->pubs[*nitems] = pub;
+        gr->enc_off[*nitems] = before;
         s->item = (long)(*nitems)++;
     }
     g->count = arr->via.array.size;
@@ -584,15 +627,15 @@ static int check_amend_rights(const struct pt_publisher *pub,
  * publisher's rights on the same registry. */
 static int check_refs(void *arg, struct st_view *view, struct st_item *item)
 {
-    struct pt_ingest *ig = arg;
-    enum pt_reject_class *cls = &ig->item_cls[item - ig->items];
+    struct group *gr = arg; /* on the worker's thread: reads only gr */
+    enum pt_reject_class *cls = &gr->item_cls[item - gr->items];
     int rc = st_check_refs(NULL, view, item);
     *cls = PT_REJECT_INVALID;
     if (rc != POVTRACK_OK)
         return rc;
     struct ev_registry reg;
     st_view_registry(view, &reg);
-    const struct pt_publisher *pub = ig->pubs[item - ig->items];
+    const struct pt_publisher *pub = gr->pubs[item - gr->items];
     *cls = PT_REJECT_RIGHTS;
     if (ev_type_amends(item->ev->type))
         return check_amend_rights(pub, view, &reg, item);
@@ -605,8 +648,9 @@ struct step_counts {
     uint64_t acked, duplicates, rejected[PT_REJECT_CLASSES];
 };
 
-static void reply(struct pt_ingest *ig, struct ingest_req *g,
-                  const char *storage_error, struct step_counts *n)
+static void reply(struct pt_ingest *ig, const struct group *gr,
+                  struct ingest_req *g, const char *storage_error,
+                  struct step_counts *n)
 {
     uint64_t stored = 0; /* the highest sequence this reply acknowledges */
     msgpack_sbuffer_clear(&ig->reply);
@@ -618,7 +662,7 @@ static void reply(struct pt_ingest *ig, struct ingest_req *g,
     } else {
         msgpack_pack_array(&pk, g->count);
         for (size_t i = g->first; i < g->first + g->count; i++) {
-            const struct slot *s = &ig->slots[i];
+            const struct slot *s = &gr->slots[i];
             const char *id = s->id.ptr;
             uint32_t len = s->id.len, index = (uint32_t)(i - g->first);
             if (s->item < 0) {
@@ -627,7 +671,7 @@ static void reply(struct pt_ingest *ig, struct ingest_req *g,
                 n->rejected[s->cls]++;
                 continue;
             }
-            const struct st_item *it = &ig->items[s->item];
+            const struct st_item *it = &gr->items[s->item];
             if (storage_error != NULL) {
                 povtrack_proto_pack_ack(&pk, id, len, index,
                                         POVTRACK_ACK_REJECTED, 0,
@@ -644,15 +688,15 @@ static void reply(struct pt_ingest *ig, struct ingest_req *g,
             } else {
                 povtrack_proto_pack_ack(&pk, id, len, index,
                                         POVTRACK_ACK_REJECTED, 0, it->error);
-                n->rejected[ig->item_cls[s->item]]++;
+                n->rejected[gr->item_cls[s->item]]++;
             }
         }
     }
     if (storage_error == NULL && g->error[0] == '\0')
         for (size_t i = g->first; i < g->first + g->count; i++) {
-            const struct slot *s = &ig->slots[i];
+            const struct slot *s = &gr->slots[i];
             const struct st_item *it =
-                s->item >= 0 ? &ig->items[s->item] : NULL;
+                s->item >= 0 ? &gr->items[s->item] : NULL;
             if (it != NULL &&
                 (it->status == ST_ITEM_OK || it->status == ST_ITEM_DUPLICATE) &&
                 it->seq > stored)
@@ -714,6 +758,103 @@ static void count_add(_Atomic uint64_t *a, uint64_t v)
                               memory_order_relaxed);
 }
 
+/* Drain what is queued into gr: the group that shares one commit.  Every
+ * event takes a slot, valid or not, so the bound is on slots: a request
+ * may then add at most limits.events_max past batch_max, which the arrays
+ * leave room for. */
+static void group_take(struct pt_ingest *ig, struct group *gr)
+{
+    size_t nreqs = 0, nslots = 0, nitems = 0;
+    gr->received = now_us();
+    msgpack_sbuffer_clear(&gr->enc);
+    while (nreqs < GROUP_REQUESTS_MAX && nslots < ig->cfg->batch_max) {
+        struct ingest_req *g = &gr->reqs[nreqs];
+        int rrc = pt_wire_recv(ig->router, &g->req, ZMQ_DONTWAIT);
+        if (rrc != 0) {
+            if (rrc == POVTRACK_EPROTO) {
+                pt_logf(ig->log, PT_LOG_WARN,
+                        "dropped a request with a malformed envelope");
+                continue;
+            }
+            break;
+        }
+        take_request(ig, gr, g, &nslots, &nitems, gr->received);
+        nreqs++;
+    }
+    /* The encode buffer may have moved while it grew: point items at their
+     * bytes only now. */
+    for (size_t i = 0; i < nitems; i++) {
+        gr->items[i].bytes = gr->enc.data + gr->enc_off[i];
+        gr->item_cls[i] = PT_REJECT_CONFLICT;
+    }
+    gr->nreqs = nreqs;
+    gr->nitems = nitems;
+    if (nreqs > 0)
+        atomic_store_explicit(&ig->stats->in_flight, (uint32_t)nreqs,
+                              memory_order_relaxed);
+}
+
+/* The worker's job: commit gr's events, synced, in one transaction.  It
+ * touches only gr and the log (check_refs reads gr's publishers). */
+static int group_commit(void *arg)
+{
+    struct group *gr = arg;
+    int64_t t0 = mono_us();
+    int rc = st_log_append_batch(gr->ig->events, gr->received, gr->items,
+                                 gr->nitems, check_refs, gr);
+    gr->commit_us = mono_us() - t0;
+    return rc;
+}
+
+/* gr's commit returned rc (0 when it had nothing to store): wake the
+ * plugin host and the mirror, then ack every request of gr. */
+static void group_finish(struct pt_ingest *ig, struct group *gr, int rc)
+{
+    const char *storage_error = NULL;
+    char storage_msg[EV_ERROR_MAX];
+    if (gr->nitems > 0 && rc == 0) {
+        pt_hist_observe(&ig->stats->commit_us, PT_HIST_MICROS,
+                        (uint64_t)gr->commit_us);
+        pt_hist_observe(&ig->stats->commit_events, PT_HIST_EVENTS, gr->nitems);
+        /* A full pipe or socket already holds a wake-up: nothing is
+         * lost. */
+        if (ig->notify_fd >= 0) {
+            ssize_t w = write(ig->notify_fd, "", 1);
+            (void)w;
+        }
+        if (ig->mirror_fd >= 0) {
+            ssize_t w =
+                send(ig->mirror_fd, "L", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+            (void)w;
+        }
+    } else if (gr->nitems > 0) {
+        /* Nothing of the group is stored: say so, never ack. */
+        if (storage_full(ig, rc, gr->enc.size))
+            snprintf(storage_msg, sizeof storage_msg,
+                     "storage full (%s): nothing of this request is "
+                     "stored; send it again later",
+                     st_strerror(rc));
+        else
+            snprintf(storage_msg, sizeof storage_msg,
+                     "storage: %s; not stored, send again later",
+                     st_strerror(rc));
+        storage_error = storage_msg;
+        pt_logf(ig->log, PT_LOG_ERROR, "commit of %zu events failed: %s",
+                gr->nitems, st_strerror(rc));
+    }
+    struct step_counts counted = {0};
+    for (size_t i = 0; i < gr->nreqs; i++) {
+        reply(ig, gr, &gr->reqs[i], storage_error, &counted);
+        pt_wire_close(&gr->reqs[i].req);
+    }
+    struct pt_ingest_stats *st = ig->stats;
+    count_add(&st->requests, gr->nreqs);
+    count_add(&st->acked, counted.acked);
+    count_add(&st->duplicates, counted.duplicates);
+    for (unsigned c = 0; c < PT_REJECT_CLASSES; c++)
+        count_add(&st->rejected[c], counted.rejected[c]);
+}
+
 int pt_ingest_step(struct pt_ingest *ig, int timeout_ms)
 {
     zmq_pollitem_t items[4] = {{ig->router, 0, ZMQ_POLLIN, 0},
@@ -754,86 +895,30 @@ int pt_ingest_step(struct pt_ingest *ig, int timeout_ms)
     if (!(items[0].revents & ZMQ_POLLIN))
         return 0;
 
-    int64_t received = now_us();
-    size_t nreqs = 0, nslots = 0, nitems = 0;
-    msgpack_sbuffer_clear(&ig->enc);
-    /* Drain what is queued: this is the group that shares one commit.  Every
-     * event takes a slot, valid or not, so the bound is on slots: a request
-     * may then add at most limits.events_max past batch_max, which the
-     * arrays leave room for. */
-    while (nreqs < GROUP_REQUESTS_MAX && nslots < ig->cfg->batch_max) {
-        struct ingest_req *g = &ig->reqs[nreqs];
-        int rrc = pt_wire_recv(ig->router, &g->req, ZMQ_DONTWAIT);
-        if (rrc != 0) {
-            if (rrc == POVTRACK_EPROTO) {
-                pt_logf(ig->log, PT_LOG_WARN,
-                        "dropped a request with a malformed envelope");
-                continue;
-            }
+    /* Pipelined: while the worker commits one group, the next is drained
+     * and validated; a group is acked once its own commit has returned.
+     * Nothing is in flight when the step returns (a reload may replace the
+     * registry the groups point into), and a step takes at most
+     * STEP_GROUPS_MAX groups, so the caller's loop (signals, reloads)
+     * runs between them under a steady load too. */
+    struct group *inflight = NULL;
+    for (int turn = 0;; turn++) {
+        struct group *gr = &ig->groups[turn % 2];
+        gr->nreqs = 0;
+        if (turn < STEP_GROUPS_MAX)
+            group_take(ig, gr);
+        if (inflight != NULL)
+            group_finish(ig, inflight, pt_worker_wait(ig->worker));
+        inflight = NULL;
+        if (gr->nreqs == 0)
             break;
+        if (gr->nitems == 0) { /* nothing to store: answer at once */
+            group_finish(ig, gr, 0);
+            continue;
         }
-        take_request(ig, g, &nslots, &nitems, received);
-        nreqs++;
+        pt_worker_run(ig->worker, group_commit, gr);
+        inflight = gr;
     }
-    atomic_store_explicit(&ig->stats->in_flight, (uint32_t)nreqs,
-                          memory_order_relaxed);
-    /* The encode buffer may have moved while it grew: point items at their
-     * bytes only now. */
-    for (size_t i = 0; i < nitems; i++)
-        ig->items[i].bytes = ig->enc.data + ig->enc_off[i];
-
-    const char *storage_error = NULL;
-    char storage_msg[EV_ERROR_MAX];
-    if (nitems > 0) {
-        for (size_t i = 0; i < nitems; i++)
-            ig->item_cls[i] = PT_REJECT_CONFLICT;
-        int64_t t0 = mono_us();
-        int rc = st_log_append_batch(ig->events, received, ig->items, nitems,
-                                     check_refs, ig);
-        if (rc == 0) {
-            pt_hist_observe(&ig->stats->commit_us, PT_HIST_MICROS,
-                            (uint64_t)(mono_us() - t0));
-            pt_hist_observe(&ig->stats->commit_events, PT_HIST_EVENTS, nitems);
-        }
-        if (rc != 0) {
-            /* Nothing of the group is stored: say so, never ack. */
-            if (storage_full(ig, rc, ig->enc.size))
-                snprintf(storage_msg, sizeof storage_msg,
-                         "storage full (%s): nothing of this request is "
-                         "stored; send it again later",
-                         st_strerror(rc));
-            else
-                snprintf(storage_msg, sizeof storage_msg,
-                         "storage: %s; not stored, send again later",
-                         st_strerror(rc));
-            storage_error = storage_msg;
-            pt_logf(ig->log, PT_LOG_ERROR, "commit of %zu events failed: %s",
-                    nitems, st_strerror(rc));
-        } else {
-            /* A full pipe or socket already holds a wake-up: nothing is
-             * lost. */
-            if (ig->notify_fd >= 0) {
-                ssize_t w = write(ig->notify_fd, "", 1);
-                (void)w;
-            }
-            if (ig->mirror_fd >= 0) {
-                ssize_t w =
-                    send(ig->mirror_fd, "L", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
-                (void)w;
-            }
-        }
-    }
-    struct step_counts counted = {0};
-    for (size_t i = 0; i < nreqs; i++) {
-        reply(ig, &ig->reqs[i], storage_error, &counted);
-        pt_wire_close(&ig->reqs[i].req);
-    }
-    struct pt_ingest_stats *st = ig->stats;
-    count_add(&st->requests, nreqs);
-    count_add(&st->acked, counted.acked);
-    count_add(&st->duplicates, counted.duplicates);
-    for (unsigned c = 0; c < PT_REJECT_CLASSES; c++)
-        count_add(&st->rejected[c], counted.rejected[c]);
-    atomic_store_explicit(&st->in_flight, 0, memory_order_relaxed);
+    atomic_store_explicit(&ig->stats->in_flight, 0, memory_order_relaxed);
     return 0;
 }

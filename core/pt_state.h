@@ -38,6 +38,16 @@
  * the loaded plugin declares.  Readers outside the host need not look at
  * it: the cursors keep their form.
  *
+ * The database PT_STATE_APPLYING_DB maps a plugin's name to the record it
+ * is in the middle of: a plugin may apply one slow record in steps, each
+ * committed (POVTRACK_EAGAIN from apply, <povtrack/plugin.h>), and between
+ * them its cursor stays just before the record while its state holds the
+ * steps done.  The value is u64 sequence then u32 alerts raised under it
+ * so far, big-endian (PT_STATE_APPLYING_LEN bytes), so that the next step,
+ * in this host or the next one, keys its alerts after them.  Written and
+ * deleted with the cursor, in the same transaction; absent while no record
+ * is in progress.
+ *
  * Errors: functions return 0 or a code of <povtrack/errors.h> (an errno
  * value negated, an LMDB code), with a message in err naming the
  * directory.
@@ -70,6 +80,8 @@
 #define PT_STATE_CURSORS_DB "cursors"
 #define PT_STATE_LAYOUTS_DB "layouts"
 #define PT_STATE_LAYOUT_LEN 12 /* u32 layout, u64 seq */
+#define PT_STATE_APPLYING_DB "applying"
+#define PT_STATE_APPLYING_LEN 12 /* u64 seq, u32 alerts */
 /* Modes the host creates the state directory and files with. */
 #define PT_STATE_DIR_MODE 0750
 #define PT_STATE_FILE_MODE 0640

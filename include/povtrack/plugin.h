@@ -60,7 +60,18 @@
  *           opens (tools, tests) fail.
  *   apply   everything the plugin wrote for the batch is rolled back, its
  *           cursor stays before the record, and it is quarantined (state
- *           kept); the other plugins go on.
+ *           kept); the other plugins go on.  Except POVTRACK_EAGAIN: "not
+ *           done yet, this is one step", for a record whose work is too
+ *           long for one call (a review of a whole province), so that
+ *           queries need not wait for all of it.  What the step wrote and
+ *           raised is kept; the host calls apply with the same record
+ *           again, in the same transaction or, once its apply budget is
+ *           spent, after committing the steps done with the plugin's
+ *           cursor still before the record (also across a restart).  The
+ *           plugin keeps where it is in its own state, clears that in its
+ *           last step (which returns 0), and must make progress in each
+ *           step; the state after the last step must not depend on where
+ *           the steps were cut.  Queries in between see the steps done.
  *   query   the client gets {"ok": false, "error": "<name>: <err>"}; the
  *           plugin stays loaded.
  *   tick    what the plugin wrote and raised in that tick is rolled back

@@ -53,6 +53,10 @@
  *   'L' unit[5] year[8] list[1] household -> LNOB unit[5]: list members,
  *        under the LNOB unit and every ancestor, for the list query.
  *   'V' -> u64 fingerprint of the standards table the state was built with.
+ *   'P' -> seq[8] key: a review.closed in progress (applied in steps of
+ *        STD_STEP_CHUNKS x STD_CHUNK households, POVTRACK_EAGAIN): the
+ *        record's sequence and the last 'M' key it has handled.  Gone
+ *        once the review is done.
  *   'c' year[8] unit[5] -> i64[V_N]: what counts in the unit itself (the
  *        first unit of the year-end chain, not its descendants), for as_of.
  *
@@ -118,6 +122,7 @@
 #define STD_LIMIT_DEFAULT 1000
 #define STD_LIMIT_MAX 10000
 #define STD_CHUNK 256      /* households handled per scan of a closed review */
+#define STD_STEP_CHUNKS 8  /* scans per step of a review: 2,048 households */
 #define STD_QYEAR_MIN 1000 /* years a query may name */
 #define STD_QYEAR_MAX 9999
 
@@ -878,35 +883,73 @@ static int chunk_add(void *arg, const void *key, size_t klen, const void *val,
     return c->n == STD_CHUNK ? 1 : 0;
 }
 
+/* Where a review in progress (the 'P' key) is: *resume 1 and from (the
+ * last 'M' key handled, *flen bytes) when record seq has begun; 0 when
+ * none is in progress.  Negative: an error. */
+static int review_progress(struct standard *s, povtrack_ctx *ctx, uint64_t seq,
+                           uint8_t *from, size_t *flen)
+{
+    static const uint8_t k[] = {'P'};
+    const void *v;
+    size_t vlen;
+    int rc = pu_get(s->host, ctx, k, sizeof k, &v, &vlen);
+    if (rc != 1)
+        return rc;
+    if (vlen <= 8 || vlen - 8 > YKEY_LEN + EV_HOUSEHOLD_MAX ||
+        pu_get_u64(v) != seq) {
+        s->host->log(ctx, POVTRACK_LOG_ERROR,
+                     "standard: a review in progress that is not record %llu",
+                     (unsigned long long)seq);
+        return POVTRACK_EIO;
+    }
+    *flen = vlen - 8;
+    memcpy(from, (const uint8_t *)v + 8, *flen);
+    return 1;
+}
+
 /*
  * review.closed (u, y): from now on LNOB applies to every household of u's
  * subtree.  Nothing to do when u or an ancestor was already closed: those
  * households are already evaluated, and later events evaluate themselves.
+ * A province has hundreds of thousands of households: they are settled in
+ * steps of STD_STEP_CHUNKS scans (POVTRACK_EAGAIN), the 'P' key saying
+ * where the next step starts.  Settling one household does not change the
+ * 'M' entries the scan walks, nor another household's record, so the
+ * state after the last step is the same however the steps were cut.
  */
 static int apply_review(struct standard *s, povtrack_ctx *ctx,
-                        const struct ev_event *ev)
+                        const struct povtrack_record *rec)
 {
+    const struct ev_event *ev = rec->event;
     struct pu_chain ch;
     int64_t year = ev->data.year;
     uint8_t unit[PU_UNIT_W];
+    uint8_t from[YKEY_LEN + EV_HOUSEHOLD_MAX + 1], to[YKEY_LEN];
+    size_t flen = 0;
     if (pu_put_unit(unit, ev->unit) != 0 ||
         year_chain(s, ctx, unit, year, UINT64_MAX, &ch) != 0)
         return POVTRACK_EIO;
-    int rc = closed(s, ctx, &ch, year);
-    if (rc != 0)
-        return rc < 0 ? rc : 0;
-    uint8_t from[YKEY_LEN + EV_HOUSEHOLD_MAX + 1], to[YKEY_LEN];
-    ykey(to, 'Z', ch.code[0], year);
-    if ((rc = pu_put(s->host, ctx, to, sizeof to, "", 0)) != 0)
+    int rc = review_progress(s, ctx, rec->seq, from, &flen);
+    if (rc < 0)
         return rc;
+    if (rc == 1) { /* resume just after the last key handled */
+        from[flen++] = 0;
+    } else {
+        if ((rc = closed(s, ctx, &ch, year)) != 0)
+            return rc < 0 ? rc : 0;
+        ykey(to, 'Z', ch.code[0], year);
+        if ((rc = pu_put(s->host, ctx, to, sizeof to, "", 0)) != 0)
+            return rc;
+        ykey(from, 'M', ch.code[0], year);
+        flen = YKEY_LEN;
+    }
+    ykey(to, 'M', ch.code[0], year);
+    for (int i = YKEY_LEN - 1; i >= 0 && ++to[i] == 0; i--)
+        ; /* to: the first key after the prefix */
     struct chunk *c = malloc(sizeof *c);
     if (c == NULL)
         return POVTRACK_EIO;
-    ykey(from, 'M', ch.code[0], year);
-    memcpy(to, from, sizeof to);
-    for (int i = YKEY_LEN - 1; i >= 0 && ++to[i] == 0; i--)
-        ; /* to: the first key after the prefix */
-    size_t flen = YKEY_LEN;
+    int scans = 0;
     do {
         c->prefix = YKEY_LEN;
         c->n = 0;
@@ -928,9 +971,20 @@ static int apply_review(struct standard *s, povtrack_ctx *ctx,
             from[c->lastlen] = 0;
             flen = c->lastlen + 1;
         }
-    } while (rc >= 0 && c->n == STD_CHUNK);
+    } while (rc >= 0 && c->n == STD_CHUNK && ++scans < STD_STEP_CHUNKS);
+    static const uint8_t pk[] = {'P'};
+    if (rc >= 0 && c->n == STD_CHUNK) { /* more to come: the next step */
+        uint8_t v[8 + YKEY_LEN + EV_HOUSEHOLD_MAX];
+        pu_put_u64(v, rec->seq);
+        memcpy(v + 8, c->last, c->lastlen);
+        rc = pu_put(s->host, ctx, pk, sizeof pk, v, 8 + c->lastlen);
+        free(c);
+        return rc != 0 ? rc : POVTRACK_EAGAIN;
+    }
     free(c);
-    return rc < 0 ? POVTRACK_EIO : 0;
+    if (rc < 0)
+        return POVTRACK_EIO;
+    return pu_del(s->host, ctx, pk, sizeof pk);
 }
 
 /* ---- plugin callbacks ---- */
@@ -989,7 +1043,7 @@ static int standard_apply(void *state, povtrack_ctx *ctx,
     case EV_HOUSEHOLD_STATUS:
         return apply_household(s, ctx, ev);
     case EV_REVIEW_CLOSED:
-        return apply_review(s, ctx, ev);
+        return apply_review(s, ctx, rec);
     default:
         return 0;
     }

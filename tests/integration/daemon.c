@@ -918,8 +918,13 @@ int td_plugin_op(struct td *d, const char *op, const char *plugin,
         rc = ok != NULL && ok->type == MSGPACK_OBJECT_BOOLEAN && ok->via.boolean
                  ? 0
                  : -1;
-        if (rc != 0)
-            fprintf(stderr, "%s %s refused\n", op, plugin);
+        if (rc != 0) {
+            char why[512] = "";
+            const msgpack_object *e = td_get(&up.data, "error");
+            if (e != NULL)
+                td_str_copy(e, why, sizeof why);
+            fprintf(stderr, "%s %s refused: %s\n", op, plugin, why);
+        }
     }
     msgpack_unpacked_destroy(&up);
     return rc;

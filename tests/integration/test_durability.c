@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <zmq.h>
 
 #include "daemon.h"
 
@@ -152,6 +153,201 @@ static void test_ack_follows_durable_commit(void **state)
     }
     fclose(f);
     assert_int_equal(acks, REQUESTS);
+    assert_int_equal(td_stop(d), 0);
+}
+
+/* ---- pipelined group commits ---- */
+
+#define PIPE_PUBLISHERS 4
+#define PIPE_WINDOW 16 /* requests in flight per publisher */
+#define PIPE_ROUNDS 3
+#define PIPE_ACKS (PIPE_PUBLISHERS * PIPE_WINDOW * PIPE_ROUNDS)
+#define PIPE_SEQ_MAX 1024
+
+/* A one-event request defining unit id (as td_define_province). */
+static void pack_unit(msgpack_sbuffer *sb, const char *id)
+{
+    msgpack_packer pk;
+    msgpack_sbuffer_clear(sb);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 1);
+    td_pack_event_head(&pk, id, "unit.defined", 1609459200, "60", NULL);
+    msgpack_pack_map(&pk, 3);
+    td_pack_cstr(&pk, "name");
+    td_pack_cstr(&pk, "Binh Thuan");
+    td_pack_cstr(&pk, "parent");
+    msgpack_pack_nil(&pk);
+    td_pack_cstr(&pk, "level");
+    td_pack_cstr(&pk, "province");
+}
+
+/* The "seq" of every ack in a sendto line of strace -xx ("\xa3\x73\x65\x71"
+ * then a msgpack unsigned integer), into seqs; returns how many. */
+static size_t acked_seqs(const char *line, uint64_t *seqs, size_t cap)
+{
+    static const char key[] = "\\xa3\\x73\\x65\\x71\\x";
+    size_t n = 0;
+    for (const char *p = line; (p = strstr(p, key)) != NULL && n < cap;) {
+        p += strlen(key);
+        unsigned b = (unsigned)strtoul((char[]){p[0], p[1], 0}, NULL, 16);
+        int more = b == 0xcc ? 1 : b == 0xcd ? 2 : b == 0xce ? 4 : 0;
+        uint64_t v = more ? 0 : b;
+        for (int i = 0; i < more; i++) {
+            p += 2;
+            if (strncmp(p, "\\x", 2) != 0)
+                fail_msg("cannot read an ack's seq: %s", line);
+            p += 2;
+            v = v << 8 | strtoul((char[]){p[0], p[1], 0}, NULL, 16);
+        }
+        p += 2;
+        seqs[n++] = v;
+    }
+    return n;
+}
+
+/*
+ * Many publishers with many one-event requests in flight, so that ingest
+ * validates a group while the one before commits on its worker thread:
+ * every ack must still leave only after the commit holding its event is on
+ * disk.  The log says which records went in one commit (a group's records
+ * share their "received" time), so each record's commit is numbered; in
+ * the trace, the k-th durable commit is the k-th fdatasync of the data
+ * file followed by an O_DSYNC meta page write, and the ack of a record of
+ * commit k must begin after the k-th has completed.
+ */
+static void test_pipelined_acks_follow_their_commit(void **state)
+{
+    struct td *d = *state;
+    publish_one(d, 0); /* warm up; its record is seq 1 */
+
+    void *pubs[PIPE_PUBLISHERS];
+    for (int p = 0; p < PIPE_PUBLISHERS; p++)
+        assert_non_null(pubs[p] = td_dealer(d, d->ingest, NULL, NULL));
+    char trace[400];
+    snprintf(trace, sizeof trace, "%s/strace.out", d->dir);
+    struct td_tracer t;
+    assert_int_equal(
+        td_trace_start(&t, (const pid_t[]){d->pid, 0}, trace,
+                       (const char *[]){"-tt", "-xx", "-s", "65536", "-e",
+                                        "trace=fdatasync,fsync,pwrite64,sendto",
+                                        NULL}),
+        0);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    int sent = 0;
+    for (int r = 0; r < PIPE_ROUNDS; r++) {
+        for (int w = 0; w < PIPE_WINDOW; w++)
+            for (int p = 0; p < PIPE_PUBLISHERS; p++) {
+                char id[32];
+                snprintf(id, sizeof id, "p%d-%d-%d", p, r, w);
+                pack_unit(&sb, id);
+                assert_int_equal(zmq_send(pubs[p], "", 0, ZMQ_SNDMORE), 0);
+                assert_int_equal(zmq_send(pubs[p], sb.data, sb.size, 0),
+                                 (int)sb.size);
+                sent++;
+            }
+        for (int p = 0; p < PIPE_PUBLISHERS; p++)
+            for (int w = 0; w < PIPE_WINDOW; w++) {
+                msgpack_unpacked up;
+                msgpack_unpacked_init(&up);
+                assert_int_equal(td_recv_reply(pubs[p], &up, 10000), 0);
+                msgpack_unpacked_destroy(&up);
+            }
+    }
+    msgpack_sbuffer_destroy(&sb);
+    td_trace_stop(&t);
+    for (int p = 0; p < PIPE_PUBLISHERS; p++)
+        zmq_close(pubs[p]);
+    assert_int_equal(sent, PIPE_ACKS);
+
+    /* commit_of[seq]: which traced commit (1, 2, ...) holds the record. */
+    static unsigned commit_of[PIPE_SEQ_MAX];
+    memset(commit_of, 0, sizeof commit_of);
+    msgpack_sbuffer q;
+    msgpack_sbuffer_init(&q);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &q, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 3);
+    td_pack_cstr(&pk, "op");
+    td_pack_cstr(&pk, "read");
+    td_pack_cstr(&pk, "from");
+    msgpack_pack_uint64(&pk, 2);
+    td_pack_cstr(&pk, "limit");
+    msgpack_pack_uint64(&pk, PIPE_SEQ_MAX);
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    assert_int_equal(td_request_raw(d, q.data, q.size, &up, 10000), 0);
+    const msgpack_object *recs = td_get(&up.data, "records");
+    assert_non_null(recs);
+    assert_int_equal(recs->via.array.size, PIPE_ACKS);
+    unsigned commits = 0;
+    int64_t prev = INT64_MIN;
+    for (uint32_t i = 0; i < recs->via.array.size; i++) {
+        const msgpack_object *rec = &recs->via.array.ptr[i];
+        uint64_t seq = td_get(rec, "seq")->via.u64;
+        int64_t received = td_get(rec, "received")->via.i64;
+        assert_true(seq < PIPE_SEQ_MAX);
+        if (received != prev)
+            commits++;
+        prev = received;
+        commit_of[seq] = commits;
+    }
+    msgpack_unpacked_destroy(&up);
+    msgpack_sbuffer_destroy(&q);
+    /* Groups of more than one request, or the test shows nothing. */
+    assert_true(commits < PIPE_ACKS);
+
+    FILE *f = fopen(trace, "r");
+    assert_non_null(f);
+    static char line[1 << 20];
+    unsigned durable = 0; /* commits completed: fdatasync, then meta */
+    int synced = 0, data_fd = -1, acks = 0;
+    int pending_fd[1024];
+    memset(pending_fd, -1, sizeof pending_fd);
+    uint64_t seqs[PIPE_ACKS];
+    while (fgets(line, sizeof line, f) != NULL) {
+        int completed, ok;
+        const char *sc = syscall_of(line, &completed, &ok);
+        if (sc == NULL)
+            continue;
+        long tid = strtol(line, NULL, 10);
+        int *pfd_slot = &pending_fd[tid % 1024];
+        if (strncmp(sc, "fdatasync(", 10) == 0 ||
+            strncmp(sc, "fsync(", 6) == 0) {
+            if (ok) {
+                data_fd = atoi(strchr(sc, '(') + 1);
+                synced = 1;
+            }
+        } else if (strncmp(sc, "fdatasync resumed", 17) == 0 ||
+                   strncmp(sc, "fsync resumed", 13) == 0) {
+            synced = synced || ok;
+        } else if (strncmp(sc, "pwrite64(", 9) == 0 ||
+                   strncmp(sc, "pwrite64 resumed", 16) == 0) {
+            if (sc[8] == '(')
+                *pfd_slot = atoi(sc + 9);
+            if (ok && synced && *pfd_slot != data_fd &&
+                fd_is_dsync(d->pid, *pfd_slot)) {
+                durable++;
+                synced = 0;
+            }
+        } else if (strncmp(sc, "sendto(", 7) == 0) {
+            size_t n = acked_seqs(sc, seqs, PIPE_ACKS);
+            for (size_t i = 0; i < n; i++) {
+                if (seqs[i] < 2)
+                    continue; /* the warm-up's, before the trace */
+                assert_true(seqs[i] < PIPE_SEQ_MAX);
+                if (commit_of[seqs[i]] == 0 || durable < commit_of[seqs[i]])
+                    fail_msg("the ack of seq %llu (commit %u) was sent when "
+                             "%u commits were durable",
+                             (unsigned long long)seqs[i], commit_of[seqs[i]],
+                             durable);
+                acks++;
+            }
+        }
+    }
+    fclose(f);
+    assert_int_equal(acks, PIPE_ACKS);
+    assert_int_equal(durable, commits);
     assert_int_equal(td_stop(d), 0);
 }
 
@@ -353,6 +549,8 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_ack_follows_durable_commit,
+                                        td_setup_started, td_teardown),
+        cmocka_unit_test_setup_teardown(test_pipelined_acks_follow_their_commit,
                                         td_setup_started, td_teardown),
         cmocka_unit_test_setup_teardown(test_creation_durable_before_first_ack,
                                         td_setup, td_teardown),

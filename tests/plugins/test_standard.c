@@ -767,6 +767,110 @@ static void test_rebuild(void **state)
     fx_free(fx);
 }
 
+/* ---- a review applied in steps ---- */
+
+#define STEP_HH 2048                /* the plugin's step of a review */
+#define MANY_HH (2 * STEP_HH + 500) /* 593's review: three steps */
+#define MANY_BEFORE (7 + MANY_HH)   /* records before the reviews */
+
+/* MANY_HH households officially poor in 593 without an assessment (all
+ * on the no_assessment list once 593 is closed), then the reviews of 593
+ * and of 60 (which finds them all listed already). */
+static void sc_many(struct fx *fx)
+{
+    char hh[32];
+    sc_units(fx);
+    for (int i = 0; i < MANY_HH; i++) {
+        snprintf(hh, sizeof hh, "h%05d", i);
+        fx_status(fx, AT, i % 2 ? "22901" : "22902", hh, 2024, EV_STATUS_POOR);
+    }
+    fx_commit(fx);
+    fx_review(fx, AT + 1, "593", 2024);
+    fx_review(fx, AT + 2, "60", 2024);
+    fx_commit(fx);
+}
+
+static void many_snap(struct fx *fx, struct fx_snap *s)
+{
+    static const char *const units[] = {"60", "593", "22901", "22902"};
+    char q[160];
+    struct fx_reply r;
+    for (size_t u = 0; u < FX_NELEMS(units); u++) {
+        snprintf(q, sizeof q, "{\"unit\":\"%s\",\"year\":2024}", units[u]);
+        fx_snap_query(fx, s, "standard", q);
+        snprintf(q, sizeof q,
+                 "{\"unit\":\"%s\",\"year\":2024,\"list\":"
+                 "\"no_assessment\",\"limit\":10000}",
+                 units[u]);
+        fx_snap_query(fx, s, "standard", q);
+    }
+    fx_request(fx, &r, "{\"op\":\"alerts\",\"since\":0,\"limit\":10000}");
+    const msgpack_object *a = fx_get(r.root, "alerts");
+    assert_int_equal(a->via.array.size, MANY_HH); /* one each, no more */
+    fx_snap_add(s, a);
+    fx_reply_free(&r);
+}
+
+static void open_stepping(struct fx *fx)
+{
+    char err[512] = "";
+    if (fx_host_open(fx, err, sizeof err) != 0)
+        fail_msg("pt_host_open: %s", err);
+    pt_host_set_apply_budget(fx->host, 0); /* commit after every step */
+}
+
+/*
+ * A review.closed of thousands of households is applied in steps, each
+ * committed, so that queries are answered in between (no query waits for
+ * a whole province); a host started in the middle goes on where the steps
+ * stopped; and the state and alerts at the end are those of the review
+ * applied in one go, byte for byte.
+ */
+static void test_review_in_steps(void **state)
+{
+    (void)state;
+    struct fx *fx = fx_new("standard");
+    struct fx_snap one = {0}, steps = {0};
+    struct fx_reply r;
+    sc_many(fx);
+    fx_sync(fx);
+    many_snap(fx, &one);
+
+    fx_host_close(fx);
+    fx_drop_state(fx);
+    open_stepping(fx);
+    size_t applied;
+    pt_host_set_apply_budget(fx->host, 60000);
+    while (pt_host_applied_seq(fx->host) < MANY_BEFORE)
+        assert_int_equal(
+            pt_host_catch_up(fx->host,
+                             MANY_BEFORE - pt_host_applied_seq(fx->host),
+                             &applied),
+            0);
+    assert_int_equal(pt_host_applied_seq(fx->host), MANY_BEFORE);
+    pt_host_set_apply_budget(fx->host, 0);
+    int partial = 0;
+    do {
+        assert_int_equal(pt_host_catch_up(fx->host, 10000, &applied), 0);
+        int64_t listed = fx_i64(sq(fx, &r, "593", 2024), "no_assessment");
+        fx_reply_free(&r);
+        if (listed > 0 && listed < MANY_HH) {
+            /* Part of the review, committed: the queries see it. */
+            assert_int_equal(listed, (partial + 1) * STEP_HH);
+            assert_int_equal(pt_host_applied_seq(fx->host), MANY_BEFORE);
+            if (partial++ == 0) { /* a new host goes on from there */
+                fx_host_close(fx);
+                open_stepping(fx);
+            }
+        }
+    } while (applied != 0);
+    assert_int_equal(partial, 2);
+    assert_int_equal(pt_host_applied_seq(fx->host), MANY_BEFORE + 2);
+    many_snap(fx, &steps);
+    fx_snap_assert_equal(&one, &steps);
+    fx_free(fx);
+}
+
 /* ---- units over time: the 2025 reorganisation (fixture.h) ---- */
 
 /* The years and lists the 2025 tests compare across a rebuild. */
@@ -1093,6 +1197,7 @@ int main(void)
         cmocka_unit_test(test_bad_config),
         cmocka_unit_test(test_query_errors),
         cmocka_unit_test(test_rebuild),
+        cmocka_unit_test(test_review_in_steps),
         cmocka_unit_test(test_reorg_2025),
         cmocka_unit_test(test_late_change),
         cmocka_unit_test(test_v10_state_refused),

@@ -7,10 +7,16 @@
 # the province, one of its districts and one of its communes over the
 # query socket, one request in flight.  Then the same province query while
 # another province's households are being ingested and applied, which is
-# when a query has to wait for the apply transaction in progress.
+# when a query has to wait for the apply transaction in progress.  Last,
+# queries of that province while its review.closed events (each district,
+# then the province: every household visited twice) are applied, the
+# slowest records of a log, held back until then.
 #
 #   tools/bench/query-latency.sh [BUILD_DIR] [--households N]
-#                                [--requests N] [--keep]
+#                                [--requests N] [--review-only] [--keep]
+#
+# --review-only runs the last part alone (province 01 published without
+# its reviews, then the reviews while it is queried).
 #
 # BUILD_DIR defaults to build/ (a Release build with -DPOVTRACK_BENCH=ON
 # -DPOVTRACK_SAMPLE=ON).
@@ -20,17 +26,19 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 build=build
 if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then build=$1; shift; fi
 case "$build" in /*) ;; *) build=$root/$build ;; esac
-households=1000000 requests=100000 keep=0
+households=1000000 requests=100000 keep=0 review_only=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --households) households=$2; shift 2 ;;
     --requests) requests=$2; shift 2 ;;
     --keep) keep=1; shift ;;
+    --review-only) review_only=1; shift ;;
     *) echo "query-latency.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
 bin=$build/bin
-units=$root/../shared/data/units-vn-2025-03-01.csv
+units=${POVTRACK_UNITS:-$root/../shared/data/units-vn-2025-03-01.csv}
+[ -f "$units" ] || units=$root/../../shared/data/units-vn-2025-03-01.csv # a worktree
 for exe in povtrackd povtrack povtrack-sample povtrack-query-bench; do
   if [ ! -x "$bin/$exe" ]; then
     echo "query-latency.sh: $bin/$exe is missing; build first:" \
@@ -54,12 +62,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-publish() { # province, households
+publish() { # province, households[, grep -v or grep, pattern]
   "$bin/povtrack-sample" --national --units "$units" --province "$1" \
     --households "$2" --types status --year 2024 --now 1790000000 \
-    2>/dev/null |
+    2>/dev/null | { if [ $# -gt 2 ]; then grep "$3" "$4"; else cat; fi; } |
     "$bin/povtrack" send --ingest "$I" --batch 10000 --timeout 60000
 }
+reviews='"type":"review.closed"'
 caught_up() {
   "$bin/povtrack" stats --json --query "$Q" |
     awk '{ match($0, /"last_seq":[0-9]+/); last = substr($0, RSTART + 11, RLENGTH - 11) + 0
@@ -75,6 +84,7 @@ caught_up() {
 daemon=$!
 "$bin/povtrack" ping --wait --query "$Q" --timeout 15000 >/dev/null
 
+if [ "$review_only" = 0 ]; then
 echo "== load $(cut -d' ' -f1-3 /proc/loadavg); publishing province 60 with $households households"
 t0=$(date +%s.%N)
 publish 60 "$households" | tail -n1
@@ -93,9 +103,40 @@ echo "== idle daemon, load $(cut -d' ' -f1-3 /proc/loadavg)"
 "$bin/povtrack-query-bench" --query "$Q" --plugin fund --units 60 --requests "$((requests / 5))"
 
 echo "== while province 01 ($households households) is ingested and applied, load $(cut -d' ' -f1-3 /proc/loadavg)"
-publish 01 "$households" >/dev/null &
+publish 01 "$households" -v "$reviews" >/dev/null &
 bg=$!
 sleep 2
 "$bin/povtrack-query-bench" --query "$Q" --units 60 --requests "$((requests / 5))" --timeout 30000
 wait "$bg"
 bg=
+else
+  publish 01 "$households" -v "$reviews" >/dev/null
+fi
+until caught_up; do sleep 0.5; done
+
+# Queries in runs of 2,000 for as long as the reviews are being applied;
+# the worst run's p99 and the longest wait of all.
+echo "== while province 01's review.closed events are applied, load $(cut -d' ' -f1-3 /proc/loadavg)"
+(
+  sleep 1
+  t0=$(date +%s.%N)
+  publish 01 "$households" -e "$reviews" >/dev/null
+  until caught_up; do sleep 0.2; done
+  t1=$(date +%s.%N)
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f\n", b - a }' >"$dir/review.s"
+) &
+bg=$!
+: >"$dir/review.jsonl"
+while kill -0 "$bg" 2>/dev/null; do
+  "$bin/povtrack-query-bench" --query "$Q" --units 01 --requests 2000 \
+    --warmup 0 --timeout 30000 --json >>"$dir/review.jsonl"
+done
+wait "$bg"
+bg=
+awk -v s="$(cat "$dir/review.s")" '
+  { match($0, /"requests":[0-9]+/); n += substr($0, RSTART + 11, RLENGTH - 11)
+    match($0, /"p99_us":[0-9.]+/); p = substr($0, RSTART + 9, RLENGTH - 9) + 0
+    match($0, /"max_us":[0-9.]+/); m = substr($0, RSTART + 9, RLENGTH - 9) + 0
+    if (p > p99) p99 = p; if (m > max) max = m }
+  END { printf "poverty 01 year 2024 during its reviews (applied in %s s): %d queries, worst p99 of a run of 2,000 %.1f us, max %.1f us\n", s, n, p99, max }' \
+  "$dir/review.jsonl"
