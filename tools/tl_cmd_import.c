@@ -259,6 +259,31 @@ static void print_notes(struct run *r)
         fprintf(stderr, "povtrack import-csv: %s\n", r->s.notes[i]);
 }
 
+/* Is code the unit of one of the rows [0, n)? */
+static bool row_unit_in(const struct tl_import_sheet *s, size_t n,
+                        const char *code)
+{
+    for (size_t k = 0; k < n; k++)
+        if (strcmp(code, json_string_value(
+                             json_object_get(s->rows[k].event, "unit"))) == 0)
+            return true;
+    return false;
+}
+
+/* Ask d for code; one it does not know is reported and taken off the
+ * rows and the list of the bad rows' units (*removed).  0, or an exit
+ * code. */
+static int ask_unit(struct tl_unitdir *d, struct tl_import_sheet *s,
+                    const char *code, struct tl_error *err, bool *removed)
+{
+    const struct tl_unit *u;
+    int rc = tl_unitdir_find(d, code, &u);
+    *removed = rc == POVTRACK_ENOTFOUND;
+    if (*removed)
+        return tl_import_unknown_unit(s, code, err) != 0 ? TL_EXIT_FAIL : 0;
+    return rc;
+}
+
 /* The units of the rows, asked of the daemon: a code it does not know
  * makes its rows problems. */
 static int check_units(struct run *r)
@@ -266,47 +291,31 @@ static int check_units(struct run *r)
     struct tl_unitdir *d = tl_unitdir_new(r->cli);
     struct tl_error err = {{0}};
     int rc = d != NULL ? 0 : TL_EXIT_FAIL;
+    bool removed;
 
     for (size_t i = 0; rc == 0 && i < r->s.nrows; i++) {
         const char *code =
             json_string_value(json_object_get(r->s.rows[i].event, "unit"));
-        const struct tl_unit *u;
-        bool asked = false;
-
         /* Each code once: an earlier row with it was looked up. */
-        for (size_t k = 0; k < i && !asked; k++)
-            asked = strcmp(code, json_string_value(json_object_get(
-                                     r->s.rows[k].event, "unit"))) == 0;
-        if (asked)
+        if (row_unit_in(&r->s, i, code))
             continue;
-        rc = tl_unitdir_find(d, code, &u);
-        if (rc == POVTRACK_ENOTFOUND) {
-            rc = tl_import_unknown_unit(&r->s, code, &err) != 0 ? TL_EXIT_FAIL
-                                                                : 0;
+        rc = ask_unit(d, &r->s, code, &err, &removed);
+        if (removed)
             i--; /* the rows moved down */
-        }
     }
     /* The units of the rows with other problems, so that the clerk hears
      * of a unit typo in the same round.  A code seen above, or earlier in
      * this list, is known: an unknown one was taken off both lists. */
     for (size_t i = 0; rc == 0 && i < r->s.nbad_row_units; i++) {
         const char *code = r->s.bad_row_units[i].code;
-        const struct tl_unit *u;
-        bool asked = false;
-
+        bool asked = row_unit_in(&r->s, r->s.nrows, code);
         for (size_t k = 0; k < i && !asked; k++)
             asked = strcmp(code, r->s.bad_row_units[k].code) == 0;
-        for (size_t k = 0; k < r->s.nrows && !asked; k++)
-            asked = strcmp(code, json_string_value(json_object_get(
-                                     r->s.rows[k].event, "unit"))) == 0;
         if (asked)
             continue;
-        rc = tl_unitdir_find(d, code, &u);
-        if (rc == POVTRACK_ENOTFOUND) {
-            rc = tl_import_unknown_unit(&r->s, code, &err) != 0 ? TL_EXIT_FAIL
-                                                                : 0;
+        rc = ask_unit(d, &r->s, code, &err, &removed);
+        if (removed)
             i--; /* the list moved down */
-        }
     }
     if (err.msg[0] != '\0')
         fprintf(stderr, "povtrack import-csv: %s\n", err.msg);
