@@ -122,6 +122,9 @@ static int show_scalar(FILE *f, const msgpack_object *o, bool plain)
         return fwrite(o->via.str.ptr, 1, o->via.str.size, f) == o->via.str.size
                    ? 0
                    : POVTRACK_EIO;
+    case MSGPACK_OBJECT_ARRAY: /* empty: a list with nothing in it */
+    case MSGPACK_OBJECT_MAP:
+        return fputs("(none)", f) == EOF ? POVTRACK_EIO : 0;
     default:
         return fputs("<binary>", f) == EOF ? POVTRACK_EIO : 0;
     }

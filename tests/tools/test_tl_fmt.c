@@ -105,7 +105,7 @@ static void test_mp_show(void **state)
     assert_non_null(f);
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 5);
+    msgpack_pack_map(&pk, 7);
     msgpack_pack_str_with_body(&pk, "year", 4);
     msgpack_pack_int64(&pk, 2024);
     msgpack_pack_str_with_body(&pk, "as_of", 5);
@@ -116,6 +116,11 @@ static void test_mp_show(void **state)
     msgpack_pack_int64(&pk, 62100000000);
     msgpack_pack_str_with_body(&pk, "balance", 7);
     msgpack_pack_int64(&pk, -1500000);
+    /* An empty list or map is said as such, not as binary. */
+    msgpack_pack_str_with_body(&pk, "households", 10);
+    msgpack_pack_array(&pk, 0);
+    msgpack_pack_str_with_body(&pk, "by_level", 8);
+    msgpack_pack_map(&pk, 0);
     msgpack_unpacked_init(&u);
     assert_int_equal(msgpack_unpack_next(&u, sb.data, sb.size, NULL),
                      MSGPACK_UNPACK_SUCCESS);
@@ -124,7 +129,9 @@ static void test_mp_show(void **state)
     assert_string_equal(buf, "year: 2024\nas_of: 1767200399\n"
                              "applied_seq: 375657\n"
                              "allocated: 62,100,000,000\n"
-                             "balance: -1,500,000\n");
+                             "balance: -1,500,000\n"
+                             "households: (none)\n"
+                             "by_level: (none)\n");
     free(buf);
     msgpack_unpacked_destroy(&u);
     msgpack_sbuffer_destroy(&sb);
