@@ -22,6 +22,7 @@
 
 #include "ev_event.h"
 #include "pt_auth.h"
+#include "pt_clock.h"
 #include "pt_mirror.h"
 #include "pt_state.h"
 #include "pt_stats.h"
@@ -387,13 +388,6 @@ void pt_ingest_reader_check(struct pt_ingest *ig)
                 dead);
 }
 
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Decode one request's events into slots; a request that is not an array
  * of events is rejected whole. */
 /* Take one request's token from p's bucket; 0, POVTRACK_EAGAIN when it has
@@ -742,13 +736,6 @@ static void read_monitor(struct pt_ingest *ig)
     }
 }
 
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* a += v, for the one writer of the shared counters. */
 static void count_add(_Atomic uint64_t *a, uint64_t v)
 {
@@ -765,7 +752,7 @@ static void count_add(_Atomic uint64_t *a, uint64_t v)
 static void group_take(struct pt_ingest *ig, struct group *gr)
 {
     size_t nreqs = 0, nslots = 0, nitems = 0;
-    gr->received = now_us();
+    gr->received = pt_real_us();
     msgpack_sbuffer_clear(&gr->enc);
     while (nreqs < GROUP_REQUESTS_MAX && nslots < ig->cfg->batch_max) {
         struct ingest_req *g = &gr->reqs[nreqs];
@@ -799,10 +786,10 @@ static void group_take(struct pt_ingest *ig, struct group *gr)
 static int group_commit(void *arg)
 {
     struct group *gr = arg;
-    int64_t t0 = mono_us();
+    int64_t t0 = pt_mono_us();
     int rc = st_log_append_batch(gr->ig->events, gr->received, gr->items,
                                  gr->nitems, check_refs, gr);
-    gr->commit_us = mono_us() - t0;
+    gr->commit_us = pt_mono_us() - t0;
     return rc;
 }
 

@@ -18,6 +18,7 @@
 
 #include <povtrack/errors.h>
 
+#include "pt_clock.h"
 #include "pt_config.h"
 #include "pt_state.h"
 #include "st_env.h"
@@ -44,13 +45,6 @@ _Static_assert(sizeof(struct page) <= PAGE_SIZE_BYTES, "page too large");
 struct pt_mirror_page {
     struct page *pg;
 };
-
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 int pt_mirror_page_open(const char *data_dir, enum pt_mirror_page_mode mode,
                         struct pt_mirror_page **out, char *err, size_t errlen)
@@ -102,7 +96,7 @@ int pt_mirror_page_open_file(const char *data_dir, const char *file,
     if (rc == 0 && mode == PT_MIRROR_PAGE_RESET) {
         struct page *pg = map;
         memset(pg, 0, sizeof *pg);
-        atomic_store(&pg->updated_us, now_us());
+        atomic_store(&pg->updated_us, pt_real_us());
         pg->magic = PAGE_MAGIC;
     } else if (rc == 0 && ((struct page *)map)->magic != PAGE_MAGIC) {
         rc = POVTRACK_EFORMAT;
@@ -170,13 +164,13 @@ void pt_mirror_page_set(struct pt_mirror_page *p, enum pt_mirror_state state,
     atomic_store(&pg->pid, (int32_t)getpid());
     atomic_store(&pg->state, (uint32_t)state);
     atomic_store(&pg->acked_seq, acked_seq);
-    atomic_store(&pg->updated_us, now_us());
+    atomic_store(&pg->updated_us, pt_real_us());
 }
 
 void pt_mirror_page_set_acked(struct pt_mirror_page *p, uint64_t acked_seq)
 {
     atomic_store(&p->pg->acked_seq, acked_seq);
-    atomic_store(&p->pg->updated_us, now_us());
+    atomic_store(&p->pg->updated_us, pt_real_us());
 }
 
 const char *pt_mirror_state_name(enum pt_mirror_state state)

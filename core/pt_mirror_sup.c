@@ -14,16 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pt_clock.h"
 #include "pt_supervisor.h" /* pt_supervisor_spawn, _backoff, _reap */
 
 #define RETRY_MS 1000 /* after a failure to fork */
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int pt_mirror_sup_init(struct pt_mirror_sup *m, const struct pt_config *cfg,
                        const struct pt_log *log)
@@ -103,7 +97,7 @@ static int start(struct pt_mirror_sup *m)
     close(pair[1]);
     m->pid = pid;
     m->fd = pair[0];
-    m->started_ms = mono_ms();
+    m->started_ms = pt_mono_ms();
     pt_logf(m->log, PT_LOG_INFO, "mirror started (pid %ld)", (long)pid);
     return 0;
 }
@@ -115,7 +109,7 @@ int pt_mirror_sup_poll(struct pt_mirror_sup *m, int *dead)
     if (m->pid != 0 && waitpid(m->pid, &status, WNOHANG) == m->pid) {
         *dead = 1;
         int64_t delay =
-            pt_supervisor_backoff(&m->failures, mono_ms() - m->started_ms);
+            pt_supervisor_backoff(&m->failures, pt_mono_ms() - m->started_ms);
         char how[64];
         if (WIFEXITED(status))
             snprintf(how, sizeof how, "exited with status %d",
@@ -132,10 +126,10 @@ int pt_mirror_sup_poll(struct pt_mirror_sup *m, int *dead)
         close(m->fd);
         m->fd = -1;
         m->pid = 0;
-        m->restart_at_ms = mono_ms() + delay;
+        m->restart_at_ms = pt_mono_ms() + delay;
     }
-    if (m->pid == 0 && mono_ms() >= m->restart_at_ms && start(m) != 0)
-        m->restart_at_ms = mono_ms() + RETRY_MS;
+    if (m->pid == 0 && pt_mono_ms() >= m->restart_at_ms && start(m) != 0)
+        m->restart_at_ms = pt_mono_ms() + RETRY_MS;
     return m->fd;
 }
 

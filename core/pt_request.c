@@ -15,6 +15,7 @@
 #include "ev_event.h"
 #include "ev_unit.h"
 #include "pt_auth.h"
+#include "pt_clock.h"
 #include "pt_host_internal.h"
 #include "pt_stats.h"
 #include "st_env.h"
@@ -74,20 +75,6 @@ static int get_uint(msgpack_packer *pk, const msgpack_object *req,
     return 0;
 }
 
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* How long the oldest record p has not applied has waited, in seconds: 0
  * when it is caught up. */
 static double lag_seconds(struct pt_host *h, const struct pt_plugin *p,
@@ -97,7 +84,7 @@ static double lag_seconds(struct pt_host *h, const struct pt_plugin *p,
     if (p->applied >= last ||
         st_reader_get(h->reader, p->applied + 1, &rec) != 0)
         return 0;
-    int64_t waited = now_us() - rec.received;
+    int64_t waited = pt_real_us() - rec.received;
     return waited > 0 ? (double)waited / 1e6 : 0;
 }
 
@@ -390,9 +377,10 @@ static int req_query(struct pt_host *h, const msgpack_object *req,
     char err[256] = "";
     struct povtrack_ctx ctx = {.host = h, .plugin = p, .txn = txn};
     pt_guard_enter(h->guard, p->desc->name, PT_CALL_QUERY, p->applied);
-    int64_t t0 = mono_us();
+    int64_t t0 = pt_mono_us();
     int prc = p->desc->query(p->state, &ctx, q, &out, err, sizeof err);
-    pt_hist_observe(&p->query_us, PT_HIST_MICROS, (uint64_t)(mono_us() - t0));
+    pt_hist_observe(&p->query_us, PT_HIST_MICROS,
+                    (uint64_t)(pt_mono_us() - t0));
     pt_guard_leave(h->guard);
     mdb_txn_abort(txn);
     char bad[POVTRACK_PROTO_ERROR_MAX];

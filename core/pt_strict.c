@@ -9,6 +9,8 @@
 
 #include <povtrack/errors.h>
 
+#include "pt_clock.h"
+
 /* One reply held back. */
 struct held {
     struct pt_request req; /* the envelope; the body frame is let go */
@@ -26,13 +28,6 @@ struct pt_strict {
     int64_t warned_ms; /* last "acks wait" warning */
     uint64_t dropped;  /* oldest replies dropped to make room */
 };
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int pt_strict_open(const struct pt_log *log, const struct pt_mirror_page *page,
                    struct pt_strict **out)
@@ -109,7 +104,7 @@ int pt_strict_reply(struct pt_strict *s, void *sock, struct pt_request *req,
     h->body = copy;
     h->len = len;
     h->seq = seq;
-    h->since_ms = mono_ms();
+    h->since_ms = pt_mono_ms();
     s->bytes += len;
     s->n++;
     return 0;
@@ -132,7 +127,7 @@ void pt_strict_release(struct pt_strict *s, void *sock)
         s->dropped = 0;
         return;
     }
-    int64_t now = mono_ms();
+    int64_t now = pt_mono_ms();
     const struct held *oldest = &s->ring[s->head];
     if (now - oldest->since_ms < PT_STRICT_WARN_MS ||
         now - s->warned_ms < PT_STRICT_WARN_MS)

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pt_clock.h"
 #include "pt_guard.h"
 #include "pt_standin.h"
 #include "pt_state.h"
@@ -25,13 +26,6 @@
 #define RETRY_MIN_MS 100         /* the least "retry in" the stand-in says */
 #define STANDIN_RETRY_MS 1000    /* after a failure to bind it or to fork */
 #define LOCK_PROBE_MS 100        /* looking for the host lock to be free */
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int pt_supervisor_init(struct pt_supervisor *s, const struct pt_config *cfg,
                        const struct pt_log *log, int argc, char **argv)
@@ -78,7 +72,7 @@ static void stand_in(struct pt_supervisor *s)
 {
     if (s->serving || s->standin != NULL)
         return;
-    int64_t now = mono_ms();
+    int64_t now = pt_mono_ms();
     if (now < s->standin_retry_ms)
         return;
     if (!s->stray_gone) {
@@ -147,7 +141,7 @@ int pt_supervisor_start(struct pt_supervisor *s)
     s->notify_fd = fds[1];
     s->handoff_fd = pair[0];
     s->serving = 0;
-    s->started_ms = mono_ms();
+    s->started_ms = pt_mono_ms();
     pt_logf(s->log, PT_LOG_INFO, "plugin host started (pid %ld)", (long)pid);
     return 0;
 }
@@ -173,7 +167,7 @@ static void hand_over(struct pt_supervisor *s)
     s->serving = 1;
     s->served = 1;
     s->stray_gone = 1; /* it took the host lock before asking */
-    s->start_cost_ms = mono_ms() - s->started_ms;
+    s->start_cost_ms = pt_mono_ms() - s->started_ms;
 }
 
 /* Why the host that just died is gone, for the log and the stand-in, and
@@ -209,7 +203,7 @@ static int64_t restart_delay(struct pt_supervisor *s, int status)
     }
     snprintf(s->why, sizeof s->why, "it %s", how);
     int64_t delay =
-        pt_supervisor_backoff(&s->failures, mono_ms() - s->started_ms);
+        pt_supervisor_backoff(&s->failures, pt_mono_ms() - s->started_ms);
     pt_logf(s->log, PT_LOG_ERROR,
             "plugin host (pid %ld) %s outside any plugin call; restarting it "
             "in %lld ms",
@@ -231,7 +225,7 @@ int64_t pt_supervisor_backoff(unsigned *failures, int64_t lived_ms)
  * back-off left, plus what the last start took). */
 static void stand_in_answer(struct pt_supervisor *s)
 {
-    int64_t now = mono_ms();
+    int64_t now = pt_mono_ms();
     int64_t retry = 0;
     if (s->pid == 0 && s->restart_at_ms > now)
         retry = s->restart_at_ms - now;
@@ -264,15 +258,15 @@ int pt_supervisor_poll(struct pt_supervisor *s, int *dead)
         s->handoff_fd = -1;
         s->pid = 0;
         s->serving = 0;
-        s->restart_at_ms = mono_ms() + delay;
+        s->restart_at_ms = pt_mono_ms() + delay;
     }
     /* Before the restart, so that the stand-in is up first. */
     stand_in(s);
     /* A start that fails (no pipe, no fork: logged) is tried again later,
      * not on every turn. */
-    if (s->pid == 0 && !s->config_refused && mono_ms() >= s->restart_at_ms &&
+    if (s->pid == 0 && !s->config_refused && pt_mono_ms() >= s->restart_at_ms &&
         pt_supervisor_start(s) != 0)
-        s->restart_at_ms = mono_ms() + STANDIN_RETRY_MS;
+        s->restart_at_ms = pt_mono_ms() + STANDIN_RETRY_MS;
     if (s->pid != 0 && !s->serving) {
         char c;
         if (read(s->handoff_fd, &c, 1) == 1 && c == HANDOFF_BIND)
@@ -327,10 +321,10 @@ int pt_supervisor_reap(pid_t pid, int timeout_ms, const struct pt_log *log,
                        const char *what)
 {
     kill(pid, SIGTERM);
-    int64_t deadline = mono_ms() + timeout_ms;
+    int64_t deadline = pt_mono_ms() + timeout_ms;
     int status = 0;
     while (waitpid(pid, &status, WNOHANG) == 0) {
-        if (mono_ms() >= deadline) {
+        if (pt_mono_ms() >= deadline) {
             pt_logf(log, PT_LOG_WARN,
                     "%s did not stop within %d ms; killing it", what,
                     timeout_ms);
@@ -369,11 +363,11 @@ int pt_supervisor_await_endpoint(int fd, volatile sig_atomic_t *stop, char *err,
         snprintf(err, errlen, "hand-off: %s", povtrack_strerror(rc));
         return rc;
     }
-    int64_t deadline = mono_ms() + PT_SUPERVISOR_HANDOFF_MS;
+    int64_t deadline = pt_mono_ms() + PT_SUPERVISOR_HANDOFF_MS;
     for (;;) {
         if (*stop)
             return POVTRACK_EINTR;
-        int64_t left = deadline - mono_ms();
+        int64_t left = deadline - pt_mono_ms();
         if (left <= 0) {
             snprintf(err, errlen,
                      "the ingest process did not release the query "

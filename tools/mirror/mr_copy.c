@@ -19,6 +19,7 @@
 #include <povtrack/errors.h>
 
 #include "mr_stream.h"
+#include "pt_clock.h"
 #include "pt_mirror.h"
 #include "pt_state.h"
 #include "st_log.h"
@@ -49,13 +50,6 @@ struct copier {
     int64_t check_at_ms; /* the next idle look at the stream */
     int stop;
 };
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The page's state and problem; logged when either changes. */
 static void set_state(struct copier *c, enum pt_mirror_state state,
@@ -100,7 +94,7 @@ static void back_off(struct copier *c)
     c->backoff_ms = c->backoff_ms == 0                      ? MR_BACKOFF_MIN_MS
                     : c->backoff_ms * 2 > MR_BACKOFF_MAX_MS ? MR_BACKOFF_MAX_MS
                                                             : c->backoff_ms * 2;
-    c->retry_at_ms = mono_ms() + c->backoff_ms;
+    c->retry_at_ms = pt_mono_ms() + c->backoff_ms;
 }
 
 /* The log's last sequence now. */
@@ -210,7 +204,7 @@ static void work(struct copier *c)
                 "%s; resuming from the stream's last message", r.why);
         c->synced = 0;
     }
-    int64_t now = mono_ms();
+    int64_t now = pt_mono_ms();
     if (!c->synced && r.inflight == 0 && r.connected && now >= c->retry_at_ms) {
         int rc = resync(c, why, sizeof why);
         if (rc == 0) {
@@ -365,7 +359,7 @@ static void follow(struct copier *c)
 {
     struct mr_results r;
     char why[512];
-    int64_t now = mono_ms();
+    int64_t now = pt_mono_ms();
     mr_stream_results(c->stream, &r);
     if (!r.connected) {
         if (c->state != PT_MIRROR_CONNECTING)
@@ -408,7 +402,7 @@ static void follow(struct copier *c)
 static void connect_stream(struct copier *c)
 {
     char why[512];
-    if (c->stream != NULL || mono_ms() < c->retry_at_ms)
+    if (c->stream != NULL || pt_mono_ms() < c->retry_at_ms)
         return;
     int rc = mr_stream_open(c->conf, c->log, c->wake_fd, &c->stream, why,
                             sizeof why);
@@ -432,7 +426,7 @@ static void connect_stream(struct copier *c)
  * second (the log may grow without a word from ingest). */
 static int wait_ms(const struct copier *c)
 {
-    int64_t now = mono_ms(), until = now + 1000;
+    int64_t now = pt_mono_ms(), until = now + 1000;
     if ((c->stream == NULL || !c->synced) && c->retry_at_ms < until)
         until = c->retry_at_ms;
     if (c->synced && c->check_at_ms < until)

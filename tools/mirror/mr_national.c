@@ -25,6 +25,7 @@
 #include "ev_unit.h"
 #include "mr_copy.h" /* MR_BACKOFF_*, MR_DIVERGED_RECHECK_MS */
 #include "mr_stream.h"
+#include "pt_clock.h"
 #include "pt_mirror.h"
 #include "pt_state.h"
 #include "st_log.h"
@@ -72,20 +73,6 @@ struct national {
     int stop;
 };
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t real_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* The province's state and problem on its page; logged when they change. */
 static void set_state(struct national *nt, struct province *p,
                       enum pt_mirror_state state, const char *problem)
@@ -112,7 +99,7 @@ static void back_off(struct province *p)
     p->backoff_ms = p->backoff_ms == 0                      ? MR_BACKOFF_MIN_MS
                     : p->backoff_ms * 2 > MR_BACKOFF_MAX_MS ? MR_BACKOFF_MAX_MS
                                                             : p->backoff_ms * 2;
-    p->retry_at_ms = mono_ms() + p->backoff_ms;
+    p->retry_at_ms = pt_mono_ms() + p->backoff_ms;
 }
 
 /* ---- the rewrite ---- */
@@ -313,7 +300,7 @@ static int sync_province(struct national *nt, struct province *p,
     if (rc == 0)
         rc = mr_stream_read_open(s, p->cursor + 1, why, whylen);
     if (rc == 0) {
-        p->check_at_ms = mono_ms() + LAST_CHECK_MS;
+        p->check_at_ms = pt_mono_ms() + LAST_CHECK_MS;
         set_state(nt, p, PT_MIRROR_FOLLOWING, "");
     }
     return rc;
@@ -396,7 +383,7 @@ static int turn(struct national *nt, size_t i)
 {
     struct province *p = &nt->prov[i];
     char why[512];
-    int64_t now = mono_ms();
+    int64_t now = pt_mono_ms();
     if (now < p->retry_at_ms)
         return 0;
     if (nt->stream[i] == NULL) {
@@ -489,8 +476,8 @@ static int define_country(struct national *nt)
         .len = sb.size,
         .publisher = {MR_NATIONAL_PUBLISHER, sizeof MR_NATIONAL_PUBLISHER - 1}};
     if (rc == 0)
-        rc = st_log_append_batch(nt->events, real_us(), &it, 1, st_check_refs,
-                                 NULL);
+        rc = st_log_append_batch(nt->events, pt_real_us(), &it, 1,
+                                 st_check_refs, NULL);
     if (rc == 0 && it.status == ST_ITEM_REJECTED) {
         pt_logf(nt->log, PT_LOG_ERROR, "the country's unit %s: %s", EV_COUNTRY,
                 it.error);
