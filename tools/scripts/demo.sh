@@ -195,8 +195,8 @@ echo
 echo "== the same years on the units of Lam Dong at the end of 2025"
 echo "   (its fund, policy credit, relocation and alerts are Binh Thuan's"
 echo "   above: an alert raised under an abolished district or a commune"
-echo "   merged away counts where its households went; a few more alerts"
-echo "   than above, raised by the plugins' timers since)"
+echo "   merged away counts where its households went; the plugins' timers"
+echo "   may have raised a few more since)"
 "$bin/povtrack" summary --unit 68 --from-year 2021 --to-year 2025 \
   --messages 0 --timeout 15000
 
