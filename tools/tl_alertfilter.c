@@ -21,13 +21,16 @@ static bool str_is(const msgpack_object *o, const char *want, bool prefix)
 bool tl_alert_filter_match(const struct tl_alert_filter *f,
                            const msgpack_object *a)
 {
-    if (a == NULL) /* no alert: does f let everything through? */
-        return (f->code == NULL || f->code[0] == '\0') &&
-               (f->severity == NULL || f->severity[0] == '\0') &&
-               (f->unit == NULL || f->unit[0] == '\0');
     return str_is(tl_mp_get(a, "code"), f->code, true) &&
            str_is(tl_mp_get(a, "severity"), f->severity, false) &&
            str_is(tl_mp_get(a, "unit"), f->unit, false);
+}
+
+bool tl_alert_filter_none(const struct tl_alert_filter *f)
+{
+    return (f->code == NULL || f->code[0] == '\0') &&
+           (f->severity == NULL || f->severity[0] == '\0') &&
+           (f->unit == NULL || f->unit[0] == '\0');
 }
 
 bool tl_alert_severity_known(const char *v)

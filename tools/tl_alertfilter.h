@@ -20,10 +20,12 @@ struct tl_alert_filter {
     const char *unit;     /* the alert's unit code */
 };
 
-/* Does alert a (the map povtrackd stores and publishes) pass f?  With a
- * NULL: does f let every alert through (no filter at all)? */
+/* Does alert a (the map povtrackd stores and publishes) pass f? */
 bool tl_alert_filter_match(const struct tl_alert_filter *f,
                            const msgpack_object *a);
+
+/* Does f let every alert through (no filter set)? */
+bool tl_alert_filter_none(const struct tl_alert_filter *f);
 
 /* Is v a severity povtrackd gives: info, warning or critical?  The words
  * for a refusal: "must be info, warning or critical". */

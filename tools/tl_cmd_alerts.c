@@ -187,7 +187,7 @@ static int list(struct tl_cli *cli, long long since, long long limit,
     while (limit > 0 && rc == 0) {
         size_t again = cut ? s->n - s->cut : 0;
         /* Filtered, a page holds alerts not printed: read whole pages. */
-        bool filtered = !tl_alert_filter_match(&s->filter, NULL);
+        bool filtered = !tl_alert_filter_none(&s->filter);
         long long page = !filtered && limit + (long long)again < PAGE
                              ? limit + (long long)again
                              : PAGE;
