@@ -526,15 +526,16 @@ static int confirm_changes(struct run *r, size_t *n)
                      "tệp này đã lưu trong sổ mặc định, và --apply-changes "
                      "sẽ hủy cả %zu bản ghi đã lưu của sổ ấy. Nếu đây là sổ "
                      "khác (tháng khác), đặt tên riêng cho nó bằng --sheet "
-                     "TÊN; nếu thật muốn hủy chúng, ghi rõ --sheet\n"
+                     "TÊN; nếu thật muốn hủy chúng, ghi rõ --sheet %s\n"
                    : "povtrack import-csv: nothing sent: not one row of this "
                      "file is stored in the default sheet, and "
                      "--apply-changes would void all %zu records stored "
                      "for it.  If this file is another book (another "
                      "month's), give it a name of its own with --sheet "
-                     "NAME; to void them indeed, name the sheet with "
-                     "--sheet\n",
-                r->s.ngone);
+                     "NAME; to void them indeed, name the sheet: "
+                     "--sheet %s\n",
+                r->s.ngone,
+                r->o.type != NULL ? r->o.type : TL_IMPORT_DEFAULT_TYPE);
         return TL_EXIT_FAIL;
     }
     if (!r->yes && !isatty(STDIN_FILENO)) {

@@ -485,6 +485,8 @@ static void test_clerk_cycle(void **state)
     import(f, nov, 1, (const char *[]){"--apply-changes", "--yes", NULL});
     has(f->err, "not one row of this file is stored in the default sheet");
     has(f->err, "give it a name of its own with --sheet NAME");
+    has(f->err, "to void them indeed, name the sheet: --sheet "
+                "donation.received");
     assert_int_equal(received(f, "22957", NULL), before);
     import(f, nov, 0,
            (const char *[]){"--sheet", "thang-11", "--apply-changes", "--yes",
