@@ -484,8 +484,11 @@ static int run_ingest(struct pt_config *cfg, struct cmdline *cl)
         pt_logf(&log, PT_LOG_INFO,
                 "plain mode: no limit on requests per second ([limits] "
                 "requests_per_second sets one)");
-    pt_logf(&log, PT_LOG_INFO, "povtrackd %s ready: data %s, ingest %s%s",
-            POVTRACK_VERSION, cfg->data_dir, cfg->ingest,
+    /* Ingest's side only: the plugin host says "plugin host ready" once
+     * it serves (and may yet refuse the configuration). */
+    pt_logf(&log, PT_LOG_INFO,
+            "povtrackd %s ingest ready: data %s, ingest %s%s", POVTRACK_VERSION,
+            cfg->data_dir, cfg->ingest,
             cfg->curve_key_file[0] ? " (CURVE)" : " (plain)");
 
     int rc = 0;

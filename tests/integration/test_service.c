@@ -240,7 +240,7 @@ static void test_journal_priorities(void **state)
     assert_int_equal(setenv("JOURNAL_STREAM", stream, 1), 0);
     char *text = run_logged(d);
 
-    /* <6>povtrackd[PID] ingest info: povtrackd 0.1.0 ready: ... */
+    /* <6>povtrackd[PID] ingest info: povtrackd 0.1.0 ingest ready: ... */
     int ingest;
     assert_int_equal(sscanf(text, "<6>povtrackd[%d] ingest info: ", &ingest),
                      1);
